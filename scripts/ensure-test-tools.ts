@@ -1,0 +1,35 @@
+// Installs the Debian tools that the end-to-end tests drive as real clients, when any is missing.
+// Runs before `npm test`; does nothing when all are present, so it is cheap on a prepared machine.
+import { execFileSync, spawnSync } from 'node:child_process';
+
+// command on PATH → Debian package that ships it
+const tools: Record<string, string> = {
+  curl: 'curl',
+  dig: 'bind9-dnsutils',
+  kdig: 'knot-dnsutils',
+  knotd: 'knot',
+  nghttp: 'nghttp2-client',
+  h2load: 'nghttp2-client',
+  openssl: 'openssl',
+  chromium: 'chromium',
+  ip: 'iproute2',
+  ping: 'iputils-ping',
+  traceroute: 'traceroute',
+  wrk: 'wrk',
+  nginx: 'nginx-light',
+  dnsperf: 'dnsperf',
+};
+
+const has = (command: string): boolean => spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
+const missing = [...new Set(Object.entries(tools).filter(([command]) => !has(command)).map(([, pkg]) => pkg))];
+
+if (missing.length > 0) {
+  if (process.getuid?.() !== 0) {
+    console.error(`test tools missing (${missing.join(', ')}); install them with: sudo apt-get install -y ${missing.join(' ')}`);
+    process.exit(1);
+  }
+  console.log(`installing test tools: ${missing.join(' ')}`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
+  execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], { stdio: 'inherit', env });
+}

@@ -1,0 +1,43 @@
+// switchyard check FILE: validate a config and explain what it would run, without starting anything.
+import { loadConfigFile, type Config } from '../../config/index.ts';
+import { ConfigError } from '../../core/index.ts';
+import { UsageError, type Command } from '../command.ts';
+
+function summarize(config: Config): string[] {
+  const lines: string[] = [];
+  for (const [name, pool] of Object.entries(config.pools)) {
+    const health = pool.health ? `${pool.health.type} health every ${pool.health.interval}ms` : 'no active health checks';
+    lines.push(`pool ${name}: ${pool.balance}, ${pool.backends.length} backend(s), ${pool.protocol}, ${health}`);
+  }
+  for (const listener of config.listeners) {
+    const where = `${listener.listen.host}:${listener.listen.port}`;
+    const routes = listener.routes ? `, ${listener.routes.length} route(s)` : listener.pool ? ` → pool ${listener.pool}` : '';
+    lines.push(`listener ${listener.name}: ${listener.protocol} on ${where}${routes}`);
+  }
+  if (config.dns) {
+    const listen = config.dns.listen.map((item) => `${item.transport}://${item.host}:${item.port}`).join(', ');
+    lines.push(`dns: ${config.dns.zones.length} zone(s) on ${listen}${config.dns.resolver ? ', resolver on' : ''}`);
+  }
+  return lines;
+}
+
+export const command: Command = {
+  summary: 'validate a config file and summarise it',
+  usage: 'usage: switchyard check [-c] FILE [--quiet]',
+  async run(args, io) {
+    const quiet = args.includes('--quiet') || args.includes('-q');
+    const files = args.filter((arg) => !arg.startsWith('-'));
+    if (files.length !== 1) throw new UsageError('expected one config file');
+    try {
+      const loaded = await loadConfigFile(files[0]);
+      if (!quiet) io.stdout.write(`${files[0]}: ok\n${summarize(loaded.config).map((line) => `  ${line}\n`).join('')}`);
+      return 0;
+    } catch (err) {
+      if (err instanceof ConfigError) {
+        io.stderr.write(`${err.message}\n`);
+        return 1;
+      }
+      throw err;
+    }
+  },
+};

@@ -1,0 +1,55 @@
+// Checks that span sections: names that must exist, names and addresses that must be unique.
+import type { Config } from './schema/index.ts';
+
+export interface ConfigIssue {
+  path: (string | number)[];
+  message: string;
+}
+
+export function crossCheck(config: Config): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const poolNames = Object.keys(config.pools);
+  const knownPools = new Set(poolNames);
+  const poolList = poolNames.length > 0 ? poolNames.join(', ') : 'none defined';
+  const seenNames = new Map<string, number>();
+  const seenAddresses = new Map<string, number>();
+
+  config.listeners.forEach((listener, index) => {
+    const previous = seenNames.get(listener.name);
+    if (previous !== undefined) issues.push({ path: ['listeners', index, 'name'], message: `expected a unique name, got ${listener.name} again (listeners[${previous}])` });
+    seenNames.set(listener.name, index);
+
+    const address = `${listener.protocol === 'udp' ? 'udp' : 'tcp'}:${listener.listen.host}:${listener.listen.port}`;
+    const clash = seenAddresses.get(address);
+    if (listener.listen.port !== 0 && clash !== undefined) {
+      issues.push({ path: ['listeners', index, 'listen'], message: `expected a free address, got ${listener.listen.host}:${listener.listen.port} already used by listeners[${clash}]` });
+    }
+    seenAddresses.set(address, index);
+
+    if (listener.pool !== undefined && !knownPools.has(listener.pool)) {
+      issues.push({ path: ['listeners', index, 'pool'], message: `expected a pool name (${poolList}), got ${listener.pool}` });
+    }
+    listener.routes?.forEach((route, routeIndex) => {
+      if (route.pool !== undefined && !knownPools.has(route.pool)) {
+        issues.push({ path: ['listeners', index, 'routes', routeIndex, 'pool'], message: `expected a pool name (${poolList}), got ${route.pool}` });
+      }
+    });
+    const defaults = listener.tls?.certificates.filter((certificate) => certificate.default).length ?? 0;
+    if (defaults > 1) issues.push({ path: ['listeners', index, 'tls', 'certificates'], message: `expected at most one default certificate, got ${defaults}` });
+  });
+
+  for (const [name, pool] of Object.entries(config.pools)) {
+    if (pool.balance === 'consistent_hash' && !pool.hash_key) {
+      issues.push({ path: ['pools', name, 'hash_key'], message: 'expected a hash_key (header:NAME, cookie:NAME, path or ip) for consistent_hash' });
+    }
+  }
+
+  config.dns?.zones.forEach((zone, zoneIndex) => {
+    zone.records.forEach((record, recordIndex) => {
+      if (record.pool !== undefined && !knownPools.has(record.pool)) {
+        issues.push({ path: ['dns', 'zones', zoneIndex, 'records', recordIndex, 'pool'], message: `expected a pool name (${poolList}), got ${record.pool}` });
+      }
+    });
+  });
+  return issues;
+}

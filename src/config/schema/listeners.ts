@@ -1,0 +1,197 @@
+// listeners: addresses Switchyard accepts on, with their protocol, TLS, limits and routes.
+import { z } from 'zod';
+import { cidr, duration, hostPort, positiveInt, size } from './common.ts';
+
+export const listenerProtocols = ['http', 'https', 'h2c', 'tcp', 'udp', 'forward_proxy'] as const;
+export type ListenerProtocol = (typeof listenerProtocols)[number];
+
+const httpMethod = z.string().regex(/^[A-Z]+$/, { message: 'expected an upper-case method like GET' });
+
+/** host: exact ("api.example.test") or one-label wildcard ("*.example.test"); case-insensitive. */
+const hostPattern = z
+  .string()
+  .regex(/^(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.?$/, { message: 'expected a host name or *.suffix' })
+  .transform((host) => host.toLowerCase().replace(/\.$/, ''));
+
+const regexText = z.string().transform((text, ctx) => {
+  try {
+    new RegExp(text);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: `expected a valid regular expression: ${(err as Error).message}` });
+    return z.NEVER;
+  }
+  return text;
+});
+
+export const matchSchema = z.strictObject({
+  host: z.union([hostPattern, z.array(hostPattern).min(1)]).optional(),
+  path_prefix: z.string().startsWith('/').optional(),
+  path: z.string().startsWith('/').optional(),
+  path_regex: regexText.optional(),
+  methods: z.array(httpMethod).min(1).optional(),
+  /** header name → exact value, or { regex } / { present: true } */
+  headers: z
+    .record(
+      z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/).transform((name) => name.toLowerCase()),
+      z.union([z.string(), z.strictObject({ regex: regexText }), z.strictObject({ present: z.boolean() })]),
+    )
+    .optional(),
+});
+
+export const redirectSchema = z.strictObject({
+  /** Absolute target URL; the request path is appended when keep_path is true. */
+  to: z.string().optional(),
+  scheme: z.enum(['http', 'https']).optional(),
+  host: z.string().optional(),
+  port: z.number().int().min(1).max(65535).optional(),
+  status: z.union([z.literal(301), z.literal(302), z.literal(303), z.literal(307), z.literal(308)]).default(308),
+  keep_path: z.boolean().default(true),
+});
+
+export const respondSchema = z.strictObject({
+  status: z.number().int().min(100).max(599).default(200),
+  body: z.string().default(''),
+  content_type: z.string().default('text/plain; charset=utf-8'),
+  headers: z.record(z.string(), z.string()).default({}),
+});
+
+export const staticSchema = z.strictObject({
+  root: z.string(),
+  index: z.string().default('index.html'),
+  cache_control: z.string().optional(),
+  /** Serve index.html for paths with no file (single-page apps). */
+  spa_fallback: z.boolean().default(false),
+});
+
+export const routeSchema = z
+  .strictObject({
+    name: z.string().optional(),
+    match: matchSchema.default({}),
+    pool: z.string().optional(),
+    redirect: redirectSchema.optional(),
+    respond: respondSchema.optional(),
+    static: staticSchema.optional(),
+    strip_prefix: z.union([z.boolean(), z.string().startsWith('/')]).optional(),
+    rewrite: z.strictObject({ regex: regexText, replace: z.string() }).optional(),
+    /** Upstream Host header: the client's (default) or the backend address. */
+    upstream_host: z.enum(['client', 'backend']).default('client'),
+    timeouts: z.strictObject({ upstream_response: duration.optional() }).optional(),
+  })
+  .superRefine((route, ctx) => {
+    const actions = ['pool', 'redirect', 'respond', 'static'].filter((key) => route[key as keyof typeof route] !== undefined);
+    if (actions.length !== 1) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `expected exactly one action of pool, redirect, respond or static, got ${actions.length === 0 ? 'none' : actions.join(' and ')}`,
+      });
+    }
+  });
+
+export const certificateSchema = z.strictObject({
+  hosts: z.array(hostPattern).min(1).optional(),
+  cert: z.string(),
+  key: z.string(),
+  /** Used when no SNI name matches (at most one). */
+  default: z.boolean().default(false),
+});
+
+export const tlsSchema = z.strictObject({
+  min_version: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2'),
+  certificates: z.array(certificateSchema).default([]),
+  self_signed: z.boolean().default(false),
+  hsts: z
+    .union([z.boolean(), z.strictObject({ max_age: duration.default(31_536_000_000), include_subdomains: z.boolean().default(false), preload: z.boolean().default(false) })])
+    .default(false),
+  alpn: z.array(z.enum(['h2', 'http/1.1'])).default(['h2', 'http/1.1']),
+});
+
+export const forwardedHeaderNames = ['x-forwarded-for', 'x-real-ip', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'forwarded'] as const;
+
+export const forwardedSchema = z.strictObject({
+  trusted_proxies: z.array(cidr).default([]),
+  headers: z.array(z.enum(forwardedHeaderNames)).default(['x-forwarded-for', 'x-real-ip', 'x-forwarded-proto', 'x-forwarded-host']),
+  /** Name of the request id header, generated when absent; false to disable. */
+  request_id: z.union([z.string(), z.literal(false)]).default('x-request-id'),
+});
+
+export const timeoutsSchema = z.strictObject({
+  header: duration.default(10_000),
+  idle: duration.default(60_000),
+  /** Time allowed between two reads of a request body. */
+  body: duration.default(30_000),
+  upstream_connect: duration.default(2_000),
+  upstream_response: duration.default(30_000),
+  /** Idle time allowed on an upgraded (WebSocket) or L4 tunnel. */
+  tunnel_idle: duration.default(3_600_000),
+});
+
+export const limitsSchema = z.strictObject({
+  max_header_size: size.default(16 * 1024),
+  max_body_size: size.default(10 * 1024 * 1024),
+  max_connections: positiveInt.default(10_000),
+  max_requests_per_connection: positiveInt.default(10_000),
+});
+
+export const http2Schema = z.strictObject({
+  max_concurrent_streams: positiveInt.default(128),
+  max_header_list_size: size.default(64 * 1024),
+  /** Streams a client may reset per second before the connection is cut (CVE-2023-44487). */
+  max_resets_per_second: positiveInt.default(100),
+});
+
+export const responseHeadersSchema = z.strictObject({
+  /** Upstream headers removed before the response goes downstream. */
+  hide: z.array(z.string().transform((name) => name.toLowerCase())).default(['server', 'x-powered-by']),
+});
+
+export const forwardProxyAllowSchema = z.strictObject({
+  clients: z.array(cidr).min(1),
+  hosts: z.array(z.string()).min(1),
+  ports: z.array(z.number().int().min(1).max(65535)).default([80, 443]),
+});
+
+export const listenerSchema = z
+  .strictObject({
+    name: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, { message: 'expected a lower-case name like web or pg-l4' }),
+    listen: hostPort,
+    protocol: z.enum(listenerProtocols).default('http'),
+    tls: tlsSchema.optional(),
+    forwarded: forwardedSchema.default(forwardedSchema.parse({})),
+    timeouts: timeoutsSchema.default(timeoutsSchema.parse({})),
+    limits: limitsSchema.default(limitsSchema.parse({})),
+    http2: http2Schema.default(http2Schema.parse({})),
+    response_headers: responseHeadersSchema.default(responseHeadersSchema.parse({})),
+    routes: z.array(routeSchema).optional(),
+    /** L4 (tcp/udp) listeners: the pool to pipe to. */
+    pool: z.string().optional(),
+    proxy_protocol: z.enum(['v1', 'v2']).optional(),
+    /** forward_proxy listeners: who may use it and for which hosts (closed when absent). */
+    allow: forwardProxyAllowSchema.optional(),
+    access_log: z.boolean().default(true),
+  })
+  .superRefine((listener, ctx) => {
+    const l7 = listener.protocol === 'http' || listener.protocol === 'https' || listener.protocol === 'h2c';
+    if (l7 && (!listener.routes || listener.routes.length === 0)) {
+      ctx.addIssue({ code: 'custom', path: ['routes'], message: `expected at least one route for a ${listener.protocol} listener` });
+    }
+    if (listener.protocol === 'https' && !listener.tls) {
+      ctx.addIssue({ code: 'custom', path: ['tls'], message: 'expected tls settings (certificates or self_signed: true) for an https listener' });
+    }
+    if (listener.tls && listener.protocol !== 'https') {
+      ctx.addIssue({ code: 'custom', path: ['tls'], message: `expected no tls settings on a ${listener.protocol} listener (use protocol: https)` });
+    }
+    if ((listener.protocol === 'tcp' || listener.protocol === 'udp') && !listener.pool) {
+      ctx.addIssue({ code: 'custom', path: ['pool'], message: `expected a pool for a ${listener.protocol} listener` });
+    }
+    if (!l7 && listener.routes) {
+      ctx.addIssue({ code: 'custom', path: ['routes'], message: `expected no routes on a ${listener.protocol} listener` });
+    }
+  });
+
+export type ListenerConfig = z.output<typeof listenerSchema>;
+export type RouteConfig = z.output<typeof routeSchema>;
+export type MatchConfig = z.output<typeof matchSchema>;
+export type TlsConfig = z.output<typeof tlsSchema>;
+export type ForwardedConfig = z.output<typeof forwardedSchema>;
+export type TimeoutsConfig = z.output<typeof timeoutsSchema>;
+export type LimitsConfig = z.output<typeof limitsSchema>;

@@ -1,0 +1,81 @@
+// pools: named upstream groups shared by L7 routes, L4 listeners and DNS `pool:` records.
+import { z } from 'zod';
+import { duration, hostPort, positiveInt } from './common.ts';
+
+export const balancePolicies = ['round_robin', 'weighted_round_robin', 'least_conn', 'ip_hash', 'consistent_hash'] as const;
+export type BalancePolicy = (typeof balancePolicies)[number];
+
+/** header:X-User | cookie:sid | path | ip */
+const hashKey = z.string().regex(/^(header:[!#$%&'*+.^_`|~0-9A-Za-z-]+|cookie:[^\s;=]+|path|ip)$/, {
+  message: 'expected header:NAME, cookie:NAME, path or ip',
+});
+
+export const backendSchema = z.strictObject({
+  address: hostPort,
+  weight: positiveInt.max(1000).default(1),
+  /** Kept in the pool but given no new requests (starts drained). */
+  drain: z.boolean().default(false),
+});
+
+export const healthSchema = z.strictObject({
+  type: z.enum(['tcp', 'http', 'grpc']).default('tcp'),
+  method: z.string().regex(/^[A-Z]+$/).default('GET'),
+  path: z.string().startsWith('/').default('/healthz'),
+  host: z.string().optional(),
+  /** "200-399" or "200" or "200,204" */
+  expect: z.string().regex(/^\d{3}(-\d{3})?(,\d{3}(-\d{3})?)*$/, { message: 'expected a status or range like 200-399' }).default('200-399'),
+  body_contains: z.string().optional(),
+  interval: duration.default(2000),
+  timeout: duration.default(1000),
+  rise: positiveInt.default(2),
+  fall: positiveInt.default(3),
+});
+
+export const passiveSchema = z.strictObject({
+  consecutive_failures: positiveInt.default(5),
+  eject_for: duration.default(30_000),
+  max_eject_for: duration.default(300_000),
+  max_ejected_percent: z.number().min(0).max(100).default(50),
+});
+
+export const retryOnValues = ['connect_error', 'reset', 'timeout', '502', '503', '504'] as const;
+
+export const retriesSchema = z.strictObject({
+  attempts: z.number().int().min(0).max(10).default(2),
+  on: z.array(z.union([z.enum(retryOnValues), z.number().int().min(500).max(599).transform(String)])).default(['connect_error', 'reset']),
+  methods: z.array(z.string().regex(/^[A-Z]+$/)).default(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']),
+  budget_percent: z.number().min(0).max(100).default(20),
+  per_try_timeout: duration.optional(),
+});
+
+export const keepaliveSchema = z.strictObject({
+  max_idle: z.number().int().min(0).default(64),
+  idle_timeout: duration.default(4000),
+});
+
+export const upstreamTlsSchema = z.strictObject({
+  ca: z.string().optional(),
+  servername: z.string().optional(),
+  verify: z.boolean().default(true),
+});
+
+export const poolSchema = z.strictObject({
+  balance: z.enum(balancePolicies).default('round_robin'),
+  hash_key: hashKey.optional(),
+  backends: z.array(backendSchema).min(1, { message: 'expected at least one backend' }),
+  health: healthSchema.optional(),
+  passive: passiveSchema.optional(),
+  retries: retriesSchema.default(retriesSchema.parse({})),
+  keepalive: keepaliveSchema.default(keepaliveSchema.parse({})),
+  max_connections: positiveInt.optional(),
+  slow_start: duration.optional(),
+  protocol: z.enum(['http1', 'h2c', 'h2', 'grpc']).default('http1'),
+  tls: upstreamTlsSchema.optional(),
+  drain_timeout: duration.default(30_000),
+});
+
+export type PoolConfig = z.output<typeof poolSchema>;
+export type BackendConfig = z.output<typeof backendSchema>;
+export type HealthConfig = z.output<typeof healthSchema>;
+export type PassiveConfig = z.output<typeof passiveSchema>;
+export type RetriesConfig = z.output<typeof retriesSchema>;

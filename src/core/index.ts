@@ -1,0 +1,5 @@
+export * from './errors.ts';
+export * from './units.ts';
+export * from './lifecycle.ts';
+export * from './clock.ts';
+export * from './log.ts';

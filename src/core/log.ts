@@ -1,0 +1,32 @@
+// Logging: pino everywhere, one logger built per process and passed in (no global logger).
+// The access log is a separate child so it can go to its own destination.
+import { pino, type Logger, type DestinationStream } from 'pino';
+
+export type { Logger };
+
+export interface LogOptions {
+  level?: string;
+  /** Where lines go; default stdout (fd 1), written asynchronously so the hot path never blocks on it. */
+  destination?: DestinationStream | string | number;
+}
+
+export function createLogger(options: LogOptions = {}): Logger {
+  const destination =
+    typeof options.destination === 'object'
+      ? options.destination
+      : pino.destination({ dest: options.destination ?? 1, sync: false, minLength: 4096 });
+  return pino(
+    {
+      level: options.level ?? process.env.SWITCHYARD_LOG_LEVEL ?? 'info',
+      base: { pid: process.pid },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    destination,
+  );
+}
+
+/** A logger that drops everything: for tests and library use. */
+export function silentLogger(): Logger {
+  return pino({ level: 'silent' });
+}
