@@ -6,7 +6,8 @@ export type { Logger };
 
 export interface LogOptions {
   level?: string;
-  /** Where lines go; default stdout (fd 1), written asynchronously so the hot path never blocks on it. */
+  /** Where lines go; default stdout (fd 1). Written asynchronously: lines queue while a write is in flight, so
+   * a busy access log coalesces into large writes and the hot path never blocks on it. */
   destination?: DestinationStream | string | number;
 }
 
@@ -14,7 +15,7 @@ export function createLogger(options: LogOptions = {}): Logger {
   const destination =
     typeof options.destination === 'object'
       ? options.destination
-      : pino.destination({ dest: options.destination ?? 1, sync: false, minLength: 4096 });
+      : pino.destination({ dest: options.destination ?? 1, sync: false, mkdir: true });
   return pino(
     {
       level: options.level ?? process.env.SWITCHYARD_LOG_LEVEL ?? 'info',

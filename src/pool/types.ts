@@ -42,11 +42,75 @@ export interface BackendStatus {
   state: BackendState;
   inflight: number;
   health_reason?: string;
+  /** Times passive outlier detection ejected it since the pool was built. */
   ejections: number;
+  /** Epoch ms when the current ejection ends (only while ejected). */
+  ejected_until?: number;
 }
 
 export interface PoolStatus {
   name: string;
   balance: string;
+  /** Backends a request could get now (state healthy). */
+  usable: number;
   backends: BackendStatus[];
 }
+
+/** One address DNS `pool:` records answer with. */
+export interface HealthyAddress {
+  host: string;
+  port: number;
+  weight: number;
+}
+
+// ---- balancers (src/pool/balancers): one file per policy, registered by its config name ----
+
+/**
+ * What a balancer may ask during one pick. The pool reuses one object for every pick (no allocation);
+ * a balancer must not keep it past the call.
+ */
+export interface PickFilter {
+  /** Time of this pick (epoch ms): the argument for `effectiveWeight`. */
+  readonly now: number;
+  /** False for unhealthy, ejected and draining backends and for those already tried by this request. */
+  usable(backend: Backend): boolean;
+}
+
+/**
+ * A balancing policy over an immutable backend list (rebuilt when membership changes). `pick` returns the
+ * most preferred usable backend; asking again with the previous choice marked tried yields the next
+ * candidate (deterministically for hash policies). It must not allocate for round robin, weighted round
+ * robin and least_conn: it runs once per request.
+ */
+export interface Balancer {
+  pick(input: BalanceInput, filter: PickFilter): Backend | undefined;
+  /** Stateful policies: a lease on `backend` was handed out. */
+  onTake?(backend: Backend): void;
+  /** Stateful policies: a lease on `backend` ended. */
+  onRelease?(backend: Backend, outcome: LeaseOutcome): void;
+}
+
+export interface BalancerOptions {
+  /** consistent_hash (and anything else that hashes): `header:NAME` | `cookie:NAME` | `path` | `ip`. */
+  hashKey?: string;
+}
+
+export interface BalancerFactory {
+  /** The config name (`balance:`), equal to the registry key. */
+  readonly name: string;
+  create(backends: readonly Backend[], options: BalancerOptions): Balancer;
+}
+
+/** Balancers by config name; built-ins come from `builtinBalancers()`, a test or plugin may add more. */
+export type BalancerRegistry = ReadonlyMap<string, BalancerFactory>;
+
+/** A pool changed in a way observers (DNS answers, admin API, metrics) may care about. */
+export interface PoolChange {
+  pool: string;
+  /** The backend concerned; undefined when the membership or policy changed. */
+  backend?: string;
+  state?: BackendState;
+  reason: string;
+}
+
+export type PoolChangeListener = (change: PoolChange) => void;

@@ -95,11 +95,22 @@ export const dnsSchema = z.strictObject({
   zones: z.array(zoneSchema).default([]),
   resolver: resolverSchema.optional(),
   rate_limit: rateLimitSchema.optional(),
-  /** Largest UDP answer when the client sends no EDNS0. */
+  /**
+   * Largest UDP answer we send to an EDNS0 client (its advertised size is capped by this) and the size we
+   * advertise; clients without EDNS0 get at most 512 bytes. 1232 avoids IP fragmentation (DNS flag day 2020).
+   */
   max_udp_size: z.number().int().min(512).max(4096).default(1232),
+  tcp: z
+    .strictObject({
+      /** A connection with no query for this long is closed. */
+      idle_timeout: duration.default(10_000),
+      max_connections: positiveInt.default(1000),
+    })
+    .default({ idle_timeout: 10_000, max_connections: 1000 }),
 });
 
 export type DnsConfig = z.output<typeof dnsSchema>;
 export type ZoneConfig = z.output<typeof zoneSchema>;
 export type RecordConfig = z.output<typeof recordSchema>;
 export type ResolverConfig = z.output<typeof resolverSchema>;
+export type DnsRateLimitConfig = z.output<typeof rateLimitSchema>;

@@ -62,7 +62,18 @@ export const upstreamTlsSchema = z.strictObject({
 export const poolSchema = z.strictObject({
   balance: z.enum(balancePolicies).default('round_robin'),
   hash_key: hashKey.optional(),
-  backends: z.array(backendSchema).min(1, { message: 'expected at least one backend' }),
+  backends: z
+    .array(backendSchema)
+    .min(1, { message: 'expected at least one backend' })
+    // a backend's id is its address: two entries with one address would share health and counts
+    .superRefine((backends, ctx) => {
+      const seen = new Set<string>();
+      backends.forEach((backend, index) => {
+        const id = `${backend.address.host}:${backend.address.port}`;
+        if (seen.has(id)) ctx.addIssue({ code: 'custom', path: [index, 'address'], message: `expected a unique address, got ${id} twice` });
+        seen.add(id);
+      });
+    }),
   health: healthSchema.optional(),
   passive: passiveSchema.optional(),
   retries: retriesSchema.default(retriesSchema.parse({})),

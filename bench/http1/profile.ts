@@ -1,0 +1,150 @@
+// Profiles one proxy under the benchmark's load: V8's CPU profile of every Node process of the target
+// (node --cpu-prof, written when the process exits on SIGTERM) and, with --perf, a system-wide view of
+// the same processes (perf record: kernel vs V8 vs JavaScript, hottest symbols).
+//
+// usage: node_modules/.bin/node bench/http1/profile.ts [--target switchyard] [--duration 10] [--perf] [--keep DIR]
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import {
+  ProcessSet,
+  formatFixed,
+  markdownTable,
+  parseOptions,
+  readCpuProfile,
+  runBounded,
+  runWrk,
+  summarizeProfile,
+  usage,
+} from '../common/index.ts';
+import { nginxTarget, plainNodeTarget, projectRoot, switchyardTarget, type Target } from './targets.ts';
+
+const spec = {
+  target: { default: 'switchyard', help: 'switchyard | switchyard-2w | plain-node | nginx (nginx: perf only)' },
+  duration: { default: 10, help: 'seconds of profiled load' },
+  warmup: { default: 3, help: 'seconds of load before profiling starts' },
+  connections: { default: 50, help: 'wrk connections' },
+  access_log: { default: 'file', help: 'file | off' },
+  interval: { default: 1000, help: 'V8 sampling interval, µs (smaller = more detail, more overhead)' },
+  top: { default: 25, help: 'rows per table' },
+  perf: { default: false, help: 'also record with perf (kernel/user split, native symbols)' },
+  keep: { default: '', help: 'directory to keep the .cpuprofile files in (open them in Chrome DevTools)' },
+  help: { default: false, help: 'this text' },
+};
+const options = parseOptions(process.argv.slice(2), spec);
+if (options.help) {
+  process.stdout.write(`usage: node_modules/.bin/node bench/http1/profile.ts [options]\n${usage(spec)}\n`);
+  process.exit(0);
+}
+
+const targets: Record<string, Target> = {
+  switchyard: switchyardTarget({ workers: 1, cpus: '0' }),
+  'switchyard-2w': switchyardTarget({ workers: 2 }),
+  'plain-node': plainNodeTarget('0'),
+  nginx: nginxTarget('0'),
+};
+const target = targets[options.target];
+if (!target) throw new Error(`unknown --target ${options.target}`);
+const unavailable = await target.unavailable();
+if (unavailable) throw new Error(`${target.label}: ${unavailable}`);
+
+const processes = new ProcessSet();
+const dir = await mkdtemp(path.join(tmpdir(), 'switchyard-bench-profile-'));
+const profileDir = options.keep ? path.resolve(options.keep) : path.join(dir, 'profiles');
+await mkdir(profileDir, { recursive: true });
+const out: string[] = [];
+try {
+  const origin = processes.spawn('origin', [process.execPath, path.join(projectRoot, 'bench', 'http1', 'origin.ts'), '--parent', String(process.pid)], { cpus: '1' });
+  const port = (await origin.waitForLine((line) => line.startsWith('listening '), 10_000)).split(' ')[1];
+  const nodeOptions = `--cpu-prof --cpu-prof-dir=${profileDir} --cpu-prof-interval=${options.interval}${options.perf ? ' --perf-basic-prof-only-functions' : ''}`;
+  const started = await target.start({
+    processes,
+    dir,
+    upstream: `127.0.0.1:${port}`,
+    accessLog: options.access_log !== 'off',
+    nodeEnv: { NODE_OPTIONS: [process.env.NODE_OPTIONS, nodeOptions].filter(Boolean).join(' ') },
+  });
+  // The profile covers the process's whole life, so per-request figures divide by every request it served.
+  const warmup = options.warmup > 0 ? await runWrk({ url: started.url, connections: options.connections, durationS: options.warmup, cpus: '1' }) : undefined;
+  const pids = await started.pids();
+  const perfFile = path.join(dir, 'perf.data');
+  const perf = options.perf
+    ? runBounded(['perf', 'record', '-e', 'cpu-clock', '-F', '999', '-g', '-p', pids.join(','), '-o', perfFile, '--', 'sleep', String(options.duration)], (options.duration + 20) * 1000)
+    : undefined;
+  const result = await runWrk({ url: started.url, connections: options.connections, durationS: options.duration, cpus: '1' });
+  await perf;
+  out.push(`## Profile of ${target.label} under wrk -c${options.connections} for ${options.duration}s: ${result.requestsPerSecond.toFixed(0)} req/s (profiler on), p99 ${result.latencyMs.p99} ms`, '');
+  if (options.perf) out.push(...(await perfTables(perfFile, pids)));
+  await started.stop();
+
+  const files = (await readdir(profileDir)).filter((file) => file.endsWith('.cpuprofile'));
+  const summaries = await Promise.all(files.map(async (file) => ({ file, summary: summarizeProfile(await readCpuProfile(path.join(profileDir, file)), projectRoot) })));
+  // The busiest profile is the worker's; the primary's is nearly all idle.
+  summaries.sort((a, b) => b.summary.totalUs - b.summary.idleUs - (a.summary.totalUs - a.summary.idleUs));
+  const busiest = summaries[0];
+  if (!busiest) {
+    out.push('no .cpuprofile was written (did the process exit through process.exit or a normal return on SIGTERM?)');
+  } else {
+    const { summary } = busiest;
+    const busy = summary.totalUs - summary.idleUs;
+    const served = result.requests + (warmup?.requests ?? 0);
+    const perRequest = (us: number): string => formatFixed(us / (served || 1), 2);
+    const share = (us: number): string => formatFixed((100 * us) / busy, 1, ' %');
+    out.push(`V8 CPU profile ${busiest.file}: busy ${formatFixed(busy / 1e6, 2)} s of ${formatFixed(summary.totalUs / 1e6, 2)} s sampled; ${served} requests (warm-up included) → ${perRequest(busy)} µs busy per request (profiler overhead included)`, '');
+    out.push(
+      markdownTable(
+        [{ title: 'function (self time)' }, { title: 'self %', align: 'right' }, { title: 'µs/req', align: 'right' }, { title: 'total %', align: 'right' }],
+        summary.functions
+          .filter((entry) => entry.name !== '(idle)' && entry.selfUs > 0)
+          .sort((a, b) => b.selfUs - a.selfUs)
+          .slice(0, options.top)
+          .map((entry) => [entry.name, share(entry.selfUs), perRequest(entry.selfUs), share(entry.totalUs)]),
+      ),
+      '',
+      markdownTable(
+        [{ title: 'function (total time, project code)' }, { title: 'total %', align: 'right' }, { title: 'µs/req', align: 'right' }],
+        summary.functions
+          .filter((entry) => / (src|bench)\//.test(entry.name))
+          .sort((a, b) => b.totalUs - a.totalUs)
+          .slice(0, options.top)
+          .map((entry) => [entry.name, share(entry.totalUs), perRequest(entry.totalUs)]),
+      ),
+      '',
+      markdownTable(
+        [{ title: 'file (self time)' }, { title: 'self %', align: 'right' }, { title: 'µs/req', align: 'right' }],
+        summary.files.filter((file) => file.file !== '(idle)').slice(0, options.top).map((file) => [file.file, share(file.selfUs), perRequest(file.selfUs)]),
+      ),
+    );
+  }
+  process.stdout.write(`${out.join('\n')}\n`);
+  if (options.keep) process.stderr.write(`profiles kept in ${profileDir}\n`);
+} finally {
+  await processes.stopAll();
+  await rm(dir, { recursive: true, force: true });
+}
+
+/** perf's split by DSO (kernel, node binary, JIT code) and its hottest symbols, for the given pids. */
+async function perfTables(file: string, pids: number[]): Promise<string[]> {
+  const report = async (sort: string): Promise<string[][]> => {
+    const { stdout } = await runBounded(['perf', 'report', '-i', file, '--no-children', '--sort', sort, '--stdio', '-g', 'none', '--percent-limit', '0.7'], 60_000);
+    return stdout
+      .split('\n')
+      .filter((line) => /^\s+[\d.]+%/.test(line))
+      .map((line) => {
+        const [, percent, rest] = /^\s+([\d.]+%)\s+(.*)$/.exec(line)!;
+        const symbol = rest.replace(/\s+/g, ' ').trim();
+        return [symbol.length > 110 ? `${symbol.slice(0, 110)}…` : symbol, percent];
+      });
+  };
+  const dsos = await report('dso');
+  const symbols = await report('dso,sym');
+  for (const pid of pids) await rm(`/tmp/perf-${pid}.map`, { force: true });
+  return [
+    'perf (cpu-clock, 999 Hz) by DSO — [kernel.kallsyms] is syscalls and the TCP stack, perf-PID.map is JIT-compiled JavaScript:',
+    '',
+    markdownTable([{ title: 'dso' }, { title: 'share', align: 'right' }], dsos),
+    '',
+    markdownTable([{ title: 'dso / symbol' }, { title: 'share', align: 'right' }], symbols.slice(0, options.top)),
+    '',
+  ];
+}

@@ -1,0 +1,140 @@
+// Turns the raw measurements of interleaved rounds into the tables of bench/RESULTS.md: medians per target
+// and mode, each figure also as the median of its per-round ratio to nginx, and the issue's targets checked.
+import { formatCount, formatFixed, formatRatio, markdownTable, median, ratio, type Column } from '../common/index.ts';
+
+export type Mode = 'pinned' | 'equal-cpu';
+
+export interface Measurement {
+  round: number;
+  mode: Mode;
+  target: string;
+  requestsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** CPU time of the proxy's processes per request, µs (NaN for the origin alone). */
+  cpuUsPerRequest: number;
+  /** Largest single-process VmHWM / VmRSS of the proxy during the run, bytes. */
+  peakRss: number;
+  errors: number;
+  /** Cores' worth of CPU used by processes outside the benchmark during the run. */
+  foreignCores: number;
+}
+
+export interface TargetInfo {
+  key: string;
+  label: string;
+  /** Why it did not run, when it did not. */
+  unavailable?: string;
+  idleRss?: number;
+  /** Result of the forwarded-header check. */
+  check?: string;
+}
+
+const mb = (bytes: number | undefined): string => (bytes === undefined || !Number.isFinite(bytes) || bytes === 0 ? '–' : `${(bytes / 2 ** 20).toFixed(1)}`);
+
+export interface Summary {
+  target: string;
+  mode: Mode;
+  rps: number;
+  rpsVsNginx: number;
+  p99Ms: number;
+  p99VsNginx: number;
+  cpuUs: number;
+  peakRss: number;
+  errors: number;
+  /** Per-round req/s, with * on runs still disturbed by other processes. */
+  rounds: string[];
+}
+
+export function summarize(measurements: readonly Measurement[], mode: Mode, target: string, noiseLimit = 0.15): Summary | undefined {
+  const mine = measurements.filter((m) => m.mode === mode && m.target === target);
+  if (mine.length === 0) return undefined;
+  const nginxOf = (round: number): Measurement | undefined => measurements.find((m) => m.mode === mode && m.target === 'nginx' && m.round === round);
+  return {
+    target,
+    mode,
+    rps: median(mine.map((m) => m.requestsPerSecond)),
+    rpsVsNginx: median(mine.map((m) => ratio(m.requestsPerSecond, nginxOf(m.round)?.requestsPerSecond))),
+    p99Ms: median(mine.map((m) => m.p99Ms)),
+    p99VsNginx: median(mine.map((m) => ratio(m.p99Ms, nginxOf(m.round)?.p99Ms))),
+    cpuUs: median(mine.map((m) => m.cpuUsPerRequest)),
+    peakRss: Math.max(...mine.map((m) => m.peakRss)),
+    errors: mine.reduce((sum, m) => sum + m.errors, 0),
+    rounds: mine.map((m) => `${formatCount(m.requestsPerSecond)}${m.foreignCores > noiseLimit ? '*' : ''}`),
+  };
+}
+
+const columns: Column[] = [
+  { title: 'target' },
+  { title: 'mode' },
+  { title: 'req/s', align: 'right' },
+  { title: '× nginx', align: 'right' },
+  { title: 'p99 ms', align: 'right' },
+  { title: '× nginx', align: 'right' },
+  { title: 'CPU µs/req', align: 'right' },
+  { title: 'peak RSS MB', align: 'right' },
+  { title: 'idle RSS MB', align: 'right' },
+  { title: 'errors', align: 'right' },
+  { title: 'req/s per round' },
+];
+
+export function resultsTable(measurements: readonly Measurement[], targets: readonly TargetInfo[], modes: readonly { mode: Mode; note?: string }[]): string {
+  const rows: string[][] = [];
+  for (const { mode, note } of modes) {
+    for (const target of targets) {
+      if (target.unavailable) {
+        if (mode === 'pinned') rows.push([target.label, mode, target.unavailable, '', '', '', '', '', '', '', '']);
+        continue;
+      }
+      const summary = summarize(measurements, mode, target.key);
+      if (!summary) {
+        if (note && target.key !== 'direct' && !target.key.endsWith('w')) rows.push([target.label, mode, note, '', '', '', '', '', '', '', '']);
+        continue;
+      }
+      rows.push([
+        target.label,
+        mode,
+        formatCount(summary.rps),
+        formatRatio(summary.rpsVsNginx),
+        formatFixed(summary.p99Ms),
+        formatRatio(summary.p99VsNginx),
+        formatFixed(summary.cpuUs, 1),
+        mb(summary.peakRss),
+        mb(target.idleRss),
+        String(summary.errors),
+        summary.rounds.join(' '),
+      ]);
+    }
+  }
+  return markdownTable(columns, rows);
+}
+
+/** The issue's performance targets, checked for Switchyard; empty when it did not run. */
+export function targetChecks(measurements: readonly Measurement[], targets: readonly TargetInfo[]): string {
+  const sy = targets.find((t) => t.key === 'switchyard');
+  if (!sy || sy.unavailable) return '';
+  const pinned = summarize(measurements, 'pinned', 'switchyard');
+  const equal = summarize(measurements, 'equal-cpu', 'switchyard');
+  const twoWorkers = summarize(measurements, 'pinned', 'switchyard-2w');
+  const scale = median(
+    measurements
+      .filter((m) => m.mode === 'pinned' && m.target === 'switchyard-2w')
+      .map((m) => ratio(m.requestsPerSecond, measurements.find((o) => o.mode === 'pinned' && o.target === 'switchyard' && o.round === m.round)?.requestsPerSecond)),
+  );
+  const line = (what: string, goal: string, value: number, pass: boolean | undefined, shown: string): string[] => [
+    what,
+    goal,
+    Number.isFinite(value) ? shown : '–',
+    pass === undefined || !Number.isFinite(value) ? 'not measured' : pass ? 'met' : 'MISSED',
+  ];
+  const rows = [
+    line('req/s vs nginx, 1 worker, pinned', '≥ 0.80×', pinned?.rpsVsNginx ?? NaN, (pinned?.rpsVsNginx ?? 0) >= 0.8, formatRatio(pinned?.rpsVsNginx ?? NaN)),
+    line('req/s vs nginx, 1 worker, equal CPU', '≥ 0.80×', equal?.rpsVsNginx ?? NaN, (equal?.rpsVsNginx ?? 0) >= 0.8, formatRatio(equal?.rpsVsNginx ?? NaN)),
+    line('p99 vs nginx, pinned', '≤ 1.50×', pinned?.p99VsNginx ?? NaN, (pinned?.p99VsNginx ?? Infinity) <= 1.5, formatRatio(pinned?.p99VsNginx ?? NaN)),
+    line('p99 vs nginx, equal CPU', '≤ 1.50×', equal?.p99VsNginx ?? NaN, (equal?.p99VsNginx ?? Infinity) <= 1.5, formatRatio(equal?.p99VsNginx ?? NaN)),
+    line('peak RSS per worker under load', '≤ 100 MB', pinned?.peakRss ?? NaN, (pinned?.peakRss ?? Infinity) <= 100 * 2 ** 20, `${mb(pinned?.peakRss)} MB`),
+    line('idle RSS per worker', '≤ 60 MB', sy.idleRss ?? NaN, (sy.idleRss ?? Infinity) <= 60 * 2 ** 20, `${mb(sy.idleRss)} MB`),
+    line('2 workers vs 1 worker', '≥ 1.25×', twoWorkers ? scale : NaN, scale >= 1.25, formatRatio(scale)),
+  ];
+  return markdownTable([{ title: 'target (issue 2)' }, { title: 'goal' }, { title: 'measured', align: 'right' }, { title: 'verdict' }], rows);
+}

@@ -1,0 +1,2 @@
+export { AdminServer, type AdminController, type AdminServerOptions, type ReloadResult } from './server.ts';
+export { ensureAdminToken, readAdminToken, tokenMatches } from './token.ts';

@@ -1,0 +1,127 @@
+// The admin API: loopback by default, every endpoint but /healthz behind the bearer token.
+// It reads components only through the AdminController the supervisor passes in (their status()),
+// never their internals. node:http is fine here: this is not the data path.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Component, Logger } from '../core/index.ts';
+import { messageOf } from '../core/index.ts';
+import { tokenMatches } from './token.ts';
+
+export interface ReloadResult {
+  ok: boolean;
+  error?: string;
+}
+
+/** What the admin API may ask of the running edge. */
+export interface AdminController {
+  /** False while shutting down: the edge's own health for an outer load balancer. */
+  healthy(): boolean;
+  status(): Promise<unknown>;
+  pools(): Promise<unknown>;
+  /** Sets a backend draining (or back to serving); false when pool or backend is unknown. */
+  setDraining(pool: string, backend: string, draining: boolean): Promise<boolean>;
+  reload(): Promise<ReloadResult>;
+  metrics(): Promise<{ contentType: string; body: string }>;
+}
+
+export interface AdminServerOptions {
+  host: string;
+  port: number;
+  token: string;
+  controller: AdminController;
+  logger: Logger;
+}
+
+const json = (response: http.ServerResponse, status: number, body: unknown): void => {
+  const text = JSON.stringify(body, null, 2);
+  response.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+  response.end(text);
+};
+
+const backendPath = /^\/api\/pools\/([^/]+)\/backends\/([^/]+)\/(drain|enable)$/;
+
+export class AdminServer implements Component {
+  private server: http.Server | undefined;
+  private readonly token: Buffer;
+  private readonly options: AdminServerOptions;
+
+  constructor(options: AdminServerOptions) {
+    this.options = options;
+    this.token = Buffer.from(options.token);
+  }
+
+  async start(): Promise<void> {
+    const server = http.createServer((request, response) => {
+      this.handle(request, response).catch((err) => {
+        this.options.logger.error({ err: messageOf(err) }, 'admin: request failed');
+        if (!response.headersSent) json(response, 500, { error: 'internal error' });
+        else response.destroy();
+      });
+    });
+    server.headersTimeout = 10_000;
+    server.requestTimeout = 30_000;
+    server.keepAliveTimeout = 5_000;
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.options.port, this.options.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  }
+
+  address(): { host: string; port: number } {
+    const info = this.server?.address() as AddressInfo | null;
+    return { host: this.options.host, port: info?.port ?? this.options.port };
+  }
+
+  async drain(): Promise<void> {}
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    if (!server) return;
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  private async handle(request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
+    const url = new URL(request.url ?? '/', 'http://admin');
+    const { controller } = this.options;
+
+    if (url.pathname === '/healthz') {
+      const healthy = controller.healthy();
+      response.writeHead(healthy ? 200 : 503, { 'content-type': 'text/plain', 'cache-control': 'no-store' });
+      response.end(healthy ? 'ok\n' : 'shutting down\n');
+      return;
+    }
+    if (!tokenMatches(this.token, request.headers.authorization)) {
+      response.setHeader('www-authenticate', 'Bearer realm="switchyard-admin"');
+      json(response, 401, { error: 'missing or wrong admin token (Authorization: Bearer <token from token_file>)' });
+      return;
+    }
+
+    const method = request.method ?? 'GET';
+    if (method === 'GET' && url.pathname === '/metrics') {
+      const { contentType, body } = await controller.metrics();
+      response.writeHead(200, { 'content-type': contentType });
+      response.end(body);
+      return;
+    }
+    if (method === 'GET' && url.pathname === '/api/status') return json(response, 200, await controller.status());
+    if (method === 'GET' && url.pathname === '/api/pools') return json(response, 200, await controller.pools());
+    if (method === 'POST' && url.pathname === '/api/reload') {
+      const result = await controller.reload();
+      return json(response, result.ok ? 200 : 422, result);
+    }
+    const match = backendPath.exec(url.pathname);
+    if (match && method === 'POST') {
+      const [, pool, backend, action] = match;
+      const found = await controller.setDraining(decodeURIComponent(pool), decodeURIComponent(backend), action === 'drain');
+      if (!found) return json(response, 404, { error: `pool ${pool}: no backend ${decodeURIComponent(backend)}` });
+      return json(response, 200, { pool, backend: decodeURIComponent(backend), state: action === 'drain' ? 'draining' : 'enabled' });
+    }
+    json(response, 404, { error: 'not found', endpoints: ['GET /healthz', 'GET /metrics', 'GET /api/status', 'GET /api/pools', 'POST /api/reload', 'POST /api/pools/:pool/backends/:host:port/drain|enable'] });
+  }
+}

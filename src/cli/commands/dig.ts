@@ -1,0 +1,83 @@
+// switchyard dig NAME [TYPE] [@server[:port]]: a DNS query shown like dig; --trace walks from the root.
+import { parseArgs } from 'node:util';
+import { dig, digTrace, loadRootHints, builtInRootHints, parseHostPort, parseNumberOption, renderDig, renderDigTrace, runDiagnostic, toRecordType, type NameServer } from '../../diag/index.ts';
+import { UsageError, type Command } from '../command.ts';
+
+const usage = `usage: switchyard dig NAME [TYPE] [@server[:port]] [-p PORT] [--tcp] [--trace] [--json]
+  TYPE                 record type (default A)
+  @server[:port]       server to ask (default: first nameserver in /etc/resolv.conf), port 53
+  -p, --port PORT      server port (with --trace: the port of every server in the walk)
+  --tcp                query over TCP (UDP retries over TCP by itself when the answer is truncated)
+  --trace              walk from the root servers through each referral to the authoritative answer
+  --root @ADDR[:PORT]  start --trace at this server instead of the built-in root hints
+  --root-hints FILE    start --trace at the servers of a named.root-style file
+  --timeout SECONDS    wait per try (default 5, --trace 3)
+  --json               print the result as JSON`;
+
+function parseServer(text: string): { host: string; port?: number } {
+  const parsed = parseHostPort(text.replace(/^@/, ''));
+  if (!parsed) throw new UsageError(`bad server ${JSON.stringify(text)}: expected @address[:port]`);
+  return { host: parsed.host, port: parsed.port };
+}
+
+export const command: Command = {
+  summary: 'query a DNS server and show the answer like dig (--trace: walk from the root)',
+  usage,
+  async run(args, io) {
+    let parsed;
+    try {
+      parsed = parseArgs({
+        args,
+        allowPositionals: true,
+        options: {
+          port: { type: 'string', short: 'p' },
+          tcp: { type: 'boolean' },
+          trace: { type: 'boolean' },
+          root: { type: 'string' },
+          'root-hints': { type: 'string' },
+          timeout: { type: 'string' },
+          json: { type: 'boolean' },
+        },
+      });
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+    const { values, positionals } = parsed;
+    const servers = positionals.filter((arg) => arg.startsWith('@'));
+    const words = positionals.filter((arg) => !arg.startsWith('@'));
+    if (words.length === 0 || words.length > 2) throw new UsageError('expected NAME [TYPE]');
+    if (servers.length > 1) throw new UsageError('expected at most one @server');
+    let [name, typeText] = words;
+    if (typeText === undefined && toRecordType(name) && name === name.toUpperCase()) throw new UsageError(`expected a name before the type ${name}`);
+    if (typeText !== undefined && !toRecordType(typeText) && toRecordType(name)) [name, typeText] = [typeText, name];
+    const type = toRecordType(typeText ?? 'A');
+    if (!type) throw new UsageError(`unknown record type ${JSON.stringify(typeText)}`);
+    const port = parseNumberOption(values.port, '--port', 0, 1, 65535);
+    if (typeof port === 'string') throw new UsageError(port);
+    const timeout = parseNumberOption(values.timeout, '--timeout', values.trace ? 3 : 5, 0.01, 600);
+    if (typeof timeout === 'string') throw new UsageError(timeout);
+    const json = Boolean(values.json);
+    const shown = [name, type, ...servers, ...(values.tcp ? ['--tcp'] : []), ...(values.trace ? ['--trace'] : [])].join(' ');
+
+    if (values.trace) {
+      if (servers.length > 0) throw new UsageError('--trace starts at the root: use --root @addr:port instead of @server');
+      let roots: NameServer[] | undefined;
+      let walkPort = port || 53;
+      if (values.root) {
+        const root = parseServer(values.root);
+        roots = [{ name: 'root.', address: root.host }];
+        walkPort = port || root.port || 53;
+      }
+      return runDiagnostic(io, 'dig', json, async () => {
+        roots ??= values['root-hints'] ? await loadRootHints(values['root-hints']) : builtInRootHints();
+        return digTrace({ name, type, roots, port: walkPort, tcp: values.tcp, timeoutMs: timeout * 1000 });
+      }, { render: (result) => renderDigTrace(result, shown) });
+    }
+
+    if (values.root || values['root-hints']) throw new UsageError('--root and --root-hints go with --trace');
+    const server = servers[0] ? parseServer(servers[0]) : undefined;
+    return runDiagnostic(io, 'dig', json,
+      () => dig({ name, type, server: server?.host, port: port || server?.port || 53, tcp: values.tcp, timeoutMs: timeout * 1000 }),
+      { render: (result) => renderDig(result, shown) });
+  },
+};

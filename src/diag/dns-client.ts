@@ -1,0 +1,134 @@
+// A one-shot DNS client for the diagnostics: one query to one server over UDP (EDNS0) or TCP, retried over
+// TCP when the UDP answer is truncated, as dig does. Times the exchange and keeps the wire size.
+import dgram from 'node:dgram';
+import net from 'node:net';
+import { randomInt } from 'node:crypto';
+import dnsPacket from 'dns-packet';
+import type { Packet, RecordType } from 'dns-packet';
+import { DiagError } from './errors.ts';
+import { joinHostPort } from './format.ts';
+
+export const EDNS_UDP_SIZE = 1232;
+
+export interface DnsQuery {
+  name: string;
+  type: RecordType;
+  server: string;
+  port: number;
+  /** Recursion desired: dig's default; iterative walks (--trace) clear it. */
+  recursion?: boolean;
+  tcp?: boolean;
+  timeoutMs?: number;
+  /** UDP attempts before giving up (dig: 3). */
+  tries?: number;
+}
+
+export interface DnsExchange {
+  query: Packet;
+  response: Packet;
+  transport: 'UDP' | 'TCP';
+  /** true when the UDP answer came back truncated and was asked again over TCP. */
+  retriedOverTcp: boolean;
+  server: string;
+  port: number;
+  elapsedMs: number;
+  responseBytes: number;
+  queryBytes: number;
+}
+
+export function buildQuery(name: string, type: RecordType, recursion: boolean): Packet {
+  return {
+    type: 'query',
+    id: randomInt(0, 65536),
+    flags: recursion ? dnsPacket.RECURSION_DESIRED : 0,
+    questions: [{ type, name, class: 'IN' }],
+    additionals: [{ type: 'OPT', name: '.', udpPayloadSize: EDNS_UDP_SIZE, extendedRcode: 0, ednsVersion: 0, flags: 0, options: [] } as any],
+  };
+}
+
+/** Sends one query; throws DiagError('DNS', …) on timeout, refusal or a malformed answer. */
+export async function exchange(options: DnsQuery): Promise<DnsExchange> {
+  const query = buildQuery(options.name, options.type, options.recursion ?? true);
+  const wire = dnsPacket.encode(query);
+  const timeoutMs = options.timeoutMs ?? 5000;
+  const where = joinHostPort(options.server, options.port);
+  const started = performance.now();
+  if (!options.tcp) {
+    const tries = Math.max(1, options.tries ?? 3);
+    let bytes: Buffer | undefined;
+    for (let attempt = 0; attempt < tries && !bytes; attempt++) bytes = await udpExchange(wire, query.id!, options.server, options.port, timeoutMs);
+    if (!bytes) throw new DiagError('DNS', `no answer from ${where} over UDP after ${tries} tr${tries === 1 ? 'y' : 'ies'} of ${timeoutMs} ms`);
+    const response = decode(bytes, where);
+    if (!(response as any).flag_tc) {
+      return { query, response, transport: 'UDP', retriedOverTcp: false, server: options.server, port: options.port, elapsedMs: performance.now() - started, responseBytes: bytes.length, queryBytes: wire.length };
+    }
+  }
+  const tcpStarted = performance.now();
+  const bytes = await tcpExchange(wire, options.server, options.port, timeoutMs, where);
+  const response = decode(bytes, where);
+  return { query, response, transport: 'TCP', retriedOverTcp: !options.tcp, server: options.server, port: options.port, elapsedMs: performance.now() - tcpStarted, responseBytes: bytes.length, queryBytes: wire.length };
+}
+
+function decode(bytes: Buffer, where: string): Packet {
+  try {
+    return dnsPacket.decode(bytes);
+  } catch (err) {
+    throw new DiagError('DNS', `malformed answer from ${where}: ${(err as Error).message}`);
+  }
+}
+
+/** Resolves with the matching answer, or undefined on timeout (the caller retries). */
+function udpExchange(wire: Buffer, id: number, server: string, port: number, timeoutMs: number): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const socket = dgram.createSocket(net.isIPv6(server) ? 'udp6' : 'udp4');
+    const finish = (error: Error | undefined, value?: Buffer): void => {
+      clearTimeout(timer);
+      socket.close();
+      if (error) reject(error);
+      else resolve(value);
+    };
+    const timer = setTimeout(() => finish(undefined, undefined), timeoutMs);
+    socket.on('message', (message) => {
+      // a late answer to an earlier try, or someone else's datagram: keep waiting for ours
+      if (message.length >= 2 && message.readUInt16BE(0) === id) finish(undefined, message);
+    });
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      const text = err.code === 'ECONNREFUSED' ? 'port unreachable (nothing listens there)' : err.message;
+      finish(new DiagError('DNS', `query to ${joinHostPort(server, port)} over UDP failed: ${text}`, err));
+    });
+    // connect() makes the kernel report ICMP port unreachable as ECONNREFUSED instead of a silent timeout
+    socket.connect(port, server, () => socket.send(wire));
+  });
+}
+
+function tcpExchange(wire: Buffer, server: string, port: number, timeoutMs: number, where: string): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: server, port });
+    const chunks: Buffer[] = [];
+    let length = 0;
+    const finish = (error: Error | undefined, value?: Buffer): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      if (error) reject(error);
+      else resolve(value!);
+    };
+    const timer = setTimeout(() => finish(new DiagError('DNS', `no answer from ${where} over TCP within ${timeoutMs} ms`)), timeoutMs);
+    socket.on('connect', () => {
+      const framed = Buffer.alloc(2 + wire.length);
+      framed.writeUInt16BE(wire.length, 0);
+      wire.copy(framed, 2);
+      socket.write(framed);
+    });
+    socket.on('data', (chunk) => {
+      chunks.push(chunk);
+      length += chunk.length;
+      const all = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, length);
+      if (all.length >= 2 && all.length >= 2 + all.readUInt16BE(0)) finish(undefined, all.subarray(2, 2 + all.readUInt16BE(0)));
+    });
+    socket.on('end', () => finish(new DiagError('DNS', `${where} closed the TCP connection before answering`)));
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      const text = err.code === 'ECONNREFUSED' ? 'connection refused' : err.message;
+      finish(new DiagError('DNS', `query to ${where} over TCP failed: ${text}`, err));
+    });
+  });
+}

@@ -1,0 +1,77 @@
+// The engine: one immutable snapshot of what the server answers with (zones and the chain built from a
+// config). Transports hand it raw messages; a reload builds a new engine and swaps it in, while requests
+// already running finish on the engine they started with.
+import type { Logger } from '../core/index.ts';
+import { runChain, type ChainOutcome, type DnsHandler, type DnsRequest } from './chain.ts';
+import { limitsFor, renderParseFailure, renderRcode, type ResponseLimits } from './render.ts';
+import { RRClass, RRType, Rcode } from './wire/constants.ts';
+import { parseQuery } from './wire/query.ts';
+import type { ZoneSet } from './zone/zone-set.ts';
+
+/** Counters for status(); plain numbers bumped on the hot path, owned by the server across reloads. */
+export interface DnsCounters {
+  queries: number;
+  formerr: number;
+  notimp: number;
+  dropped: number;
+  refused: number;
+  truncated: number;
+  rateLimited: number;
+}
+
+export function newCounters(): DnsCounters {
+  return { queries: 0, formerr: 0, notimp: 0, dropped: 0, refused: 0, truncated: 0, rateLimited: 0 };
+}
+
+export class DnsEngine {
+  readonly zones: ZoneSet;
+  private readonly handlers: readonly DnsHandler[];
+  private readonly maxUdp: number;
+  private readonly logger: Logger;
+  private readonly counters: DnsCounters;
+  private readonly tcpLimits: ResponseLimits;
+  private readonly classicLimits: ResponseLimits;
+
+  constructor(zones: ZoneSet, handlers: readonly DnsHandler[], maxUdp: number, logger: Logger, counters: DnsCounters) {
+    this.zones = zones;
+    this.handlers = handlers;
+    this.maxUdp = maxUdp;
+    this.logger = logger;
+    this.counters = counters;
+    this.tcpLimits = { max: 65535, advertise: maxUdp };
+    this.classicLimits = { max: 512, advertise: maxUdp };
+  }
+
+  /** Answers one message; never throws. 'drop' means send nothing. */
+  answer(message: Buffer, transport: 'udp' | 'tcp', clientAddress: string): ChainOutcome | Promise<ChainOutcome> {
+    const counters = this.counters;
+    counters.queries++;
+    const query = parseQuery(message);
+    if (typeof query !== 'object') {
+      if (query === 'drop') {
+        counters.dropped++;
+        return 'drop';
+      }
+      if (query === Rcode.FORMERR) counters.formerr++;
+      else counters.notimp++;
+      return renderParseFailure(message, query);
+    }
+    const limits = transport === 'tcp' ? this.tcpLimits : query.ednsVersion < 0 ? this.classicLimits : limitsFor(query, transport, this.maxUdp);
+    if (query.ednsVersion > 0) return renderRcode(query, Rcode.BADVERS, limits);
+    if (query.qclass !== RRClass.IN) {
+      counters.notimp++;
+      return renderRcode(query, Rcode.NOTIMP, limits);
+    }
+    const qtype = query.qtype;
+    if (qtype === RRType.AXFR || qtype === RRType.IXFR) {
+      counters.refused++;
+      return renderRcode(query, Rcode.REFUSED, limits);
+    }
+    if (qtype === RRType.MAILA || qtype === RRType.MAILB) {
+      counters.notimp++;
+      return renderRcode(query, Rcode.NOTIMP, limits);
+    }
+    const request: DnsRequest = { query, transport, clientAddress, limits, mayRecurse: false, poolAnswer: undefined };
+    return runChain(this.handlers, request, this.logger);
+  }
+}

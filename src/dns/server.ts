@@ -1,0 +1,230 @@
+// DnsServer: the Component that owns the listeners, the current engine, zone-file watching and reload.
+import { watch, type FSWatcher } from 'node:fs';
+import path from 'node:path';
+import { ConfigError, systemClock, type Clock, type Component, type HasStatus, type Logger, type TimerHandle } from '../core/index.ts';
+import type { DnsConfig } from '../config/index.ts';
+import { DnsEngine, newCounters, type DnsCounters } from './engine.ts';
+import { buildHandlers, ResolverState } from './handlers.ts';
+import type { PoolAddressSource } from './plugins/pool-answers.ts';
+import { ResponseRateLimiter } from './rate-limit.ts';
+import { TcpListener, UdpListener, type BoundAddress } from './transport.ts';
+import { keyToText } from './wire/name.ts';
+import { loadZone, zoneFilePath } from './zone/load.ts';
+import type { Zone } from './zone/zone.ts';
+import { ZoneSet } from './zone/zone-set.ts';
+
+export interface DnsServerDeps {
+  logger: Logger;
+  /** Directory zone files and root hints resolve against (the config file's). */
+  baseDir: string;
+  pools?: PoolAddressSource;
+  clock?: Clock;
+  /** Random source for answer order (tests pass a seeded one). */
+  random?: () => number;
+}
+
+export interface DnsStatus {
+  listening: BoundAddress[];
+  zones: { origin: string; serial: number; records: number; source: string }[];
+  counters: DnsCounters;
+  resolver?: { cache_entries: number; upstream_queries: number };
+  tcp_connections: number;
+}
+
+/** Quiet time after a zone file changes before it is re-read (editors write in several steps). */
+const WATCH_DEBOUNCE_MS = 150;
+
+async function loadZones(config: DnsConfig, baseDir: string, now: number): Promise<Zone[]> {
+  const results = await Promise.allSettled(config.zones.map((zone, index) => loadZone(zone, index, baseDir, now)));
+  const issues: string[] = [];
+  for (const result of results) {
+    if (result.status === 'rejected') issues.push(...(result.reason instanceof ConfigError ? result.reason.issues : [String(result.reason)]));
+  }
+  const zones = results.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
+  const seen = new Set<string>();
+  for (const zone of zones) {
+    if (seen.has(zone.originKey)) issues.push(`dns.zones: zone ${keyToText(zone.originKey)} is defined twice`);
+    seen.add(zone.originKey);
+  }
+  if (issues.length > 0) throw new ConfigError(issues);
+  return zones;
+}
+
+export class DnsServer implements Component, HasStatus<DnsStatus> {
+  private config: DnsConfig;
+  private readonly deps: DnsServerDeps;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly counters = newCounters();
+  private engine: DnsEngine | undefined;
+  private zones: Zone[] = [];
+  private resolver: ResolverState | undefined;
+  private readonly udp: UdpListener[] = [];
+  private readonly tcp: TcpListener[] = [];
+  private bound: BoundAddress[] = [];
+  private watchers: FSWatcher[] = [];
+  private readonly pendingReloads = new Map<number, TimerHandle>();
+  private rateLimiter: ResponseRateLimiter | undefined;
+  private stopped = false;
+
+  constructor(config: DnsConfig, deps: DnsServerDeps) {
+    this.config = config;
+    this.deps = deps;
+    this.clock = deps.clock ?? systemClock;
+    this.logger = deps.logger;
+  }
+
+  async start(): Promise<void> {
+    this.stopped = false;
+    this.zones = await loadZones(this.config, this.deps.baseDir, this.clock.now());
+    await this.swapEngine(this.config, this.zones);
+    const answer = (message: Buffer, transport: 'udp' | 'tcp', address: string) => this.engine!.answer(message, transport, address);
+    const limit = this.config.rate_limit ? (address: string) => this.rateLimiter!.check(address) : undefined;
+    const onLimited = (): void => {
+      this.counters.rateLimited++;
+    };
+    // group by host so that udp and tcp asking for port 0 on one host end up on the same port
+    const hosts = [...new Set(this.config.listen.map((entry) => entry.host))];
+    for (const host of hosts) {
+      const entries = this.config.listen.filter((entry) => entry.host === host);
+      const udpEntry = entries.find((entry) => entry.transport === 'udp');
+      const tcpEntry = entries.find((entry) => entry.transport === 'tcp');
+      for (let attempt = 0; ; attempt++) {
+        const udp = udpEntry ? new UdpListener(host, answer, limit, onLimited) : undefined;
+        const tcp = tcpEntry ? new TcpListener(host, answer, { idleTimeout: this.config.tcp.idle_timeout, maxConnections: this.config.tcp.max_connections }) : undefined;
+        const udpPort = udp ? await udp.listen(udpEntry!.port) : undefined;
+        const sharedPort = udpEntry?.port === 0 && tcpEntry?.port === 0 ? udpPort! : tcpEntry?.port;
+        try {
+          const tcpPort = tcp ? await tcp.listen(sharedPort!) : undefined;
+          if (udp) this.bound.push({ transport: 'udp', host, port: udpPort! }), this.udp.push(udp);
+          if (tcp) this.bound.push({ transport: 'tcp', host, port: tcpPort! }), this.tcp.push(tcp);
+          break;
+        } catch (err) {
+          await udp?.close();
+          // the port the OS chose for UDP may be taken for TCP: choose again (bounded)
+          if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || sharedPort !== udpPort || attempt >= 20) throw err;
+        }
+      }
+    }
+    this.watchZoneFiles();
+    this.logger.info({ listen: this.bound, zones: this.zones.length }, 'dns: listening');
+  }
+
+  addresses(): BoundAddress[] {
+    return [...this.bound];
+  }
+
+  /** Builds the new zones completely, then swaps; a bad zone throws a ConfigError and the old zones stay. */
+  async reload(config: DnsConfig): Promise<void> {
+    const zones = await loadZones(config, this.deps.baseDir, this.clock.now());
+    if (JSON.stringify(config.listen) !== JSON.stringify(this.config.listen)) {
+      this.logger.warn('dns: listen addresses change on restart only');
+    }
+    await this.swapEngine(config, zones);
+    this.config = config;
+    this.zones = zones;
+    if (this.bound.length > 0) this.watchZoneFiles();
+    this.logger.info({ zones: zones.length }, 'dns: reloaded');
+  }
+
+  private async swapEngine(config: DnsConfig, zones: Zone[]): Promise<void> {
+    const resolverKey = JSON.stringify(config.resolver ?? null);
+    if (this.resolver?.key !== resolverKey) {
+      const previous = this.resolver;
+      this.resolver = config.resolver ? await ResolverState.create(config.resolver, resolverKey, this.deps.baseDir, this.clock, this.logger) : undefined;
+      previous?.close();
+    }
+    if (config.rate_limit && (!this.rateLimiter || JSON.stringify(config.rate_limit) !== JSON.stringify(this.config.rate_limit))) {
+      this.rateLimiter = new ResponseRateLimiter(config.rate_limit, this.clock);
+    }
+    const set = new ZoneSet(zones);
+    const handlers = buildHandlers(config, set, this.resolver, this.deps.pools, this.deps.random ?? Math.random);
+    this.engine = new DnsEngine(set, handlers, config.max_udp_size, this.logger, this.counters);
+  }
+
+  /** Re-reads one zone file after it changes; a broken edit is logged and the zone keeps its old data. */
+  private async reloadZoneFile(index: number): Promise<void> {
+    const config = this.config;
+    const zoneConfig = config.zones[index];
+    if (!zoneConfig || this.stopped) return;
+    try {
+      const zone = await loadZone(zoneConfig, index, this.deps.baseDir, this.clock.now());
+      if (this.config !== config || this.stopped) return; // a full reload won the race
+      const zones = this.zones.map((old, position) => (position === index ? zone : old));
+      await this.swapEngine(config, zones);
+      this.zones = zones;
+      this.logger.info({ zone: keyToText(zone.originKey), serial: zone.serial }, 'dns: zone file reloaded');
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message }, 'dns: zone file change refused, keeping the old zone');
+    }
+  }
+
+  private watchZoneFiles(): void {
+    for (const watcher of this.watchers) watcher.close();
+    this.watchers = [];
+    // watch directories, not files: editors replace files by rename, which ends a file watch
+    const byDirectory = new Map<string, Map<string, number[]>>();
+    this.config.zones.forEach((zone, index) => {
+      const file = zoneFilePath(zone, this.deps.baseDir);
+      if (file === undefined) return;
+      const names = byDirectory.get(path.dirname(file)) ?? new Map<string, number[]>();
+      names.set(path.basename(file), [...(names.get(path.basename(file)) ?? []), index]);
+      byDirectory.set(path.dirname(file), names);
+    });
+    for (const [directory, names] of byDirectory) {
+      try {
+        const watcher = watch(directory, { persistent: false }, (_event, filename) => {
+          const indexes = filename === null ? [...names.values()].flat() : names.get(filename.toString());
+          for (const index of indexes ?? []) this.scheduleZoneReload(index);
+        });
+        watcher.on('error', () => watcher.close());
+        this.watchers.push(watcher);
+      } catch (err) {
+        this.logger.warn({ directory, err: (err as Error).message }, 'dns: cannot watch zone directory');
+      }
+    }
+  }
+
+  private scheduleZoneReload(index: number): void {
+    const pending = this.pendingReloads.get(index);
+    if (pending !== undefined) this.clock.clearTimeout(pending);
+    const timer = this.clock.setTimeout(() => {
+      this.pendingReloads.delete(index);
+      void this.reloadZoneFile(index);
+    }, WATCH_DEBOUNCE_MS);
+    timer.unref?.();
+    this.pendingReloads.set(index, timer);
+  }
+
+  async drain(deadline: number): Promise<void> {
+    for (const listener of this.tcp) listener.stopAccepting();
+    await Promise.all(this.udp.map((listener) => listener.close()));
+    while (this.tcp.some((listener) => listener.connections > 0) && this.clock.now() < deadline) {
+      await new Promise<void>((resolve) => this.clock.setTimeout(resolve, Math.min(50, Math.max(1, deadline - this.clock.now()))));
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const watcher of this.watchers) watcher.close();
+    this.watchers = [];
+    for (const timer of this.pendingReloads.values()) this.clock.clearTimeout(timer);
+    this.pendingReloads.clear();
+    await Promise.all([...this.udp.map((listener) => listener.close()), ...this.tcp.map((listener) => listener.close())]);
+    this.udp.length = 0;
+    this.tcp.length = 0;
+    this.bound = [];
+    this.resolver?.close();
+    this.resolver = undefined;
+  }
+
+  status(): DnsStatus {
+    return {
+      listening: this.addresses(),
+      zones: this.zones.map((zone) => ({ origin: keyToText(zone.originKey), serial: zone.serial, records: zone.recordCount, source: zone.source })),
+      counters: { ...this.counters },
+      resolver: this.resolver?.status(),
+      tcp_connections: this.tcp.reduce((sum, listener) => sum + listener.connections, 0),
+    };
+  }
+}

@@ -1,0 +1,142 @@
+// H2Frontend: the HTTP/2 codec side of a listener. Sockets arrive already accepted (TLS with ALPN h2, or
+// plain TCP for h2c prior knowledge); each becomes a node:http2 session whose streams are handed one by
+// one to a dispatcher, so every stream is routed and balanced on its own. The frontend owns what is per
+// session: limits (SETTINGS), the rapid-reset guard, idle timeout, and GOAWAY on drain.
+import http2, { constants, type Http2Server, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
+import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import type { ListenerConfig } from '../config/index.ts';
+import { messageOf, systemClock, type Clock, type Logger } from '../core/index.ts';
+import { ResetCounter } from './reset-guard.ts';
+import { http2ServerOptions } from './server-options.ts';
+
+export interface StreamContext {
+  /** TCP peer of the session ("::ffff:" stripped). */
+  peerAddress: string;
+  peerPort: number;
+  /** TLS (https) or cleartext (h2c): the scheme the client used. */
+  encrypted: boolean;
+  /** Resets a downstream stream on our side; such resets do not count against the client's reset budget. */
+  reset(stream: ServerHttp2Stream, code: number): void;
+}
+
+/** Called once per request stream; owns the stream from then on (must answer or reset it). */
+export type StreamDispatcher = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, rawHeaders: string[], context: StreamContext) => void;
+
+export interface H2FrontendDeps {
+  dispatch: StreamDispatcher;
+  logger: Logger;
+  clock?: Clock;
+}
+
+export interface H2FrontendStatus {
+  sessions: number;
+  streams: number;
+  sessions_cut_for_resets: number;
+}
+
+export class H2Frontend {
+  private readonly server: Http2Server;
+  private readonly sessions = new Set<ServerHttp2Session>();
+  private readonly localResets = new WeakSet<ServerHttp2Stream>();
+  private readonly deps: H2FrontendDeps;
+  private readonly clock: Clock;
+  private listener: ListenerConfig;
+  private draining = false;
+  private streamCount = 0;
+  private cutForResets = 0;
+
+  constructor(listener: ListenerConfig, deps: H2FrontendDeps) {
+    this.listener = listener;
+    this.deps = deps;
+    this.clock = deps.clock ?? systemClock;
+    // never listens: sockets are given to it by accept(); it only holds the options and the session factory
+    this.server = http2.createServer(http2ServerOptions(listener));
+    this.server.on('session', (session) => this.onSession(session));
+  }
+
+  /** New sessions use the new limits; open ones keep the SETTINGS they announced. */
+  updateConfig(listener: ListenerConfig): void {
+    this.listener = listener;
+    this.server.updateSettings(http2ServerOptions(listener).settings!);
+  }
+
+  /** Takes an accepted socket: TLS after ALPN chose h2, or TCP on an h2c listener (prior knowledge). */
+  accept(socket: Socket | TLSSocket): void {
+    if (this.draining) {
+      socket.destroy();
+      return;
+    }
+    this.server.emit('connection', socket);
+  }
+
+  private onSession(session: ServerHttp2Session): void {
+    this.sessions.add(session);
+    const socket = session.socket;
+    const peer = socket.remoteAddress ?? '';
+    const context: StreamContext = {
+      peerAddress: peer.startsWith('::ffff:') && peer.includes('.') ? peer.slice(7) : peer,
+      peerPort: socket.remotePort ?? 0,
+      encrypted: (socket as TLSSocket).encrypted === true,
+      reset: (stream, code) => {
+        this.localResets.add(stream);
+        if (!stream.destroyed) stream.close(code);
+      },
+    };
+    const resets = new ResetCounter(this.listener.http2.max_resets_per_second, this.clock);
+    const onClientReset = (stream: ServerHttp2Stream) => {
+      if (this.localResets.has(stream) || !resets.hit() || session.destroyed) return;
+      this.cutForResets++;
+      this.deps.logger.warn({ listener: this.listener.name, peer: context.peerAddress }, `h2 ${this.listener.name}: client ${context.peerAddress} reset more than ${this.listener.http2.max_resets_per_second} streams in a second, closing the connection`);
+      session.destroy(undefined, constants.NGHTTP2_ENHANCE_YOUR_CALM);
+    };
+
+    session.on('error', (err) => this.deps.logger.debug({ err: messageOf(err) }, `h2 ${this.listener.name}: session error`));
+    session.on('close', () => this.sessions.delete(session));
+    session.setTimeout(this.listener.timeouts.idle, () => session.close());
+    session.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, _flags: number, rawHeaders: string[]) => {
+      this.streamCount++;
+      stream.on('error', () => undefined);
+      stream.once('close', () => this.streamCount--);
+      // a HEADERS and a RST_STREAM in the same read arrive here already closed
+      if (stream.destroyed || stream.closed) {
+        onClientReset(stream);
+        return;
+      }
+      stream.once('aborted', () => onClientReset(stream));
+      try {
+        this.deps.dispatch(stream, headers, rawHeaders, context);
+      } catch (err) {
+        // a dispatcher bug must end one stream, never the worker
+        this.deps.logger.error({ err: messageOf(err) }, `h2 ${this.listener.name}: dispatch failed`);
+        context.reset(stream, constants.NGHTTP2_INTERNAL_ERROR);
+      }
+    });
+    if (this.draining) session.close();
+  }
+
+  /** GOAWAY to every session (streams in flight finish); sessions still open at the deadline are destroyed. */
+  async drain(deadline: number): Promise<void> {
+    this.draining = true;
+    const closing = [...this.sessions].map((session) => new Promise<void>((resolve) => {
+      if (session.destroyed) return resolve();
+      session.once('close', () => resolve());
+      session.close();
+    }));
+    const wait = Math.max(0, deadline - this.clock.now());
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([Promise.all(closing), new Promise<void>((resolve) => (timer = setTimeout(resolve, wait)))]);
+    clearTimeout(timer);
+    for (const session of this.sessions) session.destroy();
+  }
+
+  async stop(): Promise<void> {
+    this.draining = true;
+    for (const session of this.sessions) session.destroy();
+    this.sessions.clear();
+  }
+
+  status(): H2FrontendStatus {
+    return { sessions: this.sessions.size, streams: this.streamCount, sessions_cut_for_resets: this.cutForResets };
+  }
+}

@@ -1,0 +1,325 @@
+// HttpConnection: one downstream HTTP/1.1 connection. Reads arrive through `onread` in the listener's
+// shared buffer; a complete head is copied out and parsed, bytes that must outlive the read (a partial
+// head, the next pipelined request) are kept in `pending`. Requests are handled strictly one at a time:
+// the next pipelined head is parsed only when the current exchange is done, so responses stay in order.
+import type net from 'node:net';
+import type { HttpListenerImpl } from './listener.ts';
+import type { ListenerRuntime } from './runtime.ts';
+import { RequestHead, parseRequestHead } from './parse/request-head.ts';
+import { ResponseHead } from './parse/response-head.ts';
+import { ChunkedDecoder } from './parse/chunked.ts';
+import { findHeadEnd, CR, LF } from './parse/chars.ts';
+import { ProxyExchange } from './exchange.ts';
+import { errorResponse } from './local-response.ts';
+import { normalizePeer } from './forwarded.ts';
+
+/** Bytes of pipelined requests buffered while a response is in progress, before reading pauses. */
+const PIPELINE_BUFFER = 64 * 1024;
+
+export class HttpConnection {
+  readonly listener: HttpListenerImpl;
+  socket!: net.Socket;
+  rt: ListenerRuntime;
+  readonly peer: string;
+  readonly localPort: number;
+  private trustedFor: ListenerRuntime | null = null;
+  private trusted = false;
+  readonly head = new RequestHead();
+  readonly resHead = new ResponseHead();
+  readonly reqChunked = new ChunkedDecoder();
+  readonly resChunked = new ChunkedDecoder();
+  exchange: ProxyExchange | null = null;
+  private pending: Buffer | null = null;
+  private pStart = 0;
+  private pEnd = 0;
+  private scanFrom = 0;
+  private parsing = false;
+  requests = 0;
+  private tunnel = false;
+  private readEnded = false;
+  closed = false;
+  draining = false;
+  private paused = false;
+  deadline = 0;
+  /** Start of the current request: its first byte, or accept for the first one. */
+  private tStart: number;
+  private requestStarted = false;
+
+  constructor(listener: HttpListenerImpl, rt: ListenerRuntime, remoteAddress: string | undefined, localPort: number, now: number) {
+    this.listener = listener;
+    this.rt = rt;
+    this.peer = normalizePeer(remoteAddress);
+    this.localPort = localPort;
+    this.tStart = now;
+    this.deadline = now + rt.headerTimeout;
+  }
+
+  attach(socket: net.Socket): void {
+    this.socket = socket;
+    socket.on('end', () => this.onEnd());
+    socket.on('close', () => this.onClose());
+    socket.on('error', () => this.destroy());
+    socket.on('drain', () => this.exchange?.downstreamDrain());
+  }
+
+  /** Whether the TCP peer is a trusted proxy under `rt` (cached per runtime: reloads may change it). */
+  peerTrusted(rt: ListenerRuntime): boolean {
+    if (this.trustedFor !== rt) {
+      this.trustedFor = rt;
+      this.trusted = rt.trusted.contains(this.peer);
+    }
+    return this.trusted;
+  }
+
+  /** The onread callback: buf[0, nread) is valid only during this call. */
+  onRead(nread: number, buf: Buffer): void {
+    if (this.closed) return;
+    const exchange = this.exchange;
+    if (exchange !== null) {
+      if (this.tunnel) {
+        exchange.tunnelData(buf, 0, nread);
+        return;
+      }
+      if (!exchange.reqDone) {
+        const used = exchange.requestBody(buf, 0, nread);
+        if (used < 0 || this.closed) return;
+        if (used < nread) this.keep(buf, used, nread);
+        return;
+      }
+      this.keep(buf, 0, nread);
+      if (this.pEnd - this.pStart > PIPELINE_BUFFER) this.pauseReading();
+      return;
+    }
+    if (this.pending === null) this.process(buf, 0, nread, false);
+    else {
+      this.keep(buf, 0, nread);
+      this.process(this.pending, this.pStart, this.pEnd, true);
+    }
+  }
+
+  /** Parses and starts requests from buf[s, e) while no exchange is active. */
+  private process(buf: Buffer, s: number, e: number, isPending: boolean): void {
+    this.parsing = true;
+    while (s < e && this.exchange === null && !this.closed) {
+      if (!this.requestStarted) {
+        while (s < e && (buf[s] === CR || buf[s] === LF)) s++; // empty lines between requests (RFC 9112 2.2)
+        if (s === e) break;
+        this.requestStarted = true;
+        if (this.requests > 0) this.tStart = this.listener.now();
+        this.setDeadline(this.rt.headerTimeout);
+        this.scanFrom = s;
+      }
+      const headEnd = findHeadEnd(buf, s, isPending ? this.scanFrom : s, e);
+      if (headEnd === -2) return this.reject(400);
+      if (headEnd === -1) {
+        if (e - s > this.rt.maxHeaderSize) return this.reject(431);
+        this.scanFrom = e; // every LF before e was checked: resume there (slow clients cost O(n))
+        break;
+      }
+      if (headEnd - s > this.rt.maxHeaderSize) return this.reject(431);
+      const raw = Buffer.allocUnsafe(headEnd - s);
+      buf.copy(raw, 0, s, headEnd);
+      const status = parseRequestHead(raw, raw.length, this.head, this.rt.requestIdName);
+      if (status !== 0) return this.reject(status);
+      this.requests++;
+      this.requestStarted = false;
+      const now = this.listener.now();
+      const exchange = new ProxyExchange(this, this.rt, this.head, this.tStart, now);
+      this.exchange = exchange;
+      this.listener.inflight++;
+      const used = exchange.start(buf, headEnd, e);
+      if (used < 0 || this.closed) {
+        this.parsing = false;
+        return;
+      }
+      s = used;
+      this.scanFrom = s;
+    }
+    this.parsing = false;
+    if (this.closed) return;
+    // keep what is left for later
+    if (s >= e) {
+      this.pending = null;
+      this.pStart = this.pEnd = 0;
+    } else if (isPending) {
+      this.pStart = s;
+    } else {
+      const scanned = this.scanFrom - s;
+      this.pending = null;
+      this.keep(buf, s, e);
+      this.scanFrom = scanned > 0 ? scanned : 0;
+    }
+  }
+
+  /** Appends buf[s, e) to the pending bytes (copying: the read buffer is reused). */
+  private keep(buf: Buffer, s: number, e: number): void {
+    const n = e - s;
+    if (this.pending === null) {
+      this.pending = Buffer.allocUnsafe(Math.max(n, 1024));
+      buf.copy(this.pending, 0, s, e);
+      this.pStart = 0;
+      this.pEnd = n;
+      this.scanFrom = 0;
+      return;
+    }
+    if (this.pEnd + n > this.pending.length) {
+      const live = this.pEnd - this.pStart;
+      const grown = Buffer.allocUnsafe(Math.max((live + n) * 2, 1024));
+      this.pending.copy(grown, 0, this.pStart, this.pEnd);
+      this.scanFrom -= this.pStart;
+      if (this.scanFrom < 0) this.scanFrom = 0;
+      this.pending = grown;
+      this.pStart = 0;
+      this.pEnd = live;
+    }
+    buf.copy(this.pending, this.pEnd, s, e);
+    this.pEnd += n;
+  }
+
+  /** A bad request: answer with Connection: close and close; nothing went upstream. */
+  private reject(status: number): void {
+    this.parsing = false;
+    this.write(errorResponse(status, true));
+    this.listener.rejected++;
+    this.close();
+  }
+
+  exchangeDone(exchange: ProxyExchange, close: boolean): void {
+    if (this.exchange !== exchange) return;
+    this.exchange = null;
+    this.listener.inflight--;
+    if (close || this.closed) {
+      this.close();
+      return;
+    }
+    this.rt = this.listener.runtime;
+    this.setDeadline(this.rt.idleTimeout);
+    if (this.readEnded && (this.pending === null || this.pEnd === this.pStart)) {
+      this.close();
+      return;
+    }
+    if (this.paused) this.resumeReading();
+    if (!this.parsing && this.pending !== null) this.process(this.pending, this.pStart, this.pEnd, true);
+  }
+
+  /** Whether the response being written must carry Connection: close. */
+  mustCloseAfter(): boolean {
+    return this.readEnded || this.draining || this.requests >= this.rt.maxRequestsPerConnection;
+  }
+
+  startTunnel(): void {
+    this.tunnel = true;
+    this.resumeReading();
+    if (this.pending !== null && this.pEnd > this.pStart) {
+      const pending = this.pending;
+      const s = this.pStart;
+      const e = this.pEnd;
+      this.pending = null;
+      this.pStart = this.pEnd = 0;
+      this.exchange!.tunnelData(pending, s, e);
+    }
+    if (this.readEnded) this.exchange!.downstreamEnd();
+  }
+
+  write(buf: Buffer): boolean {
+    if (this.closed) return true;
+    return this.socket.write(buf);
+  }
+
+  setDeadline(ms: number): void {
+    this.deadline = this.listener.now() + ms;
+  }
+
+  pauseReading(): void {
+    if (this.paused || this.closed) return;
+    this.paused = true;
+    this.socket.pause();
+  }
+
+  resumeReading(): void {
+    if (!this.paused || this.closed) return;
+    this.paused = false;
+    this.socket.resume();
+  }
+
+  /** After the request is fully sent: keep reading (EOF, pipelined requests) while the buffer allows. */
+  resumeReadingForPipeline(): void {
+    if (this.pEnd - this.pStart <= PIPELINE_BUFFER) this.resumeReading();
+  }
+
+  /** Half-close our side (tunnel: the upstream sent EOF). */
+  endWrite(): void {
+    if (!this.closed) this.socket.end();
+  }
+
+  /** Called by the listener's sweep when `deadline` passed. */
+  timedOut(): void {
+    if (this.closed) {
+      this.destroy();
+      return;
+    }
+    if (this.exchange !== null) {
+      this.exchange.timedOut();
+      return;
+    }
+    if (this.requestStarted) {
+      // slowloris or a stalled client: the header timeout ends it
+      this.write(errorResponse(408, true));
+      this.close();
+      return;
+    }
+    this.destroy();
+  }
+
+  private onEnd(): void {
+    this.readEnded = true;
+    const exchange = this.exchange;
+    if (exchange !== null) {
+      if (this.tunnel) exchange.downstreamEnd();
+      else if (!exchange.reqDone) this.close(); // the body was cut short: nothing sensible to forward
+      return;
+    }
+    this.close();
+  }
+
+  /** Graceful close: flush what was written, then FIN. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.deadline = 0;
+    const exchange = this.exchange;
+    this.exchange = null;
+    if (exchange !== null) {
+      this.listener.inflight--;
+      exchange.abort();
+    }
+    this.socket.end();
+    // a client that never reads could hold the socket: the sweep destroys closed sockets after idle
+    this.deadline = this.listener.now() + 5000;
+  }
+
+  destroy(): void {
+    if (!this.socket.destroyed) this.socket.destroy();
+    this.onClose();
+  }
+
+  private onClose(): void {
+    if (!this.closed) {
+      this.closed = true;
+      const exchange = this.exchange;
+      this.exchange = null;
+      if (exchange !== null) {
+        this.listener.inflight--;
+        exchange.abort();
+      }
+    }
+    this.deadline = 0;
+    this.listener.forget(this);
+  }
+
+  /** Draining (SIGTERM / reload): close now when idle, else after the current response. */
+  startDrain(): void {
+    this.draining = true;
+    if (this.exchange === null && !this.requestStarted) this.close();
+  }
+}

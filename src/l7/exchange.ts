@@ -1,0 +1,744 @@
+// ProxyExchange: one HTTP/1.1 request's life on a downstream connection — route, pick upstream, connect,
+// send the rewritten head (with the first body bytes), stream the body both ways with backpressure,
+// relay the response, then hand the connection back (keep-alive, pipelining) or tunnel after a 101.
+// Methods are on the prototype (no per-request closures); the upstream socket calls back through
+// UpstreamOwner.
+import type { Lease, LeaseOutcome, BalanceInput } from '../pool/types.ts';
+import type { UpstreamPool } from './types.ts';
+import type { ListenerRuntime } from './runtime.ts';
+import type { CompiledRoute } from './router/router.ts';
+import type { ProxyAction } from './router/actions.ts';
+import type { UpstreamConnection, UpstreamOwner } from './upstream/connector.ts';
+import type { HttpConnection } from './connection.ts';
+import type { RequestHead } from './parse/request-head.ts';
+import type { ChunkSink } from './parse/chunked.ts';
+import { BODY_NONE, BODY_LENGTH, BODY_CHUNKED, H_X_FORWARDED_FOR, H_X_FORWARDED_PROTO, H_X_FORWARDED_HOST, H_REQUEST_ID, H_HOST, H_UPGRADE, H_COOKIE, H_TRANSFER_ENCODING } from './parse/request-head.ts';
+import { BODY_UNTIL_CLOSE } from './parse/response-head.ts';
+import { findHeadEnd } from './parse/chars.ts';
+import { parseResponseHead } from './parse/response-head.ts';
+import { upstreamTarget, redirectLocation } from './router/actions.ts';
+import { buildUpstreamHead, buildDownstreamHead, RESPONSE_ALWAYS_DROP, bit } from './rewrite.ts';
+import { clientFromChain } from './forwarded.ts';
+import { errorResponse, redirectResponse, fixedResponse, CONTINUE_100 } from './local-response.ts';
+import { writeAccessLog } from './access-log.ts';
+
+const MAX_RESPONSE_HEAD = 64 * 1024;
+/** Connect attempts per request (first try + re-picks after a connect error). Retries proper: pools' issue. */
+const MAX_CONNECT_ATTEMPTS = 1;
+
+const P_ROUTING = 0;
+const P_CONNECTING = 1;
+const P_WAITING = 2;
+const P_RESPONDING = 3;
+const P_TUNNEL = 4;
+const P_DONE = 5;
+
+function copyOf(buf: Buffer, start: number, end: number): Buffer {
+  const out = Buffer.allocUnsafe(end - start);
+  buf.copy(out, 0, start, end);
+  return out;
+}
+
+export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
+  readonly conn: HttpConnection;
+  readonly rt: ListenerRuntime;
+  readonly head: RequestHead;
+  phase = P_ROUTING;
+  route: CompiledRoute | null = null;
+  action: ProxyAction | null = null;
+  pool: UpstreamPool | null = null;
+  lease: Lease | null = null;
+  tried: Set<string> | null = null;
+  upstream: UpstreamConnection | null = null;
+  clientAddress: string;
+  requestId = '';
+  status = 0;
+  /** Request body framing and progress. */
+  reqDone: boolean;
+  private reqRemaining: number;
+  private stash: Buffer[] | null = null;
+  private headSent = false;
+  /** Response parsing and relaying. */
+  private resAcc: Buffer | null = null;
+  private resAccLen = 0;
+  private resKind = BODY_NONE;
+  private resRemaining = 0;
+  private resDone = false;
+  private dechunk = false;
+  private upstreamReusable = false;
+  private continueSent = false;
+  closeAfter = false;
+  bytesIn = 0;
+  bytesOut = 0;
+  readonly tStart: number;
+  readonly tHead: number;
+  tConnected = 0;
+  tFirstByte = 0;
+  private outcome: LeaseOutcome = 'success';
+  private attempts = 0;
+  private upstreamEnded = false;
+  private downstreamEnded = false;
+
+  constructor(conn: HttpConnection, rt: ListenerRuntime, head: RequestHead, tStart: number, now: number) {
+    this.conn = conn;
+    this.rt = rt;
+    this.head = head;
+    this.tStart = tStart;
+    this.tHead = now;
+    this.clientAddress = conn.peer;
+    this.bytesIn = head.raw.length;
+    this.reqDone = head.bodyKind === BODY_NONE;
+    this.reqRemaining = head.contentLength;
+    if (head.bodyKind === BODY_CHUNKED) conn.reqChunked.reset();
+  }
+
+  // BalanceInput: a view of the request for balancers (allocates only when a policy asks)
+  get path(): string {
+    return this.head.path;
+  }
+  header(name: string): string | undefined {
+    return this.head.header(name.toLowerCase());
+  }
+  cookie(name: string): string | undefined {
+    const head = this.head;
+    for (let i = 0; i < head.headerCount; i++) {
+      if (head.kinds[i] !== H_COOKIE) continue;
+      for (const part of head.value(i).split(';')) {
+        const eq = part.indexOf('=');
+        if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * Routes and starts the exchange; buf[bs, be) holds bytes read after the head (body, or the next
+   * pipelined request). Returns how many of them belong to this request's body, or -1 when the
+   * connection was closed.
+   */
+  start(buf: Buffer, bs: number, be: number): number {
+    const head = this.head;
+    const rt = this.rt;
+    if (head.bodyKind === BODY_LENGTH && head.contentLength > rt.maxBodySize) return this.localError(413, bs, true);
+    const route = rt.router.match(head.method, head.hostname, head.path, head);
+    this.route = route;
+    if (route === null) return this.localError(404, bs, false);
+    const action = route.action;
+    if (action.kind === 'redirect') {
+      const location = redirectLocation(action, rt.scheme, head.hostname, head.authority, head.target);
+      this.closeAfter ||= head.bodyKind !== BODY_NONE;
+      return this.local(action.status, redirectResponse(action.status, location, this.willClose(), this.keepAliveHeader(), head.method === 'HEAD'), bs);
+    }
+    if (action.kind === 'respond') {
+      this.closeAfter ||= head.bodyKind !== BODY_NONE;
+      return this.local(action.status, fixedResponse(action.head, action.body, this.willClose(), this.keepAliveHeader(), head.method === 'HEAD'), bs);
+    }
+    if (action.kind === 'static') return this.localError(501, bs, false);
+    this.action = action;
+    const pool = rt.pools.get(action.pool);
+    if (pool === undefined) return this.localError(503, bs, false);
+    this.pool = pool;
+    this.resolveClient();
+    if (rt.requestIdName !== '') this.requestId = this.findRequestId();
+    if (!this.pickUpstream()) return -1;
+    return this.acceptBody(buf, bs, be);
+  }
+
+  private resolveClient(): void {
+    const head = this.head;
+    if (!this.conn.peerTrusted(this.rt)) return;
+    let chain = '';
+    for (let i = 0; i < head.headerCount; i++) {
+      if (head.kinds[i] === H_X_FORWARDED_FOR) chain = chain.length === 0 ? head.value(i) : `${chain}, ${head.value(i)}`;
+    }
+    this.clientAddress = clientFromChain(chain, this.conn.peer, this.rt.trusted);
+  }
+
+  private findRequestId(): string {
+    const head = this.head;
+    for (let i = 0; i < head.headerCount; i++) {
+      if (head.kinds[i] === H_REQUEST_ID) {
+        const value = head.value(i);
+        if (value.length > 0 && value.length <= 200) return value;
+      }
+    }
+    return this.conn.listener.nextRequestId();
+  }
+
+  /** "pick upstream": lease a backend and get a connection; re-entered after a connect error. */
+  private pickUpstream(): boolean {
+    const lease = this.pool!.pick(this, this.tried ?? undefined);
+    if (lease === undefined) {
+      this.fail(503, 'cancelled');
+      return false;
+    }
+    this.lease = lease;
+    this.attempts++;
+    const backend = lease.backend;
+    const upstream = this.conn.listener.connector.acquire(backend.id, backend.host, backend.port, this.rt.settingsFor(this.pool!), this);
+    if (upstream === null) {
+      lease.release('cancelled');
+      this.lease = null;
+      this.fail(503, 'cancelled');
+      return false;
+    }
+    this.upstream = upstream;
+    if (upstream.connected) {
+      this.tConnected = this.conn.listener.now();
+      this.phase = P_WAITING;
+      return true;
+    }
+    this.phase = P_CONNECTING;
+    this.conn.setDeadline(this.rt.connectTimeout);
+    this.conn.pauseReading();
+    return true;
+  }
+
+  /** First body bytes, right after the head: sent with the head when the upstream is ready. */
+  private acceptBody(buf: Buffer, bs: number, be: number): number {
+    let end = bs;
+    if (!this.reqDone) {
+      end = this.frameBody(buf, bs, be);
+      if (end < 0) return -1;
+    }
+    if (this.phase === P_WAITING) {
+      this.sendHead(buf, bs, end);
+    } else if (end > bs) {
+      (this.stash ??= []).push(copyOf(buf, bs, end));
+    }
+    return end;
+  }
+
+  /** Finds where the body ends inside buf[s, e) and checks limits; -1 (after answering) when invalid. */
+  private frameBody(buf: Buffer, s: number, e: number): number {
+    let end: number;
+    if (this.head.bodyKind === BODY_LENGTH) {
+      const take = e - s < this.reqRemaining ? e - s : this.reqRemaining;
+      this.reqRemaining -= take;
+      end = s + take;
+      if (this.reqRemaining === 0) this.reqDone = true;
+    } else {
+      const decoder = this.conn.reqChunked;
+      end = decoder.decode(buf, s, e, null);
+      if (end < 0) {
+        this.abortRequest(400);
+        return -1;
+      }
+      if (decoder.payload > this.rt.maxBodySize) {
+        this.abortRequest(413);
+        return -1;
+      }
+      if (decoder.done) this.reqDone = true;
+    }
+    this.bytesIn += end - s;
+    return end;
+  }
+
+  /** Later request body bytes from the downstream connection. Same contract as start(). */
+  requestBody(buf: Buffer, s: number, e: number): number {
+    const end = this.frameBody(buf, s, e);
+    if (end < 0) return -1;
+    if (end > s) {
+      if (this.headSent) {
+        if (!this.upstream!.socket.write(copyOf(buf, s, end))) this.conn.pauseReading();
+      } else {
+        (this.stash ??= []).push(copyOf(buf, s, end));
+      }
+    }
+    if (this.phase === P_WAITING || this.phase === P_CONNECTING) {
+      this.conn.setDeadline(this.reqDone && this.headSent ? this.responseTimeout() : this.rt.bodyTimeout);
+    }
+    if (this.reqDone && this.resDone) this.finish();
+    return end;
+  }
+
+  private responseTimeout(): number {
+    const override = this.action?.responseTimeout ?? -1;
+    return override >= 0 ? override : this.rt.responseTimeout;
+  }
+
+  private sendHead(buf: Buffer | null, bs: number, be: number): void {
+    const head = this.head;
+    const rt = this.rt;
+    const action = this.action!;
+    const newTarget = upstreamTarget(action, head.target, head.path);
+    let extra = '';
+    let drop = rt.requestDropMask;
+    if (head.upgrade) extra += 'connection: upgrade\r\n';
+    else drop |= bit(H_UPGRADE);
+    if (head.contentLength > 0 || (head.bodyKind === BODY_NONE && head.header('content-length') !== undefined)) {
+      extra += `content-length: ${head.contentLength}\r\n`;
+    }
+    if (action.upstreamHost === 'backend' || head.absoluteForm) {
+      drop |= bit(H_HOST);
+      extra += `host: ${action.upstreamHost === 'backend' ? this.lease!.backend.id : head.authority}\r\n`;
+    }
+    extra += this.forwardedLines();
+    const out = buildUpstreamHead(head, newTarget === head.target && !head.absoluteForm ? null : newTarget, drop, extra, buf, bs, be);
+    this.headSent = true;
+    const socket = this.upstream!.socket;
+    let ok = socket.write(out);
+    if (this.stash !== null) {
+      for (const chunk of this.stash) ok = socket.write(chunk);
+      this.stash = null;
+    }
+    if (!ok) this.conn.pauseReading();
+    this.conn.setDeadline(this.reqDone ? this.responseTimeout() : rt.bodyTimeout);
+  }
+
+  private forwardedLines(): string {
+    const rt = this.rt;
+    const head = this.head;
+    const peer = this.conn.peer;
+    const trusted = rt.trusted.empty ? false : this.conn.peerTrusted(rt);
+    let lines = '';
+    if (rt.setXff) {
+      let chain = '';
+      if (trusted) {
+        for (let i = 0; i < head.headerCount; i++) {
+          if (head.kinds[i] === H_X_FORWARDED_FOR) chain = chain.length === 0 ? head.value(i) : `${chain}, ${head.value(i)}`;
+        }
+      }
+      lines += chain.length === 0 ? `x-forwarded-for: ${peer}\r\n` : `x-forwarded-for: ${chain}, ${peer}\r\n`;
+    }
+    if (rt.setRealIp) lines += `x-real-ip: ${this.clientAddress}\r\n`;
+    if (rt.setProto) lines += `x-forwarded-proto: ${(trusted && this.incoming(H_X_FORWARDED_PROTO)) || rt.scheme}\r\n`;
+    if (rt.setHost && head.authority.length > 0) lines += `x-forwarded-host: ${(trusted && this.incoming(H_X_FORWARDED_HOST)) || head.authority}\r\n`;
+    if (rt.setPort) lines += `x-forwarded-port: ${this.conn.localPort}\r\n`;
+    if (rt.setForwarded) {
+      const forIp = this.clientAddress.includes(':') ? `"[${this.clientAddress}]"` : this.clientAddress;
+      lines += `forwarded: for=${forIp};proto=${rt.scheme}${head.authority.length > 0 ? `;host="${head.authority}"` : ''}\r\n`;
+    }
+    if (this.requestId.length > 0 && this.findIncomingRequestId() === false) lines += `${rt.requestIdName}: ${this.requestId}\r\n`;
+    return lines;
+  }
+
+  private incoming(kind: number): string {
+    const head = this.head;
+    for (let i = 0; i < head.headerCount; i++) if (head.kinds[i] === kind) return head.value(i);
+    return '';
+  }
+
+  private findIncomingRequestId(): boolean {
+    const head = this.head;
+    for (let i = 0; i < head.headerCount; i++) if (head.kinds[i] === H_REQUEST_ID) return true;
+    return false;
+  }
+
+  // ---- UpstreamOwner ----
+
+  upstreamConnected(_conn: UpstreamConnection): void {
+    if (this.phase !== P_CONNECTING) return;
+    this.tConnected = this.conn.listener.now();
+    this.phase = P_WAITING;
+    this.upstreamConnectedNow();
+  }
+
+  private upstreamConnectedNow(): void {
+    this.sendHead(null, 0, 0);
+    if (!this.reqDone) this.conn.resumeReading();
+    else this.conn.resumeReadingForPipeline();
+  }
+
+  upstreamDrain(): void {
+    if (this.phase === P_TUNNEL || !this.reqDone) this.conn.resumeReading();
+  }
+
+  upstreamData(buf: Buffer, s: number, e: number): void {
+    if (this.tFirstByte === 0) this.tFirstByte = this.conn.listener.now();
+    if (this.phase === P_TUNNEL) {
+      this.bytesOut += e - s;
+      if (!this.conn.write(copyOf(buf, s, e))) this.upstream!.socket.pause();
+      this.conn.setDeadline(this.rt.tunnelIdleTimeout);
+      return;
+    }
+    if (this.phase === P_RESPONDING) {
+      this.responseBody(buf, s, e);
+      return;
+    }
+    if (this.phase !== P_WAITING) {
+      this.upstream?.destroy();
+      return;
+    }
+    this.responseHead(buf, s, e);
+  }
+
+  private responseHead(buf: Buffer, s: number, e: number): void {
+    while (s < e) {
+      let data = buf;
+      let ds = s;
+      let de = e;
+      if (this.resAcc !== null) {
+        const need = this.resAccLen + (e - s);
+        if (need > this.resAcc.length) {
+          const grown = Buffer.allocUnsafe(Math.max(need, this.resAcc.length * 2));
+          this.resAcc.copy(grown, 0, 0, this.resAccLen);
+          this.resAcc = grown;
+        }
+        buf.copy(this.resAcc, this.resAccLen, s, e);
+        data = this.resAcc;
+        ds = 0;
+        de = need;
+      }
+      const scanFrom = this.resAcc !== null ? this.resAccLen : ds;
+      const headEnd = findHeadEnd(data, ds, scanFrom, de);
+      if (headEnd === -1) {
+        if (de - ds > MAX_RESPONSE_HEAD) return this.upstreamFailed(502, 'bad_response');
+        if (this.resAcc === null) {
+          this.resAcc = copyOf(buf, s, e);
+          this.resAccLen = e - s;
+        } else this.resAccLen = de;
+        return;
+      }
+      if (headEnd === -2) return this.upstreamFailed(502, 'bad_response');
+      const raw = copyOf(data, ds, headEnd);
+      const res = this.conn.resHead;
+      if (!parseResponseHead(raw, raw.length, res, this.head.method === 'HEAD', this.rt.hidden)) return this.upstreamFailed(502, 'bad_response');
+      // the rest of this read continues after the head; a copy is needed only when it came from resAcc
+      if (data === this.resAcc) {
+        const rest = de - headEnd;
+        this.resAcc = null;
+        this.resAccLen = 0;
+        if (rest === 0) {
+          if (this.onResponseHead(null, 0, 0)) return;
+          return;
+        }
+        const tail = copyOf(data, headEnd, de);
+        buf = tail;
+        s = 0;
+        e = rest;
+      } else {
+        s = headEnd;
+      }
+      if (this.onResponseHead(buf, s, e)) return; // a final head: the body path took the rest
+    }
+  }
+
+  /** Handles a parsed response head; returns true when it was final (then the rest was consumed). */
+  private onResponseHead(buf: Buffer | null, s: number, e: number): boolean {
+    const res = this.conn.resHead;
+    const status = res.status;
+    if (status < 200) {
+      if (status === 101) {
+        if (!this.head.upgrade) {
+          this.upstreamFailed(502, 'bad_response');
+          return true;
+        }
+        this.startTunnel(buf, s, e);
+        return true;
+      }
+      // 100 Continue and 103 Early Hints go to HTTP/1.1 clients; others are dropped
+      if (this.head.minor === 1 && (status !== 100 || (this.head.expectContinue && !this.continueSent))) {
+        if (status === 100) {
+          this.continueSent = true;
+          this.bytesOut += CONTINUE_100.length;
+          this.conn.write(CONTINUE_100);
+        } else {
+          const out = buildDownstreamHead(res, RESPONSE_ALWAYS_DROP, '', null, 0, 0);
+          this.bytesOut += out.length;
+          this.conn.write(out);
+        }
+      }
+      return false;
+    }
+    this.status = status;
+    this.phase = P_RESPONDING;
+    this.resKind = res.bodyKind;
+    this.resRemaining = res.contentLength;
+    this.upstreamReusable = res.keepAlive;
+    let drop = RESPONSE_ALWAYS_DROP;
+    if (res.bodyKind === BODY_UNTIL_CLOSE) this.closeAfter = true;
+    if (res.bodyKind === BODY_CHUNKED) {
+      this.conn.resChunked.reset();
+      if (this.head.minor === 0) {
+        this.dechunk = true;
+        this.closeAfter = true;
+        drop |= bit(H_TRANSFER_ENCODING);
+      }
+    }
+    if (this.head.upgrade) this.upstreamReusable = false;
+    const close = this.willClose();
+    const extra = close ? 'connection: close\r\n' : this.keepAliveHeader() ? 'connection: keep-alive\r\n' : '';
+    let end = s;
+    if (buf !== null && !this.dechunk) end = this.frameResponse(buf, s, e);
+    if (end < 0) return true;
+    const out = buildDownstreamHead(res, drop, extra, buf, s, end);
+    this.bytesOut += out.length;
+    const ok = this.conn.write(out);
+    if (this.dechunk && buf !== null && s < e) {
+      end = this.frameResponse(buf, s, e);
+      if (end < 0) return true;
+    }
+    if (!ok && this.upstream !== null) this.upstream.socket.pause();
+    this.conn.setDeadline(this.rt.idleTimeout);
+    if (res.bodyKind === BODY_NONE) this.resDone = true;
+    if (end < e) this.upstreamReusable = false; // bytes after the response: never reuse that socket
+    if (this.resDone) this.responseComplete();
+    return true;
+  }
+
+  /** Advances response framing over buf[s, e); returns where this response's bytes end, -1 on error. */
+  private frameResponse(buf: Buffer, s: number, e: number): number {
+    switch (this.resKind) {
+      case BODY_LENGTH: {
+        const take = e - s < this.resRemaining ? e - s : this.resRemaining;
+        this.resRemaining -= take;
+        if (this.resRemaining === 0) this.resDone = true;
+        return s + take;
+      }
+      case BODY_CHUNKED: {
+        const decoder = this.conn.resChunked;
+        const end = decoder.decode(buf, s, e, this.dechunk ? this : null);
+        if (end < 0) {
+          this.upstreamFailed(502, 'bad_response');
+          return -1;
+        }
+        if (decoder.done) this.resDone = true;
+        return end;
+      }
+      case BODY_UNTIL_CLOSE:
+        return e;
+      default:
+        this.resDone = true;
+        return s;
+    }
+  }
+
+  /** ChunkSink: decoded payload for an HTTP/1.0 client. */
+  chunkData(buf: Buffer, start: number, end: number): void {
+    if (end <= start) return;
+    this.bytesOut += end - start;
+    if (!this.conn.write(copyOf(buf, start, end))) this.upstream?.socket.pause();
+  }
+
+  private responseBody(buf: Buffer, s: number, e: number): void {
+    const end = this.frameResponse(buf, s, e);
+    if (end < 0) return;
+    if (!this.dechunk && end > s) {
+      this.bytesOut += end - s;
+      if (!this.conn.write(copyOf(buf, s, end))) this.upstream!.socket.pause();
+    }
+    this.conn.setDeadline(this.rt.idleTimeout);
+    if (end < e) this.upstreamReusable = false;
+    if (this.resDone) this.responseComplete();
+  }
+
+  private responseComplete(): void {
+    this.resDone = true;
+    if (!this.reqDone) {
+      // answered before the body was all sent: the body's end is unknown to both sides now
+      this.upstreamReusable = false;
+      this.closeAfter = true;
+    }
+    this.finish();
+  }
+
+  downstreamDrain(): void {
+    if (this.upstream !== null && this.upstream.socket.isPaused()) this.upstream.socket.resume();
+  }
+
+  upstreamEnd(): void {
+    this.upstreamEnded = true;
+    if (this.phase === P_TUNNEL) {
+      this.conn.endWrite();
+      if (this.downstreamEnded) this.finish();
+      return;
+    }
+    if (this.phase === P_RESPONDING && this.resKind === BODY_UNTIL_CLOSE) {
+      this.upstreamReusable = false;
+      this.responseComplete();
+      return;
+    }
+    this.upstreamReusable = false;
+    if (this.phase === P_WAITING || this.phase === P_RESPONDING) this.upstreamFailed(502, 'reset');
+  }
+
+  upstreamClosed(_error: Error | undefined, connected: boolean): void {
+    this.upstream = null;
+    if (this.phase === P_DONE) return;
+    if (this.phase === P_TUNNEL) {
+      this.finish();
+      this.conn.destroy();
+      return;
+    }
+    if (!connected && this.phase === P_CONNECTING) {
+      if (this.lease !== null) {
+        (this.tried ??= new Set()).add(this.lease.backend.id);
+        this.lease.release('connect_error');
+        this.lease = null;
+      }
+      if (this.attempts < MAX_CONNECT_ATTEMPTS && !this.headSent) {
+        // re-enter "pick upstream" with the tried set; the stash keeps the body read so far
+        if (this.pickUpstream() && (this.phase as number) === P_WAITING) this.upstreamConnectedNow();
+        return;
+      }
+      this.outcome = 'connect_error';
+      this.fail(502, 'connect_error');
+      return;
+    }
+    if (this.phase === P_RESPONDING && this.resKind === BODY_UNTIL_CLOSE && this.upstreamEnded) {
+      this.responseComplete();
+      return;
+    }
+    this.upstreamFailed(502, 'reset');
+  }
+
+  private startTunnel(buf: Buffer | null, s: number, e: number): void {
+    this.status = 101;
+    this.phase = P_TUNNEL;
+    const res = this.conn.resHead;
+    const out = buildDownstreamHead(res, RESPONSE_ALWAYS_DROP & ~bit(H_UPGRADE), 'connection: upgrade\r\n', buf, s, e);
+    this.bytesOut += out.length;
+    this.conn.write(out);
+    this.conn.setDeadline(this.rt.tunnelIdleTimeout);
+    this.conn.startTunnel();
+  }
+
+  /** Downstream bytes after a 101. */
+  tunnelData(buf: Buffer, s: number, e: number): void {
+    this.bytesIn += e - s;
+    if (this.upstream === null) return;
+    if (!this.upstream.socket.write(copyOf(buf, s, e))) this.conn.pauseReading();
+    this.conn.setDeadline(this.rt.tunnelIdleTimeout);
+  }
+
+  /** The downstream sent EOF. */
+  downstreamEnd(): void {
+    this.downstreamEnded = true;
+    if (this.phase === P_TUNNEL) {
+      this.upstream?.socket.end();
+      if (this.upstreamEnded) this.finish();
+    }
+  }
+
+  // ---- endings ----
+
+  /** Deadline passed (the connection's sweep calls this). */
+  timedOut(): void {
+    switch (this.phase) {
+      case P_CONNECTING:
+        this.outcome = 'timeout';
+        this.upstreamFailed(504, 'timeout');
+        return;
+      case P_WAITING:
+        if (!this.reqDone && this.headSent) {
+          // the client stopped sending its body
+          this.outcome = 'cancelled';
+          this.abortRequest(408);
+          return;
+        }
+        this.upstreamFailed(504, 'timeout');
+        return;
+      default:
+        this.outcome = this.phase === P_TUNNEL ? 'success' : 'timeout';
+        this.finish();
+        this.conn.destroy();
+    }
+  }
+
+  /** The upstream failed: answer `status` when nothing was sent downstream yet, else cut the connection. */
+  private upstreamFailed(status: number, outcome: LeaseOutcome): void {
+    this.outcome = outcome;
+    const upstream = this.upstream;
+    this.upstream = null;
+    upstream?.destroy();
+    if (this.phase === P_RESPONDING) {
+      this.finish();
+      this.conn.destroy();
+      return;
+    }
+    this.fail(status, outcome);
+  }
+
+  /** Bad request body: answer (when possible) and close; the upstream connection is dropped. */
+  private abortRequest(status: number): void {
+    const upstream = this.upstream;
+    this.upstream = null;
+    upstream?.destroy();
+    if (this.outcome === 'success') this.outcome = 'cancelled';
+    if (this.phase === P_RESPONDING) {
+      this.finish();
+      this.conn.destroy();
+      return;
+    }
+    this.fail(status, this.outcome);
+  }
+
+  /** Local error response, then close (nothing of the response was sent yet). */
+  private fail(status: number, outcome: LeaseOutcome): void {
+    this.outcome = outcome;
+    const upstream = this.upstream;
+    this.upstream = null;
+    upstream?.destroy();
+    this.status = status;
+    this.closeAfter = true;
+    const out = errorResponse(status, true, this.head.method === 'HEAD');
+    this.bytesOut += out.length;
+    this.conn.write(out);
+    this.resDone = true;
+    this.reqDone = true;
+    this.finish();
+  }
+
+  private localError(status: number, bs: number, close: boolean): number {
+    if (close || !this.reqDone) this.closeAfter = true;
+    const out = errorResponse(status, this.willClose(), this.head.method === 'HEAD');
+    return this.local(status, out, bs);
+  }
+
+  /**
+   * A response produced here. The request body (if any) is not read: the connection closes after, so
+   * the bytes after the head are left unconsumed (returns bs).
+   */
+  private local(status: number, out: Buffer, bs: number): number {
+    this.status = status;
+    this.bytesOut += out.length;
+    this.conn.write(out);
+    this.resDone = true;
+    if (!this.reqDone) this.closeAfter = true;
+    this.reqDone = true;
+    this.finish();
+    return bs;
+  }
+
+  /** Client went away or the connection is being torn down. */
+  abort(): void {
+    if (this.phase === P_DONE) return;
+    if (this.outcome === 'success' && this.phase !== P_TUNNEL) this.outcome = 'cancelled';
+    const upstream = this.upstream;
+    this.upstream = null;
+    upstream?.destroy();
+    if (this.status === 0) this.status = 499;
+    this.finish();
+  }
+
+  private willClose(): boolean {
+    return this.closeAfter || !this.head.keepAlive || this.conn.mustCloseAfter();
+  }
+
+  private keepAliveHeader(): boolean {
+    return this.head.minor === 0 && this.head.keepAlive;
+  }
+
+  private finish(): void {
+    if (this.phase === P_DONE) return;
+    const wasTunnel = this.phase === P_TUNNEL;
+    this.phase = P_DONE;
+    const listener = this.conn.listener;
+    const now = listener.now();
+    const upstream = this.upstream;
+    this.upstream = null;
+    if (upstream !== null) {
+      const reusable = this.upstreamReusable && this.reqDone && this.resDone && !wasTunnel && this.outcome === 'success';
+      listener.connector.release(upstream, reusable, now);
+    }
+    if (this.lease !== null) {
+      const outcome = this.outcome === 'success' && this.status >= 500 ? 'http_5xx' : this.outcome;
+      this.lease.release(outcome);
+    }
+    if (this.rt.accessLog) writeAccessLog(listener.accessLog, this, now);
+    this.conn.exchangeDone(this, this.willClose() || wasTunnel);
+  }
+}
+
+export { H_HOST };

@@ -1,0 +1,32 @@
+// L7 (HTTP/1.1) public entry. Other components import only this file.
+//
+// createHttpListener(config, deps) builds a listener (no I/O until start()). Contract:
+//   start()            binds listen.host:port (SO_REUSEPORT on Linux, so worker processes can share it)
+//   address()          the bound address (port 0 resolved)
+//   status()           { name, address, connections, inflight, requests }
+//   updateConfig(...)  reload: new requests use the new routes/pools; in-flight ones keep theirs
+//   drain(deadline)    stop accepting, close idle connections, let in-flight ones finish (Connection: close)
+//   stop()             close everything (works after a partial start)
+//   handleExchange(request, downstream)  for src/h2: proxy one already-parsed request through the router
+//     and the HTTP/1.1 upstream path. The codec gives method/authority/path/flat headers and a body via the
+//     returned handle (bodyData/bodyEnd, drain, abort); L7 answers through `downstream` (sendHead,
+//     sendData with backpressure, end(trailers?), fail(EdgeError), pauseBody/resumeBody). See types.ts.
+import type { ListenerConfig } from '../config/index.ts';
+import type { HttpListener, HttpListenerDeps } from './types.ts';
+import { HttpListenerImpl } from './listener.ts';
+
+export type {
+  HttpListener,
+  HttpListenerDeps,
+  HttpListenerStatus,
+  UpstreamPool,
+  UpstreamSettings,
+  ExchangeRequest,
+  ExchangeDownstream,
+  ExchangeHandle,
+} from './types.ts';
+export { upstreamSettingsFromPools } from './settings.ts';
+
+export function createHttpListener(listener: ListenerConfig, deps: HttpListenerDeps): HttpListener {
+  return new HttpListenerImpl(listener, deps);
+}

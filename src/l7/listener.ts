@@ -1,0 +1,195 @@
+// The HTTP/1.1 listener: accepts on a raw net server (SO_REUSEPORT so worker processes can share the
+// address), reads each connection through `onread` into one shared buffer, and sweeps deadlines from a
+// single timer instead of one timer per connection or request.
+import net from 'node:net';
+import { randomUUID } from 'node:crypto';
+import { EdgeError, systemClock, type Clock, type Logger, type TimerHandle } from '../core/index.ts';
+import type { ListenerConfig } from '../config/index.ts';
+import type { HttpListener, HttpListenerDeps, HttpListenerStatus, UpstreamPool, UpstreamSettings, ExchangeRequest, ExchangeDownstream, ExchangeHandle } from './types.ts';
+import { ListenerRuntime } from './runtime.ts';
+import { HttpConnection } from './connection.ts';
+import { UpstreamConnector } from './upstream/connector.ts';
+import { bridgeExchange } from './bridge.ts';
+
+/** Size of the shared read buffer: one per listener, reused by every read of every connection. */
+const READ_BUFFER_SIZE = 64 * 1024;
+
+interface NativeHandle {
+  onconnection?: (err: number, clientHandle: unknown) => void;
+  setNoDelay?: (enable: boolean) => void;
+  close?: () => void;
+}
+
+export class HttpListenerImpl implements HttpListener {
+  runtime: ListenerRuntime;
+  readonly connector: UpstreamConnector;
+  readonly accessLog: Logger;
+  private readonly logger: Logger;
+  private readonly clock: Clock;
+  private readonly config: ListenerConfig;
+  private readonly readBuffer = Buffer.allocUnsafe(READ_BUFFER_SIZE);
+  private server: net.Server | null = null;
+  private readonly connections = new Set<HttpConnection>();
+  private timer: TimerHandle | null = null;
+  private drainWaiter: (() => void) | null = null;
+  private stopped = false;
+  inflight = 0;
+  rejected = 0;
+  private accepted = 0;
+
+  constructor(config: ListenerConfig, deps: HttpListenerDeps) {
+    this.config = config;
+    this.runtime = new ListenerRuntime(config, deps.pools, deps.upstreamSettings);
+    this.accessLog = deps.accessLog;
+    this.logger = deps.logger;
+    this.clock = deps.clock ?? systemClock;
+    this.connector = new UpstreamConnector(this.readBuffer);
+  }
+
+  now(): number {
+    return this.clock.monotonic();
+  }
+
+  nextRequestId(): string {
+    return randomUUID();
+  }
+
+  async start(): Promise<void> {
+    const server = net.createServer({ allowHalfOpen: true, noDelay: true });
+    this.server = server;
+    server.on('connection', (socket) => this.acceptSocket(socket));
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error): void => {
+        server.off('listening', onListening);
+        reject(new EdgeError('SY_ERR_LISTEN', `listener ${this.config.name}: cannot listen on ${this.config.listen.host}:${this.config.listen.port}: ${err.message}`, { source: 'internal', cause: err }));
+      };
+      const onListening = (): void => {
+        server.off('error', onError);
+        resolve();
+      };
+      server.once('error', onError);
+      server.once('listening', onListening);
+      server.listen({ host: this.config.listen.host, port: this.config.listen.port, reusePort: process.platform === 'linux', backlog: 4096 });
+    });
+    server.on('error', (err) => this.logger.error({ listener: this.config.name, err: err.message }, 'listener error'));
+    // Accept on the raw handle so each socket reads via `onread` into the shared buffer (no 'data'
+    // events, no per-read Buffer). Falls back to 'connection' events when the handle is not ours.
+    const handle = (server as unknown as { _handle: NativeHandle | null })._handle;
+    if (handle !== null && typeof handle.onconnection === 'function') {
+      handle.onconnection = (err: number, clientHandle: unknown) => this.acceptHandle(err, clientHandle as NativeHandle);
+    }
+    this.scheduleSweep();
+  }
+
+  private acceptHandle(err: number, clientHandle: NativeHandle): void {
+    if (err !== 0 && err !== undefined) return;
+    if (this.stopped || this.connections.size >= this.runtime.maxConnections) {
+      clientHandle.close?.();
+      return;
+    }
+    clientHandle.setNoDelay?.(true);
+    const rt = this.runtime;
+    // placeholder peer until the socket exists; the connection reads the real one below
+    let conn: HttpConnection | null = null;
+    const socket = new net.Socket({
+      handle: clientHandle as never,
+      allowHalfOpen: true,
+      readable: true,
+      writable: true,
+      onread: { buffer: this.readBuffer, callback: (nread: number, buf: Buffer) => conn!.onRead(nread, buf) },
+    } as unknown as net.SocketConstructorOpts);
+    conn = new HttpConnection(this, rt, socket.remoteAddress, socket.localPort ?? 0, this.now());
+    this.track(conn, socket);
+  }
+
+  private acceptSocket(socket: net.Socket): void {
+    if (this.stopped || this.connections.size >= this.runtime.maxConnections) {
+      socket.destroy();
+      return;
+    }
+    const conn = new HttpConnection(this, this.runtime, socket.remoteAddress, socket.localPort ?? 0, this.now());
+    socket.on('data', (chunk: Buffer) => conn.onRead(chunk.length, chunk));
+    this.track(conn, socket);
+  }
+
+  private track(conn: HttpConnection, socket: net.Socket): void {
+    conn.attach(socket);
+    this.connections.add(conn);
+    this.accepted++;
+  }
+
+  forget(conn: HttpConnection): void {
+    this.connections.delete(conn);
+    if (this.connections.size === 0 && this.drainWaiter !== null) this.drainWaiter();
+  }
+
+  private scheduleSweep(): void {
+    if (this.stopped) return;
+    this.timer = this.clock.setTimeout(() => this.sweep(), this.runtime.sweepInterval());
+    this.timer.unref?.();
+  }
+
+  private sweep(): void {
+    const now = this.now();
+    for (const conn of this.connections) {
+      if (conn.deadline !== 0 && now >= conn.deadline) conn.timedOut();
+    }
+    this.connector.sweep(now);
+    this.scheduleSweep();
+  }
+
+  address(): { host: string; port: number } {
+    const address = this.server?.address();
+    if (address === null || address === undefined || typeof address === 'string') {
+      throw new EdgeError('SY_ERR_NOT_STARTED', `listener ${this.config.name}: not listening`, { source: 'internal' });
+    }
+    return { host: address.address, port: address.port };
+  }
+
+  status(): HttpListenerStatus {
+    let address: { host: string; port: number } | undefined;
+    try {
+      address = this.address();
+    } catch {
+      address = undefined;
+    }
+    return { name: this.config.name, address, connections: this.connections.size, inflight: this.inflight, requests: this.accepted };
+  }
+
+  updateConfig(listener: ListenerConfig, pools: ReadonlyMap<string, UpstreamPool>, upstreamSettings?: ReadonlyMap<string, UpstreamSettings>): void {
+    this.runtime = new ListenerRuntime(listener, pools, upstreamSettings);
+  }
+
+  handleExchange(request: ExchangeRequest, downstream: ExchangeDownstream): ExchangeHandle {
+    return bridgeExchange(this, request, downstream);
+  }
+
+  async drain(deadline: number): Promise<void> {
+    this.server?.close();
+    for (const conn of this.connections) conn.startDrain();
+    if (this.connections.size === 0) return;
+    await new Promise<void>((resolve) => {
+      const wait = Math.max(0, deadline - Date.now());
+      const timer = this.clock.setTimeout(() => {
+        this.drainWaiter = null;
+        resolve();
+      }, wait);
+      this.drainWaiter = () => {
+        this.clock.clearTimeout(timer);
+        this.drainWaiter = null;
+        resolve();
+      };
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer !== null) this.clock.clearTimeout(this.timer);
+    this.timer = null;
+    for (const conn of [...this.connections]) conn.destroy();
+    this.connector.closeAll();
+    const server = this.server;
+    this.server = null;
+    if (server !== null && server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}

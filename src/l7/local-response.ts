@@ -1,0 +1,36 @@
+// Responses Switchyard writes itself: errors (short bodies, no internal addresses), redirects, 100.
+import { reasonPhrase } from './reason.ts';
+
+export const CONTINUE_100 = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
+
+/**
+ * A complete error response. `close` adds Connection: close (every error of the bad-input kind closes).
+ * `head` omits the body (HEAD requests).
+ */
+export function errorResponse(status: number, close: boolean, head = false): Buffer {
+  const body = `${status} ${reasonPhrase(status).toLowerCase()}\n`;
+  const text =
+    `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${body.length}\r\n` +
+    (close ? 'connection: close\r\n' : '') +
+    '\r\n' +
+    (head ? '' : body);
+  return Buffer.from(text, 'latin1');
+}
+
+export function redirectResponse(status: number, location: string, close: boolean, keepAliveHeader: boolean, head: boolean): Buffer {
+  const body = head ? '' : `${status} ${reasonPhrase(status).toLowerCase()}\n`;
+  const safe = location.replace(/[\r\n]/g, '');
+  const text =
+    `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\nlocation: ${safe}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${head ? reasonPhrase(status).length + 5 : body.length}\r\n` +
+    (close ? 'connection: close\r\n' : keepAliveHeader ? 'connection: keep-alive\r\n' : '') +
+    '\r\n' +
+    body;
+  return Buffer.from(text, 'utf8');
+}
+
+/** A prebuilt fixed response: head (without Connection and final CRLF) + body. */
+export function fixedResponse(head: string, body: Buffer, close: boolean, keepAliveHeader: boolean, isHead: boolean): Buffer {
+  const end = close ? 'connection: close\r\n\r\n' : keepAliveHeader ? 'connection: keep-alive\r\n\r\n' : '\r\n';
+  const headBytes = Buffer.from(head + end, 'utf8');
+  return isHead || body.length === 0 ? headBytes : Buffer.concat([headBytes, body]);
+}

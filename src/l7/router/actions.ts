@@ -1,0 +1,93 @@
+// What a matched route does, precomputed at compile time: proxy (with path rewriting), redirect, or a
+// fixed response whose bytes are built once.
+import type { RouteConfig } from '../../config/index.ts';
+import { reasonPhrase } from '../reason.ts';
+
+export interface ProxyAction {
+  readonly kind: 'proxy';
+  readonly pool: string;
+  /** Prefix removed from the path before it goes upstream, or null. */
+  readonly stripPrefix: string | null;
+  readonly rewrite: { regex: RegExp; replace: string } | null;
+  readonly upstreamHost: 'client' | 'backend';
+  /** Route override of timeouts.upstream_response, or -1. */
+  readonly responseTimeout: number;
+}
+
+export interface RedirectAction {
+  readonly kind: 'redirect';
+  readonly status: number;
+  readonly to: string | null;
+  readonly scheme: string | null;
+  readonly host: string | null;
+  readonly port: number | null;
+  readonly keepPath: boolean;
+}
+
+export interface RespondAction {
+  readonly kind: 'respond';
+  readonly status: number;
+  /** Status line and headers without Connection and without the final CRLF; body separate. */
+  readonly head: string;
+  readonly body: Buffer;
+}
+
+export interface StaticAction {
+  readonly kind: 'static';
+}
+
+export type RouteAction = ProxyAction | RedirectAction | RespondAction | StaticAction;
+
+export function compileAction(route: RouteConfig): RouteAction {
+  if (route.pool !== undefined) {
+    const prefix = route.strip_prefix === true ? (route.match.path_prefix ?? null) : typeof route.strip_prefix === 'string' ? route.strip_prefix : null;
+    return {
+      kind: 'proxy',
+      pool: route.pool,
+      stripPrefix: prefix === '/' ? null : prefix,
+      rewrite: route.rewrite ? { regex: new RegExp(route.rewrite.regex), replace: route.rewrite.replace } : null,
+      upstreamHost: route.upstream_host,
+      responseTimeout: route.timeouts?.upstream_response ?? -1,
+    };
+  }
+  if (route.redirect !== undefined) {
+    const r = route.redirect;
+    return { kind: 'redirect', status: r.status, to: r.to ?? null, scheme: r.scheme ?? null, host: r.host ?? null, port: r.port ?? null, keepPath: r.keep_path };
+  }
+  if (route.respond !== undefined) {
+    const r = route.respond;
+    const body = Buffer.from(r.body, 'utf8');
+    let head = `HTTP/1.1 ${r.status} ${reasonPhrase(r.status)}\r\ncontent-type: ${r.content_type}\r\ncontent-length: ${body.length}\r\n`;
+    for (const [name, value] of Object.entries(r.headers)) head += `${name}: ${value}\r\n`;
+    return { kind: 'respond', status: r.status, head, body };
+  }
+  return { kind: 'static' };
+}
+
+/** The path (and query) sent upstream after strip_prefix and rewrite. Allocates only when they apply. */
+export function upstreamTarget(action: ProxyAction, target: string, path: string): string {
+  if (action.stripPrefix === null && action.rewrite === null) return target;
+  const query = target.length > path.length ? target.slice(path.length) : '';
+  let newPath = path;
+  if (action.stripPrefix !== null && newPath.startsWith(action.stripPrefix)) {
+    newPath = newPath.slice(action.stripPrefix.endsWith('/') ? action.stripPrefix.length - 1 : action.stripPrefix.length);
+    if (newPath.length === 0 || newPath.charCodeAt(0) !== 0x2f) newPath = '/' + newPath;
+  }
+  if (action.rewrite !== null) newPath = newPath.replace(action.rewrite.regex, action.rewrite.replace);
+  return newPath + query;
+}
+
+/** Location for a redirect: `to` (+ target when keep_path) or scheme/host/port applied to the request's URL. */
+export function redirectLocation(action: RedirectAction, requestScheme: string, hostname: string, authority: string, target: string): string {
+  if (action.to !== null) {
+    if (!action.keepPath) return action.to;
+    return action.to.endsWith('/') ? action.to + target.slice(1) : action.to + target;
+  }
+  const scheme = action.scheme ?? requestScheme;
+  let host: string;
+  if (action.host !== null) host = action.host;
+  else if (action.port !== null || action.scheme !== null) host = hostname;
+  else host = authority;
+  const port = action.port !== null ? `:${action.port}` : '';
+  return `${scheme}://${host}${port}${action.keepPath ? target : '/'}`;
+}

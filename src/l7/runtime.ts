@@ -1,0 +1,101 @@
+// ListenerRuntime: one listener's config compiled for the data path (router, timeouts in ms, header
+// masks, forwarded settings). Immutable; a reload builds a new one and swaps it in, and each request
+// keeps the runtime it started with.
+import type { ListenerConfig } from '../config/index.ts';
+import type { UpstreamPool, UpstreamSettings } from './types.ts';
+import { Router } from './router/router.ts';
+import { TrustedProxies } from './forwarded.ts';
+import { REQUEST_ALWAYS_DROP, bit } from './rewrite.ts';
+import { H_X_FORWARDED_FOR, H_X_REAL_IP, H_X_FORWARDED_PROTO, H_X_FORWARDED_HOST, H_X_FORWARDED_PORT, H_FORWARDED } from './parse/request-head.ts';
+import { DEFAULT_UPSTREAM_SETTINGS } from './upstream/connector.ts';
+
+export class ListenerRuntime {
+  readonly name: string;
+  readonly router: Router;
+  readonly scheme: 'http' | 'https';
+  readonly headerTimeout: number;
+  readonly idleTimeout: number;
+  readonly bodyTimeout: number;
+  readonly connectTimeout: number;
+  readonly responseTimeout: number;
+  readonly tunnelIdleTimeout: number;
+  readonly maxHeaderSize: number;
+  readonly maxBodySize: number;
+  readonly maxConnections: number;
+  readonly maxRequestsPerConnection: number;
+  readonly trusted: TrustedProxies;
+  readonly setXff: boolean;
+  readonly setRealIp: boolean;
+  readonly setProto: boolean;
+  readonly setHost: boolean;
+  readonly setPort: boolean;
+  readonly setForwarded: boolean;
+  /** Lower-case request-id header name, '' when disabled. */
+  readonly requestIdName: string;
+  /** Response header names removed (lower-case). */
+  readonly hidden: readonly string[];
+  /** Request header kinds removed before the head goes upstream (besides hop-by-hop ones). */
+  readonly requestDropMask: number;
+  readonly pools: ReadonlyMap<string, UpstreamPool>;
+  readonly upstreamSettings: ReadonlyMap<string, UpstreamSettings>;
+  readonly accessLog: boolean;
+  /** Settings read from pools' own config, memoised per runtime (a reload builds a new runtime). */
+  private readonly derived = new Map<string, UpstreamSettings>();
+
+  constructor(config: ListenerConfig, pools: ReadonlyMap<string, UpstreamPool>, upstreamSettings: ReadonlyMap<string, UpstreamSettings> | undefined) {
+    this.name = config.name;
+    this.router = new Router(config.routes ?? []);
+    this.scheme = config.protocol === 'https' ? 'https' : 'http';
+    const t = config.timeouts;
+    this.headerTimeout = t.header;
+    this.idleTimeout = t.idle;
+    this.bodyTimeout = t.body;
+    this.connectTimeout = t.upstream_connect;
+    this.responseTimeout = t.upstream_response;
+    this.tunnelIdleTimeout = t.tunnel_idle;
+    const l = config.limits;
+    this.maxHeaderSize = l.max_header_size;
+    this.maxBodySize = l.max_body_size;
+    this.maxConnections = l.max_connections;
+    this.maxRequestsPerConnection = l.max_requests_per_connection;
+    const f = config.forwarded;
+    this.trusted = new TrustedProxies(f.trusted_proxies);
+    this.setXff = f.headers.includes('x-forwarded-for');
+    this.setRealIp = f.headers.includes('x-real-ip');
+    this.setProto = f.headers.includes('x-forwarded-proto');
+    this.setHost = f.headers.includes('x-forwarded-host');
+    this.setPort = f.headers.includes('x-forwarded-port');
+    this.setForwarded = f.headers.includes('forwarded');
+    this.requestIdName = f.request_id === false ? '' : f.request_id.toLowerCase();
+    this.hidden = config.response_headers.hide;
+    this.requestDropMask =
+      REQUEST_ALWAYS_DROP |
+      (this.setXff ? bit(H_X_FORWARDED_FOR) : 0) |
+      (this.setRealIp ? bit(H_X_REAL_IP) : 0) |
+      (this.setProto ? bit(H_X_FORWARDED_PROTO) : 0) |
+      (this.setHost ? bit(H_X_FORWARDED_HOST) : 0) |
+      (this.setPort ? bit(H_X_FORWARDED_PORT) : 0) |
+      (this.setForwarded ? bit(H_FORWARDED) : 0);
+    this.pools = pools;
+    this.upstreamSettings = upstreamSettings ?? new Map();
+    this.accessLog = config.access_log;
+  }
+
+  settingsFor(pool: UpstreamPool): UpstreamSettings {
+    let settings = this.upstreamSettings.get(pool.name) ?? this.derived.get(pool.name);
+    if (settings === undefined) {
+      const config = pool.poolConfig;
+      settings = config
+        ? { maxIdle: config.keepalive.max_idle, idleTimeout: config.keepalive.idle_timeout, maxConnections: config.max_connections ?? DEFAULT_UPSTREAM_SETTINGS.maxConnections }
+        : DEFAULT_UPSTREAM_SETTINGS;
+      this.derived.set(pool.name, settings);
+    }
+    return settings;
+  }
+
+  /** Shortest configured timeout: how often the listener's sweep must look at deadlines. */
+  sweepInterval(): number {
+    const shortest = Math.min(this.headerTimeout, this.idleTimeout, this.bodyTimeout, this.connectTimeout, this.responseTimeout, this.tunnelIdleTimeout);
+    return Math.max(10, Math.min(500, Math.floor(shortest / 8)));
+  }
+}

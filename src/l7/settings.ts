@@ -1,0 +1,11 @@
+// Upstream connection settings derived from the pools section (keepalive, max_connections).
+import type { PoolConfig } from '../config/index.ts';
+import type { UpstreamSettings } from './types.ts';
+
+export function upstreamSettingsFromPools(pools: Readonly<Record<string, PoolConfig>>): Map<string, UpstreamSettings> {
+  const settings = new Map<string, UpstreamSettings>();
+  for (const [name, pool] of Object.entries(pools)) {
+    settings.set(name, { maxIdle: pool.keepalive.max_idle, idleTimeout: pool.keepalive.idle_timeout, maxConnections: pool.max_connections ?? 100_000 });
+  }
+  return settings;
+}

@@ -1,0 +1,99 @@
+// Public contract of the L7 component: the listener and the codec-independent exchange used by src/h2.
+import type { Component, HasStatus, Clock, Logger, EdgeError } from '../core/index.ts';
+import type { BalanceInput, Lease } from '../pool/types.ts';
+import type { ListenerConfig, PoolConfig } from '../config/index.ts';
+
+/**
+ * What L7 needs from a pool (the structural subset of src/pool's Pool). `tried` holds the ids of the
+ * backends already attempted for this request, so a failed connect can re-enter "pick upstream".
+ * `pick` returns undefined when no backend is usable (the request gets 503).
+ */
+export interface UpstreamPool {
+  readonly name: string;
+  /** src/pool's Pool exposes its config: keepalive and max_connections are read from it. */
+  readonly poolConfig?: PoolConfig;
+  pick(input: BalanceInput, tried?: ReadonlySet<string>): Lease | undefined;
+}
+
+export interface HttpListenerDeps {
+  pools: ReadonlyMap<string, UpstreamPool>;
+  /** One JSON line per request goes here (the lead picks the destination). */
+  accessLog: Logger;
+  /** Lifecycle and error lines only; nothing on the hot path. */
+  logger: Logger;
+  clock?: Clock;
+  /** Keep-alive settings per pool name; when absent they come from pool.poolConfig, else defaults. */
+  upstreamSettings?: ReadonlyMap<string, UpstreamSettings>;
+}
+
+export interface UpstreamSettings {
+  /** Idle keep-alive sockets kept per backend. */
+  maxIdle: number;
+  /** Ms an idle upstream socket is kept. */
+  idleTimeout: number;
+  /** Open sockets allowed per backend; above it the request gets 503. */
+  maxConnections: number;
+}
+
+export interface HttpListenerStatus {
+  name: string;
+  address: { host: string; port: number } | undefined;
+  connections: number;
+  inflight: number;
+  requests: number;
+}
+
+export interface HttpListener extends Component, HasStatus<HttpListenerStatus> {
+  /** The bound address (after start(); resolves port 0). */
+  address(): { host: string; port: number };
+  /** Reload: new connections and requests use the new routes and pools; in-flight ones keep theirs. */
+  updateConfig(listener: ListenerConfig, pools: ReadonlyMap<string, UpstreamPool>, upstreamSettings?: ReadonlyMap<string, UpstreamSettings>): void;
+  /**
+   * Proxies one request parsed by another codec (HTTP/2) through this listener's router and the
+   * HTTP/1.1 upstream path. See ExchangeDownstream for the contract.
+   */
+  handleExchange(request: ExchangeRequest, downstream: ExchangeDownstream): ExchangeHandle;
+}
+
+/** A request already parsed by another codec (h2). Header names lower-case, no pseudo-headers. */
+export interface ExchangeRequest {
+  method: string;
+  /** :authority (or Host), may carry a port. */
+  authority: string;
+  /** Origin-form target: path and query. */
+  path: string;
+  scheme: 'http' | 'https';
+  /** Flat list: name0, value0, name1, value1, … (lower-case names). */
+  headers: readonly string[];
+  /** The TCP peer address (before trusted-proxy processing). */
+  peerAddress: string;
+  /** Body length when known (content-length), -1 when unknown (streamed), 0 when there is no body. */
+  contentLength: number;
+}
+
+/**
+ * The response side, implemented by the calling codec. Called by L7 in this order: at most one
+ * sendHead (1xx heads are not relayed), sendData* (return false to apply backpressure: L7 pauses the
+ * upstream until the codec calls handle.drain()), then exactly one of end(trailers?) or fail(error).
+ * fail() after sendHead means the stream must be reset; before it, answer error.status.
+ */
+export interface ExchangeDownstream {
+  sendHead(status: number, headers: string[]): void;
+  sendData(chunk: Buffer): boolean;
+  end(trailers?: string[]): void;
+  fail(error: EdgeError): void;
+  /** L7 asks the codec to stop / restart delivering request body (upstream backpressure). */
+  pauseBody(): void;
+  resumeBody(): void;
+}
+
+/** What the codec feeds back into L7 for one exchange. */
+export interface ExchangeHandle {
+  /** A request body chunk (L7 copies what it keeps; the codec may reuse the buffer after return). */
+  bodyData(chunk: Buffer): void;
+  bodyEnd(): void;
+  /** The downstream can take more data after sendData returned false. */
+  drain(): void;
+  /** The client went away: release the upstream, no further calls to the downstream. */
+  abort(): void;
+}

@@ -1,0 +1,76 @@
+// PoolRegistry: the pools of one config snapshot, by name; shared by L7 routes, L4 listeners and DNS
+// `pool:` records. `buildPools` is the reload path: pools that remain keep their Pool object (and with it
+// their backends' health, ejection, in-flight and slow start state); new ones are built; dropped ones are
+// set draining and listed in `retired` for the caller to close once their requests are done.
+import type { PoolConfig } from '../config/index.ts';
+import { EdgeError, type HasStatus } from '../core/index.ts';
+import { Pool, type PoolDeps } from './pool.ts';
+import type { PoolChangeListener, PoolStatus } from './types.ts';
+
+export class PoolRegistry implements HasStatus<PoolStatus[]> {
+  private readonly pools: ReadonlyMap<string, Pool>;
+  /** Pools of the previous registry that this one dropped: draining, to be closed by the caller. */
+  readonly retired: readonly Pool[];
+
+  constructor(pools: ReadonlyMap<string, Pool>, retired: readonly Pool[] = []) {
+    this.pools = pools;
+    this.retired = retired;
+  }
+
+  get(name: string): Pool | undefined {
+    return this.pools.get(name);
+  }
+
+  /** The pool, or an EdgeError naming it (config cross-checks make this a bug, not a user error). */
+  require(name: string): Pool {
+    const pool = this.pools.get(name);
+    if (pool === undefined) throw new EdgeError('SY_ERR_POOL_UNKNOWN', `pool ${name}: not defined`, { source: 'internal' });
+    return pool;
+  }
+
+  names(): string[] {
+    return [...this.pools.keys()];
+  }
+
+  values(): IterableIterator<Pool> {
+    return this.pools.values();
+  }
+
+  status(): PoolStatus[] {
+    return [...this.pools.values()].map((pool) => pool.status());
+  }
+
+  /** Subscribes to every pool of this registry; returns the function that unsubscribes from all. */
+  onChange(listener: PoolChangeListener): () => void {
+    const unsubscribes = [...this.pools.values()].map((pool) => pool.onChange(listener));
+    return () => {
+      for (const unsubscribe of unsubscribes) unsubscribe();
+    };
+  }
+
+  /** Cancels every pool's timers (process shutdown). */
+  close(): void {
+    for (const pool of this.pools.values()) pool.close();
+  }
+}
+
+/** Builds the pools of `configs`, reusing those of `previous` that remain (see the file comment). */
+export function buildPools(configs: Readonly<Record<string, PoolConfig>>, deps: PoolDeps, previous?: PoolRegistry): PoolRegistry {
+  const pools = new Map<string, Pool>();
+  for (const [name, config] of Object.entries(configs)) {
+    const kept = previous?.get(name);
+    if (kept !== undefined) {
+      kept.update(config);
+      pools.set(name, kept);
+    } else {
+      pools.set(name, new Pool(name, config, deps));
+    }
+  }
+  const retired: Pool[] = [];
+  for (const pool of previous?.values() ?? []) {
+    if (pools.has(pool.name)) continue;
+    for (const backend of pool.backends) pool.setDraining(backend.id, true);
+    retired.push(pool);
+  }
+  return new PoolRegistry(pools, retired);
+}

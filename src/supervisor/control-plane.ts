@@ -1,0 +1,221 @@
+// ControlPlane: the primary process's side — config loading and reload (build, validate, swap), active
+// health checks, the DNS server, the admin API and the workers. With `workers: 1` the traffic plane runs
+// in this same process and shares its pools; with more, each worker process runs its own traffic plane
+// and the control plane pushes config snapshots and health transitions to them (worker-pool.ts).
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import path from 'node:path';
+import { AdminServer, ensureAdminToken, type AdminController, type ReloadResult } from '../admin/index.ts';
+import { loadConfigFile, type LoadedConfig } from '../config/index.ts';
+import { messageOf, systemClock, type Clock, type Logger } from '../core/index.ts';
+import { buildPools, type PoolRegistry } from '../pool/index.ts';
+import { HealthPlane } from './health-plane.ts';
+import { DnsPlane } from './dns-plane.ts';
+import { TrafficPlane } from './traffic-plane.ts';
+import { WorkerPool } from './worker-pool.ts';
+import { listenerFactories } from './listeners.ts';
+import { createLoggers, type Loggers } from './logging.ts';
+import { Metrics } from './metrics.ts';
+
+export interface ControlPlaneOptions {
+  configFile: string;
+  /** Overrides `workers` from the config. */
+  workers?: number;
+  clock?: Clock;
+}
+
+/** What the traffic side looks like to the control plane, whether in-process or in worker processes. */
+export interface TrafficHandle {
+  apply(loaded: LoadedConfig): Promise<void>;
+  setHealth(pool: string, backend: string, healthy: boolean, reason: string): void;
+  setDraining(pool: string, backend: string, draining: boolean): Promise<boolean>;
+  addresses(): Record<string, { host: string; port: number }>;
+  status(): Promise<unknown>;
+  metrics(): Promise<string>;
+  drain(deadline: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export class ControlPlane {
+  private readonly options: ControlPlaneOptions;
+  private readonly clock: Clock;
+  private loaded!: LoadedConfig;
+  private loggers!: Loggers;
+  private pools: PoolRegistry | undefined;
+  private traffic: TrafficHandle | undefined;
+  private health: HealthPlane | undefined;
+  private dns: DnsPlane | undefined;
+  private admin: AdminServer | undefined;
+  private metrics: Metrics | undefined;
+  private shuttingDown = false;
+  private reloading: Promise<ReloadResult> | undefined;
+
+  constructor(options: ControlPlaneOptions) {
+    this.options = options;
+    this.clock = options.clock ?? systemClock;
+  }
+
+  get logger(): Logger {
+    return this.loggers.logger;
+  }
+
+  dataDir(): string {
+    return path.resolve(this.loaded.baseDir, this.loaded.config.data_dir);
+  }
+
+  private pidFile(): string {
+    return path.join(this.dataDir(), 'switchyard.pid');
+  }
+
+  workerCount(): number {
+    const configured = this.options.workers ?? this.loaded.config.workers;
+    return configured === 'auto' ? availableParallelism() : configured;
+  }
+
+  async start(): Promise<void> {
+    this.loaded = await loadConfigFile(this.options.configFile);
+    const { config } = this.loaded;
+    this.loggers = createLoggers(config, this.loaded.baseDir);
+    const { logger } = this.loggers;
+    this.metrics = new Metrics();
+    try {
+      this.pools = buildPools(config.pools, { clock: this.clock, logger });
+      const workers = this.workerCount();
+      if (workers <= 1) {
+        const plane = new TrafficPlane({ ...this.loggers, clock: this.clock, dataDir: this.dataDir(), factories: listenerFactories(this.metrics), pools: () => this.pools! });
+        this.traffic = localTraffic(plane, this.metrics);
+      } else {
+        this.traffic = new WorkerPool({ count: workers, logger });
+      }
+      await this.traffic.apply(this.loaded);
+
+      this.health = new HealthPlane({ logger, clock: this.clock, onTransition: (pool, backend, healthy, reason) => this.onHealth(pool, backend, healthy, reason) });
+      this.health.apply(config.pools, this.pools);
+      this.dns = new DnsPlane({ logger, baseDir: this.loaded.baseDir, pools: () => this.pools });
+      await this.dns.apply(config.dns);
+
+      if (config.admin) {
+        const token = await ensureAdminToken(path.resolve(this.dataDir(), config.admin.token_file));
+        this.admin = new AdminServer({ ...config.admin.listen, token, controller: this.controller(), logger });
+        await this.admin.start();
+      }
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+    await mkdir(this.dataDir(), { recursive: true });
+    await writeFile(this.pidFile(), `${process.pid}\n`);
+    logger.info(
+      {
+        listeners: this.traffic.addresses(),
+        dns: this.dns.addresses(),
+        admin: this.admin?.address(),
+        workers: this.workerCount(),
+        config: this.loaded.file,
+      },
+      'switchyard ready',
+    );
+  }
+
+  /** Build-then-swap: a config that fails to load or to apply leaves the running one untouched. */
+  reload(): Promise<ReloadResult> {
+    // Reloads are serialised: a second SIGHUP during a reload waits for the first and then runs.
+    const previous = this.reloading ?? Promise.resolve({ ok: true });
+    const next = previous.then(() => this.reloadOnce());
+    this.reloading = next;
+    return next;
+  }
+
+  private async reloadOnce(): Promise<ReloadResult> {
+    const { logger } = this.loggers;
+    let loaded: LoadedConfig;
+    try {
+      loaded = await loadConfigFile(this.options.configFile);
+    } catch (err) {
+      logger.error({ error: messageOf(err) }, 'reload refused: invalid config, the running config stays');
+      return { ok: false, error: messageOf(err) };
+    }
+    const previousPools = this.pools;
+    try {
+      const pools = buildPools(loaded.config.pools, { clock: this.clock, logger }, previousPools);
+      this.pools = pools;
+      try {
+        await this.traffic!.apply(loaded);
+      } catch (err) {
+        this.pools = previousPools;
+        if (previousPools) buildPools(this.loaded.config.pools, { clock: this.clock, logger }, pools);
+        throw err;
+      }
+      this.health!.apply(loaded.config.pools, pools);
+      await this.dns!.apply(loaded.config.dns);
+      for (const retired of pools.retired) setTimeout(() => retired.close(), 60_000).unref();
+      this.loaded = loaded;
+      logger.info({ listeners: this.traffic!.addresses(), config: loaded.file }, 'reloaded');
+      return { ok: true };
+    } catch (err) {
+      logger.error({ error: messageOf(err) }, 'reload failed, the running config stays');
+      return { ok: false, error: messageOf(err) };
+    }
+  }
+
+  private onHealth(pool: string, backend: string, healthy: boolean, reason: string): void {
+    this.loggers.logger.warn({ pool, backend, healthy, reason }, healthy ? 'backend up' : 'backend down');
+    // The control plane's pools feed DNS and the admin API; in single-process mode they are the traffic's too.
+    this.pools?.get(pool)?.setHealth(backend, healthy, reason);
+    if (this.workerCount() > 1) this.traffic?.setHealth(pool, backend, healthy, reason);
+  }
+
+  private controller(): AdminController {
+    return {
+      healthy: () => !this.shuttingDown,
+      status: async () => ({
+        config: this.loaded.file,
+        workers: this.workerCount(),
+        shutting_down: this.shuttingDown,
+        traffic: await this.traffic?.status(),
+        dns: this.dns?.status(),
+      }),
+      pools: async () => this.pools?.status() ?? [],
+      setDraining: async (pool, backend, draining) => {
+        const found = this.pools?.get(pool)?.setDraining(backend, draining) ?? false;
+        if (found && this.workerCount() > 1) await this.traffic?.setDraining(pool, backend, draining);
+        return found;
+      },
+      reload: () => this.reload(),
+      metrics: async () => ({ contentType: this.metrics!.contentType, body: await this.traffic!.metrics() }),
+    };
+  }
+
+  /** Graceful shutdown: report unhealthy, stop accepting, let in-flight requests finish until the deadline. */
+  async shutdown(): Promise<void> {
+    if (this.shuttingDown) return;
+    this.shuttingDown = true;
+    const deadline = Date.now() + (this.loaded?.config.shutdown_timeout ?? 10_000);
+    this.loggers?.logger.info({ deadline: new Date(deadline).toISOString() }, 'shutting down: draining');
+    await this.traffic?.drain(deadline).catch(() => undefined);
+    await this.stop();
+  }
+
+  async stop(): Promise<void> {
+    await this.traffic?.stop().catch(() => undefined);
+    this.health?.stop();
+    await this.dns?.stop().catch(() => undefined);
+    await this.admin?.stop().catch(() => undefined);
+    this.pools?.close();
+    if (this.loaded) await rm(this.pidFile(), { force: true });
+    this.loggers?.logger.flush();
+  }
+}
+
+function localTraffic(plane: TrafficPlane, metrics: Metrics): TrafficHandle {
+  return {
+    apply: (loaded) => plane.apply(loaded),
+    setHealth: (pool, backend, healthy, reason) => plane.setHealth(pool, backend, healthy, reason),
+    setDraining: async (pool, backend, draining) => plane.setDraining(pool, backend, draining),
+    addresses: () => plane.addresses(),
+    status: async () => plane.status(),
+    metrics: () => metrics.render(plane.registry()),
+    drain: (deadline) => plane.drain(deadline),
+    stop: () => plane.stop(),
+  };
+}

@@ -1,0 +1,2 @@
+export { startEdge, runEdge, type RunningEdge } from './run.ts';
+export { ControlPlane, type ControlPlaneOptions } from './control-plane.ts';

@@ -1,0 +1,25 @@
+// Which component serves which listener protocol. The supervisor knows listeners only through this
+// narrow interface, so L7, HTTP/2, L4 and the forward proxy plug in the same way.
+import type { ListenerConfig } from '../config/index.ts';
+import type { Clock, Component, Logger } from '../core/index.ts';
+import type { PoolRegistry } from '../pool/index.ts';
+
+export interface ListenerDeps {
+  pools: PoolRegistry;
+  logger: Logger;
+  accessLog: Logger;
+  clock: Clock;
+  /** Absolute data directory (self-signed certificates, state). */
+  dataDir: string;
+  /** Directory relative paths of the config resolve against. */
+  baseDir: string;
+}
+
+export interface TrafficListener extends Component {
+  address(): { host: string; port: number };
+  status(): unknown;
+  /** Reload: new connections and requests use the new routes and pools; in-flight ones keep theirs. */
+  updateConfig(listener: ListenerConfig, pools: PoolRegistry): void;
+}
+
+export type ListenerFactory = (listener: ListenerConfig, deps: ListenerDeps) => TrafficListener;

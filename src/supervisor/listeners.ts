@@ -1,0 +1,37 @@
+// The listener factories of this build, by protocol. A protocol without a factory is refused at config
+// load with a clear message (traffic-plane.ts), never half-started.
+import type { ListenerConfig } from '../config/index.ts';
+import { createHttpListener, upstreamSettingsFromPools } from '../l7/index.ts';
+import type { Pool, PoolRegistry } from '../pool/index.ts';
+import type { ListenerDeps, ListenerFactory, TrafficListener } from './listener-factory.ts';
+import type { Metrics } from './metrics.ts';
+
+const asMap = (pools: PoolRegistry): ReadonlyMap<string, Pool> => new Map(pools.names().map((name) => [name, pools.require(name)]));
+
+function http1(_metrics: Metrics): ListenerFactory {
+  return (listener: ListenerConfig, deps: ListenerDeps): TrafficListener => {
+    const configs = Object.fromEntries(deps.pools.names().map((name) => [name, deps.pools.require(name).poolConfig]));
+    const inner = createHttpListener(listener, {
+      pools: asMap(deps.pools),
+      accessLog: deps.accessLog,
+      logger: deps.logger,
+      clock: deps.clock,
+      upstreamSettings: upstreamSettingsFromPools(configs),
+    });
+    return {
+      start: () => inner.start(),
+      drain: (deadline) => inner.drain(deadline),
+      stop: () => inner.stop(),
+      address: () => inner.address(),
+      status: () => inner.status(),
+      updateConfig: (next, pools) => {
+        const nextConfigs = Object.fromEntries(pools.names().map((name) => [name, pools.require(name).poolConfig]));
+        inner.updateConfig(next, asMap(pools), upstreamSettingsFromPools(nextConfigs));
+      },
+    };
+  };
+}
+
+export function listenerFactories(metrics: Metrics): Partial<Record<ListenerConfig['protocol'], ListenerFactory>> {
+  return { http: http1(metrics) };
+}

@@ -1,0 +1,20 @@
+// The process's two loggers: operational logs on stdout, and the access log wherever `log.access_log` says.
+import path from 'node:path';
+import type { Config } from '../config/index.ts';
+import { createLogger, silentLogger, type Logger } from '../core/index.ts';
+
+export interface Loggers {
+  logger: Logger;
+  accessLog: Logger;
+}
+
+export function createLoggers(config: Config, baseDir: string): Loggers {
+  const logger = createLogger({ level: config.log.level });
+  const target = config.log.access_log;
+  let accessLog: Logger;
+  if (target === 'off') accessLog = silentLogger();
+  else if (target === 'stdout') accessLog = logger.child({ log: 'access' });
+  else if (target === 'stderr') accessLog = createLogger({ level: 'info', destination: 2 }).child({ log: 'access' });
+  else accessLog = createLogger({ level: 'info', destination: path.resolve(baseDir, target) }).child({ log: 'access' });
+  return { logger, accessLog };
+}

@@ -1,0 +1,134 @@
+// TrafficPlane: what carries requests in one process — the pools and the listeners built on them.
+// Runs inside each worker (or in the single process when workers is 1). A reload builds the new pools and
+// listeners beside the old ones, then swaps: listeners that keep their name, protocol and address keep
+// their sockets and get the new routes; new ones open; removed ones drain and close.
+import type { ListenerConfig } from '../config/index.ts';
+import { ConfigError, type Clock, type Logger } from '../core/index.ts';
+import { buildPools, type PoolRegistry, type PoolStatus } from '../pool/index.ts';
+import type { LoadedConfig } from '../config/index.ts';
+import type { ListenerFactory, TrafficListener } from './listener-factory.ts';
+
+export interface TrafficPlaneDeps {
+  logger: Logger;
+  accessLog: Logger;
+  clock: Clock;
+  dataDir: string;
+  factories: Readonly<Partial<Record<ListenerConfig['protocol'], ListenerFactory>>>;
+  /** Shared pools (single-process mode: the control plane's); when absent the plane builds its own. */
+  pools?: () => PoolRegistry;
+}
+
+interface RunningListener {
+  config: ListenerConfig;
+  listener: TrafficListener;
+}
+
+const sameSocket = (a: ListenerConfig, b: ListenerConfig): boolean =>
+  a.protocol === b.protocol && a.listen.host === b.listen.host && a.listen.port === b.listen.port && JSON.stringify(a.tls) === JSON.stringify(b.tls);
+
+export class TrafficPlane {
+  private readonly deps: TrafficPlaneDeps;
+  private pools: PoolRegistry | undefined;
+  private listeners = new Map<string, RunningListener>();
+
+  constructor(deps: TrafficPlaneDeps) {
+    this.deps = deps;
+  }
+
+  /** Refuses a config this process cannot serve (a protocol with no factory) before anything starts. */
+  check(loaded: LoadedConfig): void {
+    const problems = loaded.config.listeners
+      .map((listener, index) => (this.deps.factories[listener.protocol] ? undefined : `${loaded.file}: listeners[${index}].protocol: ${listener.protocol} listeners are not supported by this build yet`))
+      .filter((problem): problem is string => problem !== undefined);
+    if (problems.length > 0) throw new ConfigError(problems);
+  }
+
+  /** First start and every reload. Throws (leaving the old listeners serving) when a new listener cannot bind. */
+  async apply(loaded: LoadedConfig): Promise<void> {
+    this.check(loaded);
+    const { config } = loaded;
+    const pools = this.deps.pools ? this.deps.pools() : buildPools(config.pools, { clock: this.deps.clock, logger: this.deps.logger }, this.pools);
+    const next = new Map<string, RunningListener>();
+    const opened: TrafficListener[] = [];
+    try {
+      for (const listenerConfig of config.listeners) {
+        const current = this.listeners.get(listenerConfig.name);
+        if (current && sameSocket(current.config, listenerConfig)) {
+          next.set(listenerConfig.name, { config: listenerConfig, listener: current.listener });
+          continue;
+        }
+        const factory = this.deps.factories[listenerConfig.protocol]!;
+        const listener = factory(listenerConfig, {
+          pools,
+          logger: this.deps.logger,
+          accessLog: this.deps.accessLog,
+          clock: this.deps.clock,
+          dataDir: this.deps.dataDir,
+          baseDir: loaded.baseDir,
+        });
+        // A changed listener that keeps its address must release the old socket first unless the OS shares it.
+        await listener.start();
+        opened.push(listener);
+        next.set(listenerConfig.name, { config: listenerConfig, listener });
+      }
+    } catch (err) {
+      await Promise.all(opened.map((listener) => listener.stop()));
+      if (!this.deps.pools) pools.close();
+      throw err;
+    }
+    // Swap: kept listeners get the new routes and pools; replaced and removed ones drain in the background.
+    const retiring: TrafficListener[] = [];
+    for (const [name, running] of this.listeners) {
+      const kept = next.get(name);
+      if (kept?.listener !== running.listener) retiring.push(running.listener);
+    }
+    for (const running of next.values()) {
+      if (!opened.includes(running.listener)) running.listener.updateConfig(running.config, pools);
+    }
+    const previousPools = this.pools;
+    this.listeners = next;
+    this.pools = pools;
+    const deadline = Date.now() + 30_000;
+    for (const listener of retiring) {
+      void listener.drain(deadline).finally(() => listener.stop());
+    }
+    if (!this.deps.pools && previousPools) {
+      for (const retired of pools.retired) setTimeout(() => retired.close(), 30_000).unref();
+    }
+  }
+
+  registry(): PoolRegistry | undefined {
+    return this.pools;
+  }
+
+  setHealth(pool: string, backend: string, healthy: boolean, reason: string): void {
+    this.pools?.get(pool)?.setHealth(backend, healthy, reason);
+  }
+
+  setDraining(pool: string, backend: string, draining: boolean): boolean {
+    return this.pools?.get(pool)?.setDraining(backend, draining) ?? false;
+  }
+
+  addresses(): Record<string, { host: string; port: number }> {
+    const result: Record<string, { host: string; port: number }> = {};
+    for (const [name, running] of this.listeners) result[name] = running.listener.address();
+    return result;
+  }
+
+  status(): { listeners: Record<string, unknown>; pools: PoolStatus[] } {
+    const listeners: Record<string, unknown> = {};
+    for (const [name, running] of this.listeners) listeners[name] = running.listener.status();
+    return { listeners, pools: this.pools?.status() ?? [] };
+  }
+
+  async drain(deadline: number): Promise<void> {
+    await Promise.all([...this.listeners.values()].map((running) => running.listener.drain(deadline)));
+  }
+
+  async stop(): Promise<void> {
+    const listeners = [...this.listeners.values()];
+    this.listeners.clear();
+    await Promise.all(listeners.map((running) => running.listener.stop()));
+    if (!this.deps.pools) this.pools?.close();
+  }
+}

@@ -1,0 +1,159 @@
+// WorkerPool: the traffic plane as N worker processes (node:cluster). Each worker binds every listener
+// itself with SO_REUSEPORT, so the kernel spreads connections and no process relays sockets. The primary
+// sends each config snapshot (the YAML text, so all parse the very same one), health transitions and drain
+// commands; a worker that dies is replaced and given the current snapshot.
+import cluster, { type Worker } from 'node:cluster';
+import net from 'node:net';
+import path from 'node:path';
+import { AggregatorRegistry } from 'prom-client';
+import type { LoadedConfig } from '../config/index.ts';
+import { messageOf, type Logger } from '../core/index.ts';
+import type { FromWorker, ToWorker } from './ipc.ts';
+import type { TrafficHandle } from './control-plane.ts';
+
+export interface WorkerPoolOptions {
+  count: number;
+  logger: Logger;
+}
+
+type Request = { type: 'apply'; text: string; file: string; baseDir: string; ports: Record<string, number> } | { type: 'draining'; pool: string; backend: string; draining: boolean } | { type: 'status' } | { type: 'metrics' } | { type: 'drain'; deadline: number };
+
+const replyTimeoutMs = 30_000;
+
+/** A free TCP port on host: port 0 in the config must mean the same port in every worker. */
+async function freePort(host: string): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, host, resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+export class WorkerPool implements TrafficHandle {
+  private readonly options: WorkerPoolOptions;
+  private readonly workers = new Set<Worker>();
+  private nextId = 1;
+  private readonly pending = new Map<number, { resolve: (reply: FromWorker) => void; timer: NodeJS.Timeout }>();
+  private snapshot: { loaded: LoadedConfig; ports: Record<string, number> } | undefined;
+  private stopping = false;
+  private listenerAddresses: Record<string, { host: string; port: number }> = {};
+
+  constructor(options: WorkerPoolOptions) {
+    this.options = options;
+  }
+
+  async apply(loaded: LoadedConfig): Promise<void> {
+    const ports: Record<string, number> = {};
+    for (const listener of loaded.config.listeners) {
+      const known = this.snapshot?.ports[listener.name];
+      ports[listener.name] = listener.listen.port !== 0 ? listener.listen.port : known ?? (await freePort(listener.listen.host));
+    }
+    if (this.workers.size === 0) await this.fork(this.options.count);
+    await this.broadcast({ type: 'apply', text: loaded.text, file: loaded.file, baseDir: loaded.baseDir, ports });
+    this.snapshot = { loaded, ports };
+    this.listenerAddresses = Object.fromEntries(loaded.config.listeners.map((listener) => [listener.name, { host: listener.listen.host, port: ports[listener.name] }]));
+  }
+
+  setHealth(pool: string, backend: string, healthy: boolean, reason: string): void {
+    const message: ToWorker = { type: 'health', pool, backend, healthy, reason };
+    for (const worker of this.workers) worker.send(message);
+  }
+
+  async setDraining(pool: string, backend: string, draining: boolean): Promise<boolean> {
+    const replies = await this.broadcast({ type: 'draining', pool, backend, draining });
+    return replies.some((reply) => reply.value === true);
+  }
+
+  addresses(): Record<string, { host: string; port: number }> {
+    return this.listenerAddresses;
+  }
+
+  async status(): Promise<unknown> {
+    const replies = await this.broadcast({ type: 'status' });
+    return replies.map((reply) => reply.value);
+  }
+
+  async metrics(): Promise<string> {
+    const replies = await this.broadcast({ type: 'metrics' });
+    const registry = AggregatorRegistry.aggregate(replies.map((reply) => reply.value as object));
+    return registry.metrics();
+  }
+
+  async drain(deadline: number): Promise<void> {
+    await this.broadcast({ type: 'drain', deadline }).catch(() => undefined);
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await Promise.all(
+      [...this.workers].map(
+        (worker) =>
+          new Promise<void>((resolve) => {
+            const timer = setTimeout(() => worker.process.kill('SIGKILL'), 5_000);
+            worker.once('exit', () => {
+              clearTimeout(timer);
+              resolve();
+            });
+            worker.process.kill('SIGTERM');
+          }),
+      ),
+    );
+    this.workers.clear();
+  }
+
+  private async fork(count: number): Promise<void> {
+    cluster.setupPrimary({ exec: path.join(import.meta.dirname, 'worker-main.ts'), silent: false });
+    await Promise.all(Array.from({ length: count }, () => this.forkOne()));
+  }
+
+  private forkOne(): Promise<Worker> {
+    const worker = cluster.fork();
+    this.workers.add(worker);
+    worker.on('message', (message: FromWorker) => {
+      if (message.type !== 'reply') return;
+      const waiter = this.pending.get(message.id);
+      if (!waiter) return;
+      this.pending.delete(message.id);
+      clearTimeout(waiter.timer);
+      waiter.resolve(message);
+    });
+    worker.once('exit', (code, signal) => {
+      this.workers.delete(worker);
+      if (this.stopping) return;
+      this.options.logger.error({ worker: worker.process.pid, code, signal }, 'worker exited; starting a new one');
+      this.replace().catch((err) => this.options.logger.error({ error: messageOf(err) }, 'worker replacement failed'));
+    });
+    return new Promise((resolve, reject) => {
+      worker.once('online', () => resolve(worker));
+      worker.once('error', reject);
+    });
+  }
+
+  private async replace(): Promise<void> {
+    const worker = await this.forkOne();
+    if (this.snapshot) {
+      const { loaded, ports } = this.snapshot;
+      await this.ask(worker, { type: 'apply', text: loaded.text, file: loaded.file, baseDir: loaded.baseDir, ports });
+    }
+  }
+
+  private ask(worker: Worker, request: Request): Promise<FromWorker> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new Error(`worker ${worker.process.pid}: no reply to ${request.type} within ${replyTimeoutMs}ms`));
+      }, replyTimeoutMs);
+      this.pending.set(id, { resolve, timer });
+      worker.send({ ...request, id } as ToWorker);
+    });
+  }
+
+  /** Sends to every worker; rejects with the first worker's error when any reports failure. */
+  private async broadcast(request: Request): Promise<FromWorker[]> {
+    const replies = await Promise.all([...this.workers].map((worker) => this.ask(worker, request)));
+    const failed = replies.find((reply) => !reply.ok);
+    if (failed) throw new Error(failed.error ?? `worker failed to ${request.type}`);
+    return replies;
+  }
+}

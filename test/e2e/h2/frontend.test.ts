@@ -1,0 +1,148 @@
+// The HTTP/2 frontend on its own (h2c prior knowledge, a dispatcher answering in place): SETTINGS
+// limits, the rapid-reset guard, malformed frames and HPACK, and GOAWAY on drain — with a raw frame
+// client for the bad input and curl / nghttp for the good.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import net, { type AddressInfo } from 'node:net';
+import { execFile } from 'node:child_process';
+import { parseConfigText } from '../../../src/config/index.ts';
+import { silentLogger } from '../../../src/core/index.ts';
+import { H2Frontend } from '../../../src/h2/index.ts';
+import { connectRaw, frame, frameType, flag, getHeaders, rstStream } from './raw-client.ts';
+
+const listenerConfig = (http2: string) =>
+  parseConfigText(
+    `
+listeners:
+  - name: h2c
+    listen: 127.0.0.1:0
+    protocol: h2c
+    http2: ${http2}
+    routes: [ { match: { path_prefix: / }, respond: { body: ok } } ]
+`,
+    'test.yaml',
+    '/tmp',
+  ).config.listeners[0];
+
+function run(command: string, args: string[]): Promise<{ code: number; out: string }> {
+  return new Promise((resolve) => {
+    execFile(command, args, { timeout: 10_000 }, (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, out: `${stdout}${stderr}` }));
+  });
+}
+
+describe('h2 frontend (h2c)', () => {
+  let server: net.Server;
+  let frontend: H2Frontend;
+  let port: number;
+  const dispatched: string[] = [];
+  const held = new Set<() => void>();
+
+  before(async () => {
+    frontend = new H2Frontend(listenerConfig('{ max_concurrent_streams: 50, max_header_list_size: 8kb, max_resets_per_second: 20 }'), {
+      logger: silentLogger(),
+      dispatch: (stream, headers) => {
+        const path = String(headers[':path']);
+        dispatched.push(path);
+        if (path === '/hold') {
+          // answers only when the test says so (in-flight stream during drain)
+          held.add(() => stream.respond({ ':status': 200 }, { endStream: true }));
+          return;
+        }
+        stream.respond({ ':status': 200, 'content-type': 'text/plain' });
+        stream.end(`path=${path}`);
+      },
+    });
+    server = net.createServer((socket) => frontend.accept(socket));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    port = (server.address() as AddressInfo).port;
+  });
+
+  after(async () => {
+    await frontend.stop();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  it('serves curl --http2-prior-knowledge and nghttp, many streams on one connection', async () => {
+    const curl = await run('curl', ['-sS', '--http2-prior-knowledge', `http://127.0.0.1:${port}/a`]);
+    assert.equal(curl.out, 'path=/a');
+    const urls = Array.from({ length: 20 }, (_, i) => `http://127.0.0.1:${port}/s${i}`);
+    const nghttp = await run('nghttp', ['-n', '-v', ...urls]);
+    assert.equal(nghttp.code, 0, nghttp.out);
+    const streams = new Set([...nghttp.out.matchAll(/recv HEADERS frame <length=\d+, flags=0x\d+, stream_id=(\d+)>/g)].map((m) => m[1]));
+    assert.equal(streams.size, 20);
+    assert.equal((nghttp.out.match(/send SETTINGS|recv SETTINGS frame <length=\d+, flags=0x00/g) ?? []).length >= 1, true);
+  });
+
+  it('announces max_concurrent_streams and max_header_list_size in SETTINGS', async () => {
+    const raw = await connectRaw(port);
+    const deadline = Date.now() + 3000;
+    while (!raw.frames.some((f) => f.type === frameType.SETTINGS && !(f.flags & flag.ACK)) && Date.now() < deadline) await new Promise((r) => raw.socket.once('data', r));
+    const settings = raw.frames.find((f) => f.type === frameType.SETTINGS && !(f.flags & flag.ACK))!;
+    const values = new Map<number, number>();
+    for (let i = 0; i + 6 <= settings.payload.length; i += 6) values.set(settings.payload.readUInt16BE(i), settings.payload.readUInt32BE(i + 2));
+    assert.equal(values.get(0x3), 50, 'SETTINGS_MAX_CONCURRENT_STREAMS');
+    assert.equal(values.get(0x6), 8192, 'SETTINGS_MAX_HEADER_LIST_SIZE');
+    assert.equal(values.get(0x2), 0, 'SETTINGS_ENABLE_PUSH off');
+    raw.socket.destroy();
+  });
+
+  it('cuts a rapid-reset client with GOAWAY(ENHANCE_YOUR_CALM)', async () => {
+    const raw = await connectRaw(port);
+    const before = dispatched.length;
+    // bounded: 400 open-and-cancel pairs, far over the limit of 20 per second
+    for (let i = 0, id = 1; i < 400 && !raw.socket.destroyed; i++, id += 2) {
+      raw.socket.write(Buffer.concat([getHeaders(id, '/reset', 'x', false), rstStream(id)]));
+    }
+    const code = await raw.goaway;
+    assert.equal(code, 0xb, 'ENHANCE_YOUR_CALM');
+    await raw.closed;
+    assert.ok(dispatched.length - before < 400, 'not every stream was worked on');
+    assert.ok(frontend.status().sessions_cut_for_resets >= 1);
+    const curl = await run('curl', ['-sS', '--http2-prior-knowledge', `http://127.0.0.1:${port}/after`]);
+    assert.equal(curl.out, 'path=/after', 'other clients are unaffected');
+  });
+
+  it('ends the connection on malformed frames and HPACK errors, before anything is dispatched', async () => {
+    const cases: { name: string; bytes: Buffer; code: number }[] = [
+      // an HPACK block that indexes past the end of the tables: COMPRESSION_ERROR (RFC 7541 §2.3.3)
+      { name: 'hpack', bytes: frame(frameType.HEADERS, flag.END_HEADERS | flag.END_STREAM, 1, Buffer.from([0xff, 0xff, 0xff, 0x7f])), code: 0x9 },
+      // SETTINGS whose length is not a multiple of 6: FRAME_SIZE_ERROR (RFC 9113 §6.5)
+      { name: 'settings size', bytes: frame(frameType.SETTINGS, 0, 0, Buffer.alloc(5)), code: 0x6 },
+      // DATA on stream 0: PROTOCOL_ERROR (RFC 9113 §6.1)
+      { name: 'data on stream 0', bytes: frame(frameType.DATA, 0, 0, Buffer.from('x')), code: 0x1 },
+      // HEADERS on an even (server-initiated) stream id: PROTOCOL_ERROR
+      { name: 'even stream id', bytes: getHeaders(2, '/even', 'x'), code: 0x1 },
+      // WINDOW_UPDATE with a zero increment on the connection: PROTOCOL_ERROR (RFC 9113 §6.9)
+      { name: 'zero window update', bytes: frame(frameType.WINDOW_UPDATE, 0, 0, Buffer.alloc(4)), code: 0x1 },
+    ];
+    const before = dispatched.length;
+    for (const testCase of cases) {
+      const raw = await connectRaw(port);
+      raw.socket.write(testCase.bytes);
+      assert.equal(await raw.goaway, testCase.code, testCase.name);
+      await raw.closed;
+    }
+    assert.equal(dispatched.length, before, 'no malformed request reached the dispatcher');
+  });
+
+  it('refuses a header list over max_header_list_size', async () => {
+    const result = await run('nghttp', ['-v', '-H', `x-big: ${'a'.repeat(10_000)}`, `http://127.0.0.1:${port}/big`]);
+    assert.doesNotMatch(result.out, /path=\/big/);
+    assert.ok(!dispatched.includes('/big'));
+  });
+
+  it('sends GOAWAY on drain and lets the stream in flight finish', async () => {
+    const raw = await connectRaw(port);
+    raw.socket.write(getHeaders(1, '/hold', 'x'));
+    const deadline = Date.now() + 3000;
+    while (held.size === 0 && Date.now() < deadline) await new Promise((r) => setImmediate(r));
+    assert.equal(held.size, 1);
+    const drained = frontend.drain(Date.now() + 5000);
+    assert.equal(await raw.goaway, 0, 'GOAWAY(NO_ERROR)');
+    for (const answer of held) answer();
+    await drained;
+    await raw.closed;
+    const response = raw.frames.find((f) => f.type === frameType.HEADERS && f.streamId === 1);
+    assert.ok(response, 'the in-flight stream got its response');
+  });
+});

@@ -1,0 +1,156 @@
+// Helpers for the L7 end-to-end tests: a proxy built from inline config on port 0 with real pools,
+// a captured access log, and a raw-socket client that counts complete responses.
+import net from 'node:net';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { configSchema } from '../../../src/config/index.ts';
+import { systemClock, silentLogger } from '../../../src/core/index.ts';
+import { buildPools, type PoolRegistry } from '../../../src/pool/index.ts';
+import { createHttpListener, type HttpListener, type UpstreamPool } from '../../../src/l7/index.ts';
+
+export interface TestProxy {
+  port: number;
+  listener: HttpListener;
+  pools: PoolRegistry;
+  /** Access-log lines written so far, parsed. */
+  accessLog: Record<string, unknown>[];
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a listener on 127.0.0.1:0. `listener` is the listener's YAML shape without name/listen;
+ * `pools` maps pool names to pool config (e.g. { backends: [{ address }] }).
+ */
+export async function startProxy(listener: Record<string, unknown>, pools: Record<string, unknown> = {}): Promise<TestProxy> {
+  const config = configSchema.parse({ pools, listeners: [{ name: 'test', listen: '127.0.0.1:0', ...listener }] });
+  const registry = buildPools(config.pools, { clock: systemClock });
+  const poolMap = new Map<string, UpstreamPool>();
+  for (const name of registry.names()) poolMap.set(name, registry.require(name));
+  const lines: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      for (const line of chunk.toString('utf8').split('\n')) if (line.length > 0) lines.push(JSON.parse(line) as Record<string, unknown>);
+      callback();
+    },
+  });
+  const accessLog = pino({ base: undefined, timestamp: pino.stdTimeFunctions.isoTime }, sink);
+  const proxy = createHttpListener(config.listeners[0], { pools: poolMap, accessLog, logger: silentLogger() });
+  await proxy.start();
+  return {
+    port: proxy.address().port,
+    listener: proxy,
+    pools: registry,
+    accessLog: lines,
+    async stop() {
+      await proxy.stop();
+      registry.close();
+    },
+  };
+}
+
+export interface RawResult {
+  /** Everything received (latin1). */
+  text: string;
+  /** Complete responses, split. */
+  responses: { status: number; head: string; body: string }[];
+  /** Whether the server closed the connection. */
+  closed: boolean;
+}
+
+/**
+ * Writes `data` (one write, or several when an array) to the proxy and collects what comes back until
+ * `responses` complete responses arrived (then it closes) or the server closes, bounded by `timeoutMs`.
+ */
+export function rawExchange(port: number, data: string | Buffer | (string | Buffer)[], options: { responses?: number; timeoutMs?: number } = {}): Promise<RawResult> {
+  const want = options.responses ?? Infinity;
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1');
+    let received = Buffer.alloc(0);
+    let closed = false;
+    let done = false;
+    const timer = setTimeout(() => finish(), options.timeoutMs ?? 5000);
+    const finish = (): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      socket.destroy();
+      resolve({ text: received.toString('latin1'), responses: splitResponses(received), closed });
+    };
+    socket.on('connect', () => {
+      for (const part of Array.isArray(data) ? data : [data]) socket.write(part);
+    });
+    socket.on('data', (chunk) => {
+      received = Buffer.concat([received, chunk]);
+      if (splitResponses(received).length >= want) finish();
+    });
+    socket.on('end', () => {
+      closed = true;
+      finish();
+    });
+    socket.on('close', () => {
+      closed = true;
+      finish();
+    });
+    socket.on('error', (err) => {
+      if ((err as NodeJS.ErrnoException).code === 'ECONNRESET') {
+        closed = true;
+        finish();
+      } else reject(err);
+    });
+  });
+}
+
+/** Splits a byte stream into complete HTTP/1.1 responses (Content-Length or chunked; 1xx have no body). */
+export function splitResponses(data: Buffer): { status: number; head: string; body: string }[] {
+  const out: { status: number; head: string; body: string }[] = [];
+  let offset = 0;
+  while (offset < data.length) {
+    const end = data.indexOf('\r\n\r\n', offset);
+    if (end < 0) break;
+    const head = data.subarray(offset, end).toString('latin1');
+    const status = Number(head.slice(9, 12));
+    let bodyStart = end + 4;
+    let body = '';
+    const length = /\r\ncontent-length:\s*(\d+)/i.exec(head);
+    if (status < 200 || status === 204 || status === 304) {
+      // no body
+    } else if (/\r\ntransfer-encoding:\s*chunked/i.test(head)) {
+      let p = bodyStart;
+      const parts: Buffer[] = [];
+      while (true) {
+        const lineEnd = data.indexOf('\r\n', p);
+        if (lineEnd < 0) return out;
+        const size = parseInt(data.subarray(p, lineEnd).toString('latin1'), 16);
+        if (size === 0) {
+          const trailerEnd = data.indexOf('\r\n\r\n', lineEnd - 2);
+          if (trailerEnd < 0) return out;
+          bodyStart = trailerEnd + 4;
+          break;
+        }
+        if (data.length < lineEnd + 2 + size + 2) return out;
+        parts.push(data.subarray(lineEnd + 2, lineEnd + 2 + size));
+        p = lineEnd + 2 + size + 2;
+      }
+      body = Buffer.concat(parts).toString('latin1');
+      out.push({ status, head, body });
+      offset = bodyStart;
+      continue;
+    } else if (length) {
+      const n = Number(length[1]);
+      if (data.length < bodyStart + n) break;
+      body = data.subarray(bodyStart, bodyStart + n).toString('latin1');
+      bodyStart += n;
+    } else {
+      break; // close-delimited: complete only at EOF
+    }
+    out.push({ status, head, body });
+    offset = bodyStart;
+  }
+  return out;
+}
+
+/** Header value from a response head (case-insensitive), or undefined. */
+export function headerOf(head: string, name: string): string | undefined {
+  const match = new RegExp(`\\r\\n${name}:[ \\t]*([^\\r]*)`, 'i').exec(head);
+  return match ? match[1] : undefined;
+}
