@@ -12,10 +12,15 @@ const entry = path.join(root, 'src', 'cli', 'main.ts');
 const major = Number(process.versions.node.split('.')[0]);
 
 if (major >= 24) {
-  import(require('node:url').pathToFileURL(entry).href).catch((err) => {
-    process.stderr.write(`switchyard: ${err && err.message ? err.message : err}\n`);
-    process.exit(1);
-  });
+  import(require('node:url').pathToFileURL(entry).href)
+    .then((cli) => cli.main(process.argv.slice(2)))
+    .then((code) => {
+      process.exitCode = code;
+    })
+    .catch((err) => {
+      process.stderr.write(`switchyard: ${err && err.message ? err.message : err}\n`);
+      process.exit(1);
+    });
 } else {
   const candidates = [
     path.join(root, 'node_modules', 'node', 'bin', 'node'),

@@ -146,3 +146,19 @@ export async function foreignCpuMeter(ownPids: () => readonly number[]): Promise
     },
   };
 }
+
+/**
+ * Waits (in 1 s steps, at most maxWaitMs) until the machine's busy CPU, less what ownPids use, stays under
+ * limitCores for one step. Returns the last measured foreign load; never throws on timeout.
+ */
+export async function waitForQuietMachine(limitCores: number, maxWaitMs: number, ownPids: () => readonly number[]): Promise<number> {
+  const deadline = Date.now() + maxWaitMs;
+  let foreign = Number.POSITIVE_INFINITY;
+  for (let step = 0; step < 1000; step++) {
+    const meter = await foreignCpuMeter(ownPids);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    foreign = (await meter.stop()).foreignCores;
+    if (foreign <= limitCores || Date.now() >= deadline) break;
+  }
+  return foreign;
+}

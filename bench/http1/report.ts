@@ -78,7 +78,7 @@ const columns: Column[] = [
   { title: 'req/s per round' },
 ];
 
-export function resultsTable(measurements: readonly Measurement[], targets: readonly TargetInfo[], modes: readonly { mode: Mode; note?: string }[]): string {
+export function resultsTable(measurements: readonly Measurement[], targets: readonly TargetInfo[], modes: readonly { mode: Mode; note?: string }[], noiseLimit = 0.15): string {
   const rows: string[][] = [];
   for (const { mode, note } of modes) {
     for (const target of targets) {
@@ -86,7 +86,7 @@ export function resultsTable(measurements: readonly Measurement[], targets: read
         if (mode === 'pinned') rows.push([target.label, mode, target.unavailable, '', '', '', '', '', '', '', '']);
         continue;
       }
-      const summary = summarize(measurements, mode, target.key);
+      const summary = summarize(measurements, mode, target.key, noiseLimit);
       if (!summary) {
         if (note && target.key !== 'direct' && !target.key.endsWith('w')) rows.push([target.label, mode, note, '', '', '', '', '', '', '', '']);
         continue;

@@ -11,6 +11,7 @@ import {
   ProcessSet,
   describeMachine,
   foreignCpuMeter,
+  waitForQuietMachine,
   machineFacts,
   parseOptions,
   probeCgroupCpu,
@@ -36,6 +37,7 @@ const spec = {
   proxy_cpu: { default: '0', help: 'CPU the proxies are pinned to' },
   load_cpu: { default: '1', help: 'CPU wrk and the origin are pinned to' },
   noise_limit: { default: 0.15, help: 'a run during which other processes used more CPU (in cores) is repeated' },
+  quiet_wait: { default: 30, help: 'seconds to wait, before each run, for other processes to leave the CPUs alone' },
   retries: { default: 1, help: 'repeats of a disturbed run (the quieter one is kept)' },
   results: { default: '', help: 'also write the report (markdown) to this file, e.g. bench/RESULTS.md' },
   help: { default: false, help: 'this text' },
@@ -127,6 +129,10 @@ try {
       for (const pid of pids) await group.add(pid);
     }
     try {
+      if (options.quiet_wait > 0) {
+        const foreign = await waitForQuietMachine(options.noise_limit, options.quiet_wait * 1000, () => [...pids, origin.pid]);
+        if (foreign > options.noise_limit) log(`  machine still busy (${foreign.toFixed(2)} cores used by other processes) after ${options.quiet_wait}s; running anyway`);
+      }
       const meter = await foreignCpuMeter(() => [...pids, origin.pid]);
       const cpuBefore = await treeCpuSeconds(pids);
       const sampler = sampleRss(pids);
@@ -174,9 +180,9 @@ try {
     `- equal CPU: ${CpuCgroup.describe(cgroup, quota)}, each proxy (all its processes) in its own group, still pinned`,
     `- access logs: ${options.access_log === 'off' ? 'off' : 'JSON lines to a file (nginx buffer=4k flush=1s; Switchyard through pino)'}`,
     `- × nginx = median over rounds of (figure / nginx's figure in the same round and mode); CPU µs/req = user+sys CPU of the proxy's processes / requests; peak RSS = largest single process (VmHWM); errors = socket errors + non-2xx`,
-    `- a run during which other processes on the machine used more than ${options.noise_limit} cores was repeated up to ${options.retries}× and the quieter kept; a figure marked * in "req/s per round" was still disturbed`,
+    `- a run during which other processes on the machine used more than ${options.noise_limit} cores was repeated up to ${options.retries}× and the quieter kept (each run first waited up to ${options.quiet_wait}s for a quiet machine); a figure marked * in "req/s per round" was still disturbed`,
     '',
-    resultsTable(measurements, infos, [{ mode: 'pinned' }, { mode: 'equal-cpu', note: equalNote }]),
+    resultsTable(measurements, infos, [{ mode: 'pinned' }, { mode: 'equal-cpu', note: equalNote }], options.noise_limit),
     '',
     `Forwarding check (GET /__headers echoed by the origin): ${infos.map((info) => `${info.label}: ${info.unavailable ? 'not run' : info.check}`).join('; ')}`,
   ];

@@ -35,6 +35,13 @@ export interface H2FrontendStatus {
   sessions_cut_for_resets: number;
 }
 
+/** Header list size as SETTINGS_MAX_HEADER_LIST_SIZE counts it: name + value + 32 per field (RFC 9113 §6.5.2). */
+function headerListSize(raw: readonly string[]): number {
+  let size = 0;
+  for (let i = 0; i < raw.length; i++) size += raw[i].length;
+  return size + 16 * raw.length;
+}
+
 export class H2Frontend {
   private readonly server: Http2Server;
   private readonly sessions = new Set<ServerHttp2Session>();
@@ -88,7 +95,9 @@ export class H2Frontend {
       if (this.localResets.has(stream) || !resets.hit() || session.destroyed) return;
       this.cutForResets++;
       this.deps.logger.warn({ listener: this.listener.name, peer: context.peerAddress }, `h2 ${this.listener.name}: client ${context.peerAddress} reset more than ${this.listener.http2.max_resets_per_second} streams in a second, closing the connection`);
-      session.destroy(undefined, constants.NGHTTP2_ENHANCE_YOUR_CALM);
+      // destroy(code) is node's documented form for "GOAWAY with this code, then close"; its typings only
+      // list destroy(error, code), and destroy(undefined, code) would send NO_ERROR (a default parameter)
+      (session.destroy as unknown as (code: number) => void).call(session, constants.NGHTTP2_ENHANCE_YOUR_CALM);
     };
 
     session.on('error', (err) => this.deps.logger.debug({ err: messageOf(err) }, `h2 ${this.listener.name}: session error`));
@@ -97,13 +106,19 @@ export class H2Frontend {
     session.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, _flags: number, rawHeaders: string[]) => {
       this.streamCount++;
       stream.on('error', () => undefined);
-      stream.once('close', () => this.streamCount--);
-      // a HEADERS and a RST_STREAM in the same read arrive here already closed
-      if (stream.destroyed || stream.closed) {
-        onClientReset(stream);
+      // a stream that closes with an error code we did not send was reset by the client (RST_STREAM),
+      // whether or not its response had been written yet
+      stream.once('close', () => {
+        this.streamCount--;
+        if (stream.rstCode !== constants.NGHTTP2_NO_ERROR) onClientReset(stream);
+      });
+      if (stream.destroyed || stream.closed) return;
+      // node:http2 announces SETTINGS_MAX_HEADER_LIST_SIZE but does not enforce it on what it receives
+      if (headerListSize(rawHeaders) > this.listener.http2.max_header_list_size) {
+        stream.respond({ ':status': 431, 'content-type': 'text/plain; charset=utf-8' });
+        stream.end('request header fields too large\n');
         return;
       }
-      stream.once('aborted', () => onClientReset(stream));
       try {
         this.deps.dispatch(stream, headers, rawHeaders, context);
       } catch (err) {

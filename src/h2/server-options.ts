@@ -13,9 +13,10 @@ export function http2ServerOptions(listener: ListenerConfig): ServerOptions {
       // per-stream limit still keeps a slow reader from buffering more than this in the proxy
       initialWindowSize: 256 * 1024,
     },
-    // nghttp2's own reset limiter as a backstop behind ours (it answers INTERNAL_ERROR, ours ENHANCE_YOUR_CALM)
-    streamResetBurst: max_resets_per_second * 4,
-    streamResetRate: max_resets_per_second * 2,
+    // nghttp2's own reset limiter, a backstop well behind ours: it answers INTERNAL_ERROR where ours answers
+    // ENHANCE_YOUR_CALM, and it acts inside one read while ours counts the stream closes that read produced
+    streamResetBurst: Math.max(1000, max_resets_per_second * 10),
+    streamResetRate: Math.max(100, max_resets_per_second * 2),
     maxSessionInvalidFrames: 100,
     maxSessionRejectedStreams: 100,
     // bytes of memory a session may hold (MB): bounds HPACK tables and buffered frames per client

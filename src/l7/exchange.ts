@@ -269,9 +269,10 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
     if (head.contentLength > 0 || (head.bodyKind === BODY_NONE && head.header('content-length') !== undefined)) {
       extra += `content-length: ${head.contentLength}\r\n`;
     }
-    if (action.upstreamHost === 'backend' || head.absoluteForm) {
+    if (action.upstreamHost === 'backend' || head.absoluteForm || head.authority.length === 0) {
+      // HTTP/1.0 clients may omit Host; HTTP/1.1 upstreams require one
       drop |= bit(H_HOST);
-      extra += `host: ${action.upstreamHost === 'backend' ? this.lease!.backend.id : head.authority}\r\n`;
+      extra += `host: ${action.upstreamHost === 'backend' || head.authority.length === 0 ? this.lease!.backend.id : head.authority}\r\n`;
     }
     extra += this.forwardedLines();
     const out = buildUpstreamHead(head, newTarget === head.target && !head.absoluteForm ? null : newTarget, drop, extra, buf, bs, be);

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { poolSchema, type PoolConfig } from '../config/index.ts';
 import { FakeClock } from '../core/index.ts';
 import { buildPools } from './registry.ts';
+import { builtinBalancers } from './balancers/index.ts';
 import type { BalanceInput } from './types.ts';
 
 const request: BalanceInput = { clientAddress: '10.0.0.1', path: '/', header: () => undefined, cookie: () => undefined };
@@ -72,5 +73,18 @@ describe('buildPools (reload)', () => {
     assert.equal(second.retired[0].backends[0].state, 'draining');
     assert.deepEqual(second.status().map((pool) => pool.name), ['users', 'orders']);
     assert.throws(() => second.require('old'), /pool old: not defined/);
+  });
+});
+
+describe('buildPools (refused reload)', () => {
+  it('changes nothing when a pool names a balancer the registry lacks', () => {
+    const clock = new FakeClock();
+    const balancers = new Map([...builtinBalancers()].filter(([name]) => name !== 'least_conn'));
+    const first = buildPools(pools({ users: { backends: [{ address: '127.0.0.1:1' }] } }), { clock, balancers });
+    assert.throws(
+      () => buildPools(pools({ users: { backends: [{ address: '127.0.0.1:2' }] }, orders: { balance: 'least_conn', backends: [{ address: '127.0.0.1:3' }] } }), { clock, balancers }, first),
+      /pool orders: no balancer named least_conn/,
+    );
+    assert.deepEqual(first.require('users').backends.map((backend) => backend.id), ['127.0.0.1:1']);
   });
 });

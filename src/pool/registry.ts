@@ -5,6 +5,7 @@
 import type { PoolConfig } from '../config/index.ts';
 import { EdgeError, type HasStatus } from '../core/index.ts';
 import { Pool, type PoolDeps } from './pool.ts';
+import { builtinBalancers } from './balancers/index.ts';
 import type { PoolChangeListener, PoolStatus } from './types.ts';
 
 export class PoolRegistry implements HasStatus<PoolStatus[]> {
@@ -56,6 +57,14 @@ export class PoolRegistry implements HasStatus<PoolStatus[]> {
 
 /** Builds the pools of `configs`, reusing those of `previous` that remain (see the file comment). */
 export function buildPools(configs: Readonly<Record<string, PoolConfig>>, deps: PoolDeps, previous?: PoolRegistry): PoolRegistry {
+  // refuse before touching any kept pool, so a failed reload leaves the previous registry as it was
+  const balancers = deps.balancers ?? builtinBalancers();
+  for (const [name, config] of Object.entries(configs)) {
+    if (!balancers.has(config.balance)) {
+      throw new EdgeError('SY_ERR_POOL_BALANCE', `pool ${name}: no balancer named ${config.balance}`, { source: 'config' });
+    }
+  }
+  const poolDeps: PoolDeps = { ...deps, balancers };
   const pools = new Map<string, Pool>();
   for (const [name, config] of Object.entries(configs)) {
     const kept = previous?.get(name);
@@ -63,7 +72,7 @@ export function buildPools(configs: Readonly<Record<string, PoolConfig>>, deps: 
       kept.update(config);
       pools.set(name, kept);
     } else {
-      pools.set(name, new Pool(name, config, deps));
+      pools.set(name, new Pool(name, config, poolDeps));
     }
   }
   const retired: Pool[] = [];

@@ -64,7 +64,7 @@ export class ControlPlane {
   }
 
   private pidFile(): string {
-    return path.join(this.dataDir(), 'switchyard.pid');
+    return path.join(this.dataDir(), 'switchyard.run.json');
   }
 
   workerCount(): number {
@@ -104,7 +104,8 @@ export class ControlPlane {
       throw err;
     }
     await mkdir(this.dataDir(), { recursive: true });
-    await writeFile(this.pidFile(), `${process.pid}\n`);
+    // The running edge's pid and admin address (port 0 resolved), for `switchyard reload`.
+    await writeFile(this.pidFile(), `${JSON.stringify({ pid: process.pid, admin: this.admin?.address() })}\n`);
     logger.info(
       {
         listeners: this.traffic.addresses(),

@@ -1,6 +1,6 @@
 // switchyard reload -c FILE: validate the config here, then ask the running edge to load it — through the
-// admin API when configured (so the edge's own verdict comes back and sets the exit code), else by SIGHUP
-// to the pid in the data directory.
+// admin API when configured (so the edge's own verdict comes back and sets the exit code), else by SIGHUP.
+// The running edge's pid and admin address are in <data_dir>/switchyard.run.json.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { loadConfigFile } from '../../config/index.ts';
@@ -26,15 +26,24 @@ export const command: Command = {
     }
     const { config, baseDir } = loaded;
     const dataDir = path.resolve(baseDir, config.data_dir);
-    if (config.admin) {
+    const runFile = path.join(dataDir, 'switchyard.run.json');
+    let running: { pid: number; admin?: { host: string; port: number } };
+    try {
+      running = JSON.parse(await readFile(runFile, 'utf8'));
+    } catch {
+      io.stderr.write(`no ${runFile}: is switchyard running with this config?\n`);
+      return 1;
+    }
+    if (config.admin && running.admin) {
       const token = await readAdminToken(path.resolve(dataDir, config.admin.token_file));
-      const { host, port } = config.admin.listen;
+      const { host, port } = running.admin;
       const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}/api/reload`;
       let response: Response;
       try {
         response = await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(60_000) });
       } catch (err) {
-        io.stderr.write(`admin API at ${host}:${port} not reachable (${(err as Error).cause ? String((err as Error & { cause: Error }).cause.message) : (err as Error).message}): is switchyard running?\n`);
+        const cause = (err as Error & { cause?: Error }).cause;
+        io.stderr.write(`admin API at ${host}:${port} not reachable (${cause?.message ?? (err as Error).message}): is switchyard running?\n`);
         return 1;
       }
       const result = (await response.json()) as { ok: boolean; error?: string };
@@ -45,16 +54,8 @@ export const command: Command = {
       io.stdout.write('reloaded\n');
       return 0;
     }
-    const pidFile = path.join(dataDir, 'switchyard.pid');
-    let pid: number;
-    try {
-      pid = Number((await readFile(pidFile, 'utf8')).trim());
-    } catch {
-      io.stderr.write(`no pid file at ${pidFile}: is switchyard running with this config?\n`);
-      return 1;
-    }
-    process.kill(pid, 'SIGHUP');
-    io.stdout.write(`sent SIGHUP to ${pid} (no admin API configured: the edge logs whether the reload took)\n`);
+    process.kill(running.pid, 'SIGHUP');
+    io.stdout.write(`sent SIGHUP to ${running.pid} (no admin API configured: the edge logs whether the reload took)\n`);
     return 0;
   },
 };

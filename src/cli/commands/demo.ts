@@ -1,0 +1,196 @@
+// switchyard demo (what `npm start` runs): the whole request lifecycle on one machine. Starts the demo's
+// application servers (two users and two orders instances, on the backend addresses of
+// demo/switchyard.yaml) as child processes, then the edge in this process, prints what runs where and
+// three commands to try, and on Ctrl-C drains the edge and stops the instances. State (SQLite file, JWT
+// secret, local CA, admin token, logs) lives in the config's data_dir, reused by the next run.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { loadConfigFile, type Config, type LoadedConfig } from '../../config/index.ts';
+import { ConfigError, messageOf } from '../../core/index.ts';
+import { startEdge } from '../../supervisor/index.ts';
+import { UsageError, type Command, type CommandIo } from '../command.ts';
+
+const projectRoot = path.resolve(import.meta.dirname, '..', '..', '..');
+const appEntry = path.join(projectRoot, 'demo', 'app', 'main.ts');
+const defaultConfig = path.join(projectRoot, 'demo', 'switchyard.yaml');
+const demoServices = ['users', 'orders'] as const;
+
+interface AppInstance {
+  service: (typeof demoServices)[number];
+  name: string;
+  host: string;
+  port: number;
+}
+
+/** users-1, users-2, orders-1, … on the addresses the config's pools expect. */
+function appInstances(config: Config): AppInstance[] {
+  return demoServices.flatMap((service) => {
+    const pool = config.pools[service];
+    if (!pool) throw new UsageError(`the demo config has no pool ${service}`);
+    return pool.backends.map((backend, index) => ({ service, name: `${service}-${index + 1}`, ...backend.address }));
+  });
+}
+
+/** Origins of the pages the edge serves (static routes with a host), which the API must allow (CORS). */
+function pageOrigins(config: Config): string[] {
+  const origins = new Set<string>();
+  for (const listener of config.listeners) {
+    if (listener.protocol !== 'https' && listener.protocol !== 'http') continue;
+    for (const route of listener.routes ?? []) {
+      if (!route.static || !route.match.host) continue;
+      for (const host of [route.match.host].flat()) origins.add(`${listener.protocol}://${host}:${listener.listen.port}`);
+    }
+  }
+  return [...origins];
+}
+
+/** One application server process; its output goes to <dataDir>/logs/<name>.log. */
+class AppChild {
+  readonly instance: AppInstance;
+  #child: ChildProcess | undefined;
+  #exited: Promise<void> = Promise.resolve();
+
+  constructor(instance: AppInstance) {
+    this.instance = instance;
+  }
+
+  /** Resolves once the instance logs "listening"; rejects when it exits first or takes over 20s. */
+  async start(options: { dataDir: string; logDir: string; corsOrigins: string[] }): Promise<void> {
+    const { service, name, host, port } = this.instance;
+    const logFile = path.join(options.logDir, `${name}.log`);
+    const log = createWriteStream(logFile, { flags: 'a' });
+    const child = spawn(
+      process.execPath,
+      [appEntry, '--service', service, '--host', host, '--port', String(port), '--instance', name, '--data-dir', options.dataDir, '--cors-origins', options.corsOrigins.join(',')],
+      { stdio: ['ignore', 'pipe', 'pipe'], env: process.env },
+    );
+    this.#child = child;
+    this.#exited = new Promise((resolve) => child.once('exit', () => log.end(() => resolve())));
+    child.stderr!.pipe(log, { end: false });
+    const recent: string[] = [];
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${name} did not start within 20s (see ${logFile})`)), 20_000);
+      createInterface({ input: child.stdout! }).on('line', (line) => {
+        log.write(`${line}\n`);
+        recent.push(line);
+        if (recent.length > 5) recent.shift();
+        if (line.includes('"msg":"listening"')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        const reason = recent.map((line) => /"err":"([^"]*)"/.exec(line)?.[1]).find(Boolean) ?? `exit code ${code}`;
+        reject(new Error(`${name} could not start on ${host}:${port}: ${reason} (see ${logFile}; is an earlier demo still running?)`));
+      });
+    });
+  }
+
+  /** SIGTERM (the instance drains), SIGKILL if it has not exited after 10s. */
+  async stop(): Promise<void> {
+    const child = this.#child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return this.#exited;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await this.#exited;
+    clearTimeout(timer);
+  }
+}
+
+function banner(loaded: LoadedConfig, apps: AppInstance[], dataDir: string): string {
+  const { config } = loaded;
+  const show = (file: string): string => path.relative(process.cwd(), file) || '.';
+  const address = (host: string, port: number): string => `${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const web = config.listeners.find((listener) => listener.protocol === 'https');
+  const webPort = web?.listen.port ?? 8443;
+  const dns = config.dns?.listen[0];
+  const dnsAt = dns ? `@${dns.host} -p ${dns.port}` : '@127.0.0.1 -p 5353';
+  const database = process.env.DATABASE_URL
+    ? `postgres ${new URL(process.env.DATABASE_URL).host}${new URL(process.env.DATABASE_URL).pathname}`
+    : `sqlite ${show(path.join(dataDir, 'demo.sqlite'))}  (DATABASE_URL=postgres://… npm start for PostgreSQL)`;
+  const lines = ['', 'Switchyard demo is running. Ctrl-C stops everything.', ''];
+  if (config.dns) lines.push(`  dns       ${config.dns.listen.map((item) => `${item.transport}://${address(item.host, item.port)}`).join(' ')}  zones ${config.dns.zones.map((zone) => zone.origin).join(' ')}`);
+  for (const listener of config.listeners) {
+    const tls = listener.tls?.self_signed ? `  local CA ${show(path.join(dataDir, 'tls', 'ca', 'ca.pem'))}` : '';
+    lines.push(`  edge      ${listener.protocol}://${address(listener.listen.host, listener.listen.port)}  (${listener.name})${tls}`);
+  }
+  if (config.admin) lines.push(`  admin     http://${address(config.admin.listen.host, config.admin.listen.port)}  token in ${show(path.resolve(dataDir, config.admin.token_file))}`);
+  for (const service of demoServices) {
+    lines.push(`  ${service.padEnd(9)} ${apps.filter((app) => app.service === service).map((app) => `${app.name} ${address(app.host, app.port)}`).join(', ')}`);
+  }
+  lines.push(`  database  ${database}`, `  logs      ${show(path.join(dataDir, 'logs'))}/`, '', 'Try:');
+  lines.push(`  dig ${dnsAt} api.example.test`);
+  lines.push(`  curl --cacert ${show(path.join(dataDir, 'tls', 'ca', 'ca.pem'))} --resolve api.example.test:${webPort}:127.0.0.1 https://api.example.test:${webPort}/api/users`);
+  lines.push(`  https://example.test:${webPort}/   (log in as demo / demo; example.test and api.example.test must resolve to 127.0.0.1:`);
+  lines.push(`      chromium --host-resolver-rules="MAP example.test 127.0.0.1, MAP api.example.test 127.0.0.1" https://example.test:${webPort}/`);
+  lines.push(`      or a line "127.0.0.1 example.test api.example.test" in /etc/hosts; trust the local CA or accept the warning)`, '');
+  return lines.join('\n');
+}
+
+async function runDemo(configFile: string, io: CommandIo): Promise<number> {
+  const loaded = await loadConfigFile(configFile);
+  const dataDir = path.resolve(loaded.baseDir, loaded.config.data_dir);
+  const logDir = path.join(dataDir, 'logs');
+  await mkdir(logDir, { recursive: true });
+  const instances = appInstances(loaded.config);
+  const children = instances.map((instance) => new AppChild(instance));
+  const stopApps = () => Promise.all(children.map((child) => child.stop()));
+
+  // Until the edge owns the signals, Ctrl-C during start-up stops whatever has started.
+  let interrupted = false;
+  const onSignal = (): void => {
+    interrupted = true;
+    void stopApps();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  let edge: Awaited<ReturnType<typeof startEdge>>;
+  try {
+    io.stdout.write(`starting ${instances.map((instance) => instance.name).join(', ')} …\n`);
+    await Promise.all(children.map((child) => child.start({ dataDir, logDir, corsOrigins: pageOrigins(loaded.config) })));
+    if (interrupted) return 130;
+    io.stdout.write('starting the edge …\n');
+    edge = await startEdge({ configFile });
+  } catch (err) {
+    await stopApps();
+    if (interrupted) return 130;
+    throw err;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  io.stdout.write(`${banner(loaded, instances, dataDir)}\n`);
+
+  // The edge stops on SIGINT/SIGTERM (draining in-flight requests); the instances go after it.
+  const code = await edge.done;
+  io.stdout.write('edge stopped; stopping the application servers …\n');
+  await stopApps();
+  io.stdout.write('demo stopped\n');
+  return code;
+}
+
+export const command: Command = {
+  summary: 'run the demo stack: DNS, the edge, users and orders services, database (npm start)',
+  usage: 'usage: switchyard demo [-c FILE]   (default demo/switchyard.yaml; DATABASE_URL=postgres://… for PostgreSQL)',
+  async run(args, io) {
+    let configFile = defaultConfig;
+    for (let index = 0; index < args.length; index++) {
+      if ((args[index] === '-c' || args[index] === '--config') && args[index + 1]) configFile = path.resolve(args[++index]);
+      else throw new UsageError(`unknown option ${args[index]}`);
+    }
+    try {
+      return await runDemo(configFile, io);
+    } catch (err) {
+      if (err instanceof ConfigError) {
+        io.stderr.write(`${err.message}\n`);
+        return 1;
+      }
+      io.stderr.write(`switchyard demo: ${messageOf(err)}\n`);
+      return 1;
+    }
+  },
+};

@@ -1,0 +1,171 @@
+// Multiplexed upstream connections for pools with protocol h2c, h2 or grpc: per backend a few node:http2
+// client sessions, each carrying many streams up to the backend's SETTINGS_MAX_CONCURRENT_STREAMS.
+// TLS to the upstream (protocol h2, or grpc with `tls:`) verifies the backend against `tls.ca` (or the
+// system store) and sends `tls.servername` as SNI: re-encryption after termination at the edge.
+import http2, { type ClientHttp2Session, type SecureClientSessionOptions } from 'node:http2';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { PoolConfig } from '../../config/index.ts';
+import { EdgeError, messageOf, type Logger } from '../../core/index.ts';
+
+export interface UpstreamTarget {
+  /** "host:port", the backend id. */
+  readonly id: string;
+  readonly host: string;
+  readonly port: number;
+}
+
+interface TrackedSession {
+  session: ClientHttp2Session;
+  active: number;
+  connected: Promise<void>;
+}
+
+export interface UpstreamSessionsDeps {
+  baseDir: string;
+  logger: Logger;
+  /** ms allowed for TCP + TLS + SETTINGS; the listener's timeouts.upstream_connect. */
+  connectTimeoutMs: number;
+}
+
+export class H2UpstreamSessions {
+  readonly poolName: string;
+  private config: PoolConfig;
+  private readonly deps: UpstreamSessionsDeps;
+  private readonly byBackend = new Map<string, TrackedSession[]>();
+  private ca: Buffer | undefined;
+  private prepared: Promise<void> | undefined;
+  private closed = false;
+
+  constructor(poolName: string, config: PoolConfig, deps: UpstreamSessionsDeps) {
+    this.poolName = poolName;
+    this.config = config;
+    this.deps = deps;
+  }
+
+  get secure(): boolean {
+    return this.config.protocol === 'h2' || (this.config.protocol === 'grpc' && this.config.tls !== undefined);
+  }
+
+  /** Reads the CA file once (async); every acquire waits for it. */
+  prepare(): Promise<void> {
+    this.prepared ??= (async () => {
+      const caFile = this.config.tls?.ca;
+      if (caFile === undefined) return;
+      try {
+        this.ca = await readFile(path.resolve(this.deps.baseDir, caFile));
+      } catch (err) {
+        throw new EdgeError('SY_ERR_UPSTREAM_TLS', `pool ${this.poolName}: cannot read tls.ca ${caFile}: ${messageOf(err)}`, { source: 'config' });
+      }
+    })();
+    return this.prepared;
+  }
+
+  private connect(target: UpstreamTarget): TrackedSession {
+    const tls = this.config.tls;
+    const authority = `${this.secure ? 'https' : 'http'}://${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`;
+    const options: SecureClientSessionOptions = this.secure
+      ? {
+          ca: this.ca,
+          servername: tls?.servername ?? (/^[\d.]+$|:/.test(target.host) ? undefined : target.host),
+          rejectUnauthorized: tls?.verify ?? true,
+          ALPNProtocols: ['h2'],
+        }
+      : {};
+    const session = http2.connect(authority, { ...options, settings: { enablePush: false, initialWindowSize: 256 * 1024 } });
+    const tracked: TrackedSession = { session, active: 0, connected: undefined as unknown as Promise<void> };
+    tracked.connected = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        session.destroy();
+        reject(new EdgeError('SY_ERR_UPSTREAM_CONNECT', `pool ${this.poolName}: connect to ${target.id} timed out`, { source: 'upstream', retry: 'retryable', status: 504 }));
+      }, this.deps.connectTimeoutMs);
+      session.once('connect', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      session.once('error', (err) => {
+        clearTimeout(timer);
+        reject(new EdgeError('SY_ERR_UPSTREAM_CONNECT', `pool ${this.poolName}: cannot connect to ${target.id}: ${messageOf(err)}`, { source: 'upstream', retry: 'retryable', status: 502, cause: err }));
+      });
+    });
+    tracked.connected.catch(() => undefined);
+    session.on('error', () => undefined);
+    const forget = () => this.forget(target.id, tracked);
+    session.once('close', forget);
+    session.once('goaway', forget);
+    // an idle session is closed after the pool's keep-alive idle timeout
+    session.setTimeout(this.config.keepalive.idle_timeout, () => {
+      if (tracked.active === 0) session.close();
+    });
+    let list = this.byBackend.get(target.id);
+    if (!list) {
+      list = [];
+      this.byBackend.set(target.id, list);
+    }
+    list.push(tracked);
+    return tracked;
+  }
+
+  private forget(id: string, tracked: TrackedSession): void {
+    const list = this.byBackend.get(id);
+    if (!list) return;
+    const at = list.indexOf(tracked);
+    if (at >= 0) list.splice(at, 1);
+    if (list.length === 0) this.byBackend.delete(id);
+  }
+
+  /**
+   * A connected session to the backend with room for one more stream; call `done` when that stream closes.
+   * Rejects with a retryable EdgeError when the backend cannot be reached.
+   */
+  async acquire(target: UpstreamTarget): Promise<{ session: ClientHttp2Session; done: () => void }> {
+    if (this.closed) throw new EdgeError('SY_ERR_UPSTREAM_CLOSED', `pool ${this.poolName}: closed`, { source: 'internal', retry: 'retryable', status: 503 });
+    await this.prepare();
+    let tracked: TrackedSession | undefined;
+    for (const candidate of this.byBackend.get(target.id) ?? []) {
+      const session = candidate.session;
+      if (session.closed || session.destroyed) continue;
+      const limit = session.remoteSettings?.maxConcurrentStreams ?? 100;
+      if (candidate.active < limit) {
+        tracked = candidate;
+        break;
+      }
+    }
+    tracked ??= this.connect(target);
+    tracked.active++;
+    const chosen = tracked;
+    let released = false;
+    const done = () => {
+      if (released) return;
+      released = true;
+      chosen.active--;
+    };
+    try {
+      await chosen.connected;
+    } catch (err) {
+      done();
+      throw err;
+    }
+    return { session: chosen.session, done };
+  }
+
+  updateConfig(config: PoolConfig): void {
+    if (JSON.stringify(config.tls) !== JSON.stringify(this.config.tls) || config.protocol !== this.config.protocol) {
+      this.prepared = undefined;
+      for (const list of this.byBackend.values()) for (const tracked of list) tracked.session.close();
+    }
+    this.config = config;
+  }
+
+  sessionCount(): number {
+    let n = 0;
+    for (const list of this.byBackend.values()) n += list.length;
+    return n;
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const list of this.byBackend.values()) for (const tracked of list) tracked.session.close();
+    this.byBackend.clear();
+  }
+}

@@ -1,0 +1,112 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { RequestHead, parseRequestHead, BODY_NONE, BODY_LENGTH, BODY_CHUNKED, H_HOST, H_CONNECTION, H_REQUEST_ID } from './request-head.ts';
+import { findHeadEnd } from './chars.ts';
+
+function parse(text: string, requestId = 'x-request-id'): { status: number; head: RequestHead } {
+  const raw = Buffer.from(text, 'latin1');
+  const head = new RequestHead();
+  return { status: parseRequestHead(raw, raw.length, head, requestId), head };
+}
+
+test('parses a simple GET', () => {
+  const { status, head } = parse('GET /a/b?c=d HTTP/1.1\r\nHost: Example.TEST:8080\r\nX-Request-Id: abc\r\n\r\n');
+  assert.equal(status, 0);
+  assert.equal(head.method, 'GET');
+  assert.equal(head.target, '/a/b?c=d');
+  assert.equal(head.path, '/a/b');
+  assert.equal(head.authority, 'Example.TEST:8080');
+  assert.equal(head.hostname, 'example.test');
+  assert.equal(head.minor, 1);
+  assert.equal(head.keepAlive, true);
+  assert.equal(head.bodyKind, BODY_NONE);
+  assert.equal(head.headerCount, 2);
+  assert.equal(head.kinds[0], H_HOST);
+  assert.equal(head.kinds[1], H_REQUEST_ID);
+  assert.equal(head.header('x-request-id'), 'abc');
+});
+
+test('framing: content-length, chunked, keep-alive and upgrade flags', () => {
+  assert.equal(parse('POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n').head.bodyKind, BODY_LENGTH);
+  assert.equal(parse('POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 5\r\n\r\n').head.contentLength, 5);
+  assert.equal(parse('POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n').head.bodyKind, BODY_CHUNKED);
+  assert.equal(parse('GET / HTTP/1.0\r\n\r\n').head.keepAlive, false);
+  assert.equal(parse('GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n').head.keepAlive, true);
+  assert.equal(parse('GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n').head.keepAlive, false);
+  const upgrade = parse('GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, X-Foo\r\nUpgrade: websocket\r\n\r\n').head;
+  assert.equal(upgrade.upgrade, true);
+  assert.deepEqual(upgrade.connectionTokens, ['x-foo']);
+  assert.equal(upgrade.kinds[1], H_CONNECTION);
+  assert.equal(parse('PUT / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n').head.expectContinue, true);
+});
+
+test('absolute-form and asterisk-form targets', () => {
+  const abs = parse('GET http://Other.test:81/p?q HTTP/1.1\r\nHost: ignored\r\n\r\n').head;
+  assert.equal(abs.absoluteForm, true);
+  assert.equal(abs.authority, 'Other.test:81');
+  assert.equal(abs.hostname, 'other.test');
+  assert.equal(abs.target, '/p?q');
+  assert.equal(parse('GET http://x.test HTTP/1.1\r\nHost: x.test\r\n\r\n').head.target, '/');
+  assert.equal(parse('OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n').status, 0);
+  assert.equal(parse('GET * HTTP/1.1\r\nHost: a\r\n\r\n').status, 400);
+});
+
+const bad: [string, string, number][] = [
+  ['lower-case-free junk method', '@GET / HTTP/1.1\r\nHost: a\r\n\r\n', 400],
+  ['two spaces', 'GET  / HTTP/1.1\r\nHost: a\r\n\r\n', 400],
+  ['no version', 'GET /\r\nHost: a\r\n\r\n', 400],
+  ['HTTP/2.0', 'GET / HTTP/2.0\r\nHost: a\r\n\r\n', 505],
+  ['HTTP/1.2', 'GET / HTTP/1.2\r\nHost: a\r\n\r\n', 505],
+  ['lower-case http', 'GET / http/1.1\r\nHost: a\r\n\r\n', 400],
+  ['control char in target', 'GET /a\x01b HTTP/1.1\r\nHost: a\r\n\r\n', 400],
+  ['fragment in target', 'GET /a#b HTTP/1.1\r\nHost: a\r\n\r\n', 400],
+  ['relative target', 'GET a/b HTTP/1.1\r\nHost: a\r\n\r\n', 400],
+  ['userinfo in absolute-form', 'GET http://u@h/ HTTP/1.1\r\nHost: h\r\n\r\n', 400],
+  ['missing host on 1.1', 'GET / HTTP/1.1\r\n\r\n', 400],
+  ['two hosts', 'GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n', 400],
+  ['space in host', 'GET / HTTP/1.1\r\nHost: a b\r\n\r\n', 400],
+  ['space before colon', 'GET / HTTP/1.1\r\nHost : a\r\n\r\n', 400],
+  ['empty header name', 'GET / HTTP/1.1\r\nHost: a\r\n: x\r\n\r\n', 400],
+  ['invalid name char', 'GET / HTTP/1.1\r\nHost: a\r\nX(y): 1\r\n\r\n', 400],
+  ['control char in value', 'GET / HTTP/1.1\r\nHost: a\r\nX: a\x00b\r\n\r\n', 400],
+  ['DEL in value', 'GET / HTTP/1.1\r\nHost: a\r\nX: a\x7fb\r\n\r\n', 400],
+  ['obs-fold', 'GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\n', 400],
+  ['bare CR', 'GET / HTTP/1.1\r\nHost: a\r\nX: a\rb\r\n\r\n', 400],
+  ['CL and TE', 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n', 400],
+  ['differing CL', 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n', 400],
+  ['differing CL list', 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3, 4\r\n\r\n', 400],
+  ['signed CL', 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +3\r\n\r\n', 400],
+  ['hex CL', 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0x3\r\n\r\n', 400],
+  ['empty CL', 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length:\r\n\r\n', 400],
+  ['huge CL', 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999\r\n\r\n', 400],
+  ['TE not ending in chunked', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, identity\r\n\r\n', 400],
+  ['TE chunked twice', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n', 400],
+  ['TE gzip', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n', 501],
+  ['TE junk', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: xchunked\r\n\r\n', 501],
+  ['TE on 1.0', 'POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n', 400],
+  ['unknown expectation', 'GET / HTTP/1.1\r\nHost: a\r\nExpect: teapot\r\n\r\n', 417],
+];
+
+for (const [name, text, status] of bad) {
+  test(`refuses ${name} with ${status}`, () => {
+    assert.equal(parse(text).status, status);
+  });
+}
+
+test('too many header fields gives 431', () => {
+  let text = 'GET / HTTP/1.1\r\nHost: a\r\n';
+  for (let i = 0; i < 200; i++) text += `X-${i}: 1\r\n`;
+  assert.equal(parse(text + '\r\n').status, 431);
+});
+
+test('findHeadEnd: complete, incomplete, bare LF', () => {
+  const b = Buffer.from('GET / HTTP/1.1\r\nHost: a\r\n\r\nrest');
+  assert.equal(findHeadEnd(b, 0, 0, b.length), b.length - 4);
+  assert.equal(findHeadEnd(b, 0, 0, 20), -1);
+  const lf = Buffer.from('GET / HTTP/1.1\nHost: a\n\n');
+  assert.equal(findHeadEnd(lf, 0, 0, lf.length), -2);
+  const lf2 = Buffer.from('GET / HTTP/1.1\r\nHost: a\n\r\n');
+  assert.equal(findHeadEnd(lf2, 0, 0, lf2.length), -2);
+  // resuming a scan must find a terminator split across reads
+  assert.equal(findHeadEnd(b, 0, 24, b.length), b.length - 4);
+});
