@@ -15,7 +15,7 @@ async function main(): Promise<number> {
   }
   const log = pino({
     level: process.env.LOG_LEVEL ?? 'info',
-    base: { instance: options.instance },
+    base: { pid: process.pid, instance: options.instance },
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
   });

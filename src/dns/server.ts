@@ -96,8 +96,14 @@ export class DnsServer implements Component, HasStatus<DnsStatus> {
         const sharedPort = udpEntry?.port === 0 && tcpEntry?.port === 0 ? udpPort! : tcpEntry?.port;
         try {
           const tcpPort = tcp ? await tcp.listen(sharedPort!) : undefined;
-          if (udp) this.bound.push({ transport: 'udp', host, port: udpPort! }), this.udp.push(udp);
-          if (tcp) this.bound.push({ transport: 'tcp', host, port: tcpPort! }), this.tcp.push(tcp);
+          if (udp) {
+            this.bound.push({ transport: 'udp', host, port: udpPort! });
+            this.udp.push(udp);
+          }
+          if (tcp) {
+            this.bound.push({ transport: 'tcp', host, port: tcpPort! });
+            this.tcp.push(tcp);
+          }
           break;
         } catch (err) {
           await udp?.close();

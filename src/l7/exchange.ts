@@ -458,6 +458,9 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
       }
     }
     if (this.head.upgrade) this.upstreamReusable = false;
+    // an answer before the whole body (e.g. 417 instead of 100): the client may never send the rest,
+    // so this connection cannot carry another request
+    if (!this.reqDone) this.closeAfter = true;
     const close = this.willClose();
     const extra = close ? 'connection: close\r\n' : this.keepAliveHeader() ? 'connection: keep-alive\r\n' : '';
     let end = s;

@@ -27,6 +27,8 @@ export class HttpListenerImpl implements HttpListener {
   private readonly logger: Logger;
   private readonly clock: Clock;
   private readonly config: ListenerConfig;
+  /** Sockets come from acceptConnection() (src/h2 https listeners); start() binds nothing. */
+  private readonly external: boolean;
   private readonly readBuffer = Buffer.allocUnsafe(READ_BUFFER_SIZE);
   private server: net.Server | null = null;
   private readonly connections = new Set<HttpConnection>();
@@ -43,6 +45,7 @@ export class HttpListenerImpl implements HttpListener {
     this.accessLog = deps.accessLog;
     this.logger = deps.logger;
     this.clock = deps.clock ?? systemClock;
+    this.external = deps.external === true;
     this.connector = new UpstreamConnector(this.readBuffer);
   }
 
@@ -55,6 +58,10 @@ export class HttpListenerImpl implements HttpListener {
   }
 
   async start(): Promise<void> {
+    if (this.external) {
+      this.scheduleSweep();
+      return;
+    }
     const server = net.createServer({ allowHalfOpen: true, noDelay: true });
     this.server = server;
     server.on('connection', (socket) => this.acceptSocket(socket));
@@ -100,6 +107,10 @@ export class HttpListenerImpl implements HttpListener {
     } as unknown as net.SocketConstructorOpts);
     conn = new HttpConnection(this, rt, socket.remoteAddress, socket.localPort ?? 0, this.now());
     this.track(conn, socket);
+  }
+
+  acceptConnection(socket: net.Socket): void {
+    this.acceptSocket(socket);
   }
 
   private acceptSocket(socket: net.Socket): void {

@@ -2,6 +2,7 @@
 import type { Component, HasStatus, Clock, Logger, EdgeError } from '../core/index.ts';
 import type { BalanceInput, Lease } from '../pool/types.ts';
 import type { ListenerConfig, PoolConfig } from '../config/index.ts';
+import type { Socket } from 'node:net';
 
 /**
  * What L7 needs from a pool (the structural subset of src/pool's Pool). `tried` holds the ids of the
@@ -24,6 +25,11 @@ export interface HttpListenerDeps {
   clock?: Clock;
   /** Keep-alive settings per pool name; when absent they come from pool.poolConfig, else defaults. */
   upstreamSettings?: ReadonlyMap<string, UpstreamSettings>;
+  /**
+   * (src/h2, https listeners) Sockets are accepted elsewhere and handed over with acceptConnection();
+   * start() then binds nothing and only starts the timers.
+   */
+  external?: boolean;
 }
 
 export interface UpstreamSettings {
@@ -53,6 +59,8 @@ export interface HttpListener extends Component, HasStatus<HttpListenerStatus> {
    * HTTP/1.1 upstream path. See ExchangeDownstream for the contract.
    */
   handleExchange(request: ExchangeRequest, downstream: ExchangeDownstream): ExchangeHandle;
+  /** (src/h2) Serves HTTP/1.1 on a socket accepted elsewhere: an https listener's TLS socket after ALPN chose http/1.1. */
+  acceptConnection(socket: Socket): void;
 }
 
 /** A request already parsed by another codec (h2). Header names lower-case, no pseudo-headers. */

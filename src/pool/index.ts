@@ -1,7 +1,7 @@
 // Public entry of the pool component: pools, their registry, leases and the balancer registry.
 export type * from './types.ts';
 export { Pool, type PoolDeps } from './pool.ts';
-export { PoolRegistry, buildPools } from './registry.ts';
+export { PoolRegistry, buildPools, type BuildPoolsOptions } from './registry.ts';
 export { backendId, slowStartFloor } from './backend.ts';
 export { isFailure, ejectionTime } from './passive.ts';
 export { builtinBalancers, hashString, keyReader } from './balancers/index.ts';

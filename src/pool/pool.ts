@@ -126,16 +126,17 @@ export class Pool implements HasStatus<PoolStatus>, LeaseOwner {
 
   /**
    * Addresses for DNS `pool:` answers: the usable backends; when none is usable, every backend that is not
-   * draining (and when all drain, every backend), so a DNS answer is never empty. Cached between changes.
+   * draining (and when all drain, every backend), so a DNS answer is never empty. Computed once per change;
+   * each call returns a fresh copy the caller may keep or modify.
    */
-  healthyAddresses(): readonly HealthyAddress[] {
-    if (this.addresses !== undefined) return this.addresses;
+  healthyAddresses(): HealthyAddress[] {
+    if (this.addresses !== undefined) return this.addresses.slice();
     const toAddress = (backend: PoolBackend): HealthyAddress => ({ host: backend.host, port: backend.port, weight: backend.weight });
     let chosen = this.members.filter((backend) => backend.available);
     if (chosen.length === 0) chosen = this.members.filter((backend) => !backend.draining);
     if (chosen.length === 0) chosen = this.members;
     this.addresses = chosen.map(toAddress);
-    return this.addresses;
+    return this.addresses.slice();
   }
 
   status(): PoolStatus {

@@ -88,3 +88,24 @@ describe('buildPools (refused reload)', () => {
     assert.deepEqual(first.require('users').backends.map((backend) => backend.id), ['127.0.0.1:1']);
   });
 });
+
+describe('buildPools (deferred, build-then-swap)', () => {
+  it('leaves kept pools alone until commit; discard closes only the new ones', () => {
+    const clock = new FakeClock();
+    const first = buildPools(pools({ users: { backends: [{ address: '127.0.0.1:1' }] }, old: { backends: [{ address: '127.0.0.1:9' }] } }), { clock });
+    const users = first.require('users');
+    const nextConfig = pools({ users: { backends: [{ address: '127.0.0.1:2' }] }, orders: { backends: [{ address: '127.0.0.1:5' }] } });
+
+    const abandoned = buildPools(nextConfig, { clock }, first, { defer: true });
+    assert.equal(abandoned.get('users'), users);
+    assert.deepEqual(users.backends.map((backend) => backend.id), ['127.0.0.1:1']);
+    abandoned.discard();
+    assert.equal(first.require('old').backends[0].state, 'healthy');
+
+    const second = buildPools(nextConfig, { clock }, first, { defer: true });
+    second.commit();
+    second.commit();
+    assert.deepEqual(users.backends.map((backend) => backend.id), ['127.0.0.1:2']);
+    assert.equal(second.retired[0].backends[0].state, 'draining');
+  });
+});

@@ -13,9 +13,27 @@ export class PoolRegistry implements HasStatus<PoolStatus[]> {
   /** Pools of the previous registry that this one dropped: draining, to be closed by the caller. */
   readonly retired: readonly Pool[];
 
-  constructor(pools: ReadonlyMap<string, Pool>, retired: readonly Pool[] = []) {
+  private pending: (() => void) | undefined;
+  private readonly created: readonly Pool[];
+
+  constructor(pools: ReadonlyMap<string, Pool>, retired: readonly Pool[] = [], pending?: () => void, created: readonly Pool[] = []) {
     this.pools = pools;
     this.retired = retired;
+    this.pending = pending;
+    this.created = created;
+  }
+
+  /** Applies a deferred build to the kept pools (see `BuildPoolsOptions.defer`); later calls do nothing. */
+  commit(): void {
+    const pending = this.pending;
+    this.pending = undefined;
+    pending?.();
+  }
+
+  /** Abandons this build: closes only the pools it created; the kept ones (shared with the previous registry) stay. */
+  discard(): void {
+    this.pending = undefined;
+    for (const pool of this.created) pool.close();
   }
 
   get(name: string): Pool | undefined {
@@ -55,8 +73,17 @@ export class PoolRegistry implements HasStatus<PoolStatus[]> {
   }
 }
 
+export interface BuildPoolsOptions {
+  /**
+   * Build-then-swap: leave the kept pools of `previous` untouched until `registry.commit()` (a reload that
+   * fails later, e.g. a listener that cannot bind, then calls `registry.discard()` and nothing changed).
+   * Without it, kept pools are updated at once and `commit()` does nothing.
+   */
+  defer?: boolean;
+}
+
 /** Builds the pools of `configs`, reusing those of `previous` that remain (see the file comment). */
-export function buildPools(configs: Readonly<Record<string, PoolConfig>>, deps: PoolDeps, previous?: PoolRegistry): PoolRegistry {
+export function buildPools(configs: Readonly<Record<string, PoolConfig>>, deps: PoolDeps, previous?: PoolRegistry, options: BuildPoolsOptions = {}): PoolRegistry {
   // refuse before touching any kept pool, so a failed reload leaves the previous registry as it was
   const balancers = deps.balancers ?? builtinBalancers();
   for (const [name, config] of Object.entries(configs)) {
@@ -66,20 +93,33 @@ export function buildPools(configs: Readonly<Record<string, PoolConfig>>, deps: 
   }
   const poolDeps: PoolDeps = { ...deps, balancers };
   const pools = new Map<string, Pool>();
+  const created: Pool[] = [];
+  const updates: (() => void)[] = [];
   for (const [name, config] of Object.entries(configs)) {
     const kept = previous?.get(name);
     if (kept !== undefined) {
-      kept.update(config);
+      updates.push(() => kept.update(config));
       pools.set(name, kept);
     } else {
-      pools.set(name, new Pool(name, config, poolDeps));
+      const pool = new Pool(name, config, poolDeps);
+      created.push(pool);
+      pools.set(name, pool);
     }
   }
   const retired: Pool[] = [];
   for (const pool of previous?.values() ?? []) {
     if (pools.has(pool.name)) continue;
-    for (const backend of pool.backends) pool.setDraining(backend.id, true);
+    updates.push(() => {
+      for (const backend of pool.backends) pool.setDraining(backend.id, true);
+    });
     retired.push(pool);
   }
-  return new PoolRegistry(pools, retired);
+  const apply = () => {
+    for (const update of updates) update();
+  };
+  if (!options.defer) {
+    apply();
+    return new PoolRegistry(pools, retired, () => {}, created);
+  }
+  return new PoolRegistry(pools, retired, apply, created);
 }

@@ -14,6 +14,8 @@ export interface Backend {
   /** Weight after slow start ramp (equals weight once ramped); what weighted balancers use. */
   effectiveWeight(now: number): number;
   readonly state: BackendState;
+  /** The active health verdict alone (true while no checker said otherwise), whatever `state` shows. */
+  readonly healthy: boolean;
   /** Requests (or L4 connections) currently leased to this backend. */
   readonly inflight: number;
 }

@@ -7,14 +7,22 @@ const exposed = 'X-Instance, X-Client-Address, Server-Timing, Location';
 
 export class CorsPolicy {
   readonly #origins: ReadonlySet<string>;
+  /** "https://example.test:" for an entry "https://example.test:*" (any port: the edge's may vary in tests). */
+  readonly #anyPort: readonly string[];
 
   constructor(origins: readonly string[]) {
-    this.#origins = new Set(origins);
+    this.#origins = new Set(origins.filter((origin) => !origin.endsWith(':*')));
+    this.#anyPort = origins.filter((origin) => origin.endsWith(':*')).map((origin) => origin.slice(0, -1));
+  }
+
+  allows(origin: string): boolean {
+    if (this.#origins.has(origin)) return true;
+    return this.#anyPort.some((prefix) => origin.startsWith(prefix) && /^\d{1,5}$/.test(origin.slice(prefix.length)));
   }
 
   /** Headers for an actual (non-preflight) response; empty when the origin is absent or not allowed. */
   responseHeaders(origin: string | undefined): Headers {
-    if (!origin || !this.#origins.has(origin)) return {};
+    if (!origin || !this.allows(origin)) return {};
     return {
       'access-control-allow-origin': origin,
       'access-control-allow-credentials': 'true',

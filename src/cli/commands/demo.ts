@@ -57,6 +57,10 @@ class AppChild {
     this.instance = instance;
   }
 
+  get pid(): number | undefined {
+    return this.#child?.pid;
+  }
+
   /** Resolves once the instance logs "listening"; rejects when it exits first or takes over 20s. */
   async start(options: { dataDir: string; logDir: string; corsOrigins: string[] }): Promise<void> {
     const { service, name, host, port } = this.instance;
@@ -101,7 +105,7 @@ class AppChild {
   }
 }
 
-function banner(loaded: LoadedConfig, apps: AppInstance[], dataDir: string): string {
+function banner(loaded: LoadedConfig, apps: AppChild[], dataDir: string): string {
   const { config } = loaded;
   const show = (file: string): string => path.relative(process.cwd(), file) || '.';
   const address = (host: string, port: number): string => `${host.includes(':') ? `[${host}]` : host}:${port}`;
@@ -120,7 +124,8 @@ function banner(loaded: LoadedConfig, apps: AppInstance[], dataDir: string): str
   }
   if (config.admin) lines.push(`  admin     http://${address(config.admin.listen.host, config.admin.listen.port)}  token in ${show(path.resolve(dataDir, config.admin.token_file))}`);
   for (const service of demoServices) {
-    lines.push(`  ${service.padEnd(9)} ${apps.filter((app) => app.service === service).map((app) => `${app.name} ${address(app.host, app.port)}`).join(', ')}`);
+    const running = apps.filter((app) => app.instance.service === service);
+    lines.push(`  ${service.padEnd(9)} ${running.map(({ instance, pid }) => `${instance.name} ${address(instance.host, instance.port)} (pid ${pid})`).join(', ')}`);
   }
   lines.push(`  database  ${database}`, `  logs      ${show(path.join(dataDir, 'logs'))}/`, '', 'Try:');
   lines.push(`  dig ${dnsAt} api.example.test`);
@@ -163,7 +168,7 @@ async function runDemo(configFile: string, io: CommandIo): Promise<number> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
-  io.stdout.write(`${banner(loaded, instances, dataDir)}\n`);
+  io.stdout.write(`${banner(loaded, children, dataDir)}\n`);
 
   // The edge stops on SIGINT/SIGTERM (draining in-flight requests); the instances go after it.
   const code = await edge.done;

@@ -85,3 +85,21 @@ export function parseDig(text: string): DigResult {
 function splitRecord(line: string): string[] {
   return [...line.matchAll(/"(?:[^"\\]|\\.)*"|\S+/g)].map((match) => match[0]);
 }
+
+/** Sends one raw message over UDP and resolves with the first datagram back (or rejects after the timeout). */
+export async function udpExchange(target: { host: string; port: number }, message: Buffer, timeoutMs = 2000): Promise<Buffer> {
+  const dgram = await import('node:dgram');
+  const socket = dgram.createSocket('udp4');
+  try {
+    return await new Promise<Buffer>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('udpExchange: no answer')), timeoutMs);
+      socket.once('message', (data) => {
+        clearTimeout(timer);
+        resolve(data);
+      });
+      socket.send(message, target.port, target.host);
+    });
+  } finally {
+    socket.close();
+  }
+}

@@ -35,7 +35,7 @@ export function apiSuite(label: string, setup: () => Promise<ApiBackend>, option
 
     before(async () => {
       backend = await setup();
-      const common = { dataDir: backend.dataDir, env: backend.env, args: ['--cors-origins', corsOrigin] };
+      const common = { dataDir: backend.dataDir, env: backend.env, args: ['--cors-origins', `${corsOrigin},http://localhost:*`] };
       // Started one after the other: the first creates the schema, the second finds it (both paths run).
       apps.push(await startApp({ ...common, service: 'users', instance: 'users-t1' }));
       apps.push(await startApp({ ...common, service: 'orders', instance: 'orders-t1' }));
@@ -195,6 +195,8 @@ export function apiSuite(label: string, setup: () => Promise<ApiBackend>, option
       assert.match(preflight.headers.get('access-control-allow-headers') ?? '', /Authorization/);
       const actual = await call(orders, 'GET', '/api/orders', { headers: { origin: corsOrigin } });
       assert.match(actual.headers.get('access-control-expose-headers') ?? '', /X-Instance.*X-Client-Address.*Server-Timing/);
+      const anyPort = await call(users, 'GET', '/api/users', { headers: { origin: 'http://localhost:4321' } });
+      assert.equal(anyPort.headers.get('access-control-allow-origin'), 'http://localhost:4321');
       const foreign = await call(orders, 'OPTIONS', '/api/orders', { headers: { origin: 'https://evil.test', 'access-control-request-method': 'POST' } });
       assert.equal(foreign.headers.get('access-control-allow-origin'), null);
     });

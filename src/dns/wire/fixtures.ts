@@ -1,0 +1,12 @@
+// Query messages for tests and benchmarks.
+import { Flag } from './constants.ts';
+import { nameToWire } from './name.ts';
+import { MessageWriter } from './writer.ts';
+
+export function queryBytes(name: string, type = 1, options: { id?: number; flags?: number; edns?: number } = {}): Buffer {
+  const writer = new MessageWriter();
+  writer.header(options.id ?? 0x1234, options.flags ?? Flag.RD, 1, 0, 0, options.edns === undefined ? 0 : 1);
+  writer.question(nameToWire(name), type, 1);
+  if (options.edns !== undefined) writer.opt(options.edns);
+  return writer.finish();
+}
