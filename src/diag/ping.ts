@@ -42,7 +42,8 @@ export async function ping(options: PingOptions): Promise<PingResult> {
   const addon = loadIcmpAddon('ICMP');
   const { address, family } = await resolveHost(options.host, options.family);
   const start: PingStart = { host: options.host, address, family, size: options.size };
-  options.onStart?.(start);
+  // the header waits for the first answer so that a refused socket prints only the one-line failure
+  let announced = false;
   const identifier = randomInt(1, 65536);
   const pending: Promise<PingProbe>[] = [];
   let fatal: PingProbe | undefined;
@@ -51,7 +52,11 @@ export async function ping(options: PingOptions): Promise<PingResult> {
     const probe = addon.echo({ address, family, sequence, identifier, timeoutMs: options.timeoutMs, size: options.size }).then((result) => {
       const done = { ...result, sequence };
       if (done.status === 'error') fatal ??= done;
-      else options.onProbe?.(done);
+      else {
+        if (!announced) options.onStart?.(start);
+        announced = true;
+        options.onProbe?.(done);
+      }
       return done;
     });
     pending.push(probe);

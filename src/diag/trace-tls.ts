@@ -62,7 +62,8 @@ export interface TlsOptions {
   socket: net.Socket;
   host: string;
   insecure: boolean;
-  ca?: Buffer;
+  /** Built before the clock starts: loading CA certificates is set-up, not handshake time. */
+  secureContext: tls.SecureContext;
   alpn: string[];
 }
 
@@ -73,7 +74,7 @@ export interface TlsOptions {
 export function handshake(options: TlsOptions, onSocket: (socket: tls.TLSSocket) => void): Promise<{ socket: tls.TLSSocket; info: TlsInfo }> {
   return new Promise((resolve, reject) => {
     const servername = /^[\d.]+$|:/.test(options.host) ? undefined : options.host;
-    const socket = tls.connect({ socket: options.socket, servername, ALPNProtocols: options.alpn, rejectUnauthorized: false, ca: options.ca });
+    const socket = tls.connect({ socket: options.socket, servername, ALPNProtocols: options.alpn, rejectUnauthorized: false, secureContext: options.secureContext });
     onSocket(socket);
     socket.once('error', (err: NodeJS.ErrnoException) => {
       const why = err.code === 'ECONNRESET' ? 'the server closed the connection during the handshake (ECONNRESET)' : err.message.replace(/^[^:]*routines:/, '');

@@ -1,15 +1,16 @@
 // switchyard trace URL: one request with every phase of its life timed (DNS, TCP connect, TLS handshake,
 // request sent, wait for the first byte, download), the response, and the server's own phases from
 // Server-Timing (the edge's with --admin-token, the application's) merged under the wait.
-import http from 'node:http';
-import net from 'node:net';
+import type net from 'node:net';
 import { readFile } from 'node:fs/promises';
-import type tls from 'node:tls';
-import { DiagError, describeSocketError, type DiagLayer } from './errors.ts';
+import tls from 'node:tls';
+import { DiagError, type DiagLayer } from './errors.ts';
 import { joinHostPort } from './format.ts';
 import { formatTraceParent, isTraceHeader, newTraceParent, parseServerTiming, parseTraceParent, type ServerTimingEntry } from './server-timing.ts';
 import { resolveForTrace, type ResolveOutcome } from './trace-resolve.ts';
+import { connect, sendRequest } from './trace-http.ts';
 import { handshake, type TlsInfo } from './trace-tls.ts';
+import { warmUp } from './trace-warmup.ts';
 
 export interface TraceOptions {
   url: string;
@@ -24,6 +25,8 @@ export interface TraceOptions {
   /** Sent as x-switchyard-trace: asks a Switchyard edge to report its phases in Server-Timing. */
   adminToken?: string;
   timeoutMs?: number;
+  /** Run the client's code paths once on loopback before timing (default true; see trace-warmup.ts). */
+  warmUp?: boolean;
 }
 
 export type PhaseName = 'dns' | 'connect' | 'tls' | 'request' | 'wait' | 'download';
@@ -83,44 +86,6 @@ function parseUrl(text: string): URL {
   return url;
 }
 
-function connect(address: string, port: number, sockets: net.Socket[]): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: address, port, noDelay: true });
-    sockets.push(socket);
-    socket.once('connect', () => resolve(socket));
-    socket.once('error', (err) => reject(new DiagError('TCP', `connect to ${joinHostPort(address, port)} failed: ${describeSocketError(err)}`, err)));
-  });
-}
-
-interface Exchange {
-  firstByteAt: number;
-  sentAt: number;
-  endAt: number;
-  response: http.IncomingMessage;
-  bodyBytes: number;
-}
-
-function sendRequest(stream: net.Socket, method: string, target: string, headers: [string, string][]): Promise<Exchange> {
-  return new Promise((resolve, reject) => {
-    let firstByteAt = 0;
-    let sentAt = 0;
-    stream.once('data', () => (firstByteAt = performance.now()));
-    const request = http.request({ createConnection: () => stream, method, path: target, setHost: false, headers: Object.fromEntries(headers) });
-    request.once('finish', () => (sentAt = performance.now()));
-    request.once('error', (err: NodeJS.ErrnoException) => {
-      const why = err.message === 'socket hang up' ? 'the server closed the connection without a response (socket hang up)' : describeSocketError(err);
-      reject(new DiagError('HTTP', why, err));
-    });
-    request.once('response', (response) => {
-      let bodyBytes = 0;
-      response.on('data', (chunk: Buffer) => (bodyBytes += chunk.length));
-      response.once('error', (err) => reject(new DiagError('HTTP', `response body: ${describeSocketError(err)}`, err)));
-      response.once('end', () => resolve({ firstByteAt: firstByteAt || performance.now(), sentAt, endAt: performance.now(), response, bodyBytes }));
-    });
-    request.end();
-  });
-}
-
 const pairs = (raw: string[]): [string, string][] => {
   const out: [string, string][] = [];
   for (let i = 0; i + 1 < raw.length; i += 2) out.push([raw[i].toLowerCase(), raw[i + 1]]);
@@ -150,6 +115,13 @@ export async function trace(options: TraceOptions): Promise<TraceResult> {
     else headers.push([lower, value]);
   }
 
+  let secureContext: tls.SecureContext | undefined;
+  try {
+    if (https) secureContext = tls.createSecureContext(ca ? { ca } : {});
+  } catch (err) {
+    throw new DiagError('TLS', `cannot use --cacert ${options.caFile}: ${(err as Error).message}`);
+  }
+  if (options.warmUp !== false) await warmUp();
   const sockets: net.Socket[] = [];
   const t0 = performance.now();
   const deadline = t0 + timeoutMs;
@@ -164,7 +136,7 @@ export async function trace(options: TraceOptions): Promise<TraceResult> {
     let tlsInfo: TlsInfo | undefined;
     let tlsEnd = connectEnd;
     if (https) {
-      const done = await withinDeadline(handshake({ socket: tcp, host, insecure: Boolean(options.insecure), ca, alpn: ['http/1.1'] }, (socket: tls.TLSSocket) => sockets.push(socket)),
+      const done = await withinDeadline(handshake({ socket: tcp, host, insecure: Boolean(options.insecure), secureContext: secureContext!, alpn: ['http/1.1'] }, (socket: tls.TLSSocket) => sockets.push(socket)),
         deadline, timeoutMs, 'TLS', `in the TLS handshake with ${host}`);
       stream = done.socket;
       tlsInfo = done.info;

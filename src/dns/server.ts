@@ -1,4 +1,5 @@
 // DnsServer: the Component that owns the listeners, the current engine, zone-file watching and reload.
+import diagnostics from 'node:diagnostics_channel';
 import { watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, systemClock, type Clock, type Component, type HasStatus, type Logger, type TimerHandle } from '../core/index.ts';
@@ -30,6 +31,9 @@ export interface DnsStatus {
   resolver?: { cache_entries: number; upstream_queries: number };
   tcp_connections: number;
 }
+
+/** `switchyard:dns:zone-file` events: { file, ok, serial?, error? } after each re-read of a changed zone file. */
+const zoneFileChannel = diagnostics.channel('switchyard:dns:zone-file');
 
 /** Quiet time after a zone file changes before it is re-read (editors write in several steps). */
 const WATCH_DEBOUNCE_MS = 150;
@@ -160,8 +164,10 @@ export class DnsServer implements Component, HasStatus<DnsStatus> {
       await this.swapEngine(config, zones);
       this.zones = zones;
       this.logger.info({ zone: keyToText(zone.originKey), serial: zone.serial }, 'dns: zone file reloaded');
+      if (zoneFileChannel.hasSubscribers) zoneFileChannel.publish({ file: zone.source, ok: true, serial: zone.serial });
     } catch (err) {
       this.logger.warn({ err: (err as Error).message }, 'dns: zone file change refused, keeping the old zone');
+      if (zoneFileChannel.hasSubscribers) zoneFileChannel.publish({ file: zoneConfig.file, ok: false, error: (err as Error).message });
     }
   }
 

@@ -12,6 +12,7 @@ import { findHeadEnd, CR, LF } from './parse/chars.ts';
 import { ProxyExchange } from './exchange.ts';
 import { errorResponse } from './local-response.ts';
 import { normalizePeer } from './forwarded.ts';
+import { ChunkWriter } from './chunk-writer.ts';
 
 /** Bytes of pipelined requests buffered while a response is in progress, before reading pauses. */
 const PIPELINE_BUFFER = 64 * 1024;
@@ -19,6 +20,7 @@ const PIPELINE_BUFFER = 64 * 1024;
 export class HttpConnection {
   readonly listener: HttpListenerImpl;
   socket!: net.Socket;
+  private writer!: ChunkWriter;
   rt: ListenerRuntime;
   readonly peer: string;
   readonly localPort: number;
@@ -56,6 +58,7 @@ export class HttpConnection {
 
   attach(socket: net.Socket): void {
     this.socket = socket;
+    this.writer = new ChunkWriter(socket, this.listener.chunks);
     socket.on('end', () => this.onEnd());
     socket.on('close', () => this.onClose());
     socket.on('error', () => this.destroy());
@@ -224,6 +227,12 @@ export class HttpConnection {
   write(buf: Buffer): boolean {
     if (this.closed) return true;
     return this.socket.write(buf);
+  }
+
+  /** Writes a copy of buf[s, e) (body bytes from a shared read buffer). */
+  writeRange(buf: Buffer, s: number, e: number): boolean {
+    if (this.closed) return true;
+    return this.writer.write(buf, s, e);
   }
 
   setDeadline(ms: number): void {

@@ -240,7 +240,7 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
     if (end < 0) return -1;
     if (end > s) {
       if (this.headSent) {
-        if (!this.upstream!.socket.write(copyOf(buf, s, end))) this.conn.pauseReading();
+        if (!this.upstream!.writer.write(buf, s, end)) this.conn.pauseReading();
       } else {
         (this.stash ??= []).push(copyOf(buf, s, end));
       }
@@ -349,7 +349,7 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
     if (this.tFirstByte === 0) this.tFirstByte = this.conn.listener.now();
     if (this.phase === P_TUNNEL) {
       this.bytesOut += e - s;
-      if (!this.conn.write(copyOf(buf, s, e))) this.upstream!.socket.pause();
+      if (!this.conn.writeRange(buf, s, e)) this.upstream!.socket.pause();
       this.conn.setDeadline(this.rt.tunnelIdleTimeout);
       return;
     }
@@ -512,7 +512,7 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
   chunkData(buf: Buffer, start: number, end: number): void {
     if (end <= start) return;
     this.bytesOut += end - start;
-    if (!this.conn.write(copyOf(buf, start, end))) this.upstream?.socket.pause();
+    if (!this.conn.writeRange(buf, start, end)) this.upstream?.socket.pause();
   }
 
   private responseBody(buf: Buffer, s: number, e: number): void {
@@ -520,7 +520,7 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
     if (end < 0) return;
     if (!this.dechunk && end > s) {
       this.bytesOut += end - s;
-      if (!this.conn.write(copyOf(buf, s, end))) this.upstream!.socket.pause();
+      if (!this.conn.writeRange(buf, s, end)) this.upstream!.socket.pause();
     }
     this.conn.setDeadline(this.rt.idleTimeout);
     if (end < e) this.upstreamReusable = false;
@@ -602,7 +602,7 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
   tunnelData(buf: Buffer, s: number, e: number): void {
     this.bytesIn += e - s;
     if (this.upstream === null) return;
-    if (!this.upstream.socket.write(copyOf(buf, s, e))) this.conn.pauseReading();
+    if (!this.upstream.writer.write(buf, s, e)) this.conn.pauseReading();
     this.conn.setDeadline(this.rt.tunnelIdleTimeout);
   }
 

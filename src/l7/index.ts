@@ -30,3 +30,8 @@ export { upstreamSettingsFromPools } from './settings.ts';
 export function createHttpListener(listener: ListenerConfig, deps: HttpListenerDeps): HttpListener {
   return new HttpListenerImpl(listener, deps);
 }
+
+// For src/h2: the same route matching and client-address rules for streams that go to h2/grpc pools.
+export { Router, type CompiledRoute, type HeaderSource } from './router/router.ts';
+export { upstreamTarget, type ProxyAction } from './router/actions.ts';
+export { TrustedProxies, clientFromChain, normalizePeer } from './forwarded.ts';

@@ -10,6 +10,7 @@ import { ListenerRuntime } from './runtime.ts';
 import { HttpConnection } from './connection.ts';
 import { UpstreamConnector } from './upstream/connector.ts';
 import { bridgeExchange } from './bridge.ts';
+import { ChunkPool } from './chunk-writer.ts';
 
 /** Size of the shared read buffer: one per listener, reused by every read of every connection. */
 const READ_BUFFER_SIZE = 64 * 1024;
@@ -30,6 +31,7 @@ export class HttpListenerImpl implements HttpListener {
   /** Sockets come from acceptConnection() (src/h2 https listeners); start() binds nothing. */
   private readonly external: boolean;
   private readonly readBuffer = Buffer.allocUnsafe(READ_BUFFER_SIZE);
+  readonly chunks = new ChunkPool();
   private server: net.Server | null = null;
   private readonly connections = new Set<HttpConnection>();
   private timer: TimerHandle | null = null;
@@ -46,7 +48,7 @@ export class HttpListenerImpl implements HttpListener {
     this.logger = deps.logger;
     this.clock = deps.clock ?? systemClock;
     this.external = deps.external === true;
-    this.connector = new UpstreamConnector(this.readBuffer);
+    this.connector = new UpstreamConnector(this.readBuffer, this.chunks);
   }
 
   now(): number {

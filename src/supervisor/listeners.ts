@@ -2,6 +2,7 @@
 // load with a clear message (traffic-plane.ts), never half-started.
 import type { ListenerConfig } from '../config/index.ts';
 import { createHttpListener, upstreamSettingsFromPools } from '../l7/index.ts';
+import { createTcpListener } from '../l4/index.ts';
 import type { Pool, PoolRegistry } from '../pool/index.ts';
 import type { ListenerDeps, ListenerFactory, TrafficListener } from './listener-factory.ts';
 import type { Metrics } from './metrics.ts';
@@ -32,6 +33,8 @@ function http1(_metrics: Metrics): ListenerFactory {
   };
 }
 
+const tcp: ListenerFactory = (listener, deps) => createTcpListener(listener, { pools: deps.pools, accessLog: deps.accessLog, logger: deps.logger, clock: deps.clock });
+
 export function listenerFactories(metrics: Metrics): Partial<Record<ListenerConfig['protocol'], ListenerFactory>> {
-  return { http: http1(metrics) };
+  return { http: http1(metrics), tcp };
 }

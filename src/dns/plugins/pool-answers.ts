@@ -37,10 +37,10 @@ export function poolAnswersLink(source: PoolAddressSource | undefined, random: (
       const spec = request.poolAnswer;
       if (spec === undefined) return undefined;
       const query = request.query;
-      let addresses = source?.healthyAddresses(spec.pool) ?? [];
-      if (addresses.length === 0) addresses = source?.allAddresses?.(spec.pool) ?? [];
       const family = spec.type === RRType.A ? isIPv4 : isIPv6;
-      const wanted = addresses.filter((address) => family(address.host));
+      // "none healthy" is judged per address family: an AAAA answer must not go empty because of IPv4 backends
+      let wanted = (source?.healthyAddresses(spec.pool) ?? []).filter((address) => family(address.host));
+      if (wanted.length === 0) wanted = (source?.allAddresses?.(spec.pool) ?? []).filter((address) => family(address.host));
       const unique = [...new Map(wanted.map((address) => [address.host, address])).values()];
       const writer = responseWriter(query);
       spec.chain.forEach((record, index) => writer.record(record, index === 0 ? HEADER_SIZE : undefined));

@@ -34,7 +34,7 @@ export interface ResolverDeps {
 
 export async function createResolver(config: ResolverConfig, deps: ResolverDeps): Promise<Resolver> {
   if (config.forward && config.forward.length > 0) return new Forwarder(config.forward, config.timeout);
-  if (config.root_hints) return new IterativeResolver(await loadRootHints(path.resolve(deps.baseDir, config.root_hints)), config.timeout, deps.clock);
+  if (config.root_hints) return new IterativeResolver(await loadRootHints(path.resolve(deps.baseDir, config.root_hints)), config.timeout, deps.clock, deps.cache);
   throw new ConfigError(['dns.resolver: expected forward or root_hints']);
 }
 

@@ -7,6 +7,7 @@ import type { Clock } from '../../core/index.ts';
 import { Flag, RRType, Rcode } from '../wire/constants.ts';
 import { isSubdomain, keyOf, wireOfKey } from '../wire/name.ts';
 import type { ResourceRecord } from '../wire/writer.ts';
+import type { AnswerCache } from './cache.ts';
 import type { Resolution, Resolver } from './index.ts';
 import type { DecodedMessage } from './message.ts';
 import { queryUpstream, UpstreamError, type UpstreamServer } from './upstream.ts';
@@ -34,10 +35,13 @@ export class IterativeResolver implements Resolver {
   private readonly delegations = new LRUCache<string, Delegation>({ max: 10_000 });
   upstreamQueries = 0;
 
-  constructor(roots: UpstreamServer[], timeout: number, clock: Clock) {
+  private readonly cache: AnswerCache;
+
+  constructor(roots: UpstreamServer[], timeout: number, clock: Clock, cache: AnswerCache) {
     this.roots = roots;
     this.timeout = timeout;
     this.clock = clock;
+    this.cache = cache;
   }
 
   resolve(name: Buffer, qtype: number): Promise<Resolution> {
@@ -53,7 +57,10 @@ export class IterativeResolver implements Resolver {
     const chain: ResourceRecord[] = [];
     let target = keyOf(name);
     for (let hop = 0; hop <= MAX_CNAMES; hop++) {
-      const result = await this.walk(wireOfKey(target), qtype, budget, depth);
+      // CNAME targets and name-server names are often known already: use (and fill) the answer cache
+      const cached = hop > 0 || depth > 0 ? this.fromCache(target, qtype) : undefined;
+      const result = cached ?? (await this.walk(wireOfKey(target), qtype, budget, depth));
+      if (!cached && (hop > 0 || depth > 0) && result.rcode !== Rcode.SERVFAIL) this.cache.set(target, qtype, result.rcode, result.answer, result.authority);
       chain.push(...result.answer);
       if (result.rcode !== Rcode.NOERROR || qtype === RRType.CNAME || qtype === RRType.ANY) return { ...result, answer: chain };
       let current = target;
@@ -67,6 +74,13 @@ export class IterativeResolver implements Resolver {
       target = current;
     }
     return { rcode: Rcode.SERVFAIL, answer: chain, authority: [] };
+  }
+
+  private fromCache(key: string, qtype: number): Resolution | undefined {
+    const hit = this.cache.get(key, qtype);
+    if (hit === undefined || hit.stale) return undefined;
+    const age = (record: ResourceRecord): ResourceRecord => ({ ...record, ttl: Math.max(0, record.ttl - hit.age) });
+    return { rcode: hit.entry.rcode, answer: hit.entry.answer.map(age), authority: hit.entry.authority.map(age) };
   }
 
   /** One name from the closest known cut down to an authoritative answer. */

@@ -4,6 +4,7 @@
 // what outlives the callback.
 import net from 'node:net';
 import type { UpstreamSettings } from '../types.ts';
+import { ChunkWriter, type ChunkPool } from '../chunk-writer.ts';
 
 /** The side that owns a busy upstream connection (a proxy exchange). */
 export interface UpstreamOwner {
@@ -20,6 +21,7 @@ export const DEFAULT_UPSTREAM_SETTINGS: UpstreamSettings = { maxIdle: 64, idleTi
 
 export class UpstreamConnection {
   readonly socket: net.Socket;
+  readonly writer: ChunkWriter;
   readonly backend: BackendConnections;
   owner: UpstreamOwner | null = null;
   connected = false;
@@ -28,7 +30,7 @@ export class UpstreamConnection {
   /** Requests this socket carried (logs, tests of reuse). */
   uses = 0;
 
-  constructor(backend: BackendConnections, host: string, port: number, readBuffer: Buffer) {
+  constructor(backend: BackendConnections, host: string, port: number, readBuffer: Buffer, chunks: ChunkPool) {
     this.backend = backend;
     const socket = net.connect({
       host,
@@ -38,6 +40,7 @@ export class UpstreamConnection {
       onread: { buffer: readBuffer, callback: (nread: number, buf: Uint8Array) => this.onRead(nread, buf as Buffer) },
     } as unknown as net.NetConnectOpts);
     this.socket = socket;
+    this.writer = new ChunkWriter(socket, chunks);
     socket.on('connect', () => {
       this.connected = true;
       this.owner?.upstreamConnected(this);
@@ -100,9 +103,11 @@ export class BackendConnections {
 export class UpstreamConnector {
   private readonly backends = new Map<string, BackendConnections>();
   private readonly readBuffer: Buffer;
+  private readonly chunks: ChunkPool;
 
-  constructor(readBuffer: Buffer) {
+  constructor(readBuffer: Buffer, chunks: ChunkPool) {
     this.readBuffer = readBuffer;
+    this.chunks = chunks;
   }
 
   /**
@@ -124,7 +129,7 @@ export class UpstreamConnector {
     }
     if (backend.open >= settings.maxConnections) return null;
     backend.open++;
-    const conn = new UpstreamConnection(backend, host, port, this.readBuffer);
+    const conn = new UpstreamConnection(backend, host, port, this.readBuffer, this.chunks);
     conn.owner = owner;
     conn.uses = 1;
     return conn;

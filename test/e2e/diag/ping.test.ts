@@ -62,6 +62,7 @@ test('an unprivileged user pings through an ICMP datagram socket when ping_group
 test('when ICMP is not permitted, ping says why in one line and suggests tcping', async () => {
   const run = await switchyard(['ping', '198.18.10.2', '-c', '1'], { netns: client, user: NOBODY });
   assertOneLineFailure(run, 'ICMP', /not permitted.*ping_group_range \(1-0\).*tcping/);
+  assert.equal(run.stdout, '');
 });
 
 test('a target that ignores echo requests: 100% loss, one line, exit 1', async () => {

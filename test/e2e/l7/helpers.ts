@@ -154,3 +154,13 @@ export function headerOf(head: string, name: string): string | undefined {
   const match = new RegExp(`\\r\\n${name}:[ \\t]*([^\\r]*)`, 'i').exec(head);
   return match ? match[1] : undefined;
 }
+
+/** Waits until `predicate` holds, checking every 10 ms, at most `timeoutMs` (for effects with no event, like a log line). */
+export async function waitFor(predicate: () => boolean, timeoutMs = 2000): Promise<boolean> {
+  const deadline = performance.now() + timeoutMs;
+  while (!predicate()) {
+    if (performance.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return true;
+}

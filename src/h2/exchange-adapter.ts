@@ -1,0 +1,127 @@
+// An HTTP/2 stream as an L7 exchange: the request goes through the L7 core's router, forwarded headers,
+// HTTP/1.1 upstream pools and access log (HttpListener.handleExchange); the response comes back through
+// ExchangeDownstream, written to the stream with HTTP/2 flow control carried both ways.
+import { constants, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
+import type { EdgeError } from '../core/index.ts';
+import type { ExchangeDownstream, ExchangeHandle, ExchangeRequest, HttpListener } from '../l7/index.ts';
+import { requestFieldsFromRaw, responseHeadersFromFlat } from './headers.ts';
+import { grpcStatus, isGrpc, respondGrpcStatus } from './grpc.ts';
+import type { StreamContext } from './frontend.ts';
+
+/** gRPC's HTTP → status mapping (doc/http-grpc-status-mapping.md), for errors the proxy itself raises. */
+export function grpcCodeForHttp(status: number): number {
+  switch (status) {
+    case 400:
+      return grpcStatus.INTERNAL;
+    case 401:
+      return 16;
+    case 403:
+      return 7;
+    case 404:
+      return grpcStatus.UNIMPLEMENTED;
+    case 429:
+    case 502:
+    case 503:
+    case 504:
+      return grpcStatus.UNAVAILABLE;
+    default:
+      return grpcStatus.UNKNOWN;
+  }
+}
+
+class StreamDownstream implements ExchangeDownstream {
+  private readonly stream: ServerHttp2Stream;
+  private readonly context: StreamContext;
+  private readonly grpc: boolean;
+  private readonly extra: Readonly<Record<string, string>> | undefined;
+  private trailers: OutgoingHttpHeaders | undefined;
+  handle: ExchangeHandle | undefined;
+  done = false;
+
+  constructor(stream: ServerHttp2Stream, context: StreamContext, grpc: boolean, extra: Readonly<Record<string, string>> | undefined) {
+    this.stream = stream;
+    this.context = context;
+    this.grpc = grpc;
+    this.extra = extra;
+    stream.on('wantTrailers', () => stream.sendTrailers(this.trailers ?? {}));
+    stream.on('drain', () => this.handle?.drain());
+  }
+
+  sendHead(status: number, headers: string[]): void {
+    if (this.stream.destroyed) return;
+    // waitForTrailers: HTTP/1.1 chunked trailers, if any, arrive only at end()
+    this.stream.respond(responseHeadersFromFlat(status, headers, this.extra), { waitForTrailers: true });
+  }
+
+  sendData(chunk: Buffer): boolean {
+    if (this.stream.destroyed) return true;
+    return this.stream.write(chunk);
+  }
+
+  end(trailers?: string[]): void {
+    this.done = true;
+    if (this.stream.destroyed) return;
+    if (trailers && trailers.length > 0) {
+      const out: OutgoingHttpHeaders = {};
+      for (let i = 0; i < trailers.length; i += 2) out[trailers[i].toLowerCase()] = trailers[i + 1];
+      this.trailers = out;
+    }
+    if (!this.stream.headersSent) this.stream.respond({ ':status': 502 }, { endStream: true });
+    else this.stream.end();
+  }
+
+  fail(error: EdgeError): void {
+    this.done = true;
+    const stream = this.stream;
+    if (stream.destroyed || stream.closed) return;
+    if (stream.headersSent) {
+      this.context.reset(stream, constants.NGHTTP2_INTERNAL_ERROR);
+      return;
+    }
+    if (this.grpc) {
+      respondGrpcStatus(stream, grpcCodeForHttp(error.status), error.message);
+      return;
+    }
+    stream.respond({ ':status': error.status, 'content-type': 'text/plain; charset=utf-8', ...this.extra });
+    stream.end(`${error.message}\n`);
+  }
+
+  pauseBody(): void {
+    this.stream.pause();
+  }
+
+  resumeBody(): void {
+    this.stream.resume();
+  }
+}
+
+/** Hands one stream to the L7 core; the stream is owned by the exchange from here on. */
+export function exchangeStream(
+  listener: HttpListener,
+  stream: ServerHttp2Stream,
+  headers: IncomingHttpHeaders,
+  rawHeaders: readonly string[],
+  context: StreamContext,
+  responseExtra: Readonly<Record<string, string>> | undefined,
+): void {
+  const { fields, contentLength } = requestFieldsFromRaw(rawHeaders);
+  const ended = stream.endAfterHeaders;
+  const request: ExchangeRequest = {
+    method: String(headers[':method']),
+    authority: String(headers[':authority'] ?? headers.host ?? ''),
+    path: String(headers[':path'] ?? '/'),
+    scheme: context.encrypted ? 'https' : 'http',
+    headers: fields,
+    peerAddress: context.peerAddress,
+    contentLength: ended ? 0 : contentLength,
+  };
+  const downstream = new StreamDownstream(stream, context, isGrpc(headers['content-type']), responseExtra);
+  const handle = listener.handleExchange(request, downstream);
+  downstream.handle = handle;
+  stream.on('close', () => {
+    if (!downstream.done) handle.abort();
+  });
+  if (ended) return;
+  stream.on('data', (chunk: Buffer) => handle.bodyData(chunk));
+  stream.on('end', () => handle.bodyEnd());
+}

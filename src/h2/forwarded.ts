@@ -1,0 +1,38 @@
+// Forwarded headers for streams proxied to h2/grpc pools, with the L7 core's rules (same config keys, same
+// trusted-proxy walk): the client's own X-Forwarded-* survive only when its TCP peer is a trusted proxy.
+import { randomUUID } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http2';
+import type { ListenerConfig } from '../config/index.ts';
+import { TrustedProxies, clientFromChain } from '../l7/index.ts';
+
+export class ForwardedHeaders {
+  private readonly trusted: TrustedProxies;
+  private readonly names: ReadonlySet<string>;
+  private readonly requestId: string;
+
+  constructor(listener: ListenerConfig) {
+    this.trusted = new TrustedProxies(listener.forwarded.trusted_proxies);
+    this.names = new Set(listener.forwarded.headers);
+    this.requestId = listener.forwarded.request_id === false ? '' : listener.forwarded.request_id.toLowerCase();
+  }
+
+  /** Header values to set on the upstream request (they replace the incoming ones of the same name). */
+  compute(headers: IncomingHttpHeaders, peer: string, scheme: 'http' | 'https', localPort: number): Record<string, string> {
+    const out: Record<string, string> = {};
+    const trusted = !this.trusted.empty && this.trusted.contains(peer);
+    const incoming = trusted ? headers['x-forwarded-for'] : undefined;
+    const chain = Array.isArray(incoming) ? incoming.join(', ') : (incoming ?? '');
+    const client = trusted ? clientFromChain(chain, peer, this.trusted) : peer;
+    const proto = (trusted && typeof headers['x-forwarded-proto'] === 'string' && headers['x-forwarded-proto']) || scheme;
+    const authority = String(headers[':authority'] ?? headers.host ?? '');
+    const names = this.names;
+    if (names.has('x-forwarded-for')) out['x-forwarded-for'] = chain.length > 0 ? `${chain}, ${peer}` : peer;
+    if (names.has('x-real-ip')) out['x-real-ip'] = client;
+    if (names.has('x-forwarded-proto')) out['x-forwarded-proto'] = proto;
+    if (names.has('x-forwarded-host') && authority.length > 0) out['x-forwarded-host'] = authority;
+    if (names.has('x-forwarded-port')) out['x-forwarded-port'] = String(localPort);
+    if (names.has('forwarded')) out.forwarded = `for=${client.includes(':') ? `"[${client}]"` : client};proto=${scheme}${authority ? `;host="${authority}"` : ''}`;
+    if (this.requestId.length > 0 && headers[this.requestId] === undefined) out[this.requestId] = randomUUID();
+    return out;
+  }
+}

@@ -1,0 +1,210 @@
+// The https and h2c listeners. https: TLS (src/tls) with ALPN on one port — h2 goes to the HTTP/2
+// frontend, http/1.1 (or no ALPN) to the L7 core's HTTP/1.1 connection handler. h2c: HTTP/2 with prior
+// knowledge; a connection that does not open with the HTTP/2 preface is served as HTTP/1.1 instead.
+// Both share one L7 HttpListener (router, forwarded headers, upstream pools, access log) per listener.
+import net, { type Socket } from 'node:net';
+import tls, { type TLSSocket } from 'node:tls';
+import type { ListenerConfig, PoolConfig } from '../config/index.ts';
+import { EdgeError, messageOf, type Clock, type Logger } from '../core/index.ts';
+import { createHttpListener, type HttpListener, type UpstreamPool } from '../l7/index.ts';
+import { createTlsTerminator, type TlsTerminator } from '../tls/index.ts';
+import { H2Frontend } from './frontend.ts';
+import { StreamDispatch } from './dispatch.ts';
+import { H2UpstreamSessions } from './upstream/sessions.ts';
+
+/** The pool registry as this listener uses it (src/pool's PoolRegistry fits). */
+export interface PoolLookup {
+  names(): string[];
+  get(name: string): UpstreamPool | undefined;
+}
+
+/** Same shape as the supervisor's ListenerDeps. */
+export interface H2ListenerDeps {
+  pools: PoolLookup;
+  logger: Logger;
+  accessLog: Logger;
+  clock: Clock;
+  dataDir: string;
+  baseDir: string;
+  /** Shared by workers so TLS session tickets resume on any of them. */
+  ticketSeed?: Buffer;
+}
+
+const preface = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
+
+function poolMap(pools: PoolLookup): Map<string, UpstreamPool> {
+  const map = new Map<string, UpstreamPool>();
+  for (const name of pools.names()) {
+    const pool = pools.get(name);
+    if (pool) map.set(name, pool);
+  }
+  return map;
+}
+
+export class H2Listener {
+  private config: ListenerConfig;
+  private readonly deps: H2ListenerDeps;
+  private pools: Map<string, UpstreamPool>;
+  private readonly http: HttpListener;
+  private readonly frontend: H2Frontend;
+  private readonly terminator: TlsTerminator | undefined;
+  private readonly upstreamSessions = new Map<string, H2UpstreamSessions>();
+  private readonly sockets = new Set<Socket>();
+  private dispatch: StreamDispatch;
+  private server: net.Server | tls.Server | null = null;
+
+  constructor(config: ListenerConfig, deps: H2ListenerDeps) {
+    if (config.protocol !== 'https' && config.protocol !== 'h2c') {
+      throw new EdgeError('SY_ERR_CONFIG', `listener ${config.name}: h2 serves https and h2c, not ${config.protocol}`, { source: 'config' });
+    }
+    this.config = config;
+    this.deps = deps;
+    this.pools = poolMap(deps.pools);
+    this.http = createHttpListener(config, { pools: this.pools, accessLog: deps.accessLog, logger: deps.logger, clock: deps.clock, external: true });
+    this.terminator = config.protocol === 'https' ? createTlsTerminator(config, { dataDir: deps.dataDir, baseDir: deps.baseDir, logger: deps.logger, clock: deps.clock, ticketSeed: deps.ticketSeed }) : undefined;
+    this.dispatch = this.buildDispatch();
+    this.frontend = new H2Frontend(config, { dispatch: (...args) => this.dispatch.dispatch(...args), logger: deps.logger, clock: deps.clock });
+  }
+
+  private buildDispatch(): StreamDispatch {
+    const hsts = this.terminator?.hsts;
+    return new StreamDispatch(this.config, {
+      http: this.http,
+      pools: this.pools,
+      sessions: (pool, config) => this.sessionsFor(pool, config),
+      accessLog: this.deps.accessLog,
+      logger: this.deps.logger,
+      clock: this.deps.clock,
+      responseHeaders: hsts ? { 'strict-transport-security': hsts } : undefined,
+    });
+  }
+
+  private sessionsFor(pool: string, config: PoolConfig): H2UpstreamSessions {
+    let sessions = this.upstreamSessions.get(pool);
+    if (!sessions) {
+      sessions = new H2UpstreamSessions(pool, config, { baseDir: this.deps.baseDir, logger: this.deps.logger, connectTimeoutMs: this.config.timeouts.upstream_connect });
+      this.upstreamSessions.set(pool, sessions);
+    }
+    return sessions;
+  }
+
+  /** Self-signed mode: the CA certificate to trust (after start()). */
+  get caPath(): string | undefined {
+    return this.terminator?.caPath;
+  }
+
+  async start(): Promise<void> {
+    await this.http.start();
+    let server: net.Server | tls.Server;
+    if (this.terminator) {
+      await this.terminator.start();
+      const secure = tls.createServer({ ...this.terminator.serverOptions(), allowHalfOpen: true });
+      this.terminator.attach(secure);
+      secure.on('secureConnection', (socket: TLSSocket) => {
+        if (socket.alpnProtocol === 'h2') this.frontend.accept(socket);
+        else this.http.acceptConnection(socket);
+      });
+      // handshake failures (old versions, weak ciphers, bytes that are not TLS): the socket is closed by tls
+      secure.on('tlsClientError', (err) => this.deps.logger.debug({ listener: this.config.name, err: messageOf(err) }, 'tls handshake failed'));
+      server = secure;
+    } else {
+      server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.sniff(socket));
+    }
+    server.on('connection', (socket: Socket) => {
+      if (this.sockets.size >= this.config.limits.max_connections) {
+        socket.destroy();
+        return;
+      }
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
+    });
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (err) => reject(new EdgeError('SY_ERR_LISTEN', `listener ${this.config.name}: cannot listen on ${this.config.listen.host}:${this.config.listen.port}: ${err.message}`, { source: 'internal', cause: err })));
+      server.listen({ host: this.config.listen.host, port: this.config.listen.port, reusePort: process.platform === 'linux', backlog: 4096 }, () => resolve());
+    });
+    server.on('error', (err) => this.deps.logger.error({ listener: this.config.name, err: err.message }, 'listener error'));
+  }
+
+  /** h2c: the first bytes say whether the client speaks HTTP/2 with prior knowledge or HTTP/1.1. */
+  private sniff(socket: Socket): void {
+    socket.on('error', () => undefined);
+    socket.setTimeout(this.config.timeouts.header, () => socket.destroy());
+    socket.once('data', (chunk: Buffer) => {
+      socket.setTimeout(0);
+      socket.pause();
+      socket.unshift(chunk);
+      const n = Math.min(chunk.length, preface.length);
+      if (chunk.subarray(0, n).equals(preface.subarray(0, n))) {
+        this.frontend.accept(socket);
+      } else {
+        this.http.acceptConnection(socket);
+        socket.resume();
+      }
+    });
+  }
+
+  address(): { host: string; port: number } {
+    const address = this.server?.address();
+    if (!address || typeof address === 'string') throw new EdgeError('SY_ERR_NOT_STARTED', `listener ${this.config.name}: not listening`, { source: 'internal' });
+    return { host: address.address, port: address.port };
+  }
+
+  updateConfig(listener: ListenerConfig, pools: PoolLookup): void {
+    this.config = listener;
+    this.pools = poolMap(pools);
+    this.http.updateConfig(listener, this.pools);
+    this.frontend.updateConfig(listener);
+    for (const [name, sessions] of this.upstreamSessions) {
+      const config = this.pools.get(name)?.poolConfig;
+      if (config && config.protocol !== 'http1') {
+        sessions.updateConfig(config);
+      } else {
+        sessions.close();
+        this.upstreamSessions.delete(name);
+      }
+    }
+    this.dispatch = this.buildDispatch();
+  }
+
+  status(): unknown {
+    let address: { host: string; port: number } | undefined;
+    try {
+      address = this.address();
+    } catch {
+      address = undefined;
+    }
+    return {
+      name: this.config.name,
+      protocol: this.config.protocol,
+      address,
+      connections: this.sockets.size,
+      http1: this.http.status(),
+      h2: this.frontend.status(),
+      tls: this.terminator?.status(),
+      upstream_sessions: Object.fromEntries([...this.upstreamSessions].map(([name, sessions]) => [name, sessions.sessionCount()])),
+    };
+  }
+
+  /** Stops accepting, sends GOAWAY on every HTTP/2 session, lets HTTP/1.1 exchanges finish; until the deadline. */
+  async drain(deadline: number): Promise<void> {
+    this.server?.close();
+    await Promise.all([this.frontend.drain(deadline), this.http.drain(deadline)]);
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    this.server = null;
+    await this.frontend.stop();
+    await this.http.stop();
+    await this.terminator?.stop();
+    for (const sessions of this.upstreamSessions.values()) sessions.close();
+    this.upstreamSessions.clear();
+    for (const socket of this.sockets) socket.destroy();
+    if (server?.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
+
+export function createH2Listener(config: ListenerConfig, deps: H2ListenerDeps): H2Listener {
+  return new H2Listener(config, deps);
+}

@@ -1,0 +1,10 @@
+// L4 public entry: TCP proxying with optional PROXY protocol.
+import type { ListenerConfig } from '../config/index.ts';
+import { TcpListener, type TcpListenerDeps } from './tcp-listener.ts';
+
+export { TcpListener, type TcpListenerDeps, type TcpListenerStatus, type L4Pool } from './tcp-listener.ts';
+export { proxyHeaderV1, proxyHeaderV2, type ConnectionEnds } from './proxy-protocol.ts';
+
+export function createTcpListener(listener: ListenerConfig, deps: TcpListenerDeps): TcpListener {
+  return new TcpListener(listener, deps);
+}

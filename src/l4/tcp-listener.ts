@@ -1,0 +1,205 @@
+// L4 TCP listener (`protocol: tcp`): bytes only, no parsing. Accept → connection limit → pick a backend
+// (the pool's balancer with the client address, so ip_hash and consistent_hash:ip work) → connect
+// (upstream_connect timeout, next backend on failure) → optional PROXY protocol header → pipe both ways
+// with backpressure and an idle timeout (tunnel_idle) → one access-log line.
+import net from 'node:net';
+import type { ListenerConfig } from '../config/index.ts';
+import { systemClock, type Clock, type Component, type Logger } from '../core/index.ts';
+import type { BalanceInput, Lease, LeaseOutcome } from '../pool/index.ts';
+import { proxyHeaderV1, proxyHeaderV2 } from './proxy-protocol.ts';
+
+export interface L4Pool {
+  readonly name: string;
+  pick(input: BalanceInput, tried?: ReadonlySet<string>): Lease | undefined;
+}
+
+export interface TcpListenerDeps {
+  pools: { get(name: string): L4Pool | undefined };
+  accessLog: Logger;
+  logger: Logger;
+  clock?: Clock;
+}
+
+export interface TcpListenerStatus {
+  name: string;
+  address: { host: string; port: number } | undefined;
+  connections: number;
+  accepted: number;
+}
+
+/** The balancer's view of an L4 connection: only the client address exists. */
+class ConnectionBalanceInput implements BalanceInput {
+  readonly clientAddress: string;
+  readonly path = '';
+  constructor(clientAddress: string) {
+    this.clientAddress = clientAddress;
+  }
+  header(): undefined {
+    return undefined;
+  }
+  cookie(): undefined {
+    return undefined;
+  }
+}
+
+export class TcpListener implements Component {
+  private config: ListenerConfig;
+  private deps: TcpListenerDeps;
+  private readonly clock: Clock;
+  private server: net.Server | undefined;
+  private readonly sockets = new Set<net.Socket>();
+  private accepted = 0;
+  private drainWaiter: (() => void) | undefined;
+
+  constructor(config: ListenerConfig, deps: TcpListenerDeps) {
+    this.config = config;
+    this.deps = deps;
+    this.clock = deps.clock ?? systemClock;
+  }
+
+  async start(): Promise<void> {
+    const server = net.createServer({ noDelay: true, pauseOnConnect: true, allowHalfOpen: true }, (socket) => this.accept(socket));
+    server.maxConnections = this.config.limits.max_connections;
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host: this.config.listen.host, port: this.config.listen.port, reusePort: process.platform === 'linux' }, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  }
+
+  address(): { host: string; port: number } {
+    const info = this.server?.address() as net.AddressInfo | null;
+    return { host: this.config.listen.host, port: info?.port ?? this.config.listen.port };
+  }
+
+  status(): TcpListenerStatus {
+    return { name: this.config.name, address: this.server ? this.address() : undefined, connections: this.sockets.size / 2, accepted: this.accepted };
+  }
+
+  updateConfig(config: ListenerConfig, pools: TcpListenerDeps['pools']): void {
+    this.config = config;
+    this.deps = { ...this.deps, pools };
+  }
+
+  /** Stops accepting; open tunnels carry on until they end or the deadline passes, then are cut. */
+  async drain(deadline: number): Promise<void> {
+    this.server?.close();
+    if (this.sockets.size === 0) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
+      this.drainWaiter = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  async stop(): Promise<void> {
+    for (const socket of this.sockets) socket.destroy();
+    this.sockets.clear();
+    const server = this.server;
+    this.server = undefined;
+    if (server?.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  private track(socket: net.Socket): void {
+    this.sockets.add(socket);
+    socket.once('close', () => {
+      this.sockets.delete(socket);
+      if (this.sockets.size === 0) this.drainWaiter?.();
+    });
+  }
+
+  private accept(client: net.Socket): void {
+    this.accepted++;
+    this.track(client);
+    client.on('error', () => undefined);
+    const config = this.config;
+    const pool = this.deps.pools.get(config.pool!);
+    const started = this.clock.monotonic();
+    const input = new ConnectionBalanceInput(client.remoteAddress ?? '');
+    const tried = new Set<string>();
+    const attempt = (): void => {
+      const lease = pool?.pick(input, tried);
+      if (!lease) {
+        this.log(client, started, undefined, 'no_backend', 0, 0);
+        client.destroy();
+        return;
+      }
+      tried.add(lease.backend.id);
+      const upstream = net.connect({ host: lease.backend.host, port: lease.backend.port, noDelay: true, allowHalfOpen: true });
+      this.track(upstream);
+      const connectTimer = setTimeout(() => upstream.destroy(new Error('connect timeout')), config.timeouts.upstream_connect);
+      // Until 'connect', any error is a failed connect: count it against the backend and try the next one.
+      upstream.once('error', (err) => {
+        clearTimeout(connectTimer);
+        lease.release(err.message === 'connect timeout' ? 'timeout' : 'connect_error');
+        if (!client.destroyed) attempt();
+      });
+      upstream.once('connect', () => {
+        clearTimeout(connectTimer);
+        upstream.removeAllListeners('error');
+        this.pipe(client, upstream, lease, started);
+      });
+    };
+    attempt();
+  }
+
+  private pipe(client: net.Socket, upstream: net.Socket, lease: Lease, started: number): void {
+    const config = this.config;
+    if (client.destroyed) {
+      // The client left while we were connecting.
+      upstream.destroy();
+      lease.release('cancelled');
+      return;
+    }
+    if (config.proxy_protocol) {
+      const ends = { sourceAddress: client.remoteAddress ?? '', sourcePort: client.remotePort ?? 0, destinationAddress: client.localAddress ?? '', destinationPort: client.localPort ?? 0 };
+      upstream.write(config.proxy_protocol === 'v1' ? proxyHeaderV1(ends) : proxyHeaderV2(ends));
+    }
+    let outcome: LeaseOutcome = 'success';
+    const idle = config.timeouts.tunnel_idle;
+    client.setTimeout(idle, () => client.destroy());
+    upstream.setTimeout(idle, () => upstream.destroy());
+    client.on('error', () => upstream.destroy());
+    upstream.on('error', () => {
+      outcome = 'reset';
+      client.destroy();
+    });
+    // pipe() gives backpressure both ways and half-close (a FIN on one side ends the other's writes).
+    client.pipe(upstream);
+    upstream.pipe(client);
+    client.resume();
+    let closed = 0;
+    const done = (): void => {
+      if (++closed < 2) return;
+      lease.release(outcome);
+      this.log(client, started, lease, outcome, client.bytesRead, client.bytesWritten);
+    };
+    client.once('close', () => {
+      upstream.destroy();
+      done();
+    });
+    upstream.once('close', () => {
+      client.destroy();
+      done();
+    });
+  }
+
+  private log(client: net.Socket, started: number, lease: Lease | undefined, outcome: string, bytesIn: number, bytesOut: number): void {
+    if (!this.config.access_log) return;
+    this.deps.accessLog.info({
+      listener: this.config.name,
+      client: client.remoteAddress,
+      pool: this.config.pool,
+      backend: lease?.backend.id,
+      outcome,
+      bytes_in: bytesIn,
+      bytes_out: bytesOut,
+      total_ms: Math.round((this.clock.monotonic() - started) * 1000) / 1000,
+    });
+  }
+}
