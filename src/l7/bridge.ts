@@ -1,10 +1,382 @@
-// Bridge for other codecs (HTTP/2): proxies one already-parsed request through this listener's router
-// and HTTP/1.1 upstream path. Not implemented yet: answers 501 so the caller's contract already holds.
-import { EdgeError } from '../core/index.ts';
+// Bridge for other codecs (HTTP/2): proxies one request that another codec already parsed through this
+// listener's router and the HTTP/1.1 upstream path (same connection pools, same access log). Less hot
+// than the HTTP/1.1 path, so it builds strings and uses a timer per exchange.
+import { EdgeError, type TimerHandle } from '../core/index.ts';
+import type { Lease, LeaseOutcome, BalanceInput } from '../pool/types.ts';
 import type { HttpListenerImpl } from './listener.ts';
-import type { ExchangeRequest, ExchangeDownstream, ExchangeHandle } from './types.ts';
+import type { ListenerRuntime } from './runtime.ts';
+import type { ProxyAction } from './router/actions.ts';
+import type { ExchangeRequest, ExchangeDownstream, ExchangeHandle, UpstreamPool } from './types.ts';
+import type { UpstreamConnection, UpstreamOwner } from './upstream/connector.ts';
+import { upstreamTarget, redirectLocation } from './router/actions.ts';
+import { hostnameOf } from './parse/request-head.ts';
+import { ResponseHead, parseResponseHead, BODY_UNTIL_CLOSE, BODY_CHUNKED, BODY_LENGTH, BODY_NONE, H_HIDDEN } from './parse/response-head.ts';
+import { H_CONNECTION, H_HOP, H_UPGRADE, H_TRANSFER_ENCODING } from './parse/request-head.ts';
+import { ChunkedDecoder } from './parse/chunked.ts';
+import { findHeadEnd } from './parse/chars.ts';
+import { clientFromChain } from './forwarded.ts';
+import { reasonPhrase } from './reason.ts';
 
-export function bridgeExchange(_listener: HttpListenerImpl, _request: ExchangeRequest, downstream: ExchangeDownstream): ExchangeHandle {
-  downstream.fail(new EdgeError('SY_ERR_NOT_IMPLEMENTED', 'l7: exchange bridge not implemented yet', { source: 'internal', status: 501 }));
-  return { bodyData() {}, bodyEnd() {}, drain() {}, abort() {} };
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'content-length', 'http2-settings']);
+const RESPONSE_DROP = (1 << H_CONNECTION) | (1 << H_HOP) | (1 << H_UPGRADE) | (1 << H_TRANSFER_ENCODING) | (1 << H_HIDDEN);
+
+export function bridgeExchange(listener: HttpListenerImpl, request: ExchangeRequest, downstream: ExchangeDownstream): ExchangeHandle {
+  const exchange = new BridgeExchange(listener, listener.runtime, request, downstream);
+  exchange.start();
+  return exchange;
+}
+
+class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput {
+  private readonly listener: HttpListenerImpl;
+  private readonly rt: ListenerRuntime;
+  private readonly request: ExchangeRequest;
+  private readonly downstream: ExchangeDownstream;
+  readonly path: string;
+  clientAddress: string;
+  private action: ProxyAction | null = null;
+  private pool: UpstreamPool | null = null;
+  private lease: Lease | null = null;
+  private upstream: UpstreamConnection | null = null;
+  private routeName: string | undefined;
+  private requestId = '';
+  private readonly pendingBody: Buffer[] = [];
+  private bodyEnded: boolean;
+  private headSent = false;
+  private readonly res = new ResponseHead();
+  private resAcc: Buffer | null = null;
+  private resStarted = false;
+  private resKind = BODY_NONE;
+  private resRemaining = 0;
+  private decoder: ChunkedDecoder | null = null;
+  private done = false;
+  private status = 0;
+  private bytesIn = 0;
+  private bytesOut = 0;
+  private timer: TimerHandle | null = null;
+  private readonly tStart: number;
+  private tConnected = 0;
+  private tFirstByte = 0;
+
+  constructor(listener: HttpListenerImpl, rt: ListenerRuntime, request: ExchangeRequest, downstream: ExchangeDownstream) {
+    this.listener = listener;
+    this.rt = rt;
+    this.request = request;
+    this.downstream = downstream;
+    const q = request.path.indexOf('?');
+    this.path = q < 0 ? request.path : request.path.slice(0, q);
+    this.clientAddress = request.peerAddress;
+    this.bodyEnded = request.contentLength === 0;
+    this.tStart = listener.now();
+  }
+
+  header(name: string): string | undefined {
+    const lower = name.toLowerCase();
+    const h = this.request.headers;
+    for (let i = 0; i < h.length; i += 2) if (h[i] === lower) return h[i + 1];
+    return undefined;
+  }
+
+  cookie(name: string): string | undefined {
+    const h = this.request.headers;
+    for (let i = 0; i < h.length; i += 2) {
+      if (h[i] !== 'cookie') continue;
+      for (const part of h[i + 1].split(';')) {
+        const eq = part.indexOf('=');
+        if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+      }
+    }
+    return undefined;
+  }
+
+  start(): void {
+    const rt = this.rt;
+    const req = this.request;
+    const hostname = hostnameOf(req.authority);
+    const route = rt.router.match(req.method, hostname, this.path, this);
+    this.routeName = route?.name;
+    if (route === null) return this.local(404, [], '404 not found\n');
+    const action = route.action;
+    if (action.kind === 'redirect') {
+      const location = redirectLocation(action, req.scheme, hostname, req.authority, req.path);
+      return this.local(action.status, ['location', location], `${action.status} ${reasonPhrase(action.status).toLowerCase()}\n`);
+    }
+    if (action.kind === 'respond') {
+      const headers = action.head.split('\r\n').slice(1).filter((line) => line.length > 0 && !line.startsWith('content-length:')).flatMap((line) => {
+        const colon = line.indexOf(':');
+        return [line.slice(0, colon).toLowerCase(), line.slice(colon + 1).trim()];
+      });
+      return this.local(action.status, headers, action.body.toString('utf8'));
+    }
+    if (action.kind === 'static') return this.local(501, [], '501 not implemented\n');
+    this.action = action;
+    const pool = rt.pools.get(action.pool);
+    if (pool === undefined) return this.fail(503, 'cancelled');
+    this.pool = pool;
+    if (rt.trusted.contains(req.peerAddress)) this.clientAddress = clientFromChain(this.joined('x-forwarded-for'), req.peerAddress, rt.trusted);
+    if (rt.requestIdName !== '') this.requestId = this.header(rt.requestIdName) ?? listener_id(this.listener);
+    const lease = pool.pick(this);
+    if (lease === undefined) return this.fail(503, 'cancelled');
+    this.lease = lease;
+    const backend = lease.backend;
+    const upstream = this.listener.connector.acquire(backend.id, backend.host, backend.port, rt.settingsFor(pool), this);
+    if (upstream === null) return this.fail(503, 'cancelled');
+    this.upstream = upstream;
+    if (upstream.connected) this.upstreamConnected(upstream);
+    else this.arm(rt.connectTimeout, 'connect');
+  }
+
+  private joined(name: string): string {
+    const h = this.request.headers;
+    let out = '';
+    for (let i = 0; i < h.length; i += 2) if (h[i] === name) out = out.length === 0 ? h[i + 1] : `${out}, ${h[i + 1]}`;
+    return out;
+  }
+
+  private arm(ms: number, _why: string): void {
+    if (this.timer !== null) this.listener.clock.clearTimeout(this.timer);
+    this.timer = this.listener.clock.setTimeout(() => this.timedOut(), ms);
+  }
+
+  private timedOut(): void {
+    this.timer = null;
+    if (this.done) return;
+    if (this.resStarted) {
+      this.finishWith(null, 'timeout');
+      return;
+    }
+    this.fail(504, 'timeout');
+  }
+
+  upstreamConnected(_conn: UpstreamConnection): void {
+    this.tConnected = this.listener.now();
+    const rt = this.rt;
+    const req = this.request;
+    const action = this.action!;
+    const target = upstreamTarget(action, req.path, this.path);
+    let head = `${req.method} ${target} HTTP/1.1\r\nhost: ${action.upstreamHost === 'backend' ? this.lease!.backend.id : req.authority}\r\n`;
+    const h = req.headers;
+    const trusted = rt.trusted.contains(req.peerAddress);
+    for (let i = 0; i < h.length; i += 2) {
+      const name = h[i];
+      if (HOP_BY_HOP.has(name) || name.startsWith('proxy-') || name.charCodeAt(0) === 0x3a) continue;
+      if ((rt.setXff && name === 'x-forwarded-for') || (rt.setRealIp && name === 'x-real-ip') || (rt.setProto && name === 'x-forwarded-proto')) continue;
+      if ((rt.setHost && name === 'x-forwarded-host') || (rt.setPort && name === 'x-forwarded-port') || (rt.setForwarded && name === 'forwarded')) continue;
+      if (/[\r\n]/.test(h[i + 1])) continue;
+      head += `${name}: ${h[i + 1]}\r\n`;
+    }
+    if (rt.setXff) {
+      const chain = trusted ? this.joined('x-forwarded-for') : '';
+      head += `x-forwarded-for: ${chain.length > 0 ? `${chain}, ` : ''}${req.peerAddress}\r\n`;
+    }
+    if (rt.setRealIp) head += `x-real-ip: ${this.clientAddress}\r\n`;
+    if (rt.setProto) head += `x-forwarded-proto: ${(trusted && this.header('x-forwarded-proto')) || req.scheme}\r\n`;
+    if (rt.setHost) head += `x-forwarded-host: ${(trusted && this.header('x-forwarded-host')) || req.authority}\r\n`;
+    if (rt.setForwarded) head += `forwarded: for=${this.clientAddress.includes(':') ? `"[${this.clientAddress}]"` : this.clientAddress};proto=${req.scheme}\r\n`;
+    if (this.requestId !== '' && this.header(rt.requestIdName) === undefined) head += `${rt.requestIdName}: ${this.requestId}\r\n`;
+    if (req.contentLength > 0) head += `content-length: ${req.contentLength}\r\n`;
+    else if (req.contentLength < 0) head += 'transfer-encoding: chunked\r\n';
+    head += '\r\n';
+    const socket = this.upstream!.socket;
+    socket.write(Buffer.from(head, 'latin1'));
+    this.headSent = true;
+    for (const chunk of this.pendingBody.splice(0)) this.writeBody(chunk);
+    if (this.bodyEnded) this.endBody();
+    this.arm(this.responseTimeout(), 'response');
+  }
+
+  private responseTimeout(): number {
+    const override = this.action?.responseTimeout ?? -1;
+    return override >= 0 ? override : this.rt.responseTimeout;
+  }
+
+  private writeBody(chunk: Buffer): void {
+    const socket = this.upstream!.socket;
+    let ok: boolean;
+    if (this.request.contentLength < 0) {
+      socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
+      socket.write(chunk);
+      ok = socket.write('\r\n', 'latin1');
+    } else ok = socket.write(chunk);
+    if (!ok) this.downstream.pauseBody();
+  }
+
+  private endBody(): void {
+    if (this.request.contentLength < 0) this.upstream?.socket.write('0\r\n\r\n', 'latin1');
+  }
+
+  // ExchangeHandle
+  bodyData(chunk: Buffer): void {
+    if (this.done || chunk.length === 0) return;
+    this.bytesIn += chunk.length;
+    const copy = Buffer.from(chunk);
+    if (this.headSent && this.upstream !== null) this.writeBody(copy);
+    else this.pendingBody.push(copy);
+  }
+
+  bodyEnd(): void {
+    if (this.bodyEnded) return;
+    this.bodyEnded = true;
+    if (this.headSent && this.upstream !== null) this.endBody();
+  }
+
+  drain(): void {
+    if (this.upstream?.socket.isPaused()) this.upstream.socket.resume();
+  }
+
+  abort(): void {
+    if (this.done) return;
+    this.finishWith(null, 'cancelled');
+  }
+
+  upstreamDrain(): void {
+    this.downstream.resumeBody();
+  }
+
+  upstreamData(buf: Buffer, s: number, e: number): void {
+    if (this.done) return;
+    if (this.tFirstByte === 0) this.tFirstByte = this.listener.now();
+    if (this.resStarted) return this.body(buf, s, e);
+    let data = buf.subarray(s, e);
+    if (this.resAcc !== null) data = Buffer.concat([this.resAcc, data]);
+    while (data.length > 0 && !this.resStarted) {
+      const end = findHeadEnd(data, 0, 0, data.length);
+      if (end === -1) {
+        if (data.length > 64 * 1024) return this.fail(502, 'bad_response');
+        this.resAcc = Buffer.from(data);
+        return;
+      }
+      this.resAcc = null;
+      const raw = Buffer.from(data.subarray(0, Math.max(end, 0)));
+      if (end < 0 || !parseResponseHead(raw, raw.length, this.res, this.request.method === 'HEAD', this.rt.hidden)) return this.fail(502, 'bad_response');
+      data = data.subarray(end);
+      if (this.res.status < 200) continue; // 1xx: HTTP/2 codecs answer 100-continue themselves
+      this.startResponse();
+    }
+    if (data.length > 0) this.body(data, 0, data.length);
+  }
+
+  private startResponse(): void {
+    const res = this.res;
+    this.resStarted = true;
+    this.status = res.status;
+    this.resKind = res.bodyKind;
+    this.resRemaining = res.contentLength;
+    if (this.resKind === BODY_CHUNKED) this.decoder = new ChunkedDecoder();
+    const headers: string[] = [];
+    for (let i = 0; i < res.headerCount; i++) {
+      if ((RESPONSE_DROP & (1 << res.kinds[i])) !== 0) continue;
+      const o = i * 4;
+      const name = res.raw.toString('latin1', res.offsets[o], res.offsets[o + 1]).toLowerCase();
+      if (res.connectionTokens?.includes(name)) continue;
+      headers.push(name, res.raw.toString('latin1', res.offsets[o + 2], res.offsets[o + 3]));
+    }
+    this.downstream.sendHead(res.status, headers);
+    this.arm(this.rt.idleTimeout, 'idle');
+    if (this.resKind === BODY_NONE) this.finishWith(null, 'success');
+  }
+
+  chunkData(buf: Buffer, s: number, e: number): void {
+    this.send(buf, s, e);
+  }
+
+  private send(buf: Buffer, s: number, e: number): void {
+    if (e <= s) return;
+    this.bytesOut += e - s;
+    if (!this.downstream.sendData(Buffer.from(buf.subarray(s, e)))) this.upstream?.socket.pause();
+  }
+
+  private body(buf: Buffer, s: number, e: number): void {
+    if (this.resKind === BODY_LENGTH) {
+      const take = Math.min(e - s, this.resRemaining);
+      this.resRemaining -= take;
+      this.send(buf, s, s + take);
+      if (this.resRemaining === 0) this.finishWith(null, 'success', take === e - s);
+    } else if (this.resKind === BODY_CHUNKED) {
+      const end = this.decoder!.decode(buf, s, e, this);
+      if (end < 0) return this.finishWith(null, 'bad_response');
+      if (this.decoder!.done) this.finishWith(null, 'success', end === e);
+    } else if (this.resKind === BODY_UNTIL_CLOSE) {
+      this.send(buf, s, e);
+    }
+    if (!this.done) this.arm(this.rt.idleTimeout, 'idle');
+  }
+
+  upstreamEnd(): void {
+    if (this.done) return;
+    if (this.resStarted && this.resKind === BODY_UNTIL_CLOSE) this.finishWith(null, 'success', false);
+    else if (this.resStarted) this.finishWith(null, 'reset');
+    else this.fail(502, 'reset');
+  }
+
+  upstreamClosed(_error: Error | undefined, connected: boolean): void {
+    this.upstream = null;
+    if (this.done) return;
+    if (this.resStarted && this.resKind === BODY_UNTIL_CLOSE) return this.finishWith(null, 'success', false);
+    if (this.resStarted) return this.finishWith(null, 'reset');
+    this.fail(502, connected ? 'reset' : 'connect_error');
+  }
+
+  private local(status: number, headers: string[], body: string): void {
+    this.status = status;
+    const bytes = Buffer.from(body, 'utf8');
+    this.downstream.sendHead(status, this.request.method === 'HEAD' ? headers : [...headers, 'content-type', 'text/plain; charset=utf-8', 'content-length', String(bytes.length)]);
+    if (this.request.method !== 'HEAD' && bytes.length > 0) this.downstream.sendData(bytes);
+    this.bytesOut += bytes.length;
+    this.resStarted = true;
+    this.finishWith(null, 'success');
+  }
+
+  private fail(status: number, outcome: LeaseOutcome): void {
+    if (this.done) return;
+    this.status = status;
+    const error = new EdgeError(status === 504 ? 'SY_ERR_UPSTREAM_TIMEOUT' : status === 503 ? 'SY_ERR_NO_BACKEND' : 'SY_ERR_UPSTREAM', `l7 ${this.rt.name}: ${reasonPhrase(status).toLowerCase()}`, {
+      source: 'upstream',
+      status,
+      retry: outcome === 'connect_error' ? 'retryable' : 'final',
+    });
+    this.finishWith(error, outcome);
+  }
+
+  private finishWith(error: EdgeError | null, outcome: LeaseOutcome, reusable = true): void {
+    if (this.done) return;
+    this.done = true;
+    if (this.timer !== null) this.listener.clock.clearTimeout(this.timer);
+    this.timer = null;
+    const upstream = this.upstream;
+    this.upstream = null;
+    if (upstream !== null) {
+      const ok = reusable && outcome === 'success' && this.bodyEnded && this.res.keepAlive && this.resStarted;
+      this.listener.connector.release(upstream, ok, this.listener.now());
+    }
+    this.lease?.release(outcome === 'success' && this.status >= 500 ? 'http_5xx' : outcome);
+    if (outcome === 'cancelled' && error === null && this.status === 0) this.status = 499;
+    if (error !== null) this.downstream.fail(error);
+    else if (outcome === 'success') this.downstream.end();
+    else this.downstream.fail(new EdgeError('SY_ERR_UPSTREAM', `l7 ${this.rt.name}: upstream ${outcome}`, { source: 'upstream', status: 502 }));
+    if (this.rt.accessLog) {
+      const now = this.listener.now();
+      const ms = (t: number) => (t === 0 ? undefined : Math.round((t - this.tStart) * 1000) / 1000);
+      this.listener.accessLog.info({
+        request_id: this.requestId || undefined,
+        client: this.clientAddress,
+        method: this.request.method,
+        host: this.request.authority,
+        path: this.path,
+        status: this.status,
+        bytes_in: this.bytesIn,
+        bytes_out: this.bytesOut,
+        route: this.routeName,
+        pool: this.pool?.name,
+        backend: this.lease?.backend.id,
+        protocol: 'h2',
+        connect_ms: ms(this.tConnected),
+        first_byte_ms: ms(this.tFirstByte),
+        total_ms: ms(now),
+      });
+    }
+  }
+}
+
+function listener_id(listener: HttpListenerImpl): string {
+  return listener.nextRequestId();
 }

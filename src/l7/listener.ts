@@ -2,7 +2,7 @@
 // address), reads each connection through `onread` into one shared buffer, and sweeps deadlines from a
 // single timer instead of one timer per connection or request.
 import net from 'node:net';
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { EdgeError, systemClock, type Clock, type Logger, type TimerHandle } from '../core/index.ts';
 import type { ListenerConfig } from '../config/index.ts';
 import type { HttpListener, HttpListenerDeps, HttpListenerStatus, UpstreamPool, UpstreamSettings, ExchangeRequest, ExchangeDownstream, ExchangeHandle } from './types.ts';
@@ -26,7 +26,7 @@ export class HttpListenerImpl implements HttpListener {
   readonly connector: UpstreamConnector;
   readonly accessLog: Logger;
   private readonly logger: Logger;
-  private readonly clock: Clock;
+  readonly clock: Clock;
   private readonly config: ListenerConfig;
   /** Sockets come from acceptConnection() (src/h2 https listeners); start() binds nothing. */
   private readonly external: boolean;
@@ -39,6 +39,8 @@ export class HttpListenerImpl implements HttpListener {
   private stopped = false;
   inflight = 0;
   rejected = 0;
+  private readonly idPrefix = randomBytes(8).toString('hex') + '-';
+  private idCounter = 0;
   private accepted = 0;
 
   constructor(config: ListenerConfig, deps: HttpListenerDeps) {
@@ -55,8 +57,12 @@ export class HttpListenerImpl implements HttpListener {
     return this.clock.monotonic();
   }
 
+  /**
+   * A request id unique across processes and restarts without a random draw per request: a 64-bit
+   * random prefix chosen when the listener is built, then a counter.
+   */
   nextRequestId(): string {
-    return randomUUID();
+    return this.idPrefix + (this.idCounter++).toString(36);
   }
 
   async start(): Promise<void> {

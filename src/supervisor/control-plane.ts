@@ -9,13 +9,14 @@ import { AdminServer, ensureAdminToken, type AdminController, type ReloadResult 
 import { loadConfigFile, type LoadedConfig } from '../config/index.ts';
 import { messageOf, systemClock, type Clock, type Logger } from '../core/index.ts';
 import { buildPools, type PoolRegistry } from '../pool/index.ts';
-import { HealthPlane } from './health-plane.ts';
+import { HealthCheckers } from '../health/index.ts';
 import { DnsPlane } from './dns-plane.ts';
 import { TrafficPlane } from './traffic-plane.ts';
 import { WorkerPool } from './worker-pool.ts';
 import { listenerFactories } from './listeners.ts';
 import { createLoggers, type Loggers } from './logging.ts';
 import { Metrics } from './metrics.ts';
+import type { ToWorker } from './ipc.ts';
 
 export interface ControlPlaneOptions {
   configFile: string;
@@ -43,7 +44,7 @@ export class ControlPlane {
   private loggers!: Loggers;
   private pools: PoolRegistry | undefined;
   private traffic: TrafficHandle | undefined;
-  private health: HealthPlane | undefined;
+  private health: HealthCheckers | undefined;
   private dns: DnsPlane | undefined;
   private admin: AdminServer | undefined;
   private metrics: Metrics | undefined;
@@ -85,12 +86,19 @@ export class ControlPlane {
         const plane = new TrafficPlane({ ...this.loggers, clock: this.clock, dataDir: this.dataDir(), factories: listenerFactories(this.metrics), pools: () => this.pools! });
         this.traffic = localTraffic(plane, this.metrics);
       } else {
-        this.traffic = new WorkerPool({ count: workers, logger });
+        this.traffic = new WorkerPool({ count: workers, logger, replay: () => this.replayForWorker() });
       }
       await this.traffic.apply(this.loaded);
 
-      this.health = new HealthPlane({ logger, clock: this.clock, onTransition: (pool, backend, healthy, reason) => this.onHealth(pool, backend, healthy, reason) });
-      this.health.apply(config.pools, this.pools);
+      this.health = new HealthCheckers({
+        logger,
+        clock: this.clock,
+        onTransition: (pool, backend, healthy, reason) => this.onHealth(pool, backend, healthy, reason),
+        // A checker built by a reload starts from what the pool already knows.
+        initialHealth: (pool, backend) => this.pools?.get(pool)?.backend(backend)?.healthy,
+      });
+      this.health.apply(config.pools);
+      await this.health.start();
       this.dns = new DnsPlane({ logger, baseDir: this.loaded.baseDir, pools: () => this.pools });
       await this.dns.apply(config.dns);
 
@@ -137,26 +145,45 @@ export class ControlPlane {
       return { ok: false, error: messageOf(err) };
     }
     const previousPools = this.pools;
+    // Deferred: the pools that remain are changed only by commit(), once everything else has worked.
+    const pools = buildPools(loaded.config.pools, { clock: this.clock, logger }, previousPools, { defer: true });
+    const previous = this.loaded;
     try {
-      const pools = buildPools(loaded.config.pools, { clock: this.clock, logger }, previousPools);
-      this.pools = pools;
-      try {
-        await this.traffic!.apply(loaded);
-      } catch (err) {
-        this.pools = previousPools;
-        if (previousPools) buildPools(this.loaded.config.pools, { clock: this.clock, logger }, pools);
-        throw err;
-      }
-      this.health!.apply(loaded.config.pools, pools);
+      this.health!.apply(loaded.config.pools);
+      // DNS builds its zones completely before swapping; a bad zone file throws here and nothing changed.
       await this.dns!.apply(loaded.config.dns);
-      for (const retired of pools.retired) setTimeout(() => retired.close(), 60_000).unref();
-      this.loaded = loaded;
-      logger.info({ listeners: this.traffic!.addresses(), config: loaded.file }, 'reloaded');
-      return { ok: true };
+      this.pools = pools;
+      await this.traffic!.apply(loaded);
     } catch (err) {
+      this.pools = previousPools;
+      pools.discard();
+      this.health!.apply(previous.config.pools);
+      await this.dns!.apply(previous.config.dns).catch(() => undefined);
       logger.error({ error: messageOf(err) }, 'reload failed, the running config stays');
       return { ok: false, error: messageOf(err) };
     }
+    pools.commit();
+    this.loaded = loaded;
+    for (const retired of pools.retired) setTimeout(() => retired.close(), 60_000).unref();
+    logger.info({ listeners: this.traffic!.addresses(), config: loaded.file }, 'reloaded');
+    return { ok: true };
+  }
+
+  /** Backends drained through the admin API, as "pool\0backend": replayed to replacement workers. */
+  private readonly adminDrained = new Set<string>();
+
+  private replayForWorker(): ToWorker[] {
+    const messages: ToWorker[] = [];
+    for (const pool of this.pools?.values() ?? []) {
+      for (const backend of pool.backends) {
+        if (!backend.healthy) messages.push({ type: 'health', pool: pool.name, backend: backend.id, healthy: false, reason: 'replayed' });
+      }
+    }
+    for (const key of this.adminDrained) {
+      const [pool, backend] = key.split('\0');
+      messages.push({ type: 'draining', id: 0, pool, backend, draining: true });
+    }
+    return messages;
   }
 
   private onHealth(pool: string, backend: string, healthy: boolean, reason: string): void {
@@ -179,6 +206,8 @@ export class ControlPlane {
       pools: async () => this.pools?.status() ?? [],
       setDraining: async (pool, backend, draining) => {
         const found = this.pools?.get(pool)?.setDraining(backend, draining) ?? false;
+        if (found && draining) this.adminDrained.add(`${pool}\0${backend}`);
+        else this.adminDrained.delete(`${pool}\0${backend}`);
         if (found && this.workerCount() > 1) await this.traffic?.setDraining(pool, backend, draining);
         return found;
       },
@@ -199,7 +228,7 @@ export class ControlPlane {
 
   async stop(): Promise<void> {
     await this.traffic?.stop().catch(() => undefined);
-    this.health?.stop();
+    await this.health?.stop();
     await this.dns?.stop().catch(() => undefined);
     await this.admin?.stop().catch(() => undefined);
     this.pools?.close();

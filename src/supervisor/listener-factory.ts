@@ -1,6 +1,6 @@
 // Which component serves which listener protocol. The supervisor knows listeners only through this
 // narrow interface, so L7, HTTP/2, L4 and the forward proxy plug in the same way.
-import type { ListenerConfig } from '../config/index.ts';
+import type { ListenerConfig, PoolConfig } from '../config/index.ts';
 import type { Clock, Component, Logger } from '../core/index.ts';
 import type { PoolRegistry } from '../pool/index.ts';
 
@@ -13,13 +13,15 @@ export interface ListenerDeps {
   dataDir: string;
   /** Directory relative paths of the config resolve against. */
   baseDir: string;
+  /** The snapshot's pool configs (kept Pool objects take them only when the reload commits). */
+  poolConfigs: Readonly<Record<string, PoolConfig>>;
 }
 
 export interface TrafficListener extends Component {
   address(): { host: string; port: number };
   status(): unknown;
   /** Reload: new connections and requests use the new routes and pools; in-flight ones keep theirs. */
-  updateConfig(listener: ListenerConfig, pools: PoolRegistry): void;
+  updateConfig(listener: ListenerConfig, pools: PoolRegistry, poolConfigs: Readonly<Record<string, PoolConfig>>): void;
 }
 
 export type ListenerFactory = (listener: ListenerConfig, deps: ListenerDeps) => TrafficListener;

@@ -11,13 +11,12 @@ const asMap = (pools: PoolRegistry): ReadonlyMap<string, Pool> => new Map(pools.
 
 function http1(_metrics: Metrics): ListenerFactory {
   return (listener: ListenerConfig, deps: ListenerDeps): TrafficListener => {
-    const configs = Object.fromEntries(deps.pools.names().map((name) => [name, deps.pools.require(name).poolConfig]));
     const inner = createHttpListener(listener, {
       pools: asMap(deps.pools),
       accessLog: deps.accessLog,
       logger: deps.logger,
       clock: deps.clock,
-      upstreamSettings: upstreamSettingsFromPools(configs),
+      upstreamSettings: upstreamSettingsFromPools(deps.poolConfigs),
     });
     return {
       start: () => inner.start(),
@@ -25,10 +24,7 @@ function http1(_metrics: Metrics): ListenerFactory {
       stop: () => inner.stop(),
       address: () => inner.address(),
       status: () => inner.status(),
-      updateConfig: (next, pools) => {
-        const nextConfigs = Object.fromEntries(pools.names().map((name) => [name, pools.require(name).poolConfig]));
-        inner.updateConfig(next, asMap(pools), upstreamSettingsFromPools(nextConfigs));
-      },
+      updateConfig: (next, pools, poolConfigs) => inner.updateConfig(next, asMap(pools), upstreamSettingsFromPools(poolConfigs)),
     };
   };
 }

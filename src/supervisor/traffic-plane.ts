@@ -47,7 +47,9 @@ export class TrafficPlane {
   async apply(loaded: LoadedConfig): Promise<void> {
     this.check(loaded);
     const { config } = loaded;
-    const pools = this.deps.pools ? this.deps.pools() : buildPools(config.pools, { clock: this.deps.clock, logger: this.deps.logger }, this.pools);
+    // Own pools (worker processes) are built deferred: kept pools change only once the swap is certain.
+    const ownPools = this.deps.pools ? undefined : buildPools(config.pools, { clock: this.deps.clock, logger: this.deps.logger }, this.pools, { defer: true });
+    const pools = ownPools ?? this.deps.pools!();
     const next = new Map<string, RunningListener>();
     const opened: TrafficListener[] = [];
     try {
@@ -65,6 +67,7 @@ export class TrafficPlane {
           clock: this.deps.clock,
           dataDir: this.deps.dataDir,
           baseDir: loaded.baseDir,
+          poolConfigs: config.pools,
         });
         // A changed listener that keeps its address must release the old socket first unless the OS shares it.
         await listener.start();
@@ -73,7 +76,7 @@ export class TrafficPlane {
       }
     } catch (err) {
       await Promise.all(opened.map((listener) => listener.stop()));
-      if (!this.deps.pools) pools.close();
+      ownPools?.discard();
       throw err;
     }
     // Swap: kept listeners get the new routes and pools; replaced and removed ones drain in the background.
@@ -82,8 +85,9 @@ export class TrafficPlane {
       const kept = next.get(name);
       if (kept?.listener !== running.listener) retiring.push(running.listener);
     }
+    ownPools?.commit();
     for (const running of next.values()) {
-      if (!opened.includes(running.listener)) running.listener.updateConfig(running.config, pools);
+      if (!opened.includes(running.listener)) running.listener.updateConfig(running.config, pools, config.pools);
     }
     const previousPools = this.pools;
     this.listeners = next;
@@ -92,8 +96,8 @@ export class TrafficPlane {
     for (const listener of retiring) {
       void listener.drain(deadline).finally(() => listener.stop());
     }
-    if (!this.deps.pools && previousPools) {
-      for (const retired of pools.retired) setTimeout(() => retired.close(), 30_000).unref();
+    if (ownPools && previousPools) {
+      for (const retired of ownPools.retired) setTimeout(() => retired.close(), 30_000).unref();
     }
   }
 

@@ -14,6 +14,8 @@ import type { TrafficHandle } from './control-plane.ts';
 export interface WorkerPoolOptions {
   count: number;
   logger: Logger;
+  /** What a replacement worker must be told after the config: current health verdicts and admin drains. */
+  replay: () => ToWorker[];
 }
 
 type Request = { type: 'apply'; text: string; file: string; baseDir: string; ports: Record<string, number> } | { type: 'draining'; pool: string; backend: string; draining: boolean } | { type: 'status' } | { type: 'metrics' } | { type: 'drain'; deadline: number };
@@ -135,6 +137,7 @@ export class WorkerPool implements TrafficHandle {
       const { loaded, ports } = this.snapshot;
       await this.ask(worker, { type: 'apply', text: loaded.text, file: loaded.file, baseDir: loaded.baseDir, ports });
     }
+    for (const message of this.options.replay()) worker.send(message);
   }
 
   private ask(worker: Worker, request: Request): Promise<FromWorker> {

@@ -74,8 +74,11 @@ export interface LoadRun {
 
 export const isFailure = (sample: Sample): boolean => sample.status === 0 || sample.status >= 500 || sample.error !== undefined;
 
-/** A clean close by the server (FIN on an idle keep-alive connection) is not a connection error. */
-const cleanClose = (err: Error & { code?: string }): boolean => err.code === 'UND_ERR_SOCKET' && /other side closed/.test(err.message) && !('cause' in err && err.cause);
+/**
+ * Closes that are not connection errors: the server's FIN on an idle keep-alive connection, and undici
+ * ending a connection itself after a `connection: close` response (UND_ERR_INFO "reset").
+ */
+const cleanClose = (err: Error & { code?: string }): boolean => err.code === 'UND_ERR_INFO' || (err.code === 'UND_ERR_SOCKET' && /other side closed/.test(err.message));
 
 export function startLoad(options: LoadOptions): LoadRun {
   const maxRequests = options.maxRequests ?? Number.POSITIVE_INFINITY;

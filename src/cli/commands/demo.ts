@@ -72,7 +72,8 @@ class AppChild {
       { stdio: ['ignore', 'pipe', 'pipe'], env: process.env },
     );
     this.#child = child;
-    this.#exited = new Promise((resolve) => child.once('exit', () => log.end(() => resolve())));
+    // 'close' (not 'exit'): the last lines of output have been read by then.
+    this.#exited = new Promise((resolve) => child.once('close', () => log.end(() => resolve())));
     child.stderr!.pipe(log, { end: false });
     const recent: string[] = [];
     await new Promise<void>((resolve, reject) => {
@@ -86,7 +87,11 @@ class AppChild {
           resolve();
         }
       });
-      child.once('exit', (code) => {
+      child.once('error', (err) => {
+        clearTimeout(timer);
+        reject(new Error(`${name} could not be started: ${err.message}`));
+      });
+      child.once('close', (code) => {
         clearTimeout(timer);
         const reason = recent.map((line) => /"err":"([^"]*)"/.exec(line)?.[1]).find(Boolean) ?? `exit code ${code}`;
         reject(new Error(`${name} could not start on ${host}:${port}: ${reason} (see ${logFile}; is an earlier demo still running?)`));

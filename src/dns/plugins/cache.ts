@@ -1,24 +1,42 @@
 // cache link: answers clients that may recurse from the resolver's cache, TTLs counted down by the time
 // the entry has been held. Stale entries are left to the resolver link (served only when upstreams fail).
 import type { DnsHandler, DnsRequest } from '../chain.ts';
-import { finishResponse, responseWriter, type ResponseLimits } from '../render.ts';
-import { Flag, RRType } from '../wire/constants.ts';
+import { renderTruncated, type ResponseLimits } from '../render.ts';
+import { Flag, HEADER_SIZE, OPT_SIZE, RRType } from '../wire/constants.ts';
 import type { DnsQuery } from '../wire/query.ts';
-import type { AnswerCache, CachedAnswer } from '../resolver/cache.ts';
+import { forEachTtl, type AnswerCache, type CachedAnswer } from '../resolver/cache.ts';
 
 /** RFC 8767 4: stale answers carry a short TTL so clients come back soon. */
 export const STALE_TTL = 30;
 
 export function renderCached(query: DnsQuery, entry: CachedAnswer, age: number, stale: boolean, limits: ResponseLimits): Buffer {
-  const writer = responseWriter(query);
-  const ttlOf = (ttl: number): number => (stale ? STALE_TTL : Math.max(0, ttl - age));
-  for (const record of entry.answer) writer.record(record, undefined, ttlOf(record.ttl));
-  for (const record of entry.authority) {
-    // a negative answer's SOA carries the negative TTL (RFC 2308 3)
-    const ttl = record.type === RRType.SOA ? Math.min(record.ttl, record.rdata.readUInt32BE(record.rdata.length - 4)) : record.ttl;
-    writer.record(record, undefined, ttlOf(ttl));
+  const questionEnd = query.questionEnd;
+  const edns = query.ednsVersion >= 0;
+  const records = entry.records;
+  const total = questionEnd + records.length + (edns ? OPT_SIZE : 0);
+  const flags = Flag.RA | entry.rcode;
+  if (total > limits.max) return renderTruncated(query, flags, limits);
+  const out = Buffer.allocUnsafe(total);
+  out.writeUInt16BE(query.id, 0);
+  out.writeUInt16BE(Flag.QR | (query.flags & (Flag.RD | Flag.CD)) | flags, 2);
+  out.writeUInt16BE(1, 4);
+  out.writeUInt16BE(entry.answerCount, 6);
+  out.writeUInt16BE(entry.authorityCount, 8);
+  out.writeUInt16BE(edns ? 1 : 0, 10);
+  query.message.copy(out, HEADER_SIZE, HEADER_SIZE, questionEnd);
+  out.write(records, questionEnd, 'latin1');
+  forEachTtl(out, questionEnd, entry.answerCount + entry.authorityCount, (offset) => {
+    out.writeUInt32BE(stale ? STALE_TTL : Math.max(0, out.readUInt32BE(offset) - age), offset);
+  });
+  if (edns) {
+    const at = total - OPT_SIZE;
+    out[at] = 0;
+    out.writeUInt16BE(RRType.OPT, at + 1);
+    out.writeUInt16BE(limits.advertise, at + 3);
+    out.writeUInt32BE(0, at + 5);
+    out.writeUInt16BE(0, at + 9);
   }
-  return finishResponse(query, writer, Flag.RA | entry.rcode, [entry.answer.length, entry.authority.length, 0], limits);
+  return out;
 }
 
 export function cacheLink(cache: AnswerCache): DnsHandler {

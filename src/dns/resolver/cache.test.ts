@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import { FakeClock } from '../../core/index.ts';
 import { RRClass, RRType } from '../wire/constants.ts';
 import { keyOf, nameToWire } from '../wire/name.ts';
-import { AnswerCache } from './cache.ts';
+import { AnswerCache, cachedRecords } from './cache.ts';
 
 const config = { max_entries: 100_000, min_ttl: 0, max_ttl: 86_400 };
 
@@ -25,7 +25,7 @@ describe('AnswerCache', () => {
     const hit = cache.get(key, RRType.A)!;
     assert.equal(hit.age, 42);
     assert.equal(hit.stale, false);
-    assert.equal(hit.entry.answer[0].ttl - hit.age, 58);
+    assert.equal(cachedRecords(hit.entry, key, RRType.A, hit.age).answer[0].ttl, 58);
     clock.advance(57_500);
     assert.equal(cache.get(key, RRType.A), undefined);
   });

@@ -37,7 +37,7 @@ txt TXT "a \\"quoted\\" string" plain \\065
     const soa = records[0].rdata;
     assert.equal(soa.readUInt32BE(soa.length - 4), 300);
     const txt = records[5].rdata;
-    assert.equal(txt.toString('latin1'), '\x0ea "quoted" string\x05plain\x01A');
+    assert.equal(txt.toString('latin1'), '\x11a "quoted" string\x05plain\x01A');
     assert.equal(records[5].source, 'z.zone:10');
   });
 

@@ -47,6 +47,7 @@ describe('demo page in chromium', { skip: chromiumPath ? false : 'chromium is no
     await page.fill('#login-form [name=password]', 'demo');
     await page.click('#login-form button[type=submit]');
     await page.locator('#whoami-name', { hasText: 'demo' }).waitFor({ timeout: 10_000 });
+    assert.equal(await page.locator('#login-form').isHidden(), true);
 
     await page.fill('#order-form [name=item]', 'browser-made widget');
     await page.fill('#order-form [name=quantity]', '3');

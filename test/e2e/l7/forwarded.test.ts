@@ -94,8 +94,10 @@ test('upstream Server and X-Powered-By are hidden; hop-by-hop response headers s
 
 test('request id: generated when absent, propagated when present, logged', async () => {
   const generated = await echoed(untrusted, '');
-  assert.match(generated.headers['x-request-id'], /^[0-9a-f-]{36}$/);
-  assert.equal(untrusted.accessLog.at(-1)!.request_id, generated.headers['x-request-id']);
+  assert.match(generated.headers['x-request-id'], /^[0-9a-f]{16}-[0-9a-z]+$/);
+  const second = await echoed(untrusted, '');
+  assert.notEqual(second.headers['x-request-id'], generated.headers['x-request-id']);
+  assert.equal(untrusted.accessLog.at(-2)!.request_id, generated.headers['x-request-id']);
   const propagated = await echoed(untrusted, 'X-Request-Id: abc-123\r\n');
   assert.equal(propagated.headers['x-request-id'], 'abc-123');
   assert.equal(propagated.rawHeaders.filter((h) => h.toLowerCase() === 'x-request-id').length, 1);

@@ -61,8 +61,9 @@ listeners:
     'no request reaches the dead origin once it is marked down',
   );
 
-  const restartedAt = Date.now();
   await c.restart();
+  // from the moment it listens again (a fresh node process takes a few hundred ms to start)
+  const restartedAt = Date.now();
   const up = await sy.transition('app', c.address, true, restartedAt, 5_000);
   const recovery = up.at - restartedAt;
   const limitUp = RISE * INTERVAL * JITTER + SLACK;
