@@ -1,6 +1,7 @@
 // CPU quotas for "equal CPU" comparisons: each process under test runs in its own cgroup with the same
 // quota (e.g. 5 ms of CPU per 10 ms period). cgroup v2 (cpu.max) when the cpu controller is there;
 // else the v1 cpu controller (cpu.cfs_quota_us / cpu.cfs_period_us) that hybrid hosts still mount.
+import { rmdirSync, writeFileSync } from 'node:fs';
 import { access, mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -98,6 +99,22 @@ export class CpuCgroup {
       await writeFile(path.join(this.#support.root, 'cgroup.procs'), pid).catch(() => undefined);
     }
     await rmdir(this.dir).catch(() => undefined);
+  }
+
+  /** Synchronous last resort for exit and signal handlers: members back to the root, group deleted. */
+  removeNow(): void {
+    for (const pid of this.#members) {
+      try {
+        writeFileSync(path.join(this.#support.root, 'cgroup.procs'), String(pid));
+      } catch {
+        // exited already
+      }
+    }
+    try {
+      rmdirSync(this.dir);
+    } catch {
+      // still has members that are exiting; the next run reuses the group
+    }
   }
 
   /** "cpu.max 5000 10000" or "cpu.cfs_quota_us 5000 / cpu.cfs_period_us 10000", for reports. */

@@ -136,11 +136,14 @@ async function perfTables(file: string, pids: number[]): Promise<string[]> {
         return [symbol.length > 110 ? `${symbol.slice(0, 110)}…` : symbol, percent];
       });
   };
+  const threads = await report('comm');
   const dsos = await report('dso');
   const symbols = await report('dso,sym');
   for (const pid of pids) await rm(`/tmp/perf-${pid}.map`, { force: true });
   return [
     'perf (cpu-clock, 999 Hz) by DSO — [kernel.kallsyms] is syscalls and the TCP stack, perf-PID.map is JIT-compiled JavaScript:',
+    '',
+    markdownTable([{ title: 'thread' }, { title: 'share', align: 'right' }], threads),
     '',
     markdownTable([{ title: 'dso' }, { title: 'share', align: 'right' }], dsos),
     '',

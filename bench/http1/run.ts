@@ -3,7 +3,7 @@
 // other; then again with each proxy held to the same CPU quota in a cgroup ("equal CPU").
 //
 // usage: node_modules/.bin/node bench/http1/run.ts [--rounds 3] [--duration 8] [--connections 50] [--results bench/RESULTS.md]
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
@@ -123,9 +123,12 @@ try {
     const started = running.get(target.key)!;
     const pids = await started.pids();
     let group: CpuCgroup | undefined;
+    let forgetCgroup: () => void = () => undefined;
     if (mode === 'equal-cpu' && cgroup.kind !== 'none') {
       group = await CpuCgroup.create(cgroup, target.key, quota);
       cgroups.push(group);
+      const created = group;
+      forgetCgroup = processes.onCleanup(() => created.removeNow());
       for (const pid of pids) await group.add(pid);
     }
     try {
@@ -159,6 +162,8 @@ try {
       return measurement;
     } finally {
       await group?.remove();
+      forgetCgroup();
+      await truncateAccessLogs(dir);
     }
   };
 
@@ -196,6 +201,15 @@ try {
   await processes.stopAll();
   for (const group of cgroups) await group.remove();
   await rm(dir, { recursive: true, force: true });
+}
+
+/**
+ * Empties the access logs between runs: both proxies append (O_APPEND), so truncation is safe, and it
+ * keeps a long benchmark from writing gigabytes whose writeback would disturb the next run.
+ */
+async function truncateAccessLogs(root: string): Promise<void> {
+  const files = await readdir(root, { recursive: true });
+  for (const file of files) if (file.endsWith('access.log')) await truncate(path.join(root, file)).catch(() => undefined);
 }
 
 /** Asks the origin to echo the head it received through the proxy; names the forwarded headers missing. */

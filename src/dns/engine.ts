@@ -13,14 +13,16 @@ export interface DnsCounters {
   queries: number;
   formerr: number;
   notimp: number;
+  /** Dropped unanswered: too short, or a response (QR set). */
   dropped: number;
-  refused: number;
-  truncated: number;
-  rateLimited: number;
+  /** AXFR/IXFR requests (refused). */
+  transfers_refused: number;
+  /** UDP responses over the rate limit (dropped or slipped as TC). */
+  rate_limited: number;
 }
 
 export function newCounters(): DnsCounters {
-  return { queries: 0, formerr: 0, notimp: 0, dropped: 0, refused: 0, truncated: 0, rateLimited: 0 };
+  return { queries: 0, formerr: 0, notimp: 0, dropped: 0, transfers_refused: 0, rate_limited: 0 };
 }
 
 export class DnsEngine {
@@ -31,6 +33,7 @@ export class DnsEngine {
   private readonly counters: DnsCounters;
   private readonly tcpLimits: ResponseLimits;
   private readonly classicLimits: ResponseLimits;
+  private readonly ednsLimits: ResponseLimits;
 
   constructor(zones: ZoneSet, handlers: readonly DnsHandler[], maxUdp: number, logger: Logger, counters: DnsCounters) {
     this.zones = zones;
@@ -40,6 +43,7 @@ export class DnsEngine {
     this.counters = counters;
     this.tcpLimits = { max: 65535, advertise: maxUdp };
     this.classicLimits = { max: 512, advertise: maxUdp };
+    this.ednsLimits = { max: maxUdp, advertise: maxUdp };
   }
 
   /** Answers one message; never throws. 'drop' means send nothing. */
@@ -56,7 +60,9 @@ export class DnsEngine {
       else counters.notimp++;
       return renderParseFailure(message, query);
     }
-    const limits = transport === 'tcp' ? this.tcpLimits : query.ednsVersion < 0 ? this.classicLimits : limitsFor(query, transport, this.maxUdp);
+    // shared limit objects for the common cases, so most queries allocate none
+    const limits =
+      transport === 'tcp' ? this.tcpLimits : query.ednsVersion < 0 ? this.classicLimits : query.ednsSize >= this.maxUdp ? this.ednsLimits : limitsFor(query, transport, this.maxUdp);
     if (query.ednsVersion > 0) return renderRcode(query, Rcode.BADVERS, limits);
     if (query.qclass !== RRClass.IN) {
       counters.notimp++;
@@ -64,7 +70,7 @@ export class DnsEngine {
     }
     const qtype = query.qtype;
     if (qtype === RRType.AXFR || qtype === RRType.IXFR) {
-      counters.refused++;
+      counters.transfers_refused++;
       return renderRcode(query, Rcode.REFUSED, limits);
     }
     if (qtype === RRType.MAILA || qtype === RRType.MAILB) {

@@ -32,13 +32,14 @@ export function renderPrepared(query: DnsQuery, answer: PreparedAnswer, limits: 
   if (total > limits.max) return renderTruncated(query, answer.header.readUInt16BE(2), limits);
   const message = query.message;
   const out = Buffer.allocUnsafe(total);
-  answer.header.copy(out, 0);
+  // TypedArray set and a short loop: Buffer#copy's argument checks cost more than these few bytes
+  out.set(answer.header, 0);
   out[0] = message[0];
   out[1] = message[1];
   out[2] |= message[2] & 0x01; // RD
   out[3] |= message[3] & 0x10; // CD
-  message.copy(out, HEADER_SIZE, HEADER_SIZE, questionEnd);
-  body.copy(out, questionEnd);
+  for (let i = HEADER_SIZE; i < questionEnd; i++) out[i] = message[i];
+  out.set(body, questionEnd);
   if (answer.apexPatch >= 0) out.writeUInt16BE(0xc000 | (HEADER_SIZE + query.key.length - answer.apexKeyLength), questionEnd + answer.apexPatch);
   if (edns) {
     writeOpt(out, total - OPT_SIZE, limits.advertise, 0);

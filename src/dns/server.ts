@@ -7,7 +7,7 @@ import type { DnsConfig } from '../config/index.ts';
 import { DnsEngine, newCounters, type DnsCounters } from './engine.ts';
 import { buildHandlers, ResolverState } from './handlers.ts';
 import type { PoolAddressSource } from './plugins/pool-answers.ts';
-import { ResponseRateLimiter } from './rate-limit.ts';
+import { ResponseRateLimiter, type RateVerdict } from './rate-limit.ts';
 import { TcpListener, UdpListener, type BoundAddress } from './transport.ts';
 import { keyToText } from './wire/name.ts';
 import { loadZone, zoneFilePath } from './zone/load.ts';
@@ -83,9 +83,10 @@ export class DnsServer implements Component, HasStatus<DnsStatus> {
     this.zones = await loadZones(this.config, this.deps.baseDir, this.clock.now());
     await this.swapEngine(this.config, this.zones);
     const answer = (message: Buffer, transport: 'udp' | 'tcp', address: string) => this.engine!.answer(message, transport, address);
-    const limit = this.config.rate_limit ? (address: string) => this.rateLimiter!.check(address) : undefined;
+    // read through `this` so a reload can add, change or remove rate limiting
+    const limit = (address: string): RateVerdict => this.rateLimiter?.check(address) ?? 'send';
     const onLimited = (): void => {
-      this.counters.rateLimited++;
+      this.counters.rate_limited++;
     };
     // group by host so that udp and tcp asking for port 0 on one host end up on the same port
     const hosts = [...new Set(this.config.listen.map((entry) => entry.host))];
@@ -144,7 +145,8 @@ export class DnsServer implements Component, HasStatus<DnsStatus> {
       this.resolver = config.resolver ? await ResolverState.create(config.resolver, resolverKey, this.deps.baseDir, this.clock, this.logger) : undefined;
       previous?.close();
     }
-    if (config.rate_limit && (!this.rateLimiter || JSON.stringify(config.rate_limit) !== JSON.stringify(this.config.rate_limit))) {
+    if (!config.rate_limit) this.rateLimiter = undefined;
+    else if (!this.rateLimiter || JSON.stringify(config.rate_limit) !== JSON.stringify(this.config.rate_limit)) {
       this.rateLimiter = new ResponseRateLimiter(config.rate_limit, this.clock);
     }
     const set = new ZoneSet(zones);

@@ -3,7 +3,8 @@
 // a connection may pipeline many queries, idles out, and the listener caps concurrent connections.
 import dgram from 'node:dgram';
 import net from 'node:net';
-import { isIPv6 } from 'node:net';
+import { isIP, isIPv6 } from 'node:net';
+import { lookup } from 'node:dns';
 import type { ChainOutcome } from './chain.ts';
 import type { RateVerdict } from './rate-limit.ts';
 import { truncateResponse } from './render.ts';
@@ -18,6 +19,16 @@ export interface BoundAddress {
 
 /** Socket buffers large enough to ride out bursts (the kernel caps them at net.core.[rw]mem_max). */
 const SOCKET_BUFFER = 4 * 1024 * 1024;
+
+/**
+ * Replies go to the literal address a datagram came from: skip dgram's default dns.lookup (an isIP check
+ * and a process.nextTick per send, measurable at 100k answers/s) and hand the address straight back.
+ */
+function literalAddress(address: string, family: unknown, callback: (err: Error | null, address: string, family: number) => void): void {
+  const version = isIP(address);
+  if (version !== 0) callback(null, address, version);
+  else lookup(address, { family: family === 6 || family === 'IPv6' ? 6 : 4 }, callback); // a host name to bind to
+}
 
 export class UdpListener {
   private socket: dgram.Socket | undefined;
@@ -34,7 +45,7 @@ export class UdpListener {
   }
 
   async listen(port: number): Promise<number> {
-    const socket = dgram.createSocket({ type: isIPv6(this.host) ? 'udp6' : 'udp4', recvBufferSize: SOCKET_BUFFER, sendBufferSize: SOCKET_BUFFER });
+    const socket = dgram.createSocket({ type: isIPv6(this.host) ? 'udp6' : 'udp4', recvBufferSize: SOCKET_BUFFER, sendBufferSize: SOCKET_BUFFER, lookup: literalAddress });
     this.socket = socket;
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);

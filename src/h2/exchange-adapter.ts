@@ -29,6 +29,9 @@ export function grpcCodeForHttp(status: number): number {
   }
 }
 
+const waitOptions = { waitForTrailers: true };
+const noWaitOptions = {};
+
 class StreamDownstream implements ExchangeDownstream {
   private readonly stream: ServerHttp2Stream;
   private readonly context: StreamContext;
@@ -37,6 +40,7 @@ class StreamDownstream implements ExchangeDownstream {
   private trailers: OutgoingHttpHeaders | undefined;
   handle: ExchangeHandle | undefined;
   done = false;
+  private waitsForTrailers = false;
 
   constructor(stream: ServerHttp2Stream, context: StreamContext, grpc: boolean, extra: Readonly<Record<string, string>> | undefined) {
     this.stream = stream;
@@ -49,8 +53,12 @@ class StreamDownstream implements ExchangeDownstream {
 
   sendHead(status: number, headers: string[]): void {
     if (this.stream.destroyed) return;
-    // waitForTrailers: HTTP/1.1 chunked trailers, if any, arrive only at end()
-    this.stream.respond(responseHeadersFromFlat(status, headers, this.extra), { waitForTrailers: true });
+    // Trailers are possible only when the upstream announced them (Trailer header) or for gRPC; only then
+    // is the stream kept open for them, since waiting costs one more (empty) DATA frame per response.
+    let trailers = this.grpc;
+    for (let i = 0; i < headers.length && !trailers; i += 2) if (headers[i] === 'trailer') trailers = true;
+    this.waitsForTrailers = trailers;
+    this.stream.respond(responseHeadersFromFlat(status, headers, this.extra), trailers ? waitOptions : noWaitOptions);
   }
 
   sendData(chunk: Buffer): boolean {
@@ -61,7 +69,7 @@ class StreamDownstream implements ExchangeDownstream {
   end(trailers?: string[]): void {
     this.done = true;
     if (this.stream.destroyed) return;
-    if (trailers && trailers.length > 0) {
+    if (trailers && trailers.length > 0 && this.waitsForTrailers) {
       const out: OutgoingHttpHeaders = {};
       for (let i = 0; i < trailers.length; i += 2) out[trailers[i].toLowerCase()] = trailers[i + 1];
       this.trailers = out;

@@ -35,6 +35,8 @@ export interface H2FrontendStatus {
   sessions_cut_for_resets: number;
 }
 
+const connectionWindow = 16 * 1024 * 1024;
+
 /** Header list size as SETTINGS_MAX_HEADER_LIST_SIZE counts it: name + value + 32 per field (RFC 9113 §6.5.2). */
 function headerListSize(raw: readonly string[]): number {
   let size = 0;
@@ -74,6 +76,9 @@ export class H2Frontend {
       socket.destroy();
       return;
     }
+    // listeners open sockets half-open for HTTP/1.1; an HTTP/2 session has no use for a half-closed
+    // connection, so a client's FIN closes our side too (as node:http2's own servers do)
+    if (socket.allowHalfOpen) socket.once('end', () => socket.end());
     this.server.emit('connection', socket);
   }
 
@@ -100,6 +105,8 @@ export class H2Frontend {
       (session.destroy as unknown as (code: number) => void).call(session, constants.NGHTTP2_ENHANCE_YOUR_CALM);
     };
 
+    // as upstream (sessions.ts): request bodies of slow streams must not block the connection window
+    session.once('connect', () => session.setLocalWindowSize(connectionWindow));
     session.on('error', (err) => this.deps.logger.debug({ err: messageOf(err) }, `h2 ${this.listener.name}: session error`));
     session.on('close', () => this.sessions.delete(session));
     session.setTimeout(this.listener.timeouts.idle, () => session.close());

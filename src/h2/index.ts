@@ -5,3 +5,4 @@ export { H2Frontend, type StreamContext, type StreamDispatcher, type H2FrontendD
 export { H2UpstreamSessions, type UpstreamTarget } from './upstream/sessions.ts';
 export { http2ServerOptions } from './server-options.ts';
 export { grpcStatus, isGrpc, parseGrpcTimeout, formatGrpcTimeout, respondGrpcStatus } from './grpc.ts';
+export { grpcProbe, healthCheckRequest, servingStatusOf } from './grpc-health-probe.ts';

@@ -6,7 +6,7 @@ import net, { type Socket } from 'node:net';
 import tls, { type TLSSocket } from 'node:tls';
 import type { ListenerConfig, PoolConfig } from '../config/index.ts';
 import { EdgeError, messageOf, type Clock, type Logger } from '../core/index.ts';
-import { createHttpListener, type HttpListener, type UpstreamPool } from '../l7/index.ts';
+import { createHttpListener, upstreamSettingsFromPools, type HttpListener, type UpstreamPool } from '../l7/index.ts';
 import { createTlsTerminator, type TlsTerminator } from '../tls/index.ts';
 import { H2Frontend } from './frontend.ts';
 import { StreamDispatch } from './dispatch.ts';
@@ -26,6 +26,8 @@ export interface H2ListenerDeps {
   clock: Clock;
   dataDir: string;
   baseDir: string;
+  /** The pools section: keep-alive settings of the HTTP/1.1 upstream path (L7). */
+  poolConfigs?: Readonly<Record<string, PoolConfig>>;
   /** Shared by workers so TLS session tickets resume on any of them. */
   ticketSeed?: Buffer;
 }
@@ -60,7 +62,14 @@ export class H2Listener {
     this.config = config;
     this.deps = deps;
     this.pools = poolMap(deps.pools);
-    this.http = createHttpListener(config, { pools: this.pools, accessLog: deps.accessLog, logger: deps.logger, clock: deps.clock, external: true });
+    this.http = createHttpListener(config, {
+      pools: this.pools,
+      accessLog: deps.accessLog,
+      logger: deps.logger,
+      clock: deps.clock,
+      upstreamSettings: deps.poolConfigs ? upstreamSettingsFromPools(deps.poolConfigs) : undefined,
+      external: true,
+    });
     this.terminator = config.protocol === 'https' ? createTlsTerminator(config, { dataDir: deps.dataDir, baseDir: deps.baseDir, logger: deps.logger, clock: deps.clock, ticketSeed: deps.ticketSeed }) : undefined;
     this.dispatch = this.buildDispatch();
     this.frontend = new H2Frontend(config, { dispatch: (...args) => this.dispatch.dispatch(...args), logger: deps.logger, clock: deps.clock });
@@ -98,7 +107,7 @@ export class H2Listener {
     let server: net.Server | tls.Server;
     if (this.terminator) {
       await this.terminator.start();
-      const secure = tls.createServer({ ...this.terminator.serverOptions(), allowHalfOpen: true });
+      const secure = tls.createServer({ ...this.terminator.serverOptions(), allowHalfOpen: true, noDelay: true });
       this.terminator.attach(secure);
       secure.on('secureConnection', (socket: TLSSocket) => {
         if (socket.alpnProtocol === 'h2') this.frontend.accept(socket);
@@ -150,10 +159,11 @@ export class H2Listener {
     return { host: address.address, port: address.port };
   }
 
-  updateConfig(listener: ListenerConfig, pools: PoolLookup): void {
+  /** Reload (TrafficListener contract): new streams and requests use the new routes and pools. */
+  updateConfig(listener: ListenerConfig, pools: PoolLookup, poolConfigs?: Readonly<Record<string, PoolConfig>>): void {
     this.config = listener;
     this.pools = poolMap(pools);
-    this.http.updateConfig(listener, this.pools);
+    this.http.updateConfig(listener, this.pools, poolConfigs ? upstreamSettingsFromPools(poolConfigs) : undefined);
     this.frontend.updateConfig(listener);
     for (const [name, sessions] of this.upstreamSessions) {
       const config = this.pools.get(name)?.poolConfig;

@@ -113,7 +113,7 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput {
     if (pool === undefined) return this.fail(503, 'cancelled');
     this.pool = pool;
     if (rt.trusted.contains(req.peerAddress)) this.clientAddress = clientFromChain(this.joined('x-forwarded-for'), req.peerAddress, rt.trusted);
-    if (rt.requestIdName !== '') this.requestId = this.header(rt.requestIdName) ?? listener_id(this.listener);
+    if (rt.requestIdName !== '') this.requestId = this.header(rt.requestIdName) ?? this.listener.nextRequestId();
     const lease = pool.pick(this);
     if (lease === undefined) return this.fail(503, 'cancelled');
     this.lease = lease;
@@ -375,8 +375,4 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput {
       });
     }
   }
-}
-
-function listener_id(listener: HttpListenerImpl): string {
-  return listener.nextRequestId();
 }

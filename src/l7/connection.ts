@@ -6,7 +6,6 @@ import type net from 'node:net';
 import type { HttpListenerImpl } from './listener.ts';
 import type { ListenerRuntime } from './runtime.ts';
 import { RequestHead, parseRequestHead } from './parse/request-head.ts';
-import { ResponseHead } from './parse/response-head.ts';
 import { ChunkedDecoder } from './parse/chunked.ts';
 import { findHeadEnd, CR, LF } from './parse/chars.ts';
 import { ProxyExchange } from './exchange.ts';
@@ -27,7 +26,6 @@ export class HttpConnection {
   private trustedFor: ListenerRuntime | null = null;
   private trusted = false;
   readonly head = new RequestHead();
-  readonly resHead = new ResponseHead();
   readonly reqChunked = new ChunkedDecoder();
   readonly resChunked = new ChunkedDecoder();
   exchange: ProxyExchange | null = null;
@@ -59,10 +57,23 @@ export class HttpConnection {
   attach(socket: net.Socket): void {
     this.socket = socket;
     this.writer = new ChunkWriter(socket, this.listener.chunks);
-    socket.on('end', () => this.onEnd());
-    socket.on('close', () => this.onClose());
-    socket.on('error', () => this.destroy());
-    socket.on('drain', () => this.exchange?.downstreamDrain());
+    socket.on('end', () => this.guarded(this.onEnd));
+    socket.on('close', () => this.guarded(this.onClose));
+    socket.on('error', () => this.guarded(this.destroy));
+    socket.on('drain', () => this.guarded(this.onDrain));
+  }
+
+  private onDrain(): void {
+    this.exchange?.downstreamDrain();
+  }
+
+  /** Phase boundary for socket events: a bug drops this connection, never the worker. */
+  private guarded(method: (this: HttpConnection) => void): void {
+    try {
+      method.call(this);
+    } catch (err) {
+      this.listener.internalError(this, err);
+    }
   }
 
   /** Whether the TCP peer is a trusted proxy under `rt` (cached per runtime: reloads may change it). */

@@ -12,32 +12,19 @@ import type { UpstreamConnection, UpstreamOwner } from './upstream/connector.ts'
 import type { HttpConnection } from './connection.ts';
 import type { RequestHead } from './parse/request-head.ts';
 import type { ChunkSink } from './parse/chunked.ts';
-import { BODY_NONE, BODY_LENGTH, BODY_CHUNKED, H_X_FORWARDED_FOR, H_X_FORWARDED_PROTO, H_X_FORWARDED_HOST, H_REQUEST_ID, H_HOST, H_UPGRADE, H_COOKIE, H_TRANSFER_ENCODING } from './parse/request-head.ts';
+import { BODY_NONE, BODY_LENGTH, BODY_CHUNKED, H_X_FORWARDED_FOR, H_REQUEST_ID, H_HOST, H_COOKIE } from './parse/request-head.ts';
 import { BODY_UNTIL_CLOSE } from './parse/response-head.ts';
-import { findHeadEnd } from './parse/chars.ts';
-import { parseResponseHead } from './parse/response-head.ts';
-import { upstreamTarget, redirectLocation } from './router/actions.ts';
-import { buildUpstreamHead, buildDownstreamHead, RESPONSE_ALWAYS_DROP, bit } from './rewrite.ts';
+import { redirectLocation } from './router/actions.ts';
 import { clientFromChain } from './forwarded.ts';
-import { errorResponse, redirectResponse, fixedResponse, CONTINUE_100 } from './local-response.ts';
+import { errorResponse, redirectResponse, fixedResponse } from './local-response.ts';
 import { writeAccessLog } from './access-log.ts';
+import { relayResponseHead, relayResponseBody } from './response-relay.ts';
+import { upstreamRequestHead } from './upstream-head.ts';
+import { P_ROUTING, P_CONNECTING, P_WAITING, P_RESPONDING, P_TUNNEL, P_DONE, copyOf } from './phases.ts';
 
-const MAX_RESPONSE_HEAD = 64 * 1024;
 /** Connect attempts per request (first try + re-picks after a connect error). Retries proper: pools' issue. */
 const MAX_CONNECT_ATTEMPTS = 1;
 
-const P_ROUTING = 0;
-const P_CONNECTING = 1;
-const P_WAITING = 2;
-const P_RESPONDING = 3;
-const P_TUNNEL = 4;
-const P_DONE = 5;
-
-function copyOf(buf: Buffer, start: number, end: number): Buffer {
-  const out = Buffer.allocUnsafe(end - start);
-  buf.copy(out, 0, start, end);
-  return out;
-}
 
 export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
   readonly conn: HttpConnection;
@@ -59,14 +46,14 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
   private stash: Buffer[] | null = null;
   private headSent = false;
   /** Response parsing and relaying. */
-  private resAcc: Buffer | null = null;
-  private resAccLen = 0;
-  private resKind = BODY_NONE;
-  private resRemaining = 0;
-  private resDone = false;
-  private dechunk = false;
-  private upstreamReusable = false;
-  private continueSent = false;
+  resAcc: Buffer | null = null;
+  resAccLen = 0;
+  resKind = BODY_NONE;
+  resRemaining = 0;
+  resDone = false;
+  dechunk = false;
+  upstreamReusable = false;
+  continueSent = false;
   closeAfter = false;
   bytesIn = 0;
   bytesOut = 0;
@@ -75,6 +62,8 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
   tConnected = 0;
   tFirstByte = 0;
   private outcome: LeaseOutcome = 'success';
+  private reusedUpstream = false;
+  private staleRetries = 0;
   private attempts = 0;
   private upstreamEnded = false;
   private downstreamEnded = false;
@@ -183,6 +172,7 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
       return false;
     }
     this.upstream = upstream;
+    this.reusedUpstream = upstream.uses > 1;
     if (upstream.connected) {
       this.tConnected = this.conn.listener.now();
       this.phase = P_WAITING;
@@ -258,24 +248,8 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
   }
 
   private sendHead(buf: Buffer | null, bs: number, be: number): void {
-    const head = this.head;
     const rt = this.rt;
-    const action = this.action!;
-    const newTarget = upstreamTarget(action, head.target, head.path);
-    let extra = '';
-    let drop = rt.requestDropMask;
-    if (head.upgrade) extra += 'connection: upgrade\r\n';
-    else drop |= bit(H_UPGRADE);
-    if (head.contentLength > 0 || (head.bodyKind === BODY_NONE && head.header('content-length') !== undefined)) {
-      extra += `content-length: ${head.contentLength}\r\n`;
-    }
-    if (action.upstreamHost === 'backend' || head.absoluteForm || head.authority.length === 0) {
-      // HTTP/1.0 clients may omit Host; HTTP/1.1 upstreams require one
-      drop |= bit(H_HOST);
-      extra += `host: ${action.upstreamHost === 'backend' || head.authority.length === 0 ? this.lease!.backend.id : head.authority}\r\n`;
-    }
-    extra += this.forwardedLines();
-    const out = buildUpstreamHead(head, newTarget === head.target && !head.absoluteForm ? null : newTarget, drop, extra, buf, bs, be);
+    const out = upstreamRequestHead(this, buf, bs, be);
     this.headSent = true;
     const socket = this.upstream!.socket;
     let ok = socket.write(out);
@@ -285,45 +259,6 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
     }
     if (!ok) this.conn.pauseReading();
     this.conn.setDeadline(this.reqDone ? this.responseTimeout() : rt.bodyTimeout);
-  }
-
-  private forwardedLines(): string {
-    const rt = this.rt;
-    const head = this.head;
-    const peer = this.conn.peer;
-    const trusted = rt.trusted.empty ? false : this.conn.peerTrusted(rt);
-    let lines = '';
-    if (rt.setXff) {
-      let chain = '';
-      if (trusted) {
-        for (let i = 0; i < head.headerCount; i++) {
-          if (head.kinds[i] === H_X_FORWARDED_FOR) chain = chain.length === 0 ? head.value(i) : `${chain}, ${head.value(i)}`;
-        }
-      }
-      lines += chain.length === 0 ? `x-forwarded-for: ${peer}\r\n` : `x-forwarded-for: ${chain}, ${peer}\r\n`;
-    }
-    if (rt.setRealIp) lines += `x-real-ip: ${this.clientAddress}\r\n`;
-    if (rt.setProto) lines += `x-forwarded-proto: ${(trusted && this.incoming(H_X_FORWARDED_PROTO)) || rt.scheme}\r\n`;
-    if (rt.setHost && head.authority.length > 0) lines += `x-forwarded-host: ${(trusted && this.incoming(H_X_FORWARDED_HOST)) || head.authority}\r\n`;
-    if (rt.setPort) lines += `x-forwarded-port: ${this.conn.localPort}\r\n`;
-    if (rt.setForwarded) {
-      const forIp = this.clientAddress.includes(':') ? `"[${this.clientAddress}]"` : this.clientAddress;
-      lines += `forwarded: for=${forIp};proto=${rt.scheme}${head.authority.length > 0 ? `;host="${head.authority}"` : ''}\r\n`;
-    }
-    if (this.requestId.length > 0 && this.findIncomingRequestId() === false) lines += `${rt.requestIdName}: ${this.requestId}\r\n`;
-    return lines;
-  }
-
-  private incoming(kind: number): string {
-    const head = this.head;
-    for (let i = 0; i < head.headerCount; i++) if (head.kinds[i] === kind) return head.value(i);
-    return '';
-  }
-
-  private findIncomingRequestId(): boolean {
-    const head = this.head;
-    for (let i = 0; i < head.headerCount; i++) if (head.kinds[i] === H_REQUEST_ID) return true;
-    return false;
   }
 
   // ---- UpstreamOwner ----
@@ -354,158 +289,14 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
       return;
     }
     if (this.phase === P_RESPONDING) {
-      this.responseBody(buf, s, e);
+      relayResponseBody(this, buf, s, e);
       return;
     }
     if (this.phase !== P_WAITING) {
       this.upstream?.destroy();
       return;
     }
-    this.responseHead(buf, s, e);
-  }
-
-  private responseHead(buf: Buffer, s: number, e: number): void {
-    while (s < e) {
-      let data = buf;
-      let ds = s;
-      let de = e;
-      if (this.resAcc !== null) {
-        const need = this.resAccLen + (e - s);
-        if (need > this.resAcc.length) {
-          const grown = Buffer.allocUnsafe(Math.max(need, this.resAcc.length * 2));
-          this.resAcc.copy(grown, 0, 0, this.resAccLen);
-          this.resAcc = grown;
-        }
-        buf.copy(this.resAcc, this.resAccLen, s, e);
-        data = this.resAcc;
-        ds = 0;
-        de = need;
-      }
-      const scanFrom = this.resAcc !== null ? this.resAccLen : ds;
-      const headEnd = findHeadEnd(data, ds, scanFrom, de);
-      if (headEnd === -1) {
-        if (de - ds > MAX_RESPONSE_HEAD) return this.upstreamFailed(502, 'bad_response');
-        if (this.resAcc === null) {
-          this.resAcc = copyOf(buf, s, e);
-          this.resAccLen = e - s;
-        } else this.resAccLen = de;
-        return;
-      }
-      if (headEnd === -2) return this.upstreamFailed(502, 'bad_response');
-      const raw = copyOf(data, ds, headEnd);
-      const res = this.conn.resHead;
-      if (!parseResponseHead(raw, raw.length, res, this.head.method === 'HEAD', this.rt.hidden)) return this.upstreamFailed(502, 'bad_response');
-      // the rest of this read continues after the head; a copy is needed only when it came from resAcc
-      if (data === this.resAcc) {
-        const rest = de - headEnd;
-        this.resAcc = null;
-        this.resAccLen = 0;
-        if (rest === 0) {
-          if (this.onResponseHead(null, 0, 0)) return;
-          return;
-        }
-        const tail = copyOf(data, headEnd, de);
-        buf = tail;
-        s = 0;
-        e = rest;
-      } else {
-        s = headEnd;
-      }
-      if (this.onResponseHead(buf, s, e)) return; // a final head: the body path took the rest
-    }
-  }
-
-  /** Handles a parsed response head; returns true when it was final (then the rest was consumed). */
-  private onResponseHead(buf: Buffer | null, s: number, e: number): boolean {
-    const res = this.conn.resHead;
-    const status = res.status;
-    if (status < 200) {
-      if (status === 101) {
-        if (!this.head.upgrade) {
-          this.upstreamFailed(502, 'bad_response');
-          return true;
-        }
-        this.startTunnel(buf, s, e);
-        return true;
-      }
-      // 100 Continue and 103 Early Hints go to HTTP/1.1 clients; others are dropped
-      if (this.head.minor === 1 && (status !== 100 || (this.head.expectContinue && !this.continueSent))) {
-        if (status === 100) {
-          this.continueSent = true;
-          this.bytesOut += CONTINUE_100.length;
-          this.conn.write(CONTINUE_100);
-        } else {
-          const out = buildDownstreamHead(res, RESPONSE_ALWAYS_DROP, '', null, 0, 0);
-          this.bytesOut += out.length;
-          this.conn.write(out);
-        }
-      }
-      return false;
-    }
-    this.status = status;
-    this.phase = P_RESPONDING;
-    this.resKind = res.bodyKind;
-    this.resRemaining = res.contentLength;
-    this.upstreamReusable = res.keepAlive;
-    let drop = RESPONSE_ALWAYS_DROP;
-    if (res.bodyKind === BODY_UNTIL_CLOSE) this.closeAfter = true;
-    if (res.bodyKind === BODY_CHUNKED) {
-      this.conn.resChunked.reset();
-      if (this.head.minor === 0) {
-        this.dechunk = true;
-        this.closeAfter = true;
-        drop |= bit(H_TRANSFER_ENCODING);
-      }
-    }
-    if (this.head.upgrade) this.upstreamReusable = false;
-    // an answer before the whole body (e.g. 417 instead of 100): the client may never send the rest,
-    // so this connection cannot carry another request
-    if (!this.reqDone) this.closeAfter = true;
-    const close = this.willClose();
-    const extra = close ? 'connection: close\r\n' : this.keepAliveHeader() ? 'connection: keep-alive\r\n' : '';
-    let end = s;
-    if (buf !== null && !this.dechunk) end = this.frameResponse(buf, s, e);
-    if (end < 0) return true;
-    const out = buildDownstreamHead(res, drop, extra, buf, s, end);
-    this.bytesOut += out.length;
-    const ok = this.conn.write(out);
-    if (this.dechunk && buf !== null && s < e) {
-      end = this.frameResponse(buf, s, e);
-      if (end < 0) return true;
-    }
-    if (!ok && this.upstream !== null) this.upstream.socket.pause();
-    this.conn.setDeadline(this.rt.idleTimeout);
-    if (res.bodyKind === BODY_NONE) this.resDone = true;
-    if (end < e) this.upstreamReusable = false; // bytes after the response: never reuse that socket
-    if (this.resDone) this.responseComplete();
-    return true;
-  }
-
-  /** Advances response framing over buf[s, e); returns where this response's bytes end, -1 on error. */
-  private frameResponse(buf: Buffer, s: number, e: number): number {
-    switch (this.resKind) {
-      case BODY_LENGTH: {
-        const take = e - s < this.resRemaining ? e - s : this.resRemaining;
-        this.resRemaining -= take;
-        if (this.resRemaining === 0) this.resDone = true;
-        return s + take;
-      }
-      case BODY_CHUNKED: {
-        const decoder = this.conn.resChunked;
-        const end = decoder.decode(buf, s, e, this.dechunk ? this : null);
-        if (end < 0) {
-          this.upstreamFailed(502, 'bad_response');
-          return -1;
-        }
-        if (decoder.done) this.resDone = true;
-        return end;
-      }
-      case BODY_UNTIL_CLOSE:
-        return e;
-      default:
-        this.resDone = true;
-        return s;
-    }
+    relayResponseHead(this, buf, s, e);
   }
 
   /** ChunkSink: decoded payload for an HTTP/1.0 client. */
@@ -515,19 +306,7 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
     if (!this.conn.writeRange(buf, start, end)) this.upstream?.socket.pause();
   }
 
-  private responseBody(buf: Buffer, s: number, e: number): void {
-    const end = this.frameResponse(buf, s, e);
-    if (end < 0) return;
-    if (!this.dechunk && end > s) {
-      this.bytesOut += end - s;
-      if (!this.conn.writeRange(buf, s, end)) this.upstream!.socket.pause();
-    }
-    this.conn.setDeadline(this.rt.idleTimeout);
-    if (end < e) this.upstreamReusable = false;
-    if (this.resDone) this.responseComplete();
-  }
-
-  private responseComplete(): void {
+  responseComplete(): void {
     this.resDone = true;
     if (!this.reqDone) {
       // answered before the body was all sent: the body's end is unknown to both sides now
@@ -554,7 +333,34 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
       return;
     }
     this.upstreamReusable = false;
+    if (this.retryStale()) return;
     if (this.phase === P_WAITING || this.phase === P_RESPONDING) this.upstreamFailed(502, 'reset');
+  }
+
+  /**
+   * A reused keep-alive socket that the upstream closed just as we sent on it (the race with its idle
+   * timeout): no response byte came, so a request without a body is sent again on another connection to
+   * the same backend, at most twice. Returns false when that does not apply.
+   */
+  private retryStale(): boolean {
+    if (this.phase !== P_WAITING || this.tFirstByte !== 0 || !this.reusedUpstream || this.head.bodyKind !== BODY_NONE || this.staleRetries >= 2 || this.lease === null) return false;
+    this.staleRetries++;
+    const old = this.upstream;
+    this.upstream = null;
+    old?.destroy();
+    const backend = this.lease.backend;
+    const upstream = this.conn.listener.connector.acquire(backend.id, backend.host, backend.port, this.rt.settingsFor(this.pool!), this);
+    if (upstream === null) return false;
+    this.upstream = upstream;
+    this.reusedUpstream = upstream.uses > 1;
+    this.headSent = false;
+    if (upstream.connected) {
+      this.sendHead(null, 0, 0);
+    } else {
+      this.phase = P_CONNECTING;
+      this.conn.setDeadline(this.rt.connectTimeout);
+    }
+    return true;
   }
 
   upstreamClosed(_error: Error | undefined, connected: boolean): void {
@@ -580,22 +386,12 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
       this.fail(502, 'connect_error');
       return;
     }
+    if (this.retryStale()) return;
     if (this.phase === P_RESPONDING && this.resKind === BODY_UNTIL_CLOSE && this.upstreamEnded) {
       this.responseComplete();
       return;
     }
     this.upstreamFailed(502, 'reset');
-  }
-
-  private startTunnel(buf: Buffer | null, s: number, e: number): void {
-    this.status = 101;
-    this.phase = P_TUNNEL;
-    const res = this.conn.resHead;
-    const out = buildDownstreamHead(res, RESPONSE_ALWAYS_DROP & ~bit(H_UPGRADE), 'connection: upgrade\r\n', buf, s, e);
-    this.bytesOut += out.length;
-    this.conn.write(out);
-    this.conn.setDeadline(this.rt.tunnelIdleTimeout);
-    this.conn.startTunnel();
   }
 
   /** Downstream bytes after a 101. */
@@ -641,7 +437,7 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
   }
 
   /** The upstream failed: answer `status` when nothing was sent downstream yet, else cut the connection. */
-  private upstreamFailed(status: number, outcome: LeaseOutcome): void {
+  upstreamFailed(status: number, outcome: LeaseOutcome): void {
     this.outcome = outcome;
     const upstream = this.upstream;
     this.upstream = null;
@@ -716,11 +512,11 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
     this.finish();
   }
 
-  private willClose(): boolean {
+  willClose(): boolean {
     return this.closeAfter || !this.head.keepAlive || this.conn.mustCloseAfter();
   }
 
-  private keepAliveHeader(): boolean {
+  keepAliveHeader(): boolean {
     return this.head.minor === 0 && this.head.keepAlive;
   }
 
@@ -740,9 +536,8 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
       const outcome = this.outcome === 'success' && this.status >= 500 ? 'http_5xx' : this.outcome;
       this.lease.release(outcome);
     }
-    if (this.rt.accessLog) writeAccessLog(listener.accessLog, this, now);
+    if (this.rt.accessLog) writeAccessLog(listener.accessLog, this, now, listener.accessBatch);
     this.conn.exchangeDone(this, this.willClose() || wasTunnel);
   }
 }
 
-export { H_HOST };

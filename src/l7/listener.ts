@@ -3,7 +3,7 @@
 // single timer instead of one timer per connection or request.
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { EdgeError, systemClock, type Clock, type Logger, type TimerHandle } from '../core/index.ts';
+import { EdgeError, messageOf, systemClock, type Clock, type Logger, type TimerHandle } from '../core/index.ts';
 import type { ListenerConfig } from '../config/index.ts';
 import type { HttpListener, HttpListenerDeps, HttpListenerStatus, UpstreamPool, UpstreamSettings, ExchangeRequest, ExchangeDownstream, ExchangeHandle } from './types.ts';
 import { ListenerRuntime } from './runtime.ts';
@@ -11,6 +11,8 @@ import { HttpConnection } from './connection.ts';
 import { UpstreamConnector } from './upstream/connector.ts';
 import { bridgeExchange } from './bridge.ts';
 import { ChunkPool } from './chunk-writer.ts';
+import { AccessLogBatch } from './access-log.ts';
+import { ResponseHead } from './parse/response-head.ts';
 
 /** Size of the shared read buffer: one per listener, reused by every read of every connection. */
 const READ_BUFFER_SIZE = 64 * 1024;
@@ -32,6 +34,9 @@ export class HttpListenerImpl implements HttpListener {
   private readonly external: boolean;
   private readonly readBuffer = Buffer.allocUnsafe(READ_BUFFER_SIZE);
   readonly chunks = new ChunkPool();
+  readonly accessBatch = new AccessLogBatch();
+  /** Response heads are parsed and rewritten within one upstream read, so one per listener suffices. */
+  readonly resHead = new ResponseHead();
   private server: net.Server | null = null;
   private readonly connections = new Set<HttpConnection>();
   private timer: TimerHandle | null = null;
@@ -50,7 +55,7 @@ export class HttpListenerImpl implements HttpListener {
     this.logger = deps.logger;
     this.clock = deps.clock ?? systemClock;
     this.external = deps.external === true;
-    this.connector = new UpstreamConnector(this.readBuffer, this.chunks);
+    this.connector = new UpstreamConnector(this.readBuffer, this.chunks, (err) => this.internalError(null, err));
   }
 
   now(): number {
@@ -111,7 +116,16 @@ export class HttpListenerImpl implements HttpListener {
       allowHalfOpen: true,
       readable: true,
       writable: true,
-      onread: { buffer: this.readBuffer, callback: (nread: number, buf: Buffer) => conn!.onRead(nread, buf) },
+      onread: {
+        buffer: this.readBuffer,
+        callback: (nread: number, buf: Buffer) => {
+          try {
+            conn!.onRead(nread, buf);
+          } catch (err) {
+            this.internalError(conn!, err);
+          }
+        },
+      },
     } as unknown as net.SocketConstructorOpts);
     conn = new HttpConnection(this, rt, socket.remoteAddress, socket.localPort ?? 0, this.now());
     this.track(conn, socket);
@@ -127,7 +141,13 @@ export class HttpListenerImpl implements HttpListener {
       return;
     }
     const conn = new HttpConnection(this, this.runtime, socket.remoteAddress, socket.localPort ?? 0, this.now());
-    socket.on('data', (chunk: Buffer) => conn.onRead(chunk.length, chunk));
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        conn.onRead(chunk.length, chunk);
+      } catch (err) {
+        this.internalError(conn, err);
+      }
+    });
     this.track(conn, socket);
   }
 
@@ -135,6 +155,19 @@ export class HttpListenerImpl implements HttpListener {
     conn.attach(socket);
     this.connections.add(conn);
     this.accepted++;
+  }
+
+  /**
+   * A bug surfaced while handling a connection: the phase boundary. It is logged (not the hot path: this
+   * never happens when things work) and only that connection is dropped; the worker keeps serving.
+   */
+  internalError(conn: HttpConnection | null, err: unknown): void {
+    this.logger.error({ listener: this.config.name, err: messageOf(err), stack: err instanceof Error ? err.stack : undefined }, 'l7: internal error');
+    try {
+      conn?.destroy();
+    } catch {
+      // already torn down
+    }
   }
 
   forget(conn: HttpConnection): void {
@@ -151,7 +184,12 @@ export class HttpListenerImpl implements HttpListener {
   private sweep(): void {
     const now = this.now();
     for (const conn of this.connections) {
-      if (conn.deadline !== 0 && now >= conn.deadline) conn.timedOut();
+      if (conn.deadline === 0 || now < conn.deadline) continue;
+      try {
+        conn.timedOut();
+      } catch (err) {
+        this.internalError(conn, err);
+      }
     }
     this.connector.sweep(now);
     this.scheduleSweep();
@@ -207,6 +245,7 @@ export class HttpListenerImpl implements HttpListener {
     this.timer = null;
     for (const conn of [...this.connections]) conn.destroy();
     this.connector.closeAll();
+    this.accessBatch.flush();
     const server = this.server;
     this.server = null;
     if (server !== null && server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));

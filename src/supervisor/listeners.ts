@@ -3,6 +3,7 @@
 import type { ListenerConfig } from '../config/index.ts';
 import { createHttpListener, upstreamSettingsFromPools } from '../l7/index.ts';
 import { createTcpListener } from '../l4/index.ts';
+import { createH2Listener } from '../h2/index.ts';
 import type { Pool, PoolRegistry } from '../pool/index.ts';
 import type { ListenerDeps, ListenerFactory, TrafficListener } from './listener-factory.ts';
 import type { Metrics } from './metrics.ts';
@@ -31,6 +32,9 @@ function http1(_metrics: Metrics): ListenerFactory {
 
 const tcp: ListenerFactory = (listener, deps) => createTcpListener(listener, { pools: deps.pools, accessLog: deps.accessLog, logger: deps.logger, clock: deps.clock });
 
+// https (TLS + ALPN h2/http1.1) and h2c listeners: src/h2, which serves HTTP/1.1 through the L7 core
+const h2: ListenerFactory = (listener, deps) => createH2Listener(listener, deps);
+
 export function listenerFactories(metrics: Metrics): Partial<Record<ListenerConfig['protocol'], ListenerFactory>> {
-  return { http: http1(metrics), tcp };
+  return { http: http1(metrics), tcp, https: h2, h2c: h2 };
 }

@@ -6,6 +6,8 @@
 //   /healthz          500 while the origin is "sick" (setSick), else 200
 //   ?bytes=N          streams N bytes of "x" (chunked) in 16 KiB chunks, `pace` ms apart (default 0)
 //   ?delay=MS         waits before answering
+//   ?close_after=MS   closes the connection MS after the response, without announcing it (no
+//                     `connection: close`): the keep-alive race, as an upstream with a short timeout causes it
 // This file is both the parent's API and, run directly, the child's entry point.
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
@@ -22,6 +24,8 @@ export interface OriginProcessOptions {
   netns?: string;
   /** Start answering 500 on /healthz. */
   sick?: boolean;
+  /** How long the origin keeps an idle keep-alive connection open (default 60s). */
+  keepAliveTimeout?: number;
 }
 
 export interface OriginStats {
@@ -59,7 +63,7 @@ interface Child {
 }
 
 function launch(options: OriginProcessOptions, host: string, port: number): Promise<{ child: Child; port: number }> {
-  const args = [import.meta.filename, CHILD_FLAG, JSON.stringify({ name: options.name, host, port, sick: options.sick ?? false })];
+  const args = [import.meta.filename, CHILD_FLAG, JSON.stringify({ name: options.name, host, port, sick: options.sick ?? false, keepAliveTimeout: options.keepAliveTimeout ?? 60_000 })];
   const command = options.netns ? 'ip' : process.execPath;
   const argv = options.netns ? ['netns', 'exec', options.netns, process.execPath, ...args] : args;
   const proc = spawn(command, argv, { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -138,16 +142,21 @@ export async function startOriginProcess(options: OriginProcessOptions): Promise
 }
 
 /** The child: an http origin driven by JSON lines on stdin. */
-function childMain(settings: { name: string; host: string; port: number; sick: boolean }): void {
+function childMain(settings: { name: string; host: string; port: number; sick: boolean; keepAliveTimeout: number }): void {
   let sick = settings.sick;
   let inflight = 0;
   const requests: Record<string, number> = {};
   const chunk = Buffer.alloc(16 * 1024, 'x');
-  const server = http.createServer({ keepAliveTimeout: 60_000 }, (req, res) => {
+  const server = http.createServer({ keepAliveTimeout: settings.keepAliveTimeout }, (req, res) => {
     const url = new URL(req.url ?? '/', 'http://origin');
     requests[url.pathname] = (requests[url.pathname] ?? 0) + 1;
     inflight++;
     res.on('close', () => inflight--);
+    const closeAfter = url.searchParams.get('close_after');
+    if (closeAfter !== null) {
+      const socket = req.socket;
+      res.on('finish', () => setTimeout(() => socket.destroy(), Number(closeAfter)));
+    }
     req.resume();
     const answer = (): void => {
       if (res.destroyed) return;
@@ -185,6 +194,7 @@ function childMain(settings: { name: string; host: string; port: number; sick: b
     if (delay > 0) setTimeout(answer, delay);
     else answer();
   });
+  server.keepAliveTimeout = settings.keepAliveTimeout;
   createInterface({ input: process.stdin }).on('line', (text) => {
     const command = JSON.parse(text) as { sick?: boolean; stats?: boolean };
     if (command.sick !== undefined) sick = command.sick;

@@ -20,29 +20,30 @@ export interface PipelineOptions extends ContextDeps {
 }
 
 function replyFromError(err: unknown, ctx: RequestContext, log: Logger): Reply {
-  const instance = ctx.url.pathname;
+  // RFC 9457 `instance`: the request path identifies this occurrence well enough for a demo.
+  const where = ctx.url.pathname;
   if (err instanceof HttpProblem) {
     const extra = { ...(err.code ? { code: err.code } : {}), ...err.extensions };
-    return { status: err.status, headers: err.headers, body: problemDocument(err.status, err.message, instance, extra) };
+    return { status: err.status, headers: err.headers, body: problemDocument(err.status, err.message, where, extra) };
   }
   if (err instanceof DbError) {
     if (err.kind === 'conflict') {
       const detail = err.field ? `${err.field} already exists` : 'a unique value already exists';
-      return { status: 409, body: problemDocument(409, detail, instance, { code: 'conflict', ...(err.field ? { field: err.field } : {}) }) };
+      return { status: 409, body: problemDocument(409, detail, where, { code: 'conflict', ...(err.field ? { field: err.field } : {}) }) };
     }
     if (err.kind === 'missing_reference') {
-      return { status: 409, body: problemDocument(409, 'a referenced record no longer exists', instance, { code: 'missing_reference' }) };
+      return { status: 409, body: problemDocument(409, 'a referenced record no longer exists', where, { code: 'missing_reference' }) };
     }
-    log.warn({ err: err.message, path: instance }, 'database unavailable');
+    log.warn({ err: err.message, path: where }, 'database unavailable');
     return {
       status: 503,
       headers: { 'retry-after': '1' },
-      body: problemDocument(503, 'the database is unavailable or busy; try again shortly', instance, { code: 'unavailable' }),
+      body: problemDocument(503, 'the database is unavailable or busy; try again shortly', where, { code: 'unavailable' }),
     };
   }
   // A bug or a broken schema: log the details, tell the client only that it failed.
-  log.error({ err, path: instance }, 'unhandled error');
-  return { status: 500, body: problemDocument(500, 'internal error', instance, { code: 'internal' }) };
+  log.error({ err, path: where }, 'unhandled error');
+  return { status: 500, body: problemDocument(500, 'internal error', where, { code: 'internal' }) };
 }
 
 function serverTiming(ctx: RequestContext): string {

@@ -66,21 +66,32 @@ export const zoneSchema = z
     }
   });
 
-export const resolverSchema = z.strictObject({
-  /** Clients allowed to recurse; empty means nobody (no open resolver). */
-  allow: z.array(cidr).default([]),
-  forward: z.array(hostPort).optional(),
-  root_hints: z.string().optional(),
-  cache: z
-    .strictObject({
-      max_entries: positiveInt.default(100_000),
-      serve_stale: duration.optional(),
-      min_ttl: z.number().int().min(0).default(0),
-      max_ttl: z.number().int().min(0).default(86_400),
-    })
-    .default({ max_entries: 100_000, min_ttl: 0, max_ttl: 86_400 }),
-  timeout: duration.default(2000),
-});
+export const resolverSchema = z
+  .strictObject({
+    /** Clients allowed to recurse; empty means nobody (no open resolver). */
+    allow: z.array(cidr).default([]),
+    /** Upstream resolvers to forward to, tried in order. */
+    forward: z.array(hostPort).optional(),
+    /** Root hints file (master-file format) for iterative resolution; relative to the config file. */
+    root_hints: z.string().optional(),
+    cache: z
+      .strictObject({
+        max_entries: positiveInt.default(100_000),
+        /** How long past expiry an answer may still be served when upstreams fail (RFC 8767). */
+        serve_stale: duration.optional(),
+        min_ttl: z.number().int().min(0).default(0),
+        max_ttl: z.number().int().min(0).default(86_400),
+      })
+      .default({ max_entries: 100_000, min_ttl: 0, max_ttl: 86_400 }),
+    /** Per upstream query. */
+    timeout: duration.default(2000),
+  })
+  .superRefine((resolver, ctx) => {
+    const forwarding = (resolver.forward?.length ?? 0) > 0;
+    if (forwarding === (resolver.root_hints !== undefined)) {
+      ctx.addIssue({ code: 'custom', message: 'expected exactly one of forward (upstream resolvers) or root_hints (iterative resolution)' });
+    }
+  });
 
 export const rateLimitSchema = z.strictObject({
   responses_per_second: positiveInt.default(20),

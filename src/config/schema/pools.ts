@@ -25,6 +25,8 @@ export const healthSchema = z.strictObject({
   /** "200-399" or "200" or "200,204" */
   expect: z.string().regex(/^\d{3}(-\d{3})?(,\d{3}(-\d{3})?)*$/, { message: 'expected a status or range like 200-399' }).default('200-399'),
   body_contains: z.string().optional(),
+  /** grpc: the service asked about in grpc.health.v1 Check; empty = the whole server. */
+  service: z.string().optional(),
   interval: duration.default(2000),
   timeout: duration.default(1000),
   rise: positiveInt.default(2),

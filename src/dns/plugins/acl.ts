@@ -2,7 +2,6 @@
 // answers; names in our zones are answered to everyone, other names are REFUSED at the end of the chain
 // for clients outside the list, so the server is never an open resolver.
 import ipaddr from 'ipaddr.js';
-import { LRUCache } from 'lru-cache';
 import type { Cidr } from '../../config/index.ts';
 import type { DnsHandler, DnsRequest } from '../chain.ts';
 
@@ -20,8 +19,9 @@ export function clientMatches(address: string, ranges: readonly Cidr[]): boolean
 }
 
 export function aclLink(allow: readonly Cidr[]): DnsHandler {
-  // verdicts per address, so the hot path does one lookup instead of parsing the address
-  const verdicts = new LRUCache<string, boolean>({ max: 10_000 });
+  // verdicts per address, so the hot path does one Map lookup instead of parsing the address; bounded by
+  // starting over when full (a plain Map is cheaper per query than an LRU's bookkeeping)
+  const verdicts = new Map<string, boolean>();
   return {
     name: 'acl',
     handle(request: DnsRequest) {
@@ -29,6 +29,7 @@ export function aclLink(allow: readonly Cidr[]): DnsHandler {
       let verdict = verdicts.get(request.clientAddress);
       if (verdict === undefined) {
         verdict = clientMatches(request.clientAddress, allow);
+        if (verdicts.size >= 10_000) verdicts.clear();
         verdicts.set(request.clientAddress, verdict);
       }
       request.mayRecurse = verdict;

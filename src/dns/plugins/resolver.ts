@@ -4,7 +4,7 @@
 import type { DnsHandler, DnsRequest } from '../chain.ts';
 import { renderRcode } from '../render.ts';
 import { Rcode } from '../wire/constants.ts';
-import { wireOfKey } from '../wire/name.ts';
+import { keyToText, wireOfKey } from '../wire/name.ts';
 import type { AnswerCache, CachedAnswer } from '../resolver/cache.ts';
 import type { Resolver } from '../resolver/index.ts';
 import { renderCached } from './cache.ts';
@@ -17,7 +17,11 @@ export function resolverLink(resolver: Resolver, cache: AnswerCache): DnsHandler
     if (pending === undefined) {
       pending = resolver
         .resolve(wireOfKey(key), qtype)
-        .then((result) => cache.set(key, qtype, result.rcode, result.answer, result.authority))
+        .then((result) => {
+          // a failed resolution is not an answer: it must not displace a stale one that could still serve
+          if (result.rcode === Rcode.SERVFAIL) throw new Error(`resolver: SERVFAIL for ${keyToText(key)}`);
+          return cache.set(key, qtype, result.rcode, result.answer, result.authority);
+        })
         .finally(() => inflight.delete(id));
       inflight.set(id, pending);
     }
@@ -29,7 +33,7 @@ export function resolverLink(resolver: Resolver, cache: AnswerCache): DnsHandler
       if (!request.mayRecurse) return undefined;
       const query = request.query;
       return resolve(query.key, query.qtype).then(
-        (entry) => (entry.rcode === Rcode.SERVFAIL ? renderRcode(query, Rcode.SERVFAIL, request.limits) : renderCached(query, entry, 0, false, request.limits)),
+        (entry) => renderCached(query, entry, 0, false, request.limits),
         () => {
           const hit = cache.get(query.key, query.qtype);
           if (hit !== undefined) return renderCached(query, hit.entry, hit.age, true, request.limits);

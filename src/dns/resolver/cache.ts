@@ -86,7 +86,7 @@ export class AnswerCache {
     const writer = new MessageWriter({ compress: false });
     for (const record of [...answer, ...negative]) writer.record(record, keyOf(record.owner) === key ? HEADER_SIZE : undefined);
     const entry: CachedAnswer = { rcode, records: writer.finish().toString('latin1'), answerCount: answer.length, authorityCount: negative.length, storedAt: this.clock.now(), ttl };
-    if (ttl > 0 || this.config.serve_stale) this.entries.set(`${qtype}/${key}`, entry);
+    if (ttl > 0) this.entries.set(`${qtype}/${key}`, entry);
     return entry;
   }
 

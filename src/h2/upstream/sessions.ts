@@ -8,6 +8,8 @@ import path from 'node:path';
 import type { PoolConfig } from '../../config/index.ts';
 import { EdgeError, messageOf, type Logger } from '../../core/index.ts';
 
+const connectionWindow = 16 * 1024 * 1024;
+
 export interface UpstreamTarget {
   /** "host:port", the backend id. */
   readonly id: string;
@@ -81,6 +83,9 @@ export class H2UpstreamSessions {
       }, this.deps.connectTimeoutMs);
       session.once('connect', () => {
         clearTimeout(timer);
+        // a large connection window: a stream whose downstream reader is slow holds at most its own
+        // stream window, and must not use up the connection window its siblings share
+        session.setLocalWindowSize(connectionWindow);
         resolve();
       });
       session.once('error', (err) => {

@@ -149,7 +149,7 @@ export class H2StreamProxy {
     const { stream } = this.request;
     this.upstream = upstream;
     upstream.on('error', (err) => (this.error ??= messageOf(err)));
-    upstream.on('response', (headers) => this.onResponse(headers));
+    upstream.on('response', (headers, flags: number) => this.onResponse(headers, (flags & constants.NGHTTP2_FLAG_END_STREAM) !== 0));
     upstream.on('trailers', (trailers) => (this.trailers = forwardableHeaders(trailers)));
     upstream.on('close', () => this.upstreamClosed());
     upstream.on('data', (chunk: Buffer) => (this.bytesOut += chunk.length));
@@ -160,7 +160,8 @@ export class H2StreamProxy {
     else stream.pipe(upstream);
   }
 
-  private onResponse(headers: IncomingHttpHeaders): void {
+  /** `ended`: the HEADERS frame carried END_STREAM (endAfterHeaders is not yet set when 'response' fires). */
+  private onResponse(headers: IncomingHttpHeaders, ended: boolean): void {
     const { stream, responseHeaders } = this.request;
     const upstream = this.upstream!;
     this.status = Number(headers[':status']);
@@ -168,7 +169,7 @@ export class H2StreamProxy {
     if (stream.destroyed || stream.closed) return;
     const out = forwardableHeaders(headers, { ':status': this.status });
     if (responseHeaders) for (const name in responseHeaders) out[name] ??= responseHeaders[name];
-    if (upstream.endAfterHeaders) {
+    if (ended) {
       this.trailers = { 'grpc-status': headers['grpc-status'] };
       // trailers-only (gRPC errors): one HEADERS frame with END_STREAM, as the upstream sent it
       stream.respond(out, { endStream: true });

@@ -30,25 +30,51 @@ export class UpstreamConnection {
   /** Requests this socket carried (logs, tests of reuse). */
   uses = 0;
 
-  constructor(backend: BackendConnections, host: string, port: number, readBuffer: Buffer, chunks: ChunkPool) {
+  private readonly report: (err: unknown) => void;
+
+  constructor(backend: BackendConnections, host: string, port: number, readBuffer: Buffer, chunks: ChunkPool, report: (err: unknown) => void) {
     this.backend = backend;
+    this.report = report;
     const socket = net.connect({
       host,
       port,
       noDelay: true,
       allowHalfOpen: true,
-      onread: { buffer: readBuffer, callback: (nread: number, buf: Uint8Array) => this.onRead(nread, buf as Buffer) },
+      onread: { buffer: readBuffer, callback: (nread: number, buf: Uint8Array) => this.guard(this.onRead, nread, buf as Buffer) },
     } as unknown as net.NetConnectOpts);
     this.socket = socket;
     this.writer = new ChunkWriter(socket, chunks);
-    socket.on('connect', () => {
-      this.connected = true;
-      this.owner?.upstreamConnected(this);
-    });
-    socket.on('end', () => this.onEnd());
-    socket.on('close', () => this.onClose(undefined));
-    socket.on('error', (err) => this.onClose(err));
-    socket.on('drain', () => this.owner?.upstreamDrain());
+    socket.on('connect', () => this.guard(this.onConnect, 0, null));
+    socket.on('end', () => this.guard(this.onEnd, 0, null));
+    socket.on('close', () => this.guard(this.onClose, 0, null));
+    socket.on('error', (err) => this.guard(this.onClose, 0, err));
+    socket.on('drain', () => this.guard(this.onDrain, 0, null));
+  }
+
+  /** The phase boundary for everything an upstream socket triggers: a bug drops this exchange only. */
+  private guard<A>(method: (this: UpstreamConnection, n: number, arg: A) => void, n: number, arg: A): void {
+    try {
+      method.call(this, n, arg);
+    } catch (err) {
+      this.report(err);
+      const owner = this.owner;
+      this.owner = null;
+      if (!this.socket.destroyed) this.socket.destroy();
+      try {
+        owner?.upstreamClosed(err instanceof Error ? err : new Error(String(err)), this.connected);
+      } catch (again) {
+        this.report(again);
+      }
+    }
+  }
+
+  private onConnect(): void {
+    this.connected = true;
+    this.owner?.upstreamConnected(this);
+  }
+
+  private onDrain(): void {
+    this.owner?.upstreamDrain();
   }
 
   private onRead(nread: number, buf: Buffer): void {
@@ -61,19 +87,19 @@ export class UpstreamConnection {
     else this.destroy();
   }
 
-  private onClose(error: Error | undefined): void {
+  private onClose(_n: number, error: Error | null | undefined): void {
     if (this.closed) return;
     this.closed = true;
     this.backend.forget(this);
     const owner = this.owner;
     this.owner = null;
     if (!this.socket.destroyed) this.socket.destroy();
-    owner?.upstreamClosed(error, this.connected);
+    owner?.upstreamClosed(error ?? undefined, this.connected);
   }
 
   destroy(): void {
     this.owner = null;
-    this.onClose(undefined);
+    this.onClose(0, undefined);
   }
 }
 
@@ -104,10 +130,12 @@ export class UpstreamConnector {
   private readonly backends = new Map<string, BackendConnections>();
   private readonly readBuffer: Buffer;
   private readonly chunks: ChunkPool;
+  private readonly report: (err: unknown) => void;
 
-  constructor(readBuffer: Buffer, chunks: ChunkPool) {
+  constructor(readBuffer: Buffer, chunks: ChunkPool, report: (err: unknown) => void) {
     this.readBuffer = readBuffer;
     this.chunks = chunks;
+    this.report = report;
   }
 
   /**
@@ -129,7 +157,7 @@ export class UpstreamConnector {
     }
     if (backend.open >= settings.maxConnections) return null;
     backend.open++;
-    const conn = new UpstreamConnection(backend, host, port, this.readBuffer, this.chunks);
+    const conn = new UpstreamConnection(backend, host, port, this.readBuffer, this.chunks, this.report);
     conn.owner = owner;
     conn.uses = 1;
     return conn;

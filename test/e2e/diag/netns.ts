@@ -39,7 +39,7 @@ export async function createNamespaces(roles: string[]): Promise<Namespaces> {
       names[role] = ns;
       await ip('-n', ns, 'link', 'set', 'lo', 'up');
       // answer every probe: the default ICMP rate limit (1/s per peer after a burst) would make hops flaky
-      await inNs(ns, 'sysctl', ['-qw', 'net.ipv4.icmp_ratelimit=0']);
+      await inNs(ns, 'sysctl', ['-qw', 'net.ipv4.icmp_ratelimit=0', 'net.ipv6.icmp.ratelimit=0']);
     }
   } catch (err) {
     await remove();
@@ -48,11 +48,17 @@ export async function createNamespaces(roles: string[]): Promise<Namespaces> {
   return { names, remove };
 }
 
-/** A veth pair between two namespaces with an address on each end ("198.18.1.1/24"). */
-export async function link(nsA: string, ifA: string, addressA: string, nsB: string, ifB: string, addressB: string): Promise<void> {
+/**
+ * A veth pair between two namespaces with addresses on each end ("198.18.1.1/24", and IPv6 ones with
+ * "nodad" so they are usable at once instead of after duplicate address detection).
+ */
+export async function link(nsA: string, ifA: string, addressA: string | string[], nsB: string, ifB: string, addressB: string | string[]): Promise<void> {
   await ip('-n', nsA, 'link', 'add', ifA, 'type', 'veth', 'peer', 'name', ifB, 'netns', nsB);
-  await ip('-n', nsA, 'addr', 'add', addressA, 'dev', ifA);
-  await ip('-n', nsB, 'addr', 'add', addressB, 'dev', ifB);
+  const add = async (ns: string, dev: string, address: string): Promise<void> => {
+    await ip('-n', ns, 'addr', 'add', address, 'dev', dev, ...(address.includes(':') ? ['nodad'] : []));
+  };
+  for (const address of [addressA].flat()) await add(nsA, ifA, address);
+  for (const address of [addressB].flat()) await add(nsB, ifB, address);
   await ip('-n', nsA, 'link', 'set', ifA, 'up');
   await ip('-n', nsB, 'link', 'set', ifB, 'up');
 }

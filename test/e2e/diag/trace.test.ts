@@ -169,10 +169,10 @@ test('failures: one line naming the layer, exit 1', async (t) => {
     assertOneLineFailure(await switchyard(['trace', `https://localhost:${port(expired)}/`, '--cacert', fixtures.caFile]), 'TLS', /certificate expired on 2020-01-02/);
   });
   await t.test('timeout in the TLS handshake', async () => {
-    assertOneLineFailure(await switchyard(['trace', `https://localhost:${port(stall)}/`, '--timeout', '0.5']), 'TLS', /timed out after 500 ms in the TLS handshake with localhost/);
+    assertOneLineFailure(await switchyard(['trace', `https://localhost:${port(stall)}/`, '--timeout', '1']), 'TLS', /timed out after 1000 ms in the TLS handshake with localhost/);
   });
   await t.test('timeout waiting for the response', async () => {
-    assertOneLineFailure(await switchyard(['trace', `https://localhost:${port(server)}/slow`, '--cacert', fixtures.caFile, '--timeout', '0.5']), 'HTTP', /timed out after 500 ms waiting for the response to GET \/slow/);
+    assertOneLineFailure(await switchyard(['trace', `https://localhost:${port(server)}/slow`, '--cacert', fixtures.caFile, '--timeout', '1']), 'HTTP', /timed out after 1000 ms waiting for the response to GET \/slow/);
   });
   await t.test('error status', async () => {
     const run = await switchyard(['trace', `https://localhost:${port(server)}/missing`, '--cacert', fixtures.caFile]);

@@ -147,7 +147,7 @@ describe('dns response rate limiting', () => {
     assert.equal(received.length - truncated.length, 5);
     assert.equal(truncated.length, 17);
     for (const response of truncated) assert.equal(response.readUInt16BE(6), 0, 'a slip carries no answer');
-    assert.equal(dns.server.status().counters.rateLimited, 35);
+    assert.equal(dns.server.status().counters.rate_limited, 35);
     clock.advance(1000);
     assert.equal((await udpExchange(dns, queryBytes('www.example.test.', 1)))[2] & 0x02, 0, 'tokens refill with time');
   });

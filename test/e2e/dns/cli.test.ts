@@ -50,15 +50,14 @@ dns:
     const killed = `127.0.0.2:${(backends[1].address() as net.AddressInfo).port}`;
     const answer = async (): Promise<string[]> => (await dig(target, ['lb.shop.test', 'A'])).answer.map((record) => record[4]).sort();
     // both backends listen, so both are in the answer (once the first checks ran: bounded poll)
-    let before: string[] = [];
-    for (let attempt = 0; attempt < 50 && before.length < 2; attempt++) {
-      before = await answer();
-      if (before.length < 2) await new Promise((resolve) => setTimeout(resolve, 100));
+    let initial: string[] = [];
+    for (let attempt = 0; attempt < 50 && initial.length < 2; attempt++) {
+      initial = await answer();
+      if (initial.length < 2) await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    assert.deepEqual(before, ['127.0.0.1', '127.0.0.2']);
+    assert.deepEqual(initial, ['127.0.0.1', '127.0.0.2']);
     backends[1].close();
     await running.waitForLine((line) => line.msg === 'backend down' && line.backend === killed);
     assert.deepEqual(await answer(), ['127.0.0.1']);
   });
-});
 });

@@ -28,6 +28,8 @@ export interface GrpcBackend {
   address: string;
   calls: () => number;
   cancelled: () => number;
+  /** Deadline of the last unary call as the backend saw it (from grpc-timeout), Infinity when none. */
+  lastDeadline: () => number;
   close: () => Promise<void>;
 }
 
@@ -49,9 +51,11 @@ export async function startGrpcBackend(name: string, credentials = grpc.ServerCr
   const server = new grpc.Server();
   let calls = 0;
   let cancelled = 0;
+  let lastDeadline = Infinity;
   server.addService(pkg.switchyard.test.Echo.service, {
     Unary: (call: grpc.ServerUnaryCall<Msg, Msg>, callback: grpc.sendUnaryData<Msg>) => {
       calls++;
+      lastDeadline = Number(call.getDeadline());
       call.on('cancelled', () => cancelled++);
       const text = call.request.text;
       const error = failure(name, text);
@@ -65,7 +69,8 @@ export async function startGrpcBackend(name: string, credentials = grpc.ServerCr
       calls++;
       for (let i = 0; i < call.request.count; i++) call.write({ text: `${name}:${call.request.text}:${i}`, count: i });
       const error = failure(name, call.request.text);
-      if (error) return call.destroy(error);
+      // grpc-js: emitting 'error' on a server stream ends the call with that status after the messages
+      if (error) return void call.emit('error', error);
       call.end(trailers(name));
     },
     ClientStream: (call: grpc.ServerReadableStream<Msg, Msg>, callback: grpc.sendUnaryData<Msg>) => {
@@ -86,6 +91,7 @@ export async function startGrpcBackend(name: string, credentials = grpc.ServerCr
     address: `127.0.0.1:${port}`,
     calls: () => calls,
     cancelled: () => cancelled,
+    lastDeadline: () => lastDeadline,
     close: () => new Promise<void>((resolve) => server.tryShutdown(() => resolve())).then(() => server.forceShutdown()),
   };
 }

@@ -137,8 +137,11 @@ listeners:
   });
 
   it('honours the deadline: grpc-timeout goes upstream and the call ends with DEADLINE_EXCEEDED', async () => {
-    const result = await unary(client, { text: 'sleep:3000' }, { deadline: Date.now() + 300 });
+    const deadline = Date.now() + 300;
+    const result = await unary(client, { text: 'sleep:3000' }, { deadline });
     assert.equal(result.error?.code, grpc.status.DEADLINE_EXCEEDED);
+    const seen = Math.min(...backends.map((backend) => backend.lastDeadline()));
+    assert.ok(Number.isFinite(seen) && seen <= deadline + 50, 'the backend got the remaining time as grpc-timeout');
     assert.ok(result.elapsed < 2000, `ended after ${result.elapsed}ms`);
   });
 

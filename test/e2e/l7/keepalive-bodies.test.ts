@@ -115,3 +115,26 @@ test('max_requests_per_connection closes after the limit', async () => {
     await limited.stop();
   }
 });
+
+test('an upstream that closes idle keep-alive sockets: the proxy drops them and never answers 502', async () => {
+  const { createServer } = await import('node:http');
+  const short = createServer((_req, res) => res.end('ok'));
+  short.keepAliveTimeout = 100;
+  await new Promise<void>((resolve) => short.listen(0, '127.0.0.1', resolve));
+  const port = (short.address() as import('node:net').AddressInfo).port;
+  const p = await startProxy({ routes: [{ pool: 's' }] }, { s: { backends: [{ address: `127.0.0.1:${port}` }], keepalive: { max_idle: 8, idle_timeout: '10s' } } });
+  try {
+    const statuses: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      const result = await rawExchange(p.port, 'GET / HTTP/1.1\r\nHost: a\r\n\r\n', { responses: 1 });
+      statuses.push(result.responses[0]?.status ?? 0);
+      // straddle the origin's idle timeout so some reuses race with its close
+      await new Promise((resolve) => setTimeout(resolve, 90 + (i % 3) * 10));
+    }
+    assert.deepEqual(statuses, Array(10).fill(200));
+  } finally {
+    await p.stop();
+    short.closeAllConnections();
+    await new Promise<void>((resolve) => short.close(() => resolve()));
+  }
+});

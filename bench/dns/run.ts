@@ -1,0 +1,168 @@
+// DNS benchmark: dnsperf against Switchyard and Knot serving the same zone, one process each, the server
+// pinned to CPU 0 and dnsperf to CPU 1, interleaved rounds, medians and the ratio to Knot. Two query
+// files (existing names; random names under the zone: NXDOMAIN and wildcard hits), over UDP and TCP.
+// Prints a table and writes bench/RESULTS-dns.md.
+//
+//   node_modules/.bin/node bench/dns/run.ts [--rounds 3] [--seconds 5] [--clients 8]
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
+import path from 'node:path';
+import { describeMachine, formatCount, formatRatio, machineFacts, markdownTable, median, parseOptions, ProcessSet, ratio, runBounded, type ManagedProcess } from '../common/index.ts';
+import { existingQueries, ORIGIN, randomQueries, zoneText } from './zone-data.ts';
+
+const options = parseOptions(process.argv.slice(2), {
+  rounds: { default: 3, help: 'interleaved rounds (medians over them)' },
+  seconds: { default: 5, help: 'dnsperf run length per measurement' },
+  clients: { default: 8, help: 'dnsperf -c (clients; TCP connections)' },
+  outstanding: { default: 500, help: 'dnsperf -q (queries in flight)' },
+  dry_run: { default: false, help: 'print the table only (do not write bench/RESULTS-dns.md)' },
+});
+
+const root = path.resolve(import.meta.dirname, '..', '..');
+const processes = new ProcessSet();
+const SERVER_CPU = '0';
+const CLIENT_CPU = '1';
+
+interface Target {
+  name: 'Knot' | 'Switchyard';
+  port: number;
+  process: ManagedProcess;
+}
+
+interface Measurement {
+  qps: number;
+  completedPercent: number;
+}
+
+async function startKnot(dir: string, zoneFile: string, port: number): Promise<Target> {
+  const conf = path.join(dir, 'knot.conf');
+  // one UDP and one TCP worker: one core, like the single Node process it is compared with
+  await writeFile(
+    conf,
+    `server:\n  rundir: "${dir}"\n  listen: 127.0.0.1@${port}\n  udp-workers: 1\n  tcp-workers: 1\n  background-workers: 1\n` +
+      `log:\n  - target: stderr\n    any: warning\ndatabase:\n  storage: "${dir}"\n` +
+      `zone:\n  - domain: ${ORIGIN}\n    file: "${zoneFile}"\n    journal-content: none\n`,
+  );
+  const knot = processes.spawn('knotd', ['knotd', '-c', conf], { cpus: SERVER_CPU });
+  await waitForAnswer(port, knot);
+  return { name: 'Knot', port, process: knot };
+}
+
+async function startSwitchyard(dir: string, zoneFile: string): Promise<Target> {
+  const conf = path.join(dir, 'switchyard.yaml');
+  await writeFile(conf, `dns:\n  listen: [udp://127.0.0.1:0, tcp://127.0.0.1:0]\n  zones:\n    - origin: ${ORIGIN}\n      file: ${zoneFile}\n`);
+  const node = path.join(root, 'node_modules', '.bin', 'node');
+  const server = processes.spawn('switchyard', [node, path.join(root, 'bench', 'dns', 'serve.ts'), conf], { cpus: SERVER_CPU });
+  const line = await server.waitForLine((text) => text.startsWith('['), 15_000);
+  const port = (JSON.parse(line) as { port: number }[])[0].port;
+  await waitForAnswer(port, server);
+  return { name: 'Switchyard', port, process: server };
+}
+
+/** Polls with dig until the server answers for the zone (bounded). */
+async function waitForAnswer(port: number, managed: ManagedProcess): Promise<void> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const { stdout } = await runBounded(['dig', '@127.0.0.1', '-p', String(port), '+short', '+tries=1', '+time=1', `host1.${ORIGIN}`, 'A'], 3000);
+    if (stdout.trim() !== '') return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`${managed.name}: no answer on port ${port}; stderr: ${managed.stderrTail()}`);
+}
+
+async function dnsperf(port: number, file: string, mode: 'udp' | 'tcp'): Promise<Measurement> {
+  const argv = ['taskset', '-c', CLIENT_CPU, 'dnsperf', '-s', '127.0.0.1', '-p', String(port), '-d', file, '-l', String(options.seconds), '-c', String(options.clients), '-q', String(options.outstanding), '-m', mode];
+  const { stdout, stderr } = await runBounded(argv, (options.seconds + 30) * 1000);
+  const qps = Number(/Queries per second:\s+([\d.]+)/.exec(stdout)?.[1]);
+  const completedPercent = Number(/Queries completed:\s+\d+ \(([\d.]+)%\)/.exec(stdout)?.[1]);
+  if (!Number.isFinite(qps)) throw new Error(`dnsperf failed: ${stdout.slice(-500)} ${stderr.slice(-500)}`);
+  return { qps, completedPercent };
+}
+
+async function main(): Promise<void> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'switchyard-bench-dns-'));
+  try {
+    const zoneFile = path.join(dir, 'bench.zone');
+    await writeFile(zoneFile, zoneText());
+    const files = { existing: path.join(dir, 'existing.txt'), random: path.join(dir, 'random.txt') };
+    await writeFile(files.existing, existingQueries(100_000));
+    await writeFile(files.random, randomQueries(100_000));
+    const knotPort = 20000 + Math.floor(Math.random() * 20000);
+    const targets = [await startKnot(dir, zoneFile, knotPort), await startSwitchyard(dir, zoneFile)];
+
+    const cases = [
+      { file: 'existing' as const, mode: 'udp' as const, target: 0.6 },
+      { file: 'random' as const, mode: 'udp' as const, target: 0.6 },
+      { file: 'existing' as const, mode: 'tcp' as const, target: 0.5 },
+      { file: 'random' as const, mode: 'tcp' as const, target: 0.5 },
+    ];
+    const loadBefore = loadavg()[0];
+    const results = new Map<string, Measurement[]>();
+    for (let round = 0; round < options.rounds; round++) {
+      for (const testCase of cases) {
+        // alternate who goes first, so neither always runs on a warmer machine
+        const order = round % 2 === 0 ? targets : [...targets].reverse();
+        for (const target of order) {
+          const measurement = await dnsperf(target.port, files[testCase.file], testCase.mode);
+          const key = `${testCase.file}/${testCase.mode}/${target.name}`;
+          results.set(key, [...(results.get(key) ?? []), measurement]);
+          process.stderr.write(`round ${round + 1} ${key}: ${formatCount(measurement.qps)} q/s, ${measurement.completedPercent}% answered\n`);
+        }
+      }
+    }
+
+    const rows = cases.map((testCase) => {
+      const of = (name: string): Measurement[] => results.get(`${testCase.file}/${testCase.mode}/${name}`) ?? [];
+      const knot = median(of('Knot').map((m) => m.qps));
+      const switchyard = median(of('Switchyard').map((m) => m.qps));
+      const answered = Math.min(...of('Switchyard').map((m) => m.completedPercent));
+      const value = ratio(switchyard, knot);
+      const met = value >= testCase.target && (testCase.mode === 'tcp' || answered >= 99.99);
+      return [
+        testCase.file === 'existing' ? 'existing names' : 'random names (NXDOMAIN + wildcard)',
+        testCase.mode.toUpperCase(),
+        formatCount(knot),
+        formatCount(switchyard),
+        formatRatio(value),
+        `${answered.toFixed(2)} %`,
+        `≥ ${testCase.target.toFixed(1)}×`,
+        met ? 'met' : 'NOT met',
+      ];
+    });
+    const table = markdownTable(
+      [
+        { title: 'query file' },
+        { title: 'transport' },
+        { title: 'Knot q/s', align: 'right' },
+        { title: 'Switchyard q/s', align: 'right' },
+        { title: 'ratio', align: 'right' },
+        { title: 'Switchyard answered', align: 'right' },
+        { title: 'target' },
+        { title: 'verdict' },
+      ],
+      rows,
+    );
+    const facts = await machineFacts({ knotd: [['knotd', '--version'], /version ([\d.]+)/], dnsperf: [['dnsperf', '-h'], /DNS Performance Testing Tool\s+Version ([\d.]+)/] });
+    const command = `node_modules/.bin/node bench/dns/run.ts --rounds ${options.rounds} --seconds ${options.seconds} --clients ${options.clients} --outstanding ${options.outstanding}`;
+    const report = [
+      '## DNS: Switchyard vs Knot (dnsperf)',
+      '',
+      `\`${command}\``,
+      '',
+      `${new Date().toISOString().slice(0, 10)}; ${describeMachine(facts)}.`,
+      `Server pinned to CPU ${SERVER_CPU} (Knot: 1 UDP + 1 TCP worker), dnsperf to CPU ${CLIENT_CPU}; ${options.rounds} interleaved rounds of ${options.seconds} s, medians.`,
+      `Load average (1 min) ${loadBefore.toFixed(1)} at the start, ${loadavg()[0].toFixed(1)} at the end: other work shared the two CPUs, so absolute figures are noisy; the ratio is the figure to read.`,
+      `Zone: ${ORIGIN} with 2000 A/AAAA records, a CNAME, MX, TXT and a wildcard. "existing names": A/AAAA/CNAME/MX queries for`,
+      'names in the zone; "random names": fresh random labels, half NXDOMAIN, half wildcard hits.',
+      '',
+      table,
+      '',
+    ].join('\n');
+    process.stdout.write(`${report}\n`);
+    if (!options.dry_run) await writeFile(path.join(root, 'bench', 'RESULTS-dns.md'), `# DNS benchmark results\n\n${report}`);
+  } finally {
+    await processes.stopAll();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+await main();

@@ -1,0 +1,190 @@
+// HTTP/2 over TLS benchmark (issue 3, "Performance"): h2load against Switchyard's https listener and
+// against nginx (http2 on, same certificate, same HTTP/1.1 origin, one worker each), both pinned to one
+// CPU with the load generator and the origin on the other, in interleaved rounds. Measures:
+//   h2     — requests/s and p99 with ALPN h2, 50 connections × 10 streams
+//   hs     — new TLS handshakes/s (1000 connections, one request each)
+//   h1tls  — requests/s with ALPN http/1.1 over TLS, 50 connections
+//
+// usage: node_modules/.bin/node bench/h2.ts [--rounds 3] [--duration 8] [--results bench/RESULTS-h2.md]
+import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { ProcessSet, describeMachine, freePort, machineFacts, markdownTable, median, parseOptions, runBounded, usage, waitForPort, type ManagedProcess } from './common/index.ts';
+import { ensureSelfSigned } from '../src/tls/index.ts';
+
+const spec = {
+  rounds: { default: 3, help: 'interleaved rounds (medians over these)' },
+  duration: { default: 8, help: 'seconds per h2load throughput run' },
+  connections: { default: 50, help: 'h2load clients' },
+  streams: { default: 10, help: 'concurrent streams per connection (h2)' },
+  handshakes: { default: 1000, help: 'connections of the handshake run (one request each)' },
+  proxy_cpu: { default: '0', help: 'CPU the proxies are pinned to' },
+  load_cpu: { default: '1', help: 'CPU h2load and the origin are pinned to' },
+  results: { default: '', help: 'also write the report to this file, e.g. bench/RESULTS-h2.md' },
+  help: { default: false, help: 'this text' },
+};
+const options = parseOptions(process.argv.slice(2), spec);
+if (options.help) {
+  process.stdout.write(`usage: node_modules/.bin/node bench/h2.ts [options]\n${usage(spec)}\n`);
+  process.exit(0);
+}
+const root = path.resolve(import.meta.dirname, '..');
+const log = (text: string): boolean => process.stderr.write(`${text}\n`);
+
+interface Target {
+  key: 'switchyard' | 'nginx';
+  port: number;
+  process: ManagedProcess;
+}
+
+interface Run {
+  target: string;
+  h2: number;
+  p99: number;
+  hs: number;
+  h1: number;
+}
+
+/** "finished in 8.00s, 41234.50 req/s, …" and the per-request log (µs durations) → rps and p99 ms. */
+async function h2load(args: string[], logFile?: string): Promise<{ rps: number; p99: number; ok: boolean; text: string }> {
+  const argv = ['taskset', '-c', options.load_cpu, 'h2load', ...args, ...(logFile ? [`--log-file=${logFile}`] : [])];
+  const { stdout, stderr } = await runBounded(argv, (options.duration + 60) * 1000);
+  const text = stdout + stderr;
+  const rps = Number(/finished in [\d.]+m?s, ([\d.]+) req\/s/.exec(text)?.[1] ?? 0);
+  const failed = Number(/(\d+) failed/.exec(text)?.[1] ?? 1);
+  let p99 = Number.NaN;
+  if (logFile) {
+    const durations = (await readFile(logFile, 'utf8').catch(() => ''))
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => Number(line.split('\t')[2]))
+      .sort((a, b) => a - b);
+    if (durations.length > 0) p99 = durations[Math.floor(durations.length * 0.99)] / 1000;
+  }
+  return { rps, p99, ok: failed === 0 && rps > 0, text };
+}
+
+function nginxConf(dir: string, port: number, upstream: string, cert: string, key: string): string {
+  return `daemon off;
+master_process on;
+worker_processes 1;
+user root;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 8192; multi_accept on; }
+http {
+  client_body_temp_path ${dir}/cb; proxy_temp_path ${dir}/px; fastcgi_temp_path ${dir}/fc; uwsgi_temp_path ${dir}/uw; scgi_temp_path ${dir}/sc;
+  access_log off;
+  server_tokens off;
+  keepalive_requests 100000;
+  http2_max_concurrent_streams 128;
+  upstream origin { server ${upstream}; keepalive 64; }
+  server {
+    listen 127.0.0.1:${port} ssl http2 backlog=4096;
+    ssl_certificate ${cert};
+    ssl_certificate_key ${key};
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305;
+    ssl_session_cache shared:SSL:10m;
+    location / {
+      proxy_pass http://origin;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $http_host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Real-IP $remote_addr;
+      proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_set_header X-Forwarded-Host $host;
+      proxy_set_header X-Request-Id $request_id;
+    }
+  }
+}
+`;
+}
+
+function switchyardConf(port: number, upstream: string, cert: string, key: string): string {
+  return `workers: 1
+log: { level: warn, access_log: off }
+pools:
+  origin:
+    backends: [ { address: ${upstream} } ]
+    keepalive: { max_idle: 64, idle_timeout: 60s }
+listeners:
+  - name: web
+    listen: 127.0.0.1:${port}
+    protocol: https
+    access_log: false
+    tls: { certificates: [ { cert: ${cert}, key: ${key} } ] }
+    routes: [ { match: { path_prefix: / }, pool: origin } ]
+`;
+}
+
+const processes = new ProcessSet();
+const dir = await mkdtemp(path.join(tmpdir(), 'switchyard-bench-h2-'));
+try {
+  const facts = await machineFacts({ nginx: [['nginx', '-v'], /nginx\/(\S+)/], h2load: [['h2load', '--version'], /nghttp2\/(\S+)/] });
+  const certs = await ensureSelfSigned(dir, 'bench', ['localhost', '127.0.0.1']);
+  const origin = processes.spawn('origin', [process.execPath, path.join(root, 'bench', 'http1', 'origin.ts'), '--parent', String(process.pid)], { cpus: options.load_cpu });
+  const upstream = `127.0.0.1:${Number((await origin.waitForLine((line) => line.startsWith('listening '), 10_000)).split(' ')[1])}`;
+
+  const targets: Target[] = [];
+  const syPort = await freePort();
+  await writeFile(path.join(dir, 'switchyard.yaml'), switchyardConf(syPort, upstream, certs.cert, certs.key));
+  const sy = processes.spawn('switchyard', [process.execPath, path.join(root, 'src', 'cli', 'main.ts'), 'start', '-c', path.join(dir, 'switchyard.yaml')], { cpus: options.proxy_cpu, cwd: dir });
+  await waitForPort('127.0.0.1', syPort, 20_000);
+  targets.push({ key: 'switchyard', port: syPort, process: sy });
+
+  const ngDir = path.join(dir, 'nginx');
+  await mkdir(ngDir);
+  const ngPort = await freePort();
+  await writeFile(path.join(ngDir, 'nginx.conf'), nginxConf(ngDir, ngPort, upstream, certs.cert, certs.key));
+  const ng = processes.spawn('nginx', ['nginx', '-c', path.join(ngDir, 'nginx.conf'), '-p', ngDir], { cpus: options.proxy_cpu });
+  await waitForPort('127.0.0.1', ngPort, 10_000);
+  targets.push({ key: 'nginx', port: ngPort, process: ng });
+
+  const url = (target: Target) => `https://127.0.0.1:${target.port}/`;
+  const h2Args = (target: Target, seconds: number) => ['-c', String(options.connections), '-m', String(options.streams), '-t', '1', '-D', String(seconds), url(target)];
+  for (const target of targets) {
+    const warm = await h2load(h2Args(target, 3));
+    if (!warm.ok) throw new Error(`${target.key}: warm-up failed:\n${warm.text.slice(-1500)}`);
+  }
+
+  const runs: Run[] = [];
+  for (let round = 1; round <= options.rounds; round++) {
+    for (const target of round % 2 === 1 ? targets : [...targets].reverse()) {
+      const h2 = await h2load(h2Args(target, options.duration), path.join(dir, `${target.key}-${round}.log`));
+      const hs = await h2load(['-c', String(options.handshakes), '-n', String(options.handshakes), '-m', '1', '-t', '1', url(target)]);
+      const h1 = await h2load(['--h1', '-c', String(options.connections), '-m', '1', '-t', '1', '-D', String(options.duration), url(target)]);
+      runs.push({ target: target.key, h2: h2.rps, p99: h2.p99, hs: hs.rps, h1: h1.rps });
+      log(`round ${round} ${target.key}: h2 ${h2.rps.toFixed(0)} req/s (p99 ${h2.p99.toFixed(2)} ms${h2.ok ? '' : ', FAILURES'}), handshakes ${hs.rps.toFixed(0)}/s, h1/TLS ${h1.rps.toFixed(0)} req/s`);
+      await rm(path.join(dir, `${target.key}-${round}.log`), { force: true });
+    }
+  }
+
+  const med = (key: string, field: keyof Omit<Run, 'target'>) => median(runs.filter((run) => run.target === key).map((run) => run[field]));
+  const rows = targets.map((target) => [target.key, med(target.key, 'h2').toFixed(0), med(target.key, 'p99').toFixed(2), med(target.key, 'hs').toFixed(0), med(target.key, 'h1').toFixed(0)]);
+  const ratio = (field: keyof Omit<Run, 'target'>) => med('switchyard', field) / med('nginx', field);
+  rows.push(['switchyard / nginx', `${ratio('h2').toFixed(2)} ×`, `${ratio('p99').toFixed(2)} ×`, `${ratio('hs').toFixed(2)} ×`, `${ratio('h1').toFixed(2)} ×`]);
+  rows.push(['target', '≥ 0.6 ×', '≤ 2 ×', '≥ 0.7 ×', '≥ 0.8 ×']);
+  const table = markdownTable(
+    [{ title: 'target' }, { title: 'h2 req/s', align: 'right' }, { title: 'h2 p99 ms', align: 'right' }, { title: 'TLS handshakes/s', align: 'right' }, { title: 'h1/TLS req/s', align: 'right' }],
+    rows,
+  );
+  const command = `node_modules/.bin/node bench/h2.ts ${process.argv.slice(2).join(' ')}`.trim();
+  const report = `# HTTP/2 over TLS: Switchyard vs nginx
+
+\`${command}\` — medians of ${options.rounds} interleaved rounds. h2: \`h2load -c ${options.connections} -m ${options.streams} -t 1 -D ${options.duration}\` (ALPN h2);
+handshakes: \`h2load -c ${options.handshakes} -n ${options.handshakes} -m 1\` (one request per new TLS connection); h1/TLS: \`h2load --h1 -c ${options.connections} -D ${options.duration}\`.
+Each proxy: one worker pinned to CPU ${options.proxy_cpu} (taskset); h2load and the origin (bench/http1/origin.ts, 5-byte body) on CPU ${options.load_cpu}.
+Same ECDSA P-256 certificate, TLS 1.2/1.3, AEAD suites; nginx ${facts.versions.nginx} with \`listen … ssl http2\`, upstream keepalive 64, access logs off on both.
+
+Machine: ${describeMachine(facts)}
+
+${table}
+`;
+  process.stdout.write(`${report}\n`);
+  if (options.results) await writeFile(path.resolve(root, options.results), report);
+} finally {
+  await processes.stopAll();
+  await rm(dir, { recursive: true, force: true });
+}

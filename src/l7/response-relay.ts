@@ -1,0 +1,180 @@
+// Relaying an upstream response to an HTTP/1.1 downstream: parse the head (1xx relayed or dropped, 101
+// starts a tunnel), rewrite it, write it with the first body bytes, then frame the body (Content-Length,
+// chunked passed through or de-chunked for HTTP/1.0, or until close) with backpressure. Functions over
+// the exchange's state rather than methods, to keep exchange.ts about the request side.
+import type { ProxyExchange } from './exchange.ts';
+import { BODY_NONE, BODY_LENGTH, BODY_CHUNKED, H_UPGRADE, H_TRANSFER_ENCODING } from './parse/request-head.ts';
+import { BODY_UNTIL_CLOSE, parseResponseHead } from './parse/response-head.ts';
+import { findHeadEnd } from './parse/chars.ts';
+import { buildDownstreamHead, RESPONSE_ALWAYS_DROP, bit } from './rewrite.ts';
+import { CONTINUE_100 } from './local-response.ts';
+import { P_RESPONDING, P_TUNNEL, copyOf } from './phases.ts';
+
+const MAX_RESPONSE_HEAD = 64 * 1024;
+
+export function relayResponseHead(ex: ProxyExchange, buf: Buffer, s: number, e: number): void {
+  while (s < e) {
+    let data = buf;
+    let ds = s;
+    let de = e;
+    if (ex.resAcc !== null) {
+      const need = ex.resAccLen + (e - s);
+      if (need > ex.resAcc.length) {
+        const grown = Buffer.allocUnsafe(Math.max(need, ex.resAcc.length * 2));
+        ex.resAcc.copy(grown, 0, 0, ex.resAccLen);
+        ex.resAcc = grown;
+      }
+      buf.copy(ex.resAcc, ex.resAccLen, s, e);
+      data = ex.resAcc;
+      ds = 0;
+      de = need;
+    }
+    const scanFrom = ex.resAcc !== null ? ex.resAccLen : ds;
+    const headEnd = findHeadEnd(data, ds, scanFrom, de);
+    if (headEnd === -1) {
+      if (de - ds > MAX_RESPONSE_HEAD) return ex.upstreamFailed(502, 'bad_response');
+      if (ex.resAcc === null) {
+        ex.resAcc = copyOf(buf, s, e);
+        ex.resAccLen = e - s;
+      } else ex.resAccLen = de;
+      return;
+    }
+    if (headEnd === -2) return ex.upstreamFailed(502, 'bad_response');
+    const raw = copyOf(data, ds, headEnd);
+    const res = ex.conn.listener.resHead;
+    if (!parseResponseHead(raw, raw.length, res, ex.head.method === 'HEAD', ex.rt.hidden)) return ex.upstreamFailed(502, 'bad_response');
+    // the rest of this read continues after the head; a copy is needed only when it came from resAcc
+    if (data === ex.resAcc) {
+      const rest = de - headEnd;
+      ex.resAcc = null;
+      ex.resAccLen = 0;
+      if (rest === 0) {
+        if (onResponseHead(ex, null, 0, 0)) return;
+        return;
+      }
+      const tail = copyOf(data, headEnd, de);
+      buf = tail;
+      s = 0;
+      e = rest;
+    } else {
+      s = headEnd;
+    }
+    if (onResponseHead(ex, buf, s, e)) return; // a final head: the body path took the rest
+  }
+}
+
+/** Handles a parsed response head; returns true when it was final (then the rest was consumed). */
+function onResponseHead(ex: ProxyExchange, buf: Buffer | null, s: number, e: number): boolean {
+  const res = ex.conn.listener.resHead;
+  const status = res.status;
+  if (status < 200) {
+    if (status === 101) {
+      if (!ex.head.upgrade) {
+        ex.upstreamFailed(502, 'bad_response');
+        return true;
+      }
+      startTunnel(ex, buf, s, e);
+      return true;
+    }
+    // 100 Continue and 103 Early Hints go to HTTP/1.1 clients; others are dropped
+    if (ex.head.minor === 1 && (status !== 100 || (ex.head.expectContinue && !ex.continueSent))) {
+      if (status === 100) {
+        ex.continueSent = true;
+        ex.bytesOut += CONTINUE_100.length;
+        ex.conn.write(CONTINUE_100);
+      } else {
+        const out = buildDownstreamHead(res, RESPONSE_ALWAYS_DROP, '', null, 0, 0);
+        ex.bytesOut += out.length;
+        ex.conn.write(out);
+      }
+    }
+    return false;
+  }
+  ex.status = status;
+  ex.phase = P_RESPONDING;
+  ex.resKind = res.bodyKind;
+  ex.resRemaining = res.contentLength;
+  ex.upstreamReusable = res.keepAlive;
+  let drop = RESPONSE_ALWAYS_DROP;
+  if (res.bodyKind === BODY_UNTIL_CLOSE) ex.closeAfter = true;
+  if (res.bodyKind === BODY_CHUNKED) {
+    ex.conn.resChunked.reset();
+    if (ex.head.minor === 0) {
+      ex.dechunk = true;
+      ex.closeAfter = true;
+      drop |= bit(H_TRANSFER_ENCODING);
+    }
+  }
+  if (ex.head.upgrade) ex.upstreamReusable = false;
+  // an answer before the whole body (e.g. 417 instead of 100): the client may never send the rest,
+  // so this connection cannot carry another request
+  if (!ex.reqDone) ex.closeAfter = true;
+  const close = ex.willClose();
+  const extra = close ? 'connection: close\r\n' : ex.keepAliveHeader() ? 'connection: keep-alive\r\n' : '';
+  let end = s;
+  if (buf !== null && !ex.dechunk) end = frameResponse(ex, buf, s, e);
+  if (end < 0) return true;
+  const out = buildDownstreamHead(res, drop, extra, buf, s, end);
+  ex.bytesOut += out.length;
+  const ok = ex.conn.write(out);
+  if (ex.dechunk && buf !== null && s < e) {
+    end = frameResponse(ex, buf, s, e);
+    if (end < 0) return true;
+  }
+  if (!ok && ex.upstream !== null) ex.upstream.socket.pause();
+  ex.conn.setDeadline(ex.rt.idleTimeout);
+  if (res.bodyKind === BODY_NONE) ex.resDone = true;
+  if (end < e) ex.upstreamReusable = false; // bytes after the response: never reuse that socket
+  if (ex.resDone) ex.responseComplete();
+  return true;
+}
+
+/** Advances response framing over buf[s, e); returns where this response's bytes end, -1 on error. */
+function frameResponse(ex: ProxyExchange, buf: Buffer, s: number, e: number): number {
+  switch (ex.resKind) {
+    case BODY_LENGTH: {
+      const take = e - s < ex.resRemaining ? e - s : ex.resRemaining;
+      ex.resRemaining -= take;
+      if (ex.resRemaining === 0) ex.resDone = true;
+      return s + take;
+    }
+    case BODY_CHUNKED: {
+      const decoder = ex.conn.resChunked;
+      const end = decoder.decode(buf, s, e, ex.dechunk ? ex : null);
+      if (end < 0) {
+        ex.upstreamFailed(502, 'bad_response');
+        return -1;
+      }
+      if (decoder.done) ex.resDone = true;
+      return end;
+    }
+    case BODY_UNTIL_CLOSE:
+      return e;
+    default:
+      ex.resDone = true;
+      return s;
+  }
+}
+
+export function relayResponseBody(ex: ProxyExchange, buf: Buffer, s: number, e: number): void {
+  const end = frameResponse(ex, buf, s, e);
+  if (end < 0) return;
+  if (!ex.dechunk && end > s) {
+    ex.bytesOut += end - s;
+    if (!ex.conn.writeRange(buf, s, end)) ex.upstream!.socket.pause();
+  }
+  ex.conn.setDeadline(ex.rt.idleTimeout);
+  if (end < e) ex.upstreamReusable = false;
+  if (ex.resDone) ex.responseComplete();
+}
+
+function startTunnel(ex: ProxyExchange, buf: Buffer | null, s: number, e: number): void {
+  ex.status = 101;
+  ex.phase = P_TUNNEL;
+  const res = ex.conn.listener.resHead;
+  const out = buildDownstreamHead(res, RESPONSE_ALWAYS_DROP & ~bit(H_UPGRADE), 'connection: upgrade\r\n', buf, s, e);
+  ex.bytesOut += out.length;
+  ex.conn.write(out);
+  ex.conn.setDeadline(ex.rt.tunnelIdleTimeout);
+  ex.conn.startTunnel();
+}

@@ -1,0 +1,67 @@
+// The request head as it goes upstream: target after strip_prefix/rewrite, hop-by-hop headers removed,
+// Content-Length normalised, Host when needed, forwarded headers and the request id; built once, with the
+// first body bytes, by rewrite.ts.
+import type { ProxyExchange } from './exchange.ts';
+import { BODY_NONE, H_UPGRADE, H_HOST, H_X_FORWARDED_FOR, H_X_FORWARDED_PROTO, H_X_FORWARDED_HOST, H_REQUEST_ID } from './parse/request-head.ts';
+import { upstreamTarget } from './router/actions.ts';
+import { buildUpstreamHead, bit } from './rewrite.ts';
+
+export function upstreamRequestHead(ex: ProxyExchange, buf: Buffer | null, bs: number, be: number): Buffer {
+  const head = ex.head;
+  const rt = ex.rt;
+  const action = ex.action!;
+  const newTarget = upstreamTarget(action, head.target, head.path);
+  let extra = '';
+  let drop = rt.requestDropMask;
+  if (head.upgrade) extra += 'connection: upgrade\r\n';
+  else drop |= bit(H_UPGRADE);
+  if (head.contentLength > 0 || (head.bodyKind === BODY_NONE && head.header('content-length') !== undefined)) {
+    extra += `content-length: ${head.contentLength}\r\n`;
+  }
+  if (action.upstreamHost === 'backend' || head.absoluteForm || head.authority.length === 0) {
+    // HTTP/1.0 clients may omit Host; HTTP/1.1 upstreams require one
+    drop |= bit(H_HOST);
+    extra += `host: ${action.upstreamHost === 'backend' || head.authority.length === 0 ? ex.lease!.backend.id : head.authority}\r\n`;
+  }
+  extra += forwardedLines(ex);
+  return buildUpstreamHead(head, newTarget === head.target && !head.absoluteForm ? null : newTarget, drop, extra, buf, bs, be);
+}
+
+function forwardedLines(ex: ProxyExchange): string {
+  const rt = ex.rt;
+  const head = ex.head;
+  const peer = ex.conn.peer;
+  const trusted = rt.trusted.empty ? false : ex.conn.peerTrusted(rt);
+  let lines = '';
+  if (rt.setXff) {
+    let chain = '';
+    if (trusted) {
+      for (let i = 0; i < head.headerCount; i++) {
+        if (head.kinds[i] === H_X_FORWARDED_FOR) chain = chain.length === 0 ? head.value(i) : `${chain}, ${head.value(i)}`;
+      }
+    }
+    lines += chain.length === 0 ? `x-forwarded-for: ${peer}\r\n` : `x-forwarded-for: ${chain}, ${peer}\r\n`;
+  }
+  if (rt.setRealIp) lines += `x-real-ip: ${ex.clientAddress}\r\n`;
+  if (rt.setProto) lines += `x-forwarded-proto: ${(trusted && incoming(ex, H_X_FORWARDED_PROTO)) || rt.scheme}\r\n`;
+  if (rt.setHost && head.authority.length > 0) lines += `x-forwarded-host: ${(trusted && incoming(ex, H_X_FORWARDED_HOST)) || head.authority}\r\n`;
+  if (rt.setPort) lines += `x-forwarded-port: ${ex.conn.localPort}\r\n`;
+  if (rt.setForwarded) {
+    const forIp = ex.clientAddress.includes(':') ? `"[${ex.clientAddress}]"` : ex.clientAddress;
+    lines += `forwarded: for=${forIp};proto=${rt.scheme}${head.authority.length > 0 ? `;host="${head.authority}"` : ''}\r\n`;
+  }
+  if (ex.requestId.length > 0 && findIncomingRequestId(ex) === false) lines += `${rt.requestIdName}: ${ex.requestId}\r\n`;
+  return lines;
+}
+
+function incoming(ex: ProxyExchange, kind: number): string {
+  const head = ex.head;
+  for (let i = 0; i < head.headerCount; i++) if (head.kinds[i] === kind) return head.value(i);
+  return '';
+}
+
+function findIncomingRequestId(ex: ProxyExchange): boolean {
+  const head = ex.head;
+  for (let i = 0; i < head.headerCount; i++) if (head.kinds[i] === H_REQUEST_ID) return true;
+  return false;
+}
