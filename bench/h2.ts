@@ -78,7 +78,7 @@ http {
   server_tokens off;
   keepalive_requests 100000;
   http2_max_concurrent_streams 128;
-  upstream origin { server ${upstream}; keepalive 64; }
+  upstream origin { server ${upstream}; keepalive 1024; }
   server {
     listen 127.0.0.1:${port} ssl http2 backlog=4096;
     ssl_certificate ${cert};
@@ -108,7 +108,7 @@ log: { level: warn, access_log: off }
 pools:
   origin:
     backends: [ { address: ${upstream} } ]
-    keepalive: { max_idle: 64, idle_timeout: 60s }
+    keepalive: { max_idle: 1024, idle_timeout: 60s }
 listeners:
   - name: web
     listen: 127.0.0.1:${port}
@@ -176,11 +176,15 @@ try {
 \`${command}\` — medians of ${options.rounds} interleaved rounds. h2: \`h2load -c ${options.connections} -m ${options.streams} -t 1 -D ${options.duration}\` (ALPN h2);
 handshakes: \`h2load -c ${options.handshakes} -n ${options.handshakes} -m 1\` (one request per new TLS connection); h1/TLS: \`h2load --h1 -c ${options.connections} -D ${options.duration}\`.
 Each proxy: one worker pinned to CPU ${options.proxy_cpu} (taskset); h2load and the origin (bench/http1/origin.ts, 5-byte body) on CPU ${options.load_cpu}.
-Same ECDSA P-256 certificate, TLS 1.2/1.3, AEAD suites; nginx ${facts.versions.nginx} with \`listen … ssl http2\`, upstream keepalive 64, access logs off on both.
+Same ECDSA P-256 certificate, TLS 1.2/1.3, AEAD suites; nginx ${facts.versions.nginx} with \`listen … ssl http2\`; upstream keep-alive 1024 idle connections on both (500 concurrent h2 streams become up to 500 HTTP/1.1 upstream requests at once; with 64, both would open and close connections per request); access logs off on both.
 
 Machine: ${describeMachine(facts)}
 
 ${table}
+
+Every round (the spread shows how quiet the machine was):
+
+${runs.map((run) => `- ${run.target}: h2 ${run.h2.toFixed(0)} req/s, p99 ${run.p99.toFixed(2)} ms, ${run.hs.toFixed(0)} handshakes/s, h1/TLS ${run.h1.toFixed(0)} req/s`).join('\n')}
 `;
   process.stdout.write(`${report}\n`);
   if (options.results) await writeFile(path.resolve(root, options.results), report);

@@ -6,6 +6,8 @@ export interface MemoryStatus {
   rss: number;
   /** Peak resident set since the process started ("high water mark"), in bytes. */
   hwm: number;
+  /** Anonymous resident memory (heap, stacks) — what a process costs beyond the shared binary's pages. */
+  anon: number;
 }
 
 /** VmRSS and VmHWM of one process; undefined once it has exited. */
@@ -13,7 +15,7 @@ export async function readMemory(pid: number): Promise<MemoryStatus | undefined>
   try {
     const text = await readFile(`/proc/${pid}/status`, 'utf8');
     const kb = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? Number.NaN) * 1024;
-    return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
+    return { rss: kb('VmRSS'), hwm: kb('VmHWM'), anon: kb('RssAnon') };
   } catch {
     return undefined;
   }

@@ -26,6 +26,8 @@ export interface TargetInfo {
   /** Why it did not run, when it did not. */
   unavailable?: string;
   idleRss?: number;
+  /** Anonymous part of idleRss (without the shared pages of the binary). */
+  idleAnon?: number;
   /** Result of the forwarded-header check. */
   check?: string;
 }
@@ -73,7 +75,7 @@ const columns: Column[] = [
   { title: '× nginx', align: 'right' },
   { title: 'CPU µs/req', align: 'right' },
   { title: 'peak RSS MB', align: 'right' },
-  { title: 'idle RSS MB', align: 'right' },
+  { title: 'idle RSS (anon) MB', align: 'right' },
   { title: 'errors', align: 'right' },
   { title: 'req/s per round' },
 ];
@@ -100,7 +102,7 @@ export function resultsTable(measurements: readonly Measurement[], targets: read
         formatRatio(summary.p99VsNginx),
         formatFixed(summary.cpuUs, 1),
         mb(summary.peakRss),
-        mb(target.idleRss),
+        target.idleRss ? `${mb(target.idleRss)} (${mb(target.idleAnon)})` : '–',
         String(summary.errors),
         summary.rounds.join(' '),
       ]);

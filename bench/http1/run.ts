@@ -11,6 +11,7 @@ import {
   ProcessSet,
   describeMachine,
   foreignCpuMeter,
+  median,
   waitForQuietMachine,
   machineFacts,
   parseOptions,
@@ -92,7 +93,9 @@ try {
       running.set(target.key, started);
       info.check = await checkForwarding(started.url);
       const memories = await Promise.all((await started.pids()).map(readMemory));
-      info.idleRss = Math.max(0, ...memories.map((memory) => memory?.rss ?? 0));
+      const largest = memories.reduce((best, memory) => (memory && memory.rss > (best?.rss ?? 0) ? memory : best), undefined as (typeof memories)[number]);
+      info.idleRss = largest?.rss;
+      info.idleAnon = largest?.anon;
       log(`${target.label}: ${started.url} (${info.check})`);
     } catch (err) {
       info.unavailable = `not available: ${(err as Error).message.split('\n')[0].slice(0, 160)}`;
@@ -174,6 +177,8 @@ try {
 
   const command = ['node_modules/.bin/node', 'bench/http1/run.ts', ...process.argv.slice(2)].join(' ');
   const equalNote = cgroup.kind === 'none' ? `equal CPU ${CpuCgroup.describe(cgroup, quota)}` : undefined;
+  const disturbed = measurements.filter((m) => m.foreignCores > options.noise_limit).length;
+  const foreign = median(measurements.map((m) => m.foreignCores));
   const report = [
     `## HTTP/1.1 proxy benchmark`,
     '',
@@ -184,8 +189,9 @@ try {
     `- pinning: proxies on CPU ${options.proxy_cpu} (taskset), wrk and the origin (raw \`net\` responder, bench/http1/origin.ts) on CPU ${options.load_cpu}; "Switchyard 2 workers" is not pinned`,
     `- equal CPU: ${CpuCgroup.describe(cgroup, quota)}, each proxy (all its processes) in its own group, still pinned`,
     `- access logs: ${options.access_log === 'off' ? 'off' : 'JSON lines to a file (nginx buffer=4k flush=1s; Switchyard through pino)'}`,
-    `- × nginx = median over rounds of (figure / nginx's figure in the same round and mode); CPU µs/req = user+sys CPU of the proxy's processes / requests; peak RSS = largest single process (VmHWM); errors = socket errors + non-2xx`,
+    `- × nginx = median over rounds of (figure / nginx's figure in the same round and mode); CPU µs/req = user+sys CPU of the proxy's processes / requests; peak RSS = largest single process (VmHWM); idle RSS = largest process after start-up and one request, with its anonymous part (RssAnon: without the node binary's shared file pages) in parentheses; errors = socket errors + non-2xx`,
     `- a run during which other processes on the machine used more than ${options.noise_limit} cores was repeated up to ${options.retries}× and the quieter kept (each run first waited up to ${options.quiet_wait}s for a quiet machine); a figure marked * in "req/s per round" was still disturbed`,
+    `- quiet check: other processes used a median of ${foreign.toFixed(2)} cores during the kept runs; ${disturbed} of ${measurements.length} kept runs were disturbed (> ${options.noise_limit} cores)`,
     '',
     resultsTable(measurements, infos, [{ mode: 'pinned' }, { mode: 'equal-cpu', note: equalNote }], options.noise_limit),
     '',

@@ -38,7 +38,8 @@ const zoneFileChannel = diagnostics.channel('switchyard:dns:zone-file');
 /** Quiet time after a zone file changes before it is re-read (editors write in several steps). */
 const WATCH_DEBOUNCE_MS = 150;
 
-async function loadZones(config: DnsConfig, baseDir: string, now: number): Promise<Zone[]> {
+/** Loads every zone of a config (files read asynchronously); throws one ConfigError listing every problem. */
+export async function loadZones(config: DnsConfig, baseDir: string, now: number): Promise<Zone[]> {
   const results = await Promise.allSettled(config.zones.map((zone, index) => loadZone(zone, index, baseDir, now)));
   const issues: string[] = [];
   for (const result of results) {

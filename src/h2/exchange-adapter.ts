@@ -47,9 +47,9 @@ class StreamDownstream implements ExchangeDownstream {
     this.context = context;
     this.grpc = grpc;
     this.extra = extra;
-    stream.on('wantTrailers', () => stream.sendTrailers(this.trailers ?? {}));
-    stream.on('drain', () => this.handle?.drain());
   }
+
+  private readonly onDrain = (): void => this.handle?.drain();
 
   sendHead(status: number, headers: string[]): void {
     if (this.stream.destroyed) return;
@@ -58,12 +58,16 @@ class StreamDownstream implements ExchangeDownstream {
     let trailers = this.grpc;
     for (let i = 0; i < headers.length && !trailers; i += 2) if (headers[i] === 'trailer') trailers = true;
     this.waitsForTrailers = trailers;
+    if (trailers) this.stream.once('wantTrailers', () => this.stream.sendTrailers(this.trailers ?? {}));
     this.stream.respond(responseHeadersFromFlat(status, headers, this.extra), trailers ? waitOptions : noWaitOptions);
   }
 
   sendData(chunk: Buffer): boolean {
     if (this.stream.destroyed) return true;
-    return this.stream.write(chunk);
+    if (this.stream.write(chunk)) return true;
+    // listened for only when needed: most responses never fill the stream's window
+    this.stream.once('drain', this.onDrain);
+    return false;
   }
 
   end(trailers?: string[]): void {

@@ -36,6 +36,8 @@ export interface H2FrontendStatus {
 }
 
 const connectionWindow = 16 * 1024 * 1024;
+/** How long a session cut for resets stays open (reading and discarding) after its GOAWAY. */
+const lingerMs = 500;
 
 /** Header list size as SETTINGS_MAX_HEADER_LIST_SIZE counts it: name + value + 32 per field (RFC 9113 §6.5.2). */
 function headerListSize(raw: readonly string[]): number {
@@ -96,13 +98,20 @@ export class H2Frontend {
       },
     };
     const resets = new ResetCounter(this.listener.http2.max_resets_per_second, this.clock);
+    let cut = false;
+    let lastStreamId = 0;
     const onClientReset = (stream: ServerHttp2Stream) => {
-      if (this.localResets.has(stream) || !resets.hit() || session.destroyed) return;
+      if (cut || this.localResets.has(stream) || !resets.hit() || session.destroyed) return;
+      cut = true;
       this.cutForResets++;
       this.deps.logger.warn({ listener: this.listener.name, peer: context.peerAddress }, `h2 ${this.listener.name}: client ${context.peerAddress} reset more than ${this.listener.http2.max_resets_per_second} streams in a second, closing the connection`);
-      // destroy(code) is node's documented form for "GOAWAY with this code, then close"; its typings only
-      // list destroy(error, code), and destroy(undefined, code) would send NO_ERROR (a default parameter)
-      (session.destroy as unknown as (code: number) => void).call(session, constants.NGHTTP2_ENHANCE_YOUR_CALM);
+      // GOAWAY first, close a moment later (a lingering close, as nginx does): closing at once, with the
+      // flood still arriving unread, makes the kernel send a TCP reset that can discard the GOAWAY before
+      // the client reads it. New streams above the GOAWAY's last stream id are ignored meanwhile.
+      session.goaway(constants.NGHTTP2_ENHANCE_YOUR_CALM, lastStreamId);
+      const linger = this.clock.setTimeout(() => session.destroy(), lingerMs);
+      linger.unref?.();
+      session.once('close', () => this.clock.clearTimeout(linger));
     };
 
     // as upstream (sessions.ts): request bodies of slow streams must not block the connection window
@@ -120,6 +129,12 @@ export class H2Frontend {
         if (stream.rstCode !== constants.NGHTTP2_NO_ERROR) onClientReset(stream);
       });
       if (stream.destroyed || stream.closed) return;
+      if (cut) {
+        // after the GOAWAY, while the connection lingers: nothing more is worked on
+        context.reset(stream, constants.NGHTTP2_REFUSED_STREAM);
+        return;
+      }
+      if ((stream.id ?? 0) > lastStreamId) lastStreamId = stream.id ?? 0;
       // node:http2 announces SETTINGS_MAX_HEADER_LIST_SIZE but does not enforce it on what it receives
       if (headerListSize(rawHeaders) > this.listener.http2.max_header_list_size) {
         stream.respond({ ':status': 431, 'content-type': 'text/plain; charset=utf-8' });

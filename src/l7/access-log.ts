@@ -60,6 +60,18 @@ export class AccessLogBatch {
   private scheduled = false;
   private stream: PinoInternals['stream'] | null = null;
   private readonly flushNow = (): void => this.flush();
+  private timeMs = -1;
+  private timeText = '';
+
+  /** The logger's time field, computed once per millisecond (every pino time function depends only on it). */
+  time(internals: PinoInternals): string {
+    const now = Date.now();
+    if (now !== this.timeMs) {
+      this.timeMs = now;
+      this.timeText = internals.time();
+    }
+    return this.timeText;
+  }
 
   add(stream: PinoInternals['stream'], line: string): void {
     if (this.stream !== stream && this.pending.length > 0) this.flush();
@@ -106,7 +118,7 @@ export function writeAccessLog(log: Logger, ex: ProxyExchange, now: number, batc
     });
     return;
   }
-  let line = internals.levelPrefix + internals.time() + internals.chindings;
+  let line = internals.levelPrefix + batch.time(internals) + internals.chindings;
   if (ex.requestId.length > 0) line += ',"request_id":' + str(ex.requestId);
   line += ',"client":' + str(ex.clientAddress) + ',"method":' + str(head.method) + ',"host":' + str(head.authority) + ',"path":' + str(head.path);
   line += ',"status":' + ex.status + ',"bytes_in":' + ex.bytesIn + ',"bytes_out":' + ex.bytesOut;

@@ -115,12 +115,15 @@ export class HttpConnection {
   private process(buf: Buffer, s: number, e: number, isPending: boolean): void {
     this.parsing = true;
     while (s < e && this.exchange === null && !this.closed) {
+      // one clock read serves the request's start, its header deadline and (same read) its head time
+      let now = -1;
       if (!this.requestStarted) {
         while (s < e && (buf[s] === CR || buf[s] === LF)) s++; // empty lines between requests (RFC 9112 2.2)
         if (s === e) break;
         this.requestStarted = true;
-        if (this.requests > 0) this.tStart = this.listener.now();
-        this.setDeadline(this.rt.headerTimeout);
+        now = this.listener.now();
+        if (this.requests > 0) this.tStart = now;
+        this.deadline = now + this.rt.headerTimeout;
         this.scanFrom = s;
       }
       const headEnd = findHeadEnd(buf, s, isPending ? this.scanFrom : s, e);
@@ -137,7 +140,7 @@ export class HttpConnection {
       if (status !== 0) return this.reject(status);
       this.requests++;
       this.requestStarted = false;
-      const now = this.listener.now();
+      if (now < 0) now = this.listener.now();
       const exchange = new ProxyExchange(this, this.rt, this.head, this.tStart, now);
       this.exchange = exchange;
       this.listener.inflight++;
@@ -198,7 +201,7 @@ export class HttpConnection {
     this.close();
   }
 
-  exchangeDone(exchange: ProxyExchange, close: boolean): void {
+  exchangeDone(exchange: ProxyExchange, close: boolean, now: number): void {
     if (this.exchange !== exchange) return;
     this.exchange = null;
     this.listener.inflight--;
@@ -207,7 +210,7 @@ export class HttpConnection {
       return;
     }
     this.rt = this.listener.runtime;
-    this.setDeadline(this.rt.idleTimeout);
+    this.deadline = now + this.rt.idleTimeout;
     if (this.readEnded && (this.pending === null || this.pEnd === this.pStart)) {
       this.close();
       return;

@@ -3,6 +3,7 @@
 // relay the response, then hand the connection back (keep-alive, pipelining) or tunnel after a 101.
 // Methods are on the prototype (no per-request closures); the upstream socket calls back through
 // UpstreamOwner.
+import type { Readable } from 'node:stream';
 import type { Lease, LeaseOutcome, BalanceInput } from '../pool/types.ts';
 import type { UpstreamPool } from './types.ts';
 import type { ListenerRuntime } from './runtime.ts';
@@ -12,18 +13,16 @@ import type { UpstreamConnection, UpstreamOwner } from './upstream/connector.ts'
 import type { HttpConnection } from './connection.ts';
 import type { RequestHead } from './parse/request-head.ts';
 import type { ChunkSink } from './parse/chunked.ts';
-import { BODY_NONE, BODY_LENGTH, BODY_CHUNKED, H_X_FORWARDED_FOR, H_REQUEST_ID, H_HOST, H_COOKIE } from './parse/request-head.ts';
+import { BODY_NONE, BODY_LENGTH, BODY_CHUNKED } from './parse/request-head.ts';
 import { BODY_UNTIL_CLOSE } from './parse/response-head.ts';
 import { redirectLocation } from './router/actions.ts';
-import { clientFromChain } from './forwarded.ts';
 import { errorResponse, redirectResponse, fixedResponse } from './local-response.ts';
 import { writeAccessLog } from './access-log.ts';
 import { relayResponseHead, relayResponseBody } from './response-relay.ts';
-import { upstreamRequestHead } from './upstream-head.ts';
+import { upstreamRequestHead, clientBehindProxies, requestIdFor } from './upstream-head.ts';
+import { serveStatic } from './static-route.ts';
 import { P_ROUTING, P_CONNECTING, P_WAITING, P_RESPONDING, P_TUNNEL, P_DONE, copyOf } from './phases.ts';
 
-/** Connect attempts per request (first try + re-picks after a connect error). Retries proper: pools' issue. */
-const MAX_CONNECT_ATTEMPTS = 1;
 
 
 export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
@@ -63,6 +62,8 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
   tFirstByte = 0;
   private outcome: LeaseOutcome = 'success';
   private reusedUpstream = false;
+  /** A static file being streamed (static-route.ts), destroyed if the client leaves. */
+  staticStream: Readable | null = null;
   private staleRetries = 0;
   private attempts = 0;
   private upstreamEnded = false;
@@ -89,16 +90,9 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
     return this.head.header(name.toLowerCase());
   }
   cookie(name: string): string | undefined {
-    const head = this.head;
-    for (let i = 0; i < head.headerCount; i++) {
-      if (head.kinds[i] !== H_COOKIE) continue;
-      for (const part of head.value(i).split(';')) {
-        const eq = part.indexOf('=');
-        if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
-      }
-    }
-    return undefined;
+    return this.head.cookie(name);
   }
+
 
   /**
    * Routes and starts the exchange; buf[bs, be) holds bytes read after the head (body, or the next
@@ -122,43 +116,33 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
       this.closeAfter ||= head.bodyKind !== BODY_NONE;
       return this.local(action.status, fixedResponse(action.head, action.body, this.willClose(), this.keepAliveHeader(), head.method === 'HEAD'), bs);
     }
-    if (action.kind === 'static') return this.localError(501, bs, false);
+    if (action.kind === 'static') {
+      // files answer GET and HEAD; a body the responder will not read means the connection closes after
+      if (!this.reqDone) this.closeAfter = true;
+      this.reqDone = true;
+      this.phase = P_WAITING;
+      serveStatic(this, action);
+      return bs;
+    }
     this.action = action;
     const pool = rt.pools.get(action.pool);
     if (pool === undefined) return this.localError(503, bs, false);
     this.pool = pool;
-    this.resolveClient();
-    if (rt.requestIdName !== '') this.requestId = this.findRequestId();
+    if (this.conn.peerTrusted(rt)) this.clientAddress = clientBehindProxies(this);
+    if (rt.requestIdName !== '') this.requestId = requestIdFor(this);
     if (!this.pickUpstream()) return -1;
     return this.acceptBody(buf, bs, be);
   }
 
-  private resolveClient(): void {
-    const head = this.head;
-    if (!this.conn.peerTrusted(this.rt)) return;
-    let chain = '';
-    for (let i = 0; i < head.headerCount; i++) {
-      if (head.kinds[i] === H_X_FORWARDED_FOR) chain = chain.length === 0 ? head.value(i) : `${chain}, ${head.value(i)}`;
-    }
-    this.clientAddress = clientFromChain(chain, this.conn.peer, this.rt.trusted);
-  }
-
-  private findRequestId(): string {
-    const head = this.head;
-    for (let i = 0; i < head.headerCount; i++) {
-      if (head.kinds[i] === H_REQUEST_ID) {
-        const value = head.value(i);
-        if (value.length > 0 && value.length <= 200) return value;
-      }
-    }
-    return this.conn.listener.nextRequestId();
-  }
-
-  /** "pick upstream": lease a backend and get a connection; re-entered after a connect error. */
+  /**
+   * "pick upstream": lease a backend and get a connection; re-entered after a connect error with the
+   * failed backends in `tried` (then running out of backends is that connect error: 502, not 503).
+   */
   private pickUpstream(): boolean {
     const lease = this.pool!.pick(this, this.tried ?? undefined);
     if (lease === undefined) {
-      this.fail(503, 'cancelled');
+      if (this.tried !== null) this.fail(502, 'connect_error');
+      else this.fail(503, 'cancelled');
       return false;
     }
     this.lease = lease;
@@ -174,7 +158,8 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
     this.upstream = upstream;
     this.reusedUpstream = upstream.uses > 1;
     if (upstream.connected) {
-      this.tConnected = this.conn.listener.now();
+      // a reused connection is ready at once (on a re-pick, time has passed since the head)
+      this.tConnected = this.attempts > 1 ? this.conn.listener.now() : this.tHead;
       this.phase = P_WAITING;
       return true;
     }
@@ -192,7 +177,7 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
       if (end < 0) return -1;
     }
     if (this.phase === P_WAITING) {
-      this.sendHead(buf, bs, end);
+      this.sendHead(buf, bs, end, this.tHead);
     } else if (end > bs) {
       (this.stash ??= []).push(copyOf(buf, bs, end));
     }
@@ -235,9 +220,8 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
         (this.stash ??= []).push(copyOf(buf, s, end));
       }
     }
-    if (this.phase === P_WAITING || this.phase === P_CONNECTING) {
-      this.conn.setDeadline(this.reqDone && this.headSent ? this.responseTimeout() : this.rt.bodyTimeout);
-    }
+    // while connecting, the connect deadline stands; once sent, body progress (then the response) counts
+    if (this.phase === P_WAITING) this.conn.setDeadline(this.reqDone ? this.responseTimeout() : this.rt.bodyTimeout);
     if (this.reqDone && this.resDone) this.finish();
     return end;
   }
@@ -247,7 +231,8 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
     return override >= 0 ? override : this.rt.responseTimeout;
   }
 
-  private sendHead(buf: Buffer | null, bs: number, be: number): void {
+  /** `now`: a clock reading taken in this same tick (for the next deadline). */
+  private sendHead(buf: Buffer | null, bs: number, be: number, now: number): void {
     const rt = this.rt;
     const out = upstreamRequestHead(this, buf, bs, be);
     this.headSent = true;
@@ -258,7 +243,7 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
       this.stash = null;
     }
     if (!ok) this.conn.pauseReading();
-    this.conn.setDeadline(this.reqDone ? this.responseTimeout() : rt.bodyTimeout);
+    this.conn.deadline = now + (this.reqDone ? this.responseTimeout() : rt.bodyTimeout);
   }
 
   // ---- UpstreamOwner ----
@@ -271,7 +256,7 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
   }
 
   private upstreamConnectedNow(): void {
-    this.sendHead(null, 0, 0);
+    this.sendHead(null, 0, 0, this.tConnected);
     if (!this.reqDone) this.conn.resumeReading();
     else this.conn.resumeReadingForPipeline();
   }
@@ -317,6 +302,7 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
   }
 
   downstreamDrain(): void {
+    if (this.staticStream !== null) this.staticStream.resume();
     if (this.upstream !== null && this.upstream.socket.isPaused()) this.upstream.socket.resume();
   }
 
@@ -355,7 +341,7 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
     this.reusedUpstream = upstream.uses > 1;
     this.headSent = false;
     if (upstream.connected) {
-      this.sendHead(null, 0, 0);
+      this.sendHead(null, 0, 0, this.conn.listener.now());
     } else {
       this.phase = P_CONNECTING;
       this.conn.setDeadline(this.rt.connectTimeout);
@@ -377,7 +363,7 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
         this.lease.release('connect_error');
         this.lease = null;
       }
-      if (this.attempts < MAX_CONNECT_ATTEMPTS && !this.headSent) {
+      if (this.attempts < (this.rt.settingsFor(this.pool!).connectAttempts ?? 1) && !this.headSent) {
         // re-enter "pick upstream" with the tried set; the stash keeps the body read so far
         if (this.pickUpstream() && (this.phase as number) === P_WAITING) this.upstreamConnectedNow();
         return;
@@ -436,7 +422,10 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
     }
   }
 
-  /** The upstream failed: answer `status` when nothing was sent downstream yet, else cut the connection. */
+  /**
+   * The upstream failed (or the request body was bad): answer `status` when nothing was sent downstream
+   * yet, else cut the connection (the client sees a truncated response). The upstream socket is dropped.
+   */
   upstreamFailed(status: number, outcome: LeaseOutcome): void {
     this.outcome = outcome;
     const upstream = this.upstream;
@@ -450,18 +439,8 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
     this.fail(status, outcome);
   }
 
-  /** Bad request body: answer (when possible) and close; the upstream connection is dropped. */
   private abortRequest(status: number): void {
-    const upstream = this.upstream;
-    this.upstream = null;
-    upstream?.destroy();
-    if (this.outcome === 'success') this.outcome = 'cancelled';
-    if (this.phase === P_RESPONDING) {
-      this.finish();
-      this.conn.destroy();
-      return;
-    }
-    this.fail(status, this.outcome);
+    this.upstreamFailed(status, this.outcome === 'success' ? 'cancelled' : this.outcome);
   }
 
   /** Local error response, then close (nothing of the response was sent yet). */
@@ -504,6 +483,10 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
   /** Client went away or the connection is being torn down. */
   abort(): void {
     if (this.phase === P_DONE) return;
+    if (this.staticStream !== null) {
+      this.staticStream.destroy();
+      this.staticStream = null;
+    }
     if (this.outcome === 'success' && this.phase !== P_TUNNEL) this.outcome = 'cancelled';
     const upstream = this.upstream;
     this.upstream = null;
@@ -520,10 +503,14 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
     return this.head.minor === 0 && this.head.keepAlive;
   }
 
-  private finish(): void {
+  finish(): void {
     if (this.phase === P_DONE) return;
     const wasTunnel = this.phase === P_TUNNEL;
     this.phase = P_DONE;
+    if (this.staticStream !== null) {
+      this.staticStream.destroy();
+      this.staticStream = null;
+    }
     const listener = this.conn.listener;
     const now = listener.now();
     const upstream = this.upstream;
@@ -537,7 +524,7 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
       this.lease.release(outcome);
     }
     if (this.rt.accessLog) writeAccessLog(listener.accessLog, this, now, listener.accessBatch);
-    this.conn.exchangeDone(this, this.willClose() || wasTunnel);
+    this.conn.exchangeDone(this, this.willClose() || wasTunnel, now);
   }
 }
 

@@ -32,6 +32,7 @@ export class HttpListenerImpl implements HttpListener {
   private readonly config: ListenerConfig;
   /** Sockets come from acceptConnection() (src/h2 https listeners); start() binds nothing. */
   private readonly external: boolean;
+  private readonly baseDir: string | undefined;
   private readonly readBuffer = Buffer.allocUnsafe(READ_BUFFER_SIZE);
   readonly chunks = new ChunkPool();
   readonly accessBatch = new AccessLogBatch();
@@ -50,7 +51,8 @@ export class HttpListenerImpl implements HttpListener {
 
   constructor(config: ListenerConfig, deps: HttpListenerDeps) {
     this.config = config;
-    this.runtime = new ListenerRuntime(config, deps.pools, deps.upstreamSettings);
+    this.baseDir = deps.baseDir;
+    this.runtime = new ListenerRuntime(config, deps.pools, deps.upstreamSettings, deps.baseDir);
     this.accessLog = deps.accessLog;
     this.logger = deps.logger;
     this.clock = deps.clock ?? systemClock;
@@ -214,7 +216,7 @@ export class HttpListenerImpl implements HttpListener {
   }
 
   updateConfig(listener: ListenerConfig, pools: ReadonlyMap<string, UpstreamPool>, upstreamSettings?: ReadonlyMap<string, UpstreamSettings>): void {
-    this.runtime = new ListenerRuntime(listener, pools, upstreamSettings);
+    this.runtime = new ListenerRuntime(listener, pools, upstreamSettings, this.baseDir);
   }
 
   handleExchange(request: ExchangeRequest, downstream: ExchangeDownstream): ExchangeHandle {

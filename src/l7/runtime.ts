@@ -1,13 +1,17 @@
 // ListenerRuntime: one listener's config compiled for the data path (router, timeouts in ms, header
 // masks, forwarded settings). Immutable; a reload builds a new one and swaps it in, and each request
 // keeps the runtime it started with.
+import path from 'node:path';
 import type { ListenerConfig } from '../config/index.ts';
+import type { StaticAction } from './router/actions.ts';
+import { StaticFiles } from './responders/static-files.ts';
 import type { UpstreamPool, UpstreamSettings } from './types.ts';
 import { Router } from './router/router.ts';
 import { TrustedProxies } from './forwarded.ts';
 import { REQUEST_ALWAYS_DROP, bit } from './rewrite.ts';
 import { H_X_FORWARDED_FOR, H_X_REAL_IP, H_X_FORWARDED_PROTO, H_X_FORWARDED_HOST, H_X_FORWARDED_PORT, H_FORWARDED } from './parse/request-head.ts';
 import { DEFAULT_UPSTREAM_SETTINGS } from './upstream/connector.ts';
+import { settingsOf } from './settings.ts';
 
 export class ListenerRuntime {
   readonly name: string;
@@ -39,10 +43,14 @@ export class ListenerRuntime {
   readonly pools: ReadonlyMap<string, UpstreamPool>;
   readonly upstreamSettings: ReadonlyMap<string, UpstreamSettings>;
   readonly accessLog: boolean;
+  private readonly baseDir: string;
+  /** Static responders of this runtime's routes, built on first use. */
+  private readonly statics = new Map<StaticAction, StaticFiles>();
   /** Settings read from pools' own config, memoised per runtime (a reload builds a new runtime). */
   private readonly derived = new Map<string, UpstreamSettings>();
 
-  constructor(config: ListenerConfig, pools: ReadonlyMap<string, UpstreamPool>, upstreamSettings: ReadonlyMap<string, UpstreamSettings> | undefined) {
+  constructor(config: ListenerConfig, pools: ReadonlyMap<string, UpstreamPool>, upstreamSettings: ReadonlyMap<string, UpstreamSettings> | undefined, baseDir = process.cwd()) {
+    this.baseDir = baseDir;
     this.name = config.name;
     this.router = new Router(config.routes ?? []);
     this.scheme = config.protocol === 'https' ? 'https' : 'http';
@@ -81,13 +89,20 @@ export class ListenerRuntime {
     this.accessLog = config.access_log;
   }
 
+  staticFor(action: StaticAction): StaticFiles {
+    let files = this.statics.get(action);
+    if (files === undefined) {
+      files = new StaticFiles({ root: path.resolve(this.baseDir, action.root), index: action.index, cacheControl: action.cacheControl, spaFallback: action.spaFallback });
+      this.statics.set(action, files);
+    }
+    return files;
+  }
+
   settingsFor(pool: UpstreamPool): UpstreamSettings {
     let settings = this.upstreamSettings.get(pool.name) ?? this.derived.get(pool.name);
     if (settings === undefined) {
       const config = pool.poolConfig;
-      settings = config
-        ? { maxIdle: config.keepalive.max_idle, idleTimeout: config.keepalive.idle_timeout, maxConnections: config.max_connections ?? DEFAULT_UPSTREAM_SETTINGS.maxConnections }
-        : DEFAULT_UPSTREAM_SETTINGS;
+      settings = config ? settingsOf(config) : DEFAULT_UPSTREAM_SETTINGS;
       this.derived.set(pool.name, settings);
     }
     return settings;

@@ -2,10 +2,20 @@
 import type { PoolConfig } from '../config/index.ts';
 import type { UpstreamSettings } from './types.ts';
 
+/** One pool's settings: keep-alive, connection limit, connect attempts (see UpstreamSettings). */
+export function settingsOf(pool: PoolConfig): UpstreamSettings {
+  return {
+    maxIdle: pool.keepalive.max_idle,
+    idleTimeout: pool.keepalive.idle_timeout,
+    maxConnections: pool.max_connections ?? 100_000,
+    connectAttempts: pool.retries.on.includes('connect_error') ? 1 + pool.retries.attempts : 1,
+  };
+}
+
 export function upstreamSettingsFromPools(pools: Readonly<Record<string, PoolConfig>>): Map<string, UpstreamSettings> {
   const settings = new Map<string, UpstreamSettings>();
   for (const [name, pool] of Object.entries(pools)) {
-    settings.set(name, { maxIdle: pool.keepalive.max_idle, idleTimeout: pool.keepalive.idle_timeout, maxConnections: pool.max_connections ?? 100_000 });
+    settings.set(name, settingsOf(pool));
   }
   return settings;
 }

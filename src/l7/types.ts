@@ -30,6 +30,8 @@ export interface HttpListenerDeps {
    * start() then binds nothing and only starts the timers.
    */
   external?: boolean;
+  /** Directory that relative paths in the listener config (static roots) are resolved against; default cwd. */
+  baseDir?: string;
 }
 
 export interface UpstreamSettings {
@@ -39,6 +41,11 @@ export interface UpstreamSettings {
   idleTimeout: number;
   /** Open sockets allowed per backend; above it the request gets 503. */
   maxConnections: number;
+  /**
+   * Connect attempts per request: 1 + retries.attempts when the pool retries on connect_error (nothing was
+   * sent, so another backend can always be tried), else 1. Default 1.
+   */
+  connectAttempts?: number;
 }
 
 export interface HttpListenerStatus {

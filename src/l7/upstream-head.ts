@@ -2,9 +2,37 @@
 // Content-Length normalised, Host when needed, forwarded headers and the request id; built once, with the
 // first body bytes, by rewrite.ts.
 import type { ProxyExchange } from './exchange.ts';
-import { BODY_NONE, H_UPGRADE, H_HOST, H_X_FORWARDED_FOR, H_X_FORWARDED_PROTO, H_X_FORWARDED_HOST, H_REQUEST_ID } from './parse/request-head.ts';
+import { type RequestHead, BODY_NONE, H_CONTENT_LENGTH, H_UPGRADE, H_HOST, H_X_FORWARDED_FOR, H_X_FORWARDED_PROTO, H_X_FORWARDED_HOST, H_REQUEST_ID } from './parse/request-head.ts';
 import { upstreamTarget } from './router/actions.ts';
 import { buildUpstreamHead, bit } from './rewrite.ts';
+import { clientFromChain } from './forwarded.ts';
+
+/** The real client when the peer is a trusted proxy: from the X-Forwarded-For chain (see forwarded.ts). */
+export function clientBehindProxies(ex: ProxyExchange): string {
+  const head = ex.head;
+  let chain = '';
+  for (let i = 0; i < head.headerCount; i++) {
+    if (head.kinds[i] === H_X_FORWARDED_FOR) chain = chain.length === 0 ? head.value(i) : `${chain}, ${head.value(i)}`;
+  }
+  return clientFromChain(chain, ex.conn.peer, ex.rt.trusted);
+}
+
+/** The client's request id when it sent a usable one (1–200 bytes), else a new one. */
+export function requestIdFor(ex: ProxyExchange): string {
+  const head = ex.head;
+  for (let i = 0; i < head.headerCount; i++) {
+    if (head.kinds[i] === H_REQUEST_ID) {
+      const value = head.value(i);
+      if (value.length > 0 && value.length <= 200) return value;
+    }
+  }
+  return ex.conn.listener.nextRequestId();
+}
+
+function hasKind(head: RequestHead, kind: number): boolean {
+  for (let i = 0; i < head.headerCount; i++) if (head.kinds[i] === kind) return true;
+  return false;
+}
 
 export function upstreamRequestHead(ex: ProxyExchange, buf: Buffer | null, bs: number, be: number): Buffer {
   const head = ex.head;
@@ -15,7 +43,7 @@ export function upstreamRequestHead(ex: ProxyExchange, buf: Buffer | null, bs: n
   let drop = rt.requestDropMask;
   if (head.upgrade) extra += 'connection: upgrade\r\n';
   else drop |= bit(H_UPGRADE);
-  if (head.contentLength > 0 || (head.bodyKind === BODY_NONE && head.header('content-length') !== undefined)) {
+  if (head.contentLength > 0 || (head.bodyKind === BODY_NONE && hasKind(head, H_CONTENT_LENGTH))) {
     extra += `content-length: ${head.contentLength}\r\n`;
   }
   if (action.upstreamHost === 'backend' || head.absoluteForm || head.authority.length === 0) {

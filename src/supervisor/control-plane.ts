@@ -9,7 +9,8 @@ import { AdminServer, ensureAdminToken, type AdminController, type ReloadResult 
 import { loadConfigFile, type LoadedConfig } from '../config/index.ts';
 import { messageOf, systemClock, type Clock, type Logger } from '../core/index.ts';
 import { buildPools, type PoolRegistry } from '../pool/index.ts';
-import { HealthCheckers } from '../health/index.ts';
+import { HealthCheckers, builtinProbes } from '../health/index.ts';
+import { grpcProbe } from '../h2/index.ts';
 import { DnsPlane } from './dns-plane.ts';
 import { TrafficPlane } from './traffic-plane.ts';
 import { WorkerPool } from './worker-pool.ts';
@@ -93,6 +94,8 @@ export class ControlPlane {
       this.health = new HealthCheckers({
         logger,
         clock: this.clock,
+        // health type grpc (grpc.health.v1) comes from the HTTP/2 component
+        probes: new Map([...builtinProbes(), [grpcProbe.type, grpcProbe]]),
         onTransition: (pool, backend, healthy, reason) => this.onHealth(pool, backend, healthy, reason),
         // A checker built by a reload starts from what the pool already knows.
         initialHealth: (pool, backend) => this.pools?.get(pool)?.backend(backend)?.healthy,

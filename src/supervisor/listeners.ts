@@ -18,6 +18,7 @@ function http1(_metrics: Metrics): ListenerFactory {
       logger: deps.logger,
       clock: deps.clock,
       upstreamSettings: upstreamSettingsFromPools(deps.poolConfigs),
+      baseDir: deps.baseDir,
     });
     return {
       start: () => inner.start(),

@@ -1,5 +1,5 @@
-// Session resumption for https listeners: TLS session tickets (1.2 and 1.3) with keys that rotate, and a
-// server-side session cache for TLS 1.2 clients that resume by session id instead of tickets.
+// Session resumption for https listeners: TLS session tickets (1.2 and 1.3) with keys that rotate, and
+// (tls.session_cache: true) a server-side session cache for TLS 1.2 clients that resume by session id.
 import { hkdfSync, randomBytes } from 'node:crypto';
 import type { Server as TlsServer } from 'node:tls';
 import { LRUCache } from 'lru-cache';
@@ -14,6 +14,8 @@ export interface ResumptionOptions {
   ticketSeed?: Buffer;
   /** Key lifetime; tickets older than one period fall back to a full handshake. */
   rotateEveryMs?: number;
+  /** Session-id cache (TLS 1.2 without tickets): off unless asked, see tls.session_cache. */
+  sessionCache?: boolean;
   /** Session cache size and entry lifetime (also the ticket lifetime advertised to clients). */
   cacheEntries?: number;
   sessionTimeoutSeconds?: number;
@@ -34,9 +36,11 @@ export class SessionResumption {
   private timer: TimerHandle | undefined;
   readonly sessionTimeoutSeconds: number;
   private readonly clock: Clock;
+  private readonly sessionCache: boolean;
 
   constructor(options: ResumptionOptions) {
     this.clock = options.clock;
+    this.sessionCache = options.sessionCache === true;
     this.seed = options.ticketSeed ?? randomBytes(32);
     this.periodMs = options.rotateEveryMs ?? 12 * 3600 * 1000;
     this.sessionTimeoutSeconds = options.sessionTimeoutSeconds ?? 3600;
@@ -52,6 +56,9 @@ export class SessionResumption {
     server.setTicketKeys(this.currentTicketKeys());
     if (this.servers.has(server)) return;
     this.servers.add(server);
+    server.once('close', () => this.servers.delete(server));
+    this.schedule();
+    if (!this.sessionCache) return;
     server.on('newSession', (id: Buffer, data: Buffer, done: () => void) => {
       this.cache.set(id.toString('hex'), data);
       done();
@@ -59,8 +66,6 @@ export class SessionResumption {
     server.on('resumeSession', (id: Buffer, done: (err: Error | null, data: Buffer | null) => void) => {
       done(null, this.cache.get(id.toString('hex')) ?? null);
     });
-    server.once('close', () => this.servers.delete(server));
-    this.schedule();
   }
 
   private schedule(): void {

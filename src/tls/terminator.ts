@@ -73,7 +73,7 @@ export class TlsTerminator {
     this.hsts = hstsHeaderValue(listener.tls);
     this.alpn = alpnOf(listener.tls);
     this.policy = { minVersion: minVersionOf(listener.tls), sessionIdContext: `switchyard:${listener.name}`.slice(0, 32) };
-    this.resumption = new SessionResumption({ clock: this.clock, ticketSeed: deps.ticketSeed });
+    this.resumption = new SessionResumption({ clock: this.clock, ticketSeed: deps.ticketSeed, sessionCache: listener.tls.session_cache });
   }
 
   /** Generates the self-signed pair when asked, loads every certificate, starts watching the files. */
@@ -87,9 +87,9 @@ export class TlsTerminator {
       const hosts = selfSignedHosts(this.listener.routes).map(normalizeIp);
       const generated = await ensureSelfSigned(this.deps.dataDir, this.listener.name, hosts, this.clock.now());
       this.caPath = generated.caCert;
-      if (generated.createdCa || generated.createdLeaf) {
-        this.deps.logger.info({ listener: this.listenerName, ca: generated.caCert, cert: generated.cert }, `tls ${this.listenerName}: generated a self-signed certificate; trust ${generated.caCert} to use it`);
-      }
+      // every start says where the CA is: a user who missed the first run still finds it
+      const what = generated.createdCa || generated.createdLeaf ? 'generated a self-signed certificate' : 'self-signed certificate';
+      this.deps.logger.info({ listener: this.listenerName, ca: generated.caCert, cert: generated.cert }, `tls ${this.listenerName}: ${what}; trust ${generated.caCert} to use it`);
       sources.push({ source: { cert: generated.cert, key: generated.key, hosts }, isDefault: !sources.some((one) => one.isDefault) });
     }
     if (sources.length === 0) {

@@ -70,12 +70,16 @@ function launch(options: OriginProcessOptions, host: string, port: number): Prom
   let stderr = '';
   proc.stderr!.on('data', (chunk) => (stderr += chunk));
   const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-  const pending: ((line: Record<string, unknown>) => void)[] = [];
+  const pending: { resolve: (line: Record<string, unknown>) => void; reject: (err: Error) => void }[] = [];
+  // a question asked as the process dies gets an error, never silence
+  exited.then(() => {
+    for (const waiter of pending.splice(0)) waiter.reject(new Error(`origin ${options.name} exited`));
+  });
   const lines = createInterface({ input: proc.stdout! });
   const ask = (command: Record<string, unknown>): Promise<Record<string, unknown>> =>
     new Promise((resolve, reject) => {
       if (proc.exitCode !== null || proc.signalCode !== null) return reject(new Error(`origin ${options.name} is not running`));
-      pending.push(resolve);
+      pending.push({ resolve, reject });
       proc.stdin!.write(`${JSON.stringify(command)}\n`);
     });
   return new Promise((resolve, reject) => {
@@ -88,13 +92,18 @@ function launch(options: OriginProcessOptions, host: string, port: number): Prom
       reject(new Error(`origin ${options.name} exited before listening; stderr: ${stderr}`));
     });
     lines.on('line', (text) => {
-      const line = JSON.parse(text) as Record<string, unknown>;
+      let line: Record<string, unknown>;
+      try {
+        line = JSON.parse(text) as Record<string, unknown>;
+      } catch {
+        return; // not ours (a runtime warning on stdout): ignore
+      }
       if (line.listening !== undefined) {
         clearTimeout(timer);
         resolve({ child: { process: proc, exited, ask }, port: line.listening as number });
         return;
       }
-      pending.shift()?.(line);
+      pending.shift()?.resolve(line);
     });
     proc.stdin!.on('error', () => undefined);
   });

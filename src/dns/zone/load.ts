@@ -79,7 +79,7 @@ export async function loadZone(config: ZoneConfig, index: number, baseDir: strin
     if (soa && !records.some((record) => record.type === RRType.NS && keyOf(record.owner) === originKey)) {
       records.push({ owner: origin, type: RRType.NS, class: RRClass.IN, ttl: soa.ttl, rdata: Buffer.from(soa.rdata.subarray(0, endOfName(soa.rdata))), source: `${where} (NS from the SOA mname)` });
     }
-    return new Zone(origin, records, pools, file ?? 'config');
+    return new Zone(origin, records, pools, file ?? where);
   } catch (err) {
     if (err instanceof ZoneError || err instanceof RdataError || err instanceof NameError) {
       // zone errors already name their source (file:line or the config path)

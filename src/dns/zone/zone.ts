@@ -26,6 +26,8 @@ export interface ZoneNode {
   /** Answer for QTYPEs not in `answers` (a CNAME chain, or the zone's NODATA). */
   fallback?: ZoneAnswer;
   referral?: PreparedAnswer;
+  /** The `*` child of this node, when there is one (RFC 4592 source of synthesis). */
+  wildcard?: ZoneNode;
 }
 
 export class ZoneError extends Error {}
@@ -77,7 +79,7 @@ export class Zone {
     this.recordCount = count;
     const apex = this.nodes.get(this.originKey);
     const soas = apex?.rrsets.get(RRType.SOA) ?? [];
-    if (soas.length !== 1) throw new ZoneError(`zone ${originText}: expected exactly one SOA record at the apex, got ${soas.length}`);
+    if (soas.length !== 1) throw new ZoneError(`${source}: zone ${originText}: expected exactly one SOA record at the apex, got ${soas.length}`);
     this.soa = soas[0];
     this.serial = this.soa.rdata.readUInt32BE(this.soa.rdata.length - 20);
     this.negativeTtl = Math.min(this.soa.ttl, this.soa.rdata.readUInt32BE(this.soa.rdata.length - 4));
@@ -90,6 +92,7 @@ export class Zone {
       if (cname && cname.length > 1) throw new ZoneError(`${cname[1].source}: ${keyToText(node.key)} has more than one CNAME`);
     }
     this.markCuts();
+    for (const node of this.nodes.values()) node.wildcard = this.nodes.get(`\x01*${node.key}`);
     prepareZone(this);
   }
 
@@ -106,7 +109,7 @@ export class Zone {
       const encloser = this.nodes.get(key.slice(i));
       if (encloser !== undefined) {
         if (encloser.cut !== undefined) return encloser.cut.referral!;
-        const wildcard = this.nodes.get(`\x01*${encloser.key}`);
+        const wildcard = encloser.wildcard;
         return wildcard === undefined ? this.nxdomain : this.answerAt(wildcard, qtype);
       }
       i += key.charCodeAt(i) + 1;

@@ -67,6 +67,9 @@ export class H2StreamProxy {
   private trailers: OutgoingHttpHeaders | undefined;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private deadlineAt = 0;
+  /** Backends tried so far (connect failures and refused streams both count). */
+  private attempt = 0;
+  private countingIn = false;
   private finished = false;
   private status = 0;
   private bytesIn = 0;
@@ -96,7 +99,8 @@ export class H2StreamProxy {
   /** Pick → session; a backend that cannot be reached is marked tried and the next one picked. */
   private async connect(): Promise<void> {
     let lastError: unknown;
-    for (let attempt = 0; attempt < this.target.attempts && !this.finished; attempt++) {
+    while (this.attempt < this.target.attempts && !this.finished) {
+      this.attempt++;
       const lease = this.target.pool.pick(this.request.balance, this.tried);
       if (lease === undefined) break;
       this.tried.add(lease.backend.id);
@@ -153,7 +157,11 @@ export class H2StreamProxy {
     upstream.on('trailers', (trailers) => (this.trailers = forwardableHeaders(trailers)));
     upstream.on('close', () => this.upstreamClosed());
     upstream.on('data', (chunk: Buffer) => (this.bytesOut += chunk.length));
-    stream.on('data', (chunk: Buffer) => (this.bytesIn += chunk.length));
+    // counted from the first pipe on (a 'data' listener earlier would start the flow with nowhere to go)
+    if (!this.countingIn) {
+      this.countingIn = true;
+      stream.on('data', (chunk: Buffer) => (this.bytesIn += chunk.length));
+    }
     // pipe carries backpressure: when the upstream stream's window is full, the downstream stream is
     // paused (its WINDOW_UPDATEs stop), and only this stream's client is slowed
     if (stream.endAfterHeaders) stream.resume();
@@ -184,6 +192,15 @@ export class H2StreamProxy {
     this.releaseSlot?.();
     this.releaseSlot = undefined;
     const { stream } = this.request;
+    if (this.refusedBeforeWork(upstream)) {
+      // REFUSED_STREAM (or a GOAWAY that excluded it) means the backend did no work: safe to send elsewhere
+      stream.unpipe(upstream);
+      stream.pause(); // hold request body bytes until the next upstream stream is piped
+      this.upstream = undefined;
+      this.release('reset');
+      void this.connect();
+      return;
+    }
     const clean = upstream.rstCode === constants.NGHTTP2_NO_ERROR || upstream.rstCode === undefined;
     if (!clean && !this.finished && !stream.destroyed) {
       const message = `pool ${this.target.pool.name}: upstream ${this.lease?.backend.id} reset the stream (code ${upstream.rstCode})`;
@@ -193,6 +210,18 @@ export class H2StreamProxy {
       else this.request.context.reset(stream, constants.NGHTTP2_INTERNAL_ERROR);
     }
     this.release(clean ? (this.status >= 500 ? 'http_5xx' : 'success') : 'reset');
+  }
+
+  /** A stream the upstream refused before any response, while no request body byte has gone up yet. */
+  private refusedBeforeWork(upstream: ClientHttp2Stream): boolean {
+    return (
+      upstream.rstCode === constants.NGHTTP2_REFUSED_STREAM &&
+      this.status === 0 &&
+      this.bytesIn === 0 &&
+      !this.finished &&
+      this.attempt < this.target.attempts &&
+      !this.request.stream.destroyed
+    );
   }
 
   private downstreamClosed(): void {

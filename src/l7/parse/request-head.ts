@@ -116,6 +116,18 @@ export class RequestHead {
     return undefined;
   }
 
+  /** A cookie's value from the Cookie header(s), or undefined. Allocates: for balancers that ask. */
+  cookie(name: string): string | undefined {
+    for (let i = 0; i < this.headerCount; i++) {
+      if (this.kinds[i] !== H_COOKIE) continue;
+      for (const part of this.value(i).split(';')) {
+        const eq = part.indexOf('=');
+        if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+      }
+    }
+    return undefined;
+  }
+
   value(index: number): string {
     return this.raw.toString('latin1', this.offsets[index * 4 + 2], this.offsets[index * 4 + 3]);
   }

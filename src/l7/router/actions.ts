@@ -34,17 +34,23 @@ export interface RespondAction {
 
 export interface StaticAction {
   readonly kind: 'static';
+  /** As configured (relative to the config file's directory; resolved by the listener runtime). */
+  readonly root: string;
+  readonly index: string;
+  readonly cacheControl: string | undefined;
+  readonly spaFallback: boolean;
+  readonly stripPrefix: string | null;
+  readonly rewrite: { regex: RegExp; replace: string } | null;
 }
 
 export type RouteAction = ProxyAction | RedirectAction | RespondAction | StaticAction;
 
 export function compileAction(route: RouteConfig): RouteAction {
   if (route.pool !== undefined) {
-    const prefix = route.strip_prefix === true ? (route.match.path_prefix ?? null) : typeof route.strip_prefix === 'string' ? route.strip_prefix : null;
     return {
       kind: 'proxy',
       pool: route.pool,
-      stripPrefix: prefix === '/' ? null : prefix,
+      stripPrefix: stripPrefixOf(route),
       rewrite: route.rewrite ? { regex: new RegExp(route.rewrite.regex), replace: route.rewrite.replace } : null,
       upstreamHost: route.upstream_host,
       responseTimeout: route.timeouts?.upstream_response ?? -1,
@@ -61,11 +67,25 @@ export function compileAction(route: RouteConfig): RouteAction {
     for (const [name, value] of Object.entries(r.headers)) head += `${name}: ${value}\r\n`;
     return { kind: 'respond', status: r.status, head, body };
   }
-  return { kind: 'static' };
+  const s = route.static!;
+  return {
+    kind: 'static',
+    root: s.root,
+    index: s.index,
+    cacheControl: s.cache_control,
+    spaFallback: s.spa_fallback,
+    stripPrefix: stripPrefixOf(route),
+    rewrite: route.rewrite ? { regex: new RegExp(route.rewrite.regex), replace: route.rewrite.replace } : null,
+  };
+}
+
+function stripPrefixOf(route: RouteConfig): string | null {
+  const prefix = route.strip_prefix === true ? (route.match.path_prefix ?? null) : typeof route.strip_prefix === 'string' ? route.strip_prefix : null;
+  return prefix === '/' ? null : prefix;
 }
 
 /** The path (and query) sent upstream after strip_prefix and rewrite. Allocates only when they apply. */
-export function upstreamTarget(action: ProxyAction, target: string, path: string): string {
+export function upstreamTarget(action: Pick<ProxyAction, 'stripPrefix' | 'rewrite'>, target: string, path: string): string {
   if (action.stripPrefix === null && action.rewrite === null) return target;
   const query = target.length > path.length ? target.slice(path.length) : '';
   let newPath = path;

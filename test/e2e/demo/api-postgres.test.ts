@@ -64,7 +64,7 @@ describe('demo on PostgreSQL under pressure', { skip, timeout: 60_000 }, () => {
       // This read waits for the lock while holding the pool's only connection.
       blocked = call(app.url(), 'GET', '/api/orders');
       const application = 'switchyard-demo pool-1';
-      const deadline = Date.now() + 5000;
+      const deadline = Date.now() + 10_000;
       for (;;) {
         const { rows } = await schema.admin.query("SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'", [application]);
         if (rows.length > 0) break;
@@ -75,7 +75,7 @@ describe('demo on PostgreSQL under pressure', { skip, timeout: 60_000 }, () => {
       assert.equal(exhausted.status, 503, JSON.stringify(exhausted.json));
       assert.equal(exhausted.json.code, 'unavailable');
       assert.equal(exhausted.headers.get('retry-after'), '1');
-      assert.ok(exhausted.ms >= 250 && exhausted.ms < 1500, `took ${exhausted.ms}ms`);
+      assert.ok(exhausted.ms >= 250 && exhausted.ms < 2500, `took ${exhausted.ms}ms`);
     } finally {
       await schema.admin.query('COMMIT');
     }
@@ -93,7 +93,7 @@ describe('demo on PostgreSQL under pressure', { skip, timeout: 60_000 }, () => {
     const health = await call(app.url(), 'GET', '/healthz');
     assert.equal(health.status, 503);
     assert.equal(health.json.code, 'unavailable');
-    assert.ok(health.ms < 1500, `took ${health.ms}ms`);
+    assert.ok(health.ms < 2500, `took ${health.ms}ms`);
     const write = await call(app.url(), 'POST', '/api/orders', { token: session.token, body: { item: 'ups', quantity: 1 } });
     assert.equal(write.status, 503);
 

@@ -209,3 +209,25 @@ describe('dns authoritative (dig, kdig)', () => {
     assert.equal(chaos.status, 'NOTIMP');
   });
 });
+
+describe('dns on IPv6 loopback', () => {
+  let dns: RunningDns;
+  before(async () => {
+    dns = await startDns(`
+dns:
+  listen: ["udp://[::1]:0", "tcp://[::1]:0"]
+  zones:
+    - origin: example.test.
+      soa: { mname: ns1.example.test., rname: hostmaster.example.test. }
+      records: [ { name: www, type: AAAA, value: "2001:db8::5" } ]
+`);
+  });
+  after(() => dns?.stop());
+
+  it('answers over UDP and TCP on ::1, both on one port', async () => {
+    const addresses = dns.server.addresses();
+    assert.equal(addresses[0].port, addresses[1].port);
+    assert.deepEqual((await dig(dns, ['www.example.test', 'AAAA'])).answer.map((record) => record[4]), ['2001:db8::5']);
+    assert.deepEqual((await dig(dns, ['+tcp', 'www.example.test', 'AAAA'], 'kdig')).answer.map((record) => record[4]), ['2001:db8::5']);
+  });
+});

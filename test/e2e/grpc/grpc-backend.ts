@@ -46,9 +46,16 @@ function failure(name: string, text: string): grpc.ServiceError | undefined {
   return Object.assign(new Error(match[2]), { code: Number(match[1]), details: match[2], metadata: trailers(name, { 'x-trailer': 'custom' }) }) as grpc.ServiceError;
 }
 
-export async function startGrpcBackend(name: string, credentials = grpc.ServerCredentials.createInsecure()): Promise<GrpcBackend> {
+/** `withHealth`: also serves grpc.health.v1.Health/Check, always SERVING. */
+export async function startGrpcBackend(name: string, credentials = grpc.ServerCredentials.createInsecure(), withHealth = false): Promise<GrpcBackend> {
   const pkg = loadEcho() as unknown as { switchyard: { test: { Echo: { service: grpc.ServiceDefinition } } } };
   const server = new grpc.Server();
+  if (withHealth) {
+    const health = grpc.loadPackageDefinition(protoLoader.loadSync(path.join(import.meta.dirname, 'health.proto'), { keepCase: true, enums: String })) as unknown as {
+      grpc: { health: { v1: { Health: { service: grpc.ServiceDefinition } } } };
+    };
+    server.addService(health.grpc.health.v1.Health.service, { Check: (_call: unknown, callback: grpc.sendUnaryData<unknown>) => callback(null, { status: 'SERVING' }) });
+  }
   let calls = 0;
   let cancelled = 0;
   let lastDeadline = Infinity;

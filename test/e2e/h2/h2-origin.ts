@@ -35,7 +35,8 @@ function handle(name: string, stream: ServerHttp2Stream, headers: IncomingHttpHe
   stream.end(body);
 }
 
-export async function startH2Origin(name: string, tls?: { cert: Buffer; key: Buffer }): Promise<H2Origin> {
+/** `refuse`: every stream is reset with REFUSED_STREAM before any response (a backend shedding load). */
+export async function startH2Origin(name: string, tls?: { cert: Buffer; key: Buffer }, refuse = false): Promise<H2Origin> {
   const server: Http2Server | Http2SecureServer = tls ? http2.createSecureServer({ cert: tls.cert, key: tls.key }) : http2.createServer();
   let streams = 0;
   let sessions = 0;
@@ -48,6 +49,8 @@ export async function startH2Origin(name: string, tls?: { cert: Buffer; key: Buf
   });
   server.on('stream', (stream, headers) => {
     streams++;
+    stream.on('error', () => undefined);
+    if (refuse) return void stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
     handle(name, stream, headers);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -20,6 +20,7 @@ describe('h2 upstreams', () => {
   let dir: { dir: string; remove: () => Promise<void> };
   let origins: H2Origin[];
   let secureOrigin: H2Origin;
+  let refusing: H2Origin;
   let edge: Edge;
   let caPath: string;
 
@@ -29,12 +30,17 @@ describe('h2 upstreams', () => {
     caPath = cert.caCert;
     origins = [await startH2Origin('a'), await startH2Origin('b'), await startH2Origin('c')];
     secureOrigin = await startH2Origin('secure', { cert: await readFile(cert.cert), key: await readFile(cert.key) });
+    refusing = await startH2Origin('refusing', undefined, true);
     edge = await startEdge(
       `
 pools:
   a: { protocol: h2c, backends: [ { address: "${origins[0].address}" } ] }
   b: { protocol: h2c, backends: [ { address: "${origins[1].address}" } ] }
   c: { protocol: h2c, backends: [ { address: "${origins[2].address}" } ] }
+  shedding:
+    protocol: h2c
+    retries: { attempts: 1 }
+    backends: [ { address: "${refusing.address}" }, { address: "${origins[0].address}" } ]
   secure:
     protocol: h2
     tls: { ca: ${caPath}, servername: origin.internal }
@@ -49,6 +55,7 @@ listeners:
       - { match: { path_prefix: /b/ }, pool: b, strip_prefix: true }
       - { match: { path_prefix: /c/ }, pool: c, strip_prefix: true }
       - { match: { path_prefix: /secure/ }, pool: secure, strip_prefix: true }
+      - { match: { path_prefix: /shed/ }, pool: shedding, strip_prefix: true }
 `,
       { baseDir: dir.dir, dataDir: dir.dir },
     );
@@ -56,7 +63,7 @@ listeners:
 
   after(async () => {
     await edge?.close();
-    for (const origin of [...(origins ?? []), secureOrigin]) await origin?.close();
+    for (const origin of [...(origins ?? []), secureOrigin, refusing]) await origin?.close();
     await dir?.remove();
   });
 
@@ -86,6 +93,15 @@ listeners:
   it('re-encrypts to an h2 upstream verified with tls.ca and servername', async () => {
     const result = await run('curl', ['-sS', '--http2', '--cacert', edge.listener.caPath!, `https://localhost:${edge.port}/secure/x`]);
     assert.equal(JSON.parse(result.out).origin, 'secure');
+  });
+
+  it('sends a stream the upstream refused (REFUSED_STREAM) to the next backend', async () => {
+    const before = refusing.streams();
+    for (let i = 0; i < 4; i++) {
+      const result = await run('curl', ['-sS', '--http2', '--cacert', edge.listener.caPath!, `https://localhost:${edge.port}/shed/r${i}`]);
+      assert.equal(JSON.parse(result.out).origin, 'a', result.out);
+    }
+    assert.ok(refusing.streams() - before >= 1, 'the refusing backend was tried');
   });
 
   it('h2load: 4 connections × 10 streams, no failures', async () => {

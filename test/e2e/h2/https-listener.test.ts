@@ -14,6 +14,7 @@ import { parseConfigText } from '../../../src/config/index.ts';
 import { silentLogger } from '../../../src/core/index.ts';
 import { createHttpListener } from '../../../src/l7/index.ts';
 import { makeCert, tempDir } from '../tls/support.ts';
+import { connectRaw, frame, frameType, flag, getHeaders, rstStream } from './raw-client.ts';
 
 function run(command: string, args: string[]): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
@@ -154,6 +155,22 @@ listeners:
     } finally {
       await plain.stop();
     }
+  });
+
+  it('over TLS: a rapid-reset client is cut with GOAWAY(ENHANCE_YOUR_CALM), bad HPACK with COMPRESSION_ERROR, and neither reaches an origin', async () => {
+    const before = origins.reduce((sum, origin) => sum + origin.requests(), 0);
+    const flood = await connectRaw(edge.port, true);
+    for (let i = 0, id = 1; i < 1000 && !flood.socket.destroyed; i++, id += 2) {
+      flood.socket.write(Buffer.concat([getHeaders(id, '/flood', 'site.test', false), rstStream(id)]));
+    }
+    assert.equal(await flood.goaway, 0xb);
+    await flood.closed;
+    const hpack = await connectRaw(edge.port, true);
+    hpack.socket.write(frame(frameType.HEADERS, flag.END_HEADERS | flag.END_STREAM, 1, Buffer.from([0xff, 0xff, 0xff, 0x7f])));
+    assert.equal(await hpack.goaway, 0x9);
+    await hpack.closed;
+    const after = origins.reduce((sum, origin) => sum + origin.requests(), 0);
+    assert.ok(after - before < 1000, `the flood did not turn into ${after - before} upstream requests`);
   });
 
   it('closes a plain-text client on the TLS port and keeps serving', async () => {

@@ -3,6 +3,8 @@
 import { describe, it, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
+import http2 from 'node:http2';
+import { readFile } from 'node:fs/promises';
 import { execFile } from 'node:child_process';
 import * as grpc from '@grpc/grpc-js';
 import { startEchoOrigin, type EchoOrigin } from '../../support/origins.ts';
@@ -22,12 +24,12 @@ describe('switchyard start with https and h2c listeners', () => {
 
   before(async () => {
     origin = await startEchoOrigin({ name: 'web' });
-    backend = await startGrpcBackend('g');
+    backend = await startGrpcBackend('g', undefined, true);
     edge = await runSwitchyard(`
 data_dir: ./data
 pools:
   web: { backends: [ { address: "${origin.address}" } ] }
-  echo: { protocol: grpc, backends: [ { address: "${backend.address}" } ] }
+  echo: { protocol: grpc, health: { type: grpc, interval: 200ms }, backends: [ { address: "${backend.address}" } ] }
 listeners:
   - name: web
     listen: 127.0.0.1:0
@@ -64,12 +66,40 @@ listeners:
     }
   });
 
-  it('passes a gRPC call through the h2c listener', async () => {
+  it('passes a gRPC call through the h2c listener (pool health-checked with grpc.health.v1)', async () => {
     const Echo = echoClientClass();
     const client = new Echo(`127.0.0.1:${edge.ready.listeners.grpc.port}`, grpc.credentials.createInsecure());
     try {
       const reply = await new Promise<Msg>((resolve, reject) => (client.Unary as (m: unknown, cb: (e: Error | null, r: Msg) => void) => void)({ text: 'p', count: 1 }, (e, r) => (e ? reject(e) : resolve(r))));
       assert.equal(reply.text, 'g:p');
+    } finally {
+      client.close();
+    }
+  });
+
+  it('on SIGTERM sends GOAWAY and lets the stream in flight finish', async () => {
+    const ca = await readFile(path.join(edge.dir, 'data', 'tls', 'ca', 'ca.pem'));
+    const client = http2.connect(`https://localhost:${edge.ready.listeners.web.port}`, { ca });
+    try {
+      const served = origin.requests();
+      const goaway = new Promise<number>((resolve) => client.once('goaway', (code: number) => resolve(code)));
+      const request = client.request({ ':path': '/slow?delay=700' });
+      const response = new Promise<{ status: number; body: string }>((resolve, reject) => {
+        let body = '';
+        let status = 0;
+        request.on('response', (headers) => (status = Number(headers[':status'])));
+        request.on('data', (chunk: Buffer) => (body += chunk));
+        request.on('end', () => resolve({ status, body }));
+        request.on('error', reject);
+      });
+      await new Promise((resolve) => request.once('ready', resolve));
+      // wait until the origin has the request, so it is truly in flight when the signal comes
+      for (let i = 0; i < 100 && origin.requests() === served; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+      edge.process.kill('SIGTERM');
+      assert.equal(await goaway, http2.constants.NGHTTP2_NO_ERROR);
+      const { status, body } = await response;
+      assert.equal(status, 200);
+      assert.equal(JSON.parse(body).url, '/slow?delay=700');
     } finally {
       client.close();
     }

@@ -2,6 +2,7 @@
 // library: header blocks use literal fields without indexing or Huffman, RFC 7541 §6.2.2) and reads
 // frames back, so a test can send what no well-behaved client would and see the server's GOAWAY.
 import net from 'node:net';
+import tls from 'node:tls';
 
 export const frameType = { DATA: 0, HEADERS: 1, RST_STREAM: 3, SETTINGS: 4, PING: 6, GOAWAY: 7, WINDOW_UPDATE: 8 } as const;
 export const flag = { END_STREAM: 1, ACK: 1, END_HEADERS: 4 } as const;
@@ -54,10 +55,13 @@ export interface RawConnection {
   closed: Promise<void>;
 }
 
-/** Connects and sends the preface and an empty SETTINGS; collects every frame the server sends. */
-export function connectRaw(port: number): Promise<RawConnection> {
+/**
+ * Connects (TCP, or TLS with ALPN h2 when `secure`) and sends the preface and an empty SETTINGS;
+ * collects every frame the server sends.
+ */
+export function connectRaw(port: number, secure = false): Promise<RawConnection> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect(port, '127.0.0.1');
+    const socket: net.Socket = secure ? tls.connect({ port, host: '127.0.0.1', ALPNProtocols: ['h2'], rejectUnauthorized: false }) : net.connect(port, '127.0.0.1');
     const frames: Frame[] = [];
     let buffered = Buffer.alloc(0);
     let goawayResolve!: (code: number | undefined) => void;
@@ -77,7 +81,7 @@ export function connectRaw(port: number): Promise<RawConnection> {
         if (f.type === frameType.GOAWAY) goawayResolve(f.payload.readUInt32BE(4));
       }
     });
-    socket.once('connect', () => {
+    socket.once(secure ? 'secureConnect' : 'connect', () => {
       socket.write(Buffer.concat([preface, frame(frameType.SETTINGS, 0, 0)]));
       resolve({ socket, frames, goaway, closed });
     });

@@ -74,7 +74,9 @@ export function rawExchange(port: number, data: string | Buffer | (string | Buff
       done = true;
       clearTimeout(timer);
       socket.destroy();
-      resolve({ text: received.toString('latin1'), responses: splitResponses(received), closed });
+      // one more turn of the event loop: the proxy's batched access-log line (flushed in the check phase
+      // of the turn that wrote the response) is then in `accessLog`
+      setImmediate(() => resolve({ text: received.toString('latin1'), responses: splitResponses(received), closed }));
     };
     socket.on('connect', () => {
       for (const part of Array.isArray(data) ? data : [data]) socket.write(part);

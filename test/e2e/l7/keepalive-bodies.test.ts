@@ -4,6 +4,8 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { createHash } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { writeFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -117,11 +119,10 @@ test('max_requests_per_connection closes after the limit', async () => {
 });
 
 test('an upstream that closes idle keep-alive sockets: the proxy drops them and never answers 502', async () => {
-  const { createServer } = await import('node:http');
   const short = createServer((_req, res) => res.end('ok'));
   short.keepAliveTimeout = 100;
   await new Promise<void>((resolve) => short.listen(0, '127.0.0.1', resolve));
-  const port = (short.address() as import('node:net').AddressInfo).port;
+  const port = (short.address() as AddressInfo).port;
   const p = await startProxy({ routes: [{ pool: 's' }] }, { s: { backends: [{ address: `127.0.0.1:${port}` }], keepalive: { max_idle: 8, idle_timeout: '10s' } } });
   try {
     const statuses: number[] = [];

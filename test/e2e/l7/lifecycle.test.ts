@@ -3,6 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { configSchema } from '../../../src/config/index.ts';
+import { silentLogger } from '../../../src/core/index.ts';
+import { createHttpListener } from '../../../src/l7/index.ts';
 import { startProxy, rawExchange, headerOf, waitFor } from './helpers.ts';
 import { startEchoOrigin } from '../../support/origins.ts';
 
@@ -65,6 +67,26 @@ test('request bodies above max_body_size get 413; connections above max_connecti
     holder.destroy();
   } finally {
     await proxy.stop();
+    await origin.close();
+  }
+});
+
+test('external mode: sockets accepted elsewhere are served through acceptConnection', async () => {
+  const origin = await startEchoOrigin();
+  const base = await startProxy({ routes: [{ pool: 'app' }] }, { app: { backends: [{ address: origin.address }] } });
+  const config = configSchema.parse({ pools: { app: { backends: [{ address: origin.address }] } }, listeners: [{ name: 'ext', listen: '127.0.0.1:0', routes: [{ pool: 'app' }] }] });
+  const listener = createHttpListener(config.listeners[0], { pools: new Map([['app', base.pools.require('app')]]), accessLog: silentLogger(), logger: silentLogger(), external: true });
+  await listener.start();
+  const server = net.createServer((socket) => listener.acceptConnection(socket));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const port = (server.address() as net.AddressInfo).port;
+    const result = await rawExchange(port, 'GET /ext HTTP/1.1\r\nHost: a\r\n\r\n', { responses: 1 });
+    assert.equal(JSON.parse(result.responses[0].body).url, '/ext');
+  } finally {
+    await listener.stop();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await base.stop();
     await origin.close();
   }
 });

@@ -100,3 +100,11 @@ test('access log names the route and pool', async () => {
   assert.equal(line.path, '/api/x');
   assert.equal(typeof line.total_ms, 'number');
 });
+
+test('absolute-form target: routed by its authority, sent upstream in origin form with that Host', async () => {
+  const result = await rawExchange(proxy.port, 'GET http://API.example.test/api/abs?x=1 HTTP/1.1\r\nHost: ignored.test\r\n\r\n', { responses: 1 });
+  const echoed = JSON.parse(result.responses[0].body);
+  assert.equal(echoed.origin, 'a');
+  assert.equal(echoed.url, '/abs?x=1');
+  assert.equal(echoed.headers.host, 'API.example.test');
+});

@@ -30,6 +30,7 @@ listeners:
     listen: 127.0.0.1:0
     protocol: https
     tls:
+      session_cache: true
       certificates:
         - { hosts: [a.example.test], cert: tls/a.pem, key: tls/a.key }
         - { cert: tls/wild.pem, key: tls/wild.key }
@@ -208,6 +209,11 @@ listeners:
       assert.equal(result.code, 0, result.out);
       assert.match(result.out, new RegExp(`^${host.replace(/\./g, '\\.')}\\|http/1\\.1`));
     }
+    // session_cache off (the default): TLS 1.2 still resumes with a ticket, not by session id
+    const ticket = await run('openssl', ['s_client', '-connect', `127.0.0.1:${first.port}`, '-tls1_2', '-reconnect'], '');
+    assert.match(ticket.out, /Reused, TLSv1\.2/);
+    const byId = await run('openssl', ['s_client', '-connect', `127.0.0.1:${first.port}`, '-tls1_2', '-no_ticket', '-reconnect'], '');
+    assert.doesNotMatch(byId.out, /Reused, TLSv1\.2/);
     const fingerprint = status.certificates[0].fingerprint256;
     await first.close();
 
