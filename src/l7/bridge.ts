@@ -5,7 +5,8 @@ import { EdgeError, type TimerHandle } from '../core/index.ts';
 import type { Lease, LeaseOutcome, BalanceInput } from '../pool/types.ts';
 import type { HttpListenerImpl } from './listener.ts';
 import type { ListenerRuntime } from './runtime.ts';
-import type { ProxyAction } from './router/actions.ts';
+import type { ProxyAction, StaticAction } from './router/actions.ts';
+import { StaticBridge } from './static-bridge.ts';
 import type { ExchangeRequest, ExchangeDownstream, ExchangeHandle, UpstreamPool } from './types.ts';
 import type { UpstreamConnection, UpstreamOwner } from './upstream/connector.ts';
 import { upstreamTarget, redirectLocation } from './router/actions.ts';
@@ -37,6 +38,8 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput {
   private pool: UpstreamPool | null = null;
   private lease: Lease | null = null;
   private upstream: UpstreamConnection | null = null;
+  /** Set while a `static` route streams a file. */
+  private staticFiles: StaticBridge | null = null;
   private routeName: string | undefined;
   private requestId = '';
   private readonly pendingBody: Buffer[] = [];
@@ -107,7 +110,7 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput {
       });
       return this.local(action.status, headers, action.body.toString('utf8'));
     }
-    if (action.kind === 'static') return this.local(501, [], '501 not implemented\n');
+    if (action.kind === 'static') return this.serveStatic(action);
     this.action = action;
     const pool = rt.pools.get(action.pool);
     if (pool === undefined) return this.fail(503, 'cancelled');
@@ -221,11 +224,29 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput {
 
   drain(): void {
     if (this.upstream?.socket.isPaused()) this.upstream.socket.resume();
+    this.staticFiles?.resume();
   }
 
   abort(): void {
     if (this.done) return;
+    this.staticFiles?.abort();
     this.finishWith(null, 'cancelled');
+  }
+
+  /** A `static` route: the file streams to the codec; the exchange ends when the file does. */
+  private serveStatic(action: StaticAction): void {
+    const target = upstreamTarget(action, this.request.path, this.path);
+    const q = target.indexOf('?');
+    this.staticFiles = new StaticBridge(this.rt.staticFor(action), { method: this.request.method, path: q < 0 ? target : target.slice(0, q), header: (name) => this.header(name) }, this.downstream, {
+      started: (status) => {
+        this.status = status;
+        this.resStarted = true;
+      },
+      sent: (bytes) => {
+        this.bytesOut += bytes;
+      },
+      finished: (ok) => this.finishWith(null, ok ? 'success' : 'reset'),
+    });
   }
 
   upstreamDrain(): void {

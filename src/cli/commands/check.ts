@@ -30,6 +30,11 @@ export const command: Command = {
     if (files.length !== 1) throw new UsageError('expected one config file');
     try {
       const loaded = await loadConfigFile(files[0]);
+      // Zone files and root hints are separate files: read them too, so check finds their errors now.
+      if (loaded.config.dns) {
+        const { checkDnsConfig } = await import('../../dns/index.ts');
+        await checkDnsConfig(loaded.config.dns, loaded.baseDir);
+      }
       if (!quiet) io.stdout.write(`${files[0]}: ok\n${summarize(loaded.config).map((line) => `  ${line}\n`).join('')}`);
       return 0;
     } catch (err) {

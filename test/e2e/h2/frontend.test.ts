@@ -43,6 +43,7 @@ describe('h2 frontend (h2c)', () => {
       dispatch: (stream, headers) => {
         const path = String(headers[':path']);
         dispatched.push(path);
+        if (path === '/park') return; // never answered: keeps its stream open
         if (path === '/hold') {
           // answers only when the test says so (in-flight stream during drain)
           held.add(() => stream.respond({ ':status': 200 }, { endStream: true }));
@@ -83,6 +84,18 @@ describe('h2 frontend (h2c)', () => {
     assert.equal(values.get(0x3), 50, 'SETTINGS_MAX_CONCURRENT_STREAMS');
     assert.equal(values.get(0x6), 8192, 'SETTINGS_MAX_HEADER_LIST_SIZE');
     assert.equal(values.get(0x2), 0, 'SETTINGS_ENABLE_PUSH off');
+    raw.socket.destroy();
+  });
+
+  it('refuses streams over max_concurrent_streams with RST_STREAM(REFUSED_STREAM)', async () => {
+    const raw = await connectRaw(port);
+    const parked = dispatched.filter((path) => path === '/park').length;
+    for (let i = 0, id = 1; i < 55; i++, id += 2) raw.socket.write(getHeaders(id, '/park', 'x'));
+    const deadline = Date.now() + 5000;
+    const refused = () => raw.frames.filter((f) => f.type === frameType.RST_STREAM && f.payload.readUInt32BE(0) === 0x7).length;
+    while (refused() < 5 && Date.now() < deadline) await new Promise((r) => raw.socket.once('data', r));
+    assert.equal(refused(), 5, 'the five streams above 50');
+    assert.equal(dispatched.filter((path) => path === '/park').length - parked, 50);
     raw.socket.destroy();
   });
 
