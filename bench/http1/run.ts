@@ -170,38 +170,42 @@ try {
     }
   };
 
+  // The report is rewritten after every round, so a run cut short still leaves its completed rounds.
   for (let round = 1; round <= options.rounds; round++) {
     for (const target of live) await measure(round, 'pinned', target);
     for (const target of equalCpuTargets) await measure(round, 'equal-cpu', target);
+    const text = buildReport(round);
+    if (round === options.rounds) process.stdout.write(text);
+    if (options.results) await writeFile(path.resolve(options.results), text);
   }
 
-  const command = ['node_modules/.bin/node', 'bench/http1/run.ts', ...process.argv.slice(2)].join(' ');
-  const equalNote = cgroup.kind === 'none' ? `equal CPU ${CpuCgroup.describe(cgroup, quota)}` : undefined;
-  const disturbed = measurements.filter((m) => m.foreignCores > options.noise_limit).length;
-  const foreign = median(measurements.map((m) => m.foreignCores));
-  const report = [
-    `## HTTP/1.1 proxy benchmark`,
-    '',
-    `- date: ${new Date().toISOString()}`,
-    `- command: \`${command}\``,
-    `- machine: ${describeMachine(facts)}`,
-    `- load: wrk -t1 -c${options.connections} -d${options.duration}s --latency, ${options.rounds} interleaved rounds (medians), ${options.warmup}s warm-up per target; GET / → 5-byte body, keep-alive`,
-    `- pinning: proxies on CPU ${options.proxy_cpu} (taskset), wrk and the origin (raw \`net\` responder, bench/http1/origin.ts) on CPU ${options.load_cpu}; "Switchyard 2 workers" is not pinned`,
-    `- equal CPU: ${CpuCgroup.describe(cgroup, quota)}, each proxy (all its processes) in its own group, still pinned`,
-    `- access logs: ${options.access_log === 'off' ? 'off' : 'JSON lines to a file (nginx buffer=4k flush=1s; Switchyard through pino)'}`,
-    `- × nginx = median over rounds of (figure / nginx's figure in the same round and mode); CPU µs/req = user+sys CPU of the proxy's processes / requests; peak RSS = largest single process (VmHWM); idle RSS = largest process after start-up and one request, with its anonymous part (RssAnon: without the node binary's shared file pages) in parentheses; errors = socket errors + non-2xx`,
-    `- a run during which other processes on the machine used more than ${options.noise_limit} cores was repeated up to ${options.retries}× and the quieter kept (each run first waited up to ${options.quiet_wait}s for a quiet machine); a figure marked * in "req/s per round" was still disturbed`,
-    `- quiet check: other processes used a median of ${foreign.toFixed(2)} cores during the kept runs; ${disturbed} of ${measurements.length} kept runs were disturbed (> ${options.noise_limit} cores)`,
-    '',
-    resultsTable(measurements, infos, [{ mode: 'pinned' }, { mode: 'equal-cpu', note: equalNote }], options.noise_limit),
-    '',
-    `Forwarding check (GET /__headers echoed by the origin): ${infos.map((info) => `${info.label}: ${info.unavailable ? 'not run' : info.check}`).join('; ')}`,
-  ];
-  const checks = targetChecks(measurements, infos);
-  if (checks) report.push('', checks);
-  const text = `${report.join('\n')}\n`;
-  process.stdout.write(text);
-  if (options.results) await writeFile(path.resolve(options.results), text);
+  function buildReport(roundsDone: number): string {
+    const command = ['node_modules/.bin/node', 'bench/http1/run.ts', ...process.argv.slice(2)].join(' ');
+    const equalNote = cgroup.kind === 'none' ? `equal CPU ${CpuCgroup.describe(cgroup, quota)}` : undefined;
+    const disturbed = measurements.filter((m) => m.foreignCores > options.noise_limit).length;
+    const foreign = median(measurements.map((m) => m.foreignCores));
+    const report = [
+      `## HTTP/1.1 proxy benchmark`,
+      '',
+      `- date: ${new Date().toISOString()}`,
+      `- command: \`${command}\``,
+      `- machine: ${describeMachine(facts)}`,
+      `- load: wrk -t1 -c${options.connections} -d${options.duration}s --latency, ${roundsDone === options.rounds ? options.rounds : `${roundsDone} of ${options.rounds} (run cut short)`} interleaved rounds (medians), ${options.warmup}s warm-up per target; GET / → 5-byte body, keep-alive`,
+      `- pinning: proxies on CPU ${options.proxy_cpu} (taskset), wrk and the origin (raw \`net\` responder, bench/http1/origin.ts) on CPU ${options.load_cpu}; "Switchyard 2 workers" is not pinned`,
+      `- equal CPU: ${CpuCgroup.describe(cgroup, quota)}, each proxy (all its processes) in its own group, still pinned`,
+      `- access logs: ${options.access_log === 'off' ? 'off' : 'one JSON line per request to a file (nginx: buffer=4k flush=1s; Switchyard: log.access_log, src/l7/access-log.ts)'}`,
+      `- × nginx = median over rounds of (figure / nginx's figure in the same round and mode); CPU µs/req = user+sys CPU of the proxy's processes / requests; peak RSS = largest single process (VmHWM); idle RSS = largest process after start-up and one request, with its anonymous part (RssAnon: without the node binary's shared file pages) in parentheses; errors = socket errors + non-2xx`,
+      `- a run during which other processes on the machine used more than ${options.noise_limit} cores was repeated up to ${options.retries}× and the quieter kept (each run first waited up to ${options.quiet_wait}s for a quiet machine); a figure marked * in "req/s per round" was still disturbed`,
+      `- quiet check: other processes used a median of ${foreign.toFixed(2)} cores during the kept runs; ${disturbed} of ${measurements.length} kept runs were disturbed (> ${options.noise_limit} cores)`,
+      '',
+      resultsTable(measurements, infos, [{ mode: 'pinned' }, { mode: 'equal-cpu', note: equalNote }], options.noise_limit),
+      '',
+      `Forwarding check (GET /__headers echoed by the origin): ${infos.map((info) => `${info.label}: ${info.unavailable ? 'not run' : info.check}`).join('; ')}`,
+    ];
+    const checks = targetChecks(measurements, infos);
+    if (checks) report.push('', checks);
+    return `${report.join('\n')}\n`;
+  }
 } finally {
   for (const started of running.values()) await started.stop().catch(() => undefined);
   await processes.stopAll();

@@ -41,6 +41,10 @@ class StreamDownstream implements ExchangeDownstream {
   handle: ExchangeHandle | undefined;
   done = false;
   private waitsForTrailers = false;
+  /** Body bytes still to come when the response has a content-length (and no trailers); -1 otherwise. */
+  private remaining = -1;
+  /** The stream was ended by the chunk that completed the body. */
+  private ended = false;
 
   constructor(stream: ServerHttp2Stream, context: StreamContext, grpc: boolean, extra: Readonly<Record<string, string>> | undefined) {
     this.stream = stream;
@@ -56,14 +60,29 @@ class StreamDownstream implements ExchangeDownstream {
     // Trailers are possible only when the upstream announced them (Trailer header) or for gRPC; only then
     // is the stream kept open for them, since waiting costs one more (empty) DATA frame per response.
     let trailers = this.grpc;
-    for (let i = 0; i < headers.length && !trailers; i += 2) if (headers[i] === 'trailer') trailers = true;
+    let length = -1;
+    for (let i = 0; i < headers.length; i += 2) {
+      if (headers[i] === 'trailer') trailers = true;
+      else if (headers[i] === 'content-length') length = Number(headers[i + 1]);
+    }
     this.waitsForTrailers = trailers;
+    // with a known length, the chunk that completes the body ends the stream in the same call (one
+    // DATA frame with END_STREAM, one pass through the stream's writable instead of write + end)
+    this.remaining = !trailers && Number.isSafeInteger(length) ? length : -1;
     if (trailers) this.stream.once('wantTrailers', () => this.stream.sendTrailers(this.trailers ?? {}));
     this.stream.respond(responseHeadersFromFlat(status, headers, this.extra), trailers ? waitOptions : noWaitOptions);
   }
 
   sendData(chunk: Buffer): boolean {
-    if (this.stream.destroyed) return true;
+    if (this.stream.destroyed || this.ended) return true;
+    if (this.remaining > 0) {
+      this.remaining -= chunk.length;
+      if (this.remaining <= 0) {
+        this.ended = true;
+        this.stream.end(chunk);
+        return true;
+      }
+    }
     if (this.stream.write(chunk)) return true;
     // listened for only when needed: most responses never fill the stream's window
     this.stream.once('drain', this.onDrain);
@@ -79,7 +98,7 @@ class StreamDownstream implements ExchangeDownstream {
       this.trailers = out;
     }
     if (!this.stream.headersSent) this.stream.respond({ ':status': 502 }, { endStream: true });
-    else this.stream.end();
+    else if (!this.ended) this.stream.end();
   }
 
   fail(error: EdgeError): void {

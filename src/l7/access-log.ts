@@ -111,6 +111,9 @@ export function writeAccessLog(log: Logger, ex: ProxyExchange, now: number, batc
       route: ex.route?.name,
       pool: ex.pool?.name,
       backend: lease?.backend.id,
+      trace_id: ex.traceId || undefined,
+      attempts: ex.attempts > 1 ? ex.attempts : undefined,
+      tried: ex.attempts > 1 ? [...(ex.tried ?? [])] : undefined,
       headers_ms: ms(ex.tStart, ex.tHead),
       connect_ms: ms(ex.tStart, ex.tConnected),
       first_byte_ms: ms(ex.tStart, ex.tFirstByte),
@@ -125,6 +128,8 @@ export function writeAccessLog(log: Logger, ex: ProxyExchange, now: number, batc
   if (ex.route !== null) line += ',"route":' + str(ex.route.name);
   if (ex.pool !== null) line += ',"pool":' + str(ex.pool.name);
   if (lease !== null) line += ',"backend":' + str(lease.backend.id);
+  if (ex.traceId.length > 0) line += ',"trace_id":"' + ex.traceId + '"';
+  if (ex.attempts > 1) line += ',"attempts":' + ex.attempts + ',"tried":' + JSON.stringify(ex.tried === null ? [] : [...ex.tried]);
   line += ',"headers_ms":' + ms(ex.tStart, ex.tHead);
   if (ex.tConnected !== 0) line += ',"connect_ms":' + ms(ex.tStart, ex.tConnected);
   if (ex.tFirstByte !== 0) line += ',"first_byte_ms":' + ms(ex.tStart, ex.tFirstByte);

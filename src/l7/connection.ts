@@ -121,6 +121,9 @@ export class HttpConnection {
         while (s < e && (buf[s] === CR || buf[s] === LF)) s++; // empty lines between requests (RFC 9112 2.2)
         if (s === e) break;
         this.requestStarted = true;
+        // a request takes the listener's current runtime (a reload may have happened while this
+        // connection was idle); the exchange keeps it until it ends
+        this.rt = this.listener.runtime;
         now = this.listener.now();
         if (this.requests > 0) this.tStart = now;
         this.deadline = now + this.rt.headerTimeout;
@@ -136,6 +139,7 @@ export class HttpConnection {
       if (headEnd - s > this.rt.maxHeaderSize) return this.reject(431);
       const raw = Buffer.allocUnsafe(headEnd - s);
       buf.copy(raw, 0, s, headEnd);
+      this.rt = this.listener.runtime; // a reload while the head was arriving: the head is routed by the new one
       const status = parseRequestHead(raw, raw.length, this.head, this.rt.requestIdName);
       if (status !== 0) return this.reject(status);
       this.requests++;

@@ -5,7 +5,7 @@
 // UpstreamOwner.
 import type { Readable } from 'node:stream';
 import type { Lease, LeaseOutcome, BalanceInput } from '../pool/types.ts';
-import type { UpstreamPool } from './types.ts';
+import type { UpstreamPool, UpstreamSettings } from './types.ts';
 import type { ListenerRuntime } from './runtime.ts';
 import type { CompiledRoute } from './router/router.ts';
 import type { ProxyAction } from './router/actions.ts';
@@ -22,8 +22,9 @@ import { relayResponseHead, relayResponseBody } from './response-relay.ts';
 import { upstreamRequestHead, clientBehindProxies, requestIdFor } from './upstream-head.ts';
 import { serveStatic } from './static-route.ts';
 import { P_ROUTING, P_CONNECTING, P_WAITING, P_RESPONDING, P_TUNNEL, P_DONE, copyOf } from './phases.ts';
-
-
+import { NO_RETRY, REPLAY_LIMIT, R_CONNECT_ERROR, R_RESET, R_TIMEOUT, type RetryPolicy } from './retry-policy.ts';
+import { retryOnAnotherBackend, resendOnFreshConnection, keepSent, keepCopy } from './retry.ts';
+import { parseTraceparent, tokenMatches } from './trace-context.ts';
 
 export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
   readonly conn: HttpConnection;
@@ -42,8 +43,10 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
   /** Request body framing and progress. */
   reqDone: boolean;
   private reqRemaining: number;
-  private stash: Buffer[] | null = null;
-  private headSent = false;
+  /** Body bytes read but not yet written to the current try's upstream. */
+  stash: Buffer[] | null = null;
+  /** The current try's request head (and what was stashed) went upstream. */
+  headSent = false;
   /** Response parsing and relaying. */
   resAcc: Buffer | null = null;
   resAccLen = 0;
@@ -61,11 +64,35 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
   tConnected = 0;
   tFirstByte = 0;
   private outcome: LeaseOutcome = 'success';
-  private reusedUpstream = false;
+  reusedUpstream = false;
   /** A static file being streamed (static-route.ts), destroyed if the client leaves. */
   staticStream: Readable | null = null;
-  private staleRetries = 0;
-  private attempts = 0;
+  settings: UpstreamSettings | null = null;
+  /** The pool's retry policy (retry.ts decides with it). */
+  retry: RetryPolicy = NO_RETRY;
+  /** Tries so far (picks, plus resends on a fresh connection after the keep-alive race). */
+  attempts = 0;
+  /** Resends on a fresh connection to the same backend (the keep-alive race). */
+  staleRetries = 0;
+  /** Copies of the body bytes read so far, kept while a replay is possible; null when none. */
+  replay: Buffer[] | null = null;
+  replayBytes = 0;
+  /** False once a body byte went upstream that is not kept: the request cannot be sent again. */
+  replayable = true;
+  /** This exchange holds one retry of its pool's budget (released when it ends). */
+  budgetHeld = false;
+  /** Why the current try is a retry ('' on the first): for the trace. */
+  retryReason = '';
+  /** When the current try picked its backend (connect starts then). */
+  tAttempt = 0;
+  /** W3C trace context of a proxied request (trace-context.ts): trace id, the edge's span id, flags. */
+  traceId = '';
+  spanId = '';
+  traceFlags = '01';
+  /** The client's traceparent was valid: its trace continues (and its tracestate passes through). */
+  traceContinued = false;
+  /** x-switchyard-trace carried the admin token: the response reports the edge's phases. */
+  debugTrace = false;
   private upstreamEnded = false;
   private downstreamEnded = false;
 
@@ -130,25 +157,48 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
     this.pool = pool;
     if (this.conn.peerTrusted(rt)) this.clientAddress = clientBehindProxies(this);
     if (rt.requestIdName !== '') this.requestId = requestIdFor(this);
-    if (!this.pickUpstream()) return -1;
+    this.startTrace();
+    const settings = rt.settingsFor(pool);
+    this.settings = settings;
+    const retry = settings.retry ?? NO_RETRY;
+    this.retry = retry;
+    if (retry.attempts > 0) this.conn.listener.retryBudget(pool.name).request(this.tHead);
+    // a body is kept for a resend only when the method may be resent and the body can fit
+    if (head.bodyKind !== BODY_NONE && retry.methods.has(head.method) && !(head.bodyKind === BODY_LENGTH && head.contentLength > REPLAY_LIMIT)) this.replay = [];
+    const lease = pool.pick(this);
+    if (lease === undefined) {
+      this.fail(503, 'cancelled');
+      return -1;
+    }
+    if (!this.connectTo(lease, this.tHead, false)) return -1;
     return this.acceptBody(buf, bs, be);
   }
 
+  /** Continues the client's trace (a valid traceparent) or starts one; the edge's span is new either way. */
+  private startTrace(): void {
+    const head = this.head;
+    const listener = this.conn.listener;
+    const incoming = head.traceparentAt >= 0 ? parseTraceparent(head.value(head.traceparentAt)) : null;
+    if (incoming !== null) {
+      this.traceId = incoming.traceId;
+      this.traceFlags = incoming.flags;
+      this.traceContinued = true;
+    } else this.traceId = listener.traceIds.next(16);
+    this.spanId = listener.traceIds.next(8);
+    if (head.debugTraceAt >= 0) this.debugTrace = tokenMatches(head.value(head.debugTraceAt), listener.traceToken);
+  }
+
   /**
-   * "pick upstream": lease a backend and get a connection; re-entered after a connect error with the
-   * failed backends in `tried` (then running out of backends is that connect error: 502, not 503).
+   * "pick upstream" done: get a connection to the leased backend for this try (`fresh` skips idle ones).
+   * Returns false after answering 503 when the backend's connection limit is reached. When it returns
+   * true with phase P_WAITING the connection is ready (a reused one) and the caller sends the head.
    */
-  private pickUpstream(): boolean {
-    const lease = this.pool!.pick(this, this.tried ?? undefined);
-    if (lease === undefined) {
-      if (this.tried !== null) this.fail(502, 'connect_error');
-      else this.fail(503, 'cancelled');
-      return false;
-    }
+  connectTo(lease: Lease, now: number, fresh: boolean): boolean {
     this.lease = lease;
     this.attempts++;
+    this.tAttempt = now;
     const backend = lease.backend;
-    const upstream = this.conn.listener.connector.acquire(backend.id, backend.host, backend.port, this.rt.settingsFor(this.pool!), this);
+    const upstream = this.conn.listener.connector.acquire(backend.id, backend.host, backend.port, this.settings!, this, fresh);
     if (upstream === null) {
       lease.release('cancelled');
       this.lease = null;
@@ -158,8 +208,8 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
     this.upstream = upstream;
     this.reusedUpstream = upstream.uses > 1;
     if (upstream.connected) {
-      // a reused connection is ready at once (on a re-pick, time has passed since the head)
-      this.tConnected = this.attempts > 1 ? this.conn.listener.now() : this.tHead;
+      // a reused connection is ready at once
+      this.tConnected = now;
       this.phase = P_WAITING;
       return true;
     }
@@ -167,6 +217,11 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
     this.conn.setDeadline(this.rt.connectTimeout);
     this.conn.pauseReading();
     return true;
+  }
+
+  /** After a retry's connectTo: a ready connection gets the head (and the stash) now, else on connect. */
+  sendWhenConnected(): void {
+    if (this.phase === P_WAITING) this.upstreamConnectedNow();
   }
 
   /** First body bytes, right after the head: sent with the head when the upstream is ready. */
@@ -178,10 +233,17 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
     }
     if (this.phase === P_WAITING) {
       this.sendHead(buf, bs, end, this.tHead);
+      keepSent(this, buf, bs, end);
     } else if (end > bs) {
-      (this.stash ??= []).push(copyOf(buf, bs, end));
+      this.stashBody(buf, bs, end);
     }
     return end;
+  }
+
+  private stashBody(buf: Buffer, s: number, e: number): void {
+    const chunk = copyOf(buf, s, e);
+    (this.stash ??= []).push(chunk);
+    keepCopy(this, chunk);
   }
 
   /** Finds where the body ends inside buf[s, e) and checks limits; -1 (after answering) when invalid. */
@@ -216,19 +278,23 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
     if (end > s) {
       if (this.headSent) {
         if (!this.upstream!.writer.write(buf, s, end)) this.conn.pauseReading();
+        keepSent(this, buf, s, end);
       } else {
-        (this.stash ??= []).push(copyOf(buf, s, end));
+        this.stashBody(buf, s, end);
       }
     }
     // while connecting, the connect deadline stands; once sent, body progress (then the response) counts
-    if (this.phase === P_WAITING) this.conn.setDeadline(this.reqDone ? this.responseTimeout() : this.rt.bodyTimeout);
+    if (this.phase === P_WAITING) this.conn.setDeadline(this.reqDone ? this.tryTimeout() : this.rt.bodyTimeout);
     if (this.reqDone && this.resDone) this.finish();
     return end;
   }
 
-  private responseTimeout(): number {
+  /** How long this try waits for the response head: upstream_response (route, listener), or per_try_timeout when shorter and `timeout` is retried. */
+  private tryTimeout(): number {
     const override = this.action?.responseTimeout ?? -1;
-    return override >= 0 ? override : this.rt.responseTimeout;
+    const whole = override >= 0 ? override : this.rt.responseTimeout;
+    const perTry = this.retry.perTryTimeout;
+    return perTry >= 0 && perTry < whole && (this.retry.on & R_TIMEOUT) !== 0 ? perTry : whole;
   }
 
   /** `now`: a clock reading taken in this same tick (for the next deadline). */
@@ -243,7 +309,7 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
       this.stash = null;
     }
     if (!ok) this.conn.pauseReading();
-    this.conn.deadline = now + (this.reqDone ? this.responseTimeout() : rt.bodyTimeout);
+    this.conn.deadline = now + (this.reqDone ? this.tryTimeout() : rt.bodyTimeout);
   }
 
   // ---- UpstreamOwner ----
@@ -319,34 +385,10 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
       return;
     }
     this.upstreamReusable = false;
-    if (this.retryStale()) return;
-    if (this.phase === P_WAITING || this.phase === P_RESPONDING) this.upstreamFailed(502, 'reset');
-  }
-
-  /**
-   * A reused keep-alive socket that the upstream closed just as we sent on it (the race with its idle
-   * timeout): no response byte came, so a request without a body is sent again on another connection to
-   * the same backend, at most twice. Returns false when that does not apply.
-   */
-  private retryStale(): boolean {
-    if (this.phase !== P_WAITING || this.tFirstByte !== 0 || !this.reusedUpstream || this.head.bodyKind !== BODY_NONE || this.staleRetries >= 2 || this.lease === null) return false;
-    this.staleRetries++;
-    const old = this.upstream;
-    this.upstream = null;
-    old?.destroy();
-    const backend = this.lease.backend;
-    const upstream = this.conn.listener.connector.acquire(backend.id, backend.host, backend.port, this.rt.settingsFor(this.pool!), this);
-    if (upstream === null) return false;
-    this.upstream = upstream;
-    this.reusedUpstream = upstream.uses > 1;
-    this.headSent = false;
-    if (upstream.connected) {
-      this.sendHead(null, 0, 0, this.conn.listener.now());
-    } else {
-      this.phase = P_CONNECTING;
-      this.conn.setDeadline(this.rt.connectTimeout);
-    }
-    return true;
+    if (this.phase === P_WAITING) {
+      if (resendOnFreshConnection(this) || retryOnAnotherBackend(this, R_RESET, 'reset')) return;
+      this.upstreamFailed(502, 'reset');
+    } else if (this.phase === P_RESPONDING) this.upstreamFailed(502, 'reset');
   }
 
   upstreamClosed(_error: Error | undefined, connected: boolean): void {
@@ -358,26 +400,22 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
       return;
     }
     if (!connected && this.phase === P_CONNECTING) {
-      if (this.lease !== null) {
-        (this.tried ??= new Set()).add(this.lease.backend.id);
-        this.lease.release('connect_error');
-        this.lease = null;
-      }
-      if (this.attempts < (this.rt.settingsFor(this.pool!).connectAttempts ?? 1) && !this.headSent) {
-        // re-enter "pick upstream" with the tried set; the stash keeps the body read so far
-        if (this.pickUpstream() && (this.phase as number) === P_WAITING) this.upstreamConnectedNow();
-        return;
-      }
-      this.outcome = 'connect_error';
-      this.fail(502, 'connect_error');
+      // nothing was sent: another backend may take it whatever the method; out of backends, that connect error is the answer
+      if (retryOnAnotherBackend(this, R_CONNECT_ERROR, 'connect_error')) return;
+      this.upstreamFailed(502, 'connect_error');
       return;
     }
-    if (this.retryStale()) return;
     if (this.phase === P_RESPONDING && this.resKind === BODY_UNTIL_CLOSE && this.upstreamEnded) {
       this.responseComplete();
       return;
     }
+    if (this.phase === P_WAITING && (resendOnFreshConnection(this) || retryOnAnotherBackend(this, R_RESET, 'reset'))) return;
     this.upstreamFailed(502, 'reset');
+  }
+
+  /** A final upstream status listed in `retries.on`: true when the response is discarded and the request went elsewhere. */
+  retryStatus(status: number): boolean {
+    return this.retry.statuses.length > 0 && retryOnAnotherBackend(this, status, 'http_5xx');
   }
 
   /** Downstream bytes after a 101. */
@@ -403,7 +441,8 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
   timedOut(): void {
     switch (this.phase) {
       case P_CONNECTING:
-        this.outcome = 'timeout';
+        // a connect timeout is a connect error (nothing was sent): retried like a refusal
+        if (retryOnAnotherBackend(this, R_CONNECT_ERROR, 'timeout')) return;
         this.upstreamFailed(504, 'timeout');
         return;
       case P_WAITING:
@@ -413,6 +452,7 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
           this.abortRequest(408);
           return;
         }
+        if (retryOnAnotherBackend(this, R_TIMEOUT, 'timeout')) return;
         this.upstreamFailed(504, 'timeout');
         return;
       default:
@@ -523,7 +563,9 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
       const outcome = this.outcome === 'success' && this.status >= 500 ? 'http_5xx' : this.outcome;
       this.lease.release(outcome);
     }
+    if (this.budgetHeld) listener.retryBudget(this.pool!.name).release();
     if (this.rt.accessLog) writeAccessLog(listener.accessLog, this, now, listener.accessBatch);
+    listener.requestDone(this.route?.name ?? '', this.pool?.name ?? '', this.status, now - this.tStart);
     this.conn.exchangeDone(this, this.willClose() || wasTunnel, now);
   }
 }

@@ -18,6 +18,7 @@ import { HttpListenerImpl } from './listener.ts';
 export type {
   HttpListener,
   HttpListenerDeps,
+  RequestDoneRecord,
   HttpListenerStatus,
   UpstreamPool,
   UpstreamSettings,

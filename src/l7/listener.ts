@@ -5,7 +5,7 @@ import net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { EdgeError, messageOf, systemClock, type Clock, type Logger, type TimerHandle } from '../core/index.ts';
 import type { ListenerConfig } from '../config/index.ts';
-import type { HttpListener, HttpListenerDeps, HttpListenerStatus, UpstreamPool, UpstreamSettings, ExchangeRequest, ExchangeDownstream, ExchangeHandle } from './types.ts';
+import type { HttpListener, HttpListenerDeps, HttpListenerStatus, RequestDoneRecord, UpstreamPool, UpstreamSettings, ExchangeRequest, ExchangeDownstream, ExchangeHandle } from './types.ts';
 import { ListenerRuntime } from './runtime.ts';
 import { HttpConnection } from './connection.ts';
 import { UpstreamConnector } from './upstream/connector.ts';
@@ -13,6 +13,8 @@ import { bridgeExchange } from './bridge.ts';
 import { ChunkPool } from './chunk-writer.ts';
 import { AccessLogBatch } from './access-log.ts';
 import { ResponseHead } from './parse/response-head.ts';
+import { RetryBudget } from './retry-policy.ts';
+import { TraceIds } from './trace-context.ts';
 
 /** Size of the shared read buffer: one per listener, reused by every read of every connection. */
 const READ_BUFFER_SIZE = 64 * 1024;
@@ -45,6 +47,14 @@ export class HttpListenerImpl implements HttpListener {
   private stopped = false;
   inflight = 0;
   rejected = 0;
+  readonly traceIds = new TraceIds();
+  /** deps.onRequestDone and the one record it is handed (reused: no allocation per request). */
+  private readonly onRequestDone: ((record: RequestDoneRecord) => void) | undefined;
+  private readonly doneRecord: RequestDoneRecord = { listener: '', route: '', pool: '', status: 0, durationSeconds: 0 };
+  /** The admin token that x-switchyard-trace must carry (undefined: never honoured). */
+  readonly traceToken: string | undefined;
+  /** Per pool (by name): this listener's retry budget; pools that survive a reload keep theirs. */
+  private readonly retryBudgets = new Map<string, RetryBudget>();
   private readonly idPrefix = randomBytes(8).toString('hex') + '-';
   private idCounter = 0;
   private accepted = 0;
@@ -57,11 +67,39 @@ export class HttpListenerImpl implements HttpListener {
     this.logger = deps.logger;
     this.clock = deps.clock ?? systemClock;
     this.external = deps.external === true;
+    this.traceToken = deps.traceToken;
+    this.onRequestDone = deps.onRequestDone;
     this.connector = new UpstreamConnector(this.readBuffer, this.chunks, (err) => this.internalError(null, err));
   }
 
   now(): number {
     return this.clock.monotonic();
+  }
+
+  /** Reports one finished request to deps.onRequestDone (a no-op without it). `ms`: its duration. */
+  requestDone(route: string, pool: string, status: number, ms: number): void {
+    const hook = this.onRequestDone;
+    if (hook === undefined) return;
+    const record = this.doneRecord;
+    record.listener = this.runtime.name;
+    record.route = route;
+    record.pool = pool;
+    record.status = status;
+    record.durationSeconds = ms / 1000;
+    try {
+      hook(record);
+    } catch (err) {
+      this.logger.error({ listener: this.config.name, err: messageOf(err) }, 'l7: onRequestDone failed');
+    }
+  }
+
+  retryBudget(pool: string): RetryBudget {
+    let budget = this.retryBudgets.get(pool);
+    if (budget === undefined) {
+      budget = new RetryBudget();
+      this.retryBudgets.set(pool, budget);
+    }
+    return budget;
   }
 
   /**

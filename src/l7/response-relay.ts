@@ -9,6 +9,7 @@ import { findHeadEnd } from './parse/chars.ts';
 import { buildDownstreamHead, RESPONSE_ALWAYS_DROP, bit } from './rewrite.ts';
 import { CONTINUE_100 } from './local-response.ts';
 import { P_RESPONDING, P_TUNNEL, copyOf } from './phases.ts';
+import { edgeTimingLines } from './edge-timing.ts';
 
 const MAX_RESPONSE_HEAD = 64 * 1024;
 
@@ -90,6 +91,8 @@ function onResponseHead(ex: ProxyExchange, buf: Buffer | null, s: number, e: num
     }
     return false;
   }
+  // a status listed in retries.on: the response is dropped (nothing of it was sent) and another backend asked
+  if (status >= 500 && ex.retryStatus(status)) return true;
   ex.status = status;
   ex.phase = P_RESPONDING;
   ex.resKind = res.bodyKind;
@@ -110,7 +113,8 @@ function onResponseHead(ex: ProxyExchange, buf: Buffer | null, s: number, e: num
   // so this connection cannot carry another request
   if (!ex.reqDone) ex.closeAfter = true;
   const close = ex.willClose();
-  const extra = close ? 'connection: close\r\n' : ex.keepAliveHeader() ? 'connection: keep-alive\r\n' : '';
+  let extra = close ? 'connection: close\r\n' : ex.keepAliveHeader() ? 'connection: keep-alive\r\n' : '';
+  if (ex.debugTrace) extra += edgeTimingLines(ex);
   let end = s;
   if (buf !== null && !ex.dechunk) end = frameResponse(ex, buf, s, e);
   if (end < 0) return true;

@@ -1,15 +1,18 @@
 // Head rewriting: the request head going upstream and the response head going downstream are built
 // once each, into one buffer that also carries the first body bytes, so each crosses the kernel in one
 // write. Kept header lines are copied as byte runs from the parsed head (no per-header strings).
-import { type RequestHead, H_CONNECTION, H_HOP, H_UPGRADE, H_CONTENT_LENGTH, H_TRANSFER_ENCODING, H_HOST } from './parse/request-head.ts';
+import { type RequestHead, H_CONNECTION, H_HOP, H_UPGRADE, H_CONTENT_LENGTH, H_TRANSFER_ENCODING, H_HOST, H_TRACEPARENT, H_SY_TRACE } from './parse/request-head.ts';
 import { type ResponseHead, H_HIDDEN } from './parse/response-head.ts';
 import { equalsLower } from './parse/chars.ts';
 
 /** Bit for a header kind in a drop mask. */
 export const bit = (kind: number): number => 1 << kind;
 
-/** Kinds always removed from a request going upstream (Content-Length is re-added normalised). */
-export const REQUEST_ALWAYS_DROP = bit(H_CONNECTION) | bit(H_HOP) | bit(H_CONTENT_LENGTH);
+/**
+ * Kinds always removed from a request going upstream: Content-Length and traceparent are re-added (the
+ * length normalised, the traceparent with the edge's span), x-switchyard-trace never leaves the edge.
+ */
+export const REQUEST_ALWAYS_DROP = bit(H_CONNECTION) | bit(H_HOP) | bit(H_CONTENT_LENGTH) | bit(H_TRACEPARENT) | bit(H_SY_TRACE);
 /** Kinds always removed from a response going downstream. */
 export const RESPONSE_ALWAYS_DROP = bit(H_CONNECTION) | bit(H_HOP) | bit(H_HIDDEN) | bit(H_UPGRADE);
 

@@ -1,14 +1,16 @@
 // Upstream connection settings derived from the pools section (keepalive, max_connections).
 import type { PoolConfig } from '../config/index.ts';
 import type { UpstreamSettings } from './types.ts';
+import { compileRetryPolicy } from './retry-policy.ts';
 
-/** One pool's settings: keep-alive, connection limit, connect attempts (see UpstreamSettings). */
+/** One pool's settings: keep-alive, connection limit, connect attempts, retry policy (see UpstreamSettings). */
 export function settingsOf(pool: PoolConfig): UpstreamSettings {
   return {
     maxIdle: pool.keepalive.max_idle,
     idleTimeout: pool.keepalive.idle_timeout,
     maxConnections: pool.max_connections ?? 100_000,
     connectAttempts: pool.retries.on.includes('connect_error') ? 1 + pool.retries.attempts : 1,
+    retry: compileRetryPolicy(pool.retries),
   };
 }
 

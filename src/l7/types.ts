@@ -3,6 +3,7 @@ import type { Component, HasStatus, Clock, Logger, EdgeError } from '../core/ind
 import type { BalanceInput, Lease } from '../pool/types.ts';
 import type { ListenerConfig, PoolConfig } from '../config/index.ts';
 import type { Socket } from 'node:net';
+import type { RetryPolicy } from './retry-policy.ts';
 
 /**
  * What L7 needs from a pool (the structural subset of src/pool's Pool). `tried` holds the ids of the
@@ -32,6 +33,26 @@ export interface HttpListenerDeps {
   external?: boolean;
   /** Directory that relative paths in the listener config (static roots) are resolved against; default cwd. */
   baseDir?: string;
+  /**
+   * The admin token: a request carrying `x-switchyard-trace: <token>` gets the edge's phases in
+   * Server-Timing and a traceresponse header. Absent: the header is only stripped, never honoured.
+   */
+  traceToken?: string;
+  /**
+   * Called once per finished request (HTTP/1.1 and exchanges from other codecs). The record object is
+   * reused: read it during the call, do not keep it. Strings are the runtime's own (no allocation).
+   */
+  onRequestDone?(record: RequestDoneRecord): void;
+}
+
+/** What onRequestDone sees: route and pool are '' when the request had none. */
+export interface RequestDoneRecord {
+  listener: string;
+  route: string;
+  pool: string;
+  status: number;
+  /** From the request's first byte (accept for the first request of a connection) to the response's end. */
+  durationSeconds: number;
 }
 
 export interface UpstreamSettings {
@@ -46,6 +67,8 @@ export interface UpstreamSettings {
    * sent, so another backend can always be tried), else 1. Default 1.
    */
   connectAttempts?: number;
+  /** The pool's compiled `retries:` (retry-policy.ts); absent: no retries. */
+  retry?: RetryPolicy;
 }
 
 export interface HttpListenerStatus {

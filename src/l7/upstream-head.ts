@@ -2,7 +2,7 @@
 // Content-Length normalised, Host when needed, forwarded headers and the request id; built once, with the
 // first body bytes, by rewrite.ts.
 import type { ProxyExchange } from './exchange.ts';
-import { type RequestHead, BODY_NONE, H_CONTENT_LENGTH, H_UPGRADE, H_HOST, H_X_FORWARDED_FOR, H_X_FORWARDED_PROTO, H_X_FORWARDED_HOST, H_REQUEST_ID } from './parse/request-head.ts';
+import { type RequestHead, BODY_NONE, H_CONTENT_LENGTH, H_UPGRADE, H_HOST, H_X_FORWARDED_FOR, H_X_FORWARDED_PROTO, H_X_FORWARDED_HOST, H_REQUEST_ID, H_TRACESTATE } from './parse/request-head.ts';
 import { upstreamTarget } from './router/actions.ts';
 import { buildUpstreamHead, bit } from './rewrite.ts';
 import { clientFromChain } from './forwarded.ts';
@@ -39,8 +39,10 @@ export function upstreamRequestHead(ex: ProxyExchange, buf: Buffer | null, bs: n
   const rt = ex.rt;
   const action = ex.action!;
   const newTarget = upstreamTarget(action, head.target, head.path);
-  let extra = '';
+  let extra = `traceparent: 00-${ex.traceId}-${ex.spanId}-${ex.traceFlags}\r\n`;
   let drop = rt.requestDropMask;
+  // a tracestate belongs to the trace it came with: without a valid traceparent it is dropped (W3C)
+  if (!ex.traceContinued) drop |= bit(H_TRACESTATE);
   if (head.upgrade) extra += 'connection: upgrade\r\n';
   else drop |= bit(H_UPGRADE);
   if (head.contentLength > 0 || (head.bodyKind === BODY_NONE && hasKind(head, H_CONTENT_LENGTH))) {

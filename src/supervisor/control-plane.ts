@@ -2,6 +2,7 @@
 // health checks, the DNS server, the admin API and the workers. With `workers: 1` the traffic plane runs
 // in this same process and shares its pools; with more, each worker process runs its own traffic plane
 // and the control plane pushes config snapshots and health transitions to them (worker-pool.ts).
+import { randomBytes } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
@@ -87,7 +88,7 @@ export class ControlPlane {
         const plane = new TrafficPlane({ ...this.loggers, clock: this.clock, dataDir: this.dataDir(), factories: listenerFactories(this.metrics), pools: () => this.pools! });
         this.traffic = localTraffic(plane, this.metrics);
       } else {
-        this.traffic = new WorkerPool({ count: workers, logger, replay: () => this.replayForWorker() });
+        this.traffic = new WorkerPool({ count: workers, logger, replay: () => this.replayForWorker(), ticketSeed: randomBytes(48).toString('hex') });
       }
       await this.traffic.apply(this.loaded);
 

@@ -15,6 +15,8 @@ export interface ListenerDeps {
   baseDir: string;
   /** The snapshot's pool configs (kept Pool objects take them only when the reload commits). */
   poolConfigs: Readonly<Record<string, PoolConfig>>;
+  /** Session-ticket key seed shared by every worker, so a session resumes whichever worker accepts it. */
+  ticketSeed?: Buffer;
 }
 
 export interface TrafficListener extends Component {

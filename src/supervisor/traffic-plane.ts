@@ -14,6 +14,7 @@ export interface TrafficPlaneDeps {
   clock: Clock;
   dataDir: string;
   factories: Readonly<Partial<Record<ListenerConfig['protocol'], ListenerFactory>>>;
+  ticketSeed?: Buffer;
   /** Shared pools (single-process mode: the control plane's); when absent the plane builds its own. */
   pools?: () => PoolRegistry;
 }
@@ -68,6 +69,7 @@ export class TrafficPlane {
           dataDir: this.deps.dataDir,
           baseDir: loaded.baseDir,
           poolConfigs: config.pools,
+          ticketSeed: this.deps.ticketSeed,
         });
         // A changed listener that keeps its address must release the old socket first unless the OS shares it.
         await listener.start();

@@ -26,7 +26,13 @@ async function handle(message: ToWorker): Promise<void> {
     case 'apply': {
       const loaded = withPorts(parseConfigText(message.text, message.file, message.baseDir), message.ports);
       loggers ??= createLoggers(loaded.config, loaded.baseDir);
-      plane ??= new TrafficPlane({ ...loggers, clock: systemClock, dataDir: path.resolve(loaded.baseDir, loaded.config.data_dir), factories: listenerFactories(metrics) });
+      plane ??= new TrafficPlane({
+        ...loggers,
+        clock: systemClock,
+        dataDir: path.resolve(loaded.baseDir, loaded.config.data_dir),
+        factories: listenerFactories(metrics),
+        ticketSeed: Buffer.from(message.ticketSeed, 'hex'),
+      });
       await plane.apply(loaded);
       return reply({ type: 'reply', id: message.id, ok: true });
     }

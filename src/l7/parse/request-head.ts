@@ -22,6 +22,11 @@ export const H_X_FORWARDED_PORT = 12;
 export const H_FORWARDED = 13;
 export const H_COOKIE = 14;
 export const H_REQUEST_ID = 15;
+/** Request-only kinds, classified by parseRequestHead (response heads number their own kinds from 16). */
+export const H_TRACEPARENT = 16;
+export const H_TRACESTATE = 17;
+/** x-switchyard-trace: asks for the edge's Server-Timing; never goes upstream. */
+export const H_SY_TRACE = 18;
 
 export const BODY_NONE = 0;
 export const BODY_LENGTH = 1;
@@ -72,6 +77,15 @@ export function classifyName(buf: Buffer, s: number, len: number): number {
   return H_OTHER;
 }
 
+/** Names only requests carry: the configured request-id header and the trace headers. */
+function classifyRequestOnly(buf: Buffer, s: number, len: number, requestIdName: string): number {
+  if (requestIdName.length === len && equalsLower(buf, s, requestIdName)) return H_REQUEST_ID;
+  if (len === 11 && equalsLower(buf, s, 'traceparent')) return H_TRACEPARENT;
+  if (len === 10 && equalsLower(buf, s, 'tracestate')) return H_TRACESTATE;
+  if (len === 18 && equalsLower(buf, s, 'x-switchyard-trace')) return H_SY_TRACE;
+  return H_OTHER;
+}
+
 export class RequestHead {
   /** The head's bytes, from the request line through the final CRLF CRLF. */
   raw: Buffer = Buffer.alloc(0);
@@ -103,6 +117,10 @@ export class RequestHead {
   expectContinue = false;
   /** Extra header names listed in Connection (lower-case), stripped as hop-by-hop. */
   connectionTokens: string[] | null = null;
+  /** Index of the traceparent header, -1 when absent, -2 when there are several (invalid). */
+  traceparentAt = -1;
+  /** Index of the x-switchyard-trace header, -1 when absent. */
+  debugTraceAt = -1;
 
   /** First value of a header by lower-case name (latin1), or undefined. Allocates: not for the hot path. */
   header(lowerName: string): string | undefined {
@@ -151,6 +169,8 @@ export function parseRequestHead(raw: Buffer, length: number, head: RequestHead,
   head.raw = raw;
   head.headerCount = 0;
   head.connectionTokens = null;
+  head.traceparentAt = -1;
+  head.debugTraceAt = -1;
   head.bodyKind = BODY_NONE;
   head.contentLength = 0;
   head.upgrade = false;
@@ -224,9 +244,15 @@ export function parseRequestHead(raw: Buffer, length: number, head: RequestHead,
     o[base + 2] = vs;
     o[base + 3] = ve;
     let kind = classifyName(raw, ns, ne - ns);
-    if (kind === H_OTHER && requestIdName.length === ne - ns && equalsLower(raw, ns, requestIdName)) kind = H_REQUEST_ID;
+    if (kind === H_OTHER) kind = classifyRequestOnly(raw, ns, ne - ns, requestIdName);
     kinds[count] = kind;
     switch (kind) {
+      case H_TRACEPARENT:
+        head.traceparentAt = head.traceparentAt === -1 ? count : -2;
+        break;
+      case H_SY_TRACE:
+        head.debugTraceAt = count;
+        break;
       case H_HOST:
         if (hostIndex >= 0) return 400;
         hostIndex = count;

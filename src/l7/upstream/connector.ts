@@ -140,16 +140,17 @@ export class UpstreamConnector {
 
   /**
    * A connection to the backend for `owner`: an idle one (returned connected, owner set) or a new one
-   * (owner.upstreamConnected follows). null when the backend's connection limit is reached.
+   * (owner.upstreamConnected follows). null when the backend's connection limit is reached. `fresh`
+   * skips the idle ones (a resend after a reused connection turned out dead).
    */
-  acquire(id: string, host: string, port: number, settings: UpstreamSettings, owner: UpstreamOwner): UpstreamConnection | null {
+  acquire(id: string, host: string, port: number, settings: UpstreamSettings, owner: UpstreamOwner, fresh = false): UpstreamConnection | null {
     let backend = this.backends.get(id);
     if (backend === undefined) {
       backend = new BackendConnections(id, host, port, settings);
       this.backends.set(id, backend);
     }
     backend.settings = settings;
-    const reused = backend.idle.pop();
+    const reused = fresh ? undefined : backend.idle.pop();
     if (reused !== undefined) {
       reused.owner = owner;
       reused.uses++;

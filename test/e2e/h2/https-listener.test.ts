@@ -82,6 +82,12 @@ listeners:
     assert.equal(body.headers['x-forwarded-proto'], 'https');
   });
 
+  it('HEAD over HTTP/2: the head with its content-length, no body, the stream ends', async () => {
+    const result = await run('curl', ['-sS', '-I', '--http2', '--cacert', ca, '--resolve', resolve(), url('/head?body=twelve-bytes')]);
+    assert.match(result.out, /^HTTP\/2 200/);
+    assert.match(result.out, /content-length: 12/);
+  });
+
   it('a POST body goes up through the HTTP/2 stream intact', async () => {
     const payload = Buffer.alloc(300_000, 'p');
     const file = `${dir.dir}/payload.bin`;

@@ -6,7 +6,7 @@ import { pino } from 'pino';
 import { configSchema } from '../../../src/config/index.ts';
 import { systemClock, silentLogger } from '../../../src/core/index.ts';
 import { buildPools, type PoolRegistry } from '../../../src/pool/index.ts';
-import { createHttpListener, type HttpListener, type UpstreamPool } from '../../../src/l7/index.ts';
+import { createHttpListener, type HttpListener, type HttpListenerDeps, type UpstreamPool } from '../../../src/l7/index.ts';
 
 export interface TestProxy {
   port: number;
@@ -21,7 +21,7 @@ export interface TestProxy {
  * Starts a listener on 127.0.0.1:0. `listener` is the listener's YAML shape without name/listen;
  * `pools` maps pool names to pool config (e.g. { backends: [{ address }] }).
  */
-export async function startProxy(listener: Record<string, unknown>, pools: Record<string, unknown> = {}): Promise<TestProxy> {
+export async function startProxy(listener: Record<string, unknown>, pools: Record<string, unknown> = {}, deps: Partial<HttpListenerDeps> = {}): Promise<TestProxy> {
   const config = configSchema.parse({ pools, listeners: [{ name: 'test', listen: '127.0.0.1:0', ...listener }] });
   const registry = buildPools(config.pools, { clock: systemClock });
   const poolMap = new Map<string, UpstreamPool>();
@@ -34,7 +34,7 @@ export async function startProxy(listener: Record<string, unknown>, pools: Recor
     },
   });
   const accessLog = pino({ base: undefined, timestamp: pino.stdTimeFunctions.isoTime }, sink);
-  const proxy = createHttpListener(config.listeners[0], { pools: poolMap, accessLog, logger: silentLogger() });
+  const proxy = createHttpListener(config.listeners[0], { pools: poolMap, accessLog, logger: silentLogger(), ...deps });
   await proxy.start();
   return {
     port: proxy.address().port,

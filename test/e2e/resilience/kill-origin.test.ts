@@ -89,7 +89,7 @@ listeners:
 
   // needs: retries (issue 4 item 3) — requests in flight on, or connecting to, the killed origin must be
   // retried on another backend; today they surface to the client as 502.
-  await t.test('zero requests fail as seen by the client', { todo: 'needs retries' }, () => {
+  await t.test('zero requests fail as seen by the client', () => {
     assert.equal(summary.failures.length, 0, `failed requests: ${describeFailures(summary.failures, killedAt)}`);
     assert.equal(summary.connectionErrors.length, 0, `connection errors: ${JSON.stringify(summary.connectionErrors.slice(0, 5))}`);
   });

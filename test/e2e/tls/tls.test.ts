@@ -222,3 +222,30 @@ listeners:
     assert.equal(second.terminator.status().certificates[0].fingerprint256, fingerprint, 'reused on restart');
   });
 });
+
+describe('tls min_version and alpn from config', () => {
+  it('min_version TLSv1.3 refuses TLS 1.2; alpn [http/1.1] never negotiates h2', async (t) => {
+    const dir = await tempDir('sy-tls-opts-');
+    t.after(() => dir.remove());
+    await makeCert(dir.dir, 'opts', ['opts.test']);
+    const listener = listenerFrom(
+      `
+listeners:
+  - name: strict
+    listen: 127.0.0.1:0
+    protocol: https
+    tls: { min_version: TLSv1.3, alpn: [http/1.1], certificates: [ { cert: tls/opts.pem, key: tls/opts.key } ] }
+    routes: [ { match: { path_prefix: / }, respond: { body: ok } } ]
+`,
+      dir.dir,
+    );
+    const fixture = await startTlsServer(listener, dir.dir, dir.dir);
+    t.after(() => fixture.close());
+    const v12 = await sClient(fixture.port, ['-tls1_2']);
+    assert.notEqual(v12.code, 0);
+    assert.match(v12.out, /alert protocol version|unsupported protocol|wrong version/i);
+    const v13 = await sClient(fixture.port, ['-tls1_3', '-alpn', 'h2,http/1.1']);
+    assert.match(v13.out, /ALPN protocol: http\/1\.1/);
+    assert.doesNotMatch(v13.out, /ALPN protocol: h2/);
+  });
+});

@@ -1,0 +1,85 @@
+// W3C Trace Context on the edge: every proxied request goes upstream with a traceparent whose parent is
+// the edge's own span, continuing the client's trace when it sent a valid traceparent, else starting
+// one. Ids come from a per-listener block of random bytes (one getrandom call per ~170 requests, no
+// per-request syscall).
+import { randomFillSync, timingSafeEqual } from 'node:crypto';
+
+const BLOCK = 4096;
+
+/** Random ids in hex, drawn from a block refilled when used up. Owned by one listener. */
+export class TraceIds {
+  private readonly block = Buffer.allocUnsafe(BLOCK);
+  private at = BLOCK;
+
+  /** `bytes` random bytes as lower-case hex (never all zero, as W3C requires). */
+  next(bytes: number): string {
+    if (this.at + bytes > BLOCK) {
+      randomFillSync(this.block);
+      this.at = 0;
+    }
+    const start = this.at;
+    this.at += bytes;
+    let zero = true;
+    for (let i = start; i < this.at; i++) {
+      if (this.block[i] !== 0) {
+        zero = false;
+        break;
+      }
+    }
+    if (zero) this.block[start] = 1;
+    return this.block.toString('hex', start, this.at);
+  }
+}
+
+function isLowerHex(value: string, start: number, end: number): boolean {
+  let nonZero = false;
+  for (let i = start; i < end; i++) {
+    const c = value.charCodeAt(i);
+    if (c === 0x30) continue;
+    if ((c > 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66)) nonZero = true;
+    else return false;
+  }
+  return nonZero;
+}
+
+/**
+ * The trace id and flags of a valid traceparent (`00-<32 hex>-<16 hex>-<2 hex>`; a later version may add
+ * fields after a dash), or null when it is malformed: upper-case hex, version ff, all-zero ids.
+ */
+export function parseTraceparent(value: string): { traceId: string; flags: string } | null {
+  if (value.length < 55) return null;
+  if (value.charCodeAt(2) !== 0x2d || value.charCodeAt(35) !== 0x2d || value.charCodeAt(52) !== 0x2d) return null;
+  const version = value.slice(0, 2);
+  if (version === 'ff' || !/^[0-9a-f]{2}$/.test(version)) return null;
+  if (version === '00' ? value.length !== 55 : value.length > 55 && value.charCodeAt(55) !== 0x2d) return null;
+  if (!isLowerHex(value, 3, 35) || !isLowerHex(value, 36, 52)) return null;
+  const flags = value.slice(53, 55);
+  if (!/^[0-9a-f]{2}$/.test(flags)) return null;
+  return { traceId: value.slice(3, 35), flags };
+}
+
+/** Constant-time comparison of the x-switchyard-trace value with the admin token. */
+export function tokenMatches(value: string, token: string | undefined): boolean {
+  if (token === undefined || token.length === 0) return false;
+  const a = Buffer.from(value, 'latin1');
+  const b = Buffer.from(token, 'latin1');
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** How each balancing policy chooses, for the trace's edge_balance entry. */
+export function balanceReason(policy: string | undefined, hashKey: string | undefined): string {
+  switch (policy) {
+    case 'round_robin':
+      return 'round robin';
+    case 'weighted_round_robin':
+      return 'smooth weighted round robin';
+    case 'least_conn':
+      return 'least in-flight';
+    case 'ip_hash':
+      return 'hash of the client address';
+    case 'consistent_hash':
+      return `consistent hash of ${hashKey ?? 'the key'}`;
+    default:
+      return 'pool choice';
+  }
+}
