@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { bar, parseHostPort, parseNumberOption, rttStats } from './format.ts';
+import { bar, parseHostPort, rttStats } from './format.ts';
 import { parseRootHints } from './root-hints.ts';
 
 test('rttStats matches iputils: min/avg/max, mdev as the population deviation, loss in percent', () => {
@@ -21,12 +21,6 @@ test('parseHostPort: names, IPv4, bracketed and bare IPv6, bad ports', () => {
   assert.equal(parseHostPort('host:0'), undefined);
   assert.equal(parseHostPort('host:99999'), undefined);
   assert.equal(parseHostPort(':80'), undefined);
-});
-
-test('parseNumberOption returns the number or the usage message', () => {
-  assert.equal(parseNumberOption(undefined, '-c', 4, 1, 10), 4);
-  assert.equal(parseNumberOption('0.5', '-i', 1, 0, 10), 0.5);
-  assert.match(String(parseNumberOption('x', '-c', 4, 1, 10)), /-c expects a number from 1 to 10/);
 });
 
 test('bar: scaled to the total, at least one cell for a non-zero span, never wider than the row', () => {

@@ -60,14 +60,6 @@ function withPort(host: string, port: string | undefined): HostPort | undefined 
 /** "1.2.3.4:53" or "[::1]:53". */
 export const joinHostPort = (host: string, port: number): string => (net.isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`);
 
-/** Parses a numeric option; the caller turns the message into its own usage error. */
-export function parseNumberOption(text: string | undefined, name: string, fallback: number, min: number, max: number): number | string {
-  if (text === undefined) return fallback;
-  const value = Number(text);
-  if (!Number.isFinite(value) || value < min || value > max) return `${name} expects a number from ${min} to ${max}, got ${JSON.stringify(text)}`;
-  return value;
-}
-
 /** A bar of `width` cells with [start, start+length) filled, scaled to `total`; at least one cell when length > 0. */
 export function bar(start: number, length: number, total: number, width: number, fill = '█'): string {
   if (total <= 0) return ' '.repeat(width);

@@ -1,7 +1,7 @@
 // Diagnostics behind the CLI (dig, tcping, ping, traceroute, trace): each returns a result object that the
 // command prints as text or JSON, and throws DiagError naming the failed layer.
 export { DiagError, isDiagError, type DiagLayer } from './errors.ts';
-export { parseHostPort, joinHostPort, parseNumberOption, rttStats, type RttStats, type HostPort } from './format.ts';
+export { parseHostPort, joinHostPort, rttStats, type RttStats, type HostPort } from './format.ts';
 export { runDiagnostic } from './cli-output.ts';
 export { toRecordType } from './record-types.ts';
 export { exchange, buildQuery, type DnsQuery, type DnsExchange } from './dns-client.ts';

@@ -7,6 +7,7 @@ import type { HttpListenerImpl } from './listener.ts';
 import type { ListenerRuntime } from './runtime.ts';
 import { RequestHead, parseRequestHead } from './parse/request-head.ts';
 import { ChunkedDecoder } from './parse/chunked.ts';
+import { normalizeHeadPath } from './parse/path.ts';
 import { findHeadEnd, CR, LF } from './parse/chars.ts';
 import { ProxyExchange } from './exchange.ts';
 import { errorResponse } from './local-response.ts';
@@ -142,6 +143,7 @@ export class HttpConnection {
       this.rt = this.listener.runtime; // a reload while the head was arriving: the head is routed by the new one
       const status = parseRequestHead(raw, raw.length, this.head, this.rt.requestIdName);
       if (status !== 0) return this.reject(status);
+      if (!normalizeHeadPath(this.head)) return this.reject(400);
       this.requests++;
       this.requestStarted = false;
       if (now < 0) now = this.listener.now();

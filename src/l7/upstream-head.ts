@@ -54,7 +54,7 @@ export function upstreamRequestHead(ex: ProxyExchange, buf: Buffer | null, bs: n
     extra += `host: ${action.upstreamHost === 'backend' || head.authority.length === 0 ? ex.lease!.backend.id : head.authority}\r\n`;
   }
   extra += forwardedLines(ex);
-  return buildUpstreamHead(head, newTarget === head.target && !head.absoluteForm ? null : newTarget, drop, extra, buf, bs, be);
+  return buildUpstreamHead(head, newTarget === head.target && !head.absoluteForm && !head.targetChanged ? null : newTarget, drop, extra, buf, bs, be);
 }
 
 function forwardedLines(ex: ProxyExchange): string {

@@ -1,7 +1,6 @@
 // switchyard dig NAME [TYPE] [@server[:port]]: a DNS query shown like dig; --trace walks from the root.
-import { parseArgs } from 'node:util';
-import { dig, digTrace, loadRootHints, builtInRootHints, parseHostPort, parseNumberOption, renderDig, renderDigTrace, runDiagnostic, toRecordType, type NameServer } from '../../diag/index.ts';
-import { UsageError, type Command } from '../command.ts';
+import { dig, digTrace, loadRootHints, builtInRootHints, parseHostPort, renderDig, renderDigTrace, runDiagnostic, toRecordType, type NameServer } from '../../diag/index.ts';
+import { UsageError, numberOption, parseCommandArgs, type Command } from '../command.ts';
 
 const usage = `usage: switchyard dig NAME [TYPE] [@server[:port]] [-p PORT] [--tcp] [--trace] [--json]
   TYPE                 record type (default A)
@@ -24,25 +23,15 @@ export const command: Command = {
   summary: 'query a DNS server and show the answer like dig (--trace: walk from the root)',
   usage,
   async run(args, io) {
-    let parsed;
-    try {
-      parsed = parseArgs({
-        args,
-        allowPositionals: true,
-        options: {
-          port: { type: 'string', short: 'p' },
-          tcp: { type: 'boolean' },
-          trace: { type: 'boolean' },
-          root: { type: 'string' },
-          'root-hints': { type: 'string' },
-          timeout: { type: 'string' },
-          json: { type: 'boolean' },
-        },
-      });
-    } catch (err) {
-      throw new UsageError((err as Error).message);
-    }
-    const { values, positionals } = parsed;
+    const { values, positionals } = parseCommandArgs(args, {
+      port: { type: 'string', short: 'p' },
+      tcp: { type: 'boolean' },
+      trace: { type: 'boolean' },
+      root: { type: 'string' },
+      'root-hints': { type: 'string' },
+      timeout: { type: 'string' },
+      json: { type: 'boolean' },
+    });
     const servers = positionals.filter((arg) => arg.startsWith('@'));
     const words = positionals.filter((arg) => !arg.startsWith('@'));
     if (words.length === 0 || words.length > 2) throw new UsageError('expected NAME [TYPE]');
@@ -52,10 +41,8 @@ export const command: Command = {
     if (typeText !== undefined && !toRecordType(typeText) && toRecordType(name)) [name, typeText] = [typeText, name];
     const type = toRecordType(typeText ?? 'A');
     if (!type) throw new UsageError(`unknown record type ${JSON.stringify(typeText)}`);
-    const port = parseNumberOption(values.port, '--port', 0, 1, 65535);
-    if (typeof port === 'string') throw new UsageError(port);
-    const timeout = parseNumberOption(values.timeout, '--timeout', values.trace ? 3 : 5, 0.01, 600);
-    if (typeof timeout === 'string') throw new UsageError(timeout);
+    const port = numberOption(values.port, '--port', 0, 1, 65535);
+    const timeout = numberOption(values.timeout, '--timeout', values.trace ? 3 : 5, 0.01, 600);
     const json = Boolean(values.json);
     const shown = [name, type, ...servers, ...(values.tcp ? ['--tcp'] : []), ...(values.trace ? ['--trace'] : [])].join(' ');
 

@@ -1,7 +1,6 @@
 // switchyard ping HOST: ICMP echo with RTT statistics (native addon; see docs/cli-diagnostics.md).
-import { parseArgs } from 'node:util';
-import { parseNumberOption, ping, pingFailure, pingHeader, probeLine, renderPingSummary, runDiagnostic } from '../../diag/index.ts';
-import { UsageError, type Command } from '../command.ts';
+import { ping, pingFailure, pingHeader, probeLine, renderPingSummary, runDiagnostic } from '../../diag/index.ts';
+import { UsageError, numberOption, parseCommandArgs, type Command } from '../command.ts';
 
 const usage = `usage: switchyard ping HOST [-c COUNT] [-i INTERVAL] [-W TIMEOUT] [-s SIZE] [-4|-6] [--json]
   -c, --count COUNT        echo requests to send (default 4)
@@ -15,31 +14,20 @@ export const command: Command = {
   summary: 'ICMP echo with round-trip statistics (falls back to advice when ICMP is not allowed)',
   usage,
   async run(args, io) {
-    let parsed;
-    try {
-      parsed = parseArgs({
-        args,
-        allowPositionals: true,
-        options: {
-          count: { type: 'string', short: 'c' },
-          interval: { type: 'string', short: 'i' },
-          timeout: { type: 'string', short: 'W' },
-          size: { type: 'string', short: 's' },
-          ipv4: { type: 'boolean', short: '4' },
-          ipv6: { type: 'boolean', short: '6' },
-          json: { type: 'boolean' },
-        },
-      });
-    } catch (err) {
-      throw new UsageError((err as Error).message);
-    }
-    const { values, positionals } = parsed;
+    const { values, positionals } = parseCommandArgs(args, {
+      count: { type: 'string', short: 'c' },
+      interval: { type: 'string', short: 'i' },
+      timeout: { type: 'string', short: 'W' },
+      size: { type: 'string', short: 's' },
+      ipv4: { type: 'boolean', short: '4' },
+      ipv6: { type: 'boolean', short: '6' },
+      json: { type: 'boolean' },
+    });
     if (positionals.length !== 1) throw new UsageError('expected one HOST');
-    const count = parseNumberOption(values.count, '--count', 4, 1, 100_000);
-    const interval = parseNumberOption(values.interval, '--interval', 1, 0.01, 3600);
-    const timeout = parseNumberOption(values.timeout, '--timeout', 2, 0.01, 600);
-    const size = parseNumberOption(values.size, '--size', 56, 0, 65000);
-    for (const value of [count, interval, timeout, size]) if (typeof value === 'string') throw new UsageError(value);
+    const count = numberOption(values.count, '--count', 4, 1, 100_000);
+    const interval = numberOption(values.interval, '--interval', 1, 0.01, 3600);
+    const timeout = numberOption(values.timeout, '--timeout', 2, 0.01, 600);
+    const size = numberOption(values.size, '--size', 56, 0, 65000);
     const json = Boolean(values.json);
     return runDiagnostic(io, 'ping', json, () => ping({
       host: positionals[0],

@@ -1,7 +1,6 @@
 // switchyard tcping HOST:PORT: repeated TCP handshakes with connect-time statistics and loss.
-import { parseArgs } from 'node:util';
-import { attemptLine, joinHostPort, parseHostPort, parseNumberOption, renderTcpingSummary, runDiagnostic, tcping } from '../../diag/index.ts';
-import { UsageError, type Command } from '../command.ts';
+import { attemptLine, joinHostPort, parseHostPort, renderTcpingSummary, runDiagnostic, tcping } from '../../diag/index.ts';
+import { UsageError, numberOption, parseCommandArgs, type Command } from '../command.ts';
 
 const usage = `usage: switchyard tcping HOST:PORT [-c COUNT] [-i INTERVAL] [-t TIMEOUT] [--json]
   -c, --count COUNT        handshakes to attempt (default 4)
@@ -13,29 +12,18 @@ export const command: Command = {
   summary: 'time repeated TCP handshakes to HOST:PORT (the L4 health check view)',
   usage,
   async run(args, io) {
-    let parsed;
-    try {
-      parsed = parseArgs({
-        args,
-        allowPositionals: true,
-        options: {
-          count: { type: 'string', short: 'c' },
-          interval: { type: 'string', short: 'i' },
-          timeout: { type: 'string', short: 't' },
-          json: { type: 'boolean' },
-        },
-      });
-    } catch (err) {
-      throw new UsageError((err as Error).message);
-    }
-    const { values, positionals } = parsed;
+    const { values, positionals } = parseCommandArgs(args, {
+      count: { type: 'string', short: 'c' },
+      interval: { type: 'string', short: 'i' },
+      timeout: { type: 'string', short: 't' },
+      json: { type: 'boolean' },
+    });
     if (positionals.length !== 1) throw new UsageError('expected one HOST:PORT');
     const target = parseHostPort(positionals[0]);
     if (!target?.port) throw new UsageError(`expected HOST:PORT, got ${JSON.stringify(positionals[0])}`);
-    const count = parseNumberOption(values.count, '--count', 4, 1, 100_000);
-    const interval = parseNumberOption(values.interval, '--interval', 1, 0, 3600);
-    const timeout = parseNumberOption(values.timeout, '--timeout', 2, 0.001, 600);
-    for (const value of [count, interval, timeout]) if (typeof value === 'string') throw new UsageError(value);
+    const count = numberOption(values.count, '--count', 4, 1, 100_000);
+    const interval = numberOption(values.interval, '--interval', 1, 0, 3600);
+    const timeout = numberOption(values.timeout, '--timeout', 2, 0.001, 600);
     const json = Boolean(values.json);
     const port = target.port;
     return runDiagnostic(io, 'tcping', json, () => tcping({

@@ -1,8 +1,7 @@
 // switchyard trace URL: a request's whole life as a waterfall (DNS, TCP, TLS, request, first byte,
 // download) with the server's own phases from Server-Timing.
-import { parseArgs } from 'node:util';
-import { parseHostPort, parseNumberOption, renderTrace, runDiagnostic, trace, traceFailure } from '../../diag/index.ts';
-import { UsageError, type Command } from '../command.ts';
+import { parseHostPort, renderTrace, runDiagnostic, trace, traceFailure } from '../../diag/index.ts';
+import { UsageError, numberOption, parseCommandArgs, type Command } from '../command.ts';
 
 const usage = `usage: switchyard trace URL [--dns HOST:PORT] [--resolve HOST:PORT:ADDR] [--insecure] [--cacert FILE]
                         [--admin-token TOKEN] [-X METHOD] [-H 'Name: value'] [--timeout SECONDS] [--json]
@@ -27,27 +26,17 @@ export const command: Command = {
   summary: 'trace one HTTP(S) request: DNS, TCP, TLS, first byte and download as a waterfall',
   usage,
   async run(args, io) {
-    let parsed;
-    try {
-      parsed = parseArgs({
-        args,
-        allowPositionals: true,
-        options: {
-          dns: { type: 'string' },
-          resolve: { type: 'string', multiple: true },
-          insecure: { type: 'boolean', short: 'k' },
-          cacert: { type: 'string' },
-          'admin-token': { type: 'string' },
-          request: { type: 'string', short: 'X' },
-          header: { type: 'string', short: 'H', multiple: true },
-          timeout: { type: 'string' },
-          json: { type: 'boolean' },
-        },
-      });
-    } catch (err) {
-      throw new UsageError((err as Error).message);
-    }
-    const { values, positionals } = parsed;
+    const { values, positionals } = parseCommandArgs(args, {
+      dns: { type: 'string' },
+      resolve: { type: 'string', multiple: true },
+      insecure: { type: 'boolean', short: 'k' },
+      cacert: { type: 'string' },
+      'admin-token': { type: 'string' },
+      request: { type: 'string', short: 'X' },
+      header: { type: 'string', short: 'H', multiple: true },
+      timeout: { type: 'string' },
+      json: { type: 'boolean' },
+    });
     if (positionals.length !== 1) throw new UsageError('expected one URL');
     let dns: { host: string; port: number } | undefined;
     if (values.dns) {
@@ -62,8 +51,7 @@ export const command: Command = {
     });
     const method = values.request ?? 'GET';
     if (!/^[A-Za-z]+$/.test(method)) throw new UsageError(`bad method ${JSON.stringify(method)}`);
-    const timeout = parseNumberOption(values.timeout, '--timeout', 10, 0.001, 3600);
-    if (typeof timeout === 'string') throw new UsageError(timeout);
+    const timeout = numberOption(values.timeout, '--timeout', 10, 0.001, 3600);
     return runDiagnostic(io, 'trace', Boolean(values.json), () => trace({
       url: positionals[0],
       method,

@@ -1,7 +1,6 @@
 // switchyard traceroute HOST: hop discovery with UDP probes of increasing TTL (native addon, IP_RECVERR).
-import { parseArgs } from 'node:util';
-import { hopLine, parseNumberOption, renderTraceroute, runDiagnostic, traceroute, tracerouteFailure, tracerouteHeader } from '../../diag/index.ts';
-import { UsageError, type Command } from '../command.ts';
+import { hopLine, renderTraceroute, runDiagnostic, traceroute, tracerouteFailure, tracerouteHeader } from '../../diag/index.ts';
+import { UsageError, numberOption, parseCommandArgs, type Command } from '../command.ts';
 
 const usage = `usage: switchyard traceroute HOST [-m MAXHOPS] [-q PROBES] [-w WAIT] [-p PORT] [-4|-6] [--json]
   -m, --max-hops N      largest TTL to try (default 30)
@@ -15,31 +14,20 @@ export const command: Command = {
   summary: 'show the routers on the path to HOST (UDP probes with increasing TTL)',
   usage,
   async run(args, io) {
-    let parsed;
-    try {
-      parsed = parseArgs({
-        args,
-        allowPositionals: true,
-        options: {
-          'max-hops': { type: 'string', short: 'm' },
-          queries: { type: 'string', short: 'q' },
-          wait: { type: 'string', short: 'w' },
-          port: { type: 'string', short: 'p' },
-          ipv4: { type: 'boolean', short: '4' },
-          ipv6: { type: 'boolean', short: '6' },
-          json: { type: 'boolean' },
-        },
-      });
-    } catch (err) {
-      throw new UsageError((err as Error).message);
-    }
-    const { values, positionals } = parsed;
+    const { values, positionals } = parseCommandArgs(args, {
+      'max-hops': { type: 'string', short: 'm' },
+      queries: { type: 'string', short: 'q' },
+      wait: { type: 'string', short: 'w' },
+      port: { type: 'string', short: 'p' },
+      ipv4: { type: 'boolean', short: '4' },
+      ipv6: { type: 'boolean', short: '6' },
+      json: { type: 'boolean' },
+    });
     if (positionals.length !== 1) throw new UsageError('expected one HOST');
-    const maxHops = parseNumberOption(values['max-hops'], '--max-hops', 30, 1, 255);
-    const probes = parseNumberOption(values.queries, '--queries', 3, 1, 10);
-    const wait = parseNumberOption(values.wait, '--wait', 3, 0.01, 60);
-    const port = parseNumberOption(values.port, '--port', 33434, 1, 65535);
-    for (const value of [maxHops, probes, wait, port]) if (typeof value === 'string') throw new UsageError(value);
+    const maxHops = numberOption(values['max-hops'], '--max-hops', 30, 1, 255);
+    const probes = numberOption(values.queries, '--queries', 3, 1, 10);
+    const wait = numberOption(values.wait, '--wait', 3, 0.01, 60);
+    const port = numberOption(values.port, '--port', 33434, 1, 65535);
     const json = Boolean(values.json);
     const host = positionals[0];
     return runDiagnostic(io, 'traceroute', json, () => traceroute({

@@ -95,8 +95,10 @@ export class RequestHead {
   targetEnd = 0;
   /** Origin-form path and query; for absolute-form the part after the authority ("/" when empty). */
   target = '';
-  /** Path without the query: what routes match. */
+  /** Path without the query: what routes match (normalised by path.ts before routing). */
   path = '';
+  /** The target was rewritten by path normalisation: the upstream gets a new request line. */
+  targetChanged = false;
   /** 0 for HTTP/1.0, 1 for HTTP/1.1. */
   minor = 1;
   /** Offset of the first header line. */
@@ -171,6 +173,7 @@ export function parseRequestHead(raw: Buffer, length: number, head: RequestHead,
   head.connectionTokens = null;
   head.traceparentAt = -1;
   head.debugTraceAt = -1;
+  head.targetChanged = false;
   head.bodyKind = BODY_NONE;
   head.contentLength = 0;
   head.upgrade = false;

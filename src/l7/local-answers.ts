@@ -1,0 +1,68 @@
+// Responses the HTTP/1.1 exchange writes itself instead of proxying: the local route actions (redirect,
+// fixed response, static files), 404/413/503 before any upstream, and the error answer after an
+// upstream failure. Functions over the exchange's state, like response-relay.ts.
+import type { LeaseOutcome } from '../pool/types.ts';
+import type { ProxyExchange } from './exchange.ts';
+import type { RedirectAction, RespondAction, StaticAction } from './router/actions.ts';
+import { BODY_NONE } from './parse/request-head.ts';
+import { redirectLocation } from './router/actions.ts';
+import { errorResponse, redirectResponse, fixedResponse } from './local-response.ts';
+import { serveStatic } from './static-route.ts';
+import { P_WAITING } from './phases.ts';
+
+/** A route whose action is answered here. Same contract as ProxyExchange.start (returns bytes consumed). */
+export function answerLocalRoute(ex: ProxyExchange, action: RedirectAction | RespondAction | StaticAction, bs: number): number {
+  const head = ex.head;
+  if (action.kind === 'static') {
+    // files answer GET and HEAD; a body the responder will not read means the connection closes after
+    if (!ex.reqDone) ex.closeAfter = true;
+    ex.reqDone = true;
+    ex.phase = P_WAITING;
+    serveStatic(ex, action);
+    return bs;
+  }
+  ex.closeAfter ||= head.bodyKind !== BODY_NONE;
+  if (action.kind === 'redirect') {
+    const location = redirectLocation(action, ex.rt.scheme, head.hostname, head.authority, head.target);
+    return answerLocal(ex, action.status, redirectResponse(action.status, location, ex.willClose(), ex.keepAliveHeader(), head.method === 'HEAD'), bs);
+  }
+  return answerLocal(ex, action.status, fixedResponse(action.head, action.body, ex.willClose(), ex.keepAliveHeader(), head.method === 'HEAD'), bs);
+}
+
+/** An error status before anything went upstream (404, 413, 503); `close` forces Connection: close. */
+export function answerLocalError(ex: ProxyExchange, status: number, bs: number, close: boolean): number {
+  if (close || !ex.reqDone) ex.closeAfter = true;
+  const out = errorResponse(status, ex.willClose(), ex.head.method === 'HEAD');
+  return answerLocal(ex, status, out, bs);
+}
+
+/**
+ * A response produced here. The request body (if any) is not read: the connection closes after, so
+ * the bytes after the head are left unconsumed (returns bs).
+ */
+function answerLocal(ex: ProxyExchange, status: number, out: Buffer, bs: number): number {
+  ex.status = status;
+  ex.bytesOut += out.length;
+  ex.conn.write(out);
+  ex.resDone = true;
+  if (!ex.reqDone) ex.closeAfter = true;
+  ex.reqDone = true;
+  ex.finish();
+  return bs;
+}
+
+/** The error answer (502/503/504/408/…) when nothing of the response was sent yet; the connection closes after. */
+export function answerError(ex: ProxyExchange, status: number, outcome: LeaseOutcome): void {
+  ex.outcome = outcome;
+  const upstream = ex.upstream;
+  ex.upstream = null;
+  upstream?.destroy();
+  ex.status = status;
+  ex.closeAfter = true;
+  const out = errorResponse(status, true, ex.head.method === 'HEAD');
+  ex.bytesOut += out.length;
+  ex.conn.write(out);
+  ex.resDone = true;
+  ex.reqDone = true;
+  ex.finish();
+}
