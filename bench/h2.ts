@@ -9,7 +9,7 @@
 import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ProcessSet, describeMachine, freePort, machineFacts, markdownTable, median, parseOptions, runBounded, usage, waitForPort, type ManagedProcess } from './common/index.ts';
+import { ProcessSet, describeMachine, freePort, machineFacts, markdownTable, median, parseOptions, processTree, runBounded, treeCpuSeconds, usage, waitForPort, type ManagedProcess } from './common/index.ts';
 import { ensureSelfSigned } from '../src/tls/index.ts';
 
 const spec = {
@@ -21,6 +21,7 @@ const spec = {
   proxy_cpu: { default: '0', help: 'CPU the proxies are pinned to' },
   load_cpu: { default: '1', help: 'CPU h2load and the origin are pinned to' },
   results: { default: '', help: 'also write the report to this file, e.g. bench/RESULTS-h2.md' },
+  jemalloc: { default: '', help: 'also run a Switchyard whose processes preload this allocator (LD_PRELOAD), e.g. /usr/lib/x86_64-linux-gnu/libjemalloc.so.2' },
   help: { default: false, help: 'this text' },
 };
 const options = parseOptions(process.argv.slice(2), spec);
@@ -32,7 +33,7 @@ const root = path.resolve(import.meta.dirname, '..');
 const log = (text: string): boolean => process.stderr.write(`${text}\n`);
 
 interface Target {
-  key: 'switchyard' | 'nginx';
+  key: string;
   port: number;
   process: ManagedProcess;
 }
@@ -41,17 +42,20 @@ interface Run {
   target: string;
   h2: number;
   p99: number;
+  /** CPU time of the proxy's processes per h2 request (µs): steadier than req/s on a shared machine. */
+  cpu: number;
   hs: number;
   h1: number;
 }
 
 /** "finished in 8.00s, 41234.50 req/s, …" and the per-request log (µs durations) → rps and p99 ms. */
-async function h2load(args: string[], logFile?: string): Promise<{ rps: number; p99: number; ok: boolean; text: string }> {
+async function h2load(args: string[], logFile?: string): Promise<{ rps: number; p99: number; done: number; ok: boolean; text: string }> {
   const argv = ['taskset', '-c', options.load_cpu, 'h2load', ...args, ...(logFile ? [`--log-file=${logFile}`] : [])];
   const { stdout, stderr } = await runBounded(argv, (options.duration + 60) * 1000);
   const text = stdout + stderr;
   const rps = Number(/finished in [\d.]+m?s, ([\d.]+) req\/s/.exec(text)?.[1] ?? 0);
   const failed = Number(/(\d+) failed/.exec(text)?.[1] ?? 1);
+  const done = Number(/requests: \d+ total, \d+ started, (\d+) done/.exec(text)?.[1] ?? 0);
   let p99 = Number.NaN;
   if (logFile) {
     const durations = (await readFile(logFile, 'utf8').catch(() => ''))
@@ -61,7 +65,7 @@ async function h2load(args: string[], logFile?: string): Promise<{ rps: number; 
       .sort((a, b) => a - b);
     if (durations.length > 0) p99 = durations[Math.floor(durations.length * 0.99)] / 1000;
   }
-  return { rps, p99, ok: failed === 0 && rps > 0, text };
+  return { rps, p99, done, ok: failed === 0 && rps > 0, text };
 }
 
 function nginxConf(dir: string, port: number, upstream: string, cert: string, key: string): string {
@@ -133,6 +137,15 @@ try {
   const sy = processes.spawn('switchyard', [process.execPath, path.join(root, 'src', 'cli', 'main.ts'), 'start', '-c', path.join(dir, 'switchyard.yaml')], { cpus: options.proxy_cpu, cwd: dir });
   await waitForPort('127.0.0.1', syPort, 20_000);
   targets.push({ key: 'switchyard', port: syPort, process: sy });
+  if (options.jemalloc) {
+    // the same Switchyard with another allocator: a deployment knob (see docs/tls-h2.md), reported on its own row
+    const jePort = await freePort();
+    await mkdir(path.join(dir, 'je'));
+    await writeFile(path.join(dir, 'je', 'switchyard.yaml'), switchyardConf(jePort, upstream, certs.cert, certs.key));
+    const je = processes.spawn('switchyard+jemalloc', [process.execPath, path.join(root, 'src', 'cli', 'main.ts'), 'start', '-c', path.join(dir, 'je', 'switchyard.yaml')], { cpus: options.proxy_cpu, cwd: path.join(dir, 'je'), env: { ...process.env, LD_PRELOAD: options.jemalloc } });
+    await waitForPort('127.0.0.1', jePort, 20_000);
+    targets.push({ key: 'switchyard+jemalloc', port: jePort, process: je });
+  }
 
   const ngDir = path.join(dir, 'nginx');
   await mkdir(ngDir);
@@ -152,22 +165,27 @@ try {
   const runs: Run[] = [];
   for (let round = 1; round <= options.rounds; round++) {
     for (const target of round % 2 === 1 ? targets : [...targets].reverse()) {
+      const pids = await processTree(target.process.pid);
+      const cpuBefore = await treeCpuSeconds(pids);
       const h2 = await h2load(h2Args(target, options.duration), path.join(dir, `${target.key}-${round}.log`));
+      const cpu = ((await treeCpuSeconds(pids)) - cpuBefore) * 1e6 / Math.max(1, h2.done);
       const hs = await h2load(['-c', String(options.handshakes), '-n', String(options.handshakes), '-m', '1', '-t', '1', url(target)]);
       const h1 = await h2load(['--h1', '-c', String(options.connections), '-m', '1', '-t', '1', '-D', String(options.duration), url(target)]);
-      runs.push({ target: target.key, h2: h2.rps, p99: h2.p99, hs: hs.rps, h1: h1.rps });
-      log(`round ${round} ${target.key}: h2 ${h2.rps.toFixed(0)} req/s (p99 ${h2.p99.toFixed(2)} ms${h2.ok ? '' : ', FAILURES'}), handshakes ${hs.rps.toFixed(0)}/s, h1/TLS ${h1.rps.toFixed(0)} req/s`);
+      runs.push({ target: target.key, h2: h2.rps, p99: h2.p99, cpu, hs: hs.rps, h1: h1.rps });
+      log(`round ${round} ${target.key}: h2 ${h2.rps.toFixed(0)} req/s (p99 ${h2.p99.toFixed(2)} ms${h2.ok ? '' : ', FAILURES'}, ${cpu.toFixed(1)} µs CPU/req), handshakes ${hs.rps.toFixed(0)}/s, h1/TLS ${h1.rps.toFixed(0)} req/s`);
       await rm(path.join(dir, `${target.key}-${round}.log`), { force: true });
     }
   }
 
   const med = (key: string, field: keyof Omit<Run, 'target'>) => median(runs.filter((run) => run.target === key).map((run) => run[field]));
-  const rows = targets.map((target) => [target.key, med(target.key, 'h2').toFixed(0), med(target.key, 'p99').toFixed(2), med(target.key, 'hs').toFixed(0), med(target.key, 'h1').toFixed(0)]);
-  const ratio = (field: keyof Omit<Run, 'target'>) => med('switchyard', field) / med('nginx', field);
-  rows.push(['switchyard / nginx', `${ratio('h2').toFixed(2)} ×`, `${ratio('p99').toFixed(2)} ×`, `${ratio('hs').toFixed(2)} ×`, `${ratio('h1').toFixed(2)} ×`]);
-  rows.push(['target', '≥ 0.6 ×', '≤ 2 ×', '≥ 0.7 ×', '≥ 0.8 ×']);
+  const rows = targets.map((target) => [target.key, med(target.key, 'h2').toFixed(0), med(target.key, 'p99').toFixed(2), med(target.key, 'cpu').toFixed(1), med(target.key, 'hs').toFixed(0), med(target.key, 'h1').toFixed(0)]);
+  const ratio = (key: string, field: keyof Omit<Run, 'target'>) => med(key, field) / med('nginx', field);
+  for (const target of targets.filter((t) => t.key !== 'nginx')) {
+    rows.push([`${target.key} / nginx`, `${ratio(target.key, 'h2').toFixed(2)} ×`, `${ratio(target.key, 'p99').toFixed(2)} ×`, `${ratio(target.key, 'cpu').toFixed(2)} ×`, `${ratio(target.key, 'hs').toFixed(2)} ×`, `${ratio(target.key, 'h1').toFixed(2)} ×`]);
+  }
+  rows.push(['target', '≥ 0.6 ×', '≤ 2 ×', '', '≥ 0.7 ×', '≥ 0.8 ×']);
   const table = markdownTable(
-    [{ title: 'target' }, { title: 'h2 req/s', align: 'right' }, { title: 'h2 p99 ms', align: 'right' }, { title: 'TLS handshakes/s', align: 'right' }, { title: 'h1/TLS req/s', align: 'right' }],
+    [{ title: 'target' }, { title: 'h2 req/s', align: 'right' }, { title: 'h2 p99 ms', align: 'right' }, { title: 'h2 CPU µs/req', align: 'right' }, { title: 'TLS handshakes/s', align: 'right' }, { title: 'h1/TLS req/s', align: 'right' }],
     rows,
   );
   const command = `node_modules/.bin/node bench/h2.ts ${process.argv.slice(2).join(' ')}`.trim();
@@ -176,6 +194,8 @@ try {
 \`${command}\` — medians of ${options.rounds} interleaved rounds. h2: \`h2load -c ${options.connections} -m ${options.streams} -t 1 -D ${options.duration}\` (ALPN h2);
 handshakes: \`h2load -c ${options.handshakes} -n ${options.handshakes} -m 1\` (one request per new TLS connection); h1/TLS: \`h2load --h1 -c ${options.connections} -D ${options.duration}\`.
 Each proxy: one worker pinned to CPU ${options.proxy_cpu} (taskset); h2load and the origin (bench/http1/origin.ts, 5-byte body) on CPU ${options.load_cpu}.
+"h2 CPU µs/req": user + system CPU time of the proxy's processes (/proc/PID/stat) during the h2 run, divided by the requests done.${options.jemalloc ? `
+"switchyard+jemalloc": the same Switchyard started with \`LD_PRELOAD=${options.jemalloc}\` (glibc malloc replaced; a deployment knob, not the default).` : ''}
 Same ECDSA P-256 certificate, TLS 1.2/1.3, AEAD suites; nginx ${facts.versions.nginx} with \`listen … ssl http2\`; upstream keep-alive 1024 idle connections on both (500 concurrent h2 streams become up to 500 HTTP/1.1 upstream requests at once; with 64, both would open and close connections per request); access logs off on both.
 
 Machine: ${describeMachine(facts)}
@@ -184,7 +204,7 @@ ${table}
 
 Every round (the spread shows how quiet the machine was):
 
-${runs.map((run) => `- ${run.target}: h2 ${run.h2.toFixed(0)} req/s, p99 ${run.p99.toFixed(2)} ms, ${run.hs.toFixed(0)} handshakes/s, h1/TLS ${run.h1.toFixed(0)} req/s`).join('\n')}
+${runs.map((run) => `- ${run.target}: h2 ${run.h2.toFixed(0)} req/s, p99 ${run.p99.toFixed(2)} ms, ${run.cpu.toFixed(1)} µs CPU/req, ${run.hs.toFixed(0)} handshakes/s, h1/TLS ${run.h1.toFixed(0)} req/s`).join('\n')}
 `;
   process.stdout.write(`${report}\n`);
   if (options.results) await writeFile(path.resolve(root, options.results), report);

@@ -44,25 +44,38 @@ export interface Summary {
   cpuUs: number;
   peakRss: number;
   errors: number;
+  /** Clean runs / all runs, e.g. "3/5". */
+  clean: string;
   /** Per-round req/s, with * on runs still disturbed by other processes. */
   rounds: string[];
 }
 
+/**
+ * Medians over the runs of one target and mode. On a shared machine, runs disturbed by other processes
+ * (foreignCores > noiseLimit) are left out whenever at least one clean run exists; ratios likewise use
+ * the rounds where both this target and nginx ran clean, when there are any.
+ */
 export function summarize(measurements: readonly Measurement[], mode: Mode, target: string, noiseLimit = 0.15): Summary | undefined {
   const mine = measurements.filter((m) => m.mode === mode && m.target === target);
   if (mine.length === 0) return undefined;
+  const isClean = (m: Measurement | undefined): boolean => m !== undefined && m.foreignCores <= noiseLimit;
+  const cleanMine = mine.filter(isClean);
+  const used = cleanMine.length > 0 ? cleanMine : mine;
   const nginxOf = (round: number): Measurement | undefined => measurements.find((m) => m.mode === mode && m.target === 'nginx' && m.round === round);
+  const cleanPairs = mine.filter((m) => isClean(m) && isClean(nginxOf(m.round)));
+  const paired = cleanPairs.length > 0 ? cleanPairs : mine;
   return {
     target,
     mode,
-    rps: median(mine.map((m) => m.requestsPerSecond)),
-    rpsVsNginx: median(mine.map((m) => ratio(m.requestsPerSecond, nginxOf(m.round)?.requestsPerSecond))),
-    p99Ms: median(mine.map((m) => m.p99Ms)),
-    p99VsNginx: median(mine.map((m) => ratio(m.p99Ms, nginxOf(m.round)?.p99Ms))),
-    cpuUs: median(mine.map((m) => m.cpuUsPerRequest)),
+    rps: median(used.map((m) => m.requestsPerSecond)),
+    rpsVsNginx: median(paired.map((m) => ratio(m.requestsPerSecond, nginxOf(m.round)?.requestsPerSecond))),
+    p99Ms: median(used.map((m) => m.p99Ms)),
+    p99VsNginx: median(paired.map((m) => ratio(m.p99Ms, nginxOf(m.round)?.p99Ms))),
+    cpuUs: median(used.map((m) => m.cpuUsPerRequest)),
     peakRss: Math.max(...mine.map((m) => m.peakRss)),
     errors: mine.reduce((sum, m) => sum + m.errors, 0),
-    rounds: mine.map((m) => `${formatCount(m.requestsPerSecond)}${m.foreignCores > noiseLimit ? '*' : ''}`),
+    clean: `${cleanMine.length}/${mine.length}`,
+    rounds: mine.map((m) => `${formatCount(m.requestsPerSecond)}${isClean(m) ? '' : '*'}`),
   };
 }
 
@@ -77,6 +90,7 @@ const columns: Column[] = [
   { title: 'peak RSS MB', align: 'right' },
   { title: 'idle RSS (anon) MB', align: 'right' },
   { title: 'errors', align: 'right' },
+  { title: 'clean', align: 'right' },
   { title: 'req/s per round' },
 ];
 
@@ -85,12 +99,12 @@ export function resultsTable(measurements: readonly Measurement[], targets: read
   for (const { mode, note } of modes) {
     for (const target of targets) {
       if (target.unavailable) {
-        if (mode === 'pinned') rows.push([target.label, mode, target.unavailable, '', '', '', '', '', '', '', '']);
+        if (mode === 'pinned') rows.push([target.label, mode, target.unavailable, '', '', '', '', '', '', '', '', '']);
         continue;
       }
       const summary = summarize(measurements, mode, target.key, noiseLimit);
       if (!summary) {
-        if (note && target.key !== 'direct' && !target.key.endsWith('w')) rows.push([target.label, mode, note, '', '', '', '', '', '', '', '']);
+        if (note && target.key !== 'direct' && !target.key.endsWith('w')) rows.push([target.label, mode, note, '', '', '', '', '', '', '', '', '']);
         continue;
       }
       rows.push([
@@ -104,6 +118,7 @@ export function resultsTable(measurements: readonly Measurement[], targets: read
         mb(summary.peakRss),
         target.idleRss ? `${mb(target.idleRss)} (${mb(target.idleAnon)})` : '–',
         String(summary.errors),
+        summary.clean,
         summary.rounds.join(' '),
       ]);
     }
@@ -112,17 +127,18 @@ export function resultsTable(measurements: readonly Measurement[], targets: read
 }
 
 /** The issue's performance targets, checked for Switchyard; empty when it did not run. */
-export function targetChecks(measurements: readonly Measurement[], targets: readonly TargetInfo[]): string {
+export function targetChecks(measurements: readonly Measurement[], targets: readonly TargetInfo[], noiseLimit = 0.15): string {
   const sy = targets.find((t) => t.key === 'switchyard');
   if (!sy || sy.unavailable) return '';
-  const pinned = summarize(measurements, 'pinned', 'switchyard');
-  const equal = summarize(measurements, 'equal-cpu', 'switchyard');
-  const twoWorkers = summarize(measurements, 'pinned', 'switchyard-2w');
-  const scale = median(
-    measurements
-      .filter((m) => m.mode === 'pinned' && m.target === 'switchyard-2w')
-      .map((m) => ratio(m.requestsPerSecond, measurements.find((o) => o.mode === 'pinned' && o.target === 'switchyard' && o.round === m.round)?.requestsPerSecond)),
-  );
+  const pinned = summarize(measurements, 'pinned', 'switchyard', noiseLimit);
+  const equal = summarize(measurements, 'equal-cpu', 'switchyard', noiseLimit);
+  const twoWorkers = summarize(measurements, 'pinned', 'switchyard-2w', noiseLimit);
+  const clean = (m: Measurement | undefined): boolean => m !== undefined && m.foreignCores <= noiseLimit;
+  const pairs = measurements
+    .filter((m) => m.mode === 'pinned' && m.target === 'switchyard-2w')
+    .map((m) => [m, measurements.find((o) => o.mode === 'pinned' && o.target === 'switchyard' && o.round === m.round)] as const);
+  const cleanPairs = pairs.filter(([a, b]) => clean(a) && clean(b));
+  const scale = median((cleanPairs.length > 0 ? cleanPairs : pairs).map(([a, b]) => ratio(a.requestsPerSecond, b?.requestsPerSecond)));
   const line = (what: string, goal: string, value: number, pass: boolean | undefined, shown: string): string[] => [
     what,
     goal,

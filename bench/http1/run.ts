@@ -195,14 +195,14 @@ try {
       `- equal CPU: ${CpuCgroup.describe(cgroup, quota)}, each proxy (all its processes) in its own group, still pinned`,
       `- access logs: ${options.access_log === 'off' ? 'off' : 'one JSON line per request to a file (nginx: buffer=4k flush=1s; Switchyard: log.access_log, src/l7/access-log.ts)'}`,
       `- × nginx = median over rounds of (figure / nginx's figure in the same round and mode); CPU µs/req = user+sys CPU of the proxy's processes / requests; peak RSS = largest single process (VmHWM); idle RSS = largest process after start-up and one request, with its anonymous part (RssAnon: without the node binary's shared file pages) in parentheses; errors = socket errors + non-2xx`,
-      `- a run during which other processes on the machine used more than ${options.noise_limit} cores was repeated up to ${options.retries}× and the quieter kept (each run first waited up to ${options.quiet_wait}s for a quiet machine); a figure marked * in "req/s per round" was still disturbed`,
+      `- a run during which other processes on the machine used more than ${options.noise_limit} cores was repeated up to ${options.retries}× and the quieter kept (each run first waited up to ${options.quiet_wait}s for a quiet machine); a figure marked * in "req/s per round" was still disturbed and is left out of the medians when the target has clean runs (column "clean"); ratios use the rounds where both it and nginx ran clean`,
       `- quiet check: other processes used a median of ${foreign.toFixed(2)} cores during the kept runs; ${disturbed} of ${measurements.length} kept runs were disturbed (> ${options.noise_limit} cores)`,
       '',
       resultsTable(measurements, infos, [{ mode: 'pinned' }, { mode: 'equal-cpu', note: equalNote }], options.noise_limit),
       '',
       `Forwarding check (GET /__headers echoed by the origin): ${infos.map((info) => `${info.label}: ${info.unavailable ? 'not run' : info.check}`).join('; ')}`,
     ];
-    const checks = targetChecks(measurements, infos);
+    const checks = targetChecks(measurements, infos, options.noise_limit);
     if (checks) report.push('', checks);
     return `${report.join('\n')}\n`;
   }

@@ -39,6 +39,11 @@ const connectionWindow = 16 * 1024 * 1024;
 /** How long a session cut for resets stays open (reading and discarding) after its GOAWAY. */
 const lingerMs = 500;
 
+/** Stream errors are reported through 'close' (rstCode); one shared listener instead of a closure per stream. */
+function ignoreStreamError(): void {
+  // nothing: the stream's close (with its rstCode) is where errors are handled
+}
+
 /** Header list size as SETTINGS_MAX_HEADER_LIST_SIZE counts it: name + value + 32 per field (RFC 9113 §6.5.2). */
 function headerListSize(raw: readonly string[]): number {
   let size = 0;
@@ -121,10 +126,10 @@ export class H2Frontend {
     session.setTimeout(this.listener.timeouts.idle, () => session.close());
     session.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, _flags: number, rawHeaders: string[]) => {
       this.streamCount++;
-      stream.on('error', () => undefined);
+      stream.on('error', ignoreStreamError);
       // a stream that closes with an error code we did not send was reset by the client (RST_STREAM),
       // whether or not its response had been written yet
-      stream.once('close', () => {
+      stream.on('close', () => {
         this.streamCount--;
         if (stream.rstCode !== constants.NGHTTP2_NO_ERROR) onClientReset(stream);
       });

@@ -23,20 +23,24 @@ export function forwardable(name: string, value: string | string[] | undefined):
 }
 
 /**
- * Response headers from a flat [name, value, …] list (the L7 exchange form) to the object node:http2
- * sends; repeated names become arrays (set-cookie).
+ * Response headers from a flat [name, value, …] list (the L7 exchange form) to the flat list node:http2's
+ * respond() takes as is ([':status', status, name, value, …]): no header object, and repeated names
+ * (set-cookie) stay repeated fields. `extra` fields are added when the response does not carry them.
  */
-export function responseHeadersFromFlat(status: number, flat: readonly string[], extra?: Readonly<Record<string, string>>): OutgoingHttpHeaders {
-  const out: OutgoingHttpHeaders = { ':status': status };
+export function responseHeadersFromFlat(status: number, flat: readonly string[], extra?: Readonly<Record<string, string>>): string[] {
+  const out: string[] = [':status', String(status)];
   for (let i = 0; i < flat.length; i += 2) {
     const name = flat[i].toLowerCase();
     if (!forwardable(name, flat[i + 1]) || name === 'te') continue;
-    const previous = out[name];
-    if (previous === undefined) out[name] = flat[i + 1];
-    else if (Array.isArray(previous)) previous.push(flat[i + 1]);
-    else out[name] = [String(previous), flat[i + 1]];
+    out.push(name, flat[i + 1]);
   }
-  if (extra) for (const name in extra) if (out[name] === undefined) out[name] = extra[name];
+  if (extra) {
+    for (const name in extra) {
+      let present = false;
+      for (let i = 2; i < out.length && !present; i += 2) present = out[i] === name;
+      if (!present) out.push(name, extra[name]);
+    }
+  }
   return out;
 }
 

@@ -17,6 +17,9 @@ import { ChunkedDecoder } from './parse/chunked.ts';
 import { findHeadEnd } from './parse/chars.ts';
 import { clientFromChain } from './forwarded.ts';
 import { reasonPhrase } from './reason.ts';
+import { normalizePath } from './parse/path.ts';
+import { parseTraceparent, tokenMatches } from './trace-context.ts';
+import { edgeServerTiming } from './edge-timing.ts';
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'content-length', 'http2-settings']);
 const RESPONSE_DROP = (1 << H_CONNECTION) | (1 << H_HOP) | (1 << H_UPGRADE) | (1 << H_TRANSFER_ENCODING) | (1 << H_HIDDEN);
@@ -32,7 +35,11 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput {
   private readonly rt: ListenerRuntime;
   private readonly request: ExchangeRequest;
   private readonly downstream: ExchangeDownstream;
+  /** The normalised path (parse/path.ts) and target (path + query) that route and go upstream. */
   readonly path: string;
+  private readonly target: string;
+  /** The path must be refused (400): an encoded separator, NUL, `..` above the root… */
+  private readonly badPath: boolean;
   clientAddress: string;
   private action: ProxyAction | null = null;
   private pool: UpstreamPool | null = null;
@@ -59,6 +66,14 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput {
   private readonly tStart: number;
   private tConnected = 0;
   private tFirstByte = 0;
+  private tAttempt = 0;
+  private reused = false;
+  /** W3C trace context (see trace-context.ts): the edge's span continues the client's trace or starts one. */
+  private traceId = '';
+  private spanId = '';
+  private traceFlags = '01';
+  private traceContinued = false;
+  private debugTrace = false;
 
   constructor(listener: HttpListenerImpl, rt: ListenerRuntime, request: ExchangeRequest, downstream: ExchangeDownstream) {
     this.listener = listener;
@@ -66,7 +81,11 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput {
     this.request = request;
     this.downstream = downstream;
     const q = request.path.indexOf('?');
-    this.path = q < 0 ? request.path : request.path.slice(0, q);
+    const rawPath = q < 0 ? request.path : request.path.slice(0, q);
+    const normal = rawPath === '*' ? rawPath : normalizePath(rawPath);
+    this.badPath = normal === null;
+    this.path = normal ?? rawPath;
+    this.target = normal === null || normal === rawPath ? request.path : normal + (q < 0 ? '' : request.path.slice(q));
     this.clientAddress = request.peerAddress;
     this.bodyEnded = request.contentLength === 0;
     this.tStart = listener.now();
@@ -95,12 +114,13 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput {
     const rt = this.rt;
     const req = this.request;
     const hostname = hostnameOf(req.authority);
+    if (this.badPath) return this.local(400, [], '400 bad request\n');
     const route = rt.router.match(req.method, hostname, this.path, this);
     this.routeName = route?.name;
     if (route === null) return this.local(404, [], '404 not found\n');
     const action = route.action;
     if (action.kind === 'redirect') {
-      const location = redirectLocation(action, req.scheme, hostname, req.authority, req.path);
+      const location = redirectLocation(action, req.scheme, hostname, req.authority, this.target);
       return this.local(action.status, ['location', location], `${action.status} ${reasonPhrase(action.status).toLowerCase()}\n`);
     }
     if (action.kind === 'respond') {
@@ -117,15 +137,41 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput {
     this.pool = pool;
     if (rt.trusted.contains(req.peerAddress)) this.clientAddress = clientFromChain(this.joined('x-forwarded-for'), req.peerAddress, rt.trusted);
     if (rt.requestIdName !== '') this.requestId = this.header(rt.requestIdName) ?? this.listener.nextRequestId();
+    this.startTrace();
     const lease = pool.pick(this);
     if (lease === undefined) return this.fail(503, 'cancelled');
     this.lease = lease;
+    this.tAttempt = this.listener.now();
     const backend = lease.backend;
     const upstream = this.listener.connector.acquire(backend.id, backend.host, backend.port, rt.settingsFor(pool), this);
     if (upstream === null) return this.fail(503, 'cancelled');
     this.upstream = upstream;
+    this.reused = upstream.uses > 1;
     if (upstream.connected) this.upstreamConnected(upstream);
     else this.arm(rt.connectTimeout, 'connect');
+  }
+
+  /** Continues a valid client traceparent (exactly one) or starts a trace; the token asks for Server-Timing. */
+  private startTrace(): void {
+    const h = this.request.headers;
+    let traceparent: string | undefined;
+    let count = 0;
+    for (let i = 0; i < h.length; i += 2) {
+      if (h[i] === 'traceparent') {
+        traceparent = h[i + 1];
+        count++;
+      }
+    }
+    const incoming = count === 1 ? parseTraceparent(traceparent!) : null;
+    const ids = this.listener.traceIds;
+    if (incoming !== null) {
+      this.traceId = incoming.traceId;
+      this.traceFlags = incoming.flags;
+      this.traceContinued = true;
+    } else this.traceId = ids.next(16);
+    this.spanId = ids.next(8);
+    const debug = this.header('x-switchyard-trace');
+    if (debug !== undefined) this.debugTrace = tokenMatches(debug, this.listener.traceToken);
   }
 
   private joined(name: string): string {
@@ -155,13 +201,16 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput {
     const rt = this.rt;
     const req = this.request;
     const action = this.action!;
-    const target = upstreamTarget(action, req.path, this.path);
+    const target = upstreamTarget(action, this.target, this.path);
     let head = `${req.method} ${target} HTTP/1.1\r\nhost: ${action.upstreamHost === 'backend' ? this.lease!.backend.id : req.authority}\r\n`;
+    head += `traceparent: 00-${this.traceId}-${this.spanId}-${this.traceFlags}\r\n`;
     const h = req.headers;
     const trusted = rt.trusted.contains(req.peerAddress);
     for (let i = 0; i < h.length; i += 2) {
       const name = h[i];
       if (HOP_BY_HOP.has(name) || name.startsWith('proxy-') || name.charCodeAt(0) === 0x3a) continue;
+      // the edge's traceparent replaces the client's; the trace token never leaves; a tracestate only with its trace
+      if (name === 'traceparent' || name === 'x-switchyard-trace' || (name === 'tracestate' && !this.traceContinued)) continue;
       if ((rt.setXff && name === 'x-forwarded-for') || (rt.setRealIp && name === 'x-real-ip') || (rt.setProto && name === 'x-forwarded-proto')) continue;
       if ((rt.setHost && name === 'x-forwarded-host') || (rt.setPort && name === 'x-forwarded-port') || (rt.setForwarded && name === 'forwarded')) continue;
       if (/[\r\n]/.test(h[i + 1])) continue;
@@ -235,7 +284,7 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput {
 
   /** A `static` route: the file streams to the codec; the exchange ends when the file does. */
   private serveStatic(action: StaticAction): void {
-    const target = upstreamTarget(action, this.request.path, this.path);
+    const target = upstreamTarget(action, this.target, this.path);
     const q = target.indexOf('?');
     this.staticFiles = new StaticBridge(this.rt.staticFor(action), { method: this.request.method, path: q < 0 ? target : target.slice(0, q), header: (name) => this.header(name) }, this.downstream, {
       started: (status) => {
@@ -291,9 +340,27 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput {
       if (res.connectionTokens?.includes(name)) continue;
       headers.push(name, res.raw.toString('latin1', res.offsets[o + 2], res.offsets[o + 3]));
     }
+    if (this.debugTrace) headers.push('server-timing', this.edgeTiming(), 'traceresponse', `00-${this.traceId}-${this.spanId}-${this.traceFlags}`);
     this.downstream.sendHead(res.status, headers);
     this.arm(this.rt.idleTimeout, 'idle');
     if (this.resKind === BODY_NONE) this.finishWith(null, 'success');
+  }
+
+  private edgeTiming(): string {
+    return edgeServerTiming({
+      tStart: this.tStart,
+      tHead: this.tStart,
+      tAttempt: this.tAttempt,
+      tConnected: this.tConnected,
+      tFirstByte: this.tFirstByte,
+      routeName: this.routeName ?? '',
+      pool: this.pool,
+      backendId: this.lease?.backend.id,
+      reusedUpstream: this.reused,
+      retryReason: '',
+      tried: null,
+      staleRetries: 0,
+    });
   }
 
   chunkData(buf: Buffer, s: number, e: number): void {
@@ -374,8 +441,9 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput {
     if (error !== null) this.downstream.fail(error);
     else if (outcome === 'success') this.downstream.end();
     else this.downstream.fail(new EdgeError('SY_ERR_UPSTREAM', `l7 ${this.rt.name}: upstream ${outcome}`, { source: 'upstream', status: 502 }));
+    const now = this.listener.now();
+    this.listener.requestDone(this.routeName ?? '', this.pool?.name ?? '', this.status, now - this.tStart);
     if (this.rt.accessLog) {
-      const now = this.listener.now();
       const ms = (t: number) => (t === 0 ? undefined : Math.round((t - this.tStart) * 1000) / 1000);
       this.listener.accessLog.info({
         request_id: this.requestId || undefined,
@@ -390,6 +458,7 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput {
         pool: this.pool?.name,
         backend: this.lease?.backend.id,
         protocol: 'h2',
+        trace_id: this.traceId || undefined,
         connect_ms: ms(this.tConnected),
         first_byte_ms: ms(this.tFirstByte),
         total_ms: ms(now),

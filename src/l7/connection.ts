@@ -204,6 +204,7 @@ export class HttpConnection {
     this.parsing = false;
     this.write(errorResponse(status, true));
     this.listener.rejected++;
+    this.listener.requestDone('', '', status, this.listener.now() - this.tStart);
     this.close();
   }
 
@@ -294,6 +295,7 @@ export class HttpConnection {
     if (this.requestStarted) {
       // slowloris or a stalled client: the header timeout ends it
       this.write(errorResponse(408, true));
+      this.listener.requestDone('', '', 408, this.listener.now() - this.tStart);
       this.close();
       return;
     }

@@ -12,28 +12,63 @@ function quoted(text: string): string {
   return '"' + text.replace(/[\\"]/g, '\\$&').replace(/[^\x20-\x7e]/g, '?') + '"';
 }
 
+/** What the Server-Timing entries are computed from (the HTTP/1.1 exchange and the HTTP/2 bridge). */
+export interface EdgeTimingSource {
+  readonly tStart: number;
+  readonly tHead: number;
+  /** When the try picked its backend, 0 when there was none. */
+  readonly tAttempt: number;
+  readonly tConnected: number;
+  readonly tFirstByte: number;
+  readonly routeName: string;
+  readonly pool: { readonly poolConfig?: { balance: string; hash_key?: string } } | null;
+  readonly backendId: string | undefined;
+  readonly reusedUpstream: boolean;
+  /** Why the last try is a retry ('' when it is the first). */
+  readonly retryReason: string;
+  readonly tried: ReadonlySet<string> | null;
+  readonly staleRetries: number;
+}
+
 /**
- * Response header lines ("name: value\r\n") for a traced request, built when the upstream's final
- * response head arrives. Header values stay ASCII: the arrow is written "->" (a non-ASCII character
- * would reach most clients as mojibake, header values being latin1 on the wire).
+ * The edge's Server-Timing value for a traced request, built when the upstream's final response head
+ * arrives. ASCII only: the arrow is written "->" (a non-ASCII character would reach most clients as
+ * mojibake, header values being latin1 on the wire).
  */
-export function edgeTimingLines(ex: ProxyExchange): string {
-  const t0 = ex.tStart;
-  const route = ex.route?.name ?? '';
-  const lease = ex.lease;
-  const config = ex.pool?.poolConfig;
-  let entries = `edge_route;desc=${quoted(route)};dur=${ms(ex.tHead - t0)};start=0`;
-  if (lease !== null && ex.tAttempt !== 0) {
+export function edgeServerTiming(src: EdgeTimingSource): string {
+  const t0 = src.tStart;
+  let entries = `edge_route;desc=${quoted(src.routeName)};dur=${ms(src.tHead - t0)};start=0`;
+  if (src.backendId !== undefined && src.tAttempt !== 0) {
+    const config = src.pool?.poolConfig;
     const policy = config?.balance ?? 'pool';
     let reason = balanceReason(config?.balance, config?.hash_key);
-    if (ex.retryReason !== '') reason = `retry after ${ex.retryReason}; tried ${[...(ex.tried ?? [])].join(' ')}`;
-    else if (ex.staleRetries > 0) reason += '; resent on a fresh connection';
-    entries += `, edge_balance;desc=${quoted(`${policy} -> ${lease.backend.id} (${reason})`)};dur=0;start=${ms(ex.tAttempt - t0)}`;
-    if (ex.tConnected !== 0) {
-      const reused = ex.reusedUpstream ? 'reused connection' : 'new connection';
-      entries += `, edge_connect;desc="${reused}";dur=${ms(ex.tConnected - ex.tAttempt)};start=${ms(ex.tAttempt - t0)}`;
-      if (ex.tFirstByte !== 0) entries += `, edge_upstream;desc="to first byte";dur=${ms(ex.tFirstByte - ex.tConnected)};start=${ms(ex.tConnected - t0)}`;
+    if (src.retryReason !== '') reason = `retry after ${src.retryReason}; tried ${[...(src.tried ?? [])].join(' ')}`;
+    else if (src.staleRetries > 0) reason += '; resent on a fresh connection';
+    entries += `, edge_balance;desc=${quoted(`${policy} -> ${src.backendId} (${reason})`)};dur=0;start=${ms(src.tAttempt - t0)}`;
+    if (src.tConnected !== 0) {
+      const reused = src.reusedUpstream ? 'reused connection' : 'new connection';
+      entries += `, edge_connect;desc="${reused}";dur=${ms(src.tConnected - src.tAttempt)};start=${ms(src.tAttempt - t0)}`;
+      if (src.tFirstByte !== 0) entries += `, edge_upstream;desc="to first byte";dur=${ms(src.tFirstByte - src.tConnected)};start=${ms(src.tConnected - t0)}`;
     }
   }
-  return `server-timing: ${entries}\r\ntraceresponse: 00-${ex.traceId}-${ex.spanId}-${ex.traceFlags}\r\n`;
+  return entries;
+}
+
+/** Response header lines ("name: value\r\n") for a traced HTTP/1.1 request. */
+export function edgeTimingLines(ex: ProxyExchange): string {
+  const src: EdgeTimingSource = {
+    tStart: ex.tStart,
+    tHead: ex.tHead,
+    tAttempt: ex.tAttempt,
+    tConnected: ex.tConnected,
+    tFirstByte: ex.tFirstByte,
+    routeName: ex.route?.name ?? '',
+    pool: ex.pool,
+    backendId: ex.lease?.backend.id,
+    reusedUpstream: ex.reusedUpstream,
+    retryReason: ex.retryReason,
+    tried: ex.tried,
+    staleRetries: ex.staleRetries,
+  };
+  return `server-timing: ${edgeServerTiming(src)}\r\ntraceresponse: 00-${ex.traceId}-${ex.spanId}-${ex.traceFlags}\r\n`;
 }

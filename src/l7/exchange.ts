@@ -14,16 +14,14 @@ import type { HttpConnection } from './connection.ts';
 import type { RequestHead } from './parse/request-head.ts';
 import type { ChunkSink } from './parse/chunked.ts';
 import { BODY_NONE, BODY_LENGTH, BODY_CHUNKED } from './parse/request-head.ts';
-import { BODY_UNTIL_CLOSE } from './parse/response-head.ts';
-import { redirectLocation } from './router/actions.ts';
-import { errorResponse, redirectResponse, fixedResponse } from './local-response.ts';
 import { writeAccessLog } from './access-log.ts';
 import { relayResponseHead, relayResponseBody } from './response-relay.ts';
 import { upstreamRequestHead, clientBehindProxies, requestIdFor } from './upstream-head.ts';
-import { serveStatic } from './static-route.ts';
+import { answerLocalRoute, answerLocalError, answerError } from './local-answers.ts';
+import { onUpstreamEnd, onUpstreamClosed, onDeadline, upstreamFailed } from './upstream-failure.ts';
 import { P_ROUTING, P_CONNECTING, P_WAITING, P_RESPONDING, P_TUNNEL, P_DONE, copyOf } from './phases.ts';
-import { NO_RETRY, REPLAY_LIMIT, R_CONNECT_ERROR, R_RESET, R_TIMEOUT, type RetryPolicy } from './retry-policy.ts';
-import { retryOnAnotherBackend, resendOnFreshConnection, keepSent, keepCopy } from './retry.ts';
+import { NO_RETRY, REPLAY_LIMIT, R_TIMEOUT, type RetryPolicy } from './retry-policy.ts';
+import { retryOnAnotherBackend, keepSent, keepCopy } from './retry.ts';
 import { parseTraceparent, tokenMatches } from './trace-context.ts';
 
 export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
@@ -63,7 +61,7 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
   readonly tHead: number;
   tConnected = 0;
   tFirstByte = 0;
-  private outcome: LeaseOutcome = 'success';
+  outcome: LeaseOutcome = 'success';
   reusedUpstream = false;
   /** A static file being streamed (static-route.ts), destroyed if the client leaves. */
   staticStream: Readable | null = null;
@@ -93,8 +91,8 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
   traceContinued = false;
   /** x-switchyard-trace carried the admin token: the response reports the edge's phases. */
   debugTrace = false;
-  private upstreamEnded = false;
-  private downstreamEnded = false;
+  upstreamEnded = false;
+  downstreamEnded = false;
 
   constructor(conn: HttpConnection, rt: ListenerRuntime, head: RequestHead, tStart: number, now: number) {
     this.conn = conn;
@@ -129,31 +127,15 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
   start(buf: Buffer, bs: number, be: number): number {
     const head = this.head;
     const rt = this.rt;
-    if (head.bodyKind === BODY_LENGTH && head.contentLength > rt.maxBodySize) return this.localError(413, bs, true);
+    if (head.bodyKind === BODY_LENGTH && head.contentLength > rt.maxBodySize) return answerLocalError(this, 413, bs, true);
     const route = rt.router.match(head.method, head.hostname, head.path, head);
     this.route = route;
-    if (route === null) return this.localError(404, bs, false);
+    if (route === null) return answerLocalError(this, 404, bs, false);
     const action = route.action;
-    if (action.kind === 'redirect') {
-      const location = redirectLocation(action, rt.scheme, head.hostname, head.authority, head.target);
-      this.closeAfter ||= head.bodyKind !== BODY_NONE;
-      return this.local(action.status, redirectResponse(action.status, location, this.willClose(), this.keepAliveHeader(), head.method === 'HEAD'), bs);
-    }
-    if (action.kind === 'respond') {
-      this.closeAfter ||= head.bodyKind !== BODY_NONE;
-      return this.local(action.status, fixedResponse(action.head, action.body, this.willClose(), this.keepAliveHeader(), head.method === 'HEAD'), bs);
-    }
-    if (action.kind === 'static') {
-      // files answer GET and HEAD; a body the responder will not read means the connection closes after
-      if (!this.reqDone) this.closeAfter = true;
-      this.reqDone = true;
-      this.phase = P_WAITING;
-      serveStatic(this, action);
-      return bs;
-    }
+    if (action.kind !== 'proxy') return answerLocalRoute(this, action, bs);
     this.action = action;
     const pool = rt.pools.get(action.pool);
-    if (pool === undefined) return this.localError(503, bs, false);
+    if (pool === undefined) return answerLocalError(this, 503, bs, false);
     this.pool = pool;
     if (this.conn.peerTrusted(rt)) this.clientAddress = clientBehindProxies(this);
     if (rt.requestIdName !== '') this.requestId = requestIdFor(this);
@@ -167,7 +149,7 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
     if (head.bodyKind !== BODY_NONE && retry.methods.has(head.method) && !(head.bodyKind === BODY_LENGTH && head.contentLength > REPLAY_LIMIT)) this.replay = [];
     const lease = pool.pick(this);
     if (lease === undefined) {
-      this.fail(503, 'cancelled');
+      answerError(this, 503, 'cancelled');
       return -1;
     }
     if (!this.connectTo(lease, this.tHead, false)) return -1;
@@ -202,7 +184,7 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
     if (upstream === null) {
       lease.release('cancelled');
       this.lease = null;
-      this.fail(503, 'cancelled');
+      answerError(this, 503, 'cancelled');
       return false;
     }
     this.upstream = upstream;
@@ -373,44 +355,11 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
   }
 
   upstreamEnd(): void {
-    this.upstreamEnded = true;
-    if (this.phase === P_TUNNEL) {
-      this.conn.endWrite();
-      if (this.downstreamEnded) this.finish();
-      return;
-    }
-    if (this.phase === P_RESPONDING && this.resKind === BODY_UNTIL_CLOSE) {
-      this.upstreamReusable = false;
-      this.responseComplete();
-      return;
-    }
-    this.upstreamReusable = false;
-    if (this.phase === P_WAITING) {
-      if (resendOnFreshConnection(this) || retryOnAnotherBackend(this, R_RESET, 'reset')) return;
-      this.upstreamFailed(502, 'reset');
-    } else if (this.phase === P_RESPONDING) this.upstreamFailed(502, 'reset');
+    onUpstreamEnd(this);
   }
 
   upstreamClosed(_error: Error | undefined, connected: boolean): void {
-    this.upstream = null;
-    if (this.phase === P_DONE) return;
-    if (this.phase === P_TUNNEL) {
-      this.finish();
-      this.conn.destroy();
-      return;
-    }
-    if (!connected && this.phase === P_CONNECTING) {
-      // nothing was sent: another backend may take it whatever the method; out of backends, that connect error is the answer
-      if (retryOnAnotherBackend(this, R_CONNECT_ERROR, 'connect_error')) return;
-      this.upstreamFailed(502, 'connect_error');
-      return;
-    }
-    if (this.phase === P_RESPONDING && this.resKind === BODY_UNTIL_CLOSE && this.upstreamEnded) {
-      this.responseComplete();
-      return;
-    }
-    if (this.phase === P_WAITING && (resendOnFreshConnection(this) || retryOnAnotherBackend(this, R_RESET, 'reset'))) return;
-    this.upstreamFailed(502, 'reset');
+    onUpstreamClosed(this, connected);
   }
 
   /** A final upstream status listed in `retries.on`: true when the response is discarded and the request went elsewhere. */
@@ -439,85 +388,12 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
 
   /** Deadline passed (the connection's sweep calls this). */
   timedOut(): void {
-    switch (this.phase) {
-      case P_CONNECTING:
-        // a connect timeout is a connect error (nothing was sent): retried like a refusal
-        if (retryOnAnotherBackend(this, R_CONNECT_ERROR, 'timeout')) return;
-        this.upstreamFailed(504, 'timeout');
-        return;
-      case P_WAITING:
-        if (!this.reqDone && this.headSent) {
-          // the client stopped sending its body
-          this.outcome = 'cancelled';
-          this.abortRequest(408);
-          return;
-        }
-        if (retryOnAnotherBackend(this, R_TIMEOUT, 'timeout')) return;
-        this.upstreamFailed(504, 'timeout');
-        return;
-      default:
-        this.outcome = this.phase === P_TUNNEL ? 'success' : 'timeout';
-        this.finish();
-        this.conn.destroy();
-    }
+    onDeadline(this);
   }
 
-  /**
-   * The upstream failed (or the request body was bad): answer `status` when nothing was sent downstream
-   * yet, else cut the connection (the client sees a truncated response). The upstream socket is dropped.
-   */
-  upstreamFailed(status: number, outcome: LeaseOutcome): void {
-    this.outcome = outcome;
-    const upstream = this.upstream;
-    this.upstream = null;
-    upstream?.destroy();
-    if (this.phase === P_RESPONDING) {
-      this.finish();
-      this.conn.destroy();
-      return;
-    }
-    this.fail(status, outcome);
-  }
-
+  /** The request body was bad (400) or too large (413): answered when possible, the upstream dropped. */
   private abortRequest(status: number): void {
-    this.upstreamFailed(status, this.outcome === 'success' ? 'cancelled' : this.outcome);
-  }
-
-  /** Local error response, then close (nothing of the response was sent yet). */
-  private fail(status: number, outcome: LeaseOutcome): void {
-    this.outcome = outcome;
-    const upstream = this.upstream;
-    this.upstream = null;
-    upstream?.destroy();
-    this.status = status;
-    this.closeAfter = true;
-    const out = errorResponse(status, true, this.head.method === 'HEAD');
-    this.bytesOut += out.length;
-    this.conn.write(out);
-    this.resDone = true;
-    this.reqDone = true;
-    this.finish();
-  }
-
-  private localError(status: number, bs: number, close: boolean): number {
-    if (close || !this.reqDone) this.closeAfter = true;
-    const out = errorResponse(status, this.willClose(), this.head.method === 'HEAD');
-    return this.local(status, out, bs);
-  }
-
-  /**
-   * A response produced here. The request body (if any) is not read: the connection closes after, so
-   * the bytes after the head are left unconsumed (returns bs).
-   */
-  private local(status: number, out: Buffer, bs: number): number {
-    this.status = status;
-    this.bytesOut += out.length;
-    this.conn.write(out);
-    this.resDone = true;
-    if (!this.reqDone) this.closeAfter = true;
-    this.reqDone = true;
-    this.finish();
-    return bs;
+    upstreamFailed(this, status, this.outcome === 'success' ? 'cancelled' : this.outcome);
   }
 
   /** Client went away or the connection is being torn down. */

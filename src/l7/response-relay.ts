@@ -10,6 +10,7 @@ import { buildDownstreamHead, RESPONSE_ALWAYS_DROP, bit } from './rewrite.ts';
 import { CONTINUE_100 } from './local-response.ts';
 import { P_RESPONDING, P_TUNNEL, copyOf } from './phases.ts';
 import { edgeTimingLines } from './edge-timing.ts';
+import { upstreamFailed } from './upstream-failure.ts';
 
 const MAX_RESPONSE_HEAD = 64 * 1024;
 
@@ -33,17 +34,17 @@ export function relayResponseHead(ex: ProxyExchange, buf: Buffer, s: number, e: 
     const scanFrom = ex.resAcc !== null ? ex.resAccLen : ds;
     const headEnd = findHeadEnd(data, ds, scanFrom, de);
     if (headEnd === -1) {
-      if (de - ds > MAX_RESPONSE_HEAD) return ex.upstreamFailed(502, 'bad_response');
+      if (de - ds > MAX_RESPONSE_HEAD) return upstreamFailed(ex, 502, 'bad_response');
       if (ex.resAcc === null) {
         ex.resAcc = copyOf(buf, s, e);
         ex.resAccLen = e - s;
       } else ex.resAccLen = de;
       return;
     }
-    if (headEnd === -2) return ex.upstreamFailed(502, 'bad_response');
+    if (headEnd === -2) return upstreamFailed(ex, 502, 'bad_response');
     const raw = copyOf(data, ds, headEnd);
     const res = ex.conn.listener.resHead;
-    if (!parseResponseHead(raw, raw.length, res, ex.head.method === 'HEAD', ex.rt.hidden)) return ex.upstreamFailed(502, 'bad_response');
+    if (!parseResponseHead(raw, raw.length, res, ex.head.method === 'HEAD', ex.rt.hidden)) return upstreamFailed(ex, 502, 'bad_response');
     // the rest of this read continues after the head; a copy is needed only when it came from resAcc
     if (data === ex.resAcc) {
       const rest = de - headEnd;
@@ -71,7 +72,7 @@ function onResponseHead(ex: ProxyExchange, buf: Buffer | null, s: number, e: num
   if (status < 200) {
     if (status === 101) {
       if (!ex.head.upgrade) {
-        ex.upstreamFailed(502, 'bad_response');
+        upstreamFailed(ex, 502, 'bad_response');
         return true;
       }
       startTunnel(ex, buf, s, e);
@@ -146,7 +147,7 @@ function frameResponse(ex: ProxyExchange, buf: Buffer, s: number, e: number): nu
       const decoder = ex.conn.resChunked;
       const end = decoder.decode(buf, s, e, ex.dechunk ? ex : null);
       if (end < 0) {
-        ex.upstreamFailed(502, 'bad_response');
+        upstreamFailed(ex, 502, 'bad_response');
         return -1;
       }
       if (decoder.done) ex.resDone = true;

@@ -31,15 +31,16 @@ export class TraceIds {
   }
 }
 
-function isLowerHex(value: string, start: number, end: number): boolean {
-  let nonZero = false;
+/** Whether value[start, end) is lower-case hex; `nonZero` also requires a digit other than 0. */
+function isLowerHex(value: string, start: number, end: number, nonZero: boolean): boolean {
+  let seen = !nonZero;
   for (let i = start; i < end; i++) {
     const c = value.charCodeAt(i);
     if (c === 0x30) continue;
-    if ((c > 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66)) nonZero = true;
+    if ((c > 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66)) seen = true;
     else return false;
   }
-  return nonZero;
+  return seen;
 }
 
 /**
@@ -49,13 +50,11 @@ function isLowerHex(value: string, start: number, end: number): boolean {
 export function parseTraceparent(value: string): { traceId: string; flags: string } | null {
   if (value.length < 55) return null;
   if (value.charCodeAt(2) !== 0x2d || value.charCodeAt(35) !== 0x2d || value.charCodeAt(52) !== 0x2d) return null;
-  const version = value.slice(0, 2);
-  if (version === 'ff' || !/^[0-9a-f]{2}$/.test(version)) return null;
-  if (version === '00' ? value.length !== 55 : value.length > 55 && value.charCodeAt(55) !== 0x2d) return null;
-  if (!isLowerHex(value, 3, 35) || !isLowerHex(value, 36, 52)) return null;
-  const flags = value.slice(53, 55);
-  if (!/^[0-9a-f]{2}$/.test(flags)) return null;
-  return { traceId: value.slice(3, 35), flags };
+  if (!isLowerHex(value, 0, 2, false) || (value.charCodeAt(0) === 0x66 && value.charCodeAt(1) === 0x66)) return null; // version ff is invalid
+  const v00 = value.charCodeAt(0) === 0x30 && value.charCodeAt(1) === 0x30;
+  if (v00 ? value.length !== 55 : value.length > 55 && value.charCodeAt(55) !== 0x2d) return null;
+  if (!isLowerHex(value, 3, 35, true) || !isLowerHex(value, 36, 52, true) || !isLowerHex(value, 53, 55, false)) return null;
+  return { traceId: value.slice(3, 35), flags: value.slice(53, 55) };
 }
 
 /** Constant-time comparison of the x-switchyard-trace value with the admin token. */

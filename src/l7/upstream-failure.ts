@@ -67,7 +67,7 @@ export function onDeadline(ex: ProxyExchange): void {
     case P_WAITING:
       if (!ex.reqDone && ex.headSent) {
         // the client stopped sending its body
-        upstreamFailed(ex, 408, ex.outcome === 'success' ? 'cancelled' : ex.outcome);
+        upstreamFailed(ex, 408, 'cancelled');
         return;
       }
       if (retryOnAnotherBackend(ex, R_TIMEOUT, 'timeout')) return;

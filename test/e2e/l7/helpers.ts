@@ -6,7 +6,8 @@ import { pino } from 'pino';
 import { configSchema } from '../../../src/config/index.ts';
 import { systemClock, silentLogger } from '../../../src/core/index.ts';
 import { buildPools, type PoolRegistry } from '../../../src/pool/index.ts';
-import { createHttpListener, type HttpListener, type HttpListenerDeps, type UpstreamPool } from '../../../src/l7/index.ts';
+import { createHttpListener, type HttpListener, type HttpListenerDeps, type UpstreamPool, type ExchangeRequest, type ExchangeDownstream } from '../../../src/l7/index.ts';
+import type { EdgeError } from '../../../src/core/index.ts';
 
 export interface TestProxy {
   port: number;
@@ -165,4 +166,49 @@ export async function waitFor(predicate: () => boolean, timeoutMs = 2000): Promi
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
   return true;
+}
+
+export interface BridgeAnswer {
+  status: number;
+  /** Flat: name0, value0, … */
+  headers: string[];
+  body: string;
+  error?: EdgeError;
+}
+
+/**
+ * A codec stand-in for handleExchange (the path src/h2 uses): feeds a parsed request and records what
+ * L7 answers, resolving at end() or fail().
+ */
+export function bridgeExchange(listener: HttpListener, request: Partial<ExchangeRequest>, body?: string[]): Promise<BridgeAnswer> {
+  return new Promise((resolve) => {
+    const answer: BridgeAnswer = { status: 0, headers: [], body: '' };
+    const downstream: ExchangeDownstream = {
+      sendHead(status, headers) {
+        answer.status = status;
+        answer.headers = headers;
+      },
+      sendData(chunk) {
+        answer.body += chunk.toString('utf8');
+        return true;
+      },
+      end() {
+        resolve(answer);
+      },
+      fail(error) {
+        answer.error = error;
+        resolve(answer);
+      },
+      pauseBody() {},
+      resumeBody() {},
+    };
+    const handle = listener.handleExchange(
+      { method: 'GET', authority: 'site.test', path: '/', scheme: 'https', headers: [], peerAddress: '127.0.0.1', contentLength: body ? -1 : 0, ...request },
+      downstream,
+    );
+    if (body) {
+      for (const part of body) handle.bodyData(Buffer.from(part));
+      handle.bodyEnd();
+    }
+  });
 }

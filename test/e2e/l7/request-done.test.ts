@@ -29,9 +29,15 @@ test('onRequestDone sees every finished request once, with precomputed names', a
     { onRequestDone: (record) => records.push({ ...record }) },
   );
   cleanups.push(() => proxy.stop());
-  const requests = ['GET /api/x HTTP/1.1\r\nhost: a\r\n\r\n', 'GET /healthz HTTP/1.1\r\nhost: a\r\n\r\n', 'GET /nowhere HTTP/1.1\r\nhost: a\r\n\r\n', 'GET /down HTTP/1.1\r\nhost: a\r\n\r\n'];
+  const requests = [
+    'GET /api/x HTTP/1.1\r\nhost: a\r\n\r\n',
+    'GET /healthz HTTP/1.1\r\nhost: a\r\n\r\n',
+    'GET /nowhere HTTP/1.1\r\nhost: a\r\n\r\n',
+    'GET /down HTTP/1.1\r\nhost: a\r\n\r\n',
+    'GET /api/%2F HTTP/1.1\r\nhost: a\r\n\r\n',
+  ];
   for (const text of requests) await rawExchange(proxy.port, text, { responses: 1 });
-  assert.equal(records.length, 4);
+  assert.equal(records.length, 5);
   assert.deepEqual(
     records.map(({ listener, route, pool, status }) => ({ listener, route, pool, status })),
     [
@@ -39,6 +45,8 @@ test('onRequestDone sees every finished request once, with precomputed names', a
       { listener: 'test', route: 'health', pool: '', status: 200 },
       { listener: 'test', route: '', pool: '', status: 404 },
       { listener: 'test', route: 'down', pool: 'down', status: 502 },
+      // refused before routing (bad path): counted, with no route or pool
+      { listener: 'test', route: '', pool: '', status: 400 },
     ],
   );
   for (const record of records) assert.ok(record.durationSeconds >= 0 && record.durationSeconds < 5, String(record.durationSeconds));
