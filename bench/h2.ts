@@ -9,7 +9,7 @@
 import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ProcessSet, describeMachine, freePort, machineFacts, markdownTable, median, parseOptions, processTree, runBounded, treeCpuSeconds, usage, waitForPort, type ManagedProcess } from './common/index.ts';
+import { ProcessSet, describeMachine, freePort, machineFacts, markdownTable, median, parseOptions, processTree, runBounded, treeCpuSeconds, foreignCpuMeter, waitForQuietMachine, usage, waitForPort, type ManagedProcess } from './common/index.ts';
 import { ensureSelfSigned } from '../src/tls/index.ts';
 
 const spec = {
@@ -21,6 +21,8 @@ const spec = {
   proxy_cpu: { default: '0', help: 'CPU the proxies are pinned to' },
   load_cpu: { default: '1', help: 'CPU h2load and the origin are pinned to' },
   results: { default: '', help: 'also write the report to this file, e.g. bench/RESULTS-h2.md' },
+  noise_limit: { default: 0.3, help: 'before each h2 run, wait until other processes use less than this many cores' },
+  quiet_wait: { default: 20, help: 'seconds to wait at most for that quiet moment' },
   jemalloc: { default: '', help: 'also run a Switchyard whose processes preload this allocator (LD_PRELOAD), e.g. /usr/lib/x86_64-linux-gnu/libjemalloc.so.2' },
   help: { default: false, help: 'this text' },
 };
@@ -44,6 +46,8 @@ interface Run {
   p99: number;
   /** CPU time of the proxy's processes per h2 request (µs): steadier than req/s on a shared machine. */
   cpu: number;
+  /** CPU cores other processes of the machine used during the h2 run. */
+  foreign: number;
   hs: number;
   h1: number;
 }
@@ -166,20 +170,24 @@ try {
   for (let round = 1; round <= options.rounds; round++) {
     for (const target of round % 2 === 1 ? targets : [...targets].reverse()) {
       const pids = await processTree(target.process.pid);
+      const ours = () => [...pids, origin.pid];
+      await waitForQuietMachine(options.noise_limit, options.quiet_wait * 1000, ours);
+      const meter = await foreignCpuMeter(ours);
       const cpuBefore = await treeCpuSeconds(pids);
       const h2 = await h2load(h2Args(target, options.duration), path.join(dir, `${target.key}-${round}.log`));
       const cpu = ((await treeCpuSeconds(pids)) - cpuBefore) * 1e6 / Math.max(1, h2.done);
+      const { foreignCores: foreign } = await meter.stop();
       const hs = await h2load(['-c', String(options.handshakes), '-n', String(options.handshakes), '-m', '1', '-t', '1', url(target)]);
       const h1 = await h2load(['--h1', '-c', String(options.connections), '-m', '1', '-t', '1', '-D', String(options.duration), url(target)]);
-      runs.push({ target: target.key, h2: h2.rps, p99: h2.p99, cpu, hs: hs.rps, h1: h1.rps });
-      log(`round ${round} ${target.key}: h2 ${h2.rps.toFixed(0)} req/s (p99 ${h2.p99.toFixed(2)} ms${h2.ok ? '' : ', FAILURES'}, ${cpu.toFixed(1)} µs CPU/req), handshakes ${hs.rps.toFixed(0)}/s, h1/TLS ${h1.rps.toFixed(0)} req/s`);
+      runs.push({ target: target.key, h2: h2.rps, p99: h2.p99, cpu, foreign, hs: hs.rps, h1: h1.rps });
+      log(`round ${round} ${target.key}: h2 ${h2.rps.toFixed(0)} req/s (p99 ${h2.p99.toFixed(2)} ms${h2.ok ? '' : ', FAILURES'}, ${cpu.toFixed(1)} µs CPU/req, others ${foreign.toFixed(2)} cores), handshakes ${hs.rps.toFixed(0)}/s, h1/TLS ${h1.rps.toFixed(0)} req/s`);
       await rm(path.join(dir, `${target.key}-${round}.log`), { force: true });
     }
   }
 
-  const med = (key: string, field: keyof Omit<Run, 'target'>) => median(runs.filter((run) => run.target === key).map((run) => run[field]));
+  const med = (key: string, field: keyof Omit<Run, 'target' | 'foreign'>) => median(runs.filter((run) => run.target === key).map((run) => run[field]));
   const rows = targets.map((target) => [target.key, med(target.key, 'h2').toFixed(0), med(target.key, 'p99').toFixed(2), med(target.key, 'cpu').toFixed(1), med(target.key, 'hs').toFixed(0), med(target.key, 'h1').toFixed(0)]);
-  const ratio = (key: string, field: keyof Omit<Run, 'target'>) => med(key, field) / med('nginx', field);
+  const ratio = (key: string, field: keyof Omit<Run, 'target' | 'foreign'>) => med(key, field) / med('nginx', field);
   for (const target of targets.filter((t) => t.key !== 'nginx')) {
     rows.push([`${target.key} / nginx`, `${ratio(target.key, 'h2').toFixed(2)} ×`, `${ratio(target.key, 'p99').toFixed(2)} ×`, `${ratio(target.key, 'cpu').toFixed(2)} ×`, `${ratio(target.key, 'hs').toFixed(2)} ×`, `${ratio(target.key, 'h1').toFixed(2)} ×`]);
   }
@@ -194,7 +202,8 @@ try {
 \`${command}\` — medians of ${options.rounds} interleaved rounds. h2: \`h2load -c ${options.connections} -m ${options.streams} -t 1 -D ${options.duration}\` (ALPN h2);
 handshakes: \`h2load -c ${options.handshakes} -n ${options.handshakes} -m 1\` (one request per new TLS connection); h1/TLS: \`h2load --h1 -c ${options.connections} -D ${options.duration}\`.
 Each proxy: one worker pinned to CPU ${options.proxy_cpu} (taskset); h2load and the origin (bench/http1/origin.ts, 5-byte body) on CPU ${options.load_cpu}.
-"h2 CPU µs/req": user + system CPU time of the proxy's processes (/proc/PID/stat) during the h2 run, divided by the requests done.${options.jemalloc ? `
+"h2 CPU µs/req": user + system CPU time of the proxy's processes (/proc/PID/stat) during the h2 run, divided by the requests done.
+Each h2 run starts once other processes use < ${options.noise_limit} cores (waiting ${options.quiet_wait} s at most); what they used during the run is listed per round.${options.jemalloc ? `
 "switchyard+jemalloc": the same Switchyard started with \`LD_PRELOAD=${options.jemalloc}\` (glibc malloc replaced; a deployment knob, not the default).` : ''}
 Same ECDSA P-256 certificate, TLS 1.2/1.3, AEAD suites; nginx ${facts.versions.nginx} with \`listen … ssl http2\`; upstream keep-alive 1024 idle connections on both (500 concurrent h2 streams become up to 500 HTTP/1.1 upstream requests at once; with 64, both would open and close connections per request); access logs off on both.
 
@@ -204,7 +213,7 @@ ${table}
 
 Every round (the spread shows how quiet the machine was):
 
-${runs.map((run) => `- ${run.target}: h2 ${run.h2.toFixed(0)} req/s, p99 ${run.p99.toFixed(2)} ms, ${run.cpu.toFixed(1)} µs CPU/req, ${run.hs.toFixed(0)} handshakes/s, h1/TLS ${run.h1.toFixed(0)} req/s`).join('\n')}
+${runs.map((run) => `- ${run.target}: h2 ${run.h2.toFixed(0)} req/s, p99 ${run.p99.toFixed(2)} ms, ${run.cpu.toFixed(1)} µs CPU/req (others used ${run.foreign.toFixed(2)} cores), ${run.hs.toFixed(0)} handshakes/s, h1/TLS ${run.h1.toFixed(0)} req/s`).join('\n')}
 `;
   process.stdout.write(`${report}\n`);
   if (options.results) await writeFile(path.resolve(root, options.results), report);

@@ -40,6 +40,7 @@ const spec = {
   noise_limit: { default: 0.15, help: 'a run during which other processes used more CPU (in cores) is repeated' },
   quiet_wait: { default: 30, help: 'seconds to wait, before each run, for other processes to leave the CPUs alone' },
   retries: { default: 1, help: 'repeats of a disturbed run (the quieter one is kept)' },
+  raw: { default: '', help: 'also write every kept measurement as JSON to this file' },
   results: { default: '', help: 'also write the report (markdown) to this file, e.g. bench/RESULTS.md' },
   help: { default: false, help: 'this text' },
 };
@@ -177,6 +178,7 @@ try {
     const text = buildReport(round);
     if (round === options.rounds) process.stdout.write(text);
     if (options.results) await writeFile(path.resolve(options.results), text);
+    if (options.raw) await writeFile(path.resolve(options.raw), `${JSON.stringify({ facts, targets: infos, measurements }, null, 1)}\n`);
   }
 
   function buildReport(roundsDone: number): string {

@@ -6,7 +6,7 @@ import net, { type Socket } from 'node:net';
 import tls, { type TLSSocket } from 'node:tls';
 import type { ListenerConfig, PoolConfig } from '../config/index.ts';
 import { EdgeError, messageOf, type Clock, type Logger } from '../core/index.ts';
-import { createHttpListener, upstreamSettingsFromPools, type HttpListener, type UpstreamPool } from '../l7/index.ts';
+import { createHttpListener, upstreamSettingsFromPools, type HttpListener, type HttpListenerDeps, type UpstreamPool } from '../l7/index.ts';
 import { createTlsTerminator, type TlsTerminator } from '../tls/index.ts';
 import { H2Frontend } from './frontend.ts';
 import { StreamDispatch } from './dispatch.ts';
@@ -30,6 +30,10 @@ export interface H2ListenerDeps {
   poolConfigs?: Readonly<Record<string, PoolConfig>>;
   /** Shared by workers so TLS session tickets resume on any of them. */
   ticketSeed?: Buffer;
+  /** The admin token: requests carrying it get the edge's Server-Timing phases (L7). */
+  traceToken?: string;
+  /** Called once per finished request (metrics). */
+  onRequestDone?: HttpListenerDeps['onRequestDone'];
 }
 
 const preface = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
@@ -69,6 +73,9 @@ export class H2Listener {
       clock: deps.clock,
       upstreamSettings: deps.poolConfigs ? upstreamSettingsFromPools(deps.poolConfigs) : undefined,
       external: true,
+      baseDir: deps.baseDir,
+      traceToken: deps.traceToken,
+      onRequestDone: deps.onRequestDone,
     });
     this.terminator = config.protocol === 'https' ? createTlsTerminator(config, { dataDir: deps.dataDir, baseDir: deps.baseDir, logger: deps.logger, clock: deps.clock, ticketSeed: deps.ticketSeed }) : undefined;
     this.dispatch = this.buildDispatch();

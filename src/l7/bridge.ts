@@ -18,10 +18,10 @@ import { findHeadEnd } from './parse/chars.ts';
 import { clientFromChain } from './forwarded.ts';
 import { reasonPhrase } from './reason.ts';
 import { normalizePath } from './parse/path.ts';
-import { parseTraceparent, tokenMatches } from './trace-context.ts';
 import { edgeServerTiming } from './edge-timing.ts';
+import { bridgeTrace, bridgeRequestHead, type BridgeTrace } from './bridge-head.ts';
+import { NO_RETRY, R_CONNECT_ERROR, R_RESET, R_TIMEOUT, type RetryPolicy } from './retry-policy.ts';
 
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'content-length', 'http2-settings']);
 const RESPONSE_DROP = (1 << H_CONNECTION) | (1 << H_HOP) | (1 << H_UPGRADE) | (1 << H_TRANSFER_ENCODING) | (1 << H_HIDDEN);
 
 export function bridgeExchange(listener: HttpListenerImpl, request: ExchangeRequest, downstream: ExchangeDownstream): ExchangeHandle {
@@ -68,12 +68,15 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput {
   private tFirstByte = 0;
   private tAttempt = 0;
   private reused = false;
-  /** W3C trace context (see trace-context.ts): the edge's span continues the client's trace or starts one. */
-  private traceId = '';
-  private spanId = '';
-  private traceFlags = '01';
-  private traceContinued = false;
-  private debugTrace = false;
+  /** W3C trace context (bridge-head.ts): the edge's span continues the client's trace or starts one. */
+  private trace: BridgeTrace | null = null;
+  /** Retries (retry-policy.ts): tries so far, backends that failed, one retry of the pool budget held. */
+  private retry: RetryPolicy = NO_RETRY;
+  private attempts = 0;
+  private staleRetries = 0;
+  private retryReason = '';
+  private tried: Set<string> | null = null;
+  private budgetHeld = false;
 
   constructor(listener: HttpListenerImpl, rt: ListenerRuntime, request: ExchangeRequest, downstream: ExchangeDownstream) {
     this.listener = listener;
@@ -137,41 +140,62 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput {
     this.pool = pool;
     if (rt.trusted.contains(req.peerAddress)) this.clientAddress = clientFromChain(this.joined('x-forwarded-for'), req.peerAddress, rt.trusted);
     if (rt.requestIdName !== '') this.requestId = this.header(rt.requestIdName) ?? this.listener.nextRequestId();
-    this.startTrace();
+    this.trace = bridgeTrace(req.headers, this.listener.traceIds, this.listener.traceToken);
+    this.retry = rt.settingsFor(pool).retry ?? NO_RETRY;
+    if (this.retry.attempts > 0) this.listener.retryBudget(pool.name).request(this.tStart);
     const lease = pool.pick(this);
     if (lease === undefined) return this.fail(503, 'cancelled');
+    this.connectTo(lease, false);
+  }
+
+  /** "pick upstream" done: a connection to the leased backend (`fresh` skips idle ones). */
+  private connectTo(lease: Lease, fresh: boolean): void {
     this.lease = lease;
+    this.attempts++;
     this.tAttempt = this.listener.now();
     const backend = lease.backend;
-    const upstream = this.listener.connector.acquire(backend.id, backend.host, backend.port, rt.settingsFor(pool), this);
+    const upstream = this.listener.connector.acquire(backend.id, backend.host, backend.port, this.rt.settingsFor(this.pool!), this, fresh);
     if (upstream === null) return this.fail(503, 'cancelled');
     this.upstream = upstream;
     this.reused = upstream.uses > 1;
     if (upstream.connected) this.upstreamConnected(upstream);
-    else this.arm(rt.connectTimeout, 'connect');
+    else this.arm(this.rt.connectTimeout, 'connect');
   }
 
-  /** Continues a valid client traceparent (exactly one) or starts a trace; the token asks for Server-Timing. */
-  private startTrace(): void {
-    const h = this.request.headers;
-    let traceparent: string | undefined;
-    let count = 0;
-    for (let i = 0; i < h.length; i += 2) {
-      if (h[i] === 'traceparent') {
-        traceparent = h[i + 1];
-        count++;
-      }
+  /**
+   * The same rules as the HTTP/1.1 path (retry.ts), with what the bridge can resend: nothing of the
+   * response was sent downstream, and either nothing went upstream yet (the body waits in pendingBody)
+   * or the method is idempotent and the request has no body. Returns true when another try started.
+   */
+  private retryFailed(kind: number, outcome: LeaseOutcome): boolean {
+    if (this.done || this.resStarted || this.pool === null || this.lease === null) return false;
+    if (this.headSent && !(this.retry.methods.has(this.request.method) && this.request.contentLength === 0)) return false;
+    const stale = kind === R_RESET && this.reused && this.tFirstByte === 0 && this.staleRetries === 0 && this.headSent;
+    if (!stale) {
+      if (this.attempts - this.staleRetries > this.retry.attempts || (this.retry.on & kind) === 0) return false;
+      if (!this.budgetHeld && !this.listener.retryBudget(this.pool.name).tryAcquire(this.listener.now(), this.retry.budget)) return false;
+      this.budgetHeld = true;
     }
-    const incoming = count === 1 ? parseTraceparent(traceparent!) : null;
-    const ids = this.listener.traceIds;
-    if (incoming !== null) {
-      this.traceId = incoming.traceId;
-      this.traceFlags = incoming.flags;
-      this.traceContinued = true;
-    } else this.traceId = ids.next(16);
-    this.spanId = ids.next(8);
-    const debug = this.header('x-switchyard-trace');
-    if (debug !== undefined) this.debugTrace = tokenMatches(debug, this.listener.traceToken);
+    const failed = this.lease;
+    let next: Lease | undefined = failed;
+    if (!stale) {
+      (this.tried ??= new Set()).add(failed.backend.id);
+      next = this.pool.pick(this, this.tried);
+      if (next === undefined) return false;
+      failed.release(outcome);
+      this.retryReason = outcome;
+    } else this.staleRetries++;
+    const old = this.upstream;
+    this.upstream = null;
+    old?.destroy();
+    this.headSent = false;
+    this.resAcc = null;
+    this.tFirstByte = 0;
+    this.tConnected = 0;
+    this.lease = null;
+    // the keep-alive race resends on a fresh connection to the same backend
+    this.connectTo(next, stale);
+    return true;
   }
 
   private joined(name: string): string {
@@ -193,41 +217,23 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput {
       this.finishWith(null, 'timeout');
       return;
     }
+    // a connect timeout counts as a connect error (nothing was sent)
+    if (this.retryFailed(this.headSent ? R_TIMEOUT : R_CONNECT_ERROR, 'timeout')) return;
     this.fail(504, 'timeout');
   }
 
   upstreamConnected(_conn: UpstreamConnection): void {
     this.tConnected = this.listener.now();
-    const rt = this.rt;
-    const req = this.request;
     const action = this.action!;
-    const target = upstreamTarget(action, this.target, this.path);
-    let head = `${req.method} ${target} HTTP/1.1\r\nhost: ${action.upstreamHost === 'backend' ? this.lease!.backend.id : req.authority}\r\n`;
-    head += `traceparent: 00-${this.traceId}-${this.spanId}-${this.traceFlags}\r\n`;
-    const h = req.headers;
-    const trusted = rt.trusted.contains(req.peerAddress);
-    for (let i = 0; i < h.length; i += 2) {
-      const name = h[i];
-      if (HOP_BY_HOP.has(name) || name.startsWith('proxy-') || name.charCodeAt(0) === 0x3a) continue;
-      // the edge's traceparent replaces the client's; the trace token never leaves; a tracestate only with its trace
-      if (name === 'traceparent' || name === 'x-switchyard-trace' || (name === 'tracestate' && !this.traceContinued)) continue;
-      if ((rt.setXff && name === 'x-forwarded-for') || (rt.setRealIp && name === 'x-real-ip') || (rt.setProto && name === 'x-forwarded-proto')) continue;
-      if ((rt.setHost && name === 'x-forwarded-host') || (rt.setPort && name === 'x-forwarded-port') || (rt.setForwarded && name === 'forwarded')) continue;
-      if (/[\r\n]/.test(h[i + 1])) continue;
-      head += `${name}: ${h[i + 1]}\r\n`;
-    }
-    if (rt.setXff) {
-      const chain = trusted ? this.joined('x-forwarded-for') : '';
-      head += `x-forwarded-for: ${chain.length > 0 ? `${chain}, ` : ''}${req.peerAddress}\r\n`;
-    }
-    if (rt.setRealIp) head += `x-real-ip: ${this.clientAddress}\r\n`;
-    if (rt.setProto) head += `x-forwarded-proto: ${(trusted && this.header('x-forwarded-proto')) || req.scheme}\r\n`;
-    if (rt.setHost) head += `x-forwarded-host: ${(trusted && this.header('x-forwarded-host')) || req.authority}\r\n`;
-    if (rt.setForwarded) head += `forwarded: for=${this.clientAddress.includes(':') ? `"[${this.clientAddress}]"` : this.clientAddress};proto=${req.scheme}\r\n`;
-    if (this.requestId !== '' && this.header(rt.requestIdName) === undefined) head += `${rt.requestIdName}: ${this.requestId}\r\n`;
-    if (req.contentLength > 0) head += `content-length: ${req.contentLength}\r\n`;
-    else if (req.contentLength < 0) head += 'transfer-encoding: chunked\r\n';
-    head += '\r\n';
+    const head = bridgeRequestHead({
+      rt: this.rt,
+      request: this.request,
+      target: upstreamTarget(action, this.target, this.path),
+      host: action.upstreamHost === 'backend' ? this.lease!.backend.id : this.request.authority,
+      clientAddress: this.clientAddress,
+      requestId: this.requestId,
+      trace: this.trace!,
+    });
     const socket = this.upstream!.socket;
     socket.write(Buffer.from(head, 'latin1'));
     this.headSent = true;
@@ -340,7 +346,8 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput {
       if (res.connectionTokens?.includes(name)) continue;
       headers.push(name, res.raw.toString('latin1', res.offsets[o + 2], res.offsets[o + 3]));
     }
-    if (this.debugTrace) headers.push('server-timing', this.edgeTiming(), 'traceresponse', `00-${this.traceId}-${this.spanId}-${this.traceFlags}`);
+    const trace = this.trace!;
+    if (trace.debug) headers.push('server-timing', this.edgeTiming(), 'traceresponse', `00-${trace.traceId}-${trace.spanId}-${trace.flags}`);
     this.downstream.sendHead(res.status, headers);
     this.arm(this.rt.idleTimeout, 'idle');
     if (this.resKind === BODY_NONE) this.finishWith(null, 'success');
@@ -357,9 +364,9 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput {
       pool: this.pool,
       backendId: this.lease?.backend.id,
       reusedUpstream: this.reused,
-      retryReason: '',
-      tried: null,
-      staleRetries: 0,
+      retryReason: this.retryReason,
+      tried: this.tried,
+      staleRetries: this.staleRetries,
     });
   }
 
@@ -393,7 +400,7 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput {
     if (this.done) return;
     if (this.resStarted && this.resKind === BODY_UNTIL_CLOSE) this.finishWith(null, 'success', false);
     else if (this.resStarted) this.finishWith(null, 'reset');
-    else this.fail(502, 'reset');
+    else if (!this.retryFailed(R_RESET, 'reset')) this.fail(502, 'reset');
   }
 
   upstreamClosed(_error: Error | undefined, connected: boolean): void {
@@ -401,6 +408,7 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput {
     if (this.done) return;
     if (this.resStarted && this.resKind === BODY_UNTIL_CLOSE) return this.finishWith(null, 'success', false);
     if (this.resStarted) return this.finishWith(null, 'reset');
+    if (this.retryFailed(connected ? R_RESET : R_CONNECT_ERROR, connected ? 'reset' : 'connect_error')) return;
     this.fail(502, connected ? 'reset' : 'connect_error');
   }
 
@@ -442,6 +450,7 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput {
     else if (outcome === 'success') this.downstream.end();
     else this.downstream.fail(new EdgeError('SY_ERR_UPSTREAM', `l7 ${this.rt.name}: upstream ${outcome}`, { source: 'upstream', status: 502 }));
     const now = this.listener.now();
+    if (this.budgetHeld) this.listener.retryBudget(this.pool!.name).release();
     this.listener.requestDone(this.routeName ?? '', this.pool?.name ?? '', this.status, now - this.tStart);
     if (this.rt.accessLog) {
       const ms = (t: number) => (t === 0 ? undefined : Math.round((t - this.tStart) * 1000) / 1000);
@@ -458,7 +467,9 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput {
         pool: this.pool?.name,
         backend: this.lease?.backend.id,
         protocol: 'h2',
-        trace_id: this.traceId || undefined,
+        trace_id: this.trace?.traceId,
+        attempts: this.attempts > 1 ? this.attempts : undefined,
+        tried: this.tried !== null ? [...this.tried] : undefined,
         connect_ms: ms(this.tConnected),
         first_byte_ms: ms(this.tFirstByte),
         total_ms: ms(now),

@@ -44,6 +44,8 @@ export class HttpConnection {
   deadline = 0;
   /** Start of the current request: its first byte, or accept for the first one. */
   private tStart: number;
+  /** When the first byte of the current request arrived (tStart is the accept time for a first request). */
+  private tArrived = 0;
   private requestStarted = false;
 
   constructor(listener: HttpListenerImpl, rt: ListenerRuntime, remoteAddress: string | undefined, localPort: number, now: number) {
@@ -127,6 +129,7 @@ export class HttpConnection {
         this.rt = this.listener.runtime;
         now = this.listener.now();
         if (this.requests > 0) this.tStart = now;
+        this.tArrived = now;
         this.deadline = now + this.rt.headerTimeout;
         this.scanFrom = s;
       }
@@ -147,7 +150,7 @@ export class HttpConnection {
       this.requests++;
       this.requestStarted = false;
       if (now < 0) now = this.listener.now();
-      const exchange = new ProxyExchange(this, this.rt, this.head, this.tStart, now);
+      const exchange = new ProxyExchange(this, this.rt, this.head, this.tStart, this.tArrived, now);
       this.exchange = exchange;
       this.listener.inflight++;
       const used = exchange.start(buf, headEnd, e);

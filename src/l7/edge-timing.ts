@@ -14,6 +14,7 @@ function quoted(text: string): string {
 
 /** What the Server-Timing entries are computed from (the HTTP/1.1 exchange and the HTTP/2 bridge). */
 export interface EdgeTimingSource {
+  /** When the request arrived (its first byte, not the connection's accept): `start` offsets count from it. */
   readonly tStart: number;
   readonly tHead: number;
   /** When the try picked its backend, 0 when there was none. */
@@ -57,7 +58,7 @@ export function edgeServerTiming(src: EdgeTimingSource): string {
 /** Response header lines ("name: value\r\n") for a traced HTTP/1.1 request. */
 export function edgeTimingLines(ex: ProxyExchange): string {
   const src: EdgeTimingSource = {
-    tStart: ex.tStart,
+    tStart: ex.tArrived,
     tHead: ex.tHead,
     tAttempt: ex.tAttempt,
     tConnected: ex.tConnected,

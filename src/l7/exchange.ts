@@ -58,6 +58,8 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
   bytesIn = 0;
   bytesOut = 0;
   readonly tStart: number;
+  /** When the request's first byte arrived: the base of the edge's Server-Timing `start` offsets. */
+  readonly tArrived: number;
   readonly tHead: number;
   tConnected = 0;
   tFirstByte = 0;
@@ -94,11 +96,12 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
   upstreamEnded = false;
   downstreamEnded = false;
 
-  constructor(conn: HttpConnection, rt: ListenerRuntime, head: RequestHead, tStart: number, now: number) {
+  constructor(conn: HttpConnection, rt: ListenerRuntime, head: RequestHead, tStart: number, tArrived: number, now: number) {
     this.conn = conn;
     this.rt = rt;
     this.head = head;
     this.tStart = tStart;
+    this.tArrived = tArrived;
     this.tHead = now;
     this.clientAddress = conn.peer;
     this.bytesIn = head.raw.length;

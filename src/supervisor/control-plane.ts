@@ -83,12 +83,23 @@ export class ControlPlane {
     this.metrics = new Metrics();
     try {
       this.pools = buildPools(config.pools, { clock: this.clock, logger });
+      // The token exists before the listeners: they recognise trace requests by it.
+      const token = config.admin ? await ensureAdminToken(path.resolve(this.dataDir(), config.admin.token_file)) : undefined;
+      const metrics = this.metrics;
       const workers = this.workerCount();
       if (workers <= 1) {
-        const plane = new TrafficPlane({ ...this.loggers, clock: this.clock, dataDir: this.dataDir(), factories: listenerFactories(this.metrics), pools: () => this.pools! });
+        const plane = new TrafficPlane({
+          ...this.loggers,
+          clock: this.clock,
+          dataDir: this.dataDir(),
+          factories: listenerFactories(),
+          pools: () => this.pools!,
+          traceToken: token,
+          onRequestDone: (record) => metrics.requestDone(record),
+        });
         this.traffic = localTraffic(plane, this.metrics);
       } else {
-        this.traffic = new WorkerPool({ count: workers, logger, replay: () => this.replayForWorker(), ticketSeed: randomBytes(48).toString('hex') });
+        this.traffic = new WorkerPool({ count: workers, logger, replay: () => this.replayForWorker(), ticketSeed: randomBytes(48).toString('hex'), traceToken: token });
       }
       await this.traffic.apply(this.loaded);
 
@@ -106,8 +117,7 @@ export class ControlPlane {
       this.dns = new DnsPlane({ logger, baseDir: this.loaded.baseDir, pools: () => this.pools });
       await this.dns.apply(config.dns);
 
-      if (config.admin) {
-        const token = await ensureAdminToken(path.resolve(this.dataDir(), config.admin.token_file));
+      if (config.admin && token) {
         this.admin = new AdminServer({ ...config.admin.listen, token, controller: this.controller(), logger });
         await this.admin.start();
       }

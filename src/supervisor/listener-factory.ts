@@ -3,6 +3,7 @@
 import type { ListenerConfig, PoolConfig } from '../config/index.ts';
 import type { Clock, Component, Logger } from '../core/index.ts';
 import type { PoolRegistry } from '../pool/index.ts';
+import type { RequestRecord } from './metrics.ts';
 
 export interface ListenerDeps {
   pools: PoolRegistry;
@@ -17,6 +18,10 @@ export interface ListenerDeps {
   poolConfigs: Readonly<Record<string, PoolConfig>>;
   /** Session-ticket key seed shared by every worker, so a session resumes whichever worker accepts it. */
   ticketSeed?: Buffer;
+  /** The admin token: requests that carry it get the edge's Server-Timing phases. */
+  traceToken?: string;
+  /** Metrics: called once per finished HTTP request. */
+  onRequestDone?: (record: RequestRecord) => void;
 }
 
 export interface TrafficListener extends Component {

@@ -6,12 +6,10 @@ import { createTcpListener } from '../l4/index.ts';
 import { createH2Listener } from '../h2/index.ts';
 import type { Pool, PoolRegistry } from '../pool/index.ts';
 import type { ListenerDeps, ListenerFactory, TrafficListener } from './listener-factory.ts';
-import type { Metrics } from './metrics.ts';
 
 const asMap = (pools: PoolRegistry): ReadonlyMap<string, Pool> => new Map(pools.names().map((name) => [name, pools.require(name)]));
 
-function http1(_metrics: Metrics): ListenerFactory {
-  return (listener: ListenerConfig, deps: ListenerDeps): TrafficListener => {
+const http1: ListenerFactory = (listener: ListenerConfig, deps: ListenerDeps): TrafficListener => {
     const inner = createHttpListener(listener, {
       pools: asMap(deps.pools),
       accessLog: deps.accessLog,
@@ -19,6 +17,8 @@ function http1(_metrics: Metrics): ListenerFactory {
       clock: deps.clock,
       upstreamSettings: upstreamSettingsFromPools(deps.poolConfigs),
       baseDir: deps.baseDir,
+      traceToken: deps.traceToken,
+      onRequestDone: deps.onRequestDone,
     });
     return {
       start: () => inner.start(),
@@ -28,14 +28,13 @@ function http1(_metrics: Metrics): ListenerFactory {
       status: () => inner.status(),
       updateConfig: (next, pools, poolConfigs) => inner.updateConfig(next, asMap(pools), upstreamSettingsFromPools(poolConfigs)),
     };
-  };
-}
+};
 
 const tcp: ListenerFactory = (listener, deps) => createTcpListener(listener, { pools: deps.pools, accessLog: deps.accessLog, logger: deps.logger, clock: deps.clock });
 
 // https (TLS + ALPN h2/http1.1) and h2c listeners: src/h2, which serves HTTP/1.1 through the L7 core
 const h2: ListenerFactory = (listener, deps) => createH2Listener(listener, deps);
 
-export function listenerFactories(metrics: Metrics): Partial<Record<ListenerConfig['protocol'], ListenerFactory>> {
-  return { http: http1(metrics), tcp, https: h2, h2c: h2 };
+export function listenerFactories(): Partial<Record<ListenerConfig['protocol'], ListenerFactory>> {
+  return { http: http1, tcp, https: h2, h2c: h2 };
 }

@@ -7,6 +7,7 @@ import { ConfigError, type Clock, type Logger } from '../core/index.ts';
 import { buildPools, type PoolRegistry, type PoolStatus } from '../pool/index.ts';
 import type { LoadedConfig } from '../config/index.ts';
 import type { ListenerFactory, TrafficListener } from './listener-factory.ts';
+import type { RequestRecord } from './metrics.ts';
 
 export interface TrafficPlaneDeps {
   logger: Logger;
@@ -15,6 +16,8 @@ export interface TrafficPlaneDeps {
   dataDir: string;
   factories: Readonly<Partial<Record<ListenerConfig['protocol'], ListenerFactory>>>;
   ticketSeed?: Buffer;
+  traceToken?: string;
+  onRequestDone?: (record: RequestRecord) => void;
   /** Shared pools (single-process mode: the control plane's); when absent the plane builds its own. */
   pools?: () => PoolRegistry;
 }
@@ -70,6 +73,8 @@ export class TrafficPlane {
           baseDir: loaded.baseDir,
           poolConfigs: config.pools,
           ticketSeed: this.deps.ticketSeed,
+          traceToken: this.deps.traceToken,
+          onRequestDone: this.deps.onRequestDone,
         });
         // A changed listener that keeps its address must release the old socket first unless the OS shares it.
         await listener.start();

@@ -30,8 +30,10 @@ async function handle(message: ToWorker): Promise<void> {
         ...loggers,
         clock: systemClock,
         dataDir: path.resolve(loaded.baseDir, loaded.config.data_dir),
-        factories: listenerFactories(metrics),
+        factories: listenerFactories(),
         ticketSeed: Buffer.from(message.ticketSeed, 'hex'),
+        traceToken: message.traceToken,
+        onRequestDone: (record) => metrics.requestDone(record),
       });
       await plane.apply(loaded);
       return reply({ type: 'reply', id: message.id, ok: true });

@@ -15,12 +15,14 @@ export interface WorkerPoolOptions {
   count: number;
   /** Hex; the same TLS session-ticket seed in every worker. */
   ticketSeed: string;
+  /** The admin token, so workers add the edge's Server-Timing to requests that carry it. */
+  traceToken?: string;
   logger: Logger;
   /** What a replacement worker must be told after the config: current health verdicts and admin drains. */
   replay: () => ToWorker[];
 }
 
-type Request = { type: 'apply'; text: string; file: string; baseDir: string; ports: Record<string, number>; ticketSeed: string } | { type: 'draining'; pool: string; backend: string; draining: boolean } | { type: 'status' } | { type: 'metrics' } | { type: 'drain'; deadline: number };
+type Request = { type: 'apply'; text: string; file: string; baseDir: string; ports: Record<string, number>; ticketSeed: string; traceToken?: string } | { type: 'draining'; pool: string; backend: string; draining: boolean } | { type: 'status' } | { type: 'metrics' } | { type: 'drain'; deadline: number };
 
 const replyTimeoutMs = 30_000;
 
@@ -53,7 +55,7 @@ export class WorkerPool implements TrafficHandle {
       ports[listener.name] = listener.listen.port !== 0 ? listener.listen.port : known ?? (await freePort(listener.listen.host));
     }
     if (this.workers.size === 0) await this.fork(this.options.count);
-    await this.broadcast({ type: 'apply', text: loaded.text, file: loaded.file, baseDir: loaded.baseDir, ports, ticketSeed: this.options.ticketSeed });
+    await this.broadcast({ type: 'apply', text: loaded.text, file: loaded.file, baseDir: loaded.baseDir, ports, ticketSeed: this.options.ticketSeed, traceToken: this.options.traceToken });
     this.snapshot = { loaded, ports };
     this.listenerAddresses = Object.fromEntries(loaded.config.listeners.map((listener) => [listener.name, { host: listener.listen.host, port: ports[listener.name] }]));
   }
@@ -137,7 +139,7 @@ export class WorkerPool implements TrafficHandle {
     const worker = await this.forkOne();
     if (this.snapshot) {
       const { loaded, ports } = this.snapshot;
-      await this.ask(worker, { type: 'apply', text: loaded.text, file: loaded.file, baseDir: loaded.baseDir, ports, ticketSeed: this.options.ticketSeed });
+      await this.ask(worker, { type: 'apply', text: loaded.text, file: loaded.file, baseDir: loaded.baseDir, ports, ticketSeed: this.options.ticketSeed, traceToken: this.options.traceToken });
     }
     for (const message of this.options.replay()) worker.send(message);
   }

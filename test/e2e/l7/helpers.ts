@@ -1,6 +1,8 @@
 // Helpers for the L7 end-to-end tests: a proxy built from inline config on port 0 with real pools,
 // a captured access log, and a raw-socket client that counts complete responses.
 import net from 'node:net';
+import type { AddressInfo } from 'node:net';
+import type { Origin } from '../../support/origins.ts';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { configSchema } from '../../../src/config/index.ts';
@@ -211,4 +213,40 @@ export function bridgeExchange(listener: HttpListener, request: Partial<Exchange
       handle.bodyEnd();
     }
   });
+}
+
+export interface CountingOrigin extends Origin {
+  /** Request heads received. */
+  requests(): number;
+}
+
+/** Reads a request head, then resets the connection (RST) without answering. */
+export async function startResettingOrigin(): Promise<CountingOrigin> {
+  let requests = 0;
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => {});
+    let seen = '';
+    socket.on('data', (chunk) => {
+      seen += chunk.toString('latin1');
+      if (seen.includes('\r\n\r\n')) {
+        requests++;
+        socket.resetAndDestroy();
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    port,
+    address: `127.0.0.1:${port}`,
+    connections: () => 0,
+    requests: () => requests,
+    close: () => new Promise((resolve) => {
+      for (const socket of sockets) socket.destroy();
+      server.close(() => resolve());
+    }),
+  };
 }

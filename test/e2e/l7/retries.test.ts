@@ -3,12 +3,11 @@
 // resets every connection after reading a request, one that answers a fixed status, silent ones.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import http from 'node:http';
 import { createHash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { startProxy, rawExchange, headerOf, type TestProxy } from './helpers.ts';
-import { startEchoOrigin, startSilentOrigin, refusedPort, type Origin } from '../../support/origins.ts';
+import { startProxy, rawExchange, headerOf, startResettingOrigin, type CountingOrigin, type TestProxy } from './helpers.ts';
+import { startEchoOrigin, startSilentOrigin, refusedPort } from '../../support/origins.ts';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 after(async () => {
@@ -17,42 +16,6 @@ after(async () => {
 function defer<T extends { close?: () => Promise<void>; stop?: () => Promise<void> }>(thing: T): T {
   cleanups.push(() => (thing.stop ?? thing.close)!.call(thing));
   return thing;
-}
-
-interface CountingOrigin extends Origin {
-  /** Request heads received. */
-  requests(): number;
-}
-
-/** Reads a request head, then resets the connection (RST) without answering. */
-async function startResettingOrigin(): Promise<CountingOrigin> {
-  let requests = 0;
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => {});
-    let seen = '';
-    socket.on('data', (chunk) => {
-      seen += chunk.toString('latin1');
-      if (seen.includes('\r\n\r\n')) {
-        requests++;
-        socket.resetAndDestroy();
-      }
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
-  return {
-    port,
-    address: `127.0.0.1:${port}`,
-    connections: () => 0,
-    requests: () => requests,
-    close: () => new Promise((resolve) => {
-      for (const socket of sockets) socket.destroy();
-      server.close(() => resolve());
-    }),
-  };
 }
 
 /** Answers every request with `status` and `x-origin: name`. */

@@ -30,7 +30,7 @@ function traceCli(args: string[]): Promise<string> {
 }
 
 // Needs the supervisor to pass the admin token to the HTTP listeners (HttpListenerDeps.traceToken).
-test('switchyard trace against switchyard start: client, edge and application phases in one ordered waterfall', { todo: 'needs traceToken wired in src/supervisor/listeners.ts (lead)', timeout: 30_000 }, async () => {
+test('switchyard trace against switchyard start: client, edge and application phases in one ordered waterfall', { timeout: 30_000 }, async () => {
   const origin = http.createServer((req, res) => {
     req.resume();
     req.on('end', () => setTimeout(() => res.writeHead(200, { 'server-timing': 'db;dur=12', 'content-type': 'text/plain', 'content-length': 3 }).end('ok\n'), 15));

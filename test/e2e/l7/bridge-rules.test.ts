@@ -1,10 +1,10 @@
 // The HTTP/2 bridge (handleExchange) follows the same rules as the HTTP/1.1 path: path normalisation
 // before routing, traceparent propagated or started, x-switchyard-trace stripped and honoured only with
-// the admin token, and onRequestDone called once per exchange.
+// the admin token, retries, and onRequestDone called once per exchange.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startProxy, bridgeExchange, type TestProxy } from './helpers.ts';
-import { startEchoOrigin, type EchoOrigin } from '../../support/origins.ts';
+import { startProxy, bridgeExchange, startResettingOrigin, type TestProxy } from './helpers.ts';
+import { startEchoOrigin, refusedPort, type EchoOrigin } from '../../support/origins.ts';
 import type { RequestDoneRecord } from '../../../src/l7/index.ts';
 
 const TOKEN = 'bridge-token';
@@ -67,4 +67,30 @@ test('h2 bridge: onRequestDone once per exchange', async () => {
     { listener: 'test', route: 'api', pool: 'echo', status: 200 },
     { listener: 'test', route: 'rest', pool: '', status: 204 },
   ]);
+});
+
+test('h2 bridge: retries — a reset GET and a refused connect go to another backend; a sent POST is not replayed', async () => {
+  const bad = await startResettingOrigin();
+  const refused = await refusedPort();
+  const retries = { attempts: 2, on: ['connect_error', 'reset'] };
+  // fresh listeners: round robin's first pick is the failing backend
+  const reset = await startProxy({ routes: [{ pool: 'app' }] }, { app: { backends: [{ address: bad.address }, { address: echo.address }], retries } });
+  const unsent = await startProxy({ routes: [{ pool: 'app' }] }, { app: { backends: [{ address: `127.0.0.1:${refused}` }, { address: echo.address }], retries } });
+  const post = await startProxy({ routes: [{ pool: 'app' }] }, { app: { backends: [{ address: bad.address }, { address: echo.address }], retries } });
+  try {
+    const get = await bridgeExchange(reset.listener, { path: '/r' });
+    assert.equal(get.status, 200);
+    assert.equal(bad.requests(), 1);
+    const retried = await bridgeExchange(unsent.listener, { method: 'POST', path: '/p', contentLength: -1 }, ['a=1']);
+    assert.equal(retried.status, 200, 'a POST whose connect failed was never sent: retried');
+    assert.equal(JSON.parse(retried.body).bodyLength, 3);
+    const sent = await bridgeExchange(post.listener, { method: 'POST', path: '/p', contentLength: -1 }, ['a=1']);
+    assert.equal(sent.error?.status, 502, 'a sent POST is not replayed');
+    assert.equal(bad.requests(), 2);
+  } finally {
+    await reset.stop();
+    await unsent.stop();
+    await post.stop();
+    await bad.close();
+  }
 });

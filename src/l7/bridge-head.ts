@@ -1,0 +1,89 @@
+// The HTTP/1.1 request head the bridge (HTTP/2 → HTTP/1.1 upstream) sends: the same header rules as the
+// HTTP/1.1 path (upstream-head.ts) applied to the codec's flat header list, built as a string (the bridge
+// is not the HTTP/1.1 hot path).
+import type { ListenerRuntime } from './runtime.ts';
+import type { ExchangeRequest } from './types.ts';
+import type { TraceIds } from './trace-context.ts';
+import { parseTraceparent, tokenMatches } from './trace-context.ts';
+
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'content-length', 'http2-settings']);
+
+export interface BridgeTrace {
+  traceId: string;
+  spanId: string;
+  flags: string;
+  /** The client's traceparent was valid (its tracestate passes through). */
+  continued: boolean;
+  /** x-switchyard-trace carried the admin token. */
+  debug: boolean;
+}
+
+/** Continues a valid client traceparent (exactly one) or starts a trace; the edge's span is new. */
+export function bridgeTrace(headers: readonly string[], ids: TraceIds, token: string | undefined): BridgeTrace {
+  let traceparent: string | undefined;
+  let count = 0;
+  let debug = false;
+  for (let i = 0; i < headers.length; i += 2) {
+    if (headers[i] === 'traceparent') {
+      traceparent = headers[i + 1];
+      count++;
+    } else if (headers[i] === 'x-switchyard-trace' && !debug) debug = tokenMatches(headers[i + 1], token);
+  }
+  const incoming = count === 1 ? parseTraceparent(traceparent!) : null;
+  const traceId = incoming !== null ? incoming.traceId : ids.next(16);
+  return { traceId, spanId: ids.next(8), flags: incoming !== null ? incoming.flags : '01', continued: incoming !== null, debug };
+}
+
+function joined(headers: readonly string[], name: string): string {
+  let out = '';
+  for (let i = 0; i < headers.length; i += 2) if (headers[i] === name) out = out.length === 0 ? headers[i + 1] : `${out}, ${headers[i + 1]}`;
+  return out;
+}
+
+function first(headers: readonly string[], name: string): string | undefined {
+  for (let i = 0; i < headers.length; i += 2) if (headers[i] === name) return headers[i + 1];
+  return undefined;
+}
+
+export interface BridgeHeadInput {
+  rt: ListenerRuntime;
+  request: ExchangeRequest;
+  /** Request line target (after normalisation, strip_prefix and rewrite). */
+  target: string;
+  host: string;
+  clientAddress: string;
+  requestId: string;
+  trace: BridgeTrace;
+}
+
+/** The complete head (ending in CRLF CRLF) for the upstream. */
+export function bridgeRequestHead(input: BridgeHeadInput): string {
+  const { rt, request: req, trace } = input;
+  let head = `${req.method} ${input.target} HTTP/1.1\r\nhost: ${input.host}\r\n`;
+  head += `traceparent: 00-${trace.traceId}-${trace.spanId}-${trace.flags}\r\n`;
+  const h = req.headers;
+  const trusted = rt.trusted.contains(req.peerAddress);
+  for (let i = 0; i < h.length; i += 2) {
+    const name = h[i];
+    if (HOP_BY_HOP.has(name) || name.startsWith('proxy-') || name.charCodeAt(0) === 0x3a) continue;
+    // the edge's traceparent replaces the client's; the trace token never leaves; a tracestate only with its trace
+    if (name === 'traceparent' || name === 'x-switchyard-trace' || (name === 'tracestate' && !trace.continued)) continue;
+    if ((rt.setXff && name === 'x-forwarded-for') || (rt.setRealIp && name === 'x-real-ip') || (rt.setProto && name === 'x-forwarded-proto')) continue;
+    if ((rt.setHost && name === 'x-forwarded-host') || (rt.setPort && name === 'x-forwarded-port') || (rt.setForwarded && name === 'forwarded')) continue;
+    if (/[\r\n]/.test(h[i + 1])) continue;
+    head += `${name}: ${h[i + 1]}\r\n`;
+  }
+  if (rt.setXff) {
+    const chain = trusted ? joined(h, 'x-forwarded-for') : '';
+    head += `x-forwarded-for: ${chain.length > 0 ? `${chain}, ` : ''}${req.peerAddress}\r\n`;
+  }
+  const client = input.clientAddress;
+  if (rt.setRealIp) head += `x-real-ip: ${client}\r\n`;
+  if (rt.setProto) head += `x-forwarded-proto: ${(trusted && first(h, 'x-forwarded-proto')) || req.scheme}\r\n`;
+  if (rt.setHost) head += `x-forwarded-host: ${(trusted && first(h, 'x-forwarded-host')) || req.authority}\r\n`;
+  if (rt.setForwarded) head += `forwarded: for=${client.includes(':') ? `"[${client}]"` : client};proto=${req.scheme}\r\n`;
+  if (input.requestId !== '' && first(h, rt.requestIdName) === undefined) head += `${rt.requestIdName}: ${input.requestId}\r\n`;
+  if (req.contentLength > 0) head += `content-length: ${req.contentLength}\r\n`;
+  else if (req.contentLength < 0) head += 'transfer-encoding: chunked\r\n';
+  return head + '\r\n';
+}
