@@ -89,6 +89,11 @@ test('serves, balances round robin, and the admin API needs the token', async ()
 
   const metrics = await (await fetch(`${admin}/metrics`, { headers: { authorization: `Bearer ${token}` } })).text();
   assert.match(metrics, /switchyard_pool_backend_usable\{pool="app",backend="127\.0\.0\.1:\d+",state="healthy"\} 1/);
+  // every request above was counted, by listener, route and status class
+  const counted = /switchyard_http_requests_total\{listener="web",route="#0",pool="app",code="2xx"\} (\d+)/.exec(metrics);
+  assert.ok(counted, 'request counter present');
+  assert.equal(Number(counted[1]), 12);
+  assert.match(metrics, /switchyard_http_request_duration_seconds_count\{listener="web",route="#0"\} 12/);
 });
 
 test('reload applies a good config on the same sockets and refuses a bad one, keeping the old', async () => {
