@@ -4,6 +4,7 @@
 //
 // usage: node_modules/.bin/node bench/http1/profile.ts [--target switchyard] [--duration 10] [--perf] [--keep DIR]
 import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
@@ -50,6 +51,8 @@ if (unavailable) throw new Error(`${target.label}: ${unavailable}`);
 
 const processes = new ProcessSet();
 const dir = await mkdtemp(path.join(tmpdir(), 'switchyard-bench-profile-'));
+// An interrupted run (SIGINT/SIGTERM) skips the finally below; its temp dir goes with the processes.
+processes.onCleanup(() => rmSync(dir, { recursive: true, force: true }));
 const profileDir = options.keep ? path.resolve(options.keep) : path.join(dir, 'profiles');
 await mkdir(profileDir, { recursive: true });
 const out: string[] = [];

@@ -4,6 +4,7 @@
 //
 // usage: node_modules/.bin/node bench/http1/run.ts [--rounds 3] [--duration 8] [--connections 50] [--results bench/RESULTS.md]
 import { mkdtemp, readdir, rm, truncate, writeFile } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
@@ -56,6 +57,8 @@ const log = (text: string): boolean => process.stderr.write(`${text}\n`);
 
 const processes = new ProcessSet();
 const dir = await mkdtemp(path.join(tmpdir(), 'switchyard-bench-http1-'));
+// An interrupted run (SIGINT/SIGTERM) skips the finally below; its temp dir goes with the processes.
+processes.onCleanup(() => rmSync(dir, { recursive: true, force: true }));
 const cgroups: CpuCgroup[] = [];
 const running = new Map<string, RunningTarget>();
 try {

@@ -6,3 +6,4 @@ export { H2UpstreamSessions, type UpstreamTarget } from './upstream/sessions.ts'
 export { http2ServerOptions } from './server-options.ts';
 export { grpcStatus, isGrpc, parseGrpcTimeout, formatGrpcTimeout, respondGrpcStatus } from './grpc.ts';
 export { grpcProbe, healthCheckRequest, servingStatusOf } from './grpc-health-probe.ts';
+export { H2ForeignUpstreams, proxyForeignExchange } from './foreign-upstream.ts';

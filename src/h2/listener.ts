@@ -11,6 +11,7 @@ import { createTlsTerminator, type TlsTerminator } from '../tls/index.ts';
 import { H2Frontend } from './frontend.ts';
 import { StreamDispatch } from './dispatch.ts';
 import { H2UpstreamSessions } from './upstream/sessions.ts';
+import { proxyForeignExchange } from './foreign-upstream.ts';
 
 /** The pool registry as this listener uses it (src/pool's PoolRegistry fits). */
 export interface PoolLookup {
@@ -76,6 +77,8 @@ export class H2Listener {
       baseDir: deps.baseDir,
       traceToken: deps.traceToken,
       onRequestDone: deps.onRequestDone,
+      // HTTP/1.1 requests routed to h2c/h2/grpc pools go up on the same sessions as HTTP/2 streams
+      foreignUpstream: (pool, request, downstream, target) => proxyForeignExchange((name, config) => this.sessionsFor(name, config), pool, request, downstream, target),
     });
     this.terminator = config.protocol === 'https' ? createTlsTerminator(config, { dataDir: deps.dataDir, baseDir: deps.baseDir, logger: deps.logger, clock: deps.clock, ticketSeed: deps.ticketSeed }) : undefined;
     this.dispatch = this.buildDispatch();

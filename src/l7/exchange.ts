@@ -23,6 +23,7 @@ import { P_ROUTING, P_CONNECTING, P_WAITING, P_RESPONDING, P_TUNNEL, P_DONE, cop
 import { NO_RETRY, REPLAY_LIMIT, R_TIMEOUT, type RetryPolicy } from './retry-policy.ts';
 import { retryOnAnotherBackend, keepSent, keepCopy } from './retry.ts';
 import { parseTraceparent, tokenMatches } from './trace-context.ts';
+import { ForeignRelay, isForeignPool } from './foreign-relay.ts';
 
 export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
   readonly conn: HttpConnection;
@@ -95,6 +96,8 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
   debugTrace = false;
   upstreamEnded = false;
   downstreamEnded = false;
+  /** Set when the pool speaks HTTP/2 and deps.foreignUpstream took the request (foreign-relay.ts). */
+  foreign: ForeignRelay | null = null;
 
   constructor(conn: HttpConnection, rt: ListenerRuntime, head: RequestHead, tStart: number, tArrived: number, now: number) {
     this.conn = conn;
@@ -143,6 +146,10 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
     if (this.conn.peerTrusted(rt)) this.clientAddress = clientBehindProxies(this);
     if (rt.requestIdName !== '') this.requestId = requestIdFor(this);
     this.startTrace();
+    if (this.conn.listener.foreignUpstream !== undefined && !head.upgrade && isForeignPool(pool)) {
+      const used = new ForeignRelay(this).start(pool, buf, bs, be);
+      if (used !== false) return used;
+    }
     const settings = rt.settingsFor(pool);
     this.settings = settings;
     const retry = settings.retry ?? NO_RETRY;
@@ -258,6 +265,7 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
 
   /** Later request body bytes from the downstream connection. Same contract as start(). */
   requestBody(buf: Buffer, s: number, e: number): number {
+    if (this.foreign !== null) return this.foreign.requestBody(buf, s, e);
     const end = this.frameBody(buf, s, e);
     if (end < 0) return -1;
     if (end > s) {
@@ -275,7 +283,7 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
   }
 
   /** How long this try waits for the response head: upstream_response (route, listener), or per_try_timeout when shorter and `timeout` is retried. */
-  private tryTimeout(): number {
+  tryTimeout(): number {
     const override = this.action?.responseTimeout ?? -1;
     const whole = override >= 0 ? override : this.rt.responseTimeout;
     const perTry = this.retry.perTryTimeout;
@@ -354,6 +362,7 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
 
   downstreamDrain(): void {
     if (this.staticStream !== null) this.staticStream.resume();
+    if (this.foreign !== null) this.foreign.drain();
     if (this.upstream !== null && this.upstream.socket.isPaused()) this.upstream.socket.resume();
   }
 
@@ -391,6 +400,7 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
 
   /** Deadline passed (the connection's sweep calls this). */
   timedOut(): void {
+    if (this.foreign !== null) return this.foreign.timedOut();
     onDeadline(this);
   }
 
@@ -407,6 +417,7 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
       this.staticStream = null;
     }
     if (this.outcome === 'success' && this.phase !== P_TUNNEL) this.outcome = 'cancelled';
+    this.foreign?.abort();
     const upstream = this.upstream;
     this.upstream = null;
     upstream?.destroy();

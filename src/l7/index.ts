@@ -11,6 +11,8 @@
 //     and the HTTP/1.1 upstream path. The codec gives method/authority/path/flat headers and a body via the
 //     returned handle (bodyData/bodyEnd, drain, abort); L7 answers through `downstream` (sendHead,
 //     sendData with backpressure, end(trailers?), fail(EdgeError), pauseBody/resumeBody). See types.ts.
+//   deps.foreignUpstream  the reverse, from src/h2: HTTP/1.1 requests routed to h2c/h2/grpc pools are handed
+//     to it as an exchange; the HTTP/1.1 connection relays the response (foreign-relay.ts).
 import type { ListenerConfig } from '../config/index.ts';
 import type { HttpListener, HttpListenerDeps } from './types.ts';
 import { HttpListenerImpl } from './listener.ts';
@@ -25,6 +27,7 @@ export type {
   ExchangeRequest,
   ExchangeDownstream,
   ExchangeHandle,
+  ForeignTarget,
 } from './types.ts';
 export { upstreamSettingsFromPools } from './settings.ts';
 

@@ -53,6 +53,8 @@ export class HttpListenerImpl implements HttpListener {
   private readonly doneRecord: RequestDoneRecord = { listener: '', route: '', pool: '', status: 0, durationSeconds: 0 };
   /** The admin token that x-switchyard-trace must carry (undefined: never honoured). */
   readonly traceToken: string | undefined;
+  /** deps.foreignUpstream: HTTP/1.1 requests routed to HTTP/2 pools (foreign-relay.ts). */
+  readonly foreignUpstream: HttpListenerDeps['foreignUpstream'];
   /** Per pool (by name): this listener's retry budget; pools that survive a reload keep theirs. */
   private readonly retryBudgets = new Map<string, RetryBudget>();
   private readonly idPrefix = randomBytes(8).toString('hex') + '-';
@@ -69,6 +71,7 @@ export class HttpListenerImpl implements HttpListener {
     this.external = deps.external === true;
     this.traceToken = deps.traceToken;
     this.onRequestDone = deps.onRequestDone;
+    this.foreignUpstream = deps.foreignUpstream;
     this.connector = new UpstreamConnector(this.readBuffer, this.chunks, (err) => this.internalError(null, err));
   }
 

@@ -114,7 +114,7 @@ function onResponseHead(ex: ProxyExchange, buf: Buffer | null, s: number, e: num
   // so this connection cannot carry another request
   if (!ex.reqDone) ex.closeAfter = true;
   const close = ex.willClose();
-  let extra = close ? 'connection: close\r\n' : ex.keepAliveHeader() ? 'connection: keep-alive\r\n' : '';
+  let extra = ex.rt.connectionLines(close, ex.keepAliveHeader());
   if (ex.debugTrace) extra += edgeTimingLines(ex);
   let end = s;
   if (buf !== null && !ex.dechunk) end = frameResponse(ex, buf, s, e);
@@ -177,7 +177,7 @@ function startTunnel(ex: ProxyExchange, buf: Buffer | null, s: number, e: number
   ex.status = 101;
   ex.phase = P_TUNNEL;
   const res = ex.conn.listener.resHead;
-  const out = buildDownstreamHead(res, RESPONSE_ALWAYS_DROP & ~bit(H_UPGRADE), 'connection: upgrade\r\n', buf, s, e);
+  const out = buildDownstreamHead(res, RESPONSE_ALWAYS_DROP & ~bit(H_UPGRADE), ex.rt.upgradeLines, buf, s, e);
   ex.bytesOut += out.length;
   ex.conn.write(out);
   ex.conn.setDeadline(ex.rt.tunnelIdleTimeout);

@@ -12,6 +12,7 @@ import { REQUEST_ALWAYS_DROP, bit } from './rewrite.ts';
 import { H_X_FORWARDED_FOR, H_X_REAL_IP, H_X_FORWARDED_PROTO, H_X_FORWARDED_HOST, H_X_FORWARDED_PORT, H_FORWARDED } from './parse/request-head.ts';
 import { DEFAULT_UPSTREAM_SETTINGS } from './upstream/connector.ts';
 import { settingsOf } from './settings.ts';
+import { hstsHeaderValue } from '../tls/index.ts';
 
 export class ListenerRuntime {
   readonly name: string;
@@ -43,6 +44,18 @@ export class ListenerRuntime {
   readonly pools: ReadonlyMap<string, UpstreamPool>;
   readonly upstreamSettings: ReadonlyMap<string, UpstreamSettings>;
   readonly accessLog: boolean;
+  /**
+   * Header lines ("name: value\r\n") every response head written on this listener carries:
+   * Strict-Transport-Security on https listeners with `tls.hsts`, else ''. Built once per runtime, and
+   * pre-joined with each Connection line below, so that a response head needs no concatenation for them.
+   */
+  readonly responseLines: string;
+  /** `connection: close` + responseLines. */
+  readonly closeLines: string;
+  /** `connection: keep-alive` + responseLines (HTTP/1.0 keep-alive clients). */
+  readonly keepAliveLines: string;
+  /** `connection: upgrade` + responseLines (a 101 that starts a tunnel). */
+  readonly upgradeLines: string;
   private readonly baseDir: string;
   /** Static responders of this runtime's routes, built on first use. */
   private readonly statics = new Map<StaticAction, StaticFiles>();
@@ -75,7 +88,9 @@ export class ListenerRuntime {
     this.setPort = f.headers.includes('x-forwarded-port');
     this.setForwarded = f.headers.includes('forwarded');
     this.requestIdName = f.request_id === false ? '' : f.request_id.toLowerCase();
-    this.hidden = config.response_headers.hide;
+    const hsts = config.protocol === 'https' && config.tls !== undefined ? hstsHeaderValue(config.tls) : undefined;
+    // with HSTS on, the edge's Strict-Transport-Security replaces an upstream's (one header, the listener's policy)
+    this.hidden = hsts === undefined ? config.response_headers.hide : [...config.response_headers.hide, 'strict-transport-security'];
     this.requestDropMask =
       REQUEST_ALWAYS_DROP |
       (this.setXff ? bit(H_X_FORWARDED_FOR) : 0) |
@@ -87,6 +102,15 @@ export class ListenerRuntime {
     this.pools = pools;
     this.upstreamSettings = upstreamSettings ?? new Map();
     this.accessLog = config.access_log;
+    this.responseLines = hsts === undefined ? '' : `strict-transport-security: ${hsts}\r\n`;
+    this.closeLines = 'connection: close\r\n' + this.responseLines;
+    this.keepAliveLines = 'connection: keep-alive\r\n' + this.responseLines;
+    this.upgradeLines = 'connection: upgrade\r\n' + this.responseLines;
+  }
+
+  /** The Connection line (or none) for a response head, with responseLines after it. */
+  connectionLines(close: boolean, keepAliveHeader: boolean): string {
+    return close ? this.closeLines : keepAliveHeader ? this.keepAliveLines : this.responseLines;
   }
 
   staticFor(action: StaticAction): StaticFiles {

@@ -46,7 +46,7 @@ function send(ex: ProxyExchange, response: StaticResponse): void {
   if (!hasLength && response.status !== 304) {
     text += `content-length: ${Buffer.isBuffer(body) ? body.length : 0}\r\n`;
   }
-  text += ex.willClose() ? 'connection: close\r\n\r\n' : ex.keepAliveHeader() ? 'connection: keep-alive\r\n\r\n' : '\r\n';
+  text += ex.rt.connectionLines(ex.willClose(), ex.keepAliveHeader()) + '\r\n';
   const headBytes = Buffer.from(text, 'latin1');
   if (body === null || Buffer.isBuffer(body)) {
     const out = body === null || ex.head.method === 'HEAD' ? headBytes : Buffer.concat([headBytes, body]);

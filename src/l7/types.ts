@@ -43,6 +43,24 @@ export interface HttpListenerDeps {
    * reused: read it during the call, do not keep it. Strings are the runtime's own (no allocation).
    */
   onRequestDone?(record: RequestDoneRecord): void;
+  /**
+   * (src/h2) Upstream for HTTP/1.1 requests whose route targets a pool speaking HTTP/2 (`protocol: h2c | h2 |
+   * grpc`): the request goes there instead of the HTTP/1.1 upstream path. `request.path` is the upstream
+   * target (after strip_prefix / rewrite) and `request.headers` already carry the forwarded headers and the
+   * traceparent; the implementation picks the backend (`target.balance`), retries what may be retried, and
+   * answers through `downstream` (its pauseBody/resumeBody pause the client's socket). Returns undefined
+   * when it does not serve that pool: the request then takes the HTTP/1.1 path. The L7 core enforces the
+   * listener's body, response and idle timeouts, and calls handle.abort() when it gives up.
+   */
+  foreignUpstream?(pool: UpstreamPool, request: ExchangeRequest, downstream: ExchangeDownstream, target: ForeignTarget): ExchangeHandle | undefined;
+}
+
+/** Route details for a foreignUpstream request. */
+export interface ForeignTarget {
+  /** The route's upstream_host: 'client' sends `request.authority`, 'backend' the picked backend's address. */
+  upstreamHost: 'client' | 'backend';
+  /** The request as balancers see it (client address after trusted proxies, path, headers, cookies). */
+  balance: BalanceInput;
 }
 
 /** What onRequestDone sees: route and pool are '' when the request had none. */

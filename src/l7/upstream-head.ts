@@ -57,7 +57,7 @@ export function upstreamRequestHead(ex: ProxyExchange, buf: Buffer | null, bs: n
   return buildUpstreamHead(head, newTarget === head.target && !head.absoluteForm && !head.targetChanged ? null : newTarget, drop, extra, buf, bs, be);
 }
 
-function forwardedLines(ex: ProxyExchange): string {
+export function forwardedLines(ex: ProxyExchange): string {
   const rt = ex.rt;
   const head = ex.head;
   const peer = ex.conn.peer;
