@@ -18,6 +18,7 @@ import { WorkerPool } from './worker-pool.ts';
 import { listenerFactories } from './listeners.ts';
 import { createLoggers, type Loggers } from './logging.ts';
 import { Metrics } from './metrics.ts';
+import { assertAddressesFree, type ListenAddress } from './address-guard.ts';
 import type { ToWorker } from './ipc.ts';
 
 export interface ControlPlaneOptions {
@@ -82,6 +83,7 @@ export class ControlPlane {
     const { logger } = this.loggers;
     this.metrics = new Metrics();
     try {
+      await assertAddressesFree(this.loaded.file, tcpListenAddresses(this.loaded));
       this.pools = buildPools(config.pools, { clock: this.clock, logger });
       // The token exists before the listeners: they recognise trace requests by it.
       const token = config.admin ? await ensureAdminToken(path.resolve(this.dataDir(), config.admin.token_file)) : undefined;
@@ -163,6 +165,9 @@ export class ControlPlane {
     const pools = buildPools(loaded.config.pools, { clock: this.clock, logger }, previousPools, { defer: true });
     const previous = this.loaded;
     try {
+      // Addresses this edge does not serve yet must be free (its own are shared with SO_REUSEPORT).
+      const serving = new Set(tcpListenAddresses(previous).map((address) => `${address.host}:${address.port}`));
+      await assertAddressesFree(loaded.file, tcpListenAddresses(loaded).filter((address) => !serving.has(`${address.host}:${address.port}`)));
       this.health!.apply(loaded.config.pools);
       // DNS builds its zones completely before swapping; a bad zone file throws here and nothing changed.
       await this.dns!.apply(loaded.config.dns);
@@ -249,6 +254,11 @@ export class ControlPlane {
     if (this.loaded) await rm(this.pidFile(), { force: true });
     this.loggers?.logger.flush();
   }
+}
+
+/** The TCP addresses of a config's listeners (udp listeners do not share ports this way). */
+function tcpListenAddresses(loaded: LoadedConfig): ListenAddress[] {
+  return loaded.config.listeners.filter((listener) => listener.protocol !== 'udp').map((listener) => ({ name: listener.name, host: listener.listen.host, port: listener.listen.port }));
 }
 
 function localTraffic(plane: TrafficPlane, metrics: Metrics): TrafficHandle {

@@ -162,3 +162,23 @@ test('workers: 2 runs two processes that share the listener', async () => {
   }
   assert.equal(pids.size, 2, 'both workers answered requests');
 });
+
+test('a second edge on a port that one already serves is refused, not silently sharing it', async () => {
+  const a = await origin('a');
+  const probe = await import('node:net').then((net) => net.createServer());
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const port = (probe.address() as import('node:net').AddressInfo).port;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  const fixed = config(a, a).replace(/backends: .*/, `backends: [ { address: ${a.address} } ]`).replace('listen: 127.0.0.1:0\n    routes', `listen: 127.0.0.1:${port}\n    routes`);
+  const first = await edge(fixed);
+  assert.equal(first.ready.listeners.web.port, port);
+  const second = await runSwitchyard(fixed).then(
+    (running) => {
+      cleanups.push(() => running.stop());
+      return assert.fail('the second edge started');
+    },
+    (err: Error) => err,
+  );
+  assert.match(second.message, new RegExp(`listener web: 127\\.0\\.0\\.1:${port} is already in use by another process`));
+  assert.equal(await originOf(first.url('web', '/')), 'a');
+});

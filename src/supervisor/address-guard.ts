@@ -1,0 +1,31 @@
+// Refuses to start a listener on an address another process already serves. Workers bind with
+// SO_REUSEPORT (so they can share a port), which would also let a second, unrelated `switchyard start`
+// join the same port silently and split its traffic; a bind without SO_REUSEPORT fails on any taken port.
+import net from 'node:net';
+import { ConfigError } from '../core/index.ts';
+
+export interface ListenAddress {
+  name: string;
+  host: string;
+  port: number;
+}
+
+function probe(host: string, port: number): Promise<NodeJS.ErrnoException | undefined> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', (err: NodeJS.ErrnoException) => resolve(err));
+    server.listen({ host, port, exclusive: true }, () => server.close(() => resolve(undefined)));
+  });
+}
+
+/** Throws a ConfigError naming every listener whose fixed port is taken (port 0 is always free). */
+export async function assertAddressesFree(file: string, addresses: readonly ListenAddress[]): Promise<void> {
+  const problems: string[] = [];
+  for (const address of addresses) {
+    if (address.port === 0) continue;
+    const err = await probe(address.host, address.port);
+    if (err?.code === 'EADDRINUSE') problems.push(`${file}: listener ${address.name}: ${address.host}:${address.port} is already in use by another process (is switchyard already running?)`);
+    else if (err) problems.push(`${file}: listener ${address.name}: cannot listen on ${address.host}:${address.port}: ${err.code ?? err.message}`);
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+}
