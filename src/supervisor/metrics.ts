@@ -15,6 +15,12 @@ export interface RequestRecord {
 
 const statusClass = ['0xx', '1xx', '2xx', '3xx', '4xx', '5xx'];
 
+/** The metric children of one (listener, route, pool): looked up once, then reused by every request. */
+interface RouteSeries {
+  byClass: (Counter.Internal | undefined)[];
+  duration: Histogram.Internal<'listener' | 'route'>;
+}
+
 export class Metrics {
   readonly registry = new Registry();
   private readonly requests: Counter<'listener' | 'route' | 'pool' | 'code'>;
@@ -22,6 +28,8 @@ export class Metrics {
   private readonly backendUp: Gauge<'pool' | 'backend' | 'state'>;
   private readonly backendInflight: Gauge<'pool' | 'backend'>;
   private pools: PoolRegistry | undefined;
+  /** listener → route → pool → series; label strings come from the compiled config, so this stays small. */
+  private readonly series = new Map<string, Map<string, Map<string, RouteSeries>>>();
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'switchyard_process_' });
@@ -47,11 +55,25 @@ export class Metrics {
     return this.registry.contentType;
   }
 
-  /** Hot path: one counter increment and one histogram observation. */
+  /**
+   * Hot path: three map lookups, one increment, one observation. prom-client's labels() hashes its label
+   * values on every call, so the children are cached per (listener, route, pool) and status class.
+   */
   requestDone(record: RequestRecord): void {
-    const code = statusClass[(record.status / 100) | 0] ?? '0xx';
-    this.requests.labels(record.listener, record.route, record.pool, code).inc();
-    this.duration.labels(record.listener, record.route).observe(record.durationSeconds);
+    let routes = this.series.get(record.listener);
+    if (routes === undefined) this.series.set(record.listener, (routes = new Map()));
+    let pools = routes.get(record.route);
+    if (pools === undefined) routes.set(record.route, (pools = new Map()));
+    let series = pools.get(record.pool);
+    if (series === undefined) {
+      series = { byClass: [], duration: this.duration.labels(record.listener, record.route) };
+      pools.set(record.pool, series);
+    }
+    const index = (record.status / 100) | 0;
+    let counter = series.byClass[index];
+    if (counter === undefined) series.byClass[index] = counter = this.requests.labels(record.listener, record.route, record.pool, statusClass[index] ?? '0xx');
+    counter.inc();
+    series.duration.observe(record.durationSeconds);
   }
 
   async render(pools: PoolRegistry | undefined): Promise<string> {
