@@ -2,6 +2,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import net from 'node:net';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -165,9 +166,9 @@ test('workers: 2 runs two processes that share the listener', async () => {
 
 test('a second edge on a port that one already serves is refused, not silently sharing it', async () => {
   const a = await origin('a');
-  const probe = await import('node:net').then((net) => net.createServer());
+  const probe = net.createServer();
   await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const port = (probe.address() as import('node:net').AddressInfo).port;
+  const port = (probe.address() as net.AddressInfo).port;
   await new Promise<void>((resolve) => probe.close(() => resolve()));
   const fixed = config(a, a).replace(/backends: .*/, `backends: [ { address: ${a.address} } ]`).replace('listen: 127.0.0.1:0\n    routes', `listen: 127.0.0.1:${port}\n    routes`);
   const first = await edge(fixed);
