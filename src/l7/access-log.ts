@@ -10,7 +10,6 @@
 import { pino } from 'pino';
 import type { Logger } from '../core/index.ts';
 import type { ProxyExchange } from './exchange.ts';
-import { AccessLogSink } from './access-log-sink.ts';
 
 interface PinoInternals {
   stream: { write(line: string): unknown };
@@ -75,11 +74,6 @@ export class AccessLogBatch {
   }
 
   add(stream: PinoInternals['stream'], line: string): void {
-    // The access log's own sink batches into its buffers itself, without building a joined string.
-    if (stream instanceof AccessLogSink) {
-      stream.write(line);
-      return;
-    }
     if (this.stream !== stream && this.pending.length > 0) this.flush();
     this.stream = stream;
     this.pending += line;

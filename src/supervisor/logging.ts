@@ -2,7 +2,6 @@
 import path from 'node:path';
 import type { Config } from '../config/index.ts';
 import { createLogger, silentLogger, type Logger } from '../core/index.ts';
-import { openAccessLogSink } from '../l7/access-log-sink.ts';
 
 export interface Loggers {
   logger: Logger;
@@ -15,11 +14,7 @@ export function createLoggers(config: Config, baseDir: string): Loggers {
   let accessLog: Logger;
   if (target === 'off') accessLog = silentLogger();
   else if (target === 'stdout') accessLog = logger.child({ log: 'access' });
-  // stdout shares the operational logger's stream (whole lines, never interleaved); a file or stderr gets
-  // the access log's own double-buffered sink.
-  else {
-    const sink = openAccessLogSink(target === 'stderr' ? 2 : path.resolve(baseDir, target));
-    accessLog = createLogger({ level: 'info', destination: sink }).child({ log: 'access' });
-  }
+  else if (target === 'stderr') accessLog = createLogger({ level: 'info', destination: 2 }).child({ log: 'access' });
+  else accessLog = createLogger({ level: 'info', destination: path.resolve(baseDir, target) }).child({ log: 'access' });
   return { logger, accessLog };
 }
