@@ -2,10 +2,8 @@
 // L7 answers; the router, pools, upstream connections and origin are all real.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startProxy, type TestProxy } from './helpers.ts';
+import { bridgeExchange, startProxy, type TestProxy } from './helpers.ts';
 import { startEchoOrigin, startGarbageOrigin, type EchoOrigin, type Origin } from '../../support/origins.ts';
-import type { ExchangeDownstream, ExchangeRequest } from '../../../src/l7/index.ts';
-import type { EdgeError } from '../../../src/core/index.ts';
 
 let echo: EchoOrigin;
 let garbage: Origin;
@@ -32,45 +30,7 @@ after(async () => {
   await garbage.close();
 });
 
-interface Answer {
-  status: number;
-  headers: string[];
-  body: string;
-  error?: EdgeError;
-}
-
-function exchange(request: Partial<ExchangeRequest>, body?: string[]): Promise<Answer> {
-  return new Promise((resolve) => {
-    const answer: Answer = { status: 0, headers: [], body: '' };
-    const downstream: ExchangeDownstream = {
-      sendHead(status, headers) {
-        answer.status = status;
-        answer.headers = headers;
-      },
-      sendData(chunk) {
-        answer.body += chunk.toString('utf8');
-        return true;
-      },
-      end() {
-        resolve(answer);
-      },
-      fail(error) {
-        answer.error = error;
-        resolve(answer);
-      },
-      pauseBody() {},
-      resumeBody() {},
-    };
-    const handle = proxy.listener.handleExchange(
-      { method: 'GET', authority: 'site.test', path: '/', scheme: 'https', headers: [], peerAddress: '127.0.0.1', contentLength: body ? -1 : 0, ...request },
-      downstream,
-    );
-    if (body) {
-      for (const part of body) handle.bodyData(Buffer.from(part));
-      handle.bodyEnd();
-    }
-  });
-}
+const exchange = (request: Parameters<typeof bridgeExchange>[1], body?: string[]): ReturnType<typeof bridgeExchange> => bridgeExchange(proxy.listener, request, body);
 
 test('proxies through the router with strip_prefix, forwarded headers and a streamed body', async () => {
   const answer = await exchange({ method: 'POST', path: '/api/items?x=1', headers: ['x-test', 'yes', 'connection', 'bad'] }, ['hello ', 'world']);
