@@ -59,11 +59,13 @@ test('traceroute --json agrees with Debian traceroute on every hop', async () =>
 });
 
 test('traceroute over IPv6 shows the same path', async () => {
-  const run = await switchyard(['traceroute', '2001:db8:3::2', '-q', '1', '-w', '2', '--json'], { netns: client });
+  // Two probes a hop: on a loaded machine one ICMPv6 answer can miss its wait; each hop must still name its router.
+  const run = await switchyard(['traceroute', '2001:db8:3::2', '-q', '2', '-w', '2', '--json'], { netns: client });
   assert.equal(run.code, 0, run.stderr);
   const result = JSON.parse(run.stdout);
   assert.equal(result.reached, true);
-  assert.deepEqual(result.hops.map((hop: { probes: { from: string }[] }) => hop.probes[0].from), ['2001:db8:1::1', '2001:db8:2::2', '2001:db8:3::2']);
+  const answered = (hop: { probes: { from?: string }[] }): string | undefined => hop.probes.find((probe) => probe.from !== undefined)?.from;
+  assert.deepEqual(result.hops.map(answered), ['2001:db8:1::1', '2001:db8:2::2', '2001:db8:3::2']);
 });
 
 test('ping through both routers, over IPv4 and IPv6: the reply TTL shows the two hops', async () => {
