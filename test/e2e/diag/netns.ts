@@ -39,7 +39,8 @@ export async function createNamespaces(roles: string[]): Promise<Namespaces> {
       names[role] = ns;
       await ip('-n', ns, 'link', 'set', 'lo', 'up');
       // answer every probe: the default ICMP rate limit (1/s per peer after a burst) would make hops flaky
-      await inNs(ns, 'sysctl', ['-qw', 'net.ipv4.icmp_ratelimit=0', 'net.ipv6.icmp.ratelimit=0']);
+      // (and the namespace-wide ICMP token bucket, 1000/s with a burst of 50 by default)
+      await inNs(ns, 'sysctl', ['-qw', 'net.ipv4.icmp_ratelimit=0', 'net.ipv6.icmp.ratelimit=0', 'net.ipv4.icmp_msgs_per_sec=100000', 'net.ipv4.icmp_msgs_burst=10000']);
     }
   } catch (err) {
     await remove();

@@ -59,13 +59,18 @@ test('traceroute --json agrees with Debian traceroute on every hop', async () =>
 });
 
 test('traceroute over IPv6 shows the same path', async () => {
-  // Two probes a hop: on a loaded machine one ICMPv6 answer can miss its wait; each hop must still name its router.
-  const run = await switchyard(['traceroute', '2001:db8:3::2', '-q', '2', '-w', '2', '--json'], { netns: client });
-  assert.equal(run.code, 0, run.stderr);
-  const result = JSON.parse(run.stdout);
-  assert.equal(result.reached, true);
+  // Two probes a hop, and one more walk when a hop stayed silent: with the whole suite running, a router's
+  // ICMPv6 time-exceeded now and then misses its wait (seen 1 run in 3). Each hop must name its router.
   const answered = (hop: { probes: { from?: string }[] }): string | undefined => hop.probes.find((probe) => probe.from !== undefined)?.from;
-  assert.deepEqual(result.hops.map(answered), ['2001:db8:1::1', '2001:db8:2::2', '2001:db8:3::2']);
+  let hops: (string | undefined)[] = [];
+  for (let walk = 0; walk < 2 && (hops.length === 0 || hops.includes(undefined)); walk++) {
+    const run = await switchyard(['traceroute', '2001:db8:3::2', '-q', '2', '-w', '2', '--json'], { netns: client });
+    assert.equal(run.code, 0, run.stderr);
+    const result = JSON.parse(run.stdout);
+    assert.equal(result.reached, true);
+    hops = result.hops.map(answered);
+  }
+  assert.deepEqual(hops, ['2001:db8:1::1', '2001:db8:2::2', '2001:db8:3::2']);
 });
 
 test('ping through both routers, over IPv4 and IPv6: the reply TTL shows the two hops', async () => {
