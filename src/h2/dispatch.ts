@@ -4,7 +4,7 @@
 import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { ListenerConfig, PoolConfig } from '../config/index.ts';
 import type { Clock, Logger } from '../core/index.ts';
-import { Router, upstreamTarget, type HttpListener, type ProxyAction, type UpstreamPool } from '../l7/index.ts';
+import { Router, upstreamTarget, type HttpListener, type ProxyAction, type UpstreamPool, type UpstreamPools } from '../l7/index.ts';
 import type { BalanceInput } from '../pool/index.ts';
 import { exchangeStream } from './exchange-adapter.ts';
 import { ForwardedHeaders } from './forwarded.ts';
@@ -14,7 +14,7 @@ import type { H2UpstreamSessions } from './upstream/sessions.ts';
 
 export interface DispatchDeps {
   http: HttpListener;
-  pools: ReadonlyMap<string, UpstreamPool>;
+  pools: UpstreamPools;
   /** Sessions for each pool whose protocol is h2c, h2 or grpc. */
   sessions: (pool: string, config: PoolConfig) => H2UpstreamSessions;
   accessLog: Logger;

@@ -39,19 +39,10 @@ export interface H2ListenerDeps {
 
 const preface = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 
-function poolMap(pools: PoolLookup): Map<string, UpstreamPool> {
-  const map = new Map<string, UpstreamPool>();
-  for (const name of pools.names()) {
-    const pool = pools.get(name);
-    if (pool) map.set(name, pool);
-  }
-  return map;
-}
-
 export class H2Listener {
   private config: ListenerConfig;
   private readonly deps: H2ListenerDeps;
-  private pools: Map<string, UpstreamPool>;
+  private pools: PoolLookup;
   private readonly http: HttpListener;
   private readonly frontend: H2Frontend;
   private readonly terminator: TlsTerminator | undefined;
@@ -66,7 +57,7 @@ export class H2Listener {
     }
     this.config = config;
     this.deps = deps;
-    this.pools = poolMap(deps.pools);
+    this.pools = deps.pools;
     this.http = createHttpListener(config, {
       pools: this.pools,
       accessLog: deps.accessLog,
@@ -172,7 +163,7 @@ export class H2Listener {
   /** Reload (TrafficListener contract): new streams and requests use the new routes and pools. */
   updateConfig(listener: ListenerConfig, pools: PoolLookup, poolConfigs?: Readonly<Record<string, PoolConfig>>): void {
     this.config = listener;
-    this.pools = poolMap(pools);
+    this.pools = pools;
     this.http.updateConfig(listener, this.pools, poolConfigs ? upstreamSettingsFromPools(poolConfigs) : undefined);
     this.frontend.updateConfig(listener);
     for (const [name, sessions] of this.upstreamSessions) {

@@ -23,6 +23,7 @@ export type {
   RequestDoneRecord,
   HttpListenerStatus,
   UpstreamPool,
+  UpstreamPools,
   UpstreamSettings,
   ExchangeRequest,
   ExchangeDownstream,

@@ -5,7 +5,7 @@ import net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { EdgeError, messageOf, systemClock, type Clock, type Logger, type TimerHandle } from '../core/index.ts';
 import type { ListenerConfig } from '../config/index.ts';
-import type { HttpListener, HttpListenerDeps, HttpListenerStatus, RequestDoneRecord, UpstreamPool, UpstreamSettings, ExchangeRequest, ExchangeDownstream, ExchangeHandle } from './types.ts';
+import type { HttpListener, HttpListenerDeps, HttpListenerStatus, RequestDoneRecord, UpstreamPools, UpstreamSettings, ExchangeRequest, ExchangeDownstream, ExchangeHandle } from './types.ts';
 import { ListenerRuntime } from './runtime.ts';
 import { HttpConnection } from './connection.ts';
 import { UpstreamConnector } from './upstream/connector.ts';
@@ -256,7 +256,7 @@ export class HttpListenerImpl implements HttpListener {
     return { name: this.config.name, address, connections: this.connections.size, inflight: this.inflight, requests: this.accepted };
   }
 
-  updateConfig(listener: ListenerConfig, pools: ReadonlyMap<string, UpstreamPool>, upstreamSettings?: ReadonlyMap<string, UpstreamSettings>): void {
+  updateConfig(listener: ListenerConfig, pools: UpstreamPools, upstreamSettings?: ReadonlyMap<string, UpstreamSettings>): void {
     this.runtime = new ListenerRuntime(listener, pools, upstreamSettings, this.baseDir);
   }
 

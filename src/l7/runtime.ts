@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { ListenerConfig } from '../config/index.ts';
 import type { StaticAction } from './router/actions.ts';
 import { StaticFiles } from './responders/static-files.ts';
-import type { UpstreamPool, UpstreamSettings } from './types.ts';
+import type { UpstreamPool, UpstreamPools, UpstreamSettings } from './types.ts';
 import { Router } from './router/router.ts';
 import { TrustedProxies } from './forwarded.ts';
 import { REQUEST_ALWAYS_DROP, bit } from './rewrite.ts';
@@ -41,7 +41,7 @@ export class ListenerRuntime {
   readonly hidden: readonly string[];
   /** Request header kinds removed before the head goes upstream (besides hop-by-hop ones). */
   readonly requestDropMask: number;
-  readonly pools: ReadonlyMap<string, UpstreamPool>;
+  readonly pools: UpstreamPools;
   readonly upstreamSettings: ReadonlyMap<string, UpstreamSettings>;
   readonly accessLog: boolean;
   /**
@@ -62,7 +62,7 @@ export class ListenerRuntime {
   /** Settings read from pools' own config, memoised per runtime (a reload builds a new runtime). */
   private readonly derived = new Map<string, UpstreamSettings>();
 
-  constructor(config: ListenerConfig, pools: ReadonlyMap<string, UpstreamPool>, upstreamSettings: ReadonlyMap<string, UpstreamSettings> | undefined, baseDir = process.cwd()) {
+  constructor(config: ListenerConfig, pools: UpstreamPools, upstreamSettings: ReadonlyMap<string, UpstreamSettings> | undefined, baseDir = process.cwd()) {
     this.baseDir = baseDir;
     this.name = config.name;
     this.router = new Router(config.routes ?? []);

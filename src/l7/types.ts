@@ -17,8 +17,13 @@ export interface UpstreamPool {
   pick(input: BalanceInput, tried?: ReadonlySet<string>): Lease | undefined;
 }
 
+/** The pools by name, as L7 reads them (a Map or src/pool's PoolRegistry both fit). */
+export interface UpstreamPools {
+  get(name: string): UpstreamPool | undefined;
+}
+
 export interface HttpListenerDeps {
-  pools: ReadonlyMap<string, UpstreamPool>;
+  pools: UpstreamPools;
   /** One JSON line per request goes here (the lead picks the destination). */
   accessLog: Logger;
   /** Lifecycle and error lines only; nothing on the hot path. */
@@ -101,7 +106,7 @@ export interface HttpListener extends Component, HasStatus<HttpListenerStatus> {
   /** The bound address (after start(); resolves port 0). */
   address(): { host: string; port: number };
   /** Reload: new connections and requests use the new routes and pools; in-flight ones keep theirs. */
-  updateConfig(listener: ListenerConfig, pools: ReadonlyMap<string, UpstreamPool>, upstreamSettings?: ReadonlyMap<string, UpstreamSettings>): void;
+  updateConfig(listener: ListenerConfig, pools: UpstreamPools, upstreamSettings?: ReadonlyMap<string, UpstreamSettings>): void;
   /**
    * Proxies one request parsed by another codec (HTTP/2) through this listener's router and the
    * HTTP/1.1 upstream path. See ExchangeDownstream for the contract.

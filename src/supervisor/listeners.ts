@@ -4,16 +4,13 @@ import type { ListenerConfig } from '../config/index.ts';
 import { createHttpListener, upstreamSettingsFromPools } from '../l7/index.ts';
 import { createTcpListener } from '../l4/index.ts';
 import { createH2Listener, H2ForeignUpstreams } from '../h2/index.ts';
-import type { Pool, PoolRegistry } from '../pool/index.ts';
 import type { ListenerDeps, ListenerFactory, TrafficListener } from './listener-factory.ts';
-
-const asMap = (pools: PoolRegistry): ReadonlyMap<string, Pool> => new Map(pools.names().map((name) => [name, pools.require(name)]));
 
 const http1: ListenerFactory = (listener: ListenerConfig, deps: ListenerDeps): TrafficListener => {
   // HTTP/1.1 requests routed to h2c/h2/grpc pools go up as HTTP/2 streams (docs/tls-h2.md)
   const foreign = new H2ForeignUpstreams({ baseDir: deps.baseDir, logger: deps.logger, connectTimeoutMs: listener.timeouts.upstream_connect });
   const inner = createHttpListener(listener, {
-    pools: asMap(deps.pools),
+    pools: deps.pools,
     accessLog: deps.accessLog,
     logger: deps.logger,
     clock: deps.clock,
@@ -32,7 +29,7 @@ const http1: ListenerFactory = (listener: ListenerConfig, deps: ListenerDeps): T
     },
     address: () => inner.address(),
     status: () => inner.status(),
-    updateConfig: (next, pools, poolConfigs) => inner.updateConfig(next, asMap(pools), upstreamSettingsFromPools(poolConfigs)),
+    updateConfig: (next, pools, poolConfigs) => inner.updateConfig(next, pools, upstreamSettingsFromPools(poolConfigs)),
   };
 };
 
