@@ -11,6 +11,7 @@ import type { Lease, LeaseOutcome } from '../../pool/index.ts';
 import type { ExchangeDownstream, ExchangeHandle, ExchangeRequest, ForeignTarget, UpstreamPool } from '../../l7/index.ts';
 import { forwardable } from '../headers.ts';
 import type { H2UpstreamSessions } from './sessions.ts';
+import { SessionPicker } from './session-pick.ts';
 
 /** Request body bytes held while no upstream stream exists yet (connecting); more pauses the client. */
 const HOLD_LIMIT = 256 * 1024;
@@ -32,9 +33,7 @@ export class H2ExchangeProxy implements ExchangeHandle {
   private readonly request: ExchangeRequest;
   private readonly downstream: ExchangeDownstream;
   private readonly target: ForeignTarget;
-  private readonly attempts: number;
-  private readonly tried = new Set<string>();
-  private attempt = 0;
+  private readonly picker: SessionPicker;
   private upstream: ClientHttp2Stream | undefined;
   private lease: Lease | undefined;
   private releaseSlot: (() => void) | undefined;
@@ -55,7 +54,7 @@ export class H2ExchangeProxy implements ExchangeHandle {
     this.request = request;
     this.downstream = downstream;
     this.target = target;
-    this.attempts = attempts;
+    this.picker = new SessionPicker(pool, sessions, target.balance, attempts);
     this.bodyEnded = request.contentLength === 0;
   }
 
@@ -115,37 +114,22 @@ export class H2ExchangeProxy implements ExchangeHandle {
   private async connect(): Promise<void> {
     // never answer inside the call that created this proxy: the caller sets up its state first
     await Promise.resolve();
-    let lastError: unknown;
-    while (this.attempt < this.attempts && !this.finished) {
-      this.attempt++;
-      const lease = this.pool.pick(this.target.balance, this.tried);
-      if (lease === undefined) break;
-      this.tried.add(lease.backend.id);
-      let acquired: Awaited<ReturnType<H2UpstreamSessions['acquire']>>;
-      try {
-        acquired = await this.sessions.acquire(lease.backend);
-      } catch (err) {
-        lease.release('connect_error');
-        lastError = err;
-        continue;
-      }
-      if (this.finished) {
-        acquired.done();
-        lease.release('cancelled');
-        return;
-      }
-      this.lease = lease;
-      this.releaseSlot = acquired.done;
-      try {
-        const ended = this.bodyEnded && this.heldBytes === 0;
-        this.send(acquired.session.request(this.upstreamHeaders(lease), { endStream: ended }));
-      } catch (err) {
-        this.fail(502, `pool ${this.pool.name}: ${messageOf(err)}`, 'bad_response');
-      }
+    const result = await this.picker.next(() => this.finished);
+    if ('abandoned' in result) return;
+    if ('failed' in result) {
+      const error = result.failed;
+      this.fail(error instanceof EdgeError ? error.status : 503, error ? messageOf(error) : `pool ${this.pool.name}: no healthy backend`, 'connect_error');
       return;
     }
-    if (this.finished) return;
-    this.fail(lastError instanceof EdgeError ? lastError.status : 503, lastError ? messageOf(lastError) : `pool ${this.pool.name}: no healthy backend`, 'connect_error');
+    const { lease, session, done } = result.picked;
+    this.lease = lease;
+    this.releaseSlot = done;
+    try {
+      const ended = this.bodyEnded && this.heldBytes === 0;
+      this.send(session.request(this.upstreamHeaders(lease), { endStream: ended }));
+    } catch (err) {
+      this.fail(502, `pool ${this.pool.name}: ${messageOf(err)}`, 'bad_response');
+    }
   }
 
   private upstreamHeaders(lease: Lease): OutgoingHttpHeaders {
@@ -207,7 +191,7 @@ export class H2ExchangeProxy implements ExchangeHandle {
     this.releaseSlot?.();
     this.releaseSlot = undefined;
     const refused = upstream.rstCode === constants.NGHTTP2_REFUSED_STREAM;
-    if (refused && !this.responded && this.bodySent === 0 && !this.finished && this.attempt < this.attempts) {
+    if (refused && !this.responded && this.bodySent === 0 && !this.finished && this.picker.canRetry()) {
       // the backend did no work: safe to send elsewhere
       this.upstream = undefined;
       this.release('reset');

@@ -11,6 +11,7 @@ import { forwardableHeaders } from '../headers.ts';
 import { formatGrpcTimeout, grpcStatus, isGrpc, parseGrpcTimeout, respondGrpcStatus } from '../grpc.ts';
 import type { StreamContext } from '../frontend.ts';
 import type { H2UpstreamSessions } from './sessions.ts';
+import { SessionPicker } from './session-pick.ts';
 
 export interface H2UpstreamPool {
   readonly name: string;
@@ -60,15 +61,13 @@ export class H2StreamProxy {
   private readonly request: H2ProxyRequest;
   private readonly target: H2ProxyTarget;
   private readonly grpc: boolean;
-  private readonly tried = new Set<string>();
+  private readonly picker: SessionPicker;
   private upstream: ClientHttp2Stream | undefined;
   private lease: Lease | undefined;
   private releaseSlot: (() => void) | undefined;
   private trailers: OutgoingHttpHeaders | undefined;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private deadlineAt = 0;
-  /** Backends tried so far (connect failures and refused streams both count). */
-  private attempt = 0;
   private countingIn = false;
   private finished = false;
   private status = 0;
@@ -80,6 +79,8 @@ export class H2StreamProxy {
     this.request = request;
     this.target = target;
     this.grpc = isGrpc(request.headers['content-type']);
+    // connect failures and refused streams both count against the attempts
+    this.picker = new SessionPicker(target.pool, target.sessions, request.balance, target.attempts);
   }
 
   start(): void {
@@ -98,40 +99,24 @@ export class H2StreamProxy {
 
   /** Pick → session; a backend that cannot be reached is marked tried and the next one picked. */
   private async connect(): Promise<void> {
-    let lastError: unknown;
-    while (this.attempt < this.target.attempts && !this.finished) {
-      this.attempt++;
-      const lease = this.target.pool.pick(this.request.balance, this.tried);
-      if (lease === undefined) break;
-      this.tried.add(lease.backend.id);
-      let acquired: Awaited<ReturnType<H2UpstreamSessions['acquire']>>;
-      try {
-        acquired = await this.target.sessions.acquire(lease.backend);
-      } catch (err) {
-        lease.release('connect_error');
-        lastError = err;
-        continue;
-      }
-      if (this.finished) {
-        acquired.done();
-        lease.release('cancelled');
-        return;
-      }
-      this.lease = lease;
-      this.releaseSlot = acquired.done;
-      try {
-        // a request whose HEADERS ended the stream (GET, most unary calls have a body) goes up the same way
-        const options = this.request.stream.endAfterHeaders ? endedStreamOptions : openStreamOptions;
-        this.send(acquired.session.request(this.upstreamHeaders(), options));
-      } catch (err) {
-        this.fail(err);
-      }
+    const result = await this.picker.next(() => this.finished);
+    if ('abandoned' in result) return;
+    if ('failed' in result) {
+      const message = result.failed ? messageOf(result.failed) : `pool ${this.target.pool.name}: no healthy backend`;
+      this.error = message;
+      this.answerError(503, grpcStatus.UNAVAILABLE, message);
       return;
     }
-    if (this.finished) return;
-    const message = lastError ? messageOf(lastError) : `pool ${this.target.pool.name}: no healthy backend`;
-    this.error = message;
-    this.answerError(503, grpcStatus.UNAVAILABLE, message);
+    const { lease, session, done } = result.picked;
+    this.lease = lease;
+    this.releaseSlot = done;
+    try {
+      // a request whose HEADERS ended the stream (GET, most unary calls have a body) goes up the same way
+      const options = this.request.stream.endAfterHeaders ? endedStreamOptions : openStreamOptions;
+      this.send(session.request(this.upstreamHeaders(), options));
+    } catch (err) {
+      this.fail(err);
+    }
   }
 
   private upstreamHeaders(): OutgoingHttpHeaders {
@@ -219,7 +204,7 @@ export class H2StreamProxy {
       this.status === 0 &&
       this.bytesIn === 0 &&
       !this.finished &&
-      this.attempt < this.target.attempts &&
+      this.picker.canRetry() &&
       !this.request.stream.destroyed
     );
   }
@@ -300,7 +285,7 @@ export class H2StreamProxy {
     this.request.onDone({
       status: this.status,
       grpcStatus: this.trailers?.['grpc-status'] as string | undefined,
-      backend: [...this.tried].pop(),
+      backend: [...this.picker.tried].pop(),
       bytesIn: this.bytesIn,
       bytesOut: this.bytesOut,
       error: this.error,
