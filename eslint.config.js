@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'data/**', 'demo/public/vendor/**', '.ci/**', '.tmp/**', 'src/diag/native/build/**'] },
+  { ignores: ['node_modules/**', 'data/**', 'demo/public/vendor/**', '.ci/**', '.tmp/**', 'src/diag/native/build/**', 'dist/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -1,14 +1,16 @@
 #!/usr/bin/env node
 // The `switchyard` command. Written as CommonJS that any Node can parse, because a shell may launch it with
-// the system's older Node (node_modules/.bin/switchyard run directly): the project needs Node 24's type
-// stripping, so an older runtime hands over to the Node 24 that the `node` npm dependency installs.
+// the system's older Node (node_modules/.bin/switchyard run directly): the project needs Node 24, so an older
+// runtime hands over to the Node 24 that the `node` npm dependency installs. Runs the built JavaScript in
+// dist/ when it is at least as new as src/ (less memory per process: no type stripping), else src/ as is.
 'use strict';
 const path = require('node:path');
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
+const { distStatus } = require('./dist-fresh.cjs');
 
 const root = path.resolve(__dirname, '..');
-const entry = path.join(root, 'src', 'cli', 'main.ts');
+const entry = distStatus(root).fresh ? path.join(root, 'dist', 'cli', 'main.js') : path.join(root, 'src', 'cli', 'main.ts');
 const major = Number(process.versions.node.split('.')[0]);
 
 if (major >= 24) {

@@ -13,7 +13,7 @@ export interface Measurement {
   p99Ms: number;
   /** CPU time of the proxy's processes per request, µs (NaN for the origin alone). */
   cpuUsPerRequest: number;
-  /** Largest single-process VmHWM / VmRSS of the proxy during the run, bytes. */
+  /** Largest VmHWM / VmRSS of one of the proxy's traffic processes (a worker) during the run, bytes. */
   peakRss: number;
   errors: number;
   /** Cores' worth of CPU used by processes outside the benchmark during the run. */
@@ -28,6 +28,9 @@ export interface TargetInfo {
   idleRss?: number;
   /** Anonymous part of idleRss (without the shared pages of the binary). */
   idleAnon?: number;
+  /** The same for the process that forked the workers (Switchyard's primary, nginx's master), when there is one. */
+  primaryIdleRss?: number;
+  primaryIdleAnon?: number;
   /** Result of the forwarded-header check. */
   check?: string;
 }
@@ -87,8 +90,9 @@ const columns: Column[] = [
   { title: 'p99 ms', align: 'right' },
   { title: '× nginx', align: 'right' },
   { title: 'CPU µs/req', align: 'right' },
-  { title: 'peak RSS MB', align: 'right' },
-  { title: 'idle RSS (anon) MB', align: 'right' },
+  { title: 'peak RSS per worker MB', align: 'right' },
+  { title: 'idle RSS per worker (anon) MB', align: 'right' },
+  { title: 'primary idle RSS (anon) MB', align: 'right' },
   { title: 'errors', align: 'right' },
   { title: 'clean', align: 'right' },
   { title: 'req/s per round' },
@@ -99,12 +103,12 @@ export function resultsTable(measurements: readonly Measurement[], targets: read
   for (const { mode, note } of modes) {
     for (const target of targets) {
       if (target.unavailable) {
-        if (mode === 'pinned') rows.push([target.label, mode, target.unavailable, '', '', '', '', '', '', '', '', '']);
+        if (mode === 'pinned') rows.push([target.label, mode, target.unavailable, '', '', '', '', '', '', '', '', '', '']);
         continue;
       }
       const summary = summarize(measurements, mode, target.key, noiseLimit);
       if (!summary) {
-        if (note && target.key !== 'direct' && !target.key.endsWith('w')) rows.push([target.label, mode, note, '', '', '', '', '', '', '', '', '']);
+        if (note && target.key !== 'direct' && !target.key.endsWith('w')) rows.push([target.label, mode, note, '', '', '', '', '', '', '', '', '', '']);
         continue;
       }
       rows.push([
@@ -117,6 +121,7 @@ export function resultsTable(measurements: readonly Measurement[], targets: read
         formatFixed(summary.cpuUs, 1),
         mb(summary.peakRss),
         target.idleRss ? `${mb(target.idleRss)} (${mb(target.idleAnon)})` : '–',
+        target.primaryIdleRss ? `${mb(target.primaryIdleRss)} (${mb(target.primaryIdleAnon)})` : '–',
         String(summary.errors),
         summary.clean,
         summary.rounds.join(' '),

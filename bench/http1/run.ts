@@ -96,10 +96,14 @@ try {
       const started = await target.start(context);
       running.set(target.key, started);
       info.check = await checkForwarding(started.url);
-      const memories = await Promise.all((await started.pids()).map(readMemory));
+      const memories = await Promise.all((await started.workerPids()).map(readMemory));
       const largest = memories.reduce((best, memory) => (memory && memory.rss > (best?.rss ?? 0) ? memory : best), undefined as (typeof memories)[number]);
       info.idleRss = largest?.rss;
       info.idleAnon = largest?.anon;
+      const primary = await started.primaryPid();
+      const primaryMemory = primary === undefined ? undefined : await readMemory(primary);
+      info.primaryIdleRss = primaryMemory?.rss;
+      info.primaryIdleAnon = primaryMemory?.anon;
       log(`${target.label}: ${started.url} (${info.check})`);
     } catch (err) {
       info.unavailable = `not available: ${(err as Error).message.split('\n')[0].slice(0, 160)}`;
@@ -145,7 +149,7 @@ try {
       }
       const meter = await foreignCpuMeter(() => [...pids, origin.pid]);
       const cpuBefore = await treeCpuSeconds(pids);
-      const sampler = sampleRss(pids);
+      const sampler = sampleRss(await started.workerPids());
       const result = await runWrk({ url: started.url, connections: options.connections, durationS: options.duration, cpus: options.load_cpu });
       const peak = await sampler.stop();
       const cpu = (await treeCpuSeconds(pids)) - cpuBefore;
@@ -199,7 +203,7 @@ try {
       `- pinning: proxies on CPU ${options.proxy_cpu} (taskset), wrk and the origin (raw \`net\` responder, bench/http1/origin.ts) on CPU ${options.load_cpu}; "Switchyard 2 workers" is not pinned`,
       `- equal CPU: ${CpuCgroup.describe(cgroup, quota)}, each proxy (all its processes) in its own group, still pinned`,
       `- access logs: ${options.access_log === 'off' ? 'off' : 'one JSON line per request to a file (nginx: buffer=4k flush=1s; Switchyard: log.access_log, src/l7/access-log.ts)'}`,
-      `- × nginx = median over rounds of (figure / nginx's figure in the same round and mode); CPU µs/req = user+sys CPU of the proxy's processes / requests; peak RSS = largest single process (VmHWM); idle RSS = largest process after start-up and one request, with its anonymous part (RssAnon: without the node binary's shared file pages) in parentheses; errors = socket errors + non-2xx`,
+      `- × nginx = median over rounds of (figure / nginx's figure in the same round and mode); CPU µs/req = user+sys CPU of the proxy's processes / requests; peak RSS per worker = largest traffic process (VmHWM; Switchyard's and nginx's workers, the plain Node proxy's one process); idle RSS per worker = the same after start-up and one request, with its anonymous part (RssAnon: without the node binary's shared file pages) in parentheses; primary idle RSS = Switchyard's primary (control plane) / nginx's master, which carry no traffic; errors = socket errors + non-2xx`,
       `- a run during which other processes on the machine used more than ${options.noise_limit} cores was repeated up to ${options.retries}× and the quieter kept (each run first waited up to ${options.quiet_wait}s for a quiet machine); a figure marked * in "req/s per round" was still disturbed and is left out of the medians when the target has clean runs (column "clean"); ratios use the rounds where both it and nginx ran clean`,
       `- quiet check: other processes used a median of ${foreign.toFixed(2)} cores during the kept runs; ${disturbed} of ${measurements.length} kept runs were disturbed (> ${options.noise_limit} cores)`,
       '',

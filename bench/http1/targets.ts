@@ -1,6 +1,7 @@
 // The four things wrk is pointed at: the origin itself, Switchyard, nginx and the plainest Node proxy.
 // Each starts as its own process group (pinned with taskset when asked), says how to reach it, lists the
-// processes whose memory and CPU count as "the proxy", and stops cleanly.
+// processes whose memory and CPU count as "the proxy" (and which of them carry the traffic: memory is
+// reported per worker, the primary apart), and stops cleanly.
 import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { freePort, processTree, runBounded, waitForPort, type ProcessSet } from '../common/index.ts';
@@ -26,7 +27,24 @@ export interface RunningTarget {
   url: string;
   /** The processes that make up the proxy now (leader and the workers it forked). */
   pids(): Promise<number[]>;
+  /** The processes that carry the traffic: the workers the leader forked, or the leader when it forked none. */
+  workerPids(): Promise<number[]>;
+  /** The leader when it forked workers (Switchyard's primary, nginx's master), else undefined. */
+  primaryPid(): Promise<number | undefined>;
   stop(): Promise<void>;
+}
+
+/** pids/workerPids/primaryPid of a process tree led by `leader`. */
+function treeRoles(leader: number): Pick<RunningTarget, 'pids' | 'workerPids' | 'primaryPid'> {
+  const workers = async (): Promise<number[]> => {
+    const tree = await processTree(leader);
+    return tree.length > 1 ? tree.filter((pid) => pid !== leader) : tree;
+  };
+  return {
+    pids: () => processTree(leader),
+    workerPids: workers,
+    primaryPid: async () => ((await processTree(leader)).length > 1 ? leader : undefined),
+  };
 }
 
 export interface Target {
@@ -53,7 +71,7 @@ export function directTarget(originUrl: () => string): Target {
     label: 'origin direct',
     isProxy: false,
     unavailable: async () => undefined,
-    start: async () => ({ url: originUrl(), pids: async () => [], stop: async () => undefined }),
+    start: async () => ({ url: originUrl(), pids: async () => [], workerPids: async () => [], primaryPid: async () => undefined, stop: async () => undefined }),
   };
 }
 
@@ -73,7 +91,7 @@ export function plainNodeTarget(cpus: string): Target {
       const line = await child.waitForLine((text) => text.startsWith('listening '), 10_000);
       return {
         url: `http://127.0.0.1:${line.split(' ')[1]}/`,
-        pids: () => processTree(child.pid),
+        ...treeRoles(child.pid),
         stop: () => context.processes.stop(child),
       };
     },
@@ -105,7 +123,7 @@ export function nginxTarget(cpus: string): Target {
       });
       return {
         url: `http://127.0.0.1:${port}/`,
-        pids: () => processTree(child.pid),
+        ...treeRoles(child.pid),
         async stop() {
           if (await exists(path.join(dir, 'nginx.pid'))) await runBounded([...base, '-s', 'stop'], 10_000);
           await context.processes.stop(child);
@@ -124,7 +142,7 @@ export function switchyardTarget(options: { workers: number; cpus?: string }): T
     isProxy: true,
     async unavailable() {
       const missing: string[] = [];
-      for (const file of ['src/l7/index.ts', 'src/cli/commands/start.ts']) {
+      for (const file of ['src/l7/index.ts', 'src/cli/commands/start.ts', 'bin/switchyard.cjs']) {
         if (!(await exists(path.join(projectRoot, file)))) missing.push(file);
       }
       return missing.length > 0 ? `not available: ${missing.join(' and ')} not written yet` : undefined;
@@ -138,7 +156,8 @@ export function switchyardTarget(options: { workers: number; cpus?: string }): T
         configFile,
         switchyardConfig({ workers: options.workers, listenPort: port, upstream: context.upstream, accessLog: context.accessLog ? path.join(dir, 'access.log') : undefined }),
       );
-      const child = context.processes.spawn('switchyard', [node, path.join(projectRoot, 'src', 'cli', 'main.ts'), 'start', '-c', configFile], {
+      // The bin, as `npx switchyard start` runs it: dist/ when it is built and fresh, else the .ts sources.
+      const child = context.processes.spawn('switchyard', [node, path.join(projectRoot, 'bin', 'switchyard.cjs'), 'start', '-c', configFile], {
         cpus: options.cpus,
         cwd: dir,
         env: { ...process.env, ...context.nodeEnv },
@@ -153,7 +172,7 @@ export function switchyardTarget(options: { workers: number; cpus?: string }): T
       await waitForPort('127.0.0.1', port, 10_000);
       return {
         url: `http://127.0.0.1:${port}/`,
-        pids: () => processTree(child.pid),
+        ...treeRoles(child.pid),
         stop: () => context.processes.stop(child, 15_000),
       };
     },

@@ -14,8 +14,6 @@ export interface LoadedConfig {
   file: string;
   /** Directory relative paths in the config resolve against. */
   baseDir: string;
-  /** The YAML text it was parsed from: worker processes parse the very same snapshot. */
-  text: string;
 }
 
 export async function loadConfigFile(file: string): Promise<LoadedConfig> {
@@ -53,7 +51,7 @@ export function parseConfigText(text: string, file: string, baseDir: string): Lo
   if (issues.length > 0) {
     throw new ConfigError(issues.map((issue) => `${where(offsetOf(document, issue.path))}: ${pathText(issue.path)}: ${issue.message}`));
   }
-  return { config: result.data, file, baseDir, text };
+  return { config: result.data, file, baseDir };
 }
 
 type PathKey = string | number;

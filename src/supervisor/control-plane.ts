@@ -1,7 +1,8 @@
 // ControlPlane: the primary process's side — config loading and reload (build, validate, swap), active
-// health checks, the DNS server, the admin API and the workers. With `workers: 1` the traffic plane runs
-// in this same process and shares its pools; with more, each worker process runs its own traffic plane
-// and the control plane pushes config snapshots and health transitions to them (worker-pool.ts).
+// health checks, the DNS server, the admin API, the metrics and the workers. The traffic plane runs in
+// worker processes (`workers: N`, N ≥ 1; like nginx's master and workers), each with its own pools, and
+// the control plane pushes config snapshots and health transitions to them (worker-pool.ts). `workers: 0`
+// runs the traffic plane in this same process, sharing its pools: one process, for debugging and embedding.
 import { randomBytes } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
@@ -9,16 +10,16 @@ import path from 'node:path';
 import { AdminServer, ensureAdminToken, type AdminController, type ReloadResult } from '../admin/index.ts';
 import { loadConfigFile, type LoadedConfig } from '../config/index.ts';
 import { messageOf, systemClock, type Clock, type Logger } from '../core/index.ts';
-import { buildPools, type PoolRegistry } from '../pool/index.ts';
-import { HealthCheckers, builtinProbes } from '../health/index.ts';
-import { grpcProbe } from '../h2/index.ts';
+import { buildPools, type PoolRegistry, type PoolStatus } from '../pool/index.ts';
+import { HealthCheckers, builtinProbes, type ProbeFactory } from '../health/index.ts';
 import { DnsPlane } from './dns-plane.ts';
-import { TrafficPlane } from './traffic-plane.ts';
+import type { TrafficPlane } from './traffic-plane.ts';
 import { WorkerPool } from './worker-pool.ts';
-import { listenerFactories } from './listeners.ts';
 import { createLoggers, type Loggers } from './logging.ts';
 import { Metrics } from './metrics.ts';
+import { RequestCounters, trafficMetrics, type TrafficMetrics } from './request-counters.ts';
 import { assertAddressesFree, type ListenAddress } from './address-guard.ts';
+import { joinPoolStatus } from './pool-view.ts';
 import type { ToWorker } from './ipc.ts';
 
 export interface ControlPlaneOptions {
@@ -35,7 +36,10 @@ export interface TrafficHandle {
   setDraining(pool: string, backend: string, draining: boolean): Promise<boolean>;
   addresses(): Record<string, { host: string; port: number }>;
   status(): Promise<unknown>;
-  metrics(): Promise<string>;
+  /** One snapshot per traffic plane; the control plane renders them (metrics.ts). */
+  metrics(): Promise<TrafficMetrics[]>;
+  /** The pools as each traffic plane sees them (in flight, ejections). */
+  pools(): Promise<PoolStatus[][]>;
   drain(deadline: number): Promise<void>;
   stop(): Promise<void>;
 }
@@ -87,19 +91,21 @@ export class ControlPlane {
       this.pools = buildPools(config.pools, { clock: this.clock, logger });
       // The token exists before the listeners: they recognise trace requests by it.
       const token = config.admin ? await ensureAdminToken(path.resolve(this.dataDir(), config.admin.token_file)) : undefined;
-      const metrics = this.metrics;
       const workers = this.workerCount();
-      if (workers <= 1) {
+      if (workers === 0) {
+        // Loaded only here: the primary of a worker setup never loads the listeners' code.
+        const [{ TrafficPlane }, { ListenerFactories }] = await Promise.all([import('./traffic-plane.ts'), import('./listeners.ts')]);
+        const counters = new RequestCounters();
         const plane = new TrafficPlane({
           ...this.loggers,
           clock: this.clock,
           dataDir: this.dataDir(),
-          factories: listenerFactories(),
+          factories: new ListenerFactories(),
           pools: () => this.pools!,
           traceToken: token,
-          onRequestDone: (record) => metrics.requestDone(record),
+          onRequestDone: (record) => counters.requestDone(record),
         });
-        this.traffic = localTraffic(plane, this.metrics);
+        this.traffic = localTraffic(plane, counters);
       } else {
         this.traffic = new WorkerPool({ count: workers, logger, replay: () => this.replayForWorker(), ticketSeed: randomBytes(48).toString('hex'), traceToken: token });
       }
@@ -108,7 +114,6 @@ export class ControlPlane {
       this.health = new HealthCheckers({
         logger,
         clock: this.clock,
-        // health type grpc (grpc.health.v1) comes from the HTTP/2 component
         probes: new Map([...builtinProbes(), [grpcProbe.type, grpcProbe]]),
         onTransition: (pool, backend, healthy, reason) => this.onHealth(pool, backend, healthy, reason),
         // A checker built by a reload starts from what the pool already knows.
@@ -207,9 +212,9 @@ export class ControlPlane {
 
   private onHealth(pool: string, backend: string, healthy: boolean, reason: string): void {
     this.loggers.logger.warn({ pool, backend, healthy, reason }, healthy ? 'backend up' : 'backend down');
-    // The control plane's pools feed DNS and the admin API; in single-process mode they are the traffic's too.
+    // The control plane's pools feed DNS and the admin API; with `workers: 0` they are the traffic's too.
     this.pools?.get(pool)?.setHealth(backend, healthy, reason);
-    if (this.workerCount() > 1) this.traffic?.setHealth(pool, backend, healthy, reason);
+    if (this.workerCount() > 0) this.traffic?.setHealth(pool, backend, healthy, reason);
   }
 
   private controller(): AdminController {
@@ -222,16 +227,19 @@ export class ControlPlane {
         traffic: await this.traffic?.status(),
         dns: this.dns?.status(),
       }),
-      pools: async () => this.pools?.status() ?? [],
+      pools: async () => {
+        const own = this.pools?.status() ?? [];
+        return this.workerCount() > 0 && this.traffic ? joinPoolStatus(own, await this.traffic.pools()) : own;
+      },
       setDraining: async (pool, backend, draining) => {
         const found = this.pools?.get(pool)?.setDraining(backend, draining) ?? false;
         if (found && draining) this.adminDrained.add(`${pool}\0${backend}`);
         else this.adminDrained.delete(`${pool}\0${backend}`);
-        if (found && this.workerCount() > 1) await this.traffic?.setDraining(pool, backend, draining);
+        if (found && this.workerCount() > 0) await this.traffic?.setDraining(pool, backend, draining);
         return found;
       },
       reload: () => this.reload(),
-      metrics: async () => ({ contentType: this.metrics!.contentType, body: await this.traffic!.metrics() }),
+      metrics: async () => ({ contentType: this.metrics!.contentType, body: await this.metrics!.render(await this.traffic!.metrics()) }),
     };
   }
 
@@ -256,19 +264,37 @@ export class ControlPlane {
   }
 }
 
+/**
+ * Health type grpc (grpc.health.v1) comes from the HTTP/2 component, imported on the first check: an edge
+ * without gRPC health checks does not load src/h2 and node:http2 into the primary.
+ */
+const grpcProbe: ProbeFactory = {
+  type: 'grpc',
+  create(config) {
+    let probe: Promise<ReturnType<ProbeFactory['create']>> | undefined;
+    return {
+      async check(target, signal) {
+        probe ??= import('../h2/index.ts').then((h2) => h2.grpcProbe.create(config));
+        return (await probe).check(target, signal);
+      },
+    };
+  },
+};
+
 /** The TCP addresses of a config's listeners (udp listeners do not share ports this way). */
 function tcpListenAddresses(loaded: LoadedConfig): ListenAddress[] {
   return loaded.config.listeners.filter((listener) => listener.protocol !== 'udp').map((listener) => ({ name: listener.name, host: listener.listen.host, port: listener.listen.port }));
 }
 
-function localTraffic(plane: TrafficPlane, metrics: Metrics): TrafficHandle {
+function localTraffic(plane: TrafficPlane, counters: RequestCounters): TrafficHandle {
   return {
     apply: (loaded) => plane.apply(loaded),
     setHealth: (pool, backend, healthy, reason) => plane.setHealth(pool, backend, healthy, reason),
     setDraining: async (pool, backend, draining) => plane.setDraining(pool, backend, draining),
     addresses: () => plane.addresses(),
     status: async () => plane.status(),
-    metrics: () => metrics.render(plane.registry()),
+    metrics: async () => [trafficMetrics(counters, plane.registry())],
+    pools: async () => [plane.registry()?.status() ?? []],
     drain: (deadline) => plane.drain(deadline),
     stop: () => plane.stop(),
   };

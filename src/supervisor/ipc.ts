@@ -1,10 +1,13 @@
-// Messages between the primary (control plane) and worker processes (traffic planes), over cluster IPC.
+// Messages between the primary (control plane) and worker processes (traffic planes), over cluster IPC with
+// serialization 'advanced' (structured clone: the config snapshot travels as the validated object).
+import type { ConfigSnapshot } from './config-snapshot.ts';
 
 export type ToWorker =
-  | { type: 'apply'; id: number; text: string; file: string; baseDir: string; ports: Record<string, number>; ticketSeed: string; traceToken?: string }
+  | { type: 'apply'; id: number; snapshot: ConfigSnapshot; ticketSeed: string; traceToken?: string }
   | { type: 'health'; pool: string; backend: string; healthy: boolean; reason: string }
   | { type: 'draining'; id: number; pool: string; backend: string; draining: boolean }
   | { type: 'status'; id: number }
+  /** Replied with a TrafficMetrics (request-counters.ts). */
   | { type: 'metrics'; id: number }
   | { type: 'drain'; id: number; deadline: number };
 

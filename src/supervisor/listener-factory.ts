@@ -3,7 +3,7 @@
 import type { ListenerConfig, PoolConfig } from '../config/index.ts';
 import type { Clock, Component, Logger } from '../core/index.ts';
 import type { PoolRegistry } from '../pool/index.ts';
-import type { RequestRecord } from './metrics.ts';
+import type { RequestRecord } from './request-counters.ts';
 
 export interface ListenerDeps {
   pools: PoolRegistry;

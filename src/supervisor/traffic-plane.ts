@@ -1,24 +1,25 @@
 // TrafficPlane: what carries requests in one process — the pools and the listeners built on them.
-// Runs inside each worker (or in the single process when workers is 1). A reload builds the new pools and
+// Runs inside each worker (or in the primary with `workers: 0`). A reload builds the new pools and
 // listeners beside the old ones, then swaps: listeners that keep their name, protocol and address keep
 // their sockets and get the new routes; new ones open; removed ones drain and close.
 import type { ListenerConfig } from '../config/index.ts';
 import { ConfigError, type Clock, type Logger } from '../core/index.ts';
 import { buildPools, type PoolRegistry, type PoolStatus } from '../pool/index.ts';
 import type { LoadedConfig } from '../config/index.ts';
-import type { ListenerFactory, TrafficListener } from './listener-factory.ts';
-import type { RequestRecord } from './metrics.ts';
+import type { TrafficListener } from './listener-factory.ts';
+import type { ListenerFactories } from './listeners.ts';
+import type { RequestRecord } from './request-counters.ts';
 
 export interface TrafficPlaneDeps {
   logger: Logger;
   accessLog: Logger;
   clock: Clock;
   dataDir: string;
-  factories: Readonly<Partial<Record<ListenerConfig['protocol'], ListenerFactory>>>;
+  factories: ListenerFactories;
   ticketSeed?: Buffer;
   traceToken?: string;
   onRequestDone?: (record: RequestRecord) => void;
-  /** Shared pools (single-process mode: the control plane's); when absent the plane builds its own. */
+  /** Shared pools (`workers: 0`: the control plane's); when absent the plane builds its own. */
   pools?: () => PoolRegistry;
 }
 
@@ -42,7 +43,7 @@ export class TrafficPlane {
   /** Refuses a config this process cannot serve (a protocol with no factory) before anything starts. */
   check(loaded: LoadedConfig): void {
     const problems = loaded.config.listeners
-      .map((listener, index) => (this.deps.factories[listener.protocol] ? undefined : `${loaded.file}: listeners[${index}].protocol: ${listener.protocol} listeners are not supported by this build yet`))
+      .map((listener, index) => (this.deps.factories.get(listener.protocol) ? undefined : `${loaded.file}: listeners[${index}].protocol: ${listener.protocol} listeners are not supported by this build yet`))
       .filter((problem): problem is string => problem !== undefined);
     if (problems.length > 0) throw new ConfigError(problems);
   }
@@ -51,6 +52,7 @@ export class TrafficPlane {
   async apply(loaded: LoadedConfig): Promise<void> {
     this.check(loaded);
     const { config } = loaded;
+    await this.deps.factories.load(config);
     // Own pools (worker processes) are built deferred: kept pools change only once the swap is certain.
     const ownPools = this.deps.pools ? undefined : buildPools(config.pools, { clock: this.deps.clock, logger: this.deps.logger }, this.pools, { defer: true });
     const pools = ownPools ?? this.deps.pools!();
@@ -63,7 +65,7 @@ export class TrafficPlane {
           next.set(listenerConfig.name, { config: listenerConfig, listener: current.listener });
           continue;
         }
-        const factory = this.deps.factories[listenerConfig.protocol]!;
+        const factory = this.deps.factories.get(listenerConfig.protocol)!;
         const listener = factory(listenerConfig, {
           pools,
           logger: this.deps.logger,

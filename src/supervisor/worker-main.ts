@@ -1,41 +1,44 @@
-// Entry of a worker process: one traffic plane (its own pools and listeners), driven by the primary.
-import { parseConfigText, type LoadedConfig } from '../config/index.ts';
+// Entry of a worker process: one traffic plane (its own pools and listeners), driven by the primary. Holds
+// the traffic plane only: the config arrives validated (config-snapshot.ts) and metrics leave as plain
+// counters (request-counters.ts), so this process never loads yaml, zod or prom-client.
 import { messageOf, systemClock } from '../core/index.ts';
+import { loadedFromSnapshot } from './config-snapshot.ts';
 import type { FromWorker, ToWorker } from './ipc.ts';
 import { TrafficPlane } from './traffic-plane.ts';
-import { listenerFactories } from './listeners.ts';
+import { ListenerFactories } from './listeners.ts';
 import { createLoggers, type Loggers } from './logging.ts';
-import { Metrics } from './metrics.ts';
+import { RequestCounters, trafficMetrics } from './request-counters.ts';
 import path from 'node:path';
 
-const metrics = new Metrics();
+const counters = new RequestCounters();
 let plane: TrafficPlane | undefined;
 let loggers: Loggers | undefined;
+let shutdownTimeout = 10_000;
+/** One drain per process: the primary's 'drain' and a SIGTERM may both ask for it. */
+let draining: Promise<void> | undefined;
+
+const drain = (deadline: number): Promise<void> => (draining ??= plane?.drain(deadline) ?? Promise.resolve());
 
 const reply = (message: FromWorker): void => {
   process.send?.(message);
 };
 
-function withPorts(loaded: LoadedConfig, ports: Record<string, number>): LoadedConfig {
-  const listeners = loaded.config.listeners.map((listener) => ({ ...listener, listen: { ...listener.listen, port: ports[listener.name] ?? listener.listen.port } }));
-  return { ...loaded, config: { ...loaded.config, listeners } };
-}
-
 async function handle(message: ToWorker): Promise<void> {
   switch (message.type) {
     case 'apply': {
-      const loaded = withPorts(parseConfigText(message.text, message.file, message.baseDir), message.ports);
+      const loaded = loadedFromSnapshot(message.snapshot);
       loggers ??= createLoggers(loaded.config, loaded.baseDir);
       plane ??= new TrafficPlane({
         ...loggers,
         clock: systemClock,
         dataDir: path.resolve(loaded.baseDir, loaded.config.data_dir),
-        factories: listenerFactories(),
+        factories: new ListenerFactories(),
         ticketSeed: Buffer.from(message.ticketSeed, 'hex'),
         traceToken: message.traceToken,
-        onRequestDone: (record) => metrics.requestDone(record),
+        onRequestDone: (record) => counters.requestDone(record),
       });
       await plane.apply(loaded);
+      shutdownTimeout = loaded.config.shutdown_timeout;
       return reply({ type: 'reply', id: message.id, ok: true });
     }
     case 'health':
@@ -45,12 +48,10 @@ async function handle(message: ToWorker): Promise<void> {
       return reply({ type: 'reply', id: message.id, ok: true, value: plane?.setDraining(message.pool, message.backend, message.draining) ?? false });
     case 'status':
       return reply({ type: 'reply', id: message.id, ok: true, value: { pid: process.pid, ...plane?.status() } });
-    case 'metrics': {
-      await metrics.render(plane?.registry());
-      return reply({ type: 'reply', id: message.id, ok: true, value: await metrics.registry.getMetricsAsJSON() });
-    }
+    case 'metrics':
+      return reply({ type: 'reply', id: message.id, ok: true, value: trafficMetrics(counters, plane?.registry()) });
     case 'drain':
-      await plane?.drain(message.deadline);
+      await drain(message.deadline);
       return reply({ type: 'reply', id: message.id, ok: true });
   }
 }
@@ -62,12 +63,19 @@ process.on('message', (message: ToWorker) => {
   });
 });
 
-// The primary decides when to stop; SIGTERM from it means: finish what is in flight quickly, then exit.
+// SIGTERM comes from the primary once it has drained this worker (nothing left in flight), or from outside
+// together with the primary (kill of the process group, systemd's control-group stop): either way finish
+// what is in flight within shutdown_timeout, then exit. SIGINT and SIGHUP are the primary's to handle.
+let terminating = false;
 process.on('SIGTERM', () => {
-  void (plane?.stop() ?? Promise.resolve()).finally(() => {
-    loggers?.logger.flush();
-    process.exit(0);
-  });
+  if (terminating) return;
+  terminating = true;
+  void drain(Date.now() + shutdownTimeout)
+    .then(() => plane?.stop())
+    .finally(() => {
+      loggers?.logger.flush();
+      process.exit(0);
+    });
 });
 process.on('SIGINT', () => undefined);
 process.on('SIGHUP', () => undefined);

@@ -1,14 +1,16 @@
 // WorkerPool: the traffic plane as N worker processes (node:cluster). Each worker binds every listener
 // itself with SO_REUSEPORT, so the kernel spreads connections and no process relays sockets. The primary
-// sends each config snapshot (the YAML text, so all parse the very same one), health transitions and drain
+// sends each config snapshot (the validated config object, config-snapshot.ts), health transitions and drain
 // commands; a worker that dies is replaced and given the current snapshot.
 import cluster, { type Worker } from 'node:cluster';
 import net from 'node:net';
-import path from 'node:path';
-import { AggregatorRegistry } from 'prom-client';
 import type { LoadedConfig } from '../config/index.ts';
+import type { PoolStatus } from '../pool/index.ts';
 import { messageOf, type Logger } from '../core/index.ts';
+import { snapshotOf, type ConfigSnapshot } from './config-snapshot.ts';
+import { workerEntry } from './code-base.ts';
 import type { FromWorker, ToWorker } from './ipc.ts';
+import type { TrafficMetrics } from './request-counters.ts';
 import type { TrafficHandle } from './control-plane.ts';
 
 export interface WorkerPoolOptions {
@@ -22,9 +24,20 @@ export interface WorkerPoolOptions {
   replay: () => ToWorker[];
 }
 
-type Request = { type: 'apply'; text: string; file: string; baseDir: string; ports: Record<string, number>; ticketSeed: string; traceToken?: string } | { type: 'draining'; pool: string; backend: string; draining: boolean } | { type: 'status' } | { type: 'metrics' } | { type: 'drain'; deadline: number };
+type Request = { type: 'apply'; snapshot: ConfigSnapshot; ticketSeed: string; traceToken?: string } | { type: 'draining'; pool: string; backend: string; draining: boolean } | { type: 'status' } | { type: 'metrics' } | { type: 'drain'; deadline: number };
 
 const replyTimeoutMs = 30_000;
+
+/**
+ * V8 flags of the traffic processes, placed before the primary's own (which win when they set the same).
+ * Semi-spaces capped at 4 MB: under load V8 otherwise grows the young generation to its maximum and a
+ * worker peaks near 108 MB instead of ~90 MB (docs/bench.md), with no throughput difference measurable
+ * with wrk -c50 (a scavenge costs what survives it, and little does).
+ */
+const workerV8Flags = ['--max-semi-space-size=4'];
+
+/** Environment the traffic processes get on top of the primary's (process.env): the place for an allocator preload. */
+const workerEnv: NodeJS.ProcessEnv = {};
 
 /** A free TCP port on host: port 0 in the config must mean the same port in every worker. */
 async function freePort(host: string): Promise<number> {
@@ -41,6 +54,7 @@ export class WorkerPool implements TrafficHandle {
   private nextId = 1;
   private readonly pending = new Map<number, { resolve: (reply: FromWorker) => void; timer: NodeJS.Timeout }>();
   private snapshot: { loaded: LoadedConfig; ports: Record<string, number> } | undefined;
+  private entry: string | undefined;
   private stopping = false;
   private listenerAddresses: Record<string, { host: string; port: number }> = {};
 
@@ -55,7 +69,7 @@ export class WorkerPool implements TrafficHandle {
       ports[listener.name] = listener.listen.port !== 0 ? listener.listen.port : known ?? (await freePort(listener.listen.host));
     }
     if (this.workers.size === 0) await this.fork(this.options.count);
-    await this.broadcast({ type: 'apply', text: loaded.text, file: loaded.file, baseDir: loaded.baseDir, ports, ticketSeed: this.options.ticketSeed, traceToken: this.options.traceToken });
+    await this.broadcast(this.applyRequest(loaded, ports));
     this.snapshot = { loaded, ports };
     this.listenerAddresses = Object.fromEntries(loaded.config.listeners.map((listener) => [listener.name, { host: listener.listen.host, port: ports[listener.name] }]));
   }
@@ -79,13 +93,19 @@ export class WorkerPool implements TrafficHandle {
     return replies.map((reply) => reply.value);
   }
 
-  async metrics(): Promise<string> {
-    const replies = await this.broadcast({ type: 'metrics' });
-    const registry = AggregatorRegistry.aggregate(replies.map((reply) => reply.value as object));
-    return registry.metrics();
+  async pools(): Promise<PoolStatus[][]> {
+    const replies = await this.broadcast({ type: 'status' });
+    return replies.map((reply) => (reply.value as { pools?: PoolStatus[] }).pools ?? []);
   }
 
+  async metrics(): Promise<TrafficMetrics[]> {
+    const replies = await this.broadcast({ type: 'metrics' });
+    return replies.map((reply) => reply.value as TrafficMetrics);
+  }
+
+  /** The start of shutdown: from here on a worker that exits is not replaced. */
   async drain(deadline: number): Promise<void> {
+    this.stopping = true;
     await this.broadcast({ type: 'drain', deadline }).catch(() => undefined);
   }
 
@@ -107,13 +127,25 @@ export class WorkerPool implements TrafficHandle {
     this.workers.clear();
   }
 
+  private applyRequest(loaded: LoadedConfig, ports: Record<string, number>): Request {
+    return { type: 'apply', snapshot: snapshotOf(loaded, ports), ticketSeed: this.options.ticketSeed, traceToken: this.options.traceToken };
+  }
+
   private async fork(count: number): Promise<void> {
-    cluster.setupPrimary({ exec: path.join(import.meta.dirname, 'worker-main.ts'), silent: false });
+    if (this.entry === undefined) {
+      // Decided once, at the first fork (start-up): replacements run the same code as their siblings.
+      const entry = workerEntry();
+      if (entry.fallback) this.options.logger.info({ entry: entry.file, reason: entry.fallback }, 'workers run the TypeScript sources');
+      this.entry = entry.file;
+      // 'advanced' (structured clone): the config snapshot arrives as the object it was, Infinity, undefined
+      // fields and any Map or Set included, where JSON would change them; class instances become plain data.
+      cluster.setupPrimary({ exec: this.entry, execArgv: [...workerV8Flags, ...process.execArgv], serialization: 'advanced', silent: false });
+    }
     await Promise.all(Array.from({ length: count }, () => this.forkOne()));
   }
 
   private forkOne(): Promise<Worker> {
-    const worker = cluster.fork();
+    const worker = cluster.fork(workerEnv);
     this.workers.add(worker);
     worker.on('message', (message: FromWorker) => {
       if (message.type !== 'reply') return;
@@ -139,7 +171,7 @@ export class WorkerPool implements TrafficHandle {
     const worker = await this.forkOne();
     if (this.snapshot) {
       const { loaded, ports } = this.snapshot;
-      await this.ask(worker, { type: 'apply', text: loaded.text, file: loaded.file, baseDir: loaded.baseDir, ports, ticketSeed: this.options.ticketSeed, traceToken: this.options.traceToken });
+      await this.ask(worker, this.applyRequest(loaded, ports));
     }
     for (const message of this.options.replay()) worker.send(message);
   }

@@ -31,7 +31,15 @@ export interface RunningSwitchyard {
   stop(): Promise<number | null>;
 }
 
-export async function runSwitchyard(yaml: string, options: { args?: string[]; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<RunningSwitchyard> {
+export interface RunOptions {
+  args?: string[];
+  timeoutMs?: number;
+  env?: NodeJS.ProcessEnv;
+  /** Its own process group (leader: the primary), so a test can signal the primary and its workers at once. */
+  detached?: boolean;
+}
+
+export async function runSwitchyard(yaml: string, options: RunOptions = {}): Promise<RunningSwitchyard> {
   const dir = await mkdtemp(path.join(tmpdir(), 'switchyard-test-'));
   const configFile = path.join(dir, 'switchyard.yaml');
   await writeFile(configFile, yaml);
@@ -39,6 +47,7 @@ export async function runSwitchyard(yaml: string, options: { args?: string[]; ti
     cwd: dir,
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.detached ?? false,
   });
   const lines: Record<string, unknown>[] = [];
   const waiters = new Set<{ predicate: (line: Record<string, unknown>) => boolean; resolve: (line: Record<string, unknown>) => void }>();

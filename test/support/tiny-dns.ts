@@ -86,7 +86,7 @@ export function answerQuery(options: TinyDnsOptions, query: Packet): Packet {
 export async function startTinyDns(options: TinyDnsOptions): Promise<TinyDns> {
   const host = options.host ?? '127.0.0.1';
   const queries: TinyDns['queries'] = [];
-  const udp = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4');
+  let udp = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4');
   const tcp = net.createServer((socket) => {
     let buffered = Buffer.alloc(0);
     socket.on('error', () => socket.destroy());
@@ -104,7 +104,7 @@ export async function startTinyDns(options: TinyDnsOptions): Promise<TinyDns> {
       }
     });
   });
-  udp.on('message', (message, remote) => {
+  const onMessage = (message: Buffer, remote: dgram.RemoteInfo): void => {
     let query: Packet;
     try {
       query = dnsPacket.decode(message);
@@ -120,19 +120,34 @@ export async function startTinyDns(options: TinyDnsOptions): Promise<TinyDns> {
       wire = dnsPacket.encode({ ...response, flags: (response.flags ?? 0) | dnsPacket.TRUNCATED_RESPONSE, answers: [], authorities: [], additionals: response.additionals!.filter((r) => r.type === 'OPT') });
     }
     udp.send(wire, remote.port, remote.address);
-  });
+  };
+  udp.on('message', onMessage);
   await new Promise<void>((resolve, reject) => {
     udp.once('error', reject);
     udp.bind(options.port ?? 0, host, () => resolve());
   });
-  const port = udp.address().port;
-  await new Promise<void>((resolve, reject) => {
-    tcp.once('error', reject);
-    tcp.listen(port, host, () => resolve());
-  }).catch(async (err) => {
+  let port = udp.address().port;
+  // The port the OS gave UDP may be taken for TCP (an outgoing connection's ephemeral port, often a
+  // parallel test's): then try UDP's next free ports, a bounded number of times.
+  for (let attempt = 0; ; attempt++) {
+    const err = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
+      tcp.once('error', resolve);
+      tcp.listen(port, host, () => {
+        tcp.off('error', resolve);
+        resolve(undefined);
+      });
+    });
+    if (err === undefined) break;
     udp.close();
-    throw err;
-  });
+    if (err.code !== 'EADDRINUSE' || options.port !== undefined || attempt >= 20) throw err;
+    udp = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4');
+    udp.on('message', onMessage);
+    await new Promise<void>((resolve, reject) => {
+      udp.once('error', reject);
+      udp.bind(0, host, () => resolve());
+    });
+    port = udp.address().port;
+  }
   return {
     host,
     port,

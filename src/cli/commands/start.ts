@@ -11,7 +11,7 @@ export function parseStartArgs(args: string[]): { configFile: string; workers?: 
     if (arg === '-c' || arg === '--config') configFile = args[++index];
     else if (arg === '-w' || arg === '--workers') {
       workers = Number(args[++index]);
-      if (!Number.isInteger(workers) || workers < 1) throw new UsageError('--workers expects a positive whole number');
+      if (!Number.isInteger(workers) || workers < 0) throw new UsageError('--workers expects a whole number (0: no worker processes)');
     } else if (!arg.startsWith('-') && configFile === undefined) configFile = arg;
     else throw new UsageError(`unknown option ${arg}`);
   }

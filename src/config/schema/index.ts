@@ -9,7 +9,8 @@ import { duration } from './common.ts';
 export const configSchema = z.strictObject({
   /** Where generated state lives (admin token, self-signed CA); relative to the config file. */
   data_dir: z.string().default('./data'),
-  workers: z.union([z.literal('auto'), z.number().int().min(1).max(256)]).default(1),
+  /** Traffic processes (one per core with auto); 0 runs the traffic plane inside the primary (debugging). */
+  workers: z.union([z.literal('auto'), z.number().int().min(0).max(256)]).default(1),
   /** Time SIGTERM allows in-flight requests to finish. */
   shutdown_timeout: duration.default(10_000),
   admin: adminSchema.optional(),

@@ -1,0 +1,52 @@
+// A config snapshot survives the trip to a worker (v8 serialisation, as cluster IPC with 'advanced' does it)
+// whole: same data, CIDR ranges usable as ipaddr.js objects again, ports fixed, no dns or admin section.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { deserialize, serialize } from 'node:v8';
+import { parseConfigText } from '../config/index.ts';
+import { TrustedProxies } from '../l7/index.ts';
+import { loadedFromSnapshot, snapshotOf, type ConfigSnapshot } from './config-snapshot.ts';
+
+const yaml = `
+admin: { listen: 127.0.0.1:0 }
+dns:
+  listen: [udp://127.0.0.1:0]
+  zones: [ { origin: example.test, soa: { mname: ns1.example.test., rname: hostmaster.example.test. }, records: [ { name: "@", type: A, value: 127.0.0.1 } ] } ]
+pools:
+  app:
+    balance: consistent_hash
+    hash_key: header:x-user
+    backends: [ { address: 127.0.0.1:3001 } ]
+listeners:
+  - name: web
+    listen: 127.0.0.1:0
+    forwarded: { trusted_proxies: [10.0.0.0/8, "::1/128", 192.168.1.7] }
+    routes:
+      - match: { host: "*.example.test", path_regex: "^/api/v[0-9]+/" }
+        pool: app
+      - match: { path_prefix: / }
+        respond: { status: 404, body: "nothing here" }
+`;
+
+test('a snapshot crosses v8 serialisation with its data intact and its CIDR ranges working', () => {
+  const loaded = parseConfigText(yaml, 'inline.yaml', '/srv');
+  const received = deserialize(serialize(snapshotOf(loaded, { web: 4321 }))) as ConfigSnapshot;
+  const revived = loadedFromSnapshot(received);
+
+  assert.equal(revived.file, 'inline.yaml');
+  assert.equal(revived.baseDir, '/srv');
+  assert.equal(revived.config.dns, undefined);
+  assert.equal(revived.config.admin, undefined);
+  assert.equal(revived.config.listeners[0].listen.port, 4321);
+  assert.equal(loaded.config.listeners[0].listen.port, 0, 'the primary keeps its own config untouched');
+  assert.deepEqual(revived.config.pools, loaded.config.pools);
+  assert.deepEqual(revived.config.listeners[0].routes, loaded.config.listeners[0].routes);
+  assert.equal(JSON.stringify(revived.config.listeners[0].forwarded), JSON.stringify(loaded.config.listeners[0].forwarded));
+
+  const trusted = new TrustedProxies(revived.config.listeners[0].forwarded.trusted_proxies);
+  assert.equal(trusted.contains('10.20.30.40'), true);
+  assert.equal(trusted.contains('::1'), true);
+  assert.equal(trusted.contains('192.168.1.7'), true);
+  assert.equal(trusted.contains('192.168.1.8'), false);
+  assert.equal(trusted.contains('11.0.0.1'), false);
+});

@@ -1,0 +1,57 @@
+// The primary's metrics from the workers' plain counters: sums over workers, cumulative histogram buckets,
+// pool gauges, and the exposition names and labels that dashboards use.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Metrics } from './metrics.ts';
+import { RequestCounters, type TrafficMetrics } from './request-counters.ts';
+
+function plane(pid: number, counters: RequestCounters, state: string, inflight: number): TrafficMetrics {
+  return {
+    pid,
+    requests: counters.snapshot(),
+    pools: [{ name: 'app', balance: 'round_robin', usable: 1, backends: [{ id: '127.0.0.1:3001', state, inflight } as never] }],
+    rss: 50 * 2 ** 20,
+    cpuSeconds: 1.5,
+  };
+}
+
+test('request counters of two workers render as one set of Prometheus series', async () => {
+  const one = new RequestCounters();
+  const two = new RequestCounters();
+  const done = (counters: RequestCounters, status: number, durationSeconds: number, pool = 'app'): void => counters.requestDone({ listener: 'web', route: '#0', pool, status, durationSeconds });
+  done(one, 200, 0.0005);
+  done(one, 204, 0.003);
+  done(one, 503, 0.2, '');
+  done(two, 200, 0.001);
+  done(two, 404, 20);
+
+  const text = await new Metrics().render([plane(11, one, 'healthy', 2), plane(12, two, 'ejected', 3)]);
+  const value = (series: string): number | undefined => {
+    const line = text.split('\n').find((candidate) => candidate.startsWith(`${series} `));
+    return line === undefined ? undefined : Number(line.slice(series.length + 1));
+  };
+  assert.equal(value('switchyard_http_requests_total{listener="web",route="#0",pool="app",code="2xx"}'), 3);
+  assert.equal(value('switchyard_http_requests_total{listener="web",route="#0",pool="app",code="4xx"}'), 1);
+  assert.equal(value('switchyard_http_requests_total{listener="web",route="#0",pool="",code="5xx"}'), 1);
+  // buckets are cumulative (le is inclusive) and pools of one route add up
+  assert.equal(value('switchyard_http_request_duration_seconds_bucket{le="0.001",listener="web",route="#0"}'), 2);
+  assert.equal(value('switchyard_http_request_duration_seconds_bucket{le="0.005",listener="web",route="#0"}'), 3);
+  assert.equal(value('switchyard_http_request_duration_seconds_bucket{le="0.25",listener="web",route="#0"}'), 4);
+  assert.equal(value('switchyard_http_request_duration_seconds_bucket{le="10",listener="web",route="#0"}'), 4);
+  assert.equal(value('switchyard_http_request_duration_seconds_bucket{le="+Inf",listener="web",route="#0"}'), 5);
+  assert.equal(value('switchyard_http_request_duration_seconds_count{listener="web",route="#0"}'), 5);
+  assert.ok(Math.abs(value('switchyard_http_request_duration_seconds_sum{listener="web",route="#0"}')! - 20.2045) < 1e-9);
+  assert.match(text, /# TYPE switchyard_http_request_duration_seconds histogram/);
+  // usable when any worker sends it requests; in flight summed
+  assert.equal(value('switchyard_pool_backend_usable{pool="app",backend="127.0.0.1:3001",state="healthy"}'), 1);
+  assert.equal(value('switchyard_pool_backend_usable{pool="app",backend="127.0.0.1:3001",state="ejected"}'), 0);
+  assert.equal(value('switchyard_pool_backend_inflight_requests{pool="app",backend="127.0.0.1:3001"}'), 5);
+  assert.equal(value('switchyard_worker_resident_memory_bytes{pid="12"}'), 50 * 2 ** 20);
+  assert.ok(value('switchyard_process_process_resident_memory_bytes')! > 0, "the primary's own process metrics");
+});
+
+test('a scrape with no traffic planes renders no request series', async () => {
+  const text = await new Metrics().render([]);
+  assert.doesNotMatch(text, /^switchyard_http_requests_total\{/m);
+  assert.match(text, /# TYPE switchyard_http_requests_total counter/);
+});

@@ -1,0 +1,148 @@
+// Process layout: `workers: 1` runs the traffic plane in one forked worker that holds only the traffic plane
+// (no YAML parser, schema or Prometheus client), `workers: 0` runs everything in one process, a killed
+// worker is replaced, and the primary's /metrics counts what every worker served.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { runSwitchyard, type RunOptions, type RunningSwitchyard } from '../../support/run-switchyard.ts';
+import { startEchoOrigin, type EchoOrigin } from '../../support/origins.ts';
+
+const cleanups: (() => Promise<unknown>)[] = [];
+after(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+});
+
+async function origin(): Promise<EchoOrigin> {
+  const started = await startEchoOrigin({ name: 'a' });
+  cleanups.push(() => started.close());
+  return started;
+}
+
+async function edge(yaml: string, options: RunOptions = {}): Promise<RunningSwitchyard> {
+  const running = await runSwitchyard(yaml, options);
+  cleanups.push(() => running.stop());
+  return running;
+}
+
+const config = (a: EchoOrigin): string => `
+admin: { listen: 127.0.0.1:0 }
+pools:
+  app:
+    backends: [ { address: ${a.address} } ]
+listeners:
+  - name: web
+    listen: 127.0.0.1:0
+    routes:
+      - match: { path_prefix: / }
+        pool: app
+`;
+
+async function admin(running: RunningSwitchyard, pathname: string): Promise<Response> {
+  const token = (await readFile(path.join(running.dir, 'data', 'admin.token'), 'utf8')).trim();
+  return fetch(`http://127.0.0.1:${running.ready.admin!.port}${pathname}`, { headers: { authorization: `Bearer ${token}` } });
+}
+
+async function workerPids(running: RunningSwitchyard): Promise<number[]> {
+  const status = (await (await admin(running, '/api/status')).json()) as { traffic: { pid: number }[] | { listeners: unknown } };
+  return Array.isArray(status.traffic) ? status.traffic.map((worker) => worker.pid) : [];
+}
+
+async function accessLogPid(running: RunningSwitchyard, url: string): Promise<unknown> {
+  const requestId = `pid-${Math.random().toString(16).slice(2)}`;
+  const response = await fetch(url, { headers: { 'x-request-id': requestId } });
+  assert.equal(response.status, 200);
+  await response.text();
+  const line = await running.waitForLine((entry) => entry.log === 'access' && JSON.stringify(entry).includes(requestId));
+  return line.pid;
+}
+
+test('workers: 1 forks one worker that serves the traffic and loads neither yaml, zod nor prom-client', async () => {
+  // Every module each process resolves, recorded by a resolve hook preloaded into both processes.
+  const dir = await mkdtemp(path.join(tmpdir(), 'switchyard-imports-'));
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  const hook = path.join(dir, 'record-imports.mjs');
+  const record = path.join(dir, 'imports.txt');
+  await writeFile(
+    hook,
+    `import { registerHooks } from 'node:module';\nimport { appendFileSync } from 'node:fs';\n` +
+      `registerHooks({ resolve(specifier, context, next) { const result = next(specifier, context); appendFileSync(${JSON.stringify(record)}, process.pid + ' ' + result.url + '\\n'); return result; } });\n`,
+  );
+  const a = await origin();
+  const running = await edge(config(a), { env: { NODE_OPTIONS: `--import=${hook}` } });
+  const pids = await workerPids(running);
+  assert.equal(pids.length, 1);
+  assert.notEqual(pids[0], running.process.pid);
+  assert.equal(await accessLogPid(running, running.url('web', '/')), pids[0]);
+
+  const lines = (await readFile(record, 'utf8')).split('\n');
+  const loadedBy = (pid: number, name: string): boolean => lines.some((line) => line.startsWith(`${pid} `) && line.includes(`/node_modules/${name}/`));
+  for (const name of ['yaml', 'zod', 'prom-client']) {
+    assert.equal(loadedBy(running.process.pid!, name), true, `the primary loads ${name}`);
+    assert.equal(loadedBy(pids[0], name), false, `the worker does not load ${name}`);
+  }
+  assert.equal(loadedBy(pids[0], 'pino'), true, 'the record covers the worker');
+});
+
+test('workers: 0 serves from the one process, with the same metrics', async () => {
+  const a = await origin();
+  const running = await edge(config(a), { args: ['--workers', '0'] });
+  assert.deepEqual(await workerPids(running), []);
+  assert.equal(await accessLogPid(running, running.url('web', '/')), running.process.pid);
+  const metrics = await (await admin(running, '/metrics')).text();
+  assert.match(metrics, /switchyard_http_requests_total\{listener="web",route="#0",pool="app",code="2xx"\} 1\n/);
+  assert.match(metrics, /switchyard_http_request_duration_seconds_bucket\{le="\+Inf",listener="web",route="#0"\} 1\n/);
+  assert.match(metrics, /switchyard_pool_backend_usable\{pool="app",backend="[^"]+",state="healthy"\} 1/);
+});
+
+test('a killed worker is replaced and the new one serves', async () => {
+  const a = await origin();
+  const running = await edge(config(a));
+  const [first] = await workerPids(running);
+  assert.ok(first !== undefined);
+  process.kill(first, 'SIGKILL');
+  await running.waitForLine((line) => line.msg === 'worker exited; starting a new one' && line.worker === first);
+  // The replacement binds the listener once it has the config: retry connections until it answers.
+  let status = 0;
+  const deadline = Date.now() + 10_000;
+  for (let attempt = 0; attempt < 200 && status !== 200 && Date.now() < deadline; attempt++) {
+    status = await fetch(running.url('web', '/'), { headers: { connection: 'close' } }).then(
+      (response) => response.text().then(() => response.status),
+      () => 0,
+    );
+    if (status !== 200) await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  assert.equal(status, 200);
+  const [second] = await workerPids(running);
+  assert.ok(second !== undefined && second !== first, 'a new worker process');
+});
+
+test('SIGTERM to the whole process group (systemd, kill -TERM -PGID) drains the worker too; none is restarted', async () => {
+  const a = await origin();
+  const running = await edge(config(a), { detached: true });
+  const slow = fetch(running.url('web', '/?delay=700')).then(async (response) => ({ status: response.status, body: await response.text() }));
+  // Wait until the request is in flight at the origin before signalling.
+  const deadline = Date.now() + 5000;
+  while (a.requests() === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+  process.kill(-running.process.pid!, 'SIGTERM');
+  const result = await slow;
+  assert.equal(result.status, 200);
+  assert.match(result.body, /"origin":"a"/);
+  const code = await new Promise<number | null>((resolve) => running.process.once('exit', resolve));
+  assert.equal(code, 0);
+  assert.equal(running.lines.filter((line) => line.msg === 'worker exited; starting a new one').length, 0);
+});
+
+test('/metrics adds up the requests of every worker', async () => {
+  const a = await origin();
+  const running = await edge(config(a), { args: ['--workers', '2'] });
+  const total = 24;
+  for (let index = 0; index < total; index += 8) {
+    await Promise.all(Array.from({ length: 8 }, () => fetch(running.url('web', '/'), { headers: { connection: 'close' } }).then((response) => response.text())));
+  }
+  const metrics = await (await admin(running, '/metrics')).text();
+  assert.match(metrics, new RegExp(`switchyard_http_requests_total\\{listener="web",route="#0",pool="app",code="2xx"\\} ${total}\\n`));
+  assert.match(metrics, new RegExp(`switchyard_http_request_duration_seconds_count\\{listener="web",route="#0"\\} ${total}\\n`));
+  assert.equal((metrics.match(/^switchyard_worker_resident_memory_bytes\{pid="\d+"\} \d+/gm) ?? []).length, 2);
+});
