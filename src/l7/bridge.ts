@@ -1,7 +1,9 @@
 // Bridge for other codecs (HTTP/2): proxies one request that another codec already parsed through this
-// listener's router and the HTTP/1.1 upstream path (same connection pools, same access log). Less hot
-// than the HTTP/1.1 path, so it builds strings and uses a timer per exchange.
-import { EdgeError, type TimerHandle } from '../core/index.ts';
+// listener's router and the HTTP/1.1 upstream path (same connection pools, same access log). It builds
+// the upstream head as a string, but shares what the HTTP/1.1 path shares: the listener's ResponseHead
+// (its typed arrays, allocated per exchange, made a fifth of an HTTP/2 request's CPU time garbage
+// collection) and the listener's deadline sweep instead of a timer per exchange and phase.
+import { EdgeError } from '../core/index.ts';
 import type { Lease, LeaseOutcome, BalanceInput } from '../pool/types.ts';
 import type { HttpListenerImpl } from './listener.ts';
 import type { ListenerRuntime } from './runtime.ts';
@@ -11,7 +13,7 @@ import type { ExchangeRequest, ExchangeDownstream, ExchangeHandle, UpstreamPool 
 import type { UpstreamConnection, UpstreamOwner } from './upstream/connector.ts';
 import { upstreamTarget, redirectLocation } from './router/actions.ts';
 import { hostnameOf } from './parse/request-head.ts';
-import { ResponseHead, parseResponseHead, BODY_UNTIL_CLOSE, BODY_CHUNKED, BODY_LENGTH, BODY_NONE, H_HIDDEN } from './parse/response-head.ts';
+import { type ResponseHead, parseResponseHead, BODY_UNTIL_CLOSE, BODY_CHUNKED, BODY_LENGTH, BODY_NONE, H_HIDDEN } from './parse/response-head.ts';
 import { H_CONNECTION, H_HOP, H_UPGRADE, H_TRANSFER_ENCODING } from './parse/request-head.ts';
 import { ChunkedDecoder } from './parse/chunked.ts';
 import { findHeadEnd } from './parse/chars.ts';
@@ -52,7 +54,8 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput {
   private readonly pendingBody: Buffer[] = [];
   private bodyEnded: boolean;
   private headSent = false;
-  private readonly res = new ResponseHead();
+  /** From the response head, copied out of the listener's shared ResponseHead. */
+  private resKeepAlive = true;
   private resAcc: Buffer | null = null;
   private resStarted = false;
   private resKind = BODY_NONE;
@@ -62,7 +65,9 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput {
   private status = 0;
   private bytesIn = 0;
   private bytesOut = 0;
-  private timer: TimerHandle | null = null;
+  /** When the current phase times out (listener.now() scale); 0: no deadline. Checked by the listener's sweep. */
+  deadline = 0;
+  private watched = false;
   private readonly tStart: number;
   private tConnected = 0;
   private tFirstByte = 0;
@@ -159,7 +164,7 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput {
     this.upstream = upstream;
     this.reused = upstream.uses > 1;
     if (upstream.connected) this.upstreamConnected(upstream);
-    else this.arm(this.rt.connectTimeout, 'connect');
+    else this.arm(this.rt.connectTimeout);
   }
 
   /**
@@ -205,13 +210,17 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput {
     return out;
   }
 
-  private arm(ms: number, _why: string): void {
-    if (this.timer !== null) this.listener.clock.clearTimeout(this.timer);
-    this.timer = this.listener.clock.setTimeout(() => this.timedOut(), ms);
+  private arm(ms: number): void {
+    this.deadline = this.listener.now() + ms;
+    if (!this.watched) {
+      this.watched = true;
+      this.listener.watchDeadline(this);
+    }
   }
 
-  private timedOut(): void {
-    this.timer = null;
+  /** Called by the listener's sweep once `deadline` has passed. */
+  timedOut(): void {
+    this.deadline = 0;
     if (this.done) return;
     if (this.resStarted) {
       this.finishWith(null, 'timeout');
@@ -234,12 +243,12 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput {
       requestId: this.requestId,
       trace: this.trace!,
     });
-    const socket = this.upstream!.socket;
-    socket.write(Buffer.from(head, 'latin1'));
+    // written as a string: the stream layer encodes it straight into the write request, no Buffer
+    this.upstream!.socket.write(head, 'latin1');
     this.headSent = true;
     for (const chunk of this.pendingBody.splice(0)) this.writeBody(chunk);
     if (this.bodyEnded) this.endBody();
-    this.arm(this.responseTimeout(), 'response');
+    this.arm(this.responseTimeout());
   }
 
   private responseTimeout(): number {
@@ -322,19 +331,22 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput {
         return;
       }
       this.resAcc = null;
-      const raw = Buffer.from(data.subarray(0, Math.max(end, 0)));
-      if (end < 0 || !parseResponseHead(raw, raw.length, this.res, this.request.method === 'HEAD', this.rt.hidden)) return this.fail(502, 'bad_response');
+      // parsed and consumed within this call (startResponse copies what it keeps), so the head is read in
+      // place — in the shared read buffer — and the listener's ResponseHead is free again on return
+      const raw = data.subarray(0, Math.max(end, 0));
+      const res = this.listener.resHead;
+      if (end < 0 || !parseResponseHead(raw, raw.length, res, this.request.method === 'HEAD', this.rt.hidden)) return this.fail(502, 'bad_response');
       data = data.subarray(end);
-      if (this.res.status < 200) continue; // 1xx: HTTP/2 codecs answer 100-continue themselves
-      this.startResponse();
+      if (res.status < 200) continue; // 1xx: HTTP/2 codecs answer 100-continue themselves
+      this.startResponse(res);
     }
     if (data.length > 0) this.body(data, 0, data.length);
   }
 
-  private startResponse(): void {
-    const res = this.res;
+  private startResponse(res: ResponseHead): void {
     this.resStarted = true;
     this.status = res.status;
+    this.resKeepAlive = res.keepAlive;
     this.resKind = res.bodyKind;
     this.resRemaining = res.contentLength;
     if (this.resKind === BODY_CHUNKED) this.decoder = new ChunkedDecoder();
@@ -349,7 +361,7 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput {
     const trace = this.trace!;
     if (trace.debug) headers.push('server-timing', this.edgeTiming(), 'traceresponse', `00-${trace.traceId}-${trace.spanId}-${trace.flags}`);
     this.downstream.sendHead(res.status, headers);
-    this.arm(this.rt.idleTimeout, 'idle');
+    this.arm(this.rt.idleTimeout);
     if (this.resKind === BODY_NONE) this.finishWith(null, 'success');
   }
 
@@ -393,7 +405,7 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput {
     } else if (this.resKind === BODY_UNTIL_CLOSE) {
       this.send(buf, s, e);
     }
-    if (!this.done) this.arm(this.rt.idleTimeout, 'idle');
+    if (!this.done) this.arm(this.rt.idleTimeout);
   }
 
   upstreamEnd(): void {
@@ -436,12 +448,12 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput {
   private finishWith(error: EdgeError | null, outcome: LeaseOutcome, reusable = true): void {
     if (this.done) return;
     this.done = true;
-    if (this.timer !== null) this.listener.clock.clearTimeout(this.timer);
-    this.timer = null;
+    this.deadline = 0;
+    if (this.watched) this.listener.unwatchDeadline(this);
     const upstream = this.upstream;
     this.upstream = null;
     if (upstream !== null) {
-      const ok = reusable && outcome === 'success' && this.bodyEnded && this.res.keepAlive && this.resStarted;
+      const ok = reusable && outcome === 'success' && this.bodyEnded && this.resKeepAlive && this.resStarted;
       this.listener.connector.release(upstream, ok, this.listener.now());
     }
     this.lease?.release(outcome === 'success' && this.status >= 500 ? 'http_5xx' : outcome);

@@ -25,6 +25,12 @@ interface NativeHandle {
   close?: () => void;
 }
 
+/** Something the sweep times out: `deadline` is on the listener's now() scale, 0 for none. */
+export interface DeadlineWatched {
+  readonly deadline: number;
+  timedOut(): void;
+}
+
 export class HttpListenerImpl implements HttpListener {
   runtime: ListenerRuntime;
   readonly connector: UpstreamConnector;
@@ -42,6 +48,8 @@ export class HttpListenerImpl implements HttpListener {
   readonly resHead = new ResponseHead();
   private server: net.Server | null = null;
   private readonly connections = new Set<HttpConnection>();
+  /** Exchanges of other codecs (bridge.ts) with a deadline: the sweep times them out like connections. */
+  private readonly deadlines = new Set<DeadlineWatched>();
   private timer: TimerHandle | null = null;
   private drainWaiter: (() => void) | null = null;
   private stopped = false;
@@ -213,6 +221,14 @@ export class HttpListenerImpl implements HttpListener {
     }
   }
 
+  watchDeadline(exchange: DeadlineWatched): void {
+    this.deadlines.add(exchange);
+  }
+
+  unwatchDeadline(exchange: DeadlineWatched): void {
+    this.deadlines.delete(exchange);
+  }
+
   forget(conn: HttpConnection): void {
     this.connections.delete(conn);
     if (this.connections.size === 0 && this.drainWaiter !== null) this.drainWaiter();
@@ -232,6 +248,14 @@ export class HttpListenerImpl implements HttpListener {
         conn.timedOut();
       } catch (err) {
         this.internalError(conn, err);
+      }
+    }
+    for (const exchange of this.deadlines) {
+      if (exchange.deadline === 0 || now < exchange.deadline) continue;
+      try {
+        exchange.timedOut();
+      } catch (err) {
+        this.internalError(null, err);
       }
     }
     this.connector.sweep(now);

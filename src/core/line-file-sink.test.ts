@@ -1,0 +1,88 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { LineFileSink } from './line-file-sink.ts';
+
+async function withDir(run: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'sy-line-sink-'));
+  try {
+    await run(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+const flushed = (sink: LineFileSink): Promise<void> => new Promise((resolve) => sink.flush(resolve));
+
+test('appends every line in order, across buffers, with UTF-8 and lines larger than a buffer', () =>
+  withDir(async (dir) => {
+    const file = path.join(dir, 'logs', 'access.log');
+    const sink = LineFileSink.open(file, { flushMs: 5 });
+    const lines: string[] = [];
+    for (let i = 0; i < 5000; i++) {
+      const line = JSON.stringify({ i, path: `/é/ü/${'x'.repeat(i % 90)}` }) + '\n';
+      lines.push(line);
+      assert.equal(sink.write(line), true);
+    }
+    const huge = JSON.stringify({ path: 'y'.repeat(200_000) }) + '\n';
+    lines.push(huge);
+    sink.write(huge);
+    lines.push('{"last":true}\n');
+    sink.write('{"last":true}\n');
+    await flushed(sink);
+    assert.equal(await readFile(file, 'utf8'), lines.join(''));
+    assert.equal(sink.dropped, 0);
+    await new Promise<void>((resolve) => sink.close(resolve));
+  }));
+
+test('a buffer that is not full reaches the file after flushMs, without a flush call', () =>
+  withDir(async (dir) => {
+    const file = path.join(dir, 'access.log');
+    const sink = LineFileSink.open(file, { flushMs: 20 });
+    sink.write('{"a":1}\n');
+    const deadline = Date.now() + 5000;
+    // polls the file (the event being waited for happens in the kernel); bounded by the deadline
+    let text = '';
+    while (text === '' && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      text = await readFile(file, 'utf8');
+    }
+    assert.equal(text, '{"a":1}\n');
+    await new Promise<void>((resolve) => sink.close(resolve));
+  }));
+
+test('past maxQueuedBytes whole lines are dropped and reported, never cut', () =>
+  withDir(async (dir) => {
+    const file = path.join(dir, 'access.log');
+    const reports: number[] = [];
+    const sink = LineFileSink.open(file, { maxQueuedBytes: 128 * 1024, onDrop: (lines) => reports.push(lines) });
+    const line = `{"path":"/${'z'.repeat(1000)}"}\n`;
+    // 600 KB within one turn: no write can complete before the turn ends, so the queue fills
+    let accepted = 0;
+    for (let i = 0; i < 600; i++) if (sink.write(line)) accepted++;
+    assert.ok(sink.dropped > 0, 'some lines were dropped');
+    assert.equal(accepted + sink.dropped, 600);
+    await flushed(sink);
+    assert.equal(await readFile(file, 'utf8'), line.repeat(accepted));
+    assert.equal(reports.reduce((a, b) => a + b, 0), sink.dropped);
+    await new Promise<void>((resolve) => sink.close(resolve));
+  }));
+
+test('lines still buffered when the process exits are written', () =>
+  withDir(async (dir) => {
+    const file = path.join(dir, 'access.log');
+    const script = `
+      const { LineFileSink } = await import(${JSON.stringify(path.join(import.meta.dirname, 'line-file-sink.ts'))});
+      const sink = LineFileSink.open(${JSON.stringify(file)}, { flushMs: 60000 });
+      for (let i = 0; i < 100; i++) sink.write('{"n":' + i + '}\\n');
+      process.exit(0);
+    `;
+    await new Promise<void>((resolve, reject) =>
+      execFile(process.execPath, ['--input-type=module', '-e', script], { timeout: 20_000 }, (err) => (err ? reject(err) : resolve())),
+    );
+    const expected = Array.from({ length: 100 }, (_, i) => `{"n":${i}}\n`).join('');
+    assert.equal(await readFile(file, 'utf8'), expected);
+  }));
