@@ -1,6 +1,7 @@
 // Installs the Debian tools that the end-to-end tests drive as real clients, when any is missing.
 // Runs before `npm test`; does nothing when all are present, so it is cheap on a prepared machine.
 import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 
 // command on PATH → Debian package that ships it
 const tools: Record<string, string> = {
@@ -20,8 +21,18 @@ const tools: Record<string, string> = {
   dnsperf: 'dnsperf',
 };
 
+// shared libraries the tests load → Debian package (jemalloc: the workers' default allocator, runtime.allocator)
+const libraries: Record<string, string> = {
+  [`/usr/lib/${process.arch === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu/libjemalloc.so.2`]: 'libjemalloc2',
+};
+
 const has = (command: string): boolean => spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
-const missing = [...new Set(Object.entries(tools).filter(([command]) => !has(command)).map(([, pkg]) => pkg))];
+const missing = [
+  ...new Set([
+    ...Object.entries(tools).filter(([command]) => !has(command)).map(([, pkg]) => pkg),
+    ...Object.entries(libraries).filter(([file]) => !existsSync(file)).map(([, pkg]) => pkg),
+  ]),
+];
 
 if (missing.length > 0) {
   if (process.getuid?.() !== 0) {

@@ -51,7 +51,8 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput {
   private staticFiles: StaticBridge | null = null;
   private routeName: string | undefined;
   private requestId = '';
-  private readonly pendingBody: Buffer[] = [];
+  /** Request body chunks that arrived before the upstream was connected (most requests have none). */
+  private pendingBody: Buffer[] | null = null;
   private bodyEnded: boolean;
   private headSent = false;
   /** From the response head, copied out of the listener's shared ResponseHead. */
@@ -246,7 +247,9 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput {
     // written as a string: the stream layer encodes it straight into the write request, no Buffer
     this.upstream!.socket.write(head, 'latin1');
     this.headSent = true;
-    for (const chunk of this.pendingBody.splice(0)) this.writeBody(chunk);
+    const pending = this.pendingBody;
+    this.pendingBody = null;
+    if (pending !== null) for (const chunk of pending) this.writeBody(chunk);
     if (this.bodyEnded) this.endBody();
     this.arm(this.responseTimeout());
   }
@@ -277,7 +280,7 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput {
     this.bytesIn += chunk.length;
     const copy = Buffer.from(chunk);
     if (this.headSent && this.upstream !== null) this.writeBody(copy);
-    else this.pendingBody.push(copy);
+    else (this.pendingBody ??= []).push(copy);
   }
 
   bodyEnd(): void {

@@ -12,7 +12,8 @@ import { REQUEST_ALWAYS_DROP, bit } from './rewrite.ts';
 import { H_X_FORWARDED_FOR, H_X_REAL_IP, H_X_FORWARDED_PROTO, H_X_FORWARDED_HOST, H_X_FORWARDED_PORT, H_FORWARDED } from './parse/request-head.ts';
 import { DEFAULT_UPSTREAM_SETTINGS } from './upstream/connector.ts';
 import { settingsOf } from './settings.ts';
-import { hstsHeaderValue } from '../tls/index.ts';
+// policy.ts alone: the tls index would load node:tls and the certificate tooling into http-only workers
+import { hstsHeaderValue } from '../tls/policy.ts';
 
 export class ListenerRuntime {
   readonly name: string;

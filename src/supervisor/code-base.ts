@@ -2,6 +2,7 @@
 // runs the built JavaScript (dist/), else dist/'s when it is at least as new as src/ (bin/dist-fresh.cjs),
 // else the .ts sources through type stripping (whose compiler adds ~18 MB to every process that uses it).
 // Synchronous file-system checks: call once at start-up, before any socket opens.
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 
@@ -13,12 +14,18 @@ export interface WorkerEntry {
 
 type DistStatus = (root: string) => { fresh: boolean; reason: string };
 
+/** dist/'s worker: the esbuild bundle (scripts/build-dist.cjs) when it was built, else the plain module. */
+function builtWorker(root: string): string {
+  const bundle = path.join(root, 'dist', 'worker', 'worker-main.js');
+  return existsSync(bundle) ? bundle : path.join(root, 'dist', 'supervisor', 'worker-main.js');
+}
+
 export function workerEntry(): WorkerEntry {
   const here = import.meta.dirname;
-  if (import.meta.filename.endsWith('.js')) return { file: path.join(here, 'worker-main.js') };
   const root = path.resolve(here, '..', '..');
+  if (import.meta.filename.endsWith('.js')) return { file: builtWorker(root) };
   const { distStatus } = createRequire(import.meta.url)(path.join(root, 'bin', 'dist-fresh.cjs')) as { distStatus: DistStatus };
   const status = distStatus(root);
-  if (status.fresh) return { file: path.join(root, 'dist', 'supervisor', 'worker-main.js') };
+  if (status.fresh) return { file: builtWorker(root) };
   return { file: path.join(here, 'worker-main.ts'), fallback: status.reason };
 }

@@ -21,6 +21,7 @@ import { RequestCounters, trafficMetrics, type TrafficMetrics } from './request-
 import { assertAddressesFree, type ListenAddress } from './address-guard.ts';
 import { joinPoolStatus } from './pool-view.ts';
 import type { ToWorker } from './ipc.ts';
+import { workerRuntime } from './worker-runtime.ts';
 
 export interface ControlPlaneOptions {
   configFile: string;
@@ -107,7 +108,9 @@ export class ControlPlane {
         });
         this.traffic = localTraffic(plane, counters);
       } else {
-        this.traffic = new WorkerPool({ count: workers, logger, replay: () => this.replayForWorker(), ticketSeed: randomBytes(48).toString('hex'), traceToken: token });
+        const runtime = workerRuntime(config.runtime, { tlsOrH2: config.listeners.some((listener) => listener.protocol === 'https' || listener.protocol === 'h2c') });
+        logger.info({ allocator: runtime.jemallocPath ?? runtime.allocator, v8: runtime.execArgv }, `workers: ${workers}, allocator ${runtime.allocator}`);
+        this.traffic = new WorkerPool({ count: workers, logger, replay: () => this.replayForWorker(), ticketSeed: randomBytes(48).toString('hex'), traceToken: token, runtime });
       }
       await this.traffic.apply(this.loaded);
 
@@ -187,6 +190,9 @@ export class ControlPlane {
       return { ok: false, error: messageOf(err) };
     }
     pools.commit();
+    if (JSON.stringify(loaded.config.runtime) !== JSON.stringify(previous.config.runtime)) {
+      logger.warn({ runtime: loaded.config.runtime }, 'reload: runtime (allocator, semi_space) changes apply when the edge restarts');
+    }
     this.loaded = loaded;
     for (const retired of pools.retired) setTimeout(() => retired.close(), 60_000).unref();
     logger.info({ listeners: this.traffic!.addresses(), config: loaded.file }, 'reloaded');

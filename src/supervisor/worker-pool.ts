@@ -12,6 +12,7 @@ import { workerEntry } from './code-base.ts';
 import type { FromWorker, ToWorker } from './ipc.ts';
 import type { TrafficMetrics } from './request-counters.ts';
 import type { TrafficHandle } from './control-plane.ts';
+import type { WorkerRuntime } from './worker-runtime.ts';
 
 export interface WorkerPoolOptions {
   count: number;
@@ -22,22 +23,13 @@ export interface WorkerPoolOptions {
   logger: Logger;
   /** What a replacement worker must be told after the config: current health verdicts and admin drains. */
   replay: () => ToWorker[];
+  /** V8 flags and environment of the worker processes (worker-runtime.ts: allocator, semi-space). */
+  runtime: WorkerRuntime;
 }
 
 type Request = { type: 'apply'; snapshot: ConfigSnapshot; ticketSeed: string; traceToken?: string } | { type: 'draining'; pool: string; backend: string; draining: boolean } | { type: 'status' } | { type: 'metrics' } | { type: 'drain'; deadline: number };
 
 const replyTimeoutMs = 30_000;
-
-/**
- * V8 flags of the traffic processes, placed before the primary's own (which win when they set the same).
- * Semi-spaces capped at 4 MB: under load V8 otherwise grows the young generation to its maximum and a
- * worker peaks near 108 MB instead of ~90 MB (docs/bench.md), with no throughput difference measurable
- * with wrk -c50 (a scavenge costs what survives it, and little does).
- */
-const workerV8Flags = ['--max-semi-space-size=4'];
-
-/** Environment the traffic processes get on top of the primary's (process.env): the place for an allocator preload. */
-const workerEnv: NodeJS.ProcessEnv = {};
 
 /** A free TCP port on host: port 0 in the config must mean the same port in every worker. */
 async function freePort(host: string): Promise<number> {
@@ -139,13 +131,13 @@ export class WorkerPool implements TrafficHandle {
       this.entry = entry.file;
       // 'advanced' (structured clone): the config snapshot arrives as the object it was, Infinity, undefined
       // fields and any Map or Set included, where JSON would change them; class instances become plain data.
-      cluster.setupPrimary({ exec: this.entry, execArgv: [...workerV8Flags, ...process.execArgv], serialization: 'advanced', silent: false });
+      cluster.setupPrimary({ exec: this.entry, execArgv: [...this.options.runtime.execArgv, ...process.execArgv], serialization: 'advanced', silent: false });
     }
     await Promise.all(Array.from({ length: count }, () => this.forkOne()));
   }
 
   private forkOne(): Promise<Worker> {
-    const worker = cluster.fork(workerEnv);
+    const worker = cluster.fork(this.options.runtime.env);
     this.workers.add(worker);
     worker.on('message', (message: FromWorker) => {
       if (message.type !== 'reply') return;

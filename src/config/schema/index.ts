@@ -5,12 +5,15 @@ import { poolSchema } from './pools.ts';
 import { listenerSchema } from './listeners.ts';
 import { dnsSchema } from './dns.ts';
 import { duration } from './common.ts';
+import { runtimeSchema, runtimeDefaults } from './runtime.ts';
 
 export const configSchema = z.strictObject({
   /** Where generated state lives (admin token, self-signed CA); relative to the config file. */
   data_dir: z.string().default('./data'),
   /** Traffic processes (one per core with auto); 0 runs the traffic plane inside the primary (debugging). */
   workers: z.union([z.literal('auto'), z.number().int().min(0).max(256)]).default(1),
+  /** How worker processes are started: allocator and V8 young generation (applies at start, not reload). */
+  runtime: runtimeSchema.default(runtimeDefaults),
   /** Time SIGTERM allows in-flight requests to finish. */
   shutdown_timeout: duration.default(10_000),
   admin: adminSchema.optional(),
@@ -33,3 +36,4 @@ export * from './pools.ts';
 export * from './listeners.ts';
 export * from './dns.ts';
 export * from './admin.ts';
+export * from './runtime.ts';

@@ -85,6 +85,35 @@ test('workers: 1 forks one worker that serves the traffic and loads neither yaml
   assert.equal(loadedBy(pids[0], 'pino'), true, 'the record covers the worker');
 });
 
+test('workers start as the runtime section says: 4 MB semi-space by default, jemalloc when asked (auto: TLS/HTTP/2 only)', async () => {
+  const a = await origin();
+  const mapped = async (pid: number) => (await readFile(`/proc/${pid}/maps`, 'utf8')).includes('libjemalloc');
+  const cmdline = async (pid: number) => (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
+  const onlyWorker = async (running: RunningSwitchyard) => {
+    const pids = await workerPids(running);
+    assert.equal(pids.length, 1);
+    return pids[0]!;
+  };
+
+  // plain HTTP: auto keeps the system allocator (jemalloc measured no gain there)
+  const plainHttp = await edge(config(a));
+  const httpWorker = await onlyWorker(plainHttp);
+  assert.equal(await mapped(httpWorker), false);
+  assert.ok((await cmdline(httpWorker)).includes('--max-semi-space-size=4'));
+
+  const jemalloc = await edge(`runtime: { allocator: jemalloc }\n${config(a)}`);
+  const jeWorker = await onlyWorker(jemalloc);
+  assert.equal(await mapped(jeWorker), true, 'the worker runs on jemalloc (libjemalloc2 is installed by the test tools)');
+  assert.equal(await mapped(jemalloc.process.pid!), false, 'the primary keeps the allocator it was started with');
+  await jemalloc.waitForLine((line) => typeof line.msg === 'string' && line.msg.startsWith('workers: 1, allocator jemalloc'));
+  const response = await fetch(jemalloc.url('web', '/'));
+  assert.equal(response.status, 200);
+  await response.text();
+
+  const untuned = await edge(`runtime: { allocator: system, semi_space: 0mb }\n${config(a)}`);
+  assert.equal((await cmdline(await onlyWorker(untuned))).some((arg) => arg.startsWith('--max-semi-space-size')), false);
+});
+
 test('workers: 0 serves from the one process, with the same metrics', async () => {
   const a = await origin();
   const running = await edge(config(a), { args: ['--workers', '0'] });
