@@ -35,8 +35,6 @@ function linesIn(buf: Buffer, from: number, to: number): number {
 }
 
 export class LineFileSink {
-  /** Marks the sink for the access log's fast path: lines may be handed over one by one, unbatched. */
-  readonly buffersLines = true;
   /** Lines dropped since the sink opened: the disk did not keep up, or a write failed. */
   dropped = 0;
   private reportedDrops = 0;
@@ -84,25 +82,56 @@ export class LineFileSink {
     if (this.used + line.length * 3 > BUFFER_SIZE) {
       const need = Buffer.byteLength(line);
       if (this.used + need > BUFFER_SIZE) {
-        // the filling buffer must join the queue first; with no room there, this line is the one dropped
-        if (this.queuedBytes + this.used + (need > BUFFER_SIZE ? need : 0) > this.maxQueuedBytes) return this.drop();
-        this.seal();
-        this.pump();
-        if (need > BUFFER_SIZE) {
-          this.enqueue(Buffer.from(line), need);
-          this.pump();
-          return true;
-        }
+        const room = this.makeRoom(need);
+        if (room !== 0) return room > 0 && this.enqueueLarge(Buffer.from(line), need);
       }
     }
     this.used += this.current.write(line, this.used, 'utf8');
-    if (!this.timerArmed) {
-      this.timerArmed = true;
-      // one timer for the sink's life: a fired timer re-arms with refresh(), without a new object
-      if (this.flushTimer === null) this.flushTimer = setTimeout(this.onFlushTimer, this.flushMs).unref();
-      else this.flushTimer.refresh();
-    }
+    this.armTimer();
     return true;
+  }
+
+  /** Appends src[start, end): whole lines already encoded (the access log's AccessLine). */
+  writeBytes(src: Buffer, start: number, end: number): boolean {
+    if (this.closed) return false;
+    const need = end - start;
+    if (this.used + need > BUFFER_SIZE) {
+      const room = this.makeRoom(need);
+      if (room !== 0) return room > 0 && this.enqueueLarge(Buffer.from(src.subarray(start, end)), need);
+    }
+    src.copy(this.current, this.used, start, end);
+    this.used += need;
+    this.armTimer();
+    return true;
+  }
+
+  /**
+   * Before `need` bytes that do not fit the filling buffer: queues that buffer. 0: they fit the fresh one;
+   * 1: larger than a buffer, the caller queues them on their own; -1: dropped (the queue is full).
+   */
+  private makeRoom(need: number): number {
+    // the filling buffer must join the queue first; with no room there, this line is the one dropped
+    if (this.queuedBytes + this.used + (need > BUFFER_SIZE ? need : 0) > this.maxQueuedBytes) {
+      this.drop();
+      return -1;
+    }
+    this.seal();
+    this.pump();
+    return need > BUFFER_SIZE ? 1 : 0;
+  }
+
+  private enqueueLarge(buf: Buffer, len: number): boolean {
+    this.enqueue(buf, len);
+    this.pump();
+    return true;
+  }
+
+  private armTimer(): void {
+    if (this.timerArmed) return;
+    this.timerArmed = true;
+    // one timer for the sink's life: a fired timer re-arms with refresh(), without a new object
+    if (this.flushTimer === null) this.flushTimer = setTimeout(this.onFlushTimer, this.flushMs).unref();
+    else this.flushTimer.refresh();
   }
 
   /** Calls back once everything written so far has reached the file. */

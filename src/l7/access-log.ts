@@ -4,20 +4,21 @@
 //
 // The line goes through the pino logger the caller passed (its destination, level, time format, level
 // formatter and bindings), but it is assembled here rather than by pino's generic serializer: that
-// serializer cost ~10 µs per request, most of the whole per-request budget. The shape is exactly what
-// `log.info({...})` would write; loggers without pino's internals (mixins, custom log formatters) get
-// plain `log.info`.
+// serializer cost ~10 µs per request, most of the whole per-request budget; it is built as bytes
+// (access-line.ts). The shape is exactly what `log.info({...})` would write; loggers without pino's
+// internals (mixins, custom log formatters) get plain `log.info`.
 import { pino } from 'pino';
 import type { Logger } from '../core/index.ts';
 import type { ProxyExchange } from './exchange.ts';
+import { AccessLine, encodeAscii } from './access-line.ts';
 
 interface PinoInternals {
-  stream: { write(line: string): unknown; buffersLines?: boolean };
-  /** The stream encodes each line into its own buffer at once (LineFileSink): no batching here. */
+  stream: { write(line: string): unknown; writeBytes?: (src: Buffer, start: number, end: number) => boolean };
+  /** The stream takes encoded lines (LineFileSink): bytes go to it as they are, no batching here. */
   direct: boolean;
-  chindings: string;
   time: () => string;
-  levelPrefix: string;
+  /** `{"level":…` and the logger's bindings (`,"pid":…,"log":"access"`), encoded once. */
+  prefix: Uint8Array;
 }
 
 const cache = new WeakMap<Logger, PinoInternals | null>();
@@ -33,7 +34,8 @@ function internalsOf(log: Logger): PinoInternals | null {
   const time = raw[s.timeSym] as (() => string) | undefined;
   if (stream && typeof stream.write === 'function' && typeof time === 'function' && !raw[s.mixinSym] && !formatters?.log && raw[s.messageKeySym] === 'msg') {
     const level = formatters?.level ? JSON.stringify(formatters.level('info', 30)) : '{"level":30}';
-    found = { stream, direct: stream.buffersLines === true, chindings: String(raw[s.chindingsSym] ?? ''), time, levelPrefix: level.slice(0, -1) };
+    const prefix = Buffer.from(level.slice(0, -1) + String(raw[s.chindingsSym] ?? ''), 'utf8');
+    found = { stream, direct: typeof stream.writeBytes === 'function', time, prefix };
   }
   cache.set(log, found);
   return found;
@@ -44,47 +46,49 @@ function ms(from: number, to: number): number | undefined {
   return Math.round((to - from) * 1000) / 1000;
 }
 
-/**
- * A duration as JSON milliseconds with 3 decimals ("12.050"), from integer microseconds: turning the
- * double itself into text went through V8's shortest-double printer, 4 times per line.
- */
-function msText(from: number, to: number): string {
-  const us = Math.round((to - from) * 1000);
-  if (us < 0) return '0';
-  const whole = Math.floor(us / 1000);
-  const frac = us - whole * 1000;
-  return whole + (frac < 10 ? '.00' : frac < 100 ? '.0' : '.') + frac;
-}
+const K_REQUEST_ID = encodeAscii(',"request_id":');
+const K_CLIENT = encodeAscii(',"client":');
+const K_METHOD = encodeAscii(',"method":');
+const K_HOST = encodeAscii(',"host":');
+const K_PATH = encodeAscii(',"path":');
+const K_STATUS = encodeAscii(',"status":');
+const K_BYTES_IN = encodeAscii(',"bytes_in":');
+const K_BYTES_OUT = encodeAscii(',"bytes_out":');
+const K_ROUTE = encodeAscii(',"route":');
+const K_POOL = encodeAscii(',"pool":');
+const K_BACKEND = encodeAscii(',"backend":');
+const K_TRACE_ID = encodeAscii(',"trace_id":');
+const K_ATTEMPTS = encodeAscii(',"attempts":');
+const K_TRIED = encodeAscii(',"tried":');
+const K_HEADERS_MS = encodeAscii(',"headers_ms":');
+const K_CONNECT_MS = encodeAscii(',"connect_ms":');
+const K_FIRST_BYTE_MS = encodeAscii(',"first_byte_ms":');
+const K_TOTAL_MS = encodeAscii(',"total_ms":');
+const END = encodeAscii('}\n');
+/** Fixed parts, numbers and the time field of a line, with room to spare. */
+const LINE_FIXED = 1024;
 
-/** JSON string literal; the common case (no quote, backslash or control byte) without JSON.stringify. */
-function str(value: string): string {
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i);
-    if (c < 0x20 || c === 0x22 || c === 0x5c || c > 0x7e) return JSON.stringify(value);
-  }
-  return '"' + value + '"';
-}
-
 /**
- * Lines built on the fast path are batched and handed to the logger's stream once per event-loop turn
- * (or every 64 KB): one write call per turn instead of one per request. Owned by one listener.
+ * Per listener: the line being built, the time field cached per millisecond, and lines for streams that
+ * take strings batched into one write per event-loop turn (or every 64 KB).
  */
 export class AccessLogBatch {
+  readonly line = new AccessLine();
   private pending = '';
   private scheduled = false;
   private stream: PinoInternals['stream'] | null = null;
   private readonly flushNow = (): void => this.flush();
   private timeMs = -1;
-  private timeText = '';
+  private timeBytes: Uint8Array = new Uint8Array(0);
 
   /** The logger's time field, computed once per millisecond (every pino time function depends only on it). */
-  time(internals: PinoInternals): string {
+  time(internals: PinoInternals): Uint8Array {
     const now = Date.now();
     if (now !== this.timeMs) {
       this.timeMs = now;
-      this.timeText = internals.time();
+      this.timeBytes = Buffer.from(internals.time(), 'utf8');
     }
-    return this.timeText;
+    return this.timeBytes;
   }
 
   add(stream: PinoInternals['stream'], line: string): void {
@@ -107,47 +111,101 @@ export class AccessLogBatch {
   }
 }
 
+/** Through pino's own serializer: loggers without the internals the fast path needs, and giant lines. */
+function writeGeneric(log: Logger, ex: ProxyExchange, now: number): void {
+  const head = ex.head;
+  log.info({
+    request_id: ex.requestId || undefined,
+    client: ex.clientAddress,
+    method: head.method,
+    host: head.authority,
+    path: head.path,
+    status: ex.status,
+    bytes_in: ex.bytesIn,
+    bytes_out: ex.bytesOut,
+    route: ex.route?.name,
+    pool: ex.pool?.name,
+    backend: ex.lease?.backend.id,
+    trace_id: ex.traceId || undefined,
+    attempts: ex.attempts > 1 ? ex.attempts : undefined,
+    tried: ex.attempts > 1 ? [...(ex.tried ?? [])] : undefined,
+    headers_ms: ms(ex.tStart, ex.tHead),
+    connect_ms: ms(ex.tStart, ex.tConnected),
+    first_byte_ms: ms(ex.tStart, ex.tFirstByte),
+    total_ms: ms(ex.tStart, now),
+  });
+}
+
 export function writeAccessLog(log: Logger, ex: ProxyExchange, now: number, batch: AccessLogBatch): void {
   if (!log.isLevelEnabled('info')) return;
+  const internals = internalsOf(log);
+  if (internals === null) return writeGeneric(log, ex, now);
   const head = ex.head;
   const lease = ex.lease;
-  const internals = internalsOf(log);
-  if (internals === null) {
-    log.info({
-      request_id: ex.requestId || undefined,
-      client: ex.clientAddress,
-      method: head.method,
-      host: head.authority,
-      path: head.path,
-      status: ex.status,
-      bytes_in: ex.bytesIn,
-      bytes_out: ex.bytesOut,
-      route: ex.route?.name,
-      pool: ex.pool?.name,
-      backend: lease?.backend.id,
-      trace_id: ex.traceId || undefined,
-      attempts: ex.attempts > 1 ? ex.attempts : undefined,
-      tried: ex.attempts > 1 ? [...(ex.tried ?? [])] : undefined,
-      headers_ms: ms(ex.tStart, ex.tHead),
-      connect_ms: ms(ex.tStart, ex.tConnected),
-      first_byte_ms: ms(ex.tStart, ex.tFirstByte),
-      total_ms: ms(ex.tStart, now),
-    });
-    return;
+  const route = ex.route?.name ?? '';
+  const pool = ex.pool?.name ?? '';
+  const backend = lease?.backend.id ?? '';
+  const tried = ex.attempts > 1 ? JSON.stringify(ex.tried === null ? [] : [...ex.tried]) : '';
+  // worst case: every character of a request string escaped as \u00XX (6 bytes), or 3 bytes of UTF-8
+  const variable = ex.requestId.length + ex.clientAddress.length + head.method.length + head.authority.length + head.path.length + route.length + pool.length + backend.length + ex.traceId.length;
+  const line = batch.line;
+  if (variable * 6 + tried.length * 3 + internals.prefix.length + LINE_FIXED > line.capacity) return writeGeneric(log, ex, now);
+  line.reset();
+  line.bytes(internals.prefix);
+  line.bytes(batch.time(internals));
+  if (ex.requestId.length > 0) {
+    line.bytes(K_REQUEST_ID);
+    line.str(ex.requestId);
   }
-  let line = internals.levelPrefix + batch.time(internals) + internals.chindings;
-  if (ex.requestId.length > 0) line += ',"request_id":' + str(ex.requestId);
-  line += ',"client":' + str(ex.clientAddress) + ',"method":' + str(head.method) + ',"host":' + str(head.authority) + ',"path":' + str(head.path);
-  line += ',"status":' + ex.status + ',"bytes_in":' + ex.bytesIn + ',"bytes_out":' + ex.bytesOut;
-  if (ex.route !== null) line += ',"route":' + str(ex.route.name);
-  if (ex.pool !== null) line += ',"pool":' + str(ex.pool.name);
-  if (lease !== null) line += ',"backend":' + str(lease.backend.id);
-  if (ex.traceId.length > 0) line += ',"trace_id":"' + ex.traceId + '"';
-  if (ex.attempts > 1) line += ',"attempts":' + ex.attempts + ',"tried":' + JSON.stringify(ex.tried === null ? [] : [...ex.tried]);
-  line += ',"headers_ms":' + msText(ex.tStart, ex.tHead);
-  if (ex.tConnected !== 0) line += ',"connect_ms":' + msText(ex.tStart, ex.tConnected);
-  if (ex.tFirstByte !== 0) line += ',"first_byte_ms":' + msText(ex.tStart, ex.tFirstByte);
-  line += ',"total_ms":' + msText(ex.tStart, now) + '}\n';
-  if (internals.direct) internals.stream.write(line);
-  else batch.add(internals.stream, line);
+  line.bytes(K_CLIENT);
+  line.str(ex.clientAddress);
+  line.bytes(K_METHOD);
+  line.str(head.method);
+  line.bytes(K_HOST);
+  line.str(head.authority);
+  line.bytes(K_PATH);
+  line.str(head.path);
+  line.bytes(K_STATUS);
+  line.int(ex.status);
+  line.bytes(K_BYTES_IN);
+  line.int(ex.bytesIn);
+  line.bytes(K_BYTES_OUT);
+  line.int(ex.bytesOut);
+  if (ex.route !== null) {
+    line.bytes(K_ROUTE);
+    line.str(route);
+  }
+  if (ex.pool !== null) {
+    line.bytes(K_POOL);
+    line.str(pool);
+  }
+  if (lease !== null) {
+    line.bytes(K_BACKEND);
+    line.str(backend);
+  }
+  if (ex.traceId.length > 0) {
+    line.bytes(K_TRACE_ID);
+    line.str(ex.traceId);
+  }
+  if (ex.attempts > 1) {
+    line.bytes(K_ATTEMPTS);
+    line.int(ex.attempts);
+    line.bytes(K_TRIED);
+    line.pos += line.buf.write(tried, line.pos, 'utf8');
+  }
+  line.bytes(K_HEADERS_MS);
+  line.ms(ex.tStart, ex.tHead);
+  if (ex.tConnected !== 0) {
+    line.bytes(K_CONNECT_MS);
+    line.ms(ex.tStart, ex.tConnected);
+  }
+  if (ex.tFirstByte !== 0) {
+    line.bytes(K_FIRST_BYTE_MS);
+    line.ms(ex.tStart, ex.tFirstByte);
+  }
+  line.bytes(K_TOTAL_MS);
+  line.ms(ex.tStart, now);
+  line.bytes(END);
+  if (internals.direct) internals.stream.writeBytes!(line.buf, 0, line.pos);
+  else batch.add(internals.stream, line.text());
 }

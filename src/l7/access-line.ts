@@ -1,0 +1,100 @@
+// AccessLine: the access log's JSON line assembled as bytes in one reused buffer. Why not a string: paired
+// runs (two workers on one CPU under the same load) put building the line with string concatenation at
+// ~1.3 µs per request and encoding that rope into the file buffer at ~0.6 µs — more than the rest of the
+// request's JavaScript. Here constant fragments are copied from pre-encoded bytes, numbers are written
+// digit by digit, and request strings byte by byte while they are plain ASCII; anything else (quotes,
+// backslashes, control or non-ASCII characters) takes JSON.stringify, so the output is the same JSON.
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+export function encodeAscii(text: string): Uint8Array {
+  const bytes = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+  return bytes;
+}
+
+export class AccessLine {
+  readonly buf: Buffer;
+  pos = 0;
+
+  constructor(size = 64 * 1024) {
+    this.buf = Buffer.allocUnsafeSlow(size);
+  }
+
+  /** Size of the buffer: callers check a line's worst case against it before starting the line. */
+  get capacity(): number {
+    return this.buf.length;
+  }
+
+  reset(): void {
+    this.pos = 0;
+  }
+
+  bytes(src: Uint8Array): void {
+    const buf = this.buf;
+    let pos = this.pos;
+    for (let i = 0; i < src.length; i++) buf[pos++] = src[i];
+    this.pos = pos;
+  }
+
+  /** A JSON string literal (quotes included). */
+  str(value: string): void {
+    const buf = this.buf;
+    const start = this.pos;
+    let pos = start;
+    buf[pos++] = QUOTE;
+    for (let i = 0; i < value.length; i++) {
+      const c = value.charCodeAt(i);
+      if (c < 0x20 || c === QUOTE || c === BACKSLASH || c > 0x7e) {
+        this.pos = start;
+        this.pos += this.buf.write(JSON.stringify(value), start, 'utf8');
+        return;
+      }
+      buf[pos++] = c;
+    }
+    buf[pos++] = QUOTE;
+    this.pos = pos;
+  }
+
+  /** A non-negative integer (byte counts, statuses). */
+  int(value: number): void {
+    if (!(value >= 0 && value <= Number.MAX_SAFE_INTEGER) || value !== Math.floor(value)) {
+      this.pos += this.buf.write(JSON.stringify(value), this.pos, 'latin1');
+      return;
+    }
+    const buf = this.buf;
+    let digits = 1;
+    for (let rest = value; rest >= 10; rest = Math.floor(rest / 10)) digits++;
+    let pos = this.pos + digits;
+    this.pos = pos;
+    let rest = value;
+    do {
+      const next = Math.floor(rest / 10);
+      buf[--pos] = 0x30 + (rest - next * 10);
+      rest = next;
+    } while (rest > 0);
+  }
+
+  /** Milliseconds between two monotonic readings (ms) with 3 decimals, from whole microseconds. */
+  ms(from: number, to: number): void {
+    const us = Math.round((to - from) * 1000);
+    if (!(us >= 0)) {
+      this.buf[this.pos++] = 0x30;
+      return;
+    }
+    const whole = Math.floor(us / 1000);
+    const frac = us - whole * 1000;
+    this.int(whole);
+    const buf = this.buf;
+    buf[this.pos++] = 0x2e;
+    buf[this.pos++] = 0x30 + Math.floor(frac / 100);
+    buf[this.pos++] = 0x30 + (Math.floor(frac / 10) % 10);
+    buf[this.pos++] = 0x30 + (frac % 10);
+  }
+
+  /** The line so far as text (for streams that take strings). */
+  text(): string {
+    return this.buf.toString('utf8', 0, this.pos);
+  }
+}
