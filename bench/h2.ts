@@ -23,7 +23,7 @@ const spec = {
   results: { default: '', help: 'also write the report to this file, e.g. bench/RESULTS-h2.md' },
   noise_limit: { default: 0.3, help: 'before each h2 run, wait until other processes use less than this many cores' },
   quiet_wait: { default: 20, help: 'seconds to wait at most for that quiet moment' },
-  jemalloc: { default: '', help: 'also run a Switchyard whose processes preload this allocator (LD_PRELOAD), e.g. /usr/lib/x86_64-linux-gnu/libjemalloc.so.2' },
+  system_malloc: { default: false, help: 'also run a Switchyard whose workers keep glibc malloc (runtime.allocator: system)' },
   help: { default: false, help: 'this text' },
 };
 const options = parseOptions(process.argv.slice(2), spec);
@@ -110,8 +110,9 @@ http {
 `;
 }
 
-function switchyardConf(port: number, upstream: string, cert: string, key: string): string {
+function switchyardConf(port: number, upstream: string, cert: string, key: string, allocator = 'auto'): string {
   return `workers: 1
+runtime: { allocator: ${allocator} }
 log: { level: warn, access_log: off }
 pools:
   origin:
@@ -141,14 +142,14 @@ try {
   const sy = processes.spawn('switchyard', [process.execPath, path.join(root, 'src', 'cli', 'main.ts'), 'start', '-c', path.join(dir, 'switchyard.yaml')], { cpus: options.proxy_cpu, cwd: dir });
   await waitForPort('127.0.0.1', syPort, 20_000);
   targets.push({ key: 'switchyard', port: syPort, process: sy });
-  if (options.jemalloc) {
-    // the same Switchyard with another allocator: a deployment knob (see docs/tls-h2.md), reported on its own row
-    const jePort = await freePort();
-    await mkdir(path.join(dir, 'je'));
-    await writeFile(path.join(dir, 'je', 'switchyard.yaml'), switchyardConf(jePort, upstream, certs.cert, certs.key));
-    const je = processes.spawn('switchyard+jemalloc', [process.execPath, path.join(root, 'src', 'cli', 'main.ts'), 'start', '-c', path.join(dir, 'je', 'switchyard.yaml')], { cpus: options.proxy_cpu, cwd: path.join(dir, 'je'), env: { ...process.env, LD_PRELOAD: options.jemalloc } });
-    await waitForPort('127.0.0.1', jePort, 20_000);
-    targets.push({ key: 'switchyard+jemalloc', port: jePort, process: je });
+  if (options.system_malloc) {
+    // the same Switchyard with the workers on glibc's malloc: what the default jemalloc preload is worth
+    const sysPort = await freePort();
+    await mkdir(path.join(dir, 'sys'));
+    await writeFile(path.join(dir, 'sys', 'switchyard.yaml'), switchyardConf(sysPort, upstream, certs.cert, certs.key, 'system'));
+    const sys = processes.spawn('switchyard-system-malloc', [process.execPath, path.join(root, 'src', 'cli', 'main.ts'), 'start', '-c', path.join(dir, 'sys', 'switchyard.yaml')], { cpus: options.proxy_cpu, cwd: path.join(dir, 'sys') });
+    await waitForPort('127.0.0.1', sysPort, 20_000);
+    targets.push({ key: 'switchyard-system-malloc', port: sysPort, process: sys });
   }
 
   const ngDir = path.join(dir, 'nginx');
@@ -203,8 +204,9 @@ try {
 handshakes: \`h2load -c ${options.handshakes} -n ${options.handshakes} -m 1\` (one request per new TLS connection); h1/TLS: \`h2load --h1 -c ${options.connections} -D ${options.duration}\`.
 Each proxy: one worker pinned to CPU ${options.proxy_cpu} (taskset); h2load and the origin (bench/http1/origin.ts, 5-byte body) on CPU ${options.load_cpu}.
 "h2 CPU µs/req": user + system CPU time of the proxy's processes (/proc/PID/stat) during the h2 run, divided by the requests done.
-Each h2 run starts once other processes use < ${options.noise_limit} cores (waiting ${options.quiet_wait} s at most); what they used during the run is listed per round.${options.jemalloc ? `
-"switchyard+jemalloc": the same Switchyard started with \`LD_PRELOAD=${options.jemalloc}\` (glibc malloc replaced; a deployment knob, not the default).` : ''}
+Each h2 run starts once other processes use < ${options.noise_limit} cores (waiting ${options.quiet_wait} s at most); what they used during the run is listed per round.
+"switchyard" runs as configured by default: one worker with jemalloc preloaded (\`runtime.allocator: auto\` with an https listener) and a 4 MB semi-space.${options.system_malloc ? `
+"switchyard-system-malloc": the same with \`runtime: { allocator: system }\` (glibc's malloc).` : ''}
 Same ECDSA P-256 certificate, TLS 1.2/1.3, AEAD suites; nginx ${facts.versions.nginx} with \`listen … ssl http2\`; upstream keep-alive 1024 idle connections on both (500 concurrent h2 streams become up to 500 HTTP/1.1 upstream requests at once; with 64, both would open and close connections per request); access logs off on both.
 
 Machine: ${describeMachine(facts)}
