@@ -157,7 +157,14 @@ export function targetChecks(measurements: readonly Measurement[], targets: read
     line('p99 vs nginx, equal CPU', '≤ 1.50×', equal?.p99VsNginx ?? NaN, (equal?.p99VsNginx ?? Infinity) <= 1.5, formatRatio(equal?.p99VsNginx ?? NaN)),
     line('peak RSS per worker under load', '≤ 100 MB', pinned?.peakRss ?? NaN, (pinned?.peakRss ?? Infinity) <= 100 * 2 ** 20, `${mb(pinned?.peakRss)} MB`),
     line('idle RSS per worker', '≤ 60 MB', sy.idleRss ?? NaN, (sy.idleRss ?? Infinity) <= 60 * 2 ** 20, `${mb(sy.idleRss)} MB`),
-    line('2 workers vs 1 worker', '≥ 1.25×', twoWorkers ? scale : NaN, scale >= 1.25, formatRatio(scale)),
+    // Here wrk and the Node origin hold CPU 1 for themselves, so a second worker can only take from them;
+    // the target is measured by bench/http1/scaling.ts (nothing pinned, the cheapest origin).
+    [
+      '2 workers vs 1 worker, load pinned to CPU 1 (informative)',
+      '–',
+      twoWorkers && Number.isFinite(scale) ? formatRatio(scale) : '–',
+      'target: bench/http1/scaling.ts',
+    ],
   ];
   return markdownTable([{ title: 'target (issue 2)' }, { title: 'goal' }, { title: 'measured', align: 'right' }, { title: 'verdict' }], rows);
 }
