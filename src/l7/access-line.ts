@@ -93,6 +93,24 @@ export class AccessLine {
     buf[this.pos++] = 0x30 + (frac % 10);
   }
 
+  /** `key` (a pre-encoded `,"name":`) and a JSON string. */
+  strField(key: Uint8Array, value: string): void {
+    this.bytes(key);
+    this.str(value);
+  }
+
+  /** `key` and a non-negative integer. */
+  intField(key: Uint8Array, value: number): void {
+    this.bytes(key);
+    this.int(value);
+  }
+
+  /** `key` and the milliseconds from `from` to `to`. */
+  msField(key: Uint8Array, from: number, to: number): void {
+    this.bytes(key);
+    this.ms(from, to);
+  }
+
   /** The line so far as text (for streams that take strings). */
   text(): string {
     return this.buf.toString('utf8', 0, this.pos);

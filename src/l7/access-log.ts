@@ -153,58 +153,27 @@ export function writeAccessLog(log: Logger, ex: ProxyExchange, now: number, batc
   line.reset();
   line.bytes(internals.prefix);
   line.bytes(batch.time(internals));
-  if (ex.requestId.length > 0) {
-    line.bytes(K_REQUEST_ID);
-    line.str(ex.requestId);
-  }
-  line.bytes(K_CLIENT);
-  line.str(ex.clientAddress);
-  line.bytes(K_METHOD);
-  line.str(head.method);
-  line.bytes(K_HOST);
-  line.str(head.authority);
-  line.bytes(K_PATH);
-  line.str(head.path);
-  line.bytes(K_STATUS);
-  line.int(ex.status);
-  line.bytes(K_BYTES_IN);
-  line.int(ex.bytesIn);
-  line.bytes(K_BYTES_OUT);
-  line.int(ex.bytesOut);
-  if (ex.route !== null) {
-    line.bytes(K_ROUTE);
-    line.str(route);
-  }
-  if (ex.pool !== null) {
-    line.bytes(K_POOL);
-    line.str(pool);
-  }
-  if (lease !== null) {
-    line.bytes(K_BACKEND);
-    line.str(backend);
-  }
-  if (ex.traceId.length > 0) {
-    line.bytes(K_TRACE_ID);
-    line.str(ex.traceId);
-  }
+  if (ex.requestId.length > 0) line.strField(K_REQUEST_ID, ex.requestId);
+  line.strField(K_CLIENT, ex.clientAddress);
+  line.strField(K_METHOD, head.method);
+  line.strField(K_HOST, head.authority);
+  line.strField(K_PATH, head.path);
+  line.intField(K_STATUS, ex.status);
+  line.intField(K_BYTES_IN, ex.bytesIn);
+  line.intField(K_BYTES_OUT, ex.bytesOut);
+  if (ex.route !== null) line.strField(K_ROUTE, route);
+  if (ex.pool !== null) line.strField(K_POOL, pool);
+  if (lease !== null) line.strField(K_BACKEND, backend);
+  if (ex.traceId.length > 0) line.strField(K_TRACE_ID, ex.traceId);
   if (ex.attempts > 1) {
-    line.bytes(K_ATTEMPTS);
-    line.int(ex.attempts);
+    line.intField(K_ATTEMPTS, ex.attempts);
     line.bytes(K_TRIED);
     line.pos += line.buf.write(tried, line.pos, 'utf8');
   }
-  line.bytes(K_HEADERS_MS);
-  line.ms(ex.tStart, ex.tHead);
-  if (ex.tConnected !== 0) {
-    line.bytes(K_CONNECT_MS);
-    line.ms(ex.tStart, ex.tConnected);
-  }
-  if (ex.tFirstByte !== 0) {
-    line.bytes(K_FIRST_BYTE_MS);
-    line.ms(ex.tStart, ex.tFirstByte);
-  }
-  line.bytes(K_TOTAL_MS);
-  line.ms(ex.tStart, now);
+  line.msField(K_HEADERS_MS, ex.tStart, ex.tHead);
+  if (ex.tConnected !== 0) line.msField(K_CONNECT_MS, ex.tStart, ex.tConnected);
+  if (ex.tFirstByte !== 0) line.msField(K_FIRST_BYTE_MS, ex.tStart, ex.tFirstByte);
+  line.msField(K_TOTAL_MS, ex.tStart, now);
   line.bytes(END);
   if (internals.direct) internals.stream.writeBytes!(line.buf, 0, line.pos);
   else batch.add(internals.stream, line.text());

@@ -229,6 +229,18 @@ export class HttpListenerImpl implements HttpListener {
     this.deadlines.delete(exchange);
   }
 
+  /** Times out what is past its deadline; a bug in one drops that one (its connection), never the sweep. */
+  private expire(items: Iterable<DeadlineWatched>, now: number): void {
+    for (const item of items) {
+      if (item.deadline === 0 || now < item.deadline) continue;
+      try {
+        item.timedOut();
+      } catch (err) {
+        this.internalError(item instanceof HttpConnection ? item : null, err);
+      }
+    }
+  }
+
   forget(conn: HttpConnection): void {
     this.connections.delete(conn);
     if (this.connections.size === 0 && this.drainWaiter !== null) this.drainWaiter();
@@ -242,22 +254,8 @@ export class HttpListenerImpl implements HttpListener {
 
   private sweep(): void {
     const now = this.now();
-    for (const conn of this.connections) {
-      if (conn.deadline === 0 || now < conn.deadline) continue;
-      try {
-        conn.timedOut();
-      } catch (err) {
-        this.internalError(conn, err);
-      }
-    }
-    for (const exchange of this.deadlines) {
-      if (exchange.deadline === 0 || now < exchange.deadline) continue;
-      try {
-        exchange.timedOut();
-      } catch (err) {
-        this.internalError(null, err);
-      }
-    }
+    this.expire(this.connections, now);
+    this.expire(this.deadlines, now);
     this.connector.sweep(now);
     this.scheduleSweep();
   }
