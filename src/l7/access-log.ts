@@ -9,7 +9,6 @@
 // internals (mixins, custom log formatters) get plain `log.info`.
 import { pino } from 'pino';
 import type { Logger } from '../core/index.ts';
-import type { ProxyExchange } from './exchange.ts';
 import { AccessLine, encodeAscii } from './access-line.ts';
 
 interface PinoInternals {
@@ -57,6 +56,7 @@ const K_BYTES_OUT = encodeAscii(',"bytes_out":');
 const K_ROUTE = encodeAscii(',"route":');
 const K_POOL = encodeAscii(',"pool":');
 const K_BACKEND = encodeAscii(',"backend":');
+const K_PROTOCOL = encodeAscii(',"protocol":');
 const K_TRACE_ID = encodeAscii(',"trace_id":');
 const K_ATTEMPTS = encodeAscii(',"attempts":');
 const K_TRIED = encodeAscii(',"tried":');
@@ -74,6 +74,7 @@ const LINE_FIXED = 1024;
  */
 export class AccessLogBatch {
   readonly line = new AccessLine();
+  readonly record = new AccessRecord();
   private pending = '';
   private scheduled = false;
   private stream: PinoInternals['stream'] | null = null;
@@ -111,69 +112,95 @@ export class AccessLogBatch {
   }
 }
 
+/**
+ * What one access line says. The HTTP/1.1 exchange and the HTTP/2 bridge fill their listener's one record
+ * (AccessLogBatch.record) when a request ends and hand it over at once: no object per request.
+ */
+export class AccessRecord {
+  requestId = '';
+  client = '';
+  method = '';
+  host = '';
+  path = '';
+  status = 0;
+  bytesIn = 0;
+  bytesOut = 0;
+  /** '' leaves the field out (route, pool, backend, protocol, traceId). */
+  route = '';
+  pool = '';
+  backend = '';
+  /** Set for requests that did not come as HTTP/1.1 ("h2"). */
+  protocol = '';
+  traceId = '';
+  attempts = 1;
+  tried: ReadonlySet<string> | null = null;
+  /** Monotonic milliseconds; a phase at 0 did not happen and is left out. */
+  tStart = 0;
+  tHead = 0;
+  tConnected = 0;
+  tFirstByte = 0;
+}
+
 /** Through pino's own serializer: loggers without the internals the fast path needs, and giant lines. */
-function writeGeneric(log: Logger, ex: ProxyExchange, now: number): void {
-  const head = ex.head;
+function writeGeneric(log: Logger, rec: AccessRecord, now: number): void {
   log.info({
-    request_id: ex.requestId || undefined,
-    client: ex.clientAddress,
-    method: head.method,
-    host: head.authority,
-    path: head.path,
-    status: ex.status,
-    bytes_in: ex.bytesIn,
-    bytes_out: ex.bytesOut,
-    route: ex.route?.name,
-    pool: ex.pool?.name,
-    backend: ex.lease?.backend.id,
-    trace_id: ex.traceId || undefined,
-    attempts: ex.attempts > 1 ? ex.attempts : undefined,
-    tried: ex.attempts > 1 ? [...(ex.tried ?? [])] : undefined,
-    headers_ms: ms(ex.tStart, ex.tHead),
-    connect_ms: ms(ex.tStart, ex.tConnected),
-    first_byte_ms: ms(ex.tStart, ex.tFirstByte),
-    total_ms: ms(ex.tStart, now),
+    request_id: rec.requestId || undefined,
+    client: rec.client,
+    method: rec.method,
+    host: rec.host,
+    path: rec.path,
+    status: rec.status,
+    bytes_in: rec.bytesIn,
+    bytes_out: rec.bytesOut,
+    route: rec.route || undefined,
+    pool: rec.pool || undefined,
+    backend: rec.backend || undefined,
+    protocol: rec.protocol || undefined,
+    trace_id: rec.traceId || undefined,
+    attempts: rec.attempts > 1 ? rec.attempts : undefined,
+    tried: rec.attempts > 1 ? [...(rec.tried ?? [])] : undefined,
+    headers_ms: ms(rec.tStart, rec.tHead),
+    connect_ms: ms(rec.tStart, rec.tConnected),
+    first_byte_ms: ms(rec.tStart, rec.tFirstByte),
+    total_ms: ms(rec.tStart, now),
   });
 }
 
-export function writeAccessLog(log: Logger, ex: ProxyExchange, now: number, batch: AccessLogBatch): void {
+/** Writes `rec` as one line; `now` is when the request ended. */
+export function writeAccessLog(log: Logger, rec: AccessRecord, now: number, batch: AccessLogBatch): void {
   if (!log.isLevelEnabled('info')) return;
   const internals = internalsOf(log);
-  if (internals === null) return writeGeneric(log, ex, now);
-  const head = ex.head;
-  const lease = ex.lease;
-  const route = ex.route?.name ?? '';
-  const pool = ex.pool?.name ?? '';
-  const backend = lease?.backend.id ?? '';
-  const tried = ex.attempts > 1 ? JSON.stringify(ex.tried === null ? [] : [...ex.tried]) : '';
+  if (internals === null) return writeGeneric(log, rec, now);
+  const tried = rec.attempts > 1 ? JSON.stringify(rec.tried === null ? [] : [...rec.tried]) : '';
   // worst case: every character of a request string escaped as \u00XX (6 bytes), or 3 bytes of UTF-8
-  const variable = ex.requestId.length + ex.clientAddress.length + head.method.length + head.authority.length + head.path.length + route.length + pool.length + backend.length + ex.traceId.length;
+  const variable = rec.requestId.length + rec.client.length + rec.method.length + rec.host.length + rec.path.length + rec.route.length + rec.pool.length + rec.backend.length + rec.protocol.length + rec.traceId.length;
   const line = batch.line;
-  if (variable * 6 + tried.length * 3 + internals.prefix.length + LINE_FIXED > line.capacity) return writeGeneric(log, ex, now);
+  if (variable * 6 + tried.length * 3 + internals.prefix.length + LINE_FIXED > line.capacity) return writeGeneric(log, rec, now);
   line.reset();
   line.bytes(internals.prefix);
   line.bytes(batch.time(internals));
-  if (ex.requestId.length > 0) line.strField(K_REQUEST_ID, ex.requestId);
-  line.strField(K_CLIENT, ex.clientAddress);
-  line.strField(K_METHOD, head.method);
-  line.strField(K_HOST, head.authority);
-  line.strField(K_PATH, head.path);
-  line.intField(K_STATUS, ex.status);
-  line.intField(K_BYTES_IN, ex.bytesIn);
-  line.intField(K_BYTES_OUT, ex.bytesOut);
-  if (ex.route !== null) line.strField(K_ROUTE, route);
-  if (ex.pool !== null) line.strField(K_POOL, pool);
-  if (lease !== null) line.strField(K_BACKEND, backend);
-  if (ex.traceId.length > 0) line.strField(K_TRACE_ID, ex.traceId);
-  if (ex.attempts > 1) {
-    line.intField(K_ATTEMPTS, ex.attempts);
+  if (rec.requestId.length > 0) line.strField(K_REQUEST_ID, rec.requestId);
+  line.strField(K_CLIENT, rec.client);
+  line.strField(K_METHOD, rec.method);
+  line.strField(K_HOST, rec.host);
+  line.strField(K_PATH, rec.path);
+  line.intField(K_STATUS, rec.status);
+  line.intField(K_BYTES_IN, rec.bytesIn);
+  line.intField(K_BYTES_OUT, rec.bytesOut);
+  if (rec.route.length > 0) line.strField(K_ROUTE, rec.route);
+  if (rec.pool.length > 0) line.strField(K_POOL, rec.pool);
+  if (rec.backend.length > 0) line.strField(K_BACKEND, rec.backend);
+  if (rec.protocol.length > 0) line.strField(K_PROTOCOL, rec.protocol);
+  if (rec.traceId.length > 0) line.strField(K_TRACE_ID, rec.traceId);
+  if (rec.attempts > 1) {
+    line.intField(K_ATTEMPTS, rec.attempts);
     line.bytes(K_TRIED);
     line.pos += line.buf.write(tried, line.pos, 'utf8');
   }
-  line.msField(K_HEADERS_MS, ex.tStart, ex.tHead);
-  if (ex.tConnected !== 0) line.msField(K_CONNECT_MS, ex.tStart, ex.tConnected);
-  if (ex.tFirstByte !== 0) line.msField(K_FIRST_BYTE_MS, ex.tStart, ex.tFirstByte);
-  line.msField(K_TOTAL_MS, ex.tStart, now);
+  if (rec.tHead !== 0) line.msField(K_HEADERS_MS, rec.tStart, rec.tHead);
+  if (rec.tConnected !== 0) line.msField(K_CONNECT_MS, rec.tStart, rec.tConnected);
+  if (rec.tFirstByte !== 0) line.msField(K_FIRST_BYTE_MS, rec.tStart, rec.tFirstByte);
+  line.msField(K_TOTAL_MS, rec.tStart, now);
   line.bytes(END);
   if (internals.direct) internals.stream.writeBytes!(line.buf, 0, line.pos);
   else batch.add(internals.stream, line.text());

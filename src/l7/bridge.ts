@@ -21,6 +21,7 @@ import { clientFromChain } from './forwarded.ts';
 import { reasonPhrase } from './reason.ts';
 import { normalizePath } from './parse/path.ts';
 import { edgeServerTiming } from './edge-timing.ts';
+import { writeAccessLog } from './access-log.ts';
 import { bridgeTrace, bridgeRequestHead, type BridgeTrace } from './bridge-head.ts';
 import { NO_RETRY, R_CONNECT_ERROR, R_RESET, R_TIMEOUT, type RetryPolicy } from './retry-policy.ts';
 
@@ -461,34 +462,39 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput {
     }
     this.lease?.release(outcome === 'success' && this.status >= 500 ? 'http_5xx' : outcome);
     if (outcome === 'cancelled' && error === null && this.status === 0) this.status = 499;
+    const now = this.listener.now();
+    // logged before the codec hears of the end, as the HTTP/1.1 path logs in the turn it answers
+    if (this.rt.accessLog) this.logAccess(now);
     if (error !== null) this.downstream.fail(error);
     else if (outcome === 'success') this.downstream.end();
     else this.downstream.fail(new EdgeError('SY_ERR_UPSTREAM', `l7 ${this.rt.name}: upstream ${outcome}`, { source: 'upstream', status: 502 }));
-    const now = this.listener.now();
     if (this.budgetHeld) this.listener.retryBudget(this.pool!.name).release();
     this.listener.requestDone(this.routeName ?? '', this.pool?.name ?? '', this.status, now - this.tStart);
-    if (this.rt.accessLog) {
-      const ms = (t: number) => (t === 0 ? undefined : Math.round((t - this.tStart) * 1000) / 1000);
-      this.listener.accessLog.info({
-        request_id: this.requestId || undefined,
-        client: this.clientAddress,
-        method: this.request.method,
-        host: this.request.authority,
-        path: this.path,
-        status: this.status,
-        bytes_in: this.bytesIn,
-        bytes_out: this.bytesOut,
-        route: this.routeName,
-        pool: this.pool?.name,
-        backend: this.lease?.backend.id,
-        protocol: 'h2',
-        trace_id: this.trace?.traceId,
-        attempts: this.attempts > 1 ? this.attempts : undefined,
-        tried: this.tried !== null ? [...this.tried] : undefined,
-        connect_ms: ms(this.tConnected),
-        first_byte_ms: ms(this.tFirstByte),
-        total_ms: ms(now),
-      });
-    }
+  }
+
+  /** Fills the listener's access record (the HTTP/1.1 path's line, with "protocol":"h2") and writes it. */
+  private logAccess(now: number): void {
+    const listener = this.listener;
+    const rec = listener.accessBatch.record;
+    rec.requestId = this.requestId;
+    rec.client = this.clientAddress;
+    rec.method = this.request.method;
+    rec.host = this.request.authority;
+    rec.path = this.path;
+    rec.status = this.status;
+    rec.bytesIn = this.bytesIn;
+    rec.bytesOut = this.bytesOut;
+    rec.route = this.routeName ?? '';
+    rec.pool = this.pool?.name ?? '';
+    rec.backend = this.lease?.backend.id ?? '';
+    rec.protocol = 'h2';
+    rec.traceId = this.trace?.traceId ?? '';
+    rec.attempts = this.attempts;
+    rec.tried = this.tried;
+    rec.tStart = this.tStart;
+    rec.tHead = 0;
+    rec.tConnected = this.tConnected;
+    rec.tFirstByte = this.tFirstByte;
+    writeAccessLog(listener.accessLog, rec, now, listener.accessBatch);
   }
 }

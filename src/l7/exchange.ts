@@ -15,6 +15,7 @@ import type { RequestHead } from './parse/request-head.ts';
 import type { ChunkSink } from './parse/chunked.ts';
 import { BODY_NONE, BODY_LENGTH, BODY_CHUNKED } from './parse/request-head.ts';
 import { writeAccessLog } from './access-log.ts';
+import type { HttpListenerImpl } from './listener.ts';
 import { relayResponseHead, relayResponseBody } from './response-relay.ts';
 import { upstreamRequestHead, clientBehindProxies, requestIdFor } from './upstream-head.ts';
 import { answerLocalRoute, answerLocalError, answerError } from './local-answers.ts';
@@ -454,9 +455,35 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
       this.lease.release(outcome);
     }
     if (this.budgetHeld) listener.retryBudget(this.pool!.name).release();
-    if (this.rt.accessLog) writeAccessLog(listener.accessLog, this, now, listener.accessBatch);
+    if (this.rt.accessLog) this.logAccess(listener, now);
     listener.requestDone(this.route?.name ?? '', this.pool?.name ?? '', this.status, now - this.tStart);
     this.conn.exchangeDone(this, this.willClose() || wasTunnel, now);
+  }
+
+  /** Fills the listener's access record from this exchange and writes the line. */
+  private logAccess(listener: HttpListenerImpl, now: number): void {
+    const rec = listener.accessBatch.record;
+    const head = this.head;
+    rec.requestId = this.requestId;
+    rec.client = this.clientAddress;
+    rec.method = head.method;
+    rec.host = head.authority;
+    rec.path = head.path;
+    rec.status = this.status;
+    rec.bytesIn = this.bytesIn;
+    rec.bytesOut = this.bytesOut;
+    rec.route = this.route?.name ?? '';
+    rec.pool = this.pool?.name ?? '';
+    rec.backend = this.lease?.backend.id ?? '';
+    rec.protocol = '';
+    rec.traceId = this.traceId;
+    rec.attempts = this.attempts;
+    rec.tried = this.tried;
+    rec.tStart = this.tStart;
+    rec.tHead = this.tHead;
+    rec.tConnected = this.tConnected;
+    rec.tFirstByte = this.tFirstByte;
+    writeAccessLog(listener.accessLog, rec, now, listener.accessBatch);
   }
 }
 

@@ -19,7 +19,8 @@ export async function startEdge(yaml: string, options: { baseDir: string; dataDi
   const { config, baseDir } = parseConfigText(yaml, 'edge.yaml', options.baseDir);
   const pools = buildPools(config.pools, { clock: systemClock });
   const accessLines: Record<string, unknown>[] = [];
-  const accessLog = pino({ level: 'info' }, { write: (line: string) => void accessLines.push(JSON.parse(line)) });
+  // a write may carry several lines (the access log batches them per event-loop turn)
+  const accessLog = pino({ level: 'info' }, { write: (text: string) => void accessLines.push(...text.split('\n').filter((line) => line.length > 0).map((line) => JSON.parse(line) as Record<string, unknown>)) });
   const listener = createH2Listener(config.listeners[0], {
     pools,
     logger: options.logger ?? silentLogger(),

@@ -43,7 +43,16 @@ test('proxies through the router with strip_prefix, forwarded headers and a stre
   assert.equal(echoed.headers['x-forwarded-proto'], 'https');
   assert.equal(echoed.headers.host, 'site.test');
   assert.ok(!answer.headers.includes('connection'));
-  assert.equal(proxy.accessLog.at(-1)!.protocol, 'h2');
+  // the same line as the HTTP/1.1 path's (built by access-line.ts), with "protocol":"h2" and no headers_ms
+  const line = proxy.accessLog.at(-1)!;
+  assert.equal(line.protocol, 'h2');
+  assert.equal(line.method, 'POST');
+  assert.equal(line.path, '/api/items');
+  assert.equal(line.status, 200);
+  assert.equal(line.pool, 'echo');
+  assert.equal(line.bytes_in, 11);
+  assert.equal(typeof line.total_ms, 'number');
+  assert.equal(line.headers_ms, undefined);
 });
 
 test('fixed responses, 404 and upstream garbage (502)', async () => {

@@ -194,12 +194,13 @@ export function bridgeExchange(listener: HttpListener, request: Partial<Exchange
         answer.body += chunk.toString('utf8');
         return true;
       },
+      // one more turn: the exchange's batched access-log line (written before end/fail) is then in accessLog
       end() {
-        resolve(answer);
+        setImmediate(() => resolve(answer));
       },
       fail(error) {
         answer.error = error;
-        resolve(answer);
+        setImmediate(() => resolve(answer));
       },
       pauseBody() {},
       resumeBody() {},
