@@ -2,6 +2,7 @@
 // Runs before `npm test`; does nothing when all are present, so it is cheap on a prepared machine.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { JEMALLOC_PATHS } from '../src/supervisor/worker-runtime.ts';
 
 // command on PATH → Debian package that ships it
 const tools: Record<string, string> = {
@@ -21,16 +22,14 @@ const tools: Record<string, string> = {
   dnsperf: 'dnsperf',
 };
 
-// shared libraries the tests load → Debian package (jemalloc: the workers' default allocator, runtime.allocator)
-const libraries: Record<string, string> = {
-  [`/usr/lib/${process.arch === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu/libjemalloc.so.2`]: 'libjemalloc2',
-};
+// jemalloc, which workers preload (runtime.allocator) and the tests check: found where the runtime looks
+const hasJemalloc = JEMALLOC_PATHS.some((file) => existsSync(file));
 
 const has = (command: string): boolean => spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
 const missing = [
   ...new Set([
     ...Object.entries(tools).filter(([command]) => !has(command)).map(([, pkg]) => pkg),
-    ...Object.entries(libraries).filter(([file]) => !existsSync(file)).map(([, pkg]) => pkg),
+    ...(hasJemalloc ? [] : ['libjemalloc2']),
   ]),
 ];
 

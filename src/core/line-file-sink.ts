@@ -112,7 +112,7 @@ export class LineFileSink {
   private makeRoom(need: number): number {
     // the filling buffer must join the queue first; with no room there, this line is the one dropped
     if (this.queuedBytes + this.used + (need > BUFFER_SIZE ? need : 0) > this.maxQueuedBytes) {
-      this.drop();
+      this.dropped++;
       return -1;
     }
     this.seal();
@@ -186,15 +186,10 @@ export class LineFileSink {
     this.enqueue(buf, len);
   }
 
-  /** Capacity is checked by write(): a sealed buffer is never dropped whole. */
+  /** Capacity is checked before (makeRoom): a sealed buffer is never dropped whole. */
   private enqueue(buf: Buffer, len: number): void {
     this.queue.push({ buf, len });
     this.queuedBytes += len;
-  }
-
-  private drop(): boolean {
-    this.dropped++;
-    return false;
   }
 
   private pump(): void {

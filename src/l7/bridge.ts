@@ -1,8 +1,8 @@
 // Bridge for other codecs (HTTP/2): proxies one request that another codec already parsed through this
 // listener's router and the HTTP/1.1 upstream path (same connection pools, same access log). It builds
 // the upstream head as a string, but shares what the HTTP/1.1 path shares: the listener's ResponseHead
-// (its typed arrays, allocated per exchange, made a fifth of an HTTP/2 request's CPU time garbage
-// collection) and the listener's deadline sweep instead of a timer per exchange and phase.
+// (one per exchange allocated two typed arrays with off-heap backing stores) and the listener's deadline
+// sweep instead of a timer per exchange and phase (together +13 % HTTP/2 req/s in a profiled run).
 import { EdgeError } from '../core/index.ts';
 import type { Lease, LeaseOutcome, BalanceInput } from '../pool/types.ts';
 import type { HttpListenerImpl } from './listener.ts';
@@ -454,15 +454,15 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput {
     this.done = true;
     this.deadline = 0;
     if (this.watched) this.listener.unwatchDeadline(this);
+    const now = this.listener.now();
     const upstream = this.upstream;
     this.upstream = null;
     if (upstream !== null) {
       const ok = reusable && outcome === 'success' && this.bodyEnded && this.resKeepAlive && this.resStarted;
-      this.listener.connector.release(upstream, ok, this.listener.now());
+      this.listener.connector.release(upstream, ok, now);
     }
     this.lease?.release(outcome === 'success' && this.status >= 500 ? 'http_5xx' : outcome);
     if (outcome === 'cancelled' && error === null && this.status === 0) this.status = 499;
-    const now = this.listener.now();
     // logged before the codec hears of the end, as the HTTP/1.1 path logs in the turn it answers
     if (this.rt.accessLog) this.logAccess(now);
     if (error !== null) this.downstream.fail(error);

@@ -3,10 +3,16 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { workerRuntime } from './worker-runtime.ts';
+import { servesTlsOrH2, workerRuntime } from './worker-runtime.ts';
 
 const MB = 1024 * 1024;
 const tls = { tlsOrH2: true };
+
+test('auto looks for https and h2c listeners', () => {
+  assert.equal(servesTlsOrH2([{ protocol: 'http' }, { protocol: 'tcp' }]), false);
+  assert.equal(servesTlsOrH2([{ protocol: 'http' }, { protocol: 'https' }]), true);
+  assert.equal(servesTlsOrH2([{ protocol: 'h2c' }]), true);
+});
 
 test('semi_space becomes --max-semi-space-size in whole MB; 0 keeps V8 default', () => {
   assert.deepEqual(workerRuntime({ allocator: 'system', semi_space: 4 * MB }, tls).execArgv, ['--max-semi-space-size=4']);

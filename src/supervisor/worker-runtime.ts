@@ -32,6 +32,11 @@ export interface WorkerRuntime {
   jemallocPath?: string;
 }
 
+/** What `allocator: auto` looks for: a listener that terminates TLS or speaks HTTP/2. */
+export function servesTlsOrH2(listeners: readonly { protocol: string }[]): boolean {
+  return listeners.some((listener) => listener.protocol === 'https' || listener.protocol === 'h2c');
+}
+
 /**
  * Start-up only (it looks for files synchronously). Throws when jemalloc is required and missing.
  * `currentPreload` and `candidates` default to this process's LD_PRELOAD and the usual library paths.
