@@ -221,6 +221,26 @@ export interface CountingOrigin extends Origin {
   requests(): number;
 }
 
+/**
+ * Listens on a free loopback port and describes `server` as a CountingOrigin; `dropConnections` ends what
+ * is still open before the server closes.
+ */
+export async function listenCounting(server: net.Server, requests: () => number, dropConnections: () => void): Promise<CountingOrigin> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    port,
+    address: `127.0.0.1:${port}`,
+    connections: () => 0,
+    requests,
+    close: () =>
+      new Promise((resolve) => {
+        dropConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
 /** Reads a request head, then resets the connection (RST) without answering. */
 export async function startResettingOrigin(): Promise<CountingOrigin> {
   let requests = 0;
@@ -238,16 +258,7 @@ export async function startResettingOrigin(): Promise<CountingOrigin> {
       }
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
-  return {
-    port,
-    address: `127.0.0.1:${port}`,
-    connections: () => 0,
-    requests: () => requests,
-    close: () => new Promise((resolve) => {
-      for (const socket of sockets) socket.destroy();
-      server.close(() => resolve());
-    }),
-  };
+  return listenCounting(server, () => requests, () => {
+    for (const socket of sockets) socket.destroy();
+  });
 }

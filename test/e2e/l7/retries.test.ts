@@ -5,8 +5,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { createHash } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
-import { startProxy, rawExchange, headerOf, startResettingOrigin, type CountingOrigin, type TestProxy } from './helpers.ts';
+import { startProxy, rawExchange, headerOf, startResettingOrigin, listenCounting, type CountingOrigin, type TestProxy } from './helpers.ts';
 import { startEchoOrigin, startSilentOrigin, refusedPort } from '../../support/origins.ts';
 
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -26,18 +25,7 @@ async function startStatusOrigin(status: number, name: string): Promise<Counting
     req.resume();
     req.on('end', () => res.writeHead(status, { 'x-origin': name, 'content-length': 2 }).end('ok'));
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
-  return {
-    port,
-    address: `127.0.0.1:${port}`,
-    connections: () => 0,
-    requests: () => requests,
-    close: () => new Promise((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
-  };
+  return listenCounting(server, () => requests, () => server.closeAllConnections());
 }
 
 function request(proxy: TestProxy, method: string, path: string, body = ''): Promise<{ status: number; head: string; body: string }> {
