@@ -133,13 +133,7 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput {
       const location = redirectLocation(action, req.scheme, hostname, req.authority, this.target);
       return this.local(action.status, ['location', location], `${action.status} ${reasonPhrase(action.status).toLowerCase()}\n`);
     }
-    if (action.kind === 'respond') {
-      const headers = action.head.split('\r\n').slice(1).filter((line) => line.length > 0 && !line.startsWith('content-length:')).flatMap((line) => {
-        const colon = line.indexOf(':');
-        return [line.slice(0, colon).toLowerCase(), line.slice(colon + 1).trim()];
-      });
-      return this.local(action.status, headers, action.body.toString('utf8'));
-    }
+    if (action.kind === 'respond') return this.local(action.status, action.fields, action.body);
     if (action.kind === 'static') return this.serveStatic(action);
     this.action = action;
     const pool = rt.pools.get(action.pool);
@@ -428,10 +422,16 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput {
     this.fail(502, connected ? 'reset' : 'connect_error');
   }
 
-  private local(status: number, headers: string[], body: string): void {
+  /**
+   * Answers here. `headers` carry the body's content-type when the route configured one (`respond`);
+   * the texts the edge writes itself (404, redirects) are plain text.
+   */
+  private local(status: number, headers: readonly string[], body: string | Buffer): void {
     this.status = status;
-    const bytes = Buffer.from(body, 'utf8');
-    this.downstream.sendHead(status, this.request.method === 'HEAD' ? headers : [...headers, 'content-type', 'text/plain; charset=utf-8', 'content-length', String(bytes.length)]);
+    const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
+    let typed = false;
+    for (let i = 0; i < headers.length; i += 2) if (headers[i] === 'content-type') typed = true;
+    this.downstream.sendHead(status, this.request.method === 'HEAD' ? [...headers] : [...headers, ...(typed ? [] : ['content-type', 'text/plain; charset=utf-8']), 'content-length', String(bytes.length)]);
     if (this.request.method !== 'HEAD' && bytes.length > 0) this.downstream.sendData(bytes);
     this.bytesOut += bytes.length;
     this.resStarted = true;

@@ -29,6 +29,8 @@ export interface RespondAction {
   readonly status: number;
   /** Status line and headers without Connection and without the final CRLF; body separate. */
   readonly head: string;
+  /** The same headers as flat lower-case name/value pairs without content-length, for other codecs (HTTP/2). */
+  readonly fields: readonly string[];
   readonly body: Buffer;
 }
 
@@ -64,8 +66,12 @@ export function compileAction(route: RouteConfig): RouteAction {
     const r = route.respond;
     const body = Buffer.from(r.body, 'utf8');
     let head = `HTTP/1.1 ${r.status} ${reasonPhrase(r.status)}\r\ncontent-type: ${r.content_type}\r\ncontent-length: ${body.length}\r\n`;
-    for (const [name, value] of Object.entries(r.headers)) head += `${name}: ${value}\r\n`;
-    return { kind: 'respond', status: r.status, head, body };
+    const fields = ['content-type', r.content_type];
+    for (const [name, value] of Object.entries(r.headers)) {
+      head += `${name}: ${value}\r\n`;
+      fields.push(name.toLowerCase(), value);
+    }
+    return { kind: 'respond', status: r.status, head, fields, body };
   }
   const s = route.static!;
   return {

@@ -47,6 +47,8 @@ listeners:
     protocol: https
     tls: { certificates: [ { cert: tls/site.pem, key: tls/site.key } ] }
     routes:
+      - { match: { path: /fixed }, respond: { status: 201, body: '{"made":true}', content_type: application/json, headers: { X-Fixed: yes } } }
+      - { match: { path: /missing-type }, respond: { status: 200, body: plain } }
       - { match: { path_prefix: / }, pool: web }
 `,
       { baseDir: dir.dir, dataDir: dir.dir },
@@ -80,6 +82,21 @@ listeners:
     assert.match(result.out, /^HTTP\/1\.1 200/, result.out);
     const body = JSON.parse(result.out.slice(result.out.indexOf('{')));
     assert.equal(body.headers['x-forwarded-proto'], 'https');
+  });
+
+  it('curl --http2: a fixed response (respond route) with its own content-type and headers', async () => {
+    // the route's content-type replaces the edge's plain-text default (two would be a malformed HTTP/2 head)
+    const fixed = await run('curl', ['-sS', '-i', '--http2', '--cacert', ca, '--resolve', resolve(), url('/fixed')]);
+    assert.match(fixed.out, /^HTTP\/2 201/, fixed.out);
+    assert.match(fixed.out, /^content-type: application\/json\r$/m);
+    assert.equal(fixed.out.match(/^content-type:/gm)?.length, 1, fixed.out);
+    assert.match(fixed.out, /^x-fixed: yes\r$/m);
+    assert.match(fixed.out, /^content-length: 13\r$/m);
+    assert.ok(fixed.out.endsWith('{"made":true}'), fixed.out);
+    const plain = await run('curl', ['-sS', '-i', '--http2', '--cacert', ca, '--resolve', resolve(), url('/missing-type')]);
+    assert.match(plain.out, /^HTTP\/2 200/, plain.out);
+    assert.match(plain.out, /^content-type: text\/plain; charset=utf-8\r$/m);
+    assert.ok(plain.out.endsWith('\r\n\r\nplain'), plain.out);
   });
 
   it('HEAD over HTTP/2: the head with its content-length, no body, the stream ends', async () => {
