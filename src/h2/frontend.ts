@@ -6,7 +6,7 @@ import http2, { constants, type Http2Server, type IncomingHttpHeaders, type Serv
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { ListenerConfig } from '../config/index.ts';
-import { messageOf, systemClock, type Clock, type Logger } from '../core/index.ts';
+import { messageOf, systemClock, type Clock, type Logger, type TimerHandle } from '../core/index.ts';
 import { ResetCounter } from './reset-guard.ts';
 import { http2ServerOptions } from './server-options.ts';
 
@@ -36,6 +36,22 @@ export interface H2FrontendStatus {
 }
 
 const connectionWindow = 16 * 1024 * 1024;
+
+/** What the idle sweep needs of a session: streams open now, and since when it has had none. */
+class SessionActivity {
+  streams = 0;
+  idleSince: number;
+  closing = false;
+
+  constructor(now: number) {
+    this.idleSince = now;
+  }
+}
+
+/** How often idle sessions are looked for: a quarter of the idle timeout, between 50 ms and 1 s. */
+function idleSweepPeriod(idleMs: number): number {
+  return Math.min(1000, Math.max(50, Math.floor(idleMs / 4)));
+}
 /** How long a session cut for resets stays open (reading and discarding) after its GOAWAY. */
 const lingerMs = 500;
 
@@ -53,7 +69,12 @@ function headerListSize(raw: readonly string[]): number {
 
 export class H2Frontend {
   private readonly server: Http2Server;
-  private readonly sessions = new Set<ServerHttp2Session>();
+  /**
+   * Open sessions. Idle ones are found by a sweep instead of node:http2's session.setTimeout, whose timer
+   * is refreshed on every write and read of every stream (~3 % of an HTTP/2 request's CPU in paired runs).
+   */
+  private readonly sessions = new Map<ServerHttp2Session, SessionActivity>();
+  private idleTimer: TimerHandle | null = null;
   private readonly localResets = new WeakSet<ServerHttp2Stream>();
   private readonly deps: H2FrontendDeps;
   private readonly clock: Clock;
@@ -90,7 +111,9 @@ export class H2Frontend {
   }
 
   private onSession(session: ServerHttp2Session): void {
-    this.sessions.add(session);
+    const activity = new SessionActivity(this.clock.monotonic());
+    this.sessions.set(session, activity);
+    this.scheduleIdleSweep();
     const socket = session.socket;
     const peer = socket.remoteAddress ?? '';
     const context: StreamContext = {
@@ -123,14 +146,15 @@ export class H2Frontend {
     session.once('connect', () => session.setLocalWindowSize(connectionWindow));
     session.on('error', (err) => this.deps.logger.debug({ err: messageOf(err) }, `h2 ${this.listener.name}: session error`));
     session.on('close', () => this.sessions.delete(session));
-    session.setTimeout(this.listener.timeouts.idle, () => session.close());
     session.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, _flags: number, rawHeaders: string[]) => {
       this.streamCount++;
+      activity.streams++;
       stream.on('error', ignoreStreamError);
       // a stream that closes with an error code we did not send was reset by the client (RST_STREAM),
       // whether or not its response had been written yet
       stream.on('close', () => {
         this.streamCount--;
+        if (--activity.streams === 0) activity.idleSince = this.clock.monotonic();
         if (stream.rstCode !== constants.NGHTTP2_NO_ERROR) onClientReset(stream);
       });
       if (stream.destroyed || stream.closed) return;
@@ -157,10 +181,29 @@ export class H2Frontend {
     if (this.draining) session.close();
   }
 
+  private scheduleIdleSweep(): void {
+    if (this.idleTimer !== null) return;
+    this.idleTimer = this.clock.setTimeout(() => this.sweepIdle(), idleSweepPeriod(this.listener.timeouts.idle));
+    this.idleTimer.unref?.();
+  }
+
+  /** Sessions without a stream for `timeouts.idle` get a GOAWAY and close (as nginx's idle timeout does). */
+  private sweepIdle(): void {
+    this.idleTimer = null;
+    const now = this.clock.monotonic();
+    const idle = this.listener.timeouts.idle;
+    for (const [session, activity] of this.sessions) {
+      if (activity.closing || activity.streams > 0 || now - activity.idleSince < idle) continue;
+      activity.closing = true;
+      session.close();
+    }
+    if (this.sessions.size > 0) this.scheduleIdleSweep();
+  }
+
   /** GOAWAY to every session (streams in flight finish); sessions still open at the deadline are destroyed. */
   async drain(deadline: number): Promise<void> {
     this.draining = true;
-    const closing = [...this.sessions].map((session) => new Promise<void>((resolve) => {
+    const closing = [...this.sessions.keys()].map((session) => new Promise<void>((resolve) => {
       if (session.destroyed) return resolve();
       session.once('close', () => resolve());
       session.close();
@@ -169,13 +212,15 @@ export class H2Frontend {
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([Promise.all(closing), new Promise<void>((resolve) => (timer = setTimeout(resolve, wait)))]);
     clearTimeout(timer);
-    for (const session of this.sessions) session.destroy();
+    for (const session of this.sessions.keys()) session.destroy();
   }
 
   async stop(): Promise<void> {
     this.draining = true;
-    for (const session of this.sessions) session.destroy();
+    for (const session of this.sessions.keys()) session.destroy();
     this.sessions.clear();
+    if (this.idleTimer !== null) this.clock.clearTimeout(this.idleTimer);
+    this.idleTimer = null;
   }
 
   status(): H2FrontendStatus {

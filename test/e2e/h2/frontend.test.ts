@@ -163,3 +163,62 @@ describe('h2 frontend (h2c)', () => {
     assert.ok(response, 'the in-flight stream got its response');
   });
 });
+
+describe('h2 frontend: idle sessions (timeouts.idle)', () => {
+  it('closes a session without streams after the idle timeout, and never one with a stream open', async () => {
+    const config = parseConfigText(
+      `
+listeners:
+  - name: h2c
+    listen: 127.0.0.1:0
+    protocol: h2c
+    timeouts: { idle: 300ms }
+    routes: [ { match: { path_prefix: / }, respond: { body: ok } } ]
+`,
+      'test.yaml',
+      '/tmp',
+    ).config.listeners[0];
+    const parked: (() => void)[] = [];
+    const frontend = new H2Frontend(config, {
+      logger: silentLogger(),
+      dispatch: (stream, headers) => {
+        if (headers[':path'] === '/park') {
+          parked.push(() => stream.respond({ ':status': 200 }, { endStream: true }));
+          return;
+        }
+        stream.respond({ ':status': 200 }, { endStream: true });
+      },
+    });
+    const server = net.createServer((socket) => frontend.accept(socket));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      // answered at once, then idle: GOAWAY(NO_ERROR) after 300 ms (the sweep looks every 75 ms)
+      const quick = await connectRaw(port);
+      const started = Date.now();
+      quick.socket.write(getHeaders(1, '/quick', 'x'));
+      assert.equal(await quick.goaway, 0);
+      const waited = Date.now() - started;
+      assert.ok(waited >= 280 && waited < 2000, `closed after ${waited} ms`);
+      await quick.closed;
+
+      // a stream in flight (a slow upstream) keeps its session: idle means no streams, not no bytes
+      const busy = await connectRaw(port);
+      busy.socket.write(getHeaders(1, '/park', 'x'));
+      const deadline = Date.now() + 3000;
+      while (parked.length === 0 && Date.now() < deadline) await new Promise((r) => setImmediate(r));
+      assert.equal(parked.length, 1);
+      // nothing to wait for here but time: three idle periods pass with the stream open
+      await new Promise((r) => setTimeout(r, 900));
+      assert.equal(busy.frames.some((f) => f.type === frameType.GOAWAY), false, 'no GOAWAY while a stream is open');
+      parked[0]();
+      // …and once it is answered, the session goes idle and closes
+      assert.equal(await busy.goaway, 0);
+      await busy.closed;
+      assert.ok(busy.frames.some((f) => f.type === frameType.HEADERS && f.streamId === 1), 'the parked stream got its answer');
+    } finally {
+      await frontend.stop();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+});
