@@ -6,11 +6,12 @@
 //   h1tls  — requests/s with ALPN http/1.1 over TLS, 50 connections
 //
 // usage: node_modules/.bin/node bench/h2.ts [--rounds 3] [--duration 8] [--results bench/RESULTS-h2.md]
-import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ProcessSet, describeMachine, freePort, machineFacts, markdownTable, median, parseOptions, processTree, runBounded, treeCpuSeconds, foreignCpuMeter, waitForQuietMachine, usage, waitForPort, type ManagedProcess } from './common/index.ts';
+import { ProcessSet, describeMachine, freePort, machineFacts, markdownTable, median, parseOptions, processTree, runH2load, treeCpuSeconds, foreignCpuMeter, waitForQuietMachine, usage, waitForPort, type ManagedProcess } from './common/index.ts';
 import { ensureSelfSigned } from '../src/tls/index.ts';
+import { switchyardConfig } from './http1/switchyard-config.ts';
 
 const spec = {
   rounds: { default: 3, help: 'interleaved rounds (medians over these)' },
@@ -52,24 +53,10 @@ interface Run {
   h1: number;
 }
 
-/** "finished in 8.00s, 41234.50 req/s, …" and the per-request log (µs durations) → rps and p99 ms. */
+/** h2load pinned to the load CPU, bounded by the run's duration. */
 async function h2load(args: string[], logFile?: string): Promise<{ rps: number; p99: number; done: number; ok: boolean; text: string }> {
-  const argv = ['taskset', '-c', options.load_cpu, 'h2load', ...args, ...(logFile ? [`--log-file=${logFile}`] : [])];
-  const { stdout, stderr } = await runBounded(argv, (options.duration + 60) * 1000);
-  const text = stdout + stderr;
-  const rps = Number(/finished in [\d.]+m?s, ([\d.]+) req\/s/.exec(text)?.[1] ?? 0);
-  const failed = Number(/(\d+) failed/.exec(text)?.[1] ?? 1);
-  const done = Number(/requests: \d+ total, \d+ started, (\d+) done/.exec(text)?.[1] ?? 0);
-  let p99 = Number.NaN;
-  if (logFile) {
-    const durations = (await readFile(logFile, 'utf8').catch(() => ''))
-      .split('\n')
-      .filter(Boolean)
-      .map((line) => Number(line.split('\t')[2]))
-      .sort((a, b) => a - b);
-    if (durations.length > 0) p99 = durations[Math.floor(durations.length * 0.99)] / 1000;
-  }
-  return { rps, p99, done, ok: failed === 0 && rps > 0, text };
+  const result = await runH2load(args, { cpus: options.load_cpu, timeoutMs: (options.duration + 60) * 1000, logFile });
+  return { ...result, rps: result.requestsPerSecond };
 }
 
 function nginxConf(dir: string, port: number, upstream: string, cert: string, key: string): string {
@@ -111,21 +98,7 @@ http {
 }
 
 function switchyardConf(port: number, upstream: string, cert: string, key: string, allocator = 'auto'): string {
-  return `workers: 1
-runtime: { allocator: ${allocator} }
-log: { level: warn, access_log: off }
-pools:
-  origin:
-    backends: [ { address: ${upstream} } ]
-    keepalive: { max_idle: 1024, idle_timeout: 60s }
-listeners:
-  - name: web
-    listen: 127.0.0.1:${port}
-    protocol: https
-    access_log: false
-    tls: { certificates: [ { cert: ${cert}, key: ${key} } ] }
-    routes: [ { match: { path_prefix: / }, pool: origin } ]
-`;
+  return switchyardConfig({ workers: 1, listenPort: port, upstream, runtime: `{ allocator: ${allocator} }`, tls: { cert, key } });
 }
 
 const processes = new ProcessSet();

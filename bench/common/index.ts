@@ -9,3 +9,4 @@ export * from './table.ts';
 export * from './machine.ts';
 export * from './args.ts';
 export * from './cpuprofile.ts';
+export * from './h2load.ts';
