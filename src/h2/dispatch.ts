@@ -8,7 +8,7 @@ import { Router, upstreamTarget, type HttpListener, type ProxyAction, type Upstr
 import type { BalanceInput } from '../pool/index.ts';
 import { exchangeStream } from './exchange-adapter.ts';
 import { ForwardedHeaders } from './forwarded.ts';
-import type { StreamContext } from './frontend.ts';
+import type { StreamCloseListener, StreamContext } from './frontend.ts';
 import { H2StreamProxy } from './upstream/stream-proxy.ts';
 import type { H2UpstreamSessions } from './upstream/sessions.ts';
 
@@ -58,7 +58,7 @@ export class StreamDispatch {
     this.forwarded = new ForwardedHeaders(listener);
   }
 
-  readonly dispatch = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, rawHeaders: string[], context: StreamContext): void => {
+  readonly dispatch = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, rawHeaders: string[], context: StreamContext): StreamCloseListener | undefined => {
     if (this.router !== null) {
       const method = String(headers[':method']);
       const target = String(headers[':path'] ?? '/');
@@ -72,11 +72,11 @@ export class StreamDispatch {
         const config = pool?.poolConfig;
         if (pool && config && h2Protocols.has(config.protocol)) {
           this.proxy(stream, headers, context, pool, config, route.action, target, path, route.name);
-          return;
+          return undefined;
         }
       }
     }
-    exchangeStream(this.deps.http, stream, headers, rawHeaders, context, this.deps.responseHeaders);
+    return exchangeStream(this.deps.http, stream, headers, rawHeaders, context, this.deps.responseHeaders);
   };
 
   private proxy(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, context: StreamContext, pool: UpstreamPool, config: PoolConfig, action: ProxyAction, target: string, path: string, routeName: string): void {

@@ -6,7 +6,7 @@ import type { EdgeError } from '../core/index.ts';
 import type { ExchangeDownstream, ExchangeHandle, ExchangeRequest, HttpListener } from '../l7/index.ts';
 import { requestFieldsFromRaw, responseHeadersFromFlat } from './headers.ts';
 import { grpcStatus, isGrpc, respondGrpcStatus } from './grpc.ts';
-import type { StreamContext } from './frontend.ts';
+import type { StreamCloseListener, StreamContext } from './frontend.ts';
 
 /** gRPC's HTTP → status mapping (doc/http-grpc-status-mapping.md), for errors the proxy itself raises. */
 export function grpcCodeForHttp(status: number): number {
@@ -32,7 +32,7 @@ export function grpcCodeForHttp(status: number): number {
 const waitOptions = { waitForTrailers: true };
 const noWaitOptions = {};
 
-class StreamDownstream implements ExchangeDownstream {
+class StreamDownstream implements ExchangeDownstream, StreamCloseListener {
   private readonly stream: ServerHttp2Stream;
   private readonly context: StreamContext;
   private readonly grpc: boolean;
@@ -52,8 +52,6 @@ class StreamDownstream implements ExchangeDownstream {
     this.grpc = grpc;
     this.extra = extra;
   }
-
-  private readonly onDrain = (): void => this.handle?.drain();
 
   sendHead(status: number, headers: string[]): void {
     if (this.stream.destroyed) return;
@@ -85,8 +83,13 @@ class StreamDownstream implements ExchangeDownstream {
     }
     if (this.stream.write(chunk)) return true;
     // listened for only when needed: most responses never fill the stream's window
-    this.stream.once('drain', this.onDrain);
+    this.stream.once('drain', () => this.handle?.drain());
     return false;
+  }
+
+  /** The stream closed (answered, reset by either side): an exchange still running is aborted. */
+  streamClosed(): void {
+    if (!this.done) this.handle?.abort();
   }
 
   end(trailers?: string[]): void {
@@ -126,7 +129,7 @@ class StreamDownstream implements ExchangeDownstream {
   }
 }
 
-/** Hands one stream to the L7 core; the stream is owned by the exchange from here on. */
+/** Hands one stream to the L7 core; the stream is owned by the exchange from here on. Returns what the frontend tells of the stream's close. */
 export function exchangeStream(
   listener: HttpListener,
   stream: ServerHttp2Stream,
@@ -134,7 +137,7 @@ export function exchangeStream(
   rawHeaders: readonly string[],
   context: StreamContext,
   responseExtra: Readonly<Record<string, string>> | undefined,
-): void {
+): StreamCloseListener {
   const { fields, contentLength } = requestFieldsFromRaw(rawHeaders);
   const ended = stream.endAfterHeaders;
   const request: ExchangeRequest = {
@@ -149,10 +152,9 @@ export function exchangeStream(
   const downstream = new StreamDownstream(stream, context, isGrpc(headers['content-type']), responseExtra);
   const handle = listener.handleExchange(request, downstream);
   downstream.handle = handle;
-  stream.on('close', () => {
-    if (!downstream.done) handle.abort();
-  });
-  if (ended) return;
-  stream.on('data', (chunk: Buffer) => handle.bodyData(chunk));
-  stream.on('end', () => handle.bodyEnd());
+  if (!ended) {
+    stream.on('data', (chunk: Buffer) => handle.bodyData(chunk));
+    stream.on('end', () => handle.bodyEnd());
+  }
+  return downstream;
 }

@@ -20,8 +20,16 @@ export interface StreamContext {
   reset(stream: ServerHttp2Stream, code: number): void;
 }
 
-/** Called once per request stream; owns the stream from then on (must answer or reset it). */
-export type StreamDispatcher = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, rawHeaders: string[], context: StreamContext) => void;
+/** Told when its stream closes, by the frontend's one 'close' listener (no second listener per stream). */
+export interface StreamCloseListener {
+  streamClosed(): void;
+}
+
+/**
+ * Called once per request stream; owns the stream from then on (must answer or reset it). May return a
+ * listener for the stream's close.
+ */
+export type StreamDispatcher = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, rawHeaders: string[], context: StreamContext) => StreamCloseListener | void;
 
 export interface H2FrontendDeps {
   dispatch: StreamDispatcher;
@@ -149,6 +157,7 @@ export class H2Frontend {
     session.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, _flags: number, rawHeaders: string[]) => {
       this.streamCount++;
       activity.streams++;
+      let owner: StreamCloseListener | void = undefined;
       stream.on('error', ignoreStreamError);
       // a stream that closes with an error code we did not send was reset by the client (RST_STREAM),
       // whether or not its response had been written yet
@@ -156,6 +165,7 @@ export class H2Frontend {
         this.streamCount--;
         if (--activity.streams === 0) activity.idleSince = this.clock.monotonic();
         if (stream.rstCode !== constants.NGHTTP2_NO_ERROR) onClientReset(stream);
+        owner?.streamClosed();
       });
       if (stream.destroyed || stream.closed) return;
       if (cut) {
@@ -171,7 +181,7 @@ export class H2Frontend {
         return;
       }
       try {
-        this.deps.dispatch(stream, headers, rawHeaders, context);
+        owner = this.deps.dispatch(stream, headers, rawHeaders, context);
       } catch (err) {
         // a dispatcher bug must end one stream, never the worker
         this.deps.logger.error({ err: messageOf(err) }, `h2 ${this.listener.name}: dispatch failed`);

@@ -73,7 +73,7 @@ export class H2Listener {
     });
     this.terminator = config.protocol === 'https' ? createTlsTerminator(config, { dataDir: deps.dataDir, baseDir: deps.baseDir, logger: deps.logger, clock: deps.clock, ticketSeed: deps.ticketSeed }) : undefined;
     this.dispatch = this.buildDispatch();
-    this.frontend = new H2Frontend(config, { dispatch: (...args) => this.dispatch.dispatch(...args), logger: deps.logger, clock: deps.clock });
+    this.frontend = new H2Frontend(config, { dispatch: (stream, headers, rawHeaders, context) => this.dispatch.dispatch(stream, headers, rawHeaders, context), logger: deps.logger, clock: deps.clock });
   }
 
   private buildDispatch(): StreamDispatch {

@@ -387,7 +387,10 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput {
   private send(buf: Buffer, s: number, e: number): void {
     if (e <= s) return;
     this.bytesOut += e - s;
-    if (!this.downstream.sendData(Buffer.from(buf.subarray(s, e)))) this.upstream?.socket.pause();
+    // copied: buf is the shared read buffer; one Buffer, not a view and then its copy
+    const chunk = Buffer.allocUnsafe(e - s);
+    buf.copy(chunk, 0, s, e);
+    if (!this.downstream.sendData(chunk)) this.upstream?.socket.pause();
   }
 
   private body(buf: Buffer, s: number, e: number): void {
