@@ -48,12 +48,27 @@ export const redirectSchema = z.strictObject({
   keep_path: z.boolean().default(true),
 });
 
-export const respondSchema = z.strictObject({
-  status: z.number().int().min(100).max(599).default(200),
-  body: z.string().default(''),
-  content_type: z.string().default('text/plain; charset=utf-8'),
-  headers: z.record(z.string(), z.string()).default({}),
-});
+/** Fields a fixed response's `headers` may not set: the edge frames the body itself, `content_type` types it. */
+const framedByTheEdge: Readonly<Record<string, string>> = {
+  'content-type': 'set content_type instead',
+  'content-length': 'the length of body is sent',
+  'transfer-encoding': 'the length of body is sent',
+  connection: 'connection handling is the listener’s',
+};
+
+export const respondSchema = z
+  .strictObject({
+    status: z.number().int().min(100).max(599).default(200),
+    body: z.string().default(''),
+    content_type: z.string().default('text/plain; charset=utf-8'),
+    headers: z.record(z.string(), z.string()).default({}),
+  })
+  .superRefine((respond, ctx) => {
+    for (const name of Object.keys(respond.headers)) {
+      const why = framedByTheEdge[name.toLowerCase()];
+      if (why !== undefined) ctx.addIssue({ code: 'custom', path: ['headers', name], message: `expected a header the edge does not set itself, got ${name} (${why})` });
+    }
+  });
 
 export const staticSchema = z.strictObject({
   root: z.string(),
