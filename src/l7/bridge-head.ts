@@ -34,13 +34,15 @@ export function bridgeTrace(headers: readonly string[], ids: TraceIds, token: st
   return { traceId, spanId: ids.next(8), flags: incoming !== null ? incoming.flags : '01', continued: incoming !== null, debug };
 }
 
-function joined(headers: readonly string[], name: string): string {
+/** Every value of `name` in a flat [name, value, …] list, joined with ", " ('' when none). */
+export function joinedValues(headers: readonly string[], name: string): string {
   let out = '';
   for (let i = 0; i < headers.length; i += 2) if (headers[i] === name) out = out.length === 0 ? headers[i + 1] : `${out}, ${headers[i + 1]}`;
   return out;
 }
 
-function first(headers: readonly string[], name: string): string | undefined {
+/** The first value of `name` (lower-case) in a flat [name, value, …] list. */
+export function firstValue(headers: readonly string[], name: string): string | undefined {
   for (let i = 0; i < headers.length; i += 2) if (headers[i] === name) return headers[i + 1];
   return undefined;
 }
@@ -74,15 +76,15 @@ export function bridgeRequestHead(input: BridgeHeadInput): string {
     head += `${name}: ${h[i + 1]}\r\n`;
   }
   if (rt.setXff) {
-    const chain = trusted ? joined(h, 'x-forwarded-for') : '';
+    const chain = trusted ? joinedValues(h, 'x-forwarded-for') : '';
     head += `x-forwarded-for: ${chain.length > 0 ? `${chain}, ` : ''}${req.peerAddress}\r\n`;
   }
   const client = input.clientAddress;
   if (rt.setRealIp) head += `x-real-ip: ${client}\r\n`;
-  if (rt.setProto) head += `x-forwarded-proto: ${(trusted && first(h, 'x-forwarded-proto')) || req.scheme}\r\n`;
-  if (rt.setHost) head += `x-forwarded-host: ${(trusted && first(h, 'x-forwarded-host')) || req.authority}\r\n`;
+  if (rt.setProto) head += `x-forwarded-proto: ${(trusted && firstValue(h, 'x-forwarded-proto')) || req.scheme}\r\n`;
+  if (rt.setHost) head += `x-forwarded-host: ${(trusted && firstValue(h, 'x-forwarded-host')) || req.authority}\r\n`;
   if (rt.setForwarded) head += `forwarded: for=${client.includes(':') ? `"[${client}]"` : client};proto=${req.scheme}\r\n`;
-  if (input.requestId !== '' && first(h, rt.requestIdName) === undefined) head += `${rt.requestIdName}: ${input.requestId}\r\n`;
+  if (input.requestId !== '' && firstValue(h, rt.requestIdName) === undefined) head += `${rt.requestIdName}: ${input.requestId}\r\n`;
   if (req.contentLength > 0) head += `content-length: ${req.contentLength}\r\n`;
   else if (req.contentLength < 0) head += 'transfer-encoding: chunked\r\n';
   return head + '\r\n';

@@ -22,7 +22,7 @@ import { reasonPhrase } from './reason.ts';
 import { normalizePath } from './parse/path.ts';
 import { edgeServerTiming } from './edge-timing.ts';
 import { writeAccessLog } from './access-log.ts';
-import { bridgeTrace, bridgeRequestHead, type BridgeTrace } from './bridge-head.ts';
+import { bridgeTrace, bridgeRequestHead, firstValue, joinedValues, type BridgeTrace } from './bridge-head.ts';
 import { NO_RETRY, R_CONNECT_ERROR, R_RESET, R_TIMEOUT, type RetryPolicy } from './retry-policy.ts';
 
 const RESPONSE_DROP = (1 << H_CONNECTION) | (1 << H_HOP) | (1 << H_UPGRADE) | (1 << H_TRANSFER_ENCODING) | (1 << H_HIDDEN);
@@ -102,10 +102,7 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput {
   }
 
   header(name: string): string | undefined {
-    const lower = name.toLowerCase();
-    const h = this.request.headers;
-    for (let i = 0; i < h.length; i += 2) if (h[i] === lower) return h[i + 1];
-    return undefined;
+    return firstValue(this.request.headers, name.toLowerCase());
   }
 
   cookie(name: string): string | undefined {
@@ -139,7 +136,7 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput {
     const pool = rt.pools.get(action.pool);
     if (pool === undefined) return this.fail(503, 'cancelled');
     this.pool = pool;
-    if (rt.trusted.contains(req.peerAddress)) this.clientAddress = clientFromChain(this.joined('x-forwarded-for'), req.peerAddress, rt.trusted);
+    if (rt.trusted.contains(req.peerAddress)) this.clientAddress = clientFromChain(joinedValues(req.headers, 'x-forwarded-for'), req.peerAddress, rt.trusted);
     if (rt.requestIdName !== '') this.requestId = this.header(rt.requestIdName) ?? this.listener.nextRequestId();
     this.trace = bridgeTrace(req.headers, this.listener.traceIds, this.listener.traceToken);
     this.retry = rt.settingsFor(pool).retry ?? NO_RETRY;
@@ -197,13 +194,6 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput {
     // the keep-alive race resends on a fresh connection to the same backend
     this.connectTo(next, stale);
     return true;
-  }
-
-  private joined(name: string): string {
-    const h = this.request.headers;
-    let out = '';
-    for (let i = 0; i < h.length; i += 2) if (h[i] === name) out = out.length === 0 ? h[i + 1] : `${out}, ${h[i + 1]}`;
-    return out;
   }
 
   private arm(ms: number): void {
@@ -432,9 +422,12 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput {
   private local(status: number, headers: readonly string[], body: string | Buffer): void {
     this.status = status;
     const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
-    let typed = false;
-    for (let i = 0; i < headers.length; i += 2) if (headers[i] === 'content-type') typed = true;
-    this.downstream.sendHead(status, this.request.method === 'HEAD' ? [...headers] : [...headers, ...(typed ? [] : ['content-type', 'text/plain; charset=utf-8']), 'content-length', String(bytes.length)]);
+    const fields = headers.slice();
+    if (this.request.method !== 'HEAD') {
+      if (firstValue(fields, 'content-type') === undefined) fields.push('content-type', 'text/plain; charset=utf-8');
+      fields.push('content-length', String(bytes.length));
+    }
+    this.downstream.sendHead(status, fields);
     if (this.request.method !== 'HEAD' && bytes.length > 0) this.downstream.sendData(bytes);
     this.bytesOut += bytes.length;
     this.resStarted = true;
