@@ -49,7 +49,6 @@ const connectionWindow = 16 * 1024 * 1024;
 class SessionActivity {
   streams = 0;
   idleSince: number;
-  closing = false;
 
   constructor(now: number) {
     this.idleSince = now;
@@ -203,8 +202,7 @@ export class H2Frontend {
     const now = this.clock.monotonic();
     const idle = this.listener.timeouts.idle;
     for (const [session, activity] of this.sessions) {
-      if (activity.closing || activity.streams > 0 || now - activity.idleSince < idle) continue;
-      activity.closing = true;
+      if (session.closed || activity.streams > 0 || now - activity.idleSince < idle) continue;
       session.close();
     }
     if (this.sessions.size > 0) this.scheduleIdleSweep();
