@@ -107,12 +107,12 @@ export class Metrics {
     }
   }
 
-  /** The request series of every plane, summed per (listener, route, pool). */
-  private mergedRequests(): RequestSeries[] {
+  /** The request series of every plane, summed per key: (listener, route, pool) unless `keyOf` says otherwise. */
+  private mergedRequests(keyOf = (series: RequestSeries) => `${series.listener}\0${series.route}\0${series.pool}`): RequestSeries[] {
     const merged = new Map<string, RequestSeries>();
     for (const plane of this.planes) {
       for (const series of plane.requests) {
-        const key = `${series.listener}\0${series.route}\0${series.pool}`;
+        const key = keyOf(series);
         const into = merged.get(key);
         if (!into) {
           merged.set(key, { ...series, byClass: [...series.byClass], buckets: [...series.buckets] });
@@ -128,18 +128,9 @@ export class Metrics {
 
   /** The histogram is labelled by (listener, route): pools of the same route add up. */
   private durationValues(): MetricValue[] {
-    const byRoute = new Map<string, RequestSeries>();
-    for (const series of this.mergedRequests()) {
-      const key = `${series.listener}\0${series.route}`;
-      const into = byRoute.get(key);
-      if (!into) byRoute.set(key, series);
-      else {
-        series.buckets.forEach((count, index) => (into.buckets[index] += count));
-        into.sum += series.sum;
-      }
-    }
+    const byRoute = this.mergedRequests((series) => `${series.listener}\0${series.route}`);
     const values: MetricValue[] = [];
-    for (const series of byRoute.values()) {
+    for (const series of byRoute) {
       const labels = { listener: series.listener, route: series.route };
       let count = 0;
       durationBuckets.forEach((bound, index) => {
