@@ -9,7 +9,7 @@
 import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ProcessSet, describeMachine, freePort, machineFacts, markdownTable, median, parseOptions, processTree, runH2load, treeCpuSeconds, foreignCpuMeter, waitForQuietMachine, usage, waitForPort, type ManagedProcess } from './common/index.ts';
+import { ProcessSet, describeMachine, freePort, machineFacts, markdownTable, median, parseOptions, processTree, runH2load, treeCpuSeconds, type H2loadResult, foreignCpuMeter, waitForQuietMachine, usage, waitForPort, type ManagedProcess } from './common/index.ts';
 import { ensureSelfSigned } from '../src/tls/index.ts';
 import { switchyardConfig } from './http1/switchyard-config.ts';
 
@@ -54,9 +54,8 @@ interface Run {
 }
 
 /** h2load pinned to the load CPU, bounded by the run's duration. */
-async function h2load(args: string[], logFile?: string): Promise<{ rps: number; p99: number; done: number; ok: boolean; text: string }> {
-  const result = await runH2load(args, { cpus: options.load_cpu, timeoutMs: (options.duration + 60) * 1000, logFile });
-  return { ...result, rps: result.requestsPerSecond };
+function h2load(args: string[], logFile?: string): Promise<H2loadResult> {
+  return runH2load(args, { cpus: options.load_cpu, timeoutMs: (options.duration + 60) * 1000, logFile });
 }
 
 function nginxConf(dir: string, port: number, upstream: string, cert: string, key: string): string {
@@ -153,8 +152,8 @@ try {
       const { foreignCores: foreign } = await meter.stop();
       const hs = await h2load(['-c', String(options.handshakes), '-n', String(options.handshakes), '-m', '1', '-t', '1', url(target)]);
       const h1 = await h2load(['--h1', '-c', String(options.connections), '-m', '1', '-t', '1', '-D', String(options.duration), url(target)]);
-      runs.push({ target: target.key, h2: h2.rps, p99: h2.p99, cpu, foreign, hs: hs.rps, h1: h1.rps });
-      log(`round ${round} ${target.key}: h2 ${h2.rps.toFixed(0)} req/s (p99 ${h2.p99.toFixed(2)} ms${h2.ok ? '' : ', FAILURES'}, ${cpu.toFixed(1)} µs CPU/req, others ${foreign.toFixed(2)} cores), handshakes ${hs.rps.toFixed(0)}/s, h1/TLS ${h1.rps.toFixed(0)} req/s`);
+      runs.push({ target: target.key, h2: h2.requestsPerSecond, p99: h2.p99, cpu, foreign, hs: hs.requestsPerSecond, h1: h1.requestsPerSecond });
+      log(`round ${round} ${target.key}: h2 ${h2.requestsPerSecond.toFixed(0)} req/s (p99 ${h2.p99.toFixed(2)} ms${h2.ok ? '' : ', FAILURES'}, ${cpu.toFixed(1)} µs CPU/req, others ${foreign.toFixed(2)} cores), handshakes ${hs.requestsPerSecond.toFixed(0)}/s, h1/TLS ${h1.requestsPerSecond.toFixed(0)} req/s`);
       await rm(path.join(dir, `${target.key}-${round}.log`), { force: true });
     }
   }
