@@ -58,6 +58,11 @@ export class StreamDispatch {
     this.forwarded = new ForwardedHeaders(listener);
   }
 
+  /** Some route targets an HTTP/2 or gRPC pool: streams must be node:http2 streams (H2StreamProxy). */
+  get proxiesStreams(): boolean {
+    return this.router !== null;
+  }
+
   readonly dispatch = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, rawHeaders: string[], context: StreamContext): StreamCloseListener | undefined => {
     if (this.router !== null) {
       const method = String(headers[':method']);

@@ -5,29 +5,8 @@ import { constants, type IncomingHttpHeaders, type OutgoingHttpHeaders, type Ser
 import type { EdgeError } from '../core/index.ts';
 import type { ExchangeDownstream, ExchangeHandle, ExchangeRequest, HttpListener } from '../l7/index.ts';
 import { requestFieldsFromRaw, responseHeadersFromFlat } from './headers.ts';
-import { grpcStatus, isGrpc, respondGrpcStatus } from './grpc.ts';
+import { grpcCodeForHttp, isGrpc, respondGrpcStatus } from './grpc.ts';
 import type { StreamCloseListener, StreamContext } from './frontend.ts';
-
-/** gRPC's HTTP → status mapping (doc/http-grpc-status-mapping.md), for errors the proxy itself raises. */
-export function grpcCodeForHttp(status: number): number {
-  switch (status) {
-    case 400:
-      return grpcStatus.INTERNAL;
-    case 401:
-      return 16;
-    case 403:
-      return 7;
-    case 404:
-      return grpcStatus.UNIMPLEMENTED;
-    case 429:
-    case 502:
-    case 503:
-    case 504:
-      return grpcStatus.UNAVAILABLE;
-    default:
-      return grpcStatus.UNKNOWN;
-  }
-}
 
 const waitOptions = { waitForTrailers: true };
 const noWaitOptions = {};

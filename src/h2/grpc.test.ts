@@ -1,8 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { FakeClock } from '../core/index.ts';
-import { encodeGrpcMessage, formatGrpcTimeout, isGrpc, parseGrpcTimeout } from './grpc.ts';
-import { grpcCodeForHttp } from './exchange-adapter.ts';
+import { encodeGrpcMessage, formatGrpcTimeout, grpcCodeForHttp, isGrpc, parseGrpcTimeout } from './grpc.ts';
 import { healthCheckRequest, servingStatusOf } from './grpc-health-probe.ts';
 import { ResetCounter } from './reset-guard.ts';
 

@@ -17,6 +17,27 @@ export function isGrpc(contentType: string | string[] | undefined): boolean {
   return typeof contentType === 'string' && contentType.startsWith('application/grpc');
 }
 
+/** gRPC's HTTP → status mapping (doc/http-grpc-status-mapping.md), for errors the proxy itself raises. */
+export function grpcCodeForHttp(status: number): number {
+  switch (status) {
+    case 400:
+      return grpcStatus.INTERNAL;
+    case 401:
+      return 16;
+    case 403:
+      return 7;
+    case 404:
+      return grpcStatus.UNIMPLEMENTED;
+    case 429:
+    case 502:
+    case 503:
+    case 504:
+      return grpcStatus.UNAVAILABLE;
+    default:
+      return grpcStatus.UNKNOWN;
+  }
+}
+
 const timeoutUnits: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 0.001, n: 0.000_001 };
 
 /** grpc-timeout ("100m", "5S", at most 8 digits and a unit) → ms; undefined when absent or malformed. */

@@ -8,7 +8,8 @@ import type { ListenerConfig, PoolConfig } from '../config/index.ts';
 import { EdgeError, messageOf, type Clock, type Logger } from '../core/index.ts';
 import { createHttpListener, upstreamSettingsFromPools, type HttpListener, type HttpListenerDeps, type UpstreamPool } from '../l7/index.ts';
 import { createTlsTerminator, type TlsTerminator } from '../tls/index.ts';
-import { H2Frontend } from './frontend.ts';
+import { H2Frontend, type H2FrontendStatus } from './frontend.ts';
+import { CodecFrontend } from './codec/frontend.ts';
 import { StreamDispatch } from './dispatch.ts';
 import { H2UpstreamSessions } from './upstream/sessions.ts';
 import { proxyForeignExchange } from './foreign-upstream.ts';
@@ -44,7 +45,10 @@ export class H2Listener {
   private readonly deps: H2ListenerDeps;
   private pools: PoolLookup;
   private readonly http: HttpListener;
+  /** node:http2: listeners with routes to HTTP/2 or gRPC pools (streams proxied stream to stream), or `http2.engine: node`. */
   private readonly frontend: H2Frontend;
+  /** Switchyard's own HTTP/2 codec (src/h2/codec): every other listener. */
+  private readonly codec: CodecFrontend;
   private readonly terminator: TlsTerminator | undefined;
   private readonly upstreamSessions = new Map<string, H2UpstreamSessions>();
   private readonly sockets = new Set<Socket>();
@@ -74,10 +78,21 @@ export class H2Listener {
     this.terminator = config.protocol === 'https' ? createTlsTerminator(config, { dataDir: deps.dataDir, baseDir: deps.baseDir, logger: deps.logger, clock: deps.clock, ticketSeed: deps.ticketSeed }) : undefined;
     this.dispatch = this.buildDispatch();
     this.frontend = new H2Frontend(config, { dispatch: (stream, headers, rawHeaders, context) => this.dispatch.dispatch(stream, headers, rawHeaders, context), logger: deps.logger, clock: deps.clock });
+    this.codec = new CodecFrontend(config, { exchange: (request, downstream) => this.http.handleExchange(request, downstream), logger: deps.logger, clock: deps.clock, responseHeaders: this.responseHeaders() });
+  }
+
+  private responseHeaders(): Readonly<Record<string, string>> | undefined {
+    const hsts = this.terminator?.hsts;
+    return hsts ? { 'strict-transport-security': hsts } : undefined;
+  }
+
+  /** An HTTP/2 connection goes to the codec unless a route needs node:http2's streams or the config asks for it. */
+  private acceptH2(socket: Socket | TLSSocket): void {
+    if (this.config.http2.engine === 'auto' && !this.dispatch.proxiesStreams) this.codec.accept(socket);
+    else this.frontend.accept(socket);
   }
 
   private buildDispatch(): StreamDispatch {
-    const hsts = this.terminator?.hsts;
     return new StreamDispatch(this.config, {
       http: this.http,
       pools: this.pools,
@@ -85,7 +100,7 @@ export class H2Listener {
       accessLog: this.deps.accessLog,
       logger: this.deps.logger,
       clock: this.deps.clock,
-      responseHeaders: hsts ? { 'strict-transport-security': hsts } : undefined,
+      responseHeaders: this.responseHeaders(),
     });
   }
 
@@ -111,7 +126,7 @@ export class H2Listener {
       const secure = tls.createServer({ ...this.terminator.serverOptions(), allowHalfOpen: true, noDelay: true });
       this.terminator.attach(secure);
       secure.on('secureConnection', (socket: TLSSocket) => {
-        if (socket.alpnProtocol === 'h2') this.frontend.accept(socket);
+        if (socket.alpnProtocol === 'h2') this.acceptH2(socket);
         else this.http.acceptConnection(socket);
       });
       // handshake failures (old versions, weak ciphers, bytes that are not TLS): the socket is closed by tls
@@ -146,7 +161,7 @@ export class H2Listener {
       socket.unshift(chunk);
       const n = Math.min(chunk.length, preface.length);
       if (chunk.subarray(0, n).equals(preface.subarray(0, n))) {
-        this.frontend.accept(socket);
+        this.acceptH2(socket);
       } else {
         this.http.acceptConnection(socket);
         socket.resume();
@@ -166,6 +181,7 @@ export class H2Listener {
     this.pools = pools;
     this.http.updateConfig(listener, this.pools, poolConfigs ? upstreamSettingsFromPools(poolConfigs) : undefined);
     this.frontend.updateConfig(listener);
+    this.codec.updateConfig(listener, this.responseHeaders());
     for (const [name, sessions] of this.upstreamSessions) {
       const config = this.pools.get(name)?.poolConfig;
       if (config && config.protocol !== 'http1') {
@@ -191,7 +207,7 @@ export class H2Listener {
       address,
       connections: this.sockets.size,
       http1: this.http.status(),
-      h2: this.frontend.status(),
+      h2: sumStatus(this.frontend.status(), this.codec.status()),
       tls: this.terminator?.status(),
       upstream_sessions: Object.fromEntries([...this.upstreamSessions].map(([name, sessions]) => [name, sessions.sessionCount()])),
     };
@@ -200,13 +216,14 @@ export class H2Listener {
   /** Stops accepting, sends GOAWAY on every HTTP/2 session, lets HTTP/1.1 exchanges finish; until the deadline. */
   async drain(deadline: number): Promise<void> {
     this.server?.close();
-    await Promise.all([this.frontend.drain(deadline), this.http.drain(deadline)]);
+    await Promise.all([this.frontend.drain(deadline), this.codec.drain(deadline), this.http.drain(deadline)]);
   }
 
   async stop(): Promise<void> {
     const server = this.server;
     this.server = null;
     await this.frontend.stop();
+    await this.codec.stop();
     await this.http.stop();
     await this.terminator?.stop();
     for (const sessions of this.upstreamSessions.values()) sessions.close();
@@ -214,6 +231,10 @@ export class H2Listener {
     for (const socket of this.sockets) socket.destroy();
     if (server?.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
+}
+
+function sumStatus(a: H2FrontendStatus, b: H2FrontendStatus): H2FrontendStatus {
+  return { sessions: a.sessions + b.sessions, streams: a.streams + b.streams, sessions_cut_for_resets: a.sessions_cut_for_resets + b.sessions_cut_for_resets };
 }
 
 export function createH2Listener(config: ListenerConfig, deps: H2ListenerDeps): H2Listener {

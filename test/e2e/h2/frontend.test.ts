@@ -1,13 +1,16 @@
-// The HTTP/2 frontend on its own (h2c prior knowledge, a dispatcher answering in place): SETTINGS
+// The HTTP/2 frontends on their own (h2c prior knowledge, a dispatcher answering in place): SETTINGS
 // limits, the rapid-reset guard, malformed frames and HPACK, and GOAWAY on drain — with a raw frame
-// client for the bad input and curl / nghttp for the good.
+// client for the bad input and curl / nghttp for the good. Every case runs against both: Switchyard's own
+// codec (CodecFrontend) and node:http2 (H2Frontend).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net, { type AddressInfo } from 'node:net';
 import { execFile } from 'node:child_process';
 import { parseConfigText } from '../../../src/config/index.ts';
 import { silentLogger } from '../../../src/core/index.ts';
-import { H2Frontend } from '../../../src/h2/index.ts';
+import { H2Frontend, CodecFrontend } from '../../../src/h2/index.ts';
+import type { ListenerConfig } from '../../../src/config/index.ts';
+import type { ExchangeHandle } from '../../../src/l7/index.ts';
 import { connectRaw, frame, frameType, flag, getHeaders, rstStream } from './raw-client.ts';
 
 const listenerConfig = (http2: string) =>
@@ -30,28 +33,53 @@ function run(command: string, args: string[]): Promise<{ code: number; out: stri
   });
 }
 
-describe('h2 frontend (h2c)', () => {
+type Engine = 'codec' | 'node';
+/** What a test app does with a request: answer now with a body (or an empty 200), or keep the answer for later. */
+type Reply = (body?: string) => void;
+type App = (path: string, reply: Reply) => void;
+
+/** Either frontend, with a dispatcher that hands each request's path to `app`. */
+function makeFrontend(engine: Engine, config: ListenerConfig, app: App): H2Frontend | CodecFrontend {
+  if (engine === 'node') {
+    return new H2Frontend(config, {
+      logger: silentLogger(),
+      dispatch: (stream, headers) =>
+        app(String(headers[':path']), (body) => {
+          if (body === undefined) return stream.respond({ ':status': 200 }, { endStream: true });
+          stream.respond({ ':status': 200, 'content-type': 'text/plain' });
+          stream.end(body);
+        }),
+    });
+  }
+  const handle: ExchangeHandle = { bodyData: () => undefined, bodyEnd: () => undefined, drain: () => undefined, abort: () => undefined };
+  return new CodecFrontend(config, {
+    logger: silentLogger(),
+    exchange: (request, downstream) => {
+      app(request.path, (body) => {
+        downstream.sendHead(200, body === undefined ? [] : ['content-type', 'text/plain', 'content-length', String(Buffer.byteLength(body))]);
+        if (body !== undefined) downstream.sendData(Buffer.from(body));
+        downstream.end();
+      });
+      return handle;
+    },
+  });
+}
+
+for (const engine of ['codec', 'node'] as const)
+describe(`h2 frontend (${engine}, h2c)`, () => {
   let server: net.Server;
-  let frontend: H2Frontend;
+  let frontend: H2Frontend | CodecFrontend;
   let port: number;
   const dispatched: string[] = [];
   const held = new Set<() => void>();
 
   before(async () => {
-    frontend = new H2Frontend(listenerConfig('{ max_concurrent_streams: 50, max_header_list_size: 8kb, max_resets_per_second: 20 }'), {
-      logger: silentLogger(),
-      dispatch: (stream, headers) => {
-        const path = String(headers[':path']);
-        dispatched.push(path);
-        if (path === '/park') return; // never answered: keeps its stream open
-        if (path === '/hold') {
-          // answers only when the test says so (in-flight stream during drain)
-          held.add(() => stream.respond({ ':status': 200 }, { endStream: true }));
-          return;
-        }
-        stream.respond({ ':status': 200, 'content-type': 'text/plain' });
-        stream.end(`path=${path}`);
-      },
+    frontend = makeFrontend(engine, listenerConfig('{ max_concurrent_streams: 50, max_header_list_size: 8kb, max_resets_per_second: 20 }'), (path, reply) => {
+      dispatched.push(path);
+      if (path === '/park') return; // never answered: keeps its stream open
+      // answers only when the test says so (in-flight stream during drain)
+      if (path === '/hold') held.add(() => reply());
+      else reply(`path=${path}`);
     });
     server = net.createServer((socket) => frontend.accept(socket));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -164,7 +192,8 @@ describe('h2 frontend (h2c)', () => {
   });
 });
 
-describe('h2 frontend: idle sessions (timeouts.idle)', () => {
+for (const engine of ['codec', 'node'] as const)
+describe(`h2 frontend (${engine}): idle sessions (timeouts.idle)`, () => {
   it('closes a session without streams after the idle timeout, and never one with a stream open', async () => {
     const config = parseConfigText(
       `
@@ -179,15 +208,9 @@ listeners:
       '/tmp',
     ).config.listeners[0];
     const parked: (() => void)[] = [];
-    const frontend = new H2Frontend(config, {
-      logger: silentLogger(),
-      dispatch: (stream, headers) => {
-        if (headers[':path'] === '/park') {
-          parked.push(() => stream.respond({ ':status': 200 }, { endStream: true }));
-          return;
-        }
-        stream.respond({ ':status': 200 }, { endStream: true });
-      },
+    const frontend = makeFrontend(engine, config, (path, reply) => {
+      if (path === '/park') parked.push(() => reply());
+      else reply();
     });
     const server = net.createServer((socket) => frontend.accept(socket));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -1,0 +1,158 @@
+// CodecFrontend: the HTTP/2 side of a listener on Switchyard's own codec. Same duties as H2Frontend (the
+// node:http2 one): takes accepted sockets, applies the listener's http2 limits, cuts rapid-reset clients,
+// closes idle connections, sends GOAWAY on drain. Every request goes to the L7 core's exchange (HTTP/1.1
+// upstreams, redirects, fixed and static responses); listeners with routes to HTTP/2 or gRPC pools are
+// served by H2Frontend, whose streams are proxied stream to stream.
+import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import type { ListenerConfig } from '../../config/index.ts';
+import { systemClock, type Clock, type Logger, type TimerHandle } from '../../core/index.ts';
+import type { ExchangeDownstream, ExchangeHandle, ExchangeRequest } from '../../l7/index.ts';
+import type { H2FrontendStatus } from '../frontend.ts';
+import { E_INTERNAL_ERROR } from './frames.ts';
+import { H2Connection, type CodecLimits, type ConnectionEvents } from './connection.ts';
+import type { RequestFields } from './request-fields.ts';
+import type { CodecStream } from './stream.ts';
+
+export interface CodecFrontendDeps {
+  /** The L7 exchange that answers a request (HttpListener.handleExchange). */
+  exchange(request: ExchangeRequest, downstream: ExchangeDownstream): ExchangeHandle;
+  logger: Logger;
+  clock?: Clock;
+  /** Added to every response when the response has none of its own (Strict-Transport-Security). */
+  responseHeaders?: Readonly<Record<string, string>>;
+}
+
+function limitsOf(listener: ListenerConfig): CodecLimits {
+  return {
+    maxConcurrentStreams: listener.http2.max_concurrent_streams,
+    maxHeaderListSize: listener.http2.max_header_list_size,
+    maxResetsPerSecond: listener.http2.max_resets_per_second,
+    // as node:http2's frontend had them: a 256 KiB stream window lets one fast upload fill the pipe, and
+    // a 16 MiB connection window keeps slow streams' bodies from blocking the others
+    streamWindow: 256 * 1024,
+    connectionWindow: 16 * 1024 * 1024,
+  };
+}
+
+/** How often idle connections are looked for: a quarter of the idle timeout, between 50 ms and 1 s. */
+function idleSweepPeriod(idleMs: number): number {
+  return Math.min(1000, Math.max(50, Math.floor(idleMs / 4)));
+}
+
+export class CodecFrontend implements ConnectionEvents {
+  private readonly connections = new Set<H2Connection>();
+  private readonly deps: CodecFrontendDeps;
+  private readonly clock: Clock;
+  private listener: ListenerConfig;
+  private limits: CodecLimits;
+  private responseHeaders: Readonly<Record<string, string>> | undefined;
+  private idleTimer: TimerHandle | null = null;
+  private draining = false;
+  private cutCount = 0;
+
+  constructor(listener: ListenerConfig, deps: CodecFrontendDeps) {
+    this.listener = listener;
+    this.deps = deps;
+    this.clock = deps.clock ?? systemClock;
+    this.limits = limitsOf(listener);
+    this.responseHeaders = deps.responseHeaders;
+  }
+
+  /** New connections use the new limits; open ones keep the SETTINGS they announced. */
+  updateConfig(listener: ListenerConfig, responseHeaders: Readonly<Record<string, string>> | undefined): void {
+    this.listener = listener;
+    this.limits = limitsOf(listener);
+    this.responseHeaders = responseHeaders;
+  }
+
+  accept(socket: Socket | TLSSocket): void {
+    if (this.draining) {
+      socket.destroy();
+      return;
+    }
+    const connection = new H2Connection(socket, (socket as TLSSocket).encrypted === true, this.limits, this, this.clock, this.responseHeaders);
+    this.connections.add(connection);
+    connection.start();
+    this.scheduleIdleSweep();
+  }
+
+  // ---- ConnectionEvents
+
+  request(connection: H2Connection, stream: CodecStream, fields: RequestFields): void {
+    const request: ExchangeRequest = {
+      method: fields.method,
+      authority: fields.authority,
+      path: fields.path,
+      scheme: connection.encrypted ? 'https' : 'http',
+      headers: fields.fields,
+      peerAddress: connection.peerAddress,
+      contentLength: stream.remoteClosed ? 0 : fields.contentLength,
+    };
+    try {
+      stream.handle = this.deps.exchange(request, stream);
+    } catch (err) {
+      // an exchange bug must end one stream, never the worker
+      this.deps.logger.error({ err: err instanceof Error ? err.message : String(err) }, `h2 ${this.listener.name}: exchange failed`);
+      stream.reset(E_INTERNAL_ERROR);
+    }
+  }
+
+  cutForResets(connection: H2Connection): void {
+    this.cutCount++;
+    this.deps.logger.warn({ listener: this.listener.name, peer: connection.peerAddress }, `h2 ${this.listener.name}: client ${connection.peerAddress} reset more than ${this.listener.http2.max_resets_per_second} streams in a second, closing the connection`);
+  }
+
+  closed(connection: H2Connection): void {
+    this.connections.delete(connection);
+  }
+
+  // ---- idle, drain, stop
+
+  private scheduleIdleSweep(): void {
+    if (this.idleTimer !== null) return;
+    this.idleTimer = this.clock.setTimeout(() => this.sweepIdle(), idleSweepPeriod(this.listener.timeouts.idle));
+    this.idleTimer.unref?.();
+  }
+
+  /** Connections without a stream for `timeouts.idle` get a GOAWAY and close (as nginx's idle timeout does). */
+  private sweepIdle(): void {
+    this.idleTimer = null;
+    const now = this.clock.monotonic();
+    const idle = this.listener.timeouts.idle;
+    for (const connection of this.connections) {
+      if (connection.isFinished || connection.streams.size > 0 || now - connection.idleSince < idle) continue;
+      connection.shutdown();
+    }
+    if (this.connections.size > 0) this.scheduleIdleSweep();
+  }
+
+  /** GOAWAY to every connection (streams in flight finish); connections still open at the deadline are destroyed. */
+  async drain(deadline: number): Promise<void> {
+    this.draining = true;
+    const closing = [...this.connections].map((connection) => new Promise<void>((resolve) => {
+      if (connection.socket.destroyed) return resolve();
+      connection.socket.once('close', () => resolve());
+      connection.shutdown();
+    }));
+    const wait = Math.max(0, deadline - this.clock.now());
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([Promise.all(closing), new Promise<void>((resolve) => (timer = setTimeout(resolve, wait)))]);
+    clearTimeout(timer);
+    for (const connection of this.connections) connection.destroy();
+  }
+
+  async stop(): Promise<void> {
+    this.draining = true;
+    for (const connection of this.connections) connection.destroy();
+    this.connections.clear();
+    if (this.idleTimer !== null) this.clock.clearTimeout(this.idleTimer);
+    this.idleTimer = null;
+  }
+
+  status(): H2FrontendStatus {
+    let streams = 0;
+    for (const connection of this.connections) streams += connection.streams.size;
+    return { sessions: this.connections.size, streams, sessions_cut_for_resets: this.cutCount };
+  }
+}

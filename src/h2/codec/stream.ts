@@ -1,0 +1,360 @@
+// One request stream of the HTTP/2 codec, and the L7 exchange's downstream for it: the response goes out
+// as HEADERS and DATA frames within the client's flow-control windows (what does not fit waits in the
+// stream, and the exchange is told to pause its upstream), the request body comes in within ours (a
+// paused exchange stops the WINDOW_UPDATEs of its stream only, so one slow upstream never stalls the
+// connection).
+import type { EdgeError } from '../../core/index.ts';
+import type { ExchangeDownstream, ExchangeHandle } from '../../l7/index.ts';
+import { encodeGrpcMessage, grpcCodeForHttp } from '../grpc.ts';
+import { forwardable } from '../headers.ts';
+import { E_FLOW_CONTROL_ERROR, E_INTERNAL_ERROR, E_NO_ERROR, E_PROTOCOL_ERROR } from './frames.ts';
+
+/** What a stream needs of its connection. */
+export interface StreamConnection {
+  /** Send window of the connection (shared by its streams). */
+  sendWindow: number;
+  readonly peerMaxFrame: number;
+  /** Receive window we give each stream (our SETTINGS_INITIAL_WINDOW_SIZE). */
+  readonly streamWindow: number;
+  /** Writes HEADERS (and CONTINUATION) frames; returns where the HEADERS frame's flags byte is. */
+  writeHeaders(id: number, status: number, fields: readonly string[], endStream: boolean): void;
+  /** Sets END_STREAM on the HEADERS frame just written for `id` when nothing else was written since; false if it cannot. */
+  endOnHeaders(id: number): boolean;
+  writeData(id: number, chunk: Buffer, start: number, end: number, endStream: boolean): void;
+  writeRst(id: number, code: number): void;
+  writeWindowUpdate(id: number, increment: number): void;
+  /** The stream waits for the connection's send window. */
+  block(stream: CodecStream): void;
+  /** The socket has more queued than it should: producers must wait for drain. */
+  congested(stream: CodecStream): boolean;
+  streamClosed(stream: CodecStream): void;
+}
+
+/** Bytes a stream may hold waiting for its windows before its exchange is asked to pause. */
+const STREAM_HIGH_WATER = 64 * 1024;
+const TEXT_PLAIN = 'text/plain; charset=utf-8';
+
+export class CodecStream implements ExchangeDownstream {
+  readonly id: number;
+  private readonly conn: StreamConnection;
+  handle: ExchangeHandle | null = null;
+  sendWindow: number;
+  private recvWindow: number;
+  private recvUnacked = 0;
+  /** The client sent END_STREAM (or reset). */
+  remoteClosed: boolean;
+  /** END_STREAM written or queued. */
+  private ended = false;
+  closed = false;
+  /** end() or fail() was called: the exchange is over. */
+  private done = false;
+  headersSent = false;
+  /** Blocked on the connection window (in the connection's list). */
+  blocked = false;
+  /** sendData returned false: handle.drain() is owed. */
+  needDrain = false;
+  /** gRPC request: errors are answered with a grpc-status, the response may end with trailers. */
+  readonly grpc: boolean;
+  private readonly extra: Readonly<Record<string, string>> | undefined;
+  private readonly expectedLength: number;
+  private received = 0;
+  private waitsForTrailers = false;
+  /** Body bytes still to come when the response has a content-length (and no trailers); -1 otherwise. */
+  private remaining = -1;
+  /** DATA waiting for window: chunks from `queueOffset` of the first. */
+  private queue: Buffer[] | null = null;
+  private queueOffset = 0;
+  queuedBytes = 0;
+  /** END_STREAM (with these trailers, when not null) goes out once the queue is sent. */
+  private endQueued = false;
+  private trailersQueued: string[] | null = null;
+  /** Request body held while the exchange has paused it. */
+  private paused = false;
+  private held: Buffer[] | null = null;
+  private heldEnd = false;
+
+  constructor(id: number, conn: StreamConnection, peerInitialWindow: number, remoteClosed: boolean, grpc: boolean, expectedLength: number, extra: Readonly<Record<string, string>> | undefined) {
+    this.id = id;
+    this.conn = conn;
+    this.sendWindow = peerInitialWindow;
+    this.recvWindow = conn.streamWindow;
+    this.remoteClosed = remoteClosed;
+    this.grpc = grpc;
+    this.expectedLength = expectedLength;
+    this.extra = extra;
+  }
+
+  // ---- from the connection
+
+  /** A DATA frame's payload [start, end) of a frame of `frameLength` bytes (padding included). */
+  receiveData(buf: Buffer, start: number, end: number, endStream: boolean, frameLength: number): void {
+    if (frameLength > this.recvWindow) return this.reset(E_FLOW_CONTROL_ERROR);
+    this.recvWindow -= frameLength;
+    this.received += end - start;
+    // content-length must match the DATA the stream carries (RFC 9113 §8.1.1)
+    if (this.expectedLength >= 0 && (this.received > this.expectedLength || (endStream && this.received !== this.expectedLength))) return this.reset(E_PROTOCOL_ERROR);
+    if (endStream) this.remoteClosed = true;
+    if (this.paused) {
+      if (end > start) (this.held ??= []).push(buf.subarray(start, end));
+      if (endStream) this.heldEnd = true;
+      // padding is never delivered: its window comes back at once
+      this.grant(frameLength - (end - start));
+      return;
+    }
+    if (end > start) this.handle?.bodyData(buf.subarray(start, end));
+    this.grant(frameLength);
+    if (endStream) {
+      this.handle?.bodyEnd();
+      if (this.ended && this.queue === null) this.close(false);
+    }
+  }
+
+  /** Gives `bytes` of receive window back to the client (batched: one WINDOW_UPDATE per half window). */
+  private grant(bytes: number): void {
+    if (this.remoteClosed || this.closed || bytes === 0) return;
+    this.recvUnacked += bytes;
+    if (this.recvUnacked >= this.conn.streamWindow / 2) {
+      this.conn.writeWindowUpdate(this.id, this.recvUnacked);
+      this.recvWindow += this.recvUnacked;
+      this.recvUnacked = 0;
+    }
+  }
+
+  /** The request's trailers (or an empty HEADERS with END_STREAM) ended the request. */
+  receiveEnd(): void {
+    if (this.expectedLength >= 0 && this.received !== this.expectedLength) return this.reset(E_PROTOCOL_ERROR);
+    this.remoteClosed = true;
+    if (this.paused) this.heldEnd = true;
+    else this.handle?.bodyEnd();
+    if (this.ended && this.queue === null) this.close(false);
+  }
+
+  /** WINDOW_UPDATE for this stream (one that overflows the window resets it). */
+  windowUpdate(increment: number): void {
+    this.sendWindow += increment;
+    if (this.sendWindow > 0x7fff_ffff) return this.reset(E_FLOW_CONTROL_ERROR);
+    this.pump();
+  }
+
+  /** The client's SETTINGS_INITIAL_WINDOW_SIZE changed by `delta`. */
+  initialWindowChanged(delta: number): void {
+    this.sendWindow += delta;
+    if (delta > 0) this.pump();
+  }
+
+  /** The client reset the stream, or the connection is gone: an exchange still running is aborted. */
+  remoteReset(): void {
+    this.remoteClosed = true;
+    this.close(true);
+  }
+
+  /** Resets the stream from our side (an exchange still running is aborted). */
+  reset(code: number): void {
+    if (this.closed) return;
+    this.conn.writeRst(this.id, code);
+    this.remoteClosed = true;
+    this.close(true);
+  }
+
+  /**
+   * `abort`: tell a running exchange that the client is gone. Not when the response's END_STREAM closed
+   * the stream: the exchange is finishing then (its end() follows the last sendData).
+   */
+  private close(abort: boolean): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.queue = null;
+    this.held = null;
+    this.queuedBytes = 0;
+    this.conn.streamClosed(this);
+    if (abort && !this.done) this.handle?.abort();
+  }
+
+  // ---- ExchangeDownstream
+
+  sendHead(status: number, headers: string[]): void {
+    if (this.closed || this.headersSent) return;
+    // Trailers only when the upstream announced them (Trailer) or for gRPC.
+    let trailers = this.grpc;
+    let length = -1;
+    const fields: string[] = [];
+    for (let i = 0; i < headers.length; i += 2) {
+      const name = headers[i].toLowerCase();
+      const value = headers[i + 1];
+      if (name === 'trailer') trailers = true;
+      else if (name === 'content-length') length = Number(value);
+      if (!forwardable(name, value) || name === 'te') continue;
+      fields.push(name, value);
+    }
+    this.addExtra(fields);
+    this.waitsForTrailers = trailers;
+    this.remaining = !trailers && Number.isSafeInteger(length) ? length : -1;
+    this.headersSent = true;
+    this.conn.writeHeaders(this.id, status, fields, false);
+  }
+
+  private addExtra(fields: string[]): void {
+    const extra = this.extra;
+    if (extra === undefined) return;
+    for (const name in extra) {
+      let present = false;
+      for (let i = 0; i < fields.length && !present; i += 2) present = fields[i] === name;
+      if (!present) fields.push(name, extra[name]);
+    }
+  }
+
+  sendData(chunk: Buffer): boolean {
+    if (this.closed || this.ended) return true;
+    let end = false;
+    if (this.remaining > 0) {
+      this.remaining -= chunk.length;
+      end = this.remaining <= 0;
+    }
+    if (end) this.ended = this.endQueued = true;
+    if (chunk.length > 0) this.enqueue(chunk);
+    this.pump();
+    if (this.closed) return true;
+    if (this.queuedBytes > STREAM_HIGH_WATER || this.conn.congested(this)) {
+      this.needDrain = true;
+      return false;
+    }
+    return true;
+  }
+
+  private enqueue(chunk: Buffer): void {
+    (this.queue ??= []).push(chunk);
+    this.queuedBytes += chunk.length;
+  }
+
+  /** Sends what the windows allow; then END_STREAM when it was asked for; then drain when owed. */
+  pump(): void {
+    const conn = this.conn;
+    const queue = this.queue;
+    if (queue !== null) {
+      while (queue.length > 0) {
+        const window = Math.min(conn.sendWindow, this.sendWindow);
+        if (window <= 0) {
+          if (conn.sendWindow <= 0) conn.block(this);
+          break;
+        }
+        const chunk = queue[0];
+        const left = chunk.length - this.queueOffset;
+        const n = Math.min(window, conn.peerMaxFrame, left);
+        const last = n === left && queue.length === 1;
+        const endHere = last && this.endQueued && this.trailersQueued === null;
+        conn.writeData(this.id, chunk, this.queueOffset, this.queueOffset + n, endHere);
+        conn.sendWindow -= n;
+        this.sendWindow -= n;
+        this.queuedBytes -= n;
+        if (n === left) {
+          queue.shift();
+          this.queueOffset = 0;
+        } else this.queueOffset += n;
+        if (endHere) {
+          this.queue = null;
+          return this.localEnd();
+        }
+      }
+      if (queue.length > 0) return;
+      this.queue = null;
+    }
+    if (this.endQueued) {
+      this.endQueued = false;
+      if (this.trailersQueued !== null) this.conn.writeHeaders(this.id, 0, this.trailersQueued, true);
+      else if (!this.conn.endOnHeaders(this.id)) this.conn.writeData(this.id, Buffer.alloc(0), 0, 0, true);
+      this.trailersQueued = null;
+      return this.localEnd();
+    }
+    if (this.needDrain && !this.conn.congested(this)) {
+      this.needDrain = false;
+      this.handle?.drain();
+    }
+  }
+
+  /** END_STREAM went out: the stream closes, or, with the request still coming, is reset with NO_ERROR (RFC 9113 §8.1). */
+  private localEnd(): void {
+    this.ended = true;
+    if (!this.remoteClosed) {
+      this.conn.writeRst(this.id, E_NO_ERROR);
+      this.remoteClosed = true;
+    }
+    this.close(false);
+  }
+
+  end(trailers?: string[]): void {
+    this.done = true;
+    if (this.closed) return;
+    if (!this.headersSent) {
+      this.headersSent = this.ended = true;
+      this.conn.writeHeaders(this.id, 502, [], true);
+      this.localEnd();
+      return;
+    }
+    if (this.ended && !this.endQueued) return;
+    if (trailers !== undefined && trailers.length > 0 && this.waitsForTrailers) {
+      const out: string[] = [];
+      for (let i = 0; i < trailers.length; i += 2) {
+        const name = trailers[i].toLowerCase();
+        if (forwardable(name, trailers[i + 1]) && name !== 'te') out.push(name, trailers[i + 1]);
+      }
+      if (out.length > 0) this.trailersQueued = out;
+    }
+    this.ended = this.endQueued = true;
+    this.pump();
+  }
+
+  fail(error: EdgeError): void {
+    this.done = true;
+    if (this.closed) return;
+    if (this.headersSent) return this.reset(E_INTERNAL_ERROR);
+    if (this.grpc) {
+      // trailers-only (PROTOCOL-HTTP2): a gRPC client reads the status instead of an HTML page
+      this.headersSent = this.ended = true;
+      this.conn.writeHeaders(this.id, 200, ['content-type', 'application/grpc', 'grpc-status', String(grpcCodeForHttp(error.status)), 'grpc-message', encodeGrpcMessage(error.message)], true);
+      return this.localEnd();
+    }
+    this.answer(error.status, TEXT_PLAIN, `${error.message}\n`);
+  }
+
+  /** A response made here (errors, 431, 405): plain text with its length, the stream ends with it. */
+  answer(status: number, contentType: string, text: string): void {
+    if (this.closed || this.headersSent) return;
+    const body = Buffer.from(text, 'utf8');
+    const fields = ['content-type', contentType, 'content-length', String(body.length)];
+    this.addExtra(fields);
+    this.headersSent = this.done = true;
+    this.conn.writeHeaders(this.id, status, fields, false);
+    if (body.length > 0) this.enqueue(body);
+    this.ended = this.endQueued = true;
+    this.pump();
+  }
+
+  pauseBody(): void {
+    this.paused = true;
+  }
+
+  resumeBody(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    const held = this.held;
+    this.held = null;
+    if (held !== null) {
+      for (const chunk of held) {
+        if (this.closed) return;
+        this.handle?.bodyData(chunk);
+        this.grant(chunk.length);
+        if (this.paused) {
+          // paused again mid-way: keep the rest
+          const rest = held.slice(held.indexOf(chunk) + 1);
+          if (rest.length > 0) this.held = rest;
+          return;
+        }
+      }
+    }
+    if (this.heldEnd && !this.closed) {
+      this.heldEnd = false;
+      this.handle?.bodyEnd();
+      if (this.ended && this.queue === null) this.close(false);
+    }
+  }
+}
