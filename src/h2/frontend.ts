@@ -6,7 +6,8 @@ import http2, { constants, type Http2Server, type IncomingHttpHeaders, type Serv
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { ListenerConfig } from '../config/index.ts';
-import { messageOf, systemClock, type Clock, type Logger, type TimerHandle } from '../core/index.ts';
+import { messageOf, systemClock, type Clock, type Logger } from '../core/index.ts';
+import { IdleSweep } from './idle-sweep.ts';
 import { ResetCounter } from './reset-guard.ts';
 import { http2ServerOptions } from './server-options.ts';
 
@@ -55,10 +56,6 @@ class SessionActivity {
   }
 }
 
-/** How often idle sessions are looked for: a quarter of the idle timeout, between 50 ms and 1 s. */
-function idleSweepPeriod(idleMs: number): number {
-  return Math.min(1000, Math.max(50, Math.floor(idleMs / 4)));
-}
 /** How long a session cut for resets stays open (reading and discarding) after its GOAWAY. */
 const lingerMs = 500;
 
@@ -81,7 +78,7 @@ export class H2Frontend {
    * is refreshed on every write and read of every stream (~3 % of an HTTP/2 request's CPU in paired runs).
    */
   private readonly sessions = new Map<ServerHttp2Session, SessionActivity>();
-  private idleTimer: TimerHandle | null = null;
+  private readonly idle: IdleSweep;
   private readonly localResets = new WeakSet<ServerHttp2Stream>();
   private readonly deps: H2FrontendDeps;
   private readonly clock: Clock;
@@ -94,6 +91,7 @@ export class H2Frontend {
     this.listener = listener;
     this.deps = deps;
     this.clock = deps.clock ?? systemClock;
+    this.idle = new IdleSweep(this.clock, () => this.listener.timeouts.idle, (now, idle) => this.sweepIdle(now, idle));
     // never listens: sockets are given to it by accept(); it only holds the options and the session factory
     this.server = http2.createServer(http2ServerOptions(listener));
     this.server.on('session', (session) => this.onSession(session));
@@ -120,7 +118,7 @@ export class H2Frontend {
   private onSession(session: ServerHttp2Session): void {
     const activity = new SessionActivity(this.clock.monotonic());
     this.sessions.set(session, activity);
-    this.scheduleIdleSweep();
+    this.idle.schedule();
     const socket = session.socket;
     const peer = socket.remoteAddress ?? '';
     const context: StreamContext = {
@@ -190,22 +188,13 @@ export class H2Frontend {
     if (this.draining) session.close();
   }
 
-  private scheduleIdleSweep(): void {
-    if (this.idleTimer !== null) return;
-    this.idleTimer = this.clock.setTimeout(() => this.sweepIdle(), idleSweepPeriod(this.listener.timeouts.idle));
-    this.idleTimer.unref?.();
-  }
-
   /** Sessions without a stream for `timeouts.idle` get a GOAWAY and close (as nginx's idle timeout does). */
-  private sweepIdle(): void {
-    this.idleTimer = null;
-    const now = this.clock.monotonic();
-    const idle = this.listener.timeouts.idle;
+  private sweepIdle(now: number, idle: number): boolean {
     for (const [session, activity] of this.sessions) {
       if (session.closed || activity.streams > 0 || now - activity.idleSince < idle) continue;
       session.close();
     }
-    if (this.sessions.size > 0) this.scheduleIdleSweep();
+    return this.sessions.size > 0;
   }
 
   /** GOAWAY to every session (streams in flight finish); sessions still open at the deadline are destroyed. */
@@ -227,8 +216,7 @@ export class H2Frontend {
     this.draining = true;
     for (const session of this.sessions.keys()) session.destroy();
     this.sessions.clear();
-    if (this.idleTimer !== null) this.clock.clearTimeout(this.idleTimer);
-    this.idleTimer = null;
+    this.idle.stop();
   }
 
   status(): H2FrontendStatus {

@@ -6,9 +6,10 @@
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { ListenerConfig } from '../../config/index.ts';
-import { systemClock, type Clock, type Logger, type TimerHandle } from '../../core/index.ts';
+import { systemClock, type Clock, type Logger } from '../../core/index.ts';
 import type { ExchangeDownstream, ExchangeHandle, ExchangeRequest } from '../../l7/index.ts';
 import type { H2FrontendStatus } from '../frontend.ts';
+import { IdleSweep } from '../idle-sweep.ts';
 import { E_INTERNAL_ERROR } from './frames.ts';
 import { H2Connection, type CodecLimits, type ConnectionEvents } from './connection.ts';
 import type { RequestFields } from './request-fields.ts';
@@ -35,11 +36,6 @@ function limitsOf(listener: ListenerConfig): CodecLimits {
   };
 }
 
-/** How often idle connections are looked for: a quarter of the idle timeout, between 50 ms and 1 s. */
-function idleSweepPeriod(idleMs: number): number {
-  return Math.min(1000, Math.max(50, Math.floor(idleMs / 4)));
-}
-
 export class CodecFrontend implements ConnectionEvents {
   private readonly connections = new Set<H2Connection>();
   private readonly deps: CodecFrontendDeps;
@@ -47,7 +43,7 @@ export class CodecFrontend implements ConnectionEvents {
   private listener: ListenerConfig;
   private limits: CodecLimits;
   private responseHeaders: Readonly<Record<string, string>> | undefined;
-  private idleTimer: TimerHandle | null = null;
+  private readonly idle: IdleSweep;
   private draining = false;
   private cutCount = 0;
 
@@ -55,6 +51,7 @@ export class CodecFrontend implements ConnectionEvents {
     this.listener = listener;
     this.deps = deps;
     this.clock = deps.clock ?? systemClock;
+    this.idle = new IdleSweep(this.clock, () => this.listener.timeouts.idle, (now, idle) => this.sweepIdle(now, idle));
     this.limits = limitsOf(listener);
     this.responseHeaders = deps.responseHeaders;
   }
@@ -74,7 +71,7 @@ export class CodecFrontend implements ConnectionEvents {
     const connection = new H2Connection(socket, (socket as TLSSocket).encrypted === true, this.limits, this, this.clock, this.responseHeaders);
     this.connections.add(connection);
     connection.start();
-    this.scheduleIdleSweep();
+    this.idle.schedule();
   }
 
   // ---- ConnectionEvents
@@ -109,22 +106,13 @@ export class CodecFrontend implements ConnectionEvents {
 
   // ---- idle, drain, stop
 
-  private scheduleIdleSweep(): void {
-    if (this.idleTimer !== null) return;
-    this.idleTimer = this.clock.setTimeout(() => this.sweepIdle(), idleSweepPeriod(this.listener.timeouts.idle));
-    this.idleTimer.unref?.();
-  }
-
   /** Connections without a stream for `timeouts.idle` get a GOAWAY and close (as nginx's idle timeout does). */
-  private sweepIdle(): void {
-    this.idleTimer = null;
-    const now = this.clock.monotonic();
-    const idle = this.listener.timeouts.idle;
+  private sweepIdle(now: number, idle: number): boolean {
     for (const connection of this.connections) {
       if (connection.isFinished || connection.streams.size > 0 || now - connection.idleSince < idle) continue;
       connection.shutdown();
     }
-    if (this.connections.size > 0) this.scheduleIdleSweep();
+    return this.connections.size > 0;
   }
 
   /** GOAWAY to every connection (streams in flight finish); connections still open at the deadline are destroyed. */
@@ -146,8 +134,7 @@ export class CodecFrontend implements ConnectionEvents {
     this.draining = true;
     for (const connection of this.connections) connection.destroy();
     this.connections.clear();
-    if (this.idleTimer !== null) this.clock.clearTimeout(this.idleTimer);
-    this.idleTimer = null;
+    this.idle.stop();
   }
 
   status(): H2FrontendStatus {
