@@ -86,9 +86,13 @@ export class H2Listener {
     return hsts ? { 'strict-transport-security': hsts } : undefined;
   }
 
-  /** An HTTP/2 connection goes to the codec unless a route needs node:http2's streams or the config asks for it. */
+  /** New HTTP/2 connections go to the codec unless a route needs node:http2's streams or the config asks for it. */
+  private get engine(): 'codec' | 'node' {
+    return this.config.http2.engine === 'auto' && !this.dispatch.proxiesStreams ? 'codec' : 'node';
+  }
+
   private acceptH2(socket: Socket | TLSSocket): void {
-    if (this.config.http2.engine === 'auto' && !this.dispatch.proxiesStreams) this.codec.accept(socket);
+    if (this.engine === 'codec') this.codec.accept(socket);
     else this.frontend.accept(socket);
   }
 
@@ -208,6 +212,7 @@ export class H2Listener {
       connections: this.sockets.size,
       http1: this.http.status(),
       h2: sumStatus(this.frontend.status(), this.codec.status()),
+      h2_engine: this.engine,
       tls: this.terminator?.status(),
       upstream_sessions: Object.fromEntries([...this.upstreamSessions].map(([name, sessions]) => [name, sessions.sessionCount()])),
     };

@@ -211,7 +211,8 @@ listeners:
 });
 
 describe('h2c listener in front of HTTP/1.1 origins', () => {
-  it('serves HTTP/2 prior knowledge and falls back to HTTP/1.1 for other clients', async (t) => {
+  for (const engine of ['auto', 'node'] as const)
+  it(`serves HTTP/2 prior knowledge and falls back to HTTP/1.1 for other clients (http2.engine: ${engine})`, async (t) => {
     const dir = await tempDir('sy-h2c-');
     t.after(() => dir.remove());
     const origin = await startEchoOrigin({ name: 'o' });
@@ -222,11 +223,13 @@ listeners:
   - name: inner
     listen: 127.0.0.1:0
     protocol: h2c
+    http2: { engine: ${engine} }
     routes: [ { match: { path_prefix: / }, pool: web } ]
 `,
       { baseDir: dir.dir, dataDir: dir.dir },
     );
     t.after(() => edge.close());
+    assert.equal((edge.listener.status() as { h2_engine: string }).h2_engine, engine === 'auto' ? 'codec' : 'node');
     const h2 = await run('curl', ['-sS', '-i', '--http2-prior-knowledge', `http://127.0.0.1:${edge.port}/p`]);
     assert.match(h2.out, /^HTTP\/2 200/, h2.out);
     assert.equal(JSON.parse(h2.out.slice(h2.out.indexOf('{'))).headers['x-forwarded-proto'], 'http');
