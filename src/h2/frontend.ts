@@ -7,7 +7,7 @@ import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { ListenerConfig } from '../config/index.ts';
 import { messageOf, systemClock, type Clock, type Logger } from '../core/index.ts';
-import { IdleSweep } from './idle-sweep.ts';
+import { IdleSweep, closedOrDeadline } from './lifecycle.ts';
 import { ResetCounter } from './reset-guard.ts';
 import { http2ServerOptions } from './server-options.ts';
 
@@ -200,15 +200,11 @@ export class H2Frontend {
   /** GOAWAY to every session (streams in flight finish); sessions still open at the deadline are destroyed. */
   async drain(deadline: number): Promise<void> {
     this.draining = true;
-    const closing = [...this.sessions.keys()].map((session) => new Promise<void>((resolve) => {
-      if (session.destroyed) return resolve();
-      session.once('close', () => resolve());
+    await closedOrDeadline(this.sessions.keys(), (session, closed) => {
+      if (session.destroyed) return closed();
+      session.once('close', closed);
       session.close();
-    }));
-    const wait = Math.max(0, deadline - this.clock.now());
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([Promise.all(closing), new Promise<void>((resolve) => (timer = setTimeout(resolve, wait)))]);
-    clearTimeout(timer);
+    }, deadline, this.clock);
     for (const session of this.sessions.keys()) session.destroy();
   }
 

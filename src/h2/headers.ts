@@ -2,17 +2,11 @@
 // they are dropped in both directions; `te` may only say "trailers" (gRPC needs it to reach the upstream).
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
 
-/** Connection-specific (hop-by-hop) fields: never forwarded from one hop to the next. */
-export const hopByHop: ReadonlySet<string> = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'upgrade',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'http2-settings',
-]);
+/** Connection-specific fields: an HTTP/2 message that carries one is malformed (RFC 9113 §8.2.2). */
+export const connectionSpecific: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
+
+/** Hop-by-hop fields: never forwarded from one hop to the next. */
+export const hopByHop: ReadonlySet<string> = new Set([...connectionSpecific, 'proxy-authenticate', 'proxy-authorization', 'http2-settings']);
 
 /** Whether a field may be copied to the next hop; `te` only as "trailers". */
 export function forwardable(name: string, value: string | string[] | undefined): boolean {
@@ -23,12 +17,12 @@ export function forwardable(name: string, value: string | string[] | undefined):
 }
 
 /**
- * Response headers from a flat [name, value, …] list (the L7 exchange form) to the flat list node:http2's
- * respond() takes as is ([':status', status, name, value, …]): no header object, and repeated names
- * (set-cookie) stay repeated fields. `extra` fields are added when the response does not carry them.
+ * Appends to `out` the fields of a flat [name, value, …] list (the L7 exchange form) that may go to an
+ * HTTP/2 client: names lower-cased, hop-by-hop fields and `te` dropped, repeated names (set-cookie) kept
+ * as repeated fields. `extra` fields are added when the list does not carry them. Returns `out`.
  */
-export function responseHeadersFromFlat(status: number, flat: readonly string[], extra?: Readonly<Record<string, string>>): string[] {
-  const out: string[] = [':status', String(status)];
+export function appendResponseFields(out: string[], flat: readonly string[], extra?: Readonly<Record<string, string>>): string[] {
+  const start = out.length;
   for (let i = 0; i < flat.length; i += 2) {
     const name = flat[i].toLowerCase();
     if (!forwardable(name, flat[i + 1]) || name === 'te') continue;
@@ -37,11 +31,16 @@ export function responseHeadersFromFlat(status: number, flat: readonly string[],
   if (extra) {
     for (const name in extra) {
       let present = false;
-      for (let i = 2; i < out.length && !present; i += 2) present = out[i] === name;
+      for (let i = start; i < out.length && !present; i += 2) present = out[i] === name;
       if (!present) out.push(name, extra[name]);
     }
   }
   return out;
+}
+
+/** Response headers as node:http2's respond() takes them as is: [':status', status, name, value, …]. */
+export function responseHeadersFromFlat(status: number, flat: readonly string[], extra?: Readonly<Record<string, string>>): string[] {
+  return appendResponseFields([':status', String(status)], flat, extra);
 }
 
 /** Copies the forwardable fields of a header object (an upstream response or trailers). */

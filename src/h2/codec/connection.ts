@@ -94,7 +94,7 @@ export class H2Connection implements StreamConnection {
   // END_STREAM in place on the HEADERS frame just written
   private readonly lastHeaders: { id: number; chunk: Buffer; flagsAt: number; flushes: number } = { id: 0, chunk: EMPTY, flagsAt: -1, flushes: -1 };
   /** Response header fields added to every response (HSTS), given to each stream. */
-  responseExtra: Readonly<Record<string, string>> | undefined;
+  readonly responseExtra: Readonly<Record<string, string>> | undefined;
   readonly peerAddress: string;
   readonly peerPort: number;
   readonly encrypted: boolean;

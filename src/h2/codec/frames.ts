@@ -33,7 +33,6 @@ export const E_FLOW_CONTROL_ERROR = 0x3;
 export const E_STREAM_CLOSED = 0x5;
 export const E_FRAME_SIZE_ERROR = 0x6;
 export const E_REFUSED_STREAM = 0x7;
-export const E_CANCEL = 0x8;
 export const E_COMPRESSION_ERROR = 0x9;
 export const E_ENHANCE_YOUR_CALM = 0xb;
 

@@ -9,7 +9,7 @@ import type { ListenerConfig } from '../../config/index.ts';
 import { systemClock, type Clock, type Logger } from '../../core/index.ts';
 import type { ExchangeDownstream, ExchangeHandle, ExchangeRequest } from '../../l7/index.ts';
 import type { H2FrontendStatus } from '../frontend.ts';
-import { IdleSweep } from '../idle-sweep.ts';
+import { IdleSweep, closedOrDeadline } from '../lifecycle.ts';
 import { E_INTERNAL_ERROR } from './frames.ts';
 import { H2Connection, type CodecLimits, type ConnectionEvents } from './connection.ts';
 import type { RequestFields } from './request-fields.ts';
@@ -118,15 +118,11 @@ export class CodecFrontend implements ConnectionEvents {
   /** GOAWAY to every connection (streams in flight finish); connections still open at the deadline are destroyed. */
   async drain(deadline: number): Promise<void> {
     this.draining = true;
-    const closing = [...this.connections].map((connection) => new Promise<void>((resolve) => {
-      if (connection.socket.destroyed) return resolve();
-      connection.socket.once('close', () => resolve());
+    await closedOrDeadline(this.connections, (connection, closed) => {
+      if (connection.socket.destroyed) return closed();
+      connection.socket.once('close', closed);
       connection.shutdown();
-    }));
-    const wait = Math.max(0, deadline - this.clock.now());
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([Promise.all(closing), new Promise<void>((resolve) => (timer = setTimeout(resolve, wait)))]);
-    clearTimeout(timer);
+    }, deadline, this.clock);
     for (const connection of this.connections) connection.destroy();
   }
 

@@ -2,6 +2,7 @@
 // takes: pseudo-headers apart, regular fields as a flat [name, value, …] list with cookies joined for
 // HTTP/1.1 (§8.2.3). A list that breaks a rule is malformed: the stream is reset with PROTOCOL_ERROR and
 // nothing reaches an upstream.
+import { connectionSpecific, hopByHop } from '../headers.ts';
 
 export interface RequestFields {
   method: string;
@@ -43,11 +44,6 @@ function validValue(value: string): boolean {
   return true;
 }
 
-/** Fields HTTP/2 forbids (connection-specific, RFC 9113 §8.2.2). */
-const connectionSpecific: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
-
-/** Fields dropped before the request goes on (hop-by-hop for the next hop). */
-const notForwarded: ReadonlySet<string> = new Set(['proxy-authorization', 'proxy-authenticate', 'http2-settings']);
 
 /** The request's parts, or null when the header list is malformed. */
 export function requestFields(list: readonly string[]): RequestFields | null {
@@ -103,7 +99,7 @@ export function requestFields(list: readonly string[]): RequestFields | null {
       grpc = value.startsWith('application/grpc');
     } else if (name === 'expect') {
       expectContinue = value.toLowerCase() === '100-continue';
-    } else if (notForwarded.has(name)) continue;
+    } else if (hopByHop.has(name)) continue; // the other hop-by-hop fields, dropped for the next hop
     fields.push(name, value);
   }
   if (method === '') return null;

@@ -6,7 +6,7 @@
 import type { EdgeError } from '../../core/index.ts';
 import type { ExchangeDownstream, ExchangeHandle } from '../../l7/index.ts';
 import { encodeGrpcMessage, grpcCodeForHttp } from '../grpc.ts';
-import { forwardable } from '../headers.ts';
+import { appendResponseFields } from '../headers.ts';
 import { E_FLOW_CONTROL_ERROR, E_INTERNAL_ERROR, E_NO_ERROR, E_PROTOCOL_ERROR } from './frames.ts';
 
 /** What a stream needs of its connection. */
@@ -177,30 +177,15 @@ export class CodecStream implements ExchangeDownstream {
     // Trailers only when the upstream announced them (Trailer) or for gRPC.
     let trailers = this.grpc;
     let length = -1;
-    const fields: string[] = [];
     for (let i = 0; i < headers.length; i += 2) {
       const name = headers[i].toLowerCase();
-      const value = headers[i + 1];
       if (name === 'trailer') trailers = true;
-      else if (name === 'content-length') length = Number(value);
-      if (!forwardable(name, value) || name === 'te') continue;
-      fields.push(name, value);
+      else if (name === 'content-length') length = Number(headers[i + 1]);
     }
-    this.addExtra(fields);
     this.waitsForTrailers = trailers;
     this.remaining = !trailers && Number.isSafeInteger(length) ? length : -1;
     this.headersSent = true;
-    this.conn.writeHeaders(this.id, status, fields, false);
-  }
-
-  private addExtra(fields: string[]): void {
-    const extra = this.extra;
-    if (extra === undefined) return;
-    for (const name in extra) {
-      let present = false;
-      for (let i = 0; i < fields.length && !present; i += 2) present = fields[i] === name;
-      if (!present) fields.push(name, extra[name]);
-    }
+    this.conn.writeHeaders(this.id, status, appendResponseFields([], headers, this.extra), false);
   }
 
   sendData(chunk: Buffer): boolean {
@@ -292,11 +277,7 @@ export class CodecStream implements ExchangeDownstream {
     }
     if (this.ended && !this.endQueued) return;
     if (trailers !== undefined && trailers.length > 0 && this.waitsForTrailers) {
-      const out: string[] = [];
-      for (let i = 0; i < trailers.length; i += 2) {
-        const name = trailers[i].toLowerCase();
-        if (forwardable(name, trailers[i + 1]) && name !== 'te') out.push(name, trailers[i + 1]);
-      }
+      const out = appendResponseFields([], trailers);
       if (out.length > 0) this.trailersQueued = out;
     }
     this.ended = this.endQueued = true;
@@ -320,8 +301,7 @@ export class CodecStream implements ExchangeDownstream {
   answer(status: number, contentType: string, text: string): void {
     if (this.closed || this.headersSent) return;
     const body = Buffer.from(text, 'utf8');
-    const fields = ['content-type', contentType, 'content-length', String(body.length)];
-    this.addExtra(fields);
+    const fields = appendResponseFields([], ['content-type', contentType, 'content-length', String(body.length)], this.extra);
     this.headersSent = this.done = true;
     this.conn.writeHeaders(this.id, status, fields, false);
     if (body.length > 0) this.enqueue(body);

@@ -1,9 +1,10 @@
-// Idle HTTP/2 connections are found by a periodic sweep, shared by both frontends, instead of a timer per
-// connection refreshed on every frame (node:http2's session timer cost ~3 % of a request's CPU).
+// What both HTTP/2 frontends (the codec's and node:http2's) do with their connections as a whole: find the
+// idle ones with a periodic sweep, instead of a timer per connection refreshed on every frame (node:http2's
+// session timer cost ~3 % of a request's CPU), and drain them all before a deadline.
 import type { Clock, TimerHandle } from '../core/index.ts';
 
 /** How often idle connections are looked for: a quarter of the idle timeout, between 50 ms and 1 s. */
-export function idleSweepPeriod(idleMs: number): number {
+function idleSweepPeriod(idleMs: number): number {
   return Math.min(1000, Math.max(50, Math.floor(idleMs / 4)));
 }
 
@@ -37,4 +38,16 @@ export class IdleSweep {
     if (this.timer !== null) this.clock.clearTimeout(this.timer);
     this.timer = null;
   }
+}
+
+/**
+ * Drain: starts `closeGracefully` on every connection (it calls `closed` once the connection is gone) and
+ * waits until all have closed or `deadline` (clock.now() scale) has passed; the caller destroys the rest.
+ */
+export async function closedOrDeadline<T>(connections: Iterable<T>, closeGracefully: (connection: T, closed: () => void) => void, deadline: number, clock: Clock): Promise<void> {
+  const closing = [...connections].map((connection) => new Promise<void>((resolve) => closeGracefully(connection, resolve)));
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, deadline - clock.now()))));
+  await Promise.race([Promise.all(closing), expired]);
+  clearTimeout(timer);
 }
