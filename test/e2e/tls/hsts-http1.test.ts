@@ -1,7 +1,7 @@
 // HSTS on HTTP/1.1 over TLS: an https listener with `tls.hsts` adds Strict-Transport-Security to every
 // response head the L7 core writes (proxied, redirect, fixed, static, 404, 502, bad request), with curl
-// --http1.1 (ALPN http/1.1) as the client; an upstream's own header is replaced, never duplicated; an http
-// listener never sends it.
+// --http1.1 (ALPN http/1.1) as the client, and the same responses over HTTP/2 through the codec (curl
+// --http2); an upstream's own header is replaced, never duplicated; an http listener never sends it.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -74,6 +74,23 @@ ${routes}`;
     ];
     for (const [target, status] of cases) {
       const result = await curl(plain, target);
+      assert.match(result.out, status, `${target}: ${result.out}`);
+      assert.deepEqual(hstsLines(result.out), ['strict-transport-security: max-age=31536000'], `${target}: ${result.out}`);
+    }
+  });
+
+  it('over HTTP/2 (the codec) every kind of response carries it once as well', async () => {
+    assert.equal((plain.listener.status() as { h2_engine: string }).h2_engine, 'codec');
+    for (const [target, status] of [
+      ['/api/x', /^HTTP\/2 200/],
+      ['/go', /^HTTP\/2 30[1278]/],
+      ['/fixed', /^HTTP\/2 200/],
+      ['/files/a.txt', /^HTTP\/2 200/],
+      ['/nothing-routes-here', /^HTTP\/2 404/],
+      ['/down', /^HTTP\/2 502/],
+      ['/api/own?header=strict-transport-security:max-age=5', /^HTTP\/2 200/],
+    ] as const) {
+      const result = await run('curl', ['-sS', '-i', '--http2', '--cacert', ca, '--resolve', `site.test:${plain.port}:127.0.0.1`, `https://site.test:${plain.port}${target}`]);
       assert.match(result.out, status, `${target}: ${result.out}`);
       assert.deepEqual(hstsLines(result.out), ['strict-transport-security: max-age=31536000'], `${target}: ${result.out}`);
     }
