@@ -3,7 +3,7 @@ import { loadConfigFile, type Config } from '../../config/index.ts';
 import { ConfigError } from '../../core/index.ts';
 import { UsageError, type Command } from '../command.ts';
 
-function summarize(config: Config): string[] {
+function summarize(config: Config, dnsLines: readonly string[]): string[] {
   const lines: string[] = [];
   for (const [name, pool] of Object.entries(config.pools)) {
     const health = pool.health ? `${pool.health.type} health every ${pool.health.interval}ms` : 'no active health checks';
@@ -14,10 +14,7 @@ function summarize(config: Config): string[] {
     const routes = listener.routes ? `, ${listener.routes.length} route(s)` : listener.pool ? ` → pool ${listener.pool}` : '';
     lines.push(`listener ${listener.name}: ${listener.protocol} on ${where}${routes}`);
   }
-  if (config.dns) {
-    const listen = config.dns.listen.map((item) => `${item.transport}://${item.host}:${item.port}`).join(', ');
-    lines.push(`dns: ${config.dns.zones.length} zone(s) on ${listen}${config.dns.resolver ? ', resolver on' : ''}`);
-  }
+  lines.push(...dnsLines);
   return lines;
 }
 
@@ -31,11 +28,12 @@ export const command: Command = {
     try {
       const loaded = await loadConfigFile(files[0]);
       // Zone files and root hints are separate files: read them too, so check finds their errors now.
+      let dnsLines: string[] = [];
       if (loaded.config.dns) {
         const { checkDnsConfig } = await import('../../dns/index.ts');
-        await checkDnsConfig(loaded.config.dns, loaded.baseDir);
+        dnsLines = await checkDnsConfig(loaded.config.dns, loaded.baseDir);
       }
-      if (!quiet) io.stdout.write(`${files[0]}: ok\n${summarize(loaded.config).map((line) => `  ${line}\n`).join('')}`);
+      if (!quiet) io.stdout.write(`${files[0]}: ok\n${summarize(loaded.config, dnsLines).map((line) => `  ${line}\n`).join('')}`);
       return 0;
     } catch (err) {
       if (err instanceof ConfigError) {

@@ -128,7 +128,7 @@ export const dnsSchema = z
      * address is beyond loopback (an open UDP port is an amplifier: a 1 KB TXT answer to a 40-byte spoofed
      * query), and off when DNS listens on loopback only.
      */
-    rate_limit: z.union([z.literal(false), rateLimitSchema]).optional(),
+    rate_limit: z.union([z.literal(false), rateLimitSchema], { error: 'expected false (off) or a mapping of rate limit settings' }).optional(),
     /**
      * Largest UDP answer we send to an EDNS0 client (its advertised size is capped by this) and the size we
      * advertise; clients without EDNS0 get at most 512 bytes. 1232 avoids IP fragmentation (DNS flag day 2020).
