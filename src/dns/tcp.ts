@@ -34,6 +34,8 @@ interface Connection {
   /** Queries handed to the engine whose answers have not come back. */
   inFlight: number;
   paused: boolean;
+  /** The client half-closed: the connection ends once every query it sent is answered. */
+  ended: boolean;
   /** When the first byte of the incomplete message in `pending` arrived (NaN: none). */
   partialSince: number;
   /** When an answer stopped draining because the client does not read (NaN: writes flow). */
@@ -72,7 +74,8 @@ export class TcpListener {
   }
 
   async listen(port: number): Promise<number> {
-    const server = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
+    // half-open: a client may send its queries and shut its side; the answers still go out (pump ends it)
+    const server = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => this.accept(socket));
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -99,13 +102,17 @@ export class TcpListener {
       this.closeConnection(oldest);
     }
     const now = this.clock.monotonic();
-    const connection: Connection = { socket, client, pending: undefined, inFlight: 0, paused: false, partialSince: NaN, stalledSince: NaN, lastActivity: now };
+    const connection: Connection = { socket, client, pending: undefined, inFlight: 0, paused: false, ended: false, partialSince: NaN, stalledSince: NaN, lastActivity: now };
     this.open.set(socket, connection);
     this.perClient.set(client, fromClient + 1);
     socket.on('close', () => this.forget(connection));
     socket.on('error', () => socket.destroy());
     socket.on('data', (chunk: Buffer) => {
       connection.pending = connection.pending === undefined ? chunk : Buffer.concat([connection.pending, chunk]);
+      this.pump(connection);
+    });
+    socket.on('end', () => {
+      connection.ended = true;
       this.pump(connection);
     });
     socket.on('drain', () => {
@@ -155,6 +162,7 @@ export class TcpListener {
       if (blocked) socket.pause();
       else socket.resume();
     }
+    if (connection.ended && !socket.writableEnded && connection.inFlight === 0 && (data === undefined || !blocked)) socket.end();
   }
 
   private answered(connection: Connection, outcome: ChainOutcome): void {

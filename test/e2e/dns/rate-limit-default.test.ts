@@ -77,48 +77,53 @@ describe('dns response rate limiting by default beyond loopback', () => {
     assert.ok(full.length <= 21 + 20 * seconds, `${full.length} of 50 answered in full in ${seconds.toFixed(1)} s`);
   });
 
-  it('still answers a client that retries over TCP', async () => {
-    // plain dig follows TC to TCP, which is not limited: the answer arrives whether or not UDP was slipped
-    const result = await dig({ host: '127.0.0.1', port: udpPort(running) }, ['txt.big.test', 'TXT']);
+  it('does not limit TCP: dig +tcp right after the limited loop gets the whole answer', async () => {
+    const result = await dig({ host: '127.0.0.1', port: udpPort(running) }, ['+tcp', 'txt.big.test', 'TXT']);
     assert.equal(result.status, 'NOERROR');
     assert.equal(result.answer.length, 1);
   });
 });
 
-describe('dns response rate limiting on loopback only', () => {
-  let running: RunningSwitchyard;
-  before(async () => {
-    running = await runSwitchyard(config('127.0.0.1'));
-  });
-  after(() => running?.stop());
+/**
+ * Runs switchyard on `yaml` for one test: its check output and a batch of `count` dig queries, then
+ * `afterwards` against the same server.
+ */
+async function checkAndDig(yaml: string, count: number, afterwards?: (target: { host: string; port: number }) => Promise<void>): Promise<{ summary: string; results: (DigResult | undefined)[] }> {
+  const running = await runSwitchyard(yaml);
+  try {
+    const summary = await check(running.configFile);
+    const results = await digBatch(udpPort(running), running.dir, count);
+    await afterwards?.({ host: '127.0.0.1', port: udpPort(running) });
+    return { summary, results };
+  } finally {
+    await running.stop();
+  }
+}
 
-  it('is off unless configured, and switchyard check says so', async () => {
-    assert.match(await check(running.configFile), /dns: response rate limiting off \(loopback only/);
-    const results = await digBatch(udpPort(running), running.dir, 50);
-    assert.equal(results.filter((result) => result && !result.flags.includes('tc') && result.answer.length === 1).length, 50);
-  });
-});
+const answeredInFull = (results: (DigResult | undefined)[]): number => results.filter((result) => result && !result.flags.includes('tc') && result.answer.length === 1).length;
 
-describe('dns response rate limiting: an explicit setting wins', () => {
+describe('dns response rate limiting off on loopback, and an explicit setting wins', () => {
+  it('is off on loopback only unless configured, and switchyard check says so', async () => {
+    const { summary, results } = await checkAndDig(config('127.0.0.1'), 50);
+    assert.match(summary, /dns: response rate limiting off \(loopback only/);
+    assert.equal(answeredInFull(results), 50);
+  });
+
   it('rate_limit: false turns it off beyond loopback (and check warns)', async () => {
-    const running = await runSwitchyard(config('0.0.0.0', '  rate_limit: false'));
-    try {
-      assert.match(await check(running.configFile), /dns: response rate limiting OFF \(rate_limit: false\) although listening beyond loopback/);
-      const results = await digBatch(udpPort(running), running.dir, 50);
-      assert.equal(results.filter((result) => result && !result.flags.includes('tc') && result.answer.length === 1).length, 50);
-    } finally {
-      await running.stop();
-    }
+    const { summary, results } = await checkAndDig(config('0.0.0.0', '  rate_limit: false'), 50);
+    assert.match(summary, /dns: response rate limiting OFF \(rate_limit: false\) although listening beyond loopback/);
+    assert.equal(answeredInFull(results), 50);
   });
 
-  it('rate_limit set on loopback turns it on', async () => {
-    const running = await runSwitchyard(config('127.0.0.1', '  rate_limit: { responses_per_second: 5, slip: 1 }'));
-    try {
-      assert.match(await check(running.configFile), /dns: response rate limiting on: 5 responses\/s/);
-      const results = await digBatch(udpPort(running), running.dir, 20);
-      assert.ok(results.filter((result) => result?.flags.includes('tc')).length >= 10, 'slip 1: every limited answer is a TC');
-    } finally {
-      await running.stop();
-    }
+  it('rate_limit set on loopback turns it on; a real client follows the slipped TC to TCP', async () => {
+    let retried: DigResult | undefined;
+    // 1 response/s and slip 1: after the first answer every answer of the loop is a TC, none is dropped
+    const { summary, results } = await checkAndDig(config('127.0.0.1', '  rate_limit: { responses_per_second: 1, slip: 1 }'), 10, async (target) => {
+      retried = await dig(target, ['txt.big.test', 'TXT']); // plain dig: UDP first, TCP on TC
+    });
+    assert.match(summary, /dns: response rate limiting on: 1 responses\/s/);
+    assert.ok(results.filter((result) => result?.flags.includes('tc')).length >= 8, 'slip 1: every limited answer is a TC');
+    assert.match(retried!.raw, /Truncated, retrying in TCP mode/);
+    assert.equal(retried!.answer.length, 1, 'the answer arrives over TCP');
   });
 });
