@@ -9,13 +9,16 @@
 // - `idle_timeout`: with nothing in progress, a connection closes this long after its last query or answer;
 // - `max_connections_per_client`: per client address; over it a new connection closes at once;
 // - `max_connections`: in total; at it a new connection closes the least recently productive one (the
-//   one whose last complete query is oldest), so a crowd of sockets that never finish a query cannot lock
+//   one whose last answered query is oldest), so a crowd of sockets that never finish a query cannot lock
 //   out a client that does.
 import net from 'node:net';
 import type { Clock, TimerHandle } from '../core/index.ts';
 import type { ChainOutcome } from './chain.ts';
 import type { DnsCounters } from './engine.ts';
 import type { Answerer } from './transport.ts';
+
+/** Bytes of an incomplete message after which it gets its own buffer (below it, concatenation is cheap). */
+const FRAME_AFTER = 1024;
 
 export interface TcpOptions {
   idleTimeout: number;
@@ -31,6 +34,8 @@ interface Connection {
   readonly client: string;
   /** Bytes received and not parsed yet: an incomplete message, or more while reading is paused. */
   pending: Buffer | undefined;
+  /** A buffer the size of the large incomplete message in `pending` (which is a view of its start). */
+  frame: Buffer | undefined;
   /** Queries handed to the engine whose answers have not come back. */
   inFlight: number;
   paused: boolean;
@@ -40,13 +45,13 @@ interface Connection {
   partialSince: number;
   /** When an answer stopped draining because the client does not read (NaN: writes flow). */
   stalledSince: number;
-  /** The last complete query or written answer. */
+  /** The last complete query answered (not dropped) or answer drained. */
   lastActivity: number;
 }
 
 export class TcpListener {
   private server: net.Server | undefined;
-  /** Ordered least recently productive first: a complete query moves its connection to the end. */
+  /** Ordered least recently productive first: an answered query moves its connection to the end. */
   private readonly open = new Map<net.Socket, Connection>();
   private readonly perClient = new Map<string, number>();
   private sweepTimer: TimerHandle | undefined;
@@ -102,15 +107,12 @@ export class TcpListener {
       this.closeConnection(oldest);
     }
     const now = this.clock.monotonic();
-    const connection: Connection = { socket, client, pending: undefined, inFlight: 0, paused: false, ended: false, partialSince: NaN, stalledSince: NaN, lastActivity: now };
+    const connection: Connection = { socket, client, pending: undefined, frame: undefined, inFlight: 0, paused: false, ended: false, partialSince: NaN, stalledSince: NaN, lastActivity: now };
     this.open.set(socket, connection);
     this.perClient.set(client, fromClient + 1);
     socket.on('close', () => this.forget(connection));
     socket.on('error', () => socket.destroy());
-    socket.on('data', (chunk: Buffer) => {
-      connection.pending = connection.pending === undefined ? chunk : Buffer.concat([connection.pending, chunk]);
-      this.pump(connection);
-    });
+    socket.on('data', (chunk: Buffer) => this.receive(connection, chunk));
     socket.on('end', () => {
       connection.ended = true;
       this.pump(connection);
@@ -122,6 +124,24 @@ export class TcpListener {
     });
   }
 
+  /**
+   * Appends a chunk to `pending`. A large message arriving in many small chunks is copied into its own
+   * buffer once (see `frame`) rather than re-concatenated per chunk, which would cost O(n²) copying.
+   */
+  private receive(connection: Connection, chunk: Buffer): void {
+    const { pending, frame } = connection;
+    if (pending === undefined) {
+      connection.pending = chunk;
+    } else if (frame !== undefined && pending.length + chunk.length <= frame.length) {
+      chunk.copy(frame, pending.length);
+      connection.pending = frame.subarray(0, pending.length + chunk.length);
+    } else {
+      connection.pending = Buffer.concat([pending, chunk]);
+      connection.frame = undefined;
+    }
+    this.pump(connection);
+  }
+
   /** Answers the complete queries in `pending` while the connection may take more; pauses reading when not. */
   private pump(connection: Connection): void {
     const { socket } = connection;
@@ -129,6 +149,8 @@ export class TcpListener {
     const maxInFlight = this.options.maxInFlight;
     let data = connection.pending;
     let queries = 0;
+    /** Queries that were not dropped unanswered: only they count as activity (an empty frame does not). */
+    let productive = 0;
     socket.cork();
     while (data !== undefined && data.length >= 2 && connection.inFlight < maxInFlight && !socket.writableNeedDrain) {
       const end = 2 + data.readUInt16BE(0);
@@ -138,16 +160,27 @@ export class TcpListener {
       queries++;
       const outcome = this.answer(message, 'tcp', connection.client);
       if (outcome instanceof Promise) {
+        productive++;
         connection.inFlight++;
         outcome.then((result) => this.answered(connection, result));
-      } else {
+      } else if (outcome !== 'drop') {
+        productive++;
         this.reply(connection, outcome);
       }
     }
     socket.uncork();
+    if (queries > 0) connection.frame = undefined;
+    if (data !== undefined && data.length >= FRAME_AFTER && connection.frame === undefined) {
+      const end = 2 + data.readUInt16BE(0);
+      if (end > data.length) {
+        connection.frame = Buffer.allocUnsafe(end);
+        data.copy(connection.frame);
+        data = connection.frame.subarray(0, data.length);
+      }
+    }
     connection.pending = data;
     const now = this.clock.monotonic();
-    if (queries > 0) {
+    if (productive > 0) {
       connection.lastActivity = now;
       this.open.delete(socket);
       this.open.set(socket, connection);

@@ -107,6 +107,38 @@ describe('dns bad input', () => {
     }
   });
 
+  it('reassembles a large message sent in small pieces, and the query pipelined after it', async () => {
+    // a 4000-byte message (a query with trailing bytes: FORMERR) and a normal query, in 97-byte writes
+    const big = Buffer.concat([queryBytes('www.example.test.', 1, { id: 5 }), Buffer.alloc(4000)]);
+    const next = queryBytes('www.example.test.', 1, { id: 6 });
+    const bytes = Buffer.concat([big, next].map((message) => Buffer.concat([Buffer.from([message.length >> 8, message.length & 0xff]), message])));
+    const socket = net.connect({ port: dns.port, host: dns.host, noDelay: true });
+    try {
+      await new Promise((resolve) => socket.once('connect', resolve));
+      const answers = new Promise<Buffer[]>((resolve) => {
+        let data = Buffer.alloc(0);
+        const messages: Buffer[] = [];
+        socket.on('data', (chunk) => {
+          data = Buffer.concat([data, chunk]);
+          while (data.length >= 2 && data.length >= 2 + data.readUInt16BE(0)) {
+            messages.push(data.subarray(2, 2 + data.readUInt16BE(0)));
+            data = data.subarray(2 + data.readUInt16BE(0));
+          }
+          if (messages.length === 2) resolve(messages);
+        });
+      });
+      for (let at = 0; at < bytes.length; at += 97) {
+        socket.write(bytes.subarray(at, at + 97));
+        await new Promise((resolve) => setTimeout(resolve, 1));
+      }
+      const [first, second] = await answers;
+      assert.deepEqual([first.readUInt16BE(0), rcodeOf(first)], [5, 1]);
+      assert.deepEqual([second.readUInt16BE(0), rcodeOf(second)], [6, 0]);
+    } finally {
+      socket.destroy();
+    }
+  });
+
   it('closes idle TCP connections and caps concurrent ones', async () => {
     const started = Date.now();
     const idle = net.connect(dns.port, dns.host);
