@@ -125,7 +125,7 @@ test('check and start refuse a static root that does not exist', async () => {
   );
 });
 
-test('admin off loopback: refused without allow_remote, refused without tls, served over HTTPS with both', async () => {
+test('admin off loopback: refused without allow_remote, refused without tls, served over HTTPS with both (and reload uses it)', async () => {
   await assertRefused('admin: { listen: 0.0.0.0:0 }\n', /edge\.yaml:1:18: admin\.listen: expected a loopback address \(127\.0\.0\.1, ::1\) unless allow_remote: true, got 0\.0\.0\.0:0/);
   await assertRefused('admin: { listen: 0.0.0.0:0, allow_remote: true }\n', /edge\.yaml:1:\d+: admin\.tls: expected tls \(cert and key\) for an admin API reachable from other hosts, got none/);
 
@@ -144,6 +144,10 @@ test('admin off loopback: refused without allow_remote, refused without tls, ser
       assert.equal(wrong.stdout, '401');
       const plain = await run('curl', ['-sS', `http://127.0.0.1:${edge.ready.admin!.port}/healthz`], { timeout: 20_000 }).catch((err: { code: number }) => err);
       assert.equal((plain as { code?: number }).code, 52, 'plain HTTP to the HTTPS port gets no answer');
+      // switchyard reload reaches it over HTTPS, trusting exactly the configured certificate
+      const reloaded = await cli(['reload', '-c', edge.configFile], edge.dir);
+      assert.equal(reloaded.code, 0, reloaded.stderr);
+      assert.equal(reloaded.stdout, 'reloaded\n');
     } finally {
       await edge.stop();
     }
