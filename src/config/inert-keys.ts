@@ -34,7 +34,7 @@ function listenerIssues(listener: ListenerConfig, index: number, given: Given): 
       issues.push({ path: at('proxy_protocol'), message: `expected proxy_protocol only on a tcp listener, got protocol: ${kind} (it is sent to backends of L4 pools; an HTTP listener sends X-Forwarded-For instead)` });
     }
     if (listener.pool !== undefined) {
-      issues.push({ path: at('pool'), message: `expected no pool on a ${kind} listener (routes choose the pool: routes: [{ pool: ${listener.pool} }])` });
+      issues.push({ path: at('pool'), message: `expected no pool on a listener with protocol: ${kind} (routes choose the pool: routes: [{ pool: ${listener.pool} }])` });
     }
     if (kind === 'http' && given(at('http2'))) {
       issues.push({ path: at('http2'), message: 'expected no http2 settings on an http listener (it speaks HTTP/1.1 only; use protocol: https or h2c)' });
@@ -128,7 +128,7 @@ function poolIssues(config: Config, given: Given): ConfigIssue[] {
       const type = pool.health.type;
       for (const key of healthTypeKeys) {
         if (!healthKeysOf[type].includes(key) && given(at('health', key))) {
-          issues.push({ path: at('health', key), message: `expected no ${key} on a ${type} health check (it is used by ${Object.keys(healthKeysOf).filter((other) => healthKeysOf[other].includes(key)).join(' and ')} checks)` });
+          issues.push({ path: at('health', key), message: `expected no ${key} in a health check of type: ${type} (it is used by ${Object.keys(healthKeysOf).filter((other) => healthKeysOf[other].includes(key)).join(' and ')} checks)` });
         }
       }
     }
