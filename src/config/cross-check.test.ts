@@ -65,6 +65,8 @@ test('pool and health keys that would do nothing are refused', () => {
   assert.match(refusal(pool('    hash_key: path\n')), /pools\.app\.hash_key: expected hash_key only with balance: consistent_hash, got balance: round_robin/);
   assert.match(refusal(pool('    health: { type: tcp, path: /ready }\n')), /pools\.app\.health\.path: expected no path in a health check of type: tcp \(it is used by http checks\)/);
   assert.match(refusal(pool('    health: { type: http, service: users }\n')), /pools\.app\.health\.service: expected no service in a health check of type: http \(it is used by grpc checks\)/);
+  assert.match(refusal(pool('    protocol: h2\n    retries: { attempts: 1, on: [timeout] }\n')), /pools\.app\.retries\.on: expected only attempts in retries of a pool with protocol: h2, got on/);
+  assert.match(refusal(pool('    protocol: grpc\n    keepalive: { max_idle: 4 }\n')), /pools\.app\.keepalive\.max_idle: expected only idle_timeout in keepalive of a pool with protocol: grpc/);
   parseConfigText(pool('    protocol: grpc\n    tls: { servername: a.test }\n    health: { type: grpc, service: users, host: a.test }\n'), 'edge.yaml', '/tmp');
 });
 
@@ -75,4 +77,12 @@ test('the admin API stays on loopback unless allow_remote, and then needs tls', 
   parseConfigText('admin: { listen: 10.1.2.3:9090, allow_remote: true, tls: { cert: a.pem, key: a.key } }\n', 'edge.yaml', '/tmp');
   parseConfigText('admin: { listen: "[::1]:9090" }\n', 'edge.yaml', '/tmp');
   parseConfigText('admin: { listen: localhost:9090 }\n', 'edge.yaml', '/tmp');
+});
+
+test('https without a certificate, and DNS record fields of another type, are refused', () => {
+  assert.match(refusal(`${pools}listeners:\n  - { name: web, listen: 127.0.0.1:0, protocol: https, tls: { hsts: true }, routes: [ { pool: app } ] }\n`), /listeners\[0\]\.tls: expected certificates or self_signed: true, got neither/);
+  const zone = (record: string): string => `dns:\n  zones:\n    - origin: example.test.\n      soa: { mname: ns1.example.test., rname: h.example.test. }\n      records: [ ${record} ]\n`;
+  assert.match(refusal(zone('{ name: www, type: A, value: 192.0.2.1, priority: 10 }')), /dns\.zones\[0\]\.records\[0\]\.priority: expected priority only on MX and SRV records, got type: A/);
+  assert.match(refusal(zone('{ name: "@", type: MX, value: mx.example.test., priority: 10, port: 25 }')), /records\[0\]\.port: expected port only on SRV records, got type: MX/);
+  parseConfigText(zone('{ name: _sip._tcp, type: SRV, value: sip.example.test., priority: 10, weight: 5, port: 5060 }'), 'edge.yaml', '/tmp');
 });

@@ -29,6 +29,9 @@ function listenerIssues(listener: ListenerConfig, index: number, given: Given): 
   if (listener.allow !== undefined && kind !== 'forward_proxy') {
     issues.push({ path: at('allow'), message: `expected allow only on a forward_proxy listener, got protocol: ${kind}` });
   }
+  if (listener.tls && listener.tls.certificates.length === 0 && !listener.tls.self_signed) {
+    issues.push({ path: at('tls'), message: 'expected certificates or self_signed: true, got neither (nothing to serve TLS with)' });
+  }
   if (l7Protocols.has(kind)) {
     if (listener.proxy_protocol !== undefined) {
       issues.push({ path: at('proxy_protocol'), message: `expected proxy_protocol only on a tcp listener, got protocol: ${kind} (it is sent to backends of L4 pools; an HTTP listener sends X-Forwarded-For instead)` });
@@ -121,6 +124,15 @@ function poolIssues(config: Config, given: Given): ConfigIssue[] {
     if (pool.tls && pool.protocol === 'h2c') {
       issues.push({ path: at('tls'), message: 'expected no tls on an h2c pool (h2c is HTTP/2 in cleartext); use protocol: h2 for HTTP/2 over TLS' });
     }
+    if (pool.protocol !== 'http1') {
+      // HTTP/2 pools retry only what never reached a backend (connect failure, REFUSED_STREAM): retries.attempts
+      for (const key of ['on', 'methods', 'budget_percent', 'per_try_timeout']) {
+        if (given(at('retries', key))) issues.push({ path: at('retries', key), message: `expected only attempts in retries of a pool with protocol: ${pool.protocol}, got ${key} (HTTP/2 pools retry a request only when no backend received it)` });
+      }
+      if (given(at('keepalive', 'max_idle'))) {
+        issues.push({ path: at('keepalive', 'max_idle'), message: `expected only idle_timeout in keepalive of a pool with protocol: ${pool.protocol}, got max_idle (one multiplexed session per backend)` });
+      }
+    }
     if (pool.hash_key && pool.balance !== 'consistent_hash') {
       issues.push({ path: at('hash_key'), message: `expected hash_key only with balance: consistent_hash, got balance: ${pool.balance}` });
     }
@@ -136,6 +148,22 @@ function poolIssues(config: Config, given: Given): ConfigIssue[] {
   return issues;
 }
 
+/** Record fields the record's type does not use: priority is MX's and SRV's, weight and port SRV's. */
+function dnsIssues(config: Config): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  config.dns?.zones.forEach((zone, zoneIndex) => {
+    zone.records.forEach((record, recordIndex) => {
+      for (const key of ['priority', 'weight', 'port'] as const) {
+        const usedBy = key === 'priority' ? ['MX', 'SRV'] : ['SRV'];
+        if (record[key] !== undefined && !usedBy.includes(record.type)) {
+          issues.push({ path: ['dns', 'zones', zoneIndex, 'records', recordIndex, key], message: `expected ${key} only on ${usedBy.join(' and ')} records, got type: ${record.type}` });
+        }
+      }
+    });
+  });
+  return issues;
+}
+
 export function inertKeyIssues(config: Config, given: Given): ConfigIssue[] {
-  return [...config.listeners.flatMap((listener, index) => listenerIssues(listener, index, given)), ...poolIssues(config, given)];
+  return [...config.listeners.flatMap((listener, index) => listenerIssues(listener, index, given)), ...poolIssues(config, given), ...dnsIssues(config)];
 }
