@@ -1,12 +1,13 @@
 // Checks of the files a config names, run at load after the schema and cross-checks (so `check`, start and
 // reload refuse the same things): static roots are directories, certificates and keys are readable PEM
-// that belong together, and an existing admin token file is private and long enough. Start-up and reload
+// that belong together, an existing admin token file is private and long enough, and jemalloc is
+// installed when `allocator: jemalloc` asks for it. Start-up and reload
 // only (async I/O, a few files).
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
+import { access, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { ConfigIssue } from './cross-check.ts';
-import type { Config } from './schema/index.ts';
+import { JEMALLOC_PATHS, type Config } from './schema/index.ts';
 
 /** Shortest admin token accepted (the generated one is 32 random bytes written as 64 hex characters). */
 export const MIN_ADMIN_TOKEN_BYTES = 32;
@@ -90,6 +91,10 @@ export async function fileIssues(config: Config, baseDir: string): Promise<Confi
   if (config.admin?.tls) {
     const { cert, key } = config.admin.tls;
     checks.push(pemPairProblem(resolve(cert), resolve(key)).then((problem) => (problem ? { path: ['admin', 'tls', problem.key], message: problem.message } : undefined)));
+  }
+  if (config.runtime.allocator === 'jemalloc' && config.workers !== 0) {
+    const found = Promise.all(JEMALLOC_PATHS.map((file) => access(file).then(() => true, () => false))).then((exists) => exists.includes(true));
+    checks.push(found.then((ok) => (ok ? undefined : { path: ['runtime', 'allocator'], message: `expected libjemalloc.so.2 for allocator: jemalloc, got none in ${JEMALLOC_PATHS.join(', ')} (Debian: apt-get install libjemalloc2; or allocator: auto)` })));
   }
   const tokenFile = adminTokenPath(config, baseDir);
   if (tokenFile) checks.push(tokenFileProblem(tokenFile).then((problem) => (problem ? { path: ['admin', 'token_file'], message: problem } : undefined)));
