@@ -21,6 +21,7 @@ const web = (routes: string, extra = ''): string => `${pools}listeners:\n  - nam
 
 test('listener keys of another kind are refused', () => {
   assert.match(refusal(web('      - pool: app\n', '    http2: { max_concurrent_streams: 10 }\n')), /^edge\.yaml:6:\d+: listeners\[0\]\.http2: expected no http2 settings on an http listener/);
+  assert.match(refusal(web('      - pool: app\n', '    protocol: https\n    tls: { self_signed: true, alpn: [http/1.1] }\n    http2: { engine: node }\n')), /listeners\[0\]\.http2: expected no http2 settings on a listener whose tls\.alpn leaves out h2/);
   assert.match(refusal(web('      - pool: app\n', '    pool: app\n')), /listeners\[0\]\.pool: expected no pool on a listener with protocol: http/);
   const tcp = (extra: string): string => `${pools}listeners:\n  - { name: raw, listen: 127.0.0.1:0, protocol: tcp, pool: app, ${extra} }\n`;
   assert.match(refusal(tcp('timeouts: { header: 5s }')), /listeners\[0\]\.timeouts\.header: expected only upstream_connect, tunnel_idle in timeouts of a tcp listener, got header/);
@@ -66,6 +67,7 @@ test('pool and health keys that would do nothing are refused', () => {
   assert.match(refusal(pool('    health: { type: tcp, path: /ready }\n')), /pools\.app\.health\.path: expected no path in a health check of type: tcp \(it is used by http checks\)/);
   assert.match(refusal(pool('    health: { type: http, service: users }\n')), /pools\.app\.health\.service: expected no service in a health check of type: http \(it is used by grpc checks\)/);
   assert.match(refusal(pool('    protocol: h2\n    retries: { attempts: 1, on: [timeout] }\n')), /pools\.app\.retries\.on: expected only attempts in retries of a pool with protocol: h2, got on/);
+  assert.match(refusal(pool('    protocol: h2c\n    max_connections: 10\n')), /pools\.app\.max_connections: expected no max_connections on a pool with protocol: h2c/);
   assert.match(refusal(pool('    protocol: grpc\n    keepalive: { max_idle: 4 }\n')), /pools\.app\.keepalive\.max_idle: expected only idle_timeout in keepalive of a pool with protocol: grpc/);
   parseConfigText(pool('    protocol: grpc\n    tls: { servername: a.test }\n    health: { type: grpc, service: users, host: a.test }\n'), 'edge.yaml', '/tmp');
 });

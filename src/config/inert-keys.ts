@@ -42,6 +42,9 @@ function listenerIssues(listener: ListenerConfig, index: number, given: Given): 
     if (kind === 'http' && given(at('http2'))) {
       issues.push({ path: at('http2'), message: 'expected no http2 settings on an http listener (it speaks HTTP/1.1 only; use protocol: https or h2c)' });
     }
+    if (kind === 'https' && listener.tls && !listener.tls.alpn.includes('h2') && given(at('http2'))) {
+      issues.push({ path: at('http2'), message: 'expected no http2 settings on a listener whose tls.alpn leaves out h2 (it speaks HTTP/1.1 only)' });
+    }
     listener.routes?.forEach((route, routeIndex) => issues.push(...routeIssues(route, at('routes', routeIndex), given)));
     issues.push(...shadowedRoutes(listener.routes ?? [], at('routes')));
   }
@@ -128,6 +131,9 @@ function poolIssues(config: Config, given: Given): ConfigIssue[] {
       // HTTP/2 pools retry only what never reached a backend (connect failure, REFUSED_STREAM): retries.attempts
       for (const key of ['on', 'methods', 'budget_percent', 'per_try_timeout']) {
         if (given(at('retries', key))) issues.push({ path: at('retries', key), message: `expected only attempts in retries of a pool with protocol: ${pool.protocol}, got ${key} (HTTP/2 pools retry a request only when no backend received it)` });
+      }
+      if (pool.max_connections !== undefined) {
+        issues.push({ path: at('max_connections'), message: `expected no max_connections on a pool with protocol: ${pool.protocol} (it caps HTTP/1.1 connections; HTTP/2 multiplexes one session per backend)` });
       }
       if (given(at('keepalive', 'max_idle'))) {
         issues.push({ path: at('keepalive', 'max_idle'), message: `expected only idle_timeout in keepalive of a pool with protocol: ${pool.protocol}, got max_idle (one multiplexed session per backend)` });
