@@ -1,7 +1,8 @@
 // Where a YAML syntax error is, in terms a person fixes: the yaml library's error range often starts at
 // the whitespace, blank lines or comments before the token it trips on (an indentation error under a
 // mapping is reported at the blank line above the misplaced key), so the position is moved to that token;
-// for a mapping or sequence whose items do not line up, the message names where its first item is.
+// for a mapping or sequence whose items do not line up, the message names where its first item is, and an
+// unclosed string or bracket is reported where it opens, not at the end of the file.
 import { Parser, type CST, type LineCounter, type YAMLError } from 'yaml';
 
 /** Offset of the first character at or after `offset` that is neither whitespace nor part of a comment. */
@@ -39,16 +40,53 @@ function collectionWithItemAt(token: CST.Token | null | undefined, offset: numbe
   return undefined;
 }
 
+interface Unclosed {
+  offset: number;
+  what: string;
+}
+
+/** The innermost quoted string or flow collection that opens before `offset` and is never closed. */
+function unclosedBefore(token: unknown, offset: number): Unclosed | undefined {
+  if (!token || typeof token !== 'object') return undefined;
+  if (Array.isArray(token)) {
+    let found: Unclosed | undefined;
+    for (const item of token) found = unclosedBefore(item, offset) ?? found;
+    return found;
+  }
+  const node = token as { type?: string; offset?: number; source?: string; start?: unknown; end?: { type: string }[]; items?: unknown; key?: unknown; sep?: unknown; value?: unknown };
+  let own: Unclosed | undefined;
+  if (node.offset !== undefined && node.offset < offset) {
+    const source = node.source ?? '';
+    if (node.type === 'double-quoted-scalar' && !/(^|[^\\])(\\\\)*"$/.test(source.slice(1))) own = { offset: node.offset, what: 'the string opened with "' };
+    if (node.type === 'single-quoted-scalar' && (source.length < 2 || !source.endsWith("'"))) own = { offset: node.offset, what: "the string opened with '" };
+    if (node.type === 'flow-collection' && !node.end?.some((end) => end.type === 'flow-map-end' || end.type === 'flow-seq-end')) {
+      own = { offset: node.offset, what: `the ${(node.start as { source?: string } | undefined)?.source ?? 'bracket'} opened` };
+    }
+  }
+  const inner = unclosedBefore([node.start, node.items, node.key, node.sep, node.value], offset);
+  return inner ?? own;
+}
+
 export function yamlErrorMessages(text: string, errors: readonly YAMLError[], lineCounter: LineCounter, file: string): string[] {
   let documents: CST.Token[] | undefined;
   const seen = new Set<string>();
   const messages: string[] = [];
   for (const error of errors) {
-    const offset = tokenStart(text, error.pos[0]);
+    let offset = tokenStart(text, error.pos[0]);
+    let note = '';
+    documents ??= [...new Parser().parse(text)];
+    if (error.code === 'MISSING_CHAR' || /must be sufficiently indented and end with/.test(error.message)) {
+      // An unclosed string or bracket is noticed where the text ends or the block resumes: name the opener.
+      const unclosed = unclosedBefore(documents, offset + 1);
+      if (unclosed) {
+        const noticed = text.slice(offset).trim() === '' ? 'at the end of the file' : `at line ${lineCounter.linePos(offset).line}`;
+        note = ` (${unclosed.what} here is not closed; the parser noticed ${noticed})`;
+        offset = unclosed.offset;
+      }
+    }
     const { line, col } = lineCounter.linePos(offset);
-    let message = `${file}:${line}:${col}: yaml: ${error.message.split('\n')[0]}`;
+    let message = `${file}:${line}:${col}: yaml: ${error.message.split('\n')[0]}${note}`;
     if (error.code === 'BAD_INDENT' || error.code === 'BLOCK_AS_IMPLICIT_KEY') {
-      documents ??= [...new Parser().parse(text)];
       const collection = documents.map((document) => collectionWithItemAt(document, offset)).find((found) => found !== undefined);
       const first = collection ? itemOffset(collection.items[0]) : undefined;
       if (first !== undefined && first !== offset) {
