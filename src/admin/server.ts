@@ -1,7 +1,10 @@
-// The admin API: loopback by default, every endpoint but /healthz behind the bearer token.
-// It reads components only through the AdminController the supervisor passes in (their status()),
-// never their internals. node:http is fine here: this is not the data path.
+// The admin API: loopback by default, every endpoint but /healthz behind the bearer token; HTTPS when
+// admin.tls is set (required off loopback: config/addresses.ts). It reads components only through the
+// AdminController the supervisor passes in (their status()), never their internals. node:http(s) is fine
+// here: this is not the data path.
+import { readFile } from 'node:fs/promises';
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Component, Logger } from '../core/index.ts';
 import { messageOf } from '../core/index.ts';
@@ -28,6 +31,8 @@ export interface AdminServerOptions {
   host: string;
   port: number;
   token: string;
+  /** Serve HTTPS with this certificate and key (absolute PEM file paths, read at start). */
+  tls?: { certFile: string; keyFile: string; minVersion: 'TLSv1.2' | 'TLSv1.3' };
   controller: AdminController;
   logger: Logger;
 }
@@ -51,13 +56,17 @@ export class AdminServer implements Component {
   }
 
   async start(): Promise<void> {
-    const server = http.createServer((request, response) => {
+    const listener = (request: http.IncomingMessage, response: http.ServerResponse): void => {
       this.handle(request, response).catch((err) => {
         this.options.logger.error({ err: messageOf(err) }, 'admin: request failed');
         if (!response.headersSent) json(response, 500, { error: 'internal error' });
         else response.destroy();
       });
-    });
+    };
+    const tls = this.options.tls;
+    const server = tls
+      ? https.createServer({ cert: await readFile(tls.certFile), key: await readFile(tls.keyFile), minVersion: tls.minVersion }, listener)
+      : http.createServer(listener);
     server.headersTimeout = 10_000;
     server.requestTimeout = 30_000;
     server.keepAliveTimeout = 5_000;
@@ -71,9 +80,9 @@ export class AdminServer implements Component {
     });
   }
 
-  address(): { host: string; port: number } {
+  address(): { host: string; port: number; scheme: 'http' | 'https' } {
     const info = this.server?.address() as AddressInfo | null;
-    return { host: this.options.host, port: info?.port ?? this.options.port };
+    return { host: this.options.host, port: info?.port ?? this.options.port, scheme: this.options.tls ? 'https' : 'http' };
   }
 
   async drain(): Promise<void> {}

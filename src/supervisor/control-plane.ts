@@ -128,7 +128,9 @@ export class ControlPlane {
       await this.dns.apply(config.dns);
 
       if (config.admin && token) {
-        this.admin = new AdminServer({ ...config.admin.listen, token, controller: this.controller(), logger });
+        const tls = config.admin.tls;
+        const adminTls = tls && { certFile: path.resolve(this.loaded.baseDir, tls.cert), keyFile: path.resolve(this.loaded.baseDir, tls.key), minVersion: tls.min_version };
+        this.admin = new AdminServer({ ...config.admin.listen, token, tls: adminTls, controller: this.controller(), logger });
         await this.admin.start();
       }
     } catch (err) {

@@ -1,4 +1,5 @@
-// switchyard check FILE: validate a config and explain what it would run, without starting anything.
+// switchyard check FILE: validate a config and explain what it would run, without starting anything. It
+// validates through loadConfigFile, as start and reload do, so it accepts exactly what start would run.
 import { loadConfigFile, type Config } from '../../config/index.ts';
 import { ConfigError } from '../../core/index.ts';
 import { UsageError, type Command } from '../command.ts';
@@ -13,6 +14,10 @@ function summarize(config: Config, dnsLines: readonly string[]): string[] {
     const where = `${listener.listen.host}:${listener.listen.port}`;
     const routes = listener.routes ? `, ${listener.routes.length} route(s)` : listener.pool ? ` → pool ${listener.pool}` : '';
     lines.push(`listener ${listener.name}: ${listener.protocol} on ${where}${routes}`);
+  }
+  if (config.admin) {
+    const { listen, tls, allow_remote: remote } = config.admin;
+    lines.push(`admin: ${tls ? 'https' : 'http'} on ${listen.host}:${listen.port}${remote ? ' (remote allowed)' : ''}, token in ${config.admin.token_file}`);
   }
   lines.push(...dnsLines);
   return lines;

@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { loadConfigFile } from '../../config/index.ts';
 import { ConfigError } from '../../core/index.ts';
-import { readAdminToken } from '../../admin/index.ts';
+import { postAdmin, readAdminToken, type AdminAddress } from '../../admin/index.ts';
 import { UsageError, type Command } from '../command.ts';
 
 export const command: Command = {
@@ -27,7 +27,7 @@ export const command: Command = {
     const { config, baseDir } = loaded;
     const dataDir = path.resolve(baseDir, config.data_dir);
     const runFile = path.join(dataDir, 'switchyard.run.json');
-    let running: { pid: number; admin?: { host: string; port: number } };
+    let running: { pid: number; admin?: AdminAddress };
     try {
       running = JSON.parse(await readFile(runFile, 'utf8'));
     } catch {
@@ -37,16 +37,16 @@ export const command: Command = {
     if (config.admin && running.admin) {
       const token = await readAdminToken(path.resolve(dataDir, config.admin.token_file));
       const { host, port } = running.admin;
-      const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}/api/reload`;
-      let response: Response;
+      const cert = config.admin.tls && path.resolve(baseDir, config.admin.tls.cert);
+      let response: { body: string };
       try {
-        response = await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(60_000) });
+        response = await postAdmin(running.admin, '/api/reload', token, cert, 60_000);
       } catch (err) {
         const cause = (err as Error & { cause?: Error }).cause;
         io.stderr.write(`admin API at ${host}:${port} not reachable (${cause?.message ?? (err as Error).message}): is switchyard running?\n`);
         return 1;
       }
-      const result = (await response.json()) as { ok: boolean; error?: string };
+      const result = JSON.parse(response.body) as { ok: boolean; error?: string };
       if (!result.ok) {
         io.stderr.write(`${result.error}\nreload refused by the running edge: the running config stays\n`);
         return 1;
