@@ -38,6 +38,8 @@ export interface HttpListenerDeps {
   external?: boolean;
   /** Directory that relative paths in the listener config (static roots) are resolved against; default cwd. */
   baseDir?: string;
+  /** The config's data_dir (absolute): spilled request bodies go under it (request_buffering); default os.tmpdir(). */
+  dataDir?: string;
   /**
    * The admin token: a request carrying `x-switchyard-trace: <token>` gets the edge's phases in
    * Server-Timing and a traceresponse header. Absent: the header is only stripped, never honoured.
