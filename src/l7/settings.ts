@@ -8,7 +8,7 @@ export function settingsOf(pool: PoolConfig): UpstreamSettings {
   return {
     maxIdle: pool.keepalive.max_idle,
     idleTimeout: pool.keepalive.idle_timeout,
-    maxConnections: pool.max_connections ?? 100_000,
+    maxConnections: pool.max_connections,
     connectAttempts: pool.retries.on.includes('connect_error') ? 1 + pool.retries.attempts : 1,
     retry: compileRetryPolicy(pool.retries),
   };

@@ -80,7 +80,12 @@ export const poolSchema = z.strictObject({
   passive: passiveSchema.optional(),
   retries: retriesSchema.default(retriesSchema.parse({})),
   keepalive: keepaliveSchema.default(keepaliveSchema.parse({})),
-  max_connections: positiveInt.optional(),
+  /**
+   * Open upstream connections per backend, per worker, for HTTP/1.1 upstreams; a request beyond it gets
+   * 503 at once. 1024 (Envoy's circuit-breaker default): far above what request buffering leaves busy
+   * (a connection is held only while the origin works, never while a client uploads), yet a bound.
+   */
+  max_connections: positiveInt.default(1024),
   slow_start: duration.optional(),
   protocol: z.enum(['http1', 'h2c', 'h2', 'grpc']).default('http1'),
   tls: upstreamTlsSchema.optional(),

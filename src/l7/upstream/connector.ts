@@ -17,7 +17,8 @@ export interface UpstreamOwner {
   upstreamDrain(): void;
 }
 
-export const DEFAULT_UPSTREAM_SETTINGS: UpstreamSettings = { maxIdle: 64, idleTimeout: 4000, maxConnections: 100_000 };
+/** Settings of a pool given without its config (tests, embedders): pools.max_connections' default. */
+export const DEFAULT_UPSTREAM_SETTINGS: UpstreamSettings = { maxIdle: 64, idleTimeout: 4000, maxConnections: 1024 };
 
 export class UpstreamConnection {
   readonly socket: net.Socket;
