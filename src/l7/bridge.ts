@@ -10,7 +10,7 @@ import type { ListenerRuntime } from './runtime.ts';
 import type { ProxyAction, StaticAction } from './router/actions.ts';
 import { StaticBridge } from './static-bridge.ts';
 import type { ExchangeRequest, ExchangeDownstream, ExchangeHandle, UpstreamPool } from './types.ts';
-import type { UpstreamConnection, UpstreamOwner } from './upstream/connector.ts';
+import { QUEUED, type UpstreamConnection, type UpstreamOwner } from './upstream/connector.ts';
 import { upstreamTarget, redirectLocation } from './router/actions.ts';
 import { hostnameOf } from './parse/request-head.ts';
 import { type ResponseHead, parseResponseHead, BODY_UNTIL_CLOSE, BODY_CHUNKED, BODY_LENGTH, BODY_NONE, H_HIDDEN } from './parse/response-head.ts';
@@ -64,6 +64,8 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
   /** When the whole request body must have arrived (timeouts.body_total). */
   private bodyDeadline = 0;
   private headSent = false;
+  /** Waiting in this backend's connection queue (max_connections reached); '' when not. */
+  private queuedAt = '';
   /** From the response head, copied out of the listener's shared ResponseHead. */
   private resKeepAlive = true;
   private resAcc: Buffer | null = null;
@@ -217,8 +219,14 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     this.attempts++;
     this.tAttempt = this.listener.now();
     const backend = lease.backend;
-    const upstream = this.listener.connector.acquire(backend.id, backend.host, backend.port, this.rt.settingsFor(this.pool!), this, fresh);
+    const settings = this.rt.settingsFor(this.pool!);
+    const upstream = this.listener.connector.acquire(backend.id, backend.host, backend.port, settings, this, fresh);
     if (upstream === null) return this.fail(503, 'cancelled');
+    if (upstream === QUEUED) {
+      this.queuedAt = backend.id;
+      this.arm(settings.queueTimeout);
+      return;
+    }
     this.upstream = upstream;
     this.reused = upstream.uses > 1;
     if (upstream.connected) this.upstreamConnected(upstream);
@@ -275,6 +283,8 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     if (this.done) return;
     // the body did not arrive in time (per read, or body_total): 408, and an upstream that got part of it is closed
     if (this.buffering || (this.headSent && !this.bodyEnded && !this.resStarted)) return this.refuse(408);
+    // no connection came free within connection_queue.timeout
+    if (this.queuedAt !== '') return this.fail(503, 'cancelled');
     if (this.resStarted) {
       this.finishWith(null, 'timeout');
       return;
@@ -282,6 +292,13 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     // a connect timeout counts as a connect error (nothing was sent)
     if (this.retryFailed(this.headSent ? R_TIMEOUT : R_CONNECT_ERROR, 'timeout')) return;
     this.fail(504, 'timeout');
+  }
+
+  upstreamAssigned(conn: UpstreamConnection): void {
+    this.queuedAt = '';
+    this.upstream = conn;
+    this.reused = conn.uses > 1;
+    if (!conn.connected) this.arm(this.rt.connectTimeout);
   }
 
   upstreamConnected(_conn: UpstreamConnection): void {
@@ -542,6 +559,10 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     this.deadline = 0;
     if (this.watched) this.listener.unwatchDeadline(this);
     const now = this.listener.now();
+    if (this.queuedAt !== '') {
+      this.listener.connector.cancelWait(this.queuedAt, this);
+      this.queuedAt = '';
+    }
     const upstream = this.upstream;
     this.upstream = null;
     if (upstream !== null) {

@@ -9,7 +9,7 @@ import type { UpstreamPool, UpstreamSettings } from './types.ts';
 import type { ListenerRuntime } from './runtime.ts';
 import type { CompiledRoute } from './router/router.ts';
 import type { ProxyAction } from './router/actions.ts';
-import type { UpstreamConnection, UpstreamOwner } from './upstream/connector.ts';
+import { QUEUED, type UpstreamConnection, type UpstreamOwner } from './upstream/connector.ts';
 import type { HttpConnection } from './connection.ts';
 import type { RequestHead } from './parse/request-head.ts';
 import type { ChunkSink } from './parse/chunked.ts';
@@ -53,6 +53,8 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
   buffering = false;
   /** When the whole request body must have arrived (timeouts.body_total), on the listener's clock. */
   private bodyDeadline = 0;
+  /** Waiting in this backend's connection queue (max_connections reached); '' when not. */
+  queuedAt = '';
   /** The current try's request head (and what was stashed) went upstream. */
   headSent = false;
   /** Response parsing and relaying. */
@@ -263,8 +265,9 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
 
   /**
    * "pick upstream" done: get a connection to the leased backend for this try (`fresh` skips idle ones).
-   * Returns false after answering 503 when the backend's connection limit is reached. When it returns
-   * true with phase P_WAITING the connection is ready (a reused one) and the caller sends the head.
+   * Returns false after answering 503 when the backend's connection limit and its queue are full. When it
+   * returns true with phase P_WAITING the connection is ready (a reused one) and the caller sends the head;
+   * with P_CONNECTING it connects, or waits in the queue (upstreamAssigned ends the wait).
    */
   connectTo(lease: Lease, now: number, fresh: boolean): boolean {
     this.lease = lease;
@@ -277,6 +280,13 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
       this.lease = null;
       answerError(this, 503, 'cancelled');
       return false;
+    }
+    if (upstream === QUEUED) {
+      this.queuedAt = backend.id;
+      this.phase = P_CONNECTING;
+      this.conn.deadline = now + this.settings!.queueTimeout;
+      this.conn.pauseReading();
+      return true;
     }
     this.upstream = upstream;
     this.reusedUpstream = upstream.uses > 1;
@@ -397,6 +407,13 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
 
   // ---- UpstreamOwner ----
 
+  upstreamAssigned(conn: UpstreamConnection): void {
+    this.queuedAt = '';
+    this.upstream = conn;
+    this.reusedUpstream = conn.uses > 1;
+    this.conn.setDeadline(this.rt.connectTimeout);
+  }
+
   upstreamConnected(_conn: UpstreamConnection): void {
     if (this.phase !== P_CONNECTING) return;
     this.tConnected = this.conn.listener.now();
@@ -493,6 +510,8 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
     if (this.foreign !== null) return this.foreign.timedOut();
     // the body did not arrive in time (per read or body_total): nothing went upstream
     if (this.buffering) return upstreamFailed(this, 408, 'cancelled');
+    // no connection came free within connection_queue.timeout
+    if (this.queuedAt !== '') return answerError(this, 503, 'cancelled');
     onDeadline(this);
   }
 
@@ -535,6 +554,10 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
     }
     const listener = this.conn.listener;
     const now = listener.now();
+    if (this.queuedAt !== '') {
+      listener.connector.cancelWait(this.queuedAt, this);
+      this.queuedAt = '';
+    }
     const upstream = this.upstream;
     this.upstream = null;
     if (upstream !== null) {

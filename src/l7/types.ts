@@ -85,8 +85,12 @@ export interface UpstreamSettings {
   maxIdle: number;
   /** Ms an idle upstream socket is kept. */
   idleTimeout: number;
-  /** Open sockets allowed per backend; above it the request gets 503. */
+  /** Open sockets allowed per backend; above it the request waits in the queue below. */
   maxConnections: number;
+  /** Requests that may wait per backend for a connection at maxConnections; beyond it they get 503. */
+  queueSize: number;
+  /** Ms a request waits in that queue before it gets 503. */
+  queueTimeout: number;
   /**
    * Connect attempts per request: 1 + retries.attempts when the pool retries on connect_error (nothing was
    * sent, so another backend can always be tried), else 1. Default 1.

@@ -189,3 +189,35 @@ test('an Expect: 100-continue body is buffered: the edge sends the 100 itself, t
   assert.match(origin.received(), /\r\n\r\nbody$/);
   socket.destroy();
 });
+
+test('max_connections per backend: excess requests wait in connection_queue, then get 503; the origin never sees more connections', async () => {
+  const origin = defer(await startEchoOrigin());
+  const get = (proxy: TestProxy, delay: number): Promise<number> =>
+    rawExchange(proxy.port, `GET /?delay=${delay} HTTP/1.1\r\nHost: a.test\r\n\r\n`, { responses: 1, timeoutMs: 5000 }).then((r) => r.responses[0]?.status ?? 0);
+  // two connections, two places in the queue: the fifth request finds both full and gets 503 at once
+  const queued = defer(await startProxy({ routes: [{ pool: 'app' }] }, { app: { backends: [{ address: origin.address }], max_connections: 2, connection_queue: { size: 2, timeout: '2s' } } }));
+  const statuses = await Promise.all([0, 1, 2, 3, 4].map(() => get(queued, 150)));
+  assert.deepEqual(statuses.sort(), [200, 200, 200, 200, 503]);
+  assert.equal(origin.connections(), 2, 'the two queued requests reused the two connections');
+  // a wait longer than connection_queue.timeout ends in 503
+  const before = origin.connections();
+  const short = defer(await startProxy({ routes: [{ pool: 'app' }] }, { app: { backends: [{ address: origin.address }], max_connections: 1, connection_queue: { size: 5, timeout: '200ms' } } }));
+  const started = performance.now();
+  const slow = get(short, 800);
+  const waited = await Promise.all([get(short, 0), get(short, 0)]);
+  assert.deepEqual(waited, [503, 503]);
+  const elapsed = performance.now() - started;
+  assert.ok(elapsed >= 180 && elapsed < 700, `503 after ${elapsed} ms`);
+  assert.equal(await slow, 200);
+  assert.equal(origin.connections() - before, 1);
+});
+
+test('a connection that closes hands its slot to the next waiter', async () => {
+  const origin = defer(await startEchoOrigin());
+  const proxy = defer(await startProxy({ routes: [{ pool: 'app' }] }, { app: { backends: [{ address: origin.address }], max_connections: 1 } }));
+  // the origin closes after each response: the slot, not the connection, goes to the next waiter
+  const request = 'GET /?delay=50&header=connection:close HTTP/1.1\r\nHost: a.test\r\n\r\n';
+  const statuses = await Promise.all([0, 1, 2].map(() => rawExchange(proxy.port, request, { responses: 1 }).then((r) => r.responses[0]?.status)));
+  assert.deepEqual(statuses, [200, 200, 200]);
+  assert.equal(origin.connections(), 3, 'each waiter got a new connection in the freed slot');
+});
