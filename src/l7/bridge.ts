@@ -152,6 +152,7 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     this.retry = rt.settingsFor(pool).retry ?? NO_RETRY;
     if (this.retry.attempts > 0) this.listener.retryBudget(pool.name).request(this.tStart);
     if (!this.bodyEnded) {
+      if (req.contentLength > rt.maxBodySize) return this.refuse(413);
       this.bodyDeadline = this.tStart + rt.bodyTotalTimeout;
       if (action.bufferingEnabled ?? rt.bufferingEnabled) {
         // the body is read whole (and its length checked) before an upstream is picked
@@ -199,8 +200,8 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
   }
 
   /**
-   * The request cannot go (on) upstream: its body broke its content-length (400), came too slowly (408)
-   * or could not be buffered. The upstream connection, if one carried part of it, is closed, never pooled.
+   * The request cannot go (on) upstream: its body broke its content-length (400), came too slowly (408),
+   * passed limits.max_body_size (413) or could not be buffered. The upstream connection, if one carried part of it, is closed, never pooled.
    */
   private refuse(status: number): void {
     if (this.done) return;
@@ -209,7 +210,7 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     upstream?.destroy();
     if (this.resStarted) return this.finishWith(null, 'cancelled');
     this.status = status;
-    const error = new EdgeError(status === 408 ? 'SY_ERR_BODY_TIMEOUT' : 'SY_ERR_BAD_REQUEST', `l7 ${this.rt.name}: ${reasonPhrase(status).toLowerCase()}`, { source: 'downstream', status, retry: 'final' });
+    const error = new EdgeError(status === 408 ? 'SY_ERR_BODY_TIMEOUT' : status === 413 ? 'SY_ERR_BODY_TOO_LARGE' : 'SY_ERR_BAD_REQUEST', `l7 ${this.rt.name}: ${reasonPhrase(status).toLowerCase()}`, { source: 'downstream', status, retry: 'final' });
     this.finishWith(error, 'cancelled');
   }
 
@@ -359,6 +360,7 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     this.bodyBytes += chunk.length;
     // more DATA than content-length: never forwarded (the codec resets such a stream too)
     if (this.request.contentLength >= 0 && this.bodyBytes > this.request.contentLength) return this.refuse(400);
+    if (this.bodyBytes > this.rt.maxBodySize) return this.refuse(413);
     if (this.buffering) {
       if (!this.reqBody!.add(chunk, 0, chunk.length)) this.downstream.pauseBody();
       this.armBody();

@@ -10,6 +10,8 @@ import { mkdir, open, unlink, type FileHandle } from 'node:fs/promises';
 import type { Readable, Writable } from 'node:stream';
 import type { ChunkSink } from './parse/chunked.ts';
 
+const ignore = (): void => undefined;
+
 /** Bytes queued for the spill file before the owner is asked to stop reading the client. */
 const SPILL_HIGH_WATER = 256 * 1024;
 
@@ -191,12 +193,18 @@ export class RequestBuffer implements ChunkSink {
     if (!this.writing) this.closeFile();
   }
 
+  /**
+   * Detaches the stream of an earlier try. Not destroy(): a file stream's destroy closes its descriptor even
+   * with autoClose off, and the next try reads the same file; left paused, it is dropped with the file.
+   */
   private stopReading(): void {
     const reading = this.reading;
     if (reading === null) return;
     this.reading = null;
     reading.unpipe();
-    reading.destroy();
+    reading.pause();
+    reading.removeAllListeners('error');
+    reading.on('error', ignore);
   }
 
   private closeFile(): void {

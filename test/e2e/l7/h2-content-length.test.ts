@@ -103,3 +103,36 @@ test('h2: a valid POST is buffered and goes up with its content-length; the conn
   assert.equal(origin.seen[1].connection, origin.seen[0].connection);
   c.socket.destroy();
 });
+
+test('h2: a body over limits.max_body_size gets 413 (declared) or a reset (streamed past it); the origin sees nothing', async () => {
+  const origin = await startLlhttpOrigin();
+  cleanup.push(() => origin.close());
+  const edge = await startEdge(
+    `
+pools:
+  app: { backends: [ { address: ${origin.address} } ] }
+listeners:
+  - name: h2c
+    listen: 127.0.0.1:0
+    protocol: h2c
+    limits: { max_body_size: 1kb }
+    routes: [ { match: { path_prefix: / }, pool: app } ]
+`,
+    { baseDir: os.tmpdir(), dataDir: os.tmpdir() },
+  );
+  cleanup.push(() => edge.close());
+  const c = await connectRaw(edge.port);
+  c.socket.write(post(1, 2000));
+  assert.equal(await outcome(c, 1), 'response');
+  const head = c.frames.find((f) => f.streamId === 1 && f.type === frameType.HEADERS)!;
+  // 413 is not in the HPACK static table: the codec sends :status as a literal
+  assert.match(head.payload.toString('latin1'), /413/);
+  // no content-length: the DATA passes the limit
+  c.socket.write(frame(frameType.HEADERS, flag.END_HEADERS, 3, headerBlock([[':method', 'POST'], [':scheme', 'http'], [':path', '/big'], [':authority', 'a.test']])));
+  c.socket.write(data(3, 'x'.repeat(1500), true));
+  assert.notEqual(await outcome(c, 3), 'none');
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.deepEqual(origin.seen, []);
+  assert.equal(origin.connections(), 0);
+  c.socket.destroy();
+});
