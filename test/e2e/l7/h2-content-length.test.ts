@@ -13,7 +13,8 @@ after(async () => {
   for (const fn of cleanup.reverse()) await fn();
 });
 
-async function edgeFor(origin: LlhttpOrigin, engine: string, buffering: boolean): Promise<number> {
+/** An h2c edge to `origin`; `listenerYaml` adds listener keys (one line each, indented as listener keys). */
+async function edgeFor(origin: LlhttpOrigin, listenerYaml: string): Promise<number> {
   const edge = await startEdge(
     `
 pools:
@@ -22,8 +23,7 @@ listeners:
   - name: h2c
     listen: 127.0.0.1:0
     protocol: h2c
-    http2: { engine: ${engine} }
-    request_buffering: { enabled: ${buffering} }
+${listenerYaml}
     routes: [ { match: { path_prefix: / }, pool: app } ]
 `,
     { baseDir: os.tmpdir(), dataDir: os.tmpdir() },
@@ -49,7 +49,7 @@ for (const engine of ['auto', 'node']) {
     test(`h2 (${engine} engine, buffering ${buffering ? 'on' : 'off'}): DATA longer or shorter than content-length never reaches the origin`, async () => {
       const origin = await startLlhttpOrigin();
       cleanup.push(() => origin.close());
-      const port = await edgeFor(origin, engine, buffering);
+      const port = await edgeFor(origin, `    http2: { engine: ${engine} }\n    request_buffering: { enabled: ${buffering} }`);
       // too long: a smuggled request rides in the excess; too short: the origin would wait for bytes that never come
       const cases: [string, number, string][] = [
         ['too long', 5, 'hello, and then GET /smuggled HTTP/1.1\r\nhost: a.test\r\n\r\n'],
@@ -87,7 +87,7 @@ for (const engine of ['auto', 'node']) {
 test('h2: a valid POST is buffered and goes up with its content-length; the connection is then reused', async () => {
   const origin = await startLlhttpOrigin();
   cleanup.push(() => origin.close());
-  const port = await edgeFor(origin, 'auto', true);
+  const port = await edgeFor(origin, '    http2: { engine: auto }');
   const c = await connectRaw(port);
   c.socket.write(Buffer.concat([post(1, 10), data(1, 'hello', false)]));
   await new Promise((resolve) => setTimeout(resolve, 50));
@@ -107,21 +107,7 @@ test('h2: a valid POST is buffered and goes up with its content-length; the conn
 test('h2: a body over limits.max_body_size gets 413 (declared) or a reset (streamed past it); the origin sees nothing', async () => {
   const origin = await startLlhttpOrigin();
   cleanup.push(() => origin.close());
-  const edge = await startEdge(
-    `
-pools:
-  app: { backends: [ { address: ${origin.address} } ] }
-listeners:
-  - name: h2c
-    listen: 127.0.0.1:0
-    protocol: h2c
-    limits: { max_body_size: 1kb }
-    routes: [ { match: { path_prefix: / }, pool: app } ]
-`,
-    { baseDir: os.tmpdir(), dataDir: os.tmpdir() },
-  );
-  cleanup.push(() => edge.close());
-  const c = await connectRaw(edge.port);
+  const c = await connectRaw(await edgeFor(origin, '    limits: { max_body_size: 1kb }'));
   c.socket.write(post(1, 2000));
   assert.equal(await outcome(c, 1), 'response');
   const head = c.frames.find((f) => f.streamId === 1 && f.type === frameType.HEADERS)!;
