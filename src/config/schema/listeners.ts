@@ -110,6 +110,10 @@ export const routeSchema = z
         message: `expected exactly one action of pool, redirect, respond or static, got ${actions.length === 0 ? 'none' : actions.join(' and ')}`,
       });
     }
+    // only a proxied request has a body to buffer
+    if (route.request_buffering !== undefined && route.pool === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['request_buffering'], message: 'expected request_buffering only on a route with a pool' });
+    }
   });
 
 export const certificateSchema = z.strictObject({

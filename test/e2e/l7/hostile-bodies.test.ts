@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
-import { startProxy, rawExchange, startLlhttpOrigin, waitFor, type TestProxy } from './helpers.ts';
+import { startProxy, rawExchange, startLlhttpOrigin, waitFor, bridgeExchange, type TestProxy } from './helpers.ts';
 import { startRecordingOrigin, startEchoOrigin } from '../../support/origins.ts';
 
 const cleanup: (() => Promise<void>)[] = [];
@@ -220,4 +220,16 @@ test('a connection that closes hands its slot to the next waiter', async () => {
   const statuses = await Promise.all([0, 1, 2].map(() => rawExchange(proxy.port, request, { responses: 1 }).then((r) => r.responses[0]?.status)));
   assert.deepEqual(statuses, [200, 200, 200]);
   assert.equal(origin.connections(), 3, 'each waiter got a new connection in the freed slot');
+});
+
+test('the bridge (HTTP/2 requests) waits in connection_queue too, and times out there with 503', async () => {
+  const origin = defer(await startEchoOrigin());
+  const proxy = defer(await startProxy({ routes: [{ pool: 'app' }] }, { app: { backends: [{ address: origin.address }], max_connections: 1, connection_queue: { size: 1, timeout: '2s' } } }));
+  const answers = await Promise.all([0, 1, 2].map(() => bridgeExchange(proxy.listener, { path: '/?delay=100' })));
+  assert.deepEqual(answers.map((a) => a.status || a.error?.status).sort(), [200, 200, 503], 'two served on one connection, the third found the queue full');
+  assert.equal(origin.connections(), 1);
+  const short = defer(await startProxy({ routes: [{ pool: 'app' }] }, { app: { backends: [{ address: origin.address }], max_connections: 1, connection_queue: { size: 4, timeout: '150ms' } } }));
+  const [slow, waited] = await Promise.all([bridgeExchange(short.listener, { path: '/?delay=600' }), bridgeExchange(short.listener, { path: '/' })]);
+  assert.equal(slow.status, 200);
+  assert.equal(waited.error?.status, 503);
 });
