@@ -201,7 +201,8 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
 
   /**
    * The request cannot go (on) upstream: its body broke its content-length (400), came too slowly (408),
-   * passed limits.max_body_size (413) or could not be buffered. The upstream connection, if one carried part of it, is closed, never pooled.
+   * passed limits.max_body_size (413) or could not be buffered. The upstream connection, if one carried
+   * part of it, is closed, never pooled.
    */
   private refuse(status: number): void {
     if (this.done) return;
