@@ -69,7 +69,18 @@ test('pool and health keys that would do nothing are refused', () => {
   assert.match(refusal(pool('    protocol: h2\n    retries: { attempts: 1, on: [timeout] }\n')), /pools\.app\.retries\.on: expected only attempts in retries of a pool with protocol: h2, got on/);
   assert.match(refusal(pool('    protocol: h2c\n    max_connections: 10\n')), /pools\.app\.max_connections: expected no max_connections on a pool with protocol: h2c/);
   assert.match(refusal(pool('    protocol: grpc\n    keepalive: { max_idle: 4 }\n')), /pools\.app\.keepalive\.max_idle: expected only idle_timeout in keepalive of a pool with protocol: grpc/);
+  assert.match(refusal(pool('    protocol: h2c\n    connection_queue: { size: 10 }\n')), /pools\.app\.connection_queue: expected no connection_queue on a pool with protocol: h2c/);
   parseConfigText(pool('    protocol: grpc\n    tls: { servername: a.test }\n    health: { type: grpc, service: users, host: a.test }\n'), 'edge.yaml', '/tmp');
+  parseConfigText(pool('    protocol: h2c\n'), 'edge.yaml', '/tmp');
+});
+
+test('request_buffering is refused where requests are always streamed', () => {
+  const config = (pool: string, extra: string): string =>
+    `pools:\n  app:\n    backends: [ { address: 127.0.0.1:9 } ]\n${pool}listeners:\n  - name: web\n    listen: 127.0.0.1:0\n${extra}`;
+  const route = '    protocol: http\n    routes: [ { match: { path_prefix: / }, pool: app, request_buffering: { enabled: false } } ]\n';
+  assert.match(refusal(config('    protocol: grpc\n', route)), /listeners\[0\]\.routes\[0\]\.request_buffering: expected request_buffering only on a route to an http1 pool, got pool app with protocol: grpc/);
+  parseConfigText(config('', route), 'edge.yaml', '/tmp');
+  assert.match(refusal(config('', '    protocol: tcp\n    pool: app\n    request_buffering: { enabled: false }\n')), /listeners\[0\]\.request_buffering: expected no request_buffering settings on a tcp listener/);
 });
 
 test('the admin API stays on loopback unless allow_remote, and then needs tls', () => {

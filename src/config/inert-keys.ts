@@ -17,9 +17,9 @@ const tcpListenerKeys: Readonly<Record<'timeouts' | 'limits', readonly string[]>
   timeouts: ['upstream_connect', 'tunnel_idle'],
   limits: ['max_connections'],
 };
-const notForTcp = ['forwarded', 'http2', 'response_headers'] as const;
+const notForTcp = ['forwarded', 'http2', 'response_headers', 'request_buffering'] as const;
 
-function listenerIssues(listener: ListenerConfig, index: number, given: Given): ConfigIssue[] {
+function listenerIssues(config: Config, listener: ListenerConfig, index: number, given: Given): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   const at = (...keys: Path): Path => ['listeners', index, ...keys];
   const kind = listener.protocol;
@@ -45,7 +45,13 @@ function listenerIssues(listener: ListenerConfig, index: number, given: Given): 
     if (kind === 'https' && listener.tls && !listener.tls.alpn.includes('h2') && given(at('http2'))) {
       issues.push({ path: at('http2'), message: 'expected no http2 settings on a listener whose tls.alpn leaves out h2 (it speaks HTTP/1.1 only)' });
     }
-    listener.routes?.forEach((route, routeIndex) => issues.push(...routeIssues(route, at('routes', routeIndex), given)));
+    listener.routes?.forEach((route, routeIndex) => {
+      issues.push(...routeIssues(route, at('routes', routeIndex), given));
+      const protocol = route.pool !== undefined ? config.pools[route.pool]?.protocol : undefined;
+      if (route.request_buffering !== undefined && protocol !== undefined && protocol !== 'http1') {
+        issues.push({ path: at('routes', routeIndex, 'request_buffering'), message: `expected request_buffering only on a route to an http1 pool, got pool ${route.pool} with protocol: ${protocol} (requests to HTTP/2 pools are streamed on a multiplexed session)` });
+      }
+    });
     issues.push(...shadowedRoutes(listener.routes ?? [], at('routes')));
   }
   if (kind === 'tcp') {
@@ -132,8 +138,8 @@ function poolIssues(config: Config, given: Given): ConfigIssue[] {
       for (const key of ['on', 'methods', 'budget_percent', 'per_try_timeout']) {
         if (given(at('retries', key))) issues.push({ path: at('retries', key), message: `expected only attempts in retries of a pool with protocol: ${pool.protocol}, got ${key} (HTTP/2 pools retry a request only when no backend received it)` });
       }
-      if (pool.max_connections !== undefined) {
-        issues.push({ path: at('max_connections'), message: `expected no max_connections on a pool with protocol: ${pool.protocol} (it caps HTTP/1.1 connections; HTTP/2 multiplexes one session per backend)` });
+      for (const key of ['max_connections', 'connection_queue']) {
+        if (given(at(key))) issues.push({ path: at(key), message: `expected no ${key} on a pool with protocol: ${pool.protocol} (it bounds HTTP/1.1 connections; HTTP/2 multiplexes one session per backend)` });
       }
       if (given(at('keepalive', 'max_idle'))) {
         issues.push({ path: at('keepalive', 'max_idle'), message: `expected only idle_timeout in keepalive of a pool with protocol: ${pool.protocol}, got max_idle (one multiplexed session per backend)` });
@@ -171,5 +177,5 @@ function dnsIssues(config: Config): ConfigIssue[] {
 }
 
 export function inertKeyIssues(config: Config, given: Given): ConfigIssue[] {
-  return [...config.listeners.flatMap((listener, index) => listenerIssues(listener, index, given)), ...poolIssues(config, given), ...dnsIssues(config)];
+  return [...config.listeners.flatMap((listener, index) => listenerIssues(config, listener, index, given)), ...poolIssues(config, given), ...dnsIssues(config)];
 }

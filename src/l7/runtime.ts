@@ -22,6 +22,8 @@ export class ListenerRuntime {
   readonly headerTimeout: number;
   readonly idleTimeout: number;
   readonly bodyTimeout: number;
+  /** timeouts.body_total: the whole request body, from the end of its head. */
+  readonly bodyTotalTimeout: number;
   readonly connectTimeout: number;
   readonly responseTimeout: number;
   readonly tunnelIdleTimeout: number;
@@ -29,6 +31,9 @@ export class ListenerRuntime {
   readonly maxBodySize: number;
   readonly maxConnections: number;
   readonly maxRequestsPerConnection: number;
+  /** request_buffering (the listener's; routes may override enabled and memory_max). */
+  readonly bufferingEnabled: boolean;
+  readonly bufferingMemoryMax: number;
   readonly trusted: TrustedProxies;
   readonly setXff: boolean;
   readonly setRealIp: boolean;
@@ -72,6 +77,7 @@ export class ListenerRuntime {
     this.headerTimeout = t.header;
     this.idleTimeout = t.idle;
     this.bodyTimeout = t.body;
+    this.bodyTotalTimeout = t.body_total;
     this.connectTimeout = t.upstream_connect;
     this.responseTimeout = t.upstream_response;
     this.tunnelIdleTimeout = t.tunnel_idle;
@@ -80,6 +86,8 @@ export class ListenerRuntime {
     this.maxBodySize = l.max_body_size;
     this.maxConnections = l.max_connections;
     this.maxRequestsPerConnection = l.max_requests_per_connection;
+    this.bufferingEnabled = config.request_buffering.enabled;
+    this.bufferingMemoryMax = config.request_buffering.memory_max;
     const f = config.forwarded;
     this.trusted = new TrustedProxies(f.trusted_proxies);
     this.setXff = f.headers.includes('x-forwarded-for');
@@ -135,7 +143,7 @@ export class ListenerRuntime {
 
   /** Shortest configured timeout: how often the listener's sweep must look at deadlines. */
   sweepInterval(): number {
-    const shortest = Math.min(this.headerTimeout, this.idleTimeout, this.bodyTimeout, this.connectTimeout, this.responseTimeout, this.tunnelIdleTimeout);
+    const shortest = Math.min(this.headerTimeout, this.idleTimeout, this.bodyTimeout, this.bodyTotalTimeout, this.connectTimeout, this.responseTimeout, this.tunnelIdleTimeout);
     return Math.max(10, Math.min(500, Math.floor(shortest / 8)));
   }
 }

@@ -12,6 +12,9 @@ export interface ProxyAction {
   readonly upstreamHost: 'client' | 'backend';
   /** Route override of timeouts.upstream_response, or -1. */
   readonly responseTimeout: number;
+  /** Route overrides of request_buffering (enabled, memory_max); undefined: the listener's. */
+  readonly bufferingEnabled: boolean | undefined;
+  readonly bufferingMemoryMax: number | undefined;
 }
 
 export interface RedirectAction {
@@ -56,6 +59,8 @@ export function compileAction(route: RouteConfig): RouteAction {
       rewrite: route.rewrite ? { regex: new RegExp(route.rewrite.regex), replace: route.rewrite.replace } : null,
       upstreamHost: route.upstream_host,
       responseTimeout: route.timeouts?.upstream_response ?? -1,
+      bufferingEnabled: route.request_buffering?.enabled,
+      bufferingMemoryMax: route.request_buffering?.memory_max,
     };
   }
   if (route.redirect !== undefined) {
