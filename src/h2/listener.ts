@@ -134,16 +134,22 @@ export class H2Listener {
       await this.terminator.start();
       // TLS is served on sockets the gate admitted (a PROXY header comes before the handshake): the TLS
       // server never listens, it is handed each socket as a 'connection'
-      const secure = tls.createServer({ ...this.terminator.serverOptions(), allowHalfOpen: true, noDelay: true });
+      const secure = tls.createServer({ ...this.terminator.serverOptions(), noDelay: true });
       this.terminator.attach(secure);
       secure.on('secureConnection', (socket: TLSSocket) => {
+        socket.allowHalfOpen = true;
         carryClient(socket);
         if (socket.alpnProtocol === 'h2') this.acceptH2(socket);
         else this.http.acceptConnection(socket);
       });
       // handshake failures (old versions, weak ciphers, bytes that are not TLS): the socket is closed by tls
       secure.on('tlsClientError', (err) => this.deps.logger.debug({ listener: this.config.name, err: messageOf(err) }, 'tls handshake failed'));
-      serve = (socket) => secure.emit('connection', socket);
+      // half-open only once the handshake is done (the TLS socket takes the raw socket's setting): a client
+      // that half-closes before it would otherwise hold its connection slot until the handshake timeout
+      serve = (socket) => {
+        socket.allowHalfOpen = false;
+        secure.emit('connection', socket);
+      };
     } else {
       serve = (socket) => this.sniff(socket);
     }

@@ -1,0 +1,84 @@
+// max_connections is one connection filter (src/listener) for every kind of listener: the same run over
+// http, https and tcp listeners — at the limit a new connection is closed unanswered, open ones are
+// untouched, and a slot freed by a closing connection is taken by the next one.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import tls from 'node:tls';
+import { runSwitchyard } from '../../support/run-switchyard.ts';
+import { startEchoOrigin } from '../../support/origins.ts';
+
+const cleanups: (() => Promise<unknown>)[] = [];
+after(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+});
+
+type Kind = 'http' | 'https' | 'tcp';
+
+/** A TCP connection held open (for https: before any handshake, which the limit counts too). */
+async function hold(port: number): Promise<net.Socket> {
+  const socket = net.connect(port, '127.0.0.1');
+  socket.on('error', () => undefined);
+  await new Promise((resolve) => socket.once('connect', resolve));
+  return socket;
+}
+
+/** Closes a held connection and waits until the listener has closed its side too. */
+async function release(socket: net.Socket): Promise<void> {
+  const closed = new Promise((resolve) => socket.once('close', resolve));
+  socket.end();
+  await closed;
+}
+
+/** One exchange of the listener's protocol: true when it was served, false when closed unanswered. */
+function served(kind: Kind, port: number): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const socket = kind === 'https' ? tls.connect({ port, host: '127.0.0.1', rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] }) : net.connect(port, '127.0.0.1');
+    let text = '';
+    const timer = setTimeout(() => (socket.destroy(), reject(new Error(`${kind}: neither served nor closed within 5s`))), 5000);
+    socket.on('error', () => undefined);
+    socket.once(kind === 'https' ? 'secureConnect' : 'connect', () => socket.write(kind === 'tcp' ? 'ping' : 'GET / HTTP/1.1\r\nhost: edge.test\r\nconnection: close\r\n\r\n'));
+    socket.on('data', (chunk) => {
+      text += chunk;
+      if (kind === 'tcp' && text === 'ping') socket.end();
+    });
+    socket.once('close', () => {
+      clearTimeout(timer);
+      resolve(kind === 'tcp' ? text === 'ping' : text.startsWith('HTTP/1.1 200'));
+    });
+  });
+}
+
+test('max_connections works the same on http, https and tcp listeners', { timeout: 60_000 }, async () => {
+  const origin = await startEchoOrigin();
+  cleanups.push(() => origin.close());
+  const tcpOrigin = net.createServer((socket) => {
+    socket.on('error', () => undefined);
+    socket.pipe(socket);
+  });
+  await new Promise<void>((resolve) => tcpOrigin.listen(0, '127.0.0.1', resolve));
+  cleanups.push(() => new Promise((resolve) => tcpOrigin.close(resolve)));
+  const edge = await runSwitchyard(`
+pools:
+  web: { backends: [ { address: ${origin.address} } ] }
+  raw: { backends: [ { address: 127.0.0.1:${(tcpOrigin.address() as net.AddressInfo).port} } ] }
+listeners:
+  - { name: http, listen: 127.0.0.1:0, limits: { max_connections: 2 }, routes: [ { match: { path_prefix: / }, pool: web } ] }
+  - { name: https, listen: 127.0.0.1:0, protocol: https, tls: { self_signed: true }, limits: { max_connections: 2 }, routes: [ { match: { path_prefix: / }, pool: web } ] }
+  - { name: tcp, listen: 127.0.0.1:0, protocol: tcp, pool: raw, limits: { max_connections: 2 } }
+`);
+  cleanups.push(() => edge.stop());
+  for (const kind of ['http', 'https', 'tcp'] as const) {
+    const port = edge.ready.listeners[kind].port;
+    assert.equal(await served(kind, port), true, `${kind}: served below the limit`);
+    const held = [await hold(port), await hold(port)];
+    assert.equal(await served(kind, port), false, `${kind}: at the limit a new connection is closed unanswered`);
+    assert.ok(held.every((socket) => !socket.destroyed), `${kind}: the open connections stay`);
+    await release(held[0]);
+    // the listener sees the close a moment after the client does: a few tries, bounded
+    let ok = false;
+    for (let attempt = 0; attempt < 20 && !ok; attempt++) ok = await served(kind, port);
+    assert.equal(ok, true, `${kind}: a freed slot is taken by the next connection`);
+    for (const socket of held) socket.destroy();
+  }
+});
