@@ -1,17 +1,16 @@
 // switchyard dig NAME [TYPE] [@server[:port]]: a DNS query shown like dig; --trace walks from the root.
 import { dig, digTrace, loadRootHints, builtInRootHints, parseHostPort, renderDig, renderDigTrace, runDiagnostic, toRecordType, type NameServer } from '../../diag/index.ts';
-import { UsageError, numberOption, parseCommandArgs, type Command } from '../command.ts';
+import { UsageError, numberOption, parseCommandArgs, type Command, type OptionSpec } from '../command.ts';
 
-const usage = `usage: switchyard dig NAME [TYPE] [@server[:port]] [-p PORT] [--tcp] [--trace] [--json]
-  TYPE                 record type (default A)
-  @server[:port]       server to ask (default: first nameserver in /etc/resolv.conf), port 53
-  -p, --port PORT      server port (with --trace: the port of every server in the walk)
-  --tcp                query over TCP (UDP retries over TCP by itself when the answer is truncated)
-  --trace              walk from the root servers through each referral to the authoritative answer
-  --root @ADDR[:PORT]  start --trace at this server instead of the built-in root hints
-  --root-hints FILE    start --trace at the servers of a named.root-style file
-  --timeout SECONDS    wait per try (default 5, --trace 3)
-  --json               print the result as JSON`;
+const options: readonly OptionSpec[] = [
+  { name: 'port', short: 'p', value: 'PORT', default: '53', description: 'server port (with --trace: the port of every server in the walk)' },
+  { name: 'tcp', description: 'query over TCP (UDP retries over TCP by itself when the answer is truncated)' },
+  { name: 'trace', description: 'walk from the root servers through each referral to the authoritative answer' },
+  { name: 'root', value: '@ADDR[:PORT]', default: 'the built-in root hints', description: 'start --trace at this server' },
+  { name: 'root-hints', value: 'FILE', description: 'start --trace at the servers of a named.root-style file' },
+  { name: 'timeout', value: 'SECONDS', default: '5, with --trace 3', description: 'wait per try' },
+  { name: 'json', description: 'print the result as JSON' },
+];
 
 function parseServer(text: string): { host: string; port?: number } {
   const parsed = parseHostPort(text.replace(/^@/, ''));
@@ -21,17 +20,22 @@ function parseServer(text: string): { host: string; port?: number } {
 
 export const command: Command = {
   summary: 'query a DNS server and show the answer like dig (--trace: walk from the root)',
-  usage,
+  synopsis: 'NAME [TYPE] [@server[:port]] [-p PORT] [--tcp] [--trace] [--json]',
+  description: [
+    'Sends one DNS query and prints the answer the way dig does: header flags, question, answer, authority and additional sections, the query time and the server. With --trace it starts at the root servers and follows each referral to the authoritative answer, showing every step.',
+    'Exit status: 0 when an answer came back (whatever its rcode), 1 when no server answered, 2 for wrong arguments.',
+  ],
+  arguments: [
+    { name: 'NAME', description: 'the name to look up' },
+    { name: 'TYPE', description: 'record type: A, AAAA, CNAME, MX, NS, SOA, TXT, SRV, PTR, CAA, ANY … (default A)' },
+    { name: '@server[:port]', description: 'server to ask (default: the first nameserver in /etc/resolv.conf)' },
+  ],
+  options,
+  examples: ['switchyard dig example.com', 'switchyard dig @127.0.0.1 -p 5353 api.example.test AAAA', 'switchyard dig example.com --trace', 'switchyard dig example.test --trace --root @127.0.0.1:5353 --json'],
   async run(args, io) {
-    const { values, positionals } = parseCommandArgs(args, {
-      port: { type: 'string', short: 'p' },
-      tcp: { type: 'boolean' },
-      trace: { type: 'boolean' },
-      root: { type: 'string' },
-      'root-hints': { type: 'string' },
-      timeout: { type: 'string' },
-      json: { type: 'boolean' },
-    });
+    const parsed = parseCommandArgs(args, options);
+    const positionals = parsed.positionals;
+    const values = { port: parsed.string('port'), tcp: parsed.flag('tcp'), trace: parsed.flag('trace'), root: parsed.string('root'), 'root-hints': parsed.string('root-hints'), timeout: parsed.string('timeout'), json: parsed.flag('json') };
     const servers = positionals.filter((arg) => arg.startsWith('@'));
     const words = positionals.filter((arg) => !arg.startsWith('@'));
     if (words.length === 0 || words.length > 2) throw new UsageError('expected NAME [TYPE]');

@@ -6,13 +6,25 @@ import path from 'node:path';
 import { loadConfigFile } from '../../config/index.ts';
 import { ConfigError } from '../../core/index.ts';
 import { readAdminToken } from '../../admin/index.ts';
-import { UsageError, type Command } from '../command.ts';
+import { UsageError, parseCommandArgs, type Command, type OptionSpec } from '../command.ts';
+
+const options: readonly OptionSpec[] = [
+  { name: 'config', short: 'c', value: 'FILE', description: 'the config file to load (or give FILE as the argument); its data_dir locates the running edge' },
+];
 
 export const command: Command = {
   summary: 'validate a config and make the running edge load it (zero downtime)',
-  usage: 'usage: switchyard reload -c FILE',
+  synopsis: '-c FILE',
+  description: [
+    'Validates FILE here first (the same checks as switchyard check), then asks the running edge to load it: through the admin API when the config has one, so the edge\'s own verdict comes back, else by sending SIGHUP to the pid in <data_dir>/switchyard.run.json. New connections get the new config; in-flight requests finish on the old one.',
+    'Exit status: 0 when the edge reloaded (or was signalled), 1 when the config is refused or no running edge is found, 2 for wrong arguments.',
+  ],
+  arguments: [{ name: 'FILE', description: 'the config file, as with -c' }],
+  options,
+  examples: ['switchyard reload -c switchyard.yaml', 'switchyard check -q switchyard.yaml && switchyard reload -c switchyard.yaml'],
   async run(args, io) {
-    const files = args.filter((arg) => arg !== '-c' && arg !== '--config');
+    const parsed = parseCommandArgs(args, options);
+    const files = [...parsed.positionals, ...(parsed.string('config') !== undefined ? [parsed.string('config')!] : [])];
     if (files.length !== 1) throw new UsageError('expected one config file');
     let loaded;
     try {
