@@ -423,6 +423,7 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput {
     this.status = status;
     const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
     const fields = headers.slice();
+    if (firstValue(fields, 'date') === undefined) fields.push('date', this.rt.date.value());
     if (this.request.method !== 'HEAD') {
       if (firstValue(fields, 'content-type') === undefined) fields.push('content-type', 'text/plain; charset=utf-8');
       fields.push('content-length', String(bytes.length));
