@@ -485,6 +485,7 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput {
     rec.pool = this.pool?.name ?? '';
     rec.backend = this.lease?.backend.id ?? '';
     rec.protocol = 'h2';
+    rec.headers = this;
     rec.traceId = this.trace?.traceId ?? '';
     rec.attempts = this.attempts;
     rec.tried = this.tried;
