@@ -74,7 +74,6 @@ const QUOTED_DASH = encodeAscii('"-"');
 const USER_FIELDS = encodeAscii(' - - ');
 const QUOTE = encodeAscii('"');
 const SP_QUOTE = encodeAscii(' "');
-const QUOTE_SP = encodeAscii('" ');
 const HTTP_10 = encodeAscii(' HTTP/1.0"');
 const HTTP_11 = encodeAscii(' HTTP/1.1"');
 const HTTP_2 = encodeAscii(' HTTP/2.0"');
