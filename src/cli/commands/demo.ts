@@ -134,7 +134,11 @@ function banner(loaded: LoadedConfig, apps: AppChild[], dataDir: string): string
     const running = apps.filter((app) => app.instance.service === service);
     lines.push(`  ${service.padEnd(9)} ${running.map(({ instance, pid }) => `${instance.name} ${address(instance.host, instance.port)} (pid ${pid})`).join(', ')}`);
   }
-  lines.push(`  database  ${database}`, `  logs      ${show(path.join(dataDir, 'logs'))}/`, '', 'Try:');
+  lines.push(`  database  ${database}`, `  logs      ${show(path.join(dataDir, 'logs'))}/  (the instances' logs)`);
+  const access = config.log.access_log;
+  if (access === 'stdout' || access === 'stderr') lines.push(`  access    on ${access}`);
+  else if (access !== 'off') lines.push(`  access    ${show(path.resolve(loaded.baseDir, access))}  (one line per request: tail -f it)`);
+  lines.push('', 'Try:');
   lines.push(`  dig ${dnsAt} api.example.test`);
   lines.push(`  curl --cacert ${show(path.join(dataDir, 'tls', 'ca', 'ca.pem'))} --resolve api.example.test:${webPort}:127.0.0.1 https://api.example.test:${webPort}/api/users`);
   lines.push(`  https://example.test:${webPort}/   (log in as demo / demo; example.test and api.example.test must resolve to 127.0.0.1:`);
