@@ -46,6 +46,15 @@ export interface Command {
   run(args: string[], io: CommandIo): Promise<number>;
 }
 
+/** The diagnostics' machine-readable output switch. */
+export const jsonOption: OptionSpec = { name: 'json', description: 'print the result as JSON' };
+
+/** ping and traceroute: which address of HOST to use. */
+export const familyOptions: readonly OptionSpec[] = [
+  { name: 'ipv4', short: '4', description: 'resolve HOST to an IPv4 address only' },
+  { name: 'ipv6', short: '6', description: 'resolve HOST to an IPv6 address only' },
+];
+
 /** Every command's help option; main answers it before the command runs. */
 export const helpOption: OptionSpec = { name: 'help', short: 'h', description: 'show this help and exit' };
 

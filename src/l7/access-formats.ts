@@ -91,6 +91,13 @@ export function formattedWorstCase(fields: AccessFields, extra: number): number 
   return variable * 12 + 256;
 }
 
+/** `key` and `value`, or nothing when `value` is empty. */
+function optional(line: AccessLine, key: Uint8Array, value: string): void {
+  if (value.length === 0) return;
+  line.bytes(key);
+  line.plain(value);
+}
+
 function quotedOrDash(line: AccessLine, value: string | undefined): void {
   if (value === undefined || value.length === 0) return line.bytes(QUOTED_DASH);
   line.bytes(QUOTE);
@@ -141,22 +148,10 @@ export function buildText(line: AccessLine, fields: AccessFields, time: Uint8Arr
   line.bytes(B_MS);
   line.ms(from, to);
   line.bytes(MS);
-  if (fields.route.length > 0) {
-    line.bytes(K_ROUTE);
-    line.plain(fields.route);
-  }
-  if (fields.pool.length > 0) {
-    line.bytes(K_POOL);
-    line.plain(fields.pool);
-  }
-  if (fields.backend.length > 0) {
-    line.bytes(K_BACKEND);
-    line.plain(fields.backend);
-  }
-  if (fields.protocol.length > 0) {
-    line.bytes(SP);
-    line.plain(fields.protocol);
-  }
+  optional(line, K_ROUTE, fields.route);
+  optional(line, K_POOL, fields.pool);
+  optional(line, K_BACKEND, fields.backend);
+  optional(line, SP, fields.protocol);
   if (fields.attempts > 1) {
     line.bytes(K_ATTEMPTS);
     line.int(fields.attempts);

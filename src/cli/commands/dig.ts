@@ -1,6 +1,6 @@
 // switchyard dig NAME [TYPE] [@server[:port]]: a DNS query shown like dig; --trace walks from the root.
 import { dig, digTrace, loadRootHints, builtInRootHints, parseHostPort, renderDig, renderDigTrace, runDiagnostic, toRecordType, type NameServer } from '../../diag/index.ts';
-import { UsageError, numberOption, parseCommandArgs, type Command, type OptionSpec } from '../command.ts';
+import { UsageError, jsonOption, numberOption, parseCommandArgs, type Command, type OptionSpec } from '../command.ts';
 
 const options: readonly OptionSpec[] = [
   { name: 'port', short: 'p', value: 'PORT', default: '53', description: 'server port (with --trace: the port of every server in the walk)' },
@@ -9,7 +9,7 @@ const options: readonly OptionSpec[] = [
   { name: 'root', value: '@ADDR[:PORT]', default: 'the built-in root hints', description: 'start --trace at this server' },
   { name: 'root-hints', value: 'FILE', description: 'start --trace at the servers of a named.root-style file' },
   { name: 'timeout', value: 'SECONDS', default: '5, with --trace 3', description: 'wait per try' },
-  { name: 'json', description: 'print the result as JSON' },
+  jsonOption,
 ];
 
 function parseServer(text: string): { host: string; port?: number } {

@@ -1,15 +1,14 @@
 // switchyard ping HOST: ICMP echo with RTT statistics (native addon; see docs/cli-diagnostics.md).
 import { ping, pingFailure, pingHeader, probeLine, renderPingSummary, runDiagnostic } from '../../diag/index.ts';
-import { UsageError, numberOption, parseCommandArgs, type Command, type OptionSpec } from '../command.ts';
+import { UsageError, familyOptions, jsonOption, numberOption, parseCommandArgs, type Command, type OptionSpec } from '../command.ts';
 
 const options: readonly OptionSpec[] = [
   { name: 'count', short: 'c', value: 'COUNT', default: '4', description: 'echo requests to send' },
   { name: 'interval', short: 'i', value: 'SECONDS', default: '1', description: 'time between requests' },
   { name: 'timeout', short: 'W', value: 'SECONDS', default: '2', description: 'wait for each reply' },
   { name: 'size', short: 's', value: 'BYTES', default: '56', description: 'payload size' },
-  { name: 'ipv4', short: '4', description: 'resolve HOST to an IPv4 address only' },
-  { name: 'ipv6', short: '6', description: 'resolve HOST to an IPv6 address only' },
-  { name: 'json', description: 'print the result as JSON' },
+  ...familyOptions,
+  jsonOption,
 ];
 
 export const command: Command = {

@@ -1,12 +1,12 @@
 // switchyard tcping HOST:PORT: repeated TCP handshakes with connect-time statistics and loss.
 import { attemptLine, joinHostPort, parseHostPort, renderTcpingSummary, runDiagnostic, tcping } from '../../diag/index.ts';
-import { UsageError, numberOption, parseCommandArgs, type Command, type OptionSpec } from '../command.ts';
+import { UsageError, jsonOption, numberOption, parseCommandArgs, type Command, type OptionSpec } from '../command.ts';
 
 const options: readonly OptionSpec[] = [
   { name: 'count', short: 'c', value: 'COUNT', default: '4', description: 'handshakes to attempt' },
   { name: 'interval', short: 'i', value: 'SECONDS', default: '1', description: 'time between attempts' },
   { name: 'timeout', short: 't', value: 'SECONDS', default: '2', description: 'wait for each handshake' },
-  { name: 'json', description: 'print the result as JSON' },
+  jsonOption,
 ];
 
 export const command: Command = {

@@ -1,7 +1,7 @@
 // switchyard trace URL: a request's whole life as a waterfall (DNS, TCP, TLS, request, first byte,
 // download) with the server's own phases from Server-Timing.
 import { parseHostPort, renderTrace, runDiagnostic, trace, traceFailure } from '../../diag/index.ts';
-import { UsageError, numberOption, parseCommandArgs, type Command, type OptionSpec } from '../command.ts';
+import { UsageError, jsonOption, numberOption, parseCommandArgs, type Command, type OptionSpec } from '../command.ts';
 
 const options: readonly OptionSpec[] = [
   { name: 'dns', value: 'HOST:PORT', default: 'the system resolver', description: 'resolve the URL\'s host through this DNS server (shows the CNAME chain and TTLs)' },
@@ -12,7 +12,7 @@ const options: readonly OptionSpec[] = [
   { name: 'request', short: 'X', value: 'METHOD', default: 'GET', description: 'request method' },
   { name: 'header', short: 'H', value: "'Name: value'", multiple: true, description: 'extra request header (a traceparent here replaces the generated one)' },
   { name: 'timeout', value: 'SECONDS', default: '10', description: 'limit for the whole request' },
-  { name: 'json', description: 'print the result as JSON' },
+  jsonOption,
 ];
 
 function parseResolve(text: string): { host: string; port: number; address: string } {

@@ -1,15 +1,14 @@
 // switchyard traceroute HOST: hop discovery with UDP probes of increasing TTL (native addon, IP_RECVERR).
 import { hopLine, renderTraceroute, runDiagnostic, traceroute, tracerouteFailure, tracerouteHeader } from '../../diag/index.ts';
-import { UsageError, numberOption, parseCommandArgs, type Command, type OptionSpec } from '../command.ts';
+import { UsageError, familyOptions, jsonOption, numberOption, parseCommandArgs, type Command, type OptionSpec } from '../command.ts';
 
 const options: readonly OptionSpec[] = [
   { name: 'max-hops', short: 'm', value: 'N', default: '30', description: 'largest TTL to try' },
   { name: 'queries', short: 'q', value: 'N', default: '3', description: 'probes per hop' },
   { name: 'wait', short: 'w', value: 'SECONDS', default: '3', description: 'wait for each probe\'s answer' },
   { name: 'port', short: 'p', value: 'PORT', default: '33434', description: 'first destination port, one more per probe' },
-  { name: 'ipv4', short: '4', description: 'resolve HOST to an IPv4 address only' },
-  { name: 'ipv6', short: '6', description: 'resolve HOST to an IPv6 address only' },
-  { name: 'json', description: 'print the result as JSON' },
+  ...familyOptions,
+  jsonOption,
 ];
 
 export const command: Command = {
