@@ -111,6 +111,14 @@ export function parseCommandArgs(args: string[], options: readonly OptionSpec[])
   }
 }
 
+/** The one config file of start, check and reload: `-c FILE` or FILE as the argument, not both. */
+export function configFileArg(parsed: ParsedArgs): string {
+  const flagged = parsed.string('config');
+  const files = flagged === undefined ? parsed.positionals : [...parsed.positionals, flagged];
+  if (files.length !== 1) throw new UsageError('expected one config file (-c FILE)');
+  return files[0];
+}
+
 /** A numeric option in [min, max], or the fallback when absent; anything else is a UsageError. */
 export function numberOption(text: string | undefined, name: string, fallback: number, min: number, max: number): number {
   if (text === undefined) return fallback;

@@ -1,7 +1,7 @@
 // switchyard check FILE: validate a config and explain what it would run, without starting anything.
 import { loadConfigFile, type Config } from '../../config/index.ts';
 import { ConfigError } from '../../core/index.ts';
-import { UsageError, parseCommandArgs, type Command, type OptionSpec } from '../command.ts';
+import { configFileArg, parseCommandArgs, type Command, type OptionSpec } from '../command.ts';
 
 const options: readonly OptionSpec[] = [
   { name: 'config', short: 'c', value: 'FILE', description: 'the config file to check (or give FILE as the argument)' },
@@ -40,16 +40,15 @@ export const command: Command = {
   async run(args, io) {
     const parsed = parseCommandArgs(args, options);
     const quiet = parsed.flag('quiet');
-    const files = [...parsed.positionals, ...(parsed.string('config') !== undefined ? [parsed.string('config')!] : [])];
-    if (files.length !== 1) throw new UsageError('expected one config file');
+    const file = configFileArg(parsed);
     try {
-      const loaded = await loadConfigFile(files[0]);
+      const loaded = await loadConfigFile(file);
       // Zone files and root hints are separate files: read them too, so check finds their errors now.
       if (loaded.config.dns) {
         const { checkDnsConfig } = await import('../../dns/index.ts');
         await checkDnsConfig(loaded.config.dns, loaded.baseDir);
       }
-      if (!quiet) io.stdout.write(`${files[0]}: ok\n${summarize(loaded.config).map((line) => `  ${line}\n`).join('')}`);
+      if (!quiet) io.stdout.write(`${file}: ok\n${summarize(loaded.config).map((line) => `  ${line}\n`).join('')}`);
       return 0;
     } catch (err) {
       if (err instanceof ConfigError) {

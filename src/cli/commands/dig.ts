@@ -35,7 +35,6 @@ export const command: Command = {
   async run(args, io) {
     const parsed = parseCommandArgs(args, options);
     const positionals = parsed.positionals;
-    const values = { port: parsed.string('port'), tcp: parsed.flag('tcp'), trace: parsed.flag('trace'), root: parsed.string('root'), 'root-hints': parsed.string('root-hints'), timeout: parsed.string('timeout'), json: parsed.flag('json') };
     const servers = positionals.filter((arg) => arg.startsWith('@'));
     const words = positionals.filter((arg) => !arg.startsWith('@'));
     if (words.length === 0 || words.length > 2) throw new UsageError('expected NAME [TYPE]');
@@ -45,30 +44,34 @@ export const command: Command = {
     if (typeText !== undefined && !toRecordType(typeText) && toRecordType(name)) [name, typeText] = [typeText, name];
     const type = toRecordType(typeText ?? 'A');
     if (!type) throw new UsageError(`unknown record type ${JSON.stringify(typeText)}`);
-    const port = numberOption(values.port, '--port', 0, 1, 65535);
-    const timeout = numberOption(values.timeout, '--timeout', values.trace ? 3 : 5, 0.01, 600);
-    const json = Boolean(values.json);
-    const shown = [name, type, ...servers, ...(values.tcp ? ['--tcp'] : []), ...(values.trace ? ['--trace'] : [])].join(' ');
+    const port = numberOption(parsed.string('port'), '--port', 0, 1, 65535);
+    const timeout = numberOption(parsed.string('timeout'), '--timeout', parsed.flag('trace') ? 3 : 5, 0.01, 600);
+    const json = parsed.flag('json');
+    const tcp = parsed.flag('tcp');
+    const walk = parsed.flag('trace');
+    const rootText = parsed.string('root');
+    const rootHints = parsed.string('root-hints');
+    const shown = [name, type, ...servers, ...(tcp ? ['--tcp'] : []), ...(walk ? ['--trace'] : [])].join(' ');
 
-    if (values.trace) {
+    if (walk) {
       if (servers.length > 0) throw new UsageError('--trace starts at the root: use --root @addr:port instead of @server');
       let roots: NameServer[] | undefined;
       let walkPort = port || 53;
-      if (values.root) {
-        const root = parseServer(values.root);
+      if (rootText) {
+        const root = parseServer(rootText);
         roots = [{ name: 'root.', address: root.host }];
         walkPort = port || root.port || 53;
       }
       return runDiagnostic(io, 'dig', json, async () => {
-        roots ??= values['root-hints'] ? await loadRootHints(values['root-hints']) : builtInRootHints();
-        return digTrace({ name, type, roots, port: walkPort, tcp: values.tcp, timeoutMs: timeout * 1000 });
+        roots ??= rootHints ? await loadRootHints(rootHints) : builtInRootHints();
+        return digTrace({ name, type, roots, port: walkPort, tcp, timeoutMs: timeout * 1000 });
       }, { render: (result) => renderDigTrace(result, shown) });
     }
 
-    if (values.root || values['root-hints']) throw new UsageError('--root and --root-hints go with --trace');
+    if (rootText || rootHints) throw new UsageError('--root and --root-hints go with --trace');
     const server = servers[0] ? parseServer(servers[0]) : undefined;
     return runDiagnostic(io, 'dig', json,
-      () => dig({ name, type, server: server?.host, port: port || server?.port || 53, tcp: values.tcp, timeoutMs: timeout * 1000 }),
+      () => dig({ name, type, server: server?.host, port: port || server?.port || 53, tcp, timeoutMs: timeout * 1000 }),
       { render: (result) => renderDig(result, shown) });
   },
 };

@@ -24,20 +24,19 @@ export const command: Command = {
   async run(args, io) {
     const parsed = parseCommandArgs(args, options);
     const positionals = parsed.positionals;
-    const values = { count: parsed.string('count'), interval: parsed.string('interval'), timeout: parsed.string('timeout'), size: parsed.string('size'), ipv4: parsed.flag('ipv4'), ipv6: parsed.flag('ipv6'), json: parsed.flag('json') };
     if (positionals.length !== 1) throw new UsageError('expected one HOST');
-    const count = numberOption(values.count, '--count', 4, 1, 100_000);
-    const interval = numberOption(values.interval, '--interval', 1, 0.01, 3600);
-    const timeout = numberOption(values.timeout, '--timeout', 2, 0.01, 600);
-    const size = numberOption(values.size, '--size', 56, 0, 65000);
-    const json = Boolean(values.json);
+    const count = numberOption(parsed.string('count'), '--count', 4, 1, 100_000);
+    const interval = numberOption(parsed.string('interval'), '--interval', 1, 0.01, 3600);
+    const timeout = numberOption(parsed.string('timeout'), '--timeout', 2, 0.01, 600);
+    const size = numberOption(parsed.string('size'), '--size', 56, 0, 65000);
+    const json = parsed.flag('json');
     return runDiagnostic(io, 'ping', json, () => ping({
       host: positionals[0],
       count: Math.floor(count as number),
       intervalMs: (interval as number) * 1000,
       timeoutMs: (timeout as number) * 1000,
       size: Math.floor(size as number),
-      family: values.ipv6 ? 6 : values.ipv4 ? 4 : undefined,
+      family: parsed.flag('ipv6') ? 6 : parsed.flag('ipv4') ? 4 : undefined,
       onStart: json ? undefined : (start) => io.stdout.write(pingHeader(start)),
       onProbe: json ? undefined : (probe) => io.stdout.write(probeLine(probe)),
     }), { render: renderPingSummary, failure: pingFailure });

@@ -1,6 +1,6 @@
 // switchyard start -c FILE: run the edge in the foreground until SIGTERM/SIGINT; SIGHUP reloads.
 import { ConfigError, messageOf } from '../../core/index.ts';
-import { UsageError, parseCommandArgs, type Command, type OptionSpec } from '../command.ts';
+import { UsageError, configFileArg, parseCommandArgs, type Command, type OptionSpec } from '../command.ts';
 import { runEdge } from '../../supervisor/index.ts';
 
 const options: readonly OptionSpec[] = [
@@ -10,9 +10,7 @@ const options: readonly OptionSpec[] = [
 
 export function parseStartArgs(args: string[]): { configFile: string; workers?: number } {
   const parsed = parseCommandArgs(args, options);
-  if (parsed.positionals.length > 1 || (parsed.positionals.length === 1 && parsed.string('config') !== undefined)) throw new UsageError('expected one config file');
-  const configFile = parsed.string('config') ?? parsed.positionals[0];
-  if (!configFile) throw new UsageError('expected a config file: switchyard start -c FILE');
+  const configFile = configFileArg(parsed);
   const workersText = parsed.string('workers');
   let workers: number | undefined;
   if (workersText !== undefined) {

@@ -22,14 +22,13 @@ export const command: Command = {
   async run(args, io) {
     const parsed = parseCommandArgs(args, options);
     const positionals = parsed.positionals;
-    const values = { count: parsed.string('count'), interval: parsed.string('interval'), timeout: parsed.string('timeout'), json: parsed.flag('json') };
     if (positionals.length !== 1) throw new UsageError('expected one HOST:PORT');
     const target = parseHostPort(positionals[0]);
     if (!target?.port) throw new UsageError(`expected HOST:PORT, got ${JSON.stringify(positionals[0])}`);
-    const count = numberOption(values.count, '--count', 4, 1, 100_000);
-    const interval = numberOption(values.interval, '--interval', 1, 0, 3600);
-    const timeout = numberOption(values.timeout, '--timeout', 2, 0.001, 600);
-    const json = Boolean(values.json);
+    const count = numberOption(parsed.string('count'), '--count', 4, 1, 100_000);
+    const interval = numberOption(parsed.string('interval'), '--interval', 1, 0, 3600);
+    const timeout = numberOption(parsed.string('timeout'), '--timeout', 2, 0.001, 600);
+    const json = parsed.flag('json');
     const port = target.port;
     return runDiagnostic(io, 'tcping', json, () => tcping({
       host: target.host,

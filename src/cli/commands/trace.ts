@@ -39,31 +39,31 @@ export const command: Command = {
   async run(args, io) {
     const parsed = parseCommandArgs(args, options);
     const positionals = parsed.positionals;
-    const values = { dns: parsed.string('dns'), resolve: parsed.list('resolve'), insecure: parsed.flag('insecure'), cacert: parsed.string('cacert'), 'admin-token': parsed.string('admin-token'), request: parsed.string('request'), header: parsed.list('header'), timeout: parsed.string('timeout'), json: parsed.flag('json') };
     if (positionals.length !== 1) throw new UsageError('expected one URL');
     let dns: { host: string; port: number } | undefined;
-    if (values.dns) {
-      const server = parseHostPort(values.dns);
-      if (!server) throw new UsageError(`--dns expects HOST:PORT, got ${JSON.stringify(values.dns)}`);
+    const dnsText = parsed.string('dns');
+    if (dnsText) {
+      const server = parseHostPort(dnsText);
+      if (!server) throw new UsageError(`--dns expects HOST:PORT, got ${JSON.stringify(dnsText)}`);
       dns = { host: server.host, port: server.port ?? 53 };
     }
-    const headers = (values.header ?? []).map((text): [string, string] => {
+    const headers = parsed.list('header').map((text): [string, string] => {
       const colon = text.indexOf(':');
       if (colon <= 0) throw new UsageError(`-H expects 'Name: value', got ${JSON.stringify(text)}`);
       return [text.slice(0, colon).trim(), text.slice(colon + 1).trim()];
     });
-    const method = values.request ?? 'GET';
+    const method = parsed.string('request') ?? 'GET';
     if (!/^[A-Za-z]+$/.test(method)) throw new UsageError(`bad method ${JSON.stringify(method)}`);
-    const timeout = numberOption(values.timeout, '--timeout', 10, 0.001, 3600);
-    return runDiagnostic(io, 'trace', Boolean(values.json), () => trace({
+    const timeout = numberOption(parsed.string('timeout'), '--timeout', 10, 0.001, 3600);
+    return runDiagnostic(io, 'trace', parsed.flag('json'), () => trace({
       url: positionals[0],
       method,
       headers,
       dns,
-      resolve: (values.resolve ?? []).map(parseResolve),
-      insecure: values.insecure,
-      caFile: values.cacert,
-      adminToken: values['admin-token'],
+      resolve: parsed.list('resolve').map(parseResolve),
+      insecure: parsed.flag('insecure'),
+      caFile: parsed.string('cacert'),
+      adminToken: parsed.string('admin-token'),
       timeoutMs: timeout * 1000,
     }), { render: renderTrace, failure: traceFailure });
   },

@@ -24,13 +24,12 @@ export const command: Command = {
   async run(args, io) {
     const parsed = parseCommandArgs(args, options);
     const positionals = parsed.positionals;
-    const values = { 'max-hops': parsed.string('max-hops'), queries: parsed.string('queries'), wait: parsed.string('wait'), port: parsed.string('port'), ipv4: parsed.flag('ipv4'), ipv6: parsed.flag('ipv6'), json: parsed.flag('json') };
     if (positionals.length !== 1) throw new UsageError('expected one HOST');
-    const maxHops = numberOption(values['max-hops'], '--max-hops', 30, 1, 255);
-    const probes = numberOption(values.queries, '--queries', 3, 1, 10);
-    const wait = numberOption(values.wait, '--wait', 3, 0.01, 60);
-    const port = numberOption(values.port, '--port', 33434, 1, 65535);
-    const json = Boolean(values.json);
+    const maxHops = numberOption(parsed.string('max-hops'), '--max-hops', 30, 1, 255);
+    const probes = numberOption(parsed.string('queries'), '--queries', 3, 1, 10);
+    const wait = numberOption(parsed.string('wait'), '--wait', 3, 0.01, 60);
+    const port = numberOption(parsed.string('port'), '--port', 33434, 1, 65535);
+    const json = parsed.flag('json');
     const host = positionals[0];
     return runDiagnostic(io, 'traceroute', json, () => traceroute({
       host,
@@ -38,7 +37,7 @@ export const command: Command = {
       probes: Math.floor(probes as number),
       waitMs: (wait as number) * 1000,
       basePort: Math.floor(port as number),
-      family: values.ipv6 ? 6 : values.ipv4 ? 4 : undefined,
+      family: parsed.flag('ipv6') ? 6 : parsed.flag('ipv4') ? 4 : undefined,
       onStart: json ? undefined : (address) => io.stdout.write(tracerouteHeader(host, address, maxHops as number)),
       onHop: json ? undefined : (hop) => io.stdout.write(hopLine(hop)),
     }), { render: renderTraceroute, failure: tracerouteFailure });
