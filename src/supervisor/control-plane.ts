@@ -219,7 +219,7 @@ export class ControlPlane {
   }
 
   private onHealth(pool: string, backend: string, healthy: boolean, reason: string): void {
-    this.loggers.logger.warn({ pool, backend, healthy, reason }, healthy ? 'backend up' : 'backend down');
+    // logged once, by the checker that saw it
     // The control plane's pools feed DNS and the admin API; with `workers: 0` they are the traffic's too.
     this.pools?.get(pool)?.setHealth(backend, healthy, reason);
     if (this.workerCount() > 0) this.traffic?.setHealth(pool, backend, healthy, reason);

@@ -6,17 +6,28 @@ import path from 'node:path';
 import { loadConfigFile } from '../../config/index.ts';
 import { ConfigError } from '../../core/index.ts';
 import { postAdmin, readAdminToken, type AdminAddress } from '../../admin/index.ts';
-import { UsageError, type Command } from '../command.ts';
+import { configFileArg, parseCommandArgs, type Command, type OptionSpec } from '../command.ts';
+
+const options: readonly OptionSpec[] = [
+  { name: 'config', short: 'c', value: 'FILE', description: 'the config file to load (or give FILE as the argument); its data_dir locates the running edge' },
+];
 
 export const command: Command = {
   summary: 'validate a config and make the running edge load it (zero downtime)',
-  usage: 'usage: switchyard reload -c FILE',
+  synopsis: '-c FILE',
+  description: [
+    'Validates FILE here first (the same checks as switchyard check), then asks the running edge to load it: through the admin API when the config has one, so the edge\'s own verdict comes back, else by sending SIGHUP to the pid in <data_dir>/switchyard.run.json. Requests that arrive after the reload use the new config; requests in flight finish on the old one.',
+    'Exit status: 0 when the edge reloaded (or was signalled), 1 when the config is refused or no running edge is found, 2 for wrong arguments.',
+  ],
+  arguments: [{ name: 'FILE', description: 'the config file, as with -c' }],
+  options,
+  examples: ['switchyard reload -c switchyard.yaml', 'switchyard check -q switchyard.yaml && switchyard reload -c switchyard.yaml'],
   async run(args, io) {
-    const files = args.filter((arg) => arg !== '-c' && arg !== '--config');
-    if (files.length !== 1) throw new UsageError('expected one config file');
+    const parsed = parseCommandArgs(args, options);
+    const file = configFileArg(parsed);
     let loaded;
     try {
-      loaded = await loadConfigFile(files[0]);
+      loaded = await loadConfigFile(file);
     } catch (err) {
       if (err instanceof ConfigError) {
         io.stderr.write(`${err.message}\nreload refused: the running config stays\n`);
