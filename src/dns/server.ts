@@ -135,8 +135,9 @@ export class DnsServer implements Component, HasStatus<DnsStatus> {
     await this.swapEngine(config, zones);
     this.config = config;
     this.zones = zones;
+    // No 'reloaded' line here: this is one part of a reload that may still be rolled back; the supervisor
+    // announces it once the whole reload has committed.
     if (this.bound.length > 0) this.watchZoneFiles();
-    this.logger.info({ zones: zones.length }, 'dns: reloaded');
   }
 
   private async swapEngine(config: DnsConfig, zones: Zone[]): Promise<void> {
