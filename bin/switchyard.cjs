@@ -13,6 +13,20 @@ const root = path.resolve(__dirname, '..');
 const entry = distStatus(root).fresh ? path.join(root, 'dist', 'cli', 'main.js') : path.join(root, 'src', 'cli', 'main.ts');
 const major = Number(process.versions.node.split('.')[0]);
 
+/**
+ * The Node 24 binary of the `node` dependency: in this package's node_modules (a checkout, a global install)
+ * or in an enclosing one where npm hoisted it (`npm install --prefix DIR switchyard-*.tgz`).
+ */
+function nodeOfDependency() {
+  let dir;
+  try {
+    dir = path.dirname(require.resolve('node/package.json', { paths: [root] }));
+  } catch {
+    return undefined;
+  }
+  return [path.join(dir, 'bin', 'node'), path.join(dir, '..', '.bin', 'node')].find((file) => fs.existsSync(file));
+}
+
 if (major >= 24) {
   import(require('node:url').pathToFileURL(entry).href)
     .then((cli) => cli.main(process.argv.slice(2)))
@@ -24,11 +38,7 @@ if (major >= 24) {
       process.exit(1);
     });
 } else {
-  const candidates = [
-    path.join(root, 'node_modules', 'node', 'bin', 'node'),
-    path.join(root, 'node_modules', '.bin', 'node'),
-  ];
-  const node24 = candidates.find((file) => fs.existsSync(file));
+  const node24 = nodeOfDependency();
   if (!node24) {
     process.stderr.write(`switchyard: needs Node.js 24 (running ${process.version}); run npm install first\n`);
     process.exit(1);

@@ -1,13 +1,22 @@
-// Builds dist/ (src/ as plain JavaScript, tsconfig.build.json) during `npm install` and `npm run build`.
-// CommonJS so that any Node can run it from npm's install step. Never fails the install: without dist/ (no
-// TypeScript installed, e.g. `npm ci --omit=dev`, or a compile error) everything runs from the .ts sources
-// through Node's type stripping, just with a larger memory footprint per process.
+// Builds dist/ (src/ as plain JavaScript, tsconfig.build.json, plus the bundled worker and demo app) during
+// `npm install` in a checkout, `npm run build`, and `npm pack` (prepack, with --strict). CommonJS so that any
+// Node can run it from npm's install step. Never fails an install in a checkout: without dist/ (no TypeScript
+// installed, e.g. `npm ci --omit=dev`, or a compile error) everything runs from the .ts sources through
+// Node's type stripping, just with a larger memory footprint per process. With --strict (packing) any
+// failure is an error: an installed package cannot run .ts (Node does not strip types under node_modules).
 'use strict';
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
+const strict = process.argv.includes('--strict');
+
+/** Without --strict: says why and leaves the .ts sources to run. With --strict: fails the command. */
+function giveUp(message) {
+  console.log(`switchyard: ${message}`);
+  process.exit(strict ? 1 : 0);
+}
 const dist = path.join(root, 'dist');
 // Written last: its mtime is what "dist/ is at least as new as src/" compares (src/supervisor/dist-entry.ts).
 const stamp = path.join(dist, '.build-stamp');
@@ -25,8 +34,9 @@ function bundleWorker() {
   try {
     esbuild = require(require.resolve('esbuild', { paths: [root] }));
   } catch {
+    if (strict) giveUp('esbuild is not installed: cannot bundle the worker and the demo app');
     console.log('switchyard: esbuild is not installed, so the worker is not bundled');
-    return;
+    return undefined;
   }
   try {
     esbuild.buildSync({
@@ -42,28 +52,65 @@ function bundleWorker() {
     });
   } catch (err) {
     fs.rmSync(out, { recursive: true, force: true });
+    if (strict) giveUp(`bundling the worker failed (${err && err.message})`);
     console.log(`switchyard: bundling the worker failed (${err && err.message}); it runs dist/supervisor/worker-main.js`);
+  }
+  return esbuild;
+}
+
+/**
+ * dist/demo/app/main.js: the demo's application server (demo/app, TypeScript outside src/) as one module,
+ * for an installed package, where Node refuses to strip types; a checkout without it runs demo/app/main.ts.
+ */
+function bundleDemoApp(esbuild) {
+  const out = path.join(dist, 'demo', 'app');
+  fs.rmSync(out, { recursive: true, force: true });
+  if (!esbuild) return;
+  try {
+    esbuild.buildSync({
+      entryPoints: [path.join(root, 'demo', 'app', 'main.ts')],
+      outdir: out,
+      bundle: true,
+      format: 'esm',
+      platform: 'node',
+      target: 'node24',
+      packages: 'external',
+      logLevel: 'warning',
+    });
+  } catch (err) {
+    fs.rmSync(out, { recursive: true, force: true });
+    if (strict) giveUp(`bundling the demo app failed (${err && err.message})`);
+    console.log(`switchyard: bundling the demo app failed (${err && err.message}); it runs demo/app/main.ts`);
   }
 }
 
-let tsc;
-try {
-  tsc = require.resolve('typescript/bin/tsc', { paths: [root] });
-} catch {
-  console.log('switchyard: typescript is not installed, so no dist/ build; processes run the .ts sources');
-  process.exit(0);
+/**
+ * The ICMP addon is loaded relative to its module (src/diag/native/build/…): dist/diag/native links to the
+ * one build. Also run by scripts/install.cjs: npm pack leaves symbolic links out of the package.
+ */
+function linkNativeAddon() {
+  const native = path.join(dist, 'diag', 'native');
+  fs.rmSync(native, { recursive: true, force: true });
+  fs.mkdirSync(path.dirname(native), { recursive: true });
+  fs.symlinkSync(path.join('..', '..', 'src', 'diag', 'native'), native, 'dir');
 }
 
-fs.rmSync(stamp, { force: true });
-const result = spawnSync(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.build.json')], { cwd: root, stdio: 'inherit' });
-if (result.status !== 0) {
-  console.log('switchyard: the dist/ build failed; processes run the .ts sources');
-  process.exit(0);
+function build() {
+  let tsc;
+  try {
+    tsc = require.resolve('typescript/bin/tsc', { paths: [root] });
+  } catch {
+    giveUp('typescript is not installed, so no dist/ build; processes run the .ts sources');
+  }
+  fs.rmSync(stamp, { force: true });
+  const result = spawnSync(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.build.json')], { cwd: root, stdio: 'inherit' });
+  if (result.status !== 0) giveUp('the dist/ build failed; processes run the .ts sources');
+  linkNativeAddon();
+  bundleDemoApp(bundleWorker());
+  fs.writeFileSync(stamp, `${new Date().toISOString()}\n`);
+  console.log('switchyard: built dist/');
 }
-// The ICMP addon is loaded relative to its module (src/diag/native/build/…): dist/diag sees the same build.
-const native = path.join(dist, 'diag', 'native');
-fs.rmSync(native, { recursive: true, force: true });
-fs.symlinkSync(path.join('..', '..', 'src', 'diag', 'native'), native, 'dir');
-bundleWorker();
-fs.writeFileSync(stamp, `${new Date().toISOString()}\n`);
-console.log('switchyard: built dist/');
+
+module.exports = { linkNativeAddon };
+if (require.main === module) build();
+

@@ -28,6 +28,8 @@ export interface ControlPlaneOptions {
   configFile: string;
   /** Overrides `workers` from the config. */
   workers?: number;
+  /** Overrides `data_dir` from the config (absolute): the demo of an installed package keeps its state in the cwd. */
+  dataDir?: string;
   clock?: Clock;
 }
 
@@ -89,7 +91,7 @@ export class ControlPlane {
   }
 
   async start(): Promise<void> {
-    this.loaded = await loadConfigFile(this.configFile);
+    this.loaded = await this.load(this.configFile);
     const { config } = this.loaded;
     this.loggers = createLoggers(config, this.loaded.baseDir);
     const { logger } = this.loggers;
@@ -157,6 +159,12 @@ export class ControlPlane {
     );
   }
 
+  private async load(file: string): Promise<LoadedConfig> {
+    const loaded = await loadConfigFile(file);
+    // Set in the config itself, so that the workers (which resolve data_dir from the snapshot) agree.
+    return this.options.dataDir ? { ...loaded, config: { ...loaded.config, data_dir: this.options.dataDir } } : loaded;
+  }
+
   /**
    * Build-then-swap: a config that fails to load or to apply leaves the running one untouched. `file` (an
    * absolute path; `switchyard reload -c FILE` through the admin API) replaces the config file: once it has
@@ -174,7 +182,7 @@ export class ControlPlane {
     const { logger } = this.loggers;
     let loaded: LoadedConfig;
     try {
-      loaded = await loadConfigFile(file);
+      loaded = await this.load(file);
       // Listeners, zones and certificates resolve relative paths against the directory of the config they
       // were built from, for their whole life: a config from elsewhere would mix two meanings.
       if (loaded.baseDir !== this.loaded.baseDir) {
