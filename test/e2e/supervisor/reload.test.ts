@@ -144,3 +144,27 @@ test('a run record left by a killed edge is not trusted: reload signals no stran
   assert.equal(gone.code, 1);
   assert.match(gone.stderr, new RegExp(`pid ${record.pid} no longer runs`));
 });
+
+test('a reload that fails after DNS took the new zones rolls back, and nothing logs that it reloaded', async () => {
+  const a = await origin('a');
+  const dns = (ttl: number): string => `
+dns:
+  listen: [udp://127.0.0.1:0]
+  zones:
+    - origin: shop.test.
+      ttl: ${ttl}
+      soa: { mname: ns1.shop.test., rname: hostmaster.shop.test. }
+      records:
+        - { name: "@", type: A, value: 127.0.0.1 }
+`;
+  const running = await edge(config(a) + dns(300));
+  const earlier = new Set(running.lines);
+  // Valid, and DNS applies it; then the traffic side cannot listen on an address this host does not have.
+  await writeFile(running.configFile, `${config(a)}  - name: elsewhere\n    listen: 192.0.2.1:0\n    routes:\n      - match: { path_prefix: / }\n        pool: app\n${dns(600)}`);
+  const result = await cli(['reload', '-c', running.configFile]);
+  assert.equal(result.code, 1, result.stdout);
+  await running.waitForLine((line) => line.msg === 'reload failed, the running config stays' && !earlier.has(line));
+  const announced = running.lines.filter((line) => !earlier.has(line) && typeof line.msg === 'string' && /reloaded/.test(line.msg));
+  assert.deepEqual(announced, []);
+  assert.equal(await originOf(running.url('web')), 'a');
+});

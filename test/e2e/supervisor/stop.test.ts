@@ -36,8 +36,8 @@ async function sharedOrigin(): Promise<EchoOrigin> {
   return origin;
 }
 
-const config = (backend: string): string => `
-shutdown_timeout: ${shutdownTimeoutMs}ms
+const config = (backend: string, timeoutMs = shutdownTimeoutMs): string => `
+shutdown_timeout: ${timeoutMs}ms
 workers: 2
 pools:
   app:
@@ -50,8 +50,8 @@ listeners:
         pool: app
 `;
 
-async function group(launcher: string[]): Promise<RunningSwitchyard> {
-  const running = await runSwitchyard(config((await sharedOrigin()).address), { launcher, detached: true });
+async function group(launcher: string[], timeoutMs = shutdownTimeoutMs): Promise<RunningSwitchyard> {
+  const running = await runSwitchyard(config((await sharedOrigin()).address, timeoutMs), { launcher, detached: true });
   cleanups.push(async () => {
     try {
       process.kill(-running.process.pid!, 'SIGKILL');
@@ -103,19 +103,32 @@ async function exitOf(running: RunningSwitchyard): Promise<{ ms: number; code: n
   return new Promise((resolve) => running.process.once('exit', (code, signal) => resolve({ ms: performance.now() - start, code, signal })));
 }
 
+/** Every request in flight completed, the front process exited 0 within shutdown_timeout, and no process is left. */
+async function assertDrained(label: string, running: RunningSwitchyard, results: Promise<(number | string)[]>, exited: ReturnType<typeof exitOf>): Promise<void> {
+  const [statuses, exit] = await Promise.all([results, exited]);
+  const completed = statuses.filter((status) => status === 200).length;
+  console.log(`${label} with ${inFlight} in flight: ${completed}/${inFlight} completed, exit after ${Math.round(exit.ms)} ms`);
+  assert.equal(completed, inFlight, `cut: ${JSON.stringify(statuses.filter((status) => status !== 200))}`);
+  assert.deepEqual([exit.code, exit.signal], [0, null]);
+  assert.ok(exit.ms < shutdownTimeoutMs, `exit took ${exit.ms} ms`);
+  assert.equal(groupAlive(running.process.pid!), false, 'no worker outlives the primary');
+}
+
 for (const [name, launcher] of Object.entries(launchers)) {
   test(`${name}: SIGTERM to the process group finishes all ${inFlight} requests in flight, then exits in time`, async () => {
     const running = await group(launcher);
     const { results } = await loadUp(running);
     const exited = exitOf(running);
     process.kill(-running.process.pid!, 'SIGTERM');
-    const [statuses, exit] = await Promise.all([results, exited]);
-    const completed = statuses.filter((status) => status === 200).length;
-    console.log(`${name}: group SIGTERM with ${inFlight} in flight: ${completed}/${inFlight} completed, exit after ${Math.round(exit.ms)} ms`);
-    assert.equal(completed, inFlight, `cut: ${JSON.stringify(statuses.filter((status) => status !== 200))}`);
-    assert.deepEqual([exit.code, exit.signal], [0, null]);
-    assert.ok(exit.ms < shutdownTimeoutMs, `exit took ${exit.ms} ms`);
-    assert.equal(groupAlive(running.process.pid!), false, 'no worker outlives the primary');
+    await assertDrained(`${name}: group SIGTERM`, running, results, exited);
+  });
+
+  test(`${name}: SIGTERM to the front process alone finishes every request in flight too`, async () => {
+    const running = await group(launcher);
+    const { results } = await loadUp(running);
+    const exited = exitOf(running);
+    process.kill(running.process.pid!, 'SIGTERM');
+    await assertDrained(`${name}: front-process SIGTERM`, running, results, exited);
   });
 
   test(`${name}: SIGINT to the group, then SIGINT and SIGTERM again during the drain, still finishes every request`, async () => {
@@ -127,13 +140,7 @@ for (const [name, launcher] of Object.entries(launchers)) {
     process.kill(-running.process.pid!, 'SIGINT');
     process.kill(running.process.pid!, 'SIGTERM');
     process.kill(-running.process.pid!, 'SIGTERM');
-    const [statuses, exit] = await Promise.all([results, exited]);
-    const completed = statuses.filter((status) => status === 200).length;
-    console.log(`${name}: group SIGINT + repeated signals with ${inFlight} in flight: ${completed}/${inFlight} completed, exit after ${Math.round(exit.ms)} ms`);
-    assert.equal(completed, inFlight, `cut: ${JSON.stringify(statuses.filter((status) => status !== 200))}`);
-    assert.deepEqual([exit.code, exit.signal], [0, null]);
-    assert.ok(exit.ms < shutdownTimeoutMs, `exit took ${exit.ms} ms`);
-    assert.equal(groupAlive(running.process.pid!), false, 'no worker outlives the primary');
+    await assertDrained(`${name}: group SIGINT + repeated signals`, running, results, exited);
   });
 
   test(`${name}: after load, an idle edge exits at once on a group SIGTERM`, async () => {
@@ -149,3 +156,24 @@ for (const [name, launcher] of Object.entries(launchers)) {
     assert.equal(groupAlive(running.process.pid!), false, 'no worker outlives the primary');
   });
 }
+
+test('a request longer than shutdown_timeout does not hold the exit: the group exits at the deadline', async () => {
+  const running = await group(launchers['Node 24 directly'], 800);
+  const slow = await sharedOrigin();
+  const before = slow.requests();
+  const cut = new Promise<number | string>((resolve) => {
+    http.get(running.url('web', '/?delay=10000'), { agent: false }, (response) => {
+      response.resume();
+      response.on('end', () => resolve(response.statusCode!));
+    }).on('error', (err) => resolve((err as NodeJS.ErrnoException).code ?? err.message));
+  });
+  while (slow.requests() === before) await new Promise((resolve) => setTimeout(resolve, 5));
+  const exited = exitOf(running);
+  process.kill(-running.process.pid!, 'SIGTERM');
+  const exit = await exited;
+  console.log(`shutdown_timeout 800 ms with a 10 s request in flight: exit after ${Math.round(exit.ms)} ms`);
+  assert.equal(exit.code, 0);
+  assert.ok(exit.ms >= 700 && exit.ms < 2_000, `exit took ${exit.ms} ms`);
+  assert.notEqual(await cut, 200);
+  assert.equal(groupAlive(running.process.pid!), false, 'no worker outlives the primary');
+});
