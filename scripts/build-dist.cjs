@@ -22,66 +22,39 @@ const dist = path.join(root, 'dist');
 const stamp = path.join(dist, '.build-stamp');
 
 /**
- * dist/worker/: the traffic worker bundled with esbuild (our code in one module plus one chunk per listener
- * kind, which src/supervisor/listeners.ts imports on demand; packages stay in node_modules). A worker that
- * loads ~100 separate modules idles ~5 MB higher: V8 tiers up Node's own module loader and touches more of
- * the node binary (docs/bench.md, "RSS"). Without esbuild the worker runs dist/supervisor/worker-main.js.
+ * One esbuild bundle of `entry` into `out` (our code in one module, packages stay in node_modules). On
+ * failure `out` is removed and `fallback` (what runs instead) is said; with --strict the build fails.
  */
-function bundleWorker() {
-  const out = path.join(dist, 'worker');
+function bundle(esbuild, what, entry, out, fallback, extra = {}) {
   fs.rmSync(out, { recursive: true, force: true });
+  try {
+    esbuild.buildSync({ entryPoints: [entry], outdir: out, bundle: true, format: 'esm', platform: 'node', target: 'node24', packages: 'external', logLevel: 'warning', ...extra });
+  } catch (err) {
+    fs.rmSync(out, { recursive: true, force: true });
+    if (strict) giveUp(`bundling ${what} failed (${err && err.message})`);
+    console.log(`switchyard: bundling ${what} failed (${err && err.message}); it runs ${fallback}`);
+  }
+}
+
+/**
+ * Both bundles, when esbuild is installed (a checkout's devDependency; an installed package ships them).
+ * dist/worker/: the traffic worker, with one chunk per listener kind, which src/supervisor/listeners.ts
+ * imports on demand. A worker that loads ~100 separate modules idles ~5 MB higher: V8 tiers up Node's own
+ * module loader and touches more of the node binary (docs/bench.md, "RSS"). dist/demo/app/: the demo's
+ * application server (demo/app, TypeScript outside src/), which an installed package cannot run as .ts.
+ */
+function bundleAll() {
   let esbuild;
   try {
     esbuild = require(require.resolve('esbuild', { paths: [root] }));
   } catch {
     if (strict) giveUp('esbuild is not installed: cannot bundle the worker and the demo app');
     console.log('switchyard: esbuild is not installed, so the worker is not bundled');
-    return undefined;
+    for (const out of ['worker', path.join('demo', 'app')]) fs.rmSync(path.join(dist, out), { recursive: true, force: true });
+    return;
   }
-  try {
-    esbuild.buildSync({
-      entryPoints: [path.join(dist, 'supervisor', 'worker-main.js')],
-      outdir: out,
-      bundle: true,
-      splitting: true,
-      format: 'esm',
-      platform: 'node',
-      target: 'node24',
-      packages: 'external',
-      logLevel: 'warning',
-    });
-  } catch (err) {
-    fs.rmSync(out, { recursive: true, force: true });
-    if (strict) giveUp(`bundling the worker failed (${err && err.message})`);
-    console.log(`switchyard: bundling the worker failed (${err && err.message}); it runs dist/supervisor/worker-main.js`);
-  }
-  return esbuild;
-}
-
-/**
- * dist/demo/app/main.js: the demo's application server (demo/app, TypeScript outside src/) as one module,
- * for an installed package, where Node refuses to strip types; a checkout without it runs demo/app/main.ts.
- */
-function bundleDemoApp(esbuild) {
-  const out = path.join(dist, 'demo', 'app');
-  fs.rmSync(out, { recursive: true, force: true });
-  if (!esbuild) return;
-  try {
-    esbuild.buildSync({
-      entryPoints: [path.join(root, 'demo', 'app', 'main.ts')],
-      outdir: out,
-      bundle: true,
-      format: 'esm',
-      platform: 'node',
-      target: 'node24',
-      packages: 'external',
-      logLevel: 'warning',
-    });
-  } catch (err) {
-    fs.rmSync(out, { recursive: true, force: true });
-    if (strict) giveUp(`bundling the demo app failed (${err && err.message})`);
-    console.log(`switchyard: bundling the demo app failed (${err && err.message}); it runs demo/app/main.ts`);
-  }
+  bundle(esbuild, 'the worker', path.join(dist, 'supervisor', 'worker-main.js'), path.join(dist, 'worker'), 'dist/supervisor/worker-main.js', { splitting: true });
+  bundle(esbuild, 'the demo app', path.join(root, 'demo', 'app', 'main.ts'), path.join(dist, 'demo', 'app'), 'demo/app/main.ts');
 }
 
 /**
@@ -106,7 +79,7 @@ function build() {
   const result = spawnSync(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.build.json')], { cwd: root, stdio: 'inherit' });
   if (result.status !== 0) giveUp('the dist/ build failed; processes run the .ts sources');
   linkNativeAddon();
-  bundleDemoApp(bundleWorker());
+  bundleAll();
   fs.writeFileSync(stamp, `${new Date().toISOString()}\n`);
   console.log('switchyard: built dist/');
 }
