@@ -20,6 +20,7 @@ const tools: Record<string, string> = {
   wrk: 'wrk',
   nginx: 'nginx-light',
   dnsperf: 'dnsperf',
+  'systemd-analyze': 'systemd',
 };
 
 // jemalloc, which workers preload (runtime.allocator) and the tests check: found where the runtime looks

@@ -4,7 +4,7 @@
 // three commands to try, and on Ctrl-C drains the edge and stops the instances. State (SQLite file, JWT
 // secret, local CA, admin token, logs) lives in the config's data_dir, reused by the next run.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -14,8 +14,13 @@ import { startEdge } from '../../supervisor/index.ts';
 import { UsageError, parseCommandArgs, type Command, type CommandIo, type OptionSpec } from '../command.ts';
 
 const projectRoot = path.resolve(import.meta.dirname, '..', '..', '..');
-const appEntry = path.join(projectRoot, 'demo', 'app', 'main.ts');
+// Built JavaScript when this runs from dist/ (an installed package has no choice: Node does not strip types
+// under node_modules; scripts/build-dist.cjs bundles the app), else the TypeScript sources.
+const builtApp = path.join(projectRoot, 'dist', 'demo', 'app', 'main.js');
+const appEntry = import.meta.filename.endsWith('.js') && existsSync(builtApp) ? builtApp : path.join(projectRoot, 'demo', 'app', 'main.ts');
 const defaultConfig = path.join(projectRoot, 'demo', 'switchyard.yaml');
+/** An installed package (not a checkout): its own directory may not be writable, so state goes to the cwd. */
+const installed = projectRoot.split(path.sep).includes('node_modules');
 const demoServices = ['users', 'orders'] as const;
 
 const options: readonly OptionSpec[] = [{ name: 'config', short: 'c', value: 'FILE', default: 'demo/switchyard.yaml', description: 'the demo config to run' }];
@@ -149,7 +154,8 @@ function banner(loaded: LoadedConfig, apps: AppChild[], dataDir: string): string
 
 async function runDemo(configFile: string, io: CommandIo): Promise<number> {
   const loaded = await loadConfigFile(configFile);
-  const dataDir = path.resolve(loaded.baseDir, loaded.config.data_dir);
+  const dataOverride = installed && configFile === defaultConfig ? path.resolve('switchyard-demo-data') : undefined;
+  const dataDir = dataOverride ?? path.resolve(loaded.baseDir, loaded.config.data_dir);
   const logDir = path.join(dataDir, 'logs');
   await mkdir(logDir, { recursive: true });
   const instances = appInstances(loaded.config);
@@ -170,7 +176,7 @@ async function runDemo(configFile: string, io: CommandIo): Promise<number> {
     await Promise.all(children.map((child) => child.start({ dataDir, logDir, corsOrigins: pageOrigins(loaded.config) })));
     if (interrupted) return 130;
     io.stdout.write('starting the edge …\n');
-    edge = await startEdge({ configFile });
+    edge = await startEdge({ configFile, dataDir: dataOverride });
   } catch (err) {
     await stopApps();
     if (interrupted) return 130;
