@@ -147,7 +147,7 @@ test('admin off loopback: refused without allow_remote, refused without tls, ser
       // switchyard reload reaches it over HTTPS, trusting exactly the configured certificate
       const reloaded = await cli(['reload', '-c', edge.configFile], edge.dir);
       assert.equal(reloaded.code, 0, reloaded.stderr);
-      assert.equal(reloaded.stdout, 'reloaded\n');
+      assert.equal(reloaded.stdout, `reloaded: the edge (pid ${edge.process.pid}) runs ${edge.configFile}\n`);
     } finally {
       await edge.stop();
     }
