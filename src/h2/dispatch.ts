@@ -4,7 +4,7 @@
 import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { ListenerConfig, PoolConfig } from '../config/index.ts';
 import type { Clock, Logger } from '../core/index.ts';
-import { Router, upstreamTarget, type HttpListener, type ProxyAction, type UpstreamPool, type UpstreamPools } from '../l7/index.ts';
+import { Router, normalizePath, upstreamTarget, type HttpListener, type ProxyAction, type UpstreamPool, type UpstreamPools } from '../l7/index.ts';
 import type { BalanceInput } from '../pool/index.ts';
 import { exchangeStream } from './exchange-adapter.ts';
 import { ForwardedHeaders } from './forwarded.ts';
@@ -66,9 +66,17 @@ export class StreamDispatch {
   readonly dispatch = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, rawHeaders: string[], context: StreamContext): StreamCloseListener | undefined => {
     if (this.router !== null) {
       const method = String(headers[':method']);
-      const target = String(headers[':path'] ?? '/');
-      const query = target.indexOf('?');
-      const path = query < 0 ? target : target.slice(0, query);
+      const sent = String(headers[':path'] ?? '/');
+      const query = sent.indexOf('?');
+      const rawPath = query < 0 ? sent : sent.slice(0, query);
+      // routed and sent upstream normalised, as the HTTP/1.1 path does (the L7 exchange does it itself)
+      const path = rawPath === '*' ? rawPath : normalizePath(rawPath);
+      if (path === null) {
+        stream.respond({ ':status': 400, 'content-type': 'text/plain; charset=utf-8', ...this.deps.responseHeaders });
+        stream.end('400 bad request\n');
+        return undefined;
+      }
+      const target = path === rawPath ? sent : path + (query < 0 ? '' : sent.slice(query));
       const authority = String(headers[':authority'] ?? headers.host ?? '');
       const hostname = authority.replace(/:\d+$/, '').toLowerCase();
       const route = this.router.match(method, hostname, path, { header: (name) => headerValue(headers, name) });

@@ -52,6 +52,16 @@ const SOCKET_MAX_QUEUED = 16 * 1024 * 1024;
 /** A header block larger than this (compressed, HEADERS + CONTINUATION) ends the connection. */
 const MAX_HEADER_BLOCK_FACTOR = 2;
 const EMPTY = Buffer.alloc(0);
+/**
+ * How many closed streams a connection remembers (RFC 9113 §5.1): frames on a stream the client closed
+ * (END_STREAM both ways, or its RST_STREAM) are answered with STREAM_CLOSED, frames on one we reset are
+ * in flight and ignored, and HEADERS for a lower id never opened is a connection error. Older ids than
+ * these fall back to "ignored" for DATA, WINDOW_UPDATE and RST_STREAM, and PROTOCOL_ERROR for HEADERS.
+ */
+const CLOSED_MEMORY = 1024;
+/** How a remembered stream closed. */
+const CLOSED_BY_PEER = 1;
+const RESET_BY_US = 2;
 
 export class H2Connection implements StreamConnection {
   readonly socket: Socket;
@@ -63,6 +73,8 @@ export class H2Connection implements StreamConnection {
   private readonly encoder = new HpackEncoder();
   private readonly resets: ResetCounter;
   readonly streams = new Map<number, CodecStream>();
+  /** Recently closed stream ids → CLOSED_BY_PEER | RESET_BY_US, oldest first (CLOSED_MEMORY of them). */
+  private readonly closedStreams = new Map<number, number>();
   /** Highest stream id the client opened. */
   private lastStreamId = 0;
   /** GOAWAY sent: streams above `goawayLastId` are not served. */
@@ -79,6 +91,8 @@ export class H2Connection implements StreamConnection {
   // header block being assembled from HEADERS + CONTINUATION
   private blockStream = 0;
   private blockEndStream = false;
+  /** The HEADERS frame of the block made its stream depend on itself (RFC 9113 §5.3.1). */
+  private blockSelfDependent = false;
   private blockParts: Buffer[] | null = null;
   private blockSize = 0;
   private readonly maxBlockSize: number;
@@ -195,6 +209,8 @@ export class H2Connection implements StreamConnection {
       case T_PRIORITY:
         if (id === 0) return this.connectionError(E_PROTOCOL_ERROR);
         if (length !== 5) return this.streamError(id, E_FRAME_SIZE_ERROR);
+        // a stream cannot depend on itself (RFC 9113 §5.3.1); priorities are otherwise not used
+        if ((buf.readUInt32BE(start) & 0x7fff_ffff) === id) return this.streamError(id, E_PROTOCOL_ERROR);
         return;
       case T_RST_STREAM:
         return this.onRstStream(id, length);
@@ -243,7 +259,9 @@ export class H2Connection implements StreamConnection {
     const stream = this.streams.get(id);
     if (stream === undefined) {
       if (id > this.lastStreamId) return this.connectionError(E_PROTOCOL_ERROR);
-      return; // a stream closed or reset already: DATA in flight is dropped
+      // closed by the client: STREAM_CLOSED; reset by us (or long gone): in flight, dropped
+      if (this.closedStreams.get(id) === CLOSED_BY_PEER) this.writeRst(id, E_STREAM_CLOSED);
+      return;
     }
     if (stream.remoteClosed) return stream.reset(E_STREAM_CLOSED);
     stream.receiveData(buf, start, end, (flags & F_END_STREAM) !== 0, frameLength);
@@ -257,14 +275,18 @@ export class H2Connection implements StreamConnection {
       if (pad > end - start) return this.connectionError(E_PROTOCOL_ERROR);
       end -= pad;
     }
+    let selfDependent = false;
     if ((flags & F_PRIORITY) !== 0) {
       if (end - start < 5) return this.connectionError(E_FRAME_SIZE_ERROR);
-      start += 5; // priority is not used (RFC 9113 §5.3.2: deprecated signalling)
+      // priority is not used (RFC 9113 §5.3.2: deprecated signalling), but must not be on itself
+      selfDependent = (buf.readUInt32BE(start) & 0x7fff_ffff) === id;
+      start += 5;
     }
     const endStream = (flags & F_END_STREAM) !== 0;
-    if ((flags & F_END_HEADERS) !== 0) return this.onHeaderBlock(id, endStream, buf, start, end);
+    if ((flags & F_END_HEADERS) !== 0) return this.onHeaderBlock(id, endStream, selfDependent, buf, start, end);
     this.blockStream = id;
     this.blockEndStream = endStream;
+    this.blockSelfDependent = selfDependent;
     this.blockParts = [buf.subarray(start, end)];
     this.blockSize = end - start;
   }
@@ -279,10 +301,10 @@ export class H2Connection implements StreamConnection {
     const block = Buffer.concat(this.blockParts!);
     this.blockParts = null;
     this.blockStream = 0;
-    this.onHeaderBlock(id, this.blockEndStream, block, 0, block.length);
+    this.onHeaderBlock(id, this.blockEndStream, this.blockSelfDependent, block, 0, block.length);
   }
 
-  private onHeaderBlock(id: number, endStream: boolean, block: Buffer, start: number, end: number): void {
+  private onHeaderBlock(id: number, endStream: boolean, selfDependent: boolean, block: Buffer, start: number, end: number): void {
     // decoded whatever becomes of the stream: the HPACK table must follow every block
     const list: string[] = [];
     let listSize: number;
@@ -296,14 +318,23 @@ export class H2Connection implements StreamConnection {
     if (existing !== undefined) {
       // trailers: they end the request, and carry no pseudo-header (RFC 9113 §8.1)
       if (existing.remoteClosed) return existing.reset(E_STREAM_CLOSED);
-      if (!endStream) return existing.reset(E_PROTOCOL_ERROR);
+      if (!endStream || selfDependent) return existing.reset(E_PROTOCOL_ERROR);
       for (let i = 0; i < list.length; i += 2) if (list[i].charCodeAt(0) === 58) return existing.reset(E_PROTOCOL_ERROR);
       return existing.receiveEnd();
     }
-    if (id <= this.lastStreamId) return; // a stream already closed (reset by us): dropped
     if (id % 2 === 0) return this.connectionError(E_PROTOCOL_ERROR);
+    if (id <= this.lastStreamId) {
+      // a closed stream (§5.1): trailers the client sent after closing it are STREAM_CLOSED, frames in
+      // flight to a stream we reset are dropped, and a new stream must have a higher id than every one
+      // opened before (§5.1.1)
+      const closed = this.closedStreams.get(id);
+      if (closed === CLOSED_BY_PEER) return this.writeRst(id, E_STREAM_CLOSED);
+      if (closed === RESET_BY_US) return;
+      return this.connectionError(E_PROTOCOL_ERROR);
+    }
     this.lastStreamId = id;
     if (this.goawaySent && id > this.goawayLastId) return;
+    if (selfDependent) return this.writeRst(id, E_PROTOCOL_ERROR);
     if (this.streams.size >= this.limits.maxConcurrentStreams) return this.writeRst(id, E_REFUSED_STREAM);
     const request = requestFields(list);
     if (request === null) return this.writeRst(id, E_PROTOCOL_ERROR);
@@ -347,7 +378,8 @@ export class H2Connection implements StreamConnection {
         if (value > MAX_WINDOW) return this.connectionError(E_FLOW_CONTROL_ERROR);
         const delta = value - this.peerInitialWindow;
         this.peerInitialWindow = value;
-        for (const stream of this.streams.values()) stream.initialWindowChanged(delta);
+        // a change that takes a stream's window past 2^31-1 is a connection error (§6.9.2)
+        for (const stream of this.streams.values()) if (!stream.initialWindowChanged(delta)) return this.connectionError(E_FLOW_CONTROL_ERROR);
       } else if (key === S_MAX_FRAME_SIZE) {
         if (value < 16_384 || value > 16_777_215) return this.connectionError(E_PROTOCOL_ERROR);
         this.peerMaxFrame = value;
@@ -368,6 +400,8 @@ export class H2Connection implements StreamConnection {
     const stream = this.streams.get(id);
     if (stream === undefined) {
       if (id > this.lastStreamId) return this.connectionError(E_PROTOCOL_ERROR);
+      // an increment of 0 is an error on any stream (§6.9); otherwise late updates are normal
+      if (increment === 0) this.writeRst(id, E_PROTOCOL_ERROR);
       return;
     }
     if (increment === 0) return stream.reset(E_PROTOCOL_ERROR);
@@ -408,6 +442,7 @@ export class H2Connection implements StreamConnection {
 
   streamClosed(stream: CodecStream): void {
     this.streams.delete(stream.id);
+    if (!this.closedStreams.has(stream.id)) this.rememberClosed(stream.id, CLOSED_BY_PEER);
     if (this.streams.size === 0) {
       this.idleSince = this.clock.monotonic();
       if ((this.goawaySent || this.peerGoaway) && !this.finished) this.finish(null);
@@ -458,8 +493,17 @@ export class H2Connection implements StreamConnection {
     this.output.frame(T_DATA, endStream ? F_END_STREAM : 0, id, chunk, start, end);
   }
 
+  /** Keeps how stream `id` closed, forgetting the oldest beyond CLOSED_MEMORY. */
+  private rememberClosed(id: number, how: number): void {
+    const closed = this.closedStreams;
+    closed.set(id, how);
+    if (closed.size > CLOSED_MEMORY) closed.delete(closed.keys().next().value!);
+  }
+
   writeRst(id: number, code: number): void {
     if (this.lastHeaders.id === id) this.lastHeaders.id = 0;
+    // frames the client sent before it read this reset are dropped, not answered (§5.1 "closed")
+    if (code !== E_STREAM_CLOSED) this.rememberClosed(id, RESET_BY_US);
     const at = this.output.reserve(FRAME_HEADER + 4);
     const chunk = this.output.chunk;
     writeFrameHeader(chunk, at, 4, T_RST_STREAM, 0, id);

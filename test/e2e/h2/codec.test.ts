@@ -11,7 +11,7 @@ import { EdgeError, silentLogger } from '../../../src/core/index.ts';
 import { CodecFrontend } from '../../../src/h2/index.ts';
 import { HpackDecoder } from '../../../src/h2/codec/hpack.ts';
 import type { ExchangeHandle } from '../../../src/l7/index.ts';
-import { connectRaw, frame, frameType, flag, headerBlock, type RawConnection } from './raw-client.ts';
+import { connectRaw, frame, frameType, flag, headerBlock, until } from '../../support/h2-frames.ts';
 
 const config = parseConfigText(
   `
@@ -32,12 +32,6 @@ const base: [string, string][] = [[':method', 'GET'], [':scheme', 'http'], [':pa
 
 function headers(id: number, fields: [string, string][], flags = flag.END_HEADERS | flag.END_STREAM): Buffer {
   return frame(frameType.HEADERS, flags, id, headerBlock(fields));
-}
-
-/** Waits until `check` holds for the frames received so far, or the connection closes. */
-async function until(raw: RawConnection, check: () => boolean, ms = 3000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check() && !raw.socket.destroyed && Date.now() < deadline) await new Promise((r) => raw.socket.once('data', r).once('close', r));
 }
 
 describe('h2 codec: bad input', () => {
