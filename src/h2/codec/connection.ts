@@ -36,6 +36,8 @@ export interface ConnectionEvents {
   request(connection: H2Connection, stream: CodecStream, request: RequestFields): void;
   /** The client reset more streams in a second than allowed; the connection is being cut. */
   cutForResets(connection: H2Connection): void;
+  /** The client's header blocks decoded to more than the budget of a second; the connection is being cut. */
+  headerBudgetSpent(connection: H2Connection): void;
   closed(connection: H2Connection): void;
 }
 
@@ -51,6 +53,14 @@ const SOCKET_HIGH_WATER = 256 * 1024;
 const SOCKET_MAX_QUEUED = 16 * 1024 * 1024;
 /** A header block larger than this (compressed, HEADERS + CONTINUATION) ends the connection. */
 const MAX_HEADER_BLOCK_FACTOR = 2;
+/**
+ * Decoded header bytes (as SETTINGS_MAX_HEADER_LIST_SIZE counts them) a connection may produce per second,
+ * as a multiple of max_header_list_size, and at least HEADER_BUDGET_MIN: HPACK lets one byte stand for a
+ * 4 KB table entry, so a client sending little can make us decode a lot. 64 MiB/s at the 64 KiB default,
+ * over 100,000 ordinary requests a second on one connection. Past it: GOAWAY(ENHANCE_YOUR_CALM).
+ */
+const HEADER_BUDGET_FACTOR = 1024;
+const HEADER_BUDGET_MIN = 16 * 1024 * 1024;
 const EMPTY = Buffer.alloc(0);
 /**
  * How many closed streams a connection remembers (RFC 9113 §5.1): frames on a stream the client closed
@@ -72,6 +82,7 @@ export class H2Connection implements StreamConnection {
   private readonly decoder = new HpackDecoder();
   private readonly encoder = new HpackEncoder();
   private readonly resets: ResetCounter;
+  private readonly headerBudget: ResetCounter;
   readonly streams = new Map<number, CodecStream>();
   /** Recently closed stream ids → CLOSED_BY_PEER | RESET_BY_US, oldest first (CLOSED_MEMORY of them). */
   private readonly closedStreams = new Map<number, number>();
@@ -124,6 +135,7 @@ export class H2Connection implements StreamConnection {
     this.responseExtra = responseExtra;
     this.output = new FrameOutput(socket);
     this.resets = new ResetCounter(limits.maxResetsPerSecond, clock);
+    this.headerBudget = new ResetCounter(Math.max(HEADER_BUDGET_MIN, limits.maxHeaderListSize * HEADER_BUDGET_FACTOR), clock);
     this.streamWindow = limits.streamWindow;
     this.recvWindow = DEFAULT_WINDOW;
     this.maxBlockSize = Math.max(64 * 1024, limits.maxHeaderListSize * MAX_HEADER_BLOCK_FACTOR);
@@ -305,16 +317,22 @@ export class H2Connection implements StreamConnection {
   }
 
   private onHeaderBlock(id: number, endStream: boolean, selfDependent: boolean, block: Buffer, start: number, end: number): void {
-    // decoded whatever becomes of the stream: the HPACK table must follow every block
+    // decoded whatever becomes of the stream: the HPACK table must follow every block. Fields past
+    // max_header_list_size are counted, not collected (the list is refused with 431); past this second's
+    // budget decoding stops, and the connection ends once the stream is answered.
     const list: string[] = [];
+    const maxList = this.limits.maxHeaderListSize;
     let listSize: number;
     try {
-      listSize = this.decoder.decode(block, start, end, list);
+      listSize = this.decoder.decode(block, start, end, list, maxList, this.headerBudget.left());
     } catch (err) {
       if (err instanceof HpackError) return this.connectionError(E_COMPRESSION_ERROR);
       throw err;
     }
+    const overBudget = this.headerBudget.hit(listSize);
+    if (overBudget) this.events.headerBudgetSpent(this);
     const existing = this.streams.get(id);
+    if (overBudget && (existing !== undefined || id <= this.lastStreamId || listSize <= maxList)) return this.connectionError(E_ENHANCE_YOUR_CALM);
     if (existing !== undefined) {
       // trailers: they end the request, and carry no pseudo-header (RFC 9113 §8.1)
       if (existing.remoteClosed) return existing.reset(E_STREAM_CLOSED);
@@ -336,12 +354,19 @@ export class H2Connection implements StreamConnection {
     if (this.goawaySent && id > this.goawayLastId) return;
     if (selfDependent) return this.writeRst(id, E_PROTOCOL_ERROR);
     if (this.streams.size >= this.limits.maxConcurrentStreams) return this.writeRst(id, E_REFUSED_STREAM);
+    if (listSize > maxList) {
+      // the list was not collected past the limit: answered without looking at it
+      const refused = new CodecStream(id, this, this.peerInitialWindow, endStream, false, -1, this.responseExtra);
+      this.streams.set(id, refused);
+      refused.answer(431, 'text/plain; charset=utf-8', 'request header fields too large\n');
+      if (overBudget) this.connectionError(E_ENHANCE_YOUR_CALM);
+      return;
+    }
     const request = requestFields(list);
     if (request === null) return this.writeRst(id, E_PROTOCOL_ERROR);
     if (endStream && request.contentLength > 0) return this.writeRst(id, E_PROTOCOL_ERROR);
     const stream = new CodecStream(id, this, this.peerInitialWindow, endStream, request.grpc, endStream ? -1 : request.contentLength, this.responseExtra);
     this.streams.set(id, stream);
-    if (listSize > this.limits.maxHeaderListSize) return stream.answer(431, 'text/plain; charset=utf-8', 'request header fields too large\n');
     if (request.method === 'CONNECT') return stream.answer(405, 'text/plain; charset=utf-8', 'CONNECT is not served on this listener\n');
     if (request.expectContinue && !endStream) this.writeHeaders(id, 100, [], false);
     this.events.request(this, stream, request);

@@ -100,6 +100,10 @@ export class CodecFrontend implements ConnectionEvents {
     this.deps.logger.warn({ listener: this.listener.name, peer: connection.peerAddress }, `h2 ${this.listener.name}: client ${connection.peerAddress} reset more than ${this.listener.http2.max_resets_per_second} streams in a second, closing the connection`);
   }
 
+  headerBudgetSpent(connection: H2Connection): void {
+    this.deps.logger.warn({ listener: this.listener.name, peer: connection.peerAddress }, `h2 ${this.listener.name}: client ${connection.peerAddress} sent header blocks that decode to more than a second's budget (HPACK bomb), closing the connection`);
+  }
+
   closed(connection: H2Connection): void {
     this.connections.delete(connection);
   }
