@@ -364,7 +364,7 @@ async function runCase(port: number, testCase: Case, strict: boolean): Promise<O
 const listeners: { engine: string; yaml: (origin: string, h2: string) => string; strict: boolean; expectEngine: string }[] = [
   { engine: 'codec', strict: true, expectEngine: 'codec', yaml: (origin) => config(origin, '') },
   { engine: 'node (http2.engine: node)', strict: false, expectEngine: 'node', yaml: (origin) => config(origin, ', engine: node') },
-  { engine: 'auto with an h2c pool route', strict: false, expectEngine: 'node', yaml: (origin, h2) => config(origin, '', h2) },
+  { engine: 'codec with an h2c pool route', strict: true, expectEngine: 'codec', yaml: (origin, h2) => config(origin, '', h2) },
 ];
 
 function config(origin: string, engine: string, h2 = ''): string {

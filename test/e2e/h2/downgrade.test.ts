@@ -30,10 +30,10 @@ function request(port: number, path: string): Promise<{ status: number; body: st
   });
 }
 
-/** [label, http2.engine, a route to an h2c pool] — a listener with one is served by node:http2 today. */
+/** [label, http2.engine, a route to an h2c pool]. */
 const listeners: [string, string, boolean][] = [
   ['codec', 'auto', false],
-  ['node:http2, route to an h2c pool', 'auto', true],
+  ['codec, route to an h2c pool', 'auto', true],
   ['http2.engine: node', 'node', true],
 ];
 
@@ -64,7 +64,7 @@ ${withH2Pool ? '      - { match: { path_prefix: /h2/ }, pool: h2pool }' : ''}
 `,
         { baseDir: dir.dir, dataDir: dir.dir },
       );
-      assert.equal((edge.listener.status() as { h2_engine: string }).h2_engine, name === 'codec' ? 'codec' : 'node');
+      assert.equal((edge.listener.status() as { h2_engine: string }).h2_engine, engine === 'auto' ? 'codec' : 'node');
     });
 
     after(async () => {
