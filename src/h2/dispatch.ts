@@ -123,6 +123,7 @@ export class StreamDispatch {
           path: target,
           status: log.status,
           grpc_status: log.grpcStatus,
+          bytes_in: log.bytesIn,
           bytes_out: log.bytesOut,
           route: routeName,
           pool: pool.name,

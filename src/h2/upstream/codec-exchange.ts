@@ -14,6 +14,7 @@ import type { H2UpstreamSessions } from './sessions.ts';
 export interface CodecExchangeLog {
   status: number;
   grpcStatus: string | undefined;
+  bytesIn: number;
   bytesOut: number;
   error: string | undefined;
 }
@@ -41,6 +42,7 @@ class CodecExchange implements ExchangeDownstream, ExchangeHandle {
   private timer: TimerHandle | null = null;
   private status = 0;
   private grpcStatus: string | undefined;
+  private bytesIn = 0;
   private bytesOut = 0;
   private error: string | undefined;
   private done = false;
@@ -81,7 +83,7 @@ class CodecExchange implements ExchangeDownstream, ExchangeHandle {
     if (this.done) return;
     this.done = true;
     this.clearTimer();
-    this.options.onDone({ status: this.status, grpcStatus: this.grpcStatus, bytesOut: this.bytesOut, error: this.error });
+    this.options.onDone({ status: this.status, grpcStatus: this.grpcStatus, bytesIn: this.bytesIn, bytesOut: this.bytesOut, error: this.error });
   }
 
   // ---- ExchangeDownstream (from H2ExchangeProxy) ----
@@ -110,6 +112,11 @@ class CodecExchange implements ExchangeDownstream, ExchangeHandle {
   fail(error: EdgeError): void {
     if (this.done) return;
     this.error ??= error.message;
+    if (this.options.grpc && this.status !== 0) {
+      // a gRPC response under way ends with a status in its trailers, not a reset
+      this.end(['grpc-status', String(grpcStatus.UNAVAILABLE), 'grpc-message', 'upstream reset the stream']);
+      return;
+    }
     if (this.status === 0) {
       this.status = this.options.grpc ? 200 : error.status;
       if (this.options.grpc) this.grpcStatus = String(error.status === 504 ? grpcStatus.DEADLINE_EXCEEDED : grpcStatus.UNAVAILABLE);
@@ -129,6 +136,7 @@ class CodecExchange implements ExchangeDownstream, ExchangeHandle {
   // ---- ExchangeHandle (from the codec's stream) ----
 
   bodyData(chunk: Buffer): void {
+    this.bytesIn += chunk.length;
     this.proxy?.bodyData(chunk);
   }
 
