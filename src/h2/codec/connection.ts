@@ -65,10 +65,10 @@ const EMPTY = Buffer.alloc(0);
 /**
  * How many closed streams a connection remembers (RFC 9113 §5.1): frames on a stream the client closed
  * (END_STREAM both ways, or its RST_STREAM) are answered with STREAM_CLOSED, frames on one we reset are
- * in flight and ignored, and HEADERS for a lower id never opened is a connection error. Older ids than
- * these fall back to "ignored" for DATA, WINDOW_UPDATE and RST_STREAM, and PROTOCOL_ERROR for HEADERS.
+ * in flight and ignored, and HEADERS opening a lower id than one opened before is a connection error
+ * (§5.1.1). Frames on streams forgotten since are ignored. ~4 KB per connection at most.
  */
-const CLOSED_MEMORY = 1024;
+const CLOSED_MEMORY = 128;
 /** How a remembered stream closed. */
 const CLOSED_BY_PEER = 1;
 const RESET_BY_US = 2;
@@ -86,6 +86,11 @@ export class H2Connection implements StreamConnection {
   readonly streams = new Map<number, CodecStream>();
   /** Recently closed stream ids → CLOSED_BY_PEER | RESET_BY_US, oldest first (CLOSED_MEMORY of them). */
   private readonly closedStreams = new Map<number, number>();
+  /**
+   * The highest id forgotten from closedStreams: a lower id that is neither open nor remembered may have
+   * been closed long ago; a higher one was never opened (every stream closed since is remembered).
+   */
+  private forgottenBelow = 0;
   /** Highest stream id the client opened. */
   private lastStreamId = 0;
   /** GOAWAY sent: streams above `goawayLastId` are not served. */
@@ -347,7 +352,7 @@ export class H2Connection implements StreamConnection {
       // opened before (§5.1.1)
       const closed = this.closedStreams.get(id);
       if (closed === CLOSED_BY_PEER) return this.writeRst(id, E_STREAM_CLOSED);
-      if (closed === RESET_BY_US) return;
+      if (closed === RESET_BY_US || id <= this.forgottenBelow) return;
       return this.connectionError(E_PROTOCOL_ERROR);
     }
     this.lastStreamId = id;
@@ -522,7 +527,11 @@ export class H2Connection implements StreamConnection {
   private rememberClosed(id: number, how: number): void {
     const closed = this.closedStreams;
     closed.set(id, how);
-    if (closed.size > CLOSED_MEMORY) closed.delete(closed.keys().next().value!);
+    if (closed.size > CLOSED_MEMORY) {
+      const oldest = closed.keys().next().value!;
+      closed.delete(oldest);
+      if (oldest > this.forgottenBelow) this.forgottenBelow = oldest;
+    }
   }
 
   writeRst(id: number, code: number): void {

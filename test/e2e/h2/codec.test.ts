@@ -140,6 +140,20 @@ describe('h2 codec: bad input', () => {
     }
   });
 
+  it('remembers how its last streams closed: STREAM_CLOSED for a recent one, long-closed ones dropped, never-opened lower ids a connection error', async () => {
+    const raw = await connectRaw(port);
+    // 300 streams, answered and closed; stream 1 is long forgotten, 599 recent; 601 is skipped
+    raw.socket.write(Buffer.concat(Array.from({ length: 300 }, (_, i) => headers(2 * i + 1, base))));
+    await until(raw, () => raw.frames.filter((f) => f.type === frameType.HEADERS).length === 300, 10_000);
+    raw.socket.write(Buffer.concat([headers(603, base), headers(1, [['x-late', '1']]), headers(599, [['x-late', '1']]), frame(frameType.PING, 0, 0, Buffer.from('still ok'))]));
+    await until(raw, () => raw.frames.some((f) => f.type === frameType.PING));
+    assert.equal(raw.frames.find((f) => f.type === RST_STREAM && f.streamId === 599)?.payload.readUInt32BE(0), 0x5, 'recent: STREAM_CLOSED');
+    assert.ok(!raw.frames.some((f) => f.type === RST_STREAM && f.streamId === 1), 'forgotten: dropped');
+    raw.socket.write(headers(601, base));
+    assert.equal(await raw.goaway, 0x1, 'a lower id never opened: PROTOCOL_ERROR');
+    await raw.closed;
+  });
+
   it('cuts a CONTINUATION flood (a header block that never ends) with ENHANCE_YOUR_CALM', async () => {
     const raw = await connectRaw(port);
     raw.socket.write(frame(frameType.HEADERS, 0, 1, headerBlock(base)));
