@@ -2,7 +2,7 @@
 // Runs before `npm test`; does nothing when all are present, so it is cheap on a prepared machine.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { JEMALLOC_PATHS } from '../src/supervisor/worker-runtime.ts';
+import { JEMALLOC_PATHS } from '../src/config/index.ts';
 
 // command on PATH → Debian package that ships it
 const tools: Record<string, string> = {
@@ -20,6 +20,7 @@ const tools: Record<string, string> = {
   wrk: 'wrk',
   nginx: 'nginx-light',
   dnsperf: 'dnsperf',
+  'systemd-analyze': 'systemd',
 };
 
 // jemalloc, which workers preload (runtime.allocator) and the tests check: found where the runtime looks

@@ -1,7 +1,10 @@
-// The admin API: loopback by default, every endpoint but /healthz behind the bearer token.
-// It reads components only through the AdminController the supervisor passes in (their status()),
-// never their internals. node:http is fine here: this is not the data path.
+// The admin API: loopback by default, every endpoint but /healthz behind the bearer token; HTTPS when
+// admin.tls is set (required off loopback: config/addresses.ts). It reads components only through the
+// AdminController the supervisor passes in (their status()), never their internals. node:http(s) is fine
+// here: this is not the data path.
+import { readFile } from 'node:fs/promises';
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Component, Logger } from '../core/index.ts';
 import { messageOf } from '../core/index.ts';
@@ -10,6 +13,8 @@ import { tokenMatches } from './token.ts';
 export interface ReloadResult {
   ok: boolean;
   error?: string;
+  /** The config file the edge runs after a successful reload. */
+  config?: string;
 }
 
 /** What the admin API may ask of the running edge. */
@@ -20,7 +25,8 @@ export interface AdminController {
   pools(): Promise<unknown>;
   /** Sets a backend draining (or back to serving); false when pool or backend is unknown. */
   setDraining(pool: string, backend: string, draining: boolean): Promise<boolean>;
-  reload(): Promise<ReloadResult>;
+  /** Reloads the edge's config file, or `file` (absolute), which from then on is the edge's config. */
+  reload(file?: string): Promise<ReloadResult>;
   metrics(): Promise<{ contentType: string; body: string }>;
 }
 
@@ -28,8 +34,20 @@ export interface AdminServerOptions {
   host: string;
   port: number;
   token: string;
+  /** Serve HTTPS with this certificate and key (absolute PEM file paths, read at start). */
+  tls?: { certFile: string; keyFile: string; minVersion: 'TLSv1.2' | 'TLSv1.3' };
   controller: AdminController;
   logger: Logger;
+}
+
+/** A request body of at most 64 KiB (the admin API takes small JSON only). */
+async function readSmallBody(request: http.IncomingMessage): Promise<string> {
+  let text = '';
+  for await (const chunk of request) {
+    text += chunk;
+    if (text.length > 65_536) throw new Error('admin: request body too large');
+  }
+  return text;
 }
 
 const json = (response: http.ServerResponse, status: number, body: unknown): void => {
@@ -51,13 +69,17 @@ export class AdminServer implements Component {
   }
 
   async start(): Promise<void> {
-    const server = http.createServer((request, response) => {
+    const listener = (request: http.IncomingMessage, response: http.ServerResponse): void => {
       this.handle(request, response).catch((err) => {
         this.options.logger.error({ err: messageOf(err) }, 'admin: request failed');
         if (!response.headersSent) json(response, 500, { error: 'internal error' });
         else response.destroy();
       });
-    });
+    };
+    const tls = this.options.tls;
+    const server = tls
+      ? https.createServer({ cert: await readFile(tls.certFile), key: await readFile(tls.keyFile), minVersion: tls.minVersion }, listener)
+      : http.createServer(listener);
     server.headersTimeout = 10_000;
     server.requestTimeout = 30_000;
     server.keepAliveTimeout = 5_000;
@@ -71,9 +93,9 @@ export class AdminServer implements Component {
     });
   }
 
-  address(): { host: string; port: number } {
+  address(): { host: string; port: number; scheme: 'http' | 'https' } {
     const info = this.server?.address() as AddressInfo | null;
-    return { host: this.options.host, port: info?.port ?? this.options.port };
+    return { host: this.options.host, port: info?.port ?? this.options.port, scheme: this.options.tls ? 'https' : 'http' };
   }
 
   async drain(): Promise<void> {}
@@ -112,7 +134,16 @@ export class AdminServer implements Component {
     if (method === 'GET' && url.pathname === '/api/status') return json(response, 200, await controller.status());
     if (method === 'GET' && url.pathname === '/api/pools') return json(response, 200, await controller.pools());
     if (method === 'POST' && url.pathname === '/api/reload') {
-      const result = await controller.reload();
+      // Optional body {"config": "/absolute/path.yaml"}: load that file instead of the edge's own.
+      const body = await readSmallBody(request);
+      let file: unknown;
+      try {
+        file = body === '' ? undefined : (JSON.parse(body) as { config?: unknown }).config;
+      } catch {
+        return json(response, 400, { ok: false, error: 'admin: reload body must be JSON: {"config": "/absolute/path"}' });
+      }
+      if (file !== undefined && (typeof file !== 'string' || !file.startsWith('/'))) return json(response, 400, { ok: false, error: 'admin: reload config must be an absolute path' });
+      const result = await controller.reload(file);
       return json(response, result.ok ? 200 : 422, result);
     }
     const match = backendPath.exec(url.pathname);

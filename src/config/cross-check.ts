@@ -1,30 +1,27 @@
-// Checks that span sections: names that must exist, names and addresses that must be unique.
+// Checks that span sections: names that must exist, names and addresses that must be unique, and keys
+// that would validate and then do nothing (inert-keys.ts). The one semantic check of a parsed config,
+// shared by `switchyard check`, start and reload through load.ts.
 import type { Config } from './schema/index.ts';
+import { addressIssues } from './addresses.ts';
+import { inertKeyIssues, type Given } from './inert-keys.ts';
 
 export interface ConfigIssue {
   path: (string | number)[];
   message: string;
 }
 
-export function crossCheck(config: Config): ConfigIssue[] {
+/** `given` tells whether the file itself sets a key (the schema has filled in defaults by then). */
+export function crossCheck(config: Config, given: Given): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   const poolNames = Object.keys(config.pools);
   const knownPools = new Set(poolNames);
   const poolList = poolNames.length > 0 ? poolNames.join(', ') : 'none defined';
   const seenNames = new Map<string, number>();
-  const seenAddresses = new Map<string, number>();
 
   config.listeners.forEach((listener, index) => {
     const previous = seenNames.get(listener.name);
     if (previous !== undefined) issues.push({ path: ['listeners', index, 'name'], message: `expected a unique name, got ${listener.name} again (listeners[${previous}])` });
     seenNames.set(listener.name, index);
-
-    const address = `${listener.protocol === 'udp' ? 'udp' : 'tcp'}:${listener.listen.host}:${listener.listen.port}`;
-    const clash = seenAddresses.get(address);
-    if (listener.listen.port !== 0 && clash !== undefined) {
-      issues.push({ path: ['listeners', index, 'listen'], message: `expected a free address, got ${listener.listen.host}:${listener.listen.port} already used by listeners[${clash}]` });
-    }
-    seenAddresses.set(address, index);
 
     if (listener.pool !== undefined && !knownPools.has(listener.pool)) {
       issues.push({ path: ['listeners', index, 'pool'], message: `expected a pool name (${poolList}), got ${listener.pool}` });
@@ -51,5 +48,6 @@ export function crossCheck(config: Config): ConfigIssue[] {
       }
     });
   });
+  issues.push(...addressIssues(config), ...inertKeyIssues(config, given));
   return issues;
 }

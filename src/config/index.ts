@@ -1,2 +1,3 @@
 export { loadConfigFile, parseConfigText, type LoadedConfig } from './load.ts';
+export { adminTokenPath, adminTokenProblem, MIN_ADMIN_TOKEN_BYTES } from './files.ts';
 export * from './schema/index.ts';

@@ -7,6 +7,8 @@ import type { z } from 'zod';
 import { ConfigError } from '../core/index.ts';
 import { configSchema, type Config } from './schema/index.ts';
 import { crossCheck, type ConfigIssue } from './cross-check.ts';
+import { fileIssues } from './files.ts';
+import { yamlErrorMessages } from './yaml-errors.ts';
 
 export interface LoadedConfig {
   config: Config;
@@ -16,6 +18,11 @@ export interface LoadedConfig {
   baseDir: string;
 }
 
+/**
+ * The one validation of a config file — `switchyard check`, start and reload all come through here, so what
+ * check accepts is what start runs: YAML, schema, cross-checks, then the files it names (static roots,
+ * certificates, the admin token file).
+ */
 export async function loadConfigFile(file: string): Promise<LoadedConfig> {
   const absolute = path.resolve(file);
   let text: string;
@@ -24,11 +31,24 @@ export async function loadConfigFile(file: string): Promise<LoadedConfig> {
   } catch (err) {
     throw new ConfigError([`${file}: cannot read config: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`]);
   }
-  return parseConfigText(text, absolute, path.dirname(absolute));
+  const parsed = parse(text, absolute, path.dirname(absolute));
+  const issues = await fileIssues(parsed.loaded.config, parsed.loaded.baseDir);
+  if (issues.length > 0) throw new ConfigError(issues.map(parsed.format));
+  return parsed.loaded;
 }
 
-/** Validates config text; `file` is used only in messages. */
+/** Validates config text without looking at the files it names; `file` is used only in messages. */
 export function parseConfigText(text: string, file: string, baseDir: string): LoadedConfig {
+  return parse(text, file, baseDir).loaded;
+}
+
+interface Parsed {
+  loaded: LoadedConfig;
+  /** An issue found later (files.ts) as `file:line:col: field: message`. */
+  format: (issue: ConfigIssue) => string;
+}
+
+function parse(text: string, file: string, baseDir: string): Parsed {
   const lineCounter = new LineCounter();
   const document = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const where = (offset: number | undefined): string => {
@@ -38,7 +58,7 @@ export function parseConfigText(text: string, file: string, baseDir: string): Lo
   };
 
   if (document.errors.length > 0) {
-    throw new ConfigError(document.errors.map((error) => `${where(error.pos[0])}: yaml: ${error.message.split('\n')[0]}`));
+    throw new ConfigError(yamlErrorMessages(text, document.errors, lineCounter, file));
   }
 
   const raw = document.toJS() ?? {};
@@ -47,11 +67,11 @@ export function parseConfigText(text: string, file: string, baseDir: string): Lo
     throw new ConfigError(result.error.issues.map((issue) => formatIssue(issue, document, raw, where)));
   }
 
-  const issues: ConfigIssue[] = crossCheck(result.data);
-  if (issues.length > 0) {
-    throw new ConfigError(issues.map((issue) => `${where(offsetOf(document, issue.path))}: ${pathText(issue.path)}: ${issue.message}`));
-  }
-  return { config: result.data, file, baseDir };
+  const format = (issue: ConfigIssue): string => `${where(offsetOf(document, issue.path))}: ${pathText(issue.path)}: ${issue.message}`;
+  const given = (keys: readonly PathKey[]): boolean => valueAt(raw, keys) !== undefined;
+  const issues = crossCheck(result.data, given);
+  if (issues.length > 0) throw new ConfigError(issues.map(format));
+  return { loaded: { config: result.data, file, baseDir }, format };
 }
 
 type PathKey = string | number;

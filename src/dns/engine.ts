@@ -19,10 +19,16 @@ export interface DnsCounters {
   transfers_refused: number;
   /** UDP responses over the rate limit (dropped or slipped as TC). */
   rate_limited: number;
+  /** TCP connections closed at once: their client address was at `tcp.max_connections_per_client`. */
+  tcp_refused: number;
+  /** TCP connections closed to make room at `tcp.max_connections` (the least recently productive). */
+  tcp_evicted: number;
+  /** TCP connections closed by `tcp.io_timeout` or `tcp.idle_timeout`. */
+  tcp_timeouts: number;
 }
 
 export function newCounters(): DnsCounters {
-  return { queries: 0, formerr: 0, notimp: 0, dropped: 0, transfers_refused: 0, rate_limited: 0 };
+  return { queries: 0, formerr: 0, notimp: 0, dropped: 0, transfers_refused: 0, rate_limited: 0, tcp_refused: 0, tcp_evicted: 0, tcp_timeouts: 0 };
 }
 
 export class DnsEngine {

@@ -1,6 +1,7 @@
 // The DNS component's public entry: authoritative zones, caching resolver, health-aware pool answers.
 import type { DnsConfig } from '../config/index.ts';
 import { DnsServer, loadZones, type DnsServerDeps } from './server.ts';
+import { summarizeDns } from './summary.ts';
 
 export { DnsServer, type DnsServerDeps, type DnsStatus } from './server.ts';
 export type { PoolAddress, PoolAddressSource } from './plugins/pool-answers.ts';
@@ -13,13 +14,15 @@ export function createDnsServer(config: DnsConfig, deps: DnsServerDeps): DnsServ
 
 /**
  * Validates the zones of a config without serving them (for `switchyard check`): reads the zone files and
- * root hints and throws a ConfigError naming file:line for the first problems found.
+ * root hints and throws a ConfigError naming file:line for the first problems found. Returns the summary
+ * lines for the DNS section.
  */
-export async function checkDnsConfig(config: DnsConfig, baseDir: string): Promise<void> {
+export async function checkDnsConfig(config: DnsConfig, baseDir: string): Promise<string[]> {
   await loadZones(config, baseDir, Date.now());
   if (config.resolver?.root_hints) {
     const { loadRootHints } = await import('./resolver/index.ts');
     const path = await import('node:path');
     await loadRootHints(path.resolve(baseDir, config.resolver.root_hints));
   }
+  return summarizeDns(config);
 }

@@ -8,7 +8,8 @@ import { DnsEngine, newCounters, type DnsCounters } from './engine.ts';
 import { buildHandlers, ResolverState } from './handlers.ts';
 import type { PoolAddressSource } from './plugins/pool-answers.ts';
 import { ResponseRateLimiter, type RateVerdict } from './rate-limit.ts';
-import { TcpListener, UdpListener, type BoundAddress } from './transport.ts';
+import { TcpListener, type TcpOptions } from './tcp.ts';
+import { UdpListener, type BoundAddress } from './transport.ts';
 import { keyToText } from './wire/name.ts';
 import { loadZone, zoneFilePath } from './zone/load.ts';
 import type { Zone } from './zone/zone.ts';
@@ -55,6 +56,17 @@ export async function loadZones(config: DnsConfig, baseDir: string, now: number)
   return zones;
 }
 
+function tcpOptions(config: DnsConfig): TcpOptions {
+  const tcp = config.tcp;
+  return {
+    idleTimeout: tcp.idle_timeout,
+    ioTimeout: tcp.io_timeout,
+    maxConnections: tcp.max_connections,
+    maxConnectionsPerClient: tcp.max_connections_per_client,
+    maxInFlight: tcp.max_in_flight,
+  };
+}
+
 export class DnsServer implements Component, HasStatus<DnsStatus> {
   private config: DnsConfig;
   private readonly deps: DnsServerDeps;
@@ -97,7 +109,7 @@ export class DnsServer implements Component, HasStatus<DnsStatus> {
       const tcpEntry = entries.find((entry) => entry.transport === 'tcp');
       for (let attempt = 0; ; attempt++) {
         const udp = udpEntry ? new UdpListener(host, answer, limit, onLimited) : undefined;
-        const tcp = tcpEntry ? new TcpListener(host, answer, { idleTimeout: this.config.tcp.idle_timeout, maxConnections: this.config.tcp.max_connections }) : undefined;
+        const tcp = tcpEntry ? new TcpListener(host, answer, tcpOptions(this.config), this.clock, this.counters) : undefined;
         const udpPort = udp ? await udp.listen(udpEntry!.port) : undefined;
         const sharedPort = udpEntry?.port === 0 && tcpEntry?.port === 0 ? udpPort! : tcpEntry?.port;
         try {
@@ -135,8 +147,10 @@ export class DnsServer implements Component, HasStatus<DnsStatus> {
     await this.swapEngine(config, zones);
     this.config = config;
     this.zones = zones;
+    for (const listener of this.tcp) listener.setOptions(tcpOptions(config));
+    // No 'reloaded' line here: this is one part of a reload that may still be rolled back; the supervisor
+    // announces it once the whole reload has committed.
     if (this.bound.length > 0) this.watchZoneFiles();
-    this.logger.info({ zones: zones.length }, 'dns: reloaded');
   }
 
   private async swapEngine(config: DnsConfig, zones: Zone[]): Promise<void> {

@@ -1,8 +1,6 @@
-// UDP and TCP listeners. They only move bytes: each message goes to the current engine through `answer`,
-// and whatever comes back (bytes or 'drop') is sent. TCP frames carry a 2-byte length (RFC 1035 4.2.2);
-// a connection may pipeline many queries, idles out, and the listener caps concurrent connections.
+// The UDP listener (TCP is in tcp.ts). Listeners only move bytes: each message goes to the current engine
+// through `answer`, and whatever comes back (bytes or 'drop') is sent.
 import dgram from 'node:dgram';
-import net from 'node:net';
 import { isIP, isIPv6 } from 'node:net';
 import { lookup } from 'node:dns';
 import type { ChainOutcome } from './chain.ts';
@@ -89,85 +87,5 @@ export class UdpListener {
     this.socket = undefined;
     if (!socket) return Promise.resolve();
     return new Promise((resolve) => socket.close(() => resolve()));
-  }
-}
-
-export interface TcpOptions {
-  idleTimeout: number;
-  maxConnections: number;
-}
-
-export class TcpListener {
-  private server: net.Server | undefined;
-  private readonly sockets = new Set<net.Socket>();
-  readonly host: string;
-  private readonly answer: Answerer;
-  private readonly options: TcpOptions;
-
-  constructor(host: string, answer: Answerer, options: TcpOptions) {
-    this.host = host;
-    this.answer = answer;
-    this.options = options;
-  }
-
-  get connections(): number {
-    return this.sockets.size;
-  }
-
-  async listen(port: number): Promise<number> {
-    const server = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
-    server.maxConnections = this.options.maxConnections;
-    this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen({ port, host: this.host, exclusive: true }, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    return (server.address() as net.AddressInfo).port;
-  }
-
-  private accept(socket: net.Socket): void {
-    this.sockets.add(socket);
-    socket.setTimeout(this.options.idleTimeout, () => socket.destroy());
-    socket.on('close', () => this.sockets.delete(socket));
-    socket.on('error', () => socket.destroy());
-    const clientAddress = socket.remoteAddress ?? '';
-    let pending: Buffer | undefined;
-    const reply = (outcome: ChainOutcome): void => {
-      if (outcome === 'drop' || socket.destroyed) return;
-      const frame = Buffer.allocUnsafe(2 + outcome.length);
-      frame.writeUInt16BE(outcome.length, 0);
-      outcome.copy(frame, 2);
-      socket.write(frame);
-    };
-    socket.on('data', (chunk: Buffer) => {
-      let data = pending === undefined ? chunk : Buffer.concat([pending, chunk]);
-      socket.cork();
-      while (data.length >= 2) {
-        const length = data.readUInt16BE(0);
-        if (data.length < 2 + length) break;
-        const message = data.subarray(2, 2 + length);
-        data = data.subarray(2 + length);
-        const outcome = this.answer(message, 'tcp', clientAddress);
-        if (outcome instanceof Promise) outcome.then(reply);
-        else reply(outcome);
-      }
-      socket.uncork();
-      pending = data.length > 0 ? data : undefined;
-    });
-  }
-
-  /** Stops accepting; open connections keep being served until they close or idle out. */
-  stopAccepting(): void {
-    this.server?.close();
-  }
-
-  async close(): Promise<void> {
-    const server = this.server;
-    this.server = undefined;
-    for (const socket of this.sockets) socket.destroy();
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 }

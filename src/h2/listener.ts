@@ -70,6 +70,7 @@ export class H2Listener {
       upstreamSettings: deps.poolConfigs ? upstreamSettingsFromPools(deps.poolConfigs) : undefined,
       external: true,
       baseDir: deps.baseDir,
+      dataDir: deps.dataDir,
       traceToken: deps.traceToken,
       onRequestDone: deps.onRequestDone,
       // HTTP/1.1 requests routed to h2c/h2/grpc pools go up on the same sessions as HTTP/2 streams

@@ -56,6 +56,8 @@ export interface BridgeHeadInput {
   clientAddress: string;
   requestId: string;
   trace: BridgeTrace;
+  /** The body's length as the edge frames it: the buffered body's, else the request's (-1: chunked, 0: none). */
+  contentLength: number;
 }
 
 /** The complete head (ending in CRLF CRLF) for the upstream. */
@@ -85,7 +87,7 @@ export function bridgeRequestHead(input: BridgeHeadInput): string {
   if (rt.setHost) head += `x-forwarded-host: ${(trusted && firstValue(h, 'x-forwarded-host')) || req.authority}\r\n`;
   if (rt.setForwarded) head += `forwarded: for=${client.includes(':') ? `"[${client}]"` : client};proto=${req.scheme}\r\n`;
   if (input.requestId !== '' && firstValue(h, rt.requestIdName) === undefined) head += `${rt.requestIdName}: ${input.requestId}\r\n`;
-  if (req.contentLength > 0) head += `content-length: ${req.contentLength}\r\n`;
-  else if (req.contentLength < 0) head += 'transfer-encoding: chunked\r\n';
+  if (input.contentLength > 0) head += `content-length: ${input.contentLength}\r\n`;
+  else if (input.contentLength < 0) head += 'transfer-encoding: chunked\r\n';
   return head + '\r\n';
 }

@@ -10,7 +10,7 @@ import type { ListenerRuntime } from './runtime.ts';
 import type { ProxyAction, StaticAction } from './router/actions.ts';
 import { StaticBridge } from './static-bridge.ts';
 import type { ExchangeRequest, ExchangeDownstream, ExchangeHandle, UpstreamPool } from './types.ts';
-import type { UpstreamConnection, UpstreamOwner } from './upstream/connector.ts';
+import { QUEUED, type UpstreamConnection, type UpstreamOwner } from './upstream/connector.ts';
 import { upstreamTarget, redirectLocation } from './router/actions.ts';
 import { hostnameOf } from './parse/request-head.ts';
 import { type ResponseHead, parseResponseHead, BODY_UNTIL_CLOSE, BODY_CHUNKED, BODY_LENGTH, BODY_NONE, H_HIDDEN } from './parse/response-head.ts';
@@ -24,6 +24,7 @@ import { edgeServerTiming } from './edge-timing.ts';
 import { writeAccessLog } from './access-log.ts';
 import { bridgeTrace, bridgeRequestHead, firstValue, joinedValues, type BridgeTrace } from './bridge-head.ts';
 import { NO_RETRY, R_CONNECT_ERROR, R_RESET, R_TIMEOUT, type RetryPolicy } from './retry-policy.ts';
+import { RequestBuffer, type BufferOwner } from './request-buffer.ts';
 
 const RESPONSE_DROP = (1 << H_CONNECTION) | (1 << H_HOP) | (1 << H_UPGRADE) | (1 << H_TRANSFER_ENCODING) | (1 << H_HIDDEN);
 
@@ -33,7 +34,7 @@ export function bridgeExchange(listener: HttpListenerImpl, request: ExchangeRequ
   return exchange;
 }
 
-class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput {
+class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, BufferOwner {
   private readonly listener: HttpListenerImpl;
   private readonly rt: ListenerRuntime;
   private readonly request: ExchangeRequest;
@@ -55,7 +56,16 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput {
   /** Request body chunks that arrived before the upstream was connected (most requests have none). */
   private pendingBody: Buffer[] | null = null;
   private bodyEnded: boolean;
+  /** Request body bytes received so far (checked against the request's content-length). */
+  private bodyBytes = 0;
+  /** request_buffering: the body read whole before an upstream is picked, resent from here on a retry. */
+  private reqBody: RequestBuffer | null = null;
+  private buffering = false;
+  /** When the whole request body must have arrived (timeouts.body_total). */
+  private bodyDeadline = 0;
   private headSent = false;
+  /** Waiting in this backend's connection queue (max_connections reached); '' when not. */
+  private queuedAt = '';
   /** From the response head, copied out of the listener's shared ResponseHead. */
   private resKeepAlive = true;
   private resAcc: Buffer | null = null;
@@ -141,9 +151,68 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput {
     this.trace = bridgeTrace(req.headers, this.listener.traceIds, this.listener.traceToken);
     this.retry = rt.settingsFor(pool).retry ?? NO_RETRY;
     if (this.retry.attempts > 0) this.listener.retryBudget(pool.name).request(this.tStart);
-    const lease = pool.pick(this);
+    if (!this.bodyEnded) {
+      if (req.contentLength > rt.maxBodySize) return this.refuse(413);
+      this.bodyDeadline = this.tStart + rt.bodyTotalTimeout;
+      if (action.bufferingEnabled ?? rt.bufferingEnabled) {
+        // the body is read whole (and its length checked) before an upstream is picked
+        this.buffering = true;
+        this.reqBody = new RequestBuffer(action.bufferingMemoryMax ?? rt.bufferingMemoryMax, this.listener.spill, this);
+        this.armBody();
+        return;
+      }
+    }
+    this.pickAndConnect();
+  }
+
+  /** "pick upstream" for the first try. */
+  private pickAndConnect(): void {
+    const lease = this.pool!.pick(this);
     if (lease === undefined) return this.fail(503, 'cancelled');
     this.connectTo(lease, false);
+  }
+
+  /** The next body chunk must come within timeouts.body, and the whole body within body_total. */
+  private armBody(): void {
+    const now = this.listener.now();
+    this.arm(Math.min(this.rt.bodyTimeout, this.bodyDeadline - now));
+  }
+
+  // ---- BufferOwner (called from spill I/O callbacks too: a bug fails this exchange only) ----
+
+  bodyBuffered(): void {
+    if (this.done || !this.buffering) return;
+    this.buffering = false;
+    try {
+      this.pickAndConnect();
+    } catch (err) {
+      this.listener.internalError(null, err);
+      this.fail(502, 'cancelled');
+    }
+  }
+
+  bodyBufferFailed(status: number): void {
+    this.refuse(status);
+  }
+
+  bodyBufferDrained(): void {
+    if (!this.done) this.downstream.resumeBody();
+  }
+
+  /**
+   * The request cannot go (on) upstream: its body broke its content-length (400), came too slowly (408),
+   * passed limits.max_body_size (413) or could not be buffered. The upstream connection, if one carried
+   * part of it, is closed, never pooled.
+   */
+  private refuse(status: number): void {
+    if (this.done) return;
+    const upstream = this.upstream;
+    this.upstream = null;
+    upstream?.destroy();
+    if (this.resStarted) return this.finishWith(null, 'cancelled');
+    this.status = status;
+    const error = new EdgeError(status === 408 ? 'SY_ERR_BODY_TIMEOUT' : status === 413 ? 'SY_ERR_BODY_TOO_LARGE' : 'SY_ERR_BAD_REQUEST', `l7 ${this.rt.name}: ${reasonPhrase(status).toLowerCase()}`, { source: 'downstream', status, retry: 'final' });
+    this.finishWith(error, 'cancelled');
   }
 
   /** "pick upstream" done: a connection to the leased backend (`fresh` skips idle ones). */
@@ -152,8 +221,14 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput {
     this.attempts++;
     this.tAttempt = this.listener.now();
     const backend = lease.backend;
-    const upstream = this.listener.connector.acquire(backend.id, backend.host, backend.port, this.rt.settingsFor(this.pool!), this, fresh);
+    const settings = this.rt.settingsFor(this.pool!);
+    const upstream = this.listener.connector.acquire(backend.id, backend.host, backend.port, settings, this, fresh);
     if (upstream === null) return this.fail(503, 'cancelled');
+    if (upstream === QUEUED) {
+      this.queuedAt = backend.id;
+      this.arm(settings.queueTimeout);
+      return;
+    }
     this.upstream = upstream;
     this.reused = upstream.uses > 1;
     if (upstream.connected) this.upstreamConnected(upstream);
@@ -167,7 +242,7 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput {
    */
   private retryFailed(kind: number, outcome: LeaseOutcome): boolean {
     if (this.done || this.resStarted || this.pool === null || this.lease === null) return false;
-    if (this.headSent && !(this.retry.methods.has(this.request.method) && this.request.contentLength === 0)) return false;
+    if (this.headSent && !(this.retry.methods.has(this.request.method) && (this.request.contentLength === 0 || this.reqBody !== null))) return false;
     const stale = kind === R_RESET && this.reused && this.tFirstByte === 0 && this.staleRetries === 0 && this.headSent;
     if (!stale) {
       if (this.attempts - this.staleRetries > this.retry.attempts || (this.retry.on & kind) === 0) return false;
@@ -208,6 +283,10 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput {
   timedOut(): void {
     this.deadline = 0;
     if (this.done) return;
+    // the body did not arrive in time (per read, or body_total): 408, and an upstream that got part of it is closed
+    if (this.buffering || (this.headSent && !this.bodyEnded && !this.resStarted)) return this.refuse(408);
+    // no connection came free within connection_queue.timeout
+    if (this.queuedAt !== '') return this.fail(503, 'cancelled');
     if (this.resStarted) {
       this.finishWith(null, 'timeout');
       return;
@@ -215,6 +294,13 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput {
     // a connect timeout counts as a connect error (nothing was sent)
     if (this.retryFailed(this.headSent ? R_TIMEOUT : R_CONNECT_ERROR, 'timeout')) return;
     this.fail(504, 'timeout');
+  }
+
+  upstreamAssigned(conn: UpstreamConnection): void {
+    this.queuedAt = '';
+    this.upstream = conn;
+    this.reused = conn.uses > 1;
+    if (!conn.connected) this.arm(this.rt.connectTimeout);
   }
 
   upstreamConnected(_conn: UpstreamConnection): void {
@@ -228,15 +314,24 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput {
       clientAddress: this.clientAddress,
       requestId: this.requestId,
       trace: this.trace!,
+      contentLength: this.reqBody !== null ? this.reqBody.length : this.request.contentLength,
     });
     // written as a string: the stream layer encodes it straight into the write request, no Buffer
-    this.upstream!.socket.write(head, 'latin1');
+    const socket = this.upstream!.socket;
+    socket.write(head, 'latin1');
     this.headSent = true;
+    if (this.reqBody !== null) {
+      if (!this.reqBody.writeTo(socket)) this.downstream.pauseBody();
+      this.arm(this.responseTimeout());
+      return;
+    }
     const pending = this.pendingBody;
     this.pendingBody = null;
     if (pending !== null) for (const chunk of pending) this.writeBody(chunk);
-    if (this.bodyEnded) this.endBody();
-    this.arm(this.responseTimeout());
+    if (this.bodyEnded) {
+      this.endBody();
+      this.arm(this.responseTimeout());
+    } else this.armBody();
   }
 
   private responseTimeout(): number {
@@ -263,15 +358,31 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput {
   bodyData(chunk: Buffer): void {
     if (this.done || chunk.length === 0) return;
     this.bytesIn += chunk.length;
+    this.bodyBytes += chunk.length;
+    // more DATA than content-length: never forwarded (the codec resets such a stream too)
+    if (this.request.contentLength >= 0 && this.bodyBytes > this.request.contentLength) return this.refuse(400);
+    if (this.bodyBytes > this.rt.maxBodySize) return this.refuse(413);
+    if (this.buffering) {
+      if (!this.reqBody!.add(chunk, 0, chunk.length)) this.downstream.pauseBody();
+      this.armBody();
+      return;
+    }
+    if (this.bodyDeadline !== 0 && this.headSent && !this.resStarted) this.armBody();
     const copy = Buffer.from(chunk);
     if (this.headSent && this.upstream !== null) this.writeBody(copy);
     else (this.pendingBody ??= []).push(copy);
   }
 
   bodyEnd(): void {
-    if (this.bodyEnded) return;
+    if (this.bodyEnded || this.done) return;
     this.bodyEnded = true;
-    if (this.headSent && this.upstream !== null) this.endBody();
+    // less DATA than content-length: the upstream must not wait for bytes that never come
+    if (this.request.contentLength > 0 && this.bodyBytes !== this.request.contentLength) return this.refuse(400);
+    if (this.buffering) return this.reqBody!.complete();
+    if (this.headSent && this.upstream !== null) {
+      this.endBody();
+      this.arm(this.responseTimeout());
+    }
   }
 
   drain(): void {
@@ -423,6 +534,7 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput {
     this.status = status;
     const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
     const fields = headers.slice();
+    if (firstValue(fields, 'date') === undefined) fields.push('date', this.rt.date.value());
     if (this.request.method !== 'HEAD') {
       if (firstValue(fields, 'content-type') === undefined) fields.push('content-type', 'text/plain; charset=utf-8');
       fields.push('content-length', String(bytes.length));
@@ -451,12 +563,17 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput {
     this.deadline = 0;
     if (this.watched) this.listener.unwatchDeadline(this);
     const now = this.listener.now();
+    if (this.queuedAt !== '') {
+      this.listener.connector.cancelWait(this.queuedAt, this);
+      this.queuedAt = '';
+    }
     const upstream = this.upstream;
     this.upstream = null;
     if (upstream !== null) {
-      const ok = reusable && outcome === 'success' && this.bodyEnded && this.resKeepAlive && this.resStarted;
+      const ok = reusable && outcome === 'success' && this.bodyEnded && this.resKeepAlive && this.resStarted && (this.reqBody === null || !this.reqBody.sending);
       this.listener.connector.release(upstream, ok, now);
     }
+    this.reqBody?.dispose();
     this.lease?.release(outcome === 'success' && this.status >= 500 ? 'http_5xx' : outcome);
     if (outcome === 'cancelled' && error === null && this.status === 0) this.status = 499;
     // logged before the codec hears of the end, as the HTTP/1.1 path logs in the turn it answers
@@ -484,6 +601,7 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput {
     rec.pool = this.pool?.name ?? '';
     rec.backend = this.lease?.backend.id ?? '';
     rec.protocol = 'h2';
+    rec.headers = this;
     rec.traceId = this.trace?.traceId ?? '';
     rec.attempts = this.attempts;
     rec.tried = this.tried;

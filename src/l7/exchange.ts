@@ -9,7 +9,7 @@ import type { UpstreamPool, UpstreamSettings } from './types.ts';
 import type { ListenerRuntime } from './runtime.ts';
 import type { CompiledRoute } from './router/router.ts';
 import type { ProxyAction } from './router/actions.ts';
-import type { UpstreamConnection, UpstreamOwner } from './upstream/connector.ts';
+import { QUEUED, type UpstreamConnection, type UpstreamOwner } from './upstream/connector.ts';
 import type { HttpConnection } from './connection.ts';
 import type { RequestHead } from './parse/request-head.ts';
 import type { ChunkSink } from './parse/chunked.ts';
@@ -25,8 +25,10 @@ import { NO_RETRY, REPLAY_LIMIT, R_TIMEOUT, type RetryPolicy } from './retry-pol
 import { retryOnAnotherBackend, keepSent, keepCopy } from './retry.ts';
 import { parseTraceparent, tokenMatches } from './trace-context.ts';
 import { ForeignRelay, isForeignPool } from './foreign-relay.ts';
+import { RequestBuffer, type BufferOwner } from './request-buffer.ts';
+import { CONTINUE_100 } from './local-response.ts';
 
-export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
+export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, BufferOwner {
   readonly conn: HttpConnection;
   readonly rt: ListenerRuntime;
   readonly head: RequestHead;
@@ -45,6 +47,14 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
   private reqRemaining: number;
   /** Body bytes read but not yet written to the current try's upstream. */
   stash: Buffer[] | null = null;
+  /** request_buffering: the body being read whole before an upstream is picked, then sent from here on every try. */
+  body: RequestBuffer | null = null;
+  /** The body is still being buffered (no upstream picked yet). */
+  buffering = false;
+  /** When the whole request body must have arrived (timeouts.body_total), on the listener's clock. */
+  private bodyDeadline = 0;
+  /** Waiting in this backend's connection queue (max_connections reached); '' when not. */
+  queuedAt = '';
   /** The current try's request head (and what was stashed) went upstream. */
   headSent = false;
   /** Response parsing and relaying. */
@@ -156,6 +166,10 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
     const retry = settings.retry ?? NO_RETRY;
     this.retry = retry;
     if (retry.attempts > 0) this.conn.listener.retryBudget(pool.name).request(this.tHead);
+    if (head.bodyKind !== BODY_NONE) {
+      this.bodyDeadline = this.tHead + rt.bodyTotalTimeout;
+      if (this.buffers(action, be - bs)) return this.startBuffering(action, buf, bs, be);
+    }
     // a body is kept for a resend only when the method may be resent and the body can fit
     if (head.bodyKind !== BODY_NONE && retry.methods.has(head.method) && !(head.bodyKind === BODY_LENGTH && head.contentLength > REPLAY_LIMIT)) this.replay = [];
     const lease = pool.pick(this);
@@ -165,6 +179,74 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
     }
     if (!this.connectTo(lease, this.tHead, false)) return -1;
     return this.acceptBody(buf, bs, be);
+  }
+
+  /**
+   * Whether this request's body is buffered before an upstream is picked: request_buffering on (route,
+   * else listener), not an upgrade, and not a Content-Length body that already arrived whole with the head
+   * (`available` bytes): that one is complete and goes out with the head in one write, as it is.
+   */
+  private buffers(action: ProxyAction, available: number): boolean {
+    if (!(action.bufferingEnabled ?? this.rt.bufferingEnabled) || this.head.upgrade) return false;
+    return !(this.head.bodyKind === BODY_LENGTH && available >= this.head.contentLength);
+  }
+
+  private startBuffering(action: ProxyAction, buf: Buffer, bs: number, be: number): number {
+    const head = this.head;
+    this.buffering = true;
+    this.body = new RequestBuffer(action.bufferingMemoryMax ?? this.rt.bufferingMemoryMax, this.conn.listener.spill, this);
+    // the edge takes the body itself: it answers the client's 100-continue (and the upstream gets no Expect)
+    if (head.expectContinue && head.minor === 1) {
+      this.continueSent = true;
+      this.conn.write(CONTINUE_100);
+    }
+    return this.bufferBody(buf, bs, be);
+  }
+
+  /** Body bytes while buffering. Same contract as requestBody(). */
+  private bufferBody(buf: Buffer, s: number, e: number): number {
+    const end = this.frameBody(buf, s, e);
+    if (end < 0 || this.phase === P_DONE) return -1;
+    const body = this.body!;
+    if (this.reqDone) body.complete();
+    else {
+      if (body.full) this.conn.pauseReading();
+      this.conn.deadline = this.bodyReadDeadline(this.conn.listener.now());
+    }
+    return end;
+  }
+
+  /** The next body read must come before the per-read timeout, and the whole body before body_total. */
+  private bodyReadDeadline(now: number): number {
+    const next = now + this.rt.bodyTimeout;
+    return next < this.bodyDeadline ? next : this.bodyDeadline;
+  }
+
+  // ---- BufferOwner (called from spill I/O callbacks too: a bug drops this connection only) ----
+
+  bodyBuffered(): void {
+    if (this.phase === P_DONE || !this.buffering) return;
+    this.buffering = false;
+    try {
+      const lease = this.pool!.pick(this);
+      if (lease === undefined) return answerError(this, 503, 'cancelled');
+      if (this.connectTo(lease, this.conn.listener.now(), false)) this.sendWhenConnected();
+    } catch (err) {
+      this.conn.listener.internalError(this.conn, err);
+    }
+  }
+
+  bodyBufferFailed(status: number): void {
+    if (this.phase === P_DONE) return;
+    try {
+      upstreamFailed(this, status, 'cancelled');
+    } catch (err) {
+      this.conn.listener.internalError(this.conn, err);
+    }
+  }
+
+  bodyBufferDrained(): void {
+    if (this.phase !== P_DONE && !this.reqDone) this.conn.resumeReading();
   }
 
   /** Continues the client's trace (a valid traceparent) or starts one; the edge's span is new either way. */
@@ -183,8 +265,9 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
 
   /**
    * "pick upstream" done: get a connection to the leased backend for this try (`fresh` skips idle ones).
-   * Returns false after answering 503 when the backend's connection limit is reached. When it returns
-   * true with phase P_WAITING the connection is ready (a reused one) and the caller sends the head.
+   * Returns false after answering 503 when the backend's connection limit and its queue are full. When it
+   * returns true with phase P_WAITING the connection is ready (a reused one) and the caller sends the head;
+   * with P_CONNECTING it connects, or waits in the queue (upstreamAssigned ends the wait).
    */
   connectTo(lease: Lease, now: number, fresh: boolean): boolean {
     this.lease = lease;
@@ -197,6 +280,13 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
       this.lease = null;
       answerError(this, 503, 'cancelled');
       return false;
+    }
+    if (upstream === QUEUED) {
+      this.queuedAt = backend.id;
+      this.phase = P_CONNECTING;
+      this.conn.deadline = now + this.settings!.queueTimeout;
+      this.conn.pauseReading();
+      return true;
     }
     this.upstream = upstream;
     this.reusedUpstream = upstream.uses > 1;
@@ -246,10 +336,12 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
       const take = e - s < this.reqRemaining ? e - s : this.reqRemaining;
       this.reqRemaining -= take;
       end = s + take;
+      if (this.buffering) this.body!.add(buf, s, end);
       if (this.reqRemaining === 0) this.reqDone = true;
     } else {
       const decoder = this.conn.reqChunked;
-      end = decoder.decode(buf, s, e, null);
+      // buffered: the decoder hands the payload to the buffer (it goes upstream with a Content-Length)
+      end = decoder.decode(buf, s, e, this.buffering ? this.body : null);
       if (end < 0) {
         this.abortRequest(400);
         return -1;
@@ -267,6 +359,7 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
   /** Later request body bytes from the downstream connection. Same contract as start(). */
   requestBody(buf: Buffer, s: number, e: number): number {
     if (this.foreign !== null) return this.foreign.requestBody(buf, s, e);
+    if (this.buffering) return this.bufferBody(buf, s, e);
     const end = this.frameBody(buf, s, e);
     if (end < 0) return -1;
     if (end > s) {
@@ -278,7 +371,10 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
       }
     }
     // while connecting, the connect deadline stands; once sent, body progress (then the response) counts
-    if (this.phase === P_WAITING) this.conn.setDeadline(this.reqDone ? this.tryTimeout() : this.rt.bodyTimeout);
+    if (this.phase === P_WAITING) {
+      const now = this.conn.listener.now();
+      this.conn.deadline = this.reqDone ? now + this.tryTimeout() : this.bodyReadDeadline(now);
+    }
     if (this.reqDone && this.resDone) this.finish();
     return end;
   }
@@ -293,20 +389,30 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
 
   /** `now`: a clock reading taken in this same tick (for the next deadline). */
   private sendHead(buf: Buffer | null, bs: number, be: number, now: number): void {
-    const rt = this.rt;
-    const out = upstreamRequestHead(this, buf, bs, be);
+    const body = this.body;
+    // a buffered body held in one chunk (most small ones) goes out in the head's write
+    const single = body === null ? null : body.single;
+    const out = single !== null ? upstreamRequestHead(this, single, 0, single.length) : upstreamRequestHead(this, buf, bs, be);
     this.headSent = true;
     const socket = this.upstream!.socket;
     let ok = socket.write(out);
+    if (body !== null && single === null) ok = body.writeTo(socket);
     if (this.stash !== null) {
       for (const chunk of this.stash) ok = socket.write(chunk);
       this.stash = null;
     }
     if (!ok) this.conn.pauseReading();
-    this.conn.deadline = now + (this.reqDone ? this.tryTimeout() : rt.bodyTimeout);
+    this.conn.deadline = this.reqDone ? now + this.tryTimeout() : this.bodyReadDeadline(now);
   }
 
   // ---- UpstreamOwner ----
+
+  upstreamAssigned(conn: UpstreamConnection): void {
+    this.queuedAt = '';
+    this.upstream = conn;
+    this.reusedUpstream = conn.uses > 1;
+    this.conn.setDeadline(this.rt.connectTimeout);
+  }
 
   upstreamConnected(_conn: UpstreamConnection): void {
     if (this.phase !== P_CONNECTING) return;
@@ -402,6 +508,10 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
   /** Deadline passed (the connection's sweep calls this). */
   timedOut(): void {
     if (this.foreign !== null) return this.foreign.timedOut();
+    // the body did not arrive in time (per read or body_total): nothing went upstream
+    if (this.buffering) return upstreamFailed(this, 408, 'cancelled');
+    // no connection came free within connection_queue.timeout
+    if (this.queuedAt !== '') return answerError(this, 503, 'cancelled');
     onDeadline(this);
   }
 
@@ -444,11 +554,19 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
     }
     const listener = this.conn.listener;
     const now = listener.now();
+    if (this.queuedAt !== '') {
+      listener.connector.cancelWait(this.queuedAt, this);
+      this.queuedAt = '';
+    }
     const upstream = this.upstream;
     this.upstream = null;
     if (upstream !== null) {
-      const reusable = this.upstreamReusable && this.reqDone && this.resDone && !wasTunnel && this.outcome === 'success';
+      const reusable = this.upstreamReusable && this.reqDone && this.resDone && !wasTunnel && this.outcome === 'success' && (this.body === null || !this.body.sending);
       listener.connector.release(upstream, reusable, now);
+    }
+    if (this.body !== null) {
+      this.body.dispose();
+      this.buffering = false;
     }
     if (this.lease !== null) {
       const outcome = this.outcome === 'success' && this.status >= 500 ? 'http_5xx' : this.outcome;
@@ -476,6 +594,8 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink {
     rec.pool = this.pool?.name ?? '';
     rec.backend = this.lease?.backend.id ?? '';
     rec.protocol = '';
+    rec.minor = head.minor;
+    rec.headers = head;
     rec.traceId = this.traceId;
     rec.attempts = this.attempts;
     rec.tried = this.tried;

@@ -15,6 +15,8 @@ import { AccessLogBatch } from './access-log.ts';
 import { ResponseHead } from './parse/response-head.ts';
 import { RetryBudget } from './retry-policy.ts';
 import { TraceIds } from './trace-context.ts';
+import { SpillArea } from './request-buffer.ts';
+import os from 'node:os';
 
 /** Size of the shared read buffer: one per listener, reused by every read of every connection. */
 const READ_BUFFER_SIZE = 64 * 1024;
@@ -65,6 +67,8 @@ export class HttpListenerImpl implements HttpListener {
   readonly foreignUpstream: HttpListenerDeps['foreignUpstream'];
   /** Per pool (by name): this listener's retry budget; pools that survive a reload keep theirs. */
   private readonly retryBudgets = new Map<string, RetryBudget>();
+  /** Where request bodies larger than request_buffering.memory_max spill, and the budget they share. */
+  readonly spill: SpillArea;
   private readonly idPrefix = randomBytes(8).toString('hex') + '-';
   private idCounter = 0;
   private accepted = 0;
@@ -80,6 +84,7 @@ export class HttpListenerImpl implements HttpListener {
     this.traceToken = deps.traceToken;
     this.onRequestDone = deps.onRequestDone;
     this.foreignUpstream = deps.foreignUpstream;
+    this.spill = new SpillArea(deps.dataDir ?? os.tmpdir(), config.request_buffering.spill_max_total);
     this.connector = new UpstreamConnector(this.readBuffer, this.chunks, (err) => this.internalError(null, err));
   }
 
@@ -280,6 +285,7 @@ export class HttpListenerImpl implements HttpListener {
 
   updateConfig(listener: ListenerConfig, pools: UpstreamPools, upstreamSettings?: ReadonlyMap<string, UpstreamSettings>): void {
     this.runtime = new ListenerRuntime(listener, pools, upstreamSettings, this.baseDir);
+    this.spill.maxTotal = listener.request_buffering.spill_max_total;
   }
 
   handleExchange(request: ExchangeRequest, downstream: ExchangeDownstream): ExchangeHandle {

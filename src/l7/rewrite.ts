@@ -9,10 +9,11 @@ import { equalsLower } from './parse/chars.ts';
 export const bit = (kind: number): number => 1 << kind;
 
 /**
- * Kinds always removed from a request going upstream: Content-Length and traceparent are re-added (the
- * length normalised, the traceparent with the edge's span), x-switchyard-trace never leaves the edge.
+ * Kinds always removed from a request going upstream: the framing (Content-Length, Transfer-Encoding) and
+ * traceparent are re-added by the edge (the framing it derived from the body it parsed, the traceparent
+ * with the edge's span), x-switchyard-trace never leaves the edge.
  */
-export const REQUEST_ALWAYS_DROP = bit(H_CONNECTION) | bit(H_HOP) | bit(H_CONTENT_LENGTH) | bit(H_TRACEPARENT) | bit(H_SY_TRACE);
+export const REQUEST_ALWAYS_DROP = bit(H_CONNECTION) | bit(H_HOP) | bit(H_CONTENT_LENGTH) | bit(H_TRANSFER_ENCODING) | bit(H_TRACEPARENT) | bit(H_SY_TRACE);
 /** Kinds always removed from a response going downstream. */
 export const RESPONSE_ALWAYS_DROP = bit(H_CONNECTION) | bit(H_HOP) | bit(H_HIDDEN) | bit(H_UPGRADE);
 

@@ -14,6 +14,7 @@ import { DEFAULT_UPSTREAM_SETTINGS } from './upstream/connector.ts';
 import { settingsOf } from './settings.ts';
 // policy.ts alone: the tls index would load node:tls and the certificate tooling into http-only workers
 import { hstsHeaderValue } from '../tls/policy.ts';
+import { HttpDate } from '../core/index.ts';
 
 export class ListenerRuntime {
   readonly name: string;
@@ -22,6 +23,8 @@ export class ListenerRuntime {
   readonly headerTimeout: number;
   readonly idleTimeout: number;
   readonly bodyTimeout: number;
+  /** timeouts.body_total: the whole request body, from the end of its head. */
+  readonly bodyTotalTimeout: number;
   readonly connectTimeout: number;
   readonly responseTimeout: number;
   readonly tunnelIdleTimeout: number;
@@ -29,6 +32,9 @@ export class ListenerRuntime {
   readonly maxBodySize: number;
   readonly maxConnections: number;
   readonly maxRequestsPerConnection: number;
+  /** request_buffering (the listener's; routes may override enabled and memory_max). */
+  readonly bufferingEnabled: boolean;
+  readonly bufferingMemoryMax: number;
   readonly trusted: TrustedProxies;
   readonly setXff: boolean;
   readonly setRealIp: boolean;
@@ -57,6 +63,8 @@ export class ListenerRuntime {
   readonly keepAliveLines: string;
   /** `connection: upgrade` + responseLines (a 101 that starts a tunnel). */
   readonly upgradeLines: string;
+  /** The Date of responses made here (errors, redirects, fixed, static), formatted once per second. */
+  readonly date = new HttpDate();
   private readonly baseDir: string;
   /** Static responders of this runtime's routes, built on first use. */
   private readonly statics = new Map<StaticAction, StaticFiles>();
@@ -72,6 +80,7 @@ export class ListenerRuntime {
     this.headerTimeout = t.header;
     this.idleTimeout = t.idle;
     this.bodyTimeout = t.body;
+    this.bodyTotalTimeout = t.body_total;
     this.connectTimeout = t.upstream_connect;
     this.responseTimeout = t.upstream_response;
     this.tunnelIdleTimeout = t.tunnel_idle;
@@ -80,6 +89,8 @@ export class ListenerRuntime {
     this.maxBodySize = l.max_body_size;
     this.maxConnections = l.max_connections;
     this.maxRequestsPerConnection = l.max_requests_per_connection;
+    this.bufferingEnabled = config.request_buffering.enabled;
+    this.bufferingMemoryMax = config.request_buffering.memory_max;
     const f = config.forwarded;
     this.trusted = new TrustedProxies(f.trusted_proxies);
     this.setXff = f.headers.includes('x-forwarded-for');
@@ -117,7 +128,7 @@ export class ListenerRuntime {
   staticFor(action: StaticAction): StaticFiles {
     let files = this.statics.get(action);
     if (files === undefined) {
-      files = new StaticFiles({ root: path.resolve(this.baseDir, action.root), index: action.index, cacheControl: action.cacheControl, spaFallback: action.spaFallback });
+      files = new StaticFiles({ root: path.resolve(this.baseDir, action.root), index: action.index, cacheControl: action.cacheControl, spaFallback: action.spaFallback, date: this.date });
       this.statics.set(action, files);
     }
     return files;
@@ -135,7 +146,7 @@ export class ListenerRuntime {
 
   /** Shortest configured timeout: how often the listener's sweep must look at deadlines. */
   sweepInterval(): number {
-    const shortest = Math.min(this.headerTimeout, this.idleTimeout, this.bodyTimeout, this.connectTimeout, this.responseTimeout, this.tunnelIdleTimeout);
+    const shortest = Math.min(this.headerTimeout, this.idleTimeout, this.bodyTimeout, this.bodyTotalTimeout, this.connectTimeout, this.responseTimeout, this.tunnelIdleTimeout);
     return Math.max(10, Math.min(500, Math.floor(shortest / 8)));
   }
 }

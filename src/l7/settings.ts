@@ -1,4 +1,4 @@
-// Upstream connection settings derived from the pools section (keepalive, max_connections).
+// Upstream connection settings derived from the pools section (keepalive, max_connections, connection_queue).
 import type { PoolConfig } from '../config/index.ts';
 import type { UpstreamSettings } from './types.ts';
 import { compileRetryPolicy } from './retry-policy.ts';
@@ -8,7 +8,9 @@ export function settingsOf(pool: PoolConfig): UpstreamSettings {
   return {
     maxIdle: pool.keepalive.max_idle,
     idleTimeout: pool.keepalive.idle_timeout,
-    maxConnections: pool.max_connections ?? 100_000,
+    maxConnections: pool.max_connections,
+    queueSize: pool.connection_queue.size,
+    queueTimeout: pool.connection_queue.timeout,
     connectAttempts: pool.retries.on.includes('connect_error') ? 1 + pool.retries.attempts : 1,
     retry: compileRetryPolicy(pool.retries),
   };

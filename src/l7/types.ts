@@ -38,6 +38,8 @@ export interface HttpListenerDeps {
   external?: boolean;
   /** Directory that relative paths in the listener config (static roots) are resolved against; default cwd. */
   baseDir?: string;
+  /** The config's data_dir (absolute): spilled request bodies go under it (request_buffering); default os.tmpdir(). */
+  dataDir?: string;
   /**
    * The admin token: a request carrying `x-switchyard-trace: <token>` gets the edge's phases in
    * Server-Timing and a traceresponse header. Absent: the header is only stripped, never honoured.
@@ -83,8 +85,12 @@ export interface UpstreamSettings {
   maxIdle: number;
   /** Ms an idle upstream socket is kept. */
   idleTimeout: number;
-  /** Open sockets allowed per backend; above it the request gets 503. */
+  /** Open sockets allowed per backend; above it the request waits in the queue below. */
   maxConnections: number;
+  /** Requests that may wait per backend for a connection at maxConnections; beyond it they get 503. */
+  queueSize: number;
+  /** Ms a request waits in that queue before it gets 503. */
+  queueTimeout: number;
   /**
    * Connect attempts per request: 1 + retries.attempts when the pool retries on connect_error (nothing was
    * sent, so another backend can always be tried), else 1. Default 1.

@@ -2,7 +2,7 @@
 // Content-Length normalised, Host when needed, forwarded headers and the request id; built once, with the
 // first body bytes, by rewrite.ts.
 import type { ProxyExchange } from './exchange.ts';
-import { type RequestHead, BODY_NONE, H_CONTENT_LENGTH, H_UPGRADE, H_HOST, H_X_FORWARDED_FOR, H_X_FORWARDED_PROTO, H_X_FORWARDED_HOST, H_REQUEST_ID, H_TRACESTATE } from './parse/request-head.ts';
+import { type RequestHead, BODY_NONE, BODY_CHUNKED, H_EXPECT, H_CONTENT_LENGTH, H_UPGRADE, H_HOST, H_X_FORWARDED_FOR, H_X_FORWARDED_PROTO, H_X_FORWARDED_HOST, H_REQUEST_ID, H_TRACESTATE } from './parse/request-head.ts';
 import { upstreamTarget } from './router/actions.ts';
 import { buildUpstreamHead, bit } from './rewrite.ts';
 import { clientFromChain } from './forwarded.ts';
@@ -45,7 +45,15 @@ export function upstreamRequestHead(ex: ProxyExchange, buf: Buffer | null, bs: n
   if (!ex.traceContinued) drop |= bit(H_TRACESTATE);
   if (head.upgrade) extra += 'connection: upgrade\r\n';
   else drop |= bit(H_UPGRADE);
-  if (head.contentLength > 0 || (head.bodyKind === BODY_NONE && hasKind(head, H_CONTENT_LENGTH))) {
+  // the framing is always the edge's, from the body it parsed (never the client's lines, which are dropped)
+  const body = ex.body;
+  if (body !== null) {
+    // buffered: the whole body is here; a 100-continue was answered by the edge
+    extra += `content-length: ${body.length}\r\n`;
+    drop |= bit(H_EXPECT);
+  } else if (head.bodyKind === BODY_CHUNKED) {
+    extra += 'transfer-encoding: chunked\r\n';
+  } else if (head.contentLength > 0 || (head.bodyKind === BODY_NONE && hasKind(head, H_CONTENT_LENGTH))) {
     extra += `content-length: ${head.contentLength}\r\n`;
   }
   if (action.upstreamHost === 'backend' || head.absoluteForm || head.authority.length === 0) {

@@ -47,6 +47,7 @@ export class ListenerFactories {
       clock: deps.clock,
       upstreamSettings: l7.upstreamSettingsFromPools(deps.poolConfigs),
       baseDir: deps.baseDir,
+      dataDir: deps.dataDir,
       traceToken: deps.traceToken,
       onRequestDone: deps.onRequestDone,
       foreignUpstream: (pool, request, downstream, target) => {

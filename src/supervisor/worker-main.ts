@@ -65,7 +65,9 @@ process.on('message', (message: ToWorker) => {
 
 // SIGTERM comes from the primary once it has drained this worker (nothing left in flight), or from outside
 // together with the primary (kill of the process group, systemd's control-group stop): either way finish
-// what is in flight within shutdown_timeout, then exit. SIGINT and SIGHUP are the primary's to handle.
+// what is in flight within shutdown_timeout, then exit — the same drain the primary's 'drain' asks for, and
+// the primary does not wait for a reply from a worker that has exited (worker-pool.ts). SIGINT (Ctrl-C
+// reaches the whole group) and SIGHUP are the primary's to handle: it drains the workers by message.
 let terminating = false;
 process.on('SIGTERM', () => {
   if (terminating) return;

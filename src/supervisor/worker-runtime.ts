@@ -12,15 +12,7 @@
 // worker's peak RSS under 100 MB, at the same total GC time (a scavenge costs what survives it).
 import { existsSync } from 'node:fs';
 import { EdgeError } from '../core/index.ts';
-import type { RuntimeConfig } from '../config/index.ts';
-
-/** Where Debian, Fedora, Alpine and source builds put jemalloc's shared library. */
-export const JEMALLOC_PATHS: readonly string[] = [
-  `/usr/lib/${process.arch === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu/libjemalloc.so.2`,
-  '/usr/lib64/libjemalloc.so.2',
-  '/usr/lib/libjemalloc.so.2',
-  '/usr/local/lib/libjemalloc.so.2',
-];
+import { JEMALLOC_PATHS, type RuntimeConfig } from '../config/index.ts';
 
 export interface WorkerRuntime {
   /** Added to the worker's node command line. */

@@ -43,6 +43,8 @@ function closer(server: net.Server, sockets: Set<net.Socket>): () => Promise<voi
 export interface RecordingOrigin extends Origin {
   /** Every byte received, all connections concatenated in arrival order (latin1). */
   received(): string;
+  /** Connections open right now (held by the proxy). */
+  open(): number;
 }
 
 /**
@@ -84,6 +86,7 @@ export async function startRecordingOrigin(): Promise<RecordingOrigin> {
     address: `127.0.0.1:${port}`,
     connections: count,
     received: () => Buffer.concat(chunks).toString('latin1'),
+    open: () => sockets.size,
     close: closer(server, sockets),
   };
 }

@@ -4,19 +4,26 @@
 // three commands to try, and on Ctrl-C drains the edge and stops the instances. State (SQLite file, JWT
 // secret, local CA, admin token, logs) lives in the config's data_dir, reused by the next run.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { loadConfigFile, type Config, type LoadedConfig } from '../../config/index.ts';
 import { ConfigError, messageOf } from '../../core/index.ts';
 import { startEdge } from '../../supervisor/index.ts';
-import { UsageError, type Command, type CommandIo } from '../command.ts';
+import { UsageError, parseCommandArgs, type Command, type CommandIo, type OptionSpec } from '../command.ts';
 
 const projectRoot = path.resolve(import.meta.dirname, '..', '..', '..');
-const appEntry = path.join(projectRoot, 'demo', 'app', 'main.ts');
+// Built JavaScript when this runs from dist/ (an installed package has no choice: Node does not strip types
+// under node_modules; scripts/build-dist.cjs bundles the app), else the TypeScript sources.
+const builtApp = path.join(projectRoot, 'dist', 'demo', 'app', 'main.js');
+const appEntry = import.meta.filename.endsWith('.js') && existsSync(builtApp) ? builtApp : path.join(projectRoot, 'demo', 'app', 'main.ts');
 const defaultConfig = path.join(projectRoot, 'demo', 'switchyard.yaml');
+/** An installed package (not a checkout): its own directory may not be writable, so state goes to the cwd. */
+const installed = projectRoot.split(path.sep).includes('node_modules');
 const demoServices = ['users', 'orders'] as const;
+
+const options: readonly OptionSpec[] = [{ name: 'config', short: 'c', value: 'FILE', default: 'demo/switchyard.yaml', description: 'the demo config to run' }];
 
 interface AppInstance {
   service: (typeof demoServices)[number];
@@ -132,7 +139,11 @@ function banner(loaded: LoadedConfig, apps: AppChild[], dataDir: string): string
     const running = apps.filter((app) => app.instance.service === service);
     lines.push(`  ${service.padEnd(9)} ${running.map(({ instance, pid }) => `${instance.name} ${address(instance.host, instance.port)} (pid ${pid})`).join(', ')}`);
   }
-  lines.push(`  database  ${database}`, `  logs      ${show(path.join(dataDir, 'logs'))}/`, '', 'Try:');
+  lines.push(`  database  ${database}`, `  logs      ${show(path.join(dataDir, 'logs'))}/  (the instances' logs)`);
+  const access = config.log.access_log;
+  if (access === 'stdout' || access === 'stderr') lines.push(`  access    on ${access}`);
+  else if (access !== 'off') lines.push(`  access    ${show(path.resolve(loaded.baseDir, access))}  (one line per request: tail -f it)`);
+  lines.push('', 'Try:');
   lines.push(`  dig ${dnsAt} api.example.test`);
   lines.push(`  curl --cacert ${show(path.join(dataDir, 'tls', 'ca', 'ca.pem'))} --resolve api.example.test:${webPort}:127.0.0.1 https://api.example.test:${webPort}/api/users`);
   lines.push(`  https://example.test:${webPort}/   (log in as demo / demo; example.test and api.example.test must resolve to 127.0.0.1:`);
@@ -143,7 +154,8 @@ function banner(loaded: LoadedConfig, apps: AppChild[], dataDir: string): string
 
 async function runDemo(configFile: string, io: CommandIo): Promise<number> {
   const loaded = await loadConfigFile(configFile);
-  const dataDir = path.resolve(loaded.baseDir, loaded.config.data_dir);
+  const dataOverride = installed && configFile === defaultConfig ? path.resolve('switchyard-demo-data') : undefined;
+  const dataDir = dataOverride ?? path.resolve(loaded.baseDir, loaded.config.data_dir);
   const logDir = path.join(dataDir, 'logs');
   await mkdir(logDir, { recursive: true });
   const instances = appInstances(loaded.config);
@@ -164,7 +176,7 @@ async function runDemo(configFile: string, io: CommandIo): Promise<number> {
     await Promise.all(children.map((child) => child.start({ dataDir, logDir, corsOrigins: pageOrigins(loaded.config) })));
     if (interrupted) return 130;
     io.stdout.write('starting the edge …\n');
-    edge = await startEdge({ configFile });
+    edge = await startEdge({ configFile, dataDir: dataOverride });
   } catch (err) {
     await stopApps();
     if (interrupted) return 130;
@@ -185,13 +197,18 @@ async function runDemo(configFile: string, io: CommandIo): Promise<number> {
 
 export const command: Command = {
   summary: 'run the demo stack: DNS, the edge, users and orders services, database (npm start)',
-  usage: 'usage: switchyard demo [-c FILE]   (default demo/switchyard.yaml; DATABASE_URL=postgres://… for PostgreSQL)',
+  synopsis: '[-c FILE]',
+  description: [
+    'What npm start runs: starts the demo\'s application servers (two users and two orders instances) as child processes, then the edge (DNS, HTTPS with a local CA, admin API) in this process, and prints what runs where and three commands to try. Ctrl-C drains the edge, then stops the instances.',
+    'State (SQLite database, JWT secret, local CA, admin token) lives in the config\'s data_dir and is reused by the next run; every log, the access log included, goes to files under <data_dir>/logs so the terminal keeps the banner. DATABASE_URL=postgres://… uses PostgreSQL instead of SQLite.',
+  ],
+  arguments: [],
+  options,
+  examples: ['npm start', 'switchyard demo', 'DATABASE_URL=postgres://demo:demo@127.0.0.1/demo switchyard demo -c demo/switchyard.yaml'],
   async run(args, io) {
-    let configFile = defaultConfig;
-    for (let index = 0; index < args.length; index++) {
-      if ((args[index] === '-c' || args[index] === '--config') && args[index + 1]) configFile = path.resolve(args[++index]);
-      else throw new UsageError(`unknown option ${args[index]}`);
-    }
+    const parsed = parseCommandArgs(args, options);
+    if (parsed.positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(parsed.positionals[0])}`);
+    const configFile = path.resolve(parsed.string('config') ?? defaultConfig);
     try {
       return await runDemo(configFile, io);
     } catch (err) {

@@ -1,4 +1,5 @@
 // dns: the authoritative server, its zones, and the caching resolver for allowed clients.
+import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
 import { cidr, duration, hostPort, positiveInt } from './common.ts';
 
@@ -101,24 +102,58 @@ export const rateLimitSchema = z.strictObject({
   ipv6_prefix: z.number().int().min(32).max(128).default(56),
 });
 
-export const dnsSchema = z.strictObject({
-  listen: z.array(dnsListen).min(1).default(['udp://127.0.0.1:5353', 'tcp://127.0.0.1:5353'].map((text) => dnsListen.parse(text))),
-  zones: z.array(zoneSchema).default([]),
-  resolver: resolverSchema.optional(),
-  rate_limit: rateLimitSchema.optional(),
-  /**
-   * Largest UDP answer we send to an EDNS0 client (its advertised size is capped by this) and the size we
-   * advertise; clients without EDNS0 get at most 512 bytes. 1232 avoids IP fragmentation (DNS flag day 2020).
-   */
-  max_udp_size: z.number().int().min(512).max(4096).default(1232),
-  tcp: z
-    .strictObject({
-      /** A connection with no query for this long is closed. */
-      idle_timeout: duration.default(10_000),
-      max_connections: positiveInt.default(1000),
-    })
-    .default({ idle_timeout: 10_000, max_connections: 1000 }),
-});
+type DnsListen = z.output<typeof dnsListen>;
+
+/** True when a listen address is reachable from beyond this host: not a loopback address or `localhost`. */
+export function listensBeyondLoopback(listen: readonly DnsListen[]): boolean {
+  return listen.some(({ host }) => {
+    if (host === 'localhost') return false;
+    try {
+      return ipaddr.process(host).range() !== 'loopback';
+    } catch {
+      return true; // a host name: it may resolve to anything
+    }
+  });
+}
+
+const tcpDefaults = { idle_timeout: 10_000, io_timeout: 2000, max_connections: 1000, max_connections_per_client: 10, max_in_flight: 32 };
+
+export const dnsSchema = z
+  .strictObject({
+    listen: z.array(dnsListen).min(1).default(['udp://127.0.0.1:5353', 'tcp://127.0.0.1:5353'].map((text) => dnsListen.parse(text))),
+    zones: z.array(zoneSchema).default([]),
+    resolver: resolverSchema.optional(),
+    /**
+     * Response rate limiting (UDP). `false` turns it off. Unset, it is on with the defaults when any listen
+     * address is beyond loopback (an open UDP port is an amplifier: a 1 KB TXT answer to a 40-byte spoofed
+     * query), and off when DNS listens on loopback only.
+     */
+    rate_limit: z.union([z.literal(false), rateLimitSchema], { error: 'expected false (off) or a mapping of rate limit settings' }).optional(),
+    /**
+     * Largest UDP answer we send to an EDNS0 client (its advertised size is capped by this) and the size we
+     * advertise; clients without EDNS0 get at most 512 bytes. 1232 avoids IP fragmentation (DNS flag day 2020).
+     */
+    max_udp_size: z.number().int().min(512).max(4096).default(1232),
+    /** DNS over TCP limits: what one client may hold of the process that serves DNS (docs/dns.md). */
+    tcp: z
+      .strictObject({
+        /** With nothing in progress, a connection closes this long after its last query or answer. */
+        idle_timeout: duration.default(tcpDefaults.idle_timeout),
+        /** A query must arrive whole, and an answer drain, within this time of its first byte. */
+        io_timeout: duration.default(tcpDefaults.io_timeout),
+        /** Open connections in total; at the cap a new one closes the least recently productive. */
+        max_connections: positiveInt.default(tcpDefaults.max_connections),
+        /** Open connections per client address; more are closed at once. */
+        max_connections_per_client: positiveInt.default(tcpDefaults.max_connections_per_client),
+        /** Queries per connection waiting for an asynchronous (resolver) answer; reading pauses at it. */
+        max_in_flight: positiveInt.default(tcpDefaults.max_in_flight),
+      })
+      .default(tcpDefaults),
+  })
+  .transform(({ rate_limit, ...dns }) => ({
+    ...dns,
+    rate_limit: rate_limit === false ? undefined : (rate_limit ?? (listensBeyondLoopback(dns.listen) ? rateLimitSchema.parse({}) : undefined)),
+  }));
 
 export type DnsConfig = z.output<typeof dnsSchema>;
 export type ZoneConfig = z.output<typeof zoneSchema>;

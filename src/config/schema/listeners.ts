@@ -78,6 +78,15 @@ export const staticSchema = z.strictObject({
   spa_fallback: z.boolean().default(false),
 });
 
+/**
+ * request_buffering on a route: overrides the listener's `enabled` and `memory_max` for requests it
+ * matches (`enabled: false` streams the body to the upstream as it arrives).
+ */
+export const routeBufferingSchema = z.strictObject({
+  enabled: z.boolean().optional(),
+  memory_max: size.optional(),
+});
+
 export const routeSchema = z
   .strictObject({
     name: z.string().optional(),
@@ -91,6 +100,7 @@ export const routeSchema = z
     /** Upstream Host header: the client's (default) or the backend address. */
     upstream_host: z.enum(['client', 'backend']).default('client'),
     timeouts: z.strictObject({ upstream_response: duration.optional() }).optional(),
+    request_buffering: routeBufferingSchema.optional(),
   })
   .superRefine((route, ctx) => {
     const actions = ['pool', 'redirect', 'respond', 'static'].filter((key) => route[key as keyof typeof route] !== undefined);
@@ -99,6 +109,10 @@ export const routeSchema = z
         code: 'custom',
         message: `expected exactly one action of pool, redirect, respond or static, got ${actions.length === 0 ? 'none' : actions.join(' and ')}`,
       });
+    }
+    // only a proxied request has a body to buffer
+    if (route.request_buffering !== undefined && route.pool === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['request_buffering'], message: 'expected request_buffering only on a route with a pool' });
     }
   });
 
@@ -140,6 +154,8 @@ export const timeoutsSchema = z.strictObject({
   idle: duration.default(60_000),
   /** Time allowed between two reads of a request body. */
   body: duration.default(30_000),
+  /** Time allowed for a whole request body, from the end of its head (408 past it). */
+  body_total: duration.default(60_000),
   upstream_connect: duration.default(2_000),
   upstream_response: duration.default(30_000),
   /** Idle time allowed on an upgraded (WebSocket) or L4 tunnel. */
@@ -151,6 +167,18 @@ export const limitsSchema = z.strictObject({
   max_body_size: size.default(10 * 1024 * 1024),
   max_connections: positiveInt.default(10_000),
   max_requests_per_connection: positiveInt.default(10_000),
+});
+
+/**
+ * Request bodies are read whole before an upstream is picked (an upstream connection is never held by a
+ * slow client), then sent with Content-Length. Up to memory_max a body stays in memory; a larger one
+ * (up to limits.max_body_size) spills to an unlinked temporary file under data_dir, and spill_max_total
+ * bounds the bytes all spilled bodies of the listener hold at once, per worker (beyond it: 503).
+ */
+export const requestBufferingSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  memory_max: size.default(64 * 1024),
+  spill_max_total: size.default(1024 * 1024 * 1024),
 });
 
 export const http2Schema = z.strictObject({
@@ -185,6 +213,7 @@ export const listenerSchema = z
     forwarded: forwardedSchema.default(forwardedSchema.parse({})),
     timeouts: timeoutsSchema.default(timeoutsSchema.parse({})),
     limits: limitsSchema.default(limitsSchema.parse({})),
+    request_buffering: requestBufferingSchema.default(requestBufferingSchema.parse({})),
     http2: http2Schema.default(http2Schema.parse({})),
     response_headers: responseHeadersSchema.default(responseHeadersSchema.parse({})),
     routes: z.array(routeSchema).optional(),
@@ -221,3 +250,4 @@ export type TlsConfig = z.output<typeof tlsSchema>;
 export type ForwardedConfig = z.output<typeof forwardedSchema>;
 export type TimeoutsConfig = z.output<typeof timeoutsSchema>;
 export type LimitsConfig = z.output<typeof limitsSchema>;
+export type RequestBufferingConfig = z.output<typeof requestBufferingSchema>;

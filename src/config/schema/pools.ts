@@ -55,6 +55,12 @@ export const keepaliveSchema = z.strictObject({
   idle_timeout: duration.default(4000),
 });
 
+/** Requests waiting for a connection to a backend at max_connections: FIFO, at most `size`, each at most `timeout` (then 503). */
+export const connectionQueueSchema = z.strictObject({
+  size: z.number().int().min(0).default(1024),
+  timeout: duration.default(1000),
+});
+
 export const upstreamTlsSchema = z.strictObject({
   ca: z.string().optional(),
   servername: z.string().optional(),
@@ -80,7 +86,13 @@ export const poolSchema = z.strictObject({
   passive: passiveSchema.optional(),
   retries: retriesSchema.default(retriesSchema.parse({})),
   keepalive: keepaliveSchema.default(keepaliveSchema.parse({})),
-  max_connections: positiveInt.optional(),
+  /**
+   * Open upstream connections per backend, per worker, for HTTP/1.1 upstreams; a request beyond it waits
+   * in connection_queue, then gets 503. 1024 (Envoy's circuit-breaker default): far above what request buffering leaves busy
+   * (a connection is held only while the origin works, never while a client uploads), yet a bound.
+   */
+  max_connections: positiveInt.default(1024),
+  connection_queue: connectionQueueSchema.default(connectionQueueSchema.parse({})),
   slow_start: duration.optional(),
   protocol: z.enum(['http1', 'h2c', 'h2', 'grpc']).default('http1'),
   tls: upstreamTlsSchema.optional(),

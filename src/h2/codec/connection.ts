@@ -8,7 +8,7 @@
 // p99 (bench/RESULTS-h2.md). A stream here is one object, and a request's fields are strings the HPACK
 // table already holds.
 import type { Socket } from 'node:net';
-import type { Clock, TimerHandle } from '../../core/index.ts';
+import { HttpDate, type Clock, type TimerHandle } from '../../core/index.ts';
 import { ResetCounter } from '../reset-guard.ts';
 import {
   DEFAULT_WINDOW, E_COMPRESSION_ERROR, E_ENHANCE_YOUR_CALM, E_FLOW_CONTROL_ERROR, E_FRAME_SIZE_ERROR, E_NO_ERROR, E_PROTOCOL_ERROR, E_REFUSED_STREAM,
@@ -125,6 +125,7 @@ export class H2Connection implements StreamConnection {
   private readonly lastHeaders: { id: number; chunk: Buffer; flagsAt: number; flushes: number } = { id: 0, chunk: EMPTY, flagsAt: -1, flushes: -1 };
   /** Response header fields added to every response (HSTS), given to each stream. */
   readonly responseExtra: Readonly<Record<string, string>> | undefined;
+  readonly date: HttpDate;
   readonly peerAddress: string;
   readonly peerPort: number;
   readonly encrypted: boolean;
@@ -138,6 +139,7 @@ export class H2Connection implements StreamConnection {
     this.events = events;
     this.clock = clock;
     this.responseExtra = responseExtra;
+    this.date = new HttpDate(clock);
     this.output = new FrameOutput(socket);
     this.resets = new ResetCounter(limits.maxResetsPerSecond, clock);
     this.headerBudget = new ResetCounter(Math.max(HEADER_BUDGET_MIN, limits.maxHeaderListSize * HEADER_BUDGET_FACTOR), clock);

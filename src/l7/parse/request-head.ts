@@ -117,7 +117,10 @@ export class RequestHead {
   keepAlive = true;
   upgrade = false;
   expectContinue = false;
-  /** Extra header names listed in Connection (lower-case), stripped as hop-by-hop. */
+  /**
+   * Extra header names listed in Connection (lower-case), stripped as hop-by-hop. Never one of the names
+   * the edge frames or routes by (host, content-length, transfer-encoding, te, upgrade, …): see H_OTHER.
+   */
   connectionTokens: string[] | null = null;
   /** Index of the traceparent header, -1 when absent, -2 when there are several (invalid). */
   traceparentAt = -1;
@@ -289,7 +292,9 @@ export function parseRequestHead(raw: Buffer, length: number, head: RequestHead,
           if (len === 5 && equalsLower(raw, s, 'close')) connClose = true;
           else if (len === 10 && equalsLower(raw, s, 'keep-alive')) connKeepAlive = true;
           else if (len === 7 && equalsLower(raw, s, 'upgrade')) connUpgrade = true;
-          else (head.connectionTokens ??= []).push(raw.toString('latin1', s, k).toLowerCase());
+          else if (classifyName(raw, s, len) === H_OTHER) (head.connectionTokens ??= []).push(raw.toString('latin1', s, k).toLowerCase());
+          // a listed Host, Content-Length, Transfer-Encoding, TE, Upgrade or Connection is ignored: the edge
+          // derives the upstream's framing and Host itself, and a client must not switch them off from here
         }
         break;
       }

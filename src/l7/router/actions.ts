@@ -12,6 +12,9 @@ export interface ProxyAction {
   readonly upstreamHost: 'client' | 'backend';
   /** Route override of timeouts.upstream_response, or -1. */
   readonly responseTimeout: number;
+  /** Route overrides of request_buffering (enabled, memory_max); undefined: the listener's. */
+  readonly bufferingEnabled: boolean | undefined;
+  readonly bufferingMemoryMax: number | undefined;
 }
 
 export interface RedirectAction {
@@ -32,6 +35,8 @@ export interface RespondAction {
   /** The same headers as flat lower-case name/value pairs without content-length, for other codecs (HTTP/2). */
   readonly fields: readonly string[];
   readonly body: Buffer;
+  /** The configured headers include a Date: the edge adds none of its own. */
+  readonly dated: boolean;
 }
 
 export interface StaticAction {
@@ -56,6 +61,8 @@ export function compileAction(route: RouteConfig): RouteAction {
       rewrite: route.rewrite ? { regex: new RegExp(route.rewrite.regex), replace: route.rewrite.replace } : null,
       upstreamHost: route.upstream_host,
       responseTimeout: route.timeouts?.upstream_response ?? -1,
+      bufferingEnabled: route.request_buffering?.enabled,
+      bufferingMemoryMax: route.request_buffering?.memory_max,
     };
   }
   if (route.redirect !== undefined) {
@@ -71,7 +78,7 @@ export function compileAction(route: RouteConfig): RouteAction {
       head += `${name}: ${value}\r\n`;
       fields.push(name.toLowerCase(), value);
     }
-    return { kind: 'respond', status: r.status, head, fields, body };
+    return { kind: 'respond', status: r.status, head, fields, body, dated: fields.some((field, i) => i % 2 === 0 && field === 'date') };
   }
   const s = route.static!;
   return {

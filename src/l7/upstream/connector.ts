@@ -1,5 +1,7 @@
 // Per-backend keep-alive pools of raw upstream sockets. Idle sockets are reused most-recent-first (warm
 // ones stay warm, the oldest age out), dropped on EOF or error while idle, and expired by sweep().
+// At max_connections a request waits in the backend's queue (connection_queue: bounded, FIFO) for the
+// next connection that comes free or the next slot; the owner times the wait out itself (cancelWait).
 // Reads go through `onread` into the listener's shared buffer: whoever owns the connection must copy
 // what outlives the callback.
 import net from 'node:net';
@@ -15,9 +17,15 @@ export interface UpstreamOwner {
   /** The socket closed or failed; `connected` tells whether it ever connected. */
   upstreamClosed(error: Error | undefined, connected: boolean): void;
   upstreamDrain(): void;
+  /** (after acquire() returned 'queued') this connection is now the owner's; upstreamConnected follows when it is. */
+  upstreamAssigned(conn: UpstreamConnection): void;
 }
 
-export const DEFAULT_UPSTREAM_SETTINGS: UpstreamSettings = { maxIdle: 64, idleTimeout: 4000, maxConnections: 100_000 };
+/** acquire()'s answer when the owner waits in the backend's queue. */
+export const QUEUED = 'queued';
+
+/** Settings of a pool given without its config (tests, embedders): the pools schema's defaults. */
+export const DEFAULT_UPSTREAM_SETTINGS: UpstreamSettings = { maxIdle: 64, idleTimeout: 4000, maxConnections: 1024, queueSize: 1024, queueTimeout: 1000 };
 
 export class UpstreamConnection {
   readonly socket: net.Socket;
@@ -110,19 +118,25 @@ export class BackendConnections {
   settings: UpstreamSettings;
   /** Idle sockets, oldest first. */
   readonly idle: UpstreamConnection[] = [];
+  /** Owners waiting for a connection (at max_connections), oldest first. */
+  readonly waiters: UpstreamOwner[] = [];
   open = 0;
+  /** The connector's hand-over when a slot comes free (a connection closed). */
+  private readonly slotFreed: (backend: BackendConnections) => void;
 
-  constructor(id: string, host: string, port: number, settings: UpstreamSettings) {
+  constructor(id: string, host: string, port: number, settings: UpstreamSettings, slotFreed: (backend: BackendConnections) => void) {
     this.id = id;
     this.host = host;
     this.port = port;
     this.settings = settings;
+    this.slotFreed = slotFreed;
   }
 
   forget(conn: UpstreamConnection): void {
     this.open--;
     const at = this.idle.lastIndexOf(conn);
     if (at >= 0) this.idle.splice(at, 1);
+    if (this.waiters.length > 0) this.slotFreed(this);
   }
 }
 
@@ -143,10 +157,10 @@ export class UpstreamConnector {
    * (owner.upstreamConnected follows). null when the backend's connection limit is reached. `fresh`
    * skips the idle ones (a resend after a reused connection turned out dead).
    */
-  acquire(id: string, host: string, port: number, settings: UpstreamSettings, owner: UpstreamOwner, fresh = false): UpstreamConnection | null {
+  acquire(id: string, host: string, port: number, settings: UpstreamSettings, owner: UpstreamOwner, fresh = false): UpstreamConnection | typeof QUEUED | null {
     let backend = this.backends.get(id);
     if (backend === undefined) {
-      backend = new BackendConnections(id, host, port, settings);
+      backend = new BackendConnections(id, host, port, settings, (b) => this.openForWaiter(b));
       this.backends.set(id, backend);
     }
     backend.settings = settings;
@@ -156,12 +170,50 @@ export class UpstreamConnector {
       reused.uses++;
       return reused;
     }
-    if (backend.open >= settings.maxConnections) return null;
+    if (backend.open >= settings.maxConnections) {
+      // the wait is bounded twice: by the queue's size here, by connection_queue.timeout in the owner
+      if (backend.waiters.length >= settings.queueSize) return null;
+      backend.waiters.push(owner);
+      return QUEUED;
+    }
+    return this.open(backend, owner);
+  }
+
+  private open(backend: BackendConnections, owner: UpstreamOwner): UpstreamConnection {
     backend.open++;
-    const conn = new UpstreamConnection(backend, host, port, this.readBuffer, this.chunks, this.report);
+    const conn = new UpstreamConnection(backend, backend.host, backend.port, this.readBuffer, this.chunks, this.report);
     conn.owner = owner;
     conn.uses = 1;
     return conn;
+  }
+
+  /** The owner stopped waiting (its queue timeout, or it went away). */
+  cancelWait(id: string, owner: UpstreamOwner): void {
+    const waiters = this.backends.get(id)?.waiters;
+    if (waiters === undefined) return;
+    const at = waiters.indexOf(owner);
+    if (at >= 0) waiters.splice(at, 1);
+  }
+
+  /** A connection of a backend with waiters closed: the first waiter gets a new one in its slot. */
+  private openForWaiter(backend: BackendConnections): void {
+    const owner = backend.waiters.shift()!;
+    this.handOver(owner, this.open(backend, owner));
+  }
+
+  /**
+   * Gives `conn` to an owner that waited. Runs inside another exchange's release or close: an error in the
+   * waiter drops the waiter's connection only.
+   */
+  private handOver(owner: UpstreamOwner, conn: UpstreamConnection): void {
+    try {
+      owner.upstreamAssigned(conn);
+      if (conn.connected) owner.upstreamConnected(conn);
+    } catch (err) {
+      this.report(err);
+      conn.owner = null;
+      conn.destroy();
+    }
   }
 
   /** Gives a connection back after a complete exchange; `reusable` false closes it. */
@@ -169,11 +221,19 @@ export class UpstreamConnector {
     conn.owner = null;
     if (conn.closed) return;
     const backend = conn.backend;
-    if (!reusable || backend.idle.length >= backend.settings.maxIdle) {
+    if (!reusable || (backend.idle.length >= backend.settings.maxIdle && backend.waiters.length === 0)) {
       conn.destroy();
       return;
     }
     if (conn.socket.isPaused()) conn.socket.resume();
+    const waiter = backend.waiters.shift();
+    if (waiter !== undefined) {
+      // straight to the oldest waiter: it is reused as if it had been idle
+      conn.owner = waiter;
+      conn.uses++;
+      this.handOver(waiter, conn);
+      return;
+    }
     conn.idleSince = now;
     backend.idle.push(conn);
   }

@@ -97,6 +97,7 @@ describe('switchyard demo', { timeout: 90_000 }, () => {
     const [web, plain, dns, admin, ...backends] = await freePorts(8);
     const doc = parseDocument(await readFile(path.join(projectRoot, 'demo', 'switchyard.yaml'), 'utf8'));
     doc.set('data_dir', './data');
+    doc.setIn(['log', 'access_log'], './data/logs/access.log');
     doc.setIn(['admin', 'listen'], `127.0.0.1:${admin}`);
     doc.setIn(['dns', 'listen'], [`udp://127.0.0.1:${dns}`, `tcp://127.0.0.1:${dns}`]);
     doc.setIn(['pools', 'users', 'backends'], backends.slice(0, 2).map((port) => ({ address: `127.0.0.1:${port}` })));
@@ -130,6 +131,19 @@ describe('switchyard demo', { timeout: 90_000 }, () => {
     assert.ok(curl, banner);
     const { stdout: body } = await run('sh', ['-c', `${curl} --fail --silent --show-error`], { cwd: dir });
     assert.match(body, /"username":"demo"/);
+
+    // the access log goes to the file the banner names, not to the terminal
+    assert.match(banner, /^ {2}access {4}data\/logs\/access\.log {2}\(one line per request: tail -f it\)$/m);
+    const accessFile = path.join(dir, 'data', 'logs', 'access.log');
+    const deadline = Date.now() + 5_000;
+    let access = '';
+    // the file sink writes within 100 ms; there is no event to wait for
+    while (!access.includes('"path":"/api/users"') && Date.now() < deadline) {
+      access = await readFile(accessFile, 'utf8').catch(() => '');
+      if (!access.includes('"path":"/api/users"')) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.match(access, /"log":"access".*"path":"\/api\/users","status":200/);
+    assert.doesNotMatch(demo.output(), /"log":"access"/);
     assert.match(banner, /^ {2}https:\/\/example\.test:\d+\/ /m);
   });
 

@@ -22,6 +22,8 @@ const chromiumPath = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((fi
 async function stackConfig(dataDir: string, apps: Record<string, AppProcess[]>): Promise<string> {
   const doc = parseDocument(await readFile(path.join(projectRoot, 'demo', 'switchyard.yaml'), 'utf8'));
   doc.set('data_dir', dataDir);
+  // the demo's access log path is relative to demo/: on stdout here, not outside the test's directories
+  doc.setIn(['log', 'access_log'], 'stdout');
   doc.setIn(['admin', 'listen'], '127.0.0.1:0');
   doc.setIn(['dns', 'listen'], ['udp://127.0.0.1:0', 'tcp://127.0.0.1:0']);
   for (const [pool, instances] of Object.entries(apps)) {

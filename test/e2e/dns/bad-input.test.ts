@@ -1,5 +1,6 @@
 // Hostile and broken input over real sockets: FORMERR, NOTIMP or silence, never a crash or a hang; TCP
-// framing, idle timeout and the connection cap; response rate limiting with slip.
+// framing, idle timeout, the connection cap, io_timeout against a trickle and max_in_flight; response rate
+// limiting with slip.
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import net from 'node:net';
@@ -106,6 +107,38 @@ describe('dns bad input', () => {
     }
   });
 
+  it('reassembles a large message sent in small pieces, and the query pipelined after it', async () => {
+    // a 4000-byte message (a query with trailing bytes: FORMERR) and a normal query, in 97-byte writes
+    const big = Buffer.concat([queryBytes('www.example.test.', 1, { id: 5 }), Buffer.alloc(4000)]);
+    const next = queryBytes('www.example.test.', 1, { id: 6 });
+    const bytes = Buffer.concat([big, next].map((message) => Buffer.concat([Buffer.from([message.length >> 8, message.length & 0xff]), message])));
+    const socket = net.connect({ port: dns.port, host: dns.host, noDelay: true });
+    try {
+      await new Promise((resolve) => socket.once('connect', resolve));
+      const answers = new Promise<Buffer[]>((resolve) => {
+        let data = Buffer.alloc(0);
+        const messages: Buffer[] = [];
+        socket.on('data', (chunk) => {
+          data = Buffer.concat([data, chunk]);
+          while (data.length >= 2 && data.length >= 2 + data.readUInt16BE(0)) {
+            messages.push(data.subarray(2, 2 + data.readUInt16BE(0)));
+            data = data.subarray(2 + data.readUInt16BE(0));
+          }
+          if (messages.length === 2) resolve(messages);
+        });
+      });
+      for (let at = 0; at < bytes.length; at += 97) {
+        socket.write(bytes.subarray(at, at + 97));
+        await new Promise((resolve) => setTimeout(resolve, 1));
+      }
+      const [first, second] = await answers;
+      assert.deepEqual([first.readUInt16BE(0), rcodeOf(first)], [5, 1]);
+      assert.deepEqual([second.readUInt16BE(0), rcodeOf(second)], [6, 0]);
+    } finally {
+      socket.destroy();
+    }
+  });
+
   it('closes idle TCP connections and caps concurrent ones', async () => {
     const started = Date.now();
     const idle = net.connect(dns.port, dns.host);
@@ -150,5 +183,96 @@ describe('dns response rate limiting', () => {
     assert.equal(dns.server.status().counters.rate_limited, 35);
     clock.advance(1000);
     assert.equal((await udpExchange(dns, queryBytes('www.example.test.', 1)))[2] & 0x02, 0, 'tokens refill with time');
+  });
+});
+
+describe('dns over tcp limits', () => {
+  let dns: RunningDns;
+  let upstream: dgram.Socket;
+  const upstreamQueries: Buffer[] = [];
+  before(async () => {
+    // an upstream that takes queries and never answers: the resolver's answers stay in flight
+    upstream = dgram.createSocket('udp4');
+    upstream.on('message', (message) => upstreamQueries.push(message));
+    await new Promise<void>((resolve) => upstream.bind(0, '127.0.0.1', resolve));
+    dns = await startDns(`
+dns:
+  listen: [udp://127.0.0.1:0, tcp://127.0.0.1:0]
+  tcp: { idle_timeout: 10s, io_timeout: 300ms, max_in_flight: 4 }
+  zones:
+    - origin: example.test.
+      soa: { mname: ns1.example.test., rname: hostmaster.example.test. }
+      records: [ { name: www, type: A, value: 192.0.2.1 } ]
+  resolver: { allow: [127.0.0.0/8], forward: ["127.0.0.1:${upstream.address().port}"], timeout: 2s }
+`);
+  });
+  after(async () => {
+    await dns?.stop();
+    upstream?.close();
+  });
+
+  it('closes a connection that trickles a query a byte at a time after io_timeout, not idle_timeout', async () => {
+    const query = queryBytes('www.example.test.', 1);
+    const frame = Buffer.concat([Buffer.from([0, query.length]), query]);
+    const socket = net.connect(dns.port, dns.host);
+    let sent = 0;
+    const timer = setInterval(() => {
+      if (sent < frame.length) socket.write(frame.subarray(sent, ++sent));
+    }, 50);
+    const started = Date.now();
+    try {
+      await new Promise((resolve) => socket.once('close', resolve));
+    } finally {
+      clearInterval(timer);
+    }
+    const ms = Date.now() - started;
+    assert.ok(ms >= 300 && ms < 2000, `closed after ${ms} ms`);
+    assert.ok(sent < frame.length, 'closed before the query was complete');
+    assert.ok(dns.server.status().counters.tcp_timeouts >= 1);
+  });
+
+  it('answers every query of a client that half-closes after sending them, resolver answers included', async () => {
+    const socket = net.connect(dns.port, dns.host);
+    try {
+      const names = ['www.example.test.', 'www.example.test.', 'nope.elsewhere.test.'];
+      const frames = names.map((name, id) => {
+        const query = queryBytes(name, 1, { id });
+        return Buffer.concat([Buffer.from([0, query.length]), query]);
+      });
+      socket.end(Buffer.concat(frames));
+      // the upstream never answers: the resolver's SERVFAIL comes after its 2 s timeout, then the server ends
+      const received = await new Promise<Buffer>((resolve, reject) => {
+        const chunks: Buffer[] = [];
+        socket.on('data', (chunk) => chunks.push(chunk));
+        socket.once('error', reject);
+        socket.once('end', () => resolve(Buffer.concat(chunks)));
+      });
+      const ids: number[] = [];
+      for (let at = 0; at + 2 <= received.length; at += 2 + received.readUInt16BE(at)) ids.push(received.readUInt16BE(at + 2));
+      assert.deepEqual(ids.sort(), [0, 1, 2]);
+    } finally {
+      socket.destroy();
+    }
+  });
+
+  it('reads no further than max_in_flight unanswered queries on one connection', async () => {
+    const socket = net.connect(dns.port, dns.host);
+    try {
+      await new Promise((resolve) => socket.once('connect', resolve));
+      // 50 different names pipelined at once; each needs the upstream, which never answers
+      const frames = Array.from({ length: 50 }, (_, i) => {
+        const query = queryBytes(`n${i}.elsewhere.test.`, 1, { id: i });
+        return Buffer.concat([Buffer.from([0, query.length]), query]);
+      });
+      const before = upstreamQueries.length;
+      socket.write(Buffer.concat(frames));
+      const deadline = Date.now() + 2000;
+      while (upstreamQueries.length - before < 4 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      // give a server that ignores the limit time to send more
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.equal(upstreamQueries.length - before, 4);
+    } finally {
+      socket.destroy();
+    }
   });
 });

@@ -1,8 +1,9 @@
-// Reload: build-then-swap (a bad zone keeps the old data and names file:line), and zone files re-read
-// when they change on disk.
+// Reload: build-then-swap (a bad zone keeps the old data and names file:line), zone files re-read when
+// they change on disk, and new TCP limits for the open listener.
 import assert from 'node:assert/strict';
 import diagnostics from 'node:diagnostics_channel';
 import { writeFile } from 'node:fs/promises';
+import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseConfigText } from '../../../src/config/index.ts';
@@ -92,5 +93,21 @@ describe('dns reload and zone file watching', () => {
     await dns.server.reload(good.dns!);
     assert.deepEqual(await www(), ['192.0.2.4']);
     assert.deepEqual((await dig(dns, ['www.added.test', 'A'])).answer.map((record) => record[4]), ['192.0.2.44']);
+  });
+
+  it('reload() applies new TCP limits to the open listener', async () => {
+    const reloaded = parseConfigText(yaml('  tcp: { max_connections_per_client: 1 }'), 'inline', dns.dir).config;
+    await dns.server.reload(reloaded.dns!);
+    const sockets = [net.connect(dns.port, dns.host)];
+    try {
+      for (let i = 0; i < 100 && dns.server.status().tcp_connections < 1; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+      // the second connection from the same address is over the new limit of one: closed at once
+      sockets.push(net.connect(dns.port, dns.host));
+      await new Promise((resolve) => sockets[1].once('close', resolve));
+      assert.equal(sockets[0].destroyed, false);
+      assert.equal(dns.server.status().counters.tcp_refused, 1);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+    }
   });
 });

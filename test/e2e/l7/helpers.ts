@@ -1,6 +1,7 @@
 // Helpers for the L7 end-to-end tests: a proxy built from inline config on port 0 with real pools,
 // a captured access log, and a raw-socket client that counts complete responses.
 import net from 'node:net';
+import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Origin } from '../../support/origins.ts';
 import { Writable } from 'node:stream';
@@ -261,4 +262,66 @@ export async function startResettingOrigin(): Promise<CountingOrigin> {
   return listenCounting(server, () => requests, () => {
     for (const socket of sockets) socket.destroy();
   });
+}
+
+export interface SeenRequest {
+  method: string;
+  url: string;
+  headers: http.IncomingHttpHeaders;
+  body: Buffer;
+  /** Which origin connection carried it (1-based, in accept order). */
+  connection: number;
+}
+
+export interface LlhttpOrigin extends Origin {
+  /** Complete requests as llhttp (node:http) parsed them, in order. */
+  seen: SeenRequest[];
+  /** Parse errors llhttp reported (bytes that were not a valid request). */
+  errors: string[];
+  /** Connections open right now. */
+  open(): number;
+}
+
+/**
+ * A node:http origin that records every request as llhttp parsed it (framing, headers, body) and every
+ * parse error: proves what an upstream understood from what the proxy sent. Answers 200 `ok:<url>`.
+ */
+export async function startLlhttpOrigin(): Promise<LlhttpOrigin> {
+  const seen: SeenRequest[] = [];
+  const errors: string[] = [];
+  const sockets = new Set<net.Socket>();
+  let accepted = 0;
+  const ids = new WeakMap<net.Socket, number>();
+  const server = http.createServer((req, res) => {
+    const parts: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => parts.push(chunk));
+    req.on('end', () => {
+      seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(parts), connection: ids.get(req.socket) ?? 0 });
+      res.end(`ok:${req.url}`);
+    });
+  });
+  server.on('connection', (socket: net.Socket) => {
+    ids.set(socket, ++accepted);
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => {
+    errors.push(err.code ?? err.message);
+    socket.destroy();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    port,
+    address: `127.0.0.1:${port}`,
+    connections: () => accepted,
+    open: () => sockets.size,
+    seen,
+    errors,
+    close: () =>
+      new Promise((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
 }

@@ -1,5 +1,6 @@
 // Property tests of the request-head parser: random and mutated heads never crash it, valid heads
-// round-trip, and on a grammar where both must agree its verdicts match llhttp's (node:http's parser).
+// round-trip, on a grammar where both must agree its verdicts match llhttp's (node:http's parser), and
+// whatever a client lists in Connection, llhttp behind the proxy parses exactly the request that was sent.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -8,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
 import { RequestHead, parseRequestHead } from '../../../src/l7/parse/request-head.ts';
 import { findHeadEnd } from '../../../src/l7/parse/chars.ts';
+import { startProxy, rawExchange, startLlhttpOrigin, waitFor } from './helpers.ts';
 
 const VERDICTS = new Set([0, 400, 417, 431, 501, 505]);
 
@@ -145,4 +147,54 @@ test('verdicts agree with llhttp on heads built from shared rules', { timeout: 6
     ),
     { numRuns: 150 },
   );
+});
+
+// ---- smuggling through Connection, end to end: what llhttp (the origin) understands from what we send ----
+
+const framingToken = fc.constantFrom('transfer-encoding', 'content-length', 'host', 'te', 'upgrade', 'keep-alive', 'close', 'x-hop');
+/** A body that is itself a request (what a smuggler hides), or plain bytes. */
+const payload = fc.oneof(fc.constant('GET /smuggled HTTP/1.1\r\nHost: a.test\r\n\r\n'), fc.stringMatching(/^[ -~]{1,60}$/));
+
+test('Connection listing framing headers never changes what llhttp parses upstream', { timeout: 60_000 }, async () => {
+  const origin = await startLlhttpOrigin();
+  const proxies = [
+    await startProxy({ routes: [{ pool: 'app' }] }, { app: { backends: [{ address: origin.address }] } }),
+    await startProxy({ request_buffering: { enabled: false }, routes: [{ pool: 'app' }] }, { app: { backends: [{ address: origin.address }] } }),
+  ];
+  try {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(framingToken, { minLength: 1, maxLength: 3 }),
+        fc.boolean(),
+        payload,
+        fc.integer({ min: 1, max: 20 }),
+        fc.integer({ min: 0, max: 1 }),
+        async (tokens, chunked, body, chunkSize, which) => {
+          origin.seen.length = 0;
+          let encoded = body;
+          if (chunked) {
+            encoded = '';
+            for (let at = 0; at < body.length; at += chunkSize) encoded += `${Math.min(chunkSize, body.length - at).toString(16)}\r\n${body.slice(at, at + chunkSize)}\r\n`;
+            encoded += '0\r\n\r\n';
+          }
+          const framing = chunked ? 'Transfer-Encoding: chunked' : `Content-Length: ${body.length}`;
+          const head = `POST /upload HTTP/1.1\r\nHost: a.test\r\n${framing}\r\nTE: trailers\r\nX-Hop: 1\r\nConnection: ${tokens.join(', ')}\r\n\r\n`;
+          const result = await rawExchange(proxies[which].port, head + encoded, { responses: 1 });
+          assert.equal(result.responses[0]?.status, 200, result.text);
+          assert.ok(await waitFor(() => origin.seen.length >= 1));
+          // exactly the one valid request, with its Host and its body, nothing after it
+          await new Promise((resolve) => setImmediate(resolve));
+          assert.equal(origin.seen.length, 1);
+          assert.equal(origin.seen[0].url, '/upload');
+          assert.equal(origin.seen[0].headers.host, 'a.test');
+          assert.equal(origin.seen[0].body.toString('latin1'), body);
+          assert.deepEqual(origin.errors, []);
+        },
+      ),
+      { numRuns: 150 },
+    );
+  } finally {
+    for (const proxy of proxies) await proxy.stop();
+    await origin.close();
+  }
 });

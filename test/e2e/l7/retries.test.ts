@@ -71,7 +71,7 @@ test('a POST is never replayed once sent (502), but a POST whose connect failed 
   assert.equal(unsent.accessLog.at(-1)!.attempts, 2);
 });
 
-test('a PUT with a small body is resent whole; one over 64 KB is not', async () => {
+test('a PUT with a small body is resent whole; one over 64 KB is too when buffered, and not when streamed', async () => {
   const bad = defer(await startResettingOrigin());
   const good = defer(await startEchoOrigin({ name: 'good' }));
   const proxy = defer(await startProxy(route, { app: { backends: [{ address: bad.address }, { address: good.address }], retries: { attempts: 2, on: ['reset'] } } }));
@@ -83,8 +83,15 @@ test('a PUT with a small body is resent whole; one over 64 KB is not', async () 
   assert.equal(echoed.bodySha256, createHash('sha256').update(small).digest('hex'));
 
 
-  // a fresh proxy: round robin's first pick is the resetting backend again
-  const fresh = defer(await startProxy(route, { app: { backends: [{ address: bad.address }, { address: good.address }], retries: { attempts: 2, on: ['reset'] } } }));
+  // a fresh proxy: round robin's first pick is the resetting backend again; a buffered body is kept whole
+  const buffered = defer(await startProxy(route, { app: { backends: [{ address: bad.address }, { address: good.address }], retries: { attempts: 2, on: ['reset'] } } }));
+  const big = 'w'.repeat(200_000);
+  const resent = await request(buffered, 'PUT', '/doc', big);
+  assert.equal(resent.status, 200);
+  assert.equal((JSON.parse(resent.body) as { bodySha256: string }).bodySha256, createHash('sha256').update(big).digest('hex'));
+
+  // streamed (request_buffering off): a body over 64 KB is not kept, so it is not resent
+  const fresh = defer(await startProxy({ ...route, request_buffering: { enabled: false } }, { app: { backends: [{ address: bad.address }, { address: good.address }], retries: { attempts: 2, on: ['reset'] } } }));
   const before = good.requests();
   const large = await request(fresh, 'PUT', '/doc', 'z'.repeat(70_000));
   assert.equal(large.status, 502);

@@ -81,7 +81,7 @@ test('Expect: 100-continue with curl: the 100 is relayed and the body arrives', 
   assert.equal(JSON.parse(stdout).bodyLength, bodySize);
 });
 
-test('Expect: 100-continue: an origin that answers without reading the body gets its answer relayed, then close', async () => {
+test('Expect: 100-continue, body streamed (request_buffering off): an origin that answers without reading the body gets its answer relayed, then close', async () => {
   const origin = http.createServer((_req, res) => res.end('retried'));
   origin.on('checkContinue', (_req, res) => {
     res.writeHead(417, { 'content-length': 4 });
@@ -89,7 +89,7 @@ test('Expect: 100-continue: an origin that answers without reading the body gets
   });
   await new Promise<void>((resolve) => origin.listen(0, '127.0.0.1', resolve));
   const port = (origin.address() as AddressInfo).port;
-  const refusing = await startProxy({ routes: [{ pool: 'o' }] }, { o: { backends: [{ address: `127.0.0.1:${port}` }] } });
+  const refusing = await startProxy({ routes: [{ pool: 'o', request_buffering: { enabled: false } }] }, { o: { backends: [{ address: `127.0.0.1:${port}` }] } });
   try {
     const started = performance.now();
     const { stdout, stderr } = await run('curl', ['-sS', '-v', '-o', '/dev/null', '-w', '%{http_code}', '-H', 'Expect: 100-continue', '--expect100-timeout', '10', '--data-binary', `@${bodyFile}`, `http://127.0.0.1:${refusing.port}/`]);

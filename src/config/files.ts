@@ -1,0 +1,102 @@
+// Checks of the files a config names, run at load after the schema and cross-checks (so `check`, start and
+// reload refuse the same things): static roots are directories, certificates and keys are readable PEM
+// that belong together, an existing admin token file is private and long enough, and jemalloc is
+// installed when `allocator: jemalloc` asks for it. Start-up and reload
+// only (async I/O, a few files).
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { access, readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { ConfigIssue } from './cross-check.ts';
+import { JEMALLOC_PATHS, type Config } from './schema/index.ts';
+
+/** Shortest admin token accepted (the generated one is 32 random bytes written as 64 hex characters). */
+export const MIN_ADMIN_TOKEN_BYTES = 32;
+
+/** Why a token file with this mode and content cannot guard the admin API, or undefined when it can. */
+export function adminTokenProblem(file: string, mode: number, token: string): string | undefined {
+  if ((mode & 0o077) !== 0) {
+    return `${file} is accessible by group or others (mode 0${(mode & 0o777).toString(8)}): chmod 600 ${file}, as ssh requires of private keys`;
+  }
+  const bytes = Buffer.byteLength(token);
+  if (bytes < MIN_ADMIN_TOKEN_BYTES) {
+    return `${file} holds a ${bytes}-byte token, expected at least ${MIN_ADMIN_TOKEN_BYTES} bytes (remove the file to have a random one generated)`;
+  }
+  return undefined;
+}
+
+/** Where the admin token lives: token_file relative to data_dir, itself relative to the config file. */
+export function adminTokenPath(config: Config, baseDir: string): string | undefined {
+  return config.admin ? path.resolve(baseDir, config.data_dir, config.admin.token_file) : undefined;
+}
+
+const errnoOf = (err: unknown): string => (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+
+async function directoryProblem(dir: string): Promise<string | undefined> {
+  try {
+    return (await stat(dir)).isDirectory() ? undefined : `${dir} is not a directory`;
+  } catch (err) {
+    return `cannot use ${dir}: ${errnoOf(err)}`;
+  }
+}
+
+interface PairProblem {
+  /** cert or key: the field at fault. */
+  key: 'cert' | 'key';
+  message: string;
+}
+
+/** The certificate and key are readable, parse as PEM, and the key is the certificate's. */
+async function pemPairProblem(certFile: string, keyFile: string): Promise<PairProblem | undefined> {
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(await readFile(certFile));
+  } catch (err) {
+    return { key: 'cert', message: `expected a readable PEM certificate, got ${certFile}: ${errnoOf(err)}` };
+  }
+  try {
+    if (!cert.checkPrivateKey(createPrivateKey(await readFile(keyFile)))) return { key: 'key', message: `expected the private key of ${certFile}, got ${keyFile}, which is another key` };
+  } catch (err) {
+    return { key: 'key', message: `expected a readable PEM private key, got ${keyFile}: ${errnoOf(err)}` };
+  }
+  return undefined;
+}
+
+async function tokenFileProblem(file: string): Promise<string | undefined> {
+  let mode: number;
+  let token: string;
+  try {
+    mode = (await stat(file)).mode;
+    token = (await readFile(file, 'utf8')).trim();
+  } catch (err) {
+    // A missing token file is generated at start.
+    return errnoOf(err) === 'ENOENT' ? undefined : `cannot read ${file}: ${errnoOf(err)}`;
+  }
+  return adminTokenProblem(file, mode, token);
+}
+
+export async function fileIssues(config: Config, baseDir: string): Promise<ConfigIssue[]> {
+  const checks: Promise<ConfigIssue | undefined>[] = [];
+  const resolve = (file: string): string => path.resolve(baseDir, file);
+  config.listeners.forEach((listener, index) => {
+    listener.routes?.forEach((route, routeIndex) => {
+      if (!route.static) return;
+      const root = resolve(route.static.root);
+      checks.push(directoryProblem(root).then((problem) => (problem ? { path: ['listeners', index, 'routes', routeIndex, 'static', 'root'], message: `expected a directory to serve, got ${problem}` } : undefined)));
+    });
+    listener.tls?.certificates.forEach((certificate, certIndex) => {
+      const at = ['listeners', index, 'tls', 'certificates', certIndex];
+      checks.push(pemPairProblem(resolve(certificate.cert), resolve(certificate.key)).then((problem) => (problem ? { path: [...at, problem.key], message: problem.message } : undefined)));
+    });
+  });
+  if (config.admin?.tls) {
+    const { cert, key } = config.admin.tls;
+    checks.push(pemPairProblem(resolve(cert), resolve(key)).then((problem) => (problem ? { path: ['admin', 'tls', problem.key], message: problem.message } : undefined)));
+  }
+  if (config.runtime.allocator === 'jemalloc' && config.workers !== 0) {
+    const found = Promise.all(JEMALLOC_PATHS.map((file) => access(file).then(() => true, () => false))).then((exists) => exists.includes(true));
+    checks.push(found.then((ok) => (ok ? undefined : { path: ['runtime', 'allocator'], message: `expected libjemalloc.so.2 for allocator: jemalloc, got none in ${JEMALLOC_PATHS.join(', ')} (Debian: apt-get install libjemalloc2; or allocator: auto)` })));
+  }
+  const tokenFile = adminTokenPath(config, baseDir);
+  if (tokenFile) checks.push(tokenFileProblem(tokenFile).then((problem) => (problem ? { path: ['admin', 'token_file'], message: problem } : undefined)));
+  return (await Promise.all(checks)).filter((issue): issue is ConfigIssue => issue !== undefined);
+}

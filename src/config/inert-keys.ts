@@ -1,0 +1,181 @@
+// Keys that would validate and then do nothing: settings of another kind of listener, pool or health
+// check, route fields its action never reads, and routes an earlier route always takes first. Each is
+// refused with the reason, so a config means what it says. Keys with defaults are judged by what the file
+// itself says (`given`), not by the defaults the schema filled in.
+import type { Config, ListenerConfig, RouteConfig } from './schema/index.ts';
+import type { ConfigIssue } from './cross-check.ts';
+import { covers, describeMatch } from './route-shadowing.ts';
+
+type Path = (string | number)[];
+/** True when the config file itself sets this key. */
+export type Given = (path: Path) => boolean;
+
+const l7Protocols = new Set(['http', 'https', 'h2c']);
+
+/** What a tcp listener reads of timeouts and limits; the other keys there are HTTP settings. */
+const tcpListenerKeys: Readonly<Record<'timeouts' | 'limits', readonly string[]>> = {
+  timeouts: ['upstream_connect', 'tunnel_idle'],
+  limits: ['max_connections'],
+};
+const notForTcp = ['forwarded', 'http2', 'response_headers', 'request_buffering'] as const;
+
+function listenerIssues(config: Config, listener: ListenerConfig, index: number, given: Given): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const at = (...keys: Path): Path => ['listeners', index, ...keys];
+  const kind = listener.protocol;
+  if (kind === 'udp' || kind === 'forward_proxy') {
+    issues.push({ path: at('protocol'), message: `expected http, https, h2c or tcp, got ${kind} (${kind} listeners are not implemented yet)` });
+  }
+  if (listener.allow !== undefined && kind !== 'forward_proxy') {
+    issues.push({ path: at('allow'), message: `expected allow only on a forward_proxy listener, got protocol: ${kind}` });
+  }
+  if (listener.tls && listener.tls.certificates.length === 0 && !listener.tls.self_signed) {
+    issues.push({ path: at('tls'), message: 'expected certificates or self_signed: true, got neither (nothing to serve TLS with)' });
+  }
+  if (l7Protocols.has(kind)) {
+    if (listener.proxy_protocol !== undefined) {
+      issues.push({ path: at('proxy_protocol'), message: `expected proxy_protocol only on a tcp listener, got protocol: ${kind} (it is sent to backends of L4 pools; an HTTP listener sends X-Forwarded-For instead)` });
+    }
+    if (listener.pool !== undefined) {
+      issues.push({ path: at('pool'), message: `expected no pool on a listener with protocol: ${kind} (routes choose the pool: routes: [{ pool: ${listener.pool} }])` });
+    }
+    if (kind === 'http' && given(at('http2'))) {
+      issues.push({ path: at('http2'), message: 'expected no http2 settings on an http listener (it speaks HTTP/1.1 only; use protocol: https or h2c)' });
+    }
+    if (kind === 'https' && listener.tls && !listener.tls.alpn.includes('h2') && given(at('http2'))) {
+      issues.push({ path: at('http2'), message: 'expected no http2 settings on a listener whose tls.alpn leaves out h2 (it speaks HTTP/1.1 only)' });
+    }
+    listener.routes?.forEach((route, routeIndex) => {
+      issues.push(...routeIssues(route, at('routes', routeIndex), given));
+      const protocol = route.pool !== undefined ? config.pools[route.pool]?.protocol : undefined;
+      if (route.request_buffering !== undefined && protocol !== undefined && protocol !== 'http1') {
+        issues.push({ path: at('routes', routeIndex, 'request_buffering'), message: `expected request_buffering only on a route to an http1 pool, got pool ${route.pool} with protocol: ${protocol} (requests to HTTP/2 pools are streamed on a multiplexed session)` });
+      }
+    });
+    issues.push(...shadowedRoutes(listener.routes ?? [], at('routes')));
+  }
+  if (kind === 'tcp') {
+    for (const key of notForTcp) {
+      if (given(at(key))) issues.push({ path: at(key), message: `expected no ${key} settings on a tcp listener (bytes are piped as they are)` });
+    }
+    for (const section of ['timeouts', 'limits'] as const) {
+      const keys = tcpListenerKeys[section];
+      for (const key of Object.keys(listener[section])) {
+        if (!keys.includes(key) && given(at(section, key))) {
+          issues.push({ path: at(section, key), message: `expected only ${keys.join(', ')} in ${section} of a tcp listener, got ${key} (an HTTP setting)` });
+        }
+      }
+    }
+  }
+  return issues;
+}
+
+function routeIssues(route: RouteConfig, at: Path, given: Given): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const paths = (['path', 'path_prefix', 'path_regex'] as const).filter((key) => route.match[key] !== undefined);
+  if (paths.length > 1) issues.push({ path: [...at, 'match'], message: `expected at most one of path, path_prefix and path_regex, got ${paths.join(' and ')}` });
+  const action = route.pool !== undefined ? 'pool' : route.redirect !== undefined ? 'redirect' : route.respond !== undefined ? 'respond' : 'static';
+  if (action === 'redirect' || action === 'respond') {
+    for (const key of ['strip_prefix', 'rewrite'] as const) {
+      if (route[key] !== undefined) issues.push({ path: [...at, key], message: `expected ${key} only on pool and static routes, got a ${action} route` });
+    }
+  }
+  if (action !== 'pool') {
+    if (given([...at, 'upstream_host'])) issues.push({ path: [...at, 'upstream_host'], message: `expected upstream_host only on a pool route, got a ${action} route` });
+    if (route.timeouts !== undefined) issues.push({ path: [...at, 'timeouts'], message: `expected timeouts only on a pool route, got a ${action} route` });
+  }
+  if (route.strip_prefix === true && route.match.path_prefix === undefined) {
+    issues.push({ path: [...at, 'strip_prefix'], message: 'expected a match.path_prefix to strip with strip_prefix: true, got none (or give the prefix: strip_prefix: /api)' });
+  }
+  const redirect = route.redirect;
+  if (redirect) {
+    const parts = (['scheme', 'host', 'port'] as const).filter((key) => redirect[key] !== undefined);
+    if (redirect.to !== undefined && parts.length > 0) {
+      issues.push({ path: [...at, 'redirect', parts[0]], message: `expected either to or scheme/host/port, got to and ${parts.join(', ')} (to is used as it is)` });
+    }
+    if (redirect.to === undefined && parts.length === 0 && redirect.keep_path) {
+      issues.push({ path: [...at, 'redirect'], message: 'expected to, scheme, host or port, got none (every request would be redirected to itself)' });
+    }
+  }
+  return issues;
+}
+
+/** Routes that never match because an earlier route takes every request they would. */
+function shadowedRoutes(routes: readonly RouteConfig[], at: Path): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  routes.forEach((route, index) => {
+    const earlier = routes.slice(0, index).findIndex((other) => covers(other.match, route.match));
+    if (earlier >= 0) {
+      const name = routes[earlier].name ? ` (${routes[earlier].name})` : '';
+      issues.push({
+        path: [...at, index, 'match'],
+        message: `expected a route that can match, got one shadowed by routes[${earlier}]${name}, which matches ${describeMatch(routes[earlier].match)} first (first match wins: move this route above it)`,
+      });
+    }
+  });
+  return issues;
+}
+
+const healthKeysOf: Readonly<Record<string, readonly string[]>> = {
+  tcp: [],
+  http: ['method', 'path', 'host', 'expect', 'body_contains'],
+  grpc: ['host', 'service'],
+};
+const healthTypeKeys = ['method', 'path', 'host', 'expect', 'body_contains', 'service'];
+
+function poolIssues(config: Config, given: Given): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  for (const [name, pool] of Object.entries(config.pools)) {
+    const at = (...keys: Path): Path => ['pools', name, ...keys];
+    if (pool.tls && pool.protocol === 'http1') {
+      issues.push({ path: at('tls'), message: 'expected no tls on an http1 pool (TLS to HTTP/1.1 backends is not implemented yet: requests would go out in plaintext); use protocol: h2 or grpc for TLS backends' });
+    }
+    if (pool.tls && pool.protocol === 'h2c') {
+      issues.push({ path: at('tls'), message: 'expected no tls on an h2c pool (h2c is HTTP/2 in cleartext); use protocol: h2 for HTTP/2 over TLS' });
+    }
+    if (pool.protocol !== 'http1') {
+      // HTTP/2 pools retry only what never reached a backend (connect failure, REFUSED_STREAM): retries.attempts
+      for (const key of ['on', 'methods', 'budget_percent', 'per_try_timeout']) {
+        if (given(at('retries', key))) issues.push({ path: at('retries', key), message: `expected only attempts in retries of a pool with protocol: ${pool.protocol}, got ${key} (HTTP/2 pools retry a request only when no backend received it)` });
+      }
+      for (const key of ['max_connections', 'connection_queue']) {
+        if (given(at(key))) issues.push({ path: at(key), message: `expected no ${key} on a pool with protocol: ${pool.protocol} (it bounds HTTP/1.1 connections; HTTP/2 multiplexes one session per backend)` });
+      }
+      if (given(at('keepalive', 'max_idle'))) {
+        issues.push({ path: at('keepalive', 'max_idle'), message: `expected only idle_timeout in keepalive of a pool with protocol: ${pool.protocol}, got max_idle (one multiplexed session per backend)` });
+      }
+    }
+    if (pool.hash_key && pool.balance !== 'consistent_hash') {
+      issues.push({ path: at('hash_key'), message: `expected hash_key only with balance: consistent_hash, got balance: ${pool.balance}` });
+    }
+    if (pool.health) {
+      const type = pool.health.type;
+      for (const key of healthTypeKeys) {
+        if (!healthKeysOf[type].includes(key) && given(at('health', key))) {
+          issues.push({ path: at('health', key), message: `expected no ${key} in a health check of type: ${type} (it is used by ${Object.keys(healthKeysOf).filter((other) => healthKeysOf[other].includes(key)).join(' and ')} checks)` });
+        }
+      }
+    }
+  }
+  return issues;
+}
+
+/** Record fields the record's type does not use: priority is MX's and SRV's, weight and port SRV's. */
+function dnsIssues(config: Config): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  config.dns?.zones.forEach((zone, zoneIndex) => {
+    zone.records.forEach((record, recordIndex) => {
+      for (const key of ['priority', 'weight', 'port'] as const) {
+        const usedBy = key === 'priority' ? ['MX', 'SRV'] : ['SRV'];
+        if (record[key] !== undefined && !usedBy.includes(record.type)) {
+          issues.push({ path: ['dns', 'zones', zoneIndex, 'records', recordIndex, key], message: `expected ${key} only on ${usedBy.join(' and ')} records, got type: ${record.type}` });
+        }
+      }
+    });
+  });
+  return issues;
+}
+
+export function inertKeyIssues(config: Config, given: Given): ConfigIssue[] {
+  return [...config.listeners.flatMap((listener, index) => listenerIssues(config, listener, index, given)), ...poolIssues(config, given), ...dnsIssues(config)];
+}
