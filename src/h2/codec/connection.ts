@@ -329,14 +329,18 @@ export class H2Connection implements StreamConnection {
     // budget decoding stops, and the connection ends once the stream is answered.
     const list: string[] = [];
     const maxList = this.limits.maxHeaderListSize;
+    const allowance = this.headerBudget.left();
     let listSize: number;
     try {
-      listSize = this.decoder.decode(block, start, end, list, maxList, this.headerBudget.left());
+      listSize = this.decoder.decode(block, start, end, list, maxList, allowance);
     } catch (err) {
       if (err instanceof HpackError) return this.connectionError(E_COMPRESSION_ERROR);
       throw err;
     }
-    const overBudget = this.headerBudget.hit(listSize);
+    this.headerBudget.hit(listSize);
+    // judged against what decode was allowed (a window turning over meanwhile must not let a block whose
+    // decoding stopped half-way, leaving the table out of step, pass)
+    const overBudget = listSize > allowance;
     if (overBudget) this.events.headerBudgetSpent(this);
     const existing = this.streams.get(id);
     if (overBudget && (existing !== undefined || id <= this.lastStreamId || listSize <= maxList)) return this.connectionError(E_ENHANCE_YOUR_CALM);
