@@ -138,10 +138,12 @@ export class CodecStream implements ExchangeDownstream {
     this.pump();
   }
 
-  /** The client's SETTINGS_INITIAL_WINDOW_SIZE changed by `delta`. */
-  initialWindowChanged(delta: number): void {
+  /** The client's SETTINGS_INITIAL_WINDOW_SIZE changed by `delta`; false when the window overflowed. */
+  initialWindowChanged(delta: number): boolean {
     this.sendWindow += delta;
+    if (this.sendWindow > 0x7fff_ffff) return false;
     if (delta > 0) this.pump();
+    return true;
   }
 
   /** The client reset the stream, or the connection is gone: an exchange still running is aborted. */
