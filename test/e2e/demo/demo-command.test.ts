@@ -2,31 +2,45 @@
 // printed dig and curl commands work exactly as printed; Ctrl-C (SIGINT to the process group, as a
 // terminal sends it) stops the edge and every application server; a second run reuses the data directory.
 // The demo runs its instances on the fixed addresses of its config, so this test gives it a copy of
-// demo/switchyard.yaml with free ports, found by binding port 0 and releasing it.
+// demo/switchyard.yaml with ports that were free a moment ago; if one was taken meanwhile, the demo
+// refuses to start and the test tries again with other ports.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { parseDocument } from 'yaml';
 import { projectRoot } from './helpers/app-process.ts';
+import { lastFreePort, retryOnAddressInUse } from '../../support/ports.ts';
 
 const run = promisify(execFile);
 
-async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: count }, () => new Promise<net.Server>((resolve) => {
-      const server = net.createServer();
-      server.listen(0, '127.0.0.1', () => resolve(server));
-    })),
-  );
-  const ports = servers.map((server) => (server.address() as net.AddressInfo).port);
-  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
-  return ports;
+/** Writes dir/switchyard.yaml: the demo's config on ports that were free a moment ago. */
+async function writeConfig(dir: string): Promise<void> {
+  const ports = new Set<number>();
+  while (ports.size < 8) ports.add(await lastFreePort());
+  const [web, plain, dns, admin, ...backends] = [...ports];
+  const doc = parseDocument(await readFile(path.join(projectRoot, 'demo', 'switchyard.yaml'), 'utf8'));
+  doc.set('data_dir', './data');
+  doc.setIn(['admin', 'listen'], `127.0.0.1:${admin}`);
+  doc.setIn(['dns', 'listen'], [`udp://127.0.0.1:${dns}`, `tcp://127.0.0.1:${dns}`]);
+  doc.setIn(['pools', 'users', 'backends'], backends.slice(0, 2).map((port) => ({ address: `127.0.0.1:${port}` })));
+  doc.setIn(['pools', 'orders', 'backends'], backends.slice(2).map((port) => ({ address: `127.0.0.1:${port}` })));
+  doc.setIn(['listeners', 0, 'listen'], `127.0.0.1:${web}`);
+  doc.setIn(['listeners', 0, 'routes', 3, 'static', 'root'], path.join(projectRoot, 'demo', 'public'));
+  doc.setIn(['listeners', 1, 'listen'], `127.0.0.1:${plain}`);
+  doc.setIn(['listeners', 1, 'routes', 0, 'redirect', 'port'], web);
+  await writeFile(path.join(dir, 'switchyard.yaml'), doc.toString());
 }
+
+/** The demo in dir on fresh ports, again on other ones when a port was taken before the demo bound it. */
+const startDemoOnFreePorts = (dir: string): Promise<DemoRun> =>
+  retryOnAddressInUse(async () => {
+    await writeConfig(dir);
+    return startDemo(dir);
+  });
 
 interface DemoRun {
   child: ChildProcess;
@@ -94,18 +108,6 @@ describe('switchyard demo', { timeout: 90_000 }, () => {
 
   before(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'demo-command-'));
-    const [web, plain, dns, admin, ...backends] = await freePorts(8);
-    const doc = parseDocument(await readFile(path.join(projectRoot, 'demo', 'switchyard.yaml'), 'utf8'));
-    doc.set('data_dir', './data');
-    doc.setIn(['admin', 'listen'], `127.0.0.1:${admin}`);
-    doc.setIn(['dns', 'listen'], [`udp://127.0.0.1:${dns}`, `tcp://127.0.0.1:${dns}`]);
-    doc.setIn(['pools', 'users', 'backends'], backends.slice(0, 2).map((port) => ({ address: `127.0.0.1:${port}` })));
-    doc.setIn(['pools', 'orders', 'backends'], backends.slice(2).map((port) => ({ address: `127.0.0.1:${port}` })));
-    doc.setIn(['listeners', 0, 'listen'], `127.0.0.1:${web}`);
-    doc.setIn(['listeners', 0, 'routes', 3, 'static', 'root'], path.join(projectRoot, 'demo', 'public'));
-    doc.setIn(['listeners', 1, 'listen'], `127.0.0.1:${plain}`);
-    doc.setIn(['listeners', 1, 'routes', 0, 'redirect', 'port'], web);
-    await writeFile(path.join(dir, 'switchyard.yaml'), doc.toString());
   });
 
   after(async () => {
@@ -114,7 +116,7 @@ describe('switchyard demo', { timeout: 90_000 }, () => {
   });
 
   it('prints what runs where, and the printed dig and curl commands work as printed', async () => {
-    demo = await startDemo(dir);
+    demo = await startDemoOnFreePorts(dir);
     const banner = demo.output();
     assert.match(banner, /users-1 127\.0\.0\.1:\d+ \(pid \d+\), users-2/);
     assert.match(banner, /orders-1 127\.0\.0\.1:\d+ \(pid \d+\), orders-2/);
@@ -145,7 +147,7 @@ describe('switchyard demo', { timeout: 90_000 }, () => {
   it('reuses the data directory on the next run', async () => {
     const secret = await readFile(path.join(dir, 'data', 'jwt.secret'), 'utf8');
     const firstUsers = (await readFile(path.join(dir, 'data', 'logs', 'users-1.log'), 'utf8')).split('\n').length;
-    demo = await startDemo(dir);
+    demo = await startDemoOnFreePorts(dir);
     assert.equal(await readFile(path.join(dir, 'data', 'jwt.secret'), 'utf8'), secret);
     assert.ok((await readFile(path.join(dir, 'data', 'logs', 'users-1.log'), 'utf8')).split('\n').length > firstUsers, 'logs are appended');
     assert.equal(await interrupt(demo), 0);
