@@ -14,9 +14,9 @@ test('auto looks for https and h2c listeners', () => {
   assert.equal(servesTlsOrH2([{ protocol: 'h2c' }]), true);
 });
 
-test('semi_space becomes --max-semi-space-size in whole MB; 0 keeps V8 default', () => {
-  assert.deepEqual(workerRuntime({ allocator: 'system', semi_space: 4 * MB }, tls).execArgv, ['--max-semi-space-size=4']);
-  assert.deepEqual(workerRuntime({ allocator: 'system', semi_space: 0 }, tls).execArgv, []);
+test('semi_space becomes --max-semi-space-size in whole MB; 0 keeps V8 default; gc is exposed for the idle collector', () => {
+  assert.deepEqual(workerRuntime({ allocator: 'system', semi_space: 4 * MB }, tls).execArgv, ['--expose-gc', '--max-semi-space-size=4']);
+  assert.deepEqual(workerRuntime({ allocator: 'system', semi_space: 0 }, tls).execArgv, ['--expose-gc']);
   assert.deepEqual(workerRuntime({ allocator: 'system', semi_space: 4 * MB }, tls).env, {});
 });
 
@@ -29,6 +29,8 @@ test('allocator auto (TLS or HTTP/2 listeners) preloads the first jemalloc found
     const found = workerRuntime({ allocator: 'auto', semi_space: 0 }, tls, undefined, [missing, lib]);
     assert.equal(found.allocator, 'jemalloc');
     assert.equal(found.env.LD_PRELOAD, lib);
+    assert.equal(workerRuntime({ allocator: 'auto', semi_space: 0 }, tls, undefined, [lib], undefined).env.MALLOC_CONF, 'background_thread:true');
+    assert.equal(workerRuntime({ allocator: 'auto', semi_space: 0 }, tls, undefined, [lib], 'narenas:2').env.MALLOC_CONF, undefined, "the operator's MALLOC_CONF is inherited as it is");
     assert.equal(workerRuntime({ allocator: 'auto', semi_space: 0 }, tls, '/opt/other.so', [lib]).env.LD_PRELOAD, `${lib}:/opt/other.so`);
     assert.equal(workerRuntime({ allocator: 'auto', semi_space: 0 }, tls, '/opt/libjemalloc.so.2', [lib]).env.LD_PRELOAD, '/opt/libjemalloc.so.2');
     const none = workerRuntime({ allocator: 'auto', semi_space: 0 }, tls, undefined, [missing]);

@@ -10,6 +10,13 @@
 // semi-space, and a scavenge that copies a few hundred in-flight HTTP/2 exchanges then pauses for 15–20 ms
 // (p99), while the worker's RSS grows by the same amount. 4 MB (the default) keeps pauses near 1 ms and a
 // worker's peak RSS under 100 MB, at the same total GC time (a scavenge costs what survives it).
+//
+// Memory after load: closed connections' native memory (OpenSSL state, socket buffers) is freed only when
+// V8 collects their wrappers, and an idle V8 never collects; then jemalloc returns freed pages only when
+// it is called again, which an idle worker does not do. So workers run with --expose-gc (the worker's
+// IdleCollector runs one full GC when the loop falls idle after load) and jemalloc with
+// `background_thread:true` (a jemalloc thread purges dirty pages on its decay schedule, 10 s, even when
+// the worker is idle). Measured: docs/operations.md, "Memory after load".
 import { existsSync } from 'node:fs';
 import { EdgeError } from '../core/index.ts';
 import type { RuntimeConfig } from '../config/index.ts';
@@ -21,6 +28,9 @@ export const JEMALLOC_PATHS: readonly string[] = [
   '/usr/lib/libjemalloc.so.2',
   '/usr/local/lib/libjemalloc.so.2',
 ];
+
+/** jemalloc's options for workers: purge freed pages from a background thread, also while idle. */
+export const JEMALLOC_CONF = 'background_thread:true';
 
 export interface WorkerRuntime {
   /** Added to the worker's node command line. */
@@ -39,10 +49,11 @@ export function servesTlsOrH2(listeners: readonly { protocol: string }[]): boole
 
 /**
  * Start-up only (it looks for files synchronously). Throws when jemalloc is required and missing.
- * `currentPreload` and `candidates` default to this process's LD_PRELOAD and the usual library paths.
+ * `currentPreload`, `candidates` and `currentMallocConf` default to this process's LD_PRELOAD, the usual
+ * library paths and this process's MALLOC_CONF.
  */
-export function workerRuntime(config: RuntimeConfig, needs: { tlsOrH2: boolean }, currentPreload = process.env.LD_PRELOAD, candidates: readonly string[] = JEMALLOC_PATHS): WorkerRuntime {
-  const execArgv: string[] = [];
+export function workerRuntime(config: RuntimeConfig, needs: { tlsOrH2: boolean }, currentPreload = process.env.LD_PRELOAD, candidates: readonly string[] = JEMALLOC_PATHS, currentMallocConf = process.env.MALLOC_CONF): WorkerRuntime {
+  const execArgv: string[] = ['--expose-gc'];
   const semiMb = Math.round(config.semi_space / (1024 * 1024));
   if (semiMb > 0) execArgv.push(`--max-semi-space-size=${semiMb}`);
   const env: Record<string, string> = {};
@@ -56,5 +67,7 @@ export function workerRuntime(config: RuntimeConfig, needs: { tlsOrH2: boolean }
   }
   const preload = currentPreload ?? '';
   env.LD_PRELOAD = preload.includes('libjemalloc') ? preload : [found, preload].filter((part) => part.length > 0).join(':');
+  // an operator's own MALLOC_CONF wins (it may already set background_thread or its own decay times)
+  if (currentMallocConf === undefined) env.MALLOC_CONF = JEMALLOC_CONF;
   return { execArgv, env, allocator: 'jemalloc', jemallocPath: found };
 }

@@ -1,0 +1,156 @@
+// A worker gives its memory back after load: a TLS handshake flood (clients that hang up the moment their
+// handshake is done) and 5k connections held at once, then idle. The worker's open files return to their
+// figure before the load (no socket left in CLOSE_WAIT), and its RSS, polled until it settles, comes back
+// to within 20 % of the settled figure before the load. docs/operations.md, "Memory after load".
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import tls from 'node:tls';
+import { setTimeout as pause } from 'node:timers/promises';
+import { runSwitchyard, type RunningSwitchyard } from '../../support/run-switchyard.ts';
+import { startEchoOrigin } from '../../support/origins.ts';
+
+const HANDSHAKES = 2_000;
+const CONNECTIONS = 5_000;
+const BOUND = 1.2;
+const MB = 1024 * 1024;
+
+const cleanups: (() => Promise<unknown>)[] = [];
+after(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+});
+
+/** Resident set in bytes; throws when /proc cannot say, so nothing passes unmeasured. */
+function rssOf(pid: number): number {
+  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (!match) throw new Error(`rss of ${pid}: no VmRSS line in /proc/${pid}/status`);
+  return Number(match[1]) * 1024;
+}
+
+const openFiles = (pid: number): number => readdirSync(`/proc/${pid}/fd`).length;
+
+/** Polls every 500 ms until `done(samples)` holds or the deadline passes; returns the samples. */
+async function poll(pid: number, deadlineMs: number, done: (samples: number[]) => boolean): Promise<number[]> {
+  const samples = [rssOf(pid)];
+  const deadline = Date.now() + deadlineMs;
+  while (!done(samples) && Date.now() < deadline) {
+    await pause(500);
+    samples.push(rssOf(pid));
+  }
+  return samples;
+}
+
+/** Settled: the last 3 s of samples lie within 2 MB of each other. */
+const settled = (samples: number[]): boolean => {
+  const last = samples.slice(-7);
+  return last.length === 7 && Math.max(...last) - Math.min(...last) < 2 * MB;
+};
+
+async function workerPid(running: RunningSwitchyard): Promise<number> {
+  const token = readFileSync(path.join(running.dir, 'data', 'admin.token'), 'utf8').trim();
+  const response = await fetch(`http://127.0.0.1:${running.ready.admin!.port}/api/status`, { headers: { authorization: `Bearer ${token}` } });
+  const status = (await response.json()) as { traffic: { pid: number }[] };
+  assert.equal(status.traffic.length, 1, 'one worker');
+  return status.traffic[0].pid;
+}
+
+/** TLS handshakes, `concurrency` at a time; each client hangs up (no close_notify) once its handshake is done. */
+async function handshakeFlood(port: number, ca: Buffer, count: number, concurrency: number): Promise<number> {
+  let started = 0;
+  let done = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (started < count) {
+        started++;
+        await new Promise<void>((resolve, reject) => {
+          const socket = tls.connect({ host: '127.0.0.1', port, ca, servername: 'localhost' }, () => {
+            socket.destroy();
+            done++;
+            resolve();
+          });
+          socket.once('error', reject);
+        });
+      }
+    }),
+  );
+  return done;
+}
+
+/** One request on each of `count` connections, all held open at once, then all closed. */
+async function manyConnections(port: number, count: number): Promise<void> {
+  const sockets: net.Socket[] = [];
+  try {
+    for (let opened = 0; opened < count; opened += 250) {
+      const batch = Array.from({ length: Math.min(250, count - opened) }, () =>
+        new Promise<net.Socket>((resolve, reject) => {
+          const socket = net.connect(port, '127.0.0.1', () => socket.write('GET / HTTP/1.1\r\nHost: a\r\n\r\n'));
+          sockets.push(socket);
+          socket.once('data', (chunk: Buffer) => (chunk.toString('latin1').startsWith('HTTP/1.1 200') ? resolve(socket) : reject(new Error(`unexpected answer: ${chunk.toString('latin1', 0, 40)}`))));
+          socket.once('error', reject);
+        }),
+      );
+      await Promise.all(batch);
+    }
+  } finally {
+    for (const socket of sockets) socket.destroy();
+  }
+}
+
+test('a worker returns to its idle memory after a TLS handshake flood and 5k connections', { timeout: 90_000 }, async (t) => {
+  const origin = await startEchoOrigin();
+  cleanups.push(() => origin.close());
+  const running = await runSwitchyard(`
+admin: { listen: 127.0.0.1:0 }
+log: { access_log: off }
+pools:
+  app:
+    backends: [ { address: ${origin.address} } ]
+listeners:
+  - name: tls
+    listen: 127.0.0.1:0
+    protocol: https
+    tls: { self_signed: true }
+    timeouts: { header: 2s }
+    routes:
+      - { match: { path_prefix: / }, pool: app }
+  - name: plain
+    listen: 127.0.0.1:0
+    limits: { max_connections: ${CONNECTIONS + 100} }
+    routes:
+      - { match: { path_prefix: / }, pool: app }
+`);
+  cleanups.push(() => running.stop());
+  const pid = await workerPid(running);
+  const ca = readFileSync(path.join(running.dir, 'data', 'tls', 'ca', 'ca.pem'));
+  // warm both listeners up, then take the settled figure
+  await handshakeFlood(running.ready.listeners.tls.port, ca, 20, 4);
+  await manyConnections(running.ready.listeners.plain.port, 20);
+  const before = await poll(pid, 15_000, settled);
+  const baseline = before.at(-1)!;
+  const filesBefore = openFiles(pid);
+
+  const started = Date.now();
+  assert.equal(await handshakeFlood(running.ready.listeners.tls.port, ca, HANDSHAKES, 50), HANDSHAKES);
+  const afterFlood = rssOf(pid);
+  await manyConnections(running.ready.listeners.plain.port, CONNECTIONS);
+  const peak = Math.max(afterFlood, rssOf(pid));
+  const loadMs = Date.now() - started;
+
+  // idle: every socket closes (the flood's within the 2 s handshake timeout), then the RSS comes down
+  const files = await new Promise<number>((resolve) => {
+    const deadline = Date.now() + 10_000;
+    const check = (): void => {
+      const now = openFiles(pid);
+      if (now <= filesBefore || Date.now() > deadline) resolve(now);
+      else setTimeout(check, 250);
+    };
+    check();
+  });
+  const idle = await poll(pid, 30_000, (samples) => samples.at(-1)! <= baseline * BOUND && settled(samples));
+  const final = idle.at(-1)!;
+  t.diagnostic(`rss before ${(baseline / MB).toFixed(1)} MB, after ${HANDSHAKES} handshakes ${(afterFlood / MB).toFixed(1)} MB, peak ${(peak / MB).toFixed(1)} MB (load ${loadMs} ms), idle ${(final / MB).toFixed(1)} MB after ${idle.length * 0.5} s`);
+  assert.ok(files <= filesBefore, `the worker still holds ${files - filesBefore} more files than before the load (sockets never closed)`);
+  assert.ok(final <= baseline * BOUND, `idle rss ${(final / MB).toFixed(1)} MB, more than ${BOUND}× the ${(baseline / MB).toFixed(1)} MB before the load`);
+});
