@@ -1,5 +1,5 @@
 // A worker gives its memory back after load: a TLS handshake flood (clients that hang up the moment their
-// handshake is done) and 5k connections held at once, then idle. The worker's open files return to their
+// handshake is done) and 5k connections held at once, or 5k connections to a plain HTTP worker, then idle. The worker's open files return to their
 // figure before the load (no socket left in CLOSE_WAIT), and its RSS, polled until it settles, comes back
 // to within 20 % of the settled figure before the load. docs/operations.md, "Memory after load".
 import { test, after } from 'node:test';
@@ -98,6 +98,31 @@ async function manyConnections(port: number, count: number): Promise<void> {
   }
 }
 
+/** The worker's RSS settled before `load`, at its peak, and polled after it until back within BOUND or 30 s. */
+async function rssAround(running: RunningSwitchyard, load: () => Promise<void>): Promise<{ baseline: number; peak: number; final: number; idleSeconds: number; extraFiles: number; loadMs: number }> {
+  const pid = await workerPid(running);
+  const before = await poll(pid, 15_000, settled);
+  const baseline = before.at(-1)!;
+  const filesBefore = openFiles(pid);
+  let peak = baseline;
+  const sampler = setInterval(() => (peak = Math.max(peak, rssOf(pid))), 250);
+  const started = Date.now();
+  try {
+    await load();
+  } finally {
+    clearInterval(sampler);
+  }
+  const loadMs = Date.now() - started;
+  // idle: every socket closes (a hung-up handshake within the handshake timeout), then the RSS comes down
+  const deadline = Date.now() + 10_000;
+  while (openFiles(pid) > filesBefore && Date.now() < deadline) await pause(250);
+  const extraFiles = openFiles(pid) - filesBefore;
+  const idle = await poll(pid, 30_000, (samples) => samples.at(-1)! <= baseline * BOUND && settled(samples));
+  return { baseline, peak, final: idle.at(-1)!, idleSeconds: idle.length * 0.5, extraFiles, loadMs };
+}
+
+const mb = (bytes: number): string => `${(bytes / MB).toFixed(1)} MB`;
+
 test('a worker returns to its idle memory after a TLS handshake flood and 5k connections', { timeout: 90_000 }, async (t) => {
   const origin = await startEchoOrigin();
   cleanups.push(() => origin.close());
@@ -122,35 +147,41 @@ listeners:
       - { match: { path_prefix: / }, pool: app }
 `);
   cleanups.push(() => running.stop());
-  const pid = await workerPid(running);
   const ca = readFileSync(path.join(running.dir, 'data', 'tls', 'ca', 'ca.pem'));
-  // warm both listeners up, then take the settled figure
-  await handshakeFlood(running.ready.listeners.tls.port, ca, 20, 4);
-  await manyConnections(running.ready.listeners.plain.port, 20);
-  const before = await poll(pid, 15_000, settled);
-  const baseline = before.at(-1)!;
-  const filesBefore = openFiles(pid);
-
-  const started = Date.now();
-  assert.equal(await handshakeFlood(running.ready.listeners.tls.port, ca, HANDSHAKES, 50), HANDSHAKES);
-  const afterFlood = rssOf(pid);
-  await manyConnections(running.ready.listeners.plain.port, CONNECTIONS);
-  const peak = Math.max(afterFlood, rssOf(pid));
-  const loadMs = Date.now() - started;
-
-  // idle: every socket closes (the flood's within the 2 s handshake timeout), then the RSS comes down
-  const files = await new Promise<number>((resolve) => {
-    const deadline = Date.now() + 10_000;
-    const check = (): void => {
-      const now = openFiles(pid);
-      if (now <= filesBefore || Date.now() > deadline) resolve(now);
-      else setTimeout(check, 250);
-    };
-    check();
+  const { tls: tlsPort, plain } = { tls: running.ready.listeners.tls.port, plain: running.ready.listeners.plain.port };
+  // warm both listeners up before the settled figure
+  await handshakeFlood(tlsPort, ca, 20, 4);
+  await manyConnections(plain, 20);
+  const result = await rssAround(running, async () => {
+    assert.equal(await handshakeFlood(tlsPort, ca, HANDSHAKES, 50), HANDSHAKES);
+    await manyConnections(plain, CONNECTIONS);
   });
-  const idle = await poll(pid, 30_000, (samples) => samples.at(-1)! <= baseline * BOUND && settled(samples));
-  const final = idle.at(-1)!;
-  t.diagnostic(`rss before ${(baseline / MB).toFixed(1)} MB, after ${HANDSHAKES} handshakes ${(afterFlood / MB).toFixed(1)} MB, peak ${(peak / MB).toFixed(1)} MB (load ${loadMs} ms), idle ${(final / MB).toFixed(1)} MB after ${idle.length * 0.5} s`);
-  assert.ok(files <= filesBefore, `the worker still holds ${files - filesBefore} more files than before the load (sockets never closed)`);
-  assert.ok(final <= baseline * BOUND, `idle rss ${(final / MB).toFixed(1)} MB, more than ${BOUND}× the ${(baseline / MB).toFixed(1)} MB before the load`);
+  t.diagnostic(`rss before ${mb(result.baseline)}, peak ${mb(result.peak)} (${HANDSHAKES} hung-up handshakes, ${CONNECTIONS} connections, ${result.loadMs} ms), idle ${mb(result.final)} after ${result.idleSeconds} s`);
+  assert.ok(result.extraFiles <= 0, `the worker still holds ${result.extraFiles} more files than before the load (sockets never closed)`);
+  assert.ok(result.final <= result.baseline * BOUND, `idle rss ${mb(result.final)}, more than ${BOUND}× the ${mb(result.baseline)} before the load`);
+});
+
+test('a plain HTTP worker (allocator auto) returns to its idle memory after 5k connections', { timeout: 90_000 }, async (t) => {
+  const origin = await startEchoOrigin();
+  cleanups.push(() => origin.close());
+  const running = await runSwitchyard(`
+admin: { listen: 127.0.0.1:0 }
+log: { access_log: off }
+pools:
+  app:
+    backends: [ { address: ${origin.address} } ]
+listeners:
+  - name: plain
+    listen: 127.0.0.1:0
+    limits: { max_connections: ${CONNECTIONS + 100} }
+    routes:
+      - { match: { path_prefix: / }, pool: app }
+`);
+  cleanups.push(() => running.stop());
+  const plain = running.ready.listeners.plain.port;
+  await manyConnections(plain, 20);
+  const result = await rssAround(running, () => manyConnections(plain, CONNECTIONS));
+  t.diagnostic(`rss before ${mb(result.baseline)}, peak ${mb(result.peak)} (${CONNECTIONS} connections, ${result.loadMs} ms), idle ${mb(result.final)} after ${result.idleSeconds} s`);
+  assert.ok(result.extraFiles <= 0, `the worker still holds ${result.extraFiles} more files than before the load`);
+  assert.ok(result.final <= result.baseline * BOUND, `idle rss ${mb(result.final)}, more than ${BOUND}× the ${mb(result.baseline)} before the load`);
 });
