@@ -1,6 +1,8 @@
 // `switchyard demo` (npm start) as a user runs it: it prints what runs where and three commands; the
-// printed dig and curl commands work exactly as printed; Ctrl-C (SIGINT to the process group, as a
-// terminal sends it) stops the edge and every application server; a second run reuses the data directory.
+// printed dig and curl commands work exactly as printed; every URL it prints leads somewhere (curl with the
+// local CA, following redirects: no 404); an application instance killed behind its back is announced and
+// serves again; Ctrl-C (SIGINT to the process group, as a terminal sends it) stops the edge and every
+// application server; a second run reuses the data directory.
 // The demo runs its instances on the fixed addresses of its config, so this test gives it a copy of
 // demo/switchyard.yaml with ports that were free a moment ago; if one was taken meanwhile, the demo
 // refuses to start and the test tries again with other ports.
@@ -29,7 +31,9 @@ async function writeConfig(dir: string): Promise<void> {
   doc.setIn(['pools', 'users', 'backends'], backends.slice(0, 2).map((port) => ({ address: `127.0.0.1:${port}` })));
   doc.setIn(['pools', 'orders', 'backends'], backends.slice(2).map((port) => ({ address: `127.0.0.1:${port}` })));
   doc.setIn(['listeners', 0, 'listen'], `127.0.0.1:${web}`);
-  doc.setIn(['listeners', 0, 'routes', 3, 'static', 'root'], path.join(projectRoot, 'demo', 'public'));
+  for (const route of (doc.getIn(['listeners', 0, 'routes']) as { items: { hasIn(path: string[]): boolean; setIn(path: string[], value: unknown): void }[] }).items) {
+    if (route.hasIn(['static', 'root'])) route.setIn(['static', 'root'], path.join(projectRoot, 'demo', 'public'));
+  }
   doc.setIn(['listeners', 1, 'listen'], `127.0.0.1:${plain}`);
   doc.setIn(['listeners', 1, 'routes', 0, 'redirect', 'port'], web);
   await writeFile(path.join(dir, 'switchyard.yaml'), doc.toString());
@@ -73,6 +77,30 @@ function startDemo(dir: string): Promise<DemoRun> {
       clearTimeout(timer);
       reject(new Error(`demo exited with ${code} before its banner:\n${output}`));
     });
+  });
+}
+
+/** Resolves with the first match of `pattern` in the demo's output after offset `from`, as output arrives. */
+function waitForOutput(demo: DemoRun, from: number, pattern: RegExp, ms: number): Promise<RegExpExecArray> {
+  return new Promise((resolve, reject) => {
+    const streams = [demo.child.stdout!, demo.child.stderr!];
+    // startDemo's listener was added first, so output() already holds the chunk when this one runs
+    const check = (): void => {
+      const match = pattern.exec(demo.output().slice(from));
+      if (match === null) return;
+      finish();
+      resolve(match);
+    };
+    const timer = setTimeout(() => {
+      finish();
+      reject(new Error(`no ${pattern} in the demo's output within ${ms}ms:\n${demo.output().slice(from)}`));
+    }, ms);
+    const finish = (): void => {
+      clearTimeout(timer);
+      for (const stream of streams) stream.off('data', check);
+    };
+    for (const stream of streams) stream.on('data', check);
+    check();
   });
 }
 
@@ -135,9 +163,53 @@ describe('switchyard demo', { timeout: 90_000 }, () => {
     assert.match(banner, /^ {2}https:\/\/example\.test:\d+\/ /m);
   });
 
+  it('every URL the banner prints leads somewhere: followed with the local CA, none ends in 404', async (t) => {
+    const banner = demo!.output();
+    const urls = [...new Set([...banner.matchAll(/\bhttps?:\/\/[^\s)]+/g)].map((match) => match[0]))];
+    const web = /edge {6}https:\/\/127\.0\.0\.1:(\d+)\//.exec(banner)?.[1];
+    assert.ok(web, banner);
+    assert.ok(urls.some((url) => url === `https://127.0.0.1:${web}/`), `the banner prints the edge's own address: ${urls.join(' ')}`);
+    assert.ok(urls.some((url) => url.startsWith('http://127.0.0.1:') && !url.includes('/api/')), `and the plain HTTP one: ${urls.join(' ')}`);
+    const token = (await readFile(path.join(dir, 'data', 'admin.token'), 'utf8')).trim();
+    for (const url of urls) {
+      const { stdout } = await run('curl', [
+        '-sS', '-L', '--max-redirs', '3', '--max-time', '10', '-o', '/dev/null', '-w', '%{http_code} %{url_effective}',
+        '--cacert', path.join(dir, 'data', 'tls', 'ca', 'ca.pem'),
+        '--resolve', `example.test:${web}:127.0.0.1`, '--resolve', `api.example.test:${web}:127.0.0.1`,
+        '-H', `authorization: Bearer ${token}`,
+        url,
+      ]);
+      const [status, effective] = stdout.split(' ');
+      t.diagnostic(`${url} → ${status} ${effective}`);
+      assert.ok(Number(status) >= 200 && Number(status) < 300, `${url} ended in ${status} at ${effective}`);
+    }
+    // the page by address is the page, and its API works on the same origin
+    const page = await run('curl', ['-sS', '--cacert', path.join(dir, 'data', 'tls', 'ca', 'ca.pem'), `https://127.0.0.1:${web}/`]);
+    assert.match(page.stdout, /<script[^>]+app\.js/);
+    const users = await run('curl', ['-sS', '--fail', '--cacert', path.join(dir, 'data', 'tls', 'ca', 'ca.pem'), `https://127.0.0.1:${web}/api/users`]);
+    assert.match(users.stdout, /"username":"demo"/);
+  });
+
+  it('an application instance that dies is announced and restarted, and serves again', async () => {
+    const banner = demo!.output();
+    const [, port, pid] = /orders-1 127\.0\.0\.1:(\d+) \(pid (\d+)\)/.exec(banner) ?? [];
+    assert.ok(pid, banner);
+    const seen = demo!.output().length;
+    process.kill(Number(pid), 'SIGKILL');
+    const back = await waitForOutput(demo!, seen, new RegExp(`orders-1 is back \\(pid (\\d+)\\)`), 20_000);
+    const later = demo!.output().slice(seen);
+    assert.match(later, new RegExp(`orders-1 \\(pid ${pid}\\) was killed \\(SIGKILL\\); the edge routes around it`));
+    assert.match(later, /orders-1: restarting in 1s/);
+    assert.notEqual(back[1], pid);
+    assert.ok(alive(Number(back[1])));
+    const health = await fetch(`http://127.0.0.1:${port}/healthz`);
+    assert.equal(health.status, 200);
+    assert.equal(((await health.json()) as { instance: string }).instance, 'orders-1');
+  });
+
   it('stops the edge and every application server on Ctrl-C', async () => {
     const pids = [...demo!.output().matchAll(/\(pid (\d+)\)/g)].map((match) => Number(match[1]));
-    assert.equal(pids.length, 4);
+    assert.equal(pids.length, 4 + 2, 'four from the banner, the killed instance and its replacement');
     const code = await interrupt(demo!);
     assert.equal(code, 0, demo!.output().slice(-2000));
     assert.match(demo!.output(), /demo stopped/);
