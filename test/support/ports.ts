@@ -20,18 +20,36 @@ export interface PortAnchor {
   release(): Promise<void>;
 }
 
+// With "udp", the same port number is also held for UDP by a socket connected to the discard port: the
+// kernel delivers it nothing from anyone else and answers other senders "port unreachable", as for a port
+// nobody binds.
 const ANCHOR = [
   'import socket, sys',
-  's = socket.socket(socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET)',
-  's.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)',
-  's.bind((sys.argv[1], int(sys.argv[2])))',
+  'host, port, udp = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "udp"',
+  'family = socket.AF_INET6 if ":" in host else socket.AF_INET',
+  'for attempt in range(20):',
+  '    s = socket.socket(family)',
+  '    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)',
+  '    s.bind((host, port))',
+  '    if not udp: break',
+  '    u = socket.socket(family, socket.SOCK_DGRAM)',
+  '    try:',
+  '        u.bind((host, s.getsockname()[1]))',
+  '        u.connect((host, 9))',
+  '        break',
+  '    except OSError:',
+  '        s.close(); u.close()',
+  '        if port != 0 or attempt == 19: raise',
   'print(s.getsockname()[1], flush=True)',
   'sys.stdin.read()',
 ].join('\n');
 
-/** Binds host:port (0 = any free port) and keeps it bound, not listening, until release(). Needs python3. */
-export async function anchorPort(host = '127.0.0.1', port = 0): Promise<PortAnchor> {
-  const child = spawn('python3', ['-c', ANCHOR, host, String(port)], { stdio: ['pipe', 'pipe', 'pipe'] });
+/**
+ * Binds host:port (0 = any free port) and keeps it bound, not listening, until release(); with `udp`, the
+ * same port for UDP too, answering "port unreachable". Needs python3.
+ */
+export async function anchorPort(host = '127.0.0.1', port = 0, options: { udp?: boolean } = {}): Promise<PortAnchor> {
+  const child = spawn('python3', ['-c', ANCHOR, host, String(port), options.udp ? 'udp' : 'tcp'], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (chunk) => (stderr += chunk));
   const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
