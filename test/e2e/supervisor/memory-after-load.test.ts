@@ -2,7 +2,7 @@
 // handshake is done) and 5k connections held at once, or 5k connections to a plain HTTP worker, then idle. The worker's open files return to their
 // figure before the load (no socket left in CLOSE_WAIT), and its RSS, polled until it settles, comes back
 // to within 20 % of the settled figure before the load. docs/operations.md, "Memory after load".
-import { test, after } from 'node:test';
+import { test, after, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
@@ -123,7 +123,15 @@ async function rssAround(running: RunningSwitchyard, load: () => Promise<void>):
 
 const mb = (bytes: number): string => `${(bytes / MB).toFixed(1)} MB`;
 
-test('a worker returns to its idle memory after a TLS handshake flood and 5k connections', { timeout: 90_000 }, async (t) => {
+const PLAIN_LISTENER = `
+  - name: plain
+    listen: 127.0.0.1:0
+    limits: { max_connections: ${CONNECTIONS + 100} }
+    routes:
+      - { match: { path_prefix: / }, pool: app }`;
+
+/** One worker (allocator auto) in front of an echo origin, with these listeners. */
+async function edgeWith(listeners: string): Promise<RunningSwitchyard> {
   const origin = await startEchoOrigin();
   cleanups.push(() => origin.close());
   const running = await runSwitchyard(`
@@ -132,21 +140,27 @@ log: { access_log: off }
 pools:
   app:
     backends: [ { address: ${origin.address} } ]
-listeners:
+listeners:${listeners}
+`);
+  cleanups.push(() => running.stop());
+  return running;
+}
+
+function assertReturned(t: TestContext, load: string, result: Awaited<ReturnType<typeof rssAround>>): void {
+  t.diagnostic(`rss before ${mb(result.baseline)}, peak ${mb(result.peak)} (${load}, ${result.loadMs} ms), idle ${mb(result.final)} after ${result.idleSeconds} s`);
+  assert.ok(result.extraFiles <= 0, `the worker still holds ${result.extraFiles} more files than before the load (sockets never closed)`);
+  assert.ok(result.final <= result.baseline * BOUND, `idle rss ${mb(result.final)}, more than ${BOUND}× the ${mb(result.baseline)} before the load`);
+}
+
+test('a worker returns to its idle memory after a TLS handshake flood and 5k connections', { timeout: 90_000 }, async (t) => {
+  const running = await edgeWith(`
   - name: tls
     listen: 127.0.0.1:0
     protocol: https
     tls: { self_signed: true }
     timeouts: { header: 2s }
     routes:
-      - { match: { path_prefix: / }, pool: app }
-  - name: plain
-    listen: 127.0.0.1:0
-    limits: { max_connections: ${CONNECTIONS + 100} }
-    routes:
-      - { match: { path_prefix: / }, pool: app }
-`);
-  cleanups.push(() => running.stop());
+      - { match: { path_prefix: / }, pool: app }${PLAIN_LISTENER}`);
   const ca = readFileSync(path.join(running.dir, 'data', 'tls', 'ca', 'ca.pem'));
   const { tls: tlsPort, plain } = { tls: running.ready.listeners.tls.port, plain: running.ready.listeners.plain.port };
   // warm both listeners up before the settled figure
@@ -156,32 +170,13 @@ listeners:
     assert.equal(await handshakeFlood(tlsPort, ca, HANDSHAKES, 50), HANDSHAKES);
     await manyConnections(plain, CONNECTIONS);
   });
-  t.diagnostic(`rss before ${mb(result.baseline)}, peak ${mb(result.peak)} (${HANDSHAKES} hung-up handshakes, ${CONNECTIONS} connections, ${result.loadMs} ms), idle ${mb(result.final)} after ${result.idleSeconds} s`);
-  assert.ok(result.extraFiles <= 0, `the worker still holds ${result.extraFiles} more files than before the load (sockets never closed)`);
-  assert.ok(result.final <= result.baseline * BOUND, `idle rss ${mb(result.final)}, more than ${BOUND}× the ${mb(result.baseline)} before the load`);
+  assertReturned(t, `${HANDSHAKES} hung-up handshakes, ${CONNECTIONS} connections`, result);
 });
 
-test('a plain HTTP worker (allocator auto) returns to its idle memory after 5k connections', { timeout: 90_000 }, async (t) => {
-  const origin = await startEchoOrigin();
-  cleanups.push(() => origin.close());
-  const running = await runSwitchyard(`
-admin: { listen: 127.0.0.1:0 }
-log: { access_log: off }
-pools:
-  app:
-    backends: [ { address: ${origin.address} } ]
-listeners:
-  - name: plain
-    listen: 127.0.0.1:0
-    limits: { max_connections: ${CONNECTIONS + 100} }
-    routes:
-      - { match: { path_prefix: / }, pool: app }
-`);
-  cleanups.push(() => running.stop());
+test('a plain HTTP worker returns to its idle memory after 5k connections', { timeout: 90_000 }, async (t) => {
+  const running = await edgeWith(PLAIN_LISTENER);
   const plain = running.ready.listeners.plain.port;
   await manyConnections(plain, 20);
   const result = await rssAround(running, () => manyConnections(plain, CONNECTIONS));
-  t.diagnostic(`rss before ${mb(result.baseline)}, peak ${mb(result.peak)} (${CONNECTIONS} connections, ${result.loadMs} ms), idle ${mb(result.final)} after ${result.idleSeconds} s`);
-  assert.ok(result.extraFiles <= 0, `the worker still holds ${result.extraFiles} more files than before the load`);
-  assert.ok(result.final <= result.baseline * BOUND, `idle rss ${mb(result.final)}, more than ${BOUND}× the ${mb(result.baseline)} before the load`);
+  assertReturned(t, `${CONNECTIONS} connections`, result);
 });
