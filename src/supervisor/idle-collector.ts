@@ -3,7 +3,7 @@
 // A closed TLS connection's OpenSSL state (~60 KB with its buffers) and a TCP socket's native parts are
 // freed only when V8 collects the JavaScript wrapper. V8 does not know those native bytes and does not
 // collect an idle heap: after a handshake flood or 5k connections a worker's heap was small again but its
-// RSS stayed at 2–5× the figure before the load, until traffic came back. So when the event loop has been
+// RSS stayed at 2–6× the figure before the load, until traffic came back. So when the event loop has been
 // busy and then falls idle, the worker runs one full collection; freed native memory then goes back to
 // the allocator, which returns it to the kernel (jemalloc with `background_thread:true`, set by
 // worker-runtime.ts; glibc returns what it can at its next trim).
@@ -31,7 +31,7 @@ export class IdleCollector {
   private timer: TimerHandle | undefined;
   /** Load was seen since the last collection. */
   private loaded = false;
-  /** Collections run so far (status and tests). */
+  /** Collections run so far (for tests). */
   collections = 0;
 
   constructor(options: IdleCollectorOptions) {
