@@ -21,7 +21,7 @@ import { RequestCounters, trafficMetrics, type TrafficMetrics } from './request-
 import { assertAddressesFree, type ListenAddress } from './address-guard.ts';
 import { joinPoolStatus } from './pool-view.ts';
 import type { ToWorker } from './ipc.ts';
-import { servesTlsOrH2, workerRuntime } from './worker-runtime.ts';
+import { workerRuntime } from './worker-runtime.ts';
 import { runFileName, writeRunFile } from './run-file.ts';
 
 export interface ControlPlaneOptions {
@@ -122,7 +122,7 @@ export class ControlPlane {
         });
         this.traffic = localTraffic(plane, counters);
       } else {
-        const runtime = workerRuntime(config.runtime, { tlsOrH2: servesTlsOrH2(config.listeners) });
+        const runtime = workerRuntime(config.runtime);
         logger.info({ allocator: runtime.jemallocPath ?? runtime.allocator, v8: runtime.execArgv }, `workers: ${workers}, allocator ${runtime.allocator}`);
         this.traffic = new WorkerPool({ count: workers, logger, replay: () => this.replayForWorker(), ticketSeed: randomBytes(48).toString('hex'), traceToken: token, runtime });
       }
