@@ -20,7 +20,9 @@ const tools: Record<string, string> = {
   wrk: 'wrk',
   nginx: 'nginx-light',
   dnsperf: 'dnsperf',
-  haproxy: 'haproxy',
+  'systemd-analyze': 'systemd',
+  python3: 'python3-minimal', // test/support/ports.ts holds a bound, not listening port with it
+  haproxy: 'haproxy', // test/e2e/listener: an L4 load balancer sending PROXY protocol headers
 };
 
 // jemalloc, which workers preload (runtime.allocator) and the tests check: found where the runtime looks
