@@ -9,37 +9,13 @@ import net from 'node:net';
 import tls from 'node:tls';
 import http2 from 'node:http2';
 import { runSwitchyard, type RunningSwitchyard } from '../../support/run-switchyard.ts';
-import { startRecordingOrigin, type RecordingOrigin } from '../../support/origins.ts';
+import { startRecordingOrigin, startTcpEchoOrigin, type RecordingOrigin, type TcpEchoOrigin } from '../../support/origins.ts';
 import { startHaproxy, type RunningHaproxy } from './haproxy.ts';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 after(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
 });
-
-/** A TCP origin that records the first bytes of each connection and echoes everything. */
-async function echoOrigin(): Promise<{ port: number; firstBytes: Buffer[] }> {
-  const firstBytes: Buffer[] = [];
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => undefined);
-    let first = true;
-    socket.on('data', (chunk) => {
-      if (first) firstBytes.push(chunk);
-      first = false;
-      socket.write(chunk);
-    });
-    socket.on('end', () => socket.end());
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  cleanups.push(() => new Promise<void>((resolve) => {
-    for (const socket of sockets) socket.destroy();
-    server.close(() => resolve());
-  }));
-  return { port: (server.address() as net.AddressInfo).port, firstBytes };
-}
 
 interface Reply {
   /** Everything the server sent before it closed. */
@@ -76,7 +52,7 @@ function originHead(origin: RecordingOrigin, path: string): string {
 }
 
 let origin: RecordingOrigin;
-let tcpOrigin: { port: number; firstBytes: Buffer[] };
+let tcpOrigin: TcpEchoOrigin;
 let edge: RunningSwitchyard;
 let haproxy: RunningHaproxy;
 /** HAProxy frontends, by what they forward to and how. */
@@ -85,7 +61,8 @@ let via: { webV2: number; webV1: number; secureV1: number; rawV2: number };
 before(async () => {
   origin = await startRecordingOrigin();
   cleanups.push(() => origin.close());
-  tcpOrigin = await echoOrigin();
+  tcpOrigin = await startTcpEchoOrigin();
+  cleanups.push(() => tcpOrigin.close());
   edge = await runSwitchyard(`
 pools:
   web: { backends: [ { address: ${origin.address} } ] }

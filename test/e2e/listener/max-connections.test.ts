@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import tls from 'node:tls';
 import { runSwitchyard } from '../../support/run-switchyard.ts';
-import { startEchoOrigin } from '../../support/origins.ts';
+import { startEchoOrigin, startTcpEchoOrigin } from '../../support/origins.ts';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 after(async () => {
@@ -52,16 +52,12 @@ function served(kind: Kind, port: number): Promise<boolean> {
 test('max_connections works the same on http, https and tcp listeners', { timeout: 60_000 }, async () => {
   const origin = await startEchoOrigin();
   cleanups.push(() => origin.close());
-  const tcpOrigin = net.createServer((socket) => {
-    socket.on('error', () => undefined);
-    socket.pipe(socket);
-  });
-  await new Promise<void>((resolve) => tcpOrigin.listen(0, '127.0.0.1', resolve));
-  cleanups.push(() => new Promise((resolve) => tcpOrigin.close(resolve)));
+  const tcpOrigin = await startTcpEchoOrigin();
+  cleanups.push(() => tcpOrigin.close());
   const edge = await runSwitchyard(`
 pools:
   web: { backends: [ { address: ${origin.address} } ] }
-  raw: { backends: [ { address: 127.0.0.1:${(tcpOrigin.address() as net.AddressInfo).port} } ] }
+  raw: { backends: [ { address: ${tcpOrigin.address} } ] }
 listeners:
   - { name: http, listen: 127.0.0.1:0, limits: { max_connections: 2 }, routes: [ { match: { path_prefix: / }, pool: web } ] }
   - { name: https, listen: 127.0.0.1:0, protocol: https, tls: { self_signed: true }, limits: { max_connections: 2 }, routes: [ { match: { path_prefix: / }, pool: web } ] }
