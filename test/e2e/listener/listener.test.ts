@@ -24,8 +24,8 @@ interface Reply {
   reset: boolean;
 }
 
-/** Connects (from `from`), writes `payload`, and collects what comes back until the server closes. */
-function exchange(port: number, payload: string | Buffer, from = '127.0.0.2'): Promise<Reply> {
+/** Connects (from `from`), writes `payload` (then half-closes with `end`), and collects what comes back until the server closes. */
+function exchange(port: number, payload: string | Buffer, from = '127.0.0.2', end = false): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const socket = net.connect({ port, host: '127.0.0.1', localAddress: from });
     let text = '';
@@ -33,7 +33,7 @@ function exchange(port: number, payload: string | Buffer, from = '127.0.0.2'): P
     const timer = setTimeout(() => (socket.destroy(), reject(new Error(`no close within 5s; got ${JSON.stringify(text)}`))), 5000);
     socket.on('data', (chunk) => (text += chunk.toString('latin1')));
     socket.on('error', () => (reset = true));
-    socket.once('connect', () => socket.write(payload));
+    socket.once('connect', () => (end ? socket.end(payload) : socket.write(payload)));
     socket.once('close', () => (clearTimeout(timer), resolve({ text, reset })));
   });
 }
@@ -87,6 +87,7 @@ listeners:
     protocol: tcp
     pool: raw
     accept_proxy_protocol: [127.0.0.1/32]
+    access: { allow: [127.0.0.1, 127.0.0.2] }
     proxy_protocol: v1
 `);
   cleanups.push(() => edge.stop());
@@ -209,4 +210,16 @@ test('access deny refuses by client address: the TCP peer, or the client a trust
   const deniedViaProxy = await exchange(via.webV2, request('/access-denied-proxied'), '127.0.0.3');
   assert.equal(deniedViaProxy.text, '');
   assert.ok(!origin.received().includes('/access-denied'));
+});
+
+test('access allow serves only the listed clients (a tcp listener): 127.0.0.2 is piped, 127.0.0.3 closed at accept', { timeout: 30_000 }, async () => {
+  const port = edge.ready.listeners.raw.port;
+  const before = tcpOrigin.connections();
+  // 127.0.0.1 is an accept_proxy_protocol source: it would have to send a header, so the allowed client is .2
+  const allowed = await exchange(port, 'hello', '127.0.0.2', true);
+  assert.match(allowed.text, /^PROXY TCP4 127\.0\.0\.2 /);
+  assert.match(allowed.text, /hello$/);
+  const refused = await exchange(port, 'hello', '127.0.0.3', true);
+  assert.equal(refused.text, '');
+  assert.equal(tcpOrigin.connections(), before + 1, 'only the allowed client reached the origin');
 });
