@@ -223,3 +223,22 @@ test('access allow serves only the listed clients (a tcp listener): 127.0.0.2 is
   assert.equal(refused.text, '');
   assert.equal(tcpOrigin.connections(), before + 1, 'only the allowed client reached the origin');
 });
+
+test('https: a PROXY header and the TLS ClientHello in one segment; the handshake reads on from the byte after the header', { timeout: 30_000 }, async () => {
+  const raw = net.connect({ port: edge.ready.listeners.secure.port, host: '127.0.0.1' });
+  await new Promise((resolve) => raw.once('connect', resolve));
+  // corked: the header and the ClientHello tls.connect writes go out in one write
+  raw.cork();
+  raw.write('PROXY TCP6 2001:db8::9 ::1 40000 443\r\n');
+  const secure = tls.connect({ socket: raw, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] });
+  process.nextTick(() => raw.uncork());
+  const reply = await new Promise<string>((resolve, reject) => {
+    let text = '';
+    secure.on('data', (chunk) => (text += chunk));
+    secure.on('error', reject);
+    secure.once('secureConnect', () => secure.write(request('/coalesced')));
+    secure.once('close', () => resolve(text));
+  });
+  assert.match(reply, /^HTTP\/1\.1 200 /);
+  assert.match(originHead(origin, '/coalesced'), /\r\nx-forwarded-for: 2001:db8::9(\r\n|$)/);
+});
