@@ -3,6 +3,7 @@
 // untouched, and a slot freed by a closing connection is taken by the next one.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import tls from 'node:tls';
 import { runSwitchyard } from '../../support/run-switchyard.ts';
@@ -30,10 +31,11 @@ async function release(socket: net.Socket): Promise<void> {
   await closed;
 }
 
-/** One exchange of the listener's protocol: true when it was served, false when closed unanswered. */
-function served(kind: Kind, port: number): Promise<boolean> {
+/** One exchange of the listener's protocol (from `from`): true when it was served, false when closed unanswered. */
+function served(kind: Kind, port: number, from = '127.0.0.1'): Promise<boolean> {
   return new Promise((resolve, reject) => {
-    const socket = kind === 'https' ? tls.connect({ port, host: '127.0.0.1', rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] }) : net.connect(port, '127.0.0.1');
+    const tcp = net.connect({ port, host: '127.0.0.1', localAddress: from });
+    const socket = kind === 'https' ? tls.connect({ socket: tcp, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] }) : tcp;
     let text = '';
     const timer = setTimeout(() => (socket.destroy(), reject(new Error(`${kind}: neither served nor closed within 5s`))), 5000);
     socket.on('error', () => undefined);
@@ -49,20 +51,21 @@ function served(kind: Kind, port: number): Promise<boolean> {
   });
 }
 
-test('max_connections works the same on http, https and tcp listeners', { timeout: 60_000 }, async () => {
+test('max_connections works the same on http, https and tcp listeners, and a reload applies new access lists to all three', { timeout: 60_000 }, async () => {
   const origin = await startEchoOrigin();
   cleanups.push(() => origin.close());
   const tcpOrigin = await startTcpEchoOrigin();
   cleanups.push(() => tcpOrigin.close());
-  const edge = await runSwitchyard(`
+  const config = (filters: string): string => `
 pools:
   web: { backends: [ { address: ${origin.address} } ] }
   raw: { backends: [ { address: ${tcpOrigin.address} } ] }
 listeners:
-  - { name: http, listen: 127.0.0.1:0, limits: { max_connections: 2 }, routes: [ { match: { path_prefix: / }, pool: web } ] }
-  - { name: https, listen: 127.0.0.1:0, protocol: https, tls: { self_signed: true }, limits: { max_connections: 2 }, routes: [ { match: { path_prefix: / }, pool: web } ] }
-  - { name: tcp, listen: 127.0.0.1:0, protocol: tcp, pool: raw, limits: { max_connections: 2 } }
-`);
+  - { name: http, listen: 127.0.0.1:0, ${filters}, routes: [ { match: { path_prefix: / }, pool: web } ] }
+  - { name: https, listen: 127.0.0.1:0, protocol: https, tls: { self_signed: true }, ${filters}, routes: [ { match: { path_prefix: / }, pool: web } ] }
+  - { name: tcp, listen: 127.0.0.1:0, protocol: tcp, pool: raw, ${filters} }
+`;
+  const edge = await runSwitchyard(config('limits: { max_connections: 2 }'));
   cleanups.push(() => edge.stop());
   for (const kind of ['http', 'https', 'tcp'] as const) {
     const port = edge.ready.listeners[kind].port;
@@ -76,5 +79,16 @@ listeners:
     for (let attempt = 0; attempt < 20 && !ok; attempt++) ok = await served(kind, port);
     assert.equal(ok, true, `${kind}: a freed slot is taken by the next connection`);
     for (const socket of held) socket.destroy();
+  }
+
+  // a reload: new connections meet the new lists, on every kind, at the same addresses
+  await writeFile(edge.configFile, config('access: { deny: [127.0.0.2] }'));
+  const earlier = new Set(edge.lines);
+  edge.process.kill('SIGHUP');
+  await edge.waitForLine((line) => line.msg === 'reloaded' && !earlier.has(line));
+  for (const kind of ['http', 'https', 'tcp'] as const) {
+    const port = edge.ready.listeners[kind].port;
+    assert.equal(await served(kind, port, '127.0.0.2'), false, `${kind}: denied after the reload`);
+    assert.equal(await served(kind, port, '127.0.0.3'), true, `${kind}: others still served`);
   }
 });
