@@ -6,7 +6,8 @@ import { EdgeError, type Clock, type Component, type HasStatus, type Logger } fr
 import { backendId } from '../pool/index.ts';
 import { HealthChecker } from './checker.ts';
 import { builtinProbes } from './probes/index.ts';
-import type { HealthCheckStatus, HealthTransitionListener, ProbeRegistry, ProbeTarget } from './types.ts';
+import { UpstreamTlsClient } from '../tls/index.ts';
+import type { HealthCheckStatus, HealthTransitionListener, ProbeContext, ProbeRegistry, ProbeTarget } from './types.ts';
 
 export interface HealthCheckersOptions {
   onTransition: HealthTransitionListener;
@@ -16,6 +17,8 @@ export interface HealthCheckersOptions {
   random?: () => number;
   /** Starting verdict of a backend whose checker is new (e.g. what the pools already hold). */
   initialHealth?: (pool: string, backendId: string) => boolean | undefined;
+  /** Directory relative paths in the config (pools' tls.ca) resolve against; default the working directory. */
+  baseDir?: string;
 }
 
 /** The probe targets of a pool config, with the ids the pool uses. */
@@ -43,8 +46,10 @@ export class HealthCheckers implements Component, HasStatus<HealthCheckStatus[]>
     }
     const next = new Map<string, HealthChecker>();
     const created: HealthChecker[] = [];
+    const contexts = new Map<string, ProbeContext>();
     for (const [name, config] of Object.entries(pools)) {
       if (config.health === undefined) continue;
+      contexts.set(name, this.contextOf(name, config));
       const existing = this.checkers.get(name);
       if (existing !== undefined) {
         next.set(name, existing);
@@ -55,6 +60,7 @@ export class HealthCheckers implements Component, HasStatus<HealthCheckStatus[]>
         pool: name,
         config: config.health,
         backends: probeTargets(config),
+        context: contexts.get(name),
         onTransition: this.options.onTransition,
         clock: this.options.clock,
         logger: this.options.logger,
@@ -67,12 +73,20 @@ export class HealthCheckers implements Component, HasStatus<HealthCheckStatus[]>
     }
     for (const [name, checker] of next) {
       const config = pools[name];
-      if (!created.includes(checker) && config.health !== undefined) checker.update(config.health, probeTargets(config));
+      if (!created.includes(checker) && config.health !== undefined) checker.update(config.health, probeTargets(config), contexts.get(name));
     }
     for (const [name, checker] of this.checkers) if (!next.has(name)) void checker.stop();
     this.checkers.clear();
     for (const [name, checker] of next) this.checkers.set(name, checker);
     if (this.running) for (const checker of created) void checker.start();
+  }
+
+  /** An HTTP/1.1 pool with `tls:` is probed over TLS like the proxy connects; each apply reads its CA again. */
+  private contextOf(name: string, config: PoolConfig): ProbeContext {
+    if (config.tls === undefined || config.protocol !== 'http1') return {};
+    const tls = new UpstreamTlsClient(name, config.tls);
+    void tls.load(this.options.baseDir ?? process.cwd());
+    return { tls };
   }
 
   get(pool: string): HealthChecker | undefined {

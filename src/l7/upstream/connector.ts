@@ -4,7 +4,12 @@
 // next connection that comes free or the next slot; the owner times the wait out itself (cancelWait).
 // Reads go through `onread` into the listener's shared buffer: whoever owns the connection must copy
 // what outlives the callback.
+// A pool with `tls:` (settings.tls) gets TLS connections: connected once the handshake is done (the
+// owner's connect deadline covers TCP and TLS), resuming with the backend's last session ticket. Its
+// backends are kept apart from plaintext ones and from other TLS settings (UpstreamTlsClient.key).
 import net from 'node:net';
+import tls from 'node:tls';
+import type { UpstreamTlsClient } from '../../tls/index.ts';
 import type { UpstreamSettings } from '../types.ts';
 import { ChunkWriter, type ChunkPool } from '../chunk-writer.ts';
 
@@ -40,19 +45,32 @@ export class UpstreamConnection {
 
   private readonly report: (err: unknown) => void;
 
-  constructor(backend: BackendConnections, host: string, port: number, readBuffer: Buffer, chunks: ChunkPool, report: (err: unknown) => void) {
+  constructor(backend: BackendConnections, readBuffer: Buffer, chunks: ChunkPool, report: (err: unknown) => void) {
     this.backend = backend;
     this.report = report;
-    const socket = net.connect({
-      host,
-      port,
-      noDelay: true,
-      allowHalfOpen: true,
-      onread: { buffer: readBuffer, callback: (nread: number, buf: Uint8Array) => this.guard(this.onRead, nread, buf as Buffer) },
-    } as unknown as net.NetConnectOpts);
+    const onread = { buffer: readBuffer, callback: (nread: number, buf: Uint8Array) => this.guard(this.onRead, nread, buf as Buffer) };
+    const secure = backend.tls;
+    let socket: net.Socket;
+    if (secure === undefined) {
+      socket = net.connect({ host: backend.host, port: backend.port, noDelay: true, allowHalfOpen: true, onread } as unknown as net.NetConnectOpts);
+      socket.on('connect', () => this.guard(this.onConnect, 0, null));
+    } else if (secure.context === undefined) {
+      // the pool's CA could not be read: every connect fails with that reason (the connector never opens one while it loads)
+      socket = new net.Socket();
+      const error = secure.error ?? new Error(`pool ${secure.pool}: tls not loaded`);
+      process.nextTick(() => socket.destroy(error));
+    } else {
+      // allowHalfOpen and onread are honoured by tls.connect (Node's types leave them out)
+      socket = tls.connect({ ...secure.connectOptions(backend.host, backend.port, backend.tlsSession), allowHalfOpen: true, onread } as tls.ConnectionOptions);
+      socket.setNoDelay(true);
+      socket.on('secureConnect', () => this.guard(this.onConnect, 0, null));
+      // TLS 1.3 tickets come after the handshake; the latest one resumes the next connection to this backend
+      socket.on('session', (session: Buffer) => {
+        backend.tlsSession = session;
+      });
+    }
     this.socket = socket;
     this.writer = new ChunkWriter(socket, chunks);
-    socket.on('connect', () => this.guard(this.onConnect, 0, null));
     socket.on('end', () => this.guard(this.onEnd, 0, null));
     socket.on('close', () => this.guard(this.onClose, 0, null));
     socket.on('error', (err) => this.guard(this.onClose, 0, err));
@@ -116,6 +134,10 @@ export class BackendConnections {
   readonly host: string;
   readonly port: number;
   settings: UpstreamSettings;
+  /** TLS settings of these connections (the latest pool settings with this backend and TLS key); undefined: plaintext. */
+  tls: UpstreamTlsClient | undefined;
+  /** The last session ticket the backend sent: new connections resume with it. */
+  tlsSession: Buffer | undefined = undefined;
   /** Idle sockets, oldest first. */
   readonly idle: UpstreamConnection[] = [];
   /** Owners waiting for a connection (at max_connections), oldest first. */
@@ -129,6 +151,7 @@ export class BackendConnections {
     this.host = host;
     this.port = port;
     this.settings = settings;
+    this.tls = settings.tls;
     this.slotFreed = slotFreed;
   }
 
@@ -141,7 +164,10 @@ export class BackendConnections {
 }
 
 export class UpstreamConnector {
+  /** Plaintext backends by id. */
   private readonly backends = new Map<string, BackendConnections>();
+  /** TLS backends: by UpstreamTlsClient.key, then by id (two lookups, no key built per request). */
+  private readonly secureBackends = new Map<string, Map<string, BackendConnections>>();
   private readonly readBuffer: Buffer;
   private readonly chunks: ChunkPool;
   private readonly report: (err: unknown) => void;
@@ -155,33 +181,51 @@ export class UpstreamConnector {
   /**
    * A connection to the backend for `owner`: an idle one (returned connected, owner set) or a new one
    * (owner.upstreamConnected follows). null when the backend's connection limit is reached. `fresh`
-   * skips the idle ones (a resend after a reused connection turned out dead).
+   * skips the idle ones (a resend after a reused connection turned out dead). A TLS pool whose CA is still
+   * being read (the first moments after start or reload) queues the owner until it is.
    */
   acquire(id: string, host: string, port: number, settings: UpstreamSettings, owner: UpstreamOwner, fresh = false): UpstreamConnection | typeof QUEUED | null {
-    let backend = this.backends.get(id);
+    const secure = settings.tls;
+    const table = secure === undefined ? this.backends : this.secureTable(secure.key);
+    let backend = table.get(id);
     if (backend === undefined) {
       backend = new BackendConnections(id, host, port, settings, (b) => this.openForWaiter(b));
-      this.backends.set(id, backend);
+      table.set(id, backend);
     }
     backend.settings = settings;
+    if (secure !== undefined) backend.tls = secure;
     const reused = fresh ? undefined : backend.idle.pop();
     if (reused !== undefined) {
       reused.owner = owner;
       reused.uses++;
       return reused;
     }
-    if (backend.open >= settings.maxConnections) {
+    const loading = secure !== undefined && secure.pending;
+    if (backend.open >= settings.maxConnections || loading) {
       // the wait is bounded twice: by the queue's size here, by connection_queue.timeout in the owner
       if (backend.waiters.length >= settings.queueSize) return null;
       backend.waiters.push(owner);
+      if (loading) {
+        const waiting = backend;
+        secure.whenLoaded(() => this.openForWaiters(waiting));
+      }
       return QUEUED;
     }
     return this.open(backend, owner);
   }
 
+  private secureTable(key: string): Map<string, BackendConnections> {
+    let table = this.secureBackends.get(key);
+    if (table === undefined) {
+      table = new Map();
+      this.secureBackends.set(key, table);
+    }
+    return table;
+  }
+
   private open(backend: BackendConnections, owner: UpstreamOwner): UpstreamConnection {
     backend.open++;
-    const conn = new UpstreamConnection(backend, backend.host, backend.port, this.readBuffer, this.chunks, this.report);
+    const conn = new UpstreamConnection(backend, this.readBuffer, this.chunks, this.report);
     conn.owner = owner;
     conn.uses = 1;
     return conn;
@@ -189,14 +233,26 @@ export class UpstreamConnector {
 
   /** The owner stopped waiting (its queue timeout, or it went away). */
   cancelWait(id: string, owner: UpstreamOwner): void {
-    const waiters = this.backends.get(id)?.waiters;
-    if (waiters === undefined) return;
-    const at = waiters.indexOf(owner);
-    if (at >= 0) waiters.splice(at, 1);
+    // a cold path: the owner's backend is the plaintext one or one of the TLS ones with this id
+    if (this.dropWaiter(this.backends.get(id), owner)) return;
+    for (const table of this.secureBackends.values()) if (this.dropWaiter(table.get(id), owner)) return;
+  }
+
+  private dropWaiter(backend: BackendConnections | undefined, owner: UpstreamOwner): boolean {
+    const at = backend === undefined ? -1 : backend.waiters.indexOf(owner);
+    if (at >= 0) backend!.waiters.splice(at, 1);
+    return at >= 0;
+  }
+
+  /** A TLS backend's settings finished loading: its waiters get connections, up to max_connections. */
+  private openForWaiters(backend: BackendConnections): void {
+    while (backend.waiters.length > 0 && backend.open < backend.settings.maxConnections && backend.tls?.pending !== true) this.openForWaiter(backend);
   }
 
   /** A connection of a backend with waiters closed: the first waiter gets a new one in its slot. */
   private openForWaiter(backend: BackendConnections): void {
+    // still loading its TLS settings: openForWaiters serves the queue once they are loaded
+    if (backend.tls?.pending === true) return;
     const owner = backend.waiters.shift()!;
     this.handOver(owner, this.open(backend, owner));
   }
@@ -240,22 +296,36 @@ export class UpstreamConnector {
 
   /** Closes idle sockets older than their backend's idle timeout. */
   sweep(now: number): void {
-    for (const backend of this.backends.values()) {
-      const idle = backend.idle;
-      while (idle.length > 0 && now - idle[0].idleSince >= backend.settings.idleTimeout) idle[0].destroy();
-      if (backend.open === 0) this.backends.delete(backend.id);
+    sweepTable(this.backends, now);
+    for (const [key, table] of this.secureBackends) {
+      sweepTable(table, now);
+      if (table.size === 0) this.secureBackends.delete(key);
     }
   }
 
   idleCount(): number {
     let n = 0;
-    for (const backend of this.backends.values()) n += backend.idle.length;
+    for (const backend of this.allBackends()) n += backend.idle.length;
     return n;
   }
 
   closeAll(): void {
-    for (const backend of this.backends.values()) {
+    for (const backend of this.allBackends()) {
       while (backend.idle.length > 0) backend.idle[0].destroy();
     }
+  }
+
+  private *allBackends(): Iterable<BackendConnections> {
+    yield* this.backends.values();
+    for (const table of this.secureBackends.values()) yield* table.values();
+  }
+}
+
+function sweepTable(table: Map<string, BackendConnections>, now: number): void {
+  for (const backend of table.values()) {
+    const idle = backend.idle;
+    while (idle.length > 0 && now - idle[0].idleSince >= backend.settings.idleTimeout) idle[0].destroy();
+    // a backend's table entry goes with its last connection (a TLS one takes its session ticket along)
+    if (backend.open === 0 && backend.waiters.length === 0) table.delete(backend.id);
   }
 }
