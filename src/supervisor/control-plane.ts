@@ -8,7 +8,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { AdminServer, ensureAdminToken, type AdminController, type ReloadResult } from '../admin/index.ts';
-import { loadConfigFile, type LoadedConfig } from '../config/index.ts';
+import { loadConfigFile, type Config, type LoadedConfig } from '../config/index.ts';
 import { messageOf, systemClock, type Clock, type Logger } from '../core/index.ts';
 import { buildPools, type PoolRegistry, type PoolStatus } from '../pool/index.ts';
 import { HealthCheckers, builtinProbes, type ProbeFactory } from '../health/index.ts';
@@ -121,9 +121,11 @@ export class ControlPlane {
         onTransition: (pool, backend, healthy, reason) => this.onHealth(pool, backend, healthy, reason),
         // A checker built by a reload starts from what the pool already knows.
         initialHealth: (pool, backend) => this.pools?.get(pool)?.backend(backend)?.healthy,
+        baseDir: this.loaded.baseDir,
       });
       this.health.apply(config.pools);
       await this.health.start();
+      warnUnverifiedTls(config.pools, logger);
       this.dns = new DnsPlane({ logger, baseDir: this.loaded.baseDir, pools: () => this.pools });
       await this.dns.apply(config.dns);
 
@@ -198,6 +200,7 @@ export class ControlPlane {
     this.loaded = loaded;
     for (const retired of pools.retired) setTimeout(() => retired.close(), 60_000).unref();
     logger.info({ listeners: this.traffic!.addresses(), config: loaded.file }, 'reloaded');
+    warnUnverifiedTls(loaded.config.pools, logger);
     return { ok: true };
   }
 
@@ -288,6 +291,13 @@ const grpcProbe: ProbeFactory = {
     };
   },
 };
+
+/** `tls.verify: false` takes away what TLS to a backend is for: said once per load (start, each reload). */
+function warnUnverifiedTls(pools: Config['pools'], logger: Logger): void {
+  for (const [name, pool] of Object.entries(pools)) {
+    if (pool.tls?.verify === false) logger.warn({ pool: name }, `pool ${name}: tls.verify is false: backend certificates are not verified`);
+  }
+}
 
 /** The TCP addresses of a config's listeners (udp listeners do not share ports this way). */
 function tcpListenAddresses(loaded: LoadedConfig): ListenAddress[] {

@@ -10,6 +10,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import type { UpstreamTlsClient } from '../../tls/index.ts';
+import { messageOf, type Logger } from '../../core/index.ts';
 import type { UpstreamSettings } from '../types.ts';
 import { ChunkWriter, type ChunkPool } from '../chunk-writer.ts';
 
@@ -42,6 +43,8 @@ export class UpstreamConnection {
   closed = false;
   /** Requests this socket carried (logs, tests of reuse). */
   uses = 0;
+  /** (TLS) TCP is up: a failure before `connected` is the handshake's (a certificate the pool does not trust, …). */
+  private tcpConnected = false;
 
   private readonly report: (err: unknown) => void;
 
@@ -63,6 +66,9 @@ export class UpstreamConnection {
       // allowHalfOpen and onread are honoured by tls.connect (Node's types leave them out)
       socket = tls.connect({ ...secure.connectOptions(backend.host, backend.port, backend.tlsSession), allowHalfOpen: true, onread } as tls.ConnectionOptions);
       socket.setNoDelay(true);
+      socket.on('connect', () => {
+        this.tcpConnected = true;
+      });
       socket.on('secureConnect', () => this.guard(this.onConnect, 0, null));
       // TLS 1.3 tickets come after the handshake; the latest one resumes the next connection to this backend
       socket.on('session', (session: Buffer) => {
@@ -96,6 +102,7 @@ export class UpstreamConnection {
 
   private onConnect(): void {
     this.connected = true;
+    if (this.backend.tlsFailing) this.backend.tlsRecovered();
     this.owner?.upstreamConnected(this);
   }
 
@@ -116,6 +123,8 @@ export class UpstreamConnection {
   private onClose(_n: number, error: Error | null | undefined): void {
     if (this.closed) return;
     this.closed = true;
+    // only a failure the socket reports: a handshake the owner gave up on (its timeout, the client left) is not the backend's doing
+    if (error && this.tcpConnected && !this.connected && !this.backend.tlsFailing) this.backend.tlsFailed(error);
     this.backend.forget(this);
     const owner = this.owner;
     this.owner = null;
@@ -138,6 +147,11 @@ export class BackendConnections {
   tls: UpstreamTlsClient | undefined;
   /** The last session ticket the backend sent: new connections resume with it. */
   tlsSession: Buffer | undefined = undefined;
+  /** The last TLS handshake with this backend failed (logged once, until one succeeds). */
+  tlsFailing = false;
+  /** When sweep first saw this backend without connections or waiters (0: it has some). */
+  emptySince = 0;
+  private readonly logger: Logger | undefined;
   /** Idle sockets, oldest first. */
   readonly idle: UpstreamConnection[] = [];
   /** Owners waiting for a connection (at max_connections), oldest first. */
@@ -146,13 +160,29 @@ export class BackendConnections {
   /** The connector's hand-over when a slot comes free (a connection closed). */
   private readonly slotFreed: (backend: BackendConnections) => void;
 
-  constructor(id: string, host: string, port: number, settings: UpstreamSettings, slotFreed: (backend: BackendConnections) => void) {
+  constructor(id: string, host: string, port: number, settings: UpstreamSettings, slotFreed: (backend: BackendConnections) => void, logger?: Logger) {
     this.id = id;
     this.host = host;
     this.port = port;
     this.settings = settings;
     this.tls = settings.tls;
     this.slotFreed = slotFreed;
+    this.logger = logger;
+  }
+
+  /**
+   * A handshake failed after TCP connected: the request gets 502 (a connect error, retried as one) and the
+   * reason is logged here, once per failing spell, not per request.
+   */
+  tlsFailed(error: Error): void {
+    this.tlsFailing = true;
+    const reason = messageOf(error);
+    this.logger?.warn({ pool: this.tls?.pool, backend: this.id, reason }, `pool ${this.tls?.pool}: tls handshake with backend ${this.id} failed: ${reason}`);
+  }
+
+  tlsRecovered(): void {
+    this.tlsFailing = false;
+    this.logger?.info({ pool: this.tls?.pool, backend: this.id }, `pool ${this.tls?.pool}: tls handshake with backend ${this.id} succeeds again`);
   }
 
   forget(conn: UpstreamConnection): void {
@@ -171,11 +201,14 @@ export class UpstreamConnector {
   private readonly readBuffer: Buffer;
   private readonly chunks: ChunkPool;
   private readonly report: (err: unknown) => void;
+  private readonly logger: Logger | undefined;
 
-  constructor(readBuffer: Buffer, chunks: ChunkPool, report: (err: unknown) => void) {
+  /** `logger`: where failed TLS handshakes with backends are said (once per failing spell). */
+  constructor(readBuffer: Buffer, chunks: ChunkPool, report: (err: unknown) => void, logger?: Logger) {
     this.readBuffer = readBuffer;
     this.chunks = chunks;
     this.report = report;
+    this.logger = logger;
   }
 
   /**
@@ -189,7 +222,7 @@ export class UpstreamConnector {
     const table = secure === undefined ? this.backends : this.secureTable(secure.key);
     let backend = table.get(id);
     if (backend === undefined) {
-      backend = new BackendConnections(id, host, port, settings, (b) => this.openForWaiter(b));
+      backend = new BackendConnections(id, host, port, settings, (b) => this.openForWaiter(b), this.logger);
       table.set(id, backend);
     }
     backend.settings = settings;
@@ -296,9 +329,9 @@ export class UpstreamConnector {
 
   /** Closes idle sockets older than their backend's idle timeout. */
   sweep(now: number): void {
-    sweepTable(this.backends, now);
+    sweepTable(this.backends, now, 0);
     for (const [key, table] of this.secureBackends) {
-      sweepTable(table, now);
+      sweepTable(table, now, TLS_BACKEND_KEEP_MS);
       if (table.size === 0) this.secureBackends.delete(key);
     }
   }
@@ -321,11 +354,18 @@ export class UpstreamConnector {
   }
 }
 
-function sweepTable(table: Map<string, BackendConnections>, now: number): void {
+/**
+ * A TLS backend's entry outlives its connections by this much: its session ticket resumes the next
+ * connection after an idle spell, and a failing handshake is logged once, not once per reconnect.
+ */
+const TLS_BACKEND_KEEP_MS = 5 * 60_000;
+
+function sweepTable(table: Map<string, BackendConnections>, now: number, keepMs: number): void {
   for (const backend of table.values()) {
     const idle = backend.idle;
     while (idle.length > 0 && now - idle[0].idleSince >= backend.settings.idleTimeout) idle[0].destroy();
-    // a backend's table entry goes with its last connection (a TLS one takes its session ticket along)
-    if (backend.open === 0 && backend.waiters.length === 0) table.delete(backend.id);
+    if (backend.open > 0 || backend.waiters.length > 0) backend.emptySince = 0;
+    else if (backend.emptySince === 0) backend.emptySince = now;
+    if (backend.emptySince !== 0 && now - backend.emptySince >= keepMs) table.delete(backend.id);
   }
 }
