@@ -14,6 +14,7 @@ import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { runSwitchyard, type RunningSwitchyard } from '../../support/run-switchyard.ts';
 import { makeCert, tempDir } from '../tls/support.ts';
+import { startEchoOrigin, startSilentOrigin, type Origin } from '../../support/origins.ts';
 
 interface Seen {
   path: string;
@@ -30,6 +31,10 @@ let dir: { dir: string; remove: () => Promise<void> };
 let origin: https.Server;
 let originAddress: string;
 let edge: RunningSwitchyard;
+/** A plaintext HTTP origin: a TLS handshake with it fails (a connect error). */
+let plain: Origin;
+/** Accepts TCP, never answers: the handshake cannot finish. */
+let silent: Origin;
 const seen: Seen[] = [];
 let connections = 0;
 const connectionIds = new WeakMap<object, number>();
@@ -68,6 +73,8 @@ before(async () => {
   });
   await new Promise<void>((resolve) => origin.listen(0, '127.0.0.1', resolve));
   originAddress = `127.0.0.1:${(origin.address() as AddressInfo).port}`;
+  plain = await startEchoOrigin();
+  silent = await startSilentOrigin();
   const pool = (ca: string, extra = '') => `
     tls: { ca: ${ca}, servername: origin.internal${extra} }
     backends: [ { address: "${originAddress}" } ]`;
@@ -83,11 +90,24 @@ pools:
   wrong_checked:${pool(other.caCert)}
     health: { type: http, path: /healthz, interval: 300ms, timeout: 2s, rise: 1, fall: 1 }
   unverified:${pool(other.caCert, ', verify: false')}
+  single:${pool(cert.caCert)}
+    max_connections: 1
+  retrying:
+    tls: { ca: ${cert.caCert}, servername: origin.internal }
+    backends: [ { address: "${plain.address}" }, { address: "${originAddress}" } ]
+  silent:
+    tls: { ca: ${cert.caCert}, servername: origin.internal }
+    retries: { attempts: 0 }
+    backends: [ { address: "${silent.address}" } ]
 listeners:
   - name: web
     listen: 127.0.0.1:0
+    timeouts: { upstream_connect: 500ms }
     routes:
       - { match: { path_prefix: /fresh/ }, pool: fresh }
+      - { match: { path_prefix: /single/ }, pool: single }
+      - { match: { path_prefix: /retrying/ }, pool: retrying }
+      - { match: { path_prefix: /silent/ }, pool: silent }
       - { match: { path_prefix: /wrong/ }, pool: wrong }
       - { match: { path_prefix: /unverified/ }, pool: unverified }
       - { match: { path_prefix: / }, pool: secure }
@@ -101,6 +121,8 @@ listeners:
 
 after(async () => {
   await edge?.stop();
+  await plain?.close();
+  await silent?.close();
   origin?.closeAllConnections();
   await new Promise<void>((resolve) => (origin ? origin.close(() => resolve()) : resolve()));
   await dir?.remove();
@@ -252,4 +274,26 @@ test('the HTTP health check of a TLS pool goes over TLS with the pool SNI', asyn
   assert.equal(probe.servername, 'origin.internal');
   assert.equal(probe.alpn, 'http/1.1');
   assert.ok(!edge.lines.some((line) => line.pool === 'secure' && line.healthy === false), 'the right CA keeps the backend up');
+});
+
+test('max_connections: 1 queues concurrent requests onto one TLS connection', async () => {
+  const answers = await Promise.all([0, 1, 2, 3, 4].map((i) => get(`/single/${i}`)));
+  assert.ok(answers.every((answer) => answer.status === 200));
+  assert.equal(new Set(requestsTo('/single/').map((one) => one.connection)).size, 1);
+});
+
+test('a failed handshake is a connect error: retried on the next backend', async () => {
+  for (let i = 0; i < 4; i++) assert.equal((await get(`/retrying/${i}`)).status, 200);
+  assert.equal(requestsTo('/retrying/').length, 4);
+  const retried = await edge.waitForLine((line) => String(line.path).startsWith('/retrying/') && line.attempts === 2);
+  assert.deepEqual(retried.tried, [plain.address]);
+  assert.equal(retried.backend, originAddress);
+});
+
+test('upstream_connect covers the TLS handshake: a backend that never answers it gets 504', async () => {
+  const started = Date.now();
+  assert.equal((await get('/silent/x')).status, 504);
+  const took = Date.now() - started;
+  assert.ok(took >= 450 && took < 5000, `answered after ${took} ms`);
+  assert.equal(silent.connections(), 1, 'TCP connected, the handshake did not finish');
 });
