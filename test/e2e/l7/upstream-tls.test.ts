@@ -9,7 +9,7 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import https from 'node:https';
 import net from 'node:net';
-import { readFile } from 'node:fs/promises';
+import { copyFile, readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { runSwitchyard, type RunningSwitchyard } from '../../support/run-switchyard.ts';
@@ -35,6 +35,8 @@ let edge: RunningSwitchyard;
 let plain: Origin;
 /** Accepts TCP, never answers: the handshake cannot finish. */
 let silent: Origin;
+let rightCa: string;
+let otherCa: string;
 const seen: Seen[] = [];
 let connections = 0;
 const connectionIds = new WeakMap<object, number>();
@@ -43,6 +45,8 @@ before(async () => {
   dir = await tempDir('sy-up-tls-');
   const cert = await makeCert(`${dir.dir}/right`, 'origin', ['origin.internal']);
   const other = await makeCert(`${dir.dir}/other`, 'other', ['origin.internal']);
+  rightCa = cert.caCert;
+  otherCa = other.caCert;
   origin = https.createServer({ cert: await readFile(cert.cert), key: await readFile(cert.key), ALPNProtocols: ['http/1.1'] }, (req, res) => {
     const socket = req.socket as TLSSocket;
     let body = '';
@@ -296,4 +300,12 @@ test('upstream_connect covers the TLS handshake: a backend that never answers it
   const took = Date.now() - started;
   assert.ok(took >= 450 && took < 5000, `answered after ${took} ms`);
   assert.equal(silent.connections(), 1, 'TCP connected, the handshake did not finish');
+});
+
+test('a reload reads tls.ca again: the pool that trusted another CA now reaches the origin', async () => {
+  await copyFile(rightCa, otherCa);
+  edge.process.kill('SIGHUP');
+  await edge.waitForLine((line) => line.msg === 'reloaded');
+  assert.equal((await get('/wrong/after-reload')).status, 200);
+  await edge.waitForLine((line) => line.pool === 'wrong' && typeof line.msg === 'string' && line.msg.includes('succeeds again'));
 });
