@@ -3,6 +3,7 @@
 // builds a new client and so reads the file again) and the policy's floor (TLS 1.2+). Connections use it
 // as is, with SNI (tls.servername, else the backend's host when it is a name) and ALPN http/1.1. The
 // upstream connector and the HTTP health probe both connect through connectOptions().
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import net from 'node:net';
@@ -31,6 +32,8 @@ export class UpstreamTlsClient {
   context: SecureContext | undefined;
   /** Why load() failed (the CA file could not be read or parsed). */
   error: EdgeError | undefined;
+  /** SHA-256 of the CA file as load() read it ('' without `ca`): tells whether a reload changed the trust. */
+  caDigest = '';
   private loading: Promise<void> | undefined;
   private readonly waiting: (() => void)[] = [];
 
@@ -62,6 +65,7 @@ export class UpstreamTlsClient {
 
   private async read(baseDir: string): Promise<SecureContext> {
     const ca = this.config.ca === undefined ? undefined : await readFile(path.resolve(baseDir, this.config.ca));
+    if (ca !== undefined) this.caDigest = createHash('sha256').update(ca).digest('hex');
     // without `ca` the context trusts Node's bundled roots, as https.request would
     return createSecureContext({ ca, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.3' });
   }

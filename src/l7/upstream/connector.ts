@@ -171,6 +171,15 @@ export class BackendConnections {
   }
 
   /**
+   * Another pool's client with the same key, or a reload's: a session verified under another content of
+   * the CA file does not carry over (a client still reading its CA keeps none).
+   */
+  useTls(client: UpstreamTlsClient): void {
+    if (this.tls !== undefined && (client.pending || this.tls.caDigest !== client.caDigest)) this.tlsSession = undefined;
+    this.tls = client;
+  }
+
+  /**
    * A handshake failed after TCP connected: the request gets 502 (a connect error, retried as one) and the
    * reason is logged here, once per failing spell, not per request.
    */
@@ -224,9 +233,15 @@ export class UpstreamConnector {
     if (backend === undefined) {
       backend = new BackendConnections(id, host, port, settings, (b) => this.openForWaiter(b), this.logger);
       table.set(id, backend);
+      if (secure?.pending) this.serveWhenLoaded(backend, secure);
     }
     backend.settings = settings;
-    if (secure !== undefined) backend.tls = secure;
+    if (secure !== undefined && backend.tls !== secure) {
+      // a reload's client (or another pool's with the same key) connects from now on: after a reload no new
+      // connection trusts the previous CA file's content, even while the new one is being read
+      backend.useTls(secure);
+      if (secure.pending) this.serveWhenLoaded(backend, secure);
+    }
     const reused = fresh ? undefined : backend.idle.pop();
     if (reused !== undefined) {
       reused.owner = owner;
@@ -235,16 +250,18 @@ export class UpstreamConnector {
     }
     const loading = secure !== undefined && secure.pending;
     if (backend.open >= settings.maxConnections || loading) {
-      // the wait is bounded twice: by the queue's size here, by connection_queue.timeout in the owner
-      if (backend.waiters.length >= settings.queueSize) return null;
+      // the wait is bounded twice: by the queue's size here (not for the CA's read of a millisecond or
+      // two, which any size must allow), by connection_queue.timeout in the owner
+      if (!loading && backend.waiters.length >= settings.queueSize) return null;
       backend.waiters.push(owner);
-      if (loading) {
-        const waiting = backend;
-        secure.whenLoaded(() => this.openForWaiters(waiting));
-      }
       return QUEUED;
     }
     return this.open(backend, owner);
+  }
+
+  /** Owners queued while `client` reads its CA get their connections once it has (openForWaiters). */
+  private serveWhenLoaded(backend: BackendConnections, client: UpstreamTlsClient): void {
+    client.whenLoaded(() => this.openForWaiters(backend));
   }
 
   private secureTable(key: string): Map<string, BackendConnections> {
