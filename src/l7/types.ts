@@ -4,7 +4,7 @@ import type { BalanceInput, Lease } from '../pool/types.ts';
 import type { ListenerConfig, PoolConfig } from '../config/index.ts';
 import type { Socket } from 'node:net';
 import type { RetryPolicy } from './retry-policy.ts';
-import type { UpstreamTlsClient } from '../tls/index.ts';
+import type { UpstreamTlsClient } from '../tls/upstream-client.ts';
 
 /**
  * What L7 needs from a pool (the structural subset of src/pool's Pool). `tried` holds the ids of the

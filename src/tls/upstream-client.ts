@@ -2,12 +2,14 @@
 // per config: one SecureContext holding the pool's CA (read once, asynchronously, by load(); a reload
 // builds a new client and so reads the file again) and the policy's floor (TLS 1.2+). Connections use it
 // as is, with SNI (tls.servername, else the backend's host when it is a name) and ALPN http/1.1. The
-// upstream connector and the HTTP health probe both connect through connectOptions().
+// upstream connector (connect()) and the HTTP health probe (connectOptions()) connect with it.
+// node:tls (~5 MB of resident memory) is imported by load(): a worker without TLS pools never loads it.
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import net from 'node:net';
-import { createSecureContext, type ConnectionOptions, type SecureContext } from 'node:tls';
+import type * as TlsModule from 'node:tls';
+import type { ConnectionOptions, SecureContext, TLSSocket } from 'node:tls';
 import { EdgeError, messageOf } from '../core/index.ts';
 
 /** `pools.X.tls` as the schema gives it. */
@@ -35,6 +37,7 @@ export class UpstreamTlsClient {
   /** SHA-256 of the CA file as load() read it ('' without `ca`): tells whether a reload changed the trust. */
   caDigest = '';
   private loading: Promise<void> | undefined;
+  private tls: typeof TlsModule | undefined;
   private readonly waiting: (() => void)[] = [];
 
   constructor(pool: string, config: UpstreamTlsConfig) {
@@ -66,8 +69,9 @@ export class UpstreamTlsClient {
   private async read(baseDir: string): Promise<SecureContext> {
     const ca = this.config.ca === undefined ? undefined : await readFile(path.resolve(baseDir, this.config.ca));
     if (ca !== undefined) this.caDigest = createHash('sha256').update(ca).digest('hex');
+    this.tls = await import('node:tls');
     // without `ca` the context trusts Node's bundled roots, as https.request would
-    return createSecureContext({ ca, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.3' });
+    return this.tls.createSecureContext({ ca, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.3' });
   }
 
   private settle(context: SecureContext | undefined, error: EdgeError | undefined): void {
@@ -96,5 +100,10 @@ export class UpstreamTlsClient {
       rejectUnauthorized: this.config.verify,
       session,
     };
+  }
+
+  /** A TLS connection to one backend (after load() succeeded); `extra`: socket options such as onread. */
+  connect(host: string, port: number, session: Buffer | undefined, extra: object): TLSSocket {
+    return this.tls!.connect({ ...this.connectOptions(host, port, session), ...extra });
   }
 }

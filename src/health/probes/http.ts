@@ -4,7 +4,7 @@
 // A pool with `tls:` is probed over TLS with its CA, SNI and verification, as the proxy connects to it: a
 // backend whose certificate the proxy would refuse is down.
 import http from 'node:http';
-import https from 'node:https';
+import type * as HttpsModule from 'node:https';
 import type { HealthConfig } from '../../config/index.ts';
 import type { UpstreamTlsClient } from '../../tls/index.ts';
 import { compileExpect, type StatusMatcher } from '../expect.ts';
@@ -28,10 +28,11 @@ class HttpProbe implements HealthProbe {
     const tls = this.tls;
     if (tls?.pending) await new Promise<void>((loaded) => tls.whenLoaded(loaded));
     if (tls?.error !== undefined) return { ok: false, reason: tls.error.message };
-    return this.request(target, signal);
+    // node:https (and node:tls) only for TLS pools
+    return this.request(target, signal, tls === undefined ? undefined : await import('node:https'));
   }
 
-  private request(target: ProbeTarget, signal: AbortSignal): Promise<ProbeResult> {
+  private request(target: ProbeTarget, signal: AbortSignal, https: typeof HttpsModule | undefined): Promise<ProbeResult> {
     const { method, path, host, body_contains: needle } = this.config;
     const tls = this.tls;
     return new Promise((resolve) => {
@@ -53,7 +54,7 @@ class HttpProbe implements HealthProbe {
         headers: { host: host ?? target.id, 'user-agent': 'switchyard-health-check', connection: 'close' },
       };
       // servername '' (an IP backend without tls.servername): no SNI, as the proxy sends; https would take the Host header's
-      const request = tls === undefined ? http.request(options) : https.request({ ...tls.connectOptions(target.host, target.port, undefined), servername: tls.servernameFor(target.host) ?? '', ...options });
+      const request = tls === undefined || https === undefined ? http.request(options) : https.request({ ...tls.connectOptions(target.host, target.port, undefined), servername: tls.servernameFor(target.host) ?? '', ...options });
       request.on('error', (err) => done({ ok: false, reason: signal.aborted ? 'aborted' : reasonOf(err) }));
       request.once('response', (response) => {
         const status = response.statusCode ?? 0;

@@ -8,8 +8,7 @@
 // owner's connect deadline covers TCP and TLS), resuming with the backend's last session ticket. Its
 // backends are kept apart from plaintext ones and from other TLS settings (UpstreamTlsClient.key).
 import net from 'node:net';
-import tls from 'node:tls';
-import type { UpstreamTlsClient } from '../../tls/index.ts';
+import type { UpstreamTlsClient } from '../../tls/upstream-client.ts';
 import { messageOf, type Logger } from '../../core/index.ts';
 import type { UpstreamSettings } from '../types.ts';
 import { ChunkWriter, type ChunkPool } from '../chunk-writer.ts';
@@ -64,7 +63,7 @@ export class UpstreamConnection {
       process.nextTick(() => socket.destroy(error));
     } else {
       // allowHalfOpen and onread are honoured by tls.connect (Node's types leave them out)
-      socket = tls.connect({ ...secure.connectOptions(backend.host, backend.port, backend.tlsSession), allowHalfOpen: true, onread } as tls.ConnectionOptions);
+      socket = secure.connect(backend.host, backend.port, backend.tlsSession, { allowHalfOpen: true, onread });
       socket.setNoDelay(true);
       socket.on('connect', () => {
         this.tcpConnected = true;
