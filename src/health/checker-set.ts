@@ -17,13 +17,19 @@ export interface HealthCheckersOptions {
   random?: () => number;
   /** Starting verdict of a backend whose checker is new (e.g. what the pools already hold). */
   initialHealth?: (pool: string, backendId: string) => boolean | undefined;
-  /** Directory relative paths in the config (pools' tls.ca) resolve against; default the working directory. */
-  baseDir?: string;
 }
 
 /** The probe targets of a pool config, with the ids the pool uses. */
 export function probeTargets(config: PoolConfig): ProbeTarget[] {
   return config.backends.map(({ address }) => ({ id: backendId(address.host, address.port), host: address.host, port: address.port }));
+}
+
+/** An HTTP/1.1 pool with `tls:` is probed over TLS as the proxy connects; each apply reads its CA again. */
+function contextOf(name: string, config: PoolConfig, baseDir: string): ProbeContext {
+  if (config.tls === undefined || config.protocol !== 'http1') return {};
+  const tls = new UpstreamTlsClient(name, config.tls);
+  void tls.load(baseDir);
+  return { tls };
 }
 
 export class HealthCheckers implements Component, HasStatus<HealthCheckStatus[]> {
@@ -37,8 +43,11 @@ export class HealthCheckers implements Component, HasStatus<HealthCheckStatus[]>
     this.probes = options.probes ?? builtinProbes();
   }
 
-  /** Builds or updates the checkers for `pools` (throws, changing nothing, if a check type has no probe). */
-  apply(pools: Readonly<Record<string, PoolConfig>>): void {
+  /**
+   * Builds or updates the checkers for `pools` (throws, changing nothing, if a check type has no probe).
+   * `baseDir`: the directory of the config file, which pools' tls.ca paths are relative to.
+   */
+  apply(pools: Readonly<Record<string, PoolConfig>>, baseDir = process.cwd()): void {
     for (const [name, config] of Object.entries(pools)) {
       if (config.health !== undefined && !this.probes.has(config.health.type)) {
         throw new EdgeError('SY_ERR_HEALTH_PROBE', `pool ${name}: no health probe for type ${config.health.type}`, { source: 'config' });
@@ -49,7 +58,7 @@ export class HealthCheckers implements Component, HasStatus<HealthCheckStatus[]>
     const contexts = new Map<string, ProbeContext>();
     for (const [name, config] of Object.entries(pools)) {
       if (config.health === undefined) continue;
-      contexts.set(name, this.contextOf(name, config));
+      contexts.set(name, contextOf(name, config, baseDir));
       const existing = this.checkers.get(name);
       if (existing !== undefined) {
         next.set(name, existing);
@@ -79,14 +88,6 @@ export class HealthCheckers implements Component, HasStatus<HealthCheckStatus[]>
     this.checkers.clear();
     for (const [name, checker] of next) this.checkers.set(name, checker);
     if (this.running) for (const checker of created) void checker.start();
-  }
-
-  /** An HTTP/1.1 pool with `tls:` is probed over TLS like the proxy connects; each apply reads its CA again. */
-  private contextOf(name: string, config: PoolConfig): ProbeContext {
-    if (config.tls === undefined || config.protocol !== 'http1') return {};
-    const tls = new UpstreamTlsClient(name, config.tls);
-    void tls.load(this.options.baseDir ?? process.cwd());
-    return { tls };
   }
 
   get(pool: string): HealthChecker | undefined {

@@ -185,9 +185,11 @@ export class HealthChecker implements Component, HasStatus<HealthCheckStatus> {
     watch.lastCheck = this.clock.now();
     if (!watch.thresholds.record(result.ok)) return;
     const healthy = watch.thresholds.healthy;
-    const fields = { pool: this.pool, backend: watch.target.id, healthy, reason: result.reason };
-    if (healthy) this.logger?.info(fields, `pool ${this.pool}: backend ${watch.target.id} is up (${result.reason})`);
-    else this.logger?.warn(fields, `pool ${this.pool}: backend ${watch.target.id} is down (${result.reason})`);
+    // The one log line of a transition (the control plane that hears it does not log it again): a
+    // backend going down is worth a warning, one coming back is news. Stable msg, details as fields.
+    const fields = { pool: this.pool, backend: watch.target.id, reason: result.reason };
+    if (healthy) this.logger?.info(fields, 'backend up');
+    else this.logger?.warn(fields, 'backend down');
     try {
       this.onTransition(this.pool, watch.target.id, healthy, result.reason);
     } catch (err) {

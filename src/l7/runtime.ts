@@ -14,6 +14,7 @@ import { DEFAULT_UPSTREAM_SETTINGS } from './upstream/connector.ts';
 import { loadUpstreamTls, settingsOf } from './settings.ts';
 // policy.ts alone: the tls index would load node:tls and the certificate tooling into http-only workers
 import { hstsHeaderValue } from '../tls/policy.ts';
+import { HttpDate } from '../core/index.ts';
 
 export class ListenerRuntime {
   readonly name: string;
@@ -62,6 +63,8 @@ export class ListenerRuntime {
   readonly keepAliveLines: string;
   /** `connection: upgrade` + responseLines (a 101 that starts a tunnel). */
   readonly upgradeLines: string;
+  /** The Date of responses made here (errors, redirects, fixed, static), formatted once per second. */
+  readonly date = new HttpDate();
   private readonly baseDir: string;
   /** Static responders of this runtime's routes, built on first use. */
   private readonly statics = new Map<StaticAction, StaticFiles>();
@@ -126,7 +129,7 @@ export class ListenerRuntime {
   staticFor(action: StaticAction): StaticFiles {
     let files = this.statics.get(action);
     if (files === undefined) {
-      files = new StaticFiles({ root: path.resolve(this.baseDir, action.root), index: action.index, cacheControl: action.cacheControl, spaFallback: action.spaFallback });
+      files = new StaticFiles({ root: path.resolve(this.baseDir, action.root), index: action.index, cacheControl: action.cacheControl, spaFallback: action.spaFallback, date: this.date });
       this.statics.set(action, files);
     }
     return files;

@@ -44,7 +44,7 @@ describe('demo on PostgreSQL under pressure', { skip, timeout: 60_000 }, () => {
 
   after(async () => {
     await Promise.all(apps.map((app) => app.stop()));
-    await relay.cut();
+    await relay.release();
     await schema?.drop();
     await rm(dataDir, { recursive: true, force: true });
   });

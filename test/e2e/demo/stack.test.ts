@@ -22,6 +22,8 @@ const chromiumPath = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((fi
 async function stackConfig(dataDir: string, apps: Record<string, AppProcess[]>): Promise<string> {
   const doc = parseDocument(await readFile(path.join(projectRoot, 'demo', 'switchyard.yaml'), 'utf8'));
   doc.set('data_dir', dataDir);
+  // the demo's access log path is relative to demo/: on stdout here, not outside the test's directories
+  doc.setIn(['log', 'access_log'], 'stdout');
   doc.setIn(['admin', 'listen'], '127.0.0.1:0');
   doc.setIn(['dns', 'listen'], ['udp://127.0.0.1:0', 'tcp://127.0.0.1:0']);
   for (const [pool, instances] of Object.entries(apps)) {
@@ -161,6 +163,25 @@ describe('demo stack behind Switchyard', { timeout: 90_000 }, () => {
         await page.locator('#call-rows tr', { hasText: 'GET /api/orders' }).first().waitFor();
       }
       assert.match(await page.locator('#instance-tally').innerText(), /orders-1 ×\d+, orders-2 ×\d+/);
+    });
+
+    it('serves the same page by address (https://127.0.0.1:PORT/), calling the API on its own origin', async (t) => {
+      if (missing) return t.skip(missing);
+      const context = await browser!.newContext({ ignoreHTTPSErrors: true });
+      try {
+        const byAddress = await context.newPage();
+        const calls: string[] = [];
+        byAddress.on('request', (request) => calls.push(request.url()));
+        const response = await byAddress.goto(`https://127.0.0.1:${web.port}/`);
+        assert.equal(response?.status(), 200);
+        await byAddress.click('#login-form button[type=submit]');
+        await byAddress.locator('#whoami-name', { hasText: 'demo' }).waitFor({ timeout: 10_000 });
+        await byAddress.locator('#order-rows tr').first().waitFor({ timeout: 10_000 });
+        const api = calls.filter((url) => url.includes('/api/'));
+        assert.ok(api.length > 0 && api.every((url) => url.startsWith(`https://127.0.0.1:${web.port}/api/`)), api.join(' '));
+      } finally {
+        await context.close();
+      }
     });
 
     it('keeps working after one orders instance is killed', async (t) => {
