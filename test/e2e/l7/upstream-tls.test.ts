@@ -255,7 +255,7 @@ test('a pool that trusts another CA answers 502, logs the certificate error once
   const reason = await edge.waitForLine((line) => line.pool === 'wrong' && typeof line.msg === 'string' && line.msg.includes('tls handshake'));
   assert.match(String(reason.reason), /certificate/i);
   assert.equal(edge.lines.filter((line) => line.pool === 'wrong' && typeof line.msg === 'string' && line.msg.includes('tls handshake')).length, 1, 'one line for the failing spell, not one per request');
-  const down = await edge.waitForLine((line) => line.pool === 'wrong_checked' && line.healthy === false);
+  const down = await edge.waitForLine((line) => line.pool === 'wrong_checked' && line.msg === 'backend down');
   assert.match(String(down.reason), /^tls: .*certificate/);
 });
 
@@ -277,7 +277,7 @@ test('the HTTP health check of a TLS pool goes over TLS with the pool SNI', asyn
   assert.equal(probe.path, '/healthz');
   assert.equal(probe.servername, 'origin.internal');
   assert.equal(probe.alpn, 'http/1.1');
-  assert.ok(!edge.lines.some((line) => line.pool === 'secure' && line.healthy === false), 'the right CA keeps the backend up');
+  assert.ok(!edge.lines.some((line) => line.pool === 'secure' && line.msg === 'backend down'), 'the right CA keeps the backend up');
 });
 
 test('max_connections: 1 queues concurrent requests onto one TLS connection', async () => {
