@@ -110,3 +110,11 @@ test('findHeadEnd: complete, incomplete, bare LF', () => {
   // resuming a scan must find a terminator split across reads
   assert.equal(findHeadEnd(b, 0, 24, b.length), b.length - 4);
 });
+
+test('refuses CONNECT whatever its target: authority-form is not served, and no other form is valid for it', () => {
+  for (const target of ['a.test:443', '/x', 'http://a.test/x', '*']) {
+    assert.equal(parse(`CONNECT ${target} HTTP/1.1\r\nHost: a.test\r\n\r\n`).status, 400, target);
+  }
+  // methods are case-sensitive: "connect" is another (extension) method
+  assert.equal(parse('connect /x HTTP/1.1\r\nHost: a.test\r\n\r\n').status, 0);
+});

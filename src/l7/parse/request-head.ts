@@ -330,6 +330,11 @@ export function parseRequestHead(raw: Buffer, length: number, head: RequestHead,
 }
 
 function parseTarget(raw: Buffer, ts: number, te: number, head: RequestHead): number {
+  // CONNECT takes only authority-form (RFC 9110 9.3.6), which this reverse proxy does not serve. A CONNECT
+  // with any other target must not go upstream either: an origin that accepts it turns the pooled
+  // connection into a tunnel after its 2xx, and the next request on that connection (another client's)
+  // would go into the tunnel instead of being parsed.
+  if (head.method === 'CONNECT') return 400;
   const first = raw[ts];
   if (first === 0x2f) {
     head.target = raw.toString('latin1', ts, te);
