@@ -6,7 +6,9 @@
 //   connection a tunnel; the next client's request on it would not be parsed as one);
 // - trailers that frame or route (Content-Length, Transfer-Encoding, Host, …) went upstream in a streamed
 //   chunked body, and llhttp refused the whole message (HPE_INVALID_CONTENT_LENGTH);
-// - a request line over max_header_size got 431 instead of 414 (RFC 9112 3).
+// - a request line over max_header_size got 431 instead of 414 (RFC 9112 3);
+// - an HTTP/1.0 request's Upgrade went upstream (as HTTP/1.1), and a 101 switched an HTTP/1.0 client
+//   (RFC 9110 7.8: a server ignores Upgrade in an HTTP/1.0 request; the upstream cannot tell it was one).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
@@ -165,4 +167,16 @@ test('ambiguous-looking but valid requests reach the origin as exactly the reque
     assert.deepEqual(r.statuses, expected.map(() => 200), name);
   }
   assert.deepEqual(llhttp.errors.slice(errors), []);
+});
+
+test('Upgrade is forwarded for HTTP/1.1 only: an HTTP/1.0 request reaches the origin without it', { timeout: 10_000 }, async () => {
+  const upgrade = 'Connection: Upgrade\r\nUpgrade: websocket\r\n';
+  const before = llhttp.seen.length;
+  await probe(`GET /u10 HTTP/1.0\r\n${H}${upgrade}\r\n`, 1);
+  await probe(`GET /u11 HTTP/1.1\r\n${H}${upgrade}\r\n`, 1);
+  const seen = llhttp.seen.slice(before);
+  assert.deepEqual(seen.map((r) => [r.url, r.headers.upgrade, r.headers.connection]), [
+    ['/u10', undefined, undefined],
+    ['/u11', 'websocket', 'upgrade'],
+  ]);
 });

@@ -325,7 +325,9 @@ export function parseRequestHead(raw: Buffer, length: number, head: RequestHead,
   }
   head.hostname = hostnameOf(head.authority);
   head.keepAlive = minor === 1 ? !connClose : connKeepAlive && !connClose;
-  head.upgrade = connUpgrade && upgradeIndex >= 0;
+  // RFC 9110 7.8: an Upgrade in an HTTP/1.0 request is ignored. The upstream gets HTTP/1.1 from the edge
+  // and cannot tell, so the edge drops it (no 101 and no tunnel for an HTTP/1.0 client)
+  head.upgrade = minor === 1 && connUpgrade && upgradeIndex >= 0;
   return 0;
 }
 
