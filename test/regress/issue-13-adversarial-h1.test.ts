@@ -8,7 +8,10 @@
 //   chunked body, and llhttp refused the whole message (HPE_INVALID_CONTENT_LENGTH);
 // - a request line over max_header_size got 431 instead of 414 (RFC 9112 3);
 // - an HTTP/1.0 request's Upgrade went upstream (as HTTP/1.1), and a 101 switched an HTTP/1.0 client
-//   (RFC 9110 7.8: a server ignores Upgrade in an HTTP/1.0 request; the upstream cannot tell it was one).
+//   (RFC 9110 7.8: a server ignores Upgrade in an HTTP/1.0 request; the upstream cannot tell it was one);
+// - an upstream response listing Content-Length or Transfer-Encoding in Connection reached the client
+//   without that field but with the body framed by it: on a keep-alive connection the client could not
+//   tell where the response ended and took the next response for part of its body.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
@@ -179,4 +182,49 @@ test('Upgrade is forwarded for HTTP/1.1 only: an HTTP/1.0 request reaches the or
     ['/u10', undefined, undefined],
     ['/u11', 'websocket', 'upgrade'],
   ]);
+});
+
+test('a response cannot unframe itself through Connection: the client gets the framing the edge relayed by', { timeout: 15_000 }, async () => {
+  const replies: Record<string, string> = {
+    '/te': 'HTTP/1.1 200 OK\r\nConnection: transfer-encoding, x-gone\r\nX-Gone: 1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n',
+    '/cl': 'HTTP/1.1 200 OK\r\nConnection: Content-Length\r\nContent-Length: 5\r\n\r\nhello',
+  };
+  // answers each request head with its canned reply (keep-alive), the next request with `ok`
+  const origin = net.createServer((socket) => {
+    let received = '';
+    socket.on('data', (data) => {
+      received += data.toString('latin1');
+      let end: number;
+      while ((end = received.indexOf('\r\n\r\n')) >= 0) {
+        const target = received.slice(received.indexOf(' ') + 1, received.indexOf(' ', received.indexOf(' ') + 1));
+        received = received.slice(end + 4);
+        socket.write(replies[target] ?? 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+      }
+    });
+    socket.on('error', () => {});
+  });
+  await new Promise<void>((resolve) => origin.listen(0, '127.0.0.1', resolve));
+  const responder = await runSwitchyard(`
+workers: 1
+pools:
+  canned: { backends: [ { address: 127.0.0.1:${(origin.address() as net.AddressInfo).port} } ] }
+listeners:
+  - name: web
+    listen: 127.0.0.1:0
+    protocol: http
+    routes:
+      - { pool: canned }
+`);
+  try {
+    for (const [target, framing] of [['/te', /\r\nTransfer-Encoding: chunked(\r\n|$)/], ['/cl', /\r\nContent-Length: 5(\r\n|$)/]] as const) {
+      const result = await rawExchange(responder.ready.listeners.web.port, `GET ${target} HTTP/1.1\r\n${H}\r\nGET /next HTTP/1.1\r\n${H}\r\n`, { responses: 2, timeoutMs: 3000 });
+      assert.deepEqual(result.responses.map((r) => [r.status, r.body]), [[200, 'hello'], [200, 'ok']], target);
+      assert.match(result.responses[0].head, framing, target);
+      // other names the upstream lists are still removed (RFC 9110 7.6.1)
+      assert.ok(!/x-gone/i.test(result.responses[0].head), target);
+    }
+  } finally {
+    await responder.stop();
+    origin.close();
+  }
 });
