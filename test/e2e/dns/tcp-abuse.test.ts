@@ -215,7 +215,7 @@ describe('dns over tcp: trickling sockets and per-client limits', () => {
 /** Splits a TCP byte stream into DNS message ids as answers arrive; `ids` grows, `closed` flips on close. */
 function answerReader(socket: net.Socket): { ids: number[]; closed: () => boolean } {
   const ids: number[] = [];
-  let data = Buffer.alloc(0);
+  let data: Buffer = Buffer.alloc(0);
   let closed = false;
   socket.on('data', (chunk: Buffer) => {
     data = data.length === 0 ? chunk : Buffer.concat([data, chunk]);
