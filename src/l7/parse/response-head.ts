@@ -153,6 +153,7 @@ export function parseResponseHead(raw: Buffer, length: number, head: ResponseHea
   return true;
 }
 
+/** Whether the Connection token raw[s, s+len) names a framing field (Content-Length, Transfer-Encoding). */
 function framing(raw: Buffer, s: number, len: number): boolean {
   const kind = classifyName(raw, s, len);
   return kind === H_CONTENT_LENGTH || kind === H_TRANSFER_ENCODING;
