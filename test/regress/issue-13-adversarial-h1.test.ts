@@ -50,7 +50,7 @@ listeners:
     listen: 127.0.0.1:0
     protocol: http
     limits: { max_header_size: 8kb, max_body_size: 100kb }
-    request_buffering: { memory_max: 4kb }
+    request_buffering: { memory_max: 4kb, spill_max_total: 300kb }
     routes:
       - { match: { path_prefix: /stream }, pool: origin, request_buffering: { enabled: false } }
       - { pool: origin }
@@ -170,6 +170,31 @@ test('ambiguous-looking but valid requests reach the origin as exactly the reque
     assert.deepEqual(r.statuses, expected.map(() => 200), name);
   }
   assert.deepEqual(llhttp.errors.slice(errors), []);
+});
+
+test('spill budget: clients that leave mid-spill give their bytes back; bodies that need the whole budget then pass', { timeout: 20_000 }, async () => {
+  for (let round = 0; round < 3; round++) {
+    const sockets = await Promise.all(
+      Array.from({ length: 4 }, async (_, i) => {
+        const socket = net.connect(port, '127.0.0.1');
+        socket.on('error', () => {});
+        await new Promise((resolve) => socket.once('connect', resolve));
+        socket.write(`POST /leave/${i} HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n${(70_000).toString(16)}\r\n${'x'.repeat(60_000)}`);
+        return socket;
+      }),
+    );
+    // 4 x 60 KB spilled (the budget is 300 KB) before they go
+    const before = llhttp.seen.length;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    for (const socket of sockets) socket.destroy();
+    assert.equal(llhttp.seen.length, before);
+  }
+  const seen = llhttp.seen.length;
+  const results = await Promise.all(
+    [0, 1, 2].map((i) => rawExchange(port, [`POST /whole/${i} HTTP/1.1\r\n${H}Content-Length: 99000\r\nConnection: close\r\n\r\n`, 'z'.repeat(99_000)], { responses: 1, timeoutMs: 10_000 })),
+  );
+  assert.deepEqual(results.map((r) => r.responses[0]?.status), [200, 200, 200]);
+  assert.deepEqual(llhttp.seen.slice(seen).map((r) => r.body.length), [99_000, 99_000, 99_000]);
 });
 
 test('Upgrade is forwarded for HTTP/1.1 only: an HTTP/1.0 request reaches the origin without it', { timeout: 10_000 }, async () => {
