@@ -90,7 +90,7 @@ export class HttpListenerImpl implements HttpListener {
     this.foreignUpstream = deps.foreignUpstream;
     this.spill = new SpillArea(deps.dataDir ?? os.tmpdir(), config.request_buffering.spill_max_total);
     this.gate = new ConnectionGate(config);
-    this.connector = new UpstreamConnector(this.readBuffer, this.chunks, (err) => this.internalError(null, err));
+    this.connector = new UpstreamConnector(this.readBuffer, this.chunks, (err) => this.internalError(null, err), deps.logger);
   }
 
   now(): number {
