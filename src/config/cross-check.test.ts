@@ -17,13 +17,13 @@ function refusal(yaml: string): string {
   assert.fail(`accepted:\n${yaml}`);
 }
 
+const tcp = (extra: string): string => `${pools}listeners:\n  - { name: raw, listen: 127.0.0.1:0, protocol: tcp, pool: app, ${extra} }\n`;
 const web = (routes: string, extra = ''): string => `${pools}listeners:\n  - name: web\n    listen: 127.0.0.1:0\n${extra}    routes:\n${routes}`;
 
 test('listener keys of another kind are refused', () => {
   assert.match(refusal(web('      - pool: app\n', '    http2: { max_concurrent_streams: 10 }\n')), /^edge\.yaml:6:\d+: listeners\[0\]\.http2: expected no http2 settings on an http listener/);
   assert.match(refusal(web('      - pool: app\n', '    protocol: https\n    tls: { self_signed: true, alpn: [http/1.1] }\n    http2: { engine: node }\n')), /listeners\[0\]\.http2: expected no http2 settings on a listener whose tls\.alpn leaves out h2/);
   assert.match(refusal(web('      - pool: app\n', '    pool: app\n')), /listeners\[0\]\.pool: expected no pool on a listener with protocol: http/);
-  const tcp = (extra: string): string => `${pools}listeners:\n  - { name: raw, listen: 127.0.0.1:0, protocol: tcp, pool: app, ${extra} }\n`;
   assert.match(refusal(tcp('timeouts: { header: 5s }')), /listeners\[0\]\.timeouts\.header: expected only upstream_connect, tunnel_idle, proxy_protocol in timeouts of a tcp listener, got header/);
   assert.match(refusal(tcp('limits: { max_body_size: 1mb }')), /listeners\[0\]\.limits\.max_body_size: expected only max_connections/);
   assert.match(refusal(tcp('forwarded: { request_id: false }')), /listeners\[0\]\.forwarded: expected no forwarded settings on a tcp listener/);
@@ -31,9 +31,6 @@ test('listener keys of another kind are refused', () => {
 });
 
 test('the connection filters: proxy_protocol timeout only with accept_proxy_protocol, access with a list, CIDRs checked', () => {
-  const tcp = (extra: string): string => `${pools}listeners:
-  - { name: raw, listen: 127.0.0.1:0, protocol: tcp, pool: app, ${extra} }
-`;
   assert.match(refusal(tcp('timeouts: { proxy_protocol: 2s }')), /listeners\[0\]\.timeouts\.proxy_protocol: expected timeouts\.proxy_protocol only with accept_proxy_protocol/);
   assert.match(refusal(web('      - pool: app\n', '    timeouts: { proxy_protocol: 2s }\n')), /timeouts\.proxy_protocol: expected timeouts\.proxy_protocol only with accept_proxy_protocol/);
   assert.match(refusal(tcp('access: {}')), /listeners\[0\]\.access: expected allow or deny \(or both\), got neither/);
