@@ -1,5 +1,5 @@
 // The listener layer through the real process: HAProxy (TCP mode, send-proxy / send-proxy-v2) in front of
-// http, https and tcp listeners with accept_proxy_protocol; the origin sees the real client (a client
+// http, https, h2c and tcp listeners with accept_proxy_protocol; the origin sees the real client (a client
 // bound to 127.0.0.2, while HAProxy connects from 127.0.0.1). PROXY headers from unlisted sources are
 // plain traffic, malformed ones close the connection before anything reaches the origin, access
 // allow/deny refuses by client address, and max_connections behaves the same on http, https and tcp.
@@ -79,6 +79,12 @@ listeners:
     listen: 127.0.0.1:0
     protocol: https
     tls: { self_signed: true }
+    accept_proxy_protocol: [127.0.0.1/32]
+    forwarded: { headers: [x-forwarded-for] }
+    routes: [ { match: { path_prefix: / }, pool: web } ]
+  - name: cleartext
+    listen: 127.0.0.1:0
+    protocol: h2c
     accept_proxy_protocol: [127.0.0.1/32]
     forwarded: { headers: [x-forwarded-for] }
     routes: [ { match: { path_prefix: / }, pool: web } ]
@@ -242,3 +248,37 @@ test('https: a PROXY header and the TLS ClientHello in one segment; the handshak
   assert.match(reply, /^HTTP\/1\.1 200 /);
   assert.match(originHead(origin, '/coalesced'), /\r\nx-forwarded-for: 2001:db8::9(\r\n|$)/);
 });
+
+test('h2c: after the PROXY header the preface sniff sends HTTP/2 to the codec and HTTP/1.1 to the L7 core, both with the named client', { timeout: 30_000 }, async () => {
+  const port = edge.ready.listeners.cleartext.port;
+  const withHeader = (client: string): net.Socket => {
+    const raw = net.connect({ port, host: '127.0.0.1' });
+    raw.write(`PROXY TCP4 ${client} 127.0.0.1 5000 80\r\n`);
+    return raw;
+  };
+  const session = http2.connect(`http://127.0.0.1:${port}`, { createConnection: () => withHeader('198.51.100.21') });
+  try {
+    const status = await new Promise<number>((resolve, reject) => {
+      const stream = session.request({ ':path': '/h2c-proxied' });
+      stream.on('response', (headers) => resolve(Number(headers[':status'])));
+      stream.on('error', reject);
+      stream.resume();
+    });
+    assert.equal(status, 200);
+  } finally {
+    session.close();
+  }
+  assert.match(originHead(origin, '/h2c-proxied'), /\r\nx-forwarded-for: 198\.51\.100\.21(\r\n|$)/);
+
+  const raw = withHeader('198.51.100.22');
+  const reply = await new Promise<string>((resolve) => {
+    let text = '';
+    raw.on('data', (chunk) => (text += chunk));
+    raw.on('error', () => undefined);
+    raw.write(request('/h2c-http1-proxied'));
+    raw.once('close', () => resolve(text));
+  });
+  assert.match(reply, /^HTTP\/1\.1 200 /);
+  assert.match(originHead(origin, '/h2c-http1-proxied'), /\r\nx-forwarded-for: 198\.51\.100\.22(\r\n|$)/);
+});
+
