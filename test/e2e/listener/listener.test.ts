@@ -1,8 +1,9 @@
 // The listener layer through the real process: HAProxy (TCP mode, send-proxy / send-proxy-v2) in front of
-// http, https, h2c and tcp listeners with accept_proxy_protocol; the origin sees the real client (a client
-// bound to 127.0.0.2, while HAProxy connects from 127.0.0.1). PROXY headers from unlisted sources are
-// plain traffic, malformed ones close the connection before anything reaches the origin, access
-// allow/deny refuses by client address, and max_connections behaves the same on http, https and tcp.
+// http, https and tcp listeners with accept_proxy_protocol (and a client writing its own header to an h2c
+// one); the origin sees the real client (a client bound to 127.0.0.2, while HAProxy connects from
+// 127.0.0.1). PROXY headers from unlisted sources are plain traffic, malformed ones close the connection
+// before anything reaches the origin, and access allow/deny refuses by client address.
+// max_connections over the kinds: max-connections.test.ts.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
