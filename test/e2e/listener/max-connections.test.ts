@@ -3,7 +3,8 @@
 // untouched, and a slot freed by a closing connection is taken by the next one.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import net from 'node:net';
 import tls from 'node:tls';
 import { runSwitchyard } from '../../support/run-switchyard.ts';
@@ -57,6 +58,7 @@ test('max_connections works the same on http, https and tcp listeners, and a rel
   const tcpOrigin = await startTcpEchoOrigin();
   cleanups.push(() => tcpOrigin.close());
   const config = (filters: string): string => `
+admin: { listen: 127.0.0.1:0 }
 pools:
   web: { backends: [ { address: ${origin.address} } ] }
   raw: { backends: [ { address: ${tcpOrigin.address} } ] }
@@ -81,6 +83,13 @@ listeners:
     for (const socket of held) socket.destroy();
   }
 
+  // each listener's status counts what its filters refused (admin API, per worker)
+  const token = (await readFile(path.join(edge.dir, 'data', 'admin.token'), 'utf8')).trim();
+  const response = await fetch(`http://127.0.0.1:${edge.ready.admin!.port}/api/status`, { headers: { authorization: `Bearer ${token}` } });
+  const status = (await response.json()) as { traffic: { listeners: Record<Kind, { filter: { refused_max_connections: number } }> }[] };
+  for (const kind of ['http', 'https', 'tcp'] as const) {
+    assert.ok(status.traffic[0].listeners[kind].filter.refused_max_connections >= 1, `${kind}: refusals counted`);
+  }
   // a reload: new connections meet the new lists, on every kind, at the same addresses
   await writeFile(edge.configFile, config('access: { deny: [127.0.0.2] }'));
   const earlier = new Set(edge.lines);
