@@ -1,0 +1,143 @@
+// Spilled request bodies (request_buffering past memory_max) travel in slabs shared by the listener's
+// requests: copied into them from the client, written to the spill file, read back into them for each try.
+// These check the bytes, not just the lengths: patterned bodies that are no multiple of the slab size, a
+// retry that re-reads the file from its start after the first backend reset mid-body, and parallel bodies
+// whose slabs come from one pool (a slab given back while still in use would mix their bytes).
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import net from 'node:net';
+import { createHash } from 'node:crypto';
+import { startProxy, rawExchange, listenCounting, type CountingOrigin, type TestProxy } from './helpers.ts';
+import { startEchoOrigin } from '../../support/origins.ts';
+
+const cleanups: (() => Promise<unknown>)[] = [];
+after(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+});
+function defer<T extends { close?: () => Promise<void>; stop?: () => Promise<void> }>(thing: T): T {
+  cleanups.push(() => (thing.stop ?? thing.close)!.call(thing));
+  return thing;
+}
+
+/** A body whose every 4-byte word differs from its neighbours' (seeded: each request's differs too). */
+function patterned(length: number, seed: number): Buffer {
+  const body = Buffer.alloc(length);
+  for (let i = 0; i + 4 <= length; i += 4) body.writeUInt32LE((Math.imul(i, 2654435761) ^ seed) >>> 0, i);
+  return body;
+}
+
+const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
+
+/** Reads request heads, then resets the connection once `after` body bytes have arrived. */
+async function startMidBodyResetOrigin(after: number): Promise<CountingOrigin> {
+  let requests = 0;
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => {});
+    let head = '';
+    let body = -1;
+    socket.on('data', (chunk: Buffer) => {
+      if (body < 0) {
+        head += chunk.toString('latin1');
+        const end = head.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        requests++;
+        body = head.length - end - 4;
+      } else body += chunk.length;
+      if (body >= after) socket.resetAndDestroy();
+    });
+  });
+  return listenCounting(server, () => requests, () => {
+    for (const socket of sockets) socket.destroy();
+  });
+}
+
+/** Hashes request bodies slowly (20 ms pauses): the kernel buffers fill and the proxy's upstream writes queue. */
+async function startSlowHashOrigin(): Promise<CountingOrigin> {
+  let requests = 0;
+  const server = http.createServer((req, res) => {
+    requests++;
+    const hash = createHash('sha256');
+    let bodyLength = 0;
+    let sinceBreak = 0;
+    req.on('data', (chunk: Buffer) => {
+      hash.update(chunk);
+      bodyLength += chunk.length;
+      sinceBreak += chunk.length;
+      if (sinceBreak >= 512 * 1024) {
+        sinceBreak = 0;
+        req.pause();
+        setTimeout(() => req.resume(), 20);
+      }
+    });
+    req.on('end', () => {
+      const text = JSON.stringify({ bodyLength, bodySha256: hash.digest('hex'), headers: req.headers });
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
+    });
+  });
+  return listenCounting(server, () => requests, () => server.closeAllConnections());
+}
+
+async function put(proxy: TestProxy, body: Buffer, chunked: boolean): Promise<{ status: number; bodyLength: number; bodySha256: string; contentLength: string }> {
+  const framing = chunked ? 'transfer-encoding: chunked' : `content-length: ${body.length}`;
+  const parts: Buffer[] = [Buffer.from(`PUT /doc HTTP/1.1\r\nhost: a\r\n${framing}\r\n\r\n`)];
+  // pieces of odd sizes, so the slabs fill across reads
+  for (let at = 0; at < body.length; at += 99_991) {
+    const piece = body.subarray(at, at + 99_991);
+    parts.push(chunked ? Buffer.concat([Buffer.from(`${piece.length.toString(16)}\r\n`), piece, Buffer.from('\r\n')]) : piece);
+  }
+  if (chunked) parts.push(Buffer.from('0\r\n\r\n'));
+  const result = await rawExchange(proxy.port, parts, { responses: 1, timeoutMs: 20_000 });
+  const response = result.responses[0];
+  assert.ok(response !== undefined, result.text.slice(0, 200));
+  const echoed = JSON.parse(response.body) as { bodyLength: number; bodySha256: string; headers: Record<string, string> };
+  return { status: response.status, bodyLength: echoed.bodyLength, bodySha256: echoed.bodySha256, contentLength: echoed.headers['content-length'] };
+}
+
+test('a spilled body reset mid-way by the first backend is resent whole, from the start of its file', { timeout: 60_000 }, async () => {
+  const bad = defer(await startMidBodyResetOrigin(1024 * 1024));
+  const good = defer(await startEchoOrigin({ name: 'good' }));
+  const backends = { backends: [{ address: bad.address }, { address: good.address }], retries: { attempts: 2, on: ['reset'] } };
+  for (const chunked of [false, true]) {
+    // a fresh proxy each time: round robin's first pick is the resetting backend
+    const proxy = defer(await startProxy({ request_buffering: { memory_max: '16kb' }, routes: [{ pool: 'app' }] }, { app: backends }));
+    const body = patterned(5 * 1024 * 1024 + 12_345, chunked ? 7 : 11);
+    const result = await put(proxy, body, chunked);
+    assert.equal(result.status, 200);
+    assert.equal(result.bodyLength, body.length);
+    assert.equal(result.bodySha256, sha256(body), 'the second try got the body byte for byte');
+    assert.equal(result.contentLength, String(body.length));
+    assert.equal(proxy.accessLog.at(-1)!.attempts, 2);
+    assert.equal(proxy.listener.status().inflight, 0);
+  }
+});
+
+test('parallel spilled bodies share the slab pool and each arrives intact, again and again', { timeout: 60_000 }, async () => {
+  const origin = defer(await startEchoOrigin());
+  const proxy = defer(await startProxy({ request_buffering: { memory_max: '16kb' }, routes: [{ pool: 'app' }] }, { app: { backends: [{ address: origin.address }] } }));
+  for (let round = 0; round < 3; round++) {
+    const bodies = [0, 1, 2, 3].map((i) => patterned(2 * 1024 * 1024 + 1000 * i + round, round * 4 + i + 1));
+    const results = await Promise.all(bodies.map((body, i) => put(proxy, body, i % 2 === 0)));
+    results.forEach((result, i) => {
+      assert.equal(result.status, 200);
+      assert.equal(result.bodySha256, sha256(bodies[i]), `round ${round} body ${i}`);
+    });
+  }
+  assert.equal(proxy.listener.status().inflight, 0);
+});
+
+test('a spilled body sent to a slow origin arrives intact: a slab is read into again only after its write', { timeout: 60_000 }, async () => {
+  const origin = defer(await startSlowHashOrigin());
+  const proxy = defer(await startProxy({ request_buffering: { memory_max: '16kb' }, routes: [{ pool: 'app' }] }, { app: { backends: [{ address: origin.address }] } }));
+  const bodies = [0, 1].map((i) => patterned(8 * 1024 * 1024 + 777 * i, 100 + i));
+  const results = await Promise.all(bodies.map((body, i) => put(proxy, body, i === 1)));
+  results.forEach((result, i) => {
+    assert.equal(result.status, 200);
+    assert.equal(result.bodyLength, bodies[i].length);
+    assert.equal(result.bodySha256, sha256(bodies[i]), `body ${i}`);
+  });
+  assert.equal(proxy.listener.status().inflight, 0);
+});
