@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
 import { createHash } from 'node:crypto';
-import { startProxy, rawExchange, listenCounting, type CountingOrigin, type TestProxy } from './helpers.ts';
+import { startProxy, rawExchange, bridgeExchange, listenCounting, type CountingOrigin, type TestProxy } from './helpers.ts';
 import { startEchoOrigin } from '../../support/origins.ts';
 
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -113,6 +113,22 @@ test('a spilled body reset mid-way by the first backend is resent whole, from th
     assert.equal(proxy.accessLog.at(-1)!.attempts, 2);
     assert.equal(proxy.listener.status().inflight, 0);
   }
+});
+
+test('HTTP/2 requests (the bridge): a spilled body reset mid-way is resent whole too', { timeout: 60_000 }, async () => {
+  const bad = defer(await startMidBodyResetOrigin(1024 * 1024));
+  const good = defer(await startEchoOrigin({ name: 'good' }));
+  const proxy = defer(await startProxy({ request_buffering: { memory_max: '16kb' }, routes: [{ pool: 'app' }] }, { app: { backends: [{ address: bad.address }, { address: good.address }], retries: { attempts: 2, on: ['reset'] } } }));
+  // the codec stand-in takes text: the patterned bytes as base64, in DATA-sized pieces
+  const text = patterned(3 * 1024 * 1024 + 5, 21).toString('base64');
+  const pieces: string[] = [];
+  for (let at = 0; at < text.length; at += 16_384) pieces.push(text.slice(at, at + 16_384));
+  const answer = await bridgeExchange(proxy.listener, { method: 'PUT', path: '/doc', contentLength: text.length }, pieces);
+  assert.equal(answer.status, 200, answer.error?.message);
+  const echoed = JSON.parse(answer.body) as { bodyLength: number; bodySha256: string };
+  assert.equal(echoed.bodyLength, text.length);
+  assert.equal(echoed.bodySha256, sha256(Buffer.from(text, 'latin1')));
+  assert.equal(proxy.accessLog.at(-1)!.attempts, 2);
 });
 
 test('parallel spilled bodies share the slab pool and each arrives intact, again and again', { timeout: 60_000 }, async () => {
