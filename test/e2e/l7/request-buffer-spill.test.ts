@@ -3,20 +3,16 @@
 // These check the bytes, not just the lengths: patterned bodies that are no multiple of the slab size, a
 // retry that re-reads the file from its start after the first backend reset mid-body, and parallel bodies
 // whose slabs come from one pool (a slab given back while still in use would mix their bytes).
-import { test, after } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import net from 'node:net';
 import { createHash } from 'node:crypto';
-import { startProxy, rawExchange, bridgeExchange, listenCounting, type CountingOrigin, type TestProxy } from './helpers.ts';
+import { startProxy, rawExchange, bridgeExchange, listenCounting, startResettingOrigin, type CountingOrigin, type TestProxy } from './helpers.ts';
 import { startEchoOrigin } from '../../support/origins.ts';
 
-const cleanups: (() => Promise<unknown>)[] = [];
-after(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
-});
-function defer<T extends { close?: () => Promise<void>; stop?: () => Promise<void> }>(thing: T): T {
-  cleanups.push(() => (thing.stop ?? thing.close)!.call(thing));
+/** Stops (a proxy) or closes (an origin) `thing` when test `t` ends. */
+function ownedBy<T extends { close?: () => Promise<void>; stop?: () => Promise<void> }>(t: TestContext, thing: T): T {
+  t.after(() => (thing.stop ?? thing.close)!.call(thing));
   return thing;
 }
 
@@ -28,32 +24,6 @@ function patterned(length: number, seed: number): Buffer {
 }
 
 const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
-
-/** Reads request heads, then resets the connection once `after` body bytes have arrived. */
-async function startMidBodyResetOrigin(after: number): Promise<CountingOrigin> {
-  let requests = 0;
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => {});
-    let head = '';
-    let body = -1;
-    socket.on('data', (chunk: Buffer) => {
-      if (body < 0) {
-        head += chunk.toString('latin1');
-        const end = head.indexOf('\r\n\r\n');
-        if (end < 0) return;
-        requests++;
-        body = head.length - end - 4;
-      } else body += chunk.length;
-      if (body >= after) socket.resetAndDestroy();
-    });
-  });
-  return listenCounting(server, () => requests, () => {
-    for (const socket of sockets) socket.destroy();
-  });
-}
 
 /** Hashes request bodies slowly (20 ms pauses): the kernel buffers fill and the proxy's upstream writes queue. */
 async function startSlowHashOrigin(): Promise<CountingOrigin> {
@@ -97,13 +67,13 @@ async function put(proxy: TestProxy, body: Buffer, chunked: boolean): Promise<{ 
   return { status: response.status, bodyLength: echoed.bodyLength, bodySha256: echoed.bodySha256, contentLength: echoed.headers['content-length'] };
 }
 
-test('a spilled body reset mid-way by the first backend is resent whole, from the start of its file', { timeout: 60_000 }, async () => {
-  const bad = defer(await startMidBodyResetOrigin(1024 * 1024));
-  const good = defer(await startEchoOrigin({ name: 'good' }));
+test('a spilled body reset mid-way by the first backend is resent whole, from the start of its file', { timeout: 60_000 }, async (t) => {
+  const bad = ownedBy(t, await startResettingOrigin(1024 * 1024));
+  const good = ownedBy(t, await startEchoOrigin({ name: 'good' }));
   const backends = { backends: [{ address: bad.address }, { address: good.address }], retries: { attempts: 2, on: ['reset'] } };
   for (const chunked of [false, true]) {
     // a fresh proxy each time: round robin's first pick is the resetting backend
-    const proxy = defer(await startProxy({ request_buffering: { memory_max: '16kb' }, routes: [{ pool: 'app' }] }, { app: backends }));
+    const proxy = ownedBy(t, await startProxy({ request_buffering: { memory_max: '16kb' }, routes: [{ pool: 'app' }] }, { app: backends }));
     const body = patterned(5 * 1024 * 1024 + 12_345, chunked ? 7 : 11);
     const result = await put(proxy, body, chunked);
     assert.equal(result.status, 200);
@@ -115,10 +85,10 @@ test('a spilled body reset mid-way by the first backend is resent whole, from th
   }
 });
 
-test('HTTP/2 requests (the bridge): a spilled body reset mid-way is resent whole too', { timeout: 60_000 }, async () => {
-  const bad = defer(await startMidBodyResetOrigin(1024 * 1024));
-  const good = defer(await startEchoOrigin({ name: 'good' }));
-  const proxy = defer(await startProxy({ request_buffering: { memory_max: '16kb' }, routes: [{ pool: 'app' }] }, { app: { backends: [{ address: bad.address }, { address: good.address }], retries: { attempts: 2, on: ['reset'] } } }));
+test('HTTP/2 requests (the bridge): a spilled body reset mid-way is resent whole too', { timeout: 60_000 }, async (t) => {
+  const bad = ownedBy(t, await startResettingOrigin(1024 * 1024));
+  const good = ownedBy(t, await startEchoOrigin({ name: 'good' }));
+  const proxy = ownedBy(t, await startProxy({ request_buffering: { memory_max: '16kb' }, routes: [{ pool: 'app' }] }, { app: { backends: [{ address: bad.address }, { address: good.address }], retries: { attempts: 2, on: ['reset'] } } }));
   // the codec stand-in takes text: the patterned bytes as base64, in DATA-sized pieces
   const text = patterned(3 * 1024 * 1024 + 5, 21).toString('base64');
   const pieces: string[] = [];
@@ -131,9 +101,9 @@ test('HTTP/2 requests (the bridge): a spilled body reset mid-way is resent whole
   assert.equal(proxy.accessLog.at(-1)!.attempts, 2);
 });
 
-test('parallel spilled bodies share the slab pool and each arrives intact, again and again', { timeout: 60_000 }, async () => {
-  const origin = defer(await startEchoOrigin());
-  const proxy = defer(await startProxy({ request_buffering: { memory_max: '16kb' }, routes: [{ pool: 'app' }] }, { app: { backends: [{ address: origin.address }] } }));
+test('parallel spilled bodies share the slab pool and each arrives intact, again and again', { timeout: 60_000 }, async (t) => {
+  const origin = ownedBy(t, await startEchoOrigin());
+  const proxy = ownedBy(t, await startProxy({ request_buffering: { memory_max: '16kb' }, routes: [{ pool: 'app' }] }, { app: { backends: [{ address: origin.address }] } }));
   for (let round = 0; round < 3; round++) {
     const bodies = [0, 1, 2, 3].map((i) => patterned(2 * 1024 * 1024 + 1000 * i + round, round * 4 + i + 1));
     const results = await Promise.all(bodies.map((body, i) => put(proxy, body, i % 2 === 0)));
@@ -145,9 +115,9 @@ test('parallel spilled bodies share the slab pool and each arrives intact, again
   assert.equal(proxy.listener.status().inflight, 0);
 });
 
-test('a spilled body sent to a slow origin arrives intact: a slab is read into again only after its write', { timeout: 60_000 }, async () => {
-  const origin = defer(await startSlowHashOrigin());
-  const proxy = defer(await startProxy({ request_buffering: { memory_max: '16kb' }, routes: [{ pool: 'app' }] }, { app: { backends: [{ address: origin.address }] } }));
+test('a spilled body sent to a slow origin arrives intact: a slab is read into again only after its write', { timeout: 60_000 }, async (t) => {
+  const origin = ownedBy(t, await startSlowHashOrigin());
+  const proxy = ownedBy(t, await startProxy({ request_buffering: { memory_max: '16kb' }, routes: [{ pool: 'app' }] }, { app: { backends: [{ address: origin.address }] } }));
   const bodies = [0, 1].map((i) => patterned(8 * 1024 * 1024 + 777 * i, 100 + i));
   const results = await Promise.all(bodies.map((body, i) => put(proxy, body, i === 1)));
   results.forEach((result, i) => {
