@@ -67,7 +67,7 @@ export class StreamDispatch {
     this.deps = deps;
     const routes = listener.routes ?? [];
     const anyH2 = routes.some((route) => route.pool !== undefined && h2Protocols.has(deps.pools.get(route.pool)?.poolConfig?.protocol ?? 'http1'));
-    this.router = anyH2 ? new Router(routes) : null;
+    this.router = anyH2 ? new Router(routes, listener.middleware) : null;
     this.forwarded = new ForwardedHeaders(listener);
   }
 

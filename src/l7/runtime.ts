@@ -74,7 +74,7 @@ export class ListenerRuntime {
   constructor(config: ListenerConfig, pools: UpstreamPools, upstreamSettings: ReadonlyMap<string, UpstreamSettings> | undefined, baseDir = process.cwd()) {
     this.baseDir = baseDir;
     this.name = config.name;
-    this.router = new Router(config.routes ?? []);
+    this.router = new Router(config.routes ?? [], config.middleware);
     this.scheme = config.protocol === 'https' ? 'https' : 'http';
     const t = config.timeouts;
     this.headerTimeout = t.header;
