@@ -76,9 +76,9 @@ export class FlatWriter implements HeaderWriter {
 
 /** A record of single values (node:http2 header objects), edited in place. */
 export class RecordWriter implements HeaderWriter {
-  readonly fields: Record<string, string | string[] | undefined>;
+  readonly fields: Record<string, string | string[] | number | undefined>;
 
-  constructor(fields: Record<string, string | string[] | undefined>) {
+  constructor(fields: Record<string, string | string[] | number | undefined>) {
     this.fields = fields;
   }
 
@@ -88,7 +88,7 @@ export class RecordWriter implements HeaderWriter {
 
   add(name: string, value: string): void {
     const previous = this.fields[name];
-    this.fields[name] = previous === undefined ? value : [...(Array.isArray(previous) ? previous : [previous]), value];
+    this.fields[name] = previous === undefined ? value : [...(Array.isArray(previous) ? previous : [String(previous)]), value];
   }
 
   remove(name: string): void {
