@@ -5,7 +5,7 @@
 import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { ListenerConfig, PoolConfig } from '../config/index.ts';
 import type { Clock, Logger } from '../core/index.ts';
-import { Router, normalizePath, upstreamTarget, FlatWriter, RecordWriter, localResponseFields, type FilterChain, type FilterContext, type LocalResponse, type ExchangeDownstream, type ExchangeHandle, type ExchangeRequest, type HttpListener, type ProxyAction, type UpstreamPool, type UpstreamPools } from '../l7/index.ts';
+import { Router, normalizePath, upstreamTarget, FlatWriter, RecordWriter, localResponseFields, type FilterChain, type FilterContext, type FilterRegistry, type LocalResponse, type ExchangeDownstream, type ExchangeHandle, type ExchangeRequest, type HttpListener, type ProxyAction, type UpstreamPool, type UpstreamPools } from '../l7/index.ts';
 import type { BalanceInput } from '../pool/index.ts';
 import { exchangeStream } from './exchange-adapter.ts';
 import { ForwardedHeaders } from './forwarded.ts';
@@ -25,6 +25,8 @@ export interface DispatchDeps {
   clock: Clock;
   /** Added to every response of the listener (Strict-Transport-Security). */
   responseHeaders: Readonly<Record<string, string>> | undefined;
+  /** The filters `middleware:` names are built from; default the built-in ones. */
+  filters?: FilterRegistry;
 }
 
 const h2Protocols: ReadonlySet<string> = new Set(['h2c', 'h2', 'grpc']);
@@ -80,7 +82,7 @@ export class StreamDispatch {
     this.deps = deps;
     const routes = listener.routes ?? [];
     const anyH2 = routes.some((route) => route.pool !== undefined && h2Protocols.has(deps.pools.get(route.pool)?.poolConfig?.protocol ?? 'http1'));
-    this.router = anyH2 ? new Router(routes, listener.middleware) : null;
+    this.router = anyH2 ? new Router(routes, listener.middleware, deps.filters) : null;
     this.forwarded = new ForwardedHeaders(listener);
   }
 

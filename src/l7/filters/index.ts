@@ -9,7 +9,7 @@ const builtins = Object.freeze({
   headers: headersFilter,
 } satisfies { [N in MiddlewareName]: FilterFactory<N> });
 
-/** A fresh registry holding the built-in filters. */
+/** A fresh registry holding the built-in filters (HttpListenerDeps.filters takes another). */
 export function builtinFilters(): Map<string, FilterFactory> {
   return new Map<string, FilterFactory>(Object.entries(builtins) as [string, FilterFactory][]);
 }
