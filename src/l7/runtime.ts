@@ -11,7 +11,7 @@ import { TrustedProxies } from './forwarded.ts';
 import { REQUEST_ALWAYS_DROP, bit } from './rewrite.ts';
 import { H_X_FORWARDED_FOR, H_X_REAL_IP, H_X_FORWARDED_PROTO, H_X_FORWARDED_HOST, H_X_FORWARDED_PORT, H_FORWARDED } from './parse/request-head.ts';
 import { DEFAULT_UPSTREAM_SETTINGS } from './upstream/connector.ts';
-import { settingsOf } from './settings.ts';
+import { loadUpstreamTls, settingsOf } from './settings.ts';
 // policy.ts alone: the tls index would load node:tls and the certificate tooling into http-only workers
 import { hstsHeaderValue } from '../tls/policy.ts';
 import { HttpDate } from '../core/index.ts';
@@ -114,6 +114,7 @@ export class ListenerRuntime {
       (this.setForwarded ? bit(H_FORWARDED) : 0);
     this.pools = pools;
     this.upstreamSettings = upstreamSettings ?? new Map();
+    loadUpstreamTls(this.upstreamSettings.values(), baseDir);
     this.accessLog = config.access_log;
     this.responseLines = hsts === undefined ? '' : `strict-transport-security: ${hsts}\r\n`;
     this.closeLines = 'connection: close\r\n' + this.responseLines;
@@ -139,7 +140,8 @@ export class ListenerRuntime {
     let settings = this.upstreamSettings.get(pool.name) ?? this.derived.get(pool.name);
     if (settings === undefined) {
       const config = pool.poolConfig;
-      settings = config ? settingsOf(config) : DEFAULT_UPSTREAM_SETTINGS;
+      settings = config ? settingsOf(config, pool.name) : DEFAULT_UPSTREAM_SETTINGS;
+      loadUpstreamTls([settings], this.baseDir);
       this.derived.set(pool.name, settings);
     }
     return settings;

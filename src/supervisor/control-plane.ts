@@ -8,7 +8,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { AdminServer, ensureAdminToken, type AdminController, type ReloadResult } from '../admin/index.ts';
-import { loadConfigFile, type LoadedConfig } from '../config/index.ts';
+import { loadConfigFile, type Config, type LoadedConfig } from '../config/index.ts';
 import { messageOf, systemClock, type Clock, type Logger } from '../core/index.ts';
 import { buildPools, type PoolRegistry, type PoolStatus } from '../pool/index.ts';
 import { HealthCheckers, builtinProbes, type ProbeFactory } from '../health/index.ts';
@@ -136,8 +136,9 @@ export class ControlPlane {
         // A checker built by a reload starts from what the pool already knows.
         initialHealth: (pool, backend) => this.pools?.get(pool)?.backend(backend)?.healthy,
       });
-      this.health.apply(config.pools);
+      this.health.apply(config.pools, this.loaded.baseDir);
       await this.health.start();
+      warnUnverifiedTls(config.pools, logger);
       this.dns = new DnsPlane({ logger, baseDir: this.loaded.baseDir, pools: () => this.pools });
       await this.dns.apply(config.dns);
 
@@ -207,7 +208,7 @@ export class ControlPlane {
       // Addresses this edge does not serve yet must be free (its own are shared with SO_REUSEPORT).
       const serving = new Set(tcpListenAddresses(previous).map((address) => `${address.host}:${address.port}`));
       await assertAddressesFree(loaded.file, tcpListenAddresses(loaded).filter((address) => !serving.has(`${address.host}:${address.port}`)));
-      this.health!.apply(loaded.config.pools);
+      this.health!.apply(loaded.config.pools, loaded.baseDir);
       // DNS builds its zones completely before swapping; a bad zone file throws here and nothing changed.
       await this.dns!.apply(loaded.config.dns);
       this.pools = pools;
@@ -215,7 +216,7 @@ export class ControlPlane {
     } catch (err) {
       this.pools = previousPools;
       pools.discard();
-      this.health!.apply(previous.config.pools);
+      this.health!.apply(previous.config.pools, previous.baseDir);
       await this.dns!.apply(previous.config.dns).catch(() => undefined);
       logger.error({ error: messageOf(err) }, 'reload failed, the running config stays');
       return { ok: false, error: messageOf(err) };
@@ -235,6 +236,7 @@ export class ControlPlane {
     // Announced only now, when every part has committed: a part that was rolled back never says it reloaded.
     if (loaded.config.dns) logger.info({ zones: loaded.config.dns.zones.length }, 'dns: reloaded');
     logger.info({ listeners: this.traffic!.addresses(), config: loaded.file }, 'reloaded');
+    warnUnverifiedTls(loaded.config.pools, logger);
     return { ok: true, config: loaded.file };
   }
 
@@ -325,6 +327,13 @@ const grpcProbe: ProbeFactory = {
     };
   },
 };
+
+/** `tls.verify: false` takes away what TLS to a backend is for: said once per load (start, each reload). */
+function warnUnverifiedTls(pools: Config['pools'], logger: Logger): void {
+  for (const [name, pool] of Object.entries(pools)) {
+    if (pool.tls?.verify === false) logger.warn({ pool: name }, `pool ${name}: tls.verify is false: backend certificates are not verified`);
+  }
+}
 
 /** The TCP addresses of a config's listeners (udp listeners do not share ports this way). */
 function tcpListenAddresses(loaded: LoadedConfig): ListenAddress[] {

@@ -91,10 +91,19 @@ test('check and start refuse a listener on the admin API\'s address, two listene
   );
 });
 
-test('check and start refuse tls on an HTTP/1.1 pool (it would send plaintext) and proxy_protocol on an http listener', async () => {
+test('check accepts tls on an HTTP/1.1 pool; check and start refuse it on an h2c pool, a tls.ca that is not PEM, and proxy_protocol on an http listener', async () => {
+  await withConfig(`pools:\n  app:\n    backends: [ { address: 127.0.0.1:9 } ]\n    tls: { servername: app.internal, verify: false }\nlisteners:\n  - { name: web, listen: 127.0.0.1:0, routes: [ { pool: app } ] }\n`, async (file, dir) => {
+    const checked = await cli(['check', file], dir);
+    assert.equal(checked.code, 0, checked.stderr);
+  });
   await assertRefused(
-    `pools:\n  app:\n    backends: [ { address: 127.0.0.1:9 } ]\n    tls: { verify: false }\nlisteners:\n  - { name: web, listen: 127.0.0.1:0, routes: [ { pool: app } ] }\n`,
-    /edge\.yaml:4:10: pools\.app\.tls: expected no tls on an http1 pool \(TLS to HTTP\/1\.1 backends is not implemented yet: requests would go out in plaintext\)/,
+    `pools:\n  app:\n    protocol: h2c\n    backends: [ { address: 127.0.0.1:9 } ]\n    tls: { verify: false }\nlisteners:\n  - { name: web, listen: 127.0.0.1:0, routes: [ { pool: app } ] }\n`,
+    /edge\.yaml:5:10: pools\.app\.tls: expected no tls on an h2c pool \(h2c is HTTP\/2 in cleartext\)/,
+  );
+  await assertRefused(
+    `pools:\n  app:\n    backends: [ { address: 127.0.0.1:9 } ]\n    tls: { ca: ca.pem }\nlisteners:\n  - { name: web, listen: 127.0.0.1:0, routes: [ { pool: app } ] }\n`,
+    /edge\.yaml:4:16: pools\.app\.tls\.ca: expected PEM CA certificates, got \S+ca\.pem, which holds none/,
+    (dir) => writeFile(path.join(dir, 'ca.pem'), 'not a certificate\n'),
   );
   await assertRefused(
     `${pool}listeners:\n  - name: web\n    listen: 127.0.0.1:0\n    proxy_protocol: v2\n    routes: [ { pool: app } ]\n`,

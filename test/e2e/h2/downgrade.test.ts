@@ -82,11 +82,14 @@ ${withH2Pool ? '      - { match: { path_prefix: /h2/ }, pool: h2pool }' : ''}
       }
     });
 
-    it('an HTTP/2 upstream receives the normalised path, routed on it', { skip: withH2Pool ? false : 'no HTTP/2 pool on this listener' }, async () => {
-      const response = await request(edge.port, '/h2/x/../y?z=1');
-      assert.equal(response.status, 200);
-      assert.equal(JSON.parse(response.body).path, '/h2/y?z=1');
-    });
+    // only where the listener has an HTTP/2 pool to receive it
+    if (withH2Pool) {
+      it('an HTTP/2 upstream receives the normalised path, routed on it', async () => {
+        const response = await request(edge.port, '/h2/x/../y?z=1');
+        assert.equal(response.status, 200);
+        assert.equal(JSON.parse(response.body).path, '/h2/y?z=1');
+      });
+    }
 
     it('refuses with 400 what the HTTP/1.1 path refuses, and nothing goes upstream', async () => {
       const before = origin.received().length;
