@@ -17,7 +17,7 @@ const tcpListenerKeys: Readonly<Record<'timeouts' | 'limits', readonly string[]>
   timeouts: ['upstream_connect', 'tunnel_idle', 'proxy_protocol'],
   limits: ['max_connections'],
 };
-const notForTcp = ['forwarded', 'http2', 'response_headers', 'request_buffering'] as const;
+const notForTcp = ['forwarded', 'http2', 'response_headers', 'request_buffering', 'middleware'] as const;
 
 function listenerIssues(config: Config, listener: ListenerConfig, index: number, given: Given): ConfigIssue[] {
   const issues: ConfigIssue[] = [];

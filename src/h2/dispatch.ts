@@ -5,7 +5,7 @@
 import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { ListenerConfig, PoolConfig } from '../config/index.ts';
 import type { Clock, Logger } from '../core/index.ts';
-import { Router, normalizePath, upstreamTarget, type ExchangeDownstream, type ExchangeHandle, type ExchangeRequest, type HttpListener, type ProxyAction, type UpstreamPool, type UpstreamPools } from '../l7/index.ts';
+import { Router, normalizePath, upstreamTarget, FlatWriter, RecordWriter, localResponseFields, type FilterChain, type FilterContext, type FilterRegistry, type LocalResponse, type ExchangeDownstream, type ExchangeHandle, type ExchangeRequest, type HttpListener, type ProxyAction, type UpstreamPool, type UpstreamPools } from '../l7/index.ts';
 import type { BalanceInput } from '../pool/index.ts';
 import { exchangeStream } from './exchange-adapter.ts';
 import { ForwardedHeaders } from './forwarded.ts';
@@ -25,6 +25,8 @@ export interface DispatchDeps {
   clock: Clock;
   /** Added to every response of the listener (Strict-Transport-Security). */
   responseHeaders: Readonly<Record<string, string>> | undefined;
+  /** The filters `middleware:` names are built from; default the built-in ones. */
+  filters?: FilterRegistry;
 }
 
 const h2Protocols: ReadonlySet<string> = new Set(['h2c', 'h2', 'grpc']);
@@ -37,6 +39,19 @@ interface H2Route {
   name: string;
   path: string;
   target: string;
+  /** The route's filters (the listener's middleware, then the route's); null when none. */
+  filters: FilterChain | null;
+}
+
+/** The handle of a stream a request filter answered: there is no upstream to feed. */
+const answeredHandle: ExchangeHandle = { bodyData: () => undefined, bodyEnd: () => undefined, drain: () => undefined, abort: () => undefined };
+
+/** A request filter's answer on the codec's stream, with the fields every downstream gets (l7 filters/local.ts). */
+function answerLocally(downstream: ExchangeDownstream, answer: LocalResponse, method: string): void {
+  const body = Buffer.from(answer.body, 'utf8');
+  downstream.sendHead(answer.status, localResponseFields(answer, new Date().toUTCString(), body.length));
+  if (method !== 'HEAD' && body.length > 0) downstream.sendData(body);
+  downstream.end();
 }
 
 function headerValue(headers: IncomingHttpHeaders, name: string): string | undefined {
@@ -67,7 +82,7 @@ export class StreamDispatch {
     this.deps = deps;
     const routes = listener.routes ?? [];
     const anyH2 = routes.some((route) => route.pool !== undefined && h2Protocols.has(deps.pools.get(route.pool)?.poolConfig?.protocol ?? 'http1'));
-    this.router = anyH2 ? new Router(routes) : null;
+    this.router = anyH2 ? new Router(routes, listener.middleware, deps.filters) : null;
     this.forwarded = new ForwardedHeaders(listener);
   }
 
@@ -104,7 +119,7 @@ export class StreamDispatch {
     const config = pool?.poolConfig;
     if (!pool || !config || !h2Protocols.has(config.protocol)) return null;
     const target = path === rawPath ? sent : path + (query < 0 ? '' : sent.slice(query));
-    return { pool, config, action: route.action, name: route.name, path, target };
+    return { pool, config, action: route.action, name: route.name, path, target, filters: route.filters };
   }
 
   /** The access-log line of a request proxied to an HTTP/2 pool. */
@@ -135,10 +150,23 @@ export class StreamDispatch {
     const view: IncomingHttpHeaders = { ':authority': request.authority };
     const fields = request.headers;
     for (let i = 0; i < fields.length; i += 2) view[fields[i]] = fields[i + 1];
-    const extra = this.forwarded.compute(view, request.peerAddress, encrypted ? 'https' : 'http', localPort);
+    const scheme = encrypted ? 'https' : 'http';
+    const extra = this.forwarded.compute(view, request.peerAddress, scheme, localPort);
     const upstreamFields: string[] = [];
     for (let i = 0; i < fields.length; i += 2) if (extra[fields[i]] === undefined) upstreamFields.push(fields[i], fields[i + 1]);
     for (const name in extra) upstreamFields.push(name, extra[name]);
+    const filters = route.filters;
+    let context: FilterContext | null = null;
+    if (filters !== null) {
+      context = this.filterContext(request.method, path, request.authority, scheme, view, request.peerAddress, extra);
+      const answer = filters.onRequest(context);
+      if (answer !== undefined) {
+        answerLocally(downstream, answer, request.method);
+        this.logProxied(started, request.peerAddress, request.method, request.authority, route, { status: answer.status, grpcStatus: undefined, bytesIn: 0, bytesOut: answer.body.length, error: undefined });
+        return answeredHandle;
+      }
+      if (filters.editsUpstream) filters.onUpstreamRequest(context, new FlatWriter(upstreamFields));
+    }
     const grpc = isGrpc(header('content-type'));
     return proxyCodecExchange(downstream, {
       pool,
@@ -151,7 +179,22 @@ export class StreamDispatch {
       grpc,
       clock,
       onDone: (log) => this.logProxied(started, request.peerAddress, request.method, request.authority, route, log),
+      onResponseHead: filters !== null && filters.editsResponse ? (head) => filters.onResponse(context!, new FlatWriter(head)) : undefined,
     });
+  }
+
+  /** What the route's filters see of a request proxied to an HTTP/2 pool. */
+  private filterContext(method: string, path: string, host: string, scheme: 'http' | 'https', headers: IncomingHttpHeaders, peer: string, extra: Readonly<Record<string, string>>): FilterContext {
+    const idName = this.forwarded.requestIdName;
+    return {
+      method,
+      path,
+      host,
+      scheme,
+      clientAddress: this.forwarded.client(headers, peer),
+      requestId: idName === '' ? '' : (extra[idName] ?? headerValue(headers, idName) ?? ''),
+      header: (name) => headerValue(headers, name),
+    };
   }
 
   readonly dispatch = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, rawHeaders: string[], context: StreamContext): StreamCloseListener | undefined => {
@@ -184,17 +227,38 @@ export class StreamDispatch {
     };
     const sessions = this.deps.sessions(pool.name, config);
     const localPort = stream.session?.socket?.localPort ?? this.listener.listen.port;
+    const extraHeaders = this.forwarded.compute(headers, context.peerAddress, scheme, localPort);
+    const filters = route.filters;
+    let filterContext: FilterContext | null = null;
+    if (filters !== null) {
+      const method = String(headers[':method']);
+      filterContext = this.filterContext(method, path, String(headers[':authority'] ?? headers.host ?? ''), scheme, headers, context.peerAddress, extraHeaders);
+      const answer = filters.onRequest(filterContext);
+      if (answer !== undefined) {
+        const body = Buffer.from(answer.body, 'utf8');
+        const fields = localResponseFields(answer, new Date().toUTCString(), body.length);
+        const out: Record<string, string | string[]> = { ':status': String(answer.status), ...this.deps.responseHeaders };
+        const writer = new RecordWriter(out);
+        for (let i = 0; i < fields.length; i += 2) writer.add(fields[i], fields[i + 1]);
+        stream.respond(out);
+        stream.end(method === 'HEAD' ? undefined : body);
+        this.logProxied(started, context.peerAddress, method, headers[':authority'], route, { status: answer.status, grpcStatus: undefined, bytesIn: 0, bytesOut: body.length, error: undefined });
+        return;
+      }
+    }
     const proxy = new H2StreamProxy(
       {
         stream,
         headers,
         context,
-        extraHeaders: this.forwarded.compute(headers, context.peerAddress, scheme, localPort),
+        extraHeaders,
         responseHeaders: this.deps.responseHeaders,
         balance,
         clock,
         logger: this.deps.logger,
         onDone: (log) => this.logProxied(started, context.peerAddress, headers[':method'], headers[':authority'], route, log),
+        onUpstreamHead: filters !== null && filters.editsUpstream ? (out) => filters.onUpstreamRequest(filterContext!, new RecordWriter(out)) : undefined,
+        onResponseHead: filters !== null && filters.editsResponse ? (out) => filters.onResponse(filterContext!, new RecordWriter(out)) : undefined,
       },
       {
         pool,

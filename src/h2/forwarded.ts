@@ -16,6 +16,18 @@ export class ForwardedHeaders {
     this.requestId = listener.forwarded.request_id === false ? '' : listener.forwarded.request_id.toLowerCase();
   }
 
+  /** The name of the request id header ('' when request ids are off). */
+  get requestIdName(): string {
+    return this.requestId;
+  }
+
+  /** The client's address: the TCP peer, or from X-Forwarded-For when the peer is a trusted proxy. */
+  client(headers: IncomingHttpHeaders, peer: string): string {
+    if (this.trusted.empty || !this.trusted.contains(peer)) return peer;
+    const incoming = headers['x-forwarded-for'];
+    return clientFromChain(Array.isArray(incoming) ? incoming.join(', ') : (incoming ?? ''), peer, this.trusted);
+  }
+
   /** Header values to set on the upstream request (they replace the incoming ones of the same name). */
   compute(headers: IncomingHttpHeaders, peer: string, scheme: 'http' | 'https', localPort: number): Record<string, string> {
     const out: Record<string, string> = {};

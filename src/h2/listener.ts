@@ -37,6 +37,8 @@ export interface H2ListenerDeps {
   traceToken?: string;
   /** Called once per finished request (metrics). */
   onRequestDone?: HttpListenerDeps['onRequestDone'];
+  /** The filters `middleware:` names are built from (L7); default the built-in ones. */
+  filters?: HttpListenerDeps['filters'];
 }
 
 const preface = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
@@ -76,6 +78,7 @@ export class H2Listener {
       dataDir: deps.dataDir,
       traceToken: deps.traceToken,
       onRequestDone: deps.onRequestDone,
+      filters: deps.filters,
       // HTTP/1.1 requests routed to h2c/h2/grpc pools go up on the same sessions as HTTP/2 streams
       foreignUpstream: (pool, request, downstream, target) => proxyForeignExchange((name, config) => this.sessionsFor(name, config), pool, request, downstream, target),
     });
@@ -110,6 +113,7 @@ export class H2Listener {
       logger: this.deps.logger,
       clock: this.deps.clock,
       responseHeaders: this.responseHeaders(),
+      filters: this.deps.filters,
     });
   }
 

@@ -5,6 +5,7 @@ import type { ListenerRuntime } from './runtime.ts';
 import type { ExchangeRequest } from './types.ts';
 import type { TraceIds } from './trace-context.ts';
 import { parseTraceparent, tokenMatches } from './trace-context.ts';
+import { LineWriter, type FilterChain, type FilterContext } from './filters/index.ts';
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'content-length', 'http2-settings']);
 
@@ -58,6 +59,9 @@ export interface BridgeHeadInput {
   trace: BridgeTrace;
   /** The body's length as the edge frames it: the buffered body's, else the request's (-1: chunked, 0: none). */
   contentLength: number;
+  /** The route's filters (their "upstream request filters" run on the head) and what they see. */
+  filters: FilterChain | null;
+  context: FilterContext;
 }
 
 /** The complete head (ending in CRLF CRLF) for the upstream. */
@@ -87,6 +91,12 @@ export function bridgeRequestHead(input: BridgeHeadInput): string {
   if (rt.setHost) head += `x-forwarded-host: ${(trusted && firstValue(h, 'x-forwarded-host')) || req.authority}\r\n`;
   if (rt.setForwarded) head += `forwarded: for=${client.includes(':') ? `"[${client}]"` : client};proto=${req.scheme}\r\n`;
   if (input.requestId !== '' && firstValue(h, rt.requestIdName) === undefined) head += `${rt.requestIdName}: ${input.requestId}\r\n`;
+  const filters = input.filters;
+  if (filters !== null && filters.editsUpstream) {
+    const writer = new LineWriter(head);
+    filters.onUpstreamRequest(input.context, writer);
+    head = writer.lines;
+  }
   if (input.contentLength > 0) head += `content-length: ${input.contentLength}\r\n`;
   else if (input.contentLength < 0) head += 'transfer-encoding: chunked\r\n';
   return head + '\r\n';

@@ -25,6 +25,7 @@ import { writeAccessLog } from './access-log.ts';
 import { bridgeTrace, bridgeRequestHead, firstValue, joinedValues, type BridgeTrace } from './bridge-head.ts';
 import { NO_RETRY, R_CONNECT_ERROR, R_RESET, R_TIMEOUT, type RetryPolicy } from './retry-policy.ts';
 import { RequestBuffer, type BufferOwner } from './request-buffer.ts';
+import { FlatWriter, localResponseFields, type FilterChain, type FilterContext, type LocalResponse } from './filters/index.ts';
 
 const RESPONSE_DROP = (1 << H_CONNECTION) | (1 << H_HOP) | (1 << H_UPGRADE) | (1 << H_TRANSFER_ENCODING) | (1 << H_HIDDEN);
 
@@ -34,7 +35,7 @@ export function bridgeExchange(listener: HttpListenerImpl, request: ExchangeRequ
   return exchange;
 }
 
-class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, BufferOwner {
+class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, BufferOwner, FilterContext {
   private readonly listener: HttpListenerImpl;
   private readonly rt: ListenerRuntime;
   private readonly request: ExchangeRequest;
@@ -52,7 +53,9 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
   /** Set while a `static` route streams a file. */
   private staticFiles: StaticBridge | null = null;
   private routeName: string | undefined;
-  private requestId = '';
+  /** The route's filters (router.ts); null when it has none. */
+  private filters: FilterChain | null = null;
+  requestId = '';
   /** Request body chunks that arrived before the upstream was connected (most requests have none). */
   private pendingBody: Buffer[] | null = null;
   private bodyEnded: boolean;
@@ -115,6 +118,17 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     return firstValue(this.request.headers, name.toLowerCase());
   }
 
+  // FilterContext (path, clientAddress, requestId and header() are above)
+  get method(): string {
+    return this.request.method;
+  }
+  get host(): string {
+    return this.request.authority;
+  }
+  get scheme(): 'http' | 'https' {
+    return this.request.scheme;
+  }
+
   cookie(name: string): string | undefined {
     const h = this.request.headers;
     for (let i = 0; i < h.length; i += 2) {
@@ -149,6 +163,10 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     if (rt.trusted.contains(req.peerAddress)) this.clientAddress = clientFromChain(joinedValues(req.headers, 'x-forwarded-for'), req.peerAddress, rt.trusted);
     if (rt.requestIdName !== '') this.requestId = this.header(rt.requestIdName) ?? this.listener.nextRequestId();
     this.trace = bridgeTrace(req.headers, this.listener.traceIds, this.listener.traceToken);
+    // "request filters": one may answer here instead of the upstream
+    this.filters = route.filters;
+    const answer = this.filters?.onRequest(this);
+    if (answer !== undefined) return this.answer(answer);
     this.retry = rt.settingsFor(pool).retry ?? NO_RETRY;
     if (this.retry.attempts > 0) this.listener.retryBudget(pool.name).request(this.tStart);
     if (!this.bodyEnded) {
@@ -315,6 +333,8 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
       requestId: this.requestId,
       trace: this.trace!,
       contentLength: this.reqBody !== null ? this.reqBody.length : this.request.contentLength,
+      filters: this.filters,
+      context: this,
     });
     // written as a string: the stream layer encodes it straight into the write request, no Buffer
     const socket = this.upstream!.socket;
@@ -459,6 +479,9 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     }
     const trace = this.trace!;
     if (trace.debug) headers.push('server-timing', this.edgeTiming(), 'traceresponse', `00-${trace.traceId}-${trace.spanId}-${trace.flags}`);
+    // "response filters"
+    const filters = this.filters;
+    if (filters !== null && filters.editsResponse) filters.onResponse(this, new FlatWriter(headers));
     this.downstream.sendHead(res.status, headers);
     this.arm(this.rt.idleTimeout);
     if (this.resKind === BODY_NONE) this.finishWith(null, 'success');
@@ -542,6 +565,19 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     this.downstream.sendHead(status, fields);
     if (this.request.method !== 'HEAD' && bytes.length > 0) this.downstream.sendData(bytes);
     this.bytesOut += bytes.length;
+    this.resStarted = true;
+    this.finishWith(null, 'success');
+  }
+
+  /** A request filter's answer: the fields every downstream gets for it (filters/local.ts). */
+  private answer(answer: LocalResponse): void {
+    this.status = answer.status;
+    const body = Buffer.from(answer.body, 'utf8');
+    this.downstream.sendHead(answer.status, localResponseFields(answer, this.rt.date.value(), body.length));
+    if (this.request.method !== 'HEAD' && body.length > 0) {
+      this.bytesOut += body.length;
+      this.downstream.sendData(body);
+    }
     this.resStarted = true;
     this.finishWith(null, 'success');
   }

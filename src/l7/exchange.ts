@@ -18,7 +18,8 @@ import { writeAccessLog } from './access-log.ts';
 import type { HttpListenerImpl } from './listener.ts';
 import { relayResponseHead, relayResponseBody } from './response-relay.ts';
 import { upstreamRequestHead, clientBehindProxies, requestIdFor } from './upstream-head.ts';
-import { answerLocalRoute, answerLocalError, answerError } from './local-answers.ts';
+import { answerLocalRoute, answerLocalError, answerError, answerFilter } from './local-answers.ts';
+import type { FilterContext } from './filters/index.ts';
 import { onUpstreamEnd, onUpstreamClosed, onDeadline, upstreamFailed } from './upstream-failure.ts';
 import { P_ROUTING, P_CONNECTING, P_WAITING, P_RESPONDING, P_TUNNEL, P_DONE, copyOf } from './phases.ts';
 import { NO_RETRY, REPLAY_LIMIT, R_TIMEOUT, type RetryPolicy } from './retry-policy.ts';
@@ -28,7 +29,7 @@ import { ForeignRelay, isForeignPool } from './foreign-relay.ts';
 import { RequestBuffer, type BufferOwner } from './request-buffer.ts';
 import { CONTINUE_100 } from './local-response.ts';
 
-export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, BufferOwner {
+export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, BufferOwner, FilterContext {
   readonly conn: HttpConnection;
   readonly rt: ListenerRuntime;
   readonly head: RequestHead;
@@ -134,6 +135,16 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
   cookie(name: string): string | undefined {
     return this.head.cookie(name);
   }
+  // FilterContext (the rest is above and in the fields)
+  get method(): string {
+    return this.head.method;
+  }
+  get host(): string {
+    return this.head.authority;
+  }
+  get scheme(): 'http' | 'https' {
+    return this.rt.scheme;
+  }
 
 
   /**
@@ -157,6 +168,12 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
     if (this.conn.peerTrusted(rt)) this.clientAddress = clientBehindProxies(this);
     if (rt.requestIdName !== '') this.requestId = requestIdFor(this);
     this.startTrace();
+    // "request filters": one may answer here instead of the upstream
+    const filters = route.filters;
+    if (filters !== null) {
+      const answer = filters.onRequest(this);
+      if (answer !== undefined) return answerFilter(this, answer, bs);
+    }
     if (this.conn.listener.foreignUpstream !== undefined && !head.upgrade && isForeignPool(pool)) {
       const used = new ForeignRelay(this).start(pool, buf, bs, be);
       if (used !== false) return used;

@@ -16,6 +16,7 @@ import { answerError } from './local-answers.ts';
 import { CONTINUE_100 } from './local-response.ts';
 import { reasonPhrase } from './reason.ts';
 import { P_DONE, P_RESPONDING, P_ROUTING, P_WAITING } from './phases.ts';
+import { FlatWriter } from './filters/index.ts';
 
 const HTTP2_PROTOCOLS: ReadonlySet<string> = new Set(['h2c', 'h2', 'grpc']);
 /** Response fields that describe the HTTP/1.1 connection or framing: the relay writes its own. */
@@ -52,6 +53,8 @@ function requestFields(ex: ProxyExchange): string[] {
     fields.push(lines.slice(at, colon), lines.slice(colon + 2, end));
     at = end + 2;
   }
+  const filters = ex.route!.filters;
+  if (filters !== null && filters.editsUpstream) filters.onUpstreamRequest(ex, new FlatWriter(fields));
   return fields;
 }
 
@@ -161,7 +164,15 @@ export class ForeignRelay implements ExchangeDownstream, ChunkSink {
     ex.status = status;
     ex.phase = P_RESPONDING;
     ex.tFirstByte = ex.conn.listener.now();
-    const hidden = ex.rt.hidden;
+    let hidden = ex.rt.hidden;
+    const filters = ex.route!.filters;
+    if (filters !== null && filters.editsResponse) {
+      // hidden first, then the filters: a filter may set a hidden name, as on the HTTP/1.1 upstream path
+      const writer = new FlatWriter(headers);
+      for (const name of hidden) writer.remove(name);
+      filters.onResponse(ex, writer);
+      hidden = [];
+    }
     this.noBody = ex.head.method === 'HEAD' || status === 204 || status === 304;
     let length = -1;
     for (let i = 0; i < headers.length; i += 2) if (headers[i].toLowerCase() === 'content-length') length = Number(headers[i + 1]);

@@ -16,6 +16,7 @@ import { ResponseHead } from './parse/response-head.ts';
 import { RetryBudget } from './retry-policy.ts';
 import { TraceIds } from './trace-context.ts';
 import { SpillArea } from './request-buffer.ts';
+import type { FilterRegistry } from './filters/index.ts';
 import os from 'node:os';
 import { ConnectionGate, REFUSE, READ_PROXY_HEADER } from '../listener/index.ts';
 
@@ -45,6 +46,8 @@ export class HttpListenerImpl implements HttpListener {
   /** Sockets come from acceptConnection() (src/h2 https listeners); start() binds nothing. */
   private readonly external: boolean;
   private readonly baseDir: string | undefined;
+  /** deps.filters: what each runtime's routes build their middleware from (a reload too). */
+  private readonly filters: FilterRegistry | undefined;
   private readonly readBuffer = Buffer.allocUnsafe(READ_BUFFER_SIZE);
   readonly chunks = new ChunkPool();
   readonly accessBatch = new AccessLogBatch();
@@ -80,7 +83,8 @@ export class HttpListenerImpl implements HttpListener {
   constructor(config: ListenerConfig, deps: HttpListenerDeps) {
     this.config = config;
     this.baseDir = deps.baseDir;
-    this.runtime = new ListenerRuntime(config, deps.pools, deps.upstreamSettings, deps.baseDir);
+    this.filters = deps.filters;
+    this.runtime = new ListenerRuntime(config, deps.pools, deps.upstreamSettings, deps.baseDir, deps.filters);
     this.accessLog = deps.accessLog;
     this.logger = deps.logger;
     this.clock = deps.clock ?? systemClock;
@@ -303,7 +307,7 @@ export class HttpListenerImpl implements HttpListener {
   }
 
   updateConfig(listener: ListenerConfig, pools: UpstreamPools, upstreamSettings?: ReadonlyMap<string, UpstreamSettings>): void {
-    this.runtime = new ListenerRuntime(listener, pools, upstreamSettings, this.baseDir);
+    this.runtime = new ListenerRuntime(listener, pools, upstreamSettings, this.baseDir, this.filters);
     this.gate.update(listener);
     this.spill.maxTotal = listener.request_buffering.spill_max_total;
   }

@@ -6,7 +6,8 @@ import type { ProxyExchange } from './exchange.ts';
 import type { RedirectAction, RespondAction, StaticAction } from './router/actions.ts';
 import { BODY_NONE } from './parse/request-head.ts';
 import { redirectLocation } from './router/actions.ts';
-import { errorResponse, redirectResponse, fixedResponse } from './local-response.ts';
+import { errorResponse, redirectResponse, fixedResponse, fieldsResponse } from './local-response.ts';
+import { localResponseFields, type LocalResponse } from './filters/index.ts';
 import { serveStatic } from './static-route.ts';
 import { P_WAITING } from './phases.ts';
 
@@ -27,6 +28,15 @@ export function answerLocalRoute(ex: ProxyExchange, action: RedirectAction | Res
     return answerLocal(ex, action.status, redirectResponse(action.status, location, ex.rt.date.line(), ex.rt.connectionLines(ex.willClose(), ex.keepAliveHeader()), head.method === 'HEAD'), bs);
   }
   return answerLocal(ex, action.status, fixedResponse(action.head, action.body, action.dated ? '' : ex.rt.date.line(), ex.rt.connectionLines(ex.willClose(), ex.keepAliveHeader()), head.method === 'HEAD'), bs);
+}
+
+/** A request filter's answer instead of the upstream. Same contract as ProxyExchange.start. */
+export function answerFilter(ex: ProxyExchange, answer: LocalResponse, bs: number): number {
+  const head = ex.head;
+  ex.closeAfter ||= head.bodyKind !== BODY_NONE;
+  const body = Buffer.from(answer.body, 'utf8');
+  const fields = localResponseFields(answer, ex.rt.date.value(), body.length);
+  return answerLocal(ex, answer.status, fieldsResponse(answer.status, fields, ex.rt.connectionLines(ex.willClose(), ex.keepAliveHeader()), head.method === 'HEAD' ? null : body), bs);
 }
 
 /** An error status before anything went upstream (404, 413, 503); `close` forces Connection: close. */

@@ -39,3 +39,11 @@ export function fixedResponse(head: string, body: Buffer, date: string, lines: s
   const headBytes = Buffer.from(head + date + lines + '\r\n', 'utf8');
   return isHead || body.length === 0 ? headBytes : Buffer.concat([headBytes, body]);
 }
+
+/** A response from flat fields (lower-case names, values without CR/LF), the `lines` and the body (null: HEAD). */
+export function fieldsResponse(status: number, fields: readonly string[], lines: string, body: Buffer | null): Buffer {
+  let text = `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\n`;
+  for (let i = 0; i < fields.length; i += 2) text += `${fields[i]}: ${fields[i + 1]}\r\n`;
+  const head = Buffer.from(text + lines + '\r\n', 'utf8');
+  return body === null || body.length === 0 ? head : Buffer.concat([head, body]);
+}

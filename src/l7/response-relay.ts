@@ -11,6 +11,7 @@ import { CONTINUE_100 } from './local-response.ts';
 import { P_RESPONDING, P_TUNNEL, copyOf } from './phases.ts';
 import { edgeTimingLines } from './edge-timing.ts';
 import { upstreamFailed } from './upstream-failure.ts';
+import { LineWriter } from './filters/index.ts';
 
 const MAX_RESPONSE_HEAD = 64 * 1024;
 
@@ -116,10 +117,19 @@ function onResponseHead(ex: ProxyExchange, buf: Buffer | null, s: number, e: num
   const close = ex.willClose();
   let extra = ex.rt.connectionLines(close, ex.keepAliveHeader());
   if (ex.debugTrace) extra += edgeTimingLines(ex);
+  // "response filters"
+  let dropNames: string[] | null = null;
+  const filters = ex.route!.filters;
+  if (filters !== null && filters.editsResponse) {
+    const writer = new LineWriter(extra);
+    filters.onResponse(ex, writer);
+    extra = writer.lines;
+    dropNames = writer.dropped;
+  }
   let end = s;
   if (buf !== null && !ex.dechunk) end = frameResponse(ex, buf, s, e);
   if (end < 0) return true;
-  const out = buildDownstreamHead(res, drop, extra, buf, s, end);
+  const out = buildDownstreamHead(res, drop, extra, buf, s, end, dropNames);
   ex.bytesOut += out.length;
   const ok = ex.conn.write(out);
   if (ex.dechunk && buf !== null && s < e) {

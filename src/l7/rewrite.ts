@@ -17,17 +17,19 @@ export const REQUEST_ALWAYS_DROP = bit(H_CONNECTION) | bit(H_HOP) | bit(H_CONTEN
 /** Kinds always removed from a response going downstream. */
 export const RESPONSE_ALWAYS_DROP = bit(H_CONNECTION) | bit(H_HOP) | bit(H_HIDDEN) | bit(H_UPGRADE);
 
-function listedInConnection(raw: Buffer, ns: number, ne: number, tokens: string[] | null): boolean {
-  if (tokens === null) return false;
-  for (const token of tokens) if (token.length === ne - ns && equalsLower(raw, ns, token)) return true;
+/** Whether the field name raw[ns, ne) is one of `names` (lower-case): the Connection tokens, or the names filters removed. */
+function listed(raw: Buffer, ns: number, ne: number, names: readonly string[] | null): boolean {
+  if (names === null) return false;
+  for (const name of names) if (name.length === ne - ns && equalsLower(raw, ns, name)) return true;
   return false;
 }
 
 /**
  * Request head for the upstream: request line (`target` null keeps the client's when it was origin-form
- * HTTP/1.1), kept headers, `extra` (complete "name: value\r\n" lines), the final CRLF, then body[bs, be).
+ * HTTP/1.1), kept headers (minus `dropMask` kinds, the Connection tokens and `dropNames`), `extra` (complete
+ * "name: value\r\n" lines), the final CRLF, then body[bs, be).
  */
-export function buildUpstreamHead(head: RequestHead, target: string | null, dropMask: number, extra: string, body: Buffer | null, bs: number, be: number): Buffer {
+export function buildUpstreamHead(head: RequestHead, target: string | null, dropMask: number, extra: string, body: Buffer | null, bs: number, be: number, dropNames: readonly string[] | null = null): Buffer {
   const raw = head.raw;
   const o = head.offsets;
   const kinds = head.kinds;
@@ -47,7 +49,7 @@ export function buildUpstreamHead(head: RequestHead, target: string | null, drop
   const tokens = head.connectionTokens;
   for (let i = 0; i < count; i++) {
     const ns = o[i * 4];
-    if ((dropMask & (1 << kinds[i])) !== 0 || (tokens !== null && listedInConnection(raw, ns, o[i * 4 + 1], tokens))) {
+    if ((dropMask & (1 << kinds[i])) !== 0 || listed(raw, ns, o[i * 4 + 1], tokens) || listed(raw, ns, o[i * 4 + 1], dropNames)) {
       if (ns > runStart) w += raw.copy(out, w, runStart, ns);
       runStart = i + 1 < count ? o[(i + 1) * 4] : raw.length - 2;
     }
@@ -62,10 +64,10 @@ export function buildUpstreamHead(head: RequestHead, target: string | null, drop
 }
 
 /**
- * Response head for the downstream: "HTTP/1.1" status line, kept headers minus `dropMask` kinds and the
- * names listed in the upstream's Connection, `extra` lines, CRLF, then body[bs, be).
+ * Response head for the downstream: "HTTP/1.1" status line, kept headers minus `dropMask` kinds, the
+ * names listed in the upstream's Connection and `dropNames`, `extra` lines, CRLF, then body[bs, be).
  */
-export function buildDownstreamHead(head: ResponseHead, dropMask: number, extra: string, body: Buffer | null, bs: number, be: number): Buffer {
+export function buildDownstreamHead(head: ResponseHead, dropMask: number, extra: string, body: Buffer | null, bs: number, be: number, dropNames: readonly string[] | null = null): Buffer {
   const raw = head.raw;
   const o = head.offsets;
   const kinds = head.kinds;
@@ -84,7 +86,7 @@ export function buildDownstreamHead(head: ResponseHead, dropMask: number, extra:
   const tokens = head.connectionTokens;
   for (let i = 0; i < count; i++) {
     const ns = o[i * 4];
-    if ((dropMask & (1 << kinds[i])) !== 0 || (tokens !== null && listedInConnection(raw, ns, o[i * 4 + 1], tokens))) {
+    if ((dropMask & (1 << kinds[i])) !== 0 || listed(raw, ns, o[i * 4 + 1], tokens) || listed(raw, ns, o[i * 4 + 1], dropNames)) {
       if (ns > runStart) w += raw.copy(out, w, runStart, ns);
       runStart = i + 1 < count ? o[(i + 1) * 4] : length - 2;
     }

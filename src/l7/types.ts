@@ -5,6 +5,7 @@ import type { BalanceInput, Lease } from '../pool/types.ts';
 import type { ListenerConfig, PoolConfig } from '../config/index.ts';
 import type { Socket } from 'node:net';
 import type { RetryPolicy } from './retry-policy.ts';
+import type { FilterRegistry } from './filters/index.ts';
 import type { UpstreamTlsClient } from '../tls/upstream-client.ts';
 
 /**
@@ -52,6 +53,8 @@ export interface HttpListenerDeps {
    * reused: read it during the call, do not keep it. Strings are the runtime's own (no allocation).
    */
   onRequestDone?(record: RequestDoneRecord): void;
+  /** The filters `middleware:` names are built from; default the built-in ones (builtinFilters()). */
+  filters?: FilterRegistry;
   /**
    * (src/h2) Upstream for HTTP/1.1 requests whose route targets a pool speaking HTTP/2 (`protocol: h2c | h2 |
    * grpc`): the request goes there instead of the HTTP/1.1 upstream path. `request.path` is the upstream

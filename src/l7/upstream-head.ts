@@ -6,6 +6,7 @@ import { type RequestHead, BODY_NONE, BODY_CHUNKED, H_EXPECT, H_CONTENT_LENGTH, 
 import { upstreamTarget } from './router/actions.ts';
 import { buildUpstreamHead, bit } from './rewrite.ts';
 import { clientFromChain } from './forwarded.ts';
+import { LineWriter } from './filters/index.ts';
 
 /** The real client when the peer is a trusted proxy: from the X-Forwarded-For chain (see forwarded.ts). */
 export function clientBehindProxies(ex: ProxyExchange): string {
@@ -62,7 +63,16 @@ export function upstreamRequestHead(ex: ProxyExchange, buf: Buffer | null, bs: n
     extra += `host: ${action.upstreamHost === 'backend' || head.authority.length === 0 ? ex.lease!.backend.id : head.authority}\r\n`;
   }
   extra += forwardedLines(ex);
-  return buildUpstreamHead(head, newTarget === head.target && !head.absoluteForm && !head.targetChanged ? null : newTarget, drop, extra, buf, bs, be);
+  // "upstream request filters": they see the edge's lines too (a filter may replace a forwarded header)
+  let dropNames: string[] | null = null;
+  const filters = ex.route!.filters;
+  if (filters !== null && filters.editsUpstream) {
+    const writer = new LineWriter(extra);
+    filters.onUpstreamRequest(ex, writer);
+    extra = writer.lines;
+    dropNames = writer.dropped;
+  }
+  return buildUpstreamHead(head, newTarget === head.target && !head.absoluteForm && !head.targetChanged ? null : newTarget, drop, extra, buf, bs, be, dropNames);
 }
 
 export function forwardedLines(ex: ProxyExchange): string {

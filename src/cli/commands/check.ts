@@ -19,6 +19,12 @@ function summarize(config: Config, dnsLines: readonly string[]): string[] {
     const where = `${listener.listen.host}:${listener.listen.port}`;
     const routes = listener.routes ? `, ${listener.routes.length} route(s)` : listener.pool ? ` → pool ${listener.pool}` : '';
     lines.push(`listener ${listener.name}: ${listener.protocol} on ${where}${routes}`);
+    const defaults = listener.middleware ?? [];
+    listener.routes?.forEach((route, index) => {
+      // the filters each proxied route runs, in order: the listener's, then its own
+      const chain = route.pool === undefined ? [] : [...defaults, ...(route.middleware ?? [])];
+      if (chain.length > 0) lines.push(`  route ${route.name ?? `#${index}`}: middleware ${chain.map((entry) => entry.name).join(' → ')}`);
+    });
   }
   if (config.admin) {
     const { listen, tls, allow_remote: remote } = config.admin;

@@ -36,6 +36,7 @@ export type Config = z.output<typeof configSchema>;
 export * from './common.ts';
 export * from './pools.ts';
 export * from './listeners.ts';
+export * from './middleware.ts';
 export * from './dns.ts';
 export * from './admin.ts';
 export * from './runtime.ts';

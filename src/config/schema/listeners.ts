@@ -1,6 +1,7 @@
 // listeners: addresses Switchyard accepts on, with their protocol, TLS, limits and routes.
 import { z } from 'zod';
 import { cidr, duration, hostPort, positiveInt, size } from './common.ts';
+import { middlewareSchema } from './middleware.ts';
 
 export const listenerProtocols = ['http', 'https', 'h2c', 'tcp', 'udp', 'forward_proxy'] as const;
 export type ListenerProtocol = (typeof listenerProtocols)[number];
@@ -101,6 +102,8 @@ export const routeSchema = z
     upstream_host: z.enum(['client', 'backend']).default('client'),
     timeouts: z.strictObject({ upstream_response: duration.optional() }).optional(),
     request_buffering: routeBufferingSchema.optional(),
+    /** Filters run on this route's requests after the listener's `middleware` (docs/l7.md). */
+    middleware: middlewareSchema.optional(),
   })
   .superRefine((route, ctx) => {
     const actions = ['pool', 'redirect', 'respond', 'static'].filter((key) => route[key as keyof typeof route] !== undefined);
@@ -113,6 +116,10 @@ export const routeSchema = z
     // only a proxied request has a body to buffer
     if (route.request_buffering !== undefined && route.pool === undefined) {
       ctx.addIssue({ code: 'custom', path: ['request_buffering'], message: 'expected request_buffering only on a route with a pool' });
+    }
+    // filters edit what is proxied; the edge's own answers (redirect, respond, static) are not
+    if (route.middleware !== undefined && route.pool === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['middleware'], message: 'expected middleware only on a route with a pool' });
     }
   });
 
@@ -230,6 +237,8 @@ export const listenerSchema = z
     http2: http2Schema.default(http2Schema.parse({})),
     response_headers: responseHeadersSchema.default(responseHeadersSchema.parse({})),
     routes: z.array(routeSchema).optional(),
+    /** Filters every proxied route of this listener runs first, before the route's own `middleware`. */
+    middleware: middlewareSchema.optional(),
     /** L4 (tcp/udp) listeners: the pool to pipe to. */
     pool: z.string().optional(),
     proxy_protocol: z.enum(['v1', 'v2']).optional(),

@@ -32,6 +32,8 @@ export interface CodecExchangeOptions {
   grpc: boolean;
   clock: Clock;
   onDone(log: CodecExchangeLog): void;
+  /** The route's "response filters" on the response head's fields (flat, lower-case names). */
+  onResponseHead?(headers: string[]): void;
 }
 
 /** Sits between the codec's stream and H2ExchangeProxy: sees the response go by, owns the timer. */
@@ -93,6 +95,7 @@ class CodecExchange implements ExchangeDownstream, ExchangeHandle {
     this.status = status;
     if (!this.options.grpc) this.clearTimer();
     this.grpcStatus = headerOf(headers, 'grpc-status');
+    this.options.onResponseHead?.(headers);
     this.downstream.sendHead(status, headers);
   }
 

@@ -52,6 +52,9 @@ export interface H2ProxyRequest {
   clock: Clock;
   logger: Logger;
   onDone(log: H2ProxyLog): void;
+  /** The route's filters: edit the upstream request's fields, then the response's (pseudo-headers aside). */
+  onUpstreamHead?(out: OutgoingHttpHeaders): void;
+  onResponseHead?(out: OutgoingHttpHeaders): void;
 }
 
 const openStreamOptions = { endStream: false };
@@ -130,6 +133,7 @@ export class H2StreamProxy {
     if (authority !== undefined) out[':authority'] = authority;
     forwardableHeaders(headers, out);
     for (const name in extraHeaders) out[name] = extraHeaders[name];
+    this.request.onUpstreamHead?.(out);
     if (this.deadlineAt > 0) out['grpc-timeout'] = formatGrpcTimeout(this.deadlineAt - this.request.clock.monotonic());
     return out;
   }
@@ -162,6 +166,7 @@ export class H2StreamProxy {
     if (stream.destroyed || stream.closed) return;
     const out = forwardableHeaders(headers, { ':status': this.status });
     if (responseHeaders) for (const name in responseHeaders) out[name] ??= responseHeaders[name];
+    this.request.onResponseHead?.(out);
     if (ended) {
       this.trailers = { 'grpc-status': headers['grpc-status'] };
       // trailers-only (gRPC errors): one HEADERS frame with END_STREAM, as the upstream sent it

@@ -1,8 +1,9 @@
 // The router: a listener's routes compiled once into flat matchers; first match wins.
 // Per request it compares strings already made by the parser and allocates nothing unless a route
 // matches on headers (then it reads the header value from the head).
-import type { RouteConfig } from '../../config/index.ts';
+import type { MiddlewareConfig, RouteConfig } from '../../config/index.ts';
 import { compileAction, type RouteAction } from './actions.ts';
+import { builtinFilters, buildChain, type FilterChain, type FilterRegistry } from '../filters/index.ts';
 
 export interface HeaderSource {
   header(lowerName: string): string | undefined;
@@ -33,13 +34,16 @@ export interface CompiledRoute {
   readonly methods: readonly string[] | null;
   readonly headers: readonly HeaderMatcher[] | null;
   readonly action: RouteAction;
+  /** The listener's then the route's middleware, built once; null when there is none or the route does not proxy. */
+  readonly filters: FilterChain | null;
 }
 
 export class Router {
   readonly routes: readonly CompiledRoute[];
 
-  constructor(routes: readonly RouteConfig[]) {
-    this.routes = routes.map((route, index) => compileRoute(route, index));
+  /** `middleware`: the listener's default filters, run before each proxied route's own. */
+  constructor(routes: readonly RouteConfig[], middleware?: MiddlewareConfig, registry: FilterRegistry = builtinFilters()) {
+    this.routes = routes.map((route, index) => compileRoute(route, index, route.pool !== undefined ? buildChain(registry, middleware, route.middleware) : null));
   }
 
   /** First matching route or null. `hostname` is lower-case without port; `path` excludes the query. */
@@ -100,7 +104,7 @@ function headersMatch(matchers: readonly HeaderMatcher[], headers: HeaderSource)
   return true;
 }
 
-function compileRoute(route: RouteConfig, index: number): CompiledRoute {
+function compileRoute(route: RouteConfig, index: number, filters: FilterChain | null): CompiledRoute {
   const match = route.match;
   const hosts = match.host === undefined ? [] : Array.isArray(match.host) ? match.host : [match.host];
   const exact = hosts.filter((host) => !host.startsWith('*.'));
@@ -137,5 +141,6 @@ function compileRoute(route: RouteConfig, index: number): CompiledRoute {
     methods: match.methods ?? null,
     headers,
     action: compileAction(route),
+    filters,
   };
 }

@@ -210,3 +210,21 @@ test('a YAML indentation error is reported at the misplaced key, naming where it
     assert.doesNotMatch(checked.stderr, new RegExp(`:${blank + 1}:1:`));
   });
 });
+
+test('check lists each route\'s middleware in run order, and check and start refuse an unknown filter with the known ones', async () => {
+  const listener = (middleware: string) => `${pool}listeners:
+  - name: web
+    listen: 127.0.0.1:0
+    middleware: [ { headers: { response: { set: { x-edge: a } } } } ]
+    routes:
+      - { name: api, match: { path_prefix: /api }, pool: app, middleware: [ ${middleware} ] }
+      - { name: rest, pool: app }
+`;
+  await withConfig(listener('{ headers: { request: { set: { x-client: "{client_ip}" } } } }'), async (file, dir) => {
+    const checked = await cli(['check', file], dir);
+    assert.equal(checked.code, 0, checked.stderr);
+    assert.match(checked.stdout, /^ {4}route api: middleware headers → headers$/m);
+    assert.match(checked.stdout, /^ {4}route rest: middleware headers$/m);
+  });
+  await assertRefused(listener('{ rate_limit: {} }'), /edge\.yaml:8:\d+: listeners\[0\]\.routes\[0\]\.middleware\[0\]\.rate_limit: unknown filter rate_limit: expected one of headers/);
+});

@@ -1,0 +1,107 @@
+// middleware: the filters a route (or, as a default, a listener) runs on each proxied request, in the
+// order given. One entry is a one-key object naming the filter: `- headers: { ... }`. The names and
+// their config schemas are declared here; src/l7/filters registers one implementation per name (its
+// registry `satisfies` this list, as the balancers do).
+import { z } from 'zod';
+
+/**
+ * Fields a filter may not set, add or remove: the framing and connection fields are the edge's (from the
+ * body it parsed and the connection it keeps), and the upstream Host is the route's `upstream_host`.
+ */
+export const reservedHeaderNames: ReadonlySet<string> = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'content-length',
+  'upgrade',
+  'te',
+  'trailer',
+  'host',
+  'http2-settings',
+]);
+
+const tokenName = /^[!#$%&'*+\-.^_`|~0-9a-z]+$/;
+
+/** A header name a filter may write: a token, lower-cased, not a reserved field. */
+const headerName = z
+  .string()
+  .transform((name) => name.toLowerCase())
+  .superRefine((name, ctx) => {
+    if (!tokenName.test(name)) ctx.addIssue({ code: 'custom', message: `expected a header name (token characters), got ${JSON.stringify(name)}` });
+    else if (reservedHeaderNames.has(name)) ctx.addIssue({ code: 'custom', message: `expected a header the edge does not own, got ${name} (framing, connection and host fields are the edge's; the upstream Host is the route's upstream_host)` });
+  });
+
+/** A value: no CR, LF or NUL (it would split the head); may hold {placeholders}. */
+const headerValue = z.string().refine((value) => !/[\r\n\0]/.test(value), { message: 'expected a header value without CR, LF or NUL' });
+
+/** The placeholders a `headers` value may hold; anything else in braces is refused at load. */
+export const headerPlaceholders = ['client_ip', 'request_id', 'host', 'method', 'path', 'scheme'] as const;
+export type HeaderPlaceholder = (typeof headerPlaceholders)[number];
+
+const templateValue = headerValue.superRefine((value, ctx) => {
+  for (const match of value.matchAll(/\{([^{}]*)\}/g)) {
+    if (!(headerPlaceholders as readonly string[]).includes(match[1])) {
+      ctx.addIssue({ code: 'custom', message: `expected placeholders among {${headerPlaceholders.join('}, {')}}, got {${match[1]}}` });
+    }
+  }
+});
+
+const fieldMap = z.record(z.string(), templateValue).superRefine((fields, ctx) => {
+  for (const name of Object.keys(fields)) {
+    const result = headerName.safeParse(name);
+    if (!result.success) for (const issue of result.error.issues) ctx.addIssue({ code: 'custom', path: [name], message: issue.message });
+  }
+});
+
+/** set replaces every field of that name, add appends one, remove drops every field of that name. */
+export const headerEditsSchema = z.strictObject({
+  set: fieldMap.optional(),
+  add: fieldMap.optional(),
+  remove: z.array(headerName).optional(),
+});
+
+/** `headers`: edits to the request going upstream and to the response going downstream. */
+export const headersFilterSchema = z.strictObject({
+  request: headerEditsSchema.optional(),
+  response: headerEditsSchema.optional(),
+});
+
+/** Every filter the config may name, with the schema of its settings. */
+export const middlewareSchemas = {
+  headers: headersFilterSchema,
+} as const;
+export type MiddlewareName = keyof typeof middlewareSchemas;
+export const middlewareNames = Object.keys(middlewareSchemas) as MiddlewareName[];
+
+/** The settings each filter's factory receives. */
+export type MiddlewareSettings = { [K in MiddlewareName]: z.output<(typeof middlewareSchemas)[K]> };
+
+/** One configured filter, as the registry sees it. */
+export interface MiddlewareEntry {
+  name: MiddlewareName;
+  settings: MiddlewareSettings[MiddlewareName];
+}
+
+/** One list entry: `{ <name>: <settings> }`, validated by that filter's schema. */
+const middlewareEntry = z.record(z.string(), z.unknown()).transform((entry, ctx): MiddlewareEntry => {
+  const keys = Object.keys(entry);
+  if (keys.length !== 1) {
+    ctx.addIssue({ code: 'custom', message: `expected one filter per entry (one of ${middlewareNames.join(', ')}), got ${keys.length === 0 ? 'none' : keys.join(' and ')}` });
+    return z.NEVER;
+  }
+  const name = keys[0];
+  if (!Object.hasOwn(middlewareSchemas, name)) {
+    ctx.addIssue({ code: 'custom', path: [name], message: `unknown filter ${name}: expected one of ${middlewareNames.join(', ')}` });
+    return z.NEVER;
+  }
+  const result = middlewareSchemas[name as MiddlewareName].safeParse(entry[name] ?? {});
+  if (!result.success) {
+    for (const issue of result.error.issues) ctx.addIssue({ code: 'custom', path: [name, ...(issue.path as (string | number)[])], message: issue.message });
+    return z.NEVER;
+  }
+  return { name: name as MiddlewareName, settings: result.data };
+});
+
+export const middlewareSchema = z.array(middlewareEntry);
+export type MiddlewareConfig = z.output<typeof middlewareSchema>;

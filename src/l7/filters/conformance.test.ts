@@ -1,0 +1,104 @@
+// The registry's contract (every name the schema accepts builds a filter registered under that name) and
+// the chain's: declared order, the listener's filters before the route's, the first local answer wins.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { middlewareNames, middlewareSchemas } from '../../config/index.ts';
+import { builtinFilters, buildChain, FlatWriter, type FilterContext, type FilterFactory, type HttpFilter } from './index.ts';
+
+const context: FilterContext = {
+  method: 'GET',
+  path: '/api/users',
+  host: 'edge.test:8080',
+  scheme: 'https',
+  clientAddress: '192.0.2.7',
+  requestId: 'rid-1',
+  header: (name) => (name === 'x-in' ? 'in' : undefined),
+};
+
+for (const [name, factory] of builtinFilters()) {
+  describe(`filter ${name} (conformance)`, () => {
+    it('is registered under its config name, which the schema knows', () => {
+      assert.equal(factory.name, name);
+      assert.ok((middlewareNames as string[]).includes(name));
+    });
+
+    it('builds from its empty settings, and then does nothing', () => {
+      const settings = middlewareSchemas[name as keyof typeof middlewareSchemas].parse({});
+      const filter = (factory as FilterFactory).create(settings);
+      assert.equal(filter.name, name);
+      assert.equal(filter.onRequest?.(context), undefined);
+      const fields = ['x-a', '1'];
+      filter.onUpstreamRequest?.(context, new FlatWriter(fields));
+      filter.onResponse?.(context, new FlatWriter(fields));
+      assert.deepEqual(fields, ['x-a', '1']);
+    });
+  });
+}
+
+it('every name the schema accepts is registered', () => {
+  const registry = builtinFilters();
+  for (const name of middlewareNames) assert.ok(registry.has(name), name);
+});
+
+/** A filter that records its calls and may answer: only for the chain's contract (no such built-in). */
+function probe(name: string, calls: string[], answer?: number): FilterFactory {
+  return {
+    name: 'headers',
+    create: (): HttpFilter => ({
+      name,
+      onRequest: () => {
+        calls.push(`${name}.request`);
+        return answer === undefined ? undefined : { status: answer, headers: ['x-by', name], body: `${name} says no\n` };
+      },
+      onUpstreamRequest: (_ctx, head) => {
+        calls.push(`${name}.upstream`);
+        head.add('x-trail', name);
+      },
+      onResponse: (_ctx, head) => {
+        calls.push(`${name}.response`);
+        head.set('x-last', name);
+      },
+    }),
+  };
+}
+
+/** A registry whose one name builds the given probes in turn, so one chain can hold several. */
+function sequence(factories: FilterFactory[]): Map<string, FilterFactory> {
+  let built = 0;
+  return new Map([['headers', { name: 'headers', create: (settings) => factories[built++].create(settings) } as FilterFactory]]);
+}
+
+describe('filter chain', () => {
+  const entry = { name: 'headers' as const, settings: {} };
+
+  it('is null without middleware', () => {
+    assert.equal(buildChain(builtinFilters(), undefined, undefined), null);
+    assert.equal(buildChain(builtinFilters(), [], []), null);
+  });
+
+  it('runs the listener filters, then the route filters, in declared order on every phase', () => {
+    const calls: string[] = [];
+    const chain = buildChain(sequence([probe('listener', calls), probe('route', calls)]), [entry], [entry])!;
+    assert.deepEqual(chain.names, ['listener', 'route']);
+    assert.equal(chain.onRequest(context), undefined);
+    const up = ['x-trail', 'client'];
+    chain.onUpstreamRequest(context, new FlatWriter(up));
+    const down: string[] = [];
+    chain.onResponse(context, new FlatWriter(down));
+    assert.deepEqual(up, ['x-trail', 'client', 'x-trail', 'listener', 'x-trail', 'route']);
+    assert.deepEqual(down, ['x-last', 'route']);
+    assert.deepEqual(calls, ['listener.request', 'route.request', 'listener.upstream', 'route.upstream', 'listener.response', 'route.response']);
+  });
+
+  it('short-circuits: the first filter that answers wins and the later ones do not run', () => {
+    const calls: string[] = [];
+    const chain = buildChain(sequence([probe('first', calls), probe('second', calls, 403), probe('third', calls, 500)]), [entry], [entry, entry])!;
+    const answer = chain.onRequest(context);
+    assert.deepEqual(answer, { status: 403, headers: ['x-by', 'second'], body: 'second says no\n' });
+    assert.deepEqual(calls, ['first.request', 'second.request']);
+  });
+
+  it('refuses a name the registry lacks, listing the known ones', () => {
+    assert.throws(() => buildChain(new Map(), [entry], undefined), /l7 filters: no filter registered as headers \(known: \)/);
+  });
+});
