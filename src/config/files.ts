@@ -88,6 +88,10 @@ export async function fileIssues(config: Config, baseDir: string): Promise<Confi
       checks.push(pemPairProblem(resolve(certificate.cert), resolve(certificate.key)).then((problem) => (problem ? { path: [...at, problem.key], message: problem.message } : undefined)));
     });
   });
+  config.dns?.tls?.certificates.forEach((certificate, certIndex) => {
+    const at = ['dns', 'tls', 'certificates', certIndex];
+    checks.push(pemPairProblem(resolve(certificate.cert), resolve(certificate.key)).then((problem) => (problem ? { path: [...at, problem.key], message: problem.message } : undefined)));
+  });
   if (config.admin?.tls) {
     const { cert, key } = config.admin.tls;
     checks.push(pemPairProblem(resolve(cert), resolve(key)).then((problem) => (problem ? { path: ['admin', 'tls', problem.key], message: problem.message } : undefined)));

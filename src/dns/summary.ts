@@ -13,8 +13,12 @@ export function summarizeDns(config: DnsConfig): string[] {
       : 'response rate limiting off (loopback only; set rate_limit to turn it on)';
   const lines = [`dns: ${config.zones.length} zone(s) on ${listen}${config.resolver ? ', resolver on' : ''}`, `dns: ${rrl}`];
   const tcp = config.tcp;
-  if (config.listen.some((item) => item.transport === 'tcp')) {
+  if (config.listen.some((item) => item.transport === 'tcp' || item.transport === 'tls')) {
     lines.push(`dns: tcp at most ${tcp.max_connections} connections, ${tcp.max_connections_per_client} per client, ${tcp.max_in_flight} queries in flight each; io timeout ${tcp.io_timeout}ms, idle ${tcp.idle_timeout}ms`);
+  }
+  if (config.tls) {
+    const certificates = config.tls.self_signed ? 'a self-signed certificate' : `${config.tls.certificates.length} certificate(s)`;
+    lines.push(`dns: tls (DNS over TLS, ALPN dot) on ${config.listen.filter((item) => item.transport === 'tls').map((item) => `tls://${item.host}:${item.port}`).join(', ')} with ${certificates}, ${config.tls.min_version}+`);
   }
   return lines;
 }

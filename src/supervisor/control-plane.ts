@@ -124,7 +124,7 @@ export class ControlPlane {
       });
       this.health.apply(config.pools);
       await this.health.start();
-      this.dns = new DnsPlane({ logger, baseDir: this.loaded.baseDir, pools: () => this.pools });
+      this.dns = new DnsPlane({ logger, baseDir: this.loaded.baseDir, dataDir: this.dataDir(), pools: () => this.pools });
       await this.dns.apply(config.dns);
 
       if (config.admin && token) {

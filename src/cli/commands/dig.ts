@@ -1,12 +1,16 @@
 // switchyard dig NAME [TYPE] [@server[:port]]: a DNS query shown like dig; --trace walks from the root.
+import { readFile } from 'node:fs/promises';
 import { dig, digTrace, loadRootHints, builtInRootHints, parseHostPort, renderDig, renderDigTrace, runDiagnostic, toRecordType, type NameServer } from '../../diag/index.ts';
 import { UsageError, numberOption, parseCommandArgs, type Command } from '../command.ts';
 
-const usage = `usage: switchyard dig NAME [TYPE] [@server[:port]] [-p PORT] [--tcp] [--trace] [--json]
+const usage = `usage: switchyard dig NAME [TYPE] [@server[:port]] [-p PORT] [--tcp | --tls] [--trace] [--json]
   TYPE                 record type (default A)
-  @server[:port]       server to ask (default: first nameserver in /etc/resolv.conf), port 53
+  @server[:port]       server to ask (default: first nameserver in /etc/resolv.conf), port 53 (--tls: 853)
   -p, --port PORT      server port (with --trace: the port of every server in the walk)
   --tcp                query over TCP (UDP retries over TCP by itself when the answer is truncated)
+  --tls                query over TLS (DNS over TLS, RFC 7858), verifying the server's certificate
+  --tls-ca FILE        trust this CA (PEM) besides the system's, for --tls
+  --tls-name NAME      the name the certificate must be for (default: the server)
   --trace              walk from the root servers through each referral to the authoritative answer
   --root @ADDR[:PORT]  start --trace at this server instead of the built-in root hints
   --root-hints FILE    start --trace at the servers of a named.root-style file
@@ -26,6 +30,9 @@ export const command: Command = {
     const { values, positionals } = parseCommandArgs(args, {
       port: { type: 'string', short: 'p' },
       tcp: { type: 'boolean' },
+      tls: { type: 'boolean' },
+      'tls-ca': { type: 'string' },
+      'tls-name': { type: 'string' },
       trace: { type: 'boolean' },
       root: { type: 'string' },
       'root-hints': { type: 'string' },
@@ -44,7 +51,9 @@ export const command: Command = {
     const port = numberOption(values.port, '--port', 0, 1, 65535);
     const timeout = numberOption(values.timeout, '--timeout', values.trace ? 3 : 5, 0.01, 600);
     const json = Boolean(values.json);
-    const shown = [name, type, ...servers, ...(values.tcp ? ['--tcp'] : []), ...(values.trace ? ['--trace'] : [])].join(' ');
+    const shown = [name, type, ...servers, ...(values.tcp ? ['--tcp'] : []), ...(values.tls ? ['--tls'] : []), ...(values.trace ? ['--trace'] : [])].join(' ');
+    if (values.tls && (values.tcp || values.trace)) throw new UsageError('--tls goes without --tcp and --trace');
+    if (!values.tls && (values['tls-ca'] || values['tls-name'])) throw new UsageError('--tls-ca and --tls-name go with --tls');
 
     if (values.trace) {
       if (servers.length > 0) throw new UsageError('--trace starts at the root: use --root @addr:port instead of @server');
@@ -63,8 +72,13 @@ export const command: Command = {
 
     if (values.root || values['root-hints']) throw new UsageError('--root and --root-hints go with --trace');
     const server = servers[0] ? parseServer(servers[0]) : undefined;
+    const caFile = values['tls-ca'];
+    const ca = caFile === undefined ? undefined : await readFile(caFile).catch((err: NodeJS.ErrnoException) => {
+      throw new UsageError(`cannot read --tls-ca ${caFile}: ${err.code ?? err.message}`);
+    });
+    const tls = values.tls ? { ca: ca && [ca], servername: values['tls-name'] } : undefined;
     return runDiagnostic(io, 'dig', json,
-      () => dig({ name, type, server: server?.host, port: port || server?.port || 53, tcp: values.tcp, timeoutMs: timeout * 1000 }),
+      () => dig({ name, type, server: server?.host, port: port || server?.port || (tls ? 853 : 53), tcp: values.tcp, tls, timeoutMs: timeout * 1000 }),
       { render: (result) => renderDig(result, shown) });
   },
 };
