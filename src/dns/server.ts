@@ -32,7 +32,7 @@ export interface DnsStatus {
   listening: BoundAddress[];
   zones: { origin: string; serial: number; records: number; source: string }[];
   counters: DnsCounters;
-  resolver?: { cache_entries: number; upstream_queries: number };
+  resolver?: { cache_entries: number; cache_bytes: number; upstream_queries: number };
   tcp_connections: number;
 }
 
@@ -203,7 +203,7 @@ export class DnsServer implements Component, HasStatus<DnsStatus> {
       this.rateLimiter = new ResponseRateLimiter(config.rate_limit, this.clock);
     }
     const set = new ZoneSet(zones);
-    const handlers = buildHandlers(config, set, this.resolver, this.deps.pools, this.deps.random ?? Math.random);
+    const handlers = buildHandlers(config, set, this.resolver, this.deps.pools, this.deps.random ?? Math.random, this.counters);
     this.engine = new DnsEngine(set, handlers, config.max_udp_size, this.logger, this.counters);
   }
 

@@ -44,6 +44,8 @@ export interface CacheHit {
   /** Whole seconds since it was stored: subtracted from every TTL in the answer. */
   age: number;
   stale: boolean;
+  /** Milliseconds until it expires (negative once stale). */
+  left: number;
 }
 
 /**
@@ -94,7 +96,7 @@ export class AnswerCache {
       this.entries.delete(cacheKey);
       return undefined;
     }
-    return { entry, age: Math.floor(ageMs / 1000), stale };
+    return { entry, age: Math.floor(ageMs / 1000), stale, left: entry.ttl * 1000 - ageMs };
   }
 
   /** Stores an answer; its lifetime is the smallest TTL in it (or the negative TTL), clamped by config. */
