@@ -1,10 +1,13 @@
 // DNS over TLS (RFC 7858) in the real `switchyard start`: kdig +tls and `switchyard dig --tls` verify the
 // certificate against a CA made for the test; TLS 1.1 is refused; ALPN "dot"; `switchyard check` lists the
 // tls:// address; a reload (SIGHUP) with new zone data keeps DoT serving, on the open connection too.
+// In process: the TCP limits hold from the accept (a silent handshake is closed after io_timeout, and
+// counts against max_connections_per_client), and a handshaken connection idles by idle_timeout.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import net from 'node:net';
 import tls from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
@@ -13,7 +16,7 @@ import { decodeMessage } from '../../../src/dns/resolver/message.ts';
 import { runSwitchyard, type RunningSwitchyard } from '../../support/run-switchyard.ts';
 import { switchyard } from '../diag/cli.ts';
 import { makeTlsFixtures, type TlsFixtures } from '../diag/tls-fixtures.ts';
-import { parseDig } from './support.ts';
+import { parseDig, startDns } from './support.ts';
 
 const run = promisify(execFile);
 
@@ -140,5 +143,47 @@ describe('dns over tls through switchyard start', () => {
     const fresh = await connect(port, { ca: [ca] });
     assert.equal((await ask(fresh, 'www.example.test.', 3))?.answer[0].rdata.join('.'), '192.0.2.2');
     fresh.destroy();
+  });
+});
+
+describe('dns over tls limits (in process)', () => {
+  let fixtures: TlsFixtures;
+  let ca: Buffer;
+  before(async () => {
+    fixtures = await makeTlsFixtures();
+    ca = await readFile(fixtures.caFile);
+  });
+  after(async () => {
+    if (fixtures) await rm(fixtures.dir, { recursive: true, force: true });
+  });
+
+  it('holds the handshake to io_timeout and to the per-client cap; a handshaken connection idles by idle_timeout', async () => {
+    const dns = await startDns(
+      `${config(fixtures, '192.0.2.1').replace('udp://127.0.0.1:0, ', '')}  tcp: { io_timeout: 300ms, idle_timeout: 5s, max_connections_per_client: 2 }\n`,
+    );
+    try {
+      const port = dns.port;
+      const silent = await new Promise<net.Socket>((resolve, reject) => {
+        const socket = net.connect(port, '127.0.0.1', () => resolve(socket));
+        socket.once('error', reject);
+      });
+      const closed = new Promise<number>((resolve) => {
+        const opened = performance.now();
+        silent.on('error', () => {});
+        silent.once('close', () => resolve(performance.now() - opened));
+      });
+      const handshaken = await connect(port, { ca: [ca] });
+      // the cap of 2 is reached (one silent, one handshaken): a third connection is closed at once
+      await assert.rejects(connect(port, { ca: [ca] }));
+      assert.equal(dns.server.status().counters.tcp_refused, 1);
+      const silentFor = await closed;
+      assert.ok(silentFor >= 250 && silentFor < 1500, `a silent handshake closed after ${silentFor.toFixed(0)} ms`);
+      // the handshaken connection outlived io_timeout: it is idle, not mid-message
+      assert.equal((await ask(handshaken, 'www.example.test.', 5))?.answer[0].rdata.join('.'), '192.0.2.1');
+      assert.ok(dns.server.status().counters.tcp_timeouts >= 1);
+      handshaken.destroy();
+    } finally {
+      await dns.stop();
+    }
   });
 });
