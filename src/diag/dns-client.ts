@@ -7,6 +7,7 @@ import tls from 'node:tls';
 import { randomInt } from 'node:crypto';
 import dnsPacket from 'dns-packet';
 import type { Packet, RecordType } from 'dns-packet';
+import { httpsExchange, type DohOptions } from './doh-client.ts';
 import { DiagError } from './errors.ts';
 import { joinHostPort } from './format.ts';
 
@@ -22,6 +23,8 @@ export interface DnsQuery {
   tcp?: boolean;
   /** DNS over TLS: the certificate is verified against `servername` (default: the server address). */
   tls?: DnsTlsOptions;
+  /** DNS over HTTPS (RFC 8484) to this endpoint instead (server and port are the URL's). */
+  https?: DohOptions;
   timeoutMs?: number;
   /** UDP attempts before giving up (dig: 3). */
   tries?: number;
@@ -37,7 +40,7 @@ export interface DnsTlsOptions {
 export interface DnsExchange {
   query: Packet;
   response: Packet;
-  transport: 'UDP' | 'TCP' | 'TLS';
+  transport: 'UDP' | 'TCP' | 'TLS' | 'HTTPS';
   /** true when the UDP answer came back truncated and was asked again over TCP. */
   retriedOverTcp: boolean;
   server: string;
@@ -60,10 +63,17 @@ export function buildQuery(name: string, type: RecordType, recursion: boolean): 
 /** Sends one query; throws DiagError('DNS', …) on timeout, refusal or a malformed answer. */
 export async function exchange(options: DnsQuery): Promise<DnsExchange> {
   const query = buildQuery(options.name, options.type, options.recursion ?? true);
+  // RFC 8484 4.1: ID 0 over HTTPS, so that identical queries are identical requests (HTTP caching)
+  if (options.https) query.id = 0;
   const wire = dnsPacket.encode(query);
   const timeoutMs = options.timeoutMs ?? 5000;
   const where = joinHostPort(options.server, options.port);
   const started = performance.now();
+  if (options.https) {
+    const bytes = await httpsExchange(wire, options.https, timeoutMs);
+    const response = decode(bytes, options.https.url.href);
+    return { query, response, transport: 'HTTPS', retriedOverTcp: false, server: options.server, port: options.port, elapsedMs: performance.now() - started, responseBytes: bytes.length, queryBytes: wire.length };
+  }
   if (options.tls) {
     const bytes = await streamExchange(wire, options, timeoutMs, where, options.tls);
     const response = decode(bytes, where);
