@@ -7,7 +7,7 @@ import type { DnsCounters } from '../engine.ts';
 import { renderTruncated, type ResponseLimits } from '../render.ts';
 import { Flag, HEADER_SIZE, OPT_SIZE, RRType } from '../wire/constants.ts';
 import type { DnsQuery } from '../wire/query.ts';
-import { forEachTtl, type AnswerCache, type CachedAnswer } from '../resolver/cache.ts';
+import { answerCountOf, authorityCountOf, forEachTtl, PREFETCHED, rcodeOf, type AnswerCache, type CachedAnswer } from '../resolver/cache.ts';
 import type { Resolve } from './resolver.ts';
 
 /** RFC 8767 4: stale answers carry a short TTL so clients come back soon. */
@@ -18,18 +18,20 @@ export function renderCached(query: DnsQuery, entry: CachedAnswer, age: number, 
   const edns = query.ednsVersion >= 0;
   const records = entry.records;
   const total = questionEnd + records.length + (edns ? OPT_SIZE : 0);
-  const flags = Flag.RA | entry.rcode;
+  const flags = Flag.RA | rcodeOf(entry);
+  const answerCount = answerCountOf(entry);
+  const authorityCount = authorityCountOf(entry);
   if (total > limits.max) return renderTruncated(query, flags, limits);
   const out = Buffer.allocUnsafe(total);
   out.writeUInt16BE(query.id, 0);
   out.writeUInt16BE(Flag.QR | (query.flags & (Flag.RD | Flag.CD)) | flags, 2);
   out.writeUInt16BE(1, 4);
-  out.writeUInt16BE(entry.answerCount, 6);
-  out.writeUInt16BE(entry.authorityCount, 8);
+  out.writeUInt16BE(answerCount, 6);
+  out.writeUInt16BE(authorityCount, 8);
   out.writeUInt16BE(edns ? 1 : 0, 10);
   query.message.copy(out, HEADER_SIZE, HEADER_SIZE, questionEnd);
   out.write(records, questionEnd, 'latin1');
-  forEachTtl(out, questionEnd, entry.answerCount + entry.authorityCount, (offset) => {
+  forEachTtl(out, questionEnd, answerCount + authorityCount, (offset) => {
     out.writeUInt32BE(stale ? STALE_TTL : Math.max(0, out.readUInt32BE(offset) - age), offset);
   });
   if (edns) {
@@ -61,8 +63,8 @@ export function cacheLink(cache: AnswerCache, prefetch: PrefetchOptions): DnsHan
       const hit = cache.get(query.key, query.qtype);
       if (hit === undefined || hit.stale) return undefined;
       const entry = hit.entry;
-      if (hits > 0 && !entry.prefetched && ++entry.hits > hits && hit.left * 10 <= entry.ttl * 1000) {
-        entry.prefetched = true;
+      if (hits > 0 && entry.hits !== PREFETCHED && ++entry.hits > hits && hit.left * 10 <= entry.ttl * 1000) {
+        entry.hits = PREFETCHED;
         counters.prefetches++;
         // a failed refresh leaves the entry to expire (and to serve stale) as it would have
         resolve(query.key, query.qtype).catch(ignore);

@@ -1,6 +1,6 @@
 // The answer cache: TTLs count down with the (fake) clock, negative entries live for the negative TTL,
-// serve-stale keeps expired entries for its window, and the byte accounting bounds the real heap (1M
-// entries inserted into a 200 MB cache, measured by bench/dns/cache-memory.ts in a process of its own).
+// serve-stale keeps expired entries for its window, and the byte accounting bounds the real heap (1.5M
+// entries through a 200 MB cache, measured by bench/dns/cache-memory.ts in a process of its own).
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import path from 'node:path';
@@ -51,13 +51,13 @@ describe('AnswerCache', () => {
     assert.equal(cache.get('k', RRType.A), undefined);
   });
 
-  it('keeps 1M inserted entries within max_size 200mb, real heap included', { timeout: 60_000 }, async () => {
+  it('keeps the real heap within max_size 200mb while 1.5M entries go through it', { timeout: 90_000 }, async () => {
     const bench = path.resolve(import.meta.dirname, '../../../bench/dns/cache-memory.ts');
-    const { stdout } = await promisify(execFile)(process.execPath, ['--expose-gc', bench, '--entries', '1000000', '--max-size', '200mb', '--json'], { timeout: 60_000 });
+    const { stdout } = await promisify(execFile)(process.execPath, ['--expose-gc', bench, '--entries', '1500000', '--max-size', '200mb', '--json'], { timeout: 90_000 });
     const result = JSON.parse(stdout) as { held: number; maxSize: number; accounted: number; real: number; seconds: number };
-    process.stdout.write(`# cache: ${result.held} of 1M entries held, accounted ${(result.accounted / 2 ** 20).toFixed(1)} MB, real heap ${(result.real / 2 ** 20).toFixed(1)} MB\n`);
+    process.stdout.write(`# cache: ${result.held} of 1.5M entries held, accounted ${(result.accounted / 2 ** 20).toFixed(1)} MB, real heap ${(result.real / 2 ** 20).toFixed(1)} MB\n`);
     assert.ok(result.accounted <= result.maxSize);
     assert.ok(result.real <= result.maxSize * 1.05, `real heap ${result.real} bytes over the 200 MB bound`);
-    assert.ok(result.held > 750_000, `only ${result.held} entries fit`);
+    assert.ok(result.held > 880_000, `only ${result.held} entries fit`);
   });
 });

@@ -1,5 +1,5 @@
 // The resolver's answer cache: positive and negative answers (RFC 2308) keyed by name and type, held for
-// their TTL, bounded by entry count and by bytes (`max_size`; lru-cache evicts the least recently used).
+// their TTL, bounded by entry count and by bytes (`max_size`; ClockCache evicts, approximately least recently used).
 // Expired entries stay for the serve-stale window (RFC 8767) and are used only when upstreams fail or are
 // slow. Hits are counted so that popular entries can be refreshed before they expire (prefetch).
 //
@@ -7,11 +7,11 @@
 // pointer to offset 12, other names in full): strings are the most compact thing V8 holds, and rendering
 // is a copy plus a TTL patch. An entry's size is estimated as its record and key bytes plus ENTRY_OVERHEAD,
 // measured (bench/dns/cache-memory.ts) so that the estimate bounds the heap the cache really takes.
-import { LRUCache } from 'lru-cache';
 import type { Clock } from '../../core/index.ts';
 import { HEADER_SIZE, RRClass, RRType } from '../wire/constants.ts';
 import { keyOf, wireOfKey } from '../wire/name.ts';
 import { MessageWriter, type ResourceRecord } from '../wire/writer.ts';
+import { ClockCache } from './clock-cache.ts';
 import { decodeMessage } from './message.ts';
 
 export interface CacheConfig {
@@ -23,21 +23,29 @@ export interface CacheConfig {
   max_ttl: number;
 }
 
+// Entries are many (a million in 200 MB), so their fields are few and small integers (V8 keeps those in
+// the object itself): rcode and the two record counts share one.
 export interface CachedAnswer {
-  readonly rcode: number;
   /** Answer then authority records, wire form, as latin1. */
   readonly records: string;
-  readonly answerCount: number;
-  readonly authorityCount: number;
+  /** The rcode (4 bits), answer and authority record counts (13 bits each: a message holds < 6000). */
+  readonly counts: number;
   /** When it was stored: tenths of a second since the cache was made (a small integer: no boxed double). */
   readonly born: number;
   /** Seconds it stays fresh. */
   readonly ttl: number;
-  /** Fresh hits so far (prefetch takes entries hit more than `prefetch_hits` times). */
+  /** Fresh hits so far (prefetch takes entries hit more than `prefetch_hits` times); PREFETCHED once refreshed. */
   hits: number;
-  /** A background refresh was started for it (at most one per entry). */
-  prefetched: boolean;
+  /** Hit since eviction last looked at it (see ClockCache). */
+  referenced: boolean;
 }
+
+/** `hits` of an entry whose background refresh has started (at most one per entry). */
+export const PREFETCHED = -1;
+
+export const rcodeOf = (entry: CachedAnswer): number => entry.counts >>> 26;
+export const answerCountOf = (entry: CachedAnswer): number => (entry.counts >>> 13) & 0x1fff;
+export const authorityCountOf = (entry: CachedAnswer): number => entry.counts & 0x1fff;
 
 export interface CacheHit {
   entry: CachedAnswer;
@@ -50,9 +58,10 @@ export interface CacheHit {
 
 /**
  * Heap bytes an entry costs beyond its record and key characters: the entry object, the two string
- * headers, the lru-cache Map slot and index arrays. Measured by bench/dns/cache-memory.ts (1M entries).
+ * headers and its share of the Map's table, which under churn (evictions, expiries) sits at twice the
+ * entries' count. Measured by bench/dns/cache-memory.ts: 1.5M entries through a 200 MB cache.
  */
-export const ENTRY_OVERHEAD = 190;
+export const ENTRY_OVERHEAD = 170;
 
 /** The estimated bytes of one entry (what max_size is counted in). */
 export function sizeOf(entry: CachedAnswer, cacheKey: string): number {
@@ -60,7 +69,7 @@ export function sizeOf(entry: CachedAnswer, cacheKey: string): number {
 }
 
 export class AnswerCache {
-  private readonly entries: LRUCache<string, CachedAnswer>;
+  private readonly entries: ClockCache<CachedAnswer>;
   private readonly config: CacheConfig;
   private readonly clock: Clock;
   /** Clock time (ms) `born` counts from. */
@@ -70,11 +79,7 @@ export class AnswerCache {
     this.config = config;
     this.clock = clock;
     this.epoch = clock.now();
-    this.entries = new LRUCache<string, CachedAnswer>({
-      max: config.max_entries,
-      maxSize: config.max_size,
-      sizeCalculation: sizeOf,
-    });
+    this.entries = new ClockCache<CachedAnswer>(config.max_entries, config.max_size, sizeOf);
   }
 
   get size(): number {
@@ -110,7 +115,8 @@ export class AnswerCache {
     const writer = new MessageWriter({ compress: false });
     for (const record of [...answer, ...negative]) writer.record(record, keyOf(record.owner) === key ? HEADER_SIZE : undefined);
     const born = Math.floor((this.clock.now() - this.epoch) / 100);
-    const entry: CachedAnswer = { rcode, records: writer.finish().toString('latin1'), answerCount: answer.length, authorityCount: negative.length, born, ttl, hits: 0, prefetched: false };
+    const counts = ((rcode & 0xf) << 26) | (answer.length << 13) | negative.length;
+    const entry: CachedAnswer = { records: writer.finish().toString('latin1'), counts, born, ttl, hits: 0, referenced: false };
     if (ttl > 0) this.entries.set(flatKey(qtype, key), entry);
     return entry;
   }
@@ -136,7 +142,7 @@ function flatKey(qtype: number, key: string): string {
 /** The records of an entry as objects, TTLs reduced by `age` (for the iterative resolver's own use). */
 export function cachedRecords(entry: CachedAnswer, key: string, qtype: number, age: number): { answer: ResourceRecord[]; authority: ResourceRecord[] } {
   const writer = new MessageWriter({ compress: false });
-  writer.header(0, 0x8000, 1, entry.answerCount, entry.authorityCount, 0);
+  writer.header(0, 0x8000, 1, answerCountOf(entry), authorityCountOf(entry), 0);
   writer.question(wireOfKey(key), qtype, RRClass.IN);
   writer.raw(Buffer.from(entry.records, 'latin1'));
   const decoded = decodeMessage(writer.finish());
