@@ -64,7 +64,9 @@ const DOT_ALPN = ['dot'];
 
 /** A TLS terminator for the tls:// addresses (the https listeners' certificate handling, reload and policy). */
 async function startTls(tls: DnsTlsConfig, config: DnsConfig, deps: DnsServerDeps): Promise<TlsTerminator> {
-  const endpoint = { name: 'dns', tls: { ...tls, alpn: DOT_ALPN, hsts: false as const, session_cache: false }, timeouts: { header: config.tcp.io_timeout } };
+  // a self-signed certificate also covers the addresses DoT listens on (wildcards name no host)
+  const hosts = config.listen.filter((entry) => entry.transport === 'tls' && entry.host !== '0.0.0.0' && entry.host !== '::').map((entry) => entry.host);
+  const endpoint = { name: 'dns', tls: { ...tls, alpn: DOT_ALPN, hsts: false as const, session_cache: false }, routes: [{ match: { host: hosts } }], timeouts: { header: config.tcp.io_timeout } };
   const terminator = createTlsTerminator(endpoint, { dataDir: deps.dataDir ?? path.resolve(deps.baseDir, 'data'), baseDir: deps.baseDir, logger: deps.logger, clock: deps.clock });
   await terminator.start();
   return terminator;

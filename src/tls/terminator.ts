@@ -3,7 +3,7 @@
 // Build with the listener config; start() does the file I/O; attach(server) wires a tls.Server to it.
 import path from 'node:path';
 import type { Server as TlsServer, TlsOptions, SecureContext } from 'node:tls';
-import type { ListenerConfig, TlsConfig } from '../config/index.ts';
+import type { TlsConfig } from '../config/index.ts';
 import { EdgeError, messageOf, systemClock, type Clock, type Logger } from '../core/index.ts';
 import { loadPair, normalizeIp, policyOptions, type ContextPolicy, type CertificateSource, type LoadedPair } from './certificate-pair.ts';
 import { SniTable } from './sni.ts';
@@ -44,7 +44,8 @@ export interface TlsStatus {
 export interface TlsEndpoint {
   name: string;
   tls?: Omit<TlsConfig, 'alpn'> & { alpn: readonly string[] };
-  routes?: ListenerConfig['routes'];
+  /** Hosts the self-signed certificate covers besides the loopback names (an https listener: its routes'). */
+  routes?: readonly { match: { host?: string | string[] } }[];
   timeouts: { header: number };
 }
 

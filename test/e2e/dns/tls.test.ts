@@ -2,7 +2,8 @@
 // certificate against a CA made for the test; TLS 1.1 is refused; ALPN "dot"; `switchyard check` lists the
 // tls:// address; a reload (SIGHUP) with new zone data keeps DoT serving, on the open connection too.
 // In process: the TCP limits hold from the accept (a silent handshake is closed after io_timeout, and
-// counts against max_connections_per_client), and a handshaken connection idles by idle_timeout.
+// counts against max_connections_per_client), a handshaken connection idles by idle_timeout; self_signed
+// certificates come from data_dir; new tls settings on reload apply to new connections only.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readFile, rm, writeFile } from 'node:fs/promises';
@@ -12,7 +13,9 @@ import tls from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { queryBytes } from '../../../src/dns/wire/fixtures.ts';
+import { parseConfigText } from '../../../src/config/index.ts';
 import { decodeMessage } from '../../../src/dns/resolver/message.ts';
+import { Rcode } from '../../../src/dns/wire/constants.ts';
 import { runSwitchyard, type RunningSwitchyard } from '../../support/run-switchyard.ts';
 import { switchyard } from '../diag/cli.ts';
 import { makeTlsFixtures, type TlsFixtures } from '../diag/tls-fixtures.ts';
@@ -182,6 +185,26 @@ describe('dns over tls limits (in process)', () => {
       assert.equal((await ask(handshaken, 'www.example.test.', 5))?.answer[0].rdata.join('.'), '192.0.2.1');
       assert.ok(dns.server.status().counters.tcp_timeouts >= 1);
       handshaken.destroy();
+    } finally {
+      await dns.stop();
+    }
+  });
+
+  it('serves a self-signed certificate from data_dir, and applies new tls settings on reload to new connections', async () => {
+    const dns = await startDns('dns:\n  listen: [tls://127.0.0.1:0]\n  tls: { self_signed: true }\n  zones: [ { origin: example.test., soa: { mname: ns.example.test., rname: h.example.test. }, records: [ { name: www, type: A, value: 192.0.2.9 } ] } ]\n');
+    try {
+      const selfCa = await readFile(path.join(dns.dir, 'data', 'tls', 'ca', 'ca.pem'));
+      const open = await connect(dns.port, { ca: [selfCa], maxVersion: 'TLSv1.2' });
+      assert.equal((await ask(open, 'www.example.test.', 1))?.answer[0].rdata.join('.'), '192.0.2.9');
+      const strict = parseConfigText('dns:\n  listen: [tls://127.0.0.1:0]\n  tls: { self_signed: true, min_version: TLSv1.3 }\n', path.join(dns.dir, 'switchyard.yaml'), dns.dir).config;
+      await dns.server.reload(strict.dns!);
+      await assert.rejects(connect(dns.port, { ca: [selfCa], maxVersion: 'TLSv1.2' }), /protocol version/);
+      const fresh = await connect(dns.port, { ca: [selfCa] });
+      assert.equal(fresh.getProtocol(), 'TLSv1.3');
+      fresh.destroy();
+      // the connection made before the reload keeps its TLS 1.2 session
+      assert.equal((await ask(open, 'www.example.test.', 2))?.rcode, Rcode.REFUSED, 'the zone went with the reload; the connection still answers');
+      open.destroy();
     } finally {
       await dns.stop();
     }
