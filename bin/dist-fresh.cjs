@@ -15,6 +15,8 @@ function distStatus(root) {
     return { fresh: false, reason: 'dist/ is not built (npm run build)' };
   }
   const src = path.join(root, 'src');
+  // An installed package ships dist/ and no TypeScript sources (at most src/diag/native, the addon's C code).
+  if (!fs.existsSync(src)) return { fresh: true, reason: 'dist/ only' };
   for (const entry of fs.readdirSync(src, { recursive: true, withFileTypes: true })) {
     if (!entry.isFile() || !entry.name.endsWith('.ts') || entry.name.endsWith('.test.ts')) continue;
     const file = path.join(entry.parentPath ?? entry.path, entry.name);

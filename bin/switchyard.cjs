@@ -13,6 +13,20 @@ const root = path.resolve(__dirname, '..');
 const entry = distStatus(root).fresh ? path.join(root, 'dist', 'cli', 'main.js') : path.join(root, 'src', 'cli', 'main.ts');
 const major = Number(process.versions.node.split('.')[0]);
 
+/**
+ * The Node 24 binary of the `node` dependency: in this package's node_modules (a checkout, a global install)
+ * or in an enclosing one where npm hoisted it (`npm install --prefix DIR switchyard-*.tgz`).
+ */
+function nodeOfDependency() {
+  let dir;
+  try {
+    dir = path.dirname(require.resolve('node/package.json', { paths: [root] }));
+  } catch {
+    return undefined;
+  }
+  return [path.join(dir, 'bin', 'node'), path.join(dir, '..', '.bin', 'node')].find((file) => fs.existsSync(file));
+}
+
 if (major >= 24) {
   import(require('node:url').pathToFileURL(entry).href)
     .then((cli) => cli.main(process.argv.slice(2)))
@@ -24,21 +38,23 @@ if (major >= 24) {
       process.exit(1);
     });
 } else {
-  const candidates = [
-    path.join(root, 'node_modules', 'node', 'bin', 'node'),
-    path.join(root, 'node_modules', '.bin', 'node'),
-  ];
-  const node24 = candidates.find((file) => fs.existsSync(file));
+  const node24 = nodeOfDependency();
   if (!node24) {
     process.stderr.write(`switchyard: needs Node.js 24 (running ${process.version}); run npm install first\n`);
     process.exit(1);
   }
+  // Node before 24 cannot replace its own process image, so this one stays in between until the child exits.
   const child = spawn(node24, [entry, ...process.argv.slice(2)], { stdio: 'inherit' });
-  // Signals reach the whole foreground process group already; forwarding covers kill(1) aimed at us alone.
-  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP']) {
-    process.on(signal, () => child.kill(signal));
-  }
+  // Forwarded, so that kill(1) aimed at this process alone (systemd's KillMode=mixed, a supervisor that
+  // signals its direct child) reaches the edge. A process-group signal (Ctrl-C, kill -- -PGID, systemd's
+  // default control-group stop) reaches the child directly too: it then sees the signal twice, which it
+  // tolerates — the edge drains once and ignores repeats (src/supervisor/run.ts).
+  const forward = (signal) => child.kill(signal);
+  const signals = ['SIGTERM', 'SIGINT', 'SIGHUP'];
+  for (const signal of signals) process.on(signal, forward);
   child.on('exit', (code, signal) => {
+    for (const name of signals) process.off(name, forward);
+    // Died of a signal: die of the same one, so whoever started us sees what happened.
     if (signal) process.kill(process.pid, signal);
     else process.exit(code === null ? 1 : code);
   });

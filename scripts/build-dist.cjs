@@ -1,69 +1,89 @@
-// Builds dist/ (src/ as plain JavaScript, tsconfig.build.json) during `npm install` and `npm run build`.
-// CommonJS so that any Node can run it from npm's install step. Never fails the install: without dist/ (no
-// TypeScript installed, e.g. `npm ci --omit=dev`, or a compile error) everything runs from the .ts sources
-// through Node's type stripping, just with a larger memory footprint per process.
+// Builds dist/ (src/ as plain JavaScript, tsconfig.build.json, plus the bundled worker and demo app) during
+// `npm install` in a checkout, `npm run build`, and `npm pack` (prepack, with --strict). CommonJS so that any
+// Node can run it from npm's install step. Never fails an install in a checkout: without dist/ (no TypeScript
+// installed, e.g. `npm ci --omit=dev`, or a compile error) everything runs from the .ts sources through
+// Node's type stripping, just with a larger memory footprint per process. With --strict (packing) any
+// failure is an error: an installed package cannot run .ts (Node does not strip types under node_modules).
 'use strict';
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
+const strict = process.argv.includes('--strict');
+
+/** Without --strict: says why and leaves the .ts sources to run. With --strict: fails the command. */
+function giveUp(message) {
+  console.log(`switchyard: ${message}`);
+  process.exit(strict ? 1 : 0);
+}
 const dist = path.join(root, 'dist');
 // Written last: its mtime is what "dist/ is at least as new as src/" compares (src/supervisor/dist-entry.ts).
 const stamp = path.join(dist, '.build-stamp');
 
 /**
- * dist/worker/: the traffic worker bundled with esbuild (our code in one module plus one chunk per listener
- * kind, which src/supervisor/listeners.ts imports on demand; packages stay in node_modules). A worker that
- * loads ~100 separate modules idles ~5 MB higher: V8 tiers up Node's own module loader and touches more of
- * the node binary (docs/bench.md, "RSS"). Without esbuild the worker runs dist/supervisor/worker-main.js.
+ * One esbuild bundle of `entry` into `out` (our code in one module, packages stay in node_modules). On
+ * failure `out` is removed and `fallback` (what runs instead) is said; with --strict the build fails.
  */
-function bundleWorker() {
-  const out = path.join(dist, 'worker');
+function bundle(esbuild, what, entry, out, fallback, extra = {}) {
   fs.rmSync(out, { recursive: true, force: true });
+  try {
+    esbuild.buildSync({ entryPoints: [entry], outdir: out, bundle: true, format: 'esm', platform: 'node', target: 'node24', packages: 'external', logLevel: 'warning', ...extra });
+  } catch (err) {
+    fs.rmSync(out, { recursive: true, force: true });
+    if (strict) giveUp(`bundling ${what} failed (${err && err.message})`);
+    console.log(`switchyard: bundling ${what} failed (${err && err.message}); it runs ${fallback}`);
+  }
+}
+
+/**
+ * Both bundles, when esbuild is installed (a checkout's devDependency; an installed package ships them).
+ * dist/worker/: the traffic worker, with one chunk per listener kind, which src/supervisor/listeners.ts
+ * imports on demand. A worker that loads ~100 separate modules idles ~5 MB higher: V8 tiers up Node's own
+ * module loader and touches more of the node binary (docs/bench.md, "RSS"). dist/demo/app/: the demo's
+ * application server (demo/app, TypeScript outside src/), which an installed package cannot run as .ts.
+ */
+function bundleAll() {
   let esbuild;
   try {
     esbuild = require(require.resolve('esbuild', { paths: [root] }));
   } catch {
+    if (strict) giveUp('esbuild is not installed: cannot bundle the worker and the demo app');
     console.log('switchyard: esbuild is not installed, so the worker is not bundled');
+    for (const out of ['worker', path.join('demo', 'app')]) fs.rmSync(path.join(dist, out), { recursive: true, force: true });
     return;
   }
+  bundle(esbuild, 'the worker', path.join(dist, 'supervisor', 'worker-main.js'), path.join(dist, 'worker'), 'dist/supervisor/worker-main.js', { splitting: true });
+  bundle(esbuild, 'the demo app', path.join(root, 'demo', 'app', 'main.ts'), path.join(dist, 'demo', 'app'), 'demo/app/main.ts');
+}
+
+/**
+ * The ICMP addon is loaded relative to its module (src/diag/native/build/…): dist/diag/native links to the
+ * one build. Also run by scripts/install.cjs: npm pack leaves symbolic links out of the package.
+ */
+function linkNativeAddon() {
+  const native = path.join(dist, 'diag', 'native');
+  fs.rmSync(native, { recursive: true, force: true });
+  fs.mkdirSync(path.dirname(native), { recursive: true });
+  fs.symlinkSync(path.join('..', '..', 'src', 'diag', 'native'), native, 'dir');
+}
+
+function build() {
+  let tsc;
   try {
-    esbuild.buildSync({
-      entryPoints: [path.join(dist, 'supervisor', 'worker-main.js')],
-      outdir: out,
-      bundle: true,
-      splitting: true,
-      format: 'esm',
-      platform: 'node',
-      target: 'node24',
-      packages: 'external',
-      logLevel: 'warning',
-    });
-  } catch (err) {
-    fs.rmSync(out, { recursive: true, force: true });
-    console.log(`switchyard: bundling the worker failed (${err && err.message}); it runs dist/supervisor/worker-main.js`);
+    tsc = require.resolve('typescript/bin/tsc', { paths: [root] });
+  } catch {
+    giveUp('typescript is not installed, so no dist/ build; processes run the .ts sources');
   }
+  fs.rmSync(stamp, { force: true });
+  const result = spawnSync(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.build.json')], { cwd: root, stdio: 'inherit' });
+  if (result.status !== 0) giveUp('the dist/ build failed; processes run the .ts sources');
+  linkNativeAddon();
+  bundleAll();
+  fs.writeFileSync(stamp, `${new Date().toISOString()}\n`);
+  console.log('switchyard: built dist/');
 }
 
-let tsc;
-try {
-  tsc = require.resolve('typescript/bin/tsc', { paths: [root] });
-} catch {
-  console.log('switchyard: typescript is not installed, so no dist/ build; processes run the .ts sources');
-  process.exit(0);
-}
+module.exports = { linkNativeAddon };
+if (require.main === module) build();
 
-fs.rmSync(stamp, { force: true });
-const result = spawnSync(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.build.json')], { cwd: root, stdio: 'inherit' });
-if (result.status !== 0) {
-  console.log('switchyard: the dist/ build failed; processes run the .ts sources');
-  process.exit(0);
-}
-// The ICMP addon is loaded relative to its module (src/diag/native/build/…): dist/diag sees the same build.
-const native = path.join(dist, 'diag', 'native');
-fs.rmSync(native, { recursive: true, force: true });
-fs.symlinkSync(path.join('..', '..', 'src', 'diag', 'native'), native, 'dir');
-bundleWorker();
-fs.writeFileSync(stamp, `${new Date().toISOString()}\n`);
-console.log('switchyard: built dist/');

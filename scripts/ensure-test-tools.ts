@@ -20,6 +20,8 @@ const tools: Record<string, string> = {
   wrk: 'wrk',
   nginx: 'nginx-light',
   dnsperf: 'dnsperf',
+  'systemd-analyze': 'systemd',
+  python3: 'python3-minimal', // test/support/ports.ts holds a bound, not listening port with it
 };
 
 // jemalloc, which workers preload (runtime.allocator) and the tests check: found where the runtime looks

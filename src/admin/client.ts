@@ -19,10 +19,17 @@ export interface AdminAnswer {
 
 const hostText = (host: string): string => (host.includes(':') ? `[${host}]` : host);
 
-/** POST `pathname` with the bearer token; `certFile` is admin.tls.cert, required when the scheme is https. */
-export async function postAdmin(address: AdminAddress, pathname: string, token: string, certFile: string | undefined, timeoutMs: number): Promise<AdminAnswer> {
+/**
+ * POST `pathname` with the bearer token and, when given, `json` as the body; `certFile` is admin.tls.cert,
+ * required when the scheme is https.
+ */
+export async function postAdmin(address: AdminAddress, pathname: string, token: string, certFile: string | undefined, timeoutMs: number, json?: unknown): Promise<AdminAnswer> {
+  const body = json === undefined ? '' : JSON.stringify(json);
+  const type = json === undefined ? '' : 'application/json';
   if (address.scheme !== 'https') {
-    const response = await fetch(`http://${hostText(address.host)}:${address.port}${pathname}`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(timeoutMs) });
+    const headers: Record<string, string> = { authorization: `Bearer ${token}` };
+    if (type) headers['content-type'] = type;
+    const response = await fetch(`http://${hostText(address.host)}:${address.port}${pathname}`, { method: 'POST', headers, body: body || undefined, signal: AbortSignal.timeout(timeoutMs) });
     return { status: response.status, body: await response.text() };
   }
   if (!certFile) throw new Error('the admin API speaks https but the config has no admin.tls.cert to verify it');
@@ -38,7 +45,8 @@ export async function postAdmin(address: AdminAddress, pathname: string, token: 
         return;
       }
       // write, not end: the server closes after its answer (connection: close); a client FIN first may cut it
-      socket.write(`POST ${pathname} HTTP/1.1\r\nhost: ${hostText(address.host)}:${address.port}\r\nauthorization: Bearer ${token}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
+      const typeLine = type ? `content-type: ${type}\r\n` : '';
+      socket.write(`POST ${pathname} HTTP/1.1\r\nhost: ${hostText(address.host)}:${address.port}\r\nauthorization: Bearer ${token}\r\n${typeLine}content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
     });
     socket.on('data', (chunk: Buffer) => chunks.push(chunk));
     socket.once('error', (err) => {

@@ -13,6 +13,8 @@ import { tokenMatches } from './token.ts';
 export interface ReloadResult {
   ok: boolean;
   error?: string;
+  /** The config file the edge runs after a successful reload. */
+  config?: string;
 }
 
 /** What the admin API may ask of the running edge. */
@@ -23,7 +25,8 @@ export interface AdminController {
   pools(): Promise<unknown>;
   /** Sets a backend draining (or back to serving); false when pool or backend is unknown. */
   setDraining(pool: string, backend: string, draining: boolean): Promise<boolean>;
-  reload(): Promise<ReloadResult>;
+  /** Reloads the edge's config file, or `file` (absolute), which from then on is the edge's config. */
+  reload(file?: string): Promise<ReloadResult>;
   metrics(): Promise<{ contentType: string; body: string }>;
 }
 
@@ -35,6 +38,16 @@ export interface AdminServerOptions {
   tls?: { certFile: string; keyFile: string; minVersion: 'TLSv1.2' | 'TLSv1.3' };
   controller: AdminController;
   logger: Logger;
+}
+
+/** A request body of at most 64 KiB (the admin API takes small JSON only). */
+async function readSmallBody(request: http.IncomingMessage): Promise<string> {
+  let text = '';
+  for await (const chunk of request) {
+    text += chunk;
+    if (text.length > 65_536) throw new Error('admin: request body too large');
+  }
+  return text;
 }
 
 const json = (response: http.ServerResponse, status: number, body: unknown): void => {
@@ -121,7 +134,16 @@ export class AdminServer implements Component {
     if (method === 'GET' && url.pathname === '/api/status') return json(response, 200, await controller.status());
     if (method === 'GET' && url.pathname === '/api/pools') return json(response, 200, await controller.pools());
     if (method === 'POST' && url.pathname === '/api/reload') {
-      const result = await controller.reload();
+      // Optional body {"config": "/absolute/path.yaml"}: load that file instead of the edge's own.
+      const body = await readSmallBody(request);
+      let file: unknown;
+      try {
+        file = body === '' ? undefined : (JSON.parse(body) as { config?: unknown }).config;
+      } catch {
+        return json(response, 400, { ok: false, error: 'admin: reload body must be JSON: {"config": "/absolute/path"}' });
+      }
+      if (file !== undefined && (typeof file !== 'string' || !file.startsWith('/'))) return json(response, 400, { ok: false, error: 'admin: reload config must be an absolute path' });
+      const result = await controller.reload(file);
       return json(response, result.ok ? 200 : 422, result);
     }
     const match = backendPath.exec(url.pathname);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { UsageError, numberOption, parseCommandArgs } from './command.ts';
+import { UsageError, numberOption, parseCommandArgs, type OptionSpec } from './command.ts';
 
 test('numberOption returns the number, the fallback, or throws a UsageError naming the range', () => {
   assert.equal(numberOption(undefined, '-c', 4, 1, 10), 4);
@@ -9,9 +9,17 @@ test('numberOption returns the number, the fallback, or throws a UsageError nami
   assert.throws(() => numberOption('11', '-c', 4, 1, 10), UsageError);
 });
 
-test('parseCommandArgs turns unknown options into UsageErrors', () => {
-  const { values, positionals } = parseCommandArgs(['host', '-c', '3'], { count: { type: 'string', short: 'c' } });
-  assert.equal(values.count, '3');
-  assert.deepEqual(positionals, ['host']);
-  assert.throws(() => parseCommandArgs(['--bogus'], { count: { type: 'string', short: 'c' } }), UsageError);
+test('parseCommandArgs reads an option table and turns unknown options into UsageErrors', () => {
+  const options: OptionSpec[] = [
+    { name: 'count', short: 'c', value: 'N', description: 'count' },
+    { name: 'json', description: 'json' },
+    { name: 'header', short: 'H', value: 'H', multiple: true, description: 'header' },
+  ];
+  const parsed = parseCommandArgs(['host', '-c', '3', '--json', '-H', 'a: 1', '-H', 'b: 2'], options);
+  assert.equal(parsed.string('count'), '3');
+  assert.equal(parsed.flag('json'), true);
+  assert.deepEqual(parsed.list('header'), ['a: 1', 'b: 2']);
+  assert.deepEqual(parsed.positionals, ['host']);
+  assert.throws(() => parsed.string('bogus'), /not in the command's table/);
+  assert.throws(() => parseCommandArgs(['--bogus'], options), UsageError);
 });

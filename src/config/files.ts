@@ -1,6 +1,6 @@
 // Checks of the files a config names, run at load after the schema and cross-checks (so `check`, start and
 // reload refuse the same things): static roots are directories, certificates and keys are readable PEM
-// that belong together, an existing admin token file is private and long enough, and jemalloc is
+// that belong together, pools' CA files are readable PEM certificates, an existing admin token file is private and long enough, and jemalloc is
 // installed when `allocator: jemalloc` asks for it. Start-up and reload
 // only (async I/O, a few files).
 import { X509Certificate, createPrivateKey } from 'node:crypto';
@@ -61,6 +61,24 @@ async function pemPairProblem(certFile: string, keyFile: string): Promise<PairPr
   return undefined;
 }
 
+/** A pool's tls.ca is a readable file of PEM certificates (each one is parsed; a bundle holds several). */
+async function caProblem(file: string): Promise<string | undefined> {
+  let text: string;
+  try {
+    text = await readFile(file, 'latin1');
+  } catch (err) {
+    return `expected a readable PEM CA certificate, got ${file}: ${errnoOf(err)}`;
+  }
+  const blocks = text.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? [];
+  if (blocks.length === 0) return `expected PEM CA certificates, got ${file}, which holds none`;
+  try {
+    for (const block of blocks) new X509Certificate(block);
+  } catch (err) {
+    return `expected PEM CA certificates, got ${file}: ${errnoOf(err)}`;
+  }
+  return undefined;
+}
+
 async function tokenFileProblem(file: string): Promise<string | undefined> {
   let mode: number;
   let token: string;
@@ -92,6 +110,10 @@ export async function fileIssues(config: Config, baseDir: string): Promise<Confi
     const at = ['dns', 'tls', 'certificates', certIndex];
     checks.push(pemPairProblem(resolve(certificate.cert), resolve(certificate.key)).then((problem) => (problem ? { path: [...at, problem.key], message: problem.message } : undefined)));
   });
+  for (const [name, pool] of Object.entries(config.pools)) {
+    const ca = pool.tls?.ca;
+    if (ca !== undefined) checks.push(caProblem(resolve(ca)).then((problem) => (problem ? { path: ['pools', name, 'tls', 'ca'], message: problem } : undefined)));
+  }
   if (config.admin?.tls) {
     const { cert, key } = config.admin.tls;
     checks.push(pemPairProblem(resolve(cert), resolve(key)).then((problem) => (problem ? { path: ['admin', 'tls', problem.key], message: problem.message } : undefined)));

@@ -127,9 +127,6 @@ function poolIssues(config: Config, given: Given): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   for (const [name, pool] of Object.entries(config.pools)) {
     const at = (...keys: Path): Path => ['pools', name, ...keys];
-    if (pool.tls && pool.protocol === 'http1') {
-      issues.push({ path: at('tls'), message: 'expected no tls on an http1 pool (TLS to HTTP/1.1 backends is not implemented yet: requests would go out in plaintext); use protocol: h2 or grpc for TLS backends' });
-    }
     if (pool.tls && pool.protocol === 'h2c') {
       issues.push({ path: at('tls'), message: 'expected no tls on an h2c pool (h2c is HTTP/2 in cleartext); use protocol: h2 for HTTP/2 over TLS' });
     }

@@ -3,3 +3,4 @@ export * from './units.ts';
 export * from './lifecycle.ts';
 export * from './clock.ts';
 export * from './log.ts';
+export * from './http-date.ts';

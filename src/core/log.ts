@@ -9,6 +9,8 @@ export interface LogOptions {
   /** Where lines go; default stdout (fd 1). Written asynchronously: lines queue while a write is in flight, so
    * a busy access log coalesces into large writes and the hot path never blocks on it. */
   destination?: DestinationStream | string | number;
+  /** Rewrites each serialized line before it is written (pino's hooks.streamWrite): the access log's formats. */
+  streamWrite?: (line: string) => string;
 }
 
 export function createLogger(options: LogOptions = {}): Logger {
@@ -22,6 +24,7 @@ export function createLogger(options: LogOptions = {}): Logger {
       base: { pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
+      ...(options.streamWrite ? { hooks: { streamWrite: options.streamWrite } } : {}),
     },
     destination,
   );

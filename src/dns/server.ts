@@ -189,8 +189,9 @@ export class DnsServer implements Component, HasStatus<DnsStatus> {
       this.terminator = terminator;
       for (const listener of this.dot) this.useTls(listener);
     }
+    // No 'reloaded' line here: this is one part of a reload that may still be rolled back; the supervisor
+    // announces it once the whole reload has committed.
     if (this.bound.length > 0) this.watchZoneFiles();
-    this.logger.info({ zones: zones.length }, 'dns: reloaded');
   }
 
   private async swapEngine(config: DnsConfig, zones: Zone[]): Promise<void> {

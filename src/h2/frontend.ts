@@ -7,6 +7,7 @@ import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { ListenerConfig } from '../config/index.ts';
 import { messageOf, systemClock, type Clock, type Logger } from '../core/index.ts';
+import { rawRequestValid } from './field-rules.ts';
 import { IdleSweep, closedOrDeadline } from './lifecycle.ts';
 import { ResetCounter } from './reset-guard.ts';
 import { http2ServerOptions } from './server-options.ts';
@@ -171,6 +172,11 @@ export class H2Frontend {
         return;
       }
       if ((stream.id ?? 0) > lastStreamId) lastStreamId = stream.id ?? 0;
+      // a request that could say something else once downgraded to HTTP/1.1 (field-rules.ts) is malformed
+      if (!rawRequestValid(rawHeaders)) {
+        context.reset(stream, constants.NGHTTP2_PROTOCOL_ERROR);
+        return;
+      }
       // node:http2 announces SETTINGS_MAX_HEADER_LIST_SIZE but does not enforce it on what it receives
       if (headerListSize(rawHeaders) > this.listener.http2.max_header_list_size) {
         stream.respond({ ':status': 431, 'content-type': 'text/plain; charset=utf-8' });

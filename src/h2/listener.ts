@@ -45,9 +45,9 @@ export class H2Listener {
   private readonly deps: H2ListenerDeps;
   private pools: PoolLookup;
   private readonly http: HttpListener;
-  /** node:http2: listeners with routes to HTTP/2 or gRPC pools (streams proxied stream to stream), or `http2.engine: node`. */
+  /** node:http2: listeners with `http2.engine: node`. */
   private readonly frontend: H2Frontend;
-  /** Switchyard's own HTTP/2 codec (src/h2/codec): every other listener. */
+  /** Switchyard's own HTTP/2 codec (src/h2/codec): every other listener, also those with routes to HTTP/2 or gRPC pools. */
   private readonly codec: CodecFrontend;
   private readonly terminator: TlsTerminator | undefined;
   private readonly upstreamSessions = new Map<string, H2UpstreamSessions>();
@@ -79,7 +79,7 @@ export class H2Listener {
     this.terminator = config.protocol === 'https' ? createTlsTerminator(config, { dataDir: deps.dataDir, baseDir: deps.baseDir, logger: deps.logger, clock: deps.clock, ticketSeed: deps.ticketSeed }) : undefined;
     this.dispatch = this.buildDispatch();
     this.frontend = new H2Frontend(config, { dispatch: (stream, headers, rawHeaders, context) => this.dispatch.dispatch(stream, headers, rawHeaders, context), logger: deps.logger, clock: deps.clock });
-    this.codec = new CodecFrontend(config, { exchange: (request, downstream) => this.http.handleExchange(request, downstream), logger: deps.logger, clock: deps.clock, responseHeaders: this.responseHeaders() });
+    this.codec = new CodecFrontend(config, { exchange: (request, downstream, encrypted, localPort) => this.dispatch.exchange(request, downstream, encrypted, localPort), logger: deps.logger, clock: deps.clock, responseHeaders: this.responseHeaders() });
   }
 
   private responseHeaders(): Readonly<Record<string, string>> | undefined {
@@ -87,9 +87,9 @@ export class H2Listener {
     return hsts ? { 'strict-transport-security': hsts } : undefined;
   }
 
-  /** New HTTP/2 connections go to the codec unless a route needs node:http2's streams or the config asks for it. */
+  /** New HTTP/2 connections go to the codec unless the config asks for node:http2. */
   private get engine(): 'codec' | 'node' {
-    return this.config.http2.engine === 'auto' && !this.dispatch.proxiesStreams ? 'codec' : 'node';
+    return this.config.http2.engine === 'auto' ? 'codec' : 'node';
   }
 
   private acceptH2(socket: Socket | TLSSocket): void {
@@ -134,8 +134,13 @@ export class H2Listener {
         if (socket.alpnProtocol === 'h2') this.acceptH2(socket);
         else this.http.acceptConnection(socket);
       });
-      // handshake failures (old versions, weak ciphers, bytes that are not TLS): the socket is closed by tls
-      secure.on('tlsClientError', (err) => this.deps.logger.debug({ listener: this.config.name, err: messageOf(err) }, 'tls handshake failed'));
+      // handshake failures (old versions, weak ciphers, bytes that are not TLS) and handshake timeouts. Node
+      // emits this but does not close the socket: a TLS 1.3 client that sends its Finished and a FIN at once
+      // leaves the server socket in CLOSE_WAIT, never secure, with its OpenSSL state (~60 KB), forever.
+      secure.on('tlsClientError', (err, socket) => {
+        socket.destroy();
+        this.deps.logger.debug({ listener: this.config.name, err: messageOf(err) }, 'tls handshake failed');
+      });
       server = secure;
     } else {
       server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.sniff(socket));

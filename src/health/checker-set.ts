@@ -6,7 +6,8 @@ import { EdgeError, type Clock, type Component, type HasStatus, type Logger } fr
 import { backendId } from '../pool/index.ts';
 import { HealthChecker } from './checker.ts';
 import { builtinProbes } from './probes/index.ts';
-import type { HealthCheckStatus, HealthTransitionListener, ProbeRegistry, ProbeTarget } from './types.ts';
+import { UpstreamTlsClient } from '../tls/index.ts';
+import type { HealthCheckStatus, HealthTransitionListener, ProbeContext, ProbeRegistry, ProbeTarget } from './types.ts';
 
 export interface HealthCheckersOptions {
   onTransition: HealthTransitionListener;
@@ -23,6 +24,14 @@ export function probeTargets(config: PoolConfig): ProbeTarget[] {
   return config.backends.map(({ address }) => ({ id: backendId(address.host, address.port), host: address.host, port: address.port }));
 }
 
+/** An HTTP/1.1 pool with `tls:` is probed over TLS as the proxy connects; each apply reads its CA again. */
+function contextOf(name: string, config: PoolConfig, baseDir: string): ProbeContext {
+  if (config.tls === undefined || config.protocol !== 'http1') return {};
+  const tls = new UpstreamTlsClient(name, config.tls);
+  void tls.load(baseDir);
+  return { tls };
+}
+
 export class HealthCheckers implements Component, HasStatus<HealthCheckStatus[]> {
   private readonly options: HealthCheckersOptions;
   private readonly probes: ProbeRegistry;
@@ -34,8 +43,11 @@ export class HealthCheckers implements Component, HasStatus<HealthCheckStatus[]>
     this.probes = options.probes ?? builtinProbes();
   }
 
-  /** Builds or updates the checkers for `pools` (throws, changing nothing, if a check type has no probe). */
-  apply(pools: Readonly<Record<string, PoolConfig>>): void {
+  /**
+   * Builds or updates the checkers for `pools` (throws, changing nothing, if a check type has no probe).
+   * `baseDir`: the directory of the config file, which pools' tls.ca paths are relative to.
+   */
+  apply(pools: Readonly<Record<string, PoolConfig>>, baseDir = process.cwd()): void {
     for (const [name, config] of Object.entries(pools)) {
       if (config.health !== undefined && !this.probes.has(config.health.type)) {
         throw new EdgeError('SY_ERR_HEALTH_PROBE', `pool ${name}: no health probe for type ${config.health.type}`, { source: 'config' });
@@ -43,8 +55,10 @@ export class HealthCheckers implements Component, HasStatus<HealthCheckStatus[]>
     }
     const next = new Map<string, HealthChecker>();
     const created: HealthChecker[] = [];
+    const contexts = new Map<string, ProbeContext>();
     for (const [name, config] of Object.entries(pools)) {
       if (config.health === undefined) continue;
+      contexts.set(name, contextOf(name, config, baseDir));
       const existing = this.checkers.get(name);
       if (existing !== undefined) {
         next.set(name, existing);
@@ -55,6 +69,7 @@ export class HealthCheckers implements Component, HasStatus<HealthCheckStatus[]>
         pool: name,
         config: config.health,
         backends: probeTargets(config),
+        context: contexts.get(name),
         onTransition: this.options.onTransition,
         clock: this.options.clock,
         logger: this.options.logger,
@@ -67,7 +82,7 @@ export class HealthCheckers implements Component, HasStatus<HealthCheckStatus[]>
     }
     for (const [name, checker] of next) {
       const config = pools[name];
-      if (!created.includes(checker) && config.health !== undefined) checker.update(config.health, probeTargets(config));
+      if (!created.includes(checker) && config.health !== undefined) checker.update(config.health, probeTargets(config), contexts.get(name));
     }
     for (const [name, checker] of this.checkers) if (!next.has(name)) void checker.stop();
     this.checkers.clear();

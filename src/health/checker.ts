@@ -8,12 +8,14 @@ import type { HealthConfig } from '../config/index.ts';
 import { EdgeError, systemClock, type Clock, type Component, type HasStatus, type Logger, type TimerHandle } from '../core/index.ts';
 import { HealthThresholds } from './thresholds.ts';
 import { builtinProbes } from './probes/index.ts';
-import type { HealthCheckStatus, HealthProbe, HealthTransitionListener, ProbeRegistry, ProbeResult, ProbeTarget } from './types.ts';
+import type { HealthCheckStatus, HealthProbe, HealthTransitionListener, ProbeContext, ProbeRegistry, ProbeResult, ProbeTarget } from './types.ts';
 
 export interface HealthCheckerOptions {
   pool: string;
   config: HealthConfig;
   backends: readonly ProbeTarget[];
+  /** The pool's TLS client (see ProbeContext), for the probes that connect like the proxy does. */
+  context?: ProbeContext;
   onTransition: HealthTransitionListener;
   clock?: Clock;
   logger?: Logger;
@@ -54,7 +56,7 @@ export class HealthChecker implements Component, HasStatus<HealthCheckStatus> {
     this.pool = options.pool;
     this.config = options.config;
     this.probes = options.probes ?? builtinProbes();
-    this.probe = this.buildProbe(options.config);
+    this.probe = this.buildProbe(options.config, options.context);
     this.onTransition = options.onTransition;
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger;
@@ -83,8 +85,8 @@ export class HealthChecker implements Component, HasStatus<HealthCheckStatus> {
    * Reload: new check settings and/or backend list. Backends that remain keep their verdict and streaks;
    * new ones start as a new checker's would; removed ones stop being probed.
    */
-  update(config: HealthConfig, backends: readonly ProbeTarget[]): void {
-    this.probe = this.buildProbe(config);
+  update(config: HealthConfig, backends: readonly ProbeTarget[], context?: ProbeContext): void {
+    this.probe = this.buildProbe(config, context);
     this.config = config;
     this.setBackends(backends);
   }
@@ -130,12 +132,12 @@ export class HealthChecker implements Component, HasStatus<HealthCheckStatus> {
     }
   }
 
-  private buildProbe(config: HealthConfig): HealthProbe {
+  private buildProbe(config: HealthConfig, context: ProbeContext | undefined): HealthProbe {
     const factory = this.probes.get(config.type);
     if (factory === undefined) {
       throw new EdgeError('SY_ERR_HEALTH_PROBE', `pool ${this.pool}: no health probe for type ${config.type}`, { source: 'config' });
     }
-    return factory.create(config);
+    return factory.create(config, context);
   }
 
   private schedule(watch: Watch, delay: number): void {
@@ -183,9 +185,11 @@ export class HealthChecker implements Component, HasStatus<HealthCheckStatus> {
     watch.lastCheck = this.clock.now();
     if (!watch.thresholds.record(result.ok)) return;
     const healthy = watch.thresholds.healthy;
-    const fields = { pool: this.pool, backend: watch.target.id, healthy, reason: result.reason };
-    if (healthy) this.logger?.info(fields, `pool ${this.pool}: backend ${watch.target.id} is up (${result.reason})`);
-    else this.logger?.warn(fields, `pool ${this.pool}: backend ${watch.target.id} is down (${result.reason})`);
+    // The one log line of a transition (the control plane that hears it does not log it again): a
+    // backend going down is worth a warning, one coming back is news. Stable msg, details as fields.
+    const fields = { pool: this.pool, backend: watch.target.id, reason: result.reason };
+    if (healthy) this.logger?.info(fields, 'backend up');
+    else this.logger?.warn(fields, 'backend down');
     try {
       this.onTransition(this.pool, watch.target.id, healthy, result.reason);
     } catch (err) {

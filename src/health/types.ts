@@ -2,6 +2,7 @@
 // timeouts and rise/fall thresholds, and reports transitions without owning any pool (the primary process
 // runs checkers and pushes transitions to workers, whose pools apply them with `pool.setHealth`).
 import type { HealthConfig } from '../config/index.ts';
+import type { UpstreamTlsClient } from '../tls/index.ts';
 
 /** What a probe checks: a pool backend (`id` is the pool's backend id, "host:port"). */
 export interface ProbeTarget {
@@ -24,10 +25,16 @@ export interface HealthProbe {
   check(target: ProbeTarget, signal: AbortSignal): Promise<ProbeResult>;
 }
 
+/** What a probe knows of its pool besides the `health:` section. */
+export interface ProbeContext {
+  /** An HTTP/1.1 pool's `tls:`, loaded by whoever built the checker: the http probe connects with it. */
+  tls?: UpstreamTlsClient;
+}
+
 /** Builds a probe for a `health:` section (precomputing matchers and headers); registered under `type`. */
 export interface ProbeFactory {
   readonly type: string;
-  create(config: HealthConfig): HealthProbe;
+  create(config: HealthConfig, context?: ProbeContext): HealthProbe;
 }
 
 /** Probes by `health.type`; built-ins from `builtinProbes()`, the HTTP/2 component adds `grpc`. */

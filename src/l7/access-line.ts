@@ -4,9 +4,11 @@
 // request's JavaScript. Here constant fragments are copied from pre-encoded bytes, numbers are written
 // digit by digit, and request strings byte by byte while they are plain ASCII; anything else (quotes,
 // backslashes, control or non-ASCII characters) takes JSON.stringify, so the output is the same JSON.
+// The combined and text formats (access-formats.ts) use the same buffer with plain() instead of str().
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
+const HEX = [0x30, 0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37, 0x38, 0x39, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66];
 
 export function encodeAscii(text: string): Uint8Array {
   const bytes = new Uint8Array(text.length);
@@ -54,6 +56,33 @@ export class AccessLine {
       buf[pos++] = c;
     }
     buf[pos++] = QUOTE;
+    this.pos = pos;
+  }
+
+  /**
+   * A request string outside JSON (combined / text lines), as nginx escapes it: printable ASCII as is,
+   * `"`, `\`, control characters and every byte of non-ASCII UTF-8 as `\xHH`. At most 12 bytes per
+   * UTF-16 unit (a 3-byte character, each byte escaped).
+   */
+  plain(value: string): void {
+    const buf = this.buf;
+    let pos = this.pos;
+    for (let i = 0; i < value.length; i++) {
+      const c = value.charCodeAt(i);
+      if (c >= 0x20 && c <= 0x7e && c !== QUOTE && c !== BACKSLASH) {
+        buf[pos++] = c;
+        continue;
+      }
+      const point = value.codePointAt(i)!;
+      if (point > 0xffff) i++;
+      const bytes = point < 0x80 ? [point] : [...Buffer.from(String.fromCodePoint(point), 'utf8')];
+      for (const byte of bytes) {
+        buf[pos++] = BACKSLASH;
+        buf[pos++] = 0x78;
+        buf[pos++] = HEX[byte >> 4];
+        buf[pos++] = HEX[byte & 15];
+      }
+    }
     this.pos = pos;
   }
 

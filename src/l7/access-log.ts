@@ -7,9 +7,13 @@
 // serializer cost ~10 µs per request, most of the whole per-request budget; it is built as bytes
 // (access-line.ts). The shape is exactly what `log.info({...})` would write; loggers without pino's
 // internals (mixins, custom log formatters) get plain `log.info`.
+//
+// An access logger created with a people's format (access-formats.ts: combined, text) gets that format's
+// line, built the same way.
 import { pino } from 'pino';
 import type { Logger } from '../core/index.ts';
 import { AccessLine, encodeAscii } from './access-line.ts';
+import { AccessTimes, buildCombined, buildText, formatOfHook, formattedWorstCase, type AccessFields, type AccessLogFormat, type AccessRequestHeaders } from './access-formats.ts';
 
 interface PinoInternals {
   stream: { write(line: string): unknown; writeBytes?: (src: Buffer, start: number, end: number) => boolean };
@@ -18,6 +22,8 @@ interface PinoInternals {
   time: () => string;
   /** `{"level":…` and the logger's bindings (`,"pid":…,"log":"access"`), encoded once. */
   prefix: Uint8Array;
+  /** From the logger's streamWrite hook (accessLineRewriter): json unless created for another format. */
+  format: AccessLogFormat;
 }
 
 const cache = new WeakMap<Logger, PinoInternals | null>();
@@ -34,7 +40,8 @@ function internalsOf(log: Logger): PinoInternals | null {
   if (stream && typeof stream.write === 'function' && typeof time === 'function' && !raw[s.mixinSym] && !formatters?.log && raw[s.messageKeySym] === 'msg') {
     const level = formatters?.level ? JSON.stringify(formatters.level('info', 30)) : '{"level":30}';
     const prefix = Buffer.from(level.slice(0, -1) + String(raw[s.chindingsSym] ?? ''), 'utf8');
-    found = { stream, direct: typeof stream.writeBytes === 'function', time, prefix };
+    const hooks = raw[s.hooksSym] as { streamWrite?: unknown } | undefined;
+    found = { stream, direct: typeof stream.writeBytes === 'function', time, prefix, format: formatOfHook(hooks?.streamWrite) };
   }
   cache.set(log, found);
   return found;
@@ -75,6 +82,8 @@ const LINE_FIXED = 1024;
 export class AccessLogBatch {
   readonly line = new AccessLine();
   readonly record = new AccessRecord();
+  /** Time texts of the combined and text formats. */
+  readonly times = new AccessTimes();
   private pending = '';
   private scheduled = false;
   private stream: PinoInternals['stream'] | null = null;
@@ -116,7 +125,7 @@ export class AccessLogBatch {
  * What one access line says. The HTTP/1.1 exchange and the HTTP/2 bridge fill their listener's one record
  * (AccessLogBatch.record) when a request ends and hand it over at once: no object per request.
  */
-export class AccessRecord {
+export class AccessRecord implements AccessFields {
   requestId = '';
   client = '';
   method = '';
@@ -131,6 +140,10 @@ export class AccessRecord {
   backend = '';
   /** Set for requests that did not come as HTTP/1.1 ("h2"). */
   protocol = '';
+  /** HTTP/1.x minor version (the combined format's request line); ignored when protocol is set. */
+  minor = 1;
+  /** The request's headers, read only by the combined format (Referer, User-Agent); cleared by the write. */
+  headers: AccessRequestHeaders | null = null;
   traceId = '';
   attempts = 1;
   tried: ReadonlySet<string> | null = null;
@@ -168,9 +181,13 @@ function writeGeneric(log: Logger, rec: AccessRecord, now: number): void {
 
 /** Writes `rec` as one line; `now` is when the request ended. */
 export function writeAccessLog(log: Logger, rec: AccessRecord, now: number, batch: AccessLogBatch): void {
+  // the record outlives the request: it keeps no reference to the request's headers past this write
+  const headers = rec.headers;
+  rec.headers = null;
   if (!log.isLevelEnabled('info')) return;
   const internals = internalsOf(log);
   if (internals === null) return writeGeneric(log, rec, now);
+  if (internals.format !== 'json') return writeFormatted(log, internals, rec, headers, now, batch);
   const tried = rec.attempts > 1 ? JSON.stringify(rec.tried === null ? [] : [...rec.tried]) : '';
   // worst case: every character of a request string escaped as \u00XX (6 bytes), or 3 bytes of UTF-8
   const variable = rec.requestId.length + rec.client.length + rec.method.length + rec.host.length + rec.path.length + rec.route.length + rec.pool.length + rec.backend.length + rec.protocol.length + rec.traceId.length;
@@ -202,6 +219,24 @@ export function writeAccessLog(log: Logger, rec: AccessRecord, now: number, batc
   if (rec.tFirstByte !== 0) line.msField(K_FIRST_BYTE_MS, rec.tStart, rec.tFirstByte);
   line.msField(K_TOTAL_MS, rec.tStart, now);
   line.bytes(END);
+  emit(internals, line, batch);
+}
+
+function emit(internals: PinoInternals, line: AccessLine, batch: AccessLogBatch): void {
   if (internals.direct) internals.stream.writeBytes!(line.buf, 0, line.pos);
   else batch.add(internals.stream, line.text());
+}
+
+/** A combined or text line, built as bytes like the JSON line (giant ones take pino's path and its hook). */
+function writeFormatted(log: Logger, internals: PinoInternals, rec: AccessRecord, headers: AccessRequestHeaders | null, now: number, batch: AccessLogBatch): void {
+  const combined = internals.format === 'combined';
+  const referer = combined ? headers?.header('referer') : undefined;
+  const userAgent = combined ? headers?.header('user-agent') : undefined;
+  const line = batch.line;
+  if (formattedWorstCase(rec, (referer?.length ?? 0) + (userAgent?.length ?? 0)) > line.capacity) return writeGeneric(log, rec, now);
+  line.reset();
+  const wall = Date.now();
+  if (combined) buildCombined(line, rec, batch.times.clf(wall), referer, userAgent);
+  else buildText(line, rec, batch.times.iso(wall), rec.tStart, now);
+  emit(internals, line, batch);
 }

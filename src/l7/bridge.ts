@@ -534,6 +534,7 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     this.status = status;
     const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
     const fields = headers.slice();
+    if (firstValue(fields, 'date') === undefined) fields.push('date', this.rt.date.value());
     if (this.request.method !== 'HEAD') {
       if (firstValue(fields, 'content-type') === undefined) fields.push('content-type', 'text/plain; charset=utf-8');
       fields.push('content-length', String(bytes.length));
@@ -600,6 +601,7 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     rec.pool = this.pool?.name ?? '';
     rec.backend = this.lease?.backend.id ?? '';
     rec.protocol = 'h2';
+    rec.headers = this;
     rec.traceId = this.trace?.traceId ?? '';
     rec.attempts = this.attempts;
     rec.tried = this.tried;

@@ -205,7 +205,7 @@ export class HttpConnection {
   /** A bad request: answer with Connection: close and close; nothing went upstream. */
   private reject(status: number): void {
     this.parsing = false;
-    this.write(errorResponse(status, this.rt.closeLines));
+    this.write(errorResponse(status, this.rt.date.line(), this.rt.closeLines));
     this.listener.rejected++;
     this.listener.requestDone('', '', status, this.listener.now() - this.tStart);
     this.close();
@@ -297,7 +297,7 @@ export class HttpConnection {
     }
     if (this.requestStarted) {
       // slowloris or a stalled client: the header timeout ends it
-      this.write(errorResponse(408, this.rt.closeLines));
+      this.write(errorResponse(408, this.rt.date.line(), this.rt.closeLines));
       this.listener.requestDone('', '', 408, this.listener.now() - this.tStart);
       this.close();
       return;

@@ -594,6 +594,8 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
     rec.pool = this.pool?.name ?? '';
     rec.backend = this.lease?.backend.id ?? '';
     rec.protocol = '';
+    rec.minor = head.minor;
+    rec.headers = head;
     rec.traceId = this.traceId;
     rec.attempts = this.attempts;
     rec.tried = this.tried;

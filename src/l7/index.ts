@@ -40,3 +40,5 @@ export function createHttpListener(listener: ListenerConfig, deps: HttpListenerD
 export { Router, type CompiledRoute, type HeaderSource } from './router/router.ts';
 export { upstreamTarget, type ProxyAction } from './router/actions.ts';
 export { TrustedProxies, clientFromChain, normalizePeer } from './forwarded.ts';
+// For src/h2: streams proxied to HTTP/2 pools are routed on, and forward, the path HTTP/1.1 would.
+export { normalizePath } from './parse/path.ts';

@@ -85,7 +85,7 @@ export class HttpListenerImpl implements HttpListener {
     this.onRequestDone = deps.onRequestDone;
     this.foreignUpstream = deps.foreignUpstream;
     this.spill = new SpillArea(deps.dataDir ?? os.tmpdir(), config.request_buffering.spill_max_total);
-    this.connector = new UpstreamConnector(this.readBuffer, this.chunks, (err) => this.internalError(null, err));
+    this.connector = new UpstreamConnector(this.readBuffer, this.chunks, (err) => this.internalError(null, err), deps.logger);
   }
 
   now(): number {

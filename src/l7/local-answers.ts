@@ -24,15 +24,15 @@ export function answerLocalRoute(ex: ProxyExchange, action: RedirectAction | Res
   ex.closeAfter ||= head.bodyKind !== BODY_NONE;
   if (action.kind === 'redirect') {
     const location = redirectLocation(action, ex.rt.scheme, head.hostname, head.authority, head.target);
-    return answerLocal(ex, action.status, redirectResponse(action.status, location, ex.rt.connectionLines(ex.willClose(), ex.keepAliveHeader()), head.method === 'HEAD'), bs);
+    return answerLocal(ex, action.status, redirectResponse(action.status, location, ex.rt.date.line(), ex.rt.connectionLines(ex.willClose(), ex.keepAliveHeader()), head.method === 'HEAD'), bs);
   }
-  return answerLocal(ex, action.status, fixedResponse(action.head, action.body, ex.rt.connectionLines(ex.willClose(), ex.keepAliveHeader()), head.method === 'HEAD'), bs);
+  return answerLocal(ex, action.status, fixedResponse(action.head, action.body, action.dated ? '' : ex.rt.date.line(), ex.rt.connectionLines(ex.willClose(), ex.keepAliveHeader()), head.method === 'HEAD'), bs);
 }
 
 /** An error status before anything went upstream (404, 413, 503); `close` forces Connection: close. */
 export function answerLocalError(ex: ProxyExchange, status: number, bs: number, close: boolean): number {
   if (close || !ex.reqDone) ex.closeAfter = true;
-  const out = errorResponse(status, ex.willClose() ? ex.rt.closeLines : ex.rt.responseLines, ex.head.method === 'HEAD');
+  const out = errorResponse(status, ex.rt.date.line(), ex.willClose() ? ex.rt.closeLines : ex.rt.responseLines, ex.head.method === 'HEAD');
   return answerLocal(ex, status, out, bs);
 }
 
@@ -59,7 +59,7 @@ export function answerError(ex: ProxyExchange, status: number, outcome: LeaseOut
   upstream?.destroy();
   ex.status = status;
   ex.closeAfter = true;
-  const out = errorResponse(status, ex.rt.closeLines, ex.head.method === 'HEAD');
+  const out = errorResponse(status, ex.rt.date.line(), ex.rt.closeLines, ex.head.method === 'HEAD');
   ex.bytesOut += out.length;
   ex.conn.write(out);
   ex.resDone = true;

@@ -3,36 +3,39 @@ import { reasonPhrase } from './reason.ts';
 
 export const CONTINUE_100 = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
 
-// `lines`: the Connection line (if any) and the listener's own header lines (HSTS), from
-// ListenerRuntime.connectionLines / closeLines; each ends in CRLF.
+// `date`: the Date line (ListenerRuntime.date.line(), cached per second). `lines`: the Connection line (if
+// any) and the listener's own header lines (HSTS), from ListenerRuntime.connectionLines / closeLines; each
+// ends in CRLF.
 
 /**
  * A complete error response. `lines` holds Connection: close for errors that close (every error of the
  * bad-input kind). `head` omits the body (HEAD requests).
  */
-export function errorResponse(status: number, lines: string, head = false): Buffer {
+export function errorResponse(status: number, date: string, lines: string, head = false): Buffer {
   const body = `${status} ${reasonPhrase(status).toLowerCase()}\n`;
   const text =
     `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${body.length}\r\n` +
+    date +
     lines +
     '\r\n' +
     (head ? '' : body);
   return Buffer.from(text, 'latin1');
 }
 
-export function redirectResponse(status: number, location: string, lines: string, head: boolean): Buffer {
+export function redirectResponse(status: number, location: string, date: string, lines: string, head: boolean): Buffer {
   const body = head ? '' : `${status} ${reasonPhrase(status).toLowerCase()}\n`;
   const safe = location.replace(/[\r\n]/g, '');
   const text =
     `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\nlocation: ${safe}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${head ? reasonPhrase(status).length + 5 : body.length}\r\n` +
+    date +
     lines +
     '\r\n' +
     body;
   return Buffer.from(text, 'utf8');
 }
 
-/** A prebuilt fixed response: head (without Connection and final CRLF) + body. */
-export function fixedResponse(head: string, body: Buffer, lines: string, isHead: boolean): Buffer {
-  const headBytes = Buffer.from(head + lines + '\r\n', 'utf8');
+/** A prebuilt fixed response: head (without Date, Connection and final CRLF) + body. */
+export function fixedResponse(head: string, body: Buffer, date: string, lines: string, isHead: boolean): Buffer {
+  const headBytes = Buffer.from(head + date + lines + '\r\n', 'utf8');
   return isHead || body.length === 0 ? headBytes : Buffer.concat([headBytes, body]);
 }

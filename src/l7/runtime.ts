@@ -11,9 +11,10 @@ import { TrustedProxies } from './forwarded.ts';
 import { REQUEST_ALWAYS_DROP, bit } from './rewrite.ts';
 import { H_X_FORWARDED_FOR, H_X_REAL_IP, H_X_FORWARDED_PROTO, H_X_FORWARDED_HOST, H_X_FORWARDED_PORT, H_FORWARDED } from './parse/request-head.ts';
 import { DEFAULT_UPSTREAM_SETTINGS } from './upstream/connector.ts';
-import { settingsOf } from './settings.ts';
+import { loadUpstreamTls, settingsOf } from './settings.ts';
 // policy.ts alone: the tls index would load node:tls and the certificate tooling into http-only workers
 import { hstsHeaderValue } from '../tls/policy.ts';
+import { HttpDate } from '../core/index.ts';
 
 export class ListenerRuntime {
   readonly name: string;
@@ -62,6 +63,8 @@ export class ListenerRuntime {
   readonly keepAliveLines: string;
   /** `connection: upgrade` + responseLines (a 101 that starts a tunnel). */
   readonly upgradeLines: string;
+  /** The Date of responses made here (errors, redirects, fixed, static), formatted once per second. */
+  readonly date = new HttpDate();
   private readonly baseDir: string;
   /** Static responders of this runtime's routes, built on first use. */
   private readonly statics = new Map<StaticAction, StaticFiles>();
@@ -110,6 +113,7 @@ export class ListenerRuntime {
       (this.setForwarded ? bit(H_FORWARDED) : 0);
     this.pools = pools;
     this.upstreamSettings = upstreamSettings ?? new Map();
+    loadUpstreamTls(this.upstreamSettings.values(), baseDir);
     this.accessLog = config.access_log;
     this.responseLines = hsts === undefined ? '' : `strict-transport-security: ${hsts}\r\n`;
     this.closeLines = 'connection: close\r\n' + this.responseLines;
@@ -125,7 +129,7 @@ export class ListenerRuntime {
   staticFor(action: StaticAction): StaticFiles {
     let files = this.statics.get(action);
     if (files === undefined) {
-      files = new StaticFiles({ root: path.resolve(this.baseDir, action.root), index: action.index, cacheControl: action.cacheControl, spaFallback: action.spaFallback });
+      files = new StaticFiles({ root: path.resolve(this.baseDir, action.root), index: action.index, cacheControl: action.cacheControl, spaFallback: action.spaFallback, date: this.date });
       this.statics.set(action, files);
     }
     return files;
@@ -135,7 +139,8 @@ export class ListenerRuntime {
     let settings = this.upstreamSettings.get(pool.name) ?? this.derived.get(pool.name);
     if (settings === undefined) {
       const config = pool.poolConfig;
-      settings = config ? settingsOf(config) : DEFAULT_UPSTREAM_SETTINGS;
+      settings = config ? settingsOf(config, pool.name) : DEFAULT_UPSTREAM_SETTINGS;
+      loadUpstreamTls([settings], this.baseDir);
       this.derived.set(pool.name, settings);
     }
     return settings;

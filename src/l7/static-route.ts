@@ -24,7 +24,7 @@ export function serveStatic(ex: ProxyExchange, action: StaticAction): void {
     })
     .then(
       (response) => send(ex, response),
-      () => send(ex, { status: 500, headers: ['content-type', 'text/plain; charset=utf-8', 'content-length', '22'], body: Buffer.from('500 internal server error\n'.slice(0, 22)) }),
+      () => send(ex, { status: 500, headers: ['date', ex.rt.date.value(), 'content-type', 'text/plain; charset=utf-8', 'content-length', '22'], body: Buffer.from('500 internal server error\n'.slice(0, 22)) }),
     );
 }
 

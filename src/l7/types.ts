@@ -4,6 +4,7 @@ import type { BalanceInput, Lease } from '../pool/types.ts';
 import type { ListenerConfig, PoolConfig } from '../config/index.ts';
 import type { Socket } from 'node:net';
 import type { RetryPolicy } from './retry-policy.ts';
+import type { UpstreamTlsClient } from '../tls/upstream-client.ts';
 
 /**
  * What L7 needs from a pool (the structural subset of src/pool's Pool). `tried` holds the ids of the
@@ -98,6 +99,8 @@ export interface UpstreamSettings {
   connectAttempts?: number;
   /** The pool's compiled `retries:` (retry-policy.ts); absent: no retries. */
   retry?: RetryPolicy;
+  /** An HTTP/1.1 pool's `tls:`: connections are TLS (the runtime that holds these settings loads its CA). */
+  tls?: UpstreamTlsClient;
 }
 
 export interface HttpListenerStatus {

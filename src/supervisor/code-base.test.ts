@@ -37,3 +37,14 @@ test('dist/ is fresh only when its build stamp is at least as new as every .ts s
   assert.equal(stale.fresh, false);
   assert.match(stale.reason, /older than src\/l7\/listener\.ts/);
 });
+
+test('an installed package (dist/ and no TypeScript sources) runs dist/', async () => {
+  const root = await mkdtemp(path.join(tmpdir(), 'switchyard-installed-'));
+  dirs.push(root);
+  await mkdir(path.join(root, 'dist'));
+  await writeFile(path.join(root, 'dist', '.build-stamp'), 'built\n');
+  assert.equal(distStatus(root).fresh, true);
+  await mkdir(path.join(root, 'src', 'diag', 'native'), { recursive: true });
+  await writeFile(path.join(root, 'src', 'diag', 'native', 'icmp.c'), 'int x;\n');
+  assert.equal(distStatus(root).fresh, true);
+});

@@ -4,11 +4,11 @@
 // the control plane pushes config snapshots and health transitions to them (worker-pool.ts). `workers: 0`
 // runs the traffic plane in this same process, sharing its pools: one process, for debugging and embedding.
 import { randomBytes } from 'node:crypto';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { AdminServer, ensureAdminToken, type AdminController, type ReloadResult } from '../admin/index.ts';
-import { loadConfigFile, type LoadedConfig } from '../config/index.ts';
+import { loadConfigFile, type Config, type LoadedConfig } from '../config/index.ts';
 import { messageOf, systemClock, type Clock, type Logger } from '../core/index.ts';
 import { buildPools, type PoolRegistry, type PoolStatus } from '../pool/index.ts';
 import { HealthCheckers, builtinProbes, type ProbeFactory } from '../health/index.ts';
@@ -21,12 +21,15 @@ import { RequestCounters, trafficMetrics, type TrafficMetrics } from './request-
 import { assertAddressesFree, type ListenAddress } from './address-guard.ts';
 import { joinPoolStatus } from './pool-view.ts';
 import type { ToWorker } from './ipc.ts';
-import { servesTlsOrH2, workerRuntime } from './worker-runtime.ts';
+import { workerRuntime } from './worker-runtime.ts';
+import { runFileName, writeRunFile } from './run-file.ts';
 
 export interface ControlPlaneOptions {
   configFile: string;
   /** Overrides `workers` from the config. */
   workers?: number;
+  /** Overrides `data_dir` from the config (absolute): the demo of an installed package keeps its state in the cwd. */
+  dataDir?: string;
   clock?: Clock;
 }
 
@@ -58,10 +61,15 @@ export class ControlPlane {
   private metrics: Metrics | undefined;
   private shuttingDown = false;
   private reloading: Promise<ReloadResult> | undefined;
+  /** The config file SIGHUP re-reads: the start-up file until a reload loads another (reload(file)). */
+  private configFile: string;
+  /** Resolved once at start: the run file and the admin token stay where they were for the edge's life. */
+  private startDataDir: string | undefined;
 
   constructor(options: ControlPlaneOptions) {
     this.options = options;
     this.clock = options.clock ?? systemClock;
+    this.configFile = options.configFile;
   }
 
   get logger(): Logger {
@@ -69,11 +77,17 @@ export class ControlPlane {
   }
 
   dataDir(): string {
-    return path.resolve(this.loaded.baseDir, this.loaded.config.data_dir);
+    return (this.startDataDir ??= path.resolve(this.loaded.baseDir, this.loaded.config.data_dir));
   }
 
-  private pidFile(): string {
-    return path.join(this.dataDir(), 'switchyard.run.json');
+  private async writeRunFile(): Promise<void> {
+    const { admin } = this.loaded.config;
+    await writeRunFile(this.dataDir(), {
+      config: this.loaded.file,
+      admin: this.admin?.address(),
+      tokenFile: admin ? path.resolve(this.dataDir(), admin.token_file) : undefined,
+      adminCert: admin?.tls ? path.resolve(this.loaded.baseDir, admin.tls.cert) : undefined,
+    });
   }
 
   workerCount(): number {
@@ -82,7 +96,7 @@ export class ControlPlane {
   }
 
   async start(): Promise<void> {
-    this.loaded = await loadConfigFile(this.options.configFile);
+    this.loaded = await this.load(this.configFile);
     const { config } = this.loaded;
     this.loggers = createLoggers(config, this.loaded.baseDir);
     const { logger } = this.loggers;
@@ -108,7 +122,7 @@ export class ControlPlane {
         });
         this.traffic = localTraffic(plane, counters);
       } else {
-        const runtime = workerRuntime(config.runtime, { tlsOrH2: servesTlsOrH2(config.listeners) });
+        const runtime = workerRuntime(config.runtime);
         logger.info({ allocator: runtime.jemallocPath ?? runtime.allocator, v8: runtime.execArgv }, `workers: ${workers}, allocator ${runtime.allocator}`);
         this.traffic = new WorkerPool({ count: workers, logger, replay: () => this.replayForWorker(), ticketSeed: randomBytes(48).toString('hex'), traceToken: token, runtime });
       }
@@ -122,8 +136,9 @@ export class ControlPlane {
         // A checker built by a reload starts from what the pool already knows.
         initialHealth: (pool, backend) => this.pools?.get(pool)?.backend(backend)?.healthy,
       });
-      this.health.apply(config.pools);
+      this.health.apply(config.pools, this.loaded.baseDir);
       await this.health.start();
+      warnUnverifiedTls(config.pools, logger);
       this.dns = new DnsPlane({ logger, baseDir: this.loaded.baseDir, dataDir: this.dataDir(), pools: () => this.pools });
       await this.dns.apply(config.dns);
 
@@ -138,8 +153,8 @@ export class ControlPlane {
       throw err;
     }
     await mkdir(this.dataDir(), { recursive: true });
-    // The running edge's pid and admin address (port 0 resolved), for `switchyard reload`.
-    await writeFile(this.pidFile(), `${JSON.stringify({ pid: process.pid, admin: this.admin?.address() })}\n`);
+    // The running edge's pid, config file and admin address (port 0 resolved), for `switchyard reload`.
+    await this.writeRunFile();
     logger.info(
       {
         listeners: this.traffic.addresses(),
@@ -152,20 +167,35 @@ export class ControlPlane {
     );
   }
 
-  /** Build-then-swap: a config that fails to load or to apply leaves the running one untouched. */
-  reload(): Promise<ReloadResult> {
+  private async load(file: string): Promise<LoadedConfig> {
+    const loaded = await loadConfigFile(file);
+    // Set in the config itself, so that the workers (which resolve data_dir from the snapshot) agree.
+    return this.options.dataDir ? { ...loaded, config: { ...loaded.config, data_dir: this.options.dataDir } } : loaded;
+  }
+
+  /**
+   * Build-then-swap: a config that fails to load or to apply leaves the running one untouched. `file` (an
+   * absolute path; `switchyard reload -c FILE` through the admin API) replaces the config file: once it has
+   * loaded, it is the edge's config, and SIGHUP re-reads it. Without `file`, the current config file.
+   */
+  reload(file?: string): Promise<ReloadResult> {
     // Reloads are serialised: a second SIGHUP during a reload waits for the first and then runs.
     const previous = this.reloading ?? Promise.resolve({ ok: true });
-    const next = previous.then(() => this.reloadOnce());
+    const next = previous.then(() => this.reloadOnce(file ?? this.configFile));
     this.reloading = next;
     return next;
   }
 
-  private async reloadOnce(): Promise<ReloadResult> {
+  private async reloadOnce(file: string): Promise<ReloadResult> {
     const { logger } = this.loggers;
     let loaded: LoadedConfig;
     try {
-      loaded = await loadConfigFile(this.options.configFile);
+      loaded = await this.load(file);
+      // Listeners, zones and certificates resolve relative paths against the directory of the config they
+      // were built from, for their whole life: a config from elsewhere would mix two meanings.
+      if (loaded.baseDir !== this.loaded.baseDir) {
+        throw new Error(`reload: ${loaded.file} is not in ${this.loaded.baseDir}, the directory of the running config ${this.loaded.file}; relative paths would change meaning: move it there, or restart the edge with it`);
+      }
     } catch (err) {
       logger.error({ error: messageOf(err) }, 'reload refused: invalid config, the running config stays');
       return { ok: false, error: messageOf(err) };
@@ -178,7 +208,7 @@ export class ControlPlane {
       // Addresses this edge does not serve yet must be free (its own are shared with SO_REUSEPORT).
       const serving = new Set(tcpListenAddresses(previous).map((address) => `${address.host}:${address.port}`));
       await assertAddressesFree(loaded.file, tcpListenAddresses(loaded).filter((address) => !serving.has(`${address.host}:${address.port}`)));
-      this.health!.apply(loaded.config.pools);
+      this.health!.apply(loaded.config.pools, loaded.baseDir);
       // DNS builds its zones completely before swapping; a bad zone file throws here and nothing changed.
       await this.dns!.apply(loaded.config.dns);
       this.pools = pools;
@@ -186,7 +216,7 @@ export class ControlPlane {
     } catch (err) {
       this.pools = previousPools;
       pools.discard();
-      this.health!.apply(previous.config.pools);
+      this.health!.apply(previous.config.pools, previous.baseDir);
       await this.dns!.apply(previous.config.dns).catch(() => undefined);
       logger.error({ error: messageOf(err) }, 'reload failed, the running config stays');
       return { ok: false, error: messageOf(err) };
@@ -195,10 +225,19 @@ export class ControlPlane {
     if (JSON.stringify(loaded.config.runtime) !== JSON.stringify(previous.config.runtime)) {
       logger.warn({ runtime: loaded.config.runtime }, 'reload: runtime (allocator, semi_space) changes apply when the edge restarts');
     }
+    if (path.resolve(loaded.baseDir, loaded.config.data_dir) !== this.dataDir()) {
+      logger.warn({ data_dir: this.dataDir() }, 'reload: data_dir changes apply when the edge restarts');
+    }
+    const switched = loaded.file !== this.loaded.file;
     this.loaded = loaded;
+    this.configFile = loaded.file;
+    if (switched) await this.writeRunFile().catch((err) => logger.error({ error: messageOf(err) }, `reload: cannot update ${runFileName}`));
     for (const retired of pools.retired) setTimeout(() => retired.close(), 60_000).unref();
+    // Announced only now, when every part has committed: a part that was rolled back never says it reloaded.
+    if (loaded.config.dns) logger.info({ zones: loaded.config.dns.zones.length }, 'dns: reloaded');
     logger.info({ listeners: this.traffic!.addresses(), config: loaded.file }, 'reloaded');
-    return { ok: true };
+    warnUnverifiedTls(loaded.config.pools, logger);
+    return { ok: true, config: loaded.file };
   }
 
   /** Backends drained through the admin API, as "pool\0backend": replayed to replacement workers. */
@@ -219,7 +258,7 @@ export class ControlPlane {
   }
 
   private onHealth(pool: string, backend: string, healthy: boolean, reason: string): void {
-    this.loggers.logger.warn({ pool, backend, healthy, reason }, healthy ? 'backend up' : 'backend down');
+    // logged once, by the checker that saw it
     // The control plane's pools feed DNS and the admin API; with `workers: 0` they are the traffic's too.
     this.pools?.get(pool)?.setHealth(backend, healthy, reason);
     if (this.workerCount() > 0) this.traffic?.setHealth(pool, backend, healthy, reason);
@@ -246,7 +285,7 @@ export class ControlPlane {
         if (found && this.workerCount() > 0) await this.traffic?.setDraining(pool, backend, draining);
         return found;
       },
-      reload: () => this.reload(),
+      reload: (file) => this.reload(file),
       metrics: async () => ({ contentType: this.metrics!.contentType, body: await this.metrics!.render(await this.traffic!.metrics()) }),
     };
   }
@@ -267,7 +306,7 @@ export class ControlPlane {
     await this.dns?.stop().catch(() => undefined);
     await this.admin?.stop().catch(() => undefined);
     this.pools?.close();
-    if (this.loaded) await rm(this.pidFile(), { force: true });
+    if (this.loaded) await rm(path.join(this.dataDir(), runFileName), { force: true });
     this.loggers?.logger.flush();
   }
 }
@@ -288,6 +327,13 @@ const grpcProbe: ProbeFactory = {
     };
   },
 };
+
+/** `tls.verify: false` takes away what TLS to a backend is for: said once per load (start, each reload). */
+function warnUnverifiedTls(pools: Config['pools'], logger: Logger): void {
+  for (const [name, pool] of Object.entries(pools)) {
+    if (pool.tls?.verify === false) logger.warn({ pool: name }, `pool ${name}: tls.verify is false: backend certificates are not verified`);
+  }
+}
 
 /** The TCP addresses of a config's listeners (udp listeners do not share ports this way). */
 function tcpListenAddresses(loaded: LoadedConfig): ListenAddress[] {

@@ -1,8 +1,11 @@
-// The process's two loggers: operational logs on stdout, and the access log wherever `log.access_log` says.
+// The process's two loggers: operational logs on stdout, and the access log wherever `log.access_log` says,
+// in `log.access_log_format` (the format rides on the access logger: see src/l7/access-formats.ts).
 import path from 'node:path';
 import type { Config } from '../config/index.ts';
 import { createLogger, silentLogger, type Logger } from '../core/index.ts';
 import { LineFileSink } from '../core/line-file-sink.ts';
+// access-formats.ts alone: the l7 index would load the whole HTTP data path into the primary
+import { accessLineRewriter } from '../l7/access-formats.ts';
 
 export interface Loggers {
   logger: Logger;
@@ -12,14 +15,16 @@ export interface Loggers {
 export function createLoggers(config: Config, baseDir: string): Loggers {
   const logger = createLogger({ level: config.log.level });
   const target = config.log.access_log;
+  const streamWrite = accessLineRewriter(config.log.access_log_format);
   let accessLog: Logger;
   if (target === 'off') accessLog = silentLogger();
-  else if (target === 'stdout') accessLog = logger.child({ log: 'access' });
-  else if (target === 'stderr') accessLog = createLogger({ level: 'info', destination: 2 }).child({ log: 'access' });
+  // JSON access lines share the operational log's stream; another format needs a logger of its own
+  else if (target === 'stdout') accessLog = streamWrite ? createLogger({ level: 'info', destination: 1, streamWrite }).child({ log: 'access' }) : logger.child({ log: 'access' });
+  else if (target === 'stderr') accessLog = createLogger({ level: 'info', destination: 2, streamWrite }).child({ log: 'access' });
   else {
     const file = path.resolve(baseDir, target);
     const sink = LineFileSink.open(file, { onDrop: (lines) => logger.warn({ file, lines }, 'access log: the disk is not keeping up, lines dropped') });
-    accessLog = createLogger({ level: 'info', destination: sink }).child({ log: 'access' });
+    accessLog = createLogger({ level: 'info', destination: sink, streamWrite }).child({ log: 'access' });
   }
   return { logger, accessLog };
 }

@@ -9,6 +9,11 @@ import { ListenerFactories } from './listeners.ts';
 import { createLoggers, type Loggers } from './logging.ts';
 import { RequestCounters, trafficMetrics } from './request-counters.ts';
 import path from 'node:path';
+import { IdleCollector, loopUtilization } from './idle-collector.ts';
+
+// memory back after load (idle-collector.ts); worker-runtime.ts starts workers with --expose-gc
+const gc = (globalThis as { gc?: () => void }).gc;
+if (typeof gc === 'function') new IdleCollector({ clock: systemClock, collect: gc, utilization: loopUtilization() }).start();
 
 const counters = new RequestCounters();
 let plane: TrafficPlane | undefined;
@@ -65,7 +70,9 @@ process.on('message', (message: ToWorker) => {
 
 // SIGTERM comes from the primary once it has drained this worker (nothing left in flight), or from outside
 // together with the primary (kill of the process group, systemd's control-group stop): either way finish
-// what is in flight within shutdown_timeout, then exit. SIGINT and SIGHUP are the primary's to handle.
+// what is in flight within shutdown_timeout, then exit — the same drain the primary's 'drain' asks for, and
+// the primary does not wait for a reply from a worker that has exited (worker-pool.ts). SIGINT (Ctrl-C
+// reaches the whole group) and SIGHUP are the primary's to handle: it drains the workers by message.
 let terminating = false;
 process.on('SIGTERM', () => {
   if (terminating) return;

@@ -44,7 +44,7 @@ export class WorkerPool implements TrafficHandle {
   private readonly options: WorkerPoolOptions;
   private readonly workers = new Set<Worker>();
   private nextId = 1;
-  private readonly pending = new Map<number, { resolve: (reply: FromWorker) => void; timer: NodeJS.Timeout }>();
+  private readonly pending = new Map<number, { worker: Worker; resolve: (reply: FromWorker) => void; reject: (err: Error) => void; timer: NodeJS.Timeout }>();
   private snapshot: { loaded: LoadedConfig; ports: Record<string, number> } | undefined;
   private entry: string | undefined;
   private stopping = false;
@@ -95,10 +95,13 @@ export class WorkerPool implements TrafficHandle {
     return replies.map((reply) => reply.value as TrafficMetrics);
   }
 
-  /** The start of shutdown: from here on a worker that exits is not replaced. */
+  /**
+   * The start of shutdown: from here on a worker that exits is not replaced. Resolves when every worker has
+   * drained or exited — one that got the process group's SIGTERM drains by itself and may be gone already.
+   */
   async drain(deadline: number): Promise<void> {
     this.stopping = true;
-    await this.broadcast({ type: 'drain', deadline }).catch(() => undefined);
+    await Promise.allSettled([...this.workers].map((worker) => this.ask(worker, { type: 'drain', deadline })));
   }
 
   async stop(): Promise<void> {
@@ -107,6 +110,7 @@ export class WorkerPool implements TrafficHandle {
       [...this.workers].map(
         (worker) =>
           new Promise<void>((resolve) => {
+            if (worker.process.exitCode !== null || worker.process.signalCode !== null) return resolve();
             const timer = setTimeout(() => worker.process.kill('SIGKILL'), 5_000);
             worker.once('exit', () => {
               clearTimeout(timer);
@@ -149,6 +153,13 @@ export class WorkerPool implements TrafficHandle {
     });
     worker.once('exit', (code, signal) => {
       this.workers.delete(worker);
+      // Nothing more will come from it: settle what it was asked, instead of waiting for the reply timeout.
+      for (const [id, waiter] of this.pending) {
+        if (waiter.worker !== worker) continue;
+        this.pending.delete(id);
+        clearTimeout(waiter.timer);
+        waiter.reject(new Error(`worker ${worker.process.pid}: exited (${signal ?? code}) before replying`));
+      }
       if (this.stopping) return;
       this.options.logger.error({ worker: worker.process.pid, code, signal }, 'worker exited; starting a new one');
       this.replace().catch((err) => this.options.logger.error({ error: messageOf(err) }, 'worker replacement failed'));
@@ -171,11 +182,12 @@ export class WorkerPool implements TrafficHandle {
   private ask(worker: Worker, request: Request): Promise<FromWorker> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
+      if (!worker.isConnected()) return reject(new Error(`worker ${worker.process.pid}: gone, cannot ${request.type}`));
       const timer = setTimeout(() => {
         this.pending.delete(id);
         reject(new Error(`worker ${worker.process.pid}: no reply to ${request.type} within ${replyTimeoutMs}ms`));
       }, replyTimeoutMs);
-      this.pending.set(id, { resolve, timer });
+      this.pending.set(id, { worker, resolve, reject, timer });
       worker.send({ ...request, id } as ToWorker);
     });
   }

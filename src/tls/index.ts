@@ -4,3 +4,4 @@ export { cipherSuites, hstsHeaderValue, minVersionOf, alpnOf } from './policy.ts
 export { ensureSelfSigned, selfSignedHosts, type SelfSignedPaths } from './self-signed.ts';
 export { SniTable, type SniEntry } from './sni.ts';
 export { ticketKeysFor } from './session-resumption.ts';
+export { UpstreamTlsClient, type UpstreamTlsConfig } from './upstream-client.ts';

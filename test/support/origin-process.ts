@@ -1,6 +1,8 @@
 // An origin in its own child process, so a test can kill -9 it (the kernel then closes its sockets as a
 // crashed server's would) and start it again on the same port. Optionally started inside a network
-// namespace (`ip netns exec`). The parent talks to it over stdin/stdout, one JSON line each way.
+// namespace (`ip netns exec`). Outside a namespace the parent anchors the port (bound, not listening:
+// test/support/ports.ts) and the child listens with SO_REUSEPORT, so between a kill and a restart the
+// port is refused, as a dead server's is, but no other process can take it; a namespace is private. The parent talks to it over stdin/stdout, one JSON line each way.
 //
 // The origin answers every request 200 with a small text body and `x-origin: NAME`, except:
 //   /healthz          500 while the origin is "sick" (setSick), else 200
@@ -13,6 +15,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import { createInterface } from 'node:readline';
 import type { AddressInfo } from 'node:net';
+import { anchorPort, type PortAnchor } from './ports.ts';
 
 export interface OriginProcessOptions {
   name: string;
@@ -49,7 +52,7 @@ export interface OriginProcess {
   restart(): Promise<void>;
   setSick(sick: boolean): Promise<void>;
   stats(): Promise<OriginStats>;
-  /** Ends the process (SIGKILL) if it runs; safe to call twice. */
+  /** Ends the process (SIGKILL) if it runs and gives the port back; safe to call twice. */
   close(): Promise<void>;
 }
 
@@ -62,8 +65,8 @@ interface Child {
   ask(command: Record<string, unknown>): Promise<Record<string, unknown>>;
 }
 
-function launch(options: OriginProcessOptions, host: string, port: number): Promise<{ child: Child; port: number }> {
-  const args = [import.meta.filename, CHILD_FLAG, JSON.stringify({ name: options.name, host, port, sick: options.sick ?? false, keepAliveTimeout: options.keepAliveTimeout ?? 60_000 })];
+function launch(options: OriginProcessOptions, host: string, port: number, reusePort: boolean): Promise<{ child: Child; port: number }> {
+  const args = [import.meta.filename, CHILD_FLAG, JSON.stringify({ name: options.name, host, port, reusePort, sick: options.sick ?? false, keepAliveTimeout: options.keepAliveTimeout ?? 60_000 })];
   const command = options.netns ? 'ip' : process.execPath;
   const argv = options.netns ? ['netns', 'exec', options.netns, process.execPath, ...args] : args;
   const proc = spawn(command, argv, { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -111,7 +114,11 @@ function launch(options: OriginProcessOptions, host: string, port: number): Prom
 
 export async function startOriginProcess(options: OriginProcessOptions): Promise<OriginProcess> {
   const host = options.host ?? '127.0.0.1';
-  const first = await launch(options, host, options.port ?? 0);
+  const anchor: PortAnchor | undefined = options.netns === undefined ? await anchorPort(host, options.port ?? 0) : undefined;
+  const first = await launch(options, host, anchor?.port ?? options.port ?? 0, anchor !== undefined).catch(async (err: unknown) => {
+    await anchor?.release();
+    throw err;
+  });
   let child: Child | undefined = first.child;
   const port = first.port;
   let sick = options.sick ?? false;
@@ -137,7 +144,7 @@ export async function startOriginProcess(options: OriginProcessOptions): Promise
     kill,
     async restart() {
       await kill();
-      child = (await launch({ ...options, sick }, host, port)).child;
+      child = (await launch({ ...options, sick }, host, port, anchor !== undefined)).child;
     },
     async setSick(value) {
       sick = value;
@@ -146,12 +153,15 @@ export async function startOriginProcess(options: OriginProcessOptions): Promise
     async stats() {
       return (await running().ask({ stats: true })) as unknown as OriginStats;
     },
-    close: kill,
+    async close() {
+      await kill();
+      await anchor?.release();
+    },
   };
 }
 
 /** The child: an http origin driven by JSON lines on stdin. */
-function childMain(settings: { name: string; host: string; port: number; sick: boolean; keepAliveTimeout: number }): void {
+function childMain(settings: { name: string; host: string; port: number; reusePort: boolean; sick: boolean; keepAliveTimeout: number }): void {
   let sick = settings.sick;
   let inflight = 0;
   const requests: Record<string, number> = {};
@@ -211,7 +221,7 @@ function childMain(settings: { name: string; host: string; port: number; sick: b
   });
   // the parent went away: do not outlive it
   process.stdin.on('end', () => process.exit(0));
-  server.listen(settings.port, settings.host, () => {
+  server.listen({ port: settings.port, host: settings.host, reusePort: settings.reusePort }, () => {
     process.stdout.write(`${JSON.stringify({ listening: (server.address() as AddressInfo).port })}\n`);
   });
 }

@@ -37,13 +37,16 @@ export interface RunOptions {
   env?: NodeJS.ProcessEnv;
   /** Its own process group (leader: the primary), so a test can signal the primary and its workers at once. */
   detached?: boolean;
+  /** The program and arguments before `start -c FILE`; default Node 24 running src/cli/main.ts. */
+  launcher?: string[];
 }
 
 export async function runSwitchyard(yaml: string, options: RunOptions = {}): Promise<RunningSwitchyard> {
   const dir = await mkdtemp(path.join(tmpdir(), 'switchyard-test-'));
   const configFile = path.join(dir, 'switchyard.yaml');
   await writeFile(configFile, yaml);
-  const child = spawn(node24, [cliEntry, 'start', '-c', configFile, ...(options.args ?? [])], {
+  const [program, ...prefix] = options.launcher ?? [node24, cliEntry];
+  const child = spawn(program, [...prefix, 'start', '-c', configFile, ...(options.args ?? [])], {
     cwd: dir,
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -2,7 +2,12 @@
 // validates through loadConfigFile, as start and reload do, so it accepts exactly what start would run.
 import { loadConfigFile, type Config } from '../../config/index.ts';
 import { ConfigError } from '../../core/index.ts';
-import { UsageError, type Command } from '../command.ts';
+import { configFileArg, parseCommandArgs, type Command, type OptionSpec } from '../command.ts';
+
+const options: readonly OptionSpec[] = [
+  { name: 'config', short: 'c', value: 'FILE', description: 'the config file to check (or give FILE as the argument)' },
+  { name: 'quiet', short: 'q', description: 'print nothing when the config is valid: only the exit status tells' },
+];
 
 function summarize(config: Config, dnsLines: readonly string[]): string[] {
   const lines: string[] = [];
@@ -25,20 +30,28 @@ function summarize(config: Config, dnsLines: readonly string[]): string[] {
 
 export const command: Command = {
   summary: 'validate a config file and summarise it',
-  usage: 'usage: switchyard check [-c] FILE [--quiet]',
+  synopsis: '[-c] FILE [-q]',
+  description: [
+    'Loads the config exactly as start would (schema, cross-references, certificate and key files, zone files, root hints) and prints a summary of the pools, listeners and DNS it would run, without opening a socket. A config that check accepts is one start accepts, and the other way round.',
+    'Errors are printed one per line as file:line:col: field: message.',
+    'Exit status: 0 when the config is valid, 1 when it is refused, 2 for wrong arguments.',
+  ],
+  arguments: [{ name: 'FILE', description: 'the config file, as with -c' }],
+  options,
+  examples: ['switchyard check switchyard.yaml', 'switchyard check -q -c switchyard.yaml && switchyard reload -c switchyard.yaml'],
   async run(args, io) {
-    const quiet = args.includes('--quiet') || args.includes('-q');
-    const files = args.filter((arg) => !arg.startsWith('-'));
-    if (files.length !== 1) throw new UsageError('expected one config file');
+    const parsed = parseCommandArgs(args, options);
+    const quiet = parsed.flag('quiet');
+    const file = configFileArg(parsed);
     try {
-      const loaded = await loadConfigFile(files[0]);
+      const loaded = await loadConfigFile(file);
       // Zone files and root hints are separate files: read them too, so check finds their errors now.
       let dnsLines: string[] = [];
       if (loaded.config.dns) {
         const { checkDnsConfig } = await import('../../dns/index.ts');
         dnsLines = await checkDnsConfig(loaded.config.dns, loaded.baseDir);
       }
-      if (!quiet) io.stdout.write(`${files[0]}: ok\n${summarize(loaded.config, dnsLines).map((line) => `  ${line}\n`).join('')}`);
+      if (!quiet) io.stdout.write(`${file}: ok\n${summarize(loaded.config, dnsLines).map((line) => `  ${line}\n`).join('')}`);
       return 0;
     } catch (err) {
       if (err instanceof ConfigError) {

@@ -1,22 +1,30 @@
 // switchyard demo (what `npm start` runs): the whole request lifecycle on one machine. Starts the demo's
 // application servers (two users and two orders instances, on the backend addresses of
 // demo/switchyard.yaml) as child processes, then the edge in this process, prints what runs where and
-// three commands to try, and on Ctrl-C drains the edge and stops the instances. State (SQLite file, JWT
-// secret, local CA, admin token, logs) lives in the config's data_dir, reused by the next run.
+// three commands to try, and on Ctrl-C drains the edge and stops the instances. An instance that dies is
+// announced and started again, with backoff (the edge's health checks route around it meanwhile). State
+// (SQLite file, JWT secret, local CA, admin token, logs) lives in the config's data_dir, reused by the next run.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { loadConfigFile, type Config, type LoadedConfig } from '../../config/index.ts';
 import { ConfigError, messageOf } from '../../core/index.ts';
 import { startEdge } from '../../supervisor/index.ts';
-import { UsageError, type Command, type CommandIo } from '../command.ts';
+import { UsageError, parseCommandArgs, type Command, type CommandIo, type OptionSpec } from '../command.ts';
 
 const projectRoot = path.resolve(import.meta.dirname, '..', '..', '..');
-const appEntry = path.join(projectRoot, 'demo', 'app', 'main.ts');
+// Built JavaScript when this runs from dist/ (an installed package has no choice: Node does not strip types
+// under node_modules; scripts/build-dist.cjs bundles the app), else the TypeScript sources.
+const builtApp = path.join(projectRoot, 'dist', 'demo', 'app', 'main.js');
+const appEntry = import.meta.filename.endsWith('.js') && existsSync(builtApp) ? builtApp : path.join(projectRoot, 'demo', 'app', 'main.ts');
 const defaultConfig = path.join(projectRoot, 'demo', 'switchyard.yaml');
+/** An installed package (not a checkout): its own directory may not be writable, so state goes to the cwd. */
+const installed = projectRoot.split(path.sep).includes('node_modules');
 const demoServices = ['users', 'orders'] as const;
+
+const options: readonly OptionSpec[] = [{ name: 'config', short: 'c', value: 'FILE', default: 'demo/switchyard.yaml', description: 'the demo config to run' }];
 
 interface AppInstance {
   service: (typeof demoServices)[number];
@@ -47,11 +55,28 @@ function pageOrigins(config: Config): string[] {
   return [...origins];
 }
 
-/** One application server process; its output goes to <dataDir>/logs/<name>.log. */
+interface StartOptions {
+  dataDir: string;
+  logDir: string;
+  corsOrigins: string[];
+  /** One line for the user (a restart). */
+  say: (line: string) => void;
+}
+
+/** Restart delays: 1 s, doubling up to 30 s; an instance that ran for a minute starts again from 1 s. */
+const RESTART_FIRST_MS = 1_000;
+const RESTART_MAX_MS = 30_000;
+const RESTART_RESET_AFTER_MS = 60_000;
+
+/** One application server process; its output goes to <dataDir>/logs/<name>.log. Restarted when it dies. */
 class AppChild {
   readonly instance: AppInstance;
   #child: ChildProcess | undefined;
   #exited: Promise<void> = Promise.resolve();
+  #stopping = false;
+  #restartTimer: NodeJS.Timeout | undefined;
+  /** Restarts in a row that did not last RESTART_RESET_AFTER_MS. */
+  #failures = 0;
 
   constructor(instance: AppInstance) {
     this.instance = instance;
@@ -62,7 +87,7 @@ class AppChild {
   }
 
   /** Resolves once the instance logs "listening"; rejects when it exits first or takes over 20s. */
-  async start(options: { dataDir: string; logDir: string; corsOrigins: string[] }): Promise<void> {
+  async start(options: StartOptions): Promise<void> {
     const { service, name, host, port } = this.instance;
     const logFile = path.join(options.logDir, `${name}.log`);
     const log = createWriteStream(logFile, { flags: 'a' });
@@ -97,10 +122,47 @@ class AppChild {
         reject(new Error(`${name} could not start on ${host}:${port}: ${reason} (see ${logFile}; is an earlier demo still running?)`));
       });
     });
+    this.#watch(child, options);
   }
 
-  /** SIGTERM (the instance drains), SIGKILL if it has not exited after 10s. */
+  /** When the running instance dies on its own: say so, and start it again after the backoff. */
+  #watch(child: ChildProcess, options: StartOptions): void {
+    const startedAt = Date.now();
+    child.once('close', (code, signal) => {
+      if (this.#stopping) return;
+      if (Date.now() - startedAt >= RESTART_RESET_AFTER_MS) this.#failures = 0;
+      const how = signal ? `was killed (${signal})` : `exited with code ${code}`;
+      options.say(`${this.instance.name} (pid ${child.pid}) ${how}; the edge routes around it`);
+      this.#restartLater(options);
+    });
+  }
+
+  #restartLater(options: StartOptions): void {
+    const delay = Math.min(RESTART_FIRST_MS * 2 ** this.#failures, RESTART_MAX_MS);
+    this.#failures++;
+    options.say(`${this.instance.name}: restarting in ${delay / 1000}s`);
+    this.#restartTimer = setTimeout(() => {
+      this.#restartTimer = undefined;
+      this.start(options).then(
+        () => options.say(`${this.instance.name} is back (pid ${this.pid})`),
+        (err: unknown) => {
+          if (this.#stopping) return;
+          options.say(`${this.instance.name}: restart failed: ${messageOf(err)}`);
+          this.#restartLater(options);
+        },
+      );
+    }, delay);
+  }
+
+  /** No more restarts: the demo is stopping (a Ctrl-C reaches the instances too, and they exit on it). */
+  holdRestarts(): void {
+    this.#stopping = true;
+    clearTimeout(this.#restartTimer);
+  }
+
+  /** SIGTERM (the instance drains), SIGKILL if it has not exited after 10s; no more restarts. */
   async stop(): Promise<void> {
+    this.holdRestarts();
     const child = this.#child;
     if (!child || child.exitCode !== null || child.signalCode !== null) return this.#exited;
     child.kill('SIGTERM');
@@ -125,14 +187,18 @@ function banner(loaded: LoadedConfig, apps: AppChild[], dataDir: string): string
   if (config.dns) lines.push(`  dns       ${config.dns.listen.map((item) => `${item.transport}://${address(item.host, item.port)}`).join(' ')}  zones ${config.dns.zones.map((zone) => zone.origin).join(' ')}`);
   for (const listener of config.listeners) {
     const tls = listener.tls?.self_signed ? `  local CA ${show(path.join(dataDir, 'tls', 'ca', 'ca.pem'))}` : '';
-    lines.push(`  edge      ${listener.protocol}://${address(listener.listen.host, listener.listen.port)}  (${listener.name})${tls}`);
+    lines.push(`  edge      ${listener.protocol}://${address(listener.listen.host, listener.listen.port)}/  (${listener.name})${tls}`);
   }
-  if (config.admin) lines.push(`  admin     http://${address(config.admin.listen.host, config.admin.listen.port)}  token in ${show(path.resolve(dataDir, config.admin.token_file))}`);
+  if (config.admin) lines.push(`  admin     http://${address(config.admin.listen.host, config.admin.listen.port)}/api/status  with Authorization: Bearer $(cat ${show(path.resolve(dataDir, config.admin.token_file))})`);
   for (const service of demoServices) {
     const running = apps.filter((app) => app.instance.service === service);
     lines.push(`  ${service.padEnd(9)} ${running.map(({ instance, pid }) => `${instance.name} ${address(instance.host, instance.port)} (pid ${pid})`).join(', ')}`);
   }
-  lines.push(`  database  ${database}`, `  logs      ${show(path.join(dataDir, 'logs'))}/`, '', 'Try:');
+  lines.push(`  database  ${database}`, `  logs      ${show(path.join(dataDir, 'logs'))}/  (the instances' logs)`);
+  const access = config.log.access_log;
+  if (access === 'stdout' || access === 'stderr') lines.push(`  access    on ${access}`);
+  else if (access !== 'off') lines.push(`  access    ${show(path.resolve(loaded.baseDir, access))}  (one line per request: tail -f it)`);
+  lines.push('', 'Try:');
   lines.push(`  dig ${dnsAt} api.example.test`);
   lines.push(`  curl --cacert ${show(path.join(dataDir, 'tls', 'ca', 'ca.pem'))} --resolve api.example.test:${webPort}:127.0.0.1 https://api.example.test:${webPort}/api/users`);
   lines.push(`  https://example.test:${webPort}/   (log in as demo / demo; example.test and api.example.test must resolve to 127.0.0.1:`);
@@ -143,7 +209,8 @@ function banner(loaded: LoadedConfig, apps: AppChild[], dataDir: string): string
 
 async function runDemo(configFile: string, io: CommandIo): Promise<number> {
   const loaded = await loadConfigFile(configFile);
-  const dataDir = path.resolve(loaded.baseDir, loaded.config.data_dir);
+  const dataOverride = installed && configFile === defaultConfig ? path.resolve('switchyard-demo-data') : undefined;
+  const dataDir = dataOverride ?? path.resolve(loaded.baseDir, loaded.config.data_dir);
   const logDir = path.join(dataDir, 'logs');
   await mkdir(logDir, { recursive: true });
   const instances = appInstances(loaded.config);
@@ -161,10 +228,11 @@ async function runDemo(configFile: string, io: CommandIo): Promise<number> {
   let edge: Awaited<ReturnType<typeof startEdge>>;
   try {
     io.stdout.write(`starting ${instances.map((instance) => instance.name).join(', ')} …\n`);
-    await Promise.all(children.map((child) => child.start({ dataDir, logDir, corsOrigins: pageOrigins(loaded.config) })));
+    const say = (line: string): void => void io.stdout.write(`${line}\n`);
+    await Promise.all(children.map((child) => child.start({ dataDir, logDir, corsOrigins: pageOrigins(loaded.config), say })));
     if (interrupted) return 130;
     io.stdout.write('starting the edge …\n');
-    edge = await startEdge({ configFile });
+    edge = await startEdge({ configFile, dataDir: dataOverride });
   } catch (err) {
     await stopApps();
     if (interrupted) return 130;
@@ -176,7 +244,13 @@ async function runDemo(configFile: string, io: CommandIo): Promise<number> {
   io.stdout.write(`${banner(loaded, children, dataDir)}\n`);
 
   // The edge stops on SIGINT/SIGTERM (draining in-flight requests); the instances go after it.
+  const holdRestarts = (): void => children.forEach((child) => child.holdRestarts());
+  process.once('SIGINT', holdRestarts);
+  process.once('SIGTERM', holdRestarts);
   const code = await edge.done;
+  holdRestarts();
+  process.off('SIGINT', holdRestarts);
+  process.off('SIGTERM', holdRestarts);
   io.stdout.write('edge stopped; stopping the application servers …\n');
   await stopApps();
   io.stdout.write('demo stopped\n');
@@ -185,13 +259,18 @@ async function runDemo(configFile: string, io: CommandIo): Promise<number> {
 
 export const command: Command = {
   summary: 'run the demo stack: DNS, the edge, users and orders services, database (npm start)',
-  usage: 'usage: switchyard demo [-c FILE]   (default demo/switchyard.yaml; DATABASE_URL=postgres://… for PostgreSQL)',
+  synopsis: '[-c FILE]',
+  description: [
+    'What npm start runs: starts the demo\'s application servers (two users and two orders instances) as child processes, then the edge (DNS, HTTPS with a local CA, admin API) in this process, and prints what runs where and three commands to try. Ctrl-C drains the edge, then stops the instances.',
+    'State (SQLite database, JWT secret, local CA, admin token) lives in the config\'s data_dir and is reused by the next run; every log, the access log included, goes to files under <data_dir>/logs so the terminal keeps the banner. DATABASE_URL=postgres://… uses PostgreSQL instead of SQLite.',
+  ],
+  arguments: [],
+  options,
+  examples: ['npm start', 'switchyard demo', 'DATABASE_URL=postgres://demo:demo@127.0.0.1/demo switchyard demo -c demo/switchyard.yaml'],
   async run(args, io) {
-    let configFile = defaultConfig;
-    for (let index = 0; index < args.length; index++) {
-      if ((args[index] === '-c' || args[index] === '--config') && args[index + 1]) configFile = path.resolve(args[++index]);
-      else throw new UsageError(`unknown option ${args[index]}`);
-    }
+    const parsed = parseCommandArgs(args, options);
+    if (parsed.positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(parsed.positionals[0])}`);
+    const configFile = path.resolve(parsed.string('config') ?? defaultConfig);
     try {
       return await runDemo(configFile, io);
     } catch (err) {

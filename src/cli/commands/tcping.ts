@@ -1,30 +1,34 @@
 // switchyard tcping HOST:PORT: repeated TCP handshakes with connect-time statistics and loss.
 import { attemptLine, joinHostPort, parseHostPort, renderTcpingSummary, runDiagnostic, tcping } from '../../diag/index.ts';
-import { UsageError, numberOption, parseCommandArgs, type Command } from '../command.ts';
+import { UsageError, jsonOption, numberOption, parseCommandArgs, type Command, type OptionSpec } from '../command.ts';
 
-const usage = `usage: switchyard tcping HOST:PORT [-c COUNT] [-i INTERVAL] [-t TIMEOUT] [--json]
-  -c, --count COUNT        handshakes to attempt (default 4)
-  -i, --interval SECONDS   time between attempts (default 1)
-  -t, --timeout SECONDS    wait for each handshake (default 2)
-  --json                   print the result as JSON`;
+const options: readonly OptionSpec[] = [
+  { name: 'count', short: 'c', value: 'COUNT', default: '4', description: 'handshakes to attempt' },
+  { name: 'interval', short: 'i', value: 'SECONDS', default: '1', description: 'time between attempts' },
+  { name: 'timeout', short: 't', value: 'SECONDS', default: '2', description: 'wait for each handshake' },
+  jsonOption,
+];
 
 export const command: Command = {
   summary: 'time repeated TCP handshakes to HOST:PORT (the L4 health check view)',
-  usage,
+  synopsis: 'HOST:PORT [-c COUNT] [-i SECONDS] [-t SECONDS] [--json]',
+  description: [
+    'Opens TCP connections to HOST:PORT one after another and times each handshake, then prints loss and min/avg/max like ping. It sees what the tcp health check sees: refused, timed out, or connected.',
+    'Exit status: 0 when at least one handshake succeeded, 1 when none did, 2 for wrong arguments.',
+  ],
+  arguments: [{ name: 'HOST:PORT', description: 'where to connect ([v6addr]:port for IPv6)' }],
+  options,
+  examples: ['switchyard tcping 127.0.0.1:8443', 'switchyard tcping -c 20 -i 0.1 db.internal:5432', 'switchyard tcping [::1]:80 --json'],
   async run(args, io) {
-    const { values, positionals } = parseCommandArgs(args, {
-      count: { type: 'string', short: 'c' },
-      interval: { type: 'string', short: 'i' },
-      timeout: { type: 'string', short: 't' },
-      json: { type: 'boolean' },
-    });
+    const parsed = parseCommandArgs(args, options);
+    const positionals = parsed.positionals;
     if (positionals.length !== 1) throw new UsageError('expected one HOST:PORT');
     const target = parseHostPort(positionals[0]);
     if (!target?.port) throw new UsageError(`expected HOST:PORT, got ${JSON.stringify(positionals[0])}`);
-    const count = numberOption(values.count, '--count', 4, 1, 100_000);
-    const interval = numberOption(values.interval, '--interval', 1, 0, 3600);
-    const timeout = numberOption(values.timeout, '--timeout', 2, 0.001, 600);
-    const json = Boolean(values.json);
+    const count = numberOption(parsed.string('count'), '--count', 4, 1, 100_000);
+    const interval = numberOption(parsed.string('interval'), '--interval', 1, 0, 3600);
+    const timeout = numberOption(parsed.string('timeout'), '--timeout', 2, 0.001, 600);
+    const json = parsed.flag('json');
     const port = target.port;
     return runDiagnostic(io, 'tcping', json, () => tcping({
       host: target.host,

@@ -1,34 +1,35 @@
 // switchyard traceroute HOST: hop discovery with UDP probes of increasing TTL (native addon, IP_RECVERR).
 import { hopLine, renderTraceroute, runDiagnostic, traceroute, tracerouteFailure, tracerouteHeader } from '../../diag/index.ts';
-import { UsageError, numberOption, parseCommandArgs, type Command } from '../command.ts';
+import { UsageError, familyOptions, jsonOption, numberOption, parseCommandArgs, type Command, type OptionSpec } from '../command.ts';
 
-const usage = `usage: switchyard traceroute HOST [-m MAXHOPS] [-q PROBES] [-w WAIT] [-p PORT] [-4|-6] [--json]
-  -m, --max-hops N      largest TTL to try (default 30)
-  -q, --queries N       probes per hop (default 3)
-  -w, --wait SECONDS    wait for each probe's answer (default 3)
-  -p, --port PORT       first destination port (default 33434, one more per probe)
-  -4, -6                resolve HOST to an IPv4 / IPv6 address only
-  --json                print the result as JSON`;
+const options: readonly OptionSpec[] = [
+  { name: 'max-hops', short: 'm', value: 'N', default: '30', description: 'largest TTL to try' },
+  { name: 'queries', short: 'q', value: 'N', default: '3', description: 'probes per hop' },
+  { name: 'wait', short: 'w', value: 'SECONDS', default: '3', description: 'wait for each probe\'s answer' },
+  { name: 'port', short: 'p', value: 'PORT', default: '33434', description: 'first destination port, one more per probe' },
+  ...familyOptions,
+  jsonOption,
+];
 
 export const command: Command = {
   summary: 'show the routers on the path to HOST (UDP probes with increasing TTL)',
-  usage,
+  synopsis: 'HOST [-m N] [-q N] [-w SECONDS] [-p PORT] [-4|-6] [--json]',
+  description: [
+    'Sends UDP probes with increasing TTL (native addon, IP_RECVERR: no root needed) and prints the router that answered each hop with the round-trip times, like traceroute, until HOST answers or --max-hops is reached.',
+    'Exit status: 0 when HOST was reached, 1 when it was not, 2 for wrong arguments.',
+  ],
+  arguments: [{ name: 'HOST', description: 'name or address to trace the path to' }],
+  options,
+  examples: ['switchyard traceroute 127.0.0.1', 'switchyard traceroute -m 15 -q 1 example.com', 'switchyard traceroute -6 localhost --json'],
   async run(args, io) {
-    const { values, positionals } = parseCommandArgs(args, {
-      'max-hops': { type: 'string', short: 'm' },
-      queries: { type: 'string', short: 'q' },
-      wait: { type: 'string', short: 'w' },
-      port: { type: 'string', short: 'p' },
-      ipv4: { type: 'boolean', short: '4' },
-      ipv6: { type: 'boolean', short: '6' },
-      json: { type: 'boolean' },
-    });
+    const parsed = parseCommandArgs(args, options);
+    const positionals = parsed.positionals;
     if (positionals.length !== 1) throw new UsageError('expected one HOST');
-    const maxHops = numberOption(values['max-hops'], '--max-hops', 30, 1, 255);
-    const probes = numberOption(values.queries, '--queries', 3, 1, 10);
-    const wait = numberOption(values.wait, '--wait', 3, 0.01, 60);
-    const port = numberOption(values.port, '--port', 33434, 1, 65535);
-    const json = Boolean(values.json);
+    const maxHops = numberOption(parsed.string('max-hops'), '--max-hops', 30, 1, 255);
+    const probes = numberOption(parsed.string('queries'), '--queries', 3, 1, 10);
+    const wait = numberOption(parsed.string('wait'), '--wait', 3, 0.01, 60);
+    const port = numberOption(parsed.string('port'), '--port', 33434, 1, 65535);
+    const json = parsed.flag('json');
     const host = positionals[0];
     return runDiagnostic(io, 'traceroute', json, () => traceroute({
       host,
@@ -36,7 +37,7 @@ export const command: Command = {
       probes: Math.floor(probes as number),
       waitMs: (wait as number) * 1000,
       basePort: Math.floor(port as number),
-      family: values.ipv6 ? 6 : values.ipv4 ? 4 : undefined,
+      family: parsed.flag('ipv6') ? 6 : parsed.flag('ipv4') ? 4 : undefined,
       onStart: json ? undefined : (address) => io.stdout.write(tracerouteHeader(host, address, maxHops as number)),
       onHop: json ? undefined : (hop) => io.stdout.write(hopLine(hop)),
     }), { render: renderTraceroute, failure: tracerouteFailure });

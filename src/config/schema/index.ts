@@ -22,8 +22,10 @@ export const configSchema = z.strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
       /** Access log destination: stdout, stderr, off, or a file path. */
       access_log: z.string().default('stdout'),
+      /** Access line format: json (one object per line), combined (Apache/nginx), text (short, for a terminal). */
+      access_log_format: z.enum(['json', 'combined', 'text']).default('json'),
     })
-    .default({ level: 'info', access_log: 'stdout' }),
+    .default({ level: 'info', access_log: 'stdout', access_log_format: 'json' }),
   pools: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, { message: 'expected a lower-case pool name' }), poolSchema).default({}),
   listeners: z.array(listenerSchema).default([]),
   dns: dnsSchema.optional(),

@@ -187,8 +187,8 @@ export const http2Schema = z.strictObject({
   /** Streams a client may reset per second before the connection is cut (CVE-2023-44487). */
   max_resets_per_second: positiveInt.default(100),
   /**
-   * auto: Switchyard's own HTTP/2 codec, except on listeners with a route to an h2c, h2 or grpc pool
-   * (node:http2, whose streams are proxied stream to stream); node: node:http2 always.
+   * auto: Switchyard's own HTTP/2 codec (also for routes to h2c, h2 and grpc pools, proxied stream to
+   * stream); node: node:http2.
    */
   engine: z.enum(['auto', 'node']).default('auto'),
 });

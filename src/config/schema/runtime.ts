@@ -6,9 +6,8 @@ import { size } from './common.ts';
 
 export const runtimeSchema = z.strictObject({
   /**
-   * auto: jemalloc when a listener terminates TLS or speaks HTTP/2 and its shared library is installed
-   * (Debian: libjemalloc2), else the system's malloc; jemalloc: always, and refuse to start without it;
-   * system: glibc's malloc.
+   * auto: jemalloc when its shared library is installed (Debian: libjemalloc2), else the system's malloc;
+   * jemalloc: always, and refuse to start without it; system: glibc's malloc.
    */
   allocator: z.enum(['auto', 'jemalloc', 'system']).default('auto'),
   /**

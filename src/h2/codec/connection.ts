@@ -8,7 +8,7 @@
 // p99 (bench/RESULTS-h2.md). A stream here is one object, and a request's fields are strings the HPACK
 // table already holds.
 import type { Socket } from 'node:net';
-import type { Clock, TimerHandle } from '../../core/index.ts';
+import { HttpDate, type Clock, type TimerHandle } from '../../core/index.ts';
 import { ResetCounter } from '../reset-guard.ts';
 import {
   DEFAULT_WINDOW, E_COMPRESSION_ERROR, E_ENHANCE_YOUR_CALM, E_FLOW_CONTROL_ERROR, E_FRAME_SIZE_ERROR, E_NO_ERROR, E_PROTOCOL_ERROR, E_REFUSED_STREAM,
@@ -36,6 +36,8 @@ export interface ConnectionEvents {
   request(connection: H2Connection, stream: CodecStream, request: RequestFields): void;
   /** The client reset more streams in a second than allowed; the connection is being cut. */
   cutForResets(connection: H2Connection): void;
+  /** The client's header blocks decoded to more than the budget of a second; the connection is being cut. */
+  headerBudgetSpent(connection: H2Connection): void;
   closed(connection: H2Connection): void;
 }
 
@@ -51,7 +53,25 @@ const SOCKET_HIGH_WATER = 256 * 1024;
 const SOCKET_MAX_QUEUED = 16 * 1024 * 1024;
 /** A header block larger than this (compressed, HEADERS + CONTINUATION) ends the connection. */
 const MAX_HEADER_BLOCK_FACTOR = 2;
+/**
+ * Decoded header bytes (as SETTINGS_MAX_HEADER_LIST_SIZE counts them) a connection may produce per second,
+ * as a multiple of max_header_list_size, and at least HEADER_BUDGET_MIN: HPACK lets one byte stand for a
+ * 4 KB table entry, so a client sending little can make us decode a lot. 64 MiB/s at the 64 KiB default,
+ * over 100,000 ordinary requests a second on one connection. Past it: GOAWAY(ENHANCE_YOUR_CALM).
+ */
+const HEADER_BUDGET_FACTOR = 1024;
+const HEADER_BUDGET_MIN = 16 * 1024 * 1024;
 const EMPTY = Buffer.alloc(0);
+/**
+ * How many closed streams a connection remembers (RFC 9113 §5.1): frames on a stream the client closed
+ * (END_STREAM both ways, or its RST_STREAM) are answered with STREAM_CLOSED, frames on one we reset are
+ * in flight and ignored, and HEADERS opening a lower id than one opened before is a connection error
+ * (§5.1.1). Frames on streams forgotten since are ignored. ~4 KB per connection at most.
+ */
+const CLOSED_MEMORY = 128;
+/** How a remembered stream closed. */
+const CLOSED_BY_PEER = 1;
+const RESET_BY_US = 2;
 
 export class H2Connection implements StreamConnection {
   readonly socket: Socket;
@@ -62,7 +82,15 @@ export class H2Connection implements StreamConnection {
   private readonly decoder = new HpackDecoder();
   private readonly encoder = new HpackEncoder();
   private readonly resets: ResetCounter;
+  private readonly headerBudget: ResetCounter;
   readonly streams = new Map<number, CodecStream>();
+  /** Recently closed stream ids → CLOSED_BY_PEER | RESET_BY_US, oldest first (CLOSED_MEMORY of them). */
+  private readonly closedStreams = new Map<number, number>();
+  /**
+   * The highest id forgotten from closedStreams: a lower id that is neither open nor remembered may have
+   * been closed long ago; a higher one was never opened (every stream closed since is remembered).
+   */
+  private forgottenBelow = 0;
   /** Highest stream id the client opened. */
   private lastStreamId = 0;
   /** GOAWAY sent: streams above `goawayLastId` are not served. */
@@ -79,6 +107,8 @@ export class H2Connection implements StreamConnection {
   // header block being assembled from HEADERS + CONTINUATION
   private blockStream = 0;
   private blockEndStream = false;
+  /** The HEADERS frame of the block made its stream depend on itself (RFC 9113 §5.3.1). */
+  private blockSelfDependent = false;
   private blockParts: Buffer[] | null = null;
   private blockSize = 0;
   private readonly maxBlockSize: number;
@@ -95,6 +125,7 @@ export class H2Connection implements StreamConnection {
   private readonly lastHeaders: { id: number; chunk: Buffer; flagsAt: number; flushes: number } = { id: 0, chunk: EMPTY, flagsAt: -1, flushes: -1 };
   /** Response header fields added to every response (HSTS), given to each stream. */
   readonly responseExtra: Readonly<Record<string, string>> | undefined;
+  readonly date: HttpDate;
   readonly peerAddress: string;
   readonly peerPort: number;
   readonly encrypted: boolean;
@@ -108,8 +139,10 @@ export class H2Connection implements StreamConnection {
     this.events = events;
     this.clock = clock;
     this.responseExtra = responseExtra;
+    this.date = new HttpDate(clock);
     this.output = new FrameOutput(socket);
     this.resets = new ResetCounter(limits.maxResetsPerSecond, clock);
+    this.headerBudget = new ResetCounter(Math.max(HEADER_BUDGET_MIN, limits.maxHeaderListSize * HEADER_BUDGET_FACTOR), clock);
     this.streamWindow = limits.streamWindow;
     this.recvWindow = DEFAULT_WINDOW;
     this.maxBlockSize = Math.max(64 * 1024, limits.maxHeaderListSize * MAX_HEADER_BLOCK_FACTOR);
@@ -195,6 +228,8 @@ export class H2Connection implements StreamConnection {
       case T_PRIORITY:
         if (id === 0) return this.connectionError(E_PROTOCOL_ERROR);
         if (length !== 5) return this.streamError(id, E_FRAME_SIZE_ERROR);
+        // a stream cannot depend on itself (RFC 9113 §5.3.1); priorities are otherwise not used
+        if ((buf.readUInt32BE(start) & 0x7fff_ffff) === id) return this.streamError(id, E_PROTOCOL_ERROR);
         return;
       case T_RST_STREAM:
         return this.onRstStream(id, length);
@@ -243,7 +278,9 @@ export class H2Connection implements StreamConnection {
     const stream = this.streams.get(id);
     if (stream === undefined) {
       if (id > this.lastStreamId) return this.connectionError(E_PROTOCOL_ERROR);
-      return; // a stream closed or reset already: DATA in flight is dropped
+      // closed by the client: STREAM_CLOSED; reset by us (or long gone): in flight, dropped
+      if (this.closedStreams.get(id) === CLOSED_BY_PEER) this.writeRst(id, E_STREAM_CLOSED);
+      return;
     }
     if (stream.remoteClosed) return stream.reset(E_STREAM_CLOSED);
     stream.receiveData(buf, start, end, (flags & F_END_STREAM) !== 0, frameLength);
@@ -257,14 +294,18 @@ export class H2Connection implements StreamConnection {
       if (pad > end - start) return this.connectionError(E_PROTOCOL_ERROR);
       end -= pad;
     }
+    let selfDependent = false;
     if ((flags & F_PRIORITY) !== 0) {
       if (end - start < 5) return this.connectionError(E_FRAME_SIZE_ERROR);
-      start += 5; // priority is not used (RFC 9113 §5.3.2: deprecated signalling)
+      // priority is not used (RFC 9113 §5.3.2: deprecated signalling), but must not be on itself
+      selfDependent = (buf.readUInt32BE(start) & 0x7fff_ffff) === id;
+      start += 5;
     }
     const endStream = (flags & F_END_STREAM) !== 0;
-    if ((flags & F_END_HEADERS) !== 0) return this.onHeaderBlock(id, endStream, buf, start, end);
+    if ((flags & F_END_HEADERS) !== 0) return this.onHeaderBlock(id, endStream, selfDependent, buf, start, end);
     this.blockStream = id;
     this.blockEndStream = endStream;
+    this.blockSelfDependent = selfDependent;
     this.blockParts = [buf.subarray(start, end)];
     this.blockSize = end - start;
   }
@@ -279,38 +320,64 @@ export class H2Connection implements StreamConnection {
     const block = Buffer.concat(this.blockParts!);
     this.blockParts = null;
     this.blockStream = 0;
-    this.onHeaderBlock(id, this.blockEndStream, block, 0, block.length);
+    this.onHeaderBlock(id, this.blockEndStream, this.blockSelfDependent, block, 0, block.length);
   }
 
-  private onHeaderBlock(id: number, endStream: boolean, block: Buffer, start: number, end: number): void {
-    // decoded whatever becomes of the stream: the HPACK table must follow every block
+  private onHeaderBlock(id: number, endStream: boolean, selfDependent: boolean, block: Buffer, start: number, end: number): void {
+    // decoded whatever becomes of the stream: the HPACK table must follow every block. Fields past
+    // max_header_list_size are counted, not collected (the list is refused with 431); past this second's
+    // budget decoding stops, and the connection ends once the stream is answered.
     const list: string[] = [];
+    const maxList = this.limits.maxHeaderListSize;
+    const allowance = this.headerBudget.left();
     let listSize: number;
     try {
-      listSize = this.decoder.decode(block, start, end, list);
+      listSize = this.decoder.decode(block, start, end, list, maxList, allowance);
     } catch (err) {
       if (err instanceof HpackError) return this.connectionError(E_COMPRESSION_ERROR);
       throw err;
     }
+    this.headerBudget.hit(listSize);
+    // judged against what decode was allowed (a window turning over meanwhile must not let a block whose
+    // decoding stopped half-way, leaving the table out of step, pass)
+    const overBudget = listSize > allowance;
+    if (overBudget) this.events.headerBudgetSpent(this);
     const existing = this.streams.get(id);
+    if (overBudget && (existing !== undefined || id <= this.lastStreamId || listSize <= maxList)) return this.connectionError(E_ENHANCE_YOUR_CALM);
     if (existing !== undefined) {
       // trailers: they end the request, and carry no pseudo-header (RFC 9113 §8.1)
       if (existing.remoteClosed) return existing.reset(E_STREAM_CLOSED);
-      if (!endStream) return existing.reset(E_PROTOCOL_ERROR);
+      if (!endStream || selfDependent) return existing.reset(E_PROTOCOL_ERROR);
       for (let i = 0; i < list.length; i += 2) if (list[i].charCodeAt(0) === 58) return existing.reset(E_PROTOCOL_ERROR);
       return existing.receiveEnd();
     }
-    if (id <= this.lastStreamId) return; // a stream already closed (reset by us): dropped
     if (id % 2 === 0) return this.connectionError(E_PROTOCOL_ERROR);
+    if (id <= this.lastStreamId) {
+      // a closed stream (§5.1): trailers the client sent after closing it are STREAM_CLOSED, frames in
+      // flight to a stream we reset are dropped, and a new stream must have a higher id than every one
+      // opened before (§5.1.1)
+      const closed = this.closedStreams.get(id);
+      if (closed === CLOSED_BY_PEER) return this.writeRst(id, E_STREAM_CLOSED);
+      if (closed === RESET_BY_US || id <= this.forgottenBelow) return;
+      return this.connectionError(E_PROTOCOL_ERROR);
+    }
     this.lastStreamId = id;
     if (this.goawaySent && id > this.goawayLastId) return;
+    if (selfDependent) return this.writeRst(id, E_PROTOCOL_ERROR);
     if (this.streams.size >= this.limits.maxConcurrentStreams) return this.writeRst(id, E_REFUSED_STREAM);
+    if (listSize > maxList) {
+      // the list was not collected past the limit: answered without looking at it
+      const refused = new CodecStream(id, this, this.peerInitialWindow, endStream, false, -1, this.responseExtra);
+      this.streams.set(id, refused);
+      refused.answer(431, 'text/plain; charset=utf-8', 'request header fields too large\n');
+      if (overBudget) this.connectionError(E_ENHANCE_YOUR_CALM);
+      return;
+    }
     const request = requestFields(list);
     if (request === null) return this.writeRst(id, E_PROTOCOL_ERROR);
     if (endStream && request.contentLength > 0) return this.writeRst(id, E_PROTOCOL_ERROR);
     const stream = new CodecStream(id, this, this.peerInitialWindow, endStream, request.grpc, endStream ? -1 : request.contentLength, this.responseExtra);
     this.streams.set(id, stream);
-    if (listSize > this.limits.maxHeaderListSize) return stream.answer(431, 'text/plain; charset=utf-8', 'request header fields too large\n');
     if (request.method === 'CONNECT') return stream.answer(405, 'text/plain; charset=utf-8', 'CONNECT is not served on this listener\n');
     if (request.expectContinue && !endStream) this.writeHeaders(id, 100, [], false);
     this.events.request(this, stream, request);
@@ -347,7 +414,8 @@ export class H2Connection implements StreamConnection {
         if (value > MAX_WINDOW) return this.connectionError(E_FLOW_CONTROL_ERROR);
         const delta = value - this.peerInitialWindow;
         this.peerInitialWindow = value;
-        for (const stream of this.streams.values()) stream.initialWindowChanged(delta);
+        // a change that takes a stream's window past 2^31-1 is a connection error (§6.9.2)
+        for (const stream of this.streams.values()) if (!stream.initialWindowChanged(delta)) return this.connectionError(E_FLOW_CONTROL_ERROR);
       } else if (key === S_MAX_FRAME_SIZE) {
         if (value < 16_384 || value > 16_777_215) return this.connectionError(E_PROTOCOL_ERROR);
         this.peerMaxFrame = value;
@@ -368,6 +436,8 @@ export class H2Connection implements StreamConnection {
     const stream = this.streams.get(id);
     if (stream === undefined) {
       if (id > this.lastStreamId) return this.connectionError(E_PROTOCOL_ERROR);
+      // an increment of 0 is an error on any stream (§6.9); otherwise late updates are normal
+      if (increment === 0) this.writeRst(id, E_PROTOCOL_ERROR);
       return;
     }
     if (increment === 0) return stream.reset(E_PROTOCOL_ERROR);
@@ -408,6 +478,7 @@ export class H2Connection implements StreamConnection {
 
   streamClosed(stream: CodecStream): void {
     this.streams.delete(stream.id);
+    if (!this.closedStreams.has(stream.id)) this.rememberClosed(stream.id, CLOSED_BY_PEER);
     if (this.streams.size === 0) {
       this.idleSince = this.clock.monotonic();
       if ((this.goawaySent || this.peerGoaway) && !this.finished) this.finish(null);
@@ -458,8 +529,21 @@ export class H2Connection implements StreamConnection {
     this.output.frame(T_DATA, endStream ? F_END_STREAM : 0, id, chunk, start, end);
   }
 
+  /** Keeps how stream `id` closed, forgetting the oldest beyond CLOSED_MEMORY. */
+  private rememberClosed(id: number, how: number): void {
+    const closed = this.closedStreams;
+    closed.set(id, how);
+    if (closed.size > CLOSED_MEMORY) {
+      const oldest = closed.keys().next().value!;
+      closed.delete(oldest);
+      if (oldest > this.forgottenBelow) this.forgottenBelow = oldest;
+    }
+  }
+
   writeRst(id: number, code: number): void {
     if (this.lastHeaders.id === id) this.lastHeaders.id = 0;
+    // frames the client sent before it read this reset are dropped, not answered (§5.1 "closed")
+    if (code !== E_STREAM_CLOSED) this.rememberClosed(id, RESET_BY_US);
     const at = this.output.reserve(FRAME_HEADER + 4);
     const chunk = this.output.chunk;
     writeFrameHeader(chunk, at, 4, T_RST_STREAM, 0, id);

@@ -1,8 +1,7 @@
 // CodecFrontend: the HTTP/2 side of a listener on Switchyard's own codec. Same duties as H2Frontend (the
 // node:http2 one): takes accepted sockets, applies the listener's http2 limits, cuts rapid-reset clients,
-// closes idle connections, sends GOAWAY on drain. Every request goes to the L7 core's exchange (HTTP/1.1
-// upstreams, redirects, fixed and static responses); listeners with routes to HTTP/2 or gRPC pools are
-// served by H2Frontend, whose streams are proxied stream to stream.
+// closes idle connections, sends GOAWAY on drain. Every request goes to deps.exchange: the L7 core's
+// exchange (HTTP/1.1 upstreams, redirects, fixed and static responses) or a stream to an HTTP/2 pool.
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { ListenerConfig } from '../../config/index.ts';
@@ -16,8 +15,11 @@ import type { RequestFields } from './request-fields.ts';
 import type { CodecStream } from './stream.ts';
 
 export interface CodecFrontendDeps {
-  /** The L7 exchange that answers a request (HttpListener.handleExchange). */
-  exchange(request: ExchangeRequest, downstream: ExchangeDownstream): ExchangeHandle;
+  /**
+   * Answers a request: the L7 exchange (HttpListener.handleExchange), or a stream to an HTTP/2 pool.
+   * `localPort`: the port the client connected to (X-Forwarded-Port).
+   */
+  exchange(request: ExchangeRequest, downstream: ExchangeDownstream, encrypted: boolean, localPort: number): ExchangeHandle;
   logger: Logger;
   clock?: Clock;
   /** Added to every response when the response has none of its own (Strict-Transport-Security). */
@@ -87,7 +89,7 @@ export class CodecFrontend implements ConnectionEvents {
       contentLength: stream.remoteClosed ? 0 : fields.contentLength,
     };
     try {
-      stream.handle = this.deps.exchange(request, stream);
+      stream.handle = this.deps.exchange(request, stream, connection.encrypted, connection.socket.localPort ?? 0);
     } catch (err) {
       // an exchange bug must end one stream, never the worker
       this.deps.logger.error({ err: err instanceof Error ? err.message : String(err) }, `h2 ${this.listener.name}: exchange failed`);
@@ -98,6 +100,10 @@ export class CodecFrontend implements ConnectionEvents {
   cutForResets(connection: H2Connection): void {
     this.cutCount++;
     this.deps.logger.warn({ listener: this.listener.name, peer: connection.peerAddress }, `h2 ${this.listener.name}: client ${connection.peerAddress} reset more than ${this.listener.http2.max_resets_per_second} streams in a second, closing the connection`);
+  }
+
+  headerBudgetSpent(connection: H2Connection): void {
+    this.deps.logger.warn({ listener: this.listener.name, peer: connection.peerAddress }, `h2 ${this.listener.name}: client ${connection.peerAddress} sent header blocks that decode to more than a second's budget (HPACK bomb), closing the connection`);
   }
 
   closed(connection: H2Connection): void {

@@ -51,12 +51,20 @@ export class HpackDecoder {
   /**
    * Appends the fields of block[start, end) to `out` and returns the header list size as
    * SETTINGS_MAX_HEADER_LIST_SIZE counts it (name + value + 32 per field). Throws HpackError.
+   *
+   * `collectLimit`: once the list size passes it, fields are counted but no longer appended (the caller
+   * refuses the list: a block of one-byte references to a 4 KB table entry must not become a list of
+   * gigabytes), and literals that do not enter the table are skipped unread (their size counted as
+   * encoded). Fields that enter the dynamic table are always decoded, so the table stays in step with
+   * the client's. `stopAt`: past this list size decoding stops at once and the size so far is returned;
+   * the table is then out of step and the connection must end.
    */
-  decode(block: Buffer, start: number, end: number, out: string[]): number {
+  decode(block: Buffer, start: number, end: number, out: string[], collectLimit = Infinity, stopAt = Infinity): number {
     let i = start;
     let listSize = 0;
     let fieldsSeen = false;
     while (i < end) {
+      if (listSize > stopAt) return listSize;
       const b = block[i];
       if (b >= 0x80) {
         // indexed field
@@ -65,8 +73,8 @@ export class HpackDecoder {
         if (index === 0) throw new HpackError('index 0');
         const name = this.nameAt(index);
         const value = this.valueAt(index);
-        out.push(name, value);
         listSize += name.length + value.length + ENTRY_OVERHEAD;
+        if (listSize <= collectLimit) out.push(name, value);
         fieldsSeen = true;
         continue;
       }
@@ -84,6 +92,19 @@ export class HpackDecoder {
       const prefix = incremental ? 6 : 4;
       const index = this.readInt(block, i, end, prefix);
       i = this.next;
+      fieldsSeen = true;
+      if (!incremental && listSize > collectLimit) {
+        // refused already and not for the table: skipped, counted as sent
+        let size = ENTRY_OVERHEAD;
+        if (index === 0) {
+          size += this.skipString(block, i, end);
+          i = this.next;
+        } else size += this.nameAt(index).length;
+        size += this.skipString(block, i, end);
+        i = this.next;
+        listSize += size;
+        continue;
+      }
       let name: string;
       if (index === 0) {
         name = this.readString(block, i, end);
@@ -92,11 +113,20 @@ export class HpackDecoder {
       const value = this.readString(block, i, end);
       i = this.next;
       if (incremental) this.add(name, value);
-      out.push(name, value);
       listSize += name.length + value.length + ENTRY_OVERHEAD;
-      fieldsSeen = true;
+      if (listSize <= collectLimit) out.push(name, value);
     }
     return listSize;
+  }
+
+  /** Steps over a string literal without decoding it; returns its encoded length. */
+  private skipString(buf: Buffer, i: number, end: number): number {
+    if (i >= end) throw new HpackError('truncated string');
+    const length = this.readInt(buf, i, end, 7);
+    const to = this.next + length;
+    if (to > end) throw new HpackError('string past the block');
+    this.next = to;
+    return length;
   }
 
   /** Where the last read ended (readInt/readString return their value; this is their second result). */

@@ -3,6 +3,7 @@
 // HTTP/1.1 (§8.2.3). A list that breaks a rule is malformed: the stream is reset with PROTOCOL_ERROR and
 // nothing reaches an upstream.
 import { connectionSpecific, hopByHop } from '../headers.ts';
+import { validAuthority, validMethod, validName, validPath, validValue } from '../field-rules.ts';
 
 export interface RequestFields {
   method: string;
@@ -16,34 +17,6 @@ export interface RequestFields {
   grpc: boolean;
   expectContinue: boolean;
 }
-
-/** Token characters allowed in a field name, lower case only (RFC 9110 §5.6.2, RFC 9113 §8.2.1). */
-const nameChar = new Uint8Array(128);
-for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz") nameChar[c.charCodeAt(0)] = 1;
-
-function validName(name: string): boolean {
-  if (name.length === 0) return false;
-  for (let i = 0; i < name.length; i++) {
-    const c = name.charCodeAt(i);
-    if (c >= 128 || nameChar[c] === 0) return false;
-  }
-  return true;
-}
-
-/** No NUL, CR or LF, and no whitespace at either end (RFC 9113 §8.2.1). */
-function validValue(value: string): boolean {
-  const n = value.length;
-  if (n === 0) return true;
-  const first = value.charCodeAt(0);
-  const last = value.charCodeAt(n - 1);
-  if (first === 0x20 || first === 0x09 || last === 0x20 || last === 0x09) return false;
-  for (let i = 0; i < n; i++) {
-    const c = value.charCodeAt(i);
-    if (c === 0 || c === 0x0a || c === 0x0d) return false;
-  }
-  return true;
-}
-
 
 /** The request's parts, or null when the header list is malformed. */
 export function requestFields(list: readonly string[]): RequestFields | null {
@@ -102,12 +75,13 @@ export function requestFields(list: readonly string[]): RequestFields | null {
     } else if (hopByHop.has(name)) continue; // the other hop-by-hop fields, dropped for the next hop
     fields.push(name, value);
   }
-  if (method === '') return null;
+  if (!validMethod(method)) return null;
   if (method === 'CONNECT') {
     // a tunnel: only :method and :authority (RFC 9113 §8.5)
     if (scheme !== '' || path !== '' || authority === '') return null;
-  } else if (scheme === '' || path === '') return null;
+  } else if (scheme === '' || !validPath(method, path)) return null;
   if (authority === '') authority = host;
+  if (!validAuthority(authority)) return null;
   if (cookie !== undefined) fields.push('cookie', cookie);
   return { method, scheme, authority, path, fields, contentLength, grpc, expectContinue };
 }

@@ -3,7 +3,7 @@
 // stream, and the exchange is told to pause its upstream), the request body comes in within ours (a
 // paused exchange stops the WINDOW_UPDATEs of its stream only, so one slow upstream never stalls the
 // connection).
-import type { EdgeError } from '../../core/index.ts';
+import type { EdgeError, HttpDate } from '../../core/index.ts';
 import type { ExchangeDownstream, ExchangeHandle } from '../../l7/index.ts';
 import { encodeGrpcMessage, grpcCodeForHttp } from '../grpc.ts';
 import { appendResponseFields } from '../headers.ts';
@@ -18,6 +18,8 @@ export interface StreamConnection {
   readonly streamWindow: number;
   /** Writes HEADERS (and CONTINUATION) frames; returns where the HEADERS frame's flags byte is. */
   writeHeaders(id: number, status: number, fields: readonly string[], endStream: boolean): void;
+  /** Date of the responses the codec makes itself (errors, 431, 405), formatted once per second. */
+  readonly date: HttpDate;
   /** Sets END_STREAM on the HEADERS frame just written for `id` when nothing else was written since; false if it cannot. */
   endOnHeaders(id: number): boolean;
   writeData(id: number, chunk: Buffer, start: number, end: number, endStream: boolean): void;
@@ -136,10 +138,12 @@ export class CodecStream implements ExchangeDownstream {
     this.pump();
   }
 
-  /** The client's SETTINGS_INITIAL_WINDOW_SIZE changed by `delta`. */
-  initialWindowChanged(delta: number): void {
+  /** The client's SETTINGS_INITIAL_WINDOW_SIZE changed by `delta`; false when the window overflowed. */
+  initialWindowChanged(delta: number): boolean {
     this.sendWindow += delta;
+    if (this.sendWindow > 0x7fff_ffff) return false;
     if (delta > 0) this.pump();
+    return true;
   }
 
   /** The client reset the stream, or the connection is gone: an exchange still running is aborted. */
@@ -271,7 +275,7 @@ export class CodecStream implements ExchangeDownstream {
     if (this.closed) return;
     if (!this.headersSent) {
       this.headersSent = this.ended = true;
-      this.conn.writeHeaders(this.id, 502, [], true);
+      this.conn.writeHeaders(this.id, 502, ['date', this.conn.date.value()], true);
       this.localEnd();
       return;
     }
@@ -301,7 +305,7 @@ export class CodecStream implements ExchangeDownstream {
   answer(status: number, contentType: string, text: string): void {
     if (this.closed || this.headersSent) return;
     const body = Buffer.from(text, 'utf8');
-    const fields = appendResponseFields([], ['content-type', contentType, 'content-length', String(body.length)], this.extra);
+    const fields = appendResponseFields([], ['date', this.conn.date.value(), 'content-type', contentType, 'content-length', String(body.length)], this.extra);
     this.headersSent = this.done = true;
     this.conn.writeHeaders(this.id, status, fields, false);
     if (body.length > 0) this.enqueue(body);

@@ -20,6 +20,8 @@ export function reasonOf(err: unknown): string {
       return (err as Error | undefined)?.message?.toLowerCase() ?? 'error';
     default:
       if (code.startsWith('HPE_')) return 'bad response';
+      // certificate checks and handshake failures: OpenSSL's words say which ("unable to verify the first certificate")
+      if (code.startsWith('ERR_TLS_') || code.startsWith('ERR_SSL_') || /CERT|SIGNATURE/.test(code)) return `tls: ${((err as Error).message ?? code).toLowerCase()}`;
       return code.toLowerCase();
   }
 }

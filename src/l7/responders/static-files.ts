@@ -5,6 +5,7 @@ import { createReadStream, type Stats } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
+import { HttpDate } from '../../core/index.ts';
 
 export interface StaticOptions {
   /** Absolute directory. */
@@ -12,6 +13,8 @@ export interface StaticOptions {
   index: string;
   cacheControl?: string;
   spaFallback: boolean;
+  /** Every response carries its Date (the listener's per-second cache; a fresh one when absent). */
+  date?: HttpDate;
 }
 
 export interface StaticRequest {
@@ -54,9 +57,9 @@ const contentTypes: Record<string, string> = {
   '.xml': 'application/xml',
 };
 
-const plain = (status: number, text: string, extra: string[] = []): StaticResponse => {
+const plain = (date: HttpDate, status: number, text: string, extra: string[] = []): StaticResponse => {
   const body = Buffer.from(`${text}\n`);
-  return { status, headers: ['content-type', 'text/plain; charset=utf-8', 'content-length', String(body.length), ...extra], body };
+  return { status, headers: ['date', date.value(), 'content-type', 'text/plain; charset=utf-8', 'content-length', String(body.length), ...extra], body };
 };
 
 /** Weak validator from size and modification time: cheap, and changes whenever the file does. */
@@ -64,21 +67,23 @@ const etagOf = (stats: Stats): string => `W/"${stats.size.toString(16)}-${Math.f
 
 export class StaticFiles {
   private readonly options: StaticOptions;
+  readonly date: HttpDate;
   private rootReal: string | undefined;
 
   constructor(options: StaticOptions) {
     this.options = options;
+    this.date = options.date ?? new HttpDate();
   }
 
   async serve(request: StaticRequest): Promise<StaticResponse> {
-    if (request.method !== 'GET' && request.method !== 'HEAD') return plain(405, 'method not allowed', ['allow', 'GET, HEAD']);
+    if (request.method !== 'GET' && request.method !== 'HEAD') return plain(this.date, 405, 'method not allowed', ['allow', 'GET, HEAD']);
     let decoded: string;
     try {
       decoded = decodeURIComponent(request.path);
     } catch {
-      return plain(400, 'bad path');
+      return plain(this.date, 400, 'bad path');
     }
-    if (decoded.includes('\0') || decoded.split('/').includes('..')) return plain(400, 'bad path');
+    if (decoded.includes('\0') || decoded.split('/').includes('..')) return plain(this.date, 400, 'bad path');
     this.rootReal ??= await realpath(this.options.root).catch(() => path.resolve(this.options.root));
     let file = path.join(this.rootReal, decoded);
     let stats = await this.statInside(file);
@@ -87,10 +92,10 @@ export class StaticFiles {
       stats = await this.statInside(file);
     }
     if (!stats?.isFile()) {
-      if (!this.options.spaFallback) return plain(404, 'not found');
+      if (!this.options.spaFallback) return plain(this.date, 404, 'not found');
       file = path.join(this.rootReal, this.options.index);
       stats = await this.statInside(file);
-      if (!stats?.isFile()) return plain(404, 'not found');
+      if (!stats?.isFile()) return plain(this.date, 404, 'not found');
     }
     return this.respond(request, file, stats);
   }
@@ -109,7 +114,7 @@ export class StaticFiles {
   private respond(request: StaticRequest, file: string, stats: Stats): StaticResponse {
     const etag = etagOf(stats);
     const lastModified = new Date(Math.floor(stats.mtimeMs / 1000) * 1000).toUTCString();
-    const headers = ['etag', etag, 'last-modified', lastModified, 'accept-ranges', 'bytes'];
+    const headers = ['date', this.date.value(), 'etag', etag, 'last-modified', lastModified, 'accept-ranges', 'bytes'];
     if (this.options.cacheControl) headers.push('cache-control', this.options.cacheControl);
 
     const notModified = request.ifNoneMatch !== undefined
@@ -128,7 +133,7 @@ export class StaticFiles {
         start = Number(range[1]);
         if (range[2] !== '') end = Math.min(end, Number(range[2]));
       }
-      if (start > end || start >= stats.size) return plain(416, 'range not satisfiable', ['content-range', `bytes */${stats.size}`]);
+      if (start > end || start >= stats.size) return plain(this.date, 416, 'range not satisfiable', ['content-range', `bytes */${stats.size}`]);
       status = 206;
       headers.push('content-range', `bytes ${start}-${end}/${stats.size}`);
     }

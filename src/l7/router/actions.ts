@@ -35,6 +35,8 @@ export interface RespondAction {
   /** The same headers as flat lower-case name/value pairs without content-length, for other codecs (HTTP/2). */
   readonly fields: readonly string[];
   readonly body: Buffer;
+  /** The configured headers include a Date: the edge adds none of its own. */
+  readonly dated: boolean;
 }
 
 export interface StaticAction {
@@ -76,7 +78,7 @@ export function compileAction(route: RouteConfig): RouteAction {
       head += `${name}: ${value}\r\n`;
       fields.push(name.toLowerCase(), value);
     }
-    return { kind: 'respond', status: r.status, head, fields, body };
+    return { kind: 'respond', status: r.status, head, fields, body, dated: fields.some((field, i) => i % 2 === 0 && field === 'date') };
   }
   const s = route.static!;
   return {

@@ -91,10 +91,19 @@ test('check and start refuse a listener on the admin API\'s address, two listene
   );
 });
 
-test('check and start refuse tls on an HTTP/1.1 pool (it would send plaintext) and proxy_protocol on an http listener', async () => {
+test('check accepts tls on an HTTP/1.1 pool; check and start refuse it on an h2c pool, a tls.ca that is not PEM, and proxy_protocol on an http listener', async () => {
+  await withConfig(`pools:\n  app:\n    backends: [ { address: 127.0.0.1:9 } ]\n    tls: { servername: app.internal, verify: false }\nlisteners:\n  - { name: web, listen: 127.0.0.1:0, routes: [ { pool: app } ] }\n`, async (file, dir) => {
+    const checked = await cli(['check', file], dir);
+    assert.equal(checked.code, 0, checked.stderr);
+  });
   await assertRefused(
-    `pools:\n  app:\n    backends: [ { address: 127.0.0.1:9 } ]\n    tls: { verify: false }\nlisteners:\n  - { name: web, listen: 127.0.0.1:0, routes: [ { pool: app } ] }\n`,
-    /edge\.yaml:4:10: pools\.app\.tls: expected no tls on an http1 pool \(TLS to HTTP\/1\.1 backends is not implemented yet: requests would go out in plaintext\)/,
+    `pools:\n  app:\n    protocol: h2c\n    backends: [ { address: 127.0.0.1:9 } ]\n    tls: { verify: false }\nlisteners:\n  - { name: web, listen: 127.0.0.1:0, routes: [ { pool: app } ] }\n`,
+    /edge\.yaml:5:10: pools\.app\.tls: expected no tls on an h2c pool \(h2c is HTTP\/2 in cleartext\)/,
+  );
+  await assertRefused(
+    `pools:\n  app:\n    backends: [ { address: 127.0.0.1:9 } ]\n    tls: { ca: ca.pem }\nlisteners:\n  - { name: web, listen: 127.0.0.1:0, routes: [ { pool: app } ] }\n`,
+    /edge\.yaml:4:16: pools\.app\.tls\.ca: expected PEM CA certificates, got \S+ca\.pem, which holds none/,
+    (dir) => writeFile(path.join(dir, 'ca.pem'), 'not a certificate\n'),
   );
   await assertRefused(
     `${pool}listeners:\n  - name: web\n    listen: 127.0.0.1:0\n    proxy_protocol: v2\n    routes: [ { pool: app } ]\n`,
@@ -147,7 +156,7 @@ test('admin off loopback: refused without allow_remote, refused without tls, ser
       // switchyard reload reaches it over HTTPS, trusting exactly the configured certificate
       const reloaded = await cli(['reload', '-c', edge.configFile], edge.dir);
       assert.equal(reloaded.code, 0, reloaded.stderr);
-      assert.equal(reloaded.stdout, 'reloaded\n');
+      assert.equal(reloaded.stdout, `reloaded: the edge (pid ${edge.process.pid}) runs ${edge.configFile}\n`);
     } finally {
       await edge.stop();
     }
@@ -186,13 +195,18 @@ test('admin token: a generated file is 0600 with 32 random bytes; a group-readab
 test('a YAML indentation error is reported at the misplaced key, naming where its block began, not at the blank line above', async () => {
   const demo = await readFile(path.join(import.meta.dirname, '..', '..', '..', 'demo', 'switchyard.yaml'), 'utf8');
   const lines = demo.split('\n');
-  assert.equal(lines[13], '  users:', 'the demo config still has its users pool on line 14');
-  assert.equal(lines[20], '', 'and a blank line before its orders pool');
-  lines[13] = ' users:';
+  // The demo's users pool, its first item, and the blank line before the next pool: the shape of the report
+  // (an item of the users block mis-indented, reported at the blank line after the block).
+  const users = lines.indexOf('  users:');
+  assert.ok(users > 0, 'the demo config has a users pool');
+  const blank = lines.indexOf('', users);
+  assert.ok(blank > users + 1 && lines[blank + 1].startsWith('  '), 'and a blank line before its next pool');
+  lines[users] = ' users:';
   await withConfig(lines.join('\n'), async (file, dir) => {
     const checked = await cli(['check', file], dir);
     assert.equal(checked.code, 1);
-    assert.match(checked.stderr, /edge\.yaml:22:3: yaml: All mapping items must start at the same column \(this item is at column 3; the first item of its block, line 14, is at column 2\)/);
-    assert.doesNotMatch(checked.stderr, /:21:1:/);
+    const item = new RegExp(`edge\\.yaml:${blank + 2}:3: yaml: All mapping items must start at the same column \\(this item is at column 3; the first item of its block, line ${users + 1}, is at column 2\\)`);
+    assert.match(checked.stderr, item);
+    assert.doesNotMatch(checked.stderr, new RegExp(`:${blank + 1}:1:`));
   });
 });

@@ -1,32 +1,51 @@
 // `switchyard demo` (npm start) as a user runs it: it prints what runs where and three commands; the
-// printed dig and curl commands work exactly as printed; Ctrl-C (SIGINT to the process group, as a
-// terminal sends it) stops the edge and every application server; a second run reuses the data directory.
+// printed dig and curl commands work exactly as printed; every URL it prints leads somewhere (curl with the
+// local CA, following redirects: no 404); an application instance killed behind its back is announced and
+// serves again; Ctrl-C (SIGINT to the process group, as a terminal sends it) stops the edge and every
+// application server; a second run reuses the data directory.
 // The demo runs its instances on the fixed addresses of its config, so this test gives it a copy of
-// demo/switchyard.yaml with free ports, found by binding port 0 and releasing it.
+// demo/switchyard.yaml with ports that were free a moment ago; if one was taken meanwhile, the demo
+// refuses to start and the test tries again with other ports.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { parseDocument } from 'yaml';
 import { projectRoot } from './helpers/app-process.ts';
+import { lastFreePort, retryOnAddressInUse } from '../../support/ports.ts';
 
 const run = promisify(execFile);
 
-async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: count }, () => new Promise<net.Server>((resolve) => {
-      const server = net.createServer();
-      server.listen(0, '127.0.0.1', () => resolve(server));
-    })),
-  );
-  const ports = servers.map((server) => (server.address() as net.AddressInfo).port);
-  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
-  return ports;
+/** Writes dir/switchyard.yaml: the demo's config on ports that were free a moment ago. */
+async function writeConfig(dir: string): Promise<void> {
+  const ports = new Set<number>();
+  while (ports.size < 8) ports.add(await lastFreePort());
+  const [web, plain, dns, admin, ...backends] = [...ports];
+  const doc = parseDocument(await readFile(path.join(projectRoot, 'demo', 'switchyard.yaml'), 'utf8'));
+  doc.set('data_dir', './data');
+  doc.setIn(['log', 'access_log'], './data/logs/access.log');
+  doc.setIn(['admin', 'listen'], `127.0.0.1:${admin}`);
+  doc.setIn(['dns', 'listen'], [`udp://127.0.0.1:${dns}`, `tcp://127.0.0.1:${dns}`]);
+  doc.setIn(['pools', 'users', 'backends'], backends.slice(0, 2).map((port) => ({ address: `127.0.0.1:${port}` })));
+  doc.setIn(['pools', 'orders', 'backends'], backends.slice(2).map((port) => ({ address: `127.0.0.1:${port}` })));
+  doc.setIn(['listeners', 0, 'listen'], `127.0.0.1:${web}`);
+  for (const route of (doc.getIn(['listeners', 0, 'routes']) as { items: { hasIn(path: string[]): boolean; setIn(path: string[], value: unknown): void }[] }).items) {
+    if (route.hasIn(['static', 'root'])) route.setIn(['static', 'root'], path.join(projectRoot, 'demo', 'public'));
+  }
+  doc.setIn(['listeners', 1, 'listen'], `127.0.0.1:${plain}`);
+  doc.setIn(['listeners', 1, 'routes', 0, 'redirect', 'port'], web);
+  await writeFile(path.join(dir, 'switchyard.yaml'), doc.toString());
 }
+
+/** The demo in dir on fresh ports, again on other ones when a port was taken before the demo bound it. */
+const startDemoOnFreePorts = (dir: string): Promise<DemoRun> =>
+  retryOnAddressInUse(async () => {
+    await writeConfig(dir);
+    return startDemo(dir);
+  });
 
 interface DemoRun {
   child: ChildProcess;
@@ -62,6 +81,30 @@ function startDemo(dir: string): Promise<DemoRun> {
   });
 }
 
+/** Resolves with the first match of `pattern` in the demo's output after offset `from`, as output arrives. */
+function waitForOutput(demo: DemoRun, from: number, pattern: RegExp, ms: number): Promise<RegExpExecArray> {
+  return new Promise((resolve, reject) => {
+    const streams = [demo.child.stdout!, demo.child.stderr!];
+    // startDemo's listener was added first, so output() already holds the chunk when this one runs
+    const check = (): void => {
+      const match = pattern.exec(demo.output().slice(from));
+      if (match === null) return;
+      finish();
+      resolve(match);
+    };
+    const timer = setTimeout(() => {
+      finish();
+      reject(new Error(`no ${pattern} in the demo's output within ${ms}ms:\n${demo.output().slice(from)}`));
+    }, ms);
+    const finish = (): void => {
+      clearTimeout(timer);
+      for (const stream of streams) stream.off('data', check);
+    };
+    for (const stream of streams) stream.on('data', check);
+    check();
+  });
+}
+
 /** Signals the demo's process group; it may be gone already. */
 function signalGroup(demo: DemoRun, signal: NodeJS.Signals): void {
   try {
@@ -94,18 +137,6 @@ describe('switchyard demo', { timeout: 90_000 }, () => {
 
   before(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'demo-command-'));
-    const [web, plain, dns, admin, ...backends] = await freePorts(8);
-    const doc = parseDocument(await readFile(path.join(projectRoot, 'demo', 'switchyard.yaml'), 'utf8'));
-    doc.set('data_dir', './data');
-    doc.setIn(['admin', 'listen'], `127.0.0.1:${admin}`);
-    doc.setIn(['dns', 'listen'], [`udp://127.0.0.1:${dns}`, `tcp://127.0.0.1:${dns}`]);
-    doc.setIn(['pools', 'users', 'backends'], backends.slice(0, 2).map((port) => ({ address: `127.0.0.1:${port}` })));
-    doc.setIn(['pools', 'orders', 'backends'], backends.slice(2).map((port) => ({ address: `127.0.0.1:${port}` })));
-    doc.setIn(['listeners', 0, 'listen'], `127.0.0.1:${web}`);
-    doc.setIn(['listeners', 0, 'routes', 3, 'static', 'root'], path.join(projectRoot, 'demo', 'public'));
-    doc.setIn(['listeners', 1, 'listen'], `127.0.0.1:${plain}`);
-    doc.setIn(['listeners', 1, 'routes', 0, 'redirect', 'port'], web);
-    await writeFile(path.join(dir, 'switchyard.yaml'), doc.toString());
   });
 
   after(async () => {
@@ -114,7 +145,7 @@ describe('switchyard demo', { timeout: 90_000 }, () => {
   });
 
   it('prints what runs where, and the printed dig and curl commands work as printed', async () => {
-    demo = await startDemo(dir);
+    demo = await startDemoOnFreePorts(dir);
     const banner = demo.output();
     assert.match(banner, /users-1 127\.0\.0\.1:\d+ \(pid \d+\), users-2/);
     assert.match(banner, /orders-1 127\.0\.0\.1:\d+ \(pid \d+\), orders-2/);
@@ -130,12 +161,69 @@ describe('switchyard demo', { timeout: 90_000 }, () => {
     assert.ok(curl, banner);
     const { stdout: body } = await run('sh', ['-c', `${curl} --fail --silent --show-error`], { cwd: dir });
     assert.match(body, /"username":"demo"/);
+
+    // the access log goes to the file the banner names, not to the terminal
+    assert.match(banner, /^ {2}access {4}data\/logs\/access\.log {2}\(one line per request: tail -f it\)$/m);
+    const accessFile = path.join(dir, 'data', 'logs', 'access.log');
+    const deadline = Date.now() + 5_000;
+    let access = '';
+    // the file sink writes within 100 ms; there is no event to wait for
+    while (!access.includes('"path":"/api/users"') && Date.now() < deadline) {
+      access = await readFile(accessFile, 'utf8').catch(() => '');
+      if (!access.includes('"path":"/api/users"')) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.match(access, /"log":"access".*"path":"\/api\/users","status":200/);
+    assert.doesNotMatch(demo.output(), /"log":"access"/);
     assert.match(banner, /^ {2}https:\/\/example\.test:\d+\/ /m);
+  });
+
+  it('every URL the banner prints leads somewhere: followed with the local CA, none ends in 404', async (t) => {
+    const banner = demo!.output();
+    const urls = [...new Set([...banner.matchAll(/\bhttps?:\/\/[^\s)]+/g)].map((match) => match[0]))];
+    const web = /edge {6}https:\/\/127\.0\.0\.1:(\d+)\//.exec(banner)?.[1];
+    assert.ok(web, banner);
+    assert.ok(urls.some((url) => url === `https://127.0.0.1:${web}/`), `the banner prints the edge's own address: ${urls.join(' ')}`);
+    assert.ok(urls.some((url) => url.startsWith('http://127.0.0.1:') && !url.includes('/api/')), `and the plain HTTP one: ${urls.join(' ')}`);
+    const token = (await readFile(path.join(dir, 'data', 'admin.token'), 'utf8')).trim();
+    for (const url of urls) {
+      const { stdout } = await run('curl', [
+        '-sS', '-L', '--max-redirs', '3', '--max-time', '10', '-o', '/dev/null', '-w', '%{http_code} %{url_effective}',
+        '--cacert', path.join(dir, 'data', 'tls', 'ca', 'ca.pem'),
+        '--resolve', `example.test:${web}:127.0.0.1`, '--resolve', `api.example.test:${web}:127.0.0.1`,
+        '-H', `authorization: Bearer ${token}`,
+        url,
+      ]);
+      const [status, effective] = stdout.split(' ');
+      t.diagnostic(`${url} → ${status} ${effective}`);
+      assert.ok(Number(status) >= 200 && Number(status) < 300, `${url} ended in ${status} at ${effective}`);
+    }
+    // the page by address is the page, and its API works on the same origin
+    const page = await run('curl', ['-sS', '--cacert', path.join(dir, 'data', 'tls', 'ca', 'ca.pem'), `https://127.0.0.1:${web}/`]);
+    assert.match(page.stdout, /<script[^>]+app\.js/);
+    const users = await run('curl', ['-sS', '--fail', '--cacert', path.join(dir, 'data', 'tls', 'ca', 'ca.pem'), `https://127.0.0.1:${web}/api/users`]);
+    assert.match(users.stdout, /"username":"demo"/);
+  });
+
+  it('an application instance that dies is announced and restarted, and serves again', async () => {
+    const banner = demo!.output();
+    const [, port, pid] = /orders-1 127\.0\.0\.1:(\d+) \(pid (\d+)\)/.exec(banner) ?? [];
+    assert.ok(pid, banner);
+    const seen = demo!.output().length;
+    process.kill(Number(pid), 'SIGKILL');
+    const back = await waitForOutput(demo!, seen, new RegExp(`orders-1 is back \\(pid (\\d+)\\)`), 20_000);
+    const later = demo!.output().slice(seen);
+    assert.match(later, new RegExp(`orders-1 \\(pid ${pid}\\) was killed \\(SIGKILL\\); the edge routes around it`));
+    assert.match(later, /orders-1: restarting in 1s/);
+    assert.notEqual(back[1], pid);
+    assert.ok(alive(Number(back[1])));
+    const health = await fetch(`http://127.0.0.1:${port}/healthz`);
+    assert.equal(health.status, 200);
+    assert.equal(((await health.json()) as { instance: string }).instance, 'orders-1');
   });
 
   it('stops the edge and every application server on Ctrl-C', async () => {
     const pids = [...demo!.output().matchAll(/\(pid (\d+)\)/g)].map((match) => Number(match[1]));
-    assert.equal(pids.length, 4);
+    assert.equal(pids.length, 4 + 2, 'four from the banner, the killed instance and its replacement');
     const code = await interrupt(demo!);
     assert.equal(code, 0, demo!.output().slice(-2000));
     assert.match(demo!.output(), /demo stopped/);
@@ -145,7 +233,7 @@ describe('switchyard demo', { timeout: 90_000 }, () => {
   it('reuses the data directory on the next run', async () => {
     const secret = await readFile(path.join(dir, 'data', 'jwt.secret'), 'utf8');
     const firstUsers = (await readFile(path.join(dir, 'data', 'logs', 'users-1.log'), 'utf8')).split('\n').length;
-    demo = await startDemo(dir);
+    demo = await startDemoOnFreePorts(dir);
     assert.equal(await readFile(path.join(dir, 'data', 'jwt.secret'), 'utf8'), secret);
     assert.ok((await readFile(path.join(dir, 'data', 'logs', 'users-1.log'), 'utf8')).split('\n').length > firstUsers, 'logs are appended');
     assert.equal(await interrupt(demo), 0);

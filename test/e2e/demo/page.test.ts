@@ -13,7 +13,7 @@ import { serveStatic } from './helpers/static-server.ts';
 
 const chromiumPath = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((file) => existsSync(file));
 
-describe('demo page in chromium', { skip: chromiumPath ? false : 'chromium is not installed', timeout: 60_000 }, () => {
+describe('demo page in chromium', { timeout: 60_000 }, () => {
   let dataDir: string;
   let app: AppProcess | undefined;
   let site: { url: string; close(): Promise<void> } | undefined;
@@ -21,6 +21,7 @@ describe('demo page in chromium', { skip: chromiumPath ? false : 'chromium is no
   let page: Page;
 
   before(async () => {
+    assert.ok(chromiumPath, 'chromium is not installed (npm test installs it: scripts/ensure-test-tools.ts)');
     dataDir = await mkdtemp(path.join(tmpdir(), 'demo-page-'));
     site = await serveStatic(path.join(projectRoot, 'demo', 'public'));
     app = await startApp({ service: 'all', instance: 'page-1', dataDir, env: { DATABASE_URL: '' }, args: ['--cors-origins', site.url] });

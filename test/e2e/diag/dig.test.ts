@@ -11,6 +11,7 @@ import type { Answer } from 'dns-packet';
 import { startTinyDns, type TinyDns } from '../../support/tiny-dns.ts';
 import { assertOneLineFailure, runProcess, switchyard } from './cli.ts';
 import { parseDigText } from './dig-parse.ts';
+import { anchorPort } from '../../support/ports.ts';
 
 const soa = (zone: string): Answer => ({ type: 'SOA', name: zone, ttl: 3600, data: { mname: `ns1.${zone}`, rname: `hostmaster.${zone}`, serial: 2026112601, refresh: 3600, retry: 600, expire: 86400, minimum: 60 } });
 
@@ -166,12 +167,15 @@ test('a server that never answers: one DNS line, exit 1', async () => {
 });
 
 test('nothing listening on the port: one DNS line over UDP and over TCP', async () => {
-  const closed = dgram.createSocket('udp4');
-  await new Promise<void>((resolve) => closed.bind(0, '127.0.0.1', resolve));
-  const free = closed.address().port;
-  await new Promise<void>((resolve) => closed.close(() => resolve()));
-  assertOneLineFailure(await switchyard(['dig', 'x.test', `@127.0.0.1:${free}`]), 'DNS', /port unreachable/);
-  assertOneLineFailure(await switchyard(['dig', 'x.test', `@127.0.0.1:${free}`, '--tcp']), 'DNS', /connection refused/);
+  // held for TCP (bound, not listening) and UDP (connected elsewhere): refused and unreachable, and no
+  // other process can start serving it meanwhile
+  const closed = await anchorPort('127.0.0.1', 0, { udp: true });
+  try {
+    assertOneLineFailure(await switchyard(['dig', 'x.test', `@127.0.0.1:${closed.port}`]), 'DNS', /port unreachable/);
+    assertOneLineFailure(await switchyard(['dig', 'x.test', `@127.0.0.1:${closed.port}`, '--tcp']), 'DNS', /connection refused/);
+  } finally {
+    await closed.release();
+  }
 });
 
 test('bad arguments are usage errors (exit 2)', async () => {

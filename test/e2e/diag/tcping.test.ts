@@ -4,12 +4,14 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, test } from 'node:test';
 import { assertOneLineFailure, switchyard } from './cli.ts';
+import { anchorPort, type PortAnchor } from '../../support/ports.ts';
 import { createNamespaces, ip, link, type Namespaces } from './netns.ts';
 
 let server: net.Server;
 let accepted = 0;
 let openPort = 0;
 let closedPort = 0;
+let closed: PortAnchor | undefined;
 let spaces: Namespaces;
 
 before(async () => {
@@ -19,10 +21,9 @@ before(async () => {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   openPort = (server.address() as net.AddressInfo).port;
-  const probe = net.createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  closedPort = (probe.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  // bound but not listening: refused, and no other process can start listening there meanwhile
+  closed = await anchorPort();
+  closedPort = closed.port;
   spaces = await createNamespaces(['kclient', 'kpeer']);
   await link(spaces.names.kclient, 'veth0', '198.18.20.1/24', spaces.names.kpeer, 'veth0', '198.18.20.2/24');
   // a neighbour entry to a MAC nobody has: frames leave, nobody answers, the SYN is silently lost
@@ -32,6 +33,7 @@ before(async () => {
 after(async () => {
   await new Promise<void>((resolve) => server?.close(() => resolve()));
   await spaces?.remove();
+  await closed?.release();
 });
 
 test('tcping an open port: one line per handshake and connect-time statistics', async () => {

@@ -12,6 +12,7 @@ import type { PoolAddress, PoolAddressSource } from '../../../src/dns/index.ts';
 import { decodeMessage } from '../../../src/dns/resolver/message.ts';
 import { queryBytes } from '../../../src/dns/wire/fixtures.ts';
 import { dig, startDns, udpExchange, type RunningDns } from './support.ts';
+import { anchorPort, listenReusingPort, type PortAnchor } from '../../support/ports.ts';
 
 /** A pool source the test flips by hand. */
 class FakePools implements PoolAddressSource {
@@ -108,6 +109,7 @@ describe('dns pool answers (fake source)', () => {
 
 describe('dns pool answers (real pools, TCP health checks, a killed backend)', () => {
   const backends: net.Server[] = [];
+  const anchors: PortAnchor[] = [];
   let dns: RunningDns;
   let checkers: HealthCheckers;
   const transitions: { id: string; healthy: boolean }[] = [];
@@ -126,12 +128,15 @@ describe('dns pool answers (real pools, TCP health checks, a killed backend)', (
     });
 
   before(async () => {
+    // anchored ports: when the test closes a backend, its port stays refused, never taken by another process
     for (let i = 0; i < 2; i++) {
+      const anchor = await anchorPort();
+      anchors.push(anchor);
       const server = net.createServer((socket) => socket.destroy());
-      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      await listenReusingPort(server, anchor.host, anchor.port);
       backends.push(server);
     }
-    const ports = backends.map((server) => (server.address() as net.AddressInfo).port);
+    const ports = anchors.map((anchor) => anchor.port);
     const yaml = `
 pools:
   users:
@@ -163,6 +168,7 @@ dns:
     await checkers?.stop();
     await dns?.stop();
     for (const server of backends) server.close();
+    for (const anchor of anchors) await anchor.release();
   });
 
   it('drops a backend from the answer once its health check fails', async () => {

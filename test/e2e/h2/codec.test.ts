@@ -11,7 +11,7 @@ import { EdgeError, silentLogger } from '../../../src/core/index.ts';
 import { CodecFrontend } from '../../../src/h2/index.ts';
 import { HpackDecoder } from '../../../src/h2/codec/hpack.ts';
 import type { ExchangeHandle } from '../../../src/l7/index.ts';
-import { connectRaw, frame, frameType, flag, headerBlock, type RawConnection } from './raw-client.ts';
+import { connectRaw, frame, frameType, flag, headerBlock, until } from '../../support/h2-frames.ts';
 
 const config = parseConfigText(
   `
@@ -32,12 +32,6 @@ const base: [string, string][] = [[':method', 'GET'], [':scheme', 'http'], [':pa
 
 function headers(id: number, fields: [string, string][], flags = flag.END_HEADERS | flag.END_STREAM): Buffer {
   return frame(frameType.HEADERS, flags, id, headerBlock(fields));
-}
-
-/** Waits until `check` holds for the frames received so far, or the connection closes. */
-async function until(raw: RawConnection, check: () => boolean, ms = 3000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check() && !raw.socket.destroyed && Date.now() < deadline) await new Promise((r) => raw.socket.once('data', r).once('close', r));
 }
 
 describe('h2 codec: bad input', () => {
@@ -144,6 +138,20 @@ describe('h2 codec: bad input', () => {
       assert.equal(await raw.goaway, testCase.code, testCase.name);
       await raw.closed;
     }
+  });
+
+  it('remembers how its last streams closed: STREAM_CLOSED for a recent one, long-closed ones dropped, never-opened lower ids a connection error', async () => {
+    const raw = await connectRaw(port);
+    // 300 streams, answered and closed; stream 1 is long forgotten, 599 recent; 601 is skipped
+    raw.socket.write(Buffer.concat(Array.from({ length: 300 }, (_, i) => headers(2 * i + 1, base))));
+    await until(raw, () => raw.frames.filter((f) => f.type === frameType.HEADERS).length === 300, 10_000);
+    raw.socket.write(Buffer.concat([headers(603, base), headers(1, [['x-late', '1']]), headers(599, [['x-late', '1']]), frame(frameType.PING, 0, 0, Buffer.from('still ok'))]));
+    await until(raw, () => raw.frames.some((f) => f.type === frameType.PING));
+    assert.equal(raw.frames.find((f) => f.type === RST_STREAM && f.streamId === 599)?.payload.readUInt32BE(0), 0x5, 'recent: STREAM_CLOSED');
+    assert.ok(!raw.frames.some((f) => f.type === RST_STREAM && f.streamId === 1), 'forgotten: dropped');
+    raw.socket.write(headers(601, base));
+    assert.equal(await raw.goaway, 0x1, 'a lower id never opened: PROTOCOL_ERROR');
+    await raw.closed;
   });
 
   it('cuts a CONTINUATION flood (a header block that never ends) with ENHANCE_YOUR_CALM', async () => {

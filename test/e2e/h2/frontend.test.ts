@@ -11,7 +11,7 @@ import { silentLogger } from '../../../src/core/index.ts';
 import { H2Frontend, CodecFrontend } from '../../../src/h2/index.ts';
 import type { ListenerConfig } from '../../../src/config/index.ts';
 import type { ExchangeHandle } from '../../../src/l7/index.ts';
-import { connectRaw, frame, frameType, flag, getHeaders, rstStream } from './raw-client.ts';
+import { connectRaw, frame, frameType, flag, getHeaders, rstStream } from '../../support/h2-frames.ts';
 
 const listenerConfig = (http2: string) =>
   parseConfigText(

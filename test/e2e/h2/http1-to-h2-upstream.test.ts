@@ -222,6 +222,13 @@ listeners:
     assert.match(result.out, /^HTTP\/1\.1 504/, result.out);
   });
 
+  it('HTTP/2 clients of the same listener (the codec, stream to stream): 504 for the silent backend, 200 through strip_prefix', async () => {
+    assert.equal((edge.listener.status() as { h2_engine: string }).h2_engine, 'codec');
+    const h2 = (path: string) => run('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_version} %{http_code}', '--http2', '--cacert', ca, '--resolve', `site.test:${edge.port}:127.0.0.1`, url(path)]);
+    assert.equal((await h2('/api/hang')).out.trim(), '2 504');
+    assert.equal((await h2('/api/fixed')).out.trim(), '2 202');
+  });
+
   it('a client that stops reading holds the upstream stream (flow control), then gets every byte', async () => {
     const socket = tls.connect({ host: '127.0.0.1', port: edge.port, servername: 'site.test', ca: await readFile(ca), ALPNProtocols: ['http/1.1'] });
     socket.on('error', () => undefined);

@@ -14,7 +14,7 @@ import { parseConfigText } from '../../../src/config/index.ts';
 import { silentLogger } from '../../../src/core/index.ts';
 import { createHttpListener } from '../../../src/l7/index.ts';
 import { makeCert, tempDir } from '../tls/support.ts';
-import { connectRaw, frame, frameType, flag, getHeaders, rstStream } from './raw-client.ts';
+import { connectRaw, frame, frameType, flag, getHeaders, rstStream } from '../../support/h2-frames.ts';
 
 function run(command: string, args: string[]): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {

@@ -9,19 +9,28 @@ import { healthSchema, poolSchema, type HealthConfig } from '../../../src/config
 import { systemClock } from '../../../src/core/index.ts';
 import { HealthChecker, builtinProbes, type ProbeFactory, type ProbeResult } from '../../../src/health/index.ts';
 import { Pool } from '../../../src/pool/index.ts';
+import { anchorPort, listenReusingPort, type PortAnchor } from '../../support/ports.ts';
 
 const servers = new Set<net.Server>();
 const checkers = new Set<HealthChecker>();
+const anchors = new Set<PortAnchor>();
 after(async () => {
   for (const checker of checkers) await checker.stop();
   for (const server of servers) {
     server.close();
     (server as http.Server).closeAllConnections?.();
   }
+  for (const anchor of anchors) await anchor.release();
 });
 
+async function anchored(): Promise<PortAnchor> {
+  const anchor = await anchorPort();
+  anchors.add(anchor);
+  return anchor;
+}
+
 /** An origin: 500 on /healthz when `sick`, 200 elsewhere; `body` is what /status answers. */
-async function origin(options: { sick?: boolean; port?: number } = {}) {
+async function origin(options: { sick?: boolean; anchor?: PortAnchor } = {}) {
   const state = { sick: options.sick ?? false, body: 'all ok', hosts: [] as string[] };
   const server = http.createServer((request, response) => {
     state.hosts.push(request.headers.host ?? '');
@@ -29,8 +38,9 @@ async function origin(options: { sick?: boolean; port?: number } = {}) {
     response.writeHead(status, { 'content-type': 'text/plain' }).end(request.url === '/status' ? state.body : 'hello');
   });
   servers.add(server);
-  server.listen(options.port ?? 0, '127.0.0.1');
-  await once(server, 'listening');
+  // on an anchored port, closing the origin leaves the port refused, never free for another process
+  if (options.anchor) await listenReusingPort(server, options.anchor.host, options.anchor.port);
+  else await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as net.AddressInfo).port;
   const close = async () => {
     server.closeAllConnections();
@@ -141,7 +151,8 @@ describe('active health checks on real sockets', () => {
   });
 
   it('a closed port goes down after fall failures; reopened, it comes back after rise passes', async () => {
-    const backend = await origin();
+    const anchor = await anchored();
+    const backend = await origin({ anchor });
     const watched = watch([backend.port], { type: 'http', path: '/', rise: 2, fall: 3 });
     await watched.checker.start();
     await watched.checks(2);
@@ -154,7 +165,7 @@ describe('active health checks on real sockets', () => {
     assert.equal(watched.pool.status().usable, 0);
     assert.deepEqual(watched.pool.healthyAddresses(), [{ host: '127.0.0.1', port: backend.port, weight: 1 }], 'DNS never empty');
 
-    const reopened = await origin({ port: backend.port });
+    const reopened = await origin({ anchor });
     const down = watched.results.length;
     assert.equal(await watched.transition(reopened.id, true), 'status 200');
     assert.equal(watched.results.slice(down).filter((result) => result.ok).length, 2, 'rise = 2 passed checks');
@@ -163,7 +174,7 @@ describe('active health checks on real sockets', () => {
   });
 
   it('a tcp check detects a closed port the same way', async () => {
-    const backend = await origin();
+    const backend = await origin({ anchor: await anchored() });
     const watched = watch([backend.port], { type: 'tcp', fall: 2 });
     await watched.checker.start();
     await watched.checks(1);

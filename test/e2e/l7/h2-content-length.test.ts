@@ -5,7 +5,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import os from 'node:os';
 import { startEdge } from '../h2/edge.ts';
-import { connectRaw, frame, frameType, flag, headerBlock, type RawConnection } from '../h2/raw-client.ts';
+import { connectRaw, frame, frameType, flag, headerBlock, type RawConnection } from '../../support/h2-frames.ts';
 import { startLlhttpOrigin, waitFor, type LlhttpOrigin } from './helpers.ts';
 
 const cleanup: (() => Promise<void>)[] = [];

@@ -16,9 +16,11 @@ let origin: http.Server;
 let child: ChildProcess;
 let port: number;
 
+/** The process's resident set in bytes; throws when it cannot be read, so no check passes unmeasured. */
 function rssOf(pid: number): number {
   const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return match ? Number(match[1]) * 1024 : 0;
+  if (!match) throw new Error(`rss of ${pid}: no VmRSS line in /proc/${pid}/status`);
+  return Number(match[1]) * 1024;
 }
 
 before(async () => {
@@ -69,9 +71,17 @@ after(async () => {
 async function sampleWhile<T>(work: Promise<T>): Promise<{ result: T; peak: number; base: number }> {
   const base = rssOf(child.pid!);
   let peak = base;
-  const timer = setInterval(() => (peak = Math.max(peak, rssOf(child.pid!))), 50);
+  let failure: unknown;
+  const timer = setInterval(() => {
+    try {
+      peak = Math.max(peak, rssOf(child.pid!));
+    } catch (err) {
+      failure ??= err;
+    }
+  }, 50);
   try {
     const result = await work;
+    if (failure !== undefined) throw failure;
     return { result, peak, base };
   } finally {
     clearInterval(timer);

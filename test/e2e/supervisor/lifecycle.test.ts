@@ -2,12 +2,13 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import net from 'node:net';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { runSwitchyard, cliEntry, node24, type RunningSwitchyard } from '../../support/run-switchyard.ts';
 import { startEchoOrigin, type EchoOrigin } from '../../support/origins.ts';
+import { lastFreePort, retryOnAddressInUse } from '../../support/ports.ts';
 
 const run = promisify(execFile);
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -51,16 +52,16 @@ async function originOf(url: string): Promise<string> {
 }
 
 test('check explains an invalid config with file, line, field and what was expected', async () => {
-  const dir = path.dirname(cliEntry);
-  const file = path.join(dir, '..', '..', '.tmp-check-invalid.yaml');
+  const dir = await mkdtemp(path.join(tmpdir(), 'switchyard-check-'));
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'check-invalid.yaml');
   await writeFile(file, 'pools:\n  app:\n    balance: fastest\n    backends: [ { address: 127.0.0.1:1 } ]\nlisteners: []\nbogus: 1\n');
-  cleanups.push(() => import('node:fs/promises').then((fs) => fs.rm(file, { force: true })));
   const result = await run(node24, [cliEntry, 'check', file]).then(
     () => assert.fail('check accepted an invalid config'),
     (err: { code: number; stderr: string }) => err,
   );
   assert.equal(result.code, 1);
-  assert.match(result.stderr, /\.tmp-check-invalid\.yaml:3:\d+: pools\.app\.balance: expected one of "round_robin".*got string "fastest"/);
+  assert.match(result.stderr, /check-invalid\.yaml:3:\d+: pools\.app\.balance: expected one of "round_robin".*got string "fastest"/);
   assert.match(result.stderr, /:6:1: bogus: unknown key/);
 });
 
@@ -166,12 +167,12 @@ test('workers: 2 runs two processes that share the listener', async () => {
 
 test('a second edge on a port that one already serves is refused, not silently sharing it', async () => {
   const a = await origin('a');
-  const probe = net.createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const port = (probe.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  const fixed = config(a, a).replace(/backends: .*/, `backends: [ { address: ${a.address} } ]`).replace('listen: 127.0.0.1:0\n    routes', `listen: 127.0.0.1:${port}\n    routes`);
-  const first = await edge(fixed);
+  // the first edge must get a fixed port; if another process takes it first, pick another
+  const { port, fixed, first } = await retryOnAddressInUse(async () => {
+    const port = await lastFreePort();
+    const fixed = config(a, a).replace(/backends: .*/, `backends: [ { address: ${a.address} } ]`).replace('listen: 127.0.0.1:0\n    routes', `listen: 127.0.0.1:${port}\n    routes`);
+    return { port, fixed, first: await edge(fixed) };
+  });
   assert.equal(first.ready.listeners.web.port, port);
   const second = await runSwitchyard(fixed).then(
     (running) => {

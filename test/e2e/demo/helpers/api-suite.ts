@@ -24,8 +24,8 @@ function assertProblem(result: { status: number; headers: Headers; json: any }, 
   assert.equal(typeof result.json.detail, 'string');
 }
 
-export function apiSuite(label: string, setup: () => Promise<ApiBackend>, options: { skip?: string | false } = {}): void {
-  describe(`demo API on ${label}`, { skip: options.skip, timeout: 60_000 }, () => {
+export function apiSuite(label: string, setup: () => Promise<ApiBackend>): void {
+  describe(`demo API on ${label}`, { timeout: 60_000 }, () => {
     let backend: ApiBackend | undefined;
     const apps: AppProcess[] = [];
     let users: string;

@@ -1,19 +1,24 @@
 // A TCP relay between the app and PostgreSQL, so a test can take "the database" away (close the relay and
-// cut every connection) and bring it back on the same port, without touching the shared server.
+// cut every connection) and bring it back on the same port, without touching the shared server. The
+// port stays anchored (bound, not listening) from the first start() to release(), so while the relay is
+// cut no other process can take it.
 import net from 'node:net';
+import { anchorPort, listenReusingPort, type PortAnchor } from '../../../support/ports.ts';
 
 export class TcpRelay {
   readonly #target: { host: string; port: number };
   readonly #sockets = new Set<net.Socket>();
   #server: net.Server | undefined;
+  #anchor: PortAnchor | undefined;
   port = 0;
 
   constructor(target: { host: string; port: number }) {
     this.#target = target;
   }
 
-  /** Listens on the given port (0 = any; the same port again after cut()). */
-  async start(port = this.port): Promise<number> {
+  /** Listens on its anchored port (the same port again after cut()). */
+  async start(): Promise<number> {
+    this.#anchor ??= await anchorPort();
     const server = net.createServer((downstream) => {
       const upstream = net.connect(this.#target);
       for (const socket of [downstream, upstream]) {
@@ -25,12 +30,9 @@ export class TcpRelay {
       downstream.once('close', () => upstream.destroy());
       upstream.once('close', () => downstream.destroy());
     });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, '127.0.0.1', () => resolve());
-    });
+    await listenReusingPort(server, this.#anchor.host, this.#anchor.port);
     this.#server = server;
-    this.port = (server.address() as net.AddressInfo).port;
+    this.port = this.#anchor.port;
     return this.port;
   }
 
@@ -40,5 +42,12 @@ export class TcpRelay {
     this.#server = undefined;
     for (const socket of this.#sockets) socket.resetAndDestroy();
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  /** cut(), then gives the port back. */
+  async release(): Promise<void> {
+    await this.cut();
+    await this.#anchor?.release();
+    this.#anchor = undefined;
   }
 }

@@ -1,0 +1,169 @@
+// A request of Switchyard's HTTP/2 codec routed to a pool speaking HTTP/2 (h2c, h2, grpc): proxied stream
+// to stream through H2ExchangeProxy on the listener's upstream sessions, so a listener with gRPC routes
+// keeps the codec. What the L7 core does for the foreign exchanges of HTTP/1.1 clients is done here: the
+// forwarded headers, the response timeout (gRPC: the client's grpc-timeout instead, answered with
+// DEADLINE_EXCEEDED), and the access-log line. Trailers and flow control both ways come from the codec's
+// stream (ExchangeDownstream) and H2ExchangeProxy.
+import { EdgeError, type Clock, type TimerHandle } from '../../core/index.ts';
+import type { ExchangeDownstream, ExchangeHandle, ExchangeRequest, UpstreamPool } from '../../l7/index.ts';
+import type { BalanceInput } from '../../pool/index.ts';
+import { grpcStatus, parseGrpcTimeout } from '../grpc.ts';
+import { H2ExchangeProxy } from './exchange-proxy.ts';
+import type { H2UpstreamSessions } from './sessions.ts';
+
+export interface CodecExchangeLog {
+  status: number;
+  grpcStatus: string | undefined;
+  bytesIn: number;
+  bytesOut: number;
+  error: string | undefined;
+}
+
+export interface CodecExchangeOptions {
+  pool: UpstreamPool;
+  sessions: H2UpstreamSessions;
+  /** The request as it goes up: :path after strip_prefix / rewrite, forwarded headers set. */
+  request: ExchangeRequest;
+  upstreamHost: 'client' | 'backend';
+  balance: BalanceInput;
+  attempts: number;
+  /** Until the response head (not for gRPC, whose deadline is the client's grpc-timeout). */
+  responseTimeoutMs: number;
+  grpc: boolean;
+  clock: Clock;
+  onDone(log: CodecExchangeLog): void;
+}
+
+/** Sits between the codec's stream and H2ExchangeProxy: sees the response go by, owns the timer. */
+class CodecExchange implements ExchangeDownstream, ExchangeHandle {
+  private readonly downstream: ExchangeDownstream;
+  private readonly options: CodecExchangeOptions;
+  private proxy: H2ExchangeProxy | null = null;
+  private timer: TimerHandle | null = null;
+  private status = 0;
+  private grpcStatus: string | undefined;
+  private bytesIn = 0;
+  private bytesOut = 0;
+  private error: string | undefined;
+  private done = false;
+
+  constructor(downstream: ExchangeDownstream, options: CodecExchangeOptions) {
+    this.downstream = downstream;
+    this.options = options;
+  }
+
+  start(): void {
+    const { options } = this;
+    const grpcTimeout = options.grpc ? parseGrpcTimeout(headerOf(options.request.headers, 'grpc-timeout')) : undefined;
+    const timeout = grpcTimeout ?? (options.grpc ? 0 : options.responseTimeoutMs);
+    if (timeout > 0) this.timer = options.clock.setTimeout(() => this.timedOut(grpcTimeout !== undefined), timeout);
+    this.proxy = new H2ExchangeProxy(options.pool, options.sessions, options.request, this, { upstreamHost: options.upstreamHost, balance: options.balance }, options.attempts);
+    this.proxy.start();
+  }
+
+  private timedOut(deadline: boolean): void {
+    this.timer = null;
+    if (this.done) return;
+    this.error = deadline ? 'deadline exceeded' : 'upstream response timeout';
+    this.proxy?.abort();
+    if (deadline && this.status !== 0) {
+      // the response is under way: its end carries the status
+      this.end(['grpc-status', String(grpcStatus.DEADLINE_EXCEEDED), 'grpc-message', 'deadline exceeded at the proxy']);
+      return;
+    }
+    this.fail(new EdgeError('SY_ERR_UPSTREAM_TIMEOUT', deadline ? 'deadline exceeded at the proxy' : 'upstream response timeout', { source: 'upstream', status: 504 }));
+  }
+
+  private clearTimer(): void {
+    if (this.timer !== null) this.options.clock.clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  private finish(): void {
+    if (this.done) return;
+    this.done = true;
+    this.clearTimer();
+    this.options.onDone({ status: this.status, grpcStatus: this.grpcStatus, bytesIn: this.bytesIn, bytesOut: this.bytesOut, error: this.error });
+  }
+
+  // ---- ExchangeDownstream (from H2ExchangeProxy) ----
+
+  sendHead(status: number, headers: string[]): void {
+    if (this.done) return;
+    this.status = status;
+    if (!this.options.grpc) this.clearTimer();
+    this.grpcStatus = headerOf(headers, 'grpc-status');
+    this.downstream.sendHead(status, headers);
+  }
+
+  sendData(chunk: Buffer): boolean {
+    if (this.done) return true;
+    this.bytesOut += chunk.length;
+    return this.downstream.sendData(chunk);
+  }
+
+  end(trailers?: string[]): void {
+    if (this.done) return;
+    if (trailers !== undefined) this.grpcStatus = headerOf(trailers, 'grpc-status') ?? this.grpcStatus;
+    this.finish();
+    this.downstream.end(trailers);
+  }
+
+  fail(error: EdgeError): void {
+    if (this.done) return;
+    this.error ??= error.message;
+    if (this.options.grpc && this.status !== 0) {
+      // a gRPC response under way ends with a status in its trailers, not a reset
+      this.end(['grpc-status', String(grpcStatus.UNAVAILABLE), 'grpc-message', 'upstream reset the stream']);
+      return;
+    }
+    if (this.status === 0) {
+      this.status = this.options.grpc ? 200 : error.status;
+      if (this.options.grpc) this.grpcStatus = String(error.status === 504 ? grpcStatus.DEADLINE_EXCEEDED : grpcStatus.UNAVAILABLE);
+    }
+    this.finish();
+    this.downstream.fail(error);
+  }
+
+  pauseBody(): void {
+    this.downstream.pauseBody();
+  }
+
+  resumeBody(): void {
+    this.downstream.resumeBody();
+  }
+
+  // ---- ExchangeHandle (from the codec's stream) ----
+
+  bodyData(chunk: Buffer): void {
+    this.bytesIn += chunk.length;
+    this.proxy?.bodyData(chunk);
+  }
+
+  bodyEnd(): void {
+    this.proxy?.bodyEnd();
+  }
+
+  drain(): void {
+    this.proxy?.drain();
+  }
+
+  abort(): void {
+    if (this.done) return;
+    this.error ??= 'client closed the stream';
+    this.finish();
+    this.proxy?.abort();
+  }
+}
+
+function headerOf(flat: readonly string[], name: string): string | undefined {
+  for (let i = 0; i < flat.length; i += 2) if (flat[i] === name) return flat[i + 1];
+  return undefined;
+}
+
+/** Starts proxying; the returned handle is the codec stream's (body in, abort). */
+export function proxyCodecExchange(downstream: ExchangeDownstream, options: CodecExchangeOptions): ExchangeHandle {
+  const exchange = new CodecExchange(downstream, options);
+  exchange.start();
+  return exchange;
+}
