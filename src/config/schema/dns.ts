@@ -78,7 +78,7 @@ export const zoneSchema = z
 const cacheDefaults = { max_entries: 100_000, max_size: 200 * 1024 * 1024, stale_answer_after: 1800, prefetch_hits: 10, min_ttl: 0, max_ttl: 86_400 };
 
 const clientLimitSchema = z.strictObject({
-  queries_per_second: positiveInt.default(200),
+  queries_per_second: positiveInt.default(1000),
   /** What a query over the limit gets: REFUSED, or nothing. */
   over: z.enum(['refuse', 'drop']).default('refuse'),
 });
