@@ -180,7 +180,12 @@ export class DnsServer implements Component, HasStatus<DnsStatus> {
     // new certificates settings: start them first, so a bad certificate keeps the old ones serving
     const tlsChanged = config.tls && this.dot.length > 0 && JSON.stringify(config.tls) !== JSON.stringify(this.config.tls);
     const terminator = tlsChanged ? await startTls(config.tls!, config, this.deps) : undefined;
-    await this.swapEngine(config, zones);
+    try {
+      await this.swapEngine(config, zones);
+    } catch (err) {
+      await terminator?.stop();
+      throw err;
+    }
     this.config = config;
     this.zones = zones;
     for (const listener of this.tcp) listener.setOptions(tcpOptions(config));

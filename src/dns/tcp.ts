@@ -325,6 +325,7 @@ export class TcpListener {
     if (this.sweepTimer !== undefined) this.clock.clearTimeout(this.sweepTimer);
     this.sweepTimer = undefined;
     for (const connection of [...this.open.values()]) this.closeConnection(connection);
+    this.handshaking.clear();
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 }
