@@ -2,7 +2,7 @@
 // The cache sits after the authority, unlike CoreDNS: our own zones are precomputed and authoritative, so
 // a cache lookup first would only cost time on the hot path and could never hit for them.
 import type { Clock, Logger } from '../core/index.ts';
-import type { DnsConfig, ResolverConfig } from '../config/index.ts';
+import { STALE_ANSWER_AFTER_DEFAULT, type DnsConfig, type ResolverConfig } from '../config/index.ts';
 import type { DnsHandler } from './chain.ts';
 import type { DnsCounters } from './engine.ts';
 import { aclLink } from './plugins/acl.ts';
@@ -59,7 +59,7 @@ export function buildHandlers(config: DnsConfig, zones: ZoneSet, resolver: Resol
   const limit = resolver.config.client_limit;
   if (resolver.clientLimiter && limit) handlers.push(clientLimitLink(resolver.clientLimiter, limit.over, counters));
   const resolve = coalescingResolve(resolver.resolver, cache);
-  const staleAnswerAfter = cacheConfig.serve_stale === undefined ? undefined : cacheConfig.stale_answer_after;
+  const staleAnswerAfter = cacheConfig.serve_stale === undefined ? undefined : (cacheConfig.stale_answer_after ?? STALE_ANSWER_AFTER_DEFAULT);
   handlers.push(cacheLink(cache, { hits: cacheConfig.prefetch_hits, resolve, counters }), resolverLink({ resolve, cache, staleAnswerAfter, clock, counters }));
   return handlers;
 }

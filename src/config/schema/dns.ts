@@ -75,7 +75,10 @@ export const zoneSchema = z
     }
   });
 
-const cacheDefaults = { max_entries: 100_000, max_size: 200 * 1024 * 1024, stale_answer_after: 1800, prefetch_hits: 10, min_ttl: 0, max_ttl: 86_400 };
+const cacheDefaults = { max_entries: 100_000, max_size: 200 * 1024 * 1024, prefetch_hits: 10, min_ttl: 0, max_ttl: 86_400 };
+
+/** RFC 8767 5 suggests 1.8 s for the client-response timer. */
+export const STALE_ANSWER_AFTER_DEFAULT = 1800;
 
 const clientLimitSchema = z.strictObject({
   queries_per_second: positiveInt.default(1000),
@@ -94,16 +97,21 @@ export const resolverSchema = z
     cache: z
       .strictObject({
         max_entries: positiveInt.default(cacheDefaults.max_entries),
-        /** Bytes the cache may hold (entries, keys and bookkeeping as measured); LRU eviction by bytes. */
+        /** Bytes the cache may hold (entries, keys and bookkeeping as measured), evicting by bytes too. */
         max_size: size.default(cacheDefaults.max_size),
         /** How long past expiry an answer may still be served when upstreams fail (RFC 8767). */
         serve_stale: duration.optional(),
-        /** With serve_stale: answer from a stale entry when the upstream has not answered within this. */
-        stale_answer_after: duration.default(cacheDefaults.stale_answer_after),
+        /** With serve_stale: answer from a stale entry when the upstream has not answered within this (default 1.8 s). */
+        stale_answer_after: duration.optional(),
         /** Refresh an entry hit in the last tenth of its TTL once it has had this many hits (0: never). */
         prefetch_hits: z.number().int().min(0).default(cacheDefaults.prefetch_hits),
         min_ttl: z.number().int().min(0).default(cacheDefaults.min_ttl),
         max_ttl: z.number().int().min(0).default(cacheDefaults.max_ttl),
+      })
+      .superRefine((cache, ctx) => {
+        if (cache.stale_answer_after !== undefined && cache.serve_stale === undefined) {
+          ctx.addIssue({ code: 'custom', path: ['stale_answer_after'], message: 'expected stale_answer_after only with serve_stale (there is no stale answer without it)' });
+        }
       })
       .default(cacheDefaults),
     /** Per upstream query. */

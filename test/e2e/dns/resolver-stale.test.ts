@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Answer } from 'dns-packet';
+import { parseConfigText } from '../../../src/config/index.ts';
 import { decodeMessage } from '../../../src/dns/resolver/message.ts';
 import { Rcode } from '../../../src/dns/wire/constants.ts';
 import { queryBytes } from '../../../src/dns/wire/fixtures.ts';
@@ -120,6 +121,11 @@ describe('resolver serve-stale, prefetch and client limit', () => {
     assert.ok(refused >= 10 && refused <= 15, `${refused} of 20 refused`);
     assert.equal(resolver.server.status().counters.client_limited, refused);
     assert.equal(address(await ask(resolver, 'www.own.test.')), '192.0.2.1');
+  });
+
+  it('refuses stale_answer_after without serve_stale (it would do nothing)', () => {
+    const yaml = 'dns:\n  resolver: { allow: [127.0.0.0/8], forward: [127.0.0.1:53], cache: { stale_answer_after: 1s } }\n';
+    assert.throws(() => parseConfigText(yaml, 'inline.yaml', '/tmp'), /dns\.resolver\.cache\.stale_answer_after: expected stale_answer_after only with serve_stale/);
   });
 
   it('drops queries over the limit with over: drop', async () => {
