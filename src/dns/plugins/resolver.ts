@@ -2,7 +2,9 @@
 // one upstream resolution (coalescing); the result goes into the cache. With `cache.serve_stale` (RFC 8767)
 // an expired entry still in its window answers (TTL 30) when the upstreams fail, or when they have not
 // answered within `cache.stale_answer_after` (the client-response timer, §5): the resolution goes on and
-// refreshes the cache for the next client.
+// refreshes the cache for the next client. After a failed resolution, a question with a stale entry is
+// answered from it at once, without asking upstream again, for FAILURE_RECHECK_MS (§5's failure recheck
+// timer): during an outage clients neither wait for the timer nor multiply the upstream queries.
 import type { Clock } from '../../core/index.ts';
 import type { DnsHandler, DnsRequest } from '../chain.ts';
 import type { DnsCounters } from '../engine.ts';
@@ -36,6 +38,11 @@ export function coalescingResolve(resolver: Resolver, cache: AnswerCache): Resol
   };
 }
 
+/** RFC 8767 5: how long after a failed resolution stale answers go out without asking upstream. */
+export const FAILURE_RECHECK_MS = 30_000;
+/** Failed questions remembered at most (the memory starts over when full: it is only an optimization). */
+const MAX_FAILURES = 10_000;
+
 export interface ResolverLinkOptions {
   resolve: Resolve;
   cache: AnswerCache;
@@ -53,18 +60,35 @@ export function resolverLink({ resolve, cache, staleAnswerAfter, clock, counters
     counters.stale_answers++;
     return renderCached(request.query, hit.entry, hit.age, true, request.limits);
   };
+  /** Questions (`qtype/key`) whose last resolution failed, with when (monotonic ms). */
+  const failedAt = new Map<string, number>();
   return {
     name: 'resolver',
     handle(request: DnsRequest) {
       if (!request.mayRecurse) return undefined;
       const query = request.query;
+      const hasStale = staleAnswerAfter !== undefined && cache.get(query.key, query.qtype)?.stale === true;
+      const id = `${query.qtype}/${query.key}`;
+      if (hasStale) {
+        const failed = failedAt.get(id);
+        if (failed !== undefined && clock.monotonic() - failed < FAILURE_RECHECK_MS) return fallback(request);
+      }
       // undefined: the upstreams failed
       const resolution = resolve(query.key, query.qtype).then(
-        (entry) => renderCached(query, entry, 0, false, request.limits),
-        () => undefined,
+        (entry) => {
+          failedAt.delete(id);
+          return renderCached(query, entry, 0, false, request.limits);
+        },
+        () => {
+          if (staleAnswerAfter !== undefined) {
+            if (failedAt.size >= MAX_FAILURES) failedAt.clear();
+            failedAt.set(id, clock.monotonic());
+          }
+          return undefined;
+        },
       );
       // only a question with a stale entry to fall back on races the client-response timer
-      if (staleAnswerAfter === undefined || cache.get(query.key, query.qtype)?.stale !== true) return resolution.then((answer) => answer ?? fallback(request));
+      if (!hasStale) return resolution.then((answer) => answer ?? fallback(request));
       return new Promise<Buffer>((settle) => {
         let answered = false;
         const timer = clock.setTimeout(() => {

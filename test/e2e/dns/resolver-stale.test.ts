@@ -1,6 +1,6 @@
 // The resolver against a tiny upstream (dns-packet, counts its queries) that is stopped mid-test:
 // serve-stale (RFC 8767) with TTL 30 once upstreams are gone, the client-response timer answering stale
-// before a slow upstream times out, no stale answer past serve_stale, prefetch of a popular name before
+// before a slow upstream times out, stale at once after a failure, no stale answer past serve_stale, prefetch of a popular name before
 // its TTL ends, and the per-client query limit.
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
@@ -86,6 +86,15 @@ describe('resolver serve-stale, prefetch and client limit', () => {
     await upstream.close();
     await delay(1300); // expired, within the 1 s window
     assert.equal((await ask(resolver, 'www.up.test.')).answer[0].ttl, 30);
+    // the upstream query behind that answer fails after its 300 ms timeout: from then on (RFC 8767's failure
+    // recheck timer) the stale answer goes out at once, without asking upstream again
+    const upstreamQueries = (): number => resolver.server.status().resolver!.upstream_queries;
+    await delay(200);
+    const asked = upstreamQueries();
+    const started = performance.now();
+    assert.equal((await ask(resolver, 'www.up.test.')).answer[0].ttl, 30);
+    assert.ok(performance.now() - started < 150, `stale answer after ${(performance.now() - started).toFixed(0)} ms`);
+    assert.equal(upstreamQueries(), asked);
     await delay(1000); // past TTL + serve_stale
     const gone = await ask(resolver, 'www.up.test.');
     assert.equal(gone.rcode, Rcode.SERVFAIL);
