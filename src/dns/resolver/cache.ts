@@ -23,7 +23,7 @@ export interface CacheConfig {
   max_ttl: number;
 }
 
-// Entries are many (a million in 200 MB), so their fields are few and small integers (V8 keeps those in
+// Entries are many (about a million in 200 MB), so their fields are few and small integers (V8 keeps those in
 // the object itself): rcode and the two record counts share one.
 export interface CachedAnswer {
   /** Answer then authority records, wire form, as latin1. */
