@@ -22,6 +22,7 @@ const tools: Record<string, string> = {
   dnsperf: 'dnsperf',
   'systemd-analyze': 'systemd',
   python3: 'python3-minimal', // test/support/ports.ts holds a bound, not listening port with it
+  haproxy: 'haproxy', // test/e2e/listener: an L4 load balancer sending PROXY protocol headers
 };
 
 // jemalloc, which workers preload (runtime.allocator) and the tests check: found where the runtime looks

@@ -17,17 +17,29 @@ function refusal(yaml: string): string {
   assert.fail(`accepted:\n${yaml}`);
 }
 
+const tcp = (extra: string): string => `${pools}listeners:\n  - { name: raw, listen: 127.0.0.1:0, protocol: tcp, pool: app, ${extra} }\n`;
 const web = (routes: string, extra = ''): string => `${pools}listeners:\n  - name: web\n    listen: 127.0.0.1:0\n${extra}    routes:\n${routes}`;
 
 test('listener keys of another kind are refused', () => {
   assert.match(refusal(web('      - pool: app\n', '    http2: { max_concurrent_streams: 10 }\n')), /^edge\.yaml:6:\d+: listeners\[0\]\.http2: expected no http2 settings on an http listener/);
   assert.match(refusal(web('      - pool: app\n', '    protocol: https\n    tls: { self_signed: true, alpn: [http/1.1] }\n    http2: { engine: node }\n')), /listeners\[0\]\.http2: expected no http2 settings on a listener whose tls\.alpn leaves out h2/);
   assert.match(refusal(web('      - pool: app\n', '    pool: app\n')), /listeners\[0\]\.pool: expected no pool on a listener with protocol: http/);
-  const tcp = (extra: string): string => `${pools}listeners:\n  - { name: raw, listen: 127.0.0.1:0, protocol: tcp, pool: app, ${extra} }\n`;
-  assert.match(refusal(tcp('timeouts: { header: 5s }')), /listeners\[0\]\.timeouts\.header: expected only upstream_connect, tunnel_idle in timeouts of a tcp listener, got header/);
+  assert.match(refusal(tcp('timeouts: { header: 5s }')), /listeners\[0\]\.timeouts\.header: expected only upstream_connect, tunnel_idle, proxy_protocol in timeouts of a tcp listener, got header/);
   assert.match(refusal(tcp('limits: { max_body_size: 1mb }')), /listeners\[0\]\.limits\.max_body_size: expected only max_connections/);
   assert.match(refusal(tcp('forwarded: { request_id: false }')), /listeners\[0\]\.forwarded: expected no forwarded settings on a tcp listener/);
   parseConfigText(tcp('timeouts: { tunnel_idle: 5m, upstream_connect: 1s }, limits: { max_connections: 10 }, proxy_protocol: v1'), 'edge.yaml', '/tmp');
+});
+
+test('the connection filters: proxy_protocol timeout only with accept_proxy_protocol, access with a list, CIDRs checked', () => {
+  assert.match(refusal(tcp('timeouts: { proxy_protocol: 2s }')), /listeners\[0\]\.timeouts\.proxy_protocol: expected timeouts\.proxy_protocol only with accept_proxy_protocol/);
+  assert.match(refusal(web('      - pool: app\n', '    timeouts: { proxy_protocol: 2s }\n')), /timeouts\.proxy_protocol: expected timeouts\.proxy_protocol only with accept_proxy_protocol/);
+  assert.match(refusal(tcp('access: {}')), /listeners\[0\]\.access: expected allow or deny \(or both\), got neither/);
+  assert.match(refusal(tcp('access: { allow: [] }')), /listeners\[0\]\.access\.allow/);
+  assert.match(refusal(tcp('access: { deny: [10.0.0.0/33] }')), /access\.deny\[0\]: expected an address or CIDR/);
+  assert.match(refusal(tcp('accept_proxy_protocol: [lb.example.test]')), /accept_proxy_protocol\[0\]: expected an address or CIDR/);
+  assert.match(refusal(tcp('access: { allow: [10.0.0.0/8], clients: [10.0.0.1] }')), /access/);
+  parseConfigText(tcp('accept_proxy_protocol: [10.0.0.0/8, "::1"], timeouts: { proxy_protocol: 2s }, access: { allow: [10.0.0.0/8], deny: [10.9.0.0/16] }'), 'edge.yaml', '/tmp');
+  parseConfigText(web('      - pool: app\n', '    accept_proxy_protocol: [127.0.0.1]\n    access: { deny: [192.0.2.0/24] }\n'), 'edge.yaml', '/tmp');
 });
 
 test('route fields the action never reads are refused', () => {

@@ -14,7 +14,7 @@ const l7Protocols = new Set(['http', 'https', 'h2c']);
 
 /** What a tcp listener reads of timeouts and limits; the other keys there are HTTP settings. */
 const tcpListenerKeys: Readonly<Record<'timeouts' | 'limits', readonly string[]>> = {
-  timeouts: ['upstream_connect', 'tunnel_idle'],
+  timeouts: ['upstream_connect', 'tunnel_idle', 'proxy_protocol'],
   limits: ['max_connections'],
 };
 const notForTcp = ['forwarded', 'http2', 'response_headers', 'request_buffering'] as const;
@@ -29,12 +29,15 @@ function listenerIssues(config: Config, listener: ListenerConfig, index: number,
   if (listener.allow !== undefined && kind !== 'forward_proxy') {
     issues.push({ path: at('allow'), message: `expected allow only on a forward_proxy listener, got protocol: ${kind}` });
   }
+  if (listener.accept_proxy_protocol === undefined && given(at('timeouts', 'proxy_protocol'))) {
+    issues.push({ path: at('timeouts', 'proxy_protocol'), message: 'expected timeouts.proxy_protocol only with accept_proxy_protocol (no connection reads a PROXY header without it)' });
+  }
   if (listener.tls && listener.tls.certificates.length === 0 && !listener.tls.self_signed) {
     issues.push({ path: at('tls'), message: 'expected certificates or self_signed: true, got neither (nothing to serve TLS with)' });
   }
   if (l7Protocols.has(kind)) {
     if (listener.proxy_protocol !== undefined) {
-      issues.push({ path: at('proxy_protocol'), message: `expected proxy_protocol only on a tcp listener, got protocol: ${kind} (it is sent to backends of L4 pools; an HTTP listener sends X-Forwarded-For instead)` });
+      issues.push({ path: at('proxy_protocol'), message: `expected proxy_protocol only on a tcp listener, got protocol: ${kind} (it is sent to backends of L4 pools; an HTTP listener sends X-Forwarded-For instead; to read PROXY headers from a load balancer in front, use accept_proxy_protocol)` });
     }
     if (listener.pool !== undefined) {
       issues.push({ path: at('pool'), message: `expected no pool on a listener with protocol: ${kind} (routes choose the pool: routes: [{ pool: ${listener.pool} }])` });

@@ -8,6 +8,7 @@ import type { ListenerConfig, PoolConfig } from '../config/index.ts';
 import { EdgeError, messageOf, type Clock, type Logger } from '../core/index.ts';
 import { createHttpListener, upstreamSettingsFromPools, type HttpListener, type HttpListenerDeps, type UpstreamPool } from '../l7/index.ts';
 import { createTlsTerminator, type TlsTerminator } from '../tls/index.ts';
+import { ConnectionGate, carryClient } from '../listener/index.ts';
 import { H2Frontend, type H2FrontendStatus } from './frontend.ts';
 import { CodecFrontend } from './codec/frontend.ts';
 import { StreamDispatch } from './dispatch.ts';
@@ -53,7 +54,9 @@ export class H2Listener {
   private readonly upstreamSessions = new Map<string, H2UpstreamSessions>();
   private readonly sockets = new Set<Socket>();
   private dispatch: StreamDispatch;
-  private server: net.Server | tls.Server | null = null;
+  private server: net.Server | null = null;
+  /** The listener layer's connection filters (src/listener), run on the raw TCP socket before TLS or the preface sniff. */
+  private readonly gate: ConnectionGate;
 
   constructor(config: ListenerConfig, deps: H2ListenerDeps) {
     if (config.protocol !== 'https' && config.protocol !== 'h2c') {
@@ -77,6 +80,7 @@ export class H2Listener {
       foreignUpstream: (pool, request, downstream, target) => proxyForeignExchange((name, config) => this.sessionsFor(name, config), pool, request, downstream, target),
     });
     this.terminator = config.protocol === 'https' ? createTlsTerminator(config, { dataDir: deps.dataDir, baseDir: deps.baseDir, logger: deps.logger, clock: deps.clock, ticketSeed: deps.ticketSeed }) : undefined;
+    this.gate = new ConnectionGate(config);
     this.dispatch = this.buildDispatch();
     this.frontend = new H2Frontend(config, { dispatch: (stream, headers, rawHeaders, context) => this.dispatch.dispatch(stream, headers, rawHeaders, context), logger: deps.logger, clock: deps.clock });
     this.codec = new CodecFrontend(config, { exchange: (request, downstream, encrypted, localPort) => this.dispatch.exchange(request, downstream, encrypted, localPort), logger: deps.logger, clock: deps.clock, responseHeaders: this.responseHeaders() });
@@ -125,12 +129,16 @@ export class H2Listener {
 
   async start(): Promise<void> {
     await this.http.start();
-    let server: net.Server | tls.Server;
+    let serve: (socket: Socket) => void;
     if (this.terminator) {
       await this.terminator.start();
-      const secure = tls.createServer({ ...this.terminator.serverOptions(), allowHalfOpen: true, noDelay: true });
+      // TLS is served on sockets the gate admitted (a PROXY header comes before the handshake): the TLS
+      // server never listens, it is handed each socket as a 'connection'
+      const secure = tls.createServer({ ...this.terminator.serverOptions(), noDelay: true });
       this.terminator.attach(secure);
       secure.on('secureConnection', (socket: TLSSocket) => {
+        socket.allowHalfOpen = true;
+        carryClient(socket);
         if (socket.alpnProtocol === 'h2') this.acceptH2(socket);
         else this.http.acceptConnection(socket);
       });
@@ -141,15 +149,17 @@ export class H2Listener {
         socket.destroy();
         this.deps.logger.debug({ listener: this.config.name, err: messageOf(err) }, 'tls handshake failed');
       });
-      server = secure;
+      // half-open only once the handshake is done (the TLS socket takes the raw socket's setting): a client
+      // that half-closes before it would otherwise hold its connection slot until the handshake timeout
+      serve = (socket) => {
+        socket.allowHalfOpen = false;
+        secure.emit('connection', socket);
+      };
     } else {
-      server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.sniff(socket));
+      serve = (socket) => this.sniff(socket);
     }
+    const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.gate.admit(socket, serve));
     server.on('connection', (socket: Socket) => {
-      if (this.sockets.size >= this.config.limits.max_connections) {
-        socket.destroy();
-        return;
-      }
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));
     });
@@ -177,6 +187,8 @@ export class H2Listener {
         socket.resume();
       }
     });
+    // a socket whose PROXY header was read comes paused
+    socket.resume();
   }
 
   address(): { host: string; port: number } {
@@ -189,6 +201,7 @@ export class H2Listener {
   updateConfig(listener: ListenerConfig, pools: PoolLookup, poolConfigs?: Readonly<Record<string, PoolConfig>>): void {
     this.config = listener;
     this.pools = pools;
+    this.gate.update(listener);
     this.http.updateConfig(listener, this.pools, poolConfigs ? upstreamSettingsFromPools(poolConfigs) : undefined);
     this.frontend.updateConfig(listener);
     this.codec.updateConfig(listener, this.responseHeaders());
@@ -216,6 +229,7 @@ export class H2Listener {
       protocol: this.config.protocol,
       address,
       connections: this.sockets.size,
+      filter: this.gate.status(),
       http1: this.http.status(),
       h2: sumStatus(this.frontend.status(), this.codec.status()),
       h2_engine: this.engine,

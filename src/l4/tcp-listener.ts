@@ -6,6 +6,7 @@ import net from 'node:net';
 import type { ListenerConfig } from '../config/index.ts';
 import { systemClock, type Clock, type Component, type Logger } from '../core/index.ts';
 import type { BalanceInput, Lease, LeaseOutcome } from '../pool/index.ts';
+import { ConnectionGate, type ConnectionGateStatus } from '../listener/index.ts';
 import { proxyHeaderV1, proxyHeaderV2 } from './proxy-protocol.ts';
 
 export interface L4Pool {
@@ -25,6 +26,7 @@ export interface TcpListenerStatus {
   address: { host: string; port: number } | undefined;
   connections: number;
   accepted: number;
+  filter: ConnectionGateStatus;
 }
 
 /** The balancer's view of an L4 connection: only the client address exists. */
@@ -50,16 +52,18 @@ export class TcpListener implements Component {
   private readonly sockets = new Set<net.Socket>();
   private accepted = 0;
   private drainWaiter: (() => void) | undefined;
+  /** The listener layer's connection filters (src/listener): max_connections, PROXY protocol, access. */
+  private readonly gate: ConnectionGate;
 
   constructor(config: ListenerConfig, deps: TcpListenerDeps) {
     this.config = config;
+    this.gate = new ConnectionGate(config);
     this.deps = deps;
     this.clock = deps.clock ?? systemClock;
   }
 
   async start(): Promise<void> {
-    const server = net.createServer({ noDelay: true, pauseOnConnect: true, allowHalfOpen: true }, (socket) => this.accept(socket));
-    server.maxConnections = this.config.limits.max_connections;
+    const server = net.createServer({ noDelay: true, pauseOnConnect: true, allowHalfOpen: true }, (socket) => this.gate.admit(socket, (admitted) => this.accept(admitted)));
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -76,11 +80,12 @@ export class TcpListener implements Component {
   }
 
   status(): TcpListenerStatus {
-    return { name: this.config.name, address: this.server ? this.address() : undefined, connections: this.sockets.size / 2, accepted: this.accepted };
+    return { name: this.config.name, address: this.server ? this.address() : undefined, connections: this.sockets.size / 2, accepted: this.accepted, filter: this.gate.status() };
   }
 
   updateConfig(config: ListenerConfig, pools: TcpListenerDeps['pools']): void {
     this.config = config;
+    this.gate.update(config);
     this.deps = { ...this.deps, pools };
   }
 

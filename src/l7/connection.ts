@@ -136,11 +136,11 @@ export class HttpConnection {
       const headEnd = findHeadEnd(buf, s, isPending ? this.scanFrom : s, e);
       if (headEnd === -2) return this.reject(400);
       if (headEnd === -1) {
-        if (e - s > this.rt.maxHeaderSize) return this.reject(431);
+        if (e - s > this.rt.maxHeaderSize) return this.reject(this.oversizeStatus(buf, s, e));
         this.scanFrom = e; // every LF before e was checked: resume there (slow clients cost O(n))
         break;
       }
-      if (headEnd - s > this.rt.maxHeaderSize) return this.reject(431);
+      if (headEnd - s > this.rt.maxHeaderSize) return this.reject(this.oversizeStatus(buf, s, headEnd));
       const raw = Buffer.allocUnsafe(headEnd - s);
       buf.copy(raw, 0, s, headEnd);
       this.rt = this.listener.runtime; // a reload while the head was arriving: the head is routed by the new one
@@ -200,6 +200,15 @@ export class HttpConnection {
     }
     buf.copy(this.pending, this.pEnd, s, e);
     this.pEnd += n;
+  }
+
+  /**
+   * The status for a head over limits.max_header_size in buf[s, e): 414 when the request line alone is over
+   * it (RFC 9112 3: a request-target longer than the server parses MUST get 414), else 431.
+   */
+  private oversizeStatus(buf: Buffer, s: number, e: number): number {
+    const lineEnd = buf.indexOf(LF, s);
+    return lineEnd < 0 || lineEnd >= e || lineEnd - s > this.rt.maxHeaderSize ? 414 : 431;
   }
 
   /** A bad request: answer with Connection: close and close; nothing went upstream. */

@@ -17,12 +17,14 @@ import { RetryBudget } from './retry-policy.ts';
 import { TraceIds } from './trace-context.ts';
 import { SpillArea } from './request-buffer.ts';
 import os from 'node:os';
+import { ConnectionGate, REFUSE, READ_PROXY_HEADER } from '../listener/index.ts';
 
 /** Size of the shared read buffer: one per listener, reused by every read of every connection. */
 const READ_BUFFER_SIZE = 64 * 1024;
 
 interface NativeHandle {
   onconnection?: (err: number, clientHandle: unknown) => void;
+  getpeername?: (out: { address?: string; port?: number }) => number;
   setNoDelay?: (enable: boolean) => void;
   close?: () => void;
 }
@@ -72,6 +74,8 @@ export class HttpListenerImpl implements HttpListener {
   private readonly idPrefix = randomBytes(8).toString('hex') + '-';
   private idCounter = 0;
   private accepted = 0;
+  /** The listener layer's connection filters (src/listener); the https/h2c listener runs its own. */
+  private readonly gate: ConnectionGate;
 
   constructor(config: ListenerConfig, deps: HttpListenerDeps) {
     this.config = config;
@@ -85,6 +89,7 @@ export class HttpListenerImpl implements HttpListener {
     this.onRequestDone = deps.onRequestDone;
     this.foreignUpstream = deps.foreignUpstream;
     this.spill = new SpillArea(deps.dataDir ?? os.tmpdir(), config.request_buffering.spill_max_total);
+    this.gate = new ConnectionGate(config);
     this.connector = new UpstreamConnector(this.readBuffer, this.chunks, (err) => this.internalError(null, err), deps.logger);
   }
 
@@ -133,7 +138,7 @@ export class HttpListenerImpl implements HttpListener {
     }
     const server = net.createServer({ allowHalfOpen: true, noDelay: true });
     this.server = server;
-    server.on('connection', (socket) => this.acceptSocket(socket));
+    server.on('connection', (socket) => this.gate.admit(socket, (admitted) => this.acceptSocket(admitted)));
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error): void => {
         server.off('listening', onListening);
@@ -159,13 +164,23 @@ export class HttpListenerImpl implements HttpListener {
 
   private acceptHandle(err: number, clientHandle: NativeHandle): void {
     if (err !== 0 && err !== undefined) return;
-    if (this.stopped || this.connections.size >= this.runtime.maxConnections) {
+    // the peer is read off the handle: the connection filters run before a socket is built
+    const peer: { address?: string; port?: number } = {};
+    clientHandle.getpeername?.(peer);
+    const verdict = this.stopped ? REFUSE : this.gate.screen(peer.address ?? '');
+    if (verdict === REFUSE) {
       clientHandle.close?.();
       return;
     }
     clientHandle.setNoDelay?.(true);
+    if (verdict === READ_PROXY_HEADER) {
+      // the header is read through 'data' events; such a connection then stays on them (acceptSocket)
+      const socket = new net.Socket({ handle: clientHandle as never, allowHalfOpen: true, readable: true, writable: true } as unknown as net.SocketConstructorOpts);
+      socket.once('close', this.gate.release);
+      this.gate.readProxyHeader(socket, (admitted) => this.acceptSocket(admitted));
+      return;
+    }
     const rt = this.runtime;
-    // placeholder peer until the socket exists; the connection reads the real one below
     let conn: HttpConnection | null = null;
     const socket = new net.Socket({
       handle: clientHandle as never,
@@ -183,16 +198,18 @@ export class HttpListenerImpl implements HttpListener {
         },
       },
     } as unknown as net.SocketConstructorOpts);
-    conn = new HttpConnection(this, rt, socket.remoteAddress, socket.localPort ?? 0, this.now());
+    socket.once('close', this.gate.release);
+    conn = new HttpConnection(this, rt, peer.address, socket.localPort ?? 0, this.now());
     this.track(conn, socket);
   }
 
+  /** For src/h2 (https, h2c): a socket its own connection filters admitted, its peer the real client. */
   acceptConnection(socket: net.Socket): void {
     this.acceptSocket(socket);
   }
 
   private acceptSocket(socket: net.Socket): void {
-    if (this.stopped || this.connections.size >= this.runtime.maxConnections) {
+    if (this.stopped) {
       socket.destroy();
       return;
     }
@@ -205,6 +222,8 @@ export class HttpListenerImpl implements HttpListener {
       }
     });
     this.track(conn, socket);
+    // a socket whose PROXY header was read comes paused
+    socket.resume();
   }
 
   private track(conn: HttpConnection, socket: net.Socket): void {
@@ -280,11 +299,12 @@ export class HttpListenerImpl implements HttpListener {
     } catch {
       address = undefined;
     }
-    return { name: this.config.name, address, connections: this.connections.size, inflight: this.inflight, requests: this.accepted };
+    return { name: this.config.name, address, connections: this.connections.size, inflight: this.inflight, requests: this.accepted, filter: this.external ? undefined : this.gate.status() };
   }
 
   updateConfig(listener: ListenerConfig, pools: UpstreamPools, upstreamSettings?: ReadonlyMap<string, UpstreamSettings>): void {
     this.runtime = new ListenerRuntime(listener, pools, upstreamSettings, this.baseDir);
+    this.gate.update(listener);
     this.spill.maxTotal = listener.request_buffering.spill_max_total;
   }
 

@@ -5,15 +5,21 @@
 // temporary file under data_dir, written and read with async I/O only. The file is unlinked as soon as it
 // is open (only its descriptor names it), so it is gone after the request — or after a crash — without a
 // cleanup pass; SpillArea bounds the bytes all spilled bodies of one listener hold at once.
+// Past memory_max the bytes travel in slabs of the spill area's pool (copied into one, written to the file,
+// read back into one, written upstream), so a large upload leaves no per-read garbage behind.
 import path from 'node:path';
 import { mkdir, open, unlink, type FileHandle } from 'node:fs/promises';
-import type { Readable, Writable } from 'node:stream';
+import type { Writable } from 'node:stream';
 import type { ChunkSink } from './parse/chunked.ts';
-
-const ignore = (): void => undefined;
+import { SlabPool } from './slab-pool.ts';
+import { SpillReader } from './spill-reader.ts';
 
 /** Bytes queued for the spill file before the owner is asked to stop reading the client. */
 const SPILL_HIGH_WATER = 256 * 1024;
+/** Slab size: one socket read fills about one (the listener reads 64 KB at a time). */
+const SLAB_SIZE = 64 * 1024;
+/** Free slabs a listener keeps (2 MB): enough for a few concurrent spilled bodies without allocating. */
+const SLABS_KEPT = 32;
 
 /** What a RequestBuffer reports to the exchange that reads the body. Called from I/O callbacks: must not throw. */
 export interface BufferOwner {
@@ -34,6 +40,8 @@ export class SpillArea {
   /** request_buffering.spill_max_total (a reload may change it; bodies already spilled keep their bytes). */
   maxTotal: number;
   used = 0;
+  /** Slabs for spilled bodies on their way to and from their files. */
+  readonly slabs = new SlabPool(SLAB_SIZE, SLABS_KEPT);
   private counter = 0;
   private ready: Promise<unknown> | null = null;
 
@@ -79,6 +87,11 @@ export class RequestBuffer implements ChunkSink {
   /** Chunks waiting for the spill file (while it opens, or while a write is in flight). */
   private queue: Buffer[] = [];
   private queued = 0;
+  /** The pool slabs among `queue` (given back once written). */
+  private queueSlabs: Buffer[] = [];
+  /** The slab being filled (past memory_max), and how many bytes of it are filled. */
+  private slab: Buffer | null = null;
+  private slabFill = 0;
   private writing = false;
   private reserved = 0;
   private completed = false;
@@ -86,7 +99,7 @@ export class RequestBuffer implements ChunkSink {
   private failed = false;
   private paused = false;
   private delivered = false;
-  private reading: Readable | null = null;
+  private reader: SpillReader | null = null;
 
   constructor(memoryMax: number, spill: SpillArea, owner: BufferOwner) {
     this.memoryMax = memoryMax;
@@ -107,22 +120,25 @@ export class RequestBuffer implements ChunkSink {
 
   /** A spilled body is still streaming to the upstream socket (that connection is not reusable yet). */
   get sending(): boolean {
-    return this.reading !== null && !this.reading.readableEnded;
+    return this.reader !== null && !this.reader.done;
   }
 
   chunkData(buf: Buffer, s: number, e: number): void {
     this.add(buf, s, e);
   }
 
-  /** Copies buf[s, e). Returns false when the caller should pause reading until bodyBufferDrained() (see `full`). */
+  /**
+   * Copies buf[s, e) (callers hand over views of a shared read buffer or of a frame: always copied). Returns
+   * false when the caller should pause reading until bodyBufferDrained() (see `full`).
+   */
   add(buf: Buffer, s: number, e: number): boolean {
     const n = e - s;
     if (n <= 0 || this.failed || this.disposed) return true;
-    const copy = Buffer.allocUnsafe(n);
-    buf.copy(copy, 0, s, e);
     this.length += n;
     const chunks = this.chunks;
     if (chunks !== null && this.length <= this.memoryMax) {
+      const copy = Buffer.allocUnsafe(n);
+      buf.copy(copy, 0, s, e);
       chunks.push(copy);
       return true;
     }
@@ -143,12 +159,10 @@ export class RequestBuffer implements ChunkSink {
         this.queue.push(chunk);
         this.queued += chunk.length;
       }
-      this.queue.push(copy);
-      this.queued += n;
+      this.copyToSlabs(buf, s, e);
       this.openFile();
     } else {
-      this.queue.push(copy);
-      this.queued += n;
+      this.copyToSlabs(buf, s, e);
       this.flush();
     }
     if (this.queued > SPILL_HIGH_WATER) this.paused = true;
@@ -158,13 +172,19 @@ export class RequestBuffer implements ChunkSink {
   /** The body ended: bodyBuffered() follows once it is all in memory or on disk (at once when in memory). */
   complete(): void {
     this.completed = true;
-    if (this.chunks !== null) this.owner.bodyBuffered();
-    else this.flush();
+    if (this.chunks !== null) return this.owner.bodyBuffered();
+    const slab = this.slab;
+    if (slab !== null && !this.failed) {
+      this.slab = null;
+      this.queueSlab(slab, this.slabFill);
+    }
+    this.flush();
   }
 
   /**
-   * Writes the body to `socket` after the head: the in-memory chunks, or a stream of the spill file (piped,
-   * so the socket's backpressure paces the reads). A previous stream (an earlier try) is stopped first.
+   * Writes the body to `socket` after the head: the in-memory chunks, or the spill file from its start
+   * through a SpillReader (the socket's backpressure paces the reads). A previous send (an earlier try) is
+   * stopped first.
    */
   writeTo(socket: Writable): boolean {
     this.stopReading();
@@ -174,10 +194,7 @@ export class RequestBuffer implements ChunkSink {
       for (const chunk of chunks) ok = socket.write(chunk);
       return ok;
     }
-    const reading = this.file!.createReadStream({ start: 0, end: this.length - 1, autoClose: false, highWaterMark: 64 * 1024 });
-    reading.on('error', () => socket.destroy());
-    reading.pipe(socket, { end: false });
-    this.reading = reading;
+    this.reader = new SpillReader(this.file!, this.length, socket, this.spill.slabs);
     return true;
   }
 
@@ -187,24 +204,46 @@ export class RequestBuffer implements ChunkSink {
     this.stopReading();
     this.chunks = null;
     this.queue = [];
+    // slabs not yet handed to a write; those of a write in flight come back when it settles
+    const slabs = this.spill.slabs;
+    for (const slab of this.queueSlabs) slabs.give(slab);
+    this.queueSlabs = [];
+    if (this.slab !== null) slabs.give(this.slab);
+    this.slab = null;
     this.spill.release(this.reserved);
     this.reserved = 0;
     // closed once the write in flight (if any) settles; flush() sees `disposed`
     if (!this.writing) this.closeFile();
   }
 
-  /**
-   * Detaches the stream of an earlier try. Not destroy(): a file stream's destroy closes its descriptor even
-   * with autoClose off, and the next try reads the same file; left paused, it is dropped with the file.
-   */
+  /** Stops the send of an earlier try (the file stays open: the next try reads it again). */
   private stopReading(): void {
-    const reading = this.reading;
-    if (reading === null) return;
-    this.reading = null;
-    reading.unpipe();
-    reading.pause();
-    reading.removeAllListeners('error');
-    reading.on('error', ignore);
+    this.reader?.stop();
+    this.reader = null;
+  }
+
+  /** Copies buf[s, e) into slabs; each full one joins the queue for the file. */
+  private copyToSlabs(buf: Buffer, s: number, e: number): void {
+    const slabs = this.spill.slabs;
+    while (s < e) {
+      const slab = (this.slab ??= slabs.take());
+      const n = Math.min(e - s, slab.length - this.slabFill);
+      buf.copy(slab, this.slabFill, s, s + n);
+      this.slabFill += n;
+      s += n;
+      if (this.slabFill === slab.length) {
+        this.slab = null;
+        this.queueSlab(slab, slab.length);
+      }
+    }
+  }
+
+  /** Queues slab[0, bytes) for the file; the slab goes back to the pool once written. */
+  private queueSlab(slab: Buffer, bytes: number): void {
+    this.slabFill = 0;
+    this.queue.push(bytes === slab.length ? slab : slab.subarray(0, bytes));
+    this.queued += bytes;
+    this.queueSlabs.push(slab);
   }
 
   private closeFile(): void {
@@ -254,18 +293,27 @@ export class RequestBuffer implements ChunkSink {
       return;
     }
     const batch = this.queue;
+    const batchSlabs = this.queueSlabs;
     this.queue = [];
+    this.queueSlabs = [];
     this.writing = true;
     this.file.writev(batch).then(
       () => {
         this.writing = false;
         for (const chunk of batch) this.queued -= chunk.length;
+        this.giveSlabs(batchSlabs);
         this.flush();
       },
       () => {
         this.writing = false;
-        this.fail(500);
+        this.giveSlabs(batchSlabs);
+        if (this.disposed) this.closeFile();
+        else this.fail(500);
       },
     );
+  }
+
+  private giveSlabs(slabs: Buffer[]): void {
+    for (const slab of slabs) this.spill.slabs.give(slab);
   }
 }

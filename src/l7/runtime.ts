@@ -30,7 +30,6 @@ export class ListenerRuntime {
   readonly tunnelIdleTimeout: number;
   readonly maxHeaderSize: number;
   readonly maxBodySize: number;
-  readonly maxConnections: number;
   readonly maxRequestsPerConnection: number;
   /** request_buffering (the listener's; routes may override enabled and memory_max). */
   readonly bufferingEnabled: boolean;
@@ -87,7 +86,6 @@ export class ListenerRuntime {
     const l = config.limits;
     this.maxHeaderSize = l.max_header_size;
     this.maxBodySize = l.max_body_size;
-    this.maxConnections = l.max_connections;
     this.maxRequestsPerConnection = l.max_requests_per_connection;
     this.bufferingEnabled = config.request_buffering.enabled;
     this.bufferingMemoryMax = config.request_buffering.memory_max;

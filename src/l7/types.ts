@@ -1,4 +1,5 @@
 // Public contract of the L7 component: the listener and the codec-independent exchange used by src/h2.
+import type { ConnectionGateStatus } from '../listener/index.ts';
 import type { Component, HasStatus, Clock, Logger, EdgeError } from '../core/index.ts';
 import type { BalanceInput, Lease } from '../pool/types.ts';
 import type { ListenerConfig, PoolConfig } from '../config/index.ts';
@@ -109,6 +110,8 @@ export interface HttpListenerStatus {
   connections: number;
   inflight: number;
   requests: number;
+  /** The connection filters' counters (src/listener); absent when another component accepts (src/h2). */
+  filter?: ConnectionGateStatus;
 }
 
 export interface HttpListener extends Component, HasStatus<HttpListenerStatus> {

@@ -21,6 +21,8 @@ listeners:
   - name: web
     listen: 127.0.0.1:0
     forwarded: { trusted_proxies: [10.0.0.0/8, "::1/128", 192.168.1.7] }
+    accept_proxy_protocol: [172.16.0.0/12]
+    access: { deny: ["2001:db8::/32"] }
     routes:
       - match: { host: "*.example.test", path_regex: "^/api/v[0-9]+/" }
         pool: app
@@ -49,4 +51,7 @@ test('a snapshot crosses v8 serialisation with its data intact and its CIDR rang
   assert.equal(trusted.contains('192.168.1.7'), true);
   assert.equal(trusted.contains('192.168.1.8'), false);
   assert.equal(trusted.contains('11.0.0.1'), false);
+  // the listener layer's lists (src/listener) come back working too
+  assert.equal(new TrustedProxies(revived.config.listeners[0].accept_proxy_protocol!).contains('172.20.0.1'), true);
+  assert.equal(new TrustedProxies(revived.config.listeners[0].access!.deny!).contains('2001:db8::1'), true);
 });

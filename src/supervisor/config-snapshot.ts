@@ -35,6 +35,8 @@ export function loadedFromSnapshot(snapshot: ConfigSnapshot): LoadedConfig {
     ...listener,
     forwarded: { ...listener.forwarded, trusted_proxies: listener.forwarded.trusted_proxies.map(reviveCidr) },
     ...(listener.allow ? { allow: { ...listener.allow, clients: listener.allow.clients.map(reviveCidr) } } : {}),
+    ...(listener.accept_proxy_protocol ? { accept_proxy_protocol: listener.accept_proxy_protocol.map(reviveCidr) } : {}),
+    ...(listener.access ? { access: { allow: listener.access.allow?.map(reviveCidr), deny: listener.access.deny?.map(reviveCidr) } } : {}),
   }));
   return { config: { ...snapshot.config, listeners }, file: snapshot.file, baseDir: snapshot.baseDir };
 }

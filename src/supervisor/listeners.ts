@@ -10,61 +10,89 @@ import type { ListenerDeps, ListenerFactory, TrafficListener } from './listener-
 
 type Protocol = ListenerConfig['protocol'];
 
-const supported: ReadonlySet<Protocol> = new Set<Protocol>(['http', 'https', 'h2c', 'tcp']);
+/** The components a listener kind is served by, imported on first use. */
+interface Components {
+  l7?: typeof L7;
+  h2?: typeof H2;
+  l4?: typeof L4;
+}
+type ComponentName = keyof Components;
+
+/** One listener kind: the components it needs loaded, and its factory (called only after they are). */
+interface ListenerKind {
+  needs: readonly ComponentName[];
+  create(components: Components, listener: ListenerConfig, deps: ListenerDeps): TrafficListener;
+}
+
+// https (TLS + ALPN h2/http1.1) and h2c listeners: src/h2, which serves HTTP/1.1 through the L7 core
+const http2Kind: ListenerKind = { needs: ['l7', 'h2'], create: (c, listener, deps) => c.h2!.createH2Listener(listener, deps) };
+
+/**
+ * The listener kinds of this build, by protocol: a new protocol is one entry here. Every kind runs the
+ * listener layer's connection filters (src/listener) on its accepted connections itself.
+ */
+const kinds: Readonly<Partial<Record<Protocol, ListenerKind>>> = {
+  http: { needs: ['l7'], create: (c, listener, deps) => http1Listener(c, listener, deps) },
+  https: http2Kind,
+  h2c: http2Kind,
+  tcp: { needs: ['l4'], create: (c, listener, deps) => c.l4!.createTcpListener(listener, { pools: deps.pools, accessLog: deps.accessLog, logger: deps.logger, clock: deps.clock }) },
+};
+
+const importers: Readonly<Record<ComponentName, () => Promise<unknown>>> = {
+  l7: () => import('../l7/index.ts'),
+  h2: () => import('../h2/index.ts'),
+  l4: () => import('../l4/index.ts'),
+};
 
 export class ListenerFactories {
-  private l7: typeof L7 | undefined;
-  private l4: typeof L4 | undefined;
-  private h2: typeof H2 | undefined;
+  private readonly components: Components = {};
 
   /** Imports the components a config needs; TrafficPlane.apply awaits it before building any listener. */
   async load(config: Config): Promise<void> {
-    const protocols = new Set(config.listeners.map((listener) => listener.protocol));
-    const http2 = protocols.has('https') || protocols.has('h2c') || Object.values(config.pools).some((pool) => pool.protocol !== 'http1');
-    if (protocols.has('http') || http2) this.l7 ??= await import('../l7/index.ts');
-    if (http2) this.h2 ??= await import('../h2/index.ts');
-    if (protocols.has('tcp')) this.l4 ??= await import('../l4/index.ts');
+    const needed = new Set<ComponentName>(config.listeners.flatMap((listener) => kinds[listener.protocol]?.needs ?? []));
+    // HTTP/1.1 listeners with routes to HTTP/2 pools relay them through src/h2 (docs/tls-h2.md)
+    if (needed.has('l7') && Object.values(config.pools).some((pool) => pool.protocol !== 'http1')) needed.add('h2');
+    for (const name of needed) {
+      if (this.components[name] === undefined) Object.assign(this.components, { [name]: await importers[name]() });
+    }
   }
 
   /** The factory of a protocol this build serves, undefined for one it does not; load() has run for the config. */
   get(protocol: Protocol): ListenerFactory | undefined {
-    if (!supported.has(protocol)) return undefined;
-    if (protocol === 'http') return this.http1;
-    if (protocol === 'tcp') return (listener, deps) => this.l4!.createTcpListener(listener, { pools: deps.pools, accessLog: deps.accessLog, logger: deps.logger, clock: deps.clock });
-    // https (TLS + ALPN h2/http1.1) and h2c listeners: src/h2, which serves HTTP/1.1 through the L7 core
-    return (listener, deps) => this.h2!.createH2Listener(listener, deps);
+    const kind = kinds[protocol];
+    return kind === undefined ? undefined : (listener, deps) => kind.create(this.components, listener, deps);
   }
+}
 
-  private readonly http1: ListenerFactory = (listener: ListenerConfig, deps: ListenerDeps): TrafficListener => {
-    const l7 = this.l7!;
-    // HTTP/1.1 requests routed to h2c/h2/grpc pools go up as HTTP/2 streams (docs/tls-h2.md). Created on the
-    // first such request: load() has imported src/h2 by then, since only a config with such a pool routes one.
-    let foreign: H2.H2ForeignUpstreams | undefined;
-    const inner = l7.createHttpListener(listener, {
-      pools: deps.pools,
-      accessLog: deps.accessLog,
-      logger: deps.logger,
-      clock: deps.clock,
-      upstreamSettings: l7.upstreamSettingsFromPools(deps.poolConfigs),
-      baseDir: deps.baseDir,
-      dataDir: deps.dataDir,
-      traceToken: deps.traceToken,
-      onRequestDone: deps.onRequestDone,
-      foreignUpstream: (pool, request, downstream, target) => {
-        foreign ??= new this.h2!.H2ForeignUpstreams({ baseDir: deps.baseDir, logger: deps.logger, connectTimeoutMs: listener.timeouts.upstream_connect });
-        return foreign.foreignUpstream(pool, request, downstream, target);
-      },
-    });
-    return {
-      start: () => inner.start(),
-      drain: (deadline) => inner.drain(deadline),
-      stop: async () => {
-        await inner.stop();
-        foreign?.close();
-      },
-      address: () => inner.address(),
-      status: () => inner.status(),
-      updateConfig: (next, pools, poolConfigs) => inner.updateConfig(next, pools, l7.upstreamSettingsFromPools(poolConfigs)),
-    };
+function http1Listener(components: Components, listener: ListenerConfig, deps: ListenerDeps): TrafficListener {
+  const l7 = components.l7!;
+  // HTTP/1.1 requests routed to h2c/h2/grpc pools go up as HTTP/2 streams (docs/tls-h2.md). Created on the
+  // first such request: load() has imported src/h2 by then, since only a config with such a pool routes one.
+  let foreign: H2.H2ForeignUpstreams | undefined;
+  const inner = l7.createHttpListener(listener, {
+    pools: deps.pools,
+    accessLog: deps.accessLog,
+    logger: deps.logger,
+    clock: deps.clock,
+    upstreamSettings: l7.upstreamSettingsFromPools(deps.poolConfigs),
+    baseDir: deps.baseDir,
+    dataDir: deps.dataDir,
+    traceToken: deps.traceToken,
+    onRequestDone: deps.onRequestDone,
+    foreignUpstream: (pool, request, downstream, target) => {
+      foreign ??= new components.h2!.H2ForeignUpstreams({ baseDir: deps.baseDir, logger: deps.logger, connectTimeoutMs: listener.timeouts.upstream_connect });
+      return foreign.foreignUpstream(pool, request, downstream, target);
+    },
+  });
+  return {
+    start: () => inner.start(),
+    drain: (deadline) => inner.drain(deadline),
+    stop: async () => {
+      await inner.stop();
+      foreign?.close();
+    },
+    address: () => inner.address(),
+    status: () => inner.status(),
+    updateConfig: (next, pools, poolConfigs) => inner.updateConfig(next, pools, l7.upstreamSettingsFromPools(poolConfigs)),
   };
 }

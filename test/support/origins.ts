@@ -173,6 +173,29 @@ export async function startGarbageOrigin(reply = 'this is not http\r\n\r\n'): Pr
   return { port, address: `127.0.0.1:${port}`, connections: count, close: closer(server, sockets) };
 }
 
+export interface TcpEchoOrigin extends Origin {
+  /** The first chunk of each connection, in order (a PROXY protocol header shows here). */
+  firstBytes: Buffer[];
+}
+
+/** A TCP origin that echoes every chunk back, after `prefix` (e.g. its name, to tell backends apart). */
+export async function startTcpEchoOrigin(prefix = ''): Promise<TcpEchoOrigin> {
+  const firstBytes: Buffer[] = [];
+  const server = net.createServer((socket) => {
+    socket.on('error', () => {});
+    let first = true;
+    socket.on('data', (chunk) => {
+      if (first) firstBytes.push(chunk);
+      first = false;
+      socket.write(prefix === '' ? chunk : Buffer.concat([Buffer.from(prefix), chunk]));
+    });
+    socket.on('end', () => socket.end());
+  });
+  const { sockets, count } = trackSockets(server);
+  const port = await listen(server);
+  return { port, address: `127.0.0.1:${port}`, connections: count, close: closer(server, sockets), firstBytes };
+}
+
 /** Accepts connections, reads everything, never answers: for response timeouts. */
 export async function startSilentOrigin(): Promise<Origin> {
   const server = net.createServer((socket) => {

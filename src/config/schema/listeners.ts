@@ -160,6 +160,8 @@ export const timeoutsSchema = z.strictObject({
   upstream_response: duration.default(30_000),
   /** Idle time allowed on an upgraded (WebSocket) or L4 tunnel. */
   tunnel_idle: duration.default(3_600_000),
+  /** Time allowed for the PROXY protocol header of a connection from an accept_proxy_protocol source. */
+  proxy_protocol: duration.default(5_000),
 });
 
 export const limitsSchema = z.strictObject({
@@ -204,6 +206,17 @@ export const forwardProxyAllowSchema = z.strictObject({
   ports: z.array(z.number().int().min(1).max(65535)).default([80, 443]),
 });
 
+/**
+ * Who may connect to a listener, by client address (the one a PROXY header named, when the peer is an
+ * accept_proxy_protocol source): an address in deny is refused; when allow is given, only its addresses pass.
+ */
+export const accessSchema = z
+  .strictObject({
+    allow: z.array(cidr).min(1).optional(),
+    deny: z.array(cidr).min(1).optional(),
+  })
+  .refine((access) => access.allow !== undefined || access.deny !== undefined, { message: 'expected allow or deny (or both), got neither' });
+
 export const listenerSchema = z
   .strictObject({
     name: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, { message: 'expected a lower-case name like web or pg-l4' }),
@@ -220,6 +233,9 @@ export const listenerSchema = z
     /** L4 (tcp/udp) listeners: the pool to pipe to. */
     pool: z.string().optional(),
     proxy_protocol: z.enum(['v1', 'v2']).optional(),
+    /** Inbound PROXY protocol (v1 or v2): sources whose connections must open with a header naming the client. */
+    accept_proxy_protocol: z.array(cidr).min(1).optional(),
+    access: accessSchema.optional(),
     /** forward_proxy listeners: who may use it and for which hosts (closed when absent). */
     allow: forwardProxyAllowSchema.optional(),
     access_log: z.boolean().default(true),
@@ -249,5 +265,6 @@ export type MatchConfig = z.output<typeof matchSchema>;
 export type TlsConfig = z.output<typeof tlsSchema>;
 export type ForwardedConfig = z.output<typeof forwardedSchema>;
 export type TimeoutsConfig = z.output<typeof timeoutsSchema>;
+export type AccessConfig = z.output<typeof accessSchema>;
 export type LimitsConfig = z.output<typeof limitsSchema>;
 export type RequestBufferingConfig = z.output<typeof requestBufferingSchema>;

@@ -38,3 +38,14 @@ test('refuses invalid chunk framing', () => {
     assert.equal(decodeAll(text).end, -1, JSON.stringify(text));
   }
 });
+
+test('refuses trailers that frame, route or control the connection, whole or split byte by byte', () => {
+  for (const name of ['Content-Length', 'transfer-encoding', 'Host', 'Connection', 'TE', 'Trailer', 'Keep-Alive', 'Upgrade', 'Expect', 'Proxy-Authorization-With-A-Long-Name']) {
+    const text = `3\r\nabc\r\n0\r\nX-Fine: 1\r\n${name}: 5\r\n\r\n`;
+    for (const split of [0, 1]) assert.equal(decodeAll(text, split).end, -1, `${name} split ${split}`);
+  }
+  // names that only start like a forbidden one, and ordinary trailers, pass
+  for (const name of ['Content-Length-Extra', 'Hosts', 'X-Content-Length', 'Server-Timing', 'Digest']) {
+    assert.equal(decodeAll(`3\r\nabc\r\n0\r\n${name}: 5\r\n\r\n`, 1).done, true, name);
+  }
+});

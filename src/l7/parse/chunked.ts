@@ -2,6 +2,7 @@
 // came (framing already valid), so the decoder mostly validates and finds where the message ends; a
 // consumer that needs the payload (HTTP/1.0 downstream, HTTP/2) passes a sink and gets data spans.
 import { HEX, TOKEN, FIELD_VALUE, CR, LF, SP, HTAB } from './chars.ts';
+import { classifyName, H_HOST, H_CONTENT_LENGTH, H_TRANSFER_ENCODING, H_CONNECTION, H_HOP, H_UPGRADE, H_EXPECT } from './request-head.ts';
 
 export interface ChunkSink {
   chunkData(buf: Buffer, start: number, end: number): void;
@@ -25,6 +26,20 @@ const S_QUOTED_ESC = 13;
 /** Largest chunk size accepted: 2^52, so the running count stays an exact integer. */
 const MAX_SIZE_DIGITS = 13;
 
+/** Trailer name bytes kept for classifyName: the longest name it matches exactly is 17, "proxy-" is a prefix. */
+const TRAILER_NAME_KEPT = 18;
+
+/**
+ * Fields that must not come as trailers (RFC 9110 6.5.1: framing, routing, connection control and request
+ * modifiers are needed before the content). Chunked bodies are forwarded as they came, so such a trailer
+ * would reach the peer: llhttp refuses a message with Content-Length or Transfer-Encoding in its trailers,
+ * and a parser that merges trailers into the header section would reframe or reroute the message.
+ */
+function forbiddenTrailer(name: Buffer, len: number): boolean {
+  const kind = classifyName(name, 0, len < TRAILER_NAME_KEPT ? len : TRAILER_NAME_KEPT);
+  return kind === H_HOST || kind === H_CONTENT_LENGTH || kind === H_TRANSFER_ENCODING || kind === H_CONNECTION || kind === H_HOP || kind === H_UPGRADE || kind === H_EXPECT;
+}
+
 export class ChunkedDecoder {
   private state = S_SIZE;
   private remaining = 0;
@@ -33,6 +48,8 @@ export class ChunkedDecoder {
   private trailerBytes = 0;
   private trailerHasColon = false;
   private trailerNameLen = 0;
+  /** The current trailer name's first bytes (allocated on the first trailer: most bodies have none). */
+  private trailerName: Buffer | null = null;
   /** Payload bytes seen so far (for body-size limits and logs). */
   payload = 0;
   private readonly maxTrailerSize: number;
@@ -158,9 +175,13 @@ export class ChunkedDecoder {
           } else if (!this.trailerHasColon) {
             if (b === 0x3a) {
               if (this.trailerNameLen === 0) return -1;
+              if (forbiddenTrailer(this.trailerName!, this.trailerNameLen)) return -1;
               this.trailerHasColon = true;
             } else if (TOKEN[b] !== 1) return -1;
-            else this.trailerNameLen++;
+            else {
+              if (this.trailerNameLen < TRAILER_NAME_KEPT) (this.trailerName ??= Buffer.allocUnsafe(TRAILER_NAME_KEPT))[this.trailerNameLen] = b;
+              this.trailerNameLen++;
+            }
           } else if (FIELD_VALUE[b] !== 1) return -1;
           i++;
           continue;

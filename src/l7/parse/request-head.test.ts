@@ -37,6 +37,7 @@ test('framing: content-length, chunked, keep-alive and upgrade flags', () => {
   assert.equal(upgrade.upgrade, true);
   assert.deepEqual(upgrade.connectionTokens, ['x-foo']);
   assert.equal(upgrade.kinds[1], H_CONNECTION);
+  assert.equal(parse('GET / HTTP/1.0\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n').head.upgrade, false, 'HTTP/1.0 Upgrade is ignored');
   assert.equal(parse('PUT / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n').head.expectContinue, true);
 });
 
@@ -109,4 +110,12 @@ test('findHeadEnd: complete, incomplete, bare LF', () => {
   assert.equal(findHeadEnd(lf2, 0, 0, lf2.length), -2);
   // resuming a scan must find a terminator split across reads
   assert.equal(findHeadEnd(b, 0, 24, b.length), b.length - 4);
+});
+
+test('refuses CONNECT whatever its target: authority-form is not served, and no other form is valid for it', () => {
+  for (const target of ['a.test:443', '/x', 'http://a.test/x', '*']) {
+    assert.equal(parse(`CONNECT ${target} HTTP/1.1\r\nHost: a.test\r\n\r\n`).status, 400, target);
+  }
+  // methods are case-sensitive: "connect" is another (extension) method
+  assert.equal(parse('connect /x HTTP/1.1\r\nHost: a.test\r\n\r\n').status, 0);
 });

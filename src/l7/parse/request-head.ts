@@ -325,11 +325,18 @@ export function parseRequestHead(raw: Buffer, length: number, head: RequestHead,
   }
   head.hostname = hostnameOf(head.authority);
   head.keepAlive = minor === 1 ? !connClose : connKeepAlive && !connClose;
-  head.upgrade = connUpgrade && upgradeIndex >= 0;
+  // RFC 9110 7.8: an Upgrade in an HTTP/1.0 request is ignored. The upstream gets HTTP/1.1 from the edge
+  // and cannot tell, so the edge drops it (no 101 and no tunnel for an HTTP/1.0 client)
+  head.upgrade = minor === 1 && connUpgrade && upgradeIndex >= 0;
   return 0;
 }
 
 function parseTarget(raw: Buffer, ts: number, te: number, head: RequestHead): number {
+  // CONNECT takes only authority-form (RFC 9110 9.3.6), which this reverse proxy does not serve. A CONNECT
+  // with any other target must not go upstream either: an origin that accepts it turns the pooled
+  // connection into a tunnel after its 2xx, and the next request on that connection (another client's)
+  // would go into the tunnel instead of being parsed.
+  if (head.method === 'CONNECT') return 400;
   const first = raw[ts];
   if (first === 0x2f) {
     head.target = raw.toString('latin1', ts, te);

@@ -123,7 +123,10 @@ export function parseResponseHead(raw: Buffer, length: number, head: ResponseHea
         const len = k - s;
         if (len === 5 && equalsLower(raw, s, 'close')) connClose = true;
         else if (len === 10 && equalsLower(raw, s, 'keep-alive')) connKeepAlive = true;
-        else if (!(len === 7 && equalsLower(raw, s, 'upgrade'))) (head.connectionTokens ??= []).push(raw.toString('latin1', s, k).toLowerCase());
+        else if (!(len === 7 && equalsLower(raw, s, 'upgrade')) && !framing(raw, s, len)) (head.connectionTokens ??= []).push(raw.toString('latin1', s, k).toLowerCase());
+        // a listed Content-Length or Transfer-Encoding is ignored: the edge relays the body by those fields,
+        // so they must reach the client with it (dropped, the client would read the response until close
+        // and take the next response on the connection for part of this one)
       }
     }
     count++;
@@ -148,6 +151,12 @@ export function parseResponseHead(raw: Buffer, length: number, head: ResponseHea
     head.keepAlive = false;
   }
   return true;
+}
+
+/** Whether the Connection token raw[s, s+len) names a framing field (Content-Length, Transfer-Encoding). */
+function framing(raw: Buffer, s: number, len: number): boolean {
+  const kind = classifyName(raw, s, len);
+  return kind === H_CONTENT_LENGTH || kind === H_TRANSFER_ENCODING;
 }
 
 export { BODY_NONE, BODY_LENGTH, BODY_CHUNKED };

@@ -1,7 +1,8 @@
 // DNS over TCP against hostile clients, on the real `switchyard start` process (DNS runs in the primary):
 // a client that pipelines queries and never reads must not grow the process (write backpressure pauses
 // reading, and a stalled write closes the connection); hundreds of sockets trickling one byte at a time
-// must not keep a normal `dig +tcp` from an answer; one client address gets a bounded number of connections.
+// must not keep a normal `dig +tcp` from an answer; one client address gets a bounded number of connections;
+// a frame cut short, 10k pipelined queries, a slow-but-steady reader and connection churn are served or ended.
 // The measured figures go out as test diagnostics (`--test-reporter=spec` shows them).
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -208,5 +209,138 @@ describe('dns over tcp: trickling sockets and per-client limits', () => {
     } finally {
       for (const socket of sockets) socket.destroy();
     }
+  });
+});
+
+/** Splits a TCP byte stream into DNS message ids as answers arrive; `ids` grows, `closed` flips on close. */
+function answerReader(socket: net.Socket): { ids: number[]; closed: () => boolean } {
+  const ids: number[] = [];
+  let data: Buffer = Buffer.alloc(0);
+  let closed = false;
+  socket.on('data', (chunk: Buffer) => {
+    data = data.length === 0 ? chunk : Buffer.concat([data, chunk]);
+    while (data.length >= 2 && data.length >= 2 + data.readUInt16BE(0)) {
+      ids.push(data.readUInt16BE(2));
+      data = data.subarray(2 + data.readUInt16BE(0));
+    }
+  });
+  socket.on('error', () => {});
+  socket.once('close', () => (closed = true));
+  return { ids, closed: () => closed };
+}
+
+async function until(predicate: () => boolean, timeoutMs: number): Promise<boolean> {
+  const deadline = performance.now() + timeoutMs;
+  while (!predicate() && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+  return predicate();
+}
+
+describe('dns over tcp: truncated frames, deep pipelines, slow readers and churn', () => {
+  let running: RunningSwitchyard;
+  let target: { host: string; port: number };
+  before(async () => {
+    running = await runSwitchyard(config('{ io_timeout: 1s }'));
+    target = dnsTarget(running);
+  });
+  after(() => running?.stop());
+
+  it('ends a connection at once when the client half-closes inside a 65535-byte frame, and after io_timeout when it does not', async () => {
+    const partial = Buffer.alloc(102);
+    partial.writeUInt16BE(65535, 0);
+    const halfClosed = net.connect(target);
+    const first = answerReader(halfClosed);
+    const started = performance.now();
+    halfClosed.end(partial);
+    assert.ok(await until(first.closed, 900), 'closed before io_timeout');
+    const held = net.connect(target);
+    const second = answerReader(held);
+    held.write(partial);
+    assert.ok(await until(second.closed, 3000), 'closed by io_timeout');
+    assert.ok(performance.now() - started >= 900, 'the held one lasted io_timeout');
+    assert.deepEqual([...first.ids, ...second.ids], []);
+  });
+
+  it('answers 10000 pipelined queries in one write, in order, on one connection', async () => {
+    const socket = net.connect(target);
+    try {
+      const reader = answerReader(socket);
+      socket.write(Buffer.concat(Array.from({ length: 10_000 }, (_, id) => tcpFrame(queryBytes('www.big.test.', 1, { id })))));
+      assert.ok(await until(() => reader.ids.length === 10_000 || reader.closed(), 20_000), `${reader.ids.length} answers`);
+      assert.ok(reader.ids.every((id, i) => id === i), 'answers in query order');
+      assert.equal(reader.closed(), false);
+    } finally {
+      socket.destroy();
+    }
+  });
+
+  it('serves a client that reads slowly but steadily: every answer, no io_timeout close', async (t) => {
+    // 600 answers of ~1.1 KB read 8 KB every 25 ms (~320 KB/s): about 2 s, twice io_timeout, with the
+    // server's writes blocked most of that time
+    const socket = net.connect(target);
+    try {
+      await new Promise((resolve) => socket.once('connect', resolve));
+      socket.pause();
+      let closed = false;
+      socket.once('close', () => (closed = true));
+      socket.on('error', () => {});
+      socket.write(Buffer.concat(Array.from({ length: 600 }, (_, id) => tcpFrame(queryBytes('txt.big.test.', 16, { id })))));
+      const started = performance.now();
+      let data = Buffer.alloc(0);
+      let answers = 0;
+      while (!closed && answers < 600 && performance.now() - started < 20_000) {
+        await new Promise((resolve) => setTimeout(resolve, 25));
+        const n = Math.min(8192, socket.readableLength);
+        const chunk: Buffer | null = n > 0 ? socket.read(n) : (socket.read(0), null);
+        if (chunk !== null) data = Buffer.concat([data, chunk]);
+        while (data.length >= 2 && data.length >= 2 + data.readUInt16BE(0)) {
+          answers++;
+          data = data.subarray(2 + data.readUInt16BE(0));
+        }
+      }
+      t.diagnostic(`slow reader: ${answers} answers in ${Math.round(performance.now() - started)} ms`);
+      assert.equal(answers, 600);
+      assert.equal(closed, false);
+    } finally {
+      socket.destroy();
+    }
+  });
+
+  it('keeps answering dig +tcp while 2000 connections open and close, and holds none of them after', async (t) => {
+    let stop = false;
+    const digs: string[] = [];
+    const digLoop = (async () => {
+      while (!stop) digs.push((await digTcp(target, '127.0.0.1')).status || 'no answer');
+    })();
+    let opened = 0;
+    // eight loops from another address: close at once, leave a partial frame, or send a query and half-close
+    const partial = Buffer.from([0, 40, 1]);
+    const query = tcpFrame(queryBytes('www.big.test.', 1));
+    const loop = async (mode: number): Promise<void> => {
+      while (opened < 2000) {
+        opened++;
+        const socket = net.connect({ ...target, localAddress: '127.0.0.7' });
+        socket.on('error', () => {});
+        socket.resume(); // read (and drop) answers, so the server's FIN is seen and the socket closes
+        await new Promise<void>((resolve) => {
+          socket.once('close', () => resolve());
+          socket.once('connect', () => {
+            if (mode === 0) socket.destroy();
+            else if (mode === 1) socket.end(query);
+            else {
+              socket.write(partial);
+              setImmediate(() => socket.destroy());
+            }
+          });
+        });
+      }
+    };
+    await Promise.all([0, 1, 2, 0, 1, 2, 0, 1].map(loop));
+    stop = true;
+    await digLoop;
+    t.diagnostic(`dig +tcp during churn of ${opened} connections: ${digs.length} digs, ${digs.filter((s) => s !== 'NOERROR').length} without NOERROR`);
+    assert.ok(digs.length >= 1);
+    assert.deepEqual(digs.filter((status) => status !== 'NOERROR'), []);
+    const { stdout } = await run('ss', ['-Htn', 'state', 'established', `( sport = :${target.port} )`]);
+    assert.equal(stdout.trim(), '', 'no server-side connection left');
   });
 });

@@ -4,34 +4,17 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { runSwitchyard, type RunningSwitchyard } from '../../support/run-switchyard.ts';
-import { refusedPort } from '../../support/origins.ts';
+import { refusedPort, startTcpEchoOrigin, type TcpEchoOrigin } from '../../support/origins.ts';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 after(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
 });
 
-/** A TCP origin that records the first bytes of each connection and echoes everything after a greeting. */
-async function echoServer(name: string): Promise<{ port: number; firstBytes: Buffer[] }> {
-  const firstBytes: Buffer[] = [];
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    let first = true;
-    socket.on('data', (chunk) => {
-      if (first) firstBytes.push(chunk);
-      first = false;
-      socket.write(Buffer.concat([Buffer.from(`${name}:`), chunk]));
-    });
-    socket.on('end', () => socket.end());
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  cleanups.push(() => new Promise<void>((resolve) => {
-    for (const socket of sockets) socket.destroy();
-    server.close(() => resolve());
-  }));
-  return { port: (server.address() as net.AddressInfo).port, firstBytes };
+async function echoServer(name: string): Promise<TcpEchoOrigin> {
+  const origin = await startTcpEchoOrigin(`${name}:`);
+  cleanups.push(() => origin.close());
+  return origin;
 }
 
 async function exchange(port: number, payload: string): Promise<string> {

@@ -30,6 +30,8 @@ const cases: [string, string, number][] = [
   ['invalid header value (bare CR)', 'GET / HTTP/1.1\r\nHost: a\r\nX-A: a\rb\r\n\r\n', 400],
   ['oversized headers', `GET / HTTP/1.1\r\nHost: a\r\nX-Big: ${'a'.repeat(5000)}\r\n\r\n`, 431],
   ['oversized headers, never terminated', `GET / HTTP/1.1\r\nHost: a\r\nX-Big: ${'a'.repeat(5000)}`, 431],
+  ['request line over the head limit', `GET /${'a'.repeat(5000)} HTTP/1.1\r\nHost: a\r\n\r\n`, 414],
+  ['request line over the head limit, never terminated', `GET /${'a'.repeat(5000)}`, 414],
   ['Content-Length and Transfer-Encoding', 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', 400],
   ['Transfer-Encoding and Content-Length', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n0\r\n\r\n', 400],
   ['duplicate differing Content-Length', 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nContent-Length: 5\r\n\r\nabcde', 400],

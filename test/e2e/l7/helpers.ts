@@ -242,8 +242,11 @@ export async function listenCounting(server: net.Server, requests: () => number,
   };
 }
 
-/** Reads a request head, then resets the connection (RST) without answering. */
-export async function startResettingOrigin(): Promise<CountingOrigin> {
+/**
+ * Reads a request head (and then `afterBody` bytes of its body, when given: a reset mid-body), then resets
+ * the connection (RST) without answering.
+ */
+export async function startResettingOrigin(afterBody = 0): Promise<CountingOrigin> {
   let requests = 0;
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
@@ -251,12 +254,16 @@ export async function startResettingOrigin(): Promise<CountingOrigin> {
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => {});
     let seen = '';
-    socket.on('data', (chunk) => {
-      seen += chunk.toString('latin1');
-      if (seen.includes('\r\n\r\n')) {
+    let body = -1;
+    socket.on('data', (chunk: Buffer) => {
+      if (body < 0) {
+        seen += chunk.toString('latin1');
+        const end = seen.indexOf('\r\n\r\n');
+        if (end < 0) return;
         requests++;
-        socket.resetAndDestroy();
-      }
+        body = seen.length - end - 4;
+      } else body += chunk.length;
+      if (body >= afterBody) socket.resetAndDestroy();
     });
   });
   return listenCounting(server, () => requests, () => {

@@ -1,5 +1,5 @@
-// Backpressure: 300 MB up and 300 MB down through a proxy in a child process, with the slow side
-// deliberately slower; the proxy's RSS (read from /proc) must stay flat.
+// Backpressure: 300 MB up (once, then three at a time) and 300 MB down through a proxy in a child process,
+// with the slow side deliberately slower; the proxy's RSS (read from /proc) must stay flat.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -15,6 +15,9 @@ const MAX_GROWTH = 64 * 1024 * 1024;
 let origin: http.Server;
 let child: ChildProcess;
 let port: number;
+/** The proxy's RSS once it listens: every test measures growth from here, so garbage one test leaves
+ * behind (and the GC has not collected yet) cannot raise the next test's baseline and hide its growth. */
+let startRss: number;
 
 /** The process's resident set in bytes; throws when it cannot be read, so no check passes unmeasured. */
 function rssOf(pid: number): number {
@@ -59,6 +62,7 @@ before(async () => {
   child = spawn(process.execPath, [fileURLToPath(new URL('./proxy-child.ts', import.meta.url)), JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'inherit'] });
   const [line] = (await once(child.stdout!, 'data')) as [Buffer];
   port = (JSON.parse(line.toString()) as { port: number }).port;
+  startRss = rssOf(child.pid!);
 });
 
 after(async () => {
@@ -69,8 +73,8 @@ after(async () => {
 });
 
 async function sampleWhile<T>(work: Promise<T>): Promise<{ result: T; peak: number; base: number }> {
-  const base = rssOf(child.pid!);
-  let peak = base;
+  const base = startRss;
+  let peak = rssOf(child.pid!);
   let failure: unknown;
   const timer = setInterval(() => {
     try {
@@ -111,8 +115,9 @@ test('300 MB download to a slow reader keeps the proxy RSS flat', { timeout: 50_
   assert.ok(peak - base < MAX_GROWTH, `rss grew ${((peak - base) / 1048576).toFixed(1)} MB`);
 });
 
-test('300 MB upload to a slow origin keeps the proxy RSS flat', { timeout: 50_000 }, async (t) => {
-  const upload = new Promise<string>((resolve, reject) => {
+/** Uploads TOTAL bytes through the proxy; resolves with the origin's count of what it received. */
+function upload(): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
     const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/up', headers: { 'content-length': TOTAL }, agent: false }, (res) => {
       let text = '';
       res.on('data', (c: Buffer) => (text += c.toString()));
@@ -130,8 +135,14 @@ test('300 MB upload to a slow origin keeps the proxy RSS flat', { timeout: 50_00
     };
     pump();
   });
-  const { result, peak, base } = await sampleWhile(upload);
-  assert.equal(Number(result), TOTAL);
-  t.diagnostic(`rss ${(base / 1048576).toFixed(1)} MB → peak ${(peak / 1048576).toFixed(1)} MB`);
-  assert.ok(peak - base < MAX_GROWTH, `rss grew ${((peak - base) / 1048576).toFixed(1)} MB`);
-});
+}
+
+// request_buffering is on (the default): each upload spills to a file and is read back from it
+for (const parallel of [1, 3]) {
+  test(`${parallel === 1 ? '300 MB upload' : `${parallel} parallel 300 MB uploads`} to a slow origin keep${parallel === 1 ? 's' : ''} the proxy RSS flat`, { timeout: 50_000 }, async (t) => {
+    const { result, peak, base } = await sampleWhile(Promise.all(Array.from({ length: parallel }, upload)));
+    assert.deepEqual(result.map(Number), Array(parallel).fill(TOTAL));
+    t.diagnostic(`rss ${(base / 1048576).toFixed(1)} MB → peak ${(peak / 1048576).toFixed(1)} MB`);
+    assert.ok(peak - base < MAX_GROWTH, `rss grew ${((peak - base) / 1048576).toFixed(1)} MB`);
+  });
+}

@@ -1,0 +1,15 @@
+// The listener layer's public entry: what every kind of listener (http, https, h2c, tcp; later udp, the
+// forward proxy, HTTP/3) runs on an accepted connection before its protocol sees a byte.
+//
+//   new ConnectionGate(listenerConfig)   built once per listener; update(config) on reload
+//     admit(socket, pass)                max_connections → PROXY protocol (accept_proxy_protocol sources)
+//                                        → access allow/deny on the real client → pass(socket)
+//     screen(peer) / readProxyHeader / release   the same, split, for accept paths that build the socket
+//     status()                           counters for the listener's status
+//   setClient / carryClient              make a socket report the client a PROXY header named
+//   parseProxyHeader                     the strict, bounded v1/v2 decoder
+//   CidrSet                              address ranges with a memoised contains()
+export { ConnectionGate, REFUSE, ACCEPT, READ_PROXY_HEADER, type Verdict, type ConnectionGateStatus } from './gate.ts';
+export { setClient, carryClient, type ClientAddress } from './client-address.ts';
+export { parseProxyHeader, PROXY_HEADER_MAX, type ProxyHeader, type ProxyParse } from './proxy-header.ts';
+export { CidrSet } from './cidr-set.ts';
