@@ -40,7 +40,7 @@ function bindsOf(config: Config): Bound[] {
     label: `listeners[${index}] (${listener.name})`,
   }));
   if (config.admin) binds.push({ transport: 'tcp', ...config.admin.listen, path: ['admin', 'listen'], label: 'the admin API (admin.listen)' });
-  config.dns?.listen.forEach((listen, index) => binds.push({ transport: listen.transport, host: listen.host, port: listen.port, path: ['dns', 'listen', index], label: `dns.listen[${index}]` }));
+  config.dns?.listen.forEach((listen, index) => binds.push({ transport: listen.transport === 'udp' ? 'udp' : 'tcp', host: listen.host, port: listen.port, path: ['dns', 'listen', index], label: `dns.listen[${index}]` }));
   return binds;
 }
 

@@ -3,7 +3,8 @@
 import dns from 'node:dns/promises';
 import net from 'node:net';
 import type { Packet, RecordType } from 'dns-packet';
-import { exchange, type DnsExchange } from './dns-client.ts';
+import { exchange, type DnsExchange, type DnsTlsOptions } from './dns-client.ts';
+import type { DohOptions } from './doh-client.ts';
 import { fqdn, headerFlags, optOf, rcodeOf, recordLine, recordView, withoutOpt, type RecordView } from './dns-format.ts';
 import { DiagError } from './errors.ts';
 import { systemNameserver } from './resolv-conf.ts';
@@ -15,6 +16,10 @@ export interface DigOptions {
   server?: string;
   port?: number;
   tcp?: boolean;
+  /** DNS over TLS (RFC 7858). */
+  tls?: DnsTlsOptions;
+  /** DNS over HTTPS (RFC 8484): the URL names the server. */
+  https?: DohOptions;
   timeoutMs?: number;
   tries?: number;
 }
@@ -22,7 +27,7 @@ export interface DigOptions {
 export interface DigResult {
   server: string;
   port: number;
-  transport: 'UDP' | 'TCP';
+  transport: DnsExchange['transport'];
   retriedOverTcp: boolean;
   elapsedMs: number;
   when: string;
@@ -80,8 +85,13 @@ export function digResult(result: DnsExchange): DigResult {
 }
 
 export async function dig(options: DigOptions): Promise<DigResult> {
+  if (options.https) {
+    const url = options.https.url;
+    const port = Number(url.port) || 443;
+    return digResult(await exchange({ name: options.name, type: options.type, server: url.hostname.replace(/^\[|\]$/g, ''), port, https: options.https, timeoutMs: options.timeoutMs }));
+  }
   const server = await serverAddress(options.server ?? (await systemNameserver()));
-  const result = await exchange({ name: options.name, type: options.type, server, port: options.port ?? 53, tcp: options.tcp, timeoutMs: options.timeoutMs, tries: options.tries });
+  const result = await exchange({ name: options.name, type: options.type, server, port: options.port ?? (options.tls ? 853 : 53), tcp: options.tcp, tls: options.tls, timeoutMs: options.timeoutMs, tries: options.tries });
   return digResult(result);
 }
 

@@ -1,10 +1,13 @@
 // A one-shot DNS client for the diagnostics: one query to one server over UDP (EDNS0) or TCP, retried over
-// TCP when the UDP answer is truncated, as dig does. Times the exchange and keeps the wire size.
+// TCP when the UDP answer is truncated, as dig does; or over TLS (RFC 7858, the TCP framing inside TLS,
+// verified against the system CAs plus any given CA). Times the exchange and keeps the wire size.
 import dgram from 'node:dgram';
 import net from 'node:net';
+import tls from 'node:tls';
 import { randomInt } from 'node:crypto';
 import dnsPacket from 'dns-packet';
 import type { Packet, RecordType } from 'dns-packet';
+import { httpsExchange, type DohOptions } from './doh-client.ts';
 import { DiagError } from './errors.ts';
 import { joinHostPort } from './format.ts';
 
@@ -18,15 +21,26 @@ export interface DnsQuery {
   /** Recursion desired: dig's default; iterative walks (--trace) clear it. */
   recursion?: boolean;
   tcp?: boolean;
+  /** DNS over TLS: the certificate is verified against `servername` (default: the server address). */
+  tls?: DnsTlsOptions;
+  /** DNS over HTTPS (RFC 8484) to this endpoint instead (server and port are the URL's). */
+  https?: DohOptions;
   timeoutMs?: number;
   /** UDP attempts before giving up (dig: 3). */
   tries?: number;
 }
 
+export interface DnsTlsOptions {
+  /** Extra trusted CA certificates (PEM), besides the system's. */
+  ca?: Buffer[];
+  /** The name the certificate must be for (SNI too). */
+  servername?: string;
+}
+
 export interface DnsExchange {
   query: Packet;
   response: Packet;
-  transport: 'UDP' | 'TCP';
+  transport: 'UDP' | 'TCP' | 'TLS' | 'HTTPS';
   /** true when the UDP answer came back truncated and was asked again over TCP. */
   retriedOverTcp: boolean;
   server: string;
@@ -49,10 +63,22 @@ export function buildQuery(name: string, type: RecordType, recursion: boolean): 
 /** Sends one query; throws DiagError('DNS', …) on timeout, refusal or a malformed answer. */
 export async function exchange(options: DnsQuery): Promise<DnsExchange> {
   const query = buildQuery(options.name, options.type, options.recursion ?? true);
+  // RFC 8484 4.1: ID 0 over HTTPS, so that identical queries are identical requests (HTTP caching)
+  if (options.https) query.id = 0;
   const wire = dnsPacket.encode(query);
   const timeoutMs = options.timeoutMs ?? 5000;
   const where = joinHostPort(options.server, options.port);
   const started = performance.now();
+  if (options.https) {
+    const bytes = await httpsExchange(wire, options.https, timeoutMs);
+    const response = decode(bytes, options.https.url.href);
+    return { query, response, transport: 'HTTPS', retriedOverTcp: false, server: options.server, port: options.port, elapsedMs: performance.now() - started, responseBytes: bytes.length, queryBytes: wire.length };
+  }
+  if (options.tls) {
+    const bytes = await streamExchange(wire, options, timeoutMs, where, options.tls);
+    const response = decode(bytes, where);
+    return { query, response, transport: 'TLS', retriedOverTcp: false, server: options.server, port: options.port, elapsedMs: performance.now() - started, responseBytes: bytes.length, queryBytes: wire.length };
+  }
   if (!options.tcp) {
     const tries = Math.max(1, options.tries ?? 3);
     let bytes: Buffer | undefined;
@@ -64,7 +90,7 @@ export async function exchange(options: DnsQuery): Promise<DnsExchange> {
     }
   }
   const tcpStarted = performance.now();
-  const bytes = await tcpExchange(wire, options.server, options.port, timeoutMs, where);
+  const bytes = await streamExchange(wire, options, timeoutMs, where, undefined);
   const response = decode(bytes, where);
   return { query, response, transport: 'TCP', retriedOverTcp: !options.tcp, server: options.server, port: options.port, elapsedMs: performance.now() - tcpStarted, responseBytes: bytes.length, queryBytes: wire.length };
 }
@@ -101,9 +127,20 @@ function udpExchange(wire: Buffer, id: number, server: string, port: number, tim
   });
 }
 
-function tcpExchange(wire: Buffer, server: string, port: number, timeoutMs: number, where: string): Promise<Buffer> {
+/** One framed query over TCP, or over TLS when `secure` is given (then sent once the handshake is done). */
+function streamExchange(wire: Buffer, { server, port }: DnsQuery, timeoutMs: number, where: string, secure: DnsTlsOptions | undefined): Promise<Buffer> {
+  const over = secure ? 'TLS' : 'TCP';
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: server, port });
+    const socket = secure
+      ? tls.connect({
+          host: server,
+          port,
+          servername: secure.servername ?? (net.isIP(server) ? undefined : server),
+          ca: secure.ca ? [...tls.rootCertificates, ...secure.ca] : undefined,
+          ALPNProtocols: ['dot'],
+          minVersion: 'TLSv1.2',
+        })
+      : net.connect({ host: server, port });
     const chunks: Buffer[] = [];
     let length = 0;
     const finish = (error: Error | undefined, value?: Buffer): void => {
@@ -112,8 +149,8 @@ function tcpExchange(wire: Buffer, server: string, port: number, timeoutMs: numb
       if (error) reject(error);
       else resolve(value!);
     };
-    const timer = setTimeout(() => finish(new DiagError('DNS', `no answer from ${where} over TCP within ${timeoutMs} ms`)), timeoutMs);
-    socket.on('connect', () => {
+    const timer = setTimeout(() => finish(new DiagError('DNS', `no answer from ${where} over ${over} within ${timeoutMs} ms`)), timeoutMs);
+    socket.on(secure ? 'secureConnect' : 'connect', () => {
       const framed = Buffer.alloc(2 + wire.length);
       framed.writeUInt16BE(wire.length, 0);
       wire.copy(framed, 2);
@@ -125,10 +162,10 @@ function tcpExchange(wire: Buffer, server: string, port: number, timeoutMs: numb
       const all = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, length);
       if (all.length >= 2 && all.length >= 2 + all.readUInt16BE(0)) finish(undefined, all.subarray(2, 2 + all.readUInt16BE(0)));
     });
-    socket.on('end', () => finish(new DiagError('DNS', `${where} closed the TCP connection before answering`)));
+    socket.on('end', () => finish(new DiagError('DNS', `${where} closed the ${over} connection before answering`)));
     socket.on('error', (err: NodeJS.ErrnoException) => {
       const text = err.code === 'ECONNREFUSED' ? 'connection refused' : err.message;
-      finish(new DiagError('DNS', `query to ${where} over TCP failed: ${text}`, err));
+      finish(new DiagError('DNS', `query to ${where} over ${over} failed: ${text}`, err));
     });
   });
 }

@@ -31,7 +31,7 @@ dns:
     '/tmp',
   );
   const zones = new ZoneSet([await loadZone(config.dns!.zones[0], 0, '/tmp', 0)]);
-  return new DnsEngine(zones, buildHandlers(config.dns!, zones, undefined, undefined, Math.random), 1232, silentLogger(), newCounters());
+  return new DnsEngine(zones, buildHandlers(config.dns!, zones, undefined, undefined, Math.random, newCounters()), 1232, silentLogger(), newCounters());
 }
 
 const seeds = ['www.example.test.', 'alias.example.test.', 'x.wild.example.test.', 'nope.example.test.', 'a.sub.example.test.', 'example.test.', 'other.test.'].flatMap((name) => [

@@ -25,10 +25,18 @@ export interface DnsCounters {
   tcp_evicted: number;
   /** TCP connections closed by `tcp.io_timeout` or `tcp.idle_timeout`. */
   tcp_timeouts: number;
+  /** DNS-over-TLS handshakes that failed (protocol version, no common ALPN or cipher, garbage). */
+  tls_handshake_failures: number;
+  /** Resolver queries over `resolver.client_limit` (refused or dropped). */
+  client_limited: number;
+  /** Stale cache answers sent (upstream failed or slower than `stale_answer_after`). */
+  stale_answers: number;
+  /** Background refreshes of popular entries near expiry. */
+  prefetches: number;
 }
 
 export function newCounters(): DnsCounters {
-  return { queries: 0, formerr: 0, notimp: 0, dropped: 0, transfers_refused: 0, rate_limited: 0, tcp_refused: 0, tcp_evicted: 0, tcp_timeouts: 0 };
+  return { queries: 0, formerr: 0, notimp: 0, dropped: 0, transfers_refused: 0, rate_limited: 0, tcp_refused: 0, tcp_evicted: 0, tcp_timeouts: 0, tls_handshake_failures: 0, client_limited: 0, stale_answers: 0, prefetches: 0 };
 }
 
 export class DnsEngine {

@@ -1,14 +1,17 @@
-// Assembling the chain for a config: acl → authority → pool answers → cache → resolver.
+// Assembling the chain for a config: acl → authority → pool answers → client limit → cache → resolver.
 // The cache sits after the authority, unlike CoreDNS: our own zones are precomputed and authoritative, so
 // a cache lookup first would only cost time on the hot path and could never hit for them.
 import type { Clock, Logger } from '../core/index.ts';
-import type { DnsConfig, ResolverConfig } from '../config/index.ts';
+import { STALE_ANSWER_AFTER_DEFAULT, type DnsConfig, type ResolverConfig } from '../config/index.ts';
 import type { DnsHandler } from './chain.ts';
+import type { DnsCounters } from './engine.ts';
 import { aclLink } from './plugins/acl.ts';
 import { authorityLink } from './plugins/authority.ts';
 import { cacheLink } from './plugins/cache.ts';
+import { clientLimitLink } from './plugins/client-limit.ts';
 import { poolAnswersLink, type PoolAddressSource } from './plugins/pool-answers.ts';
-import { resolverLink } from './plugins/resolver.ts';
+import { coalescingResolve, resolverLink } from './plugins/resolver.ts';
+import { ResponseRateLimiter } from './rate-limit.ts';
 import { createResolver, type Resolver } from './resolver/index.ts';
 import { AnswerCache } from './resolver/cache.ts';
 import type { ZoneSet } from './zone/zone-set.ts';
@@ -19,22 +22,28 @@ export class ResolverState {
   readonly config: ResolverConfig;
   readonly cache: AnswerCache;
   readonly resolver: Resolver;
+  readonly clock: Clock;
+  /** Per client address (`client_limit`; exact addresses, no slip). */
+  readonly clientLimiter: ResponseRateLimiter | undefined;
 
-  private constructor(key: string, config: ResolverConfig, cache: AnswerCache, resolver: Resolver) {
+  private constructor(key: string, config: ResolverConfig, cache: AnswerCache, resolver: Resolver, clock: Clock) {
     this.key = key;
     this.config = config;
     this.cache = cache;
     this.resolver = resolver;
+    this.clock = clock;
+    const limit = config.client_limit;
+    this.clientLimiter = limit ? new ResponseRateLimiter({ responses_per_second: limit.queries_per_second, slip: 0, ipv4_prefix: 32, ipv6_prefix: 128 }, clock) : undefined;
   }
 
   static async create(config: ResolverConfig, key: string, baseDir: string, clock: Clock, logger: Logger): Promise<ResolverState> {
     const cache = new AnswerCache(config.cache, clock);
     const resolver = await createResolver(config, { baseDir, clock, logger, cache });
-    return new ResolverState(key, config, cache, resolver);
+    return new ResolverState(key, config, cache, resolver, clock);
   }
 
-  status(): { cache_entries: number; upstream_queries: number } {
-    return { cache_entries: this.cache.size, upstream_queries: this.resolver.upstreamQueries };
+  status(): { cache_entries: number; cache_bytes: number; upstream_queries: number } {
+    return { cache_entries: this.cache.size, cache_bytes: this.cache.bytes, upstream_queries: this.resolver.upstreamQueries };
   }
 
   close(): void {
@@ -42,8 +51,15 @@ export class ResolverState {
   }
 }
 
-export function buildHandlers(config: DnsConfig, zones: ZoneSet, resolver: ResolverState | undefined, pools: PoolAddressSource | undefined, random: () => number): DnsHandler[] {
+export function buildHandlers(config: DnsConfig, zones: ZoneSet, resolver: ResolverState | undefined, pools: PoolAddressSource | undefined, random: () => number, counters: DnsCounters): DnsHandler[] {
   const handlers: DnsHandler[] = [aclLink(config.resolver?.allow ?? []), authorityLink(zones), poolAnswersLink(pools, random)];
-  if (resolver) handlers.push(cacheLink(resolver.cache), resolverLink(resolver.resolver, resolver.cache));
+  if (!resolver) return handlers;
+  const { cache, clock } = resolver;
+  const cacheConfig = resolver.config.cache;
+  const limit = resolver.config.client_limit;
+  if (resolver.clientLimiter && limit) handlers.push(clientLimitLink(resolver.clientLimiter, limit.over, counters));
+  const resolve = coalescingResolve(resolver.resolver, cache);
+  const staleAnswerAfter = cacheConfig.serve_stale === undefined ? undefined : (cacheConfig.stale_answer_after ?? STALE_ANSWER_AFTER_DEFAULT);
+  handlers.push(cacheLink(cache, { hits: cacheConfig.prefetch_hits, resolve, counters }), resolverLink({ resolve, cache, staleAnswerAfter, clock, counters }));
   return handlers;
 }

@@ -70,6 +70,8 @@ export class ResponseRateLimiter {
   }
 
   private prefixOf(address: string): string {
+    // whole addresses (the resolver's per-client limit): the address is its own key, no parsing per query
+    if (this.config.ipv4_prefix === 32 && this.config.ipv6_prefix === 128) return address;
     try {
       const parsed = ipaddr.process(address);
       const bits = parsed.kind() === 'ipv4' ? this.config.ipv4_prefix : this.config.ipv6_prefix;

@@ -3,7 +3,8 @@ import diagnostics from 'node:diagnostics_channel';
 import { watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, systemClock, type Clock, type Component, type HasStatus, type Logger, type TimerHandle } from '../core/index.ts';
-import type { DnsConfig } from '../config/index.ts';
+import type { DnsConfig, DnsTlsConfig } from '../config/index.ts';
+import { createTlsTerminator, type TlsTerminator } from '../tls/index.ts';
 import { DnsEngine, newCounters, type DnsCounters } from './engine.ts';
 import { buildHandlers, ResolverState } from './handlers.ts';
 import type { PoolAddressSource } from './plugins/pool-answers.ts';
@@ -17,8 +18,10 @@ import { ZoneSet } from './zone/zone-set.ts';
 
 export interface DnsServerDeps {
   logger: Logger;
-  /** Directory zone files and root hints resolve against (the config file's). */
+  /** Directory zone files, root hints and certificates resolve against (the config file's). */
   baseDir: string;
+  /** Where `dns.tls.self_signed` keeps its CA and certificate (the config's data_dir, resolved). */
+  dataDir?: string;
   pools?: PoolAddressSource;
   clock?: Clock;
   /** Random source for answer order (tests pass a seeded one). */
@@ -29,7 +32,7 @@ export interface DnsStatus {
   listening: BoundAddress[];
   zones: { origin: string; serial: number; records: number; source: string }[];
   counters: DnsCounters;
-  resolver?: { cache_entries: number; upstream_queries: number };
+  resolver?: { cache_entries: number; cache_bytes: number; upstream_queries: number };
   tcp_connections: number;
 }
 
@@ -54,6 +57,19 @@ export async function loadZones(config: DnsConfig, baseDir: string, now: number)
   }
   if (issues.length > 0) throw new ConfigError(issues);
   return zones;
+}
+
+/** RFC 7858 3.2 / RFC 8310: DNS over TLS is "dot" in ALPN. */
+const DOT_ALPN = ['dot'];
+
+/** A TLS terminator for the tls:// addresses (the https listeners' certificate handling, reload and policy). */
+async function startTls(tls: DnsTlsConfig, config: DnsConfig, deps: DnsServerDeps): Promise<TlsTerminator> {
+  // a self-signed certificate also covers the addresses DoT listens on (wildcards name no host)
+  const hosts = config.listen.filter((entry) => entry.transport === 'tls' && entry.host !== '0.0.0.0' && entry.host !== '::').map((entry) => entry.host);
+  const endpoint = { name: 'dns', tls: { ...tls, alpn: DOT_ALPN, hsts: false as const, session_cache: false }, routes: [{ match: { host: hosts } }], timeouts: { header: config.tcp.io_timeout } };
+  const terminator = createTlsTerminator(endpoint, { dataDir: deps.dataDir ?? path.resolve(deps.baseDir, 'data'), baseDir: deps.baseDir, logger: deps.logger, clock: deps.clock });
+  await terminator.start();
+  return terminator;
 }
 
 function tcpOptions(config: DnsConfig): TcpOptions {
@@ -82,6 +98,9 @@ export class DnsServer implements Component, HasStatus<DnsStatus> {
   private watchers: FSWatcher[] = [];
   private readonly pendingReloads = new Map<number, TimerHandle>();
   private rateLimiter: ResponseRateLimiter | undefined;
+  /** Certificates of the tls:// listeners (DNS over TLS). */
+  private terminator: TlsTerminator | undefined;
+  private readonly dot: TcpListener[] = [];
   private stopped = false;
 
   constructor(config: DnsConfig, deps: DnsServerDeps) {
@@ -101,8 +120,17 @@ export class DnsServer implements Component, HasStatus<DnsStatus> {
     const onLimited = (): void => {
       this.counters.rate_limited++;
     };
+    if (this.config.tls) this.terminator = await startTls(this.config.tls, this.config, this.deps);
+    for (const entry of this.config.listen.filter((one) => one.transport === 'tls')) {
+      const listener = new TcpListener(entry.host, answer, tcpOptions(this.config), this.clock, this.counters);
+      this.useTls(listener);
+      const port = await listener.listen(entry.port);
+      this.bound.push({ transport: 'tls', host: entry.host, port });
+      this.tcp.push(listener);
+      this.dot.push(listener);
+    }
     // group by host so that udp and tcp asking for port 0 on one host end up on the same port
-    const hosts = [...new Set(this.config.listen.map((entry) => entry.host))];
+    const hosts = [...new Set(this.config.listen.filter((entry) => entry.transport !== 'tls').map((entry) => entry.host))];
     for (const host of hosts) {
       const entries = this.config.listen.filter((entry) => entry.host === host);
       const udpEntry = entries.find((entry) => entry.transport === 'udp');
@@ -134,6 +162,11 @@ export class DnsServer implements Component, HasStatus<DnsStatus> {
     this.logger.info({ listen: this.bound, zones: this.zones.length }, 'dns: listening');
   }
 
+  private useTls(listener: TcpListener): void {
+    const terminator = this.terminator!;
+    listener.setTls(terminator.serverOptions(), (server) => terminator.attach(server));
+  }
+
   addresses(): BoundAddress[] {
     return [...this.bound];
   }
@@ -144,10 +177,23 @@ export class DnsServer implements Component, HasStatus<DnsStatus> {
     if (JSON.stringify(config.listen) !== JSON.stringify(this.config.listen)) {
       this.logger.warn('dns: listen addresses change on restart only');
     }
-    await this.swapEngine(config, zones);
+    // new certificates settings: start them first, so a bad certificate keeps the old ones serving
+    const tlsChanged = config.tls && this.dot.length > 0 && JSON.stringify(config.tls) !== JSON.stringify(this.config.tls);
+    const terminator = tlsChanged ? await startTls(config.tls!, config, this.deps) : undefined;
+    try {
+      await this.swapEngine(config, zones);
+    } catch (err) {
+      await terminator?.stop();
+      throw err;
+    }
     this.config = config;
     this.zones = zones;
     for (const listener of this.tcp) listener.setOptions(tcpOptions(config));
+    if (terminator) {
+      await this.terminator?.stop();
+      this.terminator = terminator;
+      for (const listener of this.dot) this.useTls(listener);
+    }
     // No 'reloaded' line here: this is one part of a reload that may still be rolled back; the supervisor
     // announces it once the whole reload has committed.
     if (this.bound.length > 0) this.watchZoneFiles();
@@ -165,7 +211,7 @@ export class DnsServer implements Component, HasStatus<DnsStatus> {
       this.rateLimiter = new ResponseRateLimiter(config.rate_limit, this.clock);
     }
     const set = new ZoneSet(zones);
-    const handlers = buildHandlers(config, set, this.resolver, this.deps.pools, this.deps.random ?? Math.random);
+    const handlers = buildHandlers(config, set, this.resolver, this.deps.pools, this.deps.random ?? Math.random, this.counters);
     this.engine = new DnsEngine(set, handlers, config.max_udp_size, this.logger, this.counters);
   }
 
@@ -242,6 +288,9 @@ export class DnsServer implements Component, HasStatus<DnsStatus> {
     await Promise.all([...this.udp.map((listener) => listener.close()), ...this.tcp.map((listener) => listener.close())]);
     this.udp.length = 0;
     this.tcp.length = 0;
+    this.dot.length = 0;
+    await this.terminator?.stop();
+    this.terminator = undefined;
     this.bound = [];
     this.resolver?.close();
     this.resolver = undefined;

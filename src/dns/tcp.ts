@@ -11,7 +11,10 @@
 // - `max_connections`: in total; at it a new connection closes the least recently productive one (the
 //   one whose last answered query is oldest), so a crowd of sockets that never finish a query cannot lock
 //   out a client that does.
+// DNS over TLS (RFC 7858) is this transport inside TLS: the limits above apply from the TCP accept, so a
+// TLS handshake counts against the connection caps and must finish within `io_timeout`.
 import net from 'node:net';
+import tls from 'node:tls';
 import type { Clock, TimerHandle } from '../core/index.ts';
 import type { ChainOutcome } from './chain.ts';
 import type { DnsCounters } from './engine.ts';
@@ -30,7 +33,10 @@ export interface TcpOptions {
 
 /** One downstream connection's state; times are the clock's monotonic milliseconds. */
 interface Connection {
-  readonly socket: net.Socket;
+  /** The accepted TCP socket: the connection's identity (the key of `open`). */
+  readonly raw: net.Socket;
+  /** What queries are read from and answers written to: `raw`, or the TLS socket over it. */
+  socket: net.Socket;
   readonly client: string;
   /** Bytes received and not parsed yet: an incomplete message, or more while reading is paused. */
   pending: Buffer | undefined;
@@ -41,7 +47,7 @@ interface Connection {
   paused: boolean;
   /** The client half-closed: the connection ends once every query it sent is answered. */
   ended: boolean;
-  /** When the first byte of the incomplete message in `pending` arrived (NaN: none). */
+  /** When the first byte of the incomplete message in `pending` arrived, or the TCP accept while the TLS handshake runs (NaN: none). */
   partialSince: number;
   /** When an answer stopped draining because the client does not read (NaN: writes flow). */
   stalledSince: number;
@@ -55,6 +61,10 @@ export class TcpListener {
   private readonly open = new Map<net.Socket, Connection>();
   private readonly perClient = new Map<string, number>();
   private sweepTimer: TimerHandle | undefined;
+  /** DNS over TLS: accepted sockets are handed to this server for the handshake (undefined: plain TCP). */
+  private tlsServer: tls.Server | undefined;
+  /** Connections in their TLS handshake, by the client's address and port (what identifies them to tls.Server). */
+  private readonly handshaking = new Map<string, Connection>();
   readonly host: string;
   private readonly answer: Answerer;
   private options: TcpOptions;
@@ -76,6 +86,23 @@ export class TcpListener {
   /** A reload's new limits: they apply to new and open connections alike (from the next sweep on). */
   setOptions(options: TcpOptions): void {
     this.options = options;
+  }
+
+  /**
+   * Makes this a DNS-over-TLS listener (or changes its certificates on reload): `options` are a tls.Server's,
+   * `attach` wires the server to its certificate source. Connections already open keep their TLS session.
+   */
+  setTls(options: tls.TlsOptions, attach: (server: tls.Server) => void): void {
+    const server = tls.createServer(options);
+    attach(server);
+    server.on('secureConnection', (socket: tls.TLSSocket) => this.secured(socket));
+    // a failed handshake destroys the socket; 'close' on the raw socket forgets the connection
+    server.on('tlsClientError', () => {
+      this.counters.tls_handshake_failures++;
+    });
+    const previous = this.tlsServer;
+    this.tlsServer = server;
+    previous?.close();
   }
 
   async listen(port: number): Promise<number> {
@@ -107,11 +134,41 @@ export class TcpListener {
       this.closeConnection(oldest);
     }
     const now = this.clock.monotonic();
-    const connection: Connection = { socket, client, pending: undefined, frame: undefined, inFlight: 0, paused: false, ended: false, partialSince: NaN, stalledSince: NaN, lastActivity: now };
+    const tlsServer = this.tlsServer;
+    // the handshake is held to io_timeout like a message in progress
+    const partialSince = tlsServer ? now : NaN;
+    const connection: Connection = { raw: socket, socket, client, pending: undefined, frame: undefined, inFlight: 0, paused: false, ended: false, partialSince, stalledSince: NaN, lastActivity: now };
     this.open.set(socket, connection);
     this.perClient.set(client, fromClient + 1);
     socket.on('close', () => this.forget(connection));
     socket.on('error', () => socket.destroy());
+    if (tlsServer) {
+      this.handshaking.set(`${client}|${socket.remotePort}`, connection);
+      tlsServer.emit('connection', socket);
+    } else {
+      this.serve(connection);
+    }
+  }
+
+  /** The TLS handshake finished: queries flow from now on. */
+  private secured(socket: tls.TLSSocket): void {
+    const id = `${socket.remoteAddress}|${socket.remotePort}`;
+    const connection = this.handshaking.get(id);
+    this.handshaking.delete(id);
+    if (connection === undefined || connection.raw.destroyed) {
+      socket.destroy();
+      return;
+    }
+    connection.socket = socket;
+    connection.partialSince = NaN;
+    connection.lastActivity = this.clock.monotonic();
+    socket.on('close', () => connection.raw.destroy());
+    this.serve(connection);
+  }
+
+  private serve(connection: Connection): void {
+    const socket = connection.socket;
+    if (socket !== connection.raw) socket.on('error', () => socket.destroy());
     socket.on('data', (chunk: Buffer) => this.receive(connection, chunk));
     socket.on('end', () => {
       connection.ended = true;
@@ -182,8 +239,8 @@ export class TcpListener {
     const now = this.clock.monotonic();
     if (productive > 0) {
       connection.lastActivity = now;
-      this.open.delete(socket);
-      this.open.set(socket, connection);
+      this.open.delete(connection.raw);
+      this.open.set(connection.raw, connection);
     }
     const blocked = socket.writableNeedDrain || connection.inFlight >= maxInFlight;
     // an incomplete message's clock starts at its first byte; further bytes of it do not restart it
@@ -243,11 +300,13 @@ export class TcpListener {
   private closeConnection(connection: Connection): void {
     this.forget(connection);
     connection.socket.destroy();
+    connection.raw.destroy();
   }
 
   /** Idempotent: runs on eviction or timeout and again on the socket's 'close'. */
   private forget(connection: Connection): void {
-    if (!this.open.delete(connection.socket)) return;
+    if (!this.open.delete(connection.raw)) return;
+    if (connection.socket === connection.raw && this.tlsServer) this.handshaking.delete(`${connection.client}|${connection.raw.remotePort}`);
     const left = (this.perClient.get(connection.client) ?? 1) - 1;
     if (left > 0) this.perClient.set(connection.client, left);
     else this.perClient.delete(connection.client);
@@ -261,9 +320,12 @@ export class TcpListener {
   async close(): Promise<void> {
     const server = this.server;
     this.server = undefined;
+    this.tlsServer?.close();
+    this.tlsServer = undefined;
     if (this.sweepTimer !== undefined) this.clock.clearTimeout(this.sweepTimer);
     this.sweepTimer = undefined;
     for (const connection of [...this.open.values()]) this.closeConnection(connection);
+    this.handshaking.clear();
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 }

@@ -10,7 +10,7 @@ import { truncateResponse } from './render.ts';
 export type Answerer = (message: Buffer, transport: 'udp' | 'tcp', clientAddress: string) => ChainOutcome | Promise<ChainOutcome>;
 
 export interface BoundAddress {
-  transport: 'udp' | 'tcp';
+  transport: 'udp' | 'tcp' | 'tls';
   host: string;
   port: number;
 }

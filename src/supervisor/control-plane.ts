@@ -139,7 +139,7 @@ export class ControlPlane {
       this.health.apply(config.pools, this.loaded.baseDir);
       await this.health.start();
       warnUnverifiedTls(config.pools, logger);
-      this.dns = new DnsPlane({ logger, baseDir: this.loaded.baseDir, pools: () => this.pools });
+      this.dns = new DnsPlane({ logger, baseDir: this.loaded.baseDir, dataDir: this.dataDir(), pools: () => this.pools });
       await this.dns.apply(config.dns);
 
       if (config.admin && token) {

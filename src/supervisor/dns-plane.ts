@@ -8,6 +8,8 @@ import type { PoolRegistry } from '../pool/index.ts';
 export interface DnsPlaneOptions {
   logger: Logger;
   baseDir: string;
+  /** The config's data_dir, resolved (dns.tls.self_signed keeps its certificate there). */
+  dataDir: string;
   pools: () => PoolRegistry | undefined;
 }
 
@@ -36,6 +38,7 @@ export class DnsPlane {
     const server = createDnsServer(config, {
       logger: this.options.logger,
       baseDir: this.options.baseDir,
+      dataDir: this.options.dataDir,
       pools: {
         healthyAddresses: (name) => pools()?.get(name)?.healthyAddresses(),
         onChange: (listener) => {

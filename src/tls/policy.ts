@@ -29,7 +29,7 @@ export function minVersionOf(config: Pick<TlsConfig, 'min_version'>): TlsVersion
 }
 
 /** ALPN protocol ids offered, in server preference order (h2 before http/1.1 unless the config says otherwise). */
-export function alpnOf(config: Pick<TlsConfig, 'alpn'>): string[] {
+export function alpnOf(config: { alpn: readonly string[] }): string[] {
   return config.alpn.length > 0 ? [...config.alpn] : ['h2', 'http/1.1'];
 }
 

@@ -3,7 +3,7 @@
 // Build with the listener config; start() does the file I/O; attach(server) wires a tls.Server to it.
 import path from 'node:path';
 import type { Server as TlsServer, TlsOptions, SecureContext } from 'node:tls';
-import type { ListenerConfig } from '../config/index.ts';
+import type { TlsConfig } from '../config/index.ts';
 import { EdgeError, messageOf, systemClock, type Clock, type Logger } from '../core/index.ts';
 import { loadPair, normalizeIp, policyOptions, type ContextPolicy, type CertificateSource, type LoadedPair } from './certificate-pair.ts';
 import { SniTable } from './sni.ts';
@@ -37,6 +37,18 @@ export interface TlsStatus {
   last_reload?: { at: string; ok: boolean; error?: string };
 }
 
+/**
+ * What a terminator needs of its listener: an https listener's config, or a DNS-over-TLS endpoint (which
+ * has no routes, no HSTS and its own ALPN id, "dot").
+ */
+export interface TlsEndpoint {
+  name: string;
+  tls?: Omit<TlsConfig, 'alpn'> & { alpn: readonly string[] };
+  /** Hosts the self-signed certificate covers besides the loopback names (an https listener: its routes'). */
+  routes?: readonly { match: { host?: string | string[] } }[];
+  timeouts: { header: number };
+}
+
 interface Loaded {
   pairs: LoadedPair[];
   defaultPair: LoadedPair;
@@ -51,7 +63,7 @@ export class TlsTerminator {
   /** Self-signed mode: the CA certificate a user should trust (set by start()). */
   caPath: string | undefined;
 
-  private readonly listener: ListenerConfig;
+  private readonly listener: TlsEndpoint;
   private readonly deps: TlsTerminatorDeps;
   private readonly clock: Clock;
   private readonly policy: ContextPolicy;
@@ -64,7 +76,7 @@ export class TlsTerminator {
   private lastReload: TlsStatus['last_reload'];
   private reloading: Promise<ReloadResult> | undefined;
 
-  constructor(listener: ListenerConfig, deps: TlsTerminatorDeps) {
+  constructor(listener: TlsEndpoint, deps: TlsTerminatorDeps) {
     if (!listener.tls) throw new EdgeError('SY_ERR_TLS_CONFIG', `listener ${listener.name}: tls settings missing`, { source: 'config' });
     this.listener = listener;
     this.listenerName = listener.name;
@@ -206,6 +218,6 @@ export class TlsTerminator {
   }
 }
 
-export function createTlsTerminator(listener: ListenerConfig, deps: TlsTerminatorDeps): TlsTerminator {
+export function createTlsTerminator(listener: TlsEndpoint, deps: TlsTerminatorDeps): TlsTerminator {
   return new TlsTerminator(listener, deps);
 }

@@ -1,17 +1,25 @@
 // dns: the authoritative server, its zones, and the caching resolver for allowed clients.
 import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
-import { cidr, duration, hostPort, positiveInt } from './common.ts';
+import { cidr, duration, hostPort, positiveInt, size } from './common.ts';
+import { certificateSchema } from './listeners.ts';
 
-/** "udp://127.0.0.1:5353" | "tcp://127.0.0.1:5353" */
+/** "udp://127.0.0.1:5353" | "tcp://127.0.0.1:5353" | "tls://127.0.0.1:853" (DNS over TLS, RFC 7858) */
 const dnsListen = z.string().transform((text, ctx) => {
-  const match = /^(udp|tcp):\/\/(.+)$/.exec(text);
+  const match = /^(udp|tcp|tls):\/\/(.+)$/.exec(text);
   const address = match ? hostPort.safeParse(match[2]) : undefined;
   if (!match || !address?.success) {
-    ctx.addIssue({ code: 'custom', message: `expected udp://host:port or tcp://host:port, got ${JSON.stringify(text)}` });
+    ctx.addIssue({ code: 'custom', message: `expected udp://host:port, tcp://host:port or tls://host:port, got ${JSON.stringify(text)}` });
     return z.NEVER;
   }
-  return { transport: match[1] as 'udp' | 'tcp', ...address.data };
+  return { transport: match[1] as 'udp' | 'tcp' | 'tls', ...address.data };
+});
+
+/** Certificates for tls:// listeners, in the format of an https listener's `tls:` (ALPN is always "dot"). */
+export const dnsTlsSchema = z.strictObject({
+  min_version: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2'),
+  certificates: z.array(certificateSchema).default([]),
+  self_signed: z.boolean().default(false),
 });
 
 const domainName = z.string().regex(/^(@|\*|[A-Za-z0-9_*-]+(\.[A-Za-z0-9_-]+)*\.?|\.)$/, { message: 'expected a domain name' });
@@ -67,6 +75,17 @@ export const zoneSchema = z
     }
   });
 
+const cacheDefaults = { max_entries: 100_000, max_size: 200 * 1024 * 1024, prefetch_hits: 10, min_ttl: 0, max_ttl: 86_400 };
+
+/** RFC 8767 5 suggests 1.8 s for the client-response timer. */
+export const STALE_ANSWER_AFTER_DEFAULT = 1800;
+
+const clientLimitSchema = z.strictObject({
+  queries_per_second: positiveInt.default(1000),
+  /** What a query over the limit gets: REFUSED, or nothing. */
+  over: z.enum(['refuse', 'drop']).default('refuse'),
+});
+
 export const resolverSchema = z
   .strictObject({
     /** Clients allowed to recurse; empty means nobody (no open resolver). */
@@ -77,15 +96,33 @@ export const resolverSchema = z
     root_hints: z.string().optional(),
     cache: z
       .strictObject({
-        max_entries: positiveInt.default(100_000),
+        max_entries: positiveInt.default(cacheDefaults.max_entries),
+        /** Bytes the cache may hold (entries, keys and bookkeeping as measured), evicting by bytes too. */
+        max_size: size.default(cacheDefaults.max_size),
         /** How long past expiry an answer may still be served when upstreams fail (RFC 8767). */
         serve_stale: duration.optional(),
-        min_ttl: z.number().int().min(0).default(0),
-        max_ttl: z.number().int().min(0).default(86_400),
+        /** With serve_stale: answer from a stale entry when the upstream has not answered within this (default 1.8 s). */
+        stale_answer_after: duration.optional(),
+        /** Refresh an entry hit in the last tenth of its TTL once it has had this many hits (0: never). */
+        prefetch_hits: z.number().int().min(0).default(cacheDefaults.prefetch_hits),
+        min_ttl: z.number().int().min(0).default(cacheDefaults.min_ttl),
+        max_ttl: z.number().int().min(0).default(cacheDefaults.max_ttl),
       })
-      .default({ max_entries: 100_000, min_ttl: 0, max_ttl: 86_400 }),
+      .superRefine((cache, ctx) => {
+        if (cache.stale_answer_after !== undefined && cache.serve_stale === undefined) {
+          ctx.addIssue({ code: 'custom', path: ['stale_answer_after'], message: 'expected stale_answer_after only with serve_stale (there is no stale answer without it)' });
+        }
+      })
+      .default(cacheDefaults),
     /** Per upstream query. */
     timeout: duration.default(2000),
+    /**
+     * Queries per second per client address that reach the resolver (cache hits and misses alike; our own
+     * zones are not counted); beyond it the query is refused (REFUSED) or dropped. `false` turns it off.
+     */
+    client_limit: z
+      .union([z.literal(false), clientLimitSchema], { error: 'expected false (off) or a mapping of queries_per_second and over' })
+      .default(clientLimitSchema.parse({})),
   })
   .superRefine((resolver, ctx) => {
     const forwarding = (resolver.forward?.length ?? 0) > 0;
@@ -149,6 +186,18 @@ export const dnsSchema = z
         max_in_flight: positiveInt.default(tcpDefaults.max_in_flight),
       })
       .default(tcpDefaults),
+    /** Certificates for the tls:// listen addresses (required with them, refused without them). */
+    tls: dnsTlsSchema.optional(),
+  })
+  .superRefine((dns, ctx) => {
+    const dot = dns.listen.some((entry) => entry.transport === 'tls');
+    if (dot && !dns.tls) ctx.addIssue({ code: 'custom', path: ['tls'], message: 'expected tls settings (certificates or self_signed: true) for a tls:// listen address' });
+    if (!dot && dns.tls) ctx.addIssue({ code: 'custom', path: ['tls'], message: 'expected no tls settings without a tls:// listen address' });
+    if (dns.tls && dns.tls.certificates.length === 0 && !dns.tls.self_signed) {
+      ctx.addIssue({ code: 'custom', path: ['tls'], message: 'expected certificates or self_signed: true' });
+    }
+    const defaults = dns.tls?.certificates.filter((certificate) => certificate.default).length ?? 0;
+    if (defaults > 1) ctx.addIssue({ code: 'custom', path: ['tls', 'certificates'], message: `expected at most one default certificate, got ${defaults}` });
   })
   .transform(({ rate_limit, ...dns }) => ({
     ...dns,
@@ -159,4 +208,5 @@ export type DnsConfig = z.output<typeof dnsSchema>;
 export type ZoneConfig = z.output<typeof zoneSchema>;
 export type RecordConfig = z.output<typeof recordSchema>;
 export type ResolverConfig = z.output<typeof resolverSchema>;
+export type DnsTlsConfig = z.output<typeof dnsTlsSchema>;
 export type DnsRateLimitConfig = z.output<typeof rateLimitSchema>;

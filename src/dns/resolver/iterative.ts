@@ -7,7 +7,7 @@ import type { Clock } from '../../core/index.ts';
 import { Flag, RRType, Rcode } from '../wire/constants.ts';
 import { isSubdomain, keyOf, wireOfKey } from '../wire/name.ts';
 import type { ResourceRecord } from '../wire/writer.ts';
-import { cachedRecords, type AnswerCache } from './cache.ts';
+import { cachedRecords, rcodeOf, type AnswerCache } from './cache.ts';
 import type { Resolution, Resolver } from './index.ts';
 import type { DecodedMessage } from './message.ts';
 import { queryUpstream, UpstreamError, type UpstreamServer } from './upstream.ts';
@@ -79,7 +79,7 @@ export class IterativeResolver implements Resolver {
   private fromCache(key: string, qtype: number): Resolution | undefined {
     const hit = this.cache.get(key, qtype);
     if (hit === undefined || hit.stale) return undefined;
-    return { rcode: hit.entry.rcode, ...cachedRecords(hit.entry, key, qtype, hit.age) };
+    return { rcode: rcodeOf(hit.entry), ...cachedRecords(hit.entry, key, qtype, hit.age) };
   }
 
   /** One name from the closest known cut down to an authoritative answer. */
