@@ -12,19 +12,21 @@ export type Given = (path: Path) => boolean;
 
 const l7Protocols = new Set(['http', 'https', 'h2c']);
 
-/** What a tcp listener reads of timeouts and limits; the other keys there are HTTP settings. */
-const tcpListenerKeys: Readonly<Record<'timeouts' | 'limits', readonly string[]>> = {
-  timeouts: ['upstream_connect', 'tunnel_idle', 'proxy_protocol'],
-  limits: ['max_connections'],
+/** What an L4 listener reads of timeouts and limits; the other keys there are HTTP settings or the other L4 kind's. */
+const l4ListenerKeys: Readonly<Record<'tcp' | 'udp', Readonly<Record<'timeouts' | 'limits', readonly string[]>>>> = {
+  tcp: { timeouts: ['upstream_connect', 'tunnel_idle', 'proxy_protocol'], limits: ['max_connections'] },
+  udp: { timeouts: ['udp_idle'], limits: ['max_flows'] },
 };
-const notForTcp = ['forwarded', 'http2', 'response_headers', 'request_buffering', 'middleware'] as const;
+const notForL4 = ['forwarded', 'http2', 'response_headers', 'request_buffering', 'middleware'] as const;
+/** The key of a udp listener's timeouts and of its limits that no other kind reads. */
+const udpOnly = { timeouts: 'udp_idle', limits: 'max_flows' } as const;
 
 function listenerIssues(config: Config, listener: ListenerConfig, index: number, given: Given): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   const at = (...keys: Path): Path => ['listeners', index, ...keys];
   const kind = listener.protocol;
-  if (kind === 'udp' || kind === 'forward_proxy') {
-    issues.push({ path: at('protocol'), message: `expected http, https, h2c or tcp, got ${kind} (${kind} listeners are not implemented yet)` });
+  if (kind === 'forward_proxy') {
+    issues.push({ path: at('protocol'), message: `expected http, https, h2c, tcp or udp, got ${kind} (${kind} listeners are not implemented yet)` });
   }
   if (listener.allow !== undefined && kind !== 'forward_proxy') {
     issues.push({ path: at('allow'), message: `expected allow only on a forward_proxy listener, got protocol: ${kind}` });
@@ -57,17 +59,32 @@ function listenerIssues(config: Config, listener: ListenerConfig, index: number,
     });
     issues.push(...shadowedRoutes(listener.routes ?? [], at('routes')));
   }
-  if (kind === 'tcp') {
-    for (const key of notForTcp) {
-      if (given(at(key))) issues.push({ path: at(key), message: `expected no ${key} settings on a tcp listener (bytes are piped as they are)` });
+  if (kind === 'tcp' || kind === 'udp') {
+    const what = kind === 'tcp' ? 'bytes are piped as they are' : 'datagrams are relayed as they are';
+    for (const key of notForL4) {
+      if (given(at(key))) issues.push({ path: at(key), message: `expected no ${key} settings on a ${kind} listener (${what})` });
     }
     for (const section of ['timeouts', 'limits'] as const) {
-      const keys = tcpListenerKeys[section];
+      const keys = l4ListenerKeys[kind][section];
       for (const key of Object.keys(listener[section])) {
         if (!keys.includes(key) && given(at(section, key))) {
-          issues.push({ path: at(section, key), message: `expected only ${keys.join(', ')} in ${section} of a tcp listener, got ${key} (an HTTP setting)` });
+          const why = kind === 'udp' ? 'a tcp or HTTP setting' : key === udpOnly[section] ? 'a udp setting' : 'an HTTP setting';
+          issues.push({ path: at(section, key), message: `expected only ${keys.join(', ')} in ${section} of a ${kind} listener, got ${key} (${why})` });
         }
       }
+    }
+  } else {
+    for (const section of ['timeouts', 'limits'] as const) {
+      const key = udpOnly[section];
+      if (given(at(section, key))) issues.push({ path: at(section, key), message: `expected ${key} only on a udp listener, got protocol: ${kind}` });
+    }
+  }
+  if (kind === 'udp') {
+    if (listener.proxy_protocol === 'v1') {
+      issues.push({ path: at('proxy_protocol'), message: 'expected proxy_protocol: v2 on a udp listener, got v1 (PROXY v1 has no datagram form)' });
+    }
+    if (listener.accept_proxy_protocol !== undefined) {
+      issues.push({ path: at('accept_proxy_protocol'), message: 'expected no accept_proxy_protocol on a udp listener (it reads PROXY headers of TCP connections)' });
     }
   }
   return issues;
@@ -123,8 +140,9 @@ const healthKeysOf: Readonly<Record<string, readonly string[]>> = {
   tcp: [],
   http: ['method', 'path', 'host', 'expect', 'body_contains'],
   grpc: ['host', 'service'],
+  dns: ['query', 'qtype'],
 };
-const healthTypeKeys = ['method', 'path', 'host', 'expect', 'body_contains', 'service'];
+const healthTypeKeys = ['method', 'path', 'host', 'expect', 'body_contains', 'service', 'query', 'qtype'];
 
 function poolIssues(config: Config, given: Given): ConfigIssue[] {
   const issues: ConfigIssue[] = [];

@@ -1,5 +1,6 @@
 // PROXY protocol headers (HAProxy's spec, v1 text and v2 binary) that tell an upstream the real client
-// address of an L4-proxied connection. Built once per connection, written before any client byte.
+// address of an L4-proxied connection (or udp flow). Built once per connection, written before any client
+// byte; a udp flow's is built once and prepended to each of its datagrams.
 import net from 'node:net';
 
 const v2Signature = Buffer.from([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a]);
@@ -34,7 +35,8 @@ function addressBytes(address: string): Buffer {
   return bytes;
 }
 
-export function proxyHeaderV2(ends: ConnectionEnds): Buffer {
+/** `dgram`: the header a udp listener prepends to each datagram of a flow (transport protocol DGRAM). */
+export function proxyHeaderV2(ends: ConnectionEnds, transport: 'stream' | 'dgram' = 'stream'): Buffer {
   const source = plainAddress(ends.sourceAddress);
   const destination = plainAddress(ends.destinationAddress);
   const v4 = net.isIPv4(source) && net.isIPv4(destination);
@@ -47,7 +49,8 @@ export function proxyHeaderV2(ends: ConnectionEnds): Buffer {
   const header = Buffer.alloc(16 + addressLength);
   v2Signature.copy(header, 0);
   header[12] = 0x21; // version 2, PROXY command
-  header[13] = v4 ? 0x11 : 0x21; // AF_INET or AF_INET6, STREAM
+  // AF_INET (0x1_) or AF_INET6 (0x2_), STREAM (0x_1) or DGRAM (0x_2)
+  header[13] = (v4 ? 0x10 : 0x20) | (transport === 'stream' ? 0x01 : 0x02);
   header.writeUInt16BE(addressLength, 14);
   const sourceBytes = addressBytes(source);
   const destinationBytes = addressBytes(destination);

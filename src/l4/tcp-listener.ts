@@ -6,6 +6,7 @@ import net from 'node:net';
 import type { ListenerConfig } from '../config/index.ts';
 import { systemClock, type Clock, type Component, type Logger } from '../core/index.ts';
 import type { BalanceInput, Lease, LeaseOutcome } from '../pool/index.ts';
+import { ClientBalanceInput } from './balance-input.ts';
 import { ConnectionGate, type ConnectionGateStatus } from '../listener/index.ts';
 import { proxyHeaderV1, proxyHeaderV2 } from './proxy-protocol.ts';
 
@@ -27,21 +28,6 @@ export interface TcpListenerStatus {
   connections: number;
   accepted: number;
   filter: ConnectionGateStatus;
-}
-
-/** The balancer's view of an L4 connection: only the client address exists. */
-class ConnectionBalanceInput implements BalanceInput {
-  readonly clientAddress: string;
-  readonly path = '';
-  constructor(clientAddress: string) {
-    this.clientAddress = clientAddress;
-  }
-  header(): undefined {
-    return undefined;
-  }
-  cookie(): undefined {
-    return undefined;
-  }
 }
 
 export class TcpListener implements Component {
@@ -125,7 +111,7 @@ export class TcpListener implements Component {
     const config = this.config;
     const pool = this.deps.pools.get(config.pool!);
     const started = this.clock.monotonic();
-    const input = new ConnectionBalanceInput(client.remoteAddress ?? '');
+    const input = new ClientBalanceInput(client.remoteAddress ?? '');
     const tried = new Set<string>();
     const attempt = (): void => {
       const lease = pool?.pick(input, tried);

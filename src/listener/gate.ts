@@ -9,6 +9,7 @@
 // Then the socket goes to the protocol, reporting the real client as its remoteAddress.
 import type net from 'node:net';
 import type { ListenerConfig } from '../config/index.ts';
+import { AccessList } from './access-list.ts';
 import { CidrSet } from './cidr-set.ts';
 import { setClient } from './client-address.ts';
 import { readProxyHeader } from './proxy-reader.ts';
@@ -30,8 +31,7 @@ export interface ConnectionGateStatus {
 export class ConnectionGate {
   private limit = 0;
   private proxySources: CidrSet | undefined;
-  private allow: CidrSet | undefined;
-  private deny: CidrSet | undefined;
+  private access: AccessList;
   private proxyTimeout = 0;
   private open = 0;
   private refusedLimit = 0;
@@ -43,6 +43,7 @@ export class ConnectionGate {
   };
 
   constructor(config: ListenerConfig) {
+    this.access = new AccessList(config.access);
     this.update(config);
   }
 
@@ -50,8 +51,7 @@ export class ConnectionGate {
   update(config: ListenerConfig): void {
     this.limit = config.limits.max_connections;
     this.proxySources = config.accept_proxy_protocol ? new CidrSet(config.accept_proxy_protocol) : undefined;
-    this.allow = config.access?.allow ? new CidrSet(config.access.allow) : undefined;
-    this.deny = config.access?.deny ? new CidrSet(config.access.deny) : undefined;
+    this.access = new AccessList(config.access);
     this.proxyTimeout = config.timeouts.proxy_protocol;
   }
 
@@ -119,9 +119,7 @@ export class ConnectionGate {
     });
   }
 
-  /** deny wins; then, when there is an allow list, only what it contains. */
   private permits(client: string): boolean {
-    if (this.deny !== undefined && this.deny.contains(client)) return false;
-    return this.allow === undefined || this.allow.contains(client);
+    return this.access.permits(client);
   }
 }

@@ -36,6 +36,7 @@ const kinds: Readonly<Partial<Record<Protocol, ListenerKind>>> = {
   https: http2Kind,
   h2c: http2Kind,
   tcp: { needs: ['l4'], create: (c, listener, deps) => c.l4!.createTcpListener(listener, { pools: deps.pools, accessLog: deps.accessLog, logger: deps.logger, clock: deps.clock }) },
+  udp: { needs: ['l4'], create: (c, listener, deps) => c.l4!.createUdpListener(listener, { pools: deps.pools, accessLog: deps.accessLog, logger: deps.logger, clock: deps.clock }) },
 };
 
 const importers: Readonly<Record<ComponentName, () => Promise<unknown>>> = {

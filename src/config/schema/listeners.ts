@@ -169,6 +169,8 @@ export const timeoutsSchema = z.strictObject({
   tunnel_idle: duration.default(3_600_000),
   /** Time allowed for the PROXY protocol header of a connection from an accept_proxy_protocol source. */
   proxy_protocol: duration.default(5_000),
+  /** udp listeners: a client flow (address:port) with no datagram either way for this long is forgotten. */
+  udp_idle: duration.default(30_000),
 });
 
 export const limitsSchema = z.strictObject({
@@ -176,6 +178,8 @@ export const limitsSchema = z.strictObject({
   max_body_size: size.default(10 * 1024 * 1024),
   max_connections: positiveInt.default(10_000),
   max_requests_per_connection: positiveInt.default(10_000),
+  /** udp listeners: client flows tracked at once, per worker; a new flow beyond it evicts the least recently used. */
+  max_flows: positiveInt.default(10_000),
 });
 
 /**

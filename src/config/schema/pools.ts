@@ -17,21 +17,26 @@ export const backendSchema = z.strictObject({
   drain: z.boolean().default(false),
 });
 
-export const healthSchema = z.strictObject({
-  type: z.enum(['tcp', 'http', 'grpc']).default('tcp'),
-  method: z.string().regex(/^[A-Z]+$/).default('GET'),
-  path: z.string().startsWith('/').default('/healthz'),
-  host: z.string().optional(),
-  /** "200-399" or "200" or "200,204" */
-  expect: z.string().regex(/^\d{3}(-\d{3})?(,\d{3}(-\d{3})?)*$/, { message: 'expected a status or range like 200-399' }).default('200-399'),
-  body_contains: z.string().optional(),
-  /** grpc: the service asked about in grpc.health.v1 Check; empty = the whole server. */
-  service: z.string().optional(),
-  interval: duration.default(2000),
-  timeout: duration.default(1000),
-  rise: positiveInt.default(2),
-  fall: positiveInt.default(3),
-});
+export const healthSchema = z
+  .strictObject({
+    type: z.enum(['tcp', 'http', 'grpc', 'dns']).default('tcp'),
+    method: z.string().regex(/^[A-Z]+$/).default('GET'),
+    path: z.string().startsWith('/').default('/healthz'),
+    host: z.string().optional(),
+    /** "200-399" or "200" or "200,204" */
+    expect: z.string().regex(/^\d{3}(-\d{3})?(,\d{3}(-\d{3})?)*$/, { message: 'expected a status or range like 200-399' }).default('200-399'),
+    body_contains: z.string().optional(),
+    /** grpc: the service asked about in grpc.health.v1 Check; empty = the whole server. */
+    service: z.string().optional(),
+    /** dns: the name asked over UDP (the answer must be NOERROR) and its type. */
+    query: z.string().regex(/^(\.|([A-Za-z0-9_-]{1,63}\.)*[A-Za-z0-9_-]{1,63}\.?)$/, { message: 'expected a domain name like example.test.' }).optional(),
+    qtype: z.enum(['A', 'AAAA', 'NS', 'SOA', 'CNAME', 'MX', 'TXT', 'SRV', 'PTR', 'CAA']).default('A'),
+    interval: duration.default(2000),
+    timeout: duration.default(1000),
+    rise: positiveInt.default(2),
+    fall: positiveInt.default(3),
+  })
+  .refine((health) => health.type !== 'dns' || health.query !== undefined, { path: ['query'], message: 'expected a query (the name to ask) for a health check of type: dns' });
 
 export const passiveSchema = z.strictObject({
   consecutive_failures: positiveInt.default(5),

@@ -4,14 +4,16 @@
 import type { ProbeFactory } from '../types.ts';
 import { tcpProbe } from './tcp.ts';
 import { httpProbe } from './http.ts';
+import { dnsProbe } from './dns.ts';
 
-/** A fresh registry holding the built-in probes (tcp, http). */
+/** A fresh registry holding the built-in probes (tcp, http, dns). */
 export function builtinProbes(): Map<string, ProbeFactory> {
   return new Map<string, ProbeFactory>([
     [tcpProbe.type, tcpProbe],
     [httpProbe.type, httpProbe],
+    [dnsProbe.type, dnsProbe],
   ]);
 }
 
-export { tcpProbe, httpProbe };
+export { tcpProbe, httpProbe, dnsProbe };
 export { reasonOf } from './reason.ts';
