@@ -8,9 +8,9 @@
 // per flow, when it ends.
 import dgram from 'node:dgram';
 import net from 'node:net';
-import type { ListenerConfig } from '../config/index.ts';
+import type { ListenerConfig, PoolConfig } from '../config/index.ts';
 import { systemClock, type Clock, type Component } from '../core/index.ts';
-import type { Lease, LeaseOutcome } from '../pool/index.ts';
+import { backendId, type Lease, type LeaseOutcome } from '../pool/index.ts';
 import { DatagramGate, type DatagramGateStatus } from '../listener/index.ts';
 import { ClientBalanceInput } from './balance-input.ts';
 import { FlowTable, type TableFlow } from './flow-table.ts';
@@ -115,14 +115,18 @@ export class UdpListener implements Component {
     };
   }
 
-  /** Reload: new flows use the new pool and lists; open flows a new access list refuses, or of another pool, end. */
-  updateConfig(config: ListenerConfig, pools: TcpListenerDeps['pools']): void {
+  /**
+   * Reload: new flows use the new pool and lists; an open flow ends when its listener now names another
+   * pool, when the new access list refuses its source, or when its backend left the pool.
+   */
+  updateConfig(config: ListenerConfig, pools: TcpListenerDeps['pools'], poolConfigs: Readonly<Record<string, PoolConfig>>): void {
     const samePool = config.pool === this.config.pool;
     this.config = config;
     this.gate.update(config);
     this.deps = { ...this.deps, pools };
+    const backends = new Set(poolConfigs[config.pool!]?.backends.map((backend) => backendId(backend.address.host, backend.address.port)));
     for (const flow of [...this.flows.values()]) {
-      if (!samePool || !this.gate.permits(flow.address)) this.end(flow, 'closed');
+      if (!samePool || !this.gate.permits(flow.address) || !backends.has(flow.lease.backend.id)) this.end(flow, 'closed');
     }
     this.scheduleSweep();
   }
