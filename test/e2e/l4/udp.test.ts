@@ -2,7 +2,8 @@
 // authoritative DNS in a second process, and Knot DNS) and dig as the client: a client flow keeps its
 // backend, new flows spread per round_robin, a draining backend gets no new flows, a backend the dns
 // health check marks down loses its flows to the other, the flow table is bounded (evictions counted),
-// access lists apply per datagram source, PROXY v2 (DGRAM) headers reach the backend; `check` accepts
+// access lists apply per datagram source (and after a reload to open flows), flows stay put across two
+// workers, PROXY v2 (DGRAM) headers reach the backend; `check` accepts
 // a udp listener and refuses the tcp-only keys on it.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -184,6 +185,52 @@ test('failover: flows of a backend the dns health check marks down move to the o
   for (let attempt = 0; attempt < 5 && answer !== SWITCHYARD_ANSWER; attempt++) answer = await ask(port, `127.0.0.1#${sourcePort}`);
   assert.equal(answer, SWITCHYARD_ANSWER, 'the flow answers from the live backend');
   for (let index = 0; index < 3; index++) assert.equal(await ask(port), SWITCHYARD_ANSWER, 'new flows avoid the down backend');
+});
+
+test('a reload keeps the socket; open flows a new access list refuses end', async () => {
+  const port = lb.ready.listeners.guarded.port;
+  const sourcePort = await freeUdpPort();
+  assert.equal(await ask(port, `127.0.0.1#${sourcePort}`), SWITCHYARD_ANSWER);
+  const yaml = await readFile(lb.configFile, 'utf8');
+  await writeFile(lb.configFile, yaml.replace('access: { deny: [127.0.0.2] }', 'access: { deny: [127.0.0.1] }'));
+  const since = lb.lines.length;
+  lb.process.kill('SIGHUP');
+  await lb.waitForLine((line) => line.msg === 'reloaded' && lb.lines.indexOf(line) >= since, 10_000);
+  const status = await listenerStatus(lb, 'guarded');
+  assert.equal(status.flows, 0, 'the open flow from a now-denied source ended');
+  assert.equal(await ask(port, `127.0.0.1#${sourcePort}`), 'timeout');
+  assert.equal(await ask(port, '127.0.0.2'), SWITCHYARD_ANSWER, 'same socket, new list');
+});
+
+test('with two workers, each flow stays on one worker and one backend (SO_REUSEPORT hashes the source)', async () => {
+  const dnsPort = authoritative.ready.dns!.find((address) => address.transport === 'udp')!.port;
+  const second = await runSwitchyard(`
+dns:
+  listen: [udp://127.0.0.1:0]
+  zones:
+    - origin: example.test.
+      soa: { mname: ns1.example.test., rname: hostmaster.example.test. }
+      records:
+        - { name: www, type: A, value: 192.0.2.3 }
+`);
+  cleanups.push(() => second.stop());
+  const running = await edge(`
+workers: 2
+pools:
+  ns: { backends: [ { address: 127.0.0.1:${dnsPort} }, { address: 127.0.0.1:${second.ready.dns![0].port} } ] }
+listeners:
+  - { name: u, listen: 127.0.0.1:0, protocol: udp, pool: ns }
+`);
+  const port = running.ready.listeners.u.port;
+  const seen = new Set<string>();
+  for (let flow = 0; flow < 4; flow++) {
+    const source = `127.0.0.1#${await freeUdpPort()}`;
+    const first = await ask(port, source);
+    seen.add(first);
+    for (let index = 0; index < 3; index++) assert.equal(await ask(port, source), first, 'the flow keeps its backend');
+  }
+  // four flows over two workers: one worker has two, and its round_robin gives them both backends
+  assert.deepEqual([...seen].sort(), [SWITCHYARD_ANSWER, '192.0.2.3']);
 });
 
 test('proxy_protocol: v2 prepends a DGRAM PROXY header naming the client to each datagram', async () => {
