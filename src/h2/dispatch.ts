@@ -5,7 +5,7 @@
 import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { ListenerConfig, PoolConfig } from '../config/index.ts';
 import type { Clock, Logger } from '../core/index.ts';
-import { Router, normalizePath, upstreamTarget, type ExchangeDownstream, type ExchangeHandle, type ExchangeRequest, type HttpListener, type ProxyAction, type UpstreamPool, type UpstreamPools } from '../l7/index.ts';
+import { Router, compileRetryPolicy, normalizePath, upstreamTarget, type RetryPolicy, type ExchangeDownstream, type ExchangeHandle, type ExchangeRequest, type HttpListener, type ProxyAction, type UpstreamPool, type UpstreamPools } from '../l7/index.ts';
 import type { BalanceInput } from '../pool/index.ts';
 import { exchangeStream } from './exchange-adapter.ts';
 import { ForwardedHeaders } from './forwarded.ts';
@@ -61,6 +61,8 @@ export class StreamDispatch {
   /** null when no route of this listener targets an HTTP/2 pool: every stream goes to the L7 exchange unmatched. */
   private readonly router: Router | null;
   private readonly forwarded: ForwardedHeaders;
+  /** Each pool config's `retries:`, compiled once (a reload brings new config objects). */
+  private readonly retryPolicies = new WeakMap<PoolConfig, RetryPolicy>();
 
   constructor(listener: ListenerConfig, deps: DispatchDeps) {
     this.listener = listener;
@@ -107,6 +109,15 @@ export class StreamDispatch {
     return { pool, config, action: route.action, name: route.name, path, target };
   }
 
+  private retryPolicyOf(config: PoolConfig): RetryPolicy {
+    let policy = this.retryPolicies.get(config);
+    if (policy === undefined) {
+      policy = compileRetryPolicy(config.retries);
+      this.retryPolicies.set(config, policy);
+    }
+    return policy;
+  }
+
   /** The access-log line of a request proxied to an HTTP/2 pool. */
   private logProxied(started: number, client: string, method: unknown, host: unknown, route: H2Route, log: H2ProxyLog | CodecExchangeLog): void {
     if (!this.listener.access_log) return;
@@ -146,7 +157,9 @@ export class StreamDispatch {
       request: { ...request, path: upstreamTarget(action, target, path), headers: upstreamFields },
       upstreamHost: action.upstreamHost,
       balance: { clientAddress: request.peerAddress, path, header, cookie: (name) => cookieValue(view, name) },
-      attempts: config.retries.attempts + 1,
+      retry: this.retryPolicyOf(config),
+      budget: this.deps.http.retryBudget(pool.name),
+      retryClock: this.deps.http,
       responseTimeoutMs: action.responseTimeout >= 0 ? action.responseTimeout : this.listener.timeouts.upstream_response,
       grpc,
       clock,

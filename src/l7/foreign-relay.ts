@@ -16,6 +16,7 @@ import { answerError } from './local-answers.ts';
 import { CONTINUE_100 } from './local-response.ts';
 import { reasonPhrase } from './reason.ts';
 import { P_DONE, P_RESPONDING, P_ROUTING, P_WAITING } from './phases.ts';
+import { NO_RETRY } from './retry-policy.ts';
 
 const HTTP2_PROTOCOLS: ReadonlySet<string> = new Set(['h2c', 'h2', 'grpc']);
 /** Response fields that describe the HTTP/1.1 connection or framing: the relay writes its own. */
@@ -89,7 +90,13 @@ export class ForeignRelay implements ExchangeDownstream, ChunkSink {
     // the upstream may answer at once (no backend): the exchange is in its waiting state before the call
     ex.foreign = this;
     ex.phase = P_WAITING;
-    const handle = conn.listener.foreignUpstream!(pool, request, this, { upstreamHost: ex.action!.upstreamHost, balance: ex });
+    const handle = conn.listener.foreignUpstream!(pool, request, this, {
+      upstreamHost: ex.action!.upstreamHost,
+      balance: ex,
+      retry: ex.rt.settingsFor(pool).retry ?? NO_RETRY,
+      budget: conn.listener.retryBudget(pool.name),
+      clock: conn.listener,
+    });
     if (handle === undefined) {
       ex.foreign = null;
       ex.phase = P_ROUTING;

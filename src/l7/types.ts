@@ -3,7 +3,7 @@ import type { Component, HasStatus, Clock, Logger, EdgeError } from '../core/ind
 import type { BalanceInput, Lease } from '../pool/types.ts';
 import type { ListenerConfig, PoolConfig } from '../config/index.ts';
 import type { Socket } from 'node:net';
-import type { RetryPolicy } from './retry-policy.ts';
+import type { RetryBudget, RetryPolicy } from './retry-policy.ts';
 
 /**
  * What L7 needs from a pool (the structural subset of src/pool's Pool). `tried` holds the ids of the
@@ -68,6 +68,10 @@ export interface ForeignTarget {
   upstreamHost: 'client' | 'backend';
   /** The request as balancers see it (client address after trusted proxies, path, headers, cookies). */
   balance: BalanceInput;
+  /** The pool's compiled `retries:` and this listener's retry budget for it, read on the listener's clock. */
+  retry: RetryPolicy;
+  budget: RetryBudget;
+  clock: { now(): number };
 }
 
 /** What onRequestDone sees: route and pool are '' when the request had none. */
@@ -118,6 +122,10 @@ export interface HttpListener extends Component, HasStatus<HttpListenerStatus> {
    * HTTP/1.1 upstream path. See ExchangeDownstream for the contract.
    */
   handleExchange(request: ExchangeRequest, downstream: ExchangeDownstream): ExchangeHandle;
+  /** Monotonic milliseconds on the listener's clock (what retry budgets count with). */
+  now(): number;
+  /** The retry budget of `pool` on this listener, shared by every protocol pair that sends to it. */
+  retryBudget(pool: string): RetryBudget;
   /** (src/h2) Serves HTTP/1.1 on a socket accepted elsewhere: an https listener's TLS socket after ALPN chose http/1.1. */
   acceptConnection(socket: Socket): void;
 }

@@ -5,7 +5,7 @@
 // DEADLINE_EXCEEDED), and the access-log line. Trailers and flow control both ways come from the codec's
 // stream (ExchangeDownstream) and H2ExchangeProxy.
 import { EdgeError, type Clock, type TimerHandle } from '../../core/index.ts';
-import type { ExchangeDownstream, ExchangeHandle, ExchangeRequest, UpstreamPool } from '../../l7/index.ts';
+import type { ExchangeDownstream, ExchangeHandle, ExchangeRequest, RetryBudget, RetryPolicy, UpstreamPool } from '../../l7/index.ts';
 import type { BalanceInput } from '../../pool/index.ts';
 import { grpcStatus, parseGrpcTimeout } from '../grpc.ts';
 import { H2ExchangeProxy } from './exchange-proxy.ts';
@@ -17,6 +17,13 @@ export interface CodecExchangeLog {
   bytesIn: number;
   bytesOut: number;
   error: string | undefined;
+  /** The last backend tried ('' when none was), the tries and the backends they went to. */
+  backend: string;
+  attempts: number;
+  tried: ReadonlySet<string>;
+  /** Monotonic ms (retryClock) when the last try's stream went up and its response head came; 0: never. */
+  tConnected: number;
+  tFirstByte: number;
 }
 
 export interface CodecExchangeOptions {
@@ -26,7 +33,10 @@ export interface CodecExchangeOptions {
   request: ExchangeRequest;
   upstreamHost: 'client' | 'backend';
   balance: BalanceInput;
-  attempts: number;
+  /** The pool's `retries:` and the listener's budget for it; retryClock is what the budget counts with. */
+  retry: RetryPolicy;
+  budget: RetryBudget;
+  retryClock: { now(): number };
   /** Until the response head (not for gRPC, whose deadline is the client's grpc-timeout). */
   responseTimeoutMs: number;
   grpc: boolean;
@@ -57,7 +67,13 @@ class CodecExchange implements ExchangeDownstream, ExchangeHandle {
     const grpcTimeout = options.grpc ? parseGrpcTimeout(headerOf(options.request.headers, 'grpc-timeout')) : undefined;
     const timeout = grpcTimeout ?? (options.grpc ? 0 : options.responseTimeoutMs);
     if (timeout > 0) this.timer = options.clock.setTimeout(() => this.timedOut(grpcTimeout !== undefined), timeout);
-    this.proxy = new H2ExchangeProxy(options.pool, options.sessions, options.request, this, { upstreamHost: options.upstreamHost, balance: options.balance }, options.attempts);
+    this.proxy = new H2ExchangeProxy(options.pool, options.sessions, options.request, this, {
+      upstreamHost: options.upstreamHost,
+      balance: options.balance,
+      retry: options.retry,
+      budget: options.budget,
+      clock: options.retryClock,
+    });
     this.proxy.start();
   }
 
@@ -83,7 +99,19 @@ class CodecExchange implements ExchangeDownstream, ExchangeHandle {
     if (this.done) return;
     this.done = true;
     this.clearTimer();
-    this.options.onDone({ status: this.status, grpcStatus: this.grpcStatus, bytesIn: this.bytesIn, bytesOut: this.bytesOut, error: this.error });
+    const proxy = this.proxy;
+    this.options.onDone({
+      status: this.status,
+      grpcStatus: this.grpcStatus,
+      bytesIn: this.bytesIn,
+      bytesOut: this.bytesOut,
+      error: this.error,
+      backend: proxy?.backend ?? '',
+      attempts: proxy?.tries ?? 0,
+      tried: proxy?.tried ?? noneTried,
+      tConnected: proxy?.tConnected ?? 0,
+      tFirstByte: proxy?.tFirstByte ?? 0,
+    });
   }
 
   // ---- ExchangeDownstream (from H2ExchangeProxy) ----
@@ -151,10 +179,14 @@ class CodecExchange implements ExchangeDownstream, ExchangeHandle {
   abort(): void {
     if (this.done) return;
     this.error ??= 'client closed the stream';
+    // 499: the client went away before the response began (as the HTTP/1.1 path logs it)
+    if (this.status === 0) this.status = 499;
     this.finish();
     this.proxy?.abort();
   }
 }
+
+const noneTried: ReadonlySet<string> = new Set();
 
 function headerOf(flat: readonly string[], name: string): string | undefined {
   for (let i = 0; i < flat.length; i += 2) if (flat[i] === name) return flat[i + 1];
