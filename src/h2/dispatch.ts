@@ -5,7 +5,7 @@
 import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { ListenerConfig, PoolConfig } from '../config/index.ts';
 import type { Clock, Logger } from '../core/index.ts';
-import { Router, compileRetryPolicy, normalizePath, upstreamTarget, type RetryPolicy, type ExchangeDownstream, type ExchangeHandle, type ExchangeRequest, type HttpListener, type ProxyAction, type UpstreamPool, type UpstreamPools } from '../l7/index.ts';
+import { AccessRecord, Router, compileRetryPolicy, normalizePath, upstreamTarget, type RetryPolicy, type ExchangeDownstream, type ExchangeHandle, type ExchangeRequest, type HttpListener, type ProxyAction, type UpstreamPool, type UpstreamPools } from '../l7/index.ts';
 import type { BalanceInput } from '../pool/index.ts';
 import { exchangeStream } from './exchange-adapter.ts';
 import { ForwardedHeaders } from './forwarded.ts';
@@ -28,6 +28,15 @@ export interface DispatchDeps {
 }
 
 const h2Protocols: ReadonlySet<string> = new Set(['h2c', 'h2', 'grpc']);
+
+/** What the access line says of the request itself. */
+interface LoggedRequest {
+  requestId: string;
+  traceId: string;
+  client: string;
+  method: string;
+  host: string;
+}
 
 /** A request's route to an HTTP/2 pool, with its path normalised and the target (path + query) to forward. */
 interface H2Route {
@@ -61,6 +70,8 @@ export class StreamDispatch {
   /** null when no route of this listener targets an HTTP/2 pool: every stream goes to the L7 exchange unmatched. */
   private readonly router: Router | null;
   private readonly forwarded: ForwardedHeaders;
+  /** The access record of this listener's requests to HTTP/2 pools, reused (written at once). */
+  private readonly record = new AccessRecord();
   /** Each pool config's `retries:`, compiled once (a reload brings new config objects). */
   private readonly retryPolicies = new WeakMap<PoolConfig, RetryPolicy>();
 
@@ -118,38 +129,60 @@ export class StreamDispatch {
     return policy;
   }
 
-  /** The access-log line of a request proxied to an HTTP/2 pool. */
-  private logProxied(started: number, client: string, method: unknown, host: unknown, route: H2Route, log: H2ProxyLog | CodecExchangeLog): void {
+  /**
+   * The access-log line of a request proxied to an HTTP/2 pool: the L7 listener's one record and writer,
+   * so it carries the fields of every other request's line (request_id, trace_id, tries, phase timings).
+   */
+  private logProxied(started: number, request: LoggedRequest, route: H2Route, log: H2ProxyLog | CodecExchangeLog): void {
     if (!this.listener.access_log) return;
-    this.deps.accessLog.info({
-      client,
-      proto: 'h2',
-      method,
-      host,
-      path: route.target,
-      status: log.status,
-      grpc_status: log.grpcStatus,
-      bytes_in: log.bytesIn,
-      bytes_out: log.bytesOut,
-      route: route.name,
-      pool: route.pool.name,
-      backend: 'backend' in log ? log.backend : undefined,
-      error: log.error,
-      total_ms: Math.round((this.deps.clock.monotonic() - started) * 1000) / 1000,
-    });
+    const rec = this.record;
+    rec.requestId = request.requestId;
+    rec.client = request.client;
+    rec.method = request.method;
+    rec.host = request.host;
+    rec.path = route.target;
+    rec.status = log.status;
+    rec.bytesIn = log.bytesIn;
+    rec.bytesOut = log.bytesOut;
+    rec.route = route.name;
+    rec.pool = route.pool.name;
+    rec.backend = log.backend ?? '';
+    rec.protocol = 'h2';
+    rec.traceId = request.traceId;
+    rec.grpcStatus = log.grpcStatus ?? '';
+    const codec = 'attempts' in log;
+    rec.attempts = codec ? log.attempts : 1;
+    rec.tried = codec ? log.tried : null;
+    rec.tStart = started;
+    rec.tHead = 0;
+    rec.tConnected = codec ? log.tConnected : 0;
+    rec.tFirstByte = codec ? log.tFirstByte : 0;
+    this.deps.http.writeAccess(rec, this.deps.http.now());
   }
 
   private proxyExchange(request: ExchangeRequest, downstream: ExchangeDownstream, encrypted: boolean, localPort: number, route: H2Route, header: (name: string) => string | undefined): ExchangeHandle {
-    const { clock } = this.deps;
+    const { clock, http } = this.deps;
     const { pool, config, action, path, target } = route;
-    const started = clock.monotonic();
+    const started = http.now();
     const view: IncomingHttpHeaders = { ':authority': request.authority };
     const fields = request.headers;
     for (let i = 0; i < fields.length; i += 2) view[fields[i]] = fields[i + 1];
     const extra = this.forwarded.compute(view, request.peerAddress, encrypted ? 'https' : 'http', localPort);
+    // the request id and trace context the HTTP/1.1 path sends: the client's id (else a new one), the
+    // edge's span as the traceparent (the client's tracestate only with its own trace), no trace token
+    const idName = this.listener.forwarded.request_id === false ? '' : this.listener.forwarded.request_id.toLowerCase();
+    const clientId = idName === '' ? undefined : header(idName);
+    const trace = http.startTrace(fields);
+    const logged: LoggedRequest = { requestId: idName === '' ? '' : (clientId ?? http.nextRequestId()), traceId: trace.traceId, client: request.peerAddress, method: request.method, host: request.authority };
     const upstreamFields: string[] = [];
-    for (let i = 0; i < fields.length; i += 2) if (extra[fields[i]] === undefined) upstreamFields.push(fields[i], fields[i + 1]);
+    for (let i = 0; i < fields.length; i += 2) {
+      const name = fields[i];
+      if (extra[name] !== undefined || name === 'traceparent' || name === 'x-switchyard-trace' || (name === 'tracestate' && !trace.continued)) continue;
+      upstreamFields.push(name, fields[i + 1]);
+    }
     for (const name in extra) upstreamFields.push(name, extra[name]);
+    upstreamFields.push('traceparent', `00-${trace.traceId}-${trace.spanId}-${trace.flags}`);
+    if (clientId === undefined && logged.requestId !== '') upstreamFields.push(idName, logged.requestId);
     const grpc = isGrpc(header('content-type'));
     return proxyCodecExchange(downstream, {
       pool,
@@ -163,7 +196,7 @@ export class StreamDispatch {
       responseTimeoutMs: action.responseTimeout >= 0 ? action.responseTimeout : this.listener.timeouts.upstream_response,
       grpc,
       clock,
-      onDone: (log) => this.logProxied(started, request.peerAddress, request.method, request.authority, route, log),
+      onDone: (log) => this.logProxied(started, logged, route, log),
     });
   }
 
@@ -207,7 +240,8 @@ export class StreamDispatch {
         balance,
         clock,
         logger: this.deps.logger,
-        onDone: (log) => this.logProxied(started, context.peerAddress, headers[':method'], headers[':authority'], route, log),
+        onDone: (log) =>
+          this.logProxied(started, { requestId: '', traceId: '', client: context.peerAddress, method: String(headers[':method']), host: String(headers[':authority'] ?? '') }, route, log),
       },
       {
         pool,

@@ -31,6 +31,9 @@ export type {
   ForeignTarget,
 } from './types.ts';
 export { upstreamSettingsFromPools } from './settings.ts';
+// For src/h2: requests proxied to HTTP/2 pools log the same record as every other request.
+export { AccessRecord } from './access-log.ts';
+export type { BridgeTrace } from './bridge-head.ts';
 // For src/h2: requests to HTTP/2 pools retry under the same policy, budget and replay limit as HTTP/1.1 ones.
 export { compileRetryPolicy, retryEnabled, NO_RETRY, REPLAY_LIMIT, R_CONNECT_ERROR, R_RESET, R_TIMEOUT, RetryBudget, type RetryPolicy } from './retry-policy.ts';
 

@@ -4,6 +4,8 @@ import type { BalanceInput, Lease } from '../pool/types.ts';
 import type { ListenerConfig, PoolConfig } from '../config/index.ts';
 import type { Socket } from 'node:net';
 import type { RetryBudget, RetryPolicy } from './retry-policy.ts';
+import type { AccessRecord } from './access-log.ts';
+import type { BridgeTrace } from './bridge-head.ts';
 
 /**
  * What L7 needs from a pool (the structural subset of src/pool's Pool). `tried` holds the ids of the
@@ -126,6 +128,15 @@ export interface HttpListener extends Component, HasStatus<HttpListenerStatus> {
   now(): number;
   /** The retry budget of `pool` on this listener, shared by every protocol pair that sends to it. */
   retryBudget(pool: string): RetryBudget;
+  /** A new request id (for the listener's forwarded.request_id header). */
+  nextRequestId(): string;
+  /** The trace of a request with these flat headers: the client's valid traceparent continued, else a new one. */
+  startTrace(headers: readonly string[]): BridgeTrace;
+  /**
+   * Writes one access-log line for a request another component proxied (src/h2 to HTTP/2 pools), with the
+   * listener's one schema and writer; `record` is the caller's (reused), `now` when the request ended.
+   */
+  writeAccess(record: AccessRecord, now: number): void;
   /** (src/h2) Serves HTTP/1.1 on a socket accepted elsewhere: an https listener's TLS socket after ALPN chose http/1.1. */
   acceptConnection(socket: Socket): void;
 }
