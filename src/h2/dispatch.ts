@@ -5,7 +5,7 @@
 import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { ListenerConfig, PoolConfig } from '../config/index.ts';
 import type { Clock, Logger } from '../core/index.ts';
-import { AccessRecord, Router, compileRetryPolicy, normalizePath, upstreamTarget, type RetryPolicy, type ExchangeDownstream, type ExchangeHandle, type ExchangeRequest, type HttpListener, type ProxyAction, type UpstreamPool, type UpstreamPools } from '../l7/index.ts';
+import { AccessRecord, Router, compileRetryPolicy, cookieValue, normalizePath, upstreamTarget, type RetryPolicy, type ExchangeDownstream, type ExchangeHandle, type ExchangeRequest, type HttpListener, type ProxyAction, type UpstreamPool, type UpstreamPools } from '../l7/index.ts';
 import type { BalanceInput } from '../pool/index.ts';
 import { exchangeStream } from './exchange-adapter.ts';
 import { ForwardedHeaders } from './forwarded.ts';
@@ -53,15 +53,10 @@ function headerValue(headers: IncomingHttpHeaders, name: string): string | undef
   return Array.isArray(value) ? value.join(', ') : value;
 }
 
-function cookieValue(headers: IncomingHttpHeaders, name: string): string | undefined {
+function cookieOf(headers: IncomingHttpHeaders, name: string): string | undefined {
   const raw = headers.cookie;
   const text = Array.isArray(raw) ? raw.join('; ') : raw;
-  if (!text) return undefined;
-  for (const part of text.split(';')) {
-    const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
-  }
-  return undefined;
+  return text ? cookieValue(text, name) : undefined;
 }
 
 export class StreamDispatch {
@@ -168,12 +163,12 @@ export class StreamDispatch {
     const fields = request.headers;
     for (let i = 0; i < fields.length; i += 2) view[fields[i]] = fields[i + 1];
     const extra = this.forwarded.compute(view, request.peerAddress, encrypted ? 'https' : 'http', localPort);
-    // the request id and trace context the HTTP/1.1 path sends: the client's id (else a new one), the
-    // edge's span as the traceparent (the client's tracestate only with its own trace), no trace token
+    // the trace context the HTTP/1.1 path sends: the edge's span as the traceparent (the client's
+    // tracestate only with its own trace), no trace token; the request id is the client's or the one
+    // the forwarded headers set
     const idName = this.listener.forwarded.request_id === false ? '' : this.listener.forwarded.request_id.toLowerCase();
-    const clientId = idName === '' ? undefined : header(idName);
     const trace = http.startTrace(fields);
-    const logged: LoggedRequest = { requestId: idName === '' ? '' : (clientId ?? http.nextRequestId()), traceId: trace.traceId, client: request.peerAddress, method: request.method, host: request.authority };
+    const logged: LoggedRequest = { requestId: idName === '' ? '' : (header(idName) ?? extra[idName] ?? ''), traceId: trace.traceId, client: request.peerAddress, method: request.method, host: request.authority };
     const upstreamFields: string[] = [];
     for (let i = 0; i < fields.length; i += 2) {
       const name = fields[i];
@@ -182,14 +177,13 @@ export class StreamDispatch {
     }
     for (const name in extra) upstreamFields.push(name, extra[name]);
     upstreamFields.push('traceparent', `00-${trace.traceId}-${trace.spanId}-${trace.flags}`);
-    if (clientId === undefined && logged.requestId !== '') upstreamFields.push(idName, logged.requestId);
     const grpc = isGrpc(header('content-type'));
     return proxyCodecExchange(downstream, {
       pool,
       sessions: this.deps.sessions(pool.name, config),
       request: { ...request, path: upstreamTarget(action, target, path), headers: upstreamFields },
       upstreamHost: action.upstreamHost,
-      balance: { clientAddress: request.peerAddress, path, header, cookie: (name) => cookieValue(view, name) },
+      balance: { clientAddress: request.peerAddress, path, header, cookie: (name) => cookieOf(view, name) },
       retry: this.retryPolicyOf(config),
       budget: this.deps.http.retryBudget(pool.name),
       retryClock: this.deps.http,
@@ -226,7 +220,7 @@ export class StreamDispatch {
       clientAddress: context.peerAddress,
       path,
       header: (name) => headerValue(headers, name),
-      cookie: (name) => cookieValue(headers, name),
+      cookie: (name) => cookieOf(headers, name),
     };
     const sessions = this.deps.sessions(pool.name, config);
     const localPort = stream.session?.socket?.localPort ?? this.listener.listen.port;

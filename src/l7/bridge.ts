@@ -25,6 +25,7 @@ import { writeAccessLog } from './access-log.ts';
 import { bridgeTrace, bridgeRequestHead, firstValue, joinedValues, type BridgeTrace } from './bridge-head.ts';
 import { NO_RETRY, R_CONNECT_ERROR, R_RESET, R_TIMEOUT, type RetryPolicy } from './retry-policy.ts';
 import { RequestBuffer, type BufferOwner } from './request-buffer.ts';
+import { cookieValue } from './parse/cookie.ts';
 
 const RESPONSE_DROP = (1 << H_CONNECTION) | (1 << H_HOP) | (1 << H_UPGRADE) | (1 << H_TRANSFER_ENCODING) | (1 << H_HIDDEN);
 
@@ -119,10 +120,8 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     const h = this.request.headers;
     for (let i = 0; i < h.length; i += 2) {
       if (h[i] !== 'cookie') continue;
-      for (const part of h[i + 1].split(';')) {
-        const eq = part.indexOf('=');
-        if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
-      }
+      const value = cookieValue(h[i + 1], name);
+      if (value !== undefined) return value;
     }
     return undefined;
   }

@@ -47,3 +47,4 @@ export { upstreamTarget, type ProxyAction } from './router/actions.ts';
 export { TrustedProxies, clientFromChain, normalizePeer } from './forwarded.ts';
 // For src/h2: streams proxied to HTTP/2 pools are routed on, and forward, the path HTTP/1.1 would.
 export { normalizePath } from './parse/path.ts';
+export { cookieValue } from './parse/cookie.ts';

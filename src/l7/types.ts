@@ -128,8 +128,6 @@ export interface HttpListener extends Component, HasStatus<HttpListenerStatus> {
   now(): number;
   /** The retry budget of `pool` on this listener, shared by every protocol pair that sends to it. */
   retryBudget(pool: string): RetryBudget;
-  /** A new request id (for the listener's forwarded.request_id header). */
-  nextRequestId(): string;
   /** The trace of a request with these flat headers: the client's valid traceparent continued, else a new one. */
   startTrace(headers: readonly string[]): BridgeTrace;
   /**
