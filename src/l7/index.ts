@@ -48,3 +48,5 @@ export { TrustedProxies, clientFromChain, normalizePeer } from './forwarded.ts';
 // For src/h2: streams proxied to HTTP/2 pools are routed on, and forward, the path HTTP/1.1 would.
 export { normalizePath } from './parse/path.ts';
 export { cookieValue } from './parse/cookie.ts';
+// For src/diag: a traceparent read by the one W3C parser.
+export { parseTraceparent } from './trace-context.ts';
