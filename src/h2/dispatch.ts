@@ -1,16 +1,15 @@
 // Per stream: route it with the L7 router; streams whose route targets a pool speaking HTTP/2 (h2c, h2,
-// grpc) are proxied stream to stream (node:http2 streams: H2StreamProxy; the codec's: codec-exchange.ts),
+// grpc) are proxied stream to stream by the HTTP/2 upstream core (codec-exchange.ts; node:http2 streams
+// come as exchanges too, exchange-adapter.ts),
 // everything else goes through the L7 core's exchange (HTTP/1.1 upstreams, redirects, fixed responses).
 // Built per config; a reload builds a new one.
 import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { ListenerConfig, PoolConfig } from '../config/index.ts';
 import type { Clock, Logger } from '../core/index.ts';
 import { AccessRecord, Router, compileRetryPolicy, cookieValue, normalizePath, upstreamTarget, type RetryPolicy, type ExchangeDownstream, type ExchangeHandle, type ExchangeRequest, type HttpListener, type ProxyAction, type UpstreamPool, type UpstreamPools } from '../l7/index.ts';
-import type { BalanceInput } from '../pool/index.ts';
 import { exchangeStream } from './exchange-adapter.ts';
 import { ForwardedHeaders } from './forwarded.ts';
 import type { StreamCloseListener, StreamContext } from './frontend.ts';
-import { H2StreamProxy, type H2ProxyLog } from './upstream/stream-proxy.ts';
 import { proxyCodecExchange, type CodecExchangeLog } from './upstream/codec-exchange.ts';
 import { isGrpc } from './grpc.ts';
 import type { H2UpstreamSessions } from './upstream/sessions.ts';
@@ -46,11 +45,6 @@ interface H2Route {
   name: string;
   path: string;
   target: string;
-}
-
-function headerValue(headers: IncomingHttpHeaders, name: string): string | undefined {
-  const value = headers[name];
-  return Array.isArray(value) ? value.join(', ') : value;
 }
 
 function cookieOf(headers: IncomingHttpHeaders, name: string): string | undefined {
@@ -128,7 +122,7 @@ export class StreamDispatch {
    * The access-log line of a request proxied to an HTTP/2 pool: the L7 listener's one record and writer,
    * so it carries the fields of every other request's line (request_id, trace_id, tries, phase timings).
    */
-  private logProxied(started: number, request: LoggedRequest, route: H2Route, log: H2ProxyLog | CodecExchangeLog): void {
+  private logProxied(started: number, request: LoggedRequest, route: H2Route, log: CodecExchangeLog): void {
     if (!this.listener.access_log) return;
     const rec = this.record;
     rec.requestId = request.requestId;
@@ -141,17 +135,16 @@ export class StreamDispatch {
     rec.bytesOut = log.bytesOut;
     rec.route = route.name;
     rec.pool = route.pool.name;
-    rec.backend = log.backend ?? '';
+    rec.backend = log.backend;
     rec.protocol = 'h2';
     rec.traceId = request.traceId;
     rec.grpcStatus = log.grpcStatus ?? '';
-    const codec = 'attempts' in log;
-    rec.attempts = codec ? log.attempts : 1;
-    rec.tried = codec ? log.tried : null;
+    rec.attempts = log.attempts;
+    rec.tried = log.tried;
     rec.tStart = started;
     rec.tHead = 0;
-    rec.tConnected = codec ? log.tConnected : 0;
-    rec.tFirstByte = codec ? log.tFirstByte : 0;
+    rec.tConnected = log.tConnected;
+    rec.tFirstByte = log.tFirstByte;
     this.deps.http.writeAccess(rec, this.deps.http.now());
   }
 
@@ -194,58 +187,12 @@ export class StreamDispatch {
     });
   }
 
+  /**
+   * A stream of node:http2 (http2.engine: node): through the same exchange as the codec's requests — the
+   * L7 core, or the HTTP/2 upstream core for routes to HTTP/2 pools.
+   */
   readonly dispatch = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, rawHeaders: string[], context: StreamContext): StreamCloseListener | undefined => {
-    if (this.router !== null) {
-      const authority = String(headers[':authority'] ?? headers.host ?? '');
-      const route = this.h2Route(String(headers[':method']), authority, String(headers[':path'] ?? '/'), (name) => headerValue(headers, name));
-      if (route === 'bad') {
-        stream.respond({ ':status': 400, 'content-type': 'text/plain; charset=utf-8', ...this.deps.responseHeaders });
-        stream.end('400 bad request\n');
-        return undefined;
-      }
-      if (route !== null) {
-        this.proxy(stream, headers, context, route);
-        return undefined;
-      }
-    }
-    return exchangeStream(this.deps.http, stream, headers, rawHeaders, context, this.deps.responseHeaders);
-  };
-
-  private proxy(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, context: StreamContext, route: H2Route): void {
-    const { clock } = this.deps;
-    const { pool, config, action, path, target } = route;
-    const started = clock.monotonic();
-    const scheme = context.encrypted ? 'https' : 'http';
-    const balance: BalanceInput = {
-      clientAddress: context.peerAddress,
-      path,
-      header: (name) => headerValue(headers, name),
-      cookie: (name) => cookieOf(headers, name),
-    };
-    const sessions = this.deps.sessions(pool.name, config);
     const localPort = stream.session?.socket?.localPort ?? this.listener.listen.port;
-    const proxy = new H2StreamProxy(
-      {
-        stream,
-        headers,
-        context,
-        extraHeaders: this.forwarded.compute(headers, context.peerAddress, scheme, localPort),
-        responseHeaders: this.deps.responseHeaders,
-        balance,
-        clock,
-        logger: this.deps.logger,
-        onDone: (log) =>
-          this.logProxied(started, { requestId: '', traceId: '', client: context.peerAddress, method: String(headers[':method']), host: String(headers[':authority'] ?? '') }, route, log),
-      },
-      {
-        pool,
-        sessions,
-        path: upstreamTarget(action, target, path),
-        upstreamHost: action.upstreamHost,
-        attempts: config.retries.attempts + 1,
-        responseTimeoutMs: action.responseTimeout >= 0 ? action.responseTimeout : this.listener.timeouts.upstream_response,
-      },
-    );
-    proxy.start();
-  }
+    return exchangeStream((request, downstream) => this.exchange(request, downstream, context.encrypted, localPort), stream, headers, rawHeaders, context, this.deps.responseHeaders);
+  };
 }

@@ -17,7 +17,7 @@ export interface CodecExchangeLog {
   bytesIn: number;
   bytesOut: number;
   error: string | undefined;
-  /** The last backend tried ('' when none was), the tries and the backends they went to. */
+  /** The last backend tried ('' when none was), the tries, and the backends tried before the last one. */
   backend: string;
   attempts: number;
   tried: ReadonlySet<string>;
@@ -108,7 +108,7 @@ class CodecExchange implements ExchangeDownstream, ExchangeHandle {
       error: this.error,
       backend: proxy?.backend ?? '',
       attempts: proxy?.tries ?? 0,
-      tried: proxy?.tried ?? noneTried,
+      tried: proxy !== null && proxy.tries > 1 ? proxy.failedBackends() : noneTried,
       tConnected: proxy?.tConnected ?? 0,
       tFirstByte: proxy?.tFirstByte ?? 0,
     });

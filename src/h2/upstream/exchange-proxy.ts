@@ -106,6 +106,13 @@ export class H2ExchangeProxy implements ExchangeHandle {
     return last;
   }
 
+  /** The access log's `tried`, as the HTTP/1.1 path has it: the backends before the last one, in order. */
+  failedBackends(): ReadonlySet<string> {
+    const failed = new Set(this.tried);
+    failed.delete(this.backend);
+    return failed;
+  }
+
   // ---- ExchangeHandle (from the L7 core or the codec) ----
 
   bodyData(chunk: Buffer): void {
