@@ -96,6 +96,8 @@ function unary(client: EchoClient, msg: Partial<Msg>): Promise<{ error: grpc.Ser
 describe('retries to HTTP/2 pools', { timeout: 30_000 }, () => {
   let temp: { dir: string; remove: () => Promise<void> };
   let edge: Edge;
+  /** The same config on node:http2 (http2.engine: node): the same upstream core behind it. */
+  let nodeEdge: Edge;
   let client: http2.ClientHttp2Session;
   const origins: Record<string, Origin> = {};
   let grpcB: GrpcBackend;
@@ -123,8 +125,7 @@ describe('retries to HTTP/2 pools', { timeout: 30_000 }, () => {
     await once(http1, 'listening');
     const o = (name: string) => `{ address: "${origins[name].address}" }`;
     // round robin starts at the first backend: the failing one is listed first so the first try meets it
-    edge = await startEdge(
-      `
+    const yaml = (engine: string) => `
 pools:
   on503: { protocol: h2c, retries: { attempts: 1, on: [503] }, backends: [ ${o('failing')}, ${o('good')} ] }
   not503: { protocol: h2c, retries: { attempts: 1, on: [reset] }, backends: [ ${o('failing')}, ${o('good')} ] }
@@ -138,6 +139,7 @@ listeners:
   - name: edge
     listen: 127.0.0.1:0
     protocol: h2c
+    http2: { engine: ${engine} }
     timeouts: { upstream_response: 2s }
     routes:
       - { match: { path_prefix: /on503/ }, pool: on503 }
@@ -148,15 +150,16 @@ listeners:
       - { match: { path_prefix: /plain/ }, pool: plain }
       - { match: { path_prefix: /switchyard.test.Echo/, headers: { x-pool: dying } }, pool: grpcdying }
       - { match: { path_prefix: /switchyard.test.Echo/ }, pool: grpcsafe }
-`,
-      { baseDir: dir, dataDir: dir },
-    );
+`;
+    edge = await startEdge(yaml('auto'), { baseDir: dir, dataDir: dir });
     client = http2.connect(`http://127.0.0.1:${edge.port}`);
+    nodeEdge = await startEdge(yaml('node'), { baseDir: dir, dataDir: dir });
   });
 
   after(async () => {
     client?.close();
     await edge?.close();
+    await nodeEdge?.close();
     for (const origin of Object.values(origins)) await origin.close();
     await grpcB?.close();
     http1?.closeAllConnections();
@@ -230,6 +233,24 @@ listeners:
       assert.equal(grpcB.calls(), before, 'never sent to the second backend');
     } finally {
       grpcClient.close();
+    }
+  });
+
+  it('http2.engine: node: the same retries (503 in on, gRPC UNAVAILABLE) through the same core', async () => {
+    const nodeClient = http2.connect(`http://127.0.0.1:${nodeEdge.port}`);
+    const Echo = echoClientClass();
+    const grpcClient = new Echo(`127.0.0.1:${nodeEdge.port}`, grpc.credentials.createInsecure());
+    try {
+      assert.deepEqual(await request(nodeClient, 'GET', '/on503/node'), { status: 200, origin: 'good' });
+      assert.equal(nodeEdge.accessLines.find((line) => line.path === '/on503/node')?.attempts, 2);
+      const unavailable = origins.unavailable.streams();
+      const result = await unary(grpcClient, { text: 'hi', count: 1 });
+      assert.equal(result.error, null);
+      assert.match(result.reply!.text, /b/);
+      assert.equal(origins.unavailable.streams(), unavailable + 1);
+    } finally {
+      grpcClient.close();
+      nodeClient.close();
     }
   });
 
