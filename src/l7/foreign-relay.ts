@@ -59,6 +59,8 @@ function requestFields(ex: ProxyExchange): string[] {
 export class ForeignRelay implements ExchangeDownstream, ChunkSink {
   private readonly ex: ProxyExchange;
   private handle: ExchangeHandle | undefined;
+  /** The same handle, kept after the exchange ends: its backend and tries go into the access line. */
+  tries: ExchangeHandle | undefined;
   private headSent = false;
   private chunked = false;
   private noBody = false;
@@ -104,6 +106,7 @@ export class ForeignRelay implements ExchangeDownstream, ChunkSink {
     }
     if (ex.phase === P_DONE) return -1;
     this.handle = handle;
+    this.tries = handle;
     this.trailers = head.header('te')?.toLowerCase().includes('trailers') === true;
     if (head.expectContinue && head.minor === 1 && !ex.reqDone) {
       ex.continueSent = true;

@@ -180,4 +180,11 @@ export interface ExchangeHandle {
   drain(): void;
   /** The client went away: release the upstream, no further calls to the downstream. */
   abort(): void;
+  /**
+   * (foreignUpstream handles) What the upstream side tried, for the access line: the last backend ('' when
+   * none), the tries, and the backends tried before the last one (read only when tries > 1).
+   */
+  readonly backend?: string;
+  readonly tries?: number;
+  failedBackends?(): ReadonlySet<string>;
 }

@@ -128,6 +128,7 @@ describe('retries to HTTP/2 pools', { timeout: 30_000 }, () => {
     const yaml = (engine: string) => `
 pools:
   on503: { protocol: h2c, retries: { attempts: 1, on: [503] }, backends: [ ${o('failing')}, ${o('good')} ] }
+  h1on503: { protocol: h2c, retries: { attempts: 1, on: [503] }, backends: [ ${o('failing')}, ${o('good')} ] }
   not503: { protocol: h2c, retries: { attempts: 1, on: [reset] }, backends: [ ${o('failing')}, ${o('good')} ] }
   post503: { protocol: h2c, retries: { attempts: 1, on: [503], methods: [GET, POST] }, backends: [ ${o('failing')}, ${o('good')} ] }
   pertry: { protocol: h2c, retries: { attempts: 1, on: [timeout], per_try_timeout: 300ms }, backends: [ ${o('stalled')}, ${o('good')} ] }
@@ -143,6 +144,7 @@ listeners:
     timeouts: { upstream_response: 2s }
     routes:
       - { match: { path_prefix: /on503/ }, pool: on503 }
+      - { match: { path_prefix: /h1on503/ }, pool: h1on503 }
       - { match: { path_prefix: /not503/ }, pool: not503 }
       - { match: { path_prefix: /post503/ }, pool: post503 }
       - { match: { path_prefix: /pertry/ }, pool: pertry }
@@ -234,6 +236,25 @@ listeners:
     } finally {
       grpcClient.close();
     }
+  });
+
+  it('an HTTP/1.1 client of the same listener: the same retry, and its access line names the tries', async () => {
+    const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port: edge.port, path: '/h1on503/h1', agent: false }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (body += chunk));
+        res.on('end', () => resolve({ status: res.statusCode!, body }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    assert.deepEqual(answer, { status: 200, body: 'good' });
+    await new Promise((resolve) => setImmediate(resolve));
+    const line = edge.accessLines.find((entry) => entry.path === '/h1on503/h1');
+    assert.equal(line?.attempts, 2);
+    assert.deepEqual(line?.tried, [origins.failing.address]);
+    assert.equal(line?.backend, origins.good.address);
   });
 
   it('http2.engine: node: the same retries (503 in on, gRPC UNAVAILABLE) through the same core', async () => {
