@@ -23,7 +23,7 @@ import { normalizePath } from './parse/path.ts';
 import { edgeServerTiming } from './edge-timing.ts';
 import { writeAccessLog } from './access-log.ts';
 import { bridgeTrace, bridgeRequestHead, firstValue, joinedValues, type BridgeTrace } from './bridge-head.ts';
-import { NO_RETRY, R_CONNECT_ERROR, R_RESET, R_TIMEOUT, type RetryPolicy } from './retry-policy.ts';
+import { NO_RETRY, R_CONNECT_ERROR, R_RESET, R_TIMEOUT, retryEnabled, type RetryPolicy } from './retry-policy.ts';
 import { RequestBuffer, type BufferOwner } from './request-buffer.ts';
 import { cookieValue } from './parse/cookie.ts';
 
@@ -244,7 +244,7 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     if (this.headSent && !(this.retry.methods.has(this.request.method) && (this.request.contentLength === 0 || this.reqBody !== null))) return false;
     const stale = kind === R_RESET && this.reused && this.tFirstByte === 0 && this.staleRetries === 0 && this.headSent;
     if (!stale) {
-      if (this.attempts - this.staleRetries > this.retry.attempts || (this.retry.on & kind) === 0) return false;
+      if (this.attempts - this.staleRetries > this.retry.attempts || !retryEnabled(this.retry, kind)) return false;
       if (!this.budgetHeld && !this.listener.retryBudget(this.pool.name).tryAcquire(this.listener.now(), this.retry.budget)) return false;
       this.budgetHeld = true;
     }
