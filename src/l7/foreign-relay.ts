@@ -263,16 +263,17 @@ export class ForeignRelay implements ExchangeDownstream, ChunkSink {
   }
 
   /** The exchange ends without the upstream having finished (client gone, timeout, bad body). */
-  abort(): void {
+  abort(timedOut = false): void {
     const handle = this.handle;
     this.handle = undefined;
-    handle?.abort();
+    handle?.abort(timedOut);
   }
 
   /** A deadline passed: 504 (or 408 for a stalled request body) when nothing was sent, else cut. */
   timedOut(): void {
     const ex = this.ex;
-    this.abort();
+    // a stalled request body is the client's doing; a missed response deadline the upstream's
+    this.abort(ex.reqDone && ex.phase !== P_RESPONDING);
     if (ex.phase === P_RESPONDING) {
       ex.outcome = 'timeout';
       ex.finish();

@@ -178,8 +178,12 @@ export interface ExchangeHandle {
   bodyEnd(): void;
   /** The downstream can take more data after sendData returned false. */
   drain(): void;
-  /** The client went away: release the upstream, no further calls to the downstream. */
-  abort(): void;
+  /**
+   * The client went away, or the edge gave up: release the upstream, no further calls to the downstream.
+   * `timedOut`: the upstream missed the edge's response deadline (its lease ends as a timeout, which feeds
+   * passive ejection; otherwise as cancelled).
+   */
+  abort(timedOut?: boolean): void;
   /**
    * (foreignUpstream handles) What the upstream side tried, for the access line: the last backend ('' when
    * none), the tries, and the backends tried before the last one (read only when tries > 1).

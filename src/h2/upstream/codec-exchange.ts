@@ -81,7 +81,8 @@ class CodecExchange implements ExchangeDownstream, ExchangeHandle {
     this.timer = null;
     if (this.done) return;
     this.error = deadline ? 'deadline exceeded' : 'upstream response timeout';
-    this.proxy?.abort();
+    // the client's own deadline says nothing of the backend; a missed upstream_response does
+    this.proxy?.abort(!deadline);
     if (deadline && this.status !== 0) {
       // the response is under way: its end carries the status
       this.end(['grpc-status', String(grpcStatus.DEADLINE_EXCEEDED), 'grpc-message', 'deadline exceeded at the proxy']);

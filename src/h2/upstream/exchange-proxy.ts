@@ -138,11 +138,11 @@ export class H2ExchangeProxy implements ExchangeHandle {
     this.upstream?.resume();
   }
 
-  abort(): void {
+  abort(timedOut = false): void {
     if (this.finished) return;
     this.settle();
     this.cancelUpstream();
-    this.release('cancelled');
+    this.release(timedOut && !this.responded ? 'timeout' : 'cancelled');
   }
 
   // ---- the tries ----
