@@ -1,8 +1,9 @@
 // Retries to pools speaking HTTP/2 (h2c, grpc) under the pool's `retries:`, as HTTP/1.1 pools read it:
 // statuses in `on` retried on the next backend (not without them, not for POST unless `methods` has it),
 // per_try_timeout cancelling a stalled stream, the budget bounding a storm, and gRPC retried only when
-// safe (UNAVAILABLE trailers-only before any response; never after response headers). HTTP/2 clients
-// (node:http2, grpc-js) against an h2c listener; node:http2 origins on loopback.
+// safe (UNAVAILABLE trailers-only before any response; never after response headers), outcomes feeding
+// passive ejection, and access lines with the HTTP/1.1 path's keys. HTTP/2 clients (node:http2 on both
+// engines, grpc-js) and an HTTP/1.1 client against an h2c listener; node:http2 origins on loopback.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
@@ -129,6 +130,7 @@ describe('retries to HTTP/2 pools', { timeout: 30_000 }, () => {
 pools:
   on503: { protocol: h2c, retries: { attempts: 1, on: [503] }, backends: [ ${o('failing')}, ${o('good')} ] }
   h1on503: { protocol: h2c, retries: { attempts: 1, on: [503] }, backends: [ ${o('failing')}, ${o('good')} ] }
+  eject: { protocol: h2c, retries: { attempts: 1, on: [503] }, passive: { consecutive_failures: 2 }, backends: [ ${o('failing')}, ${o('good')} ] }
   not503: { protocol: h2c, retries: { attempts: 1, on: [reset] }, backends: [ ${o('failing')}, ${o('good')} ] }
   post503: { protocol: h2c, retries: { attempts: 1, on: [503], methods: [GET, POST] }, backends: [ ${o('failing')}, ${o('good')} ] }
   pertry: { protocol: h2c, retries: { attempts: 1, on: [timeout], per_try_timeout: 300ms }, backends: [ ${o('stalled')}, ${o('good')} ] }
@@ -145,6 +147,7 @@ listeners:
     routes:
       - { match: { path_prefix: /on503/ }, pool: on503 }
       - { match: { path_prefix: /h1on503/ }, pool: h1on503 }
+      - { match: { path_prefix: /eject/ }, pool: eject }
       - { match: { path_prefix: /not503/ }, pool: not503 }
       - { match: { path_prefix: /post503/ }, pool: post503 }
       - { match: { path_prefix: /pertry/ }, pool: pertry }
@@ -255,6 +258,15 @@ listeners:
     assert.equal(line?.attempts, 2);
     assert.deepEqual(line?.tried, [origins.failing.address]);
     assert.equal(line?.backend, origins.good.address);
+  });
+
+  it('the outcome of each try feeds passive ejection: a backend whose 503s were retried is ejected', async () => {
+    for (let i = 0; i < 4; i++) assert.deepEqual(await request(client, 'GET', `/eject/${i}`), { status: 200, origin: 'good' });
+    const backends = edge.pools.get('eject')!.status().backends;
+    const failing = backends.find((backend) => backend.id === origins.failing.address)!;
+    assert.equal(failing.state, 'ejected');
+    assert.equal(failing.ejections, 1);
+    assert.equal(backends.find((backend) => backend.id === origins.good.address)!.state, 'healthy');
   });
 
   it('http2.engine: node: the same retries (503 in on, gRPC UNAVAILABLE) through the same core', async () => {
