@@ -16,7 +16,6 @@ export interface CodecExchangeLog {
   grpcStatus: string | undefined;
   bytesIn: number;
   bytesOut: number;
-  error: string | undefined;
   /** The last backend tried ('' when none was), the tries, and the backends tried before the last one. */
   backend: string;
   attempts: number;
@@ -54,7 +53,6 @@ class CodecExchange implements ExchangeDownstream, ExchangeHandle {
   private grpcStatus: string | undefined;
   private bytesIn = 0;
   private bytesOut = 0;
-  private error: string | undefined;
   private done = false;
 
   constructor(downstream: ExchangeDownstream, options: CodecExchangeOptions) {
@@ -80,7 +78,6 @@ class CodecExchange implements ExchangeDownstream, ExchangeHandle {
   private timedOut(deadline: boolean): void {
     this.timer = null;
     if (this.done) return;
-    this.error = deadline ? 'deadline exceeded' : 'upstream response timeout';
     // the client's own deadline says nothing of the backend; a missed upstream_response does
     this.proxy?.abort(!deadline);
     if (deadline && this.status !== 0) {
@@ -106,7 +103,6 @@ class CodecExchange implements ExchangeDownstream, ExchangeHandle {
       grpcStatus: this.grpcStatus,
       bytesIn: this.bytesIn,
       bytesOut: this.bytesOut,
-      error: this.error,
       backend: proxy?.backend ?? '',
       attempts: proxy?.tries ?? 0,
       tried: proxy !== null && proxy.tries > 1 ? proxy.failedBackends() : noneTried,
@@ -140,7 +136,6 @@ class CodecExchange implements ExchangeDownstream, ExchangeHandle {
 
   fail(error: EdgeError): void {
     if (this.done) return;
-    this.error ??= error.message;
     if (this.options.grpc && this.status !== 0) {
       // a gRPC response under way ends with a status in its trailers, not a reset
       this.end(['grpc-status', String(grpcStatus.UNAVAILABLE), 'grpc-message', 'upstream reset the stream']);
@@ -179,7 +174,6 @@ class CodecExchange implements ExchangeDownstream, ExchangeHandle {
 
   abort(): void {
     if (this.done) return;
-    this.error ??= 'client closed the stream';
     // 499: the client went away before the response began (as the HTTP/1.1 path logs it)
     if (this.status === 0) this.status = 499;
     this.finish();
