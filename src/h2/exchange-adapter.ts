@@ -144,7 +144,7 @@ export function exchangeStream(
     scheme: context.encrypted ? 'https' : 'http',
     headers: fields,
     peerAddress: context.peerAddress,
-    contentLength: ended ? 0 : contentLength,
+    contentLength: ended ? 0 : contentLength === 0 ? -1 : contentLength, // as the codec's frontend: only END_STREAM ends a body
   };
   const downstream = new StreamDownstream(stream, context, isGrpc(headers['content-type']), responseExtra);
   const handle = exchange(request, downstream);
