@@ -78,12 +78,13 @@ test('pool and health keys that would do nothing are refused', () => {
   assert.match(refusal(pool('    hash_key: path\n')), /pools\.app\.hash_key: expected hash_key only with balance: consistent_hash, got balance: round_robin/);
   assert.match(refusal(pool('    health: { type: tcp, path: /ready }\n')), /pools\.app\.health\.path: expected no path in a health check of type: tcp \(it is used by http checks\)/);
   assert.match(refusal(pool('    health: { type: http, service: users }\n')), /pools\.app\.health\.service: expected no service in a health check of type: http \(it is used by grpc checks\)/);
-  assert.match(refusal(pool('    protocol: h2\n    retries: { attempts: 1, on: [timeout] }\n')), /pools\.app\.retries\.on: expected only attempts in retries of a pool with protocol: h2, got on/);
   assert.match(refusal(pool('    protocol: h2c\n    max_connections: 10\n')), /pools\.app\.max_connections: expected no max_connections on a pool with protocol: h2c/);
   assert.match(refusal(pool('    protocol: grpc\n    keepalive: { max_idle: 4 }\n')), /pools\.app\.keepalive\.max_idle: expected only idle_timeout in keepalive of a pool with protocol: grpc/);
   assert.match(refusal(pool('    protocol: h2c\n    connection_queue: { size: 10 }\n')), /pools\.app\.connection_queue: expected no connection_queue on a pool with protocol: h2c/);
   parseConfigText(pool('    protocol: grpc\n    tls: { servername: a.test }\n    health: { type: grpc, service: users, host: a.test }\n'), 'edge.yaml', '/tmp');
   parseConfigText(pool('    protocol: h2c\n'), 'edge.yaml', '/tmp');
+  // HTTP/2 pools honour every retries key, as HTTP/1.1 pools do
+  parseConfigText(pool('    protocol: h2\n    retries: { attempts: 1, on: [timeout, 503], methods: [GET, POST], budget_percent: 10, per_try_timeout: 2s }\n'), 'edge.yaml', '/tmp');
 });
 
 test('request_buffering is refused where requests are always streamed', () => {

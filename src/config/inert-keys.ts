@@ -152,10 +152,6 @@ function poolIssues(config: Config, given: Given): ConfigIssue[] {
       issues.push({ path: at('tls'), message: 'expected no tls on an h2c pool (h2c is HTTP/2 in cleartext); use protocol: h2 for HTTP/2 over TLS' });
     }
     if (pool.protocol !== 'http1') {
-      // HTTP/2 pools retry only what never reached a backend (connect failure, REFUSED_STREAM): retries.attempts
-      for (const key of ['on', 'methods', 'budget_percent', 'per_try_timeout']) {
-        if (given(at('retries', key))) issues.push({ path: at('retries', key), message: `expected only attempts in retries of a pool with protocol: ${pool.protocol}, got ${key} (HTTP/2 pools retry a request only when no backend received it)` });
-      }
       for (const key of ['max_connections', 'connection_queue']) {
         if (given(at(key))) issues.push({ path: at(key), message: `expected no ${key} on a pool with protocol: ${pool.protocol} (it bounds HTTP/1.1 connections; HTTP/2 multiplexes one session per backend)` });
       }

@@ -4,3 +4,4 @@ export * from './lifecycle.ts';
 export * from './clock.ts';
 export * from './log.ts';
 export * from './http-date.ts';
+export * from './token.ts';

@@ -22,9 +22,9 @@ test('traceparent: generated ids are valid and round-trip', () => {
   assert.deepEqual(parseTraceParent(formatTraceParent(tp)), tp);
 });
 
-test('traceparent: invalid forms are rejected', () => {
+test('traceparent: invalid forms are rejected, upper case accepted from the user', () => {
   assert.equal(parseTraceParent('00-00000000000000000000000000000000-0000000000000001-01'), undefined);
   assert.equal(parseTraceParent('ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'), undefined);
   assert.equal(parseTraceParent('00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7'), undefined);
-  assert.equal(parseTraceParent('00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01')?.traceId, '4bf92f3577b34da6a3ce929d0e0e4736');
+  assert.equal(parseTraceParent(' 00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01')?.parentId, '00f067aa0ba902b7');
 });

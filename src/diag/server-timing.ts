@@ -1,6 +1,7 @@
 // W3C Server-Timing (what the edge and the application report about their own phases) and Trace Context
 // (the traceparent this client sends so both can tag their work with our trace id).
 import { randomBytes } from 'node:crypto';
+import { parseTraceparent } from '../l7/index.ts';
 
 export interface ServerTimingEntry {
   name: string;
@@ -69,12 +70,11 @@ export interface TraceParent {
   flags: string;
 }
 
-const traceParentPattern = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
-
+/** A traceparent given by the user (any case, padded), checked by the edge's one parser (l7 trace-context). */
 export function parseTraceParent(value: string): TraceParent | undefined {
-  const match = traceParentPattern.exec(value.trim().toLowerCase());
-  if (!match || match[1] === 'ff' || /^0+$/.test(match[2]) || /^0+$/.test(match[3])) return undefined;
-  return { version: match[1], traceId: match[2], parentId: match[3], flags: match[4] };
+  const text = value.trim().toLowerCase();
+  const parsed = parseTraceparent(text);
+  return parsed === null ? undefined : { version: text.slice(0, 2), traceId: parsed.traceId, parentId: text.slice(36, 52), flags: parsed.flags };
 }
 
 /** A fresh sampled traceparent: version 00, random trace and span ids. */

@@ -1,16 +1,15 @@
 // Per stream: route it with the L7 router; streams whose route targets a pool speaking HTTP/2 (h2c, h2,
-// grpc) are proxied stream to stream (node:http2 streams: H2StreamProxy; the codec's: codec-exchange.ts),
+// grpc) are proxied stream to stream by the HTTP/2 upstream core (codec-exchange.ts; node:http2 streams
+// come as exchanges too, exchange-adapter.ts),
 // everything else goes through the L7 core's exchange (HTTP/1.1 upstreams, redirects, fixed responses).
 // Built per config; a reload builds a new one.
 import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { ListenerConfig, PoolConfig } from '../config/index.ts';
 import type { Clock, Logger } from '../core/index.ts';
-import { Router, normalizePath, upstreamTarget, FlatWriter, RecordWriter, localResponseFields, type FilterChain, type FilterContext, type FilterRegistry, type LocalResponse, type ExchangeDownstream, type ExchangeHandle, type ExchangeRequest, type HttpListener, type ProxyAction, type UpstreamPool, type UpstreamPools } from '../l7/index.ts';
-import type { BalanceInput } from '../pool/index.ts';
+import { AccessRecord, Router, compileRetryPolicy, cookieValue, normalizePath, upstreamTarget, FlatWriter, localResponseFields, type FilterChain, type FilterContext, type FilterRegistry, type LocalResponse, type RetryPolicy, type ExchangeDownstream, type ExchangeHandle, type ExchangeRequest, type HttpListener, type ProxyAction, type UpstreamPool, type UpstreamPools } from '../l7/index.ts';
 import { exchangeStream } from './exchange-adapter.ts';
 import { ForwardedHeaders } from './forwarded.ts';
 import type { StreamCloseListener, StreamContext } from './frontend.ts';
-import { H2StreamProxy, type H2ProxyLog } from './upstream/stream-proxy.ts';
 import { proxyCodecExchange, type CodecExchangeLog } from './upstream/codec-exchange.ts';
 import { isGrpc } from './grpc.ts';
 import type { H2UpstreamSessions } from './upstream/sessions.ts';
@@ -31,6 +30,15 @@ export interface DispatchDeps {
 
 const h2Protocols: ReadonlySet<string> = new Set(['h2c', 'h2', 'grpc']);
 
+/** What the access line says of the request itself. */
+interface LoggedRequest {
+  requestId: string;
+  traceId: string;
+  client: string;
+  method: string;
+  host: string;
+}
+
 /** A request's route to an HTTP/2 pool, with its path normalised and the target (path + query) to forward. */
 interface H2Route {
   pool: UpstreamPool;
@@ -46,28 +54,21 @@ interface H2Route {
 /** The handle of a stream a request filter answered: there is no upstream to feed. */
 const answeredHandle: ExchangeHandle = { bodyData: () => undefined, bodyEnd: () => undefined, drain: () => undefined, abort: () => undefined };
 
-/** A request filter's answer on the codec's stream, with the fields every downstream gets (l7 filters/local.ts). */
-function answerLocally(downstream: ExchangeDownstream, answer: LocalResponse, method: string): void {
+/** A request filter's answer on the stream, with the fields every downstream gets (l7 filters/local.ts). */
+function answerLocally(downstream: ExchangeDownstream, answer: LocalResponse, method: string): number {
   const body = Buffer.from(answer.body, 'utf8');
   downstream.sendHead(answer.status, localResponseFields(answer, new Date().toUTCString(), body.length));
   if (method !== 'HEAD' && body.length > 0) downstream.sendData(body);
   downstream.end();
+  return method === 'HEAD' ? 0 : body.length;
 }
 
-function headerValue(headers: IncomingHttpHeaders, name: string): string | undefined {
-  const value = headers[name];
-  return Array.isArray(value) ? value.join(', ') : value;
-}
+const noTries: ReadonlySet<string> = new Set();
 
-function cookieValue(headers: IncomingHttpHeaders, name: string): string | undefined {
+function cookieOf(headers: IncomingHttpHeaders, name: string): string | undefined {
   const raw = headers.cookie;
   const text = Array.isArray(raw) ? raw.join('; ') : raw;
-  if (!text) return undefined;
-  for (const part of text.split(';')) {
-    const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
-  }
-  return undefined;
+  return text ? cookieValue(text, name) : undefined;
 }
 
 export class StreamDispatch {
@@ -76,6 +77,10 @@ export class StreamDispatch {
   /** null when no route of this listener targets an HTTP/2 pool: every stream goes to the L7 exchange unmatched. */
   private readonly router: Router | null;
   private readonly forwarded: ForwardedHeaders;
+  /** The access record of this listener's requests to HTTP/2 pools, reused (written at once). */
+  private readonly record = new AccessRecord();
+  /** Each pool config's `retries:`, compiled once (a reload brings new config objects). */
+  private readonly retryPolicies = new WeakMap<PoolConfig, RetryPolicy>();
 
   constructor(listener: ListenerConfig, deps: DispatchDeps) {
     this.listener = listener;
@@ -122,47 +127,84 @@ export class StreamDispatch {
     return { pool, config, action: route.action, name: route.name, path, target, filters: route.filters };
   }
 
-  /** The access-log line of a request proxied to an HTTP/2 pool. */
-  private logProxied(started: number, client: string, method: unknown, host: unknown, route: H2Route, log: H2ProxyLog | CodecExchangeLog): void {
+  private retryPolicyOf(config: PoolConfig): RetryPolicy {
+    let policy = this.retryPolicies.get(config);
+    if (policy === undefined) {
+      policy = compileRetryPolicy(config.retries);
+      this.retryPolicies.set(config, policy);
+    }
+    return policy;
+  }
+
+  /**
+   * The access-log line of a request proxied to an HTTP/2 pool: the L7 listener's one record and writer,
+   * so it carries the fields of every other request's line (request_id, trace_id, tries, phase timings).
+   */
+  private logProxied(started: number, request: LoggedRequest, route: H2Route, log: CodecExchangeLog): void {
     if (!this.listener.access_log) return;
-    this.deps.accessLog.info({
-      client,
-      proto: 'h2',
-      method,
-      host,
-      path: route.target,
-      status: log.status,
-      grpc_status: log.grpcStatus,
-      bytes_in: log.bytesIn,
-      bytes_out: log.bytesOut,
-      route: route.name,
-      pool: route.pool.name,
-      backend: 'backend' in log ? log.backend : undefined,
-      error: log.error,
-      total_ms: Math.round((this.deps.clock.monotonic() - started) * 1000) / 1000,
-    });
+    const rec = this.record;
+    rec.requestId = request.requestId;
+    rec.client = request.client;
+    rec.method = request.method;
+    rec.host = request.host;
+    rec.path = route.target;
+    rec.status = log.status;
+    rec.bytesIn = log.bytesIn;
+    rec.bytesOut = log.bytesOut;
+    rec.route = route.name;
+    rec.pool = route.pool.name;
+    rec.backend = log.backend;
+    rec.protocol = 'h2';
+    rec.traceId = request.traceId;
+    rec.grpcStatus = log.grpcStatus ?? '';
+    rec.attempts = log.attempts;
+    rec.tried = log.tried;
+    rec.tStart = started;
+    rec.tHead = 0;
+    rec.tConnected = log.tConnected;
+    rec.tFirstByte = log.tFirstByte;
+    this.deps.http.writeAccess(rec, this.deps.http.now());
   }
 
   private proxyExchange(request: ExchangeRequest, downstream: ExchangeDownstream, encrypted: boolean, localPort: number, route: H2Route, header: (name: string) => string | undefined): ExchangeHandle {
-    const { clock } = this.deps;
+    const { clock, http } = this.deps;
     const { pool, config, action, path, target } = route;
-    const started = clock.monotonic();
+    const started = http.now();
     const view: IncomingHttpHeaders = { ':authority': request.authority };
     const fields = request.headers;
     for (let i = 0; i < fields.length; i += 2) view[fields[i]] = fields[i + 1];
     const scheme = encrypted ? 'https' : 'http';
     const extra = this.forwarded.compute(view, request.peerAddress, scheme, localPort);
+    // the trace context the HTTP/1.1 path sends: the edge's span as the traceparent (the client's
+    // tracestate only with its own trace), no trace token; the request id is the client's or the one
+    // the forwarded headers set
+    const idName = this.listener.forwarded.request_id === false ? '' : this.listener.forwarded.request_id.toLowerCase();
+    const trace = http.startTrace(fields);
+    const logged: LoggedRequest = { requestId: idName === '' ? '' : (extra[idName] ?? header(idName) ?? ''), traceId: trace.traceId, client: request.peerAddress, method: request.method, host: request.authority };
     const upstreamFields: string[] = [];
-    for (let i = 0; i < fields.length; i += 2) if (extra[fields[i]] === undefined) upstreamFields.push(fields[i], fields[i + 1]);
+    for (let i = 0; i < fields.length; i += 2) {
+      const name = fields[i];
+      if (extra[name] !== undefined || name === 'traceparent' || name === 'x-switchyard-trace' || (name === 'tracestate' && !trace.continued)) continue;
+      upstreamFields.push(name, fields[i + 1]);
+    }
     for (const name in extra) upstreamFields.push(name, extra[name]);
+    upstreamFields.push('traceparent', `00-${trace.traceId}-${trace.spanId}-${trace.flags}`);
     const filters = route.filters;
     let context: FilterContext | null = null;
     if (filters !== null) {
-      context = this.filterContext(request.method, path, request.authority, scheme, view, request.peerAddress, extra);
+      context = {
+        method: request.method,
+        path,
+        host: request.authority,
+        scheme,
+        clientAddress: this.forwarded.client(view, request.peerAddress),
+        requestId: logged.requestId,
+        header,
+      };
       const answer = filters.onRequest(context);
       if (answer !== undefined) {
-        answerLocally(downstream, answer, request.method);
-        this.logProxied(started, request.peerAddress, request.method, request.authority, route, { status: answer.status, grpcStatus: undefined, bytesIn: 0, bytesOut: answer.body.length, error: undefined });
+        const bytesOut = answerLocally(downstream, answer, request.method);
+        this.logProxied(started, logged, route, { status: answer.status, grpcStatus: undefined, bytesIn: 0, bytesOut, backend: '', attempts: 0, tried: noTries, tConnected: 0, tFirstByte: 0 });
         return answeredHandle;
       }
       if (filters.editsUpstream) filters.onUpstreamRequest(context, new FlatWriter(upstreamFields));
@@ -173,102 +215,24 @@ export class StreamDispatch {
       sessions: this.deps.sessions(pool.name, config),
       request: { ...request, path: upstreamTarget(action, target, path), headers: upstreamFields },
       upstreamHost: action.upstreamHost,
-      balance: { clientAddress: request.peerAddress, path, header, cookie: (name) => cookieValue(view, name) },
-      attempts: config.retries.attempts + 1,
+      balance: { clientAddress: request.peerAddress, path, header, cookie: (name) => cookieOf(view, name) },
+      retry: this.retryPolicyOf(config),
+      budget: this.deps.http.retryBudget(pool.name),
+      retryClock: this.deps.http,
       responseTimeoutMs: action.responseTimeout >= 0 ? action.responseTimeout : this.listener.timeouts.upstream_response,
       grpc,
       clock,
-      onDone: (log) => this.logProxied(started, request.peerAddress, request.method, request.authority, route, log),
+      onDone: (log) => this.logProxied(started, logged, route, log),
       onResponseHead: filters !== null && filters.editsResponse ? (head) => filters.onResponse(context!, new FlatWriter(head)) : undefined,
     });
   }
 
-  /** What the route's filters see of a request proxied to an HTTP/2 pool. */
-  private filterContext(method: string, path: string, host: string, scheme: 'http' | 'https', headers: IncomingHttpHeaders, peer: string, extra: Readonly<Record<string, string>>): FilterContext {
-    const idName = this.forwarded.requestIdName;
-    return {
-      method,
-      path,
-      host,
-      scheme,
-      clientAddress: this.forwarded.client(headers, peer),
-      requestId: idName === '' ? '' : (extra[idName] ?? headerValue(headers, idName) ?? ''),
-      header: (name) => headerValue(headers, name),
-    };
-  }
-
+  /**
+   * A stream of node:http2 (http2.engine: node): through the same exchange as the codec's requests — the
+   * L7 core, or the HTTP/2 upstream core for routes to HTTP/2 pools.
+   */
   readonly dispatch = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, rawHeaders: string[], context: StreamContext): StreamCloseListener | undefined => {
-    if (this.router !== null) {
-      const authority = String(headers[':authority'] ?? headers.host ?? '');
-      const route = this.h2Route(String(headers[':method']), authority, String(headers[':path'] ?? '/'), (name) => headerValue(headers, name));
-      if (route === 'bad') {
-        stream.respond({ ':status': 400, 'content-type': 'text/plain; charset=utf-8', ...this.deps.responseHeaders });
-        stream.end('400 bad request\n');
-        return undefined;
-      }
-      if (route !== null) {
-        this.proxy(stream, headers, context, route);
-        return undefined;
-      }
-    }
-    return exchangeStream(this.deps.http, stream, headers, rawHeaders, context, this.deps.responseHeaders);
-  };
-
-  private proxy(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, context: StreamContext, route: H2Route): void {
-    const { clock } = this.deps;
-    const { pool, config, action, path, target } = route;
-    const started = clock.monotonic();
-    const scheme = context.encrypted ? 'https' : 'http';
-    const balance: BalanceInput = {
-      clientAddress: context.peerAddress,
-      path,
-      header: (name) => headerValue(headers, name),
-      cookie: (name) => cookieValue(headers, name),
-    };
-    const sessions = this.deps.sessions(pool.name, config);
     const localPort = stream.session?.socket?.localPort ?? this.listener.listen.port;
-    const extraHeaders = this.forwarded.compute(headers, context.peerAddress, scheme, localPort);
-    const filters = route.filters;
-    let filterContext: FilterContext | null = null;
-    if (filters !== null) {
-      const method = String(headers[':method']);
-      filterContext = this.filterContext(method, path, String(headers[':authority'] ?? headers.host ?? ''), scheme, headers, context.peerAddress, extraHeaders);
-      const answer = filters.onRequest(filterContext);
-      if (answer !== undefined) {
-        const body = Buffer.from(answer.body, 'utf8');
-        const fields = localResponseFields(answer, new Date().toUTCString(), body.length);
-        const out: Record<string, string | string[]> = { ':status': String(answer.status), ...this.deps.responseHeaders };
-        const writer = new RecordWriter(out);
-        for (let i = 0; i < fields.length; i += 2) writer.add(fields[i], fields[i + 1]);
-        stream.respond(out);
-        stream.end(method === 'HEAD' ? undefined : body);
-        this.logProxied(started, context.peerAddress, method, headers[':authority'], route, { status: answer.status, grpcStatus: undefined, bytesIn: 0, bytesOut: body.length, error: undefined });
-        return;
-      }
-    }
-    const proxy = new H2StreamProxy(
-      {
-        stream,
-        headers,
-        context,
-        extraHeaders,
-        responseHeaders: this.deps.responseHeaders,
-        balance,
-        clock,
-        logger: this.deps.logger,
-        onDone: (log) => this.logProxied(started, context.peerAddress, headers[':method'], headers[':authority'], route, log),
-        onUpstreamHead: filters !== null && filters.editsUpstream ? (out) => filters.onUpstreamRequest(filterContext!, new RecordWriter(out)) : undefined,
-        onResponseHead: filters !== null && filters.editsResponse ? (out) => filters.onResponse(filterContext!, new RecordWriter(out)) : undefined,
-      },
-      {
-        pool,
-        sessions,
-        path: upstreamTarget(action, target, path),
-        upstreamHost: action.upstreamHost,
-        attempts: config.retries.attempts + 1,
-        responseTimeoutMs: action.responseTimeout >= 0 ? action.responseTimeout : this.listener.timeouts.upstream_response,
-      },
-    );
-    proxy.start();
-  }
+    return exchangeStream((request, downstream) => this.exchange(request, downstream, context.encrypted, localPort), stream, headers, rawHeaders, context, this.deps.responseHeaders);
+  };
 }

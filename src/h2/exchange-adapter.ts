@@ -3,13 +3,19 @@
 // ExchangeDownstream, written to the stream with HTTP/2 flow control carried both ways.
 import { constants, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import type { EdgeError } from '../core/index.ts';
-import type { ExchangeDownstream, ExchangeHandle, ExchangeRequest, HttpListener } from '../l7/index.ts';
+import type { ExchangeDownstream, ExchangeHandle, ExchangeRequest } from '../l7/index.ts';
 import { requestFieldsFromRaw, responseHeadersFromFlat } from './headers.ts';
 import { grpcCodeForHttp, isGrpc, respondGrpcStatus } from './grpc.ts';
 import type { StreamCloseListener, StreamContext } from './frontend.ts';
 
 const waitOptions = { waitForTrailers: true };
 const noWaitOptions = {};
+const endOptions = { endStream: true };
+
+function headerIn(flat: readonly string[], name: string): boolean {
+  for (let i = 0; i < flat.length; i += 2) if (flat[i] === name) return true;
+  return false;
+}
 
 class StreamDownstream implements ExchangeDownstream, StreamCloseListener {
   private readonly stream: ServerHttp2Stream;
@@ -41,6 +47,14 @@ class StreamDownstream implements ExchangeDownstream, StreamCloseListener {
     for (let i = 0; i < headers.length; i += 2) {
       if (headers[i] === 'trailer') trailers = true;
       else if (headers[i] === 'content-length') length = Number(headers[i + 1]);
+    }
+    if (this.grpc && headerIn(headers, 'grpc-status')) {
+      // a gRPC head that carries the status is the trailers-only form: one HEADERS frame with END_STREAM;
+      // the response is complete, so the stream's close is no abort
+      this.ended = true;
+      this.done = true;
+      this.stream.respond(responseHeadersFromFlat(status, headers, this.extra), endOptions);
+      return;
     }
     this.waitsForTrailers = trailers;
     // with a known length, the chunk that completes the body ends the stream in the same call (one
@@ -108,9 +122,13 @@ class StreamDownstream implements ExchangeDownstream, StreamCloseListener {
   }
 }
 
-/** Hands one stream to the L7 core; the stream is owned by the exchange from here on. Returns what the frontend tells of the stream's close. */
+/**
+ * Hands one stream to `exchange` (the listener's dispatch: the L7 core, or the HTTP/2 upstream core for
+ * routes to HTTP/2 pools); the stream is owned by the exchange from here on. Returns what the frontend
+ * tells of the stream's close.
+ */
 export function exchangeStream(
-  listener: HttpListener,
+  exchange: (request: ExchangeRequest, downstream: ExchangeDownstream) => ExchangeHandle,
   stream: ServerHttp2Stream,
   headers: IncomingHttpHeaders,
   rawHeaders: readonly string[],
@@ -126,10 +144,10 @@ export function exchangeStream(
     scheme: context.encrypted ? 'https' : 'http',
     headers: fields,
     peerAddress: context.peerAddress,
-    contentLength: ended ? 0 : contentLength,
+    contentLength: ended ? 0 : contentLength === 0 ? -1 : contentLength, // as the codec's frontend: only END_STREAM ends a body
   };
   const downstream = new StreamDownstream(stream, context, isGrpc(headers['content-type']), responseExtra);
-  const handle = listener.handleExchange(request, downstream);
+  const handle = exchange(request, downstream);
   downstream.handle = handle;
   if (!ended) {
     stream.on('data', (chunk: Buffer) => handle.bodyData(chunk));

@@ -37,7 +37,12 @@ export function validName(name: string): boolean {
   return name.length > 0 && allIn(name, NAME);
 }
 
-/** A field value: no NUL, CR or LF, and no space or tab at either end. */
+/**
+ * A field value: no control character but HTAB (RFC 9113 §8.2.1 forbids NUL, CR and LF; RFC 9110 §5.5 makes
+ * the other controls and DEL invalid too, and a downgraded request carries the value to an HTTP/1.1 parser
+ * that refuses them: llhttp answers 400, so the edge would forward a request its upstream cannot read,
+ * where the edge's own HTTP/1.1 parser refuses the same field), and no space or tab at either end.
+ */
 export function validValue(value: string): boolean {
   const n = value.length;
   if (n === 0) return true;
@@ -46,7 +51,7 @@ export function validValue(value: string): boolean {
   if (first === 0x20 || first === 0x09 || last === 0x20 || last === 0x09) return false;
   for (let i = 0; i < n; i++) {
     const c = value.charCodeAt(i);
-    if (c === 0 || c === 0x0a || c === 0x0d) return false;
+    if ((c < 0x20 && c !== 0x09) || c === 0x7f) return false;
   }
   return true;
 }

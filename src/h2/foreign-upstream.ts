@@ -13,7 +13,7 @@ export type SessionsFor = (pool: string, config: PoolConfig) => H2UpstreamSessio
 export function proxyForeignExchange(sessionsFor: SessionsFor, pool: UpstreamPool, request: ExchangeRequest, downstream: ExchangeDownstream, target: ForeignTarget): ExchangeHandle | undefined {
   const config = pool.poolConfig;
   if (config === undefined || config.protocol === 'http1') return undefined;
-  const proxy = new H2ExchangeProxy(pool, sessionsFor(pool.name, config), request, downstream, target, config.retries.attempts + 1);
+  const proxy = new H2ExchangeProxy(pool, sessionsFor(pool.name, config), request, downstream, target);
   proxy.start();
   return proxy;
 }

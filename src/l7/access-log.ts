@@ -65,6 +65,7 @@ const K_POOL = encodeAscii(',"pool":');
 const K_BACKEND = encodeAscii(',"backend":');
 const K_PROTOCOL = encodeAscii(',"protocol":');
 const K_TRACE_ID = encodeAscii(',"trace_id":');
+const K_GRPC_STATUS = encodeAscii(',"grpc_status":');
 const K_ATTEMPTS = encodeAscii(',"attempts":');
 const K_TRIED = encodeAscii(',"tried":');
 const K_HEADERS_MS = encodeAscii(',"headers_ms":');
@@ -145,6 +146,8 @@ export class AccessRecord implements AccessFields {
   /** The request's headers, read only by the combined format (Referer, User-Agent); cleared by the write. */
   headers: AccessRequestHeaders | null = null;
   traceId = '';
+  /** A gRPC call's grpc-status ('' leaves the field out: not a gRPC call, or it ended without one). */
+  grpcStatus = '';
   attempts = 1;
   tried: ReadonlySet<string> | null = null;
   /** Monotonic milliseconds; a phase at 0 did not happen and is left out. */
@@ -170,6 +173,7 @@ function writeGeneric(log: Logger, rec: AccessRecord, now: number): void {
     backend: rec.backend || undefined,
     protocol: rec.protocol || undefined,
     trace_id: rec.traceId || undefined,
+    grpc_status: rec.grpcStatus || undefined,
     attempts: rec.attempts > 1 ? rec.attempts : undefined,
     tried: rec.attempts > 1 ? [...(rec.tried ?? [])] : undefined,
     headers_ms: ms(rec.tStart, rec.tHead),
@@ -190,7 +194,7 @@ export function writeAccessLog(log: Logger, rec: AccessRecord, now: number, batc
   if (internals.format !== 'json') return writeFormatted(log, internals, rec, headers, now, batch);
   const tried = rec.attempts > 1 ? JSON.stringify(rec.tried === null ? [] : [...rec.tried]) : '';
   // worst case: every character of a request string escaped as \u00XX (6 bytes), or 3 bytes of UTF-8
-  const variable = rec.requestId.length + rec.client.length + rec.method.length + rec.host.length + rec.path.length + rec.route.length + rec.pool.length + rec.backend.length + rec.protocol.length + rec.traceId.length;
+  const variable = rec.grpcStatus.length + rec.requestId.length + rec.client.length + rec.method.length + rec.host.length + rec.path.length + rec.route.length + rec.pool.length + rec.backend.length + rec.protocol.length + rec.traceId.length;
   const line = batch.line;
   if (variable * 6 + tried.length * 3 + internals.prefix.length + LINE_FIXED > line.capacity) return writeGeneric(log, rec, now);
   line.reset();
@@ -209,6 +213,7 @@ export function writeAccessLog(log: Logger, rec: AccessRecord, now: number, batc
   if (rec.backend.length > 0) line.strField(K_BACKEND, rec.backend);
   if (rec.protocol.length > 0) line.strField(K_PROTOCOL, rec.protocol);
   if (rec.traceId.length > 0) line.strField(K_TRACE_ID, rec.traceId);
+  if (rec.grpcStatus.length > 0) line.strField(K_GRPC_STATUS, rec.grpcStatus);
   if (rec.attempts > 1) {
     line.intField(K_ATTEMPTS, rec.attempts);
     line.bytes(K_TRIED);

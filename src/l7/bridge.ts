@@ -23,9 +23,10 @@ import { normalizePath } from './parse/path.ts';
 import { edgeServerTiming } from './edge-timing.ts';
 import { writeAccessLog } from './access-log.ts';
 import { bridgeTrace, bridgeRequestHead, firstValue, joinedValues, type BridgeTrace } from './bridge-head.ts';
-import { NO_RETRY, R_CONNECT_ERROR, R_RESET, R_TIMEOUT, type RetryPolicy } from './retry-policy.ts';
+import { NO_RETRY, R_CONNECT_ERROR, R_RESET, R_TIMEOUT, retryEnabled, type RetryPolicy } from './retry-policy.ts';
 import { RequestBuffer, type BufferOwner } from './request-buffer.ts';
 import { FlatWriter, localResponseFields, type FilterChain, type FilterContext, type LocalResponse } from './filters/index.ts';
+import { cookieValue } from './parse/cookie.ts';
 
 const RESPONSE_DROP = (1 << H_CONNECTION) | (1 << H_HOP) | (1 << H_UPGRADE) | (1 << H_TRANSFER_ENCODING) | (1 << H_HIDDEN);
 
@@ -133,10 +134,8 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     const h = this.request.headers;
     for (let i = 0; i < h.length; i += 2) {
       if (h[i] !== 'cookie') continue;
-      for (const part of h[i + 1].split(';')) {
-        const eq = part.indexOf('=');
-        if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
-      }
+      const value = cookieValue(h[i + 1], name);
+      if (value !== undefined) return value;
     }
     return undefined;
   }
@@ -263,7 +262,7 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     if (this.headSent && !(this.retry.methods.has(this.request.method) && (this.request.contentLength === 0 || this.reqBody !== null))) return false;
     const stale = kind === R_RESET && this.reused && this.tFirstByte === 0 && this.staleRetries === 0 && this.headSent;
     if (!stale) {
-      if (this.attempts - this.staleRetries > this.retry.attempts || (this.retry.on & kind) === 0) return false;
+      if (this.attempts - this.staleRetries > this.retry.attempts || !retryEnabled(this.retry, kind)) return false;
       if (!this.budgetHeld && !this.listener.retryBudget(this.pool.name).tryAcquire(this.listener.now(), this.retry.budget)) return false;
       this.budgetHeld = true;
     }

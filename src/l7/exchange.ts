@@ -609,13 +609,16 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
     rec.bytesOut = this.bytesOut;
     rec.route = this.route?.name ?? '';
     rec.pool = this.pool?.name ?? '';
-    rec.backend = this.lease?.backend.id ?? '';
+    // a request to an HTTP/2 pool: the upstream core there holds the lease and counts the tries
+    const foreign = this.foreign?.tries;
+    rec.backend = this.lease?.backend.id ?? foreign?.backend ?? '';
     rec.protocol = '';
     rec.minor = head.minor;
     rec.headers = head;
     rec.traceId = this.traceId;
-    rec.attempts = this.attempts;
-    rec.tried = this.tried;
+    const foreignTries = foreign?.tries ?? 0;
+    rec.attempts = foreignTries > 0 ? foreignTries : this.attempts;
+    rec.tried = foreignTries > 1 ? foreign!.failedBackends!() : this.tried;
     rec.tStart = this.tStart;
     rec.tHead = this.tHead;
     rec.tConnected = this.tConnected;

@@ -17,6 +17,7 @@ import { CONTINUE_100 } from './local-response.ts';
 import { reasonPhrase } from './reason.ts';
 import { P_DONE, P_RESPONDING, P_ROUTING, P_WAITING } from './phases.ts';
 import { FlatWriter } from './filters/index.ts';
+import { NO_RETRY } from './retry-policy.ts';
 
 const HTTP2_PROTOCOLS: ReadonlySet<string> = new Set(['h2c', 'h2', 'grpc']);
 /** Response fields that describe the HTTP/1.1 connection or framing: the relay writes its own. */
@@ -61,6 +62,8 @@ function requestFields(ex: ProxyExchange): string[] {
 export class ForeignRelay implements ExchangeDownstream, ChunkSink {
   private readonly ex: ProxyExchange;
   private handle: ExchangeHandle | undefined;
+  /** The same handle, kept after the exchange ends: its backend and tries go into the access line. */
+  tries: ExchangeHandle | undefined;
   private headSent = false;
   private chunked = false;
   private noBody = false;
@@ -92,7 +95,13 @@ export class ForeignRelay implements ExchangeDownstream, ChunkSink {
     // the upstream may answer at once (no backend): the exchange is in its waiting state before the call
     ex.foreign = this;
     ex.phase = P_WAITING;
-    const handle = conn.listener.foreignUpstream!(pool, request, this, { upstreamHost: ex.action!.upstreamHost, balance: ex });
+    const handle = conn.listener.foreignUpstream!(pool, request, this, {
+      upstreamHost: ex.action!.upstreamHost,
+      balance: ex,
+      retry: ex.rt.settingsFor(pool).retry ?? NO_RETRY,
+      budget: conn.listener.retryBudget(pool.name),
+      clock: conn.listener,
+    });
     if (handle === undefined) {
       ex.foreign = null;
       ex.phase = P_ROUTING;
@@ -100,6 +109,7 @@ export class ForeignRelay implements ExchangeDownstream, ChunkSink {
     }
     if (ex.phase === P_DONE) return -1;
     this.handle = handle;
+    this.tries = handle;
     this.trailers = head.header('te')?.toLowerCase().includes('trailers') === true;
     if (head.expectContinue && head.minor === 1 && !ex.reqDone) {
       ex.continueSent = true;
@@ -264,16 +274,17 @@ export class ForeignRelay implements ExchangeDownstream, ChunkSink {
   }
 
   /** The exchange ends without the upstream having finished (client gone, timeout, bad body). */
-  abort(): void {
+  abort(timedOut = false): void {
     const handle = this.handle;
     this.handle = undefined;
-    handle?.abort();
+    handle?.abort(timedOut);
   }
 
   /** A deadline passed: 504 (or 408 for a stalled request body) when nothing was sent, else cut. */
   timedOut(): void {
     const ex = this.ex;
-    this.abort();
+    // a stalled request body is the client's doing; a missed response deadline the upstream's
+    this.abort(ex.reqDone && ex.phase !== P_RESPONDING);
     if (ex.phase === P_RESPONDING) {
       ex.outcome = 'timeout';
       ex.finish();

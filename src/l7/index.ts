@@ -31,6 +31,11 @@ export type {
   ForeignTarget,
 } from './types.ts';
 export { upstreamSettingsFromPools } from './settings.ts';
+// For src/h2: requests proxied to HTTP/2 pools log the same record as every other request.
+export { AccessRecord } from './access-log.ts';
+export type { BridgeTrace } from './bridge-head.ts';
+// For src/h2: requests to HTTP/2 pools retry under the same policy, budget and replay limit as HTTP/1.1 ones.
+export { compileRetryPolicy, retryEnabled, NO_RETRY, REPLAY_LIMIT, R_CONNECT_ERROR, R_RESET, R_TIMEOUT, RetryBudget, type RetryPolicy } from './retry-policy.ts';
 
 export function createHttpListener(listener: ListenerConfig, deps: HttpListenerDeps): HttpListener {
   return new HttpListenerImpl(listener, deps);
@@ -43,3 +48,6 @@ export { TrustedProxies, clientFromChain, normalizePeer } from './forwarded.ts';
 // For src/h2: streams proxied to HTTP/2 pools are routed on, and forward, the path HTTP/1.1 would.
 export { normalizePath } from './parse/path.ts';
 export { FlatWriter, RecordWriter, localResponseFields, builtinFilters, type FilterChain, type FilterRegistry, type FilterContext, type HeaderWriter, type HttpFilter, type LocalResponse, type FilterFactory } from './filters/index.ts';
+export { cookieValue } from './parse/cookie.ts';
+// For src/diag: a traceparent read by the one W3C parser.
+export { parseTraceparent } from './trace-context.ts';

@@ -11,7 +11,8 @@ import { HttpConnection } from './connection.ts';
 import { UpstreamConnector } from './upstream/connector.ts';
 import { bridgeExchange } from './bridge.ts';
 import { ChunkPool } from './chunk-writer.ts';
-import { AccessLogBatch } from './access-log.ts';
+import { AccessLogBatch, writeAccessLog, type AccessRecord } from './access-log.ts';
+import { bridgeTrace, type BridgeTrace } from './bridge-head.ts';
 import { ResponseHead } from './parse/response-head.ts';
 import { RetryBudget } from './retry-policy.ts';
 import { TraceIds } from './trace-context.ts';
@@ -125,6 +126,14 @@ export class HttpListenerImpl implements HttpListener {
       this.retryBudgets.set(pool, budget);
     }
     return budget;
+  }
+
+  startTrace(headers: readonly string[]): BridgeTrace {
+    return bridgeTrace(headers, this.traceIds, this.traceToken);
+  }
+
+  writeAccess(record: AccessRecord, now: number): void {
+    writeAccessLog(this.accessLog, record, now, this.accessBatch);
   }
 
   /**

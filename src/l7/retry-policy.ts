@@ -35,6 +35,14 @@ const DEFAULT_IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
 /** No retries (pools without a config); the keep-alive race is still resent for idempotent methods. */
 export const NO_RETRY: RetryPolicy = { attempts: 0, on: 0, statuses: [], methods: DEFAULT_IDEMPOTENT, budget: 0, perTryTimeout: -1 };
 
+/**
+ * Whether `retries.on` enables retrying a try that failed with `kind`: an R_* bit, or an upstream status
+ * (502, 503, 504, …). The one reading of `on` for every protocol pair (HTTP/1.1 and HTTP/2 upstreams).
+ */
+export function retryEnabled(policy: RetryPolicy, kind: number): boolean {
+  return kind >= 100 ? policy.statuses.includes(kind) : (policy.on & kind) !== 0;
+}
+
 export function compileRetryPolicy(config: RetriesConfig): RetryPolicy {
   let on = 0;
   const statuses: number[] = [];

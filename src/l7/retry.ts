@@ -6,14 +6,8 @@
 // Functions over the exchange's state, like response-relay.ts, to keep exchange.ts about one try.
 import type { LeaseOutcome } from '../pool/types.ts';
 import type { ProxyExchange } from './exchange.ts';
-import { REPLAY_LIMIT } from './retry-policy.ts';
+import { REPLAY_LIMIT, retryEnabled } from './retry-policy.ts';
 import { P_CONNECTING, P_WAITING, copyOf } from './phases.ts';
-
-/** `kind`: an R_* bit of retry-policy.ts, or an upstream status (502, 503, 504, …). */
-function enabled(ex: ProxyExchange, kind: number): boolean {
-  const policy = ex.retry;
-  return kind >= 100 ? policy.statuses.includes(kind) : (policy.on & kind) !== 0;
-}
 
 /** Whether the request can be written again: nothing sent on this try, or an idempotent method whose sent body is kept. */
 function resendable(ex: ProxyExchange): boolean {
@@ -28,7 +22,7 @@ function resendable(ex: ProxyExchange): boolean {
 export function retryOnAnotherBackend(ex: ProxyExchange, kind: number, outcome: LeaseOutcome): boolean {
   if (ex.phase !== P_CONNECTING && ex.phase !== P_WAITING) return false;
   if (ex.bytesOut !== 0 || ex.lease === null || ex.pool === null) return false;
-  if (ex.attempts - ex.staleRetries > ex.retry.attempts || !enabled(ex, kind) || !resendable(ex)) return false;
+  if (ex.attempts - ex.staleRetries > ex.retry.attempts || !retryEnabled(ex.retry, kind) || !resendable(ex)) return false;
   const now = ex.conn.listener.now();
   let acquired = false;
   if (!ex.budgetHeld) {

@@ -2,7 +2,8 @@
 // the edge's own span, continuing the client's trace when it sent a valid traceparent, else starting
 // one. Ids come from a per-listener block of random bytes (one getrandom call per ~170 requests, no
 // per-request syscall).
-import { randomFillSync, timingSafeEqual } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
+import { sameToken } from '../core/index.ts';
 
 const BLOCK = 4096;
 
@@ -59,10 +60,7 @@ export function parseTraceparent(value: string): { traceId: string; flags: strin
 
 /** Constant-time comparison of the x-switchyard-trace value with the admin token. */
 export function tokenMatches(value: string, token: string | undefined): boolean {
-  if (token === undefined || token.length === 0) return false;
-  const a = Buffer.from(value, 'latin1');
-  const b = Buffer.from(token, 'latin1');
-  return a.length === b.length && timingSafeEqual(a, b);
+  return sameToken(value, token);
 }
 
 /** How each balancing policy chooses, for the trace's edge_balance entry. */

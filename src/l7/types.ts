@@ -4,7 +4,9 @@ import type { Component, HasStatus, Clock, Logger, EdgeError } from '../core/ind
 import type { BalanceInput, Lease } from '../pool/types.ts';
 import type { ListenerConfig, PoolConfig } from '../config/index.ts';
 import type { Socket } from 'node:net';
-import type { RetryPolicy } from './retry-policy.ts';
+import type { RetryBudget, RetryPolicy } from './retry-policy.ts';
+import type { AccessRecord } from './access-log.ts';
+import type { BridgeTrace } from './bridge-head.ts';
 import type { FilterRegistry } from './filters/index.ts';
 import type { UpstreamTlsClient } from '../tls/upstream-client.ts';
 
@@ -73,6 +75,10 @@ export interface ForeignTarget {
   upstreamHost: 'client' | 'backend';
   /** The request as balancers see it (client address after trusted proxies, path, headers, cookies). */
   balance: BalanceInput;
+  /** The pool's compiled `retries:` and this listener's retry budget for it, read on the listener's clock. */
+  retry: RetryPolicy;
+  budget: RetryBudget;
+  clock: { now(): number };
 }
 
 /** What onRequestDone sees: route and pool are '' when the request had none. */
@@ -127,6 +133,17 @@ export interface HttpListener extends Component, HasStatus<HttpListenerStatus> {
    * HTTP/1.1 upstream path. See ExchangeDownstream for the contract.
    */
   handleExchange(request: ExchangeRequest, downstream: ExchangeDownstream): ExchangeHandle;
+  /** Monotonic milliseconds on the listener's clock (what retry budgets count with). */
+  now(): number;
+  /** The retry budget of `pool` on this listener, shared by every protocol pair that sends to it. */
+  retryBudget(pool: string): RetryBudget;
+  /** The trace of a request with these flat headers: the client's valid traceparent continued, else a new one. */
+  startTrace(headers: readonly string[]): BridgeTrace;
+  /**
+   * Writes one access-log line for a request another component proxied (src/h2 to HTTP/2 pools), with the
+   * listener's one schema and writer; `record` is the caller's (reused), `now` when the request ended.
+   */
+  writeAccess(record: AccessRecord, now: number): void;
   /** (src/h2) Serves HTTP/1.1 on a socket accepted elsewhere: an https listener's TLS socket after ALPN chose http/1.1. */
   acceptConnection(socket: Socket): void;
 }
@@ -170,6 +187,17 @@ export interface ExchangeHandle {
   bodyEnd(): void;
   /** The downstream can take more data after sendData returned false. */
   drain(): void;
-  /** The client went away: release the upstream, no further calls to the downstream. */
-  abort(): void;
+  /**
+   * The client went away, or the edge gave up: release the upstream, no further calls to the downstream.
+   * `timedOut`: the upstream missed the edge's response deadline (its lease ends as a timeout, which feeds
+   * passive ejection; otherwise as cancelled).
+   */
+  abort(timedOut?: boolean): void;
+  /**
+   * (foreignUpstream handles) What the upstream side tried, for the access line: the last backend ('' when
+   * none), the tries, and the backends tried before the last one (read only when tries > 1).
+   */
+  readonly backend?: string;
+  readonly tries?: number;
+  failedBackends?(): ReadonlySet<string>;
 }

@@ -86,7 +86,10 @@ export class CodecFrontend implements ConnectionEvents {
       scheme: connection.encrypted ? 'https' : 'http',
       headers: fields.fields,
       peerAddress: connection.peerAddress,
-      contentLength: stream.remoteClosed ? 0 : fields.contentLength,
+      // 0 tells L7 the body has ended: only END_STREAM says so. `content-length: 0` on an open stream still
+      // has its END_STREAM (and possibly stray DATA, which the stream resets) to come: unknown until then,
+      // so nothing is sent upstream before the stream proves it is well-formed (RFC 9113 §8.1.1).
+      contentLength: stream.remoteClosed ? 0 : fields.contentLength === 0 ? -1 : fields.contentLength,
     };
     try {
       stream.handle = this.deps.exchange(request, stream, connection.encrypted, connection.socket.localPort ?? 0);

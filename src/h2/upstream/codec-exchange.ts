@@ -5,7 +5,7 @@
 // DEADLINE_EXCEEDED), and the access-log line. Trailers and flow control both ways come from the codec's
 // stream (ExchangeDownstream) and H2ExchangeProxy.
 import { EdgeError, type Clock, type TimerHandle } from '../../core/index.ts';
-import type { ExchangeDownstream, ExchangeHandle, ExchangeRequest, UpstreamPool } from '../../l7/index.ts';
+import type { ExchangeDownstream, ExchangeHandle, ExchangeRequest, RetryBudget, RetryPolicy, UpstreamPool } from '../../l7/index.ts';
 import type { BalanceInput } from '../../pool/index.ts';
 import { grpcStatus, parseGrpcTimeout } from '../grpc.ts';
 import { H2ExchangeProxy } from './exchange-proxy.ts';
@@ -16,7 +16,13 @@ export interface CodecExchangeLog {
   grpcStatus: string | undefined;
   bytesIn: number;
   bytesOut: number;
-  error: string | undefined;
+  /** The last backend tried ('' when none was), the tries, and the backends tried before the last one. */
+  backend: string;
+  attempts: number;
+  tried: ReadonlySet<string>;
+  /** Monotonic ms (retryClock) when the last try's stream went up and its response head came; 0: never. */
+  tConnected: number;
+  tFirstByte: number;
 }
 
 export interface CodecExchangeOptions {
@@ -26,7 +32,10 @@ export interface CodecExchangeOptions {
   request: ExchangeRequest;
   upstreamHost: 'client' | 'backend';
   balance: BalanceInput;
-  attempts: number;
+  /** The pool's `retries:` and the listener's budget for it; retryClock is what the budget counts with. */
+  retry: RetryPolicy;
+  budget: RetryBudget;
+  retryClock: { now(): number };
   /** Until the response head (not for gRPC, whose deadline is the client's grpc-timeout). */
   responseTimeoutMs: number;
   grpc: boolean;
@@ -46,7 +55,6 @@ class CodecExchange implements ExchangeDownstream, ExchangeHandle {
   private grpcStatus: string | undefined;
   private bytesIn = 0;
   private bytesOut = 0;
-  private error: string | undefined;
   private done = false;
 
   constructor(downstream: ExchangeDownstream, options: CodecExchangeOptions) {
@@ -59,15 +67,21 @@ class CodecExchange implements ExchangeDownstream, ExchangeHandle {
     const grpcTimeout = options.grpc ? parseGrpcTimeout(headerOf(options.request.headers, 'grpc-timeout')) : undefined;
     const timeout = grpcTimeout ?? (options.grpc ? 0 : options.responseTimeoutMs);
     if (timeout > 0) this.timer = options.clock.setTimeout(() => this.timedOut(grpcTimeout !== undefined), timeout);
-    this.proxy = new H2ExchangeProxy(options.pool, options.sessions, options.request, this, { upstreamHost: options.upstreamHost, balance: options.balance }, options.attempts);
+    this.proxy = new H2ExchangeProxy(options.pool, options.sessions, options.request, this, {
+      upstreamHost: options.upstreamHost,
+      balance: options.balance,
+      retry: options.retry,
+      budget: options.budget,
+      clock: options.retryClock,
+    });
     this.proxy.start();
   }
 
   private timedOut(deadline: boolean): void {
     this.timer = null;
     if (this.done) return;
-    this.error = deadline ? 'deadline exceeded' : 'upstream response timeout';
-    this.proxy?.abort();
+    // the client's own deadline says nothing of the backend; a missed upstream_response does
+    this.proxy?.abort(!deadline);
     if (deadline && this.status !== 0) {
       // the response is under way: its end carries the status
       this.end(['grpc-status', String(grpcStatus.DEADLINE_EXCEEDED), 'grpc-message', 'deadline exceeded at the proxy']);
@@ -85,7 +99,18 @@ class CodecExchange implements ExchangeDownstream, ExchangeHandle {
     if (this.done) return;
     this.done = true;
     this.clearTimer();
-    this.options.onDone({ status: this.status, grpcStatus: this.grpcStatus, bytesIn: this.bytesIn, bytesOut: this.bytesOut, error: this.error });
+    const proxy = this.proxy;
+    this.options.onDone({
+      status: this.status,
+      grpcStatus: this.grpcStatus,
+      bytesIn: this.bytesIn,
+      bytesOut: this.bytesOut,
+      backend: proxy?.backend ?? '',
+      attempts: proxy?.tries ?? 0,
+      tried: proxy !== null && proxy.tries > 1 ? proxy.failedBackends() : noneTried,
+      tConnected: proxy?.tConnected ?? 0,
+      tFirstByte: proxy?.tFirstByte ?? 0,
+    });
   }
 
   // ---- ExchangeDownstream (from H2ExchangeProxy) ----
@@ -114,7 +139,6 @@ class CodecExchange implements ExchangeDownstream, ExchangeHandle {
 
   fail(error: EdgeError): void {
     if (this.done) return;
-    this.error ??= error.message;
     if (this.options.grpc && this.status !== 0) {
       // a gRPC response under way ends with a status in its trailers, not a reset
       this.end(['grpc-status', String(grpcStatus.UNAVAILABLE), 'grpc-message', 'upstream reset the stream']);
@@ -153,11 +177,14 @@ class CodecExchange implements ExchangeDownstream, ExchangeHandle {
 
   abort(): void {
     if (this.done) return;
-    this.error ??= 'client closed the stream';
+    // 499: the client went away before the response began (as the HTTP/1.1 path logs it)
+    if (this.status === 0) this.status = 499;
     this.finish();
     this.proxy?.abort();
   }
 }
+
+const noneTried: ReadonlySet<string> = new Set();
 
 function headerOf(flat: readonly string[], name: string): string | undefined {
   for (let i = 0; i < flat.length; i += 2) if (flat[i] === name) return flat[i + 1];

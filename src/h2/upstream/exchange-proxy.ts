@@ -1,20 +1,35 @@
-// An exchange from another codec (an HTTP/1.1 request of the L7 core, HttpListenerDeps.foreignUpstream)
-// proxied to an upstream HTTP/2 stream of a pool with protocol h2c, h2 or grpc, over the same multiplexed
-// sessions as HTTP/2 clients' streams (H2UpstreamSessions). Backends that cannot be connected, or that
-// refuse the stream before any work (REFUSED_STREAM) while no body byte went up, are retried on the next
-// one (retries.attempts). Body bytes flow with backpressure both ways: a full upstream stream pauses the
-// client's socket (downstream.pauseBody), a slow client pauses the upstream stream (sendData → false).
-// The L7 core owns the timeouts: it calls abort() when it gives up.
-import { constants, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
+// The upstream-attempt core for pools speaking HTTP/2 (h2c, h2, grpc): one exchange — an HTTP/1.1 request
+// of the L7 core (HttpListenerDeps.foreignUpstream) or a request of Switchyard's HTTP/2 codec
+// (codec-exchange.ts) — sent as an upstream HTTP/2 stream over the pool's multiplexed sessions
+// (H2UpstreamSessions): pick → session → send → retry decision → lease outcome (passive ejection).
+//
+// Retries follow the pool's `retries:` exactly as the HTTP/1.1 path reads them (retry-policy.ts): at most
+// `attempts` more tries, each on a backend not tried yet; a failure is retried only when `on` enables it
+// (connect_error, reset, timeout, or a status such as 503, whose response is then discarded unseen), the
+// pool's retry budget has room, and the request can be sent again — nothing went up yet, or the method is
+// in `methods` and every body byte sent is still kept (at most REPLAY_LIMIT bytes). `per_try_timeout`
+// (with `on: timeout`) cancels a try that has no response head in time (RST_STREAM CANCEL). A stream the
+// backend refused (REFUSED_STREAM: it did no work) is resent like HTTP/1.1's keep-alive race: needing
+// neither `on` nor the budget. gRPC calls are retried only when safe: nothing reached a backend (connect
+// error, refused stream), or the backend answered trailers-only `grpc-status: 14` (UNAVAILABLE) before any
+// response headers — never once a response byte went to the client.
+//
+// Body bytes flow with backpressure both ways: a full upstream stream pauses the client
+// (downstream.pauseBody), a slow client pauses the upstream stream (sendData → false). The caller owns the
+// whole-response timeout: it calls abort() when it gives up.
+import { constants, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
 import { EdgeError, messageOf } from '../../core/index.ts';
 import type { Lease, LeaseOutcome } from '../../pool/index.ts';
-import type { ExchangeDownstream, ExchangeHandle, ExchangeRequest, ForeignTarget, UpstreamPool } from '../../l7/index.ts';
+import { REPLAY_LIMIT, R_CONNECT_ERROR, R_RESET, R_TIMEOUT, retryEnabled, type ExchangeDownstream, type ExchangeHandle, type ExchangeRequest, type ForeignTarget, type UpstreamPool } from '../../l7/index.ts';
 import { forwardable } from '../headers.ts';
+import { isGrpc } from '../grpc.ts';
 import type { H2UpstreamSessions } from './sessions.ts';
-import { SessionPicker } from './session-pick.ts';
 
 /** Request body bytes held while no upstream stream exists yet (connecting); more pauses the client. */
 const HOLD_LIMIT = 256 * 1024;
+/** Failure kinds besides retry-policy.ts's R_* bits and statuses: retried without `on`. */
+const K_REFUSED = -1;
+const K_GRPC_UNAVAILABLE = -2;
 
 function flatFields(headers: IncomingHttpHeaders): string[] {
   const out: string[] = [];
@@ -27,50 +42,85 @@ function flatFields(headers: IncomingHttpHeaders): string[] {
   return out;
 }
 
+function headerOf(flat: readonly string[], name: string): string | undefined {
+  for (let i = 0; i < flat.length; i += 2) if (flat[i] === name) return flat[i + 1];
+  return undefined;
+}
+
 export class H2ExchangeProxy implements ExchangeHandle {
+  /** Backend ids tried so far, in order (the access log's `tried`). */
+  readonly tried = new Set<string>();
+  /** Tries started (1 + retries). */
+  tries = 0;
+  /** Monotonic ms (target.clock) when the last try's stream went up, and when its response head came; 0: not yet. */
+  tConnected = 0;
+  tFirstByte = 0;
   private readonly pool: UpstreamPool;
   private readonly sessions: H2UpstreamSessions;
   private readonly request: ExchangeRequest;
   private readonly downstream: ExchangeDownstream;
   private readonly target: ForeignTarget;
-  private readonly picker: SessionPicker;
+  private readonly grpc: boolean;
   private upstream: ClientHttp2Stream | undefined;
   private lease: Lease | undefined;
-  private releaseSlot: (() => void) | undefined;
-  /** Copies of the body bytes that arrived before the upstream stream existed. */
+  /** Body chunks not written to the current upstream stream yet (copies: they may be kept for a replay). */
   private held: Buffer[] = [];
   private heldBytes = 0;
+  /** Body chunks written upstream on this try, kept for a resend; null once a resend is impossible. */
+  private replay: Buffer[] | null;
+  private replayBytes = 0;
   private bodyEnded: boolean;
+  /** Body bytes written to the current upstream stream. */
   private bodySent = 0;
   private paused = false;
   private trailers: string[] | undefined;
+  /** The response head went downstream: from here on nothing is retried. */
   private responded = false;
   private status = 0;
   private finished = false;
+  private budgetHeld = false;
+  private perTryTimer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(pool: UpstreamPool, sessions: H2UpstreamSessions, request: ExchangeRequest, downstream: ExchangeDownstream, target: ForeignTarget, attempts: number) {
+  constructor(pool: UpstreamPool, sessions: H2UpstreamSessions, request: ExchangeRequest, downstream: ExchangeDownstream, target: ForeignTarget) {
     this.pool = pool;
     this.sessions = sessions;
     this.request = request;
     this.downstream = downstream;
     this.target = target;
-    this.picker = new SessionPicker(pool, sessions, target.balance, attempts);
+    this.grpc = isGrpc(headerOf(request.headers, 'content-type'));
     this.bodyEnded = request.contentLength === 0;
+    // kept only when a resend could use it: a method that may be resent (any gRPC call, for UNAVAILABLE) whose body can fit
+    const resendable = this.grpc || target.retry.methods.has(request.method);
+    this.replay = target.retry.attempts > 0 && resendable && request.contentLength <= REPLAY_LIMIT ? [] : null;
   }
 
   start(): void {
-    void this.connect();
+    if (this.target.retry.attempts > 0) this.target.budget.request(this.target.clock.now());
+    void this.firstTry();
   }
 
-  // ---- ExchangeHandle (from the L7 core) ----
+  /** Last backend tried ('' before any). */
+  get backend(): string {
+    let last = '';
+    for (const id of this.tried) last = id;
+    return last;
+  }
+
+  /** The access log's `tried`, as the HTTP/1.1 path has it: the backends before the last one, in order. */
+  failedBackends(): ReadonlySet<string> {
+    const failed = new Set(this.tried);
+    failed.delete(this.backend);
+    return failed;
+  }
+
+  // ---- ExchangeHandle (from the L7 core or the codec) ----
 
   bodyData(chunk: Buffer): void {
     if (this.finished) return;
     const copy = Buffer.from(chunk);
     const upstream = this.upstream;
     if (upstream !== undefined && this.held.length === 0) {
-      this.bodySent += copy.length;
-      if (!upstream.write(copy)) this.pauseBody();
+      if (!this.write(upstream, copy)) this.pauseBody();
       return;
     }
     this.held.push(copy);
@@ -88,15 +138,14 @@ export class H2ExchangeProxy implements ExchangeHandle {
     this.upstream?.resume();
   }
 
-  abort(): void {
+  abort(timedOut = false): void {
     if (this.finished) return;
-    this.finished = true;
-    const upstream = this.upstream;
-    if (upstream !== undefined && !upstream.closed && !upstream.destroyed) upstream.close(constants.NGHTTP2_CANCEL);
-    this.release('cancelled');
+    this.settle();
+    this.cancelUpstream();
+    this.release(timedOut && !this.responded ? 'timeout' : 'cancelled');
   }
 
-  // ---- upstream ----
+  // ---- the tries ----
 
   private pauseBody(): void {
     if (this.paused) return;
@@ -110,26 +159,87 @@ export class H2ExchangeProxy implements ExchangeHandle {
     this.downstream.resumeBody();
   }
 
-  /** Pick → session → stream; a backend that cannot be reached is marked tried and the next one picked. */
-  private async connect(): Promise<void> {
+  private async firstTry(): Promise<void> {
     // never answer inside the call that created this proxy: the caller sets up its state first
     await Promise.resolve();
-    const result = await this.picker.next(() => this.finished);
-    if ('abandoned' in result) return;
-    if ('failed' in result) {
-      const error = result.failed;
-      this.fail(error instanceof EdgeError ? error.status : 503, error ? messageOf(error) : `pool ${this.pool.name}: no healthy backend`, 'connect_error');
+    const lease = this.pool.pick(this.target.balance, this.tried);
+    if (lease === undefined) this.fail(503, `pool ${this.pool.name}: no healthy backend`, undefined);
+    else await this.tryOn(lease);
+  }
+
+  /** One try on `lease`'s backend: a session, then the stream. A connect failure is retried when allowed. */
+  private async tryOn(lease: Lease): Promise<void> {
+    this.tries++;
+    this.tried.add(lease.backend.id);
+    this.lease = lease;
+    let acquired: { session: ClientHttp2Session; done: () => void };
+    try {
+      acquired = await this.sessions.acquire(lease.backend);
+    } catch (err) {
+      if (this.finished) return;
+      const next = this.retryable(R_CONNECT_ERROR);
+      this.release('connect_error');
+      if (next !== undefined) return this.tryOn(next);
+      this.fail(err instanceof EdgeError ? err.status : 503, messageOf(err), undefined);
       return;
     }
-    const { lease, session, done } = result.picked;
-    this.lease = lease;
-    this.releaseSlot = done;
-    try {
-      const ended = this.bodyEnded && this.heldBytes === 0;
-      this.send(session.request(this.upstreamHeaders(lease), { endStream: ended }));
-    } catch (err) {
-      this.fail(502, `pool ${this.pool.name}: ${messageOf(err)}`, 'bad_response');
+    if (this.finished) {
+      acquired.done();
+      return;
     }
+    let upstream: ClientHttp2Stream;
+    try {
+      const ended = this.bodyEnded && this.heldBytes === 0 && this.replayBytes === 0;
+      upstream = acquired.session.request(this.upstreamHeaders(lease), { endStream: ended });
+    } catch (err) {
+      acquired.done();
+      this.fail(502, `pool ${this.pool.name}: ${messageOf(err)}`, 'bad_response');
+      return;
+    }
+    upstream.once('close', acquired.done);
+    this.send(upstream);
+  }
+
+  /**
+   * The backend for the next try when the current one, failed with `kind`, may be retried: tries left, the
+   * kind enabled, the request resendable, the budget has room and another backend can be picked.
+   */
+  private retryable(kind: number): Lease | undefined {
+    if (this.finished || this.responded || this.tries > this.target.retry.attempts) return undefined;
+    const policy = this.target.retry;
+    const sent = this.upstream !== undefined;
+    const free = kind === K_REFUSED || kind === K_GRPC_UNAVAILABLE;
+    if (!free && !retryEnabled(policy, kind)) return undefined;
+    // gRPC: only what no backend processed (not sent, refused, UNAVAILABLE before any response)
+    if (this.grpc && sent && !free) return undefined;
+    if (sent && !this.grpc && kind !== K_REFUSED && !policy.methods.has(this.request.method)) return undefined;
+    if (sent && this.bodySent > 0 && this.replay === null) return undefined;
+    const budgeted = kind !== K_REFUSED && !this.budgetHeld;
+    if (budgeted && !this.target.budget.tryAcquire(this.target.clock.now(), policy.budget)) return undefined;
+    const next = this.pool.pick(this.target.balance, this.tried);
+    if (next === undefined && budgeted) this.target.budget.release();
+    else if (budgeted) this.budgetHeld = true;
+    return next;
+  }
+
+  /** Drops the failed try's stream and sends the request again on `next`; the kept body goes first. */
+  private retryOn(next: Lease, outcome: LeaseOutcome): void {
+    this.clearPerTry();
+    this.cancelUpstream();
+    this.upstream = undefined;
+    this.release(outcome);
+    if (this.replay !== null && this.replay.length > 0) {
+      this.held = this.replay.concat(this.held);
+      this.heldBytes += this.replayBytes;
+      this.replay = [];
+      this.replayBytes = 0;
+    }
+    this.bodySent = 0;
+    this.status = 0;
+    this.trailers = undefined;
+    this.tConnected = 0;
+    this.tFirstByte = 0;
+    void this.tryOn(next);
   }
 
   private upstreamHeaders(lease: Lease): OutgoingHttpHeaders {
@@ -151,69 +261,130 @@ export class H2ExchangeProxy implements ExchangeHandle {
     return out;
   }
 
+  /** Writes a body chunk to the current stream, keeping it for a resend while one is possible. */
+  private write(upstream: ClientHttp2Stream, chunk: Buffer): boolean {
+    this.bodySent += chunk.length;
+    const replay = this.replay;
+    if (replay !== null) {
+      this.replayBytes += chunk.length;
+      if (this.replayBytes > REPLAY_LIMIT) this.replay = null;
+      else replay.push(chunk);
+    }
+    return upstream.write(chunk);
+  }
+
   private send(upstream: ClientHttp2Stream): void {
     this.upstream = upstream;
+    this.tConnected = this.target.clock.now();
     upstream.on('error', () => undefined);
-    upstream.on('response', (headers) => this.onResponse(headers));
-    upstream.on('trailers', (trailers) => (this.trailers = flatFields(trailers)));
-    upstream.on('data', (chunk: Buffer) => {
-      if (!this.finished && !this.downstream.sendData(chunk)) upstream.pause();
+    upstream.on('response', (headers, flags: number) => {
+      if (upstream === this.upstream) this.onResponse(headers, (flags & constants.NGHTTP2_FLAG_END_STREAM) !== 0);
     });
-    upstream.on('end', () => this.onEnd());
-    upstream.on('close', () => this.onClose(upstream));
-    upstream.on('drain', () => this.resumeBody());
-    // what arrived while connecting goes up now
-    for (const chunk of this.held) {
-      this.bodySent += chunk.length;
-      upstream.write(chunk);
-    }
+    upstream.on('trailers', (trailers) => {
+      if (upstream === this.upstream) this.trailers = flatFields(trailers);
+    });
+    upstream.on('data', (chunk: Buffer) => {
+      if (upstream === this.upstream && this.responded && !this.finished && !this.downstream.sendData(chunk)) upstream.pause();
+    });
+    upstream.on('end', () => {
+      if (upstream === this.upstream) this.onEnd();
+    });
+    upstream.on('close', () => {
+      if (upstream === this.upstream) this.onClose(upstream);
+    });
+    upstream.on('drain', () => {
+      if (upstream === this.upstream) this.resumeBody();
+    });
+    const perTry = this.target.retry.perTryTimeout;
+    if (perTry >= 0 && !this.grpc && (this.target.retry.on & R_TIMEOUT) !== 0) this.perTryTimer = setTimeout(() => this.perTryTimedOut(), perTry);
+    // what arrived while connecting (and, on a retry, what the failed try had sent) goes up now
+    const held = this.held;
     this.held = [];
     this.heldBytes = 0;
+    for (const chunk of held) this.write(upstream, chunk);
     if (this.bodyEnded && !upstream.writableEnded) upstream.end();
     else this.resumeBody();
   }
 
-  private onResponse(headers: IncomingHttpHeaders): void {
+  /** `ended`: the HEADERS frame carried END_STREAM (a trailers-only gRPC answer). */
+  private onResponse(headers: IncomingHttpHeaders, ended: boolean): void {
     if (this.finished) return;
-    this.responded = true;
+    this.clearPerTry();
     this.status = Number(headers[':status']);
+    this.tFirstByte = this.target.clock.now();
+    const kind = this.grpc ? (ended && headers['grpc-status'] === '14' ? K_GRPC_UNAVAILABLE : 0) : this.target.retry.statuses.includes(this.status) ? this.status : 0;
+    if (kind !== 0) {
+      const next = this.retryable(kind);
+      if (next !== undefined) {
+        // the answer is discarded unseen: the client gets the next backend's
+        this.retryOn(next, 'http_5xx');
+        return;
+      }
+    }
+    this.responded = true;
     this.downstream.sendHead(this.status, flatFields(headers));
   }
 
   private onEnd(): void {
-    if (this.finished) return;
-    if (!this.responded) return; // closed without a response: onClose decides
-    this.finished = true;
+    if (this.finished || !this.responded) return; // closed without a response: onClose decides
+    this.settle();
     this.downstream.end(this.trailers);
   }
 
   private onClose(upstream: ClientHttp2Stream): void {
-    this.releaseSlot?.();
-    this.releaseSlot = undefined;
-    const refused = upstream.rstCode === constants.NGHTTP2_REFUSED_STREAM;
-    if (refused && !this.responded && this.bodySent === 0 && !this.finished && this.picker.canRetry()) {
-      // the backend did no work: safe to send elsewhere
-      this.upstream = undefined;
-      this.release('reset');
-      void this.connect();
-      return;
+    const code = upstream.rstCode;
+    const clean = code === constants.NGHTTP2_NO_ERROR || code === undefined;
+    if (!this.finished && !this.responded) {
+      const next = this.retryable(code === constants.NGHTTP2_REFUSED_STREAM ? K_REFUSED : R_RESET);
+      if (next !== undefined) {
+        this.retryOn(next, 'reset');
+        return;
+      }
     }
-    const clean = upstream.rstCode === constants.NGHTTP2_NO_ERROR || upstream.rstCode === undefined;
     if (!this.finished) {
       if (clean && this.responded) {
-        this.finished = true;
+        this.settle();
         this.downstream.end(this.trailers);
-      } else this.fail(502, `pool ${this.pool.name}: upstream ${this.lease?.backend.id} reset the stream (code ${upstream.rstCode})`, 'reset');
+      } else this.fail(502, `pool ${this.pool.name}: upstream ${this.lease?.backend.id} reset the stream (code ${code})`, 'reset');
     }
-    this.release(clean ? (this.status >= 500 ? 'http_5xx' : 'success') : 'reset');
+    this.release(clean && this.responded ? (this.status >= 500 ? 'http_5xx' : 'success') : 'reset');
   }
 
-  private fail(status: number, message: string, outcome: LeaseOutcome): void {
+  private perTryTimedOut(): void {
+    this.perTryTimer = undefined;
+    if (this.finished || this.responded) return;
+    const next = this.retryable(R_TIMEOUT);
+    if (next !== undefined) this.retryOn(next, 'timeout');
+    else this.fail(504, `pool ${this.pool.name}: upstream ${this.lease?.backend.id} sent no response head within per_try_timeout`, 'timeout');
+  }
+
+  private clearPerTry(): void {
+    if (this.perTryTimer !== undefined) clearTimeout(this.perTryTimer);
+    this.perTryTimer = undefined;
+  }
+
+  private cancelUpstream(): void {
+    const upstream = this.upstream;
+    if (upstream !== undefined && !upstream.closed && !upstream.destroyed) upstream.close(constants.NGHTTP2_CANCEL);
+  }
+
+  /** `outcome`: how the current lease ends (undefined: none is held). */
+  private fail(status: number, message: string, outcome: LeaseOutcome | undefined): void {
     if (this.finished) return;
-    this.finished = true;
-    this.upstream?.close(constants.NGHTTP2_CANCEL);
-    this.release(outcome);
+    this.settle();
+    this.cancelUpstream();
+    if (outcome !== undefined) this.release(outcome);
     this.downstream.fail(new EdgeError('SY_ERR_UPSTREAM', message, { source: 'upstream', status }));
+  }
+
+  /** The exchange is over for the client: no more tries, the budget's retry goes back. */
+  private settle(): void {
+    this.finished = true;
+    this.clearPerTry();
+    if (this.budgetHeld) {
+      this.budgetHeld = false;
+      this.target.budget.release();
+    }
   }
 
   private release(outcome: LeaseOutcome): void {

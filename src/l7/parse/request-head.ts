@@ -3,6 +3,7 @@
 // strings are made only for what routing and logging need. One RequestHead per connection is reused,
 // because the next pipelined request is parsed only after the current exchange is done.
 import { TOKEN, FIELD_VALUE, TARGET, HOST, CR, LF, SP, HTAB, equalsLower } from './chars.ts';
+import { cookieValue } from './cookie.ts';
 
 /** Header kinds the proxy acts on; everything else is OTHER and passes through untouched. */
 export const H_OTHER = 0;
@@ -143,10 +144,8 @@ export class RequestHead {
   cookie(name: string): string | undefined {
     for (let i = 0; i < this.headerCount; i++) {
       if (this.kinds[i] !== H_COOKIE) continue;
-      for (const part of this.value(i).split(';')) {
-        const eq = part.indexOf('=');
-        if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
-      }
+      const value = cookieValue(this.value(i), name);
+      if (value !== undefined) return value;
     }
     return undefined;
   }

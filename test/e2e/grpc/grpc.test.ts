@@ -89,7 +89,7 @@ listeners:
     }
     assert.deepEqual([...seen].sort(), ['b1', 'b2']);
     const line = edge.accessLines.at(-1)!;
-    assert.equal(line.proto, 'h2');
+    assert.equal(line.protocol, 'h2');
     assert.equal(line.pool, 'echo');
     assert.equal(line.grpc_status, '0');
   });

@@ -3,7 +3,7 @@
 // grpc-js) then talk to it over loopback.
 import { parseConfigText, type Config } from '../../../src/config/index.ts';
 import { silentLogger, systemClock, type Logger } from '../../../src/core/index.ts';
-import { buildPools } from '../../../src/pool/index.ts';
+import { buildPools, type PoolRegistry } from '../../../src/pool/index.ts';
 import { createH2Listener, type H2Listener } from '../../../src/h2/index.ts';
 import { pino } from 'pino';
 
@@ -12,6 +12,8 @@ export interface Edge {
   port: number;
   config: Config;
   accessLines: Record<string, unknown>[];
+  /** The edge's pools (backend states: health, passive ejection). */
+  pools: PoolRegistry;
   close: () => Promise<void>;
 }
 
@@ -41,6 +43,7 @@ export async function startEdge(yaml: string, options: { baseDir: string; dataDi
     port: listener.address().port,
     config,
     accessLines,
+    pools,
     close: async () => {
       await listener.stop();
       pools.close();
