@@ -31,7 +31,7 @@ export interface ConnectionGateStatus {
 export class ConnectionGate {
   private limit = 0;
   private proxySources: CidrSet | undefined;
-  private access: AccessList;
+  private access = new AccessList(undefined);
   private proxyTimeout = 0;
   private open = 0;
   private refusedLimit = 0;
@@ -43,7 +43,6 @@ export class ConnectionGate {
   };
 
   constructor(config: ListenerConfig) {
-    this.access = new AccessList(config.access);
     this.update(config);
   }
 
@@ -77,7 +76,7 @@ export class ConnectionGate {
       this.open++;
       return READ_PROXY_HEADER;
     }
-    if (!this.permits(peer)) {
+    if (!this.access.permits(peer)) {
       this.refusedAccess++;
       return REFUSE;
     }
@@ -110,16 +109,12 @@ export class ConnectionGate {
       }
       // LOCAL / UNKNOWN (the balancer's own checks): the connection's own addresses stand
       if (header.source !== undefined) setClient(socket, header.source);
-      if (!this.permits(socket.remoteAddress ?? '')) {
+      if (!this.access.permits(socket.remoteAddress ?? '')) {
         this.refusedAccess++;
         socket.destroy();
         return;
       }
       pass(socket);
     });
-  }
-
-  private permits(client: string): boolean {
-    return this.access.permits(client);
   }
 }
