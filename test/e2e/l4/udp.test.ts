@@ -74,6 +74,19 @@ async function edge(yaml: string): Promise<RunningSwitchyard> {
   return running;
 }
 
+/** Switchyard's authoritative DNS alone, answering www.example.test with `answer`. */
+function authoritativeDns(answer: string): Promise<RunningSwitchyard> {
+  return edge(`
+dns:
+  listen: [udp://127.0.0.1:0]
+  zones:
+    - origin: example.test.
+      soa: { mname: ns1.example.test., rname: hostmaster.example.test. }
+      records:
+        - { name: www, type: A, value: ${answer} }
+`);
+}
+
 /** dig www.example.test through `port`, optionally from a fixed source address#port; the A answer or 'timeout'. */
 async function ask(port: number, source?: string): Promise<string> {
   const args = ['@127.0.0.1', '-p', String(port), '+short', '+tries=1', '+time=1', 'www.example.test', 'A', ...(source ? ['-b', source] : [])];
@@ -113,15 +126,7 @@ let lb: RunningSwitchyard;
 before(async () => {
   [knot, authoritative] = await Promise.all([
     startKnot(),
-    edge(`
-dns:
-  listen: [udp://127.0.0.1:0]
-  zones:
-    - origin: example.test.
-      soa: { mname: ns1.example.test., rname: hostmaster.example.test. }
-      records:
-        - { name: www, type: A, value: ${SWITCHYARD_ANSWER} }
-`),
+    authoritativeDns(SWITCHYARD_ANSWER),
   ]);
   const dnsPort = authoritative.ready.dns!.find((address) => address.transport === 'udp')!.port;
   lb = await edge(`
@@ -204,16 +209,7 @@ test('a reload keeps the socket; open flows a new access list refuses end', asyn
 
 test('with two workers, each flow stays on one worker and one backend (SO_REUSEPORT hashes the source)', async () => {
   const dnsPort = authoritative.ready.dns!.find((address) => address.transport === 'udp')!.port;
-  const second = await runSwitchyard(`
-dns:
-  listen: [udp://127.0.0.1:0]
-  zones:
-    - origin: example.test.
-      soa: { mname: ns1.example.test., rname: hostmaster.example.test. }
-      records:
-        - { name: www, type: A, value: 192.0.2.3 }
-`);
-  cleanups.push(() => second.stop());
+  const second = await authoritativeDns('192.0.2.3');
   const running = await edge(`
 workers: 2
 pools:
