@@ -110,6 +110,20 @@ listeners:
   via = { webV2, webV1, secureV1, rawV2 };
 });
 
+/** One GET on the session, then the session is closed: the response's status. */
+async function h2Status(session: http2.ClientHttp2Session, pathname: string): Promise<number> {
+  try {
+    return await new Promise<number>((resolve, reject) => {
+      const stream = session.request({ ':path': pathname });
+      stream.on('response', (headers) => resolve(Number(headers[':status'])));
+      stream.on('error', reject);
+      stream.resume();
+    });
+  } finally {
+    session.close();
+  }
+}
+
 test('http listener behind haproxy (v2 and v1): the origin and the access log see the real client', { timeout: 30_000 }, async () => {
   for (const [name, port] of [['v2', via.webV2], ['v1', via.webV1]] as const) {
     const reply = await exchange(port, request(`/real-client-${name}`));
@@ -137,17 +151,7 @@ test('https listener behind haproxy: the PROXY header precedes the TLS handshake
   const session = http2.connect(`https://127.0.0.1:${via.secureV1}`, {
     createConnection: () => tls.connect({ socket: fromSecondAddress(via.secureV1), rejectUnauthorized: false, ALPNProtocols: ['h2'] }),
   });
-  try {
-    const status = await new Promise<number>((resolve, reject) => {
-      const stream = session.request({ ':path': '/tls-h2' });
-      stream.on('response', (headers) => resolve(Number(headers[':status'])));
-      stream.on('error', reject);
-      stream.resume();
-    });
-    assert.equal(status, 200);
-  } finally {
-    session.close();
-  }
+  assert.equal(await h2Status(session, '/tls-h2'), 200);
   assert.match(originHead(origin, '/tls-h2'), /\r\nx-forwarded-for: 127\.0\.0\.2(\r\n|$)/);
   const log = await edge.waitForLine((line) => line.path === '/tls-h2');
   assert.equal(log.client, '127.0.0.2');
@@ -258,17 +262,7 @@ test('h2c: after the PROXY header the preface sniff sends HTTP/2 to the codec an
     return raw;
   };
   const session = http2.connect(`http://127.0.0.1:${port}`, { createConnection: () => withHeader('198.51.100.21') });
-  try {
-    const status = await new Promise<number>((resolve, reject) => {
-      const stream = session.request({ ':path': '/h2c-proxied' });
-      stream.on('response', (headers) => resolve(Number(headers[':status'])));
-      stream.on('error', reject);
-      stream.resume();
-    });
-    assert.equal(status, 200);
-  } finally {
-    session.close();
-  }
+  assert.equal(await h2Status(session, '/h2c-proxied'), 200);
   assert.match(originHead(origin, '/h2c-proxied'), /\r\nx-forwarded-for: 198\.51\.100\.21(\r\n|$)/);
 
   const raw = withHeader('198.51.100.22');

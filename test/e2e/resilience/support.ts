@@ -1,8 +1,10 @@
 // Shared by the fault-injection tests: a cleanup stack, origin processes, the edge, and its admin API.
-import { after } from 'node:test';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { runSwitchyard, type RunningSwitchyard } from '../../support/run-switchyard.ts';
+import { cleanupStack } from '../../support/cleanup.ts';
+
+export { cleanupStack };
 import { startOriginProcess, type OriginProcess, type OriginProcessOptions } from '../../support/origin-process.ts';
 
 export interface BackendStatus {
@@ -17,15 +19,6 @@ export interface PoolStatus {
   name: string;
   backends: BackendStatus[];
   [key: string]: unknown;
-}
-
-/** Runs the cleanups registered by a test file in reverse order after its tests, even when they fail. */
-export function cleanupStack(): (cleanup: () => Promise<unknown>) => void {
-  const cleanups: (() => Promise<unknown>)[] = [];
-  after(async () => {
-    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
-  });
-  return (cleanup) => cleanups.push(cleanup);
 }
 
 export async function origins(defer: ReturnType<typeof cleanupStack>, names: string[], options: Partial<OriginProcessOptions> = {}): Promise<OriginProcess[]> {

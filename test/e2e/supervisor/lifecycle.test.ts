@@ -1,5 +1,5 @@
 // The edge as a real process: start, serve, reload (good and bad), admin API, graceful SIGTERM, workers.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -7,26 +7,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { runSwitchyard, cliEntry, node24, type RunningSwitchyard } from '../../support/run-switchyard.ts';
-import { startEchoOrigin, type EchoOrigin } from '../../support/origins.ts';
+import type { EchoOrigin } from '../../support/origins.ts';
+import { supervisorKit, originOf } from './helpers.ts';
 import { lastFreePort, retryOnAddressInUse } from '../../support/ports.ts';
 
 const run = promisify(execFile);
-const cleanups: (() => Promise<unknown>)[] = [];
-after(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
-});
-
-async function origin(name: string): Promise<EchoOrigin> {
-  const started = await startEchoOrigin({ name });
-  cleanups.push(() => started.close());
-  return started;
-}
-
-async function edge(yaml: string, args: string[] = []): Promise<RunningSwitchyard> {
-  const running = await runSwitchyard(yaml, { args });
-  cleanups.push(() => running.stop());
-  return running;
-}
+const kit = supervisorKit();
+const { defer, origin } = kit;
+const edge = (yaml: string, args: string[] = []): Promise<RunningSwitchyard> => kit.edge(yaml, { args });
 
 const config = (a: EchoOrigin, b: EchoOrigin, extra = ''): string => `
 admin: { listen: 127.0.0.1:0 }
@@ -45,15 +33,9 @@ async function adminToken(running: RunningSwitchyard): Promise<string> {
   return (await readFile(path.join(running.dir, 'data', 'admin.token'), 'utf8')).trim();
 }
 
-async function originOf(url: string): Promise<string> {
-  const response = await fetch(url);
-  assert.equal(response.status, 200);
-  return response.headers.get('x-origin') ?? '';
-}
-
 test('check explains an invalid config with file, line, field and what was expected', async () => {
   const dir = await mkdtemp(path.join(tmpdir(), 'switchyard-check-'));
-  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  defer(() => rm(dir, { recursive: true, force: true }));
   const file = path.join(dir, 'check-invalid.yaml');
   await writeFile(file, 'pools:\n  app:\n    balance: fastest\n    backends: [ { address: 127.0.0.1:1 } ]\nlisteners: []\nbogus: 1\n');
   const result = await run(node24, [cliEntry, 'check', file]).then(
@@ -176,7 +158,7 @@ test('a second edge on a port that one already serves is refused, not silently s
   assert.equal(first.ready.listeners.web.port, port);
   const second = await runSwitchyard(fixed).then(
     (running) => {
-      cleanups.push(() => running.stop());
+      defer(() => running.stop());
       return assert.fail('the second edge started');
     },
     (err: Error) => err,

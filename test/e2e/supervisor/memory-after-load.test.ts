@@ -2,7 +2,7 @@
 // handshake is done) and 5k connections held at once, or 5k connections to a plain HTTP worker, then idle. The worker's open files return to their
 // figure before the load (no socket left in CLOSE_WAIT), and its RSS, polled until it settles, comes back
 // to within 20 % of the settled figure before the load. docs/operations.md, "Memory after load".
-import { test, after, type TestContext } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
@@ -11,16 +11,14 @@ import tls from 'node:tls';
 import { setTimeout as pause } from 'node:timers/promises';
 import { runSwitchyard, type RunningSwitchyard } from '../../support/run-switchyard.ts';
 import { startEchoOrigin } from '../../support/origins.ts';
+import { cleanupStack } from '../../support/cleanup.ts';
 
 const HANDSHAKES = 2_000;
 const CONNECTIONS = 5_000;
 const BOUND = 1.2;
 const MB = 1024 * 1024;
 
-const cleanups: (() => Promise<unknown>)[] = [];
-after(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
-});
+const defer = cleanupStack();
 
 /** Resident set in bytes; throws when /proc cannot say, so nothing passes unmeasured. */
 function rssOf(pid: number): number {
@@ -133,7 +131,7 @@ const PLAIN_LISTENER = `
 /** One worker (allocator auto) in front of an echo origin, with these listeners. */
 async function edgeWith(listeners: string): Promise<RunningSwitchyard> {
   const origin = await startEchoOrigin();
-  cleanups.push(() => origin.close());
+  defer(() => origin.close());
   const running = await runSwitchyard(`
 admin: { listen: 127.0.0.1:0 }
 log: { access_log: off }
@@ -142,7 +140,7 @@ pools:
     backends: [ { address: ${origin.address} } ]
 listeners:${listeners}
 `);
-  cleanups.push(() => running.stop());
+  defer(() => running.stop());
   return running;
 }
 

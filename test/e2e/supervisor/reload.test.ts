@@ -1,7 +1,7 @@
 // `switchyard reload -c FILE` does what it says: with an admin API the edge loads FILE (and SIGHUP re-reads
 // FILE from then on); without one, a FILE other than the edge's own is refused with the file the edge runs;
 // and a run record left by a killed edge never gets a stranger's pid signalled.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -9,25 +9,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { runSwitchyard, cliEntry, node24, type RunningSwitchyard } from '../../support/run-switchyard.ts';
-import { startEchoOrigin, type EchoOrigin } from '../../support/origins.ts';
+import type { EchoOrigin } from '../../support/origins.ts';
+import { supervisorKit, originOf } from './helpers.ts';
 
 const run = promisify(execFile);
-const cleanups: (() => Promise<unknown>)[] = [];
-after(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
-});
-
-async function origin(name: string): Promise<EchoOrigin> {
-  const started = await startEchoOrigin({ name });
-  cleanups.push(() => started.close());
-  return started;
-}
-
-async function edge(yaml: string): Promise<RunningSwitchyard> {
-  const running = await runSwitchyard(yaml, { args: ['--workers', '1'] });
-  cleanups.push(() => running.stop());
-  return running;
-}
+const kit = supervisorKit();
+const { defer, origin } = kit;
+const edge = (yaml: string): Promise<RunningSwitchyard> => kit.edge(yaml, { args: ['--workers', '1'] });
 
 const config = (backend: EchoOrigin, options: { admin?: boolean } = {}): string => `
 ${options.admin === false ? '' : 'admin: { listen: 127.0.0.1:0 }'}
@@ -48,12 +36,6 @@ async function cli(args: string[]): Promise<{ code: number; stdout: string; stde
     ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
     (err: { code: number; stdout: string; stderr: string }) => ({ code: err.code, stdout: err.stdout, stderr: err.stderr }),
   );
-}
-
-async function originOf(url: string): Promise<string> {
-  const response = await fetch(url);
-  assert.equal(response.status, 200);
-  return response.headers.get('x-origin') ?? '';
 }
 
 test('reload -c OTHER through the admin API: the edge serves OTHER, and SIGHUP then re-reads OTHER', async () => {
@@ -85,7 +67,7 @@ test('reload -c FILE from another directory is refused by the edge, naming the c
   const a = await origin('a');
   const running = await edge(config(a));
   const elsewhere = await mkdtemp(path.join(tmpdir(), 'switchyard-elsewhere-'));
-  cleanups.push(() => rm(elsewhere, { recursive: true, force: true }));
+  defer(() => rm(elsewhere, { recursive: true, force: true }));
   const copy = path.join(elsewhere, 'copy.yaml');
   await writeFile(copy, config(a));
   // The copy's data_dir (./data beside it) holds no run record: the command says so and names --data-dir.
@@ -120,7 +102,7 @@ test('without an admin API, reload -c OTHER is refused with the file the edge ru
 test('a run record left by a killed edge is not trusted: reload signals no stranger', async () => {
   const a = await origin('a');
   const running = await runSwitchyard(config(a, { admin: false }), { args: ['--workers', '0'] });
-  cleanups.push(() => running.stop());
+  defer(() => running.stop());
   const runFile = path.join(running.dir, 'data', 'switchyard.run.json');
   const record = JSON.parse(await readFile(runFile, 'utf8'));
   const exited = new Promise((resolve) => running.process.once('exit', resolve));
@@ -129,7 +111,7 @@ test('a run record left by a killed edge is not trusted: reload signals no stran
 
   // The pid now belongs to another program (here a sleep this test owns; SIGHUP would kill it).
   const stranger = spawn('sleep', ['30'], { stdio: 'ignore' });
-  cleanups.push(async () => stranger.kill('SIGKILL'));
+  defer(async () => stranger.kill('SIGKILL'));
   await writeFile(runFile, JSON.stringify({ ...record, pid: stranger.pid }));
   const result = await cli(['reload', '-c', running.configFile]);
   assert.equal(result.code, 1);

@@ -3,18 +3,16 @@
 // (Node 24 directly, and the shell's older `node` running bin/switchyard.cjs, which hands over to Node 24
 // and stays in between). Every request in flight finishes, the group exits within shutdown_timeout (at once
 // when idle), and a second signal during the drain does not kill anything.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import http from 'node:http';
 import path from 'node:path';
 import { runSwitchyard, cliEntry, node24, projectRoot, type RunningSwitchyard } from '../../support/run-switchyard.ts';
 import { startEchoOrigin, type EchoOrigin } from '../../support/origins.ts';
+import { cleanupStack } from '../../support/cleanup.ts';
 
-const cleanups: (() => Promise<unknown>)[] = [];
-after(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
-});
+const defer = cleanupStack();
 
 /** The shell's `node` (older than 24 on a machine like the CI's): the launcher's hand-off path. */
 const shellNode = execFileSync('sh', ['-c', 'command -v node'], { encoding: 'utf8', env: { PATH: '/usr/local/bin:/usr/bin:/bin' } }).trim();
@@ -31,7 +29,7 @@ let origin: EchoOrigin;
 async function sharedOrigin(): Promise<EchoOrigin> {
   if (!origin) {
     origin = await startEchoOrigin({ name: 'slow' });
-    cleanups.push(() => origin.close());
+    defer(() => origin.close());
   }
   return origin;
 }
@@ -52,7 +50,7 @@ listeners:
 
 async function group(launcher: string[], timeoutMs = shutdownTimeoutMs): Promise<RunningSwitchyard> {
   const running = await runSwitchyard(config((await sharedOrigin()).address, timeoutMs), { launcher, detached: true });
-  cleanups.push(async () => {
+  defer(async () => {
     try {
       process.kill(-running.process.pid!, 'SIGKILL');
     } catch {

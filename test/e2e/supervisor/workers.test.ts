@@ -1,30 +1,16 @@
 // Process layout: `workers: 1` runs the traffic plane in one forked worker that holds only the traffic plane
 // (no YAML parser, schema or Prometheus client), `workers: 0` runs everything in one process, a killed
 // worker is replaced, and the primary's /metrics counts what every worker served.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { runSwitchyard, type RunOptions, type RunningSwitchyard } from '../../support/run-switchyard.ts';
-import { startEchoOrigin, type EchoOrigin } from '../../support/origins.ts';
+import type { RunningSwitchyard } from '../../support/run-switchyard.ts';
+import type { EchoOrigin } from '../../support/origins.ts';
+import { supervisorKit } from './helpers.ts';
 
-const cleanups: (() => Promise<unknown>)[] = [];
-after(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
-});
-
-async function origin(): Promise<EchoOrigin> {
-  const started = await startEchoOrigin({ name: 'a' });
-  cleanups.push(() => started.close());
-  return started;
-}
-
-async function edge(yaml: string, options: RunOptions = {}): Promise<RunningSwitchyard> {
-  const running = await runSwitchyard(yaml, options);
-  cleanups.push(() => running.stop());
-  return running;
-}
+const { defer, origin, edge } = supervisorKit();
 
 const config = (a: EchoOrigin): string => `
 admin: { listen: 127.0.0.1:0 }
@@ -61,7 +47,7 @@ async function accessLogPid(running: RunningSwitchyard, url: string): Promise<un
 test('workers: 1 forks one worker that serves the traffic and loads neither yaml, zod nor prom-client', async () => {
   // Every module each process resolves, recorded by a resolve hook preloaded into both processes.
   const dir = await mkdtemp(path.join(tmpdir(), 'switchyard-imports-'));
-  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  defer(() => rm(dir, { recursive: true, force: true }));
   const hook = path.join(dir, 'record-imports.mjs');
   const record = path.join(dir, 'imports.txt');
   await writeFile(
