@@ -286,7 +286,7 @@ export class ControlPlane {
         return found;
       },
       reload: (file) => this.reload(file),
-      metrics: async () => ({ contentType: this.metrics!.contentType, body: await this.metrics!.render(await this.traffic!.metrics()) }),
+      metrics: async () => ({ contentType: this.metrics!.contentType, body: await this.metrics!.render(await this.traffic!.metrics(), { dns: this.dns?.status(), health: this.health?.status() ?? [] }) }),
     };
   }
 
@@ -347,7 +347,7 @@ function localTraffic(plane: TrafficPlane, counters: RequestCounters): TrafficHa
     setDraining: async (pool, backend, draining) => plane.setDraining(pool, backend, draining),
     addresses: () => plane.addresses(),
     status: async () => plane.status(),
-    metrics: async () => [trafficMetrics(counters, plane.registry())],
+    metrics: async () => [trafficMetrics(counters, plane)],
     pools: async () => [plane.registry()?.status() ?? []],
     drain: (deadline) => plane.drain(deadline),
     stop: () => plane.stop(),

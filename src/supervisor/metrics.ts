@@ -1,9 +1,36 @@
 // Prometheus metrics of the edge, rendered by the primary (control plane): `switchyard_<component>_<name>_<unit>`.
 // Only this process loads prom-client. At scrape time each traffic plane (every worker, or the in-process one
 // with `workers: 0`) hands over a TrafficMetrics snapshot of plain numbers — its request counters
-// (request-counters.ts) and its pools' status — and the series below are computed from their sum.
+// (request-counters.ts), its listeners' and pools' status — and the series below are computed from their sum.
+// The primary adds its own components' status (DNS, health checks): PrimaryMetrics. Every component keeps
+// plain integer counters bumped in place; nothing here runs per request.
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { DnsStatus } from '../dns/index.ts';
+import type { HealthCheckStatus } from '../health/index.ts';
 import { durationBuckets, type RequestSeries, type TrafficMetrics } from './request-counters.ts';
+
+/** What the primary itself contributes to a scrape. */
+export interface PrimaryMetrics {
+  dns: DnsStatus | undefined;
+  health: HealthCheckStatus[];
+}
+
+type Labels = Record<string, string>;
+type Sample = [Labels, number];
+
+/** The counters a listener's status() carries (l4 tcp, l7 http, h2/https with its http1 and tls parts). */
+interface ListenerView {
+  accepted?: number;
+  pool?: string;
+  connect_failures?: number;
+  no_backend?: number;
+  bytes_in?: number;
+  bytes_out?: number;
+  filter?: { refused_max_connections: number; refused_access: number; proxy_header_errors: number };
+  retries?: Record<string, { retries: number; budget_exhausted: number }>;
+  http1?: ListenerView;
+  tls?: { handshakes?: Record<string, { full: number; resumed: number }> };
+}
 
 const statusClass = ['0xx', '1xx', '2xx', '3xx', '4xx', '5xx'];
 const durationName = 'switchyard_http_request_duration_seconds';
@@ -18,6 +45,7 @@ export class Metrics {
   readonly registry = new Registry();
   /** The snapshots the current scrape renders; set by render() just before the registry collects. */
   private planes: TrafficMetrics[] = [];
+  private primary: PrimaryMetrics = { dns: undefined, health: [] };
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'switchyard_process_' });
@@ -92,19 +120,128 @@ export class Metrics {
         for (const plane of this.planes) workerCpu.inc({ pid: plane.pid }, plane.cpuSeconds);
       },
     });
+    this.defineListenerSeries();
+    this.defineComponentSeries();
   }
 
   get contentType(): string {
     return this.registry.contentType;
   }
 
-  async render(planes: TrafficMetrics[]): Promise<string> {
+  async render(planes: TrafficMetrics[], primary: PrimaryMetrics = { dns: undefined, health: [] }): Promise<string> {
     this.planes = planes;
+    this.primary = primary;
     try {
       return await this.registry.metrics();
     } finally {
       this.planes = [];
+      this.primary = { dns: undefined, health: [] };
     }
+  }
+
+  /** A counter (or gauge) whose samples are computed at scrape time; samples with equal labels add up (workers). */
+  private series(kind: 'counter' | 'gauge', name: string, help: string, labelNames: string[], samples: () => Iterable<Sample>): void {
+    const Metric = kind === 'counter' ? Counter : Gauge;
+    const metric: Counter | Gauge = new Metric({
+      name,
+      help,
+      labelNames,
+      registers: [this.registry],
+      collect: () => {
+        metric.reset();
+        for (const [labels, value] of samples()) metric.inc(labels, value);
+      },
+    });
+  }
+
+  /** Every listener status of every plane, by name. */
+  private *listenerViews(): Iterable<[string, ListenerView]> {
+    for (const plane of this.planes) for (const [name, status] of Object.entries(plane.listeners)) yield [name, status as ListenerView];
+  }
+
+  private defineListenerSeries(): void {
+    const views = (): Iterable<[string, ListenerView]> => this.listenerViews();
+    this.series('counter', 'switchyard_listener_refused_connections_total', 'Connections the listener filters closed, by reason (max_connections, access, proxy_header)', ['listener', 'reason'], function* () {
+      for (const [listener, view] of views()) {
+        const filter = view.filter ?? view.http1?.filter;
+        if (!filter) continue;
+        yield [{ listener, reason: 'max_connections' }, filter.refused_max_connections];
+        yield [{ listener, reason: 'access' }, filter.refused_access];
+        yield [{ listener, reason: 'proxy_header' }, filter.proxy_header_errors];
+      }
+    });
+    const l4 = (field: 'accepted' | 'connect_failures' | 'no_backend' | 'bytes_in' | 'bytes_out') =>
+      function* (): Iterable<Sample> {
+        for (const [listener, view] of views()) if (view.connect_failures !== undefined) yield [{ listener, pool: view.pool ?? '' }, view[field] ?? 0];
+      };
+    this.series('counter', 'switchyard_l4_connections_total', 'TCP connections accepted by L4 listeners', ['listener', 'pool'], l4('accepted'));
+    this.series('counter', 'switchyard_l4_connect_failures_total', 'Upstream connects that failed or timed out (each try)', ['listener', 'pool'], l4('connect_failures'));
+    this.series('counter', 'switchyard_l4_no_backend_connections_total', 'Connections closed because no backend was usable', ['listener', 'pool'], l4('no_backend'));
+    this.series('counter', 'switchyard_l4_received_bytes_total', 'Bytes read from clients of L4 listeners (counted when a tunnel closes)', ['listener', 'pool'], l4('bytes_in'));
+    this.series('counter', 'switchyard_l4_sent_bytes_total', 'Bytes written to clients of L4 listeners (counted when a tunnel closes)', ['listener', 'pool'], l4('bytes_out'));
+    const retries = (field: 'retries' | 'budget_exhausted') =>
+      function* (): Iterable<Sample> {
+        for (const [, view] of views()) for (const [pool, counts] of Object.entries((view.http1 ?? view).retries ?? {})) yield [{ pool }, counts[field]];
+      };
+    this.series('counter', 'switchyard_http_retries_total', 'Requests sent again to another backend', ['pool'], retries('retries'));
+    this.series('counter', 'switchyard_http_retry_budget_exhausted_total', 'Retries refused because the pool\'s retry budget was spent', ['pool'], retries('budget_exhausted'));
+    const handshakes = (resumedOnly: boolean) =>
+      function* (): Iterable<Sample> {
+        for (const [listener, view] of views()) {
+          for (const [version, counts] of Object.entries(view.tls?.handshakes ?? {})) yield [{ listener, version }, resumedOnly ? counts.resumed : counts.full + counts.resumed];
+        }
+      };
+    this.series('counter', 'switchyard_tls_handshakes_total', 'TLS handshakes completed, full and resumed, by protocol version', ['listener', 'version'], handshakes(false));
+    this.series('counter', 'switchyard_tls_resumptions_total', 'TLS handshakes that resumed a session (ticket or id), by protocol version', ['listener', 'version'], handshakes(true));
+  }
+
+  private defineComponentSeries(): void {
+    const planes = (): TrafficMetrics[] => this.planes;
+    const primary = (): PrimaryMetrics => this.primary;
+    this.series('counter', 'switchyard_pool_ejections_total', 'Passive outlier ejections, summed over workers (each ejects on its own)', ['pool', 'backend'], function* () {
+      for (const plane of planes()) for (const pool of plane.pools) for (const backend of pool.backends) yield [{ pool: pool.name, backend: backend.id }, backend.ejections];
+    });
+    this.series('counter', 'switchyard_health_transitions_total', 'Active health check transitions, by direction (up, down)', ['pool', 'backend', 'direction'], function* () {
+      for (const check of primary().health) {
+        for (const backend of check.backends) {
+          yield [{ pool: check.pool, backend: backend.id, direction: 'up' }, backend.transitions.up];
+          yield [{ pool: check.pool, backend: backend.id, direction: 'down' }, backend.transitions.down];
+        }
+      }
+    });
+    const dns = (): DnsStatus | undefined => primary().dns;
+    const byTransport = (pick: (status: DnsStatus) => Record<'udp' | 'tcp', Record<string, number>>, label: string) =>
+      function* (): Iterable<Sample> {
+        const status = dns();
+        if (!status) return;
+        for (const [transport, counts] of Object.entries(pick(status))) for (const [key, count] of Object.entries(counts)) yield [{ transport, [label]: key }, count];
+      };
+    this.series('counter', 'switchyard_dns_queries_total', 'DNS queries parsed, by transport (udp, tcp: TCP and DNS-over-TLS) and type', ['transport', 'type'], byTransport((status) => status.queries_by_type, 'type'));
+    this.series('counter', 'switchyard_dns_responses_total', 'DNS responses, by transport and rcode', ['transport', 'rcode'], byTransport((status) => status.responses_by_rcode, 'rcode'));
+    this.series('counter', 'switchyard_dns_rate_limited_responses_total', 'UDP responses over the response rate limit (dropped or slipped)', [], function* () {
+      const status = dns();
+      if (status) yield [{}, status.counters.rate_limited];
+    });
+    this.series('gauge', 'switchyard_dns_resolver_cache_entries', 'Answers in the resolver cache', [], function* () {
+      const resolver = dns()?.resolver;
+      if (resolver) yield [{}, resolver.cache_entries];
+    });
+    this.series('counter', 'switchyard_dns_resolver_cache_lookups_total', 'Resolver cache lookups by result (hit: answered fresh from the cache; miss)', ['result'], function* () {
+      const status = dns();
+      if (!status?.resolver) return;
+      yield [{ result: 'hit' }, status.counters.cache_hits];
+      yield [{ result: 'miss' }, status.counters.cache_misses];
+    });
+    this.series('gauge', 'switchyard_dns_resolver_cache_hit_ratio', 'Share of resolver cache lookups answered from the cache since start', [], function* () {
+      const status = dns();
+      if (!status?.resolver) return;
+      const lookups = status.counters.cache_hits + status.counters.cache_misses;
+      yield [{}, lookups === 0 ? 0 : status.counters.cache_hits / lookups];
+    });
+    this.series('counter', 'switchyard_dns_resolver_upstream_queries_total', 'Queries the resolver sent upstream', [], function* () {
+      const resolver = dns()?.resolver;
+      if (resolver) yield [{}, resolver.upstream_queries];
+    });
   }
 
   /** The request series of every plane, summed per key: (listener, route, pool) unless `keyOf` says otherwise. */
