@@ -43,3 +43,6 @@ export { TrustedProxies, clientFromChain, normalizePeer } from './forwarded.ts';
 // For src/h2: streams proxied to HTTP/2 pools are routed on, and forward, the path HTTP/1.1 would.
 export { normalizePath } from './parse/path.ts';
 export { FlatWriter, RecordWriter, localResponseFields, builtinFilters, type FilterChain, type FilterRegistry, type FilterContext, type HeaderWriter, type HttpFilter, type LocalResponse, type FilterFactory } from './filters/index.ts';
+
+// For the admin API and `switchyard explain`: what the edge would do with one request.
+export { explainRequest, renderExplanation, type ExplainQuery, type ExplainContext, type Explanation } from './explain.ts';

@@ -286,6 +286,17 @@ export class ControlPlane {
         return found;
       },
       reload: (file) => this.reload(file),
+      explain: async (query) => {
+        // Loaded on first use: the primary of a worker setup does not otherwise load the L7 code.
+        const { explainRequest } = await import('../l7/index.ts');
+        const inflight = new Map<string, number>();
+        for (const plane of await this.traffic!.pools()) {
+          for (const pool of plane) for (const backend of pool.backends) inflight.set(`${pool.name}\0${backend.id}`, (inflight.get(`${pool.name}\0${backend.id}`) ?? 0) + backend.inflight);
+        }
+        const workers = this.workerCount();
+        const source = workers === 0 ? 'the running edge' : `the running edge (health from the primary's checkers, in flight summed over ${workers} workers; each worker keeps its own rotation, the pick is the primary's)`;
+        return explainRequest(query, { config: this.loaded.config, pools: this.pools!, addresses: this.traffic!.addresses(), healthKnown: true, inflight, source });
+      },
       metrics: async () => ({ contentType: this.metrics!.contentType, body: await this.metrics!.render(await this.traffic!.metrics(), { dns: this.dns?.status(), health: this.health?.status() ?? [] }) }),
     };
   }
