@@ -6,7 +6,7 @@ import { ConfigError, systemClock, type Clock, type Component, type HasStatus, t
 import type { DnsConfig, DnsTlsConfig } from '../config/index.ts';
 import { createTlsTerminator, type TlsTerminator } from '../tls/index.ts';
 import { DnsEngine, newCounters, type DnsCounters } from './engine.ts';
-import { buildHandlers, ResolverState } from './handlers.ts';
+import { buildHandlers, ResolverState, type ResolverStatus } from './handlers.ts';
 import type { PoolAddressSource } from './plugins/pool-answers.ts';
 import { ResponseRateLimiter, type RateVerdict } from './rate-limit.ts';
 import { TcpListener, type TcpOptions } from './tcp.ts';
@@ -36,7 +36,7 @@ export interface DnsStatus {
   /** Queries by transport and type name ("A", "TYPE65280"), responses by transport and rcode name. */
   queries_by_type: Record<'udp' | 'tcp', Record<string, number>>;
   responses_by_rcode: Record<'udp' | 'tcp', Record<string, number>>;
-  resolver?: { cache_entries: number; cache_bytes: number; upstream_queries: number };
+  resolver?: ResolverStatus;
   tcp_connections: number;
 }
 

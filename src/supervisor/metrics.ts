@@ -63,14 +63,7 @@ export class Metrics {
         }
       },
     });
-    // prom-client's Histogram can only observe(); the buckets counted in the workers are rendered directly.
-    this.registry.registerMetric({
-      name: durationName,
-      help: 'Time from request head received to response done',
-      type: 'histogram',
-      aggregator: 'sum',
-      get: async () => ({ name: durationName, help: 'Time from request head received to response done', type: 'histogram', aggregator: 'sum', values: this.durationValues() }),
-    } as never);
+    this.histogram(durationName, 'Time from request head received to response done', () => this.durationValues());
     const backendUp = new Gauge({
       name: 'switchyard_pool_backend_usable',
       help: '1 when the backend gets new requests, 0 when unhealthy, ejected or draining',
@@ -137,6 +130,11 @@ export class Metrics {
       this.planes = [];
       this.primary = { dns: undefined, health: [] };
     }
+  }
+
+  /** prom-client's Histogram can only observe(); buckets counted elsewhere (workers, the DNS resolver) are rendered directly. */
+  private histogram(name: string, help: string, values: () => MetricValue[]): void {
+    this.registry.registerMetric({ name, help, type: 'histogram', aggregator: 'sum', get: async () => ({ name, help, type: 'histogram', aggregator: 'sum', values: values() }) } as never);
   }
 
   /** A counter (or gauge) whose samples are computed at scrape time; samples with equal labels add up (workers). */
@@ -238,6 +236,11 @@ export class Metrics {
       const lookups = status.counters.cache_hits + status.counters.cache_misses;
       yield [{}, lookups === 0 ? 0 : status.counters.cache_hits / lookups];
     });
+    const latencyName = 'switchyard_dns_resolver_upstream_latency_seconds';
+    this.histogram(latencyName, 'Time to an answer of each resolver query sent upstream (answered ones)', () => {
+      const latency = dns()?.resolver?.upstream_latency_seconds;
+      return latency ? histogramValues(latencyName, latency.bounds, latency.counts, latency.sum, {}) : [];
+    });
     this.series('counter', 'switchyard_dns_resolver_upstream_queries_total', 'Queries the resolver sent upstream', [], function* () {
       const resolver = dns()?.resolver;
       if (resolver) yield [{}, resolver.upstream_queries];
@@ -265,20 +268,25 @@ export class Metrics {
 
   /** The histogram is labelled by (listener, route): pools of the same route add up. */
   private durationValues(): MetricValue[] {
-    const byRoute = this.mergedRequests((series) => `${series.listener}\0${series.route}`);
     const values: MetricValue[] = [];
-    for (const series of byRoute) {
-      const labels = { listener: series.listener, route: series.route };
-      let count = 0;
-      durationBuckets.forEach((bound, index) => {
-        count += series.buckets[index];
-        values.push({ labels: { le: bound, ...labels }, value: count, metricName: `${durationName}_bucket` });
-      });
-      count += series.buckets[durationBuckets.length];
-      values.push({ labels: { le: '+Inf', ...labels }, value: count, metricName: `${durationName}_bucket` });
-      values.push({ labels, value: series.sum, metricName: `${durationName}_sum` });
-      values.push({ labels, value: count, metricName: `${durationName}_count` });
+    for (const series of this.mergedRequests((series) => `${series.listener}\0${series.route}`)) {
+      values.push(...histogramValues(durationName, durationBuckets, series.buckets, series.sum, { listener: series.listener, route: series.route }));
     }
     return values;
   }
+}
+
+/** Prometheus histogram samples from per-bucket (not cumulative) counts; `counts` has bounds.length + 1 entries. */
+function histogramValues(name: string, bounds: readonly number[], counts: readonly number[], sum: number, labels: Record<string, string>): MetricValue[] {
+  const values: MetricValue[] = [];
+  let count = 0;
+  bounds.forEach((bound, index) => {
+    count += counts[index];
+    values.push({ labels: { le: bound, ...labels }, value: count, metricName: `${name}_bucket` });
+  });
+  count += counts[bounds.length];
+  values.push({ labels: { le: '+Inf', ...labels }, value: count, metricName: `${name}_bucket` });
+  values.push({ labels, value: sum, metricName: `${name}_sum` });
+  values.push({ labels, value: count, metricName: `${name}_count` });
+  return values;
 }

@@ -153,6 +153,9 @@ listeners:
   assert.equal(delta('switchyard_dns_resolver_cache_lookups_total{result="hit"}'), 1);
   assert.equal(delta('switchyard_dns_resolver_cache_lookups_total{result="miss"}'), 1);
   assert.equal(delta('switchyard_dns_resolver_upstream_queries_total'), 1);
+  assert.equal(delta('switchyard_dns_resolver_upstream_latency_seconds_count'), 1);
+  assert.equal(delta('switchyard_dns_resolver_upstream_latency_seconds_bucket{le="+Inf"}'), 1);
+  assert.ok(delta('switchyard_dns_resolver_upstream_latency_seconds_sum') > 0);
   assert.equal(after.get('switchyard_dns_resolver_cache_entries'), 1);
   assert.equal(after.get('switchyard_dns_resolver_cache_hit_ratio'), 0.5);
   assert.ok(after.has('switchyard_dns_rate_limited_responses_total'));
