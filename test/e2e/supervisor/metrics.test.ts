@@ -40,10 +40,10 @@ function tunnel(port: number): Promise<void> {
   });
 }
 
-/** One HTTPS request that completes a fresh TLS handshake. */
-function httpsGet(port: number): Promise<number> {
+/** One HTTPS request on a new connection; the agent keeps the TLS session, so a second one resumes it. */
+function httpsGet(port: number, agent: https.Agent): Promise<number> {
   return new Promise((resolve, reject) => {
-    const request = https.get({ host: '127.0.0.1', port, path: '/', servername: 'localhost', rejectUnauthorized: false, agent: false }, (response) => {
+    const request = https.get({ host: '127.0.0.1', port, path: '/', servername: 'localhost', rejectUnauthorized: false, agent, headers: { connection: 'close' } }, (response) => {
       response.resume();
       response.on('end', () => resolve(response.statusCode ?? 0));
     });
@@ -139,7 +139,10 @@ listeners:
     assert.equal(response.status, 200);
     await response.text();
   }
-  assert.equal(await httpsGet(running.ready.listeners.secure.port), 200);
+  const agent = new https.Agent({ keepAlive: false });
+  assert.equal(await httpsGet(running.ready.listeners.secure.port, agent), 200);
+  assert.equal(await httpsGet(running.ready.listeners.secure.port, agent), 200);
+  agent.destroy();
   await refused(running.ready.listeners.closed.port);
   await tunnel(running.ready.listeners.tunnel.port);
   await tunnel(running.ready.listeners.tunnel.port);
@@ -168,8 +171,8 @@ listeners:
   assert.equal(after.get(`switchyard_health_transitions_total{pool="checked",backend="127.0.0.1:${dead}",direction="down"}`), 1);
   assert.equal(after.get(`switchyard_health_transitions_total{pool="checked",backend="127.0.0.1:${dead}",direction="up"}`), 0);
 
-  assert.equal(delta('switchyard_tls_handshakes_total{listener="secure",version="TLSv1.3"}'), 1);
-  assert.equal(delta('switchyard_tls_resumptions_total{listener="secure",version="TLSv1.3"}'), 0);
+  assert.equal(delta('switchyard_tls_handshakes_total{listener="secure",version="TLSv1.3"}'), 2);
+  assert.equal(delta('switchyard_tls_resumptions_total{listener="secure",version="TLSv1.3"}'), 1, 'the second connection resumed the first one\'s session');
   assert.equal(delta('switchyard_listener_refused_connections_total{listener="closed",reason="access"}'), 1);
 
   assert.equal(delta('switchyard_l4_connections_total{listener="tunnel",pool="echo"}'), 2);
