@@ -27,8 +27,8 @@ export interface ExplainContext {
   addresses?: Record<string, { host: string; port: number }>;
   /** Health known (a running edge with its checkers) or not (a config alone). */
   healthKnown: boolean;
-  /** In-flight requests per "pool\0backend", summed over workers; default: the pool's own count. */
-  inflight?: ReadonlyMap<string, number>;
+  /** The pools' status as the admin API shows it (workers' in-flight counts and ejections joined); default: the pool's own. */
+  view?: readonly PoolStatus[];
   /** A note about where the answer comes from, shown first. */
   source: string;
 }
@@ -112,13 +112,13 @@ function findListener(url: URL, name: string | undefined, context: ExplainContex
 function explainPool(name: string, context: ExplainContext, input: BalanceInput): Explanation['pool'] {
   const pool = context.pools.get(name);
   if (!pool) return { name, balance: '?', candidates: [], pick: null, note: `pool ${name} does not exist` };
-  const status: PoolStatus = pool.status();
+  const status: PoolStatus = context.view?.find((candidate) => candidate.name === name) ?? pool.status();
   const candidates = status.backends.map(
     (backend): ExplainCandidate => ({
       backend: backend.id,
       weight: backend.weight,
       health: context.healthKnown ? backend.state : 'unknown',
-      inflight: context.inflight ? (context.inflight.get(`${name}\0${backend.id}`) ?? 0) : context.healthKnown ? backend.inflight : null,
+      inflight: context.healthKnown ? backend.inflight : null,
       usable: context.healthKnown ? backend.state === 'healthy' : null,
     }),
   );
@@ -127,6 +127,8 @@ function explainPool(name: string, context: ExplainContext, input: BalanceInput)
   if (peeked === 'unsupported') explained.note = `the ${status.balance} policy cannot name its pick without taking a turn: no pick shown`;
   else if (peeked === undefined) explained.note = 'no usable backend: the request would get 503';
   else explained.pick = peeked.id;
+  const picked = candidates.find((candidate) => candidate.backend === explained.pick);
+  if (picked?.usable === false) explained.note = `${picked.backend} is ${picked.health} in a worker: that worker would pick the next usable backend`;
   if (!context.healthKnown) explained.note = [explained.note, 'no running edge: health unknown, every backend counted usable'].filter(Boolean).join('; ');
   return explained;
 }

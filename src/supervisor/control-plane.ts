@@ -264,6 +264,12 @@ export class ControlPlane {
     if (this.workerCount() > 0) this.traffic?.setHealth(pool, backend, healthy, reason);
   }
 
+  /** The pools as the admin API shows them: the primary's verdicts, with the workers' in-flight counts and ejections. */
+  private async poolView(): Promise<PoolStatus[]> {
+    const own = this.pools?.status() ?? [];
+    return this.workerCount() > 0 && this.traffic ? joinPoolStatus(own, await this.traffic.pools()) : own;
+  }
+
   private controller(): AdminController {
     return {
       healthy: () => !this.shuttingDown,
@@ -274,10 +280,7 @@ export class ControlPlane {
         traffic: await this.traffic?.status(),
         dns: this.dns?.status(),
       }),
-      pools: async () => {
-        const own = this.pools?.status() ?? [];
-        return this.workerCount() > 0 && this.traffic ? joinPoolStatus(own, await this.traffic.pools()) : own;
-      },
+      pools: () => this.poolView(),
       setDraining: async (pool, backend, draining) => {
         const found = this.pools?.get(pool)?.setDraining(backend, draining) ?? false;
         if (found && draining) this.adminDrained.add(`${pool}\0${backend}`);
@@ -289,13 +292,9 @@ export class ControlPlane {
       explain: async (query) => {
         // Loaded on first use: the primary of a worker setup does not otherwise load the L7 code.
         const { explainRequest } = await import('../l7/index.ts');
-        const inflight = new Map<string, number>();
-        for (const plane of await this.traffic!.pools()) {
-          for (const pool of plane) for (const backend of pool.backends) inflight.set(`${pool.name}\0${backend.id}`, (inflight.get(`${pool.name}\0${backend.id}`) ?? 0) + backend.inflight);
-        }
         const workers = this.workerCount();
-        const source = workers === 0 ? 'the running edge' : `the running edge (health from the primary's checkers, in flight summed over ${workers} workers; each worker keeps its own rotation, the pick is the primary's)`;
-        return explainRequest(query, { config: this.loaded.config, pools: this.pools!, addresses: this.traffic!.addresses(), healthKnown: true, inflight, source });
+        const source = workers === 0 ? 'the running edge' : `the running edge (in flight and ejections over its ${workers} workers; each worker keeps its own rotation: the pick is the primary's view of it)`;
+        return explainRequest(query, { config: this.loaded.config, pools: this.pools!, view: await this.poolView(), addresses: this.traffic!.addresses(), healthKnown: true, source });
       },
       metrics: async () => ({ contentType: this.metrics!.contentType, body: await this.metrics!.render(await this.traffic!.metrics(), { dns: this.dns?.status(), health: this.health?.status() ?? [] }) }),
     };
