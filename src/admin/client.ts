@@ -1,4 +1,4 @@
-// The CLI's side of the admin API (`switchyard reload`): one POST to the running edge. Over HTTPS the
+// The CLI's side of the admin API (`switchyard reload`, `switchyard explain`): one request to the running edge. Over HTTPS the
 // server must present the very certificate admin.tls names (pinned by its SHA-256 fingerprint, checked
 // before the token is written), so it works for any host the edge listens on (0.0.0.0, a LAN address)
 // and whether the certificate is self-signed or issued by a CA this machine does not know.
@@ -23,13 +23,22 @@ const hostText = (host: string): string => (host.includes(':') ? `[${host}]` : h
  * POST `pathname` with the bearer token and, when given, `json` as the body; `certFile` is admin.tls.cert,
  * required when the scheme is https.
  */
-export async function postAdmin(address: AdminAddress, pathname: string, token: string, certFile: string | undefined, timeoutMs: number, json?: unknown): Promise<AdminAnswer> {
+export function postAdmin(address: AdminAddress, pathname: string, token: string, certFile: string | undefined, timeoutMs: number, json?: unknown): Promise<AdminAnswer> {
+  return requestAdmin('POST', address, pathname, token, certFile, timeoutMs, json);
+}
+
+/** GET `pathname` (with its query) with the bearer token: `switchyard explain`. */
+export function getAdmin(address: AdminAddress, pathname: string, token: string, certFile: string | undefined, timeoutMs: number): Promise<AdminAnswer> {
+  return requestAdmin('GET', address, pathname, token, certFile, timeoutMs);
+}
+
+async function requestAdmin(method: 'GET' | 'POST', address: AdminAddress, pathname: string, token: string, certFile: string | undefined, timeoutMs: number, json?: unknown): Promise<AdminAnswer> {
   const body = json === undefined ? '' : JSON.stringify(json);
   const type = json === undefined ? '' : 'application/json';
   if (address.scheme !== 'https') {
     const headers: Record<string, string> = { authorization: `Bearer ${token}` };
     if (type) headers['content-type'] = type;
-    const response = await fetch(`http://${hostText(address.host)}:${address.port}${pathname}`, { method: 'POST', headers, body: body || undefined, signal: AbortSignal.timeout(timeoutMs) });
+    const response = await fetch(`http://${hostText(address.host)}:${address.port}${pathname}`, { method, headers, body: body || undefined, signal: AbortSignal.timeout(timeoutMs) });
     return { status: response.status, body: await response.text() };
   }
   if (!certFile) throw new Error('the admin API speaks https but the config has no admin.tls.cert to verify it');
@@ -46,7 +55,7 @@ export async function postAdmin(address: AdminAddress, pathname: string, token: 
       }
       // write, not end: the server closes after its answer (connection: close); a client FIN first may cut it
       const typeLine = type ? `content-type: ${type}\r\n` : '';
-      socket.write(`POST ${pathname} HTTP/1.1\r\nhost: ${hostText(address.host)}:${address.port}\r\nauthorization: Bearer ${token}\r\n${typeLine}content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+      socket.write(`${method} ${pathname} HTTP/1.1\r\nhost: ${hostText(address.host)}:${address.port}\r\nauthorization: Bearer ${token}\r\n${typeLine}content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
     });
     socket.on('data', (chunk: Buffer) => chunks.push(chunk));
     socket.once('error', (err) => {

@@ -1,3 +1,3 @@
 export { AdminServer, type AdminController, type AdminServerOptions, type ReloadResult } from './server.ts';
 export { ensureAdminToken, readAdminToken, tokenMatches } from './token.ts';
-export { postAdmin, type AdminAddress } from './client.ts';
+export { getAdmin, postAdmin, type AdminAddress } from './client.ts';

@@ -28,6 +28,8 @@ export interface AdminController {
   /** Reloads the edge's config file, or `file` (absolute), which from then on is the edge's config. */
   reload(file?: string): Promise<ReloadResult>;
   metrics(): Promise<{ contentType: string; body: string }>;
+  /** What the edge would do with one request (GET /api/explain); sends nothing upstream. */
+  explain(query: { method: string; url: string; headers: [string, string][]; listener?: string; clientAddress?: string }): Promise<unknown>;
 }
 
 export interface AdminServerOptions {
@@ -133,6 +135,18 @@ export class AdminServer implements Component {
     }
     if (method === 'GET' && url.pathname === '/api/status') return json(response, 200, await controller.status());
     if (method === 'GET' && url.pathname === '/api/pools') return json(response, 200, await controller.pools());
+    if (method === 'GET' && url.pathname === '/api/explain') {
+      const target = url.searchParams.get('url');
+      if (!target || !URL.canParse(target)) return json(response, 400, { error: 'admin: explain needs url=<absolute URL> (and method=, header=Name: value, listener=, client=)' });
+      const headers: [string, string][] = [];
+      for (const header of url.searchParams.getAll('header')) {
+        const colon = header.indexOf(':');
+        if (colon <= 0) return json(response, 400, { error: `admin: explain header must be "Name: value", got ${JSON.stringify(header)}` });
+        headers.push([header.slice(0, colon).trim(), header.slice(colon + 1).trim()]);
+      }
+      const query = { method: url.searchParams.get('method') ?? 'GET', url: target, headers, listener: url.searchParams.get('listener') ?? undefined, clientAddress: url.searchParams.get('client') ?? undefined };
+      return json(response, 200, await controller.explain(query));
+    }
     if (method === 'POST' && url.pathname === '/api/reload') {
       // Optional body {"config": "/absolute/path.yaml"}: load that file instead of the edge's own.
       const body = await readSmallBody(request);
@@ -153,6 +167,6 @@ export class AdminServer implements Component {
       if (!found) return json(response, 404, { error: `pool ${pool}: no backend ${decodeURIComponent(backend)}` });
       return json(response, 200, { pool, backend: decodeURIComponent(backend), state: action === 'drain' ? 'draining' : 'enabled' });
     }
-    json(response, 404, { error: 'not found', endpoints: ['GET /healthz', 'GET /metrics', 'GET /api/status', 'GET /api/pools', 'POST /api/reload', 'POST /api/pools/:pool/backends/:host:port/drain|enable'] });
+    json(response, 404, { error: 'not found', endpoints: ['GET /healthz', 'GET /metrics', 'GET /api/status', 'GET /api/pools', 'GET /api/explain', 'POST /api/reload', 'POST /api/pools/:pool/backends/:host:port/drain|enable'] });
   }
 }

@@ -15,6 +15,7 @@ const commands: Record<string, () => Promise<{ command: Command }>> = {
   ping: () => import('./commands/ping.ts'),
   traceroute: () => import('./commands/traceroute.ts'),
   trace: () => import('./commands/trace.ts'),
+  explain: () => import('./commands/explain.ts'),
 };
 
 export const commandNames: readonly string[] = Object.keys(commands);

@@ -33,10 +33,17 @@ export interface DnsCounters {
   stale_answers: number;
   /** Background refreshes of popular entries near expiry. */
   prefetches: number;
+  /** Resolver cache lookups answered fresh from the cache, and those that went on to the resolver. */
+  cache_hits: number;
+  cache_misses: number;
+  /** Parsed queries by transport, then by qtype number (an object with integer keys: cheap to bump, JSON-able). */
+  query_types: { udp: Record<number, number>; tcp: Record<number, number> };
+  /** Responses sent by transport, indexed by rcode (the header's four bits). */
+  response_codes: { udp: number[]; tcp: number[] };
 }
 
 export function newCounters(): DnsCounters {
-  return { queries: 0, formerr: 0, notimp: 0, dropped: 0, transfers_refused: 0, rate_limited: 0, tcp_refused: 0, tcp_evicted: 0, tcp_timeouts: 0, tls_handshake_failures: 0, client_limited: 0, stale_answers: 0, prefetches: 0 };
+  return { queries: 0, formerr: 0, notimp: 0, dropped: 0, transfers_refused: 0, rate_limited: 0, tcp_refused: 0, tcp_evicted: 0, tcp_timeouts: 0, tls_handshake_failures: 0, client_limited: 0, stale_answers: 0, prefetches: 0, cache_hits: 0, cache_misses: 0, query_types: { udp: {}, tcp: {} }, response_codes: { udp: new Array<number>(16).fill(0), tcp: new Array<number>(16).fill(0) } };
 }
 
 export class DnsEngine {
@@ -60,8 +67,19 @@ export class DnsEngine {
     this.ednsLimits = { max: maxUdp, advertise: maxUdp };
   }
 
-  /** Answers one message; never throws. 'drop' means send nothing. */
+  /** Answers one message; never throws. 'drop' means send nothing. Counts the response's rcode. */
   answer(message: Buffer, transport: 'udp' | 'tcp', clientAddress: string): ChainOutcome | Promise<ChainOutcome> {
+    const outcome = this.respond(message, transport, clientAddress);
+    if (outcome instanceof Promise) return outcome.then((settled) => this.countRcode(settled, transport));
+    return this.countRcode(outcome, transport);
+  }
+
+  private countRcode(outcome: ChainOutcome, transport: 'udp' | 'tcp'): ChainOutcome {
+    if (outcome !== 'drop' && outcome.length >= 4) this.counters.response_codes[transport][outcome[3] & 0x0f]++;
+    return outcome;
+  }
+
+  private respond(message: Buffer, transport: 'udp' | 'tcp', clientAddress: string): ChainOutcome | Promise<ChainOutcome> {
     const counters = this.counters;
     counters.queries++;
     const query = parseQuery(message);
@@ -83,6 +101,8 @@ export class DnsEngine {
       return renderRcode(query, Rcode.NOTIMP, limits);
     }
     const qtype = query.qtype;
+    const types = counters.query_types[transport];
+    types[qtype] = (types[qtype] ?? 0) + 1;
     if (qtype === RRType.AXFR || qtype === RRType.IXFR) {
       counters.transfers_refused++;
       return renderRcode(query, Rcode.REFUSED, limits);

@@ -16,6 +16,14 @@ import { createResolver, type Resolver } from './resolver/index.ts';
 import { AnswerCache } from './resolver/cache.ts';
 import type { ZoneSet } from './zone/zone-set.ts';
 
+export interface ResolverStatus {
+  cache_entries: number;
+  cache_bytes: number;
+  upstream_queries: number;
+  /** Histogram of upstream answer times: counts per bucket (not cumulative; the last is +Inf) and their sum. */
+  upstream_latency_seconds: { bounds: readonly number[]; counts: number[]; sum: number };
+}
+
 /** Resolver state that survives reloads as long as `dns.resolver` stays the same (the cache stays warm). */
 export class ResolverState {
   readonly key: string;
@@ -42,8 +50,8 @@ export class ResolverState {
     return new ResolverState(key, config, cache, resolver, clock);
   }
 
-  status(): { cache_entries: number; cache_bytes: number; upstream_queries: number } {
-    return { cache_entries: this.cache.size, cache_bytes: this.cache.bytes, upstream_queries: this.resolver.upstreamQueries };
+  status(): ResolverStatus {
+    return { cache_entries: this.cache.size, cache_bytes: this.cache.bytes, upstream_queries: this.resolver.upstreamQueries, upstream_latency_seconds: this.resolver.upstreamLatency.snapshot() };
   }
 
   close(): void {

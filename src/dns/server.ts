@@ -6,12 +6,13 @@ import { ConfigError, systemClock, type Clock, type Component, type HasStatus, t
 import type { DnsConfig, DnsTlsConfig } from '../config/index.ts';
 import { createTlsTerminator, type TlsTerminator } from '../tls/index.ts';
 import { DnsEngine, newCounters, type DnsCounters } from './engine.ts';
-import { buildHandlers, ResolverState } from './handlers.ts';
+import { buildHandlers, ResolverState, type ResolverStatus } from './handlers.ts';
 import type { PoolAddressSource } from './plugins/pool-answers.ts';
 import { ResponseRateLimiter, type RateVerdict } from './rate-limit.ts';
 import { TcpListener, type TcpOptions } from './tcp.ts';
 import { UdpListener, type BoundAddress } from './transport.ts';
 import { keyToText } from './wire/name.ts';
+import { nameByType, Rcode } from './wire/constants.ts';
 import { loadZone, zoneFilePath } from './zone/load.ts';
 import type { Zone } from './zone/zone.ts';
 import { ZoneSet } from './zone/zone-set.ts';
@@ -31,8 +32,11 @@ export interface DnsServerDeps {
 export interface DnsStatus {
   listening: BoundAddress[];
   zones: { origin: string; serial: number; records: number; source: string }[];
-  counters: DnsCounters;
-  resolver?: { cache_entries: number; cache_bytes: number; upstream_queries: number };
+  counters: Omit<DnsCounters, 'query_types' | 'response_codes'>;
+  /** Queries by transport and type name ("A", "TYPE65280"), responses by transport and rcode name. */
+  queries_by_type: Record<'udp' | 'tcp', Record<string, number>>;
+  responses_by_rcode: Record<'udp' | 'tcp', Record<string, number>>;
+  resolver?: ResolverStatus;
   tcp_connections: number;
 }
 
@@ -297,12 +301,29 @@ export class DnsServer implements Component, HasStatus<DnsStatus> {
   }
 
   status(): DnsStatus {
+    const { query_types, response_codes, ...counters } = this.counters;
     return {
       listening: this.addresses(),
       zones: this.zones.map((zone) => ({ origin: keyToText(zone.originKey), serial: zone.serial, records: zone.recordCount, source: zone.source })),
-      counters: { ...this.counters },
+      counters: counters,
+      queries_by_type: { udp: namedTypes(query_types.udp), tcp: namedTypes(query_types.tcp) },
+      responses_by_rcode: { udp: namedRcodes(response_codes.udp), tcp: namedRcodes(response_codes.tcp) },
       resolver: this.resolver?.status(),
       tcp_connections: this.tcp.reduce((sum, listener) => sum + listener.connections, 0),
     };
   }
+}
+
+const rcodeNames: Record<number, string> = Object.fromEntries(Object.entries(Rcode).map(([name, code]) => [code, name]));
+
+function namedTypes(counts: Record<number, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(counts).map(([type, count]) => [nameByType[Number(type)] ?? `TYPE${type}`, count]));
+}
+
+function namedRcodes(counts: readonly number[]): Record<string, number> {
+  const named: Record<string, number> = {};
+  counts.forEach((count, code) => {
+    if (count > 0) named[rcodeNames[code] ?? `RCODE${code}`] = count;
+  });
+  return named;
 }

@@ -142,6 +142,7 @@ export class H2Listener {
       this.terminator.attach(secure);
       secure.on('secureConnection', (socket: TLSSocket) => {
         socket.allowHalfOpen = true;
+        this.terminator?.handshakeDone(socket);
         carryClient(socket);
         if (socket.alpnProtocol === 'h2') this.acceptH2(socket);
         else this.http.acceptConnection(socket);

@@ -58,7 +58,7 @@ describe('HealthChecker (fake clock)', () => {
     assert.equal(transitions.length, 1);
     await advance(1_000);
     assert.deepEqual(transitions, ['users 127.0.0.1:1 down connection refused', 'users 127.0.0.1:1 up connected']);
-    assert.deepEqual(checker.status().backends[0], { id: '127.0.0.1:1', healthy: true, reason: 'connected', successes: 2, failures: 0, last_check: checker.status().backends[0].last_check });
+    assert.deepEqual(checker.status().backends[0], { id: '127.0.0.1:1', healthy: true, reason: 'connected', successes: 2, failures: 0, last_check: checker.status().backends[0].last_check, transitions: { up: 1, down: 1 } });
     await checker.stop();
   });
 

@@ -37,6 +37,9 @@ interface Watch {
   controller: AbortController | undefined;
   lastResult: ProbeResult | undefined;
   lastCheck: number | undefined;
+  /** Transitions reported so far (metrics). */
+  wentUp: number;
+  wentDown: number;
 }
 
 export class HealthChecker implements Component, HasStatus<HealthCheckStatus> {
@@ -102,6 +105,7 @@ export class HealthChecker implements Component, HasStatus<HealthCheckStatus> {
         successes: watch.thresholds.successes,
         failures: watch.thresholds.failures,
         ...(watch.lastCheck !== undefined ? { last_check: watch.lastCheck } : {}),
+        transitions: { up: watch.wentUp, down: watch.wentDown },
       })),
     };
   }
@@ -126,6 +130,8 @@ export class HealthChecker implements Component, HasStatus<HealthCheckStatus> {
         controller: undefined,
         lastResult: undefined,
         lastCheck: undefined,
+        wentUp: 0,
+        wentDown: 0,
       };
       this.watches.set(target.id, watch);
       if (this.running) this.schedule(watch, this.random() * jitter * this.config.interval);
@@ -185,6 +191,8 @@ export class HealthChecker implements Component, HasStatus<HealthCheckStatus> {
     watch.lastCheck = this.clock.now();
     if (!watch.thresholds.record(result.ok)) return;
     const healthy = watch.thresholds.healthy;
+    if (healthy) watch.wentUp++;
+    else watch.wentDown++;
     // The one log line of a transition (the control plane that hears it does not log it again): a
     // backend going down is worth a warning, one coming back is news. Stable msg, details as fields.
     const fields = { pool: this.pool, backend: watch.target.id, reason: result.reason };

@@ -53,6 +53,8 @@ export interface BackendHealthStatus {
   failures: number;
   /** Epoch ms of the last completed check. */
   last_check?: number;
+  /** Transitions to healthy (up) and to unhealthy (down) since the checker was built. */
+  transitions: { up: number; down: number };
 }
 
 export interface HealthCheckStatus {

@@ -27,6 +27,15 @@ export interface TcpListenerStatus {
   address: { host: string; port: number } | undefined;
   connections: number;
   accepted: number;
+  /** The pool the listener forwards to (the label of the counters below). */
+  pool: string | undefined;
+  /** Upstream connects that failed or timed out (each try, including those followed by another backend). */
+  connect_failures: number;
+  /** Connections closed because no backend was usable. */
+  no_backend: number;
+  /** Bytes read from / written to clients, counted when a tunnel closes. */
+  bytes_in: number;
+  bytes_out: number;
   filter: ConnectionGateStatus;
 }
 
@@ -37,6 +46,10 @@ export class TcpListener implements Component {
   private server: net.Server | undefined;
   private readonly sockets = new Set<net.Socket>();
   private accepted = 0;
+  private connectFailures = 0;
+  private noBackend = 0;
+  private bytesIn = 0;
+  private bytesOut = 0;
   private drainWaiter: (() => void) | undefined;
   /** The listener layer's connection filters (src/listener): max_connections, PROXY protocol, access. */
   private readonly gate: ConnectionGate;
@@ -66,7 +79,18 @@ export class TcpListener implements Component {
   }
 
   status(): TcpListenerStatus {
-    return { name: this.config.name, address: this.server ? this.address() : undefined, connections: this.sockets.size / 2, accepted: this.accepted, filter: this.gate.status() };
+    return {
+      name: this.config.name,
+      address: this.server ? this.address() : undefined,
+      connections: this.sockets.size / 2,
+      accepted: this.accepted,
+      pool: this.config.pool,
+      connect_failures: this.connectFailures,
+      no_backend: this.noBackend,
+      bytes_in: this.bytesIn,
+      bytes_out: this.bytesOut,
+      filter: this.gate.status(),
+    };
   }
 
   updateConfig(config: ListenerConfig, pools: TcpListenerDeps['pools']): void {
@@ -116,6 +140,7 @@ export class TcpListener implements Component {
     const attempt = (): void => {
       const lease = pool?.pick(input, tried);
       if (!lease) {
+        this.noBackend++;
         this.log(client, started, undefined, 'no_backend', 0, 0);
         client.destroy();
         return;
@@ -127,6 +152,7 @@ export class TcpListener implements Component {
       // Until 'connect', any error is a failed connect: count it against the backend and try the next one.
       upstream.once('error', (err) => {
         clearTimeout(connectTimer);
+        this.connectFailures++;
         lease.release(err.message === 'connect timeout' ? 'timeout' : 'connect_error');
         if (!client.destroyed) attempt();
       });
@@ -168,6 +194,8 @@ export class TcpListener implements Component {
     const done = (): void => {
       if (++closed < 2) return;
       lease.release(outcome);
+      this.bytesIn += client.bytesRead;
+      this.bytesOut += client.bytesWritten;
       this.log(client, started, lease, outcome, client.bytesRead, client.bytesWritten);
     };
     client.once('close', () => {

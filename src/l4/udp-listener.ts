@@ -43,6 +43,7 @@ interface Flow extends TableFlow {
 
 export interface UdpListenerStatus {
   name: string;
+  pool: string;
   address: { host: string; port: number } | undefined;
   /** Client flows open now, in this worker. */
   flows: number;
@@ -102,6 +103,7 @@ export class UdpListener implements Component {
     const c = this.counters;
     return {
       name: this.config.name,
+      pool: this.config.pool ?? '',
       address: this.socket ? this.address() : undefined,
       flows: this.flows.size,
       flows_opened: c.opened,

@@ -42,7 +42,7 @@ export function createHttpListener(listener: ListenerConfig, deps: HttpListenerD
 }
 
 // For src/h2: the same route matching and client-address rules for streams that go to h2/grpc pools.
-export { Router, type CompiledRoute, type HeaderSource } from './router/router.ts';
+export { Router, type CompiledRoute, type HeaderSource, type RouteVerdict } from './router/router.ts';
 export { upstreamTarget, type ProxyAction } from './router/actions.ts';
 export { TrustedProxies, clientFromChain, normalizePeer } from './forwarded.ts';
 // For src/h2: streams proxied to HTTP/2 pools are routed on, and forward, the path HTTP/1.1 would.
@@ -51,3 +51,6 @@ export { FlatWriter, RecordWriter, localResponseFields, builtinFilters, type Fil
 export { cookieValue } from './parse/cookie.ts';
 // For src/diag: a traceparent read by the one W3C parser.
 export { parseTraceparent } from './trace-context.ts';
+
+// For the admin API and `switchyard explain`: what the edge would do with one request.
+export { explainRequest, renderExplanation, type ExplainQuery, type ExplainContext, type Explanation } from './explain.ts';

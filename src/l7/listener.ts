@@ -312,7 +312,15 @@ export class HttpListenerImpl implements HttpListener {
     } catch {
       address = undefined;
     }
-    return { name: this.config.name, address, connections: this.connections.size, inflight: this.inflight, requests: this.accepted, filter: this.external ? undefined : this.gate.status() };
+    return {
+      name: this.config.name,
+      address,
+      connections: this.connections.size,
+      inflight: this.inflight,
+      requests: this.accepted,
+      filter: this.external ? undefined : this.gate.status(),
+      retries: Object.fromEntries([...this.retryBudgets].map(([pool, budget]) => [pool, { retries: budget.retries, budget_exhausted: budget.exhausted }])),
+    };
   }
 
   updateConfig(listener: ListenerConfig, pools: UpstreamPools, upstreamSettings?: ReadonlyMap<string, UpstreamSettings>): void {

@@ -73,6 +73,9 @@ export class RetryBudget {
   private previous = 0;
   /** Exchanges currently on a retry (each holds one until it ends). */
   inFlight = 0;
+  /** Requests sent again to another backend, and retries refused because the budget was spent (metrics). */
+  retries = 0;
+  exhausted = 0;
 
   /** A request started for this pool at `now` (ms, monotonic). */
   request(now: number): void {
@@ -84,7 +87,10 @@ export class RetryBudget {
   tryAcquire(now: number, budget: number): boolean {
     if (now - this.bucketStart >= WINDOW_MS) this.rotate(now);
     const limit = Math.max(MIN_RETRY_CONCURRENCY, Math.floor(budget * (this.current + this.previous)));
-    if (this.inFlight >= limit) return false;
+    if (this.inFlight >= limit) {
+      this.exhausted++;
+      return false;
+    }
     this.inFlight++;
     return true;
   }

@@ -42,6 +42,7 @@ export function retryOnAnotherBackend(ex: ProxyExchange, kind: number, outcome: 
     return false;
   }
   failed.release(outcome);
+  ex.conn.listener.retryBudget(ex.pool.name).retries++;
   ex.lease = null;
   ex.retryReason = kind >= 100 ? String(kind) : outcome;
   dropUpstream(ex);

@@ -121,6 +121,8 @@ export interface HttpListenerStatus {
   requests: number;
   /** The connection filters' counters (src/listener); absent when another component accepts (src/h2). */
   filter?: ConnectionGateStatus;
+  /** Per pool: requests retried on another backend, and retries the retry budget refused. */
+  retries: Record<string, { retries: number; budget_exhausted: number }>;
 }
 
 export interface HttpListener extends Component, HasStatus<HttpListenerStatus> {

@@ -87,6 +87,17 @@ export class Pool implements HasStatus<PoolStatus>, LeaseOwner {
     return new PoolLease(this, chosen);
   }
 
+  /**
+   * `switchyard explain`: the backend pick() would lease now, without leasing it or moving the balancer;
+   * 'unsupported' when the policy cannot tell without taking a turn.
+   */
+  peek(input: BalanceInput): Backend | undefined | 'unsupported' {
+    if (this.balancer.peek === undefined) return 'unsupported';
+    const filter = this.filter;
+    filter.now = this.clock.now();
+    return this.balancer.peek(input, filter);
+  }
+
   /** Lease callback: in-flight counts, then passive health. */
   released(backend: PoolBackend, outcome: LeaseOutcome): void {
     backend.inflight--;

@@ -86,6 +86,11 @@ export interface PickFilter {
  */
 export interface Balancer {
   pick(input: BalanceInput, filter: PickFilter): Backend | undefined;
+  /**
+   * What pick() would return now, changing nothing (no turn taken, no counter moved): `switchyard explain`.
+   * A policy that cannot tell without taking a turn leaves it out, and explain says so.
+   */
+  peek?(input: BalanceInput, filter: PickFilter): Backend | undefined;
   /** Stateful policies: a lease on `backend` was handed out. */
   onTake?(backend: Backend): void;
   /** Stateful policies: a lease on `backend` ended. */

@@ -264,6 +264,12 @@ export class ControlPlane {
     if (this.workerCount() > 0) this.traffic?.setHealth(pool, backend, healthy, reason);
   }
 
+  /** The pools as the admin API shows them: the primary's verdicts, with the workers' in-flight counts and ejections. */
+  private async poolView(): Promise<PoolStatus[]> {
+    const own = this.pools?.status() ?? [];
+    return this.workerCount() > 0 && this.traffic ? joinPoolStatus(own, await this.traffic.pools()) : own;
+  }
+
   private controller(): AdminController {
     return {
       healthy: () => !this.shuttingDown,
@@ -274,10 +280,7 @@ export class ControlPlane {
         traffic: await this.traffic?.status(),
         dns: this.dns?.status(),
       }),
-      pools: async () => {
-        const own = this.pools?.status() ?? [];
-        return this.workerCount() > 0 && this.traffic ? joinPoolStatus(own, await this.traffic.pools()) : own;
-      },
+      pools: () => this.poolView(),
       setDraining: async (pool, backend, draining) => {
         const found = this.pools?.get(pool)?.setDraining(backend, draining) ?? false;
         if (found && draining) this.adminDrained.add(`${pool}\0${backend}`);
@@ -286,7 +289,14 @@ export class ControlPlane {
         return found;
       },
       reload: (file) => this.reload(file),
-      metrics: async () => ({ contentType: this.metrics!.contentType, body: await this.metrics!.render(await this.traffic!.metrics()) }),
+      explain: async (query) => {
+        // Loaded on first use: the primary of a worker setup does not otherwise load the L7 code.
+        const { explainRequest } = await import('../l7/index.ts');
+        const workers = this.workerCount();
+        const source = workers === 0 ? 'the running edge' : `the running edge (in flight and ejections over its ${workers} workers; each worker keeps its own rotation: the pick is the primary's view of it)`;
+        return explainRequest(query, { config: this.loaded.config, pools: this.pools!, view: await this.poolView(), addresses: this.traffic!.addresses(), healthKnown: true, source });
+      },
+      metrics: async () => ({ contentType: this.metrics!.contentType, body: await this.metrics!.render(await this.traffic!.metrics(), { dns: this.dns?.status(), health: this.health?.status() ?? [] }) }),
     };
   }
 
@@ -347,7 +357,7 @@ function localTraffic(plane: TrafficPlane, counters: RequestCounters): TrafficHa
     setDraining: async (pool, backend, draining) => plane.setDraining(pool, backend, draining),
     addresses: () => plane.addresses(),
     status: async () => plane.status(),
-    metrics: async () => [trafficMetrics(counters, plane.registry())],
+    metrics: async () => [trafficMetrics(counters, plane)],
     pools: async () => [plane.registry()?.status() ?? []],
     drain: (deadline) => plane.drain(deadline),
     stop: () => plane.stop(),

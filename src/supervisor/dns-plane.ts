@@ -2,7 +2,7 @@
 // from). Started on the first config that has `dns:`, reloaded in place after, stopped when the section goes.
 import type { DnsConfig } from '../config/index.ts';
 import type { Logger } from '../core/index.ts';
-import type { DnsServer } from '../dns/index.ts';
+import type { DnsServer, DnsStatus } from '../dns/index.ts';
 import type { PoolRegistry } from '../pool/index.ts';
 
 export interface DnsPlaneOptions {
@@ -55,7 +55,7 @@ export class DnsPlane {
     return this.server?.addresses();
   }
 
-  status(): unknown {
+  status(): DnsStatus | undefined {
     return this.server?.status();
   }
 

@@ -10,6 +10,7 @@ function plane(pid: number, counters: RequestCounters, state: string, inflight: 
     pid,
     requests: counters.snapshot(),
     pools: [{ name: 'app', balance: 'round_robin', usable: 1, backends: [{ id: '127.0.0.1:3001', state, inflight } as never] }],
+    listeners: { tunnel: { pool: 'app', accepted: 2, connect_failures: 1, no_backend: 0, bytes_in: 10, bytes_out: 20, filter: { refused_max_connections: 1, refused_access: 0, proxy_header_errors: 0 } } },
     rss: 50 * 2 ** 20,
     cpuSeconds: 1.5,
   };
@@ -54,4 +55,12 @@ test('a scrape with no traffic planes renders no request series', async () => {
   const text = await new Metrics().render([]);
   assert.doesNotMatch(text, /^switchyard_http_requests_total\{/m);
   assert.match(text, /# TYPE switchyard_http_requests_total counter/);
+});
+
+test('listener counters of two workers add up per listener and pool', async () => {
+  const text = await new Metrics().render([plane(1, new RequestCounters(), 'healthy', 0), plane(2, new RequestCounters(), 'healthy', 0)]);
+  assert.match(text, /^switchyard_l4_connections_total\{listener="tunnel",pool="app"\} 4$/m);
+  assert.match(text, /^switchyard_l4_received_bytes_total\{listener="tunnel",pool="app"\} 20$/m);
+  assert.match(text, /^switchyard_l4_connect_failures_total\{listener="tunnel",pool="app"\} 2$/m);
+  assert.match(text, /^switchyard_listener_refused_connections_total\{listener="tunnel",reason="max_connections"\} 2$/m);
 });

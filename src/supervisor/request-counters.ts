@@ -1,7 +1,7 @@
 // Request counters of one traffic plane, as plain numbers: the worker side of the metrics. Workers do not
 // load prom-client (~20 MB per process); the primary asks for a snapshot at scrape time and turns the sum
 // over workers into Prometheus series (metrics.ts).
-import type { PoolRegistry, PoolStatus } from '../pool/index.ts';
+import type { PoolStatus } from '../pool/index.ts';
 
 export interface RequestRecord {
   listener: string;
@@ -64,13 +64,16 @@ export interface TrafficMetrics {
   pid: number;
   requests: RequestSeries[];
   pools: PoolStatus[];
+  /** Each listener's status() by name: plain counters (connections, bytes, filter refusals, retries, TLS). */
+  listeners: Record<string, unknown>;
   /** Resident set size of the process, bytes. */
   rss: number;
   /** CPU time (user + system) of the process, seconds. */
   cpuSeconds: number;
 }
 
-export function trafficMetrics(counters: RequestCounters, pools: PoolRegistry | undefined): TrafficMetrics {
+export function trafficMetrics(counters: RequestCounters, plane: { status(): { listeners: Record<string, unknown>; pools: PoolStatus[] } } | undefined): TrafficMetrics {
   const cpu = process.cpuUsage();
-  return { pid: process.pid, requests: counters.snapshot(), pools: pools?.status() ?? [], rss: process.memoryUsage.rss(), cpuSeconds: (cpu.user + cpu.system) / 1e6 };
+  const status = plane?.status();
+  return { pid: process.pid, requests: counters.snapshot(), pools: status?.pools ?? [], listeners: status?.listeners ?? {}, rss: process.memoryUsage.rss(), cpuSeconds: (cpu.user + cpu.system) / 1e6 };
 }

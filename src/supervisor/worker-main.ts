@@ -54,7 +54,7 @@ async function handle(message: ToWorker): Promise<void> {
     case 'status':
       return reply({ type: 'reply', id: message.id, ok: true, value: { pid: process.pid, ...plane?.status() } });
     case 'metrics':
-      return reply({ type: 'reply', id: message.id, ok: true, value: trafficMetrics(counters, plane?.registry()) });
+      return reply({ type: 'reply', id: message.id, ok: true, value: trafficMetrics(counters, plane) });
     case 'drain':
       await drain(message.deadline);
       return reply({ type: 'reply', id: message.id, ok: true });

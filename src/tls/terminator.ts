@@ -35,6 +35,8 @@ export interface TlsStatus {
   certificates: { cert: string; hosts: string[]; valid_to: string; fingerprint256: string; default: boolean }[];
   ca?: string;
   last_reload?: { at: string; ok: boolean; error?: string };
+  /** Completed handshakes by protocol version ("TLSv1.3"), full and resumed (session ticket or id). */
+  handshakes: Record<string, { full: number; resumed: number }>;
 }
 
 /**
@@ -74,6 +76,7 @@ export class TlsTerminator {
   private loaded: Loaded | undefined;
   private watch: FileWatch | undefined;
   private lastReload: TlsStatus['last_reload'];
+  private readonly handshakes: TlsStatus['handshakes'] = {};
   private reloading: Promise<ReloadResult> | undefined;
 
   constructor(listener: TlsEndpoint, deps: TlsTerminatorDeps) {
@@ -190,6 +193,15 @@ export class TlsTerminator {
     return result;
   }
 
+  /** The listener calls this on each 'secureConnection': a counter bump, read by status(). */
+  handshakeDone(socket: { getProtocol(): string | null; isSessionReused(): boolean }): void {
+    const version = socket.getProtocol() ?? 'unknown';
+    let counts = this.handshakes[version];
+    if (counts === undefined) this.handshakes[version] = counts = { full: 0, resumed: 0 };
+    if (socket.isSessionReused()) counts.resumed++;
+    else counts.full++;
+  }
+
   /** Called after every reload attempt (file change or explicit). */
   onReload(listener: (result: ReloadResult) => void): void {
     this.reloadListeners.push(listener);
@@ -207,6 +219,7 @@ export class TlsTerminator {
       })),
       ca: this.caPath,
       last_reload: this.lastReload,
+      handshakes: this.handshakes,
     };
   }
 

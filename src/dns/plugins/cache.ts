@@ -61,7 +61,11 @@ export function cacheLink(cache: AnswerCache, prefetch: PrefetchOptions): DnsHan
       if (!request.mayRecurse) return undefined;
       const query = request.query;
       const hit = cache.get(query.key, query.qtype);
-      if (hit === undefined || hit.stale) return undefined;
+      if (hit === undefined || hit.stale) {
+        counters.cache_misses++;
+        return undefined;
+      }
+      counters.cache_hits++;
       const entry = hit.entry;
       if (hits > 0 && entry.hits !== PREFETCHED && ++entry.hits > hits && hit.left * 10 <= entry.ttl * 1000) {
         entry.hits = PREFETCHED;

@@ -1,4 +1,5 @@
 // Forwarding: ask the configured upstream resolvers (with RD), in order, until one answers usefully.
+import { LatencyHistogram, timed } from './latency.ts';
 import { Rcode } from '../wire/constants.ts';
 import type { HostPort } from '../../config/index.ts';
 import type { Resolution, Resolver } from './index.ts';
@@ -8,6 +9,7 @@ export class Forwarder implements Resolver {
   private readonly servers: readonly HostPort[];
   private readonly timeout: number;
   upstreamQueries = 0;
+  readonly upstreamLatency = new LatencyHistogram();
 
   constructor(servers: readonly HostPort[], timeout: number) {
     this.servers = servers;
@@ -19,7 +21,7 @@ export class Forwarder implements Resolver {
     for (const server of this.servers) {
       this.upstreamQueries++;
       try {
-        const response = await queryUpstream(server, { name, type: qtype, recursionDesired: true, timeout: this.timeout });
+        const response = await timed(this.upstreamLatency, queryUpstream(server, { name, type: qtype, recursionDesired: true, timeout: this.timeout }));
         if (response.rcode === Rcode.SERVFAIL || response.rcode === Rcode.REFUSED) {
           lastError = new UpstreamError(`resolver: ${server.host}:${server.port} answered rcode ${response.rcode}`);
           continue;

@@ -1,4 +1,5 @@
 // The resolver behind the resolver link: forwarding to configured upstreams, or iterative from root hints.
+import type { LatencyHistogram } from './latency.ts';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError, type Clock, type Logger } from '../../core/index.ts';
@@ -22,6 +23,8 @@ export interface Resolver {
   resolve(name: Buffer, qtype: number): Promise<Resolution>;
   /** Queries sent upstream so far (status, tests). */
   readonly upstreamQueries: number;
+  /** Time to an answer of each upstream query (status, metrics). */
+  readonly upstreamLatency: LatencyHistogram;
   close(): void;
 }
 

@@ -2,6 +2,7 @@
 // follow referrals down (glue when given; otherwise resolve the name servers' addresses first), chase
 // CNAMEs across zones, and stop at an answer, NXDOMAIN or NODATA. Every resolution has a budget of
 // upstream queries and a bound on nesting, so a hostile or broken hierarchy cannot make it spin.
+import { LatencyHistogram, timed } from './latency.ts';
 import { LRUCache } from 'lru-cache';
 import type { Clock } from '../../core/index.ts';
 import { Flag, RRType, Rcode } from '../wire/constants.ts';
@@ -34,6 +35,7 @@ export class IterativeResolver implements Resolver {
   /** Zone cuts learnt from referrals, so the next name under them skips the walk from the root. */
   private readonly delegations = new LRUCache<string, Delegation>({ max: 10_000 });
   upstreamQueries = 0;
+  readonly upstreamLatency = new LatencyHistogram();
 
   private readonly cache: AnswerCache;
 
@@ -135,7 +137,7 @@ export class IterativeResolver implements Resolver {
       if (++budget.queries > MAX_QUERIES) throw new UpstreamError('resolver: query budget exhausted');
       this.upstreamQueries++;
       try {
-        return await queryUpstream(server, { name, type: qtype, recursionDesired: false, timeout: this.timeout });
+        return await timed(this.upstreamLatency, queryUpstream(server, { name, type: qtype, recursionDesired: false, timeout: this.timeout }));
       } catch (err) {
         lastError = err;
       }

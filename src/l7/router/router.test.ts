@@ -63,3 +63,28 @@ test('redirect locations', () => {
   assert.equal(action(1).status, 302);
   assert.equal(redirectLocation(action(2), 'http', 'a.test', 'a.test', '/p'), 'https://example.test/home');
 });
+
+test('explain: each route up to the match with why it missed, agreeing with match()', () => {
+  const r = router([
+    { name: 'host', match: { host: ['api.example.test', '*.api.test'] }, pool: 'a' },
+    { name: 'regex', match: { path_regex: '^/v[0-9]+/' }, pool: 'v' },
+    { name: 'post', match: { path_prefix: '/orders', methods: ['POST'] }, pool: 'o' },
+    { name: 'header', match: { headers: { 'x-user': { regex: '^u-' } } }, pool: 'h' },
+    { name: 'any', pool: 'c' },
+    { name: 'never', pool: 'n' },
+  ]);
+  const headers = { header: (name: string) => (name === 'x-user' ? 'admin' : undefined) };
+  const verdicts = r.explain('GET', 'www.example.test', '/orders/7', headers);
+  assert.deepEqual(
+    verdicts.map((verdict) => [verdict.route.name, verdict.reason]),
+    [
+      ['host', 'host mismatch: route wants api.example.test, *.api.test, request host is www.example.test'],
+      ['regex', 'path mismatch: route wants a path matching /^\\/v[0-9]+\\//, request path is /orders/7'],
+      ['post', 'method mismatch: route wants POST, request method is GET'],
+      ['header', 'header mismatch: route wants x-user matching /^u-/, request has x-user: admin'],
+      ['any', 'matches'],
+    ],
+  );
+  assert.equal(r.match('GET', 'www.example.test', '/orders/7', headers), verdicts.at(-1)!.route);
+  assert.equal(r.explain('GET', 'x.api.test', '/', noHeaders)[0].matches, true);
+});

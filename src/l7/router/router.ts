@@ -50,26 +50,79 @@ export class Router {
   match(method: string, hostname: string, path: string, headers: HeaderSource): CompiledRoute | null {
     const routes = this.routes;
     for (let r = 0; r < routes.length; r++) {
-      const route = routes[r];
-      if (route.exactHosts !== null || route.wildcardHosts !== null) {
-        if (!hostMatches(route, hostname)) continue;
-      }
-      switch (route.pathKind) {
-        case PATH_PREFIX:
-          if (!path.startsWith(route.pathValue)) continue;
-          break;
-        case PATH_EXACT:
-          if (path !== route.pathValue) continue;
-          break;
-        case PATH_REGEX:
-          if (!route.pathRegex!.test(path)) continue;
-          break;
-      }
-      if (route.methods !== null && !route.methods.includes(method)) continue;
-      if (route.headers !== null && !headersMatch(route.headers, headers)) continue;
-      return route;
+      if (mismatch(routes[r], method, hostname, path, headers) === MATCH) return routes[r];
     }
     return null;
+  }
+
+  /**
+   * `switchyard explain`: the verdict of every route up to and including the one match() would return
+   * (the same test, so the two cannot disagree), with why each earlier route did not match.
+   */
+  explain(method: string, hostname: string, path: string, headers: HeaderSource): RouteVerdict[] {
+    const verdicts: RouteVerdict[] = [];
+    for (const route of this.routes) {
+      const kind = mismatch(route, method, hostname, path, headers);
+      if (kind === MATCH) {
+        verdicts.push({ route, matches: true, reason: 'matches' });
+        break;
+      }
+      verdicts.push({ route, matches: false, reason: explainMismatch(route, kind, method, hostname, path, headers) });
+    }
+    return verdicts;
+  }
+}
+
+export interface RouteVerdict {
+  route: CompiledRoute;
+  matches: boolean;
+  /** "matches", or why not: "host mismatch: …", "path mismatch: …", "method mismatch: …", "header mismatch: …". */
+  reason: string;
+}
+
+const MATCH = 0;
+const HOST = 1;
+const PATH = 2;
+const METHOD = 3;
+const HEADER = 4;
+
+/** MATCH, or the first condition of the route the request fails (in the order the conditions are tested). */
+function mismatch(route: CompiledRoute, method: string, hostname: string, path: string, headers: HeaderSource): number {
+  if (route.exactHosts !== null || route.wildcardHosts !== null) {
+    if (!hostMatches(route, hostname)) return HOST;
+  }
+  switch (route.pathKind) {
+    case PATH_PREFIX:
+      if (!path.startsWith(route.pathValue)) return PATH;
+      break;
+    case PATH_EXACT:
+      if (path !== route.pathValue) return PATH;
+      break;
+    case PATH_REGEX:
+      if (!route.pathRegex!.test(path)) return PATH;
+      break;
+  }
+  if (route.methods !== null && !route.methods.includes(method)) return METHOD;
+  if (route.headers !== null && failedHeader(route.headers, headers) !== undefined) return HEADER;
+  return MATCH;
+}
+
+function explainMismatch(route: CompiledRoute, kind: number, method: string, hostname: string, path: string, headers: HeaderSource): string {
+  switch (kind) {
+    case HOST:
+      return `host mismatch: route wants ${[...(route.exactHosts ?? []), ...(route.wildcardHosts ?? []).map((suffix) => `*${suffix}`)].join(', ')}, request host is ${hostname || '(none)'}`;
+    case PATH: {
+      const wanted = route.pathKind === PATH_PREFIX ? `a path under ${route.pathValue}` : route.pathKind === PATH_EXACT ? `path ${route.pathValue}` : `a path matching /${route.pathRegex!.source}/`;
+      return `path mismatch: route wants ${wanted}, request path is ${path}`;
+    }
+    case METHOD:
+      return `method mismatch: route wants ${route.methods!.join(', ')}, request method is ${method}`;
+    default: {
+      const matcher = failedHeader(route.headers!, headers)!;
+      const value = headers.header(matcher.name);
+      const wanted = matcher.present !== undefined ? (matcher.present ? 'present' : 'absent') : matcher.exact !== undefined ? `= ${matcher.exact}` : `matching /${matcher.regex!.source}/`;
+      return `header mismatch: route wants ${matcher.name} ${wanted}, request has ${value === undefined ? 'none' : `${matcher.name}: ${value}`}`;
+    }
   }
 }
 
@@ -88,20 +141,21 @@ function hostMatches(route: CompiledRoute, hostname: string): boolean {
   return false;
 }
 
-function headersMatch(matchers: readonly HeaderMatcher[], headers: HeaderSource): boolean {
+/** The first header condition the request fails, or undefined when all hold. */
+function failedHeader(matchers: readonly HeaderMatcher[], headers: HeaderSource): HeaderMatcher | undefined {
   for (const matcher of matchers) {
     const value = headers.header(matcher.name);
     if (matcher.present !== undefined) {
-      if ((value !== undefined) !== matcher.present) return false;
+      if ((value !== undefined) !== matcher.present) return matcher;
     } else if (value === undefined) {
-      return false;
+      return matcher;
     } else if (matcher.exact !== undefined) {
-      if (value !== matcher.exact) return false;
+      if (value !== matcher.exact) return matcher;
     } else if (matcher.regex !== undefined && !matcher.regex.test(value)) {
-      return false;
+      return matcher;
     }
   }
-  return true;
+  return undefined;
 }
 
 function compileRoute(route: RouteConfig, index: number, filters: FilterChain | null): CompiledRoute {

@@ -24,6 +24,18 @@ for (const [name, factory] of builtinBalancers()) {
       for (let i = 0; i < 20; i++) assert.equal(balancer.pick(input(address(i)), filter), undefined);
     });
 
+    it('peek names the next pick and changes nothing (switchyard explain)', () => {
+      const members = backends(3, 1, 2);
+      const balancer = factory.create(members, options);
+      const filter = new TestFilter();
+      for (let i = 0; i < 30; i++) {
+        const request = input(address(i % 4));
+        const first = balancer.peek?.(request, filter);
+        assert.equal(balancer.peek?.(request, filter), first, 'a second peek agrees with the first');
+        assert.equal(balancer.pick(request, filter), first);
+      }
+    });
+
     it('never picks an unusable backend, and uses every usable one', () => {
       const members = backends(1, 1, 1, 1);
       setAvailable(members[1], false);

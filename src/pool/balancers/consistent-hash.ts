@@ -35,6 +35,11 @@ class ConsistentHash implements Balancer {
     this.owners = Uint32Array.from(ring, (entry) => entry.owner);
   }
 
+  /** Hashing keeps no state: a pick is its own preview. */
+  peek(input: BalanceInput, filter: PickFilter): Backend | undefined {
+    return this.pick(input, filter);
+  }
+
   pick(input: BalanceInput, filter: PickFilter): Backend | undefined {
     const size = this.points.length;
     if (size === 0) return undefined;

@@ -14,6 +14,11 @@ class IpHash implements Balancer {
     this.seeds = Uint32Array.from(backends, (backend) => hashString(backend.id));
   }
 
+  /** Hashing keeps no state: a pick is its own preview. */
+  peek(input: BalanceInput, filter: PickFilter): Backend | undefined {
+    return this.pick(input, filter);
+  }
+
   pick(input: BalanceInput, filter: PickFilter): Backend | undefined {
     const key = hashString(input.clientAddress);
     let best = -1;

@@ -14,6 +14,15 @@ class LeastConn implements Balancer {
   }
 
   pick(_input: BalanceInput, filter: PickFilter): Backend | undefined {
+    return this.choose(filter, true);
+  }
+
+  peek(_input: BalanceInput, filter: PickFilter): Backend | undefined {
+    return this.choose(filter, false);
+  }
+
+  /** `commit`: move the tie-break's running weights (a pick); without it only say which backend a pick would take. */
+  private choose(filter: PickFilter, commit: boolean): Backend | undefined {
     const backends = this.backends;
     const now = filter.now;
     let found = false;
@@ -32,17 +41,22 @@ class LeastConn implements Balancer {
     if (!found) return undefined;
     const current = this.current;
     let best = -1;
+    let bestValue = 0;
     let total = 0;
     for (let index = 0; index < backends.length; index++) {
       const backend = backends[index];
       if (!filter.usable(backend)) continue;
       const weight = backend.effectiveWeight(now);
       if (backend.inflight * bestWeight !== bestLoad * weight) continue;
-      current[index] += weight;
+      const value = current[index] + weight;
+      if (commit) current[index] = value;
       total += weight;
-      if (best < 0 || current[index] > current[best]) best = index;
+      if (best < 0 || value > bestValue) {
+        best = index;
+        bestValue = value;
+      }
     }
-    current[best] -= total;
+    if (commit) current[best] -= total;
     return backends[best];
   }
 }

@@ -14,6 +14,15 @@ class RoundRobin implements Balancer {
   }
 
   pick(_input: BalanceInput, filter: PickFilter): Backend | undefined {
+    return this.choose(filter, true);
+  }
+
+  peek(_input: BalanceInput, filter: PickFilter): Backend | undefined {
+    return this.choose(filter, false);
+  }
+
+  /** `commit`: take the turn (cursor and credits move); without it only say which backend a pick would take. */
+  private choose(filter: PickFilter, commit: boolean): Backend | undefined {
     const count = this.backends.length;
     let fallback = -1;
     for (let step = 0; step < count; step++) {
@@ -22,19 +31,20 @@ class RoundRobin implements Balancer {
       if (!filter.usable(backend)) continue;
       const share = backend.effectiveWeight(filter.now) / backend.weight;
       if (share < 1) {
-        this.credit[index] += share;
-        if (this.credit[index] < 1) {
+        const credit = this.credit[index] + share;
+        if (commit) this.credit[index] = credit;
+        if (credit < 1) {
           if (fallback < 0) fallback = index;
           continue;
         }
-        this.credit[index] -= 1;
+        if (commit) this.credit[index] -= 1;
       }
-      this.cursor = (index + 1) % count;
+      if (commit) this.cursor = (index + 1) % count;
       return backend;
     }
     if (fallback < 0) return undefined;
     // every usable backend is ramping and short of credit: serving one beats refusing the request
-    this.cursor = (fallback + 1) % count;
+    if (commit) this.cursor = (fallback + 1) % count;
     return this.backends[fallback];
   }
 }

@@ -12,20 +12,34 @@ class WeightedRoundRobin implements Balancer {
     this.current = new Float64Array(backends.length);
   }
 
-  pick(_input: BalanceInput, filter: PickFilter): Backend | undefined {
+  pick(input: BalanceInput, filter: PickFilter): Backend | undefined {
+    return this.choose(filter, true);
+  }
+
+  peek(_input: BalanceInput, filter: PickFilter): Backend | undefined {
+    return this.choose(filter, false);
+  }
+
+  /** `commit`: move the running weights (a pick); without it only say which backend a pick would take. */
+  private choose(filter: PickFilter, commit: boolean): Backend | undefined {
     const current = this.current;
     let best = -1;
+    let bestValue = 0;
     let total = 0;
     for (let index = 0; index < this.backends.length; index++) {
       const backend = this.backends[index];
       if (!filter.usable(backend)) continue;
       const weight = backend.effectiveWeight(filter.now);
-      current[index] += weight;
+      const value = current[index] + weight;
+      if (commit) current[index] = value;
       total += weight;
-      if (best < 0 || current[index] > current[best]) best = index;
+      if (best < 0 || value > bestValue) {
+        best = index;
+        bestValue = value;
+      }
     }
     if (best < 0) return undefined;
-    current[best] -= total;
+    if (commit) current[best] -= total;
     return this.backends[best];
   }
 }

@@ -164,6 +164,12 @@ test('the flow table is bounded: the least recently used flow is evicted and cou
   const status = await listenerStatus(lb, 'small');
   assert.equal(status.flows, 2);
   assert.equal(status.flows_evicted, 2);
+  // and in /metrics, summed over workers
+  const token = (await readFile(path.join(lb.dir, 'data', 'admin.token'), 'utf8')).trim();
+  const metrics = await (await fetch(`http://127.0.0.1:${lb.ready.admin!.port}/metrics`, { headers: { authorization: `Bearer ${token}` } })).text();
+  assert.match(metrics, /^switchyard_l4_udp_flows_evicted_total\{listener="small",pool="ns"\} 2$/m);
+  assert.match(metrics, /^switchyard_l4_udp_flows_total\{listener="small",pool="ns"\} 4$/m);
+  assert.match(metrics, /^switchyard_l4_udp_flows\{listener="small",pool="ns"\} 2$/m);
 });
 
 test('access lists apply to each datagram source', async () => {

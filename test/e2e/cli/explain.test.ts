@@ -1,0 +1,129 @@
+// `switchyard explain` and GET /api/explain on a real edge: three routes (host, path, catch-all) and a pool
+// of two backends, one down. The answer names the matching route, why the earlier ones did not match, the
+// filters, the candidates with their health and the pick; explaining sends nothing upstream and takes no
+// round-robin turn; the config alone gives the same routes with health unknown; no token → 401.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { cliEntry, node24, runSwitchyard } from '../../support/run-switchyard.ts';
+import { refusedPort, startEchoOrigin } from '../../support/origins.ts';
+
+const run = promisify(execFile);
+const cleanups: (() => Promise<unknown>)[] = [];
+after(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+});
+
+async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(node24, [cliEntry, ...args], { timeout: 30_000 });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const failed = err as { code?: number; stdout: string; stderr: string };
+    return { code: typeof failed.code === 'number' ? failed.code : -1, stdout: failed.stdout, stderr: failed.stderr };
+  }
+}
+
+const config = (live: string, dead: string, port = 0): string => `
+admin: { listen: 127.0.0.1:0 }
+pools:
+  api:
+    backends: [ { address: ${live} } ]
+  files:
+    backends: [ { address: ${live} } ]
+  app:
+    backends: [ { address: ${live} }, { address: ${dead} } ]
+    health: { type: tcp, interval: 100ms, timeout: 300ms, rise: 1, fall: 1 }
+listeners:
+  - name: web
+    listen: 127.0.0.1:${port}
+    middleware:
+      - headers: { response: { set: { x-edge: switchyard } } }
+    routes:
+      - name: api-host
+        match: { host: api.example.test }
+        pool: api
+      - name: static
+        match: { path_prefix: /static }
+        pool: files
+      - name: catch-all
+        match: { path_prefix: / }
+        pool: app
+`;
+
+test('explain names the route, why earlier ones missed, the filters, the candidates with health and the pick', async () => {
+  const origin = await startEchoOrigin({ name: 'live' });
+  cleanups.push(() => origin.close());
+  const dead = `127.0.0.1:${await refusedPort()}`;
+  const running = await runSwitchyard(config(origin.address, dead), { args: ['--workers', '1'] });
+  cleanups.push(() => running.stop());
+  await running.waitForLine((line) => line.msg === 'backend down' && line.backend === dead);
+  const url = `http://127.0.0.1:${running.ready.listeners.web.port}/page`;
+
+  // The CLI finds the edge running the config through its run file and asks its admin API.
+  const text = await cli(['explain', 'GET', url, '-c', running.configFile]);
+  assert.equal(text.code, 0, text.stderr);
+  assert.match(text.stdout, /listener: web \(http, port \d+; chosen by http on port \d+\)/);
+  assert.match(text.stdout, /api-host \(#0\): host mismatch: route wants api\.example\.test, request host is 127\.0\.0\.1/);
+  assert.match(text.stdout, /static \(#1\): path mismatch: route wants a path under \/static, request path is \/page/);
+  assert.match(text.stdout, /catch-all \(#2\): matches/);
+  assert.match(text.stdout, /route: catch-all → proxy to pool app/);
+  assert.match(text.stdout, /filters: headers/);
+  assert.match(text.stdout, new RegExp(`→ ${origin.address} {2}health healthy, weight 1, in flight 0`));
+  assert.match(text.stdout, new RegExp(`  ${dead} {2}health unhealthy, weight 1, in flight 0`));
+  assert.match(text.stdout, new RegExp(`pick: ${origin.address}`));
+
+  // The API, with a header that moves the request to the host route.
+  const token = (await readFile(path.join(running.dir, 'data', 'admin.token'), 'utf8')).trim();
+  const api = (query: string, headers: Record<string, string> = { authorization: `Bearer ${token}` }) => fetch(`http://127.0.0.1:${running.ready.admin!.port}/api/explain?${query}`, { headers });
+  const byHost = await api(new URLSearchParams({ method: 'POST', url, header: 'Host: api.example.test' }).toString());
+  assert.equal(byHost.status, 200);
+  const explained = (await byHost.json()) as { route: string; routes: { verdict: string }[]; pool: { name: string; pick: string; candidates: { backend: string; health: string }[] } };
+  assert.equal(explained.route, 'api-host');
+  assert.deepEqual(explained.routes.map((route) => route.verdict), ['matches']);
+  assert.equal(explained.pool.name, 'api');
+  assert.equal(explained.pool.pick, origin.address);
+
+  const catchAll = (await (await api(new URLSearchParams({ url }).toString())).json()) as { pool: { candidates: { backend: string; health: string }[] } };
+  assert.deepEqual(
+    catchAll.pool.candidates.map((candidate) => [candidate.backend, candidate.health]),
+    [
+      [origin.address, 'healthy'],
+      [dead, 'unhealthy'],
+    ],
+  );
+
+  // Without the token: 401, and nothing was ever sent upstream by explaining.
+  assert.equal((await api(new URLSearchParams({ url }).toString(), {})).status, 401);
+  assert.equal(origin.requests(), 0);
+
+  // The config alone (no edge runs this copy): the same verdicts, health unknown.
+  const dir = await mkdtemp(path.join(tmpdir(), 'switchyard-explain-'));
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  const offline = path.join(dir, 'edge.yaml');
+  await writeFile(offline, config(origin.address, dead, 8080));
+  const fromFile = await cli(['explain', 'GET', 'http://localhost:8080/static/app.js', '-c', offline]);
+  assert.equal(fromFile.code, 0, fromFile.stderr);
+  assert.match(fromFile.stdout, /no running edge: health unknown/);
+  assert.match(fromFile.stdout, /api-host \(#0\): host mismatch: route wants api\.example\.test, request host is localhost/);
+  assert.match(fromFile.stdout, /route: static → proxy to pool files/);
+  const json = await cli(['explain', 'GET', 'http://localhost:8080/x', '-c', offline, '--json']);
+  const fromConfig = JSON.parse(json.stdout) as { pool: { candidates: { health: string; inflight: number | null }[]; pick: string } };
+  assert.deepEqual(
+    fromConfig.pool.candidates.map((candidate) => [candidate.health, candidate.inflight]),
+    [
+      ['unknown', null],
+      ['unknown', null],
+    ],
+  );
+  assert.equal(fromConfig.pool.pick, origin.address);
+
+  // No listener on the URL's port: exit 1 and the listeners named.
+  const nowhere = await cli(['explain', 'GET', 'http://localhost:1/', '-c', offline]);
+  assert.equal(nowhere.code, 1);
+  assert.match(nowhere.stdout, /problem: no http\/h2c listener on port 1: give --listener NAME \(listeners: web \(http, port 8080\)\)/);
+});
