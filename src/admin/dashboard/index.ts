@@ -1,0 +1,1 @@
+export { Dashboard, csrfHeader, type DashboardSource } from './dashboard.ts';
