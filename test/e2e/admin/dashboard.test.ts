@@ -104,7 +104,7 @@ listeners:
     await page.click('#login-form button[type=submit]');
     await row(a).and(page.locator('[data-state=healthy]')).waitFor({ timeout: healthWaitMs });
     await row(b).and(page.locator('[data-state=healthy]')).waitFor({ timeout: healthWaitMs });
-    assert.match(await page.locator('tr[data-listener=web]').innerText(), /web\s+127\.0\.0\.1:\d+/);
+    assert.match(await page.locator('tr[data-listener=web]').innerText(), /web\s+http\s+127\.0\.0\.1:\d+\s+path_prefix \/ → pool app/);
 
     const [cookie, ...others] = await context.cookies();
     assert.equal(others.length, 0);

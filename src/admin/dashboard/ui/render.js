@@ -1,5 +1,5 @@
 // Builds the topology view from one snapshot ({status, pools} as GET /api/status and GET /api/pools answer):
-// listeners (summed over the traffic workers), then pools with their backends, each coloured by state.
+// listeners with their routes (counters summed over the traffic workers), then pools with their backends, each coloured by state.
 /* global Node */
 // Plain DOM: the page has no framework, and every value goes in as text (never as HTML).
 
@@ -15,31 +15,51 @@ export function h(tag, attrs, ...children) {
 }
 
 /** Listeners by name, their counters summed over the traffic workers. */
-function listeners(status) {
+function listenerCounters(status) {
   const byName = new Map();
   for (const worker of status?.traffic ?? []) {
     for (const listener of Object.values(worker.listeners ?? {})) {
-      const seen = byName.get(listener.name) ?? { name: listener.name, address: listener.address, connections: 0, inflight: 0, requests: 0 };
+      const seen = byName.get(listener.name) ?? { address: listener.address, connections: 0, inflight: 0, requests: 0 };
       seen.connections += listener.connections ?? 0;
       seen.inflight += listener.inflight ?? 0;
       seen.requests += listener.requests ?? 0;
       byName.set(listener.name, seen);
     }
   }
-  return [...byName.values()];
+  return byName;
 }
 
 const address = (a) => (a ? `${a.host}:${a.port}` : '');
 
+/** Where a route (or an L4 listener) goes: a pool links to its section below. */
+const target = (pool, action) => (pool === undefined ? h('span', { class: 'own' }, action) : h('a', { href: `#pool-${pool}` }, `pool ${pool}`));
+
+/** One row per listener of the running config (status.topology), its live address and counters joined. */
+function listenerRows(status) {
+  const counters = listenerCounters(status);
+  return (status?.topology ?? []).map((l) => {
+    const live = counters.get(l.name);
+    const routes = l.routes.length > 0 ? h('ul', { class: 'routes' }, l.routes.map((r) => h('li', null, h('code', null, r.match), ' → ', target(r.pool, r.action)))) : target(l.pool, '');
+    return h(
+      'tr',
+      { 'data-listener': l.name },
+      h('td', null, l.name),
+      h('td', null, l.protocol),
+      h('td', null, live ? address(live.address) : l.listen),
+      h('td', null, routes),
+      h('td', null, live?.connections ?? 0),
+      h('td', null, live?.inflight ?? 0),
+      h('td', null, live?.requests ?? 0),
+    );
+  });
+}
+
 /** The whole view; `act(pool, backend, action)` is called when an operator clicks drain or enable. */
 export function renderTopology(snapshot, act) {
-  const listenerRows = listeners(snapshot.status).map((l) =>
-    h('tr', { 'data-listener': l.name }, h('td', null, l.name), h('td', null, address(l.address)), h('td', null, l.connections), h('td', null, l.inflight), h('td', null, l.requests)),
-  );
   const pools = (snapshot.pools ?? []).map((pool) =>
     h(
       'section',
-      { class: 'pool', 'data-pool': pool.name },
+      { class: 'pool', id: `pool-${pool.name}`, 'data-pool': pool.name },
       h('h3', null, pool.name, h('span', { class: 'meta' }, ` ${pool.balance} · ${pool.usable} usable`)),
       h(
         'table',
@@ -66,7 +86,7 @@ export function renderTopology(snapshot, act) {
     ),
   );
   return [
-    h('section', { class: 'listeners' }, h('h2', null, 'Listeners'), h('table', null, h('thead', null, h('tr', null, ...['listener', 'address', 'connections', 'in flight', 'requests'].map((t) => h('th', null, t)))), h('tbody', null, listenerRows))),
+    h('section', { class: 'listeners' }, h('h2', null, 'Listeners'), h('table', null, h('thead', null, h('tr', null, ...['listener', 'protocol', 'address', 'routes', 'connections', 'in flight', 'requests'].map((t) => h('th', null, t)))), h('tbody', null, listenerRows(snapshot.status)))),
     h('section', { class: 'pools' }, h('h2', null, 'Pools'), pools),
   ];
 }
