@@ -57,7 +57,7 @@ function bundleAll() {
   // dist/admin/dashboard/ui/: the dashboard's script and stylesheet for browsers (src/admin/dashboard/assets.ts
   // reads them there; from the .ts sources it builds the same bundle in memory).
   const ui = path.join(root, 'src', 'admin', 'dashboard', 'ui');
-  bundle(esbuild, 'the dashboard', [path.join(ui, 'app.js'), path.join(ui, 'app.css')], path.join(dist, 'admin', 'dashboard', 'ui'), 'nowhere: the dashboard answers 500', { platform: 'browser', target: 'es2022', minify: true, packages: undefined });
+  bundle(esbuild, 'the dashboard', [path.join(ui, 'app.js'), path.join(ui, 'app.css')], path.join(dist, 'admin', 'dashboard', 'ui'), 'nothing (the dashboard answers 500)', { platform: 'browser', target: 'es2022', minify: true, packages: undefined });
   bundle(esbuild, 'the demo app', path.join(root, 'demo', 'app', 'main.ts'), path.join(dist, 'demo', 'app'), 'demo/app/main.ts');
 }
 

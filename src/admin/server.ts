@@ -1,6 +1,6 @@
 // The admin API: loopback by default, every endpoint but /healthz behind the bearer token (or the dashboard's
-// session cookie: dashboard/dashboard.ts); HTTPS when
-// admin.tls is set (required off loopback: config/addresses.ts). It reads components only through the
+// session cookie: dashboard/dashboard.ts); HTTPS when admin.tls is set (required off loopback:
+// config/addresses.ts). It reads components only through the
 // AdminController the supervisor passes in (their status()), never their internals. node:http(s) is fine
 // here: this is not the data path.
 import { readFile } from 'node:fs/promises';

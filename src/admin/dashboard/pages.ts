@@ -13,7 +13,7 @@ const securityHeaders = {
 
 const escapeHtml = (text: string): string => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
-const document = (title: string, body: string, head = ''): string =>
+const htmlDocument = (title: string, body: string, head = ''): string =>
   `<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">` +
   `<title>${escapeHtml(title)}</title><link rel="stylesheet" href="/dashboard/app.css">${head}</head><body>${body}</body></html>\n`;
 
@@ -30,7 +30,7 @@ export function sendAsset(response: http.ServerResponse, contentType: string, te
 
 export function loginPage(message?: string): string {
   const error = message ? `<p id="login-error" class="error">${escapeHtml(message)}</p>` : '';
-  return document(
+  return htmlDocument(
     'Switchyard — sign in',
     `<main class="login"><h1>Switchyard</h1><form id="login-form" method="post" action="/dashboard/login">` +
       `<label>Admin token <input type="password" name="token" autocomplete="current-password" required autofocus></label>` +
@@ -39,7 +39,7 @@ export function loginPage(message?: string): string {
 }
 
 export function appPage(csrf: string): string {
-  return document(
+  return htmlDocument(
     'Switchyard',
     `<header><h1>Switchyard</h1><span id="connection" class="conn">connecting…</span></header><main id="app"></main>`,
     `<meta name="switchyard-csrf" content="${escapeHtml(csrf)}"><script type="module" src="/dashboard/app.js"></script>`,
