@@ -2,13 +2,15 @@
 // `switchyard start` with two origin processes: the login form, a refused wrong token, the session cookie
 // (HttpOnly, SameSite=Strict, not the token), the live topology (server-sent events) turning a killed
 // origin red, drain from the page behind a confirmation, and every /api endpoint refusing a request with
-// neither token nor cookie. UPDATE_DASHBOARD_SCREENSHOT=1 also writes docs/dashboard.png.
-import { after, before, describe, it } from 'node:test';
+// neither token nor cookie; over HTTPS the cookie is Secure. UPDATE_DASHBOARD_SCREENSHOT=1 also writes docs/dashboard.png.
+import { after, before, describe, it, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { startOriginProcess, type OriginProcess } from '../../support/origin-process.ts';
 import { projectRoot, runSwitchyard, type RunningSwitchyard } from '../../support/run-switchyard.ts';
@@ -156,4 +158,20 @@ listeners:
     await row(a).locator('button.enable').click();
     await row(a).and(page.locator('[data-state=healthy]')).waitFor({ timeout: 5_000 });
   });
+});
+
+test('over HTTPS (admin.tls) the session cookie is also Secure', { timeout: 30_000 }, async (t) => {
+  const run = promisify(execFile);
+  const certs = await mkdtemp(path.join(tmpdir(), 'dashboard-tls-'));
+  t.after(() => rm(certs, { recursive: true, force: true }));
+  await run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'admin.key', '-out', 'admin.pem', '-days', '2', '-subj', '/CN=switchyard admin', '-addext', 'subjectAltName=IP:127.0.0.1'], { cwd: certs, timeout: 20_000 });
+  const cert = path.join(certs, 'admin.pem');
+  const edge = await runSwitchyard(`admin:\n  listen: 127.0.0.1:0\n  tls: { cert: ${cert}, key: ${path.join(certs, 'admin.key')} }\n`, { args: ['--workers', '0'] });
+  t.after(() => edge.stop());
+  const token = (await readFile(path.join(edge.dir, 'data', 'admin.token'), 'utf8')).trim();
+  const { stdout } = await run('curl', ['-sS', '--cacert', cert, '-D', '-', '-o', '/dev/null', '--data-urlencode', `token=${token}`, `https://127.0.0.1:${edge.ready.admin!.port}/dashboard/login`], { timeout: 20_000 });
+  assert.match(stdout, /^HTTP\/1\.1 303/);
+  const cookie = /^set-cookie: (.*)\r$/im.exec(stdout)?.[1] ?? '';
+  assert.match(cookie, /^switchyard_admin=[^;]+; HttpOnly; SameSite=Strict; Path=\/; Max-Age=43200; Secure$/);
+  assert.ok(!cookie.includes(token));
 });
