@@ -21,5 +21,6 @@ test('parseCommandArgs reads an option table and turns unknown options into Usag
   assert.deepEqual(parsed.list('header'), ['a: 1', 'b: 2']);
   assert.deepEqual(parsed.positionals, ['host']);
   assert.throws(() => parsed.string('bogus'), /not in the command's table/);
-  assert.throws(() => parseCommandArgs(['--bogus'], options), UsageError);
+  assert.throws(() => parseCommandArgs(['--bogus'], options), (err: Error) => err instanceof UsageError && err.message === 'unknown option --bogus');
+  assert.throws(() => parseCommandArgs(['-c'], options), (err: Error) => err instanceof UsageError && /^option '-c, --count <value>' argument missing/.test(err.message));
 });

@@ -107,8 +107,21 @@ export function parseCommandArgs(args: string[], options: readonly OptionSpec[])
     const { values, positionals } = parseArgs({ args, allowPositionals: true, options: config });
     return new ParsedArgs(values, positionals, new Set(Object.keys(config)));
   } catch (err) {
-    throw new UsageError((err as Error).message);
+    throw new UsageError(parseArgsMessage(err as Error & { code?: string }, args));
   }
+}
+
+/**
+ * node's parseArgs messages read "Unknown option '--x'. To specify a positional argument starting with a '-', place
+ * it at the end of the command after '--', ...": capitalised, and the advice is beside the point for an operator who
+ * mistyped a flag. The unknown-option case is reworded (the option named as typed); the others stay node's words.
+ */
+function parseArgsMessage(err: Error & { code?: string }, args: string[]): string {
+  if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    const typed = /'([^']+)'/.exec(err.message)?.[1] ?? args.find((a) => a.startsWith('-')) ?? '';
+    return `unknown option ${typed}`;
+  }
+  return err.message.charAt(0).toLowerCase() + err.message.slice(1);
 }
 
 /** The one config file of start, check and reload: `-c FILE` or FILE as the argument, not both. */

@@ -35,7 +35,7 @@ async function directoryProblem(dir: string): Promise<string | undefined> {
   try {
     return (await stat(dir)).isDirectory() ? undefined : `${dir} is not a directory`;
   } catch (err) {
-    return `cannot use ${dir}: ${errnoOf(err)}`;
+    return `${dir}: ${errnoOf(err)}`; // read after "expected a directory to serve, got"
   }
 }
 

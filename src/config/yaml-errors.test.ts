@@ -28,3 +28,9 @@ test('one broken line is one message, not one per following token', () => {
   const lines = message.split('\n').map((line) => /^edge\.yaml:(\d+):/.exec(line)?.[1]);
   assert.equal(new Set(lines).size, lines.length, message);
 });
+
+test('a tab used as indentation is reported at the tab; a repeated key names itself and where it first was', () => {
+  assert.match(errorOf('pools:\n  p:\n\tbalance: round_robin\n'), /^edge\.yaml:3:1: yaml: Tabs are not allowed as indentation \(indent with spaces\)$/);
+  assert.match(errorOf('pools:\n  p:\n    backends: []\n  p:\n    backends: []\n'), /^edge\.yaml:4:3: yaml: Map keys must be unique \(key p is already at line 2\)$/);
+  assert.match(errorOf('log: {level: info, level: debug}\n'), /^edge\.yaml:1:20: yaml: Map keys must be unique \(key level\)$/);
+});

@@ -67,12 +67,22 @@ function unclosedBefore(token: unknown, offset: number): Unclosed | undefined {
   return inner ?? own;
 }
 
+/** " (key p is already at line 2)": which key is repeated and where it first appeared, when it is in a block mapping. */
+function duplicateNote(documents: CST.Token[], text: string, offset: number, lineCounter: LineCounter): string {
+  const key = /^("[^"]*"|'[^']*'|[^\s:,{}[\]]+)/.exec(text.slice(offset))?.[1];
+  if (key === undefined) return '';
+  const collection = documents.map((document) => collectionWithItemAt(document, offset)).find((found) => found !== undefined);
+  const first = collection?.items.map(itemOffset).find((at) => at !== undefined && at < offset && text.startsWith(key, at) && /^[\s:]/.test(text.charAt(at + key.length)));
+  return first === undefined ? ` (key ${key})` : ` (key ${key} is already at line ${lineCounter.linePos(first).line})`;
+}
+
 export function yamlErrorMessages(text: string, errors: readonly YAMLError[], lineCounter: LineCounter, file: string): string[] {
   let documents: CST.Token[] | undefined;
   const seen = new Set<string>();
   const messages: string[] = [];
   for (const error of errors) {
-    let offset = tokenStart(text, error.pos[0]);
+    // A tab used as indentation is itself the error: point at it, not at the key after it.
+    let offset = error.code === 'TAB_AS_INDENT' ? error.pos[0] : tokenStart(text, error.pos[0]);
     let note = '';
     documents ??= [...new Parser().parse(text)];
     if (error.code === 'MISSING_CHAR' || /must be sufficiently indented and end with/.test(error.message)) {
@@ -94,6 +104,8 @@ export function yamlErrorMessages(text: string, errors: readonly YAMLError[], li
         message += ` (this item is at column ${col}; the first item of its block, line ${start.line}, is at column ${start.col})`;
       }
     }
+    if (error.code === 'TAB_AS_INDENT') message += ' (indent with spaces)';
+    if (error.code === 'DUPLICATE_KEY') message += duplicateNote(documents, text, offset, lineCounter);
     // One broken line can make the parser trip on every following token: one message per line is enough.
     if (seen.has(`${line}`)) continue;
     seen.add(`${line}`);

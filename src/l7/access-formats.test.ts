@@ -13,6 +13,10 @@ test('plain escapes quotes, backslashes, control and non-ASCII bytes as \\xHH (n
   const line = new AccessLine(256);
   line.plain('a "b" \\ \t é 😀');
   assert.equal(line.text(), 'a \\x22b\\x22 \\x5c \\x09 \\xc3\\xa9 \\xf0\\x9f\\x98\\x80');
+  // request strings hold wire bytes one per character (latin1): é sent as c3 a9 is logged as those two bytes
+  const wire = new AccessLine(256);
+  wire.plain(Buffer.from('é', 'utf8').toString('latin1') + '\xff', true);
+  assert.equal(wire.text(), '\\xc3\\xa9\\xff');
 });
 
 test('combined and text lines from the byte builders', () => {

@@ -101,7 +101,7 @@ function optional(line: AccessLine, key: Uint8Array, value: string): void {
 function quotedOrDash(line: AccessLine, value: string | undefined): void {
   if (value === undefined || value.length === 0) return line.bytes(QUOTED_DASH);
   line.bytes(QUOTE);
-  line.plain(value);
+  line.plain(value, true);
   line.bytes(QUOTE);
 }
 
@@ -110,13 +110,13 @@ function quotedOrDash(line: AccessLine, value: string | undefined): void {
  * (as in the JSON line: queries carry tokens), bytes as sent (head included, like nginx's $bytes_sent).
  */
 export function buildCombined(line: AccessLine, fields: AccessFields, time: Uint8Array, referer: string | undefined, userAgent: string | undefined): void {
-  line.plain(fields.client || '-');
+  line.plain(fields.client || '-', true);
   line.bytes(USER_FIELDS);
   line.bytes(time);
   line.bytes(SP_QUOTE);
-  line.plain(fields.method || '-');
+  line.plain(fields.method || '-', true);
   line.bytes(SP);
-  line.plain(fields.path || '-');
+  line.plain(fields.path || '-', true);
   line.bytes(fields.protocol === 'h2' ? HTTP_2 : fields.minor === 0 ? HTTP_10 : HTTP_11);
   line.bytes(SP);
   if (fields.status > 0) line.int(fields.status);
@@ -134,12 +134,12 @@ export function buildCombined(line: AccessLine, fields: AccessFields, time: Uint
 export function buildText(line: AccessLine, fields: AccessFields, time: Uint8Array, from: number, to: number): void {
   line.bytes(time);
   line.bytes(SP);
-  line.plain(fields.client || '-');
+  line.plain(fields.client || '-', true);
   line.bytes(SP);
-  line.plain(fields.method || '-');
+  line.plain(fields.method || '-', true);
   line.bytes(SP);
-  line.plain(fields.host);
-  line.plain(fields.path);
+  line.plain(fields.host, true);
+  line.plain(fields.path, true);
   line.bytes(SP);
   if (fields.status > 0) line.int(fields.status);
   else line.bytes(DASH);

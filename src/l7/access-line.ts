@@ -63,8 +63,13 @@ export class AccessLine {
    * A request string outside JSON (combined / text lines), as nginx escapes it: printable ASCII as is,
    * `"`, `\`, control characters and every byte of non-ASCII UTF-8 as `\xHH`. At most 12 bytes per
    * UTF-16 unit (a 3-byte character, each byte escaped).
+   *
+   * `wire`: the value holds request bytes one per character (the HTTP/1 parser and HPACK decode as latin1),
+   * so a character up to 0xff is that byte and is escaped as one `\xHH` — re-encoding it as UTF-8 would log
+   * bytes the client never sent (é on the wire, c3 a9, would read \xc3\x83\xc2\xa9). Config names are
+   * real text and take the UTF-8 path.
    */
-  plain(value: string): void {
+  plain(value: string, wire = false): void {
     const buf = this.buf;
     let pos = this.pos;
     for (let i = 0; i < value.length; i++) {
@@ -75,7 +80,7 @@ export class AccessLine {
       }
       const point = value.codePointAt(i)!;
       if (point > 0xffff) i++;
-      const bytes = point < 0x80 ? [point] : [...Buffer.from(String.fromCodePoint(point), 'utf8')];
+      const bytes = point < 0x80 || (wire && point <= 0xff) ? [point] : [...Buffer.from(String.fromCodePoint(point), 'utf8')];
       for (const byte of bytes) {
         buf[pos++] = BACKSLASH;
         buf[pos++] = 0x78;

@@ -126,10 +126,15 @@ test('check and start refuse a route an earlier catch-all always takes first', a
   );
 });
 
+test('YAML syntax: a tab indent is reported at the tab, a repeated key names itself and its first line', async () => {
+  await assertRefused('pools:\n  p:\n\tbalance: round_robin\n', /edge\.yaml:3:1: yaml: Tabs are not allowed as indentation \(indent with spaces\)/);
+  await assertRefused('workers: 1\nlog: { level: info }\nworkers: 2\n', /edge\.yaml:3:1: yaml: Map keys must be unique \(key workers is already at line 1\)/);
+});
+
 test('check and start refuse a static root that does not exist', async () => {
   await assertRefused(
     `listeners:\n  - name: web\n    listen: 127.0.0.1:0\n    routes:\n      - static: { root: ./site }\n`,
-    /edge\.yaml:5:25: listeners\[0\]\.routes\[0\]\.static\.root: expected a directory to serve, got cannot use \/\S+\/site: ENOENT/,
+    /edge\.yaml:5:25: listeners\[0\]\.routes\[0\]\.static\.root: expected a directory to serve, got \/\S+\/site: ENOENT/,
   );
 });
 

@@ -25,9 +25,9 @@ listeners:
 `);
 }
 
-/** One request per protocol, with a Referer and a User-Agent that needs escaping. */
+/** One request per protocol, with a Referer and a User-Agent that needs escaping (quotes; é, sent as the bytes c3 a9). */
 async function requests(sy: RunningSwitchyard): Promise<void> {
-  const common = ['-sS', '-o', '/dev/null', '-e', 'http://ref.test/page', '-A', 'probe "one"'];
+  const common = ['-sS', '-o', '/dev/null', '-e', 'http://ref.test/page', '-A', 'probe "one" é'];
   await run('curl', [...common, `http://127.0.0.1:${sy.ready.listeners.web.port}/h1/path?secret=1`], { timeout: 10_000 });
   await run('curl', [...common, '--http2-prior-knowledge', `http://127.0.0.1:${sy.ready.listeners.h2.port}/h2/path`], { timeout: 10_000 });
 }
@@ -45,8 +45,8 @@ test('combined: Apache/nginx combined lines for HTTP/1.1 and HTTP/2, on stdout',
   const lines = await accessLines(sy, (text) => text.startsWith('127.0.0.1 - - ['));
   const date = String.raw`\[\d{2}/(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)/\d{4}:\d{2}:\d{2}:\d{2} \+0000\]`;
   assert.equal(lines.length, 2, lines.join('\n'));
-  assert.match(lines[0], new RegExp(`^127\\.0\\.0\\.1 - - ${date} "GET /h1/path HTTP/1\\.1" 201 \\d+ "http://ref\\.test/page" "probe \\\\x22one\\\\x22"$`));
-  assert.match(lines[1], new RegExp(`^127\\.0\\.0\\.1 - - ${date} "GET /h2/path HTTP/2\\.0" 201 5 "http://ref\\.test/page" "probe \\\\x22one\\\\x22"$`));
+  assert.match(lines[0], new RegExp(`^127\\.0\\.0\\.1 - - ${date} "GET /h1/path HTTP/1\\.1" 201 \\d+ "http://ref\\.test/page" "probe \\\\x22one\\\\x22 \\\\xc3\\\\xa9"$`)); // the bytes sent, each escaped once
+  assert.match(lines[1], new RegExp(`^127\\.0\\.0\\.1 - - ${date} "GET /h2/path HTTP/2\\.0" 201 5 "http://ref\\.test/page" "probe \\\\x22one\\\\x22 \\\\xc3\\\\xa9"$`)); // the bytes sent, each escaped once
   assert.ok(!lines[0].includes('secret'), 'the query stays out of the log');
 });
 
