@@ -216,7 +216,9 @@ export class HttpConnection {
     this.parsing = false;
     this.write(errorResponse(status, this.rt.date.line(), this.rt.closeLines));
     this.listener.rejected++;
-    this.listener.requestDone('', '', status, this.listener.now() - this.tStart);
+    const now = this.listener.now();
+    this.listener.requestDone('', '', status, now - this.tStart);
+    this.listener.logRefused(this.peer, status, this.tStart, now);
     this.close();
   }
 

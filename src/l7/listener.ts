@@ -137,6 +137,39 @@ export class HttpListenerImpl implements HttpListener {
   }
 
   /**
+   * The access line of a request refused before it was parsed whole (400, 414, 431, 505…): an operator
+   * sees every answer the edge gave, as nginx logs its 400s. What the head said is not trusted, so method,
+   * host and path stay empty; the client is the TCP peer.
+   */
+  logRefused(client: string, status: number, tStart: number, now: number): void {
+    if (!this.runtime.accessLog) return;
+    const rec = this.accessBatch.record;
+    rec.requestId = '';
+    rec.client = client;
+    rec.method = '';
+    rec.host = '';
+    rec.path = '';
+    rec.status = status;
+    rec.bytesIn = 0;
+    rec.bytesOut = 0;
+    rec.route = '';
+    rec.pool = '';
+    rec.backend = '';
+    rec.protocol = '';
+    rec.minor = 1;
+    rec.headers = null;
+    rec.traceId = '';
+    rec.grpcStatus = '';
+    rec.attempts = 1;
+    rec.tried = null;
+    rec.tStart = tStart;
+    rec.tHead = 0;
+    rec.tConnected = 0;
+    rec.tFirstByte = 0;
+    writeAccessLog(this.accessLog, rec, now, this.accessBatch);
+  }
+
+  /**
    * A request id unique across processes and restarts without a random draw per request: a 64-bit
    * random prefix chosen when the listener is built, then a counter.
    */

@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import net from 'node:net';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -81,4 +82,29 @@ test('json stays the default, and a file gets the configured format', { timeout:
   const line = await json.waitForLine((entry) => entry.log === 'access' && entry.path === '/h2/path');
   assert.equal(line.status, 201);
   assert.equal(line.protocol, 'h2');
+});
+
+test('a request refused before it was parsed whole still gets its access line (status, client), in every format', { timeout: 30_000 }, async (t) => {
+  const badRequest = (sy: RunningSwitchyard): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const socket = net.connect(sy.ready.listeners.web.port, '127.0.0.1');
+      let reply = '';
+      socket.on('data', (chunk) => (reply += chunk.toString('latin1')));
+      socket.on('error', reject);
+      socket.on('close', () => resolve(reply));
+      socket.write('GET /a\x01b HTTP/1.1\r\nhost: x\r\n\r\n');
+    });
+
+  const json = await edge('{}');
+  t.after(() => json.stop());
+  assert.match(await badRequest(json), /^HTTP\/1\.1 400 Bad Request\r\n/);
+  const line = await json.waitForLine((entry) => entry.log === 'access' && entry.status === 400);
+  assert.equal(line.client, '127.0.0.1');
+  assert.equal(line.method, '', 'what the refused head said is not logged as if it were a request');
+
+  const combined = await edge('{ access_log_format: combined }');
+  t.after(() => combined.stop());
+  await badRequest(combined);
+  const text = await combined.waitForLine((entry) => typeof entry.msg === 'string' && / 400 /.test(entry.msg));
+  assert.match(String(text.msg), /^127\.0\.0\.1 - - \[[^\]]+\] "- - HTTP\/1\.1" 400 0 "-" "-"$/);
 });
