@@ -177,7 +177,7 @@ test('collector down: requests are answered at once and the worker counts the dr
   assert.match(telemetry.lastError, /ECONNREFUSED/);
 });
 
-test('sample 0: traces the edge starts are not exported; a client trace marked sampled still is', { timeout: 20_000 }, async () => {
+test('sample 0: traces the edge starts are not exported, a client trace marked sampled still is; a reload to sample 1 exports them', { timeout: 20_000 }, async () => {
   const collector = await startCollector();
   const origin = await startRecordingOrigin();
   defer(() => origin.close());
@@ -192,6 +192,15 @@ test('sample 0: traces the edge starts are not exported; a client trace marked s
   assert.equal(ids.size, 5);
   assert.deepEqual(collector.spans.filter((span) => ids.has(span.traceId)), []);
   assert.ok(collector.spans.every((span) => span.traceId === traceId));
+
+  // a reload reconfigures the worker's exporter: sample 1 exports the traces the edge starts
+  await writeFile(sy.configFile, edgeConfig(origin, `http://127.0.0.1:${collector.port}/v1/traces`, 1));
+  const reloaded = await run(node24, [cliEntry, 'reload', '-c', sy.configFile], { timeout: 15_000 });
+  assert.match(reloaded.stdout, /sent SIGHUP/);
+  await curl([`http://127.0.0.1:${sy.ready.listeners.web.port}/after-reload`]);
+  const line = await sy.waitForLine((entry) => entry.path === '/after-reload');
+  const server = await collector.waitFor((span) => span.traceId === line.trace_id && span.kind === 2);
+  assert.equal(server.parentSpanId, undefined, 'a trace the edge started has no parent');
 });
 
 test('check refuses a telemetry endpoint that is not an http(s) URL', { timeout: 20_000 }, async () => {
