@@ -197,6 +197,7 @@ test('sample 0: traces the edge starts are not exported, a client trace marked s
   await writeFile(sy.configFile, edgeConfig(origin, `http://127.0.0.1:${collector.port}/v1/traces`, 1));
   const reloaded = await run(node24, [cliEntry, 'reload', '-c', sy.configFile], { timeout: 15_000 });
   assert.match(reloaded.stdout, /sent SIGHUP/);
+  await sy.waitForLine((line) => line.msg === 'reloaded');
   await curl([`http://127.0.0.1:${sy.ready.listeners.web.port}/after-reload`]);
   const line = await sy.waitForLine((entry) => entry.path === '/after-reload');
   const server = await collector.waitFor((span) => span.traceId === line.trace_id && span.kind === 2);
