@@ -14,6 +14,7 @@ import { promisify } from 'node:util';
 import { cliEntry, node24, runSwitchyard, type RunningSwitchyard } from '../../support/run-switchyard.ts';
 import { refusedPort, startRecordingOrigin, type RecordingOrigin } from '../../support/origins.ts';
 import { cleanupStack } from '../../support/cleanup.ts';
+import { startH2Origin } from '../h2/h2-origin.ts';
 
 const run = promisify(execFile);
 const defer = cleanupStack();
@@ -79,13 +80,14 @@ async function startCollector(): Promise<Collector> {
   };
 }
 
-const edgeConfig = (origin: RecordingOrigin, endpoint: string, sample: number, admin = false): string => `
+const edgeConfig = (origin: RecordingOrigin, endpoint: string, sample: number, admin = false, h2Origin = ''): string => `
 ${admin ? 'admin: { listen: 127.0.0.1:0 }' : ''}
 telemetry:
   otlp: { endpoint: ${JSON.stringify(endpoint)}, sample: ${sample}, batch: { size: 512, interval: 100ms }, timeout: 1s }
 pools:
   app:
     backends: [ { address: ${origin.address} } ]
+${h2Origin === '' ? '' : `  h2app:\n    protocol: h2c\n    backends: [ { address: ${h2Origin} } ]`}
 listeners:
   - name: web
     listen: 127.0.0.1:0
@@ -93,7 +95,9 @@ listeners:
   - name: h2
     listen: 127.0.0.1:0
     protocol: h2c
-    routes: [ { name: api2, match: { path_prefix: / }, pool: app } ]
+    routes:
+${h2Origin === '' ? '' : '      - { name: h2up, match: { path_prefix: /h2up }, pool: h2app }'}
+      - { name: api2, match: { path_prefix: / }, pool: app }
 `;
 
 async function edge(yaml: string): Promise<RunningSwitchyard> {
@@ -102,8 +106,8 @@ async function edge(yaml: string): Promise<RunningSwitchyard> {
   return sy;
 }
 
-async function curl(args: string[]): Promise<void> {
-  await run('curl', ['-sS', '-o', '/dev/null', '--max-time', '5', ...args], { timeout: 10_000 });
+async function curl(args: string[], output = '/dev/null'): Promise<void> {
+  await run('curl', ['-sS', '-o', output, '--max-time', '5', ...args], { timeout: 10_000 });
 }
 
 const hex = (bytes: number): string => Array.from({ length: bytes * 2 }, () => '0123456789abcdef'[Math.floor(Math.random() * 16)]).join('').replace(/^0/, '1');
@@ -116,7 +120,9 @@ test('sample 1: HTTP/1.1 and HTTP/2 requests become SERVER spans continuing the 
   const collector = await startCollector();
   const origin = await startRecordingOrigin();
   defer(() => origin.close());
-  const sy = await edge(edgeConfig(origin, `http://127.0.0.1:${collector.port}/v1/traces`, 1));
+  const h2Origin = await startH2Origin('h2');
+  defer(() => h2Origin.close());
+  const sy = await edge(edgeConfig(origin, `http://127.0.0.1:${collector.port}/v1/traces`, 1, false, h2Origin.address));
   const cases = [
     { path: '/h1/one', args: [`http://127.0.0.1:${sy.ready.listeners.web.port}/h1/one`], traceId: hex(16), parent: hex(8), protocol: '1.1', route: 'api' },
     { path: '/h2/two', args: ['--http2-prior-knowledge', `http://127.0.0.1:${sy.ready.listeners.h2.port}/h2/two`], traceId: hex(16), parent: hex(8), protocol: '2', route: 'api2' },
@@ -149,6 +155,20 @@ test('sample 1: HTTP/1.1 and HTTP/2 requests become SERVER spans continuing the 
     assert.ok(sent, 'the origin received the trace');
     assert.equal(sent[1], server.spanId);
   }
+  // HTTP/2 to an h2c pool (src/h2's own proxying): the same SERVER span, named by the traceparent the origin got
+  const traceId = hex(16);
+  const parent = hex(8);
+  const dir = await mkdtemp(path.join(tmpdir(), 'switchyard-otlp-'));
+  defer(() => rm(dir, { recursive: true, force: true }));
+  const body = path.join(dir, 'body.json');
+  await curl(['-H', `traceparent: 00-${traceId}-${parent}-01`, '--http2-prior-knowledge', `http://127.0.0.1:${sy.ready.listeners.h2.port}/h2up/three`], body);
+  const echoed = JSON.parse(await readFile(body, 'utf8')) as { headers: Record<string, string> };
+  const server = await collector.waitFor((span) => span.traceId === traceId && span.kind === 2);
+  assert.equal(server.parentSpanId, parent);
+  assert.equal(echoed.headers.traceparent, `00-${traceId}-${server.spanId}-01`);
+  assert.equal(attr(server, 'switchyard.pool'), 'h2app');
+  assert.equal(attr(server, 'network.protocol.version'), '2');
+  assert.ok(collector.spans.some((span) => span.traceId === traceId && span.parentSpanId === server.spanId && span.name === 'upstream response'));
   assert.deepEqual([...collector.contentTypes], ['POST /v1/traces application/json']);
 });
 
