@@ -18,7 +18,8 @@ function distStatus(root) {
   // An installed package ships dist/ and no TypeScript sources (at most src/diag/native, the addon's C code).
   if (!fs.existsSync(src)) return { fresh: true, reason: 'dist/ only' };
   for (const entry of fs.readdirSync(src, { recursive: true, withFileTypes: true })) {
-    if (!entry.isFile() || !entry.name.endsWith('.ts') || entry.name.endsWith('.test.ts')) continue;
+    // .ts: compiled into dist/; .js and .css: the dashboard's browser sources, bundled into dist/ too
+    if (!entry.isFile() || !/\.(ts|js|css)$/.test(entry.name) || entry.name.endsWith('.test.ts')) continue;
     const file = path.join(entry.parentPath ?? entry.path, entry.name);
     if (fs.statSync(file).mtimeMs > built) return { fresh: false, reason: `dist/ is older than ${path.relative(root, file)} (npm run build)` };
   }

@@ -28,7 +28,7 @@ const stamp = path.join(dist, '.build-stamp');
 function bundle(esbuild, what, entry, out, fallback, extra = {}) {
   fs.rmSync(out, { recursive: true, force: true });
   try {
-    esbuild.buildSync({ entryPoints: [entry], outdir: out, bundle: true, format: 'esm', platform: 'node', target: 'node24', packages: 'external', logLevel: 'warning', ...extra });
+    esbuild.buildSync({ entryPoints: Array.isArray(entry) ? entry : [entry], outdir: out, bundle: true, format: 'esm', platform: 'node', target: 'node24', packages: 'external', logLevel: 'warning', ...extra });
   } catch (err) {
     fs.rmSync(out, { recursive: true, force: true });
     if (strict) giveUp(`bundling ${what} failed (${err && err.message})`);
@@ -50,10 +50,14 @@ function bundleAll() {
   } catch {
     if (strict) giveUp('esbuild is not installed: cannot bundle the worker and the demo app');
     console.log('switchyard: esbuild is not installed, so the worker is not bundled');
-    for (const out of ['worker', path.join('demo', 'app')]) fs.rmSync(path.join(dist, out), { recursive: true, force: true });
+    for (const out of ['worker', path.join('demo', 'app'), path.join('admin', 'dashboard', 'ui')]) fs.rmSync(path.join(dist, out), { recursive: true, force: true });
     return;
   }
   bundle(esbuild, 'the worker', path.join(dist, 'supervisor', 'worker-main.js'), path.join(dist, 'worker'), 'dist/supervisor/worker-main.js', { splitting: true });
+  // dist/admin/dashboard/ui/: the dashboard's script and stylesheet for browsers (src/admin/dashboard/assets.ts
+  // reads them there; from the .ts sources it builds the same bundle in memory).
+  const ui = path.join(root, 'src', 'admin', 'dashboard', 'ui');
+  bundle(esbuild, 'the dashboard', [path.join(ui, 'app.js'), path.join(ui, 'app.css')], path.join(dist, 'admin', 'dashboard', 'ui'), 'nothing (the dashboard answers 500)', { platform: 'browser', target: 'es2022', minify: true, packages: undefined });
   bundle(esbuild, 'the demo app', path.join(root, 'demo', 'app', 'main.ts'), path.join(dist, 'demo', 'app'), 'demo/app/main.ts');
 }
 

@@ -1,5 +1,6 @@
-// The admin API: loopback by default, every endpoint but /healthz behind the bearer token; HTTPS when
-// admin.tls is set (required off loopback: config/addresses.ts). It reads components only through the
+// The admin API: loopback by default, every endpoint but /healthz behind the bearer token (or the dashboard's
+// session cookie: dashboard/dashboard.ts); HTTPS when admin.tls is set (required off loopback:
+// config/addresses.ts). It reads components only through the
 // AdminController the supervisor passes in (their status()), never their internals. node:http(s) is fine
 // here: this is not the data path.
 import { readFile } from 'node:fs/promises';
@@ -8,6 +9,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Component, Logger } from '../core/index.ts';
 import { messageOf } from '../core/index.ts';
+import { Dashboard } from './dashboard/index.ts';
 import { tokenMatches } from './token.ts';
 
 export interface ReloadResult {
@@ -64,10 +66,12 @@ export class AdminServer implements Component {
   private server: http.Server | undefined;
   private readonly token: Buffer;
   private readonly options: AdminServerOptions;
+  private readonly dashboard: Dashboard;
 
   constructor(options: AdminServerOptions) {
     this.options = options;
     this.token = Buffer.from(options.token);
+    this.dashboard = new Dashboard(this.token, options.tls !== undefined);
   }
 
   async start(): Promise<void> {
@@ -120,9 +124,10 @@ export class AdminServer implements Component {
       response.end(healthy ? 'ok\n' : 'shutting down\n');
       return;
     }
-    if (!tokenMatches(this.token, request.headers.authorization)) {
+    if (await this.dashboard.serve(request, response, url.pathname)) return;
+    if (!this.dashboard.allows(request, tokenMatches(this.token, request.headers.authorization))) {
       response.setHeader('www-authenticate', 'Bearer realm="switchyard-admin"');
-      json(response, 401, { error: 'missing or wrong admin token (Authorization: Bearer <token from token_file>)' });
+      json(response, 401, { error: 'missing or wrong admin token (Authorization: Bearer <token from token_file>, or the dashboard\'s session cookie)' });
       return;
     }
 
@@ -135,6 +140,7 @@ export class AdminServer implements Component {
     }
     if (method === 'GET' && url.pathname === '/api/status') return json(response, 200, await controller.status());
     if (method === 'GET' && url.pathname === '/api/pools') return json(response, 200, await controller.pools());
+    if (method === 'GET' && url.pathname === '/api/events') return this.dashboard.events(response, controller);
     if (method === 'GET' && url.pathname === '/api/explain') {
       const target = url.searchParams.get('url');
       if (!target || !URL.canParse(target)) return json(response, 400, { error: 'admin: explain needs url=<absolute URL> (and method=, header=Name: value, listener=, client=)' });
@@ -167,6 +173,6 @@ export class AdminServer implements Component {
       if (!found) return json(response, 404, { error: `pool ${pool}: no backend ${decodeURIComponent(backend)}` });
       return json(response, 200, { pool, backend: decodeURIComponent(backend), state: action === 'drain' ? 'draining' : 'enabled' });
     }
-    json(response, 404, { error: 'not found', endpoints: ['GET /healthz', 'GET /metrics', 'GET /api/status', 'GET /api/pools', 'GET /api/explain', 'POST /api/reload', 'POST /api/pools/:pool/backends/:host:port/drain|enable'] });
+    json(response, 404, { error: 'not found', endpoints: ['GET /healthz', 'GET /metrics', 'GET /api/status', 'GET /api/pools', 'GET /api/events', 'GET /api/explain', 'POST /api/reload', 'POST /api/pools/:pool/backends/:host:port/drain|enable'] });
   }
 }

@@ -36,6 +36,14 @@ test('dist/ is fresh only when its build stamp is at least as new as every .ts s
   const stale = distStatus(root);
   assert.equal(stale.fresh, false);
   assert.match(stale.reason, /older than src\/l7\/listener\.ts/);
+
+  // the dashboard's browser sources are bundled into dist/ as well
+  await utimes(source, at(0), at(0));
+  const ui = path.join(root, 'src', 'admin', 'dashboard', 'ui');
+  await mkdir(ui, { recursive: true });
+  await writeFile(path.join(ui, 'app.css'), 'body {}\n');
+  await utimes(path.join(ui, 'app.css'), at(30), at(30));
+  assert.match(distStatus(root).reason, /older than src\/admin\/dashboard\/ui\/app\.css/);
 });
 
 test('an installed package (dist/ and no TypeScript sources) runs dist/', async () => {

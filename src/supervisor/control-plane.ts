@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
-import { AdminServer, ensureAdminToken, type AdminController, type ReloadResult } from '../admin/index.ts';
+import { AdminServer, configTopology, ensureAdminToken, type AdminController, type ReloadResult } from '../admin/index.ts';
 import { loadConfigFile, type Config, type LoadedConfig } from '../config/index.ts';
 import { messageOf, systemClock, type Clock, type Logger } from '../core/index.ts';
 import { buildPools, type PoolRegistry, type PoolStatus } from '../pool/index.ts';
@@ -279,6 +279,7 @@ export class ControlPlane {
         shutting_down: this.shuttingDown,
         traffic: await this.traffic?.status(),
         dns: this.dns?.status(),
+        topology: configTopology(this.loaded.config.listeners),
       }),
       pools: () => this.poolView(),
       setDraining: async (pool, backend, draining) => {

@@ -111,7 +111,8 @@ test('trace --json: contiguous phases whose timings are plausible', async () => 
   }
   assert.ok(Math.abs(cursor - result.totalMs) < 0.001);
   const byName = Object.fromEntries(result.phases.map((p: { name: string; durationMs: number }) => [p.name, p.durationMs]));
-  assert.ok(byName.wait >= APP_DELAY_MS - 1, `the wait covers the server's ${APP_DELAY_MS} ms (got ${byName.wait})`);
+  // libuv rounds timers to whole milliseconds and may fire one early against the client's clock: 2 ms slack
+  assert.ok(byName.wait >= APP_DELAY_MS - 2, `the wait covers the server's ${APP_DELAY_MS} ms (got ${byName.wait})`);
   assert.ok(byName.tls > 0 && byName.connect > 0 && byName.dns > 0);
   assert.ok(result.totalMs < 5000);
   assert.deepEqual(result.serverTiming.map((e: { name: string; durationMs: number }) => [e.name, e.durationMs]), [['app', 35.5], ['db', 12.25]]);

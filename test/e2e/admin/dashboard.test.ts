@@ -1,0 +1,177 @@
+// The admin listener's dashboard in a real browser (playwright-core driving Debian's chromium) against a real
+// `switchyard start` with two origin processes: the login form, a refused wrong token, the session cookie
+// (HttpOnly, SameSite=Strict, not the token), the live topology (server-sent events) turning a killed
+// origin red, drain from the page behind a confirmation, and every /api endpoint refusing a request with
+// neither token nor cookie; over HTTPS the cookie is Secure. UPDATE_DASHBOARD_SCREENSHOT=1 also writes docs/dashboard.png.
+import { after, before, describe, it, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { startOriginProcess, type OriginProcess } from '../../support/origin-process.ts';
+import { projectRoot, runSwitchyard, type RunningSwitchyard } from '../../support/run-switchyard.ts';
+
+const chromiumPath = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((file) => existsSync(file));
+const chromiumArgs = ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+// health: interval 200ms, fall 2 → a dead origin is unhealthy after ~2 × 200ms (+ timeout); 5 s is slack
+const healthWaitMs = 5_000;
+
+describe('admin dashboard in chromium', { timeout: 40_000 }, () => {
+  let a: OriginProcess;
+  let b: OriginProcess;
+  let sy: RunningSwitchyard;
+  let token: string;
+  let admin: string;
+  let browser: Browser | undefined;
+  let context: BrowserContext;
+  let page: Page;
+  let shots: string;
+
+  before(async () => {
+    assert.ok(chromiumPath, 'chromium is not installed (npm test installs it: scripts/ensure-test-tools.ts)');
+    [a, b] = await Promise.all([startOriginProcess({ name: 'a' }), startOriginProcess({ name: 'b' })]);
+    sy = await runSwitchyard(`
+log: { access_log: "off" }
+admin: { listen: 127.0.0.1:0 }
+pools:
+  app:
+    backends: [ { address: ${a.address} }, { address: ${b.address} } ]
+    health: { type: http, path: /healthz, interval: 200ms, timeout: 300ms, rise: 2, fall: 2 }
+listeners:
+  - name: web
+    listen: 127.0.0.1:0
+    routes:
+      - { match: { path_prefix: / }, pool: app }
+`);
+    token = (await readFile(path.join(sy.dir, 'data', 'admin.token'), 'utf8')).trim();
+    admin = `http://127.0.0.1:${sy.ready.admin!.port}`;
+    shots = await mkdtemp(path.join(tmpdir(), 'dashboard-'));
+    browser = await chromium.launch({ executablePath: chromiumPath, args: chromiumArgs });
+    context = await browser.newContext({ viewport: { width: 900, height: 520 } });
+    page = await context.newPage();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await sy?.stop();
+    await Promise.all([a?.close(), b?.close()]);
+    if (shots) await rm(shots, { recursive: true, force: true });
+  });
+
+  const apiPools = async (): Promise<{ name: string; backends: { id: string; state: string }[] }[]> => {
+    const response = await fetch(`${admin}/api/pools`, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(response.status, 200);
+    return (await response.json()) as { name: string; backends: { id: string; state: string }[] }[];
+  };
+  const row = (backend: OriginProcess) => page.locator(`tr.backend[data-backend="${backend.address}"]`);
+
+  it('refuses every /api endpoint (and /metrics) without token or cookie', async () => {
+    const calls: [string, string][] = [
+      ['GET', '/metrics'],
+      ['GET', '/api/status'],
+      ['GET', '/api/pools'],
+      ['GET', '/api/events'],
+      ['GET', `/api/explain?url=${encodeURIComponent('http://x/')}`],
+      ['POST', '/api/reload'],
+      ['POST', `/api/pools/app/backends/${a.address}/drain`],
+      ['POST', `/api/pools/app/backends/${a.address}/enable`],
+    ];
+    for (const [method, pathname] of calls) {
+      const response = await fetch(`${admin}${pathname}`, { method, headers: { cookie: 'switchyard_admin=1.2.3' } });
+      assert.equal(response.status, 401, `${method} ${pathname}`);
+      await response.body?.cancel();
+    }
+  });
+
+  it('shows the login form without a cookie, under a strict CSP, and refuses a wrong token', async () => {
+    const response = await page.goto(`${admin}/`);
+    const headers = response!.headers();
+    assert.match(headers['content-security-policy'], /default-src 'self'/);
+    assert.equal(headers['x-frame-options'], 'DENY');
+    await page.locator('#login-form').waitFor({ timeout: 5_000 });
+
+    await page.fill('#login-form [name=token]', `${token.slice(0, -1)}x`);
+    const [refused] = await Promise.all([page.waitForResponse((r) => r.url().endsWith('/dashboard/login')), page.click('#login-form button[type=submit]')]);
+    assert.equal(refused.status(), 401);
+    assert.match(await page.locator('#login-error').innerText(), /wrong admin token/);
+    assert.deepEqual(await context.cookies(), []);
+  });
+
+  it('logs in with the token: an HttpOnly, SameSite=Strict cookie that is not the token, and both backends healthy', async () => {
+    await page.fill('#login-form [name=token]', token);
+    await page.click('#login-form button[type=submit]');
+    await row(a).and(page.locator('[data-state=healthy]')).waitFor({ timeout: healthWaitMs });
+    await row(b).and(page.locator('[data-state=healthy]')).waitFor({ timeout: healthWaitMs });
+    assert.match(await page.locator('tr[data-listener=web]').innerText(), /web\s+http\s+127\.0\.0\.1:\d+\s+path_prefix \/ → pool app/);
+
+    const [cookie, ...others] = await context.cookies();
+    assert.equal(others.length, 0);
+    assert.equal(cookie.name, 'switchyard_admin');
+    assert.equal(cookie.httpOnly, true);
+    assert.equal(cookie.sameSite, 'Strict');
+    assert.equal(cookie.path, '/');
+    assert.ok(!cookie.value.includes(token), 'the cookie carries the token in clear');
+    assert.equal(await page.evaluate('document.cookie'), '', 'script can read the session cookie');
+
+    // the cookie alone is enough for GETs, not for POSTs: those need the page's CSRF header too
+    const jar = { cookie: `${cookie.name}=${cookie.value}` };
+    assert.equal((await fetch(`${admin}/api/pools`, { headers: jar })).status, 200);
+    const drainA = `${admin}/api/pools/app/backends/${a.address}/drain`;
+    assert.equal((await fetch(drainA, { method: 'POST', headers: jar })).status, 401);
+    assert.equal((await fetch(drainA, { method: 'POST', headers: { ...jar, 'x-switchyard-csrf': 'f'.repeat(64) } })).status, 401);
+  });
+
+  it('turns a killed origin red within the health interval', async () => {
+    await b.kill();
+    await row(b).and(page.locator('[data-state=unhealthy]')).waitFor({ timeout: healthWaitMs });
+    await row(a).and(page.locator('[data-state=healthy]')).waitFor({ timeout: 1_000 });
+  });
+
+  it('drains a backend from the page after the confirmation, and the admin API agrees', async () => {
+    const dialog = new Promise<string>((resolve) => {
+      page.once('dialog', (d) => {
+        resolve(d.message());
+        void d.accept();
+      });
+    });
+    await row(a).locator('button.drain').click();
+    assert.match(await dialog, new RegExp(`Drain backend ${a.address.replace(/\./g, '\\.')} of pool app`));
+    await row(a).and(page.locator('[data-state=draining]')).waitFor({ timeout: 5_000 });
+    const pool = (await apiPools()).find((p) => p.name === 'app')!;
+    assert.equal(pool.backends.find((x) => x.id === a.address)?.state, 'draining');
+
+    const shot = path.join(shots, 'dashboard.png');
+    await page.screenshot({ path: shot });
+    assert.ok(existsSync(shot));
+    if (process.env.UPDATE_DASHBOARD_SCREENSHOT === '1') await copyFile(shot, path.join(projectRoot, 'docs', 'dashboard.png'));
+  });
+
+  it('a dismissed confirmation changes nothing; enable brings the backend back', async () => {
+    page.once('dialog', (d) => void d.dismiss());
+    await row(a).locator('button.enable').click();
+    assert.equal((await apiPools())[0].backends.find((x) => x.id === a.address)?.state, 'draining');
+    page.once('dialog', (d) => void d.accept());
+    await row(a).locator('button.enable').click();
+    await row(a).and(page.locator('[data-state=healthy]')).waitFor({ timeout: 5_000 });
+  });
+});
+
+test('over HTTPS (admin.tls) the session cookie is also Secure', { timeout: 30_000 }, async (t) => {
+  const run = promisify(execFile);
+  const certs = await mkdtemp(path.join(tmpdir(), 'dashboard-tls-'));
+  t.after(() => rm(certs, { recursive: true, force: true }));
+  await run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'admin.key', '-out', 'admin.pem', '-days', '2', '-subj', '/CN=switchyard admin', '-addext', 'subjectAltName=IP:127.0.0.1'], { cwd: certs, timeout: 20_000 });
+  const cert = path.join(certs, 'admin.pem');
+  const edge = await runSwitchyard(`admin:\n  listen: 127.0.0.1:0\n  tls: { cert: ${cert}, key: ${path.join(certs, 'admin.key')} }\n`, { args: ['--workers', '0'] });
+  t.after(() => edge.stop());
+  const token = (await readFile(path.join(edge.dir, 'data', 'admin.token'), 'utf8')).trim();
+  const { stdout } = await run('curl', ['-sS', '--cacert', cert, '-D', '-', '-o', '/dev/null', '--data-urlencode', `token=${token}`, `https://127.0.0.1:${edge.ready.admin!.port}/dashboard/login`], { timeout: 20_000 });
+  assert.match(stdout, /^HTTP\/1\.1 303/);
+  const cookie = /^set-cookie: (.*)\r$/im.exec(stdout)?.[1] ?? '';
+  assert.match(cookie, /^switchyard_admin=[^;]+; HttpOnly; SameSite=Strict; Path=\/; Max-Age=43200; Secure$/);
+  assert.ok(!cookie.includes(token));
+});
