@@ -20,7 +20,7 @@ export interface TelemetryStatus {
   queued: number;
   /** Spans the collector accepted. */
   exported: number;
-  /** Requests overwritten in a full queue, plus spans of exports that failed or timed out. */
+  /** Requests whose spans were lost: overwritten in a full queue, or in an export that failed or timed out. */
   dropped: number;
   /** Exports that failed (connection error, timeout, non-2xx answer). */
   failures: number;
@@ -48,7 +48,7 @@ export class SpanExporter implements AccessRecordSink {
   private inflight: http.ClientRequest | undefined;
   private agent: http.Agent | undefined;
   private exported = 0;
-  private failedSpans = 0;
+  private failedRequests = 0;
   private failures = 0;
   private lastError = '';
   private readonly flushNow = (): void => this.flush();
@@ -101,7 +101,7 @@ export class SpanExporter implements AccessRecordSink {
   status(): TelemetryStatus | undefined {
     const config = this.config;
     if (config === undefined) return undefined;
-    return { endpoint: config.endpoint, sample: config.sample, queued: this.ring?.count ?? 0, exported: this.exported, dropped: (this.ring?.dropped ?? 0) + this.failedSpans, failures: this.failures, lastError: this.lastError };
+    return { endpoint: config.endpoint, sample: config.sample, queued: this.ring?.count ?? 0, exported: this.exported, dropped: (this.ring?.dropped ?? 0) + this.failedRequests, failures: this.failures, lastError: this.lastError };
   }
 
   /** Sends the oldest batch unless one is in flight; the next tick or a full batch sends the rest. */
@@ -113,10 +113,10 @@ export class SpanExporter implements AccessRecordSink {
     const batch: QueuedRequest[] = [];
     ring.take(config.batch.size, (request) => batch.push(request));
     const { body, spans } = encodeExport(batch, this.resource);
-    this.post(body, spans, config);
+    this.post(body, spans, batch.length, config);
   }
 
-  private post(body: string, spans: number, config: OtlpConfig): void {
+  private post(body: string, spans: number, requests: number, config: OtlpConfig): void {
     const url = this.url!;
     const client = url.protocol === 'https:' ? https : http;
     let settled = false;
@@ -129,7 +129,7 @@ export class SpanExporter implements AccessRecordSink {
         if (this.lastError !== '') this.deps.logger.info({ endpoint: config.endpoint }, 'telemetry: exports succeed again');
         this.lastError = '';
       } else {
-        this.failedSpans += spans;
+        this.failedRequests += requests;
         this.failures++;
         // one line when exports start failing, not one per batch
         if (this.lastError === '') this.deps.logger.warn({ endpoint: config.endpoint, error }, 'telemetry: export failed, spans dropped');
