@@ -34,6 +34,10 @@ const h2Protocols: ReadonlySet<string> = new Set(['h2c', 'h2', 'grpc']);
 interface LoggedRequest {
   requestId: string;
   traceId: string;
+  /** The edge's span, the client's span (continued trace, else '') and the flags sent upstream. */
+  spanId: string;
+  parentSpanId: string;
+  traceFlags: string;
   client: string;
   method: string;
   host: string;
@@ -156,6 +160,9 @@ export class StreamDispatch {
     rec.backend = log.backend;
     rec.protocol = 'h2';
     rec.traceId = request.traceId;
+    rec.spanId = request.spanId;
+    rec.parentSpanId = request.parentSpanId;
+    rec.traceFlags = request.traceFlags;
     rec.grpcStatus = log.grpcStatus ?? '';
     rec.attempts = log.attempts;
     rec.tried = log.tried;
@@ -180,7 +187,7 @@ export class StreamDispatch {
     // the forwarded headers set
     const idName = this.listener.forwarded.request_id === false ? '' : this.listener.forwarded.request_id.toLowerCase();
     const trace = http.startTrace(fields);
-    const logged: LoggedRequest = { requestId: idName === '' ? '' : (extra[idName] ?? header(idName) ?? ''), traceId: trace.traceId, client: request.peerAddress, method: request.method, host: request.authority };
+    const logged: LoggedRequest = { requestId: idName === '' ? '' : (extra[idName] ?? header(idName) ?? ''), traceId: trace.traceId, spanId: trace.spanId, parentSpanId: trace.parentId, traceFlags: trace.flags, client: request.peerAddress, method: request.method, host: request.authority };
     const upstreamFields: string[] = [];
     for (let i = 0; i < fields.length; i += 2) {
       const name = fields[i];

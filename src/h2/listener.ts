@@ -37,6 +37,8 @@ export interface H2ListenerDeps {
   traceToken?: string;
   /** Called once per finished request (metrics). */
   onRequestDone?: HttpListenerDeps['onRequestDone'];
+  /** Telemetry's view of the access records (L7). */
+  spans?: HttpListenerDeps['spans'];
   /** The filters `middleware:` names are built from (L7); default the built-in ones. */
   filters?: HttpListenerDeps['filters'];
 }
@@ -78,6 +80,7 @@ export class H2Listener {
       dataDir: deps.dataDir,
       traceToken: deps.traceToken,
       onRequestDone: deps.onRequestDone,
+      spans: deps.spans,
       filters: deps.filters,
       // HTTP/1.1 requests routed to h2c/h2/grpc pools go up on the same sessions as HTTP/2 streams
       foreignUpstream: (pool, request, downstream, target) => proxyForeignExchange((name, config) => this.sessionsFor(name, config), pool, request, downstream, target),

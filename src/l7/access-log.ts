@@ -146,6 +146,12 @@ export class AccessRecord implements AccessFields {
   /** The request's headers, read only by the combined format (Referer, User-Agent); cleared by the write. */
   headers: AccessRequestHeaders | null = null;
   traceId = '';
+  /** The edge's span (the parent id of the traceparent sent upstream); '' when the request had no trace. */
+  spanId = '';
+  /** The client's span when its traceparent was continued, else ''. */
+  parentSpanId = '';
+  /** The trace flags of the traceparent sent upstream ('01': sampled). */
+  traceFlags = '01';
   /** A gRPC call's grpc-status ('' leaves the field out: not a gRPC call, or it ended without one). */
   grpcStatus = '';
   attempts = 1;

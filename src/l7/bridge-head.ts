@@ -15,6 +15,8 @@ export interface BridgeTrace {
   flags: string;
   /** The client's traceparent was valid (its tracestate passes through). */
   continued: boolean;
+  /** The client's span id when continued, else ''. */
+  parentId: string;
   /** x-switchyard-trace carried the admin token. */
   debug: boolean;
 }
@@ -32,7 +34,7 @@ export function bridgeTrace(headers: readonly string[], ids: TraceIds, token: st
   }
   const incoming = count === 1 ? parseTraceparent(traceparent!) : null;
   const traceId = incoming !== null ? incoming.traceId : ids.next(16);
-  return { traceId, spanId: ids.next(8), flags: incoming !== null ? incoming.flags : '01', continued: incoming !== null, debug };
+  return { traceId, spanId: ids.next(8), flags: incoming !== null ? incoming.flags : '01', continued: incoming !== null, parentId: incoming !== null ? incoming.parentId : '', debug };
 }
 
 /** Every value of `name` in a flat [name, value, …] list, joined with ", " ('' when none). */

@@ -21,7 +21,6 @@ import { clientFromChain } from './forwarded.ts';
 import { reasonPhrase } from './reason.ts';
 import { normalizePath } from './parse/path.ts';
 import { edgeServerTiming } from './edge-timing.ts';
-import { writeAccessLog } from './access-log.ts';
 import { bridgeTrace, bridgeRequestHead, firstValue, joinedValues, type BridgeTrace } from './bridge-head.ts';
 import { NO_RETRY, R_CONNECT_ERROR, R_RESET, R_TIMEOUT, retryEnabled, type RetryPolicy } from './retry-policy.ts';
 import { RequestBuffer, type BufferOwner } from './request-buffer.ts';
@@ -638,12 +637,15 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     rec.protocol = 'h2';
     rec.headers = this;
     rec.traceId = this.trace?.traceId ?? '';
+    rec.spanId = this.trace?.spanId ?? '';
+    rec.parentSpanId = this.trace?.parentId ?? '';
+    rec.traceFlags = this.trace?.flags ?? '01';
     rec.attempts = this.attempts;
     rec.tried = this.tried;
     rec.tStart = this.tStart;
     rec.tHead = 0;
     rec.tConnected = this.tConnected;
     rec.tFirstByte = this.tFirstByte;
-    writeAccessLog(listener.accessLog, rec, now, listener.accessBatch);
+    listener.writeAccess(rec, now);
   }
 }

@@ -14,7 +14,6 @@ import type { HttpConnection } from './connection.ts';
 import type { RequestHead } from './parse/request-head.ts';
 import type { ChunkSink } from './parse/chunked.ts';
 import { BODY_NONE, BODY_LENGTH, BODY_CHUNKED } from './parse/request-head.ts';
-import { writeAccessLog } from './access-log.ts';
 import type { HttpListenerImpl } from './listener.ts';
 import { relayResponseHead, relayResponseBody } from './response-relay.ts';
 import { upstreamRequestHead, clientBehindProxies, requestIdFor } from './upstream-head.ts';
@@ -104,6 +103,8 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
   traceFlags = '01';
   /** The client's traceparent was valid: its trace continues (and its tracestate passes through). */
   traceContinued = false;
+  /** The client's span id when its trace was continued, else ''. */
+  traceParent = '';
   /** x-switchyard-trace carried the admin token: the response reports the edge's phases. */
   debugTrace = false;
   upstreamEnded = false;
@@ -275,7 +276,11 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
       this.traceId = incoming.traceId;
       this.traceFlags = incoming.flags;
       this.traceContinued = true;
-    } else this.traceId = listener.traceIds.next(16);
+      this.traceParent = incoming.parentId;
+    } else {
+      this.traceId = listener.traceIds.next(16);
+      this.traceParent = '';
+    }
     this.spanId = listener.traceIds.next(8);
     if (head.debugTraceAt >= 0) this.debugTrace = tokenMatches(head.value(head.debugTraceAt), listener.traceToken);
   }
@@ -616,6 +621,9 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
     rec.minor = head.minor;
     rec.headers = head;
     rec.traceId = this.traceId;
+    rec.spanId = this.spanId;
+    rec.parentSpanId = this.traceParent;
+    rec.traceFlags = this.traceFlags;
     const foreignTries = foreign?.tries ?? 0;
     rec.attempts = foreignTries > 0 ? foreignTries : this.attempts;
     rec.tried = foreignTries > 1 ? foreign!.failedBackends!() : this.tried;
@@ -623,7 +631,7 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
     rec.tHead = this.tHead;
     rec.tConnected = this.tConnected;
     rec.tFirstByte = this.tFirstByte;
-    writeAccessLog(listener.accessLog, rec, now, listener.accessBatch);
+    listener.writeAccess(rec, now);
   }
 }
 

@@ -29,6 +29,7 @@ export type {
   ExchangeDownstream,
   ExchangeHandle,
   ForeignTarget,
+  AccessRecordSink,
 } from './types.ts';
 export { upstreamSettingsFromPools } from './settings.ts';
 // For src/h2: requests proxied to HTTP/2 pools log the same record as every other request.

@@ -5,7 +5,7 @@ import net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { EdgeError, messageOf, systemClock, type Clock, type Logger, type TimerHandle } from '../core/index.ts';
 import type { ListenerConfig } from '../config/index.ts';
-import type { HttpListener, HttpListenerDeps, HttpListenerStatus, RequestDoneRecord, UpstreamPools, UpstreamSettings, ExchangeRequest, ExchangeDownstream, ExchangeHandle } from './types.ts';
+import type { AccessRecordSink, HttpListener, HttpListenerDeps, HttpListenerStatus, RequestDoneRecord, UpstreamPools, UpstreamSettings, ExchangeRequest, ExchangeDownstream, ExchangeHandle } from './types.ts';
 import { ListenerRuntime } from './runtime.ts';
 import { HttpConnection } from './connection.ts';
 import { UpstreamConnector } from './upstream/connector.ts';
@@ -69,6 +69,8 @@ export class HttpListenerImpl implements HttpListener {
   private readonly doneRecord: RequestDoneRecord = { listener: '', route: '', pool: '', status: 0, durationSeconds: 0 };
   /** The admin token that x-switchyard-trace must carry (undefined: never honoured). */
   readonly traceToken: string | undefined;
+  /** deps.spans: telemetry's view of the access records. */
+  private readonly spans: AccessRecordSink | undefined;
   /** deps.foreignUpstream: HTTP/1.1 requests routed to HTTP/2 pools (foreign-relay.ts). */
   readonly foreignUpstream: HttpListenerDeps['foreignUpstream'];
   /** Per pool (by name): this listener's retry budget; pools that survive a reload keep theirs. */
@@ -92,6 +94,7 @@ export class HttpListenerImpl implements HttpListener {
     this.external = deps.external === true;
     this.traceToken = deps.traceToken;
     this.onRequestDone = deps.onRequestDone;
+    this.spans = deps.spans;
     this.foreignUpstream = deps.foreignUpstream;
     this.spill = new SpillArea(deps.dataDir ?? os.tmpdir(), config.request_buffering.spill_max_total);
     this.gate = new ConnectionGate(config);
@@ -132,7 +135,10 @@ export class HttpListenerImpl implements HttpListener {
     return bridgeTrace(headers, this.traceIds, this.traceToken);
   }
 
+  /** The one place every finished request's record goes: the access log and, when on, telemetry. */
   writeAccess(record: AccessRecord, now: number): void {
+    const spans = this.spans;
+    if (spans !== undefined && spans.active) spans.push(record, now);
     writeAccessLog(this.accessLog, record, now, this.accessBatch);
   }
 

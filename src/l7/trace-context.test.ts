@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { TraceIds, parseTraceparent, tokenMatches } from './trace-context.ts';
 
 test('parseTraceparent accepts the W3C form and refuses malformed ones', () => {
-  assert.deepEqual(parseTraceparent('00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'), { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', flags: '01' });
+  assert.deepEqual(parseTraceparent('00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'), { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', parentId: '00f067aa0ba902b7', flags: '01' });
   // a later version may append fields
-  assert.deepEqual(parseTraceparent('01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00-what-ever'), { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', flags: '00' });
+  assert.deepEqual(parseTraceparent('01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00-what-ever'), { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', parentId: '00f067aa0ba902b7', flags: '00' });
   for (const bad of [
     '',
     '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-x',

@@ -45,17 +45,17 @@ function isLowerHex(value: string, start: number, end: number, nonZero: boolean)
 }
 
 /**
- * The trace id and flags of a valid traceparent (`00-<32 hex>-<16 hex>-<2 hex>`; a later version may add
+ * The trace id, parent span id and flags of a valid traceparent (`00-<32 hex>-<16 hex>-<2 hex>`; a later version may add
  * fields after a dash), or null when it is malformed: upper-case hex, version ff, all-zero ids.
  */
-export function parseTraceparent(value: string): { traceId: string; flags: string } | null {
+export function parseTraceparent(value: string): { traceId: string; parentId: string; flags: string } | null {
   if (value.length < 55) return null;
   if (value.charCodeAt(2) !== 0x2d || value.charCodeAt(35) !== 0x2d || value.charCodeAt(52) !== 0x2d) return null;
   if (!isLowerHex(value, 0, 2, false) || (value.charCodeAt(0) === 0x66 && value.charCodeAt(1) === 0x66)) return null; // version ff is invalid
   const v00 = value.charCodeAt(0) === 0x30 && value.charCodeAt(1) === 0x30;
   if (v00 ? value.length !== 55 : value.length > 55 && value.charCodeAt(55) !== 0x2d) return null;
   if (!isLowerHex(value, 3, 35, true) || !isLowerHex(value, 36, 52, true) || !isLowerHex(value, 53, 55, false)) return null;
-  return { traceId: value.slice(3, 35), flags: value.slice(53, 55) };
+  return { traceId: value.slice(3, 35), parentId: value.slice(36, 52), flags: value.slice(53, 55) };
 }
 
 /** Constant-time comparison of the x-switchyard-trace value with the admin token. */

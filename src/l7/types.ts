@@ -55,6 +55,8 @@ export interface HttpListenerDeps {
    * reused: read it during the call, do not keep it. Strings are the runtime's own (no allocation).
    */
   onRequestDone?(record: RequestDoneRecord): void;
+  /** Sees every access record the listener writes (telemetry spans); called only while `active`. */
+  spans?: AccessRecordSink;
   /** The filters `middleware:` names are built from; default the built-in ones (builtinFilters()). */
   filters?: FilterRegistry;
   /**
@@ -202,4 +204,14 @@ export interface ExchangeHandle {
   readonly backend?: string;
   readonly tries?: number;
   failedBackends?(): ReadonlySet<string>;
+}
+
+/**
+ * Takes finished requests' access records (src/telemetry). `push` runs on the request path: it copies
+ * what it needs out of the reused record at once and must not allocate or do I/O. `active` false: the
+ * listener does not call it (no cost when telemetry is off).
+ */
+export interface AccessRecordSink {
+  readonly active: boolean;
+  push(record: AccessRecord, now: number): void;
 }

@@ -4,6 +4,7 @@ import type { ListenerConfig, PoolConfig } from '../config/index.ts';
 import type { Clock, Component, Logger } from '../core/index.ts';
 import type { PoolRegistry } from '../pool/index.ts';
 import type { RequestRecord } from './request-counters.ts';
+import type { AccessRecordSink } from '../l7/index.ts';
 
 export interface ListenerDeps {
   pools: PoolRegistry;
@@ -22,6 +23,8 @@ export interface ListenerDeps {
   traceToken?: string;
   /** Metrics: called once per finished HTTP request. */
   onRequestDone?: (record: RequestRecord) => void;
+  /** Telemetry: sees every HTTP request's access record. */
+  spans?: AccessRecordSink;
 }
 
 export interface TrafficListener extends Component {

@@ -1,7 +1,8 @@
 // TrafficPlane: what carries requests in one process — the pools and the listeners built on them.
 // Runs inside each worker (or in the primary with `workers: 0`). A reload builds the new pools and
 // listeners beside the old ones, then swaps: listeners that keep their name, protocol and address keep
-// their sockets and get the new routes; new ones open; removed ones drain and close.
+// their sockets and get the new routes; new ones open; removed ones drain and close. The plane owns the
+// process's span exporter (src/telemetry): every listener gets it, a reload reconfigures it.
 import type { ListenerConfig } from '../config/index.ts';
 import { ConfigError, type Clock, type Logger } from '../core/index.ts';
 import { buildPools, type PoolRegistry, type PoolStatus } from '../pool/index.ts';
@@ -9,6 +10,7 @@ import type { LoadedConfig } from '../config/index.ts';
 import type { TrafficListener } from './listener-factory.ts';
 import type { ListenerFactories } from './listeners.ts';
 import type { RequestRecord } from './request-counters.ts';
+import { SpanExporter, type TelemetryStatus } from '../telemetry/index.ts';
 
 export interface TrafficPlaneDeps {
   logger: Logger;
@@ -35,9 +37,12 @@ export class TrafficPlane {
   private readonly deps: TrafficPlaneDeps;
   private pools: PoolRegistry | undefined;
   private listeners = new Map<string, RunningListener>();
+  /** Inactive (listeners skip it) until a config with telemetry.otlp is applied. */
+  private readonly spans: SpanExporter;
 
   constructor(deps: TrafficPlaneDeps) {
     this.deps = deps;
+    this.spans = new SpanExporter({ logger: deps.logger });
   }
 
   /** Refuses a config this process cannot serve (a protocol with no factory) before anything starts. */
@@ -77,6 +82,7 @@ export class TrafficPlane {
           ticketSeed: this.deps.ticketSeed,
           traceToken: this.deps.traceToken,
           onRequestDone: this.deps.onRequestDone,
+          spans: this.spans,
         });
         // A changed listener that keeps its address must release the old socket first unless the OS shares it.
         await listener.start();
@@ -98,6 +104,7 @@ export class TrafficPlane {
     for (const running of next.values()) {
       if (!opened.includes(running.listener)) running.listener.updateConfig(running.config, pools, config.pools);
     }
+    this.spans.configure(config.telemetry?.otlp);
     const previousPools = this.pools;
     this.listeners = next;
     this.pools = pools;
@@ -128,10 +135,11 @@ export class TrafficPlane {
     return result;
   }
 
-  status(): { listeners: Record<string, unknown>; pools: PoolStatus[] } {
+  status(): { listeners: Record<string, unknown>; pools: PoolStatus[]; telemetry?: TelemetryStatus } {
     const listeners: Record<string, unknown> = {};
     for (const [name, running] of this.listeners) listeners[name] = running.listener.status();
-    return { listeners, pools: this.pools?.status() ?? [] };
+    const telemetry = this.spans.status();
+    return { listeners, pools: this.pools?.status() ?? [], ...(telemetry === undefined ? {} : { telemetry }) };
   }
 
   async drain(deadline: number): Promise<void> {
@@ -141,6 +149,7 @@ export class TrafficPlane {
   async stop(): Promise<void> {
     const listeners = [...this.listeners.values()];
     this.listeners.clear();
+    this.spans.stop();
     await Promise.all(listeners.map((running) => running.listener.stop()));
     if (!this.deps.pools) this.pools?.close();
   }

@@ -6,6 +6,7 @@ import { listenerSchema } from './listeners.ts';
 import { dnsSchema } from './dns.ts';
 import { duration } from './common.ts';
 import { runtimeSchema, runtimeDefaults } from './runtime.ts';
+import { telemetrySchema } from './telemetry.ts';
 
 export const configSchema = z.strictObject({
   /** Where generated state lives (admin token, self-signed CA); relative to the config file. */
@@ -29,6 +30,8 @@ export const configSchema = z.strictObject({
   pools: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, { message: 'expected a lower-case pool name' }), poolSchema).default({}),
   listeners: z.array(listenerSchema).default([]),
   dns: dnsSchema.optional(),
+  /** Spans of finished requests, exported over OTLP (absent: nothing is recorded). */
+  telemetry: telemetrySchema.optional(),
 });
 
 export type Config = z.output<typeof configSchema>;
@@ -40,3 +43,4 @@ export * from './middleware.ts';
 export * from './dns.ts';
 export * from './admin.ts';
 export * from './runtime.ts';
+export * from './telemetry.ts';

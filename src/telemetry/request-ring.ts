@@ -1,0 +1,143 @@
+// The bounded queue between the request path and the exporter: finished requests as a few numbers and
+// references to strings the request already had, in preallocated columns (no object per request). When
+// it is full the oldest request is overwritten and counted as dropped: a slow or absent collector costs
+// spans, never memory or latency.
+import type { AccessRecord } from '../l7/index.ts';
+
+/** Numeric columns per slot. */
+const N_START = 0;
+const N_HEAD = 1;
+const N_CONNECTED = 2;
+const N_FIRST_BYTE = 3;
+const N_END = 4;
+/** Wall-clock milliseconds minus monotonic milliseconds when the request ended. */
+const N_WALL = 5;
+const N_STATUS = 6;
+const N_ATTEMPTS = 7;
+const NUMBERS = 8;
+
+/** One request as the encoder reads it (a view of a slot, filled by take()). */
+export interface QueuedRequest {
+  traceId: string;
+  spanId: string;
+  parentSpanId: string;
+  method: string;
+  path: string;
+  host: string;
+  client: string;
+  route: string;
+  pool: string;
+  backend: string;
+  protocol: string;
+  /** Backends that failed before the last attempt (retries), in order. */
+  tried: readonly string[];
+  /** Monotonic ms (0: the phase did not happen) and the wall-clock offset that turns them into epoch ms. */
+  tStart: number;
+  tHead: number;
+  tConnected: number;
+  tFirstByte: number;
+  tEnd: number;
+  wallOffset: number;
+  status: number;
+  attempts: number;
+}
+
+const NO_TRIES: readonly string[] = [];
+
+export class RequestRing {
+  readonly capacity: number;
+  private readonly numbers: Float64Array;
+  private readonly strings: string[];
+  private readonly tried: (readonly string[] | null)[];
+  /** Index of the oldest queued request and how many are queued. */
+  private head = 0;
+  count = 0;
+  /** Requests overwritten before they were exported. */
+  dropped = 0;
+
+  constructor(capacity: number) {
+    this.capacity = capacity;
+    this.numbers = new Float64Array(capacity * NUMBERS);
+    this.strings = new Array<string>(capacity * 11).fill('');
+    this.tried = new Array<readonly string[] | null>(capacity).fill(null);
+  }
+
+  /** Copies the record (request path: stores only, no allocation). */
+  push(rec: AccessRecord, now: number, wallOffset: number): void {
+    let slot: number;
+    if (this.count === this.capacity) {
+      slot = this.head;
+      this.head = (this.head + 1) % this.capacity;
+      this.dropped++;
+    } else {
+      slot = (this.head + this.count) % this.capacity;
+      this.count++;
+    }
+    const n = this.numbers;
+    const b = slot * NUMBERS;
+    n[b + N_START] = rec.tStart;
+    n[b + N_HEAD] = rec.tHead;
+    n[b + N_CONNECTED] = rec.tConnected;
+    n[b + N_FIRST_BYTE] = rec.tFirstByte;
+    n[b + N_END] = now;
+    n[b + N_WALL] = wallOffset;
+    n[b + N_STATUS] = rec.status;
+    n[b + N_ATTEMPTS] = rec.attempts;
+    const s = this.strings;
+    const o = slot * 11;
+    s[o] = rec.traceId;
+    s[o + 1] = rec.spanId;
+    s[o + 2] = rec.parentSpanId;
+    s[o + 3] = rec.method;
+    s[o + 4] = rec.path;
+    s[o + 5] = rec.host;
+    s[o + 6] = rec.client;
+    s[o + 7] = rec.route;
+    s[o + 8] = rec.pool;
+    s[o + 9] = rec.backend;
+    s[o + 10] = rec.protocol;
+    // a copy: the record's set may be reused; only a retried request allocates it
+    this.tried[slot] = rec.attempts > 1 && rec.tried !== null ? [...rec.tried] : null;
+  }
+
+  /** Removes up to `max` of the oldest requests, handing each to `visit` as a fresh object (export side). */
+  take(max: number, visit: (request: QueuedRequest) => void): number {
+    const taken = Math.min(max, this.count);
+    for (let i = 0; i < taken; i++) {
+      const slot = this.head;
+      const n = this.numbers;
+      const b = slot * NUMBERS;
+      const s = this.strings;
+      const o = slot * 11;
+      const tried = this.tried[slot];
+      visit({
+        traceId: s[o],
+        spanId: s[o + 1],
+        parentSpanId: s[o + 2],
+        method: s[o + 3],
+        path: s[o + 4],
+        host: s[o + 5],
+        client: s[o + 6],
+        route: s[o + 7],
+        pool: s[o + 8],
+        backend: s[o + 9],
+        protocol: s[o + 10],
+        tried: tried ?? NO_TRIES,
+        tStart: n[b + N_START],
+        tHead: n[b + N_HEAD],
+        tConnected: n[b + N_CONNECTED],
+        tFirstByte: n[b + N_FIRST_BYTE],
+        tEnd: n[b + N_END],
+        wallOffset: n[b + N_WALL],
+        status: n[b + N_STATUS],
+        attempts: n[b + N_ATTEMPTS],
+      });
+      // release the strings: a queued slot must not keep a finished request's path alive for long
+      s.fill('', o, o + 11);
+      this.tried[slot] = null;
+      this.head = (slot + 1) % this.capacity;
+      this.count--;
+    }
+    return taken;
+  }
+}

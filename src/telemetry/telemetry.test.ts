@@ -1,0 +1,62 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { AccessRecord } from '../l7/index.ts';
+import { RequestRing } from './request-ring.ts';
+import { sampledTrace, sampleThreshold } from './sampler.ts';
+import { encodeExport, unixNano } from './otlp-json.ts';
+
+test('unixNano: epoch milliseconds with a fraction as exact decimal nanoseconds', () => {
+  assert.equal(unixNano(1_765_000_000_123.5), '1765000000123500000');
+  assert.equal(unixNano(1_765_000_000_000), '1765000000000000000');
+  assert.equal(unixNano(5.5), '5500000');
+});
+
+test('sampler: ratio keyed on the low 32 bits of the trace id; a continued trace follows its flag', () => {
+  const low = '0123456789abcdef0123456700000000';
+  const high = '0123456789abcdef01234567ffffffff';
+  assert.equal(sampledTrace(low, false, '01', sampleThreshold(0)), false);
+  assert.equal(sampledTrace(low, false, '01', sampleThreshold(0.1)), true);
+  assert.equal(sampledTrace(high, false, '01', sampleThreshold(0.1)), false);
+  assert.equal(sampledTrace(high, false, '01', sampleThreshold(1)), true);
+  assert.equal(sampledTrace(high, true, '01', sampleThreshold(0)), true);
+  assert.equal(sampledTrace(low, true, '00', sampleThreshold(1)), false);
+  assert.equal(sampledTrace(low, true, '03', sampleThreshold(0)), true);
+});
+
+function record(path: string): AccessRecord {
+  const rec = new AccessRecord();
+  Object.assign(rec, { traceId: 'ab'.repeat(16), spanId: 'cd'.repeat(8), method: 'GET', path, host: 'h', client: '127.0.0.1', status: 200, tStart: 10, tHead: 11, tConnected: 12, tFirstByte: 13 });
+  return rec;
+}
+
+test('ring: full, it overwrites the oldest and counts it; take hands out the oldest first', () => {
+  const ring = new RequestRing(2);
+  for (const path of ['/a', '/b', '/c']) ring.push(record(path), 20, 1000);
+  assert.equal(ring.dropped, 1);
+  const paths: string[] = [];
+  assert.equal(ring.take(5, (q) => paths.push(q.path)), 2);
+  assert.deepEqual(paths, ['/b', '/c']);
+  assert.equal(ring.count, 0);
+});
+
+test('encodeExport: a retried request gets a CLIENT span per try under the SERVER span', () => {
+  const rec = record('/r');
+  rec.attempts = 2;
+  rec.tried = new Set(['10.0.0.1:80']);
+  rec.backend = '10.0.0.2:80';
+  const ring = new RequestRing(4);
+  ring.push(rec, 20, 1_765_000_000_000);
+  const requests: Parameters<typeof encodeExport>[0][number][] = [];
+  ring.take(4, (q) => requests.push(q));
+  const { body, spans } = encodeExport(requests, { serviceName: 's', instanceId: 'i', pid: 1 });
+  const parsed = JSON.parse(body) as { resourceSpans: { scopeSpans: { spans: { name: string; kind: number; spanId: string; parentSpanId?: string; attributes: { key: string; value: { stringValue?: string } }[] }[] }[] }[] };
+  const all = parsed.resourceSpans[0].scopeSpans[0].spans;
+  assert.equal(all.length, spans);
+  const server = all.find((s) => s.kind === 2)!;
+  assert.equal(server.spanId, 'cd'.repeat(8));
+  assert.equal(server.parentSpanId, undefined);
+  const tries = all.filter((s) => s.kind === 3);
+  assert.deepEqual(tries.map((s) => s.attributes.find((a) => a.key === 'switchyard.backend')?.value.stringValue), ['10.0.0.1:80', '10.0.0.2:80']);
+  assert.ok(all.filter((s) => s !== server).every((s) => s.parentSpanId === server.spanId));
+  assert.equal(new Set(all.map((s) => s.spanId)).size, all.length, 'span ids are unique');
+});
