@@ -165,6 +165,8 @@ export class HttpListenerImpl implements HttpListener {
     rec.minor = 1;
     rec.headers = null;
     rec.traceId = '';
+    rec.spanId = '';
+    rec.parentSpanId = '';
     rec.grpcStatus = '';
     rec.attempts = 1;
     rec.tried = null;
