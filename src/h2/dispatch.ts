@@ -5,7 +5,7 @@
 // Built per config; a reload builds a new one.
 import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { ListenerConfig, PoolConfig } from '../config/index.ts';
-import type { Clock, Logger } from '../core/index.ts';
+import { HttpDate, type Clock, type Logger } from '../core/index.ts';
 import { AccessRecord, Router, compileRetryPolicy, cookieValue, normalizePath, upstreamTarget, FlatWriter, localResponseFields, type FilterChain, type FilterContext, type FilterRegistry, type LocalResponse, type RetryPolicy, type ExchangeDownstream, type ExchangeHandle, type ExchangeRequest, type HttpListener, type ProxyAction, type UpstreamPool, type UpstreamPools } from '../l7/index.ts';
 import { exchangeStream } from './exchange-adapter.ts';
 import { ForwardedHeaders } from './forwarded.ts';
@@ -59,9 +59,9 @@ interface H2Route {
 const answeredHandle: ExchangeHandle = { bodyData: () => undefined, bodyEnd: () => undefined, drain: () => undefined, abort: () => undefined };
 
 /** A request filter's answer on the stream, with the fields every downstream gets (l7 filters/local.ts). */
-function answerLocally(downstream: ExchangeDownstream, answer: LocalResponse, method: string): number {
+function answerLocally(downstream: ExchangeDownstream, answer: LocalResponse, method: string, date: HttpDate): number {
   const body = Buffer.from(answer.body, 'utf8');
-  downstream.sendHead(answer.status, localResponseFields(answer, new Date().toUTCString(), body.length));
+  downstream.sendHead(answer.status, localResponseFields(answer, date.value(), body.length));
   if (method !== 'HEAD' && body.length > 0) downstream.sendData(body);
   downstream.end();
   return method === 'HEAD' ? 0 : body.length;
@@ -83,6 +83,8 @@ export class StreamDispatch {
   private readonly forwarded: ForwardedHeaders;
   /** The access record of this listener's requests to HTTP/2 pools, reused (written at once). */
   private readonly record = new AccessRecord();
+  /** The Date of filter-made answers, formatted once per second (core HttpDate, as every edge-made response). */
+  private readonly date: HttpDate;
   /** Each pool config's `retries:`, compiled once (a reload brings new config objects). */
   private readonly retryPolicies = new WeakMap<PoolConfig, RetryPolicy>();
 
@@ -93,6 +95,7 @@ export class StreamDispatch {
     const anyH2 = routes.some((route) => route.pool !== undefined && h2Protocols.has(deps.pools.get(route.pool)?.poolConfig?.protocol ?? 'http1'));
     this.router = anyH2 ? new Router(routes, listener.middleware, deps.filters) : null;
     this.forwarded = new ForwardedHeaders(listener);
+    this.date = new HttpDate(deps.clock);
   }
 
   /**
@@ -210,7 +213,7 @@ export class StreamDispatch {
       };
       const answer = filters.onRequest(context);
       if (answer !== undefined) {
-        const bytesOut = answerLocally(downstream, answer, request.method);
+        const bytesOut = answerLocally(downstream, answer, request.method, this.date);
         this.logProxied(started, logged, route, { status: answer.status, grpcStatus: undefined, bytesIn: 0, bytesOut, backend: '', attempts: 0, tried: noTries, tConnected: 0, tFirstByte: 0 });
         return answeredHandle;
       }
