@@ -35,3 +35,20 @@ export async function originOf(url: string): Promise<string> {
   assert.equal(response.status, 200);
   return response.headers.get('x-origin') ?? '';
 }
+
+/**
+ * The smallest edge: `head` (top-level keys: admin, workers, shutdown_timeout…), then one pool of one backend
+ * and one http listener routing everything to it.
+ */
+export const onePoolConfig = (backend: string, head = 'admin: { listen: 127.0.0.1:0 }'): string => `
+${head}
+pools:
+  app:
+    backends: [ { address: ${backend} } ]
+listeners:
+  - name: web
+    listen: 127.0.0.1:0
+    routes:
+      - match: { path_prefix: / }
+        pool: app
+`;

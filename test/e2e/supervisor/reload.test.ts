@@ -10,25 +10,14 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { runSwitchyard, cliEntry, node24, type RunningSwitchyard } from '../../support/run-switchyard.ts';
 import type { EchoOrigin } from '../../support/origins.ts';
-import { supervisorKit, originOf } from './helpers.ts';
+import { supervisorKit, originOf, onePoolConfig } from './helpers.ts';
 
 const run = promisify(execFile);
 const kit = supervisorKit();
 const { defer, origin } = kit;
 const edge = (yaml: string): Promise<RunningSwitchyard> => kit.edge(yaml, { args: ['--workers', '1'] });
 
-const config = (backend: EchoOrigin, options: { admin?: boolean } = {}): string => `
-${options.admin === false ? '' : 'admin: { listen: 127.0.0.1:0 }'}
-pools:
-  app:
-    backends: [ { address: ${backend.address} } ]
-listeners:
-  - name: web
-    listen: 127.0.0.1:0
-    routes:
-      - match: { path_prefix: / }
-        pool: app
-`;
+const config = (backend: EchoOrigin, options: { admin?: boolean } = {}): string => (options.admin === false ? onePoolConfig(backend.address, '') : onePoolConfig(backend.address));
 
 /** Runs the CLI; resolves with exit code and output whether it succeeded or not. */
 async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {

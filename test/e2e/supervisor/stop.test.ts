@@ -11,6 +11,7 @@ import path from 'node:path';
 import { runSwitchyard, cliEntry, node24, projectRoot, type RunningSwitchyard } from '../../support/run-switchyard.ts';
 import { startEchoOrigin, type EchoOrigin } from '../../support/origins.ts';
 import { cleanupStack } from '../../support/cleanup.ts';
+import { onePoolConfig } from './helpers.ts';
 
 const defer = cleanupStack();
 
@@ -34,19 +35,7 @@ async function sharedOrigin(): Promise<EchoOrigin> {
   return origin;
 }
 
-const config = (backend: string, timeoutMs = shutdownTimeoutMs): string => `
-shutdown_timeout: ${timeoutMs}ms
-workers: 2
-pools:
-  app:
-    backends: [ { address: ${backend} } ]
-listeners:
-  - name: web
-    listen: 127.0.0.1:0
-    routes:
-      - match: { path_prefix: / }
-        pool: app
-`;
+const config = (backend: string, timeoutMs = shutdownTimeoutMs): string => onePoolConfig(backend, `shutdown_timeout: ${timeoutMs}ms\nworkers: 2`);
 
 async function group(launcher: string[], timeoutMs = shutdownTimeoutMs): Promise<RunningSwitchyard> {
   const running = await runSwitchyard(config((await sharedOrigin()).address, timeoutMs), { launcher, detached: true });

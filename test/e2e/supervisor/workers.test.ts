@@ -8,22 +8,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { RunningSwitchyard } from '../../support/run-switchyard.ts';
 import type { EchoOrigin } from '../../support/origins.ts';
-import { supervisorKit } from './helpers.ts';
+import { supervisorKit, onePoolConfig } from './helpers.ts';
 
 const { defer, origin, edge } = supervisorKit();
 
-const config = (a: EchoOrigin): string => `
-admin: { listen: 127.0.0.1:0 }
-pools:
-  app:
-    backends: [ { address: ${a.address} } ]
-listeners:
-  - name: web
-    listen: 127.0.0.1:0
-    routes:
-      - match: { path_prefix: / }
-        pool: app
-`;
+const config = (a: EchoOrigin): string => onePoolConfig(a.address);
 
 async function admin(running: RunningSwitchyard, pathname: string): Promise<Response> {
   const token = (await readFile(path.join(running.dir, 'data', 'admin.token'), 'utf8')).trim();
