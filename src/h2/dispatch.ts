@@ -6,7 +6,7 @@
 import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { ListenerConfig, PoolConfig } from '../config/index.ts';
 import { HttpDate, type Clock, type Logger } from '../core/index.ts';
-import { AccessRecord, Router, compileRetryPolicy, cookieValue, normalizePath, upstreamTarget, FlatWriter, localResponseFields, type FilterChain, type FilterContext, type FilterRegistry, type LocalResponse, type RetryPolicy, type ExchangeDownstream, type ExchangeHandle, type ExchangeRequest, type HttpListener, type ProxyAction, type UpstreamPool, type UpstreamPools } from '../l7/index.ts';
+import { AccessRecord, Router, compileRetryPolicy, cookieValue, normalizePath, upstreamTarget, FlatWriter, localResponseFields, type FilterChain, type FilterContext, type LocalResponse, type RetryPolicy, type ExchangeDownstream, type ExchangeHandle, type ExchangeRequest, type HttpListener, type ProxyAction, type UpstreamPool, type UpstreamPools } from '../l7/index.ts';
 import { exchangeStream } from './exchange-adapter.ts';
 import { ForwardedHeaders } from './forwarded.ts';
 import type { StreamCloseListener, StreamContext } from './frontend.ts';
@@ -24,8 +24,6 @@ export interface DispatchDeps {
   clock: Clock;
   /** Added to every response of the listener (Strict-Transport-Security). */
   responseHeaders: Readonly<Record<string, string>> | undefined;
-  /** The filters `middleware:` names are built from; default the built-in ones. */
-  filters?: FilterRegistry;
 }
 
 const h2Protocols: ReadonlySet<string> = new Set(['h2c', 'h2', 'grpc']);
@@ -93,7 +91,7 @@ export class StreamDispatch {
     this.deps = deps;
     const routes = listener.routes ?? [];
     const anyH2 = routes.some((route) => route.pool !== undefined && h2Protocols.has(deps.pools.get(route.pool)?.poolConfig?.protocol ?? 'http1'));
-    this.router = anyH2 ? new Router(routes, listener.middleware, deps.filters) : null;
+    this.router = anyH2 ? new Router(routes, listener.middleware, deps.http.filterSetup()) : null;
     this.forwarded = new ForwardedHeaders(listener);
     this.date = new HttpDate(deps.clock);
   }

@@ -7,6 +7,7 @@ import type { Config, ListenerConfig } from '../config/index.ts';
 import type { BalanceInput, PoolRegistry, PoolStatus } from '../pool/index.ts';
 import { hostnameOf } from './parse/request-head.ts';
 import { Router } from './router/router.ts';
+import { builtinFilterHost } from './filters/index.ts';
 
 export interface ExplainQuery {
   method: string;
@@ -72,7 +73,9 @@ export function explainRequest(query: ExplainQuery, context: ExplainContext): Ex
     result.problems.push(`listener ${listener.name} is a ${listener.protocol} listener: it has no routes`);
     return result;
   }
-  const router = new Router(listener.routes, listener.middleware);
+  // the filters are built only to name them: building does no I/O (a filter connects on first use)
+  const host = builtinFilterHost();
+  const router = new Router(listener.routes, listener.middleware, { registry: host.registry, env: host.env(process.cwd(), process.cwd()) });
   const headerSource = { header: readHeader };
   for (const verdict of router.explain(method, host, path, headerSource)) {
     result.routes.push({ route: verdict.route.name, index: verdict.route.index, verdict: verdict.reason });

@@ -17,7 +17,7 @@ import { ResponseHead } from './parse/response-head.ts';
 import { RetryBudget } from './retry-policy.ts';
 import { TraceIds } from './trace-context.ts';
 import { SpillArea } from './request-buffer.ts';
-import type { FilterRegistry } from './filters/index.ts';
+import { builtinFilterHost, type FilterEnv, type FilterHost, type FilterRegistry } from './filters/index.ts';
 import os from 'node:os';
 import { ConnectionGate, REFUSE, READ_PROXY_HEADER } from '../listener/index.ts';
 
@@ -46,9 +46,10 @@ export class HttpListenerImpl implements HttpListener {
   private readonly config: ListenerConfig;
   /** Sockets come from acceptConnection() (src/h2 https listeners); start() binds nothing. */
   private readonly external: boolean;
-  private readonly baseDir: string | undefined;
   /** deps.filters: what each runtime's routes build their middleware from (a reload too). */
-  private readonly filters: FilterRegistry | undefined;
+  readonly filters: FilterHost;
+  private readonly baseDir: string;
+  private readonly dataDir: string;
   private readonly readBuffer = Buffer.allocUnsafe(READ_BUFFER_SIZE);
   readonly chunks = new ChunkPool();
   readonly accessBatch = new AccessLogBatch();
@@ -85,9 +86,10 @@ export class HttpListenerImpl implements HttpListener {
 
   constructor(config: ListenerConfig, deps: HttpListenerDeps) {
     this.config = config;
-    this.baseDir = deps.baseDir;
-    this.filters = deps.filters;
-    this.runtime = new ListenerRuntime(config, deps.pools, deps.upstreamSettings, deps.baseDir, deps.filters);
+    this.filters = deps.filters ?? builtinFilterHost();
+    this.baseDir = deps.baseDir ?? process.cwd();
+    this.dataDir = deps.dataDir ?? os.tmpdir();
+    this.runtime = new ListenerRuntime(config, deps.pools, deps.upstreamSettings, this.baseDir, this.filters, this.dataDir);
     this.accessLog = deps.accessLog;
     this.logger = deps.logger;
     this.clock = deps.clock ?? systemClock;
@@ -364,8 +366,13 @@ export class HttpListenerImpl implements HttpListener {
     };
   }
 
+  /** The registry and env routes of this listener build their filters with (the HTTP/2 dispatch's router too). */
+  filterSetup(): { registry: FilterRegistry; env: FilterEnv } {
+    return { registry: this.filters.registry, env: this.filters.env(this.baseDir, this.dataDir) };
+  }
+
   updateConfig(listener: ListenerConfig, pools: UpstreamPools, upstreamSettings?: ReadonlyMap<string, UpstreamSettings>): void {
-    this.runtime = new ListenerRuntime(listener, pools, upstreamSettings, this.baseDir, this.filters);
+    this.runtime = new ListenerRuntime(listener, pools, upstreamSettings, this.baseDir, this.filters, this.dataDir);
     this.gate.update(listener);
     this.spill.maxTotal = listener.request_buffering.spill_max_total;
   }

@@ -15,7 +15,7 @@ import { loadUpstreamTls, settingsOf } from './settings.ts';
 // policy.ts alone: the tls index would load node:tls and the certificate tooling into http-only workers
 import { hstsHeaderValue } from '../tls/policy.ts';
 import { HttpDate } from '../core/index.ts';
-import type { FilterRegistry } from './filters/index.ts';
+import type { FilterHost } from './filters/index.ts';
 
 export class ListenerRuntime {
   readonly name: string;
@@ -71,10 +71,10 @@ export class ListenerRuntime {
   /** Settings read from pools' own config, memoised per runtime (a reload builds a new runtime). */
   private readonly derived = new Map<string, UpstreamSettings>();
 
-  constructor(config: ListenerConfig, pools: UpstreamPools, upstreamSettings: ReadonlyMap<string, UpstreamSettings> | undefined, baseDir = process.cwd(), filters?: FilterRegistry) {
+  constructor(config: ListenerConfig, pools: UpstreamPools, upstreamSettings: ReadonlyMap<string, UpstreamSettings> | undefined, baseDir: string, filters: FilterHost, dataDir: string) {
     this.baseDir = baseDir;
     this.name = config.name;
-    this.router = new Router(config.routes ?? [], config.middleware, filters);
+    this.router = new Router(config.routes ?? [], config.middleware, { registry: filters.registry, env: filters.env(baseDir, dataDir) });
     this.scheme = config.protocol === 'https' ? 'https' : 'http';
     const t = config.timeouts;
     this.headerTimeout = t.header;

@@ -7,7 +7,7 @@ import type { Socket } from 'node:net';
 import type { RetryBudget, RetryPolicy } from './retry-policy.ts';
 import type { AccessRecord } from './access-log.ts';
 import type { BridgeTrace } from './bridge-head.ts';
-import type { FilterRegistry } from './filters/index.ts';
+import type { FilterHost } from './filters/index.ts';
 import type { UpstreamTlsClient } from '../tls/upstream-client.ts';
 
 /**
@@ -57,8 +57,11 @@ export interface HttpListenerDeps {
   onRequestDone?(record: RequestDoneRecord): void;
   /** Sees every access record the listener writes (telemetry spans); called only while `active`. */
   spans?: AccessRecordSink;
-  /** The filters `middleware:` names are built from; default the built-in ones (builtinFilters()). */
-  filters?: FilterRegistry;
+  /**
+   * Where `middleware:` filters are built from and keep their per-process state: one per process (the
+   * traffic plane's), shared by its listeners; default a new host over the built-in filters.
+   */
+  filters?: FilterHost;
   /**
    * (src/h2) Upstream for HTTP/1.1 requests whose route targets a pool speaking HTTP/2 (`protocol: h2c | h2 |
    * grpc`): the request goes there instead of the HTTP/1.1 upstream path. `request.path` is the upstream

@@ -2,7 +2,7 @@
 // compiled route. Each phase keeps only the filters that have its hook, so a phase no filter uses costs a
 // length check, and a route without middleware has no chain at all (CompiledRoute.filters is null).
 import type { MiddlewareConfig } from '../../config/index.ts';
-import type { FilterContext, FilterFactory, HeaderWriter, HttpFilter, LocalResponse } from './types.ts';
+import type { BodySink, BodyTransform, FilterContext, FilterEnv, FilterFactory, HeaderWriter, HttpFilter, LocalResponse, RequestVerdict, ResponseVerdict, ResponseView } from './types.ts';
 
 export class FilterChain {
   /** The filter names in run order (for `switchyard check` and traces). */
@@ -23,17 +23,27 @@ export class FilterChain {
     return this.upstream.length > 0;
   }
 
-  /** Some filter edits the response head. */
+  /** Some filter sees the response head (and may edit it, transform the body or replace the response). */
   get editsResponse(): boolean {
     return this.response.length > 0;
   }
 
-  /** "request filters": the first filter that answers wins, the ones after it do not run. */
-  onRequest(ctx: FilterContext): LocalResponse | undefined {
+  /**
+   * "request filters": the first filter that answers wins, the ones after it do not run. Synchronous
+   * while every filter answers synchronously; from the first promise on, the rest runs after it settles
+   * and the result is a promise (a rejected one means the filter failed: the path answers 500).
+   */
+  onRequest(ctx: FilterContext): RequestVerdict | Promise<RequestVerdict> {
+    return this.requestFrom(0, ctx);
+  }
+
+  private requestFrom(start: number, ctx: FilterContext): RequestVerdict | Promise<RequestVerdict> {
     const filters = this.request;
-    for (let i = 0; i < filters.length; i++) {
+    for (let i = start; i < filters.length; i++) {
       const answer = filters[i].onRequest!(ctx);
-      if (answer !== undefined) return answer;
+      if (answer === undefined) continue;
+      if (isPromise(answer)) return answer.then((settled) => (settled !== undefined ? settled : this.requestFrom(i + 1, ctx)));
+      return answer;
     }
     return undefined;
   }
@@ -44,10 +54,61 @@ export class FilterChain {
     for (let i = 0; i < filters.length; i++) filters[i].onUpstreamRequest!(ctx, head);
   }
 
-  /** "response filters", in order. */
-  onResponse(ctx: FilterContext, head: HeaderWriter): void {
+  /**
+   * "response filters", in order. Returns a LocalResponse when one replaced the upstream's response (the
+   * later filters do not run), else the body transforms composed into one (first filter first), or
+   * undefined when no filter transforms the body.
+   */
+  onResponse(ctx: FilterContext, head: HeaderWriter, response: ResponseView): ResponseVerdict {
     const filters = this.response;
-    for (let i = 0; i < filters.length; i++) filters[i].onResponse!(ctx, head);
+    let transforms: BodyTransform[] | null = null;
+    for (let i = 0; i < filters.length; i++) {
+      const verdict = filters[i].onResponse!(ctx, head, response);
+      if (verdict === undefined) continue;
+      if (isLocal(verdict)) return verdict;
+      (transforms ??= []).push(verdict);
+    }
+    if (transforms === null) return undefined;
+    return transforms.length === 1 ? transforms[0] : new BodyPipeline(transforms);
+  }
+}
+
+function isPromise(value: RequestVerdict | Promise<RequestVerdict>): value is Promise<RequestVerdict> {
+  return typeof (value as Promise<RequestVerdict>).then === 'function';
+}
+
+/** Tells a replacing answer from a body transform (the two shapes of a response verdict). */
+export function isLocal(verdict: BodyTransform | LocalResponse): verdict is LocalResponse {
+  return (verdict as LocalResponse).status !== undefined;
+}
+
+/** Several transforms as one: the upstream's bytes enter the first, the last one writes to the path's sink. */
+class BodyPipeline implements BodyTransform {
+  readonly keepsLength: boolean;
+  private readonly transforms: readonly BodyTransform[];
+
+  constructor(transforms: readonly BodyTransform[]) {
+    this.transforms = transforms;
+    this.keepsLength = transforms.every((transform) => transform.keepsLength);
+  }
+
+  open(next: BodySink): BodySink & { abort?(): void } {
+    const sinks: (BodySink & { abort?(): void })[] = [];
+    let sink: BodySink = next;
+    for (let i = this.transforms.length - 1; i >= 0; i--) {
+      const opened = this.transforms[i].open(sink);
+      sinks.push(opened);
+      sink = opened;
+    }
+    const first = sink as BodySink & { abort?(): void };
+    return {
+      write: (chunk) => first.write(chunk),
+      end: () => first.end(),
+      // every stage hears of the cut, not only the first: each may hold state of its own (a cache entry)
+      abort: () => {
+        for (const stage of sinks) stage.abort?.();
+      },
+    };
   }
 }
 
@@ -58,14 +119,14 @@ export type FilterRegistry = ReadonlyMap<string, FilterFactory>;
  * The chain of a proxied route: `defaults` (the listener's middleware) then the route's own; null when both
  * are empty. Names were checked against the schema at load; one the registry lacks is a programming error.
  */
-export function buildChain(registry: FilterRegistry, defaults: MiddlewareConfig | undefined, own: MiddlewareConfig | undefined): FilterChain | null {
+export function buildChain(registry: FilterRegistry, env: FilterEnv, defaults: MiddlewareConfig | undefined, own: MiddlewareConfig | undefined): FilterChain | null {
   const entries = [...(defaults ?? []), ...(own ?? [])];
   if (entries.length === 0) return null;
   return new FilterChain(
     entries.map((entry) => {
       const factory = registry.get(entry.name);
       if (factory === undefined) throw new Error(`l7 filters: no filter registered as ${entry.name} (known: ${[...registry.keys()].join(', ')})`);
-      return (factory as FilterFactory<typeof entry.name>).create(entry.settings);
+      return (factory as FilterFactory<typeof entry.name>).create(entry.settings, env);
     }),
   );
 }

@@ -4,17 +4,25 @@
 import type { MiddlewareName } from '../../config/index.ts';
 import type { FilterFactory } from './types.ts';
 import { headersFilter } from './headers.ts';
+import { FilterHost, type FilterHostOptions } from './host.ts';
 
 const builtins = Object.freeze({
   headers: headersFilter,
 } satisfies { [N in MiddlewareName]: FilterFactory<N> });
 
-/** A fresh registry holding the built-in filters (HttpListenerDeps.filters takes another). */
+/** A fresh registry holding the built-in filters (a test may build a FilterHost with another). */
 export function builtinFilters(): Map<string, FilterFactory> {
   return new Map<string, FilterFactory>(Object.entries(builtins) as [string, FilterFactory][]);
 }
 
-export { FilterChain, buildChain, type FilterRegistry } from './chain.ts';
+/** A host over the built-in filters (one per process; tests and `explain` make their own). */
+export function builtinFilterHost(options: Omit<FilterHostOptions, 'registry'> = {}): FilterHost {
+  return new FilterHost({ ...options, registry: builtinFilters() });
+}
+
+export { FilterChain, buildChain, isLocal, type FilterRegistry } from './chain.ts';
+export { FilterHost, type FilterHostOptions, type FilterEventSeries } from './host.ts';
+export { durationBuckets as filterDurationBuckets } from './stats-buckets.ts';
 export { LineWriter, FlatWriter, RecordWriter, withoutField } from './writers.ts';
 export { localResponseFields } from './local.ts';
-export type { FilterContext, HeaderWriter, HttpFilter, LocalResponse, FilterFactory } from './types.ts';
+export type { FilterContext, HeaderWriter, HttpFilter, LocalResponse, FilterFactory, FilterEnv, FilterStats, RequestVerdict, ResponseVerdict, ResponseView, BodySink, BodyTransform } from './types.ts';

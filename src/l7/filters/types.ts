@@ -1,6 +1,7 @@
-// The filter contract: what a filter sees of a request, how it edits a head, and how it answers locally.
-// Every proxy path (HTTP/1.1 and HTTP/2 downstream × HTTP/1.1 and HTTP/2/gRPC upstream) runs the same
-// filters through these interfaces; each path adapts its own head representation (writers.ts).
+// The filter contract: what a filter sees of a request, how it edits a head, how it answers locally, and
+// how it sees and transforms a response body. Every proxy path (HTTP/1.1 and HTTP/2 downstream × HTTP/1.1,
+// HTTP/1.1+TLS and HTTP/2/gRPC upstream) runs the same filters through these interfaces; each path adapts
+// its own head representation (writers.ts).
 import type { MiddlewareName, MiddlewareSettings } from '../../config/index.ts';
 
 /**
@@ -11,6 +12,8 @@ export interface FilterContext {
   readonly method: string;
   /** The normalised path without the query. */
   readonly path: string;
+  /** The raw query without the '?' ('' when none). */
+  readonly query: string;
   /** The client's Host / :authority, as sent (may carry a port). */
   readonly host: string;
   readonly scheme: 'http' | 'https';
@@ -18,8 +21,24 @@ export interface FilterContext {
   readonly clientAddress: string;
   /** The request id ('' when the listener has request ids off). */
   readonly requestId: string;
+  /** The matched route's name. */
+  readonly routeName: string;
   /** The first value of a request header (lower-case name). */
   header(name: string): string | undefined;
+  /** A request cookie's value (the first of that name). */
+  cookie(name: string): string | undefined;
+  /**
+   * Per-request values a filter keeps between its hooks (e.g. the cache key from onRequest for onResponse,
+   * verified claims for onUpstreamRequest). Keyed by the filter object; nothing is allocated until a filter
+   * stashes something.
+   */
+  stash(filter: HttpFilter, value: unknown): void;
+  stashed(filter: HttpFilter): unknown;
+  /**
+   * Asks "pick upstream" to prefer this backend (its id, "host:port" as in the pool's status) when it is
+   * usable (healthy, not draining, not already tried); otherwise the pool's policy picks as usual.
+   */
+  preferBackend(id: string): void;
 }
 
 /**
@@ -38,27 +57,103 @@ export interface LocalResponse {
   status: number;
   /** Flat [name, value, …], lower-case names; content-type defaults to text/plain. */
   headers: readonly string[];
-  body: string;
+  body: string | Buffer;
 }
+
+/** What onRequest decides: answer here (LocalResponse), or undefined to go on. */
+export type RequestVerdict = LocalResponse | undefined;
+
+/** The upstream's final response head as response filters see it (before their edits). */
+export interface ResponseView {
+  readonly status: number;
+  /** The first value of a response header (lower-case name), as the upstream sent it. */
+  header(name: string): string | undefined;
+  /** Every field of the upstream response as flat [name, value, …] with lower-case names (allocates). */
+  fields(): string[];
+  /** The id ("host:port") of the backend that answered. */
+  readonly backend: string;
+}
+
+/**
+ * Where response body bytes go. A path hands its own sink (the downstream, with backpressure towards the
+ * upstream handled by the path) to the first transform; a transform may call `write` later than it was
+ * called itself (zlib), and must call `end` exactly once after its input ended.
+ */
+export interface BodySink {
+  write(chunk: Buffer): void;
+  end(): void;
+}
+
+/**
+ * A response body transform a response filter returns: `open` gets the next sink and returns the sink
+ * the body is written into. `abort` on the returned sink (optional) is called instead of `end` when the
+ * response is cut (upstream reset, client gone): a cache must then not store it.
+ * When `keepsLength` is false the path drops Content-Length and frames the body itself (chunked to an
+ * HTTP/1.1 client, until close for HTTP/1.0, DATA frames on HTTP/2).
+ */
+export interface BodyTransform {
+  readonly keepsLength: boolean;
+  open(next: BodySink): BodySink & { abort?(): void };
+}
+
+/**
+ * What onResponse decides: undefined (head edits only), a body transform, or a LocalResponse that
+ * replaces the upstream response entirely (e.g. a cache turning its own revalidation's 304 into the
+ * stored 200); the upstream body, if any, is then discarded.
+ */
+export type ResponseVerdict = BodyTransform | LocalResponse | undefined;
 
 /**
  * A filter built once per compiled route from its settings. Hooks are optional: the chain calls only the
  * filters that have one, and a path builds a writer only when some filter of the route has that hook.
  * - onRequest: after routing, before an upstream is picked; returning a LocalResponse answers the request
- *   here (the later filters and the upstream are skipped).
+ *   here (the later filters and the upstream are skipped). May return a promise (an external store, a
+ *   subrequest, a key fetch): the request waits — its body is held by the path, with its usual limits.
  * - onUpstreamRequest: the head as it goes upstream, after the edge's own fields (forwarded headers,
  *   request id, traceparent) are in it.
  * - onResponse: a final upstream response head as it goes downstream (not 1xx, not a 101 tunnel).
+ *   Filters run in declared order; body transforms chain in the same order (the first filter's transform
+ *   sees the upstream bytes first). A replacing LocalResponse stops the later filters.
  */
 export interface HttpFilter {
   readonly name: string;
-  onRequest?(ctx: FilterContext): LocalResponse | undefined;
+  onRequest?(ctx: FilterContext): RequestVerdict | Promise<RequestVerdict>;
   onUpstreamRequest?(ctx: FilterContext, head: HeaderWriter): void;
-  onResponse?(ctx: FilterContext, head: HeaderWriter): void;
+  onResponse?(ctx: FilterContext, head: HeaderWriter, response: ResponseView): ResponseVerdict;
 }
 
 /** Builds a filter from its validated settings; registered under its config name. */
 export interface FilterFactory<N extends MiddlewareName = MiddlewareName> {
   readonly name: N;
-  create(settings: MiddlewareSettings[N]): HttpFilter;
+  create(settings: MiddlewareSettings[N], env: FilterEnv): HttpFilter;
+}
+
+/**
+ * What a filter may use beyond its settings, passed in (no globals): the clock, where relative files
+ * resolve, and the per-process services a filter may share across routes (one Redis client per URL, the
+ * cache store, the local rate-limit table). Owned by the listener runtime; closed on stop.
+ */
+export interface FilterEnv {
+  /** Milliseconds, monotonic (the listener's clock). */
+  now(): number;
+  /** The config file's directory (relative paths in settings resolve against it). */
+  readonly baseDir: string;
+  /** data_dir, absolute. */
+  readonly dataDir: string;
+  /** A per-process shared object under `key`, built once by `make` (and `close`d at shutdown when it has close()). */
+  shared<T>(key: string, make: () => T): T;
+  /** Logs an operational event (not per request: transitions, failures to reach a store). */
+  warn(message: string, fields?: Record<string, unknown>): void;
+  /** The counters and timings of filter `filter` (summed over workers into the filter metrics). */
+  stats(filter: MiddlewareName): FilterStats;
+}
+
+/**
+ * A filter's metrics: `switchyard_filter_events_total{filter, event}` and
+ * `switchyard_filter_duration_seconds{filter, event}` (a histogram), summed over workers. Events are a
+ * small fixed set per filter (e.g. rate_limit: allowed, limited, store_error); cheap enough for the hot path.
+ */
+export interface FilterStats {
+  count(event: string, n?: number): void;
+  observe(event: string, seconds: number): void;
 }

@@ -3,7 +3,7 @@
 // matches on headers (then it reads the header value from the head).
 import type { MiddlewareConfig, RouteConfig } from '../../config/index.ts';
 import { compileAction, type RouteAction } from './actions.ts';
-import { builtinFilters, buildChain, type FilterChain, type FilterRegistry } from '../filters/index.ts';
+import { buildChain, type FilterChain, type FilterEnv, type FilterRegistry } from '../filters/index.ts';
 
 export interface HeaderSource {
   header(lowerName: string): string | undefined;
@@ -41,9 +41,17 @@ export interface CompiledRoute {
 export class Router {
   readonly routes: readonly CompiledRoute[];
 
-  /** `middleware`: the listener's default filters, run before each proxied route's own. */
-  constructor(routes: readonly RouteConfig[], middleware?: MiddlewareConfig, registry: FilterRegistry = builtinFilters()) {
-    this.routes = routes.map((route, index) => compileRoute(route, index, route.pool !== undefined ? buildChain(registry, middleware, route.middleware) : null));
+  /**
+   * `middleware`: the listener's default filters, run before each proxied route's own, built from
+   * `filters` (absent: routes get no chain — only for routers that never proxy, as in unit tests).
+   */
+  constructor(routes: readonly RouteConfig[], middleware?: MiddlewareConfig, filters?: { registry: FilterRegistry; env: FilterEnv }) {
+    const chain = (route: RouteConfig) => {
+      if (route.pool === undefined || (middleware === undefined && route.middleware === undefined)) return null;
+      if (filters === undefined) throw new Error('router: routes with middleware need a filter host');
+      return buildChain(filters.registry, filters.env, middleware, route.middleware);
+    };
+    this.routes = routes.map((route, index) => compileRoute(route, index, chain(route)));
   }
 
   /** First matching route or null. `hostname` is lower-case without port; `path` excludes the query. */
