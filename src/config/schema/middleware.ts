@@ -3,6 +3,7 @@
 // their config schemas are declared here; src/l7/filters registers one implementation per name (its
 // registry `satisfies` this list, as the balancers do).
 import { z } from 'zod';
+import { duration } from './common.ts';
 
 /**
  * Fields a filter may not set, add or remove: the framing and connection fields are the edge's (from the
@@ -67,9 +68,27 @@ export const headersFilterSchema = z.strictObject({
   response: headerEditsSchema.optional(),
 });
 
+const cookieName = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/**
+ * `sticky`: the edge pins a client to the backend that first answered it with a cookie (an opaque key of
+ * the backend, not its address); an unusable pinned backend (unhealthy, ejected, draining, removed) is
+ * replaced by the pool's pick and the cookie re-pinned.
+ */
+export const stickyFilterSchema = z.strictObject({
+  cookie: z.string().regex(cookieName, 'expected a cookie name (token characters)').default('sy_backend'),
+  /** Cookie lifetime; absent: a session cookie. */
+  max_age: duration.optional(),
+  path: z.string().regex(/^\/[^;\s]*$/, 'expected a path starting with / without ; or spaces').default('/'),
+  /** Secure attribute: `auto` sets it on https listeners. */
+  secure: z.union([z.boolean(), z.literal('auto')]).default('auto'),
+  same_site: z.enum(['Lax', 'Strict', 'None']).default('Lax'),
+});
+
 /** Every filter the config may name, with the schema of its settings. */
 export const middlewareSchemas = {
   headers: headersFilterSchema,
+  sticky: stickyFilterSchema,
 } as const;
 export type MiddlewareName = keyof typeof middlewareSchemas;
 export const middlewareNames = Object.keys(middlewareSchemas) as MiddlewareName[];

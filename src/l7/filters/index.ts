@@ -4,10 +4,12 @@
 import type { MiddlewareName } from '../../config/index.ts';
 import type { FilterFactory } from './types.ts';
 import { headersFilter } from './headers.ts';
+import { stickyFilter } from './sticky/index.ts';
 import { FilterHost, type FilterHostOptions } from './host.ts';
 
 const builtins = Object.freeze({
   headers: headersFilter,
+  sticky: stickyFilter,
 } satisfies { [N in MiddlewareName]: FilterFactory<N> });
 
 /** A fresh registry holding the built-in filters (a test may build a FilterHost with another). */
@@ -22,7 +24,8 @@ export function builtinFilterHost(options: Omit<FilterHostOptions, 'registry'> =
 
 export { FilterChain, buildChain, isLocal, type FilterRegistry } from './chain.ts';
 export { FilterHost, type FilterHostOptions, type FilterEventSeries } from './host.ts';
-export { durationBuckets as filterDurationBuckets } from './stats-buckets.ts';
+export { FilterSlots, isPending } from './slots.ts';
 export { LineWriter, FlatWriter, RecordWriter, withoutField } from './writers.ts';
 export { localResponseFields } from './local.ts';
 export type { FilterContext, HeaderWriter, HttpFilter, LocalResponse, FilterFactory, FilterEnv, FilterStats, RequestVerdict, ResponseVerdict, ResponseView, BodySink, BodyTransform } from './types.ts';
+export { FilteredDownstream, type FilteredDownstreamOptions } from './filtered-downstream.ts';
