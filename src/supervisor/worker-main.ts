@@ -7,7 +7,7 @@ import type { FromWorker, ToWorker } from './ipc.ts';
 import { TrafficPlane } from './traffic-plane.ts';
 import { ListenerFactories } from './listeners.ts';
 import { createLoggers, type Loggers } from './logging.ts';
-import { RequestCounters, trafficMetrics } from './request-counters.ts';
+import { RequestCounters, trafficMetrics, workerMemory } from './request-counters.ts';
 import path from 'node:path';
 import { IdleCollector, loopUtilization } from './idle-collector.ts';
 
@@ -52,7 +52,7 @@ async function handle(message: ToWorker): Promise<void> {
     case 'draining':
       return reply({ type: 'reply', id: message.id, ok: true, value: plane?.setDraining(message.pool, message.backend, message.draining) ?? false });
     case 'status':
-      return reply({ type: 'reply', id: message.id, ok: true, value: { pid: process.pid, ...plane?.status() } });
+      return reply({ type: 'reply', id: message.id, ok: true, value: { pid: process.pid, memory: workerMemory(), ...plane?.status() } });
     case 'metrics':
       return reply({ type: 'reply', id: message.id, ok: true, value: trafficMetrics(counters, plane) });
     case 'drain':
