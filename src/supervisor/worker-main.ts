@@ -9,11 +9,11 @@ import { ListenerFactories } from './listeners.ts';
 import { createLoggers, type Loggers } from './logging.ts';
 import { RequestCounters, trafficMetrics, workerMemory } from './request-counters.ts';
 import path from 'node:path';
-import { IdleCollector, loopUtilization } from './idle-collector.ts';
+import { IdleCollector, loopUtilization, MEMORY_REDUCING_GC } from './idle-collector.ts';
 
 // memory back after load (idle-collector.ts); worker-runtime.ts starts workers with --expose-gc
-const gc = (globalThis as { gc?: () => void }).gc;
-if (typeof gc === 'function') new IdleCollector({ clock: systemClock, collect: gc, utilization: loopUtilization() }).start();
+const gc = (globalThis as { gc?: NodeJS.GCFunction }).gc;
+if (gc !== undefined) new IdleCollector({ clock: systemClock, collect: () => gc(MEMORY_REDUCING_GC), utilization: loopUtilization() }).start();
 
 const counters = new RequestCounters();
 let plane: TrafficPlane | undefined;
