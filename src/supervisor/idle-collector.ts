@@ -34,7 +34,7 @@ export class IdleCollector {
   private timer: TimerHandle | undefined;
   /** Load was seen since the last collection. */
   private loaded = false;
-  /** Collections run so far (for tests). */
+  /** Collections run so far (a worker's admin status shows it as `idle_collections`). */
   collections = 0;
 
   constructor(options: IdleCollectorOptions) {

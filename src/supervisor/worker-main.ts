@@ -13,7 +13,8 @@ import { IdleCollector, loopUtilization, MEMORY_REDUCING_GC } from './idle-colle
 
 // memory back after load (idle-collector.ts); worker-runtime.ts starts workers with --expose-gc
 const gc = (globalThis as { gc?: NodeJS.GCFunction }).gc;
-if (gc !== undefined) new IdleCollector({ clock: systemClock, collect: () => gc(MEMORY_REDUCING_GC), utilization: loopUtilization() }).start();
+const idleCollector = gc === undefined ? undefined : new IdleCollector({ clock: systemClock, collect: () => gc(MEMORY_REDUCING_GC), utilization: loopUtilization() });
+idleCollector?.start();
 
 const counters = new RequestCounters();
 let plane: TrafficPlane | undefined;
@@ -52,7 +53,7 @@ async function handle(message: ToWorker): Promise<void> {
     case 'draining':
       return reply({ type: 'reply', id: message.id, ok: true, value: plane?.setDraining(message.pool, message.backend, message.draining) ?? false });
     case 'status':
-      return reply({ type: 'reply', id: message.id, ok: true, value: { pid: process.pid, memory: workerMemory(), ...plane?.status() } });
+      return reply({ type: 'reply', id: message.id, ok: true, value: { pid: process.pid, memory: workerMemory(), idle_collections: idleCollector?.collections ?? 0, ...plane?.status() } });
     case 'metrics':
       return reply({ type: 'reply', id: message.id, ok: true, value: trafficMetrics(counters, plane) });
     case 'drain':
