@@ -28,6 +28,29 @@ test('collects once when the loop falls idle after load, never while busy, never
   assert.equal(idle.collections, 2);
 });
 
+test("the collection's own time does not count as load for the next interval", () => {
+  let busyFor = 0; // loop time since the last utilization() read, as a fraction of the interval
+  let collected = 0;
+  const idle = new IdleCollector({
+    clock: systemClock,
+    collect: () => {
+      collected++;
+      busyFor += 0.1; // a 200 ms collection in a 2 s interval
+    },
+    utilization: () => {
+      const used = busyFor;
+      busyFor = 0;
+      return used;
+    },
+  });
+  busyFor = 0.5;
+  idle.sample(); // load
+  idle.sample(); // idle: collects
+  idle.sample();
+  idle.sample();
+  assert.equal(collected, 1);
+});
+
 test('an idle worker that never saw load is never collected', () => {
   const { idle, collected } = collector([0, 0, 0.002, 0.04, 0]);
   for (let i = 0; i < 5; i++) idle.sample();

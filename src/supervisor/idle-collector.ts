@@ -55,6 +55,9 @@ export class IdleCollector {
       this.loaded = false;
       this.collections++;
       this.options.collect();
+      // the collection's own time (tens of ms, more on a heap grown by the burst) is not load: counted in
+      // the next interval it could pass `busy` and start another collection with no traffic between
+      this.options.utilization();
     }
   }
 
