@@ -17,7 +17,7 @@ import type { Clock, TimerHandle } from '../core/index.ts';
 
 export interface IdleCollectorOptions {
   clock: Clock;
-  /** A full collection (global.gc with --expose-gc). */
+  /** The collection to run (in workers: global.gc(MEMORY_REDUCING_GC), with --expose-gc). */
   collect: () => void;
   /** Fraction of the last interval the event loop was busy (performance.eventLoopUtilization's delta). */
   utilization: () => number;
