@@ -212,18 +212,24 @@ export class StreamDispatch {
       const bytesOut = answerLocally(downstream, answer, request.method, this.date);
       this.logProxied(started, logged, route, { status: answer.status, grpcStatus: undefined, bytesIn: 0, bytesOut, backend: '', attempts: 0, tried: noTries, tConnected: 0, tFirstByte: 0 }, context.reason, true);
     };
-    const verdict = filters.onRequest(context);
-    if (verdict === undefined) return this.toUpstream(request, downstream, route, upstreamFields, header, view, context, started, logged);
-    if (!isPending(verdict)) {
-      answered(verdict);
-      return answeredHandle;
+    const upstream = (): ExchangeHandle => this.toUpstream(request, downstream, route, upstreamFields, header, view, context, started, logged);
+    // filters that read the body: its first bytes arrive (held by the deferred handle) before they run
+    const wantsBody = filters.bodyPrefix > 0 && request.contentLength !== 0;
+    let first: RequestVerdict | Promise<RequestVerdict> | undefined;
+    if (!wantsBody) {
+      first = filters.onRequest(context);
+      if (first === undefined) return upstream();
+      if (!isPending(first)) {
+        answered(first);
+        return answeredHandle;
+      }
     }
-    // an async filter: the stream waits (body held back by flow control), bounded by upstream_response
+    // the stream waits — for the body's first bytes, then for an async filter — bounded by timeouts.body
+    // while reading ahead and by upstream_response while a filter decides; nothing goes upstream meanwhile
     const deferred = new DeferredHandle();
-    downstream.pauseBody();
-    const waitMs = route.action.responseTimeout >= 0 ? route.action.responseTimeout : this.listener.timeouts.upstream_response;
-    const timer = setTimeout(() => settle(undefined, true), waitMs);
-    const settle = (answer: RequestVerdict, timedOut: boolean, failure?: unknown): void => {
+    let settled = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const settle = (answer: RequestVerdict, failure?: unknown): void => {
       clearTimeout(timer);
       if (deferred.aborted || settled) return;
       settled = true;
@@ -231,16 +237,42 @@ export class StreamDispatch {
         this.deps.http.filterFailed(route.name, failure);
         return answered({ status: 500, headers: [], body: '500 internal server error\n' });
       }
-      if (timedOut) return answered({ status: 503, headers: [], body: '503 service unavailable\n' });
       if (answer !== undefined) return answered(answer);
       downstream.resumeBody();
-      deferred.attach(this.toUpstream(request, downstream, route, upstreamFields, header, view, context, started, logged));
+      deferred.attach(upstream());
     };
-    let settled = false;
-    (verdict as Promise<RequestVerdict>).then(
-      (answer) => settle(answer, false),
-      (err: unknown) => settle(undefined, false, err ?? new Error('request filter failed')),
-    );
+    const timeOut = (status: number): void => {
+      if (deferred.aborted || settled) return;
+      settled = true;
+      answered({ status, headers: [], body: status === 408 ? '408 request timeout\n' : '503 service unavailable\n' });
+    };
+    /** `pending`: the filters' promise when they already ran (without reading ahead); else they run now. */
+    const decide = (pending?: Promise<RequestVerdict>): void => {
+      let verdict: RequestVerdict | Promise<RequestVerdict>;
+      try {
+        verdict = pending ?? filters.onRequest(context);
+      } catch (err) {
+        return settle(undefined, err ?? new Error('request filter failed'));
+      }
+      if (!isPending(verdict)) return settle(verdict);
+      downstream.pauseBody();
+      const waitMs = route.action.responseTimeout >= 0 ? route.action.responseTimeout : this.listener.timeouts.upstream_response;
+      timer = setTimeout(() => timeOut(503), waitMs);
+      verdict.then(
+        (answer) => settle(answer),
+        (err: unknown) => settle(undefined, err ?? new Error('request filter failed')),
+      );
+    };
+    if (!wantsBody) {
+      decide(first as Promise<RequestVerdict>);
+      return deferred;
+    }
+    timer = setTimeout(() => timeOut(408), this.listener.timeouts.body);
+    deferred.collectPrefix(filters.bodyPrefix, (prefix) => {
+      clearTimeout(timer);
+      context.prefix = prefix;
+      decide();
+    });
     return deferred;
   }
 

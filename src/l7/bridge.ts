@@ -28,6 +28,8 @@ import { FilteredDownstream, FilterSlots, isPending, localResponseFields, type F
 import { cookieValue } from './parse/cookie.ts';
 import { failureReason, refusedReason } from './reasons.ts';
 
+const EMPTY_BODY = Buffer.alloc(0);
+
 const RESPONSE_DROP = (1 << H_CONNECTION) | (1 << H_HOP) | (1 << H_UPGRADE) | (1 << H_TRANSFER_ENCODING) | (1 << H_HIDDEN);
 
 export function bridgeExchange(listener: HttpListenerImpl, request: ExchangeRequest, downstream: ExchangeDownstream): ExchangeHandle {
@@ -61,6 +63,10 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
   private filters: FilterChain | null = null;
   /** An async request filter is deciding: body chunks wait in pendingBody, nothing goes upstream. */
   private filtersPending = false;
+  /** Body bytes the request filters want to see before they run (collected in pendingBody); 0 when none. */
+  private prefixWanted = 0;
+  /** The body's first bytes, for FilterContext.bodyPrefix(). */
+  private prefix: Buffer | null = null;
   private filterSlots: FilterSlots | null = null;
   /** A backend a filter asked for (sticky): BalanceInput.preferredBackend. */
   preferredBackend = '';
@@ -154,6 +160,9 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
   preferBackend(id: string): void {
     this.preferredBackend = id;
   }
+  bodyPrefix(): Buffer {
+    return this.prefix ?? EMPTY_BODY;
+  }
   setReason(code: string): void {
     this.reason = this.reason === '' ? code : `${this.reason},${code}`;
   }
@@ -210,13 +219,45 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
           },
         });
       }
-      const answer = filters.onRequest(this);
-      if (answer !== undefined) {
-        if (!isPending(answer)) return this.answer(answer);
-        return this.waitForFilters(answer);
+      // filters that read the body: its first bytes arrive (into pendingBody) before they run
+      if (filters.bodyPrefix > 0 && !this.bodyEnded) {
+        this.prefixWanted = filters.bodyPrefix;
+        this.arm(rt.bodyTimeout);
+        return;
       }
+      return this.runRequestFilters(filters);
     }
     this.proceed();
+  }
+
+  private runRequestFilters(filters: FilterChain): void {
+    const answer = filters.onRequest(this);
+    if (answer === undefined) return this.proceed();
+    if (!isPending(answer)) return this.answer(answer);
+    this.waitForFilters(answer);
+  }
+
+  /** Reading ahead for the filters: once pendingBody holds enough (or the whole body), they run. */
+  private checkBodyPrefix(): void {
+    if (this.done || this.prefixWanted === 0) return;
+    const held = this.pendingBody ?? [];
+    let length = 0;
+    for (const chunk of held) length += chunk.length;
+    if (length < this.prefixWanted && !this.bodyEnded) return this.armBodyRead();
+    const joined = held.length === 1 ? held[0] : Buffer.concat(held);
+    this.prefix = joined.length > this.prefixWanted ? joined.subarray(0, this.prefixWanted) : joined;
+    this.prefixWanted = 0;
+    this.deadline = 0;
+    try {
+      this.runRequestFilters(this.filters!);
+    } catch (err) {
+      this.listener.filterFailed(this.routeName, err);
+      this.fail(500, 'cancelled');
+    }
+  }
+
+  private armBodyRead(): void {
+    this.arm(this.rt.bodyTimeout);
   }
 
   /**
@@ -398,6 +439,10 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
       this.filtersPending = false;
       return this.fail(503, 'cancelled');
     }
+    if (this.prefixWanted > 0) {
+      this.prefixWanted = 0;
+      return this.refuse(408);
+    }
     // the body did not arrive in time (per read, or body_total): 408, and an upstream that got part of it is closed
     if (this.buffering || (this.headSent && !this.bodyEnded && !this.resStarted)) return this.refuse(408);
     // no connection came free within connection_queue.timeout
@@ -488,6 +533,7 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     const copy = Buffer.from(chunk);
     if (this.headSent && this.upstream !== null) this.writeBody(copy);
     else (this.pendingBody ??= []).push(copy);
+    if (this.prefixWanted > 0) this.checkBodyPrefix();
   }
 
   bodyEnd(): void {
@@ -496,6 +542,7 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     // less DATA than content-length: the upstream must not wait for bytes that never come
     if (this.request.contentLength > 0 && this.bodyBytes !== this.request.contentLength) return this.refuse(400);
     if (this.filtersPending) return;
+    if (this.prefixWanted > 0) return this.checkBodyPrefix();
     if (this.buffering) return this.reqBody!.complete();
     if (this.headSent && this.upstream !== null) {
       this.endBody();

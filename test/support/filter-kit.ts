@@ -13,6 +13,7 @@ export interface FakeRequest {
   routeName?: string;
   /** Lower-case names. */
   headers?: Record<string, string>;
+  body?: Buffer;
 }
 
 export interface FakeContext extends FilterContext {
@@ -47,6 +48,7 @@ export function fakeContext(request: FakeRequest = {}): FakeContext {
       this.preferredBackend = id;
     },
     reason: '',
+    bodyPrefix: () => request.body ?? Buffer.alloc(0),
     setReason(code) {
       this.reason = this.reason === '' ? code : `${this.reason},${code}`;
     },
