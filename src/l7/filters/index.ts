@@ -4,10 +4,14 @@
 import type { MiddlewareName } from '../../config/index.ts';
 import type { FilterFactory } from './types.ts';
 import { headersFilter } from './headers.ts';
+import { cacheFilter } from './cache/index.ts';
+import { compressFilter } from './compress/index.ts';
 import { FilterHost, type FilterHostOptions } from './host.ts';
 
 const builtins = Object.freeze({
   headers: headersFilter,
+  cache: cacheFilter,
+  compress: compressFilter,
 } satisfies { [N in MiddlewareName]: FilterFactory<N> });
 
 /** A fresh registry holding the built-in filters (a test may build a FilterHost with another). */
