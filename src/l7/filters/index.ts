@@ -29,4 +29,6 @@ export { FilterHost, type FilterHostOptions, type FilterEventSeries } from './ho
 export { durationBuckets as filterDurationBuckets } from './stats-buckets.ts';
 export { LineWriter, FlatWriter, RecordWriter, withoutField } from './writers.ts';
 export { localResponseFields } from './local.ts';
+export { acceptable as acceptableEncodings } from './compress/index.ts';
+export { purgeCache } from './cache/index.ts';
 export type { FilterContext, HeaderWriter, HttpFilter, LocalResponse, FilterFactory, FilterEnv, FilterStats, RequestVerdict, ResponseVerdict, ResponseView, BodySink, BodyTransform } from './types.ts';

@@ -9,7 +9,7 @@ import { NegotiationCache } from './negotiate.ts';
 import { CompressTransform, defaultLevels } from './encoders.ts';
 import { MediaTypeMatcher } from './types-match.ts';
 
-export { negotiate } from './negotiate.ts';
+export { negotiate, acceptable } from './negotiate.ts';
 
 export const compressFilter = {
   name: 'compress',

@@ -5,6 +5,31 @@ import type { CompressEncoding } from '../../../config/index.ts';
 
 /** The index into `offered` of the coding to use, or -1 for identity. */
 export function negotiate(header: string, offered: readonly CompressEncoding[]): number {
+  const weights = weigh(header, offered);
+  if (weights === null) return -1;
+  let best = -1;
+  let bestQ = 0;
+  for (let i = 0; i < offered.length; i++) {
+    if (weights[i] > bestQ) {
+      best = i;
+      bestQ = weights[i];
+    }
+  }
+  return best;
+}
+
+/** Every acceptable index into `offered`, best first (q descending, then the server's order). */
+export function acceptable(header: string, offered: readonly CompressEncoding[]): number[] {
+  const weights = weigh(header, offered);
+  if (weights === null) return [];
+  const indices: number[] = [];
+  for (let i = 0; i < offered.length; i++) if (weights[i] > 0) indices.push(i);
+  // sort is stable: equal q keeps the server's order
+  return indices.sort((a, b) => weights[b] - weights[a]);
+}
+
+/** The q of each offered coding (0 when not acceptable), or null when the header does not parse. */
+function weigh(header: string, offered: readonly CompressEncoding[]): number[] | null {
   const q = new Array<number>(offered.length).fill(-1);
   let star = -1;
   let start = 0;
@@ -16,11 +41,11 @@ export function negotiate(header: string, offered: readonly CompressEncoding[]):
     if (item === '') continue;
     const semi = item.indexOf(';');
     const coding = (semi === -1 ? item : item.slice(0, semi)).trim().toLowerCase();
-    if (!/^[!#$%&'*+\-.^_`|~0-9a-z]+$/.test(coding)) return -1;
+    if (!/^[!#$%&'*+\-.^_`|~0-9a-z]+$/.test(coding)) return null;
     let weight = 1;
     if (semi !== -1) {
       const parsed = qValue(item.slice(semi + 1));
-      if (parsed === undefined) return -1;
+      if (parsed === undefined) return null;
       weight = parsed;
     }
     if (coding === '*') star = weight;
@@ -29,16 +54,8 @@ export function negotiate(header: string, offered: readonly CompressEncoding[]):
       if (index !== -1) q[index] = weight;
     }
   }
-  let best = -1;
-  let bestQ = 0;
-  for (let i = 0; i < offered.length; i++) {
-    const weight = q[i] === -1 ? star : q[i];
-    if (weight > bestQ) {
-      best = i;
-      bestQ = weight;
-    }
-  }
-  return best;
+  for (let i = 0; i < offered.length; i++) if (q[i] === -1) q[i] = Math.max(star, 0);
+  return q;
 }
 
 /** The q of `;q=0.5` parameters (other parameters are ignored); undefined when malformed. */
