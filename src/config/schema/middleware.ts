@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { cacheFilterSchema } from './cache.ts';
 import { compressFilterSchema } from './compress.ts';
+import { duration } from './common.ts';
 
 export * from './cache.ts';
 export * from './compress.ts';
@@ -72,11 +73,29 @@ export const headersFilterSchema = z.strictObject({
   response: headerEditsSchema.optional(),
 });
 
+const cookieName = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/**
+ * `sticky`: the edge pins a client to the backend that first answered it with a cookie (an opaque key of
+ * the backend, not its address); an unusable pinned backend (unhealthy, ejected, draining, removed) is
+ * replaced by the pool's pick and the cookie re-pinned.
+ */
+export const stickyFilterSchema = z.strictObject({
+  cookie: z.string().regex(cookieName, 'expected a cookie name (token characters)').default('sy_backend'),
+  /** Cookie lifetime; absent: a session cookie. */
+  max_age: duration.optional(),
+  path: z.string().regex(/^\/[^;\s]*$/, 'expected a path starting with / without ; or spaces').default('/'),
+  /** Secure attribute: `auto` sets it on https listeners. */
+  secure: z.union([z.boolean(), z.literal('auto')]).default('auto'),
+  same_site: z.enum(['Lax', 'Strict', 'None']).default('Lax'),
+});
+
 /** Every filter the config may name, with the schema of its settings. */
 export const middlewareSchemas = {
   headers: headersFilterSchema,
   cache: cacheFilterSchema,
   compress: compressFilterSchema,
+  sticky: stickyFilterSchema,
 } as const;
 export type MiddlewareName = keyof typeof middlewareSchemas;
 export const middlewareNames = Object.keys(middlewareSchemas) as MiddlewareName[];
