@@ -22,3 +22,14 @@ export const cacheFilterSchema = z
     if (settings.max_object_size > settings.max_size) ctx.addIssue({ code: 'custom', path: ['max_object_size'], message: `expected max_object_size at most max_size (${settings.max_size} bytes)` });
     if (settings.coalesce_timeout <= 0) ctx.addIssue({ code: 'custom', path: ['coalesce_timeout'], message: 'expected a positive duration' });
   });
+
+/**
+ * A route's filters in run order (listener's, then route's) must not put `compress` before `cache`: body
+ * transforms run in that order, so the cache would store compressed bytes under the upstream's head (no
+ * Content-Encoding). With `cache` first it stores the upstream's bytes and `compress` applies to misses.
+ */
+export function cacheOrderProblem(names: readonly string[]): string | undefined {
+  const compress = names.indexOf('compress');
+  if (compress === -1 || names.indexOf('cache', compress + 1) === -1) return undefined;
+  return 'expected cache before compress in the run order (the listener\'s middleware, then the route\'s): the cache would store compressed bodies under uncompressed heads';
+}

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { cidr, duration, hostPort, positiveInt, size } from './common.ts';
 import { middlewareSchema } from './middleware.ts';
 import { compressEncodings, type CompressEncoding } from './compress.ts';
+import { cacheOrderProblem } from './cache.ts';
 
 export const listenerProtocols = ['http', 'https', 'h2c', 'tcp', 'udp', 'forward_proxy'] as const;
 export type ListenerProtocol = (typeof listenerProtocols)[number];
@@ -278,6 +279,12 @@ export const listenerSchema = z
     }
     if (!l7 && listener.routes) {
       ctx.addIssue({ code: 'custom', path: ['routes'], message: `expected no routes on a ${listener.protocol} listener` });
+    }
+    const defaults = (listener.middleware ?? []).map((entry) => entry.name);
+    for (const [index, route] of (listener.routes ?? []).entries()) {
+      if (route.pool === undefined) continue;
+      const problem = cacheOrderProblem([...defaults, ...(route.middleware ?? []).map((entry) => entry.name)]);
+      if (problem !== undefined) ctx.addIssue({ code: 'custom', path: route.middleware?.length ? ['routes', index, 'middleware'] : ['middleware'], message: problem });
     }
   });
 

@@ -2,7 +2,7 @@
 // long, hits with Age and Cache-Status, Vary, coalescing, revalidation, stale answers, purges, the bound.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { cacheFilterSchema } from '../../../config/index.ts';
+import { cacheFilterSchema, parseConfigText } from '../../../config/index.ts';
 import { FlatWriter, FilterHost, builtinFilters, isLocal } from '../index.ts';
 import type { BodySink, BodyTransform, FilterContext, HttpFilter, LocalResponse, ResponseVerdict, ResponseView } from '../types.ts';
 import { cacheFilter, purgeCache } from './index.ts';
@@ -308,5 +308,22 @@ describe('cache filter', () => {
     assert.equal(purgeCache(k.host, { prefix: 'http://EDGE.test/static/' }), 2);
     assert.equal(hit(k, '/static/a.css'), undefined);
     assert.equal(purgeCache(k.host, { url: 'not a url' }), 0);
+  });
+
+  it('is refused at load after compress in the run order, and its size bounds are checked', () => {
+    const config = (listener: string, route: string) => `pools:
+  a: { backends: [ { address: 127.0.0.1:1 } ] }
+listeners:
+  - name: web
+    listen: 127.0.0.1:0
+    middleware: ${listener}
+    routes:
+      - { match: { path_prefix: / }, pool: a, middleware: ${route} }
+`;
+    assert.throws(() => parseConfigText(config('[ { compress: {} } ]', '[ { cache: {} } ]'), 'x.yaml', '/tmp'), /expected cache before compress/);
+    assert.throws(() => parseConfigText(config('[]', '[ { compress: {} }, { cache: {} } ]'), 'x.yaml', '/tmp'), /expected cache before compress/);
+    assert.doesNotThrow(() => parseConfigText(config('[ { cache: {} } ]', '[ { compress: {} } ]'), 'x.yaml', '/tmp'));
+    assert.throws(() => cacheFilterSchema.parse({ max_size: '1kb', max_object_size: '2kb' }), /max_object_size at most max_size/);
+    assert.throws(() => cacheFilterSchema.parse({ disk: {} }));
   });
 });
