@@ -308,6 +308,11 @@ describe('cache filter', () => {
     assert.equal(purgeCache(k.host, { prefix: 'http://EDGE.test/static/' }), 2);
     assert.equal(hit(k, '/static/a.css'), undefined);
     assert.equal(purgeCache(k.host, { url: 'not a url' }), 0);
+    const withPort = request('GET', '/port');
+    Object.assign(withPort, { host: 'edge.test:80' });
+    k.filter.onRequest!(withPort);
+    respond(k.filter, withPort, 200, ['cache-control', 'max-age=60', 'content-length', '1'], 'p');
+    assert.equal(purgeCache(k.host, { url: 'http://edge.test/port' }), 1, 'the default port is not part of the key');
   });
 
   it('is refused at load after compress in the run order, and its size bounds are checked', () => {

@@ -4,8 +4,15 @@
 import type { FilterContext } from '../types.ts';
 
 export function primaryKey(ctx: FilterContext): string {
-  const url = `${ctx.scheme}://${ctx.host.toLowerCase()}${ctx.path}`;
+  const url = `${ctx.scheme}://${authority(ctx)}${ctx.path}`;
   return ctx.query === '' ? `${url}\0${ctx.routeName}` : `${url}?${ctx.query}\0${ctx.routeName}`;
+}
+
+/** Host lower-cased, without the scheme's default port (as URL parsing spells it, so purges match). */
+function authority(ctx: FilterContext): string {
+  const host = ctx.host.toLowerCase();
+  const defaultPort = ctx.scheme === 'https' ? ':443' : ':80';
+  return host.endsWith(defaultPort) ? host.slice(0, -defaultPort.length) : host;
 }
 
 export function variantKey(primary: string, names: readonly string[], ctx: FilterContext): string {
