@@ -46,6 +46,8 @@ describe('cache filter, end to end', { timeout: 180_000 }, () => {
           return response.end();
         }
         return text(200, { 'cache-control': 'max-age=1', etag: '"r1"', 'x-refreshed': '0' }, `reval #${n}`);
+      case 'swr':
+        return text(200, { 'cache-control': 'max-age=1, stale-while-revalidate=30' }, `swr #${n}`);
       case 'range':
         return text(request.headers.range === undefined ? 200 : 206, { 'cache-control': 'max-age=60' }, `range #${n}`);
       case 'big':
@@ -153,6 +155,23 @@ describe('cache filter, end to end', { timeout: 180_000 }, () => {
       }
     } finally {
       down = false;
+    }
+  });
+
+  it('stale-while-revalidate: a stale answer at once, then the next request refreshes the entry', async () => {
+    for (const pair of pairs) await curl(pair.flags, edge.url(pair, `/swr/${pair.tag}`));
+    await later(1100);
+    for (const pair of pairs) {
+      const path = `/swr/${pair.tag}`;
+      const stale = await curl(pair.flags, edge.url(pair, path));
+      assert.equal(stale.body.toString(), 'swr #1', pair.name);
+      assert.match(stale.headers['cache-status'], /hit; ttl=(0|-\d+); detail=stale-while-revalidate/, pair.name);
+      assert.equal(count(path), 1, `${pair.name}: nothing went upstream for the stale answer`);
+      const refresh = await curl(pair.flags, edge.url(pair, path));
+      assert.equal(refresh.body.toString(), 'swr #2', pair.name);
+      assert.match(refresh.headers['cache-status'], /fwd=stale; fwd-status=200; stored/, pair.name);
+      assert.match((await curl(pair.flags, edge.url(pair, path))).headers['cache-status'], /^Switchyard; hit; ttl=\d+$/, pair.name);
+      assert.equal(count(path), 2, pair.name);
     }
   });
 
