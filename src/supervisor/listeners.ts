@@ -61,7 +61,7 @@ export class ListenerFactories {
   }
 
   /** Drops `cache` filter entries by URL or prefix in this process (POST /api/cache/purge); the count dropped. */
-  purgeCache(target: { url?: string; prefix?: string }): number {
+  async purgeCache(target: { url?: string; prefix?: string }): Promise<number> {
     return this.filterHost === undefined ? 0 : this.components.l7!.purgeCache(this.filterHost, target);
   }
 

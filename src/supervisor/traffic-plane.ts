@@ -130,7 +130,7 @@ export class TrafficPlane {
     return this.pools?.get(pool)?.setDraining(backend, draining) ?? false;
   }
 
-  purgeCache(target: { url?: string; prefix?: string }): number {
+  purgeCache(target: { url?: string; prefix?: string }): Promise<number> {
     return this.deps.factories.purgeCache(target);
   }
 

@@ -56,7 +56,7 @@ async function handle(message: ToWorker): Promise<void> {
     case 'metrics':
       return reply({ type: 'reply', id: message.id, ok: true, value: trafficMetrics(counters, plane) });
     case 'purge':
-      return reply({ type: 'reply', id: message.id, ok: true, value: plane?.purgeCache({ url: message.url, prefix: message.prefix }) ?? 0 });
+      return reply({ type: 'reply', id: message.id, ok: true, value: (await plane?.purgeCache({ url: message.url, prefix: message.prefix })) ?? 0 });
     case 'drain':
       await drain(message.deadline);
       return reply({ type: 'reply', id: message.id, ok: true });

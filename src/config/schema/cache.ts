@@ -13,6 +13,12 @@ export const cacheFilterSchema = z
      * Last-Modified, fresh for 10% of their age (RFC 9111 §4.2.2), at most a day. Off: only explicit freshness.
      */
     heuristic: z.boolean().default(false),
+    /**
+     * A second tier under <data_dir>/cache, shared by the instance's workers and kept across restarts: memory
+     * misses look there before going upstream. `max_size` bounds it (swept oldest first; the largest bound
+     * configured on any route holds).
+     */
+    disk: z.strictObject({ max_size: size }).optional(),
     /** Concurrent misses for one URL send one request upstream; the others wait for its answer. */
     coalesce: z.boolean().default(true),
     /** How long a coalesced request waits for the first one before going upstream itself. */

@@ -193,11 +193,11 @@ describe('cache filter, end to end', { timeout: 180_000 }, () => {
       assert.match((await curl(pair.flags, edge.url(pair, path))).headers['cache-status'], /hit/, pair.name);
       const url = `http://127.0.0.1:${edge.port(pair.engine)}${path}`;
       // the key is the URL the client asked for; the route's strip_prefix does not change it
-      assert.equal(purgeCache(edge.hosts[pair.engine], { url: edge.url(pair, path) }), 1, `${pair.name} ${url}`);
+      assert.equal(await purgeCache(edge.hosts[pair.engine], { url: edge.url(pair, path) }), 1, `${pair.name} ${url}`);
       assert.match((await curl(pair.flags, edge.url(pair, path))).headers['cache-status'], /uri-miss/, pair.name);
       assert.equal(count(path), 2, pair.name);
     }
-    assert.ok(purgeCache(edge.hosts.auto, { prefix: `http://127.0.0.1:${edge.port('auto')}/h1/fresh/` }) > 0);
+    assert.ok((await purgeCache(edge.hosts.auto, { prefix: `http://127.0.0.1:${edge.port('auto')}/h1/fresh/` })) > 0);
   });
 
   it('evicts least recently used entries past max_size, and does not store objects over max_object_size', async () => {

@@ -296,23 +296,23 @@ describe('cache filter', () => {
     assert.ok(k.host.snapshot().some((series) => series.filter === 'cache' && series.event === 'evicted' && series.count === 1));
   });
 
-  it('purges by URL and by prefix, in every filter built in the process', () => {
+  it('purges by URL and by prefix, in every filter built in the process', async () => {
     const k = kit();
     const again = cacheFilter.create(cacheFilterSchema.parse({}), k.host.env('/tmp', '/tmp'));
     fill(k, '/static/a.css', ['cache-control', 'max-age=60']);
     fill(k, '/static/b.css', ['cache-control', 'max-age=60']);
     fill(k, '/other', ['cache-control', 'max-age=60']);
     assert.ok(again.onRequest!(request('GET', '/other')), 'a second build of the filter shares the store');
-    assert.equal(purgeCache(k.host, { url: 'http://edge.test/other' }), 1);
+    assert.equal(await purgeCache(k.host, { url: 'http://edge.test/other' }), 1);
     assert.equal(hit(k, '/other'), undefined);
-    assert.equal(purgeCache(k.host, { prefix: 'http://EDGE.test/static/' }), 2);
+    assert.equal(await purgeCache(k.host, { prefix: 'http://EDGE.test/static/' }), 2);
     assert.equal(hit(k, '/static/a.css'), undefined);
-    assert.equal(purgeCache(k.host, { url: 'not a url' }), 0);
+    assert.equal(await purgeCache(k.host, { url: 'not a url' }), 0);
     const withPort = request('GET', '/port');
     Object.assign(withPort, { host: 'edge.test:80' });
     k.filter.onRequest!(withPort);
     respond(k.filter, withPort, 200, ['cache-control', 'max-age=60', 'content-length', '1'], 'p');
-    assert.equal(purgeCache(k.host, { url: 'http://edge.test/port' }), 1, 'the default port is not part of the key');
+    assert.equal(await purgeCache(k.host, { url: 'http://edge.test/port' }), 1, 'the default port is not part of the key');
   });
 
   it('is refused at load after compress in the run order, and its size bounds are checked', () => {

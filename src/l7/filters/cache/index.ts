@@ -11,6 +11,8 @@ import { parseCacheControl, type Directives } from './cache-control.ts';
 import { ageOf, makeEntry, notModifiedFor, notModifiedHeaders, refreshFrom304, unstorableReason, type Entry } from './entry.ts';
 import { normalisePurgeUrl, primaryKey, variantKey, varyNames } from './keys.ts';
 import { CacheRegistry, registryKey, type MemoryStore, type Pending } from './store.ts';
+import type { DiskStore } from './disk.ts';
+import path from 'node:path';
 
 export { CacheRegistry, MemoryStore } from './store.ts';
 export { parseCacheControl } from './cache-control.ts';
@@ -40,7 +42,7 @@ const methodStatus = 'Switchyard; fwd=method';
 const unsafe: ReadonlySet<string> = new Set(['POST', 'PUT', 'DELETE', 'PATCH']);
 
 /** Purges from this process's caches (the admin API's command, run in each worker); the count dropped. */
-export function purgeCache(host: FilterHost, target: { url?: string; prefix?: string }): number {
+export async function purgeCache(host: FilterHost, target: { url?: string; prefix?: string }): Promise<number> {
   const url = target.url === undefined ? undefined : normalisePurgeUrl(target.url);
   const prefix = target.prefix === undefined ? undefined : (normalisePurgeUrl(target.prefix) ?? target.prefix);
   if (url === undefined && prefix === undefined) return 0;
@@ -51,7 +53,9 @@ export const cacheFilter = {
   name: 'cache',
   create(settings, env: FilterEnv): HttpFilter {
     const stats = env.stats('cache');
-    const store: MemoryStore = env.shared(registryKey, () => new CacheRegistry()).store(settings.max_size, () => stats.count('evicted'));
+    const registry = env.shared(registryKey, () => new CacheRegistry());
+    const store: MemoryStore = registry.store(settings.max_size, () => stats.count('evicted'));
+    const disk: DiskStore | undefined = settings.disk === undefined ? undefined : registry.disk(path.join(env.dataDir, 'cache'), settings.disk.max_size, env.warn);
     const { heuristic, coalesce, coalesce_timeout: waitLimit, max_object_size: maxObject } = settings;
 
     const stash = (ctx: FilterContext, state: RequestState): void => ctx.stash(filter, state);
@@ -66,6 +70,12 @@ export const cacheFilter = {
       const headers = entry.headers.slice();
       headers.push('age', String(age), 'cache-status', cacheStatus);
       return { status: entry.status, headers, body: entry.body };
+    };
+
+    /** Drops what is stored for one URL on one route (memory), and the URL's variants on disk. */
+    const invalidate = (primary: string): void => {
+      if (store.invalidate(primary) > 0) stats.count('invalidated');
+      disk?.invalidate(primary.slice(0, primary.indexOf('\0')));
     };
 
     const settle = (state: RequestState, entry: Entry | undefined): void => {
@@ -105,6 +115,58 @@ export const cacheFilter = {
       });
     };
 
+    /** What a lookup found decides: a fresh answer, a stale one, a revalidation or a miss. */
+    const decide = (ctx: FilterContext, state: RequestState, found: Entry | undefined, names: readonly string[] | undefined): RequestVerdict | Promise<RequestVerdict> => {
+      const request = state.request;
+      const key = state.key;
+      let entry = found;
+      if (entry !== undefined && state.authorized && !entry.authorizedOk) entry = undefined;
+      if (entry === undefined) {
+        state.varyMiss = names !== undefined && names.length > 0;
+        if (request.onlyIfCached) return gatewayTimeout();
+        stats.count('miss');
+        return forward(ctx, state);
+      }
+      const age = ageOf(entry, env.now());
+      const ttl = entry.lifetime - age;
+      const validate = request.noCache || (request.maxAge >= 0 && age > request.maxAge) || entry.noCache;
+      if (!validate && ttl > 0 && (request.minFresh < 0 || ttl >= request.minFresh)) {
+        stats.count('hit');
+        return answer(ctx, entry, age, `Switchyard; hit; ttl=${ttl}`);
+      }
+      if (!validate && !entry.mustRevalidate) {
+        const staleness = -ttl;
+        if (request.maxStale >= 0 && staleness <= request.maxStale) {
+          stats.count('stale');
+          return answer(ctx, entry, age, `Switchyard; hit; ttl=${ttl}; detail=max-stale`);
+        }
+        if (entry.staleWhileRevalidate >= 0 && staleness <= entry.staleWhileRevalidate) {
+          const inFlight = store.pending.get(key);
+          if (!entry.refreshWanted || (inFlight !== undefined && inFlight.deadline > env.now())) {
+            entry.refreshWanted = true;
+            stats.count('stale');
+            return answer(ctx, entry, age, `Switchyard; hit; ttl=${ttl}; detail=stale-while-revalidate`);
+          }
+        }
+      }
+      if (request.onlyIfCached) return gatewayTimeout();
+      state.entry = entry;
+      stats.count('revalidate');
+      return forward(ctx, state);
+    };
+
+    /** A memory miss looks on disk first (the Vary names too, when memory does not know them). */
+    const fromDisk = async (ctx: FilterContext, state: RequestState, known: readonly string[] | undefined, tier: DiskStore): Promise<RequestVerdict> => {
+      const names = known ?? (await tier.vary(state.primary));
+      if (known === undefined && names !== undefined && names.length > 0) state.key = variantKey(state.primary, names, ctx);
+      const entry = store.get(state.key) ?? (await tier.read(state.key, env.now()));
+      if (entry !== undefined) {
+        store.set(entry, names ?? []);
+        stats.count('disk_hit');
+      }
+      return decide(ctx, state, entry, names);
+    };
+
     const filter: HttpFilter = {
       name: 'cache',
 
@@ -128,40 +190,9 @@ export const cacheFilter = {
         const key = names === undefined ? primary : variantKey(primary, names, ctx);
         const authorized = ctx.header('authorization') !== undefined;
         const state: RequestState = { kind: 'forward', detail: '', key, primary, entry: undefined, pending: undefined, varyMiss: false, authorized, request };
-        let entry = store.get(key);
-        if (entry !== undefined && authorized && !entry.authorizedOk) entry = undefined;
-        if (entry === undefined) {
-          state.varyMiss = names !== undefined && names.length > 0;
-          if (request.onlyIfCached) return gatewayTimeout();
-          stats.count('miss');
-          return forward(ctx, state);
-        }
-        const age = ageOf(entry, env.now());
-        const ttl = entry.lifetime - age;
-        const validate = request.noCache || (request.maxAge >= 0 && age > request.maxAge) || entry.noCache;
-        if (!validate && ttl > 0 && (request.minFresh < 0 || ttl >= request.minFresh)) {
-          stats.count('hit');
-          return answer(ctx, entry, age, `Switchyard; hit; ttl=${ttl}`);
-        }
-        if (!validate && !entry.mustRevalidate) {
-          const staleness = -ttl;
-          if (request.maxStale >= 0 && staleness <= request.maxStale) {
-            stats.count('stale');
-            return answer(ctx, entry, age, `Switchyard; hit; ttl=${ttl}; detail=max-stale`);
-          }
-          if (entry.staleWhileRevalidate >= 0 && staleness <= entry.staleWhileRevalidate) {
-            const inFlight = store.pending.get(key);
-            if (!entry.refreshWanted || (inFlight !== undefined && inFlight.deadline > env.now())) {
-              entry.refreshWanted = true;
-              stats.count('stale');
-              return answer(ctx, entry, age, `Switchyard; hit; ttl=${ttl}; detail=stale-while-revalidate`);
-            }
-          }
-        }
-        if (request.onlyIfCached) return gatewayTimeout();
-        state.entry = entry;
-        stats.count('revalidate');
-        return forward(ctx, state);
+        const entry = store.get(key);
+        if (entry === undefined && disk !== undefined) return fromDisk(ctx, state, names, disk);
+        return decide(ctx, state, entry, names);
       },
 
       onUpstreamRequest(ctx, head) {
@@ -180,7 +211,7 @@ export const cacheFilter = {
         if (state === undefined) {
           if (ctx.method === 'GET' || ctx.method === 'HEAD') return undefined;
           // a successful unsafe request changes the resource: what is stored for its URL is out of date
-          if (unsafe.has(ctx.method) && status < 400 && store.invalidate(primaryKey(ctx)) > 0) stats.count('invalidated');
+          if (unsafe.has(ctx.method) && status < 400) invalidate(primaryKey(ctx));
           head.set('cache-status', methodStatus);
           return undefined;
         }
@@ -194,6 +225,7 @@ export const cacheFilter = {
           refreshFrom304(stale, response.fields(), heuristic, now);
           // keeps it most recently used
           store.get(stale.key);
+          disk?.write(stale, store.vary(stale.primary) ?? [], now);
           stats.count('revalidated');
           settle(state, stale);
           const age = ageOf(stale, now);
@@ -221,7 +253,7 @@ export const cacheFilter = {
         if (reason !== undefined) {
           stats.count('uncacheable');
           // a stored response the origin no longer lets us keep is not served again
-          if (stale !== undefined && status < 400 && store.invalidate(state.primary) > 0) stats.count('invalidated');
+          if (stale !== undefined && status < 400) invalidate(state.primary);
           settle(state, undefined);
           head.set('cache-status', `Switchyard; fwd=${fwd}; fwd-status=${status}; detail=${reason}`);
           return undefined;
@@ -238,6 +270,7 @@ export const cacheFilter = {
           }
           const entry = makeEntry(key, state.primary, status, fields, body, directives, heuristic, env.now());
           store.set(entry, names);
+          disk?.write(entry, names, env.now());
           stats.count('stored');
           // waiters looked up under the key they computed: with a Vary learnt just now theirs may differ
           if (key !== state.key) settle(state, undefined);

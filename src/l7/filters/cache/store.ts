@@ -4,6 +4,7 @@
 // One CacheRegistry per worker process, reached through env.shared; it holds one store per max_size.
 import { LRUCache } from 'lru-cache';
 import type { Entry } from './entry.ts';
+import { DiskStore } from './disk.ts';
 
 /** A miss (or revalidation) in flight: the request that went upstream, and the ones waiting for it. */
 export interface Pending {
@@ -91,6 +92,14 @@ export class MemoryStore {
 
 export class CacheRegistry {
   private readonly stores = new Map<number, MemoryStore>();
+  private diskStore: DiskStore | undefined;
+
+  /** The process's disk tier (one directory for the whole instance; the largest configured bound holds). */
+  disk(dir: string, maxSize: number, warn: (message: string, fields?: Record<string, unknown>) => void): DiskStore {
+    if (this.diskStore === undefined) this.diskStore = new DiskStore(dir, maxSize, warn);
+    else this.diskStore.widen(maxSize);
+    return this.diskStore;
+  }
 
   store(maxSize: number, onEvict: () => void): MemoryStore {
     let store = this.stores.get(maxSize);
@@ -98,9 +107,19 @@ export class CacheRegistry {
     return store;
   }
 
-  purge(target: { url?: string; prefix?: string }): number {
+  /** At shutdown (FilterHost.close): lets the disk writes in flight land. */
+  async close(): Promise<void> {
+    await this.diskStore?.settled();
+  }
+
+  /** Drops from memory and disk; the count of entries dropped (memory entries plus disk variants). */
+  async purge(target: { url?: string; prefix?: string }): Promise<number> {
     let dropped = 0;
     for (const store of this.stores.values()) dropped += store.purge(target);
+    if (this.diskStore !== undefined) {
+      if (target.url !== undefined) dropped += await this.diskStore.purgeUrl(target.url);
+      else if (target.prefix !== undefined) dropped += await this.diskStore.purgePrefix(target.prefix);
+    }
     return dropped;
   }
 }
