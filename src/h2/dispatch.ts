@@ -6,7 +6,7 @@
 import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { ListenerConfig, PoolConfig } from '../config/index.ts';
 import { HttpDate, type Clock, type Logger } from '../core/index.ts';
-import { AccessRecord, Router, compileRetryPolicy, cookieValue, normalizePath, upstreamTarget, FlatWriter, FilteredDownstream, isPending, localResponseFields, type FilterChain, type LocalResponse, type RequestVerdict, type RetryPolicy, type ExchangeDownstream, type ExchangeHandle, type ExchangeRequest, type HttpListener, type ProxyAction, type UpstreamPool, type UpstreamPools } from '../l7/index.ts';
+import { AccessRecord, Router, requestField, refusedReason, compileRetryPolicy, cookieValue, normalizePath, upstreamTarget, FlatWriter, FilteredDownstream, isPending, localResponseFields, type FilterChain, type LocalResponse, type RequestVerdict, type RetryPolicy, type ExchangeDownstream, type ExchangeHandle, type ExchangeRequest, type HttpListener, type ProxyAction, type UpstreamPool, type UpstreamPools } from '../l7/index.ts';
 import { exchangeStream } from './exchange-adapter.ts';
 import { ForwardedHeaders } from './forwarded.ts';
 import type { StreamCloseListener, StreamContext } from './frontend.ts';
@@ -85,12 +85,16 @@ export class StreamDispatch {
   private readonly record = new AccessRecord();
   /** The Date of filter-made answers, formatted once per second (core HttpDate, as every edge-made response). */
   private readonly date: HttpDate;
+  /** response_headers.hide: removed from HTTP/2 pools' responses as from every other path's. */
+  private readonly hidden: readonly string[];
   /** Each pool config's `retries:`, compiled once (a reload brings new config objects). */
   private readonly retryPolicies = new WeakMap<PoolConfig, RetryPolicy>();
 
   constructor(listener: ListenerConfig, deps: DispatchDeps) {
     this.listener = listener;
     this.deps = deps;
+    // the codec adds the listener's Strict-Transport-Security itself (deps.responseHeaders): an upstream's goes
+    this.hidden = deps.responseHeaders?.['strict-transport-security'] !== undefined ? [...listener.response_headers.hide, 'strict-transport-security'] : listener.response_headers.hide;
     const routes = listener.routes ?? [];
     const anyH2 = routes.some((route) => route.pool !== undefined && h2Protocols.has(deps.pools.get(route.pool)?.poolConfig?.protocol ?? 'http1'));
     this.router = anyH2 ? new Router(routes, listener.middleware, deps.http.filterSetup()) : null;
@@ -105,10 +109,7 @@ export class StreamDispatch {
   readonly exchange = (request: ExchangeRequest, downstream: ExchangeDownstream, encrypted: boolean, localPort: number): ExchangeHandle => {
     if (this.router !== null) {
       const fields = request.headers;
-      const header = (name: string) => {
-        for (let i = 0; i < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];
-        return undefined;
-      };
+      const header = (name: string) => requestField(fields, name);
       const route = this.h2Route(request.method, request.authority, request.path, header);
       if (route !== null && route !== 'bad') return this.proxyExchange(request, downstream, encrypted, localPort, route, header);
     }
@@ -147,7 +148,11 @@ export class StreamDispatch {
    * The access-log line of a request proxied to an HTTP/2 pool: the L7 listener's one record and writer,
    * so it carries the fields of every other request's line (request_id, trace_id, tries, phase timings).
    */
-  private logProxied(started: number, request: LoggedRequest, route: H2Route, log: CodecExchangeLog): void {
+  /**
+   * `reason`: the filters' codes, or (when empty) the edge's own for an answer it made — a filter's, or an
+   * error with no upstream response (tFirstByte 0).
+   */
+  private logProxied(started: number, request: LoggedRequest, route: H2Route, log: CodecExchangeLog, reason = '', byFilter = false): void {
     if (!this.listener.access_log) return;
     const rec = this.record;
     rec.requestId = request.requestId;
@@ -167,6 +172,7 @@ export class StreamDispatch {
     rec.parentSpanId = request.parentSpanId;
     rec.traceFlags = request.traceFlags;
     rec.grpcStatus = log.grpcStatus ?? '';
+    rec.reason = reason !== '' ? reason : byFilter ? 'filter' : log.tFirstByte === 0 && log.status >= 400 ? refusedReason(log.status) : '';
     rec.attempts = log.attempts;
     rec.tried = log.tried;
     rec.tStart = started;
@@ -204,7 +210,7 @@ export class StreamDispatch {
     const context = new H2FilterContext({ method: request.method, path, target, host: request.authority, scheme, clientAddress: this.forwarded.client(view, request.peerAddress), requestId: logged.requestId, routeName: route.name, header });
     const answered = (answer: LocalResponse): void => {
       const bytesOut = answerLocally(downstream, answer, request.method, this.date);
-      this.logProxied(started, logged, route, { status: answer.status, grpcStatus: undefined, bytesIn: 0, bytesOut, backend: '', attempts: 0, tried: noTries, tConnected: 0, tFirstByte: 0 });
+      this.logProxied(started, logged, route, { status: answer.status, grpcStatus: undefined, bytesIn: 0, bytesOut, backend: '', attempts: 0, tried: noTries, tConnected: 0, tFirstByte: 0 }, context.reason, true);
     };
     const verdict = filters.onRequest(context);
     if (verdict === undefined) return this.toUpstream(request, downstream, route, upstreamFields, header, view, context, started, logged);
@@ -244,11 +250,11 @@ export class StreamDispatch {
     const { pool, config, action, path, target } = route;
     const filters = route.filters;
     const upstream: { handle?: ExchangeHandle } = {};
-    if (filters !== null && context !== null) {
-      if (filters.editsUpstream) filters.onUpstreamRequest(context, new FlatWriter(upstreamFields));
-      if (filters.editsResponse) {
-        downstream = new FilteredDownstream(downstream, filters, context, { method: request.method, date: () => this.date.value(), backend: () => upstream.handle?.backend ?? '' });
-      }
+    if (filters !== null && context !== null && filters.editsUpstream) filters.onUpstreamRequest(context, new FlatWriter(upstreamFields));
+    // response_headers.hide, then the response filters (a filter may set a hidden name again)
+    const responseFilters = filters !== null && context !== null && filters.editsResponse ? filters : null;
+    if (responseFilters !== null || this.hidden.length > 0) {
+      downstream = new FilteredDownstream(downstream, responseFilters, context, { method: request.method, date: () => this.date.value(), backend: () => upstream.handle?.backend ?? '', hidden: this.hidden });
     }
     const grpc = isGrpc(header('content-type'));
     const handle = proxyCodecExchange(downstream, {
@@ -263,7 +269,7 @@ export class StreamDispatch {
       responseTimeoutMs: action.responseTimeout >= 0 ? action.responseTimeout : this.listener.timeouts.upstream_response,
       grpc,
       clock,
-      onDone: (log) => this.logProxied(started, logged, route, log),
+      onDone: (log) => this.logProxied(started, logged, route, log, context?.reason ?? ''),
     });
     upstream.handle = handle;
     return handle;

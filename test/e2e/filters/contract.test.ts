@@ -49,6 +49,8 @@ const steered: FilterFactory = {
       onResponse(ctx, head, response) {
         const stashed = ctx.stashed(filter);
         if (stashed !== undefined) head.set('x-stashed', String(stashed));
+        const second = ctx.cookie('second');
+        if (second !== undefined) head.set('x-second-cookie', `${second} of ${ctx.header('cookie')}`);
         head.set('x-upstream-said', `${response.status} ${response.header('x-origin') ?? '-'} ${response.backend === '' ? 'no-backend' : 'backend'}`);
         if (ctx.header('x-replace') !== undefined) return { status: 200, headers: ['x-replaced', String(response.status)], body: 'replaced\n' };
         if (ctx.header('x-upper') !== undefined) return upperCase;
@@ -89,7 +91,7 @@ describe('the filter contract, on every protocol pair', { timeout: 120_000 }, ()
       req.on('data', (chunk: Buffer) => chunks.push(chunk));
       req.on('end', () => {
         seen.push(`${name} ${req.method} ${body(chunks)}`);
-        res.writeHead(req.url?.endsWith('/missing') ? 404 : 200, { 'x-origin': name, 'content-type': 'text/plain' });
+        res.writeHead(req.url?.endsWith('/missing') ? 404 : 200, { 'x-origin': name, 'content-type': 'text/plain', server: 'origin/1.0', 'x-powered-by': 'node' });
         res.end(`origin ${name} ${req.method} ${body(chunks)}`);
       });
     });
@@ -100,7 +102,7 @@ describe('the filter contract, on every protocol pair', { timeout: 120_000 }, ()
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
       stream.on('end', () => {
         seen.push(`${name} ${headers[':method']} ${body(chunks)}`);
-        stream.respond({ ':status': String(headers[':path'])?.endsWith('/missing') ? 404 : 200, 'x-origin': name, 'content-type': 'text/plain' });
+        stream.respond({ ':status': String(headers[':path'])?.endsWith('/missing') ? 404 : 200, 'x-origin': name, 'content-type': 'text/plain', server: 'origin/2.0', 'x-powered-by': 'node' });
         stream.end(`origin ${name} ${headers[':method']} ${body(chunks)}`);
       });
     });
@@ -204,6 +206,9 @@ listeners:
       const plain = await curl(flags, url(engine, pool, '/missing'), []);
       assert.equal(plain.status, 404, name);
       assert.match(plain.headers['x-upstream-said'], /^404 [a-d] backend$/, name);
+      // response_headers.hide (default: server, x-powered-by) on every pair
+      assert.equal(plain.headers.server, undefined, name);
+      assert.equal(plain.headers['x-powered-by'], undefined, name);
       const replaced = await curl(flags, url(engine, pool, '/missing'), ['x-replace: 1']);
       assert.equal(replaced.status, 200, name);
       assert.equal(replaced.body, 'replaced\n', name);
@@ -217,9 +222,12 @@ listeners:
       const backend = pool === 'h1' ? `127.0.0.1:${port('b')}` : `127.0.0.1:${port('d')}`;
       const expected = pool === 'h1' ? 'b' : 'd';
       for (let i = 0; i < 4; i++) {
-        const reply = await curl(flags, url(engine, pool, '/x?q=1'), [`x-prefer: ${backend}`, 'x-stash: kept']);
+        const reply = await curl(flags, url(engine, pool, '/x?q=1'), [`x-prefer: ${backend}`, 'x-stash: kept', 'cookie: first=1', 'cookie: second=2']);
         assert.equal(reply.headers['x-origin'], expected, name);
         assert.equal(reply.headers['x-stashed'], `kept@to-${pool}?q=1`, name);
+        // cookie() reads every Cookie field; HTTP/2 carries each cookie in its own field, and header('cookie')
+        // joins them as one HTTP/1.1 line would (an HTTP/1.1 client's second Cookie line is its own field)
+        assert.equal(reply.headers['x-second-cookie'], flags[0] === '--http1.1' ? '2 of first=1' : '2 of first=1; second=2', name);
       }
     }
   });
