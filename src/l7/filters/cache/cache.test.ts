@@ -6,6 +6,7 @@ import { cacheFilterSchema, parseConfigText } from '../../../config/index.ts';
 import { FlatWriter, FilterHost, builtinFilters, isLocal } from '../index.ts';
 import type { BodySink, BodyTransform, FilterContext, HttpFilter, LocalResponse, ResponseVerdict, ResponseView } from '../types.ts';
 import { cacheFilter, purgeCache } from './index.ts';
+import { fakeContext, type FakeContext } from '../../../../test/support/filter-kit.ts';
 
 interface Kit {
   filter: HttpFilter;
@@ -20,25 +21,9 @@ function kit(settings: unknown = {}): Kit {
   return { filter, host, clock };
 }
 
-function request(method: string, path: string, headers: Record<string, string> = {}): FilterContext & { upstream: string[] } {
-  const stash = new Map<unknown, unknown>();
+function request(method: string, path: string, headers: Record<string, string> = {}): FakeContext {
   const [bare, query = ''] = path.split('?');
-  return {
-    method,
-    path: bare,
-    query,
-    host: 'Edge.test',
-    scheme: 'http',
-    clientAddress: '192.0.2.7',
-    requestId: '',
-    routeName: 'r',
-    header: (name) => headers[name],
-    cookie: () => undefined,
-    stash: (filter, value) => stash.set(filter, value),
-    stashed: (filter) => stash.get(filter),
-    preferBackend: () => {},
-    upstream: [],
-  };
+  return fakeContext({ method, path: bare, query, host: 'Edge.test', routeName: 'r', headers });
 }
 
 function view(status: number, fields: string[]): ResponseView {
@@ -96,6 +81,9 @@ describe('cache filter', () => {
     assert.equal(field(answer.headers, 'cache-status'), 'Switchyard; hit; ttl=50');
     assert.equal(field(answer.headers, 'content-length'), undefined, 'the path sets the length');
     assert.equal(hit(k, '/a', {}, 'HEAD')!.status, 200, 'HEAD is answered from the GET entry');
+    const logged = request('GET', '/a');
+    k.filter.onRequest!(logged);
+    assert.equal(logged.reason, 'cache:hit', 'the access log says the cache answered');
     assert.equal(hit(k, '/a?x=1'), undefined, 'the query is part of the key');
   });
 

@@ -61,7 +61,9 @@ export const cacheFilter = {
     const stash = (ctx: FilterContext, state: RequestState): void => ctx.stash(filter, state);
 
     /** The stored answer (or a 304 when the client's own validators match it). */
-    const answer = (ctx: FilterContext, entry: Entry, age: number, cacheStatus: string): LocalResponse => {
+    /** `reason` goes to the access log: the edge, not the upstream, answered. */
+    const answer = (ctx: FilterContext, entry: Entry, age: number, cacheStatus: string, reason: string): LocalResponse => {
+      ctx.setReason(reason);
       if (notModifiedFor(entry, ctx.header('if-none-match'), ctx.header('if-modified-since'))) {
         const headers = notModifiedHeaders(entry);
         headers.push('age', String(age), 'cache-status', cacheStatus);
@@ -108,7 +110,7 @@ export const cacheFilter = {
           if (fresh === undefined) return resolve(undefined);
           const age = ageOf(fresh, env.now());
           stats.count('hit');
-          resolve(answer(ctx, fresh, age, `Switchyard; hit; ttl=${fresh.lifetime - age}; collapsed`));
+          resolve(answer(ctx, fresh, age, `Switchyard; hit; ttl=${fresh.lifetime - age}; collapsed`, 'cache:collapsed'));
         };
         const timer = setTimeout(finish, waitLimit, undefined);
         inFlight.waiters.push(finish);
@@ -123,7 +125,7 @@ export const cacheFilter = {
       if (entry !== undefined && state.authorized && !entry.authorizedOk) entry = undefined;
       if (entry === undefined) {
         state.varyMiss = names !== undefined && names.length > 0;
-        if (request.onlyIfCached) return gatewayTimeout();
+        if (request.onlyIfCached) return gatewayTimeout(ctx);
         stats.count('miss');
         return forward(ctx, state);
       }
@@ -132,24 +134,24 @@ export const cacheFilter = {
       const validate = request.noCache || (request.maxAge >= 0 && age > request.maxAge) || entry.noCache;
       if (!validate && ttl > 0 && (request.minFresh < 0 || ttl >= request.minFresh)) {
         stats.count('hit');
-        return answer(ctx, entry, age, `Switchyard; hit; ttl=${ttl}`);
+        return answer(ctx, entry, age, `Switchyard; hit; ttl=${ttl}`, 'cache:hit');
       }
       if (!validate && !entry.mustRevalidate) {
         const staleness = -ttl;
         if (request.maxStale >= 0 && staleness <= request.maxStale) {
           stats.count('stale');
-          return answer(ctx, entry, age, `Switchyard; hit; ttl=${ttl}; detail=max-stale`);
+          return answer(ctx, entry, age, `Switchyard; hit; ttl=${ttl}; detail=max-stale`, 'cache:stale');
         }
         if (entry.staleWhileRevalidate >= 0 && staleness <= entry.staleWhileRevalidate) {
           const inFlight = store.pending.get(key);
           if (!entry.refreshWanted || (inFlight !== undefined && inFlight.deadline > env.now())) {
             entry.refreshWanted = true;
             stats.count('stale');
-            return answer(ctx, entry, age, `Switchyard; hit; ttl=${ttl}; detail=stale-while-revalidate`);
+            return answer(ctx, entry, age, `Switchyard; hit; ttl=${ttl}; detail=stale-while-revalidate`, 'cache:stale-while-revalidate');
           }
         }
       }
-      if (request.onlyIfCached) return gatewayTimeout();
+      if (request.onlyIfCached) return gatewayTimeout(ctx);
       state.entry = entry;
       stats.count('revalidate');
       return forward(ctx, state);
@@ -229,7 +231,7 @@ export const cacheFilter = {
           stats.count('revalidated');
           settle(state, stale);
           const age = ageOf(stale, now);
-          return answer(ctx, stale, age, `Switchyard; fwd=stale; fwd-status=304; ttl=${stale.lifetime - age}`);
+          return answer(ctx, stale, age, `Switchyard; fwd=stale; fwd-status=304; ttl=${stale.lifetime - age}`, 'cache:revalidated');
         }
         if (stale !== undefined && status >= 500) {
           const age = ageOf(stale, now);
@@ -238,7 +240,7 @@ export const cacheFilter = {
           if (!stale.mustRevalidate && window >= 0 && staleness <= window) {
             stats.count('stale');
             settle(state, undefined);
-            return answer(ctx, stale, age, `Switchyard; fwd=stale; fwd-status=${status}; ttl=${-staleness}; detail=stale-if-error`);
+            return answer(ctx, stale, age, `Switchyard; fwd=stale; fwd-status=${status}; ttl=${-staleness}; detail=stale-if-error`, 'cache:stale-if-error');
           }
         }
         const fwd = stale !== undefined ? 'stale' : state.varyMiss ? 'vary-miss' : 'uri-miss';
@@ -283,7 +285,8 @@ export const cacheFilter = {
 } satisfies FilterFactory<'cache'>;
 
 /** only-if-cached with nothing usable stored (RFC 9111 §5.2.1.7). */
-function gatewayTimeout(): LocalResponse {
+function gatewayTimeout(ctx: FilterContext): LocalResponse {
+  ctx.setReason('cache:only-if-cached');
   return { status: 504, headers: ['cache-status', 'Switchyard; fwd=miss; detail=only-if-cached'], body: 'not in cache\n' };
 }
 

@@ -7,6 +7,7 @@ import { compressFilterSchema } from '../../../config/index.ts';
 import { FlatWriter, FilterHost, builtinFilters } from '../index.ts';
 import type { BodyTransform, FilterContext, HttpFilter } from '../types.ts';
 import { compressFilter, negotiate } from './index.ts';
+import { fakeContext } from '../../../../test/support/filter-kit.ts';
 
 const offered = ['zstd', 'br', 'gzip'] as const;
 
@@ -46,21 +47,7 @@ function build(settings: unknown = {}): HttpFilter {
 }
 
 function ctx(headers: Record<string, string>, method = 'GET'): FilterContext {
-  return {
-    method,
-    path: '/',
-    query: '',
-    host: 'edge.test',
-    scheme: 'http',
-    clientAddress: '192.0.2.7',
-    requestId: '',
-    routeName: 'r',
-    header: (name) => headers[name],
-    cookie: () => undefined,
-    stash: () => {},
-    stashed: () => undefined,
-    preferBackend: () => {},
-  };
+  return fakeContext({ method, headers });
 }
 
 function run(filter: HttpFilter, request: FilterContext, status: number, fields: string[]): { transform: BodyTransform | undefined; head: string[] } {
