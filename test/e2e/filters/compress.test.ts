@@ -149,3 +149,31 @@ function openStream(pair: Pair, url: string, encoding: string, data: (chunk: Buf
     stream.on('error', reject);
   });
 }
+
+describe('cache then compress on one route', { timeout: 120_000 }, () => {
+  let edge: Edge;
+  let asked = 0;
+  before(async () => {
+    edge = await startEdge((_request, response) => {
+      asked++;
+      response.head(200, { 'content-type': 'application/json', 'content-length': String(json.length), 'cache-control': 'max-age=60' });
+      response.end(json);
+    }, '[ { cache: {} }, { compress: {} } ]');
+  });
+  after(() => edge.close());
+
+  it('stores the identity body: the miss goes out compressed, hits as stored', async () => {
+    for (const pair of pairs) {
+      const path = `/json/${pair.tag}`;
+      const miss = await curl([...pair.flags, '--compressed'], edge.url(pair, path), ['accept-encoding: br']);
+      assert.equal(miss.headers['content-encoding'], 'br', pair.name);
+      assert.match(miss.headers['cache-status'], /stored/, pair.name);
+      assert.equal(miss.body.toString(), json, pair.name);
+      const hit = await curl([...pair.flags, '--compressed'], edge.url(pair, path), ['accept-encoding: br']);
+      assert.match(hit.headers['cache-status'], /hit/, pair.name);
+      assert.equal(hit.headers['content-encoding'], undefined, pair.name);
+      assert.equal(hit.body.toString(), json, pair.name);
+    }
+    assert.equal(asked, pairs.length);
+  });
+});
