@@ -46,6 +46,8 @@ export interface TrafficHandle {
   pools(): Promise<PoolStatus[][]>;
   drain(deadline: number): Promise<void>;
   stop(): Promise<void>;
+  /** Drops response-cache entries by URL or prefix in every traffic plane; the count dropped. */
+  purgeCache(target: { url?: string; prefix?: string }): Promise<number>;
 }
 
 export class ControlPlane {
@@ -290,6 +292,7 @@ export class ControlPlane {
         return found;
       },
       reload: (file) => this.reload(file),
+      purgeCache: async (target) => (await this.traffic?.purgeCache(target)) ?? 0,
       explain: async (query) => {
         // Loaded on first use: the primary of a worker setup does not otherwise load the L7 code.
         const { explainRequest } = await import('../l7/index.ts');
@@ -362,5 +365,6 @@ function localTraffic(plane: TrafficPlane, counters: RequestCounters): TrafficHa
     pools: async () => [plane.registry()?.status() ?? []],
     drain: (deadline) => plane.drain(deadline),
     stop: () => plane.stop(),
+    purgeCache: async (target) => plane.purgeCache(target),
   };
 }

@@ -56,6 +56,8 @@ async function handle(message: ToWorker): Promise<void> {
       return reply({ type: 'reply', id: message.id, ok: true, value: { pid: process.pid, memory: workerMemory(), idle_collections: idleCollector?.collections ?? 0, ...plane?.status() } });
     case 'metrics':
       return reply({ type: 'reply', id: message.id, ok: true, value: trafficMetrics(counters, plane) });
+    case 'purge':
+      return reply({ type: 'reply', id: message.id, ok: true, value: (await plane?.purgeCache({ url: message.url, prefix: message.prefix })) ?? 0 });
     case 'drain':
       await drain(message.deadline);
       return reply({ type: 'reply', id: message.id, ok: true });
