@@ -4,10 +4,16 @@
 import type { MiddlewareName } from '../../config/index.ts';
 import type { FilterFactory } from './types.ts';
 import { headersFilter } from './headers.ts';
+import { jwtFilter } from './jwt/index.ts';
+import { forwardAuthFilter } from './forward-auth/index.ts';
+import { wafFilter } from './waf/index.ts';
 import { FilterHost, type FilterHostOptions } from './host.ts';
 
 const builtins = Object.freeze({
   headers: headersFilter,
+  jwt: jwtFilter,
+  forward_auth: forwardAuthFilter,
+  waf: wafFilter,
 } satisfies { [N in MiddlewareName]: FilterFactory<N> });
 
 /** A fresh registry holding the built-in filters (a test may build a FilterHost with another). */

@@ -1,0 +1,87 @@
+// Where the jwt filter's verification keys come from: a local file (JWK set, one JWK, or PEM public keys
+// and certificates) read once when the filter is built, a shared HMAC secret, or a JWKS URL fetched lazily
+// by jose's remote key set (cached for jwks_max_age, refetched when a token names an unknown kid, at most
+// once per jwks_cooldown: that refetch is what follows a key rotation).
+import { readFileSync } from 'node:fs';
+import { createPublicKey, type JsonWebKey as NodeJwk } from 'node:crypto';
+import path from 'node:path';
+import { createLocalJWKSet, createRemoteJWKSet, type JSONWebKeySet, type JWK, type JWTVerifyGetKey } from 'jose';
+import type { MiddlewareSettings } from '../../../config/index.ts';
+import type { FilterEnv } from '../types.ts';
+
+type JwtSettings = MiddlewareSettings['jwt'];
+
+/** What jwtVerify is given: a key-set function, or the HMAC secret bytes. */
+export type VerificationKey = JWTVerifyGetKey | Uint8Array;
+
+/** The smallest HMAC secret accepted: 256 bits, the HS256 output size (RFC 7518 3.2). */
+const MIN_SECRET_BYTES = 32;
+
+const PEM_BLOCK = /-----BEGIN ([A-Z ]+)-----[\s\S]+?-----END \1-----/g;
+
+function readSetting(file: string, env: FilterEnv, what: string): Buffer {
+  const resolved = path.resolve(env.baseDir, file);
+  try {
+    return readFileSync(resolved);
+  } catch (err) {
+    throw new Error(`jwt: ${what} ${resolved}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
+/** A file's keys as a JWK set: JSON (a set or one key) as it is, PEM blocks converted key by key. */
+export function keySetFromText(text: string, where: string): JSONWebKeySet {
+  const trimmed = text.trim();
+  if (trimmed.startsWith('{')) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(trimmed);
+    } catch (err) {
+      throw new Error(`jwt: keys_file ${where}: not valid JSON: ${(err as Error).message}`);
+    }
+    const set = (Array.isArray((parsed as JSONWebKeySet).keys) ? parsed : { keys: [parsed] }) as JSONWebKeySet;
+    for (const key of set.keys) {
+      if (typeof key !== 'object' || key === null || typeof key.kty !== 'string') throw new Error(`jwt: keys_file ${where}: expected JWKs with a kty`);
+      if (key.kty === 'oct') throw new Error(`jwt: keys_file ${where}: a symmetric (oct) key is a secret: use secret_file`);
+      if ('d' in key) throw new Error(`jwt: keys_file ${where}: holds a private key (member d): give the public keys only`);
+    }
+    return set;
+  }
+  const keys: JWK[] = [];
+  for (const [block, label] of trimmed.matchAll(PEM_BLOCK)) {
+    if (label.includes('PRIVATE')) throw new Error(`jwt: keys_file ${where}: holds a private key (${label}): give the public keys only`);
+    try {
+      keys.push(createPublicKey(block).export({ format: 'jwk' }) as NodeJwk as JWK);
+    } catch (err) {
+      throw new Error(`jwt: keys_file ${where}: ${label}: ${(err as Error).message}`);
+    }
+  }
+  if (keys.length === 0) throw new Error(`jwt: keys_file ${where}: expected a JWK set, a JWK, or PEM public keys / certificates`);
+  return { keys };
+}
+
+/**
+ * The key source of one filter. A JWKS URL's remote set is one per process and URL (env.shared), so the
+ * routes that name it, and the filter objects built again on reload, share one cache and one fetch.
+ */
+export function verificationKey(settings: JwtSettings, env: FilterEnv): VerificationKey {
+  if (settings.secret_file !== undefined) {
+    let secret = readSetting(settings.secret_file, env, 'secret_file');
+    // a file written by `echo` ends with a newline that is not part of the secret
+    if (secret.at(-1) === 0x0a) secret = secret.subarray(0, secret.at(-2) === 0x0d ? -2 : -1);
+    if (secret.length < MIN_SECRET_BYTES) throw new Error(`jwt: secret_file ${settings.secret_file}: expected at least ${MIN_SECRET_BYTES} bytes, got ${secret.length}`);
+    return new Uint8Array(secret);
+  }
+  if (settings.keys_file !== undefined) {
+    const text = readSetting(settings.keys_file, env, 'keys_file').toString('utf8');
+    return createLocalJWKSet(keySetFromText(text, settings.keys_file));
+  }
+  const url = settings.jwks_url!;
+  const key = `jwt:jwks:${url}:${settings.jwks_max_age}:${settings.jwks_cooldown}:${settings.jwks_timeout}`;
+  return env.shared(key, () =>
+    createRemoteJWKSet(new URL(url), {
+      cacheMaxAge: settings.jwks_max_age,
+      cooldownDuration: settings.jwks_cooldown,
+      timeoutDuration: settings.jwks_timeout,
+    }),
+  );
+}
