@@ -29,7 +29,7 @@ function readSetting(file: string, env: FilterEnv, what: string): Buffer {
 }
 
 /** A file's keys as a JWK set: JSON (a set or one key) as it is, PEM blocks converted key by key. */
-export function keySetFromText(text: string, where: string): JSONWebKeySet {
+export function keySetFromText(text: string, where: string): { set: JSONWebKeySet; pem: boolean } {
   const trimmed = text.trim();
   if (trimmed.startsWith('{')) {
     let parsed: unknown;
@@ -44,7 +44,7 @@ export function keySetFromText(text: string, where: string): JSONWebKeySet {
       if (key.kty === 'oct') throw new Error(`jwt: keys_file ${where}: a symmetric (oct) key is a secret: use secret_file`);
       if ('d' in key) throw new Error(`jwt: keys_file ${where}: holds a private key (member d): give the public keys only`);
     }
-    return set;
+    return { set, pem: false };
   }
   const keys: JWK[] = [];
   for (const [block, label] of trimmed.matchAll(PEM_BLOCK)) {
@@ -56,7 +56,7 @@ export function keySetFromText(text: string, where: string): JSONWebKeySet {
     }
   }
   if (keys.length === 0) throw new Error(`jwt: keys_file ${where}: expected a JWK set, a JWK, or PEM public keys / certificates`);
-  return { keys };
+  return { set: { keys }, pem: true };
 }
 
 /**
@@ -73,7 +73,10 @@ export function verificationKey(settings: JwtSettings, env: FilterEnv): Verifica
   }
   if (settings.keys_file !== undefined) {
     const text = readSetting(settings.keys_file, env, 'keys_file').toString('utf8');
-    return createLocalJWKSet(keySetFromText(text, settings.keys_file));
+    const { set, pem } = keySetFromText(text, settings.keys_file);
+    const local = createLocalJWKSet(set);
+    // PEM keys carry no kid: a token's kid cannot select among them, so only alg (and key type) does
+    return pem ? (header) => local({ alg: header.alg }) : local;
   }
   const url = settings.jwks_url!;
   const key = `jwt:jwks:${url}:${settings.jwks_max_age}:${settings.jwks_cooldown}:${settings.jwks_timeout}`;
