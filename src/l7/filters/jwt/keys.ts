@@ -3,7 +3,7 @@
 // by jose's remote key set (cached for jwks_max_age, refetched when a token names an unknown kid, at most
 // once per jwks_cooldown: that refetch is what follows a key rotation).
 import { readFileSync } from 'node:fs';
-import { createPublicKey, type JsonWebKey as NodeJwk } from 'node:crypto';
+import { createPublicKey, createSecretKey, type JsonWebKey as NodeJwk, type KeyObject } from 'node:crypto';
 import path from 'node:path';
 import { createLocalJWKSet, createRemoteJWKSet, type JSONWebKeySet, type JWK, type JWTVerifyGetKey } from 'jose';
 import type { MiddlewareSettings } from '../../../config/index.ts';
@@ -11,8 +11,11 @@ import type { FilterEnv } from '../types.ts';
 
 type JwtSettings = MiddlewareSettings['jwt'];
 
-/** What jwtVerify is given: a key-set function, or the HMAC secret bytes. */
-export type VerificationKey = JWTVerifyGetKey | Uint8Array;
+/**
+ * What jwtVerify is given: a key-set function, or the HMAC secret as a KeyObject (jose turns a KeyObject
+ * into a CryptoKey once and keeps it; raw bytes would be imported again on every verification).
+ */
+export type VerificationKey = JWTVerifyGetKey | KeyObject;
 
 /** The smallest HMAC secret accepted: 256 bits, the HS256 output size (RFC 7518 3.2). */
 const MIN_SECRET_BYTES = 32;
@@ -69,7 +72,7 @@ export function verificationKey(settings: JwtSettings, env: FilterEnv): Verifica
     // a file written by `echo` ends with a newline that is not part of the secret
     if (secret.at(-1) === 0x0a) secret = secret.subarray(0, secret.at(-2) === 0x0d ? -2 : -1);
     if (secret.length < MIN_SECRET_BYTES) throw new Error(`jwt: secret_file ${settings.secret_file}: expected at least ${MIN_SECRET_BYTES} bytes, got ${secret.length}`);
-    return new Uint8Array(secret);
+    return createSecretKey(secret);
   }
   if (settings.keys_file !== undefined) {
     const text = readSetting(settings.keys_file, env, 'keys_file').toString('utf8');
