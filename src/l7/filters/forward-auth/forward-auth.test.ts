@@ -4,6 +4,11 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import https from 'node:https';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { ensureSelfSigned } from '../../../tls/index.ts';
 import type { AddressInfo } from 'node:net';
 import { middlewareSchemas } from '../../../config/index.ts';
 import { filterContext, filterEnv, FlatWriter, type TestEnv } from '../../../../test/support/filter-kit.ts';
@@ -124,5 +129,29 @@ describe('forward_auth filter', () => {
     assert.throws(() => schema.parse({}), /url/);
     assert.throws(() => schema.parse({ url: 'http://a.test/', ca_file: 'ca.pem' }), /ca_file only with an https:\/\/ url/);
     assert.throws(() => schema.parse({ url: 'http://a.test/', copy_headers: ['transfer-encoding'] }), /the edge does not own/);
+  });
+
+  it('speaks TLS to an https:// auth service, trusting ca_file (and refuses one it cannot verify)', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'switchyard-forward-auth-'));
+    const { caCert, cert, key } = await ensureSelfSigned(dir, 'auth', ['127.0.0.1', 'localhost']);
+    const secure = https.createServer({ cert: await readFile(cert), key: await readFile(key) }, (req, res) => {
+      res.writeHead(req.headers.authorization === 'Bearer good' ? 204 : 401);
+      res.end();
+    });
+    await new Promise<void>((resolve) => secure.listen(0, '127.0.0.1', resolve));
+    const secureUrl = `https://127.0.0.1:${(secure.address() as AddressInfo).port}/check`;
+    const localEnv = filterEnv(dir);
+    try {
+      const trusted = forwardAuthFilter.create(schema.parse({ url: secureUrl, ca_file: caCert }), localEnv);
+      assert.equal(await trusted.onRequest!(filterContext({ headers: { authorization: 'Bearer good' } })), undefined);
+      assert.equal(((await trusted.onRequest!(filterContext({ headers: { authorization: 'Bearer bad' } }))) as LocalResponse).status, 401);
+      const untrusted = forwardAuthFilter.create(schema.parse({ url: secureUrl }), localEnv);
+      assert.equal(((await untrusted.onRequest!(filterContext({ headers: { authorization: 'Bearer good' } }))) as LocalResponse).status, 503);
+    } finally {
+      for (const service of localEnv.services.values()) await (service as { close(): Promise<void> }).close();
+      secure.closeAllConnections();
+      await new Promise<void>((resolve) => secure.close(() => resolve()));
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,0 +1,60 @@
+// jwt, forward_auth and waf from a config file: their settings load with defaults, refusals name file,
+// line and field, and the loaded settings are plain data that survive the trip to a worker (v8
+// serialisation) unchanged.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { deserialize, serialize } from 'node:v8';
+import { parseConfigText } from './index.ts';
+
+const config = (middleware: string) => `pools:
+  web:
+    backends: [ { address: 127.0.0.1:3001 } ]
+listeners:
+  - name: web
+    listen: 127.0.0.1:0
+    protocol: http
+    routes:
+      - match: { path_prefix: / }
+        pool: web
+        middleware:
+${middleware}
+`;
+
+function refused(text: string, pattern: RegExp): void {
+  assert.throws(
+    () => parseConfigText(text, 'edge.yaml', '/tmp'),
+    (err: Error) => {
+      assert.match(err.message, pattern);
+      return true;
+    },
+  );
+}
+
+test('access filters load with their defaults, as plain data', () => {
+  const loaded = parseConfigText(
+    config(`          - waf: { builtin: [sqli, scanners], deny: [10.0.0.0/8], rules: [ { id: no-debug, query: "debug=1" } ] }
+          - jwt: { jwks_url: "https://id.example.test/.well-known/jwks.json", audience: orders, forward_claims: { sub: X-User-Id } }
+          - forward_auth: { url: "http://127.0.0.1:9000/auth", copy_headers: [X-User] }`),
+    'edge.yaml',
+    '/tmp',
+  );
+  const [waf, jwt, forwardAuth] = loaded.config.listeners[0].routes![0].middleware!;
+  assert.deepEqual(waf, { name: 'waf', settings: { mode: 'block', builtin: ['sqli', 'scanners'], deny: ['10.0.0.0/8'], rules: [{ id: 'no-debug', action: 'block', query: 'debug=1' }] } });
+  assert.equal(jwt.name, 'jwt');
+  assert.deepEqual((jwt.settings as { audience: string[] }).audience, ['orders']);
+  assert.deepEqual((jwt.settings as { forward_claims: object }).forward_claims, { sub: 'x-user-id' });
+  assert.equal((jwt.settings as { clock_tolerance: number }).clock_tolerance, 30_000);
+  assert.deepEqual(forwardAuth.settings, { url: 'http://127.0.0.1:9000/auth', method: 'GET', request_headers: ['authorization', 'cookie'], copy_headers: ['x-user'], timeout: 5_000, max_body_size: 65_536, max_connections: 64 });
+  const middleware = loaded.config.listeners[0].routes![0].middleware!;
+  assert.deepEqual(deserialize(serialize(middleware)), middleware);
+});
+
+test('access filter refusals name the file, line and field', () => {
+  refused(config('          - jwt: { audience: orders }'), /^edge\.yaml:12:\d+: listeners\[0\]\.routes\[0\]\.middleware\[0\]\.jwt: expected exactly one of keys_file, jwks_url or secret_file, got none/);
+  refused(config('          - jwt: { keys_file: keys.json, algorithms: [none] }'), /middleware\[0\]\.jwt\.algorithms\[0\]: expected algorithms among .*never none/);
+  refused(config('          - forward_auth: { url: "ftp://auth.test/" }'), /middleware\[0\]\.forward_auth\.url: expected an http:\/\/ or https:\/\/ URL/);
+  refused(config('          - forward_auth: { url: "http://auth.test/", copy_headers: [host] }'), /forward_auth\.copy_headers\[0\]: expected a header the edge does not own/);
+  refused(config('          - waf: { rules: [ { id: slow, path: "(a+)+$" } ] }'), /middleware\[0\]\.waf\.rules\[0\]\.path: expected a pattern without nested or overlapping repetition/);
+  refused(config('          - waf: { mode: log }'), /middleware\[0\]\.waf\.mode/);
+  refused(config('          - waf: { deny: [not-an-address] }'), /middleware\[0\]\.waf\.deny\[0\]: expected an address or CIDR/);
+});
