@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Pool } from 'undici';
 import type { MiddlewareSettings } from '../../../config/index.ts';
+import { ConfigError } from '../../../core/index.ts';
 import type { FilterEnv } from '../types.ts';
 
 type ForwardAuthSettings = MiddlewareSettings['forward_auth'];
@@ -18,7 +19,7 @@ export function authPool(settings: ForwardAuthSettings, env: FilterEnv): Pool {
     try {
       ca = readFileSync(file);
     } catch (err) {
-      throw new Error(`forward_auth: ca_file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      throw new ConfigError([`forward_auth: ca_file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`]);
     }
   }
   const key = `forward_auth:${origin}:${settings.ca_file === undefined ? '' : path.resolve(env.baseDir, settings.ca_file)}:${settings.max_connections}:${settings.timeout}`;

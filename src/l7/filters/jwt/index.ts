@@ -74,6 +74,7 @@ function create(settings: JwtSettings, env: FilterEnv): HttpFilter {
 
   const verify = (ctx: FilterContext, token: string): Promise<RequestVerdict> => {
     const started = env.now();
+    // jwtVerify has one overload for a key-set function and one for a key: the branch picks it
     const run = typeof key === 'function' ? jwtVerify(token, key, options) : jwtVerify(token, key, options);
     return run.then(
       ({ payload }) => {

@@ -179,5 +179,7 @@ describe('jwt filter', () => {
     assert.throws(() => jwtFilter.create(schema.parse({ keys_file: 'private.json' }), filterEnv(dir)), /holds a private key/);
     assert.throws(() => jwtFilter.create(schema.parse({ keys_file: 'oct.json' }), filterEnv(dir)), /use secret_file/);
     assert.throws(() => jwtFilter.create(schema.parse({ keys_file: 'missing.json' }), filterEnv(dir)), /jwt: keys_file .*missing\.json: ENOENT/);
+    await writeFile(path.join(dir, 'broken.json'), JSON.stringify({ keys: [{ kty: 'EC', crv: 'P-256', x: 'AAAA', y: 'AAAA', kid: 'bad' }] }));
+    assert.throws(() => jwtFilter.create(schema.parse({ keys_file: 'broken.json' }), filterEnv(dir)), /jwt: keys_file broken\.json: key bad:/);
   });
 });

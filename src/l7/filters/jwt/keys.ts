@@ -7,6 +7,7 @@ import { createPublicKey, createSecretKey, type JsonWebKey as NodeJwk, type KeyO
 import path from 'node:path';
 import { createLocalJWKSet, createRemoteJWKSet, type JSONWebKeySet, type JWK, type JWTVerifyGetKey } from 'jose';
 import type { MiddlewareSettings } from '../../../config/index.ts';
+import { ConfigError } from '../../../core/index.ts';
 import type { FilterEnv } from '../types.ts';
 
 type JwtSettings = MiddlewareSettings['jwt'];
@@ -27,7 +28,7 @@ function readSetting(file: string, env: FilterEnv, what: string): Buffer {
   try {
     return readFileSync(resolved);
   } catch (err) {
-    throw new Error(`jwt: ${what} ${resolved}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new ConfigError([`jwt: ${what} ${resolved}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`]);
   }
 }
 
@@ -39,26 +40,32 @@ export function keySetFromText(text: string, where: string): { set: JSONWebKeySe
     try {
       parsed = JSON.parse(trimmed);
     } catch (err) {
-      throw new Error(`jwt: keys_file ${where}: not valid JSON: ${(err as Error).message}`);
+      throw new ConfigError([`jwt: keys_file ${where}: not valid JSON: ${(err as Error).message}`]);
     }
     const set = (Array.isArray((parsed as JSONWebKeySet).keys) ? parsed : { keys: [parsed] }) as JSONWebKeySet;
     for (const key of set.keys) {
-      if (typeof key !== 'object' || key === null || typeof key.kty !== 'string') throw new Error(`jwt: keys_file ${where}: expected JWKs with a kty`);
-      if (key.kty === 'oct') throw new Error(`jwt: keys_file ${where}: a symmetric (oct) key is a secret: use secret_file`);
-      if ('d' in key) throw new Error(`jwt: keys_file ${where}: holds a private key (member d): give the public keys only`);
+      if (typeof key !== 'object' || key === null || typeof key.kty !== 'string') throw new ConfigError([`jwt: keys_file ${where}: expected JWKs with a kty`]);
+      if (key.kty === 'oct') throw new ConfigError([`jwt: keys_file ${where}: a symmetric (oct) key is a secret: use secret_file`]);
+      if ('d' in key) throw new ConfigError([`jwt: keys_file ${where}: holds a private key (member d): give the public keys only`]);
+      try {
+        // jose imports keys lazily, on the first token; a broken key is found here, at load, instead
+        createPublicKey({ key: key as NodeJwk, format: 'jwk' });
+      } catch (err) {
+        throw new ConfigError([`jwt: keys_file ${where}: key ${key.kid ?? key.kty}: ${(err as Error).message}`]);
+      }
     }
     return { set, pem: false };
   }
   const keys: JWK[] = [];
   for (const [block, label] of trimmed.matchAll(PEM_BLOCK)) {
-    if (label.includes('PRIVATE')) throw new Error(`jwt: keys_file ${where}: holds a private key (${label}): give the public keys only`);
+    if (label.includes('PRIVATE')) throw new ConfigError([`jwt: keys_file ${where}: holds a private key (${label}): give the public keys only`]);
     try {
       keys.push(createPublicKey(block).export({ format: 'jwk' }) as NodeJwk as JWK);
     } catch (err) {
-      throw new Error(`jwt: keys_file ${where}: ${label}: ${(err as Error).message}`);
+      throw new ConfigError([`jwt: keys_file ${where}: ${label}: ${(err as Error).message}`]);
     }
   }
-  if (keys.length === 0) throw new Error(`jwt: keys_file ${where}: expected a JWK set, a JWK, or PEM public keys / certificates`);
+  if (keys.length === 0) throw new ConfigError([`jwt: keys_file ${where}: expected a JWK set, a JWK, or PEM public keys / certificates`]);
   return { set: { keys }, pem: true };
 }
 
@@ -71,7 +78,7 @@ export function verificationKey(settings: JwtSettings, env: FilterEnv): Verifica
     let secret = readSetting(settings.secret_file, env, 'secret_file');
     // a file written by `echo` ends with a newline that is not part of the secret
     if (secret.at(-1) === 0x0a) secret = secret.subarray(0, secret.at(-2) === 0x0d ? -2 : -1);
-    if (secret.length < MIN_SECRET_BYTES) throw new Error(`jwt: secret_file ${settings.secret_file}: expected at least ${MIN_SECRET_BYTES} bytes, got ${secret.length}`);
+    if (secret.length < MIN_SECRET_BYTES) throw new ConfigError([`jwt: secret_file ${settings.secret_file}: expected at least ${MIN_SECRET_BYTES} bytes, got ${secret.length}`]);
     return createSecretKey(secret);
   }
   if (settings.keys_file !== undefined) {
