@@ -4,6 +4,7 @@
 import type { MiddlewareName } from '../../config/index.ts';
 import type { FilterFactory } from './types.ts';
 import { headersFilter } from './headers.ts';
+import { stickyFilter } from './sticky/index.ts';
 import { jwtFilter } from './jwt/index.ts';
 import { forwardAuthFilter } from './forward-auth/index.ts';
 import { wafFilter } from './waf/index.ts';
@@ -11,6 +12,7 @@ import { FilterHost, type FilterHostOptions } from './host.ts';
 
 const builtins = Object.freeze({
   headers: headersFilter,
+  sticky: stickyFilter,
   jwt: jwtFilter,
   forward_auth: forwardAuthFilter,
   waf: wafFilter,
@@ -28,7 +30,8 @@ export function builtinFilterHost(options: Omit<FilterHostOptions, 'registry'> =
 
 export { FilterChain, buildChain, isLocal, type FilterRegistry } from './chain.ts';
 export { FilterHost, type FilterHostOptions, type FilterEventSeries } from './host.ts';
-export { durationBuckets as filterDurationBuckets } from './stats-buckets.ts';
+export { FilterSlots, isPending } from './slots.ts';
 export { LineWriter, FlatWriter, RecordWriter, withoutField } from './writers.ts';
 export { localResponseFields } from './local.ts';
 export type { FilterContext, HeaderWriter, HttpFilter, LocalResponse, FilterFactory, FilterEnv, FilterStats, RequestVerdict, ResponseVerdict, ResponseView, BodySink, BodyTransform } from './types.ts';
+export { FilteredDownstream, type FilteredDownstreamOptions } from './filtered-downstream.ts';
