@@ -136,7 +136,7 @@ describe('waf filter', () => {
     for (const query of hostile) {
       const started = performance.now();
       filter.onRequest!(filterContext({ path: '/x', query }));
-      assert.ok(performance.now() - started < 20, `slow on ${query.slice(0, 12)}…: ${performance.now() - started} ms`);
+      assert.ok(performance.now() - started < 50, `slow on ${query.slice(0, 12)}…: ${performance.now() - started} ms`);
     }
   });
 
