@@ -7,6 +7,9 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { SignJWT, exportJWK, exportSPKI, generateKeyPair, type CryptoKey, type JWK, type JWTPayload } from 'jose';
 import { runSwitchyard, type RunningSwitchyard } from '../../support/run-switchyard.ts';
 import { curl, downstreams, filterEdgeConfig, pools, startRecordingOrigins, urlOf, type RecordingOrigins } from '../../support/filter-e2e.ts';
@@ -150,5 +153,31 @@ describe('jwt filter end to end', { timeout: 120_000 }, () => {
     const reply = await curl(['--http1.1'], edge.url('plain', '/h1/orders'), [`cookie: session=${token}`]);
     assert.equal(reply.status, 401);
     assert.equal(reply.headers['www-authenticate'], 'Bearer realm="orders"');
+  });
+
+  it('with keys_file (PEM) and cookie: the session cookie carries the token on every protocol pair', async () => {
+    const rsa = await generateKeyPair('RS256', { extractable: true });
+    const dir = await mkdtemp(path.join(tmpdir(), 'switchyard-jwt-e2e-'));
+    await writeFile(path.join(dir, 'keys.pem'), await exportSPKI(rsa.publicKey));
+    const cookieEdge = await runSwitchyard(filterEdgeConfig(origins, [{ jwt: { keys_file: path.join(dir, 'keys.pem'), cookie: 'session', forward_claims: { sub: 'x-user-id' } } }]));
+    try {
+      const token = await new SignJWT({ sub: 'u-cookie' }).setProtectedHeader({ alg: 'RS256' }).setExpirationTime('5m').sign(rsa.privateKey);
+      const forged = await new SignJWT({ sub: 'u-cookie' }).setProtectedHeader({ alg: 'RS256' }).setExpirationTime('5m').sign((await generateKeyPair('RS256')).privateKey);
+      for (const downstream of downstreams) {
+        for (const pool of pools) {
+          const reply = await curl(downstream.flags, urlOf(cookieEdge.url, downstream, `/${pool}/me`), [`cookie: theme=dark; session=${token}`]);
+          assert.equal(reply.status, 200, `${downstream.client} → ${pool}: ${reply.body}`);
+          assert.equal(origins.seen.at(-1)!.headers['x-user-id'], 'u-cookie');
+          const before = origins.seen.length;
+          const refused = await curl(downstream.flags, urlOf(cookieEdge.url, downstream, `/${pool}/me`), [`cookie: session=${forged}`]);
+          assert.equal(refused.status, 401);
+          assert.match(refused.headers['www-authenticate'], /signature does not verify/);
+          assert.equal(origins.seen.length, before);
+        }
+      }
+    } finally {
+      await cookieEdge.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
