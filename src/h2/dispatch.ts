@@ -85,12 +85,16 @@ export class StreamDispatch {
   private readonly record = new AccessRecord();
   /** The Date of filter-made answers, formatted once per second (core HttpDate, as every edge-made response). */
   private readonly date: HttpDate;
+  /** response_headers.hide: removed from HTTP/2 pools' responses as from every other path's. */
+  private readonly hidden: readonly string[];
   /** Each pool config's `retries:`, compiled once (a reload brings new config objects). */
   private readonly retryPolicies = new WeakMap<PoolConfig, RetryPolicy>();
 
   constructor(listener: ListenerConfig, deps: DispatchDeps) {
     this.listener = listener;
     this.deps = deps;
+    // the codec adds the listener's Strict-Transport-Security itself (deps.responseHeaders): an upstream's goes
+    this.hidden = deps.responseHeaders?.['strict-transport-security'] !== undefined ? [...listener.response_headers.hide, 'strict-transport-security'] : listener.response_headers.hide;
     const routes = listener.routes ?? [];
     const anyH2 = routes.some((route) => route.pool !== undefined && h2Protocols.has(deps.pools.get(route.pool)?.poolConfig?.protocol ?? 'http1'));
     this.router = anyH2 ? new Router(routes, listener.middleware, deps.http.filterSetup()) : null;
@@ -244,11 +248,11 @@ export class StreamDispatch {
     const { pool, config, action, path, target } = route;
     const filters = route.filters;
     const upstream: { handle?: ExchangeHandle } = {};
-    if (filters !== null && context !== null) {
-      if (filters.editsUpstream) filters.onUpstreamRequest(context, new FlatWriter(upstreamFields));
-      if (filters.editsResponse) {
-        downstream = new FilteredDownstream(downstream, filters, context, { method: request.method, date: () => this.date.value(), backend: () => upstream.handle?.backend ?? '' });
-      }
+    if (filters !== null && context !== null && filters.editsUpstream) filters.onUpstreamRequest(context, new FlatWriter(upstreamFields));
+    // response_headers.hide, then the response filters (a filter may set a hidden name again)
+    const responseFilters = filters !== null && context !== null && filters.editsResponse ? filters : null;
+    if (responseFilters !== null || this.hidden.length > 0) {
+      downstream = new FilteredDownstream(downstream, responseFilters, context, { method: request.method, date: () => this.date.value(), backend: () => upstream.handle?.backend ?? '', hidden: this.hidden });
     }
     const grpc = isGrpc(header('content-type'));
     const handle = proxyCodecExchange(downstream, {

@@ -52,8 +52,8 @@ export interface FilteredDownstreamOptions {
 
 export class FilteredDownstream implements ExchangeDownstream {
   private readonly inner: ExchangeDownstream;
-  private readonly chain: FilterChain;
-  private readonly ctx: FilterContext;
+  private readonly chain: FilterChain | null;
+  private readonly ctx: FilterContext | null;
   private readonly options: FilteredDownstreamOptions;
   /** The transform's input while a transformed body flows; null otherwise. */
   private sink: (BodySink & { abort?(): void }) | null = null;
@@ -64,7 +64,8 @@ export class FilteredDownstream implements ExchangeDownstream {
   private trailers: string[] | undefined;
   private ended = false;
 
-  constructor(inner: ExchangeDownstream, chain: FilterChain, ctx: FilterContext, options: FilteredDownstreamOptions) {
+  /** `chain` null: only response_headers.hide applies (a route without response filters). */
+  constructor(inner: ExchangeDownstream, chain: FilterChain | null, ctx: FilterContext | null, options: FilteredDownstreamOptions) {
     this.inner = inner;
     this.chain = chain;
     this.ctx = ctx;
@@ -74,6 +75,7 @@ export class FilteredDownstream implements ExchangeDownstream {
   sendHead(status: number, headers: string[]): void {
     const writer = new FlatWriter(headers);
     for (const name of this.options.hidden ?? []) writer.remove(name);
+    if (this.chain === null || this.ctx === null) return this.inner.sendHead(status, headers);
     const verdict = this.chain.onResponse(this.ctx, writer, new FlatResponseView(status, headers, this.options.backend));
     if (verdict === undefined) return this.inner.sendHead(status, headers);
     if (isLocal(verdict)) return this.replace(verdict);

@@ -89,7 +89,7 @@ describe('the filter contract, on every protocol pair', { timeout: 120_000 }, ()
       req.on('data', (chunk: Buffer) => chunks.push(chunk));
       req.on('end', () => {
         seen.push(`${name} ${req.method} ${body(chunks)}`);
-        res.writeHead(req.url?.endsWith('/missing') ? 404 : 200, { 'x-origin': name, 'content-type': 'text/plain' });
+        res.writeHead(req.url?.endsWith('/missing') ? 404 : 200, { 'x-origin': name, 'content-type': 'text/plain', server: 'origin/1.0', 'x-powered-by': 'node' });
         res.end(`origin ${name} ${req.method} ${body(chunks)}`);
       });
     });
@@ -100,7 +100,7 @@ describe('the filter contract, on every protocol pair', { timeout: 120_000 }, ()
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
       stream.on('end', () => {
         seen.push(`${name} ${headers[':method']} ${body(chunks)}`);
-        stream.respond({ ':status': String(headers[':path'])?.endsWith('/missing') ? 404 : 200, 'x-origin': name, 'content-type': 'text/plain' });
+        stream.respond({ ':status': String(headers[':path'])?.endsWith('/missing') ? 404 : 200, 'x-origin': name, 'content-type': 'text/plain', server: 'origin/2.0', 'x-powered-by': 'node' });
         stream.end(`origin ${name} ${headers[':method']} ${body(chunks)}`);
       });
     });
@@ -204,6 +204,9 @@ listeners:
       const plain = await curl(flags, url(engine, pool, '/missing'), []);
       assert.equal(plain.status, 404, name);
       assert.match(plain.headers['x-upstream-said'], /^404 [a-d] backend$/, name);
+      // response_headers.hide (default: server, x-powered-by) on every pair
+      assert.equal(plain.headers.server, undefined, name);
+      assert.equal(plain.headers['x-powered-by'], undefined, name);
       const replaced = await curl(flags, url(engine, pool, '/missing'), ['x-replace: 1']);
       assert.equal(replaced.status, 200, name);
       assert.equal(replaced.body, 'replaced\n', name);
