@@ -2,15 +2,19 @@
 // else the configured cookie. A cheap shape check (three base64url parts) runs before any parsing.
 import type { FilterContext } from '../types.ts';
 
-const BEARER = /^bearer +/i;
+const BEARER = /^bearer /i;
 const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 
 /** The token the request carries, or undefined. Slices the header value only when it is a bearer one. */
 export function findToken(ctx: FilterContext, cookie: string | undefined): string | undefined {
   const authorization = ctx.header('authorization');
   if (authorization !== undefined) {
-    const scheme = BEARER.exec(authorization);
-    if (scheme !== null) return authorization.slice(scheme[0].length).trimEnd();
+    // test(), not exec(): no match array per request
+    if (BEARER.test(authorization)) {
+      let start = 7;
+      while (authorization.charCodeAt(start) === 0x20) start++;
+      return authorization.slice(start).trimEnd();
+    }
   }
   if (cookie !== undefined) {
     const value = ctx.cookie(cookie);
