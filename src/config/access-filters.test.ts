@@ -4,7 +4,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { deserialize, serialize } from 'node:v8';
-import { parseConfigText } from './index.ts';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { generateKeyPairSync } from 'node:crypto';
+import { loadConfigFile, parseConfigText } from './index.ts';
 
 const config = (middleware: string) => `pools:
   web:
@@ -57,4 +61,34 @@ test('access filter refusals name the file, line and field', () => {
   refused(config('          - waf: { rules: [ { id: slow, path: "(a+)+$" } ] }'), /middleware\[0\]\.waf\.rules\[0\]\.path: expected a pattern without nested or overlapping repetition/);
   refused(config('          - waf: { mode: log }'), /middleware\[0\]\.waf\.mode/);
   refused(config('          - waf: { deny: [not-an-address] }'), /middleware\[0\]\.waf\.deny\[0\]: expected an address or CIDR/);
+});
+
+test('check reads the files the filters name as the filters will: keys, secret, CA', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'switchyard-access-files-'));
+  try {
+    const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    await writeFile(path.join(dir, 'public.pem'), publicKey.export({ format: 'pem', type: 'spki' }));
+    await writeFile(path.join(dir, 'private.pem'), privateKey.export({ format: 'pem', type: 'pkcs8' }));
+    await writeFile(path.join(dir, 'short.secret'), 'short\n');
+    await writeFile(path.join(dir, 'not-a-ca.pem'), 'hello\n');
+    const write = async (middleware: string) => {
+      const file = path.join(dir, 'edge.yaml');
+      await writeFile(file, config(middleware));
+      return file;
+    };
+    await loadConfigFile(await write('          - jwt: { keys_file: public.pem }'));
+    const refusedFile = async (middleware: string, pattern: RegExp) => {
+      const file = await write(middleware);
+      await assert.rejects(loadConfigFile(file), (err: Error) => {
+        assert.match(err.message, pattern);
+        return true;
+      });
+    };
+    await refusedFile('          - jwt: { keys_file: missing.json }', /edge\.yaml:12:\d+: listeners\[0\]\.routes\[0\]\.middleware\[0\]\.jwt\.keys_file: expected a readable key file, got .*missing\.json: ENOENT/);
+    await refusedFile('          - jwt: { keys_file: private.pem }', /middleware\[0\]\.jwt\.keys_file: expected public keys, got .*private\.pem holding a PRIVATE KEY/);
+    await refusedFile('          - jwt: { secret_file: short.secret }', /middleware\[0\]\.jwt\.secret_file: expected a secret of at least 32 bytes, got 5/);
+    await refusedFile('          - forward_auth: { url: "https://auth.test/", ca_file: not-a-ca.pem }', /middleware\[0\]\.forward_auth\.ca_file: expected PEM CA certificates, got .*not-a-ca\.pem, which holds none/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });

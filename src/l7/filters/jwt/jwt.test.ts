@@ -143,7 +143,7 @@ describe('jwt filter', () => {
     const hmac = jwtFilter.create(schema.parse({ secret_file: 'secret' }), filterEnv(dir));
     assert.equal((await run(hmac, bearer(await sign({ sub: 'x' }, secret, 'HS256')))).verdict, undefined);
     assert.match(challenge((await run(hmac, bearer(await sign({ sub: 'x' }, es.privateKey)))).verdict), /algorithm is not accepted/);
-    assert.throws(() => jwtFilter.create(schema.parse({ secret_file: 'short' }), filterEnv(dir)), /jwt: secret_file short: expected at least 32 bytes, got 9/);
+    assert.throws(() => jwtFilter.create(schema.parse({ secret_file: 'short' }), filterEnv(dir)), /jwt: secret_file: expected a secret of at least 32 bytes, got 9 in .*short/);
   });
 
   it('reads the token from the cookie when there is no bearer, and can strip Authorization upstream', async () => {
@@ -176,10 +176,10 @@ describe('jwt filter', () => {
   it('refuses key files holding private or symmetric keys', async () => {
     await writeFile(path.join(dir, 'private.json'), JSON.stringify(await exportJWK(es.privateKey)));
     await writeFile(path.join(dir, 'oct.json'), JSON.stringify({ kty: 'oct', k: 'c2VjcmV0' }));
-    assert.throws(() => jwtFilter.create(schema.parse({ keys_file: 'private.json' }), filterEnv(dir)), /holds a private key/);
-    assert.throws(() => jwtFilter.create(schema.parse({ keys_file: 'oct.json' }), filterEnv(dir)), /use secret_file/);
-    assert.throws(() => jwtFilter.create(schema.parse({ keys_file: 'missing.json' }), filterEnv(dir)), /jwt: keys_file .*missing\.json: ENOENT/);
+    assert.throws(() => jwtFilter.create(schema.parse({ keys_file: 'private.json' }), filterEnv(dir)), /jwt: keys_file: expected public keys, got .*private\.json holding the private key EC/);
+    assert.throws(() => jwtFilter.create(schema.parse({ keys_file: 'oct.json' }), filterEnv(dir)), /a shared secret goes in secret_file/);
+    assert.throws(() => jwtFilter.create(schema.parse({ keys_file: 'missing.json' }), filterEnv(dir)), /jwt: keys_file: expected a readable key file, got .*missing\.json: ENOENT/);
     await writeFile(path.join(dir, 'broken.json'), JSON.stringify({ keys: [{ kty: 'EC', crv: 'P-256', x: 'AAAA', y: 'AAAA', kid: 'bad' }] }));
-    assert.throws(() => jwtFilter.create(schema.parse({ keys_file: 'broken.json' }), filterEnv(dir)), /jwt: keys_file broken\.json: key bad:/);
+    assert.throws(() => jwtFilter.create(schema.parse({ keys_file: 'broken.json' }), filterEnv(dir)), /jwt: keys_file: expected usable public keys, got .*broken\.json whose key bad does not import/);
   });
 });
