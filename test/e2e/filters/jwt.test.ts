@@ -175,6 +175,11 @@ describe('jwt filter end to end', { timeout: 120_000 }, () => {
           assert.equal(origins.seen.length, before);
         }
       }
+      // HTTP/2 clients (browsers) may send each cookie in a field of its own (RFC 9113 8.2.3)
+      for (const downstream of downstreams) {
+        const split = await curl(downstream.flags, urlOf(cookieEdge.url, downstream, '/h1/me'), ['cookie: theme=dark', `cookie: session=${token}`]);
+        assert.equal(split.status, 200, `${downstream.client}, cookie split over two fields: ${split.body}`);
+      }
     } finally {
       await cookieEdge.stop();
       await rm(dir, { recursive: true, force: true });
