@@ -7,7 +7,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SignJWT, exportJWK, generateKeyPair, type CryptoKey, type JWK } from 'jose';
 import { middlewareSchemas } from '../../../config/index.ts';
-import { filterContext, filterEnv } from '../../../../test/support/filter-kit.ts';
+import { filterContext, filterEnv, type TestEnv } from '../../../../test/support/filter-kit.ts';
 import type { LocalResponse } from '../types.ts';
 import { jwtFilter } from './index.ts';
 
@@ -40,13 +40,21 @@ describe('jwt filter with a rotating JWKS server', () => {
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/.well-known/jwks.json`;
   });
 
+  const envs: TestEnv[] = [];
+  const newEnv = (): TestEnv => {
+    const env = filterEnv();
+    envs.push(env);
+    return env;
+  };
+
   after(async () => {
+    for (const env of envs) for (const service of env.services.values()) await (service as { close?(): Promise<void> }).close?.();
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   });
 
   it('fetches lazily, caches, follows a rotation, and refuses the removed key', async () => {
-    const env = filterEnv();
+    const env = newEnv();
     // cache_size 0: every request is verified against the key set as it stands
     const filter = jwtFilter.create(schema.parse({ jwks_url: url, audience: 'api', jwks_cooldown: '0s', cache_size: 0 }), env);
     assert.equal(fetches, 0, 'building the filter fetches nothing');
@@ -65,7 +73,7 @@ describe('jwt filter with a rotating JWKS server', () => {
   });
 
   it('a second filter for the same URL shares the fetched set', async () => {
-    const env = filterEnv();
+    const env = newEnv();
     const settings = schema.parse({ jwks_url: url, jwks_cooldown: '0s' });
     const one = jwtFilter.create(settings, env);
     const two = jwtFilter.create(settings, env);
@@ -77,7 +85,7 @@ describe('jwt filter with a rotating JWKS server', () => {
   });
 
   it('answers 503 while the key server fails, and warns once per transition', async () => {
-    const env = filterEnv();
+    const env = newEnv();
     const filter = jwtFilter.create(schema.parse({ jwks_url: url.replace('jwks.json', 'other.json') }), env);
     down = true;
     const answer = (await filter.onRequest!(filterContext({ headers: { authorization: `Bearer ${await token('new')}` } }))) as LocalResponse;

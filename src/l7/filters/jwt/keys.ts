@@ -5,7 +5,8 @@
 // functions `switchyard check` uses (config/jwt-key-files.ts).
 import { createSecretKey, type KeyObject } from 'node:crypto';
 import path from 'node:path';
-import { createLocalJWKSet, createRemoteJWKSet, type JWK, type JWTVerifyGetKey } from 'jose';
+import { createLocalJWKSet, createRemoteJWKSet, customFetch, type JWK, type JWTVerifyGetKey } from 'jose';
+import { Agent, fetch as undiciFetch } from 'undici';
 import { readJwtKeys, readJwtSecret, type MiddlewareSettings } from '../../../config/index.ts';
 import { ConfigError } from '../../../core/index.ts';
 import type { FilterEnv } from '../types.ts';
@@ -37,11 +38,16 @@ export function verificationKey(settings: JwtSettings, env: FilterEnv): Verifica
   }
   const url = settings.jwks_url!;
   const key = `jwt:jwks:${url}:${settings.jwks_max_age}:${settings.jwks_cooldown}:${settings.jwks_timeout}`;
+  // key fetches go through a dispatcher of the filters' own (closed with the other shared services at
+  // shutdown), not the process-wide one global fetch would use
+  const agent = env.shared('jwt:jwks-agent', () => new Agent({ connections: 4, keepAliveTimeout: 30_000 }));
   return env.shared(key, () =>
     createRemoteJWKSet(new URL(url), {
       cacheMaxAge: settings.jwks_max_age,
       cooldownDuration: settings.jwks_cooldown,
       timeoutDuration: settings.jwks_timeout,
+      [customFetch]: (resource, options) =>
+        undiciFetch(resource, { method: options.method, redirect: options.redirect, signal: options.signal, headers: [...options.headers], dispatcher: agent }) as unknown as Promise<Response>,
     }),
   );
 }
