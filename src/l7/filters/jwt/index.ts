@@ -65,6 +65,9 @@ function create(settings: JwtSettings, env: FilterEnv): HttpFilter {
   const maxToken = settings.max_token_size;
   const cookie = settings.cookie;
   const forwards = Object.entries(settings.forward_claims);
+  // claims are kept on the request only for onUpstreamRequest to forward: without forward_claims, a
+  // verified request stashes (and allocates) nothing
+  const keepClaims = forwards.length > 0;
   let keysFailing = false;
 
   const refuse = (reason: Refusal): RequestVerdict => {
@@ -85,7 +88,7 @@ function create(settings: JwtSettings, env: FilterEnv): HttpFilter {
           env.warn('jwt: verification keys reachable again', { route: ctx.routeName });
         }
         verified.set(token, payload, Date.now());
-        ctx.stash(filter, payload);
+        if (keepClaims) ctx.stash(filter, payload);
         return undefined;
       },
       (err: unknown) => {
@@ -114,7 +117,7 @@ function create(settings: JwtSettings, env: FilterEnv): HttpFilter {
       const claims = verified.get(token);
       if (claims !== undefined) {
         stats.count('cached');
-        ctx.stash(filter, claims);
+        if (keepClaims) ctx.stash(filter, claims);
         return undefined;
       }
       return verify(ctx, token);
