@@ -4,6 +4,8 @@
 // the worker process in the config snapshot (one worker).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { runSwitchyard, type RunningSwitchyard } from '../../support/run-switchyard.ts';
 import { curl, downstreams, filterEdgeConfig, pools, startRecordingOrigins, urlOf, type RecordingOrigins } from '../../support/filter-e2e.ts';
 
@@ -103,7 +105,7 @@ describe('waf filter end to end: detect mode and CIDR deny', { timeout: 120_000 
 
   before(async () => {
     origins = await startRecordingOrigins();
-    detect = await runSwitchyard(filterEdgeConfig(origins, middleware('detect')));
+    detect = await runSwitchyard(filterEdgeConfig(origins, middleware('detect'), { extraYaml: 'admin: { listen: 127.0.0.1:0 }\n' }));
     denyLocal = await runSwitchyard(filterEdgeConfig(origins, [{ waf: { builtin: [], deny: ['127.0.0.0/8'] } }]));
   });
 
@@ -113,7 +115,17 @@ describe('waf filter end to end: detect mode and CIDR deny', { timeout: 120_000 
     await origins?.close();
   });
 
-  it('detect mode lets every probe through to the origin', async () => {
+  /** The waf's event counters from /metrics (summed over workers). */
+  async function wafEvents(): Promise<Record<string, number>> {
+    const token = (await readFile(path.join(detect.dir, 'data', 'admin.token'), 'utf8')).trim();
+    const response = await fetch(`http://127.0.0.1:${detect.ready.admin!.port}/metrics`, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(response.status, 200);
+    const events: Record<string, number> = {};
+    for (const match of (await response.text()).matchAll(/^switchyard_filter_events_total\{filter="waf",event="([^"]+)"\} (\d+)$/gm)) events[match[1]] = Number(match[2]);
+    return events;
+  }
+
+  it('detect mode lets every probe through to the origin, counting each rule in the metrics', async () => {
     const before = origins.seen.length;
     for (const [what, target, fields] of probes.slice(0, 12)) {
       const reply = await curl(['--http2-prior-knowledge'], detect.url('codec', `/h2${target}`), fields.filter((field) => !field.startsWith('x-method')), ['--path-as-is']);
@@ -121,6 +133,13 @@ describe('waf filter end to end: detect mode and CIDR deny', { timeout: 120_000 
       assert.equal(reply.headers['x-switchyard-waf-rule'], undefined);
     }
     assert.equal(origins.seen.length, before + 12);
+    const events = await wafEvents();
+    assert.equal(events.detected, 12);
+    assert.equal(events.blocked, undefined);
+    assert.equal(events['sqli-tautology'], 1);
+    assert.equal(events['sqli-union'], 1);
+    assert.equal(events['traversal-encoded'], 2);
+    assert.equal(events['scanner-agent'], 2);
   });
 
   it('a denied client address gets 403 cidr-deny on every protocol pair, and reaches nothing', async () => {
