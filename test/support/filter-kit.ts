@@ -77,10 +77,13 @@ export interface RequestShape {
 /** A context that also exposes its stash (the filter tests of jwt, forward_auth and waf). */
 export interface TestContext extends FilterContext {
   readonly stashes: Map<HttpFilter, unknown>;
+  /** What filters gave to setReason, in order. */
+  readonly reasons: string[];
 }
 
 export function filterContext(shape: RequestShape = {}): TestContext {
   const stashes = new Map<HttpFilter, unknown>();
+  const reasons: string[] = [];
   const headers = Object.fromEntries(Object.entries(shape.headers ?? {}).map(([name, value]) => [name.toLowerCase(), value]));
   return {
     method: shape.method ?? 'GET',
@@ -96,7 +99,9 @@ export function filterContext(shape: RequestShape = {}): TestContext {
     stash: (filter, value) => void stashes.set(filter, value),
     stashed: (filter) => stashes.get(filter),
     preferBackend: () => {},
+    setReason: (code) => void reasons.push(code),
     stashes,
+    reasons,
   };
 }
 

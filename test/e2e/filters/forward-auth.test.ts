@@ -90,6 +90,7 @@ describe('forward_auth filter end to end', { timeout: 120_000 }, () => {
       }
     }
     assert.equal(origins.seen.length, before);
+    assert.equal((await edge.waitForLine((line) => line.log === 'access' && line.reason === 'forward_auth:denied' && line.status === 302)).status, 302);
   });
 
   it('an auth service that does not answer in time gives 503, and the request goes nowhere', async () => {
@@ -111,5 +112,6 @@ describe('forward_auth filter end to end', { timeout: 120_000 }, () => {
     }
     assert.equal(origins.seen.length, before);
     await down.waitForLine((line) => line.msg === 'forward_auth: auth service unavailable');
+    await down.waitForLine((line) => line.log === 'access' && line.status === 503 && line.reason === 'forward_auth:unreachable');
   });
 });

@@ -126,6 +126,10 @@ describe('jwt filter end to end', { timeout: 120_000 }, () => {
       }
     }
     assert.equal(origins.seen.length, before, 'no forged token reached an origin');
+    for (const reason of ['jwt:expired', 'jwt:not_yet_valid', 'jwt:signature', 'jwt:claims', 'jwt:malformed', 'jwt:too_large', 'jwt:algorithm']) {
+      const line = await edge.waitForLine((entry) => entry.log === 'access' && entry.reason === reason);
+      assert.equal(line.status, 401, reason);
+    }
   });
 
   it('follows a key rotation: the new kid is fetched and accepted, the withdrawn key refused', async () => {

@@ -82,6 +82,10 @@ describe('waf filter end to end', { timeout: 180_000 }, () => {
       }
     }
     assert.equal(origins.seen.length, before, 'no probe reached an origin');
+    // the access log gives the rule as the request's reason
+    await edge.waitForLine((line) => line.log === 'access' && line.status === 403 && line.reason === 'waf:no-admin-delete');
+    const reasons = new Set(edge.lines.filter((line) => line.log === 'access' && line.status === 403).map((line) => line.reason));
+    for (const [what, , , rule] of probes) assert.ok(reasons.has(`waf:${rule}`), `${what}: ${[...reasons].join(' ')}`);
   });
 
   it('lets ordinary requests through, and an allow rule skips the built-in set', async () => {
@@ -140,6 +144,8 @@ describe('waf filter end to end: detect mode and CIDR deny', { timeout: 120_000 
     assert.equal(events['sqli-union'], 1);
     assert.equal(events['traversal-encoded'], 2);
     assert.equal(events['scanner-agent'], 2);
+    const logged = await detect.waitForLine((line) => line.log === 'access' && line.reason === 'waf:sqli-union');
+    assert.equal(logged.status, 200, 'detect mode: let through, and the rule still in the record');
   });
 
   it('a denied client address gets 403 cidr-deny on every protocol pair, and reaches nothing', async () => {

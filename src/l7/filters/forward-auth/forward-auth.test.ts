@@ -78,7 +78,9 @@ describe('forward_auth filter', () => {
   });
 
   it('relays a 401 with its challenge, content-type and body', async () => {
-    const answer = (await filter.onRequest!(filterContext({ headers: { cookie: 's=bad' } }))) as LocalResponse;
+    const ctx = filterContext({ headers: { cookie: 's=bad' } });
+    const answer = (await filter.onRequest!(ctx)) as LocalResponse;
+    assert.deepEqual(ctx.reasons, ['forward_auth:denied']);
     assert.equal(answer.status, 401);
     assert.deepEqual(answer.headers, ['content-type', 'application/json', 'www-authenticate', 'Bearer realm="auth"']);
     assert.equal(answer.body.toString(), '{"error":"who are you"}');
@@ -98,7 +100,9 @@ describe('forward_auth filter', () => {
   });
 
   it('answers 503 when the service is slower than timeout, and warns once', async () => {
-    const answer = (await filter.onRequest!(filterContext({ headers: { authorization: 'Bearer slow' } }))) as LocalResponse;
+    const ctx = filterContext({ headers: { authorization: 'Bearer slow' } });
+    const answer = (await filter.onRequest!(ctx)) as LocalResponse;
+    assert.deepEqual(ctx.reasons, ['forward_auth:timeout']);
     assert.equal(answer.status, 503);
     assert.match(answer.body.toString(), /did not answer in time/);
     assert.equal(env.counts.get('forward_auth:timeout'), 1);

@@ -82,9 +82,11 @@ function create(settings: ForwardAuthSettings, env: FilterEnv): HttpFilter {
     try {
       answer = await pool.request({ origin: url.origin, path: target, method: settings.method, headers, signal: AbortSignal.timeout(timeout) });
     } catch (err) {
-      stats.count(isTimeout(err) ? 'timeout' : 'error');
+      const timedOut = isTimeout(err);
+      stats.count(timedOut ? 'timeout' : 'error');
+      ctx.setReason(timedOut ? 'forward_auth:timeout' : 'forward_auth:unreachable');
       transition(true, ctx, err);
-      return isTimeout(err) ? TIMED_OUT : UNREACHABLE;
+      return timedOut ? TIMED_OUT : UNREACHABLE;
     }
     transition(false, ctx);
     const { statusCode, headers: fields, body } = answer;
@@ -108,11 +110,14 @@ function create(settings: ForwardAuthSettings, env: FilterEnv): HttpFilter {
     try {
       relayed = await boundedBody(body, maxBody);
     } catch (err) {
-      stats.count(isTimeout(err) ? 'timeout' : 'error');
-      return isTimeout(err) ? TIMED_OUT : UNREACHABLE;
+      const timedOut = isTimeout(err);
+      stats.count(timedOut ? 'timeout' : 'error');
+      ctx.setReason(timedOut ? 'forward_auth:timeout' : 'forward_auth:unreachable');
+      return timedOut ? TIMED_OUT : UNREACHABLE;
     }
     stats.observe('subrequest', (env.now() - started) / 1000);
     stats.count('denied');
+    ctx.setReason('forward_auth:denied');
     const out: string[] = [];
     for (const name of RELAYED_ON_DENIAL) {
       const value = fields[name];

@@ -23,6 +23,8 @@ function refusal(challenge: string, body: string): LocalResponse {
 
 export class JwtAnswers {
   private readonly byReason: ReadonlyMap<Refusal, LocalResponse>;
+  /** The access log's reason code of each answer (`jwt:expired`, …). */
+  private readonly codes = new Map<LocalResponse, string>();
   private readonly claimAnswers = new Map<string, LocalResponse>();
   private readonly realm: string;
   /** The key source could not be reached (JWKS fetch failed): not the client's fault. */
@@ -35,6 +37,13 @@ export class JwtAnswers {
       answers.set(reason as Refusal, refusal(`Bearer realm="${realm}", error="invalid_token", error_description="${description}"`, `unauthorized: ${description}\n`));
     }
     this.byReason = answers;
+    for (const [reason, answer] of answers) this.codes.set(answer, `jwt:${reason}`);
+    this.codes.set(this.unavailable, 'jwt:keys_unavailable');
+  }
+
+  /** The reason code of one of these answers. */
+  codeOf(answer: LocalResponse): string {
+    return this.codes.get(answer) ?? 'jwt:claims';
   }
 
   of(reason: Refusal): LocalResponse {

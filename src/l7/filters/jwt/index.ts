@@ -70,8 +70,9 @@ function create(settings: JwtSettings, env: FilterEnv): HttpFilter {
   const keepClaims = forwards.length > 0;
   let keysFailing = false;
 
-  const refuse = (reason: Refusal): RequestVerdict => {
+  const refuse = (ctx: FilterContext, reason: Refusal): RequestVerdict => {
     stats.count(reason === 'missing' ? 'missing' : 'invalid');
+    ctx.setReason(`jwt:${reason}`);
     return answers.of(reason);
   };
 
@@ -95,9 +96,11 @@ function create(settings: JwtSettings, env: FilterEnv): HttpFilter {
         const answer = refusalOf(err, answers);
         if (answer !== null) {
           stats.count('invalid');
+          ctx.setReason(answers.codeOf(answer));
           return answer;
         }
         stats.count('keys_unavailable');
+        ctx.setReason('jwt:keys_unavailable');
         if (!keysFailing) {
           keysFailing = true;
           env.warn('jwt: verification keys unavailable', { route: ctx.routeName, url: settings.jwks_url, error: (err as Error).message });
@@ -111,9 +114,9 @@ function create(settings: JwtSettings, env: FilterEnv): HttpFilter {
     name: 'jwt',
     onRequest(ctx) {
       const token = findToken(ctx, cookie);
-      if (token === undefined) return refuse('missing');
-      if (token.length > maxToken) return refuse('too_large');
-      if (!looksLikeJws(token)) return refuse('malformed');
+      if (token === undefined) return refuse(ctx, 'missing');
+      if (token.length > maxToken) return refuse(ctx, 'too_large');
+      if (!looksLikeJws(token)) return refuse(ctx, 'malformed');
       const claims = verified.get(token);
       if (claims !== undefined) {
         stats.count('cached');

@@ -32,14 +32,14 @@ function b64url(value: unknown): string {
   return Buffer.from(JSON.stringify(value)).toString('base64url');
 }
 
-async function run(filter: HttpFilter, shape: RequestShape): Promise<{ verdict: RequestVerdict; upstream: string[]; sync: boolean }> {
+async function run(filter: HttpFilter, shape: RequestShape): Promise<{ verdict: RequestVerdict; upstream: string[]; sync: boolean; reasons: string[] }> {
   const ctx = filterContext(shape);
   const result = filter.onRequest!(ctx);
   const sync = !(result instanceof Promise);
   const verdict = await result;
   const upstream = ['authorization', shape.headers?.authorization ?? '', 'x-user-id', 'forged-by-client'];
   if (verdict === undefined) filter.onUpstreamRequest?.(ctx, new FlatWriter(upstream));
-  return { verdict, upstream, sync };
+  return { verdict, upstream, sync, reasons: ctx.reasons };
 }
 
 function challenge(verdict: RequestVerdict): string {
@@ -75,9 +75,10 @@ describe('jwt filter', () => {
 
   it('lets a valid token through and forwards the chosen claims, replacing the client fields', async () => {
     const token = await good();
-    const { verdict, upstream } = await run(filter, bearer(token));
+    const { verdict, upstream, reasons } = await run(filter, bearer(token));
     assert.equal(verdict, undefined);
     assert.deepEqual(upstream, ['authorization', `Bearer ${token}`, 'x-user-id', 'u-42', 'x-user-email', 'ada@example.test', 'x-n', '7']);
+    assert.deepEqual(reasons, [], 'a request let through has no reason');
   });
 
   it('answers a repeated token from the cache, synchronously, until the cache time ends', async () => {
@@ -104,29 +105,34 @@ describe('jwt filter', () => {
   });
 
   it('refuses a request without a token with the bare challenge', async () => {
-    assert.equal(challenge((await run(filter, {})).verdict), 'Bearer realm="switchyard"');
+    const missing = await run(filter, {});
+    assert.equal(challenge(missing.verdict), 'Bearer realm="switchyard"');
+    assert.deepEqual(missing.reasons, ['jwt:missing']);
     assert.equal(challenge((await run(filter, { headers: { authorization: 'Basic dXNlcjpwYXNz' } })).verdict), 'Bearer realm="switchyard"');
   });
 
-  const forged: [string, () => Promise<string>, RegExp][] = [
-    ['alg none', async () => `${b64url({ alg: 'none', typ: 'JWT' })}.${b64url({ iss: 'https://id.test', aud: 'orders', sub: 'u-1', exp: 4_000_000_000 })}.`, /algorithm is not accepted|malformed|unsupported/],
-    ['a key not in the set', () => sign({ iss: 'https://id.test', aud: 'orders', sub: 'u-1' }, other.privateKey), /signature does not verify/],
-    ['an unknown kid', () => sign({ iss: 'https://id.test', aud: 'orders', sub: 'u-1' }, es.privateKey, 'ES256', 'nope'), /no key matches/],
-    ['an expired token', () => sign({ iss: 'https://id.test', aud: 'orders', sub: 'u-1', exp: Math.floor(Date.now() / 1000) - 120 }, es.privateKey), /has expired/],
-    ['nbf in the future', () => sign({ iss: 'https://id.test', aud: 'orders', sub: 'u-1', nbf: Math.floor(Date.now() / 1000) + 3600 }, es.privateKey), /not valid yet/],
-    ['a wrong audience', () => sign({ iss: 'https://id.test', aud: 'billing', sub: 'u-1' }, es.privateKey), /the aud claim/],
-    ['a wrong issuer', () => sign({ iss: 'https://evil.test', aud: 'orders', sub: 'u-1' }, es.privateKey), /the iss claim/],
-    ['a missing required claim', () => sign({ iss: 'https://id.test', aud: 'orders' }, es.privateKey), /the sub claim/],
-    ['three parts of garbage', async () => 'abc.def.ghi', /malformed/],
-    ['not a JWS at all', async () => 'hello world', /malformed/],
-    ['a huge token', async () => `${'a'.repeat(9000)}.b.c`, /too large/],
-    ['HS256 signed with the public key as secret (key confusion)', () => sign({ iss: 'https://id.test', aud: 'orders', sub: 'u-1' }, new TextEncoder().encode(rsaPem), 'HS256'), /algorithm is not accepted/],
+  const forged: [string, () => Promise<string>, RegExp, RegExp][] = [
+    ['alg none', async () => `${b64url({ alg: 'none', typ: 'JWT' })}.${b64url({ iss: 'https://id.test', aud: 'orders', sub: 'u-1', exp: 4_000_000_000 })}.`, /algorithm is not accepted|malformed|unsupported/, /^jwt:(algorithm|malformed|unsupported)$/],
+    ['a key not in the set', () => sign({ iss: 'https://id.test', aud: 'orders', sub: 'u-1' }, other.privateKey), /signature does not verify/, /^jwt:signature$/],
+    ['an unknown kid', () => sign({ iss: 'https://id.test', aud: 'orders', sub: 'u-1' }, es.privateKey, 'ES256', 'nope'), /no key matches/, /^jwt:no_key$/],
+    ['an expired token', () => sign({ iss: 'https://id.test', aud: 'orders', sub: 'u-1', exp: Math.floor(Date.now() / 1000) - 120 }, es.privateKey), /has expired/, /^jwt:expired$/],
+    ['nbf in the future', () => sign({ iss: 'https://id.test', aud: 'orders', sub: 'u-1', nbf: Math.floor(Date.now() / 1000) + 3600 }, es.privateKey), /not valid yet/, /^jwt:not_yet_valid$/],
+    ['a wrong audience', () => sign({ iss: 'https://id.test', aud: 'billing', sub: 'u-1' }, es.privateKey), /the aud claim/, /^jwt:claims$/],
+    ['a wrong issuer', () => sign({ iss: 'https://evil.test', aud: 'orders', sub: 'u-1' }, es.privateKey), /the iss claim/, /^jwt:claims$/],
+    ['a missing required claim', () => sign({ iss: 'https://id.test', aud: 'orders' }, es.privateKey), /the sub claim/, /^jwt:claims$/],
+    ['three parts of garbage', async () => 'abc.def.ghi', /malformed/, /^jwt:malformed$/],
+    ['not a JWS at all', async () => 'hello world', /malformed/, /^jwt:malformed$/],
+    ['a huge token', async () => `${'a'.repeat(9000)}.b.c`, /too large/, /^jwt:too_large$/],
+    ['HS256 signed with the public key as secret (key confusion)', () => sign({ iss: 'https://id.test', aud: 'orders', sub: 'u-1' }, new TextEncoder().encode(rsaPem), 'HS256'), /algorithm is not accepted/, /^jwt:algorithm$/],
   ];
-  for (const [what, token, description] of forged) {
+  for (const [what, token, description, reason] of forged) {
     it(`refuses ${what} with invalid_token`, async () => {
-      const value = challenge((await run(filter, bearer(await token()))).verdict);
+      const result = await run(filter, bearer(await token()));
+      const value = challenge(result.verdict);
       assert.match(value, /^Bearer realm="switchyard", error="invalid_token", error_description="[^"]+"$/);
       assert.match(value, description);
+      assert.equal(result.reasons.length, 1);
+      assert.match(result.reasons[0], reason);
     });
   }
 

@@ -2,7 +2,8 @@
 // (deny, then allow), the own rules in declared order (the first match decides: block, or allow, which
 // skips the rest), then the enabled built-in sets. `mode: block` answers 403 naming the rule (field
 // x-switchyard-waf-rule); `mode: detect` lets the request through. Either way the rule id is counted
-// (env.stats('waf'): the rule id, and blocked / detected) and stashed on the request for its record.
+// (env.stats('waf'): the rule id, and blocked / detected) and is the request's reason in the access log
+// (`waf:<rule id>`).
 // The request body is not looked at (request filters see the head only).
 import type { MiddlewareSettings } from '../../../config/index.ts';
 import type { FilterContext, FilterEnv, FilterFactory, HttpFilter, RequestVerdict } from '../types.ts';
@@ -64,7 +65,7 @@ function create(settings: WafSettings, env: FilterEnv): HttpFilter {
       const id = judge(waf, ctx);
       if (id === undefined || id === null) return undefined;
       stats.count(id);
-      ctx.stash(filter, id);
+      ctx.setReason(waf.reasons.get(id)!);
       if (!block) {
         stats.count('detected');
         return undefined;

@@ -28,6 +28,8 @@ export interface CompiledWaf {
   readonly agent: readonly BuiltinRule[];
   /** The 403 of each rule id (cidr-deny and cidr-allow included). */
   readonly refusals: ReadonlyMap<string, LocalResponse>;
+  /** The access log reason of each rule id (`waf:<id>`), built once. */
+  readonly reasons: ReadonlyMap<string, string>;
 }
 
 function cidrSet(list: readonly string[]): CidrSet {
@@ -49,7 +51,11 @@ export function compileWaf(settings: WafSettings): CompiledWaf {
   }));
   const enabled = builtinRules.filter((rule) => settings.builtin.includes(rule.set));
   const refusals = new Map<string, LocalResponse>();
-  for (const id of ['cidr-deny', 'cidr-allow', ...own.map((rule) => rule.id), ...enabled.map((rule) => rule.id)]) refusals.set(id, refusal(id));
+  const reasons = new Map<string, string>();
+  for (const id of ['cidr-deny', 'cidr-allow', ...own.map((rule) => rule.id), ...enabled.map((rule) => rule.id)]) {
+    refusals.set(id, refusal(id));
+    reasons.set(id, `waf:${id}`);
+  }
   return {
     deny: settings.deny.length > 0 ? cidrSet(settings.deny) : null,
     allow: settings.allow !== undefined ? cidrSet(settings.allow) : null,
@@ -59,5 +65,6 @@ export function compileWaf(settings: WafSettings): CompiledWaf {
     raw: enabled.filter((rule) => rule.target === 'raw'),
     agent: enabled.filter((rule) => rule.target === 'agent'),
     refusals,
+    reasons,
   };
 }
