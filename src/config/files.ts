@@ -1,13 +1,15 @@
 // Checks of the files a config names, run at load after the schema and cross-checks (so `check`, start and
 // reload refuse the same things): static roots are directories, certificates and keys are readable PEM
-// that belong together, pools' CA files are readable PEM certificates, an existing admin token file is private and long enough, and jemalloc is
+// that belong together, pools' CA files are readable PEM certificates, the jwt filter's key and secret
+// files hold usable keys and forward_auth's CA file certificates, an existing admin token file is private and long enough, and jemalloc is
 // installed when `allocator: jemalloc` asks for it. Start-up and reload
 // only (async I/O, a few files).
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { access, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { ConfigIssue } from './cross-check.ts';
-import { JEMALLOC_PATHS, type Config } from './schema/index.ts';
+import { JEMALLOC_PATHS, type Config, type MiddlewareConfig, type MiddlewareEntry, type MiddlewareSettings } from './schema/index.ts';
+import { readJwtKeys, readJwtSecret } from './jwt-key-files.ts';
 
 /** Shortest admin token accepted (the generated one is 32 random bytes written as 64 hex characters). */
 export const MIN_ADMIN_TOKEN_BYTES = 32;
@@ -92,6 +94,27 @@ async function tokenFileProblem(file: string): Promise<string | undefined> {
   return adminTokenProblem(file, mode, token);
 }
 
+/** The files a filter names (jwt keys and secret, forward_auth's CA), read as the filter will read them. */
+function middlewareFileIssues(entry: MiddlewareEntry, at: (string | number)[], resolve: (file: string) => string): Promise<ConfigIssue | undefined>[] {
+  const issue = (key: string, problem: string | undefined): ConfigIssue | undefined => (problem === undefined ? undefined : { path: [...at, key], message: problem });
+  if (entry.name === 'jwt') {
+    const settings = entry.settings as MiddlewareSettings['jwt'];
+    if (settings.keys_file !== undefined) {
+      const keys = readJwtKeys(resolve(settings.keys_file));
+      return [Promise.resolve(issue('keys_file', typeof keys === 'string' ? keys : undefined))];
+    }
+    if (settings.secret_file !== undefined) {
+      const secret = readJwtSecret(resolve(settings.secret_file));
+      return [Promise.resolve(issue('secret_file', typeof secret === 'string' ? secret : undefined))];
+    }
+  }
+  if (entry.name === 'forward_auth') {
+    const ca = (entry.settings as MiddlewareSettings['forward_auth']).ca_file;
+    if (ca !== undefined) return [caProblem(resolve(ca)).then((problem) => issue('ca_file', problem))];
+  }
+  return [];
+}
+
 export async function fileIssues(config: Config, baseDir: string): Promise<ConfigIssue[]> {
   const checks: Promise<ConfigIssue | undefined>[] = [];
   const resolve = (file: string): string => path.resolve(baseDir, file);
@@ -101,6 +124,9 @@ export async function fileIssues(config: Config, baseDir: string): Promise<Confi
       const root = resolve(route.static.root);
       checks.push(directoryProblem(root).then((problem) => (problem ? { path: ['listeners', index, 'routes', routeIndex, 'static', 'root'], message: `expected a directory to serve, got ${problem}` } : undefined)));
     });
+    const lists: [(string | number)[], MiddlewareConfig | undefined][] = [[['listeners', index, 'middleware'], listener.middleware]];
+    listener.routes?.forEach((route, routeIndex) => lists.push([['listeners', index, 'routes', routeIndex, 'middleware'], route.middleware]));
+    for (const [at, list] of lists) list?.forEach((entry, entryIndex) => checks.push(...middlewareFileIssues(entry, [...at, entryIndex, entry.name], resolve)));
     listener.tls?.certificates.forEach((certificate, certIndex) => {
       const at = ['listeners', index, 'tls', 'certificates', certIndex];
       checks.push(pemPairProblem(resolve(certificate.cert), resolve(certificate.key)).then((problem) => (problem ? { path: [...at, problem.key], message: problem.message } : undefined)));

@@ -6,40 +6,17 @@ import { z } from 'zod';
 import { cacheFilterSchema } from './cache.ts';
 import { compressFilterSchema } from './compress.ts';
 import { duration } from './common.ts';
+import { headerName, headerValue, reservedHeaderNames } from './header-fields.ts';
+import { jwtFilterSchema } from './middleware-jwt.ts';
+import { forwardAuthFilterSchema } from './middleware-forward-auth.ts';
+import { wafFilterSchema } from './middleware-waf.ts';
 
 export * from './cache.ts';
 export * from './compress.ts';
-
-/**
- * Fields a filter may not set, add or remove: the framing and connection fields are the edge's (from the
- * body it parsed and the connection it keeps), and the upstream Host is the route's `upstream_host`.
- */
-export const reservedHeaderNames: ReadonlySet<string> = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'content-length',
-  'upgrade',
-  'te',
-  'trailer',
-  'host',
-  'http2-settings',
-]);
-
-const tokenName = /^[!#$%&'*+\-.^_`|~0-9a-z]+$/;
-
-/** A header name a filter may write: a token, lower-cased, not a reserved field. */
-const headerName = z
-  .string()
-  .transform((name) => name.toLowerCase())
-  .superRefine((name, ctx) => {
-    if (!tokenName.test(name)) ctx.addIssue({ code: 'custom', message: `expected a header name (token characters), got ${JSON.stringify(name)}` });
-    else if (reservedHeaderNames.has(name)) ctx.addIssue({ code: 'custom', message: `expected a header the edge does not own, got ${name} (framing, connection and host fields are the edge's; the upstream Host is the route's upstream_host)` });
-  });
-
-/** A value: no CR, LF or NUL (it would split the head); may hold {placeholders}. */
-const headerValue = z.string().refine((value) => !/[\r\n\0]/.test(value), { message: 'expected a header value without CR, LF or NUL' });
+export { reservedHeaderNames };
+export { jwtAsymmetricAlgorithms, jwtHmacAlgorithms, type JwtAlgorithm } from './middleware-jwt.ts';
+export { wafBuiltinSets, type WafBuiltinSet } from './middleware-waf.ts';
+export { regexHazard } from './regex-safety.ts';
 
 /** The placeholders a `headers` value may hold; anything else in braces is refused at load. */
 export const headerPlaceholders = ['client_ip', 'request_id', 'host', 'method', 'path', 'scheme'] as const;
@@ -96,6 +73,9 @@ export const middlewareSchemas = {
   cache: cacheFilterSchema,
   compress: compressFilterSchema,
   sticky: stickyFilterSchema,
+  jwt: jwtFilterSchema,
+  forward_auth: forwardAuthFilterSchema,
+  waf: wafFilterSchema,
 } as const;
 export type MiddlewareName = keyof typeof middlewareSchemas;
 export const middlewareNames = Object.keys(middlewareSchemas) as MiddlewareName[];

@@ -2,13 +2,26 @@
 // the chain's: declared order, the listener's filters before the route's, the first local answer wins.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { middlewareNames, middlewareSchemas } from '../../config/index.ts';
+import { middlewareNames, middlewareSchemas, type MiddlewareName } from '../../config/index.ts';
 import { builtinFilters, buildChain, FlatWriter, type FilterFactory, type HttpFilter, type ResponseView } from './index.ts';
 import { fakeContext, fakeEnv } from '../../../test/support/filter-kit.ts';
 
 const context = fakeContext({ path: '/api/users', host: 'edge.test:8080', scheme: 'https', headers: { 'x-in': 'in' } });
 const { env } = fakeEnv();
 const view: ResponseView = { status: 200, backend: '127.0.0.1:1', header: () => undefined, fields: () => [] };
+
+/**
+ * Filters that cannot run without settings — what to verify tokens against, which service to ask — and
+ * so refuse `{}` (a filter validating with nothing to check would be a key doing nothing); their smallest
+ * settings, none of which touches a file or the network when the filter is built.
+ */
+const needsSettings: Partial<Record<MiddlewareName, unknown>> = {
+  jwt: { jwks_url: 'http://127.0.0.1:9/jwks.json' },
+  forward_auth: { url: 'http://127.0.0.1:9/auth' },
+};
+
+/** Filters whose empty settings are "no edits". */
+const inertWhenEmpty: ReadonlySet<string> = new Set(['headers']);
 
 for (const [name, factory] of builtinFilters()) {
   describe(`filter ${name} (conformance)`, () => {
@@ -17,15 +30,32 @@ for (const [name, factory] of builtinFilters()) {
       assert.ok((middlewareNames as string[]).includes(name));
     });
 
-    it('builds from its empty settings, and then does nothing', () => {
+    if (name in needsSettings) {
+      it('refuses empty settings, and builds from its smallest ones without I/O', () => {
+        const schema = middlewareSchemas[name as keyof typeof middlewareSchemas];
+        assert.equal(schema.safeParse({}).success, false);
+        const filter = (factory as FilterFactory).create(schema.parse(needsSettings[name as keyof typeof needsSettings]), env);
+        assert.equal(filter.name, name);
+      });
+      return;
+    }
+
+    it('builds from its empty settings; its hooks give verdicts of the contract on a plain request', async () => {
       const settings = middlewareSchemas[name as keyof typeof middlewareSchemas].parse({});
       const filter = (factory as FilterFactory).create(settings, env);
       assert.equal(filter.name, name);
-      assert.equal(filter.onRequest?.(context), undefined);
+      const verdict = await filter.onRequest?.(context);
+      assert.ok(verdict === undefined || (typeof verdict.status === 'number' && Array.isArray(verdict.headers)), `${name}: onRequest gives undefined or a LocalResponse`);
       const fields = ['x-a', '1'];
       filter.onUpstreamRequest?.(context, new FlatWriter(fields));
-      filter.onResponse?.(context, new FlatWriter(fields), view);
-      assert.deepEqual(fields, ['x-a', '1']);
+      const response = filter.onResponse?.(context, new FlatWriter(fields), view);
+      assert.ok(response === undefined || typeof (response as { open?: unknown }).open === 'function' || typeof (response as { status?: unknown }).status === 'number', `${name}: onResponse gives undefined, a BodyTransform or a LocalResponse`);
+      // filters whose empty settings mean "no edits" leave heads alone (the others act by design:
+      // sticky pins, cache labels every response with Cache-Status, compress adds Vary)
+      if (inertWhenEmpty.has(name)) {
+        assert.equal(verdict, undefined);
+        assert.deepEqual(fields, ['x-a', '1']);
+      }
     });
   });
 }

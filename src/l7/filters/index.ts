@@ -7,6 +7,9 @@ import { headersFilter } from './headers.ts';
 import { cacheFilter } from './cache/index.ts';
 import { compressFilter } from './compress/index.ts';
 import { stickyFilter } from './sticky/index.ts';
+import { jwtFilter } from './jwt/index.ts';
+import { forwardAuthFilter } from './forward-auth/index.ts';
+import { wafFilter } from './waf/index.ts';
 import { FilterHost, type FilterHostOptions } from './host.ts';
 
 const builtins = Object.freeze({
@@ -14,6 +17,9 @@ const builtins = Object.freeze({
   cache: cacheFilter,
   compress: compressFilter,
   sticky: stickyFilter,
+  jwt: jwtFilter,
+  forward_auth: forwardAuthFilter,
+  waf: wafFilter,
 } satisfies { [N in MiddlewareName]: FilterFactory<N> });
 
 /** A fresh registry holding the built-in filters (a test may build a FilterHost with another). */

@@ -1,0 +1,78 @@
+// `waf`: request rules at the edge (method, path, query, headers, client address) and a small built-in
+// rule set for common probes. Patterns and CIDRs stay text in the config (it crosses to workers by
+// structured clone); they are checked here and compiled when the filter is built.
+import { z } from 'zod';
+import { cidr } from './common.ts';
+import { regexHazard } from './regex-safety.ts';
+
+export const wafBuiltinSets = ['sqli', 'xss', 'traversal', 'scanners'] as const;
+export type WafBuiltinSet = (typeof wafBuiltinSets)[number];
+
+/** A JavaScript regular expression (case-insensitive when compiled), refused when invalid or prone to catastrophic backtracking. */
+const pattern = z
+  .string()
+  .min(1)
+  .superRefine((source, ctx) => {
+    try {
+      new RegExp(source, 'i');
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: `expected a regular expression, got ${JSON.stringify(source)}: ${(err as Error).message}` });
+      return;
+    }
+    const hazard = regexHazard(source);
+    if (hazard !== undefined) ctx.addIssue({ code: 'custom', message: `expected a pattern without nested or overlapping repetition, got ${JSON.stringify(source)}: ${hazard}` });
+  });
+
+/** An address or CIDR, kept as written (validated here). */
+const cidrText = z.string().superRefine((text, ctx) => {
+  const parsed = cidr.safeParse(text);
+  if (!parsed.success) for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', message: issue.message });
+});
+
+/** A request header to read (any token: rules may look at host or content-type too); lower-cased. */
+const fieldName = z
+  .string()
+  .transform((name) => name.toLowerCase())
+  .refine((name) => /^[!#$%&'*+\-.^_`|~0-9a-z]+$/.test(name), { message: 'expected a header name (token characters)' });
+
+const ruleId = z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,63}$/, { message: 'expected a rule id of lower-case letters, digits, _ . - (at most 64)' });
+
+export const wafRuleSchema = z
+  .strictObject({
+    /** Names the rule in the 403, the metrics and the request's record. */
+    id: ruleId,
+    /** block (403) or allow (the request skips every later rule and the built-in set). */
+    action: z.enum(['block', 'allow']).default('block'),
+    /** Methods the rule applies to (upper case); absent: any. */
+    methods: z.array(z.string().regex(/^[A-Z]+$/, { message: 'expected an upper-case method' })).min(1).optional(),
+    /** Pattern on the path, percent-decoded once. */
+    path: pattern.optional(),
+    /** Pattern on the query (without '?'), percent-decoded once, '+' as space. */
+    query: pattern.optional(),
+    /** Header name → pattern on its first value; a missing header does not match. */
+    headers: z.record(fieldName, pattern).optional(),
+  })
+  .refine((rule) => rule.methods !== undefined || rule.path !== undefined || rule.query !== undefined || rule.headers !== undefined, {
+    message: 'expected at least one of methods, path, query or headers (a rule without a condition would match every request)',
+  });
+
+export const wafFilterSchema = z
+  .strictObject({
+    /** block: a matching request gets 403; detect: it is counted and passes. */
+    mode: z.enum(['block', 'detect']).default('block'),
+    /** Built-in probe rule sets. */
+    builtin: z.array(z.enum(wafBuiltinSets)).default([...wafBuiltinSets]),
+    /** Own rules, checked in order before the built-in set; the first match decides. */
+    rules: z.array(wafRuleSchema).default([]),
+    /** Clients refused (deny wins over allow). */
+    deny: z.array(cidrText).default([]),
+    /** When set, only these clients pass. */
+    allow: z.array(cidrText).optional(),
+  })
+  .superRefine((settings, ctx) => {
+    const seen = new Set<string>();
+    settings.rules.forEach((rule, index) => {
+      if (seen.has(rule.id)) ctx.addIssue({ code: 'custom', path: ['rules', index, 'id'], message: `expected unique rule ids, got ${rule.id} twice` });
+      seen.add(rule.id);
+    });
+  });

@@ -1,0 +1,53 @@
+// Where the jwt filter's verification keys come from: a local file (JWK set, one JWK, or PEM public keys
+// and certificates) read once when the filter is built, a shared HMAC secret, or a JWKS URL fetched lazily
+// by jose's remote key set (cached for jwks_max_age, refetched when a token names an unknown kid, at most
+// once per jwks_cooldown: that refetch is what follows a key rotation). Files are read by the same
+// functions `switchyard check` uses (config/jwt-key-files.ts).
+import { createSecretKey, type KeyObject } from 'node:crypto';
+import path from 'node:path';
+import { createLocalJWKSet, createRemoteJWKSet, customFetch, type JWK, type JWTVerifyGetKey } from 'jose';
+import { Agent, fetch as undiciFetch } from 'undici';
+import { readJwtKeys, readJwtSecret, type MiddlewareSettings } from '../../../config/index.ts';
+import { ConfigError } from '../../../core/index.ts';
+import type { FilterEnv } from '../types.ts';
+
+type JwtSettings = MiddlewareSettings['jwt'];
+
+/**
+ * What jwtVerify is given: a key-set function, or the HMAC secret as a KeyObject (jose turns a KeyObject
+ * into a CryptoKey once and keeps it; raw bytes would be imported again on every verification).
+ */
+export type VerificationKey = JWTVerifyGetKey | KeyObject;
+
+/**
+ * The key source of one filter. A JWKS URL's remote set is one per process and URL (env.shared), so the
+ * routes that name it, and the filter objects built again on reload, share one cache and one fetch.
+ */
+export function verificationKey(settings: JwtSettings, env: FilterEnv): VerificationKey {
+  if (settings.secret_file !== undefined) {
+    const secret = readJwtSecret(path.resolve(env.baseDir, settings.secret_file));
+    if (typeof secret === 'string') throw new ConfigError([`jwt: secret_file: ${secret}`]);
+    return createSecretKey(secret);
+  }
+  if (settings.keys_file !== undefined) {
+    const file = readJwtKeys(path.resolve(env.baseDir, settings.keys_file));
+    if (typeof file === 'string') throw new ConfigError([`jwt: keys_file: ${file}`]);
+    const local = createLocalJWKSet({ keys: file.keys as JWK[] });
+    // PEM keys carry no kid: a token's kid cannot select among them, so only alg (and key type) does
+    return file.pem ? (header) => local({ alg: header.alg }) : local;
+  }
+  const url = settings.jwks_url!;
+  const key = `jwt:jwks:${url}:${settings.jwks_max_age}:${settings.jwks_cooldown}:${settings.jwks_timeout}`;
+  // key fetches go through a dispatcher of the filters' own (closed with the other shared services at
+  // shutdown), not the process-wide one global fetch would use
+  const agent = env.shared('jwt:jwks-agent', () => new Agent({ connections: 4, keepAliveTimeout: 30_000 }));
+  return env.shared(key, () =>
+    createRemoteJWKSet(new URL(url), {
+      cacheMaxAge: settings.jwks_max_age,
+      cooldownDuration: settings.jwks_cooldown,
+      timeoutDuration: settings.jwks_timeout,
+      [customFetch]: (resource, options) =>
+        undiciFetch(resource, { method: options.method, redirect: options.redirect, signal: options.signal, headers: [...options.headers], dispatcher: agent }) as unknown as Promise<Response>,
+    }),
+  );
+}
