@@ -72,6 +72,8 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
   preferredBackend = '';
   /** The access log's `reason` (reasons.ts); '' when none. */
   private reason = '';
+  /** A filter answered for a failed upstream (onUpstreamFailure): the stream ends normally. */
+  private answeredAfterFailure = false;
   requestId = '';
   /** Request body chunks that arrived before the upstream was connected (most requests have none). */
   private pendingBody: Buffer[] | null = null;
@@ -713,8 +715,14 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
 
   /** A request filter's answer: the fields every downstream gets for it (filters/local.ts). */
   private answer(answer: LocalResponse): void {
-    this.status = answer.status;
     if (this.reason === '') this.reason = 'filter';
+    this.sendLocal(answer);
+    this.finishWith(null, 'success');
+  }
+
+  /** A filter's answer on the stream (head and body; finishWith ends it). */
+  private sendLocal(answer: LocalResponse): void {
+    this.status = answer.status;
     const body = typeof answer.body === 'string' ? Buffer.from(answer.body, 'utf8') : answer.body;
     this.downstream.sendHead(answer.status, localResponseFields(answer, this.rt.date.value(), body.length));
     if (this.request.method !== 'HEAD' && body.length > 0) {
@@ -722,11 +730,25 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
       this.downstream.sendData(body);
     }
     this.resStarted = true;
-    this.finishWith(null, 'success');
   }
 
   private fail(status: number, outcome: LeaseOutcome): void {
     if (this.done) return;
+    // no upstream response came: a filter may answer instead (a cache's stale copy); the lease still ends
+    // with the failure's outcome, so passive health counts it
+    const filters = this.filters;
+    if (filters !== null && filters.handlesFailure && !this.resStarted && status >= 502 && status <= 504 && this.pool !== null) {
+      const answer = filters.onUpstreamFailure(this, status);
+      if (answer !== undefined) {
+        if (this.reason === '') this.reason = failureReason(status, outcome);
+        const upstream = this.upstream;
+        this.upstream = null;
+        upstream?.destroy();
+        this.sendLocal(answer);
+        this.answeredAfterFailure = true;
+        return this.finishWith(null, outcome);
+      }
+    }
     this.status = status;
     const error = new EdgeError(status === 504 ? 'SY_ERR_UPSTREAM_TIMEOUT' : status === 503 ? 'SY_ERR_NO_BACKEND' : 'SY_ERR_UPSTREAM', `l7 ${this.rt.name}: ${reasonPhrase(status).toLowerCase()}`, {
       source: 'upstream',
@@ -759,7 +781,7 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     // logged before the codec hears of the end, as the HTTP/1.1 path logs in the turn it answers
     if (this.rt.accessLog) this.logAccess(now);
     if (error !== null) this.out.fail(error);
-    else if (outcome === 'success') this.out.end();
+    else if (outcome === 'success' || this.answeredAfterFailure) this.out.end();
     else this.out.fail(new EdgeError('SY_ERR_UPSTREAM', `l7 ${this.rt.name}: upstream ${outcome}`, { source: 'upstream', status: 502 }));
     if (this.budgetHeld) this.listener.retryBudget(this.pool!.name).release();
     this.listener.requestDone(this.routeName ?? '', this.pool?.name ?? '', this.status, now - this.tStart);
