@@ -3,6 +3,13 @@
 // their config schemas are declared here; src/l7/filters registers one implementation per name (its
 // registry `satisfies` this list, as the balancers do).
 import { z } from 'zod';
+import { rateLimitFilterSchema } from './rate-limit.ts';
+import { corsFilterSchema } from './cors.ts';
+import { basicAuthFilterSchema } from './basic-auth.ts';
+
+export { rateLimitFilterSchema, type RateLimitKey } from './rate-limit.ts';
+export { corsFilterSchema, type CorsOrigin } from './cors.ts';
+export { basicAuthFilterSchema } from './basic-auth.ts';
 
 /**
  * Fields a filter may not set, add or remove: the framing and connection fields are the edge's (from the
@@ -70,6 +77,9 @@ export const headersFilterSchema = z.strictObject({
 /** Every filter the config may name, with the schema of its settings. */
 export const middlewareSchemas = {
   headers: headersFilterSchema,
+  rate_limit: rateLimitFilterSchema,
+  cors: corsFilterSchema,
+  basic_auth: basicAuthFilterSchema,
 } as const;
 export type MiddlewareName = keyof typeof middlewareSchemas;
 export const middlewareNames = Object.keys(middlewareSchemas) as MiddlewareName[];

@@ -4,10 +4,16 @@
 import type { MiddlewareName } from '../../config/index.ts';
 import type { FilterFactory } from './types.ts';
 import { headersFilter } from './headers.ts';
+import { rateLimitFilter } from './rate-limit/index.ts';
+import { corsFilter } from './cors/index.ts';
+import { basicAuthFilter } from './basic-auth/index.ts';
 import { FilterHost, type FilterHostOptions } from './host.ts';
 
 const builtins = Object.freeze({
   headers: headersFilter,
+  rate_limit: rateLimitFilter,
+  cors: corsFilter,
+  basic_auth: basicAuthFilter,
 } satisfies { [N in MiddlewareName]: FilterFactory<N> });
 
 /** A fresh registry holding the built-in filters (a test may build a FilterHost with another). */
@@ -25,4 +31,6 @@ export { FilterHost, type FilterHostOptions, type FilterEventSeries } from './ho
 export { durationBuckets as filterDurationBuckets } from './stats-buckets.ts';
 export { LineWriter, FlatWriter, RecordWriter, withoutField } from './writers.ts';
 export { localResponseFields } from './local.ts';
+// For the supervisor: the primary answers the workers' token leases of `rate_limit` with `store: local`.
+export { LeaseServer, type RateLeaseRequest, type RateLeaseReply } from './rate-limit/index.ts';
 export type { FilterContext, HeaderWriter, HttpFilter, LocalResponse, FilterFactory, FilterEnv, FilterStats, RequestVerdict, ResponseVerdict, ResponseView, BodySink, BodyTransform } from './types.ts';

@@ -1,0 +1,92 @@
+// `basic_auth`: HTTP Basic authentication (RFC 7617) against a users file of bcrypt or scrypt hashes.
+// No or malformed credentials, an unknown user or a wrong password: 401 with
+// WWW-Authenticate: Basic realm="…", charset="UTF-8", and nothing goes upstream. Once verified, the
+// Authorization field is removed from the upstream request unless `forward: true`.
+// Costs: hashing is deliberately slow, so verdicts are cached (cache.ts: 5 minutes for a success, 30 s for
+// a failure, 1024 entries), concurrent checks of the same credentials share one hash, and at most
+// `maxHashing` checks run at once per process — past that a request is answered 429 instead of queueing
+// more CPU work (a rate_limit before basic_auth bounds guessing per client).
+import type { MiddlewareSettings } from '../../../config/index.ts';
+import type { FilterContext, FilterFactory, HeaderWriter, HttpFilter, LocalResponse, RequestVerdict } from '../types.ts';
+import { credentialKey, VerdictCache } from './cache.ts';
+import { parseBasic } from './credentials.ts';
+import { readUsersFile, type PasswordHash } from './users-file.ts';
+import { verifyPassword } from './verify.ts';
+
+export { parseHash, readUsersFile } from './users-file.ts';
+
+const okTtlMs = 5 * 60_000;
+const failTtlMs = 30_000;
+const cacheCapacity = 1024;
+const maxHashing = 8;
+
+/** Checks in flight in this process, shared by every basic_auth filter (env.shared). */
+interface Hashing {
+  inflight: number;
+  pending: Map<string, Promise<boolean>>;
+}
+
+export const basicAuthFilter = {
+  name: 'basic_auth',
+  create(settings: MiddlewareSettings['basic_auth'], env): HttpFilter {
+    const users: ReadonlyMap<string, PasswordHash> = readUsersFile(settings.users_file, env.baseDir);
+    const stats = env.stats('basic_auth');
+    const cache = new VerdictCache(cacheCapacity);
+    const hashing = env.shared<Hashing>('basic_auth:hashing', () => ({ inflight: 0, pending: new Map() }));
+    const challenge: LocalResponse = Object.freeze({
+      status: 401,
+      headers: Object.freeze(['www-authenticate', `Basic realm="${settings.realm}", charset="UTF-8"`, 'cache-control', 'no-store']),
+      body: 'authentication required\n',
+    });
+    const busy: LocalResponse = Object.freeze({
+      status: 429,
+      headers: Object.freeze(['retry-after', '1', 'cache-control', 'no-store']),
+      body: 'too many authentication checks in progress\n',
+    });
+
+    const verdict = (ok: boolean): RequestVerdict => {
+      stats.count(ok ? 'allowed' : 'failed');
+      return ok ? undefined : challenge;
+    };
+
+    const filter: HttpFilter = {
+      name: 'basic_auth',
+      onRequest(ctx: FilterContext) {
+        const header = ctx.header('authorization');
+        const credentials = parseBasic(header);
+        if (credentials === undefined) {
+          stats.count(header === undefined ? 'challenged' : 'malformed');
+          return challenge;
+        }
+        const hash = users.get(credentials.user);
+        if (hash === undefined) return verdict(false);
+        // per filter object: a reload (a possibly changed users file) starts with an empty cache
+        const key = credentialKey(credentials.token);
+        const now = env.now();
+        const cached = cache.get(key, now);
+        if (cached !== undefined) return verdict(cached);
+        let check = hashing.pending.get(key);
+        if (check === undefined) {
+          if (hashing.inflight >= maxHashing) {
+            stats.count('busy');
+            return busy;
+          }
+          hashing.inflight++;
+          check = verifyPassword(credentials.password, hash)
+            .catch(() => false)
+            .finally(() => {
+              hashing.inflight--;
+              hashing.pending.delete(key);
+            });
+          hashing.pending.set(key, check);
+        }
+        return check.then((ok) => {
+          cache.set(key, ok, env.now() + (ok ? okTtlMs : failTtlMs));
+          return verdict(ok);
+        });
+      },
+    };
+    if (!settings.forward) filter.onUpstreamRequest = (_ctx: FilterContext, head: HeaderWriter) => head.remove('authorization');
+    return filter;
+  },
+} satisfies FilterFactory<'basic_auth'>;
