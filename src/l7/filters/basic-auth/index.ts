@@ -19,6 +19,9 @@ const okTtlMs = 5 * 60_000;
 const failTtlMs = 30_000;
 const cacheCapacity = 1024;
 const maxHashing = 8;
+// An unknown user is checked against this (bcrypt, cost 10) so that its 401 takes as long as a wrong
+// password's: the answer's timing does not tell which user names exist.
+const unknownUser: PasswordHash = { kind: 'bcrypt', hash: '$2b$10$sQGvH/JdagUiTJKOWiP6Z.35xEZLydliKHuyzn/x4FJaBHt/Xmqcu' };
 
 /** Checks in flight in this process, shared by every basic_auth filter (env.shared). */
 interface Hashing {
@@ -59,7 +62,6 @@ export const basicAuthFilter = {
           return challenge;
         }
         const hash = users.get(credentials.user);
-        if (hash === undefined) return verdict(false);
         // per filter object: a reload (a possibly changed users file) starts with an empty cache
         const key = credentialKey(credentials.token);
         const now = env.now();
@@ -72,7 +74,8 @@ export const basicAuthFilter = {
             return busy;
           }
           hashing.inflight++;
-          check = verifyPassword(credentials.password, hash)
+          check = verifyPassword(credentials.password, hash ?? unknownUser)
+            .then((ok) => ok && hash !== undefined)
             .catch(() => false)
             .finally(() => {
               hashing.inflight--;

@@ -51,7 +51,8 @@ export class RedisBuckets implements RateStore {
   readonly url: string;
   private readonly client: ScriptClient;
   private readonly warn: (message: string, fields?: Record<string, unknown>) => void;
-  private connecting: Promise<void> | null = null;
+  /** The first connection attempt, awaited by the decisions that arrive while it runs; 'done' after. */
+  private connecting: Promise<void> | 'done' | null = null;
   private healthy = true;
 
   /** No I/O here: the first decision connects. */
@@ -72,10 +73,10 @@ export class RedisBuckets implements RateStore {
   }
 
   async decide(name: string, policy: BucketPolicy): Promise<Take> {
-    if (this.client.status === 'wait') {
+    if (this.connecting !== 'done') {
       this.connecting ??= this.client.connect().then(
-        () => {},
-        () => {},
+        () => void (this.connecting = 'done'),
+        () => void (this.connecting = 'done'),
       );
       await this.connecting;
     }
