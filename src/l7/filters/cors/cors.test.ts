@@ -67,11 +67,12 @@ describe('cors filter', () => {
   });
 
   it('refuses a preflight from another origin, for another method or header: 403 without CORS fields', () => {
-    for (const headers of <Record<string, string>[]>[
+    const cases: Record<string, string>[] = [
       { origin: 'https://evil.test', 'access-control-request-method': 'PUT' },
       { origin: 'https://app.example.test', 'access-control-request-method': 'PATCH' },
       { origin: 'https://app.example.test', 'access-control-request-method': 'PUT', 'access-control-request-headers': 'x-other' },
-    ]) {
+    ];
+    for (const headers of cases) {
       const answer = filter.onRequest!(context('OPTIONS', headers)) as LocalResponse;
       assert.equal(answer.status, 403, JSON.stringify(headers));
       assert.ok(!answer.headers.includes('access-control-allow-origin'));
