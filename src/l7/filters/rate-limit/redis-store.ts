@@ -5,7 +5,8 @@
 // One client per URL per process (env.shared): connected on the first decision, never queueing commands
 // while disconnected (enableOfflineQueue: false) and timing each one out quickly, so an unreachable Redis
 // turns into on_store_error at once instead of requests piling up; ioredis reconnects in the background.
-import { Redis } from 'ioredis';
+// ioredis itself is loaded on that first decision too: a worker without a Redis store never loads it.
+import type { Redis } from 'ioredis';
 import type { BucketPolicy, Take } from './gcra.ts';
 import { StoreError, type RateStore } from './store.ts';
 
@@ -49,7 +50,8 @@ type ScriptClient = Redis & { switchyardRateTake(key: string, interval: number, 
 export class RedisBuckets implements RateStore {
   readonly kind = 'redis';
   readonly url: string;
-  private readonly client: ScriptClient;
+  private client: ScriptClient | null = null;
+  private closed = false;
   private readonly warn: (message: string, fields?: Record<string, unknown>) => void;
   /** The first connection attempt, awaited by the decisions that arrive while it runs; 'done' after. */
   private connecting: Promise<void> | 'done' | null = null;
@@ -59,7 +61,12 @@ export class RedisBuckets implements RateStore {
   constructor(url: string, warn: (message: string, fields?: Record<string, unknown>) => void) {
     this.url = url;
     this.warn = warn;
-    this.client = new Redis(url, {
+  }
+
+  private async connect(): Promise<void> {
+    const { Redis } = await import('ioredis');
+    if (this.closed) return;
+    const client = new Redis(this.url, {
       lazyConnect: true,
       enableOfflineQueue: false,
       commandTimeout: commandTimeoutMs,
@@ -67,14 +74,16 @@ export class RedisBuckets implements RateStore {
       maxRetriesPerRequest: 0,
       retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
     }) as ScriptClient;
-    this.client.defineCommand('switchyardRateTake', { numberOfKeys: 1, lua: script });
+    client.defineCommand('switchyardRateTake', { numberOfKeys: 1, lua: script });
     // failures reach the filter through the rejected command; the event only needs a listener
-    this.client.on('error', () => {});
+    client.on('error', () => {});
+    this.client = client;
+    await client.connect().catch(() => {});
   }
 
   async decide(name: string, policy: BucketPolicy): Promise<Take> {
     if (this.connecting !== 'done') {
-      this.connecting ??= this.client.connect().then(
+      this.connecting ??= this.connect().then(
         () => void (this.connecting = 'done'),
         () => void (this.connecting = 'done'),
       );
@@ -82,6 +91,7 @@ export class RedisBuckets implements RateStore {
     }
     let reply: [number, number, number, number];
     try {
+      if (this.client === null) throw new Error('closed');
       reply = await this.client.switchyardRateTake(redisKeyPrefix + name, policy.interval, policy.tolerance, 1);
     } catch (err) {
       this.transition(false, err);
@@ -100,6 +110,7 @@ export class RedisBuckets implements RateStore {
   }
 
   close(): void {
-    this.client.disconnect();
+    this.closed = true;
+    this.client?.disconnect();
   }
 }
