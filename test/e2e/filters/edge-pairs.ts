@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import type { Defer } from '../../support/cleanup.ts';
 
 export interface Seen {
+  method: string;
   path: string;
   headers: Record<string, string | string[] | undefined>;
 }
@@ -23,13 +24,13 @@ export interface RecordingOrigins {
 export async function recordingOrigins(defer: Defer, extra: Record<string, string> = {}): Promise<RecordingOrigins> {
   const seen: Seen[] = [];
   const h1 = http.createServer((req, res) => {
-    seen.push({ path: req.url ?? '', headers: req.headers });
+    seen.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers });
     res.writeHead(200, { 'content-type': 'text/plain', ...extra });
     res.end('origin');
   });
   const h2 = http2.createServer();
   h2.on('stream', (stream, headers) => {
-    seen.push({ path: String(headers[':path']), headers });
+    seen.push({ method: String(headers[':method']), path: String(headers[':path']), headers });
     stream.respond({ ':status': 200, 'content-type': 'text/plain', ...extra });
     stream.end('origin');
   });
