@@ -5,3 +5,4 @@ export * from './clock.ts';
 export * from './log.ts';
 export * from './http-date.ts';
 export * from './token.ts';
+export { filterDurationBuckets } from './filter-buckets.ts';

@@ -6,12 +6,14 @@
 import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { ListenerConfig, PoolConfig } from '../config/index.ts';
 import { HttpDate, type Clock, type Logger } from '../core/index.ts';
-import { AccessRecord, Router, compileRetryPolicy, cookieValue, normalizePath, upstreamTarget, FlatWriter, localResponseFields, type FilterChain, type FilterContext, type LocalResponse, type RetryPolicy, type ExchangeDownstream, type ExchangeHandle, type ExchangeRequest, type HttpListener, type ProxyAction, type UpstreamPool, type UpstreamPools } from '../l7/index.ts';
+import { AccessRecord, Router, compileRetryPolicy, cookieValue, normalizePath, upstreamTarget, FlatWriter, FilteredDownstream, isPending, localResponseFields, type FilterChain, type LocalResponse, type RequestVerdict, type RetryPolicy, type ExchangeDownstream, type ExchangeHandle, type ExchangeRequest, type HttpListener, type ProxyAction, type UpstreamPool, type UpstreamPools } from '../l7/index.ts';
 import { exchangeStream } from './exchange-adapter.ts';
 import { ForwardedHeaders } from './forwarded.ts';
 import type { StreamCloseListener, StreamContext } from './frontend.ts';
 import { proxyCodecExchange, type CodecExchangeLog } from './upstream/codec-exchange.ts';
 import { isGrpc } from './grpc.ts';
+import { H2FilterContext } from './filter-context.ts';
+import { DeferredHandle } from './deferred-handle.ts';
 import type { H2UpstreamSessions } from './upstream/sessions.ts';
 
 export interface DispatchDeps {
@@ -58,7 +60,7 @@ const answeredHandle: ExchangeHandle = { bodyData: () => undefined, bodyEnd: () 
 
 /** A request filter's answer on the stream, with the fields every downstream gets (l7 filters/local.ts). */
 function answerLocally(downstream: ExchangeDownstream, answer: LocalResponse, method: string, date: HttpDate): number {
-  const body = Buffer.from(answer.body, 'utf8');
+  const body = typeof answer.body === 'string' ? Buffer.from(answer.body, 'utf8') : answer.body;
   downstream.sendHead(answer.status, localResponseFields(answer, date.value(), body.length));
   if (method !== 'HEAD' && body.length > 0) downstream.sendData(body);
   downstream.end();
@@ -83,12 +85,16 @@ export class StreamDispatch {
   private readonly record = new AccessRecord();
   /** The Date of filter-made answers, formatted once per second (core HttpDate, as every edge-made response). */
   private readonly date: HttpDate;
+  /** response_headers.hide: removed from HTTP/2 pools' responses as from every other path's. */
+  private readonly hidden: readonly string[];
   /** Each pool config's `retries:`, compiled once (a reload brings new config objects). */
   private readonly retryPolicies = new WeakMap<PoolConfig, RetryPolicy>();
 
   constructor(listener: ListenerConfig, deps: DispatchDeps) {
     this.listener = listener;
     this.deps = deps;
+    // the codec adds the listener's Strict-Transport-Security itself (deps.responseHeaders): an upstream's goes
+    this.hidden = deps.responseHeaders?.['strict-transport-security'] !== undefined ? [...listener.response_headers.hide, 'strict-transport-security'] : listener.response_headers.hide;
     const routes = listener.routes ?? [];
     const anyH2 = routes.some((route) => route.pool !== undefined && h2Protocols.has(deps.pools.get(route.pool)?.poolConfig?.protocol ?? 'http1'));
     this.router = anyH2 ? new Router(routes, listener.middleware, deps.http.filterSetup()) : null;
@@ -175,8 +181,8 @@ export class StreamDispatch {
   }
 
   private proxyExchange(request: ExchangeRequest, downstream: ExchangeDownstream, encrypted: boolean, localPort: number, route: H2Route, header: (name: string) => string | undefined): ExchangeHandle {
-    const { clock, http } = this.deps;
-    const { pool, config, action, path, target } = route;
+    const { http } = this.deps;
+    const { path, target } = route;
     const started = http.now();
     const view: IncomingHttpHeaders = { ':authority': request.authority };
     const fields = request.headers;
@@ -198,32 +204,63 @@ export class StreamDispatch {
     for (const name in extra) upstreamFields.push(name, extra[name]);
     upstreamFields.push('traceparent', `00-${trace.traceId}-${trace.spanId}-${trace.flags}`);
     const filters = route.filters;
-    let context: FilterContext | null = null;
-    if (filters !== null) {
-      context = {
-        method: request.method,
-        path,
-        host: request.authority,
-        scheme,
-        clientAddress: this.forwarded.client(view, request.peerAddress),
-        requestId: logged.requestId,
-        header,
-      };
-      const answer = filters.onRequest(context);
-      if (answer !== undefined) {
-        const bytesOut = answerLocally(downstream, answer, request.method, this.date);
-        this.logProxied(started, logged, route, { status: answer.status, grpcStatus: undefined, bytesIn: 0, bytesOut, backend: '', attempts: 0, tried: noTries, tConnected: 0, tFirstByte: 0 });
-        return answeredHandle;
+    if (filters === null) return this.toUpstream(request, downstream, route, upstreamFields, header, view, null, started, logged);
+    const context = new H2FilterContext({ method: request.method, path, target, host: request.authority, scheme, clientAddress: this.forwarded.client(view, request.peerAddress), requestId: logged.requestId, routeName: route.name, header });
+    const answered = (answer: LocalResponse): void => {
+      const bytesOut = answerLocally(downstream, answer, request.method, this.date);
+      this.logProxied(started, logged, route, { status: answer.status, grpcStatus: undefined, bytesIn: 0, bytesOut, backend: '', attempts: 0, tried: noTries, tConnected: 0, tFirstByte: 0 });
+    };
+    const verdict = filters.onRequest(context);
+    if (verdict === undefined) return this.toUpstream(request, downstream, route, upstreamFields, header, view, context, started, logged);
+    if (!isPending(verdict)) {
+      answered(verdict);
+      return answeredHandle;
+    }
+    // an async filter: the stream waits (body held back by flow control), bounded by upstream_response
+    const deferred = new DeferredHandle();
+    downstream.pauseBody();
+    const waitMs = route.action.responseTimeout >= 0 ? route.action.responseTimeout : this.listener.timeouts.upstream_response;
+    const timer = setTimeout(() => settle(undefined, true), waitMs);
+    const settle = (answer: RequestVerdict, timedOut: boolean, failure?: unknown): void => {
+      clearTimeout(timer);
+      if (deferred.aborted || settled) return;
+      settled = true;
+      if (failure !== undefined) {
+        this.deps.http.filterFailed(route.name, failure);
+        return answered({ status: 500, headers: [], body: '500 internal server error\n' });
       }
-      if (filters.editsUpstream) filters.onUpstreamRequest(context, new FlatWriter(upstreamFields));
+      if (timedOut) return answered({ status: 503, headers: [], body: '503 service unavailable\n' });
+      if (answer !== undefined) return answered(answer);
+      downstream.resumeBody();
+      deferred.attach(this.toUpstream(request, downstream, route, upstreamFields, header, view, context, started, logged));
+    };
+    let settled = false;
+    (verdict as Promise<RequestVerdict>).then(
+      (answer) => settle(answer, false),
+      (err: unknown) => settle(undefined, false, err ?? new Error('request filter failed')),
+    );
+    return deferred;
+  }
+
+  /** After the request filters: the upstream filters on the head, then the HTTP/2 upstream core. */
+  private toUpstream(request: ExchangeRequest, downstream: ExchangeDownstream, route: H2Route, upstreamFields: string[], header: (name: string) => string | undefined, view: IncomingHttpHeaders, context: H2FilterContext | null, started: number, logged: LoggedRequest): ExchangeHandle {
+    const { clock } = this.deps;
+    const { pool, config, action, path, target } = route;
+    const filters = route.filters;
+    const upstream: { handle?: ExchangeHandle } = {};
+    if (filters !== null && context !== null && filters.editsUpstream) filters.onUpstreamRequest(context, new FlatWriter(upstreamFields));
+    // response_headers.hide, then the response filters (a filter may set a hidden name again)
+    const responseFilters = filters !== null && context !== null && filters.editsResponse ? filters : null;
+    if (responseFilters !== null || this.hidden.length > 0) {
+      downstream = new FilteredDownstream(downstream, responseFilters, context, { method: request.method, date: () => this.date.value(), backend: () => upstream.handle?.backend ?? '', hidden: this.hidden });
     }
     const grpc = isGrpc(header('content-type'));
-    return proxyCodecExchange(downstream, {
+    const handle = proxyCodecExchange(downstream, {
       pool,
       sessions: this.deps.sessions(pool.name, config),
       request: { ...request, path: upstreamTarget(action, target, path), headers: upstreamFields },
       upstreamHost: action.upstreamHost,
-      balance: { clientAddress: request.peerAddress, path, header, cookie: (name) => cookieOf(view, name) },
+      balance: { clientAddress: request.peerAddress, path, header, cookie: (name) => cookieOf(view, name), preferredBackend: context?.preferredBackend ?? '' },
       retry: this.retryPolicyOf(config),
       budget: this.deps.http.retryBudget(pool.name),
       retryClock: this.deps.http,
@@ -231,8 +268,9 @@ export class StreamDispatch {
       grpc,
       clock,
       onDone: (log) => this.logProxied(started, logged, route, log),
-      onResponseHead: filters !== null && filters.editsResponse ? (head) => filters.onResponse(context!, new FlatWriter(head)) : undefined,
     });
+    upstream.handle = handle;
+    return handle;
   }
 
   /**

@@ -116,7 +116,6 @@ export class H2Listener {
       logger: this.deps.logger,
       clock: this.deps.clock,
       responseHeaders: this.responseHeaders(),
-      filters: this.deps.filters,
     });
   }
 

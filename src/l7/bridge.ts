@@ -24,7 +24,7 @@ import { edgeServerTiming } from './edge-timing.ts';
 import { bridgeTrace, bridgeRequestHead, firstValue, joinedValues, type BridgeTrace } from './bridge-head.ts';
 import { NO_RETRY, R_CONNECT_ERROR, R_RESET, R_TIMEOUT, retryEnabled, type RetryPolicy } from './retry-policy.ts';
 import { RequestBuffer, type BufferOwner } from './request-buffer.ts';
-import { FlatWriter, localResponseFields, type FilterChain, type FilterContext, type LocalResponse } from './filters/index.ts';
+import { FilteredDownstream, FilterSlots, isPending, localResponseFields, type FilterChain, type FilterContext, type HttpFilter, type LocalResponse, type RequestVerdict } from './filters/index.ts';
 import { cookieValue } from './parse/cookie.ts';
 
 const RESPONSE_DROP = (1 << H_CONNECTION) | (1 << H_HOP) | (1 << H_UPGRADE) | (1 << H_TRANSFER_ENCODING) | (1 << H_HIDDEN);
@@ -39,7 +39,10 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
   private readonly listener: HttpListenerImpl;
   private readonly rt: ListenerRuntime;
   private readonly request: ExchangeRequest;
+  /** The codec's stream: local answers go here. */
   private readonly downstream: ExchangeDownstream;
+  /** Where the upstream's response goes: the downstream, through the route's response filters when it has some. */
+  private out: ExchangeDownstream;
   /** The normalised path (parse/path.ts) and target (path + query) that route and go upstream. */
   readonly path: string;
   private readonly target: string;
@@ -52,9 +55,14 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
   private upstream: UpstreamConnection | null = null;
   /** Set while a `static` route streams a file. */
   private staticFiles: StaticBridge | null = null;
-  private routeName: string | undefined;
+  routeName = '';
   /** The route's filters (router.ts); null when it has none. */
   private filters: FilterChain | null = null;
+  /** An async request filter is deciding: body chunks wait in pendingBody, nothing goes upstream. */
+  private filtersPending = false;
+  private filterSlots: FilterSlots | null = null;
+  /** A backend a filter asked for (sticky): BalanceInput.preferredBackend. */
+  preferredBackend = '';
   requestId = '';
   /** Request body chunks that arrived before the upstream was connected (most requests have none). */
   private pendingBody: Buffer[] | null = null;
@@ -103,6 +111,7 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     this.rt = rt;
     this.request = request;
     this.downstream = downstream;
+    this.out = downstream;
     const q = request.path.indexOf('?');
     const rawPath = q < 0 ? request.path : request.path.slice(0, q);
     const normal = rawPath === '*' ? rawPath : normalizePath(rawPath);
@@ -129,6 +138,20 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     return this.request.scheme;
   }
 
+  get query(): string {
+    const q = this.target.indexOf('?');
+    return q < 0 ? '' : this.target.slice(q + 1);
+  }
+  stash(filter: HttpFilter, value: unknown): void {
+    (this.filterSlots ??= new FilterSlots()).set(filter, value);
+  }
+  stashed(filter: HttpFilter): unknown {
+    return this.filterSlots?.get(filter);
+  }
+  preferBackend(id: string): void {
+    this.preferredBackend = id;
+  }
+
   cookie(name: string): string | undefined {
     const h = this.request.headers;
     for (let i = 0; i < h.length; i += 2) {
@@ -145,7 +168,7 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     const hostname = hostnameOf(req.authority);
     if (this.badPath) return this.local(400, [], '400 bad request\n');
     const route = rt.router.match(req.method, hostname, this.path, this);
-    this.routeName = route?.name;
+    this.routeName = route?.name ?? '';
     if (route === null) return this.local(404, [], '404 not found\n');
     const action = route.action;
     if (action.kind === 'redirect') {
@@ -162,9 +185,65 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     if (rt.requestIdName !== '') this.requestId = this.header(rt.requestIdName) ?? this.listener.nextRequestId();
     this.trace = bridgeTrace(req.headers, this.listener.traceIds, this.listener.traceToken);
     // "request filters": one may answer here instead of the upstream
-    this.filters = route.filters;
-    const answer = this.filters?.onRequest(this);
-    if (answer !== undefined) return this.answer(answer);
+    const filters = route.filters;
+    this.filters = filters;
+    if (filters !== null) {
+      if (filters.editsResponse) {
+        this.out = new FilteredDownstream(this.downstream, filters, this, {
+          method: req.method,
+          date: () => rt.date.value(),
+          backend: () => this.lease?.backend.id ?? '',
+          replaced: (status) => {
+            this.status = status;
+          },
+        });
+      }
+      const answer = filters.onRequest(this);
+      if (answer !== undefined) {
+        if (!isPending(answer)) return this.answer(answer);
+        return this.waitForFilters(answer);
+      }
+    }
+    this.proceed();
+  }
+
+  /**
+   * An async request filter is deciding: the codec stops delivering the body (what already came waits in
+   * pendingBody), bounded by upstream_response; a filter that hangs gets a 503.
+   */
+  private waitForFilters(verdict: Promise<RequestVerdict>): void {
+    this.filtersPending = true;
+    this.downstream.pauseBody();
+    this.arm(this.responseTimeout());
+    verdict.then(
+      (answer) => {
+        if (this.done || !this.filtersPending) return;
+        this.filtersPending = false;
+        this.deadline = 0;
+        this.downstream.resumeBody();
+        try {
+          if (answer !== undefined) this.answer(answer);
+          else this.proceed();
+        } catch (err) {
+          this.listener.internalError(null, err);
+          this.fail(502, 'cancelled');
+        }
+      },
+      (err: unknown) => {
+        if (this.done || !this.filtersPending) return;
+        this.filtersPending = false;
+        this.listener.filterFailed(this.routeName, err);
+        this.fail(500, 'cancelled');
+      },
+    );
+  }
+
+  /** After the request filters let the request through: the body's rules, then "pick upstream". */
+  private proceed(): void {
+    const rt = this.rt;
+    const req = this.request;
+    const pool = this.pool!;
+    const action = this.action!;
     this.retry = rt.settingsFor(pool).retry ?? NO_RETRY;
     if (this.retry.attempts > 0) this.listener.retryBudget(pool.name).request(this.tStart);
     if (!this.bodyEnded) {
@@ -174,6 +253,10 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
         // the body is read whole (and its length checked) before an upstream is picked
         this.buffering = true;
         this.reqBody = new RequestBuffer(action.bufferingMemoryMax ?? rt.bufferingMemoryMax, this.listener.spill, this);
+        // what arrived while request filters decided
+        const early = this.pendingBody;
+        this.pendingBody = null;
+        if (early !== null) for (const chunk of early) this.reqBody.add(chunk, 0, chunk.length);
         this.armBody();
         return;
       }
@@ -299,6 +382,10 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
   timedOut(): void {
     this.deadline = 0;
     if (this.done) return;
+    if (this.filtersPending) {
+      this.filtersPending = false;
+      return this.fail(503, 'cancelled');
+    }
     // the body did not arrive in time (per read, or body_total): 408, and an upstream that got part of it is closed
     if (this.buffering || (this.headSent && !this.bodyEnded && !this.resStarted)) return this.refuse(408);
     // no connection came free within connection_queue.timeout
@@ -396,6 +483,7 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     this.bodyEnded = true;
     // less DATA than content-length: the upstream must not wait for bytes that never come
     if (this.request.contentLength > 0 && this.bodyBytes !== this.request.contentLength) return this.refuse(400);
+    if (this.filtersPending) return;
     if (this.buffering) return this.reqBody!.complete();
     if (this.headSent && this.upstream !== null) {
       this.endBody();
@@ -477,10 +565,7 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     }
     const trace = this.trace!;
     if (trace.debug) headers.push('server-timing', this.edgeTiming(), 'traceresponse', `00-${trace.traceId}-${trace.spanId}-${trace.flags}`);
-    // "response filters"
-    const filters = this.filters;
-    if (filters !== null && filters.editsResponse) filters.onResponse(this, new FlatWriter(headers));
-    this.downstream.sendHead(res.status, headers);
+    this.out.sendHead(res.status, headers);
     this.arm(this.rt.idleTimeout);
     if (this.resKind === BODY_NONE) this.finishWith(null, 'success');
   }
@@ -512,7 +597,7 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     // copied: buf is the shared read buffer; one Buffer, not a view and then its copy
     const chunk = Buffer.allocUnsafe(e - s);
     buf.copy(chunk, 0, s, e);
-    if (!this.downstream.sendData(chunk)) this.upstream?.socket.pause();
+    if (!this.out.sendData(chunk)) this.upstream?.socket.pause();
   }
 
   private body(buf: Buffer, s: number, e: number): void {
@@ -570,7 +655,7 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
   /** A request filter's answer: the fields every downstream gets for it (filters/local.ts). */
   private answer(answer: LocalResponse): void {
     this.status = answer.status;
-    const body = Buffer.from(answer.body, 'utf8');
+    const body = typeof answer.body === 'string' ? Buffer.from(answer.body, 'utf8') : answer.body;
     this.downstream.sendHead(answer.status, localResponseFields(answer, this.rt.date.value(), body.length));
     if (this.request.method !== 'HEAD' && body.length > 0) {
       this.bytesOut += body.length;
@@ -612,9 +697,9 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     if (outcome === 'cancelled' && error === null && this.status === 0) this.status = 499;
     // logged before the codec hears of the end, as the HTTP/1.1 path logs in the turn it answers
     if (this.rt.accessLog) this.logAccess(now);
-    if (error !== null) this.downstream.fail(error);
-    else if (outcome === 'success') this.downstream.end();
-    else this.downstream.fail(new EdgeError('SY_ERR_UPSTREAM', `l7 ${this.rt.name}: upstream ${outcome}`, { source: 'upstream', status: 502 }));
+    if (error !== null) this.out.fail(error);
+    else if (outcome === 'success') this.out.end();
+    else this.out.fail(new EdgeError('SY_ERR_UPSTREAM', `l7 ${this.rt.name}: upstream ${outcome}`, { source: 'upstream', status: 502 }));
     if (this.budgetHeld) this.listener.retryBudget(this.pool!.name).release();
     this.listener.requestDone(this.routeName ?? '', this.pool?.name ?? '', this.status, now - this.tStart);
   }

@@ -16,6 +16,7 @@ import { ChunkWriter } from './chunk-writer.ts';
 
 /** Bytes of pipelined requests buffered while a response is in progress, before reading pauses. */
 const PIPELINE_BUFFER = 64 * 1024;
+const EMPTY = Buffer.alloc(0);
 
 export class HttpConnection {
   readonly listener: HttpListenerImpl;
@@ -238,6 +239,33 @@ export class HttpConnection {
     }
     if (this.paused) this.resumeReading();
     if (!this.parsing && this.pending !== null) this.process(this.pending, this.pStart, this.pEnd, true);
+  }
+
+  /**
+   * An exchange that waited before consuming anything after its head (an async request filter) goes on:
+   * `proceed` gets the bytes kept since (its body's first bytes, a pipelined request) exactly as start()
+   * would have, and returns how many were its body (-1 when the connection closed). Reading resumes
+   * first: the exchange pauses it again if it must (connecting, backpressure).
+   */
+  resumeExchange(exchange: ProxyExchange, proceed: (buf: Buffer, s: number, e: number) => number): void {
+    if (this.exchange !== exchange || this.closed) return;
+    this.resumeReading();
+    const kept = this.pending;
+    const s = kept === null ? 0 : this.pStart;
+    const e = kept === null ? 0 : this.pEnd;
+    this.parsing = true;
+    const used = proceed(kept ?? EMPTY, s, e);
+    this.parsing = false;
+    if (used < 0 || this.closed) return;
+    if (this.pending === kept && kept !== null) {
+      if (used >= e) {
+        this.pending = null;
+        this.pStart = this.pEnd = 0;
+      } else this.pStart = used;
+      this.scanFrom = this.pStart;
+    }
+    // the exchange may have ended at once (a filter's answer): the next pipelined request starts now
+    if (this.exchange === null && this.pending !== null) this.process(this.pending, this.pStart, this.pEnd, true);
   }
 
   /** Whether the response being written must carry Connection: close. */

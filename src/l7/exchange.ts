@@ -18,7 +18,7 @@ import type { HttpListenerImpl } from './listener.ts';
 import { relayResponseHead, relayResponseBody } from './response-relay.ts';
 import { upstreamRequestHead, clientBehindProxies, requestIdFor } from './upstream-head.ts';
 import { answerLocalRoute, answerLocalError, answerError, answerFilter } from './local-answers.ts';
-import type { FilterContext } from './filters/index.ts';
+import { FilterSlots, isPending, type BodySink, type FilterContext, type HttpFilter, type RequestVerdict } from './filters/index.ts';
 import { onUpstreamEnd, onUpstreamClosed, onDeadline, upstreamFailed } from './upstream-failure.ts';
 import { P_ROUTING, P_CONNECTING, P_WAITING, P_RESPONDING, P_TUNNEL, P_DONE, copyOf } from './phases.ts';
 import { NO_RETRY, REPLAY_LIMIT, R_TIMEOUT, type RetryPolicy } from './retry-policy.ts';
@@ -46,7 +46,7 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
   reqDone: boolean;
   private reqRemaining: number;
   /** Body bytes read but not yet written to the current try's upstream. */
-  stash: Buffer[] | null = null;
+  heldBody: Buffer[] | null = null;
   /** request_buffering: the body being read whole before an upstream is picked, then sent from here on every try. */
   body: RequestBuffer | null = null;
   /** The body is still being buffered (no upstream picked yet). */
@@ -111,6 +111,16 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
   downstreamEnded = false;
   /** Set when the pool speaks HTTP/2 and deps.foreignUpstream took the request (foreign-relay.ts). */
   foreign: ForeignRelay | null = null;
+  /** An async request filter is deciding: nothing after the head is consumed until it settles. */
+  filtersPending = false;
+  /** FilterContext.stash values; null until a filter stashes one. */
+  private filterSlots: FilterSlots | null = null;
+  /** A backend a filter asked for (sticky): BalanceInput.preferredBackend. */
+  preferredBackend = '';
+  /** A response filter's body transform: the upstream's body (payload, framing decoded) goes in here. */
+  bodySink: (BodySink & { abort?(): void }) | null = null;
+  /** The transform was told the body ended (its output may still be flushing). */
+  bodySinkEnded = false;
 
   constructor(conn: HttpConnection, rt: ListenerRuntime, head: RequestHead, tStart: number, tArrived: number, now: number) {
     this.conn = conn;
@@ -146,6 +156,23 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
   get scheme(): 'http' | 'https' {
     return this.rt.scheme;
   }
+  get query(): string {
+    const target = this.head.target;
+    const q = target.indexOf('?');
+    return q < 0 ? '' : target.slice(q + 1);
+  }
+  get routeName(): string {
+    return this.route?.name ?? '';
+  }
+  stash(filter: HttpFilter, value: unknown): void {
+    (this.filterSlots ??= new FilterSlots()).set(filter, value);
+  }
+  stashed(filter: HttpFilter): unknown {
+    return this.filterSlots?.get(filter);
+  }
+  preferBackend(id: string): void {
+    this.preferredBackend = id;
+  }
 
 
   /**
@@ -173,8 +200,53 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
     const filters = route.filters;
     if (filters !== null) {
       const answer = filters.onRequest(this);
-      if (answer !== undefined) return answerFilter(this, answer, bs);
+      if (answer !== undefined) {
+        if (!isPending(answer)) return answerFilter(this, answer, bs);
+        this.waitForFilters(answer);
+        return bs;
+      }
     }
+    return this.proceed(buf, bs, be);
+  }
+
+  /**
+   * An async request filter is deciding: the connection stops reading and keeps every byte after the head
+   * (body, or a pipelined request) until it settles, so nothing reaches an upstream before the verdict.
+   * The wait is bounded by upstream_response (route, else listener): a filter that hangs gets a 503.
+   */
+  private waitForFilters(verdict: Promise<RequestVerdict>): void {
+    this.filtersPending = true;
+    this.conn.pauseReading();
+    this.conn.setDeadline(this.action!.responseTimeout >= 0 ? this.action!.responseTimeout : this.rt.responseTimeout);
+    verdict.then(
+      (answer) => this.filtersSettled(answer),
+      (err: unknown) => this.filtersFailed(err),
+    );
+  }
+
+  private filtersSettled(answer: RequestVerdict): void {
+    if (this.phase === P_DONE || !this.filtersPending) return;
+    this.filtersPending = false;
+    try {
+      this.conn.resumeExchange(this, answer !== undefined ? (_buf: Buffer, bs: number) => answerFilter(this, answer, bs) : (buf: Buffer, bs: number, be: number) => this.proceed(buf, bs, be));
+    } catch (err) {
+      this.conn.listener.internalError(this.conn, err);
+    }
+  }
+
+  private filtersFailed(err: unknown): void {
+    if (this.phase === P_DONE || !this.filtersPending) return;
+    this.filtersPending = false;
+    this.conn.listener.filterFailed(this.route?.name ?? '', err);
+    answerError(this, 500, 'cancelled');
+  }
+
+  /** After the request filters let the request through: to the upstream (buf[bs, be) as in start()). */
+  private proceed(buf: Buffer, bs: number, be: number): number {
+    const head = this.head;
+    const rt = this.rt;
+    const pool = this.pool!;
+    const action = this.action!;
     if (this.conn.listener.foreignUpstream !== undefined && !head.upgrade && isForeignPool(pool)) {
       const used = new ForeignRelay(this).start(pool, buf, bs, be);
       if (used !== false) return used;
@@ -347,7 +419,7 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
 
   private stashBody(buf: Buffer, s: number, e: number): void {
     const chunk = copyOf(buf, s, e);
-    (this.stash ??= []).push(chunk);
+    (this.heldBody ??= []).push(chunk);
     keepCopy(this, chunk);
   }
 
@@ -380,6 +452,8 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
 
   /** Later request body bytes from the downstream connection. Same contract as start(). */
   requestBody(buf: Buffer, s: number, e: number): number {
+    // a read that was under way when the filters' wait paused the socket: kept by the connection
+    if (this.filtersPending) return s;
     if (this.foreign !== null) return this.foreign.requestBody(buf, s, e);
     if (this.buffering) return this.bufferBody(buf, s, e);
     const end = this.frameBody(buf, s, e);
@@ -419,9 +493,9 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
     const socket = this.upstream!.socket;
     let ok = socket.write(out);
     if (body !== null && single === null) ok = body.writeTo(socket);
-    if (this.stash !== null) {
-      for (const chunk of this.stash) ok = socket.write(chunk);
-      this.stash = null;
+    if (this.heldBody !== null) {
+      for (const chunk of this.heldBody) ok = socket.write(chunk);
+      this.heldBody = null;
     }
     if (!ok) this.conn.pauseReading();
     this.conn.deadline = this.reqDone ? now + this.tryTimeout() : this.bodyReadDeadline(now);
@@ -475,8 +549,25 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
   /** ChunkSink: decoded payload for an HTTP/1.0 client. */
   chunkData(buf: Buffer, start: number, end: number): void {
     if (end <= start) return;
+    if (this.bodySink !== null) {
+      this.bodySink.write(copyOf(buf, start, end));
+      return;
+    }
     this.bytesOut += end - start;
     if (!this.conn.writeRange(buf, start, end)) this.upstream?.socket.pause();
+  }
+
+  /**
+   * The upstream's body is all read. With a body transform the end goes through it, and the response
+   * completes when the transform has written its last bytes (DownstreamBodySink.end).
+   */
+  upstreamBodyDone(): void {
+    this.resDone = true;
+    const sink = this.bodySink;
+    if (sink === null) return this.responseComplete();
+    if (this.bodySinkEnded) return;
+    this.bodySinkEnded = true;
+    sink.end();
   }
 
   responseComplete(): void {
@@ -529,6 +620,10 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
 
   /** Deadline passed (the connection's sweep calls this). */
   timedOut(): void {
+    if (this.filtersPending) {
+      this.filtersPending = false;
+      return answerError(this, 503, 'cancelled');
+    }
     if (this.foreign !== null) return this.foreign.timedOut();
     // the body did not arrive in time (per read or body_total): nothing went upstream
     if (this.buffering) return upstreamFailed(this, 408, 'cancelled');
@@ -570,6 +665,11 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
     if (this.phase === P_DONE) return;
     const wasTunnel = this.phase === P_TUNNEL;
     this.phase = P_DONE;
+    // a transformed body cut before its end: the transform drops what it holds (a cache stores nothing)
+    if (this.bodySink !== null && !this.bodySinkEnded) {
+      this.bodySinkEnded = true;
+      this.bodySink.abort?.();
+    }
     if (this.staticStream !== null) {
       this.staticStream.destroy();
       this.staticStream = null;

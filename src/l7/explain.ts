@@ -74,8 +74,8 @@ export function explainRequest(query: ExplainQuery, context: ExplainContext): Ex
     return result;
   }
   // the filters are built only to name them: building does no I/O (a filter connects on first use)
-  const host = builtinFilterHost();
-  const router = new Router(listener.routes, listener.middleware, { registry: host.registry, env: host.env(process.cwd(), process.cwd()) });
+  const filterHost = builtinFilterHost();
+  const router = new Router(listener.routes, listener.middleware, { registry: filterHost.registry, env: filterHost.env(process.cwd(), process.cwd()) });
   const headerSource = { header: readHeader };
   for (const verdict of router.explain(method, host, path, headerSource)) {
     result.routes.push({ route: verdict.route.name, index: verdict.route.index, verdict: verdict.reason });

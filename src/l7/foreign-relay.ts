@@ -16,7 +16,7 @@ import { answerError } from './local-answers.ts';
 import { CONTINUE_100 } from './local-response.ts';
 import { reasonPhrase } from './reason.ts';
 import { P_DONE, P_RESPONDING, P_ROUTING, P_WAITING } from './phases.ts';
-import { FlatWriter } from './filters/index.ts';
+import { FilteredDownstream, FlatWriter } from './filters/index.ts';
 import { NO_RETRY } from './retry-policy.ts';
 
 const HTTP2_PROTOCOLS: ReadonlySet<string> = new Set(['h2c', 'h2', 'grpc']);
@@ -69,6 +69,8 @@ export class ForeignRelay implements ExchangeDownstream, ChunkSink {
   private noBody = false;
   private trailers = false;
   private reqRemaining: number;
+  /** The response goes through the route's response filters first (FilteredDownstream). */
+  private filtered = false;
 
   constructor(ex: ProxyExchange) {
     this.ex = ex;
@@ -95,7 +97,13 @@ export class ForeignRelay implements ExchangeDownstream, ChunkSink {
     // the upstream may answer at once (no backend): the exchange is in its waiting state before the call
     ex.foreign = this;
     ex.phase = P_WAITING;
-    const handle = conn.listener.foreignUpstream!(pool, request, this, {
+    // response filters run in a wrapper: it removes the hidden fields before them (a filter may set one again)
+    const filters = ex.route!.filters;
+    this.filtered = filters !== null && filters.editsResponse;
+    const downstream: ExchangeDownstream = this.filtered
+      ? new FilteredDownstream(this, filters!, ex, { method: head.method, date: () => ex.rt.date.value(), backend: () => this.tries?.backend ?? '', hidden: ex.rt.hidden })
+      : this;
+    const handle = conn.listener.foreignUpstream!(pool, request, downstream, {
       upstreamHost: ex.action!.upstreamHost,
       balance: ex,
       retry: ex.rt.settingsFor(pool).retry ?? NO_RETRY,
@@ -174,15 +182,8 @@ export class ForeignRelay implements ExchangeDownstream, ChunkSink {
     ex.status = status;
     ex.phase = P_RESPONDING;
     ex.tFirstByte = ex.conn.listener.now();
-    let hidden = ex.rt.hidden;
-    const filters = ex.route!.filters;
-    if (filters !== null && filters.editsResponse) {
-      // hidden first, then the filters: a filter may set a hidden name, as on the HTTP/1.1 upstream path
-      const writer = new FlatWriter(headers);
-      for (const name of hidden) writer.remove(name);
-      filters.onResponse(ex, writer);
-      hidden = [];
-    }
+    // filtered: the wrapper removed the hidden fields before the filters ran
+    const hidden = this.filtered ? [] : ex.rt.hidden;
     this.noBody = ex.head.method === 'HEAD' || status === 204 || status === 304;
     let length = -1;
     for (let i = 0; i < headers.length; i += 2) if (headers[i].toLowerCase() === 'content-length') length = Number(headers[i + 1]);

@@ -48,7 +48,7 @@ export { upstreamTarget, type ProxyAction } from './router/actions.ts';
 export { TrustedProxies, clientFromChain, normalizePeer } from './forwarded.ts';
 // For src/h2: streams proxied to HTTP/2 pools are routed on, and forward, the path HTTP/1.1 would.
 export { normalizePath } from './parse/path.ts';
-export { FlatWriter, RecordWriter, localResponseFields, builtinFilters, type FilterChain, type FilterRegistry, type FilterContext, type HeaderWriter, type HttpFilter, type LocalResponse, type FilterFactory } from './filters/index.ts';
+export { FlatWriter, RecordWriter, localResponseFields, builtinFilters, builtinFilterHost, FilterHost, FilterSlots, FilteredDownstream, isPending, type FilterChain, type FilterRegistry, type FilterContext, type HeaderWriter, type HttpFilter, type LocalResponse, type FilterFactory, type FilterEnv, type FilterStats, type FilterEventSeries, type RequestVerdict, type ResponseVerdict, type ResponseView, type BodySink, type BodyTransform } from './filters/index.ts';
 export { cookieValue } from './parse/cookie.ts';
 // For src/diag: a traceparent read by the one W3C parser.
 export { parseTraceparent } from './trace-context.ts';

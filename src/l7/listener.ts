@@ -301,6 +301,14 @@ export class HttpListenerImpl implements HttpListener {
     }
   }
 
+  /**
+   * A request filter threw or its promise rejected (a bug or an unexpected store failure: filters answer
+   * expected failures themselves): the request gets a 500, and the error is logged with the route.
+   */
+  filterFailed(route: string, err: unknown): void {
+    this.logger.error({ listener: this.config.name, route, err: messageOf(err), stack: err instanceof Error ? err.stack : undefined }, 'l7: request filter failed');
+  }
+
   watchDeadline(exchange: DeadlineWatched): void {
     this.deadlines.add(exchange);
   }

@@ -34,7 +34,7 @@ export function answerLocalRoute(ex: ProxyExchange, action: RedirectAction | Res
 export function answerFilter(ex: ProxyExchange, answer: LocalResponse, bs: number): number {
   const head = ex.head;
   ex.closeAfter ||= head.bodyKind !== BODY_NONE;
-  const body = Buffer.from(answer.body, 'utf8');
+  const body = typeof answer.body === 'string' ? Buffer.from(answer.body, 'utf8') : answer.body;
   const fields = localResponseFields(answer, ex.rt.date.value(), body.length);
   return answerLocal(ex, answer.status, fieldsResponse(answer.status, fields, ex.rt.connectionLines(ex.willClose(), ex.keepAliveHeader()), head.method === 'HEAD' ? null : body), bs);
 }

@@ -3,7 +3,7 @@
 // chunked passed through or de-chunked for HTTP/1.0, or until close) with backpressure. Functions over
 // the exchange's state rather than methods, to keep exchange.ts about the request side.
 import type { ProxyExchange } from './exchange.ts';
-import { BODY_NONE, BODY_LENGTH, BODY_CHUNKED, H_UPGRADE, H_TRANSFER_ENCODING } from './parse/request-head.ts';
+import { BODY_NONE, BODY_LENGTH, BODY_CHUNKED, H_UPGRADE, H_TRANSFER_ENCODING, H_CONTENT_LENGTH } from './parse/request-head.ts';
 import { BODY_UNTIL_CLOSE, parseResponseHead } from './parse/response-head.ts';
 import { findHeadEnd } from './parse/chars.ts';
 import { buildDownstreamHead, RESPONSE_ALWAYS_DROP, bit } from './rewrite.ts';
@@ -11,7 +11,9 @@ import { CONTINUE_100 } from './local-response.ts';
 import { P_RESPONDING, P_TUNNEL, copyOf } from './phases.ts';
 import { edgeTimingLines } from './edge-timing.ts';
 import { upstreamFailed } from './upstream-failure.ts';
-import { LineWriter } from './filters/index.ts';
+import { LineWriter, withoutField, isLocal, localResponseFields, type LocalResponse, type BodyTransform } from './filters/index.ts';
+import { fieldsResponse } from './local-response.ts';
+import { H1ResponseView, DownstreamBodySink } from './response-filters.ts';
 
 const MAX_RESPONSE_HEAD = 64 * 1024;
 
@@ -114,17 +116,43 @@ function onResponseHead(ex: ProxyExchange, buf: Buffer | null, s: number, e: num
   // an answer before the whole body (e.g. 417 instead of 100): the client may never send the rest,
   // so this connection cannot carry another request
   if (!ex.reqDone) ex.closeAfter = true;
-  const close = ex.willClose();
-  let extra = ex.rt.connectionLines(close, ex.keepAliveHeader());
-  if (ex.debugTrace) extra += edgeTimingLines(ex);
-  // "response filters"
+  // "response filters": they edit the head (their lines are added after the edge's below, and a name they
+  // remove or set is struck from the edge's lines too), may transform the body or replace the response
   let dropNames: string[] | null = null;
+  let filterLines = '';
+  let framing = '';
   const filters = ex.route!.filters;
   if (filters !== null && filters.editsResponse) {
-    const writer = new LineWriter(extra);
-    filters.onResponse(ex, writer);
-    extra = writer.lines;
+    const writer = new LineWriter('');
+    const verdict = filters.onResponse(ex, writer, new H1ResponseView(res, ex.lease?.backend.id ?? ''));
+    if (verdict !== undefined && isLocal(verdict)) {
+      replaceResponse(ex, verdict, res.bodyKind === BODY_NONE);
+      return true;
+    }
+    filterLines = writer.lines;
     dropNames = writer.dropped;
+    if (verdict !== undefined) {
+      if (res.bodyKind !== BODY_NONE) {
+        drop |= bit(H_TRANSFER_ENCODING);
+        if (!verdict.keepsLength) drop |= bit(H_CONTENT_LENGTH);
+        framing = transformFraming(ex, verdict, res.bodyKind);
+      }
+      ex.bodySink = verdict.open(new DownstreamBodySink(ex, framing !== ''));
+    }
+  }
+  const close = ex.willClose();
+  let extra = ex.rt.connectionLines(close, ex.keepAliveHeader()) + framing;
+  if (ex.debugTrace) extra += edgeTimingLines(ex);
+  if (dropNames !== null) for (const name of dropNames) extra = withoutField(extra, name);
+  extra += filterLines;
+  if (ex.bodySink !== null) {
+    const out = buildDownstreamHead(res, drop, extra, null, 0, 0, dropNames);
+    ex.bytesOut += out.length;
+    if (!ex.conn.write(out) && ex.upstream !== null) ex.upstream.socket.pause();
+    ex.conn.setDeadline(ex.rt.idleTimeout);
+    if (res.bodyKind === BODY_NONE) ex.upstreamBodyDone();
+    else if (buf !== null && s < e) relayResponseBody(ex, buf, s, e);
+    return true;
   }
   let end = s;
   if (buf !== null && !ex.dechunk) end = frameResponse(ex, buf, s, e);
@@ -142,6 +170,36 @@ function onResponseHead(ex: ProxyExchange, buf: Buffer | null, s: number, e: num
   if (end < e) ex.upstreamReusable = false; // bytes after the response: never reuse that socket
   if (ex.resDone) ex.responseComplete();
   return true;
+}
+
+/**
+ * How a transformed body is framed downstream: the upstream's chunked framing is always decoded (the
+ * transform sees payload); a kept Content-Length stays; otherwise chunked to an HTTP/1.1 client (returns
+ * the Transfer-Encoding line to add) or until close to an HTTP/1.0 one.
+ */
+function transformFraming(ex: ProxyExchange, transform: BodyTransform, bodyKind: number): string {
+  if (bodyKind === BODY_CHUNKED) ex.dechunk = true;
+  if (transform.keepsLength && bodyKind === BODY_LENGTH) return '';
+  if (ex.head.minor === 1) return 'transfer-encoding: chunked\r\n';
+  ex.closeAfter = true;
+  return '';
+}
+
+/**
+ * A response filter replaced the upstream's response (a cache's stored 200 for its revalidation's 304, a
+ * stale answer for a 5xx): the local answer goes downstream instead, and the upstream connection is kept
+ * only when its response had no body left to read.
+ */
+function replaceResponse(ex: ProxyExchange, answer: LocalResponse, bodiless: boolean): void {
+  if (!bodiless) ex.upstreamReusable = false;
+  const body = typeof answer.body === 'string' ? Buffer.from(answer.body, 'utf8') : answer.body;
+  const fields = localResponseFields(answer, ex.rt.date.value(), body.length);
+  ex.status = answer.status;
+  const out = fieldsResponse(answer.status, fields, ex.rt.connectionLines(ex.willClose(), ex.keepAliveHeader()), ex.head.method === 'HEAD' ? null : body);
+  ex.bytesOut += out.length;
+  ex.conn.write(out);
+  ex.conn.setDeadline(ex.rt.idleTimeout);
+  ex.responseComplete();
 }
 
 /** Advances response framing over buf[s, e); returns where this response's bytes end, -1 on error. */
@@ -175,12 +233,16 @@ export function relayResponseBody(ex: ProxyExchange, buf: Buffer, s: number, e: 
   const end = frameResponse(ex, buf, s, e);
   if (end < 0) return;
   if (!ex.dechunk && end > s) {
-    ex.bytesOut += end - s;
-    if (!ex.conn.writeRange(buf, s, end)) ex.upstream!.socket.pause();
+    // a body transform keeps what it is given (a cache entry, zlib's input): it gets a copy of the read buffer's bytes
+    if (ex.bodySink !== null) ex.bodySink.write(copyOf(buf, s, end));
+    else {
+      ex.bytesOut += end - s;
+      if (!ex.conn.writeRange(buf, s, end)) ex.upstream!.socket.pause();
+    }
   }
   ex.conn.setDeadline(ex.rt.idleTimeout);
   if (end < e) ex.upstreamReusable = false;
-  if (ex.resDone) ex.responseComplete();
+  if (ex.resDone) ex.upstreamBodyDone();
 }
 
 function startTunnel(ex: ProxyExchange, buf: Buffer | null, s: number, e: number): void {

@@ -73,7 +73,7 @@ function dropUpstream(ex: ProxyExchange): void {
   ex.upstream = null;
   old?.destroy();
   if (ex.headSent) {
-    ex.stash = ex.replay === null ? null : ex.replay.slice();
+    ex.heldBody = ex.replay === null ? null : ex.replay.slice();
     ex.headSent = false;
   }
   ex.resAcc = null;

@@ -7,7 +7,7 @@ import type { Socket } from 'node:net';
 import type { RetryBudget, RetryPolicy } from './retry-policy.ts';
 import type { AccessRecord } from './access-log.ts';
 import type { BridgeTrace } from './bridge-head.ts';
-import type { FilterHost } from './filters/index.ts';
+import type { FilterEnv, FilterHost, FilterRegistry } from './filters/index.ts';
 import type { UpstreamTlsClient } from '../tls/upstream-client.ts';
 
 /**
@@ -133,6 +133,10 @@ export interface HttpListenerStatus {
 export interface HttpListener extends Component, HasStatus<HttpListenerStatus> {
   /** The bound address (after start(); resolves port 0). */
   address(): { host: string; port: number };
+  /** The registry and env that routes of this listener build their filters with (the HTTP/2 dispatch's router too). */
+  filterSetup(): { registry: FilterRegistry; env: FilterEnv };
+  /** A request filter failed (threw, or its promise rejected): logged with the route; the request gets a 500. */
+  filterFailed(route: string, err: unknown): void;
   /** Reload: new connections and requests use the new routes and pools; in-flight ones keep theirs. */
   updateConfig(listener: ListenerConfig, pools: UpstreamPools, upstreamSettings?: ReadonlyMap<string, UpstreamSettings>): void;
   /**

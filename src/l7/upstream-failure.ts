@@ -23,8 +23,10 @@ export function onUpstreamEnd(ex: ProxyExchange): void {
     return;
   }
   ex.upstreamReusable = false;
+  // the body was all read and a body transform is still flushing it downstream: nothing is lost
+  if (ex.phase === P_RESPONDING && ex.resDone) return;
   if (ex.phase === P_RESPONDING && ex.resKind === BODY_UNTIL_CLOSE) {
-    ex.responseComplete();
+    ex.upstreamBodyDone();
     return;
   }
   if (ex.phase === P_WAITING) {
@@ -48,8 +50,10 @@ export function onUpstreamClosed(ex: ProxyExchange, connected: boolean): void {
     upstreamFailed(ex, 502, 'connect_error');
     return;
   }
+  // the body was all read (a transform may still be flushing it), or it ran until this close
+  if (ex.phase === P_RESPONDING && ex.resDone) return;
   if (ex.phase === P_RESPONDING && ex.resKind === BODY_UNTIL_CLOSE && ex.upstreamEnded) {
-    ex.responseComplete();
+    ex.upstreamBodyDone();
     return;
   }
   if (ex.phase === P_WAITING && retryAfterReset(ex)) return;

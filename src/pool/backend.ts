@@ -1,6 +1,7 @@
 // PoolBackend: one upstream address and the runtime state the pool keeps for it. The state is split into
 // independent flags (health from active checks, ejection from passive checks, draining from admin/config/
 // reload) so that one source never overwrites another; `state` is derived from them.
+import { createHash } from 'node:crypto';
 import type { Backend, BackendState, BackendStatus } from './types.ts';
 
 /** Slow start begins at this fraction of the configured weight and climbs linearly to 1. */
@@ -13,8 +14,18 @@ export function backendId(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
+/**
+ * An opaque, stable name of a backend for clients to carry (the `sticky` filter's cookie): the same in every
+ * worker and across restarts, and it does not reveal the backend's address.
+ */
+export function stickyKey(id: string): string {
+  return createHash('sha256').update(id).digest('base64url').slice(0, 16);
+}
+
 export class PoolBackend implements Backend {
   readonly id: string;
+  /** stickyKey(id), computed once. */
+  readonly stickyKey: string;
   readonly host: string;
   readonly port: number;
   weight: number;
@@ -44,6 +55,7 @@ export class PoolBackend implements Backend {
 
   constructor(host: string, port: number, weight: number) {
     this.id = backendId(host, port);
+    this.stickyKey = stickyKey(this.id);
     this.host = host;
     this.port = port;
     this.weight = weight;

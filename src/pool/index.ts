@@ -2,6 +2,6 @@
 export type * from './types.ts';
 export { Pool, type PoolDeps } from './pool.ts';
 export { PoolRegistry, buildPools, type BuildPoolsOptions } from './registry.ts';
-export { backendId, slowStartFloor } from './backend.ts';
+export { backendId, slowStartFloor, stickyKey } from './backend.ts';
 export { isFailure, ejectionTime } from './passive.ts';
 export { builtinBalancers, hashString, keyReader } from './balancers/index.ts';

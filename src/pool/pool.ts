@@ -79,12 +79,25 @@ export class Pool implements HasStatus<PoolStatus>, LeaseOwner {
     const filter = this.filter;
     filter.now = this.clock.now();
     filter.tried = tried;
-    const chosen = this.balancer.pick(input, filter) as PoolBackend | undefined;
+    const preferred = input.preferredBackend;
+    let chosen: PoolBackend | undefined;
+    if (preferred !== undefined && preferred !== '') {
+      const pinned = this.byId.get(preferred) ?? this.bySticky(preferred);
+      if (pinned !== undefined && filter.usable(pinned)) chosen = pinned;
+    }
+    chosen ??= this.balancer.pick(input, filter) as PoolBackend | undefined;
     filter.tried = undefined;
     if (chosen === undefined) return undefined;
     chosen.inflight++;
     this.balancer.onTake?.(chosen);
     return new PoolLease(this, chosen);
+  }
+
+  /** The member whose stickyKey is `key` (a pool holds a handful of backends: a scan, no index to keep). */
+  private bySticky(key: string): PoolBackend | undefined {
+    const members = this.members;
+    for (let i = 0; i < members.length; i++) if (members[i].stickyKey === key) return members[i];
+    return undefined;
   }
 
   /**

@@ -26,6 +26,11 @@ export interface BalanceInput {
   path: string;
   header(name: string): string | undefined;
   cookie(name: string): string | undefined;
+  /**
+   * A backend a filter asked for (sticky sessions), by id or by its stickyKey: leased when it is usable,
+   * else the policy picks. Absent or '' for most requests.
+   */
+  readonly preferredBackend?: string;
 }
 
 /** How a leased request ended: feeds least_conn counts, passive health (outlier ejection) and retries. */

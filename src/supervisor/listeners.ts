@@ -47,6 +47,23 @@ const importers: Readonly<Record<ComponentName, () => Promise<unknown>>> = {
 
 export class ListenerFactories {
   private readonly components: Components = {};
+  /** The process's filter host (src/l7 filters): one for every HTTP listener and reload; made with src/l7. */
+  private filterHost: L7.FilterHost | undefined;
+
+  /** The filter host HTTP listeners build their middleware with (src/l7 is loaded by then). */
+  filters(logger: ListenerDeps['logger']): L7.FilterHost {
+    return (this.filterHost ??= this.components.l7!.builtinFilterHost({ warn: (message, fields) => logger.warn(fields ?? {}, message) }));
+  }
+
+  /** The filters' counters (empty before any HTTP listener). */
+  filterStats(): L7.FilterEventSeries[] {
+    return this.filterHost?.snapshot() ?? [];
+  }
+
+  /** Closes what the filters share (store clients) at shutdown. */
+  async close(): Promise<void> {
+    await this.filterHost?.close();
+  }
 
   /** Imports the components a config needs; TrafficPlane.apply awaits it before building any listener. */
   async load(config: Config): Promise<void> {
@@ -61,7 +78,8 @@ export class ListenerFactories {
   /** The factory of a protocol this build serves, undefined for one it does not; load() has run for the config. */
   get(protocol: Protocol): ListenerFactory | undefined {
     const kind = kinds[protocol];
-    return kind === undefined ? undefined : (listener, deps) => kind.create(this.components, listener, deps);
+    if (kind === undefined) return undefined;
+    return (listener, deps) => kind.create(this.components, listener, kind.needs.includes('l7') ? { ...deps, filters: this.filters(deps.logger) } : deps);
   }
 }
 
@@ -79,6 +97,7 @@ function http1Listener(components: Components, listener: ListenerConfig, deps: L
     baseDir: deps.baseDir,
     dataDir: deps.dataDir,
     traceToken: deps.traceToken,
+    filters: deps.filters,
     onRequestDone: deps.onRequestDone,
     spans: deps.spans,
     foreignUpstream: (pool, request, downstream, target) => {

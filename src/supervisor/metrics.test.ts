@@ -13,6 +13,7 @@ function plane(pid: number, counters: RequestCounters, state: string, inflight: 
     listeners: { tunnel: { pool: 'app', accepted: 2, connect_failures: 1, no_backend: 0, bytes_in: 10, bytes_out: 20, filter: { refused_max_connections: 1, refused_access: 0, proxy_header_errors: 0 } } },
     rss: 50 * 2 ** 20,
     cpuSeconds: 1.5,
+    filters: [],
   };
 }
 

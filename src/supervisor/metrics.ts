@@ -8,6 +8,7 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { DnsStatus } from '../dns/index.ts';
 import type { HealthCheckStatus } from '../health/index.ts';
 import { durationBuckets, type RequestSeries, type TrafficMetrics } from './request-counters.ts';
+import { filterDurationBuckets } from '../core/index.ts';
 
 /** What the primary itself contributes to a scrape. */
 export interface PrimaryMetrics {
@@ -125,6 +126,33 @@ export class Metrics {
     });
     this.defineListenerSeries();
     this.defineComponentSeries();
+    this.defineFilterSeries();
+  }
+
+  /** Middleware filters (src/l7 filters): events and decision times, summed over workers. */
+  private defineFilterSeries(): void {
+    const planes = (): TrafficMetrics[] => this.planes;
+    this.series('counter', 'switchyard_filter_events_total', 'Middleware filter events by filter and event (e.g. rate_limit limited, cache hit)', ['filter', 'event'], function* () {
+      for (const plane of planes()) for (const series of plane.filters ?? []) if (series.count > 0) yield [{ filter: series.filter, event: series.event }, series.count];
+    });
+    this.histogram('switchyard_filter_duration_seconds', 'Time a middleware filter took to decide, by filter and event (e.g. rate_limit store round trips)', () => {
+      const merged = new Map<string, { filter: string; event: string; buckets: number[]; sum: number }>();
+      for (const plane of this.planes) {
+        for (const series of plane.filters ?? []) {
+          if (series.buckets.length === 0) continue;
+          const key = `${series.filter}\0${series.event}`;
+          const into = merged.get(key);
+          if (into === undefined) merged.set(key, { filter: series.filter, event: series.event, buckets: series.buckets.slice(), sum: series.sum });
+          else {
+            series.buckets.forEach((count, index) => (into.buckets[index] += count));
+            into.sum += series.sum;
+          }
+        }
+      }
+      const values: MetricValue[] = [];
+      for (const series of merged.values()) values.push(...histogramValues('switchyard_filter_duration_seconds', filterDurationBuckets, series.buckets, series.sum, { filter: series.filter, event: series.event }));
+      return values;
+    });
   }
 
   get contentType(): string {

@@ -2,6 +2,7 @@
 // load prom-client (~20 MB per process); the primary asks for a snapshot at scrape time and turns the sum
 // over workers into Prometheus series (metrics.ts).
 import type { PoolStatus } from '../pool/index.ts';
+import type { FilterEventSeries } from '../l7/index.ts';
 
 export interface RequestRecord {
   listener: string;
@@ -70,10 +71,12 @@ export interface TrafficMetrics {
   rss: number;
   /** CPU time (user + system) of the process, seconds. */
   cpuSeconds: number;
+  /** The middleware filters' counters and timings (src/l7 filters). */
+  filters: FilterEventSeries[];
 }
 
-export function trafficMetrics(counters: RequestCounters, plane: { status(): { listeners: Record<string, unknown>; pools: PoolStatus[] } } | undefined): TrafficMetrics {
+export function trafficMetrics(counters: RequestCounters, plane: { status(): { listeners: Record<string, unknown>; pools: PoolStatus[]; filters?: FilterEventSeries[] } } | undefined): TrafficMetrics {
   const cpu = process.cpuUsage();
   const status = plane?.status();
-  return { pid: process.pid, requests: counters.snapshot(), pools: status?.pools ?? [], listeners: status?.listeners ?? {}, rss: process.memoryUsage.rss(), cpuSeconds: (cpu.user + cpu.system) / 1e6 };
+  return { pid: process.pid, requests: counters.snapshot(), pools: status?.pools ?? [], listeners: status?.listeners ?? {}, rss: process.memoryUsage.rss(), cpuSeconds: (cpu.user + cpu.system) / 1e6, filters: status?.filters ?? [] };
 }

@@ -11,6 +11,7 @@ import type { TrafficListener } from './listener-factory.ts';
 import type { ListenerFactories } from './listeners.ts';
 import type { RequestRecord } from './request-counters.ts';
 import { SpanExporter, type TelemetryStatus } from '../telemetry/index.ts';
+import type { FilterEventSeries } from '../l7/index.ts';
 
 export interface TrafficPlaneDeps {
   logger: Logger;
@@ -135,11 +136,11 @@ export class TrafficPlane {
     return result;
   }
 
-  status(): { listeners: Record<string, unknown>; pools: PoolStatus[]; telemetry?: TelemetryStatus } {
+  status(): { listeners: Record<string, unknown>; pools: PoolStatus[]; filters: FilterEventSeries[]; telemetry?: TelemetryStatus } {
     const listeners: Record<string, unknown> = {};
     for (const [name, running] of this.listeners) listeners[name] = running.listener.status();
     const telemetry = this.spans.status();
-    return { listeners, pools: this.pools?.status() ?? [], ...(telemetry === undefined ? {} : { telemetry }) };
+    return { listeners, pools: this.pools?.status() ?? [], filters: this.deps.factories.filterStats(), ...(telemetry === undefined ? {} : { telemetry }) };
   }
 
   async drain(deadline: number): Promise<void> {
@@ -151,6 +152,7 @@ export class TrafficPlane {
     this.listeners.clear();
     this.spans.stop();
     await Promise.all(listeners.map((running) => running.listener.stop()));
+    await this.deps.factories.close();
     if (!this.deps.pools) this.pools?.close();
   }
 }

@@ -3,6 +3,7 @@
 // their config schemas are declared here; src/l7/filters registers one implementation per name (its
 // registry `satisfies` this list, as the balancers do).
 import { z } from 'zod';
+import { duration } from './common.ts';
 import { rateLimitFilterSchema } from './rate-limit.ts';
 import { corsFilterSchema } from './cors.ts';
 import { basicAuthFilterSchema } from './basic-auth.ts';
@@ -74,12 +75,30 @@ export const headersFilterSchema = z.strictObject({
   response: headerEditsSchema.optional(),
 });
 
+const cookieName = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/**
+ * `sticky`: the edge pins a client to the backend that first answered it with a cookie (an opaque key of
+ * the backend, not its address); an unusable pinned backend (unhealthy, ejected, draining, removed) is
+ * replaced by the pool's pick and the cookie re-pinned.
+ */
+export const stickyFilterSchema = z.strictObject({
+  cookie: z.string().regex(cookieName, 'expected a cookie name (token characters)').default('sy_backend'),
+  /** Cookie lifetime; absent: a session cookie. */
+  max_age: duration.optional(),
+  path: z.string().regex(/^\/[^;\s]*$/, 'expected a path starting with / without ; or spaces').default('/'),
+  /** Secure attribute: `auto` sets it on https listeners. */
+  secure: z.union([z.boolean(), z.literal('auto')]).default('auto'),
+  same_site: z.enum(['Lax', 'Strict', 'None']).default('Lax'),
+});
+
 /** Every filter the config may name, with the schema of its settings. */
 export const middlewareSchemas = {
   headers: headersFilterSchema,
   rate_limit: rateLimitFilterSchema,
   cors: corsFilterSchema,
   basic_auth: basicAuthFilterSchema,
+  sticky: stickyFilterSchema,
 } as const;
 export type MiddlewareName = keyof typeof middlewareSchemas;
 export const middlewareNames = Object.keys(middlewareSchemas) as MiddlewareName[];

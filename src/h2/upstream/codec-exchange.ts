@@ -41,8 +41,6 @@ export interface CodecExchangeOptions {
   grpc: boolean;
   clock: Clock;
   onDone(log: CodecExchangeLog): void;
-  /** The route's "response filters" on the response head's fields (flat, lower-case names). */
-  onResponseHead?(headers: string[]): void;
 }
 
 /** Sits between the codec's stream and H2ExchangeProxy: sees the response go by, owns the timer. */
@@ -60,6 +58,11 @@ class CodecExchange implements ExchangeDownstream, ExchangeHandle {
   constructor(downstream: ExchangeDownstream, options: CodecExchangeOptions) {
     this.downstream = downstream;
     this.options = options;
+  }
+
+  /** The backend of the current (or last) try, '' before one was picked (response filters read it). */
+  get backend(): string {
+    return this.proxy?.backend ?? '';
   }
 
   start(): void {
@@ -120,7 +123,6 @@ class CodecExchange implements ExchangeDownstream, ExchangeHandle {
     this.status = status;
     if (!this.options.grpc) this.clearTimer();
     this.grpcStatus = headerOf(headers, 'grpc-status');
-    this.options.onResponseHead?.(headers);
     this.downstream.sendHead(status, headers);
   }
 

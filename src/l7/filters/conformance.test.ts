@@ -3,17 +3,12 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { middlewareNames, middlewareSchemas } from '../../config/index.ts';
-import { builtinFilters, buildChain, FlatWriter, type FilterContext, type FilterFactory, type HttpFilter } from './index.ts';
+import { builtinFilters, buildChain, FlatWriter, type FilterFactory, type HttpFilter, type ResponseView } from './index.ts';
+import { fakeContext, fakeEnv } from '../../../test/support/filter-kit.ts';
 
-const context: FilterContext = {
-  method: 'GET',
-  path: '/api/users',
-  host: 'edge.test:8080',
-  scheme: 'https',
-  clientAddress: '192.0.2.7',
-  requestId: 'rid-1',
-  header: (name) => (name === 'x-in' ? 'in' : undefined),
-};
+const context = fakeContext({ path: '/api/users', host: 'edge.test:8080', scheme: 'https', headers: { 'x-in': 'in' } });
+const { env } = fakeEnv();
+const view: ResponseView = { status: 200, backend: '127.0.0.1:1', header: () => undefined, fields: () => [] };
 
 for (const [name, factory] of builtinFilters()) {
   describe(`filter ${name} (conformance)`, () => {
@@ -24,12 +19,12 @@ for (const [name, factory] of builtinFilters()) {
 
     it('builds from its empty settings, and then does nothing', () => {
       const settings = middlewareSchemas[name as keyof typeof middlewareSchemas].parse({});
-      const filter = (factory as FilterFactory).create(settings);
+      const filter = (factory as FilterFactory).create(settings, env);
       assert.equal(filter.name, name);
       assert.equal(filter.onRequest?.(context), undefined);
       const fields = ['x-a', '1'];
       filter.onUpstreamRequest?.(context, new FlatWriter(fields));
-      filter.onResponse?.(context, new FlatWriter(fields));
+      filter.onResponse?.(context, new FlatWriter(fields), view);
       assert.deepEqual(fields, ['x-a', '1']);
     });
   });
@@ -57,6 +52,7 @@ function probe(name: string, calls: string[], answer?: number): FilterFactory {
       onResponse: (_ctx, head) => {
         calls.push(`${name}.response`);
         head.set('x-last', name);
+        return undefined;
       },
     }),
   };
@@ -65,26 +61,26 @@ function probe(name: string, calls: string[], answer?: number): FilterFactory {
 /** A registry whose one name builds the given probes in turn, so one chain can hold several. */
 function sequence(factories: FilterFactory[]): Map<string, FilterFactory> {
   let built = 0;
-  return new Map([['headers', { name: 'headers', create: (settings) => factories[built++].create(settings) } as FilterFactory]]);
+  return new Map([['headers', { name: 'headers', create: (settings, filterEnv) => factories[built++].create(settings, filterEnv) } as FilterFactory]]);
 }
 
 describe('filter chain', () => {
   const entry = { name: 'headers' as const, settings: {} };
 
   it('is null without middleware', () => {
-    assert.equal(buildChain(builtinFilters(), undefined, undefined), null);
-    assert.equal(buildChain(builtinFilters(), [], []), null);
+    assert.equal(buildChain(builtinFilters(), env, undefined, undefined), null);
+    assert.equal(buildChain(builtinFilters(), env, [], []), null);
   });
 
   it('runs the listener filters, then the route filters, in declared order on every phase', () => {
     const calls: string[] = [];
-    const chain = buildChain(sequence([probe('listener', calls), probe('route', calls)]), [entry], [entry])!;
+    const chain = buildChain(sequence([probe('listener', calls), probe('route', calls)]), env, [entry], [entry])!;
     assert.deepEqual(chain.names, ['listener', 'route']);
     assert.equal(chain.onRequest(context), undefined);
     const up = ['x-trail', 'client'];
     chain.onUpstreamRequest(context, new FlatWriter(up));
     const down: string[] = [];
-    chain.onResponse(context, new FlatWriter(down));
+    chain.onResponse(context, new FlatWriter(down), view);
     assert.deepEqual(up, ['x-trail', 'client', 'x-trail', 'listener', 'x-trail', 'route']);
     assert.deepEqual(down, ['x-last', 'route']);
     assert.deepEqual(calls, ['listener.request', 'route.request', 'listener.upstream', 'route.upstream', 'listener.response', 'route.response']);
@@ -92,13 +88,13 @@ describe('filter chain', () => {
 
   it('short-circuits: the first filter that answers wins and the later ones do not run', () => {
     const calls: string[] = [];
-    const chain = buildChain(sequence([probe('first', calls), probe('second', calls, 403), probe('third', calls, 500)]), [entry], [entry, entry])!;
+    const chain = buildChain(sequence([probe('first', calls), probe('second', calls, 403), probe('third', calls, 500)]), env, [entry], [entry, entry])!;
     const answer = chain.onRequest(context);
     assert.deepEqual(answer, { status: 403, headers: ['x-by', 'second'], body: 'second says no\n' });
     assert.deepEqual(calls, ['first.request', 'second.request']);
   });
 
   it('refuses a name the registry lacks, listing the known ones', () => {
-    assert.throws(() => buildChain(new Map(), [entry], undefined), /l7 filters: no filter registered as headers \(known: \)/);
+    assert.throws(() => buildChain(new Map(), env, [entry], undefined), /l7 filters: no filter registered as headers \(known: \)/);
   });
 });

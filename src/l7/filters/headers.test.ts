@@ -6,17 +6,9 @@ import { headersFilterSchema } from '../../config/index.ts';
 import { headersFilter } from './headers.ts';
 import { FlatWriter, LineWriter, withoutField } from './writers.ts';
 import { compileTemplate, renderTemplate } from './template.ts';
-import type { FilterContext } from './types.ts';
+import { fakeContext } from '../../../test/support/filter-kit.ts';
 
-const context: FilterContext = {
-  method: 'POST',
-  path: '/api/users',
-  host: 'edge.test:8080',
-  scheme: 'https',
-  clientAddress: '192.0.2.7',
-  requestId: 'rid-1',
-  header: () => undefined,
-};
+const context = fakeContext({ method: 'POST', path: '/api/users', host: 'edge.test:8080', scheme: 'https' });
 
 const build = (settings: unknown) => headersFilter.create(headersFilterSchema.parse(settings));
 
@@ -47,7 +39,7 @@ describe('headers filter', () => {
   it('fills every placeholder', () => {
     const filter = build({ response: { set: { 'x-info': '{method} {scheme}://{host}{path} from {client_ip} as {request_id}' } } });
     const fields: string[] = [];
-    filter.onResponse!(context, new FlatWriter(fields));
+    filter.onResponse!(context, new FlatWriter(fields), { status: 200, backend: '', header: () => undefined, fields: () => [] });
     assert.deepEqual(fields, ['x-info', 'POST https://edge.test:8080/api/users from 192.0.2.7 as rid-1']);
   });
 });

@@ -37,7 +37,12 @@ export const headersFilter = {
     const response = compileEdits(settings.response);
     const filter: { -readonly [K in keyof HttpFilter]: HttpFilter[K] } = { name: 'headers' };
     if (request !== null) filter.onUpstreamRequest = (ctx, head) => apply(request, ctx, head);
-    if (response !== null) filter.onResponse = (ctx, head) => apply(response, ctx, head);
+    if (response !== null) {
+      filter.onResponse = (ctx, head) => {
+        apply(response, ctx, head);
+        return undefined;
+      };
+    }
     return filter;
   },
 } satisfies FilterFactory<'headers'>;

@@ -6,7 +6,7 @@
 // one per process lives here, under a key, never in a filter object.
 import type { MiddlewareName } from '../../config/index.ts';
 import type { FilterEnv, FilterFactory, FilterStats } from './types.ts';
-import { durationBuckets } from './stats-buckets.ts';
+import { filterDurationBuckets as durationBuckets } from '../../core/index.ts';
 
 /** What FilterHost.snapshot() reports per (filter, event): counts and a duration histogram. */
 export interface FilterEventSeries {

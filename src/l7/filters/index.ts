@@ -7,6 +7,7 @@ import { headersFilter } from './headers.ts';
 import { rateLimitFilter } from './rate-limit/index.ts';
 import { corsFilter } from './cors/index.ts';
 import { basicAuthFilter } from './basic-auth/index.ts';
+import { stickyFilter } from './sticky/index.ts';
 import { FilterHost, type FilterHostOptions } from './host.ts';
 
 const builtins = Object.freeze({
@@ -14,6 +15,7 @@ const builtins = Object.freeze({
   rate_limit: rateLimitFilter,
   cors: corsFilter,
   basic_auth: basicAuthFilter,
+  sticky: stickyFilter,
 } satisfies { [N in MiddlewareName]: FilterFactory<N> });
 
 /** A fresh registry holding the built-in filters (a test may build a FilterHost with another). */
@@ -28,9 +30,10 @@ export function builtinFilterHost(options: Omit<FilterHostOptions, 'registry'> =
 
 export { FilterChain, buildChain, isLocal, type FilterRegistry } from './chain.ts';
 export { FilterHost, type FilterHostOptions, type FilterEventSeries } from './host.ts';
-export { durationBuckets as filterDurationBuckets } from './stats-buckets.ts';
+export { FilterSlots, isPending } from './slots.ts';
 export { LineWriter, FlatWriter, RecordWriter, withoutField } from './writers.ts';
 export { localResponseFields } from './local.ts';
 // For the supervisor: the primary answers the workers' token leases of `rate_limit` with `store: local`.
 export { LeaseServer, type RateLeaseRequest, type RateLeaseReply } from './rate-limit/index.ts';
 export type { FilterContext, HeaderWriter, HttpFilter, LocalResponse, FilterFactory, FilterEnv, FilterStats, RequestVerdict, ResponseVerdict, ResponseView, BodySink, BodyTransform } from './types.ts';
+export { FilteredDownstream, type FilteredDownstreamOptions } from './filtered-downstream.ts';

@@ -15,7 +15,7 @@ import { parseConfigText } from '../../../src/config/index.ts';
 import { silentLogger, systemClock } from '../../../src/core/index.ts';
 import { buildPools } from '../../../src/pool/index.ts';
 import { createH2Listener, type H2Listener } from '../../../src/h2/index.ts';
-import type { FilterFactory } from '../../../src/l7/index.ts';
+import { FilterHost, type FilterFactory } from '../../../src/l7/index.ts';
 
 const denying: FilterFactory = {
   name: 'headers',
@@ -88,7 +88,7 @@ listeners:
       const { config } = parseConfigText(yaml, 'edge.yaml', dir);
       const built = buildPools(config.pools, { clock: systemClock });
       pools.push(built);
-      const listener = createH2Listener(config.listeners[0], { pools: built, logger: silentLogger(), accessLog: silentLogger(), clock: systemClock, dataDir: dir, baseDir: dir, filters: new Map([['headers', denying]]) });
+      const listener = createH2Listener(config.listeners[0], { pools: built, logger: silentLogger(), accessLog: silentLogger(), clock: systemClock, dataDir: dir, baseDir: dir, filters: new FilterHost({ registry: new Map([['headers', denying]]) }) });
       listeners.push(listener);
       await listener.start();
       ports[engine] = listener.address().port;

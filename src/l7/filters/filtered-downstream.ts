@@ -1,0 +1,139 @@
+// The response filters for every path whose downstream is an ExchangeDownstream (the HTTP/2 codec, and
+// the HTTP/1.1 relay of requests to HTTP/2 pools): a wrapper that runs the chain's onResponse on the head,
+// then sends the head, the body through a transform, or a replacing answer. The HTTP/1.1→HTTP/1.1 path
+// runs the same chain over its byte-level head instead (response-relay.ts).
+import type { EdgeError } from '../../core/index.ts';
+import type { ExchangeDownstream } from '../types.ts';
+import type { FilterChain } from './chain.ts';
+import { isLocal } from './chain.ts';
+import { FlatWriter } from './writers.ts';
+import { localResponseFields } from './local.ts';
+import type { BodySink, FilterContext, LocalResponse, ResponseView } from './types.ts';
+
+/** Flat upstream fields as a ResponseView (lower-case names). */
+class FlatResponseView implements ResponseView {
+  readonly status: number;
+  private readonly list: readonly string[];
+  private readonly backendOf: () => string;
+
+  constructor(status: number, list: readonly string[], backendOf: () => string) {
+    this.status = status;
+    this.list = list;
+    this.backendOf = backendOf;
+  }
+
+  get backend(): string {
+    return this.backendOf();
+  }
+
+  header(name: string): string | undefined {
+    const list = this.list;
+    for (let i = 0; i < list.length; i += 2) if (list[i] === name) return list[i + 1];
+    return undefined;
+  }
+
+  fields(): string[] {
+    return this.list.slice();
+  }
+}
+
+export interface FilteredDownstreamOptions {
+  /** The request method (a HEAD answer carries no body). */
+  method: string;
+  /** The Date value of answers made here (the listener's cached one). */
+  date: () => string;
+  /** The backend that answered ('' before one did). */
+  backend: () => string;
+  /** Field names removed before the filters see the head (response_headers.hide); a filter may set them again. */
+  hidden?: readonly string[];
+  /** A replacing answer's status, for the caller's access line. */
+  replaced?: (status: number) => void;
+}
+
+export class FilteredDownstream implements ExchangeDownstream {
+  private readonly inner: ExchangeDownstream;
+  private readonly chain: FilterChain | null;
+  private readonly ctx: FilterContext | null;
+  private readonly options: FilteredDownstreamOptions;
+  /** The transform's input while a transformed body flows; null otherwise. */
+  private sink: (BodySink & { abort?(): void }) | null = null;
+  /** The upstream's response was replaced: its body and end are dropped. */
+  private replaced = false;
+  /** The inner downstream's backpressure, as last reported (a transform writes on its own schedule). */
+  private writable = true;
+  private trailers: string[] | undefined;
+  private ended = false;
+
+  /** `chain` null: only response_headers.hide applies (a route without response filters). */
+  constructor(inner: ExchangeDownstream, chain: FilterChain | null, ctx: FilterContext | null, options: FilteredDownstreamOptions) {
+    this.inner = inner;
+    this.chain = chain;
+    this.ctx = ctx;
+    this.options = options;
+  }
+
+  sendHead(status: number, headers: string[]): void {
+    const writer = new FlatWriter(headers);
+    for (const name of this.options.hidden ?? []) writer.remove(name);
+    if (this.chain === null || this.ctx === null) return this.inner.sendHead(status, headers);
+    const verdict = this.chain.onResponse(this.ctx, writer, new FlatResponseView(status, headers, this.options.backend));
+    if (verdict === undefined) return this.inner.sendHead(status, headers);
+    if (isLocal(verdict)) return this.replace(verdict);
+    if (!verdict.keepsLength) writer.remove('content-length');
+    this.inner.sendHead(status, headers);
+    this.sink = verdict.open({
+      write: (chunk) => {
+        if (!this.ended) this.writable = this.inner.sendData(chunk);
+      },
+      end: () => {
+        if (this.ended) return;
+        this.ended = true;
+        this.inner.end(this.trailers);
+      },
+    });
+  }
+
+  private replace(answer: LocalResponse): void {
+    this.replaced = true;
+    this.ended = true;
+    this.options.replaced?.(answer.status);
+    const body = typeof answer.body === 'string' ? Buffer.from(answer.body, 'utf8') : answer.body;
+    this.inner.sendHead(answer.status, localResponseFields(answer, this.options.date(), body.length));
+    if (this.options.method !== 'HEAD' && body.length > 0) this.inner.sendData(body);
+    this.inner.end();
+  }
+
+  sendData(chunk: Buffer): boolean {
+    if (this.replaced) return true;
+    if (this.sink === null) return this.inner.sendData(chunk);
+    // the path may reuse its buffer after return, and a transform may keep the chunk: give it its own
+    this.sink.write(Buffer.from(chunk));
+    return this.writable;
+  }
+
+  end(trailers?: string[]): void {
+    if (this.replaced) return;
+    if (this.sink === null) return this.inner.end(trailers);
+    this.trailers = trailers;
+    const sink = this.sink;
+    this.sink = null;
+    sink.end();
+  }
+
+  fail(error: EdgeError): void {
+    const sink = this.sink;
+    this.sink = null;
+    sink?.abort?.();
+    if (this.replaced) return;
+    this.ended = true;
+    this.inner.fail(error);
+  }
+
+  pauseBody(): void {
+    this.inner.pauseBody();
+  }
+
+  resumeBody(): void {
+    this.inner.resumeBody();
+  }
+}
