@@ -1,13 +1,15 @@
 // Checks of the files a config names, run at load after the schema and cross-checks (so `check`, start and
 // reload refuse the same things): static roots are directories, certificates and keys are readable PEM
-// that belong together, pools' CA files are readable PEM certificates, an existing admin token file is private and long enough, and jemalloc is
+// that belong together, pools' CA files are readable PEM certificates, basic_auth users files hold only strong
+// hashes, an existing admin token file is private and long enough, and jemalloc is
 // installed when `allocator: jemalloc` asks for it. Start-up and reload
 // only (async I/O, a few files).
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { access, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { ConfigIssue } from './cross-check.ts';
-import { JEMALLOC_PATHS, type Config } from './schema/index.ts';
+import { JEMALLOC_PATHS, type Config, type MiddlewareConfig } from './schema/index.ts';
+import { parseUsersText } from '../core/index.ts';
 
 /** Shortest admin token accepted (the generated one is 32 random bytes written as 64 hex characters). */
 export const MIN_ADMIN_TOKEN_BYTES = 32;
@@ -92,11 +94,32 @@ async function tokenFileProblem(file: string): Promise<string | undefined> {
   return adminTokenProblem(file, mode, token);
 }
 
+/** A basic_auth users file is readable and every line is `user:` a bcrypt or scrypt hash (core/htpasswd.ts). */
+async function usersFileProblem(file: string): Promise<string | undefined> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    return `expected a readable users file, got ${file}: ${errnoOf(err)}`;
+  }
+  const users = parseUsersText(text, file);
+  return typeof users === 'string' ? users : undefined;
+}
+
 export async function fileIssues(config: Config, baseDir: string): Promise<ConfigIssue[]> {
   const checks: Promise<ConfigIssue | undefined>[] = [];
   const resolve = (file: string): string => path.resolve(baseDir, file);
+  const middlewareFiles = (middleware: MiddlewareConfig | undefined, at: (string | number)[]): void => {
+    middleware?.forEach((entry, entryIndex) => {
+      if (entry.name !== 'basic_auth') return;
+      const settings = entry.settings as { users_file: string };
+      checks.push(usersFileProblem(resolve(settings.users_file)).then((problem) => (problem ? { path: [...at, 'middleware', entryIndex, 'basic_auth', 'users_file'], message: problem } : undefined)));
+    });
+  };
   config.listeners.forEach((listener, index) => {
+    middlewareFiles(listener.middleware, ['listeners', index]);
     listener.routes?.forEach((route, routeIndex) => {
+      middlewareFiles(route.middleware, ['listeners', index, 'routes', routeIndex]);
       if (!route.static) return;
       const root = resolve(route.static.root);
       checks.push(directoryProblem(root).then((problem) => (problem ? { path: ['listeners', index, 'routes', routeIndex, 'static', 'root'], message: `expected a directory to serve, got ${problem}` } : undefined)));

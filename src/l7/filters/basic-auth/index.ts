@@ -13,7 +13,7 @@ import { parseBasic } from './credentials.ts';
 import { readUsersFile, type PasswordHash } from './users-file.ts';
 import { verifyPassword } from './verify.ts';
 
-export { parseHash, readUsersFile } from './users-file.ts';
+export { readUsersFile } from './users-file.ts';
 
 const okTtlMs = 5 * 60_000;
 const failTtlMs = 30_000;

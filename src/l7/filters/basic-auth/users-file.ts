@@ -1,44 +1,12 @@
-// The users file: `user:hash` per line (htpasswd layout), blank lines and `#` comments allowed. Accepted
-// hashes: bcrypt ($2y$, $2b$, $2a$; `htpasswd -B`) and scrypt in the format
-//   $scrypt$N=<cost>,r=<block size>,p=<parallelism>$<salt, base64>$<derived key, base64>
-// Plaintext, {SHA}, $apr1$ (MD5), crypt(3) DES and $1$/$5$/$6$ are refused at load: they are fast to brute
-// force once the file leaks. Read synchronously, once, when the filter is built (config load time).
+// Reads the users file when the filter is built (config load time, synchronously, once): the format and
+// its refusals are core's (htpasswd.ts), shared with the config load's file check.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { parseUsersText, type PasswordHash } from '../../../core/index.ts';
 
-export type PasswordHash = { kind: 'bcrypt'; hash: string } | { kind: 'scrypt'; N: number; r: number; p: number; salt: Buffer; key: Buffer };
+export type { PasswordHash } from '../../../core/index.ts';
 
-const bcryptHash = /^\$2[aby]\$(0[4-9]|[12]\d|3[01])\$[./A-Za-z0-9]{53}$/;
-const scryptHash = /^\$scrypt\$N=(\d+),r=(\d+),p=(\d+)\$([A-Za-z0-9+/]+={0,2})\$([A-Za-z0-9+/]+={0,2})$/;
-
-function weakKind(hash: string): string | undefined {
-  if (hash.startsWith('{SHA}')) return '{SHA} (unsalted SHA-1)';
-  if (hash.startsWith('$apr1$')) return '$apr1$ (Apache MD5)';
-  if (hash.startsWith('$1$')) return '$1$ (MD5 crypt)';
-  if (hash.startsWith('$5$') || hash.startsWith('$6$')) return `${hash.slice(0, 3)} (SHA crypt)`;
-  if (/^[./A-Za-z0-9]{13}$/.test(hash)) return 'crypt(3) DES';
-  return undefined;
-}
-
-export function parseHash(hash: string): PasswordHash | string {
-  if (bcryptHash.test(hash)) return { kind: 'bcrypt', hash };
-  const scrypt = scryptHash.exec(hash);
-  if (scrypt !== null) {
-    const [N, r, p] = [Number(scrypt[1]), Number(scrypt[2]), Number(scrypt[3])];
-    const salt = Buffer.from(scrypt[4], 'base64');
-    const key = Buffer.from(scrypt[5], 'base64');
-    if (N < 16384 || (N & (N - 1)) !== 0 || N > 1 << 20) return `scrypt N must be a power of two from 16384 to 1048576, got ${N}`;
-    if (r < 1 || r > 32 || p < 1 || p > 16) return `scrypt r must be 1–32 and p 1–16, got r=${r}, p=${p}`;
-    if (128 * N * r > 256 * 1024 * 1024) return 'scrypt N × r needs more than 256 MB';
-    if (salt.length < 16 || key.length < 32) return 'scrypt salt must be at least 16 bytes and the key at least 32';
-    return { kind: 'scrypt', N, r, p, salt, key };
-  }
-  const weak = weakKind(hash);
-  if (weak !== undefined) return `${weak} hashes are refused: rehash with bcrypt (htpasswd -B) or scrypt`;
-  return 'expected a bcrypt ($2y$…) or scrypt ($scrypt$…) hash; plaintext passwords are refused';
-}
-
-/** Users by name. Throws (at load) naming the file and line of the first problem. */
+/** Users by name. Throws naming the file and line of the first problem. */
 export function readUsersFile(file: string, baseDir: string): Map<string, PasswordHash> {
   const resolved = path.resolve(baseDir, file);
   let text: string;
@@ -47,20 +15,7 @@ export function readUsersFile(file: string, baseDir: string): Map<string, Passwo
   } catch (err) {
     throw new Error(`basic_auth: users_file ${resolved}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
   }
-  const users = new Map<string, PasswordHash>();
-  const lines = text.split(/\r?\n/);
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i].trim();
-    if (line === '' || line.startsWith('#')) continue;
-    const where = `basic_auth: users_file ${resolved}:${i + 1}`;
-    const colon = line.indexOf(':');
-    if (colon <= 0) throw new Error(`${where}: expected user:hash`);
-    const user = line.slice(0, colon);
-    if (users.has(user)) throw new Error(`${where}: user ${user} is listed twice`);
-    const parsed = parseHash(line.slice(colon + 1));
-    if (typeof parsed === 'string') throw new Error(`${where}: user ${user}: ${parsed}`);
-    users.set(user, parsed);
-  }
-  if (users.size === 0) throw new Error(`basic_auth: users_file ${resolved}: no users`);
+  const users = parseUsersText(text, resolved);
+  if (typeof users === 'string') throw new Error(`basic_auth: users_file ${users}`);
   return users;
 }
