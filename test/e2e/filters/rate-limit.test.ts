@@ -7,6 +7,8 @@ import http from 'node:http';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { runSwitchyard, type RunningSwitchyard } from '../../support/run-switchyard.ts';
 import { cleanupStack } from '../../support/cleanup.ts';
 import { refusedPort } from '../../support/origins.ts';
@@ -44,7 +46,8 @@ describe('rate_limit on every protocol pair', { timeout: 60_000 }, () => {
   it('admits the burst with RateLimit fields, then 429 with Retry-After, and the origin sees only the admitted', async () => {
     const origins = await recordingOrigins(defer);
     const limit = '{ rate_limit: { key: "header:x-client", rate: 3/h, burst: 3, zone: pairs } }';
-    const running = await edge(`${twoPools(origins)}${listener(`      - { match: { path_prefix: /h1/ }, pool: h1, middleware: [ ${limit} ] }
+    const running = await edge(`admin: { listen: 127.0.0.1:0 }
+${twoPools(origins)}${listener(`      - { match: { path_prefix: /h1/ }, pool: h1, middleware: [ ${limit} ] }
       - { match: { path_prefix: /h2/ }, pool: h2, middleware: [ ${limit} ] }
 `)}`);
     for (const { client, flags } of clients) {
@@ -65,6 +68,11 @@ describe('rate_limit on every protocol pair', { timeout: 60_000 }, () => {
         assert.equal(origins.seen.filter((seen) => seen.headers['x-client'] === key).length, 3, `${key}: the 429 never reached the origin`);
       }
     }
+    const token = (await readFile(path.join(running.dir, 'data', 'admin.token'), 'utf8')).trim();
+    const metrics = await (await fetch(`http://127.0.0.1:${running.ready.admin!.port}/metrics`, { headers: { authorization: `Bearer ${token}` } })).text();
+    assert.match(metrics, /switchyard_filter_events_total\{filter="rate_limit",event="allowed"\} 12\n/);
+    assert.match(metrics, /switchyard_filter_events_total\{filter="rate_limit",event="limited"\} 4\n/);
+    assert.match(metrics, /switchyard_filter_duration_seconds_count\{filter="rate_limit",event="decision"\} 16\n/);
   });
 });
 
