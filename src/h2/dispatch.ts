@@ -6,7 +6,7 @@
 import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { ListenerConfig, PoolConfig } from '../config/index.ts';
 import { HttpDate, type Clock, type Logger } from '../core/index.ts';
-import { AccessRecord, Router, compileRetryPolicy, cookieValue, normalizePath, upstreamTarget, FlatWriter, FilteredDownstream, isPending, localResponseFields, type FilterChain, type LocalResponse, type RequestVerdict, type RetryPolicy, type ExchangeDownstream, type ExchangeHandle, type ExchangeRequest, type HttpListener, type ProxyAction, type UpstreamPool, type UpstreamPools } from '../l7/index.ts';
+import { AccessRecord, Router, requestField, compileRetryPolicy, cookieValue, normalizePath, upstreamTarget, FlatWriter, FilteredDownstream, isPending, localResponseFields, type FilterChain, type LocalResponse, type RequestVerdict, type RetryPolicy, type ExchangeDownstream, type ExchangeHandle, type ExchangeRequest, type HttpListener, type ProxyAction, type UpstreamPool, type UpstreamPools } from '../l7/index.ts';
 import { exchangeStream } from './exchange-adapter.ts';
 import { ForwardedHeaders } from './forwarded.ts';
 import type { StreamCloseListener, StreamContext } from './frontend.ts';
@@ -109,10 +109,7 @@ export class StreamDispatch {
   readonly exchange = (request: ExchangeRequest, downstream: ExchangeDownstream, encrypted: boolean, localPort: number): ExchangeHandle => {
     if (this.router !== null) {
       const fields = request.headers;
-      const header = (name: string) => {
-        for (let i = 0; i < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];
-        return undefined;
-      };
+      const header = (name: string) => requestField(fields, name);
       const route = this.h2Route(request.method, request.authority, request.path, header);
       if (route !== null && route !== 'bad') return this.proxyExchange(request, downstream, encrypted, localPort, route, header);
     }

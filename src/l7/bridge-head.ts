@@ -50,6 +50,17 @@ export function firstValue(headers: readonly string[], name: string): string | u
   return undefined;
 }
 
+/**
+ * A request field as one value, the way an HTTP/1.1 head would carry it: HTTP/2 clients split `cookie` into
+ * one field per cookie (RFC 9113 8.2.3), joined back with "; "; other names give their first value.
+ */
+export function requestField(headers: readonly string[], name: string): string | undefined {
+  if (name !== 'cookie') return firstValue(headers, name);
+  let out: string | undefined;
+  for (let i = 0; i < headers.length; i += 2) if (headers[i] === 'cookie') out = out === undefined ? headers[i + 1] : `${out}; ${headers[i + 1]}`;
+  return out;
+}
+
 export interface BridgeHeadInput {
   rt: ListenerRuntime;
   request: ExchangeRequest;

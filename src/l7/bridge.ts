@@ -21,7 +21,7 @@ import { clientFromChain } from './forwarded.ts';
 import { reasonPhrase } from './reason.ts';
 import { normalizePath } from './parse/path.ts';
 import { edgeServerTiming } from './edge-timing.ts';
-import { bridgeTrace, bridgeRequestHead, firstValue, joinedValues, type BridgeTrace } from './bridge-head.ts';
+import { bridgeTrace, bridgeRequestHead, firstValue, joinedValues, requestField, type BridgeTrace } from './bridge-head.ts';
 import { NO_RETRY, R_CONNECT_ERROR, R_RESET, R_TIMEOUT, retryEnabled, type RetryPolicy } from './retry-policy.ts';
 import { RequestBuffer, type BufferOwner } from './request-buffer.ts';
 import { FilteredDownstream, FilterSlots, isPending, localResponseFields, type FilterChain, type FilterContext, type HttpFilter, type LocalResponse, type RequestVerdict } from './filters/index.ts';
@@ -124,7 +124,7 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
   }
 
   header(name: string): string | undefined {
-    return firstValue(this.request.headers, name.toLowerCase());
+    return requestField(this.request.headers, name.toLowerCase());
   }
 
   // FilterContext (path, clientAddress, requestId and header() are above)

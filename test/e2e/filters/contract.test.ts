@@ -49,6 +49,8 @@ const steered: FilterFactory = {
       onResponse(ctx, head, response) {
         const stashed = ctx.stashed(filter);
         if (stashed !== undefined) head.set('x-stashed', String(stashed));
+        const second = ctx.cookie('second');
+        if (second !== undefined) head.set('x-second-cookie', `${second} of ${ctx.header('cookie')}`);
         head.set('x-upstream-said', `${response.status} ${response.header('x-origin') ?? '-'} ${response.backend === '' ? 'no-backend' : 'backend'}`);
         if (ctx.header('x-replace') !== undefined) return { status: 200, headers: ['x-replaced', String(response.status)], body: 'replaced\n' };
         if (ctx.header('x-upper') !== undefined) return upperCase;
@@ -220,9 +222,12 @@ listeners:
       const backend = pool === 'h1' ? `127.0.0.1:${port('b')}` : `127.0.0.1:${port('d')}`;
       const expected = pool === 'h1' ? 'b' : 'd';
       for (let i = 0; i < 4; i++) {
-        const reply = await curl(flags, url(engine, pool, '/x?q=1'), [`x-prefer: ${backend}`, 'x-stash: kept']);
+        const reply = await curl(flags, url(engine, pool, '/x?q=1'), [`x-prefer: ${backend}`, 'x-stash: kept', 'cookie: first=1', 'cookie: second=2']);
         assert.equal(reply.headers['x-origin'], expected, name);
         assert.equal(reply.headers['x-stashed'], `kept@to-${pool}?q=1`, name);
+        // cookie() reads every Cookie field; HTTP/2 carries each cookie in its own field, and header('cookie')
+        // joins them as one HTTP/1.1 line would (an HTTP/1.1 client's second Cookie line is its own field)
+        assert.equal(reply.headers['x-second-cookie'], flags[0] === '--http1.1' ? '2 of first=1' : '2 of first=1; second=2', name);
       }
     }
   });
