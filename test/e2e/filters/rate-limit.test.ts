@@ -76,6 +76,22 @@ ${twoPools(origins)}${listener(`      - { match: { path_prefix: /h1/ }, pool: h1
   });
 });
 
+describe('rate_limit keyed by a cookie', { timeout: 60_000 }, () => {
+  it('one bucket per cookie value on HTTP/1.1 and HTTP/2; a request without the cookie is not limited', async () => {
+    const origins = await recordingOrigins(defer);
+    const running = await edge(`${twoPools(origins)}${listener(`      - { match: { path_prefix: / }, pool: h2, middleware: [ { rate_limit: { key: "cookie:sid", rate: 1/h, burst: 1 } } ] }
+`)}`);
+    for (const { client, flags } of clients) {
+      const url = running.url('edge', '/c');
+      const sid = `sid=${client}`;
+      assert.equal((await curl(flags, url, [`cookie: theme=dark; ${sid}`])).status, 200, client);
+      assert.equal((await curl(flags, url, [`cookie: ${sid}; theme=light`])).status, 429, `${client}: same sid, other cookies around it`);
+      assert.equal((await curl(flags, url, [`cookie: sid=${client}-other`])).status, 200, client);
+      assert.equal((await curl(flags, url)).status, 200, `${client}: no cookie, no key`);
+    }
+  });
+});
+
 describe('store: local with workers: 2', { timeout: 60_000 }, () => {
   it('the instance admits the budget once, not once per worker', async (t) => {
     const origins = await recordingOrigins(defer);
