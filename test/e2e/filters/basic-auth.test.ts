@@ -9,7 +9,7 @@ import path from 'node:path';
 import bcrypt from 'bcryptjs';
 import { runSwitchyard } from '../../support/run-switchyard.ts';
 import { cleanupStack } from '../../support/cleanup.ts';
-import { clients, curl, pools, recordingOrigins, twoPools } from './edge-pairs.ts';
+import { bothEngines, clients, curl, pools, recordingOrigins, twoPools } from './edge-pairs.ts';
 
 const defer = cleanupStack();
 const basic = (user: string, password: string) => `authorization: Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
@@ -27,19 +27,14 @@ describe('basic_auth on every protocol pair', { timeout: 60_000 }, () => {
     const origins = await recordingOrigins(defer);
     const file = await usersFile(`# operators\nalice:${bcrypt.hashSync('wonderland', 8).replace('$2b$', '$2y$')}\n`);
     const auth = (forward: boolean) => `{ basic_auth: { users_file: ${JSON.stringify(file)}, realm: ops, forward: ${forward} } }`;
-    const running = await runSwitchyard(`${twoPools(origins)}listeners:
-  - name: edge
-    listen: 127.0.0.1:0
-    protocol: h2c
-    routes:
-      - { match: { path_prefix: /h1/ }, pool: h1, middleware: [ ${auth(false)} ] }
+    const running = await runSwitchyard(`${twoPools(origins)}${bothEngines(`      - { match: { path_prefix: /h1/ }, pool: h1, middleware: [ ${auth(false)} ] }
       - { match: { path_prefix: /h2/ }, pool: h2, middleware: [ ${auth(false)} ] }
       - { match: { path_prefix: /forward/ }, pool: h1, middleware: [ ${auth(true)} ] }
-`);
+`)}`);
     defer(() => running.stop());
-    for (const { client, flags } of clients) {
+    for (const { client, flags, listener } of clients) {
       for (const pool of pools) {
-        const url = running.url('edge', `/${pool}/private`);
+        const url = running.url(listener, `/${pool}/private`);
         const at = `${client} → ${pool}`;
         for (const fields of [[], ['authorization: Basic !!!'], ['authorization: Basic'], ['authorization: Bearer abc'], [basic('alice', 'wrong')], [basic('mallory', 'wonderland')]]) {
           const refused = await curl(flags, url, fields);

@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { runSwitchyard } from '../../support/run-switchyard.ts';
 import { cleanupStack } from '../../support/cleanup.ts';
-import { clients, curl, pools, recordingOrigins, twoPools } from './edge-pairs.ts';
+import { bothEngines, clients, curl, pools, recordingOrigins, twoPools } from './edge-pairs.ts';
 
 const defer = cleanupStack();
 
@@ -14,18 +14,13 @@ describe('cors on every protocol pair', { timeout: 60_000 }, () => {
     // the upstream answers with its own (too broad) CORS field: the edge's policy must replace it
     const origins = await recordingOrigins(defer, { 'access-control-allow-origin': '*', vary: 'Accept-Encoding' });
     const cors = '{ cors: { origins: ["https://app.example.test", "https://*.example.test"], methods: [GET, PUT], headers: [content-type, x-token], expose_headers: [x-request-id], credentials: true, max_age: 120 } }';
-    const running = await runSwitchyard(`${twoPools(origins)}listeners:
-  - name: edge
-    listen: 127.0.0.1:0
-    protocol: h2c
-    routes:
-      - { match: { path_prefix: /h1/ }, pool: h1, middleware: [ ${cors} ] }
+    const running = await runSwitchyard(`${twoPools(origins)}${bothEngines(`      - { match: { path_prefix: /h1/ }, pool: h1, middleware: [ ${cors} ] }
       - { match: { path_prefix: /h2/ }, pool: h2, middleware: [ ${cors} ] }
-`);
+`)}`);
     defer(() => running.stop());
-    for (const { client, flags } of clients) {
+    for (const { client, flags, listener } of clients) {
       for (const pool of pools) {
-        const url = running.url('edge', `/${pool}/items`);
+        const url = running.url(listener, `/${pool}/items`);
         const at = `${client} → ${pool}`;
 
         const preflight = await curl(flags, url, ['origin: https://a.b.example.test', 'access-control-request-method: PUT', 'access-control-request-headers: Content-Type, X-Token'], ['-X', 'OPTIONS']);
@@ -62,6 +57,6 @@ describe('cors on every protocol pair', { timeout: 60_000 }, () => {
         assert.match(other.headers.vary, /Origin/);
       }
     }
-    assert.equal(origins.seen.length, 8, 'only the 8 GETs reached the origins; every preflight was answered at the edge');
+    assert.equal(origins.seen.length, 12, 'only the 12 GETs reached the origins; every preflight was answered at the edge');
   });
 });

@@ -1,6 +1,7 @@
 // What the rate_limit, cors and basic_auth end-to-end tests share: an HTTP/1.1 and an h2c origin that
 // record what reached them, a curl client for HTTP/1.1 and HTTP/2 (prior knowledge), and the pairs they
-// run over (a `protocol: h2c` listener takes both).
+// run over: two `protocol: h2c` listeners with the same routes (each takes both HTTP/1.1 and HTTP/2), one
+// on the default HTTP/2 engine and one on `http2: { engine: node }`.
 import http from 'node:http';
 import http2 from 'node:http2';
 import { execFile } from 'node:child_process';
@@ -63,9 +64,23 @@ export interface Reply {
   body: string;
 }
 
+/** Listeners `edge` and `edge-node` (the node:http2 engine), both with `routes` (YAML, indented 6). */
+export const bothEngines = (routes: string): string => `listeners:
+  - name: edge
+    listen: 127.0.0.1:0
+    protocol: h2c
+    routes:
+${routes}  - name: edge-node
+    listen: 127.0.0.1:0
+    protocol: h2c
+    http2: { engine: node }
+    routes:
+${routes}`;
+
 export const clients = [
-  { client: 'HTTP/1.1', flags: ['--http1.1'] },
-  { client: 'HTTP/2', flags: ['--http2-prior-knowledge'] },
+  { client: 'HTTP/1.1', flags: ['--http1.1'], listener: 'edge' },
+  { client: 'HTTP/2', flags: ['--http2-prior-knowledge'], listener: 'edge' },
+  { client: 'HTTP/2 (engine: node)', flags: ['--http2-prior-knowledge'], listener: 'edge-node' },
 ] as const;
 
 export const pools = ['h1', 'h2'] as const;

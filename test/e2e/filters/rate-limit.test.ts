@@ -12,7 +12,7 @@ import path from 'node:path';
 import { runSwitchyard, type RunningSwitchyard } from '../../support/run-switchyard.ts';
 import { cleanupStack } from '../../support/cleanup.ts';
 import { refusedPort } from '../../support/origins.ts';
-import { clients, curl, pools, recordingOrigins, twoPools } from './edge-pairs.ts';
+import { bothEngines, clients, curl, pools, recordingOrigins, twoPools } from './edge-pairs.ts';
 
 const defer = cleanupStack();
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -47,13 +47,13 @@ describe('rate_limit on every protocol pair', { timeout: 60_000 }, () => {
     const origins = await recordingOrigins(defer);
     const limit = '{ rate_limit: { key: "header:x-client", rate: 3/h, burst: 3, zone: pairs } }';
     const running = await edge(`admin: { listen: 127.0.0.1:0 }
-${twoPools(origins)}${listener(`      - { match: { path_prefix: /h1/ }, pool: h1, middleware: [ ${limit} ] }
+${twoPools(origins)}${bothEngines(`      - { match: { path_prefix: /h1/ }, pool: h1, middleware: [ ${limit} ] }
       - { match: { path_prefix: /h2/ }, pool: h2, middleware: [ ${limit} ] }
 `)}`);
-    for (const { client, flags } of clients) {
+    for (const { client, flags, listener: name } of clients) {
       for (const pool of pools) {
         const key = `${client}-${pool}`;
-        const url = running.url('edge', `/${pool}/x`);
+        const url = running.url(name, `/${pool}/x`);
         for (let i = 0; i < 3; i++) {
           const admitted = await curl(flags, url, [`x-client: ${key}`]);
           assert.equal(admitted.status, 200, `${key} #${i}`);
@@ -70,19 +70,19 @@ ${twoPools(origins)}${listener(`      - { match: { path_prefix: /h1/ }, pool: h1
     }
     const token = (await readFile(path.join(running.dir, 'data', 'admin.token'), 'utf8')).trim();
     const metrics = await (await fetch(`http://127.0.0.1:${running.ready.admin!.port}/metrics`, { headers: { authorization: `Bearer ${token}` } })).text();
-    assert.match(metrics, /switchyard_filter_events_total\{filter="rate_limit",event="allowed"\} 12\n/);
-    assert.match(metrics, /switchyard_filter_events_total\{filter="rate_limit",event="limited"\} 4\n/);
-    assert.match(metrics, /switchyard_filter_duration_seconds_count\{filter="rate_limit",event="decision"\} 16\n/);
+    assert.match(metrics, /switchyard_filter_events_total\{filter="rate_limit",event="allowed"\} 18\n/);
+    assert.match(metrics, /switchyard_filter_events_total\{filter="rate_limit",event="limited"\} 6\n/);
+    assert.match(metrics, /switchyard_filter_duration_seconds_count\{filter="rate_limit",event="decision"\} 24\n/);
   });
 });
 
 describe('rate_limit keyed by a cookie', { timeout: 60_000 }, () => {
   it('one bucket per cookie value on HTTP/1.1 and HTTP/2; a request without the cookie is not limited', async () => {
     const origins = await recordingOrigins(defer);
-    const running = await edge(`${twoPools(origins)}${listener(`      - { match: { path_prefix: / }, pool: h2, middleware: [ { rate_limit: { key: "cookie:sid", rate: 1/h, burst: 1 } } ] }
+    const running = await edge(`${twoPools(origins)}${bothEngines(`      - { match: { path_prefix: / }, pool: h2, middleware: [ { rate_limit: { key: "cookie:sid", rate: 1/h, burst: 1 } } ] }
 `)}`);
-    for (const { client, flags } of clients) {
-      const url = running.url('edge', '/c');
+    for (const { client, flags, listener: name } of clients) {
+      const url = running.url(name, '/c');
       const sid = `sid=${client}`;
       assert.equal((await curl(flags, url, [`cookie: theme=dark; ${sid}`])).status, 200, client);
       assert.equal((await curl(flags, url, [`cookie: ${sid}; theme=light`])).status, 429, `${client}: same sid, other cookies around it`);
