@@ -144,7 +144,8 @@ export class WorkerPool implements TrafficHandle {
   }
 
   private forkOne(): Promise<Worker> {
-    const worker = cluster.fork(this.options.runtime.env);
+    // SWITCHYARD_WORKERS: how many siblings share the instance (rate_limit's local store: a lone worker keeps its buckets itself)
+    const worker = cluster.fork({ ...this.options.runtime.env, SWITCHYARD_WORKERS: String(this.options.count) });
     this.workers.add(worker);
     worker.on('message', (message: FromWorker) => {
       if (message.type === 'rate_lease') {

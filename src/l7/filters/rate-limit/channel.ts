@@ -1,6 +1,8 @@
-// Which local store this process uses: a worker process (node:cluster, the primary holds the buckets)
-// leases tokens over the IPC channel it already has; a process that serves traffic itself (`workers: 0`,
-// tests) keeps the buckets in memory. The choice is made once per process, when the store is first built.
+// Which local store this process uses: a worker process with siblings (node:cluster, the primary holds the
+// buckets) leases tokens over the IPC channel it already has; a process that serves the instance's traffic
+// alone (`workers: 0`, `workers: 1`, tests) keeps the buckets in its own memory, with no round trip. The
+// primary tells each worker how many there are (SWITCHYARD_WORKERS, set at fork by the worker pool). The
+// choice is made once per process, when the store is first built.
 import cluster from 'node:cluster';
 import { LeaseClient, type LeaseChannel, type RateLeaseReply } from './lease.ts';
 import { InProcessStore, type RateStore } from './store.ts';
@@ -11,7 +13,7 @@ function isReply(message: unknown): message is RateLeaseReply {
 
 /** The cluster IPC channel of a worker process; undefined in the primary or a single process. */
 function workerChannel(): LeaseChannel | undefined {
-  if (!cluster.isWorker || typeof process.send !== 'function') return undefined;
+  if (!cluster.isWorker || typeof process.send !== 'function' || process.env.SWITCHYARD_WORKERS === '1') return undefined;
   return {
     send: (request) => {
       process.send!(request);
