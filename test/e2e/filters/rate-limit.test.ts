@@ -35,6 +35,18 @@ function getFresh(url: string): Promise<number> {
   });
 }
 
+/** The histogram bound (ms) under which half of rate_limit's decisions fell, from the edge's /metrics. */
+async function medianDecisionMs(running: RunningSwitchyard): Promise<number> {
+  const token = (await readFile(path.join(running.dir, 'data', 'admin.token'), 'utf8')).trim();
+  const metrics = await (await fetch(`http://127.0.0.1:${running.ready.admin!.port}/metrics`, { headers: { authorization: `Bearer ${token}` } })).text();
+  const buckets = metrics
+    .split('\n')
+    .filter((line) => line.startsWith('switchyard_filter_duration_seconds_bucket{') && line.includes('filter="rate_limit"') && line.includes('event="decision"'))
+    .map((line) => [Number(/le="([^"]+)"/.exec(line)![1]), Number(line.slice(line.lastIndexOf(' ') + 1))]);
+  const total = buckets.at(-1)![1];
+  return buckets.find(([, cumulative]) => cumulative >= total / 2)![0] * 1000;
+}
+
 const listener = (routes: string): string => `listeners:
   - name: edge
     listen: 127.0.0.1:0
@@ -96,6 +108,7 @@ describe('store: local with workers: 2', { timeout: 60_000 }, () => {
   it('the instance admits the budget once, not once per worker', async (t) => {
     const origins = await recordingOrigins(defer);
     const running = await edge(`workers: 2
+admin: { listen: 127.0.0.1:0 }
 ${twoPools(origins)}${listener(`      - { match: { path_prefix: / }, pool: h1, middleware: [ { rate_limit: { key: route, rate: 20/h, burst: 20 } } ] }
 `)}`);
     const statuses: number[] = [];
@@ -104,7 +117,7 @@ ${twoPools(origins)}${listener(`      - { match: { path_prefix: / }, pool: h1, m
     const admitted = statuses.filter((status) => status === 200).length;
     assert.equal(statuses.filter((status) => status !== 200 && status !== 429).length, 0, statuses.join(' '));
     // never more than the budget; at most (workers - 1) × (batch - 1) = 1 token held back by a lease
-    t.diagnostic(`admitted ${admitted} of 60 (budget 20)`);
+    t.diagnostic(`admitted ${admitted} of 60 (budget 20); half the decisions within ${await medianDecisionMs(running)} ms`);
     assert.ok(admitted <= 20 && admitted >= 19, `admitted ${admitted} of 60`);
     const pids = new Set(running.lines.filter((line) => line.log === 'access').map((line) => line.pid));
     assert.equal(pids.size, 2, 'both workers served requests');
@@ -112,10 +125,11 @@ ${twoPools(origins)}${listener(`      - { match: { path_prefix: / }, pool: h1, m
 });
 
 describe('store: redis', { timeout: 60_000 }, () => {
-  it('two instances sharing one Redis admit the budget once', async () => {
+  it('two instances sharing one Redis admit the budget once', async (t) => {
     const origins = await recordingOrigins(defer);
     const zone = `e2e-${randomUUID()}`;
-    const yaml = `${twoPools(origins)}${listener(`      - { match: { path_prefix: / }, pool: h1, middleware: [ { rate_limit: { key: route, rate: 10/h, burst: 10, store: redis, redis: "${redisUrl}", zone: ${zone} } } ] }
+    const yaml = `admin: { listen: 127.0.0.1:0 }
+${twoPools(origins)}${listener(`      - { match: { path_prefix: / }, pool: h1, middleware: [ { rate_limit: { key: route, rate: 10/h, burst: 10, store: redis, redis: "${redisUrl}", zone: ${zone} } } ] }
 `)}`;
     const [a, b] = await Promise.all([edge(yaml), edge(yaml)]);
     const statuses: number[] = [];
@@ -123,6 +137,7 @@ describe('store: redis', { timeout: 60_000 }, () => {
     assert.equal(statuses.filter((status) => status === 200).length, 10, statuses.join(' '));
     assert.equal(statuses.filter((status) => status === 429).length, 20);
     assert.equal(origins.seen.length, 10);
+    t.diagnostic(`half the decisions within ${await medianDecisionMs(a)} ms (one Redis round trip each)`);
   });
 
   it('Redis unreachable: allow lets requests through, deny answers 503; one warning, not one per request', async () => {
