@@ -87,8 +87,9 @@ export const rateLimitFilter = {
       onResponse(ctx: FilterContext, head: HeaderWriter) {
         const field = ctx.stashed(filter);
         if (typeof field !== 'string') return undefined;
-        head.set('ratelimit-policy', zoneFields(settings.zone ?? ctx.routeName).policy);
-        head.set('ratelimit', field);
+        // add, not set: several rate_limit entries on one route each add their policy (the fields are lists)
+        head.add('ratelimit-policy', zoneFields(settings.zone ?? ctx.routeName).policy);
+        head.add('ratelimit', field);
         return undefined;
       },
     };

@@ -124,6 +124,20 @@ describe('rate_limit filter', () => {
     assert.deepEqual(fields, ['ratelimit-policy', '"login";q=10;w=60', 'ratelimit', '"login";r=9;t=6']);
   });
 
+  it('two entries on one route each add their policy to the fields', () => {
+    const { env } = fakeEnv(new Clock());
+    const perClient = build({ rate: '10/s', zone: 'per-client' }, env);
+    const perRoute = build({ rate: '100/s', key: 'route', zone: 'per-route' }, env);
+    const ctx = context();
+    assert.equal(perClient.onRequest!(ctx), undefined);
+    assert.equal(perRoute.onRequest!(ctx), undefined);
+    const fields: string[] = [];
+    const view = { status: 200, header: () => undefined, fields: () => [], backend: 'b' };
+    perClient.onResponse!(ctx, new FlatWriter(fields), view);
+    perRoute.onResponse!(ctx, new FlatWriter(fields), view);
+    assert.deepEqual(fields, ['ratelimit-policy', '"per-client";q=10;w=1', 'ratelimit', '"per-client";r=9;t=1', 'ratelimit-policy', '"per-route";q=100;w=1', 'ratelimit', '"per-route";r=99;t=1']);
+  });
+
   it('keys: one bucket per client address, header, cookie, claim; one for the route; none without the key', () => {
     const clock = new Clock();
     const { env, counts } = fakeEnv(clock);
