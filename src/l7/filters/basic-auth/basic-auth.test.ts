@@ -122,6 +122,15 @@ describe('basic_auth filter', () => {
     assert.equal((counts.get('allowed') ?? 0) - before, 20);
   });
 
+  it('two entries with different users files never share a verdict, even concurrently', async () => {
+    const other = build({ users_file: file('others', `alice:${bcrypt.hashSync('another', 4)}\n`) });
+    const credentials = basic('alice', 'another');
+    clock.ms += 60 * 60_000;
+    const [here, there] = await Promise.all([filter.onRequest!(context(credentials)), other.onRequest!(context(credentials))]);
+    assert.equal((here as LocalResponse).status, 401);
+    assert.equal(there, undefined);
+  });
+
   it('removes Authorization upstream unless forward: true', () => {
     const fields = ['authorization', 'Basic x', 'x-a', '1'];
     filter.onUpstreamRequest!(context(), new FlatWriter(fields));

@@ -23,10 +23,9 @@ const maxHashing = 8;
 // password's: the answer's timing does not tell which user names exist.
 const unknownUser: PasswordHash = { kind: 'bcrypt', hash: '$2b$10$sQGvH/JdagUiTJKOWiP6Z.35xEZLydliKHuyzn/x4FJaBHt/Xmqcu' };
 
-/** Checks in flight in this process, shared by every basic_auth filter (env.shared). */
+/** How many checks run in this process, shared by every basic_auth filter (env.shared). */
 interface Hashing {
   inflight: number;
-  pending: Map<string, Promise<boolean>>;
 }
 
 export const basicAuthFilter = {
@@ -35,7 +34,9 @@ export const basicAuthFilter = {
     const users: ReadonlyMap<string, PasswordHash> = readUsersFile(settings.users_file, env.baseDir);
     const stats = env.stats('basic_auth');
     const cache = new VerdictCache(cacheCapacity);
-    const hashing = env.shared<Hashing>('basic_auth:hashing', () => ({ inflight: 0, pending: new Map() }));
+    const hashing = env.shared<Hashing>('basic_auth:hashing', () => ({ inflight: 0 }));
+    // per filter: another basic_auth entry (another users file) must not reuse this one's verdicts
+    const pending = new Map<string, Promise<boolean>>();
     const challenge: LocalResponse = Object.freeze({
       status: 401,
       headers: Object.freeze(['www-authenticate', `Basic realm="${settings.realm}", charset="UTF-8"`, 'cache-control', 'no-store']),
@@ -67,7 +68,7 @@ export const basicAuthFilter = {
         const now = env.now();
         const cached = cache.get(key, now);
         if (cached !== undefined) return verdict(cached);
-        let check = hashing.pending.get(key);
+        let check = pending.get(key);
         if (check === undefined) {
           if (hashing.inflight >= maxHashing) {
             stats.count('busy');
@@ -79,9 +80,9 @@ export const basicAuthFilter = {
             .catch(() => false)
             .finally(() => {
               hashing.inflight--;
-              hashing.pending.delete(key);
+              pending.delete(key);
             });
-          hashing.pending.set(key, check);
+          pending.set(key, check);
         }
         return check.then((ok) => {
           cache.set(key, ok, env.now() + (ok ? okTtlMs : failTtlMs));
