@@ -6,7 +6,7 @@
 import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { ListenerConfig, PoolConfig } from '../config/index.ts';
 import { HttpDate, type Clock, type Logger } from '../core/index.ts';
-import { AccessRecord, Router, requestField, compileRetryPolicy, cookieValue, normalizePath, upstreamTarget, FlatWriter, FilteredDownstream, isPending, localResponseFields, type FilterChain, type LocalResponse, type RequestVerdict, type RetryPolicy, type ExchangeDownstream, type ExchangeHandle, type ExchangeRequest, type HttpListener, type ProxyAction, type UpstreamPool, type UpstreamPools } from '../l7/index.ts';
+import { AccessRecord, Router, requestField, refusedReason, compileRetryPolicy, cookieValue, normalizePath, upstreamTarget, FlatWriter, FilteredDownstream, isPending, localResponseFields, type FilterChain, type LocalResponse, type RequestVerdict, type RetryPolicy, type ExchangeDownstream, type ExchangeHandle, type ExchangeRequest, type HttpListener, type ProxyAction, type UpstreamPool, type UpstreamPools } from '../l7/index.ts';
 import { exchangeStream } from './exchange-adapter.ts';
 import { ForwardedHeaders } from './forwarded.ts';
 import type { StreamCloseListener, StreamContext } from './frontend.ts';
@@ -148,7 +148,11 @@ export class StreamDispatch {
    * The access-log line of a request proxied to an HTTP/2 pool: the L7 listener's one record and writer,
    * so it carries the fields of every other request's line (request_id, trace_id, tries, phase timings).
    */
-  private logProxied(started: number, request: LoggedRequest, route: H2Route, log: CodecExchangeLog): void {
+  /**
+   * `reason`: the filters' codes, or (when empty) the edge's own for an answer it made — a filter's, or an
+   * error with no upstream response (tFirstByte 0).
+   */
+  private logProxied(started: number, request: LoggedRequest, route: H2Route, log: CodecExchangeLog, reason = '', byFilter = false): void {
     if (!this.listener.access_log) return;
     const rec = this.record;
     rec.requestId = request.requestId;
@@ -168,6 +172,7 @@ export class StreamDispatch {
     rec.parentSpanId = request.parentSpanId;
     rec.traceFlags = request.traceFlags;
     rec.grpcStatus = log.grpcStatus ?? '';
+    rec.reason = reason !== '' ? reason : byFilter ? 'filter' : log.tFirstByte === 0 && log.status >= 400 ? refusedReason(log.status) : '';
     rec.attempts = log.attempts;
     rec.tried = log.tried;
     rec.tStart = started;
@@ -205,7 +210,7 @@ export class StreamDispatch {
     const context = new H2FilterContext({ method: request.method, path, target, host: request.authority, scheme, clientAddress: this.forwarded.client(view, request.peerAddress), requestId: logged.requestId, routeName: route.name, header });
     const answered = (answer: LocalResponse): void => {
       const bytesOut = answerLocally(downstream, answer, request.method, this.date);
-      this.logProxied(started, logged, route, { status: answer.status, grpcStatus: undefined, bytesIn: 0, bytesOut, backend: '', attempts: 0, tried: noTries, tConnected: 0, tFirstByte: 0 });
+      this.logProxied(started, logged, route, { status: answer.status, grpcStatus: undefined, bytesIn: 0, bytesOut, backend: '', attempts: 0, tried: noTries, tConnected: 0, tFirstByte: 0 }, context.reason, true);
     };
     const verdict = filters.onRequest(context);
     if (verdict === undefined) return this.toUpstream(request, downstream, route, upstreamFields, header, view, context, started, logged);
@@ -264,7 +269,7 @@ export class StreamDispatch {
       responseTimeoutMs: action.responseTimeout >= 0 ? action.responseTimeout : this.listener.timeouts.upstream_response,
       grpc,
       clock,
-      onDone: (log) => this.logProxied(started, logged, route, log),
+      onDone: (log) => this.logProxied(started, logged, route, log, context?.reason ?? ''),
     });
     upstream.handle = handle;
     return handle;

@@ -13,6 +13,8 @@ export class H2FilterContext implements FilterContext {
   readonly routeName: string;
   readonly header: (name: string) => string | undefined;
   preferredBackend = '';
+  /** The access log's `reason`: filters' codes. */
+  reason = '';
   private slots: FilterSlots | null = null;
 
   constructor(fields: { method: string; path: string; target: string; host: string; scheme: 'http' | 'https'; clientAddress: string; requestId: string; routeName: string; header: (name: string) => string | undefined }) {
@@ -43,5 +45,9 @@ export class H2FilterContext implements FilterContext {
 
   preferBackend(id: string): void {
     this.preferredBackend = id;
+  }
+
+  setReason(code: string): void {
+    this.reason = this.reason === '' ? code : `${this.reason},${code}`;
   }
 }

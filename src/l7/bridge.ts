@@ -26,6 +26,7 @@ import { NO_RETRY, R_CONNECT_ERROR, R_RESET, R_TIMEOUT, retryEnabled, type Retry
 import { RequestBuffer, type BufferOwner } from './request-buffer.ts';
 import { FilteredDownstream, FilterSlots, isPending, localResponseFields, type FilterChain, type FilterContext, type HttpFilter, type LocalResponse, type RequestVerdict } from './filters/index.ts';
 import { cookieValue } from './parse/cookie.ts';
+import { failureReason, refusedReason } from './reasons.ts';
 
 const RESPONSE_DROP = (1 << H_CONNECTION) | (1 << H_HOP) | (1 << H_UPGRADE) | (1 << H_TRANSFER_ENCODING) | (1 << H_HIDDEN);
 
@@ -63,6 +64,8 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
   private filterSlots: FilterSlots | null = null;
   /** A backend a filter asked for (sticky): BalanceInput.preferredBackend. */
   preferredBackend = '';
+  /** The access log's `reason` (reasons.ts); '' when none. */
+  private reason = '';
   requestId = '';
   /** Request body chunks that arrived before the upstream was connected (most requests have none). */
   private pendingBody: Buffer[] | null = null;
@@ -151,6 +154,9 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
   preferBackend(id: string): void {
     this.preferredBackend = id;
   }
+  setReason(code: string): void {
+    this.reason = this.reason === '' ? code : `${this.reason},${code}`;
+  }
 
   cookie(name: string): string | undefined {
     const h = this.request.headers;
@@ -166,10 +172,16 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     const rt = this.rt;
     const req = this.request;
     const hostname = hostnameOf(req.authority);
-    if (this.badPath) return this.local(400, [], '400 bad request\n');
+    if (this.badPath) {
+      this.reason = refusedReason(400);
+      return this.local(400, [], '400 bad request\n');
+    }
     const route = rt.router.match(req.method, hostname, this.path, this);
     this.routeName = route?.name ?? '';
-    if (route === null) return this.local(404, [], '404 not found\n');
+    if (route === null) {
+      this.reason = refusedReason(404);
+      return this.local(404, [], '404 not found\n');
+    }
     const action = route.action;
     if (action.kind === 'redirect') {
       const location = redirectLocation(action, req.scheme, hostname, req.authority, this.target);
@@ -655,6 +667,7 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
   /** A request filter's answer: the fields every downstream gets for it (filters/local.ts). */
   private answer(answer: LocalResponse): void {
     this.status = answer.status;
+    if (this.reason === '') this.reason = 'filter';
     const body = typeof answer.body === 'string' ? Buffer.from(answer.body, 'utf8') : answer.body;
     this.downstream.sendHead(answer.status, localResponseFields(answer, this.rt.date.value(), body.length));
     if (this.request.method !== 'HEAD' && body.length > 0) {
@@ -695,6 +708,7 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     this.reqBody?.dispose();
     this.lease?.release(outcome === 'success' && this.status >= 500 ? 'http_5xx' : outcome);
     if (outcome === 'cancelled' && error === null && this.status === 0) this.status = 499;
+    if (this.reason === '' && (error !== null || outcome !== 'success')) this.reason = failureReason(this.status, outcome);
     // logged before the codec hears of the end, as the HTTP/1.1 path logs in the turn it answers
     if (this.rt.accessLog) this.logAccess(now);
     if (error !== null) this.out.fail(error);
@@ -725,6 +739,7 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     rec.spanId = this.trace?.spanId ?? '';
     rec.parentSpanId = this.trace?.parentId ?? '';
     rec.traceFlags = this.trace?.flags ?? '01';
+    rec.reason = this.reason;
     rec.attempts = this.attempts;
     rec.tried = this.tried;
     rec.tStart = this.tStart;

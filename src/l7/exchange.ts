@@ -27,6 +27,7 @@ import { parseTraceparent, tokenMatches } from './trace-context.ts';
 import { ForeignRelay, isForeignPool } from './foreign-relay.ts';
 import { RequestBuffer, type BufferOwner } from './request-buffer.ts';
 import { CONTINUE_100 } from './local-response.ts';
+import { failureReason } from './reasons.ts';
 
 export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, BufferOwner, FilterContext {
   readonly conn: HttpConnection;
@@ -117,6 +118,8 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
   private filterSlots: FilterSlots | null = null;
   /** A backend a filter asked for (sticky): BalanceInput.preferredBackend. */
   preferredBackend = '';
+  /** The access log's `reason` (reasons.ts): set by edge-made answers and filters; '' when none. */
+  reason = '';
   /** A response filter's body transform: the upstream's body (payload, framing decoded) goes in here. */
   bodySink: (BodySink & { abort?(): void }) | null = null;
   /** The transform was told the body ended (its output may still be flushing). */
@@ -172,6 +175,9 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
   }
   preferBackend(id: string): void {
     this.preferredBackend = id;
+  }
+  setReason(code: string): void {
+    this.reason = this.reason === '' ? code : `${this.reason},${code}`;
   }
 
 
@@ -725,6 +731,7 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
     rec.parentSpanId = this.traceParent;
     rec.traceFlags = this.traceFlags;
     const foreignTries = foreign?.tries ?? 0;
+    rec.reason = this.reason !== '' ? this.reason : this.outcome !== 'success' ? failureReason(this.status, this.outcome) : '';
     rec.attempts = foreignTries > 0 ? foreignTries : this.attempts;
     rec.tried = foreignTries > 1 ? foreign!.failedBackends!() : this.tried;
     rec.tStart = this.tStart;

@@ -56,3 +56,4 @@ export { parseTraceparent } from './trace-context.ts';
 
 // For the admin API and `switchyard explain`: what the edge would do with one request.
 export { explainRequest, renderExplanation, type ExplainQuery, type ExplainContext, type Explanation } from './explain.ts';
+export { refusedReason, failureReason } from './reasons.ts';

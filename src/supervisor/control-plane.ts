@@ -17,7 +17,7 @@ import type { TrafficPlane } from './traffic-plane.ts';
 import { WorkerPool } from './worker-pool.ts';
 import { createLoggers, type Loggers } from './logging.ts';
 import { Metrics } from './metrics.ts';
-import { RequestCounters, trafficMetrics, type TrafficMetrics } from './request-counters.ts';
+import { RequestCounters, trafficMetrics, workerMemory, type TrafficMetrics } from './request-counters.ts';
 import { assertAddressesFree, type ListenAddress } from './address-guard.ts';
 import { joinPoolStatus } from './pool-view.ts';
 import type { ToWorker } from './ipc.ts';
@@ -357,7 +357,7 @@ function localTraffic(plane: TrafficPlane, counters: RequestCounters): TrafficHa
     setHealth: (pool, backend, healthy, reason) => plane.setHealth(pool, backend, healthy, reason),
     setDraining: async (pool, backend, draining) => plane.setDraining(pool, backend, draining),
     addresses: () => plane.addresses(),
-    status: async () => plane.status(),
+    status: async () => ({ pid: process.pid, memory: workerMemory(), ...plane.status() }),
     metrics: async () => [trafficMetrics(counters, plane)],
     pools: async () => [plane.registry()?.status() ?? []],
     drain: (deadline) => plane.drain(deadline),

@@ -17,6 +17,7 @@ export interface FakeRequest {
 
 export interface FakeContext extends FilterContext {
   preferredBackend: string;
+  reason: string;
 }
 
 export function fakeContext(request: FakeRequest = {}): FakeContext {
@@ -44,6 +45,10 @@ export function fakeContext(request: FakeRequest = {}): FakeContext {
     stashed: (filter: HttpFilter) => slots.get(filter),
     preferBackend(id) {
       this.preferredBackend = id;
+    },
+    reason: '',
+    setReason(code) {
+      this.reason = this.reason === '' ? code : `${this.reason},${code}`;
     },
   };
 }

@@ -39,6 +39,12 @@ export interface FilterContext {
    * usable (healthy, not draining, not already tried); otherwise the pool's policy picks as usual.
    */
   preferBackend(id: string): void;
+  /**
+   * Records why this filter decided as it did, for the access log's `reason` field (short codes such as
+   * `waf:sqli-union`, `rate_limit:limited`, `jwt:expired`); also for decisions that let the request through
+   * (a WAF in detect mode). Several filters' reasons are joined with ",".
+   */
+  setReason(code: string): void;
 }
 
 /**
