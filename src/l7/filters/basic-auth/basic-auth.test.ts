@@ -9,7 +9,8 @@ import path from 'node:path';
 import { randomBytes, scryptSync } from 'node:crypto';
 import bcrypt from 'bcryptjs';
 import { basicAuthFilterSchema } from '../../../config/index.ts';
-import { FlatWriter, type FilterContext, type FilterEnv, type LocalResponse, type RequestVerdict } from '../index.ts';
+import { FlatWriter, type FilterEnv, type LocalResponse, type RequestVerdict } from '../index.ts';
+import { fakeContext, type FakeContext } from '../../../../test/support/filter-kit.ts';
 import { basicAuthFilter } from './index.ts';
 import { parseBasic } from './credentials.ts';
 import { VerdictCache } from './cache.ts';
@@ -29,22 +30,8 @@ const env: FilterEnv = {
   stats: () => ({ count: (event, n = 1) => counts.set(event, (counts.get(event) ?? 0) + n), observe: () => {} }),
 };
 
-function context(authorization?: string): FilterContext {
-  return {
-    method: 'GET',
-    path: '/',
-    query: '',
-    host: 'edge.test',
-    scheme: 'https',
-    clientAddress: '192.0.2.7',
-    requestId: '',
-    routeName: 'admin',
-    header: (name) => (name === 'authorization' ? authorization : undefined),
-    cookie: () => undefined,
-    stash: () => {},
-    stashed: () => undefined,
-    preferBackend: () => {},
-  };
+function context(authorization?: string): FakeContext {
+  return fakeContext({ scheme: 'https', routeName: 'admin', headers: authorization === undefined ? {} : { authorization } });
 }
 
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
@@ -82,8 +69,10 @@ describe('basic_auth filter', () => {
 
   it('challenges without credentials and with malformed ones, at once (never throws)', () => {
     for (const header of [undefined, 'Basic', 'Basic !!!!', 'Basic YWxpY2U=', 'Bearer abc', `Basic ${'A'.repeat(2000)}`, 'Basic =abc', `Basic ${Buffer.from([0xff, 0x3a, 0x61]).toString('base64')}`]) {
-      const answer = filter.onRequest!(context(header)) as LocalResponse;
+      const ctx = context(header);
+      const answer = filter.onRequest!(ctx) as LocalResponse;
       assert.equal(answer.status, 401, String(header));
+      assert.equal(ctx.reason, header === undefined ? 'basic_auth:challenged' : 'basic_auth:malformed');
       assert.deepEqual(answer.headers.slice(0, 2), ['www-authenticate', 'Basic realm="ops", charset="UTF-8"']);
     }
   });

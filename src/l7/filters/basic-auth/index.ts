@@ -48,9 +48,14 @@ export const basicAuthFilter = {
       body: 'too many authentication checks in progress\n',
     });
 
-    const verdict = (ok: boolean): RequestVerdict => {
-      stats.count(ok ? 'allowed' : 'failed');
-      return ok ? undefined : challenge;
+    const verdict = (ctx: FilterContext, ok: boolean): RequestVerdict => {
+      if (ok) {
+        stats.count('allowed');
+        return undefined;
+      }
+      stats.count('failed');
+      ctx.setReason('basic_auth:failed');
+      return challenge;
     };
 
     const filter: HttpFilter = {
@@ -59,7 +64,9 @@ export const basicAuthFilter = {
         const header = ctx.header('authorization');
         const credentials = parseBasic(header);
         if (credentials === undefined) {
-          stats.count(header === undefined ? 'challenged' : 'malformed');
+          const event = header === undefined ? 'challenged' : 'malformed';
+          stats.count(event);
+          ctx.setReason(header === undefined ? 'basic_auth:challenged' : 'basic_auth:malformed');
           return challenge;
         }
         const hash = users.get(credentials.user);
@@ -67,11 +74,12 @@ export const basicAuthFilter = {
         const key = credentialKey(credentials.token);
         const now = env.now();
         const cached = cache.get(key, now);
-        if (cached !== undefined) return verdict(cached);
+        if (cached !== undefined) return verdict(ctx, cached);
         let check = pending.get(key);
         if (check === undefined) {
           if (hashing.inflight >= maxHashing) {
             stats.count('busy');
+            ctx.setReason('basic_auth:busy');
             return busy;
           }
           hashing.inflight++;
@@ -86,7 +94,7 @@ export const basicAuthFilter = {
         }
         return check.then((ok) => {
           cache.set(key, ok, env.now() + (ok ? okTtlMs : failTtlMs));
-          return verdict(ok);
+          return verdict(ctx, ok);
         });
       },
     };

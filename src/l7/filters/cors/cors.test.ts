@@ -3,26 +3,13 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { corsFilterSchema } from '../../../config/index.ts';
-import { FlatWriter, type FilterContext, type LocalResponse, type ResponseView } from '../index.ts';
+import { FlatWriter, type LocalResponse, type ResponseView } from '../index.ts';
+import { fakeContext, type FakeContext } from '../../../../test/support/filter-kit.ts';
 import { corsFilter } from './index.ts';
 import { compileOrigins } from './origins.ts';
 
-function context(method: string, headers: Record<string, string>): FilterContext {
-  return {
-    method,
-    path: '/api',
-    query: '',
-    host: 'api.example.test',
-    scheme: 'https',
-    clientAddress: '192.0.2.7',
-    requestId: '',
-    routeName: 'api',
-    header: (name) => headers[name],
-    cookie: () => undefined,
-    stash: () => {},
-    stashed: () => undefined,
-    preferBackend: () => {},
-  };
+function context(method: string, headers: Record<string, string>): FakeContext {
+  return fakeContext({ method, path: '/api', host: 'api.example.test', scheme: 'https', routeName: 'api', headers });
 }
 
 const build = (settings: unknown) => corsFilter.create(corsFilterSchema.parse(settings));
@@ -72,11 +59,15 @@ describe('cors filter', () => {
       { origin: 'https://app.example.test', 'access-control-request-method': 'PATCH' },
       { origin: 'https://app.example.test', 'access-control-request-method': 'PUT', 'access-control-request-headers': 'x-other' },
     ];
+    const reasons: string[] = [];
     for (const headers of cases) {
-      const answer = filter.onRequest!(context('OPTIONS', headers)) as LocalResponse;
+      const ctx = context('OPTIONS', headers);
+      const answer = filter.onRequest!(ctx) as LocalResponse;
+      reasons.push(ctx.reason);
       assert.equal(answer.status, 403, JSON.stringify(headers));
       assert.ok(!answer.headers.includes('access-control-allow-origin'));
     }
+    assert.deepEqual(reasons, ['cors:origin', 'cors:method', 'cors:header']);
   });
 
   it('lets a plain OPTIONS and other methods through', () => {

@@ -34,6 +34,11 @@ export const corsFilter = {
       body: 'cors: preflight refused\n',
     });
 
+    const refuse = (ctx: FilterContext, reason: string): LocalResponse => {
+      ctx.setReason(reason);
+      return refused;
+    };
+
     const headersAllowed = (requested: string | undefined): boolean => {
       if (anyHeader || requested === undefined) return true;
       for (const raw of requested.split(',')) {
@@ -44,7 +49,10 @@ export const corsFilter = {
     };
 
     const preflight = (origin: string, ctx: FilterContext, requestedMethod: string): LocalResponse => {
-      if (!origins.allows(origin) || (!methods.has(requestedMethod) && !safelistedMethods.has(requestedMethod)) || !headersAllowed(ctx.header('access-control-request-headers'))) return refused;
+      if (!origins.allows(origin)) return refuse(ctx, 'cors:origin');
+      if (!methods.has(requestedMethod) && !safelistedMethods.has(requestedMethod)) return refuse(ctx, 'cors:method');
+      if (!headersAllowed(ctx.header('access-control-request-headers'))) return refuse(ctx, 'cors:header');
+      ctx.setReason('cors:preflight');
       const fields = ['access-control-allow-origin', star ? '*' : origin, 'access-control-allow-methods', methodsValue];
       if (headersValue !== '') fields.push('access-control-allow-headers', headersValue);
       if (settings.credentials) fields.push('access-control-allow-credentials', 'true');

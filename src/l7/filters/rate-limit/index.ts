@@ -51,16 +51,19 @@ export const rateLimitFilter = {
       stats.observe('decision', (env.now() - started) / 1000);
       if (take.granted === 0) {
         stats.count('limited');
+        ctx.setReason('rate_limit:limited');
         return limited(fields.quoted, fields.policy, take);
       }
       stats.count('allowed');
       ctx.stash(filter, rateLimitField(fields.quoted, take));
       return undefined;
     };
-    const failed = (err: unknown): RequestVerdict => {
+    const failed = (ctx: FilterContext, err: unknown): RequestVerdict => {
       // anything but a store's own failure is a bug: let the path answer 500
       if ((err as { code?: unknown })?.code !== 'ERR_RATE_LIMIT_STORE') throw err;
       stats.count('store_error');
+      // logged either way: an admitted request the limiter could not count is worth seeing too
+      ctx.setReason('rate_limit:store_error');
       return failOpen ? undefined : storeUnavailable;
     };
 
@@ -79,9 +82,9 @@ export const rateLimitFilter = {
         try {
           take = store.decide(`${zone}:${tag}:${value}`, policy);
         } catch (err) {
-          return failed(err);
+          return failed(ctx, err);
         }
-        if (isPromise(take)) return take.then((settled) => decided(ctx, fields, settled, started), failed);
+        if (isPromise(take)) return take.then((settled) => decided(ctx, fields, settled, started), (err: unknown) => failed(ctx, err));
         return decided(ctx, fields, take, started);
       },
       onResponse(ctx: FilterContext, head: HeaderWriter) {

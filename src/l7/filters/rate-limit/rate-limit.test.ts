@@ -4,7 +4,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { rateLimitFilterSchema } from '../../../config/index.ts';
-import { FlatWriter, type FilterContext, type FilterEnv, type HttpFilter, type LocalResponse, type RequestVerdict } from '../index.ts';
+import { FlatWriter, type FilterEnv, type LocalResponse, type RequestVerdict } from '../index.ts';
+import { fakeContext, type FakeContext } from '../../../../test/support/filter-kit.ts';
 import { rateLimitFilter } from './index.ts';
 import { compilePolicy, take, type Take } from './gcra.ts';
 import { LeaseClient, LeaseServer, type LeaseChannel, type RateLeaseReply } from './lease.ts';
@@ -33,25 +34,10 @@ function fakeEnv(clock: Clock, services = new Map<string, unknown>()) {
   return { env, counts, warnings, services };
 }
 
-function context(overrides: Partial<{ clientAddress: string; routeName: string; headers: Record<string, string>; cookies: Record<string, string> }> = {}): FilterContext {
-  const stash = new Map<HttpFilter, unknown>();
-  const headers = overrides.headers ?? {};
-  const cookies = overrides.cookies ?? {};
-  return {
-    method: 'GET',
-    path: '/api',
-    query: '',
-    host: 'edge.test',
-    scheme: 'http',
-    clientAddress: overrides.clientAddress ?? '192.0.2.7',
-    requestId: 'rid',
-    routeName: overrides.routeName ?? 'api',
-    header: (name) => headers[name],
-    cookie: (name) => cookies[name],
-    stash: (filter, value) => stash.set(filter, value),
-    stashed: (filter) => stash.get(filter),
-    preferBackend: () => {},
-  };
+function context(overrides: { clientAddress?: string; routeName?: string; headers?: Record<string, string>; cookies?: Record<string, string> } = {}): FakeContext {
+  const headers = { ...overrides.headers };
+  if (overrides.cookies !== undefined) headers.cookie = Object.entries(overrides.cookies).map(([name, value]) => `${name}=${value}`).join('; ');
+  return fakeContext({ clientAddress: overrides.clientAddress, routeName: overrides.routeName ?? 'api', headers });
 }
 
 const build = (settings: unknown, env: FilterEnv) => rateLimitFilter.create(rateLimitFilterSchema.parse(settings), env);
@@ -102,8 +88,10 @@ describe('rate_limit filter', () => {
     const clock = new Clock();
     const { env, counts } = fakeEnv(clock);
     const filter = build({ rate: '2/s', burst: 3 }, env);
-    const verdicts = [0, 1, 2, 3].map(() => filter.onRequest!(context()) as RequestVerdict);
+    const contexts = [0, 1, 2, 3].map(() => context());
+    const verdicts = contexts.map((ctx) => filter.onRequest!(ctx) as RequestVerdict);
     assert.deepEqual(verdicts.map(status), [200, 200, 200, 429]);
+    assert.deepEqual(contexts.map((ctx) => ctx.reason), ['', '', '', 'rate_limit:limited'], 'the access log says why');
     const refused = verdicts[3] as LocalResponse;
     assert.equal(field(refused, 'retry-after'), '1');
     assert.equal(field(refused, 'ratelimit-policy'), '"api";q=2;w=1');
