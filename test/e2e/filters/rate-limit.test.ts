@@ -80,6 +80,8 @@ ${twoPools(origins)}${bothEngines(`      - { match: { path_prefix: /h1/ }, pool:
         assert.equal(origins.seen.filter((seen) => seen.headers['x-client'] === key).length, 3, `${key}: the 429 never reached the origin`);
       }
     }
+    const logged = await running.waitForLine((line) => line.log === 'access' && line.reason === 'rate_limit:limited');
+    assert.equal(logged.status, 429);
     const token = (await readFile(path.join(running.dir, 'data', 'admin.token'), 'utf8')).trim();
     const metrics = await (await fetch(`http://127.0.0.1:${running.ready.admin!.port}/metrics`, { headers: { authorization: `Bearer ${token}` } })).text();
     assert.match(metrics, /switchyard_filter_events_total\{filter="rate_limit",event="allowed"\} 18\n/);
