@@ -9,10 +9,11 @@ import type { PoolStatus } from '../pool/index.ts';
 import { messageOf, type Logger } from '../core/index.ts';
 import { snapshotOf, type ConfigSnapshot } from './config-snapshot.ts';
 import { workerEntry } from './code-base.ts';
-import type { FromWorker, ToWorker } from './ipc.ts';
+import type { FromWorker, ToWorker, WorkerReply } from './ipc.ts';
 import type { TrafficMetrics } from './request-counters.ts';
 import type { TrafficHandle } from './control-plane.ts';
 import type { WorkerRuntime } from './worker-runtime.ts';
+import { LeaseServer } from '../l7/filters/index.ts';
 
 export interface WorkerPoolOptions {
   count: number;
@@ -44,11 +45,13 @@ export class WorkerPool implements TrafficHandle {
   private readonly options: WorkerPoolOptions;
   private readonly workers = new Set<Worker>();
   private nextId = 1;
-  private readonly pending = new Map<number, { worker: Worker; resolve: (reply: FromWorker) => void; reject: (err: Error) => void; timer: NodeJS.Timeout }>();
+  private readonly pending = new Map<number, { worker: Worker; resolve: (reply: WorkerReply) => void; reject: (err: Error) => void; timer: NodeJS.Timeout }>();
   private snapshot: { loaded: LoadedConfig; ports: Record<string, number> } | undefined;
   private entry: string | undefined;
   private stopping = false;
   private listenerAddresses: Record<string, { host: string; port: number }> = {};
+  /** The instance's rate_limit buckets (`store: local`): workers lease tokens from here, so N workers admit one budget. */
+  private readonly rateLeases = new LeaseServer();
 
   constructor(options: WorkerPoolOptions) {
     this.options = options;
@@ -147,9 +150,14 @@ export class WorkerPool implements TrafficHandle {
   }
 
   private forkOne(): Promise<Worker> {
-    const worker = cluster.fork(this.options.runtime.env);
+    // SWITCHYARD_WORKERS: how many siblings share the instance (rate_limit's local store: a lone worker keeps its buckets itself)
+    const worker = cluster.fork({ ...this.options.runtime.env, SWITCHYARD_WORKERS: String(this.options.count) });
     this.workers.add(worker);
     worker.on('message', (message: FromWorker) => {
+      if (message.type === 'rate_lease') {
+        if (worker.isConnected()) worker.send(this.rateLeases.answer(message));
+        return;
+      }
       if (message.type !== 'reply') return;
       const waiter = this.pending.get(message.id);
       if (!waiter) return;
@@ -185,7 +193,7 @@ export class WorkerPool implements TrafficHandle {
     for (const message of this.options.replay()) worker.send(message);
   }
 
-  private ask(worker: Worker, request: Request): Promise<FromWorker> {
+  private ask(worker: Worker, request: Request): Promise<WorkerReply> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       if (!worker.isConnected()) return reject(new Error(`worker ${worker.process.pid}: gone, cannot ${request.type}`));
@@ -199,7 +207,7 @@ export class WorkerPool implements TrafficHandle {
   }
 
   /** Sends to every worker; rejects with the first worker's error when any reports failure. */
-  private async broadcast(request: Request): Promise<FromWorker[]> {
+  private async broadcast(request: Request): Promise<WorkerReply[]> {
     const replies = await Promise.all([...this.workers].map((worker) => this.ask(worker, request)));
     const failed = replies.find((reply) => !reply.ok);
     if (failed) throw new Error(failed.error ?? `worker failed to ${request.type}`);
