@@ -5,6 +5,7 @@ import path from 'node:path';
 import { ConfigError, systemClock, type Clock, type Component, type HasStatus, type Logger, type TimerHandle } from '../core/index.ts';
 import type { DnsConfig, DnsTlsConfig } from '../config/index.ts';
 import { createTlsTerminator, type TlsTerminator } from '../tls/index.ts';
+import type { ChainOutcome } from './chain.ts';
 import { DnsEngine, newCounters, type DnsCounters } from './engine.ts';
 import { buildHandlers, ResolverState, type ResolverStatus } from './handlers.ts';
 import type { PoolAddressSource } from './plugins/pool-answers.ts';
@@ -173,6 +174,16 @@ export class DnsServer implements Component, HasStatus<DnsStatus> {
 
   addresses(): BoundAddress[] {
     return [...this.bound];
+  }
+
+  /**
+   * One message from another transport (DNS over HTTPS): answered by the current engine under TCP's
+   * rules (no truncation, 65535 bytes), counted with the TCP queries. 'drop' for a message DNS would not
+   * answer at all (a response, or shorter than a header).
+   */
+  answer(message: Buffer, clientAddress: string): ChainOutcome | Promise<ChainOutcome> {
+    const engine = this.engine;
+    return engine === undefined ? 'drop' : engine.answer(message, 'tcp', clientAddress);
   }
 
   /** Builds the new zones completely, then swaps; a bad zone throws a ConfigError and the old zones stay. */

@@ -43,11 +43,14 @@ export class UdpListener {
   }
 
   async listen(port: number): Promise<number> {
-    const socket = dgram.createSocket({ type: isIPv6(this.host) ? 'udp6' : 'udp4', recvBufferSize: SOCKET_BUFFER, sendBufferSize: SOCKET_BUFFER, lookup: literalAddress });
+    // reusePort: every traffic worker binds the address and the kernel spreads datagrams by source
+    // address:port; exclusive: a cluster worker binds its own socket instead of asking the primary for one
+    // (the primary holds no DNS socket, so a flood never reaches the control plane).
+    const socket = dgram.createSocket({ type: isIPv6(this.host) ? 'udp6' : 'udp4', recvBufferSize: SOCKET_BUFFER, sendBufferSize: SOCKET_BUFFER, lookup: literalAddress, reusePort: process.platform === 'linux' });
     this.socket = socket;
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
-      socket.bind(port, this.host, () => {
+      socket.bind({ port, address: this.host, exclusive: true }, () => {
         socket.off('error', reject);
         resolve();
       });

@@ -4,7 +4,7 @@ import type { ListenerConfig, PoolConfig } from '../config/index.ts';
 import type { Clock, Component, Logger } from '../core/index.ts';
 import type { PoolRegistry } from '../pool/index.ts';
 import type { RequestRecord } from './request-counters.ts';
-import type { AccessRecordSink } from '../l7/index.ts';
+import type { AccessRecordSink, DnsAnswerer } from '../l7/index.ts';
 
 export interface ListenerDeps {
   pools: PoolRegistry;
@@ -25,6 +25,8 @@ export interface ListenerDeps {
   onRequestDone?: (record: RequestRecord) => void;
   /** Telemetry: sees every HTTP request's access record. */
   spans?: AccessRecordSink;
+  /** DNS over HTTPS (`dns: {}` routes): the process's DNS engine. */
+  dns?: DnsAnswerer;
 }
 
 export interface TrafficListener extends Component {

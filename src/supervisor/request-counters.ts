@@ -2,6 +2,7 @@
 // load prom-client (~20 MB per process); the primary asks for a snapshot at scrape time and turns the sum
 // over workers into Prometheus series (metrics.ts).
 import type { PoolStatus } from '../pool/index.ts';
+import type { DnsStatus } from '../dns/index.ts';
 
 export interface RequestRecord {
   listener: string;
@@ -70,10 +71,12 @@ export interface TrafficMetrics {
   rss: number;
   /** CPU time (user + system) of the process, seconds. */
   cpuSeconds: number;
+  /** The process's DNS server (absent without `dns:`); the primary sums the workers' (dns-status.ts). */
+  dns?: DnsStatus;
 }
 
-export function trafficMetrics(counters: RequestCounters, plane: { status(): { listeners: Record<string, unknown>; pools: PoolStatus[] } } | undefined): TrafficMetrics {
+export function trafficMetrics(counters: RequestCounters, plane: { status(): { listeners: Record<string, unknown>; pools: PoolStatus[]; dns?: DnsStatus } } | undefined): TrafficMetrics {
   const cpu = process.cpuUsage();
   const status = plane?.status();
-  return { pid: process.pid, requests: counters.snapshot(), pools: status?.pools ?? [], listeners: status?.listeners ?? {}, rss: process.memoryUsage.rss(), cpuSeconds: (cpu.user + cpu.system) / 1e6 };
+  return { pid: process.pid, requests: counters.snapshot(), pools: status?.pools ?? [], listeners: status?.listeners ?? {}, rss: process.memoryUsage.rss(), cpuSeconds: (cpu.user + cpu.system) / 1e6, dns: status?.dns };
 }
