@@ -33,11 +33,25 @@ export function answerDns(ex: ProxyExchange, buf: Buffer, bs: number, be: number
   ex.dohBody = Buffer.allocUnsafe(head.contentLength);
   ex.dohFill = 0;
   ex.bodyStart = ex.conn.listener.now();
-  return dohRequestBody(ex, buf, bs, be);
+  return firstBody(ex, buf, bs, be);
 }
 
-/** POST body bytes (with the head, then from later reads). Same contract as ProxyExchange.requestBody. */
+/** POST body bytes that came with the head. */
+function firstBody(ex: ProxyExchange, buf: Buffer, s: number, e: number): number {
+  return takeBody(ex, buf, s, e, false);
+}
+
+/** POST body bytes from later reads. Same contract as ProxyExchange.requestBody. */
 export function dohRequestBody(ex: ProxyExchange, buf: Buffer, s: number, e: number): number {
+  return takeBody(ex, buf, s, e, true);
+}
+
+/**
+ * `later`: called from a read after the head's, where the connection keeps the bytes past this body (a
+ * pipelined request) only once this returns; the answer then waits for a microtask, so the exchange does
+ * not end (and the connection look for the next request) before those bytes are kept.
+ */
+function takeBody(ex: ProxyExchange, buf: Buffer, s: number, e: number, later: boolean): number {
   const body = ex.dohBody!;
   const take = Math.min(e - s, body.length - ex.dohFill);
   buf.copy(body, ex.dohFill, s, s + take);
@@ -51,7 +65,9 @@ export function dohRequestBody(ex: ProxyExchange, buf: Buffer, s: number, e: num
   }
   ex.dohBody = null;
   ex.reqDone = true;
-  ask(ex, ex.conn.listener.dns!, body);
+  const dns = ex.conn.listener.dns!;
+  if (later) queueMicrotask(() => ask(ex, dns, body));
+  else ask(ex, dns, body);
   return s + take;
 }
 

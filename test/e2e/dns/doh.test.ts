@@ -8,6 +8,7 @@ import { execFile } from 'node:child_process';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import http2 from 'node:http2';
+import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
@@ -199,5 +200,76 @@ dns:
     const posted = await curl(running.dir, ['--http2-prior-knowledge', '-H', 'content-type: application/dns-message', h2c], (queryBytes('short.example.test.', 1, { id: 0 })));
     assert.equal(posted.status, 200);
     assert.equal(posted.headers.get('cache-control'), 'max-age=30');
+  });
+});
+
+/** Writes `parts` to a fresh connection, each after the previous one was flushed; resolves with everything read until close. */
+function rawExchange(port: number, parts: (string | Buffer)[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1');
+    let received = '';
+    socket.on('data', (chunk) => (received += chunk.toString('latin1')));
+    socket.once('error', reject);
+    socket.once('close', () => resolve(received));
+    const next = (index: number): void => {
+      if (index < parts.length) socket.write(parts[index], () => next(index + 1));
+    };
+    socket.once('connect', () => next(0));
+  });
+}
+
+describe('dns over https on HTTP/1.1: bodies in pieces, chunked, slow', () => {
+  let running: RunningSwitchyard;
+  let port: number;
+  before(async () => {
+    running = await runSwitchyard(`listeners:
+  - name: web
+    listen: 127.0.0.1:0
+    timeouts: { body: 300ms }
+    routes:
+      - match: { path: /dns-query }
+        dns: {}
+dns:
+  listen: [udp://127.0.0.1:0]
+  zones:
+    - origin: example.test.
+      soa: { mname: ns1.example.test., rname: hostmaster.example.test. }
+      records:
+        - { name: www, type: A, value: 192.0.2.7, ttl: 120 }
+`);
+    port = running.ready.listeners.web.port;
+  });
+  after(() => running?.stop());
+
+  const head = (length: number, close = true): string =>
+    `POST /dns-query HTTP/1.1\r\nhost: doh.test\r\ncontent-type: application/dns-message\r\ncontent-length: ${length}\r\n${close ? 'connection: close\r\n' : ''}\r\n`;
+
+  it('a body sent in several writes is answered once whole; a second request on the connection works', async () => {
+    const message = queryBytes('www.example.test.', 1, { id: 0 });
+    const second = `GET /dns-query?dns=${b64url(message)} HTTP/1.1\r\nhost: doh.test\r\nconnection: close\r\n\r\n`;
+    const response = await rawExchange(port, [head(message.length, false), message.subarray(0, 5), message.subarray(5), second]);
+    const answers = response.split('HTTP/1.1 ').slice(1);
+    assert.equal(answers.length, 2, response);
+    for (const answer of answers) {
+      assert.match(answer, /^200 OK\r\n/);
+      assert.match(answer, /\r\ncontent-type: application\/dns-message\r\n/);
+      assert.match(answer, /\r\ncache-control: max-age=120\r\n/);
+    }
+  });
+
+  it('a chunked POST is refused with 411 (a DNS message has a length)', async () => {
+    const response = await rawExchange(port, [`POST /dns-query HTTP/1.1\r\nhost: doh.test\r\ncontent-type: application/dns-message\r\ntransfer-encoding: chunked\r\n\r\n5\r\nabcde\r\n0\r\n\r\n`]);
+    assert.match(response, /^HTTP\/1.1 411 Length Required\r\n/);
+  });
+
+  it('a body that stops coming gets 408 after timeouts.body', async () => {
+    const response = await rawExchange(port, [head(40), Buffer.alloc(10)]);
+    assert.match(response, /^HTTP\/1.1 408 Request Timeout\r\n/);
+  });
+
+  it('other methods get 405 with Allow: GET, POST', async () => {
+    const response = await rawExchange(port, [`DELETE /dns-query HTTP/1.1\r\nhost: doh.test\r\nconnection: close\r\n\r\n`]);
+    assert.match(response, /^HTTP\/1.1 405 Method Not Allowed\r\n/);
+    assert.match(response, /\r\nallow: GET, POST\r\n/);
   });
 });
