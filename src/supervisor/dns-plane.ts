@@ -68,10 +68,6 @@ export class DnsPlane {
     return this.server === undefined ? 'drop' : this.server.answer(message, clientAddress);
   }
 
-  serving(): boolean {
-    return this.server !== undefined;
-  }
-
   addresses(): BoundAddress[] {
     return this.server?.addresses() ?? [];
   }
