@@ -18,6 +18,7 @@ import { runSwitchyard, type RunningSwitchyard } from '../../support/run-switchy
 import { switchyard } from '../diag/cli.ts';
 import { makeTlsFixtures, type TlsFixtures } from '../diag/tls-fixtures.ts';
 import { parseDig } from './support.ts';
+import { startTinyDns, type TinyDns } from '../../support/tiny-dns.ts';
 
 const run = promisify(execFile);
 
@@ -271,5 +272,56 @@ dns:
     const response = await rawExchange(port, [`DELETE /dns-query HTTP/1.1\r\nhost: doh.test\r\nconnection: close\r\n\r\n`]);
     assert.match(response, /^HTTP\/1.1 405 Method Not Allowed\r\n/);
     assert.match(response, /\r\nallow: GET, POST\r\n/);
+  });
+});
+
+describe('dns over https through the resolver (answers that wait for an upstream)', () => {
+  let running: RunningSwitchyard;
+  let upstream: TinyDns;
+  let token: string;
+  before(async () => {
+    upstream = await startTinyDns({ zone: 'elsewhere.test', records: [{ name: 'www.elsewhere.test', type: 'A', ttl: 300, data: '198.51.100.7' }, { name: 'api.elsewhere.test', type: 'A', ttl: 40, data: '198.51.100.8' }] });
+    running = await runSwitchyard(`workers: 1
+admin: { listen: 127.0.0.1:0 }
+listeners:
+  - name: plain
+    listen: 127.0.0.1:0
+    protocol: h2c
+    routes:
+      - match: { path: /dns-query }
+        dns: {}
+dns:
+  listen: [udp://127.0.0.1:0]
+  resolver:
+    allow: [127.0.0.0/8]
+    forward: [127.0.0.1:${upstream.port}]
+`);
+    token = (await readFile(path.join(running.dir, 'data', 'admin.token'), 'utf8')).trim();
+  });
+  after(async () => {
+    await running?.stop();
+    await upstream?.close();
+  });
+
+  const metric = async (series: string): Promise<number> => {
+    const text = await (await fetch(`http://127.0.0.1:${running.ready.admin!.port}/metrics`, { headers: { authorization: `Bearer ${token}` } })).text();
+    return Number(new RegExp(`^${series.replace(/[{}"]/g, '\\$&')} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
+  };
+
+  it('HTTP/2 and HTTP/1.1: the first query goes upstream, the answer comes back as DoH, counted under tcp', async () => {
+    const url = `http://127.0.0.1:${running.ready.listeners.plain.port}/dns-query`;
+    const before = await metric('switchyard_dns_queries_total{transport="tcp",type="A"}');
+    const h2 = await curl(running.dir, ['--http2-prior-knowledge', `${url}?dns=${b64url(queryBytes('www.elsewhere.test.', 1, { id: 0 }))}`]);
+    assert.equal(h2.status, 200);
+    assert.equal(h2.headers.get('cache-control'), 'max-age=300');
+    assert.deepEqual(decodeMessage(h2.body)!.answer.map((record) => [...record.rdata].join('.')), ['198.51.100.7']);
+    // h2c listeners take HTTP/1.1 too: the same route, through the HTTP/1.1 exchange
+    const h1 = await curl(running.dir, ['--http1.1', '-H', 'content-type: application/dns-message', url], queryBytes('api.elsewhere.test.', 1, { id: 0 }));
+    assert.equal(h1.status, 200);
+    assert.equal(h1.version, 'HTTP/1.1');
+    assert.equal(h1.headers.get('cache-control'), 'max-age=40');
+    assert.deepEqual(decodeMessage(h1.body)!.answer.map((record) => [...record.rdata].join('.')), ['198.51.100.8']);
+    assert.deepEqual(upstream.queries.map((query) => query.name).sort(), ['api.elsewhere.test', 'www.elsewhere.test']);
+    assert.equal((await metric('switchyard_dns_queries_total{transport="tcp",type="A"}')) - before, 2);
   });
 });
