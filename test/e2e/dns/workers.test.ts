@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import dgram from 'node:dgram';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -104,6 +104,30 @@ describe('dns served by two workers (DNS-only config)', () => {
     const metrics = await (await adminGet(running, '/metrics')).text();
     const queries = [...metrics.matchAll(/^switchyard_dns_queries_total\{[^}]*\} (\d+)/gm)].reduce((sum, match) => sum + Number(match[1]), 0);
     assert.ok(queries >= 42, `switchyard_dns_queries_total sums both workers (${queries})`);
+  });
+
+  it('a reload with a new record reaches every worker; one with a broken zone is refused by all and nothing changes', async () => {
+    const reload = async (): Promise<{ ok: boolean; error?: string }> => {
+      const token = (await readFile(path.join(running.dir, 'data', 'admin.token'), 'utf8')).trim();
+      const response = await fetch(`http://127.0.0.1:${running.ready.admin!.port}/api/reload`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+      return (await response.json()) as { ok: boolean; error?: string };
+    };
+    const config = await readFile(running.configFile, 'utf8');
+    await writeFile(running.configFile, config.replace('- { name: www, type: A, value: 192.0.2.2 }', '- { name: www, type: A, value: 192.0.2.2 }\n        - { name: new, type: A, value: 192.0.2.3 }'));
+    assert.deepEqual(await reload(), { ok: true, config: running.configFile });
+    const before = await queriesPerWorker(running);
+    for (let index = 0; index < 20; index++) assert.deepEqual(await queryA(port, 'new.example.test.'), ['192.0.2.3']);
+    const after = await queriesPerWorker(running);
+    assert.equal([...after].filter(([pid, count]) => count > (before.get(pid) ?? 0)).length, 2, 'both workers answered the new record');
+
+    // a zone file is read by the workers (the primary only validates the config): its error comes from them
+    await writeFile(path.join(running.dir, 'broken.zone'), '$ORIGIN broken.test.\n@ 300 IN SOA ns1 h 1 3600 600 604800 60\nwww 300 IN A 300.1.1.1\n');
+    await writeFile(running.configFile, `${config}    - { origin: broken.test., file: ./broken.zone }\n`);
+    const refused = await reload();
+    assert.equal(refused.ok, false);
+    assert.match(refused.error ?? '', /broken\.zone:3: .*300\.1\.1\.1/);
+    for (let index = 0; index < 10; index++) assert.deepEqual(await queryA(port, 'new.example.test.'), ['192.0.2.3'], 'the running zones stay');
+    await writeFile(running.configFile, config);
   });
 
   it('a killed worker: the other keeps answering every query, and a replacement binds the port again', async () => {
