@@ -209,3 +209,23 @@ dns:
     assert.ok(up.elapsed < interval, `answered within one interval of the transition (${up.elapsed} ms)`);
   });
 });
+
+describe('dns over tls from two workers (self-signed)', () => {
+  let running: RunningSwitchyard;
+  before(async () => {
+    running = await runSwitchyard(`workers: 2\ndns:\n  listen: [tls://127.0.0.1:0]\n  tls: { self_signed: true }\n${zone}\n`);
+  });
+  after(() => running?.stop());
+
+  it('both workers hold the DoT port, the primary none, and kdig +tls is answered', async () => {
+    const port = running.ready.dns!.find((entry) => entry.transport === 'tls')!.port;
+    const owners = await socketOwners(port, 'tcp');
+    assert.equal(owners.size, 2);
+    assert.equal(owners.has(running.process.pid!), false);
+    const ca = path.join(running.dir, 'data', 'tls', 'ca', 'ca.pem');
+    for (let index = 0; index < 4; index++) {
+      const { stdout } = await run('kdig', ['@127.0.0.1', '-p', String(port), '+tls', `+tls-ca=${ca}`, '+tls-hostname=localhost', '+retry=0', '+time=5', 'www.example.test', 'A'], { timeout: 15_000 });
+      assert.match(stdout, /www\.example\.test\.\s+\d+\s+IN\s+A\s+192\.0\.2\.2/);
+    }
+  });
+});
