@@ -105,7 +105,7 @@ export class ControlPlane {
     const { logger } = this.loggers;
     this.metrics = new Metrics();
     try {
-      await assertAddressesFree(this.loaded.file, tcpListenAddresses(this.loaded));
+      await assertAddressesFree(this.loaded.file, probedAddresses(this.loaded));
       this.pools = buildPools(config.pools, { clock: this.clock, logger });
       // The token exists before the listeners: they recognise trace requests by it.
       const token = config.admin ? await ensureAdminToken(path.resolve(this.dataDir(), config.admin.token_file)) : undefined;
@@ -207,8 +207,9 @@ export class ControlPlane {
     const previous = this.loaded;
     try {
       // Addresses this edge does not serve yet must be free (its own are shared with SO_REUSEPORT).
-      const serving = new Set(tcpListenAddresses(previous).map((address) => `${address.host}:${address.port}`));
-      await assertAddressesFree(loaded.file, tcpListenAddresses(loaded).filter((address) => !serving.has(`${address.host}:${address.port}`)));
+      const key = (address: ListenAddress): string => `${address.transport ?? 'tcp'} ${address.host}:${address.port}`;
+      const serving = new Set(probedAddresses(previous).map(key));
+      await assertAddressesFree(loaded.file, probedAddresses(loaded).filter((address) => !serving.has(key(address))));
       this.health!.apply(loaded.config.pools, loaded.baseDir);
       // Each traffic plane builds its DNS zones completely before swapping; a bad zone file throws there.
       this.pools = pools;
@@ -353,10 +354,10 @@ function warnUnverifiedTls(pools: Config['pools'], logger: Logger): void {
   }
 }
 
-/** The TCP addresses of a config's listeners and DNS (tcp://, tls://; udp ones do not share ports this way). */
-function tcpListenAddresses(loaded: LoadedConfig): ListenAddress[] {
+/** Addresses probed before binding: the TCP listeners' (udp listeners are not probed) and every `dns.listen` address. */
+function probedAddresses(loaded: LoadedConfig): ListenAddress[] {
   const listeners = loaded.config.listeners.filter((listener) => listener.protocol !== 'udp').map((listener) => ({ name: listener.name, host: listener.listen.host, port: listener.listen.port }));
-  const dns = (loaded.config.dns?.listen ?? []).filter((entry) => entry.transport !== 'udp').map((entry) => ({ name: `dns ${entry.transport}://${entry.host}:${entry.port}`, host: entry.host, port: entry.port }));
+  const dns = (loaded.config.dns?.listen ?? []).map((entry) => ({ name: `dns ${entry.transport}://${entry.host}:${entry.port}`, host: entry.host, port: entry.port, transport: entry.transport === 'udp' ? ('udp' as const) : ('tcp' as const) }));
   return [...listeners, ...dns];
 }
 

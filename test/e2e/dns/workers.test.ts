@@ -130,6 +130,12 @@ describe('dns served by two workers (DNS-only config)', () => {
     await writeFile(running.configFile, config);
   });
 
+  it('a second edge on the same DNS port is refused at start (SO_REUSEPORT would otherwise let it join silently)', async () => {
+    for (const transport of ['udp', 'tcp']) {
+      await assert.rejects(runSwitchyard(`workers: 1\ndns:\n  listen: [${transport}://127.0.0.1:${port}]\n${zone}\n`), new RegExp(`dns ${transport}://127\\.0\\.0\\.1:${port}: 127\\.0\\.0\\.1:${port} is already in use by another process`));
+    }
+  });
+
   it('a killed worker: the other keeps answering every query, and a replacement binds the port again', async () => {
     const [victim, survivor] = [...(await socketOwners(port, 'udp'))];
     process.kill(victim, 'SIGKILL');
@@ -213,7 +219,8 @@ dns:
 describe('dns over tls from two workers (self-signed)', () => {
   let running: RunningSwitchyard;
   before(async () => {
-    running = await runSwitchyard(`workers: 2\ndns:\n  listen: [tls://127.0.0.1:0]\n  tls: { self_signed: true }\n${zone}\n`);
+    // each worker makes sure of the self-signed CA and certificate at start (openssl key generation: slow on a busy machine)
+    running = await runSwitchyard(`workers: 2\ndns:\n  listen: [tls://127.0.0.1:0]\n  tls: { self_signed: true }\n${zone}\n`, { timeoutMs: 60_000 });
   });
   after(() => running?.stop());
 
