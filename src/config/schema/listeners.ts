@@ -119,12 +119,6 @@ export const routeSchema = z
         message: `expected exactly one action of pool, redirect, respond, static or dns, got ${actions.length === 0 ? 'none' : actions.join(' and ')}`,
       });
     }
-    // a DoH route answers from the DNS engine: nothing of the request's path goes anywhere
-    if (route.dns !== undefined) {
-      for (const key of ['strip_prefix', 'rewrite', 'timeouts'] as const) {
-        if (route[key] !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: `expected no ${key} on a dns route (DNS over HTTPS answers the query itself)` });
-      }
-    }
     // only a proxied request has a body to buffer
     if (route.request_buffering !== undefined && route.pool === undefined) {
       ctx.addIssue({ code: 'custom', path: ['request_buffering'], message: 'expected request_buffering only on a route with a pool' });
