@@ -28,6 +28,8 @@ export interface DnsServerDeps {
   clock?: Clock;
   /** Random source for answer order (tests pass a seeded one). */
   random?: () => number;
+  /** UDP through the recvmmsg/sendmmsg addon when it is built (default true); false: node:dgram (A/B benchmarks). */
+  udpBatch?: boolean;
 }
 
 export interface DnsStatus {
@@ -39,6 +41,8 @@ export interface DnsStatus {
   responses_by_rcode: Record<'udp' | 'tcp', Record<string, number>>;
   resolver?: ResolverStatus;
   tcp_connections: number;
+  /** How UDP datagrams move: 'batch' (recvmmsg/sendmmsg addon) or 'dgram' (node:dgram, without the addon). */
+  udp_io?: 'batch' | 'dgram';
 }
 
 /** `switchyard:dns:zone-file` events: { file, ok, serial?, error? } after each re-read of a changed zone file. */
@@ -141,7 +145,7 @@ export class DnsServer implements Component, HasStatus<DnsStatus> {
       const udpEntry = entries.find((entry) => entry.transport === 'udp');
       const tcpEntry = entries.find((entry) => entry.transport === 'tcp');
       for (let attempt = 0; ; attempt++) {
-        const udp = udpEntry ? new UdpListener(host, answer, limit, onLimited) : undefined;
+        const udp = udpEntry ? new UdpListener(host, answer, limit, onLimited, { batch: this.deps.udpBatch }) : undefined;
         const tcp = tcpEntry ? new TcpListener(host, answer, tcpOptions(this.config), this.clock, this.counters) : undefined;
         const udpPort = udp ? await udp.listen(udpEntry!.port) : undefined;
         const sharedPort = udpEntry?.port === 0 && tcpEntry?.port === 0 ? udpPort! : tcpEntry?.port;
@@ -164,7 +168,7 @@ export class DnsServer implements Component, HasStatus<DnsStatus> {
       }
     }
     this.watchZoneFiles();
-    this.logger.info({ listen: this.bound, zones: this.zones.length }, 'dns: listening');
+    this.logger.info({ listen: this.bound, zones: this.zones.length, udp_io: this.udp[0]?.mode }, 'dns: listening');
   }
 
   private useTls(listener: TcpListener): void {
@@ -321,6 +325,7 @@ export class DnsServer implements Component, HasStatus<DnsStatus> {
       responses_by_rcode: { udp: namedRcodes(response_codes.udp), tcp: namedRcodes(response_codes.tcp) },
       resolver: this.resolver?.status(),
       tcp_connections: this.tcp.reduce((sum, listener) => sum + listener.connections, 0),
+      udp_io: this.udp[0]?.mode,
     };
   }
 }
