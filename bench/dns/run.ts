@@ -24,6 +24,7 @@ const options = parseOptions(process.argv.slice(2), {
   dry_run: { default: false, help: 'print the table only (do not write bench/RESULTS-dns.md)' },
   workers: { default: 0, help: '0: the DNS server alone in one process; N: switchyard start with workers: N (and Knot with N workers)' },
   out: { default: 'RESULTS-dns.md', help: 'results file under bench/' },
+  udp: { default: 'batch', help: 'with --workers 0: batch (recvmmsg/sendmmsg addon, when built) or dgram (node:dgram), for A/B runs' },
 });
 
 const root = path.resolve(import.meta.dirname, '..', '..');
@@ -72,7 +73,7 @@ async function startSwitchyard(dir: string, zoneFile: string): Promise<Target> {
     return { name: 'Switchyard', port, process: server, pids: () => processTree(server.pid) };
   }
   await writeFile(conf, dns);
-  const server = processes.spawn('switchyard', [node, path.join(root, 'bench', 'dns', 'serve.ts'), conf], { cpus: SERVER_CPU });
+  const server = processes.spawn('switchyard', [node, path.join(root, 'bench', 'dns', 'serve.ts'), conf, '--udp', options.udp], { cpus: SERVER_CPU });
   const line = await server.waitForLine((text) => text.startsWith('['), 15_000);
   const port = (JSON.parse(line) as { port: number }[])[0].port;
   await waitForAnswer(port, server);
@@ -202,7 +203,7 @@ async function main(): Promise<void> {
       cpuRows,
     );
     const facts = await machineFacts({ knotd: [['knotd', '--version'], /version ([\d.]+)/], dnsperf: [['dnsperf', '-h'], /DNS Performance Testing Tool\s+Version ([\d.]+)/] });
-    const command = `node_modules/.bin/node bench/dns/run.ts --rounds ${options.rounds} --seconds ${options.seconds} --clients ${options.clients} --outstanding ${options.outstanding} --workers ${options.workers}`;
+    const command = `node_modules/.bin/node bench/dns/run.ts --rounds ${options.rounds} --seconds ${options.seconds} --clients ${options.clients} --outstanding ${options.outstanding} --workers ${options.workers}${options.workers === 0 ? ` --udp ${options.udp}` : ''}`;
     const report = [
       '## DNS: Switchyard vs Knot (dnsperf)',
       '',
@@ -210,7 +211,7 @@ async function main(): Promise<void> {
       '',
       `${new Date().toISOString().slice(0, 10)}; ${describeMachine(facts)}.`,
       options.workers === 0
-        ? `Server pinned to CPU ${SERVER_CPU} (Switchyard: the DNS server alone in one process; Knot: 1 UDP + 1 TCP worker), dnsperf to CPU ${CLIENT_CPU}; ${options.rounds} interleaved rounds of ${options.seconds} s, medians.`
+        ? `Server pinned to CPU ${SERVER_CPU} (Switchyard: the DNS server alone in one process, UDP through ${options.udp === 'dgram' ? 'node:dgram' : 'the recvmmsg/sendmmsg addon'}; Knot: 1 UDP + 1 TCP worker), dnsperf to CPU ${CLIENT_CPU}; ${options.rounds} interleaved rounds of ${options.seconds} s, medians.`
         : `Switchyard: \`switchyard start\` with workers: ${options.workers} (DNS in the traffic workers); Knot: ${SERVER_WORKERS} UDP + ${SERVER_WORKERS} TCP workers; servers pinned to CPU ${SERVER_CPU}, dnsperf to CPU ${CLIENT_CPU}; ${options.rounds} interleaved rounds of ${options.seconds} s, medians.`,
       `Load average (1 min) ${loadBefore.toFixed(1)} at the start, ${loadavg()[0].toFixed(1)} at the end: other work shared the two CPUs, so absolute figures are noisy; the ratio is the figure to read.`,
       `Zone: ${ORIGIN} with 2000 A/AAAA records, a CNAME, MX, TXT and a wildcard. "existing names": A/AAAA/CNAME/MX queries for`,
