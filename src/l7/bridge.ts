@@ -63,6 +63,8 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
   private dohChunks: Buffer[] | null = null;
   /** A `dns` route waits for the DNS engine's answer. */
   private dohWaiting = false;
+  /** A `dns` route's refusal (405, 415) held until the request body has ended (see dohRefuse). */
+  private dohRefusal = 0;
   private bodyEnded: boolean;
   /** Request body bytes received so far (checked against the request's content-length). */
   private bodyBytes = 0;
@@ -390,7 +392,7 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     if (this.bodyBytes > this.rt.maxBodySize) return this.refuse(413);
     if (this.dohChunks !== null) {
       if (this.bodyBytes > DOH_MAX_MESSAGE) return this.local(413, [], '413 content too large\n');
-      this.dohChunks.push(Buffer.from(chunk));
+      if (this.dohRefusal === 0) this.dohChunks.push(Buffer.from(chunk));
       this.armBody();
       return;
     }
@@ -410,7 +412,7 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     this.bodyEnded = true;
     // less DATA than content-length: the upstream must not wait for bytes that never come
     if (this.request.contentLength > 0 && this.bodyBytes !== this.request.contentLength) return this.refuse(400);
-    if (this.dohChunks !== null) return this.dohBody();
+    if (this.dohChunks !== null) return this.dohRefusal === 0 ? this.dohBody() : this.dohRefuse(this.dohRefusal);
     if (this.buffering) return this.reqBody!.complete();
     if (this.headSent && this.upstream !== null) {
       this.endBody();
@@ -439,12 +441,20 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
       if (typeof message === 'number') return this.local(message, [], `${message} ${reasonPhrase(message).toLowerCase()}\n`);
       return this.dohAsk(message);
     }
-    if (req.method !== 'POST') return this.local(405, DOH_ALLOW, '405 method not allowed\n');
-    const status = dohPostStatus(this.header('content-type'), req.contentLength) || (this.bodyEnded ? 400 : 0);
-    if (status !== 0) return this.local(status, [], `${status} ${reasonPhrase(status).toLowerCase()}\n`);
+    const status = req.method !== 'POST' ? 405 : dohPostStatus(this.header('content-type'), req.contentLength) || (this.bodyEnded ? 400 : 0);
+    // a refusal of a request whose (small) body is still coming waits for its end: answered before it,
+    // the stream is reset under the client's upload (RST_STREAM NO_ERROR, RFC 9113 8.1), which some
+    // clients report as an error instead of the status
+    if (status !== 0 && status !== 413 && !this.bodyEnded) this.dohRefusal = status;
+    else if (status !== 0) return this.dohRefuse(status);
     this.dohChunks = [];
     this.bodyDeadline = this.tStart + this.rt.bodyTotalTimeout;
     this.armBody();
+  }
+
+  private dohRefuse(status: number): void {
+    this.dohChunks = null;
+    this.local(status, status === 405 ? DOH_ALLOW : [], `${status} ${reasonPhrase(status).toLowerCase()}\n`);
   }
 
   private dohBody(): void {
