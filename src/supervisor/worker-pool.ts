@@ -1,5 +1,6 @@
-// WorkerPool: the traffic plane as N worker processes (node:cluster). Each worker binds every listener
-// itself with SO_REUSEPORT, so the kernel spreads connections and no process relays sockets. The primary
+// WorkerPool: the traffic plane as N worker processes (node:cluster). Each worker binds every listener and
+// every `dns.listen` address itself with SO_REUSEPORT, so the kernel spreads connections and datagrams and
+// no process relays sockets. The primary
 // sends each config snapshot (the validated config object, config-snapshot.ts), health transitions and drain
 // commands; a worker that dies is replaced and given the current snapshot.
 import cluster, { type Worker } from 'node:cluster';
@@ -14,6 +15,9 @@ import type { TrafficMetrics } from './request-counters.ts';
 import type { TrafficHandle } from './control-plane.ts';
 import type { WorkerRuntime } from './worker-runtime.ts';
 import { LeaseServer } from '../l7/filters/index.ts';
+import type { BoundAddress } from '../dns/index.ts';
+import type { DnsConfig } from '../config/index.ts';
+import { resolveDnsPorts } from './dns-ports.ts';
 
 export interface WorkerPoolOptions {
   count: number;
@@ -46,7 +50,7 @@ export class WorkerPool implements TrafficHandle {
   private readonly workers = new Set<Worker>();
   private nextId = 1;
   private readonly pending = new Map<number, { worker: Worker; resolve: (reply: WorkerReply) => void; reject: (err: Error) => void; timer: NodeJS.Timeout }>();
-  private snapshot: { loaded: LoadedConfig; ports: Record<string, number> } | undefined;
+  private snapshot: { loaded: LoadedConfig; ports: Record<string, number>; dnsListen?: DnsConfig['listen'] } | undefined;
   private entry: string | undefined;
   private stopping = false;
   private listenerAddresses: Record<string, { host: string; port: number }> = {};
@@ -63,9 +67,14 @@ export class WorkerPool implements TrafficHandle {
       const known = this.snapshot?.ports[listener.name];
       ports[listener.name] = listener.listen.port !== 0 ? listener.listen.port : known ?? (await freePort(listener.listen.host));
     }
+    // the same dns.listen keeps the ports it was given (port 0 stays the port the workers serve)
+    const given = loaded.config.dns?.listen;
+    const previous = this.snapshot;
+    const dnsListen =
+      given === undefined ? undefined : previous?.dnsListen && JSON.stringify(previous.loaded.config.dns?.listen) === JSON.stringify(given) ? previous.dnsListen : await resolveDnsPorts(given);
     if (this.workers.size === 0) await this.fork(this.options.count);
-    await this.broadcast(this.applyRequest(loaded, ports));
-    this.snapshot = { loaded, ports };
+    await this.broadcast(this.applyRequest(loaded, ports, dnsListen));
+    this.snapshot = { loaded, ports, dnsListen };
     this.listenerAddresses = Object.fromEntries(loaded.config.listeners.map((listener) => [listener.name, { host: listener.listen.host, port: ports[listener.name] }]));
   }
 
@@ -87,6 +96,10 @@ export class WorkerPool implements TrafficHandle {
 
   addresses(): Record<string, { host: string; port: number }> {
     return this.listenerAddresses;
+  }
+
+  dnsAddresses(): BoundAddress[] {
+    return (this.snapshot?.dnsListen ?? []).map(({ transport, host, port }) => ({ transport, host, port }));
   }
 
   async status(): Promise<unknown> {
@@ -132,8 +145,8 @@ export class WorkerPool implements TrafficHandle {
     this.workers.clear();
   }
 
-  private applyRequest(loaded: LoadedConfig, ports: Record<string, number>): Request {
-    return { type: 'apply', snapshot: snapshotOf(loaded, ports), ticketSeed: this.options.ticketSeed, traceToken: this.options.traceToken };
+  private applyRequest(loaded: LoadedConfig, ports: Record<string, number>, dnsListen: DnsConfig['listen'] | undefined): Request {
+    return { type: 'apply', snapshot: snapshotOf(loaded, ports, dnsListen), ticketSeed: this.options.ticketSeed, traceToken: this.options.traceToken };
   }
 
   private async fork(count: number): Promise<void> {
@@ -187,8 +200,8 @@ export class WorkerPool implements TrafficHandle {
   private async replace(): Promise<void> {
     const worker = await this.forkOne();
     if (this.snapshot) {
-      const { loaded, ports } = this.snapshot;
-      await this.ask(worker, this.applyRequest(loaded, ports));
+      const { loaded, ports, dnsListen } = this.snapshot;
+      await this.ask(worker, this.applyRequest(loaded, ports, dnsListen));
     }
     for (const message of this.options.replay()) worker.send(message);
   }
