@@ -14,7 +14,8 @@ import type { FromWorker, ToWorker, WorkerReply } from './ipc.ts';
 import type { TrafficMetrics } from './request-counters.ts';
 import type { TrafficHandle } from './control-plane.ts';
 import type { WorkerRuntime } from './worker-runtime.ts';
-import { LeaseServer } from '../l7/filters/index.ts';
+// lease.ts alone: the filters' index would load every filter (jose, ioredis, the cache…) into the primary
+import { LeaseServer } from '../l7/filters/rate-limit/lease.ts';
 import type { BoundAddress } from '../dns/index.ts';
 import type { DnsConfig } from '../config/index.ts';
 import { resolveDnsPorts } from './dns-ports.ts';
