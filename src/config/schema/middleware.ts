@@ -4,6 +4,7 @@
 // registry `satisfies` this list, as the balancers do).
 import { z } from 'zod';
 import { duration } from './common.ts';
+import { oidcFilterSchema } from './oidc.ts';
 
 /**
  * Fields a filter may not set, add or remove: the framing and connection fields are the edge's (from the
@@ -89,6 +90,7 @@ export const stickyFilterSchema = z.strictObject({
 export const middlewareSchemas = {
   headers: headersFilterSchema,
   sticky: stickyFilterSchema,
+  oidc: oidcFilterSchema,
 } as const;
 export type MiddlewareName = keyof typeof middlewareSchemas;
 export const middlewareNames = Object.keys(middlewareSchemas) as MiddlewareName[];

@@ -5,11 +5,13 @@ import type { MiddlewareName } from '../../config/index.ts';
 import type { FilterFactory } from './types.ts';
 import { headersFilter } from './headers.ts';
 import { stickyFilter } from './sticky/index.ts';
+import { oidcFilter } from './oidc/index.ts';
 import { FilterHost, type FilterHostOptions } from './host.ts';
 
 const builtins = Object.freeze({
   headers: headersFilter,
   sticky: stickyFilter,
+  oidc: oidcFilter,
 } satisfies { [N in MiddlewareName]: FilterFactory<N> });
 
 /** A fresh registry holding the built-in filters (a test may build a FilterHost with another). */
