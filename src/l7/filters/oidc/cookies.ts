@@ -65,7 +65,6 @@ export const sealSession = (key: Buffer, session: Session): string => seal(key, 
 export function safeReturnTo(target: string): string {
   if (target.length === 0 || target.length > 2048 || target[0] !== '/') return '/';
   if (target[1] === '/' || target[1] === '\\') return '/';
-  // eslint-disable-next-line no-control-regex
   if (/[\x00-\x20\x7f\\]/.test(target)) return '/';
   return target;
 }
