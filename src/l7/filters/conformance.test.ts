@@ -2,7 +2,7 @@
 // the chain's: declared order, the listener's filters before the route's, the first local answer wins.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { middlewareNames, middlewareSchemas } from '../../config/index.ts';
+import { middlewareNames, middlewareSchemas, type MiddlewareName } from '../../config/index.ts';
 import { builtinFilters, buildChain, FlatWriter, type FilterFactory, type HttpFilter, type ResponseView } from './index.ts';
 import { fakeContext, fakeEnv } from '../../../test/support/filter-kit.ts';
 
@@ -10,12 +10,31 @@ const context = fakeContext({ path: '/api/users', host: 'edge.test:8080', scheme
 const { env } = fakeEnv();
 const view: ResponseView = { status: 200, backend: '127.0.0.1:1', header: () => undefined, fields: () => [] };
 
+/**
+ * Filters that cannot run without settings — what to verify tokens against, which service to ask — and
+ * so refuse `{}` (a filter validating with nothing to check would be a key doing nothing); their smallest
+ * settings, none of which touches a file or the network when the filter is built.
+ */
+const needsSettings: Partial<Record<MiddlewareName, unknown>> = {
+  oidc: { issuer: 'https://id.example', client_id: 'edge', cookie_secret_file: 'cookie.secret' },
+};
+
 for (const [name, factory] of builtinFilters()) {
   describe(`filter ${name} (conformance)`, () => {
     it('is registered under its config name, which the schema knows', () => {
       assert.equal(factory.name, name);
       assert.ok((middlewareNames as string[]).includes(name));
     });
+
+    if (name in needsSettings) {
+      it('refuses empty settings, and builds from its smallest ones without I/O', () => {
+        const schema = middlewareSchemas[name as keyof typeof middlewareSchemas];
+        assert.equal(schema.safeParse({}).success, false);
+        const filter = (factory as FilterFactory).create(schema.parse(needsSettings[name as keyof typeof needsSettings]), env);
+        assert.equal(filter.name, name);
+      });
+      return;
+    }
 
     it('builds from its empty settings, and then does nothing', () => {
       const settings = middlewareSchemas[name as keyof typeof middlewareSchemas].parse({});
