@@ -75,6 +75,9 @@ export async function callback(rt: Runtime, ctx: FilterContext): Promise<LocalRe
 
   let tokens: TokenSet;
   const metadata = await rt.provider.metadata();
+  // RFC 9207: a provider that names itself in the callback must be ours (mix-up defence)
+  const iss = query.get('iss');
+  if (iss !== null && iss !== metadata.issuer) return refuse(400, 'callback from another issuer', 'callback_bad_state');
   try {
     const form = new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: `${origin(ctx)}${rt.settings.redirectPath}`, code_verifier: login.verifier });
     tokens = await rt.provider.token(metadata, form, rt.settings.clientId, await rt.clientSecret());
