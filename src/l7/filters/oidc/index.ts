@@ -50,7 +50,13 @@ export const oidcFilter = {
       });
       const value = ctx.cookie(s.cookie);
       const now = epochSeconds();
-      const session = readSession(keys.session, value, now, s.sessionMaxAge);
+      let session = value === undefined ? undefined : rt.sessions.get(value);
+      if (session === undefined) {
+        session = readSession(keys.session, value, now, s.sessionMaxAge);
+        if (session !== undefined) rt.remember(value as string, session);
+      } else if (session.start + s.sessionMaxAge <= now) {
+        session = undefined;
+      }
       if (session === undefined) {
         if (value !== undefined && value !== '') rt.stats.count('session_invalid');
         return unauthenticated(ctx, value !== undefined);
