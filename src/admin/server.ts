@@ -27,6 +27,8 @@ export interface AdminController {
   pools(): Promise<unknown>;
   /** Sets a backend draining (or back to serving); false when pool or backend is unknown. */
   setDraining(pool: string, backend: string, draining: boolean): Promise<boolean>;
+  /** Drops response-cache entries (the `cache` filter) for one URL or every URL under a prefix; the count dropped. */
+  purgeCache(target: { url?: string; prefix?: string }): Promise<number>;
   /** Reloads the edge's config file, or `file` (absolute), which from then on is the edge's config. */
   reload(file?: string): Promise<ReloadResult>;
   metrics(): Promise<{ contentType: string; body: string }>;
@@ -166,6 +168,11 @@ export class AdminServer implements Component {
       const result = await controller.reload(file);
       return json(response, result.ok ? 200 : 422, result);
     }
+    if (method === 'POST' && url.pathname === '/api/cache/purge') {
+      const target = purgeTarget(await readSmallBody(request));
+      if (typeof target === 'string') return json(response, 400, { error: target });
+      return json(response, 200, { purged: await controller.purgeCache(target) });
+    }
     const match = backendPath.exec(url.pathname);
     if (match && method === 'POST') {
       const [, pool, backend, action] = match;
@@ -173,6 +180,23 @@ export class AdminServer implements Component {
       if (!found) return json(response, 404, { error: `pool ${pool}: no backend ${decodeURIComponent(backend)}` });
       return json(response, 200, { pool, backend: decodeURIComponent(backend), state: action === 'drain' ? 'draining' : 'enabled' });
     }
-    json(response, 404, { error: 'not found', endpoints: ['GET /healthz', 'GET /metrics', 'GET /api/status', 'GET /api/pools', 'GET /api/events', 'GET /api/explain', 'POST /api/reload', 'POST /api/pools/:pool/backends/:host:port/drain|enable'] });
+    json(response, 404, { error: 'not found', endpoints: ['GET /healthz', 'GET /metrics', 'GET /api/status', 'GET /api/pools', 'GET /api/events', 'GET /api/explain', 'POST /api/reload', 'POST /api/cache/purge', 'POST /api/pools/:pool/backends/:host:port/drain|enable'] });
   }
+}
+
+/** The body of POST /api/cache/purge: {"url": …} or {"prefix": …}, an absolute http(s) URL; else the error text. */
+function purgeTarget(body: string): { url?: string; prefix?: string } | string {
+  const usage = 'admin: cache purge body must be JSON {"url": "https://host/path"} or {"prefix": "https://host/path/"}';
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return usage;
+  }
+  if (typeof parsed !== 'object' || parsed === null) return usage;
+  const { url, prefix, ...rest } = parsed as { url?: unknown; prefix?: unknown };
+  if (Object.keys(rest).length > 0 || (url === undefined) === (prefix === undefined)) return usage;
+  const text = url ?? prefix;
+  if (typeof text !== 'string' || !URL.canParse(text) || !/^https?:$/.test(new URL(text).protocol)) return `${usage}; got ${JSON.stringify(text)}`;
+  return url !== undefined ? { url: text } : { prefix: text };
 }

@@ -9,6 +9,7 @@ const commands: Record<string, () => Promise<{ command: Command }>> = {
   start: () => import('./commands/start.ts'),
   check: () => import('./commands/check.ts'),
   reload: () => import('./commands/reload.ts'),
+  purge: () => import('./commands/purge.ts'),
   demo: () => import('./commands/demo.ts'),
   dig: () => import('./commands/dig.ts'),
   tcping: () => import('./commands/tcping.ts'),

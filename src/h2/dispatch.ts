@@ -6,7 +6,7 @@
 import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { ListenerConfig, PoolConfig } from '../config/index.ts';
 import { HttpDate, type Clock, type Logger } from '../core/index.ts';
-import { AccessRecord, Router, requestField, compileRetryPolicy, cookieValue, normalizePath, upstreamTarget, FlatWriter, FilteredDownstream, isPending, localResponseFields, type FilterChain, type LocalResponse, type RequestVerdict, type RetryPolicy, type ExchangeDownstream, type ExchangeHandle, type ExchangeRequest, type HttpListener, type ProxyAction, type UpstreamPool, type UpstreamPools } from '../l7/index.ts';
+import { AccessRecord, Router, requestField, refusedReason, compileRetryPolicy, cookieValue, normalizePath, upstreamTarget, FlatWriter, FilteredDownstream, isPending, localResponseFields, type FilterChain, type LocalResponse, type RequestVerdict, type RetryPolicy, type ExchangeDownstream, type ExchangeHandle, type ExchangeRequest, type HttpListener, type ProxyAction, type UpstreamPool, type UpstreamPools } from '../l7/index.ts';
 import { exchangeStream } from './exchange-adapter.ts';
 import { ForwardedHeaders } from './forwarded.ts';
 import type { StreamCloseListener, StreamContext } from './frontend.ts';
@@ -148,7 +148,11 @@ export class StreamDispatch {
    * The access-log line of a request proxied to an HTTP/2 pool: the L7 listener's one record and writer,
    * so it carries the fields of every other request's line (request_id, trace_id, tries, phase timings).
    */
-  private logProxied(started: number, request: LoggedRequest, route: H2Route, log: CodecExchangeLog): void {
+  /**
+   * `reason`: the filters' codes, or (when empty) the edge's own for an answer it made — a filter's, or an
+   * error with no upstream response (tFirstByte 0).
+   */
+  private logProxied(started: number, request: LoggedRequest, route: H2Route, log: CodecExchangeLog, reason = '', byFilter = false): void {
     if (!this.listener.access_log) return;
     const rec = this.record;
     rec.requestId = request.requestId;
@@ -168,6 +172,7 @@ export class StreamDispatch {
     rec.parentSpanId = request.parentSpanId;
     rec.traceFlags = request.traceFlags;
     rec.grpcStatus = log.grpcStatus ?? '';
+    rec.reason = reason !== '' ? reason : byFilter ? 'filter' : log.tFirstByte === 0 && log.status >= 400 ? refusedReason(log.status) : '';
     rec.attempts = log.attempts;
     rec.tried = log.tried;
     rec.tStart = started;
@@ -205,20 +210,26 @@ export class StreamDispatch {
     const context = new H2FilterContext({ method: request.method, path, target, host: request.authority, scheme, clientAddress: this.forwarded.client(view, request.peerAddress), requestId: logged.requestId, routeName: route.name, header });
     const answered = (answer: LocalResponse): void => {
       const bytesOut = answerLocally(downstream, answer, request.method, this.date);
-      this.logProxied(started, logged, route, { status: answer.status, grpcStatus: undefined, bytesIn: 0, bytesOut, backend: '', attempts: 0, tried: noTries, tConnected: 0, tFirstByte: 0 });
+      this.logProxied(started, logged, route, { status: answer.status, grpcStatus: undefined, bytesIn: 0, bytesOut, backend: '', attempts: 0, tried: noTries, tConnected: 0, tFirstByte: 0 }, context.reason, true);
     };
-    const verdict = filters.onRequest(context);
-    if (verdict === undefined) return this.toUpstream(request, downstream, route, upstreamFields, header, view, context, started, logged);
-    if (!isPending(verdict)) {
-      answered(verdict);
-      return answeredHandle;
+    const upstream = (): ExchangeHandle => this.toUpstream(request, downstream, route, upstreamFields, header, view, context, started, logged);
+    // filters that read the body: its first bytes arrive (held by the deferred handle) before they run
+    const wantsBody = filters.bodyPrefix > 0 && request.contentLength !== 0;
+    let first: RequestVerdict | Promise<RequestVerdict> | undefined;
+    if (!wantsBody) {
+      first = filters.onRequest(context);
+      if (first === undefined) return upstream();
+      if (!isPending(first)) {
+        answered(first);
+        return answeredHandle;
+      }
     }
-    // an async filter: the stream waits (body held back by flow control), bounded by upstream_response
+    // the stream waits — for the body's first bytes, then for an async filter — bounded by timeouts.body
+    // while reading ahead and by upstream_response while a filter decides; nothing goes upstream meanwhile
     const deferred = new DeferredHandle();
-    downstream.pauseBody();
-    const waitMs = route.action.responseTimeout >= 0 ? route.action.responseTimeout : this.listener.timeouts.upstream_response;
-    const timer = setTimeout(() => settle(undefined, true), waitMs);
-    const settle = (answer: RequestVerdict, timedOut: boolean, failure?: unknown): void => {
+    let settled = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const settle = (answer: RequestVerdict, failure?: unknown): void => {
       clearTimeout(timer);
       if (deferred.aborted || settled) return;
       settled = true;
@@ -226,16 +237,42 @@ export class StreamDispatch {
         this.deps.http.filterFailed(route.name, failure);
         return answered({ status: 500, headers: [], body: '500 internal server error\n' });
       }
-      if (timedOut) return answered({ status: 503, headers: [], body: '503 service unavailable\n' });
       if (answer !== undefined) return answered(answer);
       downstream.resumeBody();
-      deferred.attach(this.toUpstream(request, downstream, route, upstreamFields, header, view, context, started, logged));
+      deferred.attach(upstream());
     };
-    let settled = false;
-    (verdict as Promise<RequestVerdict>).then(
-      (answer) => settle(answer, false),
-      (err: unknown) => settle(undefined, false, err ?? new Error('request filter failed')),
-    );
+    const timeOut = (status: number): void => {
+      if (deferred.aborted || settled) return;
+      settled = true;
+      answered({ status, headers: [], body: status === 408 ? '408 request timeout\n' : '503 service unavailable\n' });
+    };
+    /** `pending`: the filters' promise when they already ran (without reading ahead); else they run now. */
+    const decide = (pending?: Promise<RequestVerdict>): void => {
+      let verdict: RequestVerdict | Promise<RequestVerdict>;
+      try {
+        verdict = pending ?? filters.onRequest(context);
+      } catch (err) {
+        return settle(undefined, err ?? new Error('request filter failed'));
+      }
+      if (!isPending(verdict)) return settle(verdict);
+      downstream.pauseBody();
+      const waitMs = route.action.responseTimeout >= 0 ? route.action.responseTimeout : this.listener.timeouts.upstream_response;
+      timer = setTimeout(() => timeOut(503), waitMs);
+      verdict.then(
+        (answer) => settle(answer),
+        (err: unknown) => settle(undefined, err ?? new Error('request filter failed')),
+      );
+    };
+    if (!wantsBody) {
+      decide(first as Promise<RequestVerdict>);
+      return deferred;
+    }
+    timer = setTimeout(() => timeOut(408), this.listener.timeouts.body);
+    deferred.collectPrefix(filters.bodyPrefix, (prefix) => {
+      clearTimeout(timer);
+      context.prefix = prefix;
+      decide();
+    });
     return deferred;
   }
 
@@ -264,7 +301,7 @@ export class StreamDispatch {
       responseTimeoutMs: action.responseTimeout >= 0 ? action.responseTimeout : this.listener.timeouts.upstream_response,
       grpc,
       clock,
-      onDone: (log) => this.logProxied(started, logged, route, log),
+      onDone: (log) => this.logProxied(started, logged, route, log, context?.reason ?? ''),
     });
     upstream.handle = handle;
     return handle;

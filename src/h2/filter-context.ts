@@ -2,6 +2,8 @@
 // and the balancer's view of it (BalanceInput), one object per filtered request.
 import { FilterSlots, cookieValue, type FilterContext, type HttpFilter } from '../l7/index.ts';
 
+const EMPTY_BODY = Buffer.alloc(0);
+
 export class H2FilterContext implements FilterContext {
   readonly method: string;
   readonly path: string;
@@ -13,6 +15,10 @@ export class H2FilterContext implements FilterContext {
   readonly routeName: string;
   readonly header: (name: string) => string | undefined;
   preferredBackend = '';
+  /** The access log's `reason`: filters' codes. */
+  reason = '';
+  /** The body's first bytes, read ahead for filters with readsBody (dispatch.ts). */
+  prefix: Buffer | null = null;
   private slots: FilterSlots | null = null;
 
   constructor(fields: { method: string; path: string; target: string; host: string; scheme: 'http' | 'https'; clientAddress: string; requestId: string; routeName: string; header: (name: string) => string | undefined }) {
@@ -43,5 +49,13 @@ export class H2FilterContext implements FilterContext {
 
   preferBackend(id: string): void {
     this.preferredBackend = id;
+  }
+
+  bodyPrefix(): Buffer {
+    return this.prefix ?? EMPTY_BODY;
+  }
+
+  setReason(code: string): void {
+    this.reason = this.reason === '' ? code : `${this.reason},${code}`;
   }
 }

@@ -5,7 +5,7 @@ import { AccessTimes, accessLineRewriter, buildCombined, buildText, clfTime, for
 
 const fields = (over: Partial<AccessFields> = {}): AccessFields => ({
   client: '203.0.113.9', method: 'GET', host: 'api.example.test', path: '/users/7', status: 200, bytesOut: 916,
-  route: 'api', pool: 'users', backend: '127.0.0.1:3001', protocol: '', minor: 1, attempts: 1, headers: null, ...over,
+  route: 'api', pool: 'users', backend: '127.0.0.1:3001', protocol: '', minor: 1, attempts: 1, reason: '', headers: null, ...over,
 });
 const at = Date.UTC(2026, 11, 7, 11, 24, 53, 554);
 

@@ -30,6 +30,8 @@ export interface AccessFields {
   protocol: string;
   minor: number;
   attempts: number;
+  /** Why the edge answered or decided as it did ('' when the upstream's answer went through untouched). */
+  reason: string;
   headers: AccessRequestHeaders | null;
 }
 
@@ -83,11 +85,12 @@ const K_ROUTE = encodeAscii(' route=');
 const K_POOL = encodeAscii(' pool=');
 const K_BACKEND = encodeAscii(' backend=');
 const K_ATTEMPTS = encodeAscii(' attempts=');
+const K_REASON = encodeAscii(' reason=');
 const NL = encodeAscii('\n');
 
 /** Bytes a line of `fields` can take at most, besides its fixed parts (see AccessLine.plain). */
 export function formattedWorstCase(fields: AccessFields, extra: number): number {
-  const variable = fields.client.length + fields.method.length + fields.host.length + fields.path.length + fields.route.length + fields.pool.length + fields.backend.length + extra;
+  const variable = fields.client.length + fields.method.length + fields.host.length + fields.path.length + fields.route.length + fields.pool.length + fields.backend.length + fields.reason.length + extra;
   return variable * 12 + 256;
 }
 
@@ -130,7 +133,7 @@ export function buildCombined(line: AccessLine, fields: AccessFields, time: Uint
   line.bytes(NL);
 }
 
-/** `time client METHOD hostpath status bytesB total_ms[ route=…][ pool=…][ backend=…][ h2][ attempts=N]`. */
+/** `time client METHOD hostpath status bytesB total_ms[ route=…][ pool=…][ backend=…][ h2][ attempts=N][ reason=…]`. */
 export function buildText(line: AccessLine, fields: AccessFields, time: Uint8Array, from: number, to: number): void {
   line.bytes(time);
   line.bytes(SP);
@@ -156,6 +159,7 @@ export function buildText(line: AccessLine, fields: AccessFields, time: Uint8Arr
     line.bytes(K_ATTEMPTS);
     line.int(fields.attempts);
   }
+  optional(line, K_REASON, fields.reason);
   line.bytes(NL);
 }
 
@@ -184,6 +188,7 @@ function rewrite(format: 'combined' | 'text', json: string): string {
     protocol: text(entry.protocol) || text(entry.proto),
     minor: 1,
     attempts: count(entry.attempts),
+    reason: text(entry.reason),
     headers: null,
   };
   const at = typeof entry.time === 'string' ? Date.parse(entry.time) : typeof entry.time === 'number' ? entry.time : Date.now();

@@ -67,6 +67,7 @@ const K_PROTOCOL = encodeAscii(',"protocol":');
 const K_TRACE_ID = encodeAscii(',"trace_id":');
 const K_GRPC_STATUS = encodeAscii(',"grpc_status":');
 const K_ATTEMPTS = encodeAscii(',"attempts":');
+const K_REASON = encodeAscii(',"reason":');
 const K_TRIED = encodeAscii(',"tried":');
 const K_HEADERS_MS = encodeAscii(',"headers_ms":');
 const K_CONNECT_MS = encodeAscii(',"connect_ms":');
@@ -154,6 +155,12 @@ export class AccessRecord implements AccessFields {
   traceFlags = '01';
   /** A gRPC call's grpc-status ('' leaves the field out: not a gRPC call, or it ended without one). */
   grpcStatus = '';
+  /**
+   * Why the edge answered or decided as it did: an edge-made error's cause (no_route, no_backend,
+   * connect_error, upstream_timeout, …) or a filter's verdict (waf:sqli-union, rate_limit:limited); '' leaves
+   * the field out.
+   */
+  reason = '';
   attempts = 1;
   tried: ReadonlySet<string> | null = null;
   /** Monotonic milliseconds; a phase at 0 did not happen and is left out. */
@@ -180,6 +187,7 @@ function writeGeneric(log: Logger, rec: AccessRecord, now: number): void {
     protocol: rec.protocol || undefined,
     trace_id: rec.traceId || undefined,
     grpc_status: rec.grpcStatus || undefined,
+    reason: rec.reason || undefined,
     attempts: rec.attempts > 1 ? rec.attempts : undefined,
     tried: rec.attempts > 1 ? [...(rec.tried ?? [])] : undefined,
     headers_ms: ms(rec.tStart, rec.tHead),
@@ -200,7 +208,7 @@ export function writeAccessLog(log: Logger, rec: AccessRecord, now: number, batc
   if (internals.format !== 'json') return writeFormatted(log, internals, rec, headers, now, batch);
   const tried = rec.attempts > 1 ? JSON.stringify(rec.tried === null ? [] : [...rec.tried]) : '';
   // worst case: every character of a request string escaped as \u00XX (6 bytes), or 3 bytes of UTF-8
-  const variable = rec.grpcStatus.length + rec.requestId.length + rec.client.length + rec.method.length + rec.host.length + rec.path.length + rec.route.length + rec.pool.length + rec.backend.length + rec.protocol.length + rec.traceId.length;
+  const variable = rec.grpcStatus.length + rec.reason.length + rec.requestId.length + rec.client.length + rec.method.length + rec.host.length + rec.path.length + rec.route.length + rec.pool.length + rec.backend.length + rec.protocol.length + rec.traceId.length;
   const line = batch.line;
   if (variable * 6 + tried.length * 3 + internals.prefix.length + LINE_FIXED > line.capacity) return writeGeneric(log, rec, now);
   line.reset();
@@ -220,6 +228,7 @@ export function writeAccessLog(log: Logger, rec: AccessRecord, now: number, batc
   if (rec.protocol.length > 0) line.strField(K_PROTOCOL, rec.protocol);
   if (rec.traceId.length > 0) line.strField(K_TRACE_ID, rec.traceId);
   if (rec.grpcStatus.length > 0) line.strField(K_GRPC_STATUS, rec.grpcStatus);
+  if (rec.reason.length > 0) line.strField(K_REASON, rec.reason);
   if (rec.attempts > 1) {
     line.intField(K_ATTEMPTS, rec.attempts);
     line.bytes(K_TRIED);

@@ -26,6 +26,9 @@ import { NO_RETRY, R_CONNECT_ERROR, R_RESET, R_TIMEOUT, retryEnabled, type Retry
 import { RequestBuffer, type BufferOwner } from './request-buffer.ts';
 import { FilteredDownstream, FilterSlots, isPending, localResponseFields, type FilterChain, type FilterContext, type HttpFilter, type LocalResponse, type RequestVerdict } from './filters/index.ts';
 import { cookieValue } from './parse/cookie.ts';
+import { failureReason, refusedReason } from './reasons.ts';
+
+const EMPTY_BODY = Buffer.alloc(0);
 
 const RESPONSE_DROP = (1 << H_CONNECTION) | (1 << H_HOP) | (1 << H_UPGRADE) | (1 << H_TRANSFER_ENCODING) | (1 << H_HIDDEN);
 
@@ -60,9 +63,15 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
   private filters: FilterChain | null = null;
   /** An async request filter is deciding: body chunks wait in pendingBody, nothing goes upstream. */
   private filtersPending = false;
+  /** Body bytes the request filters want to see before they run (collected in pendingBody); 0 when none. */
+  private prefixWanted = 0;
+  /** The body's first bytes, for FilterContext.bodyPrefix(). */
+  private prefix: Buffer | null = null;
   private filterSlots: FilterSlots | null = null;
   /** A backend a filter asked for (sticky): BalanceInput.preferredBackend. */
   preferredBackend = '';
+  /** The access log's `reason` (reasons.ts); '' when none. */
+  private reason = '';
   requestId = '';
   /** Request body chunks that arrived before the upstream was connected (most requests have none). */
   private pendingBody: Buffer[] | null = null;
@@ -151,6 +160,12 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
   preferBackend(id: string): void {
     this.preferredBackend = id;
   }
+  bodyPrefix(): Buffer {
+    return this.prefix ?? EMPTY_BODY;
+  }
+  setReason(code: string): void {
+    this.reason = this.reason === '' ? code : `${this.reason},${code}`;
+  }
 
   cookie(name: string): string | undefined {
     const h = this.request.headers;
@@ -166,10 +181,16 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     const rt = this.rt;
     const req = this.request;
     const hostname = hostnameOf(req.authority);
-    if (this.badPath) return this.local(400, [], '400 bad request\n');
+    if (this.badPath) {
+      this.reason = refusedReason(400);
+      return this.local(400, [], '400 bad request\n');
+    }
     const route = rt.router.match(req.method, hostname, this.path, this);
     this.routeName = route?.name ?? '';
-    if (route === null) return this.local(404, [], '404 not found\n');
+    if (route === null) {
+      this.reason = refusedReason(404);
+      return this.local(404, [], '404 not found\n');
+    }
     const action = route.action;
     if (action.kind === 'redirect') {
       const location = redirectLocation(action, req.scheme, hostname, req.authority, this.target);
@@ -198,13 +219,45 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
           },
         });
       }
-      const answer = filters.onRequest(this);
-      if (answer !== undefined) {
-        if (!isPending(answer)) return this.answer(answer);
-        return this.waitForFilters(answer);
+      // filters that read the body: its first bytes arrive (into pendingBody) before they run
+      if (filters.bodyPrefix > 0 && !this.bodyEnded) {
+        this.prefixWanted = filters.bodyPrefix;
+        this.arm(rt.bodyTimeout);
+        return;
       }
+      return this.runRequestFilters(filters);
     }
     this.proceed();
+  }
+
+  private runRequestFilters(filters: FilterChain): void {
+    const answer = filters.onRequest(this);
+    if (answer === undefined) return this.proceed();
+    if (!isPending(answer)) return this.answer(answer);
+    this.waitForFilters(answer);
+  }
+
+  /** Reading ahead for the filters: once pendingBody holds enough (or the whole body), they run. */
+  private checkBodyPrefix(): void {
+    if (this.done || this.prefixWanted === 0) return;
+    const held = this.pendingBody ?? [];
+    let length = 0;
+    for (const chunk of held) length += chunk.length;
+    if (length < this.prefixWanted && !this.bodyEnded) return this.armBodyRead();
+    const joined = held.length === 1 ? held[0] : Buffer.concat(held);
+    this.prefix = joined.length > this.prefixWanted ? joined.subarray(0, this.prefixWanted) : joined;
+    this.prefixWanted = 0;
+    this.deadline = 0;
+    try {
+      this.runRequestFilters(this.filters!);
+    } catch (err) {
+      this.listener.filterFailed(this.routeName, err);
+      this.fail(500, 'cancelled');
+    }
+  }
+
+  private armBodyRead(): void {
+    this.arm(this.rt.bodyTimeout);
   }
 
   /**
@@ -386,6 +439,10 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
       this.filtersPending = false;
       return this.fail(503, 'cancelled');
     }
+    if (this.prefixWanted > 0) {
+      this.prefixWanted = 0;
+      return this.refuse(408);
+    }
     // the body did not arrive in time (per read, or body_total): 408, and an upstream that got part of it is closed
     if (this.buffering || (this.headSent && !this.bodyEnded && !this.resStarted)) return this.refuse(408);
     // no connection came free within connection_queue.timeout
@@ -476,6 +533,7 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     const copy = Buffer.from(chunk);
     if (this.headSent && this.upstream !== null) this.writeBody(copy);
     else (this.pendingBody ??= []).push(copy);
+    if (this.prefixWanted > 0) this.checkBodyPrefix();
   }
 
   bodyEnd(): void {
@@ -484,6 +542,7 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     // less DATA than content-length: the upstream must not wait for bytes that never come
     if (this.request.contentLength > 0 && this.bodyBytes !== this.request.contentLength) return this.refuse(400);
     if (this.filtersPending) return;
+    if (this.prefixWanted > 0) return this.checkBodyPrefix();
     if (this.buffering) return this.reqBody!.complete();
     if (this.headSent && this.upstream !== null) {
       this.endBody();
@@ -655,6 +714,7 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
   /** A request filter's answer: the fields every downstream gets for it (filters/local.ts). */
   private answer(answer: LocalResponse): void {
     this.status = answer.status;
+    if (this.reason === '') this.reason = 'filter';
     const body = typeof answer.body === 'string' ? Buffer.from(answer.body, 'utf8') : answer.body;
     this.downstream.sendHead(answer.status, localResponseFields(answer, this.rt.date.value(), body.length));
     if (this.request.method !== 'HEAD' && body.length > 0) {
@@ -695,6 +755,7 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     this.reqBody?.dispose();
     this.lease?.release(outcome === 'success' && this.status >= 500 ? 'http_5xx' : outcome);
     if (outcome === 'cancelled' && error === null && this.status === 0) this.status = 499;
+    if (this.reason === '' && (error !== null || outcome !== 'success')) this.reason = failureReason(this.status, outcome);
     // logged before the codec hears of the end, as the HTTP/1.1 path logs in the turn it answers
     if (this.rt.accessLog) this.logAccess(now);
     if (error !== null) this.out.fail(error);
@@ -725,6 +786,7 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     rec.spanId = this.trace?.spanId ?? '';
     rec.parentSpanId = this.trace?.parentId ?? '';
     rec.traceFlags = this.trace?.flags ?? '01';
+    rec.reason = this.reason;
     rec.attempts = this.attempts;
     rec.tried = this.tried;
     rec.tStart = this.tStart;

@@ -268,6 +268,16 @@ export class HttpConnection {
     if (this.exchange === null && this.pending !== null) this.process(this.pending, this.pStart, this.pEnd, true);
   }
 
+  /** The bytes kept after the current exchange's head (read ahead for its request filters). */
+  heldBytes(): { buf: Buffer; s: number; e: number } {
+    return this.pending === null ? { buf: EMPTY, s: 0, e: 0 } : { buf: this.pending, s: this.pStart, e: this.pEnd };
+  }
+
+  /** Keeps buf[s, e) after what is held (the exchange reads ahead without consuming). */
+  holdBytes(buf: Buffer, s: number, e: number): void {
+    this.keep(buf, s, e);
+  }
+
   /** Whether the response being written must carry Connection: close. */
   mustCloseAfter(): boolean {
     return this.readEnded || this.draining || this.requests >= this.rt.maxRequestsPerConnection;

@@ -27,6 +27,12 @@ import { parseTraceparent, tokenMatches } from './trace-context.ts';
 import { ForeignRelay, isForeignPool } from './foreign-relay.ts';
 import { RequestBuffer, type BufferOwner } from './request-buffer.ts';
 import { CONTINUE_100 } from './local-response.ts';
+import { failureReason } from './reasons.ts';
+import { peekBodyPrefix } from './body-prefix.ts';
+
+const EMPTY_BODY = Buffer.alloc(0);
+/** Framing bytes (chunk sizes, extensions) tolerated beyond 8× the wanted prefix while reading ahead. */
+const MAX_PREFIX_FRAMING = 64 * 1024;
 
 export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, BufferOwner, FilterContext {
   readonly conn: HttpConnection;
@@ -113,10 +119,16 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
   foreign: ForeignRelay | null = null;
   /** An async request filter is deciding: nothing after the head is consumed until it settles. */
   filtersPending = false;
+  /** Body bytes the request filters want to see before they run (read ahead, not consumed); 0 when none. */
+  private prefixWanted = 0;
+  /** The body's first bytes, for FilterContext.bodyPrefix(). */
+  private prefix: Buffer | null = null;
   /** FilterContext.stash values; null until a filter stashes one. */
   private filterSlots: FilterSlots | null = null;
   /** A backend a filter asked for (sticky): BalanceInput.preferredBackend. */
   preferredBackend = '';
+  /** The access log's `reason` (reasons.ts): set by edge-made answers and filters; '' when none. */
+  reason = '';
   /** A response filter's body transform: the upstream's body (payload, framing decoded) goes in here. */
   bodySink: (BodySink & { abort?(): void }) | null = null;
   /** The transform was told the body ended (its output may still be flushing). */
@@ -173,6 +185,12 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
   preferBackend(id: string): void {
     this.preferredBackend = id;
   }
+  bodyPrefix(): Buffer {
+    return this.prefix ?? EMPTY_BODY;
+  }
+  setReason(code: string): void {
+    this.reason = this.reason === '' ? code : `${this.reason},${code}`;
+  }
 
 
   /**
@@ -199,6 +217,14 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
     // "request filters": one may answer here instead of the upstream
     const filters = route.filters;
     if (filters !== null) {
+      // filters that read the body: its first bytes are read ahead (kept by the connection) before they run
+      if (filters.bodyPrefix > 0 && head.bodyKind !== BODY_NONE && !head.upgrade) {
+        this.prefixWanted = filters.bodyPrefix;
+        this.conn.setDeadline(rt.bodyTimeout);
+        // after the connection kept buf[bs, be): it holds every byte after the head until the filters decide
+        queueMicrotask(() => this.checkBodyPrefix());
+        return bs;
+      }
       const answer = filters.onRequest(this);
       if (answer !== undefined) {
         if (!isPending(answer)) return answerFilter(this, answer, bs);
@@ -207,6 +233,38 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
       }
     }
     return this.proceed(buf, bs, be);
+  }
+
+  /**
+   * The body's first bytes for filters that read them: once the connection holds enough (or the whole
+   * body), the request filters run on them; until then it keeps reading, within timeouts.body. The bytes
+   * stay the connection's: the request then proceeds from the first body byte as it would have.
+   */
+  private checkBodyPrefix(): void {
+    if (this.phase === P_DONE || this.prefixWanted === 0) return;
+    const held = this.conn.heldBytes();
+    const prefix = peekBodyPrefix(this.head, held.buf, held.s, held.e, this.prefixWanted);
+    if (prefix === 'bad' || (prefix === 'more' && held.e - held.s > MAX_PREFIX_FRAMING + this.prefixWanted * 8)) {
+      this.prefixWanted = 0;
+      this.reason = 'bad_body';
+      answerLocalError(this, 400, 0, true);
+      return;
+    }
+    if (prefix === 'more') {
+      this.conn.resumeReading();
+      return;
+    }
+    this.prefixWanted = 0;
+    this.prefix = prefix;
+    this.conn.pauseReading();
+    try {
+      const answer = this.route!.filters!.onRequest(this);
+      if (answer === undefined) this.conn.resumeExchange(this, (buf: Buffer, bs: number, be: number) => this.proceed(buf, bs, be));
+      else if (!isPending(answer)) this.conn.resumeExchange(this, (_buf: Buffer, bs: number) => answerFilter(this, answer, bs));
+      else this.waitForFilters(answer);
+    } catch (err) {
+      this.filtersFailed(err);
+    }
   }
 
   /**
@@ -454,6 +512,12 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
   requestBody(buf: Buffer, s: number, e: number): number {
     // a read that was under way when the filters' wait paused the socket: kept by the connection
     if (this.filtersPending) return s;
+    // reading ahead for the filters: the connection holds the bytes, the filters look at them
+    if (this.prefixWanted > 0) {
+      this.conn.holdBytes(buf, s, e);
+      this.checkBodyPrefix();
+      return e;
+    }
     if (this.foreign !== null) return this.foreign.requestBody(buf, s, e);
     if (this.buffering) return this.bufferBody(buf, s, e);
     const end = this.frameBody(buf, s, e);
@@ -620,6 +684,11 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
 
   /** Deadline passed (the connection's sweep calls this). */
   timedOut(): void {
+    if (this.prefixWanted > 0) {
+      // the body's first bytes did not come within timeouts.body: nothing went upstream
+      this.prefixWanted = 0;
+      return answerError(this, 408, 'cancelled');
+    }
     if (this.filtersPending) {
       this.filtersPending = false;
       return answerError(this, 503, 'cancelled');
@@ -725,6 +794,7 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
     rec.parentSpanId = this.traceParent;
     rec.traceFlags = this.traceFlags;
     const foreignTries = foreign?.tries ?? 0;
+    rec.reason = this.reason !== '' ? this.reason : this.outcome !== 'success' ? failureReason(this.status, this.outcome) : '';
     rec.attempts = foreignTries > 0 ? foreignTries : this.attempts;
     rec.tried = foreignTries > 1 ? foreign!.failedBackends!() : this.tried;
     rec.tStart = this.tStart;

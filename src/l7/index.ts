@@ -49,6 +49,7 @@ export { TrustedProxies, clientFromChain, normalizePeer } from './forwarded.ts';
 // For src/h2: streams proxied to HTTP/2 pools are routed on, and forward, the path HTTP/1.1 would.
 export { normalizePath } from './parse/path.ts';
 export { FlatWriter, RecordWriter, localResponseFields, builtinFilters, builtinFilterHost, FilterHost, FilterSlots, FilteredDownstream, isPending, type FilterChain, type FilterRegistry, type FilterContext, type HeaderWriter, type HttpFilter, type LocalResponse, type FilterFactory, type FilterEnv, type FilterStats, type FilterEventSeries, type RequestVerdict, type ResponseVerdict, type ResponseView, type BodySink, type BodyTransform } from './filters/index.ts';
+export { purgeCache } from './filters/index.ts';
 export { cookieValue } from './parse/cookie.ts';
 export { requestField } from './bridge-head.ts';
 // For src/diag: a traceparent read by the one W3C parser.
@@ -56,3 +57,4 @@ export { parseTraceparent } from './trace-context.ts';
 
 // For the admin API and `switchyard explain`: what the edge would do with one request.
 export { explainRequest, renderExplanation, type ExplainQuery, type ExplainContext, type Explanation } from './explain.ts';
+export { refusedReason, failureReason } from './reasons.ts';

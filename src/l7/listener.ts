@@ -17,6 +17,7 @@ import { ResponseHead } from './parse/response-head.ts';
 import { RetryBudget } from './retry-policy.ts';
 import { TraceIds } from './trace-context.ts';
 import { SpillArea } from './request-buffer.ts';
+import { refusedReason } from './reasons.ts';
 import { builtinFilterHost, type FilterEnv, type FilterHost, type FilterRegistry } from './filters/index.ts';
 import os from 'node:os';
 import { ConnectionGate, REFUSE, READ_PROXY_HEADER } from '../listener/index.ts';
@@ -170,6 +171,7 @@ export class HttpListenerImpl implements HttpListener {
     rec.spanId = '';
     rec.parentSpanId = '';
     rec.grpcStatus = '';
+    rec.reason = refusedReason(status);
     rec.attempts = 1;
     rec.tried = null;
     rec.tStart = tStart;

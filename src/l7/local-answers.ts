@@ -10,6 +10,7 @@ import { errorResponse, redirectResponse, fixedResponse, fieldsResponse } from '
 import { localResponseFields, type LocalResponse } from './filters/index.ts';
 import { serveStatic } from './static-route.ts';
 import { P_WAITING } from './phases.ts';
+import { failureReason, refusedReason } from './reasons.ts';
 
 /** A route whose action is answered here. Same contract as ProxyExchange.start (returns bytes consumed). */
 export function answerLocalRoute(ex: ProxyExchange, action: RedirectAction | RespondAction | StaticAction, bs: number): number {
@@ -33,6 +34,7 @@ export function answerLocalRoute(ex: ProxyExchange, action: RedirectAction | Res
 /** A request filter's answer instead of the upstream. Same contract as ProxyExchange.start. */
 export function answerFilter(ex: ProxyExchange, answer: LocalResponse, bs: number): number {
   const head = ex.head;
+  if (ex.reason === '') ex.reason = 'filter';
   ex.closeAfter ||= head.bodyKind !== BODY_NONE;
   const body = typeof answer.body === 'string' ? Buffer.from(answer.body, 'utf8') : answer.body;
   const fields = localResponseFields(answer, ex.rt.date.value(), body.length);
@@ -41,6 +43,7 @@ export function answerFilter(ex: ProxyExchange, answer: LocalResponse, bs: numbe
 
 /** An error status before anything went upstream (404, 413, 503); `close` forces Connection: close. */
 export function answerLocalError(ex: ProxyExchange, status: number, bs: number, close: boolean): number {
+  if (ex.reason === '') ex.reason = refusedReason(status);
   if (close || !ex.reqDone) ex.closeAfter = true;
   const out = errorResponse(status, ex.rt.date.line(), ex.willClose() ? ex.rt.closeLines : ex.rt.responseLines, ex.head.method === 'HEAD');
   return answerLocal(ex, status, out, bs);
@@ -64,6 +67,7 @@ function answerLocal(ex: ProxyExchange, status: number, out: Buffer, bs: number)
 /** The error answer (502/503/504/408/…) when nothing of the response was sent yet; the connection closes after. */
 export function answerError(ex: ProxyExchange, status: number, outcome: LeaseOutcome): void {
   ex.outcome = outcome;
+  if (ex.reason === '') ex.reason = failureReason(status, outcome);
   const upstream = ex.upstream;
   ex.upstream = null;
   upstream?.destroy();

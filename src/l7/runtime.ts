@@ -128,7 +128,7 @@ export class ListenerRuntime {
   staticFor(action: StaticAction): StaticFiles {
     let files = this.statics.get(action);
     if (files === undefined) {
-      files = new StaticFiles({ root: path.resolve(this.baseDir, action.root), index: action.index, cacheControl: action.cacheControl, spaFallback: action.spaFallback, date: this.date });
+      files = new StaticFiles({ root: path.resolve(this.baseDir, action.root), index: action.index, cacheControl: action.cacheControl, spaFallback: action.spaFallback, precompressed: action.precompressed, date: this.date });
       this.statics.set(action, files);
     }
     return files;

@@ -25,7 +25,7 @@ export class StaticBridge {
 
   constructor(files: StaticFiles, request: StaticBridgeRequest, downstream: ExchangeDownstream, callbacks: StaticBridgeCallbacks) {
     files
-      .serve({ method: request.method, path: request.path, ifNoneMatch: request.header('if-none-match'), ifModifiedSince: request.header('if-modified-since'), range: request.header('range') })
+      .serve({ method: request.method, path: request.path, ifNoneMatch: request.header('if-none-match'), ifModifiedSince: request.header('if-modified-since'), range: request.header('range'), acceptEncoding: request.header('accept-encoding') })
       .then(
         (response) => this.send(response, downstream, callbacks),
         () => this.send({ status: 500, headers: ['date', files.date.value(), 'content-type', 'text/plain; charset=utf-8'], body: Buffer.from('500 internal server error\n') }, downstream, callbacks),

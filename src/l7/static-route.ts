@@ -21,6 +21,7 @@ export function serveStatic(ex: ProxyExchange, action: StaticAction): void {
       ifNoneMatch: head.header('if-none-match'),
       ifModifiedSince: head.header('if-modified-since'),
       range: head.header('range'),
+      acceptEncoding: head.header('accept-encoding'),
     })
     .then(
       (response) => send(ex, response),

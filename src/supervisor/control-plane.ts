@@ -17,7 +17,7 @@ import type { TrafficPlane } from './traffic-plane.ts';
 import { WorkerPool } from './worker-pool.ts';
 import { createLoggers, type Loggers } from './logging.ts';
 import { Metrics } from './metrics.ts';
-import { RequestCounters, trafficMetrics, type TrafficMetrics } from './request-counters.ts';
+import { RequestCounters, trafficMetrics, workerMemory, type TrafficMetrics } from './request-counters.ts';
 import { assertAddressesFree, type ListenAddress } from './address-guard.ts';
 import { joinPoolStatus } from './pool-view.ts';
 import type { ToWorker } from './ipc.ts';
@@ -46,6 +46,8 @@ export interface TrafficHandle {
   pools(): Promise<PoolStatus[][]>;
   drain(deadline: number): Promise<void>;
   stop(): Promise<void>;
+  /** Drops response-cache entries by URL or prefix in every traffic plane; the count dropped. */
+  purgeCache(target: { url?: string; prefix?: string }): Promise<number>;
 }
 
 export class ControlPlane {
@@ -290,6 +292,7 @@ export class ControlPlane {
         return found;
       },
       reload: (file) => this.reload(file),
+      purgeCache: async (target) => (await this.traffic?.purgeCache(target)) ?? 0,
       explain: async (query) => {
         // Loaded on first use: the primary of a worker setup does not otherwise load the L7 code.
         const { explainRequest } = await import('../l7/index.ts');
@@ -357,10 +360,11 @@ function localTraffic(plane: TrafficPlane, counters: RequestCounters): TrafficHa
     setHealth: (pool, backend, healthy, reason) => plane.setHealth(pool, backend, healthy, reason),
     setDraining: async (pool, backend, draining) => plane.setDraining(pool, backend, draining),
     addresses: () => plane.addresses(),
-    status: async () => plane.status(),
+    status: async () => ({ pid: process.pid, memory: workerMemory(), ...plane.status() }),
     metrics: async () => [trafficMetrics(counters, plane)],
     pools: async () => [plane.registry()?.status() ?? []],
     drain: (deadline) => plane.drain(deadline),
     stop: () => plane.stop(),
+    purgeCache: async (target) => plane.purgeCache(target),
   };
 }

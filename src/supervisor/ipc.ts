@@ -9,7 +9,9 @@ export type ToWorker =
   | { type: 'status'; id: number }
   /** Replied with a TrafficMetrics (request-counters.ts). */
   | { type: 'metrics'; id: number }
-  | { type: 'drain'; id: number; deadline: number };
+  | { type: 'drain'; id: number; deadline: number }
+  /** Replied with the number of cache entries dropped. */
+  | { type: 'purge'; id: number; url?: string; prefix?: string };
 
 export type FromWorker =
   | { type: 'reply'; id: number; ok: boolean; error?: string; value?: unknown };

@@ -60,6 +60,11 @@ export class ListenerFactories {
     return this.filterHost?.snapshot() ?? [];
   }
 
+  /** Drops `cache` filter entries by URL or prefix in this process (POST /api/cache/purge); the count dropped. */
+  async purgeCache(target: { url?: string; prefix?: string }): Promise<number> {
+    return this.filterHost === undefined ? 0 : this.components.l7!.purgeCache(this.filterHost, target);
+  }
+
   /** Closes what the filters share (store clients) at shutdown. */
   async close(): Promise<void> {
     await this.filterHost?.close();

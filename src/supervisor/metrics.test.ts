@@ -12,6 +12,7 @@ function plane(pid: number, counters: RequestCounters, state: string, inflight: 
     pools: [{ name: 'app', balance: 'round_robin', usable: 1, backends: [{ id: '127.0.0.1:3001', state, inflight } as never] }],
     listeners: { tunnel: { pool: 'app', accepted: 2, connect_failures: 1, no_backend: 0, bytes_in: 10, bytes_out: 20, filter: { refused_max_connections: 1, refused_access: 0, proxy_header_errors: 0 } } },
     rss: 50 * 2 ** 20,
+    memory: { rss: 50 * 2 ** 20, heapUsed: 8 * 2 ** 20, heapTotal: 12 * 2 ** 20, external: 2 * 2 ** 20, arrayBuffers: 2 ** 20 },
     cpuSeconds: 1.5,
     filters: [],
   };
@@ -49,6 +50,7 @@ test('request counters of two workers render as one set of Prometheus series', a
   assert.equal(value('switchyard_pool_backend_usable{pool="app",backend="127.0.0.1:3001",state="ejected"}'), 0);
   assert.equal(value('switchyard_pool_backend_inflight_requests{pool="app",backend="127.0.0.1:3001"}'), 5);
   assert.equal(value('switchyard_worker_resident_memory_bytes{pid="12"}'), 50 * 2 ** 20);
+  assert.equal(value('switchyard_worker_memory_bytes{pid="12",kind="heap_total"}'), 12 * 2 ** 20);
   assert.ok(value('switchyard_process_process_resident_memory_bytes')! > 0, "the primary's own process metrics");
 });
 

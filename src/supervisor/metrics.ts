@@ -114,6 +114,22 @@ export class Metrics {
         for (const plane of this.planes) workerRss.set({ pid: plane.pid }, plane.rss);
       },
     });
+    const workerMemory = new Gauge({
+      name: 'switchyard_worker_memory_bytes',
+      help: "Where each traffic process's memory is: V8 heap used and committed (heap_used, heap_total), native memory tied to JavaScript objects (external, array_buffers of it)",
+      labelNames: ['pid', 'kind'],
+      registers: [this.registry],
+      collect: () => {
+        workerMemory.reset();
+        for (const plane of this.planes) {
+          const memory = plane.memory;
+          workerMemory.set({ pid: plane.pid, kind: 'heap_used' }, memory.heapUsed);
+          workerMemory.set({ pid: plane.pid, kind: 'heap_total' }, memory.heapTotal);
+          workerMemory.set({ pid: plane.pid, kind: 'external' }, memory.external);
+          workerMemory.set({ pid: plane.pid, kind: 'array_buffers' }, memory.arrayBuffers);
+        }
+      },
+    });
     const workerCpu = new Counter({
       name: 'switchyard_worker_cpu_seconds_total',
       help: 'CPU time (user + system) of each traffic process',

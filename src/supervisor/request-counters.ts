@@ -69,14 +69,36 @@ export interface TrafficMetrics {
   listeners: Record<string, unknown>;
   /** Resident set size of the process, bytes. */
   rss: number;
+  /** Where that memory is (workerMemory()). */
+  memory: WorkerMemory;
   /** CPU time (user + system) of the process, seconds. */
   cpuSeconds: number;
   /** The middleware filters' counters and timings (src/l7 filters). */
   filters: FilterEventSeries[];
 }
 
+/**
+ * Where a worker's memory is, bytes (process.memoryUsage()): heapTotal is what V8 holds for the JavaScript
+ * heap, heapUsed the live part of it; external is native memory tied to JavaScript objects (Buffers, with
+ * arrayBuffers their part). What rss holds beyond heapTotal and external is code, stacks, and what OpenSSL,
+ * libuv and the allocator keep. Read at status and scrape time only.
+ */
+export interface WorkerMemory {
+  rss: number;
+  heapUsed: number;
+  heapTotal: number;
+  external: number;
+  arrayBuffers: number;
+}
+
+export function workerMemory(): WorkerMemory {
+  const { rss, heapUsed, heapTotal, external, arrayBuffers } = process.memoryUsage();
+  return { rss, heapUsed, heapTotal, external, arrayBuffers };
+}
+
 export function trafficMetrics(counters: RequestCounters, plane: { status(): { listeners: Record<string, unknown>; pools: PoolStatus[]; filters?: FilterEventSeries[] } } | undefined): TrafficMetrics {
   const cpu = process.cpuUsage();
   const status = plane?.status();
-  return { pid: process.pid, requests: counters.snapshot(), pools: status?.pools ?? [], listeners: status?.listeners ?? {}, rss: process.memoryUsage.rss(), cpuSeconds: (cpu.user + cpu.system) / 1e6, filters: status?.filters ?? [] };
+  const memory = workerMemory();
+  return { pid: process.pid, requests: counters.snapshot(), pools: status?.pools ?? [], listeners: status?.listeners ?? {}, rss: memory.rss, memory, cpuSeconds: (cpu.user + cpu.system) / 1e6, filters: status?.filters ?? [] };
 }

@@ -130,6 +130,10 @@ export class TrafficPlane {
     return this.pools?.get(pool)?.setDraining(backend, draining) ?? false;
   }
 
+  purgeCache(target: { url?: string; prefix?: string }): Promise<number> {
+    return this.deps.factories.purgeCache(target);
+  }
+
   addresses(): Record<string, { host: string; port: number }> {
     const result: Record<string, { host: string; port: number }> = {};
     for (const [name, running] of this.listeners) result[name] = running.listener.address();

@@ -7,13 +7,14 @@ import type { FromWorker, ToWorker } from './ipc.ts';
 import { TrafficPlane } from './traffic-plane.ts';
 import { ListenerFactories } from './listeners.ts';
 import { createLoggers, type Loggers } from './logging.ts';
-import { RequestCounters, trafficMetrics } from './request-counters.ts';
+import { RequestCounters, trafficMetrics, workerMemory } from './request-counters.ts';
 import path from 'node:path';
-import { IdleCollector, loopUtilization } from './idle-collector.ts';
+import { IdleCollector, loopUtilization, MEMORY_REDUCING_GC } from './idle-collector.ts';
 
 // memory back after load (idle-collector.ts); worker-runtime.ts starts workers with --expose-gc
-const gc = (globalThis as { gc?: () => void }).gc;
-if (typeof gc === 'function') new IdleCollector({ clock: systemClock, collect: gc, utilization: loopUtilization() }).start();
+const gc = (globalThis as { gc?: NodeJS.GCFunction }).gc;
+const idleCollector = gc === undefined ? undefined : new IdleCollector({ clock: systemClock, collect: () => gc(MEMORY_REDUCING_GC), utilization: loopUtilization() });
+idleCollector?.start();
 
 const counters = new RequestCounters();
 let plane: TrafficPlane | undefined;
@@ -52,9 +53,11 @@ async function handle(message: ToWorker): Promise<void> {
     case 'draining':
       return reply({ type: 'reply', id: message.id, ok: true, value: plane?.setDraining(message.pool, message.backend, message.draining) ?? false });
     case 'status':
-      return reply({ type: 'reply', id: message.id, ok: true, value: { pid: process.pid, ...plane?.status() } });
+      return reply({ type: 'reply', id: message.id, ok: true, value: { pid: process.pid, memory: workerMemory(), idle_collections: idleCollector?.collections ?? 0, ...plane?.status() } });
     case 'metrics':
       return reply({ type: 'reply', id: message.id, ok: true, value: trafficMetrics(counters, plane) });
+    case 'purge':
+      return reply({ type: 'reply', id: message.id, ok: true, value: (await plane?.purgeCache({ url: message.url, prefix: message.prefix })) ?? 0 });
     case 'drain':
       await drain(message.deadline);
       return reply({ type: 'reply', id: message.id, ok: true });

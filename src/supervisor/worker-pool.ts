@@ -27,7 +27,7 @@ export interface WorkerPoolOptions {
   runtime: WorkerRuntime;
 }
 
-type Request = { type: 'apply'; snapshot: ConfigSnapshot; ticketSeed: string; traceToken?: string } | { type: 'draining'; pool: string; backend: string; draining: boolean } | { type: 'status' } | { type: 'metrics' } | { type: 'drain'; deadline: number };
+type Request = { type: 'apply'; snapshot: ConfigSnapshot; ticketSeed: string; traceToken?: string } | { type: 'draining'; pool: string; backend: string; draining: boolean } | { type: 'status' } | { type: 'metrics' } | { type: 'drain'; deadline: number } | { type: 'purge'; url?: string; prefix?: string };
 
 const replyTimeoutMs = 30_000;
 
@@ -74,6 +74,12 @@ export class WorkerPool implements TrafficHandle {
   async setDraining(pool: string, backend: string, draining: boolean): Promise<boolean> {
     const replies = await this.broadcast({ type: 'draining', pool, backend, draining });
     return replies.some((reply) => reply.value === true);
+  }
+
+  /** Purges every worker's response cache; the entries dropped, summed. */
+  async purgeCache(target: { url?: string; prefix?: string }): Promise<number> {
+    const replies = await this.broadcast({ type: 'purge', ...target });
+    return replies.reduce((sum, reply) => sum + (reply.value as number), 0);
   }
 
   addresses(): Record<string, { host: string; port: number }> {

@@ -15,7 +15,7 @@
 // Memory after load: closed connections' native memory (OpenSSL state, socket buffers) is freed only when
 // V8 collects their wrappers, and an idle V8 never collects; then jemalloc returns freed pages only when
 // it is called again, which an idle worker does not do. So workers run with --expose-gc (the worker's
-// IdleCollector runs one full GC when the loop falls idle after load) and jemalloc with
+// IdleCollector runs one memory-reducing GC when the loop falls idle after load) and jemalloc with
 // `background_thread:true` (a jemalloc thread purges dirty pages on its decay schedule, 10 s, even when
 // the worker is idle). Measured: docs/operations.md, "Memory after load".
 import { existsSync } from 'node:fs';

@@ -13,10 +13,12 @@ export interface FakeRequest {
   routeName?: string;
   /** Lower-case names. */
   headers?: Record<string, string>;
+  body?: Buffer;
 }
 
 export interface FakeContext extends FilterContext {
   preferredBackend: string;
+  reason: string;
 }
 
 export function fakeContext(request: FakeRequest = {}): FakeContext {
@@ -44,6 +46,11 @@ export function fakeContext(request: FakeRequest = {}): FakeContext {
     stashed: (filter: HttpFilter) => slots.get(filter),
     preferBackend(id) {
       this.preferredBackend = id;
+    },
+    reason: '',
+    bodyPrefix: () => request.body ?? Buffer.alloc(0),
+    setReason(code) {
+      this.reason = this.reason === '' ? code : `${this.reason},${code}`;
     },
   };
 }

@@ -2,6 +2,8 @@
 import { z } from 'zod';
 import { cidr, duration, hostPort, positiveInt, size } from './common.ts';
 import { middlewareSchema } from './middleware.ts';
+import { compressEncodings, type CompressEncoding } from './compress.ts';
+import { cacheOrderProblem } from './cache.ts';
 
 export const listenerProtocols = ['http', 'https', 'h2c', 'tcp', 'udp', 'forward_proxy'] as const;
 export type ListenerProtocol = (typeof listenerProtocols)[number];
@@ -77,6 +79,14 @@ export const staticSchema = z.strictObject({
   cache_control: z.string().optional(),
   /** Serve index.html for paths with no file (single-page apps). */
   spa_fallback: z.boolean().default(false),
+  /**
+   * Serve `file.zst` / `file.br` / `file.gz` next to `file` when the client accepts that coding (docs/compress.md):
+   * true offers zstd, br and gzip in that order; a list offers those, in its order.
+   */
+  precompressed: z
+    .union([z.boolean(), z.array(z.enum(compressEncodings)).min(1)])
+    .default(false)
+    .transform((value): CompressEncoding[] => (value === true ? [...compressEncodings] : value === false ? [] : [...new Set(value)])),
 });
 
 /**
@@ -269,6 +279,12 @@ export const listenerSchema = z
     }
     if (!l7 && listener.routes) {
       ctx.addIssue({ code: 'custom', path: ['routes'], message: `expected no routes on a ${listener.protocol} listener` });
+    }
+    const defaults = (listener.middleware ?? []).map((entry) => entry.name);
+    for (const [index, route] of (listener.routes ?? []).entries()) {
+      if (route.pool === undefined) continue;
+      const problem = cacheOrderProblem([...defaults, ...(route.middleware ?? []).map((entry) => entry.name)]);
+      if (problem !== undefined) ctx.addIssue({ code: 'custom', path: route.middleware?.length ? ['routes', index, 'middleware'] : ['middleware'], message: problem });
     }
   });
 

@@ -3,8 +3,13 @@
 // their config schemas are declared here; src/l7/filters registers one implementation per name (its
 // registry `satisfies` this list, as the balancers do).
 import { z } from 'zod';
+import { cacheFilterSchema } from './cache.ts';
+import { compressFilterSchema } from './compress.ts';
 import { duration } from './common.ts';
 import { oidcFilterSchema } from './oidc.ts';
+
+export * from './cache.ts';
+export * from './compress.ts';
 
 /**
  * Fields a filter may not set, add or remove: the framing and connection fields are the edge's (from the
@@ -89,6 +94,8 @@ export const stickyFilterSchema = z.strictObject({
 /** Every filter the config may name, with the schema of its settings. */
 export const middlewareSchemas = {
   headers: headersFilterSchema,
+  cache: cacheFilterSchema,
+  compress: compressFilterSchema,
   sticky: stickyFilterSchema,
   oidc: oidcFilterSchema,
 } as const;

@@ -7,6 +7,8 @@ import type { BodySink, BodyTransform, FilterContext, FilterEnv, FilterFactory, 
 export class FilterChain {
   /** The filter names in run order (for `switchyard check` and traces). */
   readonly names: readonly string[];
+  /** The largest `readsBody` of the request filters: body bytes read before they run (0: none). */
+  readonly bodyPrefix: number;
   private readonly request: readonly HttpFilter[];
   private readonly upstream: readonly HttpFilter[];
   private readonly response: readonly HttpFilter[];
@@ -16,6 +18,7 @@ export class FilterChain {
     this.request = filters.filter((filter) => filter.onRequest !== undefined);
     this.upstream = filters.filter((filter) => filter.onUpstreamRequest !== undefined);
     this.response = filters.filter((filter) => filter.onResponse !== undefined);
+    this.bodyPrefix = Math.max(0, ...this.request.map((filter) => filter.readsBody ?? 0));
   }
 
   /** Some filter edits the upstream request head: the path builds a writer for it. */

@@ -4,12 +4,16 @@
 import type { MiddlewareName } from '../../config/index.ts';
 import type { FilterFactory } from './types.ts';
 import { headersFilter } from './headers.ts';
+import { cacheFilter } from './cache/index.ts';
+import { compressFilter } from './compress/index.ts';
 import { stickyFilter } from './sticky/index.ts';
 import { oidcFilter } from './oidc/index.ts';
 import { FilterHost, type FilterHostOptions } from './host.ts';
 
 const builtins = Object.freeze({
   headers: headersFilter,
+  cache: cacheFilter,
+  compress: compressFilter,
   sticky: stickyFilter,
   oidc: oidcFilter,
 } satisfies { [N in MiddlewareName]: FilterFactory<N> });
@@ -29,5 +33,7 @@ export { FilterHost, type FilterHostOptions, type FilterEventSeries } from './ho
 export { FilterSlots, isPending } from './slots.ts';
 export { LineWriter, FlatWriter, RecordWriter, withoutField } from './writers.ts';
 export { localResponseFields } from './local.ts';
+export { acceptable as acceptableEncodings } from './compress/index.ts';
+export { purgeCache } from './cache/index.ts';
 export type { FilterContext, HeaderWriter, HttpFilter, LocalResponse, FilterFactory, FilterEnv, FilterStats, RequestVerdict, ResponseVerdict, ResponseView, BodySink, BodyTransform } from './types.ts';
 export { FilteredDownstream, type FilteredDownstreamOptions } from './filtered-downstream.ts';

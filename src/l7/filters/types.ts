@@ -39,6 +39,17 @@ export interface FilterContext {
    * usable (healthy, not draining, not already tried); otherwise the pool's policy picks as usual.
    */
   preferBackend(id: string): void;
+  /**
+   * Records why this filter decided as it did, for the access log's `reason` field (short codes such as
+   * `waf:sqli-union`, `rate_limit:limited`, `jwt:expired`); also for decisions that let the request through
+   * (a WAF in detect mode). Several filters' reasons are joined with ",".
+   */
+  setReason(code: string): void;
+  /**
+   * The first bytes of the request body (framing decoded), up to the largest `readsBody` of the route's
+   * request filters; empty when the request has no body or no filter reads it. Valid in onRequest.
+   */
+  bodyPrefix(): Buffer;
 }
 
 /**
@@ -117,6 +128,12 @@ export type ResponseVerdict = BodyTransform | LocalResponse | undefined;
  */
 export interface HttpFilter {
   readonly name: string;
+  /**
+   * Bytes of the request body onRequest needs to see (ctx.bodyPrefix()): the path reads up to this much of
+   * the body before the request filters run (the client's own pace, bounded by timeouts.body), so a rule
+   * cannot be evaded by splitting the body across packets. Absent or 0: the filters run on the head alone.
+   */
+  readonly readsBody?: number;
   onRequest?(ctx: FilterContext): RequestVerdict | Promise<RequestVerdict>;
   onUpstreamRequest?(ctx: FilterContext, head: HeaderWriter): void;
   onResponse?(ctx: FilterContext, head: HeaderWriter, response: ResponseView): ResponseVerdict;

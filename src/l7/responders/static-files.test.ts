@@ -71,3 +71,33 @@ test('nothing outside the root: traversal, encoded traversal, NUL and symlinks o
   const spa = new StaticFiles({ root: path.join(dir, 'site'), index: 'index.html', spaFallback: true });
   assert.equal(await text(await spa.serve({ method: 'GET', path: '/some/client/route' })), '<h1>home</h1>');
 });
+
+test('precompressed: serves the sibling the client accepts best, with its coding, own ETag and Vary', async () => {
+  const root = path.join(dir, 'pre');
+  await mkdir(root, { recursive: true });
+  await writeFile(path.join(root, 'app.js'), 'original');
+  await writeFile(path.join(root, 'app.js.br'), 'brotli-bytes');
+  await writeFile(path.join(root, 'app.js.gz'), 'gzip-bytes');
+  await writeFile(path.join(root, 'plain.css'), 'css');
+  const pre = new StaticFiles({ root, index: 'index.html', spaFallback: false, precompressed: ['zstd', 'br', 'gzip'] });
+  const br = await pre.serve({ method: 'GET', path: '/app.js', acceptEncoding: 'gzip, br, zstd' });
+  assert.equal(header(br, 'content-encoding'), 'br', 'zstd preferred but absent: br');
+  assert.equal(header(br, 'content-type'), 'text/javascript; charset=utf-8');
+  assert.equal(header(br, 'vary'), 'Accept-Encoding');
+  assert.match(header(br, 'etag')!, /-br"$/);
+  assert.equal(await text(br), 'brotli-bytes');
+  const gz = await pre.serve({ method: 'GET', path: '/app.js', acceptEncoding: 'br;q=0.5, gzip' });
+  assert.equal(header(gz, 'content-encoding'), 'gzip');
+  assert.equal(await text(gz), 'gzip-bytes');
+  const identity = await pre.serve({ method: 'GET', path: '/app.js' });
+  assert.equal(header(identity, 'content-encoding'), undefined);
+  assert.equal(header(identity, 'vary'), 'Accept-Encoding');
+  assert.equal(await text(identity), 'original');
+  assert.equal(await text(await pre.serve({ method: 'GET', path: '/app.js', acceptEncoding: 'br;q=0, gzip;q=0' })), 'original');
+  assert.equal(await text(await pre.serve({ method: 'GET', path: '/app.js', acceptEncoding: 'br;q=bad' })), 'original', 'malformed: identity');
+  assert.equal(await text(await pre.serve({ method: 'GET', path: '/app.js', acceptEncoding: 'br', range: 'bytes=0-3' })), 'orig', 'ranges are of the original');
+  assert.equal(header(await pre.serve({ method: 'GET', path: '/plain.css', acceptEncoding: 'br' }), 'content-encoding'), undefined, 'no sibling');
+  const conditional = await pre.serve({ method: 'GET', path: '/app.js', acceptEncoding: 'br', ifNoneMatch: header(br, 'etag') });
+  assert.equal(conditional.status, 304);
+  assert.equal(header(await files.serve({ method: 'GET', path: '/app.js', acceptEncoding: 'br' }), 'vary'), undefined, 'a route without precompressed does not vary');
+});

@@ -1,11 +1,14 @@
 // Static files served by the edge (route action `static:`): the demo's page, a site's assets.
 // Async I/O only; paths are confined to the root (no `..`, no NUL, no symlink escape); conditional requests
 // (ETag / If-None-Match, Last-Modified / If-Modified-Since) answer 304; single byte ranges answer 206.
+// With `precompressed`, a `.zst` / `.br` / `.gz` sibling the client accepts is served in the file's place.
 import { createReadStream, type Stats } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { HttpDate } from '../../core/index.ts';
+import type { CompressEncoding } from '../../config/index.ts';
+import { acceptableEncodings } from '../filters/index.ts';
 
 export interface StaticOptions {
   /** Absolute directory. */
@@ -13,6 +16,8 @@ export interface StaticOptions {
   index: string;
   cacheControl?: string;
   spaFallback: boolean;
+  /** Codings whose siblings are looked for, in preference order (none when absent or empty). */
+  precompressed?: readonly CompressEncoding[];
   /** Every response carries its Date (the listener's per-second cache; a fresh one when absent). */
   date?: HttpDate;
 }
@@ -24,6 +29,7 @@ export interface StaticRequest {
   ifNoneMatch?: string;
   ifModifiedSince?: string;
   range?: string;
+  acceptEncoding?: string;
 }
 
 export interface StaticResponse {
@@ -63,7 +69,16 @@ const plain = (date: HttpDate, status: number, text: string, extra: string[] = [
 };
 
 /** Weak validator from size and modification time: cheap, and changes whenever the file does. */
-const etagOf = (stats: Stats): string => `W/"${stats.size.toString(16)}-${Math.floor(stats.mtimeMs).toString(16)}"`;
+const etagOf = (stats: Stats, encoding = ''): string => `W/"${stats.size.toString(16)}-${Math.floor(stats.mtimeMs).toString(16)}${encoding === '' ? '' : `-${encoding}`}"`;
+
+const siblingSuffix: Readonly<Record<CompressEncoding, string>> = { zstd: '.zst', br: '.br', gzip: '.gz' };
+
+/** The file actually sent: the original, or a precompressed sibling and its coding. */
+interface Representation {
+  file: string;
+  stats: Stats;
+  encoding: string;
+}
 
 export class StaticFiles {
   private readonly options: StaticOptions;
@@ -97,7 +112,21 @@ export class StaticFiles {
       stats = await this.statInside(file);
       if (!stats?.isFile()) return plain(this.date, 404, 'not found');
     }
-    return this.respond(request, file, stats);
+    const precompressed = this.options.precompressed;
+    if (precompressed === undefined || precompressed.length === 0) return this.respond(request, file, stats, null);
+    return this.respond(request, file, stats, await this.sibling(request, file, precompressed));
+  }
+
+  /** The first sibling the client accepts that exists (none for a Range request: ranges are of the original). */
+  private async sibling(request: StaticRequest, file: string, offered: readonly CompressEncoding[]): Promise<Representation | undefined> {
+    if (request.acceptEncoding === undefined || request.range !== undefined) return undefined;
+    for (const index of acceptableEncodings(request.acceptEncoding, offered)) {
+      const encoding = offered[index];
+      const candidate = file + siblingSuffix[encoding];
+      const stats = await this.statInside(candidate);
+      if (stats?.isFile()) return { file: candidate, stats, encoding };
+    }
+    return undefined;
   }
 
   /** Stats a path only if its real location is inside the root (a symlink out of it counts as absent). */
@@ -111,18 +140,24 @@ export class StaticFiles {
     }
   }
 
-  private respond(request: StaticRequest, file: string, stats: Stats): StaticResponse {
-    const etag = etagOf(stats);
+  /** `sibling`: null when the route serves no precompressed files, undefined when this request gets the original. */
+  private respond(request: StaticRequest, original: string, originalStats: Stats, sibling: Representation | undefined | null): StaticResponse {
+    const file = sibling?.file ?? original;
+    const stats = sibling?.stats ?? originalStats;
+    const etag = etagOf(stats, sibling?.encoding);
     const lastModified = new Date(Math.floor(stats.mtimeMs / 1000) * 1000).toUTCString();
     const headers = ['date', this.date.value(), 'etag', etag, 'last-modified', lastModified, 'accept-ranges', 'bytes'];
     if (this.options.cacheControl) headers.push('cache-control', this.options.cacheControl);
+    // the answer depends on Accept-Encoding whichever representation this client gets
+    if (sibling !== null) headers.push('vary', 'Accept-Encoding');
+    if (sibling !== undefined && sibling !== null) headers.push('content-encoding', sibling.encoding);
 
     const notModified = request.ifNoneMatch !== undefined
       ? request.ifNoneMatch.split(',').some((tag) => tag.trim() === etag || tag.trim() === '*' || tag.trim() === etag.slice(2))
       : request.ifModifiedSince !== undefined && Date.parse(request.ifModifiedSince) >= Date.parse(lastModified);
     if (notModified) return { status: 304, headers, body: null };
 
-    headers.push('content-type', contentTypes[path.extname(file).toLowerCase()] ?? 'application/octet-stream');
+    headers.push('content-type', contentTypes[path.extname(original).toLowerCase()] ?? 'application/octet-stream');
     let start = 0;
     let end = stats.size - 1;
     let status = 200;

@@ -1,6 +1,6 @@
 // What a matched route does, precomputed at compile time: proxy (with path rewriting), redirect, or a
 // fixed response whose bytes are built once.
-import type { RouteConfig } from '../../config/index.ts';
+import type { CompressEncoding, RouteConfig } from '../../config/index.ts';
 import { reasonPhrase } from '../reason.ts';
 
 export interface ProxyAction {
@@ -46,6 +46,8 @@ export interface StaticAction {
   readonly index: string;
   readonly cacheControl: string | undefined;
   readonly spaFallback: boolean;
+  /** Codings whose precompressed siblings (`.zst`, `.br`, `.gz`) are served, in preference order; [] for none. */
+  readonly precompressed: readonly CompressEncoding[];
   readonly stripPrefix: string | null;
   readonly rewrite: { regex: RegExp; replace: string } | null;
 }
@@ -87,6 +89,7 @@ export function compileAction(route: RouteConfig): RouteAction {
     index: s.index,
     cacheControl: s.cache_control,
     spaFallback: s.spa_fallback,
+    precompressed: s.precompressed,
     stripPrefix: stripPrefixOf(route),
     rewrite: route.rewrite ? { regex: new RegExp(route.rewrite.regex), replace: route.rewrite.replace } : null,
   };

@@ -12,7 +12,7 @@ import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { parseConfigText } from '../../../src/config/index.ts';
 import { silentLogger, systemClock } from '../../../src/core/index.ts';
 import { buildPools } from '../../../src/pool/index.ts';
@@ -35,7 +35,12 @@ const steered: FilterFactory = {
   create: (): HttpFilter => {
     const filter: HttpFilter = {
       name: 'steered',
+      readsBody: 32,
       onRequest(ctx): RequestVerdict | Promise<RequestVerdict> {
+        if (ctx.header('x-body-rule') !== undefined && ctx.bodyPrefix().includes('evil')) {
+          ctx.setReason('steered:evil-body');
+          return { status: 403, headers: [], body: `body refused after ${ctx.bodyPrefix().length} bytes\n` };
+        }
         const stash = ctx.header('x-stash');
         if (stash !== undefined) ctx.stash(filter, `${stash}@${ctx.routeName}?${ctx.query}`);
         const prefer = ctx.header('x-prefer');
@@ -182,6 +187,41 @@ listeners:
       assert.equal(reply.body, 'denied later\n', name);
       assert.equal(reply.headers['x-denied-by'], 'async', name);
     }
+    assert.deepEqual(seen, []);
+  });
+
+  it('a filter that reads the body sees its first bytes before anything goes upstream', async () => {
+    for (const { engine, flags, pool, name } of pairs) {
+      seen.length = 0;
+      const refused = await curl([...flags, '--data-binary', 'this body is evil, and long enough to pass the 32 byte prefix'], url(engine, pool), ['x-body-rule: 1']);
+      assert.equal(refused.status, 403, name);
+      assert.equal(refused.body, 'body refused after 32 bytes\n', name);
+      assert.deepEqual(seen, [], name);
+      // HTTP/1.1 sends it chunked (no length known ahead), HTTP/2 as DATA with a content-length
+      const framing = flags[0] === '--http1.1' ? ['transfer-encoding: chunked'] : [];
+      const chunked = await curl([...flags, '--data-binary', 'evil'], url(engine, pool), ['x-body-rule: 1', ...framing]);
+      assert.equal(chunked.status, 403, `${name}: a body shorter than the prefix is read whole`);
+      const fine = await curl([...flags, '--data-binary', 'a perfectly ordinary body that is longer than thirty-two bytes'], url(engine, pool), ['x-body-rule: 1']);
+      assert.equal(fine.status, 200, name);
+      assert.deepEqual((seen as string[]).map((line) => line.slice(2)), ['POST a perfectly ordinary body that is longer than thirty-two bytes'], name);
+    }
+  });
+
+  it('HTTP/1.1: a chunked body split across packets cannot slip a rule past the prefix read', async () => {
+    seen.length = 0;
+    const socket = net.connect(ports.auto, '127.0.0.1');
+    await new Promise<void>((resolve) => socket.once('connect', resolve));
+    const received: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => received.push(chunk));
+    socket.write('POST /h1/x HTTP/1.1\r\nhost: edge.test\r\nx-body-rule: 1\r\ntransfer-encoding: chunked\r\n\r\n3\r\nev');
+    await later(100, undefined);
+    socket.write('i\r\n2\r\nl!\r\n');
+    await later(100, undefined);
+    socket.write('0\r\n\r\n');
+    await new Promise<void>((resolve) => socket.once('end', resolve));
+    const text = Buffer.concat(received).toString('latin1');
+    assert.match(text, /^HTTP\/1\.1 403 /);
+    assert.match(text, /body refused after 5 bytes/);
     assert.deepEqual(seen, []);
   });
 
