@@ -43,7 +43,7 @@ export async function startLogin(rt: Runtime, ctx: FilterContext, extraCookie: s
   params.set('nonce', nonce);
   params.set('code_challenge', codeChallenge(verifier));
   params.set('code_challenge_method', 'S256');
-  rt.stats.count('login_redirect');
+  rt.decide(ctx, 'login_redirect');
   const headers = [...NO_STORE, 'location', target.href, 'set-cookie', `${rt.settings.stateCookie}=${sealed}${rt.settings.attributes.state}${rt.secureFor(ctx.scheme)}`];
   if (extraCookie !== undefined) headers.push('set-cookie', extraCookie);
   return { status: 302, headers, body: '' };
@@ -62,7 +62,7 @@ export async function callback(rt: Runtime, ctx: FilterContext): Promise<LocalRe
   const now = epochSeconds();
   const login = readState(keys.state, ctx.cookie(rt.settings.stateCookie), now);
   const refuse = (status: number, text: string, event: string): LocalResponse => {
-    rt.stats.count(event);
+    rt.decide(ctx, event);
     return plain(status, text, ['set-cookie', clearState(rt, ctx)]);
   };
   if (login === undefined) return refuse(400, 'login state missing or expired: start again', 'callback_no_state');
@@ -104,7 +104,7 @@ export async function callback(rt: Runtime, ctx: FilterContext): Promise<LocalRe
     rt.warn('session too large for a cookie (forward fewer claims)', new Error(`${sealed.length} bytes`));
     return refuse(502, 'session too large for a cookie', 'login_failed');
   }
-  rt.stats.count('login');
+  rt.decide(ctx, 'login');
   return { status: 302, headers: [...NO_STORE, 'location', safeReturnTo(login.returnTo), 'set-cookie', sessionCookie(rt, ctx, sealed, session), 'set-cookie', clearState(rt, ctx)], body: '' };
 }
 
@@ -118,7 +118,7 @@ function expiry(tokens: TokenSet, claims: Record<string, unknown>, now: number):
 /** Clears the session; ends it at the provider too when it has an end_session_endpoint (RP-initiated logout). */
 export async function logout(rt: Runtime, ctx: FilterContext): Promise<LocalResponse> {
   if (ctx.method !== 'GET' && ctx.method !== 'POST') return plain(405, 'method not allowed', ['allow', 'GET, POST']);
-  rt.stats.count('logout');
+  rt.decide(ctx, 'logout');
   let location = rt.settings.postLogoutRedirect;
   try {
     const metadata = await rt.provider.metadata();

@@ -30,14 +30,14 @@ export const oidcFilter = {
     const unauthenticated = (ctx: FilterContext, hadCookie: boolean): LocalResponse | Promise<LocalResponse> => {
       const clear = hadCookie ? clearSession(rt, ctx) : undefined;
       if (isApiCall(ctx, s.apiPaths)) {
-        rt.stats.count('unauthenticated');
+        rt.decide(ctx, 'unauthenticated');
         const headers = ['content-type', 'application/json', 'www-authenticate', `OIDC realm="${ctx.routeName.replace(/["\\]/g, '')}"`];
         if (clear !== undefined) headers.push('set-cookie', clear);
         return plain(401, '{"error":"login required"}', headers);
       }
       return startLogin(rt, ctx, clear).catch((failure: unknown) => {
         rt.warn('cannot start a login (discovery or cookie secret)', failure);
-        rt.stats.count('provider_error');
+        rt.decide(ctx, 'provider_error');
         return plain(503, 'login unavailable: identity provider not reachable');
       });
     };
@@ -58,7 +58,7 @@ export const oidcFilter = {
         session = undefined;
       }
       if (session === undefined) {
-        if (value !== undefined && value !== '') rt.stats.count('session_invalid');
+        if (value !== undefined && value !== '') rt.decide(ctx, 'session_invalid');
         return unauthenticated(ctx, value !== undefined);
       }
       if (session.exp - s.refreshBefore > now) {
@@ -75,7 +75,7 @@ export const oidcFilter = {
           return undefined;
         },
         (failure: unknown) => {
-          rt.stats.count('refresh_error');
+          rt.decide(ctx, 'refresh_error');
           rt.warn('refresh failed', failure);
           // the provider is away: the session stands until its tokens expire
           if (session.exp > now) {
@@ -90,7 +90,7 @@ export const oidcFilter = {
     const filter: HttpFilter = {
       name: 'oidc',
       onRequest(ctx) {
-        if (ctx.path === s.redirectPath) return callback(rt, ctx).catch((failure: unknown) => providerDown(failure));
+        if (ctx.path === s.redirectPath) return callback(rt, ctx).catch((failure: unknown) => providerDown(ctx, failure));
         if (ctx.path === s.logoutPath) return logout(rt, ctx);
         return check(ctx);
       },
@@ -121,9 +121,9 @@ export const oidcFilter = {
       },
     };
 
-    const providerDown = (failure: unknown): LocalResponse => {
+    const providerDown = (ctx: FilterContext, failure: unknown): LocalResponse => {
       rt.warn('login callback failed', failure);
-      rt.stats.count('provider_error');
+      rt.decide(ctx, 'provider_error');
       return plain(502, 'identity provider unreachable');
     };
     return filter;

@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { MiddlewareSettings } from '../../../config/index.ts';
-import type { FilterEnv, FilterStats } from '../types.ts';
+import type { FilterContext, FilterEnv, FilterStats } from '../types.ts';
 import { OidcProvider } from './provider.ts';
 import { deriveKeys, type SealKeys } from './seal.ts';
 import { cookieAttributes, type CookieAttributes, type Session } from './cookies.ts';
@@ -114,6 +114,12 @@ export class Runtime {
       },
     );
     return this.secretLoading;
+  }
+
+  /** Counts a decision and names it in the access log's reason (`oidc:<event>`). */
+  decide(ctx: FilterContext, event: string): void {
+    this.stats.count(event);
+    ctx.setReason(`oidc:${event}`);
   }
 
   remember(value: string, session: Session): void {
