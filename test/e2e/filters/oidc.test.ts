@@ -298,6 +298,22 @@ listeners:
     }
   });
 
+  it('a refusal from the provider and a callback naming another issuer are refused, nothing upstream', async () => {
+    seen.length = 0;
+    for (const { name, flags } of clients) {
+      const start = await curl(flags, `${edge}/page`);
+      const cookie = cookieOf(start, 'sy_oidc_state') ?? '';
+      const state = new URL(field(start, 'location') ?? '').searchParams.get('state') ?? '';
+      const denied = await curl(flags, `${edge}/oauth2/callback?error=access_denied&state=${state}`, [`cookie: ${cookie}`]);
+      assert.equal(denied.status, 401, name);
+      assert.match(denied.body, /refused by the provider: access_denied/);
+      const mixup = await curl(flags, `${edge}/oauth2/callback?code=abc&state=${state}&iss=${encodeURIComponent('https://evil.example')}`, [`cookie: ${cookie}`]);
+      assert.equal(mixup.status, 400, name);
+      assert.match(mixup.body, /another issuer/);
+    }
+    assert.deepEqual([...seen], []);
+  });
+
   it('a tampered or foreign session cookie is treated as logged out, and nothing goes upstream', async () => {
     const context = await newContext();
     try {
