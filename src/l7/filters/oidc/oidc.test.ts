@@ -193,6 +193,10 @@ describe('the oidc filter over a hand-made context', () => {
     assert.equal(api.status, 401);
     assert.ok(api.headers.includes('set-cookie'));
     assert.equal(discoveryHits, 0, 'an API call needs no discovery');
+    const cleared = (response: LocalResponse) => response.headers[response.headers.indexOf('set-cookie') + 1];
+    assert.equal(cleared(api), 'sy_oidc=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0');
+    const overTls = (await filter.onRequest!(fakeContext({ path: '/api/x', scheme: 'https', headers: { cookie: 'sy_oidc=forged' } }))) as LocalResponse;
+    assert.equal(cleared(overTls), 'sy_oidc=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0; Secure', 'Secure on https (secure: auto)');
     const page = (await filter.onRequest!(fakeContext({ path: '/page' }))) as LocalResponse;
     assert.equal(page.status, 503);
     assert.equal(discoveryHits, 1);
@@ -204,8 +208,8 @@ describe('the oidc filter over a hand-made context', () => {
     await filter.onRequest!(fakeContext({ path: '/page' }));
     assert.equal(discoveryHits, 2, 'the second failure backs off longer');
     const events = new Map(host.snapshot().map((series) => [series.event, series.count]));
-    assert.equal(events.get('unauthenticated'), 1);
-    assert.equal(events.get('session_invalid'), 1);
+    assert.equal(events.get('unauthenticated'), 2);
+    assert.equal(events.get('session_invalid'), 2);
     await host.close();
   });
 
