@@ -3,7 +3,8 @@
 // edge, the recording origins see the user's claims as headers and never the session cookie; API calls
 // without a session get 401; the session refreshes with the refresh token (the provider's access tokens
 // live 10 s); logout clears the cookie and ends the provider session; a tampered cookie, a state mismatch
-// and a replayed callback are refused with nothing upstream. The callback and the 401 run for HTTP/1.1
+// and a replayed callback are refused with nothing upstream; a public client (PKCE alone) logs in on a
+// second edge. The callback and the 401 run for HTTP/1.1
 // and HTTP/2 (h2c) clients, and claims reach HTTP/1.1 and h2c pools.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -82,6 +83,9 @@ describe('oidc login at the edge against a real provider', { timeout: 120_000 },
   const providerServer = http.createServer();
   const grants: string[] = [];
   let listener: H2Listener;
+  /** A second edge whose client is public (no secret: PKCE alone), with its own cookie and key. */
+  let publicListener: H2Listener;
+  let publicEdge: string;
   let pools: ReturnType<typeof buildPools>;
   let filters: FilterHost;
   let browser: Browser;
@@ -94,6 +98,7 @@ describe('oidc login at the edge against a real provider', { timeout: 120_000 },
     assert.ok(chromiumPath, 'chromium is not installed (npm test installs it: scripts/ensure-test-tools.ts)');
     dir = await mkdtemp(path.join(tmpdir(), 'switchyard-oidc-'));
     await writeFile(path.join(dir, 'cookie.secret'), 'k'.repeat(12) + Math.random().toString(36).repeat(4) + '\n');
+    await writeFile(path.join(dir, 'public.secret'), 'p'.repeat(12) + Math.random().toString(36).repeat(4) + '\n');
     await writeFile(path.join(dir, 'client.secret'), 'a-client-secret-for-the-edge-0123456789\n');
     for (const server of [h1Origin, h2Origin, providerServer]) await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     issuer = `http://127.0.0.1:${(providerServer.address() as AddressInfo).port}`;
@@ -117,12 +122,23 @@ listeners:
     routes:
       - { name: h2, match: { path_prefix: /h2 }, pool: app2 }
       - { name: app, match: { path_prefix: / }, pool: app }
+  - name: public
+    listen: 127.0.0.1:0
+    protocol: h2c
+    access_log: false
+    middleware:
+      - oidc: { issuer: '${issuer}', client_id: public-edge, cookie_secret_file: public.secret, cookie: sy_pub, forward_claims: { sub: x-user-id } }
+    routes:
+      - { match: { path_prefix: / }, pool: app }
 `;
     const { config } = parseConfigText(yaml, 'edge.yaml', dir);
     pools = buildPools(config.pools, { clock: systemClock });
     filters = builtinFilterHost();
     listener = createH2Listener(config.listeners[0], { pools, logger: silentLogger(), accessLog: silentLogger(), clock: systemClock, dataDir: dir, baseDir: dir, filters });
     await listener.start();
+    publicListener = createH2Listener(config.listeners[1], { pools, logger: silentLogger(), accessLog: silentLogger(), clock: systemClock, dataDir: dir, baseDir: dir, filters });
+    await publicListener.start();
+    publicEdge = `http://127.0.0.1:${publicListener.address().port}`;
     edge = `http://127.0.0.1:${listener.address().port}`;
     alias = `edge.test:${listener.address().port}`;
 
@@ -134,6 +150,13 @@ listeners:
           client_secret: 'a-client-secret-for-the-edge-0123456789',
           redirect_uris: [`${edge}/oauth2/callback`, `http://${alias}/oauth2/callback`],
           post_logout_redirect_uris: [`${edge}/`],
+          grant_types: ['authorization_code', 'refresh_token'],
+          response_types: ['code'],
+        },
+        {
+          client_id: 'public-edge',
+          token_endpoint_auth_method: 'none',
+          redirect_uris: [`${publicEdge}/oauth2/callback`],
           grant_types: ['authorization_code', 'refresh_token'],
           response_types: ['code'],
         },
@@ -155,6 +178,7 @@ listeners:
   after(async () => {
     await browser?.close();
     await listener?.stop();
+    await publicListener?.stop();
     pools?.close();
     await filters?.close();
     for (const session of h2Sessions) session.destroy();
@@ -212,6 +236,21 @@ listeners:
           assert.deepEqual(seen, [{ origin, path: prefix, user: 'alice', email: 'alice@example.test', cookie: 'theme=dark', authorization: undefined }], `${name} ${prefix}`);
         }
       }
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('a public client (no secret, PKCE alone) logs in too, with its own cookie', async () => {
+    const context = await newContext();
+    try {
+      const page = await context.newPage();
+      seen.length = 0;
+      await page.goto(`${publicEdge}/me`);
+      await signIn(page, 'frank', page.waitForURL(`${publicEdge}/me`));
+      assert.equal(await page.textContent('body'), 'hello frank at /me');
+      assert.ok((await context.cookies(publicEdge)).some((cookie) => cookie.name === 'sy_pub'));
+      assert.deepEqual(seen.map(({ user }) => user), ['frank']);
     } finally {
       await context.close();
     }
