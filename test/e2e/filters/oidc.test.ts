@@ -4,8 +4,8 @@
 // without a session get 401; the session refreshes with the refresh token (the provider's access tokens
 // live 10 s); logout clears the cookie and ends the provider session; a tampered cookie, a state mismatch
 // and a replayed callback are refused with nothing upstream; a public client (PKCE alone) logs in on a
-// second edge. The callback and the 401 run for HTTP/1.1
-// and HTTP/2 (h2c) clients, and claims reach HTTP/1.1 and h2c pools.
+// second edge. The callback and the 401 run for HTTP/1.1 and HTTP/2 (h2c) clients, and claims reach
+// HTTP/1.1 and h2c pools.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
