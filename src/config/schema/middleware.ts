@@ -17,6 +17,7 @@ import { basicAuthFilterSchema } from './basic-auth.ts';
 export { rateLimitFilterSchema, type RateLimitKey } from './rate-limit.ts';
 export { corsFilterSchema, type CorsOrigin } from './cors.ts';
 export { basicAuthFilterSchema } from './basic-auth.ts';
+import { oidcFilterSchema } from './oidc.ts';
 
 export * from './cache.ts';
 export * from './compress.ts';
@@ -86,6 +87,7 @@ export const middlewareSchemas = {
   jwt: jwtFilterSchema,
   forward_auth: forwardAuthFilterSchema,
   waf: wafFilterSchema,
+  oidc: oidcFilterSchema,
 } as const;
 export type MiddlewareName = keyof typeof middlewareSchemas;
 export const middlewareNames = Object.keys(middlewareSchemas) as MiddlewareName[];

@@ -26,6 +26,7 @@ const needsSettings: Partial<Record<MiddlewareName, unknown>> = {
   forward_auth: { url: 'http://127.0.0.1:9/auth' },
   rate_limit: { rate: '10/s' },
   basic_auth: { users_file: usersFile },
+  oidc: { issuer: 'https://id.example', client_id: 'edge', cookie_secret_file: 'cookie.secret' },
 };
 
 /** Filters whose empty settings are "no edits". */

@@ -13,6 +13,7 @@ import { stickyFilter } from './sticky/index.ts';
 import { jwtFilter } from './jwt/index.ts';
 import { forwardAuthFilter } from './forward-auth/index.ts';
 import { wafFilter } from './waf/index.ts';
+import { oidcFilter } from './oidc/index.ts';
 import { FilterHost, type FilterHostOptions } from './host.ts';
 
 const builtins = Object.freeze({
@@ -26,6 +27,7 @@ const builtins = Object.freeze({
   jwt: jwtFilter,
   forward_auth: forwardAuthFilter,
   waf: wafFilter,
+  oidc: oidcFilter,
 } satisfies { [N in MiddlewareName]: FilterFactory<N> });
 
 /** A fresh registry holding the built-in filters (a test may build a FilterHost with another). */
