@@ -34,7 +34,9 @@ export function parsePasswordFile(text: string, file: string): Map<string, Entry
     const match = colon > 0 ? PHC.exec(line.slice(colon + 1)) : null;
     const ln = match ? Number(match[1]) : 0;
     if (!match || ln < 10 || ln > 20) {
-      problems.push(`${file}:${index + 1}: expected user:$scrypt$ln=N,r=R,p=P$salt$key (switchyard passwd USER makes one), got ${JSON.stringify(line.slice(0, 40))}`);
+      // the line itself is not printed: it may hold a password hash, or a password
+      const got = colon > 0 ? `user ${JSON.stringify(line.slice(0, colon))} with a hash in another form` : 'a line without user:';
+      problems.push(`${file}:${index + 1}: expected user:$scrypt$ln=10..20,r=R,p=P$salt$key (switchyard passwd USER makes one), got ${got}`);
       return;
     }
     users.set(line.slice(0, colon), { ln, r: Number(match[2]), p: Number(match[3]), salt: Buffer.from(match[4], 'base64'), key: Buffer.from(match[5], 'base64') });
