@@ -7,7 +7,7 @@ import ipaddr from 'ipaddr.js';
 import type { Cidr, Config, LoadedConfig } from '../config/index.ts';
 
 export interface ConfigSnapshot {
-  /** What the traffic plane needs: no dns and admin sections (the primary runs those). */
+  /** What the traffic plane needs: no admin section and no zones (the primary runs those). */
   config: Config;
   file: string;
   baseDir: string;
@@ -16,7 +16,10 @@ export interface ConfigSnapshot {
 /** Primary side: the snapshot to send, listeners with port 0 given the port every worker must bind. */
 export function snapshotOf(loaded: LoadedConfig, ports: Readonly<Record<string, number>>): ConfigSnapshot {
   const listeners = loaded.config.listeners.map((listener) => ({ ...listener, listen: { ...listener.listen, port: ports[listener.name] ?? listener.listen.port } }));
-  return { config: { ...loaded.config, listeners, dns: undefined, admin: undefined }, file: loaded.file, baseDir: loaded.baseDir };
+  // Of dns, a worker reads only where the resolver answers (forward proxies send their queries there):
+  // the listen addresses and resolver settings travel, the zones and the resolver's client list do not.
+  const dns = loaded.config.dns?.resolver ? { ...loaded.config.dns, zones: [], resolver: { ...loaded.config.dns.resolver, allow: [] } } : undefined;
+  return { config: { ...loaded.config, listeners, dns, admin: undefined }, file: loaded.file, baseDir: loaded.baseDir };
 }
 
 type ClonedAddress = { octets: number[] } | { parts: number[]; zoneId?: string };

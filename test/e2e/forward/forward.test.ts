@@ -13,6 +13,7 @@ import path from 'node:path';
 import { runSwitchyard, node24, cliEntry, type RunningSwitchyard } from '../../support/run-switchyard.ts';
 import { startEchoOrigin, startRecordingOrigin, startSilentOrigin, type EchoOrigin, type RecordingOrigin } from '../../support/origins.ts';
 import { startSquid, type RunningSquid } from './squid.ts';
+import { lastFreePort, retryOnAddressInUse } from '../../support/ports.ts';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 after(async () => {
@@ -328,4 +329,33 @@ test('switchyard check: a forward proxy without allow.clients is valid and warne
   const bad = await new Promise<{ code: number; stderr: string }>((resolve) => execFile(node24, [cliEntry, 'check', file], (err, _stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code) : 0, stderr })));
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /bad\.passwd:1: expected user:\$scrypt\$/);
+});
+
+test('with dns.resolver configured, destinations resolve through Switchyard\'s own DNS (its zones included)', async () => {
+  const running = await retryOnAddressInUse(async () => {
+    const dnsPort = await lastFreePort();
+    return runSwitchyard(`
+dns:
+  listen: [udp://127.0.0.1:${dnsPort}, tcp://127.0.0.1:${dnsPort}]
+  zones:
+    - origin: example.test.
+      soa: { mname: ns.example.test., rname: hostmaster.example.test. }
+      records:
+        - { name: api, type: A, value: 127.0.0.1 }
+  resolver: { allow: [127.0.0.0/8], forward: [127.0.0.1:9] }
+listeners:
+  - name: egress
+    listen: 127.0.0.1:0
+    protocol: forward_proxy
+    allow: { clients: [127.0.0.1], hosts: ["*.example.test"], ports: ["*"], destinations: [127.0.0.1/32] }
+`);
+  });
+  cleanups.push(() => running.stop());
+  const proxy = `http://127.0.0.1:${running.ready.listeners.egress.port}`;
+  const result = await curl(['-x', proxy, `http://api.example.test:${origin.port}/by-name`]);
+  assert.equal(result.status, 200, result.body);
+  assert.equal(JSON.parse(result.body).headers.host, `api.example.test:${origin.port}`);
+  const missing = await curl(['-x', proxy, `http://nope.example.test:${origin.port}/`]);
+  assert.equal(missing.status, 502);
+  assert.match(missing.body, /cannot resolve nope\.example\.test/);
 });
