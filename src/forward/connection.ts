@@ -39,7 +39,10 @@ export class ForwardConnection implements ExchangeHost {
   private pending: Buffer | null = null;
   private scanned = 0;
   private requests = 0;
+  /** The exchange in progress (null between requests and during CONNECT). */
   private exchange: HttpExchange | null = null;
+  /** Created on the first absolute-URI request, reused by the next ones. */
+  private exchanges: HttpExchange | null = null;
   private clientEnded = false;
 
   constructor(socket: net.Socket, owner: ConnectionOwner) {
@@ -156,8 +159,8 @@ export class ForwardConnection implements ExchangeHost {
     this.socket.setTimeout(context.config.timeouts.body);
     if (this.head.method === 'CONNECT') void this.tunnel(context);
     else {
-      this.exchange = new HttpExchange(this, context);
-      this.exchange.start();
+      this.exchange = this.exchanges ??= new HttpExchange(this);
+      this.exchange.begin(context);
     }
   }
 
@@ -165,7 +168,7 @@ export class ForwardConnection implements ExchangeHost {
   private refuse(status: number, reason: string, close: boolean): void {
     const context = this.owner.context();
     context.counters.bad_requests++;
-    this.answer(context, { status, reason, extra: '', denial: undefined }, close, Number(this.owner.context().clock.monotonic()));
+    this.answer(context, { status, reason, extra: '', denial: undefined }, close, context.clock.monotonic());
   }
 
   /** Writes a refusal and logs it; closes the connection when `close` (else the next request may follow). */
@@ -213,6 +216,7 @@ export class ForwardConnection implements ExchangeHost {
     const upstream = net.connect({ host: verdict.address, port: verdict.port, noDelay: true, allowHalfOpen: true });
     const timer = setTimeout(() => upstream.destroy(new Error('connect timeout')), context.config.timeouts.upstream_connect);
     const onClientClose = (): void => {
+      clearTimeout(timer);
       upstream.destroy();
     };
     this.socket.once('close', onClientClose);

@@ -1,16 +1,18 @@
-// One absolute-URI request through the forward proxy: checks (authorize.ts), then a kept-alive origin
+// Absolute-URI requests through the forward proxy: checks (authorize.ts), then a kept-alive origin
 // connection or a new one, the request re-framed (heads.ts) and its body streamed with backpressure, and
 // the response relayed the same way. Framing is the L7 codec's: Content-Length bodies are counted,
 // chunked ones validated by the chunked decoder as they pass, so the proxy always knows where a message
 // ends and never forwards an ambiguous one. The origin connection goes back to the pool only when both
-// messages ended cleanly.
-import net from 'node:net';
+// messages ended cleanly. One HttpExchange serves every request of a client connection in turn (begin()
+// starts the next), so a request allocates no handlers.
 import { ChunkedDecoder, findHeadEnd, parseResponseHead, equalsLower, BODY_CHUNKED, BODY_LENGTH, BODY_NONE, BODY_UNTIL_CLOSE, type RequestHead, type ResponseHead } from '../l7/index.ts';
+import type net from 'node:net';
 import { CONTINUE } from './answers.ts';
 import { authorize, isRefusal, type Destination, type Refusal } from './authorize.ts';
 import { writeLog, type ForwardContext } from './context.ts';
 import type { FailureReason } from './counters.ts';
 import { requestHead, responseHead } from './heads.ts';
+import { OriginLink, type OriginOwner } from './origin-pool.ts';
 
 /** Largest upstream response head read before the response is refused as malformed. */
 const MAX_RESPONSE_HEAD = 64 * 1024;
@@ -27,24 +29,28 @@ export interface ExchangeHost {
   exchangeDone(keepAlive: boolean): void;
 }
 
-export class HttpExchange {
+const badRequest = (status: number, reason: string): Refusal => ({ status, reason, extra: '', denial: undefined });
+
+export class HttpExchange implements OriginOwner {
   private readonly host: ExchangeHost;
-  private readonly context: ForwardContext;
-  private readonly started: number;
+  private context!: ForwardContext;
+  /** Bumped by begin() and abort(): an authorize() answer for an earlier request is dropped. */
+  private generation = 0;
+  private started = 0;
   private destination: Destination | undefined;
   private key = '';
-  private upstream: net.Socket | null = null;
+  private link: OriginLink | null = null;
   private reused = false;
-  private connected = false;
   private retried = false;
-  private finished = false;
-  private timer: NodeJS.Timeout | undefined;
+  private connected = false;
+  private finished = true;
   // request body
   /** The client's body is still being read and sent on. */
   wantsBody = false;
   private requestDone = false;
   private bodyLeft = 0;
-  private requestDecoder: ChunkedDecoder | null = null;
+  private readonly requestDecoder = new ChunkedDecoder();
+  private chunkedRequest = false;
   private bodyBytes = 0;
   // response
   private responseBuf: Buffer | null = null;
@@ -52,33 +58,64 @@ export class HttpExchange {
   private headSeen = false;
   private responseKind = BODY_NONE;
   private responseLeft = 0;
-  private responseDecoder: ChunkedDecoder | null = null;
+  private readonly responseDecoder = new ChunkedDecoder();
   /** The response goes to an HTTP/1.0 client without its chunked framing (payload only, then close). */
   private dechunk = false;
   private closeClient = false;
   /** The origin connection cannot carry another request (it sent more than the response, or closes). */
   private upstreamSpent = false;
   private status = 0;
-  private bytesIn = 0;
   private bytesOut = 0;
+  private readonly dechunkSink = {
+    chunkData: (buf: Buffer, start: number, end: number): void => {
+      this.writeClient(buf.subarray(start, end));
+    },
+  };
 
-  constructor(host: ExchangeHost, context: ForwardContext) {
+  constructor(host: ExchangeHost) {
     this.host = host;
-    this.context = context;
-    this.started = context.clock.monotonic();
   }
 
-  start(): void {
+  /** The next request of the connection (its head parsed into host.head). */
+  begin(context: ForwardContext): void {
+    this.context = context;
+    this.generation++;
+    this.started = context.clock.monotonic();
+    this.destination = undefined;
+    this.link = null;
+    this.reused = false;
+    this.retried = false;
+    this.connected = false;
+    this.finished = false;
+    this.wantsBody = false;
+    this.requestDone = false;
+    this.bodyLeft = 0;
+    this.chunkedRequest = false;
+    this.bodyBytes = 0;
+    this.responseBuf = null;
+    this.responseScanned = 0;
+    this.headSeen = false;
+    this.responseKind = BODY_NONE;
+    this.responseLeft = 0;
+    this.dechunk = false;
+    this.closeClient = false;
+    this.upstreamSpent = false;
+    this.status = 0;
+    this.bytesOut = 0;
     const head = this.host.head;
-    const raw = head.raw;
-    if (!head.absoluteForm) return this.refuse({ status: 400, reason: 'expected an absolute URI (http://host/path) or CONNECT', extra: '', denial: undefined }, true);
-    if (equalsLower(raw, head.targetStart, 'https://')) return this.refuse({ status: 400, reason: 'https URIs go through CONNECT', extra: '', denial: undefined }, true);
-    if (head.bodyKind === BODY_LENGTH && head.contentLength > this.context.config.limits.max_body_size) {
-      return this.refuse({ status: 413, reason: 'request body larger than limits.max_body_size', extra: '', denial: undefined }, true);
+    if (!head.absoluteForm) return this.refuse(badRequest(400, 'expected an absolute URI (http://host/path) or CONNECT'), true);
+    if (equalsLower(head.raw, head.targetStart, 'https://')) return this.refuse(badRequest(400, 'https URIs go through CONNECT'), true);
+    if (head.bodyKind === BODY_LENGTH && head.contentLength > context.config.limits.max_body_size) {
+      return this.refuse(badRequest(413, 'request body larger than limits.max_body_size'), true);
     }
-    void authorize(this.context, head, this.host.client, false).then(
-      (verdict) => this.authorized(verdict),
-      (err: unknown) => this.refuse({ status: 502, reason: `proxy error: ${(err as Error).message}`, extra: '', denial: undefined }, true),
+    const generation = this.generation;
+    authorize(context, head, this.host.client, false).then(
+      (verdict) => {
+        if (generation === this.generation) this.authorized(verdict);
+      },
+      (err: unknown) => {
+        if (generation === this.generation) this.refuse(badRequest(502, `proxy error: ${(err as Error).message}`), true);
+      },
     );
   }
 
@@ -90,58 +127,36 @@ export class HttpExchange {
     }
     this.destination = verdict;
     this.key = `${verdict.address} ${verdict.port} ${verdict.host}`;
-    const pooled = this.context.origins.take(this.key);
+    // (the shared cache's lookup goes here: a fresh stored response is answered before any origin connection)
+    const pooled = this.context.origins.take(this.key, this);
     if (pooled !== undefined) {
+      this.link = pooled;
       this.reused = true;
       this.connected = true;
       this.context.counters.reused++;
-      this.attach(pooled);
       this.send();
     } else this.connect();
   }
 
   private connect(): void {
     const { address, port } = this.destination!;
-    const socket = net.connect({ host: address, port, noDelay: true, allowHalfOpen: true });
     this.reused = false;
     this.connected = false;
-    this.attach(socket);
-    this.timer = setTimeout(() => this.fail(504, 'connect_timeout', `connect to ${address}:${port} timed out`), this.context.config.timeouts.upstream_connect);
-    socket.once('connect', this.onConnect);
+    this.link = new OriginLink(this.key, address, port, this, this.context.config.timeouts.upstream_connect);
   }
 
-  private attach(socket: net.Socket): void {
-    this.upstream = socket;
-    socket.on('data', this.onUpstreamData);
-    socket.on('end', this.onUpstreamEnd);
-    socket.on('error', this.onUpstreamError);
-    socket.on('close', this.onUpstreamClose);
-    socket.on('drain', this.onUpstreamDrain);
-    socket.resume();
-  }
-
-  private detach(socket: net.Socket): void {
-    socket.off('data', this.onUpstreamData);
-    socket.off('end', this.onUpstreamEnd);
-    socket.off('error', this.onUpstreamError);
-    socket.off('close', this.onUpstreamClose);
-    socket.off('drain', this.onUpstreamDrain);
-    socket.off('connect', this.onConnect);
-    socket.setTimeout(0);
-  }
-
-  private readonly onConnect = (): void => {
-    clearTimeout(this.timer);
+  upstreamConnect(): void {
     this.connected = true;
     this.send();
-  };
+  }
 
   /** Connected (or reused): the head goes up, then the body as the client sends it. */
   private send(): void {
     const { head } = this.host;
-    const upstream = this.upstream!;
-    upstream.write(requestHead(head, this.host.client, this.context), 'latin1');
-    this.timer = setTimeout(() => this.fail(504, 'response_timeout', 'no response head within timeouts.upstream_response'), this.context.config.timeouts.upstream_response);
+    const socket = this.link!.socket;
+    socket.write(requestHead(head, this.host.client, this.context), 'latin1');
+    // until the response head: no byte for upstream_response is a 504; after it, the same idle limit
+    socket.setTimeout(this.context.config.timeouts.upstream_response);
     if (head.bodyKind === BODY_NONE) {
       this.requestDone = true;
       return;
@@ -149,7 +164,10 @@ export class HttpExchange {
     if (head.expectContinue) this.host.socket.write(CONTINUE);
     this.wantsBody = true;
     if (head.bodyKind === BODY_LENGTH) this.bodyLeft = head.contentLength;
-    else this.requestDecoder = new ChunkedDecoder();
+    else {
+      this.chunkedRequest = true;
+      this.requestDecoder.reset();
+    }
     const early = this.host.takePending();
     if (early !== null) this.clientData(early);
     if (this.wantsBody) this.host.socket.resume();
@@ -159,7 +177,7 @@ export class HttpExchange {
   clientData(chunk: Buffer): void {
     if (this.finished || !this.wantsBody) return;
     let end = chunk.length;
-    if (this.requestDecoder === null) {
+    if (!this.chunkedRequest) {
       if (end > this.bodyLeft) end = this.bodyLeft;
       this.bodyLeft -= end;
     } else {
@@ -169,8 +187,8 @@ export class HttpExchange {
       if (this.requestDecoder.payload > this.context.config.limits.max_body_size) return this.failRequest(413, 'request body larger than limits.max_body_size');
     }
     this.bodyBytes += end;
-    const complete = this.requestDecoder === null ? this.bodyLeft === 0 : this.requestDecoder.done;
-    const full = end > 0 && this.upstream!.write(end === chunk.length ? chunk : chunk.subarray(0, end)) === false;
+    const complete = this.chunkedRequest ? this.requestDecoder.done : this.bodyLeft === 0;
+    const full = end > 0 && this.link!.socket.write(end === chunk.length ? chunk : chunk.subarray(0, end)) === false;
     if (complete) {
       this.wantsBody = false;
       this.requestDone = true;
@@ -191,19 +209,19 @@ export class HttpExchange {
 
   /** The client's socket drained: the origin may send again. */
   clientDrain(): void {
-    if (!this.finished) this.upstream?.resume();
+    if (!this.finished) this.link?.socket.resume();
   }
 
-  private readonly onUpstreamDrain = (): void => {
+  upstreamDrain(): void {
     if (this.wantsBody) this.host.socket.resume();
-  };
+  }
 
-  private readonly onUpstreamData = (chunk: Buffer): void => {
+  upstreamData(chunk: Buffer): void {
     if (this.finished) return;
     if (this.headSeen) return this.relayBody(chunk, 0);
     this.responseBuf = this.responseBuf === null ? chunk : Buffer.concat([this.responseBuf, chunk]);
     this.readResponseHead();
-  };
+  }
 
   private readResponseHead(): void {
     const buf = this.responseBuf!;
@@ -224,7 +242,6 @@ export class HttpExchange {
       if (this.responseBuf !== null) this.readResponseHead();
       return;
     }
-    clearTimeout(this.timer);
     this.headSeen = true;
     this.status = response.status;
     this.responseKind = response.bodyKind;
@@ -232,21 +249,19 @@ export class HttpExchange {
     this.closeClient = !head.keepAlive || response.bodyKind === BODY_UNTIL_CLOSE || this.dechunk;
     if (!response.keepAlive) this.upstreamSpent = true;
     if (response.bodyKind === BODY_LENGTH) this.responseLeft = response.contentLength;
-    else if (response.bodyKind === BODY_CHUNKED) this.responseDecoder = new ChunkedDecoder();
-    this.upstream!.setTimeout(this.context.config.timeouts.upstream_response, this.onUpstreamIdle);
+    else if (response.bodyKind === BODY_CHUNKED) this.responseDecoder.reset();
+    // (the shared cache's store goes here: the parsed head, then the body as it is relayed)
     const text = responseHead(response, head.minor, this.closeClient, this.dechunk, this.context.via);
     this.bytesOut += text.length;
-    if (!this.host.socket.write(text, 'latin1')) this.upstream!.pause();
+    // the head and the body bytes that came with it leave in one write (writev), not one syscall each
+    const client = this.host.socket;
+    client.cork();
+    if (!client.write(text, 'latin1')) this.link!.socket.pause();
     this.responseBuf = null;
     if (end < buf.length) this.relayBody(buf, end);
     else if (this.responseComplete()) this.complete();
+    client.uncork();
   }
-
-  private readonly dechunkSink = {
-    chunkData: (buf: Buffer, start: number, end: number): void => {
-      this.writeClient(buf.subarray(start, end));
-    },
-  };
 
   private relayBody(buf: Buffer, start: number): void {
     let end = buf.length;
@@ -257,7 +272,7 @@ export class HttpExchange {
       }
       this.responseLeft -= end - start;
     } else if (this.responseKind === BODY_CHUNKED) {
-      const at = this.responseDecoder!.decode(buf, start, end, this.dechunk ? this.dechunkSink : null);
+      const at = this.responseDecoder.decode(buf, start, end, this.dechunk ? this.dechunkSink : null);
       if (at < 0) return this.fail(502, 'bad_response', 'malformed chunked response from the destination');
       if (at < end) this.upstreamSpent = true;
       end = at;
@@ -271,7 +286,7 @@ export class HttpExchange {
 
   private writeClient(buf: Buffer): void {
     this.bytesOut += buf.length;
-    if (!this.host.socket.write(buf)) this.upstream?.pause();
+    if (!this.host.socket.write(buf)) this.link?.socket.pause();
   }
 
   private responseComplete(): boolean {
@@ -279,7 +294,7 @@ export class HttpExchange {
       case BODY_LENGTH:
         return this.responseLeft === 0;
       case BODY_CHUNKED:
-        return this.responseDecoder!.done;
+        return this.responseDecoder.done;
       case BODY_UNTIL_CLOSE:
         return false;
       default:
@@ -287,26 +302,28 @@ export class HttpExchange {
     }
   }
 
-  private readonly onUpstreamIdle = (): void => {
-    this.fail(504, 'response_timeout', 'the destination stopped sending within timeouts.upstream_response');
-  };
+  upstreamTimeout(): void {
+    const { address, port } = this.destination!;
+    if (!this.connected) return this.fail(504, 'connect_timeout', `connect to ${address}:${port} timed out`);
+    this.fail(504, 'response_timeout', this.headSeen ? 'the destination stopped sending within timeouts.upstream_response' : 'no response head within timeouts.upstream_response');
+  }
 
-  private readonly onUpstreamEnd = (): void => {
+  upstreamEnd(): void {
     if (this.finished) return;
     if (this.headSeen && this.responseKind === BODY_UNTIL_CLOSE) {
       this.upstreamSpent = true;
       return this.complete();
     }
     this.upstreamGone(undefined);
-  };
+  }
 
-  private readonly onUpstreamError = (err: Error): void => {
+  upstreamError(err: Error): void {
     if (!this.finished) this.upstreamGone(err);
-  };
+  }
 
-  private readonly onUpstreamClose = (): void => {
+  upstreamClose(): void {
     if (!this.finished) this.upstreamGone(undefined);
-  };
+  }
 
   /** The origin connection ended or failed before the response did. */
   private upstreamGone(err: Error | undefined): void {
@@ -314,10 +331,7 @@ export class HttpExchange {
     // origin's application, so a bodyless request goes again once, on a new connection.
     if (this.reused && !this.retried && !this.headSeen && this.responseBuf === null && this.host.head.bodyKind === BODY_NONE) {
       this.retried = true;
-      clearTimeout(this.timer);
-      this.detach(this.upstream!);
-      this.upstream!.destroy();
-      this.upstream = null;
+      this.link!.destroy();
       return this.connect();
     }
     if (!this.connected && err !== undefined) {
@@ -332,7 +346,7 @@ export class HttpExchange {
     if (this.finished) return;
     this.context.counters.failed[reason]++;
     this.dropUpstream();
-    if (!this.headSeen) return this.refuse({ status, reason: detail, extra: '', denial: undefined }, true);
+    if (!this.headSeen) return this.refuse(badRequest(status, detail), true);
     this.finished = true;
     this.status = status;
     this.log(detail);
@@ -345,21 +359,15 @@ export class HttpExchange {
     this.context.counters.bad_requests++;
     this.wantsBody = false;
     this.dropUpstream();
-    if (!this.headSeen) return this.refuse({ status, reason, extra: '', denial: undefined }, true);
+    if (!this.headSeen) return this.refuse(badRequest(status, reason), true);
     this.finished = true;
     this.log(reason);
     this.host.socket.destroy();
   }
 
   private dropUpstream(): void {
-    clearTimeout(this.timer);
-    const upstream = this.upstream;
-    this.upstream = null;
-    if (upstream !== null) {
-      this.detach(upstream);
-      upstream.on('error', () => undefined);
-      upstream.destroy();
-    }
+    this.link?.destroy();
+    this.link = null;
   }
 
   private refuse(refusal: Refusal, close: boolean): void {
@@ -372,20 +380,17 @@ export class HttpExchange {
   /** The response ended (and the request too, or it never will): pool the origin connection, serve the next request. */
   private complete(): void {
     if (this.finished) return;
-    const requestDone = this.requestDone;
-    if (!requestDone) {
+    if (!this.requestDone) {
       // the origin answered before the body ended: the client's connection cannot be reused for the next request
       this.closeClient = true;
       this.upstreamSpent = true;
       this.wantsBody = false;
     }
     this.finished = true;
-    clearTimeout(this.timer);
-    const upstream = this.upstream!;
-    this.upstream = null;
-    this.detach(upstream);
-    if (this.upstreamSpent) upstream.destroy();
-    else this.context.origins.put(this.key, upstream);
+    const link = this.link!;
+    this.link = null;
+    if (this.upstreamSpent) link.destroy();
+    else this.context.origins.put(link);
     this.context.counters.requests++;
     this.log('ok');
     this.host.exchangeDone(!this.closeClient);
@@ -393,19 +398,18 @@ export class HttpExchange {
 
   /** The client went away: nothing more to send; the origin connection is not reusable. */
   abort(): void {
+    this.generation++;
     if (this.finished) return;
     this.finished = true;
     this.wantsBody = false;
     this.dropUpstream();
-    this.status = this.headSeen ? this.status : 0;
     this.log('client_closed');
   }
 
   private log(reason: string): void {
     const destination = this.destination;
     const counters = this.context.counters;
-    this.bytesIn = this.bodyBytes;
-    counters.bytes_in += this.bytesIn;
+    counters.bytes_in += this.bodyBytes;
     counters.bytes_out += this.bytesOut;
     writeLog(this.context, this.host.client, {
       method: this.host.head.method,
@@ -416,7 +420,7 @@ export class HttpExchange {
       reason,
       user: destination?.user,
       upstream: destination === undefined ? undefined : `${destination.address}:${destination.port}`,
-      bytes_in: this.bytesIn,
+      bytes_in: this.bodyBytes,
       bytes_out: this.bytesOut,
       started: this.started,
     });
