@@ -359,3 +359,25 @@ listeners:
   assert.equal(missing.status, 502);
   assert.match(missing.body, /cannot resolve nope\.example\.test/);
 });
+
+test('framing: pipelined requests in order, an HTTP/1.0 client gets a chunked body decoded, Expect: 100-continue, --proxy-anyauth gets the 407 and asks again with credentials', async () => {
+  const at = `127.0.0.1:${origin.port}`;
+  const pipelined = await raw(port('open'), `GET http://${at}/one HTTP/1.1\r\nHost: ${at}\r\n\r\nGET http://${at}/two HTTP/1.1\r\nHost: ${at}\r\n\r\nGET http://${at}/three HTTP/1.1\r\nHost: ${at}\r\nConnection: close\r\n\r\n`);
+  assert.deepEqual([...pipelined.matchAll(/"url":"([^"]+)"/g)].map((match) => match[1]), ['/one', '/two', '/three']);
+  // the echo origin streams ?bytes= chunked: an HTTP/1.0 client gets the payload alone, then the close
+  const old = await raw(port('open'), `GET http://${at}/?bytes=100000 HTTP/1.0\r\n\r\n`);
+  const [head, body] = [old.slice(0, old.indexOf('\r\n\r\n')), old.slice(old.indexOf('\r\n\r\n') + 4)];
+  assert.match(head, /^HTTP\/1\.1 200 /);
+  assert.doesNotMatch(head, /transfer-encoding/i);
+  assert.match(head, /\r\nConnection: close/);
+  assert.equal(body, 'x'.repeat(100_000));
+  // curl sends Expect: 100-continue for a body this large: the proxy answers 100 itself, the origin sees no Expect
+  const big = await curl(['-x', `http://127.0.0.1:${port('open')}`, '--data-binary', `@${path.join(dir, 'cert.pem')}`, '-H', 'Expect: 100-continue', `http://${at}/expect`]);
+  const echoed = JSON.parse(big.body);
+  assert.equal(echoed.headers.expect, undefined);
+  assert.equal(echoed.bodyLength, (await readFile(path.join(dir, 'cert.pem'))).length);
+  // --proxy-anyauth: a first request without credentials, the 407, then the same request with them
+  const anyauth = await curl(['-x', `http://127.0.0.1:${port('auth')}`, '--proxy-anyauth', '-U', 'alice:s3cret', `http://${at}/anyauth`]);
+  assert.equal(anyauth.status, 200);
+  assert.equal(JSON.parse(anyauth.body).url, '/anyauth');
+});
