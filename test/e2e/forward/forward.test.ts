@@ -381,3 +381,24 @@ test('framing: pipelined requests in order, an HTTP/1.0 client gets a chunked bo
   assert.equal(anyauth.status, 200);
   assert.equal(JSON.parse(anyauth.body).url, '/anyauth');
 });
+
+test('reload: a changed allow policy applies to the next request on the same listening socket', async () => {
+  const yaml = (hosts: string): string => `
+listeners:
+  - name: egress
+    listen: 127.0.0.1:0
+    protocol: forward_proxy
+    allow: { clients: [127.0.0.1], hosts: [${hosts}], ports: ["*"], destinations: [127.0.0.1/32] }
+`;
+  const running = await runSwitchyard(yaml('127.0.0.1'));
+  cleanups.push(() => running.stop());
+  const proxy = `http://127.0.0.1:${running.ready.listeners.egress.port}`;
+  assert.equal((await curl(['-x', proxy, `http://127.0.0.1:${origin.port}/before`])).status, 200);
+  // the same listen address (port 0 stands for the port already bound): the listener keeps its socket
+  await writeFile(running.configFile, yaml('only.example.test'));
+  running.process.kill('SIGHUP');
+  await running.waitForLine((line) => line.msg === 'reloaded');
+  const after = await curl(['-x', proxy, `http://127.0.0.1:${origin.port}/after`]);
+  assert.equal(after.status, 403);
+  assert.match(after.body, /destination host not allowed: 127\.0\.0\.1/);
+});
