@@ -56,7 +56,7 @@ export function writeLog(context: ForwardContext, client: string, record: Forwar
     status: record.status,
     reason: record.reason,
     user: record.user,
-    upstream: record.upstream,
+    backend: record.upstream,
     bytes_in: record.bytes_in,
     bytes_out: record.bytes_out,
     total_ms: Math.round((context.clock.monotonic() - record.started) * 1000) / 1000,
