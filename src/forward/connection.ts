@@ -126,6 +126,7 @@ export class ForwardConnection implements ExchangeHost {
       if (this.pending !== null) this.refuse(408, 'request head timeout', true);
       else this.socket.destroy();
     } else if (this.state === S_BUSY) this.exchange?.clientTimeout();
+    else if (this.state === S_CLOSED) this.socket.destroy(); // answered and ended: the client lingers
   };
 
   private readonly onClose = (): void => {
