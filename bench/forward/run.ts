@@ -146,7 +146,7 @@ async function main(): Promise<void> {
       }
     }
 
-    const facts = await machineFacts({ wrk: [['wrk', '-v'], /wrk ([\d.]+)/], squid: [['/usr/sbin/squid', '-v'], /Version ([\d.]+)/] });
+    const facts = await machineFacts({ wrk: [['wrk', '-v'], /wrk (?:debian\/)?([\d.]+)/], squid: [['/usr/sbin/squid', '-v'], /Version ([\d.]+)/] });
     const squidRps = median(results.get('squid (no cache)')!.rps);
     const rows = proxies.map((proxy) => {
       const entry = results.get(proxy.name)!;
