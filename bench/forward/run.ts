@@ -5,7 +5,7 @@
 // CPU, wrk and the origin to the other. CPU per request is the proxy's own CPU time over the requests it
 // served. Medians over the rounds.
 //
-// usage: node_modules/.bin/node bench/forward/run.ts [--rounds 5] [--duration 5] [--connections 32]
+// usage: node_modules/.bin/node bench/forward/run.ts [--rounds 5] [--duration 5] [--connections 32] [--results FILE]
 import { mkdtemp, rm, writeFile, chmod } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -35,6 +35,7 @@ const spec = {
   load_cpu: { default: '1', help: 'CPU wrk and the origin are pinned to' },
   noise_limit: { default: 0.3, help: 'other processes\' CPU (cores) tolerated before a round; it waits up to quiet_wait for less' },
   quiet_wait: { default: 20, help: 'seconds to wait for a quiet machine before each run' },
+  results: { default: '', help: 'also write the table to this file (e.g. bench/RESULTS-forward.md)' },
 };
 
 const projectRoot = path.resolve(import.meta.dirname, '..', '..');
@@ -172,10 +173,11 @@ async function main(): Promise<void> {
       ],
       rows,
     );
-    process.stdout.write(
+    const report =
       `${new Date().toISOString().slice(0, 10)} — ${describeMachine(facts)}\n` +
-        `${options.rounds} interleaved rounds of ${options.duration} s, wrk -c ${options.connections} -t 1 (absolute-URI GET, keep-alive), proxy on CPU ${options.proxy_cpu}, wrk and origin on CPU ${options.load_cpu}; medians\n\n${table}\n`,
-    );
+      `${options.rounds} interleaved rounds of ${options.duration} s, wrk -c ${options.connections} -t 1 (absolute-URI GET, keep-alive), proxy on CPU ${options.proxy_cpu}, wrk and origin on CPU ${options.load_cpu}; medians\n\n${table}\n`;
+    process.stdout.write(report);
+    if (options.results !== '') await writeFile(path.resolve(projectRoot, options.results), `# Forward proxy: Switchyard vs squid\n\nnode_modules/.bin/node bench/forward/run.ts ${process.argv.slice(2).join(' ')}\n\n${report}`);
   } finally {
     await processes.stopAll();
     await rm(dir, { recursive: true, force: true });
