@@ -17,6 +17,7 @@ const commands: Record<string, () => Promise<{ command: Command }>> = {
   traceroute: () => import('./commands/traceroute.ts'),
   trace: () => import('./commands/trace.ts'),
   explain: () => import('./commands/explain.ts'),
+  passwd: () => import('./commands/passwd.ts'),
 };
 
 export const commandNames: readonly string[] = Object.keys(commands);

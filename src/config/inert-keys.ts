@@ -25,12 +25,10 @@ function listenerIssues(config: Config, listener: ListenerConfig, index: number,
   const issues: ConfigIssue[] = [];
   const at = (...keys: Path): Path => ['listeners', index, ...keys];
   const kind = listener.protocol;
-  if (kind === 'forward_proxy') {
-    issues.push({ path: at('protocol'), message: `expected http, https, h2c, tcp or udp, got ${kind} (${kind} listeners are not implemented yet)` });
+  for (const key of forwardProxyOnly) {
+    if (kind !== 'forward_proxy' && given(at(key))) issues.push({ path: at(key), message: `expected ${key} only on a forward_proxy listener, got protocol: ${kind}` });
   }
-  if (listener.allow !== undefined && kind !== 'forward_proxy') {
-    issues.push({ path: at('allow'), message: `expected allow only on a forward_proxy listener, got protocol: ${kind}` });
-  }
+  if (kind === 'forward_proxy') issues.push(...forwardProxyIssues(listener, at, given));
   if (listener.accept_proxy_protocol === undefined && given(at('timeouts', 'proxy_protocol'))) {
     issues.push({ path: at('timeouts', 'proxy_protocol'), message: 'expected timeouts.proxy_protocol only with accept_proxy_protocol (no connection reads a PROXY header without it)' });
   }
@@ -85,6 +83,38 @@ function listenerIssues(config: Config, listener: ListenerConfig, index: number,
     }
     if (listener.accept_proxy_protocol !== undefined) {
       issues.push({ path: at('accept_proxy_protocol'), message: 'expected no accept_proxy_protocol on a udp listener (it reads PROXY headers of TCP connections)' });
+    }
+  }
+  return issues;
+}
+
+/** Keys only a forward_proxy listener reads. */
+const forwardProxyOnly = ['allow', 'proxy_auth', 'anonymous'] as const;
+/** What a forward_proxy listener reads of timeouts and limits (docs/forward-proxy.md). */
+const forwardProxyKeys: Readonly<Record<'timeouts' | 'limits', readonly string[]>> = {
+  timeouts: ['header', 'idle', 'body', 'upstream_connect', 'upstream_response', 'tunnel_idle', 'proxy_protocol'],
+  limits: ['max_header_size', 'max_body_size', 'max_connections', 'max_requests_per_connection'],
+};
+const notForForwardProxy: Readonly<Record<string, string>> = {
+  pool: 'the destination is the request\'s own URI or CONNECT target',
+  proxy_protocol: 'it is sent to backends of L4 pools',
+  forwarded: 'X-Forwarded-For is sent unless anonymous: true; the client is the TCP peer or the one a PROXY header names',
+  request_buffering: 'request bodies are streamed to the destination',
+  http2: 'clients speak HTTP/1.1 to a forward proxy',
+  response_headers: 'responses are relayed as the destination sent them, less hop-by-hop fields',
+  middleware: 'filters run on routed requests; a forward proxy has no routes',
+};
+
+function forwardProxyIssues(listener: ListenerConfig, at: (...keys: Path) => Path, given: Given): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  for (const [key, why] of Object.entries(notForForwardProxy)) {
+    if (given(at(key))) issues.push({ path: at(key), message: `expected no ${key} on a forward_proxy listener (${why})` });
+  }
+  for (const section of ['timeouts', 'limits'] as const) {
+    const keys = forwardProxyKeys[section];
+    for (const key of Object.keys(listener[section])) {
+      // udp_idle and max_flows get the udp-only message below
+      if (!keys.includes(key) && key !== udpOnly[section] && given(at(section, key))) issues.push({ path: at(section, key), message: `expected only ${keys.join(', ')} in ${section} of a forward_proxy listener, got ${key}` });
     }
   }
   return issues;

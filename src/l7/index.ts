@@ -59,3 +59,28 @@ export { parseTraceparent } from './trace-context.ts';
 // For the admin API and `switchyard explain`: what the edge would do with one request.
 export { explainRequest, renderExplanation, type ExplainQuery, type ExplainContext, type Explanation } from './explain.ts';
 export { refusedReason, failureReason } from './reasons.ts';
+
+// For src/forward: the same strict HTTP/1.1 codec (request heads with CONNECT, response heads, chunked
+// framing), so a forward proxy refuses exactly what the reverse proxy refuses.
+export {
+  RequestHead,
+  parseRequestHead,
+  hostnameOf,
+  H_HOST,
+  H_CONTENT_LENGTH,
+  H_TRANSFER_ENCODING,
+  H_CONNECTION,
+  H_HOP,
+  H_UPGRADE,
+  H_EXPECT,
+  H_X_FORWARDED_FOR,
+  H_X_REAL_IP,
+  H_FORWARDED,
+  H_SY_TRACE,
+  BODY_NONE,
+  BODY_LENGTH,
+  BODY_CHUNKED,
+} from './parse/request-head.ts';
+export { ResponseHead, parseResponseHead, BODY_UNTIL_CLOSE } from './parse/response-head.ts';
+export { ChunkedDecoder } from './parse/chunked.ts';
+export { findHeadEnd, equalsLower } from './parse/chars.ts';

@@ -1,5 +1,5 @@
-// The listener layer's public entry: what every kind of listener (http, https, h2c, tcp; later udp, the
-// forward proxy, HTTP/3) runs on an accepted connection before its protocol sees a byte.
+// The listener layer's public entry: what every kind of listener (http, https, h2c, tcp, forward_proxy; later
+// HTTP/3) runs on an accepted connection before its protocol sees a byte (udp listeners: DatagramGate).
 //
 //   new ConnectionGate(listenerConfig)   built once per listener; update(config) on reload
 //     admit(socket, pass)                max_connections → PROXY protocol (accept_proxy_protocol sources)

@@ -59,3 +59,27 @@ test('a snapshot crosses v8 serialisation with its data intact and its CIDR rang
   assert.equal(new TrustedProxies(revived.config.listeners[0].accept_proxy_protocol!).contains('172.20.0.1'), true);
   assert.equal(new TrustedProxies(revived.config.listeners[0].access!.deny!).contains('2001:db8::1'), true);
 });
+
+test('a forward proxy snapshot: allow ranges usable again; of dns only the listen addresses and resolver settings travel', () => {
+  const loaded = parseConfigText(
+    `
+dns:
+  listen: [udp://127.0.0.1:5353]
+  zones: [ { origin: example.test, soa: { mname: ns1.example.test., rname: hostmaster.example.test. }, records: [ { name: "@", type: A, value: 127.0.0.1 } ] } ]
+  resolver: { allow: [127.0.0.0/8], forward: [127.0.0.1:53] }
+listeners:
+  - name: egress
+    listen: 127.0.0.1:0
+    protocol: forward_proxy
+    allow: { clients: [10.0.0.0/8], destinations: ["2001:db8::/32"] }
+`,
+    'inline.yaml',
+    '/srv',
+  );
+  const revived = loadedFromSnapshot(deserialize(serialize(snapshotOf(loaded, { egress: 3128 }))) as ConfigSnapshot);
+  const allow = revived.config.listeners[0].allow!;
+  assert.ok(allow.clients![0][0].kind() === 'ipv4' && allow.destinations![0][0].kind() === 'ipv6');
+  assert.deepEqual(revived.config.dns?.listen, [{ transport: 'udp', host: '127.0.0.1', port: 5353 }]);
+  assert.deepEqual(revived.config.dns?.zones, []);
+  assert.deepEqual(revived.config.dns?.resolver?.allow, []);
+});

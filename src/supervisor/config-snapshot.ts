@@ -38,7 +38,7 @@ export function loadedFromSnapshot(snapshot: ConfigSnapshot): LoadedConfig {
   const listeners = snapshot.config.listeners.map((listener) => ({
     ...listener,
     forwarded: { ...listener.forwarded, trusted_proxies: listener.forwarded.trusted_proxies.map(reviveCidr) },
-    ...(listener.allow ? { allow: { ...listener.allow, clients: listener.allow.clients.map(reviveCidr) } } : {}),
+    ...(listener.allow ? { allow: { ...listener.allow, clients: listener.allow.clients?.map(reviveCidr), destinations: listener.allow.destinations?.map(reviveCidr) } } : {}),
     ...(listener.accept_proxy_protocol ? { accept_proxy_protocol: listener.accept_proxy_protocol.map(reviveCidr) } : {}),
     ...(listener.access ? { access: { allow: listener.access.allow?.map(reviveCidr), deny: listener.access.deny?.map(reviveCidr) } } : {}),
   }));

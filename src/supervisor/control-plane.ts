@@ -172,6 +172,12 @@ export class ControlPlane {
 
   private async load(file: string): Promise<LoadedConfig> {
     const loaded = await loadConfigFile(file);
+    // Forward proxies' password files: read here as `switchyard check` reads them, so start and reload
+    // refuse a bad one with the same lines before anything starts (the workers read them again).
+    if (loaded.config.listeners.some((listener) => listener.protocol === 'forward_proxy' && listener.proxy_auth)) {
+      const { checkForwardProxyFiles } = await import('../forward/index.ts');
+      await checkForwardProxyFiles(loaded.config, loaded.baseDir);
+    }
     // Set in the config itself, so that the workers (which resolve data_dir from the snapshot) agree.
     return this.options.dataDir ? { ...loaded, config: { ...loaded.config, data_dir: this.options.dataDir } } : loaded;
   }

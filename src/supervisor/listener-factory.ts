@@ -23,6 +23,8 @@ export interface ListenerDeps {
   traceToken?: string;
   /** Metrics: called once per finished HTTP request. */
   onRequestDone?: (record: RequestRecord) => void;
+  /** Switchyard's own DNS server (a UDP address of dns.listen) when the config runs dns.resolver. */
+  resolver?: { host: string; port: number };
   /** Telemetry: sees every HTTP request's access record. */
   spans?: AccessRecordSink;
   /** HTTP listeners: the process's filter host (ListenerFactories sets it). */

@@ -6,6 +6,7 @@ import type { Config, ListenerConfig } from '../config/index.ts';
 import type * as H2 from '../h2/index.ts';
 import type * as L4 from '../l4/index.ts';
 import type * as L7 from '../l7/index.ts';
+import type * as Forward from '../forward/index.ts';
 import type { ListenerDeps, ListenerFactory, TrafficListener } from './listener-factory.ts';
 
 type Protocol = ListenerConfig['protocol'];
@@ -15,6 +16,7 @@ interface Components {
   l7?: typeof L7;
   h2?: typeof H2;
   l4?: typeof L4;
+  forward?: typeof Forward;
 }
 type ComponentName = keyof Components;
 
@@ -37,12 +39,18 @@ const kinds: Readonly<Partial<Record<Protocol, ListenerKind>>> = {
   h2c: http2Kind,
   tcp: { needs: ['l4'], create: (c, listener, deps) => c.l4!.createTcpListener(listener, { pools: deps.pools, accessLog: deps.accessLog, logger: deps.logger, clock: deps.clock }) },
   udp: { needs: ['l4'], create: (c, listener, deps) => c.l4!.createUdpListener(listener, { pools: deps.pools, accessLog: deps.accessLog, logger: deps.logger, clock: deps.clock }) },
+  // src/forward parses with the L7 codec (imported through src/l7's entry)
+  forward_proxy: {
+    needs: ['forward'],
+    create: (c, listener, deps) => c.forward!.createForwardProxyListener(listener, { accessLog: deps.accessLog, logger: deps.logger, clock: deps.clock, baseDir: deps.baseDir, resolver: deps.resolver }),
+  },
 };
 
 const importers: Readonly<Record<ComponentName, () => Promise<unknown>>> = {
   l7: () => import('../l7/index.ts'),
   h2: () => import('../h2/index.ts'),
   l4: () => import('../l4/index.ts'),
+  forward: () => import('../forward/index.ts'),
 };
 
 export class ListenerFactories {

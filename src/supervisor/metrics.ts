@@ -39,6 +39,17 @@ interface ListenerView {
   datagrams_out?: number;
   dropped_no_backend?: number;
   retries?: Record<string, { retries: number; budget_exhausted: number }>;
+  /** forward_proxy listeners (src/forward ForwardCounters). */
+  forward?: {
+    requests: number;
+    tunnels: number;
+    bad_requests: number;
+    bytes_in: number;
+    bytes_out: number;
+    reused: number;
+    denied: Record<string, number>;
+    failed: Record<string, number>;
+  };
   http1?: ListenerView;
   tls?: { handshakes?: Record<string, { full: number; resumed: number }> };
 }
@@ -244,6 +255,28 @@ export class Metrics {
     this.series('counter', 'switchyard_l4_udp_received_datagrams_total', 'Datagrams received from clients of UDP listeners', ['listener', 'pool'], udp('datagrams_in'));
     this.series('counter', 'switchyard_l4_udp_sent_datagrams_total', 'Datagrams relayed back to clients of UDP listeners', ['listener', 'pool'], udp('datagrams_out'));
     this.series('counter', 'switchyard_l4_udp_no_backend_datagrams_total', 'Datagrams dropped because the pool had no usable backend for a new flow', ['listener', 'pool'], udp('dropped_no_backend'));
+    type ForwardField = 'requests' | 'tunnels' | 'bad_requests' | 'reused';
+    const forward = (field: ForwardField) =>
+      function* (): Iterable<Sample> {
+        for (const [listener, view] of views()) if (view.forward) yield [{ listener }, view.forward[field]];
+      };
+    this.series('counter', 'switchyard_forward_requests_total', 'Absolute-URI requests a forward proxy answered (denials and errors included)', ['listener'], forward('requests'));
+    this.series('counter', 'switchyard_forward_tunnels_total', 'CONNECT tunnels a forward proxy established', ['listener'], forward('tunnels'));
+    this.series('counter', 'switchyard_forward_bad_requests_total', 'Requests a forward proxy refused as malformed (400, 408, 413, 431, 501, 505)', ['listener'], forward('bad_requests'));
+    this.series('counter', 'switchyard_forward_reused_connections_total', 'Forwarded requests sent on a kept-alive origin connection', ['listener'], forward('reused'));
+    this.series('counter', 'switchyard_forward_bytes_total', 'Payload bytes through a forward proxy (requests and tunnels), by direction (in: from clients, out: to clients)', ['listener', 'direction'], function* () {
+      for (const [listener, view] of views()) {
+        if (!view.forward) continue;
+        yield [{ listener, direction: 'in' }, view.forward.bytes_in];
+        yield [{ listener, direction: 'out' }, view.forward.bytes_out];
+      }
+    });
+    this.series('counter', 'switchyard_forward_denied_total', 'Forward-proxy requests refused by policy (403) or authentication (407), by reason (client, auth, host, port, destination)', ['listener', 'reason'], function* () {
+      for (const [listener, view] of views()) for (const [reason, count] of Object.entries(view.forward?.denied ?? {})) yield [{ listener, reason }, count];
+    });
+    this.series('counter', 'switchyard_forward_failed_total', 'Forward-proxy requests and tunnels that failed at the destination (502, 504), by reason', ['listener', 'reason'], function* () {
+      for (const [listener, view] of views()) for (const [reason, count] of Object.entries(view.forward?.failed ?? {})) yield [{ listener, reason }, count];
+    });
     const retries = (field: 'retries' | 'budget_exhausted') =>
       function* (): Iterable<Sample> {
         for (const [, view] of views()) for (const [pool, counts] of Object.entries((view.http1 ?? view).retries ?? {})) yield [{ pool }, counts[field]];

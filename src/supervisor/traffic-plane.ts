@@ -101,6 +101,7 @@ export class TrafficPlane {
           onRequestDone: this.deps.onRequestDone,
           spans: this.spans,
           dns: this.dns,
+          resolver: ownResolver(config),
         });
         // A changed listener that keeps its address must release the old socket first unless the OS shares it.
         await listener.start();
@@ -184,4 +185,15 @@ export class TrafficPlane {
     await this.deps.factories.close();
     if (!this.deps.pools) this.pools?.close();
   }
+}
+
+/**
+ * Where a forward proxy sends its DNS queries when the config runs Switchyard's resolver: the first UDP
+ * listen address of dns (an unspecified address means this host's loopback).
+ */
+function ownResolver(config: LoadedConfig['config']): { host: string; port: number } | undefined {
+  const udp = config.dns?.resolver ? config.dns.listen.find((entry) => entry.transport === 'udp') : undefined;
+  if (udp === undefined) return undefined;
+  const host = udp.host === '0.0.0.0' ? '127.0.0.1' : udp.host === '::' ? '::1' : udp.host;
+  return { host, port: udp.port };
 }

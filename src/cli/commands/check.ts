@@ -9,6 +9,15 @@ const options: readonly OptionSpec[] = [
   { name: 'quiet', short: 'q', description: 'print nothing when the config is valid: only the exit status tells' },
 ];
 
+function forwardSummary(listener: Config['listeners'][number]): string {
+  const allow = listener.allow;
+  const ports = (ranges: readonly (readonly [number, number])[] | undefined, fallback: string): string =>
+    ranges === undefined ? fallback : ranges.map(([low, high]) => (low === 1 && high === 65535 ? '*' : low === high ? `${low}` : `${low}-${high}`)).join(',');
+  const clients = allow?.clients === undefined ? 'loopback clients only' : `${allow.clients.length} client range(s)`;
+  const destinations = allow?.destinations !== undefined ? `${allow.destinations.length} destination range(s)` : allow?.private ? 'private destinations allowed' : 'public destinations only';
+  return `, ${clients}, hosts ${(allow?.hosts ?? ['*']).join(',')}, ports ${ports(allow?.ports, '80')}, CONNECT ports ${ports(allow?.connect_ports, '443')}, ${destinations}${listener.proxy_auth ? ', proxy_auth' : ''}${listener.anonymous ? ', anonymous' : ''}`;
+}
+
 function summarize(config: Config, dnsLines: readonly string[]): string[] {
   const lines: string[] = [];
   for (const [name, pool] of Object.entries(config.pools)) {
@@ -17,7 +26,7 @@ function summarize(config: Config, dnsLines: readonly string[]): string[] {
   }
   for (const listener of config.listeners) {
     const where = `${listener.listen.host}:${listener.listen.port}`;
-    const routes = listener.routes ? `, ${listener.routes.length} route(s)` : listener.pool ? ` → pool ${listener.pool}` : '';
+    const routes = listener.routes ? `, ${listener.routes.length} route(s)` : listener.pool ? ` → pool ${listener.pool}` : listener.protocol === 'forward_proxy' ? forwardSummary(listener) : '';
     lines.push(`listener ${listener.name}: ${listener.protocol} on ${where}${routes}`);
     const defaults = listener.middleware ?? [];
     listener.routes?.forEach((route, index) => {
@@ -57,7 +66,15 @@ export const command: Command = {
         const { checkDnsConfig } = await import('../../dns/index.ts');
         dnsLines = await checkDnsConfig(loaded.config.dns, loaded.baseDir);
       }
+      // forward proxies: the password files start reads, and the warnings start logs
+      let warnings: string[] = [];
+      if (loaded.config.listeners.some((listener) => listener.protocol === 'forward_proxy')) {
+        const forward = await import('../../forward/index.ts');
+        await forward.checkForwardProxyFiles(loaded.config, loaded.baseDir);
+        warnings = forward.forwardProxyWarnings(loaded.config);
+      }
       if (!quiet) io.stdout.write(`${file}: ok\n${summarize(loaded.config, dnsLines).map((line) => `  ${line}\n`).join('')}`);
+      for (const warning of warnings) io.stderr.write(`${file}: ${warning}\n`);
       return 0;
     } catch (err) {
       if (err instanceof ConfigError) {

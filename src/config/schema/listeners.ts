@@ -227,10 +227,60 @@ export const responseHeadersSchema = z.strictObject({
   hide: z.array(z.string().transform((name) => name.toLowerCase())).default(['server', 'x-powered-by']),
 });
 
-export const forwardProxyAllowSchema = z.strictObject({
-  clients: z.array(cidr).min(1),
-  hosts: z.array(z.string()).min(1),
-  ports: z.array(z.number().int().min(1).max(65535)).default([80, 443]),
+/** A destination port: a number, a range "8000-8999", or "*" (any port) → an inclusive [low, high] range. */
+const portSpec = z.union([z.number(), z.string()]).transform((spec, ctx): [number, number] => {
+  const text = String(spec);
+  if (text === '*') return [1, 65535];
+  const match = /^(\d{1,5})(?:-(\d{1,5}))?$/.exec(text);
+  const low = match ? Number(match[1]) : NaN;
+  const high = match?.[2] !== undefined ? Number(match[2]) : low;
+  if (!match || low < 1 || high > 65535 || low > high) {
+    ctx.addIssue({ code: 'custom', message: `expected a port (1-65535), a range like "8000-8999" or "*", got ${JSON.stringify(spec)}` });
+    return z.NEVER;
+  }
+  return [low, high];
+});
+
+/** Destination host: exact ("api.example.test", "192.0.2.7"), "*.example.test" (any name below it) or "*" (any). */
+const destinationHost = z
+  .string()
+  .regex(/^(\*|(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.?|\[[0-9A-Fa-f:.]+\])$/, { message: 'expected a host name, *.suffix or "*"' })
+  .transform((host) => host.toLowerCase().replace(/\.$/, ''));
+
+/**
+ * forward_proxy listeners: who may use the proxy and where to. Every request must pass all of clients,
+ * hosts, ports (connect_ports for CONNECT) and the destination address rule; a refused one gets 403.
+ */
+export const forwardProxyAllowSchema = z
+  .strictObject({
+    /** Client addresses allowed to use the proxy; absent: loopback only (127.0.0.0/8, ::1). */
+    clients: z.array(cidr).min(1).optional(),
+    /** Destination host patterns of absolute-URI requests and CONNECT targets. */
+    hosts: z.array(destinationHost).min(1).default(['*']),
+    /** Destination ports of absolute-URI (plain HTTP) requests. */
+    ports: z.array(portSpec).min(1).default([[80, 80]]),
+    /** Destination ports of CONNECT tunnels. */
+    connect_ports: z.array(portSpec).min(1).default([[443, 443]]),
+    /**
+     * Address ranges a destination may resolve to. When given, only these (private ones included);
+     * absent, any public unicast address and no loopback, private, link-local or other special range (SSRF).
+     */
+    destinations: z.array(cidr).min(1).optional(),
+    /** With no destinations list: also allow loopback, private, link-local and other non-public addresses. */
+    private: z.boolean().default(false),
+  })
+  .superRefine((allow, ctx) => {
+    if (allow.destinations !== undefined && allow.private) {
+      ctx.addIssue({ code: 'custom', path: ['private'], message: 'expected either destinations or private: true, got both (with destinations, only the listed ranges are allowed)' });
+    }
+  });
+
+/** forward_proxy listeners: Proxy-Authorization (Basic) against a file of `user:$scrypt$…` lines (docs/forward-proxy.md). */
+export const proxyAuthSchema = z.strictObject({
+  /** Password file, relative to the config file: one `user:hash` per line, made by `switchyard passwd`. */
+  file: z.string().min(1),
+  /** The realm named in Proxy-Authenticate. */
+  realm: z.string().regex(/^[\x20-\x7e]*$/).refine((realm) => !realm.includes('"') && !realm.includes('\\'), { message: 'expected a realm without quotes or backslashes' }).default('switchyard'),
 });
 
 /**
@@ -265,8 +315,12 @@ export const listenerSchema = z
     /** Inbound PROXY protocol (v1 or v2): sources whose connections must open with a header naming the client. */
     accept_proxy_protocol: z.array(cidr).min(1).optional(),
     access: accessSchema.optional(),
-    /** forward_proxy listeners: who may use it and for which hosts (closed when absent). */
+    /** forward_proxy listeners: who may use it and where to (loopback clients only when absent or without clients). */
     allow: forwardProxyAllowSchema.optional(),
+    /** forward_proxy listeners: require Proxy-Authorization (Basic) checked against a password file. */
+    proxy_auth: proxyAuthSchema.optional(),
+    /** forward_proxy listeners: send no X-Forwarded-For / Forwarded / X-Real-IP and a Via without the proxy's name. */
+    anonymous: z.boolean().default(false),
     access_log: z.boolean().default(true),
   })
   .superRefine((listener, ctx) => {
@@ -302,4 +356,6 @@ export type ForwardedConfig = z.output<typeof forwardedSchema>;
 export type TimeoutsConfig = z.output<typeof timeoutsSchema>;
 export type AccessConfig = z.output<typeof accessSchema>;
 export type LimitsConfig = z.output<typeof limitsSchema>;
+export type ForwardProxyAllowConfig = z.output<typeof forwardProxyAllowSchema>;
+export type ProxyAuthConfig = z.output<typeof proxyAuthSchema>;
 export type RequestBufferingConfig = z.output<typeof requestBufferingSchema>;

@@ -119,3 +119,27 @@ test('refuses CONNECT whatever its target: authority-form is not served, and no 
   // methods are case-sensitive: "connect" is another (extension) method
   assert.equal(parse('connect /x HTTP/1.1\r\nHost: a.test\r\n\r\n').status, 0);
 });
+
+test('with connect (a forward proxy): CONNECT takes authority-form host:port only, the Host header does not replace it', () => {
+  const connect = (target: string, host = 'a.test'): { status: number; head: RequestHead } => {
+    const raw = Buffer.from(`CONNECT ${target} HTTP/1.1\r\nHost: ${host}\r\n\r\n`, 'latin1');
+    const head = new RequestHead();
+    return { status: parseRequestHead(raw, raw.length, head, '', true), head };
+  };
+  for (const [target, hostname] of [['a.test:443', 'a.test'], ['192.0.2.1:8443', '192.0.2.1'], ['[2001:db8::1]:443', '[2001:db8::1]']]) {
+    const { status, head } = connect(target, 'other.test');
+    assert.equal(status, 0, target);
+    assert.equal(head.authority, target);
+    assert.equal(head.hostname, hostname);
+    assert.equal(head.target, '');
+  }
+  for (const target of ['a.test', 'a.test:', ':443', 'a.test:44a', 'a.test:123456', 'user@a.test:443', 'a.test:443/x', '2001:db8::1:443', '[2001:db8::1]', 'http://a.test:443', '/x', '*']) {
+    assert.equal(connect(target).status, 400, target);
+  }
+  // other methods parse as before with the flag
+  const raw = Buffer.from('GET http://a.test:8080/x?y HTTP/1.1\r\nHost: b.test\r\n\r\n', 'latin1');
+  const head = new RequestHead();
+  assert.equal(parseRequestHead(raw, raw.length, head, '', true), 0);
+  assert.equal(head.authority, 'a.test:8080');
+  assert.equal(head.target, '/x?y');
+});

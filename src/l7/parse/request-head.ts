@@ -167,9 +167,10 @@ function internMethod(buf: Buffer, s: number, e: number): string {
 /**
  * Parses raw[0, length) — a complete head ending in CRLF CRLF with no leading empty lines — into `head`.
  * Returns 0 when the request is acceptable, else the status to answer (400, 417, 431, 501, 505).
- * `requestIdName` is the configured request-id header (lower-case) or '' when disabled.
+ * `requestIdName` is the configured request-id header (lower-case) or '' when disabled. `connect`: accept
+ * CONNECT with an authority-form target (a forward proxy); `authority` is then the target, `target` ''.
  */
-export function parseRequestHead(raw: Buffer, length: number, head: RequestHead, requestIdName: string): number {
+export function parseRequestHead(raw: Buffer, length: number, head: RequestHead, requestIdName: string, connect = false): number {
   head.raw = raw;
   head.headerCount = 0;
   head.connectionTokens = null;
@@ -208,7 +209,7 @@ export function parseRequestHead(raw: Buffer, length: number, head: RequestHead,
   i += 10;
   head.headersStart = i;
 
-  const status = parseTarget(raw, ts, te, head);
+  const status = connect && method === 'CONNECT' ? parseAuthorityForm(raw, ts, te, head) : parseTarget(raw, ts, te, head);
   if (status !== 0) return status;
 
   // header fields
@@ -319,7 +320,7 @@ export function parseRequestHead(raw: Buffer, length: number, head: RequestHead,
   }
   if (hostIndex < 0) {
     if (minor === 1) return 400;
-  } else if (!head.absoluteForm) {
+  } else if (!head.absoluteForm && !(connect && method === 'CONNECT')) {
     head.authority = raw.toString('latin1', o[hostIndex * 4 + 2], o[hostIndex * 4 + 3]);
   }
   head.hostname = hostnameOf(head.authority);
@@ -367,6 +368,24 @@ function parseTarget(raw: Buffer, ts: number, te: number, head: RequestHead): nu
   head.target = rest;
   const q = rest.indexOf('?');
   head.path = q < 0 ? rest : rest.slice(0, q);
+  return 0;
+}
+
+/** CONNECT's authority-form (RFC 9112 3.2.3): host:port, the port required; no userinfo, path or query. */
+function parseAuthorityForm(raw: Buffer, ts: number, te: number, head: RequestHead): number {
+  let colon = -1;
+  for (let k = ts; k < te; k++) {
+    const c = raw[k];
+    if (HOST[c] !== 1) return 400;
+    if (c === 0x3a) colon = k;
+  }
+  if (colon <= ts || colon === te - 1 || te - colon - 1 > 5) return 400;
+  for (let k = colon + 1; k < te; k++) if (raw[k] < 0x30 || raw[k] > 0x39) return 400;
+  // an IPv6 literal must be bracketed whole: "[::1]:443", never "::1:443"
+  if (raw[ts] === 0x5b ? raw[colon - 1] !== 0x5d : raw.indexOf(0x3a, ts) !== colon) return 400;
+  head.authority = raw.toString('latin1', ts, te);
+  head.target = '';
+  head.path = '';
   return 0;
 }
 

@@ -70,8 +70,26 @@ const pool = `pools:
   app: { backends: [ { address: 127.0.0.1:9 } ] }
 `;
 
-test('check and start refuse forward_proxy listeners: not implemented', async () => {
-  await assertRefused(`listeners:\n  - name: proxy\n    listen: 127.0.0.1:0\n    protocol: forward_proxy\n`, /edge\.yaml:4:15: listeners\[0\]\.protocol: expected http, https, h2c, tcp or udp, got forward_proxy \(forward_proxy listeners are not implemented yet\)/);
+test('check and start refuse forward_proxy keys that would do nothing, and a password file that is not one', async () => {
+  await assertRefused(
+    `${pool}listeners:\n  - name: proxy\n    listen: 127.0.0.1:0\n    protocol: forward_proxy\n    pool: app\n`,
+    /edge\.yaml:7:\d+: listeners\[0\]\.pool: expected no pool on a forward_proxy listener \(the destination is the request's own URI or CONNECT target\)/,
+  );
+  await assertRefused(
+    `listeners:\n  - name: proxy\n    listen: 127.0.0.1:0\n    protocol: forward_proxy\n    timeouts: { body_total: 5s }\n`,
+    /listeners\[0\]\.timeouts\.body_total: expected only header, idle, body, upstream_connect, upstream_response, tunnel_idle, proxy_protocol in timeouts of a forward_proxy listener, got body_total/,
+  );
+  await assertRefused(`${pool}listeners:\n  - name: web\n    listen: 127.0.0.1:0\n    routes: [ { pool: app } ]\n    anonymous: true\n`, /listeners\[0\]\.anonymous: expected anonymous only on a forward_proxy listener, got protocol: http/);
+  await assertRefused(
+    `listeners:\n  - name: proxy\n    listen: 127.0.0.1:0\n    protocol: forward_proxy\n    allow: { ports: ["9000-8000"], destinations: [10.0.0.0/8], private: true }\n`,
+    /listeners\[0\]\.allow\.ports\[0\]: expected a port \(1-65535\), a range like "8000-8999" or "\*", got "9000-8000"/,
+  );
+  const message = await assertRefused(
+    `listeners:\n  - name: proxy\n    listen: 127.0.0.1:0\n    protocol: forward_proxy\n    proxy_auth: { file: users.passwd }\n`,
+    /users\.passwd:2: expected user:\$scrypt\$ln=10\.\.20,r=R,p=P\$salt\$key \(switchyard passwd USER makes one\), got user "bob" with a hash in another form/,
+    (dir) => writeFile(path.join(dir, 'users.passwd'), '# users\nbob:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\n'),
+  );
+  assert.doesNotMatch(message, /bob:\{SHA\}W6ph5Mm5Pz8GgiULbPgzG37mj9g=/, 'a password hash is not printed whole');
 });
 
 test('check and start refuse a listener on the admin API\'s address, two listeners on one address, and one on the DNS address', async () => {
