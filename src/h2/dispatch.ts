@@ -177,8 +177,11 @@ export class StreamDispatch {
     rec.tried = log.tried;
     rec.tStart = started;
     rec.tHead = 0;
+    rec.tAttempt = 0;
     rec.tConnected = log.tConnected;
     rec.tFirstByte = log.tFirstByte;
+    rec.upstreamTiming = '';
+    rec.detail = 0;
     this.deps.http.writeAccess(rec, this.deps.http.now());
   }
 

@@ -56,6 +56,8 @@ async function handle(message: ToWorker): Promise<void> {
       return reply({ type: 'reply', id: message.id, ok: true, value: { pid: process.pid, memory: workerMemory(), idle_collections: idleCollector?.collections ?? 0, ...plane?.status() } });
     case 'metrics':
       return reply({ type: 'reply', id: message.id, ok: true, value: trafficMetrics(counters, plane) });
+    case 'requests':
+      return reply({ type: 'reply', id: message.id, ok: true, value: plane?.requests(message.query) ?? [] });
     case 'drain':
       await drain(message.deadline);
       return reply({ type: 'reply', id: message.id, ok: true });

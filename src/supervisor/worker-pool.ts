@@ -13,6 +13,7 @@ import type { FromWorker, ToWorker } from './ipc.ts';
 import type { TrafficMetrics } from './request-counters.ts';
 import type { TrafficHandle } from './control-plane.ts';
 import type { WorkerRuntime } from './worker-runtime.ts';
+import type { RecentQuery, RecentRequest } from '../telemetry/index.ts';
 
 export interface WorkerPoolOptions {
   count: number;
@@ -27,7 +28,7 @@ export interface WorkerPoolOptions {
   runtime: WorkerRuntime;
 }
 
-type Request = { type: 'apply'; snapshot: ConfigSnapshot; ticketSeed: string; traceToken?: string } | { type: 'draining'; pool: string; backend: string; draining: boolean } | { type: 'status' } | { type: 'metrics' } | { type: 'drain'; deadline: number };
+type Request = { type: 'apply'; snapshot: ConfigSnapshot; ticketSeed: string; traceToken?: string } | { type: 'draining'; pool: string; backend: string; draining: boolean } | { type: 'status' } | { type: 'metrics' } | { type: 'drain'; deadline: number } | { type: 'requests'; query: RecentQuery };
 
 const replyTimeoutMs = 30_000;
 
@@ -93,6 +94,12 @@ export class WorkerPool implements TrafficHandle {
   async metrics(): Promise<TrafficMetrics[]> {
     const replies = await this.broadcast({ type: 'metrics' });
     return replies.map((reply) => reply.value as TrafficMetrics);
+  }
+
+  /** Each worker's recent requests that pass `query` (one list per worker). */
+  async requests(query: RecentQuery): Promise<RecentRequest[][]> {
+    const replies = await this.broadcast({ type: 'requests', query });
+    return replies.map((reply) => reply.value as RecentRequest[]);
   }
 
   /**
