@@ -223,6 +223,8 @@ listeners:
     await b.kill();
     await row(b).and(page.locator('[data-state=unhealthy]')).waitFor({ timeout: healthWaitMs });
     await row(a).and(page.locator('[data-state=healthy]')).waitFor({ timeout: 1_000 });
+    // the timeline (polled every 5 s) keeps the transition with its time
+    await page.locator(`#timeline tr[data-event=unhealthy][data-backend="${b.address}"]`).waitFor({ timeout: 8_000 });
   });
 
   it('drains a backend from the page after the confirmation, and the admin API agrees', async () => {
