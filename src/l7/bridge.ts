@@ -681,6 +681,14 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     return token !== undefined && tokenMatches(token, this.listener.traceToken);
   }
 
+  /** The codec's error answer (fail()) with the reason header added, for a traced request. */
+  private failTraced(error: EdgeError): void {
+    const body = Buffer.from(`${error.message}\n`, 'utf8');
+    this.out.sendHead(error.status, ['content-type', 'text/plain; charset=utf-8', 'content-length', String(body.length), REASON_HEADER, reasonValue(this.reason)]);
+    if (this.request.method !== 'HEAD') this.out.sendData(body);
+    this.out.end();
+  }
+
   /** A request filter's answer: the fields every downstream gets for it (filters/local.ts). */
   private answer(answer: LocalResponse): void {
     this.status = answer.status;
@@ -730,8 +738,10 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     if (this.reason === '' && (error !== null || outcome !== 'success')) this.reason = failureReason(this.status, outcome);
     // logged before the codec hears of the end, as the HTTP/1.1 path logs in the turn it answers
     if (this.rt.accessLog) this.logAccess(now);
-    if (error !== null) this.out.fail(error);
-    else if (outcome === 'success') this.out.end();
+    if (error !== null) {
+      if (!this.resStarted && this.reason !== '' && this.traced() && !(this.header('content-type') ?? '').startsWith('application/grpc')) this.failTraced(error);
+      else this.out.fail(error);
+    } else if (outcome === 'success') this.out.end();
     else this.out.fail(new EdgeError('SY_ERR_UPSTREAM', `l7 ${this.rt.name}: upstream ${outcome}`, { source: 'upstream', status: 502 }));
     if (this.budgetHeld) this.listener.retryBudget(this.pool!.name).release();
     this.listener.requestDone(this.routeName ?? '', this.pool?.name ?? '', this.status, now - this.tStart);
