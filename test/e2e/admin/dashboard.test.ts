@@ -4,7 +4,7 @@
 // origin red, drain from the page behind a confirmation, and every /api endpoint refusing a request with
 // neither token nor cookie; the requests table filling with traffic (a 404 with its reason no_route, an
 // error filter) and a request's waterfall with the origin's Server-Timing (app, db) inside the upstream bar;
-// a pool chart with data points; reload from the page; over HTTPS the cookie is Secure.
+// a pool chart with data points; the DNS panel; reload from the page; over HTTPS the cookie is Secure.
 // UPDATE_DASHBOARD_SCREENSHOT=1 also writes docs/dashboard.png.
 import { after, before, describe, it, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -50,6 +50,14 @@ listeners:
     listen: 127.0.0.1:0
     routes:
       - { match: { path_prefix: /app }, pool: app }
+dns:
+  listen: [udp://127.0.0.1:0]
+  zones:
+    - origin: example.test.
+      soa: { mname: ns1.example.test., rname: hostmaster.example.test. }
+      records:
+        - { name: www, type: A, value: 192.0.2.1 }
+        - { name: lb, type: A, pool: app }
 `);
     web = `http://127.0.0.1:${sy.ready.listeners.web.port}`;
     token = (await readFile(path.join(sy.dir, 'data', 'admin.token'), 'utf8')).trim();
@@ -200,7 +208,20 @@ listeners:
     await page.locator('[data-pool-charts=app] svg[data-chart=rate]').waitFor({ timeout: 15_000 });
     await page.waitForFunction(`Number(document.querySelector('[data-pool-charts=app] svg[data-chart=rate]')?.getAttribute('data-points')) > 0`, undefined, { timeout: 15_000 });
     assert.ok((await page.locator('[data-pool-charts=app] svg[data-chart=latency] polyline').count()) >= 1);
+  });
 
+  it('shows the DNS panel: zones, queries by type and rcode, what the pool-backed record answers now', async () => {
+    const dns = sy.ready.dns!.find((d) => d.transport === 'udp')!;
+    const run = promisify(execFile);
+    const { stdout } = await run('dig', ['+short', '+time=2', '+tries=1', '-p', String(dns.port), '@127.0.0.1', 'lb.example.test', 'A'], { timeout: 10_000 });
+    assert.equal(stdout.trim(), '127.0.0.1');
+    await run('dig', ['+time=2', '+tries=1', '-p', String(dns.port), '@127.0.0.1', 'nope.example.test', 'AAAA'], { timeout: 10_000 });
+    await page.locator('#dns-zones', { hasText: 'example.test.' }).waitFor({ timeout: 8_000 });
+    assert.match(await page.locator('#dns-pool-records tr[data-record="lb.example.test."]').innerText(), /lb\.example\.test\.\s+A\s+app\s+127\.0\.0\.1/);
+    await page.locator('#dns', { hasText: /queries by type: .*A 1.*AAAA 1|queries by type: .*AAAA 1.*A 1/ }).waitFor({ timeout: 8_000 });
+    assert.match(await page.locator('#dns').innerText(), /responses by rcode: .*NXDOMAIN 1/);
+
+    // the page as docs/dashboard.png shows it: charts, requests, a waterfall, DNS
     const shot = path.join(shots, 'dashboard.png');
     await page.screenshot({ path: shot, fullPage: true });
     assert.ok(existsSync(shot));
