@@ -176,6 +176,7 @@ export class StreamDispatch {
     rec.attempts = log.attempts;
     rec.tried = log.tried;
     rec.tStart = started;
+    rec.tArrived = 0;
     rec.tHead = 0;
     rec.tAttempt = 0;
     rec.tConnected = log.tConnected;

@@ -165,6 +165,11 @@ export class AccessRecord implements AccessFields {
   tried: ReadonlySet<string> | null = null;
   /** Monotonic milliseconds; a phase at 0 did not happen and is left out. */
   tStart = 0;
+  /**
+   * When the request's first byte arrived, for the first request of an HTTP/1.1 connection (tStart is
+   * then the connection's accept); 0 otherwise.
+   */
+  tArrived = 0;
   tHead = 0;
   /** When the last try picked its backend (0: none). */
   tAttempt = 0;

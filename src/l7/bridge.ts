@@ -772,6 +772,7 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     rec.attempts = this.attempts;
     rec.tried = this.tried;
     rec.tStart = this.tStart;
+    rec.tArrived = 0;
     rec.tHead = 0;
     rec.tAttempt = this.tAttempt;
     rec.tConnected = this.tConnected;

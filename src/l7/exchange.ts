@@ -738,6 +738,7 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
     rec.attempts = foreignTries > 0 ? foreignTries : this.attempts;
     rec.tried = foreignTries > 1 ? foreign!.failedBackends!() : this.tried;
     rec.tStart = this.tStart;
+    rec.tArrived = this.tArrived > this.tStart ? this.tArrived : 0;
     rec.tHead = this.tHead;
     rec.tAttempt = this.tAttempt;
     rec.tConnected = this.tConnected;

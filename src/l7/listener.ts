@@ -184,6 +184,7 @@ export class HttpListenerImpl implements HttpListener {
     rec.attempts = 1;
     rec.tried = null;
     rec.tStart = tStart;
+    rec.tArrived = 0;
     rec.tHead = 0;
     rec.tAttempt = 0;
     rec.tConnected = 0;

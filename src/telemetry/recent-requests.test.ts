@@ -6,7 +6,7 @@ import { mergeRecent, RecentRequests, RecordSinks, statusMatches } from './recen
 /** A finished request that arrived at monotonic ms `t` and took `ms`. */
 function record(path: string, status: number, t: number, ms: number, extra: Partial<AccessRecord> = {}): [AccessRecord, number] {
   const rec = new AccessRecord();
-  Object.assign(rec, { requestId: `id-${path}`, method: 'GET', host: 'h', path, status, route: 'r', pool: 'p', backend: '10.0.0.1:80', tStart: t, tHead: t + 0.5, tAttempt: t + 1, tConnected: t + 2, tFirstByte: t + ms - 1 }, extra);
+  Object.assign(rec, { requestId: `id-${path}`, method: 'GET', host: 'h', path, status, route: 'r', pool: 'p', backend: '10.0.0.1:80', tStart: t, tArrived: 0, tHead: t + 0.5, tAttempt: t + 1, tConnected: t + 2, tFirstByte: t + ms - 1 }, extra);
   return [rec, t + ms];
 }
 
@@ -71,7 +71,7 @@ test('the ring overwrites the oldest; query filters and returns newest first wit
     ['/4'],
   );
   const four = recent.query()[0];
-  assert.deepEqual(four.phases, { head: 0.5, pick: 1, connected: 2, firstByte: 9, done: 10 });
+  assert.deepEqual(four.phases, { arrived: -1, head: 0.5, pick: 1, connected: 2, firstByte: 9, done: 10 });
   assert.deepEqual(four.tried, ['10.0.0.9:80']);
   assert.equal(four.time, 1_700_000_000_000 - 10);
   const two = recent.query({ status: '404' })[0];

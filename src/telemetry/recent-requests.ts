@@ -44,8 +44,12 @@ export interface RecentRequest {
   bytesIn: number;
   bytesOut: number;
   kept: KeptBecause;
-  /** Phase ends after arrival: head read, backend picked (last try), connected, first byte, done. */
-  phases: { head: number; pick: number; connected: number; firstByte: number; done: number };
+  /**
+   * Phase ends, ms after the request began: `arrived` (the first request of an HTTP/1.1 connection
+   * begins at the connection's accept: its first byte came then), head read, backend picked (last try),
+   * connected, first byte, done.
+   */
+  phases: { arrived: number; head: number; pick: number; connected: number; firstByte: number; done: number };
   /** The upstream's Server-Timing header value, as sent ('' when absent or not recorded). */
   serverTiming: string;
 }
@@ -79,6 +83,7 @@ class Slot {
   bytesOut = 0;
   kept: KeptBecause = 'sampled';
   tStart = 0;
+  tArrived = 0;
   tHead = 0;
   tAttempt = 0;
   tConnected = 0;
@@ -170,6 +175,7 @@ export class RecentRequests implements AccessRecordSink {
     slot.bytesOut = rec.bytesOut;
     slot.kept = kept;
     slot.tStart = rec.tStart;
+    slot.tArrived = rec.tArrived;
     slot.tHead = rec.tHead;
     slot.tAttempt = rec.tAttempt;
     slot.tConnected = rec.tConnected;
@@ -215,7 +221,7 @@ function view(slot: Slot): RecentRequest {
     bytesIn: slot.bytesIn,
     bytesOut: slot.bytesOut,
     kept: slot.kept,
-    phases: { head: since(slot.tHead, t0), pick: since(slot.tAttempt, t0), connected: since(slot.tConnected, t0), firstByte: since(slot.tFirstByte, t0), done: since(slot.tEnd, t0) },
+    phases: { arrived: since(slot.tArrived, t0), head: since(slot.tHead, t0), pick: since(slot.tAttempt, t0), connected: since(slot.tConnected, t0), firstByte: since(slot.tFirstByte, t0), done: since(slot.tEnd, t0) },
     serverTiming: slot.serverTiming,
   };
 }

@@ -167,6 +167,11 @@ dns:
     const byStatus = (await (await fetch(`${admin}/api/requests?status=404`, { headers: { authorization: `Bearer ${token}` } })).json()) as { status: number; reason: string }[];
     assert.ok(byStatus.length >= 2 && byStatus.every((r) => r.status === 404 && r.reason === 'no_route'));
     assert.equal((await fetch(`${admin}/api/requests?status=teapot`, { headers: { authorization: `Bearer ${token}` } })).status, 400);
+    // the first request of a connection begins at its accept; later ones on the kept-alive connection at their first byte
+    const all = (await (await fetch(`${admin}/api/requests?route=%230`, { headers: { authorization: `Bearer ${token}` } })).json()) as { path: string; phases: { arrived: number; head: number } }[];
+    assert.equal(all.length, 4);
+    assert.ok(all.some((r) => r.phases.arrived >= 0 && r.phases.arrived <= r.phases.head), 'a first request with its accept');
+    assert.ok(all.some((r) => r.phases.arrived === -1), 'a request on a reused connection');
 
     await page.fill('#filter-status', '404');
     await page.click('.filters button[type=submit]');

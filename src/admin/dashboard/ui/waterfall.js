@@ -33,8 +33,10 @@ export function waterfallRows(request, balance) {
   const p = request.phases;
   const done = p.done;
   const rows = [{ phase: 'request', label: `${request.method} ${request.path}`, from: 0, to: done }];
+  const arrived = at(p.arrived);
+  if (arrived !== undefined) rows.push({ phase: 'accept', label: 'accepted → first byte (new connection)', from: 0, to: arrived });
   const head = at(p.head);
-  if (head !== undefined) rows.push({ phase: 'headers', label: 'headers read', from: 0, to: head });
+  if (head !== undefined) rows.push({ phase: 'headers', label: 'headers read', from: arrived ?? 0, to: head });
   const pick = at(p.pick);
   const afterHead = head ?? 0;
   if (request.route || pick !== undefined) rows.push({ phase: 'route', label: `route ${request.route || '(none)'} + filters`, from: afterHead, to: pick ?? (at(p.firstByte) === undefined ? done : afterHead) });
