@@ -147,7 +147,10 @@ export class HttpListenerImpl implements HttpListener {
     return spans !== undefined && spans.active && spans.detail !== undefined && spans.detail(status, elapsed, now);
   }
 
-  /** The one place every finished request's record goes: the access log and, when on, telemetry. */
+  /**
+   * The one place every finished request's record goes: the access log and the plane's sink (the
+   * recent-requests ring and, when on, span export).
+   */
   writeAccess(record: AccessRecord, now: number): void {
     const spans = this.spans;
     if (spans !== undefined && spans.active) spans.push(record, now);

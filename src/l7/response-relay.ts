@@ -5,8 +5,7 @@
 import type { ProxyExchange } from './exchange.ts';
 import { BODY_NONE, BODY_LENGTH, BODY_CHUNKED, H_UPGRADE, H_TRANSFER_ENCODING, H_CONTENT_LENGTH } from './parse/request-head.ts';
 import { BODY_UNTIL_CLOSE, parseResponseHead, type ResponseHead } from './parse/response-head.ts';
-import { equalsLower } from './parse/chars.ts';
-import { findHeadEnd } from './parse/chars.ts';
+import { equalsLower, findHeadEnd } from './parse/chars.ts';
 import { buildDownstreamHead, RESPONSE_ALWAYS_DROP, bit } from './rewrite.ts';
 import { CONTINUE_100 } from './local-response.ts';
 import { P_RESPONDING, P_TUNNEL, copyOf } from './phases.ts';
