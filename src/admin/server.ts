@@ -32,6 +32,12 @@ export interface AdminController {
   /** Reloads the edge's config file, or `file` (absolute), which from then on is the edge's config. */
   reload(file?: string): Promise<ReloadResult>;
   metrics(): Promise<{ contentType: string; body: string }>;
+  /** Recent requests over the traffic processes, newest first (GET /api/requests; src/telemetry recent-requests.ts). */
+  requests(query: { status?: string; route?: string; pool?: string; backend?: string; limit?: number }): Promise<unknown>;
+  /** The dashboard's charts and timeline (GET /api/history): per-pool points over 15 minutes, health and ejection events. */
+  history(): Promise<unknown>;
+  /** The dashboard's DNS panel (GET /api/dns). */
+  dns(): Promise<unknown>;
   /** What the edge would do with one request (GET /api/explain); sends nothing upstream. */
   explain(query: { method: string; url: string; headers: [string, string][]; listener?: string; clientAddress?: string }): Promise<unknown>;
 }
@@ -61,6 +67,18 @@ const json = (response: http.ServerResponse, status: number, body: unknown): voi
   response.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
   response.end(text);
 };
+
+const maxRequests = 1000;
+
+/** GET /api/requests' query (status=404|5xx|error, route=, pool=, backend=, limit=), or what is wrong with it. */
+function requestsQuery(params: URLSearchParams): { status?: string; route?: string; pool?: string; backend?: string; limit: number } | string {
+  const status = params.get('status') || undefined;
+  if (status !== undefined && !/^([1-5]\d\d|[1-5]xx|error)$/i.test(status)) return `admin: requests status must be a status (404), a class (5xx) or "error", got ${JSON.stringify(status)}`;
+  const limitText = params.get('limit') || '200';
+  const limit = Number(limitText);
+  if (!Number.isInteger(limit) || limit < 1 || limit > maxRequests) return `admin: requests limit must be a whole number 1..${maxRequests}, got ${JSON.stringify(limitText)}`;
+  return { status: status?.toLowerCase(), route: params.get('route') || undefined, pool: params.get('pool') || undefined, backend: params.get('backend') || undefined, limit };
+}
 
 const backendPath = /^\/api\/pools\/([^/]+)\/backends\/([^/]+)\/(drain|enable)$/;
 
@@ -143,6 +161,13 @@ export class AdminServer implements Component {
     if (method === 'GET' && url.pathname === '/api/status') return json(response, 200, await controller.status());
     if (method === 'GET' && url.pathname === '/api/pools') return json(response, 200, await controller.pools());
     if (method === 'GET' && url.pathname === '/api/events') return this.dashboard.events(response, controller);
+    if (method === 'GET' && url.pathname === '/api/requests') {
+      const query = requestsQuery(url.searchParams);
+      if (typeof query === 'string') return json(response, 400, { error: query });
+      return json(response, 200, await controller.requests(query));
+    }
+    if (method === 'GET' && url.pathname === '/api/history') return json(response, 200, await controller.history());
+    if (method === 'GET' && url.pathname === '/api/dns') return json(response, 200, await controller.dns());
     if (method === 'GET' && url.pathname === '/api/explain') {
       const target = url.searchParams.get('url');
       if (!target || !URL.canParse(target)) return json(response, 400, { error: 'admin: explain needs url=<absolute URL> (and method=, header=Name: value, listener=, client=)' });
@@ -180,7 +205,7 @@ export class AdminServer implements Component {
       if (!found) return json(response, 404, { error: `pool ${pool}: no backend ${decodeURIComponent(backend)}` });
       return json(response, 200, { pool, backend: decodeURIComponent(backend), state: action === 'drain' ? 'draining' : 'enabled' });
     }
-    json(response, 404, { error: 'not found', endpoints: ['GET /healthz', 'GET /metrics', 'GET /api/status', 'GET /api/pools', 'GET /api/events', 'GET /api/explain', 'POST /api/reload', 'POST /api/cache/purge', 'POST /api/pools/:pool/backends/:host:port/drain|enable'] });
+    json(response, 404, { error: 'not found', endpoints: ['GET /healthz', 'GET /metrics', 'GET /api/status', 'GET /api/pools', 'GET /api/events', 'GET /api/requests', 'GET /api/history', 'GET /api/dns', 'GET /api/explain', 'POST /api/reload', 'POST /api/cache/purge', 'POST /api/pools/:pool/backends/:host:port/drain|enable'] });
   }
 }
 

@@ -176,9 +176,13 @@ export class StreamDispatch {
     rec.attempts = log.attempts;
     rec.tried = log.tried;
     rec.tStart = started;
+    rec.tArrived = 0;
     rec.tHead = 0;
+    rec.tAttempt = 0;
     rec.tConnected = log.tConnected;
     rec.tFirstByte = log.tFirstByte;
+    rec.upstreamTiming = '';
+    rec.detail = 0;
     this.deps.http.writeAccess(rec, this.deps.http.now());
   }
 

@@ -165,9 +165,23 @@ export class AccessRecord implements AccessFields {
   tried: ReadonlySet<string> | null = null;
   /** Monotonic milliseconds; a phase at 0 did not happen and is left out. */
   tStart = 0;
+  /**
+   * When the request's first byte arrived, for the first request of an HTTP/1.1 connection (tStart is
+   * then the connection's accept); 0 otherwise.
+   */
+  tArrived = 0;
   tHead = 0;
+  /** When the last try picked its backend (0: none). */
+  tAttempt = 0;
   tConnected = 0;
   tFirstByte = 0;
+  /**
+   * The upstream's Server-Timing value, recorded only for requests the recent-requests ring chose to keep
+   * in detail at the response head (AccessRecordSink.detail); '' otherwise. Not written to the log line.
+   */
+  upstreamTiming = '';
+  /** The ring's head-time verdict: 0 not asked (no upstream head), 1 keep, 2 passed over. */
+  detail = 0;
 }
 
 /** Through pino's own serializer: loggers without the internals the fast path needs, and giant lines. */

@@ -27,7 +27,8 @@ import { RequestBuffer, type BufferOwner } from './request-buffer.ts';
 import { FilteredDownstream, FilterSlots, isPending, localResponseFields, type FilterChain, type FilterContext, type HttpFilter, type LocalResponse, type RequestVerdict } from './filters/index.ts';
 import { cookieValue } from './parse/cookie.ts';
 import { DOH_ALLOW, DOH_MAX_MESSAGE, dohAnswerFields, dohBodyStatus, dohGetMessage, dohPostStatus } from './doh.ts';
-import { failureReason, refusedReason } from './reasons.ts';
+import { failureReason, REASON_HEADER, reasonValue, refusedReason } from './reasons.ts';
+import { tokenMatches } from './trace-context.ts';
 
 const EMPTY_BODY = Buffer.alloc(0);
 
@@ -113,6 +114,9 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
   private tConnected = 0;
   private tFirstByte = 0;
   private tAttempt = 0;
+  /** The recent-requests ring's verdict at the response head (AccessRecord.detail) and what it kept. */
+  private detail = 0;
+  private upstreamTiming = '';
   private reused = false;
   /** W3C trace context (bridge-head.ts): the edge's span continues the client's trace or starts one. */
   private trace: BridgeTrace | null = null;
@@ -691,12 +695,17 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     this.resRemaining = res.contentLength;
     if (this.resKind === BODY_CHUNKED) this.decoder = new ChunkedDecoder();
     const headers: string[] = [];
+    const now = this.listener.now();
+    const detail = this.listener.wantsDetail(res.status, now - this.tStart, now);
+    this.detail = detail ? 1 : 2;
     for (let i = 0; i < res.headerCount; i++) {
       if ((RESPONSE_DROP & (1 << res.kinds[i])) !== 0) continue;
       const o = i * 4;
       const name = res.raw.toString('latin1', res.offsets[o], res.offsets[o + 1]).toLowerCase();
       if (res.connectionTokens?.includes(name)) continue;
-      headers.push(name, res.raw.toString('latin1', res.offsets[o + 2], res.offsets[o + 3]));
+      const value = res.raw.toString('latin1', res.offsets[o + 2], res.offsets[o + 3]);
+      if (detail && name === 'server-timing') this.upstreamTiming = this.upstreamTiming === '' ? value : `${this.upstreamTiming}, ${value}`;
+      headers.push(name, value);
     }
     const trace = this.trace!;
     if (trace.debug) headers.push('server-timing', this.edgeTiming(), 'traceresponse', `00-${trace.traceId}-${trace.spanId}-${trace.flags}`);
@@ -776,6 +785,7 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
     const fields = headers.slice();
     if (firstValue(fields, 'date') === undefined) fields.push('date', this.rt.date.value());
+    if (this.reason !== '' && this.traced()) fields.push(REASON_HEADER, reasonValue(this.reason));
     if (this.request.method !== 'HEAD') {
       if (firstValue(fields, 'content-type') === undefined) fields.push('content-type', 'text/plain; charset=utf-8');
       fields.push('content-length', String(bytes.length));
@@ -785,6 +795,21 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     this.bytesOut += bytes.length;
     this.resStarted = true;
     this.finishWith(null, 'success');
+  }
+
+  /** The request carried the admin token in x-switchyard-trace (read here too: a 404 comes before the trace context). */
+  private traced(): boolean {
+    if (this.trace !== null) return this.trace.debug;
+    const token = requestField(this.request.headers, 'x-switchyard-trace');
+    return token !== undefined && tokenMatches(token, this.listener.traceToken);
+  }
+
+  /** The codec's error answer (fail()) with the reason header added, for a traced request. */
+  private failTraced(error: EdgeError): void {
+    const body = Buffer.from(`${error.message}\n`, 'utf8');
+    this.out.sendHead(error.status, ['content-type', 'text/plain; charset=utf-8', 'content-length', String(body.length), REASON_HEADER, reasonValue(this.reason)]);
+    if (this.request.method !== 'HEAD') this.out.sendData(body);
+    this.out.end();
   }
 
   /** A request filter's answer: the fields every downstream gets for it (filters/local.ts). */
@@ -798,7 +823,9 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
   private sendLocal(answer: LocalResponse): void {
     this.status = answer.status;
     const body = typeof answer.body === 'string' ? Buffer.from(answer.body, 'utf8') : answer.body;
-    this.downstream.sendHead(answer.status, localResponseFields(answer, this.rt.date.value(), body.length));
+    const fields = localResponseFields(answer, this.rt.date.value(), body.length);
+    if (this.traced()) fields.push(REASON_HEADER, reasonValue(this.reason));
+    this.downstream.sendHead(answer.status, fields);
     if (this.request.method !== 'HEAD' && body.length > 0) {
       this.bytesOut += body.length;
       this.downstream.sendData(body);
@@ -854,8 +881,10 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     if (this.reason === '' && (error !== null || outcome !== 'success')) this.reason = failureReason(this.status, outcome);
     // logged before the codec hears of the end, as the HTTP/1.1 path logs in the turn it answers
     if (this.rt.accessLog) this.logAccess(now);
-    if (error !== null) this.out.fail(error);
-    else if (outcome === 'success' || this.answeredAfterFailure) this.out.end();
+    if (error !== null) {
+      if (!this.resStarted && this.reason !== '' && this.traced() && !(this.header('content-type') ?? '').startsWith('application/grpc')) this.failTraced(error);
+      else this.out.fail(error);
+    } else if (outcome === 'success' || this.answeredAfterFailure) this.out.end();
     else this.out.fail(new EdgeError('SY_ERR_UPSTREAM', `l7 ${this.rt.name}: upstream ${outcome}`, { source: 'upstream', status: 502 }));
     if (this.budgetHeld) this.listener.retryBudget(this.pool!.name).release();
     this.listener.requestDone(this.routeName ?? '', this.pool?.name ?? '', this.status, now - this.tStart);
@@ -886,9 +915,13 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     rec.attempts = this.attempts;
     rec.tried = this.tried;
     rec.tStart = this.tStart;
+    rec.tArrived = 0;
     rec.tHead = 0;
+    rec.tAttempt = this.tAttempt;
     rec.tConnected = this.tConnected;
     rec.tFirstByte = this.tFirstByte;
+    rec.upstreamTiming = this.upstreamTiming;
+    rec.detail = this.detail;
     listener.writeAccess(rec, now);
   }
 }

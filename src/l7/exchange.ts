@@ -114,6 +114,9 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
   traceParent = '';
   /** x-switchyard-trace carried the admin token: the response reports the edge's phases. */
   debugTrace = false;
+  /** The recent-requests ring's verdict at the response head (AccessRecord.detail) and what it kept. */
+  detail = 0;
+  upstreamTiming = '';
   upstreamEnded = false;
   downstreamEnded = false;
   /** Set when the pool speaks HTTP/2 and deps.foreignUpstream took the request (foreign-relay.ts). */
@@ -809,9 +812,13 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
     rec.attempts = foreignTries > 0 ? foreignTries : this.attempts;
     rec.tried = foreignTries > 1 ? foreign!.failedBackends!() : this.tried;
     rec.tStart = this.tStart;
+    rec.tArrived = this.tArrived > this.tStart ? this.tArrived : 0;
     rec.tHead = this.tHead;
+    rec.tAttempt = this.tAttempt;
     rec.tConnected = this.tConnected;
     rec.tFirstByte = this.tFirstByte;
+    rec.upstreamTiming = this.upstreamTiming;
+    rec.detail = this.detail;
     listener.writeAccess(rec, now);
   }
 }

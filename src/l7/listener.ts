@@ -141,7 +141,19 @@ export class HttpListenerImpl implements HttpListener {
     return bridgeTrace(headers, this.traceIds, this.traceToken);
   }
 
-  /** The one place every finished request's record goes: the access log and, when on, telemetry. */
+  /**
+   * At an upstream's final response head: whether the recent-requests ring keeps this request in detail
+   * (then the caller records the upstream's Server-Timing). `elapsed`: ms since the request arrived.
+   */
+  wantsDetail(status: number, elapsed: number, now: number): boolean {
+    const spans = this.spans;
+    return spans !== undefined && spans.active && spans.detail !== undefined && spans.detail(status, elapsed, now);
+  }
+
+  /**
+   * The one place every finished request's record goes: the access log and the plane's sink (the
+   * recent-requests ring and, when on, span export).
+   */
   writeAccess(record: AccessRecord, now: number): void {
     const spans = this.spans;
     if (spans !== undefined && spans.active) spans.push(record, now);
@@ -178,9 +190,13 @@ export class HttpListenerImpl implements HttpListener {
     rec.attempts = 1;
     rec.tried = null;
     rec.tStart = tStart;
+    rec.tArrived = 0;
     rec.tHead = 0;
+    rec.tAttempt = 0;
     rec.tConnected = 0;
     rec.tFirstByte = 0;
+    rec.upstreamTiming = '';
+    rec.detail = 0;
     writeAccessLog(this.accessLog, rec, now, this.accessBatch);
   }
 

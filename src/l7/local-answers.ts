@@ -10,7 +10,8 @@ import { errorResponse, redirectResponse, fixedResponse, fieldsResponse } from '
 import { localResponseFields, type LocalResponse } from './filters/index.ts';
 import { serveStatic } from './static-route.ts';
 import { P_WAITING } from './phases.ts';
-import { failureReason, refusedReason } from './reasons.ts';
+import { failureReason, reasonLine, refusedReason } from './reasons.ts';
+import { tokenMatches } from './trace-context.ts';
 
 /** A route whose action is answered here. Same contract as ProxyExchange.start (returns bytes consumed). */
 export function answerLocalRoute(ex: ProxyExchange, action: RedirectAction | RespondAction | StaticAction, bs: number): number {
@@ -31,6 +32,18 @@ export function answerLocalRoute(ex: ProxyExchange, action: RedirectAction | Res
   return answerLocal(ex, action.status, fixedResponse(action.head, action.body, action.dated ? '' : ex.rt.date.line(), ex.rt.connectionLines(ex.willClose(), ex.keepAliveHeader()), head.method === 'HEAD'), bs);
 }
 
+/**
+ * `x-switchyard-reason: <reason>` for an edge-made answer to a request that carried the admin token in
+ * x-switchyard-trace, else ''. Checked here, on the error path only: a 404 or 413 comes before the trace
+ * context is read.
+ */
+function tracedReason(ex: ProxyExchange): string {
+  if (ex.reason === '') return '';
+  const head = ex.head;
+  const traced = ex.debugTrace || (head.debugTraceAt >= 0 && tokenMatches(head.value(head.debugTraceAt), ex.conn.listener.traceToken));
+  return traced ? reasonLine(ex.reason) : '';
+}
+
 /** A request filter's answer instead of the upstream. Same contract as ProxyExchange.start. */
 export function answerFilter(ex: ProxyExchange, answer: LocalResponse, bs: number): number {
   const head = ex.head;
@@ -38,14 +51,14 @@ export function answerFilter(ex: ProxyExchange, answer: LocalResponse, bs: numbe
   ex.closeAfter ||= head.bodyKind !== BODY_NONE;
   const body = typeof answer.body === 'string' ? Buffer.from(answer.body, 'utf8') : answer.body;
   const fields = localResponseFields(answer, ex.rt.date.value(), body.length);
-  return answerLocal(ex, answer.status, fieldsResponse(answer.status, fields, ex.rt.connectionLines(ex.willClose(), ex.keepAliveHeader()), head.method === 'HEAD' ? null : body), bs);
+  return answerLocal(ex, answer.status, fieldsResponse(answer.status, fields, ex.rt.connectionLines(ex.willClose(), ex.keepAliveHeader()) + tracedReason(ex), head.method === 'HEAD' ? null : body), bs);
 }
 
 /** An error status before anything went upstream (404, 413, 503); `close` forces Connection: close. */
 export function answerLocalError(ex: ProxyExchange, status: number, bs: number, close: boolean): number {
   if (ex.reason === '') ex.reason = refusedReason(status);
   if (close || !ex.reqDone) ex.closeAfter = true;
-  const out = errorResponse(status, ex.rt.date.line(), ex.willClose() ? ex.rt.closeLines : ex.rt.responseLines, ex.head.method === 'HEAD');
+  const out = errorResponse(status, ex.rt.date.line(), (ex.willClose() ? ex.rt.closeLines : ex.rt.responseLines) + tracedReason(ex), ex.head.method === 'HEAD');
   return answerLocal(ex, status, out, bs);
 }
 
@@ -83,7 +96,7 @@ export function answerError(ex: ProxyExchange, status: number, outcome: LeaseOut
   }
   ex.status = status;
   ex.closeAfter = true;
-  const out = errorResponse(status, ex.rt.date.line(), ex.rt.closeLines, ex.head.method === 'HEAD');
+  const out = errorResponse(status, ex.rt.date.line(), ex.rt.closeLines + tracedReason(ex), ex.head.method === 'HEAD');
   ex.bytesOut += out.length;
   ex.conn.write(out);
   ex.resDone = true;

@@ -43,3 +43,16 @@ export function failureReason(status: number, outcome: string): string {
       return refusedReason(status);
   }
 }
+
+/** The header that carries the reason to a traced request (x-switchyard-trace with the admin token). */
+export const REASON_HEADER = 'x-switchyard-reason';
+
+/** A reason as a header value: visible ASCII only (a filter's code could hold anything). */
+export function reasonValue(reason: string): string {
+  return reason.replace(/[^\x21-\x7e]/g, '_');
+}
+
+/** The HTTP/1.1 header line "x-switchyard-reason: <reason>\r\n". */
+export function reasonLine(reason: string): string {
+  return `${REASON_HEADER}: ${reasonValue(reason)}\r\n`;
+}

@@ -4,8 +4,8 @@
 // the exchange's state rather than methods, to keep exchange.ts about the request side.
 import type { ProxyExchange } from './exchange.ts';
 import { BODY_NONE, BODY_LENGTH, BODY_CHUNKED, H_UPGRADE, H_TRANSFER_ENCODING, H_CONTENT_LENGTH } from './parse/request-head.ts';
-import { BODY_UNTIL_CLOSE, parseResponseHead } from './parse/response-head.ts';
-import { findHeadEnd } from './parse/chars.ts';
+import { BODY_UNTIL_CLOSE, parseResponseHead, type ResponseHead } from './parse/response-head.ts';
+import { equalsLower, findHeadEnd } from './parse/chars.ts';
 import { buildDownstreamHead, RESPONSE_ALWAYS_DROP, bit } from './rewrite.ts';
 import { CONTINUE_100 } from './local-response.ts';
 import { P_RESPONDING, P_TUNNEL, copyOf } from './phases.ts';
@@ -68,6 +68,27 @@ export function relayResponseHead(ex: ProxyExchange, buf: Buffer, s: number, e: 
   }
 }
 
+/**
+ * Asks the recent-requests ring whether it keeps this request in detail and, only then, copies the
+ * upstream's Server-Timing value(s) out of the head: every other request pays one call and no copy.
+ */
+function recordUpstreamTiming(ex: ProxyExchange, res: ResponseHead): void {
+  const listener = ex.conn.listener;
+  const now = listener.now();
+  if (!listener.wantsDetail(res.status, now - ex.tStart, now)) {
+    ex.detail = 2;
+    return;
+  }
+  ex.detail = 1;
+  const o = res.offsets;
+  for (let i = 0; i < res.headerCount; i++) {
+    const ns = o[i * 4];
+    if (o[i * 4 + 1] - ns !== 13 || !equalsLower(res.raw, ns, 'server-timing')) continue;
+    const value = res.raw.toString('latin1', o[i * 4 + 2], o[i * 4 + 3]);
+    ex.upstreamTiming = ex.upstreamTiming === '' ? value : `${ex.upstreamTiming}, ${value}`;
+  }
+}
+
 /** Handles a parsed response head; returns true when it was final (then the rest was consumed). */
 function onResponseHead(ex: ProxyExchange, buf: Buffer | null, s: number, e: number): boolean {
   const res = ex.conn.listener.resHead;
@@ -98,6 +119,7 @@ function onResponseHead(ex: ProxyExchange, buf: Buffer | null, s: number, e: num
   // a status listed in retries.on: the response is dropped (nothing of it was sent) and another backend asked
   if (status >= 500 && ex.retryStatus(status)) return true;
   ex.status = status;
+  recordUpstreamTiming(ex, res);
   ex.phase = P_RESPONDING;
   ex.resKind = res.bodyKind;
   ex.resRemaining = res.contentLength;

@@ -229,4 +229,10 @@ export interface ExchangeHandle {
 export interface AccessRecordSink {
   readonly active: boolean;
   push(record: AccessRecord, now: number): void;
+  /**
+   * Asked once per proxied request when the upstream's final response head arrives (`elapsed`: ms since
+   * the request arrived): whether the request will be kept in detail, so the caller records the upstream's
+   * Server-Timing value (AccessRecord.upstreamTiming). Absent: never.
+   */
+  detail?(status: number, elapsed: number, now: number): boolean;
 }

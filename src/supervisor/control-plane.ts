@@ -25,6 +25,15 @@ import { joinPoolStatus } from './pool-view.ts';
 import type { ToWorker } from './ipc.ts';
 import { workerRuntime } from './worker-runtime.ts';
 import { runFileName, writeRunFile } from './run-file.ts';
+import { mergeRecent, type RecentQuery, type RecentRequest } from '../telemetry/index.ts';
+import { PoolSeries } from './pool-series.ts';
+import { HealthTimeline } from './health-timeline.ts';
+import { dnsPanel } from './dns-panel.ts';
+
+/** The dashboard's charts: a point every 5 s, 15 minutes of them; the last 200 health and ejection events. */
+const historyIntervalMs = 5_000;
+const historyPoints = (15 * 60 * 1000) / historyIntervalMs;
+const healthEvents = 200;
 
 export interface ControlPlaneOptions {
   configFile: string;
@@ -48,6 +57,8 @@ export interface TrafficHandle {
   metrics(): Promise<TrafficMetrics[]>;
   /** The pools as each traffic plane sees them (in flight, ejections). */
   pools(): Promise<PoolStatus[][]>;
+  /** Each traffic plane's recent requests that pass the query (src/telemetry recent-requests.ts). */
+  requests(query: RecentQuery): Promise<RecentRequest[][]>;
   drain(deadline: number): Promise<void>;
   stop(): Promise<void>;
   /** Drops response-cache entries by URL or prefix in every traffic plane; the count dropped. */
@@ -65,6 +76,10 @@ export class ControlPlane {
   private admin: AdminServer | undefined;
   private metrics: Metrics | undefined;
   private shuttingDown = false;
+  private readonly series = new PoolSeries(historyPoints);
+  private readonly timeline = new HealthTimeline(healthEvents);
+  private historyTimer: NodeJS.Timeout | undefined;
+  private sampling = false;
   private reloading: Promise<ReloadResult> | undefined;
   /** The config file SIGHUP re-reads: the start-up file until a reload loads another (reload(file)). */
   private configFile: string;
@@ -150,6 +165,8 @@ export class ControlPlane {
         const adminTls = tls && { certFile: path.resolve(this.loaded.baseDir, tls.cert), keyFile: path.resolve(this.loaded.baseDir, tls.key), minVersion: tls.min_version };
         this.admin = new AdminServer({ ...config.admin.listen, token, tls: adminTls, controller: this.controller(), logger });
         await this.admin.start();
+        this.historyTimer = setInterval(() => void this.sampleHistory(), historyIntervalMs).unref();
+        void this.sampleHistory();
       }
     } catch (err) {
       await this.stop();
@@ -163,6 +180,7 @@ export class ControlPlane {
         listeners: this.traffic.addresses(),
         dns: this.traffic.dnsAddresses(),
         admin: this.admin?.address(),
+        dashboard: this.dashboardUrl(),
         workers: this.workerCount(),
         config: this.loaded.file,
       },
@@ -265,7 +283,32 @@ export class ControlPlane {
     return messages;
   }
 
+  /** The dashboard's address (admin listener + /dashboard), when the admin API runs. */
+  dashboardUrl(): string | undefined {
+    const address = this.admin?.address();
+    if (address === undefined) return undefined;
+    const host = address.host.includes(':') ? `[${address.host}]` : address.host;
+    return `${address.scheme}://${host}:${address.port}/dashboard`;
+  }
+
+  /** One point of the pool charts and one look for ejections; a slow round skips the next beat. */
+  private async sampleHistory(): Promise<void> {
+    if (this.sampling || this.traffic === undefined || this.shuttingDown) return;
+    this.sampling = true;
+    try {
+      const [metrics, pools] = await Promise.all([this.traffic.metrics(), this.poolView()]);
+      const now = Date.now();
+      this.series.add(now, metrics);
+      this.timeline.observe(now, pools);
+    } catch (err) {
+      this.loggers.logger.debug({ error: messageOf(err) }, 'dashboard history: sample failed');
+    } finally {
+      this.sampling = false;
+    }
+  }
+
   private onHealth(pool: string, backend: string, healthy: boolean, reason: string): void {
+    this.timeline.health(Date.now(), pool, backend, healthy, reason);
     // logged once, by the checker that saw it
     // The control plane's pools feed DNS and the admin API; with `workers: 0` they are the traffic's too.
     this.pools?.get(pool)?.setHealth(backend, healthy, reason);
@@ -298,6 +341,9 @@ export class ControlPlane {
       },
       reload: (file) => this.reload(file),
       purgeCache: async (target) => (await this.traffic?.purgeCache(target)) ?? 0,
+      requests: async (query: RecentQuery): Promise<RecentRequest[]> => mergeRecent((await this.traffic?.requests(query)) ?? [], query.limit ?? 200),
+      history: async () => ({ interval_ms: historyIntervalMs, pools: this.series.view(Object.keys(this.loaded.config.pools)), health: this.timeline.view() }),
+      dns: async () => dnsPanel((await this.trafficStatus()).dns as DnsStatus | undefined, this.loaded.config.dns, (pool) => this.pools?.get(pool)?.healthyAddresses()),
       explain: async (query) => {
         // Loaded on first use: the primary of a worker setup does not otherwise load the L7 code.
         const { explainRequest } = await import('../l7/index.ts');
@@ -330,6 +376,7 @@ export class ControlPlane {
   }
 
   async stop(): Promise<void> {
+    if (this.historyTimer !== undefined) clearInterval(this.historyTimer);
     await this.traffic?.stop().catch(() => undefined);
     await this.health?.stop();
     await this.admin?.stop().catch(() => undefined);
@@ -380,6 +427,7 @@ function localTraffic(plane: TrafficPlane, counters: RequestCounters): TrafficHa
     status: async () => ({ pid: process.pid, memory: workerMemory(), ...plane.status() }),
     metrics: async () => [trafficMetrics(counters, plane)],
     pools: async () => [plane.registry()?.status() ?? []],
+    requests: async (query) => [plane.requests(query)],
     drain: (deadline) => plane.drain(deadline),
     stop: () => plane.stop(),
     purgeCache: async (target) => plane.purgeCache(target),

@@ -2,6 +2,7 @@
 // serialization 'advanced' (structured clone: the config snapshot travels as the validated object).
 import type { ConfigSnapshot } from './config-snapshot.ts';
 import type { RateLeaseReply, RateLeaseRequest } from '../l7/filters/index.ts';
+import type { RecentQuery } from '../telemetry/index.ts';
 
 export type ToWorker =
   | { type: 'apply'; id: number; snapshot: ConfigSnapshot; ticketSeed: string; traceToken?: string }
@@ -14,7 +15,9 @@ export type ToWorker =
   /** Replied with the number of cache entries dropped. */
   | { type: 'purge'; id: number; url?: string; prefix?: string }
   /** The primary's answer to a worker's rate_limit token lease (read by the worker's lease client, not handle()). */
-  | RateLeaseReply;
+  | RateLeaseReply
+  /** Replied with RecentRequest[] (src/telemetry recent-requests.ts). */
+  | { type: 'requests'; id: number; query: RecentQuery };
 
 /** A worker's answer to one of the primary's requests. */
 export type WorkerReply = { type: 'reply'; id: number; ok: boolean; error?: string; value?: unknown };

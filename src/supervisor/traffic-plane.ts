@@ -12,7 +12,7 @@ import type { LoadedConfig } from '../config/index.ts';
 import type { TrafficListener } from './listener-factory.ts';
 import type { ListenerFactories } from './listeners.ts';
 import type { RequestRecord } from './request-counters.ts';
-import { SpanExporter, type TelemetryStatus } from '../telemetry/index.ts';
+import { RecentRequests, RecordSinks, SpanExporter, type RecentQuery, type RecentRequest, type TelemetryStatus } from '../telemetry/index.ts';
 import type { FilterEventSeries } from '../l7/index.ts';
 import type { BoundAddress, DnsStatus } from '../dns/index.ts';
 import { DnsPlane } from './dns-plane.ts';
@@ -29,6 +29,12 @@ export interface TrafficPlaneDeps {
   /** Shared pools (`workers: 0`: the control plane's); when absent the plane builds its own. */
   pools?: () => PoolRegistry;
 }
+
+/**
+ * Per process: 500 requests (a few hundred KB at most), all errors and requests of a second or more,
+ * and up to 20 ordinary ones a second (docs/dashboard.md, Requests).
+ */
+const recentRequestsOptions = { capacity: 500, perSecond: 20, slowMs: 1000 };
 
 interface RunningListener {
   config: ListenerConfig;
@@ -47,11 +53,21 @@ export class TrafficPlane {
   /** Inactive (listeners skip it) until a config with telemetry.otlp is applied. */
   private readonly spans: SpanExporter;
   private readonly dns: DnsPlane;
+  /** The dashboard's requests table (GET /api/requests): recent requests of this process, sampled. */
+  private readonly recent = new RecentRequests(recentRequestsOptions);
+  /** What every listener gets as its access-record sink: the exporter and the ring. */
+  private readonly sinks: RecordSinks;
 
   constructor(deps: TrafficPlaneDeps) {
     this.deps = deps;
     this.spans = new SpanExporter({ logger: deps.logger });
     this.dns = new DnsPlane({ logger: deps.logger, dataDir: deps.dataDir, pools: () => this.pools });
+    this.sinks = new RecordSinks(this.spans, this.recent);
+  }
+
+  /** The recent requests this process kept that pass `query`, newest first. */
+  requests(query: RecentQuery): RecentRequest[] {
+    return this.recent.query(query);
   }
 
   /** Refuses a config this process cannot serve (a protocol with no factory) before anything starts. */
@@ -99,7 +115,7 @@ export class TrafficPlane {
           ticketSeed: this.deps.ticketSeed,
           traceToken: this.deps.traceToken,
           onRequestDone: this.deps.onRequestDone,
-          spans: this.spans,
+          spans: this.sinks,
           dns: this.dns,
           resolver: ownResolver(config),
         });

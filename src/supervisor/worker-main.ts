@@ -58,6 +58,8 @@ async function handle(message: ToWorker): Promise<void> {
       return reply({ type: 'reply', id: message.id, ok: true, value: trafficMetrics(counters, plane) });
     case 'purge':
       return reply({ type: 'reply', id: message.id, ok: true, value: (await plane?.purgeCache({ url: message.url, prefix: message.prefix })) ?? 0 });
+    case 'requests':
+      return reply({ type: 'reply', id: message.id, ok: true, value: plane?.requests(message.query) ?? [] });
     case 'drain':
       await drain(message.deadline);
       return reply({ type: 'reply', id: message.id, ok: true });

@@ -19,6 +19,7 @@ import { LeaseServer } from '../l7/filters/rate-limit/lease.ts';
 import type { BoundAddress } from '../dns/index.ts';
 import type { DnsConfig } from '../config/index.ts';
 import { resolveDnsPorts } from './dns-ports.ts';
+import type { RecentQuery, RecentRequest } from '../telemetry/index.ts';
 
 export interface WorkerPoolOptions {
   count: number;
@@ -33,7 +34,7 @@ export interface WorkerPoolOptions {
   runtime: WorkerRuntime;
 }
 
-type Request = { type: 'apply'; snapshot: ConfigSnapshot; ticketSeed: string; traceToken?: string } | { type: 'draining'; pool: string; backend: string; draining: boolean } | { type: 'status' } | { type: 'metrics' } | { type: 'drain'; deadline: number } | { type: 'purge'; url?: string; prefix?: string };
+type Request = { type: 'apply'; snapshot: ConfigSnapshot; ticketSeed: string; traceToken?: string } | { type: 'draining'; pool: string; backend: string; draining: boolean } | { type: 'status' } | { type: 'metrics' } | { type: 'drain'; deadline: number } | { type: 'purge'; url?: string; prefix?: string } | { type: 'requests'; query: RecentQuery };
 
 const replyTimeoutMs = 30_000;
 
@@ -116,6 +117,12 @@ export class WorkerPool implements TrafficHandle {
   async metrics(): Promise<TrafficMetrics[]> {
     const replies = await this.broadcast({ type: 'metrics' });
     return replies.map((reply) => reply.value as TrafficMetrics);
+  }
+
+  /** Each worker's recent requests that pass `query` (one list per worker). */
+  async requests(query: RecentQuery): Promise<RecentRequest[][]> {
+    const replies = await this.broadcast({ type: 'requests', query });
+    return replies.map((reply) => reply.value as RecentRequest[]);
   }
 
   /**

@@ -4,3 +4,4 @@
 export { SpanExporter, type SpanExporterDeps, type TelemetryStatus } from './exporter.ts';
 export { encodeExport, unixNano } from './otlp-json.ts';
 export { sampledTrace, sampleThreshold } from './sampler.ts';
+export { RecentRequests, RecordSinks, mergeRecent, statusMatches, type RecentQuery, type RecentRequest, type RecentRequestsOptions, type KeptBecause } from './recent-requests.ts';

@@ -7,7 +7,8 @@
 // The origin answers every request 200 with a small text body and `x-origin: NAME`, except:
 //   /healthz          500 while the origin is "sick" (setSick), else 200
 //   ?bytes=N          streams N bytes of "x" (chunked) in 16 KiB chunks, `pace` ms apart (default 0)
-//   ?delay=MS         waits before answering
+//   ?delay=MS         waits before answering, and says so in `server-timing: app;dur=MS, db;dur=MS/2` (as an
+//                     application reports its own time and its database's)
 //   ?close_after=MS   closes the connection MS after the response, without announcing it (no
 //                     `connection: close`): the keep-alive race, as an upstream with a short timeout causes it
 // This file is both the parent's API and, run directly, the child's entry point.
@@ -177,9 +178,11 @@ function childMain(settings: { name: string; host: string; port: number; reusePo
       res.on('finish', () => setTimeout(() => socket.destroy(), Number(closeAfter)));
     }
     req.resume();
+    const delay = Number(url.searchParams.get('delay') ?? 0);
     const answer = (): void => {
       if (res.destroyed) return;
       res.setHeader('x-origin', settings.name);
+      if (delay > 0) res.setHeader('server-timing', `db;dur=${(delay / 2).toFixed(1)}, app;dur=${delay.toFixed(1)}`);
       if (url.pathname === '/healthz') {
         const status = sick ? 500 : 200;
         res.writeHead(status, { 'content-type': 'text/plain', 'content-length': sick ? 4 : 2 }).end(sick ? 'sick' : 'ok');
@@ -209,7 +212,6 @@ function childMain(settings: { name: string; host: string; port: number; reusePo
       };
       pump();
     };
-    const delay = Number(url.searchParams.get('delay') ?? 0);
     if (delay > 0) setTimeout(answer, delay);
     else answer();
   });

@@ -15,6 +15,8 @@ export interface ReadyInfo {
   listeners: Record<string, { host: string; port: number }>;
   dns?: { transport: string; host: string; port: number }[];
   admin?: { host: string; port: number };
+  /** The dashboard's URL (admin listener + /dashboard). */
+  dashboard?: string;
   adminToken?: string;
 }
 

@@ -189,7 +189,12 @@ function banner(loaded: LoadedConfig, apps: AppChild[], dataDir: string): string
     const tls = listener.tls?.self_signed ? `  local CA ${show(path.join(dataDir, 'tls', 'ca', 'ca.pem'))}` : '';
     lines.push(`  edge      ${listener.protocol}://${address(listener.listen.host, listener.listen.port)}/  (${listener.name})${tls}`);
   }
-  if (config.admin) lines.push(`  admin     http://${address(config.admin.listen.host, config.admin.listen.port)}/api/status  with Authorization: Bearer $(cat ${show(path.resolve(dataDir, config.admin.token_file))})`);
+  if (config.admin) {
+    const scheme = config.admin.tls ? 'https' : 'http';
+    const tokenFile = show(path.resolve(dataDir, config.admin.token_file));
+    lines.push(`  dashboard ${scheme}://${address(config.admin.listen.host, config.admin.listen.port)}/dashboard  (sign in with the admin token: cat ${tokenFile})`);
+    lines.push(`  admin     ${scheme}://${address(config.admin.listen.host, config.admin.listen.port)}/api/status  with Authorization: Bearer $(cat ${tokenFile})`);
+  }
   for (const service of demoServices) {
     const running = apps.filter((app) => app.instance.service === service);
     lines.push(`  ${service.padEnd(9)} ${running.map(({ instance, pid }) => `${instance.name} ${address(instance.host, instance.port)} (pid ${pid})`).join(', ')}`);

@@ -2,7 +2,10 @@
 // `switchyard start` with two origin processes: the login form, a refused wrong token, the session cookie
 // (HttpOnly, SameSite=Strict, not the token), the live topology (server-sent events) turning a killed
 // origin red, drain from the page behind a confirmation, and every /api endpoint refusing a request with
-// neither token nor cookie; over HTTPS the cookie is Secure. UPDATE_DASHBOARD_SCREENSHOT=1 also writes docs/dashboard.png.
+// neither token nor cookie; the requests table filling with traffic (a 404 with its reason no_route, an
+// error filter) and a request's waterfall with the origin's Server-Timing (app, db) inside the upstream bar;
+// a pool chart with data points; the DNS panel; reload from the page; over HTTPS the cookie is Secure.
+// UPDATE_DASHBOARD_SCREENSHOT=1 also writes docs/dashboard.png.
 import { after, before, describe, it, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -20,7 +23,7 @@ const chromiumArgs = ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disa
 // health: interval 200ms, fall 2 → a dead origin is unhealthy after ~2 × 200ms (+ timeout); 5 s is slack
 const healthWaitMs = 5_000;
 
-describe('admin dashboard in chromium', { timeout: 40_000 }, () => {
+describe('admin dashboard in chromium', { timeout: 60_000 }, () => {
   let a: OriginProcess;
   let b: OriginProcess;
   let sy: RunningSwitchyard;
@@ -30,6 +33,7 @@ describe('admin dashboard in chromium', { timeout: 40_000 }, () => {
   let context: BrowserContext;
   let page: Page;
   let shots: string;
+  let web: string;
 
   before(async () => {
     assert.ok(chromiumPath, 'chromium is not installed (npm test installs it: scripts/ensure-test-tools.ts)');
@@ -45,13 +49,22 @@ listeners:
   - name: web
     listen: 127.0.0.1:0
     routes:
-      - { match: { path_prefix: / }, pool: app }
+      - { match: { path_prefix: /app }, pool: app }
+dns:
+  listen: [udp://127.0.0.1:0]
+  zones:
+    - origin: example.test.
+      soa: { mname: ns1.example.test., rname: hostmaster.example.test. }
+      records:
+        - { name: www, type: A, value: 192.0.2.1 }
+        - { name: lb, type: A, pool: app }
 `);
+    web = `http://127.0.0.1:${sy.ready.listeners.web.port}`;
     token = (await readFile(path.join(sy.dir, 'data', 'admin.token'), 'utf8')).trim();
     admin = `http://127.0.0.1:${sy.ready.admin!.port}`;
     shots = await mkdtemp(path.join(tmpdir(), 'dashboard-'));
     browser = await chromium.launch({ executablePath: chromiumPath, args: chromiumArgs });
-    context = await browser.newContext({ viewport: { width: 900, height: 520 } });
+    context = await browser.newContext({ viewport: { width: 1100, height: 800 } });
     page = await context.newPage();
   });
 
@@ -76,6 +89,9 @@ listeners:
       ['GET', '/api/pools'],
       ['GET', '/api/events'],
       ['GET', `/api/explain?url=${encodeURIComponent('http://x/')}`],
+      ['GET', '/api/requests'],
+      ['GET', '/api/history'],
+      ['GET', '/api/dns'],
       ['POST', '/api/reload'],
       ['POST', `/api/pools/app/backends/${a.address}/drain`],
       ['POST', `/api/pools/app/backends/${a.address}/enable`],
@@ -106,7 +122,7 @@ listeners:
     await page.click('#login-form button[type=submit]');
     await row(a).and(page.locator('[data-state=healthy]')).waitFor({ timeout: healthWaitMs });
     await row(b).and(page.locator('[data-state=healthy]')).waitFor({ timeout: healthWaitMs });
-    assert.match(await page.locator('tr[data-listener=web]').innerText(), /web\s+http\s+127\.0\.0\.1:\d+\s+path_prefix \/ → pool app/);
+    assert.match(await page.locator('tr[data-listener=web]').innerText(), /web\s+http\s+127\.0\.0\.1:\d+\s+path_prefix \/app → pool app/);
 
     const [cookie, ...others] = await context.cookies();
     assert.equal(others.length, 0);
@@ -125,10 +141,116 @@ listeners:
     assert.equal((await fetch(drainA, { method: 'POST', headers: { ...jar, 'x-switchyard-csrf': 'f'.repeat(64) } })).status, 401);
   });
 
+  it('prints the dashboard URL in the ready line', () => {
+    assert.equal(sy.ready.dashboard, `${admin}/dashboard`);
+  });
+
+  it('fills the requests table as traffic flows; a traced edge-made 404 says why in x-switchyard-reason', async () => {
+    for (let i = 0; i < 4; i++) {
+      const response = await fetch(`${web}/app/slowish?delay=40&n=${i}`);
+      assert.equal(response.status, 200);
+      assert.match(response.headers.get('server-timing') ?? '', /app;dur=40/);
+      await response.text();
+    }
+    const traced = await fetch(`${web}/nowhere`, { headers: { 'x-switchyard-trace': token } });
+    assert.equal(traced.status, 404);
+    assert.equal(traced.headers.get('x-switchyard-reason'), 'no_route');
+    await traced.text();
+    const untraced = await fetch(`${web}/nowhere`, { headers: { 'x-switchyard-trace': 'not-the-token' } });
+    assert.equal(untraced.headers.get('x-switchyard-reason'), null, 'the reason goes only to holders of the admin token');
+    await untraced.text();
+
+    await page.locator('tr.request[data-status="404"][data-reason="no_route"]').first().waitFor({ timeout: 5_000 });
+    assert.ok((await page.locator('tr.request[data-status="200"][data-route]').count()) >= 4);
+
+    // the admin API filters the same way the table does
+    const byStatus = (await (await fetch(`${admin}/api/requests?status=404`, { headers: { authorization: `Bearer ${token}` } })).json()) as { status: number; reason: string }[];
+    assert.ok(byStatus.length >= 2 && byStatus.every((r) => r.status === 404 && r.reason === 'no_route'));
+    assert.equal((await fetch(`${admin}/api/requests?status=teapot`, { headers: { authorization: `Bearer ${token}` } })).status, 400);
+    // the first request of a connection begins at its accept; later ones on the kept-alive connection at their first byte
+    const all = (await (await fetch(`${admin}/api/requests?route=%230`, { headers: { authorization: `Bearer ${token}` } })).json()) as { path: string; phases: { arrived: number; head: number } }[];
+    assert.equal(all.length, 4);
+    assert.ok(all.some((r) => r.phases.arrived >= 0 && r.phases.arrived <= r.phases.head), 'a first request with its accept');
+    assert.ok(all.some((r) => r.phases.arrived === -1), 'a request on a reused connection');
+
+    await page.fill('#filter-status', '404');
+    await page.click('.filters button[type=submit]');
+    await page.waitForFunction(`(() => { const rows = [...document.querySelectorAll('tr.request')]; return rows.length > 0 && rows.every((row) => row.getAttribute('data-status') === '404'); })()`, undefined, { timeout: 5_000 });
+    await page.fill('#filter-status', '');
+    await page.click('.filters button[type=submit]');
+    await page.locator('tr.request[data-status="200"]').first().waitFor({ timeout: 5_000 });
+  });
+
+  it('opens a waterfall: phases in order, the origin\'s app and db Server-Timing inside the upstream bar', async () => {
+    await page.locator('tr.request', { hasText: '/app/slowish' }).first().click();
+    const svg = page.locator('#waterfall svg.waterfall');
+    await svg.waitFor({ timeout: 5_000 });
+    const span = async (selector: string): Promise<{ from: number; to: number; x: number; w: number }> => {
+      const el = svg.locator(selector).first();
+      const [from, to, x, w] = await Promise.all(['data-from', 'data-to', 'x', 'width'].map((name) => el.getAttribute(name)));
+      return { from: Number(from), to: Number(to), x: Number(x), w: Number(w) };
+    };
+    const headers = await span('[data-phase=headers] .wf-bar');
+    const route = await span('[data-phase=route] .wf-bar');
+    const upstream = await span('[data-phase=upstream] .wf-bar');
+    const connect = await span('[data-phase=upstream] [data-part=connect]');
+    const wait = await span('[data-phase=upstream] [data-part=wait]');
+    const response = await span('[data-phase=response] .wf-bar');
+    const app = await span('[data-phase=upstream] [data-timing=app]');
+    const db = await span('[data-phase=upstream] [data-timing=db]');
+    assert.ok(headers.to <= route.to && route.to <= upstream.from, 'headers, route, then the upstream');
+    assert.ok(upstream.from <= connect.from && connect.to <= wait.from + 1e-9 && wait.to <= upstream.to, 'connect, then wait, inside the attempt');
+    assert.ok(wait.to - wait.from >= 40, `the upstream wait holds the origin's 40 ms (${wait.to - wait.from})`);
+    assert.ok(response.to === upstream.to, 'the response ends with the attempt');
+    for (const [name, inner] of [['app', app], ['db', db]] as const) {
+      assert.ok(inner.x >= upstream.x - 0.01 && inner.x + inner.w <= upstream.x + upstream.w + 0.01, `${name} is drawn inside the upstream bar`);
+    }
+    assert.ok(Math.abs(app.to - app.from - 40) < 0.5 && Math.abs(db.to - db.from - 20) < 0.5, 'app 40 ms, db 20 ms, as the origin said');
+    assert.ok(db.x >= app.x && db.x + db.w <= app.x + app.w + 0.01, 'db inside app');
+  });
+
+  it('draws a pool chart with data points within one sampling interval', async () => {
+    await page.locator('[data-pool-charts=app] svg[data-chart=rate]').waitFor({ timeout: 15_000 });
+    await page.waitForFunction(`Number(document.querySelector('[data-pool-charts=app] svg[data-chart=rate]')?.getAttribute('data-points')) > 0`, undefined, { timeout: 15_000 });
+    assert.ok((await page.locator('[data-pool-charts=app] svg[data-chart=latency] polyline').count()) >= 1);
+  });
+
+  it('shows the DNS panel: zones, queries by type and rcode, what the pool-backed record answers now', async () => {
+    const dns = sy.ready.dns!.find((d) => d.transport === 'udp')!;
+    const run = promisify(execFile);
+    const { stdout } = await run('dig', ['+short', '+time=2', '+tries=1', '-p', String(dns.port), '@127.0.0.1', 'lb.example.test', 'A'], { timeout: 10_000 });
+    assert.equal(stdout.trim(), '127.0.0.1');
+    await run('dig', ['+time=2', '+tries=1', '-p', String(dns.port), '@127.0.0.1', 'nope.example.test', 'AAAA'], { timeout: 10_000 });
+    await page.locator('#dns-zones', { hasText: 'example.test.' }).waitFor({ timeout: 8_000 });
+    assert.match(await page.locator('#dns-pool-records tr[data-record="lb.example.test."]').innerText(), /lb\.example\.test\.\s+A\s+app\s+127\.0\.0\.1/);
+    await page.locator('#dns', { hasText: /queries by type: .*A 1.*AAAA 1|queries by type: .*AAAA 1.*A 1/ }).waitFor({ timeout: 8_000 });
+    assert.match(await page.locator('#dns').innerText(), /responses by rcode: .*NXDOMAIN 1/);
+
+    // the page as docs/dashboard.png shows it: charts, requests, a waterfall, DNS
+    const shot = path.join(shots, 'dashboard.png');
+    await page.screenshot({ path: shot, fullPage: true });
+    assert.ok(existsSync(shot));
+    if (process.env.UPDATE_DASHBOARD_SCREENSHOT === '1') await copyFile(shot, path.join(projectRoot, 'docs', 'dashboard.png'));
+  });
+
+  it('reloads the config from the page after the confirmation', async () => {
+    const dialog = new Promise<string>((resolve) => {
+      page.once('dialog', (d) => {
+        resolve(d.message());
+        void d.accept();
+      });
+    });
+    await page.click('#action-reload');
+    assert.match(await dialog, /Reload the configuration file/);
+    await page.locator('#notice', { hasText: /^reloaded / }).waitFor({ timeout: 10_000 });
+  });
+
   it('turns a killed origin red within the health interval', async () => {
     await b.kill();
     await row(b).and(page.locator('[data-state=unhealthy]')).waitFor({ timeout: healthWaitMs });
     await row(a).and(page.locator('[data-state=healthy]')).waitFor({ timeout: 1_000 });
+    // the timeline (polled every 5 s) keeps the transition with its time
+    await page.locator(`#timeline tr[data-event=unhealthy][data-backend="${b.address}"]`).waitFor({ timeout: 8_000 });
   });
 
   it('drains a backend from the page after the confirmation, and the admin API agrees', async () => {
@@ -144,10 +266,9 @@ listeners:
     const pool = (await apiPools()).find((p) => p.name === 'app')!;
     assert.equal(pool.backends.find((x) => x.id === a.address)?.state, 'draining');
 
-    const shot = path.join(shots, 'dashboard.png');
+    const shot = path.join(shots, 'drained.png');
     await page.screenshot({ path: shot });
     assert.ok(existsSync(shot));
-    if (process.env.UPDATE_DASHBOARD_SCREENSHOT === '1') await copyFile(shot, path.join(projectRoot, 'docs', 'dashboard.png'));
   });
 
   it('a dismissed confirmation changes nothing; enable brings the backend back', async () => {

@@ -175,15 +175,16 @@ describe('switchyard demo', { timeout: 90_000 }, () => {
     assert.match(access, /"log":"access".*"path":"\/api\/users","status":200/);
     assert.doesNotMatch(demo.output(), /"log":"access"/);
     assert.match(banner, /^ {2}https:\/\/example\.test:\d+\/ /m);
+    assert.match(banner, /^ {2}dashboard http:\/\/127\.0\.0\.1:\d+\/dashboard {2}\(sign in with the admin token: cat data\/admin\.token\)$/m);
   });
 
   it('every URL the banner prints leads somewhere: followed with the local CA, none ends in 404', async (t) => {
     const banner = demo!.output();
-    const urls = [...new Set([...banner.matchAll(/\bhttps?:\/\/[^\s)]+/g)].map((match) => match[0]))];
+    const urls = [...new Set([...banner.matchAll(/\bhttps?:\/\/[^\s)"]+/g)].map((match) => match[0]))];
     const web = /edge {6}https:\/\/127\.0\.0\.1:(\d+)\//.exec(banner)?.[1];
     assert.ok(web, banner);
     assert.ok(urls.some((url) => url === `https://127.0.0.1:${web}/`), `the banner prints the edge's own address: ${urls.join(' ')}`);
-    assert.ok(urls.some((url) => url.startsWith('http://127.0.0.1:') && !url.includes('/api/')), `and the plain HTTP one: ${urls.join(' ')}`);
+    assert.ok(urls.some((url) => url.startsWith('http://127.0.0.1:') && !url.includes('/api/') && !url.endsWith('/dashboard')), `and the plain HTTP one: ${urls.join(' ')}`);
     const token = (await readFile(path.join(dir, 'data', 'admin.token'), 'utf8')).trim();
     for (const url of urls) {
       const { stdout } = await run('curl', [

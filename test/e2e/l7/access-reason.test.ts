@@ -1,17 +1,22 @@
 // The access log's `reason`: an edge-made answer says why (no_route, connect_error, no_backend,
 // upstream_timeout), a filter's answer says which filter decided, and an upstream's own answer has none —
-// on HTTP/1.1 and HTTP/2 clients, to HTTP/1.1 and h2c pools. A real `switchyard start` process.
+// on HTTP/1.1 and HTTP/2 clients, to HTTP/1.1 and h2c pools. A request that carries the admin token in
+// x-switchyard-trace also gets the reason of an edge-made answer in `x-switchyard-reason`; without the
+// token it does not. A real `switchyard start` process.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { AddressInfo } from 'node:net';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { runSwitchyard, type RunningSwitchyard } from '../../support/run-switchyard.ts';
 import { refusedPort } from '../../support/origins.ts';
 
 const run = promisify(execFile);
 let sy: RunningSwitchyard;
+let token: string;
 const origin = http.createServer((req, res) => {
   if (req.url?.startsWith('/slow')) return setTimeout(() => res.end('late'), 2_000).unref();
   res.end('ok');
@@ -28,6 +33,7 @@ before(async () => {
       - { match: { path_prefix: /down }, pool: down }
       - { match: { path_prefix: /sticky }, pool: live, middleware: [ { headers: { response: { set: { x-a: b } } } } ] }`;
   sy = await runSwitchyard(`
+admin: { listen: 127.0.0.1:0 }
 pools:
   live: { backends: [ { address: 127.0.0.1:${(origin.address() as AddressInfo).port} } ] }
   dead: { backends: [ { address: 127.0.0.1:${dead} } ] }
@@ -45,6 +51,7 @@ listeners:
     routes:${routes}
 `);
   await sy.waitForLine((line) => line.msg === 'backend down' && line.pool === 'down', 5_000);
+  token = (await readFile(path.join(sy.dir, 'data', 'admin.token'), 'utf8')).trim();
 });
 
 after(async () => {
@@ -73,5 +80,26 @@ for (const listener of ['web', 'h2'] as const) {
     const h2dead = await reasonOf(listener, '/h2dead');
     assert.equal(h2dead.status, 502);
     assert.ok(h2dead.reason === 'connect_error' || h2dead.reason === 'bad_gateway', `h2 pool down: ${String(h2dead.reason)}`);
+  });
+}
+
+/** The status and x-switchyard-reason of an answer, asked with `trace` in x-switchyard-trace. */
+async function headerReason(listener: 'web' | 'h2', target: string, trace: string): Promise<[number, string | undefined]> {
+  const port = sy.ready.listeners[listener].port;
+  const flag = listener === 'h2' ? '--http2-prior-knowledge' : '--http1.1';
+  const { stdout } = await run('curl', ['-s', '-o', '/dev/null', '-D', '-', '--max-time', '5', flag, '-H', `x-switchyard-trace: ${trace}`, `http://127.0.0.1:${port}${target}`]);
+  const status = Number(/^HTTP\/[\d.]+ (\d+)/.exec(stdout)?.[1]);
+  return [status, /^x-switchyard-reason: (.*?)\r?$/im.exec(stdout)?.[1]];
+}
+
+for (const listener of ['web', 'h2'] as const) {
+  test(`${listener}: a traced request's edge-made answer says why in x-switchyard-reason, an untraced one does not`, { timeout: 30_000 }, async () => {
+    assert.deepEqual(await headerReason(listener, '/ok', token), [200, undefined]);
+    assert.deepEqual(await headerReason(listener, '/nothing-here', token), [404, 'no_route']);
+    assert.deepEqual(await headerReason(listener, '/dead', token), [502, 'connect_error']);
+    assert.deepEqual(await headerReason(listener, '/down', token), [503, 'no_backend']);
+    assert.deepEqual(await headerReason(listener, '/slow', token), [504, 'upstream_timeout']);
+    assert.deepEqual(await headerReason(listener, '/nothing-here', `${token.slice(0, -1)}${token.endsWith('0') ? '1' : '0'}`), [404, undefined]);
+    assert.deepEqual(await headerReason(listener, '/dead', 'x'), [502, undefined]);
   });
 }

@@ -1,0 +1,70 @@
+// The requests table (GET /api/requests: recent requests of every worker, errors and slow ones always,
+// the rest sampled), filterable by status, route and backend; a click on a row opens its waterfall.
+/* global URLSearchParams */
+import { h } from './render.js';
+import { fmt } from './svg.js';
+import { renderWaterfall } from './waterfall.js';
+
+const time = (t) => new Date(t).toLocaleTimeString();
+
+/**
+ * The panel: filter inputs, the table and the waterfall of the selected request. `balanceOf(pool)` gives
+ * a pool's policy for the waterfall's pick label. Returns {element, update(requests)}; the filters are
+ * read by `query()`.
+ */
+export function requestsPanel(onFilter, balanceOf) {
+  const status = h('input', { id: 'filter-status', name: 'status', placeholder: 'status: 404, 5xx, error', size: 16 });
+  const route = h('input', { id: 'filter-route', name: 'route', placeholder: 'route', size: 12 });
+  const backend = h('input', { id: 'filter-backend', name: 'backend', placeholder: 'backend host:port', size: 18 });
+  const form = h('form', { class: 'filters', onsubmit: (e) => (e.preventDefault(), onFilter()) }, status, route, backend, h('button', { type: 'submit' }, 'Filter'));
+  const body = h('tbody');
+  const detail = h('div', { id: 'waterfall', class: 'waterfall-box' });
+  let selected;
+  let rows = [];
+
+  const open = (request) => {
+    selected = request.id + request.time;
+    for (const tr of body.children) tr.classList.toggle('selected', tr.dataset.key === selected);
+    detail.replaceChildren(
+      h('h3', null, `${request.method} ${request.host}${request.path} → ${request.status}`, h('span', { class: 'meta' }, ` ${time(request.time)} · ${request.kept}${request.traceId ? ` · trace ${request.traceId}` : ''}`)),
+      renderWaterfall(request, balanceOf(request.pool)),
+      request.serverTiming ? h('p', { class: 'meta' }, 'upstream Server-Timing: ', h('code', null, request.serverTiming)) : '',
+    );
+  };
+
+  const update = (requests) => {
+    rows = requests;
+    body.replaceChildren(
+      ...rows.map((r) => {
+        const key = r.id + r.time;
+        return h(
+          'tr',
+          { class: `request${key === selected ? ' selected' : ''}`, 'data-key': key, 'data-status': r.status, 'data-reason': r.reason, 'data-route': r.route, onclick: () => open(r) },
+          h('td', null, time(r.time)),
+          h('td', null, r.method),
+          h('td', { class: 'path' }, `${r.host}${r.path}`),
+          h('td', null, h('span', { class: `status s${Math.floor(r.status / 100)}xx` }, r.status)),
+          h('td', null, r.route),
+          h('td', null, r.backend),
+          h('td', { class: 'reason' }, r.reason),
+          h('td', null, fmt(r.phases.done)),
+        );
+      }),
+    );
+  };
+
+  const query = () => {
+    const params = new URLSearchParams({ limit: '100' });
+    for (const [name, input] of [['status', status], ['route', route], ['backend', backend]]) if (input.value.trim()) params.set(name, input.value.trim());
+    return params;
+  };
+
+  const element = h(
+    'div',
+    null,
+    form,
+    h('table', { id: 'requests', class: 'requests' }, h('thead', null, h('tr', null, ...['time', 'method', 'request', 'status', 'route', 'backend', 'reason', 'ms'].map((t) => h('th', null, t)))), body),
+    detail,
+  );
+  return { element, update, query };
+}

@@ -1,0 +1,102 @@
+// One request's waterfall (a GET /api/requests entry): a bar per phase on one time axis, from the request's
+// arrival (0) to its last byte. The upstream attempt is one bar (backend picked → response done) with its
+// parts inside — connect, wait for the first byte, body — and the application's own Server-Timing entries
+// (app, db, …) drawn inside that bar, ending where the upstream's first byte came: that is where the
+// application spent them. The edge cannot see where inside the wait they began, so they are right-aligned
+// to the first byte and clipped to the bar.
+import { fmt, s } from './svg.js';
+
+/** Server-Timing entries with a dur: [{name, dur, desc}] (a small parser: quoted commas are rare here). */
+export function parseServerTiming(value) {
+  const out = [];
+  for (const part of (value ?? '').split(',')) {
+    const [name, ...params] = part.split(';').map((p) => p.trim());
+    if (!name) continue;
+    let dur;
+    let desc = '';
+    for (const param of params) {
+      const eq = param.indexOf('=');
+      const key = (eq < 0 ? param : param.slice(0, eq)).toLowerCase();
+      const val = eq < 0 ? '' : param.slice(eq + 1).replace(/^"|"$/g, '');
+      if (key === 'dur' && dur === undefined && Number.isFinite(Number(val))) dur = Number(val);
+      if (key === 'desc') desc = val;
+    }
+    if (dur !== undefined) out.push({ name, dur, desc });
+  }
+  return out;
+}
+
+const at = (t) => (t !== undefined && t >= 0 ? t : undefined);
+
+/** The rows: [{phase, label, from, to, parts?: [{name, from, to}], timing?: [{name, from, to}]}]. */
+export function waterfallRows(request, balance) {
+  const p = request.phases;
+  const done = p.done;
+  const rows = [{ phase: 'request', label: `${request.method} ${request.path}`, from: 0, to: done }];
+  const arrived = at(p.arrived);
+  if (arrived !== undefined) rows.push({ phase: 'accept', label: 'accepted → first byte (new connection)', from: 0, to: arrived });
+  const head = at(p.head);
+  if (head !== undefined) rows.push({ phase: 'headers', label: 'headers read', from: arrived ?? 0, to: head });
+  const pick = at(p.pick);
+  const afterHead = head ?? 0;
+  if (request.route || pick !== undefined) rows.push({ phase: 'route', label: `route ${request.route || '(none)'} + filters`, from: afterHead, to: pick ?? (at(p.firstByte) === undefined ? done : afterHead) });
+  if (request.attempts > 1) rows.push({ phase: 'retries', label: `${request.attempts - 1} failed attempt(s): ${request.tried.join(', ')}`, from: afterHead, to: pick ?? afterHead });
+  if (pick !== undefined) {
+    rows.push({ phase: 'pick', label: `pick: ${balance ?? 'policy'} → ${request.backend}`, from: pick, to: pick });
+    const connected = at(p.connected);
+    const firstByte = at(p.firstByte);
+    const parts = [];
+    if (connected !== undefined) parts.push({ name: 'connect', from: pick, to: connected });
+    if (firstByte !== undefined) parts.push({ name: 'wait', from: connected ?? pick, to: firstByte });
+    if (firstByte !== undefined) parts.push({ name: 'body', from: firstByte, to: done });
+    const timing = [];
+    if (firstByte !== undefined) {
+      const floor = connected ?? pick;
+      // longest first: a shorter entry (db) is drawn over the longer one it happened inside (app)
+      for (const entry of parseServerTiming(request.serverTiming).sort((a, b) => b.dur - a.dur)) {
+        const from = Math.max(floor, firstByte - entry.dur);
+        timing.push({ name: entry.name, dur: entry.dur, from, to: firstByte });
+      }
+    }
+    rows.push({ phase: 'upstream', label: `upstream ${request.backend} (attempt ${request.attempts})`, from: pick, to: done, parts, timing });
+  }
+  const firstByte = at(p.firstByte);
+  rows.push({ phase: 'response', label: `response ${request.status}${request.reason ? ` (${request.reason})` : ''}`, from: firstByte ?? (head ?? 0), to: done });
+  return rows;
+}
+
+const ROW = 22;
+const LABEL = 250;
+const WIDTH = 760;
+
+/** The SVG of a request's waterfall; `balance`: the pool's policy name when known. */
+export function renderWaterfall(request, balance) {
+  const rows = waterfallRows(request, balance);
+  const span = Math.max(request.phases.done, 0.001);
+  const x = (t) => LABEL + ((WIDTH - LABEL - 60) * t) / span;
+  const width = (from, to) => Math.max(x(to) - x(from), 1.5);
+  const svg = s('svg', { class: 'waterfall', width: WIDTH, height: rows.length * ROW + 24, 'data-request': request.id, viewBox: `0 0 ${WIDTH} ${rows.length * ROW + 24}` });
+  rows.forEach((row, i) => {
+    const y = i * ROW + 4;
+    const g = s('g', { class: `wf-row wf-${row.phase}`, 'data-phase': row.phase });
+    g.append(s('text', { x: 4, y: y + 14, class: 'wf-label' }, row.label));
+    const bar = s('rect', { class: 'wf-bar', x: x(row.from), y, width: width(row.from, row.to), height: ROW - 6, 'data-from': row.from, 'data-to': row.to });
+    bar.append(s('title', null, `${row.label}: ${fmt(row.from)}–${fmt(row.to)} ms`));
+    g.append(bar);
+    for (const part of row.parts ?? []) {
+      const r = s('rect', { class: `wf-part wf-part-${part.name}`, 'data-part': part.name, x: x(part.from), y: y + 2, width: width(part.from, part.to), height: ROW - 10, 'data-from': part.from, 'data-to': part.to });
+      r.append(s('title', null, `${part.name}: ${fmt(part.to - part.from)} ms`));
+      g.append(r);
+    }
+    (row.timing ?? []).forEach((entry, depth) => {
+      const inset = 4 + Math.min(depth, 2) * 2;
+      const r = s('rect', { class: `wf-timing wf-timing-${entry.name}`, 'data-timing': entry.name, x: x(entry.from), y: y + inset, width: width(entry.from, entry.to), height: ROW - 6 - 2 * inset, 'data-from': entry.from, 'data-to': entry.to });
+      r.append(s('title', null, `${entry.name} (Server-Timing): ${fmt(entry.dur)} ms`));
+      g.append(r);
+    });
+    g.append(s('text', { x: x(row.to) + 4, y: y + 14, class: 'wf-ms' }, `${fmt(row.to - row.from)} ms`));
+    svg.append(g);
+  });
+  svg.append(s('text', { x: LABEL, y: rows.length * ROW + 18, class: 'wf-axis' }, `0 ms … ${fmt(span)} ms after the request arrived`));
+  return svg;
+}

@@ -1,0 +1,106 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { AccessRecord } from '../l7/index.ts';
+import { mergeRecent, RecentRequests, RecordSinks, statusMatches } from './recent-requests.ts';
+
+/** A finished request that arrived at monotonic ms `t` and took `ms`. */
+function record(path: string, status: number, t: number, ms: number, extra: Partial<AccessRecord> = {}): [AccessRecord, number] {
+  const rec = new AccessRecord();
+  Object.assign(rec, { requestId: `id-${path}`, method: 'GET', host: 'h', path, status, route: 'r', pool: 'p', backend: '10.0.0.1:80', tStart: t, tArrived: 0, tHead: t + 0.5, tAttempt: t + 1, tConnected: t + 2, tFirstByte: t + ms - 1 }, extra);
+  return [rec, t + ms];
+}
+
+const ring = (capacity = 100, perSecond = 5) => new RecentRequests({ capacity, perSecond, slowMs: 1000, wallNow: () => 1_700_000_000_000 });
+
+test('under load: every error and every slow request is kept, ordinary ones up to perSecond a second', () => {
+  const recent = ring(1000, 5);
+  // 200 fast successes, 10 errors and 3 slow ones within one second
+  for (let i = 0; i < 200; i++) recent.push(...record(`/ok${i}`, 200, i * 4, 2));
+  for (let i = 0; i < 10; i++) recent.push(...record(`/err${i}`, i % 2 === 0 ? 503 : 404, i * 50, 3));
+  for (let i = 0; i < 3; i++) recent.push(...record(`/slow${i}`, 200, i * 10, 1500));
+  const kept = recent.query();
+  assert.equal(kept.filter((r) => r.kept === 'error').length, 10);
+  assert.equal(kept.filter((r) => r.kept === 'slow').length, 3);
+  const sampled = kept.filter((r) => r.kept === 'sampled').length;
+  // the bucket starts full (5) and refills 5/s over the ~1.5 s the pushes span
+  assert.ok(sampled >= 5 && sampled <= 13, `sampled ${sampled}`);
+  assert.equal(recent.offered, 213);
+  assert.equal(recent.skipped, 200 - sampled);
+});
+
+test('light load keeps everything; a reason alone makes a request an error (an edge-made or filter answer)', () => {
+  const recent = ring(100, 5);
+  for (let i = 0; i < 10; i++) recent.push(...record(`/a${i}`, 200, i * 1000, 5));
+  recent.push(...record('/blocked', 200, 20_000, 1, { reason: 'waf:sqli' }));
+  assert.equal(recent.query().length, 11);
+  assert.equal(recent.query({ status: 'error' }).length, 0, 'status filter is by status');
+  assert.equal(recent.query().find((r) => r.path === '/blocked')?.kept, 'error');
+});
+
+test('the head-time verdict decides for ordinary requests: passed over there, not kept at the end; chosen there, kept with its Server-Timing', () => {
+  const recent = ring(100, 1);
+  assert.equal(recent.detail(200, 3, 0), true, 'the first takes the one token');
+  assert.equal(recent.detail(200, 3, 1), false, 'no token left');
+  assert.equal(recent.detail(502, 3, 2), true, 'an error is kept anyway');
+  assert.equal(recent.detail(200, 1200, 3), true, 'already slow at the head');
+  recent.push(...record('/chosen', 200, 0, 5, { detail: 1, upstreamTiming: 'app;dur=3' }));
+  recent.push(...record('/passed', 200, 1, 5, { detail: 2 }));
+  const kept = recent.query();
+  assert.deepEqual(
+    kept.map((r) => [r.path, r.serverTiming]),
+    [['/chosen', 'app;dur=3']],
+  );
+});
+
+test('the ring overwrites the oldest; query filters and returns newest first with phases relative to arrival', () => {
+  const recent = ring(3, 100);
+  recent.push(...record('/1', 200, 0, 10));
+  recent.push(...record('/2', 404, 20, 10, { route: '', pool: '', backend: '' }));
+  recent.push(...record('/3', 503, 40, 10));
+  recent.push(...record('/4', 200, 60, 10, { attempts: 2, tried: new Set(['10.0.0.9:80']) }));
+  assert.deepEqual(
+    recent.query().map((r) => r.path),
+    ['/4', '/3', '/2'],
+  );
+  assert.deepEqual(
+    recent.query({ status: '5xx' }).map((r) => r.path),
+    ['/3'],
+  );
+  assert.deepEqual(
+    recent.query({ backend: '10.0.0.1:80', limit: 1 }).map((r) => r.path),
+    ['/4'],
+  );
+  const four = recent.query()[0];
+  assert.deepEqual(four.phases, { arrived: -1, head: 0.5, pick: 1, connected: 2, firstByte: 9, done: 10 });
+  assert.deepEqual(four.tried, ['10.0.0.9:80']);
+  assert.equal(four.time, 1_700_000_000_000 - 10);
+  const two = recent.query({ status: '404' })[0];
+  assert.equal(two.route, '');
+});
+
+test('statusMatches: exact, class, error; mergeRecent: newest first over workers, limited', () => {
+  assert.ok(statusMatches('404', 404) && !statusMatches('404', 403));
+  assert.ok(statusMatches('4xx', 451) && !statusMatches('4xx', 500));
+  assert.ok(statusMatches('error', 500) && statusMatches('error', 0) && !statusMatches('error', 302));
+  const a = ring();
+  const b = ring();
+  a.push(...record('/a', 200, 0, 1));
+  const later = new RecentRequests({ capacity: 10, perSecond: 10, slowMs: 1000, wallNow: () => 1_700_000_000_500 });
+  later.push(...record('/b', 200, 0, 1));
+  assert.deepEqual(
+    mergeRecent([a.query(), later.query(), b.query()], 5).map((r) => r.path),
+    ['/b', '/a'],
+  );
+});
+
+test('RecordSinks: the span exporter only while active, the ring always', () => {
+  const seen: string[] = [];
+  const spans = { active: false, push: (rec: AccessRecord) => seen.push(rec.path) };
+  const recent = ring();
+  const sinks = new RecordSinks(spans, recent);
+  sinks.push(...record('/x', 200, 0, 1));
+  spans.active = true;
+  sinks.push(...record('/y', 200, 10, 1));
+  assert.deepEqual(seen, ['/y']);
+  assert.equal(recent.query().length, 2);
+});

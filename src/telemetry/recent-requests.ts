@@ -1,0 +1,256 @@
+// The recent-requests ring of one traffic plane: what the dashboard's requests table and waterfalls read
+// (GET /api/requests). Every finished request is offered; kept are every error (status ≥ 400, or an
+// edge-made answer with a reason), every slow one (≥ slowMs), and of the rest up to `perSecond` a
+// second (a token bucket: under light load all of them, under heavy load a steady sample). Slots are
+// preallocated objects overwritten in place (the oldest goes first): the request path stores a few
+// numbers and references to strings the request already had. Only a request chosen at its response head
+// (detail()) gets the upstream's Server-Timing copied, so the others pay no header scan.
+import type { AccessRecord, AccessRecordSink } from '../l7/index.ts';
+
+export interface RecentRequestsOptions {
+  /** Requests kept (the oldest is overwritten). */
+  capacity: number;
+  /** Ordinary (fast, successful) requests kept per second at most; errors and slow ones are always kept. */
+  perSecond: number;
+  /** A request at least this long (ms, arrival to last byte) is slow: always kept. */
+  slowMs: number;
+  /** Wall clock, epoch ms (the monotonic times come with each record). */
+  wallNow?: () => number;
+}
+
+/** Why a request is in the ring. */
+export type KeptBecause = 'error' | 'slow' | 'sampled';
+
+/** One kept request as the admin API returns it: times in ms since the request arrived (-1: did not happen). */
+export interface RecentRequest {
+  id: string;
+  /** Epoch ms when the request arrived. */
+  time: number;
+  method: string;
+  host: string;
+  path: string;
+  status: number;
+  route: string;
+  pool: string;
+  backend: string;
+  /** '' (HTTP/1.1) or 'h2'. */
+  protocol: string;
+  client: string;
+  reason: string;
+  traceId: string;
+  attempts: number;
+  /** Backends that failed before the last try, in order. */
+  tried: string[];
+  bytesIn: number;
+  bytesOut: number;
+  kept: KeptBecause;
+  /**
+   * Phase ends, ms after the request began: `arrived` (the first request of an HTTP/1.1 connection
+   * begins at the connection's accept: its first byte came then), head read, backend picked (last try),
+   * connected, first byte, done.
+   */
+  phases: { arrived: number; head: number; pick: number; connected: number; firstByte: number; done: number };
+  /** The upstream's Server-Timing header value, as sent ('' when absent or not recorded). */
+  serverTiming: string;
+}
+
+export interface RecentQuery {
+  /** A status (404), a class (5xx), or 'error' (≥ 400). */
+  status?: string;
+  route?: string;
+  pool?: string;
+  backend?: string;
+  limit?: number;
+}
+
+class Slot {
+  id = '';
+  wall = 0;
+  method = '';
+  host = '';
+  path = '';
+  status = 0;
+  route = '';
+  pool = '';
+  backend = '';
+  protocol = '';
+  client = '';
+  reason = '';
+  traceId = '';
+  attempts = 1;
+  tried: string[] | null = null;
+  bytesIn = 0;
+  bytesOut = 0;
+  kept: KeptBecause = 'sampled';
+  tStart = 0;
+  tArrived = 0;
+  tHead = 0;
+  tAttempt = 0;
+  tConnected = 0;
+  tFirstByte = 0;
+  tEnd = 0;
+  serverTiming = '';
+}
+
+const since = (t: number, t0: number): number => (t === 0 ? -1 : Math.round((t - t0) * 1000) / 1000);
+
+/** Whether `status` passes a filter: '' any, '404' exactly, '4xx' the class, 'error' ≥ 400. */
+export function statusMatches(filter: string, status: number): boolean {
+  if (filter === '') return true;
+  if (filter === 'error') return status >= 400 || status === 0;
+  if (/^[1-5]xx$/i.test(filter)) return ((status / 100) | 0) === Number(filter[0]);
+  return Number(filter) === status;
+}
+
+export class RecentRequests implements AccessRecordSink {
+  readonly active = true;
+  private readonly options: RecentRequestsOptions;
+  private readonly slots: Slot[];
+  /** Next slot to write, and how many hold a request. */
+  private next = 0;
+  private count = 0;
+  private tokens: number;
+  private refilledAt = -1;
+  /** Requests offered, and of those passed over by the sampling. */
+  offered = 0;
+  skipped = 0;
+
+  constructor(options: RecentRequestsOptions) {
+    this.options = options;
+    this.slots = Array.from({ length: options.capacity }, () => new Slot());
+    this.tokens = options.perSecond;
+  }
+
+  /** One token of the ordinary-request budget, refilled at perSecond (monotonic ms `now`). */
+  private take(now: number): boolean {
+    const { perSecond } = this.options;
+    if (this.refilledAt < 0) this.refilledAt = now;
+    const elapsed = now - this.refilledAt;
+    if (elapsed > 0) {
+      this.tokens = Math.min(perSecond, this.tokens + (elapsed * perSecond) / 1000);
+      this.refilledAt = now;
+    }
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+
+  /** At the response head: an error or an already slow request is kept anyway; else it takes a token. */
+  detail(status: number, elapsed: number, now: number): boolean {
+    if (status >= 400 || elapsed >= this.options.slowMs) return true;
+    return this.take(now);
+  }
+
+  /** Request path (AccessRecordSink): the keep decision and a copy into the oldest slot. */
+  push(rec: AccessRecord, now: number): void {
+    this.offered++;
+    let kept: KeptBecause;
+    if (rec.status >= 400 || rec.status === 0 || rec.reason !== '') kept = 'error';
+    else if (now - rec.tStart >= this.options.slowMs) kept = 'slow';
+    else if (rec.detail === 1 || (rec.detail === 0 && this.take(now))) kept = 'sampled';
+    else {
+      this.skipped++;
+      return;
+    }
+    const slot = this.slots[this.next];
+    this.next = (this.next + 1) % this.slots.length;
+    if (this.count < this.slots.length) this.count++;
+    slot.id = rec.requestId;
+    slot.wall = (this.options.wallNow ?? Date.now)() - (now - rec.tStart);
+    slot.method = rec.method;
+    slot.host = rec.host;
+    slot.path = rec.path;
+    slot.status = rec.status;
+    slot.route = rec.route;
+    slot.pool = rec.pool;
+    slot.backend = rec.backend;
+    slot.protocol = rec.protocol;
+    slot.client = rec.client;
+    slot.reason = rec.reason;
+    slot.traceId = rec.traceId;
+    slot.attempts = rec.attempts;
+    // a copy: the record's set is the request's own; only a retried request allocates it
+    slot.tried = rec.attempts > 1 && rec.tried !== null ? [...rec.tried] : null;
+    slot.bytesIn = rec.bytesIn;
+    slot.bytesOut = rec.bytesOut;
+    slot.kept = kept;
+    slot.tStart = rec.tStart;
+    slot.tArrived = rec.tArrived;
+    slot.tHead = rec.tHead;
+    slot.tAttempt = rec.tAttempt;
+    slot.tConnected = rec.tConnected;
+    slot.tFirstByte = rec.tFirstByte;
+    slot.tEnd = now;
+    slot.serverTiming = rec.upstreamTiming;
+  }
+
+  /** The kept requests that pass `query`, newest first (admin side: allocates freely). */
+  query(query: RecentQuery = {}): RecentRequest[] {
+    const limit = query.limit ?? this.slots.length;
+    const out: RecentRequest[] = [];
+    for (let i = 1; i <= this.count && out.length < limit; i++) {
+      const slot = this.slots[(this.next - i + this.slots.length) % this.slots.length];
+      if (!statusMatches(query.status ?? '', slot.status)) continue;
+      if (query.route && slot.route !== query.route) continue;
+      if (query.pool && slot.pool !== query.pool) continue;
+      if (query.backend && slot.backend !== query.backend) continue;
+      out.push(view(slot));
+    }
+    return out;
+  }
+}
+
+function view(slot: Slot): RecentRequest {
+  const t0 = slot.tStart;
+  return {
+    id: slot.id,
+    time: Math.round(slot.wall),
+    method: slot.method,
+    host: slot.host,
+    path: slot.path,
+    status: slot.status,
+    route: slot.route,
+    pool: slot.pool,
+    backend: slot.backend,
+    protocol: slot.protocol,
+    client: slot.client,
+    reason: slot.reason,
+    traceId: slot.traceId,
+    attempts: slot.attempts,
+    tried: slot.tried ?? [],
+    bytesIn: slot.bytesIn,
+    bytesOut: slot.bytesOut,
+    kept: slot.kept,
+    phases: { arrived: since(slot.tArrived, t0), head: since(slot.tHead, t0), pick: since(slot.tAttempt, t0), connected: since(slot.tConnected, t0), firstByte: since(slot.tFirstByte, t0), done: since(slot.tEnd, t0) },
+    serverTiming: slot.serverTiming,
+  };
+}
+
+/** Merges several planes' answers (one per worker), newest first, at most `limit`. */
+export function mergeRecent(lists: RecentRequest[][], limit: number): RecentRequest[] {
+  return lists.flat().sort((a, b) => b.time - a.time).slice(0, limit);
+}
+
+/**
+ * What a traffic plane hands its listeners as their one sink: the span exporter (when configured) and
+ * the recent-requests ring, which is always on.
+ */
+export class RecordSinks implements AccessRecordSink {
+  readonly active = true;
+  private readonly spans: AccessRecordSink;
+  private readonly recent: RecentRequests;
+
+  constructor(spans: AccessRecordSink, recent: RecentRequests) {
+    this.spans = spans;
+    this.recent = recent;
+  }
+
+  push(record: AccessRecord, now: number): void {
+    if (this.spans.active) this.spans.push(record, now);
+    this.recent.push(record, now);
+  }
+
+  detail(status: number, elapsed: number, now: number): boolean {
+    return this.recent.detail(status, elapsed, now);
+  }
+}
