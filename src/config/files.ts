@@ -10,8 +10,7 @@ import { access, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { ConfigIssue } from './cross-check.ts';
 import { JEMALLOC_PATHS, type Config, type MiddlewareConfig, type MiddlewareEntry, type MiddlewareSettings } from './schema/index.ts';
-import { readJwtKeys, readJwtSecret } from './jwt-key-files.ts';
-import { parseUsersText } from '../core/index.ts';
+import { parseUsersText, readJwtKeys, readJwtSecret } from '../core/index.ts';
 
 /** Shortest admin token accepted (the generated one is 32 random bytes written as 64 hex characters). */
 export const MIN_ADMIN_TOKEN_BYTES = 32;

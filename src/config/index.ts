@@ -1,4 +1,4 @@
 export { loadConfigFile, parseConfigText, type LoadedConfig } from './load.ts';
 export { adminTokenPath, adminTokenProblem, MIN_ADMIN_TOKEN_BYTES } from './files.ts';
-export { readJwtKeys, readJwtSecret, parseJwtKeys, MIN_JWT_SECRET_BYTES, type JwtKeyFile } from './jwt-key-files.ts';
+export { readJwtKeys, readJwtSecret, parseJwtKeys, MIN_JWT_SECRET_BYTES, type JwtKeyFile } from '../core/index.ts';
 export * from './schema/index.ts';

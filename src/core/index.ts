@@ -7,3 +7,6 @@ export * from './http-date.ts';
 export * from './token.ts';
 export { filterDurationBuckets } from './filter-buckets.ts';
 export { parsePasswordHash, parseUsersText, type PasswordHash } from './htpasswd.ts';
+export { readJwtKeys, readJwtSecret, parseJwtKeys, MIN_JWT_SECRET_BYTES, type JwtKeyFile } from './jwt-key-files.ts';
+export { parseCidr, type Cidr } from './cidr.ts';
+export { STALE_ANSWER_AFTER_DEFAULT, listensBeyondLoopback } from './dns-defaults.ts';

@@ -2,7 +2,8 @@
 // The cache sits after the authority, unlike CoreDNS: our own zones are precomputed and authoritative, so
 // a cache lookup first would only cost time on the hot path and could never hit for them.
 import type { Clock, Logger } from '../core/index.ts';
-import { STALE_ANSWER_AFTER_DEFAULT, type DnsConfig, type ResolverConfig } from '../config/index.ts';
+import type { DnsConfig, ResolverConfig } from '../config/index.ts';
+import { STALE_ANSWER_AFTER_DEFAULT } from '../core/index.ts';
 import type { DnsHandler } from './chain.ts';
 import type { DnsCounters } from './engine.ts';
 import { aclLink } from './plugins/acl.ts';

@@ -1,6 +1,7 @@
 // What `switchyard check` says about the DNS section: where it listens, and the limits that stand
 // between the internet and the process serving it (rate limiting is on by default beyond loopback).
-import { listensBeyondLoopback, STALE_ANSWER_AFTER_DEFAULT, type DnsConfig } from '../config/index.ts';
+import type { DnsConfig } from '../config/index.ts';
+import { listensBeyondLoopback, STALE_ANSWER_AFTER_DEFAULT } from '../core/index.ts';
 
 export function summarizeDns(config: DnsConfig): string[] {
   const listen = config.listen.map((item) => `${item.transport}://${item.host}:${item.port}`).join(', ');

@@ -1,8 +1,7 @@
 // Shared field types for the config schema: durations, sizes, addresses, CIDRs.
 // Each parses the user's text once at load time into the number or structure the data path uses.
 import { z } from 'zod';
-import ipaddr from 'ipaddr.js';
-import { parseDuration, parseSize } from '../../core/index.ts';
+import { parseCidr, parseDuration, parseSize, type Cidr } from '../../core/index.ts';
 
 /** "500ms" | "2s" | "1m" → milliseconds. Plain numbers are refused: a unit must be explicit. */
 export const duration = z.string({ error: 'expected a duration like 500ms, 2s or 1m' }).transform((text, ctx) => {
@@ -47,14 +46,12 @@ export const hostPort = z.string().transform((text, ctx) => {
   return parsed;
 });
 
-export type Cidr = [ipaddr.IPv4 | ipaddr.IPv6, number];
+export type { Cidr };
 
 /** "10.0.0.0/8" | "::1/128" | "127.0.0.1" (a single address) → parsed range. */
 export const cidr = z.string().transform((text, ctx): Cidr => {
   try {
-    if (text.includes('/')) return ipaddr.parseCIDR(text);
-    const address = ipaddr.parse(text);
-    return [address, address.kind() === 'ipv4' ? 32 : 128];
+    return parseCidr(text);
   } catch {
     ctx.addIssue({ code: 'custom', message: `expected an address or CIDR like 10.0.0.0/8, got ${JSON.stringify(text)}` });
     return z.NEVER;

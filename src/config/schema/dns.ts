@@ -1,7 +1,7 @@
 // dns: the authoritative server, its zones, and the caching resolver for allowed clients.
-import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
 import { cidr, duration, hostPort, positiveInt, size } from './common.ts';
+import { STALE_ANSWER_AFTER_DEFAULT, listensBeyondLoopback } from '../../core/index.ts';
 import { certificateSchema } from './listeners.ts';
 
 /** "udp://127.0.0.1:5353" | "tcp://127.0.0.1:5353" | "tls://127.0.0.1:853" (DNS over TLS, RFC 7858) */
@@ -78,7 +78,7 @@ export const zoneSchema = z
 const cacheDefaults = { max_entries: 100_000, max_size: 200 * 1024 * 1024, prefetch_hits: 10, min_ttl: 0, max_ttl: 86_400 };
 
 /** RFC 8767 5 suggests 1.8 s for the client-response timer. */
-export const STALE_ANSWER_AFTER_DEFAULT = 1800;
+export { STALE_ANSWER_AFTER_DEFAULT, listensBeyondLoopback };
 
 const clientLimitSchema = z.strictObject({
   queries_per_second: positiveInt.default(1000),
@@ -139,19 +139,7 @@ export const rateLimitSchema = z.strictObject({
   ipv6_prefix: z.number().int().min(32).max(128).default(56),
 });
 
-type DnsListen = z.output<typeof dnsListen>;
 
-/** True when a listen address is reachable from beyond this host: not a loopback address or `localhost`. */
-export function listensBeyondLoopback(listen: readonly DnsListen[]): boolean {
-  return listen.some(({ host }) => {
-    if (host === 'localhost') return false;
-    try {
-      return ipaddr.process(host).range() !== 'loopback';
-    } catch {
-      return true; // a host name: it may resolve to anything
-    }
-  });
-}
 
 const tcpDefaults = { idle_timeout: 10_000, io_timeout: 2000, max_connections: 1000, max_connections_per_client: 10, max_in_flight: 32 };
 

@@ -2,12 +2,13 @@
 // and certificates) read once when the filter is built, a shared HMAC secret, or a JWKS URL fetched lazily
 // by jose's remote key set (cached for jwks_max_age, refetched when a token names an unknown kid, at most
 // once per jwks_cooldown: that refetch is what follows a key rotation). Files are read by the same
-// functions `switchyard check` uses (config/jwt-key-files.ts).
+// functions `switchyard check` uses (core/jwt-key-files.ts).
 import { createSecretKey, type KeyObject } from 'node:crypto';
 import path from 'node:path';
 import { createLocalJWKSet, createRemoteJWKSet, customFetch, type JWK, type JWTVerifyGetKey } from 'jose';
 import { Agent, fetch as undiciFetch } from 'undici';
-import { readJwtKeys, readJwtSecret, type MiddlewareSettings } from '../../../config/index.ts';
+import type { MiddlewareSettings } from '../../../config/index.ts';
+import { readJwtKeys, readJwtSecret } from '../../../core/index.ts';
 import { ConfigError } from '../../../core/index.ts';
 import type { FilterEnv } from '../types.ts';
 

@@ -1,7 +1,8 @@
 // A waf filter's settings compiled once: CIDR sets, own rules with their patterns, and the built-in rules
 // of the enabled sets grouped by what they look at, plus the 403 of every rule built ahead.
 import { CidrSet } from '../../../listener/index.ts';
-import { cidr, type MiddlewareSettings } from '../../../config/index.ts';
+import type { MiddlewareSettings } from '../../../config/index.ts';
+import { parseCidr } from '../../../core/index.ts';
 import type { LocalResponse } from '../types.ts';
 import { builtinRules, type BuiltinRule } from './builtin-rules.ts';
 
@@ -33,7 +34,7 @@ export interface CompiledWaf {
 }
 
 function cidrSet(list: readonly string[]): CidrSet {
-  return new CidrSet(list.map((text) => cidr.parse(text)));
+  return new CidrSet(list.map((text) => parseCidr(text)));
 }
 
 function refusal(id: string): LocalResponse {
