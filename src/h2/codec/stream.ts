@@ -34,6 +34,8 @@ export interface StreamConnection {
 
 /** Bytes a stream may hold waiting for its windows before its exchange is asked to pause. */
 const STREAM_HIGH_WATER = 64 * 1024;
+/** Request bytes still to come that are read and dropped after a complete response, rather than reset. */
+const DRAIN_REST = 64 * 1024;
 const TEXT_PLAIN = 'text/plain; charset=utf-8';
 
 export class CodecStream implements ExchangeDownstream {
@@ -260,10 +262,24 @@ export class CodecStream implements ExchangeDownstream {
     }
   }
 
-  /** END_STREAM went out: the stream closes, or, with the request still coming, is reset with NO_ERROR (RFC 9113 §8.1). */
+  /**
+   * END_STREAM went out: the stream closes, or, with the request still coming, is reset with NO_ERROR
+   * (RFC 9113 §8.1). A short rest of known length is read to its end and dropped instead (its window given
+   * back): clients such as curl before 8.x take a reset during their upload as a failed request, so a
+   * filter's 401 to a small POST would otherwise often arrive as an error. The stream then closes on the
+   * request's END_STREAM; a client that never sends it holds one stream slot until the connection's idle
+   * timeout, as any open stream does.
+   */
   private localEnd(): void {
     this.ended = true;
     if (!this.remoteClosed) {
+      const rest = this.expectedLength >= 0 ? this.expectedLength - this.received : -1;
+      if (rest >= 0 && rest <= DRAIN_REST && this.queue === null) {
+        this.paused = false;
+        this.held = null;
+        this.handle = null;
+        return;
+      }
       this.conn.writeRst(this.id, E_NO_ERROR);
       this.remoteClosed = true;
     }
