@@ -4,7 +4,7 @@
 // Methods are on the prototype (no per-request closures); the upstream socket calls back through
 // UpstreamOwner.
 import type { Readable } from 'node:stream';
-import type { Lease, LeaseOutcome, BalanceInput } from '../pool/types.ts';
+import type { Lease, LeaseOutcome, BalanceInput } from '../pool/index.ts';
 import type { UpstreamPool, UpstreamSettings } from './types.ts';
 import type { ListenerRuntime } from './runtime.ts';
 import type { CompiledRoute } from './router/router.ts';

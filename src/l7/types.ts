@@ -1,14 +1,14 @@
 // Public contract of the L7 component: the listener and the codec-independent exchange used by src/h2.
 import type { ConnectionGateStatus } from '../listener/index.ts';
 import type { Component, HasStatus, Clock, Logger, EdgeError } from '../core/index.ts';
-import type { BalanceInput, Lease } from '../pool/types.ts';
+import type { BalanceInput, Lease } from '../pool/index.ts';
 import type { ListenerConfig, PoolConfig } from '../config/index.ts';
 import type { Socket } from 'node:net';
 import type { RetryBudget, RetryPolicy } from './retry-policy.ts';
 import type { AccessRecord } from './access-log.ts';
 import type { BridgeTrace } from './bridge-head.ts';
 import type { FilterEnv, FilterHost, FilterRegistry } from './filters/index.ts';
-import type { UpstreamTlsClient } from '../tls/upstream-client.ts';
+import type { UpstreamTlsClient } from '../tls/index.ts';
 
 /**
  * What L7 needs from a pool (the structural subset of src/pool's Pool). `tried` holds the ids of the
