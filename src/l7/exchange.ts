@@ -729,7 +729,8 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
     rec.tried = foreignTries > 1 ? foreign!.failedBackends!() : this.tried;
     rec.tStart = this.tStart;
     rec.tHead = this.tHead;
-    rec.tConnected = this.tConnected;
+    rec.tConnected = foreign !== undefined ? (foreign.connectedAt ?? 0) : this.tConnected;
+    rec.grpcStatus = this.foreign?.grpcStatus ?? '';
     rec.tFirstByte = this.tFirstByte;
     listener.writeAccess(rec, now);
   }

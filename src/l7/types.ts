@@ -148,6 +148,8 @@ export interface HttpListener extends Component, HasStatus<HttpListenerStatus> {
   now(): number;
   /** The retry budget of `pool` on this listener, shared by every protocol pair that sends to it. */
   retryBudget(pool: string): RetryBudget;
+  /** A new request id (`<16 hex>-<counter>`), for a request whose client sent none. */
+  nextRequestId(): string;
   /** The trace of a request with these flat headers: the client's valid traceparent continued, else a new one. */
   startTrace(headers: readonly string[]): BridgeTrace;
   /**
@@ -206,10 +208,12 @@ export interface ExchangeHandle {
   abort(timedOut?: boolean): void;
   /**
    * (foreignUpstream handles) What the upstream side tried, for the access line: the last backend ('' when
-   * none), the tries, and the backends tried before the last one (read only when tries > 1).
+   * none), the tries, the backends tried before the last one (read only when tries > 1), and when the
+   * last try's connection was ready (the target's clock; 0 before).
    */
   readonly backend?: string;
   readonly tries?: number;
+  readonly connectedAt?: number;
   failedBackends?(): ReadonlySet<string>;
 }
 
