@@ -1,6 +1,10 @@
 // Lint rules: the recommended sets, plus the few that keep the house style (STYLE.md) honest.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import path from 'node:path';
+import { componentImportsRule } from './scripts/eslint/component-imports.js';
+
+const switchyard = { rules: { 'component-imports': componentImportsRule(path.join(import.meta.dirname, 'src')) } };
 
 export default tseslint.config(
   { ignores: ['node_modules/**', 'data/**', 'demo/public/vendor/**', '.ci/**', '.tmp/**', 'src/diag/native/build/**', 'dist/**'] },
@@ -16,6 +20,12 @@ export default tseslint.config(
       'no-control-regex': 'off',
       eqeqeq: ['error', 'smart'],
     },
+  },
+  {
+    // folder per component; other components only through its index.ts (docs/DEVELOPING.md, Layout)
+    files: ['src/**/*.ts'],
+    plugins: { switchyard },
+    rules: { 'switchyard/component-imports': 'error' },
   },
   {
     files: ['**/*.cjs'],

@@ -79,7 +79,9 @@ function build() {
   } catch {
     giveUp('typescript is not installed, so no dist/ build; processes run the .ts sources');
   }
-  fs.rmSync(stamp, { force: true });
+  // from an empty dist/: a source file that was moved or deleted (or a test helper) leaves no stale module
+  // behind to be run or packed
+  fs.rmSync(dist, { recursive: true, force: true });
   const result = spawnSync(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.build.json')], { cwd: root, stdio: 'inherit' });
   if (result.status !== 0) giveUp('the dist/ build failed; processes run the .ts sources');
   linkNativeAddon();

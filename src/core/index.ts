@@ -10,3 +10,7 @@ export { parsePasswordHash, parseUsersText, type PasswordHash } from './htpasswd
 export { readJwtKeys, readJwtSecret, parseJwtKeys, MIN_JWT_SECRET_BYTES, type JwtKeyFile } from './jwt-key-files.ts';
 export { parseCidr, type Cidr } from './cidr.ts';
 export { STALE_ANSWER_AFTER_DEFAULT, listensBeyondLoopback } from './dns-defaults.ts';
+export { LineFileSink, type LineFileSinkOptions } from './line-file-sink.ts';
+// the access line as bytes and its people's formats: shared by the l7 access log and the primary's log setup
+export { AccessLine, encodeAscii } from './access-line.ts';
+export { AccessTimes, accessLineRewriter, buildCombined, buildText, formatOfHook, formattedWorstCase, type AccessFields, type AccessLogFormat, type AccessRequestHeaders } from './access-formats.ts';

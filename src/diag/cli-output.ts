@@ -1,6 +1,6 @@
 // How every diagnostic command ends: the result on stdout (text or --json), or one line naming the layer
 // that failed on stderr (and, with --json, the same failure as an object on stdout), exit code 1.
-import type { CommandIo } from '../cli/command.ts';
+import type { CommandIo } from '../cli/index.ts';
 import { isDiagError } from './errors.ts';
 
 export interface DiagnosticOutput<T> {

@@ -7,7 +7,7 @@ import { parseConfigText } from '../config/index.ts';
 import { silentLogger } from '../core/index.ts';
 import { DnsEngine, newCounters } from './engine.ts';
 import { buildHandlers } from './handlers.ts';
-import { queryBytes } from './wire/fixtures.ts';
+import { queryBytes } from '../../test/support/dns-queries.ts';
 import { decodeMessage } from './resolver/message.ts';
 import { loadZone } from './zone/load.ts';
 import { ZoneSet } from './zone/zone-set.ts';

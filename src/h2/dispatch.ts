@@ -102,6 +102,8 @@ export class StreamDispatch {
     this.date = new HttpDate(deps.clock);
   }
 
+  private readonly nextRequestId = (): string => this.deps.http.nextRequestId();
+
   /**
    * A request of the codec: to an HTTP/2 pool stream to stream when its route says so, otherwise to the
    * L7 exchange (which normalises the path itself and answers 400 for one it refuses).
@@ -194,7 +196,7 @@ export class StreamDispatch {
     const fields = request.headers;
     for (let i = 0; i < fields.length; i += 2) view[fields[i]] = fields[i + 1];
     const scheme = encrypted ? 'https' : 'http';
-    const extra = this.forwarded.compute(view, request.peerAddress, scheme, localPort);
+    const extra = this.forwarded.compute(view, request.peerAddress, scheme, localPort, this.nextRequestId);
     // the trace context the HTTP/1.1 path sends: the edge's span as the traceparent (the client's
     // tracestate only with its own trace), no trace token; the request id is the client's or the one
     // the forwarded headers set
@@ -209,6 +211,12 @@ export class StreamDispatch {
     }
     for (const name in extra) upstreamFields.push(name, extra[name]);
     upstreamFields.push('traceparent', `00-${trace.traceId}-${trace.spanId}-${trace.flags}`);
+    // a declared length over limits.max_body_size: refused before anything goes up, as on the other pairs
+    if (request.contentLength > this.listener.limits.max_body_size) {
+      const bytesOut = answerLocally(downstream, { status: 413, headers: [], body: '413 content too large\n' }, request.method, this.date);
+      this.logProxied(started, logged, route, { status: 413, grpcStatus: undefined, bytesIn: 0, bytesOut, backend: '', attempts: 0, tried: noTries, tConnected: 0, tFirstByte: 0 });
+      return answeredHandle;
+    }
     const filters = route.filters;
     if (filters === null) return this.toUpstream(request, downstream, route, upstreamFields, header, view, null, started, logged);
     const context = new H2FilterContext({ method: request.method, path, target, host: request.authority, scheme, clientAddress: this.forwarded.client(view, request.peerAddress), requestId: logged.requestId, routeName: route.name, header });
@@ -308,6 +316,7 @@ export class StreamDispatch {
       retryClock: this.deps.http,
       responseTimeoutMs: action.responseTimeout >= 0 ? action.responseTimeout : this.listener.timeouts.upstream_response,
       grpc,
+      maxBodySize: this.listener.limits.max_body_size,
       clock,
       onDone: (log) => this.logProxied(started, logged, route, upstream.replacedStatus !== 0 ? { ...log, status: upstream.replacedStatus } : log, context?.reason ?? ''),
     });

@@ -1,6 +1,5 @@
 // Forwarded headers for streams proxied to h2/grpc pools, with the L7 core's rules (same config keys, same
 // trusted-proxy walk): the client's own X-Forwarded-* survive only when its TCP peer is a trusted proxy.
-import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http2';
 import type { ListenerConfig } from '../config/index.ts';
 import { TrustedProxies, clientFromChain } from '../l7/index.ts';
@@ -29,7 +28,11 @@ export class ForwardedHeaders {
   }
 
   /** Header values to set on the upstream request (they replace the incoming ones of the same name). */
-  compute(headers: IncomingHttpHeaders, peer: string, scheme: 'http' | 'https', localPort: number): Record<string, string> {
+  /**
+   * `nextRequestId` makes the id of a request whose client sent none (or one longer than 200 bytes): the L7
+   * listener's, so ids look the same on every protocol pair.
+   */
+  compute(headers: IncomingHttpHeaders, peer: string, scheme: 'http' | 'https', localPort: number, nextRequestId: () => string): Record<string, string> {
     const out: Record<string, string> = {};
     const trusted = !this.trusted.empty && this.trusted.contains(peer);
     const incoming = trusted ? headers['x-forwarded-for'] : undefined;
@@ -44,7 +47,10 @@ export class ForwardedHeaders {
     if (names.has('x-forwarded-host') && authority.length > 0) out['x-forwarded-host'] = authority;
     if (names.has('x-forwarded-port')) out['x-forwarded-port'] = String(localPort);
     if (names.has('forwarded')) out.forwarded = `for=${client.includes(':') ? `"[${client}]"` : client};proto=${scheme}${authority ? `;host="${authority}"` : ''}`;
-    if (this.requestId.length > 0 && headers[this.requestId] === undefined) out[this.requestId] = randomUUID();
+    if (this.requestId.length > 0) {
+      const sent = headers[this.requestId];
+      if (typeof sent !== 'string' || sent.length === 0 || sent.length > 200) out[this.requestId] = nextRequestId();
+    }
     return out;
   }
 }

@@ -5,15 +5,13 @@
 // The line goes through the pino logger the caller passed (its destination, level, time format, level
 // formatter and bindings), but it is assembled here rather than by pino's generic serializer: that
 // serializer cost ~10 µs per request, most of the whole per-request budget; it is built as bytes
-// (access-line.ts). The shape is exactly what `log.info({...})` would write; loggers without pino's
+// (src/core/access-line.ts). The shape is exactly what `log.info({...})` would write; loggers without pino's
 // internals (mixins, custom log formatters) get plain `log.info`.
 //
-// An access logger created with a people's format (access-formats.ts: combined, text) gets that format's
+// An access logger created with a people's format (src/core/access-formats.ts: combined, text) gets that format's
 // line, built the same way.
 import { pino } from 'pino';
-import type { Logger } from '../core/index.ts';
-import { AccessLine, encodeAscii } from './access-line.ts';
-import { AccessTimes, buildCombined, buildText, formatOfHook, formattedWorstCase, type AccessFields, type AccessLogFormat, type AccessRequestHeaders } from './access-formats.ts';
+import { AccessLine, AccessTimes, buildCombined, buildText, encodeAscii, formatOfHook, formattedWorstCase, type AccessFields, type AccessLogFormat, type AccessRequestHeaders, type Logger } from '../core/index.ts';
 
 interface PinoInternals {
   stream: { write(line: string): unknown; writeBytes?: (src: Buffer, start: number, end: number) => boolean };

@@ -102,7 +102,7 @@ export function bridgeRequestHead(input: BridgeHeadInput): string {
   if (rt.setRealIp) head += `x-real-ip: ${client}\r\n`;
   if (rt.setProto) head += `x-forwarded-proto: ${(trusted && firstValue(h, 'x-forwarded-proto')) || req.scheme}\r\n`;
   if (rt.setHost) head += `x-forwarded-host: ${(trusted && firstValue(h, 'x-forwarded-host')) || req.authority}\r\n`;
-  if (rt.setForwarded) head += `forwarded: for=${client.includes(':') ? `"[${client}]"` : client};proto=${req.scheme}\r\n`;
+  if (rt.setForwarded) head += `forwarded: for=${client.includes(':') ? `"[${client}]"` : client};proto=${req.scheme}${req.authority.length > 0 ? `;host="${req.authority}"` : ''}\r\n`;
   if (input.requestId !== '' && firstValue(h, rt.requestIdName) === undefined) head += `${rt.requestIdName}: ${input.requestId}\r\n`;
   const filters = input.filters;
   if (filters !== null && filters.editsUpstream) {

@@ -4,7 +4,7 @@
 // Methods are on the prototype (no per-request closures); the upstream socket calls back through
 // UpstreamOwner.
 import type { Readable } from 'node:stream';
-import type { Lease, LeaseOutcome, BalanceInput } from '../pool/types.ts';
+import type { Lease, LeaseOutcome, BalanceInput } from '../pool/index.ts';
 import type { UpstreamPool, UpstreamSettings } from './types.ts';
 import type { ListenerRuntime } from './runtime.ts';
 import type { CompiledRoute } from './router/router.ts';
@@ -815,7 +815,8 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
     rec.tArrived = this.tArrived > this.tStart ? this.tArrived : 0;
     rec.tHead = this.tHead;
     rec.tAttempt = this.tAttempt;
-    rec.tConnected = this.tConnected;
+    rec.tConnected = foreign !== undefined ? (foreign.connectedAt ?? 0) : this.tConnected;
+    rec.grpcStatus = this.foreign?.grpcStatus ?? '';
     rec.tFirstByte = this.tFirstByte;
     rec.upstreamTiming = this.upstreamTiming;
     rec.detail = this.detail;

@@ -59,11 +59,18 @@ function requestFields(ex: ProxyExchange): string[] {
   return fields;
 }
 
+function grpcStatusIn(fields: readonly string[]): string | undefined {
+  for (let i = 0; i < fields.length; i += 2) if (fields[i] === 'grpc-status') return fields[i + 1];
+  return undefined;
+}
+
 export class ForeignRelay implements ExchangeDownstream, ChunkSink {
   private readonly ex: ProxyExchange;
   private handle: ExchangeHandle | undefined;
   /** The same handle, kept after the exchange ends: its backend and tries go into the access line. */
   tries: ExchangeHandle | undefined;
+  /** A gRPC call's grpc-status (from the trailers, or a trailers-only head) for the access line; '' for none. */
+  grpcStatus = '';
   private headSent = false;
   private chunked = false;
   private noBody = false;
@@ -181,6 +188,7 @@ export class ForeignRelay implements ExchangeDownstream, ChunkSink {
     this.headSent = true;
     ex.status = status;
     ex.phase = P_RESPONDING;
+    this.grpcStatus = grpcStatusIn(headers) ?? '';
     ex.tFirstByte = ex.conn.listener.now();
     // filtered: the wrapper removed the hidden fields before the filters ran
     const hidden = this.filtered ? [] : ex.rt.hidden;
@@ -225,6 +233,7 @@ export class ForeignRelay implements ExchangeDownstream, ChunkSink {
   end(trailers?: string[]): void {
     const ex = this.ex;
     if (ex.phase === P_DONE) return;
+    if (trailers !== undefined) this.grpcStatus = grpcStatusIn(trailers) ?? this.grpcStatus;
     if (!this.headSent) {
       this.fail(new EdgeError('SY_ERR_UPSTREAM_RESPONSE', `pool ${ex.pool?.name}: upstream ended without a response`, { source: 'upstream', status: 502 }));
       return;

@@ -84,3 +84,4 @@ export {
 export { ResponseHead, parseResponseHead, BODY_UNTIL_CLOSE } from './parse/response-head.ts';
 export { ChunkedDecoder } from './parse/chunked.ts';
 export { findHeadEnd, equalsLower } from './parse/chars.ts';
+export type { RateLeaseRequest, RateLeaseReply } from './filters/index.ts';

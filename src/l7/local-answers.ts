@@ -1,7 +1,7 @@
 // Responses the HTTP/1.1 exchange writes itself instead of proxying: the local route actions (redirect,
 // fixed response, static files), 404/413/503 before any upstream, and the error answer after an
 // upstream failure. Functions over the exchange's state, like response-relay.ts.
-import type { LeaseOutcome } from '../pool/types.ts';
+import type { LeaseOutcome } from '../pool/index.ts';
 import type { ProxyExchange } from './exchange.ts';
 import type { RedirectAction, RespondAction, StaticAction } from './router/actions.ts';
 import { BODY_NONE } from './parse/request-head.ts';

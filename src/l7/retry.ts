@@ -4,7 +4,7 @@
 // holds the body read so far), or the method is idempotent and every body byte sent is still kept
 // (`replay`, at most REPLAY_LIMIT bytes). Retries on another backend also need the pool's retry budget.
 // Functions over the exchange's state, like response-relay.ts, to keep exchange.ts about one try.
-import type { LeaseOutcome } from '../pool/types.ts';
+import type { LeaseOutcome } from '../pool/index.ts';
 import type { ProxyExchange } from './exchange.ts';
 import { REPLAY_LIMIT, retryEnabled } from './retry-policy.ts';
 import { P_CONNECTING, P_WAITING, copyOf } from './phases.ts';

@@ -13,7 +13,7 @@ import { H_X_FORWARDED_FOR, H_X_REAL_IP, H_X_FORWARDED_PROTO, H_X_FORWARDED_HOST
 import { DEFAULT_UPSTREAM_SETTINGS } from './upstream/connector.ts';
 import { loadUpstreamTls, settingsOf } from './settings.ts';
 // policy.ts alone: the tls index would load node:tls and the certificate tooling into http-only workers
-import { hstsHeaderValue } from '../tls/policy.ts';
+import { hstsHeaderValue } from '../tls/index.ts';
 import { HttpDate } from '../core/index.ts';
 import type { FilterHost } from './filters/index.ts';
 

@@ -1,7 +1,7 @@
 // Upstream connection settings derived from the pools section (keepalive, max_connections, connection_queue, tls).
 import type { PoolConfig } from '../config/index.ts';
 // upstream-client.ts alone, as runtime.ts takes policy.ts: the tls index would load the certificate tooling into every worker
-import { UpstreamTlsClient } from '../tls/upstream-client.ts';
+import { UpstreamTlsClient } from '../tls/index.ts';
 import type { UpstreamSettings } from './types.ts';
 import { compileRetryPolicy } from './retry-policy.ts';
 

@@ -1,14 +1,14 @@
 // Public contract of the L7 component: the listener and the codec-independent exchange used by src/h2.
 import type { ConnectionGateStatus } from '../listener/index.ts';
 import type { Component, HasStatus, Clock, Logger, EdgeError } from '../core/index.ts';
-import type { BalanceInput, Lease } from '../pool/types.ts';
+import type { BalanceInput, Lease } from '../pool/index.ts';
 import type { ListenerConfig, PoolConfig } from '../config/index.ts';
 import type { Socket } from 'node:net';
 import type { RetryBudget, RetryPolicy } from './retry-policy.ts';
 import type { AccessRecord } from './access-log.ts';
 import type { BridgeTrace } from './bridge-head.ts';
 import type { FilterEnv, FilterHost, FilterRegistry } from './filters/index.ts';
-import type { UpstreamTlsClient } from '../tls/upstream-client.ts';
+import type { UpstreamTlsClient } from '../tls/index.ts';
 
 /**
  * What L7 needs from a pool (the structural subset of src/pool's Pool). `tried` holds the ids of the
@@ -156,6 +156,8 @@ export interface HttpListener extends Component, HasStatus<HttpListenerStatus> {
   now(): number;
   /** The retry budget of `pool` on this listener, shared by every protocol pair that sends to it. */
   retryBudget(pool: string): RetryBudget;
+  /** A new request id (`<16 hex>-<counter>`), for a request whose client sent none. */
+  nextRequestId(): string;
   /** The trace of a request with these flat headers: the client's valid traceparent continued, else a new one. */
   startTrace(headers: readonly string[]): BridgeTrace;
   /**
@@ -214,10 +216,12 @@ export interface ExchangeHandle {
   abort(timedOut?: boolean): void;
   /**
    * (foreignUpstream handles) What the upstream side tried, for the access line: the last backend ('' when
-   * none), the tries, and the backends tried before the last one (read only when tries > 1).
+   * none), the tries, the backends tried before the last one (read only when tries > 1), and when the
+   * last try's connection was ready (the target's clock; 0 before).
    */
   readonly backend?: string;
   readonly tries?: number;
+  readonly connectedAt?: number;
   failedBackends?(): ReadonlySet<string>;
 }
 

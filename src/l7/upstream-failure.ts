@@ -1,7 +1,7 @@
 // What the HTTP/1.1 exchange does when its upstream ends, closes or misses a deadline: finish a response
 // framed by close, retry (retry.ts) while nothing reached the client, else answer 502/504 — or, once the
 // response started, cut the downstream connection (the client sees a truncated response).
-import type { LeaseOutcome } from '../pool/types.ts';
+import type { LeaseOutcome } from '../pool/index.ts';
 import type { ProxyExchange } from './exchange.ts';
 import { BODY_UNTIL_CLOSE } from './parse/response-head.ts';
 import { R_CONNECT_ERROR, R_RESET, R_TIMEOUT } from './retry-policy.ts';

@@ -1,7 +1,7 @@
 // Messages between the primary (control plane) and worker processes (traffic planes), over cluster IPC with
 // serialization 'advanced' (structured clone: the config snapshot travels as the validated object).
 import type { ConfigSnapshot } from './config-snapshot.ts';
-import type { RateLeaseReply, RateLeaseRequest } from '../l7/filters/index.ts';
+import type { RateLeaseReply, RateLeaseRequest } from '../l7/index.ts';
 import type { RecentQuery } from '../telemetry/index.ts';
 
 export type ToWorker =

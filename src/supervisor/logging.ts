@@ -1,11 +1,8 @@
 // The process's two loggers: operational logs on stdout, and the access log wherever `log.access_log` says,
-// in `log.access_log_format` (the format rides on the access logger: see src/l7/access-formats.ts).
+// in `log.access_log_format` (the format rides on the access logger: see src/core/access-formats.ts).
 import path from 'node:path';
 import type { Config } from '../config/index.ts';
-import { createLogger, silentLogger, type Logger } from '../core/index.ts';
-import { LineFileSink } from '../core/line-file-sink.ts';
-// access-formats.ts alone: the l7 index would load the whole HTTP data path into the primary
-import { accessLineRewriter } from '../l7/access-formats.ts';
+import { LineFileSink, accessLineRewriter, createLogger, silentLogger, type Logger } from '../core/index.ts';
 
 export interface Loggers {
   logger: Logger;

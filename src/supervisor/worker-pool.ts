@@ -14,7 +14,9 @@ import type { FromWorker, ToWorker, WorkerReply } from './ipc.ts';
 import type { TrafficMetrics } from './request-counters.ts';
 import type { TrafficHandle } from './control-plane.ts';
 import type { WorkerRuntime } from './worker-runtime.ts';
-// lease.ts alone: the filters' index would load every filter (jose, ioredis, the cache…) into the primary
+// lease.ts alone, on purpose: l7's index would load the whole HTTP data path and every filter (jose,
+// ioredis, the cache…) into the primary, which only keeps the rate_limit buckets
+// eslint-disable-next-line switchyard/component-imports
 import { LeaseServer } from '../l7/filters/rate-limit/lease.ts';
 import type { BoundAddress } from '../dns/index.ts';
 import type { DnsConfig } from '../config/index.ts';

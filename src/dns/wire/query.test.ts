@@ -1,7 +1,7 @@
 // The strict query parse: what it accepts, and the verdict for each kind of bad input.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { queryBytes } from './fixtures.ts';
+import { queryBytes } from '../../../test/support/dns-queries.ts';
 import { parseQuery } from './query.ts';
 import { Flag, Rcode } from './constants.ts';
 

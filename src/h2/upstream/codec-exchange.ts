@@ -39,6 +39,8 @@ export interface CodecExchangeOptions {
   /** Until the response head (not for gRPC, whose deadline is the client's grpc-timeout). */
   responseTimeoutMs: number;
   grpc: boolean;
+  /** limits.max_body_size: a streamed body that grows past it is cut (413 while nothing was answered). */
+  maxBodySize: number;
   clock: Clock;
   onDone(log: CodecExchangeLog): void;
 }
@@ -88,6 +90,15 @@ class CodecExchange implements ExchangeDownstream, ExchangeHandle {
     if (deadline && this.status !== 0) {
       // the response is under way: its end carries the status
       this.end(['grpc-status', String(grpcStatus.DEADLINE_EXCEEDED), 'grpc-message', 'deadline exceeded at the proxy']);
+      return;
+    }
+    if (deadline) {
+      // nothing answered yet: the trailers-only form with the deadline's own status (HTTP's 504 would map to
+      // UNAVAILABLE, which a client may retry)
+      this.status = 200;
+      this.grpcStatus = String(grpcStatus.DEADLINE_EXCEEDED);
+      this.finish();
+      this.downstream.sendHead(200, ['content-type', 'application/grpc', 'grpc-status', this.grpcStatus, 'grpc-message', 'deadline exceeded at the proxy']);
       return;
     }
     this.fail(new EdgeError('SY_ERR_UPSTREAM_TIMEOUT', deadline ? 'deadline exceeded at the proxy' : 'upstream response timeout', { source: 'upstream', status: 504 }));
@@ -165,7 +176,13 @@ class CodecExchange implements ExchangeDownstream, ExchangeHandle {
   // ---- ExchangeHandle (from the codec's stream) ----
 
   bodyData(chunk: Buffer): void {
+    if (this.done) return;
     this.bytesIn += chunk.length;
+    if (this.bytesIn > this.options.maxBodySize) {
+      this.proxy?.abort();
+      this.fail(new EdgeError('SY_ERR_BODY_TOO_LARGE', 'request body larger than limits.max_body_size', { source: 'downstream', status: 413, retry: 'final' }));
+      return;
+    }
     this.proxy?.bodyData(chunk);
   }
 

@@ -106,6 +106,11 @@ export class H2ExchangeProxy implements ExchangeHandle {
     return last;
   }
 
+  /** ExchangeHandle (foreign): when the last try's stream was opened, for the access line's connect_ms. */
+  get connectedAt(): number {
+    return this.tConnected;
+  }
+
   /** The access log's `tried`, as the HTTP/1.1 path has it: the backends before the last one, in order. */
   failedBackends(): ReadonlySet<string> {
     const failed = new Set(this.tried);

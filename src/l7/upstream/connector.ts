@@ -8,7 +8,7 @@
 // owner's connect deadline covers TCP and TLS), resuming with the backend's last session ticket. Its
 // backends are kept apart from plaintext ones and from other TLS settings (UpstreamTlsClient.key).
 import net from 'node:net';
-import type { UpstreamTlsClient } from '../../tls/upstream-client.ts';
+import type { UpstreamTlsClient } from '../../tls/index.ts';
 import { messageOf, type Logger } from '../../core/index.ts';
 import type { UpstreamSettings } from '../types.ts';
 import { ChunkWriter, type ChunkPool } from '../chunk-writer.ts';

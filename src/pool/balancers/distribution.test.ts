@@ -2,7 +2,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { roundRobin, weightedRoundRobin, leastConn, ipHash, consistentHash } from './index.ts';
-import { backends, input, TestFilter, setAvailable, address } from './test-kit.ts';
+import { backends, input, TestFilter, setAvailable, address } from '../../../test/support/balancer-kit.ts';
 import type { Backend, Balancer } from '../types.ts';
 import type { PoolBackend } from '../backend.ts';
 

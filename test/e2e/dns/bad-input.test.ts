@@ -6,7 +6,7 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { FakeClock } from '../../../src/core/index.ts';
-import { queryBytes } from '../../../src/dns/wire/fixtures.ts';
+import { queryBytes } from '../../support/dns-queries.ts';
 import { dig, startDns, udpExchange, type RunningDns } from './support.ts';
 
 const config = (extra = ''): string => `

@@ -12,7 +12,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { queryBytes } from '../../../src/dns/wire/fixtures.ts';
+import { queryBytes } from '../../support/dns-queries.ts';
 import { decodeMessage } from '../../../src/dns/resolver/message.ts';
 import { runSwitchyard, type RunningSwitchyard } from '../../support/run-switchyard.ts';
 import { switchyard } from '../diag/cli.ts';

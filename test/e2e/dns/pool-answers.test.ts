@@ -10,7 +10,7 @@ import { HealthCheckers } from '../../../src/health/index.ts';
 import { buildPools } from '../../../src/pool/index.ts';
 import type { PoolAddress, PoolAddressSource } from '../../../src/dns/index.ts';
 import { decodeMessage } from '../../../src/dns/resolver/message.ts';
-import { queryBytes } from '../../../src/dns/wire/fixtures.ts';
+import { queryBytes } from '../../support/dns-queries.ts';
 import { dig, startDns, udpExchange, type RunningDns } from './support.ts';
 import { anchorPort, listenReusingPort, type PortAnchor } from '../../support/ports.ts';
 

@@ -9,7 +9,7 @@ import type { Answer } from 'dns-packet';
 import { parseConfigText } from '../../../src/config/index.ts';
 import { decodeMessage } from '../../../src/dns/resolver/message.ts';
 import { Rcode } from '../../../src/dns/wire/constants.ts';
-import { queryBytes } from '../../../src/dns/wire/fixtures.ts';
+import { queryBytes } from '../../support/dns-queries.ts';
 import { startTinyDns, type TinyDns } from '../../support/tiny-dns.ts';
 import { startDns, udpExchange, type RunningDns } from './support.ts';
 

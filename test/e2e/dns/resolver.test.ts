@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import { queryBytes } from '../../../src/dns/wire/fixtures.ts';
+import { queryBytes } from '../../support/dns-queries.ts';
 import { decodeMessage } from '../../../src/dns/resolver/message.ts';
 import { dig, startDns, udpExchange, type RunningDns } from './support.ts';
 

@@ -10,7 +10,7 @@ import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { queryBytes } from '../../../src/dns/wire/fixtures.ts';
+import { queryBytes } from '../../support/dns-queries.ts';
 import { runSwitchyard, type RunningSwitchyard } from '../../support/run-switchyard.ts';
 import { parseDig } from './support.ts';
 

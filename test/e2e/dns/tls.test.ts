@@ -12,7 +12,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { queryBytes } from '../../../src/dns/wire/fixtures.ts';
+import { queryBytes } from '../../support/dns-queries.ts';
 import { parseConfigText } from '../../../src/config/index.ts';
 import { decodeMessage } from '../../../src/dns/resolver/message.ts';
 import { Rcode } from '../../../src/dns/wire/constants.ts';

@@ -13,7 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { runSwitchyard, type RunningSwitchyard } from '../../support/run-switchyard.ts';
 import { dig } from './support.ts';
-import { queryBytes } from '../../../src/dns/wire/fixtures.ts';
+import { queryBytes } from '../../support/dns-queries.ts';
 import { decodeMessage } from '../../../src/dns/resolver/message.ts';
 
 const run = promisify(execFile);

@@ -1,7 +1,7 @@
-// Query messages for tests and benchmarks.
-import { Flag } from './constants.ts';
-import { nameToWire } from './name.ts';
-import { MessageWriter } from './writer.ts';
+// DNS query messages for tests, built with the wire encoder (src/dns/wire).
+import { Flag } from '../../src/dns/wire/constants.ts';
+import { nameToWire } from '../../src/dns/wire/name.ts';
+import { MessageWriter } from '../../src/dns/wire/writer.ts';
 
 export function queryBytes(name: string, type = 1, options: { id?: number; flags?: number; edns?: number } = {}): Buffer {
   const writer = new MessageWriter();

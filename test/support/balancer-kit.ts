@@ -1,6 +1,6 @@
 // Helpers shared by the balancer tests: real PoolBackend objects and a filter like the pool's.
-import { PoolBackend } from '../backend.ts';
-import type { BalanceInput, Backend, PickFilter } from '../types.ts';
+import { PoolBackend } from '../../src/pool/backend.ts';
+import type { BalanceInput, Backend, PickFilter } from '../../src/pool/types.ts';
 
 export function backends(...weights: number[]): PoolBackend[] {
   return weights.map((weight, index) => new PoolBackend('127.0.0.1', 3001 + index, weight));
