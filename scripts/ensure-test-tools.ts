@@ -23,6 +23,7 @@ const tools: Record<string, string> = {
   'systemd-analyze': 'systemd',
   python3: 'python3-minimal', // test/support/ports.ts holds a bound, not listening port with it
   haproxy: 'haproxy', // test/e2e/listener: an L4 load balancer sending PROXY protocol headers
+  'redis-server': 'redis-server', // test/e2e/filters/rate-limit: a private Redis stopped and started mid-test
 };
 
 // jemalloc, which workers preload (runtime.allocator) and the tests check: found where the runtime looks

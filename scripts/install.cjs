@@ -1,6 +1,6 @@
 // npm's install step, both in a checkout (`npm ci`) and in an installed package (`npm install -g
 // ./switchyard-*.tgz`, which ships dist/ built by prepack). CommonJS so that any Node can run it. Builds the
-// ICMP addon (src/diag/native/build.cjs), then: in a checkout, builds dist/ (scripts/build-dist.cjs) and links
+// ICMP addon (src/diag/native/build.cjs) and the DNS UDP addon (src/dns/native/build.cjs), then: in a checkout, builds dist/ (scripts/build-dist.cjs) and links
 // node_modules/.bin/switchyard (npm links the bins of dependencies only, and `npx switchyard` and the tests
 // use it); in an installed package, links dist/diag/native to the addon (npm pack leaves links out). Never
 // fails the install: each step says what is missing and the rest of Switchyard works without it.
@@ -13,6 +13,7 @@ const root = path.resolve(__dirname, '..');
 const checkout = fs.existsSync(path.join(root, 'src', 'cli', 'main.ts'));
 
 spawnSync(process.execPath, [path.join(root, 'src', 'diag', 'native', 'build.cjs')], { stdio: 'inherit' });
+spawnSync(process.execPath, [path.join(root, 'src', 'dns', 'native', 'build.cjs')], { stdio: 'inherit' });
 if (checkout) {
   spawnSync(process.execPath, [path.join(__dirname, 'build-dist.cjs')], { stdio: 'inherit' });
   const bin = path.join(root, 'node_modules', '.bin', 'switchyard');

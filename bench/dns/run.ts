@@ -3,11 +3,16 @@
 // files (existing names; random names under the zone: NXDOMAIN and wildcard hits), over UDP and TCP.
 // Prints a table and writes bench/RESULTS-dns.md.
 //
-//   node_modules/.bin/node bench/dns/run.ts [--rounds 3] [--seconds 5] [--clients 8]
+// --workers 0 (default) runs the DNS server alone in one process (bench/dns/serve.ts). --workers N runs
+// `switchyard start` with `workers: N` (DNS in the traffic workers, as deployed) against Knot with N UDP and
+// N TCP workers; with N ≥ 2 both servers get CPUs 0 and 1 (shared with dnsperf on a 2-core machine), and
+// CPU per answer sums the whole process tree. --out names the results file.
+//
+//   node_modules/.bin/node bench/dns/run.ts [--rounds 3] [--seconds 5] [--clients 8] [--workers 0]
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
-import { describeMachine, formatCount, formatFixed, formatRatio, machineFacts, markdownTable, median, parseOptions, ProcessSet, ratio, readCpuSeconds, runBounded, type ManagedProcess } from '../common/index.ts';
+import { describeMachine, formatCount, formatFixed, formatRatio, machineFacts, markdownTable, median, parseOptions, processTree, ProcessSet, ratio, runBounded, treeCpuSeconds, type ManagedProcess } from '../common/index.ts';
 import { existingQueries, ORIGIN, randomQueries, zoneText } from './zone-data.ts';
 
 const options = parseOptions(process.argv.slice(2), {
@@ -17,17 +22,23 @@ const options = parseOptions(process.argv.slice(2), {
   outstanding: { default: 500, help: 'dnsperf -q (queries in flight)' },
   fixed_rate: { default: 20000, help: 'q/s for the CPU-per-answer runs (0 skips them)' },
   dry_run: { default: false, help: 'print the table only (do not write bench/RESULTS-dns.md)' },
+  workers: { default: 0, help: '0: the DNS server alone in one process; N: switchyard start with workers: N (and Knot with N workers)' },
+  out: { default: 'RESULTS-dns.md', help: 'results file under bench/' },
+  udp: { default: 'batch', help: 'with --workers 0: batch (recvmmsg/sendmmsg addon, when built) or dgram (node:dgram), for A/B runs' },
 });
 
 const root = path.resolve(import.meta.dirname, '..', '..');
 const processes = new ProcessSet();
-const SERVER_CPU = '0';
+const SERVER_CPU = options.workers >= 2 ? '0,1' : '0';
+const SERVER_WORKERS = Math.max(1, options.workers);
 const CLIENT_CPU = '1';
 
 interface Target {
   name: 'Knot' | 'Switchyard';
   port: number;
   process: ManagedProcess;
+  /** Every process of the server (a primary and its workers): CPU per answer sums them. */
+  pids: () => Promise<number[]>;
 }
 
 interface Measurement {
@@ -37,27 +48,36 @@ interface Measurement {
 
 async function startKnot(dir: string, zoneFile: string, port: number): Promise<Target> {
   const conf = path.join(dir, 'knot.conf');
-  // one UDP and one TCP worker: one core, like the single Node process it is compared with
+  // one UDP and one TCP worker per Switchyard worker: as many cores as the Node processes it is compared with
   await writeFile(
     conf,
-    `server:\n  rundir: "${dir}"\n  listen: 127.0.0.1@${port}\n  udp-workers: 1\n  tcp-workers: 1\n  background-workers: 1\n` +
+    `server:\n  rundir: "${dir}"\n  listen: 127.0.0.1@${port}\n  udp-workers: ${SERVER_WORKERS}\n  tcp-workers: ${SERVER_WORKERS}\n  background-workers: 1\n` +
       `log:\n  - target: stderr\n    any: warning\ndatabase:\n  storage: "${dir}"\n` +
       `zone:\n  - domain: ${ORIGIN}\n    file: "${zoneFile}"\n    journal-content: none\n`,
   );
   const knot = processes.spawn('knotd', ['knotd', '-c', conf], { cpus: SERVER_CPU });
   await waitForAnswer(port, knot);
-  return { name: 'Knot', port, process: knot };
+  return { name: 'Knot', port, process: knot, pids: async () => [knot.pid] };
 }
 
 async function startSwitchyard(dir: string, zoneFile: string): Promise<Target> {
   const conf = path.join(dir, 'switchyard.yaml');
-  await writeFile(conf, `dns:\n  listen: [udp://127.0.0.1:0, tcp://127.0.0.1:0]\n  zones:\n    - origin: ${ORIGIN}\n      file: ${zoneFile}\n`);
+  const dns = `dns:\n  listen: [udp://127.0.0.1:0, tcp://127.0.0.1:0]\n  zones:\n    - origin: ${ORIGIN}\n      file: ${zoneFile}\n`;
   const node = path.join(root, 'node_modules', '.bin', 'node');
-  const server = processes.spawn('switchyard', [node, path.join(root, 'bench', 'dns', 'serve.ts'), conf], { cpus: SERVER_CPU });
+  if (options.workers > 0) {
+    await writeFile(conf, `workers: ${options.workers}\ndata_dir: ${dir}\n${dns}`);
+    const server = processes.spawn('switchyard', [node, path.join(root, 'src', 'cli', 'main.ts'), 'start', '-c', conf], { cpus: SERVER_CPU });
+    const ready = await server.waitForLine((text) => text.includes('"switchyard ready"'), 30_000);
+    const port = (JSON.parse(ready) as { dns: { port: number }[] }).dns[0].port;
+    await waitForAnswer(port, server);
+    return { name: 'Switchyard', port, process: server, pids: () => processTree(server.pid) };
+  }
+  await writeFile(conf, dns);
+  const server = processes.spawn('switchyard', [node, path.join(root, 'bench', 'dns', 'serve.ts'), conf, '--udp', options.udp], { cpus: SERVER_CPU });
   const line = await server.waitForLine((text) => text.startsWith('['), 15_000);
   const port = (JSON.parse(line) as { port: number }[])[0].port;
   await waitForAnswer(port, server);
-  return { name: 'Switchyard', port, process: server };
+  return { name: 'Switchyard', port, process: server, pids: async () => [server.pid] };
 }
 
 /** Polls with dig until the server answers for the zone (bounded). */
@@ -90,9 +110,10 @@ async function dnsperf(port: number, file: string, mode: 'udp' | 'tcp', rate = 0
  * other load on the machine than the saturated throughput (a busy neighbour steals time, not work).
  */
 async function cpuPerAnswer(target: Target, file: string): Promise<CpuMeasurement> {
-  const before = await readCpuSeconds(target.process.pid);
+  const pids = await target.pids();
+  const before = await treeCpuSeconds(pids);
   const run = await dnsperf(target.port, file, 'udp', options.fixed_rate);
-  const after = await readCpuSeconds(target.process.pid);
+  const after = await treeCpuSeconds(pids);
   return { microsPerAnswer: ((after - before) * 1e6) / Math.max(1, run.completed) };
 }
 
@@ -182,14 +203,16 @@ async function main(): Promise<void> {
       cpuRows,
     );
     const facts = await machineFacts({ knotd: [['knotd', '--version'], /version ([\d.]+)/], dnsperf: [['dnsperf', '-h'], /DNS Performance Testing Tool\s+Version ([\d.]+)/] });
-    const command = `node_modules/.bin/node bench/dns/run.ts --rounds ${options.rounds} --seconds ${options.seconds} --clients ${options.clients} --outstanding ${options.outstanding}`;
+    const command = `node_modules/.bin/node bench/dns/run.ts --rounds ${options.rounds} --seconds ${options.seconds} --clients ${options.clients} --outstanding ${options.outstanding} --workers ${options.workers}${options.workers === 0 ? ` --udp ${options.udp}` : ''}`;
     const report = [
       '## DNS: Switchyard vs Knot (dnsperf)',
       '',
       `\`${command}\``,
       '',
       `${new Date().toISOString().slice(0, 10)}; ${describeMachine(facts)}.`,
-      `Server pinned to CPU ${SERVER_CPU} (Knot: 1 UDP + 1 TCP worker), dnsperf to CPU ${CLIENT_CPU}; ${options.rounds} interleaved rounds of ${options.seconds} s, medians.`,
+      options.workers === 0
+        ? `Server pinned to CPU ${SERVER_CPU} (Switchyard: the DNS server alone in one process, UDP through ${options.udp === 'dgram' ? 'node:dgram' : 'the recvmmsg/sendmmsg addon'}; Knot: 1 UDP + 1 TCP worker), dnsperf to CPU ${CLIENT_CPU}; ${options.rounds} interleaved rounds of ${options.seconds} s, medians.`
+        : `Switchyard: \`switchyard start\` with workers: ${options.workers} (DNS in the traffic workers); Knot: ${SERVER_WORKERS} UDP + ${SERVER_WORKERS} TCP workers; servers pinned to CPU ${SERVER_CPU}, dnsperf to CPU ${CLIENT_CPU}; ${options.rounds} interleaved rounds of ${options.seconds} s, medians.`,
       `Load average (1 min) ${loadBefore.toFixed(1)} at the start, ${loadavg()[0].toFixed(1)} at the end: other work shared the two CPUs, so absolute figures are noisy; the ratio is the figure to read.`,
       `Zone: ${ORIGIN} with 2000 A/AAAA records, a CNAME, MX, TXT and a wildcard. "existing names": A/AAAA/CNAME/MX queries for`,
       'names in the zone; "random names": fresh random labels, half NXDOMAIN, half wildcard hits.',
@@ -210,7 +233,7 @@ async function main(): Promise<void> {
       '',
     ].join('\n');
     process.stdout.write(`${report}\n`);
-    if (!options.dry_run) await writeFile(path.join(root, 'bench', 'RESULTS-dns.md'), `# DNS benchmark results\n\n${report}`);
+    if (!options.dry_run) await writeFile(path.join(root, 'bench', options.out), `# DNS benchmark results\n\n${report}`);
   } finally {
     await processes.stopAll();
     await rm(dir, { recursive: true, force: true });

@@ -112,3 +112,14 @@ test('https without a certificate, and DNS record fields of another type, are re
   assert.match(refusal(zone('{ name: "@", type: MX, value: mx.example.test., priority: 10, port: 25 }')), /records\[0\]\.port: expected port only on SRV records, got type: MX/);
   parseConfigText(zone('{ name: _sip._tcp, type: SRV, value: sip.example.test., priority: 10, weight: 5, port: 5060 }'), 'edge.yaml', '/tmp');
 });
+
+test('a dns route (DNS over HTTPS) needs the dns section, and takes none of the proxy route keys', () => {
+  const listener = (route: string): string => `listeners:\n  - { name: web, listen: 127.0.0.1:0, routes: [ { match: { path: /dns-query }, ${route} } ] }\n`;
+  const dns = 'dns:\n  listen: [udp://127.0.0.1:0]\n';
+  assert.match(refusal(listener('dns: {}')), /listeners\[0\]\.routes\[0\]\.dns: expected a dns: section for a DNS-over-HTTPS route/);
+  assert.match(refusal(`${dns}${listener('dns: {}, strip_prefix: /dns')}`), /routes\[0\]\.strip_prefix: expected strip_prefix only on pool and static routes, got a dns route/);
+  assert.match(refusal(`${dns}${listener('dns: {}, timeouts: { upstream_response: 1s }')}`), /routes\[0\]\.timeouts: expected timeouts only on a pool route, got a dns route/);
+  assert.match(refusal(`${dns}${listener('dns: { cache: true }')}`), /routes\[0\]\.dns\.cache: unknown key/);
+  assert.match(refusal(`${dns}${pools}${listener('dns: {}, pool: app')}`), /expected exactly one action of pool, redirect, respond, static or dns, got pool and dns/);
+  parseConfigText(`${dns}${listener('dns: {}')}`, 'edge.yaml', '/tmp');
+});

@@ -30,6 +30,9 @@ export function crossCheck(config: Config, given: Given): ConfigIssue[] {
       if (route.pool !== undefined && !knownPools.has(route.pool)) {
         issues.push({ path: ['listeners', index, 'routes', routeIndex, 'pool'], message: `expected a pool name (${poolList}), got ${route.pool}` });
       }
+      if (route.dns !== undefined && config.dns === undefined) {
+        issues.push({ path: ['listeners', index, 'routes', routeIndex, 'dns'], message: 'expected a dns: section for a DNS-over-HTTPS route to answer from (zones, pool answers or a resolver)' });
+      }
     });
     const defaults = listener.tls?.certificates.filter((certificate) => certificate.default).length ?? 0;
     if (defaults > 1) issues.push({ path: ['listeners', index, 'tls', 'certificates'], message: `expected at most one default certificate, got ${defaults}` });

@@ -1,7 +1,8 @@
 // Checks of the files a config names, run at load after the schema and cross-checks (so `check`, start and
 // reload refuse the same things): static roots are directories, certificates and keys are readable PEM
 // that belong together, pools' CA files are readable PEM certificates, the jwt filter's key and secret
-// files hold usable keys and forward_auth's CA file certificates, an existing admin token file is private and long enough, and jemalloc is
+// files hold usable keys and forward_auth's CA file certificates, basic_auth users files hold only strong
+// hashes, an existing admin token file is private and long enough, and jemalloc is
 // installed when `allocator: jemalloc` asks for it. Start-up and reload
 // only (async I/O, a few files).
 import { X509Certificate, createPrivateKey } from 'node:crypto';
@@ -10,6 +11,7 @@ import path from 'node:path';
 import type { ConfigIssue } from './cross-check.ts';
 import { JEMALLOC_PATHS, type Config, type MiddlewareConfig, type MiddlewareEntry, type MiddlewareSettings } from './schema/index.ts';
 import { readJwtKeys, readJwtSecret } from './jwt-key-files.ts';
+import { parseUsersText } from '../core/index.ts';
 
 /** Shortest admin token accepted (the generated one is 32 random bytes written as 64 hex characters). */
 export const MIN_ADMIN_TOKEN_BYTES = 32;
@@ -94,7 +96,7 @@ async function tokenFileProblem(file: string): Promise<string | undefined> {
   return adminTokenProblem(file, mode, token);
 }
 
-/** The files a filter names (jwt keys and secret, forward_auth's CA), read as the filter will read them. */
+/** The files a filter names (jwt keys and secret, forward_auth's CA, basic_auth's users), read as the filter will read them. */
 function middlewareFileIssues(entry: MiddlewareEntry, at: (string | number)[], resolve: (file: string) => string): Promise<ConfigIssue | undefined>[] {
   const issue = (key: string, problem: string | undefined): ConfigIssue | undefined => (problem === undefined ? undefined : { path: [...at, key], message: problem });
   if (entry.name === 'jwt') {
@@ -112,7 +114,23 @@ function middlewareFileIssues(entry: MiddlewareEntry, at: (string | number)[], r
     const ca = (entry.settings as MiddlewareSettings['forward_auth']).ca_file;
     if (ca !== undefined) return [caProblem(resolve(ca)).then((problem) => issue('ca_file', problem))];
   }
+  if (entry.name === 'basic_auth') {
+    const file = (entry.settings as MiddlewareSettings['basic_auth']).users_file;
+    return [usersFileProblem(resolve(file)).then((problem) => issue('users_file', problem))];
+  }
   return [];
+}
+
+/** A basic_auth users file is readable and every line is `user:` a bcrypt or scrypt hash (core/htpasswd.ts). */
+async function usersFileProblem(file: string): Promise<string | undefined> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    return `expected a readable users file, got ${file}: ${errnoOf(err)}`;
+  }
+  const users = parseUsersText(text, file);
+  return typeof users === 'string' ? users : undefined;
 }
 
 export async function fileIssues(config: Config, baseDir: string): Promise<ConfigIssue[]> {

@@ -94,8 +94,8 @@ function routeIssues(route: RouteConfig, at: Path, given: Given): ConfigIssue[] 
   const issues: ConfigIssue[] = [];
   const paths = (['path', 'path_prefix', 'path_regex'] as const).filter((key) => route.match[key] !== undefined);
   if (paths.length > 1) issues.push({ path: [...at, 'match'], message: `expected at most one of path, path_prefix and path_regex, got ${paths.join(' and ')}` });
-  const action = route.pool !== undefined ? 'pool' : route.redirect !== undefined ? 'redirect' : route.respond !== undefined ? 'respond' : 'static';
-  if (action === 'redirect' || action === 'respond') {
+  const action = route.pool !== undefined ? 'pool' : route.redirect !== undefined ? 'redirect' : route.respond !== undefined ? 'respond' : route.dns !== undefined ? 'dns' : 'static';
+  if (action === 'redirect' || action === 'respond' || action === 'dns') {
     for (const key of ['strip_prefix', 'rewrite'] as const) {
       if (route[key] !== undefined) issues.push({ path: [...at, key], message: `expected ${key} only on pool and static routes, got a ${action} route` });
     }

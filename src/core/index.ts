@@ -6,3 +6,4 @@ export * from './log.ts';
 export * from './http-date.ts';
 export * from './token.ts';
 export { filterDurationBuckets } from './filter-buckets.ts';
+export { parsePasswordHash, parseUsersText, type PasswordHash } from './htpasswd.ts';

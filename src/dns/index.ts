@@ -4,8 +4,9 @@ import { DnsServer, loadZones, type DnsServerDeps } from './server.ts';
 import { summarizeDns } from './summary.ts';
 
 export { DnsServer, type DnsServerDeps, type DnsStatus } from './server.ts';
+export type { ResolverStatus } from './handlers.ts';
 export type { PoolAddress, PoolAddressSource } from './plugins/pool-answers.ts';
-export type { DnsHandler, DnsRequest, DnsResult } from './chain.ts';
+export type { DnsHandler, DnsRequest, DnsResult, ChainOutcome } from './chain.ts';
 export type { BoundAddress } from './transport.ts';
 
 export function createDnsServer(config: DnsConfig, deps: DnsServerDeps): DnsServer {

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { ConfigError, systemClock, type Clock, type Component, type HasStatus, type Logger, type TimerHandle } from '../core/index.ts';
 import type { DnsConfig, DnsTlsConfig } from '../config/index.ts';
 import { createTlsTerminator, type TlsTerminator } from '../tls/index.ts';
+import type { ChainOutcome } from './chain.ts';
 import { DnsEngine, newCounters, type DnsCounters } from './engine.ts';
 import { buildHandlers, ResolverState, type ResolverStatus } from './handlers.ts';
 import type { PoolAddressSource } from './plugins/pool-answers.ts';
@@ -27,6 +28,8 @@ export interface DnsServerDeps {
   clock?: Clock;
   /** Random source for answer order (tests pass a seeded one). */
   random?: () => number;
+  /** UDP through the recvmmsg/sendmmsg addon when it is built (default true); false: node:dgram (A/B benchmarks). */
+  udpBatch?: boolean;
 }
 
 export interface DnsStatus {
@@ -38,6 +41,8 @@ export interface DnsStatus {
   responses_by_rcode: Record<'udp' | 'tcp', Record<string, number>>;
   resolver?: ResolverStatus;
   tcp_connections: number;
+  /** How UDP datagrams move: 'batch' (recvmmsg/sendmmsg addon) or 'dgram' (node:dgram, without the addon). */
+  udp_io?: 'batch' | 'dgram';
 }
 
 /** `switchyard:dns:zone-file` events: { file, ok, serial?, error? } after each re-read of a changed zone file. */
@@ -140,7 +145,7 @@ export class DnsServer implements Component, HasStatus<DnsStatus> {
       const udpEntry = entries.find((entry) => entry.transport === 'udp');
       const tcpEntry = entries.find((entry) => entry.transport === 'tcp');
       for (let attempt = 0; ; attempt++) {
-        const udp = udpEntry ? new UdpListener(host, answer, limit, onLimited) : undefined;
+        const udp = udpEntry ? new UdpListener(host, answer, limit, onLimited, { batch: this.deps.udpBatch }) : undefined;
         const tcp = tcpEntry ? new TcpListener(host, answer, tcpOptions(this.config), this.clock, this.counters) : undefined;
         const udpPort = udp ? await udp.listen(udpEntry!.port) : undefined;
         const sharedPort = udpEntry?.port === 0 && tcpEntry?.port === 0 ? udpPort! : tcpEntry?.port;
@@ -163,7 +168,7 @@ export class DnsServer implements Component, HasStatus<DnsStatus> {
       }
     }
     this.watchZoneFiles();
-    this.logger.info({ listen: this.bound, zones: this.zones.length }, 'dns: listening');
+    this.logger.info({ listen: this.bound, zones: this.zones.length, udp_io: this.udp[0]?.mode }, 'dns: listening');
   }
 
   private useTls(listener: TcpListener): void {
@@ -173,6 +178,16 @@ export class DnsServer implements Component, HasStatus<DnsStatus> {
 
   addresses(): BoundAddress[] {
     return [...this.bound];
+  }
+
+  /**
+   * One message from another transport (DNS over HTTPS): answered by the current engine under TCP's
+   * rules (no truncation, 65535 bytes), counted with the TCP queries. 'drop' for a message DNS would not
+   * answer at all (a response, or shorter than a header).
+   */
+  answer(message: Buffer, clientAddress: string): ChainOutcome | Promise<ChainOutcome> {
+    const engine = this.engine;
+    return engine === undefined ? 'drop' : engine.answer(message, 'tcp', clientAddress);
   }
 
   /** Builds the new zones completely, then swaps; a bad zone throws a ConfigError and the old zones stay. */
@@ -310,6 +325,7 @@ export class DnsServer implements Component, HasStatus<DnsStatus> {
       responses_by_rcode: { udp: namedRcodes(response_codes.udp), tcp: namedRcodes(response_codes.tcp) },
       resolver: this.resolver?.status(),
       tcp_connections: this.tcp.reduce((sum, listener) => sum + listener.connections, 0),
+      udp_io: this.udp[0]?.mode,
     };
   }
 }

@@ -111,7 +111,8 @@ export class TcpListener {
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen({ port, host: this.host, exclusive: true }, () => {
+      // reusePort: one listening socket per traffic worker on the same address (the kernel spreads connections)
+      server.listen({ port, host: this.host, exclusive: true, reusePort: process.platform === 'linux' }, () => {
         server.off('error', reject);
         resolve();
       });

@@ -281,12 +281,16 @@ export class StreamDispatch {
     const { clock } = this.deps;
     const { pool, config, action, path, target } = route;
     const filters = route.filters;
-    const upstream: { handle?: ExchangeHandle } = {};
+    // the handle (for the backend that answered) and a status a response filter answered with instead
+    const upstream: { handle?: ExchangeHandle; replacedStatus: number } = { replacedStatus: 0 };
     if (filters !== null && context !== null && filters.editsUpstream) filters.onUpstreamRequest(context, new FlatWriter(upstreamFields));
     // response_headers.hide, then the response filters (a filter may set a hidden name again)
-    const responseFilters = filters !== null && context !== null && filters.editsResponse ? filters : null;
+    const responseFilters = filters !== null && context !== null && (filters.editsResponse || filters.handlesFailure) ? filters : null;
     if (responseFilters !== null || this.hidden.length > 0) {
-      downstream = new FilteredDownstream(downstream, responseFilters, context, { method: request.method, date: () => this.date.value(), backend: () => upstream.handle?.backend ?? '', hidden: this.hidden });
+      const replaced = (status: number): void => {
+        upstream.replacedStatus = status;
+      };
+      downstream = new FilteredDownstream(downstream, responseFilters, context, { method: request.method, date: () => this.date.value(), backend: () => upstream.handle?.backend ?? '', hidden: this.hidden, replaced });
     }
     const grpc = isGrpc(header('content-type'));
     const handle = proxyCodecExchange(downstream, {
@@ -301,7 +305,7 @@ export class StreamDispatch {
       responseTimeoutMs: action.responseTimeout >= 0 ? action.responseTimeout : this.listener.timeouts.upstream_response,
       grpc,
       clock,
-      onDone: (log) => this.logProxied(started, logged, route, log, context?.reason ?? ''),
+      onDone: (log) => this.logProxied(started, logged, route, upstream.replacedStatus !== 0 ? { ...log, status: upstream.replacedStatus } : log, context?.reason ?? ''),
     });
     upstream.handle = handle;
     return handle;

@@ -41,6 +41,8 @@ export interface H2ListenerDeps {
   spans?: HttpListenerDeps['spans'];
   /** The filters `middleware:` names are built from (L7); default the built-in ones. */
   filters?: HttpListenerDeps['filters'];
+  /** The DNS engine `dns` routes (DNS over HTTPS) ask, through the L7 core. */
+  dns?: HttpListenerDeps['dns'];
 }
 
 const preface = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
@@ -82,6 +84,7 @@ export class H2Listener {
       onRequestDone: deps.onRequestDone,
       spans: deps.spans,
       filters: deps.filters,
+      dns: deps.dns,
       // HTTP/1.1 requests routed to h2c/h2/grpc pools go up on the same sessions as HTTP/2 streams
       foreignUpstream: (pool, request, downstream, target) => proxyForeignExchange((name, config) => this.sessionsFor(name, config), pool, request, downstream, target),
     });

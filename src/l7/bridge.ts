@@ -26,6 +26,7 @@ import { NO_RETRY, R_CONNECT_ERROR, R_RESET, R_TIMEOUT, retryEnabled, type Retry
 import { RequestBuffer, type BufferOwner } from './request-buffer.ts';
 import { FilteredDownstream, FilterSlots, isPending, localResponseFields, type FilterChain, type FilterContext, type HttpFilter, type LocalResponse, type RequestVerdict } from './filters/index.ts';
 import { cookieValue } from './parse/cookie.ts';
+import { DOH_ALLOW, DOH_MAX_MESSAGE, dohAnswerFields, dohBodyStatus, dohGetMessage, dohPostStatus } from './doh.ts';
 import { failureReason, refusedReason } from './reasons.ts';
 
 const EMPTY_BODY = Buffer.alloc(0);
@@ -72,9 +73,17 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
   preferredBackend = '';
   /** The access log's `reason` (reasons.ts); '' when none. */
   private reason = '';
+  /** A filter answered for a failed upstream (onUpstreamFailure): the stream ends normally. */
+  private answeredAfterFailure = false;
   requestId = '';
   /** Request body chunks that arrived before the upstream was connected (most requests have none). */
   private pendingBody: Buffer[] | null = null;
+  /** A `dns` route's POST body while it arrives (DNS over HTTPS, at most 65535 bytes). */
+  private dohChunks: Buffer[] | null = null;
+  /** A `dns` route waits for the DNS engine's answer. */
+  private dohWaiting = false;
+  /** A `dns` route's refusal (405, 415) held until the request body has ended (see dohRefuse). */
+  private dohRefusal = 0;
   private bodyEnded: boolean;
   /** Request body bytes received so far (checked against the request's content-length). */
   private bodyBytes = 0;
@@ -198,6 +207,7 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     }
     if (action.kind === 'respond') return this.local(action.status, action.fields, action.body);
     if (action.kind === 'static') return this.serveStatic(action);
+    if (action.kind === 'dns') return this.dohStart();
     this.action = action;
     const pool = rt.pools.get(action.pool);
     if (pool === undefined) return this.fail(503, 'cancelled');
@@ -444,7 +454,9 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
       return this.refuse(408);
     }
     // the body did not arrive in time (per read, or body_total): 408, and an upstream that got part of it is closed
-    if (this.buffering || (this.headSent && !this.bodyEnded && !this.resStarted)) return this.refuse(408);
+    if (this.buffering || this.dohChunks !== null || (this.headSent && !this.bodyEnded && !this.resStarted)) return this.refuse(408);
+    // the DNS engine (its resolver) did not answer a DoH query within timeouts.upstream_response
+    if (this.dohWaiting) return this.fail(504, 'timeout');
     // no connection came free within connection_queue.timeout
     if (this.queuedAt !== '') return this.fail(503, 'cancelled');
     if (this.resStarted) {
@@ -524,6 +536,12 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     // more DATA than content-length: never forwarded (the codec resets such a stream too)
     if (this.request.contentLength >= 0 && this.bodyBytes > this.request.contentLength) return this.refuse(400);
     if (this.bodyBytes > this.rt.maxBodySize) return this.refuse(413);
+    if (this.dohChunks !== null) {
+      if (this.bodyBytes > DOH_MAX_MESSAGE) return this.local(413, [], '413 content too large\n');
+      if (this.dohRefusal === 0) this.dohChunks.push(Buffer.from(chunk));
+      this.armBody();
+      return;
+    }
     if (this.buffering) {
       if (!this.reqBody!.add(chunk, 0, chunk.length)) this.downstream.pauseBody();
       this.armBody();
@@ -541,6 +559,7 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     this.bodyEnded = true;
     // less DATA than content-length: the upstream must not wait for bytes that never come
     if (this.request.contentLength > 0 && this.bodyBytes !== this.request.contentLength) return this.refuse(400);
+    if (this.dohChunks !== null) return this.dohRefusal === 0 ? this.dohBody() : this.dohRefuse(this.dohRefusal);
     if (this.filtersPending) return;
     if (this.prefixWanted > 0) return this.checkBodyPrefix();
     if (this.buffering) return this.reqBody!.complete();
@@ -559,6 +578,63 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     if (this.done) return;
     this.staticFiles?.abort();
     this.finishWith(null, 'cancelled');
+  }
+
+  /** A `dns` route (DNS over HTTPS, RFC 8484; doh.ts): the query from a GET's ?dns= or a POST's body. */
+  private dohStart(): void {
+    const req = this.request;
+    if (this.listener.dns === undefined) return this.local(503, [], '503 service unavailable\n');
+    if (this.rt.trusted.contains(req.peerAddress)) this.clientAddress = clientFromChain(joinedValues(req.headers, 'x-forwarded-for'), req.peerAddress, this.rt.trusted);
+    if (req.method === 'GET') {
+      const message = dohGetMessage(this.target);
+      if (typeof message === 'number') return this.local(message, [], `${message} ${reasonPhrase(message).toLowerCase()}\n`);
+      return this.dohAsk(message);
+    }
+    const status = req.method !== 'POST' ? 405 : dohPostStatus(this.header('content-type'), req.contentLength) || (this.bodyEnded ? 400 : 0);
+    // a refusal of a request whose (small) body is still coming waits for its end: answered before it,
+    // the stream is reset under the client's upload (RST_STREAM NO_ERROR, RFC 9113 8.1), which some
+    // clients report as an error instead of the status
+    if (status !== 0 && status !== 413 && !this.bodyEnded) this.dohRefusal = status;
+    else if (status !== 0) return this.dohRefuse(status);
+    this.dohChunks = [];
+    this.bodyDeadline = this.tStart + this.rt.bodyTotalTimeout;
+    this.armBody();
+  }
+
+  private dohRefuse(status: number): void {
+    this.dohChunks = null;
+    this.local(status, status === 405 ? DOH_ALLOW : [], `${status} ${reasonPhrase(status).toLowerCase()}\n`);
+  }
+
+  private dohBody(): void {
+    const body = Buffer.concat(this.dohChunks!);
+    this.dohChunks = null;
+    if (dohBodyStatus(body.length) !== 0) return this.local(400, [], '400 bad request\n');
+    this.dohAsk(body);
+  }
+
+  private dohAsk(message: Buffer): void {
+    const outcome = this.listener.dns!.answer(message, this.clientAddress);
+    if (!(outcome instanceof Promise)) return this.dohAnswer(outcome);
+    this.dohWaiting = true;
+    this.arm(this.rt.responseTimeout);
+    outcome.then(
+      (answer) => this.dohAnswer(answer),
+      () => this.dohAnswer('drop'),
+    );
+  }
+
+  private dohAnswer(answer: Buffer | 'drop'): void {
+    if (this.done) return;
+    this.dohWaiting = false;
+    // 'drop': DNS answers nothing to it (a response, or not a DNS message): the request was bad
+    if (answer === 'drop') return this.local(400, [], '400 bad request\n');
+    this.status = 200;
+    this.downstream.sendHead(200, dohAnswerFields(answer, this.rt.date.value()));
+    this.downstream.sendData(answer);
+    this.bytesOut += answer.length;
+    this.resStarted = true;
+    this.finishWith(null, 'success');
   }
 
   /** A `static` route: the file streams to the codec; the exchange ends when the file does. */
@@ -713,8 +789,14 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
 
   /** A request filter's answer: the fields every downstream gets for it (filters/local.ts). */
   private answer(answer: LocalResponse): void {
-    this.status = answer.status;
     if (this.reason === '') this.reason = 'filter';
+    this.sendLocal(answer);
+    this.finishWith(null, 'success');
+  }
+
+  /** A filter's answer on the stream (head and body; finishWith ends it). */
+  private sendLocal(answer: LocalResponse): void {
+    this.status = answer.status;
     const body = typeof answer.body === 'string' ? Buffer.from(answer.body, 'utf8') : answer.body;
     this.downstream.sendHead(answer.status, localResponseFields(answer, this.rt.date.value(), body.length));
     if (this.request.method !== 'HEAD' && body.length > 0) {
@@ -722,11 +804,25 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
       this.downstream.sendData(body);
     }
     this.resStarted = true;
-    this.finishWith(null, 'success');
   }
 
   private fail(status: number, outcome: LeaseOutcome): void {
     if (this.done) return;
+    // no upstream response came: a filter may answer instead (a cache's stale copy); the lease still ends
+    // with the failure's outcome, so passive health counts it
+    const filters = this.filters;
+    if (filters !== null && filters.handlesFailure && !this.resStarted && status >= 502 && status <= 504 && this.pool !== null) {
+      const answer = filters.onUpstreamFailure(this, status);
+      if (answer !== undefined) {
+        if (this.reason === '') this.reason = failureReason(status, outcome);
+        const upstream = this.upstream;
+        this.upstream = null;
+        upstream?.destroy();
+        this.sendLocal(answer);
+        this.answeredAfterFailure = true;
+        return this.finishWith(null, outcome);
+      }
+    }
     this.status = status;
     const error = new EdgeError(status === 504 ? 'SY_ERR_UPSTREAM_TIMEOUT' : status === 503 ? 'SY_ERR_NO_BACKEND' : 'SY_ERR_UPSTREAM', `l7 ${this.rt.name}: ${reasonPhrase(status).toLowerCase()}`, {
       source: 'upstream',
@@ -759,7 +855,7 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     // logged before the codec hears of the end, as the HTTP/1.1 path logs in the turn it answers
     if (this.rt.accessLog) this.logAccess(now);
     if (error !== null) this.out.fail(error);
-    else if (outcome === 'success') this.out.end();
+    else if (outcome === 'success' || this.answeredAfterFailure) this.out.end();
     else this.out.fail(new EdgeError('SY_ERR_UPSTREAM', `l7 ${this.rt.name}: upstream ${outcome}`, { source: 'upstream', status: 502 }));
     if (this.budgetHeld) this.listener.retryBudget(this.pool!.name).release();
     this.listener.requestDone(this.routeName ?? '', this.pool?.name ?? '', this.status, now - this.tStart);

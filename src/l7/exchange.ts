@@ -19,6 +19,7 @@ import { relayResponseHead, relayResponseBody } from './response-relay.ts';
 import { upstreamRequestHead, clientBehindProxies, requestIdFor } from './upstream-head.ts';
 import { answerLocalRoute, answerLocalError, answerError, answerFilter } from './local-answers.ts';
 import { FilterSlots, isPending, type BodySink, type FilterContext, type HttpFilter, type RequestVerdict } from './filters/index.ts';
+import { answerDns, dohRequestBody } from './doh-exchange.ts';
 import { onUpstreamEnd, onUpstreamClosed, onDeadline, upstreamFailed } from './upstream-failure.ts';
 import { P_ROUTING, P_CONNECTING, P_WAITING, P_RESPONDING, P_TUNNEL, P_DONE, copyOf } from './phases.ts';
 import { NO_RETRY, REPLAY_LIMIT, R_TIMEOUT, type RetryPolicy } from './retry-policy.ts';
@@ -133,6 +134,12 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
   bodySink: (BodySink & { abort?(): void }) | null = null;
   /** The transform was told the body ended (its output may still be flushing). */
   bodySinkEnded = false;
+  /** A `dns` route's POST body while it arrives (doh-exchange.ts), how much of it has, and since when. */
+  dohBody: Buffer | null = null;
+  dohFill = 0;
+  bodyStart = 0;
+  /** A `dns` route waits for the DNS engine's answer. */
+  dohWaiting = false;
 
   constructor(conn: HttpConnection, rt: ListenerRuntime, head: RequestHead, tStart: number, tArrived: number, now: number) {
     this.conn = conn;
@@ -206,6 +213,7 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
     this.route = route;
     if (route === null) return answerLocalError(this, 404, bs, false);
     const action = route.action;
+    if (action.kind === 'dns') return answerDns(this, buf, bs, be);
     if (action.kind !== 'proxy') return answerLocalRoute(this, action, bs);
     this.action = action;
     const pool = rt.pools.get(action.pool);
@@ -520,6 +528,7 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
     }
     if (this.foreign !== null) return this.foreign.requestBody(buf, s, e);
     if (this.buffering) return this.bufferBody(buf, s, e);
+    if (this.dohBody !== null) return dohRequestBody(this, buf, s, e);
     const end = this.frameBody(buf, s, e);
     if (end < 0) return -1;
     if (end > s) {
@@ -695,7 +704,9 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
     }
     if (this.foreign !== null) return this.foreign.timedOut();
     // the body did not arrive in time (per read or body_total): nothing went upstream
-    if (this.buffering) return upstreamFailed(this, 408, 'cancelled');
+    if (this.buffering || this.dohBody !== null) return upstreamFailed(this, 408, 'cancelled');
+    // the DNS engine (its resolver) did not answer a DoH query within timeouts.upstream_response
+    if (this.dohWaiting) return upstreamFailed(this, 504, 'timeout');
     // no connection came free within connection_queue.timeout
     if (this.queuedAt !== '') return answerError(this, 503, 'cancelled');
     onDeadline(this);

@@ -85,7 +85,7 @@ export function explainRequest(query: ExplainQuery, context: ExplainContext): Ex
     result.filters = [...(route.filters?.names ?? [])];
     const action = route.action;
     if (action.kind !== 'proxy') {
-      result.action = action.kind === 'redirect' ? `redirect ${action.status}` : action.kind === 'respond' ? `respond ${action.status}` : 'static files';
+      result.action = action.kind === 'redirect' ? `redirect ${action.status}` : action.kind === 'respond' ? `respond ${action.status}` : action.kind === 'dns' ? 'dns over https' : 'static files';
       return result;
     }
     result.action = `proxy to pool ${action.pool}`;

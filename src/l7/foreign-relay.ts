@@ -99,7 +99,7 @@ export class ForeignRelay implements ExchangeDownstream, ChunkSink {
     ex.phase = P_WAITING;
     // response filters run in a wrapper: it removes the hidden fields before them (a filter may set one again)
     const filters = ex.route!.filters;
-    this.filtered = filters !== null && filters.editsResponse;
+    this.filtered = filters !== null && (filters.editsResponse || filters.handlesFailure);
     const downstream: ExchangeDownstream = this.filtered
       ? new FilteredDownstream(this, filters!, ex, { method: head.method, date: () => ex.rt.date.value(), backend: () => this.tries?.backend ?? '', hidden: ex.rt.hidden })
       : this;

@@ -30,6 +30,7 @@ export type {
   ExchangeHandle,
   ForeignTarget,
   AccessRecordSink,
+  DnsAnswerer,
 } from './types.ts';
 export { upstreamSettingsFromPools } from './settings.ts';
 // For src/h2: requests proxied to HTTP/2 pools log the same record as every other request.

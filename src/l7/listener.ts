@@ -75,6 +75,8 @@ export class HttpListenerImpl implements HttpListener {
   private readonly spans: AccessRecordSink | undefined;
   /** deps.foreignUpstream: HTTP/1.1 requests routed to HTTP/2 pools (foreign-relay.ts). */
   readonly foreignUpstream: HttpListenerDeps['foreignUpstream'];
+  /** deps.dns: the DNS engine `dns` routes (DNS over HTTPS) ask. */
+  readonly dns: HttpListenerDeps['dns'];
   /** Per pool (by name): this listener's retry budget; pools that survive a reload keep theirs. */
   private readonly retryBudgets = new Map<string, RetryBudget>();
   /** Where request bodies larger than request_buffering.memory_max spill, and the budget they share. */
@@ -99,6 +101,7 @@ export class HttpListenerImpl implements HttpListener {
     this.onRequestDone = deps.onRequestDone;
     this.spans = deps.spans;
     this.foreignUpstream = deps.foreignUpstream;
+    this.dns = deps.dns;
     this.spill = new SpillArea(deps.dataDir ?? os.tmpdir(), config.request_buffering.spill_max_total);
     this.gate = new ConnectionGate(config);
     this.connector = new UpstreamConnector(this.readBuffer, this.chunks, (err) => this.internalError(null, err), deps.logger);

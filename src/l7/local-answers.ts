@@ -71,6 +71,16 @@ export function answerError(ex: ProxyExchange, status: number, outcome: LeaseOut
   const upstream = ex.upstream;
   ex.upstream = null;
   upstream?.destroy();
+  // no upstream response came: a filter may answer instead (a cache's stale copy); the lease still ends
+  // with the failure's outcome, so passive health counts it
+  const filters = ex.route?.filters;
+  if (filters != null && filters.handlesFailure && status >= 502 && status <= 504 && ex.pool !== null) {
+    const answer = filters.onUpstreamFailure(ex, status);
+    if (answer !== undefined) {
+      answerFilter(ex, answer, 0);
+      return;
+    }
+  }
   ex.status = status;
   ex.closeAfter = true;
   const out = errorResponse(status, ex.rt.date.line(), ex.rt.closeLines, ex.head.method === 'HEAD');

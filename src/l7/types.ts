@@ -27,8 +27,16 @@ export interface UpstreamPools {
   get(name: string): UpstreamPool | undefined;
 }
 
+/** DNS over HTTPS (`dns: {}` routes): the DNS engine of this process (src/supervisor's DNS plane). */
+export interface DnsAnswerer {
+  /** Answers one DNS message; 'drop' when DNS answers nothing to it (a response, too short, or no `dns:`). */
+  answer(message: Buffer, clientAddress: string): Buffer | 'drop' | Promise<Buffer | 'drop'>;
+}
+
 export interface HttpListenerDeps {
   pools: UpstreamPools;
+  /** The engine `dns: {}` routes ask; without it they answer 503. */
+  dns?: DnsAnswerer;
   /** One JSON line per request goes here (the lead picks the destination). */
   accessLog: Logger;
   /** Lifecycle and error lines only; nothing on the hot path. */

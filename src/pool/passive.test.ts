@@ -28,6 +28,15 @@ function setup(passive: Record<string, unknown> = {}, count = 4) {
 }
 
 describe('passive outlier ejection', () => {
+  it('does not change DNS answers: they follow the verdicts every worker shares (health, drains)', () => {
+    const { pool, outcome, state } = setup();
+    outcome(ids[0], 'connect_error', 3);
+    assert.equal(state(ids[0]), 'ejected');
+    assert.deepEqual(pool.healthyAddresses().map((address) => `${address.host}:${address.port}`), ids);
+    pool.setHealth(ids[0], false, 'timeout');
+    assert.deepEqual(pool.healthyAddresses().map((address) => `${address.host}:${address.port}`), ids.slice(1));
+  });
+
   it('ejects after consecutive failures and returns after eject_for', () => {
     const { clock, pool, outcome, state } = setup();
     outcome(ids[0], 'connect_error', 2);

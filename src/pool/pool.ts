@@ -149,14 +149,16 @@ export class Pool implements HasStatus<PoolStatus>, LeaseOwner {
   }
 
   /**
-   * Addresses for DNS `pool:` answers: the usable backends; when none is usable, every backend that is not
-   * draining (and when all drain, every backend), so a DNS answer is never empty. Computed once per change;
-   * each call returns a fresh copy the caller may keep or modify.
+   * Addresses for DNS `pool:` answers: the backends healthy and not draining; when there are none, every
+   * backend that is not draining (and when all drain, every backend), so a DNS answer is never empty.
+   * Passive ejection does not count: it is one traffic worker's view of its own requests, and every worker
+   * must answer DNS alike from the verdicts the primary pushes (active health, admin drains). Computed once
+   * per change; each call returns a fresh copy the caller may keep or modify.
    */
   healthyAddresses(): HealthyAddress[] {
     if (this.addresses !== undefined) return this.addresses.slice();
     const toAddress = (backend: PoolBackend): HealthyAddress => ({ host: backend.host, port: backend.port, weight: backend.weight });
-    let chosen = this.members.filter((backend) => backend.available);
+    let chosen = this.members.filter((backend) => backend.healthy && !backend.draining);
     if (chosen.length === 0) chosen = this.members.filter((backend) => !backend.draining);
     if (chosen.length === 0) chosen = this.members;
     this.addresses = chosen.map(toAddress);

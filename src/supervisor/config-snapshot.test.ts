@@ -1,5 +1,6 @@
 // A config snapshot survives the trip to a worker (v8 serialisation, as cluster IPC with 'advanced' does it)
-// whole: same data, CIDR ranges usable as ipaddr.js objects again, ports fixed, no dns or admin section.
+// whole: same data, CIDR ranges usable as ipaddr.js objects again, ports fixed, no admin section; the dns
+// section travels with its listen ports resolved and its resolver.allow ranges working.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { deserialize, serialize } from 'node:v8';
@@ -11,6 +12,7 @@ const yaml = `
 admin: { listen: 127.0.0.1:0 }
 dns:
   listen: [udp://127.0.0.1:0]
+  resolver: { forward: [127.0.0.1:53], allow: [10.0.0.0/8] }
   zones: [ { origin: example.test, soa: { mname: ns1.example.test., rname: hostmaster.example.test. }, records: [ { name: "@", type: A, value: 127.0.0.1 } ] } ]
 pools:
   app:
@@ -32,12 +34,14 @@ listeners:
 
 test('a snapshot crosses v8 serialisation with its data intact and its CIDR ranges working', () => {
   const loaded = parseConfigText(yaml, 'inline.yaml', '/srv');
-  const received = deserialize(serialize(snapshotOf(loaded, { web: 4321 }))) as ConfigSnapshot;
+  const received = deserialize(serialize(snapshotOf(loaded, { web: 4321 }, [{ transport: 'udp', host: '127.0.0.1', port: 5300 }]))) as ConfigSnapshot;
   const revived = loadedFromSnapshot(received);
 
   assert.equal(revived.file, 'inline.yaml');
   assert.equal(revived.baseDir, '/srv');
-  assert.equal(revived.config.dns, undefined);
+  assert.deepEqual(revived.config.dns!.listen, [{ transport: 'udp', host: '127.0.0.1', port: 5300 }]);
+  assert.deepEqual(revived.config.dns!.zones, loaded.config.dns!.zones);
+  assert.equal(new TrustedProxies(revived.config.dns!.resolver!.allow).contains('10.1.2.3'), true);
   assert.equal(revived.config.admin, undefined);
   assert.equal(revived.config.listeners[0].listen.port, 4321);
   assert.equal(loaded.config.listeners[0].listen.port, 0, 'the primary keeps its own config untouched');

@@ -4,19 +4,23 @@
 // same snapshot. A structured clone keeps data, not classes: the one class in a Config, the parsed CIDR
 // ranges (ipaddr.js objects), is rebuilt on the worker side.
 import ipaddr from 'ipaddr.js';
-import type { Cidr, Config, LoadedConfig } from '../config/index.ts';
+import type { Cidr, Config, DnsConfig, LoadedConfig } from '../config/index.ts';
 
 export interface ConfigSnapshot {
-  /** What the traffic plane needs: no dns and admin sections (the primary runs those). */
+  /** What the traffic plane needs (listeners and DNS): no admin section (the primary runs it). */
   config: Config;
   file: string;
   baseDir: string;
 }
 
-/** Primary side: the snapshot to send, listeners with port 0 given the port every worker must bind. */
-export function snapshotOf(loaded: LoadedConfig, ports: Readonly<Record<string, number>>): ConfigSnapshot {
+/**
+ * Primary side: the snapshot to send, listeners with port 0 given the port every worker must bind, and
+ * `dns.listen` as given (the worker pool resolves its port-0 entries the same way, dns-ports.ts).
+ */
+export function snapshotOf(loaded: LoadedConfig, ports: Readonly<Record<string, number>>, dnsListen?: DnsConfig['listen']): ConfigSnapshot {
   const listeners = loaded.config.listeners.map((listener) => ({ ...listener, listen: { ...listener.listen, port: ports[listener.name] ?? listener.listen.port } }));
-  return { config: { ...loaded.config, listeners, dns: undefined, admin: undefined }, file: loaded.file, baseDir: loaded.baseDir };
+  const dns = loaded.config.dns && { ...loaded.config.dns, listen: dnsListen ?? loaded.config.dns.listen };
+  return { config: { ...loaded.config, listeners, dns, admin: undefined }, file: loaded.file, baseDir: loaded.baseDir };
 }
 
 type ClonedAddress = { octets: number[] } | { parts: number[]; zoneId?: string };
@@ -38,5 +42,7 @@ export function loadedFromSnapshot(snapshot: ConfigSnapshot): LoadedConfig {
     ...(listener.accept_proxy_protocol ? { accept_proxy_protocol: listener.accept_proxy_protocol.map(reviveCidr) } : {}),
     ...(listener.access ? { access: { allow: listener.access.allow?.map(reviveCidr), deny: listener.access.deny?.map(reviveCidr) } } : {}),
   }));
-  return { config: { ...snapshot.config, listeners }, file: snapshot.file, baseDir: snapshot.baseDir };
+  const dns = snapshot.config.dns;
+  const revivedDns = dns?.resolver ? { ...dns, resolver: { ...dns.resolver, allow: dns.resolver.allow.map(reviveCidr) } } : dns;
+  return { config: { ...snapshot.config, listeners, dns: revivedDns }, file: snapshot.file, baseDir: snapshot.baseDir };
 }

@@ -1,8 +1,9 @@
 // ControlPlane: the primary process's side — config loading and reload (build, validate, swap), active
-// health checks, the DNS server, the admin API, the metrics and the workers. The traffic plane runs in
+// health checks, the admin API, the metrics and the workers. The traffic plane (HTTP, L4 and DNS) runs in
 // worker processes (`workers: N`, N ≥ 1; like nginx's master and workers), each with its own pools, and
-// the control plane pushes config snapshots and health transitions to them (worker-pool.ts). `workers: 0`
-// runs the traffic plane in this same process, sharing its pools: one process, for debugging and embedding.
+// the control plane pushes config snapshots and health transitions to them (worker-pool.ts); the primary
+// binds no traffic or DNS socket, so a flood never reaches it. `workers: 0` runs the traffic plane in this
+// same process, sharing its pools: one process, for debugging and embedding.
 import { randomBytes } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
@@ -12,7 +13,8 @@ import { loadConfigFile, type Config, type LoadedConfig } from '../config/index.
 import { messageOf, systemClock, type Clock, type Logger } from '../core/index.ts';
 import { buildPools, type PoolRegistry, type PoolStatus } from '../pool/index.ts';
 import { HealthCheckers, builtinProbes, type ProbeFactory } from '../health/index.ts';
-import { DnsPlane } from './dns-plane.ts';
+import type { BoundAddress, DnsStatus } from '../dns/index.ts';
+import { mergeDnsStatus } from './dns-status.ts';
 import type { TrafficPlane } from './traffic-plane.ts';
 import { WorkerPool } from './worker-pool.ts';
 import { createLoggers, type Loggers } from './logging.ts';
@@ -39,6 +41,8 @@ export interface TrafficHandle {
   setHealth(pool: string, backend: string, healthy: boolean, reason: string): void;
   setDraining(pool: string, backend: string, draining: boolean): Promise<boolean>;
   addresses(): Record<string, { host: string; port: number }>;
+  /** The DNS addresses served (`dns.listen` with port 0 resolved); empty without `dns:`. */
+  dnsAddresses(): BoundAddress[];
   status(): Promise<unknown>;
   /** One snapshot per traffic plane; the control plane renders them (metrics.ts). */
   metrics(): Promise<TrafficMetrics[]>;
@@ -58,7 +62,6 @@ export class ControlPlane {
   private pools: PoolRegistry | undefined;
   private traffic: TrafficHandle | undefined;
   private health: HealthCheckers | undefined;
-  private dns: DnsPlane | undefined;
   private admin: AdminServer | undefined;
   private metrics: Metrics | undefined;
   private shuttingDown = false;
@@ -104,7 +107,7 @@ export class ControlPlane {
     const { logger } = this.loggers;
     this.metrics = new Metrics();
     try {
-      await assertAddressesFree(this.loaded.file, tcpListenAddresses(this.loaded));
+      await assertAddressesFree(this.loaded.file, probedAddresses(this.loaded));
       this.pools = buildPools(config.pools, { clock: this.clock, logger });
       // The token exists before the listeners: they recognise trace requests by it.
       const token = config.admin ? await ensureAdminToken(path.resolve(this.dataDir(), config.admin.token_file)) : undefined;
@@ -141,8 +144,6 @@ export class ControlPlane {
       this.health.apply(config.pools, this.loaded.baseDir);
       await this.health.start();
       warnUnverifiedTls(config.pools, logger);
-      this.dns = new DnsPlane({ logger, baseDir: this.loaded.baseDir, dataDir: this.dataDir(), pools: () => this.pools });
-      await this.dns.apply(config.dns);
 
       if (config.admin && token) {
         const tls = config.admin.tls;
@@ -160,7 +161,7 @@ export class ControlPlane {
     logger.info(
       {
         listeners: this.traffic.addresses(),
-        dns: this.dns.addresses(),
+        dns: this.traffic.dnsAddresses(),
         admin: this.admin?.address(),
         workers: this.workerCount(),
         config: this.loaded.file,
@@ -208,18 +209,17 @@ export class ControlPlane {
     const previous = this.loaded;
     try {
       // Addresses this edge does not serve yet must be free (its own are shared with SO_REUSEPORT).
-      const serving = new Set(tcpListenAddresses(previous).map((address) => `${address.host}:${address.port}`));
-      await assertAddressesFree(loaded.file, tcpListenAddresses(loaded).filter((address) => !serving.has(`${address.host}:${address.port}`)));
+      const key = (address: ListenAddress): string => `${address.transport ?? 'tcp'} ${address.host}:${address.port}`;
+      const serving = new Set(probedAddresses(previous).map(key));
+      await assertAddressesFree(loaded.file, probedAddresses(loaded).filter((address) => !serving.has(key(address))));
       this.health!.apply(loaded.config.pools, loaded.baseDir);
-      // DNS builds its zones completely before swapping; a bad zone file throws here and nothing changed.
-      await this.dns!.apply(loaded.config.dns);
+      // Each traffic plane builds its DNS zones completely before swapping; a bad zone file throws there.
       this.pools = pools;
       await this.traffic!.apply(loaded);
     } catch (err) {
       this.pools = previousPools;
       pools.discard();
       this.health!.apply(previous.config.pools, previous.baseDir);
-      await this.dns!.apply(previous.config.dns).catch(() => undefined);
       logger.error({ error: messageOf(err) }, 'reload failed, the running config stays');
       return { ok: false, error: messageOf(err) };
     }
@@ -279,8 +279,7 @@ export class ControlPlane {
         config: this.loaded.file,
         workers: this.workerCount(),
         shutting_down: this.shuttingDown,
-        traffic: await this.traffic?.status(),
-        dns: this.dns?.status(),
+        ...(await this.trafficStatus()),
         topology: configTopology(this.loaded.config.listeners),
       }),
       pools: () => this.poolView(),
@@ -300,8 +299,18 @@ export class ControlPlane {
         const source = workers === 0 ? 'the running edge' : `the running edge (in flight and ejections over its ${workers} workers; each worker keeps its own rotation: the pick is the primary's view of it)`;
         return explainRequest(query, { config: this.loaded.config, pools: this.pools!, view: await this.poolView(), addresses: this.traffic!.addresses(), healthKnown: true, source });
       },
-      metrics: async () => ({ contentType: this.metrics!.contentType, body: await this.metrics!.render(await this.traffic!.metrics(), { dns: this.dns?.status(), health: this.health?.status() ?? [] }) }),
+      metrics: async () => {
+        const planes = await this.traffic!.metrics();
+        return { contentType: this.metrics!.contentType, body: await this.metrics!.render(planes, { dns: mergeDnsStatus(planes.map((plane) => plane.dns)), health: this.health?.status() ?? [] }) };
+      },
     };
+  }
+
+  /** The traffic planes' status, and their DNS servers' as one (counters summed over the workers). */
+  private async trafficStatus(): Promise<{ traffic: unknown; dns: unknown }> {
+    const traffic = await this.traffic?.status();
+    const planes = (Array.isArray(traffic) ? traffic : [traffic]) as ({ dns?: DnsStatus } | undefined)[];
+    return { traffic, dns: mergeDnsStatus(planes.map((plane) => plane?.dns)) };
   }
 
   /** Graceful shutdown: report unhealthy, stop accepting, let in-flight requests finish until the deadline. */
@@ -317,7 +326,6 @@ export class ControlPlane {
   async stop(): Promise<void> {
     await this.traffic?.stop().catch(() => undefined);
     await this.health?.stop();
-    await this.dns?.stop().catch(() => undefined);
     await this.admin?.stop().catch(() => undefined);
     this.pools?.close();
     if (this.loaded) await rm(path.join(this.dataDir(), runFileName), { force: true });
@@ -349,9 +357,11 @@ function warnUnverifiedTls(pools: Config['pools'], logger: Logger): void {
   }
 }
 
-/** The TCP addresses of a config's listeners (udp listeners do not share ports this way). */
-function tcpListenAddresses(loaded: LoadedConfig): ListenAddress[] {
-  return loaded.config.listeners.filter((listener) => listener.protocol !== 'udp').map((listener) => ({ name: listener.name, host: listener.listen.host, port: listener.listen.port }));
+/** Addresses probed before binding: the TCP listeners' (udp listeners are not probed) and every `dns.listen` address. */
+function probedAddresses(loaded: LoadedConfig): ListenAddress[] {
+  const listeners = loaded.config.listeners.filter((listener) => listener.protocol !== 'udp').map((listener) => ({ name: listener.name, host: listener.listen.host, port: listener.listen.port }));
+  const dns = (loaded.config.dns?.listen ?? []).map((entry) => ({ name: `dns ${entry.transport}://${entry.host}:${entry.port}`, host: entry.host, port: entry.port, transport: entry.transport === 'udp' ? ('udp' as const) : ('tcp' as const) }));
+  return [...listeners, ...dns];
 }
 
 function localTraffic(plane: TrafficPlane, counters: RequestCounters): TrafficHandle {
@@ -360,6 +370,7 @@ function localTraffic(plane: TrafficPlane, counters: RequestCounters): TrafficHa
     setHealth: (pool, backend, healthy, reason) => plane.setHealth(pool, backend, healthy, reason),
     setDraining: async (pool, backend, draining) => plane.setDraining(pool, backend, draining),
     addresses: () => plane.addresses(),
+    dnsAddresses: () => plane.dnsAddresses(),
     status: async () => ({ pid: process.pid, memory: workerMemory(), ...plane.status() }),
     metrics: async () => [trafficMetrics(counters, plane)],
     pools: async () => [plane.registry()?.status() ?? []],

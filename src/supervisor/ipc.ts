@@ -1,6 +1,7 @@
 // Messages between the primary (control plane) and worker processes (traffic planes), over cluster IPC with
 // serialization 'advanced' (structured clone: the config snapshot travels as the validated object).
 import type { ConfigSnapshot } from './config-snapshot.ts';
+import type { RateLeaseReply, RateLeaseRequest } from '../l7/filters/index.ts';
 
 export type ToWorker =
   | { type: 'apply'; id: number; snapshot: ConfigSnapshot; ticketSeed: string; traceToken?: string }
@@ -11,7 +12,14 @@ export type ToWorker =
   | { type: 'metrics'; id: number }
   | { type: 'drain'; id: number; deadline: number }
   /** Replied with the number of cache entries dropped. */
-  | { type: 'purge'; id: number; url?: string; prefix?: string };
+  | { type: 'purge'; id: number; url?: string; prefix?: string }
+  /** The primary's answer to a worker's rate_limit token lease (read by the worker's lease client, not handle()). */
+  | RateLeaseReply;
+
+/** A worker's answer to one of the primary's requests. */
+export type WorkerReply = { type: 'reply'; id: number; ok: boolean; error?: string; value?: unknown };
 
 export type FromWorker =
-  | { type: 'reply'; id: number; ok: boolean; error?: string; value?: unknown };
+  | WorkerReply
+  /** `rate_limit` with `store: local`: the worker leases tokens of one bucket from the primary's table. */
+  | RateLeaseRequest;

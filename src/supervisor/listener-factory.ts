@@ -4,7 +4,7 @@ import type { ListenerConfig, PoolConfig } from '../config/index.ts';
 import type { Clock, Component, Logger } from '../core/index.ts';
 import type { PoolRegistry } from '../pool/index.ts';
 import type { RequestRecord } from './request-counters.ts';
-import type { AccessRecordSink, FilterHost } from '../l7/index.ts';
+import type { AccessRecordSink, DnsAnswerer, FilterHost } from '../l7/index.ts';
 
 export interface ListenerDeps {
   pools: PoolRegistry;
@@ -27,6 +27,8 @@ export interface ListenerDeps {
   spans?: AccessRecordSink;
   /** HTTP listeners: the process's filter host (ListenerFactories sets it). */
   filters?: FilterHost;
+  /** DNS over HTTPS (`dns: {}` routes): the process's DNS engine. */
+  dns?: DnsAnswerer;
 }
 
 export interface TrafficListener extends Component {

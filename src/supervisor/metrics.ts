@@ -281,7 +281,7 @@ export class Metrics {
         if (!status) return;
         for (const [transport, counts] of Object.entries(pick(status))) for (const [key, count] of Object.entries(counts)) yield [{ transport, [label]: key }, count];
       };
-    this.series('counter', 'switchyard_dns_queries_total', 'DNS queries parsed, by transport (udp, tcp: TCP and DNS-over-TLS) and type', ['transport', 'type'], byTransport((status) => status.queries_by_type, 'type'));
+    this.series('counter', 'switchyard_dns_queries_total', 'DNS queries parsed, by transport (udp; tcp: TCP, DNS over TLS and DNS over HTTPS) and type', ['transport', 'type'], byTransport((status) => status.queries_by_type, 'type'));
     this.series('counter', 'switchyard_dns_responses_total', 'DNS responses, by transport and rcode', ['transport', 'rcode'], byTransport((status) => status.responses_by_rcode, 'rcode'));
     this.series('counter', 'switchyard_dns_rate_limited_responses_total', 'UDP responses over the response rate limit (dropped or slipped)', [], function* () {
       const status = dns();

@@ -3,6 +3,7 @@
 // over workers into Prometheus series (metrics.ts).
 import type { PoolStatus } from '../pool/index.ts';
 import type { FilterEventSeries } from '../l7/index.ts';
+import type { DnsStatus } from '../dns/index.ts';
 
 export interface RequestRecord {
   listener: string;
@@ -75,6 +76,8 @@ export interface TrafficMetrics {
   cpuSeconds: number;
   /** The middleware filters' counters and timings (src/l7 filters). */
   filters: FilterEventSeries[];
+  /** The process's DNS server (absent without `dns:`); the primary sums the workers' (dns-status.ts). */
+  dns?: DnsStatus;
 }
 
 /**
@@ -96,9 +99,9 @@ export function workerMemory(): WorkerMemory {
   return { rss, heapUsed, heapTotal, external, arrayBuffers };
 }
 
-export function trafficMetrics(counters: RequestCounters, plane: { status(): { listeners: Record<string, unknown>; pools: PoolStatus[]; filters?: FilterEventSeries[] } } | undefined): TrafficMetrics {
+export function trafficMetrics(counters: RequestCounters, plane: { status(): { listeners: Record<string, unknown>; pools: PoolStatus[]; filters?: FilterEventSeries[]; dns?: DnsStatus } } | undefined): TrafficMetrics {
   const cpu = process.cpuUsage();
   const status = plane?.status();
   const memory = workerMemory();
-  return { pid: process.pid, requests: counters.snapshot(), pools: status?.pools ?? [], listeners: status?.listeners ?? {}, rss: memory.rss, memory, cpuSeconds: (cpu.user + cpu.system) / 1e6, filters: status?.filters ?? [] };
+  return { pid: process.pid, requests: counters.snapshot(), pools: status?.pools ?? [], listeners: status?.listeners ?? {}, rss: memory.rss, memory, cpuSeconds: (cpu.user + cpu.system) / 1e6, filters: status?.filters ?? [], dns: status?.dns };
 }

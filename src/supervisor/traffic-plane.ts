@@ -2,9 +2,11 @@
 // Runs inside each worker (or in the primary with `workers: 0`). A reload builds the new pools and
 // listeners beside the old ones, then swaps: listeners that keep their name, protocol and address keep
 // their sockets and get the new routes; new ones open; removed ones drain and close. The plane owns the
-// process's span exporter (src/telemetry): every listener gets it, a reload reconfigures it.
+// process's span exporter (src/telemetry): every listener gets it, a reload reconfigures it. It also owns
+// the process's DNS server (dns-plane.ts): `dns.listen` and the `dns: {}` routes (DNS over HTTPS) of its
+// HTTP listeners are answered by the same engine.
 import type { ListenerConfig } from '../config/index.ts';
-import { ConfigError, type Clock, type Logger } from '../core/index.ts';
+import { ConfigError, messageOf, type Clock, type Logger } from '../core/index.ts';
 import { buildPools, type PoolRegistry, type PoolStatus } from '../pool/index.ts';
 import type { LoadedConfig } from '../config/index.ts';
 import type { TrafficListener } from './listener-factory.ts';
@@ -12,6 +14,8 @@ import type { ListenerFactories } from './listeners.ts';
 import type { RequestRecord } from './request-counters.ts';
 import { SpanExporter, type TelemetryStatus } from '../telemetry/index.ts';
 import type { FilterEventSeries } from '../l7/index.ts';
+import type { BoundAddress, DnsStatus } from '../dns/index.ts';
+import { DnsPlane } from './dns-plane.ts';
 
 export interface TrafficPlaneDeps {
   logger: Logger;
@@ -38,12 +42,16 @@ export class TrafficPlane {
   private readonly deps: TrafficPlaneDeps;
   private pools: PoolRegistry | undefined;
   private listeners = new Map<string, RunningListener>();
+  /** The directory of the config applied last (a failed reload's DNS rollback resolves its paths there). */
+  private baseDir: string | undefined;
   /** Inactive (listeners skip it) until a config with telemetry.otlp is applied. */
   private readonly spans: SpanExporter;
+  private readonly dns: DnsPlane;
 
   constructor(deps: TrafficPlaneDeps) {
     this.deps = deps;
     this.spans = new SpanExporter({ logger: deps.logger });
+    this.dns = new DnsPlane({ logger: deps.logger, dataDir: deps.dataDir, pools: () => this.pools });
   }
 
   /** Refuses a config this process cannot serve (a protocol with no factory) before anything starts. */
@@ -62,6 +70,14 @@ export class TrafficPlane {
     // Own pools (worker processes) are built deferred: kept pools change only once the swap is certain.
     const ownPools = this.deps.pools ? undefined : buildPools(config.pools, { clock: this.deps.clock, logger: this.deps.logger }, this.pools, { defer: true });
     const pools = ownPools ?? this.deps.pools!();
+    // DNS first: a zone that does not load refuses the whole config before any listener changes.
+    const previousDns = this.dns.current();
+    try {
+      await this.dns.apply(config.dns, loaded.baseDir);
+    } catch (err) {
+      ownPools?.discard();
+      throw err;
+    }
     const next = new Map<string, RunningListener>();
     const opened: TrafficListener[] = [];
     try {
@@ -84,6 +100,7 @@ export class TrafficPlane {
           traceToken: this.deps.traceToken,
           onRequestDone: this.deps.onRequestDone,
           spans: this.spans,
+          dns: this.dns,
         });
         // A changed listener that keeps its address must release the old socket first unless the OS shares it.
         await listener.start();
@@ -93,8 +110,10 @@ export class TrafficPlane {
     } catch (err) {
       await Promise.all(opened.map((listener) => listener.stop()));
       ownPools?.discard();
+      await this.dns.apply(previousDns, this.baseDir ?? loaded.baseDir).catch((rollback: unknown) => this.deps.logger.error({ error: messageOf(rollback) }, 'dns: rollback failed'));
       throw err;
     }
+    this.baseDir = loaded.baseDir;
     // Swap: kept listeners get the new routes and pools; replaced and removed ones drain in the background.
     const retiring: TrafficListener[] = [];
     for (const [name, running] of this.listeners) {
@@ -134,28 +153,34 @@ export class TrafficPlane {
     return this.deps.factories.purgeCache(target);
   }
 
+  /** The DNS addresses this process listens on (empty without `dns:`). */
+  dnsAddresses(): BoundAddress[] {
+    return this.dns.addresses();
+  }
+
   addresses(): Record<string, { host: string; port: number }> {
     const result: Record<string, { host: string; port: number }> = {};
     for (const [name, running] of this.listeners) result[name] = running.listener.address();
     return result;
   }
 
-  status(): { listeners: Record<string, unknown>; pools: PoolStatus[]; filters: FilterEventSeries[]; telemetry?: TelemetryStatus } {
+  status(): { listeners: Record<string, unknown>; pools: PoolStatus[]; filters: FilterEventSeries[]; telemetry?: TelemetryStatus; dns?: DnsStatus } {
     const listeners: Record<string, unknown> = {};
     for (const [name, running] of this.listeners) listeners[name] = running.listener.status();
     const telemetry = this.spans.status();
-    return { listeners, pools: this.pools?.status() ?? [], filters: this.deps.factories.filterStats(), ...(telemetry === undefined ? {} : { telemetry }) };
+    const dns = this.dns.status();
+    return { listeners, pools: this.pools?.status() ?? [], filters: this.deps.factories.filterStats(), ...(telemetry === undefined ? {} : { telemetry }), ...(dns === undefined ? {} : { dns }) };
   }
 
   async drain(deadline: number): Promise<void> {
-    await Promise.all([...this.listeners.values()].map((running) => running.listener.drain(deadline)));
+    await Promise.all([...[...this.listeners.values()].map((running) => running.listener.drain(deadline)), this.dns.drain(deadline)]);
   }
 
   async stop(): Promise<void> {
     const listeners = [...this.listeners.values()];
     this.listeners.clear();
     this.spans.stop();
-    await Promise.all(listeners.map((running) => running.listener.stop()));
+    await Promise.all([...listeners.map((running) => running.listener.stop()), this.dns.stop()]);
     await this.deps.factories.close();
     if (!this.deps.pools) this.pools?.close();
   }

@@ -61,12 +61,14 @@ async function handle(message: ToWorker): Promise<void> {
     case 'drain':
       await drain(message.deadline);
       return reply({ type: 'reply', id: message.id, ok: true });
+    case 'rate_lease_reply':
+      return; // for the rate_limit lease client, which listens on the same channel
   }
 }
 
 process.on('message', (message: ToWorker) => {
   handle(message).catch((err) => {
-    if ('id' in message) reply({ type: 'reply', id: message.id, ok: false, error: messageOf(err) });
+    if ('id' in message && message.type !== 'rate_lease_reply') reply({ type: 'reply', id: message.id, ok: false, error: messageOf(err) });
     else loggers?.logger.error({ error: messageOf(err) }, 'worker: message failed');
   });
 });

@@ -1,5 +1,6 @@
-// WorkerPool: the traffic plane as N worker processes (node:cluster). Each worker binds every listener
-// itself with SO_REUSEPORT, so the kernel spreads connections and no process relays sockets. The primary
+// WorkerPool: the traffic plane as N worker processes (node:cluster). Each worker binds every listener and
+// every `dns.listen` address itself with SO_REUSEPORT, so the kernel spreads connections and datagrams and
+// no process relays sockets. The primary
 // sends each config snapshot (the validated config object, config-snapshot.ts), health transitions and drain
 // commands; a worker that dies is replaced and given the current snapshot.
 import cluster, { type Worker } from 'node:cluster';
@@ -9,10 +10,15 @@ import type { PoolStatus } from '../pool/index.ts';
 import { messageOf, type Logger } from '../core/index.ts';
 import { snapshotOf, type ConfigSnapshot } from './config-snapshot.ts';
 import { workerEntry } from './code-base.ts';
-import type { FromWorker, ToWorker } from './ipc.ts';
+import type { FromWorker, ToWorker, WorkerReply } from './ipc.ts';
 import type { TrafficMetrics } from './request-counters.ts';
 import type { TrafficHandle } from './control-plane.ts';
 import type { WorkerRuntime } from './worker-runtime.ts';
+// lease.ts alone: the filters' index would load every filter (jose, ioredis, the cache…) into the primary
+import { LeaseServer } from '../l7/filters/rate-limit/lease.ts';
+import type { BoundAddress } from '../dns/index.ts';
+import type { DnsConfig } from '../config/index.ts';
+import { resolveDnsPorts } from './dns-ports.ts';
 
 export interface WorkerPoolOptions {
   count: number;
@@ -44,11 +50,13 @@ export class WorkerPool implements TrafficHandle {
   private readonly options: WorkerPoolOptions;
   private readonly workers = new Set<Worker>();
   private nextId = 1;
-  private readonly pending = new Map<number, { worker: Worker; resolve: (reply: FromWorker) => void; reject: (err: Error) => void; timer: NodeJS.Timeout }>();
-  private snapshot: { loaded: LoadedConfig; ports: Record<string, number> } | undefined;
+  private readonly pending = new Map<number, { worker: Worker; resolve: (reply: WorkerReply) => void; reject: (err: Error) => void; timer: NodeJS.Timeout }>();
+  private snapshot: { loaded: LoadedConfig; ports: Record<string, number>; dnsListen?: DnsConfig['listen'] } | undefined;
   private entry: string | undefined;
   private stopping = false;
   private listenerAddresses: Record<string, { host: string; port: number }> = {};
+  /** The instance's rate_limit buckets (`store: local`): workers lease tokens from here, so N workers admit one budget. */
+  private readonly rateLeases = new LeaseServer();
 
   constructor(options: WorkerPoolOptions) {
     this.options = options;
@@ -60,9 +68,14 @@ export class WorkerPool implements TrafficHandle {
       const known = this.snapshot?.ports[listener.name];
       ports[listener.name] = listener.listen.port !== 0 ? listener.listen.port : known ?? (await freePort(listener.listen.host));
     }
+    // the same dns.listen keeps the ports it was given (port 0 stays the port the workers serve)
+    const given = loaded.config.dns?.listen;
+    const previous = this.snapshot;
+    const dnsListen =
+      given === undefined ? undefined : previous?.dnsListen && JSON.stringify(previous.loaded.config.dns?.listen) === JSON.stringify(given) ? previous.dnsListen : await resolveDnsPorts(given);
     if (this.workers.size === 0) await this.fork(this.options.count);
-    await this.broadcast(this.applyRequest(loaded, ports));
-    this.snapshot = { loaded, ports };
+    await this.broadcast(this.applyRequest(loaded, ports, dnsListen));
+    this.snapshot = { loaded, ports, dnsListen };
     this.listenerAddresses = Object.fromEntries(loaded.config.listeners.map((listener) => [listener.name, { host: listener.listen.host, port: ports[listener.name] }]));
   }
 
@@ -84,6 +97,10 @@ export class WorkerPool implements TrafficHandle {
 
   addresses(): Record<string, { host: string; port: number }> {
     return this.listenerAddresses;
+  }
+
+  dnsAddresses(): BoundAddress[] {
+    return (this.snapshot?.dnsListen ?? []).map(({ transport, host, port }) => ({ transport, host, port }));
   }
 
   async status(): Promise<unknown> {
@@ -129,8 +146,8 @@ export class WorkerPool implements TrafficHandle {
     this.workers.clear();
   }
 
-  private applyRequest(loaded: LoadedConfig, ports: Record<string, number>): Request {
-    return { type: 'apply', snapshot: snapshotOf(loaded, ports), ticketSeed: this.options.ticketSeed, traceToken: this.options.traceToken };
+  private applyRequest(loaded: LoadedConfig, ports: Record<string, number>, dnsListen: DnsConfig['listen'] | undefined): Request {
+    return { type: 'apply', snapshot: snapshotOf(loaded, ports, dnsListen), ticketSeed: this.options.ticketSeed, traceToken: this.options.traceToken };
   }
 
   private async fork(count: number): Promise<void> {
@@ -147,9 +164,14 @@ export class WorkerPool implements TrafficHandle {
   }
 
   private forkOne(): Promise<Worker> {
-    const worker = cluster.fork(this.options.runtime.env);
+    // SWITCHYARD_WORKERS: how many siblings share the instance (rate_limit's local store: a lone worker keeps its buckets itself)
+    const worker = cluster.fork({ ...this.options.runtime.env, SWITCHYARD_WORKERS: String(this.options.count) });
     this.workers.add(worker);
     worker.on('message', (message: FromWorker) => {
+      if (message.type === 'rate_lease') {
+        if (worker.isConnected()) worker.send(this.rateLeases.answer(message));
+        return;
+      }
       if (message.type !== 'reply') return;
       const waiter = this.pending.get(message.id);
       if (!waiter) return;
@@ -179,13 +201,13 @@ export class WorkerPool implements TrafficHandle {
   private async replace(): Promise<void> {
     const worker = await this.forkOne();
     if (this.snapshot) {
-      const { loaded, ports } = this.snapshot;
-      await this.ask(worker, this.applyRequest(loaded, ports));
+      const { loaded, ports, dnsListen } = this.snapshot;
+      await this.ask(worker, this.applyRequest(loaded, ports, dnsListen));
     }
     for (const message of this.options.replay()) worker.send(message);
   }
 
-  private ask(worker: Worker, request: Request): Promise<FromWorker> {
+  private ask(worker: Worker, request: Request): Promise<WorkerReply> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       if (!worker.isConnected()) return reject(new Error(`worker ${worker.process.pid}: gone, cannot ${request.type}`));
@@ -199,7 +221,7 @@ export class WorkerPool implements TrafficHandle {
   }
 
   /** Sends to every worker; rejects with the first worker's error when any reports failure. */
-  private async broadcast(request: Request): Promise<FromWorker[]> {
+  private async broadcast(request: Request): Promise<WorkerReply[]> {
     const replies = await Promise.all([...this.workers].map((worker) => this.ask(worker, request)));
     const failed = replies.find((reply) => !reply.ok);
     if (failed) throw new Error(failed.error ?? `worker failed to ${request.type}`);

@@ -43,7 +43,7 @@ export function configTopology(listeners: readonly ListenerConfig[]): ListenerTo
       name: route.name,
       match: describeMatch(route.match),
       pool: route.pool,
-      action: route.pool !== undefined ? `pool ${route.pool}` : route.redirect ? 'redirect' : route.respond ? `respond ${route.respond.status}` : 'static',
+      action: route.pool !== undefined ? `pool ${route.pool}` : route.redirect ? 'redirect' : route.respond ? `respond ${route.respond.status}` : route.dns ? 'dns over https' : 'static',
     })),
   }));
 }

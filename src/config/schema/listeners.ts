@@ -106,6 +106,12 @@ export const routeSchema = z
     redirect: redirectSchema.optional(),
     respond: respondSchema.optional(),
     static: staticSchema.optional(),
+    /**
+     * DNS over HTTPS (RFC 8484): GET with `?dns=` (base64url) and POST of `application/dns-message`,
+     * answered by the edge's own DNS server (the `dns:` section: zones, pool answers, resolver) in the
+     * worker that took the request. No options yet: `dns: {}`.
+     */
+    dns: z.strictObject({}).optional(),
     strip_prefix: z.union([z.boolean(), z.string().startsWith('/')]).optional(),
     rewrite: z.strictObject({ regex: regexText, replace: z.string() }).optional(),
     /** Upstream Host header: the client's (default) or the backend address. */
@@ -116,11 +122,11 @@ export const routeSchema = z
     middleware: middlewareSchema.optional(),
   })
   .superRefine((route, ctx) => {
-    const actions = ['pool', 'redirect', 'respond', 'static'].filter((key) => route[key as keyof typeof route] !== undefined);
+    const actions = ['pool', 'redirect', 'respond', 'static', 'dns'].filter((key) => route[key as keyof typeof route] !== undefined);
     if (actions.length !== 1) {
       ctx.addIssue({
         code: 'custom',
-        message: `expected exactly one action of pool, redirect, respond or static, got ${actions.length === 0 ? 'none' : actions.join(' and ')}`,
+        message: `expected exactly one action of pool, redirect, respond, static or dns, got ${actions.length === 0 ? 'none' : actions.join(' and ')}`,
       });
     }
     // only a proxied request has a body to buffer

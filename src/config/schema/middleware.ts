@@ -10,6 +10,13 @@ import { headerName, headerValue, reservedHeaderNames } from './header-fields.ts
 import { jwtFilterSchema } from './middleware-jwt.ts';
 import { forwardAuthFilterSchema } from './middleware-forward-auth.ts';
 import { wafFilterSchema } from './middleware-waf.ts';
+import { rateLimitFilterSchema } from './rate-limit.ts';
+import { corsFilterSchema } from './cors.ts';
+import { basicAuthFilterSchema } from './basic-auth.ts';
+
+export { rateLimitFilterSchema, type RateLimitKey } from './rate-limit.ts';
+export { corsFilterSchema, type CorsOrigin } from './cors.ts';
+export { basicAuthFilterSchema } from './basic-auth.ts';
 
 export * from './cache.ts';
 export * from './compress.ts';
@@ -72,6 +79,9 @@ export const middlewareSchemas = {
   headers: headersFilterSchema,
   cache: cacheFilterSchema,
   compress: compressFilterSchema,
+  rate_limit: rateLimitFilterSchema,
+  cors: corsFilterSchema,
+  basic_auth: basicAuthFilterSchema,
   sticky: stickyFilterSchema,
   jwt: jwtFilterSchema,
   forward_auth: forwardAuthFilterSchema,

@@ -12,12 +12,14 @@ export class FilterChain {
   private readonly request: readonly HttpFilter[];
   private readonly upstream: readonly HttpFilter[];
   private readonly response: readonly HttpFilter[];
+  private readonly failure: readonly HttpFilter[];
 
   constructor(filters: readonly HttpFilter[]) {
     this.names = filters.map((filter) => filter.name);
     this.request = filters.filter((filter) => filter.onRequest !== undefined);
     this.upstream = filters.filter((filter) => filter.onUpstreamRequest !== undefined);
     this.response = filters.filter((filter) => filter.onResponse !== undefined);
+    this.failure = filters.filter((filter) => filter.onUpstreamFailure !== undefined);
     this.bodyPrefix = Math.max(0, ...this.request.map((filter) => filter.readsBody ?? 0));
   }
 
@@ -29,6 +31,21 @@ export class FilterChain {
   /** Some filter sees the response head (and may edit it, transform the body or replace the response). */
   get editsResponse(): boolean {
     return this.response.length > 0;
+  }
+
+  /** Some filter may answer for a failed upstream (onUpstreamFailure). */
+  get handlesFailure(): boolean {
+    return this.failure.length > 0;
+  }
+
+  /** No upstream response came: the first filter that answers instead of the edge's `status` wins. */
+  onUpstreamFailure(ctx: FilterContext, status: number): LocalResponse | undefined {
+    const filters = this.failure;
+    for (let i = 0; i < filters.length; i++) {
+      const answer = filters[i].onUpstreamFailure!(ctx, status);
+      if (answer !== undefined) return answer;
+    }
+    return undefined;
   }
 
   /**

@@ -1,6 +1,10 @@
 // The registry's contract (every name the schema accepts builds a filter registered under that name) and
 // the chain's: declared order, the listener's filters before the route's, the first local answer wins.
 import { describe, it } from 'node:test';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import bcrypt from 'bcryptjs';
 import assert from 'node:assert/strict';
 import { middlewareNames, middlewareSchemas, type MiddlewareName } from '../../config/index.ts';
 import { builtinFilters, buildChain, FlatWriter, type FilterFactory, type HttpFilter, type ResponseView } from './index.ts';
@@ -15,9 +19,13 @@ const view: ResponseView = { status: 200, backend: '127.0.0.1:1', header: () => 
  * so refuse `{}` (a filter validating with nothing to check would be a key doing nothing); their smallest
  * settings, none of which touches a file or the network when the filter is built.
  */
+const usersFile = path.join(mkdtempSync(path.join(tmpdir(), 'switchyard-conformance-')), 'users');
+writeFileSync(usersFile, `alice:${bcrypt.hashSync('secret', 4)}\n`);
 const needsSettings: Partial<Record<MiddlewareName, unknown>> = {
   jwt: { jwks_url: 'http://127.0.0.1:9/jwks.json' },
   forward_auth: { url: 'http://127.0.0.1:9/auth' },
+  rate_limit: { rate: '10/s' },
+  basic_auth: { users_file: usersFile },
 };
 
 /** Filters whose empty settings are "no edits". */

@@ -63,6 +63,8 @@ export class FilteredDownstream implements ExchangeDownstream {
   private writable = true;
   private trailers: string[] | undefined;
   private ended = false;
+  /** A head went to the inner downstream (the upstream's, or a replacing answer). */
+  private headSent = false;
 
   /** `chain` null: only response_headers.hide applies (a route without response filters). */
   constructor(inner: ExchangeDownstream, chain: FilterChain | null, ctx: FilterContext | null, options: FilteredDownstreamOptions) {
@@ -73,6 +75,7 @@ export class FilteredDownstream implements ExchangeDownstream {
   }
 
   sendHead(status: number, headers: string[]): void {
+    this.headSent = true;
     const writer = new FlatWriter(headers);
     for (const name of this.options.hidden ?? []) writer.remove(name);
     if (this.chain === null || this.ctx === null) return this.inner.sendHead(status, headers);
@@ -95,6 +98,7 @@ export class FilteredDownstream implements ExchangeDownstream {
 
   private replace(answer: LocalResponse): void {
     this.replaced = true;
+    this.headSent = true;
     this.ended = true;
     this.options.replaced?.(answer.status);
     const body = typeof answer.body === 'string' ? Buffer.from(answer.body, 'utf8') : answer.body;
@@ -125,6 +129,12 @@ export class FilteredDownstream implements ExchangeDownstream {
     this.sink = null;
     sink?.abort?.();
     if (this.replaced) return;
+    // no upstream response came: a filter may answer instead of the edge's error (a cache's stale copy)
+    const chain = this.chain;
+    if (!this.headSent && chain !== null && this.ctx !== null && chain.handlesFailure && error.status >= 502 && error.status <= 504) {
+      const answer = chain.onUpstreamFailure(this.ctx, error.status);
+      if (answer !== undefined) return this.replace(answer);
+    }
     this.ended = true;
     this.inner.fail(error);
   }

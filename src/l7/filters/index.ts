@@ -6,6 +6,9 @@ import type { FilterFactory } from './types.ts';
 import { headersFilter } from './headers.ts';
 import { cacheFilter } from './cache/index.ts';
 import { compressFilter } from './compress/index.ts';
+import { rateLimitFilter } from './rate-limit/index.ts';
+import { corsFilter } from './cors/index.ts';
+import { basicAuthFilter } from './basic-auth/index.ts';
 import { stickyFilter } from './sticky/index.ts';
 import { jwtFilter } from './jwt/index.ts';
 import { forwardAuthFilter } from './forward-auth/index.ts';
@@ -16,6 +19,9 @@ const builtins = Object.freeze({
   headers: headersFilter,
   cache: cacheFilter,
   compress: compressFilter,
+  rate_limit: rateLimitFilter,
+  cors: corsFilter,
+  basic_auth: basicAuthFilter,
   sticky: stickyFilter,
   jwt: jwtFilter,
   forward_auth: forwardAuthFilter,
@@ -39,5 +45,7 @@ export { LineWriter, FlatWriter, RecordWriter, withoutField } from './writers.ts
 export { localResponseFields } from './local.ts';
 export { acceptable as acceptableEncodings } from './compress/index.ts';
 export { purgeCache } from './cache/index.ts';
+// For the supervisor: the primary answers the workers' token leases of `rate_limit` with `store: local`.
+export { LeaseServer, type RateLeaseRequest, type RateLeaseReply } from './rate-limit/index.ts';
 export type { FilterContext, HeaderWriter, HttpFilter, LocalResponse, FilterFactory, FilterEnv, FilterStats, RequestVerdict, ResponseVerdict, ResponseView, BodySink, BodyTransform } from './types.ts';
 export { FilteredDownstream, type FilteredDownstreamOptions } from './filtered-downstream.ts';

@@ -125,6 +125,9 @@ export type ResponseVerdict = BodyTransform | LocalResponse | undefined;
  * - onResponse: a final upstream response head as it goes downstream (not 1xx, not a 101 tunnel).
  *   Filters run in declared order; body transforms chain in the same order (the first filter's transform
  *   sees the upstream bytes first). A replacing LocalResponse stops the later filters.
+ * - onUpstreamFailure: no upstream response came (connect error, reset or timeout before its head, no
+ *   usable backend): `status` is the error the edge would answer (502, 503, 504); a filter may answer
+ *   instead (a cache's stale copy). The first answer wins; not called once a response started.
  */
 export interface HttpFilter {
   readonly name: string;
@@ -137,6 +140,7 @@ export interface HttpFilter {
   onRequest?(ctx: FilterContext): RequestVerdict | Promise<RequestVerdict>;
   onUpstreamRequest?(ctx: FilterContext, head: HeaderWriter): void;
   onResponse?(ctx: FilterContext, head: HeaderWriter, response: ResponseView): ResponseVerdict;
+  onUpstreamFailure?(ctx: FilterContext, status: number): LocalResponse | undefined;
 }
 
 /** Builds a filter from its validated settings; registered under its config name. */

@@ -1,5 +1,5 @@
-// What a matched route does, precomputed at compile time: proxy (with path rewriting), redirect, or a
-// fixed response whose bytes are built once.
+// What a matched route does, precomputed at compile time: proxy (with path rewriting), redirect, a fixed
+// response whose bytes are built once, static files, or DNS over HTTPS.
 import type { CompressEncoding, RouteConfig } from '../../config/index.ts';
 import { reasonPhrase } from '../reason.ts';
 
@@ -52,7 +52,14 @@ export interface StaticAction {
   readonly rewrite: { regex: RegExp; replace: string } | null;
 }
 
-export type RouteAction = ProxyAction | RedirectAction | RespondAction | StaticAction;
+/** DNS over HTTPS (RFC 8484): the query is answered by the process's DNS engine (doh.ts). */
+export interface DnsAction {
+  readonly kind: 'dns';
+}
+
+export type RouteAction = ProxyAction | RedirectAction | RespondAction | StaticAction | DnsAction;
+
+const DNS_ACTION: DnsAction = { kind: 'dns' };
 
 export function compileAction(route: RouteConfig): RouteAction {
   if (route.pool !== undefined) {
@@ -82,6 +89,7 @@ export function compileAction(route: RouteConfig): RouteAction {
     }
     return { kind: 'respond', status: r.status, head, fields, body, dated: fields.some((field, i) => i % 2 === 0 && field === 'date') };
   }
+  if (route.dns !== undefined) return DNS_ACTION;
   const s = route.static!;
   return {
     kind: 'static',

@@ -37,6 +37,10 @@ describe('cache filter, end to end', { timeout: 180_000 }, () => {
         return text(200, { 'cache-control': 'private, max-age=60' }, `private #${n}`);
       case 'vary':
         return text(200, { 'cache-control': 'max-age=60', vary: 'Accept-Language' }, `lang=${request.headers['accept-language']} #${n}`);
+      case 'gone':
+        // an origin that fails without answering (reset): the edge's own 502 is what the cache replaces
+        if (down) return response.destroy();
+        return text(200, { 'cache-control': 'max-age=1, stale-if-error=60' }, `gone #${n}`);
       case 'stale':
         if (down) return text(503, {}, 'down');
         return text(200, { 'cache-control': 'max-age=1, stale-if-error=60', etag: '"s1"' }, `stale #${n}`);
@@ -152,6 +156,22 @@ describe('cache filter, end to end', { timeout: 180_000 }, () => {
         assert.equal(reply.status, 200, pair.name);
         assert.equal(reply.body.toString(), 'stale #1', pair.name);
         assert.match(reply.headers['cache-status'], /fwd=stale; fwd-status=503; ttl=(0|-\d+); detail=stale-if-error/, pair.name);
+      }
+    } finally {
+      down = false;
+    }
+  });
+
+  it('serves the stale entry when the origin gives no response at all (reset), with the failure in the reason', async () => {
+    for (const pair of pairs) await curl(pair.flags, edge.url(pair, `/gone/${pair.tag}`));
+    await later(1100);
+    down = true;
+    try {
+      for (const pair of pairs) {
+        const reply = await curl(pair.flags, edge.url(pair, `/gone/${pair.tag}`));
+        assert.equal(reply.status, 200, pair.name);
+        assert.equal(reply.body.toString(), 'gone #1', pair.name);
+        assert.match(reply.headers['cache-status'], /fwd=stale; fwd-status=50[24]; ttl=(0|-\d+); detail=stale-if-error/, pair.name);
       }
     } finally {
       down = false;

@@ -24,6 +24,8 @@ export interface OriginResponse {
   head(status: number, headers: Record<string, string>): void;
   write(chunk: string | Buffer): void;
   end(chunk?: string | Buffer): void;
+  /** Drops the request without a response (the origin fails: the connection is reset, the stream cancelled). */
+  destroy(): void;
 }
 export type OriginHandler = (request: OriginRequest, response: OriginResponse) => void;
 
@@ -62,7 +64,7 @@ export async function startEdge(handler: OriginHandler, middleware: string): Pro
     req.on('end', () =>
       handler(
         { method: req.method!, url: req.url!, headers },
-        { head: (status, fields) => res.writeHead(status, fields), write: (chunk) => res.write(chunk), end: (chunk) => res.end(chunk) },
+        { head: (status, fields) => res.writeHead(status, fields), write: (chunk) => res.write(chunk), end: (chunk) => res.end(chunk), destroy: () => res.destroy() },
       ),
     );
   });
@@ -83,6 +85,11 @@ export async function startEdge(handler: OriginHandler, middleware: string): Pro
           head: (status, fields) => stream.respond({ ':status': status, ...fields }),
           write: (chunk) => stream.write(chunk),
           end: (chunk) => (chunk === undefined ? stream.end() : stream.end(chunk)),
+          destroy: () => {
+            // the cancelled stream reports its own error: expected here
+            stream.on('error', () => {});
+            stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+          },
         },
       ),
     );

@@ -207,6 +207,22 @@ export const cacheFilter = {
         else head.remove('if-modified-since');
       },
 
+      // no upstream response came (origin down, timeout): a stored copy within stale-if-error answers, and
+      // requests waiting on this one are released at once to try the upstream themselves
+      onUpstreamFailure(ctx: FilterContext, status: number): LocalResponse | undefined {
+        const state = ctx.stashed(filter) as RequestState | undefined;
+        if (state === undefined || state.kind === 'pass') return undefined;
+        settle(state, undefined);
+        const stale = state.entry;
+        if (stale === undefined) return undefined;
+        const age = ageOf(stale, env.now());
+        const staleness = age - stale.lifetime;
+        const window = Math.max(stale.staleIfError, state.request.staleIfError);
+        if (stale.mustRevalidate || window < 0 || staleness > window) return undefined;
+        stats.count('stale');
+        return answer(ctx, stale, age, `Switchyard; fwd=stale; fwd-status=${status}; ttl=${-staleness}; detail=stale-if-error`, 'cache:stale-if-error');
+      },
+
       onResponse(ctx: FilterContext, head: HeaderWriter, response: ResponseView): ResponseVerdict {
         const state = ctx.stashed(filter) as RequestState | undefined;
         const status = response.status;
