@@ -6,7 +6,9 @@
 // (SQLite file, JWT secret, local CA, admin token, logs) lives in the config's data_dir, reused by the next run.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
+import { parseDocument } from 'yaml';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { loadConfigFile, type Config, type LoadedConfig } from '../../config/index.ts';
@@ -207,7 +209,32 @@ function banner(loaded: LoadedConfig, apps: AppChild[], dataDir: string): string
   return lines.join('\n');
 }
 
+/**
+ * The session-token secret the users service signs with and the edge's `jwt` filter verifies with
+ * (`<data_dir>/jwt.secret`): created here on the first run, before the config is loaded, because loading
+ * checks that the filter's secret_file is readable. Written as the service would (32 random bytes,
+ * base64url, mode 0600; a temporary file linked into place so a concurrent writer never leaves half a file).
+ */
+async function ensureTokenSecret(configFile: string): Promise<void> {
+  const dataDir = parseDocument(await readFile(configFile, 'utf8')).get('data_dir');
+  if (typeof dataDir !== 'string') return;
+  const dir = path.resolve(path.dirname(path.resolve(configFile)), dataDir);
+  await mkdir(dir, { recursive: true });
+  const file = path.join(dir, 'jwt.secret');
+  if (existsSync(file)) return;
+  const temporary = `${file}.${process.pid}.tmp`;
+  await writeFile(temporary, randomBytes(32).toString('base64url'), { mode: 0o600 });
+  try {
+    await link(temporary, file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  } finally {
+    await unlink(temporary);
+  }
+}
+
 async function runDemo(configFile: string, io: CommandIo): Promise<number> {
+  if (!installed) await ensureTokenSecret(configFile);
   const loaded = await loadConfigFile(configFile);
   const dataOverride = installed && configFile === defaultConfig ? path.resolve('switchyard-demo-data') : undefined;
   const dataDir = dataOverride ?? path.resolve(loaded.baseDir, loaded.config.data_dir);

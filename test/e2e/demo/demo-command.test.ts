@@ -26,6 +26,8 @@ async function writeConfig(dir: string): Promise<void> {
   const [web, plain, dns, admin, ...backends] = [...ports];
   const doc = parseDocument(await readFile(path.join(projectRoot, 'demo', 'switchyard.yaml'), 'utf8'));
   doc.set('data_dir', './data');
+  // the edge verifies the services' session tokens with the secret in data_dir (the demo creates it)
+  doc.setIn(['listeners', 0, 'routes', 1, 'middleware', 1, 'jwt', 'secret_file'], './data/jwt.secret');
   doc.setIn(['log', 'access_log'], './data/logs/access.log');
   doc.setIn(['admin', 'listen'], `127.0.0.1:${admin}`);
   doc.setIn(['dns', 'listen'], [`udp://127.0.0.1:${dns}`, `tcp://127.0.0.1:${dns}`]);
