@@ -11,7 +11,7 @@ import { link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { parseDocument } from 'yaml';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { loadConfigFile, type Config, type LoadedConfig } from '../../config/index.ts';
+import { loadConfigFile, type Config, type LoadedConfig, type MiddlewareSettings } from '../../config/index.ts';
 import { ConfigError, messageOf } from '../../core/index.ts';
 import { startEdge } from '../../supervisor/index.ts';
 import { UsageError, parseCommandArgs, type Command, type CommandIo, type OptionSpec } from '../command.ts';
@@ -44,14 +44,15 @@ function appInstances(config: Config): AppInstance[] {
   });
 }
 
-/** Origins of the pages the edge serves (static routes with a host), which the API must allow (CORS). */
+/** The page origins the edge's CORS policy allows (exact origins of the config's `cors` filters): the services allow the same. */
 function pageOrigins(config: Config): string[] {
   const origins = new Set<string>();
   for (const listener of config.listeners) {
-    if (listener.protocol !== 'https' && listener.protocol !== 'http') continue;
     for (const route of listener.routes ?? []) {
-      if (!route.static || !route.match.host) continue;
-      for (const host of [route.match.host].flat()) origins.add(`${listener.protocol}://${host}:${listener.listen.port}`);
+      for (const entry of [...(listener.middleware ?? []), ...(route.middleware ?? [])]) {
+        if (entry.name !== 'cors') continue;
+        for (const origin of (entry.settings as MiddlewareSettings['cors']).origins) if (origin.kind === 'exact') origins.add(origin.origin);
+      }
     }
   }
   return [...origins];
