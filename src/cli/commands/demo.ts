@@ -234,11 +234,38 @@ async function ensureTokenSecret(configFile: string): Promise<void> {
   }
 }
 
-async function runDemo(configFile: string, io: CommandIo): Promise<number> {
-  if (!installed) await ensureTokenSecret(configFile);
+/**
+ * An installed package's own directory may not be writable, so its demo keeps its state in
+ * ./switchyard-demo-data: a copy of the demo config there, with data_dir, the access log and the token
+ * secret inside it and the page's root pointing into the package.
+ */
+async function installedDemoConfig(dir: string): Promise<string> {
+  const doc = parseDocument(await readFile(defaultConfig, 'utf8'));
+  doc.set('data_dir', '.');
+  doc.setIn(['log', 'access_log'], './logs/access.log');
+  const nodes = (node: unknown): { items: unknown[] } | undefined => (node !== null && typeof node === 'object' && 'items' in node ? (node as { items: unknown[] }) : undefined);
+  type MapNode = { hasIn(path: string[]): boolean; getIn(path: string[]): unknown; setIn(path: string[], value: unknown): void };
+  for (const listener of nodes(doc.get('listeners'))?.items ?? []) {
+    for (const route of nodes((listener as MapNode).getIn(['routes']))?.items ?? []) {
+      const map = route as MapNode;
+      if (map.hasIn(['static', 'root'])) map.setIn(['static', 'root'], path.resolve(path.dirname(defaultConfig), String(map.getIn(['static', 'root']))));
+      // aliases (*jwt) share the anchored node: setting it there sets them all
+      for (const entry of nodes(map.getIn(['middleware']))?.items ?? []) {
+        if (typeof (entry as MapNode).hasIn === 'function' && (entry as MapNode).hasIn(['jwt', 'secret_file'])) (entry as MapNode).setIn(['jwt', 'secret_file'], './jwt.secret');
+      }
+    }
+  }
+  await mkdir(dir, { recursive: true });
+  const file = path.join(dir, 'switchyard.yaml');
+  await writeFile(file, doc.toString());
+  return file;
+}
+
+async function runDemo(requested: string, io: CommandIo): Promise<number> {
+  const configFile = installed && requested === defaultConfig ? await installedDemoConfig(path.resolve('switchyard-demo-data')) : requested;
+  await ensureTokenSecret(configFile);
   const loaded = await loadConfigFile(configFile);
-  const dataOverride = installed && configFile === defaultConfig ? path.resolve('switchyard-demo-data') : undefined;
-  const dataDir = dataOverride ?? path.resolve(loaded.baseDir, loaded.config.data_dir);
+  const dataDir = path.resolve(loaded.baseDir, loaded.config.data_dir);
   const logDir = path.join(dataDir, 'logs');
   await mkdir(logDir, { recursive: true });
   const instances = appInstances(loaded.config);
@@ -260,7 +287,7 @@ async function runDemo(configFile: string, io: CommandIo): Promise<number> {
     await Promise.all(children.map((child) => child.start({ dataDir, logDir, corsOrigins: pageOrigins(loaded.config), say })));
     if (interrupted) return 130;
     io.stdout.write('starting the edge …\n');
-    edge = await startEdge({ configFile, dataDir: dataOverride });
+    edge = await startEdge({ configFile });
   } catch (err) {
     await stopApps();
     if (interrupted) return 130;
