@@ -1,5 +1,6 @@
 // CPU cost of the jwt and waf request filters in process (no sockets): µs of CPU per onRequest, jwt with
-// its verification cache on and off (ES256, RS256, HS256), and waf on an ordinary request and on a probe.
+// its verification cache on and off (ES256, RS256, HS256), and waf on an ordinary request, on a probe, and
+// with body inspection on ordinary JSON and form bodies.
 // Run: node_modules/.bin/node bench/filters/auth-filters.ts   (single-threaded; pin it with taskset for
 // steadier figures).
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -53,6 +54,12 @@ try {
   rows.push(['waf, all built-in sets, ordinary request', await measure(waf, filterContext({ path: '/api/orders/42', query: 'fields=id,total&sort=-created', headers: { 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) Chrome/126.0' } }))]);
   rows.push(['waf, all built-in sets, encoded query', await measure(waf, filterContext({ path: '/api/orders', query: 'filter=%7B%22status%22%3A%22open%22%7D&q=hello+world', headers: { 'user-agent': 'curl/8.5.0' } }))]);
   rows.push(['waf, all built-in sets, probe refused', await measure(waf, filterContext({ path: '/items', query: 'id=1%20UNION%20SELECT%20pw' }))]);
+  // body inspection (8kb): a 2 KB JSON document and a 1 KB form, both ordinary, matched in full
+  const wafBody = wafFilter.create(middlewareSchemas.waf.parse({ body: {} }), filterEnv(dir));
+  const json = Buffer.from(JSON.stringify({ items: Array.from({ length: 30 }, (_, i) => ({ sku: `sku-${i}`, name: `item ${i}`, color: '#fff', qty: i })) }).slice(0, 2048));
+  const form = Buffer.from(`user=alice&comment=${'a+perfectly+ordinary+comment+'.repeat(34)}`.slice(0, 1024));
+  rows.push(['waf, body inspection, 2 KB JSON body', await measure(wafBody, filterContext({ method: 'POST', path: '/api/orders', headers: { 'content-type': 'application/json' }, body: json }))]);
+  rows.push(['waf, body inspection, 1 KB form body', await measure(wafBody, filterContext({ method: 'POST', path: '/login', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form }))]);
 } finally {
   await rm(dir, { recursive: true, force: true });
 }

@@ -15,6 +15,8 @@ export interface SeenRequest {
   method: string;
   path: string;
   headers: Fields;
+  /** The request body as received (Latin-1). */
+  body: string;
 }
 
 function flatten(headers: Record<string, string | string[] | undefined>): Fields {
@@ -34,10 +36,11 @@ export interface RecordingOrigins {
 export async function startRecordingOrigins(): Promise<RecordingOrigins> {
   const seen: SeenRequest[] = [];
   const h1 = http.createServer((req, res) => {
-    req.resume();
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
       const headers = flatten(req.headers);
-      seen.push({ pool: 'h1', method: req.method!, path: req.url!, headers });
+      seen.push({ pool: 'h1', method: req.method!, path: req.url!, headers, body: Buffer.concat(chunks).toString('latin1') });
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify(headers));
     });
@@ -50,10 +53,11 @@ export async function startRecordingOrigins(): Promise<RecordingOrigins> {
   });
   h2.on('stream', (stream, fields) => {
     stream.on('error', () => undefined);
-    stream.resume();
+    const chunks: Buffer[] = [];
+    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
     stream.on('end', () => {
       const headers = flatten(fields);
-      seen.push({ pool: 'h2', method: String(fields[':method']), path: String(fields[':path']), headers });
+      seen.push({ pool: 'h2', method: String(fields[':method']), path: String(fields[':path']), headers, body: Buffer.concat(chunks).toString('latin1') });
       stream.respond({ ':status': 200, 'content-type': 'application/json' });
       stream.end(JSON.stringify(headers));
     });

@@ -6,10 +6,12 @@
 // (SQLite file, JWT secret, local CA, admin token, logs) lives in the config's data_dir, reused by the next run.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
+import { parseDocument } from 'yaml';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { loadConfigFile, type Config, type LoadedConfig } from '../../config/index.ts';
+import { loadConfigFile, type Config, type LoadedConfig, type MiddlewareSettings } from '../../config/index.ts';
 import { ConfigError, messageOf } from '../../core/index.ts';
 import { startEdge } from '../../supervisor/index.ts';
 import { UsageError, parseCommandArgs, type Command, type CommandIo, type OptionSpec } from '../command.ts';
@@ -42,14 +44,15 @@ function appInstances(config: Config): AppInstance[] {
   });
 }
 
-/** Origins of the pages the edge serves (static routes with a host), which the API must allow (CORS). */
+/** The page origins the edge's CORS policy allows (exact origins of the config's `cors` filters): the services allow the same. */
 function pageOrigins(config: Config): string[] {
   const origins = new Set<string>();
   for (const listener of config.listeners) {
-    if (listener.protocol !== 'https' && listener.protocol !== 'http') continue;
     for (const route of listener.routes ?? []) {
-      if (!route.static || !route.match.host) continue;
-      for (const host of [route.match.host].flat()) origins.add(`${listener.protocol}://${host}:${listener.listen.port}`);
+      for (const entry of [...(listener.middleware ?? []), ...(route.middleware ?? [])]) {
+        if (entry.name !== 'cors') continue;
+        for (const origin of (entry.settings as MiddlewareSettings['cors']).origins) if (origin.kind === 'exact') origins.add(origin.origin);
+      }
     }
   }
   return [...origins];
@@ -212,10 +215,62 @@ function banner(loaded: LoadedConfig, apps: AppChild[], dataDir: string): string
   return lines.join('\n');
 }
 
-async function runDemo(configFile: string, io: CommandIo): Promise<number> {
+/**
+ * The session-token secret the users service signs with and the edge's `jwt` filter verifies with
+ * (`<data_dir>/jwt.secret`): created here on the first run, before the config is loaded, because loading
+ * checks that the filter's secret_file is readable. Written as the service would (32 random bytes,
+ * base64url, mode 0600; a temporary file linked into place so a concurrent writer never leaves half a file).
+ */
+async function ensureTokenSecret(configFile: string): Promise<void> {
+  const dataDir = parseDocument(await readFile(configFile, 'utf8')).get('data_dir');
+  if (typeof dataDir !== 'string') return;
+  const dir = path.resolve(path.dirname(path.resolve(configFile)), dataDir);
+  await mkdir(dir, { recursive: true });
+  const file = path.join(dir, 'jwt.secret');
+  if (existsSync(file)) return;
+  const temporary = `${file}.${process.pid}.tmp`;
+  await writeFile(temporary, randomBytes(32).toString('base64url'), { mode: 0o600 });
+  try {
+    await link(temporary, file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  } finally {
+    await unlink(temporary);
+  }
+}
+
+/**
+ * An installed package's own directory may not be writable, so its demo keeps its state in
+ * ./switchyard-demo-data: a copy of the demo config there, with data_dir, the access log and the token
+ * secret inside it and the page's root pointing into the package.
+ */
+async function installedDemoConfig(dir: string): Promise<string> {
+  const doc = parseDocument(await readFile(defaultConfig, 'utf8'));
+  doc.set('data_dir', '.');
+  doc.setIn(['log', 'access_log'], './logs/access.log');
+  const nodes = (node: unknown): { items: unknown[] } | undefined => (node !== null && typeof node === 'object' && 'items' in node ? (node as { items: unknown[] }) : undefined);
+  type MapNode = { hasIn(path: string[]): boolean; getIn(path: string[]): unknown; setIn(path: string[], value: unknown): void };
+  for (const listener of nodes(doc.get('listeners'))?.items ?? []) {
+    for (const route of nodes((listener as MapNode).getIn(['routes']))?.items ?? []) {
+      const map = route as MapNode;
+      if (map.hasIn(['static', 'root'])) map.setIn(['static', 'root'], path.resolve(path.dirname(defaultConfig), String(map.getIn(['static', 'root']))));
+      // aliases (*jwt) share the anchored node: setting it there sets them all
+      for (const entry of nodes(map.getIn(['middleware']))?.items ?? []) {
+        if (typeof (entry as MapNode).hasIn === 'function' && (entry as MapNode).hasIn(['jwt', 'secret_file'])) (entry as MapNode).setIn(['jwt', 'secret_file'], './jwt.secret');
+      }
+    }
+  }
+  await mkdir(dir, { recursive: true });
+  const file = path.join(dir, 'switchyard.yaml');
+  await writeFile(file, doc.toString());
+  return file;
+}
+
+async function runDemo(requested: string, io: CommandIo): Promise<number> {
+  const configFile = installed && requested === defaultConfig ? await installedDemoConfig(path.resolve('switchyard-demo-data')) : requested;
+  await ensureTokenSecret(configFile);
   const loaded = await loadConfigFile(configFile);
-  const dataOverride = installed && configFile === defaultConfig ? path.resolve('switchyard-demo-data') : undefined;
-  const dataDir = dataOverride ?? path.resolve(loaded.baseDir, loaded.config.data_dir);
+  const dataDir = path.resolve(loaded.baseDir, loaded.config.data_dir);
   const logDir = path.join(dataDir, 'logs');
   await mkdir(logDir, { recursive: true });
   const instances = appInstances(loaded.config);
@@ -237,7 +292,7 @@ async function runDemo(configFile: string, io: CommandIo): Promise<number> {
     await Promise.all(children.map((child) => child.start({ dataDir, logDir, corsOrigins: pageOrigins(loaded.config), say })));
     if (interrupted) return 130;
     io.stdout.write('starting the edge …\n');
-    edge = await startEdge({ configFile, dataDir: dataOverride });
+    edge = await startEdge({ configFile });
   } catch (err) {
     await stopApps();
     if (interrupted) return 130;

@@ -1,8 +1,8 @@
-// `waf`: request rules at the edge (method, path, query, headers, client address) and a small built-in
-// rule set for common probes. Patterns and CIDRs stay text in the config (it crosses to workers by
+// `waf`: request rules at the edge (method, path, query, headers, body prefix, client address) and a small
+// built-in rule set for common probes. Patterns and CIDRs stay text in the config (it crosses to workers by
 // structured clone); they are checked here and compiled when the filter is built.
 import { z } from 'zod';
-import { cidr } from './common.ts';
+import { cidr, size } from './common.ts';
 import { regexHazard } from './regex-safety.ts';
 
 export const wafBuiltinSets = ['sqli', 'xss', 'traversal', 'scanners'] as const;
@@ -51,10 +51,30 @@ export const wafRuleSchema = z
     query: pattern.optional(),
     /** Header name → pattern on its first value; a missing header does not match. */
     headers: z.record(fieldName, pattern).optional(),
+    /**
+     * Pattern on the body's first `body.inspect_size` bytes (as Latin-1 text; a form-urlencoded body
+     * percent-decoded once, '+' as space); a request without a body does not match. Needs `body`.
+     */
+    body: pattern.optional(),
   })
-  .refine((rule) => rule.methods !== undefined || rule.path !== undefined || rule.query !== undefined || rule.headers !== undefined, {
-    message: 'expected at least one of methods, path, query or headers (a rule without a condition would match every request)',
+  .refine((rule) => rule.methods !== undefined || rule.path !== undefined || rule.query !== undefined || rule.headers !== undefined || rule.body !== undefined, {
+    message: 'expected at least one of methods, path, query, headers or body (a rule without a condition would match every request)',
   });
+
+/** The largest body prefix the waf reads: it is held in memory per request until the rules have run. */
+export const wafMaxInspectSize = 65_536;
+
+/**
+ * Body inspection (off unless `body` is given): the edge reads up to `inspect_size` bytes of a request
+ * body before the rules run, whatever the packets or chunks it arrives in, so the request (and its body)
+ * waits for that many bytes or the body's end.
+ */
+export const wafBodySchema = z.strictObject({
+  /** Bytes of the body matched (at most 64kb). */
+  inspect_size: size
+    .default(8192)
+    .refine((bytes) => bytes >= 1 && bytes <= wafMaxInspectSize, { message: `expected an inspect_size from 1b to 64kb (the prefix is held in memory per request)` }),
+});
 
 export const wafFilterSchema = z
   .strictObject({
@@ -68,10 +88,15 @@ export const wafFilterSchema = z
     deny: z.array(cidrText).default([]),
     /** When set, only these clients pass. */
     allow: z.array(cidrText).optional(),
+    /** Body inspection: absent, the body is not read (own `body` rules refused, built-in sets on the head only). */
+    body: wafBodySchema.optional(),
   })
   .superRefine((settings, ctx) => {
     const seen = new Set<string>();
     settings.rules.forEach((rule, index) => {
+      if (rule.body !== undefined && settings.body === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['rules', index, 'body'], message: `expected waf.body (e.g. body: { inspect_size: 8kb }) for rule ${rule.id} to match the body: without it the body is not read` });
+      }
       if (seen.has(rule.id)) ctx.addIssue({ code: 'custom', path: ['rules', index, 'id'], message: `expected unique rule ids, got ${rule.id} twice` });
       seen.add(rule.id);
     });

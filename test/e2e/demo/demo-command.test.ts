@@ -22,10 +22,12 @@ const run = promisify(execFile);
 /** Writes dir/switchyard.yaml: the demo's config on ports that were free a moment ago. */
 async function writeConfig(dir: string): Promise<void> {
   const ports = new Set<number>();
-  while (ports.size < 8) ports.add(await lastFreePort());
-  const [web, plain, dns, admin, ...backends] = [...ports];
+  while (ports.size < 9) ports.add(await lastFreePort());
+  const [web, plain, dns, admin, pageOrigin, ...backends] = [...ports];
   const doc = parseDocument(await readFile(path.join(projectRoot, 'demo', 'switchyard.yaml'), 'utf8'));
   doc.set('data_dir', './data');
+  // the edge verifies the services' session tokens with the secret in data_dir (the demo creates it)
+  doc.setIn(['listeners', 0, 'routes', 1, 'middleware', 1, 'jwt', 'secret_file'], './data/jwt.secret');
   doc.setIn(['log', 'access_log'], './data/logs/access.log');
   doc.setIn(['admin', 'listen'], `127.0.0.1:${admin}`);
   doc.setIn(['dns', 'listen'], [`udp://127.0.0.1:${dns}`, `tcp://127.0.0.1:${dns}`]);
@@ -36,6 +38,10 @@ async function writeConfig(dir: string): Promise<void> {
     if (route.hasIn(['static', 'root'])) route.setIn(['static', 'root'], path.join(projectRoot, 'demo', 'public'));
   }
   doc.setIn(['listeners', 1, 'listen'], `127.0.0.1:${plain}`);
+  // the page's origin listener and the pool the edge caches it from
+  doc.setIn(['listeners', 2, 'listen'], `127.0.0.1:${pageOrigin}`);
+  doc.setIn(['pools', 'page', 'backends'], [{ address: `127.0.0.1:${pageOrigin}` }]);
+  for (const route of (doc.getIn(['listeners', 2, 'routes']) as { items: { setIn(path: string[], value: unknown): void }[] }).items) route.setIn(['static', 'root'], path.join(projectRoot, 'demo', 'public'));
   doc.setIn(['listeners', 1, 'routes', 0, 'redirect', 'port'], web);
   await writeFile(path.join(dir, 'switchyard.yaml'), doc.toString());
 }

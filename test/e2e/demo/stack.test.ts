@@ -14,18 +14,24 @@ import { parseDocument } from 'yaml';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { runSwitchyard, type RunningSwitchyard } from '../../support/run-switchyard.ts';
 import { projectRoot, startApp, type AppProcess } from './helpers/app-process.ts';
+import { lastFreePort, retryOnAddressInUse } from '../../support/ports.ts';
 
 const run = promisify(execFile);
 const chromiumPath = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((file) => existsSync(file));
 
 /** demo/switchyard.yaml with every address the test cannot own replaced: listeners on port 0, pools on the test's instances. */
-async function stackConfig(dataDir: string, apps: Record<string, AppProcess[]>): Promise<string> {
-  const doc = parseDocument(await readFile(path.join(projectRoot, 'demo', 'switchyard.yaml'), 'utf8'));
+async function stackConfig(dataDir: string, apps: Record<string, AppProcess[]>, appDataDir: string, webPort: number, pagePort: number): Promise<string> {
+  // the page's origin (the edge's CORS policy) on the test's port; the services' token secret in their data dir
+  const text = (await readFile(path.join(projectRoot, 'demo', 'switchyard.yaml'), 'utf8'))
+    .replaceAll('https://example.test:8443', `https://example.test:${webPort}`)
+    .replace('secret_file: ../data/jwt.secret', `secret_file: ${JSON.stringify(path.join(appDataDir, 'jwt.secret'))}`);
+  const doc = parseDocument(text);
   doc.set('data_dir', dataDir);
   // the demo's access log path is relative to demo/: on stdout here, not outside the test's directories
   doc.setIn(['log', 'access_log'], 'stdout');
   doc.setIn(['admin', 'listen'], '127.0.0.1:0');
   doc.setIn(['dns', 'listen'], ['udp://127.0.0.1:0', 'tcp://127.0.0.1:0']);
+  doc.setIn(['pools', 'page', 'backends'], [{ address: `127.0.0.1:${pagePort}` }]);
   for (const [pool, instances] of Object.entries(apps)) {
     doc.setIn(['pools', pool, 'backends'], instances.map((app) => ({ address: `127.0.0.1:${app.port}` })));
     // Faster than the demo's 2s so the test sees a killed instance leave within a second.
@@ -35,7 +41,8 @@ async function stackConfig(dataDir: string, apps: Record<string, AppProcess[]>):
   }
   const listeners = doc.get('listeners') as { items: { set(key: string, value: unknown): void; getIn(path: string[]): unknown; setIn(path: (string | number)[], value: unknown): void }[] };
   for (const listener of listeners.items) {
-    listener.set('listen', '127.0.0.1:0');
+    const name = listener.getIn(['name']);
+    listener.set('listen', `127.0.0.1:${name === 'web' ? webPort : name === 'page-origin' ? pagePort : 0}`);
     const routes = listener.getIn(['routes']) as { items: { hasIn(path: string[]): boolean; setIn(path: string[], value: unknown): void }[] };
     for (const route of routes.items) {
       if (route.hasIn(['static', 'root'])) route.setIn(['static', 'root'], path.join(projectRoot, 'demo', 'public'));
@@ -61,7 +68,7 @@ describe('demo stack behind Switchyard', { timeout: 90_000 }, () => {
     );
     apps.users = started.slice(0, 2);
     apps.orders = started.slice(2);
-    edge = await runSwitchyard(await stackConfig(path.join(dataDir, 'edge'), apps));
+    edge = await retryOnAddressInUse(async () => runSwitchyard(await stackConfig(path.join(dataDir, 'edge'), apps, dataDir, await lastFreePort(), await lastFreePort())));
     web = edge.ready.listeners.web;
     ca = path.join(dataDir, 'edge', 'tls', 'ca', 'ca.pem');
   });
@@ -174,6 +181,88 @@ describe('demo stack behind Switchyard', { timeout: 90_000 }, () => {
       await page.locator('#order-rows tr', { hasText: 'order after a failure' }).waitFor();
       assert.ok((await page.locator('#call-rows tr', { hasText: 'orders-2' }).count()) > before);
       assert.equal(await page.locator('#message.error').count(), 0, await page.locator('#message').innerText());
+    });
+  });
+
+  describe('the edge middleware of the demo config', () => {
+    const api = (rest: string): string => `https://api.example.test:${web.port}${rest}`;
+    const curl = async (args: string[]): Promise<{ status: number; head: string; body: string }> => {
+      const { stdout } = await run('curl', ['-sS', '-D', '-', '--cacert', ca, '--resolve', `api.example.test:${web.port}:127.0.0.1`, ...args]);
+      const split = stdout.indexOf('\r\n\r\n');
+      return { status: Number(/^HTTP\/[\d.]+ (\d+)/.exec(stdout)?.[1]), head: stdout.slice(0, split), body: stdout.slice(split + 4) };
+    };
+
+    it('answers a CORS preflight at the edge for the page origin only', async () => {
+      const origin = `https://example.test:${web.port}`;
+      const allowed = await curl(['-X', 'OPTIONS', '-H', `origin: ${origin}`, '-H', 'access-control-request-method: POST', '-H', 'access-control-request-headers: content-type', api('/api/orders')]);
+      assert.equal(allowed.status, 204);
+      assert.match(allowed.head, new RegExp(`access-control-allow-origin: ${origin}`, 'i'));
+      assert.match(allowed.head, /access-control-allow-credentials: true/i);
+      await edge!.waitForLine((line) => line.log === 'access' && line.reason === 'cors:preflight' && line.backend === undefined);
+      const other = await curl(['-X', 'OPTIONS', '-H', 'origin: https://evil.test', '-H', 'access-control-request-method: POST', api('/api/orders')]);
+      assert.equal(other.status, 403);
+      // an actual request from another origin: the services' own CORS fields do not leak past the edge
+      const read = await curl(['-H', 'origin: https://evil.test', api('/api/users')]);
+      assert.equal(read.status, 200);
+      assert.doesNotMatch(read.head, /access-control-allow-origin/i);
+    });
+
+    // over HTTP/1.1: on the HTTP/2 codec engine a refused request with a body is sometimes reset instead of
+    // answered (reported to the lead, /work/briefs/requests-demo.md)
+    it('refuses a write with a forged token at the edge (401), before any service sees it', async () => {
+      const [header, payload] = ['{"alg":"HS256","typ":"JWT"}', '{"sub":"1","name":"demo","iss":"switchyard-demo","aud":"switchyard-demo","exp":9999999999}'].map((part) => Buffer.from(part).toString('base64url'));
+      const forged = `${header}.${payload}.${Buffer.from('not the signature').toString('base64url')}`;
+      const none = `${Buffer.from('{"alg":"none"}').toString('base64url')}.${payload}.`;
+      for (const token of [forged, none]) {
+        const reply = await curl(['--http1.1', '-X', 'POST', '-H', `authorization: Bearer ${token}`, '-H', 'content-type: application/json', '--data', '{"item":"forged","quantity":1}', api('/api/orders')]);
+        assert.equal(reply.status, 401, reply.body);
+        assert.match(reply.head, /www-authenticate: Bearer realm="switchyard-demo"/i);
+      }
+      const refused = edge!.lines.filter((line) => line.log === 'access' && line.status === 401 && String(line.reason).startsWith('jwt:'));
+      assert.equal(refused.length, 2);
+      assert.ok(refused.every((line) => line.backend === undefined), 'no backend was asked');
+      const cookie = await curl(['--http1.1', '-X', 'POST', '-H', 'cookie: sy_session=forged.token.here', '-H', 'content-type: application/json', '--data', '{"item":"x","quantity":1}', api('/api/orders')]);
+      assert.equal(cookie.status, 401);
+    });
+
+    it('compresses for a client that accepts it, and not for one that does not', async () => {
+      const gzip = await curl(['-H', 'accept-encoding: gzip', '-o', '/dev/null', api('/api/users?limit=100')]);
+      assert.equal(gzip.status, 200);
+      assert.match(gzip.head, /content-encoding: gzip/i);
+      assert.match(gzip.head, /vary: .*accept-encoding/i);
+      const plain = await curl([api('/api/users?limit=100')]);
+      assert.doesNotMatch(plain.head, /content-encoding/i);
+      assert.match(plain.body, /"username":"demo"/);
+    });
+
+    it('caches the page at the edge: the second request is a Cache-Status hit; a miss is compressed for a client that accepts it', async () => {
+      const page = (rest: string, fields: string[] = []) => curl(['--resolve', `example.test:${web.port}:127.0.0.1`, ...fields.flatMap((field) => ['-H', field]), `https://example.test:${web.port}${rest}`]);
+      const first = await page('/app.js?first');
+      assert.equal(first.status, 200);
+      assert.match(first.head, /cache-status: switchyard; fwd=uri-miss; fwd-status=200; stored/i);
+      const second = await page('/app.js?first');
+      assert.equal(second.status, 200);
+      assert.match(second.head, /cache-status: switchyard; hit/i);
+      assert.equal(second.body, first.body);
+      // a miss goes out compressed for a client that accepts it (hits send the stored identity body)
+      const zipped = await page('/style.css?zipped', ['accept-encoding: br']);
+      assert.match(zipped.head, /cache-status: switchyard; fwd=uri-miss/i);
+      assert.match(zipped.head, /content-encoding: br/i);
+      assert.match(zipped.head, /cache-control: public, max-age=300/i);
+    });
+
+    it('limits logins per client address at the edge: a flood gets 429 with RateLimit fields', async () => {
+      let limited: { status: number; head: string } | undefined;
+      for (let attempt = 0; attempt < 15 && limited === undefined; attempt++) {
+        const reply = await curl(['-X', 'POST', '-H', 'content-type: application/json', '--data', '{"username":"demo","password":"wrong"}', api('/api/login')]);
+        if (reply.status === 429) limited = reply;
+        else assert.equal(reply.status, 401, reply.body);
+      }
+      assert.ok(limited, 'no 429 within 15 logins');
+      assert.match(limited.head, /retry-after: \d+/i);
+      assert.match(limited.head, /ratelimit-policy: /i);
+      assert.match(limited.head, /\nratelimit: /i);
+      await edge!.waitForLine((line) => line.log === 'access' && line.status === 429 && line.backend === undefined);
     });
   });
 });

@@ -9,13 +9,15 @@ import type { MiddlewareSettings } from '../../../config/index.ts';
 import type { FilterContext, FilterEnv, FilterFactory, HttpFilter, RequestVerdict } from '../types.ts';
 import { percentDecode } from './decode.ts';
 import { compileWaf, type BuiltinRuleList, type CompiledWaf, type OwnRule } from './rules.ts';
+import { bodyKind, BODY_FORM, BODY_JSON, BODY_OTHER } from './body.ts';
 
 type WafSettings = MiddlewareSettings['waf'];
 
-function ownRuleMatches(rule: OwnRule, ctx: FilterContext, path: string, query: string): boolean {
+function ownRuleMatches(rule: OwnRule, ctx: FilterContext, path: string, query: string, body: string | undefined): boolean {
   if (rule.methods !== null && !rule.methods.has(ctx.method)) return false;
   if (rule.path !== null && !rule.path.test(path)) return false;
   if (rule.query !== null && !rule.query.test(query)) return false;
+  if (rule.body !== null && (body === undefined || !rule.body.test(body))) return false;
   for (let i = 0; i < rule.headers.length; i++) {
     const value = ctx.header(rule.headers[i][0]);
     if (value === undefined || !rule.headers[i][1].test(value)) return false;
@@ -37,11 +39,33 @@ function judge(waf: CompiledWaf, ctx: FilterContext): string | null | undefined 
   if (waf.allow !== null && !waf.allow.contains(ctx.clientAddress)) return 'cidr-allow';
   const path = percentDecode(ctx.path, false);
   const query = percentDecode(ctx.query, true);
+  // the body as text (only when inspection is on and the request has one): Latin-1, so each byte is one
+  // character and a rule never sees a decoding error; a form body decoded once, as a query is
+  let kind = BODY_OTHER;
+  let body: string | undefined;
+  if (waf.inspectSize > 0) {
+    const prefix = ctx.bodyPrefix();
+    if (prefix.length > 0) {
+      kind = bodyKind(ctx.header('content-type'));
+      body = prefix.toString('latin1', 0, Math.min(prefix.length, waf.inspectSize));
+      if (kind === BODY_FORM) body = percentDecode(body, true);
+    }
+  }
   for (let i = 0; i < waf.own.length; i++) {
     const rule = waf.own[i];
-    if (ownRuleMatches(rule, ctx, path, query)) return rule.allow ? null : rule.id;
+    if (ownRuleMatches(rule, ctx, path, query, body)) return rule.allow ? null : rule.id;
   }
   let hit: string | undefined;
+  if (body !== undefined) {
+    const encoding = ctx.header('content-encoding');
+    if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') return 'body-encoded';
+    if (kind !== BODY_OTHER) {
+      for (let i = 0; i < waf.body.length; i++) {
+        const rule = waf.body[i];
+        if ((kind === BODY_JSON ? rule.json : rule.form).test(body)) return rule.id;
+      }
+    }
+  }
   if (waf.text.length > 0 && (hit = firstMatch(waf.text, path, query)) !== undefined) return hit;
   if (waf.raw.length > 0 && (hit = firstMatch(waf.raw, ctx.path, ctx.query)) !== undefined) return hit;
   if (waf.deep.length > 0) {
@@ -61,6 +85,7 @@ function create(settings: WafSettings, env: FilterEnv): HttpFilter {
   const block = settings.mode === 'block';
   const filter: HttpFilter = {
     name: 'waf',
+    readsBody: waf.inspectSize,
     onRequest(ctx): RequestVerdict {
       const id = judge(waf, ctx);
       if (id === undefined || id === null) return undefined;

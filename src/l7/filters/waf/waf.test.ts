@@ -122,7 +122,7 @@ describe('waf filter', () => {
     assert.throws(() => schema.parse({ rules: [{ id: 'x', path: '(a+)+$' }] }), /nested or overlapping repetition/);
     assert.throws(() => schema.parse({ rules: [{ id: 'x', query: '(a|aa)*' }] }), /nested or overlapping repetition/);
     assert.throws(() => schema.parse({ rules: [{ id: 'x', path: '([' }] }), /expected a regular expression/);
-    assert.throws(() => schema.parse({ rules: [{ id: 'x' }] }), /at least one of methods, path, query or headers/);
+    assert.throws(() => schema.parse({ rules: [{ id: 'x' }] }), /at least one of methods, path, query, headers or body/);
     assert.throws(() => schema.parse({ rules: [{ id: 'x', path: 'a' }, { id: 'x', path: 'b' }] }), /unique rule ids/);
     assert.throws(() => schema.parse({ deny: ['10.0.0.0/33'] }), /expected an address or CIDR/);
     assert.throws(() => schema.parse({ builtin: ['lfi'] }), /sqli/);
@@ -138,6 +138,92 @@ describe('waf filter', () => {
       filter.onRequest!(filterContext({ path: '/x', query }));
       assert.ok(performance.now() - started < 50, `slow on ${query.slice(0, 12)}…: ${performance.now() - started} ms`);
     }
+  });
+
+  describe('body inspection', () => {
+    const form = (text: string): RequestShape => ({ method: 'POST', path: '/login', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: Buffer.from(text, 'latin1') });
+    const json = (text: string, type = 'application/json'): RequestShape => ({ method: 'POST', path: '/api/items', headers: { 'content-type': type }, body: Buffer.from(text, 'latin1') });
+    const on = { body: {} };
+
+    it('is off by default: the body is not read and not matched', () => {
+      const filter = wafFilter.create(schema.parse({}), filterEnv());
+      assert.equal(filter.readsBody, 0);
+      assert.equal(verdict({}, form("user=admin'+or+1=1--")), undefined);
+      assert.equal(wafFilter.create(schema.parse(on), filterEnv()).readsBody, 8192);
+      assert.equal(wafFilter.create(schema.parse({ body: { inspect_size: '2kb' } }), filterEnv()).readsBody, 2048);
+    });
+
+    it('blocks sqli and xss in a form body (decoded once) and in a JSON body, with body- rule ids', () => {
+      assert.equal(ruleOf(verdict(on, form("user=admin'+or+1=1--&password=x"))), 'body-sqli-tautology');
+      assert.equal(ruleOf(verdict(on, form('user=admin%27%20OR%20%271%27%3D%271&password=x'))), 'body-sqli-tautology');
+      assert.equal(ruleOf(verdict(on, form('id=1+UNION+ALL+SELECT+password+FROM+users'))), 'body-sqli-union');
+      assert.equal(ruleOf(verdict(on, form('comment=%3Cscript%3Ealert(1)%3C%2Fscript%3E'))), 'body-xss-script');
+      assert.equal(ruleOf(verdict(on, json(`{"user":"admin' or '1'='1","password":"x"}`))), 'body-sqli-tautology');
+      assert.equal(ruleOf(verdict(on, json(`{"q":"x\\" OR \\"a\\"=\\"a"}`))), 'body-sqli-tautology');
+      assert.equal(ruleOf(verdict(on, json(`{"id":"1; DROP TABLE users"}`))), 'body-sqli-stacked');
+      assert.equal(ruleOf(verdict(on, json(`{"bio":"<img src=x onerror=alert(1)>"}`, 'application/merge-patch+json; charset=utf-8'))), 'body-xss-handler');
+    });
+
+    it('lets ordinary form and JSON bodies through: quotes that are JSON structure are not string breaks', () => {
+      const benign = [
+        form('user=alice&password=correct+horse+battery+staple'),
+        form("q=O'Reilly+books+or+magazines&sort=-date"),
+        json('{"name":"O\'Reilly","color":"#fff","flag":"--verbose","note":"orange is the new black","os":"android is fine"}'),
+        json('{"order":"desc","and":1,"or":[1,2],"query":{"status":"open","total":{"gt":10}},"path":"/*.js"}'),
+        json('[{"title":"Union Station: select trains"},{"title":"how to script your deploys"}]'),
+      ];
+      for (const shape of benign) assert.equal(verdict(on, shape), undefined, shape.body!.toString());
+    });
+
+    it('applies the built-in sets to form and JSON only; own body rules see every body', () => {
+      const settings = { body: {}, rules: [{ id: 'no-eicar', body: 'EICAR-STANDARD' }] };
+      assert.equal(verdict(settings, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: Buffer.from("' or 1=1--") }), undefined);
+      assert.equal(ruleOf(verdict(settings, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: Buffer.from('X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!') })), 'no-eicar');
+      assert.equal(verdict(settings, { method: 'GET', path: '/x' }), undefined, 'no body: a body rule does not match');
+    });
+
+    it('matches only the first inspect_size bytes', () => {
+      const padded = 'pad=' + 'a'.repeat(100) + "&user=admin'+or+1=1--";
+      assert.equal(verdict({ body: { inspect_size: '64b' } }, form(padded)), undefined);
+      assert.equal(ruleOf(verdict({ body: { inspect_size: '1kb' } }, form(padded))), 'body-sqli-tautology');
+    });
+
+    it('refuses a body with a Content-Encoding (its bytes cannot be matched)', () => {
+      const shape = { ...json('{"a":1}'), headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' } };
+      assert.equal(ruleOf(verdict(on, shape)), 'body-encoded');
+      assert.equal(verdict(on, { ...shape, headers: { 'content-type': 'application/json', 'content-encoding': 'identity' } }), undefined);
+    });
+
+    it('gives the body rule as the reason and counts it, in detect mode too', () => {
+      const env = filterEnv();
+      const filter = wafFilter.create(schema.parse({ ...on, mode: 'detect' }), env);
+      const ctx = filterContext(form('id=1+union+select+1'));
+      assert.equal(filter.onRequest!(ctx), undefined);
+      assert.deepEqual(ctx.reasons, ['waf:body-sqli-union']);
+      assert.equal(env.counts.get('waf:body-sqli-union'), 1);
+    });
+
+    it('refuses body rules without body inspection, and an inspect_size out of range', () => {
+      assert.throws(() => schema.parse({ rules: [{ id: 'x', body: 'evil' }] }), /expected waf\.body/);
+      assert.throws(() => schema.parse({ body: { inspect_size: '128kb' } }), /inspect_size from 1b to 64kb/);
+      assert.throws(() => schema.parse({ body: { inspect_size: '0b' } }), /inspect_size from 1b to 64kb/);
+      assert.throws(() => schema.parse({ body: { max: '8kb' } }), /max/);
+      assert.throws(() => schema.parse({ body: {}, rules: [{ id: 'x', body: '(a+)+' }] }), /nested or overlapping repetition/);
+    });
+
+    it('stays fast on a hostile 64kb body', async () => {
+      const { builtinRules } = await import('./builtin-rules.ts');
+      for (const rule of builtinRules) if (rule.json !== undefined) assert.equal(regexHazard(rule.json.source), undefined, `${rule.id} (json)`);
+      const filter = wafFilter.create(schema.parse({ body: { inspect_size: '64kb' } }), filterEnv());
+      const hostile = ["'or" + ' '.repeat(65_000), '<a' + ' a'.repeat(32_000), '%25'.repeat(21_000), '\\"or' + ' '.repeat(65_000), 'union' + '/'.repeat(65_000)];
+      for (const text of hostile) {
+        for (const type of ['application/x-www-form-urlencoded', 'application/json']) {
+          const started = performance.now();
+          filter.onRequest!(filterContext({ method: 'POST', headers: { 'content-type': type }, body: Buffer.from(text) }));
+          assert.ok(performance.now() - started < 100, `slow on ${type} ${text.slice(0, 12)}…: ${performance.now() - started} ms`);
+        }
+      }
+    });
   });
 
   it('percent-decodes leniently and allocates nothing when there is nothing to decode', () => {
