@@ -60,7 +60,7 @@ test('a snapshot crosses v8 serialisation with its data intact and its CIDR rang
   assert.equal(new TrustedProxies(revived.config.listeners[0].access!.deny!).contains('2001:db8::1'), true);
 });
 
-test('a forward proxy snapshot: allow ranges usable again; of dns only the listen addresses and resolver settings travel', () => {
+test('a forward proxy snapshot: allow ranges usable again; the dns section travels whole (the workers serve DNS), its resolver client list usable', () => {
   const loaded = parseConfigText(
     `
 dns:
@@ -80,6 +80,7 @@ listeners:
   const allow = revived.config.listeners[0].allow!;
   assert.ok(allow.clients![0][0].kind() === 'ipv4' && allow.destinations![0][0].kind() === 'ipv6');
   assert.deepEqual(revived.config.dns?.listen, [{ transport: 'udp', host: '127.0.0.1', port: 5353 }]);
-  assert.deepEqual(revived.config.dns?.zones, []);
-  assert.deepEqual(revived.config.dns?.resolver?.allow, []);
+  assert.equal(revived.config.dns?.zones.length, 1);
+  const resolverAllow = revived.config.dns?.resolver?.allow ?? [];
+  assert.ok(resolverAllow.length === 1 && resolverAllow[0][0].kind() === 'ipv4');
 });
