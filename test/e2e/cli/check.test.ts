@@ -248,5 +248,7 @@ test('check lists each route\'s middleware in run order, and check and start ref
     assert.match(checked.stdout, /^ {4}route api: middleware headers → headers$/m);
     assert.match(checked.stdout, /^ {4}route rest: middleware headers$/m);
   });
-  await assertRefused(listener('{ rate_limit: {} }'), /edge\.yaml:8:\d+: listeners\[0\]\.routes\[0\]\.middleware\[0\]\.rate_limit: unknown filter rate_limit: expected one of headers/);
+  await assertRefused(listener('{ quota: {} }'), /edge\.yaml:8:\d+: listeners\[0\]\.routes\[0\]\.middleware\[0\]\.quota: unknown filter quota: expected one of headers, /);
+  // a known filter without its required settings is refused at the missing key
+  await assertRefused(listener('{ rate_limit: {} }'), /edge\.yaml:8:\d+: listeners\[0\]\.routes\[0\]\.middleware\[0\]\.rate_limit\.rate: /);
 });
