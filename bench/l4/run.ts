@@ -7,7 +7,7 @@
 //
 //   node_modules/.bin/node bench/l4/run.ts [--rounds 3] [--seconds 8] [--only tcp|udp] [--dry-run]
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import {
@@ -30,6 +30,9 @@ import {
   type ManagedProcess,
 } from '../common/index.ts';
 import { existingQueries, ORIGIN, zoneText } from '../dns/zone-data.ts';
+import { JEMALLOC_PATHS } from '../../src/config/index.ts';
+/** What Switchyard's primary gives its workers with jemalloc (src/supervisor/worker-runtime.ts). */
+const JEMALLOC_CONF = 'background_thread:true';
 import { haproxyConfig, nginxConfig, switchyardConfig, type L4Ports, type SwitchyardVariant } from './configs.ts';
 
 const options = parseOptions(process.argv.slice(2), {
@@ -81,6 +84,20 @@ function switchyard(variant: SwitchyardVariant): ProxyKind {
       if (protocol === 'tcp') await waitForPort('127.0.0.1', ports.listen, 10_000);
       else await waitForDnsAnswer(ports.listen, child);
       return { name: this.name, port: ports.listen, pids: treeOf(child), stop: () => processes.stop(child, 10_000) };
+    },
+  };
+}
+
+/** The plainest Node pipe (bench/l4/plain-pipe.ts), with the system allocator or jemalloc preloaded as Switchyard's workers have it. */
+function plainNode(jemalloc: string | undefined): ProxyKind {
+  return {
+    name: jemalloc ? 'plain Node pipe (jemalloc)' : 'plain Node pipe',
+    async start(_dir, protocol, upstream) {
+      if (protocol !== 'tcp') throw new Error('the plain Node pipe is TCP only');
+      const env = jemalloc ? { ...process.env, LD_PRELOAD: jemalloc, MALLOC_CONF: JEMALLOC_CONF } : process.env;
+      const child = processes.spawn(this.name, [node, path.join(root, 'bench', 'l4', 'plain-pipe.ts'), String(upstream)], { cpus: PROXY_CPU, env });
+      const port = Number((await child.waitForLine((line) => line.startsWith('listening '), 10_000)).split(' ')[1]);
+      return { name: this.name, port, pids: treeOf(child), stop: () => processes.stop(child) };
     },
   };
 }
@@ -159,7 +176,8 @@ async function benchTcp(dir: string): Promise<{ table: string; notes: string[] }
   const iperfPort = await freePort();
   const server = processes.spawn('iperf3 -s', ['iperf3', '-s', '-p', String(iperfPort)], { cpus: LOAD_CPU });
   await waitForPort('127.0.0.1', iperfPort, 10_000);
-  const kinds = [haproxy, nginx, switchyard('tuned'), switchyard('defaults'), switchyard('system-allocator')];
+  const jemalloc = JEMALLOC_PATHS.find((candidate) => existsSync(candidate));
+  const kinds = [haproxy, nginx, switchyard('tuned'), switchyard('defaults'), switchyard('system-allocator'), plainNode(undefined), ...(jemalloc ? [plainNode(jemalloc)] : [])];
   const targets: Running[] = [direct(iperfPort)];
   for (const kind of kinds) targets.push(await kind.start(dir, 'tcp', iperfPort));
   // warm-up: JIT, socket buffers grown to their steady size
@@ -359,7 +377,8 @@ try {
     `Switchyard \`workers: 1\`); iperf3 (client and server) or dnsperf and knotd (1 UDP worker) pinned to CPU ${LOAD_CPU}. ${options.rounds} interleaved`,
     `rounds of ${options.seconds} s (order reversed every other round), medians. "Switchyard (defaults)" is the listener as a user writes it`,
     '(access log on, JSON to stdout); "allocator: system" is Switchyard tuned, with `runtime: { allocator: system }` instead of the',
-    'default (jemalloc when installed). Proxy CPU is utime + stime of the proxy\'s whole process tree (primary + worker) from /proc.',
+    'default (jemalloc when installed); "plain Node pipe" is bench/l4/plain-pipe.ts (accept, connect, pipe() both ways) on the same Node,',
+    'with the system allocator or with jemalloc preloaded as Switchyard\'s workers have it. Proxy CPU is utime + stime of the proxy\'s whole process tree (primary + worker) from /proc.',
     `Load average (1 min) during the run: ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)} on ${facts.nproc} CPUs — the machine is shared with`,
     'other work, so absolute throughput is noisy and CPU time per unit moved is the more robust comparison.',
     '',
