@@ -1,6 +1,7 @@
 // The demo page: plain JavaScript, no build step. It talks to the API (users and orders services behind
 // Switchyard) and shows, for every call, which backend instance answered (X-Instance), the client address
-// the application saw (X-Client-Address) and the time spent in the database and the app (Server-Timing).
+// the application saw (X-Client-Address) and the time spent in the database and the app (Server-Timing),
+// with a link to the call's waterfall in Switchyard's dashboard.
 /* global FormData, URLSearchParams, location */
 
 /**
@@ -38,6 +39,26 @@ function showMessage(text, isError = false) {
   $('message').className = isError ? 'error' : '';
 }
 
+/**
+ * A link to the call's waterfall in Switchyard's dashboard: the edge names the request (X-Request-Id) and
+ * the dashboard (X-Switchyard-Dashboard) on every API answer. Only an http(s) dashboard URL is linked.
+ */
+function waterfallCell(entry) {
+  const linked = Boolean(entry.requestId) && /^https?:\/\/[^\s#]+$/.test(entry.dashboard ?? '');
+  const td = cell(linked ? '' : '—');
+  if (linked) {
+    const a = document.createElement('a');
+    a.href = `${entry.dashboard}#request=${encodeURIComponent(entry.requestId)}`;
+    a.target = '_blank';
+    a.rel = 'noopener';
+    a.className = 'waterfall-link';
+    a.textContent = 'waterfall';
+    a.title = `request ${entry.requestId} in the dashboard (sign in with the admin token)`;
+    td.append(a);
+  }
+  return td;
+}
+
 function logCall(entry) {
   if (entry.instance) state.tally.set(entry.instance, (state.tally.get(entry.instance) ?? 0) + 1);
   const tally = [...state.tally].sort(([a], [b]) => a.localeCompare(b)).map(([name, count]) => `${name} ×${count}`);
@@ -50,6 +71,7 @@ function logCall(entry) {
     cell(entry.instance ?? '—'),
     cell(entry.client ?? '—'),
     cell(entry.timing ?? '—'),
+    waterfallCell(entry),
   );
   row.dataset.instance = entry.instance ?? '';
   $('call-rows').prepend(row);
@@ -83,6 +105,8 @@ async function request(method, path, body) {
     instance: response.headers.get('x-instance'),
     client: response.headers.get('x-client-address'),
     timing: response.headers.get('server-timing'),
+    requestId: response.headers.get('x-request-id'),
+    dashboard: response.headers.get('x-switchyard-dashboard'),
   });
   if (!response.ok) throw new ApiError(response.status, data?.detail ?? `${response.status} ${response.statusText}`);
   return data;

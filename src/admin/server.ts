@@ -70,14 +70,14 @@ const json = (response: http.ServerResponse, status: number, body: unknown): voi
 
 const maxRequests = 1000;
 
-/** GET /api/requests' query (status=404|5xx|error, route=, pool=, backend=, limit=), or what is wrong with it. */
-function requestsQuery(params: URLSearchParams): { status?: string; route?: string; pool?: string; backend?: string; limit: number } | string {
+/** GET /api/requests' query (status=404|5xx|error, route=, pool=, backend=, request_id=, limit=), or what is wrong with it. */
+function requestsQuery(params: URLSearchParams): { status?: string; route?: string; pool?: string; backend?: string; requestId?: string; limit: number } | string {
   const status = params.get('status') || undefined;
   if (status !== undefined && !/^([1-5]\d\d|[1-5]xx|error)$/i.test(status)) return `admin: requests status must be a status (404), a class (5xx) or "error", got ${JSON.stringify(status)}`;
   const limitText = params.get('limit') || '200';
   const limit = Number(limitText);
   if (!Number.isInteger(limit) || limit < 1 || limit > maxRequests) return `admin: requests limit must be a whole number 1..${maxRequests}, got ${JSON.stringify(limitText)}`;
-  return { status: status?.toLowerCase(), route: params.get('route') || undefined, pool: params.get('pool') || undefined, backend: params.get('backend') || undefined, limit };
+  return { status: status?.toLowerCase(), route: params.get('route') || undefined, pool: params.get('pool') || undefined, backend: params.get('backend') || undefined, requestId: params.get('request_id') || undefined, limit };
 }
 
 const backendPath = /^\/api\/pools\/([^/]+)\/backends\/([^/]+)\/(drain|enable)$/;

@@ -70,6 +70,8 @@ test('the ring overwrites the oldest; query filters and returns newest first wit
     recent.query({ backend: '10.0.0.1:80', limit: 1 }).map((r) => r.path),
     ['/4'],
   );
+  assert.deepEqual(recent.query({ requestId: 'id-/3' }).map((r) => r.path), ['/3'], 'one request by its id');
+  assert.deepEqual(recent.query({ requestId: 'id-/none' }), []);
   const four = recent.query()[0];
   assert.deepEqual(four.phases, { arrived: -1, head: 0.5, pick: 1, connected: 2, firstByte: 9, done: 10 });
   assert.deepEqual(four.tried, ['10.0.0.9:80']);

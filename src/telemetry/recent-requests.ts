@@ -60,6 +60,8 @@ export interface RecentQuery {
   route?: string;
   pool?: string;
   backend?: string;
+  /** One request id (the listener's request-id header): the dashboard opening a linked waterfall. */
+  requestId?: string;
   limit?: number;
 }
 
@@ -194,6 +196,7 @@ export class RecentRequests implements AccessRecordSink {
       if (query.route && slot.route !== query.route) continue;
       if (query.pool && slot.pool !== query.pool) continue;
       if (query.backend && slot.backend !== query.backend) continue;
+      if (query.requestId && slot.id !== query.requestId) continue;
       out.push(view(slot));
     }
     return out;

@@ -6,7 +6,7 @@
 import type http from 'node:http';
 import { sameToken } from '../../core/index.ts';
 import { DashboardBundle } from './assets.ts';
-import { appPage, loginPage, sendAsset, sendHtml } from './pages.ts';
+import { appPage, loginPage, loginScript, sendAsset, sendHtml } from './pages.ts';
 import { DashboardSessions, sessionCookie, sessionCookieName } from './session.ts';
 
 export const csrfHeader = 'x-switchyard-csrf';
@@ -40,6 +40,10 @@ export class Dashboard {
     }
     if (pathname === '/dashboard/login' && method === 'POST') {
       await this.login(request, response);
+      return true;
+    }
+    if (pathname === '/dashboard/login.js') {
+      sendAsset(response, 'text/javascript; charset=utf-8', loginScript);
       return true;
     }
     if (pathname === '/dashboard/app.js' || pathname === '/dashboard/app.css') {

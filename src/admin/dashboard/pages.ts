@@ -1,4 +1,5 @@
-// The dashboard's two HTML documents: the login form (no script at all) and the shell the bundled script
+// The dashboard's two HTML documents: the login form (a plain form; its one small script only carries a
+// link's fragment through the sign-in) and the shell the bundled script
 // fills. Both go out with a strict Content-Security-Policy (everything from the admin origin only, no
 // inline script or style) and X-Frame-Options DENY, so the page works offline and cannot be framed.
 import type http from 'node:http';
@@ -28,6 +29,12 @@ export function sendAsset(response: http.ServerResponse, contentType: string, te
   response.end(text);
 }
 
+/**
+ * The login page's only script: a link into the dashboard (#request=<id>) keeps its fragment through the
+ * sign-in, as the form posts to /dashboard/login#… and the 303 to /dashboard inherits it.
+ */
+export const loginScript = `const form = document.getElementById('login-form');\nif (form && location.hash) form.action = '/dashboard/login' + location.hash;\n`;
+
 export function loginPage(message?: string): string {
   const error = message ? `<p id="login-error" class="error">${escapeHtml(message)}</p>` : '';
   return htmlDocument(
@@ -35,6 +42,7 @@ export function loginPage(message?: string): string {
     `<main class="login"><h1>Switchyard</h1><form id="login-form" method="post" action="/dashboard/login">` +
       `<label>Admin token <input type="password" name="token" autocomplete="current-password" required autofocus></label>` +
       `<button type="submit">Sign in</button></form>${error}</main>`,
+    '<script src="/dashboard/login.js" defer></script>',
   );
 }
 

@@ -3,7 +3,7 @@
 // timeline (GET /api/history, every 5 s) and the DNS panel (GET /api/dns). Every action (drain, enable,
 // reload, cache purge) asks for confirmation, then POSTs with the session cookie (sent by the browser) and
 // the CSRF value the server put in the page. Bundled by esbuild (src/admin/dashboard/assets.ts).
-/* global EventSource, confirm */
+/* global EventSource, URLSearchParams, confirm, location */
 import { h, renderTopology } from './render.js';
 import { renderPoolCharts, renderTimeline } from './charts.js';
 import { requestsPanel } from './requests.js';
@@ -110,7 +110,21 @@ events.addEventListener('failure', (event) => {
   notice.textContent = `snapshot failed: ${JSON.parse(event.data).error}`;
 });
 
+// #request=<id> (the demo page's call log links here): open that request's waterfall
+async function openLinked() {
+  const id = new URLSearchParams(location.hash.slice(1)).get('request');
+  if (!id) return;
+  try {
+    await requests.openById(id, getJson);
+    document.getElementById('waterfall').scrollIntoView();
+  } catch (err) {
+    notice.textContent = `request ${id}: ${err.message}`;
+  }
+}
+window.addEventListener('hashchange', () => void openLinked());
+
 void pollRequests();
+void openLinked();
 void pollHistory();
 setInterval(() => void pollRequests(), 2000);
 setInterval(() => void pollHistory(), 5000);

@@ -1,5 +1,6 @@
 // The requests table (GET /api/requests: recent requests of every worker, errors and slow ones always,
-// the rest sampled), filterable by status, route and backend; a click on a row opens its waterfall.
+// the rest sampled), filterable by status, route and backend; a click on a row opens its waterfall, and so does a link to
+// the dashboard ending in #request=<request id>.
 /* global URLSearchParams */
 import { h } from './render.js';
 import { fmt } from './svg.js';
@@ -30,6 +31,13 @@ export function requestsPanel(onFilter, balanceOf) {
       renderWaterfall(request, balanceOf(request.pool)),
       request.serverTiming ? h('p', { class: 'meta' }, 'upstream Server-Timing: ', h('code', null, request.serverTiming)) : '',
     );
+  };
+
+  /** Opens the waterfall of request `id` (a link's #request=<id>), asked of the server by id: it may be older than the table's rows. */
+  const openById = async (id, getJson) => {
+    const [request] = await getJson(`/api/requests?${new URLSearchParams({ request_id: id, limit: '1' })}`);
+    if (request) open(request);
+    else detail.replaceChildren(h('p', { class: 'meta' }, `request ${id} is not among the recent requests (the ring keeps errors, slow requests and a sample of the rest)`));
   };
 
   const update = (requests) => {
@@ -66,5 +74,5 @@ export function requestsPanel(onFilter, balanceOf) {
     h('table', { id: 'requests', class: 'requests' }, h('thead', null, h('tr', null, ...['time', 'method', 'request', 'status', 'route', 'backend', 'reason', 'ms'].map((t) => h('th', null, t)))), body),
     detail,
   );
-  return { element, update, query };
+  return { element, update, query, openById };
 }
