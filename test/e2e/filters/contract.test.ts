@@ -6,9 +6,9 @@
 // request headers (HttpListenerDeps.filters, the extension point).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { curlText } from '../../support/curl-text.ts';
 import http from 'node:http';
 import http2 from 'node:http2';
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -66,25 +66,6 @@ const steered: FilterFactory = {
   },
 };
 
-interface Reply {
-  status: number;
-  headers: Record<string, string>;
-  body: string;
-}
-
-function curl(flags: string[], url: string, fields: string[]): Promise<Reply> {
-  const args = ['-sS', '--max-time', '10', '-D', '-', ...flags, ...fields.flatMap((field) => ['-H', field]), url];
-  return new Promise((resolve, reject) => {
-    execFile('curl', args, { encoding: 'latin1' }, (error, stdout, stderr) => {
-      if (error) return reject(new Error(`curl ${args.join(' ')}: ${stderr || error.message}`));
-      const split = stdout.indexOf('\r\n\r\n');
-      const lines = stdout.slice(0, split).split('\r\n');
-      const headers: Record<string, string> = {};
-      for (const line of lines.slice(1)) headers[line.slice(0, line.indexOf(':')).toLowerCase()] = line.slice(line.indexOf(':') + 1).trim();
-      resolve({ status: Number(lines[0].split(' ')[1]), headers, body: stdout.slice(split + 4) });
-    });
-  });
-}
 
 describe('the filter contract, on every protocol pair', { timeout: 120_000 }, () => {
   let dir: string;
@@ -172,7 +153,7 @@ listeners:
   it('an async request filter holds the request and its body, then lets it through whole', async () => {
     for (const { engine, flags, pool, name } of pairs) {
       seen.length = 0;
-      const reply = await curl([...flags, '--data-binary', 'the-body'], url(engine, pool), ['x-wait: allow', 'content-type: text/plain']);
+      const reply = await curlText([...flags, '--data-binary', 'the-body'], url(engine, pool), ['x-wait: allow', 'content-type: text/plain']);
       assert.equal(reply.status, 200, name);
       assert.match(reply.body, /^origin [a-d] POST the-body$/, name);
       assert.deepEqual(seen.map((line) => line.slice(2)), ['POST the-body'], name);
@@ -182,7 +163,7 @@ listeners:
   it('an async request filter that refuses answers for the upstream, which hears nothing', async () => {
     seen.length = 0;
     for (const { engine, flags, pool, name } of pairs) {
-      const reply = await curl([...flags, '--data-binary', 'never-sent'], url(engine, pool), ['x-wait: deny']);
+      const reply = await curlText([...flags, '--data-binary', 'never-sent'], url(engine, pool), ['x-wait: deny']);
       assert.equal(reply.status, 403, name);
       assert.equal(reply.body, 'denied later\n', name);
       assert.equal(reply.headers['x-denied-by'], 'async', name);
@@ -193,15 +174,15 @@ listeners:
   it('a filter that reads the body sees its first bytes before anything goes upstream', async () => {
     for (const { engine, flags, pool, name } of pairs) {
       seen.length = 0;
-      const refused = await curl([...flags, '--data-binary', 'this body is evil, and long enough to pass the 32 byte prefix'], url(engine, pool), ['x-body-rule: 1']);
+      const refused = await curlText([...flags, '--data-binary', 'this body is evil, and long enough to pass the 32 byte prefix'], url(engine, pool), ['x-body-rule: 1']);
       assert.equal(refused.status, 403, name);
       assert.equal(refused.body, 'body refused after 32 bytes\n', name);
       assert.deepEqual(seen, [], name);
       // HTTP/1.1 sends it chunked (no length known ahead), HTTP/2 as DATA with a content-length
       const framing = flags[0] === '--http1.1' ? ['transfer-encoding: chunked'] : [];
-      const chunked = await curl([...flags, '--data-binary', 'evil'], url(engine, pool), ['x-body-rule: 1', ...framing]);
+      const chunked = await curlText([...flags, '--data-binary', 'evil'], url(engine, pool), ['x-body-rule: 1', ...framing]);
       assert.equal(chunked.status, 403, `${name}: a body shorter than the prefix is read whole`);
-      const fine = await curl([...flags, '--data-binary', 'a perfectly ordinary body that is longer than thirty-two bytes'], url(engine, pool), ['x-body-rule: 1']);
+      const fine = await curlText([...flags, '--data-binary', 'a perfectly ordinary body that is longer than thirty-two bytes'], url(engine, pool), ['x-body-rule: 1']);
       assert.equal(fine.status, 200, name);
       assert.deepEqual((seen as string[]).map((line) => line.slice(2)), ['POST a perfectly ordinary body that is longer than thirty-two bytes'], name);
     }
@@ -227,13 +208,13 @@ listeners:
 
   it('a filter whose promise rejects gets a 500, and nothing goes upstream', async () => {
     seen.length = 0;
-    for (const { engine, flags, pool, name } of pairs) assert.equal((await curl(flags, url(engine, pool), ['x-wait: throw'])).status, 500, name);
+    for (const { engine, flags, pool, name } of pairs) assert.equal((await curlText(flags, url(engine, pool), ['x-wait: throw'])).status, 500, name);
     assert.deepEqual(seen, []);
   });
 
   it('a body transform rewrites the streamed response, and the edge frames the new length', async () => {
     for (const { engine, flags, pool, name } of pairs) {
-      const reply = await curl(flags, url(engine, pool), ['x-upper: 1']);
+      const reply = await curlText(flags, url(engine, pool), ['x-upper: 1']);
       assert.equal(reply.status, 200, name);
       assert.match(reply.body, /^ORIGIN [A-D] GET $/, name);
       assert.equal(reply.headers['content-length'], undefined, name);
@@ -243,13 +224,13 @@ listeners:
 
   it('a response filter sees the upstream head and may replace the response', async () => {
     for (const { engine, flags, pool, name } of pairs) {
-      const plain = await curl(flags, url(engine, pool, '/missing'), []);
+      const plain = await curlText(flags, url(engine, pool, '/missing'), []);
       assert.equal(plain.status, 404, name);
       assert.match(plain.headers['x-upstream-said'], /^404 [a-d] backend$/, name);
       // response_headers.hide (default: server, x-powered-by) on every pair
       assert.equal(plain.headers.server, undefined, name);
       assert.equal(plain.headers['x-powered-by'], undefined, name);
-      const replaced = await curl(flags, url(engine, pool, '/missing'), ['x-replace: 1']);
+      const replaced = await curlText(flags, url(engine, pool, '/missing'), ['x-replace: 1']);
       assert.equal(replaced.status, 200, name);
       assert.equal(replaced.body, 'replaced\n', name);
       assert.equal(replaced.headers['x-replaced'], '404', name);
@@ -262,7 +243,7 @@ listeners:
       const backend = pool === 'h1' ? `127.0.0.1:${port('b')}` : `127.0.0.1:${port('d')}`;
       const expected = pool === 'h1' ? 'b' : 'd';
       for (let i = 0; i < 4; i++) {
-        const reply = await curl(flags, url(engine, pool, '/x?q=1'), [`x-prefer: ${backend}`, 'x-stash: kept', 'cookie: first=1', 'cookie: second=2']);
+        const reply = await curlText(flags, url(engine, pool, '/x?q=1'), [`x-prefer: ${backend}`, 'x-stash: kept', 'cookie: first=1', 'cookie: second=2']);
         assert.equal(reply.headers['x-origin'], expected, name);
         assert.equal(reply.headers['x-stashed'], `kept@to-${pool}?q=1`, name);
         // cookie() reads every Cookie field; HTTP/2 carries each cookie in its own field, and header('cookie')

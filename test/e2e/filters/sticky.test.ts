@@ -3,9 +3,9 @@
 // to another and is re-pinned. A forged or stale cookie is only a preference: the pool picks as usual.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { curlText } from '../../support/curl-text.ts';
 import http from 'node:http';
 import http2 from 'node:http2';
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -15,25 +15,6 @@ import { silentLogger, systemClock } from '../../../src/core/index.ts';
 import { buildPools } from '../../../src/pool/index.ts';
 import { createH2Listener, type H2Listener } from '../../../src/h2/index.ts';
 
-interface Reply {
-  status: number;
-  headers: Record<string, string>;
-  body: string;
-}
-
-function curl(flags: string[], url: string, fields: string[]): Promise<Reply> {
-  const args = ['-sS', '--max-time', '10', '-D', '-', ...flags, ...fields.flatMap((field) => ['-H', field]), url];
-  return new Promise((resolve, reject) => {
-    execFile('curl', args, { encoding: 'latin1' }, (error, stdout, stderr) => {
-      if (error) return reject(new Error(`curl ${args.join(' ')}: ${stderr || error.message}`));
-      const split = stdout.indexOf('\r\n\r\n');
-      const lines = stdout.slice(0, split).split('\r\n');
-      const headers: Record<string, string> = {};
-      for (const line of lines.slice(1)) headers[line.slice(0, line.indexOf(':')).toLowerCase()] = line.slice(line.indexOf(':') + 1).trim();
-      resolve({ status: Number(lines[0].split(' ')[1]), headers, body: stdout.slice(split + 4) });
-    });
-  });
-}
 
 describe('sticky sessions set by the edge', { timeout: 120_000 }, () => {
   let dir: string;
@@ -95,14 +76,14 @@ listeners:
     for (const pool of ['h1', 'h2'] as const) {
       it(`${client} → ${pool} pool: pins, keeps, fails over and re-pins`, async () => {
         const url = `http://127.0.0.1:${listener.address().port}/${pool}/`;
-        const first = await curl([...flags], url, []);
+        const first = await curlText([...flags], url, []);
         const cookie = first.headers['set-cookie'];
         assert.match(cookie, /^pin=[A-Za-z0-9_-]{16}; Path=\/; HttpOnly; SameSite=Lax; Max-Age=3600$/);
         assert.ok(!cookie.includes('127.0.0.1'), 'the cookie names no address');
         const value = cookie.slice(4, 20);
         const pinned = first.body;
         for (let i = 0; i < 6; i++) {
-          const again = await curl([...flags], url, [`cookie: other=1; pin=${value}`]);
+          const again = await curlText([...flags], url, [`cookie: other=1; pin=${value}`]);
           assert.equal(again.body, pinned);
           assert.equal(again.headers['set-cookie'], undefined, 'no new cookie while the pin holds');
         }
@@ -110,17 +91,17 @@ listeners:
         const id = `127.0.0.1:${port(pinned as keyof typeof origins)}`;
         pools.get(pool)!.setDraining(id, true);
         try {
-          const moved = await curl([...flags], url, [`cookie: pin=${value}`]);
+          const moved = await curlText([...flags], url, [`cookie: pin=${value}`]);
           assert.notEqual(moved.body, pinned);
           const repinned = moved.headers['set-cookie'];
           assert.match(repinned, /^pin=[A-Za-z0-9_-]{16};/);
           assert.notEqual(repinned.slice(4, 20), value);
-          for (let i = 0; i < 3; i++) assert.equal((await curl([...flags], url, [`cookie: pin=${repinned.slice(4, 20)}`])).body, moved.body);
+          for (let i = 0; i < 3; i++) assert.equal((await curlText([...flags], url, [`cookie: pin=${repinned.slice(4, 20)}`])).body, moved.body);
         } finally {
           pools.get(pool)!.setDraining(id, false);
         }
         // a forged value is only a preference the pool cannot honour: served, and pinned to a real backend
-        const forged = await curl([...flags], url, ['cookie: pin=127.0.0.1%3A1']);
+        const forged = await curlText([...flags], url, ['cookie: pin=127.0.0.1%3A1']);
         assert.equal(forged.status, 200);
         assert.match(forged.headers['set-cookie'], /^pin=[A-Za-z0-9_-]{16};/);
       });

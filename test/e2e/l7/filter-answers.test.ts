@@ -4,9 +4,9 @@
 // `headers` entry is a test filter that refuses requests carrying `x-deny`.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { curlText, type TextReply } from '../../support/curl-text.ts';
 import http from 'node:http';
 import http2 from 'node:http2';
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -25,25 +25,6 @@ const denying: FilterFactory = {
   }),
 };
 
-interface Reply {
-  status: number;
-  headers: Record<string, string>;
-  body: string;
-}
-
-function curl(flags: string[], url: string, fields: string[]): Promise<Reply> {
-  const args = ['-sS', '--max-time', '10', '-D', '-', ...flags, ...fields.flatMap((field) => ['-H', field]), url];
-  return new Promise((resolve, reject) => {
-    execFile('curl', args, { encoding: 'latin1' }, (error, stdout, stderr) => {
-      if (error) return reject(new Error(`curl ${args.join(' ')}: ${stderr || error.message}`));
-      const split = stdout.indexOf('\r\n\r\n');
-      const lines = stdout.slice(0, split).split('\r\n');
-      const headers: Record<string, string> = {};
-      for (const line of lines.slice(1)) headers[line.slice(0, line.indexOf(':')).toLowerCase()] = line.slice(line.indexOf(':') + 1).trim();
-      resolve({ status: Number(lines[0].split(' ')[1]), headers, body: stdout.slice(split + 4) });
-    });
-  });
-}
 
 describe('a request filter that answers, on every protocol pair', { timeout: 60_000 }, () => {
   let dir: string;
@@ -111,10 +92,10 @@ listeners:
   ];
 
   it('answers the same 403 everywhere, and the origins see nothing', async () => {
-    const replies: Reply[] = [];
+    const replies: TextReply[] = [];
     for (const { client, engine, flags } of clients) {
       for (const pool of ['h1', 'h2']) {
-        const reply = await curl(flags, `http://127.0.0.1:${ports[engine]}/${pool}/x`, ['x-deny: 1']);
+        const reply = await curlText(flags, `http://127.0.0.1:${ports[engine]}/${pool}/x`, ['x-deny: 1']);
         assert.equal(reply.status, 403, `${client} → ${pool}`);
         assert.equal(reply.body, 'no GET\n', `${client} → ${pool}`);
         assert.equal(reply.headers['x-denied-by'], 'test');
@@ -128,7 +109,7 @@ listeners:
     assert.equal(reached, 0, 'no request reached an origin');
     // without x-deny the filter lets requests through, on every pair
     for (const { engine, flags } of clients) {
-      for (const pool of ['h1', 'h2']) assert.equal((await curl(flags, `http://127.0.0.1:${ports[engine]}/${pool}/x`, [])).body, 'origin');
+      for (const pool of ['h1', 'h2']) assert.equal((await curlText(flags, `http://127.0.0.1:${ports[engine]}/${pool}/x`, [])).body, 'origin');
     }
     assert.equal(reached, 6);
   });
