@@ -27,7 +27,11 @@ async function writeConfig(dir: string): Promise<void> {
   const doc = parseDocument(await readFile(path.join(projectRoot, 'demo', 'switchyard.yaml'), 'utf8'));
   doc.set('data_dir', './data');
   // the edge verifies the services' session tokens with the secret in data_dir (the demo creates it)
-  doc.setIn(['listeners', 0, 'routes', 1, 'middleware', 1, 'jwt', 'secret_file'], './data/jwt.secret');
+  // the anchored jwt entry (its aliases share it), wherever it stands in the route's middleware
+  const writes = doc.getIn(['listeners', 0, 'routes', 1, 'middleware']) as { items: { hasIn(path: string[]): boolean; setIn(path: string[], value: unknown): void }[] };
+  const jwt = writes.items.find((entry) => entry.hasIn(['jwt', 'secret_file']));
+  assert.ok(jwt, 'the demo config verifies tokens with a jwt filter on its user-writes route');
+  jwt.setIn(['jwt', 'secret_file'], './data/jwt.secret');
   doc.setIn(['log', 'access_log'], './data/logs/access.log');
   doc.setIn(['admin', 'listen'], `127.0.0.1:${admin}`);
   doc.setIn(['dns', 'listen'], [`udp://127.0.0.1:${dns}`, `tcp://127.0.0.1:${dns}`]);
