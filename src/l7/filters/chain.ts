@@ -3,6 +3,7 @@
 // length check, and a route without middleware has no chain at all (CompiledRoute.filters is null).
 import type { MiddlewareConfig } from '../../config/index.ts';
 import type { BodySink, BodyTransform, FilterContext, FilterEnv, FilterFactory, HeaderWriter, HttpFilter, LocalResponse, RequestVerdict, ResponseVerdict, ResponseView } from './types.ts';
+import { FlatWriter } from './writers.ts';
 
 export class FilterChain {
   /** The filter names in run order (for `switchyard check` and traces). */
@@ -10,6 +11,12 @@ export class FilterChain {
   /** The largest `readsBody` of the request filters: body bytes read before they run (0: none). */
   readonly bodyPrefix: number;
   private readonly request: readonly HttpFilter[];
+  /**
+   * Per request filter (same index as `request`): the response filters declared before it. They saw the
+   * request, so they see its local answer too (a `headers` removal, CORS fields on a 401 or 429, rate-limit
+   * fields on a cache hit), as they would see an upstream's response; the filters after it never ran.
+   */
+  private readonly answeredThrough: readonly (readonly HttpFilter[])[];
   private readonly upstream: readonly HttpFilter[];
   private readonly response: readonly HttpFilter[];
   private readonly failure: readonly HttpFilter[];
@@ -17,6 +24,7 @@ export class FilterChain {
   constructor(filters: readonly HttpFilter[]) {
     this.names = filters.map((filter) => filter.name);
     this.request = filters.filter((filter) => filter.onRequest !== undefined);
+    this.answeredThrough = this.request.map((filter) => filters.slice(0, filters.indexOf(filter)).filter((earlier) => earlier.onResponse !== undefined));
     this.upstream = filters.filter((filter) => filter.onUpstreamRequest !== undefined);
     this.response = filters.filter((filter) => filter.onResponse !== undefined);
     this.failure = filters.filter((filter) => filter.onUpstreamFailure !== undefined);
@@ -62,10 +70,16 @@ export class FilterChain {
     for (let i = start; i < filters.length; i++) {
       const answer = filters[i].onRequest!(ctx);
       if (answer === undefined) continue;
-      if (isPromise(answer)) return answer.then((settled) => (settled !== undefined ? settled : this.requestFrom(i + 1, ctx)));
-      return answer;
+      if (isPromise(answer)) return answer.then((settled) => (settled !== undefined ? this.answered(i, ctx, settled) : this.requestFrom(i + 1, ctx)));
+      return this.answered(i, ctx, answer);
     }
     return undefined;
+  }
+
+  /** Request filter `i` answered: its answer through the response filters declared before it. */
+  private answered(i: number, ctx: FilterContext, answer: LocalResponse): LocalResponse | Promise<LocalResponse> {
+    const earlier = this.answeredThrough[i];
+    return earlier.length === 0 ? answer : answerThrough(earlier, ctx, answer);
   }
 
   /** "upstream request filters", in order. */
@@ -90,6 +104,59 @@ export class FilterChain {
     }
     if (transforms === null) return undefined;
     return transforms.length === 1 ? transforms[0] : new BodyPipeline(transforms);
+  }
+}
+
+/**
+ * A local answer through response filters: their head edits apply to its fields; body transforms
+ * (compression) run over its whole body, so the answer is ready when the last one ends (a promise: zlib
+ * works off the thread); a filter that replaces the answer (not expected here) wins as on the upstream path.
+ */
+function answerThrough(filters: readonly HttpFilter[], ctx: FilterContext, answer: LocalResponse): LocalResponse | Promise<LocalResponse> {
+  const fields = answer.headers.slice();
+  const writer = new FlatWriter(fields);
+  const body = typeof answer.body === 'string' ? Buffer.from(answer.body, 'utf8') : answer.body;
+  const view = new LocalAnswerView(answer.status, answer.headers, body.length);
+  let transforms: BodyTransform[] | null = null;
+  for (let i = 0; i < filters.length; i++) {
+    const verdict = filters[i].onResponse!(ctx, writer, view);
+    if (verdict === undefined) continue;
+    if (isLocal(verdict)) return verdict;
+    (transforms ??= []).push(verdict);
+  }
+  if (transforms === null) return { status: answer.status, headers: fields, body: answer.body };
+  // the path counts the new body's length itself
+  writer.remove('content-length');
+  const pipeline = transforms.length === 1 ? transforms[0] : new BodyPipeline(transforms);
+  return new Promise<LocalResponse>((resolve) => {
+    const out: Buffer[] = [];
+    const input = pipeline.open({ write: (chunk) => void out.push(chunk), end: () => resolve({ status: answer.status, headers: fields, body: Buffer.concat(out) }) });
+    if (body.length > 0) input.write(body);
+    input.end();
+  });
+}
+
+/** A local answer as response filters see an upstream's response (its length as Content-Length, no backend). */
+class LocalAnswerView implements ResponseView {
+  readonly status: number;
+  readonly backend = '';
+  private readonly headers: readonly string[];
+  private readonly length: number;
+
+  constructor(status: number, headers: readonly string[], length: number) {
+    this.status = status;
+    this.headers = headers;
+    this.length = length;
+  }
+
+  header(name: string): string | undefined {
+    const headers = this.headers;
+    for (let i = 0; i < headers.length; i += 2) if (headers[i] === name) return headers[i + 1];
+    return name === 'content-length' && this.status !== 304 && this.status !== 204 ? String(this.length) : undefined;
+  }
+
+  fields(): string[] {
+    return this.headers.slice();
   }
 }
 
