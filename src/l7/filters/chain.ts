@@ -1,6 +1,9 @@
 // A route's filters in run order (the listener's `middleware` first, then the route's), built once per
 // compiled route. Each phase keeps only the filters that have its hook, so a phase no filter uses costs a
 // length check, and a route without middleware has no chain at all (CompiledRoute.filters is null).
+// When the request carries a FilterContext.filterTimes array, each filter's request-phase (onRequest, until
+// its promise settles) and response-phase (onResponse) times go into it, at the filter's place in `names`:
+// two clock reads per filter and phase into a preallocated slot (the dashboard's waterfall draws them).
 import type { MiddlewareConfig } from '../../config/index.ts';
 import type { BodySink, BodyTransform, FilterContext, FilterEnv, FilterFactory, HeaderWriter, HttpFilter, LocalResponse, RequestVerdict, ResponseVerdict, ResponseView } from './types.ts';
 
@@ -13,9 +16,17 @@ export class FilterChain {
   private readonly upstream: readonly HttpFilter[];
   private readonly response: readonly HttpFilter[];
   private readonly failure: readonly HttpFilter[];
+  /** Where each request / response filter stands in `names` (its slot in a filterTimes array). */
+  private readonly requestAt: readonly number[];
+  private readonly responseAt: readonly number[];
+  /** Monotonic ms: the listener's clock (FilterEnv.now), the one the request's other times are on. */
+  private readonly now: () => number;
 
-  constructor(filters: readonly HttpFilter[]) {
+  constructor(filters: readonly HttpFilter[], now: () => number = () => performance.now()) {
     this.names = filters.map((filter) => filter.name);
+    this.now = now;
+    this.requestAt = filters.flatMap((filter, i) => (filter.onRequest !== undefined ? [i] : []));
+    this.responseAt = filters.flatMap((filter, i) => (filter.onResponse !== undefined ? [i] : []));
     this.request = filters.filter((filter) => filter.onRequest !== undefined);
     this.upstream = filters.filter((filter) => filter.onUpstreamRequest !== undefined);
     this.response = filters.filter((filter) => filter.onResponse !== undefined);
@@ -59,11 +70,19 @@ export class FilterChain {
 
   private requestFrom(start: number, ctx: FilterContext): RequestVerdict | Promise<RequestVerdict> {
     const filters = this.request;
+    const times = ctx.filterTimes ?? null;
     for (let i = start; i < filters.length; i++) {
+      const slot = this.requestAt[i] * FILTER_TIMES;
+      if (times !== null) times[slot + T_REQUEST_START] = this.now();
       const answer = filters[i].onRequest!(ctx);
-      if (answer === undefined) continue;
-      if (isPromise(answer)) return answer.then((settled) => (settled !== undefined ? settled : this.requestFrom(i + 1, ctx)));
-      return answer;
+      if (answer !== undefined && isPromise(answer)) {
+        return answer.then((settled) => {
+          if (times !== null) times[slot + T_REQUEST_END] = this.now();
+          return settled !== undefined ? settled : this.requestFrom(i + 1, ctx);
+        });
+      }
+      if (times !== null) times[slot + T_REQUEST_END] = this.now();
+      if (answer !== undefined) return answer;
     }
     return undefined;
   }
@@ -81,9 +100,13 @@ export class FilterChain {
    */
   onResponse(ctx: FilterContext, head: HeaderWriter, response: ResponseView): ResponseVerdict {
     const filters = this.response;
+    const times = ctx.filterTimes ?? null;
     let transforms: BodyTransform[] | null = null;
     for (let i = 0; i < filters.length; i++) {
+      const slot = this.responseAt[i] * FILTER_TIMES;
+      if (times !== null) times[slot + T_RESPONSE_START] = this.now();
       const verdict = filters[i].onResponse!(ctx, head, response);
+      if (times !== null) times[slot + T_RESPONSE_END] = this.now();
       if (verdict === undefined) continue;
       if (isLocal(verdict)) return verdict;
       (transforms ??= []).push(verdict);
@@ -92,6 +115,16 @@ export class FilterChain {
     return transforms.length === 1 ? transforms[0] : new BodyPipeline(transforms);
   }
 }
+
+/**
+ * A filterTimes array: FILTER_TIMES numbers per filter of the chain (in `names` order), monotonic ms, 0
+ * where that phase did not run: request start and end, response start and end.
+ */
+export const FILTER_TIMES = 4;
+export const T_REQUEST_START = 0;
+export const T_REQUEST_END = 1;
+export const T_RESPONSE_START = 2;
+export const T_RESPONSE_END = 3;
 
 function isPromise(value: RequestVerdict | Promise<RequestVerdict>): value is Promise<RequestVerdict> {
   return typeof (value as Promise<RequestVerdict>).then === 'function';
@@ -148,5 +181,6 @@ export function buildChain(registry: FilterRegistry, env: FilterEnv, defaults: M
       if (factory === undefined) throw new Error(`l7 filters: no filter registered as ${entry.name} (known: ${[...registry.keys()].join(', ')})`);
       return (factory as FilterFactory<typeof entry.name>).create(entry.settings, env);
     }),
+    env.now,
   );
 }
