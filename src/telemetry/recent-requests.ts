@@ -7,7 +7,7 @@
 // (detail()) gets the upstream's Server-Timing copied, so the others pay no header scan. A kept request's
 // filter times are copied into the slot's own array (the record's is the connection's, reused); its
 // earlier tries are the request's own array, kept by reference.
-import { FILTER_TIMES, T_REQUEST_END, T_REQUEST_START, T_RESPONSE_END, T_RESPONSE_START, type AccessRecord, type AccessRecordSink, type EarlierAttempt } from '../l7/index.ts';
+import { FILTER_TIMES, T_REQUEST_END, T_REQUEST_START, T_RESPONSE_END, T_RESPONSE_START, T_UPSTREAM_END, T_UPSTREAM_START, type AccessRecord, type AccessRecordSink, type EarlierAttempt } from '../l7/index.ts';
 
 export interface RecentRequestsOptions {
   /** Requests kept (the oldest is overwritten). */
@@ -55,7 +55,7 @@ export interface RecentRequest {
   phases: { tls: number; arrived: number; head: number; pick: number; connected: number; firstByte: number; done: number };
   /** The upstream's Server-Timing header value, as sent ('' when absent or not recorded). */
   serverTiming: string;
-  /** The route's filters in run order, each phase as [from, to] ms (null: that phase did not run). */
+  /** The route's filters in run order, each phase as [from, to] ms (null: that phase did not run; to -1: did not end). */
   filters: RecentFilter[];
   /** The tries before the last one (retries), in order; the last one is in `phases`. */
   earlierAttempts: RecentAttempt[];
@@ -63,7 +63,9 @@ export interface RecentRequest {
 
 export interface RecentFilter {
   name: string;
+  /** onRequest (until an async verdict settled), the upstream head's edits (onUpstreamRequest), onResponse. */
   request: [number, number] | null;
+  upstream: [number, number] | null;
   response: [number, number] | null;
 }
 
@@ -255,7 +257,12 @@ function filtersOf(slot: Slot, t0: number): RecentFilter[] {
   if (names === null || times === null) return [];
   return names.map((name, i) => {
     const o = i * FILTER_TIMES;
-    return { name, request: phaseOf(times, o + T_REQUEST_START, o + T_REQUEST_END, t0), response: phaseOf(times, o + T_RESPONSE_START, o + T_RESPONSE_END, t0) };
+    return {
+      name,
+      request: phaseOf(times, o + T_REQUEST_START, o + T_REQUEST_END, t0),
+      upstream: phaseOf(times, o + T_UPSTREAM_START, o + T_UPSTREAM_END, t0),
+      response: phaseOf(times, o + T_RESPONSE_START, o + T_RESPONSE_END, t0),
+    };
   });
 }
 

@@ -2,7 +2,7 @@
 // compiled route. Each phase keeps only the filters that have its hook, so a phase no filter uses costs a
 // length check, and a route without middleware has no chain at all (CompiledRoute.filters is null).
 // When the request carries a FilterContext.filterTimes array, each filter's request-phase (onRequest, until
-// its promise settles) and response-phase (onResponse) times go into it, at the filter's place in `names`:
+// its promise settles; onUpstreamRequest) and response-phase (onResponse) times go into it, at the filter's place in `names`:
 // two clock reads per filter and phase into a preallocated slot (the dashboard's waterfall draws them).
 import type { MiddlewareConfig } from '../../config/index.ts';
 import type { BodySink, BodyTransform, FilterContext, FilterEnv, FilterFactory, HeaderWriter, HttpFilter, LocalResponse, RequestVerdict, ResponseVerdict, ResponseView } from './types.ts';
@@ -19,6 +19,7 @@ export class FilterChain {
   /** Where each request / response filter stands in `names` (its slot in a filterTimes array). */
   private readonly requestAt: readonly number[];
   private readonly responseAt: readonly number[];
+  private readonly upstreamAt: readonly number[];
   /** Monotonic ms: the listener's clock (FilterEnv.now), the one the request's other times are on. */
   private readonly now: () => number;
 
@@ -27,6 +28,7 @@ export class FilterChain {
     this.now = now;
     this.requestAt = filters.flatMap((filter, i) => (filter.onRequest !== undefined ? [i] : []));
     this.responseAt = filters.flatMap((filter, i) => (filter.onResponse !== undefined ? [i] : []));
+    this.upstreamAt = filters.flatMap((filter, i) => (filter.onUpstreamRequest !== undefined ? [i] : []));
     this.request = filters.filter((filter) => filter.onRequest !== undefined);
     this.upstream = filters.filter((filter) => filter.onUpstreamRequest !== undefined);
     this.response = filters.filter((filter) => filter.onResponse !== undefined);
@@ -90,7 +92,13 @@ export class FilterChain {
   /** "upstream request filters", in order. */
   onUpstreamRequest(ctx: FilterContext, head: HeaderWriter): void {
     const filters = this.upstream;
-    for (let i = 0; i < filters.length; i++) filters[i].onUpstreamRequest!(ctx, head);
+    const times = ctx.filterTimes ?? null;
+    for (let i = 0; i < filters.length; i++) {
+      const slot = this.upstreamAt[i] * FILTER_TIMES;
+      if (times !== null) times[slot + T_UPSTREAM_START] = this.now();
+      filters[i].onUpstreamRequest!(ctx, head);
+      if (times !== null) times[slot + T_UPSTREAM_END] = this.now();
+    }
   }
 
   /**
@@ -118,13 +126,16 @@ export class FilterChain {
 
 /**
  * A filterTimes array: FILTER_TIMES numbers per filter of the chain (in `names` order), monotonic ms, 0
- * where that phase did not run: request start and end, response start and end.
+ * where that phase did not run: request (onRequest) start and end, upstream head edits (onUpstreamRequest,
+ * the last try's) start and end, response (onResponse) start and end.
  */
-export const FILTER_TIMES = 4;
+export const FILTER_TIMES = 6;
 export const T_REQUEST_START = 0;
 export const T_REQUEST_END = 1;
-export const T_RESPONSE_START = 2;
-export const T_RESPONSE_END = 3;
+export const T_UPSTREAM_START = 2;
+export const T_UPSTREAM_END = 3;
+export const T_RESPONSE_START = 4;
+export const T_RESPONSE_END = 5;
 
 function isPromise(value: RequestVerdict | Promise<RequestVerdict>): value is Promise<RequestVerdict> {
   return typeof (value as Promise<RequestVerdict>).then === 'function';

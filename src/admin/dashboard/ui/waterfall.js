@@ -57,9 +57,10 @@ export function waterfallRows(request, balance) {
   for (const filter of filters) {
     const parts = [];
     if (filter.request) parts.push({ name: 'request', from: filter.request[0], to: at(filter.request[1]) ?? done });
+    if (filter.upstream) parts.push({ name: 'upstream-head', from: filter.upstream[0], to: at(filter.upstream[1]) ?? done });
     if (filter.response) parts.push({ name: 'response', from: filter.response[0], to: at(filter.response[1]) ?? done });
     if (parts.length === 0) continue;
-    const ms = parts.map((part) => `${part.name === 'request' ? 'req' : 'resp'} ${fmt(part.to - part.from)}`).join(', ');
+    const ms = parts.map((part) => `${SHORT[part.name]} ${fmt(part.to - part.from)}`).join(', ');
     rows.push({ phase: 'filter', filter: filter.name, label: `filter ${filter.name}: ${ms} ms`, from: parts[0].from, to: parts[0].to, parts });
   }
   earlier.forEach((attempt, i) => {
@@ -87,6 +88,9 @@ export function waterfallRows(request, balance) {
   rows.push({ phase: 'response', label: `response ${request.status}${request.reason ? ` (${request.reason})` : ''}`, from: firstByte ?? (head ?? 0), to: done });
   return rows;
 }
+
+/** A filter's phases as its row's label names them. */
+const SHORT = { request: 'req', 'upstream-head': 'up', response: 'resp' };
 
 /** An attempt's parts: connect, wait for the first byte, body (each only when it happened). */
 function attemptParts(pick, connected, firstByte, done) {
