@@ -344,7 +344,8 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
       answerError(this, 503, 'cancelled');
       return -1;
     }
-    if (!this.connectTo(lease, this.tHead, false)) return -1;
+    // the head's clock reading serves as the pick's, unless filters ran in between (or a verdict was awaited)
+    if (!this.connectTo(lease, this.filterTimes !== null ? this.conn.listener.now() : this.tHead, false)) return -1;
     return this.acceptBody(buf, bs, be);
   }
 
@@ -486,7 +487,8 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
       if (end < 0) return -1;
     }
     if (this.phase === P_WAITING) {
-      this.sendHead(buf, bs, end, this.tHead);
+      // a reused connection: tConnected is the pick's clock reading (the head's, unless filters ran)
+      this.sendHead(buf, bs, end, this.tConnected);
       keepSent(this, buf, bs, end);
     } else if (end > bs) {
       this.stashBody(buf, bs, end);
