@@ -109,7 +109,7 @@ export class H2Listener {
 
   private acceptH2(socket: Socket | TLSSocket, times?: ConnectionTimes): void {
     if (this.engine === 'codec') this.codec.accept(socket, times);
-    else this.frontend.accept(socket);
+    else this.frontend.accept(socket, times);
   }
 
   /**

@@ -101,6 +101,12 @@ listeners:
     listen: 127.0.0.1:0
     tls: { self_signed: true }
     routes: *routes
+  - name: secure_node
+    protocol: https
+    listen: 127.0.0.1:0
+    tls: { self_signed: true }
+    http2: { engine: node }
+    routes: *routes
 `;
 
 describe('request waterfalls in chromium: TLS, filters, retries, an h2c pool\'s Server-Timing', { timeout: 90_000 }, () => {
@@ -137,9 +143,10 @@ describe('request waterfalls in chromium: TLS, filters, retries, an h2c pool\'s 
   });
 
   const clients = [
-    { name: 'HTTP/1.1', flags: ['--http1.1'], tag: 'h1' },
-    { name: 'HTTP/2', flags: ['--http2'], tag: 'h2' },
+    { name: 'HTTP/1.1', flags: ['--http1.1'], tag: 'h1', listener: 'secure' },
+    { name: 'HTTP/2', flags: ['--http2'], tag: 'h2', listener: 'secure' },
   ];
+  const tlsClients = [...clients, { name: 'HTTP/2 (http2.engine: node)', flags: ['--http2'], tag: 'h2', listener: 'secure_node' }];
 
   /** One request by curl (-k: the listener's self-signed certificate) with its own request id. */
   const send = async (flags: string[], url: string, id: string, fields: string[] = []) => {
@@ -180,9 +187,10 @@ describe('request waterfalls in chromium: TLS, filters, retries, an h2c pool\'s 
 
   const inside = (inner: Span, outer: Span): boolean => inner.x >= outer.x - 0.01 && inner.x + inner.w <= outer.x + outer.w + 0.01;
 
-  for (const client of clients) {
+  for (const client of tlsClients) {
     it(`${client.name} over TLS: the first request of a connection shows its TLS handshake before the headers`, async () => {
-      const id = `wf-tls-${client.tag}`;
+      const secure = `https://127.0.0.1:${sy.ready.listeners[client.listener].port}`;
+      const id = `wf-tls-${client.tag}-${client.listener}`;
       await send(client.flags, `${secure}/plain`, id);
       const entry = await recentEventually(id);
       assert.equal(entry.protocol, client.tag === 'h2' ? 'h2' : '');
@@ -198,7 +206,7 @@ describe('request waterfalls in chromium: TLS, filters, retries, an h2c pool\'s 
       assert.ok(tls.x + tls.w <= headers.x + headers.w + 0.01);
 
       // the second request on the connection (curl reuses it for its second URL) has no handshake of its own
-      const again = `wf-tls-${client.tag}-again`;
+      const again = `${id}-again`;
       await run('curl', ['-sSk', '--max-time', '10', ...client.flags, '-H', `x-request-id: ${again}`, '-o', '/dev/null', '-o', '/dev/null', `${secure}/plain?1`, `${secure}/plain?2`], { timeout: 15_000 });
       await recentEventually(again);
       let both: Recent[] = [];
@@ -209,7 +217,9 @@ describe('request waterfalls in chromium: TLS, filters, retries, an h2c pool\'s 
       }
       assert.deepEqual(both.map((r) => r.phases.tls > 0).sort(), [false, true], 'only the connection\'s first request shows the handshake');
     });
+  }
 
+  for (const client of clients) {
     it(`${client.name}: a route with two middleware shows each filter as its own bar, request and response phases`, async () => {
       const id = `wf-filters-${client.tag}`;
       const reply = await send(client.flags, `${client.tag === 'h2' ? secure : web}/filtered/x`, id, ['origin: https://app.example.test']);
