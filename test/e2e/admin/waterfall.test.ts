@@ -4,20 +4,22 @@
 // attempt as its own bar (the first backend refuses the connection); and an h2c pool's Server-Timing (app,
 // db) drawn inside the upstream bar, as the HTTP/1.1 upstream path has it. Each request carries its own
 // X-Request-Id, and the page opens it by the dashboard's #request=<id> link.
+// UPDATE_DASHBOARD_SCREENSHOT=1 also writes docs/waterfall.png (the HTTP/2 retried request's waterfall).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import http from 'node:http';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { refusedPort } from '../../support/origins.ts';
 import { curlText } from '../../support/curl-text.ts';
-import { runSwitchyard, type RunningSwitchyard } from '../../support/run-switchyard.ts';
+import { projectRoot, runSwitchyard, type RunningSwitchyard } from '../../support/run-switchyard.ts';
 
 const chromiumPath = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((file) => existsSync(file));
 const run = promisify(execFile);
@@ -93,7 +95,11 @@ listeners:
         middleware:
           - headers: { request: { set: { x-edge: "yes" } }, response: { set: { x-filtered: "yes" } } }
           - cors: { origins: ["https://app.example.test"] }
-      - { match: { path_prefix: /flaky }, pool: flaky }
+      - match: { path_prefix: /flaky }
+        pool: flaky
+        middleware:
+          - headers: { response: { set: { x-flaky: "yes" } } }
+          - cors: { origins: ["https://app.example.test"] }
       - { match: { path_prefix: /h2pool }, pool: grpcish }
       - { match: { path_prefix: / }, pool: app }
   - name: secure
@@ -119,6 +125,7 @@ describe('request waterfalls in chromium: TLS, filters, retries, an h2c pool\'s 
   let secure: string;
   let browser: Browser | undefined;
   let page: Page;
+  let shots: string;
 
   before(async () => {
     assert.ok(chromiumPath, 'chromium is not installed (npm test installs it: scripts/ensure-test-tools.ts)');
@@ -128,6 +135,7 @@ describe('request waterfalls in chromium: TLS, filters, retries, an h2c pool\'s 
     secure = `https://127.0.0.1:${sy.ready.listeners.secure.port}`;
     token = (await readFile(path.join(sy.dir, 'data', 'admin.token'), 'utf8')).trim();
     admin = `http://127.0.0.1:${sy.ready.admin!.port}`;
+    shots = await mkdtemp(path.join(tmpdir(), 'waterfall-'));
     browser = await chromium.launch({ executablePath: chromiumPath, args: chromiumArgs });
     page = await (await browser.newContext({ viewport: { width: 1100, height: 900 } })).newPage();
     await page.goto(`${admin}/`);
@@ -140,6 +148,7 @@ describe('request waterfalls in chromium: TLS, filters, retries, an h2c pool\'s 
     await browser?.close();
     await sy?.stop();
     await origins?.close();
+    if (shots) await rm(shots, { recursive: true, force: true });
   });
 
   const clients = [
@@ -274,6 +283,14 @@ describe('request waterfalls in chromium: TLS, filters, retries, an h2c pool\'s 
       assert.ok(one.to <= two.from + 1e-9, 'attempt 1 before attempt 2');
       assert.match(await svg.locator('[data-attempt="1"] .wf-label').textContent() ?? '', new RegExp(`attempt 1: 127\\.0\\.0\\.1:${dead} → connect_error`));
       assert.match(await svg.locator('[data-attempt="2"] .wf-label').textContent() ?? '', new RegExp(`upstream ${origins.h1.replace(/\./g, '\\.')} \\(attempt 2\\)`));
+
+      // the waterfall as docs/waterfall.png shows it: a new TLS connection's HTTP/2 request, two filters, a retry
+      if (client.tag === 'h2') {
+        const shot = path.join(shots, 'waterfall.png');
+        await page.locator('#waterfall').screenshot({ path: shot });
+        assert.ok(existsSync(shot));
+        if (process.env.UPDATE_DASHBOARD_SCREENSHOT === '1') await copyFile(shot, path.join(projectRoot, 'docs', 'waterfall.png'));
+      }
     });
 
     it(`${client.name}: an h2c pool's Server-Timing (app, db) is drawn inside the upstream bar`, async () => {
