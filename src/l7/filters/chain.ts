@@ -3,7 +3,8 @@
 // length check, and a route without middleware has no chain at all (CompiledRoute.filters is null).
 // When the request carries a FilterContext.filterTimes array, each filter's request-phase (onRequest, until
 // its promise settles; onUpstreamRequest) and response-phase (onResponse) times go into it, at the filter's place in `names`:
-// two clock reads per filter and phase into a preallocated slot (the dashboard's waterfall draws them).
+// one clock reading per filter and phase (plus one per phase) into a preallocated slot (the dashboard's
+// waterfall draws them).
 import type { MiddlewareConfig } from '../../config/index.ts';
 import type { BodySink, BodyTransform, FilterContext, FilterEnv, FilterFactory, HeaderWriter, HttpFilter, LocalResponse, RequestVerdict, ResponseVerdict, ResponseView } from './types.ts';
 
@@ -73,9 +74,11 @@ export class FilterChain {
   private requestFrom(start: number, ctx: FilterContext): RequestVerdict | Promise<RequestVerdict> {
     const filters = this.request;
     const times = ctx.filterTimes ?? null;
+    // one clock reading ends a filter and starts the next
+    let t = times !== null ? this.now() : 0;
     for (let i = start; i < filters.length; i++) {
       const slot = this.requestAt[i] * FILTER_TIMES;
-      if (times !== null) times[slot + T_REQUEST_START] = this.now();
+      if (times !== null) times[slot + T_REQUEST_START] = t;
       const answer = filters[i].onRequest!(ctx);
       if (answer !== undefined && isPromise(answer)) {
         return answer.then((settled) => {
@@ -83,7 +86,7 @@ export class FilterChain {
           return settled !== undefined ? settled : this.requestFrom(i + 1, ctx);
         });
       }
-      if (times !== null) times[slot + T_REQUEST_END] = this.now();
+      if (times !== null) times[slot + T_REQUEST_END] = t = this.now();
       if (answer !== undefined) return answer;
     }
     return undefined;
@@ -93,11 +96,12 @@ export class FilterChain {
   onUpstreamRequest(ctx: FilterContext, head: HeaderWriter): void {
     const filters = this.upstream;
     const times = ctx.filterTimes ?? null;
+    let t = times !== null ? this.now() : 0;
     for (let i = 0; i < filters.length; i++) {
       const slot = this.upstreamAt[i] * FILTER_TIMES;
-      if (times !== null) times[slot + T_UPSTREAM_START] = this.now();
+      if (times !== null) times[slot + T_UPSTREAM_START] = t;
       filters[i].onUpstreamRequest!(ctx, head);
-      if (times !== null) times[slot + T_UPSTREAM_END] = this.now();
+      if (times !== null) times[slot + T_UPSTREAM_END] = t = this.now();
     }
   }
 
@@ -109,12 +113,13 @@ export class FilterChain {
   onResponse(ctx: FilterContext, head: HeaderWriter, response: ResponseView): ResponseVerdict {
     const filters = this.response;
     const times = ctx.filterTimes ?? null;
+    let t = times !== null ? this.now() : 0;
     let transforms: BodyTransform[] | null = null;
     for (let i = 0; i < filters.length; i++) {
       const slot = this.responseAt[i] * FILTER_TIMES;
-      if (times !== null) times[slot + T_RESPONSE_START] = this.now();
+      if (times !== null) times[slot + T_RESPONSE_START] = t;
       const verdict = filters[i].onResponse!(ctx, head, response);
-      if (times !== null) times[slot + T_RESPONSE_END] = this.now();
+      if (times !== null) times[slot + T_RESPONSE_END] = t = this.now();
       if (verdict === undefined) continue;
       if (isLocal(verdict)) return verdict;
       (transforms ??= []).push(verdict);
