@@ -61,8 +61,9 @@ function requestSpans(q: QueuedRequest, ids: SpanIds, out: string[]): void {
   const child = (childName: string, kind: number, from: number, to: number, extra: string, status: string): void => {
     out.push(span(q.traceId, ids.next(), q.spanId, childName, kind, at(from), at(Math.max(from, to)), extra, status));
   };
-  // the upstream part starts when the request head was read (HTTP/1.1), else when the request started
-  const upstreamFrom = q.tHead !== 0 ? q.tHead : q.tStart;
+  // the upstream part starts when the last try picked its backend, else when the request head was read
+  // (HTTP/1.1), else when the request started
+  const upstreamFrom = q.tAttempt !== 0 ? q.tAttempt : q.tHead !== 0 ? q.tHead : q.tStart;
   const backend = q.backend === '' ? '' : str('switchyard.backend', q.backend);
   if (q.tConnected !== 0) child('"upstream connect"', KIND_INTERNAL, upstreamFrom, q.tConnected, backend, '');
   if (q.tFirstByte !== 0) {
@@ -70,7 +71,16 @@ function requestSpans(q: QueuedRequest, ids: SpanIds, out: string[]): void {
     child('"upstream response"', KIND_INTERNAL, q.tFirstByte, q.tEnd, backend, '');
   }
   if (q.attempts > 1) {
-    // the record keeps no per-try times: failed tries span up to the last try's connect, the last try from there
+    if (q.earlier.length > 0) {
+      // each failed try with its own times and why it failed, then the last one from its pick
+      for (let i = 0; i < q.earlier.length; i++) {
+        const e = q.earlier[i];
+        child('"upstream attempt"', KIND_CLIENT, e.tPick, e.tEnd, `${str('switchyard.backend', e.backend)},${int('switchyard.attempt', i + 1)},${str('switchyard.outcome', e.outcome)}`, RETRIED);
+      }
+      child('"upstream attempt"', KIND_CLIENT, upstreamFrom, q.tEnd, `${backend === '' ? '' : `${backend},`}${int('switchyard.attempt', q.earlier.length + 1)}`, '');
+      return;
+    }
+    // no per-try times recorded: failed tries span up to the last try's connect, the last try from there
     const lastFrom = q.tConnected !== 0 ? q.tConnected : upstreamFrom;
     for (let i = 0; i < q.tried.length; i++) child('"upstream attempt"', KIND_CLIENT, upstreamFrom, lastFrom, `${str('switchyard.backend', q.tried[i])},${int('switchyard.attempt', i + 1)}`, RETRIED);
     child('"upstream attempt"', KIND_CLIENT, lastFrom, q.tEnd, `${backend === '' ? '' : `${backend},`}${int('switchyard.attempt', q.tried.length + 1)}`, '');
@@ -79,7 +89,7 @@ function requestSpans(q: QueuedRequest, ids: SpanIds, out: string[]): void {
 
 /** Children a request can have at most: three phases, and one attempt per try. */
 function childCount(q: QueuedRequest): number {
-  return 3 + (q.attempts > 1 ? q.tried.length + 1 : 0);
+  return 3 + (q.attempts > 1 ? Math.max(q.tried.length, q.earlier.length) + 1 : 0);
 }
 
 export interface ResourceInfo {

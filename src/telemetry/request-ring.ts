@@ -2,7 +2,7 @@
 // references to strings the request already had, in preallocated columns (no object per request). When
 // it is full the oldest request is overwritten and counted as dropped: a slow or absent collector costs
 // spans, never memory or latency.
-import type { AccessRecord } from '../l7/index.ts';
+import type { AccessRecord, EarlierAttempt } from '../l7/index.ts';
 
 /** Numeric columns per slot. */
 const N_START = 0;
@@ -14,7 +14,8 @@ const N_END = 4;
 const N_WALL = 5;
 const N_STATUS = 6;
 const N_ATTEMPTS = 7;
-const NUMBERS = 8;
+const N_ATTEMPT = 8;
+const NUMBERS = 9;
 
 /** One request as the encoder reads it (a view of a slot, filled by take()). */
 export interface QueuedRequest {
@@ -37,18 +38,25 @@ export interface QueuedRequest {
   tConnected: number;
   tFirstByte: number;
   tEnd: number;
+  /** When the last try picked its backend (0: not recorded). */
+  tAttempt: number;
+  /** The tries before the last one with their times (empty when not retried, or not recorded). */
+  earlier: readonly EarlierAttempt[];
   wallOffset: number;
   status: number;
   attempts: number;
 }
 
 const NO_TRIES: readonly string[] = [];
+const NO_EARLIER: readonly EarlierAttempt[] = [];
 
 export class RequestRing {
   readonly capacity: number;
   private readonly numbers: Float64Array;
   private readonly strings: string[];
   private readonly tried: (readonly string[] | null)[];
+  /** A retried request's own array of earlier tries (never reused by the request path: kept by reference). */
+  private readonly earlier: (readonly EarlierAttempt[] | null)[];
   /** Index of the oldest queued request and how many are queued. */
   private head = 0;
   count = 0;
@@ -60,6 +68,7 @@ export class RequestRing {
     this.numbers = new Float64Array(capacity * NUMBERS);
     this.strings = new Array<string>(capacity * 11).fill('');
     this.tried = new Array<readonly string[] | null>(capacity).fill(null);
+    this.earlier = new Array<readonly EarlierAttempt[] | null>(capacity).fill(null);
   }
 
   /** Copies the record (request path: stores only, no allocation). */
@@ -83,6 +92,7 @@ export class RequestRing {
     n[b + N_WALL] = wallOffset;
     n[b + N_STATUS] = rec.status;
     n[b + N_ATTEMPTS] = rec.attempts;
+    n[b + N_ATTEMPT] = rec.tAttempt;
     const s = this.strings;
     const o = slot * 11;
     s[o] = rec.traceId;
@@ -98,6 +108,7 @@ export class RequestRing {
     s[o + 10] = rec.protocol;
     // a copy: the record's set may be reused; only a retried request allocates it
     this.tried[slot] = rec.attempts > 1 && rec.tried !== null ? [...rec.tried] : null;
+    this.earlier[slot] = rec.earlier;
   }
 
   /** Removes up to `max` of the oldest requests, handing each to `visit` as a fresh object (export side). */
@@ -110,6 +121,7 @@ export class RequestRing {
       const s = this.strings;
       const o = slot * 11;
       const tried = this.tried[slot];
+      const earlier = this.earlier[slot];
       visit({
         traceId: s[o],
         spanId: s[o + 1],
@@ -128,6 +140,8 @@ export class RequestRing {
         tConnected: n[b + N_CONNECTED],
         tFirstByte: n[b + N_FIRST_BYTE],
         tEnd: n[b + N_END],
+        tAttempt: n[b + N_ATTEMPT],
+        earlier: earlier ?? NO_EARLIER,
         wallOffset: n[b + N_WALL],
         status: n[b + N_STATUS],
         attempts: n[b + N_ATTEMPTS],
@@ -135,6 +149,7 @@ export class RequestRing {
       // release the strings: a queued slot must not keep a finished request's path alive for long
       s.fill('', o, o + 11);
       this.tried[slot] = null;
+      this.earlier[slot] = null;
       this.head = (slot + 1) % this.capacity;
       this.count--;
     }
