@@ -789,6 +789,8 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
     }
     if (this.budgetHeld) listener.retryBudget(this.pool!.name).release();
     if (this.rt.accessLog) this.logAccess(listener, now);
+    // the connection's array goes to its next request: a filter verdict that settles later writes nothing
+    this.filterTimes = null;
     listener.requestDone(this.route?.name ?? '', this.pool?.name ?? '', this.status, now - this.tStart);
     this.conn.exchangeDone(this, this.willClose() || wasTunnel, now);
   }

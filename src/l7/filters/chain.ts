@@ -82,7 +82,9 @@ export class FilterChain {
       const answer = filters[i].onRequest!(ctx);
       if (answer !== undefined && isPromise(answer)) {
         return answer.then((settled) => {
-          if (times !== null) times[slot + T_REQUEST_END] = this.now();
+          // read again: a request that ended meanwhile gave its array up (an HTTP/1.1 connection reuses it)
+          const still = ctx.filterTimes ?? null;
+          if (still !== null) still[slot + T_REQUEST_END] = this.now();
           return settled !== undefined ? settled : this.requestFrom(i + 1, ctx);
         });
       }
