@@ -86,6 +86,10 @@ pools:
   grpcish:
     protocol: h2c
     backends: [ { address: ${h2} } ]
+  grpcish_flaky:
+    protocol: h2c
+    backends: [ { address: 127.0.0.1:${dead} }, { address: ${h2} } ]
+    retries: { attempts: 1, on: [connect_error] }
 listeners:
   - name: web
     listen: 127.0.0.1:0
@@ -101,6 +105,7 @@ listeners:
           - headers: { response: { set: { x-flaky: "yes" } } }
           - cors: { origins: ["https://app.example.test"] }
       - { match: { path_prefix: /h2pool }, pool: grpcish }
+      - { match: { path_prefix: /h2flaky }, pool: grpcish_flaky }
       - { match: { path_prefix: / }, pool: app }
   - name: secure
     protocol: https
@@ -308,6 +313,27 @@ describe('request waterfalls in chromium: TLS, filters, retries, an h2c pool\'s 
       assert.ok(inside(app, upstream) && inside(db, upstream), 'app and db are inside the upstream bar');
       assert.ok(inside(db, app), 'db inside app');
       assert.ok(Math.abs(app.to - app.from - 30) < 0.5 && Math.abs(db.to - db.from - 12) < 0.5, 'app 30 ms, db 12 ms, as the origin said');
+    });
+
+    it(`${client.name}: a retried request to an h2c pool shows both attempts, the origin's Server-Timing in the second`, async () => {
+      let entry: Recent | undefined;
+      let id = '';
+      for (let i = 0; i < 8 && entry === undefined; i++) {
+        id = `wf-h2retry-${client.tag}-${i}`;
+        await send(client.flags, `${client.tag === 'h2' ? secure : web}/h2flaky/${i}`, id);
+        const found = await recentEventually(id);
+        if (found.attempts === 2) entry = found;
+      }
+      assert.ok(entry, 'no request was retried');
+      assert.deepEqual(
+        entry.earlierAttempts.map((a) => [a.backend, a.outcome]),
+        [[`127.0.0.1:${dead}`, 'connect_error']],
+      );
+      assert.ok(entry.earlierAttempts[0].done <= entry.phases.pick, 'the failed try ends before the retry picks');
+      const svg = await openWaterfall(id);
+      assert.equal(await svg.locator('[data-attempt]').count(), 2);
+      const upstream = await span(svg, '[data-phase=upstream][data-attempt="2"] .wf-bar');
+      assert.ok(inside(await span(svg, '[data-phase=upstream] [data-timing=app]'), upstream), 'app inside the second attempt');
     });
   }
 });
