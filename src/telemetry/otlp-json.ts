@@ -1,10 +1,12 @@
 // OTLP/HTTP JSON encoding of queued requests (an ExportTraceServiceRequest): one SERVER span per request
 // (its id is the edge's span, the parent id of the traceparent sent upstream, so the origin's spans hang
-// under it), an INTERNAL child per upstream phase the access record knows, and a CLIENT child per
-// upstream attempt when the request was retried. Ids are lower-case hex and times decimal strings of
+// under it), an INTERNAL child per phase the access record knows — the TLS handshake of a connection's
+// first request, each filter hook that ran, the upstream's connect, wait and response — and a CLIENT child
+// per upstream attempt when the request was retried. Ids are lower-case hex and times decimal strings of
 // nanoseconds since the epoch, as the OTLP JSON mapping requires. Runs off the request path.
 import { randomFillSync } from 'node:crypto';
 import type { QueuedRequest } from './request-ring.ts';
+import { FILTER_TIMES, T_REQUEST_END, T_REQUEST_START, T_RESPONSE_END, T_RESPONSE_START, T_UPSTREAM_END, T_UPSTREAM_START } from '../l7/index.ts';
 
 const KIND_INTERNAL = 1;
 const KIND_SERVER = 2;
@@ -57,10 +59,14 @@ function requestSpans(q: QueuedRequest, ids: SpanIds, out: string[]): void {
   if (q.backend !== '') attributes += `,${str('switchyard.backend', q.backend)}`;
   if (q.attempts > 1) attributes += `,${int('switchyard.attempts', q.attempts)}`;
   const name = JSON.stringify(q.route === '' ? q.method : `${q.method} ${q.route}`);
-  out.push(span(q.traceId, q.spanId, q.parentSpanId, name, KIND_SERVER, at(q.tStart), end, attributes, q.status >= 500 ? ERROR : ''));
+  // the first request of a TLS connection begins at the TCP accept, as in the dashboard's waterfall
+  const start = q.tAccepted !== 0 ? q.tAccepted : q.tStart;
+  out.push(span(q.traceId, q.spanId, q.parentSpanId, name, KIND_SERVER, at(start), end, attributes, q.status >= 500 ? ERROR : ''));
   const child = (childName: string, kind: number, from: number, to: number, extra: string, status: string): void => {
     out.push(span(q.traceId, ids.next(), q.spanId, childName, kind, at(from), at(Math.max(from, to)), extra, status));
   };
+  if (q.tAccepted !== 0 && q.tTls !== 0) child('"tls handshake"', KIND_INTERNAL, q.tAccepted, q.tTls, '', '');
+  filterSpans(q, child);
   // the upstream part starts when the last try picked its backend, else when the request head was read
   // (HTTP/1.1), else when the request started
   const upstreamFrom = q.tAttempt !== 0 ? q.tAttempt : q.tHead !== 0 ? q.tHead : q.tStart;
@@ -87,9 +93,31 @@ function requestSpans(q: QueuedRequest, ids: SpanIds, out: string[]): void {
   }
 }
 
-/** Children a request can have at most: three phases, and one attempt per try. */
+const FILTER_HOOKS: readonly [string, number, number][] = [
+  ['request', T_REQUEST_START, T_REQUEST_END],
+  ['upstream_request', T_UPSTREAM_START, T_UPSTREAM_END],
+  ['response', T_RESPONSE_START, T_RESPONSE_END],
+];
+
+/** One INTERNAL span per filter hook that ran (`filter NAME`, with `switchyard.filter.phase`); an unsettled one ends with the request. */
+function filterSpans(q: QueuedRequest, child: (name: string, kind: number, from: number, to: number, extra: string, status: string) => void): void {
+  const names = q.filterNames;
+  const times = q.filterTimes;
+  if (names === null || times === null) return;
+  for (let i = 0; i < names.length; i++) {
+    const o = i * FILTER_TIMES;
+    for (const [phase, startAt, endAt] of FILTER_HOOKS) {
+      const from = times[o + startAt];
+      if (from === 0) continue;
+      const to = times[o + endAt];
+      child(JSON.stringify(`filter ${names[i]}`), KIND_INTERNAL, from, to === 0 ? q.tEnd : to, str('switchyard.filter.phase', phase), '');
+    }
+  }
+}
+
+/** Children a request can have at most: TLS, three phases, each filter's three hooks, and one attempt per try. */
 function childCount(q: QueuedRequest): number {
-  return 3 + (q.attempts > 1 ? Math.max(q.tried.length, q.earlier.length) + 1 : 0);
+  return 4 + (q.filterNames?.length ?? 0) * FILTER_HOOKS.length + (q.attempts > 1 ? Math.max(q.tried.length, q.earlier.length) + 1 : 0);
 }
 
 export interface ResourceInfo {
