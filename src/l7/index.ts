@@ -56,6 +56,10 @@ export { normalizePath } from './parse/path.ts';
 export { FILTER_TIMES, T_REQUEST_START, T_REQUEST_END, T_UPSTREAM_START, T_UPSTREAM_END, T_RESPONSE_START, T_RESPONSE_END } from './filters/index.ts';
 export { FlatWriter, RecordWriter, localResponseFields, builtinFilters, builtinFilterHost, FilterHost, FilterSlots, FilteredDownstream, isPending, type FilterChain, type FilterRegistry, type FilterContext, type HeaderWriter, type HttpFilter, type LocalResponse, type FilterFactory, type FilterEnv, type FilterStats, type FilterEventSeries, type RequestVerdict, type ResponseVerdict, type ResponseView, type BodySink, type BodyTransform } from './filters/index.ts';
 export { purgeCache } from './filters/index.ts';
+// For src/forward: a forward proxy's middleware runs the same filters over the same HTTP/1.1 heads.
+export { buildChain, isLocal, LineWriter, withoutField } from './filters/index.ts';
+export { H1ResponseView } from './response-filters.ts';
+export { fieldsResponse } from './local-response.ts';
 export { cookieValue } from './parse/cookie.ts';
 export { requestField } from './bridge-head.ts';
 // For src/diag: a traceparent read by the one W3C parser.

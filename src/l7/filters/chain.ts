@@ -7,6 +7,7 @@
 // waterfall draws them).
 import type { MiddlewareConfig } from '../../config/index.ts';
 import type { BodySink, BodyTransform, FilterContext, FilterEnv, FilterFactory, HeaderWriter, HttpFilter, LocalResponse, RequestVerdict, ResponseVerdict, ResponseView } from './types.ts';
+import { FlatWriter } from './writers.ts';
 
 export class FilterChain {
   /** The filter names in run order (for `switchyard check` and traces). */
@@ -14,6 +15,14 @@ export class FilterChain {
   /** The largest `readsBody` of the request filters: body bytes read before they run (0: none). */
   readonly bodyPrefix: number;
   private readonly request: readonly HttpFilter[];
+  /**
+   * Per request filter (same index as `request`): the response filters declared before it. They saw the
+   * request, so they see its local answer too (a `headers` removal, CORS fields on a 401 or 429, rate-limit
+   * fields on a cache hit), as they would see an upstream's response; the filters after it never ran.
+   */
+  private readonly answeredThrough: readonly (readonly HttpFilter[])[];
+  /** Their places in `names` (their response slots in a filterTimes array). */
+  private readonly answeredThroughAt: readonly (readonly number[])[];
   private readonly upstream: readonly HttpFilter[];
   private readonly response: readonly HttpFilter[];
   private readonly failure: readonly HttpFilter[];
@@ -31,6 +40,8 @@ export class FilterChain {
     this.responseAt = filters.flatMap((filter, i) => (filter.onResponse !== undefined ? [i] : []));
     this.upstreamAt = filters.flatMap((filter, i) => (filter.onUpstreamRequest !== undefined ? [i] : []));
     this.request = filters.filter((filter) => filter.onRequest !== undefined);
+    this.answeredThrough = this.request.map((filter) => filters.slice(0, filters.indexOf(filter)).filter((earlier) => earlier.onResponse !== undefined));
+    this.answeredThroughAt = this.answeredThrough.map((earlier) => earlier.map((filter) => filters.indexOf(filter)));
     this.upstream = filters.filter((filter) => filter.onUpstreamRequest !== undefined);
     this.response = filters.filter((filter) => filter.onResponse !== undefined);
     this.failure = filters.filter((filter) => filter.onUpstreamFailure !== undefined);
@@ -85,13 +96,19 @@ export class FilterChain {
           // read again: a request that ended meanwhile gave its array up (an HTTP/1.1 connection reuses it)
           const still = ctx.filterTimes ?? null;
           if (still !== null) still[slot + T_REQUEST_END] = this.now();
-          return settled !== undefined ? settled : this.requestFrom(i + 1, ctx);
+          return settled !== undefined ? this.answered(i, ctx, settled) : this.requestFrom(i + 1, ctx);
         });
       }
       if (times !== null) times[slot + T_REQUEST_END] = t = this.now();
-      if (answer !== undefined) return answer;
+      if (answer !== undefined) return this.answered(i, ctx, answer);
     }
     return undefined;
+  }
+
+  /** Request filter `i` answered: its answer through the response filters declared before it. */
+  private answered(i: number, ctx: FilterContext, answer: LocalResponse): LocalResponse | Promise<LocalResponse> {
+    const earlier = this.answeredThrough[i];
+    return earlier.length === 0 ? answer : answerThrough(earlier, this.answeredThroughAt[i], ctx, answer, this.now);
   }
 
   /** "upstream request filters", in order. */
@@ -143,6 +160,64 @@ export const T_UPSTREAM_START = 2;
 export const T_UPSTREAM_END = 3;
 export const T_RESPONSE_START = 4;
 export const T_RESPONSE_END = 5;
+
+/**
+ * A local answer through response filters: their head edits apply to its fields; body transforms
+ * (compression) run over its whole body, so the answer is ready when the last one ends (a promise: zlib
+ * works off the thread); a filter that replaces the answer (not expected here) wins as on the upstream path.
+ */
+function answerThrough(filters: readonly HttpFilter[], at: readonly number[], ctx: FilterContext, answer: LocalResponse, now: () => number): LocalResponse | Promise<LocalResponse> {
+  const fields = answer.headers.slice();
+  const writer = new FlatWriter(fields);
+  const body = typeof answer.body === 'string' ? Buffer.from(answer.body, 'utf8') : answer.body;
+  const view = new LocalAnswerView(answer.status, answer.headers, body.length);
+  const times = ctx.filterTimes ?? null;
+  let t = times !== null ? now() : 0;
+  let transforms: BodyTransform[] | null = null;
+  for (let i = 0; i < filters.length; i++) {
+    const slot = at[i] * FILTER_TIMES;
+    if (times !== null) times[slot + T_RESPONSE_START] = t;
+    const verdict = filters[i].onResponse!(ctx, writer, view);
+    if (times !== null) times[slot + T_RESPONSE_END] = t = now();
+    if (verdict === undefined) continue;
+    if (isLocal(verdict)) return verdict;
+    (transforms ??= []).push(verdict);
+  }
+  if (transforms === null) return { status: answer.status, headers: fields, body: answer.body };
+  // the path counts the new body's length itself
+  writer.remove('content-length');
+  const pipeline = transforms.length === 1 ? transforms[0] : new BodyPipeline(transforms);
+  return new Promise<LocalResponse>((resolve) => {
+    const out: Buffer[] = [];
+    const input = pipeline.open({ write: (chunk) => void out.push(chunk), end: () => resolve({ status: answer.status, headers: fields, body: Buffer.concat(out) }) });
+    if (body.length > 0) input.write(body);
+    input.end();
+  });
+}
+
+/** A local answer as response filters see an upstream's response (its length as Content-Length, no backend). */
+class LocalAnswerView implements ResponseView {
+  readonly status: number;
+  readonly backend = '';
+  private readonly headers: readonly string[];
+  private readonly length: number;
+
+  constructor(status: number, headers: readonly string[], length: number) {
+    this.status = status;
+    this.headers = headers;
+    this.length = length;
+  }
+
+  header(name: string): string | undefined {
+    const headers = this.headers;
+    for (let i = 0; i < headers.length; i += 2) if (headers[i] === name) return headers[i + 1];
+    return name === 'content-length' && this.status !== 304 && this.status !== 204 ? String(this.length) : undefined;
+  }
+
+  fields(): string[] {
+    return this.headers.slice();
+  }
+}
 
 function isPromise(value: RequestVerdict | Promise<RequestVerdict>): value is Promise<RequestVerdict> {
   return typeof (value as Promise<RequestVerdict>).then === 'function';
