@@ -56,3 +56,18 @@ test('no array: nothing recorded and no clock read; an array given up before a v
   await pending;
   assert.equal(times[T_REQUEST_END], 0);
 });
+
+test('a request filter\'s own answer through the response filters declared before it: their response hooks are timed', () => {
+  let clock = 0;
+  const chain = new FilterChain(
+    [
+      { name: 'edits', onResponse: () => undefined },
+      { name: 'refuses', onRequest: () => ({ status: 429, headers: [], body: 'slow down\n' }) },
+    ],
+    () => ++clock,
+  );
+  const times = new Float64Array(2 * FILTER_TIMES);
+  const answer = chain.onRequest(context(times));
+  assert.equal((answer as { status: number }).status, 429);
+  assert.deepEqual(Array.from(times), [0, 0, 0, 0, 3, 4, 1, 2, 0, 0, 0, 0]);
+});
