@@ -1,6 +1,10 @@
 // A route's filters in run order (the listener's `middleware` first, then the route's), built once per
 // compiled route. Each phase keeps only the filters that have its hook, so a phase no filter uses costs a
 // length check, and a route without middleware has no chain at all (CompiledRoute.filters is null).
+// When the request carries a FilterContext.filterTimes array, each filter's request-phase (onRequest, until
+// its promise settles; onUpstreamRequest) and response-phase (onResponse) times go into it, at the filter's place in `names`:
+// one clock reading per filter and phase (plus one per phase) into a preallocated slot (the dashboard's
+// waterfall draws them).
 import type { MiddlewareConfig } from '../../config/index.ts';
 import type { BodySink, BodyTransform, FilterContext, FilterEnv, FilterFactory, HeaderWriter, HttpFilter, LocalResponse, RequestVerdict, ResponseVerdict, ResponseView } from './types.ts';
 import { FlatWriter } from './writers.ts';
@@ -17,14 +21,27 @@ export class FilterChain {
    * fields on a cache hit), as they would see an upstream's response; the filters after it never ran.
    */
   private readonly answeredThrough: readonly (readonly HttpFilter[])[];
+  /** Their places in `names` (their response slots in a filterTimes array). */
+  private readonly answeredThroughAt: readonly (readonly number[])[];
   private readonly upstream: readonly HttpFilter[];
   private readonly response: readonly HttpFilter[];
   private readonly failure: readonly HttpFilter[];
+  /** Where each request / response filter stands in `names` (its slot in a filterTimes array). */
+  private readonly requestAt: readonly number[];
+  private readonly responseAt: readonly number[];
+  private readonly upstreamAt: readonly number[];
+  /** Monotonic ms: the listener's clock (FilterEnv.now), the one the request's other times are on. */
+  private readonly now: () => number;
 
-  constructor(filters: readonly HttpFilter[]) {
+  constructor(filters: readonly HttpFilter[], now: () => number = () => performance.now()) {
     this.names = filters.map((filter) => filter.name);
+    this.now = now;
+    this.requestAt = filters.flatMap((filter, i) => (filter.onRequest !== undefined ? [i] : []));
+    this.responseAt = filters.flatMap((filter, i) => (filter.onResponse !== undefined ? [i] : []));
+    this.upstreamAt = filters.flatMap((filter, i) => (filter.onUpstreamRequest !== undefined ? [i] : []));
     this.request = filters.filter((filter) => filter.onRequest !== undefined);
     this.answeredThrough = this.request.map((filter) => filters.slice(0, filters.indexOf(filter)).filter((earlier) => earlier.onResponse !== undefined));
+    this.answeredThroughAt = this.answeredThrough.map((earlier) => earlier.map((filter) => filters.indexOf(filter)));
     this.upstream = filters.filter((filter) => filter.onUpstreamRequest !== undefined);
     this.response = filters.filter((filter) => filter.onResponse !== undefined);
     this.failure = filters.filter((filter) => filter.onUpstreamFailure !== undefined);
@@ -67,11 +84,23 @@ export class FilterChain {
 
   private requestFrom(start: number, ctx: FilterContext): RequestVerdict | Promise<RequestVerdict> {
     const filters = this.request;
+    const times = ctx.filterTimes ?? null;
+    // one clock reading ends a filter and starts the next
+    let t = times !== null ? this.now() : 0;
     for (let i = start; i < filters.length; i++) {
+      const slot = this.requestAt[i] * FILTER_TIMES;
+      if (times !== null) times[slot + T_REQUEST_START] = t;
       const answer = filters[i].onRequest!(ctx);
-      if (answer === undefined) continue;
-      if (isPromise(answer)) return answer.then((settled) => (settled !== undefined ? this.answered(i, ctx, settled) : this.requestFrom(i + 1, ctx)));
-      return this.answered(i, ctx, answer);
+      if (answer !== undefined && isPromise(answer)) {
+        return answer.then((settled) => {
+          // read again: a request that ended meanwhile gave its array up (an HTTP/1.1 connection reuses it)
+          const still = ctx.filterTimes ?? null;
+          if (still !== null) still[slot + T_REQUEST_END] = this.now();
+          return settled !== undefined ? this.answered(i, ctx, settled) : this.requestFrom(i + 1, ctx);
+        });
+      }
+      if (times !== null) times[slot + T_REQUEST_END] = t = this.now();
+      if (answer !== undefined) return this.answered(i, ctx, answer);
     }
     return undefined;
   }
@@ -79,13 +108,20 @@ export class FilterChain {
   /** Request filter `i` answered: its answer through the response filters declared before it. */
   private answered(i: number, ctx: FilterContext, answer: LocalResponse): LocalResponse | Promise<LocalResponse> {
     const earlier = this.answeredThrough[i];
-    return earlier.length === 0 ? answer : answerThrough(earlier, ctx, answer);
+    return earlier.length === 0 ? answer : answerThrough(earlier, this.answeredThroughAt[i], ctx, answer, this.now);
   }
 
   /** "upstream request filters", in order. */
   onUpstreamRequest(ctx: FilterContext, head: HeaderWriter): void {
     const filters = this.upstream;
-    for (let i = 0; i < filters.length; i++) filters[i].onUpstreamRequest!(ctx, head);
+    const times = ctx.filterTimes ?? null;
+    let t = times !== null ? this.now() : 0;
+    for (let i = 0; i < filters.length; i++) {
+      const slot = this.upstreamAt[i] * FILTER_TIMES;
+      if (times !== null) times[slot + T_UPSTREAM_START] = t;
+      filters[i].onUpstreamRequest!(ctx, head);
+      if (times !== null) times[slot + T_UPSTREAM_END] = t = this.now();
+    }
   }
 
   /**
@@ -95,9 +131,14 @@ export class FilterChain {
    */
   onResponse(ctx: FilterContext, head: HeaderWriter, response: ResponseView): ResponseVerdict {
     const filters = this.response;
+    const times = ctx.filterTimes ?? null;
+    let t = times !== null ? this.now() : 0;
     let transforms: BodyTransform[] | null = null;
     for (let i = 0; i < filters.length; i++) {
+      const slot = this.responseAt[i] * FILTER_TIMES;
+      if (times !== null) times[slot + T_RESPONSE_START] = t;
       const verdict = filters[i].onResponse!(ctx, head, response);
+      if (times !== null) times[slot + T_RESPONSE_END] = t = this.now();
       if (verdict === undefined) continue;
       if (isLocal(verdict)) return verdict;
       (transforms ??= []).push(verdict);
@@ -108,18 +149,36 @@ export class FilterChain {
 }
 
 /**
+ * A filterTimes array: FILTER_TIMES numbers per filter of the chain (in `names` order), monotonic ms, 0
+ * where that phase did not run: request (onRequest) start and end, upstream head edits (onUpstreamRequest,
+ * the last try's) start and end, response (onResponse) start and end.
+ */
+export const FILTER_TIMES = 6;
+export const T_REQUEST_START = 0;
+export const T_REQUEST_END = 1;
+export const T_UPSTREAM_START = 2;
+export const T_UPSTREAM_END = 3;
+export const T_RESPONSE_START = 4;
+export const T_RESPONSE_END = 5;
+
+/**
  * A local answer through response filters: their head edits apply to its fields; body transforms
  * (compression) run over its whole body, so the answer is ready when the last one ends (a promise: zlib
  * works off the thread); a filter that replaces the answer (not expected here) wins as on the upstream path.
  */
-function answerThrough(filters: readonly HttpFilter[], ctx: FilterContext, answer: LocalResponse): LocalResponse | Promise<LocalResponse> {
+function answerThrough(filters: readonly HttpFilter[], at: readonly number[], ctx: FilterContext, answer: LocalResponse, now: () => number): LocalResponse | Promise<LocalResponse> {
   const fields = answer.headers.slice();
   const writer = new FlatWriter(fields);
   const body = typeof answer.body === 'string' ? Buffer.from(answer.body, 'utf8') : answer.body;
   const view = new LocalAnswerView(answer.status, answer.headers, body.length);
+  const times = ctx.filterTimes ?? null;
+  let t = times !== null ? now() : 0;
   let transforms: BodyTransform[] | null = null;
   for (let i = 0; i < filters.length; i++) {
+    const slot = at[i] * FILTER_TIMES;
+    if (times !== null) times[slot + T_RESPONSE_START] = t;
     const verdict = filters[i].onResponse!(ctx, writer, view);
+    if (times !== null) times[slot + T_RESPONSE_END] = t = now();
     if (verdict === undefined) continue;
     if (isLocal(verdict)) return verdict;
     (transforms ??= []).push(verdict);
@@ -215,5 +274,6 @@ export function buildChain(registry: FilterRegistry, env: FilterEnv, defaults: M
       if (factory === undefined) throw new Error(`l7 filters: no filter registered as ${entry.name} (known: ${[...registry.keys()].join(', ')})`);
       return (factory as FilterFactory<typeof entry.name>).create(entry.settings, env);
     }),
+    env.now,
   );
 }

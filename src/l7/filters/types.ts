@@ -50,6 +50,11 @@ export interface FilterContext {
    * request filters; empty when the request has no body or no filter reads it. Valid in onRequest.
    */
   bodyPrefix(): Buffer;
+  /**
+   * Where the chain records each filter's phase times (chain.ts FILTER_TIMES per filter, in the chain's
+   * order); absent or null: not recorded. Set by the proxy paths, read by the recent-requests ring.
+   */
+  readonly filterTimes?: Float64Array | null;
 }
 
 /**
