@@ -237,7 +237,8 @@ export class OpenFileCache {
     if (old !== undefined) this.drop(old);
     this.entries.set(file.key, file);
     this.memory += file.memory;
-    this.watchDir(file.key);
+    // a directory entry only says "directory": what changes inside it is watched where its files are
+    if (!file.directory) this.watchDir(file.key);
     for (const oldest of this.entries.values()) {
       if (this.entries.size <= this.options.maxEntries && this.memory <= this.options.maxMemory) break;
       this.drop(oldest);
@@ -252,7 +253,7 @@ export class OpenFileCache {
     if (this.entries.get(file.key) === file) {
       this.entries.delete(file.key);
       this.memory -= file.memory;
-      this.unwatch(file.key);
+      if (!file.directory) this.unwatch(file.key);
     }
     if (file.users === 0) this.closeFd(file);
   }
