@@ -59,7 +59,7 @@ console.log(
     summary.functions
       .filter((entry) => entry.name !== '(idle)' && entry.selfUs > 0)
       .sort((a, b) => b.selfUs - a.selfUs)
-      .slice(0, 30)
+      .slice(0, Number(process.env.TOP ?? 30))
       .map((entry) => [entry.name, perRequest(entry.selfUs), perRequest(entry.totalUs)]),
   ),
 );
