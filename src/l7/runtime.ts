@@ -68,6 +68,7 @@ export class ListenerRuntime {
   private readonly baseDir: string;
   /** Static responders of this runtime's routes, built on first use. */
   private readonly statics = new Map<StaticAction, StaticFiles>();
+  private closed = false;
   /** Settings read from pools' own config, memoised per runtime (a reload builds a new runtime). */
   private readonly derived = new Map<string, UpstreamSettings>();
 
@@ -130,8 +131,16 @@ export class ListenerRuntime {
     if (files === undefined) {
       files = new StaticFiles({ root: path.resolve(this.baseDir, action.root), index: action.index, cacheControl: action.cacheControl, spaFallback: action.spaFallback, precompressed: action.precompressed, date: this.date });
       this.statics.set(action, files);
+      // an exchange that outlived a reload: answered without keeping anything open
+      if (this.closed) files.close();
     }
     return files;
+  }
+
+  /** This runtime was replaced (reload) or its listener stopped: the static routes' open-file caches let go of their descriptors. */
+  close(): void {
+    this.closed = true;
+    for (const files of this.statics.values()) files.close();
   }
 
   settingsFor(pool: UpstreamPool): UpstreamSettings {
