@@ -183,6 +183,8 @@ export interface ExchangeRequest {
   peerAddress: string;
   /** Body length when known (content-length), -1 when unknown (streamed), 0 when there is no body. */
   contentLength: number;
+  /** The client's protocol, for the access log; absent: h2 (the HTTP/2 codec and node:http2). */
+  protocol?: 'h2' | 'h3';
 }
 
 /**
