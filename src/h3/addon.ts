@@ -94,7 +94,9 @@ let loaded: { addon: H3Addon | null; problem: string } | undefined;
 function load(): { addon: H3Addon | null; problem: string } {
   if (loaded) return loaded;
   const root = packageRoot();
-  const file = root === undefined ? undefined : path.join(root, ADDON);
+  // SWITCHYARD_H3_ADDON: an addon built elsewhere (a distribution package); a path that does not exist
+  // behaves as a host without the addon
+  const file = process.env.SWITCHYARD_H3_ADDON || (root === undefined ? undefined : path.join(root, ADDON));
   if (process.platform !== 'linux') {
     loaded = { addon: null, problem: 'HTTP/3 needs the Linux-only HTTP/3 addon' };
   } else if (file === undefined || !existsSync(file)) {
