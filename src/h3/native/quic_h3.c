@@ -58,7 +58,10 @@
 #include <nghttp3/nghttp3.h>
 
 #define SCID_LEN 18
-#define MAX_CIDS 8
+/** Connection ids one connection may have registered at once: ours (up to 8 active plus retiring ones) and the client's first. */
+#define MAX_CIDS 24
+/** Connection ids of the client's that we store (active_connection_id_limit). */
+#define PEER_CIDS 7
 #define BUCKETS 4096
 #define RX_SIZE 65536
 #define TX_PACKETS 16
@@ -229,15 +232,19 @@ static conn_t *cid_find(server_t *s, const uint8_t *data, size_t len) {
   return NULL;
 }
 
-static void cid_add(server_t *s, const ngtcp2_cid *cid, conn_t *c) {
+/** Registers a connection id; -1 when the connection has no room left (the id is then not routable). */
+static int cid_add(server_t *s, const ngtcp2_cid *cid, conn_t *c) {
+  /* every id in the table is also in c->cids, so that freeing the connection removes them all */
+  if (c->ncids >= MAX_CIDS) return -1;
   cidnode_t *n = malloc(sizeof *n);
-  if (!n) return;
+  if (!n) return -1;
   n->cid = *cid;
   n->conn = c;
   uint32_t b = cid_hash(cid->data, cid->datalen);
   n->next = s->buckets[b];
   s->buckets[b] = n;
-  if (c->ncids < MAX_CIDS) c->cids[c->ncids++] = *cid;
+  c->cids[c->ncids++] = *cid;
+  return 0;
 }
 
 static void cid_remove(server_t *s, const ngtcp2_cid *cid) {
@@ -529,8 +536,7 @@ static int q_get_new_connection_id(ngtcp2_conn *q, ngtcp2_cid *cid, uint8_t *tok
   fill_random(cid->data, cidlen);
   cid->datalen = cidlen;
   if (ngtcp2_crypto_generate_stateless_reset_token(token, c->server->secret, sizeof c->server->secret, cid) != 0) return NGTCP2_ERR_CALLBACK_FAILURE;
-  cid_add(c->server, cid, c);
-  return 0;
+  return cid_add(c->server, cid, c) == 0 ? 0 : NGTCP2_ERR_CALLBACK_FAILURE;
 }
 
 static int q_remove_connection_id(ngtcp2_conn *q, const ngtcp2_cid *cid, void *user) {
@@ -939,7 +945,7 @@ static conn_t *conn_accept(server_t *s, const ngtcp2_pkt_hd *hd, const ngtcp2_pa
   params.initial_max_streams_bidi = s->max_streams;
   params.initial_max_streams_uni = 3;
   params.max_idle_timeout = s->idle_ms * NGTCP2_MILLISECONDS;
-  params.active_connection_id_limit = MAX_CIDS - 1;
+  params.active_connection_id_limit = PEER_CIDS;
   params.stateless_reset_token_present = 1;
   params.original_dcid = *odcid;
   if (retried) {
