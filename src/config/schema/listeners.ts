@@ -329,7 +329,8 @@ export const listenerSchema = z
     limits: limitsSchema.default(limitsSchema.parse({})),
     request_buffering: requestBufferingSchema.default(requestBufferingSchema.parse({})),
     http2: http2Schema.default(http2Schema.parse({})),
-    http3: z.union([z.boolean().transform((enabled) => http3Schema.parse({ enabled })), http3Schema]).default(http3Schema.parse({ enabled: false })),
+    /** `http3: true` / `false` is short for `{ enabled: … }` with the defaults. */
+    http3: z.preprocess((value) => (typeof value === 'boolean' ? { enabled: value } : value), http3Schema).default(http3Schema.parse({ enabled: false })),
     response_headers: responseHeadersSchema.default(responseHeadersSchema.parse({})),
     routes: z.array(routeSchema).optional(),
     /** Filters every proxied route of this listener runs first, before the route's own `middleware`. */
