@@ -130,6 +130,10 @@ export class H2Listener {
     });
     this.terminator = config.protocol === 'https' ? createTlsTerminator(config, { dataDir: deps.dataDir, baseDir: deps.baseDir, logger: deps.logger, clock: deps.clock, ticketSeed: deps.ticketSeed }) : undefined;
     this.gate = new ConnectionGate(config);
+    // HTTP/3's TLS (GnuTLS, in the addon) takes the reloaded certificates for its new connections too
+    this.terminator?.onReload((result) => {
+      if (result.ok) this.h3?.certificatesChanged();
+    });
     this.dispatch = this.buildDispatch();
     this.frontend = new H2Frontend(config, { dispatch: (stream, headers, rawHeaders, context) => this.dispatch.dispatch(stream, headers, rawHeaders, context), logger: deps.logger, clock: deps.clock });
     this.codec = new CodecFrontend(config, { exchange: (request, downstream, encrypted, localPort) => this.dispatch.exchange(request, downstream, encrypted, localPort), logger: deps.logger, clock: deps.clock, responseHeaders: this.responseHeaders() });
@@ -163,9 +167,6 @@ export class H2Listener {
       logger: this.deps.logger,
       secretSeed: this.deps.ticketSeed,
       responseHeaders: this.h3ResponseHeaders(),
-    });
-    terminator.onReload((result) => {
-      if (result.ok) this.h3?.certificatesChanged();
     });
     return h3;
   }
@@ -324,8 +325,14 @@ export class H2Listener {
   /** Reload: HTTP/3 turned on starts it, turned off stops it (after its streams), otherwise new limits apply. */
   private updateH3(): void {
     if (this.config.http3.enabled && this.h3 === null && this.server !== null) {
-      this.h3 = this.createH3();
-      this.h3.start(this.address().port);
+      // the TCP side keeps serving whatever happens here: a UDP port taken by another process is logged
+      try {
+        const h3 = this.createH3();
+        h3.start(this.address().port);
+        this.h3 = h3;
+      } catch (err) {
+        this.deps.logger.error({ listener: this.config.name, err: messageOf(err) }, `listener ${this.config.name}: HTTP/3 not started: ${messageOf(err)}`);
+      }
     } else if (!this.config.http3.enabled && this.h3 !== null) {
       const h3 = this.h3;
       this.h3 = null;

@@ -32,7 +32,8 @@ interface ListenerKind {
 // HTTP/3 through src/h3 when the listener has `http3` (load() imports it then)
 const http2Kind: ListenerKind = {
   needs: ['l7', 'h2'],
-  create: (c, listener, deps) => c.h2!.createH2Listener(listener, { ...deps, http3: c.h3 === undefined ? undefined : (config, hooks) => c.h3!.createH3Frontend(config, hooks) }),
+  // looked up when HTTP/3 starts, not now: a reload that turns http3 on imports src/h3 after this listener was made
+  create: (c, listener, deps) => c.h2!.createH2Listener(listener, { ...deps, http3: (config, hooks) => c.h3!.createH3Frontend(config, hooks) }),
 };
 
 /**
