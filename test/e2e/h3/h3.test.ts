@@ -4,14 +4,18 @@
 // HTTP/3 requests go through the listener's one pipeline (route, pool, forwarded headers, access log with
 // "protocol":"h3"), request bodies and streamed responses, the Alt-Svc advertisement on the TCP side,
 // address validation (Retry: `retry: always`), that garbage datagrams to the port cost nothing and crash
-// nothing, and that `check` and `start` refuse http3 when the addon is missing, naming the packages.
+// nothing (the status counts them), that `check` and `start` refuse http3 when the addon is missing,
+// naming the packages, that a reload turns HTTP/3 on, and that a drain refuses new QUIC connections while
+// the request in flight finishes.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes, X509Certificate } from 'node:crypto';
 import dgram from 'node:dgram';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -57,6 +61,7 @@ describe('http3 listener', { timeout: 120_000 }, () => {
     assert.ok(existsSync(addon), `${addon} is not built: npm test builds it (scripts/ensure-test-tools.ts installs libngtcp2-dev libngtcp2-crypto-gnutls-dev libnghttp3-dev)`);
     origin = await startEchoOrigin({ name: 'o1' });
     edge = await runSwitchyard(`
+admin: { listen: 127.0.0.1:0 }
 pools:
   web: { backends: [ { address: "${origin.address}" } ] }
 listeners:
@@ -175,6 +180,15 @@ listeners:
     socket.close();
     assert.equal(await served(), worker, 'the same worker process serves after the garbage');
     assert.equal(edge.process.exitCode, null);
+    // the listener's status (admin API, per worker) counts them; no connection state was kept for them
+    const token = (await readFile(path.join(edge.dir, 'data', 'admin.token'), 'utf8')).trim();
+    const response = await fetch(`http://127.0.0.1:${edge.ready.admin!.port}/api/status`, { headers: { authorization: `Bearer ${token}` } });
+    const status = (await response.json()) as { traffic: { listeners: { web: { h3: { stats: { datagrams: number; handshaking: number; connections: number; retries_sent: number; stateless_resets_sent: number } } } } }[] };
+    const stats = status.traffic[0].listeners.web.h3.stats;
+    assert.ok(stats.datagrams >= count, JSON.stringify(stats));
+    assert.ok(stats.stateless_resets_sent > 0 && stats.stateless_resets_sent <= 1000, JSON.stringify(stats));
+    assert.ok(stats.retries_sent >= 2, JSON.stringify(stats));
+    assert.equal(stats.handshaking, 0, JSON.stringify(stats));
   });
 
   it('serves Chromium forced to QUIC: the page arrives over h3', async () => {
@@ -228,6 +242,76 @@ listeners:
       }
     } finally {
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('http3 across reload and shutdown', { timeout: 120_000 }, () => {
+  it('a reload turns HTTP/3 on; on SIGTERM new connections are refused and the request in flight finishes', async () => {
+    // an origin that holds /slow until the test releases it: the request is in flight for as long as needed
+    let arrived!: () => void;
+    const slowArrived = new Promise<void>((resolve) => (arrived = resolve));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const origin = http.createServer((req, res) => {
+      req.resume();
+      if (req.url?.startsWith('/slow')) {
+        arrived();
+        void released.then(() => res.end('slow answer'));
+      } else res.end('ok');
+    });
+    await new Promise<void>((resolve) => origin.listen(0, '127.0.0.1', resolve));
+    const originPort = (origin.address() as AddressInfo).port;
+    const config = (http3: string): string => `
+pools:
+  web: { backends: [ { address: "127.0.0.1:${originPort}" } ] }
+listeners:
+  - name: web
+    listen: 127.0.0.1:0
+    protocol: https
+    tls: { self_signed: true }
+    http3: ${http3}
+    routes:
+      - { match: { path_prefix: / }, pool: web }
+`;
+    const edge = await runSwitchyard(config('false'));
+    const dirs: string[] = [];
+    try {
+      const port = edge.ready.listeners.web.port;
+      const { stdout } = await run('curl', ['-sk', '-D', '-', '-o', '/dev/null', `https://127.0.0.1:${port}/`], { timeout: 15_000 });
+      assert.doesNotMatch(stdout, /alt-svc/i, 'no Alt-Svc while HTTP/3 is off');
+      await writeFile(edge.configFile, config('true'));
+      const earlier = new Set(edge.lines);
+      edge.process.kill('SIGHUP');
+      await edge.waitForLine((line) => line.msg === 'reloaded' && !earlier.has(line));
+      const first = await gtlsclient(port, ['/after-reload']);
+      dirs.push(first.dir);
+      assert.equal(first.code, 0, first.log.slice(-3000));
+      assert.equal(await readFile(path.join(first.dir, 'after-reload'), 'utf8'), 'ok');
+
+      const slow = gtlsclient(port, ['/slow']);
+      await slowArrived;
+      edge.process.kill('SIGTERM');
+      await edge.waitForLine((line) => typeof line.msg === 'string' && line.msg.startsWith('shutting down'));
+      // draining: a new connection is refused (CONNECTION_CLOSE with CONNECTION_REFUSED), no state is kept
+      const refused = await gtlsclient(port, ['/late']);
+      dirs.push(refused.dir);
+      assert.match(refused.log, /CONNECTION_REFUSED/);
+      assert.deepEqual(await readdir(refused.dir), []);
+      release();
+      const result = await slow;
+      dirs.push(result.dir);
+      assert.equal(result.code, 0, result.log.slice(-3000));
+      assert.equal(await readFile(path.join(result.dir, 'slow'), 'utf8'), 'slow answer');
+      const line = await edge.waitForLine((l) => l.log === 'access' && l.path === '/slow' && l.protocol === 'h3', 15_000);
+      assert.equal(line.status, 200);
+    } finally {
+      release();
+      await edge.stop();
+      const closed = new Promise<void>((resolve) => origin.close(() => resolve()));
+      origin.closeAllConnections();
+      await closed;
+      await Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true })));
     }
   });
 });
