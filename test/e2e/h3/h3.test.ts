@@ -21,6 +21,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { chromium } from 'playwright-core';
 import { startEchoOrigin, type EchoOrigin } from '../../support/origins.ts';
+import { startH2Origin, type H2Origin } from '../h2/h2-origin.ts';
 import { cliEntry, node24, runSwitchyard, type RunningSwitchyard } from '../../support/run-switchyard.ts';
 
 const run = promisify(execFile);
@@ -53,6 +54,7 @@ async function gtlsclient(port: number, paths: string[], extra: string[] = []): 
 
 describe('http3 listener', { timeout: 120_000 }, () => {
   let origin: EchoOrigin;
+  let h2origin: H2Origin;
   let edge: RunningSwitchyard;
   let port: number;
   const clientDirs: string[] = [];
@@ -60,10 +62,12 @@ describe('http3 listener', { timeout: 120_000 }, () => {
   before(async () => {
     assert.ok(existsSync(addon), `${addon} is not built: npm test builds it (scripts/ensure-test-tools.ts installs libngtcp2-dev libngtcp2-crypto-gnutls-dev libnghttp3-dev)`);
     origin = await startEchoOrigin({ name: 'o1' });
+    h2origin = await startH2Origin('h2o');
     edge = await runSwitchyard(`
 admin: { listen: 127.0.0.1:0 }
 pools:
   web: { backends: [ { address: "${origin.address}" } ] }
+  grpcish: { protocol: h2c, backends: [ { address: "${h2origin.address}" } ] }
 listeners:
   - name: web
     listen: 127.0.0.1:0
@@ -72,7 +76,12 @@ listeners:
     http3: { retry: always }
     routes:
       - { match: { path_prefix: /fixed }, respond: { status: 200, body: "fixed answer" } }
+      - match: { path_prefix: /filtered }
+        pool: web
+        middleware:
+          - headers: { request: { set: { x-client: "{client_ip}" } }, response: { set: { x-edge: switchyard } } }
       - { match: { path_prefix: /api }, pool: web }
+      - { match: { path_prefix: /h2up }, pool: grpcish }
 `);
     port = edge.ready.listeners.web.port;
   });
@@ -80,6 +89,7 @@ listeners:
   after(async () => {
     await edge?.stop();
     await origin?.close();
+    await h2origin?.close();
     await Promise.all(clientDirs.map((dir) => rm(dir, { recursive: true, force: true })));
   });
 
@@ -112,6 +122,25 @@ listeners:
     const result = await fetchH3(['/fixed']);
     assert.equal(await readFile(path.join(result.dir, 'fixed'), 'utf8'), 'fixed answer');
     await edge.waitForLine((l) => l.log === 'access' && l.path === '/fixed' && l.protocol === 'h3' && l.status === 200);
+  });
+
+  it("runs the route's middleware on HTTP/3 requests, both ways", async () => {
+    const result = await fetchH3(['/filtered/x']);
+    const echoed = JSON.parse(await readFile(path.join(result.dir, 'x'), 'utf8')) as { headers: Record<string, string> };
+    assert.equal(echoed.headers['x-client'], '127.0.0.1');
+    assert.match(result.log, /stream 0x0 \[x-edge: switchyard\]/);
+    await edge.waitForLine((l) => l.log === 'access' && l.path === '/filtered/x' && l.protocol === 'h3' && l.status === 200);
+  });
+
+  it('proxies to an h2c pool stream to stream (the HTTP/2 upstream core), logged as h3', async () => {
+    const result = await fetchH3(['/h2up/thing']);
+    const echoed = JSON.parse(await readFile(path.join(result.dir, 'thing'), 'utf8')) as { origin: string; path: string; headers: Record<string, string> };
+    assert.equal(echoed.origin, 'h2o');
+    assert.equal(echoed.path, '/h2up/thing');
+    assert.equal(echoed.headers['x-forwarded-proto'], 'https');
+    const line = await edge.waitForLine((l) => l.log === 'access' && l.path === '/h2up/thing' && l.protocol === 'h3');
+    assert.equal(line.status, 200);
+    assert.equal(line.pool, 'grpcish');
   });
 
   it('carries a POST body to the origin byte for byte', async () => {
