@@ -85,7 +85,15 @@ export class H3Frontend {
     try {
       const bound = this.addon.listen(
         { host, port, ipv6: isIPv6(host), certificates: this.deps.certificates(), secret, ...limitsOf(this.listener) },
-        (type, id, a, b, c, d, e) => this.onEvent(type, id, a, b, c, d, e),
+        (type, id, a, b, c, d, e) => {
+          // an error here would reach the addon's callback, which makes it fatal for the worker: one stream's
+          // bug must not end every connection
+          try {
+            this.onEvent(type, id, a, b, c, d, e);
+          } catch (err) {
+            this.deps.logger.error({ listener: this.listener.name, err: messageOf(err) }, `h3 ${this.listener.name}: stream event failed`);
+          }
+        },
       );
       this.handle = bound.handle;
       this.boundPort = bound.port;

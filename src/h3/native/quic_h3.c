@@ -172,6 +172,8 @@ typedef struct server_s {
   event_t *events;
   size_t nevents, cap_events;
   int dispatching;
+  /** close() was called from inside an event: done when the dispatch returns. */
+  int close_pending;
   int ndead;
   double next_jsid;
   uv_idle_t idle;
@@ -815,6 +817,7 @@ static void conn_free(conn_t *c) {
 }
 
 static void dispatch_events(server_t *s);
+static void server_close(server_t *s);
 
 static void on_timer(uv_timer_t *timer) {
   conn_t *c = timer->data;
@@ -1240,7 +1243,8 @@ static void dispatch_events(server_t *s) {
     s->ndead = 0;
   }
   s->dispatching = 0;
-  if (s->nevents > 0) dispatch_events(s);
+  if (s->close_pending) server_close(s);
+  else if (s->nevents > 0) dispatch_events(s);
 }
 
 static void on_check(uv_check_t *check) {
@@ -1704,13 +1708,15 @@ static napi_value js_shutdown(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-static napi_value js_close(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  server_t *s = NULL;
-  CALL(env, napi_get_value_external(env, argv[0], (void **)&s));
-  if (!s || s->closing) return NULL;
+/** CONNECTION_CLOSE to every connection, their streams' closes to JavaScript, the socket closed. */
+static void server_close(server_t *s) {
+  if (s->closing) return;
+  if (s->dispatching) {
+    /* the dispatch loop is using the event queue: it closes when it returns */
+    s->close_pending = 1;
+    return;
+  }
+  napi_env env = s->env;
   for (conn_t *c = s->conns; c; c = c->next) {
     if (c->dead) continue;
     if (!c->closing && !c->draining) {
@@ -1747,6 +1753,15 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   uv_close((uv_handle_t *)&s->poll, on_poll_closed);
   uv_close((uv_handle_t *)&s->check, on_check_closed);
   uv_close((uv_handle_t *)&s->idle, on_idle_closed);
+}
+
+static napi_value js_close(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  server_t *s = NULL;
+  CALL(env, napi_get_value_external(env, argv[0], (void **)&s));
+  if (s) server_close(s);
   return NULL;
 }
 
