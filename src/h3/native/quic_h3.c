@@ -1598,8 +1598,11 @@ static napi_value js_listen(napi_env env, napi_callback_info info) {
   setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
   setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
   if (ipv6) {
+    /* [::] takes IPv4 clients too, as the listener's TCP side does: their addresses arrive v4-mapped, and
+       IPV6_PKTINFO carries the v4-mapped local address both ways (Linux maps it for IPv4 datagrams) */
+    int v6only = wildcard ? 0 : 1;
     setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof one);
-    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only);
   } else {
     setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof one);
   }

@@ -26,10 +26,10 @@ interface TestServer {
 }
 
 /** A listener that answers every request 200 with "hello <path>" from the addon's own calls. */
-function serve(addon: H3Addon, certificates: { cert: Buffer; key: Buffer }[], retry: 0 | 1 | 2, maxStreams = 100): TestServer {
+function serve(addon: H3Addon, certificates: { cert: Buffer; key: Buffer }[], retry: 0 | 1 | 2, maxStreams = 100, host = '127.0.0.1'): TestServer {
   let requests = 0;
   const { handle, port } = addon.listen(
-    { host: '127.0.0.1', port: 0, ipv6: false, certificates, secret: randomBytes(32), maxStreams, idleMs: 10_000, maxHeaderSize: 16_384, qpackCapacity: 4096, qpackBlocked: 100, retry, retryThreshold: 100, maxConnections: 0 },
+    { host, port: 0, ipv6: host.includes(':'), certificates, secret: randomBytes(32), maxStreams, idleMs: 10_000, maxHeaderSize: 16_384, qpackCapacity: 4096, qpackBlocked: 100, retry, retryThreshold: 100, maxConnections: 0 },
     (type, _id, ref, head) => {
       if (type !== EV_REQUEST) return;
       requests++;
@@ -43,9 +43,9 @@ function serve(addon: H3Addon, certificates: { cert: Buffer; key: Buffer }[], re
   return { port, requests: () => requests, stats: () => addon.stats(handle), close: () => addon.close(handle) };
 }
 
-async function client(port: number, paths: string[], extra: string[] = []): Promise<{ dir: string; log: string }> {
+async function client(port: number, paths: string[], extra: string[] = [], address = '127.0.0.1'): Promise<{ dir: string; log: string }> {
   const dir = await mkdtemp(path.join(tmpdir(), 'sy-h3-addon-'));
-  const { stdout, stderr } = await run('gtlsclient', ['--exit-on-all-streams-close', '--no-quic-dump', '--no-http-dump', `--download=${dir}`, '--timeout=10s', ...extra, '127.0.0.1', String(port), ...paths.map((p) => `https://localhost:${port}${p}`)], { timeout: 30_000, maxBuffer: 64 * 1024 * 1024 });
+  const { stdout, stderr } = await run('gtlsclient', ['--exit-on-all-streams-close', '--no-quic-dump', '--no-http-dump', `--download=${dir}`, '--timeout=10s', ...extra, address, String(port), ...paths.map((p) => `https://localhost:${port}${p}`)], { timeout: 30_000, maxBuffer: 64 * 1024 * 1024 });
   return { dir, log: stdout + stderr };
 }
 
@@ -121,6 +121,20 @@ describe('h3 addon', { timeout: 60_000 }, () => {
       assert.equal(await readFile(path.join(dir, 'r'), 'utf8'), 'hello /r');
       assert.match(log, /type=Retry/);
       assert.equal(server.stats().retries_sent, 1);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('on [::] answers IPv6 and IPv4 clients, each from the address it was sent to', async () => {
+    const server = serve(addon, certificates, 0, 100, '::');
+    try {
+      // 127.0.0.2: a wildcard socket must answer from the address the client chose, or the client drops it
+      for (const address of ['::1', '127.0.0.1', '127.0.0.2']) {
+        const { dir } = await client(server.port, ['/any'], [], address);
+        dirs.push(dir);
+        assert.equal(await readFile(path.join(dir, 'any'), 'utf8'), 'hello /any', address);
+      }
     } finally {
       server.close();
     }
