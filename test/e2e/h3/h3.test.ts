@@ -220,7 +220,7 @@ listeners:
     assert.equal(stats.handshaking, 0, JSON.stringify(stats));
   });
 
-  it('serves Chromium forced to QUIC: the page arrives over h3', async () => {
+  it('serves Chromium forced to QUIC: the page arrives over h3, its POST too; an oversized head gets 431', async () => {
     assert.ok(chromiumPath, 'chromium is not installed (npm test installs it: scripts/ensure-test-tools.ts)');
     const leaf = new X509Certificate(await readFile(path.join(edge.dir, 'data', 'tls', 'web.pem')));
     const spki = createHash('sha256').update(leaf.publicKey.export({ type: 'spki', format: 'der' })).digest('base64');
@@ -238,6 +238,10 @@ listeners:
       const echoed = JSON.parse(await page.evaluate<string>('document.body.innerText')) as { headers: Record<string, string> };
       assert.equal(echoed.headers['x-forwarded-proto'], 'https');
       await edge.waitForLine((l) => l.log === 'access' && l.path === '/api/page' && l.protocol === 'h3' && l.status === 200);
+      // from the page, on the same QUIC connection: a POST body, and a head over limits.max_header_size (16kb)
+      assert.equal(await page.evaluate(`fetch('/api/form', { method: 'POST', body: 'x'.repeat(300000) }).then((r) => r.json()).then((j) => j.bodyLength)`), 300000);
+      assert.equal(await page.evaluate(`fetch('/api/big', { headers: { 'x-big': 'a'.repeat(20000) } }).then((r) => r.status)`), 431);
+      assert.equal(await page.evaluate('performance.getEntriesByType("resource").map((e) => e.nextHopProtocol).join()'), 'h3,h3');
     } finally {
       await browser.close();
     }
