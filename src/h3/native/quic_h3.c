@@ -158,6 +158,9 @@ typedef struct event_s {
 
 typedef struct server_s {
   int fd, family, wildcard, closing, draining, poll_closed, check_closed, finalized;
+  /** The bound address (a wildcard one's address part is replaced per datagram from IP_PKTINFO). */
+  struct sockaddr_storage bound;
+  socklen_t bound_len;
   uv_poll_t poll;
   uv_check_t check;
   napi_env env;
@@ -1105,8 +1108,8 @@ static void on_readable(uv_poll_t *poll, int status, int events) {
     if (n < 0) break;
     if (n == 0 || (msg.msg_flags & MSG_TRUNC)) continue;
     /* the local address: the socket's, or (wildcard bind) the one the datagram was sent to */
-    socklen_t local_len = sizeof local;
-    getsockname(s->fd, (struct sockaddr *)&local, &local_len);
+    socklen_t local_len = s->bound_len;
+    memcpy(&local, &s->bound, sizeof local);
     for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
       if (cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_PKTINFO && local.ss_family == AF_INET) {
         struct in_pktinfo pi;
@@ -1627,6 +1630,8 @@ static napi_value js_listen(napi_env env, napi_callback_info info) {
     return throw_errno(env, "h3", ENOMEM);
   }
   s->fd = fd;
+  s->bound = bound;
+  s->bound_len = bound_len;
   s->family = ipv6 ? AF_INET6 : AF_INET;
   s->wildcard = wildcard;
   s->env = env;
