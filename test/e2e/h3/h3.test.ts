@@ -248,6 +248,59 @@ listeners:
   });
 });
 
+describe('http3 request body against a slow origin', { timeout: 120_000 }, () => {
+  it('holds the QUIC window while the upstream is full and delivers every byte in order', async () => {
+    // an origin that stops reading after the first chunk for a while: the upstream socket fills, the edge
+    // pauses the HTTP/3 body (flow control held in the addon), then resumes when the origin reads again
+    const origin = http.createServer((req, res) => {
+      const hash = createHash('sha256');
+      let length = 0;
+      req.once('data', () => {
+        req.pause();
+        setTimeout(() => req.resume(), 700);
+      });
+      req.on('data', (chunk: Buffer) => {
+        length += chunk.length;
+        hash.update(chunk);
+      });
+      req.on('end', () => res.end(JSON.stringify({ length, sha256: hash.digest('hex') })));
+    });
+    await new Promise<void>((resolve) => origin.listen(0, '127.0.0.1', resolve));
+    const edge = await runSwitchyard(`
+pools:
+  slow: { backends: [ { address: "127.0.0.1:${(origin.address() as AddressInfo).port}" } ] }
+listeners:
+  - name: web
+    listen: 127.0.0.1:0
+    protocol: https
+    tls: { self_signed: true }
+    http3: true
+    limits: { max_body_size: 64mb }
+    routes:
+      - { match: { path_prefix: / }, pool: slow }
+`);
+    const dirs: string[] = [];
+    try {
+      const body = randomBytes(24 * 1024 * 1024);
+      const dir = await mkdtemp(path.join(tmpdir(), 'sy-h3-slow-'));
+      dirs.push(dir);
+      await writeFile(path.join(dir, 'body.bin'), body);
+      const result = await gtlsclient(edge.ready.listeners.web.port, ['/upload'], ['-m', 'POST', `--data=${path.join(dir, 'body.bin')}`, '--timeout=30s']);
+      dirs.push(result.dir);
+      assert.equal(result.code, 0, result.log.slice(-3000));
+      const echoed = JSON.parse(await readFile(path.join(result.dir, 'upload'), 'utf8')) as { length: number; sha256: string };
+      assert.equal(echoed.length, body.length);
+      assert.equal(echoed.sha256, createHash('sha256').update(body).digest('hex'));
+    } finally {
+      await edge.stop();
+      const closed = new Promise<void>((resolve) => origin.close(() => resolve()));
+      origin.closeAllConnections();
+      await closed;
+      await Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true })));
+    }
+  });
+});
+
 describe('http3 without the addon', { timeout: 60_000 }, () => {
   it('check and start refuse http3: true and name the Debian packages', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'sy-h3-check-'));
