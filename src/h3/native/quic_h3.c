@@ -75,6 +75,8 @@
 #define STREAM_WINDOW (256 * 1024)
 #define CONN_WINDOW (1024 * 1024)
 #define RETRY_TOKEN_TTL (10 * NGTCP2_SECONDS)
+/** NEW_TOKEN tokens: a returning client skips the Retry round trip for this long. */
+#define REGULAR_TOKEN_TTL (3600 * NGTCP2_SECONDS)
 #define RESETS_PER_SECOND 1000
 
 enum { EV_REQUEST = 1, EV_DATA = 2, EV_END = 3, EV_CLOSE = 4, EV_DRAIN = 5 };
@@ -623,12 +625,17 @@ static int q_extend_max_stream_data(ngtcp2_conn *q, int64_t stream_id, uint64_t 
 }
 
 static int q_handshake_completed(ngtcp2_conn *q, void *user) {
-  (void)q;
   conn_t *c = user;
+  server_t *s = c->server;
   if (!c->handshaken) {
     c->handshaken = 1;
-    c->server->handshaking--;
+    s->handshaking--;
   }
+  /* NEW_TOKEN: the client's next connection from this address is validated without a Retry round trip */
+  uint8_t token[NGTCP2_CRYPTO_MAX_REGULAR_TOKENLEN];
+  const ngtcp2_path *path = ngtcp2_conn_get_path(q);
+  ngtcp2_ssize n = ngtcp2_crypto_generate_regular_token(token, s->secret, sizeof s->secret, path->remote.addr, path->remote.addrlen, now_ns());
+  if (n > 0) ngtcp2_conn_submit_new_token(q, token, (size_t)n);
   return setup_h3(c) == 0 ? 0 : NGTCP2_ERR_CALLBACK_FAILURE;
 }
 
@@ -900,7 +907,8 @@ static void peer_text(conn_t *c, const struct sockaddr *addr) {
   }
 }
 
-static conn_t *conn_accept(server_t *s, const ngtcp2_pkt_hd *hd, const ngtcp2_path *path, const ngtcp2_cid *odcid, int retried) {
+/** `validated`: the Initial carried a token this server made for this address (a Retry's or a NEW_TOKEN's). */
+static conn_t *conn_accept(server_t *s, const ngtcp2_pkt_hd *hd, const ngtcp2_path *path, const ngtcp2_cid *odcid, int retried, int validated) {
   conn_t *c = calloc(1, sizeof *c);
   if (!c) return NULL;
   c->server = s;
@@ -939,7 +947,8 @@ static conn_t *conn_accept(server_t *s, const ngtcp2_pkt_hd *hd, const ngtcp2_pa
   settings.initial_ts = now_ns();
   settings.max_stream_window = 6 * STREAM_WINDOW;
   settings.max_window = 6 * CONN_WINDOW;
-  settings.token = hd->token;
+  /* a token given to ngtcp2 marks the path validated (no anti-amplification limit): only a verified one */
+  if (validated) settings.token = hd->token;
   settings.handshake_timeout = 10 * NGTCP2_SECONDS;
 
   ngtcp2_transport_params params;
@@ -1043,19 +1052,23 @@ static void on_datagram(server_t *s, uint8_t *data, size_t len, const ngtcp2_pat
       return;
     }
     ngtcp2_cid odcid = hd.dcid;
-    int retried = 0;
+    int retried = 0, validated = 0;
     if (hd.token.len > 0 && hd.token.base[0] == NGTCP2_CRYPTO_TOKEN_MAGIC_RETRY) {
       if (ngtcp2_crypto_verify_retry_token(&odcid, hd.token.base, hd.token.len, s->secret, sizeof s->secret, hd.version, path->remote.addr, path->remote.addrlen, &hd.dcid, RETRY_TOKEN_TTL, now_ns()) != 0) {
         send_refusal(s, &hd, path, NGTCP2_INVALID_TOKEN);
         return;
       }
-      retried = 1;
-    } else if (retry_needed(s)) {
+      retried = validated = 1;
+    } else if (hd.token.len > 0 && hd.token.base[0] == NGTCP2_CRYPTO_TOKEN_MAGIC_REGULAR) {
+      /* a NEW_TOKEN token from an earlier connection; a stale or foreign one just counts as none */
+      validated = ngtcp2_crypto_verify_regular_token(hd.token.base, hd.token.len, s->secret, sizeof s->secret, path->remote.addr, path->remote.addrlen, REGULAR_TOKEN_TTL, now_ns()) == 0;
+    }
+    if (!validated && retry_needed(s)) {
       /* address validation: the client proves it receives at its address before any state is kept */
       send_retry(s, &hd, path);
       return;
     }
-    c = conn_accept(s, &hd, path, &odcid, retried);
+    c = conn_accept(s, &hd, path, &odcid, retried, validated);
     if (!c) return;
   }
   if (c->closing) {
