@@ -1,7 +1,8 @@
 // The HTTP/3 addon (src/h3/native/quic_h3.c) on its own, driven by Debian's ngtcp2 client: hostile
 // datagrams leave no connection state behind and stateless resets stay under their rate limit; a client
 // that opens more streams than max_concurrent_streams gets them all served as earlier ones close (QUIC
-// stream credit is extended); `retry: always` answers every new connection with a Retry first.
+// stream credit is extended); `retry: always` answers every new connection with a Retry first (and a
+// NEW_TOKEN after the handshake); a connection over maxConnections is refused while the held one is served.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -140,6 +141,38 @@ describe('h3 addon', { timeout: 60_000 }, () => {
       }
     } finally {
       server.close();
+    }
+  });
+
+  it('refuses a connection over maxConnections with CONNECTION_REFUSED, and serves the one it holds', async () => {
+    let held: Parameters<H3Addon['respond']>[0] | undefined;
+    let arrived!: () => void;
+    const holding = new Promise<void>((resolve) => (arrived = resolve));
+    const { handle, port } = addon.listen(
+      { host: '127.0.0.1', port: 0, ipv6: false, certificates, secret: randomBytes(32), maxStreams: 10, idleMs: 10_000, maxHeaderSize: 16_384, qpackCapacity: 4096, qpackBlocked: 100, retry: 0, retryThreshold: 100, maxConnections: 1 },
+      (type, _id, ref) => {
+        if (type !== EV_REQUEST) return;
+        // the answer waits: the first client's connection stays open meanwhile
+        held = ref as Parameters<H3Addon['respond']>[0];
+        arrived();
+      },
+    );
+    try {
+      const first = client(port, ['/held']);
+      await holding;
+      const second = await client(port, ['/second']);
+      dirs.push(second.dir);
+      assert.match(second.log, /CONNECTION_REFUSED/);
+      assert.deepEqual(await readdir(second.dir), []);
+      assert.equal(addon.stats(handle).refused, 1);
+      addon.respond(held!, 200, []);
+      addon.write(held!, Buffer.from('held answer'));
+      addon.end(held!, null);
+      const { dir } = await first;
+      dirs.push(dir);
+      assert.equal(await readFile(path.join(dir, 'held'), 'utf8'), 'held answer');
+    } finally {
+      addon.close(handle);
     }
   });
 });
