@@ -220,7 +220,7 @@ listeners:
     assert.equal(stats.handshaking, 0, JSON.stringify(stats));
   });
 
-  it('serves Chromium forced to QUIC: the page arrives over h3, its POST too; an oversized head gets 431', async () => {
+  it('serves Chromium forced to QUIC: the page arrives over h3, its POST too; an oversized head gets 431; an abandoned download ends its exchange', async () => {
     assert.ok(chromiumPath, 'chromium is not installed (npm test installs it: scripts/ensure-test-tools.ts)');
     const leaf = new X509Certificate(await readFile(path.join(edge.dir, 'data', 'tls', 'web.pem')));
     const spki = createHash('sha256').update(leaf.publicKey.export({ type: 'spki', format: 'der' })).digest('base64');
@@ -242,6 +242,13 @@ listeners:
       assert.equal(await page.evaluate(`fetch('/api/form', { method: 'POST', body: 'x'.repeat(300000) }).then((r) => r.json()).then((j) => j.bodyLength)`), 300000);
       assert.equal(await page.evaluate(`fetch('/api/big', { headers: { 'x-big': 'a'.repeat(20000) } }).then((r) => r.status)`), 431);
       assert.equal(await page.evaluate('performance.getEntriesByType("resource").map((e) => e.nextHopProtocol).join()'), 'h3,h3');
+      // a download the page abandons after its first chunk: the stream is reset, the exchange aborted
+      // (the upstream stops, the line shows what was sent), and the connection serves the next request
+      const total = 200_000_000;
+      await page.evaluate(`(async () => { const c = new AbortController(); const r = await fetch('/api/huge?bytes=${total}', { signal: c.signal }); await r.body.getReader().read(); c.abort(); })()`);
+      const abandoned = await edge.waitForLine((l) => l.log === 'access' && l.path === '/api/huge' && l.protocol === 'h3');
+      assert.ok((abandoned.bytes_out as number) < total, JSON.stringify(abandoned));
+      assert.equal(await page.evaluate(`fetch('/fixed').then((r) => r.text())`), 'fixed answer');
     } finally {
       await browser.close();
     }
