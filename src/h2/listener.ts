@@ -2,11 +2,13 @@
 // frontend, http/1.1 (or no ALPN) to the L7 core's HTTP/1.1 connection handler. h2c: HTTP/2 with prior
 // knowledge; a connection that does not open with the HTTP/2 preface is served as HTTP/1.1 instead.
 // Both share one L7 HttpListener (router, forwarded headers, upstream pools, access log) per listener.
+// An https listener with `http3` also serves HTTP/3 on its port over UDP (src/h3, made by the factory the
+// supervisor passes in deps.http3), whose streams go to the same exchange as HTTP/2's.
 import net, { type Socket } from 'node:net';
 import tls, { type TLSSocket } from 'node:tls';
 import type { ListenerConfig, PoolConfig } from '../config/index.ts';
 import { EdgeError, messageOf, type Clock, type Logger } from '../core/index.ts';
-import { createHttpListener, upstreamSettingsFromPools, type HttpListener, type HttpListenerDeps, type UpstreamPool } from '../l7/index.ts';
+import { createHttpListener, upstreamSettingsFromPools, type ExchangeDownstream, type ExchangeHandle, type ExchangeRequest, type HttpListener, type HttpListenerDeps, type UpstreamPool } from '../l7/index.ts';
 import { altSvcHeaderValue, createTlsTerminator, type TlsTerminator } from '../tls/index.ts';
 import { ConnectionGate, carryClient } from '../listener/index.ts';
 import { H2Frontend, type H2FrontendStatus } from './frontend.ts';
@@ -16,7 +18,6 @@ import { H2UpstreamSessions } from './upstream/sessions.ts';
 import { proxyForeignExchange } from './foreign-upstream.ts';
 import { requestFields } from './codec/request-fields.ts';
 import { appendResponseFields } from './headers.ts';
-import type { ExchangeDownstream, ExchangeHandle, ExchangeRequest } from '../l7/index.ts';
 
 /** The pool registry as this listener uses it (src/pool's PoolRegistry fits). */
 export interface PoolLookup {
