@@ -4,6 +4,7 @@
 import type { Config } from './schema/index.ts';
 import { addressIssues } from './addresses.ts';
 import { inertKeyIssues, type Given } from './inert-keys.ts';
+import { acmeIssues } from './acme-check.ts';
 
 export interface ConfigIssue {
   path: (string | number)[];
@@ -51,6 +52,6 @@ export function crossCheck(config: Config, given: Given): ConfigIssue[] {
       }
     });
   });
-  issues.push(...addressIssues(config), ...inertKeyIssues(config, given));
+  issues.push(...addressIssues(config), ...inertKeyIssues(config, given), ...acmeIssues(config));
   return issues;
 }

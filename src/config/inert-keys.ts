@@ -32,8 +32,8 @@ function listenerIssues(config: Config, listener: ListenerConfig, index: number,
   if (listener.accept_proxy_protocol === undefined && given(at('timeouts', 'proxy_protocol'))) {
     issues.push({ path: at('timeouts', 'proxy_protocol'), message: 'expected timeouts.proxy_protocol only with accept_proxy_protocol (no connection reads a PROXY header without it)' });
   }
-  if (listener.tls && listener.tls.certificates.length === 0 && !listener.tls.self_signed) {
-    issues.push({ path: at('tls'), message: 'expected certificates or self_signed: true, got neither (nothing to serve TLS with)' });
+  if (listener.tls && listener.tls.certificates.length === 0 && !listener.tls.self_signed && !listener.tls.acme) {
+    issues.push({ path: at('tls'), message: 'expected certificates, acme or self_signed: true, got none (nothing to serve TLS with)' });
   }
   if (l7Protocols.has(kind)) {
     if (listener.proxy_protocol !== undefined) {

@@ -31,6 +31,7 @@ export type {
   ForeignTarget,
   AccessRecordSink,
   DnsAnswerer,
+  HttpChallengeSource,
 } from './types.ts';
 export { upstreamSettingsFromPools } from './settings.ts';
 // For src/h2: requests proxied to HTTP/2 pools log the same record as every other request.

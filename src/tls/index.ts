@@ -5,3 +5,4 @@ export { ensureSelfSigned, selfSignedHosts, type SelfSignedPaths } from './self-
 export { SniTable, type SniEntry } from './sni.ts';
 export { ticketKeysFor } from './session-resumption.ts';
 export { UpstreamTlsClient, type UpstreamTlsConfig } from './upstream-client.ts';
+export { acmeCertificateFiles, type AcmeCertificateFiles } from './acme-files.ts';

@@ -11,6 +11,7 @@ import { FileWatch } from './file-watch.ts';
 import { SessionResumption } from './session-resumption.ts';
 import { ensureSelfSigned, selfSignedHosts } from './self-signed.ts';
 import { alpnOf, hstsHeaderValue, minVersionOf } from './policy.ts';
+import { acmeCertificateFiles } from './acme-files.ts';
 
 export interface TlsTerminatorDeps {
   /** Absolute data directory (config `data_dir` resolved): where the self-signed CA lives. */
@@ -98,6 +99,11 @@ export class TlsTerminator {
       source: { cert: certificate.cert, key: certificate.key, hosts: certificate.hosts },
       isDefault: certificate.default,
     }));
+    if (tls.acme) {
+      // written by src/acme before the listener starts (a temporary self-signed pair until the CA issues)
+      const files = acmeCertificateFiles(this.deps.dataDir, this.listener.name);
+      sources.push({ source: { cert: files.cert, key: files.key, hosts: tls.acme.hosts }, isDefault: !sources.some((one) => one.isDefault) });
+    }
     if (tls.self_signed) {
       const hosts = selfSignedHosts(this.listener.routes).map(normalizeIp);
       const generated = await ensureSelfSigned(this.deps.dataDir, this.listener.name, hosts, this.clock.now());
@@ -108,7 +114,7 @@ export class TlsTerminator {
       sources.push({ source: { cert: generated.cert, key: generated.key, hosts }, isDefault: !sources.some((one) => one.isDefault) });
     }
     if (sources.length === 0) {
-      throw new EdgeError('SY_ERR_TLS_CONFIG', `tls ${this.listenerName}: expected certificates or self_signed: true`, { source: 'config' });
+      throw new EdgeError('SY_ERR_TLS_CONFIG', `tls ${this.listenerName}: expected certificates, acme or self_signed: true`, { source: 'config' });
     }
     this.sources = sources;
     this.loaded = await this.loadAll();

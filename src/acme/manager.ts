@@ -1,0 +1,278 @@
+// AcmeManager: the control plane's side of `tls.acme` — for each listener that has it, a job that keeps a
+// certificate from the CA in data_dir (store.ts), ordered when missing or due (schedule.ts) and retried
+// with backoff on failure. The traffic planes never talk to the CA: they answer the challenges the manager
+// publishes (challenge-board.ts) and hot-swap the certificate when its files change (src/tls watches them).
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { X509Certificate } from 'node:crypto';
+import type { AcmeConfig } from '../config/index.ts';
+import { messageOf, type Clock, type Logger, type TimerHandle } from '../core/index.ts';
+import { AcmeClient } from './client.ts';
+import type { ChallengeSet } from './challenge-board.ts';
+import { issueCertificate, type ChallengePublisher, type ChallengeType } from './order.ts';
+import { backoffMs, keepable, renewalTime } from './schedule.ts';
+import { AcmeStore, type IssuedMeta } from './store.ts';
+import { placeholderCertificate } from './x509.ts';
+
+export interface AcmeListener {
+  name: string;
+  acme: AcmeConfig;
+}
+
+export interface AcmeManagerOptions {
+  /** Absolute data directory. */
+  dataDir: string;
+  logger: Logger;
+  clock: Clock;
+  /** Hands every traffic plane the complete set of pending challenges; resolves once they all have it. */
+  publish(set: ChallengeSet): Promise<void>;
+}
+
+export interface AcmeCertificateStatus {
+  listener: string;
+  hosts: string[];
+  state: 'temporary' | 'issued';
+  not_after?: string;
+  next_attempt?: string;
+  failures: number;
+  last_error?: string;
+}
+
+/** setTimeout holds at most 2^31-1 ms (24.8 days); a later renewal is reached by re-arming. */
+const maxTimerMs = 2 ** 31 - 1;
+
+const listenerKey = (listener: AcmeListener, baseDir: string): string => JSON.stringify([listener.acme, baseDir]);
+
+export class AcmeManager {
+  private readonly options: AcmeManagerOptions;
+  readonly store: AcmeStore;
+  private readonly jobs = new Map<string, { key: string; job: CertificateJob }>();
+  private readonly clients = new Map<string, AcmeClient>();
+  private readonly pending = new Map<string, ChallengeSet>();
+  private stopped = false;
+
+  constructor(options: AcmeManagerOptions) {
+    this.options = options;
+    this.store = new AcmeStore(options.dataDir);
+  }
+
+  /**
+   * Before the traffic planes (re)load: every ACME listener must find a certificate pair on disk. Where none
+   * covers the configured names yet, a temporary self-signed one is written (and said so in the log).
+   */
+  async prepare(listeners: readonly AcmeListener[]): Promise<void> {
+    for (const listener of listeners) {
+      const stored = await this.store.read(listener.name);
+      const sameHosts = stored.meta?.hosts !== undefined && sameNames(stored.meta.hosts, listener.acme.hosts);
+      if (stored.leaf !== undefined && (sameHosts || (stored.meta === null && coversNames(stored.leaf, listener.acme.hosts)))) continue;
+      await this.store.write(listener.name, await placeholderCertificate(listener.acme.hosts, this.options.clock.now()), undefined);
+      this.options.logger.warn({ listener: listener.name, hosts: listener.acme.hosts }, `acme ${listener.name}: serving a temporary self-signed certificate until the CA issues one`);
+    }
+  }
+
+  /** Starts, keeps or replaces the jobs after a config was applied (prepare() ran for it). */
+  apply(listeners: readonly AcmeListener[], baseDir: string): void {
+    const wanted = new Map(listeners.map((listener) => [listener.name, listener]));
+    for (const [name, running] of this.jobs) {
+      const next = wanted.get(name);
+      if (next !== undefined && listenerKey(next, baseDir) === running.key) continue;
+      running.job.stop();
+      this.jobs.delete(name);
+    }
+    for (const listener of listeners) {
+      if (this.jobs.has(listener.name)) continue;
+      const job = new CertificateJob(listener, baseDir, this);
+      this.jobs.set(listener.name, { key: listenerKey(listener, baseDir), job });
+      job.start();
+    }
+  }
+
+  get logger(): Logger {
+    return this.options.logger;
+  }
+
+  get clock(): Clock {
+    return this.options.clock;
+  }
+
+  /** One client (and account) per CA directory and trust file. */
+  async client(acme: AcmeConfig, baseDir: string): Promise<AcmeClient> {
+    const caFile = acme.ca === undefined ? undefined : path.resolve(baseDir, acme.ca);
+    const key = `${acme.directory}\n${caFile ?? ''}`;
+    let client = this.clients.get(key);
+    if (client === undefined) {
+      const ca = caFile === undefined ? undefined : await readFile(caFile);
+      client = new AcmeClient({ directoryUrl: acme.directory, ca, accountKey: await this.store.accountKey(acme.directory) });
+      this.clients.set(key, client);
+    }
+    return client;
+  }
+
+  /** The union of every job's pending challenges goes to the traffic planes at each change. */
+  readonly publisher: ChallengePublisher = {
+    add: (owner, set) => {
+      this.pending.set(owner, set);
+      return this.publishAll();
+    },
+    remove: (owner) => {
+      if (!this.pending.delete(owner)) return Promise.resolve();
+      return this.publishAll();
+    },
+  };
+
+  private publishAll(): Promise<void> {
+    const set: ChallengeSet = { http: [], dns: [] };
+    for (const one of this.pending.values()) {
+      set.http.push(...one.http);
+      set.dns.push(...one.dns);
+    }
+    return this.options.publish(set);
+  }
+
+  /** The pending challenges, for a traffic plane that starts later (a replaced worker). */
+  currentChallenges(): ChallengeSet {
+    const set: ChallengeSet = { http: [], dns: [] };
+    for (const one of this.pending.values()) {
+      set.http.push(...one.http);
+      set.dns.push(...one.dns);
+    }
+    return set;
+  }
+
+  get isStopped(): boolean {
+    return this.stopped;
+  }
+
+  status(): AcmeCertificateStatus[] {
+    return [...this.jobs.values()].map(({ job }) => job.status());
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const { job } of this.jobs.values()) job.stop();
+    this.jobs.clear();
+    await Promise.all([...this.clients.values()].map((client) => client.close()));
+    this.clients.clear();
+  }
+}
+
+function sameNames(a: readonly string[], b: readonly string[]): boolean {
+  const have = new Set(a);
+  return have.size === new Set(b).size && b.every((name) => have.has(name));
+}
+
+function coversNames(leaf: X509Certificate, hosts: readonly string[]): boolean {
+  const names = new Set((leaf.subjectAltName ?? '').split(', ').filter((part) => part.startsWith('DNS:')).map((part) => part.slice(4).toLowerCase()));
+  return hosts.every((host) => names.has(host));
+}
+
+/** One listener's certificate: check what is stored, order when due, then sleep until the next renewal. */
+class CertificateJob {
+  private readonly listener: AcmeListener;
+  private readonly baseDir: string;
+  private readonly manager: AcmeManager;
+  private timer: TimerHandle | undefined;
+  private stopped = false;
+  private running = false;
+  private failures = 0;
+  private lastError: string | undefined;
+  private nextAttempt: number | undefined;
+  private notAfter: string | undefined;
+  private issued = false;
+
+  constructor(listener: AcmeListener, baseDir: string, manager: AcmeManager) {
+    this.listener = listener;
+    this.baseDir = baseDir;
+    this.manager = manager;
+  }
+
+  start(): void {
+    void this.check();
+  }
+
+  private get name(): string {
+    return this.listener.name;
+  }
+
+  private async check(): Promise<void> {
+    const stored = await this.manager.store.read(this.name).catch(() => undefined);
+    const meta = stored?.meta ?? undefined;
+    const acme = this.listener.acme;
+    if (meta && meta.directory === acme.directory) {
+      this.issued = true;
+      this.notAfter = meta.not_after;
+      const window = { hosts: meta.hosts, notBefore: Date.parse(meta.not_before), notAfter: Date.parse(meta.not_after) };
+      if (keepable(window, acme.hosts, this.manager.clock.now(), acme.renew_before)) {
+        this.scheduleAt(renewalTime(window.notBefore, window.notAfter, acme.renew_before));
+        return;
+      }
+    }
+    await this.run();
+  }
+
+  private scheduleAt(at: number): void {
+    if (this.stopped) return;
+    this.nextAttempt = at;
+    const delay = Math.max(0, at - this.manager.clock.now());
+    this.timer = this.manager.clock.setTimeout(() => {
+      this.timer = undefined;
+      if (delay > maxTimerMs) this.scheduleAt(at);
+      else void this.run();
+    }, Math.min(delay, maxTimerMs));
+    this.timer.unref?.();
+  }
+
+  private async run(): Promise<void> {
+    if (this.stopped || this.running) return;
+    this.running = true;
+    const { logger, clock } = this.manager;
+    const acme = this.listener.acme;
+    try {
+      logger.info({ listener: this.name, hosts: acme.hosts, directory: acme.directory }, `acme ${this.name}: ordering a certificate for ${acme.hosts.join(', ')}`);
+      const client = await this.manager.client(acme, this.baseDir);
+      const contact = acme.contact === undefined ? [] : Array.isArray(acme.contact) ? acme.contact : [acme.contact];
+      const issued = await issueCertificate(
+        { owner: this.name, hosts: acme.hosts, challenges: acme.challenges.filter((type): type is ChallengeType => type !== 'tls-alpn-01'), contact },
+        { client, publisher: this.manager.publisher, logger, clock },
+      );
+      if (this.stopped) return;
+      const leaf = new X509Certificate(issued.certPem);
+      const meta: IssuedMeta = { directory: acme.directory, hosts: [...acme.hosts], not_before: new Date(leaf.validFrom).toISOString(), not_after: new Date(leaf.validTo).toISOString(), issued_at: new Date(clock.now()).toISOString() };
+      await this.manager.store.write(this.name, issued, meta);
+      this.failures = 0;
+      this.lastError = undefined;
+      this.issued = true;
+      this.notAfter = meta.not_after;
+      const renewAt = renewalTime(Date.parse(meta.not_before), Date.parse(meta.not_after), acme.renew_before);
+      logger.info({ listener: this.name, hosts: acme.hosts, not_after: meta.not_after, renew_at: new Date(renewAt).toISOString(), issuer: leaf.issuer }, `acme ${this.name}: certificate issued, valid until ${meta.not_after}`);
+      this.scheduleAt(renewAt);
+    } catch (err) {
+      if (this.stopped) return;
+      this.failures++;
+      this.lastError = messageOf(err);
+      const delay = backoffMs(this.failures);
+      logger.error({ listener: this.name, failures: this.failures, retry_in_ms: delay, error: this.lastError }, `acme ${this.name}: order failed (${this.lastError}); retrying in ${Math.round(delay / 1000)} s`);
+      this.scheduleAt(clock.now() + delay);
+    } finally {
+      this.running = false;
+    }
+  }
+
+  status(): AcmeCertificateStatus {
+    return {
+      listener: this.name,
+      hosts: [...this.listener.acme.hosts],
+      state: this.issued ? 'issued' : 'temporary',
+      not_after: this.notAfter,
+      next_attempt: this.nextAttempt === undefined ? undefined : new Date(this.nextAttempt).toISOString(),
+      failures: this.failures,
+      last_error: this.lastError,
+    };
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer !== undefined) this.manager.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+}

@@ -1,0 +1,65 @@
+// The X.509 pieces ACME needs, through @peculiar/x509 over WebCrypto: a certificate key (P-256), the
+// PKCS #10 request for finalize (RFC 8555 7.4: the names as subjectAltName), and the temporary
+// self-signed certificate a listener serves until the CA has issued one. Control plane only.
+import { KeyObject, webcrypto } from 'node:crypto';
+import * as x509 from '@peculiar/x509';
+
+const ecdsa = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
+type CryptoKeyPair = webcrypto.CryptoKeyPair;
+/** Node's WebCrypto, as the library's parameter type (the DOM's Crypto, which Node's types do not declare). */
+const provider = webcrypto as unknown as Parameters<typeof x509.Pkcs10CertificateRequestGenerator.create>[1];
+
+export interface KeyAndCsr {
+  /** PKCS #8 PEM of the new certificate key. */
+  keyPem: string;
+  /** DER of the certificate request. */
+  csrDer: Buffer;
+}
+
+async function newKeyPair(): Promise<CryptoKeyPair> {
+  return (await webcrypto.subtle.generateKey(ecdsa, true, ['sign', 'verify'])) as CryptoKeyPair;
+}
+
+function keyPem(keys: CryptoKeyPair): string {
+  return KeyObject.from(keys.privateKey).export({ type: 'pkcs8', format: 'pem' }).toString();
+}
+
+/** CN: the first name that fits (64 characters, RFC 5280); the names that count are in subjectAltName. */
+function subjectOf(hosts: readonly string[]): string {
+  const short = hosts.find((host) => host.length <= 64);
+  return short === undefined ? '' : `CN=${short}`;
+}
+
+function sanOf(hosts: readonly string[]): x509.SubjectAlternativeNameExtension {
+  return new x509.SubjectAlternativeNameExtension(hosts.map((host) => ({ type: 'dns' as const, value: host })));
+}
+
+/** A fresh key and a CSR for `hosts`, signed with it (a new key at every issuance: renewal rotates keys). */
+export async function keyAndCsr(hosts: readonly string[]): Promise<KeyAndCsr> {
+  const keys = await newKeyPair();
+  const csr = await x509.Pkcs10CertificateRequestGenerator.create({ name: subjectOf(hosts), keys, signingAlgorithm: ecdsa, extensions: [sanOf(hosts)] }, provider);
+  return { keyPem: keyPem(keys), csrDer: Buffer.from(csr.rawData) };
+}
+
+export const placeholderIssuer = 'Switchyard temporary certificate (ACME pending)';
+
+/**
+ * A self-signed certificate for `hosts`, valid for `days`, to serve while the first order runs: clients
+ * get a TLS handshake (and a certificate error) instead of a connection reset.
+ */
+export async function placeholderCertificate(hosts: readonly string[], now: number, days = 7): Promise<{ certPem: string; keyPem: string }> {
+  const keys = await newKeyPair();
+  const cert = await x509.X509CertificateGenerator.createSelfSigned(
+    {
+      serialNumber: Buffer.from(webcrypto.getRandomValues(new Uint8Array(16))).toString('hex').replace(/^[89a-f]/, '1'),
+      name: `CN=${placeholderIssuer}`,
+      notBefore: new Date(now - 60_000),
+      notAfter: new Date(now + days * 86_400_000),
+      keys,
+      signingAlgorithm: ecdsa,
+      extensions: [sanOf(hosts), new x509.BasicConstraintsExtension(false, undefined, true), new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth])],
+    },
+    provider,
+  );
+  return { certPem: cert.toString('pem') + '\n', keyPem: keyPem(keys) };
+}
