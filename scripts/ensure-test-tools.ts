@@ -25,6 +25,7 @@ const tools: Record<string, string> = {
   haproxy: 'haproxy', // test/e2e/listener: an L4 load balancer sending PROXY protocol headers
   'redis-server': 'redis-server', // test/e2e/filters/rate-limit: a private Redis stopped and started mid-test
   squid: 'squid', // test/e2e/forward: the reference forward proxy the same cases run against
+  pebble: 'pebble', // test/e2e/acme: the ACME test CA that issues Switchyard's tls.acme certificates
 };
 
 // jemalloc, which workers preload (runtime.allocator) and the tests check: found where the runtime looks

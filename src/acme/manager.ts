@@ -47,7 +47,8 @@ export class AcmeManager {
   private readonly options: AcmeManagerOptions;
   readonly store: AcmeStore;
   private readonly jobs = new Map<string, { key: string; job: CertificateJob }>();
-  private readonly clients = new Map<string, AcmeClient>();
+  /** Promises, so that jobs starting together share one account key and client. */
+  private readonly clients = new Map<string, Promise<AcmeClient>>();
   private readonly pending = new Map<string, ChallengeSet>();
   private stopped = false;
 
@@ -96,14 +97,18 @@ export class AcmeManager {
   }
 
   /** One client (and account) per CA directory and trust file. */
-  async client(acme: AcmeConfig, baseDir: string): Promise<AcmeClient> {
+  client(acme: AcmeConfig, baseDir: string): Promise<AcmeClient> {
     const caFile = acme.ca === undefined ? undefined : path.resolve(baseDir, acme.ca);
     const key = `${acme.directory}\n${caFile ?? ''}`;
     let client = this.clients.get(key);
     if (client === undefined) {
-      const ca = caFile === undefined ? undefined : await readFile(caFile);
-      client = new AcmeClient({ directoryUrl: acme.directory, ca, accountKey: await this.store.accountKey(acme.directory) });
+      client = (async () => {
+        const ca = caFile === undefined ? undefined : await readFile(caFile);
+        return new AcmeClient({ directoryUrl: acme.directory, ca, accountKey: await this.store.accountKey(acme.directory) });
+      })();
       this.clients.set(key, client);
+      // a failure (unreadable ca file) is not kept: the next attempt reads again
+      client.catch(() => this.clients.delete(key));
     }
     return client;
   }
@@ -151,7 +156,7 @@ export class AcmeManager {
     this.stopped = true;
     for (const { job } of this.jobs.values()) job.stop();
     this.jobs.clear();
-    await Promise.all([...this.clients.values()].map((client) => client.close()));
+    await Promise.all([...this.clients.values()].map((client) => client.then((one) => one.close(), () => undefined)));
     this.clients.clear();
   }
 }

@@ -2,7 +2,7 @@
 // (paths from src/tls, which watches them). Every write goes to a temporary file renamed into place, key
 // before certificate, so a traffic plane reloading in between sees the old pair or the new one; a key that
 // does not match its certificate only fails one reload, and the certificate's rename triggers the next.
-import { createHash, createPrivateKey, generateKeyPairSync, X509Certificate, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, randomBytes, generateKeyPairSync, X509Certificate, type KeyObject } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { acmeCertificateFiles, type AcmeCertificateFiles } from '../tls/index.ts';
@@ -22,7 +22,7 @@ export interface StoredCertificate {
 }
 
 async function writeAtomic(file: string, data: string, mode: number): Promise<void> {
-  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
+  const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
   await writeFile(tmp, data, { mode });
   await rename(tmp, file);
 }

@@ -2,6 +2,9 @@
 // PKCS #10 request for finalize (RFC 8555 7.4: the names as subjectAltName), and the temporary
 // self-signed certificate a listener serves until the CA has issued one. Control plane only.
 import { KeyObject, webcrypto } from 'node:crypto';
+// @peculiar/x509 resolves its algorithm classes through tsyringe, which needs the Reflect metadata API;
+// the polyfill adds it to the global Reflect (loaded only with this module, in the control plane)
+import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 
 const ecdsa = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
