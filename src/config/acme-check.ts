@@ -4,6 +4,7 @@
 // prove, or a listed challenge no host can use, is refused at load rather than failing at the CA.
 import type { Config } from './schema/index.ts';
 import type { ConfigIssue } from './cross-check.ts';
+import type { Given } from './inert-keys.ts';
 
 function zoneOrigins(config: Config): string[] {
   return (config.dns?.zones ?? []).map((zone) => zone.origin.toLowerCase().replace(/\.$/, '')).filter((origin) => origin !== '' && origin !== '@');
@@ -19,7 +20,8 @@ export function challengeZoneOf(host: string, origins: readonly string[]): strin
   return best;
 }
 
-export function acmeIssues(config: Config): ConfigIssue[] {
+/** `given`: a challenge the file lists that no host can use is refused; the default list is not. */
+export function acmeIssues(config: Config, given: Given): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   const origins = zoneOrigins(config);
   const httpListeners = config.listeners.some((listener) => listener.protocol === 'http');
@@ -29,10 +31,11 @@ export function acmeIssues(config: Config): ConfigIssue[] {
     const at = ['listeners', index, 'tls', 'acme'];
     const dns01 = acme.challenges.includes('dns-01');
     const http01 = acme.challenges.includes('http-01');
-    if (dns01 && !acme.hosts.some((host) => challengeZoneOf(host, origins) !== undefined)) {
+    const listed = given([...at, 'challenges']);
+    if (listed && dns01 && !acme.hosts.some((host) => challengeZoneOf(host, origins) !== undefined)) {
       issues.push({ path: [...at, 'challenges'], message: `expected a zone in dns.zones holding _acme-challenge.<host> for dns-01, got ${origins.length === 0 ? 'no zones' : `zones ${origins.join(', ')}`} for hosts ${acme.hosts.join(', ')}` });
     }
-    if (http01 && !httpListeners) {
+    if (listed && http01 && !httpListeners) {
       issues.push({ path: [...at, 'challenges'], message: 'expected an http listener to answer http-01 (the CA fetches http://<host>/.well-known/acme-challenge/ on port 80), got none' });
     }
     acme.hosts.forEach((host, hostIndex) => {

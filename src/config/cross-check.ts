@@ -52,6 +52,6 @@ export function crossCheck(config: Config, given: Given): ConfigIssue[] {
       }
     });
   });
-  issues.push(...addressIssues(config), ...inertKeyIssues(config, given), ...acmeIssues(config));
+  issues.push(...addressIssues(config), ...inertKeyIssues(config, given), ...acmeIssues(config, given));
   return issues;
 }
