@@ -13,6 +13,7 @@ import { issueCertificate, type ChallengePublisher, type ChallengeType } from '.
 import { backoffMs, keepable, renewalTime } from './schedule.ts';
 import { AcmeStore, type IssuedMeta } from './store.ts';
 import { placeholderCertificate } from './x509.ts';
+import { SharedAcmeStore, sharedIdOf } from './shared-store.ts';
 
 export interface AcmeListener {
   name: string;
@@ -40,6 +41,10 @@ export interface AcmeCertificateStatus {
 
 /** setTimeout holds at most 2^31-1 ms (24.8 days); a later renewal is reached by re-arming. */
 const maxTimerMs = 2 ** 31 - 1;
+/** An order holds the shared lock at most this long (an instance that dies mid-order frees it by expiry). */
+const lockTtlMs = 10 * 60_000;
+/** While another instance orders, look for its certificate this often. */
+const sharedPollMs = 2_000;
 
 const listenerKey = (listener: AcmeListener, baseDir: string): string => JSON.stringify([listener.acme, baseDir]);
 
@@ -50,6 +55,9 @@ export class AcmeManager {
   /** Promises, so that jobs starting together share one account key and client. */
   private readonly clients = new Map<string, Promise<AcmeClient>>();
   private readonly pending = new Map<string, ChallengeSet>();
+  /** `tls.acme.redis` stores by URL, and the challenges the other instances asked to answer. */
+  private readonly sharedStores = new Map<string, SharedAcmeStore>();
+  private readonly remote = new Map<string, ChallengeSet>();
   private stopped = false;
 
   constructor(options: AcmeManagerOptions) {
@@ -113,7 +121,25 @@ export class AcmeManager {
     return client;
   }
 
-  /** The union of every job's pending challenges goes to the traffic planes at each change. */
+  /** The shared store for a Redis URL, connected on first use. */
+  async shared(url: string): Promise<SharedAcmeStore> {
+    let store = this.sharedStores.get(url);
+    if (store === undefined) {
+      store = new SharedAcmeStore({
+        url,
+        logger: this.options.logger,
+        onRemoteChallenges: (set) => {
+          this.remote.set(url, set);
+          return this.options.publish(this.currentChallenges());
+        },
+      });
+      this.sharedStores.set(url, store);
+    }
+    await store.start();
+    return store;
+  }
+
+  /** The union of every job's pending challenges goes to the traffic planes (and the shared stores) at each change. */
   readonly publisher: ChallengePublisher = {
     add: (owner, set) => {
       this.pending.set(owner, set);
@@ -125,23 +151,15 @@ export class AcmeManager {
     },
   };
 
-  private publishAll(): Promise<void> {
-    const set: ChallengeSet = { http: [], dns: [] };
-    for (const one of this.pending.values()) {
-      set.http.push(...one.http);
-      set.dns.push(...one.dns);
-    }
-    return this.options.publish(set);
+  private async publishAll(): Promise<void> {
+    await this.options.publish(this.currentChallenges());
+    const own = union(this.pending.values());
+    await Promise.all([...this.sharedStores.values()].map((store) => store.shareChallenges(own)));
   }
 
-  /** The pending challenges, for a traffic plane that starts later (a replaced worker). */
+  /** What this instance answers: its own pending challenges and the other instances' (shared stores). */
   currentChallenges(): ChallengeSet {
-    const set: ChallengeSet = { http: [], dns: [] };
-    for (const one of this.pending.values()) {
-      set.http.push(...one.http);
-      set.dns.push(...one.dns);
-    }
-    return set;
+    return union([...this.pending.values(), ...this.remote.values()]);
   }
 
   get isStopped(): boolean {
@@ -158,7 +176,18 @@ export class AcmeManager {
     this.jobs.clear();
     await Promise.all([...this.clients.values()].map((client) => client.then((one) => one.close(), () => undefined)));
     this.clients.clear();
+    await Promise.all([...this.sharedStores.values()].map((store) => store.stop()));
+    this.sharedStores.clear();
   }
+}
+
+function union(sets: Iterable<ChallengeSet>): ChallengeSet {
+  const set: ChallengeSet = { http: [], dns: [] };
+  for (const one of sets) {
+    set.http.push(...one.http);
+    set.dns.push(...one.dns);
+  }
+  return set;
 }
 
 function sameNames(a: readonly string[], b: readonly string[]): boolean {
@@ -184,6 +213,8 @@ class CertificateJob {
   private nextAttempt: number | undefined;
   private notAfter: string | undefined;
   private issued = false;
+  /** Another instance holds the shared lock (logged once per wait). */
+  private waitingForShared = false;
 
   constructor(listener: AcmeListener, baseDir: string, manager: AcmeManager) {
     this.listener = listener;
@@ -192,6 +223,9 @@ class CertificateJob {
   }
 
   start(): void {
+    const redis = this.listener.acme.redis;
+    // connected at once, not at the first order: this instance answers the others' challenges meanwhile
+    if (redis !== undefined) void this.manager.shared(redis).catch((err: unknown) => this.manager.logger.warn({ listener: this.name, error: messageOf(err) }, `acme ${this.name}: redis ${redis}: ${messageOf(err)}`));
     void this.check();
   }
 
@@ -232,7 +266,25 @@ class CertificateJob {
     this.running = true;
     const { logger, clock } = this.manager;
     const acme = this.listener.acme;
+    let release: (() => Promise<void>) | undefined;
     try {
+      const shared = acme.redis === undefined ? undefined : await this.manager.shared(acme.redis);
+      const sharedId = sharedIdOf(acme.directory, acme.hosts);
+      if (shared !== undefined) {
+        // another instance may have ordered already (or be ordering): take its certificate rather than order
+        if (await this.adoptShared(shared, sharedId)) return;
+        const token = await shared.lock(sharedId, lockTtlMs);
+        if (token === undefined) {
+          if (!this.waitingForShared) logger.info({ listener: this.name, hosts: acme.hosts }, `acme ${this.name}: another instance is ordering ${acme.hosts.join(', ')}; waiting for its certificate in redis`);
+          this.waitingForShared = true;
+          this.scheduleAt(clock.now() + sharedPollMs);
+          return;
+        }
+        release = () => shared.unlock(sharedId, token);
+        // it may have finished between the look and the lock
+        if (await this.adoptShared(shared, sharedId)) return;
+      }
+      this.waitingForShared = false;
       logger.info({ listener: this.name, hosts: acme.hosts, directory: acme.directory }, `acme ${this.name}: ordering a certificate for ${acme.hosts.join(', ')}`);
       const client = await this.manager.client(acme, this.baseDir);
       const contact = acme.contact === undefined ? [] : Array.isArray(acme.contact) ? acme.contact : [acme.contact];
@@ -244,6 +296,7 @@ class CertificateJob {
       const leaf = new X509Certificate(issued.certPem);
       const meta: IssuedMeta = { directory: acme.directory, hosts: [...acme.hosts], not_before: new Date(leaf.validFrom).toISOString(), not_after: new Date(leaf.validTo).toISOString(), issued_at: new Date(clock.now()).toISOString() };
       await this.manager.store.write(this.name, issued, meta);
+      if (shared !== undefined) await shared.put(sharedId, { ...issued, meta });
       this.failures = 0;
       this.lastError = undefined;
       this.issued = true;
@@ -259,8 +312,30 @@ class CertificateJob {
       logger.error({ listener: this.name, failures: this.failures, retry_in_ms: delay, error: this.lastError }, `acme ${this.name}: order failed (${this.lastError}); retrying in ${Math.round(delay / 1000)} s`);
       this.scheduleAt(clock.now() + delay);
     } finally {
+      await release?.().catch(() => undefined);
       this.running = false;
     }
+  }
+
+  /** Takes the certificate another instance put in redis when it is newer than ours and not due; true when taken. */
+  private async adoptShared(shared: SharedAcmeStore, id: string): Promise<boolean> {
+    const acme = this.listener.acme;
+    const found = await shared.get(id);
+    if (found === undefined) return false;
+    const window = { hosts: found.meta.hosts, notBefore: Date.parse(found.meta.not_before), notAfter: Date.parse(found.meta.not_after) };
+    const clock = this.manager.clock;
+    if (!keepable(window, acme.hosts, clock.now(), acme.renew_before)) return false;
+    if (this.notAfter === undefined || Date.parse(this.notAfter) < window.notAfter) {
+      await this.manager.store.write(this.name, found, found.meta);
+      this.manager.logger.info({ listener: this.name, hosts: acme.hosts, not_after: found.meta.not_after }, `acme ${this.name}: certificate taken from redis (ordered by another instance), valid until ${found.meta.not_after}`);
+    }
+    this.issued = true;
+    this.notAfter = found.meta.not_after;
+    this.waitingForShared = false;
+    this.failures = 0;
+    this.lastError = undefined;
+    this.scheduleAt(renewalTime(window.notBefore, window.notAfter, acme.renew_before));
+    return true;
   }
 
   status(): AcmeCertificateStatus {
