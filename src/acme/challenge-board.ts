@@ -3,6 +3,7 @@
 // The control plane owns the set (AcmeManager publishes it whole); each traffic plane holds a board and
 // replaces its contents with every published set, so a replacement worker gets the same by replay.
 // Reads are Map lookups; the maps change only when a set arrives.
+import { createSecureContext, type SecureContext } from 'node:tls';
 
 /** What travels from the control plane to the traffic planes (structured-clone and JSON safe). */
 export interface ChallengeSet {
@@ -10,6 +11,8 @@ export interface ChallengeSet {
   http: [string, string][];
   /** dns-01: [name (no trailing dot, e.g. _acme-challenge.example.test), TXT value]. */
   dns: [string, string][];
+  /** tls-alpn-01: [name, challenge certificate PEM, its key PEM] (RFC 8737 3). */
+  tls?: [string, string, string][];
 }
 
 export const emptyChallengeSet = (): ChallengeSet => ({ http: [], dns: [] });
@@ -30,6 +33,7 @@ function txtRdata(value: string): Buffer {
 export class ChallengeBoard {
   private http = new Map<string, string>();
   private dns = new Map<string, Buffer[]>();
+  private tls = new Map<string, SecureContext>();
 
   /** Replaces everything answered with `set`. */
   replace(set: ChallengeSet): void {
@@ -42,6 +46,8 @@ export class ChallengeBoard {
       dns.set(key, values);
     }
     this.dns = dns;
+    // built here, once per set: a validation handshake only looks the context up
+    this.tls = new Map((set.tls ?? []).map(([name, cert, key]) => [name.toLowerCase(), createSecureContext({ cert, key, minVersion: 'TLSv1.2' })]));
   }
 
   /** The view src/l7 reads (HttpChallengeSource). */
@@ -52,6 +58,17 @@ export class ChallengeBoard {
     },
     keyAuthorization(token: string): string | undefined {
       return this.board.http.get(token);
+    },
+  };
+
+  /** The view src/tls reads (AlpnChallengeSource). */
+  readonly tlsSource = {
+    board: this,
+    get size(): number {
+      return this.board.tls.size;
+    },
+    context(servername: string): SecureContext | undefined {
+      return this.board.tls.get(servername);
     },
   };
 

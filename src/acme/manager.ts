@@ -182,10 +182,11 @@ export class AcmeManager {
 }
 
 function union(sets: Iterable<ChallengeSet>): ChallengeSet {
-  const set: ChallengeSet = { http: [], dns: [] };
+  const set: ChallengeSet = { http: [], dns: [], tls: [] };
   for (const one of sets) {
     set.http.push(...one.http);
     set.dns.push(...one.dns);
+    set.tls!.push(...(one.tls ?? []));
   }
   return set;
 }
@@ -289,7 +290,7 @@ class CertificateJob {
       const client = await this.manager.client(acme, this.baseDir);
       const contact = acme.contact === undefined ? [] : Array.isArray(acme.contact) ? acme.contact : [acme.contact];
       const issued = await issueCertificate(
-        { owner: this.name, hosts: acme.hosts, challenges: acme.challenges.filter((type): type is ChallengeType => type !== 'tls-alpn-01'), contact },
+        { owner: this.name, hosts: acme.hosts, challenges: acme.challenges as ChallengeType[], contact },
         { client, publisher: this.manager.publisher, logger, clock },
       );
       if (this.stopped) return;

@@ -8,9 +8,9 @@ import type { Clock, Logger } from '../core/index.ts';
 import { EdgeError } from '../core/index.ts';
 import type { AcmeClient } from './client.ts';
 import type { ChallengeSet } from './challenge-board.ts';
-import { keyAndCsr } from './x509.ts';
+import { alpnChallengeCertificate, keyAndCsr } from './x509.ts';
 
-export type ChallengeType = 'http-01' | 'dns-01';
+export type ChallengeType = 'http-01' | 'dns-01' | 'tls-alpn-01';
 
 interface Challenge {
   type: string;
@@ -98,7 +98,7 @@ export async function issueCertificate(request: IssueRequest, deps: OrderDeps): 
   let order = created.body;
 
   const chosen: { authorization: string; challenge: Challenge; name: string }[] = [];
-  const set: ChallengeSet = { http: [], dns: [] };
+  const set: ChallengeSet = { http: [], dns: [], tls: [] };
   for (const url of order.authorizations) {
     const authorization = (await client.post<Authorization>(url, undefined)).body;
     if (authorization.status === 'valid') continue;
@@ -111,7 +111,10 @@ export async function issueCertificate(request: IssueRequest, deps: OrderDeps): 
     }
     const keyAuthorization = `${challenge.token}.${thumbprint}`;
     if (challenge.type === 'http-01') set.http.push([challenge.token, keyAuthorization]);
-    else set.dns.push([`_acme-challenge.${name}`, dnsChallengeValue(keyAuthorization)]);
+    else if (challenge.type === 'tls-alpn-01') {
+      const { certPem, keyPem } = await alpnChallengeCertificate(name, keyAuthorization, clock.now());
+      set.tls!.push([name, certPem, keyPem]);
+    } else set.dns.push([`_acme-challenge.${name}`, dnsChallengeValue(keyAuthorization)]);
     chosen.push({ authorization: url, challenge, name: `${wildcard ? '*.' : ''}${name}` });
   }
 

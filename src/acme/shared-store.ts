@@ -93,12 +93,13 @@ export class SharedAcmeStore {
 
   private async refreshRemote(): Promise<void> {
     const all = await this.client!.hgetall(challengesKey);
-    const set: ChallengeSet = { http: [], dns: [] };
+    const set: ChallengeSet = { http: [], dns: [], tls: [] };
     for (const [instance, text] of Object.entries(all)) {
       if (instance === this.instance) continue;
       const one = JSON.parse(text) as ChallengeSet;
       set.http.push(...one.http);
       set.dns.push(...one.dns);
+      set.tls!.push(...(one.tls ?? []));
     }
     await this.options.onRemoteChallenges(set);
   }
@@ -107,7 +108,7 @@ export class SharedAcmeStore {
   async shareChallenges(set: ChallengeSet): Promise<void> {
     await this.start();
     const client = this.client!;
-    const empty = set.http.length === 0 && set.dns.length === 0;
+    const empty = set.http.length === 0 && set.dns.length === 0 && (set.tls ?? []).length === 0;
     if (empty) await client.hdel(challengesKey, this.instance);
     else await client.hset(challengesKey, this.instance, JSON.stringify(set));
     const message = `${this.instance} ${++this.version}`;

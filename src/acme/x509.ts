@@ -1,7 +1,7 @@
 // The X.509 pieces ACME needs, through @peculiar/x509 over WebCrypto: a certificate key (P-256), the
 // PKCS #10 request for finalize (RFC 8555 7.4: the names as subjectAltName), and the temporary
 // self-signed certificate a listener serves until the CA has issued one. Control plane only.
-import { KeyObject, webcrypto } from 'node:crypto';
+import { createHash, KeyObject, webcrypto } from 'node:crypto';
 // @peculiar/x509 resolves its algorithm classes through tsyringe, which needs the Reflect metadata API;
 // the polyfill adds it to the global Reflect (loaded only with this module, in the control plane)
 import 'reflect-metadata';
@@ -42,6 +42,31 @@ export async function keyAndCsr(hosts: readonly string[]): Promise<KeyAndCsr> {
   const keys = await newKeyPair();
   const csr = await x509.Pkcs10CertificateRequestGenerator.create({ name: subjectOf(hosts), keys, signingAlgorithm: ecdsa, extensions: [sanOf(hosts)] }, provider);
   return { keyPem: keyPem(keys), csrDer: Buffer.from(csr.rawData) };
+}
+
+/** id-pe-acmeIdentifier (RFC 8737 6.1). */
+const acmeIdentifierOid = '1.3.6.1.5.5.7.1.31';
+
+/**
+ * The tls-alpn-01 certificate for `name` (RFC 8737 3): self-signed, the name as its only subjectAltName, and
+ * the critical acmeIdentifier extension holding SHA-256 of the key authorization (DER OCTET STRING).
+ */
+export async function alpnChallengeCertificate(name: string, keyAuthorization: string, now: number): Promise<{ certPem: string; keyPem: string }> {
+  const keys = await newKeyPair();
+  const digest = createHash('sha256').update(keyAuthorization).digest();
+  const cert = await x509.X509CertificateGenerator.createSelfSigned(
+    {
+      serialNumber: '01',
+      name: `CN=${name.length <= 64 ? name : 'acme-tls-alpn-01'}`,
+      notBefore: new Date(now - 60_000),
+      notAfter: new Date(now + 86_400_000),
+      keys,
+      signingAlgorithm: ecdsa,
+      extensions: [sanOf([name]), new x509.Extension(acmeIdentifierOid, true, Buffer.concat([Buffer.from([0x04, digest.length]), digest]))],
+    },
+    provider,
+  );
+  return { certPem: cert.toString('pem') + '\n', keyPem: keyPem(keys) };
 }
 
 export const placeholderIssuer = 'Switchyard temporary certificate (ACME pending)';

@@ -1,6 +1,6 @@
 // `tls.acme` against the rest of the config: a challenge can only be answered by something this edge
 // serves. dns-01 is answered from one of `dns.zones` (the TXT record goes into the zone that holds
-// _acme-challenge.<name>); http-01 by the edge's http listeners. A host none of its listed challenges can
+// _acme-challenge.<name>); http-01 by the edge's http listeners; tls-alpn-01 by the https listener itself. A host none of its listed challenges can
 // prove, or a listed challenge no host can use, is refused at load rather than failing at the CA.
 import type { Config } from './schema/index.ts';
 import type { ConfigIssue } from './cross-check.ts';
@@ -41,8 +41,10 @@ export function acmeIssues(config: Config, given: Given): ConfigIssue[] {
     acme.hosts.forEach((host, hostIndex) => {
       const byDns = dns01 && challengeZoneOf(host, origins) !== undefined;
       const byHttp = http01 && httpListeners && !host.startsWith('*.');
-      if (!byDns && !byHttp) {
-        issues.push({ path: [...at, 'hosts', hostIndex], message: `expected a challenge this edge can answer for ${host}: ${host.startsWith('*.') ? 'a wildcard needs dns-01 and ' : ''}dns-01 needs a zone holding _acme-challenge.${host.replace(/^\*\./, '')}${host.startsWith('*.') ? '' : ', http-01 an http listener'}` });
+      // tls-alpn-01 is answered by this https listener itself
+      const byAlpn = acme.challenges.includes('tls-alpn-01') && !host.startsWith('*.');
+      if (!byDns && !byHttp && !byAlpn) {
+        issues.push({ path: [...at, 'hosts', hostIndex], message: `expected a challenge this edge can answer for ${host}: ${host.startsWith('*.') ? 'a wildcard needs dns-01 and ' : ''}dns-01 needs a zone holding _acme-challenge.${host.replace(/^\*\./, '')}${host.startsWith('*.') ? '' : ', http-01 an http listener (or list tls-alpn-01)'}` });
       }
     });
   });

@@ -28,6 +28,8 @@ test('tls.acme: a wildcard with dns-01 from our zone and a name with http-01 thr
   assert.deepEqual(acme.contact, 'mailto:ops@example.test');
   assert.deepEqual(acme.hosts, ['example.test', '*.example.test']);
   parseConfigText(acmeListener(`{ ${directory}, hosts: [www.shop.test] }`, http), 'edge.yaml', '/tmp');
+  // tls-alpn-01 is answered by the https listener itself: no http listener or zone needed
+  parseConfigText(acmeListener(`{ ${directory}, hosts: [www.shop.test], challenges: [tls-alpn-01] }`), 'edge.yaml', '/tmp');
 });
 
 test('tls.acme: refused when no challenge can be answered here, and for what is not implemented', () => {
@@ -35,7 +37,6 @@ test('tls.acme: refused when no challenge can be answered here, and for what is 
   assert.match(refusal(acmeListener(`{ ${directory}, hosts: [example.test], challenges: [dns-01] }`, http)), /tls\.acme\.challenges: expected a zone in dns\.zones holding _acme-challenge\.<host> for dns-01, got no zones/);
   assert.match(refusal(acmeListener(`{ ${directory}, hosts: [www.shop.test], challenges: [http-01] }`)), /tls\.acme\.challenges: expected an http listener to answer http-01/);
   assert.match(refusal(acmeListener(`{ ${directory}, hosts: [example.test, www.other.test], challenges: [dns-01] }`, zone)), /tls\.acme\.hosts\[1\]: expected a challenge this edge can answer for www\.other\.test/);
-  assert.match(refusal(acmeListener(`{ ${directory}, hosts: [www.shop.test], challenges: [tls-alpn-01] }`, http)), /tls-alpn-01 is not supported yet/);
   assert.match(refusal(acmeListener(`{ directory: http://127.0.0.1:14000/dir, hosts: [www.shop.test] }`, http)), /tls\.acme\.directory: expected the https URL of the CA directory/);
   assert.match(refusal(acmeListener(`{ ${directory}, hosts: [localhost] }`, http)), /tls\.acme\.hosts\[0\]: expected a DNS name with at least two labels/);
 });

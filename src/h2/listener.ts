@@ -7,7 +7,7 @@ import tls, { type TLSSocket } from 'node:tls';
 import type { ListenerConfig, PoolConfig } from '../config/index.ts';
 import { EdgeError, messageOf, type Clock, type Logger } from '../core/index.ts';
 import { createHttpListener, upstreamSettingsFromPools, type HttpListener, type HttpListenerDeps, type UpstreamPool } from '../l7/index.ts';
-import { createTlsTerminator, type TlsTerminator } from '../tls/index.ts';
+import { createTlsTerminator, type TlsTerminator, type TlsTerminatorDeps } from '../tls/index.ts';
 import { ConnectionGate, carryClient } from '../listener/index.ts';
 import { H2Frontend, type H2FrontendStatus } from './frontend.ts';
 import { CodecFrontend } from './codec/frontend.ts';
@@ -43,6 +43,8 @@ export interface H2ListenerDeps {
   filters?: HttpListenerDeps['filters'];
   /** The DNS engine `dns` routes (DNS over HTTPS) ask, through the L7 core. */
   dns?: HttpListenerDeps['dns'];
+  /** ACME tls-alpn-01 challenges of this process (src/acme), answered by the TLS terminator. */
+  acmeTls?: TlsTerminatorDeps['acmeTls'];
 }
 
 const preface = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
@@ -88,7 +90,7 @@ export class H2Listener {
       // HTTP/1.1 requests routed to h2c/h2/grpc pools go up on the same sessions as HTTP/2 streams
       foreignUpstream: (pool, request, downstream, target) => proxyForeignExchange((name, config) => this.sessionsFor(name, config), pool, request, downstream, target),
     });
-    this.terminator = config.protocol === 'https' ? createTlsTerminator(config, { dataDir: deps.dataDir, baseDir: deps.baseDir, logger: deps.logger, clock: deps.clock, ticketSeed: deps.ticketSeed }) : undefined;
+    this.terminator = config.protocol === 'https' ? createTlsTerminator(config, { dataDir: deps.dataDir, baseDir: deps.baseDir, logger: deps.logger, clock: deps.clock, ticketSeed: deps.ticketSeed, acmeTls: deps.acmeTls }) : undefined;
     this.gate = new ConnectionGate(config);
     this.dispatch = this.buildDispatch();
     this.frontend = new H2Frontend(config, { dispatch: (stream, headers, rawHeaders, context) => this.dispatch.dispatch(stream, headers, rawHeaders, context), logger: deps.logger, clock: deps.clock });
@@ -163,7 +165,7 @@ export class H2Listener {
       // that half-closes before it would otherwise hold its connection slot until the handshake timeout
       serve = (socket) => {
         socket.allowHalfOpen = false;
-        secure.emit('connection', socket);
+        this.terminator!.accept(socket, (accepted) => secure.emit('connection', accepted));
       };
     } else {
       serve = (socket) => this.sniff(socket);

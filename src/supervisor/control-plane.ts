@@ -306,7 +306,7 @@ export class ControlPlane {
       messages.push({ type: 'draining', id: 0, pool, backend, draining: true });
     }
     const challenges = this.acme?.currentChallenges();
-    if (challenges && (challenges.http.length > 0 || challenges.dns.length > 0)) messages.push({ type: 'acme_challenges', id: 0, set: challenges });
+    if (challenges && (challenges.http.length > 0 || challenges.dns.length > 0 || (challenges.tls ?? []).length > 0)) messages.push({ type: 'acme_challenges', id: 0, set: challenges });
     return messages;
   }
 

@@ -121,6 +121,7 @@ export class TrafficPlane {
           spans: this.sinks,
           dns: this.dns,
           acmeHttp: this.challenges.httpSource,
+          acmeTls: this.challenges.tlsSource,
           resolver: ownResolver(config),
         });
         // A changed listener that keeps its address must release the old socket first unless the OS shares it.

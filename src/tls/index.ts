@@ -6,3 +6,4 @@ export { SniTable, type SniEntry } from './sni.ts';
 export { ticketKeysFor } from './session-resumption.ts';
 export { UpstreamTlsClient, type UpstreamTlsConfig } from './upstream-client.ts';
 export { acmeCertificateFiles, type AcmeCertificateFiles } from './acme-files.ts';
+export { ACME_TLS_ALPN, readClientHello, type AlpnChallengeSource } from './alpn-challenge.ts';

@@ -3,6 +3,7 @@
 // Build with the listener config; start() does the file I/O; attach(server) wires a tls.Server to it.
 import path from 'node:path';
 import type { Server as TlsServer, TlsOptions, SecureContext } from 'node:tls';
+import type { Socket } from 'node:net';
 import type { TlsConfig } from '../config/index.ts';
 import { EdgeError, messageOf, systemClock, type Clock, type Logger } from '../core/index.ts';
 import { loadPair, normalizeIp, policyOptions, type ContextPolicy, type CertificateSource, type LoadedPair } from './certificate-pair.ts';
@@ -12,6 +13,7 @@ import { SessionResumption } from './session-resumption.ts';
 import { ensureSelfSigned, selfSignedHosts } from './self-signed.ts';
 import { alpnOf, hstsHeaderValue, minVersionOf } from './policy.ts';
 import { acmeCertificateFiles } from './acme-files.ts';
+import { AlpnChallengeRouter, type AlpnChallengeSource } from './alpn-challenge.ts';
 
 export interface TlsTerminatorDeps {
   /** Absolute data directory (config `data_dir` resolved): where the self-signed CA lives. */
@@ -24,6 +26,8 @@ export interface TlsTerminatorDeps {
   ticketSeed?: Buffer;
   /** Handshake must finish within this (ms); default the listener's header timeout. */
   handshakeTimeoutMs?: number;
+  /** ACME tls-alpn-01 challenges pending in this process (src/acme); see accept(). */
+  acmeTls?: AlpnChallengeSource;
 }
 
 export interface ReloadResult {
@@ -79,6 +83,7 @@ export class TlsTerminator {
   private lastReload: TlsStatus['last_reload'];
   private readonly handshakes: TlsStatus['handshakes'] = {};
   private reloading: Promise<ReloadResult> | undefined;
+  private readonly alpnChallenges: AlpnChallengeRouter | undefined;
 
   constructor(listener: TlsEndpoint, deps: TlsTerminatorDeps) {
     if (!listener.tls) throw new EdgeError('SY_ERR_TLS_CONFIG', `listener ${listener.name}: tls settings missing`, { source: 'config' });
@@ -89,6 +94,7 @@ export class TlsTerminator {
     this.hsts = hstsHeaderValue(listener.tls);
     this.alpn = alpnOf(listener.tls);
     this.policy = { minVersion: minVersionOf(listener.tls), sessionIdContext: `switchyard:${listener.name}`.slice(0, 32) };
+    this.alpnChallenges = deps.acmeTls && listener.tls.acme ? new AlpnChallengeRouter(deps.acmeTls, deps.handshakeTimeoutMs ?? listener.timeouts.header) : undefined;
     this.resumption = new SessionResumption({ clock: this.clock, ticketSeed: deps.ticketSeed, sessionCache: listener.tls.session_cache });
   }
 
@@ -158,6 +164,15 @@ export class TlsTerminator {
       sessionTimeout: this.resumption.sessionTimeoutSeconds,
       ticketKeys: this.resumption.currentTicketKeys(),
     };
+  }
+
+  /**
+   * Hands an accepted raw socket to `serve` (which starts TLS on it) — or, on a listener with `tls.acme`
+   * while a tls-alpn-01 challenge is pending, a validation connection to the challenge server instead.
+   */
+  accept(socket: Socket, serve: (socket: Socket) => void): void {
+    if (this.alpnChallenges === undefined) serve(socket);
+    else this.alpnChallenges.accept(socket, serve);
   }
 
   /** Wires a server made from serverOptions(): ticket rotation, session cache, reload of its default context. */
@@ -230,6 +245,7 @@ export class TlsTerminator {
   }
 
   async stop(): Promise<void> {
+    this.alpnChallenges?.close();
     this.watch?.stop();
     this.watch = undefined;
     this.resumption.stop();

@@ -1,7 +1,8 @@
 // Debian's pebble (the ACME test CA) as a real process on loopback, for the tls.acme tests: its own TLS
 // certificate (a CA made here with openssl, the file `tls.acme.ca` names), short-lived certificates
 // (certificateValidityPeriod) so renewal happens within a test, DNS lookups sent to the edge's own DNS
-// (-dnsserver) and http-01 validations sent to the edge's http listener (httpPort).
+// (-dnsserver), http-01 validations sent to the edge's http listener (httpPort) and tls-alpn-01 ones to
+// its https listener (tlsPort).
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -17,6 +18,8 @@ export interface PebbleOptions {
   dnsPort: number;
   /** The edge's http listener: pebble's http-01 validations connect to this port. */
   httpPort: number;
+  /** The edge's https listener that answers tls-alpn-01 (a free port when absent). */
+  tlsPort?: number;
   /** Lifetime of the certificates it issues, in seconds. */
   validitySeconds: number;
 }
@@ -44,7 +47,7 @@ async function pebbleCertificate(dir: string): Promise<{ caFile: string; cert: s
 }
 
 async function startOnce(options: PebbleOptions, files: { caFile: string; cert: string; key: string }): Promise<RunningPebble> {
-  const [port, managementPort, tlsPort] = [await lastFreePort(), await lastFreePort(), await lastFreePort()];
+  const [port, managementPort, tlsPort] = [await lastFreePort(), await lastFreePort(), options.tlsPort ?? (await lastFreePort())];
   const configFile = path.join(options.dir, 'pebble-config.json');
   const config = {
     pebble: {

@@ -1,6 +1,5 @@
 // `tls.acme` on an https listener: certificates obtained from an ACME CA (RFC 8555) for `hosts`,
-// renewed by the edge itself (docs/acme.md). Only what is implemented validates: tls-alpn-01 is refused
-// here until the listener can pick a certificate by the client's ALPN offer (see docs/acme.md).
+// renewed by the edge itself (docs/acme.md).
 import { z } from 'zod';
 import { duration } from './common.ts';
 
@@ -42,9 +41,6 @@ export const acmeSchema = z
     redis: redisUrl.optional(),
   })
   .superRefine((acme, ctx) => {
-    if (acme.challenges.includes('tls-alpn-01')) {
-      ctx.addIssue({ code: 'custom', path: ['challenges'], message: 'tls-alpn-01 is not supported yet (src/config/schema/acme.ts): use http-01 or dns-01' });
-    }
     const wildcard = acme.hosts.find((host) => host.startsWith('*.'));
     if (wildcard !== undefined && !acme.challenges.includes('dns-01')) {
       ctx.addIssue({ code: 'custom', path: ['challenges'], message: `expected dns-01 among the challenges: ${wildcard} is a wildcard, which only dns-01 can prove` });

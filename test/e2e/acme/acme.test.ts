@@ -1,6 +1,7 @@
 // tls.acme end to end: a real `switchyard start` gets certificates from Debian's pebble (the ACME test CA)
-// on loopback — a wildcard one through dns-01, answered by the edge's own zone, and a plain one through
-// http-01, answered by the edge's own http listener — serves them (curl and openssl verify against pebble's
+// on loopback — a wildcard one through dns-01, answered by the edge's own zone, a plain one through
+// http-01, answered by the edge's own http listener, and one through tls-alpn-01, answered by the https
+// listener itself — serves them (curl and openssl verify against pebble's
 // issuing root), renews them at two thirds of their (short) lifetime without dropping an open connection,
 // and keeps them across a restart.
 import { test } from 'node:test';
@@ -19,7 +20,7 @@ const defer = cleanupStack();
 /** Short enough that renewal (at two thirds) comes within the test, long enough for an order to finish. */
 const validitySeconds = 30;
 
-function configYaml(pebble: RunningPebble, dataDir: string, httpPort: number, dnsPort: number): string {
+function configYaml(pebble: RunningPebble, dataDir: string, httpPort: number, dnsPort: number, alpnPort: number): string {
   const acme = (hosts: string[], challenges: string[]) =>
     `{ directory: "${pebble.directory}", ca: "${pebble.caFile}", contact: ops@example.test, hosts: ${JSON.stringify(hosts)}, challenges: ${JSON.stringify(challenges)} }`;
   return `
@@ -41,6 +42,11 @@ listeners:
     protocol: https
     tls: { acme: ${acme(['www.shop.test'], ['http-01', 'dns-01'])} }
     routes: [ { respond: { body: "shop\\n" } } ]
+  - name: alpn
+    listen: 127.0.0.1:${alpnPort}
+    protocol: https
+    tls: { acme: ${acme(['alpn.shop.test'], ['tls-alpn-01'])} }
+    routes: [ { respond: { body: "alpn\\n" } } ]
 dns:
   listen: [udp://127.0.0.1:${dnsPort}, tcp://127.0.0.1:${dnsPort}]
   zones:
@@ -53,6 +59,7 @@ dns:
       soa: { mname: ns1.shop.test., rname: hostmaster.shop.test. }
       records:
         - { name: www, type: A, value: 127.0.0.1 }
+        - { name: alpn, type: A, value: 127.0.0.1 }
 `;
 }
 
@@ -108,19 +115,21 @@ function requestOn(socket: tls.TLSSocket, host: string): Promise<string> {
   });
 }
 
-test('tls.acme: wildcard by dns-01 and a name by http-01 from pebble, served, renewed with connections kept, kept across a restart', { timeout: 110_000 }, async () => {
+test('tls.acme: wildcard by dns-01, names by http-01 and tls-alpn-01 from pebble, served, renewed with connections kept, kept across a restart', { timeout: 110_000 }, async () => {
   const dir = await mkdtemp(path.join(tmpdir(), 'switchyard-acme-'));
   defer(() => rm(dir, { recursive: true, force: true }));
   const dataDir = path.join(dir, 'data');
   let pebble!: RunningPebble;
   let httpPort = 0;
   let dnsPort = 0;
+  let alpnPort = 0;
   const edge = await retryOnAddressInUse(async () => {
     httpPort = await lastFreePort();
     dnsPort = await lastFreePort();
-    pebble = await startPebble({ dir, dnsPort, httpPort, validitySeconds });
+    alpnPort = await lastFreePort();
+    pebble = await startPebble({ dir, dnsPort, httpPort, tlsPort: alpnPort, validitySeconds });
     try {
-      return await runSwitchyard(configYaml(pebble, dataDir, httpPort, dnsPort), { timeoutMs: 30_000 });
+      return await runSwitchyard(configYaml(pebble, dataDir, httpPort, dnsPort, alpnPort), { timeoutMs: 30_000 });
     } catch (err) {
       await pebble.stop();
       throw err;
@@ -130,7 +139,7 @@ test('tls.acme: wildcard by dns-01 and a name by http-01 from pebble, served, re
   defer(() => edge.stop());
 
   // until the CA has issued, each listener serves a temporary self-signed certificate, and says so
-  for (const listener of ['wild', 'shop']) {
+  for (const listener of ['wild', 'shop', 'alpn']) {
     await edge.waitForLine((line) => line.listener === listener && String(line.msg).includes('serving a temporary self-signed certificate'), 5_000);
   }
 
@@ -138,6 +147,8 @@ test('tls.acme: wildcard by dns-01 and a name by http-01 from pebble, served, re
   await nthLine(edge, 1, issued('shop'), 60_000);
   await nthLine(edge, 2, reloaded('wild'), 10_000);
   await nthLine(edge, 2, reloaded('shop'), 10_000);
+  await nthLine(edge, 1, issued('alpn'), 60_000);
+  await nthLine(edge, 2, reloaded('alpn'), 10_000);
   const rootPem = await pebble.issuingRoot();
   assert.match(rootPem, /BEGIN CERTIFICATE/);
   const rootFile = path.join(dir, 'pebble-root.pem');
@@ -154,6 +165,9 @@ test('tls.acme: wildcard by dns-01 and a name by http-01 from pebble, served, re
   const shop = await curlVerified('www.shop.test', shopPort, rootFile);
   assert.equal(shop.code, 0, `curl www.shop.test: ${shop.stderr}`);
   assert.equal(shop.stdout, 'shop\n');
+  const alpn = await curlVerified('alpn.shop.test', alpnPort, rootFile);
+  assert.equal(alpn.code, 0, `curl alpn.shop.test: ${alpn.stderr}`);
+  assert.equal(alpn.stdout, 'alpn\n');
   // openssl agrees: the chain verifies to pebble's root and the wildcard name is on the leaf
   const sClient = await run('sh', ['-c', `openssl s_client -connect 127.0.0.1:${wildPort} -servername b.example.test -CAfile ${rootFile} -verify_return_error </dev/null 2>&1 | openssl x509 -noout -ext subjectAltName 2>&1; openssl s_client -connect 127.0.0.1:${wildPort} -servername b.example.test -CAfile ${rootFile} -verify_return_error </dev/null 2>&1 | grep -E "Verify return code"`]);
   assert.match(sClient.stdout, /DNS:\*\.example\.test/);
@@ -181,7 +195,7 @@ test('tls.acme: wildcard by dns-01 and a name by http-01 from pebble, served, re
   const servedSerial = after.serial;
   await nthLine(edge, 2, issued('shop'), validitySeconds * 1000);
   await edge.stop();
-  const again = await runSwitchyard(configYaml(pebble, dataDir, httpPort, dnsPort), { timeoutMs: 30_000 });
+  const again = await runSwitchyard(configYaml(pebble, dataDir, httpPort, dnsPort, alpnPort), { timeoutMs: 30_000 });
   defer(() => again.stop());
   const restarted = await connectVerified(again.ready.listeners.wild.port, 'x.example.test', rootPem);
   restarted.socket.destroy();
