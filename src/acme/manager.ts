@@ -71,10 +71,11 @@ export class AcmeManager {
    */
   async prepare(listeners: readonly AcmeListener[]): Promise<void> {
     for (const listener of listeners) {
-      const stored = await this.store.read(listener.name);
-      const sameHosts = stored.meta?.hosts !== undefined && sameNames(stored.meta.hosts, listener.acme.hosts);
-      if (stored.leaf !== undefined && (sameHosts || (stored.meta === null && coversNames(stored.leaf, listener.acme.hosts)))) continue;
-      await this.store.write(listener.name, await placeholderCertificate(listener.acme.hosts, this.options.clock.now()), undefined);
+      const stored = await this.store.read({ name: listener.name, hosts: listener.acme.hosts });
+      // the files are per set of names (src/tls acme-files.ts): any pair there is for these names; an issued
+      // one is kept even when expired (the job orders at once), a temporary one is made again when expired
+      if (stored.leaf !== undefined && (stored.meta !== undefined || Date.parse(stored.leaf.validTo) > this.options.clock.now())) continue;
+      await this.store.write({ name: listener.name, hosts: listener.acme.hosts }, await placeholderCertificate(listener.acme.hosts, this.options.clock.now()), undefined);
       this.options.logger.warn({ listener: listener.name, hosts: listener.acme.hosts }, `acme ${listener.name}: serving a temporary self-signed certificate until the CA issues one`);
     }
   }
@@ -191,15 +192,6 @@ function union(sets: Iterable<ChallengeSet>): ChallengeSet {
   return set;
 }
 
-function sameNames(a: readonly string[], b: readonly string[]): boolean {
-  const have = new Set(a);
-  return have.size === new Set(b).size && b.every((name) => have.has(name));
-}
-
-function coversNames(leaf: X509Certificate, hosts: readonly string[]): boolean {
-  const names = new Set((leaf.subjectAltName ?? '').split(', ').filter((part) => part.startsWith('DNS:')).map((part) => part.slice(4).toLowerCase()));
-  return hosts.every((host) => names.has(host));
-}
 
 /** One listener's certificate: check what is stored, order when due, then sleep until the next renewal. */
 class CertificateJob {
@@ -234,8 +226,12 @@ class CertificateJob {
     return this.listener.name;
   }
 
+  private get owner(): { name: string; hosts: readonly string[] } {
+    return { name: this.listener.name, hosts: this.listener.acme.hosts };
+  }
+
   private async check(): Promise<void> {
-    const stored = await this.manager.store.read(this.name).catch(() => undefined);
+    const stored = await this.manager.store.read(this.owner).catch(() => undefined);
     const meta = stored?.meta ?? undefined;
     const acme = this.listener.acme;
     if (meta && meta.directory === acme.directory) {
@@ -296,7 +292,7 @@ class CertificateJob {
       if (this.stopped) return;
       const leaf = new X509Certificate(issued.certPem);
       const meta: IssuedMeta = { directory: acme.directory, hosts: [...acme.hosts], not_before: new Date(leaf.validFrom).toISOString(), not_after: new Date(leaf.validTo).toISOString(), issued_at: new Date(clock.now()).toISOString() };
-      await this.manager.store.write(this.name, issued, meta);
+      await this.manager.store.write(this.owner, issued, meta);
       if (shared !== undefined) await shared.put(sharedId, { ...issued, meta });
       this.failures = 0;
       this.lastError = undefined;
@@ -327,7 +323,7 @@ class CertificateJob {
     const clock = this.manager.clock;
     if (!keepable(window, acme.hosts, clock.now(), acme.renew_before)) return false;
     if (this.notAfter === undefined || Date.parse(this.notAfter) < window.notAfter) {
-      await this.manager.store.write(this.name, found, found.meta);
+      await this.manager.store.write(this.owner, found, found.meta);
       this.manager.logger.info({ listener: this.name, hosts: acme.hosts, not_after: found.meta.not_after }, `acme ${this.name}: certificate taken from redis (ordered by another instance), valid until ${found.meta.not_after}`);
     }
     this.issued = true;

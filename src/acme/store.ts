@@ -16,6 +16,12 @@ export interface IssuedMeta {
   issued_at: string;
 }
 
+/** A listener and the names of its certificate: together they choose the files. */
+export interface CertificateOwner {
+  name: string;
+  hosts: readonly string[];
+}
+
 export interface StoredCertificate {
   meta: IssuedMeta | undefined;
   leaf: X509Certificate | undefined;
@@ -43,8 +49,8 @@ export class AcmeStore {
     this.dataDir = dataDir;
   }
 
-  files(listener: string): AcmeCertificateFiles {
-    return acmeCertificateFiles(this.dataDir, listener);
+  files(owner: CertificateOwner): AcmeCertificateFiles {
+    return acmeCertificateFiles(this.dataDir, owner.name, owner.hosts);
   }
 
   /** The account key for a CA directory, created (P-256, mode 0600) on first use. */
@@ -60,8 +66,8 @@ export class AcmeStore {
     return createPrivateKey((await readText(file))!);
   }
 
-  async read(listener: string): Promise<StoredCertificate> {
-    const files = this.files(listener);
+  async read(owner: CertificateOwner): Promise<StoredCertificate> {
+    const files = this.files(owner);
     const [metaText, certText] = await Promise.all([readText(files.meta), readText(files.cert)]);
     let leaf: X509Certificate | undefined;
     try {
@@ -71,7 +77,7 @@ export class AcmeStore {
     }
     let meta: IssuedMeta | undefined;
     try {
-      meta = metaText === undefined ? undefined : (JSON.parse(metaText) as IssuedMeta);
+      meta = metaText === undefined ? undefined : ((JSON.parse(metaText) as IssuedMeta | null) ?? undefined);
     } catch {
       meta = undefined;
     }
@@ -79,8 +85,8 @@ export class AcmeStore {
   }
 
   /** Writes a pair: key, then certificate, then meta (absent meta: a temporary certificate). */
-  async write(listener: string, pair: { certPem: string; keyPem: string }, meta: IssuedMeta | undefined): Promise<void> {
-    const files = this.files(listener);
+  async write(owner: CertificateOwner, pair: { certPem: string; keyPem: string }, meta: IssuedMeta | undefined): Promise<void> {
+    const files = this.files(owner);
     await mkdir(files.dir, { recursive: true, mode: 0o700 });
     await writeAtomic(files.key, pair.keyPem, 0o600);
     await writeAtomic(files.cert, pair.certPem, 0o644);

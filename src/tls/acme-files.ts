@@ -1,6 +1,8 @@
 // Where a listener's ACME certificate lives: written by src/acme in the control plane (a temporary
 // self-signed pair first, then each issued one, by rename), read and watched by the listener's
-// TlsTerminator in every traffic plane. One directory per listener so its watch sees only its own files.
+// TlsTerminator in every traffic plane. One directory per listener and set of names: its watch sees only
+// its own files, and a reload that changes the names writes elsewhere than the running listener reads.
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 
 export interface AcmeCertificateFiles {
@@ -11,7 +13,8 @@ export interface AcmeCertificateFiles {
   meta: string;
 }
 
-export function acmeCertificateFiles(dataDir: string, listenerName: string): AcmeCertificateFiles {
-  const dir = path.join(dataDir, 'acme', 'certificates', listenerName);
+export function acmeCertificateFiles(dataDir: string, listenerName: string, hosts: readonly string[]): AcmeCertificateFiles {
+  const names = createHash('sha256').update([...hosts].sort().join(',')).digest('hex').slice(0, 12);
+  const dir = path.join(dataDir, 'acme', 'certificates', `${listenerName}-${names}`);
   return { dir, cert: path.join(dir, 'cert.pem'), key: path.join(dir, 'key.pem'), meta: path.join(dir, 'meta.json') };
 }

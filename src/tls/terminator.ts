@@ -107,7 +107,7 @@ export class TlsTerminator {
     }));
     if (tls.acme) {
       // written by src/acme before the listener starts (a temporary self-signed pair until the CA issues)
-      const files = acmeCertificateFiles(this.deps.dataDir, this.listener.name);
+      const files = acmeCertificateFiles(this.deps.dataDir, this.listener.name, tls.acme.hosts);
       sources.push({ source: { cert: files.cert, key: files.key, hosts: tls.acme.hosts }, isDefault: !sources.some((one) => one.isDefault) });
     }
     if (tls.self_signed) {

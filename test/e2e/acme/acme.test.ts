@@ -3,7 +3,8 @@
 // http-01, answered by the edge's own http listener, and one through tls-alpn-01, answered by the https
 // listener itself — serves them (curl and openssl verify against pebble's
 // issuing root), renews them at two thirds of their (short) lifetime without dropping an open connection,
-// and keeps them across a restart.
+// keeps them across a restart, and retries a name the CA cannot validate with backoff, serving the
+// temporary certificate meanwhile.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -47,6 +48,11 @@ listeners:
     protocol: https
     tls: { acme: ${acme(['alpn.shop.test'], ['tls-alpn-01'])} }
     routes: [ { respond: { body: "alpn\\n" } } ]
+  - name: down
+    listen: 127.0.0.1:0
+    protocol: https
+    tls: { acme: ${acme(['down.shop.test'], ['http-01'])} }
+    routes: [ { respond: { body: "down\\n" } } ]
 dns:
   listen: [udp://127.0.0.1:${dnsPort}, tcp://127.0.0.1:${dnsPort}]
   zones:
@@ -60,6 +66,7 @@ dns:
       records:
         - { name: www, type: A, value: 127.0.0.1 }
         - { name: alpn, type: A, value: 127.0.0.1 }
+        - { name: down, type: A, value: 127.0.0.2 }   # nothing listens there: http-01 fails
 `;
 }
 
@@ -149,6 +156,23 @@ test('tls.acme: wildcard by dns-01, names by http-01 and tls-alpn-01 from pebble
   await nthLine(edge, 2, reloaded('shop'), 10_000);
   await nthLine(edge, 1, issued('alpn'), 60_000);
   await nthLine(edge, 2, reloaded('alpn'), 10_000);
+  // a name the CA cannot validate: the order fails, is retried after 5 s, then 10 s, and the listener keeps
+  // serving the temporary certificate meanwhile
+  const failed = (line: Record<string, unknown>) => line.listener === 'down' && String(line.msg).startsWith('acme down: order failed');
+  await nthLine(edge, 2, failed, 30_000);
+  const failures = edge.lines.filter(failed).slice(0, 2);
+  assert.deepEqual(failures.map((line) => line.retry_in_ms), [5_000, 10_000]);
+  assert.match(String(failures[0].error), /down\.shop\.test http-01: authorization invalid/);
+  const temporary = await new Promise<tls.PeerCertificate>((resolve, reject) => {
+    const socket = tls.connect({ host: '127.0.0.1', port: edge.ready.listeners.down.port, servername: 'down.shop.test', rejectUnauthorized: false }, () => {
+      resolve(socket.getPeerCertificate());
+      socket.destroy();
+    });
+    socket.once('error', reject);
+  });
+  assert.match(String(temporary.subject.CN), /Switchyard temporary certificate/);
+  assert.match(String(temporary.subjectaltname), /DNS:down\.shop\.test/);
+
   const rootPem = await pebble.issuingRoot();
   assert.match(rootPem, /BEGIN CERTIFICATE/);
   const rootFile = path.join(dir, 'pebble-root.pem');
