@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
@@ -21,13 +21,14 @@ const defer = cleanupStack();
 /** Short enough that renewal (at two thirds) comes within the test, long enough for an order to finish. */
 const validitySeconds = 30;
 
-function configYaml(pebble: RunningPebble, dataDir: string, httpPort: number, dnsPort: number, alpnPort: number): string {
+function configYaml(pebble: RunningPebble, dataDir: string, httpPort: number, dnsPort: number, alpnPort: number, shopHosts = ['www.shop.test']): string {
   const acme = (hosts: string[], challenges: string[]) =>
     `{ directory: "${pebble.directory}", ca: "${pebble.caFile}", contact: ops@example.test, hosts: ${JSON.stringify(hosts)}, challenges: ${JSON.stringify(challenges)} }`;
   return `
 data_dir: ${dataDir}
 workers: 2
 log: { level: info, access_log: off }
+admin: { listen: 127.0.0.1:0, token_file: admin.token }
 listeners:
   - name: plain
     listen: 127.0.0.1:${httpPort}
@@ -41,7 +42,7 @@ listeners:
   - name: shop
     listen: 127.0.0.1:0
     protocol: https
-    tls: { acme: ${acme(['www.shop.test'], ['http-01', 'dns-01'])} }
+    tls: { acme: ${acme(shopHosts, ['http-01', 'dns-01'])} }
     routes: [ { respond: { body: "shop\\n" } } ]
   - name: alpn
     listen: 127.0.0.1:${alpnPort}
@@ -65,6 +66,7 @@ dns:
       soa: { mname: ns1.shop.test., rname: hostmaster.shop.test. }
       records:
         - { name: www, type: A, value: 127.0.0.1 }
+        - { name: "@", type: A, value: 127.0.0.1 }
         - { name: alpn, type: A, value: 127.0.0.1 }
         - { name: down, type: A, value: 127.0.0.2 }   # nothing listens there: http-01 fails
 `;
@@ -122,7 +124,7 @@ function requestOn(socket: tls.TLSSocket, host: string): Promise<string> {
   });
 }
 
-test('tls.acme: wildcard by dns-01, names by http-01 and tls-alpn-01 from pebble, served, renewed with connections kept, kept across a restart', { timeout: 110_000 }, async () => {
+test('tls.acme: wildcard by dns-01, names by http-01 and tls-alpn-01 from pebble, served, renewed with connections kept, reissued on reload, kept across a restart', { timeout: 110_000 }, async () => {
   const dir = await mkdtemp(path.join(tmpdir(), 'switchyard-acme-'));
   defer(() => rm(dir, { recursive: true, force: true }));
   const dataDir = path.join(dir, 'data');
@@ -173,6 +175,16 @@ test('tls.acme: wildcard by dns-01, names by http-01 and tls-alpn-01 from pebble
   assert.match(String(temporary.subject.CN), /Switchyard temporary certificate/);
   assert.match(String(temporary.subjectaltname), /DNS:down\.shop\.test/);
 
+  // the admin API tells each listener's state
+  const token = (await readFile(path.join(dataDir, 'admin.token'), 'utf8')).trim();
+  const status = (await (await fetch(`http://127.0.0.1:${edge.ready.admin!.port}/api/status`, { headers: { authorization: `Bearer ${token}` } })).json()) as { acme: { listener: string; state: string; failures: number; last_error?: string; not_after?: string }[] };
+  const byListener = Object.fromEntries(status.acme.map((entry) => [entry.listener, entry]));
+  assert.equal(byListener.wild.state, 'issued');
+  assert.ok(byListener.wild.not_after);
+  assert.equal(byListener.down.state, 'temporary');
+  assert.ok(byListener.down.failures >= 2);
+  assert.match(String(byListener.down.last_error), /authorization invalid/);
+
   const rootPem = await pebble.issuingRoot();
   assert.match(rootPem, /BEGIN CERTIFICATE/);
   const rootFile = path.join(dir, 'pebble-root.pem');
@@ -213,6 +225,18 @@ test('tls.acme: wildcard by dns-01, names by http-01 and tls-alpn-01 from pebble
   after.socket.destroy();
   assert.notEqual(after.serial, before.serial, 'a new connection gets the renewed certificate');
   before.socket.destroy();
+
+  // a reload that adds a name: the listener serves a temporary certificate for the new set, orders it, swaps it in
+  await writeFile(edge.configFile, configYaml(pebble, dataDir, httpPort, dnsPort, alpnPort, ['www.shop.test', 'shop.test']));
+  edge.process.kill('SIGHUP');
+  await edge.waitForLine((line) => line.msg === 'reloaded', 15_000);
+  const reissued = (line: Record<string, unknown>) => issued('shop')(line) && Array.isArray(line.hosts) && line.hosts.includes('shop.test');
+  await nthLine(edge, 1, reissued, 30_000);
+  await edge.waitForLine((line) => reloaded('shop')(line) && edge.lines.indexOf(line) > edge.lines.findIndex(reissued), 10_000);
+  for (const host of ['shop.test', 'www.shop.test']) {
+    const result = await curlVerified(host, shopPort, rootFile);
+    assert.equal(result.code, 0, `curl ${host} after the reload: ${result.stderr}`);
+  }
 
   if (process.env.ACME_TEST_DEBUG) for (const line of edge.lines) if (/acme|tls/.test(String(line.msg))) console.log(JSON.stringify(line));
   // a restart keeps the stored certificate: served at once, no new order for it
