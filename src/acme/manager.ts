@@ -13,6 +13,7 @@ import { issueCertificate, type ChallengePublisher, type ChallengeType } from '.
 import { backoffMs, keepable, renewalTime } from './schedule.ts';
 import { AcmeStore, type IssuedMeta } from './store.ts';
 import { placeholderCertificate } from './x509.ts';
+import { fetchOcsp } from './ocsp.ts';
 import { SharedAcmeStore, sharedIdOf } from './shared-store.ts';
 
 export interface AcmeListener {
@@ -37,6 +38,8 @@ export interface AcmeCertificateStatus {
   next_attempt?: string;
   failures: number;
   last_error?: string;
+  /** The stapled OCSP response's state, once asked. */
+  ocsp?: string;
 }
 
 /** setTimeout holds at most 2^31-1 ms (24.8 days); a later renewal is reached by re-arming. */
@@ -45,6 +48,10 @@ const maxTimerMs = 2 ** 31 - 1;
 const lockTtlMs = 10 * 60_000;
 /** While another instance orders, look for its certificate this often. */
 const sharedPollMs = 2_000;
+/** OCSP: ask again halfway to the response's nextUpdate (at least this), every 12 h without one, retry failures within an hour. */
+const minOcspRefreshMs = 60_000;
+const defaultOcspRefreshMs = 12 * 3600 * 1000;
+const maxOcspBackoffMs = 3600 * 1000;
 
 const listenerKey = (listener: AcmeListener, baseDir: string): string => JSON.stringify([listener.acme, baseDir]);
 
@@ -208,6 +215,10 @@ class CertificateJob {
   private issued = false;
   /** Another instance holds the shared lock (logged once per wait). */
   private waitingForShared = false;
+  private ocspTimer: TimerHandle | undefined;
+  private ocspFailures = 0;
+  /** The stapled response's status and next update, for status(). */
+  private ocspState: string | undefined;
 
   constructor(listener: AcmeListener, baseDir: string, manager: AcmeManager) {
     this.listener = listener;
@@ -240,6 +251,7 @@ class CertificateJob {
       const window = { hosts: meta.hosts, notBefore: Date.parse(meta.not_before), notAfter: Date.parse(meta.not_after) };
       if (keepable(window, acme.hosts, this.manager.clock.now(), acme.renew_before)) {
         this.scheduleAt(renewalTime(window.notBefore, window.notAfter, acme.renew_before));
+        this.startOcsp();
         return;
       }
     }
@@ -301,6 +313,7 @@ class CertificateJob {
       const renewAt = renewalTime(Date.parse(meta.not_before), Date.parse(meta.not_after), acme.renew_before);
       logger.info({ listener: this.name, hosts: acme.hosts, not_after: meta.not_after, renew_at: new Date(renewAt).toISOString(), issuer: leaf.issuer }, `acme ${this.name}: certificate issued, valid until ${meta.not_after}`);
       this.scheduleAt(renewAt);
+      this.startOcsp();
     } catch (err) {
       if (this.stopped) return;
       this.failures++;
@@ -324,6 +337,7 @@ class CertificateJob {
     if (!keepable(window, acme.hosts, clock.now(), acme.renew_before)) return false;
     if (this.notAfter === undefined || Date.parse(this.notAfter) < window.notAfter) {
       await this.manager.store.write(this.owner, found, found.meta);
+      this.startOcsp();
       this.manager.logger.info({ listener: this.name, hosts: acme.hosts, not_after: found.meta.not_after }, `acme ${this.name}: certificate taken from redis (ordered by another instance), valid until ${found.meta.not_after}`);
     }
     this.issued = true;
@@ -335,6 +349,52 @@ class CertificateJob {
     return true;
   }
 
+  /** (Re)starts the OCSP refresh for the certificate just stored or kept. */
+  private startOcsp(): void {
+    if (this.ocspTimer !== undefined) this.manager.clock.clearTimeout(this.ocspTimer);
+    this.ocspTimer = undefined;
+    this.ocspFailures = 0;
+    void this.refreshOcsp();
+  }
+
+  private scheduleOcsp(delayMs: number): void {
+    if (this.stopped) return;
+    this.ocspTimer = this.manager.clock.setTimeout(() => {
+      this.ocspTimer = undefined;
+      void this.refreshOcsp();
+    }, Math.min(delayMs, maxTimerMs));
+    this.ocspTimer.unref?.();
+  }
+
+  /** Asks the CA's OCSP responder about the stored certificate and keeps a "good" answer for stapling. */
+  private async refreshOcsp(): Promise<void> {
+    if (this.stopped) return;
+    const { logger, clock, store } = this.manager;
+    const files = store.files(this.owner);
+    try {
+      const answer = await fetchOcsp(await readFile(files.cert, 'utf8'), files.dir);
+      if (this.stopped) return;
+      if (answer === undefined) {
+        this.ocspState = 'no responder named in the certificate';
+        return;
+      }
+      if (answer.status !== 'good') throw new Error(`ocsp: the responder answers ${answer.status}`);
+      await store.writeOcsp(this.owner, answer.der);
+      this.ocspFailures = 0;
+      const next = answer.nextUpdate === undefined ? undefined : new Date(answer.nextUpdate).toISOString();
+      this.ocspState = `good${next ? `, next update ${next}` : ''}`;
+      logger.info({ listener: this.name, next_update: next }, `acme ${this.name}: stapling an OCSP response (good${next ? `, next update ${next}` : ''})`);
+      this.scheduleOcsp(answer.nextUpdate === undefined ? defaultOcspRefreshMs : Math.max(minOcspRefreshMs, (answer.nextUpdate - clock.now()) / 2));
+    } catch (err) {
+      if (this.stopped) return;
+      this.ocspFailures++;
+      const delay = Math.min(maxOcspBackoffMs, backoffMs(this.ocspFailures));
+      this.ocspState = `failing: ${messageOf(err)}`;
+      logger.warn({ listener: this.name, failures: this.ocspFailures, retry_in_ms: delay, error: messageOf(err) }, `acme ${this.name}: no OCSP response to staple (${messageOf(err)}); asking again in ${Math.round(delay / 1000)} s`);
+      this.scheduleOcsp(delay);
+    }
+  }
+
   status(): AcmeCertificateStatus {
     return {
       listener: this.name,
@@ -344,6 +404,7 @@ class CertificateJob {
       next_attempt: this.nextAttempt === undefined ? undefined : new Date(this.nextAttempt).toISOString(),
       failures: this.failures,
       last_error: this.lastError,
+      ocsp: this.ocspState,
     };
   }
 
@@ -351,5 +412,7 @@ class CertificateJob {
     this.stopped = true;
     if (this.timer !== undefined) this.manager.clock.clearTimeout(this.timer);
     this.timer = undefined;
+    if (this.ocspTimer !== undefined) this.manager.clock.clearTimeout(this.ocspTimer);
+    this.ocspTimer = undefined;
   }
 }

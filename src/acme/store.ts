@@ -3,7 +3,7 @@
 // before certificate, so a traffic plane reloading in between sees the old pair or the new one; a key that
 // does not match its certificate only fails one reload, and the certificate's rename triggers the next.
 import { createHash, createPrivateKey, randomBytes, generateKeyPairSync, X509Certificate, type KeyObject } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { acmeCertificateFiles, type AcmeCertificateFiles } from '../tls/index.ts';
 
@@ -84,10 +84,20 @@ export class AcmeStore {
     return { meta, leaf };
   }
 
+  /** Stores the OCSP response the workers staple for the current certificate. */
+  async writeOcsp(owner: CertificateOwner, der: Buffer): Promise<void> {
+    const file = this.files(owner).ocsp;
+    const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
+    await writeFile(tmp, der, { mode: 0o644 });
+    await rename(tmp, file);
+  }
+
   /** Writes a pair: key, then certificate, then meta (absent meta: a temporary certificate). */
   async write(owner: CertificateOwner, pair: { certPem: string; keyPem: string }, meta: IssuedMeta | undefined): Promise<void> {
     const files = this.files(owner);
     await mkdir(files.dir, { recursive: true, mode: 0o700 });
+    // the previous certificate's OCSP response must not be stapled for the new one
+    await rm(files.ocsp, { force: true });
     await writeAtomic(files.key, pair.keyPem, 0o600);
     await writeAtomic(files.cert, pair.certPem, 0o644);
     if (meta !== undefined) await writeAtomic(files.meta, `${JSON.stringify(meta, null, 2)}\n`, 0o644);

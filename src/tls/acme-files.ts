@@ -11,10 +11,12 @@ export interface AcmeCertificateFiles {
   key: string;
   /** What src/acme knows of the certificate (issuer, names, dates); absent while the temporary one is served. */
   meta: string;
+  /** The CA's latest "good" OCSP response for the certificate (DER), stapled when present. */
+  ocsp: string;
 }
 
 export function acmeCertificateFiles(dataDir: string, listenerName: string, hosts: readonly string[]): AcmeCertificateFiles {
   const names = createHash('sha256').update([...hosts].sort().join(',')).digest('hex').slice(0, 12);
   const dir = path.join(dataDir, 'acme', 'certificates', `${listenerName}-${names}`);
-  return { dir, cert: path.join(dir, 'cert.pem'), key: path.join(dir, 'key.pem'), meta: path.join(dir, 'meta.json') };
+  return { dir, cert: path.join(dir, 'cert.pem'), key: path.join(dir, 'key.pem'), meta: path.join(dir, 'meta.json'), ocsp: path.join(dir, 'ocsp.der') };
 }

@@ -108,7 +108,7 @@ export class TlsTerminator {
     if (tls.acme) {
       // written by src/acme before the listener starts (a temporary self-signed pair until the CA issues)
       const files = acmeCertificateFiles(this.deps.dataDir, this.listener.name, tls.acme.hosts);
-      sources.push({ source: { cert: files.cert, key: files.key, hosts: tls.acme.hosts }, isDefault: !sources.some((one) => one.isDefault) });
+      sources.push({ source: { cert: files.cert, key: files.key, hosts: tls.acme.hosts, ocsp: files.ocsp }, isDefault: !sources.some((one) => one.isDefault) });
     }
     if (tls.self_signed) {
       const hosts = selfSignedHosts(this.listener.routes).map(normalizeIp);
@@ -124,7 +124,7 @@ export class TlsTerminator {
     }
     this.sources = sources;
     this.loaded = await this.loadAll();
-    const files = sources.flatMap(({ source }) => [source.cert, source.key]).map((file) => this.resolve(file));
+    const files = sources.flatMap(({ source }) => [source.cert, source.key, ...(source.ocsp === undefined ? [] : [source.ocsp])]).map((file) => this.resolve(file));
     this.watch = new FileWatch(files, () => void this.reload(), this.clock);
     this.watch.start((err) => this.deps.logger.warn({ listener: this.listenerName, err: messageOf(err) }, `tls ${this.listenerName}: cannot watch certificate files`));
   }
@@ -178,6 +178,8 @@ export class TlsTerminator {
   /** Wires a server made from serverOptions(): ticket rotation, session cache, reload of its default context. */
   attach(server: TlsServer): void {
     this.servers.add(server);
+    // OCSP stapling: asked only when the client sent status_request; a pair without a response staples nothing
+    if (this.listener.tls?.acme) server.on('OCSPRequest', (certificate: Buffer, _issuer: Buffer, done: (err: Error | null, response?: Buffer) => void) => done(null, this.ocspFor(certificate)));
     this.resumption.attach(server);
     server.once('close', () => this.servers.delete(server));
   }
@@ -212,6 +214,11 @@ export class TlsTerminator {
     this.lastReload = { at: new Date(this.clock.now()).toISOString(), ok: result.ok, error: result.error };
     for (const listener of this.reloadListeners) listener(result);
     return result;
+  }
+
+  private ocspFor(certificate: Buffer): Buffer | undefined {
+    for (const pair of this.loaded?.pairs ?? []) if (pair.ocsp !== undefined && pair.leafDer.equals(certificate)) return pair.ocsp;
+    return undefined;
   }
 
   /** The listener calls this on each 'secureConnection': a counter bump, read by status(). */

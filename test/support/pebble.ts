@@ -22,6 +22,8 @@ export interface PebbleOptions {
   tlsPort?: number;
   /** Lifetime of the certificates it issues, in seconds. */
   validitySeconds: number;
+  /** Put in the issued certificates' Authority Information Access (pebble runs no responder itself). */
+  ocspResponderUrl?: string;
 }
 
 export interface RunningPebble {
@@ -30,6 +32,8 @@ export interface RunningPebble {
   caFile: string;
   /** Pebble's issuing root, PEM (fetched from the management API's /roots/0). */
   issuingRoot(): Promise<string>;
+  /** A management API document: /intermediates/0, /intermediate-keys/0, … */
+  management(pathname: string): Promise<string>;
   output: string[];
   stop(): Promise<void>;
 }
@@ -57,7 +61,7 @@ async function startOnce(options: PebbleOptions, files: { caFile: string; cert: 
       privateKey: files.key,
       httpPort: options.httpPort,
       tlsPort,
-      ocspResponderURL: '',
+      ocspResponderURL: options.ocspResponderUrl ?? '',
       externalAccountBindingRequired: false,
       certificateValidityPeriod: options.validitySeconds,
     },
@@ -87,14 +91,13 @@ async function startOnce(options: PebbleOptions, files: { caFile: string; cert: 
   });
   const ca = await readFile(files.caFile);
   const agent = new Agent({ connect: { ca } });
+  const management = async (pathname: string): Promise<string> => (await request(`https://127.0.0.1:${managementPort}${pathname}`, { dispatcher: agent })).body.text();
   return {
     directory: `https://127.0.0.1:${port}/dir`,
     caFile: files.caFile,
     output,
-    async issuingRoot() {
-      const response = await request(`https://127.0.0.1:${managementPort}/roots/0`, { dispatcher: agent });
-      return response.body.text();
-    },
+    issuingRoot: () => management('/roots/0'),
+    management,
     async stop() {
       await agent.close();
       if (child.exitCode === null && child.signalCode === null) {
