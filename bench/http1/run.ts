@@ -35,7 +35,7 @@ const spec = {
   access_log: { default: 'file', help: 'file | off — access logs of Switchyard and nginx' },
   quota: { default: '5000/10000', help: 'equal-CPU quota: µs of CPU per period µs' },
   skip_equal_cpu: { default: false, help: 'run only the pinned mode' },
-  only: { default: '', help: 'comma list of targets: direct,switchyard,nginx,plain-node,switchyard-2w' },
+  only: { default: '', help: 'comma list of targets: direct,switchyard,nginx,plain-node,switchyard-2w,switchyard-defaults' },
   proxy_cpu: { default: '0', help: 'CPU the proxies are pinned to' },
   load_cpu: { default: '1', help: 'CPU wrk and the origin are pinned to' },
   noise_limit: { default: 0.15, help: 'a run during which other processes used more CPU (in cores) is repeated' },
@@ -78,6 +78,8 @@ try {
     nginxTarget(options.proxy_cpu),
     plainNodeTarget(options.proxy_cpu),
     switchyardTarget({ workers: 2 }),
+    // what a user runs who changes nothing: access log on stdout (read by this process, as a log collector would)
+    switchyardTarget({ workers: 1, cpus: options.proxy_cpu, defaults: true }),
   ];
   const wanted = options.only ? new Set(options.only.split(',')) : undefined;
   const targets = all.filter((target) => !wanted || wanted.has(target.key));

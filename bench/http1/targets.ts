@@ -6,7 +6,7 @@ import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { freePort, processTree, runBounded, waitForPort, type ProcessSet } from '../common/index.ts';
 import { nginxConf } from './nginx-conf.ts';
-import { switchyardConfig } from './switchyard-config.ts';
+import { switchyardConfig, switchyardDefaultsConfig } from './switchyard-config.ts';
 
 export const projectRoot = path.resolve(import.meta.dirname, '..', '..');
 const node = process.execPath;
@@ -134,10 +134,11 @@ export function nginxTarget(cpus: string): Target {
   };
 }
 
-export function switchyardTarget(options: { workers: number; cpus?: string }): Target {
+/** `defaults`: the config a user writes who changes nothing (switchyardDefaultsConfig): access log on stdout. */
+export function switchyardTarget(options: { workers: number; cpus?: string; defaults?: boolean }): Target {
   return {
-    key: options.workers === 1 ? 'switchyard' : `switchyard-${options.workers}w`,
-    label: options.workers === 1 ? 'Switchyard' : `Switchyard ${options.workers} workers`,
+    key: options.defaults ? 'switchyard-defaults' : options.workers === 1 ? 'switchyard' : `switchyard-${options.workers}w`,
+    label: options.defaults ? 'Switchyard defaults' : options.workers === 1 ? 'Switchyard' : `Switchyard ${options.workers} workers`,
     cpus: options.cpus,
     isProxy: true,
     async unavailable() {
@@ -148,13 +149,15 @@ export function switchyardTarget(options: { workers: number; cpus?: string }): T
       return missing.length > 0 ? `not available: ${missing.join(' and ')} not written yet` : undefined;
     },
     async start(context) {
-      const dir = path.join(context.dir, `switchyard-${options.workers}w`);
+      const dir = path.join(context.dir, options.defaults ? 'switchyard-defaults' : `switchyard-${options.workers}w`);
       await mkdir(dir, { recursive: true });
       const port = await freePort();
       const configFile = path.join(dir, 'switchyard.yaml');
       await writeFile(
         configFile,
-        switchyardConfig({ workers: options.workers, listenPort: port, upstream: context.upstream, accessLog: context.accessLog ? path.join(dir, 'access.log') : undefined }),
+        options.defaults
+          ? switchyardDefaultsConfig({ listenPort: port, upstream: context.upstream })
+          : switchyardConfig({ workers: options.workers, listenPort: port, upstream: context.upstream, accessLog: context.accessLog ? path.join(dir, 'access.log') : undefined }),
       );
       // The bin, as `npx switchyard start` runs it: dist/ when it is built and fresh, else the .ts sources.
       const child = context.processes.spawn('switchyard', [node, path.join(projectRoot, 'bin', 'switchyard.cjs'), 'start', '-c', configFile], {

@@ -2,7 +2,7 @@
 // check, route fields its action never reads, and routes an earlier route always takes first. Each is
 // refused with the reason, so a config means what it says. Keys with defaults are judged by what the file
 // itself says (`given`), not by the defaults the schema filled in.
-import type { Config, ListenerConfig, RouteConfig } from './schema/index.ts';
+import type { Config, ListenerConfig, MiddlewareSettings, RouteConfig } from './schema/index.ts';
 import type { ConfigIssue } from './cross-check.ts';
 import { covers, describeMatch } from './route-shadowing.ts';
 
@@ -102,7 +102,18 @@ const notForForwardProxy: Readonly<Record<string, string>> = {
   request_buffering: 'request bodies are streamed to the destination',
   http2: 'clients speak HTTP/1.1 to a forward proxy',
   response_headers: 'responses are relayed as the destination sent them, less hop-by-hop fields',
-  middleware: 'filters run on routed requests; a forward proxy has no routes',
+};
+/**
+ * Filters a forward proxy's `middleware` refuses, and why (src/forward/filters.ts): the others (cache,
+ * rate_limit, headers, compress, waf on heads) act on the proxied request as they do behind a route.
+ */
+const notForForwardProxyFilters: Readonly<Record<string, string>> = {
+  cors: 'CORS answers for an origin, and a forward proxy is not one',
+  basic_auth: 'it authenticates an origin\'s users; a forward proxy authenticates with proxy_auth',
+  jwt: 'it authenticates an origin\'s users; a forward proxy authenticates with proxy_auth',
+  forward_auth: 'it authenticates an origin\'s users; a forward proxy authenticates with proxy_auth',
+  oidc: 'a login session belongs to an origin, not to a forward proxy',
+  sticky: 'it picks a pool\'s backend; a forward proxy\'s destination is the request\'s own URI',
 };
 
 function forwardProxyIssues(listener: ListenerConfig, at: (...keys: Path) => Path, given: Given): ConfigIssue[] {
@@ -110,6 +121,12 @@ function forwardProxyIssues(listener: ListenerConfig, at: (...keys: Path) => Pat
   for (const [key, why] of Object.entries(notForForwardProxy)) {
     if (given(at(key))) issues.push({ path: at(key), message: `expected no ${key} on a forward_proxy listener (${why})` });
   }
+  listener.middleware?.forEach((entry, i) => {
+    const why = notForForwardProxyFilters[entry.name];
+    if (why !== undefined) issues.push({ path: at('middleware', i, entry.name), message: `expected no ${entry.name} in a forward_proxy listener's middleware (${why})` });
+    // the proxy streams request bodies as they come, so no request filter gets to read one first
+    if (entry.name === 'waf' && (entry.settings as MiddlewareSettings['waf']).body !== undefined) issues.push({ path: at('middleware', i, 'waf', 'body'), message: 'expected no waf body inspection on a forward_proxy listener (request bodies are streamed to the destination, never read ahead)' });
+  });
   for (const section of ['timeouts', 'limits'] as const) {
     const keys = forwardProxyKeys[section];
     for (const key of Object.keys(listener[section])) {

@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import { closeSync, constants, createReadStream, openSync } from 'node:fs';
+import { once } from 'node:events';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -85,4 +87,50 @@ test('lines still buffered when the process exits are written', () =>
     );
     const expected = Array.from({ length: 100 }, (_, i) => `{"n":${i}}\n`).join('');
     assert.equal(await readFile(file, 'utf8'), expected);
+  }));
+
+test('on a pipe shared by two processes (a slow reader) every line arrives whole and in order, none lost', () =>
+  withDir(async (dir) => {
+    // two writers share one pipe on their stdout, as a primary and its workers share a log collector's;
+    // the reader holds back at first, so the pipe fills and the writers wait on it (Node makes a stdio
+    // pipe blocking at start-up, so they block rather than meet EAGAIN)
+    const fifo = path.join(dir, 'out.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const keeper = openSync(fifo, constants.O_RDWR); // a writer from the start, so the reader's open returns
+    const reader = createReadStream(fifo);
+    await once(reader, 'open');
+    reader.pause();
+    const writer = `
+      const { LineFileSink } = await import(${JSON.stringify(path.join(import.meta.dirname, 'line-file-sink.ts'))});
+      const sink = LineFileSink.standard(1, { flushMs: 5 });
+      const who = process.argv.at(-1);
+      for (let i = 0; i < 20000; i++) sink.write(JSON.stringify({ who, i, pad: 'x'.repeat(i % 300) }) + '\\n');
+      sink.flush(() => process.exit(0));
+    `;
+    const parent = `
+      const { spawn } = await import('node:child_process');
+      const fs = await import('node:fs');
+      const out = fs.openSync(process.argv.at(-1), fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
+      const children = ['a', 'b'].map((who) => spawn(process.execPath, ['--input-type=module', '-e', ${JSON.stringify(writer)}, who], { stdio: ['ignore', out, 'inherit'] }));
+      let left = children.length;
+      for (const child of children) child.on('exit', (code) => { if (code !== 0) process.exit(1); if (--left === 0) process.exit(0); });
+    `;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', parent, fifo], { stdio: ['ignore', 'ignore', 'inherit'] });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    await new Promise((resolve) => setTimeout(resolve, 300)); // no event says "the pipe is full": hold the reader back a while
+    const chunks: Buffer[] = [];
+    reader.on('data', (chunk) => chunks.push(chunk as Buffer));
+    reader.resume();
+    assert.equal(await exited, 0);
+    closeSync(keeper); // the last writer gone: the reader sees the end
+    await once(reader, 'close');
+    const lines = Buffer.concat(chunks).toString('utf8').split('\n');
+    assert.equal(lines.pop(), '');
+    const next: Record<string, number> = { a: 0, b: 0 };
+    for (const line of lines) {
+      const { who, i } = JSON.parse(line) as { who: string; i: number };
+      assert.equal(i, next[who], `${who}'s lines in order`);
+      next[who]++;
+    }
+    assert.deepEqual(next, { a: 20000, b: 20000 });
   }));

@@ -12,10 +12,21 @@
 // Nothing is dropped while less than `maxQueuedBytes` waits for the disk; past that (the disk stalled),
 // whole lines are dropped and counted instead of growing memory without bound, and the caller's
 // `onDrop` hears about it once per written buffer (never on the request path).
+//
+// On stdout or stderr (LineFileSink.standard) the fd may be a pipe shared with other processes (the
+// primary and every worker write to the same journald or container pipe): there each write is at most
+// PIPE_BUF bytes and ends at a line's end, so the kernel never interleaves another process's bytes inside
+// a line (a longer single line goes alone). Node makes a stdio pipe blocking at start-up, so a full pipe
+// holds a thread-pool write; should another process have made the shared description non-blocking, a
+// full pipe's EAGAIN is waited out, not counted as lost.
 import fs from 'node:fs';
 import path from 'node:path';
 
 const BUFFER_SIZE = 64 * 1024;
+/** Linux's PIPE_BUF: a write to a pipe of at most this many bytes is atomic. */
+const PIPE_BUF = 4096;
+/** How long a write to a full pipe waits before it is tried again. */
+const PIPE_FULL_RETRY_MS = 5;
 /** Spare buffers kept for reuse; more than this are left to the GC after a burst. */
 const SPARES = 4;
 
@@ -51,6 +62,10 @@ export class LineFileSink {
   private readonly flushMs: number;
   private timerArmed = false;
   private closed = false;
+  /** Writes end at a line's end within PIPE_BUF (a pipe or socket shared with other writers). */
+  private readonly atomicLines: boolean;
+  /** The fd belongs to the process (stdout, stderr): never closed here. */
+  private readonly borrowed: boolean;
   private readonly spares: Buffer[] = [];
   private readonly flushWaiters: Array<() => void> = [];
   private readonly onFlushTimer = (): void => {
@@ -66,8 +81,16 @@ export class LineFileSink {
     return new LineFileSink(fs.openSync(file, 'a'), options);
   }
 
-  constructor(fd: number, options: LineFileSinkOptions = {}) {
+  /** The process's stdout (1) or stderr (2). Start-up only: it stats the fd synchronously. */
+  static standard(fd: 1 | 2, options: LineFileSinkOptions = {}): LineFileSink {
+    const stat = fs.fstatSync(fd);
+    return new LineFileSink(fd, options, { atomicLines: stat.isFIFO() || stat.isSocket(), borrowed: true });
+  }
+
+  constructor(fd: number, options: LineFileSinkOptions = {}, kind: { atomicLines: boolean; borrowed: boolean } = { atomicLines: false, borrowed: false }) {
     this.fd = fd;
+    this.atomicLines = kind.atomicLines;
+    this.borrowed = kind.borrowed;
     this.maxQueuedBytes = options.maxQueuedBytes ?? 32 * 1024 * 1024;
     this.onDrop = options.onDrop;
     this.flushMs = options.flushMs ?? 100;
@@ -157,7 +180,7 @@ export class LineFileSink {
       const { buf, len } = this.queue[i]!;
       try {
         let off = 0;
-        while (off < len) off += fs.writeSync(this.fd, buf, off, len - off);
+        while (off < len) off += fs.writeSync(this.fd, buf, off, this.writeLength(buf, off, len));
       } catch {
         break; // exiting with a broken file: nothing better to do
       }
@@ -172,7 +195,8 @@ export class LineFileSink {
     if (this.flushTimer !== null) clearTimeout(this.flushTimer);
     this.flush(() => {
       process.removeListener('exit', this.onExit);
-      fs.close(this.fd, () => callback?.());
+      if (this.borrowed) callback?.();
+      else fs.close(this.fd, () => callback?.());
     });
   }
 
@@ -198,9 +222,24 @@ export class LineFileSink {
     this.writeFrom(0);
   }
 
+  /** Bytes of buf[off, len) the next write takes: all of them, or on a pipe whole lines within PIPE_BUF. */
+  private writeLength(buf: Buffer, off: number, len: number): number {
+    if (!this.atomicLines || len - off <= PIPE_BUF) return len - off;
+    const lastLineEnd = buf.lastIndexOf(0x0a, off + PIPE_BUF - 1);
+    if (lastLineEnd >= off) return lastLineEnd + 1 - off;
+    // one line longer than PIPE_BUF: it goes alone (it may be interleaved; nothing can prevent that)
+    const end = buf.indexOf(0x0a, off);
+    return end < 0 || end >= len ? len - off : end + 1 - off;
+  }
+
   private writeFrom(offset: number): void {
     const { buf, len } = this.queue[0]!;
-    fs.write(this.fd, buf, offset, len - offset, null, (err, written) => {
+    fs.write(this.fd, buf, offset, this.writeLength(buf, offset, len), null, (err, written) => {
+      if (err !== null && (err as NodeJS.ErrnoException).code === 'EAGAIN') {
+        // a full non-blocking pipe: the reader is behind, nothing is lost yet
+        setTimeout(() => this.writeFrom(offset), PIPE_FULL_RETRY_MS).unref();
+        return;
+      }
       if (err === null && offset + written < len) return this.writeFrom(offset + written);
       if (err !== null) this.dropped += linesIn(buf, offset, len); // what the failed write did not store
       this.queue.shift();

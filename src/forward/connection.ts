@@ -190,8 +190,13 @@ export class ForwardConnection implements ExchangeHost {
       bytes_out: 0,
       started,
     });
+    this.sendAnswer(answer(refusal.status, refusal.reason, close, context.via, refusal.extra), close);
+  }
+
+  /** Writes a whole answer the proxy made (a refusal, a filter's response); ends the connection when `close`. */
+  sendAnswer(bytes: string | Buffer, close: boolean): void {
     if (this.state === S_CLOSED) return;
-    this.socket.write(answer(refusal.status, refusal.reason, close, context.via, refusal.extra));
+    this.socket.write(bytes);
     if (close) {
       this.state = S_CLOSED;
       this.socket.end();

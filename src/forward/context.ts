@@ -3,6 +3,7 @@
 // context (the counters and the origin pool carry over); each request takes the one current when it starts.
 import type { ListenerConfig } from '../config/index.ts';
 import type { Clock, Logger } from '../core/index.ts';
+import type { FilterChain } from '../l7/index.ts';
 import type { ForwardCounters } from './counters.ts';
 import type { OriginPool } from './origin-pool.ts';
 import type { PasswordFile } from './passwords.ts';
@@ -23,6 +24,8 @@ export interface ForwardContext {
   readonly counters: ForwardCounters;
   readonly clock: Clock;
   readonly accessLog: Logger;
+  /** The listener's middleware (filters.ts), null when it has none. */
+  readonly filters: FilterChain | null;
 }
 
 /** One access-log line's fields (the same access log every listener writes to). */

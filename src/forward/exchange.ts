@@ -5,13 +5,34 @@
 // ends and never forwards an ambiguous one. The origin connection goes back to the pool only when both
 // messages ended cleanly. One HttpExchange serves every request of a client connection in turn (begin()
 // starts the next), so a request allocates no handlers.
-import { ChunkedDecoder, findHeadEnd, parseResponseHead, equalsLower, BODY_CHUNKED, BODY_LENGTH, BODY_NONE, BODY_UNTIL_CLOSE, type RequestHead, type ResponseHead } from '../l7/index.ts';
+import {
+  ChunkedDecoder,
+  findHeadEnd,
+  parseResponseHead,
+  equalsLower,
+  fieldsResponse,
+  localResponseFields,
+  isLocal,
+  isPending,
+  H1ResponseView,
+  LineWriter,
+  BODY_CHUNKED,
+  BODY_LENGTH,
+  BODY_NONE,
+  BODY_UNTIL_CLOSE,
+  type BodySink,
+  type LocalResponse,
+  type RequestHead,
+  type RequestVerdict,
+  type ResponseHead,
+} from '../l7/index.ts';
 import type net from 'node:net';
 import { CONTINUE } from './answers.ts';
 import { authorize, isRefusal, type Destination, type Refusal } from './authorize.ts';
 import { writeLog, type ForwardContext } from './context.ts';
 import type { FailureReason } from './counters.ts';
-import { requestHead, responseHead } from './heads.ts';
+import { ClientBodySink, ForwardFilterContext, type TransformedTarget } from './filters.ts';
+import { requestHead, responseHead, FRAME_AS_SENT, FRAME_NEW_LENGTH, FRAME_PLAIN, type HeadEdits } from './heads.ts';
 import { OriginLink, type OriginOwner } from './origin-pool.ts';
 
 /** Largest upstream response head read before the response is refused as malformed. */
@@ -26,12 +47,13 @@ export interface ExchangeHost {
   takePending(): Buffer | null;
   keepPending(rest: Buffer): void;
   answer(context: ForwardContext, refusal: Refusal, close: boolean, started: number): void;
+  sendAnswer(bytes: Buffer, close: boolean): void;
   exchangeDone(keepAlive: boolean): void;
 }
 
 const badRequest = (status: number, reason: string): Refusal => ({ status, reason, extra: '', denial: undefined });
 
-export class HttpExchange implements OriginOwner {
+export class HttpExchange implements OriginOwner, TransformedTarget {
   private readonly host: ExchangeHost;
   private context!: ForwardContext;
   /** Bumped by begin() and abort(): an authorize() answer for an earlier request is dropped. */
@@ -68,9 +90,19 @@ export class HttpExchange implements OriginOwner {
   private bytesOut = 0;
   private readonly dechunkSink = {
     chunkData: (buf: Buffer, start: number, end: number): void => {
-      this.writeClient(buf.subarray(start, end));
+      this.payload(buf.subarray(start, end));
     },
   };
+  // middleware (filters.ts): set when the listener has some
+  private readonly filterCtx = new ForwardFilterContext();
+  /** The request went through the request filters (the response filters run too). */
+  private filtered = false;
+  /** The upstream request filters' edits, made once per request (a retried send reuses them). */
+  private upstreamEdits: HeadEdits | null | undefined = undefined;
+  /** A response filter's body transform: the response's payload goes in here, its output to the client. */
+  private sink: (BodySink & { abort?(): void }) | null = null;
+  private sinkEnded = false;
+  private transformEnded = false;
 
   constructor(host: ExchangeHost) {
     this.host = host;
@@ -102,6 +134,11 @@ export class HttpExchange implements OriginOwner {
     this.upstreamSpent = false;
     this.status = 0;
     this.bytesOut = 0;
+    this.filtered = false;
+    this.upstreamEdits = undefined;
+    this.sink = null;
+    this.sinkEnded = false;
+    this.transformEnded = false;
     const head = this.host.head;
     if (!head.absoluteForm) return this.refuse(badRequest(400, 'expected an absolute URI (http://host/path) or CONNECT'), true);
     if (equalsLower(head.raw, head.targetStart, 'https://')) return this.refuse(badRequest(400, 'https URIs go through CONNECT'), true);
@@ -127,7 +164,43 @@ export class HttpExchange implements OriginOwner {
     }
     this.destination = verdict;
     this.key = `${verdict.address} ${verdict.port} ${verdict.host}`;
-    // (the shared cache's lookup goes here: a fresh stored response is answered before any origin connection)
+    const chain = this.context.filters;
+    if (chain === null) return this.takeOrigin();
+    // "request filters" (a shared cache's fresh copy, a rate limit) may answer before any origin connection
+    this.filtered = true;
+    this.filterCtx.reset(this.host.head, this.host.client, this.context.config.name);
+    let decided: RequestVerdict | Promise<RequestVerdict>;
+    try {
+      decided = chain.onRequest(this.filterCtx);
+    } catch (err) {
+      return this.filterFailed(err);
+    }
+    if (!isPending(decided)) return this.requestFiltered(decided);
+    const generation = this.generation;
+    decided.then(
+      (settled) => {
+        if (generation === this.generation && !this.finished) this.requestFiltered(settled);
+      },
+      (err: unknown) => {
+        if (generation === this.generation && !this.finished) this.filterFailed(err);
+      },
+    );
+  }
+
+  private requestFiltered(verdict: RequestVerdict): void {
+    if (verdict === undefined) return this.takeOrigin();
+    // the request body (if any) is not read: the connection cannot carry another request
+    this.finished = true;
+    this.wantsBody = false;
+    this.context.counters.requests++;
+    this.sendLocal(verdict, this.host.head.bodyKind !== BODY_NONE, this.filterCtx.reason === '' ? 'filter' : this.filterCtx.reason);
+  }
+
+  private filterFailed(err: unknown): void {
+    this.refuse(badRequest(500, `middleware failed: ${(err as Error).message}`), true);
+  }
+
+  private takeOrigin(): void {
     const pooled = this.context.origins.take(this.key, this);
     if (pooled !== undefined) {
       this.link = pooled;
@@ -154,7 +227,8 @@ export class HttpExchange implements OriginOwner {
   private send(): void {
     const { head } = this.host;
     const socket = this.link!.socket;
-    socket.write(requestHead(head, this.host.client, this.context), 'latin1');
+    if (this.upstreamEdits === undefined) this.upstreamEdits = this.upstreamRequestEdits();
+    socket.write(requestHead(head, this.host.client, this.context, this.upstreamEdits), 'latin1');
     // until the response head: no byte for upstream_response is a 504; after it, the same idle limit
     socket.setTimeout(this.context.config.timeouts.upstream_response);
     if (head.bodyKind === BODY_NONE) {
@@ -171,6 +245,15 @@ export class HttpExchange implements OriginOwner {
     const early = this.host.takePending();
     if (early !== null) this.clientData(early);
     if (this.wantsBody) this.host.socket.resume();
+  }
+
+  /** "upstream request filters": their edits of the head going to the origin (null: none). */
+  private upstreamRequestEdits(): HeadEdits | null {
+    const chain = this.filtered ? this.context.filters : null;
+    if (chain === null || !chain.editsUpstream) return null;
+    const writer = new LineWriter('');
+    chain.onUpstreamRequest(this.filterCtx, writer);
+    return writer;
   }
 
   /** Request body bytes from the client (after the head). Bytes past the body are the next request's. */
@@ -250,8 +333,33 @@ export class HttpExchange implements OriginOwner {
     if (!response.keepAlive) this.upstreamSpent = true;
     if (response.bodyKind === BODY_LENGTH) this.responseLeft = response.contentLength;
     else if (response.bodyKind === BODY_CHUNKED) this.responseDecoder.reset();
-    // (the shared cache's store goes here: the parsed head, then the body as it is relayed)
-    const text = responseHead(response, head.minor, this.closeClient, this.dechunk, this.context.via);
+    let framing = this.dechunk ? FRAME_PLAIN : FRAME_AS_SENT;
+    let chunked = false;
+    let edits: HeadEdits | null = null;
+    const chain = this.filtered ? this.context.filters : null;
+    if (chain !== null && chain.editsResponse) {
+      // "response filters": head edits, a body transform (a cache storing what passes, compression), or a
+      // replacing answer (the stored 200 for a revalidation's 304, a stale copy for a 5xx)
+      const writer = new LineWriter('');
+      const { address, port } = this.destination!;
+      const verdict = chain.onResponse(this.filterCtx, writer, new H1ResponseView(response, `${address}:${port}`));
+      if (verdict !== undefined && isLocal(verdict)) return this.replaceResponse(verdict, response.bodyKind === BODY_NONE);
+      edits = writer;
+      if (verdict !== undefined) {
+        if (response.bodyKind !== BODY_NONE) {
+          // the transform sees payload: the origin's chunked framing is decoded here
+          if (response.bodyKind === BODY_CHUNKED) this.dechunk = true;
+          if (verdict.keepsLength && response.bodyKind === BODY_LENGTH) framing = FRAME_PLAIN;
+          else {
+            framing = FRAME_NEW_LENGTH;
+            if (head.minor === 1) chunked = true;
+            else this.closeClient = true;
+          }
+        }
+        this.sink = verdict.open(new ClientBodySink(this, chunked));
+      }
+    }
+    const text = responseHead(response, head.minor, this.closeClient, framing, chunked, this.context.via, edits);
     this.bytesOut += text.length;
     // the head and the body bytes that came with it leave in one write (writev), not one syscall each
     const client = this.host.socket;
@@ -259,8 +367,66 @@ export class HttpExchange implements OriginOwner {
     if (!client.write(text, 'latin1')) this.link!.socket.pause();
     this.responseBuf = null;
     if (end < buf.length) this.relayBody(buf, end);
-    else if (this.responseComplete()) this.complete();
+    else if (this.responseComplete()) this.upstreamBodyEnded();
     client.uncork();
+  }
+
+  /**
+   * A response filter answered instead of the origin's response: its answer goes to the client, and the
+   * origin connection is kept only when its response had no body left to read.
+   */
+  private replaceResponse(answer: LocalResponse, bodiless: boolean): void {
+    this.headSeen = true;
+    this.responseKind = BODY_NONE;
+    if (!bodiless) this.upstreamSpent = true;
+    this.responseBuf = null;
+    this.status = answer.status;
+    const bytes = this.localBytes(answer, !this.host.head.keepAlive || !this.requestDone);
+    this.bytesOut += bytes.length;
+    this.host.socket.write(bytes);
+    this.complete();
+  }
+
+  /** A filter's answer as response bytes (Via added, as on every response through the proxy). */
+  private localBytes(answer: LocalResponse, close: boolean): Buffer {
+    const body = typeof answer.body === 'string' ? Buffer.from(answer.body, 'utf8') : answer.body;
+    const fields = localResponseFields(answer, new Date().toUTCString(), body.length);
+    const lines = `Via: 1.1 ${this.context.via}\r\n${close ? 'Connection: close\r\n' : ''}`;
+    return fieldsResponse(answer.status, fields, lines, this.host.head.method === 'HEAD' ? null : body);
+  }
+
+  /**
+   * A filter's answer for a request no origin response came for (before or instead of it), logged with
+   * `reason`; `close` ends the client connection. Logged before it is sent: sending may start the
+   * connection's next request on this same exchange object.
+   */
+  private sendLocal(answer: LocalResponse, close: boolean, reason: string): void {
+    close ||= !this.host.head.keepAlive;
+    this.status = answer.status;
+    const bytes = this.localBytes(answer, close);
+    this.bytesOut += bytes.length;
+    this.log(reason);
+    this.host.sendAnswer(bytes, close);
+  }
+
+  /** The origin's body is all here: through the transform when there is one, then the response completes. */
+  private upstreamBodyEnded(): void {
+    if (this.sink === null) return this.complete();
+    if (this.sinkEnded) return;
+    this.sinkEnded = true;
+    this.sink.end();
+  }
+
+  /** The transform's output ended (ClientBodySink): the client has the whole response. */
+  transformedEnd(): void {
+    this.transformEnded = true;
+    this.complete();
+  }
+
+  /** Response body payload: into the transform when a filter set one, else straight to the client. */
+  private payload(buf: Buffer): void {
+    if (this.sink !== null) this.sink.write(buf);
+    else this.writeClient(buf);
   }
 
   private relayBody(buf: Buffer, start: number): void {
@@ -280,11 +446,11 @@ export class HttpExchange implements OriginOwner {
       this.upstreamSpent = true;
       end = start;
     }
-    if (end > start && !this.dechunk) this.writeClient(start === 0 && end === buf.length ? buf : buf.subarray(start, end));
-    if (this.responseComplete()) this.complete();
+    if (end > start && !this.dechunk) this.payload(start === 0 && end === buf.length ? buf : buf.subarray(start, end));
+    if (this.responseComplete()) this.upstreamBodyEnded();
   }
 
-  private writeClient(buf: Buffer): void {
+  writeClient(buf: Buffer): void {
     this.bytesOut += buf.length;
     if (!this.host.socket.write(buf)) this.link?.socket.pause();
   }
@@ -312,7 +478,7 @@ export class HttpExchange implements OriginOwner {
     if (this.finished) return;
     if (this.headSeen && this.responseKind === BODY_UNTIL_CLOSE) {
       this.upstreamSpent = true;
-      return this.complete();
+      return this.upstreamBodyEnded();
     }
     this.upstreamGone(undefined);
   }
@@ -346,7 +512,17 @@ export class HttpExchange implements OriginOwner {
     if (this.finished) return;
     this.context.counters.failed[reason]++;
     this.dropUpstream();
-    if (!this.headSeen) return this.refuse(badRequest(status, detail), true);
+    if (!this.headSeen) {
+      // a filter may answer instead of the error (a shared cache's stale copy: stale-if-error)
+      const chain = this.filtered ? this.context.filters : null;
+      const instead = chain !== null && chain.handlesFailure ? chain.onUpstreamFailure(this.filterCtx, status) : undefined;
+      if (instead === undefined) return this.refuse(badRequest(status, detail), true);
+      this.finished = true;
+      this.wantsBody = false;
+      this.context.counters.requests++;
+      return this.sendLocal(instead, true, this.filterCtx.reason === '' ? reason : `${reason},${this.filterCtx.reason}`);
+    }
+    this.cutTransform();
     this.finished = true;
     this.status = status;
     this.log(detail);
@@ -360,9 +536,17 @@ export class HttpExchange implements OriginOwner {
     this.wantsBody = false;
     this.dropUpstream();
     if (!this.headSeen) return this.refuse(badRequest(status, reason), true);
+    this.cutTransform();
     this.finished = true;
     this.log(reason);
     this.host.socket.destroy();
+  }
+
+  /** The response was cut: a transform must not finish what it made (a cache must not store it). */
+  private cutTransform(): void {
+    if (this.sink === null || this.sinkEnded) return;
+    this.sinkEnded = true;
+    this.sink.abort?.();
   }
 
   private dropUpstream(): void {
@@ -380,6 +564,8 @@ export class HttpExchange implements OriginOwner {
   /** The response ended (and the request too, or it never will): pool the origin connection, serve the next request. */
   private complete(): void {
     if (this.finished) return;
+    // a transform still holds output (zlib's last block): it completes the response when it ends
+    if (this.sink !== null && !this.transformEnded) return;
     if (!this.requestDone) {
       // the origin answered before the body ended: the client's connection cannot be reused for the next request
       this.closeClient = true;
@@ -400,6 +586,7 @@ export class HttpExchange implements OriginOwner {
   abort(): void {
     this.generation++;
     if (this.finished) return;
+    this.cutTransform();
     this.finished = true;
     this.wantsBody = false;
     this.dropUpstream();

@@ -10,9 +10,9 @@
 // a tunnel. Both pass the allow policy (clients, hosts, ports, connect_ports, destination addresses),
 // proxy_auth when configured, and are logged in the access log with a reason (docs/forward-proxy.md).
 //
-// Shared cache hook: a response cache filter (issue 16) plugs in at HttpExchange.authorized (a lookup
-// before an origin connection is taken) and at readResponseHead (a store as the response is relayed); the
-// proxy has no filter chain of its own until then, and `middleware` is refused on forward_proxy listeners.
+// Middleware: the listener's `middleware` runs the edge's filters (src/l7) on absolute-URI requests
+// (filters.ts): request filters after the policy, before an origin connection (a shared cache's hit, a rate
+// limit); response filters on the origin's head and body (a cache storing, compression).
 import { resolve } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import type { Config, ListenerConfig } from '../config/index.ts';

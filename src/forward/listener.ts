@@ -6,6 +6,7 @@ import net from 'node:net';
 import type { ListenerConfig } from '../config/index.ts';
 import { systemClock, type Clock, type Component, type Logger } from '../core/index.ts';
 import { ConnectionGate, type ConnectionGateStatus } from '../listener/index.ts';
+import { buildChain, type FilterHost } from '../l7/index.ts';
 import { resolve } from 'node:path';
 import { ForwardConnection } from './connection.ts';
 import type { ForwardContext } from './context.ts';
@@ -23,6 +24,10 @@ export interface ForwardProxyDeps {
   baseDir: string;
   /** Switchyard's own DNS server (UDP) when the config runs dns.resolver; else the OS resolves. */
   resolver?: ResolverAddress;
+  /** The process's filter host (the middleware's shared cache and counters); required when `middleware` is set. */
+  filters?: FilterHost;
+  /** data_dir, absolute (a disk cache lives under it). */
+  dataDir?: string;
 }
 
 export interface ForwardProxyStatus {
@@ -72,7 +77,16 @@ export class ForwardProxyListener implements Component {
       counters: this.counters,
       clock: this.clock,
       accessLog: this.deps.accessLog,
+      filters: this.chain(config),
     };
+  }
+
+  /** The listener's middleware, built from the process's filter host (the cache store is shared with every listener). */
+  private chain(config: ListenerConfig): ForwardContext['filters'] {
+    if (config.middleware === undefined || config.middleware.length === 0) return null;
+    const host = this.deps.filters;
+    if (host === undefined) throw new Error(`listener ${config.name}: middleware needs the filter host`);
+    return buildChain(host.registry, host.env(this.deps.baseDir, this.deps.dataDir ?? this.deps.baseDir), config.middleware, undefined);
   }
 
   async start(): Promise<void> {

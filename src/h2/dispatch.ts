@@ -6,7 +6,7 @@
 import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { ListenerConfig, PoolConfig } from '../config/index.ts';
 import { HttpDate, type Clock, type Logger } from '../core/index.ts';
-import { AccessRecord, Router, requestField, refusedReason, compileRetryPolicy, cookieValue, normalizePath, upstreamTarget, FlatWriter, FilteredDownstream, isPending, localResponseFields, type FilterChain, type LocalResponse, type RequestVerdict, type RetryPolicy, type ExchangeDownstream, type ExchangeHandle, type ExchangeRequest, type HttpListener, type ProxyAction, type UpstreamPool, type UpstreamPools } from '../l7/index.ts';
+import { AccessRecord, FILTER_TIMES, Router, requestField, refusedReason, compileRetryPolicy, cookieValue, normalizePath, upstreamTarget, FlatWriter, FilteredDownstream, isPending, localResponseFields, type FilterChain, type LocalResponse, type RequestVerdict, type RetryPolicy, type ExchangeDownstream, type ExchangeHandle, type ExchangeRequest, type HttpListener, type ProxyAction, type UpstreamPool, type UpstreamPools } from '../l7/index.ts';
 import { exchangeStream } from './exchange-adapter.ts';
 import { ForwardedHeaders } from './forwarded.ts';
 import type { StreamCloseListener, StreamContext } from './frontend.ts';
@@ -41,6 +41,10 @@ interface LoggedRequest {
   client: string;
   method: string;
   host: string;
+  /** The connection's accept and TLS end for its first stream (0 otherwise), and the filters' phase times (null: no filters). */
+  tAccepted: number;
+  tTls: number;
+  filterTimes: Float64Array | null;
 }
 
 /** A request's route to an HTTP/2 pool, with its path normalised and the target (path + query) to forward. */
@@ -68,6 +72,8 @@ function answerLocally(downstream: ExchangeDownstream, answer: LocalResponse, me
 }
 
 const noTries: ReadonlySet<string> = new Set();
+/** The log of a request answered before any upstream try (a filter's answer, a refused body length). */
+const noUpstream: CodecExchangeLog = { status: 0, grpcStatus: undefined, bytesIn: 0, bytesOut: 0, backend: '', attempts: 0, tried: noTries, tConnected: 0, tFirstByte: 0, tAttempt: 0, earlier: null, detail: 0, serverTiming: '' };
 
 function cookieOf(headers: IncomingHttpHeaders, name: string): string | undefined {
   const raw = headers.cookie;
@@ -180,11 +186,16 @@ export class StreamDispatch {
     rec.tStart = started;
     rec.tArrived = 0;
     rec.tHead = 0;
-    rec.tAttempt = 0;
+    rec.tAttempt = log.tAttempt;
     rec.tConnected = log.tConnected;
     rec.tFirstByte = log.tFirstByte;
-    rec.upstreamTiming = '';
-    rec.detail = 0;
+    rec.upstreamTiming = log.serverTiming;
+    rec.detail = log.detail;
+    rec.tAccepted = request.tAccepted;
+    rec.tTls = request.tTls;
+    rec.filterNames = route.filters !== null && request.filterTimes !== null ? route.filters.names : null;
+    rec.filterTimes = rec.filterNames !== null ? request.filterTimes : null;
+    rec.earlier = log.earlier;
     this.deps.http.writeAccess(rec, this.deps.http.now());
   }
 
@@ -202,7 +213,7 @@ export class StreamDispatch {
     // the forwarded headers set
     const idName = this.listener.forwarded.request_id === false ? '' : this.listener.forwarded.request_id.toLowerCase();
     const trace = http.startTrace(fields);
-    const logged: LoggedRequest = { requestId: idName === '' ? '' : (extra[idName] ?? header(idName) ?? ''), traceId: trace.traceId, spanId: trace.spanId, parentSpanId: trace.parentId, traceFlags: trace.flags, client: request.peerAddress, method: request.method, host: request.authority };
+    const logged: LoggedRequest = { requestId: idName === '' ? '' : (extra[idName] ?? header(idName) ?? ''), traceId: trace.traceId, spanId: trace.spanId, parentSpanId: trace.parentId, traceFlags: trace.flags, client: request.peerAddress, method: request.method, host: request.authority, tAccepted: request.tAccepted ?? 0, tTls: request.tTls ?? 0, filterTimes: null };
     const upstreamFields: string[] = [];
     for (let i = 0; i < fields.length; i += 2) {
       const name = fields[i];
@@ -214,15 +225,16 @@ export class StreamDispatch {
     // a declared length over limits.max_body_size: refused before anything goes up, as on the other pairs
     if (request.contentLength > this.listener.limits.max_body_size) {
       const bytesOut = answerLocally(downstream, { status: 413, headers: [], body: '413 content too large\n' }, request.method, this.date);
-      this.logProxied(started, logged, route, { status: 413, grpcStatus: undefined, bytesIn: 0, bytesOut, backend: '', attempts: 0, tried: noTries, tConnected: 0, tFirstByte: 0 });
+      this.logProxied(started, logged, route, { ...noUpstream, status: 413, bytesOut });
       return answeredHandle;
     }
     const filters = route.filters;
     if (filters === null) return this.toUpstream(request, downstream, route, upstreamFields, header, view, null, started, logged);
     const context = new H2FilterContext({ method: request.method, path, target, host: request.authority, scheme, clientAddress: this.forwarded.client(view, request.peerAddress), requestId: logged.requestId, routeName: route.name, header });
+    context.filterTimes = logged.filterTimes = new Float64Array(filters.names.length * FILTER_TIMES);
     const answered = (answer: LocalResponse): void => {
       const bytesOut = answerLocally(downstream, answer, request.method, this.date);
-      this.logProxied(started, logged, route, { status: answer.status, grpcStatus: undefined, bytesIn: 0, bytesOut, backend: '', attempts: 0, tried: noTries, tConnected: 0, tFirstByte: 0 }, context.reason, true);
+      this.logProxied(started, logged, route, { ...noUpstream, status: answer.status, bytesOut }, context.reason, true);
     };
     const upstream = (): ExchangeHandle => this.toUpstream(request, downstream, route, upstreamFields, header, view, context, started, logged);
     // filters that read the body: its first bytes arrive (held by the deferred handle) before they run
@@ -314,6 +326,8 @@ export class StreamDispatch {
       retry: this.retryPolicyOf(config),
       budget: this.deps.http.retryBudget(pool.name),
       retryClock: this.deps.http,
+      tStart: started,
+      detail: this.deps.http,
       responseTimeoutMs: action.responseTimeout >= 0 ? action.responseTimeout : this.listener.timeouts.upstream_response,
       grpc,
       maxBodySize: this.listener.limits.max_body_size,

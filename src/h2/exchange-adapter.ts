@@ -145,7 +145,10 @@ export function exchangeStream(
     headers: fields,
     peerAddress: context.peerAddress,
     contentLength: ended ? 0 : contentLength === 0 ? -1 : contentLength, // as the codec's frontend: only END_STREAM ends a body
+    tAccepted: context.tAccepted,
+    tTls: context.tTls,
   };
+  context.tAccepted = context.tTls = 0;
   const downstream = new StreamDownstream(stream, context, isGrpc(headers['content-type']), responseExtra);
   const handle = exchange(request, downstream);
   downstream.handle = handle;

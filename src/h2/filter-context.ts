@@ -19,6 +19,8 @@ export class H2FilterContext implements FilterContext {
   reason = '';
   /** The body's first bytes, read ahead for filters with readsBody (dispatch.ts). */
   prefix: Buffer | null = null;
+  /** FilterContext.filterTimes: this stream's own array (dispatch.ts). */
+  filterTimes: Float64Array | null = null;
   private slots: FilterSlots | null = null;
 
   constructor(fields: { method: string; path: string; target: string; host: string; scheme: 'http' | 'https'; clientAddress: string; requestId: string; routeName: string; header: (name: string) => string | undefined }) {

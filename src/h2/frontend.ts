@@ -7,6 +7,7 @@ import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { ListenerConfig } from '../config/index.ts';
 import { messageOf, systemClock, type Clock, type Logger } from '../core/index.ts';
+import type { ConnectionTimes } from '../l7/index.ts';
 import { rawRequestValid } from './field-rules.ts';
 import { IdleSweep, closedOrDeadline } from './lifecycle.ts';
 import { ResetCounter } from './reset-guard.ts';
@@ -20,6 +21,9 @@ export interface StreamContext {
   encrypted: boolean;
   /** Resets a downstream stream on our side; such resets do not count against the client's reset budget. */
   reset(stream: ServerHttp2Stream, code: number): void;
+  /** A TLS session's accept and handshake end, handed to its first stream (the waterfall), then 0. */
+  tAccepted: number;
+  tTls: number;
 }
 
 /** Told when its stream closes, by the frontend's one 'close' listener (no second listener per stream). */
@@ -85,6 +89,8 @@ export class H2Frontend {
   private readonly clock: Clock;
   private listener: ListenerConfig;
   private draining = false;
+  /** The times of the socket being accepted, while node:http2 makes its session (accept → onSession). */
+  private acceptTimes: ConnectionTimes | undefined;
   private streamCount = 0;
   private cutForResets = 0;
 
@@ -105,7 +111,7 @@ export class H2Frontend {
   }
 
   /** Takes an accepted socket: TLS after ALPN chose h2, or TCP on an h2c listener (prior knowledge). */
-  accept(socket: Socket | TLSSocket): void {
+  accept(socket: Socket | TLSSocket, times?: ConnectionTimes): void {
     if (this.draining) {
       socket.destroy();
       return;
@@ -113,7 +119,13 @@ export class H2Frontend {
     // listeners open sockets half-open for HTTP/1.1; an HTTP/2 session has no use for a half-closed
     // connection, so a client's FIN closes our side too (as node:http2's own servers do)
     if (socket.allowHalfOpen) socket.once('end', () => socket.end());
-    this.server.emit('connection', socket);
+    // node:http2 makes the session within this emit: onSession takes the times from here
+    this.acceptTimes = times;
+    try {
+      this.server.emit('connection', socket);
+    } finally {
+      this.acceptTimes = undefined;
+    }
   }
 
   private onSession(session: ServerHttp2Session): void {
@@ -130,6 +142,8 @@ export class H2Frontend {
         this.localResets.add(stream);
         if (!stream.destroyed) stream.close(code);
       },
+      tAccepted: this.acceptTimes?.tAccepted ?? 0,
+      tTls: this.acceptTimes?.tTls ?? 0,
     };
     const resets = new ResetCounter(this.listener.http2.max_resets_per_second, this.clock);
     let cut = false;

@@ -6,7 +6,7 @@ import net, { type Socket } from 'node:net';
 import tls, { type TLSSocket } from 'node:tls';
 import type { ListenerConfig, PoolConfig } from '../config/index.ts';
 import { EdgeError, messageOf, type Clock, type Logger } from '../core/index.ts';
-import { createHttpListener, upstreamSettingsFromPools, type HttpListener, type HttpListenerDeps, type UpstreamPool } from '../l7/index.ts';
+import { createHttpListener, upstreamSettingsFromPools, type ConnectionTimes, type HttpListener, type HttpListenerDeps, type UpstreamPool } from '../l7/index.ts';
 import { createTlsTerminator, type TlsTerminator, type TlsTerminatorDeps } from '../tls/index.ts';
 import { ConnectionGate, carryClient } from '../listener/index.ts';
 import { H2Frontend, type H2FrontendStatus } from './frontend.ts';
@@ -65,6 +65,8 @@ export class H2Listener {
   private server: net.Server | null = null;
   /** The listener layer's connection filters (src/listener), run on the raw TCP socket before TLS or the preface sniff. */
   private readonly gate: ConnectionGate;
+  /** https: when each TCP connection was accepted (monotonic ms), read when its handshake ends. */
+  private readonly acceptedAt = new WeakMap<Socket, number>();
 
   constructor(config: ListenerConfig, deps: H2ListenerDeps) {
     if (config.protocol !== 'https' && config.protocol !== 'h2c') {
@@ -107,9 +109,19 @@ export class H2Listener {
     return this.config.http2.engine === 'auto' ? 'codec' : 'node';
   }
 
-  private acceptH2(socket: Socket | TLSSocket): void {
-    if (this.engine === 'codec') this.codec.accept(socket);
-    else this.frontend.accept(socket);
+  private acceptH2(socket: Socket | TLSSocket, times?: ConnectionTimes): void {
+    if (this.engine === 'codec') this.codec.accept(socket, times);
+    else this.frontend.accept(socket, times);
+  }
+
+  /**
+   * A TLS connection's accept (stamped on its TCP socket) and the handshake's end (now), for the waterfall
+   * of its first request; undefined when the TCP socket was not seen.
+   */
+  private connectionTimes(socket: TLSSocket): ConnectionTimes | undefined {
+    const raw = (socket as unknown as { _parent?: Socket | null })._parent;
+    const tAccepted = raw ? this.acceptedAt.get(raw) : undefined;
+    return tAccepted === undefined ? undefined : { tAccepted, tTls: this.deps.clock.monotonic() };
   }
 
   private buildDispatch(): StreamDispatch {
@@ -151,8 +163,9 @@ export class H2Listener {
         socket.allowHalfOpen = true;
         this.terminator?.handshakeDone(socket);
         carryClient(socket);
-        if (socket.alpnProtocol === 'h2') this.acceptH2(socket);
-        else this.http.acceptConnection(socket);
+        const times = this.connectionTimes(socket);
+        if (socket.alpnProtocol === 'h2') this.acceptH2(socket, times);
+        else this.http.acceptConnection(socket, times);
       });
       // handshake failures (old versions, weak ciphers, bytes that are not TLS) and handshake timeouts. Node
       // emits this but does not close the socket: a TLS 1.3 client that sends its Finished and a FIN at once
@@ -170,7 +183,11 @@ export class H2Listener {
     } else {
       serve = (socket) => this.sniff(socket);
     }
-    const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.gate.admit(socket, serve));
+    const stampAccepts = this.terminator !== undefined;
+    const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
+      if (stampAccepts) this.acceptedAt.set(socket, this.deps.clock.monotonic());
+      this.gate.admit(socket, serve);
+    });
     server.on('connection', (socket: Socket) => {
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));

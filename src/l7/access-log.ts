@@ -11,6 +11,7 @@
 // An access logger created with a people's format (src/core/access-formats.ts: combined, text) gets that format's
 // line, built the same way.
 import { pino } from 'pino';
+import type { EarlierAttempt } from './types.ts';
 import { AccessLine, AccessTimes, buildCombined, buildText, encodeAscii, formatOfHook, formattedWorstCase, type AccessFields, type AccessLogFormat, type AccessRequestHeaders, type Logger } from '../core/index.ts';
 
 interface PinoInternals {
@@ -180,6 +181,18 @@ export class AccessRecord implements AccessFields {
   upstreamTiming = '';
   /** The ring's head-time verdict: 0 not asked (no upstream head), 1 keep, 2 passed over. */
   detail = 0;
+  /**
+   * The first request of a TLS connection: when the TCP connection was accepted and when its handshake
+   * ended (tStart is then the handshake's end for HTTP/1.1, the stream's start for HTTP/2); 0 otherwise.
+   * Read by the recent-requests ring only (the waterfall's accept and TLS bars), not written to the line.
+   */
+  tAccepted = 0;
+  tTls = 0;
+  /** The route's filter names and their phase times (filters/chain.ts layout); null when it has none. */
+  filterNames: readonly string[] | null = null;
+  filterTimes: Float64Array | null = null;
+  /** Tries before the last one, in order (the request's own array, made only on a retry); null when none. */
+  earlier: readonly EarlierAttempt[] | null = null;
 }
 
 /** Through pino's own serializer: loggers without the internals the fast path needs, and giant lines. */

@@ -9,7 +9,8 @@ import type { HttpListenerImpl } from './listener.ts';
 import type { ListenerRuntime } from './runtime.ts';
 import type { ProxyAction, StaticAction } from './router/actions.ts';
 import { StaticBridge } from './static-bridge.ts';
-import type { ExchangeRequest, ExchangeDownstream, ExchangeHandle, UpstreamPool } from './types.ts';
+import type { EarlierAttempt, ExchangeRequest, ExchangeDownstream, ExchangeHandle, UpstreamPool } from './types.ts';
+import { noteAttempt } from './attempts.ts';
 import { QUEUED, type UpstreamConnection, type UpstreamOwner } from './upstream/connector.ts';
 import { upstreamTarget, redirectLocation } from './router/actions.ts';
 import { hostnameOf } from './parse/request-head.ts';
@@ -24,7 +25,7 @@ import { edgeServerTiming } from './edge-timing.ts';
 import { bridgeTrace, bridgeRequestHead, firstValue, joinedValues, requestField, type BridgeTrace } from './bridge-head.ts';
 import { NO_RETRY, R_CONNECT_ERROR, R_RESET, R_TIMEOUT, retryEnabled, type RetryPolicy } from './retry-policy.ts';
 import { RequestBuffer, type BufferOwner } from './request-buffer.ts';
-import { FilteredDownstream, FilterSlots, isPending, localResponseFields, type FilterChain, type FilterContext, type HttpFilter, type LocalResponse, type RequestVerdict } from './filters/index.ts';
+import { FILTER_TIMES, FilteredDownstream, FilterSlots, isPending, localResponseFields, type FilterChain, type FilterContext, type HttpFilter, type LocalResponse, type RequestVerdict } from './filters/index.ts';
 import { cookieValue } from './parse/cookie.ts';
 import { DOH_ALLOW, DOH_MAX_MESSAGE, dohAnswerFields, dohBodyStatus, dohGetMessage, dohPostStatus } from './doh.ts';
 import { failureReason, REASON_HEADER, reasonValue, refusedReason } from './reasons.ts';
@@ -127,6 +128,10 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
   private retryReason = '';
   private tried: Set<string> | null = null;
   private budgetHeld = false;
+  /** FilterContext.filterTimes: this stream's own array when the route has filters. */
+  filterTimes: Float64Array | null = null;
+  /** Tries before the current one, for the waterfall; null until a retry. */
+  private earlierTries: EarlierAttempt[] | null = null;
 
   constructor(listener: HttpListenerImpl, rt: ListenerRuntime, request: ExchangeRequest, downstream: ExchangeDownstream) {
     this.listener = listener;
@@ -223,6 +228,7 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     const filters = route.filters;
     this.filters = filters;
     if (filters !== null) {
+      this.filterTimes = new Float64Array(filters.names.length * FILTER_TIMES);
       if (filters.editsResponse) {
         this.out = new FilteredDownstream(this.downstream, filters, this, {
           method: req.method,
@@ -424,6 +430,7 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
       failed.release(outcome);
       this.retryReason = outcome;
     } else this.staleRetries++;
+    this.earlierTries = noteAttempt(this.earlierTries, failed.backend.id, this.tAttempt, this.tConnected, this.tFirstByte, this.listener.now(), stale ? 'keepalive_race' : kind >= 100 ? String(kind) : outcome);
     const old = this.upstream;
     this.upstream = null;
     old?.destroy();
@@ -925,6 +932,11 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     rec.tFirstByte = this.tFirstByte;
     rec.upstreamTiming = this.upstreamTiming;
     rec.detail = this.detail;
+    rec.tAccepted = this.request.tAccepted ?? 0;
+    rec.tTls = this.request.tTls ?? 0;
+    rec.filterNames = this.filters !== null && this.filterTimes !== null ? this.filters.names : null;
+    rec.filterTimes = rec.filterNames !== null ? this.filterTimes : null;
+    rec.earlier = this.earlierTries;
     listener.writeAccess(rec, now);
   }
 }

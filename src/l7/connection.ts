@@ -13,6 +13,7 @@ import { ProxyExchange } from './exchange.ts';
 import { errorResponse } from './local-response.ts';
 import { normalizePeer } from './forwarded.ts';
 import { ChunkWriter } from './chunk-writer.ts';
+import { FILTER_TIMES } from './filters/index.ts';
 
 /** Bytes of pipelined requests buffered while a response is in progress, before reading pauses. */
 const PIPELINE_BUFFER = 64 * 1024;
@@ -48,6 +49,11 @@ export class HttpConnection {
   /** When the first byte of the current request arrived (tStart is the accept time for a first request). */
   private tArrived = 0;
   private requestStarted = false;
+  /** A TLS connection (https listener): its accept and handshake end, for its first request's waterfall; 0 otherwise. */
+  tAccepted = 0;
+  tTls = 0;
+  /** The filter phase times of the current request (one request at a time: reused, grown to the longest chain). */
+  private filterTimes: Float64Array | null = null;
 
   constructor(listener: HttpListenerImpl, rt: ListenerRuntime, remoteAddress: string | undefined, localPort: number, now: number) {
     this.listener = listener;
@@ -56,6 +62,15 @@ export class HttpConnection {
     this.localPort = localPort;
     this.tStart = now;
     this.deadline = now + rt.headerTimeout;
+  }
+
+  /** The current request's filterTimes for a chain of `filters`, zeroed (chain.ts layout). */
+  filterTimesFor(filters: number): Float64Array {
+    const size = filters * FILTER_TIMES;
+    let times = this.filterTimes;
+    if (times === null || times.length < size) times = this.filterTimes = new Float64Array(Math.max(size, 4 * FILTER_TIMES));
+    times.fill(0, 0, size);
+    return times;
   }
 
   attach(socket: net.Socket): void {

@@ -5,7 +5,7 @@
 // UpstreamOwner.
 import type { Readable } from 'node:stream';
 import type { Lease, LeaseOutcome, BalanceInput } from '../pool/index.ts';
-import type { UpstreamPool, UpstreamSettings } from './types.ts';
+import type { EarlierAttempt, UpstreamPool, UpstreamSettings } from './types.ts';
 import type { ListenerRuntime } from './runtime.ts';
 import type { CompiledRoute } from './router/router.ts';
 import type { ProxyAction } from './router/actions.ts';
@@ -144,6 +144,12 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
   bodyStart = 0;
   /** A `dns` route waits for the DNS engine's answer. */
   dohWaiting = false;
+  /** FilterContext.filterTimes: the connection's reused array while the route has filters, else null. */
+  filterTimes: Float64Array | null = null;
+  /** Tries before the current one (retry.ts notes them); null until a retry. */
+  earlier: EarlierAttempt[] | null = null;
+  /** The connection's first request: its waterfall begins at the accept (and shows TLS). */
+  private readonly first: boolean;
 
   constructor(conn: HttpConnection, rt: ListenerRuntime, head: RequestHead, tStart: number, tArrived: number, now: number) {
     this.conn = conn;
@@ -152,6 +158,7 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
     this.tStart = tStart;
     this.tArrived = tArrived;
     this.tHead = now;
+    this.first = conn.requests === 1;
     this.clientAddress = conn.peer;
     this.bytesIn = head.raw.length;
     this.reqDone = head.bodyKind === BODY_NONE;
@@ -238,6 +245,7 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
     // "request filters": one may answer here instead of the upstream
     const filters = route.filters;
     if (filters !== null) {
+      this.filterTimes = this.conn.filterTimesFor(filters.names.length);
       // filters that read the body: its first bytes are read ahead (kept by the connection) before they run
       if (filters.bodyPrefix > 0 && head.bodyKind !== BODY_NONE && !head.upgrade) {
         this.prefixWanted = filters.bodyPrefix;
@@ -346,7 +354,8 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
       answerError(this, 503, 'cancelled');
       return -1;
     }
-    if (!this.connectTo(lease, this.tHead, false)) return -1;
+    // the head's clock reading serves as the pick's, unless filters ran in between (or a verdict was awaited)
+    if (!this.connectTo(lease, this.filterTimes !== null ? this.conn.listener.now() : this.tHead, false)) return -1;
     return this.acceptBody(buf, bs, be);
   }
 
@@ -488,7 +497,8 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
       if (end < 0) return -1;
     }
     if (this.phase === P_WAITING) {
-      this.sendHead(buf, bs, end, this.tHead);
+      // a reused connection: tConnected is the pick's clock reading (the head's, unless filters ran)
+      this.sendHead(buf, bs, end, this.tConnected);
       keepSent(this, buf, bs, end);
     } else if (end > bs) {
       this.stashBody(buf, bs, end);
@@ -789,6 +799,8 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
     }
     if (this.budgetHeld) listener.retryBudget(this.pool!.name).release();
     if (this.rt.accessLog) this.logAccess(listener, now);
+    // the connection's array goes to its next request: a filter verdict that settles later writes nothing
+    this.filterTimes = null;
     listener.requestDone(this.route?.name ?? '', this.pool?.name ?? '', this.status, now - this.tStart);
     this.conn.exchangeDone(this, this.willClose() || wasTunnel, now);
   }
@@ -824,12 +836,18 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
     rec.tStart = this.tStart;
     rec.tArrived = this.tArrived > this.tStart ? this.tArrived : 0;
     rec.tHead = this.tHead;
-    rec.tAttempt = this.tAttempt;
+    rec.tAttempt = foreign !== undefined ? (foreign.pickedAt ?? 0) : this.tAttempt;
     rec.tConnected = foreign !== undefined ? (foreign.connectedAt ?? 0) : this.tConnected;
     rec.grpcStatus = this.foreign?.grpcStatus ?? '';
     rec.tFirstByte = this.tFirstByte;
-    rec.upstreamTiming = this.upstreamTiming;
-    rec.detail = this.detail;
+    rec.upstreamTiming = foreign !== undefined ? (foreign.serverTiming ?? '') : this.upstreamTiming;
+    rec.detail = foreign !== undefined ? (foreign.detailVerdict ?? 0) : this.detail;
+    rec.tAccepted = this.first ? this.conn.tAccepted : 0;
+    rec.tTls = this.first ? this.conn.tTls : 0;
+    const filters = this.route?.filters ?? null;
+    rec.filterNames = filters !== null && this.filterTimes !== null ? filters.names : null;
+    rec.filterTimes = rec.filterNames !== null ? this.filterTimes : null;
+    rec.earlier = foreign !== undefined ? (foreign.earlier ?? null) : this.earlier;
     listener.writeAccess(rec, now);
   }
 }

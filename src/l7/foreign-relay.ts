@@ -116,6 +116,8 @@ export class ForeignRelay implements ExchangeDownstream, ChunkSink {
       retry: ex.rt.settingsFor(pool).retry ?? NO_RETRY,
       budget: conn.listener.retryBudget(pool.name),
       clock: conn.listener,
+      tStart: ex.tStart,
+      detail: conn.listener,
     });
     if (handle === undefined) {
       ex.foreign = null;

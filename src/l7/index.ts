@@ -32,7 +32,11 @@ export type {
   AccessRecordSink,
   DnsAnswerer,
   HttpChallengeSource,
+  EarlierAttempt,
+  ConnectionTimes,
 } from './types.ts';
+// For src/h2: tries before the last one, as every path notes them for the waterfall.
+export { noteAttempt } from './attempts.ts';
 export { upstreamSettingsFromPools } from './settings.ts';
 // For src/h2: requests proxied to HTTP/2 pools log the same record as every other request.
 export { AccessRecord } from './access-log.ts';
@@ -50,8 +54,13 @@ export { upstreamTarget, type ProxyAction } from './router/actions.ts';
 export { TrustedProxies, clientFromChain, normalizePeer } from './forwarded.ts';
 // For src/h2: streams proxied to HTTP/2 pools are routed on, and forward, the path HTTP/1.1 would.
 export { normalizePath } from './parse/path.ts';
+export { FILTER_TIMES, T_REQUEST_START, T_REQUEST_END, T_UPSTREAM_START, T_UPSTREAM_END, T_RESPONSE_START, T_RESPONSE_END } from './filters/index.ts';
 export { FlatWriter, RecordWriter, localResponseFields, builtinFilters, builtinFilterHost, FilterHost, FilterSlots, FilteredDownstream, isPending, type FilterChain, type FilterRegistry, type FilterContext, type HeaderWriter, type HttpFilter, type LocalResponse, type FilterFactory, type FilterEnv, type FilterStats, type FilterEventSeries, type RequestVerdict, type ResponseVerdict, type ResponseView, type BodySink, type BodyTransform } from './filters/index.ts';
 export { purgeCache } from './filters/index.ts';
+// For src/forward: a forward proxy's middleware runs the same filters over the same HTTP/1.1 heads.
+export { buildChain, isLocal, LineWriter, withoutField } from './filters/index.ts';
+export { H1ResponseView } from './response-filters.ts';
+export { fieldsResponse } from './local-response.ts';
 export { cookieValue } from './parse/cookie.ts';
 export { requestField } from './bridge-head.ts';
 // For src/diag: a traceparent read by the one W3C parser.

@@ -5,7 +5,7 @@ import net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { EdgeError, messageOf, systemClock, type Clock, type Logger, type TimerHandle } from '../core/index.ts';
 import type { ListenerConfig } from '../config/index.ts';
-import type { AccessRecordSink, HttpListener, HttpListenerDeps, HttpListenerStatus, RequestDoneRecord, UpstreamPools, UpstreamSettings, ExchangeRequest, ExchangeDownstream, ExchangeHandle } from './types.ts';
+import type { AccessRecordSink, ConnectionTimes, HttpListener, HttpListenerDeps, HttpListenerStatus, RequestDoneRecord, UpstreamPools, UpstreamSettings, ExchangeRequest, ExchangeDownstream, ExchangeHandle } from './types.ts';
 import { ListenerRuntime } from './runtime.ts';
 import { HttpConnection } from './connection.ts';
 import { UpstreamConnector } from './upstream/connector.ts';
@@ -200,6 +200,11 @@ export class HttpListenerImpl implements HttpListener {
     rec.tFirstByte = 0;
     rec.upstreamTiming = '';
     rec.detail = 0;
+    rec.tAccepted = 0;
+    rec.tTls = 0;
+    rec.filterNames = null;
+    rec.filterTimes = null;
+    rec.earlier = null;
     writeAccessLog(this.accessLog, rec, now, this.accessBatch);
   }
 
@@ -284,16 +289,21 @@ export class HttpListenerImpl implements HttpListener {
   }
 
   /** For src/h2 (https, h2c): a socket its own connection filters admitted, its peer the real client. */
-  acceptConnection(socket: net.Socket): void {
-    this.acceptSocket(socket);
+  acceptConnection(socket: net.Socket, times?: ConnectionTimes): void {
+    this.acceptSocket(socket, times);
   }
 
-  private acceptSocket(socket: net.Socket): void {
+  /** `times`: a TLS connection's accept and handshake end (the first request's waterfall shows them). */
+  private acceptSocket(socket: net.Socket, times?: ConnectionTimes): void {
     if (this.stopped) {
       socket.destroy();
       return;
     }
     const conn = new HttpConnection(this, this.runtime, socket.remoteAddress, socket.localPort ?? 0, this.now());
+    if (times !== undefined) {
+      conn.tAccepted = times.tAccepted;
+      conn.tTls = times.tTls;
+    }
     socket.on('data', (chunk: Buffer) => {
       try {
         conn.onRead(chunk.length, chunk);

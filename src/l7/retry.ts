@@ -8,6 +8,7 @@ import type { LeaseOutcome } from '../pool/index.ts';
 import type { ProxyExchange } from './exchange.ts';
 import { REPLAY_LIMIT, retryEnabled } from './retry-policy.ts';
 import { P_CONNECTING, P_WAITING, copyOf } from './phases.ts';
+import { noteAttempt } from './attempts.ts';
 
 /** Whether the request can be written again: nothing sent on this try, or an idempotent method whose sent body is kept. */
 function resendable(ex: ProxyExchange): boolean {
@@ -45,6 +46,7 @@ export function retryOnAnotherBackend(ex: ProxyExchange, kind: number, outcome: 
   ex.conn.listener.retryBudget(ex.pool.name).retries++;
   ex.lease = null;
   ex.retryReason = kind >= 100 ? String(kind) : outcome;
+  ex.earlier = noteAttempt(ex.earlier, failed.backend.id, ex.tAttempt, ex.tConnected, ex.tFirstByte, now, ex.retryReason);
   dropUpstream(ex);
   if (ex.connectTo(next, now, false)) ex.sendWhenConnected();
   return true;
@@ -60,10 +62,12 @@ export function resendOnFreshConnection(ex: ProxyExchange): boolean {
   if (ex.phase !== P_WAITING || ex.tFirstByte !== 0 || !ex.reusedUpstream || ex.staleRetries >= 1 || ex.lease === null || ex.bytesOut !== 0) return false;
   if (!ex.retry.methods.has(ex.head.method) || !ex.replayable) return false;
   ex.staleRetries++;
-  dropUpstream(ex);
   const lease = ex.lease;
+  const now = ex.conn.listener.now();
+  ex.earlier = noteAttempt(ex.earlier, lease.backend.id, ex.tAttempt, ex.tConnected, ex.tFirstByte, now, 'keepalive_race');
+  dropUpstream(ex);
   ex.lease = null;
-  if (ex.connectTo(lease, ex.conn.listener.now(), true)) ex.sendWhenConnected();
+  if (ex.connectTo(lease, now, true)) ex.sendWhenConnected();
   return true;
 }
 

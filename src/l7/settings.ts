@@ -11,7 +11,7 @@ import { compileRetryPolicy } from './retry-policy.ts';
  */
 export function settingsOf(pool: PoolConfig, name: string): UpstreamSettings {
   return {
-    maxIdle: pool.keepalive.max_idle,
+    maxIdle: pool.keepalive.max_idle === 'auto' ? Number.POSITIVE_INFINITY : pool.keepalive.max_idle,
     idleTimeout: pool.keepalive.idle_timeout,
     maxConnections: pool.max_connections,
     queueSize: pool.connection_queue.size,

@@ -91,6 +91,21 @@ export interface HttpListenerDeps {
   foreignUpstream?(pool: UpstreamPool, request: ExchangeRequest, downstream: ExchangeDownstream, target: ForeignTarget): ExchangeHandle | undefined;
 }
 
+/**
+ * One upstream try that failed before the last one (a retry followed), for the dashboard's waterfall:
+ * monotonic ms on the listener's clock, 0 where the phase did not happen.
+ */
+export interface EarlierAttempt {
+  backend: string;
+  /** When the backend was picked, its connection (HTTP/2: stream) was ready, its response head came, the try ended. */
+  tPick: number;
+  tConnected: number;
+  tFirstByte: number;
+  tEnd: number;
+  /** Why it failed: connect_error, reset, timeout, or the status it answered (retried by `retries.on`). */
+  outcome: string;
+}
+
 /** Route details for a foreignUpstream request. */
 export interface ForeignTarget {
   /** The route's upstream_host: 'client' sends `request.authority`, 'backend' the picked backend's address. */
@@ -101,6 +116,13 @@ export interface ForeignTarget {
   retry: RetryPolicy;
   budget: RetryBudget;
   clock: { now(): number };
+  /**
+   * When the request began (on `clock`) and the recent-requests ring's question at the final response
+   * head (HttpListener.wantsDetail): when it keeps the request, the handle records the upstream's
+   * Server-Timing (ExchangeHandle.serverTiming). Absent: never recorded.
+   */
+  tStart?: number;
+  detail?: { wantsDetail(status: number, elapsed: number, now: number): boolean };
 }
 
 /** What onRequestDone sees: route and pool are '' when the request had none. */
@@ -163,6 +185,11 @@ export interface HttpListener extends Component, HasStatus<HttpListenerStatus> {
   handleExchange(request: ExchangeRequest, downstream: ExchangeDownstream): ExchangeHandle;
   /** Monotonic milliseconds on the listener's clock (what retry budgets count with). */
   now(): number;
+  /**
+   * At an upstream's final response head: whether the recent-requests ring keeps the request in detail (the
+   * caller then records the upstream's Server-Timing). `elapsed`: ms since the request began.
+   */
+  wantsDetail(status: number, elapsed: number, now: number): boolean;
   /** The retry budget of `pool` on this listener, shared by every protocol pair that sends to it. */
   retryBudget(pool: string): RetryBudget;
   /** A new request id (`<16 hex>-<counter>`), for a request whose client sent none. */
@@ -175,7 +202,13 @@ export interface HttpListener extends Component, HasStatus<HttpListenerStatus> {
    */
   writeAccess(record: AccessRecord, now: number): void;
   /** (src/h2) Serves HTTP/1.1 on a socket accepted elsewhere: an https listener's TLS socket after ALPN chose http/1.1. */
-  acceptConnection(socket: Socket): void;
+  acceptConnection(socket: Socket, times?: ConnectionTimes): void;
+}
+
+/** A TLS connection's accept and handshake end (monotonic ms, the listener's clock): its first request's waterfall shows them. */
+export interface ConnectionTimes {
+  tAccepted: number;
+  tTls: number;
 }
 
 /** A request already parsed by another codec (h2). Header names lower-case, no pseudo-headers. */
@@ -192,6 +225,12 @@ export interface ExchangeRequest {
   peerAddress: string;
   /** Body length when known (content-length), -1 when unknown (streamed), 0 when there is no body. */
   contentLength: number;
+  /**
+   * The first stream of a TLS connection: when the connection was accepted and its handshake ended
+   * (ConnectionTimes, for the waterfall); absent or 0 otherwise.
+   */
+  tAccepted?: number;
+  tTls?: number;
 }
 
 /**
@@ -232,6 +271,11 @@ export interface ExchangeHandle {
   readonly tries?: number;
   readonly connectedAt?: number;
   failedBackends?(): ReadonlySet<string>;
+  /** When the last try picked its backend (0 before); the tries before it; the ring's verdict and Server-Timing. */
+  readonly pickedAt?: number;
+  readonly earlier?: readonly EarlierAttempt[] | null;
+  readonly detailVerdict?: number;
+  readonly serverTiming?: string;
 }
 
 /**

@@ -40,9 +40,11 @@ const kinds: Readonly<Partial<Record<Protocol, ListenerKind>>> = {
   tcp: { needs: ['l4'], create: (c, listener, deps) => c.l4!.createTcpListener(listener, { pools: deps.pools, accessLog: deps.accessLog, logger: deps.logger, clock: deps.clock }) },
   udp: { needs: ['l4'], create: (c, listener, deps) => c.l4!.createUdpListener(listener, { pools: deps.pools, accessLog: deps.accessLog, logger: deps.logger, clock: deps.clock }) },
   // src/forward parses with the L7 codec (imported through src/l7's entry)
+  // (src/l7 also builds its middleware: the same filters, sharing the process's cache)
   forward_proxy: {
-    needs: ['forward'],
-    create: (c, listener, deps) => c.forward!.createForwardProxyListener(listener, { accessLog: deps.accessLog, logger: deps.logger, clock: deps.clock, baseDir: deps.baseDir, resolver: deps.resolver }),
+    needs: ['l7', 'forward'],
+    create: (c, listener, deps) =>
+      c.forward!.createForwardProxyListener(listener, { accessLog: deps.accessLog, logger: deps.logger, clock: deps.clock, baseDir: deps.baseDir, resolver: deps.resolver, filters: deps.filters, dataDir: deps.dataDir }),
   },
 };
 

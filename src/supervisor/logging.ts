@@ -15,10 +15,13 @@ export function createLoggers(config: Config, baseDir: string): Loggers {
   const streamWrite = accessLineRewriter(config.log.access_log_format);
   let accessLog: Logger;
   if (target === 'off') accessLog = silentLogger();
-  // JSON access lines share the operational log's stream; another format needs a logger of its own
-  else if (target === 'stdout') accessLog = streamWrite ? createLogger({ level: 'info', destination: 1, streamWrite }).child({ log: 'access' }) : logger.child({ log: 'access' });
-  else if (target === 'stderr') accessLog = createLogger({ level: 'info', destination: 2, streamWrite }).child({ log: 'access' });
-  else {
+  else if (target === 'stdout' || target === 'stderr') {
+    // the access log's own sink on the fd: encoded lines in large writes (atomic line runs on a pipe), as
+    // to a file, where pino's stream cost several µs per request; operational lines keep pino's stream
+    const fd = target === 'stdout' ? 1 : 2;
+    const sink = LineFileSink.standard(fd, { onDrop: (lines) => logger.warn({ target, lines }, `access log: ${target} is not keeping up, lines dropped`) });
+    accessLog = createLogger({ level: 'info', destination: sink, streamWrite }).child({ log: 'access' });
+  } else {
     const file = path.resolve(baseDir, target);
     const sink = LineFileSink.open(file, { onDrop: (lines) => logger.warn({ file, lines }, 'access log: the disk is not keeping up, lines dropped') });
     accessLog = createLogger({ level: 'info', destination: sink, streamWrite }).child({ log: 'access' });

@@ -1,10 +1,12 @@
 // OTLP/HTTP JSON encoding of queued requests (an ExportTraceServiceRequest): one SERVER span per request
 // (its id is the edge's span, the parent id of the traceparent sent upstream, so the origin's spans hang
-// under it), an INTERNAL child per upstream phase the access record knows, and a CLIENT child per
-// upstream attempt when the request was retried. Ids are lower-case hex and times decimal strings of
+// under it), an INTERNAL child per phase the access record knows — the TLS handshake of a connection's
+// first request, each filter hook that ran, the upstream's connect, wait and response — and a CLIENT child
+// per upstream attempt when the request was retried. Ids are lower-case hex and times decimal strings of
 // nanoseconds since the epoch, as the OTLP JSON mapping requires. Runs off the request path.
 import { randomFillSync } from 'node:crypto';
 import type { QueuedRequest } from './request-ring.ts';
+import { FILTER_TIMES, T_REQUEST_END, T_REQUEST_START, T_RESPONSE_END, T_RESPONSE_START, T_UPSTREAM_END, T_UPSTREAM_START } from '../l7/index.ts';
 
 const KIND_INTERNAL = 1;
 const KIND_SERVER = 2;
@@ -57,12 +59,17 @@ function requestSpans(q: QueuedRequest, ids: SpanIds, out: string[]): void {
   if (q.backend !== '') attributes += `,${str('switchyard.backend', q.backend)}`;
   if (q.attempts > 1) attributes += `,${int('switchyard.attempts', q.attempts)}`;
   const name = JSON.stringify(q.route === '' ? q.method : `${q.method} ${q.route}`);
-  out.push(span(q.traceId, q.spanId, q.parentSpanId, name, KIND_SERVER, at(q.tStart), end, attributes, q.status >= 500 ? ERROR : ''));
+  // the first request of a TLS connection begins at the TCP accept, as in the dashboard's waterfall
+  const start = q.tAccepted !== 0 ? q.tAccepted : q.tStart;
+  out.push(span(q.traceId, q.spanId, q.parentSpanId, name, KIND_SERVER, at(start), end, attributes, q.status >= 500 ? ERROR : ''));
   const child = (childName: string, kind: number, from: number, to: number, extra: string, status: string): void => {
     out.push(span(q.traceId, ids.next(), q.spanId, childName, kind, at(from), at(Math.max(from, to)), extra, status));
   };
-  // the upstream part starts when the request head was read (HTTP/1.1), else when the request started
-  const upstreamFrom = q.tHead !== 0 ? q.tHead : q.tStart;
+  if (q.tAccepted !== 0 && q.tTls !== 0) child('"tls handshake"', KIND_INTERNAL, q.tAccepted, q.tTls, '', '');
+  filterSpans(q, child);
+  // the upstream part starts when the last try picked its backend, else when the request head was read
+  // (HTTP/1.1), else when the request started
+  const upstreamFrom = q.tAttempt !== 0 ? q.tAttempt : q.tHead !== 0 ? q.tHead : q.tStart;
   const backend = q.backend === '' ? '' : str('switchyard.backend', q.backend);
   if (q.tConnected !== 0) child('"upstream connect"', KIND_INTERNAL, upstreamFrom, q.tConnected, backend, '');
   if (q.tFirstByte !== 0) {
@@ -70,16 +77,47 @@ function requestSpans(q: QueuedRequest, ids: SpanIds, out: string[]): void {
     child('"upstream response"', KIND_INTERNAL, q.tFirstByte, q.tEnd, backend, '');
   }
   if (q.attempts > 1) {
-    // the record keeps no per-try times: failed tries span up to the last try's connect, the last try from there
+    if (q.earlier.length > 0) {
+      // each failed try with its own times and why it failed, then the last one from its pick
+      for (let i = 0; i < q.earlier.length; i++) {
+        const e = q.earlier[i];
+        child('"upstream attempt"', KIND_CLIENT, e.tPick, e.tEnd, `${str('switchyard.backend', e.backend)},${int('switchyard.attempt', i + 1)},${str('switchyard.outcome', e.outcome)}`, RETRIED);
+      }
+      child('"upstream attempt"', KIND_CLIENT, upstreamFrom, q.tEnd, `${backend === '' ? '' : `${backend},`}${int('switchyard.attempt', q.earlier.length + 1)}`, '');
+      return;
+    }
+    // no per-try times recorded: failed tries span up to the last try's connect, the last try from there
     const lastFrom = q.tConnected !== 0 ? q.tConnected : upstreamFrom;
     for (let i = 0; i < q.tried.length; i++) child('"upstream attempt"', KIND_CLIENT, upstreamFrom, lastFrom, `${str('switchyard.backend', q.tried[i])},${int('switchyard.attempt', i + 1)}`, RETRIED);
     child('"upstream attempt"', KIND_CLIENT, lastFrom, q.tEnd, `${backend === '' ? '' : `${backend},`}${int('switchyard.attempt', q.tried.length + 1)}`, '');
   }
 }
 
-/** Children a request can have at most: three phases, and one attempt per try. */
+const FILTER_HOOKS: readonly [string, number, number][] = [
+  ['request', T_REQUEST_START, T_REQUEST_END],
+  ['upstream_request', T_UPSTREAM_START, T_UPSTREAM_END],
+  ['response', T_RESPONSE_START, T_RESPONSE_END],
+];
+
+/** One INTERNAL span per filter hook that ran (`filter NAME`, with `switchyard.filter.phase`); an unsettled one ends with the request. */
+function filterSpans(q: QueuedRequest, child: (name: string, kind: number, from: number, to: number, extra: string, status: string) => void): void {
+  const names = q.filterNames;
+  const times = q.filterTimes;
+  if (names === null || times === null) return;
+  for (let i = 0; i < names.length; i++) {
+    const o = i * FILTER_TIMES;
+    for (const [phase, startAt, endAt] of FILTER_HOOKS) {
+      const from = times[o + startAt];
+      if (from === 0) continue;
+      const to = times[o + endAt];
+      child(JSON.stringify(`filter ${names[i]}`), KIND_INTERNAL, from, to === 0 ? q.tEnd : to, str('switchyard.filter.phase', phase), '');
+    }
+  }
+}
+
+/** Children a request can have at most: TLS, three phases, each filter's three hooks, and one attempt per try. */
 function childCount(q: QueuedRequest): number {
-  return 3 + (q.attempts > 1 ? q.tried.length + 1 : 0);
+  return 4 + (q.filterNames?.length ?? 0) * FILTER_HOOKS.length + (q.attempts > 1 ? Math.max(q.tried.length, q.earlier.length) + 1 : 0);
 }
 
 export interface ResourceInfo {

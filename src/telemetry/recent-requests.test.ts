@@ -73,11 +73,35 @@ test('the ring overwrites the oldest; query filters and returns newest first wit
   assert.deepEqual(recent.query({ requestId: 'id-/3' }).map((r) => r.path), ['/3'], 'one request by its id');
   assert.deepEqual(recent.query({ requestId: 'id-/none' }), []);
   const four = recent.query()[0];
-  assert.deepEqual(four.phases, { arrived: -1, head: 0.5, pick: 1, connected: 2, firstByte: 9, done: 10 });
+  assert.deepEqual(four.phases, { tls: -1, arrived: -1, head: 0.5, pick: 1, connected: 2, firstByte: 9, done: 10 });
   assert.deepEqual(four.tried, ['10.0.0.9:80']);
   assert.equal(four.time, 1_700_000_000_000 - 10);
   const two = recent.query({ status: '404' })[0];
   assert.equal(two.route, '');
+});
+
+test('a TLS connection\'s first request begins at the accept; filter phases are copied out of the reused array; earlier tries come relative to it', () => {
+  const recent = ring(10, 100);
+  const names = ['headers', 'cors'];
+  // the connection's one array (chain.ts layout: request, upstream head, response start/end per filter)
+  const times = new Float64Array([101, 101.25, 103, 103.25, 108, 108.5, 101.25, 101.5, 0, 0, 0, 0]);
+  const earlier = [{ backend: '10.0.0.9:80', tPick: 102, tConnected: 0, tFirstByte: 0, tEnd: 102.5, outcome: 'connect_error' }];
+  recent.push(...record('/tls', 200, 100, 10, { tAccepted: 95, tTls: 98, tArrived: 99, filterNames: names, filterTimes: times, earlier, attempts: 2, tried: new Set(['10.0.0.9:80']) }));
+  times.fill(0); // the next request on the connection reuses it
+  const [kept] = recent.query();
+  assert.equal(kept.phases.tls, 3);
+  assert.equal(kept.phases.arrived, 4);
+  assert.equal(kept.phases.head, 5.5);
+  assert.equal(kept.phases.done, 15);
+  assert.equal(kept.time, 1_700_000_000_000 - 15, 'the wall time of the accept');
+  assert.deepEqual(kept.filters, [
+    { name: 'headers', request: [6, 6.25], upstream: [8, 8.25], response: [13, 13.5] },
+    { name: 'cors', request: [6.25, 6.5], upstream: null, response: null },
+  ]);
+  assert.deepEqual(kept.earlierAttempts, [{ backend: '10.0.0.9:80', pick: 7, connected: -1, firstByte: -1, done: 7.5, outcome: 'connect_error' }]);
+  // an HTTP/2 stream's head is its start
+  recent.push(...record('/h2', 200, 200, 4, { protocol: 'h2', tHead: 0 }));
+  assert.equal(recent.query()[0].phases.head, 0);
 });
 
 test('statusMatches: exact, class, error; mergeRecent: newest first over workers, limited', () => {

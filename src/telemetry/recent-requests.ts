@@ -4,8 +4,10 @@
 // second (a token bucket: under light load all of them, under heavy load a steady sample). Slots are
 // preallocated objects overwritten in place (the oldest goes first): the request path stores a few
 // numbers and references to strings the request already had. Only a request chosen at its response head
-// (detail()) gets the upstream's Server-Timing copied, so the others pay no header scan.
-import type { AccessRecord, AccessRecordSink } from '../l7/index.ts';
+// (detail()) gets the upstream's Server-Timing copied, so the others pay no header scan. A kept request's
+// filter times are copied into the slot's own array (the record's is the connection's, reused); its
+// earlier tries are the request's own array, kept by reference.
+import { FILTER_TIMES, T_REQUEST_END, T_REQUEST_START, T_RESPONSE_END, T_RESPONSE_START, T_UPSTREAM_END, T_UPSTREAM_START, type AccessRecord, type AccessRecordSink, type EarlierAttempt } from '../l7/index.ts';
 
 export interface RecentRequestsOptions {
   /** Requests kept (the oldest is overwritten). */
@@ -45,13 +47,36 @@ export interface RecentRequest {
   bytesOut: number;
   kept: KeptBecause;
   /**
-   * Phase ends, ms after the request began: `arrived` (the first request of an HTTP/1.1 connection
-   * begins at the connection's accept: its first byte came then), head read, backend picked (last try),
-   * connected, first byte, done.
+   * Phase ends, ms after the request began: `tls` (the first request of a TLS connection begins at the
+   * TCP accept: the handshake's end), `arrived` (the first request of an HTTP/1.1 connection begins at
+   * the connection's accept: its first byte came then), head read (an HTTP/2 stream: its HEADERS),
+   * backend picked (last try), connected, first byte, done.
    */
-  phases: { arrived: number; head: number; pick: number; connected: number; firstByte: number; done: number };
+  phases: { tls: number; arrived: number; head: number; pick: number; connected: number; firstByte: number; done: number };
   /** The upstream's Server-Timing header value, as sent ('' when absent or not recorded). */
   serverTiming: string;
+  /** The route's filters in run order, each phase as [from, to] ms (null: that phase did not run; to -1: did not end). */
+  filters: RecentFilter[];
+  /** The tries before the last one (retries), in order; the last one is in `phases`. */
+  earlierAttempts: RecentAttempt[];
+}
+
+export interface RecentFilter {
+  name: string;
+  /** onRequest (until an async verdict settled), the upstream head's edits (onUpstreamRequest), onResponse. */
+  request: [number, number] | null;
+  upstream: [number, number] | null;
+  response: [number, number] | null;
+}
+
+/** A failed try: ms after the request began (-1: did not happen), and why it failed. */
+export interface RecentAttempt {
+  backend: string;
+  pick: number;
+  connected: number;
+  firstByte: number;
+  done: number;
+  outcome: string;
 }
 
 export interface RecentQuery {
@@ -92,6 +117,12 @@ class Slot {
   tFirstByte = 0;
   tEnd = 0;
   serverTiming = '';
+  tAccepted = 0;
+  tTls = 0;
+  filterNames: readonly string[] | null = null;
+  /** This slot's copy of the filter times (grown to the longest chain it held). */
+  filterTimes: Float64Array | null = null;
+  earlier: readonly EarlierAttempt[] | null = null;
 }
 
 const since = (t: number, t0: number): number => (t === 0 ? -1 : Math.round((t - t0) * 1000) / 1000);
@@ -158,7 +189,8 @@ export class RecentRequests implements AccessRecordSink {
     this.next = (this.next + 1) % this.slots.length;
     if (this.count < this.slots.length) this.count++;
     slot.id = rec.requestId;
-    slot.wall = (this.options.wallNow ?? Date.now)() - (now - rec.tStart);
+    const t0 = rec.tAccepted !== 0 ? rec.tAccepted : rec.tStart;
+    slot.wall = (this.options.wallNow ?? Date.now)() - (now - t0);
     slot.method = rec.method;
     slot.host = rec.host;
     slot.path = rec.path;
@@ -184,6 +216,16 @@ export class RecentRequests implements AccessRecordSink {
     slot.tFirstByte = rec.tFirstByte;
     slot.tEnd = now;
     slot.serverTiming = rec.upstreamTiming;
+    slot.tAccepted = rec.tAccepted;
+    slot.tTls = rec.tTls;
+    slot.earlier = rec.earlier;
+    const names = rec.filterNames;
+    slot.filterNames = names;
+    if (names !== null && rec.filterTimes !== null) {
+      const size = names.length * FILTER_TIMES;
+      if (slot.filterTimes === null || slot.filterTimes.length < size) slot.filterTimes = new Float64Array(size);
+      slot.filterTimes.set(rec.filterTimes.subarray(0, size));
+    }
   }
 
   /** The kept requests that pass `query`, newest first (admin side: allocates freely). */
@@ -203,8 +245,32 @@ export class RecentRequests implements AccessRecordSink {
   }
 }
 
+/** A filter's phase as [from, to] ms after t0, null when it did not run. */
+function phaseOf(times: Float64Array, start: number, end: number, t0: number): [number, number] | null {
+  if (times[start] === 0) return null;
+  return [since(times[start], t0), times[end] === 0 ? -1 : since(times[end], t0)];
+}
+
+function filtersOf(slot: Slot, t0: number): RecentFilter[] {
+  const names = slot.filterNames;
+  const times = slot.filterTimes;
+  if (names === null || times === null) return [];
+  return names.map((name, i) => {
+    const o = i * FILTER_TIMES;
+    return {
+      name,
+      request: phaseOf(times, o + T_REQUEST_START, o + T_REQUEST_END, t0),
+      upstream: phaseOf(times, o + T_UPSTREAM_START, o + T_UPSTREAM_END, t0),
+      response: phaseOf(times, o + T_RESPONSE_START, o + T_RESPONSE_END, t0),
+    };
+  });
+}
+
 function view(slot: Slot): RecentRequest {
-  const t0 = slot.tStart;
+  // the first request of a TLS connection begins at the TCP accept (its handshake is part of its wait)
+  const t0 = slot.tAccepted !== 0 ? slot.tAccepted : slot.tStart;
+  // an HTTP/2 stream begins when its HEADERS were read: that is its head time
+  const head = slot.tHead !== 0 ? slot.tHead : slot.protocol === 'h2' ? slot.tStart : 0;
   return {
     id: slot.id,
     time: Math.round(slot.wall),
@@ -224,8 +290,10 @@ function view(slot: Slot): RecentRequest {
     bytesIn: slot.bytesIn,
     bytesOut: slot.bytesOut,
     kept: slot.kept,
-    phases: { arrived: since(slot.tArrived, t0), head: since(slot.tHead, t0), pick: since(slot.tAttempt, t0), connected: since(slot.tConnected, t0), firstByte: since(slot.tFirstByte, t0), done: since(slot.tEnd, t0) },
+    phases: { tls: since(slot.tTls, t0), arrived: since(slot.tArrived, t0), head: since(head, t0), pick: since(slot.tAttempt, t0), connected: since(slot.tConnected, t0), firstByte: since(slot.tFirstByte, t0), done: since(slot.tEnd, t0) },
     serverTiming: slot.serverTiming,
+    filters: filtersOf(slot, t0),
+    earlierAttempts: (slot.earlier ?? []).map((a) => ({ backend: a.backend, pick: since(a.tPick, t0), connected: since(a.tConnected, t0), firstByte: since(a.tFirstByte, t0), done: since(a.tEnd, t0), outcome: a.outcome })),
   };
 }
 

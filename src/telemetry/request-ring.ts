@@ -2,7 +2,7 @@
 // references to strings the request already had, in preallocated columns (no object per request). When
 // it is full the oldest request is overwritten and counted as dropped: a slow or absent collector costs
 // spans, never memory or latency.
-import type { AccessRecord } from '../l7/index.ts';
+import { FILTER_TIMES, type AccessRecord, type EarlierAttempt } from '../l7/index.ts';
 
 /** Numeric columns per slot. */
 const N_START = 0;
@@ -14,7 +14,10 @@ const N_END = 4;
 const N_WALL = 5;
 const N_STATUS = 6;
 const N_ATTEMPTS = 7;
-const NUMBERS = 8;
+const N_ATTEMPT = 8;
+const N_ACCEPTED = 9;
+const N_TLS = 10;
+const NUMBERS = 11;
 
 /** One request as the encoder reads it (a view of a slot, filled by take()). */
 export interface QueuedRequest {
@@ -37,18 +40,37 @@ export interface QueuedRequest {
   tConnected: number;
   tFirstByte: number;
   tEnd: number;
+  /** When the last try picked its backend (0: not recorded). */
+  tAttempt: number;
+  /** A TLS connection's first request: its accept and handshake end (0 otherwise). */
+  tAccepted: number;
+  tTls: number;
+  /**
+   * The route's filters and their phase times (filters/chain.ts layout), null when none. The times are the
+   * slot's own array: valid until the ring takes another request (the exporter encodes in the same turn).
+   */
+  filterNames: readonly string[] | null;
+  filterTimes: Float64Array | null;
+  /** The tries before the last one with their times (empty when not retried, or not recorded). */
+  earlier: readonly EarlierAttempt[];
   wallOffset: number;
   status: number;
   attempts: number;
 }
 
 const NO_TRIES: readonly string[] = [];
+const NO_EARLIER: readonly EarlierAttempt[] = [];
 
 export class RequestRing {
   readonly capacity: number;
   private readonly numbers: Float64Array;
   private readonly strings: string[];
   private readonly tried: (readonly string[] | null)[];
+  /** A retried request's own array of earlier tries (never reused by the request path: kept by reference). */
+  private readonly earlier: (readonly EarlierAttempt[] | null)[];
+  /** Per slot: the filter names (the chain's own list) and a copy of the times (grown to the longest chain held). */
+  private readonly filterNames: (readonly string[] | null)[];
+  private readonly filterTimes: (Float64Array | null)[];
   /** Index of the oldest queued request and how many are queued. */
   private head = 0;
   count = 0;
@@ -60,6 +82,9 @@ export class RequestRing {
     this.numbers = new Float64Array(capacity * NUMBERS);
     this.strings = new Array<string>(capacity * 11).fill('');
     this.tried = new Array<readonly string[] | null>(capacity).fill(null);
+    this.earlier = new Array<readonly EarlierAttempt[] | null>(capacity).fill(null);
+    this.filterNames = new Array<readonly string[] | null>(capacity).fill(null);
+    this.filterTimes = new Array<Float64Array | null>(capacity).fill(null);
   }
 
   /** Copies the record (request path: stores only, no allocation). */
@@ -83,6 +108,9 @@ export class RequestRing {
     n[b + N_WALL] = wallOffset;
     n[b + N_STATUS] = rec.status;
     n[b + N_ATTEMPTS] = rec.attempts;
+    n[b + N_ATTEMPT] = rec.tAttempt;
+    n[b + N_ACCEPTED] = rec.tAccepted;
+    n[b + N_TLS] = rec.tTls;
     const s = this.strings;
     const o = slot * 11;
     s[o] = rec.traceId;
@@ -98,6 +126,16 @@ export class RequestRing {
     s[o + 10] = rec.protocol;
     // a copy: the record's set may be reused; only a retried request allocates it
     this.tried[slot] = rec.attempts > 1 && rec.tried !== null ? [...rec.tried] : null;
+    this.earlier[slot] = rec.earlier;
+    const names = rec.filterTimes !== null ? rec.filterNames : null;
+    this.filterNames[slot] = names;
+    if (names !== null) {
+      // a copy: an HTTP/1.1 connection's array goes to its next request (allocated once per slot, grown rarely)
+      const size = names.length * FILTER_TIMES;
+      let times = this.filterTimes[slot];
+      if (times === null || times.length < size) times = this.filterTimes[slot] = new Float64Array(size);
+      times.set(rec.filterTimes!.subarray(0, size));
+    }
   }
 
   /** Removes up to `max` of the oldest requests, handing each to `visit` as a fresh object (export side). */
@@ -110,6 +148,7 @@ export class RequestRing {
       const s = this.strings;
       const o = slot * 11;
       const tried = this.tried[slot];
+      const earlier = this.earlier[slot];
       visit({
         traceId: s[o],
         spanId: s[o + 1],
@@ -128,6 +167,12 @@ export class RequestRing {
         tConnected: n[b + N_CONNECTED],
         tFirstByte: n[b + N_FIRST_BYTE],
         tEnd: n[b + N_END],
+        tAttempt: n[b + N_ATTEMPT],
+        tAccepted: n[b + N_ACCEPTED],
+        tTls: n[b + N_TLS],
+        filterNames: this.filterNames[slot],
+        filterTimes: this.filterNames[slot] !== null ? this.filterTimes[slot] : null,
+        earlier: earlier ?? NO_EARLIER,
         wallOffset: n[b + N_WALL],
         status: n[b + N_STATUS],
         attempts: n[b + N_ATTEMPTS],
@@ -135,6 +180,8 @@ export class RequestRing {
       // release the strings: a queued slot must not keep a finished request's path alive for long
       s.fill('', o, o + 11);
       this.tried[slot] = null;
+      this.earlier[slot] = null;
+      this.filterNames[slot] = null;
       this.head = (slot + 1) % this.capacity;
       this.count--;
     }

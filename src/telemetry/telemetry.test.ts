@@ -60,3 +60,51 @@ test('encodeExport: a retried request gets a CLIENT span per try under the SERVE
   assert.ok(all.filter((s) => s !== server).every((s) => s.parentSpanId === server.spanId));
   assert.equal(new Set(all.map((s) => s.spanId)).size, all.length, 'span ids are unique');
 });
+
+test('encodeExport: a TLS connection\'s first request starts at the accept with a tls handshake child; each filter hook that ran is a child', () => {
+  const rec = record('/f');
+  rec.tAccepted = 7;
+  rec.tTls = 9;
+  rec.filterNames = ['headers', 'cors'];
+  // chain.ts layout: request, upstream head, response start/end per filter; cors's response hook never ended
+  rec.filterTimes = new Float64Array([0, 0, 11.5, 11.6, 13.1, 13.2, 11.1, 11.2, 0, 0, 13.2, 0]);
+  const ring = new RequestRing(4);
+  ring.push(rec, 20, 1_765_000_000_000);
+  rec.filterTimes.fill(0); // the connection's array, reused by its next request
+  const requests: Parameters<typeof encodeExport>[0][number][] = [];
+  ring.take(4, (q) => requests.push(q));
+  const parsed = JSON.parse(encodeExport(requests, { serviceName: 's', instanceId: 'i', pid: 1 }).body) as { resourceSpans: { scopeSpans: { spans: { name: string; kind: number; startTimeUnixNano: string; endTimeUnixNano: string; attributes: { key: string; value: { stringValue?: string } }[] }[] }[] }[] };
+  const all = parsed.resourceSpans[0].scopeSpans[0].spans;
+  // to the µs: epoch ms plus a fraction lose bits past 2^40 in a double
+  const ms = (nanos: string): number => Math.round(Number(BigInt(nanos) - 1_765_000_000_000_000_000n) / 1e3) / 1e3;
+  const server = all.find((s) => s.kind === 2)!;
+  assert.equal(ms(server.startTimeUnixNano), 7, 'the server span begins at the accept');
+  const named = (s: (typeof all)[number]): string => `${s.name}${s.attributes.find((a) => a.key === 'switchyard.filter.phase') ? `/${s.attributes.find((a) => a.key === 'switchyard.filter.phase')!.value.stringValue}` : ''} ${ms(s.startTimeUnixNano)}-${ms(s.endTimeUnixNano)}`;
+  assert.deepEqual(
+    all.filter((s) => s.name === 'tls handshake' || s.name.startsWith('filter ')).map(named),
+    ['tls handshake 7-9', 'filter headers/upstream_request 11.5-11.6', 'filter headers/response 13.1-13.2', 'filter cors/request 11.1-11.2', 'filter cors/response 13.2-20'],
+  );
+});
+
+test('encodeExport: with the earlier tries\' times, each failed try spans its own pick to its end, with why it failed', () => {
+  const rec = record('/r');
+  rec.attempts = 2;
+  rec.tried = new Set(['10.0.0.1:80']);
+  rec.backend = '10.0.0.2:80';
+  rec.tAttempt = 12;
+  rec.earlier = [{ backend: '10.0.0.1:80', tPick: 10.5, tConnected: 0, tFirstByte: 0, tEnd: 11.5, outcome: 'connect_error' }];
+  const ring = new RequestRing(4);
+  ring.push(rec, 20, 1_765_000_000_000);
+  const requests: Parameters<typeof encodeExport>[0][number][] = [];
+  ring.take(4, (q) => requests.push(q));
+  const parsed = JSON.parse(encodeExport(requests, { serviceName: 's', instanceId: 'i', pid: 1 }).body) as { resourceSpans: { scopeSpans: { spans: { kind: number; startTimeUnixNano: string; endTimeUnixNano: string; attributes: { key: string; value: { stringValue?: string; intValue?: string } }[] }[] }[] }[] };
+  const tries = parsed.resourceSpans[0].scopeSpans[0].spans.filter((s) => s.kind === 3);
+  const nanos = (ms: number): bigint => BigInt(Math.round((1_765_000_000_000 + ms) * 1e6));
+  assert.deepEqual(
+    tries.map((s) => [BigInt(s.startTimeUnixNano) - nanos(0), BigInt(s.endTimeUnixNano) - nanos(0), s.attributes.find((a) => a.key === 'switchyard.outcome')?.value.stringValue]),
+    [
+      [10_500_000n, 11_500_000n, 'connect_error'],
+      [12_000_000n, 20_000_000n, undefined],
+    ],
+  );
+});

@@ -6,8 +6,8 @@ export const cacheFilterSchema = z
   .strictObject({
     /** The memory bound: stored bodies plus headers, per worker process; least recently used entries go first. */
     max_size: size.default(256 * 1024 * 1024),
-    /** A response larger than this is passed on and not stored. */
-    max_object_size: size.default(8 * 1024 * 1024),
+    /** A response larger than this is passed on and not stored (default 8mb, or max_size when that is smaller). */
+    max_object_size: size.optional(),
     /**
      * Store responses without explicit freshness (no max-age, s-maxage or Expires) when they have a
      * Last-Modified, fresh for 10% of their age (RFC 9111 §4.2.2), at most a day. Off: only explicit freshness.
@@ -25,9 +25,12 @@ export const cacheFilterSchema = z
     coalesce_timeout: duration.default(5000),
   })
   .superRefine((settings, ctx) => {
-    if (settings.max_object_size > settings.max_size) ctx.addIssue({ code: 'custom', path: ['max_object_size'], message: `expected max_object_size at most max_size (${settings.max_size} bytes)` });
+    if (settings.max_object_size !== undefined && settings.max_object_size > settings.max_size) ctx.addIssue({ code: 'custom', path: ['max_object_size'], message: `expected max_object_size at most max_size (${settings.max_size} bytes)` });
     if (settings.coalesce_timeout <= 0) ctx.addIssue({ code: 'custom', path: ['coalesce_timeout'], message: 'expected a positive duration' });
-  });
+  })
+  .transform((settings) => ({ ...settings, max_object_size: settings.max_object_size ?? Math.min(defaultMaxObject, settings.max_size) }));
+
+const defaultMaxObject = 8 * 1024 * 1024;
 
 /**
  * A route's filters in run order (listener's, then route's) must not put `compress` before `cache`: body

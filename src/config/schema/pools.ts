@@ -56,7 +56,11 @@ export const retriesSchema = z.strictObject({
 });
 
 export const keepaliveSchema = z.strictObject({
-  max_idle: z.number().int().min(0).default(64),
+  /**
+   * Idle connections kept per backend: `auto` keeps what recent demand used (the surplus, idle all the
+   * time since the last purge, is closed half at a time each second), or a fixed cap.
+   */
+  max_idle: z.union([z.literal('auto'), z.number().int().min(0)]).default('auto'),
   idle_timeout: duration.default(4000),
 });
 

@@ -131,6 +131,9 @@ export class H2Connection implements StreamConnection {
   readonly encrypted: boolean;
   /** Monotonic ms when the last stream closed (or the connection opened). */
   idleSince: number;
+  /** A TLS connection's accept and handshake end, handed to its first stream only (the waterfall); then 0. */
+  tAccepted = 0;
+  tTls = 0;
 
   constructor(socket: Socket, encrypted: boolean, limits: CodecLimits, events: ConnectionEvents, clock: Clock, responseExtra: Readonly<Record<string, string>> | undefined) {
     this.socket = socket;

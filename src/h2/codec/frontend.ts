@@ -6,7 +6,7 @@ import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { ListenerConfig } from '../../config/index.ts';
 import { systemClock, type Clock, type Logger } from '../../core/index.ts';
-import type { ExchangeDownstream, ExchangeHandle, ExchangeRequest } from '../../l7/index.ts';
+import type { ConnectionTimes, ExchangeDownstream, ExchangeHandle, ExchangeRequest } from '../../l7/index.ts';
 import type { H2FrontendStatus } from '../frontend.ts';
 import { IdleSweep, closedOrDeadline } from '../lifecycle.ts';
 import { E_INTERNAL_ERROR } from './frames.ts';
@@ -65,12 +65,17 @@ export class CodecFrontend implements ConnectionEvents {
     this.responseHeaders = responseHeaders;
   }
 
-  accept(socket: Socket | TLSSocket): void {
+  /** `times`: a TLS connection's accept and handshake end (its first stream's waterfall shows them). */
+  accept(socket: Socket | TLSSocket, times?: ConnectionTimes): void {
     if (this.draining) {
       socket.destroy();
       return;
     }
     const connection = new H2Connection(socket, (socket as TLSSocket).encrypted === true, this.limits, this, this.clock, this.responseHeaders);
+    if (times !== undefined) {
+      connection.tAccepted = times.tAccepted;
+      connection.tTls = times.tTls;
+    }
     this.connections.add(connection);
     connection.start();
     this.idle.schedule();
@@ -90,7 +95,10 @@ export class CodecFrontend implements ConnectionEvents {
       // has its END_STREAM (and possibly stray DATA, which the stream resets) to come: unknown until then,
       // so nothing is sent upstream before the stream proves it is well-formed (RFC 9113 §8.1.1).
       contentLength: stream.remoteClosed ? 0 : fields.contentLength === 0 ? -1 : fields.contentLength,
+      tAccepted: connection.tAccepted,
+      tTls: connection.tTls,
     };
+    connection.tAccepted = connection.tTls = 0;
     try {
       stream.handle = this.deps.exchange(request, stream, connection.encrypted, connection.socket.localPort ?? 0);
     } catch (err) {

@@ -5,7 +5,7 @@
 // DEADLINE_EXCEEDED), and the access-log line. Trailers and flow control both ways come from the codec's
 // stream (ExchangeDownstream) and H2ExchangeProxy.
 import { EdgeError, type Clock, type TimerHandle } from '../../core/index.ts';
-import type { ExchangeDownstream, ExchangeHandle, ExchangeRequest, RetryBudget, RetryPolicy, UpstreamPool } from '../../l7/index.ts';
+import type { EarlierAttempt, ExchangeDownstream, ExchangeHandle, ExchangeRequest, RetryBudget, RetryPolicy, UpstreamPool } from '../../l7/index.ts';
 import type { BalanceInput } from '../../pool/index.ts';
 import { grpcStatus, parseGrpcTimeout } from '../grpc.ts';
 import { H2ExchangeProxy } from './exchange-proxy.ts';
@@ -23,6 +23,11 @@ export interface CodecExchangeLog {
   /** Monotonic ms (retryClock) when the last try's stream went up and its response head came; 0: never. */
   tConnected: number;
   tFirstByte: number;
+  /** When the last try picked its backend (0: none did), the tries before it, the ring's verdict and the upstream's Server-Timing (kept requests only). */
+  tAttempt: number;
+  earlier: readonly EarlierAttempt[] | null;
+  detail: number;
+  serverTiming: string;
 }
 
 export interface CodecExchangeOptions {
@@ -36,6 +41,9 @@ export interface CodecExchangeOptions {
   retry: RetryPolicy;
   budget: RetryBudget;
   retryClock: { now(): number };
+  /** When the request began (retryClock) and the ring asked at the response head (ForeignTarget.detail). */
+  tStart: number;
+  detail: { wantsDetail(status: number, elapsed: number, now: number): boolean };
   /** Until the response head (not for gRPC, whose deadline is the client's grpc-timeout). */
   responseTimeoutMs: number;
   grpc: boolean;
@@ -78,6 +86,8 @@ class CodecExchange implements ExchangeDownstream, ExchangeHandle {
       retry: options.retry,
       budget: options.budget,
       clock: options.retryClock,
+      tStart: options.tStart,
+      detail: options.detail,
     });
     this.proxy.start();
   }
@@ -124,6 +134,10 @@ class CodecExchange implements ExchangeDownstream, ExchangeHandle {
       tried: proxy !== null && proxy.tries > 1 ? proxy.failedBackends() : noneTried,
       tConnected: proxy?.tConnected ?? 0,
       tFirstByte: proxy?.tFirstByte ?? 0,
+      tAttempt: proxy?.pickedAt ?? 0,
+      earlier: proxy?.earlier ?? null,
+      detail: proxy?.detailVerdict ?? 0,
+      serverTiming: proxy?.serverTiming ?? '',
     });
   }
 

@@ -20,7 +20,7 @@
 import { constants, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
 import { EdgeError, messageOf } from '../../core/index.ts';
 import type { Lease, LeaseOutcome } from '../../pool/index.ts';
-import { REPLAY_LIMIT, R_CONNECT_ERROR, R_RESET, R_TIMEOUT, retryEnabled, type ExchangeDownstream, type ExchangeHandle, type ExchangeRequest, type ForeignTarget, type UpstreamPool } from '../../l7/index.ts';
+import { REPLAY_LIMIT, R_CONNECT_ERROR, R_RESET, R_TIMEOUT, noteAttempt, retryEnabled, type EarlierAttempt, type ExchangeDownstream, type ExchangeHandle, type ExchangeRequest, type ForeignTarget, type UpstreamPool } from '../../l7/index.ts';
 import { forwardable } from '../headers.ts';
 import { isGrpc } from '../grpc.ts';
 import type { H2UpstreamSessions } from './sessions.ts';
@@ -55,6 +55,12 @@ export class H2ExchangeProxy implements ExchangeHandle {
   /** Monotonic ms (target.clock) when the last try's stream went up, and when its response head came; 0: not yet. */
   tConnected = 0;
   tFirstByte = 0;
+  /** When the last try picked its backend (0: not yet), and the tries before it (null until a retry). */
+  pickedAt = 0;
+  earlier: EarlierAttempt[] | null = null;
+  /** The recent-requests ring's verdict at the response head (0 not asked, 1 keep, 2 passed over) and, when kept, the upstream's Server-Timing. */
+  detailVerdict = 0;
+  serverTiming = '';
   private readonly pool: UpstreamPool;
   private readonly sessions: H2UpstreamSessions;
   private readonly request: ExchangeRequest;
@@ -177,6 +183,7 @@ export class H2ExchangeProxy implements ExchangeHandle {
     this.tries++;
     this.tried.add(lease.backend.id);
     this.lease = lease;
+    this.pickedAt = this.target.clock.now();
     let acquired: { session: ClientHttp2Session; done: () => void };
     try {
       acquired = await this.sessions.acquire(lease.backend);
@@ -184,7 +191,10 @@ export class H2ExchangeProxy implements ExchangeHandle {
       if (this.finished) return;
       const next = this.retryable(R_CONNECT_ERROR);
       this.release('connect_error');
-      if (next !== undefined) return this.tryOn(next);
+      if (next !== undefined) {
+        this.earlier = noteAttempt(this.earlier, lease.backend.id, this.pickedAt, 0, 0, this.target.clock.now(), 'connect_error');
+        return this.tryOn(next);
+      }
       this.fail(err instanceof EdgeError ? err.status : 503, messageOf(err), undefined);
       return;
     }
@@ -229,6 +239,8 @@ export class H2ExchangeProxy implements ExchangeHandle {
 
   /** Drops the failed try's stream and sends the request again on `next`; the kept body goes first. */
   private retryOn(next: Lease, outcome: LeaseOutcome): void {
+    const failed = this.lease?.backend.id ?? '';
+    this.earlier = noteAttempt(this.earlier, failed, this.pickedAt, this.tConnected, this.tFirstByte, this.target.clock.now(), outcome === 'http_5xx' ? String(this.status) : outcome);
     this.clearPerTry();
     this.cancelUpstream();
     this.upstream = undefined;
@@ -327,6 +339,15 @@ export class H2ExchangeProxy implements ExchangeHandle {
       }
     }
     this.responded = true;
+    const ring = this.target.detail;
+    if (ring !== undefined) {
+      const now = this.tFirstByte;
+      const keep = ring.wantsDetail(this.status, now - (this.target.tStart ?? now), now);
+      this.detailVerdict = keep ? 1 : 2;
+      const timing = keep ? headers['server-timing'] : undefined;
+      // node:http2 joins repeated fields of this name with ", " already; an array only for odd names
+      if (timing !== undefined) this.serverTiming = Array.isArray(timing) ? timing.join(', ') : timing;
+    }
     this.downstream.sendHead(this.status, flatFields(headers));
   }
 

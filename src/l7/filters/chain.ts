@@ -1,8 +1,13 @@
 // A route's filters in run order (the listener's `middleware` first, then the route's), built once per
 // compiled route. Each phase keeps only the filters that have its hook, so a phase no filter uses costs a
 // length check, and a route without middleware has no chain at all (CompiledRoute.filters is null).
+// When the request carries a FilterContext.filterTimes array, each filter's request-phase (onRequest, until
+// its promise settles; onUpstreamRequest) and response-phase (onResponse) times go into it, at the filter's place in `names`:
+// one clock reading per filter and phase (plus one per phase) into a preallocated slot (the dashboard's
+// waterfall draws them).
 import type { MiddlewareConfig } from '../../config/index.ts';
 import type { BodySink, BodyTransform, FilterContext, FilterEnv, FilterFactory, HeaderWriter, HttpFilter, LocalResponse, RequestVerdict, ResponseVerdict, ResponseView } from './types.ts';
+import { FlatWriter } from './writers.ts';
 
 export class FilterChain {
   /** The filter names in run order (for `switchyard check` and traces). */
@@ -10,13 +15,33 @@ export class FilterChain {
   /** The largest `readsBody` of the request filters: body bytes read before they run (0: none). */
   readonly bodyPrefix: number;
   private readonly request: readonly HttpFilter[];
+  /**
+   * Per request filter (same index as `request`): the response filters declared before it. They saw the
+   * request, so they see its local answer too (a `headers` removal, CORS fields on a 401 or 429, rate-limit
+   * fields on a cache hit), as they would see an upstream's response; the filters after it never ran.
+   */
+  private readonly answeredThrough: readonly (readonly HttpFilter[])[];
+  /** Their places in `names` (their response slots in a filterTimes array). */
+  private readonly answeredThroughAt: readonly (readonly number[])[];
   private readonly upstream: readonly HttpFilter[];
   private readonly response: readonly HttpFilter[];
   private readonly failure: readonly HttpFilter[];
+  /** Where each request / response filter stands in `names` (its slot in a filterTimes array). */
+  private readonly requestAt: readonly number[];
+  private readonly responseAt: readonly number[];
+  private readonly upstreamAt: readonly number[];
+  /** Monotonic ms: the listener's clock (FilterEnv.now), the one the request's other times are on. */
+  private readonly now: () => number;
 
-  constructor(filters: readonly HttpFilter[]) {
+  constructor(filters: readonly HttpFilter[], now: () => number = () => performance.now()) {
     this.names = filters.map((filter) => filter.name);
+    this.now = now;
+    this.requestAt = filters.flatMap((filter, i) => (filter.onRequest !== undefined ? [i] : []));
+    this.responseAt = filters.flatMap((filter, i) => (filter.onResponse !== undefined ? [i] : []));
+    this.upstreamAt = filters.flatMap((filter, i) => (filter.onUpstreamRequest !== undefined ? [i] : []));
     this.request = filters.filter((filter) => filter.onRequest !== undefined);
+    this.answeredThrough = this.request.map((filter) => filters.slice(0, filters.indexOf(filter)).filter((earlier) => earlier.onResponse !== undefined));
+    this.answeredThroughAt = this.answeredThrough.map((earlier) => earlier.map((filter) => filters.indexOf(filter)));
     this.upstream = filters.filter((filter) => filter.onUpstreamRequest !== undefined);
     this.response = filters.filter((filter) => filter.onResponse !== undefined);
     this.failure = filters.filter((filter) => filter.onUpstreamFailure !== undefined);
@@ -59,19 +84,44 @@ export class FilterChain {
 
   private requestFrom(start: number, ctx: FilterContext): RequestVerdict | Promise<RequestVerdict> {
     const filters = this.request;
+    const times = ctx.filterTimes ?? null;
+    // one clock reading ends a filter and starts the next
+    let t = times !== null ? this.now() : 0;
     for (let i = start; i < filters.length; i++) {
+      const slot = this.requestAt[i] * FILTER_TIMES;
+      if (times !== null) times[slot + T_REQUEST_START] = t;
       const answer = filters[i].onRequest!(ctx);
-      if (answer === undefined) continue;
-      if (isPromise(answer)) return answer.then((settled) => (settled !== undefined ? settled : this.requestFrom(i + 1, ctx)));
-      return answer;
+      if (answer !== undefined && isPromise(answer)) {
+        return answer.then((settled) => {
+          // read again: a request that ended meanwhile gave its array up (an HTTP/1.1 connection reuses it)
+          const still = ctx.filterTimes ?? null;
+          if (still !== null) still[slot + T_REQUEST_END] = this.now();
+          return settled !== undefined ? this.answered(i, ctx, settled) : this.requestFrom(i + 1, ctx);
+        });
+      }
+      if (times !== null) times[slot + T_REQUEST_END] = t = this.now();
+      if (answer !== undefined) return this.answered(i, ctx, answer);
     }
     return undefined;
+  }
+
+  /** Request filter `i` answered: its answer through the response filters declared before it. */
+  private answered(i: number, ctx: FilterContext, answer: LocalResponse): LocalResponse | Promise<LocalResponse> {
+    const earlier = this.answeredThrough[i];
+    return earlier.length === 0 ? answer : answerThrough(earlier, this.answeredThroughAt[i], ctx, answer, this.now);
   }
 
   /** "upstream request filters", in order. */
   onUpstreamRequest(ctx: FilterContext, head: HeaderWriter): void {
     const filters = this.upstream;
-    for (let i = 0; i < filters.length; i++) filters[i].onUpstreamRequest!(ctx, head);
+    const times = ctx.filterTimes ?? null;
+    let t = times !== null ? this.now() : 0;
+    for (let i = 0; i < filters.length; i++) {
+      const slot = this.upstreamAt[i] * FILTER_TIMES;
+      if (times !== null) times[slot + T_UPSTREAM_START] = t;
+      filters[i].onUpstreamRequest!(ctx, head);
+      if (times !== null) times[slot + T_UPSTREAM_END] = t = this.now();
+    }
   }
 
   /**
@@ -81,15 +131,91 @@ export class FilterChain {
    */
   onResponse(ctx: FilterContext, head: HeaderWriter, response: ResponseView): ResponseVerdict {
     const filters = this.response;
+    const times = ctx.filterTimes ?? null;
+    let t = times !== null ? this.now() : 0;
     let transforms: BodyTransform[] | null = null;
     for (let i = 0; i < filters.length; i++) {
+      const slot = this.responseAt[i] * FILTER_TIMES;
+      if (times !== null) times[slot + T_RESPONSE_START] = t;
       const verdict = filters[i].onResponse!(ctx, head, response);
+      if (times !== null) times[slot + T_RESPONSE_END] = t = this.now();
       if (verdict === undefined) continue;
       if (isLocal(verdict)) return verdict;
       (transforms ??= []).push(verdict);
     }
     if (transforms === null) return undefined;
     return transforms.length === 1 ? transforms[0] : new BodyPipeline(transforms);
+  }
+}
+
+/**
+ * A filterTimes array: FILTER_TIMES numbers per filter of the chain (in `names` order), monotonic ms, 0
+ * where that phase did not run: request (onRequest) start and end, upstream head edits (onUpstreamRequest,
+ * the last try's) start and end, response (onResponse) start and end.
+ */
+export const FILTER_TIMES = 6;
+export const T_REQUEST_START = 0;
+export const T_REQUEST_END = 1;
+export const T_UPSTREAM_START = 2;
+export const T_UPSTREAM_END = 3;
+export const T_RESPONSE_START = 4;
+export const T_RESPONSE_END = 5;
+
+/**
+ * A local answer through response filters: their head edits apply to its fields; body transforms
+ * (compression) run over its whole body, so the answer is ready when the last one ends (a promise: zlib
+ * works off the thread); a filter that replaces the answer (not expected here) wins as on the upstream path.
+ */
+function answerThrough(filters: readonly HttpFilter[], at: readonly number[], ctx: FilterContext, answer: LocalResponse, now: () => number): LocalResponse | Promise<LocalResponse> {
+  const fields = answer.headers.slice();
+  const writer = new FlatWriter(fields);
+  const body = typeof answer.body === 'string' ? Buffer.from(answer.body, 'utf8') : answer.body;
+  const view = new LocalAnswerView(answer.status, answer.headers, body.length);
+  const times = ctx.filterTimes ?? null;
+  let t = times !== null ? now() : 0;
+  let transforms: BodyTransform[] | null = null;
+  for (let i = 0; i < filters.length; i++) {
+    const slot = at[i] * FILTER_TIMES;
+    if (times !== null) times[slot + T_RESPONSE_START] = t;
+    const verdict = filters[i].onResponse!(ctx, writer, view);
+    if (times !== null) times[slot + T_RESPONSE_END] = t = now();
+    if (verdict === undefined) continue;
+    if (isLocal(verdict)) return verdict;
+    (transforms ??= []).push(verdict);
+  }
+  if (transforms === null) return { status: answer.status, headers: fields, body: answer.body };
+  // the path counts the new body's length itself
+  writer.remove('content-length');
+  const pipeline = transforms.length === 1 ? transforms[0] : new BodyPipeline(transforms);
+  return new Promise<LocalResponse>((resolve) => {
+    const out: Buffer[] = [];
+    const input = pipeline.open({ write: (chunk) => void out.push(chunk), end: () => resolve({ status: answer.status, headers: fields, body: Buffer.concat(out) }) });
+    if (body.length > 0) input.write(body);
+    input.end();
+  });
+}
+
+/** A local answer as response filters see an upstream's response (its length as Content-Length, no backend). */
+class LocalAnswerView implements ResponseView {
+  readonly status: number;
+  readonly backend = '';
+  private readonly headers: readonly string[];
+  private readonly length: number;
+
+  constructor(status: number, headers: readonly string[], length: number) {
+    this.status = status;
+    this.headers = headers;
+    this.length = length;
+  }
+
+  header(name: string): string | undefined {
+    const headers = this.headers;
+    for (let i = 0; i < headers.length; i += 2) if (headers[i] === name) return headers[i + 1];
+    return name === 'content-length' && this.status !== 304 && this.status !== 204 ? String(this.length) : undefined;
+  }
+
+  fields(): string[] {
+    return this.headers.slice();
   }
 }
 
@@ -148,5 +274,6 @@ export function buildChain(registry: FilterRegistry, env: FilterEnv, defaults: M
       if (factory === undefined) throw new Error(`l7 filters: no filter registered as ${entry.name} (known: ${[...registry.keys()].join(', ')})`);
       return (factory as FilterFactory<typeof entry.name>).create(entry.settings, env);
     }),
+    env.now,
   );
 }

@@ -125,12 +125,32 @@ describe('filter chain', () => {
     assert.deepEqual(calls, ['listener.request', 'route.request', 'listener.upstream', 'route.upstream', 'listener.response', 'route.response']);
   });
 
-  it('short-circuits: the first filter that answers wins and the later ones do not run', () => {
+  it('short-circuits: the first filter that answers wins, the later ones do not run, the earlier ones see its answer', () => {
     const calls: string[] = [];
     const chain = buildChain(sequence([probe('first', calls), probe('second', calls, 403), probe('third', calls, 500)]), env, [entry], [entry, entry])!;
     const answer = chain.onRequest(context);
-    assert.deepEqual(answer, { status: 403, headers: ['x-by', 'second'], body: 'second says no\n' });
-    assert.deepEqual(calls, ['first.request', 'second.request']);
+    assert.deepEqual(answer, { status: 403, headers: ['x-by', 'second', 'x-last', 'first'], body: 'second says no\n' });
+    assert.deepEqual(calls, ['first.request', 'second.request', 'first.response']);
+  });
+
+  it('runs an earlier filter\'s body transform over a later filter\'s local answer (the answer is then a promise)', async () => {
+    const upper: FilterFactory = {
+      name: 'headers',
+      create: () => ({
+        name: 'upper',
+        onResponse: (_ctx, head, response) => {
+          head.set('x-length-seen', response.header('content-length') ?? 'none');
+          return { keepsLength: false, open: (next) => ({ write: (chunk) => next.write(Buffer.from(chunk.toString().toUpperCase())), end: () => setImmediate(() => next.end()) }) };
+        },
+      }),
+    };
+    const chain = buildChain(sequence([upper, probe('answers', [], 429)]), env, [entry], [entry])!;
+    const answer = chain.onRequest(context);
+    assert.ok(answer instanceof Promise);
+    const settled = (await answer)!;
+    assert.equal(settled.status, 429);
+    assert.equal(settled.body.toString(), 'ANSWERS SAYS NO\n');
+    assert.deepEqual(settled.headers, ['x-by', 'answers', 'x-length-seen', '16']);
   });
 
   it('refuses a name the registry lacks, listing the known ones', () => {

@@ -50,6 +50,11 @@ export interface FilterContext {
    * request filters; empty when the request has no body or no filter reads it. Valid in onRequest.
    */
   bodyPrefix(): Buffer;
+  /**
+   * Where the chain records each filter's phase times (chain.ts FILTER_TIMES per filter, in the chain's
+   * order); absent or null: not recorded. Set by the proxy paths, read by the recent-requests ring.
+   */
+  readonly filterTimes?: Float64Array | null;
 }
 
 /**
@@ -118,7 +123,8 @@ export type ResponseVerdict = BodyTransform | LocalResponse | undefined;
  * A filter built once per compiled route from its settings. Hooks are optional: the chain calls only the
  * filters that have one, and a path builds a writer only when some filter of the route has that hook.
  * - onRequest: after routing, before an upstream is picked; returning a LocalResponse answers the request
- *   here (the later filters and the upstream are skipped). May return a promise (an external store, a
+ *   here (the later filters and the upstream are skipped; the response filters of the filters declared
+ *   before it run on the answer, as on an upstream's response). May return a promise (an external store, a
  *   subrequest, a key fetch): the request waits — its body is held by the path, with its usual limits.
  * - onUpstreamRequest: the head as it goes upstream, after the edge's own fields (forwarded headers,
  *   request id, traceparent) are in it.

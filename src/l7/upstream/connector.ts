@@ -30,7 +30,7 @@ export interface UpstreamOwner {
 export const QUEUED = 'queued';
 
 /** Settings of a pool given without its config (tests, embedders): the pools schema's defaults. */
-export const DEFAULT_UPSTREAM_SETTINGS: UpstreamSettings = { maxIdle: 64, idleTimeout: 4000, maxConnections: 1024, queueSize: 1024, queueTimeout: 1000 };
+export const DEFAULT_UPSTREAM_SETTINGS: UpstreamSettings = { maxIdle: Number.POSITIVE_INFINITY, idleTimeout: 4000, maxConnections: 1024, queueSize: 1024, queueTimeout: 1000 };
 
 export class UpstreamConnection {
   readonly socket: net.Socket;
@@ -150,6 +150,14 @@ export class BackendConnections {
   tlsFailing = false;
   /** When sweep first saw this backend without connections or waiters (0: it has some). */
   emptySince = 0;
+  /**
+   * The fewest idle connections since the last purge: that many sat idle the whole time, unused by the
+   * demand of the period — the surplus the next purge closes half of (HAProxy's way of sizing its idle
+   * pools: they follow recent demand up and decay after it).
+   */
+  idleLow = 0;
+  /** When the surplus was last purged. */
+  purgedAt = 0;
   private readonly logger: Logger | undefined;
   /** Idle sockets, oldest first. */
   readonly idle: UpstreamConnection[] = [];
@@ -242,6 +250,7 @@ export class UpstreamConnector {
       if (secure.pending) this.serveWhenLoaded(backend, secure);
     }
     const reused = fresh ? undefined : backend.idle.pop();
+    if (backend.idle.length < backend.idleLow) backend.idleLow = backend.idle.length;
     if (reused !== undefined) {
       reused.owner = owner;
       reused.uses++;
@@ -376,10 +385,20 @@ export class UpstreamConnector {
  */
 const TLS_BACKEND_KEEP_MS = 5 * 60_000;
 
+/** How often the idle surplus is purged (see BackendConnections.idleLow). */
+const PURGE_EVERY_MS = 1000;
+
 function sweepTable(table: Map<string, BackendConnections>, now: number, keepMs: number): void {
   for (const backend of table.values()) {
     const idle = backend.idle;
     while (idle.length > 0 && now - idle[0].idleSince >= backend.settings.idleTimeout) idle[0].destroy();
+    if (now - backend.purgedAt >= PURGE_EVERY_MS) {
+      // half the connections that stayed idle all period, oldest first: a burst's pool shrinks in steps
+      let surplus = Math.ceil(Math.min(backend.idleLow, idle.length) / 2);
+      while (surplus-- > 0) idle[0].destroy();
+      backend.idleLow = idle.length;
+      backend.purgedAt = now;
+    }
     if (backend.open > 0 || backend.waiters.length > 0) backend.emptySince = 0;
     else if (backend.emptySince === 0) backend.emptySince = now;
     if (backend.emptySince !== 0 && now - backend.emptySince >= keepMs) table.delete(backend.id);

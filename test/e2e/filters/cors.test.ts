@@ -59,4 +59,25 @@ describe('cors on every protocol pair', { timeout: 60_000 }, () => {
     }
     assert.equal(origins.seen.length, 12, 'only the 12 GETs reached the origins; every preflight was answered at the edge');
   });
+
+  it('decorates a later filter\'s own answer too: a rate limit\'s 429 carries the CORS fields, so the page can read it', async () => {
+    const origins = await recordingOrigins(defer);
+    const middleware = '[ { cors: { origins: ["https://app.example.test"] } }, { headers: { response: { set: { x-edge: seen } } } }, { rate_limit: { key: "header:x-client", rate: 1/h, burst: 1 } } ]';
+    const running = await runSwitchyard(`${twoPools(origins)}${bothEngines(`      - { match: { path_prefix: /h1/ }, pool: h1, middleware: ${middleware} }
+      - { match: { path_prefix: /h2/ }, pool: h2, middleware: ${middleware} }
+`)}`);
+    defer(() => running.stop());
+    for (const { client, flags, listener } of clients) {
+      for (const pool of pools) {
+        const at = `${client} → ${pool}`;
+        const fields = ['origin: https://app.example.test', `x-client: ${client}-${pool}`];
+        assert.equal((await curl(flags, running.url(listener, `/${pool}/a`), fields)).status, 200, at);
+        const limited = await curl(flags, running.url(listener, `/${pool}/a`), fields);
+        assert.equal(limited.status, 429, at);
+        assert.equal(limited.headers['access-control-allow-origin'], 'https://app.example.test', at);
+        assert.equal(limited.headers['x-edge'], 'seen', at);
+        assert.match(limited.headers['retry-after'], /^\d+$/, at);
+      }
+    }
+  });
 });

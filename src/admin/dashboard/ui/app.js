@@ -73,11 +73,16 @@ async function getJson(path) {
   return response.json();
 }
 
+// Polls overlap when the edge is slow to answer (a filter submitted while the timer's poll is out): only
+// the answer to the latest question may fill the table, or a late unfiltered answer undoes a filter.
+let requestsAsked = 0;
 async function pollRequests() {
+  const asked = ++requestsAsked;
   try {
-    requests.update(await getJson(`/api/requests?${requests.query()}`));
+    const answer = await getJson(`/api/requests?${requests.query()}`);
+    if (asked === requestsAsked) requests.update(answer);
   } catch (err) {
-    notice.textContent = `requests: ${err.message}`;
+    if (asked === requestsAsked) notice.textContent = `requests: ${err.message}`;
   }
 }
 

@@ -1,6 +1,9 @@
 // One request's waterfall (a GET /api/requests entry): a bar per phase on one time axis, from the request's
-// arrival (0) to its last byte. The upstream attempt is one bar (backend picked → response done) with its
-// parts inside — connect, wait for the first byte, body — and the application's own Server-Timing entries
+// arrival (0: the TCP accept for the first request of a connection) to its last byte — the TLS handshake
+// of a new TLS connection, headers read, route, each filter of the route on its own row (its request-phase
+// and response-phase times), and each upstream attempt as a bar (backend picked → try done) with its parts
+// inside — connect, wait for the first byte, body. Failed tries before the last one (retries) get their
+// own attempt rows with why they failed. The application's own Server-Timing entries
 // (app, db, …) drawn inside that bar, ending where the upstream's first byte came: that is where the
 // application spent them. The edge cannot see where inside the wait they began, so they are right-aligned
 // to the first byte and clipped to the bar.
@@ -28,27 +31,47 @@ export function parseServerTiming(value) {
 
 const at = (t) => (t !== undefined && t >= 0 ? t : undefined);
 
-/** The rows: [{phase, label, from, to, parts?: [{name, from, to}], timing?: [{name, from, to}]}]. */
+/**
+ * The rows: [{phase, label, from, to, attempt?, filter?, parts?: [{name, from, to}], timing?: [{name, from, to}]}].
+ * A filter row's bar is its request phase (else its response phase); both phases are parts inside it.
+ */
 export function waterfallRows(request, balance) {
   const p = request.phases;
   const done = p.done;
+  const earlier = request.earlierAttempts ?? [];
   const rows = [{ phase: 'request', label: `${request.method} ${request.path}`, from: 0, to: done }];
+  const tls = at(p.tls);
+  if (tls !== undefined) rows.push({ phase: 'tls', label: 'TLS handshake (new connection)', from: 0, to: tls });
   const arrived = at(p.arrived);
-  if (arrived !== undefined) rows.push({ phase: 'accept', label: 'accepted → first byte (new connection)', from: 0, to: arrived });
+  if (arrived !== undefined) rows.push({ phase: 'accept', label: tls !== undefined ? 'TLS done → first byte' : 'accepted → first byte (new connection)', from: tls ?? 0, to: arrived });
   const head = at(p.head);
-  if (head !== undefined) rows.push({ phase: 'headers', label: 'headers read', from: arrived ?? 0, to: head });
+  if (head !== undefined) rows.push({ phase: 'headers', label: 'headers read', from: arrived ?? tls ?? 0, to: head });
   const pick = at(p.pick);
+  const firstPick = earlier.length > 0 ? at(earlier[0].pick) ?? pick : pick;
   const afterHead = head ?? 0;
-  if (request.route || pick !== undefined) rows.push({ phase: 'route', label: `route ${request.route || '(none)'} + filters`, from: afterHead, to: pick ?? (at(p.firstByte) === undefined ? done : afterHead) });
-  if (request.attempts > 1) rows.push({ phase: 'retries', label: `${request.attempts - 1} failed attempt(s): ${request.tried.join(', ')}`, from: afterHead, to: pick ?? afterHead });
+  const filters = request.filters ?? [];
+  if (request.route || pick !== undefined) {
+    const label = `route ${request.route || '(none)'}${filters.length > 0 ? ` + ${filters.length} filter(s)` : ''}`;
+    rows.push({ phase: 'route', label, from: afterHead, to: firstPick ?? (at(p.firstByte) === undefined ? done : afterHead) });
+  }
+  for (const filter of filters) {
+    const parts = [];
+    if (filter.request) parts.push({ name: 'request', from: filter.request[0], to: at(filter.request[1]) ?? done });
+    if (filter.upstream) parts.push({ name: 'upstream-head', from: filter.upstream[0], to: at(filter.upstream[1]) ?? done });
+    if (filter.response) parts.push({ name: 'response', from: filter.response[0], to: at(filter.response[1]) ?? done });
+    if (parts.length === 0) continue;
+    const ms = parts.map((part) => `${SHORT[part.name]} ${fmt(part.to - part.from)}`).join(', ');
+    rows.push({ phase: 'filter', filter: filter.name, label: `filter ${filter.name}: ${ms} ms`, from: parts[0].from, to: parts[0].to, parts });
+  }
+  earlier.forEach((attempt, i) => {
+    const from = at(attempt.pick) ?? afterHead;
+    const end = at(attempt.done) ?? from;
+    rows.push({ phase: 'attempt', attempt: i + 1, label: `attempt ${i + 1}: ${attempt.backend} → ${attempt.outcome}`, from, to: end, parts: attemptParts(from, at(attempt.connected), at(attempt.firstByte), end) });
+  });
   if (pick !== undefined) {
     rows.push({ phase: 'pick', label: `pick: ${balance ?? 'policy'} → ${request.backend}`, from: pick, to: pick });
     const connected = at(p.connected);
     const firstByte = at(p.firstByte);
-    const parts = [];
-    if (connected !== undefined) parts.push({ name: 'connect', from: pick, to: connected });
-    if (firstByte !== undefined) parts.push({ name: 'wait', from: connected ?? pick, to: firstByte });
-    if (firstByte !== undefined) parts.push({ name: 'body', from: firstByte, to: done });
     const timing = [];
     if (firstByte !== undefined) {
       const floor = connected ?? pick;
@@ -58,11 +81,25 @@ export function waterfallRows(request, balance) {
         timing.push({ name: entry.name, dur: entry.dur, from, to: firstByte });
       }
     }
-    rows.push({ phase: 'upstream', label: `upstream ${request.backend} (attempt ${request.attempts})`, from: pick, to: done, parts, timing });
+    const n = earlier.length + 1;
+    rows.push({ phase: 'upstream', attempt: n, label: `upstream ${request.backend} (attempt ${n})`, from: pick, to: done, parts: attemptParts(pick, connected, firstByte, done), timing });
   }
   const firstByte = at(p.firstByte);
   rows.push({ phase: 'response', label: `response ${request.status}${request.reason ? ` (${request.reason})` : ''}`, from: firstByte ?? (head ?? 0), to: done });
   return rows;
+}
+
+/** A filter's phases as its row's label names them. */
+const SHORT = { request: 'req', 'upstream-head': 'up', response: 'resp' };
+
+/** An attempt's parts: connect, wait for the first byte, body (each only when it happened). */
+function attemptParts(pick, connected, firstByte, done) {
+  const parts = [];
+  if (connected !== undefined) parts.push({ name: 'connect', from: pick, to: connected });
+  if (firstByte !== undefined) parts.push({ name: 'wait', from: connected ?? pick, to: firstByte });
+  else if (connected !== undefined && done > connected) parts.push({ name: 'wait', from: connected, to: done });
+  if (firstByte !== undefined) parts.push({ name: 'body', from: firstByte, to: done });
+  return parts;
 }
 
 const ROW = 22;
@@ -78,7 +115,7 @@ export function renderWaterfall(request, balance) {
   const svg = s('svg', { class: 'waterfall', width: WIDTH, height: rows.length * ROW + 24, 'data-request': request.id, viewBox: `0 0 ${WIDTH} ${rows.length * ROW + 24}` });
   rows.forEach((row, i) => {
     const y = i * ROW + 4;
-    const g = s('g', { class: `wf-row wf-${row.phase}`, 'data-phase': row.phase });
+    const g = s('g', { class: `wf-row wf-${row.phase}`, 'data-phase': row.phase, 'data-attempt': row.attempt, 'data-filter': row.filter });
     g.append(s('text', { x: 4, y: y + 14, class: 'wf-label' }, row.label));
     const bar = s('rect', { class: 'wf-bar', x: x(row.from), y, width: width(row.from, row.to), height: ROW - 6, 'data-from': row.from, 'data-to': row.to });
     bar.append(s('title', null, `${row.label}: ${fmt(row.from)}–${fmt(row.to)} ms`));
