@@ -65,8 +65,6 @@ export class AcmeManager {
   /** `tls.acme.redis` stores by URL, and the challenges the other instances asked to answer. */
   private readonly sharedStores = new Map<string, SharedAcmeStore>();
   private readonly remote = new Map<string, ChallengeSet>();
-  private stopped = false;
-
   constructor(options: AcmeManagerOptions) {
     this.options = options;
     this.store = new AcmeStore(options.dataDir);
@@ -170,16 +168,11 @@ export class AcmeManager {
     return union([...this.pending.values(), ...this.remote.values()]);
   }
 
-  get isStopped(): boolean {
-    return this.stopped;
-  }
-
   status(): AcmeCertificateStatus[] {
     return [...this.jobs.values()].map(({ job }) => job.status());
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
     for (const { job } of this.jobs.values()) job.stop();
     this.jobs.clear();
     await Promise.all([...this.clients.values()].map((client) => client.then((one) => one.close(), () => undefined)));

@@ -57,12 +57,20 @@ export class SharedAcmeStore {
 
   /** Connects and subscribes (once); later calls wait for the first. */
   start(): Promise<void> {
-    this.started ??= this.connect();
+    // a failed connection is not kept: the next order attempt (after its backoff) connects again
+    this.started ??= this.connect().catch((err: unknown) => {
+      this.started = undefined;
+      this.client?.disconnect();
+      this.subscriber?.disconnect();
+      this.client = this.subscriber = undefined;
+      throw err;
+    });
     return this.started;
   }
 
   private async connect(): Promise<void> {
     const { Redis } = await import('ioredis');
+    // commands fail after a few reconnect attempts instead of queueing forever: an order waits on none of them
     const options = { maxRetriesPerRequest: 2, connectTimeout: 5_000, commandTimeout: 5_000, retryStrategy: (attempt: number) => Math.min(attempt * 200, 2_000) };
     const client = new Redis(this.url, options);
     const subscriber = new Redis(this.url, { ...options, commandTimeout: undefined });
