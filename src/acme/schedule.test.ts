@@ -8,6 +8,9 @@ test('renewal at two thirds of the lifetime, or renew_before ahead of the end', 
   assert.equal(renewalTime(0, 90 * day), 60 * day);
   assert.equal(renewalTime(1000, 1000 + 30_000), 21_000);
   assert.equal(renewalTime(0, 90 * day, 7 * day), 83 * day);
+  // renew_before at half the lifetime or more would order again at once: two thirds instead
+  assert.equal(renewalTime(0, 6 * day, 30 * day), 4 * day);
+  assert.equal(renewalTime(0, 6 * day, 3 * day), 4 * day);
 });
 
 test('backoff doubles from 5 s and stops at 6 h', () => {

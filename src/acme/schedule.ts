@@ -6,10 +6,15 @@
 export const firstBackoffMs = 5_000;
 export const maxBackoffMs = 6 * 3600 * 1000;
 
-/** Epoch ms at which a certificate valid [notBefore, notAfter] is renewed. */
+/**
+ * Epoch ms at which a certificate valid [notBefore, notAfter] is renewed. A `renew_before` of half the
+ * lifetime or more (a CA that moved to short-lived certificates) falls back to two thirds: renewing at
+ * issuance would order again and again.
+ */
 export function renewalTime(notBefore: number, notAfter: number, renewBeforeMs?: number): number {
-  if (renewBeforeMs !== undefined) return notAfter - renewBeforeMs;
-  return notBefore + ((notAfter - notBefore) * 2) / 3;
+  const lifetime = notAfter - notBefore;
+  if (renewBeforeMs !== undefined && renewBeforeMs < lifetime / 2) return notAfter - renewBeforeMs;
+  return notBefore + (lifetime * 2) / 3;
 }
 
 /** Delay before attempt `failures + 1` after `failures` failed ones in a row (≥ 1). */
