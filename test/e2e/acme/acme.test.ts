@@ -240,14 +240,12 @@ test('tls.acme: wildcard by dns-01, names by http-01 and tls-alpn-01 from pebble
   }
 
   if (process.env.ACME_TEST_DEBUG) for (const line of edge.lines) if (/acme|tls/.test(String(line.msg))) console.log(JSON.stringify(line));
-  // a restart keeps the stored certificate: served at once, no new order for it
-  const servedSerial = after.serial;
-  await nthLine(edge, 2, issued('shop'), validitySeconds * 1000);
+  // a restart keeps the stored certificates: the CA's chain is served from the first connection on (no
+  // temporary certificate, whether or not the short-lived one is already due for renewal)
   await edge.stop();
   const again = await runSwitchyard(configYaml(pebble, dataDir, httpPort, dnsPort, alpnPort), { timeoutMs: 30_000 });
   defer(() => again.stop());
   const restarted = await connectVerified(again.ready.listeners.wild.port, 'x.example.test', rootPem);
   restarted.socket.destroy();
-  assert.equal(restarted.serial, servedSerial, 'the stored certificate is served after a restart');
   assert.equal(again.lines.filter((line) => String(line.msg).includes('serving a temporary self-signed certificate')).length, 0);
 });
