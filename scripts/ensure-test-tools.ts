@@ -26,6 +26,7 @@ const tools: Record<string, string> = {
   'redis-server': 'redis-server', // test/e2e/filters/rate-limit: a private Redis stopped and started mid-test
   squid: 'squid', // test/e2e/forward: the reference forward proxy the same cases run against
   gtlsclient: 'ngtcp2-client', // test/e2e/h3: ngtcp2's HTTP/3 client (GnuTLS build)
+  pebble: 'pebble', // test/e2e/acme: the ACME test CA that issues Switchyard's tls.acme certificates
 };
 
 // header → Debian package: what the HTTP/3 addon (src/h3/native) compiles against; test/e2e/h3 needs it built

@@ -106,7 +106,7 @@ test('the admin API stays on loopback unless allow_remote, and then needs tls', 
 });
 
 test('https without a certificate, and DNS record fields of another type, are refused', () => {
-  assert.match(refusal(`${pools}listeners:\n  - { name: web, listen: 127.0.0.1:0, protocol: https, tls: { hsts: true }, routes: [ { pool: app } ] }\n`), /listeners\[0\]\.tls: expected certificates or self_signed: true, got neither/);
+  assert.match(refusal(`${pools}listeners:\n  - { name: web, listen: 127.0.0.1:0, protocol: https, tls: { hsts: true }, routes: [ { pool: app } ] }\n`), /listeners\[0\]\.tls: expected certificates, acme or self_signed: true, got none/);
   const zone = (record: string): string => `dns:\n  zones:\n    - origin: example.test.\n      soa: { mname: ns1.example.test., rname: h.example.test. }\n      records: [ ${record} ]\n`;
   assert.match(refusal(zone('{ name: www, type: A, value: 192.0.2.1, priority: 10 }')), /dns\.zones\[0\]\.records\[0\]\.priority: expected priority only on MX and SRV records, got type: A/);
   assert.match(refusal(zone('{ name: "@", type: MX, value: mx.example.test., priority: 10, port: 25 }')), /records\[0\]\.port: expected port only on SRV records, got type: MX/);

@@ -5,6 +5,7 @@ import type { Config } from './schema/index.ts';
 import { addressIssues } from './addresses.ts';
 import { inertKeyIssues, type Given } from './inert-keys.ts';
 import { h3AddonProblem } from '../h3/index.ts';
+import { acmeIssues } from './acme-check.ts';
 
 export interface ConfigIssue {
   path: (string | number)[];
@@ -57,6 +58,6 @@ export function crossCheck(config: Config, given: Given): ConfigIssue[] {
       }
     });
   });
-  issues.push(...addressIssues(config), ...inertKeyIssues(config, given));
+  issues.push(...addressIssues(config), ...inertKeyIssues(config, given), ...acmeIssues(config, given));
   return issues;
 }

@@ -153,6 +153,10 @@ export async function fileIssues(config: Config, baseDir: string): Promise<Confi
     const at = ['dns', 'tls', 'certificates', certIndex];
     checks.push(pemPairProblem(resolve(certificate.cert), resolve(certificate.key)).then((problem) => (problem ? { path: [...at, problem.key], message: problem.message } : undefined)));
   });
+  config.listeners.forEach((listener, index) => {
+    const ca = listener.tls?.acme?.ca;
+    if (ca !== undefined) checks.push(caProblem(resolve(ca)).then((problem) => (problem ? { path: ['listeners', index, 'tls', 'acme', 'ca'], message: problem } : undefined)));
+  });
   for (const [name, pool] of Object.entries(config.pools)) {
     const ca = pool.tls?.ca;
     if (ca !== undefined) checks.push(caProblem(resolve(ca)).then((problem) => (problem ? { path: ['pools', name, 'tls', 'ca'], message: problem } : undefined)));

@@ -37,8 +37,8 @@ function listenerIssues(config: Config, listener: ListenerConfig, index: number,
       if (given(at('http3', key))) issues.push({ path: at('http3', key), message: `expected http3.${key} only with HTTP/3 enabled, got http3.enabled: false` });
     }
   }
-  if (listener.tls && listener.tls.certificates.length === 0 && !listener.tls.self_signed) {
-    issues.push({ path: at('tls'), message: 'expected certificates or self_signed: true, got neither (nothing to serve TLS with)' });
+  if (listener.tls && listener.tls.certificates.length === 0 && !listener.tls.self_signed && !listener.tls.acme) {
+    issues.push({ path: at('tls'), message: 'expected certificates, acme or self_signed: true, got none (nothing to serve TLS with)' });
   }
   if (l7Protocols.has(kind)) {
     if (listener.proxy_protocol !== undefined) {

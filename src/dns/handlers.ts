@@ -1,4 +1,4 @@
-// Assembling the chain for a config: acl → authority → pool answers → client limit → cache → resolver.
+// Assembling the chain for a config: acl → acme challenges → authority → pool answers → client limit → cache → resolver.
 // The cache sits after the authority, unlike CoreDNS: our own zones are precomputed and authoritative, so
 // a cache lookup first would only cost time on the hot path and could never hit for them.
 import type { Clock, Logger } from '../core/index.ts';
@@ -8,6 +8,7 @@ import type { DnsHandler } from './chain.ts';
 import type { DnsCounters } from './engine.ts';
 import { aclLink } from './plugins/acl.ts';
 import { authorityLink } from './plugins/authority.ts';
+import { acmeChallengeLink, type ChallengeTxtSource } from './plugins/acme-challenge.ts';
 import { cacheLink } from './plugins/cache.ts';
 import { clientLimitLink } from './plugins/client-limit.ts';
 import { poolAnswersLink, type PoolAddressSource } from './plugins/pool-answers.ts';
@@ -60,8 +61,8 @@ export class ResolverState {
   }
 }
 
-export function buildHandlers(config: DnsConfig, zones: ZoneSet, resolver: ResolverState | undefined, pools: PoolAddressSource | undefined, random: () => number, counters: DnsCounters): DnsHandler[] {
-  const handlers: DnsHandler[] = [aclLink(config.resolver?.allow ?? []), authorityLink(zones), poolAnswersLink(pools, random)];
+export function buildHandlers(config: DnsConfig, zones: ZoneSet, resolver: ResolverState | undefined, pools: PoolAddressSource | undefined, random: () => number, counters: DnsCounters, challenges?: ChallengeTxtSource): DnsHandler[] {
+  const handlers: DnsHandler[] = [aclLink(config.resolver?.allow ?? []), acmeChallengeLink(challenges, zones), authorityLink(zones), poolAnswersLink(pools, random)];
   if (!resolver) return handlers;
   const { cache, clock } = resolver;
   const cacheConfig = resolver.config.cache;

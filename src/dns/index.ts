@@ -6,6 +6,7 @@ import { summarizeDns } from './summary.ts';
 export { DnsServer, type DnsServerDeps, type DnsStatus } from './server.ts';
 export type { ResolverStatus } from './handlers.ts';
 export type { PoolAddress, PoolAddressSource } from './plugins/pool-answers.ts';
+export type { ChallengeTxtSource } from './plugins/acme-challenge.ts';
 export type { DnsHandler, DnsRequest, DnsResult, ChainOutcome } from './chain.ts';
 export type { BoundAddress } from './transport.ts';
 

@@ -7,6 +7,7 @@ import type { DnsConfig, DnsTlsConfig } from '../config/index.ts';
 import { createTlsTerminator, type TlsTerminator } from '../tls/index.ts';
 import type { ChainOutcome } from './chain.ts';
 import { DnsEngine, newCounters, type DnsCounters } from './engine.ts';
+import type { ChallengeTxtSource } from './plugins/acme-challenge.ts';
 import { buildHandlers, ResolverState, type ResolverStatus } from './handlers.ts';
 import type { PoolAddressSource } from './plugins/pool-answers.ts';
 import { ResponseRateLimiter, type RateVerdict } from './rate-limit.ts';
@@ -25,6 +26,8 @@ export interface DnsServerDeps {
   /** Where `dns.tls.self_signed` keeps its CA and certificate (the config's data_dir, resolved). */
   dataDir?: string;
   pools?: PoolAddressSource;
+  /** TXT records of pending ACME dns-01 challenges (src/acme), answered inside our zones. */
+  challenges?: ChallengeTxtSource;
   clock?: Clock;
   /** Random source for answer order (tests pass a seeded one). */
   random?: () => number;
@@ -230,7 +233,7 @@ export class DnsServer implements Component, HasStatus<DnsStatus> {
       this.rateLimiter = new ResponseRateLimiter(config.rate_limit, this.clock);
     }
     const set = new ZoneSet(zones);
-    const handlers = buildHandlers(config, set, this.resolver, this.deps.pools, this.deps.random ?? Math.random, this.counters);
+    const handlers = buildHandlers(config, set, this.resolver, this.deps.pools, this.deps.random ?? Math.random, this.counters, this.deps.challenges);
     this.engine = new DnsEngine(set, handlers, config.max_udp_size, this.logger, this.counters);
   }
 

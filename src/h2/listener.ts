@@ -9,7 +9,7 @@ import tls, { type TLSSocket } from 'node:tls';
 import type { ListenerConfig, PoolConfig } from '../config/index.ts';
 import { EdgeError, messageOf, type Clock, type Logger } from '../core/index.ts';
 import { createHttpListener, upstreamSettingsFromPools, type ConnectionTimes, type ExchangeDownstream, type ExchangeHandle, type ExchangeRequest, type HttpListener, type HttpListenerDeps, type UpstreamPool } from '../l7/index.ts';
-import { altSvcHeaderValue, createTlsTerminator, type TlsTerminator } from '../tls/index.ts';
+import { altSvcHeaderValue, createTlsTerminator, type TlsTerminator, type TlsTerminatorDeps } from '../tls/index.ts';
 import { ConnectionGate, carryClient } from '../listener/index.ts';
 import { H2Frontend, type H2FrontendStatus } from './frontend.ts';
 import { CodecFrontend } from './codec/frontend.ts';
@@ -80,6 +80,8 @@ export interface H2ListenerDeps {
   dns?: HttpListenerDeps['dns'];
   /** HTTP/3 for `http3: true` (src/h3); a listener that asks for it without one is refused. */
   http3?: Http3Factory;
+  /** ACME tls-alpn-01 challenges of this process (src/acme), answered by the TLS terminator. */
+  acmeTls?: TlsTerminatorDeps['acmeTls'];
 }
 
 const preface = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
@@ -131,7 +133,7 @@ export class H2Listener {
       // HTTP/1.1 requests routed to h2c/h2/grpc pools go up on the same sessions as HTTP/2 streams
       foreignUpstream: (pool, request, downstream, target) => proxyForeignExchange((name, config) => this.sessionsFor(name, config), pool, request, downstream, target),
     });
-    this.terminator = config.protocol === 'https' ? createTlsTerminator(config, { dataDir: deps.dataDir, baseDir: deps.baseDir, logger: deps.logger, clock: deps.clock, ticketSeed: deps.ticketSeed }) : undefined;
+    this.terminator = config.protocol === 'https' ? createTlsTerminator(config, { dataDir: deps.dataDir, baseDir: deps.baseDir, logger: deps.logger, clock: deps.clock, ticketSeed: deps.ticketSeed, acmeTls: deps.acmeTls }) : undefined;
     this.gate = new ConnectionGate(config);
     // HTTP/3's TLS (GnuTLS, in the addon) takes the reloaded certificates for its new connections too
     this.terminator?.onReload((result) => {
@@ -248,7 +250,7 @@ export class H2Listener {
       // that half-closes before it would otherwise hold its connection slot until the handshake timeout
       serve = (socket) => {
         socket.allowHalfOpen = false;
-        secure.emit('connection', socket);
+        this.terminator!.accept(socket, (accepted) => secure.emit('connection', accepted));
       };
     } else {
       serve = (socket) => this.sniff(socket);

@@ -30,6 +30,7 @@ import { RequestBuffer, type BufferOwner } from './request-buffer.ts';
 import { CONTINUE_100 } from './local-response.ts';
 import { failureReason } from './reasons.ts';
 import { peekBodyPrefix } from './body-prefix.ts';
+import { acmeKeyAuthorization } from './acme-answer.ts';
 
 const EMPTY_BODY = Buffer.alloc(0);
 /** Framing bytes (chunk sizes, extensions) tolerated beyond 8× the wanted prefix while reading ahead. */
@@ -219,6 +220,15 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
     const head = this.head;
     const rt = this.rt;
     if (head.bodyKind === BODY_LENGTH && head.contentLength > rt.maxBodySize) return answerLocalError(this, 413, bs, true);
+    // ACME http-01 comes before routing: the CA must reach the token whatever the routes say
+    const acme = this.conn.listener.acmeHttp;
+    if (acme !== undefined && acme.size !== 0) {
+      const keyAuthorization = acmeKeyAuthorization(acme, head.path);
+      if (keyAuthorization !== undefined) {
+        this.reason = 'acme_challenge';
+        return answerFilter(this, { status: 200, headers: ['content-type', 'application/octet-stream'], body: keyAuthorization }, bs);
+      }
+    }
     const route = rt.router.match(head.method, head.hostname, head.path, head);
     this.route = route;
     if (route === null) return answerLocalError(this, 404, bs, false);

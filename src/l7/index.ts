@@ -31,6 +31,7 @@ export type {
   ForeignTarget,
   AccessRecordSink,
   DnsAnswerer,
+  HttpChallengeSource,
   EarlierAttempt,
   ConnectionTimes,
 } from './types.ts';

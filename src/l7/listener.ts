@@ -77,6 +77,8 @@ export class HttpListenerImpl implements HttpListener {
   readonly foreignUpstream: HttpListenerDeps['foreignUpstream'];
   /** deps.dns: the DNS engine `dns` routes (DNS over HTTPS) ask. */
   readonly dns: HttpListenerDeps['dns'];
+  /** deps.acmeHttp: pending ACME http-01 tokens, answered before routing (acme-answer.ts). */
+  readonly acmeHttp: HttpListenerDeps['acmeHttp'];
   /** Per pool (by name): this listener's retry budget; pools that survive a reload keep theirs. */
   private readonly retryBudgets = new Map<string, RetryBudget>();
   /** Where request bodies larger than request_buffering.memory_max spill, and the budget they share. */
@@ -102,6 +104,7 @@ export class HttpListenerImpl implements HttpListener {
     this.spans = deps.spans;
     this.foreignUpstream = deps.foreignUpstream;
     this.dns = deps.dns;
+    this.acmeHttp = deps.acmeHttp;
     this.spill = new SpillArea(deps.dataDir ?? os.tmpdir(), config.request_buffering.spill_max_total);
     this.gate = new ConnectionGate(config);
     this.connector = new UpstreamConnector(this.readBuffer, this.chunks, (err) => this.internalError(null, err), deps.logger);

@@ -33,8 +33,17 @@ export interface DnsAnswerer {
   answer(message: Buffer, clientAddress: string): Buffer | 'drop' | Promise<Buffer | 'drop'>;
 }
 
+/** Pending ACME http-01 challenges of this process (src/acme): token → key authorization (RFC 8555 8.3). */
+export interface HttpChallengeSource {
+  /** Number of pending tokens; 0 keeps the check off the request path. */
+  readonly size: number;
+  keyAuthorization(token: string): string | undefined;
+}
+
 export interface HttpListenerDeps {
   pools: UpstreamPools;
+  /** ACME http-01: answered before routing at /.well-known/acme-challenge/<token> while one is pending. */
+  acmeHttp?: HttpChallengeSource;
   /** The engine `dns: {}` routes ask; without it they answer 503. */
   dns?: DnsAnswerer;
   /** One JSON line per request goes here (the lead picks the destination). */

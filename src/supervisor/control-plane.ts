@@ -29,6 +29,7 @@ import { mergeRecent, type RecentQuery, type RecentRequest } from '../telemetry/
 import { PoolSeries } from './pool-series.ts';
 import { HealthTimeline } from './health-timeline.ts';
 import { dnsPanel } from './dns-panel.ts';
+import { acmeListeners, createAcmeManager, type AcmeManager, type ChallengeSet } from '../acme/index.ts';
 
 /** The dashboard's charts: a point every 5 s, 15 minutes of them; the last 200 health and ejection events. */
 const historyIntervalMs = 5_000;
@@ -63,6 +64,8 @@ export interface TrafficHandle {
   stop(): Promise<void>;
   /** Drops response-cache entries by URL or prefix in every traffic plane; the count dropped. */
   purgeCache(target: { url?: string; prefix?: string }): Promise<number>;
+  /** ACME: the challenges every traffic plane answers from now on; resolves once all of them do. */
+  setAcmeChallenges(set: ChallengeSet): Promise<void>;
 }
 
 export class ControlPlane {
@@ -74,6 +77,8 @@ export class ControlPlane {
   private traffic: TrafficHandle | undefined;
   private health: HealthCheckers | undefined;
   private admin: AdminServer | undefined;
+  /** `tls.acme` certificates (src/acme): created by the first config that has an ACME listener. */
+  private acme: AcmeManager | undefined;
   private metrics: Metrics | undefined;
   private shuttingDown = false;
   private readonly series = new PoolSeries(historyPoints);
@@ -146,7 +151,9 @@ export class ControlPlane {
         logger.info({ allocator: runtime.jemallocPath ?? runtime.allocator, v8: runtime.execArgv }, `workers: ${workers}, allocator ${runtime.allocator}`);
         this.traffic = new WorkerPool({ count: workers, logger, replay: () => this.replayForWorker(), ticketSeed: randomBytes(48).toString('hex'), traceToken: token, runtime });
       }
+      await this.prepareAcme(this.loaded);
       await this.traffic.apply(this.loaded);
+      this.acme?.apply(acmeListeners(this.loaded.config), this.loaded.baseDir);
 
       this.health = new HealthCheckers({
         logger,
@@ -239,6 +246,7 @@ export class ControlPlane {
       this.health!.apply(loaded.config.pools, loaded.baseDir);
       // Each traffic plane builds its DNS zones completely before swapping; a bad zone file throws there.
       this.pools = pools;
+      await this.prepareAcme(loaded);
       await this.traffic!.apply(loaded);
     } catch (err) {
       this.pools = previousPools;
@@ -248,6 +256,7 @@ export class ControlPlane {
       return { ok: false, error: messageOf(err) };
     }
     pools.commit();
+    this.acme?.apply(acmeListeners(loaded.config), loaded.baseDir);
     if (JSON.stringify(loaded.config.runtime) !== JSON.stringify(previous.config.runtime)) {
       logger.warn({ runtime: loaded.config.runtime }, 'reload: runtime (allocator, semi_space) changes apply when the edge restarts');
     }
@@ -266,6 +275,22 @@ export class ControlPlane {
     return { ok: true, config: loaded.file };
   }
 
+  /**
+   * ACME listeners need a certificate pair on disk before a traffic plane loads them: the manager writes a
+   * temporary one where the CA has not issued yet. The manager itself is created on the first such config.
+   */
+  private async prepareAcme(loaded: LoadedConfig): Promise<void> {
+    const listeners = acmeListeners(loaded.config);
+    if (listeners.length === 0) return;
+    this.acme ??= await createAcmeManager({
+      dataDir: this.dataDir(),
+      logger: this.loggers.logger,
+      clock: this.clock,
+      publish: (set) => this.traffic?.setAcmeChallenges(set) ?? Promise.resolve(),
+    });
+    await this.acme.prepare(listeners);
+  }
+
   /** Backends drained through the admin API, as "pool\0backend": replayed to replacement workers. */
   private readonly adminDrained = new Set<string>();
 
@@ -280,6 +305,8 @@ export class ControlPlane {
       const [pool, backend] = key.split('\0');
       messages.push({ type: 'draining', id: 0, pool, backend, draining: true });
     }
+    const challenges = this.acme?.currentChallenges();
+    if (challenges && (challenges.http.length > 0 || challenges.dns.length > 0 || (challenges.tls ?? []).length > 0)) messages.push({ type: 'acme_challenges', id: 0, set: challenges });
     return messages;
   }
 
@@ -329,6 +356,7 @@ export class ControlPlane {
         workers: this.workerCount(),
         shutting_down: this.shuttingDown,
         ...(await this.trafficStatus()),
+        ...(this.acme ? { acme: this.acme.status() } : {}),
         topology: configTopology(this.loaded.config.listeners),
       }),
       pools: () => this.poolView(),
@@ -377,6 +405,7 @@ export class ControlPlane {
 
   async stop(): Promise<void> {
     if (this.historyTimer !== undefined) clearInterval(this.historyTimer);
+    await this.acme?.stop().catch(() => undefined);
     await this.traffic?.stop().catch(() => undefined);
     await this.health?.stop();
     await this.admin?.stop().catch(() => undefined);
@@ -433,5 +462,6 @@ function localTraffic(plane: TrafficPlane, counters: RequestCounters): TrafficHa
     drain: (deadline) => plane.drain(deadline),
     stop: () => plane.stop(),
     purgeCache: async (target) => plane.purgeCache(target),
+    setAcmeChallenges: async (set) => plane.setAcmeChallenges(set),
   };
 }

@@ -5,7 +5,7 @@
 // after, restarted when `dns.listen` changes, stopped when the section goes.
 import type { DnsConfig } from '../config/index.ts';
 import type { Logger } from '../core/index.ts';
-import type { BoundAddress, ChainOutcome, DnsServer, DnsStatus } from '../dns/index.ts';
+import type { BoundAddress, ChainOutcome, ChallengeTxtSource, DnsServer, DnsStatus } from '../dns/index.ts';
 import type { PoolRegistry } from '../pool/index.ts';
 
 export interface DnsPlaneOptions {
@@ -14,6 +14,8 @@ export interface DnsPlaneOptions {
   dataDir: string;
   /** The plane's current pools (read per answer: a reload swaps the registry). */
   pools: () => PoolRegistry | undefined;
+  /** Pending ACME dns-01 TXT records (the traffic plane's challenge board). */
+  challenges?: ChallengeTxtSource;
 }
 
 export class DnsPlane {
@@ -51,6 +53,7 @@ export class DnsPlane {
       baseDir,
       dataDir: this.options.dataDir,
       pools: { healthyAddresses: (name) => pools()?.get(name)?.healthyAddresses() },
+      challenges: this.options.challenges,
     });
     try {
       await server.start();

@@ -3,12 +3,15 @@
 import type { ConfigSnapshot } from './config-snapshot.ts';
 import type { RateLeaseReply, RateLeaseRequest } from '../l7/index.ts';
 import type { RecentQuery } from '../telemetry/index.ts';
+import type { ChallengeSet } from '../acme/index.ts';
 
 export type ToWorker =
   | { type: 'apply'; id: number; snapshot: ConfigSnapshot; ticketSeed: string; traceToken?: string }
   | { type: 'health'; pool: string; backend: string; healthy: boolean; reason: string }
   | { type: 'draining'; id: number; pool: string; backend: string; draining: boolean }
   | { type: 'status'; id: number }
+  /** ACME: the complete set of challenges to answer now (replaces the previous set); replied when in place. */
+  | { type: 'acme_challenges'; id: number; set: ChallengeSet }
   /** Replied with a TrafficMetrics (request-counters.ts). */
   | { type: 'metrics'; id: number }
   | { type: 'drain'; id: number; deadline: number }

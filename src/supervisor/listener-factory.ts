@@ -4,7 +4,8 @@ import type { ListenerConfig, PoolConfig } from '../config/index.ts';
 import type { Clock, Component, Logger } from '../core/index.ts';
 import type { PoolRegistry } from '../pool/index.ts';
 import type { RequestRecord } from './request-counters.ts';
-import type { AccessRecordSink, DnsAnswerer, FilterHost } from '../l7/index.ts';
+import type { AlpnChallengeSource } from '../tls/index.ts';
+import type { AccessRecordSink, DnsAnswerer, FilterHost, HttpChallengeSource } from '../l7/index.ts';
 
 export interface ListenerDeps {
   pools: PoolRegistry;
@@ -31,6 +32,10 @@ export interface ListenerDeps {
   filters?: FilterHost;
   /** DNS over HTTPS (`dns: {}` routes): the process's DNS engine. */
   dns?: DnsAnswerer;
+  /** ACME http-01 tokens pending in this process (http listeners answer them before routing). */
+  acmeHttp?: HttpChallengeSource;
+  /** ACME tls-alpn-01 certificates pending in this process (https listeners with tls.acme answer them). */
+  acmeTls?: AlpnChallengeSource;
 }
 
 export interface TrafficListener extends Component {

@@ -126,6 +126,7 @@ function http1Listener(components: Components, listener: ListenerConfig, deps: L
     onRequestDone: deps.onRequestDone,
     spans: deps.spans,
     dns: deps.dns,
+    acmeHttp: deps.acmeHttp,
     foreignUpstream: (pool, request, downstream, target) => {
       foreign ??= new components.h2!.H2ForeignUpstreams({ baseDir: deps.baseDir, logger: deps.logger, connectTimeoutMs: listener.timeouts.upstream_connect });
       return foreign.foreignUpstream(pool, request, downstream, target);

@@ -16,6 +16,7 @@ import { RecentRequests, RecordSinks, SpanExporter, type RecentQuery, type Recen
 import type { FilterEventSeries } from '../l7/index.ts';
 import type { BoundAddress, DnsStatus } from '../dns/index.ts';
 import { DnsPlane } from './dns-plane.ts';
+import { ChallengeBoard, type ChallengeSet } from '../acme/index.ts';
 
 export interface TrafficPlaneDeps {
   logger: Logger;
@@ -57,11 +58,13 @@ export class TrafficPlane {
   private readonly recent = new RecentRequests(recentRequestsOptions);
   /** What every listener gets as its access-record sink: the exporter and the ring. */
   private readonly sinks: RecordSinks;
+  /** ACME challenges this process answers (DNS TXT and http-01 tokens), as the control plane published them. */
+  private readonly challenges = new ChallengeBoard();
 
   constructor(deps: TrafficPlaneDeps) {
     this.deps = deps;
     this.spans = new SpanExporter({ logger: deps.logger });
-    this.dns = new DnsPlane({ logger: deps.logger, dataDir: deps.dataDir, pools: () => this.pools });
+    this.dns = new DnsPlane({ logger: deps.logger, dataDir: deps.dataDir, pools: () => this.pools, challenges: this.challenges.dnsSource });
     this.sinks = new RecordSinks(this.spans, this.recent);
   }
 
@@ -117,6 +120,8 @@ export class TrafficPlane {
           onRequestDone: this.deps.onRequestDone,
           spans: this.sinks,
           dns: this.dns,
+          acmeHttp: this.challenges.httpSource,
+          acmeTls: this.challenges.tlsSource,
           resolver: ownResolver(config),
         });
         // A changed listener that keeps its address must release the old socket first unless the OS shares it.
@@ -152,6 +157,11 @@ export class TrafficPlane {
     if (ownPools && previousPools) {
       for (const retired of ownPools.retired) setTimeout(() => retired.close(), 30_000).unref();
     }
+  }
+
+  /** Replaces the ACME challenges answered by this process's DNS server and HTTP listeners. */
+  setAcmeChallenges(set: ChallengeSet): void {
+    this.challenges.replace(set);
   }
 
   registry(): PoolRegistry | undefined {

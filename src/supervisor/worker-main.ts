@@ -52,6 +52,9 @@ async function handle(message: ToWorker): Promise<void> {
       return;
     case 'draining':
       return reply({ type: 'reply', id: message.id, ok: true, value: plane?.setDraining(message.pool, message.backend, message.draining) ?? false });
+    case 'acme_challenges':
+      plane?.setAcmeChallenges(message.set);
+      return reply({ type: 'reply', id: message.id, ok: true });
     case 'status':
       return reply({ type: 'reply', id: message.id, ok: true, value: { pid: process.pid, memory: workerMemory(), idle_collections: idleCollector?.collections ?? 0, ...plane?.status() } });
     case 'metrics':

@@ -23,6 +23,7 @@ import type { BoundAddress } from '../dns/index.ts';
 import type { DnsConfig } from '../config/index.ts';
 import { resolveDnsPorts } from './dns-ports.ts';
 import type { RecentQuery, RecentRequest } from '../telemetry/index.ts';
+import type { ChallengeSet } from '../acme/index.ts';
 
 export interface WorkerPoolOptions {
   count: number;
@@ -37,7 +38,7 @@ export interface WorkerPoolOptions {
   runtime: WorkerRuntime;
 }
 
-type Request = { type: 'apply'; snapshot: ConfigSnapshot; ticketSeed: string; traceToken?: string } | { type: 'draining'; pool: string; backend: string; draining: boolean } | { type: 'status' } | { type: 'metrics' } | { type: 'drain'; deadline: number } | { type: 'purge'; url?: string; prefix?: string } | { type: 'requests'; query: RecentQuery };
+type Request = { type: 'apply'; snapshot: ConfigSnapshot; ticketSeed: string; traceToken?: string } | { type: 'draining'; pool: string; backend: string; draining: boolean } | { type: 'status' } | { type: 'metrics' } | { type: 'drain'; deadline: number } | { type: 'purge'; url?: string; prefix?: string } | { type: 'requests'; query: RecentQuery } | { type: 'acme_challenges'; set: ChallengeSet };
 
 const replyTimeoutMs = 30_000;
 
@@ -120,6 +121,11 @@ export class WorkerPool implements TrafficHandle {
   async purgeCache(target: { url?: string; prefix?: string }): Promise<number> {
     const replies = await this.broadcast({ type: 'purge', ...target });
     return replies.reduce((sum, reply) => sum + (reply.value as number), 0);
+  }
+
+  /** Every worker answers `set` (and nothing else) once this resolves. */
+  async setAcmeChallenges(set: ChallengeSet): Promise<void> {
+    await this.broadcast({ type: 'acme_challenges', set });
   }
 
   addresses(): Record<string, { host: string; port: number }> {

@@ -13,6 +13,8 @@ export interface CertificateSource {
   cert: string;
   key: string;
   hosts?: readonly string[];
+  /** An OCSP response (DER) to staple for this certificate, when the file exists (tls.acme keeps one). */
+  ocsp?: string;
 }
 
 export interface LoadedPair {
@@ -26,6 +28,9 @@ export interface LoadedPair {
   /** Leaf certificate's notAfter and fingerprint, for status and reload logs. */
   validTo: string;
   fingerprint256: string;
+  /** The leaf in DER (to recognise it in an OCSPRequest) and the response to staple for it, if any. */
+  leafDer: Buffer;
+  ocsp: Buffer | undefined;
 }
 
 export interface ContextPolicy {
@@ -100,5 +105,10 @@ export async function loadPair(source: CertificateSource, baseDir: string, polic
     throw failure(`tls: ${certFile}: ${messageOf(err)}`, err);
   }
   const hosts = source.hosts && source.hosts.length > 0 ? [...source.hosts] : namesOf(leaf);
-  return { certFile, keyFile, hosts, context, certPem, keyPem, validTo: leaf.validTo, fingerprint256: leaf.fingerprint256 };
+  let ocsp: Buffer | undefined;
+  if (source.ocsp !== undefined) {
+    // optional: no file means nothing to staple
+    ocsp = await readFile(path.resolve(baseDir, source.ocsp)).catch(() => undefined);
+  }
+  return { certFile, keyFile, hosts, context, certPem, keyPem, validTo: leaf.validTo, fingerprint256: leaf.fingerprint256, leafDer: leaf.raw, ocsp };
 }

@@ -5,3 +5,5 @@ export { ensureSelfSigned, selfSignedHosts, type SelfSignedPaths } from './self-
 export { SniTable, type SniEntry } from './sni.ts';
 export { ticketKeysFor } from './session-resumption.ts';
 export { UpstreamTlsClient, type UpstreamTlsConfig } from './upstream-client.ts';
+export { acmeCertificateFiles, type AcmeCertificateFiles } from './acme-files.ts';
+export { ACME_TLS_ALPN, readClientHello, type AlpnChallengeSource } from './alpn-challenge.ts';

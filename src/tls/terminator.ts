@@ -3,6 +3,7 @@
 // Build with the listener config; start() does the file I/O; attach(server) wires a tls.Server to it.
 import path from 'node:path';
 import type { Server as TlsServer, TlsOptions, SecureContext } from 'node:tls';
+import type { Socket } from 'node:net';
 import type { TlsConfig } from '../config/index.ts';
 import { EdgeError, messageOf, systemClock, type Clock, type Logger } from '../core/index.ts';
 import { loadPair, normalizeIp, policyOptions, type ContextPolicy, type CertificateSource, type LoadedPair } from './certificate-pair.ts';
@@ -11,6 +12,8 @@ import { FileWatch } from './file-watch.ts';
 import { SessionResumption } from './session-resumption.ts';
 import { ensureSelfSigned, selfSignedHosts } from './self-signed.ts';
 import { alpnOf, hstsHeaderValue, minVersionOf } from './policy.ts';
+import { acmeCertificateFiles } from './acme-files.ts';
+import { AlpnChallengeRouter, type AlpnChallengeSource } from './alpn-challenge.ts';
 
 export interface TlsTerminatorDeps {
   /** Absolute data directory (config `data_dir` resolved): where the self-signed CA lives. */
@@ -23,6 +26,8 @@ export interface TlsTerminatorDeps {
   ticketSeed?: Buffer;
   /** Handshake must finish within this (ms); default the listener's header timeout. */
   handshakeTimeoutMs?: number;
+  /** ACME tls-alpn-01 challenges pending in this process (src/acme); see accept(). */
+  acmeTls?: AlpnChallengeSource;
 }
 
 export interface ReloadResult {
@@ -78,6 +83,7 @@ export class TlsTerminator {
   private lastReload: TlsStatus['last_reload'];
   private readonly handshakes: TlsStatus['handshakes'] = {};
   private reloading: Promise<ReloadResult> | undefined;
+  private readonly alpnChallenges: AlpnChallengeRouter | undefined;
 
   constructor(listener: TlsEndpoint, deps: TlsTerminatorDeps) {
     if (!listener.tls) throw new EdgeError('SY_ERR_TLS_CONFIG', `listener ${listener.name}: tls settings missing`, { source: 'config' });
@@ -88,6 +94,7 @@ export class TlsTerminator {
     this.hsts = hstsHeaderValue(listener.tls);
     this.alpn = alpnOf(listener.tls);
     this.policy = { minVersion: minVersionOf(listener.tls), sessionIdContext: `switchyard:${listener.name}`.slice(0, 32) };
+    this.alpnChallenges = deps.acmeTls && listener.tls.acme ? new AlpnChallengeRouter(deps.acmeTls, deps.handshakeTimeoutMs ?? listener.timeouts.header) : undefined;
     this.resumption = new SessionResumption({ clock: this.clock, ticketSeed: deps.ticketSeed, sessionCache: listener.tls.session_cache });
   }
 
@@ -98,6 +105,11 @@ export class TlsTerminator {
       source: { cert: certificate.cert, key: certificate.key, hosts: certificate.hosts },
       isDefault: certificate.default,
     }));
+    if (tls.acme) {
+      // written by src/acme before the listener starts (a temporary self-signed pair until the CA issues)
+      const files = acmeCertificateFiles(this.deps.dataDir, this.listener.name, tls.acme.hosts);
+      sources.push({ source: { cert: files.cert, key: files.key, hosts: tls.acme.hosts, ocsp: files.ocsp }, isDefault: !sources.some((one) => one.isDefault) });
+    }
     if (tls.self_signed) {
       const hosts = selfSignedHosts(this.listener.routes).map(normalizeIp);
       const generated = await ensureSelfSigned(this.deps.dataDir, this.listener.name, hosts, this.clock.now());
@@ -108,11 +120,11 @@ export class TlsTerminator {
       sources.push({ source: { cert: generated.cert, key: generated.key, hosts }, isDefault: !sources.some((one) => one.isDefault) });
     }
     if (sources.length === 0) {
-      throw new EdgeError('SY_ERR_TLS_CONFIG', `tls ${this.listenerName}: expected certificates or self_signed: true`, { source: 'config' });
+      throw new EdgeError('SY_ERR_TLS_CONFIG', `tls ${this.listenerName}: expected certificates, acme or self_signed: true`, { source: 'config' });
     }
     this.sources = sources;
     this.loaded = await this.loadAll();
-    const files = sources.flatMap(({ source }) => [source.cert, source.key]).map((file) => this.resolve(file));
+    const files = sources.flatMap(({ source }) => [source.cert, source.key, ...(source.ocsp === undefined ? [] : [source.ocsp])]).map((file) => this.resolve(file));
     this.watch = new FileWatch(files, () => void this.reload(), this.clock);
     this.watch.start((err) => this.deps.logger.warn({ listener: this.listenerName, err: messageOf(err) }, `tls ${this.listenerName}: cannot watch certificate files`));
   }
@@ -163,9 +175,20 @@ export class TlsTerminator {
     };
   }
 
+  /**
+   * Hands an accepted raw socket to `serve` (which starts TLS on it) — or, on a listener with `tls.acme`
+   * while a tls-alpn-01 challenge is pending, a validation connection to the challenge server instead.
+   */
+  accept(socket: Socket, serve: (socket: Socket) => void): void {
+    if (this.alpnChallenges === undefined) serve(socket);
+    else this.alpnChallenges.accept(socket, serve);
+  }
+
   /** Wires a server made from serverOptions(): ticket rotation, session cache, reload of its default context. */
   attach(server: TlsServer): void {
     this.servers.add(server);
+    // OCSP stapling: asked only when the client sent status_request; a pair without a response staples nothing
+    if (this.listener.tls?.acme) server.on('OCSPRequest', (certificate: Buffer, _issuer: Buffer, done: (err: Error | null, response?: Buffer) => void) => done(null, this.ocspFor(certificate)));
     this.resumption.attach(server);
     server.once('close', () => this.servers.delete(server));
   }
@@ -202,6 +225,11 @@ export class TlsTerminator {
     return result;
   }
 
+  private ocspFor(certificate: Buffer): Buffer | undefined {
+    for (const pair of this.loaded?.pairs ?? []) if (pair.ocsp !== undefined && pair.leafDer.equals(certificate)) return pair.ocsp;
+    return undefined;
+  }
+
   /** The listener calls this on each 'secureConnection': a counter bump, read by status(). */
   handshakeDone(socket: { getProtocol(): string | null; isSessionReused(): boolean }): void {
     const version = socket.getProtocol() ?? 'unknown';
@@ -233,6 +261,7 @@ export class TlsTerminator {
   }
 
   async stop(): Promise<void> {
+    this.alpnChallenges?.close();
     this.watch?.stop();
     this.watch = undefined;
     this.resumption.stop();

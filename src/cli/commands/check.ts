@@ -28,6 +28,8 @@ function summarize(config: Config, dnsLines: readonly string[]): string[] {
     const where = `${listener.listen.host}:${listener.listen.port}`;
     const routes = listener.routes ? `, ${listener.routes.length} route(s)` : listener.pool ? ` → pool ${listener.pool}` : listener.protocol === 'forward_proxy' ? forwardSummary(listener) : '';
     lines.push(`listener ${listener.name}: ${listener.protocol} on ${where}${routes}`);
+    const acme = listener.tls?.acme;
+    if (acme) lines.push(`  tls.acme: ${acme.hosts.join(', ')} from ${acme.directory} (${acme.challenges.join(', ')}${acme.redis ? ', shared through redis' : ''})`);
     const defaults = listener.middleware ?? [];
     listener.routes?.forEach((route, index) => {
       // the filters each proxied route runs, in order: the listener's, then its own

@@ -44,3 +44,4 @@ export * from './dns.ts';
 export * from './admin.ts';
 export * from './runtime.ts';
 export * from './telemetry.ts';
+export * from './acme.ts';

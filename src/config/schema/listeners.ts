@@ -1,5 +1,6 @@
 // listeners: addresses Switchyard accepts on, with their protocol, TLS, limits and routes.
 import { z } from 'zod';
+import { acmeSchema } from './acme.ts';
 import { cidr, duration, hostPort, positiveInt, size } from './common.ts';
 import { middlewareSchema } from './middleware.ts';
 import { compressEncodings, type CompressEncoding } from './compress.ts';
@@ -151,6 +152,8 @@ export const tlsSchema = z.strictObject({
   min_version: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2'),
   certificates: z.array(certificateSchema).default([]),
   self_signed: z.boolean().default(false),
+  /** Certificates from an ACME CA, obtained and renewed by the edge (docs/acme.md). */
+  acme: acmeSchema.optional(),
   hsts: z
     .union([z.boolean(), z.strictObject({ max_age: duration.default(31_536_000_000), include_subdomains: z.boolean().default(false), preload: z.boolean().default(false) })])
     .default(false),
@@ -355,7 +358,7 @@ export const listenerSchema = z
       ctx.addIssue({ code: 'custom', path: ['routes'], message: `expected at least one route for a ${listener.protocol} listener` });
     }
     if (listener.protocol === 'https' && !listener.tls) {
-      ctx.addIssue({ code: 'custom', path: ['tls'], message: 'expected tls settings (certificates or self_signed: true) for an https listener' });
+      ctx.addIssue({ code: 'custom', path: ['tls'], message: 'expected tls settings (certificates, acme or self_signed: true) for an https listener' });
     }
     if (listener.http3.enabled && listener.protocol !== 'https') {
       ctx.addIssue({ code: 'custom', path: ['http3'], message: `expected http3 only on an https listener (QUIC carries TLS 1.3), got protocol: ${listener.protocol}` });
