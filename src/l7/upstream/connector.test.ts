@@ -1,13 +1,15 @@
-// The connector's TLS side against a real TLS server on loopback: an owner that acquires while the pool's
-// CA is still being read waits in the queue and is connected once it is; connections are shared only
-// between clients with the same key; an unreadable CA fails the connect with its reason.
+// The connector against real servers on loopback. TLS side: an owner that acquires while the pool's CA is
+// still being read waits in the queue and is connected once it is; connections are shared only between
+// clients with the same key; an unreadable CA fails the connect with its reason. Idle pool: with
+// keepalive.max_idle auto every released connection is kept (a burst's connections are there for the
+// next burst), and each purge closes half of those that stayed idle through the whole period.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import tls from 'node:tls';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { ensureSelfSigned, UpstreamTlsClient } from '../../tls/index.ts';
 import { ChunkPool } from '../chunk-writer.ts';
 import { DEFAULT_UPSTREAM_SETTINGS, QUEUED, UpstreamConnector, type UpstreamConnection, type UpstreamOwner } from './connector.ts';
@@ -126,4 +128,50 @@ test('a CA that cannot be read fails the connect with its reason', async () => {
   const owner = new Owner();
   connector.acquire(`127.0.0.1:${port}`, '127.0.0.1', port, settings, owner);
   assert.equal(await owner.closed, client.error);
+});
+
+test('max_idle auto keeps a burst\'s connections, then purges half of the idle surplus per period', async (t) => {
+  // a plain TCP backend: every released connection is kept, the sweep's purge decides what goes
+  const plain = net.createServer((socket) => socket.on('error', () => undefined));
+  await new Promise<void>((resolve) => plain.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => plain.close(() => resolve())));
+  const port = (plain.address() as AddressInfo).port;
+  const connector = new UpstreamConnector(Buffer.alloc(64 * 1024), new ChunkPool(), (err) => assert.fail(String(err)));
+  const settings: UpstreamSettings = { ...DEFAULT_UPSTREAM_SETTINGS, idleTimeout: 600_000 };
+  assert.equal(settings.maxIdle, Number.POSITIVE_INFINITY, 'auto is the default');
+  const acquire = async (n: number): Promise<UpstreamConnection[]> =>
+    Promise.all(
+      Array.from({ length: n }, async () => {
+        const owner = new Owner();
+        const got = connector.acquire('b', '127.0.0.1', port, settings, owner);
+        if (got !== null && typeof got === 'object') return got; // an idle one, handed over at once
+        await owner.connected;
+        return owner.conn!;
+      }),
+    );
+  // a burst of 80 concurrent requests: all 80 connections stay, more than a fixed cap of 64 would keep
+  const burst = await acquire(80);
+  for (const conn of burst) connector.release(conn, true, 0);
+  assert.equal(connector.idleCount(), 80);
+  connector.sweep(1000); // the burst used every one: nothing was surplus
+  assert.equal(connector.idleCount(), 80);
+
+  // the next period needs 30 at once: 50 stayed idle throughout, half of them go
+  const again = await acquire(30);
+  for (const conn of again) connector.release(conn, true, 1500);
+  connector.sweep(2000);
+  assert.equal(connector.idleCount(), 55);
+  // no demand: halves, period after period
+  const left: number[] = [];
+  for (let t = 3000; t <= 9000; t += 1000) {
+    connector.sweep(t);
+    left.push(connector.idleCount());
+  }
+  assert.deepEqual(left, [27, 13, 6, 3, 1, 0, 0]);
+  // a sweep within the same period purges nothing more
+  const fresh = await acquire(4);
+  for (const conn of fresh) connector.release(conn, true, 9100);
+  connector.sweep(9500);
+  assert.equal(connector.idleCount(), 4);
+  connector.closeAll();
 });
