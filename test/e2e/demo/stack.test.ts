@@ -218,7 +218,10 @@ describe('demo stack behind Switchyard', { timeout: 90_000 }, () => {
         assert.equal(reply.status, 401, reply.body);
         assert.match(reply.head, /www-authenticate: Bearer realm="switchyard-demo"/i);
       }
-      const refused = edge!.lines.filter((line) => line.log === 'access' && line.status === 401 && String(line.reason).startsWith('jwt:'));
+      const forgedLine = (line: Record<string, unknown>) => line.log === 'access' && line.status === 401 && String(line.reason).startsWith('jwt:');
+      // access lines reach stdout in batches (at most 100 ms late): wait for both
+      await edge!.waitForLine(() => edge!.lines.filter(forgedLine).length >= 2);
+      const refused = edge!.lines.filter(forgedLine);
       assert.equal(refused.length, 2);
       assert.ok(refused.every((line) => line.backend === undefined), 'no backend was asked');
       const cookie = await curl(['--http1.1', '-X', 'POST', '-H', 'cookie: sy_session=forged.token.here', '-H', 'content-type: application/json', '--data', '{"item":"x","quantity":1}', api('/api/orders')]);

@@ -121,6 +121,8 @@ ${twoPools(origins)}${listener(`      - { match: { path_prefix: / }, pool: h1, m
     // never more than the budget; at most (workers - 1) × (batch - 1) = 1 token held back by a lease
     t.diagnostic(`admitted ${admitted} of 60 (budget 20); half the decisions within ${await medianDecisionMs(running)} ms`);
     assert.ok(admitted <= 20 && admitted >= 19, `admitted ${admitted} of 60`);
+    // access lines reach stdout in batches (at most 100 ms late): wait for every request's
+    await running.waitForLine(() => running.lines.filter((line) => line.log === 'access').length >= statuses.length);
     const pids = new Set(running.lines.filter((line) => line.log === 'access').map((line) => line.pid));
     assert.equal(pids.size, 2, 'both workers served requests');
   });

@@ -52,8 +52,10 @@ describe('waf body inspection end to end', { timeout: 180_000 }, () => {
       }
     }
     assert.deepEqual(origins.seen.slice(before), [], 'no refused body reached an origin');
-    await edge.waitForLine((line) => line.log === 'access' && line.reason === 'waf:no-eicar');
-    const reasons = new Set(edge.lines.filter((line) => line.log === 'access' && line.status === 403).map((line) => line.reason));
+    // each worker's lines reach stdout in its own batches: wait until every rule's refusal is there
+    const refusedReasons = () => new Set(edge.lines.filter((line) => line.log === 'access' && line.status === 403).map((line) => line.reason));
+    await edge.waitForLine(() => probes.every(([, , , rule]) => refusedReasons().has(`waf:${rule}`)));
+    const reasons = refusedReasons();
     for (const [what, , , rule] of probes) assert.ok(reasons.has(`waf:${rule}`), `${what}: ${[...reasons].join(' ')}`);
   });
 

@@ -83,8 +83,10 @@ describe('waf filter end to end', { timeout: 180_000 }, () => {
     }
     assert.equal(origins.seen.length, before, 'no probe reached an origin');
     // the access log gives the rule as the request's reason
-    await edge.waitForLine((line) => line.log === 'access' && line.status === 403 && line.reason === 'waf:no-admin-delete');
-    const reasons = new Set(edge.lines.filter((line) => line.log === 'access' && line.status === 403).map((line) => line.reason));
+    // each worker's lines reach stdout in its own batches: wait until every rule's refusal is there
+    const refusedReasons = () => new Set(edge.lines.filter((line) => line.log === 'access' && line.status === 403).map((line) => line.reason));
+    await edge.waitForLine(() => probes.every(([, , , rule]) => refusedReasons().has(`waf:${rule}`)));
+    const reasons = refusedReasons();
     for (const [what, , , rule] of probes) assert.ok(reasons.has(`waf:${rule}`), `${what}: ${[...reasons].join(' ')}`);
   });
 
