@@ -469,6 +469,8 @@ export class HttpExchange implements OriginOwner, TransformedTarget {
   }
 
   upstreamTimeout(): void {
+    // the whole response is read and a transform is finishing it: the origin owes nothing more
+    if (this.sinkEnded) return;
     const { address, port } = this.destination!;
     if (!this.connected) return this.fail(504, 'connect_timeout', `connect to ${address}:${port} timed out`);
     this.fail(504, 'response_timeout', this.headSeen ? 'the destination stopped sending within timeouts.upstream_response' : 'no response head within timeouts.upstream_response');
@@ -493,6 +495,12 @@ export class HttpExchange implements OriginOwner, TransformedTarget {
 
   /** The origin connection ended or failed before the response did. */
   private upstreamGone(err: Error | undefined): void {
+    // the origin closed after the whole response (Connection: close) while a transform (zlib, off the
+    // thread) still finishes it: the client gets the rest, the connection is not pooled
+    if (this.sinkEnded) {
+      this.upstreamSpent = true;
+      return;
+    }
     // A kept-alive connection the origin closed just as we reused it: the request never reached the
     // origin's application, so a bodyless request goes again once, on a new connection.
     if (this.reused && !this.retried && !this.headSeen && this.responseBuf === null && this.host.head.bodyKind === BODY_NONE) {
