@@ -387,11 +387,12 @@ export class HttpExchange implements OriginOwner, TransformedTarget {
     this.complete();
   }
 
-  /** A filter's answer as response bytes (Via added, as on every response through the proxy). */
+  /** A filter's answer as response bytes (Via and Connection added, as on every response through the proxy). */
   private localBytes(answer: LocalResponse, close: boolean): Buffer {
     const body = typeof answer.body === 'string' ? Buffer.from(answer.body, 'utf8') : answer.body;
     const fields = localResponseFields(answer, new Date().toUTCString(), body.length);
-    const lines = `Via: 1.1 ${this.context.via}\r\n${close ? 'Connection: close\r\n' : ''}`;
+    // an HTTP/1.0 client assumes the connection ends unless told otherwise (as responseHead says too)
+    const lines = `Via: 1.1 ${this.context.via}\r\n${close ? 'Connection: close\r\n' : this.host.head.minor === 0 ? 'Connection: keep-alive\r\n' : ''}`;
     return fieldsResponse(answer.status, fields, lines, this.host.head.method === 'HEAD' ? null : body);
   }
 

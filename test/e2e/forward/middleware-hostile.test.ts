@@ -23,6 +23,9 @@ function script(pathname: string, n: number): { bytes: string; end: boolean } {
   const kind = pathname.split('/')[1];
   if (kind === 'close-length') return { bytes: `HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: ${TEXT.length}\r\nConnection: close\r\n\r\n${TEXT}`, end: true };
   if (kind === 'until-close') return { bytes: `HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n${TEXT}`, end: true };
+  if (kind === 'fresh') return { bytes: `HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nCache-Control: max-age=60\r\nContent-Length: ${`fresh #${n}`.length}\r\n\r\nfresh #${n}`, end: false };
+  if (kind === 'trailer') return { bytes: `HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nCache-Control: max-age=60\r\nTransfer-Encoding: chunked\r\nTrailer: x-sum\r\n\r\n6\r\nchunk ${n}\r\n3\r\nend\r\n0\r\nx-sum: 42\r\n\r\n`, end: false };
+  if (kind === 'badchunk') return { bytes: `HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nCache-Control: max-age=60\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nchunk ${n}\r\nzz\r\nbad\r\n0\r\n\r\n`, end: false };
   return { bytes: `HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: ${`plain #${n}`.length}\r\n\r\nplain #${n}`, end: false };
 }
 
@@ -58,6 +61,13 @@ listeners:
     protocol: forward_proxy
     ${allow}
     middleware: [ { compress: { encodings: [gzip], min_size: 1kb } } ]
+  - name: cached
+    listen: 127.0.0.1:0
+    protocol: forward_proxy
+    ${allow}
+    middleware:
+      - cache: { max_size: 1mb }
+      - rate_limit: { key: "header:x-key", rate: 1/h, burst: 1 }
 `);
   cleanups.push(() => edge.stop());
 });
@@ -103,4 +113,34 @@ test('compress: an origin that closes right after its response (Content-Length, 
     const line = await edge.waitForLine((l) => l.listener === 'gz' && l.path === `/${kind}/x`);
     assert.equal(line.reason, 'ok', kind);
   }
+});
+
+/** Sends `request` on one socket and resolves with what came back once `done(text)` holds (then closes). */
+function rawUntil(port: number, request: string, done: (text: string) => boolean): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1');
+    let text = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk) => {
+      text += chunk;
+      if (done(text)) socket.destroy();
+    });
+    socket.on('error', reject);
+    socket.setTimeout(10_000, () => socket.destroy(new Error(`timed out after: ${JSON.stringify(text)}`)));
+    socket.on('close', () => resolve(text));
+    socket.write(request);
+  });
+}
+
+const get = (pathname: string, fields = '') => `GET http://127.0.0.1:${originPort}${pathname} HTTP/1.1\r\nHost: 127.0.0.1:${originPort}\r\n${fields}\r\n`;
+
+test('shared cache: an HTTP/1.0 client that keeps its connection is told so on a hit too (Connection: keep-alive), and its next request is served', async () => {
+  const port = edge.ready.listeners.cached.port;
+  const target = `http://127.0.0.1:${originPort}/fresh/ka10`;
+  const req10 = `GET ${target} HTTP/1.0\r\nHost: 127.0.0.1:${originPort}\r\nConnection: keep-alive\r\n\r\n`;
+  const text = await rawUntil(port, req10 + req10, (t) => (t.match(/fresh #1/g) ?? []).length === 2);
+  const answers = text.split(/(?=HTTP\/1\.1 )/);
+  assert.equal(answers.length, 2, text);
+  for (const one of answers) assert.match(one, /\r\nconnection: keep-alive\r\n/i, one);
+  assert.match(answers[1], /cache-status: Switchyard; hit/i);
 });
