@@ -24,8 +24,8 @@ function script(pathname: string, n: number): { bytes: string; end: boolean } {
   if (kind === 'close-length') return { bytes: `HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: ${TEXT.length}\r\nConnection: close\r\n\r\n${TEXT}`, end: true };
   if (kind === 'until-close') return { bytes: `HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n${TEXT}`, end: true };
   if (kind === 'fresh') return { bytes: `HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nCache-Control: max-age=60\r\nContent-Length: ${`fresh #${n}`.length}\r\n\r\nfresh #${n}`, end: false };
-  if (kind === 'trailer') return { bytes: `HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nCache-Control: max-age=60\r\nTransfer-Encoding: chunked\r\nTrailer: x-sum\r\n\r\n6\r\nchunk ${n}\r\n3\r\nend\r\n0\r\nx-sum: 42\r\n\r\n`, end: false };
-  if (kind === 'badchunk') return { bytes: `HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nCache-Control: max-age=60\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nchunk ${n}\r\nzz\r\nbad\r\n0\r\n\r\n`, end: false };
+  if (kind === 'trailer') return { bytes: `HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nCache-Control: max-age=60\r\nTransfer-Encoding: chunked\r\nTrailer: x-sum\r\n\r\n7\r\nchunk ${n}\r\n3\r\nend\r\n0\r\nx-sum: 42\r\n\r\n`, end: false };
+  if (kind === 'badchunk') return { bytes: `HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nCache-Control: max-age=60\r\nTransfer-Encoding: chunked\r\n\r\n7\r\nchunk ${n}\r\nzz\r\nbad\r\n0\r\n\r\n`, end: false };
   return { bytes: `HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: ${`plain #${n}`.length}\r\n\r\nplain #${n}`, end: false };
 }
 
@@ -143,4 +143,104 @@ test('shared cache: an HTTP/1.0 client that keeps its connection is told so on a
   assert.equal(answers.length, 2, text);
   for (const one of answers) assert.match(one, /\r\nconnection: keep-alive\r\n/i, one);
   assert.match(answers[1], /cache-status: Switchyard; hit/i);
+});
+
+test('shared cache + rate_limit: a coalescing leader refused 429 by the later filter releases its key at once (the next request is not held)', async () => {
+  const port = edge.ready.listeners.cached.port;
+  // spend the budget of key L, then lead a miss with it: the cache marks the key in flight, rate_limit answers 429
+  await rawUntil(port, get('/plain/spend', 'x-key: L\r\nConnection: close\r\n'), (t) => t.includes('plain #'));
+  const refused = await rawUntil(port, get('/fresh/led', 'x-key: L\r\nConnection: close\r\n'), (t) => /\r\n\r\n[\s\S]*\n$/.test(t));
+  assert.match(refused, /^HTTP\/1\.1 429 /);
+  const started = performance.now();
+  const next = await rawUntil(port, get('/fresh/led', 'x-key: W\r\nConnection: close\r\n'), (t) => t.includes('fresh #'));
+  assert.match(next, /^HTTP\/1\.1 200 /);
+  assert.ok(performance.now() - started < 2000, `the next request waited ${Math.round(performance.now() - started)} ms`);
+  assert.equal(seen.get('/fresh/led'), 1);
+});
+
+test('pipelined on one connection: a miss, a hit, a 429, a HEAD hit and a miss, answered in order with exact framing', async () => {
+  const port = edge.ready.listeners.cached.port;
+  await rawUntil(port, get('/fresh/pp', 'x-key: P0\r\nConnection: close\r\n'), (t) => t.includes('fresh #'));
+  await rawUntil(port, get('/plain/pp-spend', 'x-key: P1\r\nConnection: close\r\n'), (t) => t.includes('plain #'));
+  const head = (pathname: string, fields: string) => get(pathname, fields).replace(/^GET/, 'HEAD');
+  const batch = get('/plain/pp1', 'x-key: P2\r\n') + get('/fresh/pp', 'x-key: P3\r\n') + get('/plain/pp2', 'x-key: P1\r\n') + head('/fresh/pp', 'x-key: P4\r\n') + get('/plain/pp3', 'x-key: P5\r\nConnection: close\r\n');
+  const text = await rawUntil(port, batch, () => false);
+  const statuses = [...text.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => Number(m[1]));
+  assert.deepEqual(statuses, [200, 200, 429, 200, 200], text);
+  // each answer's body is exactly its Content-Length: parse them one after another
+  let at = 0;
+  const bodies: string[] = [];
+  for (const status of statuses) {
+    const end = text.indexOf('\r\n\r\n', at);
+    const headText = text.slice(at, end);
+    const length = Number(/\r\ncontent-length: (\d+)/i.exec(headText)![1]);
+    const isHead = bodies.length === 3;
+    bodies.push(isHead ? '' : text.slice(end + 4, end + 4 + length));
+    at = end + 4 + (isHead ? 0 : length);
+    assert.ok(status > 0);
+  }
+  assert.equal(at, text.length, 'nothing after the last answer');
+  assert.match(bodies[0], /^plain #1$/);
+  assert.equal(bodies[1], 'fresh #1');
+  assert.equal(bodies[4], 'plain #1');
+});
+
+test('shared cache: a chunked response with trailers is stored payload only; a bad chunk cuts the client and stores nothing', async () => {
+  const port = edge.ready.listeners.cached.port;
+  const first = await rawUntil(port, get('/trailer/t', 'Connection: close\r\n'), () => false);
+  assert.match(first, /^HTTP\/1\.1 200 /);
+  assert.match(first, /7\r\nchunk 1\r\n3\r\nend\r\n0\r\n/);
+  const hit = await rawUntil(port, get('/trailer/t', 'Connection: close\r\n'), () => false);
+  assert.match(hit, /cache-status: Switchyard; hit/i);
+  assert.match(hit, /\r\ncontent-length: 10\r\n[\s\S]*\r\n\r\nchunk 1end$/i);
+  assert.equal(seen.get('/trailer/t'), 1);
+
+  const cut = await rawUntil(port, get('/badchunk/b', 'Connection: close\r\n'), () => false);
+  // the head and the bad chunk came in one read: the connection is cut before the corked head leaves
+  assert.ok(cut === '' || cut.startsWith('HTTP/1.1 200 '), cut);
+  assert.doesNotMatch(cut, /0\r\n\r\n$/, 'the cut response never looks complete');
+  const again = await rawUntil(port, get('/badchunk/b', 'Connection: close\r\n'), () => false);
+  assert.doesNotMatch(again, /hit/);
+  assert.equal(seen.get('/badchunk/b'), 2);
+});
+
+test('request smuggling through the middleware: CL+TE and two Content-Lengths are refused 400, nothing reaches the origin', async () => {
+  const port = edge.ready.listeners.cached.port;
+  const target = `http://127.0.0.1:${originPort}/plain/smuggle`;
+  const attempts = [
+    `POST ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET ${target}?inner HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`,
+    `POST ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5\r\nContent-Length: 41\r\n\r\nhello`,
+    `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n`,
+  ];
+  for (const attempt of attempts) {
+    const text = await rawUntil(port, attempt, () => false);
+    assert.match(text, /^HTTP\/1\.1 400 /, attempt);
+    assert.equal((text.match(/HTTP\/1\.1/g) ?? []).length, 1, attempt);
+  }
+  assert.equal(seen.get('/plain/smuggle'), undefined);
+  assert.equal(seen.get('/plain/smuggle?inner'), undefined);
+});
+
+test('Expect: 100-continue through the middleware: 100 then the origin\'s answer; a 429 instead answers without reading the body and closes', async () => {
+  const port = edge.ready.listeners.cached.port;
+  const target = `http://127.0.0.1:${originPort}/plain/expect`;
+  const post = (key: string) => `POST ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nx-key: ${key}\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n`;
+  const sent = await new Promise<string>((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1');
+    let text = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk) => {
+      text += chunk;
+      if (text === 'HTTP/1.1 100 Continue\r\n\r\n') socket.write('hello');
+      if (/plain #\d+$/.test(text)) socket.destroy();
+    });
+    socket.on('error', reject);
+    socket.setTimeout(5000, () => socket.destroy(new Error(`timed out after: ${JSON.stringify(text)}`)));
+    socket.on('close', () => resolve(text));
+    socket.write(post('E1'));
+  });
+  assert.match(sent, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 /);
+  const refused = await rawUntil(port, post('E1'), () => false);
+  assert.match(refused, /^HTTP\/1\.1 429 /, 'no 100 before the refusal');
+  assert.match(refused, /\r\nconnection: close\r\n/i);
 });
