@@ -96,7 +96,7 @@ export const cacheFilter = {
       const inFlight = store.pending.get(state.key);
       if (inFlight === undefined || inFlight.deadline <= now) {
         state.pending = { deadline: now + waitLimit, waiters: [] };
-        store.pending.set(state.key, state.pending);
+        store.lead(state.key, state.pending, now);
         return undefined;
       }
       stats.count('coalesced');
