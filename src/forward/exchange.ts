@@ -103,6 +103,8 @@ export class HttpExchange implements OriginOwner, TransformedTarget {
   private sink: (BodySink & { abort?(): void }) | null = null;
   private sinkEnded = false;
   private transformEnded = false;
+  /** The transform asked for the origin to wait (its input backlog is full): a client drain does not resume it. */
+  private held = false;
 
   constructor(host: ExchangeHost) {
     this.host = host;
@@ -139,6 +141,7 @@ export class HttpExchange implements OriginOwner, TransformedTarget {
     this.sink = null;
     this.sinkEnded = false;
     this.transformEnded = false;
+    this.held = false;
     const head = this.host.head;
     if (!head.absoluteForm) return this.refuse(badRequest(400, 'expected an absolute URI (http://host/path) or CONNECT'), true);
     if (equalsLower(head.raw, head.targetStart, 'https://')) return this.refuse(badRequest(400, 'https URIs go through CONNECT'), true);
@@ -292,7 +295,18 @@ export class HttpExchange implements OriginOwner, TransformedTarget {
 
   /** The client's socket drained: the origin may send again. */
   clientDrain(): void {
-    if (!this.finished) this.link?.socket.resume();
+    if (!this.finished && !this.held) this.link?.socket.resume();
+  }
+
+  holdOrigin(): void {
+    this.held = true;
+    this.link?.socket.pause();
+  }
+
+  /** The transform has room again: the origin resumes unless the client is still full. */
+  releaseOrigin(): void {
+    this.held = false;
+    if (!this.finished && !this.host.socket.writableNeedDrain) this.link?.socket.resume();
   }
 
   upstreamDrain(): void {

@@ -79,6 +79,9 @@ export interface TransformedTarget {
   writeClient(chunk: Buffer): void;
   /** The transform's output ended: the response is complete. */
   transformedEnd(): void;
+  /** The transform's input is full (a compressor behind the origin): stop reading the origin until release. */
+  holdOrigin(): void;
+  releaseOrigin(): void;
 }
 
 /**
@@ -108,5 +111,13 @@ export class ClientBodySink implements BodySink {
     this.ended = true;
     if (this.chunked) this.target.writeClient(LAST_CHUNK);
     this.target.transformedEnd();
+  }
+
+  hold(): void {
+    this.target.holdOrigin();
+  }
+
+  release(): void {
+    this.target.releaseOrigin();
   }
 }

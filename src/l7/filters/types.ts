@@ -98,6 +98,13 @@ export interface ResponseView {
 export interface BodySink {
   write(chunk: Buffer): void;
   end(): void;
+  /**
+   * Optional, offered by a path's own sink: a transform whose input backlog is full (a compressor slower
+   * than the upstream) calls hold() and the path stops reading the upstream until release(); without it a
+   * fast upstream would be buffered whole in the transform.
+   */
+  hold?(): void;
+  release?(): void;
 }
 
 /**
