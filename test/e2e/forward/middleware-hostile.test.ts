@@ -17,6 +17,9 @@ const TEXT = 'compressible line of text\n'.repeat(400);
 /** Requests the origin saw, per path. */
 const seen = new Map<string, number>();
 let originPort: number;
+/** The paths each origin connection served, and who waits for a connection that served a path to close. */
+const served = new Map<net.Socket, string[]>();
+const closedAfter = new Map<string, () => void>();
 let edge: RunningSwitchyard;
 
 /** What the raw origin writes for a request path; `end` closes the connection after it. */
@@ -24,6 +27,10 @@ function script(pathname: string, n: number): { bytes: string; end: boolean } {
   const kind = pathname.split('/')[1];
   if (kind === 'close-length') return { bytes: `HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: ${TEXT.length}\r\nConnection: close\r\n\r\n${TEXT}`, end: true };
   if (kind === 'until-close') return { bytes: `HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n${TEXT}`, end: true };
+  if (kind === 'drip') {
+    // a cacheable compressible body of which only the first part comes: the rest never does
+    return { bytes: `HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nCache-Control: max-age=60\r\nContent-Length: ${TEXT.length * 2}\r\n\r\n${TEXT}`, end: false };
+  }
   if (kind === 'fresh') return { bytes: `HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nCache-Control: max-age=60\r\nContent-Length: ${`fresh #${n}`.length}\r\n\r\nfresh #${n}`, end: false };
   if (kind === 'trailer') return { bytes: `HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nCache-Control: max-age=60\r\nTransfer-Encoding: chunked\r\nTrailer: x-sum\r\n\r\n7\r\nchunk ${n}\r\n3\r\nend\r\n0\r\nx-sum: 42\r\n\r\n`, end: false };
   if (kind === 'badchunk') return { bytes: `HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nCache-Control: max-age=60\r\nTransfer-Encoding: chunked\r\n\r\n7\r\nchunk ${n}\r\nzz\r\nbad\r\n0\r\n\r\n`, end: false };
@@ -33,6 +40,9 @@ function script(pathname: string, n: number): { bytes: string; end: boolean } {
 before(async () => {
   const origin = net.createServer((socket) => {
     let buf = '';
+    socket.on('close', () => {
+      for (const pathname of served.get(socket) ?? []) closedAfter.get(pathname)?.();
+    });
     socket.setEncoding('latin1');
     socket.on('error', () => undefined);
     socket.on('data', (chunk) => {
@@ -43,6 +53,7 @@ before(async () => {
         const pathname = head.split(' ')[1];
         const n = (seen.get(pathname) ?? 0) + 1;
         seen.set(pathname, n);
+        served.set(socket, [...(served.get(socket) ?? []), pathname]);
         const { bytes, end: close } = script(pathname, n);
         if (close) socket.end(bytes, 'latin1');
         else socket.write(bytes, 'latin1');
@@ -69,6 +80,11 @@ listeners:
     middleware:
       - cache: { max_size: 1mb }
       - rate_limit: { key: "header:x-key", rate: 1/h, burst: 1 }
+  - name: both
+    listen: 127.0.0.1:0
+    protocol: forward_proxy
+    ${allow}
+    middleware: [ { cache: { max_size: 1mb } }, { compress: { encodings: [gzip], min_size: 1kb } } ]
 `);
   cleanups.push(() => edge.stop());
 });
@@ -256,4 +272,28 @@ test('compress: an origin faster than the compressor is held back (the proxy buf
   } finally {
     await fast.close();
   }
+});
+
+test('cache + compress: a client gone mid-response drops the origin connection, stores nothing, and the next request goes to the origin', async () => {
+  const port = edge.ready.listeners.both.port;
+  const originClosed = new Promise<void>((resolve) => closedAfter.set('/drip/d', resolve));
+  await new Promise<void>((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1');
+    let text = '';
+    socket.setEncoding('latin1');
+    // the head and the first compressed bytes came: the client leaves
+    socket.on('data', (chunk) => {
+      text += chunk;
+      if (/\r\n\r\n[0-9a-f]+\r\n/.test(text)) socket.destroy();
+    });
+    socket.on('error', reject);
+    socket.on('close', () => resolve());
+    socket.write(get('/drip/d', 'Accept-Encoding: gzip\r\n'));
+  });
+  await originClosed;
+  const line = await edge.waitForLine((l) => l.listener === 'both' && l.path === '/drip/d');
+  assert.equal(line.reason, 'client_closed');
+  const next = await rawUntil(port, get('/drip/d', 'Connection: close\r\n'), (t) => t.includes('\r\n\r\n'));
+  assert.match(next, /cache-status: Switchyard; fwd=uri-miss/i);
+  assert.equal(seen.get('/drip/d'), 2);
 });
