@@ -28,8 +28,8 @@ function script(pathname: string, n: number): { bytes: string; end: boolean } {
   if (kind === 'close-length') return { bytes: `HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: ${TEXT.length}\r\nConnection: close\r\n\r\n${TEXT}`, end: true };
   if (kind === 'until-close') return { bytes: `HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n${TEXT}`, end: true };
   if (kind === 'drip') {
-    // a cacheable compressible body of which only the first part comes: the rest never does
-    return { bytes: `HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nCache-Control: max-age=60\r\nContent-Length: ${TEXT.length * 2}\r\n\r\n${TEXT}`, end: false };
+    // a cacheable compressible body that comes a part at a time (dripping(), until the connection closes)
+    return { bytes: `HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nCache-Control: max-age=60\r\nContent-Length: ${TEXT.length * 1000}\r\n\r\n${TEXT}`, end: false };
   }
   if (kind === 'fresh') return { bytes: `HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nCache-Control: max-age=60\r\nContent-Length: ${`fresh #${n}`.length}\r\n\r\nfresh #${n}`, end: false };
   if (kind === 'trailer') return { bytes: `HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nCache-Control: max-age=60\r\nTransfer-Encoding: chunked\r\nTrailer: x-sum\r\n\r\n7\r\nchunk ${n}\r\n3\r\nend\r\n0\r\nx-sum: 42\r\n\r\n`, end: false };
@@ -57,6 +57,11 @@ before(async () => {
         const { bytes, end: close } = script(pathname, n);
         if (close) socket.end(bytes, 'latin1');
         else socket.write(bytes, 'latin1');
+        // the proxy writes to its client after the client left, so it notices (a paused socket reads no FIN)
+        if (pathname.startsWith('/drip/')) {
+          const drip = setInterval(() => socket.write(TEXT, 'latin1'), 20);
+          socket.once('close', () => clearInterval(drip));
+        }
       }
     });
   });
