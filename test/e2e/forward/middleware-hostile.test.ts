@@ -302,3 +302,15 @@ test('cache + compress: a client gone mid-response drops the origin connection, 
   assert.match(next, /cache-status: Switchyard; fwd=uri-miss/i);
   assert.equal(seen.get('/drip/d'), 2);
 });
+
+test('an HTTP/1.0 client that keeps its connection is told so on the proxy\'s own refusals too', async () => {
+  const port = edge.ready.listeners.cached.port;
+  const denied = `GET http://10.1.2.3/x HTTP/1.0\r\nConnection: keep-alive\r\n\r\n`;
+  const text = await rawUntil(port, denied + denied, (t) => (t.match(/not allowed/g) ?? []).length === 2);
+  const answers = text.split(/(?=HTTP\/1\.1 )/);
+  assert.equal(answers.length, 2, text);
+  for (const one of answers) {
+    assert.match(one, /^HTTP\/1\.1 403 /);
+    assert.match(one, /\r\nconnection: keep-alive\r\n/i, one);
+  }
+});
