@@ -20,6 +20,8 @@ let originPort: number;
 /** The paths each origin connection served, and who waits for a connection that served a path to close. */
 const served = new Map<net.Socket, string[]>();
 const closedAfter = new Map<string, () => void>();
+/** The request heads the origin got, per path. */
+const heads = new Map<string, string[]>();
 let edge: RunningSwitchyard;
 
 /** What the raw origin writes for a request path; `end` closes the connection after it. */
@@ -54,6 +56,7 @@ before(async () => {
         const n = (seen.get(pathname) ?? 0) + 1;
         seen.set(pathname, n);
         served.set(socket, [...(served.get(socket) ?? []), pathname]);
+        heads.set(pathname, [...(heads.get(pathname) ?? []), head]);
         const { bytes, end: close } = script(pathname, n);
         if (close) socket.end(bytes, 'latin1');
         else socket.write(bytes, 'latin1');
@@ -313,4 +316,14 @@ test('an HTTP/1.0 client that keeps its connection is told so on the proxy\'s ow
     assert.match(one, /^HTTP\/1\.1 403 /);
     assert.match(one, /\r\nconnection: keep-alive\r\n/i, one);
   }
+});
+
+test('shared cache: a response to a request with Authorization is not stored for others; Proxy-Authorization never reaches the origin', async () => {
+  const port = edge.ready.listeners.cached.port;
+  const authed = await rawUntil(port, get('/fresh/auth', 'Authorization: Basic dTpw\r\nProxy-Authorization: Basic cHJveHk6c2VjcmV0\r\nConnection: close\r\n'), () => false);
+  assert.match(authed, /cache-status: Switchyard; fwd=uri-miss; fwd-status=200; detail=authorization/i);
+  const other = await rawUntil(port, get('/fresh/auth', 'Connection: close\r\n'), () => false);
+  assert.match(other, /fresh #2$/, 'the anonymous request was not answered from the authorised one');
+  assert.equal(seen.get('/fresh/auth'), 2);
+  assert.ok(!heads.get('/fresh/auth')!.some((head) => /proxy-authorization/i.test(head)), 'Proxy-Authorization forwarded');
 });
