@@ -88,6 +88,11 @@ export interface ResponseView {
   fields(): string[];
   /** The id ("host:port") of the backend that answered. */
   readonly backend: string;
+  /**
+   * Set when this is a filter's own answer shown to the response filters declared before it (no upstream
+   * made it): a cache must not store it as the URL's response.
+   */
+  readonly local?: boolean;
 }
 
 /**

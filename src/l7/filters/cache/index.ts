@@ -237,6 +237,13 @@ export const cacheFilter = {
           head.set('cache-status', state.detail);
           return undefined;
         }
+        if (response.local === true) {
+          // a later filter's own answer (a 429, an auth service's denial), not the URL's response: never
+          // stored, never a reason to drop or serve what is stored; requests waiting on this one go on
+          settle(state, undefined);
+          head.set('cache-status', `Switchyard; fwd=${state.entry !== undefined ? 'stale' : state.varyMiss ? 'vary-miss' : 'uri-miss'}; fwd-status=${status}; detail=local`);
+          return undefined;
+        }
         const now = env.now();
         const stale = state.entry;
         if (stale !== undefined && status === 304) {
