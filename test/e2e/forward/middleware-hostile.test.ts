@@ -3,10 +3,12 @@
 // sockets for pipelining, and the real process.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import net from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import { runSwitchyard, type RunningSwitchyard } from '../../support/run-switchyard.ts';
 import { fastOrigin } from '../../support/compress-lag.ts';
+import { curlText } from '../../support/curl-text.ts';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 after(async () => {
@@ -23,6 +25,7 @@ const closedAfter = new Map<string, () => void>();
 /** The request heads the origin got, per path. */
 const heads = new Map<string, string[]>();
 let edge: RunningSwitchyard;
+let app: http.Server;
 
 /** What the raw origin writes for a request path; `end` closes the connection after it. */
 function script(pathname: string, n: number): { bytes: string; end: boolean } {
@@ -72,10 +75,27 @@ before(async () => {
   originPort = (origin.address() as net.AddressInfo).port;
   cleanups.push(() => new Promise((resolve) => origin.close(resolve)));
 
+  // the pool of a reverse route named like the forward listener (its cache and rate limits must stay its own)
+  app = http.createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'max-age=60' });
+    res.end('the app itself');
+  });
+  await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
+  cleanups.push(() => new Promise((resolve) => app.close(resolve)));
+
   const allow = `allow: { clients: [127.0.0.0/8], hosts: [127.0.0.1], ports: ["1024-65535"], destinations: [127.0.0.0/8] }`;
   edge = await runSwitchyard(`
 workers: 1
+pools:
+  app: { backends: [ { address: 127.0.0.1:${(app.address() as net.AddressInfo).port} } ] }
 listeners:
+  - name: web
+    listen: 127.0.0.1:0
+    routes:
+      - name: cached
+        match: { path_prefix: / }
+        pool: app
+        middleware: [ { cache: { max_size: 1mb } } ]
   - name: gz
     listen: 127.0.0.1:0
     protocol: forward_proxy
@@ -326,4 +346,13 @@ test('shared cache: a response to a request with Authorization is not stored for
   assert.match(other, /fresh #2$/, 'the anonymous request was not answered from the authorised one');
   assert.equal(seen.get('/fresh/auth'), 2);
   assert.ok(!heads.get('/fresh/auth')!.some((head) => /proxy-authorization/i.test(head)), 'Proxy-Authorization forwarded');
+});
+
+test('shared cache: what the forward proxy fetched is never served by a reverse route named like its listener', async () => {
+  // the forward proxy fetches and stores http://127.0.0.1:<origin>/fresh/planted
+  const planted = await rawUntil(edge.ready.listeners.cached.port, get('/fresh/planted', 'Connection: close\r\n'), () => false);
+  assert.match(planted, /stored/);
+  // the same URL through a reverse route named "cached": its own pool answers
+  const reverse = await curlText(['-H', `Host: 127.0.0.1:${originPort}`], edge.url('web', '/fresh/planted'), []);
+  assert.equal(reverse.body, 'the app itself', `served: ${reverse.headers['cache-status']}`);
 });
