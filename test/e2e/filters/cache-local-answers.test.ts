@@ -23,6 +23,8 @@ before(async () => {
   const authPort = await listen(
     http.createServer((req, res) => {
       if (req.headers.authorization === 'Bearer ok') return void res.writeHead(200).end();
+      // an unauthenticated write is sent to log in
+      if (req.headers['x-forwarded-method'] === 'POST') return void res.writeHead(302, { location: '/login' }).end();
       res.writeHead(404, { 'content-type': 'text/plain', 'cache-control': 'max-age=60' });
       res.end('denied\n');
     }),
@@ -30,7 +32,7 @@ before(async () => {
   const originPort = await listen(
     http.createServer((_req, res) => {
       originHits++;
-      res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'max-age=60' });
+      res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'public, max-age=60' });
       res.end('the page\n');
     }),
   );
@@ -77,5 +79,17 @@ test('a cacheable denial from a filter after the cache is not stored: an allowed
     assert.equal(allowed.status, 200, `${listener}: ${allowed.headers['cache-status']}`);
     assert.equal(allowed.body, 'the page\n', listener);
     assert.equal(originHits, before + 1, listener);
+  }
+});
+
+test('a write refused by a filter after the cache (a 302 to log in) does not invalidate what is stored for the URL', async () => {
+  for (const [listener, flags] of [['h1', []], ['h2auto', ['--http2-prior-knowledge']], ['h2node', ['--http2-prior-knowledge']]] as const) {
+    const url = edge.url(listener, '/stored');
+    const stored = await curlText([...flags], url, ['Authorization: Bearer ok']);
+    assert.match(stored.headers['cache-status'], /stored/, listener);
+    const refused = await curlText([...flags, '-X', 'POST', '-d', 'x'], url, []);
+    assert.equal(refused.status, 302, listener);
+    const again = await curlText([...flags], url, ['Authorization: Bearer ok']);
+    assert.match(again.headers['cache-status'], /hit/, `${listener}: an unauthenticated POST emptied the cache`);
   }
 });

@@ -228,8 +228,9 @@ export const cacheFilter = {
         const status = response.status;
         if (state === undefined) {
           if (ctx.method === 'GET' || ctx.method === 'HEAD') return undefined;
-          // a successful unsafe request changes the resource: what is stored for its URL is out of date
-          if (unsafe.has(ctx.method) && status < 400) invalidate(primaryKey(ctx));
+          // a successful unsafe request changes the resource: what is stored for its URL is out of date (a
+          // later filter's own answer, a redirect to log in, changed nothing)
+          if (unsafe.has(ctx.method) && status < 400 && response.local !== true) invalidate(primaryKey(ctx));
           head.set('cache-status', methodStatus);
           return undefined;
         }
