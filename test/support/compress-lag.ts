@@ -4,6 +4,7 @@
 // decoded is what the proxy (and the socket buffers between) held at once.
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import http2 from 'node:http2';
 import net from 'node:net';
 import { createGunzip } from 'node:zlib';
 
@@ -13,6 +14,8 @@ export interface FastOrigin {
   worstLag(): number;
   /** Fetches `request` (a raw head naming any path) through `proxyPort`; resolves when all of `total` is decoded. */
   fetch(proxyPort: number, request: string): Promise<void>;
+  /** The same over HTTP/2 with prior knowledge (an h2c listener at `authority`). */
+  fetchH2(authority: string, path: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -85,11 +88,29 @@ export async function fastOrigin(total: number): Promise<FastOrigin> {
       socket.setTimeout(60_000, () => socket.destroy(new Error(`timed out at ${decoded} of ${total}`)));
       socket.write(request);
     });
+  const fetchH2 = (authority: string, path: string): Promise<void> =>
+    new Promise<void>((resolve, reject) => {
+      const session = http2.connect(authority);
+      session.on('error', reject);
+      const stream = session.request({ ':path': path, 'accept-encoding': 'gzip' });
+      const gunzip = createGunzip({ chunkSize: 1 << 20 });
+      stream.on('response', (headers) => assert.equal(headers['content-encoding'], 'gzip'));
+      stream.on('error', reject);
+      stream.pipe(gunzip);
+      gunzip.on('data', (out: Buffer) => (decoded += out.length));
+      gunzip.on('error', reject);
+      gunzip.on('end', () => {
+        session.close();
+        if (decoded === total) resolve();
+        else reject(new Error(`decoded ${decoded} of ${total}`));
+      });
+    });
   const port = (server.address() as net.AddressInfo).port;
   return {
     port,
     worstLag: () => worst,
     fetch,
+    fetchH2,
     close: async () => {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
