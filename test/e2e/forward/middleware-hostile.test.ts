@@ -36,6 +36,8 @@ function script(pathname: string, n: number): { bytes: string; end: boolean } {
     // a cacheable compressible body that comes a part at a time (dripping(), until the connection closes)
     return { bytes: `HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nCache-Control: max-age=60\r\nContent-Length: ${TEXT.length * 1000}\r\n\r\n${TEXT}`, end: false };
   }
+  // a field value with an obs-text byte (0xE9, latin1 "é"): RFC 9110 lets it through as an opaque octet
+  if (kind === 'obs') return { bytes: `HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nCache-Control: max-age=60\r\nX-Name: caf\u00e9\r\nContent-Length: 2\r\n\r\nok`, end: false };
   if (kind === 'fresh') return { bytes: `HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nCache-Control: max-age=60\r\nContent-Length: ${`fresh #${n}`.length}\r\n\r\nfresh #${n}`, end: false };
   if (kind === 'trailer') return { bytes: `HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nCache-Control: max-age=60\r\nTransfer-Encoding: chunked\r\nTrailer: x-sum\r\n\r\n7\r\nchunk ${n}\r\n3\r\nend\r\n0\r\nx-sum: 42\r\n\r\n`, end: false };
   if (kind === 'badchunk') return { bytes: `HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nCache-Control: max-age=60\r\nTransfer-Encoding: chunked\r\n\r\n7\r\nchunk ${n}\r\nzz\r\nbad\r\n0\r\n\r\n`, end: false };
@@ -355,4 +357,14 @@ test('shared cache: what the forward proxy fetched is never served by a reverse 
   // the same URL through a reverse route named "cached": its own pool answers
   const reverse = await curlText(['-H', `Host: 127.0.0.1:${originPort}`], edge.url('web', '/fresh/planted'), []);
   assert.equal(reverse.body, 'the app itself', `served: ${reverse.headers['cache-status']}`);
+});
+
+test('shared cache: a hit sends the stored field bytes as the origin sent them (an obs-text octet is not re-encoded)', async () => {
+  const port = edge.ready.listeners.cached.port;
+  const miss = await rawUntil(port, get('/obs/o', 'Connection: close\r\n'), () => false);
+  const hit = await rawUntil(port, get('/obs/o', 'Connection: close\r\n'), () => false);
+  assert.match(hit, /cache-status: Switchyard; hit/i);
+  // rawUntil reads latin1: one char per byte
+  assert.match(miss, /\r\nX-Name: caf\u00e9\r\n/);
+  assert.match(hit, /\r\nx-name: caf\u00e9\r\n/, JSON.stringify(/x-name: [^\r]*/.exec(hit)?.[0]));
 });
