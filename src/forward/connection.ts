@@ -190,7 +190,9 @@ export class ForwardConnection implements ExchangeHost {
       bytes_out: 0,
       started,
     });
-    this.sendAnswer(answer(refusal.status, refusal.reason, close, context.via, refusal.extra), close);
+    // an HTTP/1.0 client assumes the connection ends unless told otherwise
+    const kept = !close && parsed && head.minor === 0 ? 'Connection: keep-alive\r\n' : '';
+    this.sendAnswer(answer(refusal.status, refusal.reason, close, context.via, refusal.extra + kept), close);
   }
 
   /** Writes a whole answer the proxy made (a refusal, a filter's response); ends the connection when `close`. */

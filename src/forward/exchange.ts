@@ -103,6 +103,8 @@ export class HttpExchange implements OriginOwner, TransformedTarget {
   private sink: (BodySink & { abort?(): void }) | null = null;
   private sinkEnded = false;
   private transformEnded = false;
+  /** The transform asked for the origin to wait (its input backlog is full): a client drain does not resume it. */
+  private held = false;
 
   constructor(host: ExchangeHost) {
     this.host = host;
@@ -139,6 +141,7 @@ export class HttpExchange implements OriginOwner, TransformedTarget {
     this.sink = null;
     this.sinkEnded = false;
     this.transformEnded = false;
+    this.held = false;
     const head = this.host.head;
     if (!head.absoluteForm) return this.refuse(badRequest(400, 'expected an absolute URI (http://host/path) or CONNECT'), true);
     if (equalsLower(head.raw, head.targetStart, 'https://')) return this.refuse(badRequest(400, 'https URIs go through CONNECT'), true);
@@ -292,7 +295,18 @@ export class HttpExchange implements OriginOwner, TransformedTarget {
 
   /** The client's socket drained: the origin may send again. */
   clientDrain(): void {
-    if (!this.finished) this.link?.socket.resume();
+    if (!this.finished && !this.held) this.link?.socket.resume();
+  }
+
+  holdOrigin(): void {
+    this.held = true;
+    this.link?.socket.pause();
+  }
+
+  /** The transform has room again: the origin resumes unless the client is still full. */
+  releaseOrigin(): void {
+    this.held = false;
+    if (!this.finished && !this.host.socket.writableNeedDrain) this.link?.socket.resume();
   }
 
   upstreamDrain(): void {
@@ -387,11 +401,12 @@ export class HttpExchange implements OriginOwner, TransformedTarget {
     this.complete();
   }
 
-  /** A filter's answer as response bytes (Via added, as on every response through the proxy). */
+  /** A filter's answer as response bytes (Via and Connection added, as on every response through the proxy). */
   private localBytes(answer: LocalResponse, close: boolean): Buffer {
     const body = typeof answer.body === 'string' ? Buffer.from(answer.body, 'utf8') : answer.body;
     const fields = localResponseFields(answer, new Date().toUTCString(), body.length);
-    const lines = `Via: 1.1 ${this.context.via}\r\n${close ? 'Connection: close\r\n' : ''}`;
+    // an HTTP/1.0 client assumes the connection ends unless told otherwise (as responseHead says too)
+    const lines = `Via: 1.1 ${this.context.via}\r\n${close ? 'Connection: close\r\n' : this.host.head.minor === 0 ? 'Connection: keep-alive\r\n' : ''}`;
     return fieldsResponse(answer.status, fields, lines, this.host.head.method === 'HEAD' ? null : body);
   }
 
@@ -469,6 +484,8 @@ export class HttpExchange implements OriginOwner, TransformedTarget {
   }
 
   upstreamTimeout(): void {
+    // the whole response is read and a transform is finishing it: the origin owes nothing more
+    if (this.sinkEnded) return;
     const { address, port } = this.destination!;
     if (!this.connected) return this.fail(504, 'connect_timeout', `connect to ${address}:${port} timed out`);
     this.fail(504, 'response_timeout', this.headSeen ? 'the destination stopped sending within timeouts.upstream_response' : 'no response head within timeouts.upstream_response');
@@ -493,6 +510,12 @@ export class HttpExchange implements OriginOwner, TransformedTarget {
 
   /** The origin connection ended or failed before the response did. */
   private upstreamGone(err: Error | undefined): void {
+    // the origin closed after the whole response (Connection: close) while a transform (zlib, off the
+    // thread) still finishes it: the client gets the rest, the connection is not pooled
+    if (this.sinkEnded) {
+      this.upstreamSpent = true;
+      return;
+    }
     // A kept-alive connection the origin closed just as we reused it: the request never reached the
     // origin's application, so a bodyless request goes again once, on a new connection.
     if (this.reused && !this.retried && !this.headSeen && this.responseBuf === null && this.host.head.bodyKind === BODY_NONE) {

@@ -10,8 +10,9 @@ const EMPTY = Buffer.alloc(0);
 
 /**
  * One absolute-URI request as filters see it: the destination's authority as Host, scheme http (https goes
- * through CONNECT), the listener's name as the route (cache keys and rate-limit buckets are per listener).
- * One per exchange object, reset for each request of the connection.
+ * through CONNECT), `forward_proxy:<listener>` as the route (cache keys and rate-limit buckets are per
+ * listener, and never those of a reverse route named like the listener: a proxy client must not plant
+ * entries that route serves). One per exchange object, reset for each request of the connection.
  */
 export class ForwardFilterContext implements FilterContext {
   private head!: RequestHead;
@@ -23,6 +24,8 @@ export class ForwardFilterContext implements FilterContext {
   clientAddress = '';
   readonly requestId = '';
   routeName = '';
+  /** The listener routeName was made for (made again only when a reload renames it). */
+  private listener = '';
   /** The access log's `reason`: the filters' codes, joined with ",". */
   reason = '';
   private slots: FilterSlots | null = null;
@@ -35,7 +38,10 @@ export class ForwardFilterContext implements FilterContext {
     this.query = q < 0 ? '' : head.target.slice(q + 1);
     this.host = head.authority;
     this.clientAddress = client;
-    this.routeName = listener;
+    if (listener !== this.listener || this.routeName === '') {
+      this.listener = listener;
+      this.routeName = `forward_proxy:${listener}`;
+    }
     this.reason = '';
     this.slots = null;
   }
@@ -79,6 +85,9 @@ export interface TransformedTarget {
   writeClient(chunk: Buffer): void;
   /** The transform's output ended: the response is complete. */
   transformedEnd(): void;
+  /** The transform's input is full (a compressor behind the origin): stop reading the origin until release. */
+  holdOrigin(): void;
+  releaseOrigin(): void;
 }
 
 /**
@@ -108,5 +117,13 @@ export class ClientBodySink implements BodySink {
     this.ended = true;
     if (this.chunked) this.target.writeClient(LAST_CHUNK);
     this.target.transformedEnd();
+  }
+
+  hold(): void {
+    this.target.holdOrigin();
+  }
+
+  release(): void {
+    this.target.releaseOrigin();
   }
 }

@@ -316,7 +316,7 @@ export class StreamDispatch {
       const replaced = (status: number): void => {
         upstream.replacedStatus = status;
       };
-      downstream = new FilteredDownstream(downstream, responseFilters, context, { method: request.method, date: () => this.date.value(), backend: () => upstream.handle?.backend ?? '', hidden: this.hidden, replaced });
+      downstream = new FilteredDownstream(downstream, responseFilters, context, { method: request.method, date: () => this.date.value(), backend: () => upstream.handle?.backend ?? '', hidden: this.hidden, replaced, resume: () => upstream.handle?.drain() });
     }
     const grpc = isGrpc(header('content-type'));
     const handle = proxyCodecExchange(downstream, {

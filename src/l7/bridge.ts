@@ -237,6 +237,7 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
           replaced: (status) => {
             this.status = status;
           },
+          resume: () => this.drain(),
         });
       }
       // filters that read the body: its first bytes arrive (into pendingBody) before they run

@@ -138,6 +138,8 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
   bodySink: (BodySink & { abort?(): void }) | null = null;
   /** The transform was told the body ended (its output may still be flushing). */
   bodySinkEnded = false;
+  /** The transform's input is full (a compressor behind the upstream): a downstream drain does not resume the upstream. */
+  transformHeld = false;
   /** A `dns` route's POST body while it arrives (doh-exchange.ts), how much of it has, and since when. */
   dohBody: Buffer | null = null;
   dohFill = 0;
@@ -679,7 +681,7 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
   downstreamDrain(): void {
     if (this.staticStream !== null) this.staticStream.resume();
     if (this.foreign !== null) this.foreign.drain();
-    if (this.upstream !== null && this.upstream.socket.isPaused()) this.upstream.socket.resume();
+    if (this.upstream !== null && !this.transformHeld && this.upstream.socket.isPaused()) this.upstream.socket.resume();
   }
 
   upstreamEnd(): void {

@@ -40,10 +40,14 @@ export function fixedResponse(head: string, body: Buffer, date: string, lines: s
   return isHead || body.length === 0 ? headBytes : Buffer.concat([headBytes, body]);
 }
 
-/** A response from flat fields (lower-case names, values without CR/LF), the `lines` and the body (null: HEAD). */
+/**
+ * A response from flat fields (lower-case names, values without CR/LF), the `lines` and the body (null: HEAD).
+ * The head is latin1, one byte per char, as heads are parsed (a cache hit sends a stored obs-text octet as
+ * the upstream sent it) and as the relayed path writes filters' edits.
+ */
 export function fieldsResponse(status: number, fields: readonly string[], lines: string, body: Buffer | null): Buffer {
   let text = `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\n`;
   for (let i = 0; i < fields.length; i += 2) text += `${fields[i]}: ${fields[i + 1]}\r\n`;
-  const head = Buffer.from(text + lines + '\r\n', 'utf8');
+  const head = Buffer.from(text + lines + '\r\n', 'latin1');
   return body === null || body.length === 0 ? head : Buffer.concat([head, body]);
 }

@@ -76,6 +76,19 @@ export class DownstreamBodySink implements BodySink {
     if (!ok) ex.upstream?.socket.pause();
   }
 
+  /** The transform's input is full: the upstream waits (DownstreamBodySink.release resumes it). */
+  hold(): void {
+    this.ex.transformHeld = true;
+    this.ex.upstream?.socket.pause();
+  }
+
+  release(): void {
+    const ex = this.ex;
+    ex.transformHeld = false;
+    // still paused when the client is full: its drain resumes the upstream
+    if (ex.phase !== P_DONE && !ex.conn.socket.writableNeedDrain) ex.upstream?.socket.resume();
+  }
+
   end(): void {
     if (this.ended) return;
     this.ended = true;

@@ -199,6 +199,7 @@ function answerThrough(filters: readonly HttpFilter[], at: readonly number[], ct
 class LocalAnswerView implements ResponseView {
   readonly status: number;
   readonly backend = '';
+  readonly local = true;
   private readonly headers: readonly string[];
   private readonly length: number;
 

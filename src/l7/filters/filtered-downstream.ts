@@ -48,6 +48,11 @@ export interface FilteredDownstreamOptions {
   hidden?: readonly string[];
   /** A replacing answer's status, for the caller's access line. */
   replaced?: (status: number) => void;
+  /**
+   * The path's handle.drain() (resumes the upstream). Given, a transform whose input backlog is full (a
+   * compressor behind the upstream) holds the upstream back until it has room; without it, it cannot.
+   */
+  resume?: () => void;
 }
 
 export class FilteredDownstream implements ExchangeDownstream {
@@ -61,6 +66,8 @@ export class FilteredDownstream implements ExchangeDownstream {
   private replaced = false;
   /** The inner downstream's backpressure, as last reported (a transform writes on its own schedule). */
   private writable = true;
+  /** The transform asked for the upstream to wait (BodySink.hold) and has not released it yet. */
+  private held = false;
   private trailers: string[] | undefined;
   private ended = false;
   /** A head went to the inner downstream (the upstream's, or a replacing answer). */
@@ -84,7 +91,7 @@ export class FilteredDownstream implements ExchangeDownstream {
     if (isLocal(verdict)) return this.replace(verdict);
     if (!verdict.keepsLength) writer.remove('content-length');
     this.inner.sendHead(status, headers);
-    this.sink = verdict.open({
+    const next: BodySink = {
       write: (chunk) => {
         if (!this.ended) this.writable = this.inner.sendData(chunk);
       },
@@ -93,7 +100,19 @@ export class FilteredDownstream implements ExchangeDownstream {
         this.ended = true;
         this.inner.end(this.trailers);
       },
-    });
+    };
+    const resume = this.options.resume;
+    if (resume !== undefined) {
+      // sendData answers false while held, so the path pauses the upstream; release resumes it
+      next.hold = () => {
+        this.held = true;
+      };
+      next.release = () => {
+        this.held = false;
+        if (this.writable && !this.ended) resume();
+      };
+    }
+    this.sink = verdict.open(next);
   }
 
   private replace(answer: LocalResponse): void {
@@ -112,7 +131,7 @@ export class FilteredDownstream implements ExchangeDownstream {
     if (this.sink === null) return this.inner.sendData(chunk);
     // the path may reuse its buffer after return, and a transform may keep the chunk: give it its own
     this.sink.write(Buffer.from(chunk));
-    return this.writable;
+    return this.writable && !this.held;
   }
 
   end(trailers?: string[]): void {

@@ -105,6 +105,11 @@ export interface ResponseView {
   fields(): string[];
   /** The id ("host:port") of the backend that answered. */
   readonly backend: string;
+  /**
+   * Set when this is a filter's own answer shown to the response filters declared before it (no upstream
+   * made it): a cache must not store it as the URL's response.
+   */
+  readonly local?: boolean;
 }
 
 /**
@@ -115,6 +120,13 @@ export interface ResponseView {
 export interface BodySink {
   write(chunk: Buffer): void;
   end(): void;
+  /**
+   * Optional, offered by a path's own sink: a transform whose input backlog is full (a compressor slower
+   * than the upstream) calls hold() and the path stops reading the upstream until release(); without it a
+   * fast upstream would be buffered whole in the transform.
+   */
+  hold?(): void;
+  release?(): void;
 }
 
 /**

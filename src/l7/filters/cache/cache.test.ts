@@ -6,6 +6,7 @@ import { cacheFilterSchema, parseConfigText } from '../../../config/index.ts';
 import { FlatWriter, FilterHost, builtinFilters, isLocal } from '../index.ts';
 import type { BodySink, BodyTransform, FilterContext, HttpFilter, LocalResponse, ResponseVerdict, ResponseView } from '../types.ts';
 import { cacheFilter, purgeCache } from './index.ts';
+import { CacheRegistry, registryKey } from './store.ts';
 import { fakeContext, type FakeContext } from '../../../../test/support/filter-kit.ts';
 
 interface Kit {
@@ -173,6 +174,17 @@ describe('cache filter', () => {
     assert.equal(await k.filter.onRequest!(request('GET', '/lost')), undefined);
     k.clock.ms += 50;
     assert.equal(k.filter.onRequest!(request('GET', '/lost')), undefined, 'leads instead of waiting on a lost leader');
+  });
+
+  it('leaders lost on many distinct URLs (clients gone before any response) are not kept forever', () => {
+    const k = kit({ coalesce_timeout: '20ms' });
+    const store = k.host.env('/tmp', '/tmp').shared(registryKey, () => new CacheRegistry()).store(cacheFilterSchema.parse({}).max_size, () => {});
+    // each leader marks its key in flight and is never settled (its client left, the path dropped the upstream)
+    for (let i = 0; i < 20_000; i++) {
+      assert.equal(k.filter.onRequest!(request('GET', `/gone/${i}`)), undefined);
+      if (i % 1000 === 999) k.clock.ms += 50;
+    }
+    assert.ok(store.pending.size <= 4096, `${store.pending.size} lost leaders kept`);
   });
 
   it('revalidates with the stored validators; a 304 refreshes the entry and sends the stored 200', () => {

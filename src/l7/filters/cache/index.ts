@@ -112,7 +112,7 @@ export const cacheFilter = {
       const inFlight = store.pending.get(state.key);
       if (inFlight === undefined || inFlight.deadline <= now) {
         state.pending = { deadline: now + waitLimit, waiters: [] };
-        store.pending.set(state.key, state.pending);
+        store.lead(state.key, state.pending, now);
         return undefined;
       }
       stats.count('coalesced');
@@ -244,13 +244,21 @@ export const cacheFilter = {
         const status = response.status;
         if (state === undefined) {
           if (ctx.method === 'GET' || ctx.method === 'HEAD') return undefined;
-          // a successful unsafe request changes the resource: what is stored for its URL is out of date
-          if (unsafe.has(ctx.method) && status < 400) invalidate(primaryKey(ctx));
+          // a successful unsafe request changes the resource: what is stored for its URL is out of date (a
+          // later filter's own answer, a redirect to log in, changed nothing)
+          if (unsafe.has(ctx.method) && status < 400 && response.local !== true) invalidate(primaryKey(ctx));
           head.set('cache-status', methodStatus);
           return undefined;
         }
         if (state.kind === 'pass') {
           head.set('cache-status', state.detail);
+          return undefined;
+        }
+        if (response.local === true) {
+          // a later filter's own answer (a 429, an auth service's denial), not the URL's response: never
+          // stored, never a reason to drop or serve what is stored; requests waiting on this one go on
+          settle(state, undefined);
+          head.set('cache-status', `Switchyard; fwd=${state.entry !== undefined ? 'stale' : state.varyMiss ? 'vary-miss' : 'uri-miss'}; fwd-status=${status}; detail=local`);
           return undefined;
         }
         const now = env.now();

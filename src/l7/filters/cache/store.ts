@@ -20,6 +20,8 @@ export class MemoryStore {
   /** url \0 route → the full keys stored under it. */
   private readonly variants = new Map<string, Set<string>>();
   readonly pending = new Map<string, Pending>();
+  /** Size of `pending` at which entries past their deadline are swept (twice what a sweep leaves, at least 1024). */
+  private pendingSweepAt = 1024;
   private readonly onEvict: () => void;
 
   constructor(maxSize: number, onEvict: () => void) {
@@ -58,6 +60,18 @@ export class MemoryStore {
     this.entries.set(entry.key, entry);
     // too big for the whole store: lru-cache refuses it; keep the index honest
     if (!this.entries.has(entry.key)) keys.delete(entry.key);
+  }
+
+  /**
+   * Marks `key` in flight. A leader whose client left before any response is never settled, and only a
+   * later request for the same key replaces it: over many distinct URLs those would pile up, so entries
+   * past their deadline are swept whenever the map has doubled (amortised O(1) per miss).
+   */
+  lead(key: string, pending: Pending, now: number): void {
+    this.pending.set(key, pending);
+    if (this.pending.size < this.pendingSweepAt) return;
+    for (const [lost, entry] of this.pending) if (entry.deadline <= now) this.pending.delete(lost);
+    this.pendingSweepAt = Math.max(1024, this.pending.size * 2);
   }
 
   /** Drops every variant stored under `primary`; the count dropped. */

@@ -41,18 +41,28 @@ export class CompressTransform implements BodyTransform {
     const kind = flushKind[this.encoding];
     let flushPending = false;
     let ended = false;
+    /** The path was asked to stop the upstream: zlib's input backlog is past its high-water mark. */
+    let held = false;
     const flush = (): void => {
       flushPending = false;
       if (!ended) stream.flush(kind);
     };
     stream.on('data', (chunk: Buffer) => next.write(chunk));
     stream.once('end', () => next.end());
+    stream.on('drain', () => {
+      if (!held) return;
+      held = false;
+      next.release?.();
+    });
     // a compressor fails only on misuse or memory exhaustion: the response cannot be finished either way
     stream.once('error', () => next.end());
     return {
       write(chunk) {
         if (ended) return;
-        stream.write(chunk);
+        if (!stream.write(chunk) && !held && next.hold !== undefined) {
+          held = true;
+          next.hold();
+        }
         if (!flushPending) {
           flushPending = true;
           setImmediate(flush);
