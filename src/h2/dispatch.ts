@@ -73,7 +73,7 @@ function answerLocally(downstream: ExchangeDownstream, answer: LocalResponse, me
 
 const noTries: ReadonlySet<string> = new Set();
 /** The log of a request answered before any upstream try (a filter's answer, a refused body length). */
-const noUpstream: CodecExchangeLog = { status: 0, grpcStatus: undefined, bytesIn: 0, bytesOut: 0, backend: '', attempts: 0, tried: noTries, tConnected: 0, tFirstByte: 0, tAttempt: 0, earlier: null, detail: 0, serverTiming: '' };
+const noUpstream: CodecExchangeLog = { status: 0, grpcStatus: undefined, bytesIn: 0, bytesOut: 0, backend: '', attempts: 0, tried: noTries, tConnected: 0, tFirstByte: 0, tAttempt: 0, earlier: null, pickSeq: 0, detail: 0, serverTiming: '' };
 
 function cookieOf(headers: IncomingHttpHeaders, name: string): string | undefined {
   const raw = headers.cookie;
@@ -196,6 +196,8 @@ export class StreamDispatch {
     rec.filterNames = route.filters !== null && request.filterTimes !== null ? route.filters.names : null;
     rec.filterTimes = rec.filterNames !== null ? request.filterTimes : null;
     rec.earlier = log.earlier;
+    rec.pickPool = log.pickSeq !== 0 ? route.pool : null;
+    rec.pickSeq = log.pickSeq;
     this.deps.http.writeAccess(rec, this.deps.http.now());
   }
 

@@ -115,6 +115,8 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
   private tConnected = 0;
   private tFirstByte = 0;
   private tAttempt = 0;
+  /** The last pick's number in its pool's log (UpstreamPool.lastPick); 0 before a pick. */
+  pickSeq = 0;
   /** The recent-requests ring's verdict at the response head (AccessRecord.detail) and what it kept. */
   private detail = 0;
   private upstreamTiming = '';
@@ -340,6 +342,7 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
   /** "pick upstream" for the first try. */
   private pickAndConnect(): void {
     const lease = this.pool!.pick(this);
+    this.pickSeq = this.pool!.lastPick ?? 0;
     if (lease === undefined) return this.fail(503, 'cancelled');
     this.connectTo(lease, false);
   }
@@ -427,6 +430,7 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
       (this.tried ??= new Set()).add(failed.backend.id);
       next = this.pool.pick(this, this.tried);
       if (next === undefined) return false;
+      this.pickSeq = this.pool.lastPick ?? 0;
       failed.release(outcome);
       this.retryReason = outcome;
     } else this.staleRetries++;
@@ -937,6 +941,8 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     rec.filterNames = this.filters !== null && this.filterTimes !== null ? this.filters.names : null;
     rec.filterTimes = rec.filterNames !== null ? this.filterTimes : null;
     rec.earlier = this.earlierTries;
+    rec.pickPool = this.pickSeq !== 0 ? this.pool : null;
+    rec.pickSeq = this.pickSeq;
     listener.writeAccess(rec, now);
   }
 }

@@ -202,6 +202,8 @@ export class HttpListenerImpl implements HttpListener {
     rec.filterNames = null;
     rec.filterTimes = null;
     rec.earlier = null;
+    rec.pickPool = null;
+    rec.pickSeq = 0;
     writeAccessLog(this.accessLog, rec, now, this.accessBatch);
   }
 

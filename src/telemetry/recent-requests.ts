@@ -7,6 +7,7 @@
 // (detail()) gets the upstream's Server-Timing copied, so the others pay no header scan. A kept request's
 // filter times are copied into the slot's own array (the record's is the connection's, reused); its
 // earlier tries are the request's own array, kept by reference.
+import { PickSnapshot, pickView, type PickView } from '../pool/index.ts';
 import { FILTER_TIMES, T_REQUEST_END, T_REQUEST_START, T_RESPONSE_END, T_RESPONSE_START, T_UPSTREAM_END, T_UPSTREAM_START, type AccessRecord, type AccessRecordSink, type EarlierAttempt } from '../l7/index.ts';
 
 export interface RecentRequestsOptions {
@@ -59,6 +60,11 @@ export interface RecentRequest {
   filters: RecentFilter[];
   /** The tries before the last one (retries), in order; the last one is in `phases`. */
   earlierAttempts: RecentAttempt[];
+  /**
+   * What the last pick considered: the policy and every backend of the pool with its state, in-flight
+   * count and effective weight at that moment (null: no pick, or later picks of the pool overwrote it).
+   */
+  pick: PickView | null;
 }
 
 export interface RecentFilter {
@@ -123,6 +129,9 @@ class Slot {
   /** This slot's copy of the filter times (grown to the longest chain it held). */
   filterTimes: Float64Array | null = null;
   earlier: readonly EarlierAttempt[] | null = null;
+  /** This slot's copy of the last pick (allocated the first time the slot keeps one); hasPick: it is this request's. */
+  pick: PickSnapshot | null = null;
+  hasPick = false;
 }
 
 const since = (t: number, t0: number): number => (t === 0 ? -1 : Math.round((t - t0) * 1000) / 1000);
@@ -219,6 +228,9 @@ export class RecentRequests implements AccessRecordSink {
     slot.tAccepted = rec.tAccepted;
     slot.tTls = rec.tTls;
     slot.earlier = rec.earlier;
+    const pool = rec.pickPool;
+    slot.hasPick = false;
+    if (pool !== null && pool.copyPick !== undefined) slot.hasPick = pool.copyPick(rec.pickSeq, (slot.pick ??= new PickSnapshot()));
     const names = rec.filterNames;
     slot.filterNames = names;
     if (names !== null && rec.filterTimes !== null) {
@@ -293,6 +305,7 @@ function view(slot: Slot): RecentRequest {
     phases: { tls: since(slot.tTls, t0), arrived: since(slot.tArrived, t0), head: since(head, t0), pick: since(slot.tAttempt, t0), connected: since(slot.tConnected, t0), firstByte: since(slot.tFirstByte, t0), done: since(slot.tEnd, t0) },
     serverTiming: slot.serverTiming,
     filters: filtersOf(slot, t0),
+    pick: slot.hasPick && slot.pick !== null ? pickView(slot.pick) : null,
     earlierAttempts: (slot.earlier ?? []).map((a) => ({ backend: a.backend, pick: since(a.tPick, t0), connected: since(a.tConnected, t0), firstByte: since(a.tFirstByte, t0), done: since(a.tEnd, t0), outcome: a.outcome })),
   };
 }
