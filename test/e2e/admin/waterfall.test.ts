@@ -3,7 +3,8 @@
 // TLS connection drawn before the headers; each middleware filter of the route as its own bar; each retry
 // attempt as its own bar (the first backend refuses the connection); and an h2c pool's Server-Timing (app,
 // db) drawn inside the upstream bar, as the HTTP/1.1 upstream path has it. Each request carries its own
-// X-Request-Id, and the page opens it by the dashboard's #request=<id> link.
+// X-Request-Id, and the page opens it by the dashboard's #request=<id> link. The pick row names the policy
+// and the candidates the pick considered: on a retry the refused backend is `tried`, the other chosen.
 // UPDATE_DASHBOARD_SCREENSHOT=1 also writes docs/waterfall.png (the HTTP/2 retried request's waterfall).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -34,6 +35,7 @@ interface Recent {
   serverTiming: string;
   filters: { name: string; request: [number, number] | null; upstream: [number, number] | null; response: [number, number] | null }[];
   earlierAttempts: { backend: string; outcome: string; pick: number; done: number }[];
+  pick: { policy: string; preferred: boolean; more: number; candidates: { backend: string; state: string; inflight: number; weight: number; chosen: boolean }[] } | null;
 }
 
 interface Span {
@@ -289,6 +291,27 @@ describe('request waterfalls in chromium: TLS, filters, retries, an h2c pool\'s 
       assert.match(await svg.locator('[data-attempt="1"] .wf-label').textContent() ?? '', new RegExp(`attempt 1: 127\\.0\\.0\\.1:${dead} → connect_error`));
       assert.match(await svg.locator('[data-attempt="2"] .wf-label').textContent() ?? '', new RegExp(`upstream ${origins.h1.replace(/\./g, '\\.')} \\(attempt 2\\)`));
 
+      // the retry's pick: the refused backend already tried, the other one usable and chosen
+      assert.ok(entry.pick, 'the pick was recorded');
+      assert.equal(entry.pick.policy, 'round_robin');
+      assert.deepEqual(
+        entry.pick.candidates.map((c) => [c.backend, c.state, c.chosen, c.weight]),
+        [
+          [`127.0.0.1:${dead}`, 'tried', false, 1],
+          [origins.h1, 'usable', true, 1],
+        ],
+      );
+      const pickRow = svg.locator('[data-phase=pick]');
+      assert.equal(await pickRow.locator('.wf-label').first().evaluate((el) => el.firstChild?.textContent), `pick: round_robin, 1/2 usable → ${origins.h1}`);
+      const tip = (await pickRow.locator('.wf-bar title').textContent()) ?? '';
+      assert.match(tip, new RegExp(`→ ${origins.h1.replace(/\./g, '\\.')} usable, \\d+ in flight, weight 1`));
+      assert.match(tip, new RegExp(`127\\.0\\.0\\.1:${dead} tried, \\d+ in flight, weight 1`));
+      const table = page.locator('#pick-candidates');
+      assert.deepEqual(await table.locator('tbody tr').evaluateAll((trs) => trs.map((tr) => [tr.getAttribute('data-backend'), tr.getAttribute('data-state'), tr.classList.contains('chosen')])), [
+        [`127.0.0.1:${dead}`, 'tried', false],
+        [origins.h1, 'usable', true],
+      ]);
+
       // the waterfall as docs/waterfall.png shows it: a new TLS connection's HTTP/2 request, two filters, a retry
       if (client.tag === 'h2') {
         const shot = path.join(shots, 'waterfall.png');
@@ -330,6 +353,14 @@ describe('request waterfalls in chromium: TLS, filters, retries, an h2c pool\'s 
         [[`127.0.0.1:${dead}`, 'connect_error']],
       );
       assert.ok(entry.earlierAttempts[0].done <= entry.phases.pick, 'the failed try ends before the retry picks');
+      assert.deepEqual(
+        entry.pick?.candidates.map((c) => [c.backend, c.state, c.chosen]),
+        [
+          [`127.0.0.1:${dead}`, 'tried', false],
+          [origins.h2, 'usable', true],
+        ],
+        'an h2c pool records its pick too',
+      );
       const svg = await openWaterfall(id);
       assert.equal(await svg.locator('[data-attempt]').count(), 2);
       const upstream = await span(svg, '[data-phase=upstream][data-attempt="2"] .wf-bar');
