@@ -255,7 +255,24 @@ dns:
     await page.locator(`#timeline tr[data-event=unhealthy][data-backend="${b.address}"]`).waitFor({ timeout: 8_000 });
   });
 
-  it('drains a backend from the page after the confirmation, and the admin API agrees', async () => {
+  it('drains a backend from the page after the confirmation: the admin API agrees and new requests stop reaching it', async () => {
+    // b back first, so the pool keeps a usable backend once a is drained
+    await b.restart();
+    await row(b).and(page.locator('[data-state=healthy]')).waitFor({ timeout: healthWaitMs });
+    /** n requests to the pool; the origins that answered them (x-origin), counted. */
+    const traffic = async (n: number): Promise<Record<string, number>> => {
+      const served: Record<string, number> = {};
+      for (let i = 0; i < n; i++) {
+        const response = await fetch(`${web}/app/drain-check`);
+        assert.equal(response.status, 200);
+        await response.arrayBuffer();
+        const origin = response.headers.get('x-origin') ?? '?';
+        served[origin] = (served[origin] ?? 0) + 1;
+      }
+      return served;
+    };
+    const before = await traffic(10);
+    assert.ok((before.a ?? 0) > 0 && (before.b ?? 0) > 0, `round robin sends to both before the drain: ${JSON.stringify(before)}`);
     const dialog = new Promise<string>((resolve) => {
       page.once('dialog', (d) => {
         resolve(d.message());
@@ -267,6 +284,12 @@ dns:
     await row(a).and(page.locator('[data-state=draining]')).waitFor({ timeout: 5_000 });
     const pool = (await apiPools()).find((p) => p.name === 'app')!;
     assert.equal(pool.backends.find((x) => x.id === a.address)?.state, 'draining');
+    // the page shows the drain once the admin API answered, and it answers once every worker has it
+    const atA = (await a.stats()).requests['/app/drain-check'] ?? 0;
+    const atB = (await b.stats()).requests['/app/drain-check'] ?? 0;
+    assert.deepEqual(await traffic(20), { b: 20 }, 'every new request goes to the other backend');
+    assert.equal((await a.stats()).requests['/app/drain-check'] ?? 0, atA, 'the drained origin counted no new request');
+    assert.equal((await b.stats()).requests['/app/drain-check'], atB + 20);
 
     const shot = path.join(shots, 'drained.png');
     await page.screenshot({ path: shot });
