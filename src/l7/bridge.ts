@@ -49,6 +49,8 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
   private readonly downstream: ExchangeDownstream;
   /** Where the upstream's response goes: the downstream, through the route's response filters when it has some. */
   private out: ExchangeDownstream;
+  /** `out` when it is the response filters (its body transform may end after the upstream's end). */
+  private filtered: FilteredDownstream | null = null;
   /** The normalised path (parse/path.ts) and target (path + query) that route and go upstream. */
   readonly path: string;
   private readonly target: string;
@@ -232,7 +234,7 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     if (filters !== null) {
       this.filterTimes = new Float64Array(filters.names.length * FILTER_TIMES);
       if (filters.editsResponse) {
-        this.out = new FilteredDownstream(this.downstream, filters, this, {
+        this.out = this.filtered = new FilteredDownstream(this.downstream, filters, this, {
           method: req.method,
           date: () => rt.date.value(),
           backend: () => this.lease?.backend.id ?? '',
@@ -893,8 +895,12 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     this.lease?.release(outcome === 'success' && this.status >= 500 ? 'http_5xx' : outcome);
     if (outcome === 'cancelled' && error === null && this.status === 0) this.status = 499;
     if (this.reason === '' && (error !== null || outcome !== 'success')) this.reason = failureReason(this.status, outcome);
-    // logged before the codec hears of the end, as the HTTP/1.1 path logs in the turn it answers
-    if (this.rt.accessLog) this.logAccess(now);
+    // logged before the codec hears of the end, as the HTTP/1.1 path logs in the turn it answers; a body
+    // transform still at work (compression) is waited for: its tail is part of the request
+    if (this.rt.accessLog) {
+      if (this.filtered !== null) this.filtered.afterBody(() => this.logAccess(this.listener.now()));
+      else this.logAccess(now);
+    }
     if (error !== null) {
       if (!this.resStarted && this.reason !== '' && this.traced() && !(this.header('content-type') ?? '').startsWith('application/grpc')) this.failTraced(error);
       else this.out.fail(error);

@@ -9,7 +9,7 @@
 import { randomFillSync } from 'node:crypto';
 import type { QueuedRequest } from './request-ring.ts';
 import { candidatesLine } from '../pool/index.ts';
-import { FILTER_TIMES, T_REQUEST_END, T_REQUEST_START, T_RESPONSE_END, T_RESPONSE_START, T_UPSTREAM_END, T_UPSTREAM_START } from '../l7/index.ts';
+import { FILTER_TIMES, T_BODY_END, T_BODY_START, T_REQUEST_END, T_REQUEST_START, T_RESPONSE_END, T_RESPONSE_START, T_UPSTREAM_END, T_UPSTREAM_START } from '../l7/index.ts';
 
 const KIND_INTERNAL = 1;
 const KIND_SERVER = 2;
@@ -119,6 +119,7 @@ const FILTER_HOOKS: readonly [string, number, number][] = [
   ['request', T_REQUEST_START, T_REQUEST_END],
   ['upstream_request', T_UPSTREAM_START, T_UPSTREAM_END],
   ['response', T_RESPONSE_START, T_RESPONSE_END],
+  ['body', T_BODY_START, T_BODY_END],
 ];
 
 /** One INTERNAL span per filter hook that ran (`filter NAME`, with `switchyard.filter.phase`); an unsettled one ends with the request. */

@@ -8,7 +8,7 @@
 // filter times are copied into the slot's own array (the record's is the connection's, reused); its
 // earlier tries are the request's own array, kept by reference.
 import { PickSnapshot, pickView, type PickView } from '../pool/index.ts';
-import { FILTER_TIMES, T_REQUEST_END, T_REQUEST_START, T_RESPONSE_END, T_RESPONSE_START, T_UPSTREAM_END, T_UPSTREAM_START, type AccessRecord, type AccessRecordSink, type EarlierAttempt } from '../l7/index.ts';
+import { FILTER_TIMES, T_BODY_END, T_BODY_START, T_REQUEST_END, T_REQUEST_START, T_RESPONSE_END, T_RESPONSE_START, T_UPSTREAM_END, T_UPSTREAM_START, type AccessRecord, type AccessRecordSink, type EarlierAttempt } from '../l7/index.ts';
 
 export interface RecentRequestsOptions {
   /** Requests kept (the oldest is overwritten). */
@@ -73,6 +73,8 @@ export interface RecentFilter {
   request: [number, number] | null;
   upstream: [number, number] | null;
   response: [number, number] | null;
+  /** The body transform onResponse returned (compression, a cache store): first byte in, last byte out. */
+  body: [number, number] | null;
 }
 
 /** A failed try: ms after the request began (-1: did not happen), and why it failed. */
@@ -274,6 +276,7 @@ function filtersOf(slot: Slot, t0: number): RecentFilter[] {
       request: phaseOf(times, o + T_REQUEST_START, o + T_REQUEST_END, t0),
       upstream: phaseOf(times, o + T_UPSTREAM_START, o + T_UPSTREAM_END, t0),
       response: phaseOf(times, o + T_RESPONSE_START, o + T_RESPONSE_END, t0),
+      body: phaseOf(times, o + T_BODY_START, o + T_BODY_END, t0),
     };
   });
 }

@@ -33,7 +33,7 @@ interface Recent {
   attempts: number;
   phases: { tls: number; head: number; pick: number; firstByte: number; done: number };
   serverTiming: string;
-  filters: { name: string; request: [number, number] | null; upstream: [number, number] | null; response: [number, number] | null }[];
+  filters: { name: string; request: [number, number] | null; upstream: [number, number] | null; response: [number, number] | null; body: [number, number] | null }[];
   earlierAttempts: { backend: string; outcome: string; pick: number; done: number }[];
   pick: { policy: string; preferred: boolean; more: number; candidates: { backend: string; state: string; inflight: number; weight: number; chosen: boolean }[] } | null;
 }
@@ -47,8 +47,13 @@ interface Span {
 
 /** A plain HTTP/1.1 origin and an h2c one that report their own time as an application does (app, db). */
 async function startOrigins(): Promise<{ h1: string; h2: string; close(): Promise<void> }> {
-  const h1 = http.createServer((_req, res) => {
+  const h1 = http.createServer((req, res) => {
     res.setHeader('server-timing', 'app;dur=5');
+    if (req.url?.startsWith('/compressed')) {
+      res.setHeader('content-type', 'text/plain');
+      res.end('compress me, '.repeat(4096));
+      return;
+    }
     res.end('h1 ok\n');
   });
   const h2 = http2.createServer((_req, res) => {
@@ -101,6 +106,9 @@ listeners:
         middleware:
           - headers: { request: { set: { x-edge: "yes" } }, response: { set: { x-filtered: "yes" } } }
           - cors: { origins: ["https://app.example.test"] }
+      - match: { path_prefix: /compressed }
+        pool: app
+        middleware: [ { compress: { encodings: [gzip] } } ]
       - match: { path_prefix: /flaky }
         pool: flaky
         middleware:
@@ -264,6 +272,24 @@ describe('request waterfalls in chromium: TLS, filters, retries, an h2c pool\'s 
       assert.ok(corsRequest.from >= route.from && corsRequest.to <= route.to + 1e-9, 'the request phase lies within route + filters');
       assert.ok(corsResponse.from >= corsRequest.to && headersResponse.from >= upstream.from, 'the response phases come with the response');
       assert.match(await rows.first().locator('.wf-label').textContent() ?? '', /^filter headers: up [\d.]+, resp [\d.]+ ms$/);
+    });
+
+    it(`${client.name}: a compressed response shows the body transform's time in the compress filter's row`, async () => {
+      const id = `wf-compress-${client.tag}`;
+      const reply = await curlText(['-k', ...client.flags], `${client.tag === 'h2' ? secure : web}/compressed/x`, [`x-request-id: ${id}`, 'accept-encoding: gzip']);
+      assert.equal(reply.status, 200);
+      assert.equal(reply.headers['content-encoding'], 'gzip');
+      const entry = await recentEventually(id);
+      const [compress] = entry.filters;
+      assert.equal(compress.name, 'compress');
+      assert.ok(compress.response !== null && compress.body !== null, `the head hook and the body transform are timed: ${JSON.stringify(compress)}`);
+      assert.ok(compress.body[0] >= compress.response[1] && compress.body[0] >= entry.phases.firstByte, 'the transform starts with the upstream body');
+      assert.ok(compress.body[1] >= compress.body[0] && compress.body[1] <= entry.phases.done, `and ends by the last byte sent: ${JSON.stringify(entry)}`);
+
+      const svg = await openWaterfall(id);
+      const transform = await span(svg, '[data-filter=compress] [data-part=transform]');
+      assert.equal(transform.from, compress.body[0]);
+      assert.match(await svg.locator('[data-filter=compress] .wf-label').textContent() ?? '', /^filter compress: resp [\d.]+, body [\d.]+ ms$/);
     });
 
     it(`${client.name}: a retried request (the first backend refuses) shows both attempts`, async () => {

@@ -2,7 +2,8 @@
 // arrival (0: the TCP accept for the first request of a connection) to its last byte — the TLS handshake
 // of a new TLS connection, headers read, route, each filter of the route on its own row (its request-phase
 // and response-phase times), and each upstream attempt as a bar (backend picked → try done) with its parts
-// inside — connect, wait for the first byte, body. Failed tries before the last one (retries) get their
+// inside — connect, wait for the first byte, body; a filter's body transform (compression, a cache store) is
+// a part of its row from its first byte in to its last byte out. Failed tries before the last one (retries) get their
 // own attempt rows with why they failed. The application's own Server-Timing entries
 // (app, db, …) drawn inside that bar, ending where the upstream's first byte came: that is where the
 // application spent them. The edge cannot see where inside the wait they began, so they are right-aligned
@@ -77,6 +78,7 @@ export function waterfallRows(request, balance) {
     if (filter.request) parts.push({ name: 'request', from: filter.request[0], to: at(filter.request[1]) ?? done });
     if (filter.upstream) parts.push({ name: 'upstream-head', from: filter.upstream[0], to: at(filter.upstream[1]) ?? done });
     if (filter.response) parts.push({ name: 'response', from: filter.response[0], to: at(filter.response[1]) ?? done });
+    if (filter.body) parts.push({ name: 'transform', from: filter.body[0], to: at(filter.body[1]) ?? done });
     if (parts.length === 0) continue;
     const ms = parts.map((part) => `${SHORT[part.name]} ${fmt(part.to - part.from)}`).join(', ');
     rows.push({ phase: 'filter', filter: filter.name, label: `filter ${filter.name}: ${ms} ms`, from: parts[0].from, to: parts[0].to, parts });
@@ -113,7 +115,7 @@ export function waterfallRows(request, balance) {
 }
 
 /** A filter's phases as its row's label names them. */
-const SHORT = { request: 'req', 'upstream-head': 'up', response: 'resp' };
+const SHORT = { request: 'req', 'upstream-head': 'up', response: 'resp', transform: 'body' };
 
 /** An attempt's parts: connect, wait for the first byte, body (each only when it happened). */
 function attemptParts(pick, connected, firstByte, done) {
