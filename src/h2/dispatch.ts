@@ -312,11 +312,12 @@ export class StreamDispatch {
     if (filters !== null && context !== null && filters.editsUpstream) filters.onUpstreamRequest(context, new FlatWriter(upstreamFields));
     // response_headers.hide, then the response filters (a filter may set a hidden name again)
     const responseFilters = filters !== null && context !== null && (filters.editsResponse || filters.handlesFailure) ? filters : null;
+    let filtered: FilteredDownstream | null = null;
     if (responseFilters !== null || this.hidden.length > 0) {
       const replaced = (status: number): void => {
         upstream.replacedStatus = status;
       };
-      downstream = new FilteredDownstream(downstream, responseFilters, context, { method: request.method, date: () => this.date.value(), backend: () => upstream.handle?.backend ?? '', hidden: this.hidden, replaced });
+      downstream = filtered = new FilteredDownstream(downstream, responseFilters, context, { method: request.method, date: () => this.date.value(), backend: () => upstream.handle?.backend ?? '', hidden: this.hidden, replaced });
     }
     const grpc = isGrpc(header('content-type'));
     const handle = proxyCodecExchange(downstream, {
@@ -334,7 +335,12 @@ export class StreamDispatch {
       grpc,
       maxBodySize: this.listener.limits.max_body_size,
       clock,
-      onDone: (log) => this.logProxied(started, logged, route, upstream.replacedStatus !== 0 ? { ...log, status: upstream.replacedStatus } : log, context?.reason ?? ''),
+      // a body transform still at work (compression) is waited for: its tail is part of the request
+      onDone: (log) => {
+        const write = (): void => this.logProxied(started, logged, route, upstream.replacedStatus !== 0 ? { ...log, status: upstream.replacedStatus } : log, context?.reason ?? '');
+        if (filtered !== null) filtered.afterBody(write);
+        else write();
+      },
     });
     upstream.handle = handle;
     return handle;

@@ -56,8 +56,13 @@ async function startOrigins(): Promise<{ h1: string; h2: string; close(): Promis
     }
     res.end('h1 ok\n');
   });
-  const h2 = http2.createServer((_req, res) => {
+  const h2 = http2.createServer((req, res) => {
     setTimeout(() => {
+      if (req.url.startsWith('/h2compressed')) {
+        res.setHeader('content-type', 'text/plain');
+        res.end('compress me, '.repeat(4096));
+        return;
+      }
       res.setHeader('server-timing', 'app;dur=30, db;dur=12;desc="select"');
       res.end('h2 ok\n');
     }, 30);
@@ -108,6 +113,9 @@ listeners:
           - cors: { origins: ["https://app.example.test"] }
       - match: { path_prefix: /compressed }
         pool: app
+        middleware: [ { compress: { encodings: [gzip] } } ]
+      - match: { path_prefix: /h2compressed }
+        pool: grpcish
         middleware: [ { compress: { encodings: [gzip] } } ]
       - match: { path_prefix: /flaky }
         pool: flaky
@@ -274,9 +282,9 @@ describe('request waterfalls in chromium: TLS, filters, retries, an h2c pool\'s 
       assert.match(await rows.first().locator('.wf-label').textContent() ?? '', /^filter headers: up [\d.]+, resp [\d.]+ ms$/);
     });
 
-    it(`${client.name}: a compressed response shows the body transform's time in the compress filter's row`, async () => {
-      const id = `wf-compress-${client.tag}`;
-      const reply = await curlText(['-k', ...client.flags], `${client.tag === 'h2' ? secure : web}/compressed/x`, [`x-request-id: ${id}`, 'accept-encoding: gzip']);
+    for (const target of ['compressed', 'h2compressed']) it(`${client.name}: a compressed response (${target === 'compressed' ? 'HTTP/1.1' : 'h2c'} pool) shows the body transform's time in the compress filter's row`, async () => {
+      const id = `wf-${target}-${client.tag}`;
+      const reply = await curlText(['-k', ...client.flags], `${client.tag === 'h2' ? secure : web}/${target}/x`, [`x-request-id: ${id}`, 'accept-encoding: gzip']);
       assert.equal(reply.status, 200);
       assert.equal(reply.headers['content-encoding'], 'gzip');
       const entry = await recentEventually(id);
