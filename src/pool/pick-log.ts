@@ -6,8 +6,10 @@
 // PICK_LOG_SIZE later picks of its pool finds its entry overwritten: copy() says false and the waterfall
 // shows the policy and the chosen backend only. Only the first PICK_LOG_BACKENDS members are recorded
 // (`total` says how many there were).
-import type { Backend, PickFilter } from './types.ts';
+import type { PoolBackend } from './backend.ts';
+import type { Backend } from './types.ts';
 
+/** A power of two (the slot is the sequence number masked). */
 export const PICK_LOG_SIZE = 512;
 export const PICK_LOG_BACKENDS = 16;
 
@@ -67,9 +69,6 @@ export function candidatesLine(snapshot: PickSnapshot): string {
   return line;
 }
 
-/** How a member stood at the pick. */
-export type StateOf = (backend: Backend, usable: boolean) => number;
-
 export class PickLog {
   /** Picks recorded so far; a pick's sequence number is the value after its record (0: none). */
   seq = 0;
@@ -82,27 +81,35 @@ export class PickLog {
   private inflight = new Uint32Array(0);
   private weight = new Float32Array(0);
 
-  /** Records one pick (the request path: stores only, after the first call); returns its sequence number. */
-  record(policy: string, members: readonly Backend[], chosen: Backend | undefined, preferred: boolean, filter: PickFilter, stateOf: StateOf): number {
+  /**
+   * Records one pick (the request path: stores only, after the first call): `tried` the ids this request
+   * tried before (a retry), `now` the pick's time (slow start). About 10 ns per member.
+   */
+  record(policy: string, members: readonly PoolBackend[], chosen: PoolBackend | undefined, preferred: boolean, tried: ReadonlySet<string> | undefined, now: number): void {
     if (this.counts.length === 0) this.allocate();
-    const slot = this.seq % PICK_LOG_SIZE;
+    const slot = this.seq & (PICK_LOG_SIZE - 1);
     this.seq++;
     const count = members.length < PICK_LOG_BACKENDS ? members.length : PICK_LOG_BACKENDS;
-    this.policies[slot] = policy;
-    this.members[slot] = members;
+    // once the log has wrapped a slot mostly holds these very references already: a compare instead of a
+    // store spares the write barrier
+    if (this.policies[slot] !== policy) this.policies[slot] = policy;
+    if (this.members[slot] !== members) this.members[slot] = members;
     this.counts[slot] = count;
     this.preferred[slot] = preferred ? 1 : 0;
     let chosenAt = -1;
     const base = slot * PICK_LOG_BACKENDS;
+    const state = this.state;
+    const inflight = this.inflight;
+    const weight = this.weight;
     for (let i = 0; i < count; i++) {
       const backend = members[i];
       if (backend === chosen) chosenAt = i;
-      this.state[base + i] = stateOf(backend, filter.usable(backend));
-      this.inflight[base + i] = backend.inflight;
-      this.weight[base + i] = backend.effectiveWeight(filter.now);
+      state[base + i] = backend.available ? (tried !== undefined && tried.has(backend.id) ? C_TRIED : C_USABLE) : backend.draining ? C_DRAINING : !backend.healthy ? C_UNHEALTHY : C_EJECTED;
+      inflight[base + i] = backend.inflight;
+      // slow start only when ramping: effectiveWeight is the configured weight otherwise
+      weight[base + i] = backend.slowStartMs === 0 ? backend.weight : backend.effectiveWeight(now);
     }
     this.chosen[slot] = chosenAt;
-    return this.seq;
   }
 
   /** Copies pick `seq` into `into`; false when there is none or later picks overwrote it. */

@@ -8,7 +8,7 @@ import { PoolBackend, backendId, type DrainReason } from './backend.ts';
 import { PoolLease, type LeaseOwner } from './lease.ts';
 import { recordOutcome } from './passive.ts';
 import { builtinBalancers } from './balancers/index.ts';
-import { C_DRAINING, C_EJECTED, C_TRIED, C_UNHEALTHY, C_USABLE, PickLog, type PickSnapshot } from './pick-log.ts';
+import { PickLog, type PickSnapshot } from './pick-log.ts';
 import type {
   Backend, Balancer, BalanceInput, BalancerRegistry, HealthyAddress, Lease, LeaseOutcome, PickFilter,
   PoolChange, PoolChangeListener, PoolStatus,
@@ -90,7 +90,7 @@ export class Pool implements HasStatus<PoolStatus>, LeaseOwner {
     }
     const preferredTaken = chosen !== undefined;
     chosen ??= this.balancer.pick(input, filter) as PoolBackend | undefined;
-    this.pickLog.record(this.config.balance, this.members, chosen, preferredTaken, filter, candidateState);
+    this.pickLog.record(this.config.balance, this.members, chosen, preferredTaken, tried, filter.now);
     filter.tried = undefined;
     if (chosen === undefined) return undefined;
     chosen.inflight++;
@@ -345,14 +345,6 @@ export class Pool implements HasStatus<PoolStatus>, LeaseOwner {
     this.clock.clearTimeout(handle);
     this.timers.delete(key);
   }
-}
-
-/** How a member stood at a pick: `usable` is the pick filter's verdict (healthy and not tried yet). */
-function candidateState(backend: Backend, usable: boolean): number {
-  if (usable) return C_USABLE;
-  const member = backend as PoolBackend;
-  if (member.available) return C_TRIED;
-  return member.state === 'draining' ? C_DRAINING : member.state === 'ejected' ? C_EJECTED : C_UNHEALTHY;
 }
 
 function setReason(backend: PoolBackend, reason: DrainReason, on: boolean): void {
