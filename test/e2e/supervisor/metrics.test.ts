@@ -1,4 +1,4 @@
-// /metrics of a real `switchyard start` (one worker): scrape, drive DNS, HTTP, HTTPS and TCP traffic that
+// /metrics of a real `switchyard start` (one worker): scrape, drive DNS, HTTP, HTTPS, TCP and cached traffic that
 // exercises each component's counters, scrape again, and check that each named series moved as it should.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -92,7 +92,15 @@ pools:
     health: { type: tcp, interval: 100ms, timeout: 300ms, rise: 1, fall: 1 }
   echo:
     backends: [ { address: ${echo.address} }, { address: 127.0.0.1:${dead} } ]
+  solo:
+    backends: [ { address: ${web.address} } ]
 listeners:
+  - name: cached
+    listen: 127.0.0.1:0
+    routes:
+      - match: { path_prefix: / }
+        pool: solo
+        middleware: [ { cache: { max_size: 1mb } } ]
   - name: web
     listen: 127.0.0.1:0
     routes:
@@ -146,6 +154,12 @@ listeners:
   await refused(running.ready.listeners.closed.port);
   await tunnel(running.ready.listeners.tunnel.port);
   await tunnel(running.ready.listeners.tunnel.port);
+  // a cacheable answer: stored on the first request (a miss), served from the cache on the second (a hit)
+  for (let index = 0; index < 2; index++) {
+    const response = await fetch(running.url('cached', '/c?header=cache-control:max-age%3D60'));
+    assert.equal(response.status, 200);
+    await response.text();
+  }
   const after = await scrape(running, token);
 
   assert.equal(delta('switchyard_dns_queries_total{transport="udp",type="A"}'), 3);
@@ -179,4 +193,7 @@ listeners:
   assert.ok(delta('switchyard_l4_connect_failures_total{listener="tunnel",pool="echo"}') >= 1, 'round robin tries the dead backend for one of two connections');
   assert.equal(delta('switchyard_l4_received_bytes_total{listener="tunnel",pool="echo"}'), 10);
   assert.equal(delta('switchyard_l4_sent_bytes_total{listener="tunnel",pool="echo"}'), 10);
+
+  assert.equal(delta('switchyard_filter_events_total{filter="cache",event="miss"}'), 1);
+  assert.equal(delta('switchyard_filter_events_total{filter="cache",event="hit"}'), 1);
 });
