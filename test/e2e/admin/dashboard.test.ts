@@ -1,7 +1,8 @@
 // The admin listener's dashboard in a real browser (playwright-core driving Debian's chromium) against a real
 // `switchyard start` with two origin processes: the login form, a refused wrong token, the session cookie
 // (HttpOnly, SameSite=Strict, not the token), the live topology (server-sent events) turning a killed
-// origin red, drain from the page behind a confirmation, and every /api endpoint refusing a request with
+// origin red, drain from the page behind a confirmation (new requests stop reaching the drained origin),
+// a cache purge from the page (the next request goes to the origin again), and every /api endpoint refusing a request with
 // neither token nor cookie; the requests table filling with traffic (a 404 with its reason no_route, an
 // error filter) and a request's waterfall with the origin's Server-Timing (app, db) inside the upstream bar;
 // a pool chart with data points; the DNS panel; reload from the page; over HTTPS the cookie is Secure.
@@ -16,6 +17,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { startOriginProcess, type OriginProcess } from '../../support/origin-process.ts';
+import { startEchoOrigin, type EchoOrigin } from '../../support/origins.ts';
 import { projectRoot, runSwitchyard, type RunningSwitchyard } from '../../support/run-switchyard.ts';
 
 const chromiumPath = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((file) => existsSync(file));
@@ -28,6 +30,8 @@ const tableWaitMs = 15_000;
 describe('admin dashboard in chromium', { timeout: 120_000 }, () => {
   let a: OriginProcess;
   let b: OriginProcess;
+  /** Behind the `cache` filter's route. */
+  let cached: EchoOrigin;
   let sy: RunningSwitchyard;
   let token: string;
   let admin: string;
@@ -39,7 +43,7 @@ describe('admin dashboard in chromium', { timeout: 120_000 }, () => {
 
   before(async () => {
     assert.ok(chromiumPath, 'chromium is not installed (npm test installs it: scripts/ensure-test-tools.ts)');
-    [a, b] = await Promise.all([startOriginProcess({ name: 'a' }), startOriginProcess({ name: 'b' })]);
+    [a, b, cached] = await Promise.all([startOriginProcess({ name: 'a' }), startOriginProcess({ name: 'b' }), startEchoOrigin({ name: 'cached' })]);
     sy = await runSwitchyard(`
 log: { access_log: "off" }
 admin: { listen: 127.0.0.1:0 }
@@ -47,11 +51,14 @@ pools:
   app:
     backends: [ { address: ${a.address} }, { address: ${b.address} } ]
     health: { type: http, path: /healthz, interval: 200ms, timeout: 300ms, rise: 2, fall: 2 }
+  stored:
+    backends: [ { address: ${cached.address} } ]
 listeners:
   - name: web
     listen: 127.0.0.1:0
     routes:
       - { match: { path_prefix: /app }, pool: app }
+      - { match: { path_prefix: /cached }, pool: stored, middleware: [ { cache: { max_size: 1mb } } ] }
 dns:
   listen: [udp://127.0.0.1:0]
   zones:
@@ -73,7 +80,7 @@ dns:
   after(async () => {
     await browser?.close();
     await sy?.stop();
-    await Promise.all([a?.close(), b?.close()]);
+    await Promise.all([a?.close(), b?.close(), cached?.close()]);
     if (shots) await rm(shots, { recursive: true, force: true });
   });
 
@@ -245,6 +252,30 @@ dns:
     await page.click('#action-reload');
     assert.match(await dialog, /Reload the configuration file/);
     await page.locator('#notice', { hasText: /^reloaded / }).waitFor({ timeout: 10_000 });
+  });
+
+  it('purges the cache from the page after the confirmation: the next request goes to the origin again', async () => {
+    const url = `${web}/cached/page?header=cache-control:max-age%3D300`;
+    const get = async (): Promise<void> => {
+      const response = await fetch(url);
+      assert.equal(response.status, 200);
+      await response.text();
+    };
+    await get();
+    await get();
+    assert.equal(cached.requests(), 1, 'the second answer came from the cache');
+    const dialog = new Promise<string>((resolve) => {
+      page.once('dialog', (d) => {
+        resolve(d.message());
+        void d.accept();
+      });
+    });
+    await page.fill('#purge-url', url);
+    await page.click('#action-purge');
+    assert.equal(await dialog, `Purge the cache for ${url}?`);
+    await page.locator('#notice', { hasText: /^cache purge: 1 entries dropped$/ }).waitFor({ timeout: 10_000 });
+    await get();
+    assert.equal(cached.requests(), 2, 'purged: the origin answers again');
   });
 
   it('turns a killed origin red within the health interval', async () => {
