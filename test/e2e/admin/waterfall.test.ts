@@ -95,6 +95,9 @@ pools:
     # round_robin begins with the first backend: a worker's first request to it is refused, then retried
     backends: [ { address: 127.0.0.1:${dead} }, { address: ${h1} } ]
     retries: { attempts: 1, on: [connect_error] }
+  drained:
+    balance: least_conn
+    backends: [ { address: ${h1}, drain: true }, { address: 127.0.0.1:${dead}, drain: true } ]
   grpcish:
     protocol: h2c
     backends: [ { address: ${h2} } ]
@@ -117,6 +120,7 @@ listeners:
       - match: { path_prefix: /h2compressed }
         pool: grpcish
         middleware: [ { compress: { encodings: [gzip] } } ]
+      - { match: { path_prefix: /drained }, pool: drained }
       - match: { path_prefix: /flaky }
         pool: flaky
         middleware:
@@ -298,6 +302,24 @@ describe('request waterfalls in chromium: TLS, filters, retries, an h2c pool\'s 
       const transform = await span(svg, '[data-filter=compress] [data-part=transform]');
       assert.equal(transform.from, compress.body[0]);
       assert.match(await svg.locator('[data-filter=compress] .wf-label').textContent() ?? '', /^filter compress: resp [\d.]+, body [\d.]+ ms$/);
+    });
+
+    it(`${client.name}: a pick that finds no usable backend (503) shows its candidates, none chosen`, async () => {
+      const id = `wf-nobackend-${client.tag}`;
+      const reply = await curlText(['-k', ...client.flags], `${client.tag === 'h2' ? secure : web}/drained/x`, [`x-request-id: ${id}`]);
+      assert.equal(reply.status, 503);
+      const entry = await recentEventually(id);
+      assert.equal(entry.pick?.policy, 'least_conn');
+      assert.deepEqual(
+        entry.pick?.candidates.map((c) => [c.backend, c.state, c.chosen]),
+        [
+          [origins.h1, 'draining', false],
+          [`127.0.0.1:${dead}`, 'draining', false],
+        ],
+      );
+      const svg = await openWaterfall(id);
+      assert.equal(await svg.locator('[data-phase=pick] .wf-label').first().evaluate((el) => el.firstChild?.textContent), 'pick: least_conn, 0/2 usable → none');
+      assert.equal(await svg.locator('[data-phase=upstream]').count(), 0, 'no upstream attempt');
     });
 
     it(`${client.name}: a retried request (the first backend refuses) shows both attempts`, async () => {
