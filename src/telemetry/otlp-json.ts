@@ -2,7 +2,8 @@
 // (its id is the edge's span, the parent id of the traceparent sent upstream, so the origin's spans hang
 // under it), an INTERNAL child per phase the access record knows — the TLS handshake of a connection's
 // first request, each filter hook that ran, the upstream's connect, wait and response — and a CLIENT child
-// per upstream attempt when the request was retried. `headers read` runs from the request's first byte to
+// per upstream attempt when the request was retried. `accept` (a new HTTP/1.1 connection's first request)
+// runs from the accept, or the TLS handshake's end, to the request's first byte; `headers read` runs from the request's first byte to
 // its head's end (HTTP/1.1; an HTTP/2 stream's HEADERS arrive whole: a point at its start), `pick` is the
 // point where the last try's backend was chosen, with the policy and the candidates it considered. Ids are lower-case hex and times decimal strings of
 // nanoseconds since the epoch, as the OTLP JSON mapping requires. Runs off the request path.
@@ -69,6 +70,8 @@ function requestSpans(q: QueuedRequest, ids: SpanIds, out: string[]): void {
     out.push(span(q.traceId, ids.next(), q.spanId, childName, kind, at(from), at(Math.max(from, to)), extra, status));
   };
   if (q.tAccepted !== 0 && q.tTls !== 0) child('"tls handshake"', KIND_INTERNAL, q.tAccepted, q.tTls, '', '');
+  // the first request of an HTTP/1.1 connection: the accept (or the handshake's end) to its first byte
+  if (q.tArrived !== 0) child('"accept"', KIND_INTERNAL, q.tStart, q.tArrived, '', '');
   if (q.tHead !== 0) child('"headers read"', KIND_INTERNAL, q.tArrived !== 0 ? q.tArrived : q.tStart, q.tHead, '', '');
   else if (q.protocol === 'h2') child('"headers read"', KIND_INTERNAL, q.tStart, q.tStart, '', '');
   filterSpans(q, child);
@@ -138,9 +141,9 @@ function filterSpans(q: QueuedRequest, child: (name: string, kind: number, from:
   }
 }
 
-/** Children a request can have at most: TLS, headers, pick, three phases, each filter's three hooks, and one attempt per try. */
+/** Children a request can have at most: TLS, accept, headers, pick, three phases, each filter's three hooks, and one attempt per try. */
 function childCount(q: QueuedRequest): number {
-  return 6 + (q.filterNames?.length ?? 0) * FILTER_HOOKS.length + (q.attempts > 1 ? Math.max(q.tried.length, q.earlier.length) + 1 : 0);
+  return 7 + (q.filterNames?.length ?? 0) * FILTER_HOOKS.length + (q.attempts > 1 ? Math.max(q.tried.length, q.earlier.length) + 1 : 0);
 }
 
 export interface ResourceInfo {
