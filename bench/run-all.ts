@@ -1,4 +1,4 @@
-// `npm run bench`: every benchmark in turn (HTTP/1.1 vs nginx, HTTP/2 over TLS vs nginx, DNS vs Knot, forward proxy vs squid),
+// `npm run bench`: every benchmark in turn (HTTP/1.1 vs nginx, HTTP/2 over TLS vs nginx, HTTP/3 vs HTTP/2, DNS vs Knot, forward proxy vs squid),
 // each writing its table to bench/RESULTS*.md. Benchmarks want the machine to themselves: run nothing else.
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
@@ -6,6 +6,7 @@ import path from 'node:path';
 const benches: [string, string[]][] = [
   ['bench/http1/run.ts', ['--results', 'bench/RESULTS.md']],
   ['bench/h2.ts', ['--results', 'bench/RESULTS-h2.md']],
+  ['bench/h3/run.ts', ['--results', 'bench/RESULTS-h3.md']],
   ['bench/dns/run.ts', []],
   ['bench/forward/run.ts', ['--results', 'bench/RESULTS-forward.md']],
 ];

@@ -1,6 +1,7 @@
 // npm's install step, both in a checkout (`npm ci`) and in an installed package (`npm install -g
 // ./switchyard-*.tgz`, which ships dist/ built by prepack). CommonJS so that any Node can run it. Builds the
-// ICMP addon (src/diag/native/build.cjs) and the DNS UDP addon (src/dns/native/build.cjs), then: in a checkout, builds dist/ (scripts/build-dist.cjs) and links
+// ICMP addon (src/diag/native/build.cjs), the DNS UDP addon (src/dns/native/build.cjs) and the HTTP/3 addon
+// (src/h3/native/build.cjs, only where Debian's ngtcp2/nghttp3 development packages are installed), then: in a checkout, builds dist/ (scripts/build-dist.cjs) and links
 // node_modules/.bin/switchyard (npm links the bins of dependencies only, and `npx switchyard` and the tests
 // use it); in an installed package, links dist/diag/native to the addon (npm pack leaves links out). Never
 // fails the install: each step says what is missing and the rest of Switchyard works without it.
@@ -14,6 +15,7 @@ const checkout = fs.existsSync(path.join(root, 'src', 'cli', 'main.ts'));
 
 spawnSync(process.execPath, [path.join(root, 'src', 'diag', 'native', 'build.cjs')], { stdio: 'inherit' });
 spawnSync(process.execPath, [path.join(root, 'src', 'dns', 'native', 'build.cjs')], { stdio: 'inherit' });
+spawnSync(process.execPath, [path.join(root, 'src', 'h3', 'native', 'build.cjs')], { stdio: 'inherit' });
 if (checkout) {
   spawnSync(process.execPath, [path.join(__dirname, 'build-dist.cjs')], { stdio: 'inherit' });
   const bin = path.join(root, 'node_modules', '.bin', 'switchyard');

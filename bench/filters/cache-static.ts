@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
-import { describeMachine, freePort, machineFacts, parseWrk, runBounded, waitForPort } from '../common/index.ts';
+import { describeMachine, freePort, machineFacts, parseWrk, processTree, runBounded, treeCpuSeconds, waitForPort } from '../common/index.ts';
 import { runSwitchyard, node24, cliEntry } from '../../test/support/run-switchyard.ts';
 
 const seconds = Number(process.argv[2] ?? 5);
@@ -87,14 +87,19 @@ http {
 const nginx = spawn('taskset', ['-c', '0', 'nginx', '-c', path.join(dir, 'nginx.conf')], { stdio: 'ignore' });
 await waitForPort('127.0.0.1', nginxPort, 10_000);
 
-const targets: [string, string][] = [
-  ['Switchyard cache hit', edge.url('web', '/c/app.js')],
-  ['nginx proxy_cache hit', `http://127.0.0.1:${nginxPort}/c/app.js`],
-  ['Switchyard static file', edge.url('web', '/s/app.js')],
-  ['nginx static file', `http://127.0.0.1:${nginxPort}/s/app.js`],
+// CPU per request: utime + stime of the server's whole process tree (primary + worker, master + worker)
+// over each wrk run, divided by the requests wrk completed. Less sensitive to other load on the machine
+// than requests/s, which moves with whatever else runs on CPU 0.
+const edgeTree = await processTree(edge.process.pid!);
+const nginxTree = await processTree(nginx.pid!);
+const targets: [string, string, number[]][] = [
+  ['Switchyard cache hit', edge.url('web', '/c/app.js'), edgeTree],
+  ['nginx proxy_cache hit', `http://127.0.0.1:${nginxPort}/c/app.js`, nginxTree],
+  ['Switchyard static file', edge.url('web', '/s/app.js'), edgeTree],
+  ['nginx static file', `http://127.0.0.1:${nginxPort}/s/app.js`, nginxTree],
 ];
 const rows: string[][] = [];
-const load = loadavg().map((value) => value.toFixed(2)).join(' ');
+const loadStart = loadavg().map((value) => value.toFixed(2)).join(' ');
 try {
   for (const [name, url] of targets) {
     // warm: the first request fills the caches; check that the next is a hit
@@ -106,17 +111,33 @@ try {
     await runBounded(['wrk', '-t', '1', '-c', '16', '-d', '1s', url], 20_000);
   }
   const rate: number[][] = targets.map(() => []);
+  const cpu: number[][] = targets.map(() => []);
   for (let round = 0; round < rounds; round++) {
     for (let i = 0; i < targets.length; i++) {
+      const before = await treeCpuSeconds(targets[i][2]);
       const run = parseWrk((await runBounded(['wrk', '-t', '1', '-c', '16', '-d', `${seconds}s`, targets[i][1]], (seconds + 15) * 1000)).stdout);
+      const used = (await treeCpuSeconds(targets[i][2])) - before;
       if (run.badResponses > 0 || run.socketErrors > 0) throw new Error(`${targets[i][0]}: ${run.badResponses} bad responses, ${run.socketErrors} socket errors`);
       rate[i].push(run.requestsPerSecond);
+      cpu[i].push((used * 1e6) / run.requests);
     }
   }
   for (let i = 0; i < targets.length; i += 2) {
     const ours = median(rate[i]);
     const theirs = median(rate[i + 1]);
-    rows.push([targets[i][0].replace('Switchyard ', ''), ours.toFixed(0), theirs.toFixed(0), (ours / theirs).toFixed(2), rate[i].map((v) => v.toFixed(0)).join(' / '), rate[i + 1].map((v) => v.toFixed(0)).join(' / ')]);
+    const ourCpu = median(cpu[i]);
+    const theirCpu = median(cpu[i + 1]);
+    rows.push([
+      targets[i][0].replace('Switchyard ', ''),
+      ours.toFixed(0),
+      theirs.toFixed(0),
+      (ours / theirs).toFixed(2),
+      ourCpu.toFixed(1),
+      theirCpu.toFixed(1),
+      (theirCpu / ourCpu).toFixed(2),
+      rate[i].map((v) => v.toFixed(0)).join(' / '),
+      rate[i + 1].map((v) => v.toFixed(0)).join(' / '),
+    ]);
   }
 } finally {
   await edge.stop();
@@ -126,7 +147,7 @@ try {
   await rm(dir, { recursive: true, force: true });
 }
 const facts = await machineFacts({ wrk: [['wrk', '--version'], /wrk (\S+)/], nginx: [['nginx', '-v'], /nginx\/(\S+)/] });
-console.log(`${new Date().toISOString()} — ${describeMachine(facts)}; load average at start ${load}`);
+console.log(`${new Date().toISOString()} — ${describeMachine(facts)}; load average at start ${loadStart}, at end ${loadavg().map((value) => value.toFixed(2)).join(' ')}`);
 console.log(`${seconds}s per target, ${rounds} rounds, wrk -t1 -c16 (CPU 1), server one worker (CPU 0), 10 KB file`);
-console.log('| what | Switchyard req/s | nginx req/s | ratio | Switchyard rounds | nginx rounds |\n|---|---|---|---|---|---|');
+console.log('| what | Switchyard req/s | nginx req/s | ratio | Switchyard CPU µs/req | nginx CPU µs/req | CPU efficiency vs nginx | Switchyard rounds | nginx rounds |\n|---|---|---|---|---|---|---|---|---|');
 for (const row of rows) console.log(`| ${row.join(' | ')} |`);

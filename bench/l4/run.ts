@@ -6,6 +6,9 @@
 // table and writes bench/RESULTS-l4.md.
 //
 //   node_modules/.bin/node bench/l4/run.ts [--rounds 3] [--seconds 8] [--only tcp|udp] [--dry-run]
+//
+// Needs from Debian: iperf3, haproxy, nginx with its stream module (libnginx-mod-stream), knot (knotd),
+// dnsperf.
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';

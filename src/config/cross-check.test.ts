@@ -123,3 +123,20 @@ test('a dns route (DNS over HTTPS) needs the dns section, and takes none of the 
   assert.match(refusal(`${dns}${pools}${listener('dns: {}, pool: app')}`), /expected exactly one action of pool, redirect, respond, static or dns, got pool and dns/);
   parseConfigText(`${dns}${listener('dns: {}')}`, 'edge.yaml', '/tmp');
 });
+
+test('http3: only on https, its settings only when enabled; the forms parse to one shape', () => {
+  const https = (http3: string): string => web('      - pool: app\n', `    protocol: https\n    tls: { self_signed: true }\n    http3: ${http3}\n`);
+  assert.match(refusal(web('      - pool: app\n', '    http3: true\n')), /listeners\[0\]\.http3: expected http3 only on an https listener/);
+  assert.match(refusal(https('{ enabled: false, retry: always }')), /listeners\[0\]\.http3\.retry: expected http3\.retry only with HTTP\/3 enabled/);
+  assert.match(refusal(https('{ retry: sometimes }')), /listeners\[0\]\.http3\.retry/);
+  const off = parseConfigText(https('false'), 'edge.yaml', '/tmp').config.listeners[0].http3;
+  assert.equal(off.enabled, false);
+  // these two load only where the HTTP/3 addon is built (npm test builds it); without it check refuses them
+  // (test/e2e/h3/h3.test.ts, "without the addon")
+  const on = parseConfigText(https('true'), 'edge.yaml', '/tmp').config.listeners[0].http3;
+  assert.deepEqual({ ...on }, { enabled: true, max_concurrent_streams: 100, qpack_table_size: 4096, qpack_blocked_streams: 100, retry: 'under_load', retry_above: 100, alt_svc_max_age: 86_400_000 });
+  const tuned = parseConfigText(https('{ max_concurrent_streams: 20, idle_timeout: 5s, qpack_table_size: 0kb, retry: always, alt_svc_max_age: 1h }'), 'edge.yaml', '/tmp').config.listeners[0].http3;
+  assert.equal(tuned.idle_timeout, 5000);
+  assert.equal(tuned.qpack_table_size, 0);
+  assert.equal(tuned.alt_svc_max_age, 3_600_000);
+});

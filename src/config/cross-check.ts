@@ -4,6 +4,7 @@
 import type { Config } from './schema/index.ts';
 import { addressIssues } from './addresses.ts';
 import { inertKeyIssues, type Given } from './inert-keys.ts';
+import { h3AddonProblem } from '../h3/index.ts';
 
 export interface ConfigIssue {
   path: (string | number)[];
@@ -34,6 +35,11 @@ export function crossCheck(config: Config, given: Given): ConfigIssue[] {
         issues.push({ path: ['listeners', index, 'routes', routeIndex, 'dns'], message: 'expected a dns: section for a DNS-over-HTTPS route to answer from (zones, pool answers or a resolver)' });
       }
     });
+    // `check` refuses what `start` cannot serve: HTTP/3 without its addon (the packages it needs are named)
+    if (listener.http3.enabled && listener.protocol === 'https') {
+      const problem = h3AddonProblem();
+      if (problem !== '') issues.push({ path: ['listeners', index, 'http3'], message: `expected HTTP/3 to be available for http3: true, got: ${problem}` });
+    }
     const defaults = listener.tls?.certificates.filter((certificate) => certificate.default).length ?? 0;
     if (defaults > 1) issues.push({ path: ['listeners', index, 'tls', 'certificates'], message: `expected at most one default certificate, got ${defaults}` });
   });

@@ -32,6 +32,11 @@ function listenerIssues(config: Config, listener: ListenerConfig, index: number,
   if (listener.accept_proxy_protocol === undefined && given(at('timeouts', 'proxy_protocol'))) {
     issues.push({ path: at('timeouts', 'proxy_protocol'), message: 'expected timeouts.proxy_protocol only with accept_proxy_protocol (no connection reads a PROXY header without it)' });
   }
+  if (!listener.http3.enabled) {
+    for (const key of ['max_concurrent_streams', 'idle_timeout', 'qpack_table_size', 'qpack_blocked_streams', 'retry', 'retry_above', 'alt_svc_max_age']) {
+      if (given(at('http3', key))) issues.push({ path: at('http3', key), message: `expected http3.${key} only with HTTP/3 enabled, got http3.enabled: false` });
+    }
+  }
   if (listener.tls && listener.tls.certificates.length === 0 && !listener.tls.self_signed) {
     issues.push({ path: at('tls'), message: 'expected certificates or self_signed: true, got neither (nothing to serve TLS with)' });
   }

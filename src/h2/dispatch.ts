@@ -45,6 +45,7 @@ interface LoggedRequest {
   tAccepted: number;
   tTls: number;
   filterTimes: Float64Array | null;
+  protocol: 'h2' | 'h3';
 }
 
 /** A request's route to an HTTP/2 pool, with its path normalised and the target (path + query) to forward. */
@@ -100,7 +101,8 @@ export class StreamDispatch {
     this.listener = listener;
     this.deps = deps;
     // the codec adds the listener's Strict-Transport-Security itself (deps.responseHeaders): an upstream's goes
-    this.hidden = deps.responseHeaders?.['strict-transport-security'] !== undefined ? [...listener.response_headers.hide, 'strict-transport-security'] : listener.response_headers.hide;
+    const edgeOwned = ['strict-transport-security', 'alt-svc'].filter((name) => deps.responseHeaders?.[name] !== undefined);
+    this.hidden = edgeOwned.length > 0 ? [...listener.response_headers.hide, ...edgeOwned] : listener.response_headers.hide;
     const routes = listener.routes ?? [];
     const anyH2 = routes.some((route) => route.pool !== undefined && h2Protocols.has(deps.pools.get(route.pool)?.poolConfig?.protocol ?? 'http1'));
     this.router = anyH2 ? new Router(routes, listener.middleware, deps.http.filterSetup()) : null;
@@ -174,7 +176,7 @@ export class StreamDispatch {
     rec.route = route.name;
     rec.pool = route.pool.name;
     rec.backend = log.backend;
-    rec.protocol = 'h2';
+    rec.protocol = request.protocol;
     rec.traceId = request.traceId;
     rec.spanId = request.spanId;
     rec.parentSpanId = request.parentSpanId;
@@ -215,7 +217,7 @@ export class StreamDispatch {
     // the forwarded headers set
     const idName = this.listener.forwarded.request_id === false ? '' : this.listener.forwarded.request_id.toLowerCase();
     const trace = http.startTrace(fields);
-    const logged: LoggedRequest = { requestId: idName === '' ? '' : (extra[idName] ?? header(idName) ?? ''), traceId: trace.traceId, spanId: trace.spanId, parentSpanId: trace.parentId, traceFlags: trace.flags, client: request.peerAddress, method: request.method, host: request.authority, tAccepted: request.tAccepted ?? 0, tTls: request.tTls ?? 0, filterTimes: null };
+    const logged: LoggedRequest = { requestId: idName === '' ? '' : (extra[idName] ?? header(idName) ?? ''), traceId: trace.traceId, spanId: trace.spanId, parentSpanId: trace.parentId, traceFlags: trace.flags, client: request.peerAddress, method: request.method, host: request.authority, tAccepted: request.tAccepted ?? 0, tTls: request.tTls ?? 0, filterTimes: null, protocol: request.protocol ?? 'h2' };
     const upstreamFields: string[] = [];
     for (let i = 0; i < fields.length; i += 2) {
       const name = fields[i];

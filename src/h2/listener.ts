@@ -2,23 +2,58 @@
 // frontend, http/1.1 (or no ALPN) to the L7 core's HTTP/1.1 connection handler. h2c: HTTP/2 with prior
 // knowledge; a connection that does not open with the HTTP/2 preface is served as HTTP/1.1 instead.
 // Both share one L7 HttpListener (router, forwarded headers, upstream pools, access log) per listener.
+// An https listener with `http3` also serves HTTP/3 on its port over UDP (src/h3, made by the factory the
+// supervisor passes in deps.http3), whose streams go to the same exchange as HTTP/2's.
 import net, { type Socket } from 'node:net';
 import tls, { type TLSSocket } from 'node:tls';
 import type { ListenerConfig, PoolConfig } from '../config/index.ts';
 import { EdgeError, messageOf, type Clock, type Logger } from '../core/index.ts';
-import { createHttpListener, upstreamSettingsFromPools, type ConnectionTimes, type HttpListener, type HttpListenerDeps, type UpstreamPool } from '../l7/index.ts';
-import { createTlsTerminator, type TlsTerminator } from '../tls/index.ts';
+import { createHttpListener, upstreamSettingsFromPools, type ConnectionTimes, type ExchangeDownstream, type ExchangeHandle, type ExchangeRequest, type HttpListener, type HttpListenerDeps, type UpstreamPool } from '../l7/index.ts';
+import { altSvcHeaderValue, createTlsTerminator, type TlsTerminator } from '../tls/index.ts';
 import { ConnectionGate, carryClient } from '../listener/index.ts';
 import { H2Frontend, type H2FrontendStatus } from './frontend.ts';
 import { CodecFrontend } from './codec/frontend.ts';
 import { StreamDispatch } from './dispatch.ts';
 import { H2UpstreamSessions } from './upstream/sessions.ts';
 import { proxyForeignExchange } from './foreign-upstream.ts';
+import { requestFields } from './codec/request-fields.ts';
+import { appendResponseFields } from './headers.ts';
 
 /** The pool registry as this listener uses it (src/pool's PoolRegistry fits). */
 export interface PoolLookup {
   names(): string[];
   get(name: string): UpstreamPool | undefined;
+}
+
+/** What an https listener gives its HTTP/3 side (src/h3 H3FrontendDeps has this shape). */
+export interface Http3Hooks {
+  exchange(request: ExchangeRequest, downstream: ExchangeDownstream, encrypted: boolean, localPort: number): ExchangeHandle;
+  parseRequest(list: readonly string[]): { method: string; authority: string; path: string; fields: string[]; contentLength: number } | null;
+  responseFields(out: string[], flat: readonly string[], extra?: Readonly<Record<string, string>>): string[];
+  certificates(): { cert: Buffer; key: Buffer }[];
+  logger: Logger;
+  secretSeed?: Buffer;
+  responseHeaders?: Readonly<Record<string, string>>;
+}
+
+/** The HTTP/3 side of an https listener with `http3: true` (src/h3 H3Frontend). */
+export interface Http3Endpoint {
+  start(port: number): void;
+  readonly port: number;
+  updateConfig(listener: ListenerConfig, responseHeaders: Readonly<Record<string, string>> | undefined): void;
+  certificatesChanged(): void;
+  drain(deadline: number): Promise<void>;
+  stop(): Promise<void>;
+  status(): unknown;
+}
+
+/** Made by the supervisor from src/h3 (imported only for configs with http3 listeners). */
+export type Http3Factory = (listener: ListenerConfig, hooks: Http3Hooks) => Http3Endpoint;
+
+/** HTTP/3 carries the HTTP/2 field rules (RFC 9114 §4.2–4.3); CONNECT (a tunnel) is not served over HTTP/3. */
+function parseH3Request(list: readonly string[]): ReturnType<Http3Hooks['parseRequest']> {
+  const fields = requestFields(list);
+  return fields === null || fields.method === 'CONNECT' || fields.scheme !== 'https' ? null : fields;
 }
 
 /** Same shape as the supervisor's ListenerDeps. */
@@ -43,6 +78,8 @@ export interface H2ListenerDeps {
   filters?: HttpListenerDeps['filters'];
   /** The DNS engine `dns` routes (DNS over HTTPS) ask, through the L7 core. */
   dns?: HttpListenerDeps['dns'];
+  /** HTTP/3 for `http3: true` (src/h3); a listener that asks for it without one is refused. */
+  http3?: Http3Factory;
 }
 
 const preface = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
@@ -65,6 +102,9 @@ export class H2Listener {
   private readonly gate: ConnectionGate;
   /** https: when each TCP connection was accepted (monotonic ms), read when its handshake ends. */
   private readonly acceptedAt = new WeakMap<Socket, number>();
+  /** HTTP/3 on the same port over UDP (`http3: true`), started with the TCP listener. */
+  private h3: Http3Endpoint | null = null;
+  private poolConfigs: Readonly<Record<string, PoolConfig>> | undefined;
 
   constructor(config: ListenerConfig, deps: H2ListenerDeps) {
     if (config.protocol !== 'https' && config.protocol !== 'h2c') {
@@ -73,6 +113,7 @@ export class H2Listener {
     this.config = config;
     this.deps = deps;
     this.pools = deps.pools;
+    this.poolConfigs = deps.poolConfigs;
     this.http = createHttpListener(config, {
       pools: this.pools,
       accessLog: deps.accessLog,
@@ -92,14 +133,45 @@ export class H2Listener {
     });
     this.terminator = config.protocol === 'https' ? createTlsTerminator(config, { dataDir: deps.dataDir, baseDir: deps.baseDir, logger: deps.logger, clock: deps.clock, ticketSeed: deps.ticketSeed }) : undefined;
     this.gate = new ConnectionGate(config);
+    // HTTP/3's TLS (GnuTLS, in the addon) takes the reloaded certificates for its new connections too
+    this.terminator?.onReload((result) => {
+      if (result.ok) this.h3?.certificatesChanged();
+    });
     this.dispatch = this.buildDispatch();
     this.frontend = new H2Frontend(config, { dispatch: (stream, headers, rawHeaders, context) => this.dispatch.dispatch(stream, headers, rawHeaders, context), logger: deps.logger, clock: deps.clock });
     this.codec = new CodecFrontend(config, { exchange: (request, downstream, encrypted, localPort) => this.dispatch.exchange(request, downstream, encrypted, localPort), logger: deps.logger, clock: deps.clock, responseHeaders: this.responseHeaders() });
   }
 
+  /** Fields every TCP response carries: Strict-Transport-Security, and Alt-Svc when HTTP/3 is served. */
   private responseHeaders(): Readonly<Record<string, string>> | undefined {
     const hsts = this.terminator?.hsts;
+    const fields: Record<string, string> = {};
+    if (hsts) fields['strict-transport-security'] = hsts;
+    const altSvc = altSvcHeaderValue(this.config);
+    if (altSvc !== undefined) fields['alt-svc'] = altSvc;
+    return Object.keys(fields).length > 0 ? fields : undefined;
+  }
+
+  /** HTTP/3's responses carry HSTS only: Alt-Svc advertises HTTP/3 to clients that are not on it yet. */
+  private h3ResponseHeaders(): Readonly<Record<string, string>> | undefined {
+    const hsts = this.terminator?.hsts;
     return hsts ? { 'strict-transport-security': hsts } : undefined;
+  }
+
+  private createH3(): Http3Endpoint {
+    const factory = this.deps.http3;
+    if (factory === undefined) throw new EdgeError('SY_ERR_CONFIG', `listener ${this.config.name}: http3 is not available in this process`, { source: 'config' });
+    const terminator = this.terminator!;
+    const h3 = factory(this.config, {
+      exchange: (request, downstream, encrypted, localPort) => this.dispatch.exchange(request, downstream, encrypted, localPort),
+      parseRequest: parseH3Request,
+      responseFields: appendResponseFields,
+      certificates: () => terminator.pemPairs(),
+      logger: this.deps.logger,
+      secretSeed: this.deps.ticketSeed,
+      responseHeaders: this.h3ResponseHeaders(),
+    });
+    return h3;
   }
 
   /** New HTTP/2 connections go to the codec unless the config asks for node:http2. */
@@ -196,6 +268,26 @@ export class H2Listener {
       server.listen({ host: this.config.listen.host, port: this.config.listen.port, reusePort: process.platform === 'linux', backlog: 4096 }, () => resolve());
     });
     server.on('error', (err) => this.deps.logger.error({ listener: this.config.name, err: err.message }, 'listener error'));
+    if (this.config.http3.enabled) await this.startH3();
+  }
+
+  /** HTTP/3 on the TCP listener's port (port 0: the one the kernel chose, which Alt-Svc then names). */
+  private async startH3(): Promise<void> {
+    const port = this.address().port;
+    if (this.config.listen.port === 0) {
+      this.config = { ...this.config, listen: { ...this.config.listen, port } };
+      this.http.updateConfig(this.config, this.pools, this.poolConfigs ? upstreamSettingsFromPools(this.poolConfigs) : undefined);
+      this.codec.updateConfig(this.config, this.responseHeaders());
+      this.dispatch = this.buildDispatch();
+    }
+    this.h3 = this.createH3();
+    try {
+      this.h3.start(port);
+    } catch (err) {
+      this.h3 = null;
+      await this.stop();
+      throw err;
+    }
   }
 
   /** h2c: the first bytes say whether the client speaks HTTP/2 with prior knowledge or HTTP/1.1. */
@@ -226,8 +318,11 @@ export class H2Listener {
 
   /** Reload (TrafficListener contract): new streams and requests use the new routes and pools. */
   updateConfig(listener: ListenerConfig, pools: PoolLookup, poolConfigs?: Readonly<Record<string, PoolConfig>>): void {
-    this.config = listener;
+    // a listener that bound port 0 keeps the port it got (HTTP/3 serves it, Alt-Svc names it)
+    this.config = listener.listen.port === 0 && this.server !== null ? { ...listener, listen: { ...listener.listen, port: this.address().port } } : listener;
+    listener = this.config;
     this.pools = pools;
+    this.poolConfigs = poolConfigs;
     this.gate.update(listener);
     this.http.updateConfig(listener, this.pools, poolConfigs ? upstreamSettingsFromPools(poolConfigs) : undefined);
     this.frontend.updateConfig(listener);
@@ -242,6 +337,27 @@ export class H2Listener {
       }
     }
     this.dispatch = this.buildDispatch();
+    this.updateH3();
+  }
+
+  /** Reload: HTTP/3 turned on starts it, turned off stops it (after its streams), otherwise new limits apply. */
+  private updateH3(): void {
+    if (this.config.http3.enabled && this.h3 === null && this.server !== null) {
+      // the TCP side keeps serving whatever happens here: a UDP port taken by another process is logged
+      try {
+        const h3 = this.createH3();
+        h3.start(this.address().port);
+        this.h3 = h3;
+      } catch (err) {
+        this.deps.logger.error({ listener: this.config.name, err: messageOf(err) }, `listener ${this.config.name}: HTTP/3 not started: ${messageOf(err)}`);
+      }
+    } else if (!this.config.http3.enabled && this.h3 !== null) {
+      const h3 = this.h3;
+      this.h3 = null;
+      void h3.drain(Date.now() + this.config.timeouts.idle).then(() => h3.stop());
+    } else {
+      this.h3?.updateConfig(this.config, this.h3ResponseHeaders());
+    }
   }
 
   status(): unknown {
@@ -261,6 +377,7 @@ export class H2Listener {
       h2: sumStatus(this.frontend.status(), this.codec.status()),
       h2_engine: this.engine,
       tls: this.terminator?.status(),
+      h3: this.h3?.status(),
       upstream_sessions: Object.fromEntries([...this.upstreamSessions].map(([name, sessions]) => [name, sessions.sessionCount()])),
     };
   }
@@ -268,12 +385,15 @@ export class H2Listener {
   /** Stops accepting, sends GOAWAY on every HTTP/2 session, lets HTTP/1.1 exchanges finish; until the deadline. */
   async drain(deadline: number): Promise<void> {
     this.server?.close();
-    await Promise.all([this.frontend.drain(deadline), this.codec.drain(deadline), this.http.drain(deadline)]);
+    await Promise.all([this.frontend.drain(deadline), this.codec.drain(deadline), this.http.drain(deadline), this.h3?.drain(deadline)]);
   }
 
   async stop(): Promise<void> {
     const server = this.server;
     this.server = null;
+    const h3 = this.h3;
+    this.h3 = null;
+    await h3?.stop();
     await this.frontend.stop();
     await this.codec.stop();
     await this.http.stop();

@@ -2,13 +2,24 @@
 // (the pool's balancer with the client address, so ip_hash and consistent_hash:ip work) → connect
 // (upstream_connect timeout, next backend on failure) → optional PROXY protocol header → pipe both ways
 // with backpressure and an idle timeout (tunnel_idle) → one access-log line.
+// Bytes are relayed from reused read buffers (relay.ts): accepted sockets are built on the raw handle
+// with `onread`, as src/l7's listener does, and upstream sockets get `onread` from net.connect.
 import net from 'node:net';
 import type { ListenerConfig } from '../config/index.ts';
 import { systemClock, type Clock, type Component, type Logger } from '../core/index.ts';
 import type { BalanceInput, Lease, LeaseOutcome } from '../pool/index.ts';
 import { ClientBalanceInput } from './balance-input.ts';
-import { ConnectionGate, type ConnectionGateStatus } from '../listener/index.ts';
+import { ACCEPT, ConnectionGate, READ_PROXY_HEADER, REFUSE, type ConnectionGateStatus } from '../listener/index.ts';
+import { ReadBufferPool, Relay } from './relay.ts';
 import { proxyHeaderV1, proxyHeaderV2 } from './proxy-protocol.ts';
+
+/** The libuv TCP handle Node's net server accepts on (the methods used here). */
+interface NativeHandle {
+  onconnection: ((err: number, clientHandle: unknown) => void) | null;
+  getpeername?(out: { address?: string }): number;
+  setNoDelay?(on: boolean): number;
+  close?(): void;
+}
 
 export interface L4Pool {
   readonly name: string;
@@ -53,6 +64,8 @@ export class TcpListener implements Component {
   private drainWaiter: (() => void) | undefined;
   /** The listener layer's connection filters (src/listener): max_connections, PROXY protocol, access. */
   private readonly gate: ConnectionGate;
+  /** Read buffers shared by this listener's tunnels (both directions). */
+  private readonly buffers = new ReadBufferPool();
 
   constructor(config: ListenerConfig, deps: TcpListenerDeps) {
     this.config = config;
@@ -62,7 +75,7 @@ export class TcpListener implements Component {
   }
 
   async start(): Promise<void> {
-    const server = net.createServer({ noDelay: true, pauseOnConnect: true, allowHalfOpen: true }, (socket) => this.gate.admit(socket, (admitted) => this.accept(admitted)));
+    const server = net.createServer({ noDelay: true, pauseOnConnect: true, allowHalfOpen: true }, (socket) => this.gate.admit(socket, (admitted) => this.accept(admitted, undefined)));
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -71,6 +84,37 @@ export class TcpListener implements Component {
         resolve();
       });
     });
+    // Accept on the raw handle so each client socket reads via `onread` into reused buffers. Falls back
+    // to 'connection' events (Node's per-read buffers, pipe()) when the handle is not what we expect.
+    const handle = (server as unknown as { _handle: NativeHandle | null })._handle;
+    if (handle !== null && typeof handle.onconnection === 'function') {
+      handle.onconnection = (err: number, clientHandle: unknown) => this.acceptHandle(err, clientHandle as NativeHandle);
+    }
+  }
+
+  private acceptHandle(err: number, clientHandle: NativeHandle): void {
+    if (err !== 0 && err !== undefined) return;
+    const peer: { address?: string } = {};
+    clientHandle.getpeername?.(peer);
+    const verdict = this.server === undefined ? REFUSE : this.gate.screen(peer.address ?? '');
+    if (verdict === REFUSE) {
+      clientHandle.close?.();
+      return;
+    }
+    clientHandle.setNoDelay?.(true);
+    if (verdict === READ_PROXY_HEADER) {
+      // the header is read through 'data' events; such a client stays on them (pipe() towards the upstream)
+      const socket = new net.Socket({ handle: clientHandle as never, allowHalfOpen: true, readable: true, writable: true, pauseOnCreate: true } as unknown as net.SocketConstructorOpts);
+      socket.once('close', this.gate.release);
+      this.gate.readProxyHeader(socket, (admitted) => this.accept(admitted, undefined));
+      return;
+    }
+    if (verdict !== ACCEPT) return;
+    const inbound = new Relay(this.buffers);
+    // created paused: nothing is read before the upstream is connected
+    const socket = new net.Socket({ handle: clientHandle as never, allowHalfOpen: true, readable: true, writable: true, pauseOnCreate: true, onread: inbound.onread } as unknown as net.SocketConstructorOpts);
+    socket.once('close', this.gate.release);
+    this.accept(socket, inbound);
   }
 
   address(): { host: string; port: number } {
@@ -128,7 +172,8 @@ export class TcpListener implements Component {
     });
   }
 
-  private accept(client: net.Socket): void {
+  /** `inbound`: the client's relay when it reads through `onread` (undefined: 'data' events, piped). */
+  private accept(client: net.Socket, inbound: Relay | undefined): void {
     this.accepted++;
     this.track(client);
     client.on('error', () => undefined);
@@ -146,7 +191,9 @@ export class TcpListener implements Component {
         return;
       }
       tried.add(lease.backend.id);
-      const upstream = net.connect({ host: lease.backend.host, port: lease.backend.port, noDelay: true, allowHalfOpen: true });
+      const outbound = new Relay(this.buffers);
+      // allowHalfOpen and onread are honoured by net.connect (Node's types leave onread out)
+      const upstream = net.connect({ host: lease.backend.host, port: lease.backend.port, noDelay: true, allowHalfOpen: true, onread: outbound.onread } as net.NetConnectOpts);
       this.track(upstream);
       const connectTimer = setTimeout(() => upstream.destroy(new Error('connect timeout')), config.timeouts.upstream_connect);
       // Until 'connect', any error is a failed connect: count it against the backend and try the next one.
@@ -159,14 +206,17 @@ export class TcpListener implements Component {
       upstream.once('connect', () => {
         clearTimeout(connectTimer);
         upstream.removeAllListeners('error');
-        this.pipe(client, upstream, lease, started);
+        // before the upstream's first read (Node starts it right after 'connect')
+        this.pipe(client, upstream, lease, started, inbound, outbound);
       });
     };
     attempt();
   }
 
-  private pipe(client: net.Socket, upstream: net.Socket, lease: Lease, started: number): void {
+  private pipe(client: net.Socket, upstream: net.Socket, lease: Lease, started: number, inbound: Relay | undefined, outbound: Relay): void {
     const config = this.config;
+    // the upstream→client relay is wired first: whatever happens next, its reads have a destination
+    outbound.connect(upstream, client);
     if (client.destroyed) {
       // The client left while we were connecting.
       upstream.destroy();
@@ -186,13 +236,16 @@ export class TcpListener implements Component {
       outcome = 'reset';
       client.destroy();
     });
-    // pipe() gives backpressure both ways and half-close (a FIN on one side ends the other's writes).
-    client.pipe(upstream);
-    upstream.pipe(client);
+    // Relays (or pipe() for a client on 'data' events) give backpressure both ways and half-close: a FIN
+    // on one side ends the other's writes once what is queued is written.
+    if (inbound !== undefined) inbound.connect(client, upstream);
+    else client.pipe(upstream);
     client.resume();
     let closed = 0;
     const done = (): void => {
       if (++closed < 2) return;
+      inbound?.release();
+      outbound.release();
       lease.release(outcome);
       this.bytesIn += client.bytesRead;
       this.bytesOut += client.bytesWritten;

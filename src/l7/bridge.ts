@@ -910,7 +910,7 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     this.listener.requestDone(this.routeName ?? '', this.pool?.name ?? '', this.status, now - this.tStart);
   }
 
-  /** Fills the listener's access record (the HTTP/1.1 path's line, with "protocol":"h2") and writes it. */
+  /** Fills the listener's access record (the HTTP/1.1 path's line, with "protocol":"h2" or "h3") and writes it. */
   private logAccess(now: number): void {
     const listener = this.listener;
     const rec = listener.accessBatch.record;
@@ -925,7 +925,7 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     rec.route = this.routeName ?? '';
     rec.pool = this.pool?.name ?? '';
     rec.backend = this.lease?.backend.id ?? '';
-    rec.protocol = 'h2';
+    rec.protocol = this.request.protocol ?? 'h2';
     rec.headers = this;
     rec.traceId = this.trace?.traceId ?? '';
     rec.spanId = this.trace?.spanId ?? '';

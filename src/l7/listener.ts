@@ -413,6 +413,7 @@ export class HttpListenerImpl implements HttpListener {
   }
 
   updateConfig(listener: ListenerConfig, pools: UpstreamPools, upstreamSettings?: ReadonlyMap<string, UpstreamSettings>): void {
+    this.runtime.close();
     this.runtime = new ListenerRuntime(listener, pools, upstreamSettings, this.baseDir, this.filters, this.dataDir);
     this.gate.update(listener);
     this.spill.maxTotal = listener.request_buffering.spill_max_total;
@@ -445,6 +446,7 @@ export class HttpListenerImpl implements HttpListener {
     if (this.timer !== null) this.clock.clearTimeout(this.timer);
     this.timer = null;
     for (const conn of [...this.connections]) conn.destroy();
+    this.runtime.close();
     this.connector.closeAll();
     this.accessBatch.flush();
     const server = this.server;

@@ -7,7 +7,7 @@ import type { RedirectAction, RespondAction, StaticAction } from './router/actio
 import { BODY_NONE } from './parse/request-head.ts';
 import { redirectLocation } from './router/actions.ts';
 import { errorResponse, redirectResponse, fixedResponse, fieldsResponse } from './local-response.ts';
-import { localResponseFields, type LocalResponse } from './filters/index.ts';
+import { localResponseFields, type LocalResponse, type WireMemo } from './filters/index.ts';
 import { serveStatic } from './static-route.ts';
 import { P_WAITING } from './phases.ts';
 import { failureReason, reasonLine, refusedReason } from './reasons.ts';
@@ -49,9 +49,39 @@ export function answerFilter(ex: ProxyExchange, answer: LocalResponse, bs: numbe
   const head = ex.head;
   if (ex.reason === '') ex.reason = 'filter';
   ex.closeAfter ||= head.bodyKind !== BODY_NONE;
+  const lines = ex.rt.connectionLines(ex.willClose(), ex.keepAliveHeader()) + tracedReason(ex);
+  const wire = answer.wire;
+  if (wire !== undefined) return answerMemo(ex, answer, wire, lines, bs);
   const body = typeof answer.body === 'string' ? Buffer.from(answer.body, 'utf8') : answer.body;
   const fields = localResponseFields(answer, ex.rt.date.value(), body.length);
-  return answerLocal(ex, answer.status, fieldsResponse(answer.status, fields, ex.rt.connectionLines(ex.willClose(), ex.keepAliveHeader()) + tracedReason(ex), head.method === 'HEAD' ? null : body), bs);
+  return answerLocal(ex, answer.status, fieldsResponse(answer.status, fields, lines, head.method === 'HEAD' ? null : body), bs);
+}
+
+/** Bodies up to this size are kept in a memoised answer with their head (one write); larger ones follow it in a second write. */
+const MEMO_BODY_MAX = 64 * 1024;
+
+/**
+ * A filter's answer handed out again unchanged (a cache hit): the bytes encoded for it under this Date and
+ * these lines are written as they are; they are encoded again when either changed.
+ */
+function answerMemo(ex: ProxyExchange, answer: LocalResponse, wire: WireMemo, lines: string, bs: number): number {
+  const date = ex.rt.date.value();
+  if (wire.bytes === null || wire.date !== date || wire.lines !== lines) {
+    const body = typeof answer.body === 'string' ? Buffer.from(answer.body, 'utf8') : answer.body;
+    const head = fieldsResponse(answer.status, localResponseFields(answer, date, body.length), lines, null);
+    const inline = body.length <= MEMO_BODY_MAX;
+    wire.bytes = inline && body.length > 0 ? Buffer.concat([head, body], head.length + body.length) : head;
+    wire.tail = inline ? null : body;
+    wire.headLength = head.length;
+    wire.date = date;
+    wire.lines = lines;
+  }
+  const bytes = wire.bytes;
+  if (ex.head.method === 'HEAD') return answerLocal(ex, answer.status, bytes.subarray(0, wire.headLength), bs);
+  if (wire.tail === null) return answerLocal(ex, answer.status, bytes, bs);
+  ex.bytesOut += bytes.length;
+  ex.conn.write(bytes);
+  return answerLocal(ex, answer.status, wire.tail, bs);
 }
 
 /** An error status before anything went upstream (404, 413, 503); `close` forces Connection: close. */

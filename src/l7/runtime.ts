@@ -13,7 +13,7 @@ import { H_X_FORWARDED_FOR, H_X_REAL_IP, H_X_FORWARDED_PROTO, H_X_FORWARDED_HOST
 import { DEFAULT_UPSTREAM_SETTINGS } from './upstream/connector.ts';
 import { loadUpstreamTls, settingsOf } from './settings.ts';
 // policy.ts alone: the tls index would load node:tls and the certificate tooling into http-only workers
-import { hstsHeaderValue } from '../tls/index.ts';
+import { altSvcHeaderValue, hstsHeaderValue } from '../tls/index.ts';
 import { HttpDate } from '../core/index.ts';
 import type { FilterHost } from './filters/index.ts';
 
@@ -53,7 +53,7 @@ export class ListenerRuntime {
   readonly accessLog: boolean;
   /**
    * Header lines ("name: value\r\n") every response head written on this listener carries:
-   * Strict-Transport-Security on https listeners with `tls.hsts`, else ''. Built once per runtime, and
+   * Strict-Transport-Security on https listeners with `tls.hsts`, Alt-Svc on those with `http3`, else ''. Built once per runtime, and
    * pre-joined with each Connection line below, so that a response head needs no concatenation for them.
    */
   readonly responseLines: string;
@@ -68,6 +68,7 @@ export class ListenerRuntime {
   private readonly baseDir: string;
   /** Static responders of this runtime's routes, built on first use. */
   private readonly statics = new Map<StaticAction, StaticFiles>();
+  private closed = false;
   /** Settings read from pools' own config, memoised per runtime (a reload builds a new runtime). */
   private readonly derived = new Map<string, UpstreamSettings>();
 
@@ -100,8 +101,11 @@ export class ListenerRuntime {
     this.setForwarded = f.headers.includes('forwarded');
     this.requestIdName = f.request_id === false ? '' : f.request_id.toLowerCase();
     const hsts = config.protocol === 'https' && config.tls !== undefined ? hstsHeaderValue(config.tls) : undefined;
-    // with HSTS on, the edge's Strict-Transport-Security replaces an upstream's (one header, the listener's policy)
-    this.hidden = hsts === undefined ? config.response_headers.hide : [...config.response_headers.hide, 'strict-transport-security'];
+    const altSvc = config.protocol === 'https' ? altSvcHeaderValue(config) : undefined;
+    // with HSTS on, the edge's Strict-Transport-Security replaces an upstream's (one header, the listener's
+    // policy); with HTTP/3 on, so does its Alt-Svc (an upstream's would advertise the upstream's endpoints)
+    const edgeOwned = [...(hsts === undefined ? [] : ['strict-transport-security']), ...(altSvc === undefined ? [] : ['alt-svc'])];
+    this.hidden = edgeOwned.length === 0 ? config.response_headers.hide : [...config.response_headers.hide, ...edgeOwned];
     this.requestDropMask =
       REQUEST_ALWAYS_DROP |
       (this.setXff ? bit(H_X_FORWARDED_FOR) : 0) |
@@ -114,7 +118,7 @@ export class ListenerRuntime {
     this.upstreamSettings = upstreamSettings ?? new Map();
     loadUpstreamTls(this.upstreamSettings.values(), baseDir);
     this.accessLog = config.access_log;
-    this.responseLines = hsts === undefined ? '' : `strict-transport-security: ${hsts}\r\n`;
+    this.responseLines = (hsts === undefined ? '' : `strict-transport-security: ${hsts}\r\n`) + (altSvc === undefined ? '' : `alt-svc: ${altSvc}\r\n`);
     this.closeLines = 'connection: close\r\n' + this.responseLines;
     this.keepAliveLines = 'connection: keep-alive\r\n' + this.responseLines;
     this.upgradeLines = 'connection: upgrade\r\n' + this.responseLines;
@@ -130,8 +134,16 @@ export class ListenerRuntime {
     if (files === undefined) {
       files = new StaticFiles({ root: path.resolve(this.baseDir, action.root), index: action.index, cacheControl: action.cacheControl, spaFallback: action.spaFallback, precompressed: action.precompressed, date: this.date });
       this.statics.set(action, files);
+      // an exchange that outlived a reload: answered without keeping anything open
+      if (this.closed) files.close();
     }
     return files;
+  }
+
+  /** This runtime was replaced (reload) or its listener stopped: the static routes' open-file caches let go of their descriptors. */
+  close(): void {
+    this.closed = true;
+    for (const files of this.statics.values()) files.close();
   }
 
   settingsFor(pool: UpstreamPool): UpstreamSettings {

@@ -229,6 +229,8 @@ export interface ExchangeRequest {
    */
   tAccepted?: number;
   tTls?: number;
+  /** The client's protocol, for the access log; absent: h2 (the HTTP/2 codec and node:http2). */
+  protocol?: 'h2' | 'h3';
 }
 
 /**

@@ -414,7 +414,9 @@ function warnUnverifiedTls(pools: Config['pools'], logger: Logger): void {
 function probedAddresses(loaded: LoadedConfig): ListenAddress[] {
   const listeners = loaded.config.listeners.filter((listener) => listener.protocol !== 'udp').map((listener) => ({ name: listener.name, host: listener.listen.host, port: listener.listen.port }));
   const dns = (loaded.config.dns?.listen ?? []).map((entry) => ({ name: `dns ${entry.transport}://${entry.host}:${entry.port}`, host: entry.host, port: entry.port, transport: entry.transport === 'udp' ? ('udp' as const) : ('tcp' as const) }));
-  return [...listeners, ...dns];
+  // https listeners with http3 take the same port over UDP as well
+  const quic = loaded.config.listeners.filter((listener) => listener.http3.enabled).map((listener) => ({ name: `${listener.name} (http3, udp)`, host: listener.listen.host, port: listener.listen.port, transport: 'udp' as const }));
+  return [...listeners, ...dns, ...quic];
 }
 
 function localTraffic(plane: TrafficPlane, counters: RequestCounters): TrafficHandle {

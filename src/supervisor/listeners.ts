@@ -4,6 +4,7 @@
 // node:http2 (with the gRPC health probe they pull in, ~5 MB of resident memory per process).
 import type { Config, ListenerConfig } from '../config/index.ts';
 import type * as H2 from '../h2/index.ts';
+import type * as H3 from '../h3/index.ts';
 import type * as L4 from '../l4/index.ts';
 import type * as L7 from '../l7/index.ts';
 import type * as Forward from '../forward/index.ts';
@@ -15,6 +16,7 @@ type Protocol = ListenerConfig['protocol'];
 interface Components {
   l7?: typeof L7;
   h2?: typeof H2;
+  h3?: typeof H3;
   l4?: typeof L4;
   forward?: typeof Forward;
 }
@@ -26,8 +28,13 @@ interface ListenerKind {
   create(components: Components, listener: ListenerConfig, deps: ListenerDeps): TrafficListener;
 }
 
-// https (TLS + ALPN h2/http1.1) and h2c listeners: src/h2, which serves HTTP/1.1 through the L7 core
-const http2Kind: ListenerKind = { needs: ['l7', 'h2'], create: (c, listener, deps) => c.h2!.createH2Listener(listener, deps) };
+// https (TLS + ALPN h2/http1.1) and h2c listeners: src/h2, which serves HTTP/1.1 through the L7 core, and
+// HTTP/3 through src/h3 when the listener has `http3` (load() imports it then)
+const http2Kind: ListenerKind = {
+  needs: ['l7', 'h2'],
+  // looked up when HTTP/3 starts, not now: a reload that turns http3 on imports src/h3 after this listener was made
+  create: (c, listener, deps) => c.h2!.createH2Listener(listener, { ...deps, http3: (config, hooks) => c.h3!.createH3Frontend(config, hooks) }),
+};
 
 /**
  * The listener kinds of this build, by protocol: a new protocol is one entry here. Every kind runs the
@@ -51,6 +58,7 @@ const kinds: Readonly<Partial<Record<Protocol, ListenerKind>>> = {
 const importers: Readonly<Record<ComponentName, () => Promise<unknown>>> = {
   l7: () => import('../l7/index.ts'),
   h2: () => import('../h2/index.ts'),
+  h3: () => import('../h3/index.ts'),
   l4: () => import('../l4/index.ts'),
   forward: () => import('../forward/index.ts'),
 };
@@ -85,6 +93,8 @@ export class ListenerFactories {
     const needed = new Set<ComponentName>(config.listeners.flatMap((listener) => kinds[listener.protocol]?.needs ?? []));
     // HTTP/1.1 listeners with routes to HTTP/2 pools relay them through src/h2 (docs/tls-h2.md)
     if (needed.has('l7') && Object.values(config.pools).some((pool) => pool.protocol !== 'http1')) needed.add('h2');
+    // https listeners with `http3`: src/h3 and its addon (a reload that turns it on imports it then)
+    if (config.listeners.some((listener) => listener.http3.enabled)) needed.add('h3');
     for (const name of needed) {
       if (this.components[name] === undefined) Object.assign(this.components, { [name]: await importers[name]() });
     }

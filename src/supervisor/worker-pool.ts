@@ -4,6 +4,7 @@
 // sends each config snapshot (the validated config object, config-snapshot.ts), health transitions and drain
 // commands; a worker that dies is replaced and given the current snapshot.
 import cluster, { type Worker } from 'node:cluster';
+import dgram from 'node:dgram';
 import net from 'node:net';
 import type { LoadedConfig } from '../config/index.ts';
 import type { PoolStatus } from '../pool/index.ts';
@@ -41,12 +42,35 @@ type Request = { type: 'apply'; snapshot: ConfigSnapshot; ticketSeed: string; tr
 const replyTimeoutMs = 30_000;
 
 /** A free TCP port on host: port 0 in the config must mean the same port in every worker. */
-async function freePort(host: string): Promise<number> {
+async function freeTcpPort(host: string): Promise<number> {
   const server = net.createServer();
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, host, resolve));
   const { port } = server.address() as net.AddressInfo;
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
+}
+
+/** Whether the UDP port is free on host too (an https listener with http3 binds both). */
+async function udpFree(host: string, port: number): Promise<boolean> {
+  const socket = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4');
+  const free = await new Promise<boolean>((resolve) => {
+    socket.once('error', () => resolve(false));
+    socket.bind({ address: host, port, exclusive: true }, () => resolve(true));
+  });
+  try {
+    socket.close();
+  } catch {
+    // a socket whose bind failed is not running
+  }
+  return free;
+}
+
+/** A free port for a listener: TCP, and UDP as well for an https listener with http3. */
+async function freePort(listener: { listen: { host: string }; http3: { enabled: boolean } }): Promise<number> {
+  for (let attempt = 0; ; attempt++) {
+    const port = await freeTcpPort(listener.listen.host);
+    if (!listener.http3.enabled || attempt >= 20 || (await udpFree(listener.listen.host, port))) return port;
+  }
 }
 
 export class WorkerPool implements TrafficHandle {
@@ -69,7 +93,7 @@ export class WorkerPool implements TrafficHandle {
     const ports: Record<string, number> = {};
     for (const listener of loaded.config.listeners) {
       const known = this.snapshot?.ports[listener.name];
-      ports[listener.name] = listener.listen.port !== 0 ? listener.listen.port : known ?? (await freePort(listener.listen.host));
+      ports[listener.name] = listener.listen.port !== 0 ? listener.listen.port : known ?? (await freePort(listener));
     }
     // the same dns.listen keeps the ports it was given (port 0 stays the port the workers serve)
     const given = loaded.config.dns?.listen;

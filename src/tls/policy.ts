@@ -43,3 +43,12 @@ export function hstsHeaderValue(config: Pick<TlsConfig, 'hsts'>): string | undef
   if (options.preload) value += '; preload';
   return value;
 }
+
+/**
+ * Alt-Svc for the TCP responses of an https listener serving HTTP/3 on the same port (RFC 7838, RFC 9114
+ * §3.1.1), or undefined without `http3`. The port must be the bound one (port 0 resolved).
+ */
+export function altSvcHeaderValue(listener: { listen: { port: number }; http3: { enabled: boolean; alt_svc_max_age: number } }): string | undefined {
+  if (!listener.http3.enabled || listener.listen.port === 0) return undefined;
+  return `h3=":${listener.listen.port}"; ma=${Math.floor(listener.http3.alt_svc_max_age / 1000)}`;
+}

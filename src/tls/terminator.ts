@@ -129,6 +129,15 @@ export class TlsTerminator {
     return { pairs, defaultPair, table: new SniTable(pairs.map(entry), entry(defaultPair)) };
   }
 
+  /**
+   * The certificates as PEM pairs, the default first: HTTP/3's TLS (GnuTLS, in src/h3's addon) takes PEM and
+   * picks the certificate by SNI itself, the first one when no name matches.
+   */
+  pemPairs(): { cert: Buffer; key: Buffer }[] {
+    const { pairs, defaultPair } = this.current();
+    return [defaultPair, ...pairs.filter((pair) => pair !== defaultPair)].map((pair) => ({ cert: pair.certPem, key: pair.keyPem }));
+  }
+
   /** The secure context for a server name (what SNICallback answers). */
   contextFor(servername: string | undefined): SecureContext {
     return this.current().table.lookup(servername).context;

@@ -222,6 +222,30 @@ export const http2Schema = z.strictObject({
   engine: z.enum(['auto', 'node']).default('auto'),
 });
 
+/**
+ * HTTP/3 (QUIC) on an https listener's port over UDP (src/h3): `http3: true` takes the defaults. Needs the
+ * HTTP/3 addon (src/h3/native), built at install when Debian's ngtcp2/nghttp3 packages are present.
+ */
+export const http3Schema = z.strictObject({
+  enabled: z.boolean().default(true),
+  /** Request streams a client may have open at once (QUIC initial_max_streams_bidi). */
+  max_concurrent_streams: positiveInt.default(100),
+  /** A connection without packets for this long closes silently (QUIC max_idle_timeout); default timeouts.idle. */
+  idle_timeout: duration.optional(),
+  /** QPACK dynamic table size either way (0: static table only, no state an attacker can fill). */
+  qpack_table_size: size.default(4096),
+  /** Streams that may wait for QPACK instructions not yet received. */
+  qpack_blocked_streams: z.number().int().min(0).default(100),
+  /**
+   * Address validation with a Retry packet before any connection state is kept: always, never, or
+   * under_load (when more than retry_above handshakes are in progress in one worker).
+   */
+  retry: z.enum(['always', 'never', 'under_load']).default('under_load'),
+  retry_above: positiveInt.default(100),
+  /** How long clients may remember the Alt-Svc advertisement. */
+  alt_svc_max_age: duration.default(86_400_000),
+});
+
 export const responseHeadersSchema = z.strictObject({
   /** Upstream headers removed before the response goes downstream. */
   hide: z.array(z.string().transform((name) => name.toLowerCase())).default(['server', 'x-powered-by']),
@@ -305,6 +329,8 @@ export const listenerSchema = z
     limits: limitsSchema.default(limitsSchema.parse({})),
     request_buffering: requestBufferingSchema.default(requestBufferingSchema.parse({})),
     http2: http2Schema.default(http2Schema.parse({})),
+    /** `http3: true` / `false` is short for `{ enabled: … }` with the defaults. */
+    http3: z.preprocess((value) => (typeof value === 'boolean' ? { enabled: value } : value), http3Schema).default(http3Schema.parse({ enabled: false })),
     response_headers: responseHeadersSchema.default(responseHeadersSchema.parse({})),
     routes: z.array(routeSchema).optional(),
     /** Filters every proxied route of this listener runs first, before the route's own `middleware`. */
@@ -331,6 +357,9 @@ export const listenerSchema = z
     if (listener.protocol === 'https' && !listener.tls) {
       ctx.addIssue({ code: 'custom', path: ['tls'], message: 'expected tls settings (certificates or self_signed: true) for an https listener' });
     }
+    if (listener.http3.enabled && listener.protocol !== 'https') {
+      ctx.addIssue({ code: 'custom', path: ['http3'], message: `expected http3 only on an https listener (QUIC carries TLS 1.3), got protocol: ${listener.protocol}` });
+    }
     if (listener.tls && listener.protocol !== 'https') {
       ctx.addIssue({ code: 'custom', path: ['tls'], message: `expected no tls settings on a ${listener.protocol} listener (use protocol: https)` });
     }
@@ -352,6 +381,7 @@ export type ListenerConfig = z.output<typeof listenerSchema>;
 export type RouteConfig = z.output<typeof routeSchema>;
 export type MatchConfig = z.output<typeof matchSchema>;
 export type TlsConfig = z.output<typeof tlsSchema>;
+export type Http3Config = z.output<typeof http3Schema>;
 export type ForwardedConfig = z.output<typeof forwardedSchema>;
 export type TimeoutsConfig = z.output<typeof timeoutsSchema>;
 export type AccessConfig = z.output<typeof accessSchema>;

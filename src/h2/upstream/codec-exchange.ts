@@ -61,6 +61,8 @@ class CodecExchange implements ExchangeDownstream, ExchangeHandle {
   private readonly options: CodecExchangeOptions;
   private proxy: H2ExchangeProxy | null = null;
   private timer: TimerHandle | null = null;
+  /** The timer is the call's own grpc-timeout (it outlives the response head), not upstream_response. */
+  private deadline = false;
   private status = 0;
   private grpcStatus: string | undefined;
   private bytesIn = 0;
@@ -80,8 +82,11 @@ class CodecExchange implements ExchangeDownstream, ExchangeHandle {
   start(): void {
     const { options } = this;
     const grpcTimeout = options.grpc ? parseGrpcTimeout(headerOf(options.request.headers, 'grpc-timeout')) : undefined;
-    const timeout = grpcTimeout ?? (options.grpc ? 0 : options.responseTimeoutMs);
-    if (timeout > 0) this.timer = options.clock.setTimeout(() => this.timedOut(grpcTimeout !== undefined), timeout);
+    // a call's own deadline bounds the whole call; without one, upstream_response bounds the wait for the
+    // response head, as on every other pair (a stream that answered may then run as long as it likes)
+    this.deadline = grpcTimeout !== undefined;
+    const timeout = grpcTimeout ?? options.responseTimeoutMs;
+    if (timeout > 0) this.timer = options.clock.setTimeout(() => this.timedOut(this.deadline), timeout);
     this.proxy = new H2ExchangeProxy(options.pool, options.sessions, options.request, this, {
       upstreamHost: options.upstreamHost,
       balance: options.balance,
@@ -111,6 +116,7 @@ class CodecExchange implements ExchangeDownstream, ExchangeHandle {
       this.grpcStatus = String(grpcStatus.DEADLINE_EXCEEDED);
       this.finish();
       this.downstream.sendHead(200, ['content-type', 'application/grpc', 'grpc-status', this.grpcStatus, 'grpc-message', 'deadline exceeded at the proxy']);
+      this.downstream.end();
       return;
     }
     this.fail(new EdgeError('SY_ERR_UPSTREAM_TIMEOUT', deadline ? 'deadline exceeded at the proxy' : 'upstream response timeout', { source: 'upstream', status: 504 }));
@@ -149,7 +155,7 @@ class CodecExchange implements ExchangeDownstream, ExchangeHandle {
   sendHead(status: number, headers: string[]): void {
     if (this.done) return;
     this.status = status;
-    if (!this.options.grpc) this.clearTimer();
+    if (!this.deadline) this.clearTimer();
     this.grpcStatus = headerOf(headers, 'grpc-status');
     this.downstream.sendHead(status, headers);
   }
@@ -175,7 +181,9 @@ class CodecExchange implements ExchangeDownstream, ExchangeHandle {
       return;
     }
     if (this.status === 0) {
-      this.status = this.options.grpc ? 200 : error.status;
+      // logged as the edge's error (504, 502, 503), as on every other pair, though a gRPC client reads it from
+      // a trailers-only 200: metrics and the access log count it as the failure it was
+      this.status = error.status;
       if (this.options.grpc) this.grpcStatus = String(error.status === 504 ? grpcStatus.DEADLINE_EXCEEDED : grpcStatus.UNAVAILABLE);
     }
     this.finish();

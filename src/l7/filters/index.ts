@@ -44,10 +44,10 @@ export { FilterChain, buildChain, isLocal, FILTER_TIMES, T_REQUEST_START, T_REQU
 export { FilterHost, type FilterHostOptions, type FilterEventSeries } from './host.ts';
 export { FilterSlots, isPending } from './slots.ts';
 export { LineWriter, FlatWriter, RecordWriter, withoutField } from './writers.ts';
-export { localResponseFields } from './local.ts';
+export { localResponseFields, newWireMemo } from './local.ts';
 export { acceptable as acceptableEncodings } from './compress/index.ts';
 export { purgeCache } from './cache/index.ts';
 // For the supervisor: the primary answers the workers' token leases of `rate_limit` with `store: local`.
 export { LeaseServer, type RateLeaseRequest, type RateLeaseReply } from './rate-limit/index.ts';
-export type { FilterContext, HeaderWriter, HttpFilter, LocalResponse, FilterFactory, FilterEnv, FilterStats, RequestVerdict, ResponseVerdict, ResponseView, BodySink, BodyTransform } from './types.ts';
+export type { FilterContext, HeaderWriter, HttpFilter, LocalResponse, WireMemo, FilterFactory, FilterEnv, FilterStats, RequestVerdict, ResponseVerdict, ResponseView, BodySink, BodyTransform } from './types.ts';
 export { FilteredDownstream, type FilteredDownstreamOptions } from './filtered-downstream.ts';

@@ -2,7 +2,10 @@
 // edge's Date, a text/plain content-type unless the filter gave one, and the body's length (a HEAD gets the
 // length without the body). A 304 or 204 has no content: neither field is added (a 304's Content-Length
 // would claim the length of the stored representation, and 0 is not it).
-import type { LocalResponse } from './types.ts';
+import type { LocalResponse, WireMemo } from './types.ts';
+
+/** An empty memo for LocalResponse.wire. */
+export const newWireMemo = (): WireMemo => ({ date: '', lines: '', bytes: null, tail: null, headLength: 0 });
 
 /** Flat fields for `answer`; `date` is the listener's cached Date value. */
 export function localResponseFields(answer: LocalResponse, date: string, bodyLength: number): string[] {

@@ -74,6 +74,23 @@ export interface LocalResponse {
   /** Flat [name, value, …], lower-case names; content-type defaults to text/plain. */
   headers: readonly string[];
   body: string | Buffer;
+  /**
+   * Set by a filter that hands out the same unchanged answer object again and again (a cache hit within one
+   * second): the HTTP/1.1 path keeps the encoded answer here and writes it as it is while the Date and the
+   * connection lines are the ones it was built for. A filter never touches it beyond creating it empty.
+   */
+  readonly wire?: WireMemo;
+}
+
+/** The encoded HTTP/1.1 answer of one LocalResponse (see LocalResponse.wire); owned by the path that writes it. */
+export interface WireMemo {
+  date: string;
+  lines: string;
+  /** Head and body (or the head alone for a large body), or null until built. */
+  bytes: Buffer | null;
+  /** A large body, written after `bytes`; null when `bytes` holds it. */
+  tail: Buffer | null;
+  headLength: number;
 }
 
 /** What onRequest decides: answer here (LocalResponse), or undefined to go on. */

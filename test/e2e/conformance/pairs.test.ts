@@ -27,8 +27,6 @@ const upName: Record<UpstreamKind, string> = { h1: 'HTTP/1.1 pool', h1tls: 'HTTP
 const pairs: Pair[] = downstreamKinds.flatMap((down) => upstreamKinds.map((up) => ({ down, up, name: `${downName[down]} → ${upName[up]}` })));
 
 /** Cells known to fail, with the failure as observed: `<case> › <pair name>` → what happens. */
-const noGrpcResponseTimer =
-  'a gRPC call without grpc-timeout gets no upstream_response timer from an HTTP/2 client (src/h2/upstream/codec-exchange.ts start(): `options.grpc ? 0 : responseTimeoutMs`): the call waits for the silent backend until the client gives up, where the HTTP/1.1 → gRPC pair answers 504';
 const halfClose =
   'an HTTP/1.1 client that closes its side (FIN) after a complete request is taken for a half-close (src/l7/connection.ts onEnd: `if (!exchange.reqDone) this.close()`, else keep waiting): the upstream stays busy and the line says what happened later (504 at upstream_response, or 200), never 499; a reset is noticed at once';
 const budgetRace =
@@ -37,8 +35,6 @@ const todo = new Map<string, string>([
   ['retries: the budget bounds retries in flight (3 with budget_percent 0), the rest are answered › HTTP/1.1 → h2c pool', budgetRace],
   ['retries: the budget bounds retries in flight (3 with budget_percent 0), the rest are answered › HTTP/2 (TLS) → h2c pool', budgetRace],
   ...['HTTP/1.1 pool', 'HTTP/1.1+TLS pool', 'h2c pool', 'gRPC pool'].map((pool): [string, string] => [`a request whose client closes its connection (FIN) while it waits is logged as 499 › HTTP/1.1 → ${pool}`, halfClose]),
-  ['timeouts: no response head within upstream_response is 504 (gRPC: and grpc-timeout is DEADLINE_EXCEEDED) › HTTP/2 (h2c) → gRPC pool', noGrpcResponseTimer],
-  ['timeouts: no response head within upstream_response is 504 (gRPC: and grpc-timeout is DEADLINE_EXCEEDED) › HTTP/2 (TLS) → gRPC pool', noGrpcResponseTimer],
 ]);
 
 /** The routes' sub-paths: one route (and for most, one pool) per case; `nowhere` has no route. */

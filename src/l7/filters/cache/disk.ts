@@ -106,6 +106,7 @@ export class DiskStore {
       lastModified: fieldOf(meta.headers, 'last-modified'),
       refreshWanted: false,
       size,
+      hitAnswer: undefined,
     };
   }
 

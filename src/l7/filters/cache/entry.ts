@@ -1,7 +1,7 @@
 // A stored response and the RFC 9111 arithmetic on it: what may be stored (§3), how long it stays fresh
 // (§4.2.1, §4.2.2), its age (§4.2.3), the head refresh after a 304 (§4.3.4), and whether a client's own
 // conditional request is answered 304 from it (RFC 9110 §13.2.2).
-import type { ResponseView } from '../types.ts';
+import type { LocalResponse, ResponseView } from '../types.ts';
 import { parseCacheControl, type Directives } from './cache-control.ts';
 
 /** Statuses a cache may store (RFC 9110 §15.1's heuristically cacheable list, without 206: ranges pass). */
@@ -40,6 +40,18 @@ export interface Entry {
   /** A stale-while-revalidate answer was given: the next request in the window goes upstream to refresh. */
   refreshWanted: boolean;
   readonly size: number;
+  /**
+   * The last plain fresh-hit answer, reused while its Age and TTL hold (at most a second), so a hit builds
+   * no fields and the HTTP/1.1 path can write the bytes it encoded for it (LocalResponse.wire). Cleared
+   * when the stored head changes.
+   */
+  hitAnswer?: HitAnswer;
+}
+
+export interface HitAnswer {
+  readonly age: number;
+  readonly ttl: number;
+  readonly response: LocalResponse;
 }
 
 /** The first value of `name` in flat fields. */
@@ -137,6 +149,7 @@ export function makeEntry(key: string, primary: string, status: number, fields: 
     lastModified: fieldOf(headers, 'last-modified'),
     refreshWanted: false,
     size,
+    hitAnswer: undefined,
   };
 }
 
@@ -172,6 +185,7 @@ export function refreshFrom304(entry: Entry, notModified: readonly string[], heu
   entry.etag = fieldOf(merged, 'etag');
   entry.lastModified = fieldOf(merged, 'last-modified');
   entry.refreshWanted = false;
+  entry.hitAnswer = undefined;
 }
 
 /** RFC 9110 §13.1.2 weak comparison of an If-None-Match list against the stored ETag. */

@@ -5,6 +5,7 @@
 // refresh it while the others keep getting the stale one) and served stale when the upstream answers 5xx
 // (stale-if-error). Concurrent misses for one key send one request upstream. Every answer carries a
 // Cache-Status field (RFC 9211). Unsafe methods that succeed invalidate the URL (§4.4).
+import { newWireMemo } from '../local.ts';
 import type { BodySink, BodyTransform, FilterContext, FilterEnv, FilterFactory, HeaderWriter, HttpFilter, LocalResponse, RequestVerdict, ResponseVerdict, ResponseView } from '../types.ts';
 import type { FilterHost } from '../host.ts';
 import { parseCacheControl, type Directives } from './cache-control.ts';
@@ -74,6 +75,21 @@ export const cacheFilter = {
       return { status: entry.status, headers, body: entry.body };
     };
 
+    /** The common hit: the entry's last answer object while Age and TTL are the same (a 304 when the client's copy is current). */
+    const freshHit = (ctx: FilterContext, entry: Entry, age: number, ttl: number): LocalResponse => {
+      const cacheStatus = 'Switchyard; hit; ttl=';
+      // a conditional request may get a 304: the general path
+      if (entry.status === 200 && (ctx.header('if-none-match') !== undefined || ctx.header('if-modified-since') !== undefined)) return answer(ctx, entry, age, cacheStatus + ttl, 'cache:hit');
+      let last = entry.hitAnswer;
+      if (last === undefined || last.age !== age || last.ttl !== ttl) {
+        const headers = entry.headers.slice();
+        headers.push('age', String(age), 'cache-status', cacheStatus + ttl);
+        last = entry.hitAnswer = { age, ttl, response: { status: entry.status, headers, body: entry.body, wire: newWireMemo() } };
+      }
+      ctx.setReason('cache:hit');
+      return last.response;
+    };
+
     /** Drops what is stored for one URL on one route (memory), and the URL's variants on disk. */
     const invalidate = (primary: string): void => {
       if (store.invalidate(primary) > 0) stats.count('invalidated');
@@ -134,7 +150,7 @@ export const cacheFilter = {
       const validate = request.noCache || (request.maxAge >= 0 && age > request.maxAge) || entry.noCache;
       if (!validate && ttl > 0 && (request.minFresh < 0 || ttl >= request.minFresh)) {
         stats.count('hit');
-        return answer(ctx, entry, age, `Switchyard; hit; ttl=${ttl}`, 'cache:hit');
+        return freshHit(ctx, entry, age, ttl);
       }
       if (!validate && !entry.mustRevalidate) {
         const staleness = -ttl;
