@@ -4,7 +4,7 @@
 // first request, each filter hook that ran, the upstream's connect, wait and response — and a CLIENT child
 // per upstream attempt when the request was retried. `accept` (a new HTTP/1.1 connection's first request)
 // runs from the accept, or the TLS handshake's end, to the request's first byte; `headers read` runs from the request's first byte to
-// its head's end (HTTP/1.1; an HTTP/2 stream's HEADERS arrive whole: a point at its start), `pick` is the
+// its head's end (HTTP/1.1; an HTTP/2 or HTTP/3 stream's HEADERS arrive whole: a point at its start), `pick` is the
 // point where the last try's backend was chosen, with the policy and the candidates it considered. Ids are lower-case hex and times decimal strings of
 // nanoseconds since the epoch, as the OTLP JSON mapping requires. Runs off the request path.
 import { randomFillSync } from 'node:crypto';
@@ -57,7 +57,7 @@ class SpanIds {
 function requestSpans(q: QueuedRequest, ids: SpanIds, out: string[]): void {
   const at = (t: number): string => unixNano(q.wallOffset + t);
   const end = at(q.tEnd);
-  let attributes = `${str('http.request.method', q.method)},${str('url.path', q.path)},${str('server.address', q.host)},${int('http.response.status_code', q.status)},${str('network.peer.address', q.client)},${str('network.protocol.version', q.protocol === 'h2' ? '2' : '1.1')}`;
+  let attributes = `${str('http.request.method', q.method)},${str('url.path', q.path)},${str('server.address', q.host)},${int('http.response.status_code', q.status)},${str('network.peer.address', q.client)},${str('network.protocol.version', q.protocol === 'h2' ? '2' : q.protocol === 'h3' ? '3' : '1.1')}`;
   if (q.route !== '') attributes += `,${str('switchyard.route', q.route)}`;
   if (q.pool !== '') attributes += `,${str('switchyard.pool', q.pool)}`;
   if (q.backend !== '') attributes += `,${str('switchyard.backend', q.backend)}`;
@@ -73,7 +73,7 @@ function requestSpans(q: QueuedRequest, ids: SpanIds, out: string[]): void {
   // the first request of an HTTP/1.1 connection: the accept (or the handshake's end) to its first byte
   if (q.tArrived !== 0) child('"accept"', KIND_INTERNAL, q.tStart, q.tArrived, '', '');
   if (q.tHead !== 0) child('"headers read"', KIND_INTERNAL, q.tArrived !== 0 ? q.tArrived : q.tStart, q.tHead, '', '');
-  else if (q.protocol === 'h2') child('"headers read"', KIND_INTERNAL, q.tStart, q.tStart, '', '');
+  else if (q.protocol !== '') child('"headers read"', KIND_INTERNAL, q.tStart, q.tStart, '', '');
   filterSpans(q, child);
   pickSpan(q, child);
   // the upstream part starts when the last try picked its backend, else when the request head was read

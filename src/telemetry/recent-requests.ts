@@ -36,7 +36,7 @@ export interface RecentRequest {
   route: string;
   pool: string;
   backend: string;
-  /** '' (HTTP/1.1) or 'h2'. */
+  /** '' (HTTP/1.1), 'h2' or 'h3'. */
   protocol: string;
   client: string;
   reason: string;
@@ -284,8 +284,8 @@ function filtersOf(slot: Slot, t0: number): RecentFilter[] {
 function view(slot: Slot): RecentRequest {
   // the first request of a TLS connection begins at the TCP accept (its handshake is part of its wait)
   const t0 = slot.tAccepted !== 0 ? slot.tAccepted : slot.tStart;
-  // an HTTP/2 stream begins when its HEADERS were read: that is its head time
-  const head = slot.tHead !== 0 ? slot.tHead : slot.protocol === 'h2' ? slot.tStart : 0;
+  // an HTTP/2 or HTTP/3 stream begins when its HEADERS were read: that is its head time
+  const head = slot.tHead !== 0 ? slot.tHead : slot.protocol !== '' ? slot.tStart : 0;
   return {
     id: slot.id,
     time: Math.round(slot.wall),
