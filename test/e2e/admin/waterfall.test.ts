@@ -320,6 +320,9 @@ describe('request waterfalls in chromium: TLS, filters, retries, an h2c pool\'s 
       const svg = await openWaterfall(id);
       assert.equal(await svg.locator('[data-phase=pick] .wf-label').first().evaluate((el) => el.firstChild?.textContent), 'pick: least_conn, 0/2 usable → none');
       assert.equal(await svg.locator('[data-phase=upstream]').count(), 0, 'no upstream attempt');
+      // least_conn compares in flight per unit of weight: the table shows that load too
+      assert.deepEqual(await page.locator('#pick-candidates thead th').allTextContents(), ['', 'backend', 'state', 'in flight', 'weight', 'load']);
+      assert.deepEqual(await page.locator('#pick-candidates td.load').allTextContents(), ['0.00', '0.00']);
     });
 
     it(`${client.name}: a retried request (the first backend refuses) shows both attempts`, async () => {

@@ -8,13 +8,27 @@ import { renderWaterfall } from './waterfall.js';
 
 const time = (t) => new Date(t).toLocaleTimeString();
 
-/** What the pick considered: every backend of the pool with its state, in-flight count and weight at that moment. */
+/**
+ * What the pick considered: every backend of the pool with its state, in-flight count and weight at that
+ * moment; for least_conn also the load it compares (in flight per unit of weight).
+ */
 function candidatesTable(pick) {
+  const load = pick.policy === 'least_conn';
   const rows = pick.candidates.map((c) =>
-    h('tr', { class: `candidate${c.chosen ? ' chosen' : ''}`, 'data-backend': c.backend, 'data-state': c.state }, h('td', null, c.chosen ? '→' : ''), h('td', null, c.backend), h('td', null, c.state), h('td', null, String(c.inflight)), h('td', null, String(c.weight))),
+    h(
+      'tr',
+      { class: `candidate${c.chosen ? ' chosen' : ''}`, 'data-backend': c.backend, 'data-state': c.state },
+      h('td', null, c.chosen ? '→' : ''),
+      h('td', null, c.backend),
+      h('td', null, c.state),
+      h('td', null, String(c.inflight)),
+      h('td', null, String(c.weight)),
+      load ? h('td', { class: 'load' }, fmt(c.weight > 0 ? c.inflight / c.weight : 0)) : '',
+    ),
   );
   const caption = `pick (${pick.preferred ? `sticky, else ${pick.policy}` : pick.policy}): candidates when it ran${pick.more > 0 ? ` (${pick.more} more not recorded)` : ''}`;
-  return h('table', { id: 'pick-candidates', class: 'candidates' }, h('caption', null, caption), h('thead', null, h('tr', null, ...['', 'backend', 'state', 'in flight', 'weight'].map((t) => h('th', null, t)))), h('tbody', null, ...rows));
+  const heads = ['', 'backend', 'state', 'in flight', 'weight', ...(load ? ['load'] : [])];
+  return h('table', { id: 'pick-candidates', class: 'candidates' }, h('caption', null, caption), h('thead', null, h('tr', null, ...heads.map((t) => h('th', null, t)))), h('tbody', null, ...rows));
 }
 
 /**
