@@ -48,6 +48,9 @@ pools:
   app:
     backends: [ { address: ${live} }, { address: ${dead} } ]
     health: { type: tcp, interval: 100ms, timeout: 300ms, rise: 1, fall: 1 }
+  busy:
+    balance: least_conn
+    backends: [ { address: ${live} }, { address: ${other} } ]
 listeners:
   - name: web
     listen: 127.0.0.1:${port}
@@ -63,6 +66,9 @@ listeners:
       - name: ordered
         match: { path_prefix: /ordered }
         pool: ordered
+      - name: busy
+        match: { path_prefix: /busy }
+        pool: busy
       - name: catch-all
         match: { path_prefix: / }
         pool: app
@@ -86,7 +92,7 @@ test('explain names the route, why earlier ones missed, the filters, the candida
   assert.match(text.stdout, /listener: web \(http, port \d+; chosen by http on port \d+\)/);
   assert.match(text.stdout, /api-host \(#0\): host mismatch: route wants api\.example\.test, request host is 127\.0\.0\.1/);
   assert.match(text.stdout, /static \(#1\): path mismatch: route wants a path under \/static, request path is \/page/);
-  assert.match(text.stdout, /catch-all \(#3\): matches/);
+  assert.match(text.stdout, /catch-all \(#4\): matches/);
   assert.match(text.stdout, /route: catch-all → proxy to pool app/);
   assert.match(text.stdout, /filters: headers/);
   assert.match(text.stdout, new RegExp(`→ ${origin.address} {2}health healthy, weight 1, in flight 0 {2}\\(choice 1: picked\\)`));
@@ -131,10 +137,29 @@ test('explain names the route, why earlier ones missed, the filters, the candida
   const orderedText = await cli(['explain', 'GET', url.replace('/page', '/ordered'), '-c', running.configFile]);
   assert.match(orderedText.stdout, /candidates, in the policy's order:\n {2}→ \S+ {2}health healthy, weight 3, in flight 0 {2}\(choice 1: picked\)\n {4}\S+ {2}health healthy, weight 1, in flight 0 {2}\(choice 2\)\n {4}\S+ {2}health draining, weight 5, in flight 0 {2}\(skipped: draining\)/);
 
+  // least_conn: a backend holding a request (the worker's in-flight count, as the admin API sums it) comes
+  // after the idle one, and the idle one is the pick
+  const held = fetch(url.replace('/page', '/busy/slow?delay=3000')).then((response) => response.text());
+  let busy: { pool: { pick: string; candidates: { backend: string; inflight: number; rank: number | null }[] } } | undefined;
+  for (let i = 0; i < 100; i++) {
+    busy = (await (await api(new URLSearchParams({ url: url.replace('/page', '/busy/x') }).toString())).json()) as typeof busy;
+    if (busy!.pool.candidates.some((candidate) => candidate.inflight === 1)) break;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  assert.deepEqual(
+    busy!.pool.candidates.map((candidate) => [candidate.inflight, candidate.rank]),
+    [
+      [0, 1],
+      [1, 2],
+    ],
+    JSON.stringify(busy),
+  );
+  assert.equal(busy!.pool.pick, busy!.pool.candidates[0].backend);
+  await held;
+
   // Without the token: 401, and nothing was ever sent upstream by explaining.
   assert.equal((await api(new URLSearchParams({ url }).toString(), {})).status, 401);
-  assert.equal(origin.requests(), 0);
-  assert.equal(other.requests(), 0);
+  assert.equal(origin.requests() + other.requests(), 1, 'only the held request went upstream');
 
   // The config alone (no edge runs this copy): the same verdicts, health unknown.
   const dir = await mkdtemp(path.join(tmpdir(), 'switchyard-explain-'));
