@@ -163,6 +163,8 @@ export class StreamDispatch {
    * error with no upstream response (tFirstByte 0).
    */
   private logProxied(started: number, request: LoggedRequest, route: H2Route, log: CodecExchangeLog, reason = '', byFilter = false): void {
+    // counted as every other path counts its requests (metrics, the pool charts), access log or not
+    this.deps.http.requestDone(route.name, route.pool.name, log.status, this.deps.http.now() - started);
     if (!this.listener.access_log) return;
     const rec = this.record;
     rec.requestId = request.requestId;

@@ -160,6 +160,7 @@ export interface HttpListenerStatus {
   address: { host: string; port: number } | undefined;
   connections: number;
   inflight: number;
+  /** Requests finished (answered or given up), whichever path served them. */
   requests: number;
   /** The connection filters' counters (src/listener); absent when another component accepts (src/h2). */
   filter?: ConnectionGateStatus;
@@ -199,6 +200,11 @@ export interface HttpListener extends Component, HasStatus<HttpListenerStatus> {
    * listener's one schema and writer; `record` is the caller's (reused), `now` when the request ended.
    */
   writeAccess(record: AccessRecord, now: number): void;
+  /**
+   * Counts one finished request another component proxied (src/h2 to HTTP/2 pools) as the listener's own
+   * are counted: the listener's request count, and the plane's per-route and per-pool metrics. `ms`: its duration.
+   */
+  requestDone(route: string, pool: string, status: number, ms: number): void;
   /** (src/h2) Serves HTTP/1.1 on a socket accepted elsewhere: an https listener's TLS socket after ALPN chose http/1.1. */
   acceptConnection(socket: Socket, times?: ConnectionTimes): void;
 }

@@ -18,6 +18,7 @@ import { promisify } from 'node:util';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { startOriginProcess, type OriginProcess } from '../../support/origin-process.ts';
 import { startEchoOrigin, type EchoOrigin } from '../../support/origins.ts';
+import { artifactDir } from '../../support/artifacts.ts';
 import { projectRoot, runSwitchyard, type RunningSwitchyard } from '../../support/run-switchyard.ts';
 
 const chromiumPath = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((file) => existsSync(file));
@@ -71,7 +72,7 @@ dns:
     web = `http://127.0.0.1:${sy.ready.listeners.web.port}`;
     token = (await readFile(path.join(sy.dir, 'data', 'admin.token'), 'utf8')).trim();
     admin = `http://127.0.0.1:${sy.ready.admin!.port}`;
-    shots = await mkdtemp(path.join(tmpdir(), 'dashboard-'));
+    shots = await artifactDir('dashboard');
     browser = await chromium.launch({ executablePath: chromiumPath, args: chromiumArgs });
     context = await browser.newContext({ viewport: { width: 1100, height: 800 } });
     page = await context.newPage();
@@ -81,7 +82,6 @@ dns:
     await browser?.close();
     await sy?.stop();
     await Promise.all([a?.close(), b?.close(), cached?.close()]);
-    if (shots) await rm(shots, { recursive: true, force: true });
   });
 
   const apiPools = async (): Promise<{ name: string; backends: { id: string; state: string }[] }[]> => {
@@ -321,6 +321,12 @@ dns:
     assert.deepEqual(await traffic(20), { b: 20 }, 'every new request goes to the other backend');
     assert.equal((await a.stats()).requests['/app/drain-check'] ?? 0, atA, 'the drained origin counted no new request');
     assert.equal((await b.stats()).requests['/app/drain-check'], atB + 20);
+    // the topology's listener row counts requests (not connections: fetch keeps its connection alive)
+    const status = (await (await fetch(`${admin}/api/status`, { headers: { authorization: `Bearer ${token}` } })).json()) as { traffic: { listeners: Record<string, { requests: number; connections: number }> }[] };
+    const requests = status.traffic.reduce((sum, worker) => sum + (worker.listeners.web?.requests ?? 0), 0);
+    assert.ok(requests >= 30, `the web listener finished at least the 30 requests of this test, says ${requests}`);
+    // (a number of 30 or more: the page's CSP allows no string evaluation, so a text pattern says it)
+    await page.locator('section.listeners tbody tr td:last-child', { hasText: /^([3-9]\d|\d{3,})$/ }).first().waitFor({ timeout: 10_000 });
 
     const shot = path.join(shots, 'drained.png');
     await page.screenshot({ path: shot });

@@ -12,14 +12,14 @@ import http2 from 'node:http2';
 import http from 'node:http';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { copyFile, readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { refusedPort } from '../../support/origins.ts';
 import { curlText } from '../../support/curl-text.ts';
+import { artifactDir } from '../../support/artifacts.ts';
 import { projectRoot, runSwitchyard, type RunningSwitchyard } from '../../support/run-switchyard.ts';
 
 const chromiumPath = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((file) => existsSync(file));
@@ -162,7 +162,7 @@ describe('request waterfalls in chromium: TLS, filters, retries, an h2c pool\'s 
     secure = `https://127.0.0.1:${sy.ready.listeners.secure.port}`;
     token = (await readFile(path.join(sy.dir, 'data', 'admin.token'), 'utf8')).trim();
     admin = `http://127.0.0.1:${sy.ready.admin!.port}`;
-    shots = await mkdtemp(path.join(tmpdir(), 'waterfall-'));
+    shots = await artifactDir('waterfall');
     browser = await chromium.launch({ executablePath: chromiumPath, args: chromiumArgs });
     page = await (await browser.newContext({ viewport: { width: 1100, height: 900 } })).newPage();
     await page.goto(`${admin}/`);
@@ -175,7 +175,6 @@ describe('request waterfalls in chromium: TLS, filters, retries, an h2c pool\'s 
     await browser?.close();
     await sy?.stop();
     await origins?.close();
-    if (shots) await rm(shots, { recursive: true, force: true });
   });
 
   const clients = [
