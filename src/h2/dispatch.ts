@@ -74,7 +74,7 @@ function answerLocally(downstream: ExchangeDownstream, answer: LocalResponse, me
 
 const noTries: ReadonlySet<string> = new Set();
 /** The log of a request answered before any upstream try (a filter's answer, a refused body length). */
-const noUpstream: CodecExchangeLog = { status: 0, grpcStatus: undefined, bytesIn: 0, bytesOut: 0, backend: '', attempts: 0, tried: noTries, tConnected: 0, tFirstByte: 0, tAttempt: 0, earlier: null, detail: 0, serverTiming: '' };
+const noUpstream: CodecExchangeLog = { status: 0, grpcStatus: undefined, bytesIn: 0, bytesOut: 0, backend: '', attempts: 0, tried: noTries, tConnected: 0, tFirstByte: 0, tAttempt: 0, earlier: null, pickSeq: 0, detail: 0, serverTiming: '' };
 
 function cookieOf(headers: IncomingHttpHeaders, name: string): string | undefined {
   const raw = headers.cookie;
@@ -163,6 +163,8 @@ export class StreamDispatch {
    * error with no upstream response (tFirstByte 0).
    */
   private logProxied(started: number, request: LoggedRequest, route: H2Route, log: CodecExchangeLog, reason = '', byFilter = false): void {
+    // counted as every other path counts its requests (metrics, the pool charts), access log or not
+    this.deps.http.requestDone(route.name, route.pool.name, log.status, this.deps.http.now() - started);
     if (!this.listener.access_log) return;
     const rec = this.record;
     rec.requestId = request.requestId;
@@ -198,6 +200,8 @@ export class StreamDispatch {
     rec.filterNames = route.filters !== null && request.filterTimes !== null ? route.filters.names : null;
     rec.filterTimes = rec.filterNames !== null ? request.filterTimes : null;
     rec.earlier = log.earlier;
+    rec.pickPool = log.pickSeq !== 0 ? route.pool : null;
+    rec.pickSeq = log.pickSeq;
     this.deps.http.writeAccess(rec, this.deps.http.now());
   }
 
@@ -312,11 +316,12 @@ export class StreamDispatch {
     if (filters !== null && context !== null && filters.editsUpstream) filters.onUpstreamRequest(context, new FlatWriter(upstreamFields));
     // response_headers.hide, then the response filters (a filter may set a hidden name again)
     const responseFilters = filters !== null && context !== null && (filters.editsResponse || filters.handlesFailure) ? filters : null;
+    let filtered: FilteredDownstream | null = null;
     if (responseFilters !== null || this.hidden.length > 0) {
       const replaced = (status: number): void => {
         upstream.replacedStatus = status;
       };
-      downstream = new FilteredDownstream(downstream, responseFilters, context, { method: request.method, date: () => this.date.value(), backend: () => upstream.handle?.backend ?? '', hidden: this.hidden, replaced, resume: () => upstream.handle?.drain() });
+      downstream = filtered = new FilteredDownstream(downstream, responseFilters, context, { method: request.method, date: () => this.date.value(), backend: () => upstream.handle?.backend ?? '', hidden: this.hidden, replaced, resume: () => upstream.handle?.drain() });
     }
     const grpc = isGrpc(header('content-type'));
     const handle = proxyCodecExchange(downstream, {
@@ -334,7 +339,12 @@ export class StreamDispatch {
       grpc,
       maxBodySize: this.listener.limits.max_body_size,
       clock,
-      onDone: (log) => this.logProxied(started, logged, route, upstream.replacedStatus !== 0 ? { ...log, status: upstream.replacedStatus } : log, context?.reason ?? ''),
+      // a body transform still at work (compression) is waited for: its tail is part of the request
+      onDone: (log) => {
+        const write = (): void => this.logProxied(started, logged, route, upstream.replacedStatus !== 0 ? { ...log, status: upstream.replacedStatus } : log, context?.reason ?? '');
+        if (filtered !== null) filtered.afterBody(write);
+        else write();
+      },
     });
     upstream.handle = handle;
     return handle;

@@ -11,7 +11,7 @@
 // An access logger created with a people's format (src/core/access-formats.ts: combined, text) gets that format's
 // line, built the same way.
 import { pino } from 'pino';
-import type { EarlierAttempt } from './types.ts';
+import type { EarlierAttempt, UpstreamPool } from './types.ts';
 import { AccessLine, AccessTimes, buildCombined, buildText, encodeAscii, formatOfHook, formattedWorstCase, type AccessFields, type AccessLogFormat, type AccessRequestHeaders, type Logger } from '../core/index.ts';
 
 interface PinoInternals {
@@ -193,6 +193,12 @@ export class AccessRecord implements AccessFields {
   filterTimes: Float64Array | null = null;
   /** Tries before the last one, in order (the request's own array, made only on a retry); null when none. */
   earlier: readonly EarlierAttempt[] | null = null;
+  /**
+   * The pool of the last pick and that pick's number in its log (UpstreamPool.copyPick): the candidates
+   * it considered, copied only by a sink that keeps the request. null / 0: no pick recorded.
+   */
+  pickPool: UpstreamPool | null = null;
+  pickSeq = 0;
 }
 
 /** Through pino's own serializer: loggers without the internals the fast path needs, and giant lines. */

@@ -49,6 +49,8 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
   private readonly downstream: ExchangeDownstream;
   /** Where the upstream's response goes: the downstream, through the route's response filters when it has some. */
   private out: ExchangeDownstream;
+  /** `out` when it is the response filters (its body transform may end after the upstream's end). */
+  private filtered: FilteredDownstream | null = null;
   /** The normalised path (parse/path.ts) and target (path + query) that route and go upstream. */
   readonly path: string;
   private readonly target: string;
@@ -115,6 +117,8 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
   private tConnected = 0;
   private tFirstByte = 0;
   private tAttempt = 0;
+  /** The last pick's number in its pool's log (UpstreamPool.lastPick); 0 before a pick. */
+  pickSeq = 0;
   /** The recent-requests ring's verdict at the response head (AccessRecord.detail) and what it kept. */
   private detail = 0;
   private upstreamTiming = '';
@@ -230,7 +234,7 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     if (filters !== null) {
       this.filterTimes = new Float64Array(filters.names.length * FILTER_TIMES);
       if (filters.editsResponse) {
-        this.out = new FilteredDownstream(this.downstream, filters, this, {
+        this.out = this.filtered = new FilteredDownstream(this.downstream, filters, this, {
           method: req.method,
           date: () => rt.date.value(),
           backend: () => this.lease?.backend.id ?? '',
@@ -341,6 +345,7 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
   /** "pick upstream" for the first try. */
   private pickAndConnect(): void {
     const lease = this.pool!.pick(this);
+    this.pickSeq = this.pool!.lastPick ?? 0;
     if (lease === undefined) return this.fail(503, 'cancelled');
     this.connectTo(lease, false);
   }
@@ -428,6 +433,7 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
       (this.tried ??= new Set()).add(failed.backend.id);
       next = this.pool.pick(this, this.tried);
       if (next === undefined) return false;
+      this.pickSeq = this.pool.lastPick ?? 0;
       failed.release(outcome);
       this.retryReason = outcome;
     } else this.staleRetries++;
@@ -890,8 +896,12 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     this.lease?.release(outcome === 'success' && this.status >= 500 ? 'http_5xx' : outcome);
     if (outcome === 'cancelled' && error === null && this.status === 0) this.status = 499;
     if (this.reason === '' && (error !== null || outcome !== 'success')) this.reason = failureReason(this.status, outcome);
-    // logged before the codec hears of the end, as the HTTP/1.1 path logs in the turn it answers
-    if (this.rt.accessLog) this.logAccess(now);
+    // logged before the codec hears of the end, as the HTTP/1.1 path logs in the turn it answers; a body
+    // transform still at work (compression) is waited for: its tail is part of the request
+    if (this.rt.accessLog) {
+      if (this.filtered !== null) this.filtered.afterBody(() => this.logAccess(this.listener.now()));
+      else this.logAccess(now);
+    }
     if (error !== null) {
       if (!this.resStarted && this.reason !== '' && this.traced() && !(this.header('content-type') ?? '').startsWith('application/grpc')) this.failTraced(error);
       else this.out.fail(error);
@@ -938,6 +948,8 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     rec.filterNames = this.filters !== null && this.filterTimes !== null ? this.filters.names : null;
     rec.filterTimes = rec.filterNames !== null ? this.filterTimes : null;
     rec.earlier = this.earlierTries;
+    rec.pickPool = this.pickSeq !== 0 ? this.pool : null;
+    rec.pickSeq = this.pickSeq;
     listener.writeAccess(rec, now);
   }
 }

@@ -105,6 +105,8 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
   retryReason = '';
   /** When the current try picked its backend (connect starts then). */
   tAttempt = 0;
+  /** The last pick's number in its pool's log (UpstreamPool.lastPick); 0 before a pick. */
+  pickSeq = 0;
   /** W3C trace context of a proxied request (trace-context.ts): trace id, the edge's span id, flags. */
   traceId = '';
   spanId = '';
@@ -352,6 +354,7 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
     // a body is kept for a resend only when the method may be resent and the body can fit
     if (head.bodyKind !== BODY_NONE && retry.methods.has(head.method) && !(head.bodyKind === BODY_LENGTH && head.contentLength > REPLAY_LIMIT)) this.replay = [];
     const lease = pool.pick(this);
+    this.pickSeq = pool.lastPick ?? 0;
     if (lease === undefined) {
       answerError(this, 503, 'cancelled');
       return -1;
@@ -409,6 +412,7 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
     this.buffering = false;
     try {
       const lease = this.pool!.pick(this);
+      this.pickSeq = this.pool!.lastPick ?? 0;
       if (lease === undefined) return answerError(this, 503, 'cancelled');
       if (this.connectTo(lease, this.conn.listener.now(), false)) this.sendWhenConnected();
     } catch (err) {
@@ -850,6 +854,8 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
     rec.filterNames = filters !== null && this.filterTimes !== null ? filters.names : null;
     rec.filterTimes = rec.filterNames !== null ? this.filterTimes : null;
     rec.earlier = foreign !== undefined ? (foreign.earlier ?? null) : this.earlier;
+    rec.pickSeq = foreign !== undefined ? (foreign.pickSeq ?? 0) : this.pickSeq;
+    rec.pickPool = rec.pickSeq !== 0 ? this.pool : null;
     listener.writeAccess(rec, now);
   }
 }

@@ -1,8 +1,10 @@
 // `switchyard explain` and GET /api/explain: what the edge would do with one request, without sending
 // anything upstream. The listener (by the URL's scheme and port, or by name), every route's verdict up to
 // the match (Router.explain: the very test the listeners run), the filters of the matched route, and the
-// pool's backends with the one its balancer would pick — asked with peek(), which takes no turn and leases
-// nothing, so explaining never moves round-robin state.
+// pool's backends in the policy's order — the usable ones as the balancer would hand them out (its pick,
+// then what a retry would get, …; asked with peek(), which takes no turn and leases nothing, so explaining
+// never moves round-robin state), then those it would skip (unhealthy, ejected, draining) — with what the
+// policy does in one sentence.
 import type { Config, ListenerConfig } from '../config/index.ts';
 import type { BalanceInput, PoolRegistry, PoolStatus } from '../pool/index.ts';
 import { hostnameOf } from './parse/request-head.ts';
@@ -41,6 +43,8 @@ export interface ExplainCandidate {
   health: string;
   inflight: number | null;
   usable: boolean | null;
+  /** Place in the policy's order among the usable ones (1: the pick, 2: a retry's pick, …); null when skipped or unknown. */
+  rank: number | null;
 }
 
 export interface Explanation {
@@ -51,7 +55,7 @@ export interface Explanation {
   route: string | null;
   action: string | null;
   filters: string[];
-  pool: { name: string; balance: string; candidates: ExplainCandidate[]; pick: string | null; note?: string } | null;
+  pool: { name: string; balance: string; policy: string; candidates: ExplainCandidate[]; pick: string | null; note?: string } | null;
   problems: string[];
 }
 
@@ -114,26 +118,53 @@ function findListener(url: URL, name: string | undefined, context: ExplainContex
 
 function explainPool(name: string, context: ExplainContext, input: BalanceInput): Explanation['pool'] {
   const pool = context.pools.get(name);
-  if (!pool) return { name, balance: '?', candidates: [], pick: null, note: `pool ${name} does not exist` };
+  if (!pool) return { name, balance: '?', policy: '', candidates: [], pick: null, note: `pool ${name} does not exist` };
   const status: PoolStatus = context.view?.find((candidate) => candidate.name === name) ?? pool.status();
-  const candidates = status.backends.map(
+  const listed = status.backends.map(
     (backend): ExplainCandidate => ({
       backend: backend.id,
       weight: backend.weight,
       health: context.healthKnown ? backend.state : 'unknown',
       inflight: context.healthKnown ? backend.inflight : null,
       usable: context.healthKnown ? backend.state === 'healthy' : null,
+      rank: null,
     }),
   );
+  const candidates = inPolicyOrder(pool.preferenceOrder(input), listed, status, context);
   const peeked = pool.peek(input);
-  const explained: NonNullable<Explanation['pool']> = { name, balance: status.balance, candidates, pick: null };
+  const explained: NonNullable<Explanation['pool']> = { name, balance: status.balance, policy: pool.policySummary, candidates, pick: null };
   if (peeked === 'unsupported') explained.note = `the ${status.balance} policy cannot name its pick without taking a turn: no pick shown`;
   else if (peeked === undefined) explained.note = 'no usable backend: the request would get 503';
-  else explained.pick = peeked.id;
+  // the head of the policy's order (least_conn under workers: by their summed in-flight counts)
+  else explained.pick = candidates.find((candidate) => candidate.rank === 1)?.backend ?? peeked.id;
   const picked = candidates.find((candidate) => candidate.backend === explained.pick);
   if (picked?.usable === false) explained.note = `${picked.backend} is ${picked.health} in a worker: that worker would pick the next usable backend`;
   if (!context.healthKnown) explained.note = [explained.note, 'no running edge: health unknown, every backend counted usable'].filter(Boolean).join('; ');
   return explained;
+}
+
+/**
+ * The candidates as the policy would hand them out: the usable ones in `order` (the pool's peek chain),
+ * then those it skips, in the pool's order. least_conn under workers orders by the in-flight counts summed
+ * over the workers (the view), as the primary's own pool carries no requests: what each worker sees is
+ * its share of them.
+ */
+function inPolicyOrder(order: readonly { id: string }[] | 'unsupported', listed: ExplainCandidate[], status: PoolStatus, context: ExplainContext): ExplainCandidate[] {
+  if (order === 'unsupported') return listed;
+  const byId = new Map(listed.map((candidate) => [candidate.backend, candidate]));
+  let ids = order.map((backend) => backend.id);
+  if (status.balance === 'least_conn' && context.view !== undefined && context.healthKnown) {
+    const load = new Map(status.backends.map((backend) => [backend.id, backend.inflight / Math.max(backend.effective_weight, 1e-9)]));
+    ids = ids.map((id, index) => ({ id, index })).sort((a, b) => load.get(a.id)! - load.get(b.id)! || a.index - b.index).map((entry) => entry.id);
+  }
+  const ranked: ExplainCandidate[] = [];
+  for (const id of ids) {
+    const candidate = byId.get(id);
+    if (candidate === undefined || (context.healthKnown && !candidate.usable)) continue;
+    candidate.rank = ranked.length + 1;
+    ranked.push(candidate);
+  }
+  return [...ranked, ...listed.filter((candidate) => candidate.rank === null)];
 }
 
 function cookieReader(header: string | undefined): (name: string) => string | undefined {
@@ -157,9 +188,12 @@ export function renderExplanation(explained: Explanation): string {
   const pool = explained.pool;
   if (pool) {
     lines.push(`pool: ${pool.name} (balance ${pool.balance})`);
+    if (pool.policy) lines.push(`policy: ${pool.policy}`);
+    lines.push('candidates, in the policy\'s order:');
     for (const candidate of pool.candidates) {
       const inflight = candidate.inflight === null ? '' : `, in flight ${candidate.inflight}`;
-      lines.push(`  ${candidate.backend === pool.pick ? '→' : ' '} ${candidate.backend}  health ${candidate.health}, weight ${candidate.weight}${inflight}`);
+      const place = candidate.rank === 1 ? 'choice 1: picked' : candidate.rank !== null ? `choice ${candidate.rank}` : candidate.usable === false ? `skipped: ${candidate.health}` : '';
+      lines.push(`  ${candidate.backend === pool.pick ? '→' : ' '} ${candidate.backend}  health ${candidate.health}, weight ${candidate.weight}${inflight}${place ? `  (${place})` : ''}`);
     }
     lines.push(`pick: ${pool.pick ?? '(none)'}`);
     if (pool.note) lines.push(`note: ${pool.note}`);

@@ -54,7 +54,7 @@ export { upstreamTarget, type ProxyAction } from './router/actions.ts';
 export { TrustedProxies, clientFromChain, normalizePeer } from './forwarded.ts';
 // For src/h2: streams proxied to HTTP/2 pools are routed on, and forward, the path HTTP/1.1 would.
 export { normalizePath } from './parse/path.ts';
-export { FILTER_TIMES, T_REQUEST_START, T_REQUEST_END, T_UPSTREAM_START, T_UPSTREAM_END, T_RESPONSE_START, T_RESPONSE_END } from './filters/index.ts';
+export { FILTER_TIMES, T_REQUEST_START, T_REQUEST_END, T_UPSTREAM_START, T_UPSTREAM_END, T_RESPONSE_START, T_RESPONSE_END, T_BODY_START, T_BODY_END } from './filters/index.ts';
 export { FlatWriter, RecordWriter, localResponseFields, builtinFilters, builtinFilterHost, FilterHost, FilterSlots, FilteredDownstream, isPending, type FilterChain, type FilterRegistry, type FilterContext, type HeaderWriter, type HttpFilter, type LocalResponse, type FilterFactory, type FilterEnv, type FilterStats, type FilterEventSeries, type RequestVerdict, type ResponseVerdict, type ResponseView, type BodySink, type BodyTransform } from './filters/index.ts';
 export { purgeCache } from './filters/index.ts';
 // For src/forward: a forward proxy's middleware runs the same filters over the same HTTP/1.1 heads.

@@ -85,7 +85,8 @@ export class HttpListenerImpl implements HttpListener {
   readonly spill: SpillArea;
   private readonly idPrefix = randomBytes(8).toString('hex') + '-';
   private idCounter = 0;
-  private accepted = 0;
+  /** Requests finished (requestDone): the status's `requests`. */
+  private finished = 0;
   /** The listener layer's connection filters (src/listener); the https/h2c listener runs its own. */
   private readonly gate: ConnectionGate;
 
@@ -116,6 +117,7 @@ export class HttpListenerImpl implements HttpListener {
 
   /** Reports one finished request to deps.onRequestDone (a no-op without it). `ms`: its duration. */
   requestDone(route: string, pool: string, status: number, ms: number): void {
+    this.finished++;
     const hook = this.onRequestDone;
     if (hook === undefined) return;
     const record = this.doneRecord;
@@ -205,6 +207,8 @@ export class HttpListenerImpl implements HttpListener {
     rec.filterNames = null;
     rec.filterTimes = null;
     rec.earlier = null;
+    rec.pickPool = null;
+    rec.pickSeq = 0;
     writeAccessLog(this.accessLog, rec, now, this.accessBatch);
   }
 
@@ -319,7 +323,6 @@ export class HttpListenerImpl implements HttpListener {
   private track(conn: HttpConnection, socket: net.Socket): void {
     conn.attach(socket);
     this.connections.add(conn);
-    this.accepted++;
   }
 
   /**
@@ -402,7 +405,7 @@ export class HttpListenerImpl implements HttpListener {
       address,
       connections: this.connections.size,
       inflight: this.inflight,
-      requests: this.accepted,
+      requests: this.finished,
       filter: this.external ? undefined : this.gate.status(),
       retries: Object.fromEntries([...this.retryBudgets].map(([pool, budget]) => [pool, { retries: budget.retries, budget_exhausted: budget.exhausted }])),
     };

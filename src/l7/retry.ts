@@ -35,6 +35,8 @@ export function retryOnAnotherBackend(ex: ProxyExchange, kind: number, outcome: 
   const tried = (ex.tried ??= new Set());
   tried.add(failed.backend.id);
   const next = ex.pool.pick(ex, tried);
+  // a retry that finds no backend leaves the waterfall's pick row on the try that answered
+  if (next !== undefined) ex.pickSeq = ex.pool.lastPick ?? 0;
   if (next === undefined) {
     if (acquired) {
       ex.budgetHeld = false;

@@ -1,7 +1,7 @@
 // Public contract of the L7 component: the listener and the codec-independent exchange used by src/h2.
 import type { ConnectionGateStatus } from '../listener/index.ts';
 import type { Component, HasStatus, Clock, Logger, EdgeError } from '../core/index.ts';
-import type { BalanceInput, Lease } from '../pool/index.ts';
+import type { BalanceInput, Lease, PickSnapshot } from '../pool/index.ts';
 import type { ListenerConfig, PoolConfig } from '../config/index.ts';
 import type { Socket } from 'node:net';
 import type { RetryBudget, RetryPolicy } from './retry-policy.ts';
@@ -20,6 +20,13 @@ export interface UpstreamPool {
   /** src/pool's Pool exposes its config: keepalive and max_connections are read from it. */
   readonly poolConfig?: PoolConfig;
   pick(input: BalanceInput, tried?: ReadonlySet<string>): Lease | undefined;
+  /**
+   * src/pool's Pool records what each pick considered: the sequence number of the last pick (read right
+   * after pick(), kept as AccessRecord.pickSeq) and a copy of it by that number, for the waterfall's pick
+   * row and the pick span. Absent: candidates are not recorded.
+   */
+  readonly lastPick?: number;
+  copyPick?(seq: number, into: PickSnapshot): boolean;
 }
 
 /** The pools by name, as L7 reads them (a Map or src/pool's PoolRegistry both fit). */
@@ -162,6 +169,7 @@ export interface HttpListenerStatus {
   address: { host: string; port: number } | undefined;
   connections: number;
   inflight: number;
+  /** Requests finished (answered or given up), whichever path served them. */
   requests: number;
   /** The connection filters' counters (src/listener); absent when another component accepts (src/h2). */
   filter?: ConnectionGateStatus;
@@ -201,6 +209,11 @@ export interface HttpListener extends Component, HasStatus<HttpListenerStatus> {
    * listener's one schema and writer; `record` is the caller's (reused), `now` when the request ended.
    */
   writeAccess(record: AccessRecord, now: number): void;
+  /**
+   * Counts one finished request another component proxied (src/h2 to HTTP/2 pools) as the listener's own
+   * are counted: the listener's request count, and the plane's per-route and per-pool metrics. `ms`: its duration.
+   */
+  requestDone(route: string, pool: string, status: number, ms: number): void;
   /** (src/h2) Serves HTTP/1.1 on a socket accepted elsewhere: an https listener's TLS socket after ALPN chose http/1.1. */
   acceptConnection(socket: Socket, times?: ConnectionTimes): void;
 }
@@ -275,6 +288,8 @@ export interface ExchangeHandle {
   failedBackends?(): ReadonlySet<string>;
   /** When the last try picked its backend (0 before); the tries before it; the ring's verdict and Server-Timing. */
   readonly pickedAt?: number;
+  /** The last pick's number in the pool's log (UpstreamPool.copyPick); 0 or absent: none. */
+  readonly pickSeq?: number;
   readonly earlier?: readonly EarlierAttempt[] | null;
   readonly detailVerdict?: number;
   readonly serverTiming?: string;

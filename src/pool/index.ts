@@ -5,3 +5,4 @@ export { PoolRegistry, buildPools, type BuildPoolsOptions } from './registry.ts'
 export { backendId, slowStartFloor, stickyKey } from './backend.ts';
 export { isFailure, ejectionTime } from './passive.ts';
 export { builtinBalancers, hashString, keyReader } from './balancers/index.ts';
+export { PickLog, PickSnapshot, pickView, candidatesLine, CANDIDATE_STATES, PICK_LOG_SIZE, PICK_LOG_BACKENDS, type PickView, type CandidateState } from './pick-log.ts';

@@ -8,6 +8,7 @@ import { PoolBackend, backendId, type DrainReason } from './backend.ts';
 import { PoolLease, type LeaseOwner } from './lease.ts';
 import { recordOutcome } from './passive.ts';
 import { builtinBalancers } from './balancers/index.ts';
+import { PickLog, type PickSnapshot } from './pick-log.ts';
 import type {
   Backend, Balancer, BalanceInput, BalancerRegistry, HealthyAddress, Lease, LeaseOutcome, PickFilter,
   PoolChange, PoolChangeListener, PoolStatus,
@@ -44,6 +45,8 @@ export class Pool implements HasStatus<PoolStatus>, LeaseOwner {
   /** Ejection returns and drain-timeout removals, by backend id. */
   private readonly timers = new Map<string, TimerHandle>();
   private addresses: HealthyAddress[] | undefined;
+  /** What the last picks considered (pick-log.ts): the waterfall's pick row. */
+  private readonly pickLog = new PickLog();
 
   constructor(name: string, config: PoolConfig, deps: PoolDeps) {
     this.name = name;
@@ -85,12 +88,24 @@ export class Pool implements HasStatus<PoolStatus>, LeaseOwner {
       const pinned = this.byId.get(preferred) ?? this.bySticky(preferred);
       if (pinned !== undefined && filter.usable(pinned)) chosen = pinned;
     }
+    const preferredTaken = chosen !== undefined;
     chosen ??= this.balancer.pick(input, filter) as PoolBackend | undefined;
+    this.pickLog.record(this.config.balance, this.members, chosen, preferredTaken, tried, filter.now);
     filter.tried = undefined;
     if (chosen === undefined) return undefined;
     chosen.inflight++;
     this.balancer.onTake?.(chosen);
     return new PoolLease(this, chosen);
+  }
+
+  /** The sequence number of the last pick (its candidates: copyPick); read right after pick(). */
+  get lastPick(): number {
+    return this.pickLog.seq;
+  }
+
+  /** Copies what pick `seq` considered into `into`; false once later picks overwrote it (pick-log.ts). */
+  copyPick(seq: number, into: PickSnapshot): boolean {
+    return this.pickLog.copy(seq, into);
   }
 
   /** The member whose stickyKey is `key` (a pool holds a handful of backends: a scan, no index to keep). */
@@ -109,6 +124,33 @@ export class Pool implements HasStatus<PoolStatus>, LeaseOwner {
     const filter = this.filter;
     filter.now = this.clock.now();
     return this.balancer.peek(input, filter);
+  }
+
+  /**
+   * `switchyard explain`: the usable backends in the order the policy would hand them to this request —
+   * its pick, then what a retry would get with that one tried, and so on (the Balancer contract) — asked
+   * with peek(), so nothing moves; 'unsupported' when the policy has no peek. Allocates (admin side).
+   */
+  preferenceOrder(input: BalanceInput): Backend[] | 'unsupported' {
+    if (this.balancer.peek === undefined) return 'unsupported';
+    const filter = this.filter;
+    const tried = new Set<string>();
+    const order: Backend[] = [];
+    filter.now = this.clock.now();
+    filter.tried = tried;
+    for (let i = 0; i < this.members.length; i++) {
+      const next = this.balancer.peek(input, filter);
+      if (next === undefined || tried.has(next.id)) break;
+      order.push(next);
+      tried.add(next.id);
+    }
+    filter.tried = undefined;
+    return order;
+  }
+
+  /** One sentence on what the pool's policy does (BalancerFactory.summary), '' when it has none. */
+  get policySummary(): string {
+    return this.balancers.get(this.config.balance)?.summary ?? '';
   }
 
   /** Lease callback: in-flight counts, then passive health. */

@@ -110,6 +110,8 @@ export interface BalancerOptions {
 export interface BalancerFactory {
   /** The config name (`balance:`), equal to the registry key. */
   readonly name: string;
+  /** What the policy does, in one sentence for `switchyard explain` (how it orders the candidates). */
+  readonly summary?: string;
   create(backends: readonly Backend[], options: BalancerOptions): Balancer;
 }
 

@@ -2,11 +2,15 @@
 // (its id is the edge's span, the parent id of the traceparent sent upstream, so the origin's spans hang
 // under it), an INTERNAL child per phase the access record knows — the TLS handshake of a connection's
 // first request, each filter hook that ran, the upstream's connect, wait and response — and a CLIENT child
-// per upstream attempt when the request was retried. Ids are lower-case hex and times decimal strings of
+// per upstream attempt when the request was retried. `accept` (a new HTTP/1.1 connection's first request)
+// runs from the accept, or the TLS handshake's end, to the request's first byte; `headers read` runs from the request's first byte to
+// its head's end (HTTP/1.1; an HTTP/2 or HTTP/3 stream's HEADERS arrive whole: a point at its start), `pick` is the
+// point where the last try's backend was chosen, with the policy and the candidates it considered. Ids are lower-case hex and times decimal strings of
 // nanoseconds since the epoch, as the OTLP JSON mapping requires. Runs off the request path.
 import { randomFillSync } from 'node:crypto';
 import type { QueuedRequest } from './request-ring.ts';
-import { FILTER_TIMES, T_REQUEST_END, T_REQUEST_START, T_RESPONSE_END, T_RESPONSE_START, T_UPSTREAM_END, T_UPSTREAM_START } from '../l7/index.ts';
+import { candidatesLine } from '../pool/index.ts';
+import { FILTER_TIMES, T_BODY_END, T_BODY_START, T_REQUEST_END, T_REQUEST_START, T_RESPONSE_END, T_RESPONSE_START, T_UPSTREAM_END, T_UPSTREAM_START } from '../l7/index.ts';
 
 const KIND_INTERNAL = 1;
 const KIND_SERVER = 2;
@@ -53,7 +57,7 @@ class SpanIds {
 function requestSpans(q: QueuedRequest, ids: SpanIds, out: string[]): void {
   const at = (t: number): string => unixNano(q.wallOffset + t);
   const end = at(q.tEnd);
-  let attributes = `${str('http.request.method', q.method)},${str('url.path', q.path)},${str('server.address', q.host)},${int('http.response.status_code', q.status)},${str('network.peer.address', q.client)},${str('network.protocol.version', q.protocol === 'h2' ? '2' : '1.1')}`;
+  let attributes = `${str('http.request.method', q.method)},${str('url.path', q.path)},${str('server.address', q.host)},${int('http.response.status_code', q.status)},${str('network.peer.address', q.client)},${str('network.protocol.version', q.protocol === 'h2' ? '2' : q.protocol === 'h3' ? '3' : '1.1')}`;
   if (q.route !== '') attributes += `,${str('switchyard.route', q.route)}`;
   if (q.pool !== '') attributes += `,${str('switchyard.pool', q.pool)}`;
   if (q.backend !== '') attributes += `,${str('switchyard.backend', q.backend)}`;
@@ -66,7 +70,12 @@ function requestSpans(q: QueuedRequest, ids: SpanIds, out: string[]): void {
     out.push(span(q.traceId, ids.next(), q.spanId, childName, kind, at(from), at(Math.max(from, to)), extra, status));
   };
   if (q.tAccepted !== 0 && q.tTls !== 0) child('"tls handshake"', KIND_INTERNAL, q.tAccepted, q.tTls, '', '');
+  // the first request of an HTTP/1.1 connection: the accept (or the handshake's end) to its first byte
+  if (q.tArrived !== 0) child('"accept"', KIND_INTERNAL, q.tStart, q.tArrived, '', '');
+  if (q.tHead !== 0) child('"headers read"', KIND_INTERNAL, q.tArrived !== 0 ? q.tArrived : q.tStart, q.tHead, '', '');
+  else if (q.protocol !== '') child('"headers read"', KIND_INTERNAL, q.tStart, q.tStart, '', '');
   filterSpans(q, child);
+  pickSpan(q, child);
   // the upstream part starts when the last try picked its backend, else when the request head was read
   // (HTTP/1.1), else when the request started
   const upstreamFrom = q.tAttempt !== 0 ? q.tAttempt : q.tHead !== 0 ? q.tHead : q.tStart;
@@ -93,10 +102,27 @@ function requestSpans(q: QueuedRequest, ids: SpanIds, out: string[]): void {
   }
 }
 
+/**
+ * The last pick as a point in time (its backend chosen; a pick that found no usable backend sits at the
+ * head's end, with an error status): the pool's policy, the chosen backend and every candidate's state.
+ */
+function pickSpan(q: QueuedRequest, child: (name: string, kind: number, from: number, to: number, extra: string, status: string) => void): void {
+  const pick = q.pick;
+  if (q.tAttempt === 0 && pick === null) return;
+  const at = q.tAttempt !== 0 ? q.tAttempt : q.tHead !== 0 ? q.tHead : q.tStart;
+  let attributes = q.backend === '' ? '' : str('switchyard.backend', q.backend);
+  if (pick !== null) {
+    attributes += `${attributes === '' ? '' : ','}${str('switchyard.balance', pick.policy)},${str('switchyard.candidates', candidatesLine(pick))}`;
+    if (pick.preferred) attributes += `,{"key":"switchyard.pick.preferred","value":{"boolValue":true}}`;
+  }
+  child('"pick"', KIND_INTERNAL, at, at, attributes, pick !== null && pick.chosen < 0 ? ERROR : '');
+}
+
 const FILTER_HOOKS: readonly [string, number, number][] = [
   ['request', T_REQUEST_START, T_REQUEST_END],
   ['upstream_request', T_UPSTREAM_START, T_UPSTREAM_END],
   ['response', T_RESPONSE_START, T_RESPONSE_END],
+  ['body', T_BODY_START, T_BODY_END],
 ];
 
 /** One INTERNAL span per filter hook that ran (`filter NAME`, with `switchyard.filter.phase`); an unsettled one ends with the request. */
@@ -115,9 +141,9 @@ function filterSpans(q: QueuedRequest, child: (name: string, kind: number, from:
   }
 }
 
-/** Children a request can have at most: TLS, three phases, each filter's three hooks, and one attempt per try. */
+/** Children a request can have at most: TLS, accept, headers, pick, three phases, each filter's three hooks, and one attempt per try. */
 function childCount(q: QueuedRequest): number {
-  return 4 + (q.filterNames?.length ?? 0) * FILTER_HOOKS.length + (q.attempts > 1 ? Math.max(q.tried.length, q.earlier.length) + 1 : 0);
+  return 7 + (q.filterNames?.length ?? 0) * FILTER_HOOKS.length + (q.attempts > 1 ? Math.max(q.tried.length, q.earlier.length) + 1 : 0);
 }
 
 export interface ResourceInfo {

@@ -83,8 +83,8 @@ test('the ring overwrites the oldest; query filters and returns newest first wit
 test('a TLS connection\'s first request begins at the accept; filter phases are copied out of the reused array; earlier tries come relative to it', () => {
   const recent = ring(10, 100);
   const names = ['headers', 'cors'];
-  // the connection's one array (chain.ts layout: request, upstream head, response start/end per filter)
-  const times = new Float64Array([101, 101.25, 103, 103.25, 108, 108.5, 101.25, 101.5, 0, 0, 0, 0]);
+  // the connection's one array (chain.ts layout: request, upstream head, response, body transform start/end per filter)
+  const times = new Float64Array([101, 101.25, 103, 103.25, 108, 108.5, 108.5, 109, 101.25, 101.5, 0, 0, 0, 0, 0, 0]);
   const earlier = [{ backend: '10.0.0.9:80', tPick: 102, tConnected: 0, tFirstByte: 0, tEnd: 102.5, outcome: 'connect_error' }];
   recent.push(...record('/tls', 200, 100, 10, { tAccepted: 95, tTls: 98, tArrived: 99, filterNames: names, filterTimes: times, earlier, attempts: 2, tried: new Set(['10.0.0.9:80']) }));
   times.fill(0); // the next request on the connection reuses it
@@ -95,8 +95,8 @@ test('a TLS connection\'s first request begins at the accept; filter phases are 
   assert.equal(kept.phases.done, 15);
   assert.equal(kept.time, 1_700_000_000_000 - 15, 'the wall time of the accept');
   assert.deepEqual(kept.filters, [
-    { name: 'headers', request: [6, 6.25], upstream: [8, 8.25], response: [13, 13.5] },
-    { name: 'cors', request: [6.25, 6.5], upstream: null, response: null },
+    { name: 'headers', request: [6, 6.25], upstream: [8, 8.25], response: [13, 13.5], body: [13.5, 14] },
+    { name: 'cors', request: [6.25, 6.5], upstream: null, response: null, body: null },
   ]);
   assert.deepEqual(kept.earlierAttempts, [{ backend: '10.0.0.9:80', pick: 7, connected: -1, firstByte: -1, done: 7.5, outcome: 'connect_error' }]);
   // an HTTP/2 stream's head is its start

@@ -7,7 +7,8 @@
 // (detail()) gets the upstream's Server-Timing copied, so the others pay no header scan. A kept request's
 // filter times are copied into the slot's own array (the record's is the connection's, reused); its
 // earlier tries are the request's own array, kept by reference.
-import { FILTER_TIMES, T_REQUEST_END, T_REQUEST_START, T_RESPONSE_END, T_RESPONSE_START, T_UPSTREAM_END, T_UPSTREAM_START, type AccessRecord, type AccessRecordSink, type EarlierAttempt } from '../l7/index.ts';
+import { PickSnapshot, pickView, type PickView } from '../pool/index.ts';
+import { FILTER_TIMES, T_BODY_END, T_BODY_START, T_REQUEST_END, T_REQUEST_START, T_RESPONSE_END, T_RESPONSE_START, T_UPSTREAM_END, T_UPSTREAM_START, type AccessRecord, type AccessRecordSink, type EarlierAttempt } from '../l7/index.ts';
 
 export interface RecentRequestsOptions {
   /** Requests kept (the oldest is overwritten). */
@@ -35,7 +36,7 @@ export interface RecentRequest {
   route: string;
   pool: string;
   backend: string;
-  /** '' (HTTP/1.1) or 'h2'. */
+  /** '' (HTTP/1.1), 'h2' or 'h3'. */
   protocol: string;
   client: string;
   reason: string;
@@ -59,6 +60,11 @@ export interface RecentRequest {
   filters: RecentFilter[];
   /** The tries before the last one (retries), in order; the last one is in `phases`. */
   earlierAttempts: RecentAttempt[];
+  /**
+   * What the last pick considered: the policy and every backend of the pool with its state, in-flight
+   * count and effective weight at that moment (null: no pick, or later picks of the pool overwrote it).
+   */
+  pick: PickView | null;
 }
 
 export interface RecentFilter {
@@ -67,6 +73,8 @@ export interface RecentFilter {
   request: [number, number] | null;
   upstream: [number, number] | null;
   response: [number, number] | null;
+  /** The body transform onResponse returned (compression, a cache store): first byte in, last byte out. */
+  body: [number, number] | null;
 }
 
 /** A failed try: ms after the request began (-1: did not happen), and why it failed. */
@@ -123,6 +131,9 @@ class Slot {
   /** This slot's copy of the filter times (grown to the longest chain it held). */
   filterTimes: Float64Array | null = null;
   earlier: readonly EarlierAttempt[] | null = null;
+  /** This slot's copy of the last pick (allocated the first time the slot keeps one); hasPick: it is this request's. */
+  pick: PickSnapshot | null = null;
+  hasPick = false;
 }
 
 const since = (t: number, t0: number): number => (t === 0 ? -1 : Math.round((t - t0) * 1000) / 1000);
@@ -219,6 +230,9 @@ export class RecentRequests implements AccessRecordSink {
     slot.tAccepted = rec.tAccepted;
     slot.tTls = rec.tTls;
     slot.earlier = rec.earlier;
+    const pool = rec.pickPool;
+    slot.hasPick = false;
+    if (pool !== null && pool.copyPick !== undefined) slot.hasPick = pool.copyPick(rec.pickSeq, (slot.pick ??= new PickSnapshot()));
     const names = rec.filterNames;
     slot.filterNames = names;
     if (names !== null && rec.filterTimes !== null) {
@@ -262,6 +276,7 @@ function filtersOf(slot: Slot, t0: number): RecentFilter[] {
       request: phaseOf(times, o + T_REQUEST_START, o + T_REQUEST_END, t0),
       upstream: phaseOf(times, o + T_UPSTREAM_START, o + T_UPSTREAM_END, t0),
       response: phaseOf(times, o + T_RESPONSE_START, o + T_RESPONSE_END, t0),
+      body: phaseOf(times, o + T_BODY_START, o + T_BODY_END, t0),
     };
   });
 }
@@ -269,8 +284,8 @@ function filtersOf(slot: Slot, t0: number): RecentFilter[] {
 function view(slot: Slot): RecentRequest {
   // the first request of a TLS connection begins at the TCP accept (its handshake is part of its wait)
   const t0 = slot.tAccepted !== 0 ? slot.tAccepted : slot.tStart;
-  // an HTTP/2 stream begins when its HEADERS were read: that is its head time
-  const head = slot.tHead !== 0 ? slot.tHead : slot.protocol === 'h2' ? slot.tStart : 0;
+  // an HTTP/2 or HTTP/3 stream begins when its HEADERS were read: that is its head time
+  const head = slot.tHead !== 0 ? slot.tHead : slot.protocol !== '' ? slot.tStart : 0;
   return {
     id: slot.id,
     time: Math.round(slot.wall),
@@ -293,6 +308,7 @@ function view(slot: Slot): RecentRequest {
     phases: { tls: since(slot.tTls, t0), arrived: since(slot.tArrived, t0), head: since(head, t0), pick: since(slot.tAttempt, t0), connected: since(slot.tConnected, t0), firstByte: since(slot.tFirstByte, t0), done: since(slot.tEnd, t0) },
     serverTiming: slot.serverTiming,
     filters: filtersOf(slot, t0),
+    pick: slot.hasPick && slot.pick !== null ? pickView(slot.pick) : null,
     earlierAttempts: (slot.earlier ?? []).map((a) => ({ backend: a.backend, pick: since(a.tPick, t0), connected: since(a.tConnected, t0), firstByte: since(a.tFirstByte, t0), done: since(a.tEnd, t0), outcome: a.outcome })),
   };
 }

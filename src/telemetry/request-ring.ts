@@ -3,6 +3,7 @@
 // it is full the oldest request is overwritten and counted as dropped: a slow or absent collector costs
 // spans, never memory or latency.
 import { FILTER_TIMES, type AccessRecord, type EarlierAttempt } from '../l7/index.ts';
+import { PickSnapshot } from '../pool/index.ts';
 
 /** Numeric columns per slot. */
 const N_START = 0;
@@ -17,7 +18,8 @@ const N_ATTEMPTS = 7;
 const N_ATTEMPT = 8;
 const N_ACCEPTED = 9;
 const N_TLS = 10;
-const NUMBERS = 11;
+const N_ARRIVED = 11;
+const NUMBERS = 12;
 
 /** One request as the encoder reads it (a view of a slot, filled by take()). */
 export interface QueuedRequest {
@@ -45,6 +47,10 @@ export interface QueuedRequest {
   /** A TLS connection's first request: its accept and handshake end (0 otherwise). */
   tAccepted: number;
   tTls: number;
+  /** The first request of an HTTP/1.1 connection: when its first byte came (tStart is the accept); 0 otherwise. */
+  tArrived: number;
+  /** What the last pick considered (the slot's own copy, valid like filterTimes); null when not recorded. */
+  pick: PickSnapshot | null;
   /**
    * The route's filters and their phase times (filters/chain.ts layout), null when none. The times are the
    * slot's own array: valid until the ring takes another request (the exporter encodes in the same turn).
@@ -71,6 +77,9 @@ export class RequestRing {
   /** Per slot: the filter names (the chain's own list) and a copy of the times (grown to the longest chain held). */
   private readonly filterNames: (readonly string[] | null)[];
   private readonly filterTimes: (Float64Array | null)[];
+  /** Per slot: a copy of the last pick (allocated the first time the slot holds one) and whether it is the queued request's. */
+  private readonly picks: (PickSnapshot | null)[];
+  private readonly hasPick: Uint8Array;
   /** Index of the oldest queued request and how many are queued. */
   private head = 0;
   count = 0;
@@ -85,6 +94,8 @@ export class RequestRing {
     this.earlier = new Array<readonly EarlierAttempt[] | null>(capacity).fill(null);
     this.filterNames = new Array<readonly string[] | null>(capacity).fill(null);
     this.filterTimes = new Array<Float64Array | null>(capacity).fill(null);
+    this.picks = new Array<PickSnapshot | null>(capacity).fill(null);
+    this.hasPick = new Uint8Array(capacity);
   }
 
   /** Copies the record (request path: stores only, no allocation). */
@@ -111,6 +122,10 @@ export class RequestRing {
     n[b + N_ATTEMPT] = rec.tAttempt;
     n[b + N_ACCEPTED] = rec.tAccepted;
     n[b + N_TLS] = rec.tTls;
+    n[b + N_ARRIVED] = rec.tArrived;
+    const pool = rec.pickPool;
+    this.hasPick[slot] = 0;
+    if (pool !== null && pool.copyPick !== undefined && pool.copyPick(rec.pickSeq, (this.picks[slot] ??= new PickSnapshot()))) this.hasPick[slot] = 1;
     const s = this.strings;
     const o = slot * 11;
     s[o] = rec.traceId;
@@ -170,6 +185,8 @@ export class RequestRing {
         tAttempt: n[b + N_ATTEMPT],
         tAccepted: n[b + N_ACCEPTED],
         tTls: n[b + N_TLS],
+        tArrived: n[b + N_ARRIVED],
+        pick: this.hasPick[slot] === 1 ? this.picks[slot] : null,
         filterNames: this.filterNames[slot],
         filterTimes: this.filterNames[slot] !== null ? this.filterTimes[slot] : null,
         earlier: earlier ?? NO_EARLIER,

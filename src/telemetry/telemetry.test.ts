@@ -66,8 +66,8 @@ test('encodeExport: a TLS connection\'s first request starts at the accept with 
   rec.tAccepted = 7;
   rec.tTls = 9;
   rec.filterNames = ['headers', 'cors'];
-  // chain.ts layout: request, upstream head, response start/end per filter; cors's response hook never ended
-  rec.filterTimes = new Float64Array([0, 0, 11.5, 11.6, 13.1, 13.2, 11.1, 11.2, 0, 0, 13.2, 0]);
+  // chain.ts layout: request, upstream head, response, body transform start/end per filter; cors's response hook never ended
+  rec.filterTimes = new Float64Array([0, 0, 11.5, 11.6, 13.1, 13.2, 0, 0, 11.1, 11.2, 0, 0, 13.2, 0, 13.3, 19]);
   const ring = new RequestRing(4);
   ring.push(rec, 20, 1_765_000_000_000);
   rec.filterTimes.fill(0); // the connection's array, reused by its next request
@@ -82,7 +82,7 @@ test('encodeExport: a TLS connection\'s first request starts at the accept with 
   const named = (s: (typeof all)[number]): string => `${s.name}${s.attributes.find((a) => a.key === 'switchyard.filter.phase') ? `/${s.attributes.find((a) => a.key === 'switchyard.filter.phase')!.value.stringValue}` : ''} ${ms(s.startTimeUnixNano)}-${ms(s.endTimeUnixNano)}`;
   assert.deepEqual(
     all.filter((s) => s.name === 'tls handshake' || s.name.startsWith('filter ')).map(named),
-    ['tls handshake 7-9', 'filter headers/upstream_request 11.5-11.6', 'filter headers/response 13.1-13.2', 'filter cors/request 11.1-11.2', 'filter cors/response 13.2-20'],
+    ['tls handshake 7-9', 'filter headers/upstream_request 11.5-11.6', 'filter headers/response 13.1-13.2', 'filter cors/request 11.1-11.2', 'filter cors/response 13.2-20', 'filter cors/body 13.3-19'],
   );
 });
 

@@ -1,5 +1,5 @@
 // switchyard explain METHOD URL: what the edge would do with that request — the listener, each route's
-// verdict up to the match, the filters, the pool's backends and the one the balancer would pick — without
+// verdict up to the match, the filters, the pool's backends in the policy's order and the one the balancer would pick — without
 // sending anything. Asks the running edge (GET /api/explain) when one runs FILE (found through its
 // switchyard.run.json) or when --admin names one; else explains from the config alone, health unknown.
 import path from 'node:path';
@@ -26,7 +26,7 @@ export const command: Command = {
   summary: 'show which listener, route, filters and backend a request would get, without sending it',
   synopsis: "METHOD URL [-H 'NAME: VALUE']... [-l NAME] (-c FILE | --admin URL --token-file FILE) [--json]",
   description: [
-    'Explains how the edge would handle one request: the listener that takes it (by the URL\'s scheme and port, or -l), every route up to the one that matches with why each earlier one did not (host, path, method or header mismatch), the filters (middleware) that would run, and the pool\'s backends with health, weight and requests in flight, marking the one the balancer would pick.',
+    'Explains how the edge would handle one request: the listener that takes it (by the URL\'s scheme and port, or -l), every route up to the one that matches with why each earlier one did not (host, path, method or header mismatch), the filters (middleware) that would run, and the pool\'s backends with health, weight and requests in flight in the policy\'s order (the pick, then what a retry would get, then the unusable ones), marking the one the balancer would pick, with what the policy does.',
     'Nothing is sent upstream and no balancer state moves: the balancer is asked what it would pick (peek) without taking a turn or a lease. Route matching is the very code the listeners run.',
     'With -c FILE, the edge running FILE (found through its data_dir\'s switchyard.run.json, with an admin API) answers, with live health and in-flight counts. When no edge runs FILE, the answer comes from FILE alone: health unknown, every backend counted usable. --admin asks a given edge instead.',
     'Exit status: 0 when a route matches, 1 when none does or the request cannot be placed (no listener), 2 for wrong arguments.',

@@ -26,6 +26,8 @@ export interface CodecExchangeLog {
   /** When the last try picked its backend (0: none did), the tries before it, the ring's verdict and the upstream's Server-Timing (kept requests only). */
   tAttempt: number;
   earlier: readonly EarlierAttempt[] | null;
+  /** The last pick's number in the pool's log (UpstreamPool.copyPick); 0: none. */
+  pickSeq: number;
   detail: number;
   serverTiming: string;
 }
@@ -142,6 +144,7 @@ class CodecExchange implements ExchangeDownstream, ExchangeHandle {
       tFirstByte: proxy?.tFirstByte ?? 0,
       tAttempt: proxy?.pickedAt ?? 0,
       earlier: proxy?.earlier ?? null,
+      pickSeq: proxy?.pickSeq ?? 0,
       detail: proxy?.detailVerdict ?? 0,
       serverTiming: proxy?.serverTiming ?? '',
     });

@@ -57,6 +57,8 @@ export class H2ExchangeProxy implements ExchangeHandle {
   tFirstByte = 0;
   /** When the last try picked its backend (0: not yet), and the tries before it (null until a retry). */
   pickedAt = 0;
+  /** The last pick's number in the pool's log (UpstreamPool.lastPick): the waterfall's candidates; 0 before. */
+  pickSeq = 0;
   earlier: EarlierAttempt[] | null = null;
   /** The recent-requests ring's verdict at the response head (0 not asked, 1 keep, 2 passed over) and, when kept, the upstream's Server-Timing. */
   detailVerdict = 0;
@@ -174,6 +176,7 @@ export class H2ExchangeProxy implements ExchangeHandle {
     // never answer inside the call that created this proxy: the caller sets up its state first
     await Promise.resolve();
     const lease = this.pool.pick(this.target.balance, this.tried);
+    this.pickSeq = this.pool.lastPick ?? 0;
     if (lease === undefined) this.fail(503, `pool ${this.pool.name}: no healthy backend`, undefined);
     else await this.tryOn(lease);
   }
@@ -232,6 +235,7 @@ export class H2ExchangeProxy implements ExchangeHandle {
     const budgeted = kind !== K_REFUSED && !this.budgetHeld;
     if (budgeted && !this.target.budget.tryAcquire(this.target.clock.now(), policy.budget)) return undefined;
     const next = this.pool.pick(this.target.balance, this.tried);
+    if (next !== undefined) this.pickSeq = this.pool.lastPick ?? 0;
     if (next === undefined && budgeted) this.target.budget.release();
     else if (budgeted) this.budgetHeld = true;
     return next;

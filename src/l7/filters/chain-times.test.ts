@@ -1,9 +1,9 @@
 // FilterChain's phase times (FilterContext.filterTimes): what the dashboard's per-filter bars read.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FilterChain, FILTER_TIMES, T_REQUEST_END, T_REQUEST_START, T_RESPONSE_END, T_RESPONSE_START, T_UPSTREAM_END, T_UPSTREAM_START } from './chain.ts';
+import { FilterChain, FILTER_TIMES, T_BODY_END, T_BODY_START, T_REQUEST_END, T_REQUEST_START, T_RESPONSE_END, T_RESPONSE_START, T_UPSTREAM_END, T_UPSTREAM_START } from './chain.ts';
 import { FlatWriter } from './writers.ts';
-import type { FilterContext, HttpFilter, ResponseView } from './types.ts';
+import type { BodySink, BodyTransform, FilterContext, HttpFilter, ResponseView } from './types.ts';
 
 /** A context with only what the chain and these filters read. */
 function context(times: Float64Array | null): FilterContext & { filterTimes: Float64Array | null } {
@@ -35,7 +35,7 @@ test('each hook run gets its start and end at the filter\'s place in the chain; 
   assert.deepEqual([times[waits + T_REQUEST_END], times[checks + T_REQUEST_START], times[checks + T_REQUEST_END]], [2, 3, 4], 'the async end, then the next filter');
   chain.onUpstreamRequest(ctx, new FlatWriter([]));
   chain.onResponse(ctx, new FlatWriter([]), view);
-  assert.deepEqual(Array.from(times.subarray(0, FILTER_TIMES)), [0, 0, 5, 6, 7, 8], 'edits: no request hook; upstream head and response');
+  assert.deepEqual(Array.from(times.subarray(0, FILTER_TIMES)), [0, 0, 5, 6, 7, 8, 0, 0], 'edits: no request hook; upstream head and response; no body transform');
   assert.deepEqual([times[checks + T_UPSTREAM_START], times[checks + T_UPSTREAM_END], times[checks + T_RESPONSE_START], times[checks + T_RESPONSE_END]], [0, 0, 8, 9], 'one reading ends a hook and starts the next');
 });
 
@@ -69,5 +69,60 @@ test('a request filter\'s own answer through the response filters declared befor
   const times = new Float64Array(2 * FILTER_TIMES);
   const answer = chain.onRequest(context(times));
   assert.equal((answer as { status: number }).status, 429);
-  assert.deepEqual(Array.from(times), [0, 0, 0, 0, 3, 4, 1, 2, 0, 0, 0, 0]);
+  assert.deepEqual(Array.from(times), [0, 0, 0, 0, 3, 4, 0, 0, 1, 2, 0, 0, 0, 0, 0, 0]);
+});
+
+/** A transform that holds every chunk and writes them all at its end, later (as zlib does off the thread). */
+const holding: BodyTransform = {
+  keepsLength: false,
+  open(next: BodySink) {
+    const held: Buffer[] = [];
+    return {
+      write: (chunk: Buffer) => void held.push(chunk),
+      end: () =>
+        void setImmediate(() => {
+          for (const chunk of held) next.write(chunk);
+          next.end();
+        }),
+    };
+  },
+};
+
+test('a body transform is timed from its first byte in to its last byte out, the end written before the path hears of it', async () => {
+  let clock = 0;
+  const chain = new FilterChain([{ name: 'plain', onResponse: () => undefined }, { name: 'squeeze', onResponse: () => holding }], () => ++clock);
+  const times = new Float64Array(2 * FILTER_TIMES);
+  const transform = chain.onResponse(context(times), new FlatWriter([]), view) as BodyTransform;
+  const squeeze = FILTER_TIMES;
+  assert.equal(times[squeeze + T_BODY_START], 0, 'not started before a byte came');
+  const out: string[] = [];
+  let endSeen = -1;
+  const ended = new Promise<void>((resolve) => {
+    const input = transform.open({ write: (chunk) => void out.push(chunk.toString()), end: () => ((endSeen = times[squeeze + T_BODY_END]), resolve()) });
+    input.write(Buffer.from('a'));
+    input.write(Buffer.from('b'));
+    input.end();
+  });
+  const started = times[squeeze + T_BODY_START];
+  assert.ok(started > times[squeeze + T_RESPONSE_END], 'after the head hook');
+  await ended;
+  assert.deepEqual(out, ['a', 'b']);
+  assert.ok(endSeen > started, 'the end time was there when the path heard of the end');
+  assert.equal(times[T_BODY_START], 0, 'a filter without a transform has no body times');
+});
+
+test('an aborted body transform writes no end: the array may already be the next request\'s', async () => {
+  let clock = 0;
+  const chain = new FilterChain([{ name: 'squeeze', onResponse: () => holding }], () => ++clock);
+  const times = new Float64Array(FILTER_TIMES);
+  const transform = chain.onResponse(context(times), new FlatWriter([]), view) as BodyTransform;
+  let ended!: () => void;
+  const done = new Promise<void>((resolve) => (ended = resolve));
+  const input = transform.open({ write: () => undefined, end: () => ended() });
+  input.write(Buffer.from('a'));
+  input.end();
+  input.abort?.();
+  times.fill(0); // the connection's next request
+  await done;
+  assert.deepEqual(Array.from(times), new Array(FILTER_TIMES).fill(0));
 });

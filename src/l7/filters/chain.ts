@@ -4,7 +4,9 @@
 // When the request carries a FilterContext.filterTimes array, each filter's request-phase (onRequest, until
 // its promise settles; onUpstreamRequest) and response-phase (onResponse) times go into it, at the filter's place in `names`:
 // one clock reading per filter and phase (plus one per phase) into a preallocated slot (the dashboard's
-// waterfall draws them).
+// waterfall draws them). A body transform (compression, a cache store) is timed from its first byte in
+// to its last byte out, through a small wrapper made only when a filter transforms the body (which
+// allocates its own stream state anyway).
 import type { MiddlewareConfig } from '../../config/index.ts';
 import type { BodySink, BodyTransform, FilterContext, FilterEnv, FilterFactory, HeaderWriter, HttpFilter, LocalResponse, RequestVerdict, ResponseVerdict, ResponseView } from './types.ts';
 import { FlatWriter } from './writers.ts';
@@ -141,7 +143,7 @@ export class FilterChain {
       if (times !== null) times[slot + T_RESPONSE_END] = t = this.now();
       if (verdict === undefined) continue;
       if (isLocal(verdict)) return verdict;
-      (transforms ??= []).push(verdict);
+      (transforms ??= []).push(times !== null ? new TimedTransform(verdict, times, slot, this.now) : verdict);
     }
     if (transforms === null) return undefined;
     return transforms.length === 1 ? transforms[0] : new BodyPipeline(transforms);
@@ -151,15 +153,69 @@ export class FilterChain {
 /**
  * A filterTimes array: FILTER_TIMES numbers per filter of the chain (in `names` order), monotonic ms, 0
  * where that phase did not run: request (onRequest) start and end, upstream head edits (onUpstreamRequest,
- * the last try's) start and end, response (onResponse) start and end.
+ * the last try's) start and end, response (onResponse) start and end, the body transform its onResponse
+ * returned: first byte in, last byte out (end 0: it did not finish).
  */
-export const FILTER_TIMES = 6;
+export const FILTER_TIMES = 8;
 export const T_REQUEST_START = 0;
 export const T_REQUEST_END = 1;
 export const T_UPSTREAM_START = 2;
 export const T_UPSTREAM_END = 3;
 export const T_RESPONSE_START = 4;
 export const T_RESPONSE_END = 5;
+export const T_BODY_START = 6;
+export const T_BODY_END = 7;
+
+/**
+ * A filter's body transform with its times: T_BODY_START at the first chunk (or the end of an empty
+ * body) in, T_BODY_END when it ends its output, written before the next stage hears of the end (so the
+ * request's access record, written at that end, has it). After an abort nothing is written: an HTTP/1.1
+ * connection's array may already hold its next request's times.
+ */
+class TimedTransform implements BodyTransform {
+  readonly keepsLength: boolean;
+  private readonly inner: BodyTransform;
+  private readonly times: Float64Array;
+  private readonly slot: number;
+  private readonly now: () => number;
+
+  constructor(inner: BodyTransform, times: Float64Array, slot: number, now: () => number) {
+    this.inner = inner;
+    this.keepsLength = inner.keepsLength;
+    this.times = times;
+    this.slot = slot;
+    this.now = now;
+  }
+
+  open(next: BodySink): BodySink & { abort?(): void } {
+    const { times, now } = this;
+    const start = this.slot + T_BODY_START;
+    const end = this.slot + T_BODY_END;
+    let live = true;
+    const input = this.inner.open({
+      write: (chunk) => next.write(chunk),
+      end: () => {
+        if (live) times[end] = now();
+        live = false;
+        next.end();
+      },
+    });
+    return {
+      write: (chunk) => {
+        if (live && times[start] === 0) times[start] = now();
+        input.write(chunk);
+      },
+      end: () => {
+        if (live && times[start] === 0) times[start] = now();
+        input.end();
+      },
+      abort: () => {
+        live = false;
+        input.abort?.();
+      },
+    };
+  }
+}
 
 /**
  * A local answer through response filters: their head edits apply to its fields; body transforms
@@ -181,7 +237,7 @@ function answerThrough(filters: readonly HttpFilter[], at: readonly number[], ct
     if (times !== null) times[slot + T_RESPONSE_END] = t = now();
     if (verdict === undefined) continue;
     if (isLocal(verdict)) return verdict;
-    (transforms ??= []).push(verdict);
+    (transforms ??= []).push(times !== null ? new TimedTransform(verdict, times, slot, now) : verdict);
   }
   if (transforms === null) return { status: answer.status, headers: fields, body: answer.body };
   // the path counts the new body's length itself

@@ -72,6 +72,10 @@ export class FilteredDownstream implements ExchangeDownstream {
   private ended = false;
   /** A head went to the inner downstream (the upstream's, or a replacing answer). */
   private headSent = false;
+  /** A body transform was opened and has not ended its output (nor been cut). */
+  private transforming = false;
+  /** afterBody's callback, while it waits for the transform's output to end. */
+  private bodyDone: (() => void) | null = null;
 
   /** `chain` null: only response_headers.hide applies (a route without response filters). */
   constructor(inner: ExchangeDownstream, chain: FilterChain | null, ctx: FilterContext | null, options: FilteredDownstreamOptions) {
@@ -91,6 +95,7 @@ export class FilteredDownstream implements ExchangeDownstream {
     if (isLocal(verdict)) return this.replace(verdict);
     if (!verdict.keepsLength) writer.remove('content-length');
     this.inner.sendHead(status, headers);
+    this.transforming = true;
     const next: BodySink = {
       write: (chunk) => {
         if (!this.ended) this.writable = this.inner.sendData(chunk);
@@ -98,6 +103,7 @@ export class FilteredDownstream implements ExchangeDownstream {
       end: () => {
         if (this.ended) return;
         this.ended = true;
+        this.transformed();
         this.inner.end(this.trailers);
       },
     };
@@ -113,6 +119,24 @@ export class FilteredDownstream implements ExchangeDownstream {
       };
     }
     this.sink = verdict.open(next);
+  }
+
+  /**
+   * Calls `done` once the response has gone through the filters, before the inner downstream hears of its
+   * end: at once, unless a body transform is still producing output (zlib works off the thread, after the
+   * upstream's end), then when that output ends or the response fails. The caller's access line is
+   * written there, so its end time and the transform's times include the transform's tail.
+   */
+  afterBody(done: () => void): void {
+    if (this.transforming) this.bodyDone = done;
+    else done();
+  }
+
+  private transformed(): void {
+    this.transforming = false;
+    const done = this.bodyDone;
+    this.bodyDone = null;
+    done?.();
   }
 
   private replace(answer: LocalResponse): void {
@@ -147,6 +171,7 @@ export class FilteredDownstream implements ExchangeDownstream {
     const sink = this.sink;
     this.sink = null;
     sink?.abort?.();
+    if (this.transforming) this.transformed();
     if (this.replaced) return;
     // no upstream response came: a filter may answer instead of the edge's error (a cache's stale copy)
     const chain = this.chain;

@@ -40,7 +40,7 @@ export function builtinFilterHost(options: Omit<FilterHostOptions, 'registry'> =
   return new FilterHost({ ...options, registry: builtinFilters() });
 }
 
-export { FilterChain, buildChain, isLocal, FILTER_TIMES, T_REQUEST_START, T_REQUEST_END, T_UPSTREAM_START, T_UPSTREAM_END, T_RESPONSE_START, T_RESPONSE_END, type FilterRegistry } from './chain.ts';
+export { FilterChain, buildChain, isLocal, FILTER_TIMES, T_REQUEST_START, T_REQUEST_END, T_UPSTREAM_START, T_UPSTREAM_END, T_RESPONSE_START, T_RESPONSE_END, T_BODY_START, T_BODY_END, type FilterRegistry } from './chain.ts';
 export { FilterHost, type FilterHostOptions, type FilterEventSeries } from './host.ts';
 export { FilterSlots, isPending } from './slots.ts';
 export { LineWriter, FlatWriter, RecordWriter, withoutField } from './writers.ts';

@@ -71,5 +71,6 @@ class ConsistentHash implements Balancer {
 
 export const consistentHash = {
   name: 'consistent_hash',
+  summary: "hash ring on the pool's hash_key: the key's owner, else the next usable owner clockwise",
   create: (backends: readonly Backend[], options: BalancerOptions): Balancer => new ConsistentHash(backends, options),
 } satisfies BalancerFactory;

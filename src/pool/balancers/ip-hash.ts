@@ -39,5 +39,6 @@ class IpHash implements Balancer {
 
 export const ipHash = {
   name: 'ip_hash',
+  summary: 'weighted rendezvous hash of the client address: a client keeps its backend while it is usable, else gets its next-best one',
   create: (backends: readonly Backend[], _options: BalancerOptions): Balancer => new IpHash(backends),
 } satisfies BalancerFactory;

@@ -63,5 +63,6 @@ class LeastConn implements Balancer {
 
 export const leastConn = {
   name: 'least_conn',
+  summary: 'fewest requests in flight per unit of effective weight; backends tied for the least load take turns by weight',
   create: (backends: readonly Backend[], _options: BalancerOptions): Balancer => new LeastConn(backends),
 } satisfies BalancerFactory;

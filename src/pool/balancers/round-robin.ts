@@ -51,5 +51,6 @@ class RoundRobin implements Balancer {
 
 export const roundRobin = {
   name: 'round_robin',
+  summary: 'each usable backend in turn, weights ignored (a backend under slow start takes its ramp share of turns): the next in turn is picked, a retry takes the one after',
   create: (backends: readonly Backend[], _options: BalancerOptions): Balancer => new RoundRobin(backends),
 } satisfies BalancerFactory;

@@ -46,5 +46,6 @@ class WeightedRoundRobin implements Balancer {
 
 export const weightedRoundRobin = {
   name: 'weighted_round_robin',
+  summary: 'smooth weighted round robin: turns in proportion to effective weight; the candidate with the highest running weight is picked, a retry takes the next highest',
   create: (backends: readonly Backend[], _options: BalancerOptions): Balancer => new WeightedRoundRobin(backends),
 } satisfies BalancerFactory;

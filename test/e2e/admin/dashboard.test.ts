@@ -1,7 +1,8 @@
 // The admin listener's dashboard in a real browser (playwright-core driving Debian's chromium) against a real
 // `switchyard start` with two origin processes: the login form, a refused wrong token, the session cookie
 // (HttpOnly, SameSite=Strict, not the token), the live topology (server-sent events) turning a killed
-// origin red, drain from the page behind a confirmation, and every /api endpoint refusing a request with
+// origin red, drain from the page behind a confirmation (new requests stop reaching the drained origin),
+// a cache purge from the page (the next request goes to the origin again), and every /api endpoint refusing a request with
 // neither token nor cookie; the requests table filling with traffic (a 404 with its reason no_route, an
 // error filter) and a request's waterfall with the origin's Server-Timing (app, db) inside the upstream bar;
 // a pool chart with data points; the DNS panel; reload from the page; over HTTPS the cookie is Secure.
@@ -16,6 +17,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { startOriginProcess, type OriginProcess } from '../../support/origin-process.ts';
+import { startEchoOrigin, type EchoOrigin } from '../../support/origins.ts';
+import { artifactDir } from '../../support/artifacts.ts';
 import { projectRoot, runSwitchyard, type RunningSwitchyard } from '../../support/run-switchyard.ts';
 
 const chromiumPath = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((file) => existsSync(file));
@@ -28,6 +31,8 @@ const tableWaitMs = 15_000;
 describe('admin dashboard in chromium', { timeout: 120_000 }, () => {
   let a: OriginProcess;
   let b: OriginProcess;
+  /** Behind the `cache` filter's route. */
+  let cached: EchoOrigin;
   let sy: RunningSwitchyard;
   let token: string;
   let admin: string;
@@ -39,7 +44,7 @@ describe('admin dashboard in chromium', { timeout: 120_000 }, () => {
 
   before(async () => {
     assert.ok(chromiumPath, 'chromium is not installed (npm test installs it: scripts/ensure-test-tools.ts)');
-    [a, b] = await Promise.all([startOriginProcess({ name: 'a' }), startOriginProcess({ name: 'b' })]);
+    [a, b, cached] = await Promise.all([startOriginProcess({ name: 'a' }), startOriginProcess({ name: 'b' }), startEchoOrigin({ name: 'cached' })]);
     sy = await runSwitchyard(`
 log: { access_log: "off" }
 admin: { listen: 127.0.0.1:0 }
@@ -47,11 +52,14 @@ pools:
   app:
     backends: [ { address: ${a.address} }, { address: ${b.address} } ]
     health: { type: http, path: /healthz, interval: 200ms, timeout: 300ms, rise: 2, fall: 2 }
+  stored:
+    backends: [ { address: ${cached.address} } ]
 listeners:
   - name: web
     listen: 127.0.0.1:0
     routes:
       - { match: { path_prefix: /app }, pool: app }
+      - { match: { path_prefix: /cached }, pool: stored, middleware: [ { cache: { max_size: 1mb } } ] }
 dns:
   listen: [udp://127.0.0.1:0]
   zones:
@@ -64,7 +72,7 @@ dns:
     web = `http://127.0.0.1:${sy.ready.listeners.web.port}`;
     token = (await readFile(path.join(sy.dir, 'data', 'admin.token'), 'utf8')).trim();
     admin = `http://127.0.0.1:${sy.ready.admin!.port}`;
-    shots = await mkdtemp(path.join(tmpdir(), 'dashboard-'));
+    shots = await artifactDir('dashboard');
     browser = await chromium.launch({ executablePath: chromiumPath, args: chromiumArgs });
     context = await browser.newContext({ viewport: { width: 1100, height: 800 } });
     page = await context.newPage();
@@ -73,8 +81,7 @@ dns:
   after(async () => {
     await browser?.close();
     await sy?.stop();
-    await Promise.all([a?.close(), b?.close()]);
-    if (shots) await rm(shots, { recursive: true, force: true });
+    await Promise.all([a?.close(), b?.close(), cached?.close()]);
   });
 
   const apiPools = async (): Promise<{ name: string; backends: { id: string; state: string }[] }[]> => {
@@ -247,6 +254,30 @@ dns:
     await page.locator('#notice', { hasText: /^reloaded / }).waitFor({ timeout: 10_000 });
   });
 
+  it('purges the cache from the page after the confirmation: the next request goes to the origin again', async () => {
+    const url = `${web}/cached/page?header=cache-control:max-age%3D300`;
+    const get = async (): Promise<void> => {
+      const response = await fetch(url);
+      assert.equal(response.status, 200);
+      await response.text();
+    };
+    await get();
+    await get();
+    assert.equal(cached.requests(), 1, 'the second answer came from the cache');
+    const dialog = new Promise<string>((resolve) => {
+      page.once('dialog', (d) => {
+        resolve(d.message());
+        void d.accept();
+      });
+    });
+    await page.fill('#purge-url', url);
+    await page.click('#action-purge');
+    assert.equal(await dialog, `Purge the cache for ${url}?`);
+    await page.locator('#notice', { hasText: /^cache purge: 1 entries dropped$/ }).waitFor({ timeout: 10_000 });
+    await get();
+    assert.equal(cached.requests(), 2, 'purged: the origin answers again');
+  });
+
   it('turns a killed origin red within the health interval', async () => {
     await b.kill();
     await row(b).and(page.locator('[data-state=unhealthy]')).waitFor({ timeout: healthWaitMs });
@@ -255,7 +286,24 @@ dns:
     await page.locator(`#timeline tr[data-event=unhealthy][data-backend="${b.address}"]`).waitFor({ timeout: 8_000 });
   });
 
-  it('drains a backend from the page after the confirmation, and the admin API agrees', async () => {
+  it('drains a backend from the page after the confirmation: the admin API agrees and new requests stop reaching it', async () => {
+    // b back first, so the pool keeps a usable backend once a is drained
+    await b.restart();
+    await row(b).and(page.locator('[data-state=healthy]')).waitFor({ timeout: healthWaitMs });
+    /** n requests to the pool; the origins that answered them (x-origin), counted. */
+    const traffic = async (n: number): Promise<Record<string, number>> => {
+      const served: Record<string, number> = {};
+      for (let i = 0; i < n; i++) {
+        const response = await fetch(`${web}/app/drain-check`);
+        assert.equal(response.status, 200);
+        await response.arrayBuffer();
+        const origin = response.headers.get('x-origin') ?? '?';
+        served[origin] = (served[origin] ?? 0) + 1;
+      }
+      return served;
+    };
+    const before = await traffic(10);
+    assert.ok((before.a ?? 0) > 0 && (before.b ?? 0) > 0, `round robin sends to both before the drain: ${JSON.stringify(before)}`);
     const dialog = new Promise<string>((resolve) => {
       page.once('dialog', (d) => {
         resolve(d.message());
@@ -267,6 +315,18 @@ dns:
     await row(a).and(page.locator('[data-state=draining]')).waitFor({ timeout: 5_000 });
     const pool = (await apiPools()).find((p) => p.name === 'app')!;
     assert.equal(pool.backends.find((x) => x.id === a.address)?.state, 'draining');
+    // the page shows the drain once the admin API answered, and it answers once every worker has it
+    const atA = (await a.stats()).requests['/app/drain-check'] ?? 0;
+    const atB = (await b.stats()).requests['/app/drain-check'] ?? 0;
+    assert.deepEqual(await traffic(20), { b: 20 }, 'every new request goes to the other backend');
+    assert.equal((await a.stats()).requests['/app/drain-check'] ?? 0, atA, 'the drained origin counted no new request');
+    assert.equal((await b.stats()).requests['/app/drain-check'], atB + 20);
+    // the topology's listener row counts requests (not connections: fetch keeps its connection alive)
+    const status = (await (await fetch(`${admin}/api/status`, { headers: { authorization: `Bearer ${token}` } })).json()) as { traffic: { listeners: Record<string, { requests: number; connections: number }> }[] };
+    const requests = status.traffic.reduce((sum, worker) => sum + (worker.listeners.web?.requests ?? 0), 0);
+    assert.ok(requests >= 30, `the web listener finished at least the 30 requests of this test, says ${requests}`);
+    // (a number of 30 or more: the page's CSP allows no string evaluation, so a text pattern says it)
+    await page.locator('section.listeners tbody tr td:last-child', { hasText: /^([3-9]\d|\d{3,})$/ }).first().waitFor({ timeout: 10_000 });
 
     const shot = path.join(shots, 'drained.png');
     await page.screenshot({ path: shot });

@@ -3,7 +3,8 @@
 // TLS connection drawn before the headers; each middleware filter of the route as its own bar; each retry
 // attempt as its own bar (the first backend refuses the connection); and an h2c pool's Server-Timing (app,
 // db) drawn inside the upstream bar, as the HTTP/1.1 upstream path has it. Each request carries its own
-// X-Request-Id, and the page opens it by the dashboard's #request=<id> link.
+// X-Request-Id, and the page opens it by the dashboard's #request=<id> link. The pick row names the policy
+// and the candidates the pick considered: on a retry the refused backend is `tried`, the other chosen.
 // UPDATE_DASHBOARD_SCREENSHOT=1 also writes docs/waterfall.png (the HTTP/2 retried request's waterfall).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,14 +12,14 @@ import http2 from 'node:http2';
 import http from 'node:http';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { copyFile, readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { refusedPort } from '../../support/origins.ts';
 import { curlText } from '../../support/curl-text.ts';
+import { artifactDir } from '../../support/artifacts.ts';
 import { projectRoot, runSwitchyard, type RunningSwitchyard } from '../../support/run-switchyard.ts';
 
 const chromiumPath = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((file) => existsSync(file));
@@ -32,8 +33,9 @@ interface Recent {
   attempts: number;
   phases: { tls: number; head: number; pick: number; firstByte: number; done: number };
   serverTiming: string;
-  filters: { name: string; request: [number, number] | null; upstream: [number, number] | null; response: [number, number] | null }[];
+  filters: { name: string; request: [number, number] | null; upstream: [number, number] | null; response: [number, number] | null; body: [number, number] | null }[];
   earlierAttempts: { backend: string; outcome: string; pick: number; done: number }[];
+  pick: { policy: string; preferred: boolean; more: number; candidates: { backend: string; state: string; inflight: number; weight: number; chosen: boolean }[] } | null;
 }
 
 interface Span {
@@ -45,12 +47,22 @@ interface Span {
 
 /** A plain HTTP/1.1 origin and an h2c one that report their own time as an application does (app, db). */
 async function startOrigins(): Promise<{ h1: string; h2: string; close(): Promise<void> }> {
-  const h1 = http.createServer((_req, res) => {
+  const h1 = http.createServer((req, res) => {
     res.setHeader('server-timing', 'app;dur=5');
+    if (req.url?.startsWith('/compressed')) {
+      res.setHeader('content-type', 'text/plain');
+      res.end('compress me, '.repeat(4096));
+      return;
+    }
     res.end('h1 ok\n');
   });
-  const h2 = http2.createServer((_req, res) => {
+  const h2 = http2.createServer((req, res) => {
     setTimeout(() => {
+      if (req.url.startsWith('/h2compressed')) {
+        res.setHeader('content-type', 'text/plain');
+        res.end('compress me, '.repeat(4096));
+        return;
+      }
       res.setHeader('server-timing', 'app;dur=30, db;dur=12;desc="select"');
       res.end('h2 ok\n');
     }, 30);
@@ -83,6 +95,9 @@ pools:
     # round_robin begins with the first backend: a worker's first request to it is refused, then retried
     backends: [ { address: 127.0.0.1:${dead} }, { address: ${h1} } ]
     retries: { attempts: 1, on: [connect_error] }
+  drained:
+    balance: least_conn
+    backends: [ { address: ${h1}, drain: true }, { address: 127.0.0.1:${dead}, drain: true } ]
   grpcish:
     protocol: h2c
     backends: [ { address: ${h2} } ]
@@ -99,6 +114,13 @@ listeners:
         middleware:
           - headers: { request: { set: { x-edge: "yes" } }, response: { set: { x-filtered: "yes" } } }
           - cors: { origins: ["https://app.example.test"] }
+      - match: { path_prefix: /compressed }
+        pool: app
+        middleware: [ { compress: { encodings: [gzip] } } ]
+      - match: { path_prefix: /h2compressed }
+        pool: grpcish
+        middleware: [ { compress: { encodings: [gzip] } } ]
+      - { match: { path_prefix: /drained }, pool: drained }
       - match: { path_prefix: /flaky }
         pool: flaky
         middleware:
@@ -140,7 +162,7 @@ describe('request waterfalls in chromium: TLS, filters, retries, an h2c pool\'s 
     secure = `https://127.0.0.1:${sy.ready.listeners.secure.port}`;
     token = (await readFile(path.join(sy.dir, 'data', 'admin.token'), 'utf8')).trim();
     admin = `http://127.0.0.1:${sy.ready.admin!.port}`;
-    shots = await mkdtemp(path.join(tmpdir(), 'waterfall-'));
+    shots = await artifactDir('waterfall');
     browser = await chromium.launch({ executablePath: chromiumPath, args: chromiumArgs });
     page = await (await browser.newContext({ viewport: { width: 1100, height: 900 } })).newPage();
     await page.goto(`${admin}/`);
@@ -153,7 +175,6 @@ describe('request waterfalls in chromium: TLS, filters, retries, an h2c pool\'s 
     await browser?.close();
     await sy?.stop();
     await origins?.close();
-    if (shots) await rm(shots, { recursive: true, force: true });
   });
 
   const clients = [
@@ -264,6 +285,45 @@ describe('request waterfalls in chromium: TLS, filters, retries, an h2c pool\'s 
       assert.match(await rows.first().locator('.wf-label').textContent() ?? '', /^filter headers: up [\d.]+, resp [\d.]+ ms$/);
     });
 
+    for (const target of ['compressed', 'h2compressed']) it(`${client.name}: a compressed response (${target === 'compressed' ? 'HTTP/1.1' : 'h2c'} pool) shows the body transform's time in the compress filter's row`, async () => {
+      const id = `wf-${target}-${client.tag}`;
+      const reply = await curlText(['-k', ...client.flags], `${client.tag === 'h2' ? secure : web}/${target}/x`, [`x-request-id: ${id}`, 'accept-encoding: gzip']);
+      assert.equal(reply.status, 200);
+      assert.equal(reply.headers['content-encoding'], 'gzip');
+      const entry = await recentEventually(id);
+      const [compress] = entry.filters;
+      assert.equal(compress.name, 'compress');
+      assert.ok(compress.response !== null && compress.body !== null, `the head hook and the body transform are timed: ${JSON.stringify(compress)}`);
+      assert.ok(compress.body[0] >= compress.response[1] && compress.body[0] >= entry.phases.firstByte, 'the transform starts with the upstream body');
+      assert.ok(compress.body[1] >= compress.body[0] && compress.body[1] <= entry.phases.done, `and ends by the last byte sent: ${JSON.stringify(entry)}`);
+
+      const svg = await openWaterfall(id);
+      const transform = await span(svg, '[data-filter=compress] [data-part=transform]');
+      assert.equal(transform.from, compress.body[0]);
+      assert.match(await svg.locator('[data-filter=compress] .wf-label').textContent() ?? '', /^filter compress: resp [\d.]+, body [\d.]+ ms$/);
+    });
+
+    it(`${client.name}: a pick that finds no usable backend (503) shows its candidates, none chosen`, async () => {
+      const id = `wf-nobackend-${client.tag}`;
+      const reply = await curlText(['-k', ...client.flags], `${client.tag === 'h2' ? secure : web}/drained/x`, [`x-request-id: ${id}`]);
+      assert.equal(reply.status, 503);
+      const entry = await recentEventually(id);
+      assert.equal(entry.pick?.policy, 'least_conn');
+      assert.deepEqual(
+        entry.pick?.candidates.map((c) => [c.backend, c.state, c.chosen]),
+        [
+          [origins.h1, 'draining', false],
+          [`127.0.0.1:${dead}`, 'draining', false],
+        ],
+      );
+      const svg = await openWaterfall(id);
+      assert.equal(await svg.locator('[data-phase=pick] .wf-label').first().evaluate((el) => el.firstChild?.textContent), 'pick: least_conn, 0/2 usable → none');
+      assert.equal(await svg.locator('[data-phase=upstream]').count(), 0, 'no upstream attempt');
+      // least_conn compares in flight per unit of weight: the table shows that load too
+      assert.deepEqual(await page.locator('#pick-candidates thead th').allTextContents(), ['', 'backend', 'state', 'in flight', 'weight', 'load']);
+      assert.deepEqual(await page.locator('#pick-candidates td.load').allTextContents(), ['0.00', '0.00']);
+    });
+
     it(`${client.name}: a retried request (the first backend refuses) shows both attempts`, async () => {
       // each worker's round robin begins with the dead backend: within a few requests one is retried
       let entry: Recent | undefined;
@@ -288,6 +348,27 @@ describe('request waterfalls in chromium: TLS, filters, retries, an h2c pool\'s 
       assert.ok(one.to <= two.from + 1e-9, 'attempt 1 before attempt 2');
       assert.match(await svg.locator('[data-attempt="1"] .wf-label').textContent() ?? '', new RegExp(`attempt 1: 127\\.0\\.0\\.1:${dead} → connect_error`));
       assert.match(await svg.locator('[data-attempt="2"] .wf-label').textContent() ?? '', new RegExp(`upstream ${origins.h1.replace(/\./g, '\\.')} \\(attempt 2\\)`));
+
+      // the retry's pick: the refused backend already tried, the other one usable and chosen
+      assert.ok(entry.pick, 'the pick was recorded');
+      assert.equal(entry.pick.policy, 'round_robin');
+      assert.deepEqual(
+        entry.pick.candidates.map((c) => [c.backend, c.state, c.chosen, c.weight]),
+        [
+          [`127.0.0.1:${dead}`, 'tried', false, 1],
+          [origins.h1, 'usable', true, 1],
+        ],
+      );
+      const pickRow = svg.locator('[data-phase=pick]');
+      assert.equal(await pickRow.locator('.wf-label').first().evaluate((el) => el.firstChild?.textContent), `pick: round_robin, 1/2 usable → ${origins.h1}`);
+      const tip = (await pickRow.locator('.wf-bar title').textContent()) ?? '';
+      assert.match(tip, new RegExp(`→ ${origins.h1.replace(/\./g, '\\.')} usable, \\d+ in flight, weight 1`));
+      assert.match(tip, new RegExp(`127\\.0\\.0\\.1:${dead} tried, \\d+ in flight, weight 1`));
+      const table = page.locator('#pick-candidates');
+      assert.deepEqual(await table.locator('tbody tr').evaluateAll((trs) => trs.map((tr) => [tr.getAttribute('data-backend'), tr.getAttribute('data-state'), tr.classList.contains('chosen')])), [
+        [`127.0.0.1:${dead}`, 'tried', false],
+        [origins.h1, 'usable', true],
+      ]);
 
       // the waterfall as docs/waterfall.png shows it: a new TLS connection's HTTP/2 request, two filters, a retry
       if (client.tag === 'h2') {
@@ -330,6 +411,14 @@ describe('request waterfalls in chromium: TLS, filters, retries, an h2c pool\'s 
         [[`127.0.0.1:${dead}`, 'connect_error']],
       );
       assert.ok(entry.earlierAttempts[0].done <= entry.phases.pick, 'the failed try ends before the retry picks');
+      assert.deepEqual(
+        entry.pick?.candidates.map((c) => [c.backend, c.state, c.chosen]),
+        [
+          [`127.0.0.1:${dead}`, 'tried', false],
+          [origins.h2, 'usable', true],
+        ],
+        'an h2c pool records its pick too',
+      );
       const svg = await openWaterfall(id);
       assert.equal(await svg.locator('[data-attempt]').count(), 2);
       const upstream = await span(svg, '[data-phase=upstream][data-attempt="2"] .wf-bar');

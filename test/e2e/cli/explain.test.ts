@@ -1,7 +1,9 @@
 // `switchyard explain` and GET /api/explain on a real edge: three routes (host, path, catch-all) and a pool
 // of two backends, one down. The answer names the matching route, why the earlier ones did not match, the
 // filters, the candidates with their health and the pick; explaining sends nothing upstream and takes no
-// round-robin turn; the config alone gives the same routes with health unknown; no token → 401.
+// round-robin turn; the config alone gives the same routes with health unknown; no token → 401. A weighted
+// pool with a drained and a dead backend lists its candidates in the policy's order: the heavier usable
+// one first (the pick), the lighter next (a retry's), then the drained and the unhealthy ones, skipped.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -28,9 +30,17 @@ async function cli(args: string[]): Promise<{ code: number; stdout: string; stde
   }
 }
 
-const config = (live: string, dead: string, port = 0): string => `
+const config = (live: string, dead: string, port = 0, other = '127.0.0.1:9'): string => `
 admin: { listen: 127.0.0.1:0 }
 pools:
+  ordered:
+    balance: weighted_round_robin
+    backends:
+      - { address: ${live}, weight: 1 }
+      - { address: ${other}, weight: 3 }
+      - { address: 127.0.0.2:${dead.split(':')[1]}, weight: 5, drain: true }
+      - { address: ${dead}, weight: 9 }
+    health: { type: tcp, interval: 100ms, timeout: 300ms, rise: 1, fall: 1 }
   api:
     backends: [ { address: ${live} } ]
   files:
@@ -38,6 +48,9 @@ pools:
   app:
     backends: [ { address: ${live} }, { address: ${dead} } ]
     health: { type: tcp, interval: 100ms, timeout: 300ms, rise: 1, fall: 1 }
+  busy:
+    balance: least_conn
+    backends: [ { address: ${live} }, { address: ${other} } ]
 listeners:
   - name: web
     listen: 127.0.0.1:${port}
@@ -50,6 +63,12 @@ listeners:
       - name: static
         match: { path_prefix: /static }
         pool: files
+      - name: ordered
+        match: { path_prefix: /ordered }
+        pool: ordered
+      - name: busy
+        match: { path_prefix: /busy }
+        pool: busy
       - name: catch-all
         match: { path_prefix: / }
         pool: app
@@ -58,10 +77,13 @@ listeners:
 test('explain names the route, why earlier ones missed, the filters, the candidates with health and the pick', async () => {
   const origin = await startEchoOrigin({ name: 'live' });
   cleanups.push(() => origin.close());
+  const other = await startEchoOrigin({ name: 'other' });
+  cleanups.push(() => other.close());
   const dead = `127.0.0.1:${await refusedPort()}`;
-  const running = await runSwitchyard(config(origin.address, dead), { args: ['--workers', '1'] });
+  const running = await runSwitchyard(config(origin.address, dead, 0, other.address), { args: ['--workers', '1'] });
   cleanups.push(() => running.stop());
-  await running.waitForLine((line) => line.msg === 'backend down' && line.backend === dead);
+  await running.waitForLine((line) => line.msg === 'backend down' && line.backend === dead && line.pool === 'app');
+  await running.waitForLine((line) => line.msg === 'backend down' && line.backend === dead && line.pool === 'ordered');
   const url = `http://127.0.0.1:${running.ready.listeners.web.port}/page`;
 
   // The CLI finds the edge running the config through its run file and asks its admin API.
@@ -70,11 +92,12 @@ test('explain names the route, why earlier ones missed, the filters, the candida
   assert.match(text.stdout, /listener: web \(http, port \d+; chosen by http on port \d+\)/);
   assert.match(text.stdout, /api-host \(#0\): host mismatch: route wants api\.example\.test, request host is 127\.0\.0\.1/);
   assert.match(text.stdout, /static \(#1\): path mismatch: route wants a path under \/static, request path is \/page/);
-  assert.match(text.stdout, /catch-all \(#2\): matches/);
+  assert.match(text.stdout, /catch-all \(#4\): matches/);
   assert.match(text.stdout, /route: catch-all → proxy to pool app/);
   assert.match(text.stdout, /filters: headers/);
-  assert.match(text.stdout, new RegExp(`→ ${origin.address} {2}health healthy, weight 1, in flight 0`));
-  assert.match(text.stdout, new RegExp(`  ${dead} {2}health unhealthy, weight 1, in flight 0`));
+  assert.match(text.stdout, new RegExp(`→ ${origin.address} {2}health healthy, weight 1, in flight 0 {2}\\(choice 1: picked\\)`));
+  assert.match(text.stdout, new RegExp(`  ${dead} {2}health unhealthy, weight 1, in flight 0 {2}\\(skipped: unhealthy\\)`));
+  assert.match(text.stdout, /policy: each usable backend in turn/);
   assert.match(text.stdout, new RegExp(`pick: ${origin.address}`));
 
   // The API, with a header that moves the request to the host route.
@@ -97,9 +120,46 @@ test('explain names the route, why earlier ones missed, the filters, the candida
     ],
   );
 
+  // The policy's order: weighted round robin hands the weight-3 backend the next turn, then the weight-1
+  // one; the drained (weight 5) and the dead (weight 9) ones come last, in the pool's order, unranked.
+  const ordered = (await (await api(new URLSearchParams({ url: url.replace('/page', '/ordered') }).toString())).json()) as { pool: { policy: string; pick: string; candidates: { backend: string; health: string; weight: number; rank: number | null }[] } };
+  assert.deepEqual(
+    ordered.pool.candidates.map((candidate) => [candidate.backend, candidate.health, candidate.weight, candidate.rank]),
+    [
+      [other.address, 'healthy', 3, 1],
+      [origin.address, 'healthy', 1, 2],
+      [`127.0.0.2:${dead.split(':')[1]}`, 'draining', 5, null],
+      [dead, 'unhealthy', 9, null],
+    ],
+  );
+  assert.equal(ordered.pool.pick, other.address);
+  assert.match(ordered.pool.policy, /smooth weighted round robin/);
+  const orderedText = await cli(['explain', 'GET', url.replace('/page', '/ordered'), '-c', running.configFile]);
+  assert.match(orderedText.stdout, /candidates, in the policy's order:\n {2}→ \S+ {2}health healthy, weight 3, in flight 0 {2}\(choice 1: picked\)\n {4}\S+ {2}health healthy, weight 1, in flight 0 {2}\(choice 2\)\n {4}\S+ {2}health draining, weight 5, in flight 0 {2}\(skipped: draining\)/);
+
+  // least_conn: a backend holding a request (the worker's in-flight count, as the admin API sums it) comes
+  // after the idle one, and the idle one is the pick
+  const held = fetch(url.replace('/page', '/busy/slow?delay=3000')).then((response) => response.text());
+  let busy: { pool: { pick: string; candidates: { backend: string; inflight: number; rank: number | null }[] } } | undefined;
+  for (let i = 0; i < 100; i++) {
+    busy = (await (await api(new URLSearchParams({ url: url.replace('/page', '/busy/x') }).toString())).json()) as typeof busy;
+    if (busy!.pool.candidates.some((candidate) => candidate.inflight === 1)) break;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  assert.deepEqual(
+    busy!.pool.candidates.map((candidate) => [candidate.inflight, candidate.rank]),
+    [
+      [0, 1],
+      [1, 2],
+    ],
+    JSON.stringify(busy),
+  );
+  assert.equal(busy!.pool.pick, busy!.pool.candidates[0].backend);
+  await held;
+
   // Without the token: 401, and nothing was ever sent upstream by explaining.
   assert.equal((await api(new URLSearchParams({ url }).toString(), {})).status, 401);
-  assert.equal(origin.requests(), 0);
+  assert.equal(origin.requests() + other.requests(), 1, 'only the held request went upstream');
 
   // The config alone (no edge runs this copy): the same verdicts, health unknown.
   const dir = await mkdtemp(path.join(tmpdir(), 'switchyard-explain-'));

@@ -1,4 +1,4 @@
-// /metrics of a real `switchyard start` (one worker): scrape, drive DNS, HTTP, HTTPS and TCP traffic that
+// /metrics of a real `switchyard start` (one worker): scrape, drive DNS, HTTP, HTTPS, TCP and cached traffic that
 // exercises each component's counters, scrape again, and check that each named series moved as it should.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import { runSwitchyard, type RunningSwitchyard } from '../../support/run-switchyard.ts';
 import { refusedPort, startEchoOrigin, startTcpEchoOrigin } from '../../support/origins.ts';
 import { startTinyDns } from '../../support/tiny-dns.ts';
+import { startH2Origin } from '../h2/h2-origin.ts';
 
 const run = promisify(execFile);
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -67,6 +68,8 @@ test('/metrics series move with DNS, HTTP, TLS, L4 and health traffic', async ()
   cleanups.push(() => echo.close());
   const upstreamDns = await startTinyDns({ zone: 'elsewhere.test', records: [{ name: 'www.elsewhere.test', type: 'A', ttl: 300, data: '198.51.100.7' }] });
   cleanups.push(() => upstreamDns.close());
+  const h2Origin = await startH2Origin('h2');
+  cleanups.push(() => h2Origin.close());
   const dead = await refusedPort();
   const running = await runSwitchyard(
     `
@@ -92,7 +95,24 @@ pools:
     health: { type: tcp, interval: 100ms, timeout: 300ms, rise: 1, fall: 1 }
   echo:
     backends: [ { address: ${echo.address} }, { address: 127.0.0.1:${dead} } ]
+  solo:
+    backends: [ { address: ${web.address} } ]
+  h2app:
+    protocol: h2c
+    backends: [ { address: ${h2Origin.address} } ]
 listeners:
+  - name: h2front
+    protocol: h2c
+    listen: 127.0.0.1:0
+    routes:
+      - { match: { path_prefix: /h1 }, pool: solo }
+      - { match: { path_prefix: / }, pool: h2app }
+  - name: cached
+    listen: 127.0.0.1:0
+    routes:
+      - match: { path_prefix: / }
+        pool: solo
+        middleware: [ { cache: { max_size: 1mb } } ]
   - name: web
     listen: 127.0.0.1:0
     routes:
@@ -146,6 +166,14 @@ listeners:
   await refused(running.ready.listeners.closed.port);
   await tunnel(running.ready.listeners.tunnel.port);
   await tunnel(running.ready.listeners.tunnel.port);
+  // HTTP/2 to an HTTP/1.1 pool (the L7 bridge) and to an h2c pool (src/h2's own proxying): counted alike
+  for (const target of ['/h1/x', '/up/y']) await run('curl', ['-sS', '-o', '/dev/null', '--max-time', '10', '--http2-prior-knowledge', running.url('h2front', target)], { timeout: 15_000 });
+  // a cacheable answer: stored on the first request (a miss), served from the cache on the second (a hit)
+  for (let index = 0; index < 2; index++) {
+    const response = await fetch(running.url('cached', '/c?header=cache-control:max-age%3D60'));
+    assert.equal(response.status, 200);
+    await response.text();
+  }
   const after = await scrape(running, token);
 
   assert.equal(delta('switchyard_dns_queries_total{transport="udp",type="A"}'), 3);
@@ -179,4 +207,10 @@ listeners:
   assert.ok(delta('switchyard_l4_connect_failures_total{listener="tunnel",pool="echo"}') >= 1, 'round robin tries the dead backend for one of two connections');
   assert.equal(delta('switchyard_l4_received_bytes_total{listener="tunnel",pool="echo"}'), 10);
   assert.equal(delta('switchyard_l4_sent_bytes_total{listener="tunnel",pool="echo"}'), 10);
+
+  assert.equal(delta('switchyard_http_requests_total{listener="h2front",route="#0",pool="solo",code="2xx"}'), 1);
+  assert.equal(delta('switchyard_http_requests_total{listener="h2front",route="#1",pool="h2app",code="2xx"}'), 1, 'a request to an h2c pool is counted');
+
+  assert.equal(delta('switchyard_filter_events_total{filter="cache",event="miss"}'), 1);
+  assert.equal(delta('switchyard_filter_events_total{filter="cache",event="hit"}'), 1);
 });

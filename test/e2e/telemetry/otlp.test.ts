@@ -1,6 +1,7 @@
 // telemetry.otlp on a real `switchyard start` (one worker): spans of requests over HTTP/1.1 (curl) and
 // HTTP/2 (curl --http2-prior-knowledge on an h2c listener) reach a small OTLP/HTTP JSON collector run by
-// the test, continuing the client's trace; the origin's traceparent names an exported span; a collector
+// the test, continuing the client's trace, with a child per phase (headers read, the pick with its policy
+// and candidates, the upstream's connect, wait and response); the origin's traceparent names an exported span; a collector
 // that is down costs spans (counted), not latency; sample 0 exports nothing the edge started; `check`
 // refuses an endpoint that is not a URL.
 import { test } from 'node:test';
@@ -27,7 +28,7 @@ interface Span {
   kind: number;
   startTimeUnixNano: string;
   endTimeUnixNano: string;
-  attributes: { key: string; value: { stringValue?: string; intValue?: string } }[];
+  attributes: { key: string; value: { stringValue?: string; intValue?: string; boolValue?: boolean } }[];
 }
 
 interface Collector {
@@ -147,8 +148,22 @@ test('sample 1: HTTP/1.1 and HTTP/2 requests become SERVER spans continuing the 
     // the children arrive in the same export as their SERVER span
     const children = collector.spans.filter((span) => span.traceId === c.traceId && span.parentSpanId === server.spanId);
     // a request on a kept-alive upstream connection has no connect phase; curl's first request here opens one
-    assert.deepEqual(children.map((span) => span.name).sort(), ['upstream connect', 'upstream response', 'upstream wait']);
-    assert.ok(children.every((span) => span.kind === 1 && attr(span, 'switchyard.backend') === origin.address));
+    // a new HTTP/1.1 connection's first request may also have `accept` (accept to its first byte), checked below
+    assert.deepEqual(children.map((span) => span.name).filter((name) => name !== 'accept').sort(), ['headers read', 'pick', 'upstream connect', 'upstream response', 'upstream wait']);
+    assert.ok(children.every((span) => span.kind === 1));
+    assert.ok(children.filter((span) => span.name !== 'headers read' && span.name !== 'accept').every((span) => attr(span, 'switchyard.backend') === origin.address));
+    const byName = (name: string): Span => children.find((span) => span.name === name)!;
+    const pick = byName('pick');
+    assert.equal(attr(pick, 'switchyard.balance'), 'round_robin');
+    assert.equal(attr(pick, 'switchyard.candidates'), `*${origin.address} usable 0/1`, 'the one backend, usable, none in flight, weight 1, chosen');
+    assert.equal(pick.startTimeUnixNano, pick.endTimeUnixNano, 'the pick is a point in time');
+    const headers = byName('headers read');
+    assert.ok(BigInt(headers.endTimeUnixNano) <= BigInt(pick.startTimeUnixNano), 'headers read, then the pick');
+    assert.ok(BigInt(pick.startTimeUnixNano) <= BigInt(byName('upstream connect').startTimeUnixNano), 'the pick, then the connect');
+    assert.ok(BigInt(headers.startTimeUnixNano) >= BigInt(server.startTimeUnixNano) && BigInt(headers.endTimeUnixNano) >= BigInt(headers.startTimeUnixNano), 'headers read from its first byte (a head in one read: a point)');
+    const accept = children.find((span) => span.name === 'accept');
+    if (c.protocol === '2') assert.equal(accept, undefined, 'an HTTP/2 stream has no accept of its own');
+    else if (accept !== undefined) assert.ok(accept.startTimeUnixNano === server.startTimeUnixNano && accept.endTimeUnixNano === headers.startTimeUnixNano, `accept, then the head from the first byte: ${JSON.stringify([server.startTimeUnixNano, accept.startTimeUnixNano, accept.endTimeUnixNano, headers.startTimeUnixNano])}`);
     for (const child of children) assert.ok(BigInt(child.startTimeUnixNano) >= BigInt(server.startTimeUnixNano) && BigInt(child.endTimeUnixNano) <= BigInt(server.endTimeUnixNano), `${child.name} lies within the request`);
     // what went upstream names the exported SERVER span as its parent
     const sent = new RegExp(`traceparent: 00-${c.traceId}-([0-9a-f]{16})-01`, 'i').exec(origin.received());
@@ -169,6 +184,9 @@ test('sample 1: HTTP/1.1 and HTTP/2 requests become SERVER spans continuing the 
   assert.equal(attr(server, 'switchyard.pool'), 'h2app');
   assert.equal(attr(server, 'network.protocol.version'), '2');
   assert.ok(collector.spans.some((span) => span.traceId === traceId && span.parentSpanId === server.spanId && span.name === 'upstream response'));
+  const h2Pick = collector.spans.find((span) => span.traceId === traceId && span.parentSpanId === server.spanId && span.name === 'pick');
+  assert.ok(h2Pick, 'an h2c pool\'s pick is a span too');
+  assert.equal(attr(h2Pick, 'switchyard.candidates'), `*${h2Origin.address} usable 0/1`);
   assert.deepEqual([...collector.contentTypes], ['POST /v1/traces application/json']);
 });
 

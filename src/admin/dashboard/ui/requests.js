@@ -9,6 +9,29 @@ import { renderWaterfall } from './waterfall.js';
 const time = (t) => new Date(t).toLocaleTimeString();
 
 /**
+ * What the pick considered: every backend of the pool with its state, in-flight count and weight at that
+ * moment; for least_conn also the load it compares (in flight per unit of weight).
+ */
+function candidatesTable(pick) {
+  const load = pick.policy === 'least_conn';
+  const rows = pick.candidates.map((c) =>
+    h(
+      'tr',
+      { class: `candidate${c.chosen ? ' chosen' : ''}`, 'data-backend': c.backend, 'data-state': c.state },
+      h('td', null, c.chosen ? '→' : ''),
+      h('td', null, c.backend),
+      h('td', null, c.state),
+      h('td', null, String(c.inflight)),
+      h('td', null, String(c.weight)),
+      load ? h('td', { class: 'load' }, fmt(c.weight > 0 ? c.inflight / c.weight : 0)) : '',
+    ),
+  );
+  const caption = `pick (${pick.preferred ? `sticky, else ${pick.policy}` : pick.policy}): candidates when it ran${pick.more > 0 ? ` (${pick.more} more not recorded)` : ''}`;
+  const heads = ['', 'backend', 'state', 'in flight', 'weight', ...(load ? ['load'] : [])];
+  return h('table', { id: 'pick-candidates', class: 'candidates' }, h('caption', null, caption), h('thead', null, h('tr', null, ...heads.map((t) => h('th', null, t)))), h('tbody', null, ...rows));
+}
+
+/**
  * The panel: filter inputs, the table and the waterfall of the selected request. `balanceOf(pool)` gives
  * a pool's policy for the waterfall's pick label. Returns {element, update(requests)}; the filters are
  * read by `query()`.
@@ -30,6 +53,7 @@ export function requestsPanel(onFilter, balanceOf) {
       h('h3', null, `${request.method} ${request.host}${request.path} → ${request.status}`, h('span', { class: 'meta' }, ` ${time(request.time)} · ${request.kept}${request.traceId ? ` · trace ${request.traceId}` : ''}`)),
       renderWaterfall(request, balanceOf(request.pool)),
       request.serverTiming ? h('p', { class: 'meta' }, 'upstream Server-Timing: ', h('code', null, request.serverTiming)) : '',
+      request.pick ? candidatesTable(request.pick) : '',
     );
   };
 

@@ -2,7 +2,8 @@
 // arrival (0: the TCP accept for the first request of a connection) to its last byte — the TLS handshake
 // of a new TLS connection, headers read, route, each filter of the route on its own row (its request-phase
 // and response-phase times), and each upstream attempt as a bar (backend picked → try done) with its parts
-// inside — connect, wait for the first byte, body. Failed tries before the last one (retries) get their
+// inside — connect, wait for the first byte, body; a filter's body transform (compression, a cache store) is
+// a part of its row from its first byte in to its last byte out. Failed tries before the last one (retries) get their
 // own attempt rows with why they failed. The application's own Server-Timing entries
 // (app, db, …) drawn inside that bar, ending where the upstream's first byte came: that is where the
 // application spent them. The edge cannot see where inside the wait they began, so they are right-aligned
@@ -31,9 +32,27 @@ export function parseServerTiming(value) {
 
 const at = (t) => (t !== undefined && t >= 0 ? t : undefined);
 
+/** The pick's candidates as lines for the pick row's tooltip: `→ a:80 usable, 2 in flight, weight 1`. */
+export function candidateLines(pick) {
+  const lines = (pick?.candidates ?? []).map((c) => `${c.chosen ? '→' : '  '} ${c.backend} ${c.state}, ${c.inflight} in flight, weight ${c.weight}`);
+  if (pick?.more > 0) lines.push(`  … ${pick.more} more not recorded`);
+  return lines;
+}
+
+/** The pick row's label: the policy (sticky when a filter's preferred backend was taken), the usable count and the choice. */
+function pickLabel(request, balance) {
+  const pick = request.pick;
+  const policy = pick?.policy ?? balance ?? 'policy';
+  if (!pick) return `pick: ${policy} → ${request.backend || 'none'}`;
+  const usable = pick.candidates.filter((c) => c.state === 'usable').length;
+  const chosen = pick.candidates.find((c) => c.chosen)?.backend;
+  return `pick: ${pick.preferred ? `sticky (${policy})` : policy}, ${usable}/${pick.candidates.length + pick.more} usable → ${chosen ?? 'none'}`;
+}
+
 /**
  * The rows: [{phase, label, from, to, attempt?, filter?, parts?: [{name, from, to}], timing?: [{name, from, to}]}].
  * A filter row's bar is its request phase (else its response phase); both phases are parts inside it.
+ * The pick row carries `candidates`: the lines of what the pick considered (request.pick), when recorded.
  */
 export function waterfallRows(request, balance) {
   const p = request.phases;
@@ -59,6 +78,7 @@ export function waterfallRows(request, balance) {
     if (filter.request) parts.push({ name: 'request', from: filter.request[0], to: at(filter.request[1]) ?? done });
     if (filter.upstream) parts.push({ name: 'upstream-head', from: filter.upstream[0], to: at(filter.upstream[1]) ?? done });
     if (filter.response) parts.push({ name: 'response', from: filter.response[0], to: at(filter.response[1]) ?? done });
+    if (filter.body) parts.push({ name: 'transform', from: filter.body[0], to: at(filter.body[1]) ?? done });
     if (parts.length === 0) continue;
     const ms = parts.map((part) => `${SHORT[part.name]} ${fmt(part.to - part.from)}`).join(', ');
     rows.push({ phase: 'filter', filter: filter.name, label: `filter ${filter.name}: ${ms} ms`, from: parts[0].from, to: parts[0].to, parts });
@@ -68,8 +88,13 @@ export function waterfallRows(request, balance) {
     const end = at(attempt.done) ?? from;
     rows.push({ phase: 'attempt', attempt: i + 1, label: `attempt ${i + 1}: ${attempt.backend} → ${attempt.outcome}`, from, to: end, parts: attemptParts(from, at(attempt.connected), at(attempt.firstByte), end) });
   });
+  if (pick === undefined && request.pick) {
+    // no backend was usable (503): the pick happened where the route's work ended
+    const end = Math.max(afterHead, ...filters.flatMap((f) => [f.request?.[1] ?? 0, f.upstream?.[1] ?? 0]));
+    rows.push({ phase: 'pick', label: pickLabel(request, balance), from: end, to: end, candidates: candidateLines(request.pick) });
+  }
   if (pick !== undefined) {
-    rows.push({ phase: 'pick', label: `pick: ${balance ?? 'policy'} → ${request.backend}`, from: pick, to: pick });
+    rows.push({ phase: 'pick', label: pickLabel(request, balance), from: pick, to: pick, candidates: candidateLines(request.pick) });
     const connected = at(p.connected);
     const firstByte = at(p.firstByte);
     const timing = [];
@@ -90,7 +115,7 @@ export function waterfallRows(request, balance) {
 }
 
 /** A filter's phases as its row's label names them. */
-const SHORT = { request: 'req', 'upstream-head': 'up', response: 'resp' };
+const SHORT = { request: 'req', 'upstream-head': 'up', response: 'resp', transform: 'body' };
 
 /** An attempt's parts: connect, wait for the first byte, body (each only when it happened). */
 function attemptParts(pick, connected, firstByte, done) {
@@ -116,9 +141,12 @@ export function renderWaterfall(request, balance) {
   rows.forEach((row, i) => {
     const y = i * ROW + 4;
     const g = s('g', { class: `wf-row wf-${row.phase}`, 'data-phase': row.phase, 'data-attempt': row.attempt, 'data-filter': row.filter });
-    g.append(s('text', { x: 4, y: y + 14, class: 'wf-label' }, row.label));
+    const label = s('text', { x: 4, y: y + 14, class: 'wf-label' }, row.label);
+    if (row.candidates?.length) label.append(s('title', null, row.candidates.join('\n')));
+    g.append(label);
     const bar = s('rect', { class: 'wf-bar', x: x(row.from), y, width: width(row.from, row.to), height: ROW - 6, 'data-from': row.from, 'data-to': row.to });
-    bar.append(s('title', null, `${row.label}: ${fmt(row.from)}–${fmt(row.to)} ms`));
+    const tip = `${row.label}: ${fmt(row.from)}–${fmt(row.to)} ms`;
+    bar.append(s('title', null, row.candidates?.length ? `${tip}\n${row.candidates.join('\n')}` : tip));
     g.append(bar);
     for (const part of row.parts ?? []) {
       const r = s('rect', { class: `wf-part wf-part-${part.name}`, 'data-part': part.name, x: x(part.from), y: y + 2, width: width(part.from, part.to), height: ROW - 10, 'data-from': part.from, 'data-to': part.to });
