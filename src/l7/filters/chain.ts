@@ -192,14 +192,18 @@ class TimedTransform implements BodyTransform {
     const start = this.slot + T_BODY_START;
     const end = this.slot + T_BODY_END;
     let live = true;
-    const input = this.inner.open({
+    const timed: BodySink = {
       write: (chunk) => next.write(chunk),
       end: () => {
         if (live) times[end] = now();
         live = false;
         next.end();
       },
-    });
+    };
+    // a transform that outruns the client asks the path to hold the upstream: the timing must not hide that
+    if (next.hold !== undefined) timed.hold = () => next.hold!();
+    if (next.release !== undefined) timed.release = () => next.release!();
+    const input = this.inner.open(timed);
     return {
       write: (chunk) => {
         if (live && times[start] === 0) times[start] = now();
