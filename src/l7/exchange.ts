@@ -443,11 +443,13 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
       this.traceFlags = incoming.flags;
       this.traceContinued = true;
       this.traceParent = incoming.parentId;
+      this.spanId = listener.traceIds.next(8);
     } else {
-      this.traceId = listener.traceIds.next(16);
+      const ids = listener.traceIds.nextTraceAndSpan();
+      this.traceId = ids.slice(0, 32);
+      this.spanId = ids.slice(32);
       this.traceParent = '';
     }
-    this.spanId = listener.traceIds.next(8);
     if (head.debugTraceAt >= 0) this.debugTrace = tokenMatches(head.value(head.debugTraceAt), listener.traceToken);
   }
 

@@ -33,6 +33,25 @@ test('TraceIds gives distinct lower-case hex ids of the asked size, across block
   assert.match(ids.next(8), /^[0-9a-f]{16}$/);
 });
 
+test('TraceIds.nextTraceAndSpan: 48 hex digits, neither the trace id nor the span id all zero, across block refills', () => {
+  const ids = new TraceIds();
+  const seen = new Set<string>();
+  for (let i = 0; i < 1000; i++) {
+    const both = ids.nextTraceAndSpan();
+    assert.match(both, /^[0-9a-f]{48}$/);
+    assert.ok(!/^0+$/.test(both.slice(0, 32)));
+    assert.ok(!/^0+$/.test(both.slice(32)));
+    seen.add(both.slice(0, 32));
+  }
+  assert.equal(seen.size, 1000);
+  // a block of zeros (what a broken random source would give) still yields valid ids
+  const zeros = new TraceIds();
+  (zeros as unknown as { block: Buffer }).block.fill(0);
+  (zeros as unknown as { at: number }).at = 0;
+  const both = zeros.nextTraceAndSpan();
+  assert.equal(both, '01' + '0'.repeat(30) + '01' + '0'.repeat(14));
+});
+
 test('tokenMatches: exact token only, never without one', () => {
   assert.equal(tokenMatches('abc', 'abc'), true);
   assert.equal(tokenMatches('abd', 'abc'), false);

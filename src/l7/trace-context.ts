@@ -14,21 +14,36 @@ export class TraceIds {
 
   /** `bytes` random bytes as lower-case hex (never all zero, as W3C requires). */
   next(bytes: number): string {
+    const start = this.draw(bytes);
+    return this.block.toString('hex', start, this.at);
+  }
+
+  /**
+   * A new trace's id (16 bytes) and the edge's span id (8 bytes) as one 48-digit hex string: trace id in
+   * [0, 32), span id in [32, 48). One hex conversion instead of two for every request that starts a trace.
+   */
+  nextTraceAndSpan(): string {
+    const start = this.draw(24);
+    if (this.allZero(start + 16, start + 24)) this.block[start + 16] = 1;
+    return this.block.toString('hex', start, this.at);
+  }
+
+  /** Reserves `bytes` of the block (refilled when used up) with its first `min(bytes, 16)` not all zero; returns where they start. */
+  private draw(bytes: number): number {
     if (this.at + bytes > BLOCK) {
       randomFillSync(this.block);
       this.at = 0;
     }
     const start = this.at;
     this.at += bytes;
-    let zero = true;
-    for (let i = start; i < this.at; i++) {
-      if (this.block[i] !== 0) {
-        zero = false;
-        break;
-      }
-    }
-    if (zero) this.block[start] = 1;
-    return this.block.toString('hex', start, this.at);
+    const first = bytes > 16 ? start + 16 : this.at;
+    if (this.allZero(start, first)) this.block[start] = 1;
+    return start;
+  }
+
+  private allZero(from: number, to: number): boolean {
+    for (let i = from; i < to; i++) if (this.block[i] !== 0) return false;
+    return true;
   }
 }
 

@@ -33,16 +33,23 @@ export class RequestCounters {
   /** listener → route → pool → series; label strings come from the compiled config, so this stays small. */
   private readonly series = new Map<string, Map<string, Map<string, RequestSeries>>>();
 
-  /** Hot path: three map lookups, a bucket scan of at most 13 comparisons, three increments; no allocation. */
+  /** The series of the previous request: consecutive requests mostly share their route (one compare instead of three lookups). */
+  private last: RequestSeries | null = null;
+
+  /** Hot path: three map lookups (none when the request is on the previous one's series), a bucket scan of at most 13 comparisons, three increments; no allocation. */
   requestDone(record: RequestRecord): void {
-    let routes = this.series.get(record.listener);
-    if (routes === undefined) this.series.set(record.listener, (routes = new Map()));
-    let pools = routes.get(record.route);
-    if (pools === undefined) routes.set(record.route, (pools = new Map()));
-    let series = pools.get(record.pool);
-    if (series === undefined) {
-      series = { listener: record.listener, route: record.route, pool: record.pool, byClass: [0, 0, 0, 0, 0, 0], buckets: new Array<number>(durationBuckets.length + 1).fill(0), sum: 0 };
-      pools.set(record.pool, series);
+    let series = this.last;
+    if (series === null || series.pool !== record.pool || series.route !== record.route || series.listener !== record.listener) {
+      let routes = this.series.get(record.listener);
+      if (routes === undefined) this.series.set(record.listener, (routes = new Map()));
+      let pools = routes.get(record.route);
+      if (pools === undefined) routes.set(record.route, (pools = new Map()));
+      let found = pools.get(record.pool);
+      if (found === undefined) {
+        found = { listener: record.listener, route: record.route, pool: record.pool, byClass: [0, 0, 0, 0, 0, 0], buckets: new Array<number>(durationBuckets.length + 1).fill(0), sum: 0 };
+        pools.set(record.pool, found);
+      }
+      series = this.last = found;
     }
     const index = (record.status / 100) | 0;
     series.byClass[index >= 0 && index < 6 ? index : 0]++;

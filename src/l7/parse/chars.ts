@@ -48,6 +48,9 @@ export function equalsLower(buf: Buffer, start: number, lower: string): boolean 
   return true;
 }
 
+/** Bytes of a line scanned in JavaScript before findHeadEnd asks buf.indexOf (memchr). */
+const SHORT_LINE = 128;
+
 /**
  * Finds the end of a head (the index after CRLF CRLF) in buf[from, end), scanning only LFs at or after
  * `scanFrom`. Returns -1 when incomplete, -2 on a bare LF (a LF not preceded by CR), which RFC 9112
@@ -56,7 +59,20 @@ export function equalsLower(buf: Buffer, start: number, lower: string): boolean 
 export function findHeadEnd(buf: Buffer, from: number, scanFrom: number, end: number): number {
   let i = scanFrom < from ? from : scanFrom;
   while (i < end) {
-    const lf = buf.indexOf(LF, i);
+    // a header line is usually short: a byte loop finds its LF for less than buf.indexOf's call costs;
+    // past SHORT_LINE bytes memchr takes over, so a long line (hostile or a big cookie) is not slower
+    let lf = -1;
+    const stop = i + SHORT_LINE < end ? i + SHORT_LINE : end;
+    for (let j = i; j < stop; j++) {
+      if (buf[j] === LF) {
+        lf = j;
+        break;
+      }
+    }
+    if (lf < 0) {
+      if (stop === end) return -1;
+      lf = buf.indexOf(LF, stop);
+    }
     if (lf < 0 || lf >= end) return -1;
     if (lf === from || buf[lf - 1] !== CR) return -2;
     if (lf - 3 >= from && buf[lf - 2] === LF) return lf + 1;

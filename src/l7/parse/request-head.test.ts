@@ -112,6 +112,31 @@ test('findHeadEnd: complete, incomplete, bare LF', () => {
   assert.equal(findHeadEnd(b, 0, 24, b.length), b.length - 4);
 });
 
+test('findHeadEnd: lines longer than the byte loop scans (memchr takes over) and ends inside a window', () => {
+  const long = 'x'.repeat(300);
+  const b = Buffer.from(`GET /${long} HTTP/1.1\r\nCookie: ${long}\r\n\r\nrest`);
+  assert.equal(findHeadEnd(b, 0, 0, b.length), b.length - 4);
+  assert.equal(findHeadEnd(b, 0, 0, b.length - 6), -1); // the last CRLF is past `end`
+  assert.equal(findHeadEnd(b, 0, 0, 200), -1); // no LF before `end`, inside the first line
+  const bare = Buffer.from(`GET / HTTP/1.1\r\nCookie: ${long}\n\r\n`);
+  assert.equal(findHeadEnd(bare, 0, 0, bare.length), -2);
+  // from > 0 (a pipelined head) with a long first line
+  const two = Buffer.concat([Buffer.from('GET / HTTP/1.1\r\n\r\n'), b]);
+  assert.equal(findHeadEnd(two, 18, 18, two.length), two.length - 4);
+});
+
+test('target: the first ? splits path and query; # anywhere in it is refused; ? and # in headers do not count', () => {
+  const q = parse('GET /a/b?c=d?e HTTP/1.1\r\nHost: a\r\nX-Q: ?#\r\n\r\n');
+  assert.equal(q.status, 0);
+  assert.equal(q.head.target, '/a/b?c=d?e');
+  assert.equal(q.head.path, '/a/b');
+  const plain = parse('GET /a/b HTTP/1.1\r\nHost: a\r\nReferer: http://x/?y#z\r\n\r\n');
+  assert.equal(plain.status, 0);
+  assert.equal(plain.head.path, '/a/b');
+  assert.equal(parse('GET /a?b#c HTTP/1.1\r\nHost: a\r\n\r\n').status, 400);
+  assert.equal(parse('GET /? HTTP/1.1\r\nHost: a\r\n\r\n').head.path, '/');
+});
+
 test('refuses CONNECT whatever its target: authority-form is not served, and no other form is valid for it', () => {
   for (const target of ['a.test:443', '/x', 'http://a.test/x', '*']) {
     assert.equal(parse(`CONNECT ${target} HTTP/1.1\r\nHost: a.test\r\n\r\n`).status, 400, target);
