@@ -1,4 +1,5 @@
-// CPU cost of the access filters on the proxy path: one switchyard (one worker, pinned to CPU 0, access log
+// CPU cost of the filters on the proxy path (rate_limit local and redis, cors, jwt, waf, forward_auth, compress on a
+// 10 KB JSON body): one switchyard (one worker, pinned to CPU 0, access log
 // off) proxying HTTP/1.1 to an origin in this process; wrk (pinned with this process to CPU 1) drives each
 // route in turn; the figure is switchyard's CPU time (primary + worker, from /proc) per request, and its
 // difference to the route without middleware.
@@ -17,10 +18,13 @@ const seconds = Number(process.argv[2] ?? 3);
 const rounds = Number(process.argv[3] ?? 3);
 const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const body = JSON.stringify({ id: 42, items: Array.from({ length: 8 }, (_, i) => ({ sku: `sku-${i}`, qty: i })) });
+// the compress rows: a 10 KB JSON answer (and its uncompressed baseline on a route without middleware)
+const big = JSON.stringify({ id: 42, items: Array.from({ length: 160 }, (_, i) => ({ sku: `sku-${i}`, qty: i, name: `item number ${i}` })) }).slice(0, 10 * 1024);
 const origin = http.createServer((req, res) => {
   req.resume();
-  res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-  res.end(body);
+  const answer = req.url?.includes('/big') ? big : body;
+  res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(answer) });
+  res.end(answer);
 });
 const auth = http.createServer((req, res) => {
   res.writeHead(req.headers.authorization === undefined ? 401 : 200, { 'x-user': 'ada', 'content-length': 0 });
@@ -34,13 +38,21 @@ await writeFile(path.join(dir, 'jwks.json'), JSON.stringify({ keys: [{ ...(await
 const token = await new SignJWT({ sub: 'u-42', aud: 'api' }).setProtectedHeader({ alg: 'ES256', kid: 'k' }).setExpirationTime('1h').sign(pair.privateKey);
 const keys = path.join(dir, 'jwks.json');
 
-const routes: [string, string][] = [
-  ['none', ''],
-  ['jwt (ES256, repeated token: cache)', `[ { jwt: { keys_file: "${keys}", audience: api, forward_claims: { sub: x-user-id } } } ]`],
-  ['jwt (ES256, cache off)', `[ { jwt: { keys_file: "${keys}", audience: api, cache_size: 0, forward_claims: { sub: x-user-id } } } ]`],
-  ['waf (all built-in sets)', '[ { waf: {} } ]'],
-  ['forward_auth (auth service on loopback)', `[ { forward_auth: { url: "http://127.0.0.1:${(auth.address() as AddressInfo).port}/auth", copy_headers: [x-user] } } ]`],
+/** [label, middleware (YAML flow), path after the route's prefix] */
+const routes: [string, string, string][] = [
+  ['none', '', 'orders?id=42'],
+  ['rate_limit (store: local)', '[ { rate_limit: { key: ip, rate: 1000000/s, burst: 1000000 } } ]', 'orders?id=42'],
+  ['rate_limit (store: redis, 127.0.0.1:6379)', '[ { rate_limit: { key: ip, rate: 1000000/s, burst: 1000000, store: redis, redis: "redis://127.0.0.1:6379" } } ]', 'orders?id=42'],
+  ['cors (an allowed Origin)', '[ { cors: { origins: ["https://app.example.test"] } } ]', 'orders?id=42'],
+  ['jwt (ES256, repeated token: cache)', `[ { jwt: { keys_file: "${keys}", audience: api, forward_claims: { sub: x-user-id } } } ]`, 'orders?id=42'],
+  ['jwt (ES256, cache off)', `[ { jwt: { keys_file: "${keys}", audience: api, cache_size: 0, forward_claims: { sub: x-user-id } } } ]`, 'orders?id=42'],
+  ['waf (all built-in sets)', '[ { waf: {} } ]', 'orders?id=42'],
+  ['forward_auth (auth service on loopback)', `[ { forward_auth: { url: "http://127.0.0.1:${(auth.address() as AddressInfo).port}/auth", copy_headers: [x-user] } } ]`, 'orders?id=42'],
+  ['none, 10 KB JSON answer', '', 'big'],
+  ['compress (gzip, 10 KB JSON answer)', '[ { compress: { encodings: [gzip] } } ]', 'big'],
 ];
+/** The row each row's filter cost is taken against: the 10 KB rows against the 10 KB baseline. */
+const baseline = (i: number): number => (routes[i][2] === 'big' ? routes.findIndex(([, middleware, rest]) => middleware === '' && rest === 'big') : 0);
 const yaml = `log: { access_log: "off" }
 pools:
   app: { backends: [ { address: 127.0.0.1:${(origin.address() as AddressInfo).port} } ] }
@@ -55,7 +67,8 @@ const edge = await runSwitchyard(yaml, { launcher: ['taskset', '-c', '0', node24
 const rows: string[][] = [];
 try {
   const tree = await processTree(edge.process.pid!);
-  const wrk = (i: number, duration: number) => runBounded(['wrk', '-t', '1', '-c', '16', '-d', `${duration}s`, '-H', `authorization: Bearer ${token}`, edge.url('web', `/r${i}/orders?id=42`)], (duration + 15) * 1000);
+  const wrk = (i: number, duration: number) =>
+    runBounded(['wrk', '-t', '1', '-c', '16', '-d', `${duration}s`, '-H', `authorization: Bearer ${token}`, '-H', 'origin: https://app.example.test', '-H', 'accept-encoding: gzip', edge.url('web', `/r${i}/${routes[i][2]}`)], (duration + 15) * 1000);
   for (let i = 0; i < routes.length; i++) await wrk(i, 1);
   const cost: number[][] = routes.map(() => []);
   const rate: number[][] = routes.map(() => []);
@@ -69,10 +82,10 @@ try {
       rate[i].push(run.requestsPerSecond);
     }
   }
-  const base = median(cost[0]);
   for (let i = 0; i < routes.length; i++) {
     const perRequest = median(cost[i]);
-    rows.push([routes[i][0], median(rate[i]).toFixed(0), perRequest.toFixed(1), i === 0 ? '—' : `${perRequest - base >= 0 ? '+' : ''}${(perRequest - base).toFixed(1)}`]);
+    const base = median(cost[baseline(i)]);
+    rows.push([routes[i][0], median(rate[i]).toFixed(0), perRequest.toFixed(1), baseline(i) === i ? '—' : `${perRequest - base >= 0 ? '+' : ''}${(perRequest - base).toFixed(1)}`]);
   }
 } finally {
   await edge.stop();
