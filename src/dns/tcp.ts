@@ -212,11 +212,12 @@ export class TcpListener {
     /** Queries that were not dropped unanswered: only they count as activity (an empty frame does not). */
     let productive = 0;
     // The answers produced synchronously from this read go out as one framed buffer in one write (not a
-    // buffer and a corked stream write per answer). Reading stops where the per-answer writes used to stop: once
+    // buffer and a stream write per answer). Reading stops where the per-answer writes used to stop: once
     // what the socket holds plus this batch reaches its high-water mark (the backpressure bound above).
     const batch = this.batch;
     let batchBytes = 0;
     const room = socket.writableHighWaterMark - socket.writableLength;
+    socket.cork();
     while (data !== undefined && data.length >= 2 && connection.inFlight < maxInFlight && !socket.writableNeedDrain && batchBytes < room) {
       const end = 2 + data.readUInt16BE(0);
       if (data.length < end) break;
@@ -238,6 +239,7 @@ export class TcpListener {
       this.writeFramed(socket, batch, batchBytes);
       batch.length = 0;
     }
+    socket.uncork();
     if (queries > 0) connection.frame = undefined;
     if (data !== undefined && data.length >= FRAME_AFTER && connection.frame === undefined) {
       const end = 2 + data.readUInt16BE(0);
