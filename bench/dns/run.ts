@@ -90,6 +90,9 @@ async function waitForAnswer(port: number, managed: ManagedProcess): Promise<voi
   throw new Error(`${managed.name}: no answer on port ${port}; stderr: ${managed.stderrTail()}`);
 }
 
+/** Transports of the CPU-per-answer runs (TCP: what pipelining and framing cost per answer). */
+const CPU_MODES = ['udp', 'tcp'] as const;
+
 interface CpuMeasurement {
   microsPerAnswer: number;
 }
@@ -109,10 +112,10 @@ async function dnsperf(port: number, file: string, mode: 'udp' | 'tcp', rate = 0
  * CPU the server spends per answer at a fixed query rate below both servers' capacity: less sensitive to
  * other load on the machine than the saturated throughput (a busy neighbour steals time, not work).
  */
-async function cpuPerAnswer(target: Target, file: string): Promise<CpuMeasurement> {
+async function cpuPerAnswer(target: Target, file: string, mode: 'udp' | 'tcp'): Promise<CpuMeasurement> {
   const pids = await target.pids();
   const before = await treeCpuSeconds(pids);
-  const run = await dnsperf(target.port, file, 'udp', options.fixed_rate);
+  const run = await dnsperf(target.port, file, mode, options.fixed_rate);
   const after = await treeCpuSeconds(pids);
   return { microsPerAnswer: ((after - before) * 1e6) / Math.max(1, run.completed) };
 }
@@ -153,11 +156,14 @@ async function main(): Promise<void> {
     const cpu = new Map<string, number[]>();
     if (options.fixed_rate > 0) {
       for (let round = 0; round < options.rounds; round++) {
-        for (const file of ['existing', 'random'] as const) {
-          for (const target of round % 2 === 0 ? targets : [...targets].reverse()) {
-            const { microsPerAnswer } = await cpuPerAnswer(target, files[file]);
-            cpu.set(`${file}/${target.name}`, [...(cpu.get(`${file}/${target.name}`) ?? []), microsPerAnswer]);
-            process.stderr.write(`round ${round + 1} cpu ${file}/${target.name}: ${microsPerAnswer.toFixed(1)} µs/answer\n`);
+        for (const mode of CPU_MODES) {
+          for (const file of ['existing', 'random'] as const) {
+            for (const target of round % 2 === 0 ? targets : [...targets].reverse()) {
+              const { microsPerAnswer } = await cpuPerAnswer(target, files[file], mode);
+              const key = `${file}/${mode}/${target.name}`;
+              cpu.set(key, [...(cpu.get(key) ?? []), microsPerAnswer]);
+              process.stderr.write(`round ${round + 1} cpu ${key}: ${microsPerAnswer.toFixed(1)} µs/answer\n`);
+            }
           }
         }
       }
@@ -194,13 +200,15 @@ async function main(): Promise<void> {
       ],
       rows,
     );
-    const cpuRows = (['existing', 'random'] as const).map((file) => {
-      const knot = median(cpu.get(`${file}/Knot`) ?? []);
-      const switchyard = median(cpu.get(`${file}/Switchyard`) ?? []);
-      return [file === 'existing' ? 'existing names' : 'random names (NXDOMAIN + wildcard)', formatFixed(knot, 1), formatFixed(switchyard, 1), formatRatio(ratio(knot, switchyard))];
-    });
+    const cpuRows = CPU_MODES.flatMap((mode) =>
+      (['existing', 'random'] as const).map((file) => {
+        const knot = median(cpu.get(`${file}/${mode}/Knot`) ?? []);
+        const switchyard = median(cpu.get(`${file}/${mode}/Switchyard`) ?? []);
+        return [file === 'existing' ? 'existing names' : 'random names (NXDOMAIN + wildcard)', mode.toUpperCase(), formatFixed(knot, 1), formatFixed(switchyard, 1), formatRatio(ratio(knot, switchyard))];
+      }),
+    );
     const cpuTable = markdownTable(
-      [{ title: 'query file (UDP)' }, { title: 'Knot CPU µs/answer', align: 'right' }, { title: 'Switchyard CPU µs/answer', align: 'right' }, { title: 'efficiency vs Knot', align: 'right' }],
+      [{ title: 'query file' }, { title: 'transport' }, { title: 'Knot CPU µs/answer', align: 'right' }, { title: 'Switchyard CPU µs/answer', align: 'right' }, { title: 'efficiency vs Knot', align: 'right' }],
       cpuRows,
     );
     const facts = await machineFacts({ knotd: [['knotd', '--version'], /version ([\d.]+)/], dnsperf: [['dnsperf', '-h'], /DNS Performance Testing Tool\s+Version ([\d.]+)/] });
@@ -222,7 +230,7 @@ async function main(): Promise<void> {
       '',
       ...(options.fixed_rate > 0
         ? [
-            `CPU time the server process spent per answer at a fixed ${formatCount(options.fixed_rate)} q/s over UDP (utime + stime from /proc, medians;`,
+            `CPU time the server processes spent per answer at a fixed ${formatCount(options.fixed_rate)} q/s (utime + stime from /proc, medians;`,
             'efficiency = Knot µs / Switchyard µs, comparable to the throughput ratio on an idle machine):',
             '',
             cpuTable,

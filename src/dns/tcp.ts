@@ -65,6 +65,8 @@ export class TcpListener {
   private tlsServer: tls.Server | undefined;
   /** Connections in their TLS handshake, by the client's address and port (what identifies them to tls.Server). */
   private readonly handshaking = new Map<string, Connection>();
+  /** Answers of one pump waiting to be written together (reused: pump and reply empty it before returning). */
+  private readonly batch: Buffer[] = [];
   readonly host: string;
   private readonly answer: Answerer;
   private options: TcpOptions;
@@ -209,8 +211,14 @@ export class TcpListener {
     let queries = 0;
     /** Queries that were not dropped unanswered: only they count as activity (an empty frame does not). */
     let productive = 0;
+    // The answers produced synchronously from this read go out as one framed buffer in one write (not a
+    // buffer and a stream write per answer). Reading stops where the per-answer writes used to stop: once
+    // what the socket holds plus this batch reaches its high-water mark (the backpressure bound above).
+    const batch = this.batch;
+    let batchBytes = 0;
+    const room = socket.writableHighWaterMark - socket.writableLength;
     socket.cork();
-    while (data !== undefined && data.length >= 2 && connection.inFlight < maxInFlight && !socket.writableNeedDrain) {
+    while (data !== undefined && data.length >= 2 && connection.inFlight < maxInFlight && !socket.writableNeedDrain && batchBytes < room) {
       const end = 2 + data.readUInt16BE(0);
       if (data.length < end) break;
       const message = data.subarray(2, end);
@@ -223,8 +231,13 @@ export class TcpListener {
         outcome.then((result) => this.answered(connection, result));
       } else if (outcome !== 'drop') {
         productive++;
-        this.reply(connection, outcome);
+        batch.push(outcome);
+        batchBytes += 2 + outcome.length;
       }
+    }
+    if (batch.length > 0) {
+      this.writeFramed(socket, batch, batchBytes);
+      batch.length = 0;
     }
     socket.uncork();
     if (queries > 0) connection.frame = undefined;
@@ -265,10 +278,23 @@ export class TcpListener {
 
   private reply(connection: Connection, outcome: ChainOutcome): void {
     if (outcome === 'drop' || connection.socket.destroyed) return;
-    const frame = Buffer.allocUnsafe(2 + outcome.length);
-    frame.writeUInt16BE(outcome.length, 0);
-    outcome.copy(frame, 2);
-    connection.socket.write(frame);
+    const batch = this.batch;
+    batch.push(outcome);
+    this.writeFramed(connection.socket, batch, 2 + outcome.length);
+    batch.length = 0;
+  }
+
+  /** Writes `answers` as one buffer of 2-byte length-prefixed messages (RFC 1035 4.2.2); `bytes` is its size. */
+  private writeFramed(socket: net.Socket, answers: readonly Buffer[], bytes: number): void {
+    const out = Buffer.allocUnsafe(bytes);
+    let offset = 0;
+    for (const answer of answers) {
+      out[offset] = answer.length >>> 8;
+      out[offset + 1] = answer.length & 0xff;
+      out.set(answer, offset + 2);
+      offset += 2 + answer.length;
+    }
+    socket.write(out);
   }
 
   /** Closes the connections whose message, answer or idle time ran out (a sweep: no timer per connection). */
