@@ -3,22 +3,11 @@ import assert from 'node:assert/strict';
 import { mkdtemp, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
-import { StaticFiles, type StaticResponse } from './static-files.ts';
+import { StaticFiles } from './static-files.ts';
+import { header, text } from '../../../test/support/static-response.ts';
 
 let dir: string;
 let files: StaticFiles;
-const header = (response: StaticResponse, name: string): string | undefined => {
-  const index = response.headers.findIndex((value, i) => i % 2 === 0 && value === name);
-  return index < 0 ? undefined : response.headers[index + 1];
-};
-const text = async (response: StaticResponse): Promise<string> => {
-  if (response.body === null) return '';
-  if (Buffer.isBuffer(response.body)) return response.body.toString();
-  const chunks: Buffer[] = [];
-  for await (const chunk of response.body as Readable) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString();
-};
 
 before(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'static-'));
