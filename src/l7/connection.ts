@@ -14,6 +14,7 @@ import { errorResponse } from './local-response.ts';
 import { normalizePeer } from './forwarded.ts';
 import { ChunkWriter } from './chunk-writer.ts';
 import { FILTER_TIMES } from './filters/index.ts';
+import { P_RESPONDING } from './phases.ts';
 
 /** Bytes of pipelined requests buffered while a response is in progress, before reading pauses. */
 const PIPELINE_BUFFER = 64 * 1024;
@@ -374,7 +375,11 @@ export class HttpConnection {
     const exchange = this.exchange;
     if (exchange !== null) {
       if (this.tunnel) exchange.downstreamEnd();
-      else if (!exchange.reqDone) this.close(); // the body was cut short: nothing sensible to forward
+      // the body was cut short: nothing sensible to forward. A FIN after a whole request while its answer
+      // is awaited is the client leaving, as nginx takes it (499, the upstream request cancelled): browsers
+      // and HTTP/1.1 libraries never half-close, and waiting keeps a backend busy for nobody. Once the
+      // answer has begun it is still sent: the client may be reading it.
+      else if (!exchange.reqDone || exchange.phase < P_RESPONDING) this.close();
       return;
     }
     this.close();

@@ -27,15 +27,7 @@ const upName: Record<UpstreamKind, string> = { h1: 'HTTP/1.1 pool', h1tls: 'HTTP
 const pairs: Pair[] = downstreamKinds.flatMap((down) => upstreamKinds.map((up) => ({ down, up, name: `${downName[down]} → ${upName[up]}` })));
 
 /** Cells known to fail, with the failure as observed: `<case> › <pair name>` → what happens. */
-const halfClose =
-  'an HTTP/1.1 client that closes its side (FIN) after a complete request is taken for a half-close (src/l7/connection.ts onEnd: `if (!exchange.reqDone) this.close()`, else keep waiting): the upstream stays busy and the line says what happened later (504 at upstream_response, or 200), never 499; a reset is noticed at once';
-const budgetRace =
-  'seen once in a full run with another test file beside it: six concurrent requests to an h2c pool from a listener whose HTTP/2 upstream sessions are new did not all reach the origins (fewer than the 9 arrivals the cell waits for) within 12 s; alone the cell passes every time — suspected: the retry budget or the session queue of the HTTP/2 upstream core (src/h2/upstream) while its first session connects';
-const todo = new Map<string, string>([
-  ['retries: the budget bounds retries in flight (3 with budget_percent 0), the rest are answered › HTTP/1.1 → h2c pool', budgetRace],
-  ['retries: the budget bounds retries in flight (3 with budget_percent 0), the rest are answered › HTTP/2 (TLS) → h2c pool', budgetRace],
-  ...['HTTP/1.1 pool', 'HTTP/1.1+TLS pool', 'h2c pool', 'gRPC pool'].map((pool): [string, string] => [`a request whose client closes its connection (FIN) while it waits is logged as 499 › HTTP/1.1 → ${pool}`, halfClose]),
-]);
+const todo = new Map<string, string>();
 
 /** The routes' sub-paths: one route (and for most, one pool) per case; `nowhere` has no route. */
 const subs = ['route', 'retry', 'noretry', 'budget', 'slow', 'hold', 'headers', 'plain'];
@@ -236,9 +228,20 @@ ${listener('web', 'http')}${listener('clear', 'h2c')}${listener('secure', 'https
   cell('retries: the budget bounds retries in flight (3 with budget_percent 0), the rest are answered', async (pair) => {
     const prefix = nextId('budget');
     const ids = Array.from({ length: 6 }, (_, index) => `${prefix}-${index}`);
-    const replies = ids.map((id) => call(pair, 'budget', { id, mode: 'budget' }).then((reply) => ({ id, reply })));
-    // six first tries fail; three retries are held at the origins, three requests are over the budget
+    let answered = 0;
+    let threeAnswered: () => void;
+    const refusals = new Promise<void>((resolve) => (threeAnswered = resolve));
+    const replies = ids.map((id) =>
+      call(pair, 'budget', { id, mode: 'budget' }).then((reply) => {
+        if (++answered === 3) threeAnswered();
+        return { id, reply };
+      }),
+    );
+    // six first tries fail; three retries are held at the origins, three requests are over the budget.
+    // A first try reaching its origin is not its failure reaching the edge: the held retries are released
+    // only once the three refusals are back, else a late failure would find the budget free again.
     await book.waitForArrivals(`${prefix}-`, 9);
+    await refusals;
     book.release();
     const settled = await Promise.all(replies);
     const passed = settled.filter(({ reply }) => reply.status === 200 && (pair.up !== 'grpc' || reply.trailers['grpc-status'] === '0'));
