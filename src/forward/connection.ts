@@ -9,6 +9,12 @@ import { authorize, isRefusal, type Destination, type Refusal } from './authoriz
 import { writeLog, type ForwardContext } from './context.ts';
 import { HttpExchange, type ExchangeHost } from './exchange.ts';
 
+/**
+ * Bytes a client may send ahead (a pipelined request, a body not yet wanted) while an exchange is busy:
+ * reading goes on up to this much so that its FIN is seen while the answer is awaited, then pauses.
+ */
+const MAX_AHEAD = 64 * 1024;
+
 const S_HEAD = 0;
 const S_BUSY = 1;
 const S_TUNNEL = 2;
@@ -96,9 +102,9 @@ export class ForwardConnection implements ExchangeHost {
     if (this.state === S_BUSY) {
       if (this.exchange !== null && this.exchange.wantsBody) this.exchange.clientData(chunk);
       else {
-        // a pipelined request: it waits until this exchange is done
+        // a pipelined request (or body bytes not yet wanted): kept until this exchange takes them or is done
         this.keepPending(chunk);
-        this.socket.pause();
+        if (this.pending!.length > MAX_AHEAD) this.socket.pause();
       }
       return;
     }
@@ -156,10 +162,12 @@ export class ForwardConnection implements ExchangeHost {
     this.requests++;
     if (status !== 0) return this.refuse(status, 'malformed request', true);
     this.state = S_BUSY;
-    this.socket.pause();
     this.socket.setTimeout(context.config.timeouts.body);
-    if (this.head.method === 'CONNECT') void this.tunnel(context);
-    else {
+    if (this.head.method === 'CONNECT') {
+      // the tunnel takes the socket's events over once the destination answers: nothing is read until then
+      this.socket.pause();
+      void this.tunnel(context);
+    } else {
       this.exchange = this.exchanges ??= new HttpExchange(this);
       this.exchange.begin(context);
     }

@@ -24,6 +24,8 @@ export interface ForwardContext {
   readonly counters: ForwardCounters;
   readonly clock: Clock;
   readonly accessLog: Logger;
+  /** The process log: a bug caught at a phase boundary is reported there. */
+  readonly logger: Logger;
   /** The listener's middleware (filters.ts), null when it has none. */
   readonly filters: FilterChain | null;
 }

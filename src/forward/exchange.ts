@@ -27,6 +27,7 @@ import {
   type ResponseHead,
 } from '../l7/index.ts';
 import type net from 'node:net';
+import { messageOf } from '../core/index.ts';
 import { CONTINUE } from './answers.ts';
 import { authorize, isRefusal, type Destination, type Refusal } from './authorize.ts';
 import { writeLog, type ForwardContext } from './context.ts';
@@ -279,14 +280,20 @@ export class HttpExchange implements OriginOwner, TransformedTarget {
       this.wantsBody = false;
       this.requestDone = true;
       if (end < chunk.length) this.host.keepPending(chunk.subarray(end));
-      this.host.socket.pause();
       if (this.headSeen && this.responseComplete()) this.complete();
     } else if (full) this.host.socket.pause();
   }
 
-  /** The client half-closed: an unfinished body will not come. */
+  /**
+   * The client half-closed: an unfinished body will not come. After a whole request, before its answer
+   * began, the client left (as the edge's HTTP/1.1 listeners take it, and nginx): the origin request is
+   * dropped, 499. Once the answer has begun it is still sent: the client may be reading it.
+   */
   clientEnded(): void {
-    if (this.wantsBody) this.failRequest(400, 'client closed before the end of the request body');
+    if (this.wantsBody) return this.failRequest(400, 'client closed before the end of the request body');
+    if (this.finished || this.headSeen) return;
+    this.abort();
+    this.host.socket.destroy();
   }
 
   clientTimeout(): void {
@@ -315,9 +322,29 @@ export class HttpExchange implements OriginOwner, TransformedTarget {
 
   upstreamData(chunk: Buffer): void {
     if (this.finished) return;
-    if (this.headSeen) return this.relayBody(chunk, 0);
-    this.responseBuf = this.responseBuf === null ? chunk : Buffer.concat([this.responseBuf, chunk]);
-    this.readResponseHead();
+    try {
+      if (this.headSeen) return this.relayBody(chunk, 0);
+      this.responseBuf = this.responseBuf === null ? chunk : Buffer.concat([this.responseBuf, chunk]);
+      this.readResponseHead();
+    } catch (err) {
+      this.internalError(err);
+    }
+  }
+
+  /**
+   * A bug surfaced in a response hook or a body transform (the phase boundary, as the edge's HTTP/1.1
+   * listeners have it): logged, this exchange and its client connection are dropped, the worker goes on.
+   */
+  private internalError(err: unknown): void {
+    this.context.logger.error({ listener: this.context.config.name, err: messageOf(err), stack: err instanceof Error ? err.stack : undefined }, 'forward: internal error');
+    if (this.finished) return;
+    this.cutTransform();
+    this.finished = true;
+    this.wantsBody = false;
+    this.dropUpstream();
+    if (!this.headSeen) this.status = 500;
+    this.log('internal_error');
+    this.host.socket.destroy();
   }
 
   private readResponseHead(): void {
@@ -613,6 +640,7 @@ export class HttpExchange implements OriginOwner, TransformedTarget {
     this.finished = true;
     this.wantsBody = false;
     this.dropUpstream();
+    if (!this.headSeen) this.status = 499;
     this.log('client_closed');
   }
 

@@ -77,6 +77,7 @@ export class ForwardProxyListener implements Component {
       counters: this.counters,
       clock: this.clock,
       accessLog: this.deps.accessLog,
+      logger: this.deps.logger,
       filters: this.chain(config),
     };
   }

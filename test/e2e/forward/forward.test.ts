@@ -402,3 +402,27 @@ listeners:
   assert.equal(after.status, 403);
   assert.match(after.body, /destination host not allowed: 127\.0\.0\.1/);
 });
+
+test('a client that closes its side (FIN) while its answer is awaited has left: the origin request is dropped, 499 client_closed', async () => {
+  let arrived!: () => void;
+  const requestArrived = new Promise<void>((resolve) => (arrived = resolve));
+  let originClosed!: () => void;
+  const closed = new Promise<void>((resolve) => (originClosed = resolve));
+  const waiting = net.createServer((socket) => {
+    socket.on('data', (chunk) => chunk.toString('latin1').includes('\r\n\r\n') && arrived());
+    socket.on('error', () => undefined);
+    socket.on('close', () => originClosed());
+  });
+  await new Promise<void>((resolve) => waiting.listen(0, '127.0.0.1', resolve));
+  cleanups.push(() => new Promise((resolve) => waiting.close(resolve)));
+  const originPort = (waiting.address() as net.AddressInfo).port;
+  const client = net.connect(port('open'), '127.0.0.1');
+  client.on('error', () => undefined);
+  client.write(`GET http://127.0.0.1:${originPort}/left HTTP/1.1\r\nHost: 127.0.0.1:${originPort}\r\n\r\n`);
+  await requestArrived;
+  client.end();
+  await closed;
+  const line = await edge.waitForLine((entry) => entry.log === 'access' && entry.path === '/left');
+  assert.equal(line.status, 499);
+  assert.equal(line.reason, 'client_closed');
+});
