@@ -305,7 +305,9 @@ class BodyPipeline implements BodyTransform {
     for (let i = this.transforms.length - 1; i >= 0; i--) {
       const opened = this.transforms[i].open(sink);
       sinks.push(opened);
-      sink = opened;
+      // a stage's own sink does not offer hold/release: the path's are passed through it, so a compressor
+      // ahead of another transform still stops the upstream when its backlog is full
+      sink = opened.hold !== undefined || next.hold === undefined ? opened : withBackpressure(opened, next);
     }
     const first = sink as BodySink & { abort?(): void };
     return {
@@ -317,6 +319,17 @@ class BodyPipeline implements BodyTransform {
       },
     };
   }
+}
+
+/** `stage` as a sink whose hold/release are the path's (`path`). */
+function withBackpressure(stage: BodySink & { abort?(): void }, path: BodySink): BodySink & { abort?(): void } {
+  return {
+    write: (chunk) => stage.write(chunk),
+    end: () => stage.end(),
+    abort: stage.abort === undefined ? undefined : () => stage.abort!(),
+    hold: () => path.hold!(),
+    release: () => path.release!(),
+  };
 }
 
 /** What builds filters by name (builtinFilters() in index.ts, or a test's own). */
