@@ -1,12 +1,11 @@
 // Debian's squid on loopback, as the reference forward proxy the forward-proxy tests hold Switchyard's
 // answers against: its own config in a temp dir, no cache, no DNS beyond IP literals, three ports
 // mirroring the Switchyard listeners of the test (open, closed to this client, basic auth).
-import { spawn } from 'node:child_process';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { lastFreePort, retryOnAddressInUse } from '../../support/ports.ts';
+import { startDaemon } from '../../support/daemon.ts';
 
 export interface SquidOptions {
   /** The only port CONNECT may reach. */
@@ -22,14 +21,6 @@ export interface RunningSquid {
   closed: number;
   auth: number;
   stop(): Promise<void>;
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => (socket.destroy(), resolve(true)));
-    socket.once('error', () => resolve(false));
-  });
 }
 
 async function tryStart(dir: string, options: SquidOptions): Promise<RunningSquid> {
@@ -68,26 +59,7 @@ async function tryStart(dir: string, options: SquidOptions): Promise<RunningSqui
   ].join('\n');
   const file = path.join(dir, 'squid.conf');
   await writeFile(file, config);
-  const child = spawn('/usr/sbin/squid', ['-N', '-f', file], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout!.on('data', (chunk) => (output += chunk));
-  child.stderr!.on('data', (chunk) => (output += chunk));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const stop = async (): Promise<void> => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-    await exited;
-  };
-  // squid says nothing on stdout when ready: connect until every port accepts (bounded), or it exits
-  const deadline = Date.now() + 15_000;
-  for (const port of [open, closed, auth]) {
-    while (!(await canConnect(port))) {
-      if (child.exitCode !== null || Date.now() > deadline) {
-        await stop();
-        throw new Error(`squid did not start: ${output.trim()}`);
-      }
-      await new Promise<void>((resolve) => setTimeout(resolve, 50));
-    }
-  }
+  const { stop } = await startDaemon('squid', '/usr/sbin/squid', ['-N', '-f', file], [open, closed, auth], 15_000);
   return { open, closed, auth, stop };
 }
 
