@@ -109,7 +109,7 @@ export interface EarlierAttempt {
   tConnected: number;
   tFirstByte: number;
   tEnd: number;
-  /** Why it failed: connect_error, reset, timeout, or the status it answered (retried by `retries.on`). */
+  /** Why it failed: connect_error, reset, timeout, the status it answered (retried by `retries.on`), grpc_unavailable, keepalive_race. */
   outcome: string;
 }
 
