@@ -122,7 +122,7 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
   /** W3C trace context (bridge-head.ts): the edge's span continues the client's trace or starts one. */
   private trace: BridgeTrace | null = null;
   /** The tries against the pool (attempts.ts): lease, retry decision, budget, kept body, earlier tries. */
-  private readonly attempts = new Attempts();
+  readonly attempts = new Attempts();
   /** FilterContext.filterTimes: this stream's own array when the route has filters. */
   filterTimes: Float64Array | null = null;
 

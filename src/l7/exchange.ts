@@ -835,8 +835,8 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
     rec.pool = this.pool?.name ?? '';
     // a request to an HTTP/2 pool: the upstream core there holds the lease and counts the tries
     const foreign = this.foreign?.tries;
-    const attempts = this.attempts;
-    rec.backend = attempts.backend !== '' ? attempts.backend : (foreign?.backend ?? '');
+    const attempts = foreign?.attempts ?? this.attempts;
+    rec.backend = attempts.backend;
     rec.protocol = '';
     rec.minor = head.minor;
     rec.headers = head;
@@ -844,14 +844,13 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
     rec.spanId = this.spanId;
     rec.parentSpanId = this.traceParent;
     rec.traceFlags = this.traceFlags;
-    const foreignTries = foreign?.tries ?? 0;
     rec.reason = this.reason !== '' ? this.reason : this.outcome !== 'success' ? failureReason(this.status, this.outcome) : '';
-    rec.attempts = foreignTries > 0 ? foreignTries : attempts.tries;
-    rec.tried = foreignTries > 1 ? foreign!.failedBackends!() : attempts.tried;
+    rec.attempts = attempts.tries;
+    rec.tried = attempts.tried;
     rec.tStart = this.tStart;
     rec.tArrived = this.tArrived > this.tStart ? this.tArrived : 0;
     rec.tHead = this.tHead;
-    rec.tAttempt = foreign !== undefined ? (foreign.pickedAt ?? 0) : attempts.tPick;
+    rec.tAttempt = attempts.tPick;
     rec.tConnected = foreign !== undefined ? (foreign.connectedAt ?? 0) : this.tConnected;
     rec.grpcStatus = this.foreign?.grpcStatus ?? '';
     rec.tFirstByte = this.tFirstByte;
@@ -862,8 +861,8 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
     const filters = this.route?.filters ?? null;
     rec.filterNames = filters !== null && this.filterTimes !== null ? filters.names : null;
     rec.filterTimes = rec.filterNames !== null ? this.filterTimes : null;
-    rec.earlier = foreign !== undefined ? (foreign.earlier ?? null) : attempts.earlier;
-    rec.pickSeq = foreign !== undefined ? (foreign.pickSeq ?? 0) : attempts.pickSeq;
+    rec.earlier = attempts.earlier;
+    rec.pickSeq = attempts.pickSeq;
     rec.pickPool = rec.pickSeq !== 0 ? this.pool : null;
     listener.writeAccess(rec, now);
   }

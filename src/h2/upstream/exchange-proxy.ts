@@ -57,8 +57,8 @@ export class H2ExchangeProxy implements ExchangeHandle {
   private readonly target: ForeignTarget;
   private readonly grpc: boolean;
   private upstream: ClientHttp2Stream | undefined;
-  /** The tries: lease, retry decision, budget, the body kept for a resend, earlier tries. */
-  private readonly attempts = new Attempts();
+  /** The tries: lease, retry decision, budget, the body kept for a resend, earlier tries (the access line reads them). */
+  readonly attempts = new Attempts();
   /** Body chunks not written to the current upstream stream yet (copies: they may be kept for a replay). */
   private held: Buffer[] = [];
   private heldBytes = 0;
