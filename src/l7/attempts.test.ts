@@ -171,3 +171,21 @@ test('the outcome passive ejection sees: a 5xx answer counts as http_5xx; an aba
   assert.equal(none.retry(R_CONNECT_ERROR, 'connect_error', false, 1, times), undefined);
   assert.notEqual(none.resendFresh(true, true, 1, times), undefined);
 });
+
+test('reset() gives a new request a clean state and leaves what the last one handed out alone', () => {
+  const { attempts } = begun({ attempts: 2 });
+  attempts.start(attempts.retry(R_RESET, 'reset', false, 1001, times)!, 1001);
+  const tried = attempts.tried;
+  const earlier = attempts.earlier;
+  attempts.end('success', 200);
+  attempts.reset();
+  assert.equal(attempts.tries, 0);
+  assert.equal(attempts.backend, '');
+  assert.equal(attempts.tried, null);
+  assert.equal(attempts.earlier, null);
+  assert.equal(attempts.reason, '');
+  assert.equal(attempts.pickSeq, 0);
+  assert.equal(attempts.lease, null);
+  assert.deepEqual([...tried!], ['127.0.0.1:3001']);
+  assert.equal(earlier?.length, 1);
+});

@@ -55,6 +55,29 @@ export class Attempts {
   /** False once a body byte reached an upstream without a kept copy: the request cannot go again. */
   private replayable = true;
 
+  /** Back to a new request's state (an object reused per connection); what the last one handed out (tried, earlier) is not touched. */
+  reset(): void {
+    this.policy = NO_RETRY;
+    this.budget = null;
+    this.pool = null;
+    this.input = null;
+    this.method = '';
+    this.grpc = false;
+    this.currentLease = null;
+    this.backendId = '';
+    this.count = 0;
+    this.stale = 0;
+    this.failed = null;
+    this.notes = null;
+    this.why = '';
+    this.pickedAt = 0;
+    this.seq = 0;
+    this.budgetHeld = false;
+    this.replay = null;
+    this.replayBytes = 0;
+    this.replayable = true;
+  }
+
   /** The current try's lease (null before a pick and once released). */
   get lease(): Lease | null {
     return this.currentLease;

@@ -23,7 +23,7 @@ import { answerDns, dohRequestBody } from './doh-exchange.ts';
 import { onUpstreamEnd, onUpstreamClosed, onDeadline, upstreamFailed } from './upstream-failure.ts';
 import { P_ROUTING, P_CONNECTING, P_WAITING, P_RESPONDING, P_TUNNEL, P_DONE, copyOf } from './phases.ts';
 import { NO_RETRY } from './retry-policy.ts';
-import { Attempts, ATTEMPT_KEEPALIVE_RACE } from './attempts.ts';
+import { ATTEMPT_KEEPALIVE_RACE, type Attempts } from './attempts.ts';
 import { retryOnAnotherBackend } from './retry.ts';
 import { parseTraceparent, tokenMatches } from './trace-context.ts';
 import { ForeignRelay, isForeignPool } from './foreign-relay.ts';
@@ -45,8 +45,12 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
   route: CompiledRoute | null = null;
   action: ProxyAction | null = null;
   pool: UpstreamPool | null = null;
-  /** The tries against the pool (attempts.ts): lease, retry decision, budget, kept body, earlier tries. */
-  readonly attempts = new Attempts();
+  /**
+   * The tries against the pool (attempts.ts): lease, retry decision, budget, kept body, earlier tries. The
+   * connection's one object, reset here: a connection runs one exchange at a time and the exchange ends
+   * the lease and the budget's hold in finish(), before the next one starts.
+   */
+  readonly attempts: Attempts;
   upstream: UpstreamConnection | null = null;
   clientAddress: string;
   requestId = '';
@@ -144,6 +148,8 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
     this.tHead = now;
     this.first = conn.requests === 1;
     this.clientAddress = conn.peer;
+    this.attempts = conn.attempts;
+    this.attempts.reset();
     this.bytesIn = head.raw.length;
     this.reqDone = head.bodyKind === BODY_NONE;
     this.reqRemaining = head.contentLength;
