@@ -16,9 +16,10 @@ import type { BalanceInput, Lease, LeaseOutcome } from '../pool/index.ts';
 import type { EarlierAttempt, UpstreamPool } from './types.ts';
 import { NO_RETRY, REPLAY_LIMIT, R_TIMEOUT, retryEnabled, type RetryBudget, type RetryPolicy } from './retry-policy.ts';
 
-/** Failure kinds besides retry-policy.ts's R_* bits and statuses, retried without `on`: HTTP/2 REFUSED_STREAM (the backend did no work: no budget either) ... */
+// Failure kinds besides retry-policy.ts's R_* bits and statuses; both are retried without `on`.
+/** HTTP/2 REFUSED_STREAM (or a stream excluded by GOAWAY): the backend did no work, so no budget either. */
 export const K_REFUSED = -1;
-/** ... and a gRPC trailers-only UNAVAILABLE before any response header (within the budget). */
+/** A gRPC trailers-only UNAVAILABLE before any response header (within the budget). */
 export const K_GRPC_UNAVAILABLE = -2;
 
 /** The failed try's timings for the waterfall (monotonic ms; 0 where the phase did not happen). */
@@ -27,9 +28,9 @@ export interface TryTimes {
   readonly tFirstByte: number;
 }
 
-/** How begin() is told what the request can resend. */
+/** begin() flags: a gRPC call (its own retry-safety rule; no per_try_timeout) ... */
 export const ATTEMPT_GRPC = 1;
-/** The path resends on a fresh connection after the keep-alive race (HTTP/1.1 upstreams). */
+/** ... and a path that resends on a fresh connection after the keep-alive race (HTTP/1.1 upstreams). */
 export const ATTEMPT_KEEPALIVE_RACE = 2;
 
 export class Attempts {
