@@ -9,8 +9,8 @@ import type { HttpListenerImpl } from './listener.ts';
 import type { ListenerRuntime } from './runtime.ts';
 import type { ProxyAction, StaticAction } from './router/actions.ts';
 import { StaticBridge } from './static-bridge.ts';
-import type { EarlierAttempt, ExchangeRequest, ExchangeDownstream, ExchangeHandle, UpstreamPool } from './types.ts';
-import { noteAttempt } from './attempts.ts';
+import type { ExchangeRequest, ExchangeDownstream, ExchangeHandle, UpstreamPool } from './types.ts';
+import { Attempts, ATTEMPT_KEEPALIVE_RACE } from './attempts.ts';
 import { QUEUED, type UpstreamConnection, type UpstreamOwner } from './upstream/connector.ts';
 import { upstreamTarget, redirectLocation } from './router/actions.ts';
 import { hostnameOf } from './parse/request-head.ts';
@@ -23,7 +23,7 @@ import { reasonPhrase } from './reason.ts';
 import { normalizePath } from './parse/path.ts';
 import { edgeServerTiming } from './edge-timing.ts';
 import { bridgeTrace, bridgeRequestHead, firstValue, joinedValues, requestField, type BridgeTrace } from './bridge-head.ts';
-import { NO_RETRY, R_CONNECT_ERROR, R_RESET, R_TIMEOUT, retryEnabled, type RetryPolicy } from './retry-policy.ts';
+import { NO_RETRY, R_CONNECT_ERROR, R_RESET, R_TIMEOUT } from './retry-policy.ts';
 import { RequestBuffer, type BufferOwner } from './request-buffer.ts';
 import { FILTER_TIMES, FilteredDownstream, FilterSlots, isPending, localResponseFields, type FilterChain, type FilterContext, type HttpFilter, type LocalResponse, type RequestVerdict } from './filters/index.ts';
 import { cookieValue } from './parse/cookie.ts';
@@ -59,7 +59,6 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
   clientAddress: string;
   private action: ProxyAction | null = null;
   private pool: UpstreamPool | null = null;
-  private lease: Lease | null = null;
   private upstream: UpstreamConnection | null = null;
   /** Set while a `static` route streams a file. */
   private staticFiles: StaticBridge | null = null;
@@ -116,26 +115,16 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
   private readonly tStart: number;
   private tConnected = 0;
   private tFirstByte = 0;
-  private tAttempt = 0;
-  /** The last pick's number in its pool's log (UpstreamPool.lastPick); 0 before a pick. */
-  pickSeq = 0;
   /** The recent-requests ring's verdict at the response head (AccessRecord.detail) and what it kept. */
   private detail = 0;
   private upstreamTiming = '';
   private reused = false;
   /** W3C trace context (bridge-head.ts): the edge's span continues the client's trace or starts one. */
   private trace: BridgeTrace | null = null;
-  /** Retries (retry-policy.ts): tries so far, backends that failed, one retry of the pool budget held. */
-  private retry: RetryPolicy = NO_RETRY;
-  private attempts = 0;
-  private staleRetries = 0;
-  private retryReason = '';
-  private tried: Set<string> | null = null;
-  private budgetHeld = false;
+  /** The tries against the pool (attempts.ts): lease, retry decision, budget, kept body, earlier tries. */
+  readonly attempts = new Attempts();
   /** FilterContext.filterTimes: this stream's own array when the route has filters. */
   filterTimes: Float64Array | null = null;
-  /** Tries before the current one, for the waterfall; null until a retry. */
-  private earlierTries: EarlierAttempt[] | null = null;
 
   constructor(listener: HttpListenerImpl, rt: ListenerRuntime, request: ExchangeRequest, downstream: ExchangeDownstream) {
     this.listener = listener;
@@ -237,7 +226,7 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
         this.out = this.filtered = new FilteredDownstream(this.downstream, filters, this, {
           method: req.method,
           date: () => rt.date.value(),
-          backend: () => this.lease?.backend.id ?? '',
+          backend: () => this.attempts.lease?.backend.id ?? '',
           replaced: (status) => {
             this.status = status;
           },
@@ -322,8 +311,8 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     const req = this.request;
     const pool = this.pool!;
     const action = this.action!;
-    this.retry = rt.settingsFor(pool).retry ?? NO_RETRY;
-    if (this.retry.attempts > 0) this.listener.retryBudget(pool.name).request(this.tStart);
+    const retry = rt.settingsFor(pool).retry ?? NO_RETRY;
+    this.attempts.begin(pool, this, retry, retry.attempts > 0 ? this.listener.retryBudget(pool.name) : null, this.tStart, req.method, req.contentLength, ATTEMPT_KEEPALIVE_RACE);
     if (!this.bodyEnded) {
       if (req.contentLength > rt.maxBodySize) return this.refuse(413);
       this.bodyDeadline = this.tStart + rt.bodyTotalTimeout;
@@ -344,8 +333,7 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
 
   /** "pick upstream" for the first try. */
   private pickAndConnect(): void {
-    const lease = this.pool!.pick(this);
-    this.pickSeq = this.pool!.lastPick ?? 0;
+    const lease = this.attempts.pick();
     if (lease === undefined) return this.fail(503, 'cancelled');
     this.connectTo(lease, false);
   }
@@ -395,9 +383,7 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
 
   /** "pick upstream" done: a connection to the leased backend (`fresh` skips idle ones). */
   private connectTo(lease: Lease, fresh: boolean): void {
-    this.lease = lease;
-    this.attempts++;
-    this.tAttempt = this.listener.now();
+    this.attempts.start(lease, this.listener.now());
     const backend = lease.backend;
     const settings = this.rt.settingsFor(this.pool!);
     const upstream = this.listener.connector.acquire(backend.id, backend.host, backend.port, settings, this, fresh);
@@ -414,40 +400,30 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
   }
 
   /**
-   * The same rules as the HTTP/1.1 path (retry.ts), with what the bridge can resend: nothing of the
-   * response was sent downstream, and either nothing went upstream yet (the body waits in pendingBody)
-   * or the method is idempotent and the request has no body. Returns true when another try started.
+   * The current try failed with `kind` (attempts.ts decides, as on every path): after a reset, the
+   * keep-alive race's resend on a fresh connection first, else another backend. Only while nothing of the
+   * response went downstream. Returns true when another try started.
    */
   private retryFailed(kind: number, outcome: LeaseOutcome): boolean {
-    if (this.done || this.resStarted || this.pool === null || this.lease === null) return false;
-    if (this.headSent && !(this.retry.methods.has(this.request.method) && (this.request.contentLength === 0 || this.reqBody !== null))) return false;
-    const stale = kind === R_RESET && this.reused && this.tFirstByte === 0 && this.staleRetries === 0 && this.headSent;
-    if (!stale) {
-      if (this.attempts - this.staleRetries > this.retry.attempts || !retryEnabled(this.retry, kind)) return false;
-      if (!this.budgetHeld && !this.listener.retryBudget(this.pool.name).tryAcquire(this.listener.now(), this.retry.budget)) return false;
-      this.budgetHeld = true;
-    }
-    const failed = this.lease;
-    let next: Lease | undefined = failed;
-    if (!stale) {
-      (this.tried ??= new Set()).add(failed.backend.id);
-      next = this.pool.pick(this, this.tried);
-      if (next === undefined) return false;
-      this.pickSeq = this.pool.lastPick ?? 0;
-      failed.release(outcome);
-      this.retryReason = outcome;
-    } else this.staleRetries++;
-    this.earlierTries = noteAttempt(this.earlierTries, failed.backend.id, this.tAttempt, this.tConnected, this.tFirstByte, this.listener.now(), stale ? 'keepalive_race' : kind >= 100 ? String(kind) : outcome);
+    if (this.done || this.resStarted) return false;
+    const attempts = this.attempts;
+    const now = this.listener.now();
+    const times = { tConnected: this.tConnected, tFirstByte: this.tFirstByte };
+    const fresh = kind === R_RESET ? attempts.resendFresh(this.headSent, this.reused, now, times) : undefined;
+    const next = fresh ?? attempts.retry(kind, outcome, this.headSent, now, times);
+    if (next === undefined) return false;
     const old = this.upstream;
     this.upstream = null;
     old?.destroy();
-    this.headSent = false;
+    if (this.headSent) {
+      // what the failed try had sent goes first (a buffered body is written from its buffer again)
+      this.pendingBody = attempts.takeResend();
+      this.headSent = false;
+    }
     this.resAcc = null;
     this.tFirstByte = 0;
     this.tConnected = 0;
-    this.lease = null;
-    // the keep-alive race resends on a fresh connection to the same backend
-    this.connectTo(next, stale);
+    this.connectTo(next, fresh !== undefined);
     return true;
   }
 
@@ -500,7 +476,7 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
       rt: this.rt,
       request: this.request,
       target: upstreamTarget(action, this.target, this.path),
-      host: action.upstreamHost === 'backend' ? this.lease!.backend.id : this.request.authority,
+      host: action.upstreamHost === 'backend' ? this.attempts.backend : this.request.authority,
       clientAddress: this.clientAddress,
       requestId: this.requestId,
       trace: this.trace!,
@@ -526,9 +502,10 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     } else this.armBody();
   }
 
+  /** How long this try waits for the response head: upstream_response (route, listener), or per_try_timeout when shorter. */
   private responseTimeout(): number {
     const override = this.action?.responseTimeout ?? -1;
-    return override >= 0 ? override : this.rt.responseTimeout;
+    return this.attempts.tryTimeout(override >= 0 ? override : this.rt.responseTimeout);
   }
 
   private writeBody(chunk: Buffer): void {
@@ -539,6 +516,7 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
       socket.write(chunk);
       ok = socket.write('\r\n', 'latin1');
     } else ok = socket.write(chunk);
+    this.attempts.keep(chunk);
     if (!ok) this.downstream.pauseBody();
   }
 
@@ -698,7 +676,7 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
       if (res.status < 200) continue; // 1xx: HTTP/2 codecs answer 100-continue themselves
       // a status listed in retries.on is discarded unread and the request tried on another backend, as on
       // every other pair (the connection, with the rest of that answer, is closed)
-      if (this.retry.statuses.length > 0 && this.retry.statuses.includes(res.status) && this.retryFailed(res.status, 'http_5xx')) return;
+      if (this.attempts.retriesOn(res.status) && this.retryFailed(res.status, 'http_5xx')) return;
       this.startResponse(res);
     }
     if (data.length > 0) this.body(data, 0, data.length);
@@ -735,16 +713,16 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     return edgeServerTiming({
       tStart: this.tStart,
       tHead: this.tStart,
-      tAttempt: this.tAttempt,
+      tAttempt: this.attempts.tPick,
       tConnected: this.tConnected,
       tFirstByte: this.tFirstByte,
       routeName: this.routeName ?? '',
       pool: this.pool,
-      backendId: this.lease?.backend.id,
+      backendId: this.attempts.lease?.backend.id,
       reusedUpstream: this.reused,
-      retryReason: this.retryReason,
-      tried: this.tried,
-      staleRetries: this.staleRetries,
+      retryReason: this.attempts.reason,
+      tried: this.attempts.tried,
+      staleRetries: this.attempts.staleResends,
     });
   }
 
@@ -893,7 +871,7 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
       this.listener.connector.release(upstream, ok, now);
     }
     this.reqBody?.dispose();
-    this.lease?.release(outcome === 'success' && this.status >= 500 ? 'http_5xx' : outcome);
+    this.attempts.end(outcome, this.status);
     if (outcome === 'cancelled' && error === null && this.status === 0) this.status = 499;
     if (this.reason === '' && (error !== null || outcome !== 'success')) this.reason = failureReason(this.status, outcome);
     // logged before the codec hears of the end, as the HTTP/1.1 path logs in the turn it answers; a body
@@ -907,7 +885,6 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
       else this.out.fail(error);
     } else if (outcome === 'success' || this.answeredAfterFailure) this.out.end();
     else this.out.fail(new EdgeError('SY_ERR_UPSTREAM', `l7 ${this.rt.name}: upstream ${outcome}`, { source: 'upstream', status: 502 }));
-    if (this.budgetHeld) this.listener.retryBudget(this.pool!.name).release();
     this.listener.requestDone(this.routeName ?? '', this.pool?.name ?? '', this.status, now - this.tStart);
   }
 
@@ -925,7 +902,8 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     rec.bytesOut = this.bytesOut;
     rec.route = this.routeName ?? '';
     rec.pool = this.pool?.name ?? '';
-    rec.backend = this.lease?.backend.id ?? '';
+    const attempts = this.attempts;
+    rec.backend = attempts.backend;
     rec.protocol = this.request.protocol ?? 'h2';
     rec.headers = this;
     rec.traceId = this.trace?.traceId ?? '';
@@ -933,12 +911,12 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     rec.parentSpanId = this.trace?.parentId ?? '';
     rec.traceFlags = this.trace?.flags ?? '01';
     rec.reason = this.reason;
-    rec.attempts = this.attempts;
-    rec.tried = this.tried;
+    rec.attempts = attempts.tries;
+    rec.tried = attempts.tried;
     rec.tStart = this.tStart;
     rec.tArrived = 0;
     rec.tHead = 0;
-    rec.tAttempt = this.tAttempt;
+    rec.tAttempt = attempts.tPick;
     rec.tConnected = this.tConnected;
     rec.tFirstByte = this.tFirstByte;
     rec.upstreamTiming = this.upstreamTiming;
@@ -947,9 +925,9 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     rec.tTls = this.request.tTls ?? 0;
     rec.filterNames = this.filters !== null && this.filterTimes !== null ? this.filters.names : null;
     rec.filterTimes = rec.filterNames !== null ? this.filterTimes : null;
-    rec.earlier = this.earlierTries;
-    rec.pickPool = this.pickSeq !== 0 ? this.pool : null;
-    rec.pickSeq = this.pickSeq;
+    rec.earlier = attempts.earlier;
+    rec.pickPool = attempts.pickSeq !== 0 ? this.pool : null;
+    rec.pickSeq = attempts.pickSeq;
     listener.writeAccess(rec, now);
   }
 }

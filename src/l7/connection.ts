@@ -15,6 +15,7 @@ import { normalizePeer } from './forwarded.ts';
 import { ChunkWriter } from './chunk-writer.ts';
 import { FILTER_TIMES } from './filters/index.ts';
 import { P_RESPONDING } from './phases.ts';
+import { Attempts } from './attempts.ts';
 
 /** Bytes of pipelined requests buffered while a response is in progress, before reading pauses. */
 const PIPELINE_BUFFER = 64 * 1024;
@@ -32,6 +33,8 @@ export class HttpConnection {
   readonly head = new RequestHead();
   readonly reqChunked = new ChunkedDecoder();
   readonly resChunked = new ChunkedDecoder();
+  /** The attempt core of the request in progress: one per connection, reset by each exchange (like `head`). */
+  readonly attempts = new Attempts();
   exchange: ProxyExchange | null = null;
   private pending: Buffer | null = null;
   private pStart = 0;

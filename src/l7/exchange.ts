@@ -5,7 +5,7 @@
 // UpstreamOwner.
 import type { Readable } from 'node:stream';
 import type { Lease, LeaseOutcome, BalanceInput } from '../pool/index.ts';
-import type { EarlierAttempt, UpstreamPool, UpstreamSettings } from './types.ts';
+import type { UpstreamPool, UpstreamSettings } from './types.ts';
 import type { ListenerRuntime } from './runtime.ts';
 import type { CompiledRoute } from './router/router.ts';
 import type { ProxyAction } from './router/actions.ts';
@@ -22,8 +22,9 @@ import { FilterSlots, isPending, type BodySink, type FilterContext, type HttpFil
 import { answerDns, dohRequestBody } from './doh-exchange.ts';
 import { onUpstreamEnd, onUpstreamClosed, onDeadline, upstreamFailed } from './upstream-failure.ts';
 import { P_ROUTING, P_CONNECTING, P_WAITING, P_RESPONDING, P_TUNNEL, P_DONE, copyOf } from './phases.ts';
-import { NO_RETRY, REPLAY_LIMIT, R_TIMEOUT, type RetryPolicy } from './retry-policy.ts';
-import { retryOnAnotherBackend, keepSent, keepCopy } from './retry.ts';
+import { NO_RETRY } from './retry-policy.ts';
+import { ATTEMPT_KEEPALIVE_RACE, type Attempts } from './attempts.ts';
+import { retryOnAnotherBackend } from './retry.ts';
 import { parseTraceparent, tokenMatches } from './trace-context.ts';
 import { ForeignRelay, isForeignPool } from './foreign-relay.ts';
 import { RequestBuffer, type BufferOwner } from './request-buffer.ts';
@@ -44,8 +45,12 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
   route: CompiledRoute | null = null;
   action: ProxyAction | null = null;
   pool: UpstreamPool | null = null;
-  lease: Lease | null = null;
-  tried: Set<string> | null = null;
+  /**
+   * The tries against the pool (attempts.ts): lease, retry decision, budget, kept body, earlier tries. The
+   * connection's one object, reset here: a connection runs one exchange at a time and the exchange ends
+   * the lease and the budget's hold in finish(), before the next one starts.
+   */
+  readonly attempts: Attempts;
   upstream: UpstreamConnection | null = null;
   clientAddress: string;
   requestId = '';
@@ -88,25 +93,6 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
   /** A static file being streamed (static-route.ts), destroyed if the client leaves. */
   staticStream: Readable | null = null;
   settings: UpstreamSettings | null = null;
-  /** The pool's retry policy (retry.ts decides with it). */
-  retry: RetryPolicy = NO_RETRY;
-  /** Tries so far (picks, plus resends on a fresh connection after the keep-alive race). */
-  attempts = 0;
-  /** Resends on a fresh connection to the same backend (the keep-alive race). */
-  staleRetries = 0;
-  /** Copies of the body bytes read so far, kept while a replay is possible; null when none. */
-  replay: Buffer[] | null = null;
-  replayBytes = 0;
-  /** False once a body byte went upstream that is not kept: the request cannot be sent again. */
-  replayable = true;
-  /** This exchange holds one retry of its pool's budget (released when it ends). */
-  budgetHeld = false;
-  /** Why the current try is a retry ('' on the first): for the trace. */
-  retryReason = '';
-  /** When the current try picked its backend (connect starts then). */
-  tAttempt = 0;
-  /** The last pick's number in its pool's log (UpstreamPool.lastPick); 0 before a pick. */
-  pickSeq = 0;
   /** W3C trace context of a proxied request (trace-context.ts): trace id, the edge's span id, flags. */
   traceId = '';
   spanId = '';
@@ -150,8 +136,6 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
   dohWaiting = false;
   /** FilterContext.filterTimes: the connection's reused array while the route has filters, else null. */
   filterTimes: Float64Array | null = null;
-  /** Tries before the current one (retry.ts notes them); null until a retry. */
-  earlier: EarlierAttempt[] | null = null;
   /** The connection's first request: its waterfall begins at the accept (and shows TLS). */
   private readonly first: boolean;
 
@@ -164,10 +148,29 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
     this.tHead = now;
     this.first = conn.requests === 1;
     this.clientAddress = conn.peer;
+    this.attempts = conn.attempts;
+    this.attempts.reset();
     this.bytesIn = head.raw.length;
     this.reqDone = head.bodyKind === BODY_NONE;
     this.reqRemaining = head.contentLength;
     if (head.bodyKind === BODY_CHUNKED) conn.reqChunked.reset();
+  }
+
+  // the tries, as the head writer, the response filters and the edge's Server-Timing read them
+  get lease(): Lease | null {
+    return this.attempts.lease;
+  }
+  get tAttempt(): number {
+    return this.attempts.tPick;
+  }
+  get retryReason(): string {
+    return this.attempts.reason;
+  }
+  get tried(): ReadonlySet<string> | null {
+    return this.attempts.tried;
+  }
+  get staleRetries(): number {
+    return this.attempts.staleResends;
   }
 
   // BalanceInput: a view of the request for balancers (allocates only when a policy asks)
@@ -345,16 +348,13 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
     const settings = rt.settingsFor(pool);
     this.settings = settings;
     const retry = settings.retry ?? NO_RETRY;
-    this.retry = retry;
-    if (retry.attempts > 0) this.conn.listener.retryBudget(pool.name).request(this.tHead);
+    const bodyLength = head.bodyKind === BODY_NONE ? 0 : head.bodyKind === BODY_LENGTH ? head.contentLength : -1;
+    this.attempts.begin(pool, this, retry, retry.attempts > 0 ? this.conn.listener.retryBudget(pool.name) : null, this.tHead, head.method, bodyLength, ATTEMPT_KEEPALIVE_RACE);
     if (head.bodyKind !== BODY_NONE) {
       this.bodyDeadline = this.tHead + rt.bodyTotalTimeout;
       if (this.buffers(action, be - bs)) return this.startBuffering(action, buf, bs, be);
     }
-    // a body is kept for a resend only when the method may be resent and the body can fit
-    if (head.bodyKind !== BODY_NONE && retry.methods.has(head.method) && !(head.bodyKind === BODY_LENGTH && head.contentLength > REPLAY_LIMIT)) this.replay = [];
-    const lease = pool.pick(this);
-    this.pickSeq = pool.lastPick ?? 0;
+    const lease = this.attempts.pick();
     if (lease === undefined) {
       answerError(this, 503, 'cancelled');
       return -1;
@@ -411,8 +411,7 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
     if (this.phase === P_DONE || !this.buffering) return;
     this.buffering = false;
     try {
-      const lease = this.pool!.pick(this);
-      this.pickSeq = this.pool!.lastPick ?? 0;
+      const lease = this.attempts.pick();
       if (lease === undefined) return answerError(this, 503, 'cancelled');
       if (this.connectTo(lease, this.conn.listener.now(), false)) this.sendWhenConnected();
     } catch (err) {
@@ -460,14 +459,11 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
    * with P_CONNECTING it connects, or waits in the queue (upstreamAssigned ends the wait).
    */
   connectTo(lease: Lease, now: number, fresh: boolean): boolean {
-    this.lease = lease;
-    this.attempts++;
-    this.tAttempt = now;
+    this.attempts.start(lease, now);
     const backend = lease.backend;
     const upstream = this.conn.listener.connector.acquire(backend.id, backend.host, backend.port, this.settings!, this, fresh);
     if (upstream === null) {
-      lease.release('cancelled');
-      this.lease = null;
+      this.attempts.abandon();
       answerError(this, 503, 'cancelled');
       return false;
     }
@@ -492,8 +488,28 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
     return true;
   }
 
-  /** After a retry's connectTo: a ready connection gets the head (and the stash) now, else on connect. */
-  sendWhenConnected(): void {
+  /**
+   * The next try (retry.ts): the failed try's connection and response state are dropped, the body it sent
+   * goes back to the stash, and `lease` is connected (`fresh`: not an idle connection, after the keep-alive
+   * race). A ready connection gets the head (and the stash) now, else on connect.
+   */
+  nextTry(lease: Lease, now: number, fresh: boolean): void {
+    const old = this.upstream;
+    this.upstream = null;
+    old?.destroy();
+    if (this.headSent) {
+      this.heldBody = this.attempts.takeResend();
+      this.headSent = false;
+    }
+    this.resAcc = null;
+    this.resAccLen = 0;
+    this.tFirstByte = 0;
+    this.tConnected = 0;
+    this.upstreamReusable = false;
+    if (this.connectTo(lease, now, fresh)) this.sendWhenConnected();
+  }
+
+  private sendWhenConnected(): void {
     if (this.phase === P_WAITING) this.upstreamConnectedNow();
   }
 
@@ -507,7 +523,7 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
     if (this.phase === P_WAITING) {
       // a reused connection: tConnected is the pick's clock reading (the head's, unless filters ran)
       this.sendHead(buf, bs, end, this.tConnected);
-      keepSent(this, buf, bs, end);
+      this.attempts.keepRange(buf, bs, end);
     } else if (end > bs) {
       this.stashBody(buf, bs, end);
     }
@@ -515,9 +531,7 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
   }
 
   private stashBody(buf: Buffer, s: number, e: number): void {
-    const chunk = copyOf(buf, s, e);
-    (this.heldBody ??= []).push(chunk);
-    keepCopy(this, chunk);
+    (this.heldBody ??= []).push(copyOf(buf, s, e));
   }
 
   /** Finds where the body ends inside buf[s, e) and checks limits; -1 (after answering) when invalid. */
@@ -565,7 +579,7 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
     if (end > s) {
       if (this.headSent) {
         if (!this.upstream!.writer.write(buf, s, end)) this.conn.pauseReading();
-        keepSent(this, buf, s, end);
+        this.attempts.keepRange(buf, s, end);
       } else {
         this.stashBody(buf, s, end);
       }
@@ -582,9 +596,7 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
   /** How long this try waits for the response head: upstream_response (route, listener), or per_try_timeout when shorter and `timeout` is retried. */
   tryTimeout(): number {
     const override = this.action?.responseTimeout ?? -1;
-    const whole = override >= 0 ? override : this.rt.responseTimeout;
-    const perTry = this.retry.perTryTimeout;
-    return perTry >= 0 && perTry < whole && (this.retry.on & R_TIMEOUT) !== 0 ? perTry : whole;
+    return this.attempts.tryTimeout(override >= 0 ? override : this.rt.responseTimeout);
   }
 
   /** `now`: a clock reading taken in this same tick (for the next deadline). */
@@ -598,7 +610,11 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
     let ok = socket.write(out);
     if (body !== null && single === null) ok = body.writeTo(socket);
     if (this.heldBody !== null) {
-      for (const chunk of this.heldBody) ok = socket.write(chunk);
+      // what arrived while connecting (and, on a retry, what the failed try had sent): kept for a resend as it goes
+      for (const chunk of this.heldBody) {
+        ok = socket.write(chunk);
+        this.attempts.keep(chunk);
+      }
       this.heldBody = null;
     }
     if (!ok) this.conn.pauseReading();
@@ -700,7 +716,7 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
 
   /** A final upstream status listed in `retries.on`: true when the response is discarded and the request went elsewhere. */
   retryStatus(status: number): boolean {
-    return this.retry.statuses.length > 0 && retryOnAnotherBackend(this, status, 'http_5xx');
+    return this.attempts.retriesOn(status) && retryOnAnotherBackend(this, status, 'http_5xx');
   }
 
   /** Downstream bytes after a 101. */
@@ -801,11 +817,7 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
       this.body.dispose();
       this.buffering = false;
     }
-    if (this.lease !== null) {
-      const outcome = this.outcome === 'success' && this.status >= 500 ? 'http_5xx' : this.outcome;
-      this.lease.release(outcome);
-    }
-    if (this.budgetHeld) listener.retryBudget(this.pool!.name).release();
+    this.attempts.end(this.outcome, this.status);
     if (this.rt.accessLog) this.logAccess(listener, now);
     // the connection's array goes to its next request: a filter verdict that settles later writes nothing
     this.filterTimes = null;
@@ -829,7 +841,8 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
     rec.pool = this.pool?.name ?? '';
     // a request to an HTTP/2 pool: the upstream core there holds the lease and counts the tries
     const foreign = this.foreign?.tries;
-    rec.backend = this.lease?.backend.id ?? foreign?.backend ?? '';
+    const attempts = foreign?.attempts ?? this.attempts;
+    rec.backend = attempts.backend;
     rec.protocol = '';
     rec.minor = head.minor;
     rec.headers = head;
@@ -837,14 +850,13 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
     rec.spanId = this.spanId;
     rec.parentSpanId = this.traceParent;
     rec.traceFlags = this.traceFlags;
-    const foreignTries = foreign?.tries ?? 0;
     rec.reason = this.reason !== '' ? this.reason : this.outcome !== 'success' ? failureReason(this.status, this.outcome) : '';
-    rec.attempts = foreignTries > 0 ? foreignTries : this.attempts;
-    rec.tried = foreignTries > 1 ? foreign!.failedBackends!() : this.tried;
+    rec.attempts = attempts.tries;
+    rec.tried = attempts.tried;
     rec.tStart = this.tStart;
     rec.tArrived = this.tArrived > this.tStart ? this.tArrived : 0;
     rec.tHead = this.tHead;
-    rec.tAttempt = foreign !== undefined ? (foreign.pickedAt ?? 0) : this.tAttempt;
+    rec.tAttempt = attempts.tPick;
     rec.tConnected = foreign !== undefined ? (foreign.connectedAt ?? 0) : this.tConnected;
     rec.grpcStatus = this.foreign?.grpcStatus ?? '';
     rec.tFirstByte = this.tFirstByte;
@@ -855,8 +867,8 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
     const filters = this.route?.filters ?? null;
     rec.filterNames = filters !== null && this.filterTimes !== null ? filters.names : null;
     rec.filterTimes = rec.filterNames !== null ? this.filterTimes : null;
-    rec.earlier = foreign !== undefined ? (foreign.earlier ?? null) : this.earlier;
-    rec.pickSeq = foreign !== undefined ? (foreign.pickSeq ?? 0) : this.pickSeq;
+    rec.earlier = attempts.earlier;
+    rec.pickSeq = attempts.pickSeq;
     rec.pickPool = rec.pickSeq !== 0 ? this.pool : null;
     listener.writeAccess(rec, now);
   }

@@ -36,7 +36,7 @@ export type {
   ConnectionTimes,
 } from './types.ts';
 // For src/h2: tries before the last one, as every path notes them for the waterfall.
-export { noteAttempt } from './attempts.ts';
+export { Attempts, ATTEMPT_GRPC, ATTEMPT_KEEPALIVE_RACE, K_GRPC_UNAVAILABLE, K_REFUSED, type TryTimes } from './attempts.ts';
 export { upstreamSettingsFromPools } from './settings.ts';
 // For src/h2: requests proxied to HTTP/2 pools log the same record as every other request.
 export { AccessRecord } from './access-log.ts';

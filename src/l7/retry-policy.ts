@@ -1,5 +1,5 @@
 // Retries: a pool's `retries:` compiled for the data path, and the retry budget that keeps retries from
-// amplifying an outage. The exchange decides when a failure is retryable (retry.ts); this file holds
+// amplifying an outage. The attempt core (attempts.ts) decides with them when a failure is retried; this file holds
 // what the config says and how many retries the pool may have in flight.
 import type { RetriesConfig } from '../config/index.ts';
 

@@ -5,6 +5,7 @@ import type { BalanceInput, Lease, PickSnapshot } from '../pool/index.ts';
 import type { ListenerConfig, PoolConfig } from '../config/index.ts';
 import type { Socket } from 'node:net';
 import type { RetryBudget, RetryPolicy } from './retry-policy.ts';
+import type { Attempts } from './attempts.ts';
 import type { AccessRecord } from './access-log.ts';
 import type { BridgeTrace } from './bridge-head.ts';
 import type { FilterEnv, FilterHost, FilterRegistry } from './filters/index.ts';
@@ -109,7 +110,7 @@ export interface EarlierAttempt {
   tConnected: number;
   tFirstByte: number;
   tEnd: number;
-  /** Why it failed: connect_error, reset, timeout, or the status it answered (retried by `retries.on`). */
+  /** Why it failed: connect_error, reset, timeout, the status it answered (retried by `retries.on`), grpc_unavailable, keepalive_race. */
   outcome: string;
 }
 
@@ -279,18 +280,15 @@ export interface ExchangeHandle {
   abort(timedOut?: boolean): void;
   /**
    * (foreignUpstream handles) What the upstream side tried, for the access line: the last backend ('' when
-   * none), the tries, the backends tried before the last one (read only when tries > 1), and when the
-   * last try's connection was ready (the target's clock; 0 before).
+   * none), the tries, the attempt core's record of them (backend, tries, tried, pick time and number,
+   * earlier tries: the same record the HTTP/1.1 paths fill) and when the last try's connection was ready
+   * (the target's clock; 0 before).
    */
   readonly backend?: string;
   readonly tries?: number;
+  readonly attempts?: Attempts;
   readonly connectedAt?: number;
-  failedBackends?(): ReadonlySet<string>;
-  /** When the last try picked its backend (0 before); the tries before it; the ring's verdict and Server-Timing. */
-  readonly pickedAt?: number;
-  /** The last pick's number in the pool's log (UpstreamPool.copyPick); 0 or absent: none. */
-  readonly pickSeq?: number;
-  readonly earlier?: readonly EarlierAttempt[] | null;
+  /** The ring's verdict and the upstream's Server-Timing. */
   readonly detailVerdict?: number;
   readonly serverTiming?: string;
 }

@@ -3,16 +3,14 @@
 // (codec-exchange.ts) — sent as an upstream HTTP/2 stream over the pool's multiplexed sessions
 // (H2UpstreamSessions): pick → session → send → retry decision → lease outcome (passive ejection).
 //
-// Retries follow the pool's `retries:` exactly as the HTTP/1.1 path reads them (retry-policy.ts): at most
-// `attempts` more tries, each on a backend not tried yet; a failure is retried only when `on` enables it
-// (connect_error, reset, timeout, or a status such as 503, whose response is then discarded unseen), the
-// pool's retry budget has room, and the request can be sent again — nothing went up yet, or the method is
-// in `methods` and every body byte sent is still kept (at most REPLAY_LIMIT bytes). `per_try_timeout`
-// (with `on: timeout`) cancels a try that has no response head in time (RST_STREAM CANCEL). A stream the
-// backend refused (REFUSED_STREAM: it did no work) is resent like HTTP/1.1's keep-alive race: needing
-// neither `on` nor the budget. gRPC calls are retried only when safe: nothing reached a backend (connect
-// error, refused stream), or the backend answered trailers-only `grpc-status: 14` (UNAVAILABLE) before any
-// response headers — never once a response byte went to the client.
+// The tries are the L7 attempt core's (Attempts, src/l7/attempts.ts), the same object the HTTP/1.1 paths
+// use: it decides each retry from the pool's `retries:` (attempts, on, methods, budget), keeps the body for
+// a resend, holds the lease and notes the earlier tries. What is HTTP/2 here: `per_try_timeout` (with `on:
+// timeout`) cancels a try that has no response head in time (RST_STREAM CANCEL); a stream the backend
+// refused (REFUSED_STREAM: it did no work) goes to another backend needing neither `on` nor the budget;
+// gRPC calls are retried only when safe — nothing reached a backend (connect error, refused stream), or the
+// backend answered trailers-only `grpc-status: 14` (UNAVAILABLE) before any response headers — and never
+// once a response byte went to the client.
 //
 // Body bytes flow with backpressure both ways: a full upstream stream pauses the client
 // (downstream.pauseBody), a slow client pauses the upstream stream (sendData → false). The caller owns the
@@ -20,16 +18,14 @@
 import { constants, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
 import { EdgeError, messageOf } from '../../core/index.ts';
 import type { Lease, LeaseOutcome } from '../../pool/index.ts';
-import { REPLAY_LIMIT, R_CONNECT_ERROR, R_RESET, R_TIMEOUT, noteAttempt, retryEnabled, type EarlierAttempt, type ExchangeDownstream, type ExchangeHandle, type ExchangeRequest, type ForeignTarget, type UpstreamPool } from '../../l7/index.ts';
+import { ATTEMPT_GRPC, Attempts, K_GRPC_UNAVAILABLE, K_REFUSED, R_CONNECT_ERROR, R_RESET, R_TIMEOUT, type EarlierAttempt, type ExchangeDownstream, type ExchangeHandle, type ExchangeRequest, type ForeignTarget, type UpstreamPool } from '../../l7/index.ts';
 import { forwardable } from '../headers.ts';
 import { isGrpc } from '../grpc.ts';
 import type { H2UpstreamSessions } from './sessions.ts';
 
 /** Request body bytes held while no upstream stream exists yet (connecting); more pauses the client. */
 const HOLD_LIMIT = 256 * 1024;
-/** Failure kinds besides retry-policy.ts's R_* bits and statuses: retried without `on`. */
-const K_REFUSED = -1;
-const K_GRPC_UNAVAILABLE = -2;
+const noneTried: ReadonlySet<string> = new Set();
 
 function flatFields(headers: IncomingHttpHeaders): string[] {
   const out: string[] = [];
@@ -48,18 +44,9 @@ function headerOf(flat: readonly string[], name: string): string | undefined {
 }
 
 export class H2ExchangeProxy implements ExchangeHandle {
-  /** Backend ids tried so far, in order (the access log's `tried`). */
-  readonly tried = new Set<string>();
-  /** Tries started (1 + retries). */
-  tries = 0;
   /** Monotonic ms (target.clock) when the last try's stream went up, and when its response head came; 0: not yet. */
   tConnected = 0;
   tFirstByte = 0;
-  /** When the last try picked its backend (0: not yet), and the tries before it (null until a retry). */
-  pickedAt = 0;
-  /** The last pick's number in the pool's log (UpstreamPool.lastPick): the waterfall's candidates; 0 before. */
-  pickSeq = 0;
-  earlier: EarlierAttempt[] | null = null;
   /** The recent-requests ring's verdict at the response head (0 not asked, 1 keep, 2 passed over) and, when kept, the upstream's Server-Timing. */
   detailVerdict = 0;
   serverTiming = '';
@@ -70,23 +57,18 @@ export class H2ExchangeProxy implements ExchangeHandle {
   private readonly target: ForeignTarget;
   private readonly grpc: boolean;
   private upstream: ClientHttp2Stream | undefined;
-  private lease: Lease | undefined;
+  /** The tries: lease, retry decision, budget, the body kept for a resend, earlier tries (the access line reads them). */
+  readonly attempts = new Attempts();
   /** Body chunks not written to the current upstream stream yet (copies: they may be kept for a replay). */
   private held: Buffer[] = [];
   private heldBytes = 0;
-  /** Body chunks written upstream on this try, kept for a resend; null once a resend is impossible. */
-  private replay: Buffer[] | null;
-  private replayBytes = 0;
   private bodyEnded: boolean;
-  /** Body bytes written to the current upstream stream. */
-  private bodySent = 0;
   private paused = false;
   private trailers: string[] | undefined;
   /** The response head went downstream: from here on nothing is retried. */
   private responded = false;
   private status = 0;
   private finished = false;
-  private budgetHeld = false;
   private perTryTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(pool: UpstreamPool, sessions: H2UpstreamSessions, request: ExchangeRequest, downstream: ExchangeDownstream, target: ForeignTarget) {
@@ -97,21 +79,35 @@ export class H2ExchangeProxy implements ExchangeHandle {
     this.target = target;
     this.grpc = isGrpc(headerOf(request.headers, 'content-type'));
     this.bodyEnded = request.contentLength === 0;
-    // kept only when a resend could use it: a method that may be resent (any gRPC call, for UNAVAILABLE) whose body can fit
-    const resendable = this.grpc || target.retry.methods.has(request.method);
-    this.replay = target.retry.attempts > 0 && resendable && request.contentLength <= REPLAY_LIMIT ? [] : null;
   }
 
   start(): void {
-    if (this.target.retry.attempts > 0) this.target.budget.request(this.target.clock.now());
+    const target = this.target;
+    this.attempts.begin(this.pool, target.balance, target.retry, target.budget, target.clock.now(), this.request.method, this.request.contentLength, this.grpc ? ATTEMPT_GRPC : 0);
     void this.firstTry();
   }
 
   /** Last backend tried ('' before any). */
   get backend(): string {
-    let last = '';
-    for (const id of this.tried) last = id;
-    return last;
+    return this.attempts.backend;
+  }
+
+  /** Tries started (1 + retries). */
+  get tries(): number {
+    return this.attempts.tries;
+  }
+
+  /** When the last try picked its backend (0: not yet), its pick's number in the pool's log, and the tries before it. */
+  get pickedAt(): number {
+    return this.attempts.tPick;
+  }
+
+  get pickSeq(): number {
+    return this.attempts.pickSeq;
+  }
+
+  get earlier(): readonly EarlierAttempt[] | null {
+    return this.attempts.earlier;
   }
 
   /** ExchangeHandle (foreign): when the last try's stream was opened, for the access line's connect_ms. */
@@ -121,9 +117,7 @@ export class H2ExchangeProxy implements ExchangeHandle {
 
   /** The access log's `tried`, as the HTTP/1.1 path has it: the backends before the last one, in order. */
   failedBackends(): ReadonlySet<string> {
-    const failed = new Set(this.tried);
-    failed.delete(this.backend);
-    return failed;
+    return this.attempts.tried ?? noneTried;
   }
 
   // ---- ExchangeHandle (from the L7 core or the codec) ----
@@ -175,29 +169,21 @@ export class H2ExchangeProxy implements ExchangeHandle {
   private async firstTry(): Promise<void> {
     // never answer inside the call that created this proxy: the caller sets up its state first
     await Promise.resolve();
-    const lease = this.pool.pick(this.target.balance, this.tried);
-    this.pickSeq = this.pool.lastPick ?? 0;
+    const lease = this.attempts.pick();
     if (lease === undefined) this.fail(503, `pool ${this.pool.name}: no healthy backend`, undefined);
     else await this.tryOn(lease);
   }
 
   /** One try on `lease`'s backend: a session, then the stream. A connect failure is retried when allowed. */
   private async tryOn(lease: Lease): Promise<void> {
-    this.tries++;
-    this.tried.add(lease.backend.id);
-    this.lease = lease;
-    this.pickedAt = this.target.clock.now();
+    this.attempts.start(lease, this.target.clock.now());
     let acquired: { session: ClientHttp2Session; done: () => void };
     try {
       acquired = await this.sessions.acquire(lease.backend);
     } catch (err) {
       if (this.finished) return;
-      const next = this.retryable(R_CONNECT_ERROR);
+      if (this.retried(R_CONNECT_ERROR, 'connect_error')) return;
       this.release('connect_error');
-      if (next !== undefined) {
-        this.earlier = noteAttempt(this.earlier, lease.backend.id, this.pickedAt, 0, 0, this.target.clock.now(), 'connect_error');
-        return this.tryOn(next);
-      }
       this.fail(err instanceof EdgeError ? err.status : 503, messageOf(err), undefined);
       return;
     }
@@ -207,7 +193,7 @@ export class H2ExchangeProxy implements ExchangeHandle {
     }
     let upstream: ClientHttp2Stream;
     try {
-      const ended = this.bodyEnded && this.heldBytes === 0 && this.replayBytes === 0;
+      const ended = this.bodyEnded && this.heldBytes === 0;
       upstream = acquired.session.request(this.upstreamHeaders(lease), { endStream: ended });
     } catch (err) {
       acquired.done();
@@ -219,48 +205,29 @@ export class H2ExchangeProxy implements ExchangeHandle {
   }
 
   /**
-   * The backend for the next try when the current one, failed with `kind`, may be retried: tries left, the
-   * kind enabled, the request resendable, the budget has room and another backend can be picked.
+   * The current try failed with `kind` (the attempt core decides): when another backend takes the request,
+   * the failed try's stream is cancelled (its lease released with `outcome`), the body it sent goes first
+   * on the next, and true is returned. Nothing is retried once the response head went downstream.
    */
-  private retryable(kind: number): Lease | undefined {
-    if (this.finished || this.responded || this.tries > this.target.retry.attempts) return undefined;
-    const policy = this.target.retry;
+  private retried(kind: number, outcome: LeaseOutcome): boolean {
+    if (this.finished || this.responded) return false;
     const sent = this.upstream !== undefined;
-    const free = kind === K_REFUSED || kind === K_GRPC_UNAVAILABLE;
-    if (!free && !retryEnabled(policy, kind)) return undefined;
-    // gRPC: only what no backend processed (not sent, refused, UNAVAILABLE before any response)
-    if (this.grpc && sent && !free) return undefined;
-    if (sent && !this.grpc && kind !== K_REFUSED && !policy.methods.has(this.request.method)) return undefined;
-    if (sent && this.bodySent > 0 && this.replay === null) return undefined;
-    const budgeted = kind !== K_REFUSED && !this.budgetHeld;
-    if (budgeted && !this.target.budget.tryAcquire(this.target.clock.now(), policy.budget)) return undefined;
-    const next = this.pool.pick(this.target.balance, this.tried);
-    if (next !== undefined) this.pickSeq = this.pool.lastPick ?? 0;
-    if (next === undefined && budgeted) this.target.budget.release();
-    else if (budgeted) this.budgetHeld = true;
-    return next;
-  }
-
-  /** Drops the failed try's stream and sends the request again on `next`; the kept body goes first. */
-  private retryOn(next: Lease, outcome: LeaseOutcome): void {
-    const failed = this.lease?.backend.id ?? '';
-    this.earlier = noteAttempt(this.earlier, failed, this.pickedAt, this.tConnected, this.tFirstByte, this.target.clock.now(), outcome === 'http_5xx' ? String(this.status) : outcome);
+    const next = this.attempts.retry(kind, outcome, sent, this.target.clock.now(), this);
+    if (next === undefined) return false;
     this.clearPerTry();
     this.cancelUpstream();
     this.upstream = undefined;
-    this.release(outcome);
-    if (this.replay !== null && this.replay.length > 0) {
-      this.held = this.replay.concat(this.held);
-      this.heldBytes += this.replayBytes;
-      this.replay = [];
-      this.replayBytes = 0;
+    const resend = sent ? this.attempts.takeResend() : null;
+    if (resend !== null) {
+      for (const chunk of resend) this.heldBytes += chunk.length;
+      this.held = resend.concat(this.held);
     }
-    this.bodySent = 0;
     this.status = 0;
     this.trailers = undefined;
     this.tConnected = 0;
     this.tFirstByte = 0;
     void this.tryOn(next);
+    return true;
   }
 
   private upstreamHeaders(lease: Lease): OutgoingHttpHeaders {
@@ -284,13 +251,7 @@ export class H2ExchangeProxy implements ExchangeHandle {
 
   /** Writes a body chunk to the current stream, keeping it for a resend while one is possible. */
   private write(upstream: ClientHttp2Stream, chunk: Buffer): boolean {
-    this.bodySent += chunk.length;
-    const replay = this.replay;
-    if (replay !== null) {
-      this.replayBytes += chunk.length;
-      if (this.replayBytes > REPLAY_LIMIT) this.replay = null;
-      else replay.push(chunk);
-    }
+    this.attempts.keep(chunk);
     return upstream.write(chunk);
   }
 
@@ -316,8 +277,8 @@ export class H2ExchangeProxy implements ExchangeHandle {
     upstream.on('drain', () => {
       if (upstream === this.upstream) this.resumeBody();
     });
-    const perTry = this.target.retry.perTryTimeout;
-    if (perTry >= 0 && !this.grpc && (this.target.retry.on & R_TIMEOUT) !== 0) this.perTryTimer = setTimeout(() => this.perTryTimedOut(), perTry);
+    const perTry = this.attempts.perTry;
+    if (perTry >= 0) this.perTryTimer = setTimeout(() => this.perTryTimedOut(), perTry);
     // what arrived while connecting (and, on a retry, what the failed try had sent) goes up now
     const held = this.held;
     this.held = [];
@@ -333,15 +294,9 @@ export class H2ExchangeProxy implements ExchangeHandle {
     this.clearPerTry();
     this.status = Number(headers[':status']);
     this.tFirstByte = this.target.clock.now();
-    const kind = this.grpc ? (ended && headers['grpc-status'] === '14' ? K_GRPC_UNAVAILABLE : 0) : this.target.retry.statuses.includes(this.status) ? this.status : 0;
-    if (kind !== 0) {
-      const next = this.retryable(kind);
-      if (next !== undefined) {
-        // the answer is discarded unseen: the client gets the next backend's
-        this.retryOn(next, 'http_5xx');
-        return;
-      }
-    }
+    const kind = this.grpc ? (ended && headers['grpc-status'] === '14' ? K_GRPC_UNAVAILABLE : 0) : this.attempts.retriesOn(this.status) ? this.status : 0;
+    // the answer is discarded unseen: the client gets the next backend's
+    if (kind !== 0 && this.retried(kind, 'http_5xx')) return;
     this.responded = true;
     const ring = this.target.detail;
     if (ring !== undefined) {
@@ -364,18 +319,12 @@ export class H2ExchangeProxy implements ExchangeHandle {
   private onClose(upstream: ClientHttp2Stream): void {
     const code = upstream.rstCode;
     const clean = code === constants.NGHTTP2_NO_ERROR || code === undefined;
-    if (!this.finished && !this.responded) {
-      const next = this.retryable(code === constants.NGHTTP2_REFUSED_STREAM ? K_REFUSED : R_RESET);
-      if (next !== undefined) {
-        this.retryOn(next, 'reset');
-        return;
-      }
-    }
+    if (this.retried(code === constants.NGHTTP2_REFUSED_STREAM ? K_REFUSED : R_RESET, 'reset')) return;
     if (!this.finished) {
       if (clean && this.responded) {
         this.settle();
         this.downstream.end(this.trailers);
-      } else this.fail(502, `pool ${this.pool.name}: upstream ${this.lease?.backend.id} reset the stream (code ${code})`, 'reset');
+      } else this.fail(502, `pool ${this.pool.name}: upstream ${this.attempts.backend} reset the stream (code ${code})`, 'reset');
     }
     this.release(clean && this.responded ? (this.status >= 500 ? 'http_5xx' : 'success') : 'reset');
   }
@@ -383,9 +332,7 @@ export class H2ExchangeProxy implements ExchangeHandle {
   private perTryTimedOut(): void {
     this.perTryTimer = undefined;
     if (this.finished || this.responded) return;
-    const next = this.retryable(R_TIMEOUT);
-    if (next !== undefined) this.retryOn(next, 'timeout');
-    else this.fail(504, `pool ${this.pool.name}: upstream ${this.lease?.backend.id} sent no response head within per_try_timeout`, 'timeout');
+    if (!this.retried(R_TIMEOUT, 'timeout')) this.fail(504, `pool ${this.pool.name}: upstream ${this.attempts.backend} sent no response head within per_try_timeout`, 'timeout');
   }
 
   private clearPerTry(): void {
@@ -411,15 +358,11 @@ export class H2ExchangeProxy implements ExchangeHandle {
   private settle(): void {
     this.finished = true;
     this.clearPerTry();
-    if (this.budgetHeld) {
-      this.budgetHeld = false;
-      this.target.budget.release();
-    }
+    this.attempts.settle();
   }
 
+  /** The current try's lease ends with `outcome` (passive ejection counts it). */
   private release(outcome: LeaseOutcome): void {
-    const lease = this.lease;
-    this.lease = undefined;
-    lease?.release(outcome);
+    this.attempts.release(outcome);
   }
 }
