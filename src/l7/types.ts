@@ -246,6 +246,8 @@ export interface ExchangeRequest {
   tTls?: number;
   /** The client's protocol, for the access log; absent: h2 (the HTTP/2 codec and node:http2). */
   protocol?: 'h2' | 'h3';
+  /** The listener's port the request arrived on (x-forwarded-port); set by the HTTP/2 dispatch. */
+  localPort?: number;
 }
 
 /**
