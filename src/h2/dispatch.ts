@@ -6,7 +6,7 @@
 import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { ListenerConfig, PoolConfig } from '../config/index.ts';
 import { HttpDate, type Clock, type Logger } from '../core/index.ts';
-import { AccessRecord, FILTER_TIMES, Router, TrustedProxies, buildBuiltins, builtinSettings, clientFromChain, joinedValues, usableRequestId, requestField, refusedReason, compileRetryPolicy, cookieValue, normalizePath, upstreamTarget, FlatWriter, FilteredDownstream, isPending, localResponseFields, type BuiltinFilters, type FilterChain, type LocalResponse, type RequestVerdict, type RetryPolicy, type ExchangeDownstream, type ExchangeHandle, type ExchangeRequest, type HttpListener, type ProxyAction, type UpstreamPool, type UpstreamPools } from '../l7/index.ts';
+import { AccessRecord, FILTER_TIMES, Router, TrustedProxies, clientFromChain, joinedValues, usableRequestId, requestField, refusedReason, compileRetryPolicy, cookieValue, normalizePath, upstreamTarget, FlatWriter, FilteredDownstream, isPending, localResponseFields, type BuiltinFilters, type FilterChain, type LocalResponse, type RequestVerdict, type RetryPolicy, type ExchangeDownstream, type ExchangeHandle, type ExchangeRequest, type HttpListener, type ProxyAction, type UpstreamPool, type UpstreamPools } from '../l7/index.ts';
 import { exchangeStream } from './exchange-adapter.ts';
 import type { StreamCloseListener, StreamContext } from './frontend.ts';
 import { proxyCodecExchange, type CodecExchangeLog } from './upstream/codec-exchange.ts';
@@ -104,8 +104,8 @@ export class StreamDispatch {
   constructor(listener: ListenerConfig, deps: DispatchDeps) {
     this.listener = listener;
     this.deps = deps;
-    // the Server-Timing of the HTTP/2 upstream core is not known when its head arrives: server_timing is not built
-    this.builtins = buildBuiltins(builtinSettings(listener, false));
+    // the L7 listener's, whose config was updated first (a reload swaps both)
+    this.builtins = deps.http.builtinFilters();
     this.requestIdName = listener.forwarded.request_id === false ? '' : listener.forwarded.request_id.toLowerCase();
     this.trusted = new TrustedProxies(listener.forwarded.trusted_proxies);
     // the codec adds the listener's Strict-Transport-Security and Alt-Svc itself (deps.responseHeaders): an upstream's goes

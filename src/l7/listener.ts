@@ -18,7 +18,7 @@ import { RetryBudget } from './retry-policy.ts';
 import { TraceIds } from './trace-context.ts';
 import { SpillArea } from './request-buffer.ts';
 import { refusedReason } from './reasons.ts';
-import { builtinFilterHost, LineWriter, type FilterEnv, type FilterHost, type FilterRegistry } from './filters/index.ts';
+import { builtinFilterHost, LineWriter, type BuiltinFilters, type FilterEnv, type FilterHost, type FilterRegistry } from './filters/index.ts';
 import os from 'node:os';
 import { ConnectionGate, REFUSE, READ_PROXY_HEADER } from '../listener/index.ts';
 
@@ -218,6 +218,10 @@ export class HttpListenerImpl implements HttpListener {
    * A request id unique across processes and restarts without a random draw per request: a 64-bit
    * random prefix chosen when the listener is built, then a counter.
    */
+  builtinFilters(): BuiltinFilters {
+    return this.runtime.builtins;
+  }
+
   nextRequestId(): string {
     return this.idPrefix + (this.idCounter++).toString(36);
   }
