@@ -189,9 +189,10 @@ export type ResponseVerdict = BodyTransform | LocalResponse | undefined;
  *   here (the later filters and the upstream are skipped; the response filters of the filters declared
  *   before it run on the answer, as on an upstream's response). May return a promise (an external store, a
  *   subrequest, a key fetch): the request waits — its body is held by the path, with its usual limits.
- * - onUpstreamRequest: the head as it goes upstream, after the edge's own fields (forwarded headers,
- *   request id, traceparent) are in it.
- * - onResponse: a final upstream response head as it goes downstream (not 1xx, not a 101 tunnel).
+ * - onUpstreamRequest: the head as it goes upstream, after the built-in filters (builtin/: forwarded
+ *   headers, request id, traceparent) wrote the edge's own fields into it.
+ * - onResponse: a final upstream response head as it goes downstream (not 1xx, not a 101 tunnel), after
+ *   the built-ins' removals (response_headers.hide, an upstream's HSTS) and their edits (Server-Timing).
  *   Filters run in declared order; body transforms chain in the same order (the first filter's transform
  *   sees the upstream bytes first). A replacing LocalResponse stops the later filters.
  * - onUpstreamFailure: no upstream response came (connect error, reset or timeout before its head, no

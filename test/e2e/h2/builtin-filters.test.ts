@@ -65,7 +65,7 @@ listeners:
       - { match: { path_prefix: /h2/ }, pool: h2pool }
       - { match: { path_prefix: /h1/ }, pool: h1pool }
 `,
-      { baseDir: dir.dir, dataDir: dir.dir },
+      { baseDir: dir.dir, dataDir: dir.dir, traceToken: 'trace-secret' },
     );
     client = http2.connect(`https://localhost:${edge.port}`, { ca: await readFile(edge.listener.caPath!) });
   });
@@ -120,6 +120,16 @@ listeners:
       assert.match(answer.seen.traceparent, /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
       assert.equal(answer.seen.tracestate, undefined, 'a tracestate without its valid traceparent is dropped');
       assert.equal(answer.seen['x-real-ip'], undefined, 'not in forwarded.headers');
+    });
+
+    it(`${pool} pool: server_timing answers a request carrying the admin token, and no other`, async () => {
+      const traced = await get(`/${pool}/t`, { 'x-switchyard-trace': 'trace-secret' });
+      assert.match(String(traced.headers['server-timing']), /edge_route;desc="#\d+";dur=[\d.]+;start=0/);
+      assert.match(String(traced.headers.traceresponse), /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+      assert.equal(traced.seen['x-switchyard-trace'], undefined, 'the token never goes upstream');
+      const plain = await get(`/${pool}/t`, { 'x-switchyard-trace': 'wrong' });
+      assert.equal(plain.headers['server-timing'], undefined);
+      assert.equal(plain.headers.traceresponse, undefined);
     });
 
     it(`${pool} pool: a route's headers filter runs after the built-ins and overrides them`, async () => {
