@@ -332,7 +332,7 @@ export class StreamDispatch {
     // filters (a filter may set a hidden name again)
     const responseFilters = filters !== null && (filters.editsResponse || filters.handlesFailure) ? filters : null;
     let filtered: FilteredDownstream | null = null;
-    if (responseFilters !== null || this.hidden.length > 0 || this.builtins.editsResponse) {
+    if (responseFilters !== null || this.hidden.length > 0 || this.builtins.editsResponseFor(context)) {
       const replaced = (status: number): void => {
         upstream.replacedStatus = status;
       };

@@ -712,7 +712,7 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
       headers.push(name, value);
     }
     // the built-ins' response hooks (the edge's Server-Timing) run in the response filters' wrapper
-    if (this.filtered === null && this.rt.builtins.editsResponse) this.filterResponses(this.filters);
+    if (this.filtered === null && this.rt.builtins.editsResponseFor(this)) this.filterResponses(this.filters);
     this.out.sendHead(res.status, headers);
     this.arm(this.rt.idleTimeout);
     if (this.resKind === BODY_NONE) this.finishWith(null, 'success');

@@ -102,7 +102,7 @@ export class ForeignRelay implements ExchangeDownstream, ChunkSink {
     // again), then runs the built-ins' and the route's
     const filters = ex.route!.filters;
     const builtins = ex.rt.builtins;
-    this.filtered = builtins.editsResponse || (filters !== null && (filters.editsResponse || filters.handlesFailure));
+    this.filtered = builtins.editsResponseFor(ex) || (filters !== null && (filters.editsResponse || filters.handlesFailure));
     const downstream: ExchangeDownstream = this.filtered
       ? new FilteredDownstream(this, filters, ex, { method: head.method, date: () => ex.rt.date.value(), backend: () => this.tries?.backend ?? '', hidden: ex.rt.hidden, builtins })
       : this;

@@ -147,7 +147,7 @@ function onResponseHead(ex: ProxyExchange, buf: Buffer | null, s: number, e: num
   const builtins = ex.rt.builtins;
   const filters = ex.route!.filters;
   const userEdits = filters !== null && filters.editsResponse;
-  if (userEdits || builtins.editsResponse) {
+  if (userEdits || builtins.editsResponseFor(ex)) {
     const writer = ex.conn.listener.lineWriter;
     writer.reset('');
     const view = new H1ResponseView(res, ex.lease?.backend.id ?? '');

@@ -95,9 +95,9 @@ export class FilteredDownstream implements ExchangeDownstream {
     if (this.ctx === null) return this.inner.sendHead(status, headers);
     const builtins = this.options.builtins;
     const chain = this.chain !== null && this.chain.editsResponse ? this.chain : null;
-    if (chain === null && (builtins === undefined || !builtins.editsResponse)) return this.inner.sendHead(status, headers);
+    if (chain === null && (builtins === undefined || !builtins.editsResponseFor(this.ctx.edge))) return this.inner.sendHead(status, headers);
     const view = new FlatResponseView(status, headers, this.options.backend);
-    builtins?.onResponse(this.ctx, writer, view);
+    if (builtins !== undefined && builtins.editsResponseFor(this.ctx.edge)) builtins.onResponse(this.ctx, writer, view);
     const verdict = chain?.onResponse(this.ctx, writer, view);
     if (verdict === undefined) return this.inner.sendHead(status, headers);
     if (isLocal(verdict)) return this.replace(verdict);

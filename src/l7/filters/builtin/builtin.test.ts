@@ -153,6 +153,8 @@ describe('built-in filters', () => {
       assert.deepEqual(builtins.names, ['forwarded', 'request_id', 'trace_context', 'hide_headers', 'hsts', 'server_timing']);
       assert.deepEqual(builtins.responseRemoves, ['server', 'x-powered-by', 'strict-transport-security']);
       assert.equal(builtins.editsResponse, true);
+      assert.equal(builtins.editsResponseFor(fakeContext().edge), false, 'an untraced response pays nothing for server_timing');
+      assert.equal(builtins.editsResponseFor(fakeContext({ edge: { debugTrace: true } }).edge), true);
     });
 
     it('runs the upstream hooks in order on one writer', () => {

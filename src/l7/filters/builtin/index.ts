@@ -7,7 +7,8 @@
 // (`headers`) sees the edge's fields and may still replace or remove them.
 import type { ListenerConfig } from '../../../config/index.ts';
 import { hstsHeaderValue } from '../../../tls/index.ts';
-import type { FilterContext, HeaderWriter, HttpFilter, ResponseView } from '../types.ts';
+import type { EdgeRequest, FilterContext, HeaderWriter, HttpFilter, ResponseView } from '../types.ts';
+import type { BuiltinFilter } from './builtin-filter.ts';
 import { createForwarded, type ForwardedSettings } from './forwarded.ts';
 import { createRequestId, type RequestIdSettings } from './request-id.ts';
 import { createTraceContext } from './trace-context.ts';
@@ -32,7 +33,7 @@ export interface BuiltinSettings {
 /** Builds a built-in filter; null when its settings leave it nothing to do (it is then not in the chain). */
 export interface BuiltinFilterFactory<N extends BuiltinFilterName> {
   readonly name: N;
-  create(settings: BuiltinSettings[N]): HttpFilter | null;
+  create(settings: BuiltinSettings[N]): BuiltinFilter | null;
 }
 
 /** The registry of the built-in filters; `satisfies` proves every name has its factory. */
@@ -77,14 +78,17 @@ export class BuiltinFilters {
   readonly responseRemoves: readonly string[];
   private readonly upstream: readonly HttpFilter[];
   private readonly response: readonly HttpFilter[];
+  /** Some response hook works on every response; else only on traced ones (or none). */
+  private readonly responseAlways: boolean;
 
-  constructor(filters: readonly HttpFilter[]) {
+  constructor(filters: readonly BuiltinFilter[]) {
     this.names = filters.map((filter) => filter.name);
     this.upstreamRemoves = [...new Set(filters.flatMap((filter) => filter.upstreamRemoves ?? []))];
     this.upstreamRemoved = new Set(this.upstreamRemoves);
     this.responseRemoves = [...new Set(filters.flatMap((filter) => filter.responseRemoves ?? []))];
     this.upstream = filters.filter((filter) => filter.onUpstreamRequest !== undefined);
     this.response = filters.filter((filter) => filter.onResponse !== undefined);
+    this.responseAlways = filters.some((filter) => filter.onResponse !== undefined && filter.tracedOnly !== true);
   }
 
   /** Some built-in writes the upstream request head. */
@@ -92,9 +96,17 @@ export class BuiltinFilters {
     return this.upstream.length > 0;
   }
 
-  /** Some built-in edits the response head (the edge's Server-Timing). */
+  /** Some built-in may edit a response head (the edge's Server-Timing). */
   get editsResponse(): boolean {
     return this.response.length > 0;
+  }
+
+  /**
+   * Some built-in edits this request's response head: the paths ask before they build a view or a
+   * wrapper for the built-ins' response phase (server_timing acts on traced requests only).
+   */
+  editsResponseFor(edge: EdgeRequest | undefined): boolean {
+    return this.responseAlways || (this.response.length > 0 && edge !== undefined && edge.debugTrace);
   }
 
   /** "upstream request filters", the built-ins' part: after the path dropped upstreamRemoves from the client's head. */
@@ -112,10 +124,10 @@ export class BuiltinFilters {
 
 /** Builds a listener's built-in filters from their settings, in builtinFilterNames order. */
 export function buildBuiltins(settings: BuiltinSettings): BuiltinFilters {
-  const filters: HttpFilter[] = [];
+  const filters: BuiltinFilter[] = [];
   for (const name of builtinFilterNames) {
     const factory = builtinFilterFactories[name] as BuiltinFilterFactory<typeof name>;
-    const filter = (factory.create as (settings: BuiltinSettings[typeof name]) => HttpFilter | null)(settings[name]);
+    const filter = (factory.create as (settings: BuiltinSettings[typeof name]) => BuiltinFilter | null)(settings[name]);
     if (filter !== null) filters.push(filter);
   }
   return new BuiltinFilters(filters);
