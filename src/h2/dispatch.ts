@@ -6,9 +6,8 @@
 import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { ListenerConfig, PoolConfig } from '../config/index.ts';
 import { HttpDate, type Clock, type Logger } from '../core/index.ts';
-import { AccessRecord, FILTER_TIMES, Router, requestField, refusedReason, compileRetryPolicy, cookieValue, normalizePath, upstreamTarget, FlatWriter, FilteredDownstream, isPending, localResponseFields, type FilterChain, type LocalResponse, type RequestVerdict, type RetryPolicy, type ExchangeDownstream, type ExchangeHandle, type ExchangeRequest, type HttpListener, type ProxyAction, type UpstreamPool, type UpstreamPools } from '../l7/index.ts';
+import { AccessRecord, FILTER_TIMES, Router, TrustedProxies, clientFromChain, joinedValues, usableRequestId, requestField, refusedReason, compileRetryPolicy, cookieValue, normalizePath, upstreamTarget, FlatWriter, FilteredDownstream, isPending, localResponseFields, type BuiltinFilters, type FilterChain, type LocalResponse, type RequestVerdict, type RetryPolicy, type ExchangeDownstream, type ExchangeHandle, type ExchangeRequest, type HttpListener, type ProxyAction, type UpstreamPool, type UpstreamPools } from '../l7/index.ts';
 import { exchangeStream } from './exchange-adapter.ts';
-import { ForwardedHeaders } from './forwarded.ts';
 import type { StreamCloseListener, StreamContext } from './frontend.ts';
 import { proxyCodecExchange, type CodecExchangeLog } from './upstream/codec-exchange.ts';
 import { isGrpc } from './grpc.ts';
@@ -87,12 +86,17 @@ export class StreamDispatch {
   private readonly deps: DispatchDeps;
   /** null when no route of this listener targets an HTTP/2 pool: every stream goes to the L7 exchange unmatched. */
   private readonly router: Router | null;
-  private readonly forwarded: ForwardedHeaders;
+  /** forwarded.trusted_proxies: whose X-Forwarded-For is believed. */
+  private readonly trusted: TrustedProxies;
+  /** The built-in filters (forwarded headers, request id, trace context, hide, HSTS), as on every path. */
+  private readonly builtins: BuiltinFilters;
+  /** forwarded.request_id, lower-case; '' when off. */
+  private readonly requestIdName: string;
   /** The access record of this listener's requests to HTTP/2 pools, reused (written at once). */
   private readonly record = new AccessRecord();
   /** The Date of filter-made answers, formatted once per second (core HttpDate, as every edge-made response). */
   private readonly date: HttpDate;
-  /** response_headers.hide: removed from HTTP/2 pools' responses as from every other path's. */
+  /** The built-ins' responseRemoves (response_headers.hide, an upstream's HSTS) and the codec's own fields. */
   private readonly hidden: readonly string[];
   /** Each pool config's `retries:`, compiled once (a reload brings new config objects). */
   private readonly retryPolicies = new WeakMap<PoolConfig, RetryPolicy>();
@@ -100,13 +104,17 @@ export class StreamDispatch {
   constructor(listener: ListenerConfig, deps: DispatchDeps) {
     this.listener = listener;
     this.deps = deps;
-    // the codec adds the listener's Strict-Transport-Security itself (deps.responseHeaders): an upstream's goes
-    const edgeOwned = ['strict-transport-security', 'alt-svc'].filter((name) => deps.responseHeaders?.[name] !== undefined);
-    this.hidden = edgeOwned.length > 0 ? [...listener.response_headers.hide, ...edgeOwned] : listener.response_headers.hide;
+    // the L7 listener's, whose config was updated first (a reload swaps both)
+    this.builtins = deps.http.builtinFilters();
+    this.requestIdName = listener.forwarded.request_id === false ? '' : listener.forwarded.request_id.toLowerCase();
+    this.trusted = new TrustedProxies(listener.forwarded.trusted_proxies);
+    // the codec adds the listener's Strict-Transport-Security and Alt-Svc itself (deps.responseHeaders): an upstream's goes
+    const removes = this.builtins.responseRemoves;
+    const edgeOwned = ['strict-transport-security', 'alt-svc'].filter((name) => deps.responseHeaders?.[name] !== undefined && !removes.includes(name));
+    this.hidden = edgeOwned.length > 0 ? [...removes, ...edgeOwned] : removes;
     const routes = listener.routes ?? [];
     const anyH2 = routes.some((route) => route.pool !== undefined && h2Protocols.has(deps.pools.get(route.pool)?.poolConfig?.protocol ?? 'http1'));
     this.router = anyH2 ? new Router(routes, listener.middleware, deps.http.filterSetup()) : null;
-    this.forwarded = new ForwardedHeaders(listener);
     this.date = new HttpDate(deps.clock);
   }
 
@@ -123,6 +131,7 @@ export class StreamDispatch {
       const route = this.h2Route(request.method, request.authority, request.path, header);
       if (route !== null && route !== 'bad') return this.proxyExchange(request, downstream, encrypted, localPort, route, header);
     }
+    request.localPort = localPort;
     return this.deps.http.handleExchange(request, downstream);
   };
 
@@ -213,21 +222,27 @@ export class StreamDispatch {
     const fields = request.headers;
     for (let i = 0; i < fields.length; i += 2) view[fields[i]] = fields[i + 1];
     const scheme = encrypted ? 'https' : 'http';
-    const extra = this.forwarded.compute(view, request.peerAddress, scheme, localPort, this.nextRequestId);
-    // the trace context the HTTP/1.1 path sends: the edge's span as the traceparent (the client's
-    // tracestate only with its own trace), no trace token; the request id is the client's or the one
-    // the forwarded headers set
-    const idName = this.listener.forwarded.request_id === false ? '' : this.listener.forwarded.request_id.toLowerCase();
+    // "request headers": the request id and the client's address by the rules of every path; the trace
+    // context the HTTP/1.1 path uses (the edge's span; the trace token never leaves)
+    const idName = this.requestIdName;
+    const sentRequestId = idName === '' ? undefined : header(idName);
+    const requestId = idName === '' ? '' : (usableRequestId(sentRequestId) ?? this.nextRequestId());
+    const peer = request.peerAddress;
+    const peerTrusted = !this.trusted.empty && this.trusted.contains(peer);
+    const clientAddress = peerTrusted ? clientFromChain(joinedValues(fields, 'x-forwarded-for'), peer, this.trusted) : peer;
     const trace = http.startTrace(fields);
-    const logged: LoggedRequest = { requestId: idName === '' ? '' : (extra[idName] ?? header(idName) ?? ''), traceId: trace.traceId, spanId: trace.spanId, parentSpanId: trace.parentId, traceFlags: trace.flags, client: request.peerAddress, method: request.method, host: request.authority, tAccepted: request.tAccepted ?? 0, tTls: request.tTls ?? 0, filterTimes: null, protocol: request.protocol ?? 'h2' };
+    const logged: LoggedRequest = { requestId, traceId: trace.traceId, spanId: trace.spanId, parentSpanId: trace.parentId, traceFlags: trace.flags, client: peer, method: request.method, host: request.authority, tAccepted: request.tAccepted ?? 0, tTls: request.tTls ?? 0, filterTimes: null, protocol: request.protocol ?? 'h2' };
+    const context = new H2FilterContext({ method: request.method, path, target, host: request.authority, scheme, clientAddress, requestId, routeName: route.name, header, fields, peerAddress: peer, peerTrusted, localPort, sentRequestId, trace });
+    // the client's fields minus those a built-in writes itself, then the built-ins' (forwarded headers,
+    // request id, traceparent); the route's upstream filters edit the same list later
+    const removed = this.builtins.upstreamRemoved;
     const upstreamFields: string[] = [];
     for (let i = 0; i < fields.length; i += 2) {
       const name = fields[i];
-      if (extra[name] !== undefined || name === 'traceparent' || name === 'x-switchyard-trace' || (name === 'tracestate' && !trace.continued)) continue;
+      if (removed.has(name) || name === 'x-switchyard-trace') continue;
       upstreamFields.push(name, fields[i + 1]);
     }
-    for (const name in extra) upstreamFields.push(name, extra[name]);
-    upstreamFields.push('traceparent', `00-${trace.traceId}-${trace.spanId}-${trace.flags}`);
+    this.builtins.onUpstreamRequest(context, new FlatWriter(upstreamFields));
     // a declared length over limits.max_body_size: refused before anything goes up, as on the other pairs
     if (request.contentLength > this.listener.limits.max_body_size) {
       const bytesOut = answerLocally(downstream, { status: 413, headers: [], body: '413 content too large\n' }, request.method, this.date);
@@ -235,8 +250,7 @@ export class StreamDispatch {
       return answeredHandle;
     }
     const filters = route.filters;
-    if (filters === null) return this.toUpstream(request, downstream, route, upstreamFields, header, view, null, started, logged);
-    const context = new H2FilterContext({ method: request.method, path, target, host: request.authority, scheme, clientAddress: this.forwarded.client(view, request.peerAddress), requestId: logged.requestId, routeName: route.name, header });
+    if (filters === null) return this.toUpstream(request, downstream, route, upstreamFields, header, view, context, started, logged);
     context.filterTimes = logged.filterTimes = new Float64Array(filters.names.length * FILTER_TIMES);
     const answered = (answer: LocalResponse): void => {
       const bytesOut = answerLocally(downstream, answer, request.method, this.date);
@@ -307,21 +321,22 @@ export class StreamDispatch {
   }
 
   /** After the request filters: the upstream filters on the head, then the HTTP/2 upstream core. */
-  private toUpstream(request: ExchangeRequest, downstream: ExchangeDownstream, route: H2Route, upstreamFields: string[], header: (name: string) => string | undefined, view: IncomingHttpHeaders, context: H2FilterContext | null, started: number, logged: LoggedRequest): ExchangeHandle {
+  private toUpstream(request: ExchangeRequest, downstream: ExchangeDownstream, route: H2Route, upstreamFields: string[], header: (name: string) => string | undefined, view: IncomingHttpHeaders, context: H2FilterContext, started: number, logged: LoggedRequest): ExchangeHandle {
     const { clock } = this.deps;
     const { pool, config, action, path, target } = route;
     const filters = route.filters;
     // the handle (for the backend that answered) and a status a response filter answered with instead
     const upstream: { handle?: ExchangeHandle; replacedStatus: number } = { replacedStatus: 0 };
-    if (filters !== null && context !== null && filters.editsUpstream) filters.onUpstreamRequest(context, new FlatWriter(upstreamFields));
-    // response_headers.hide, then the response filters (a filter may set a hidden name again)
-    const responseFilters = filters !== null && context !== null && (filters.editsResponse || filters.handlesFailure) ? filters : null;
+    if (filters !== null && filters.editsUpstream) filters.onUpstreamRequest(context, new FlatWriter(upstreamFields));
+    // the hidden names (hide_headers, hsts), then the built-ins' response hooks and the route's response
+    // filters (a filter may set a hidden name again)
+    const responseFilters = filters !== null && (filters.editsResponse || filters.handlesFailure) ? filters : null;
     let filtered: FilteredDownstream | null = null;
-    if (responseFilters !== null || this.hidden.length > 0) {
+    if (responseFilters !== null || this.hidden.length > 0 || this.builtins.editsResponseFor(context)) {
       const replaced = (status: number): void => {
         upstream.replacedStatus = status;
       };
-      downstream = filtered = new FilteredDownstream(downstream, responseFilters, context, { method: request.method, date: () => this.date.value(), backend: () => upstream.handle?.backend ?? '', hidden: this.hidden, replaced, resume: () => upstream.handle?.drain() });
+      downstream = filtered = new FilteredDownstream(downstream, responseFilters, context, { method: request.method, date: () => this.date.value(), backend: () => upstream.handle?.backend ?? '', hidden: this.hidden, builtins: this.builtins, replaced, resume: () => upstream.handle?.drain() });
     }
     const grpc = isGrpc(header('content-type'));
     const handle = proxyCodecExchange(downstream, {
@@ -329,7 +344,7 @@ export class StreamDispatch {
       sessions: this.deps.sessions(pool.name, config),
       request: { ...request, path: upstreamTarget(action, target, path), headers: upstreamFields },
       upstreamHost: action.upstreamHost,
-      balance: { clientAddress: request.peerAddress, path, header, cookie: (name) => cookieOf(view, name), preferredBackend: context?.preferredBackend ?? '' },
+      balance: { clientAddress: request.peerAddress, path, header, cookie: (name) => cookieOf(view, name), preferredBackend: context.preferredBackend },
       retry: this.retryPolicyOf(config),
       budget: this.deps.http.retryBudget(pool.name),
       retryClock: this.deps.http,
@@ -341,7 +356,7 @@ export class StreamDispatch {
       clock,
       // a body transform still at work (compression) is waited for: its tail is part of the request
       onDone: (log) => {
-        const write = (): void => this.logProxied(started, logged, route, upstream.replacedStatus !== 0 ? { ...log, status: upstream.replacedStatus } : log, context?.reason ?? '');
+        const write = (): void => this.logProxied(started, logged, route, upstream.replacedStatus !== 0 ? { ...log, status: upstream.replacedStatus } : log, context.reason);
         if (filtered !== null) filtered.afterBody(write);
         else write();
       },

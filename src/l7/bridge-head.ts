@@ -1,6 +1,6 @@
-// The HTTP/1.1 request head the bridge (HTTP/2 → HTTP/1.1 upstream) sends: the same header rules as the
-// HTTP/1.1 path (upstream-head.ts) applied to the codec's flat header list, built as a string (the bridge
-// is not the HTTP/1.1 hot path).
+// The HTTP/1.1 request head the bridge (HTTP/2 → HTTP/1.1 upstream) sends: the codec's flat header list
+// with the same rules as the HTTP/1.1 path (upstream-head.ts) — hop-by-hop fields out, then the built-in
+// and the route's upstream request filters — built as a string (the bridge is not the HTTP/1.1 hot path).
 import type { ListenerRuntime } from './runtime.ts';
 import type { ExchangeRequest } from './types.ts';
 import type { TraceIds } from './trace-context.ts';
@@ -67,47 +67,36 @@ export interface BridgeHeadInput {
   /** Request line target (after normalisation, strip_prefix and rewrite). */
   target: string;
   host: string;
-  clientAddress: string;
-  requestId: string;
-  trace: BridgeTrace;
   /** The body's length as the edge frames it: the buffered body's, else the request's (-1: chunked, 0: none). */
   contentLength: number;
-  /** The route's filters (their "upstream request filters" run on the head) and what they see. */
+  /** The route's filters (their "upstream request filters" run on the head after the built-ins) and what they see. */
   filters: FilterChain | null;
   context: FilterContext;
 }
 
 /** The complete head (ending in CRLF CRLF) for the upstream. */
 export function bridgeRequestHead(input: BridgeHeadInput): string {
-  const { rt, request: req, trace } = input;
+  const { rt, request: req } = input;
+  const builtins = rt.builtins;
+  const removed = builtins.upstreamRemoved;
   let head = `${req.method} ${input.target} HTTP/1.1\r\nhost: ${input.host}\r\n`;
-  head += `traceparent: 00-${trace.traceId}-${trace.spanId}-${trace.flags}\r\n`;
   const h = req.headers;
-  const trusted = rt.trusted.contains(req.peerAddress);
   for (let i = 0; i < h.length; i += 2) {
     const name = h[i];
     if (HOP_BY_HOP.has(name) || name.startsWith('proxy-') || name.charCodeAt(0) === 0x3a) continue;
-    // the edge's traceparent replaces the client's; the trace token never leaves; a tracestate only with its trace
-    if (name === 'traceparent' || name === 'x-switchyard-trace' || (name === 'tracestate' && !trace.continued)) continue;
-    if ((rt.setXff && name === 'x-forwarded-for') || (rt.setRealIp && name === 'x-real-ip') || (rt.setProto && name === 'x-forwarded-proto')) continue;
-    if ((rt.setHost && name === 'x-forwarded-host') || (rt.setPort && name === 'x-forwarded-port') || (rt.setForwarded && name === 'forwarded')) continue;
+    // the trace token never leaves the edge; the fields a built-in writes itself (forwarded headers,
+    // traceparent) are the edge's, not the client's
+    if (name === 'x-switchyard-trace' || removed.has(name)) continue;
     if (/[\r\n]/.test(h[i + 1])) continue;
     head += `${name}: ${h[i + 1]}\r\n`;
   }
-  if (rt.setXff) {
-    const chain = trusted ? joinedValues(h, 'x-forwarded-for') : '';
-    head += `x-forwarded-for: ${chain.length > 0 ? `${chain}, ` : ''}${req.peerAddress}\r\n`;
-  }
-  const client = input.clientAddress;
-  if (rt.setRealIp) head += `x-real-ip: ${client}\r\n`;
-  if (rt.setProto) head += `x-forwarded-proto: ${(trusted && firstValue(h, 'x-forwarded-proto')) || req.scheme}\r\n`;
-  if (rt.setHost) head += `x-forwarded-host: ${(trusted && firstValue(h, 'x-forwarded-host')) || req.authority}\r\n`;
-  if (rt.setForwarded) head += `forwarded: for=${client.includes(':') ? `"[${client}]"` : client};proto=${req.scheme}${req.authority.length > 0 ? `;host="${req.authority}"` : ''}\r\n`;
-  if (input.requestId !== '' && firstValue(h, rt.requestIdName) === undefined) head += `${rt.requestIdName}: ${input.requestId}\r\n`;
+  // "upstream request filters": the built-ins (forwarded headers, request id, traceparent), then the route's
   const filters = input.filters;
-  if (filters !== null && filters.editsUpstream) {
+  const userEdits = filters !== null && filters.editsUpstream;
+  if (builtins.editsUpstream || userEdits) {
     const writer = new LineWriter(head);
-    filters.onUpstreamRequest(input.context, writer);
+    builtins.onUpstreamRequest(input.context, writer);
+    if (userEdits) filters.onUpstreamRequest(input.context, writer);
     head = writer.lines;
   }
   if (input.contentLength > 0) head += `content-length: ${input.contentLength}\r\n`;

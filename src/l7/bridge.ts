@@ -25,7 +25,7 @@ import { edgeServerTiming } from './edge-timing.ts';
 import { bridgeTrace, bridgeRequestHead, firstValue, joinedValues, requestField, type BridgeTrace } from './bridge-head.ts';
 import { NO_RETRY, R_CONNECT_ERROR, R_RESET, R_TIMEOUT } from './retry-policy.ts';
 import { RequestBuffer, type BufferOwner } from './request-buffer.ts';
-import { FILTER_TIMES, FilteredDownstream, FilterSlots, isPending, localResponseFields, type FilterChain, type FilterContext, type HttpFilter, type LocalResponse, type RequestVerdict } from './filters/index.ts';
+import { FILTER_TIMES, FilteredDownstream, FilterSlots, isPending, localResponseFields, usableRequestId, type EdgeRequest, type FilterChain, type FilterContext, type HttpFilter, type LocalResponse, type RequestVerdict } from './filters/index.ts';
 import { cookieValue } from './parse/cookie.ts';
 import { DOH_ALLOW, DOH_MAX_MESSAGE, dohAnswerFields, dohBodyStatus, dohGetMessage, dohPostStatus } from './doh.ts';
 import { failureReason, REASON_HEADER, reasonValue, refusedReason } from './reasons.ts';
@@ -41,7 +41,7 @@ export function bridgeExchange(listener: HttpListenerImpl, request: ExchangeRequ
   return exchange;
 }
 
-class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, BufferOwner, FilterContext {
+class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, BufferOwner, FilterContext, EdgeRequest {
   private readonly listener: HttpListenerImpl;
   private readonly rt: ListenerRuntime;
   private readonly request: ExchangeRequest;
@@ -215,24 +215,14 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     if (pool === undefined) return this.fail(503, 'cancelled');
     this.pool = pool;
     if (rt.trusted.contains(req.peerAddress)) this.clientAddress = clientFromChain(joinedValues(req.headers, 'x-forwarded-for'), req.peerAddress, rt.trusted);
-    if (rt.requestIdName !== '') this.requestId = this.header(rt.requestIdName) ?? this.listener.nextRequestId();
+    if (rt.requestIdName !== '') this.requestId = usableRequestId(this.sentRequestId) ?? this.listener.nextRequestId();
     this.trace = bridgeTrace(req.headers, this.listener.traceIds, this.listener.traceToken);
     // "request filters": one may answer here instead of the upstream
     const filters = route.filters;
     this.filters = filters;
     if (filters !== null) {
       this.filterTimes = new Float64Array(filters.names.length * FILTER_TIMES);
-      if (filters.editsResponse) {
-        this.out = this.filtered = new FilteredDownstream(this.downstream, filters, this, {
-          method: req.method,
-          date: () => rt.date.value(),
-          backend: () => this.attempts.lease?.backend.id ?? '',
-          replaced: (status) => {
-            this.status = status;
-          },
-          resume: () => this.drain(),
-        });
-      }
+      if (filters.editsResponse) this.filterResponses(filters);
       // filters that read the body: its first bytes arrive (into pendingBody) before they run
       if (filters.bodyPrefix > 0 && !this.bodyEnded) {
         this.prefixWanted = filters.bodyPrefix;
@@ -477,9 +467,6 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
       request: this.request,
       target: upstreamTarget(action, this.target, this.path),
       host: action.upstreamHost === 'backend' ? this.attempts.backend : this.request.authority,
-      clientAddress: this.clientAddress,
-      requestId: this.requestId,
-      trace: this.trace!,
       contentLength: this.reqBody !== null ? this.reqBody.length : this.request.contentLength,
       filters: this.filters,
       context: this,
@@ -702,14 +689,66 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
       if (detail && name === 'server-timing') this.upstreamTiming = this.upstreamTiming === '' ? value : `${this.upstreamTiming}, ${value}`;
       headers.push(name, value);
     }
-    const trace = this.trace!;
-    if (trace.debug) headers.push('server-timing', this.edgeTiming(), 'traceresponse', `00-${trace.traceId}-${trace.spanId}-${trace.flags}`);
+    // the built-ins' response hooks (the edge's Server-Timing) run in the response filters' wrapper
+    if (this.filtered === null && this.rt.builtins.editsResponseFor(this)) this.filterResponses(this.filters);
     this.out.sendHead(res.status, headers);
     this.arm(this.rt.idleTimeout);
     if (this.resKind === BODY_NONE) this.finishWith(null, 'success');
   }
 
-  private edgeTiming(): string {
+  /** The response goes through the built-ins' and the route's response filters (`filters` null: the built-ins only). */
+  private filterResponses(filters: FilterChain | null): void {
+    this.out = this.filtered = new FilteredDownstream(this.downstream, filters, this, {
+      method: this.request.method,
+      date: () => this.rt.date.value(),
+      backend: () => this.attempts.lease?.backend.id ?? '',
+      replaced: (status) => {
+        this.status = status;
+      },
+      resume: () => this.drain(),
+      builtins: this.rt.builtins,
+    });
+  }
+
+  // EdgeRequest, for the built-in filters
+  get edge(): EdgeRequest {
+    return this;
+  }
+  get peerAddress(): string {
+    return this.request.peerAddress;
+  }
+  get peerTrusted(): boolean {
+    return this.rt.trusted.contains(this.request.peerAddress);
+  }
+  get localPort(): number {
+    return this.request.localPort ?? 0;
+  }
+  joinedHeader(name: string): string {
+    return joinedValues(this.request.headers, name);
+  }
+  get sentRequestId(): string | undefined {
+    return this.rt.requestIdName === '' ? undefined : firstValue(this.request.headers, this.rt.requestIdName);
+  }
+  get sentTracestate(): boolean {
+    return firstValue(this.request.headers, 'tracestate') !== undefined;
+  }
+  get traceId(): string {
+    return this.trace?.traceId ?? '';
+  }
+  get spanId(): string {
+    return this.trace?.spanId ?? '';
+  }
+  get traceFlags(): string {
+    return this.trace?.flags ?? '';
+  }
+  get traceContinued(): boolean {
+    return this.trace?.continued === true;
+  }
+  get debugTrace(): boolean {
+    return this.trace?.debug === true;
+  }
+
+  edgeTiming(): string {
     return edgeServerTiming({
       tStart: this.tStart,
       tHead: this.tStart,

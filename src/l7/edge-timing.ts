@@ -1,7 +1,8 @@
 // The edge's phases in Server-Timing, for requests authorised by the admin token (x-switchyard-trace):
 // route matched, balancing decision, upstream connect, wait for the upstream's first byte. Each entry has
 // `dur` and a non-standard `start` (ms since the request arrived) that `switchyard trace` uses to place it
-// on the waterfall. The upstream's own Server-Timing header stays in the response beside this one.
+// on the waterfall. The upstream's own Server-Timing header stays in the response beside this one. The
+// built-in `server_timing` filter writes it (filters/builtin/server-timing.ts).
 import type { ProxyExchange } from './exchange.ts';
 import { balanceReason } from './trace-context.ts';
 
@@ -55,8 +56,8 @@ export function edgeServerTiming(src: EdgeTimingSource): string {
   return entries;
 }
 
-/** Response header lines ("name: value\r\n") for a traced HTTP/1.1 request. */
-export function edgeTimingLines(ex: ProxyExchange): string {
+/** The edge's Server-Timing value for a traced HTTP/1.1 request (EdgeRequest.edgeTiming). */
+export function edgeTimingOf(ex: ProxyExchange): string {
   const src: EdgeTimingSource = {
     tStart: ex.tArrived,
     tHead: ex.tHead,
@@ -71,5 +72,5 @@ export function edgeTimingLines(ex: ProxyExchange): string {
     tried: ex.tried,
     staleRetries: ex.staleRetries,
   };
-  return `server-timing: ${edgeServerTiming(src)}\r\ntraceresponse: 00-${ex.traceId}-${ex.spanId}-${ex.traceFlags}\r\n`;
+  return edgeServerTiming(src);
 }

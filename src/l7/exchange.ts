@@ -16,9 +16,10 @@ import type { ChunkSink } from './parse/chunked.ts';
 import { BODY_NONE, BODY_LENGTH, BODY_CHUNKED } from './parse/request-head.ts';
 import type { HttpListenerImpl } from './listener.ts';
 import { relayResponseHead, relayResponseBody } from './response-relay.ts';
-import { upstreamRequestHead, clientBehindProxies, requestIdFor } from './upstream-head.ts';
+import { upstreamRequestHead, clientBehindProxies, requestIdFor, joinedHeader, sentRequestId, sentTracestate } from './upstream-head.ts';
+import { edgeTimingOf } from './edge-timing.ts';
 import { answerLocalRoute, answerLocalError, answerError, answerFilter } from './local-answers.ts';
-import { FilterSlots, isPending, type BodySink, type FilterContext, type HttpFilter, type RequestVerdict } from './filters/index.ts';
+import { FilterSlots, isPending, type BodySink, type EdgeRequest, type FilterContext, type HttpFilter, type RequestVerdict } from './filters/index.ts';
 import { answerDns, dohRequestBody } from './doh-exchange.ts';
 import { onUpstreamEnd, onUpstreamClosed, onDeadline, upstreamFailed } from './upstream-failure.ts';
 import { P_ROUTING, P_CONNECTING, P_WAITING, P_RESPONDING, P_TUNNEL, P_DONE, copyOf } from './phases.ts';
@@ -37,7 +38,7 @@ const EMPTY_BODY = Buffer.alloc(0);
 /** Framing bytes (chunk sizes, extensions) tolerated beyond 8× the wanted prefix while reading ahead. */
 const MAX_PREFIX_FRAMING = 64 * 1024;
 
-export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, BufferOwner, FilterContext {
+export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, BufferOwner, FilterContext, EdgeRequest {
   readonly conn: HttpConnection;
   readonly rt: ListenerRuntime;
   readonly head: RequestHead;
@@ -215,6 +216,31 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
   }
   setReason(code: string): void {
     this.reason = this.reason === '' ? code : `${this.reason},${code}`;
+  }
+  // EdgeRequest, for the built-in filters (the trace fields are below)
+  get edge(): EdgeRequest {
+    return this;
+  }
+  get peerAddress(): string {
+    return this.conn.peer;
+  }
+  get peerTrusted(): boolean {
+    return !this.rt.trusted.empty && this.conn.peerTrusted(this.rt);
+  }
+  get localPort(): number {
+    return this.conn.localPort;
+  }
+  joinedHeader(name: string): string {
+    return joinedHeader(this, name);
+  }
+  get sentRequestId(): string | undefined {
+    return sentRequestId(this);
+  }
+  get sentTracestate(): boolean {
+    return sentTracestate(this);
+  }
+  edgeTiming(): string {
+    return edgeTimingOf(this);
   }
 
 

@@ -9,7 +9,7 @@ import type { Config, ListenerConfig } from '../config/index.ts';
 import type { BalanceInput, PoolRegistry, PoolStatus } from '../pool/index.ts';
 import { hostnameOf } from './parse/request-head.ts';
 import { Router } from './router/router.ts';
-import { builtinFilterHost } from './filters/index.ts';
+import { buildBuiltins, builtinFilterHost, builtinSettings } from './filters/index.ts';
 
 export interface ExplainQuery {
   method: string;
@@ -55,6 +55,8 @@ export interface Explanation {
   route: string | null;
   action: string | null;
   filters: string[];
+  /** The built-in filters a proxied request runs before `filters` (forwarded, request_id, …); [] for other actions. */
+  builtin_filters: string[];
   pool: { name: string; balance: string; policy: string; candidates: ExplainCandidate[]; pick: string | null; note?: string } | null;
   problems: string[];
 }
@@ -68,7 +70,7 @@ export function explainRequest(query: ExplainQuery, context: ExplainContext): Ex
   const host = hostnameOf(authority);
   const path = url.pathname;
   const method = query.method.toUpperCase();
-  const result: Explanation = { source: context.source, request: { method, url: query.url, host, path }, listener: null, routes: [], route: null, action: null, filters: [], pool: null, problems: [] };
+  const result: Explanation = { source: context.source, request: { method, url: query.url, host, path }, listener: null, routes: [], route: null, action: null, filters: [], builtin_filters: [], pool: null, problems: [] };
   const listener = findListener(url, query.listener, context, result.problems);
   if (!listener) return result;
   const port = context.addresses?.[listener.name]?.port ?? listener.listen.port;
@@ -93,6 +95,8 @@ export function explainRequest(query: ExplainQuery, context: ExplainContext): Ex
       return result;
     }
     result.action = `proxy to pool ${action.pool}`;
+    // whether a trace token exists is the running edge's business: server_timing is left out here
+    result.builtin_filters = [...buildBuiltins(builtinSettings(listener, false)).names];
     result.pool = explainPool(action.pool, context, { clientAddress: query.clientAddress ?? '127.0.0.1', path, header: readHeader, cookie: cookieReader(readHeader('cookie')) });
   }
   if (result.route === null) result.problems.push('no route matches: the listener answers 404');
@@ -184,6 +188,7 @@ export function renderExplanation(explained: Explanation): string {
   if (explained.routes.length > 0) lines.push('routes:');
   for (const route of explained.routes) lines.push(`  ${route.route === `#${route.index}` ? route.route : `${route.route} (#${route.index})`}: ${route.verdict}`);
   if (explained.route !== null) lines.push(`route: ${explained.route} → ${explained.action}`);
+  if (explained.builtin_filters.length > 0) lines.push(`built-in filters: ${explained.builtin_filters.join(' → ')} (before the route's filters)`);
   if (explained.route !== null) lines.push(`filters: ${explained.filters.length > 0 ? explained.filters.join(' → ') : '(none)'}`);
   const pool = explained.pool;
   if (pool) {

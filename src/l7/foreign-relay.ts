@@ -8,9 +8,8 @@ import { EdgeError } from '../core/index.ts';
 import type { ProxyExchange } from './exchange.ts';
 import type { ExchangeDownstream, ExchangeHandle, ExchangeRequest, UpstreamPool } from './types.ts';
 import type { ChunkSink } from './parse/chunked.ts';
-import { BODY_CHUNKED, BODY_LENGTH, BODY_NONE, H_HOST, H_TRANSFER_ENCODING, H_UPGRADE, H_EXPECT, H_TRACESTATE } from './parse/request-head.ts';
+import { BODY_CHUNKED, BODY_LENGTH, BODY_NONE, H_HOST, H_TRANSFER_ENCODING, H_UPGRADE, H_EXPECT } from './parse/request-head.ts';
 import { bit } from './rewrite.ts';
-import { forwardedLines } from './upstream-head.ts';
 import { upstreamTarget } from './router/actions.ts';
 import { answerError } from './local-answers.ts';
 import { CONTINUE_100 } from './local-response.ts';
@@ -35,8 +34,7 @@ function requestFields(ex: ProxyExchange): string[] {
   const head = ex.head;
   const raw = head.raw;
   const o = head.offsets;
-  let drop = ex.rt.requestDropMask | bit(H_HOST) | bit(H_TRANSFER_ENCODING) | bit(H_UPGRADE) | bit(H_EXPECT);
-  if (!ex.traceContinued) drop |= bit(H_TRACESTATE);
+  const drop = ex.rt.requestDropMask | bit(H_HOST) | bit(H_TRANSFER_ENCODING) | bit(H_UPGRADE) | bit(H_EXPECT);
   const tokens = head.connectionTokens;
   const fields: string[] = [];
   for (let i = 0; i < head.headerCount; i++) {
@@ -46,16 +44,12 @@ function requestFields(ex: ProxyExchange): string[] {
     fields.push(name, head.value(i));
   }
   if (head.bodyKind === BODY_LENGTH) fields.push('content-length', String(head.contentLength));
-  fields.push('traceparent', `00-${ex.traceId}-${ex.spanId}-${ex.traceFlags}`);
-  const lines = forwardedLines(ex);
-  for (let at = 0; at < lines.length; ) {
-    const colon = lines.indexOf(': ', at);
-    const end = lines.indexOf('\r\n', colon);
-    fields.push(lines.slice(at, colon), lines.slice(colon + 2, end));
-    at = end + 2;
-  }
+  // the upstream request filters: the built-ins (their removals were in the drop mask), then the route's
+  const writer = new FlatWriter(fields);
+  for (const name of ex.rt.upstreamDropNames ?? []) writer.remove(name);
+  ex.rt.builtins.onUpstreamRequest(ex, writer);
   const filters = ex.route!.filters;
-  if (filters !== null && filters.editsUpstream) filters.onUpstreamRequest(ex, new FlatWriter(fields));
+  if (filters !== null && filters.editsUpstream) filters.onUpstreamRequest(ex, writer);
   return fields;
 }
 
@@ -104,11 +98,13 @@ export class ForeignRelay implements ExchangeDownstream, ChunkSink {
     // the upstream may answer at once (no backend): the exchange is in its waiting state before the call
     ex.foreign = this;
     ex.phase = P_WAITING;
-    // response filters run in a wrapper: it removes the hidden fields before them (a filter may set one again)
+    // response filters run in a wrapper: it removes the hidden fields before them (a filter may set one
+    // again), then runs the built-ins' and the route's
     const filters = ex.route!.filters;
-    this.filtered = filters !== null && (filters.editsResponse || filters.handlesFailure);
+    const builtins = ex.rt.builtins;
+    this.filtered = builtins.editsResponseFor(ex) || (filters !== null && (filters.editsResponse || filters.handlesFailure));
     const downstream: ExchangeDownstream = this.filtered
-      ? new FilteredDownstream(this, filters!, ex, { method: head.method, date: () => ex.rt.date.value(), backend: () => this.tries?.backend ?? '', hidden: ex.rt.hidden })
+      ? new FilteredDownstream(this, filters, ex, { method: head.method, date: () => ex.rt.date.value(), backend: () => this.tries?.backend ?? '', hidden: ex.rt.hidden, builtins })
       : this;
     const handle = conn.listener.foreignUpstream!(pool, request, downstream, {
       upstreamHost: ex.action!.upstreamHost,

@@ -18,7 +18,7 @@ import { RetryBudget } from './retry-policy.ts';
 import { TraceIds } from './trace-context.ts';
 import { SpillArea } from './request-buffer.ts';
 import { refusedReason } from './reasons.ts';
-import { builtinFilterHost, type FilterEnv, type FilterHost, type FilterRegistry } from './filters/index.ts';
+import { builtinFilterHost, LineWriter, type BuiltinFilters, type FilterEnv, type FilterHost, type FilterRegistry } from './filters/index.ts';
 import os from 'node:os';
 import { ConnectionGate, REFUSE, READ_PROXY_HEADER } from '../listener/index.ts';
 
@@ -56,6 +56,8 @@ export class HttpListenerImpl implements HttpListener {
   readonly accessBatch = new AccessLogBatch();
   /** Response heads are parsed and rewritten within one upstream read, so one per listener suffices. */
   readonly resHead = new ResponseHead();
+  /** The one writer the HTTP/1.1 heads are edited through by the filters (built-ins and the route's), reset per head. */
+  readonly lineWriter = new LineWriter('');
   private server: net.Server | null = null;
   private readonly connections = new Set<HttpConnection>();
   /** Exchanges of other codecs (bridge.ts) with a deadline: the sweep times them out like connections. */
@@ -95,7 +97,7 @@ export class HttpListenerImpl implements HttpListener {
     this.filters = deps.filters ?? builtinFilterHost();
     this.baseDir = deps.baseDir ?? process.cwd();
     this.dataDir = deps.dataDir ?? os.tmpdir();
-    this.runtime = new ListenerRuntime(config, deps.pools, deps.upstreamSettings, this.baseDir, this.filters, this.dataDir);
+    this.runtime = new ListenerRuntime(config, deps.pools, deps.upstreamSettings, this.baseDir, this.filters, this.dataDir, deps.traceToken !== undefined);
     this.accessLog = deps.accessLog;
     this.logger = deps.logger;
     this.clock = deps.clock ?? systemClock;
@@ -216,6 +218,10 @@ export class HttpListenerImpl implements HttpListener {
    * A request id unique across processes and restarts without a random draw per request: a 64-bit
    * random prefix chosen when the listener is built, then a counter.
    */
+  builtinFilters(): BuiltinFilters {
+    return this.runtime.builtins;
+  }
+
   nextRequestId(): string {
     return this.idPrefix + (this.idCounter++).toString(36);
   }
@@ -418,7 +424,7 @@ export class HttpListenerImpl implements HttpListener {
 
   updateConfig(listener: ListenerConfig, pools: UpstreamPools, upstreamSettings?: ReadonlyMap<string, UpstreamSettings>): void {
     this.runtime.close();
-    this.runtime = new ListenerRuntime(listener, pools, upstreamSettings, this.baseDir, this.filters, this.dataDir);
+    this.runtime = new ListenerRuntime(listener, pools, upstreamSettings, this.baseDir, this.filters, this.dataDir, this.traceToken !== undefined);
     this.gate.update(listener);
     this.spill.maxTotal = listener.request_buffering.spill_max_total;
   }

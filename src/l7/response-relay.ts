@@ -9,9 +9,8 @@ import { equalsLower, findHeadEnd } from './parse/chars.ts';
 import { buildDownstreamHead, RESPONSE_ALWAYS_DROP, bit } from './rewrite.ts';
 import { CONTINUE_100 } from './local-response.ts';
 import { P_RESPONDING, P_TUNNEL, copyOf } from './phases.ts';
-import { edgeTimingLines } from './edge-timing.ts';
 import { upstreamFailed } from './upstream-failure.ts';
-import { LineWriter, withoutField, isLocal, localResponseFields, type LocalResponse, type BodyTransform } from './filters/index.ts';
+import { withoutField, isLocal, localResponseFields, type LocalResponse, type BodyTransform } from './filters/index.ts';
 import { fieldsResponse } from './local-response.ts';
 import { H1ResponseView, DownstreamBodySink } from './response-filters.ts';
 
@@ -138,15 +137,22 @@ function onResponseHead(ex: ProxyExchange, buf: Buffer | null, s: number, e: num
   // an answer before the whole body (e.g. 417 instead of 100): the client may never send the rest,
   // so this connection cannot carry another request
   if (!ex.reqDone) ex.closeAfter = true;
-  // "response filters": they edit the head (their lines are added after the edge's below, and a name they
-  // remove or set is struck from the edge's lines too), may transform the body or replace the response
+  // "response filters": the built-ins first (the edge's Server-Timing; hidden names were struck by the
+  // parser), then the route's. They edit the head (their lines are added after the edge's below, and a
+  // name they remove or set is struck from the edge's lines too); the route's may transform the body or
+  // replace the response
   let dropNames: string[] | null = null;
   let filterLines = '';
   let framing = '';
+  const builtins = ex.rt.builtins;
   const filters = ex.route!.filters;
-  if (filters !== null && filters.editsResponse) {
-    const writer = new LineWriter('');
-    const verdict = filters.onResponse(ex, writer, new H1ResponseView(res, ex.lease?.backend.id ?? ''));
+  const userEdits = filters !== null && filters.editsResponse;
+  if (userEdits || builtins.editsResponseFor(ex)) {
+    const writer = ex.conn.listener.lineWriter;
+    writer.reset('');
+    const view = new H1ResponseView(res, ex.lease?.backend.id ?? '');
+    builtins.onResponse(ex, writer, view);
+    const verdict = userEdits ? filters.onResponse(ex, writer, view) : undefined;
     if (verdict !== undefined && isLocal(verdict)) {
       replaceResponse(ex, verdict, res.bodyKind === BODY_NONE);
       return true;
@@ -164,7 +170,6 @@ function onResponseHead(ex: ProxyExchange, buf: Buffer | null, s: number, e: num
   }
   const close = ex.willClose();
   let extra = ex.rt.connectionLines(close, ex.keepAliveHeader()) + framing;
-  if (ex.debugTrace) extra += edgeTimingLines(ex);
   if (dropNames !== null) for (const name of dropNames) extra = withoutField(extra, name);
   extra += filterLines;
   if (ex.bodySink !== null) {

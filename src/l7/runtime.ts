@@ -9,13 +9,24 @@ import type { UpstreamPool, UpstreamPools, UpstreamSettings } from './types.ts';
 import { Router } from './router/router.ts';
 import { TrustedProxies } from './forwarded.ts';
 import { REQUEST_ALWAYS_DROP, bit } from './rewrite.ts';
-import { H_X_FORWARDED_FOR, H_X_REAL_IP, H_X_FORWARDED_PROTO, H_X_FORWARDED_HOST, H_X_FORWARDED_PORT, H_FORWARDED } from './parse/request-head.ts';
+import { H_X_FORWARDED_FOR, H_X_REAL_IP, H_X_FORWARDED_PROTO, H_X_FORWARDED_HOST, H_X_FORWARDED_PORT, H_FORWARDED, H_TRACEPARENT } from './parse/request-head.ts';
 import { DEFAULT_UPSTREAM_SETTINGS } from './upstream/connector.ts';
 import { loadUpstreamTls, settingsOf } from './settings.ts';
 // policy.ts alone: the tls index would load node:tls and the certificate tooling into http-only workers
 import { altSvcHeaderValue, hstsHeaderValue } from '../tls/index.ts';
 import { HttpDate } from '../core/index.ts';
-import type { FilterHost } from './filters/index.ts';
+import { buildBuiltins, builtinSettings, type BuiltinFilters, type FilterHost } from './filters/index.ts';
+
+/** The request fields the parser classifies into kinds: a built-in's upstreamRemoves become a drop mask. */
+const KIND_OF: Readonly<Record<string, number>> = {
+  'x-forwarded-for': H_X_FORWARDED_FOR,
+  'x-real-ip': H_X_REAL_IP,
+  'x-forwarded-proto': H_X_FORWARDED_PROTO,
+  'x-forwarded-host': H_X_FORWARDED_HOST,
+  'x-forwarded-port': H_X_FORWARDED_PORT,
+  forwarded: H_FORWARDED,
+  traceparent: H_TRACEPARENT,
+};
 
 export class ListenerRuntime {
   readonly name: string;
@@ -36,18 +47,19 @@ export class ListenerRuntime {
   readonly bufferingEnabled: boolean;
   readonly bufferingMemoryMax: number;
   readonly trusted: TrustedProxies;
-  readonly setXff: boolean;
-  readonly setRealIp: boolean;
-  readonly setProto: boolean;
-  readonly setHost: boolean;
-  readonly setPort: boolean;
-  readonly setForwarded: boolean;
+  /** The built-in filters (forwarded headers, request id, trace context, hide, HSTS, Server-Timing). */
+  readonly builtins: BuiltinFilters;
   /** Lower-case request-id header name, '' when disabled. */
   readonly requestIdName: string;
   /** Response header names removed (lower-case). */
   readonly hidden: readonly string[];
-  /** Request header kinds removed before the head goes upstream (besides hop-by-hop ones). */
+  /**
+   * Request header kinds removed before the head goes upstream: hop-by-hop ones and the built-ins'
+   * upstreamRemoves (names outside the parser's kinds are dropped by name: upstreamDropNames).
+   */
   readonly requestDropMask: number;
+  /** The built-ins' upstreamRemoves the parser has no kind for (null: none, the usual case). */
+  readonly upstreamDropNames: readonly string[] | null;
   readonly pools: UpstreamPools;
   readonly upstreamSettings: ReadonlyMap<string, UpstreamSettings>;
   readonly accessLog: boolean;
@@ -72,7 +84,8 @@ export class ListenerRuntime {
   /** Settings read from pools' own config, memoised per runtime (a reload builds a new runtime). */
   private readonly derived = new Map<string, UpstreamSettings>();
 
-  constructor(config: ListenerConfig, pools: UpstreamPools, upstreamSettings: ReadonlyMap<string, UpstreamSettings> | undefined, baseDir: string, filters: FilterHost, dataDir: string) {
+  /** `traceable`: an admin trace token is configured (the edge's Server-Timing can be asked for). */
+  constructor(config: ListenerConfig, pools: UpstreamPools, upstreamSettings: ReadonlyMap<string, UpstreamSettings> | undefined, baseDir: string, filters: FilterHost, dataDir: string, traceable = false) {
     this.baseDir = baseDir;
     this.name = config.name;
     this.router = new Router(config.routes ?? [], config.middleware, { registry: filters.registry, env: filters.env(baseDir, dataDir) });
@@ -93,27 +106,23 @@ export class ListenerRuntime {
     this.bufferingMemoryMax = config.request_buffering.memory_max;
     const f = config.forwarded;
     this.trusted = new TrustedProxies(f.trusted_proxies);
-    this.setXff = f.headers.includes('x-forwarded-for');
-    this.setRealIp = f.headers.includes('x-real-ip');
-    this.setProto = f.headers.includes('x-forwarded-proto');
-    this.setHost = f.headers.includes('x-forwarded-host');
-    this.setPort = f.headers.includes('x-forwarded-port');
-    this.setForwarded = f.headers.includes('forwarded');
+    this.builtins = buildBuiltins(builtinSettings(config, traceable));
     this.requestIdName = f.request_id === false ? '' : f.request_id.toLowerCase();
     const hsts = config.protocol === 'https' && config.tls !== undefined ? hstsHeaderValue(config.tls) : undefined;
     const altSvc = config.protocol === 'https' ? altSvcHeaderValue(config) : undefined;
-    // with HSTS on, the edge's Strict-Transport-Security replaces an upstream's (one header, the listener's
-    // policy); with HTTP/3 on, so does its Alt-Svc (an upstream's would advertise the upstream's endpoints)
-    const edgeOwned = [...(hsts === undefined ? [] : ['strict-transport-security']), ...(altSvc === undefined ? [] : ['alt-svc'])];
-    this.hidden = edgeOwned.length === 0 ? config.response_headers.hide : [...config.response_headers.hide, ...edgeOwned];
-    this.requestDropMask =
-      REQUEST_ALWAYS_DROP |
-      (this.setXff ? bit(H_X_FORWARDED_FOR) : 0) |
-      (this.setRealIp ? bit(H_X_REAL_IP) : 0) |
-      (this.setProto ? bit(H_X_FORWARDED_PROTO) : 0) |
-      (this.setHost ? bit(H_X_FORWARDED_HOST) : 0) |
-      (this.setPort ? bit(H_X_FORWARDED_PORT) : 0) |
-      (this.setForwarded ? bit(H_FORWARDED) : 0);
+    // hide_headers and hsts declare their removals; with HTTP/3 on, the edge's Alt-Svc replaces an
+    // upstream's too (an upstream's would advertise the upstream's endpoints)
+    const removes = this.builtins.responseRemoves;
+    this.hidden = altSvc === undefined || removes.includes('alt-svc') ? removes : [...removes, 'alt-svc'];
+    let mask = REQUEST_ALWAYS_DROP;
+    const byName: string[] = [];
+    for (const name of this.builtins.upstreamRemoves) {
+      const kind = KIND_OF[name];
+      if (kind !== undefined) mask |= bit(kind);
+      else byName.push(name);
+    }
+    this.requestDropMask = mask;
+    this.upstreamDropNames = byName.length > 0 ? byName : null;
     this.pools = pools;
     this.upstreamSettings = upstreamSettings ?? new Map();
     loadUpstreamTls(this.upstreamSettings.values(), baseDir);

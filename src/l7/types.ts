@@ -8,7 +8,7 @@ import type { RetryBudget, RetryPolicy } from './retry-policy.ts';
 import type { Attempts } from './attempts.ts';
 import type { AccessRecord } from './access-log.ts';
 import type { BridgeTrace } from './bridge-head.ts';
-import type { FilterEnv, FilterHost, FilterRegistry } from './filters/index.ts';
+import type { BuiltinFilters, FilterEnv, FilterHost, FilterRegistry } from './filters/index.ts';
 import type { UpstreamTlsClient } from '../tls/index.ts';
 
 /**
@@ -203,6 +203,8 @@ export interface HttpListener extends Component, HasStatus<HttpListenerStatus> {
   retryBudget(pool: string): RetryBudget;
   /** A new request id (`<16 hex>-<counter>`), for a request whose client sent none. */
   nextRequestId(): string;
+  /** The built-in filters of the listener's current config (src/h2 runs them on its streams to HTTP/2 pools). */
+  builtinFilters(): BuiltinFilters;
   /** The trace of a request with these flat headers: the client's valid traceparent continued, else a new one. */
   startTrace(headers: readonly string[]): BridgeTrace;
   /**
@@ -247,6 +249,8 @@ export interface ExchangeRequest {
   tTls?: number;
   /** The client's protocol, for the access log; absent: h2 (the HTTP/2 codec and node:http2). */
   protocol?: 'h2' | 'h3';
+  /** The listener's port the request arrived on (x-forwarded-port); set by the HTTP/2 dispatch. */
+  localPort?: number;
 }
 
 /**

@@ -1,12 +1,14 @@
 // The request head as it goes upstream: target after strip_prefix/rewrite, hop-by-hop headers removed,
-// Content-Length normalised, Host when needed, forwarded headers and the request id; built once, with the
-// first body bytes, by rewrite.ts.
+// Content-Length normalised, Host when needed, then the upstream request filters — the built-ins
+// (forwarded headers, request id, traceparent: filters/builtin) and the route's — through the listener's
+// LineWriter; built once, with the first body bytes, by rewrite.ts.
 import type { ProxyExchange } from './exchange.ts';
-import { type RequestHead, BODY_NONE, BODY_CHUNKED, H_EXPECT, H_CONTENT_LENGTH, H_UPGRADE, H_HOST, H_X_FORWARDED_FOR, H_X_FORWARDED_PROTO, H_X_FORWARDED_HOST, H_REQUEST_ID, H_TRACESTATE } from './parse/request-head.ts';
+import { type RequestHead, BODY_NONE, BODY_CHUNKED, H_EXPECT, H_CONTENT_LENGTH, H_UPGRADE, H_HOST, H_X_FORWARDED_FOR, H_REQUEST_ID, H_TRACESTATE } from './parse/request-head.ts';
+import { equalsLower } from './parse/chars.ts';
 import { upstreamTarget } from './router/actions.ts';
 import { buildUpstreamHead, bit } from './rewrite.ts';
 import { clientFromChain } from './forwarded.ts';
-import { LineWriter } from './filters/index.ts';
+import { usableRequestId } from './filters/index.ts';
 
 /** The real client when the peer is a trusted proxy: from the X-Forwarded-For chain (see forwarded.ts). */
 export function clientBehindProxies(ex: ProxyExchange): string {
@@ -18,16 +20,30 @@ export function clientBehindProxies(ex: ProxyExchange): string {
   return clientFromChain(chain, ex.conn.peer, ex.rt.trusted);
 }
 
-/** The client's request id when it sent a usable one (1–200 bytes), else a new one. */
+/** The client's request id when it sent a usable one (1–200 bytes), else a new one (the listener's generator). */
 export function requestIdFor(ex: ProxyExchange): string {
+  return usableRequestId(sentRequestId(ex)) ?? ex.conn.listener.nextRequestId();
+}
+
+/** The client's own request-id field (kind H_REQUEST_ID: forwarded.request_id), undefined when none. */
+export function sentRequestId(ex: ProxyExchange): string | undefined {
   const head = ex.head;
+  for (let i = 0; i < head.headerCount; i++) if (head.kinds[i] === H_REQUEST_ID) return head.value(i);
+  return undefined;
+}
+
+/** Every value of request field `name` (lower-case) joined with ", " ('' when none). */
+export function joinedHeader(ex: ProxyExchange, name: string): string {
+  const head = ex.head;
+  const kind = name === 'x-forwarded-for' ? H_X_FORWARDED_FOR : -1;
+  const o = head.offsets;
+  let out = '';
   for (let i = 0; i < head.headerCount; i++) {
-    if (head.kinds[i] === H_REQUEST_ID) {
-      const value = head.value(i);
-      if (value.length > 0 && value.length <= 200) return value;
-    }
+    const ns = o[i * 4];
+    if (kind >= 0 ? head.kinds[i] !== kind : o[i * 4 + 1] - ns !== name.length || !equalsLower(head.raw, ns, name)) continue;
+    out = out.length === 0 ? head.value(i) : `${out}, ${head.value(i)}`;
   }
-  return ex.conn.listener.nextRequestId();
+  return out;
 }
 
 function hasKind(head: RequestHead, kind: number): boolean {
@@ -40,10 +56,8 @@ export function upstreamRequestHead(ex: ProxyExchange, buf: Buffer | null, bs: n
   const rt = ex.rt;
   const action = ex.action!;
   const newTarget = upstreamTarget(action, head.target, head.path);
-  let extra = `traceparent: 00-${ex.traceId}-${ex.spanId}-${ex.traceFlags}\r\n`;
+  let extra = '';
   let drop = rt.requestDropMask;
-  // a tracestate belongs to the trace it came with: without a valid traceparent it is dropped (W3C)
-  if (!ex.traceContinued) drop |= bit(H_TRACESTATE);
   if (head.upgrade) extra += 'connection: upgrade\r\n';
   else drop |= bit(H_UPGRADE);
   // the framing is always the edge's, from the body it parsed (never the client's lines, which are dropped)
@@ -62,54 +76,24 @@ export function upstreamRequestHead(ex: ProxyExchange, buf: Buffer | null, bs: n
     drop |= bit(H_HOST);
     extra += `host: ${action.upstreamHost === 'backend' || head.authority.length === 0 ? ex.lease!.backend.id : head.authority}\r\n`;
   }
-  extra += forwardedLines(ex);
-  // "upstream request filters": they see the edge's lines too (a filter may replace a forwarded header)
-  let dropNames: string[] | null = null;
+  // "upstream request filters": the built-ins first (their removals are in the drop mask already), then the
+  // route's; a user filter sees the edge's lines and may replace one. The listener's one writer is reused
+  // (this runs to its end before any other request's head is built).
+  let dropNames = rt.upstreamDropNames;
+  const builtins = rt.builtins;
   const filters = ex.route!.filters;
-  if (filters !== null && filters.editsUpstream) {
-    const writer = new LineWriter(extra);
-    filters.onUpstreamRequest(ex, writer);
+  if (builtins.editsUpstream || (filters !== null && filters.editsUpstream)) {
+    const writer = ex.conn.listener.lineWriter;
+    writer.reset(extra);
+    builtins.onUpstreamRequest(ex, writer);
+    if (filters !== null && filters.editsUpstream) filters.onUpstreamRequest(ex, writer);
     extra = writer.lines;
-    dropNames = writer.dropped;
+    if (writer.dropped !== null) dropNames = dropNames === null ? writer.dropped : [...dropNames, ...writer.dropped];
   }
   return buildUpstreamHead(head, newTarget === head.target && !head.absoluteForm && !head.targetChanged ? null : newTarget, drop, extra, buf, bs, be, dropNames);
 }
 
-export function forwardedLines(ex: ProxyExchange): string {
-  const rt = ex.rt;
-  const head = ex.head;
-  const peer = ex.conn.peer;
-  const trusted = rt.trusted.empty ? false : ex.conn.peerTrusted(rt);
-  let lines = '';
-  if (rt.setXff) {
-    let chain = '';
-    if (trusted) {
-      for (let i = 0; i < head.headerCount; i++) {
-        if (head.kinds[i] === H_X_FORWARDED_FOR) chain = chain.length === 0 ? head.value(i) : `${chain}, ${head.value(i)}`;
-      }
-    }
-    lines += chain.length === 0 ? `x-forwarded-for: ${peer}\r\n` : `x-forwarded-for: ${chain}, ${peer}\r\n`;
-  }
-  if (rt.setRealIp) lines += `x-real-ip: ${ex.clientAddress}\r\n`;
-  if (rt.setProto) lines += `x-forwarded-proto: ${(trusted && incoming(ex, H_X_FORWARDED_PROTO)) || rt.scheme}\r\n`;
-  if (rt.setHost && head.authority.length > 0) lines += `x-forwarded-host: ${(trusted && incoming(ex, H_X_FORWARDED_HOST)) || head.authority}\r\n`;
-  if (rt.setPort) lines += `x-forwarded-port: ${ex.conn.localPort}\r\n`;
-  if (rt.setForwarded) {
-    const forIp = ex.clientAddress.includes(':') ? `"[${ex.clientAddress}]"` : ex.clientAddress;
-    lines += `forwarded: for=${forIp};proto=${rt.scheme}${head.authority.length > 0 ? `;host="${head.authority}"` : ''}\r\n`;
-  }
-  if (ex.requestId.length > 0 && findIncomingRequestId(ex) === false) lines += `${rt.requestIdName}: ${ex.requestId}\r\n`;
-  return lines;
-}
-
-function incoming(ex: ProxyExchange, kind: number): string {
-  const head = ex.head;
-  for (let i = 0; i < head.headerCount; i++) if (head.kinds[i] === kind) return head.value(i);
-  return '';
-}
-
-function findIncomingRequestId(ex: ProxyExchange): boolean {
-  const head = ex.head;
-  for (let i = 0; i < head.headerCount; i++) if (head.kinds[i] === H_REQUEST_ID) return true;
-  return false;
+/** The client sent a tracestate field. */
+export function sentTracestate(ex: ProxyExchange): boolean {
+  return hasKind(ex.head, H_TRACESTATE);
 }

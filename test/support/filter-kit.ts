@@ -1,6 +1,6 @@
 // Hand-made filter inputs for unit tests of filters and of the chain: a FilterContext over plain fields
 // and a FilterEnv with a settable clock. Not the thing under test: the real paths build these from requests.
-import { FilterHost, FilterSlots, builtinFilters, type FilterContext, type FilterEnv, type HttpFilter } from '../../src/l7/index.ts';
+import { FilterHost, FilterSlots, builtinFilters, type EdgeRequest, type FilterContext, type FilterEnv, type HttpFilter } from '../../src/l7/index.ts';
 import type { FilterStats } from '../../src/l7/filters/index.ts';
 
 export interface FakeRequest {
@@ -15,6 +15,8 @@ export interface FakeRequest {
   /** Lower-case names. */
   headers?: Record<string, string>;
   body?: Buffer;
+  /** What the edge knows (FilterContext.edge), over defaults: peer 192.0.2.7 untrusted, port 443, a new trace. */
+  edge?: Partial<EdgeRequest>;
 }
 
 export interface FakeContext extends FilterContext {
@@ -49,6 +51,21 @@ export function fakeContext(request: FakeRequest = {}): FakeContext {
       this.preferredBackend = id;
     },
     reason: '',
+    edge: {
+      peerAddress: '192.0.2.7',
+      peerTrusted: false,
+      localPort: 443,
+      joinedHeader: (name) => headers[name] ?? '',
+      sentRequestId: headers['x-request-id'],
+      sentTracestate: headers.tracestate !== undefined,
+      traceId: '0af7651916cd43dd8448eb211c80319c',
+      spanId: 'b7ad6b7169203331',
+      traceFlags: '01',
+      traceContinued: false,
+      debugTrace: false,
+      edgeTiming: () => 'edge_route;desc="route";dur=0.1;start=0',
+      ...request.edge,
+    },
     bodyPrefix: () => request.body ?? Buffer.alloc(0),
     setReason(code) {
       this.reason = this.reason === '' ? code : `${this.reason},${code}`;

@@ -9,6 +9,7 @@ import { isLocal } from './chain.ts';
 import { FlatWriter } from './writers.ts';
 import { localResponseFields } from './local.ts';
 import type { BodySink, FilterContext, LocalResponse, ResponseView } from './types.ts';
+import type { BuiltinFilters } from './builtin/index.ts';
 
 /** Flat upstream fields as a ResponseView (lower-case names). */
 class FlatResponseView implements ResponseView {
@@ -44,8 +45,10 @@ export interface FilteredDownstreamOptions {
   date: () => string;
   /** The backend that answered ('' before one did). */
   backend: () => string;
-  /** Field names removed before the filters see the head (response_headers.hide); a filter may set them again. */
+  /** Field names removed before the filters see the head (the built-ins' responseRemoves); a filter may set them again. */
   hidden?: readonly string[];
+  /** The listener's built-in filters: their response hooks run before the chain's. */
+  builtins?: BuiltinFilters;
   /** A replacing answer's status, for the caller's access line. */
   replaced?: (status: number) => void;
   /**
@@ -77,7 +80,7 @@ export class FilteredDownstream implements ExchangeDownstream {
   /** afterBody's callback, while it waits for the transform's output to end. */
   private bodyDone: (() => void) | null = null;
 
-  /** `chain` null: only response_headers.hide applies (a route without response filters). */
+  /** `chain` null: only the built-ins apply (a route without response filters). */
   constructor(inner: ExchangeDownstream, chain: FilterChain | null, ctx: FilterContext | null, options: FilteredDownstreamOptions) {
     this.inner = inner;
     this.chain = chain;
@@ -89,8 +92,13 @@ export class FilteredDownstream implements ExchangeDownstream {
     this.headSent = true;
     const writer = new FlatWriter(headers);
     for (const name of this.options.hidden ?? []) writer.remove(name);
-    if (this.chain === null || this.ctx === null) return this.inner.sendHead(status, headers);
-    const verdict = this.chain.onResponse(this.ctx, writer, new FlatResponseView(status, headers, this.options.backend));
+    if (this.ctx === null) return this.inner.sendHead(status, headers);
+    const builtins = this.options.builtins;
+    const chain = this.chain !== null && this.chain.editsResponse ? this.chain : null;
+    if (chain === null && (builtins === undefined || !builtins.editsResponseFor(this.ctx.edge))) return this.inner.sendHead(status, headers);
+    const view = new FlatResponseView(status, headers, this.options.backend);
+    if (builtins !== undefined && builtins.editsResponseFor(this.ctx.edge)) builtins.onResponse(this.ctx, writer, view);
+    const verdict = chain?.onResponse(this.ctx, writer, view);
     if (verdict === undefined) return this.inner.sendHead(status, headers);
     if (isLocal(verdict)) return this.replace(verdict);
     if (!verdict.keepsLength) writer.remove('content-length');

@@ -49,5 +49,6 @@ export { acceptable as acceptableEncodings } from './compress/index.ts';
 export { purgeCache } from './cache/index.ts';
 // For the supervisor: the primary answers the workers' token leases of `rate_limit` with `store: local`.
 export { LeaseServer, type RateLeaseRequest, type RateLeaseReply } from './rate-limit/index.ts';
-export type { FilterContext, HeaderWriter, HttpFilter, LocalResponse, WireMemo, FilterFactory, FilterEnv, FilterStats, RequestVerdict, ResponseVerdict, ResponseView, BodySink, BodyTransform } from './types.ts';
+export { BuiltinFilters, buildBuiltins, builtinSettings, builtinFilterNames, builtinFilterFactories, usableRequestId, forwardedValue, type BuiltinFilterName, type BuiltinSettings } from './builtin/index.ts';
+export type { EdgeRequest, FilterContext, HeaderWriter, HttpFilter, LocalResponse, WireMemo, FilterFactory, FilterEnv, FilterStats, RequestVerdict, ResponseVerdict, ResponseView, BodySink, BodyTransform } from './types.ts';
 export { FilteredDownstream, type FilteredDownstreamOptions } from './filtered-downstream.ts';

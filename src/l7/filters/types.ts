@@ -55,6 +55,40 @@ export interface FilterContext {
    * order); absent or null: not recorded. Set by the proxy paths, read by the recent-requests ring.
    */
   readonly filterTimes?: Float64Array | null;
+  /**
+   * The edge's own facts about the request (TCP peer, local port, trace ids), for the built-in filters
+   * (builtin/): every proxy path provides it, over its own state, without copying.
+   */
+  readonly edge?: EdgeRequest;
+}
+
+/**
+ * What the built-in filters read beyond FilterContext: what the edge knows of the connection and of the
+ * trace it continues or starts. Set in the "request headers" phase, before any filter runs.
+ */
+export interface EdgeRequest {
+  /** The TCP peer (before trusted proxies). */
+  readonly peerAddress: string;
+  /** The peer is one of forwarded.trusted_proxies (its X-Forwarded-* fields are believed). */
+  readonly peerTrusted: boolean;
+  /** The listener's port the request arrived on. */
+  readonly localPort: number;
+  /** Every value of a request field (lower-case name) joined with ", "; '' when none. */
+  joinedHeader(name: string): string;
+  /** The client's own request-id field (forwarded.request_id), undefined when it sent none. */
+  readonly sentRequestId: string | undefined;
+  /** The client sent a tracestate field. */
+  readonly sentTracestate: boolean;
+  /** The W3C trace the request belongs to and the edge's span in it. */
+  readonly traceId: string;
+  readonly spanId: string;
+  readonly traceFlags: string;
+  /** The client's traceparent was valid: its trace continues, and its tracestate goes with it. */
+  readonly traceContinued: boolean;
+  /** x-switchyard-trace carried the admin token: the edge's Server-Timing goes back. */
+  readonly debugTrace: boolean;
+  /** The edge's phases as a Server-Timing value (edge-timing.ts), read when the final response head arrives. */
+  edgeTiming(): string;
 }
 
 /**
@@ -155,9 +189,10 @@ export type ResponseVerdict = BodyTransform | LocalResponse | undefined;
  *   here (the later filters and the upstream are skipped; the response filters of the filters declared
  *   before it run on the answer, as on an upstream's response). May return a promise (an external store, a
  *   subrequest, a key fetch): the request waits — its body is held by the path, with its usual limits.
- * - onUpstreamRequest: the head as it goes upstream, after the edge's own fields (forwarded headers,
- *   request id, traceparent) are in it.
- * - onResponse: a final upstream response head as it goes downstream (not 1xx, not a 101 tunnel).
+ * - onUpstreamRequest: the head as it goes upstream, after the built-in filters (builtin/: forwarded
+ *   headers, request id, traceparent) wrote the edge's own fields into it.
+ * - onResponse: a final upstream response head as it goes downstream (not 1xx, not a 101 tunnel), after
+ *   the built-ins' removals (response_headers.hide, an upstream's HSTS) and their edits (Server-Timing).
  *   Filters run in declared order; body transforms chain in the same order (the first filter's transform
  *   sees the upstream bytes first). A replacing LocalResponse stops the later filters.
  * - onUpstreamFailure: no upstream response came (connect error, reset or timeout before its head, no
@@ -166,6 +201,18 @@ export type ResponseVerdict = BodyTransform | LocalResponse | undefined;
  */
 export interface HttpFilter {
   readonly name: string;
+  /**
+   * Request fields this filter always writes itself (forwarded headers): every copy the client sent is
+   * removed from the upstream head before the upstream request filters run. Declared once, so each path
+   * drops them where it is cheapest (the HTTP/1.1 head copy skips their kinds; flat lists skip the names).
+   */
+  readonly upstreamRemoves?: readonly string[];
+  /**
+   * Response fields removed from the upstream's head before the response filters run
+   * (response_headers.hide, an upstream's Strict-Transport-Security): the HTTP/1.1 parser marks them
+   * as it parses, flat lists skip them.
+   */
+  readonly responseRemoves?: readonly string[];
   /**
    * Bytes of the request body onRequest needs to see (ctx.bodyPrefix()): the path reads up to this much of
    * the body before the request filters run (the client's own pace, bounded by timeouts.body), so a rule

@@ -15,6 +15,12 @@ export class LineWriter implements HeaderWriter {
     this.lines = lines;
   }
 
+  /** Starts over on `lines` (a path reuses one writer for every head it builds, one at a time). */
+  reset(lines: string): void {
+    this.lines = lines;
+    this.dropped = null;
+  }
+
   set(name: string, value: string): void {
     this.remove(name);
     this.add(name, value);

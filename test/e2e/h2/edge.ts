@@ -17,7 +17,7 @@ export interface Edge {
   close: () => Promise<void>;
 }
 
-export async function startEdge(yaml: string, options: { baseDir: string; dataDir: string; logger?: Logger }): Promise<Edge> {
+export async function startEdge(yaml: string, options: { baseDir: string; dataDir: string; logger?: Logger; traceToken?: string }): Promise<Edge> {
   const { config, baseDir } = parseConfigText(yaml, 'edge.yaml', options.baseDir);
   const pools = buildPools(config.pools, { clock: systemClock });
   const accessLines: Record<string, unknown>[] = [];
@@ -30,6 +30,7 @@ export async function startEdge(yaml: string, options: { baseDir: string; dataDi
     clock: systemClock,
     dataDir: options.dataDir,
     baseDir,
+    traceToken: options.traceToken,
   });
   try {
     await listener.start();
