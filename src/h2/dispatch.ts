@@ -356,7 +356,12 @@ export class StreamDispatch {
       clock,
       // a body transform still at work (compression) is waited for: its tail is part of the request
       onDone: (log) => {
-        const write = (): void => this.logProxied(started, logged, route, upstream.replacedStatus !== 0 ? { ...log, status: upstream.replacedStatus } : log, context.reason);
+        const write = (): void => {
+          // bytes_out is what the client got: a transform or a replacing answer changed the body's size
+          const delta = filtered === null ? 0 : filtered.bodyDelta;
+          const record = upstream.replacedStatus !== 0 || delta !== 0 ? { ...log, status: upstream.replacedStatus || log.status, bytesOut: log.bytesOut + delta } : log;
+          this.logProxied(started, logged, route, record, context.reason);
+        };
         if (filtered !== null) filtered.afterBody(write);
         else write();
       },

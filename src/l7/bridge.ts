@@ -938,7 +938,8 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     rec.path = this.path;
     rec.status = this.status;
     rec.bytesIn = this.bytesIn;
-    rec.bytesOut = this.bytesOut;
+    // what the client got: a transform or a replacing answer changed the body's size
+    rec.bytesOut = this.filtered === null ? this.bytesOut : this.bytesOut + this.filtered.bodyDelta;
     rec.route = this.routeName ?? '';
     rec.pool = this.pool?.name ?? '';
     const attempts = this.attempts;

@@ -77,6 +77,9 @@ export class FilteredDownstream implements ExchangeDownstream {
   private headSent = false;
   /** A body transform was opened and has not ended its output (nor been cut). */
   private transforming = false;
+  /** Upstream body bytes a transform or a replacing answer took, and the bytes they sent instead. */
+  private bodyIn = 0;
+  private bodyOut = 0;
   /** afterBody's callback, while it waits for the transform's output to end. */
   private bodyDone: (() => void) | null = null;
 
@@ -106,7 +109,9 @@ export class FilteredDownstream implements ExchangeDownstream {
     this.transforming = true;
     const next: BodySink = {
       write: (chunk) => {
-        if (!this.ended) this.writable = this.inner.sendData(chunk);
+        if (this.ended) return;
+        this.bodyOut += chunk.length;
+        this.writable = this.inner.sendData(chunk);
       },
       end: () => {
         if (this.ended) return;
@@ -154,15 +159,27 @@ export class FilteredDownstream implements ExchangeDownstream {
     this.options.replaced?.(answer.status);
     const body = typeof answer.body === 'string' ? Buffer.from(answer.body, 'utf8') : answer.body;
     this.inner.sendHead(answer.status, localResponseFields(answer, this.options.date(), body.length));
-    if (this.options.method !== 'HEAD' && body.length > 0) this.inner.sendData(body);
+    if (this.options.method !== 'HEAD' && body.length > 0) {
+      this.bodyOut += body.length;
+      this.inner.sendData(body);
+    }
     this.inner.end();
   }
 
+  /**
+   * What the filters changed the body's size by (bytes sent downstream minus the upstream's body bytes
+   * they took: a compressed body, a replacing answer), for the path's bytes_out; 0 when the body passed as is.
+   */
+  get bodyDelta(): number {
+    return this.bodyOut - this.bodyIn;
+  }
+
   sendData(chunk: Buffer): boolean {
+    if (this.sink === null && !this.replaced) return this.inner.sendData(chunk);
+    this.bodyIn += chunk.length;
     if (this.replaced) return true;
-    if (this.sink === null) return this.inner.sendData(chunk);
     // the path may reuse its buffer after return, and a transform may keep the chunk: give it its own
-    this.sink.write(Buffer.from(chunk));
+    this.sink!.write(Buffer.from(chunk));
     return this.writable && !this.held;
   }
 
