@@ -37,6 +37,16 @@ test('light load keeps everything; a reason alone makes a request an error (an e
   assert.equal(recent.query().find((r) => r.path === '/blocked')?.kept, 'error');
 });
 
+test('a fresh cache hit is ordinary traffic: sampled like other successes, so hits under load do not push errors out', () => {
+  const recent = ring(100, 2);
+  for (let i = 0; i < 50; i++) recent.push(...record(`/hit${i}`, 200, i * 4, 1, { reason: 'cache:hit' }));
+  recent.push(...record('/stale', 200, 300, 1, { reason: 'cache:stale-if-error' }));
+  const kept = recent.query();
+  assert.equal(kept.filter((r) => r.reason === 'cache:hit' && r.kept === 'error').length, 0);
+  assert.ok(kept.filter((r) => r.reason === 'cache:hit').length <= 3, 'hits are sampled');
+  assert.equal(kept.find((r) => r.path === '/stale')?.kept, 'error', 'a stale answer (the upstream failed) is an event');
+});
+
 test('the head-time verdict decides for ordinary requests: passed over there, not kept at the end; chosen there, kept with its Server-Timing', () => {
   const recent = ring(100, 1);
   assert.equal(recent.detail(200, 3, 0), true, 'the first takes the one token');

@@ -1,7 +1,7 @@
 // The recent-requests ring of one traffic plane: what the dashboard's requests table and waterfalls read
 // (GET /api/requests). Every finished request is offered; kept are every error (status ≥ 400, or an
-// edge-made answer with a reason), every slow one (≥ slowMs), and of the rest up to `perSecond` a
-// second (a token bucket: under light load all of them, under heavy load a steady sample). Slots are
+// edge-made answer with a reason other than a fresh cache hit), every slow one (≥ slowMs), and of the
+// rest up to `perSecond` a second (a token bucket: under light load all of them, under heavy load a steady sample). Slots are
 // preallocated objects overwritten in place (the oldest goes first): the request path stores a few
 // numbers and references to strings the request already had. Only a request chosen at its response head
 // (detail()) gets the upstream's Server-Timing copied, so the others pay no header scan. A kept request's
@@ -20,6 +20,13 @@ export interface RecentRequestsOptions {
   /** Wall clock, epoch ms (the monotonic times come with each record). */
   wallNow?: () => number;
 }
+
+/**
+ * The one edge-made answer that is ordinary traffic, not an event: a fresh cache hit, the usual answer of a
+ * cached route. Kept like any other success (sampled), so that under a cached load hits do not push the
+ * errors out of the ring.
+ */
+const ORDINARY_REASON = 'cache:hit';
 
 /** Why a request is in the ring. */
 export type KeptBecause = 'error' | 'slow' | 'sampled';
@@ -189,7 +196,7 @@ export class RecentRequests implements AccessRecordSink {
   push(rec: AccessRecord, now: number): void {
     this.offered++;
     let kept: KeptBecause;
-    if (rec.status >= 400 || rec.status === 0 || rec.reason !== '') kept = 'error';
+    if (rec.status >= 400 || rec.status === 0 || (rec.reason !== '' && rec.reason !== ORDINARY_REASON)) kept = 'error';
     else if (now - rec.tStart >= this.options.slowMs) kept = 'slow';
     else if (rec.detail === 1 || (rec.detail === 0 && this.take(now))) kept = 'sampled';
     else {

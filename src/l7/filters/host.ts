@@ -64,10 +64,15 @@ export class FilterHost {
   stats(filter: MiddlewareName): FilterStats {
     let stats = this.statsByFilter.get(filter);
     if (stats !== undefined) return stats;
+    // found by the event name alone (a literal whose hash is cached): counting on the request path builds no key string
+    const own = new Map<string, FilterEventSeries>();
     const seriesOf = (event: string): FilterEventSeries => {
+      let series = own.get(event);
+      if (series !== undefined) return series;
       const key = `${filter}\0${event}`;
-      let series = this.series.get(key);
+      series = this.series.get(key);
       if (series === undefined) this.series.set(key, (series = { filter, event, count: 0, buckets: [], sum: 0 }));
+      own.set(event, series);
       return series;
     };
     stats = {

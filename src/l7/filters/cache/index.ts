@@ -10,7 +10,7 @@ import type { BodySink, BodyTransform, FilterContext, FilterEnv, FilterFactory, 
 import type { FilterHost } from '../host.ts';
 import { parseCacheControl, type Directives } from './cache-control.ts';
 import { ageOf, makeEntry, notModifiedFor, notModifiedHeaders, refreshFrom304, unstorableReason, type Entry } from './entry.ts';
-import { normalisePurgeUrl, primaryKey, variantKey, varyNames } from './keys.ts';
+import { KeyIndex, normalisePurgeUrl, primaryKey, variantKey, varyNames } from './keys.ts';
 import { CacheRegistry, registryKey, type MemoryStore, type Pending } from './store.ts';
 import type { DiskStore } from './disk.ts';
 import path from 'node:path';
@@ -58,6 +58,7 @@ export const cacheFilter = {
     const store: MemoryStore = registry.store(settings.max_size, () => stats.count('evicted'));
     const disk: DiskStore | undefined = settings.disk === undefined ? undefined : registry.disk(path.join(env.dataDir, 'cache'), settings.disk.max_size, env.warn);
     const { heuristic, coalesce, coalesce_timeout: waitLimit, max_object_size: maxObject } = settings;
+    const keys = new KeyIndex();
 
     const stash = (ctx: FilterContext, state: RequestState): void => ctx.stash(filter, state);
 
@@ -147,8 +148,8 @@ export const cacheFilter = {
       }
       const age = ageOf(entry, env.now());
       const ttl = entry.lifetime - age;
-      const validate = request.noCache || (request.maxAge >= 0 && age > request.maxAge) || entry.noCache;
-      if (!validate && ttl > 0 && (request.minFresh < 0 || ttl >= request.minFresh)) {
+      const validate = mustValidate(request, entry, age);
+      if (!validate && servesFresh(request, ttl)) {
         stats.count('hit');
         return freshHit(ctx, entry, age, ttl);
       }
@@ -203,12 +204,21 @@ export const cacheFilter = {
           stash(ctx, passRequest);
           return undefined;
         }
-        const primary = primaryKey(ctx);
+        const primary = keys.primary(ctx);
         const names = store.vary(primary);
-        const key = names === undefined ? primary : variantKey(primary, names, ctx);
+        const key = names === undefined || names.length === 0 ? primary : variantKey(primary, names, ctx);
         const authorized = ctx.header('authorization') !== undefined;
-        const state: RequestState = { kind: 'forward', detail: '', key, primary, entry: undefined, pending: undefined, varyMiss: false, authorized, request };
         const entry = store.get(key);
+        // the common case, a fresh hit, allocates no request state: nothing is stashed for the later hooks
+        if (entry !== undefined && (!authorized || entry.authorizedOk)) {
+          const age = ageOf(entry, env.now());
+          const ttl = entry.lifetime - age;
+          if (!mustValidate(request, entry, age) && servesFresh(request, ttl)) {
+            stats.count('hit');
+            return freshHit(ctx, entry, age, ttl);
+          }
+        }
+        const state: RequestState = { kind: 'forward', detail: '', key, primary, entry: undefined, pending: undefined, varyMiss: false, authorized, request };
         if (entry === undefined && disk !== undefined) return fromDisk(ctx, state, names, disk);
         return decide(ctx, state, entry, names);
       },
@@ -323,6 +333,16 @@ export const cacheFilter = {
     return filter;
   },
 } satisfies FilterFactory<'cache'>;
+
+/** The request's or the entry's directives say a stored answer is validated before it is used (§5.2.1.4, §5.2.1.1, §5.2.2.4). */
+function mustValidate(request: Directives, entry: Entry, age: number): boolean {
+  return request.noCache || (request.maxAge >= 0 && age > request.maxAge) || entry.noCache;
+}
+
+/** `ttl` seconds of freshness left are enough for this request (§4.2, §5.2.1.3 min-fresh). */
+function servesFresh(request: Directives, ttl: number): boolean {
+  return ttl > 0 && (request.minFresh < 0 || ttl >= request.minFresh);
+}
 
 /** only-if-cached with nothing usable stored (RFC 9111 §5.2.1.7). */
 function gatewayTimeout(ctx: FilterContext): LocalResponse {

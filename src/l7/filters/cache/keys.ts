@@ -44,3 +44,53 @@ export function normalisePurgeUrl(text: string): string | undefined {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined;
   return `${url.protocol}//${url.host}${url.pathname}${url.search}`;
 }
+
+/** One URL's primary key and the request parts it was built from. */
+interface KnownKey {
+  readonly host: string;
+  readonly query: string;
+  readonly scheme: string;
+  readonly route: string;
+  readonly primary: string;
+}
+
+/** Paths a KeyIndex remembers before it starts over. */
+const knownPathsMax = 4096;
+
+/**
+ * The primary keys of the URLs a route was asked for, found by their parts: the path is looked up in a
+ * map and the host, query, scheme and route compared as they are, so a repeated URL (every cache hit)
+ * builds no key string and hashes only its short path; the key it gets back is a string the store has
+ * hashed before. Bounded: past `knownPathsMax` paths it is emptied and fills again.
+ */
+export class KeyIndex {
+  private readonly byPath = new Map<string, KnownKey | KnownKey[]>();
+
+  primary(ctx: FilterContext): string {
+    const path = ctx.path;
+    const host = ctx.host;
+    const query = ctx.query;
+    const scheme = ctx.scheme;
+    const route = ctx.routeName;
+    const known = this.byPath.get(path);
+    if (known !== undefined) {
+      if (!Array.isArray(known)) {
+        if (known.host === host && known.query === query && known.scheme === scheme && known.route === route) return known.primary;
+      } else {
+        for (const each of known) if (each.host === host && each.query === query && each.scheme === scheme && each.route === route) return each.primary;
+      }
+    }
+    const primary = primaryKey(ctx);
+    const added: KnownKey = { host, query, scheme, route, primary };
+    if (known === undefined) {
+      if (this.byPath.size >= knownPathsMax) this.byPath.clear();
+      this.byPath.set(path, added);
+    } else if (!Array.isArray(known)) this.byPath.set(path, [known, added]);
+    // one path under many hosts or queries: the list stays short, the newest first
+    else {
+      if (known.length >= 8) known.pop();
+      known.unshift(added);
+    }
+    return primary;
+  }
+}

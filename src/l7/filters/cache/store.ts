@@ -48,8 +48,17 @@ export class MemoryStore {
     return this.varyNames.get(primary);
   }
 
+  /**
+   * lru-cache's get writes a `status` into its options object and makes an empty one per call when none is
+   * given: a hit passes this one instead, its status reset each time (lru-cache fills one in only while a
+   * diagnostics channel listens, and must not find the last call's).
+   */
+  private readonly getOptions: LRUCache.GetOptions<string, Entry, unknown> = { status: undefined };
+
   get(key: string): Entry | undefined {
-    return this.entries.get(key);
+    const options = this.getOptions;
+    options.status = undefined;
+    return this.entries.get(key, options);
   }
 
   set(entry: Entry, vary: readonly string[]): void {
