@@ -54,7 +54,6 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
   readonly attempts: Attempts;
   upstream: UpstreamConnection | null = null;
   clientAddress: string;
-  requestId = '';
   status = 0;
   /** Request body framing and progress. */
   reqDone: boolean;
@@ -94,14 +93,18 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
   /** A static file being streamed (static-route.ts), destroyed if the client leaves. */
   staticStream: Readable | null = null;
   settings: UpstreamSettings | null = null;
-  /** W3C trace context of a proxied request (trace-context.ts): trace id, the edge's span id, flags. */
-  traceId = '';
-  spanId = '';
-  traceFlags = '01';
-  /** The client's traceparent was valid: its trace continues (and its tracestate passes through). */
-  traceContinued = false;
-  /** The client's span id when its trace was continued, else ''. */
-  traceParent = '';
+  /**
+   * W3C trace context of a proxied request (trace-context.ts), made when first read (the getters below): a
+   * request answered by a filter with the access log off (a cache hit) draws no random ids.
+   */
+  private traced = false;
+  private traceIdValue = '';
+  private spanIdValue = '';
+  private traceFlagsValue = '01';
+  private traceContinuedValue = false;
+  private traceParentValue = '';
+  /** The request id, made when first read ('' until the route is proxied; null: not made yet). */
+  private requestIdValue: string | null = null;
   /** x-switchyard-trace carried the admin token: the response reports the edge's phases. */
   debugTrace = false;
   /** The recent-requests ring's verdict at the response head (AccessRecord.detail) and what it kept. */
@@ -273,8 +276,7 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
     if (pool === undefined) return answerLocalError(this, 503, bs, false);
     this.pool = pool;
     if (this.conn.peerTrusted(rt)) this.clientAddress = clientBehindProxies(this);
-    if (rt.requestIdName !== '') this.requestId = requestIdFor(this);
-    this.startTrace();
+    this.checkDebugTrace();
     // "request filters": one may answer here instead of the upstream
     const filters = route.filters;
     if (filters !== null) {
@@ -458,24 +460,63 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
     if (this.phase !== P_DONE && !this.reqDone) this.conn.resumeReading();
   }
 
-  /** Continues the client's trace (a valid traceparent) or starts one; the edge's span is new either way. */
+  /** The request id: the client's when usable, else the listener's next; '' when off or not proxied. */
+  get requestId(): string {
+    if (this.requestIdValue !== null) return this.requestIdValue;
+    if (this.pool === null) return '';
+    return (this.requestIdValue = this.rt.requestIdName !== '' ? requestIdFor(this) : '');
+  }
+
+  get traceId(): string {
+    if (!this.traced) this.startTrace();
+    return this.traceIdValue;
+  }
+  get spanId(): string {
+    if (!this.traced) this.startTrace();
+    return this.spanIdValue;
+  }
+  get traceFlags(): string {
+    if (!this.traced) this.startTrace();
+    return this.traceFlagsValue;
+  }
+  /** The client's traceparent was valid: its trace continues (and its tracestate passes through). */
+  get traceContinued(): boolean {
+    if (!this.traced) this.startTrace();
+    return this.traceContinuedValue;
+  }
+  /** The client's span id when its trace was continued, else ''. */
+  get traceParent(): string {
+    if (!this.traced) this.startTrace();
+    return this.traceParentValue;
+  }
+
+  /**
+   * Continues the client's trace (a valid traceparent) or starts one; the edge's span is new either way.
+   * A request that is not proxied has none.
+   */
   private startTrace(): void {
+    if (this.pool === null) return;
+    this.traced = true;
     const head = this.head;
     const listener = this.conn.listener;
     const incoming = head.traceparentAt >= 0 ? parseTraceparent(head.value(head.traceparentAt)) : null;
     if (incoming !== null) {
-      this.traceId = incoming.traceId;
-      this.traceFlags = incoming.flags;
-      this.traceContinued = true;
-      this.traceParent = incoming.parentId;
-      this.spanId = listener.traceIds.next(8);
+      this.traceIdValue = incoming.traceId;
+      this.traceFlagsValue = incoming.flags;
+      this.traceContinuedValue = true;
+      this.traceParentValue = incoming.parentId;
+      this.spanIdValue = listener.traceIds.next(8);
     } else {
       const ids = listener.traceIds.nextTraceAndSpan();
-      this.traceId = ids.slice(0, 32);
-      this.spanId = ids.slice(32);
-      this.traceParent = '';
+      this.traceIdValue = ids.slice(0, 32);
+      this.spanIdValue = ids.slice(32);
     }
-    if (head.debugTraceAt >= 0) this.debugTrace = tokenMatches(head.value(head.debugTraceAt), listener.traceToken);
+  }
+
+  /** x-switchyard-trace with the admin token: the response reports the edge's phases. */
+  private checkDebugTrace(): void {
+    const head = this.head;
+    if (head.debugTraceAt >= 0) this.debugTrace = tokenMatches(head.value(head.debugTraceAt), this.conn.listener.traceToken);
   }
 
   /**
