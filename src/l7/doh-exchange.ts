@@ -21,8 +21,7 @@ export function answerDns(ex: ProxyExchange, buf: Buffer, bs: number, be: number
     const message = dohGetMessage(head.target);
     if (typeof message === 'number') return answerLocalError(ex, message, bs, false);
     // a GET's body is not read: the connection closes after the answer
-    if (!ex.reqDone) ex.closeAfter = true;
-    ex.reqDone = true;
+    ex.skipBody();
     ask(ex, dns, message);
     return bs;
   }
@@ -102,16 +101,11 @@ function answerNotAllowed(ex: ProxyExchange, bs: number): number {
   ex.closeAfter ||= ex.head.bodyKind !== BODY_NONE;
   const body = Buffer.from('405 method not allowed\n');
   const fields = [...DOH_ALLOW, 'date', ex.rt.date.value(), 'content-type', 'text/plain; charset=utf-8', 'content-length', String(body.length)];
-  if (!ex.reqDone) ex.closeAfter = true;
-  ex.reqDone = true;
+  ex.skipBody();
   write(ex, 405, fieldsResponse(405, fields, ex.rt.connectionLines(ex.willClose(), ex.keepAliveHeader()), ex.head.method === 'HEAD' ? null : body));
   return bs;
 }
 
 function write(ex: ProxyExchange, status: number, out: Buffer): void {
-  ex.status = status;
-  ex.bytesOut += out.length;
-  ex.conn.write(out);
-  ex.resDone = true;
-  ex.finish();
+  ex.answerWhole(status, out);
 }

@@ -832,6 +832,57 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
   }
 
   /** Client went away or the connection is being torn down. */
+  /** The request body will not be read (a local answer): unless it has all come, the connection closes after. */
+  skipBody(): void {
+    if (!this.reqDone) this.closeAfter = true;
+    this.reqDone = true;
+  }
+
+  /** Why the edge answered, unless a filter said already (the access log's reason). */
+  noteReason(code: string): void {
+    if (this.reason === '') this.reason = code;
+  }
+
+  /** Bytes of the response written downstream (counted for bytes_out); false when the client's buffer is full. */
+  writeDown(out: Buffer): boolean {
+    this.bytesOut += out.length;
+    return this.conn.write(out);
+  }
+
+  /** A whole answer made here: written, and the exchange finished. */
+  answerWhole(status: number, out: Buffer): void {
+    this.status = status;
+    this.writeDown(out);
+    this.responseDone();
+  }
+
+  /** The response's last byte went downstream. */
+  responseDone(): void {
+    this.resDone = true;
+    this.finish();
+  }
+
+  /** The response's head went downstream and its body follows (a stream). */
+  responding(status: number): void {
+    this.status = status;
+    this.phase = P_RESPONDING;
+  }
+
+  /** The response had started and cannot be completed: the client sees it cut short (the connection is dropped). */
+  cutShort(outcome: LeaseOutcome): void {
+    this.outcome = outcome;
+    this.finish();
+    this.conn.destroy();
+  }
+
+  /** The current try's upstream connection is given up, with the outcome its lease ends with. */
+  dropUpstream(outcome: LeaseOutcome): void {
+    this.outcome = outcome;
+    const upstream = this.upstream;
+    this.upstream = null;
+    upstream?.destroy();
+  }
+
   abort(): void {
     if (this.phase === P_DONE) return;
     if (this.staticStream !== null) {

@@ -184,8 +184,7 @@ export class ForeignRelay implements ExchangeDownstream, ChunkSink {
     const ex = this.ex;
     if (ex.phase === P_DONE || this.headSent) return;
     this.headSent = true;
-    ex.status = status;
-    ex.phase = P_RESPONDING;
+    ex.responding(status);
     this.grpcStatus = grpcStatusIn(headers) ?? '';
     ex.tFirstByte = ex.conn.listener.now();
     // filtered: the wrapper removed the hidden fields before the filters ran
@@ -211,9 +210,7 @@ export class ForeignRelay implements ExchangeDownstream, ChunkSink {
     // an answer before the whole body: the client may never send the rest
     if (!ex.reqDone) ex.closeAfter = true;
     text += ex.rt.connectionLines(ex.willClose(), ex.keepAliveHeader()) + '\r\n';
-    const out = Buffer.from(text, 'latin1');
-    ex.bytesOut += out.length;
-    ex.conn.write(out);
+    ex.writeDown(Buffer.from(text, 'latin1'));
     ex.conn.setDeadline(ex.rt.idleTimeout);
   }
 
@@ -241,14 +238,11 @@ export class ForeignRelay implements ExchangeDownstream, ChunkSink {
       if (trailers !== undefined && this.trailers) {
         for (let i = 0; i < trailers.length; i += 2) tail += `${trailers[i]}: ${trailers[i + 1].replace(/[\r\n]/g, '')}\r\n`;
       }
-      const out = Buffer.from(tail + '\r\n', 'latin1');
-      ex.bytesOut += out.length;
-      ex.conn.write(out);
+      ex.writeDown(Buffer.from(tail + '\r\n', 'latin1'));
     }
     this.handle = undefined;
-    ex.resDone = true;
     if (!ex.reqDone) ex.closeAfter = true;
-    ex.finish();
+    ex.responseDone();
   }
 
   fail(error: EdgeError): void {
@@ -261,9 +255,7 @@ export class ForeignRelay implements ExchangeDownstream, ChunkSink {
       return;
     }
     // the response started: the client sees it cut short
-    ex.outcome = outcome;
-    ex.finish();
-    ex.conn.destroy();
+    ex.cutShort(outcome);
   }
 
   pauseBody(): void {
@@ -294,9 +286,7 @@ export class ForeignRelay implements ExchangeDownstream, ChunkSink {
     // a stalled request body is the client's doing; a missed response deadline the upstream's
     this.abort(ex.reqDone && ex.phase !== P_RESPONDING);
     if (ex.phase === P_RESPONDING) {
-      ex.outcome = 'timeout';
-      ex.finish();
-      ex.conn.destroy();
+      ex.cutShort('timeout');
       return;
     }
     if (!ex.reqDone) answerError(ex, 408, 'cancelled');

@@ -18,8 +18,7 @@ export function answerLocalRoute(ex: ProxyExchange, action: RedirectAction | Res
   const head = ex.head;
   if (action.kind === 'static') {
     // files answer GET and HEAD; a body the responder will not read means the connection closes after
-    if (!ex.reqDone) ex.closeAfter = true;
-    ex.reqDone = true;
+    ex.skipBody();
     ex.phase = P_WAITING;
     serveStatic(ex, action);
     return bs;
@@ -47,7 +46,7 @@ function tracedReason(ex: ProxyExchange): string {
 /** A request filter's answer instead of the upstream. Same contract as ProxyExchange.start. */
 export function answerFilter(ex: ProxyExchange, answer: LocalResponse, bs: number): number {
   const head = ex.head;
-  if (ex.reason === '') ex.reason = 'filter';
+  ex.noteReason('filter');
   ex.closeAfter ||= head.bodyKind !== BODY_NONE;
   const lines = ex.rt.connectionLines(ex.willClose(), ex.keepAliveHeader()) + tracedReason(ex);
   const wire = answer.wire;
@@ -79,14 +78,13 @@ function answerMemo(ex: ProxyExchange, answer: LocalResponse, wire: WireMemo, li
   const bytes = wire.bytes;
   if (ex.head.method === 'HEAD') return answerLocal(ex, answer.status, bytes.subarray(0, wire.headLength), bs);
   if (wire.tail === null) return answerLocal(ex, answer.status, bytes, bs);
-  ex.bytesOut += bytes.length;
-  ex.conn.write(bytes);
+  ex.writeDown(bytes);
   return answerLocal(ex, answer.status, wire.tail, bs);
 }
 
 /** An error status before anything went upstream (404, 413, 503); `close` forces Connection: close. */
 export function answerLocalError(ex: ProxyExchange, status: number, bs: number, close: boolean): number {
-  if (ex.reason === '') ex.reason = refusedReason(status);
+  ex.noteReason(refusedReason(status));
   if (close || !ex.reqDone) ex.closeAfter = true;
   const out = errorResponse(status, ex.rt.date.line(), (ex.willClose() ? ex.rt.closeLines : ex.rt.responseLines) + tracedReason(ex), ex.head.method === 'HEAD');
   return answerLocal(ex, status, out, bs);
@@ -97,23 +95,15 @@ export function answerLocalError(ex: ProxyExchange, status: number, bs: number, 
  * the bytes after the head are left unconsumed (returns bs).
  */
 function answerLocal(ex: ProxyExchange, status: number, out: Buffer, bs: number): number {
-  ex.status = status;
-  ex.bytesOut += out.length;
-  ex.conn.write(out);
-  ex.resDone = true;
-  if (!ex.reqDone) ex.closeAfter = true;
-  ex.reqDone = true;
-  ex.finish();
+  ex.skipBody();
+  ex.answerWhole(status, out);
   return bs;
 }
 
 /** The error answer (502/503/504/408/…) when nothing of the response was sent yet; the connection closes after. */
 export function answerError(ex: ProxyExchange, status: number, outcome: LeaseOutcome): void {
-  ex.outcome = outcome;
-  if (ex.reason === '') ex.reason = failureReason(status, outcome);
-  const upstream = ex.upstream;
-  ex.upstream = null;
-  upstream?.destroy();
+  ex.dropUpstream(outcome);
+  ex.noteReason(failureReason(status, outcome));
   // no upstream response came: a filter may answer instead (a cache's stale copy); the lease still ends
   // with the failure's outcome, so passive health counts it
   const filters = ex.route?.filters;
@@ -124,12 +114,7 @@ export function answerError(ex: ProxyExchange, status: number, outcome: LeaseOut
       return;
     }
   }
-  ex.status = status;
   ex.closeAfter = true;
-  const out = errorResponse(status, ex.rt.date.line(), ex.rt.closeLines + tracedReason(ex), ex.head.method === 'HEAD');
-  ex.bytesOut += out.length;
-  ex.conn.write(out);
-  ex.resDone = true;
   ex.reqDone = true;
-  ex.finish();
+  ex.answerWhole(status, errorResponse(status, ex.rt.date.line(), ex.rt.closeLines + tracedReason(ex), ex.head.method === 'HEAD'));
 }

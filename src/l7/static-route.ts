@@ -8,7 +8,7 @@ import type { StaticAction } from './router/actions.ts';
 import type { StaticFiles, StaticRequest, StaticResponse, StaticView } from './responders/static-files.ts';
 import { upstreamTarget } from './router/actions.ts';
 import { reasonPhrase } from './reason.ts';
-import { P_DONE, P_RESPONDING } from './phases.ts';
+import { P_DONE } from './phases.ts';
 
 export function serveStatic(ex: ProxyExchange, action: StaticAction): void {
   const head = ex.head;
@@ -41,15 +41,10 @@ function sendCached(ex: ProxyExchange, files: StaticFiles, view: StaticView, req
   const notModified = view.notModified(request.ifNoneMatch, request.ifModifiedSince);
   const isHead = request.method === 'HEAD';
   const out = view.wire(notModified, files.date, ex.rt.connectionLines(ex.willClose(), ex.keepAliveHeader()), isHead);
-  ex.status = notModified ? 304 : 200;
-  ex.bytesOut += out.length;
-  ex.conn.write(out);
-  if (notModified || isHead || view.file.body !== null || view.file.size === 0) {
-    ex.resDone = true;
-    ex.finish();
-    return;
-  }
-  ex.phase = P_RESPONDING;
+  const status = notModified ? 304 : 200;
+  if (notModified || isHead || view.file.body !== null || view.file.size === 0) return ex.answerWhole(status, out);
+  ex.responding(status);
+  ex.writeDown(out);
   stream(ex, files.stream(view, 0, view.file.size - 1));
 }
 
@@ -60,7 +55,6 @@ function send(ex: ProxyExchange, response: StaticResponse): void {
     if (body !== null && !Buffer.isBuffer(body)) body.destroy();
     return;
   }
-  ex.status = response.status;
   let text = `HTTP/1.1 ${response.status} ${reasonPhrase(response.status)}\r\n`;
   const h = response.headers;
   let hasLength = false;
@@ -74,30 +68,23 @@ function send(ex: ProxyExchange, response: StaticResponse): void {
   text += ex.rt.connectionLines(ex.willClose(), ex.keepAliveHeader()) + '\r\n';
   const headBytes = Buffer.from(text, 'latin1');
   if (body === null || Buffer.isBuffer(body)) {
-    const out = body === null || ex.head.method === 'HEAD' ? headBytes : Buffer.concat([headBytes, body]);
-    ex.bytesOut += out.length;
-    ex.conn.write(out);
-    ex.resDone = true;
-    ex.finish();
+    ex.answerWhole(response.status, body === null || ex.head.method === 'HEAD' ? headBytes : Buffer.concat([headBytes, body]));
     return;
   }
-  ex.phase = P_RESPONDING;
-  ex.bytesOut += headBytes.length;
-  ex.conn.write(headBytes);
+  ex.responding(response.status);
+  ex.writeDown(headBytes);
   stream(ex, body);
 }
 
 function stream(ex: ProxyExchange, body: Readable): void {
   ex.staticStream = body;
   body.on('data', (chunk: Buffer) => {
-    ex.bytesOut += chunk.length;
-    if (!ex.conn.write(chunk)) body.pause();
+    if (!ex.writeDown(chunk)) body.pause();
     ex.conn.setDeadline(ex.rt.idleTimeout);
   });
   body.on('end', () => {
     ex.staticStream = null;
-    ex.resDone = true;
-    ex.finish();
+    ex.responseDone();
   });
   body.on('error', () => {
     // the file went away mid-response: the client sees a truncated body

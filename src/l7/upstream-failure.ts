@@ -78,9 +78,7 @@ export function onDeadline(ex: ProxyExchange): void {
       upstreamFailed(ex, 504, 'timeout');
       return;
     default:
-      ex.outcome = ex.phase === P_TUNNEL ? 'success' : 'timeout';
-      ex.finish();
-      ex.conn.destroy();
+      ex.cutShort(ex.phase === P_TUNNEL ? 'success' : 'timeout');
   }
 }
 
@@ -89,14 +87,7 @@ export function onDeadline(ex: ProxyExchange): void {
  * yet, else cut the connection. The upstream socket is dropped.
  */
 export function upstreamFailed(ex: ProxyExchange, status: number, outcome: LeaseOutcome): void {
-  ex.outcome = outcome;
-  const upstream = ex.upstream;
-  ex.upstream = null;
-  upstream?.destroy();
-  if (ex.phase === P_RESPONDING) {
-    ex.finish();
-    ex.conn.destroy();
-    return;
-  }
+  ex.dropUpstream(outcome);
+  if (ex.phase === P_RESPONDING) return ex.cutShort(outcome);
   answerError(ex, status, outcome);
 }
