@@ -16,6 +16,7 @@ import { ChunkWriter } from './chunk-writer.ts';
 import { FILTER_TIMES } from './filters/index.ts';
 import { P_RESPONDING } from './phases.ts';
 import { Attempts } from './attempts.ts';
+import { UpstreamResponse } from './upstream-response.ts';
 
 /** Bytes of pipelined requests buffered while a response is in progress, before reading pauses. */
 const PIPELINE_BUFFER = 64 * 1024;
@@ -35,6 +36,8 @@ export class HttpConnection {
   readonly resChunked = new ChunkedDecoder();
   /** The attempt core of the request in progress: one per connection, reset by each exchange (like `head`). */
   readonly attempts = new Attempts();
+  /** The upstream response's reading state, lent to each request in turn (as attempts). */
+  readonly response = new UpstreamResponse();
   exchange: ProxyExchange | null = null;
   private pending: Buffer | null = null;
   private pStart = 0;

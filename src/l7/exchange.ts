@@ -29,6 +29,7 @@ import { retryOnAnotherBackend } from './retry.ts';
 import { parseTraceparent, tokenMatches } from './trace-context.ts';
 import { ForeignRelay, isForeignPool } from './foreign-relay.ts';
 import { RequestBuffer, type BufferOwner } from './request-buffer.ts';
+import type { UpstreamResponse } from './upstream-response.ts';
 import { CONTINUE_100 } from './local-response.ts';
 import { failureReason } from './reasons.ts';
 import { peekBodyPrefix } from './body-prefix.ts';
@@ -71,13 +72,8 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
   /** The current try's request head (and what was stashed) went upstream. */
   headSent = false;
   /** Response parsing and relaying. */
-  resAcc: Buffer | null = null;
-  resAccLen = 0;
-  resKind = BODY_NONE;
-  resRemaining = 0;
-  resDone = false;
-  dechunk = false;
-  upstreamReusable = false;
+  /** The upstream response's reading state (upstream-response.ts), borrowed from the connection. */
+  readonly response: UpstreamResponse;
   continueSent = false;
   closeAfter = false;
   bytesIn = 0;
@@ -153,6 +149,8 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
     this.first = conn.requests === 1;
     this.clientAddress = conn.peer;
     this.attempts = conn.attempts;
+    this.response = conn.response;
+    this.response.reset();
     this.attempts.reset();
     this.bytesIn = head.raw.length;
     this.reqDone = head.bodyKind === BODY_NONE;
@@ -568,11 +566,9 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
       this.heldBody = this.attempts.takeResend();
       this.headSent = false;
     }
-    this.resAcc = null;
-    this.resAccLen = 0;
+    this.response.reset();
     this.tFirstByte = 0;
     this.tConnected = 0;
-    this.upstreamReusable = false;
     if (this.connectTo(lease, now, fresh)) this.sendWhenConnected();
   }
 
@@ -656,7 +652,7 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
       const now = this.conn.listener.now();
       this.conn.deadline = this.reqDone ? now + this.tryTimeout() : this.bodyReadDeadline(now);
     }
-    if (this.reqDone && this.resDone) this.finish();
+    if (this.reqDone && this.response.done) this.finish();
     return end;
   }
 
@@ -749,7 +745,7 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
    * completes when the transform has written its last bytes (DownstreamBodySink.end).
    */
   upstreamBodyDone(): void {
-    this.resDone = true;
+    this.response.ended();
     const sink = this.bodySink;
     if (sink === null) return this.responseComplete();
     if (this.bodySinkEnded) return;
@@ -758,10 +754,10 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
   }
 
   responseComplete(): void {
-    this.resDone = true;
+    this.response.ended();
     if (!this.reqDone) {
       // answered before the body was all sent: the body's end is unknown to both sides now
-      this.upstreamReusable = false;
+      this.response.notReusable();
       this.closeAfter = true;
     }
     this.finish();
@@ -858,8 +854,14 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
 
   /** The response's last byte went downstream. */
   responseDone(): void {
-    this.resDone = true;
+    this.response.ended();
     this.finish();
+  }
+
+  /** A 101 from the upstream: from now on bytes are relayed both ways as they come. */
+  tunnelling(): void {
+    this.status = 101;
+    this.phase = P_TUNNEL;
   }
 
   /** The response's head went downstream and its body follows (a stream). */
@@ -928,7 +930,7 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
     const upstream = this.upstream;
     this.upstream = null;
     if (upstream !== null) {
-      const reusable = this.upstreamReusable && this.reqDone && this.resDone && !wasTunnel && this.outcome === 'success' && (this.body === null || !this.body.sending);
+      const reusable = this.response.reusable && this.reqDone && this.response.done && !wasTunnel && this.outcome === 'success' && (this.body === null || !this.body.sending);
       listener.connector.release(upstream, reusable, now);
     }
     if (this.body !== null) {

@@ -162,7 +162,7 @@ export class ForeignRelay implements ExchangeDownstream, ChunkSink {
       this.handle?.bodyEnd();
       if (ex.phase === P_DONE) return -1;
       if (ex.phase === P_WAITING) ex.conn.setDeadline(ex.tryTimeout());
-      if (ex.resDone) ex.finish();
+      if (ex.response.done) ex.finish();
     } else if (ex.phase === P_WAITING) ex.conn.setDeadline(ex.rt.bodyTimeout);
     return end;
   }

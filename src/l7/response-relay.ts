@@ -8,7 +8,8 @@ import { BODY_UNTIL_CLOSE, parseResponseHead, type ResponseHead } from './parse/
 import { equalsLower, findHeadEnd } from './parse/chars.ts';
 import { buildDownstreamHead, RESPONSE_ALWAYS_DROP, bit } from './rewrite.ts';
 import { CONTINUE_100 } from './local-response.ts';
-import { P_RESPONDING, P_TUNNEL, copyOf } from './phases.ts';
+import { copyOf } from './phases.ts';
+import { FRAMING_ERROR } from './upstream-response.ts';
 import { upstreamFailed } from './upstream-failure.ts';
 import { withoutField, isLocal, localResponseFields, type LocalResponse, type BodyTransform } from './filters/index.ts';
 import { fieldsResponse } from './local-response.ts';
@@ -17,43 +18,34 @@ import { H1ResponseView, DownstreamBodySink } from './response-filters.ts';
 const MAX_RESPONSE_HEAD = 64 * 1024;
 
 export function relayResponseHead(ex: ProxyExchange, buf: Buffer, s: number, e: number): void {
+  const response = ex.response;
   while (s < e) {
     let data = buf;
     let ds = s;
     let de = e;
-    if (ex.resAcc !== null) {
-      const need = ex.resAccLen + (e - s);
-      if (need > ex.resAcc.length) {
-        const grown = Buffer.allocUnsafe(Math.max(need, ex.resAcc.length * 2));
-        ex.resAcc.copy(grown, 0, 0, ex.resAccLen);
-        ex.resAcc = grown;
-      }
-      buf.copy(ex.resAcc, ex.resAccLen, s, e);
-      data = ex.resAcc;
+    const kept = response.partialHead !== null;
+    const scanFrom = kept ? response.partialLength : ds;
+    if (kept) {
+      de = response.appendHead(buf, s, e);
+      data = response.partialHead!;
       ds = 0;
-      de = need;
     }
-    const scanFrom = ex.resAcc !== null ? ex.resAccLen : ds;
     const headEnd = findHeadEnd(data, ds, scanFrom, de);
     if (headEnd === -1) {
       if (de - ds > MAX_RESPONSE_HEAD) return upstreamFailed(ex, 502, 'bad_response');
-      if (ex.resAcc === null) {
-        ex.resAcc = copyOf(buf, s, e);
-        ex.resAccLen = e - s;
-      } else ex.resAccLen = de;
+      response.keepHead(buf, s, e, de);
       return;
     }
     if (headEnd === -2) return upstreamFailed(ex, 502, 'bad_response');
     const raw = copyOf(data, ds, headEnd);
     const res = ex.conn.listener.resHead;
     if (!parseResponseHead(raw, raw.length, res, ex.head.method === 'HEAD', ex.rt.hidden)) return upstreamFailed(ex, 502, 'bad_response');
-    // the rest of this read continues after the head; a copy is needed only when it came from resAcc
-    if (data === ex.resAcc) {
+    // the rest of this read continues after the head; a copy is needed only when it came from the kept bytes
+    if (kept) {
       const rest = de - headEnd;
-      ex.resAcc = null;
-      ex.resAccLen = 0;
+      response.headDone();
       if (rest === 0) {
-        if (onResponseHead(ex, null, 0, 0)) return;
+        onResponseHead(ex, null, 0, 0);
         return;
       }
       const tail = copyOf(data, headEnd, de);
@@ -105,35 +97,30 @@ function onResponseHead(ex: ProxyExchange, buf: Buffer | null, s: number, e: num
     if (ex.head.minor === 1 && (status !== 100 || (ex.head.expectContinue && !ex.continueSent))) {
       if (status === 100) {
         ex.continueSent = true;
-        ex.bytesOut += CONTINUE_100.length;
-        ex.conn.write(CONTINUE_100);
+        ex.writeDown(CONTINUE_100);
       } else {
-        const out = buildDownstreamHead(res, RESPONSE_ALWAYS_DROP, '', null, 0, 0);
-        ex.bytesOut += out.length;
-        ex.conn.write(out);
+        ex.writeDown(buildDownstreamHead(res, RESPONSE_ALWAYS_DROP, '', null, 0, 0));
       }
     }
     return false;
   }
   // a status listed in retries.on: the response is dropped (nothing of it was sent) and another backend asked
   if (status >= 500 && ex.retryStatus(status)) return true;
-  ex.status = status;
+  ex.responding(status);
   recordUpstreamTiming(ex, res);
-  ex.phase = P_RESPONDING;
-  ex.resKind = res.bodyKind;
-  ex.resRemaining = res.contentLength;
-  ex.upstreamReusable = res.keepAlive;
+  const response = ex.response;
+  response.begin(res);
   let drop = RESPONSE_ALWAYS_DROP;
   if (res.bodyKind === BODY_UNTIL_CLOSE) ex.closeAfter = true;
   if (res.bodyKind === BODY_CHUNKED) {
     ex.conn.resChunked.reset();
     if (ex.head.minor === 0) {
-      ex.dechunk = true;
+      response.decodeChunks();
       ex.closeAfter = true;
       drop |= bit(H_TRANSFER_ENCODING);
     }
   }
-  if (ex.head.upgrade) ex.upstreamReusable = false;
+  if (ex.head.upgrade) response.notReusable();
   // an answer before the whole body (e.g. 417 instead of 100): the client may never send the rest,
   // so this connection cannot carry another request
   if (!ex.reqDone) ex.closeAfter = true;
@@ -173,29 +160,25 @@ function onResponseHead(ex: ProxyExchange, buf: Buffer | null, s: number, e: num
   if (dropNames !== null) for (const name of dropNames) extra = withoutField(extra, name);
   extra += filterLines;
   if (ex.bodySink !== null) {
-    const out = buildDownstreamHead(res, drop, extra, null, 0, 0, dropNames);
-    ex.bytesOut += out.length;
-    if (!ex.conn.write(out) && ex.upstream !== null) ex.upstream.socket.pause();
+    if (!ex.writeDown(buildDownstreamHead(res, drop, extra, null, 0, 0, dropNames)) && ex.upstream !== null) ex.upstream.socket.pause();
     ex.conn.setDeadline(ex.rt.idleTimeout);
     if (res.bodyKind === BODY_NONE) ex.upstreamBodyDone();
     else if (buf !== null && s < e) relayResponseBody(ex, buf, s, e);
     return true;
   }
   let end = s;
-  if (buf !== null && !ex.dechunk) end = frameResponse(ex, buf, s, e);
+  if (buf !== null && !response.dechunk) end = frameResponse(ex, buf, s, e);
   if (end < 0) return true;
-  const out = buildDownstreamHead(res, drop, extra, buf, s, end, dropNames);
-  ex.bytesOut += out.length;
-  const ok = ex.conn.write(out);
-  if (ex.dechunk && buf !== null && s < e) {
+  const ok = ex.writeDown(buildDownstreamHead(res, drop, extra, buf, s, end, dropNames));
+  if (response.dechunk && buf !== null && s < e) {
     end = frameResponse(ex, buf, s, e);
     if (end < 0) return true;
   }
   if (!ok && ex.upstream !== null) ex.upstream.socket.pause();
   ex.conn.setDeadline(ex.rt.idleTimeout);
-  if (res.bodyKind === BODY_NONE) ex.resDone = true;
-  if (end < e) ex.upstreamReusable = false; // bytes after the response: never reuse that socket
-  if (ex.resDone) ex.responseComplete();
+  if (res.bodyKind === BODY_NONE) response.ended();
+  if (end < e) response.notReusable(); // bytes after the response: never reuse that socket
+  if (response.done) ex.responseComplete();
   return true;
 }
 
@@ -205,7 +188,7 @@ function onResponseHead(ex: ProxyExchange, buf: Buffer | null, s: number, e: num
  * the Transfer-Encoding line to add) or until close to an HTTP/1.0 one.
  */
 function transformFraming(ex: ProxyExchange, transform: BodyTransform, bodyKind: number): string {
-  if (bodyKind === BODY_CHUNKED) ex.dechunk = true;
+  if (bodyKind === BODY_CHUNKED) ex.response.decodeChunks();
   if (transform.keepsLength && bodyKind === BODY_LENGTH) return '';
   if (ex.head.minor === 1) return 'transfer-encoding: chunked\r\n';
   ex.closeAfter = true;
@@ -218,48 +201,27 @@ function transformFraming(ex: ProxyExchange, transform: BodyTransform, bodyKind:
  * only when its response had no body left to read.
  */
 function replaceResponse(ex: ProxyExchange, answer: LocalResponse, bodiless: boolean): void {
-  if (!bodiless) ex.upstreamReusable = false;
+  if (!bodiless) ex.response.notReusable();
   const body = typeof answer.body === 'string' ? Buffer.from(answer.body, 'utf8') : answer.body;
   const fields = localResponseFields(answer, ex.rt.date.value(), body.length);
-  ex.status = answer.status;
-  const out = fieldsResponse(answer.status, fields, ex.rt.connectionLines(ex.willClose(), ex.keepAliveHeader()), ex.head.method === 'HEAD' ? null : body);
-  ex.bytesOut += out.length;
-  ex.conn.write(out);
+  ex.responding(answer.status);
+  ex.writeDown(fieldsResponse(answer.status, fields, ex.rt.connectionLines(ex.willClose(), ex.keepAliveHeader()), ex.head.method === 'HEAD' ? null : body));
   ex.conn.setDeadline(ex.rt.idleTimeout);
   ex.responseComplete();
 }
 
-/** Advances response framing over buf[s, e); returns where this response's bytes end, -1 on error. */
+/** Advances response framing over buf[s, e); returns where this response's bytes end, -1 on error (answered). */
 function frameResponse(ex: ProxyExchange, buf: Buffer, s: number, e: number): number {
-  switch (ex.resKind) {
-    case BODY_LENGTH: {
-      const take = e - s < ex.resRemaining ? e - s : ex.resRemaining;
-      ex.resRemaining -= take;
-      if (ex.resRemaining === 0) ex.resDone = true;
-      return s + take;
-    }
-    case BODY_CHUNKED: {
-      const decoder = ex.conn.resChunked;
-      const end = decoder.decode(buf, s, e, ex.dechunk ? ex : null);
-      if (end < 0) {
-        upstreamFailed(ex, 502, 'bad_response');
-        return -1;
-      }
-      if (decoder.done) ex.resDone = true;
-      return end;
-    }
-    case BODY_UNTIL_CLOSE:
-      return e;
-    default:
-      ex.resDone = true;
-      return s;
-  }
+  const end = ex.response.frame(buf, s, e, ex.conn.resChunked, ex);
+  if (end === FRAMING_ERROR) upstreamFailed(ex, 502, 'bad_response');
+  return end;
 }
 
 export function relayResponseBody(ex: ProxyExchange, buf: Buffer, s: number, e: number): void {
   const end = frameResponse(ex, buf, s, e);
   if (end < 0) return;
-  if (!ex.dechunk && end > s) {
+  const response = ex.response;
+  if (!response.dechunk && end > s) {
     // a body transform keeps what it is given (a cache entry, zlib's input): it gets a copy of the read buffer's bytes
     if (ex.bodySink !== null) ex.bodySink.write(copyOf(buf, s, end));
     else {
@@ -268,17 +230,14 @@ export function relayResponseBody(ex: ProxyExchange, buf: Buffer, s: number, e: 
     }
   }
   ex.conn.setDeadline(ex.rt.idleTimeout);
-  if (end < e) ex.upstreamReusable = false;
-  if (ex.resDone) ex.upstreamBodyDone();
+  if (end < e) response.notReusable();
+  if (response.done) ex.upstreamBodyDone();
 }
 
 function startTunnel(ex: ProxyExchange, buf: Buffer | null, s: number, e: number): void {
-  ex.status = 101;
-  ex.phase = P_TUNNEL;
+  ex.tunnelling();
   const res = ex.conn.listener.resHead;
-  const out = buildDownstreamHead(res, RESPONSE_ALWAYS_DROP & ~bit(H_UPGRADE), ex.rt.upgradeLines, buf, s, e);
-  ex.bytesOut += out.length;
-  ex.conn.write(out);
+  ex.writeDown(buildDownstreamHead(res, RESPONSE_ALWAYS_DROP & ~bit(H_UPGRADE), ex.rt.upgradeLines, buf, s, e));
   ex.conn.setDeadline(ex.rt.tunnelIdleTimeout);
   ex.conn.startTunnel();
 }

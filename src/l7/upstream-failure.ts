@@ -22,10 +22,10 @@ export function onUpstreamEnd(ex: ProxyExchange): void {
     if (ex.downstreamEnded) ex.finish();
     return;
   }
-  ex.upstreamReusable = false;
+  ex.response.notReusable();
   // the body was all read and a body transform is still flushing it downstream: nothing is lost
-  if (ex.phase === P_RESPONDING && ex.resDone) return;
-  if (ex.phase === P_RESPONDING && ex.resKind === BODY_UNTIL_CLOSE) {
+  if (ex.phase === P_RESPONDING && ex.response.done) return;
+  if (ex.phase === P_RESPONDING && ex.response.kind === BODY_UNTIL_CLOSE) {
     ex.upstreamBodyDone();
     return;
   }
@@ -51,8 +51,8 @@ export function onUpstreamClosed(ex: ProxyExchange, connected: boolean): void {
     return;
   }
   // the body was all read (a transform may still be flushing it), or it ran until this close
-  if (ex.phase === P_RESPONDING && ex.resDone) return;
-  if (ex.phase === P_RESPONDING && ex.resKind === BODY_UNTIL_CLOSE && ex.upstreamEnded) {
+  if (ex.phase === P_RESPONDING && ex.response.done) return;
+  if (ex.phase === P_RESPONDING && ex.response.kind === BODY_UNTIL_CLOSE && ex.upstreamEnded) {
     ex.upstreamBodyDone();
     return;
   }
