@@ -1,6 +1,6 @@
 // Where jemalloc may be installed. In core because both the config checks (`allocator: jemalloc` needs the
 // library) and the primary's worker launcher (src/supervisor/worker-runtime.ts) look for it, and the
-// primary does not load the config schema (src/supervisor/config-thread.ts).
+// primary does not load the config schema (src/supervisor/config-process.ts).
 
 /** Where Debian, Fedora, Alpine and source builds put jemalloc's shared library (`allocator: jemalloc` needs one). */
 export const JEMALLOC_PATHS: readonly string[] = [

@@ -15,7 +15,7 @@ import { buildPools, type PoolRegistry, type PoolStatus } from '../pool/index.ts
 import { HealthCheckers, builtinProbes, type ProbeFactory } from '../health/index.ts';
 import type { BoundAddress, DnsStatus } from '../dns/index.ts';
 import { mergeDnsStatus } from './dns-status.ts';
-import { loadConfigInThread } from './config-thread.ts';
+import { loadConfigInProcess } from './config-process.ts';
 import type { TrafficPlane } from './traffic-plane.ts';
 import { WorkerPool } from './worker-pool.ts';
 import { createLoggers, type Loggers } from './logging.ts';
@@ -200,7 +200,7 @@ export class ControlPlane {
   }
 
   private async load(file: string): Promise<LoadedConfig> {
-    const loaded = await loadConfigInThread(file);
+    const loaded = await loadConfigInProcess(file);
     // Forward proxies' password files: read here as `switchyard check` reads them, so start and reload
     // refuse a bad one with the same lines before anything starts (the workers read them again).
     if (loaded.config.listeners.some((listener) => listener.protocol === 'forward_proxy' && listener.proxy_auth)) {

@@ -55,7 +55,7 @@ test('workers: 1 forks one worker that serves the traffic and loads neither yaml
   const loadedBy = (pid: number, name: string): boolean => lines.some((line) => line.startsWith(`${pid} `) && line.includes(`/node_modules/${name}/`));
   for (const name of ['yaml', 'zod', 'prom-client']) {
     assert.equal(loadedBy(pids[0], name), false, `the worker does not load ${name}`);
-    // the primary validates its config in a child process (src/supervisor/config-thread.ts), and loads
+    // the primary validates its config in a child process (src/supervisor/config-process.ts), and loads
     // prom-client with the first scrape of /metrics, which this test does not make
     assert.equal(loadedBy(running.process.pid!, name), false, `the primary does not load ${name}`);
   }

@@ -1,9 +1,9 @@
-// The loading thread's entry (config-thread.ts): loads the file named by workerData and posts the result.
+// The config loader's entry (config-process.ts): loads the file named by its argument and sends the result.
 import { loadConfigFile } from '../config/index.ts';
 import { ConfigError, messageOf } from '../core/index.ts';
-import type { ConfigThreadReply } from './config-thread.ts';
+import type { ConfigProcessReply } from './config-process.ts';
 
-let reply: ConfigThreadReply;
+let reply: ConfigProcessReply;
 try {
   reply = { loaded: await loadConfigFile(process.argv[2]) };
 } catch (err) {
