@@ -2,9 +2,9 @@
 // and certificates) read once when the filter is built, a shared HMAC secret, or a JWKS URL fetched lazily
 // by jose's remote key set (cached for jwks_max_age, refetched when a token names an unknown kid, at most
 // once per jwks_cooldown: that refetch is what follows a key rotation). Files are read by the same
-// functions `switchyard check` uses (core/jwt-key-files.ts). jose (and undici, for a JWKS URL) is imported
-// when the first jwt filter is built, not with the pipeline: a worker without one never loads them (~20 MB,
-// docs/operations.md, "Memory"); the files are read and checked at build all the same.
+// functions `switchyard check` uses (core/jwt-key-files.ts). jose is imported when the first jwt filter is
+// built and undici with the first JWKS fetch, not with the pipeline: a worker without a jwt filter never
+// loads them (~20 MB, docs/operations.md, "Memory"); the files are read and checked at build all the same.
 import { createSecretKey, type KeyObject } from 'node:crypto';
 import path from 'node:path';
 import type * as Jose from 'jose';
@@ -23,14 +23,14 @@ type JwtSettings = MiddlewareSettings['jwt'];
  */
 export type VerificationKey = JWTVerifyGetKey | KeyObject;
 
-
 /** Builds the key with jose once it is loaded; files have been read (and refused) before. */
 export type KeySource = (jose: typeof Jose) => VerificationKey;
 
 /**
  * The key source of one filter: its files are read now (a bad one throws a ConfigError at build), the jose
- * objects are made by the returned function. A JWKS URL's remote set is one per process and URL (env.shared), so the
- * routes that name it, and the filter objects built again on reload, share one cache and one fetch.
+ * objects are made by the returned function. A JWKS URL's remote set is one per process and URL
+ * (env.shared), so the routes that name it, and the filter objects built again on reload, share one cache
+ * and one fetch.
  */
 export function verificationKey(settings: JwtSettings, env: FilterEnv): KeySource {
   if (settings.secret_file !== undefined) {
