@@ -9,7 +9,7 @@ import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { access, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { ConfigIssue } from './cross-check.ts';
-import { type Config, type MiddlewareConfig, type MiddlewareEntry, type MiddlewareSettings } from './schema/index.ts';
+import type { Config, MiddlewareConfig, MiddlewareEntry, MiddlewareSettings } from './schema/index.ts';
 import { JEMALLOC_PATHS, adminTokenProblem, parseUsersText, readJwtKeys, readJwtSecret } from '../core/index.ts';
 
 /** Where the admin token lives: token_file relative to data_dir, itself relative to the config file. */
