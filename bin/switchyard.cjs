@@ -27,9 +27,37 @@ function nodeOfDependency() {
   return [path.join(dir, 'bin', 'node'), path.join(dir, '..', '.bin', 'node')].find((file) => fs.existsSync(file));
 }
 
+/**
+ * V8 flags for the primary of `switchyard start` (the control plane: config, health checks, admin API, no
+ * traffic). Its heap is small and its code cold, so it needs neither the large young generation Node sizes
+ * from the machine's memory (16 MB semi-spaces on 24 GB: ~5 MB more RSS) nor V8's optimizing compilers,
+ * whose own code pages (~7 MB of RSS) are touched as soon as they run (Sparkplug, the baseline compiler,
+ * stays); --optimize-for-size makes V8 favour size where it has the choice (~1 MB). V8 reads heap and
+ * tiering flags at start, so they go on the command line, by executing this process again (process.execve:
+ * same pid, same file descriptors) before anything else loads. The workers do not inherit them
+ * (src/supervisor/worker-runtime.ts drops what SWITCHYARD_PRIMARY_FLAGS lists), and `--workers 0`, where
+ * the traffic runs in this process, keeps V8's defaults; docs/operations.md, "Memory".
+ */
+const PRIMARY_FLAGS = ['--max-semi-space-size=1', '--max-opt=1', '--optimize-for-size'];
+
+function primaryFlags(args) {
+  if (args[0] !== 'start') return [];
+  for (let i = 1; i < args.length; i++) {
+    if (/^(--workers=|-w)0$/.test(args[i]) || ((args[i] === '--workers' || args[i] === '-w') && args[i + 1] === '0')) return [];
+  }
+  return PRIMARY_FLAGS;
+}
+
+const args = process.argv.slice(2);
+const flags = primaryFlags(args);
+const flagEnv = flags.length > 0 ? { ...process.env, SWITCHYARD_PRIMARY_FLAGS: flags.join(' ') } : process.env;
+if (major >= 24 && flags.length > 0 && typeof process.execve === 'function' && !flags.every((flag) => process.execArgv.includes(flag))) {
+  process.execve(process.execPath, [process.execPath, ...process.execArgv, ...flags, __filename, ...args], flagEnv);
+}
+
 if (major >= 24) {
   import(require('node:url').pathToFileURL(entry).href)
-    .then((cli) => cli.main(process.argv.slice(2)))
+    .then((cli) => cli.main(args))
     .then((code) => {
       process.exitCode = code;
     })
@@ -44,7 +72,7 @@ if (major >= 24) {
     process.exit(1);
   }
   // Node before 24 cannot replace its own process image, so this one stays in between until the child exits.
-  const child = spawn(node24, [entry, ...process.argv.slice(2)], { stdio: 'inherit' });
+  const child = spawn(node24, [...flags, entry, ...args], { stdio: 'inherit', env: flagEnv });
   // Forwarded, so that kill(1) aimed at this process alone (systemd's KillMode=mixed, a supervisor that
   // signals its direct child) reaches the edge. A process-group signal (Ctrl-C, kill -- -PGID, systemd's
   // default control-group stop) reaches the child directly too: it then sees the signal twice, which it

@@ -1,5 +1,5 @@
-// Resident memory added by each import of a Switchyard worker and of its primary, in load order (VmRSS and
-// RssAnon after a GC). Each list runs in a fresh child process that loads nothing else, so that this
+// Resident memory added by each import of a Switchyard worker, its primary and the primary's config loader,
+// in load order (VmRSS and RssAnon after a GC). Each list runs in a fresh child process that loads nothing else, so that this
 // script's own type stripping is not counted:
 //   node_modules/.bin/node bench/http1/memory-probe.ts            # dist/ (npm run build), the .ts sources when missing
 //   node_modules/.bin/node bench/http1/memory-probe.ts --code src # the .ts sources (type stripping included)
@@ -25,14 +25,19 @@ const worker: [string, string][] = [
   ['+ src/l7 (with src/tls)', module('l7/index.ts')],
   ['+ src/supervisor/worker-main', module('supervisor/worker-main.ts')],
 ];
+// The primary leaves yaml, zod and the schemas to its config loader (a child process,
+// src/supervisor/config-process.ts) and loads prom-client with the first /metrics scrape: both lists below.
 const primary: [string, string][] = [
+  ...worker.slice(0, 3),
+  ['+ src/admin, src/health', module('admin/index.ts')],
+  ['+ src/supervisor (control plane)', module('supervisor/index.ts')],
+  ['+ prom-client (first scrape)', 'prom-client'],
+];
+const configLoader: [string, string][] = [
   ...worker.slice(0, 3),
   ['+ yaml', 'yaml'],
   ['+ zod', 'zod'],
   ['+ src/config (schemas)', module('config/index.ts')],
-  ['+ prom-client', 'prom-client'],
-  ['+ src/admin, src/health', module('admin/index.ts')],
-  ['+ src/supervisor (control plane)', module('supervisor/index.ts')],
 ];
 
 // Runs in the child: import each step, GC, read /proc/self/status; one JSON line per step.
@@ -62,3 +67,4 @@ async function measure(title: string, steps: [string, string][]): Promise<void> 
 
 await measure('worker', worker);
 await measure('primary', primary);
+await measure('config loader (child of the primary, exits after each load)', configLoader);

@@ -21,7 +21,7 @@ import {
 import { nginxTarget, plainNodeTarget, projectRoot, switchyardTarget, type Target } from './targets.ts';
 
 const spec = {
-  target: { default: 'switchyard', help: 'switchyard | switchyard-2w | plain-node | nginx (nginx: perf only)' },
+  target: { default: 'switchyard', help: 'switchyard | switchyard-defaults | switchyard-2w | plain-node | nginx (nginx: perf only)' },
   duration: { default: 10, help: 'seconds of profiled load' },
   warmup: { default: 3, help: 'seconds of load before profiling starts' },
   connections: { default: 50, help: 'wrk connections' },
@@ -41,6 +41,7 @@ if (options.help) {
 const targets: Record<string, Target> = {
   switchyard: switchyardTarget({ workers: 1, cpus: '0' }),
   'switchyard-2w': switchyardTarget({ workers: 2 }),
+  'switchyard-defaults': switchyardTarget({ workers: 1, cpus: '0', defaults: true }),
   'plain-node': plainNodeTarget('0'),
   nginx: nginxTarget('0'),
 };

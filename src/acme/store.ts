@@ -3,7 +3,7 @@
 // before certificate, so a traffic plane reloading in between sees the old pair or the new one; a key that
 // does not match its certificate only fails one reload, and the certificate's rename triggers the next.
 import { createHash, createPrivateKey, generateKeyPair, randomBytes, X509Certificate, type KeyObject } from 'node:crypto';
-import { promisify } from 'node:util';
+import { nodeUtil } from '../core/index.ts';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { acmeCertificateFiles, type AcmeCertificateFiles } from '../tls/index.ts';
@@ -61,7 +61,7 @@ export class AcmeStore {
     const existing = await readText(file);
     if (existing !== undefined) return createPrivateKey(existing);
     await mkdir(dir, { recursive: true, mode: 0o700 });
-    const { privateKey } = await promisify(generateKeyPair)('ec', { namedCurve: 'P-256' });
+    const { privateKey } = await nodeUtil.promisify(generateKeyPair)('ec', { namedCurve: 'P-256' });
     await writeAtomic(file, privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), 0o600);
     // two processes creating at once: both renamed, the last one is the key; read it back
     return createPrivateKey((await readText(file))!);

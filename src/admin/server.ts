@@ -4,11 +4,10 @@
 // AdminController the supervisor passes in (their status()), never their internals. node:http(s) is fine
 // here: this is not the data path.
 import { readFile } from 'node:fs/promises';
-import http from 'node:http';
-import https from 'node:https';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Component, Logger } from '../core/index.ts';
-import { messageOf } from '../core/index.ts';
+import { messageOf, nodeHttp } from '../core/index.ts';
 import { Dashboard } from './dashboard/index.ts';
 import { tokenMatches } from './token.ts';
 
@@ -53,7 +52,7 @@ export interface AdminServerOptions {
 }
 
 /** A request body of at most 64 KiB (the admin API takes small JSON only). */
-async function readSmallBody(request: http.IncomingMessage): Promise<string> {
+async function readSmallBody(request: IncomingMessage): Promise<string> {
   let text = '';
   for await (const chunk of request) {
     text += chunk;
@@ -62,7 +61,7 @@ async function readSmallBody(request: http.IncomingMessage): Promise<string> {
   return text;
 }
 
-const json = (response: http.ServerResponse, status: number, body: unknown): void => {
+const json = (response: ServerResponse, status: number, body: unknown): void => {
   const text = JSON.stringify(body, null, 2);
   response.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
   response.end(text);
@@ -83,7 +82,7 @@ function requestsQuery(params: URLSearchParams): { status?: string; route?: stri
 const backendPath = /^\/api\/pools\/([^/]+)\/backends\/([^/]+)\/(drain|enable)$/;
 
 export class AdminServer implements Component {
-  private server: http.Server | undefined;
+  private server: Server | undefined;
   private readonly token: Buffer;
   private readonly options: AdminServerOptions;
   private readonly dashboard: Dashboard;
@@ -95,7 +94,7 @@ export class AdminServer implements Component {
   }
 
   async start(): Promise<void> {
-    const listener = (request: http.IncomingMessage, response: http.ServerResponse): void => {
+    const listener = (request: IncomingMessage, response: ServerResponse): void => {
       this.handle(request, response).catch((err) => {
         this.options.logger.error({ err: messageOf(err) }, 'admin: request failed');
         if (!response.headersSent) json(response, 500, { error: 'internal error' });
@@ -104,8 +103,8 @@ export class AdminServer implements Component {
     };
     const tls = this.options.tls;
     const server = tls
-      ? https.createServer({ cert: await readFile(tls.certFile), key: await readFile(tls.keyFile), minVersion: tls.minVersion }, listener)
-      : http.createServer(listener);
+      ? (await import('node:https')).createServer({ cert: await readFile(tls.certFile), key: await readFile(tls.keyFile), minVersion: tls.minVersion }, listener)
+      : nodeHttp.createServer(listener);
     server.headersTimeout = 10_000;
     server.requestTimeout = 30_000;
     server.keepAliveTimeout = 5_000;
@@ -134,7 +133,7 @@ export class AdminServer implements Component {
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
-  private async handle(request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
+  private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const url = new URL(request.url ?? '/', 'http://admin');
     const { controller } = this.options;
 

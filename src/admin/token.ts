@@ -1,11 +1,10 @@
 // The admin token: read from token_file, generated (32 random bytes as hex, mode 0600) on first start.
-// An existing file must be private to its owner and hold at least 32 bytes (config/files.ts says why not,
+// An existing file must be private to its owner and hold at least 32 bytes (core/token.ts says why not,
 // and `switchyard check` runs the same test). Start-up only; the admin server compares in constant time.
 import { randomBytes } from 'node:crypto';
 import { mkdir, open } from 'node:fs/promises';
 import path from 'node:path';
-import { adminTokenProblem } from '../config/index.ts';
-import { ConfigError, sameToken } from '../core/index.ts';
+import { ConfigError, adminTokenProblem, sameToken } from '../core/index.ts';
 
 /** Reads the token, or creates the file (exclusively, mode 0600) with a random one when it is missing. */
 export async function ensureAdminToken(file: string): Promise<string> {

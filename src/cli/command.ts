@@ -2,7 +2,8 @@
 // Each command describes itself as data (synopsis, arguments, option table, examples): the parser, the
 // --help text and the man-style pages in docs/man/ are all made from that one table (help.ts), so an
 // option cannot be accepted without being documented, or documented without being accepted.
-import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
+import type { ParseArgsOptionsConfig } from 'node:util';
+import { nodeUtil } from '../core/index.ts';
 
 export interface CommandIo {
   stdout: NodeJS.WritableStream;
@@ -104,7 +105,7 @@ export function parseCommandArgs(args: string[], options: readonly OptionSpec[])
     config[option.name] = { type: option.value === undefined ? 'boolean' : 'string', ...(option.short ? { short: option.short } : {}), ...(option.multiple ? { multiple: true } : {}) };
   }
   try {
-    const { values, positionals } = parseArgs({ args, allowPositionals: true, options: config });
+    const { values, positionals } = nodeUtil.parseArgs({ args, allowPositionals: true, options: config });
     return new ParsedArgs(values, positionals, new Set(Object.keys(config)));
   } catch (err) {
     throw new UsageError(parseArgsMessage(err as Error & { code?: string }, args));

@@ -9,23 +9,8 @@ import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { access, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { ConfigIssue } from './cross-check.ts';
-import { JEMALLOC_PATHS, type Config, type MiddlewareConfig, type MiddlewareEntry, type MiddlewareSettings } from './schema/index.ts';
-import { parseUsersText, readJwtKeys, readJwtSecret } from '../core/index.ts';
-
-/** Shortest admin token accepted (the generated one is 32 random bytes written as 64 hex characters). */
-export const MIN_ADMIN_TOKEN_BYTES = 32;
-
-/** Why a token file with this mode and content cannot guard the admin API, or undefined when it can. */
-export function adminTokenProblem(file: string, mode: number, token: string): string | undefined {
-  if ((mode & 0o077) !== 0) {
-    return `${file} is accessible by group or others (mode 0${(mode & 0o777).toString(8)}): chmod 600 ${file}, as ssh requires of private keys`;
-  }
-  const bytes = Buffer.byteLength(token);
-  if (bytes < MIN_ADMIN_TOKEN_BYTES) {
-    return `${file} holds a ${bytes}-byte token, expected at least ${MIN_ADMIN_TOKEN_BYTES} bytes (remove the file to have a random one generated)`;
-  }
-  return undefined;
-}
+import type { Config, MiddlewareConfig, MiddlewareEntry, MiddlewareSettings } from './schema/index.ts';
+import { JEMALLOC_PATHS, adminTokenProblem, parseUsersText, readJwtKeys, readJwtSecret } from '../core/index.ts';
 
 /** Where the admin token lives: token_file relative to data_dir, itself relative to the config file. */
 export function adminTokenPath(config: Config, baseDir: string): string | undefined {

@@ -1,9 +1,10 @@
 // The TCP and HTTP steps of `switchyard trace`, timed at the events that mark them: connect, the request
 // flushed to the kernel ('finish'), the first response byte on the socket, the end of the body.
-import http from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import net from 'node:net';
 import { DiagError, describeSocketError } from './errors.ts';
 import { joinHostPort } from './format.ts';
+import { nodeHttp } from '../core/index.ts';
 
 export function connect(address: string, port: number, sockets: net.Socket[]): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
@@ -18,7 +19,7 @@ export interface Exchange {
   firstByteAt: number;
   sentAt: number;
   endAt: number;
-  response: http.IncomingMessage;
+  response: IncomingMessage;
   bodyBytes: number;
 }
 
@@ -27,7 +28,7 @@ export function sendRequest(stream: net.Socket, method: string, target: string, 
     let firstByteAt = 0;
     let sentAt = 0;
     stream.once('data', () => (firstByteAt = performance.now()));
-    const request = http.request({ createConnection: () => stream, method, path: target, setHost: false, headers: Object.fromEntries(headers) });
+    const request = nodeHttp.request({ createConnection: () => stream, method, path: target, setHost: false, headers: Object.fromEntries(headers) });
     request.once('finish', () => (sentAt = performance.now()));
     request.once('error', (err: NodeJS.ErrnoException) => {
       const why = err.message === 'socket hang up' ? 'the server closed the connection without a response (socket hang up)' : describeSocketError(err);

@@ -3,17 +3,17 @@
 // CLI, only) request would charge several milliseconds of compilation to "dns lookup", "tcp connect" and
 // "request sent". Best effort: any failure here is ignored, and it is bounded to 500 ms.
 import dgram from 'node:dgram';
-import http from 'node:http';
 import type net from 'node:net';
 import dnsPacket from 'dns-packet';
 import { resolveViaServer } from './trace-resolve.ts';
 import { connect, sendRequest } from './trace-http.ts';
+import { nodeHttp } from '../core/index.ts';
 
 const WARM_UP_LIMIT_MS = 500;
 
 export async function warmUp(): Promise<void> {
   const udp = dgram.createSocket('udp4');
-  const server = http.createServer((_req, res) => res.end('ok'));
+  const server = nodeHttp.createServer((_req, res) => res.end('ok'));
   const sockets: net.Socket[] = [];
   let timer: NodeJS.Timeout | undefined;
   try {

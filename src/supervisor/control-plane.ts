@@ -9,16 +9,17 @@ import { mkdir, rm } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { AdminServer, configTopology, ensureAdminToken, type AdminController, type ReloadResult } from '../admin/index.ts';
-import { loadConfigFile, type Config, type LoadedConfig } from '../config/index.ts';
+import type { Config, LoadedConfig } from '../config/index.ts';
 import { messageOf, systemClock, type Clock, type Logger } from '../core/index.ts';
 import { buildPools, type PoolRegistry, type PoolStatus } from '../pool/index.ts';
 import { HealthCheckers, builtinProbes, type ProbeFactory } from '../health/index.ts';
 import type { BoundAddress, DnsStatus } from '../dns/index.ts';
 import { mergeDnsStatus } from './dns-status.ts';
+import { loadConfigInProcess } from './config-process.ts';
 import type { TrafficPlane } from './traffic-plane.ts';
 import { WorkerPool } from './worker-pool.ts';
 import { createLoggers, type Loggers } from './logging.ts';
-import { Metrics } from './metrics.ts';
+import type { Metrics } from './metrics.ts';
 import { RequestCounters, trafficMetrics, workerMemory, type TrafficMetrics } from './request-counters.ts';
 import { assertAddressesFree, type ListenAddress } from './address-guard.ts';
 import { joinPoolStatus } from './pool-view.ts';
@@ -79,7 +80,11 @@ export class ControlPlane {
   private admin: AdminServer | undefined;
   /** `tls.acme` certificates (src/acme): created by the first config that has an ACME listener. */
   private acme: AcmeManager | undefined;
-  private metrics: Metrics | undefined;
+  /**
+   * The Prometheus registry (prom-client), made by the first scrape: a primary nobody scrapes does not load
+   * prom-client (~2.5 MB); its process metrics (GC, event-loop lag) count from that scrape on.
+   */
+  private metrics: Promise<Metrics> | undefined;
   private shuttingDown = false;
   private readonly series = new PoolSeries(historyPoints);
   private readonly timeline = new HealthTimeline(healthEvents);
@@ -125,7 +130,6 @@ export class ControlPlane {
     const { config } = this.loaded;
     this.loggers = createLoggers(config, this.loaded.baseDir);
     const { logger } = this.loggers;
-    this.metrics = new Metrics();
     try {
       await assertAddressesFree(this.loaded.file, probedAddresses(this.loaded));
       this.pools = buildPools(config.pools, { clock: this.clock, logger });
@@ -196,7 +200,7 @@ export class ControlPlane {
   }
 
   private async load(file: string): Promise<LoadedConfig> {
-    const loaded = await loadConfigFile(file);
+    const loaded = await loadConfigInProcess(file);
     // Forward proxies' password files: read here as `switchyard check` reads them, so start and reload
     // refuse a bad one with the same lines before anything starts (the workers read them again).
     if (loaded.config.listeners.some((listener) => listener.protocol === 'forward_proxy' && listener.proxy_auth)) {
@@ -381,7 +385,8 @@ export class ControlPlane {
       },
       metrics: async () => {
         const planes = await this.traffic!.metrics();
-        return { contentType: this.metrics!.contentType, body: await this.metrics!.render(planes, { dns: mergeDnsStatus(planes.map((plane) => plane.dns)), health: this.health?.status() ?? [] }) };
+        const metrics = await (this.metrics ??= import('./metrics.ts').then(({ Metrics }) => new Metrics()));
+        return { contentType: metrics.contentType, body: await metrics.render(planes, { dns: mergeDnsStatus(planes.map((plane) => plane.dns)), health: this.health?.status() ?? [] }) };
       },
     };
   }

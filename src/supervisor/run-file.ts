@@ -7,7 +7,7 @@
 import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
+import { nodeUtil } from '../core/index.ts';
 
 export const runFileName = 'switchyard.run.json';
 
@@ -43,7 +43,7 @@ export async function commandLineOf(pid: number): Promise<string | undefined> {
 
 async function psCommandLine(pid: number): Promise<string | undefined> {
   try {
-    const { stdout } = await promisify(execFile)('ps', ['-o', 'command=', '-p', String(pid)]);
+    const { stdout } = await nodeUtil.promisify(execFile)('ps', ['-o', 'command=', '-p', String(pid)]);
     return stdout.trim() || undefined;
   } catch {
     return undefined;

@@ -14,7 +14,7 @@ import { workerEntry } from './code-base.ts';
 import type { FromWorker, ToWorker, WorkerReply } from './ipc.ts';
 import type { TrafficMetrics } from './request-counters.ts';
 import type { TrafficHandle } from './control-plane.ts';
-import type { WorkerRuntime } from './worker-runtime.ts';
+import { inheritedExecArgv, type WorkerRuntime } from './worker-runtime.ts';
 // lease.ts alone, on purpose: l7's index would load the whole HTTP data path and every filter (jose,
 // ioredis, the cache…) into the primary, which only keeps the rate_limit buckets
 // eslint-disable-next-line switchyard/component-imports
@@ -197,7 +197,7 @@ export class WorkerPool implements TrafficHandle {
       this.entry = entry.file;
       // 'advanced' (structured clone): the config snapshot arrives as the object it was, Infinity, undefined
       // fields and any Map or Set included, where JSON would change them; class instances become plain data.
-      cluster.setupPrimary({ exec: this.entry, execArgv: [...this.options.runtime.execArgv, ...process.execArgv], serialization: 'advanced', silent: false });
+      cluster.setupPrimary({ exec: this.entry, execArgv: [...this.options.runtime.execArgv, ...inheritedExecArgv()], serialization: 'advanced', silent: false });
     }
     await Promise.all(Array.from({ length: count }, () => this.forkOne()));
   }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { workerRuntime } from './worker-runtime.ts';
+import { inheritedExecArgv, workerRuntime } from './worker-runtime.ts';
 
 const MB = 1024 * 1024;
 test('semi_space becomes --max-semi-space-size in whole MB; 0 keeps V8 default; gc is exposed for the idle collector', () => {
@@ -34,4 +34,10 @@ test('allocator auto preloads the first jemalloc found, keeps an existing preloa
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test("workers inherit the primary's node options but not the V8 flags bin/switchyard.cjs gave the primary alone", () => {
+  const primary = ['--import=/tmp/hook.mjs', '--max-semi-space-size=1', '--max-opt=1'];
+  assert.deepEqual(inheritedExecArgv(primary, '--max-semi-space-size=1 --max-opt=1'), ['--import=/tmp/hook.mjs']);
+  assert.deepEqual(inheritedExecArgv(primary, undefined), primary, 'started some other way: everything is inherited');
 });

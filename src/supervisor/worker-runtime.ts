@@ -19,8 +19,8 @@
 // `background_thread:true` (a jemalloc thread purges dirty pages on its decay schedule, 10 s, even when
 // the worker is idle). Measured: docs/operations.md, "Memory after load".
 import { existsSync } from 'node:fs';
-import { EdgeError } from '../core/index.ts';
-import { JEMALLOC_PATHS, type RuntimeConfig } from '../config/index.ts';
+import { EdgeError, JEMALLOC_PATHS } from '../core/index.ts';
+import type { RuntimeConfig } from '../config/index.ts';
 
 /** jemalloc's options for workers: purge freed pages from a background thread, also while idle. */
 export const JEMALLOC_CONF = 'background_thread:true';
@@ -33,6 +33,15 @@ export interface WorkerRuntime {
   /** What the workers run with, for the start-up log line. */
   allocator: 'jemalloc' | 'system';
   jemallocPath?: string;
+}
+
+/**
+ * What workers inherit of this process's node command line: all of it but the primary's own V8 flags,
+ * which bin/switchyard.cjs adds to `switchyard start` and names in SWITCHYARD_PRIMARY_FLAGS.
+ */
+export function inheritedExecArgv(execArgv: readonly string[] = process.execArgv, primaryFlags = process.env.SWITCHYARD_PRIMARY_FLAGS): string[] {
+  const own = new Set((primaryFlags ?? '').split(' ').filter((flag) => flag.length > 0));
+  return execArgv.filter((flag) => !own.has(flag));
 }
 
 /**

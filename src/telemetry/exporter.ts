@@ -3,15 +3,21 @@
 // full batch, takes up to `batch.size` requests off it, encodes them (otlp-json.ts) and POSTs them to
 // the collector, one export in flight at a time, each with a timeout. A collector that is slow or down
 // costs spans (counted in `dropped`), never request latency or unbounded memory.
-import http from 'node:http';
-import https from 'node:https';
+import type { Agent, ClientRequest } from 'node:http';
+import type * as Https from 'node:https';
 import os from 'node:os';
 import type { OtlpConfig } from '../config/index.ts';
-import { messageOf, type Logger } from '../core/index.ts';
+import { messageOf, nodeHttp, type Logger } from '../core/index.ts';
 import type { AccessRecord, AccessRecordSink } from '../l7/index.ts';
 import { encodeExport } from './otlp-json.ts';
 import { RequestRing, type QueuedRequest } from './request-ring.ts';
 import { sampledTrace, sampleThreshold } from './sampler.ts';
+
+
+/** node:https (with node:tls) is loaded only for an https endpoint. */
+function clientOf(url: URL): typeof nodeHttp | typeof Https {
+  return url.protocol === 'https:' ? process.getBuiltinModule('node:https') : nodeHttp;
+}
 
 export interface TelemetryStatus {
   endpoint: string;
@@ -45,8 +51,8 @@ export class SpanExporter implements AccessRecordSink {
   private threshold = 0;
   private timer: NodeJS.Timeout | undefined;
   private scheduled = false;
-  private inflight: http.ClientRequest | undefined;
-  private agent: http.Agent | undefined;
+  private inflight: ClientRequest | undefined;
+  private agent: Agent | undefined;
   private exported = 0;
   private failedRequests = 0;
   private failures = 0;
@@ -79,7 +85,7 @@ export class SpanExporter implements AccessRecordSink {
     if (this.ring === undefined || this.ring.capacity !== config.queue) this.ring = new RequestRing(config.queue);
     if (previous?.endpoint !== config.endpoint || this.agent === undefined) {
       this.agent?.destroy();
-      this.agent = new (this.url.protocol === 'https:' ? https.Agent : http.Agent)({ keepAlive: true, maxSockets: 1 });
+      this.agent = new (clientOf(this.url).Agent)({ keepAlive: true, maxSockets: 1 });
     }
     if (previous?.batch.interval !== config.batch.interval) this.stopTimer();
     this.timer ??= setInterval(this.flushNow, config.batch.interval).unref();
@@ -118,7 +124,7 @@ export class SpanExporter implements AccessRecordSink {
 
   private post(body: string, spans: number, requests: number, config: OtlpConfig): void {
     const url = this.url!;
-    const client = url.protocol === 'https:' ? https : http;
+    const client = clientOf(url);
     let settled = false;
     const done = (error: string): void => {
       if (settled) return;

@@ -10,7 +10,7 @@
 import { randomFillSync } from 'node:crypto';
 import type { QueuedRequest } from './request-ring.ts';
 import { candidatesLine } from '../pool/index.ts';
-import { FILTER_TIMES, T_BODY_END, T_BODY_START, T_REQUEST_END, T_REQUEST_START, T_RESPONSE_END, T_RESPONSE_START, T_UPSTREAM_END, T_UPSTREAM_START } from '../l7/index.ts';
+import { FILTER_TIMES, T_BODY_END, T_BODY_START, T_REQUEST_END, T_REQUEST_START, T_RESPONSE_END, T_RESPONSE_START, T_UPSTREAM_END, T_UPSTREAM_START } from '../core/index.ts';
 
 const KIND_INTERNAL = 1;
 const KIND_SERVER = 2;

@@ -8,7 +8,8 @@
 // filter times are copied into the slot's own array (the record's is the connection's, reused); its
 // earlier tries are the request's own array, kept by reference.
 import { PickSnapshot, pickView, type PickView } from '../pool/index.ts';
-import { FILTER_TIMES, T_BODY_END, T_BODY_START, T_REQUEST_END, T_REQUEST_START, T_RESPONSE_END, T_RESPONSE_START, T_UPSTREAM_END, T_UPSTREAM_START, type AccessRecord, type AccessRecordSink, type EarlierAttempt } from '../l7/index.ts';
+import { FILTER_TIMES, T_BODY_END, T_BODY_START, T_REQUEST_END, T_REQUEST_START, T_RESPONSE_END, T_RESPONSE_START, T_UPSTREAM_END, T_UPSTREAM_START } from '../core/index.ts';
+import type { AccessRecord, AccessRecordSink, EarlierAttempt } from '../l7/index.ts';
 
 export interface RecentRequestsOptions {
   /** Requests kept (the oldest is overwritten). */

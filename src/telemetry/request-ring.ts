@@ -2,7 +2,8 @@
 // references to strings the request already had, in preallocated columns (no object per request). When
 // it is full the oldest request is overwritten and counted as dropped: a slow or absent collector costs
 // spans, never memory or latency.
-import { FILTER_TIMES, type AccessRecord, type EarlierAttempt } from '../l7/index.ts';
+import { FILTER_TIMES } from '../core/index.ts';
+import type { AccessRecord, EarlierAttempt } from '../l7/index.ts';
 import { PickSnapshot } from '../pool/index.ts';
 
 /** Numeric columns per slot. */

@@ -1,8 +1,10 @@
 // Session resumption for https listeners: TLS session tickets (1.2 and 1.3) with keys that rotate, and
 // (tls.session_cache: true) a server-side session cache for TLS 1.2 clients that resume by session id.
 import { hkdfSync, randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
 import type { Server as TlsServer } from 'node:tls';
-import { LRUCache } from 'lru-cache';
+import type * as LruCacheModule from 'lru-cache';
+import type { LRUCache } from 'lru-cache';
 import type { Clock, TimerHandle } from '../core/index.ts';
 
 export interface ResumptionOptions {
@@ -44,7 +46,10 @@ export class SessionResumption {
     this.seed = options.ticketSeed ?? randomBytes(32);
     this.periodMs = options.rotateEveryMs ?? 12 * 3600 * 1000;
     this.sessionTimeoutSeconds = options.sessionTimeoutSeconds ?? 3600;
-    this.cache = new LRUCache({ max: options.cacheEntries ?? 20_000, ttl: this.sessionTimeoutSeconds * 1000 });
+    // lru-cache is required here, not imported with the module: the primary loads src/tls (for its health
+    // checks of TLS pools) but never resumes a session (docs/operations.md, "Memory")
+    const { LRUCache: Cache } = createRequire(import.meta.url)('lru-cache') as typeof LruCacheModule;
+    this.cache = new Cache({ max: options.cacheEntries ?? 20_000, ttl: this.sessionTimeoutSeconds * 1000 });
   }
 
   currentTicketKeys(): Buffer {

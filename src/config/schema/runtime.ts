@@ -22,10 +22,3 @@ export type RuntimeConfig = z.output<typeof runtimeSchema>;
 
 export const runtimeDefaults: RuntimeConfig = { allocator: 'auto', semi_space: 4 * 1024 * 1024 };
 
-/** Where Debian, Fedora, Alpine and source builds put jemalloc's shared library (`allocator: jemalloc` needs one). */
-export const JEMALLOC_PATHS: readonly string[] = [
-  `/usr/lib/${process.arch === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu/libjemalloc.so.2`,
-  '/usr/lib64/libjemalloc.so.2',
-  '/usr/lib/libjemalloc.so.2',
-  '/usr/local/lib/libjemalloc.so.2',
-];

@@ -1,8 +1,9 @@
 // dns: the backend answers a DNS query over UDP with NOERROR (the L4 check of a udp pool of name servers).
 // One query per check, from a fresh socket connected to the backend, so only that backend's reply counts.
 import dgram from 'node:dgram';
+import { createRequire } from 'node:module';
 import net from 'node:net';
-import dnsPacket from 'dns-packet';
+import type * as DnsPacket from 'dns-packet';
 import type { HealthConfig } from '../../config/index.ts';
 import type { HealthProbe, ProbeFactory, ProbeResult, ProbeTarget } from '../types.ts';
 import { reasonOf } from './reason.ts';
@@ -14,7 +15,9 @@ class DnsProbe implements HealthProbe {
   private readonly query: Buffer;
 
   constructor(config: HealthConfig) {
-    // Built once: every check sends the same bytes (the id only has to match the reply's).
+    // Built once: every check sends the same bytes (the id only has to match the reply's). dns-packet is
+    // required here, so a primary without DNS checks does not load it (docs/operations.md, "Memory").
+    const dnsPacket = createRequire(import.meta.url)('dns-packet') as typeof DnsPacket;
     this.query = dnsPacket.encode({ type: 'query', id: 0x5359, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type: config.qtype, class: 'IN', name: config.query!.replace(/\.$/, '') }] });
   }
 

@@ -3,13 +3,14 @@
 // `body_contains`, the first 64 KiB of the body contain that text. Host defaults to the backend's host:port.
 // A pool with `tls:` is probed over TLS with its CA, SNI and verification, as the proxy connects to it: a
 // backend whose certificate the proxy would refuse is down.
-import http from 'node:http';
+import type { RequestOptions } from 'node:http';
 import type * as HttpsModule from 'node:https';
 import type { HealthConfig } from '../../config/index.ts';
 import type { UpstreamTlsClient } from '../../tls/index.ts';
 import { compileExpect, type StatusMatcher } from '../expect.ts';
 import type { HealthProbe, ProbeContext, ProbeFactory, ProbeResult, ProbeTarget } from '../types.ts';
 import { reasonOf } from './reason.ts';
+import { nodeHttp } from '../../core/index.ts';
 
 const maxBody = 64 * 1024;
 
@@ -44,7 +45,7 @@ class HttpProbe implements HealthProbe {
         request.destroy();
         resolve(result);
       };
-      const options: http.RequestOptions = {
+      const options: RequestOptions = {
         host: target.host,
         port: target.port,
         method,
@@ -54,7 +55,7 @@ class HttpProbe implements HealthProbe {
         headers: { host: host ?? target.id, 'user-agent': 'switchyard-health-check', connection: 'close' },
       };
       // servername '' (an IP backend without tls.servername): no SNI, as the proxy sends; https would take the Host header's
-      const request = tls === undefined || https === undefined ? http.request(options) : https.request({ ...tls.connectOptions(target.host, target.port, undefined), servername: tls.servernameFor(target.host) ?? '', ...options });
+      const request = tls === undefined || https === undefined ? nodeHttp.request(options) : https.request({ ...tls.connectOptions(target.host, target.port, undefined), servername: tls.servernameFor(target.host) ?? '', ...options });
       request.on('error', (err) => done({ ok: false, reason: signal.aborted ? 'aborted' : reasonOf(err) }));
       request.once('response', (response) => {
         const status = response.statusCode ?? 0;

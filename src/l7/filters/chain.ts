@@ -10,6 +10,7 @@
 import type { MiddlewareConfig } from '../../config/index.ts';
 import type { BodySink, BodyTransform, FilterContext, FilterEnv, FilterFactory, HeaderWriter, HttpFilter, LocalResponse, RequestVerdict, ResponseVerdict, ResponseView } from './types.ts';
 import { FlatWriter } from './writers.ts';
+import { FILTER_TIMES, T_BODY_END, T_BODY_START, T_REQUEST_END, T_REQUEST_START, T_RESPONSE_END, T_RESPONSE_START, T_UPSTREAM_END, T_UPSTREAM_START } from '../../core/index.ts';
 
 export class FilterChain {
   /** The filter names in run order (for `switchyard check` and traces). */
@@ -150,21 +151,8 @@ export class FilterChain {
   }
 }
 
-/**
- * A filterTimes array: FILTER_TIMES numbers per filter of the chain (in `names` order), monotonic ms, 0
- * where that phase did not run: request (onRequest) start and end, upstream head edits (onUpstreamRequest,
- * the last try's) start and end, response (onResponse) start and end, the body transform its onResponse
- * returned: first byte in, last byte out (end 0: it did not finish).
- */
-export const FILTER_TIMES = 8;
-export const T_REQUEST_START = 0;
-export const T_REQUEST_END = 1;
-export const T_UPSTREAM_START = 2;
-export const T_UPSTREAM_END = 3;
-export const T_RESPONSE_START = 4;
-export const T_RESPONSE_END = 5;
-export const T_BODY_START = 6;
-export const T_BODY_END = 7;
+// the filterTimes layout (core/filter-times.ts), re-exported for the pipeline's modules
+export { FILTER_TIMES, T_REQUEST_START, T_REQUEST_END, T_UPSTREAM_START, T_UPSTREAM_END, T_RESPONSE_START, T_RESPONSE_END, T_BODY_START, T_BODY_END } from '../../core/index.ts';
 
 /**
  * A filter's body transform with its times: T_BODY_START at the first chunk (or the end of an empty

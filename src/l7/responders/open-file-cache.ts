@@ -11,13 +11,13 @@
 import { close as closeCb, constants, fstat as fstatCb, open as openCb, read as readCb, watch, type FSWatcher, type Stats } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
+import { nodeUtil } from '../../core/index.ts';
 
 // Numeric descriptors, not FileHandles: a kept descriptor is shared by streams and closed by hand (a
 // FileHandle would close it when collected).
-const open = promisify(openCb);
-const fstat = promisify(fstatCb);
-const close = promisify(closeCb);
+const open = nodeUtil.promisify(openCb);
+const fstat = nodeUtil.promisify(fstatCb);
+const close = nodeUtil.promisify(closeCb);
 const read = (fd: number, buffer: Buffer, offset: number, length: number, position: number): Promise<number> =>
   new Promise((resolve, reject) => readCb(fd, buffer, offset, length, position, (err, bytesRead) => (err ? reject(err) : resolve(bytesRead))));
 

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { RunningSwitchyard } from '../../support/run-switchyard.ts';
+import { node24, projectRoot, type RunningSwitchyard } from '../../support/run-switchyard.ts';
 import type { EchoOrigin } from '../../support/origins.ts';
 import { supervisorKit, onePoolConfig } from './helpers.ts';
 
@@ -33,7 +33,7 @@ async function accessLogPid(running: RunningSwitchyard, url: string): Promise<un
   return line.pid;
 }
 
-test('workers: 1 forks one worker that serves the traffic and loads neither yaml, zod nor prom-client', async () => {
+test('workers: 1 forks one worker that serves the traffic and loads neither yaml, zod nor prom-client; the primary leaves yaml and zod to its config loader', async () => {
   // Every module each process resolves, recorded by a resolve hook preloaded into both processes.
   const dir = await mkdtemp(path.join(tmpdir(), 'switchyard-imports-'));
   defer(() => rm(dir, { recursive: true, force: true }));
@@ -54,9 +54,14 @@ test('workers: 1 forks one worker that serves the traffic and loads neither yaml
   const lines = (await readFile(record, 'utf8')).split('\n');
   const loadedBy = (pid: number, name: string): boolean => lines.some((line) => line.startsWith(`${pid} `) && line.includes(`/node_modules/${name}/`));
   for (const name of ['yaml', 'zod', 'prom-client']) {
-    assert.equal(loadedBy(running.process.pid!, name), true, `the primary loads ${name}`);
     assert.equal(loadedBy(pids[0], name), false, `the worker does not load ${name}`);
+    // the primary validates its config in a child process (src/supervisor/config-process.ts), and loads
+    // prom-client with the first scrape of /metrics, which this test does not make
+    assert.equal(loadedBy(running.process.pid!, name), false, `the primary does not load ${name}`);
   }
+  const loader = (name: string): boolean => lines.some((line) => line.length > 0 && !line.startsWith(`${running.process.pid} `) && !line.startsWith(`${pids[0]} `) && line.includes(`/node_modules/${name}/`));
+  assert.equal(loader('yaml') && loader('zod'), true, 'the config loader process loads yaml and zod');
+  assert.equal(loadedBy(running.process.pid!, 'pino'), true, 'the record covers the primary');
   assert.equal(loadedBy(pids[0], 'pino'), true, 'the record covers the worker');
 });
 
@@ -153,4 +158,22 @@ test('/metrics adds up the requests of every worker', async () => {
   assert.match(metrics, new RegExp(`switchyard_http_requests_total\\{listener="web",route="#0",pool="app",code="2xx"\\} ${total}\\n`));
   assert.match(metrics, new RegExp(`switchyard_http_request_duration_seconds_count\\{listener="web",route="#0"\\} ${total}\\n`));
   assert.equal((metrics.match(/^switchyard_worker_resident_memory_bytes\{pid="\d+"\} \d+/gm) ?? []).length, 2);
+});
+
+test('switchyard start gives the primary its small V8 settings and the workers their own; --workers 0 keeps the defaults', async () => {
+  const a = await origin();
+  const cmdline = async (pid: number) => (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
+  const launcher = [node24, path.join(projectRoot, 'bin', 'switchyard.cjs')];
+  const running = await edge(config(a), { launcher });
+  const primary = await cmdline(running.process.pid!);
+  for (const flag of ['--max-semi-space-size=1', '--max-opt=1', '--optimize-for-size']) assert.ok(primary.includes(flag), `the primary runs with ${flag}: ${primary.join(' ')}`);
+  const [worker] = await workerPids(running);
+  const workerArgs = await cmdline(worker!);
+  assert.ok(!workerArgs.includes('--max-opt=1') && !workerArgs.includes('--max-semi-space-size=1') && !workerArgs.includes('--optimize-for-size'), `the worker does not inherit them: ${workerArgs.join(' ')}`);
+  assert.ok(workerArgs.includes('--max-semi-space-size=4'), 'the worker runs with runtime.semi_space');
+  assert.equal(await accessLogPid(running, running.url('web', '/')), worker);
+
+  const single = await edge(config(a), { launcher, args: ['--workers', '0'] });
+  const own = await cmdline(single.process.pid!);
+  assert.ok(!own.includes('--max-opt=1'), `--workers 0 carries the traffic in the primary, with V8's defaults: ${own.join(' ')}`);
 });

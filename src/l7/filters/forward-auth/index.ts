@@ -65,7 +65,10 @@ function create(settings: ForwardAuthSettings, env: FilterEnv): HttpFilter {
   };
 
   async function ask(ctx: FilterContext): Promise<RequestVerdict> {
-    pool ??= authPool(settings, env);
+    if (pool === null) {
+      const undici = await import('undici');
+      pool ??= authPool(settings, env, undici);
+    }
     const headers: string[] = [
       'x-forwarded-method', ctx.method,
       'x-forwarded-uri', ctx.query === '' ? ctx.path : `${ctx.path}?${ctx.query}`,

@@ -3,11 +3,11 @@
 // secret_file, so a public key can never serve as an HMAC secret), exp / nbf with clock_tolerance, iss,
 // aud and required claims. A verified token's claims are stashed for onUpstreamRequest, which forwards
 // the chosen ones as headers and keeps or strips Authorization.
-import { jwtVerify, type JWTPayload, type JWTVerifyOptions } from 'jose';
+import type { JWTPayload, JWTVerifyOptions } from 'jose';
 import type { MiddlewareSettings } from '../../../config/index.ts';
 import type { FilterContext, FilterEnv, FilterFactory, HeaderWriter, HttpFilter, RequestVerdict } from '../types.ts';
 import { JwtAnswers, type Refusal } from './answers.ts';
-import { verificationKey, type VerificationKey } from './keys.ts';
+import { verificationKey } from './keys.ts';
 import { findToken, looksLikeJws } from './token.ts';
 import { VerifiedTokens } from './verified-cache.ts';
 import { forwardClaims } from './forward.ts';
@@ -51,7 +51,10 @@ function refusalOf(err: unknown, answers: JwtAnswers): ReturnType<JwtAnswers['of
 }
 
 function create(settings: JwtSettings, env: FilterEnv): HttpFilter {
-  const key: VerificationKey = verificationKey(settings, env);
+  const source = verificationKey(settings, env);
+  // jose is imported when the first jwt filter is built (keys.ts says why); the first verification waits for it
+  const ready = import('jose').then((jose) => ({ jwtVerify: jose.jwtVerify, key: source(jose) }));
+  ready.catch(() => {}); // a failure shows on the requests that wait for it
   const options: JWTVerifyOptions = {
     algorithms: settings.algorithms ?? (settings.secret_file !== undefined ? HMAC : ASYMMETRIC),
     clockTolerance: settings.clock_tolerance / 1000,
@@ -79,7 +82,7 @@ function create(settings: JwtSettings, env: FilterEnv): HttpFilter {
   const verify = (ctx: FilterContext, token: string): Promise<RequestVerdict> => {
     const started = env.now();
     // jwtVerify has one overload for a key-set function and one for a key: the branch picks it
-    const run = typeof key === 'function' ? jwtVerify(token, key, options) : jwtVerify(token, key, options);
+    const run = ready.then(({ jwtVerify, key }) => (typeof key === 'function' ? jwtVerify(token, key, options) : jwtVerify(token, key, options)));
     return run.then(
       ({ payload }) => {
         stats.observe('verify', (env.now() - started) / 1000);

@@ -1,11 +1,13 @@
 // The issuer as the filter uses it, one per process (env.shared): its metadata from discovery (fetched on
 // first use, cached an hour, fetched again when a call to it failed — with backoff so a provider that is
 // down is not hammered), its signing keys (jose's remote JWKS, cached and refetched on an unknown kid) and
-// the token endpoint. Calls go through one undici Agent with the configured timeout and CA.
+// the token endpoint. Calls go through one undici Agent with the configured timeout and CA. undici and jose
+// are imported on first use: together they add ~20 MB to a process, which a worker without an oidc route
+// does not pay (docs/operations.md, "Memory").
 import { readFile } from 'node:fs/promises';
 import { rootCertificates } from 'node:tls';
-import { Agent, fetch as undiciFetch, request } from 'undici';
-import { createRemoteJWKSet, customFetch, jwtVerify, type JWTPayload, type RemoteJWKSet } from 'jose';
+import type { Agent } from 'undici';
+import type { JWTPayload, RemoteJWKSet } from 'jose';
 
 export interface ProviderMetadata {
   issuer: string;
@@ -88,12 +90,14 @@ export class OidcProvider {
   async verifyIdToken(token: string, metadata: ProviderMetadata, clientId: string): Promise<JWTPayload> {
     if (this.keys === undefined || this.keys.uri !== metadata.jwks_uri) {
       const agent = await this.dispatcher();
+      const [{ createRemoteJWKSet, customFetch }, { fetch: undiciFetch }] = await Promise.all([import('jose'), import('undici')]);
       const set = createRemoteJWKSet(new URL(metadata.jwks_uri), {
         timeoutDuration: this.options.timeoutMs,
-        [customFetch]: (url, init) => undiciFetch(url, { ...(init as object), dispatcher: agent }) as unknown as Promise<Response>,
+        [customFetch]: (url: string, init: object) => undiciFetch(url, { ...init, dispatcher: agent }) as unknown as Promise<Response>,
       });
       this.keys = { uri: metadata.jwks_uri, set };
     }
+    const { jwtVerify } = await import('jose');
     const { payload } = await jwtVerify(token, this.keys.set, { issuer: metadata.issuer, audience: clientId, clockTolerance: 30 });
     if (Array.isArray(payload.aud) && payload.aud.length > 1 && payload.azp !== clientId) throw new Error('ID token azp is not this client');
     return payload;
@@ -113,6 +117,7 @@ export class OidcProvider {
     let status: number;
     let body: unknown;
     try {
+      const { request } = await import('undici');
       const response = await request(metadata.token_endpoint, { method: 'POST', headers, body: form.toString(), dispatcher: await this.dispatcher(), headersTimeout: this.options.timeoutMs, bodyTimeout: this.options.timeoutMs });
       status = response.statusCode;
       body = await readJson(response.body);
@@ -141,6 +146,7 @@ export class OidcProvider {
 
   private async discover(): Promise<ProviderMetadata> {
     const url = `${this.options.issuer.replace(/\/$/, '')}/.well-known/openid-configuration`;
+    const { request } = await import('undici');
     const response = await request(url, { dispatcher: await this.dispatcher(), headersTimeout: this.options.timeoutMs, bodyTimeout: this.options.timeoutMs, headers: { accept: 'application/json' } });
     const body = (await readJson(response.body)) as Record<string, unknown> | undefined;
     if (response.statusCode !== 200 || body === undefined) throw new Error(`discovery at ${url} answered ${response.statusCode}`);
@@ -161,6 +167,7 @@ export class OidcProvider {
   private dispatcher(): Promise<Agent> {
     this.agent ??= (async () => {
       const ca = this.options.caFile === undefined ? undefined : [...rootCertificates, await readFile(this.options.caFile, 'utf8')];
+      const { Agent } = await import('undici');
       return new Agent({ connect: { timeout: this.options.timeoutMs, ...(ca === undefined ? {} : { ca }) }, headersTimeout: this.options.timeoutMs, bodyTimeout: this.options.timeoutMs });
     })();
     // a CA file that could not be read is tried again on the next use
