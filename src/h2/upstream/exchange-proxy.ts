@@ -17,13 +17,16 @@
 // Body bytes flow with backpressure both ways: a full upstream stream pauses the client
 // (downstream.pauseBody), a slow client pauses the upstream stream (sendData → false). The caller owns the
 // whole-response timeout: it calls abort() when it gives up.
-import { constants, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
 import { EdgeError, messageOf } from '../../core/index.ts';
 import type { Lease, LeaseOutcome } from '../../pool/index.ts';
 import { REPLAY_LIMIT, R_CONNECT_ERROR, R_RESET, R_TIMEOUT, noteAttempt, retryEnabled, type EarlierAttempt, type ExchangeDownstream, type ExchangeHandle, type ExchangeRequest, type ForeignTarget, type UpstreamPool } from '../../l7/index.ts';
 import { forwardable } from '../headers.ts';
 import { isGrpc } from '../grpc.ts';
 import type { H2UpstreamSessions } from './sessions.ts';
+import { CLOSED_CLEANLY, type ClientSession, type ClientStream, type ClientStreamEvents } from './client-session.ts';
+
+const E_REFUSED_STREAM = 0x7;
+const E_CANCEL = 0x8;
 
 /** Request body bytes held while no upstream stream exists yet (connecting); more pauses the client. */
 const HOLD_LIMIT = 256 * 1024;
@@ -31,13 +34,13 @@ const HOLD_LIMIT = 256 * 1024;
 const K_REFUSED = -1;
 const K_GRPC_UNAVAILABLE = -2;
 
-function flatFields(headers: IncomingHttpHeaders): string[] {
+/** The fields of a response head or trailer block that go on to the client (hop-by-hop and te dropped). */
+function flatFields(fields: readonly string[]): string[] {
   const out: string[] = [];
-  for (const name in headers) {
-    const value = headers[name];
-    if (value === undefined || !forwardable(name, value) || name === 'te') continue;
-    if (Array.isArray(value)) for (const item of value) out.push(name, item);
-    else out.push(name, String(value));
+  for (let i = 0; i < fields.length; i += 2) {
+    const name = fields[i];
+    if (!forwardable(name, fields[i + 1]) || name === 'te') continue;
+    out.push(name, fields[i + 1]);
   }
   return out;
 }
@@ -47,7 +50,14 @@ function headerOf(flat: readonly string[], name: string): string | undefined {
   return undefined;
 }
 
-export class H2ExchangeProxy implements ExchangeHandle {
+/** Every field of the name joined with ", " ('' when none). */
+function joinedField(flat: readonly string[], name: string): string {
+  let joined = '';
+  for (let i = 0; i < flat.length; i += 2) if (flat[i] === name) joined = joined === '' ? flat[i + 1] : `${joined}, ${flat[i + 1]}`;
+  return joined;
+}
+
+export class H2ExchangeProxy implements ExchangeHandle, ClientStreamEvents {
   /** Backend ids tried so far, in order (the access log's `tried`). */
   readonly tried = new Set<string>();
   /** Tries started (1 + retries). */
@@ -69,7 +79,7 @@ export class H2ExchangeProxy implements ExchangeHandle {
   private readonly downstream: ExchangeDownstream;
   private readonly target: ForeignTarget;
   private readonly grpc: boolean;
-  private upstream: ClientHttp2Stream | undefined;
+  private upstream: ClientStream | undefined;
   private lease: Lease | undefined;
   /** Body chunks not written to the current upstream stream yet (copies: they may be kept for a replay). */
   private held: Buffer[] = [];
@@ -187,7 +197,7 @@ export class H2ExchangeProxy implements ExchangeHandle {
     this.tried.add(lease.backend.id);
     this.lease = lease;
     this.pickedAt = this.target.clock.now();
-    let acquired: { session: ClientHttp2Session; done: () => void };
+    let acquired: { session: ClientSession; done: () => void };
     try {
       acquired = await this.sessions.acquire(lease.backend);
     } catch (err) {
@@ -205,16 +215,16 @@ export class H2ExchangeProxy implements ExchangeHandle {
       acquired.done();
       return;
     }
-    let upstream: ClientHttp2Stream;
+    let upstream: ClientStream;
     try {
       const ended = this.bodyEnded && this.heldBytes === 0 && this.replayBytes === 0;
-      upstream = acquired.session.request(this.upstreamHeaders(lease), { endStream: ended });
+      upstream = acquired.session.request(this.upstreamHeaders(lease), ended, this);
     } catch (err) {
       acquired.done();
       this.fail(502, `pool ${this.pool.name}: ${messageOf(err)}`, 'bad_response');
       return;
     }
-    upstream.once('close', acquired.done);
+    upstream.onClosed = acquired.done;
     this.send(upstream);
   }
 
@@ -263,27 +273,35 @@ export class H2ExchangeProxy implements ExchangeHandle {
     void this.tryOn(next);
   }
 
-  private upstreamHeaders(lease: Lease): OutgoingHttpHeaders {
+  /** The request's HEADERS as a flat list: pseudo-fields first, then what may go to the next hop. */
+  private upstreamHeaders(lease: Lease): string[] {
     const request = this.request;
-    const out: OutgoingHttpHeaders = {
-      ':method': request.method,
-      ':path': request.path,
-      ':scheme': this.sessions.secure ? 'https' : 'http',
-      ':authority': this.target.upstreamHost === 'backend' || request.authority.length === 0 ? lease.backend.id : request.authority,
-    };
+    const out: string[] = [
+      ':method', request.method,
+      ':scheme', this.sessions.secure ? 'https' : 'http',
+      ':path', request.path,
+      ':authority', this.target.upstreamHost === 'backend' || request.authority.length === 0 ? lease.backend.id : request.authority,
+    ];
     const fields = request.headers;
+    let cookieAt = -1;
     for (let i = 0; i < fields.length; i += 2) {
       const name = fields[i];
       if (name === 'host' || !forwardable(name, fields[i + 1])) continue;
-      const previous = out[name];
-      if (previous === undefined) out[name] = fields[i + 1];
-      else out[name] = name === 'cookie' ? `${String(previous)}; ${fields[i + 1]}` : [...(Array.isArray(previous) ? previous : [String(previous)]), fields[i + 1]];
+      // cookies go up as one field (RFC 9113 §8.2.3 lets them be split; many backends want one)
+      if (name === 'cookie') {
+        if (cookieAt >= 0) {
+          out[cookieAt] = `${out[cookieAt]}; ${fields[i + 1]}`;
+          continue;
+        }
+        cookieAt = out.length + 1;
+      }
+      out.push(name, fields[i + 1]);
     }
     return out;
   }
 
   /** Writes a body chunk to the current stream, keeping it for a resend while one is possible. */
-  private write(upstream: ClientHttp2Stream, chunk: Buffer): boolean {
+  private write(upstream: ClientStream, chunk: Buffer): boolean {
     this.bodySent += chunk.length;
     const replay = this.replay;
     if (replay !== null) {
@@ -294,28 +312,33 @@ export class H2ExchangeProxy implements ExchangeHandle {
     return upstream.write(chunk);
   }
 
-  private send(upstream: ClientHttp2Stream): void {
+  // ---- ClientStreamEvents (from the current try's stream; a dropped try's are ignored)
+
+  onResponse(stream: ClientStream, status: number, fields: string[], ended: boolean): void {
+    if (stream === this.upstream) this.onResponseHead(status, fields, ended);
+  }
+
+  onData(stream: ClientStream, chunk: Buffer): void {
+    if (stream === this.upstream && this.responded && !this.finished && !this.downstream.sendData(chunk)) stream.pause();
+  }
+
+  onEnd(stream: ClientStream, trailers: string[] | undefined): void {
+    if (stream !== this.upstream) return;
+    if (trailers !== undefined) this.trailers = flatFields(trailers);
+    this.onEndOfResponse();
+  }
+
+  onClose(stream: ClientStream, code: number): void {
+    if (stream === this.upstream) this.onStreamClose(code);
+  }
+
+  onDrain(stream: ClientStream): void {
+    if (stream === this.upstream) this.resumeBody();
+  }
+
+  private send(upstream: ClientStream): void {
     this.upstream = upstream;
     this.tConnected = this.target.clock.now();
-    upstream.on('error', () => undefined);
-    upstream.on('response', (headers, flags: number) => {
-      if (upstream === this.upstream) this.onResponse(headers, (flags & constants.NGHTTP2_FLAG_END_STREAM) !== 0);
-    });
-    upstream.on('trailers', (trailers) => {
-      if (upstream === this.upstream) this.trailers = flatFields(trailers);
-    });
-    upstream.on('data', (chunk: Buffer) => {
-      if (upstream === this.upstream && this.responded && !this.finished && !this.downstream.sendData(chunk)) upstream.pause();
-    });
-    upstream.on('end', () => {
-      if (upstream === this.upstream) this.onEnd();
-    });
-    upstream.on('close', () => {
-      if (upstream === this.upstream) this.onClose(upstream);
-    });
-    upstream.on('drain', () => {
-      if (upstream === this.upstream) this.resumeBody();
-    });
     const perTry = this.target.retry.perTryTimeout;
     if (perTry >= 0 && !this.grpc && (this.target.retry.on & R_TIMEOUT) !== 0) this.perTryTimer = setTimeout(() => this.perTryTimedOut(), perTry);
     // what arrived while connecting (and, on a retry, what the failed try had sent) goes up now
@@ -328,12 +351,12 @@ export class H2ExchangeProxy implements ExchangeHandle {
   }
 
   /** `ended`: the HEADERS frame carried END_STREAM (a trailers-only gRPC answer). */
-  private onResponse(headers: IncomingHttpHeaders, ended: boolean): void {
+  private onResponseHead(status: number, fields: string[], ended: boolean): void {
     if (this.finished) return;
     this.clearPerTry();
-    this.status = Number(headers[':status']);
+    this.status = status;
     this.tFirstByte = this.target.clock.now();
-    const kind = this.grpc ? (ended && headers['grpc-status'] === '14' ? K_GRPC_UNAVAILABLE : 0) : this.target.retry.statuses.includes(this.status) ? this.status : 0;
+    const kind = this.grpc ? (ended && headerOf(fields, 'grpc-status') === '14' ? K_GRPC_UNAVAILABLE : 0) : this.target.retry.statuses.includes(this.status) ? this.status : 0;
     if (kind !== 0) {
       const next = this.retryable(kind);
       if (next !== undefined) {
@@ -348,24 +371,21 @@ export class H2ExchangeProxy implements ExchangeHandle {
       const now = this.tFirstByte;
       const keep = ring.wantsDetail(this.status, now - (this.target.tStart ?? now), now);
       this.detailVerdict = keep ? 1 : 2;
-      const timing = keep ? headers['server-timing'] : undefined;
-      // node:http2 joins repeated fields of this name with ", " already; an array only for odd names
-      if (timing !== undefined) this.serverTiming = Array.isArray(timing) ? timing.join(', ') : timing;
+      if (keep) this.serverTiming = joinedField(fields, 'server-timing');
     }
-    this.downstream.sendHead(this.status, flatFields(headers));
+    this.downstream.sendHead(this.status, flatFields(fields));
   }
 
-  private onEnd(): void {
+  private onEndOfResponse(): void {
     if (this.finished || !this.responded) return; // closed without a response: onClose decides
     this.settle();
     this.downstream.end(this.trailers);
   }
 
-  private onClose(upstream: ClientHttp2Stream): void {
-    const code = upstream.rstCode;
-    const clean = code === constants.NGHTTP2_NO_ERROR || code === undefined;
+  private onStreamClose(code: number): void {
+    const clean = code === CLOSED_CLEANLY;
     if (!this.finished && !this.responded) {
-      const next = this.retryable(code === constants.NGHTTP2_REFUSED_STREAM ? K_REFUSED : R_RESET);
+      const next = this.retryable(code === E_REFUSED_STREAM ? K_REFUSED : R_RESET);
       if (next !== undefined) {
         this.retryOn(next, 'reset');
         return;
@@ -393,9 +413,11 @@ export class H2ExchangeProxy implements ExchangeHandle {
     this.perTryTimer = undefined;
   }
 
+  /** Resets the current try's stream; detached first, so its close (at once) is not taken for the try's outcome. */
   private cancelUpstream(): void {
     const upstream = this.upstream;
-    if (upstream !== undefined && !upstream.closed && !upstream.destroyed) upstream.close(constants.NGHTTP2_CANCEL);
+    this.upstream = undefined;
+    if (upstream !== undefined && !upstream.closed) upstream.close(E_CANCEL);
   }
 
   /** `outcome`: how the current lease ends (undefined: none is held). */
