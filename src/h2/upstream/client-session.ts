@@ -73,11 +73,20 @@ export class ClientStream {
     this.sendWindow = sendWindow;
   }
 
-  /** Sends (or queues, returning false) one body chunk. */
-  write(chunk: Buffer): boolean {
+  /** Sends (or queues, returning false) one body chunk; `end`: the body's last, its frame carries END_STREAM. */
+  write(chunk: Buffer, end = false): boolean {
     if (this.writableEnded || this.closed) return true;
+    if (end && chunk.length === 0) {
+      this.end();
+      return true;
+    }
     if (this.queued === 0) {
-      const sent = this.session.sendData(this, chunk, 0, false);
+      const sent = this.session.sendData(this, chunk, 0, end);
+      if (sent === chunk.length && end) {
+        this.writableEnded = true;
+        if (this.remoteEnded) this.finish(CLOSED_CLEANLY);
+        return true;
+      }
       if (sent === chunk.length && this.session.roomy()) return true;
       if (sent < chunk.length) {
         this.queue.push(sent === 0 ? chunk : chunk.subarray(sent));
@@ -87,6 +96,7 @@ export class ClientStream {
       this.queue.push(chunk);
       this.queued += chunk.length;
     }
+    if (end) this.endQueued = true;
     this.wantDrain = true;
     this.session.blocked(this);
     return false;

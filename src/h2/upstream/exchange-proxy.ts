@@ -197,19 +197,22 @@ export class H2ExchangeProxy implements ExchangeHandle, ClientStreamEvents {
     this.tried.add(lease.backend.id);
     this.lease = lease;
     this.pickedAt = this.target.clock.now();
-    let acquired: { session: ClientSession; done: () => void };
-    try {
-      acquired = await this.sessions.acquire(lease.backend);
-    } catch (err) {
-      if (this.finished) return;
-      const next = this.retryable(R_CONNECT_ERROR);
-      this.release('connect_error');
-      if (next !== undefined) {
-        this.earlier = noteAttempt(this.earlier, lease.backend.id, this.pickedAt, 0, 0, this.target.clock.now(), 'connect_error');
-        return this.tryOn(next);
+    // a session that is up takes the stream at once; otherwise wait for one (connecting, or the CA file)
+    let acquired: { session: ClientSession; done: () => void } | undefined = this.sessions.ready(lease.backend);
+    if (acquired === undefined) {
+      try {
+        acquired = await this.sessions.acquire(lease.backend);
+      } catch (err) {
+        if (this.finished) return;
+        const next = this.retryable(R_CONNECT_ERROR);
+        this.release('connect_error');
+        if (next !== undefined) {
+          this.earlier = noteAttempt(this.earlier, lease.backend.id, this.pickedAt, 0, 0, this.target.clock.now(), 'connect_error');
+          return this.tryOn(next);
+        }
+        this.fail(err instanceof EdgeError ? err.status : 503, messageOf(err), undefined);
+        return;
       }
-      this.fail(err instanceof EdgeError ? err.status : 503, messageOf(err), undefined);
-      return;
     }
     if (this.finished) {
       acquired.done();
@@ -301,7 +304,7 @@ export class H2ExchangeProxy implements ExchangeHandle, ClientStreamEvents {
   }
 
   /** Writes a body chunk to the current stream, keeping it for a resend while one is possible. */
-  private write(upstream: ClientStream, chunk: Buffer): boolean {
+  private write(upstream: ClientStream, chunk: Buffer, end = false): boolean {
     this.bodySent += chunk.length;
     const replay = this.replay;
     if (replay !== null) {
@@ -309,7 +312,7 @@ export class H2ExchangeProxy implements ExchangeHandle, ClientStreamEvents {
       if (this.replayBytes > REPLAY_LIMIT) this.replay = null;
       else replay.push(chunk);
     }
-    return upstream.write(chunk);
+    return upstream.write(chunk, end);
   }
 
   // ---- ClientStreamEvents (from the current try's stream; a dropped try's are ignored)
@@ -345,7 +348,8 @@ export class H2ExchangeProxy implements ExchangeHandle, ClientStreamEvents {
     const held = this.held;
     this.held = [];
     this.heldBytes = 0;
-    for (const chunk of held) this.write(upstream, chunk);
+    // a body that arrived whole while connecting (a unary call) ends on its last DATA frame
+    for (let i = 0; i < held.length; i++) this.write(upstream, held[i], this.bodyEnded && i === held.length - 1);
     if (this.bodyEnded && !upstream.writableEnded) upstream.end();
     else this.resumeBody();
   }

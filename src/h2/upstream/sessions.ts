@@ -23,6 +23,10 @@ interface TrackedSession {
   /** Streams open and slots promised to tries still waiting for the connection. */
   active: number;
   connected: Promise<void>;
+  /** The connection is up (connected resolved): streams may open on it at once. */
+  up: boolean;
+  /** Gives back one slot taken by ready() (the stream's close calls it once). */
+  done: () => void;
 }
 
 export interface UpstreamSessionsDeps {
@@ -40,6 +44,8 @@ export class H2UpstreamSessions {
   private ca: Buffer | undefined;
   private prepared: Promise<void> | undefined;
   private closed = false;
+  /** prepare() has succeeded for the current config: ready() may hand out sessions. */
+  private preparedOk = false;
 
   constructor(poolName: string, config: PoolConfig, deps: UpstreamSessionsDeps) {
     this.poolName = poolName;
@@ -55,9 +61,13 @@ export class H2UpstreamSessions {
   prepare(): Promise<void> {
     this.prepared ??= (async () => {
       const caFile = this.config.tls?.ca;
-      if (caFile === undefined) return;
+      if (caFile === undefined) {
+        this.preparedOk = true;
+        return;
+      }
       try {
         this.ca = await readFile(path.resolve(this.deps.baseDir, caFile));
+        this.preparedOk = true;
       } catch (err) {
         throw new EdgeError('SY_ERR_UPSTREAM_TLS', `pool ${this.poolName}: cannot read tls.ca ${caFile}: ${messageOf(err)}`, { source: 'config' });
       }
@@ -78,7 +88,7 @@ export class H2UpstreamSessions {
         })
       : net.connect({ host: target.host, port: target.port });
     socket.setNoDelay(true);
-    const tracked: TrackedSession = { session: undefined as unknown as ClientSession, active: 0, connected: undefined as unknown as Promise<void> };
+    const tracked: TrackedSession = { session: undefined as unknown as ClientSession, active: 0, connected: undefined as unknown as Promise<void>, up: false, done: () => void tracked.active-- };
     const session = new ClientSession(socket, { gone: () => this.forget(target.id, tracked) });
     tracked.session = session;
     tracked.connected = new Promise<void>((resolve, reject) => {
@@ -98,6 +108,7 @@ export class H2UpstreamSessions {
         socket.off('error', failed);
         if (this.secure && (socket as tls.TLSSocket).alpnProtocol !== 'h2') return failed(new Error('the backend did not negotiate h2 (ALPN)'));
         session.start();
+        tracked.up = true;
         resolve();
       });
     });
@@ -121,6 +132,25 @@ export class H2UpstreamSessions {
     const at = list.indexOf(tracked);
     if (at >= 0) list.splice(at, 1);
     if (list.length === 0) this.byBackend.delete(id);
+  }
+
+  /**
+   * A session that is up with room for one more stream, taken at once (no promise, no turn of the event
+   * loop: the common case once a backend's connection exists); undefined when acquire() must wait. The
+   * slot is the caller's: `done` gives it back, once.
+   */
+  ready(target: UpstreamTarget): { session: ClientSession; done: () => void } | undefined {
+    if (this.closed || !this.preparedOk) return undefined;
+    const list = this.byBackend.get(target.id);
+    if (list === undefined) return undefined;
+    for (let i = 0; i < list.length; i++) {
+      const candidate = list[i];
+      if (candidate.up && candidate.session.usable && candidate.active < candidate.session.maxConcurrentStreams) {
+        candidate.active++;
+        return candidate;
+      }
+    }
+    return undefined;
   }
 
   /**
@@ -160,6 +190,7 @@ export class H2UpstreamSessions {
   updateConfig(config: PoolConfig): void {
     if (JSON.stringify(config.tls) !== JSON.stringify(this.config.tls) || config.protocol !== this.config.protocol) {
       this.prepared = undefined;
+      this.preparedOk = false;
       for (const list of [...this.byBackend.values()]) for (const tracked of [...list]) tracked.session.retire();
     }
     this.config = config;
