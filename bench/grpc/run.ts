@@ -274,7 +274,7 @@ async function printProfiles(profileRoot: string): Promise<void> {
     const busy = busiest.totalUs - busiest.idleUs;
     const share = (us: number): string => `${((100 * us) / busy).toFixed(1)} %`;
     const top = busiest.functions.filter((entry) => entry.name !== '(idle)' && entry.selfUs > 0).sort((a, b) => b.selfUs - a.selfUs).slice(0, 40);
-    const project = busiest.functions.filter((entry) => / (src|bench)\//.test(entry.name)).sort((a, b) => b.totalUs - a.totalUs).slice(0, 30);
+    const project = busiest.functions.filter((entry) => / (src|bench|dist)\//.test(entry.name)).sort((a, b) => b.totalUs - a.totalUs).slice(0, 30);
     process.stdout.write(`\n## ${key}: busy ${(busy / 1e6).toFixed(2)} s\n\n${markdownTable([{ title: 'function (self)' }, { title: 'self', align: 'right' }, { title: 'total', align: 'right' }], top.map((entry) => [entry.name, share(entry.selfUs), share(entry.totalUs)]))}\n\n${markdownTable([{ title: 'project function (total)' }, { title: 'total', align: 'right' }], project.map((entry) => [entry.name, share(entry.totalUs)]))}\n\n${markdownTable([{ title: 'file (self)' }, { title: 'self', align: 'right' }], busiest.files.slice(0, 25).map((file) => [file.file, share(file.selfUs)]))}\n`);
   }
 }
