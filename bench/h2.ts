@@ -174,7 +174,7 @@ try {
       const hs = options.h2_only ? Number.NaN : (await h2load(['-c', String(options.handshakes), '-n', String(options.handshakes), '-m', '1', '-t', '1', url(target)])).requestsPerSecond;
       const h1 = options.h2_only ? Number.NaN : (await h2load(['--h1', '-c', String(options.connections), '-m', '1', '-t', '1', '-D', String(options.duration), url(target)])).requestsPerSecond;
       runs.push({ target: target.key, h2: h2.requestsPerSecond, p99: h2.p99, cpu, foreign, hs, h1 });
-      log(`round ${round} ${target.key}: h2 ${h2.requestsPerSecond.toFixed(0)} req/s (p99 ${h2.p99.toFixed(2)} ms${h2.ok ? '' : ', FAILURES'}, ${cpu.toFixed(1)} µs CPU/req, others ${foreign.toFixed(2)} cores), handshakes ${hs.toFixed(0)}/s, h1/TLS ${h1.toFixed(0)} req/s`);
+      log(`round ${round} ${target.key}: h2 ${h2.requestsPerSecond.toFixed(0)} req/s (p99 ${h2.p99.toFixed(2)} ms${h2.ok ? '' : ', FAILURES'}, ${cpu.toFixed(1)} µs CPU/req, others ${foreign.toFixed(2)} cores)${options.h2_only ? '' : `, handshakes ${hs.toFixed(0)}/s, h1/TLS ${h1.toFixed(0)} req/s`}`);
       await rm(path.join(dir, `${target.key}-${round}.log`), { force: true });
     }
   }
