@@ -156,7 +156,8 @@ export class ClientStream {
       this.wantDrain = false;
       this.events.onDrain(this);
     }
-    return true;
+    // the drain may have brought more body at once (written, or queued again): then it still waits
+    return this.queue.length === 0 && !this.wantDrain;
   }
 
   headersIn(fields: string[], endStream: boolean): void {
