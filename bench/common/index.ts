@@ -10,3 +10,4 @@ export * from './machine.ts';
 export * from './args.ts';
 export * from './cpuprofile.ts';
 export * from './h2load.ts';
+export * from './results.ts';

@@ -98,6 +98,12 @@ export class StreamDispatch {
   private readonly date: HttpDate;
   /** The built-ins' responseRemoves (response_headers.hide, an upstream's HSTS) and the codec's own fields. */
   private readonly hidden: readonly string[];
+  /**
+   * The path prefixes (and exact paths) of this listener's routes to HTTP/2 pools, when each such route
+   * names one: a request whose path starts with none of them cannot be routed to an HTTP/2 pool and goes
+   * to the L7 exchange without being routed twice. null: some route to an HTTP/2 pool matches other paths.
+   */
+  private readonly h2Paths: readonly string[] | null;
   /** Each pool config's `retries:`, compiled once (a reload brings new config objects). */
   private readonly retryPolicies = new WeakMap<PoolConfig, RetryPolicy>();
 
@@ -113,8 +119,10 @@ export class StreamDispatch {
     const edgeOwned = ['strict-transport-security', 'alt-svc'].filter((name) => deps.responseHeaders?.[name] !== undefined && !removes.includes(name));
     this.hidden = edgeOwned.length > 0 ? [...removes, ...edgeOwned] : removes;
     const routes = listener.routes ?? [];
-    const anyH2 = routes.some((route) => route.pool !== undefined && h2Protocols.has(deps.pools.get(route.pool)?.poolConfig?.protocol ?? 'http1'));
-    this.router = anyH2 ? new Router(routes, listener.middleware, deps.http.filterSetup()) : null;
+    const h2Routes = routes.filter((route) => route.pool !== undefined && h2Protocols.has(deps.pools.get(route.pool)?.poolConfig?.protocol ?? 'http1'));
+    this.router = h2Routes.length > 0 ? new Router(routes, listener.middleware, deps.http.filterSetup()) : null;
+    const paths = h2Routes.map((route) => route.match.path ?? (route.match.path_prefix !== '/' ? route.match.path_prefix : undefined));
+    this.h2Paths = paths.every((path) => path !== undefined) ? (paths as string[]) : null;
     this.date = new HttpDate(deps.clock);
   }
 
@@ -125,7 +133,7 @@ export class StreamDispatch {
    * L7 exchange (which normalises the path itself and answers 400 for one it refuses).
    */
   readonly exchange = (request: ExchangeRequest, downstream: ExchangeDownstream, encrypted: boolean, localPort: number): ExchangeHandle => {
-    if (this.router !== null) {
+    if (this.router !== null && this.mayGoToH2(request.path)) {
       const fields = request.headers;
       const header = (name: string) => requestField(fields, name);
       const route = this.h2Route(request.method, request.authority, request.path, header);
@@ -134,6 +142,17 @@ export class StreamDispatch {
     request.localPort = localPort;
     return this.deps.http.handleExchange(request, downstream);
   };
+
+  /**
+   * False when no route to an HTTP/2 pool can match `sent`: a path that normalisation keeps as it is (no
+   * escape, dot segment or backslash) and that starts with none of their paths. True when in doubt.
+   */
+  private mayGoToH2(sent: string): boolean {
+    const paths = this.h2Paths;
+    if (paths === null || sent.indexOf('%') >= 0 || sent.indexOf('/.') >= 0 || sent.indexOf('\\') >= 0) return true;
+    for (let i = 0; i < paths.length; i++) if (sent.startsWith(paths[i])) return true;
+    return false;
+  }
 
   /**
    * The route of a request when it goes to an HTTP/2 pool, null when it does not, 'bad' when its path is

@@ -15,25 +15,28 @@
 // Body bytes flow with backpressure both ways: a full upstream stream pauses the client
 // (downstream.pauseBody), a slow client pauses the upstream stream (sendData → false). The caller owns the
 // whole-response timeout: it calls abort() when it gives up.
-import { constants, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
 import { EdgeError, messageOf } from '../../core/index.ts';
 import type { Lease, LeaseOutcome } from '../../pool/index.ts';
 import { ATTEMPT_GRPC, Attempts, K_GRPC_UNAVAILABLE, K_REFUSED, R_CONNECT_ERROR, R_RESET, R_TIMEOUT, type EarlierAttempt, type ExchangeDownstream, type ExchangeHandle, type ExchangeRequest, type ForeignTarget, type UpstreamPool } from '../../l7/index.ts';
 import { forwardable } from '../headers.ts';
 import { isGrpc } from '../grpc.ts';
 import type { H2UpstreamSessions } from './sessions.ts';
+import { CLOSED_CLEANLY, type ClientSession, type ClientStream, type ClientStreamEvents } from './client-session.ts';
+
+const E_REFUSED_STREAM = 0x7;
+const E_CANCEL = 0x8;
 
 /** Request body bytes held while no upstream stream exists yet (connecting); more pauses the client. */
 const HOLD_LIMIT = 256 * 1024;
 const noneTried: ReadonlySet<string> = new Set();
 
-function flatFields(headers: IncomingHttpHeaders): string[] {
+/** The fields of a response head or trailer block that go on to the client (hop-by-hop and te dropped). */
+function flatFields(fields: readonly string[]): string[] {
   const out: string[] = [];
-  for (const name in headers) {
-    const value = headers[name];
-    if (value === undefined || !forwardable(name, value) || name === 'te') continue;
-    if (Array.isArray(value)) for (const item of value) out.push(name, item);
-    else out.push(name, String(value));
+  for (let i = 0; i < fields.length; i += 2) {
+    const name = fields[i];
+    if (!forwardable(name, fields[i + 1]) || name === 'te') continue;
+    out.push(name, fields[i + 1]);
   }
   return out;
 }
@@ -43,7 +46,14 @@ function headerOf(flat: readonly string[], name: string): string | undefined {
   return undefined;
 }
 
-export class H2ExchangeProxy implements ExchangeHandle {
+/** Every field of the name joined with ", " ('' when none). */
+function joinedField(flat: readonly string[], name: string): string {
+  let joined = '';
+  for (let i = 0; i < flat.length; i += 2) if (flat[i] === name) joined = joined === '' ? flat[i + 1] : `${joined}, ${flat[i + 1]}`;
+  return joined;
+}
+
+export class H2ExchangeProxy implements ExchangeHandle, ClientStreamEvents {
   /** Monotonic ms (target.clock) when the last try's stream went up, and when its response head came; 0: not yet. */
   tConnected = 0;
   tFirstByte = 0;
@@ -56,7 +66,7 @@ export class H2ExchangeProxy implements ExchangeHandle {
   private readonly downstream: ExchangeDownstream;
   private readonly target: ForeignTarget;
   private readonly grpc: boolean;
-  private upstream: ClientHttp2Stream | undefined;
+  private upstream: ClientStream | undefined;
   /** The tries: lease, retry decision, budget, the body kept for a resend, earlier tries (the access line reads them). */
   readonly attempts = new Attempts();
   /** Body chunks not written to the current upstream stream yet (copies: they may be kept for a replay). */
@@ -177,30 +187,33 @@ export class H2ExchangeProxy implements ExchangeHandle {
   /** One try on `lease`'s backend: a session, then the stream. A connect failure is retried when allowed. */
   private async tryOn(lease: Lease): Promise<void> {
     this.attempts.start(lease, this.target.clock.now());
-    let acquired: { session: ClientHttp2Session; done: () => void };
-    try {
-      acquired = await this.sessions.acquire(lease.backend);
-    } catch (err) {
-      if (this.finished) return;
-      if (this.retried(R_CONNECT_ERROR, 'connect_error')) return;
-      this.release('connect_error');
-      this.fail(err instanceof EdgeError ? err.status : 503, messageOf(err), undefined);
-      return;
+    // a session that is up takes the stream at once; otherwise wait for one (connecting, or the CA file)
+    let acquired: { session: ClientSession; done: () => void } | undefined = this.sessions.ready(lease.backend);
+    if (acquired === undefined) {
+      try {
+        acquired = await this.sessions.acquire(lease.backend);
+      } catch (err) {
+        if (this.finished) return;
+        if (this.retried(R_CONNECT_ERROR, 'connect_error')) return;
+        this.release('connect_error');
+        this.fail(err instanceof EdgeError ? err.status : 503, messageOf(err), undefined);
+        return;
+      }
     }
     if (this.finished) {
       acquired.done();
       return;
     }
-    let upstream: ClientHttp2Stream;
+    let upstream: ClientStream;
     try {
       const ended = this.bodyEnded && this.heldBytes === 0;
-      upstream = acquired.session.request(this.upstreamHeaders(lease), { endStream: ended });
+      upstream = acquired.session.request(this.upstreamHeaders(lease), ended, this);
     } catch (err) {
       acquired.done();
       this.fail(502, `pool ${this.pool.name}: ${messageOf(err)}`, 'bad_response');
       return;
     }
-    upstream.once('close', acquired.done);
+    upstream.onClosed = acquired.done;
     this.send(upstream);
   }
 
@@ -230,71 +243,85 @@ export class H2ExchangeProxy implements ExchangeHandle {
     return true;
   }
 
-  private upstreamHeaders(lease: Lease): OutgoingHttpHeaders {
+  /** The request's HEADERS as a flat list: pseudo-fields first, then what may go to the next hop. */
+  private upstreamHeaders(lease: Lease): string[] {
     const request = this.request;
-    const out: OutgoingHttpHeaders = {
-      ':method': request.method,
-      ':path': request.path,
-      ':scheme': this.sessions.secure ? 'https' : 'http',
-      ':authority': this.target.upstreamHost === 'backend' || request.authority.length === 0 ? lease.backend.id : request.authority,
-    };
+    const out: string[] = [
+      ':method', request.method,
+      ':scheme', this.sessions.secure ? 'https' : 'http',
+      ':path', request.path,
+      ':authority', this.target.upstreamHost === 'backend' || request.authority.length === 0 ? lease.backend.id : request.authority,
+    ];
     const fields = request.headers;
+    let cookieAt = -1;
     for (let i = 0; i < fields.length; i += 2) {
       const name = fields[i];
       if (name === 'host' || !forwardable(name, fields[i + 1])) continue;
-      const previous = out[name];
-      if (previous === undefined) out[name] = fields[i + 1];
-      else out[name] = name === 'cookie' ? `${String(previous)}; ${fields[i + 1]}` : [...(Array.isArray(previous) ? previous : [String(previous)]), fields[i + 1]];
+      // cookies go up as one field (RFC 9113 §8.2.3 lets them be split; many backends want one)
+      if (name === 'cookie') {
+        if (cookieAt >= 0) {
+          out[cookieAt] = `${out[cookieAt]}; ${fields[i + 1]}`;
+          continue;
+        }
+        cookieAt = out.length + 1;
+      }
+      out.push(name, fields[i + 1]);
     }
     return out;
   }
 
   /** Writes a body chunk to the current stream, keeping it for a resend while one is possible. */
-  private write(upstream: ClientHttp2Stream, chunk: Buffer): boolean {
+  private write(upstream: ClientStream, chunk: Buffer, end = false): boolean {
     this.attempts.keep(chunk);
-    return upstream.write(chunk);
+    return upstream.write(chunk, end);
   }
 
-  private send(upstream: ClientHttp2Stream): void {
+  // ---- ClientStreamEvents (from the current try's stream; a dropped try's are ignored)
+
+  onResponse(stream: ClientStream, status: number, fields: string[], ended: boolean): void {
+    if (stream === this.upstream) this.onResponseHead(status, fields, ended);
+  }
+
+  onData(stream: ClientStream, chunk: Buffer): void {
+    if (stream === this.upstream && this.responded && !this.finished && !this.downstream.sendData(chunk)) stream.pause();
+  }
+
+  onEnd(stream: ClientStream, trailers: string[] | undefined): void {
+    if (stream !== this.upstream) return;
+    if (trailers !== undefined) this.trailers = flatFields(trailers);
+    this.onEndOfResponse();
+  }
+
+  onClose(stream: ClientStream, code: number): void {
+    if (stream === this.upstream) this.onStreamClose(code);
+  }
+
+  onDrain(stream: ClientStream): void {
+    if (stream === this.upstream) this.resumeBody();
+  }
+
+  private send(upstream: ClientStream): void {
     this.upstream = upstream;
     this.tConnected = this.target.clock.now();
-    upstream.on('error', () => undefined);
-    upstream.on('response', (headers, flags: number) => {
-      if (upstream === this.upstream) this.onResponse(headers, (flags & constants.NGHTTP2_FLAG_END_STREAM) !== 0);
-    });
-    upstream.on('trailers', (trailers) => {
-      if (upstream === this.upstream) this.trailers = flatFields(trailers);
-    });
-    upstream.on('data', (chunk: Buffer) => {
-      if (upstream === this.upstream && this.responded && !this.finished && !this.downstream.sendData(chunk)) upstream.pause();
-    });
-    upstream.on('end', () => {
-      if (upstream === this.upstream) this.onEnd();
-    });
-    upstream.on('close', () => {
-      if (upstream === this.upstream) this.onClose(upstream);
-    });
-    upstream.on('drain', () => {
-      if (upstream === this.upstream) this.resumeBody();
-    });
     const perTry = this.attempts.perTry;
     if (perTry >= 0) this.perTryTimer = setTimeout(() => this.perTryTimedOut(), perTry);
     // what arrived while connecting (and, on a retry, what the failed try had sent) goes up now
     const held = this.held;
     this.held = [];
     this.heldBytes = 0;
-    for (const chunk of held) this.write(upstream, chunk);
+    // a body that arrived whole while connecting (a unary call) ends on its last DATA frame
+    for (let i = 0; i < held.length; i++) this.write(upstream, held[i], this.bodyEnded && i === held.length - 1);
     if (this.bodyEnded && !upstream.writableEnded) upstream.end();
     else this.resumeBody();
   }
 
   /** `ended`: the HEADERS frame carried END_STREAM (a trailers-only gRPC answer). */
-  private onResponse(headers: IncomingHttpHeaders, ended: boolean): void {
+  private onResponseHead(status: number, fields: string[], ended: boolean): void {
     if (this.finished) return;
     this.clearPerTry();
-    this.status = Number(headers[':status']);
+    this.status = status;
     this.tFirstByte = this.target.clock.now();
-    const kind = this.grpc ? (ended && headers['grpc-status'] === '14' ? K_GRPC_UNAVAILABLE : 0) : this.attempts.retriesOn(this.status) ? this.status : 0;
+    const kind = this.grpc ? (ended && headerOf(fields, 'grpc-status') === '14' ? K_GRPC_UNAVAILABLE : 0) : this.attempts.retriesOn(this.status) ? this.status : 0;
     // the answer is discarded unseen: the client gets the next backend's
     if (kind !== 0 && this.retried(kind, 'http_5xx')) return;
     this.responded = true;
@@ -303,23 +330,20 @@ export class H2ExchangeProxy implements ExchangeHandle {
       const now = this.tFirstByte;
       const keep = ring.wantsDetail(this.status, now - (this.target.tStart ?? now), now);
       this.detailVerdict = keep ? 1 : 2;
-      const timing = keep ? headers['server-timing'] : undefined;
-      // node:http2 joins repeated fields of this name with ", " already; an array only for odd names
-      if (timing !== undefined) this.serverTiming = Array.isArray(timing) ? timing.join(', ') : timing;
+      if (keep) this.serverTiming = joinedField(fields, 'server-timing');
     }
-    this.downstream.sendHead(this.status, flatFields(headers));
+    this.downstream.sendHead(this.status, flatFields(fields));
   }
 
-  private onEnd(): void {
+  private onEndOfResponse(): void {
     if (this.finished || !this.responded) return; // closed without a response: onClose decides
     this.settle();
     this.downstream.end(this.trailers);
   }
 
-  private onClose(upstream: ClientHttp2Stream): void {
-    const code = upstream.rstCode;
-    const clean = code === constants.NGHTTP2_NO_ERROR || code === undefined;
-    if (this.retried(code === constants.NGHTTP2_REFUSED_STREAM ? K_REFUSED : R_RESET, 'reset')) return;
+  private onStreamClose(code: number): void {
+    const clean = code === CLOSED_CLEANLY;
+    if (this.retried(code === E_REFUSED_STREAM ? K_REFUSED : R_RESET, 'reset')) return;
     if (!this.finished) {
       if (clean && this.responded) {
         this.settle();
@@ -340,9 +364,11 @@ export class H2ExchangeProxy implements ExchangeHandle {
     this.perTryTimer = undefined;
   }
 
+  /** Resets the current try's stream; detached first, so its close (at once) is not taken for the try's outcome. */
   private cancelUpstream(): void {
     const upstream = this.upstream;
-    if (upstream !== undefined && !upstream.closed && !upstream.destroyed) upstream.close(constants.NGHTTP2_CANCEL);
+    this.upstream = undefined;
+    if (upstream !== undefined && !upstream.closed) upstream.close(E_CANCEL);
   }
 
   /** `outcome`: how the current lease ends (undefined: none is held). */
