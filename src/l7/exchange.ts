@@ -938,7 +938,14 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
       this.buffering = false;
     }
     this.attempts.end(this.outcome, this.status);
-    if (this.rt.accessLog) this.logAccess(listener, now);
+    if (this.rt.accessLog) {
+      // with the log off, a request that neither the spans nor the requests ring keeps fills no record
+      const verdict = this.foreign !== null ? this.detail : listener.recordVerdict(this.status, this.reason !== '' || this.outcome === 'success' ? this.reason : 'failed', this.tStart, this.detail, now);
+      if (verdict >= 0) {
+        this.detail = verdict;
+        this.logAccess(listener, now);
+      }
+    }
     // the connection's array goes to its next request: a filter verdict that settles later writes nothing
     this.filterTimes = null;
     listener.requestDone(this.route?.name ?? '', this.pool?.name ?? '', this.status, now - this.tStart);

@@ -161,6 +161,18 @@ export class HttpListenerImpl implements HttpListener {
    * The one place every finished request's record goes: the access log and the plane's sink (the
    * recent-requests ring and, when on, span export).
    */
+  /**
+   * At a request's end: -1 when nothing would read its access record (no access line is written, and
+   * neither the span exporter nor the requests ring wants it), else the detail verdict it is to carry.
+   * With the log off, most requests then fill no record at all.
+   */
+  recordVerdict(status: number, reason: string, tStart: number, detail: number, now: number): number {
+    if (this.accessLog.isLevelEnabled('info')) return detail;
+    const spans = this.spans;
+    if (spans === undefined || !spans.active) return -1;
+    return spans.wants === undefined ? detail : spans.wants(status, reason, tStart, detail, now);
+  }
+
   writeAccess(record: AccessRecord, now: number): void {
     const spans = this.spans;
     if (spans !== undefined && spans.active) spans.push(record, now);

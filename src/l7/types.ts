@@ -311,4 +311,11 @@ export interface AccessRecordSink {
    * Server-Timing value (AccessRecord.upstreamTiming). Absent: never.
    */
   detail?(status: number, elapsed: number, now: number): boolean;
+  /**
+   * Asked at a request's end, before its record is filled, by a path whose access line is not written
+   * (the log is off): whether the sink would read the record. Returns the detail verdict the record is to
+   * carry (1 when the sample was taken just now), or -1: nothing would read it, the record is not filled.
+   * `reason`: the record's reason ('' for an ordinary answer). Absent: the record is always filled.
+   */
+  wants?(status: number, reason: string, tStart: number, detail: number, now: number): number;
 }

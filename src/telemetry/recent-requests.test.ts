@@ -140,3 +140,23 @@ test('RecordSinks: the span exporter only while active, the ring always', () => 
   assert.deepEqual(seen, ['/y']);
   assert.equal(recent.query().length, 2);
 });
+
+test('wants: the keep decision ahead of the record, with the same sample as push (a token taken once)', () => {
+  const recent = ring(100, 2);
+  // two ordinary requests take the bucket's two tokens; the record then carries detail 1 and is kept
+  for (let i = 0; i < 2; i++) {
+    assert.equal(recent.wants(200, '', 0, 0, 10), 1);
+    const [rec, end] = record(`/s${i}`, 200, 0, 10, { detail: 1 });
+    recent.push(rec, end);
+  }
+  // the third finds no token: nothing would read its record
+  assert.equal(recent.wants(200, '', 0, 0, 10), -1);
+  // errors, reasons other than a cache hit and slow requests are always wanted, whatever the bucket holds
+  assert.equal(recent.wants(503, '', 0, 0, 10), 0);
+  assert.equal(recent.wants(200, 'waf:sqli', 0, 0, 10), 0);
+  assert.equal(recent.wants(200, '', 0, 0, 2000), 0);
+  assert.equal(recent.wants(200, 'cache:hit', 0, 2, 10), -1, 'a hit passed over at the head');
+  assert.deepEqual(recent.query().map((r) => [r.path, r.kept]), [['/s1', 'sampled'], ['/s0', 'sampled']]);
+  assert.equal(recent.offered, 4);
+  assert.equal(recent.skipped, 2);
+});

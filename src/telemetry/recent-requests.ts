@@ -193,6 +193,20 @@ export class RecentRequests implements AccessRecordSink {
     return this.take(now);
   }
 
+  /**
+   * push()'s keep decision ahead of the record (RecordSinks.wants): the detail verdict the record is to
+   * carry (1: the sample was taken now, so push keeps it without taking another), or -1 when it would be
+   * skipped (counted as push counts it).
+   */
+  wants(status: number, reason: string, tStart: number, detail: number, now: number): number {
+    if (status >= 400 || status === 0 || (reason !== '' && reason !== ORDINARY_REASON)) return detail;
+    if (now - tStart >= this.options.slowMs || detail === 1) return detail;
+    if (detail === 0 && this.take(now)) return 1;
+    this.offered++;
+    this.skipped++;
+    return -1;
+  }
+
   /** Request path (AccessRecordSink): the keep decision and a copy into the oldest slot. */
   push(rec: AccessRecord, now: number): void {
     this.offered++;
@@ -347,5 +361,9 @@ export class RecordSinks implements AccessRecordSink {
 
   detail(status: number, elapsed: number, now: number): boolean {
     return this.recent.detail(status, elapsed, now);
+  }
+
+  wants(status: number, reason: string, tStart: number, detail: number, now: number): number {
+    return this.spans.active ? detail : this.recent.wants(status, reason, tStart, detail, now);
   }
 }
