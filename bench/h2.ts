@@ -14,7 +14,7 @@
 import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ProcessSet, describeMachine, freePort, machineFacts, markdownTable, median, parseOptions, processTree, runH2load, treeCpuSeconds, type H2loadResult, foreignCpuMeter, waitForQuietMachine, usage, waitForPort, writeKeepingSections, type ManagedProcess } from './common/index.ts';
+import { ProcessSet, nginxTlsConf, describeMachine, freePort, machineFacts, markdownTable, median, parseOptions, processTree, runH2load, treeCpuSeconds, type H2loadResult, foreignCpuMeter, waitForQuietMachine, usage, waitForPort, writeKeepingSections, type ManagedProcess } from './common/index.ts';
 import { ensureSelfSigned } from '../src/tls/index.ts';
 import { switchyardConfig, switchyardDefaultsConfig } from './http1/switchyard-config.ts';
 
@@ -66,41 +66,15 @@ function h2load(args: string[], logFile?: string): Promise<H2loadResult> {
 }
 
 function nginxConf(dir: string, port: number, upstream: string, cert: string, key: string): string {
-  return `daemon off;
-master_process on;
-worker_processes 1;
-user root;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 8192; multi_accept on; }
-http {
-  client_body_temp_path ${dir}/cb; proxy_temp_path ${dir}/px; fastcgi_temp_path ${dir}/fc; uwsgi_temp_path ${dir}/uw; scgi_temp_path ${dir}/sc;
-  access_log off;
-  server_tokens off;
-  keepalive_requests 100000;
-  http2_max_concurrent_streams 128;
-  upstream origin { server ${upstream}; keepalive 1024; }
-  server {
-    listen 127.0.0.1:${port} ssl http2 backlog=4096;
-    ssl_certificate ${cert};
-    ssl_certificate_key ${key};
-    ssl_protocols TLSv1.2 TLSv1.3;
-    ssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305;
-    ssl_session_cache shared:SSL:10m;
-    location / {
-      proxy_pass http://origin;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host $http_host;
-      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-      proxy_set_header X-Real-IP $remote_addr;
-      proxy_set_header X-Forwarded-Proto $scheme;
-      proxy_set_header X-Forwarded-Host $host;
-      proxy_set_header X-Request-Id $request_id;
-    }
-  }
-}
-`;
+  return nginxTlsConf({
+    dir,
+    port,
+    cert,
+    key,
+    upstream: `upstream origin { server ${upstream}; keepalive 1024; }`,
+    pass: 'proxy_pass http://origin;\n      proxy_http_version 1.1;\n      proxy_set_header Connection "";\n      proxy_set_header Host $http_host;',
+    setHeader: 'proxy_set_header',
+  });
 }
 
 const knownTargets = ['switchyard', 'switchyard-grpc-route', 'switchyard-defaults', 'switchyard-defaults-grpc-route', 'switchyard-system-malloc', 'nginx'];

@@ -11,3 +11,4 @@ export * from './args.ts';
 export * from './cpuprofile.ts';
 export * from './h2load.ts';
 export * from './results.ts';
+export * from './nginx-tls.ts';

@@ -14,7 +14,7 @@ import { mkdtemp, readFile, readdir, rm, writeFile, mkdir } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { ProcessSet, readCpuProfile, summarizeProfile, describeMachine, foreignCpuMeter, freePort, machineFacts, markdownTable, median, parseOptions, processTree, runH2load, treeCpuSeconds, usage, waitForPort, waitForQuietMachine, writeKeepingSections, type H2loadResult, type ManagedProcess } from '../common/index.ts';
+import { ProcessSet, nginxTlsConf, readCpuProfile, summarizeProfile, describeMachine, foreignCpuMeter, freePort, machineFacts, markdownTable, median, parseOptions, processTree, runH2load, treeCpuSeconds, usage, waitForPort, waitForQuietMachine, writeKeepingSections, type H2loadResult, type ManagedProcess } from '../common/index.ts';
 import { ensureSelfSigned } from '../../src/tls/index.ts';
 
 const spec = {
@@ -71,38 +71,15 @@ interface Run {
 function nginxConf(dir: string, port: number, upstream: string, cert: string, key: string): string {
   // the same forwarded headers Switchyard sets by default (X-Forwarded-For appended, X-Real-IP,
   // X-Forwarded-Proto, X-Forwarded-Host, X-Request-Id)
-  return `daemon off;
-master_process on;
-worker_processes 1;
-user root;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 8192; multi_accept on; }
-http {
-  client_body_temp_path ${dir}/cb; proxy_temp_path ${dir}/px; fastcgi_temp_path ${dir}/fc; uwsgi_temp_path ${dir}/uw; scgi_temp_path ${dir}/sc;
-  access_log off;
-  server_tokens off;
-  keepalive_requests 100000;
-  http2_max_concurrent_streams 128;
-  upstream grpc_origin { server ${upstream}; keepalive 1024; keepalive_requests 100000; keepalive_timeout 60s; }
-  server {
-    listen 127.0.0.1:${port} ssl http2 backlog=4096;
-    ssl_certificate ${cert};
-    ssl_certificate_key ${key};
-    ssl_protocols TLSv1.2 TLSv1.3;
-    ssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305;
-    ssl_session_cache shared:SSL:10m;
-    location / {
-      grpc_pass grpc://grpc_origin;
-      grpc_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-      grpc_set_header X-Real-IP $remote_addr;
-      grpc_set_header X-Forwarded-Proto $scheme;
-      grpc_set_header X-Forwarded-Host $host;
-      grpc_set_header X-Request-Id $request_id;
-    }
-  }
-}
-`;
+  return nginxTlsConf({
+    dir,
+    port,
+    cert,
+    key,
+    upstream: `upstream grpc_origin { server ${upstream}; keepalive 1024; keepalive_requests 100000; keepalive_timeout 60s; }`,
+    pass: 'grpc_pass grpc://grpc_origin;',
+    setHeader: 'grpc_set_header',
+  });
 }
 
 function switchyardConf(key: string, port: number, upstream: string, cert: string, certKey: string): string {
