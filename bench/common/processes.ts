@@ -197,3 +197,20 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
     });
   });
 }
+
+/**
+ * For a helper process a bench spawns (an origin, a plain proxy): exit with the harness even if it dies
+ * without cleaning up (a SIGKILL skips its handlers), and on SIGTERM. `parent` 0: no parent to watch.
+ */
+export function exitWithParent(parent: number): void {
+  if (parent > 0) {
+    setInterval(() => {
+      try {
+        process.kill(parent, 0);
+      } catch {
+        process.exit(0);
+      }
+    }, 1000).unref();
+  }
+  process.on('SIGTERM', () => process.exit(0));
+}

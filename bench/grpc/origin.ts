@@ -10,6 +10,7 @@
 // usage: node bench/grpc/origin.ts [--port 0] [--parent PID]  → prints "listening PORT"; on SIGUSR2 it
 // prints "calls SEQ N" (the report's number, calls answered since start), which the harness compares with the client's count.
 import { createServer, type Socket } from 'node:net';
+import { exitWithParent } from '../common/processes.ts';
 
 const FRAME_DATA = 0x0;
 const FRAME_HEADERS = 0x1;
@@ -166,15 +167,4 @@ server.listen({ port: Number(option('port', '0')), host: option('host', '127.0.0
 
 let reports = 0;
 process.on('SIGUSR2', () => process.stdout.write(`calls ${++reports} ${calls}\n`));
-// Exit with the harness even if it dies without cleaning up (a SIGKILL skips its handlers).
-const parent = Number(option('parent', '0'));
-if (parent > 0) {
-  setInterval(() => {
-    try {
-      process.kill(parent, 0);
-    } catch {
-      process.exit(0);
-    }
-  }, 1000).unref();
-}
-process.on('SIGTERM', () => process.exit(0));
+exitWithParent(Number(option('parent', '0')));

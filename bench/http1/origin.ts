@@ -6,6 +6,7 @@
 //
 // usage: node bench/http1/origin.ts [--port 0] [--parent PID]  → prints "listening PORT"
 import { createServer, type Socket } from 'node:net';
+import { exitWithParent } from '../common/processes.ts';
 
 const response = Buffer.from('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello');
 // Pipelined heads arrive together; one write per read keeps syscalls at one per batch.
@@ -64,15 +65,4 @@ server.listen(Number(option('port', '0')), option('host', '127.0.0.1'), () => {
   process.stdout.write(`listening ${typeof address === 'object' && address ? address.port : 0}\n`);
 });
 
-// Exit with the harness even if it dies without cleaning up (a SIGKILL skips its handlers).
-const parent = Number(option('parent', '0'));
-if (parent > 0) {
-  setInterval(() => {
-    try {
-      process.kill(parent, 0);
-    } catch {
-      process.exit(0);
-    }
-  }, 1000).unref();
-}
-process.on('SIGTERM', () => process.exit(0));
+exitWithParent(Number(option('parent', '0')));
