@@ -6,7 +6,8 @@
 // X.509 certificates; the openssl binary is on every Debian machine, is the reference implementation, and
 // runs only here at start-up (never on the request path), so it costs no dependency and no bundle weight.
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { setTimeout as pause } from 'node:timers/promises';
 import path from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import { EdgeError, messageOf } from '../core/index.ts';
@@ -77,13 +78,50 @@ function sanOf(host: string): string {
   return /^[\d.]+$/.test(host) || host.includes(':') ? `IP:${host}` : `DNS:${host}`;
 }
 
+/** A lock older than this was left by a process that died while holding it (openssl runs are bounded to 30 s each). */
+const STALE_LOCK_MS = 90_000;
+/** How long a process waits for another one's certificates before it gives up. */
+const LOCK_WAIT_MS = 120_000;
+
+/**
+ * Runs `work` while holding `<tlsDir>/.lock` (created exclusively): every worker of an instance makes sure of
+ * the same CA and leaf at start, and without it one could read a key the other was replacing, or pair one
+ * process's key with the other's certificate. The others wait, then find the files made. Start-up only.
+ */
+async function holdingLock<T>(tlsDir: string, work: () => Promise<T>): Promise<T> {
+  const lock = path.join(tlsDir, '.lock');
+  const giveUpAt = Date.now() + LOCK_WAIT_MS;
+  for (;;) {
+    try {
+      await (await open(lock, 'wx', 0o600)).close();
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const held = await stat(lock).catch(() => undefined);
+      if (held !== undefined && Date.now() - held.mtimeMs > STALE_LOCK_MS) await rm(lock, { force: true });
+      else if (Date.now() > giveUpAt) throw new EdgeError('SY_ERR_TLS_SELF_SIGNED', `tls self_signed: ${lock} is held by another process (remove it if none runs)`, { source: 'internal' });
+      // polled: start-up only, and another process's openssl run is what is waited for
+      else await pause(50);
+    }
+  }
+  try {
+    return await work();
+  } finally {
+    await rm(lock, { force: true });
+  }
+}
+
 /**
  * Ensures `<dataDir>/tls/ca/{ca.pem,ca.key}` and `<dataDir>/tls/<name>.{pem,key}` exist and cover `hosts`.
- * Start-up only: spawns openssl at most twice.
+ * Start-up only: spawns openssl at most twice; processes starting at once take turns (holdingLock).
  */
 export async function ensureSelfSigned(dataDir: string, name: string, hosts: readonly string[], now = Date.now()): Promise<SelfSignedPaths> {
   const tlsDir = path.join(dataDir, 'tls');
   await mkdir(tlsDir, { recursive: true, mode: 0o700 });
+  return holdingLock(tlsDir, () => ensureUnderLock(tlsDir, name, hosts, now));
+}
+
+async function ensureUnderLock(tlsDir: string, name: string, hosts: readonly string[], now: number): Promise<SelfSignedPaths> {
   const createdCa = await ensureCa(tlsDir);
   const caCert = path.join(tlsDir, 'ca', 'ca.pem');
   const caKey = path.join(tlsDir, 'ca', 'ca.key');
