@@ -6,6 +6,7 @@
 //        → prints "listening PORT"
 import { createServer, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
 import { Pool } from 'undici';
+import { exitWithParent } from '../common/processes.ts';
 
 const hopByHop = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'proxy-authorization', 'proxy-authenticate']);
 
@@ -64,14 +65,4 @@ server.listen(Number(option('port', '0')), '127.0.0.1', () => {
   process.stdout.write(`listening ${typeof address === 'object' && address ? address.port : 0}\n`);
 });
 
-const parent = Number(option('parent', '0'));
-if (parent > 0) {
-  setInterval(() => {
-    try {
-      process.kill(parent, 0);
-    } catch {
-      process.exit(0);
-    }
-  }, 1000).unref();
-}
-process.on('SIGTERM', () => process.exit(0));
+exitWithParent(Number(option('parent', '0')));

@@ -713,8 +713,7 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
   upstreamData(buf: Buffer, s: number, e: number): void {
     if (this.tFirstByte === 0) this.tFirstByte = this.conn.listener.now();
     if (this.phase === P_TUNNEL) {
-      this.bytesOut += e - s;
-      if (!this.conn.writeRange(buf, s, e)) this.upstream!.socket.pause();
+      this.relayDown(buf, s, e);
       this.conn.setDeadline(this.rt.tunnelIdleTimeout);
       return;
     }
@@ -736,8 +735,7 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
       this.bodySink.write(copyOf(buf, start, end));
       return;
     }
-    this.bytesOut += end - start;
-    if (!this.conn.writeRange(buf, start, end)) this.upstream?.socket.pause();
+    this.relayDown(buf, start, end);
   }
 
   /**
@@ -843,6 +841,15 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
   writeDown(out: Buffer): boolean {
     this.bytesOut += out.length;
     return this.conn.write(out);
+  }
+
+  /**
+   * Upstream bytes buf[s, e) written downstream as they are (counted for bytes_out); a full client buffer
+   * pauses the upstream until the downstream drains.
+   */
+  relayDown(buf: Buffer, s: number, e: number): void {
+    this.bytesOut += e - s;
+    if (!this.conn.writeRange(buf, s, e)) this.upstream?.socket.pause();
   }
 
   /** A whole answer made here: written, and the exchange finished. */

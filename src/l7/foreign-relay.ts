@@ -126,8 +126,7 @@ export class ForeignRelay implements ExchangeDownstream, ChunkSink {
     this.trailers = head.header('te')?.toLowerCase().includes('trailers') === true;
     if (head.expectContinue && head.minor === 1 && !ex.reqDone) {
       ex.continueSent = true;
-      ex.bytesOut += CONTINUE_100.length;
-      conn.write(CONTINUE_100);
+      ex.writeDown(CONTINUE_100);
     }
     if (ex.reqDone) {
       handle.bodyEnd();

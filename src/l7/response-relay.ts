@@ -225,8 +225,7 @@ export function relayResponseBody(ex: ProxyExchange, buf: Buffer, s: number, e: 
     // a body transform keeps what it is given (a cache entry, zlib's input): it gets a copy of the read buffer's bytes
     if (ex.bodySink !== null) ex.bodySink.write(copyOf(buf, s, end));
     else {
-      ex.bytesOut += end - s;
-      if (!ex.conn.writeRange(buf, s, end)) ex.upstream!.socket.pause();
+      ex.relayDown(buf, s, end);
     }
   }
   ex.conn.setDeadline(ex.rt.idleTimeout);
