@@ -947,7 +947,7 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
     this.attempts.end(this.outcome, this.status);
     if (this.rt.accessLog) {
       // with the log off, a request that neither the spans nor the requests ring keeps fills no record
-      const verdict = this.foreign !== null ? this.detail : listener.recordVerdict(this.status, this.reason !== '' || this.outcome === 'success' ? this.reason : 'failed', this.tStart, this.detail, now);
+      const verdict = this.foreign !== null ? this.detail : listener.recordVerdict(this.status, this.accessReason(), this.tStart, this.detail, now);
       if (verdict >= 0) {
         this.detail = verdict;
         this.logAccess(listener, now);
@@ -957,6 +957,11 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
     this.filterTimes = null;
     listener.requestDone(this.route?.name ?? '', this.pool?.name ?? '', this.status, now - this.tStart);
     this.conn.exchangeDone(this, this.willClose() || wasTunnel, now);
+  }
+
+  /** The access record's reason: a filter's or the edge's own, else the failure's; '' for an ordinary answer. */
+  private accessReason(): string {
+    return this.reason !== '' ? this.reason : this.outcome !== 'success' ? failureReason(this.status, this.outcome) : '';
   }
 
   /** Fills the listener's access record from this exchange and writes the line. */
@@ -984,7 +989,7 @@ export class ProxyExchange implements UpstreamOwner, BalanceInput, ChunkSink, Bu
     rec.spanId = this.spanId;
     rec.parentSpanId = this.traceParent;
     rec.traceFlags = this.traceFlags;
-    rec.reason = this.reason !== '' ? this.reason : this.outcome !== 'success' ? failureReason(this.status, this.outcome) : '';
+    rec.reason = this.accessReason();
     rec.attempts = attempts.tries;
     rec.tried = attempts.tried;
     rec.tStart = this.tStart;
