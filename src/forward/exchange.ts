@@ -338,12 +338,7 @@ export class HttpExchange implements OriginOwner, TransformedTarget {
   private internalError(err: unknown): void {
     this.context.logger.error({ listener: this.context.config.name, err: messageOf(err), stack: err instanceof Error ? err.stack : undefined }, 'forward: internal error');
     if (this.finished) return;
-    this.cutTransform();
-    this.finished = true;
-    this.wantsBody = false;
-    this.dropUpstream();
-    if (!this.headSeen) this.status = 500;
-    this.log('internal_error');
+    this.cut(500, 'internal_error');
     this.host.socket.destroy();
   }
 
@@ -636,12 +631,20 @@ export class HttpExchange implements OriginOwner, TransformedTarget {
   abort(): void {
     this.generation++;
     if (this.finished) return;
+    this.cut(499, 'client_closed');
+  }
+
+  /**
+   * The exchange ends without completing: nothing more is relayed either way, the origin connection is
+   * dropped, and the line is logged with `status` when no answer had begun (else the answer's status).
+   */
+  private cut(status: number, reason: string): void {
     this.cutTransform();
     this.finished = true;
     this.wantsBody = false;
     this.dropUpstream();
-    if (!this.headSeen) this.status = 499;
-    this.log('client_closed');
+    if (!this.headSeen) this.status = status;
+    this.log(reason);
   }
 
   private log(reason: string): void {
