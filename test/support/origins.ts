@@ -4,6 +4,7 @@ import net from 'node:net';
 import http from 'node:http';
 import { createHash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
+import { anchorPort } from './ports.ts';
 
 export interface Origin {
   port: number;
@@ -207,12 +208,12 @@ export async function startSilentOrigin(): Promise<Origin> {
   return { port, address: `127.0.0.1:${port}`, connections: count, close: closer(server, sockets) };
 }
 
-/** A port that refuses connections (bound then closed). */
+/**
+ * A port that refuses connections: kept bound, not listening, for the rest of this test process
+ * (ports.ts anchorPort), so no parallel test or outgoing connection can take it and answer.
+ */
 export async function refusedPort(): Promise<number> {
-  const server = net.createServer();
-  const port = await listen(server);
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
+  return (await anchorPort('127.0.0.1', 0, { untilExit: true })).port;
 }
 
 /** A WebSocket echo origin (RFC 6455: handshake, masked client frames, unmasked echoes, close). */

@@ -48,7 +48,7 @@ const ANCHOR = [
  * Binds host:port (0 = any free port) and keeps it bound, not listening, until release(); with `udp`, the
  * same port for UDP too, answering "port unreachable". Needs python3.
  */
-export async function anchorPort(host = '127.0.0.1', port = 0, options: { udp?: boolean } = {}): Promise<PortAnchor> {
+export async function anchorPort(host = '127.0.0.1', port = 0, options: { udp?: boolean; untilExit?: boolean } = {}): Promise<PortAnchor> {
   const child = spawn('python3', ['-c', ANCHOR, host, String(port), options.udp ? 'udp' : 'tcp'], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (chunk) => (stderr += chunk));
@@ -58,6 +58,12 @@ export async function anchorPort(host = '127.0.0.1', port = 0, options: { udp?: 
     createInterface({ input: child.stdout! }).once('line', (line) => resolve(Number(line)));
     exited.then(() => reject(new Error(`port anchor: could not bind ${host}:${port}: ${stderr.trim()}`)));
   });
+  if (options.untilExit) {
+    // held for the rest of this process: nothing here keeps it alive, and the helper ends when its stdin
+    // closes with this process
+    child.unref();
+    for (const stream of [child.stdin, child.stdout, child.stderr]) (stream as unknown as { unref?: () => void } | null)?.unref?.();
+  }
   return {
     host,
     port: bound,

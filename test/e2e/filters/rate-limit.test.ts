@@ -12,6 +12,7 @@ import path from 'node:path';
 import { runSwitchyard, type RunningSwitchyard } from '../../support/run-switchyard.ts';
 import { cleanupStack } from '../../support/cleanup.ts';
 import { refusedPort } from '../../support/origins.ts';
+import { lastFreePort } from '../../support/ports.ts';
 import { bothEngines, clients, curl, pools, recordingOrigins, twoPools } from './edge-pairs.ts';
 
 const defer = cleanupStack();
@@ -164,7 +165,8 @@ ${twoPools(origins)}${listener(`      - { match: { path_prefix: / }, pool: h1, m
 
   it('Redis stopped mid-test: deny from then on, admitted again once it is back', async () => {
     const origins = await recordingOrigins(defer);
-    const port = await refusedPort();
+    // a port for a redis-server of this test (it binds without SO_REUSEPORT: not an anchored one)
+    const port = await lastFreePort();
     let redis: ChildProcess | undefined;
     const startRedis = async (): Promise<void> => {
       redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'inherit'] });
