@@ -62,19 +62,24 @@ describe('dns response rate limiting by default beyond loopback', () => {
 
   it('answers a dig loop in full up to the rate, then slips truncated empty answers (TC)', async (t) => {
     const started = performance.now();
-    const results = await digBatch(udpPort(running), running.dir, 50);
+    // 80 queries: with slip 2 the first limited answer is dropped and the second is a TC, about 21 queries
+    // later (dig waits its second on the drop and the bucket refills meanwhile); 80 leave room for one query
+    // whose answer a loaded machine delays past dig's second, which looks like a drop and also refills.
+    const results = await digBatch(udpPort(running), running.dir, 80);
     const seconds = (performance.now() - started) / 1000;
     const full = results.filter((result) => result && !result.flags.includes('tc') && result.answer.length === 1);
     const slipped = results.filter((result) => result?.flags.includes('tc'));
     const dropped = results.filter((result) => result === undefined);
-    t.diagnostic(`50 queries in ${seconds.toFixed(1)} s: ${full.length} answered, ${slipped.length} slipped (TC), ${dropped.length} dropped`);
+    const shape = results.map((result) => (result === undefined ? '-' : result.flags.includes('tc') ? 'T' : full.includes(result) ? 'F' : '?')).join('');
+    t.diagnostic(`80 queries in ${seconds.toFixed(1)} s: ${full.length} answered, ${slipped.length} slipped (TC), ${dropped.length} dropped; in order (F full, T truncated, - none): ${shape}`);
     assert.ok(results[0] && full.includes(results[0]), 'the first query is answered in full');
-    assert.ok(slipped.length >= 1, 'some answers are slipped');
-    const firstLimited = results.findIndex((result) => !full.includes(result));
-    assert.ok(firstLimited >= 19 && firstLimited < 40, `the first limited answer is number ${firstLimited + 1}`);
+    assert.ok(slipped.length >= 1, `some answers are slipped: ${shape}`);
+    // the burst (20) is answered in full: at most one answer in it missing (a delay, not the limit)
+    assert.ok(results.slice(0, 20).filter((result) => full.includes(result)).length >= 19, `the first 20 answers are full ones: ${shape}`);
+    assert.ok(shape.indexOf('T') >= 20, `the first truncated answer comes after the burst: ${shape}`);
     for (const result of slipped) assert.equal(result!.answer.length, 0, 'a slipped answer carries no records');
     // 20/s with a burst of 20 (dig waits a second on each dropped query, and the bucket refills meanwhile)
-    assert.ok(full.length <= 21 + 20 * seconds, `${full.length} of 50 answered in full in ${seconds.toFixed(1)} s`);
+    assert.ok(full.length <= 21 + 20 * seconds, `${full.length} of 80 answered in full in ${seconds.toFixed(1)} s`);
   });
 
   it('does not limit TCP: dig +tcp right after the limited loop gets the whole answer', async () => {
