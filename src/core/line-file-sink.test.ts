@@ -134,3 +134,32 @@ test('on a pipe shared by two processes (a slow reader) every line arrives whole
     }
     assert.deepEqual(next, { a: 20000, b: 20000 });
   }));
+
+test('on a pipe it writes through a non-blocking description of its own: stdout\'s shared one stays blocking', async () => {
+  // The child's stdout is a pipe (as under a log collector); it reports, for every fd on that pipe, whether
+  // the description is non-blocking (/proc/self/fdinfo: O_NONBLOCK is 04000 in `flags`), after its lines went out.
+  const script = `
+    import fs from 'node:fs';
+    const { LineFileSink } = await import(${JSON.stringify(path.join(import.meta.dirname, 'line-file-sink.ts'))});
+    const sink = LineFileSink.standard(1, { flushMs: 5 });
+    for (let i = 0; i < 1000; i++) sink.write('{"n":' + i + '}\\n');
+    sink.flush(() => {
+      const pipe = fs.readlinkSync('/proc/self/fd/1');
+      const seen = fs.readdirSync('/proc/self/fd').filter((fd) => { try { return fs.readlinkSync('/proc/self/fd/' + fd) === pipe; } catch { return false; } })
+        .map((fd) => fd + ':' + ((parseInt(/flags:\\s*(\\d+)/.exec(fs.readFileSync('/proc/self/fdinfo/' + fd, 'utf8'))[1], 8) & 0o4000) ? 'nonblocking' : 'blocking'));
+      process.stderr.write(seen.join(' '));
+    });
+  `;
+  // through `| cat`: Node's own stdio 'pipe' is a socket pair, a shell pipe is a pipe
+  const child = spawn('sh', ['-c', '"$0" --input-type=module -e "$1" | cat', process.execPath, script], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  assert.equal(code, 0, err);
+  assert.equal(out, Array.from({ length: 1000 }, (_, n) => `{"n":${n}}\n`).join(''));
+  const fds = err.trim().split(' ');
+  assert.ok(fds.includes('1:blocking'), `stdout's description stays blocking: ${err}`);
+  assert.equal(fds.filter((fd) => fd.endsWith(':nonblocking')).length, 1, `one non-blocking description of the pipe, the sink's: ${err}`);
+});
