@@ -32,13 +32,14 @@ function nodeOfDependency() {
  * traffic). Its heap is small and its code cold, so it needs neither the large young generation Node sizes
  * from the machine's memory (16 MB semi-spaces on 24 GB: ~5 MB more RSS) nor V8's optimizing compilers,
  * whose own code pages (~7 MB of RSS) are touched as soon as they run (Sparkplug, the baseline compiler,
- * stays); --optimize-for-size makes V8 favour size where it has the choice (~1 MB). V8 reads heap and
+ * stays); --optimize-for-size makes V8 favour size where it has the choice (~1 MB); --expose-gc lets it
+ * collect the garbage of start-up and reloads at once (src/supervisor/control-plane.ts). V8 reads heap and
  * tiering flags at start, so they go on the command line, by executing this process again (process.execve:
  * same pid, same file descriptors) before anything else loads. The workers do not inherit them
  * (src/supervisor/worker-runtime.ts drops what SWITCHYARD_PRIMARY_FLAGS lists), and `--workers 0`, where
  * the traffic runs in this process, keeps V8's defaults; docs/operations.md, "Memory".
  */
-const PRIMARY_FLAGS = ['--max-semi-space-size=1', '--max-opt=1', '--optimize-for-size'];
+const PRIMARY_FLAGS = ['--max-semi-space-size=1', '--max-opt=1', '--optimize-for-size', '--expose-gc'];
 
 function primaryFlags(args) {
   if (args[0] !== 'start') return [];

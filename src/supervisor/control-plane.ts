@@ -25,6 +25,7 @@ import { assertAddressesFree, type ListenAddress } from './address-guard.ts';
 import { joinPoolStatus } from './pool-view.ts';
 import type { ToWorker } from './ipc.ts';
 import { workerRuntime } from './worker-runtime.ts';
+import { MEMORY_REDUCING_GC } from './idle-collector.ts';
 import { runFileName, writeRunFile } from './run-file.ts';
 import { mergeRecent, type RecentQuery, type RecentRequest } from '../telemetry/index.ts';
 import { PoolSeries } from './pool-series.ts';
@@ -197,6 +198,7 @@ export class ControlPlane {
       },
       'switchyard ready',
     );
+    releaseGarbage();
   }
 
   private async load(file: string): Promise<LoadedConfig> {
@@ -275,6 +277,7 @@ export class ControlPlane {
     // Announced only now, when every part has committed: a part that was rolled back never says it reloaded.
     if (loaded.config.dns) logger.info({ zones: loaded.config.dns.zones.length }, 'dns: reloaded');
     logger.info({ listeners: this.traffic!.addresses(), config: loaded.file }, 'reloaded');
+    releaseGarbage();
     warnUnverifiedTls(loaded.config.pools, logger);
     return { ok: true, config: loaded.file };
   }
@@ -469,4 +472,15 @@ function localTraffic(plane: TrafficPlane, counters: RequestCounters): TrafficHa
     purgeCache: async (target) => plane.purgeCache(target),
     setAcmeChallenges: async (set) => plane.setAcmeChallenges(set),
   };
+}
+
+/**
+ * Start-up and reload leave the primary's heap full of what only they needed (the YAML document, schema
+ * checks, the previous config's objects); idle, the primary may not collect them for minutes. One
+ * memory-reducing collection right after them returns those pages at once: ~1.8 MB of the primary's RSS
+ * at ready. Only where gc is exposed (bin/switchyard.cjs gives the primary --expose-gc).
+ */
+function releaseGarbage(): void {
+  const gc = (globalThis as { gc?: NodeJS.GCFunction }).gc;
+  if (gc !== undefined) setImmediate(() => gc(MEMORY_REDUCING_GC));
 }

@@ -166,7 +166,7 @@ test('switchyard start gives the primary its small V8 settings and the workers t
   const launcher = [node24, path.join(projectRoot, 'bin', 'switchyard.cjs')];
   const running = await edge(config(a), { launcher });
   const primary = await cmdline(running.process.pid!);
-  for (const flag of ['--max-semi-space-size=1', '--max-opt=1', '--optimize-for-size']) assert.ok(primary.includes(flag), `the primary runs with ${flag}: ${primary.join(' ')}`);
+  for (const flag of ['--max-semi-space-size=1', '--max-opt=1', '--optimize-for-size', '--expose-gc']) assert.ok(primary.includes(flag), `the primary runs with ${flag}: ${primary.join(' ')}`);
   const [worker] = await workerPids(running);
   const workerArgs = await cmdline(worker!);
   assert.ok(!workerArgs.includes('--max-opt=1') && !workerArgs.includes('--max-semi-space-size=1') && !workerArgs.includes('--optimize-for-size'), `the worker does not inherit them: ${workerArgs.join(' ')}`);
