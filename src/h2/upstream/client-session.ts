@@ -13,7 +13,7 @@
 // what does not fit waits in the stream and write() says so (false) until `drain`.
 import type { Socket } from 'node:net';
 import {
-  DEFAULT_WINDOW, E_INTERNAL_ERROR, E_NO_ERROR, E_PROTOCOL_ERROR, E_REFUSED_STREAM, F_ACK, F_END_HEADERS, F_END_STREAM, F_PADDED, F_PRIORITY, FRAME_HEADER,
+  DEFAULT_WINDOW, E_FLOW_CONTROL_ERROR, E_INTERNAL_ERROR, E_NO_ERROR, E_PROTOCOL_ERROR, E_REFUSED_STREAM, F_ACK, F_END_HEADERS, F_END_STREAM, F_PADDED, F_PRIORITY, FRAME_HEADER,
   MAX_WINDOW, PREFACE, S_ENABLE_PUSH, S_HEADER_TABLE_SIZE, S_INITIAL_WINDOW_SIZE, S_MAX_CONCURRENT_STREAMS, S_MAX_FRAME_SIZE, T_CONTINUATION, T_DATA,
   T_GOAWAY, T_HEADERS, T_PING, T_RST_STREAM, T_SETTINGS, T_WINDOW_UPDATE, writeFrameHeader,
 } from '../codec/frames.ts';
@@ -62,6 +62,11 @@ export class ClientStream {
   private paused = false;
   /** Bytes delivered whose WINDOW_UPDATE is owed (sent when it reaches half the window, unless paused). */
   private unacked = 0;
+  /**
+   * What the peer may still send on this stream: our window less what came and was not acknowledged. A
+   * peer past it would make a paused stream hold whatever it sends; it gets FLOW_CONTROL_ERROR instead.
+   */
+  private recvWindow = STREAM_WINDOW;
   private wantDrain = false;
   /** Called once when the stream closes (the session's slot). */
   onClosed: (() => void) | null = null;
@@ -123,6 +128,7 @@ export class ClientStream {
     this.paused = false;
     if (this.unacked > 0 && !this.closed && !this.remoteEnded) {
       this.session.windowUpdate(this.id, this.unacked);
+      this.recvWindow += this.unacked;
       this.unacked = 0;
     }
   }
@@ -184,12 +190,15 @@ export class ClientStream {
 
   dataIn(chunk: Buffer, flowLength: number, endStream: boolean): void {
     if (!this.responded) return this.protocolError();
+    this.recvWindow -= flowLength;
+    if (this.recvWindow < 0) return this.close(E_FLOW_CONTROL_ERROR); // RFC 9113 §6.9.1: past our window
     if (chunk.length > 0) this.events.onData(this, chunk);
     if (this.closed) return;
     if (endStream) return this.remoteEnd(undefined);
     this.unacked += flowLength;
     if (!this.paused && this.unacked >= STREAM_WINDOW / 2) {
       this.session.windowUpdate(this.id, this.unacked);
+      this.recvWindow += this.unacked;
       this.unacked = 0;
     }
   }
@@ -511,6 +520,8 @@ export class ClientSession {
       if (payloadEnd < payloadStart) return this.fail(E_PROTOCOL_ERROR);
     }
     this.recvUnacked += length;
+    // past the connection's window (what we announced and acknowledged): RFC 9113 §6.9.1
+    if (this.recvUnacked > CONNECTION_WINDOW) return this.fail(E_FLOW_CONTROL_ERROR);
     if (this.recvUnacked >= CONNECTION_WINDOW / 2) {
       this.windowUpdate(0, this.recvUnacked);
       this.recvUnacked = 0;

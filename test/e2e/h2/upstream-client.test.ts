@@ -5,6 +5,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http2, { type ServerHttp2Session } from 'node:http2';
+import net from 'node:net';
 import { createHash, randomBytes } from 'node:crypto';
 import { startEdge, type Edge } from './edge.ts';
 import { tempDir } from '../tls/support.ts';
@@ -122,5 +123,110 @@ listeners:
     assert.equal(result.body.length, 1024 * 1024);
     assert.ok(result.body.every((byte) => byte === 7));
     assert.equal(result.trailers['x-done'], 'yes');
+  });
+});
+
+/**
+ * A raw h2c backend that ignores the client's windows: to every request it answers 200 and then `bytes` of
+ * DATA at once, whatever the client acknowledged. It records the RST_STREAM codes and GOAWAYs it receives.
+ */
+async function startFloodingBackend(bytes: number): Promise<{ address: string; resets: number[]; goaways: number[]; close: () => Promise<void> }> {
+  const resets: number[] = [];
+  const goaways: number[] = [];
+  const sockets = new Set<net.Socket>();
+  const frame = (type: number, flags: number, id: number, payload: Buffer): Buffer => {
+    const head = Buffer.alloc(9);
+    head.writeUIntBE(payload.length, 0, 3);
+    head[3] = type;
+    head[4] = flags;
+    head.writeUInt32BE(id, 5);
+    return Buffer.concat([head, payload]);
+  };
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => {});
+    socket.write(frame(4, 0, 0, Buffer.alloc(0))); // our SETTINGS: all defaults
+    let pending = Buffer.alloc(0);
+    let prefaceSeen = false;
+    socket.on('data', (chunk: Buffer) => {
+      pending = Buffer.concat([pending, chunk]);
+      if (!prefaceSeen) {
+        if (pending.length < 24) return;
+        pending = pending.subarray(24);
+        prefaceSeen = true;
+      }
+      while (pending.length >= 9) {
+        const length = pending.readUIntBE(0, 3);
+        if (pending.length < 9 + length) return;
+        const [type, flags] = [pending[3], pending[4]];
+        const id = pending.readUInt32BE(5) & 0x7fffffff;
+        const payload = pending.subarray(9, 9 + length);
+        pending = pending.subarray(9 + length);
+        if (type === 4 && (flags & 1) === 0) socket.write(frame(4, 1, 0, Buffer.alloc(0))); // SETTINGS ACK
+        else if (type === 3) resets.push(payload.readUInt32BE(0));
+        else if (type === 7) goaways.push(payload.readUInt32BE(4));
+        else if (type === 1) {
+          const data: Buffer[] = [frame(1, 4, id, Buffer.from([0x88]))]; // HEADERS :status 200, END_HEADERS
+          for (let sent = 0; sent < bytes; sent += 16_384) data.push(frame(0, 0, id, Buffer.alloc(Math.min(16_384, bytes - sent), 1)));
+          socket.write(Buffer.concat(data));
+        }
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  return {
+    address: `127.0.0.1:${port}`,
+    resets,
+    goaways,
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+describe('upstream HTTP/2 client against a backend that ignores its windows', () => {
+  it('a stream held back by a slow client resets the backend\'s stream past its 256 KiB window (FLOW_CONTROL_ERROR) instead of holding all it sends', async () => {
+    const dir = await tempDir('sy-h2flood-');
+    const backend = await startFloodingBackend(8 * 1024 * 1024);
+    const edge = await startEdge(
+      `
+pools:
+  flood: { protocol: h2c, retries: { attempts: 1 }, backends: [ { address: "${backend.address}" } ] }
+listeners:
+  - name: edge
+    listen: 127.0.0.1:0
+    protocol: h2c
+    routes:
+      - { match: { path_prefix: / }, pool: flood }
+`,
+      { baseDir: dir.dir, dataDir: dir.dir },
+    );
+    // the client reads nothing: its 64 KiB window closes at once, and the edge pauses the upstream stream
+    const client = http2.connect(`http://127.0.0.1:${edge.port}`);
+    try {
+      client.on('error', () => {});
+      const stream = client.request({ ':path': '/flood' });
+      stream.on('error', () => {});
+      stream.pause();
+      const reset = await new Promise<number>((resolve, reject) => {
+        const deadline = setTimeout(() => reject(new Error(`no RST_STREAM reached the backend; resets ${JSON.stringify(backend.resets)}`)), 10_000);
+        const poll = setInterval(() => {
+          if (backend.resets.length === 0) return;
+          clearInterval(poll);
+          clearTimeout(deadline);
+          resolve(backend.resets[0]);
+        }, 10);
+      });
+      assert.equal(reset, 0x3, 'RST_STREAM FLOW_CONTROL_ERROR');
+      assert.deepEqual(backend.goaways, [], 'a stream error, not the connection\'s');
+    } finally {
+      client.destroy();
+      await edge.close();
+      await backend.close();
+      await dir.remove();
+    }
   });
 });
