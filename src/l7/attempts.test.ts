@@ -147,6 +147,27 @@ test('gRPC: once sent, only a refused stream or UNAVAILABLE before any response 
   assert.equal(budget.inFlight, 0);
 });
 
+test('a refused stream no other backend takes goes once more to the same backend, any method, outside attempts and the budget', () => {
+  const budget = new RetryBudget();
+  const { attempts, pool } = begun({ attempts: 1, on: [] }, 'POST', 5, ATTEMPT_GRPC, budget);
+  attempts.keep(Buffer.from('hello'));
+  const again = attempts.resendRefused(true, 1001, times);
+  assert.equal(again?.backend.id, '127.0.0.1:3001');
+  assert.deepEqual(pool.released, [], 'the lease goes on');
+  assert.equal(attempts.earlier?.[0].outcome, 'refused');
+  assert.deepEqual(attempts.takeResend()?.map(String), ['hello'], 'the body that went goes again');
+  attempts.start(again!, 1001);
+  assert.equal(attempts.resendRefused(true, 1002, times), undefined, 'once per request');
+  assert.equal(budget.inFlight, 0, 'no budget');
+  attempts.keep(Buffer.from('hello'));
+  assert.notEqual(attempts.retry(K_REFUSED, 'reset', true, 1002, times), undefined, 'attempts not used up');
+  // a body that was not kept whole cannot go again
+  const streamed = begun({ attempts: 1 }, 'POST', -1, ATTEMPT_GRPC).attempts;
+  streamed.keep(Buffer.alloc(REPLAY_LIMIT + 1));
+  assert.equal(streamed.resendRefused(true, 1001, times), undefined);
+  assert.notEqual(streamed.resendRefused(false, 1001, times), undefined, 'nothing was sent yet');
+});
+
 test('per_try_timeout applies with `on: timeout` only, and never shortens a shorter whole timeout; gRPC keeps its deadline', () => {
   assert.equal(begun({ per_try_timeout: '200ms', on: ['timeout'] }).attempts.tryTimeout(1000), 200);
   assert.equal(begun({ per_try_timeout: '200ms', on: ['timeout'] }).attempts.tryTimeout(100), 100);

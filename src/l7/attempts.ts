@@ -269,6 +269,20 @@ export class Attempts {
     return lease;
   }
 
+  /**
+   * A stream the backend refused (REFUSED_STREAM, or above a GOAWAY's last stream id: RFC 9113 §8.7, it did
+   * no work) when no other backend takes it: once more on the same backend — on a new connection after a
+   * GOAWAY, as a server at its maximum connection age expects —, whatever the method, needing neither `on`,
+   * the budget nor a try of `attempts`. The body must have been kept whole. Returns the lease (still held).
+   */
+  resendRefused(sent: boolean, now: number, times: TryTimes): Lease | undefined {
+    const lease = this.currentLease;
+    if (lease === null || this.stale >= 1 || (sent && !this.replayable)) return undefined;
+    this.stale++;
+    this.notes = noteAttempt(this.notes, lease.backend.id, this.pickedAt, times.tConnected, times.tFirstByte, now, 'refused');
+    return lease;
+  }
+
   // ---- endings ----
 
   /** The current try's lease ends with `outcome` (passive ejection counts it); nothing when none is held. */

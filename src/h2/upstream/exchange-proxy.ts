@@ -227,6 +227,22 @@ export class H2ExchangeProxy implements ExchangeHandle, ClientStreamEvents {
     const sent = this.upstream !== undefined;
     const next = this.attempts.retry(kind, outcome, sent, this.target.clock.now(), this);
     if (next === undefined) return false;
+    this.tryAgain(next, sent);
+    return true;
+  }
+
+  /** A refused stream that no other backend took goes once more to the same one (Attempts.resendRefused). */
+  private refusedAgain(): boolean {
+    if (this.finished || this.responded) return false;
+    const sent = this.upstream !== undefined;
+    const lease = this.attempts.resendRefused(sent, this.target.clock.now(), this);
+    if (lease === undefined) return false;
+    this.tryAgain(lease, sent);
+    return true;
+  }
+
+  /** The failed try's stream cancelled, the body it sent first in line again: the next try on `lease`. */
+  private tryAgain(lease: Lease, sent: boolean): void {
     this.clearPerTry();
     this.cancelUpstream();
     this.upstream = undefined;
@@ -239,8 +255,7 @@ export class H2ExchangeProxy implements ExchangeHandle, ClientStreamEvents {
     this.trailers = undefined;
     this.tConnected = 0;
     this.tFirstByte = 0;
-    void this.tryOn(next);
-    return true;
+    void this.tryOn(lease);
   }
 
   /** The request's HEADERS as a flat list: pseudo-fields first, then what may go to the next hop. */
@@ -344,6 +359,7 @@ export class H2ExchangeProxy implements ExchangeHandle, ClientStreamEvents {
   private onStreamClose(code: number): void {
     const clean = code === CLOSED_CLEANLY;
     if (this.retried(code === E_REFUSED_STREAM ? K_REFUSED : R_RESET, 'reset')) return;
+    if (code === E_REFUSED_STREAM && this.refusedAgain()) return;
     if (!this.finished) {
       if (clean && this.responded) {
         this.settle();

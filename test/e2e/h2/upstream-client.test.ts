@@ -126,23 +126,26 @@ listeners:
   });
 });
 
+/** One HTTP/2 frame. */
+function frame(type: number, flags: number, id: number, payload: Buffer): Buffer {
+  const head = Buffer.alloc(9);
+  head.writeUIntBE(payload.length, 0, 3);
+  head[3] = type;
+  head[4] = flags;
+  head.writeUInt32BE(id, 5);
+  return Buffer.concat([head, payload]);
+}
+
 /**
- * A raw h2c backend that ignores the client's windows: to every request it answers 200 and then `bytes` of
- * DATA at once, whatever the client acknowledged. It records the RST_STREAM codes and GOAWAYs it receives.
+ * A raw h2c backend written frame by frame, to behave as no library would let it: `onRequest` gets each
+ * HEADERS frame's stream id and the connection's number (0 for the first). It records the RST_STREAM codes
+ * and GOAWAYs it receives.
  */
-async function startFloodingBackend(bytes: number): Promise<{ address: string; resets: number[]; goaways: number[]; close: () => Promise<void> }> {
-  const resets: number[] = [];
-  const goaways: number[] = [];
+async function startRawBackend(onRequest: (socket: net.Socket, id: number, connection: number) => void): Promise<{ address: string; connections: number; resets: number[]; goaways: number[]; close: () => Promise<void> }> {
+  const state = { connections: 0, resets: [] as number[], goaways: [] as number[] };
   const sockets = new Set<net.Socket>();
-  const frame = (type: number, flags: number, id: number, payload: Buffer): Buffer => {
-    const head = Buffer.alloc(9);
-    head.writeUIntBE(payload.length, 0, 3);
-    head[3] = type;
-    head[4] = flags;
-    head.writeUInt32BE(id, 5);
-    return Buffer.concat([head, payload]);
-  };
   const server = net.createServer((socket) => {
+    const connection = state.connections++;
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => {});
@@ -164,13 +167,9 @@ async function startFloodingBackend(bytes: number): Promise<{ address: string; r
         const payload = pending.subarray(9, 9 + length);
         pending = pending.subarray(9 + length);
         if (type === 4 && (flags & 1) === 0) socket.write(frame(4, 1, 0, Buffer.alloc(0))); // SETTINGS ACK
-        else if (type === 3) resets.push(payload.readUInt32BE(0));
-        else if (type === 7) goaways.push(payload.readUInt32BE(4));
-        else if (type === 1) {
-          const data: Buffer[] = [frame(1, 4, id, Buffer.from([0x88]))]; // HEADERS :status 200, END_HEADERS
-          for (let sent = 0; sent < bytes; sent += 16_384) data.push(frame(0, 0, id, Buffer.alloc(Math.min(16_384, bytes - sent), 1)));
-          socket.write(Buffer.concat(data));
-        }
+        else if (type === 3) state.resets.push(payload.readUInt32BE(0));
+        else if (type === 7) state.goaways.push(payload.readUInt32BE(4));
+        else if (type === 1) onRequest(socket, id, connection);
       }
     });
   });
@@ -178,8 +177,11 @@ async function startFloodingBackend(bytes: number): Promise<{ address: string; r
   const { port } = server.address() as net.AddressInfo;
   return {
     address: `127.0.0.1:${port}`,
-    resets,
-    goaways,
+    get connections() {
+      return state.connections;
+    },
+    resets: state.resets,
+    goaways: state.goaways,
     close: async () => {
       for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -187,23 +189,31 @@ async function startFloodingBackend(bytes: number): Promise<{ address: string; r
   };
 }
 
-describe('upstream HTTP/2 client against a backend that ignores its windows', () => {
-  it('a stream held back by a slow client resets the backend\'s stream past its 256 KiB window (FLOW_CONTROL_ERROR) instead of holding all it sends', async () => {
-    const dir = await tempDir('sy-h2flood-');
-    const backend = await startFloodingBackend(8 * 1024 * 1024);
-    const edge = await startEdge(
-      `
+const h2cEdge = (address: string, dir: string): Promise<Edge> =>
+  startEdge(
+    `
 pools:
-  flood: { protocol: h2c, retries: { attempts: 1 }, backends: [ { address: "${backend.address}" } ] }
+  raw: { protocol: h2c, retries: { attempts: 1 }, backends: [ { address: "${address}" } ] }
 listeners:
   - name: edge
     listen: 127.0.0.1:0
     protocol: h2c
     routes:
-      - { match: { path_prefix: / }, pool: flood }
+      - { match: { path_prefix: / }, pool: raw }
 `,
-      { baseDir: dir.dir, dataDir: dir.dir },
-    );
+    { baseDir: dir, dataDir: dir },
+  );
+
+describe('upstream HTTP/2 client against a backend that ignores its windows', () => {
+  it('a stream held back by a slow client resets the backend\'s stream past its 256 KiB window (FLOW_CONTROL_ERROR) instead of holding all it sends', async () => {
+    const dir = await tempDir('sy-h2flood-');
+    // to every request: 200 and then 8 MiB of DATA at once, whatever the edge acknowledged
+    const backend = await startRawBackend((socket, id) => {
+      const data: Buffer[] = [frame(1, 4, id, Buffer.from([0x88]))]; // HEADERS :status 200, END_HEADERS
+      for (let sent = 0; sent < 8 * 1024 * 1024; sent += 16_384) data.push(frame(0, 0, id, Buffer.alloc(16_384, 1)));
+      socket.write(Buffer.concat(data));
+    });
+    const edge = await h2cEdge(backend.address, dir.dir);
     // the client reads nothing: its 64 KiB window closes at once, and the edge pauses the upstream stream
     const client = http2.connect(`http://127.0.0.1:${edge.port}`);
     try {
@@ -224,6 +234,33 @@ listeners:
       assert.deepEqual(backend.goaways, [], 'a stream error, not the connection\'s');
     } finally {
       client.destroy();
+      await edge.close();
+      await backend.close();
+      await dir.remove();
+    }
+  });
+});
+
+describe('upstream HTTP/2 client and a backend going away', () => {
+  it('a request on a stream above a GOAWAY\'s last stream id is sent again on a new connection, even with one backend and attempts: 1', async () => {
+    const dir = await tempDir('sy-h2goaway-');
+    // the first connection refuses its first request with GOAWAY (last stream id 0: nothing was processed),
+    // as a gRPC server at its max connection age does; later connections answer
+    const backend = await startRawBackend((socket, id, connection) => {
+      if (connection === 0) {
+        const goaway = Buffer.alloc(8); // last stream id 0, NO_ERROR
+        socket.end(frame(7, 0, 0, goaway));
+        return;
+      }
+      socket.write(Buffer.concat([frame(1, 4, id, Buffer.from([0x88])), frame(0, 1, id, Buffer.from('again'))]));
+    });
+    const edge = await h2cEdge(backend.address, dir.dir);
+    try {
+      const result = await request(edge.port, '/once');
+      assert.equal(result.status, 200);
+      assert.equal(result.body.toString(), 'again');
+      assert.equal(backend.connections, 2, 'the request went again on a second connection');
+    } finally {
       await edge.close();
       await backend.close();
       await dir.remove();
