@@ -87,7 +87,7 @@ export class ForwardProxyListener implements Component {
     if (config.middleware === undefined || config.middleware.length === 0) return null;
     const host = this.deps.filters;
     if (host === undefined) throw new Error(`listener ${config.name}: middleware needs the filter host`);
-    return buildChain(host.registry, host.env(this.deps.baseDir, this.deps.dataDir ?? this.deps.baseDir), config.middleware, undefined);
+    return buildChain(host.registry, host.env(this.deps.baseDir, this.deps.dataDir ?? this.deps.baseDir, config.name), config.middleware, undefined);
   }
 
   async start(): Promise<void> {

@@ -81,7 +81,7 @@ export function explainRequest(query: ExplainQuery, context: ExplainContext): Ex
   }
   // the filters are built only to name them: building does no I/O (a filter connects on first use)
   const filterHost = builtinFilterHost();
-  const router = new Router(listener.routes, listener.middleware, { registry: filterHost.registry, env: filterHost.env(process.cwd(), process.cwd()) });
+  const router = new Router(listener.routes, listener.middleware, { registry: filterHost.registry, env: filterHost.env(process.cwd(), process.cwd(), listener.name) });
   const headerSource = { header: readHeader };
   for (const verdict of router.explain(method, host, path, headerSource)) {
     result.routes.push({ route: verdict.route.name, index: verdict.route.index, verdict: verdict.reason });

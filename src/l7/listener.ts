@@ -431,7 +431,7 @@ export class HttpListenerImpl implements HttpListener {
 
   /** The registry and env routes of this listener build their filters with (the HTTP/2 dispatch's router too). */
   filterSetup(): { registry: FilterRegistry; env: FilterEnv } {
-    return { registry: this.filters.registry, env: this.filters.env(this.baseDir, this.dataDir) };
+    return { registry: this.filters.registry, env: this.filters.env(this.baseDir, this.dataDir, this.config.name) };
   }
 
   updateConfig(listener: ListenerConfig, pools: UpstreamPools, upstreamSettings?: ReadonlyMap<string, UpstreamSettings>): void {

@@ -88,7 +88,7 @@ export class ListenerRuntime {
   constructor(config: ListenerConfig, pools: UpstreamPools, upstreamSettings: ReadonlyMap<string, UpstreamSettings> | undefined, baseDir: string, filters: FilterHost, dataDir: string, traceable = false) {
     this.baseDir = baseDir;
     this.name = config.name;
-    this.router = new Router(config.routes ?? [], config.middleware, { registry: filters.registry, env: filters.env(baseDir, dataDir) });
+    this.router = new Router(config.routes ?? [], config.middleware, { registry: filters.registry, env: filters.env(baseDir, dataDir, config.name) });
     this.scheme = config.protocol === 'https' ? 'https' : 'http';
     const t = config.timeouts;
     this.headerTimeout = t.header;

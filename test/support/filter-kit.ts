@@ -146,6 +146,7 @@ export function filterEnv(baseDir = '/tmp', start = 1_000_000): TestEnv {
     advance: (ms) => void (clock += ms),
     baseDir,
     dataDir: baseDir,
+    scope: 'web',
     shared<T>(key: string, make: () => T): T {
       if (!services.has(key)) services.set(key, make());
       return services.get(key) as T;

@@ -43,12 +43,13 @@ export class FilterHost {
     this.warn = options.warn ?? (() => {});
   }
 
-  /** The env the filters of one listener runtime are built with. */
-  env(baseDir: string, dataDir: string): FilterEnv {
+  /** The env the filters of one listener runtime are built with; `scope`: the listener's name. */
+  env(baseDir: string, dataDir: string, scope = ''): FilterEnv {
     return {
       now: this.now,
       baseDir,
       dataDir,
+      scope,
       shared: <T>(key: string, make: () => T): T => {
         if (this.services.has(key)) return this.services.get(key) as T;
         const made = make();

@@ -243,6 +243,11 @@ export interface FilterEnv {
   readonly baseDir: string;
   /** data_dir, absolute. */
   readonly dataDir: string;
+  /**
+   * The listener the filters are built for (its name; '' outside a listener): what a filter keeps in a
+   * process-wide shared object is keyed with it where listeners must not see each other's (cache keys).
+   */
+  readonly scope: string;
   /** A per-process shared object under `key`, built once by `make` (and `close`d at shutdown when it has close()). */
   shared<T>(key: string, make: () => T): T;
   /** Logs an operational event (not per request: transitions, failures to reach a store). */

@@ -22,6 +22,7 @@ const env: FilterEnv = {
   now: () => clock.ms,
   baseDir: dir,
   dataDir: dir,
+  scope: 'web',
   shared: (() => {
     const services = new Map<string, unknown>();
     return <T>(key: string, make: () => T): T => (services.has(key) ? (services.get(key) as T) : (services.set(key, make()), services.get(key) as T));

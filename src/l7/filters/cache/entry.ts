@@ -14,9 +14,9 @@ const notStored: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'pro
 const heuristicCap = 86_400;
 
 export interface Entry {
-  /** The full key: url \0 route [\0 vary values]. */
+  /** The full key: url \0 listener \0 route [\0 vary values]. */
   readonly key: string;
-  /** url \0 route: what purges and invalidations address. */
+  /** url \0 listener \0 route: what purges and invalidations address. */
   readonly primary: string;
   status: number;
   /** Flat [name, value, …], lower-case names, without the fields in notStored. */

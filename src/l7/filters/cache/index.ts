@@ -58,7 +58,7 @@ export const cacheFilter = {
     const store: MemoryStore = registry.store(settings.max_size, () => stats.count('evicted'));
     const disk: DiskStore | undefined = settings.disk === undefined ? undefined : registry.disk(path.join(env.dataDir, 'cache'), settings.disk.max_size, env.warn);
     const { heuristic, coalesce, coalesce_timeout: waitLimit, max_object_size: maxObject } = settings;
-    const keys = new KeyIndex();
+    const keys = new KeyIndex(env.scope);
 
     const stash = (ctx: FilterContext, state: RequestState): void => ctx.stash(filter, state);
 
@@ -256,7 +256,7 @@ export const cacheFilter = {
           if (ctx.method === 'GET' || ctx.method === 'HEAD') return undefined;
           // a successful unsafe request changes the resource: what is stored for its URL is out of date (a
           // later filter's own answer, a redirect to log in, changed nothing)
-          if (unsafe.has(ctx.method) && status < 400 && response.local !== true) invalidate(primaryKey(ctx));
+          if (unsafe.has(ctx.method) && status < 400 && response.local !== true) invalidate(primaryKey(ctx, env.scope));
           head.set('cache-status', methodStatus);
           return undefined;
         }

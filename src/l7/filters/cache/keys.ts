@@ -1,11 +1,13 @@
-// Cache keys: `scheme://host/path?query` \0 route, and for a URL whose responses vary, \0 and the request's
-// values of the Vary names (whitespace-normalised). The URL comes first so that purges by URL or prefix
-// match keys directly.
+// Cache keys: `scheme://host/path?query` \0 scope \0 route, and for a URL whose responses vary, \0 and the
+// request's values of the Vary names (whitespace-normalised). The URL comes first so that purges by URL or
+// prefix match keys directly. The scope is the listener's name (FilterEnv.scope): the memory and disk
+// stores are one per process, and route names repeat across listeners (`#0` is every listener's first
+// unnamed route), so without it one listener's route could be answered from what another's pool sent.
 import type { FilterContext } from '../types.ts';
 
-export function primaryKey(ctx: FilterContext): string {
+export function primaryKey(ctx: FilterContext, scope: string): string {
   const url = `${ctx.scheme}://${authority(ctx)}${ctx.path}`;
-  return ctx.query === '' ? `${url}\0${ctx.routeName}` : `${url}?${ctx.query}\0${ctx.routeName}`;
+  return ctx.query === '' ? `${url}\0${scope}\0${ctx.routeName}` : `${url}?${ctx.query}\0${scope}\0${ctx.routeName}`;
 }
 
 /** Host lower-cased, without the scheme's default port (as URL parsing spells it, so purges match). */
@@ -65,6 +67,12 @@ const knownPathsMax = 4096;
  */
 export class KeyIndex {
   private readonly byPath = new Map<string, KnownKey | KnownKey[]>();
+  /** The listener's name, part of every key (primaryKey). */
+  private readonly scope: string;
+
+  constructor(scope: string) {
+    this.scope = scope;
+  }
 
   primary(ctx: FilterContext): string {
     const path = ctx.path;
@@ -80,7 +88,7 @@ export class KeyIndex {
         for (const each of known) if (each.host === host && each.query === query && each.scheme === scheme && each.route === route) return each.primary;
       }
     }
-    const primary = primaryKey(ctx);
+    const primary = primaryKey(ctx, this.scope);
     const added: KnownKey = { host, query, scheme, route, primary };
     if (known === undefined) {
       if (this.byPath.size >= knownPathsMax) this.byPath.clear();

@@ -15,9 +15,9 @@ export interface Pending {
 
 export class MemoryStore {
   private readonly entries: LRUCache<string, Entry>;
-  /** url \0 route → the lower-case names its responses vary on ([] when they do not). */
+  /** url \0 listener \0 route → the lower-case names its responses vary on ([] when they do not). */
   private readonly varyNames = new Map<string, readonly string[]>();
-  /** url \0 route → the full keys stored under it. */
+  /** url \0 listener \0 route → the full keys stored under it. */
   private readonly variants = new Map<string, Set<string>>();
   readonly pending = new Map<string, Pending>();
   /** Size of `pending` at which entries past their deadline are swept (twice what a sweep leaves, at least 1024). */

@@ -24,6 +24,7 @@ function fakeEnv(clock: Clock, services = new Map<string, unknown>()) {
     now: clock.now,
     baseDir: '/',
     dataDir: '/',
+    scope: 'web',
     shared: <T>(key: string, make: () => T): T => {
       if (!services.has(key)) services.set(key, make());
       return services.get(key) as T;
