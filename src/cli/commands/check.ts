@@ -2,6 +2,7 @@
 // validates through loadConfigFile, as start and reload do, so it accepts exactly what start would run.
 import { loadConfigFile, type Config } from '../../config/index.ts';
 import { ConfigError } from '../../core/index.ts';
+import { buildBuiltins, builtinSettings } from '../../l7/index.ts';
 import { configFileArg, parseCommandArgs, type Command, type OptionSpec } from '../command.ts';
 
 const options: readonly OptionSpec[] = [
@@ -31,6 +32,11 @@ function summarize(config: Config, dnsLines: readonly string[]): string[] {
     const acme = listener.tls?.acme;
     if (acme) lines.push(`  tls.acme: ${acme.hosts.join(', ')} from ${acme.directory} (${acme.challenges.join(', ')}${acme.redis ? ', shared through redis' : ''})`);
     const defaults = listener.middleware ?? [];
+    // the edge's own filters (forwarded headers, request id, …), from the listener's keys, ahead of every route's
+    if (listener.routes !== undefined && listener.routes.some((route) => route.pool !== undefined)) {
+      const builtins = buildBuiltins(builtinSettings(listener, false)).names;
+      if (builtins.length > 0) lines.push(`  built-in filters: ${builtins.join(' → ')} (before each proxied route's middleware)`);
+    }
     listener.routes?.forEach((route, index) => {
       // the filters each proxied route runs, in order: the listener's, then its own
       const chain = route.pool === undefined ? [] : [...defaults, ...(route.middleware ?? [])];

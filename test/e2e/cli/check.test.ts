@@ -247,6 +247,8 @@ test('check lists each route\'s middleware in run order, and check and start ref
     assert.equal(checked.code, 0, checked.stderr);
     assert.match(checked.stdout, /^ {4}route api: middleware headers → headers$/m);
     assert.match(checked.stdout, /^ {4}route rest: middleware headers$/m);
+    // the edge's own filters run ahead of them, and check says so
+    assert.match(checked.stdout, /^ {4}built-in filters: forwarded → request_id → trace_context → hide_headers \(before each proxied route's middleware\)$/m);
   });
   await assertRefused(listener('{ quota: {} }'), /edge\.yaml:8:\d+: listeners\[0\]\.routes\[0\]\.middleware\[0\]\.quota: unknown filter quota: expected one of headers, /);
   // a known filter without its required settings is refused at the missing key
