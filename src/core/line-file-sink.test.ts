@@ -163,3 +163,45 @@ test('on a pipe it writes through a non-blocking description of its own: stdout\
   assert.ok(fds.includes('1:blocking'), `stdout's description stays blocking: ${err}`);
   assert.equal(fds.filter((fd) => fd.endsWith(':nonblocking')).length, 1, `one non-blocking description of the pipe, the sink's: ${err}`);
 });
+
+test('on a Unix stream socket shared by two processes (a slow reader) every line arrives whole and in order, none lost', async () => {
+  // a Node parent's stdio 'pipe' is a socket pair, as journald's stdout stream is a Unix stream socket; the
+  // two writers inherit the parent's, so they share one socket, and the test holds the reader back at first
+  const writer = `
+    const { LineFileSink } = await import(${JSON.stringify(path.join(import.meta.dirname, 'line-file-sink.ts'))});
+    const sink = LineFileSink.standard(1, { flushMs: 5 });
+    const who = process.argv.at(-1);
+    for (let i = 0; i < 20000; i++) sink.write(JSON.stringify({ who, i, pad: 'x'.repeat(i % 300) }) + '\\n');
+    sink.flush(() => process.exit(0));
+  `;
+  const parent = `
+    const { spawn } = await import('node:child_process');
+    const children = ['a', 'b'].map((who) => spawn(process.execPath, ['--input-type=module', '-e', ${JSON.stringify(writer)}, who], { stdio: ['ignore', 'inherit', 'inherit'] }));
+    let left = children.length;
+    for (const child of children) child.on('exit', (code) => { if (code !== 0) process.exit(1); if (--left === 0) process.exit(0); });
+  `;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', parent], { stdio: ['ignore', 'pipe', 'inherit'] });
+  child.stdout.pause();
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  await new Promise((resolve) => setTimeout(resolve, 300)); // no event says "the socket is full": hold the reader back a while
+  const chunks: Buffer[] = [];
+  // then a slow reader (a pause after every read): the writers keep waiting for room, and meet there
+  child.stdout.on('data', (chunk: Buffer) => {
+    chunks.push(chunk);
+    child.stdout.pause();
+    setTimeout(() => child.stdout.resume(), 1);
+  });
+  child.stdout.resume();
+  const ended = once(child.stdout, 'end');
+  assert.equal(await exited, 0);
+  await ended;
+  const lines = Buffer.concat(chunks).toString('utf8').split('\n');
+  assert.equal(lines.pop(), '');
+  const next: Record<string, number> = { a: 0, b: 0 };
+  for (const line of lines) {
+    const { who, i } = JSON.parse(line) as { who: string; i: number };
+    assert.equal(i, next[who], `${who}'s lines in order`);
+    next[who]++;
+  }
+  assert.deepEqual(next, { a: 20000, b: 20000 });
+});

@@ -13,23 +13,29 @@
 // whole lines are dropped and counted instead of growing memory without bound, and the caller's
 // `onDrop` hears about it once per written buffer (never on the request path).
 //
-// On stdout or stderr (LineFileSink.standard) the fd may be a pipe shared with other processes (the
-// primary and every worker write to the same journald or container pipe): there each write is at most
-// PIPE_BUF bytes and ends at a line's end, so the kernel never interleaves another process's bytes inside
-// a line (a longer single line goes alone). Sixteen such writes per 64 KB buffer through the thread pool
-// cost ~25 µs of CPU each (the hand-off and the wake-up back, for a 3 µs syscall): ~1.5 µs per request of
-// the defaults' access log. So a pipe is reopened through /proc/self/fd as a description of its own,
-// non-blocking, and written from the event loop: a write either lands whole at once or fails with EAGAIN
-// (the pipe is full: the reader is behind), never blocks, and the shared description's flags stay as they
-// were. Where that reopening fails (a socket, no /proc), writes go through the thread pool as for files;
-// Node makes a stdio pipe blocking at start-up, so a full pipe then holds a thread-pool write. Either way
-// a full pipe's EAGAIN is waited out, not counted as lost.
+// On stdout or stderr (LineFileSink.standard) the fd may be a pipe or a socket shared with other processes
+// (the primary and every worker write to the same container pipe or journald stream): there each write
+// ends at a line's end and is no larger than what the kernel delivers whole, so it never interleaves
+// another process's bytes inside a line (a longer single line goes alone). On a pipe that is PIPE_BUF
+// (4 KB, POSIX). On a Unix stream socket (journald, a Node parent's stdio) Linux queues each write of up to
+// ~36 KB as one buffer (net/unix/af_unix.c: one skb of a 4 KB head and up to 32 KB of pages; under half the
+// send buffer), which the reader takes in order and another writer cannot split: there writes go up to
+// 16 KB. Each write through the thread pool costs ~20–25 µs of CPU (the hand-off and the wake-up back, for
+// a 3 µs syscall): sixteen per 64 KB buffer made ~1.5 µs per request of the defaults' access log on a
+// pipe, four make ~0.3 µs on a socket. A pipe does better still: it is reopened through /proc/self/fd as a
+// description of its own, non-blocking, and written from the event loop: a write either lands whole at
+// once or fails with EAGAIN (the pipe is full: the reader is behind), never blocks, and the shared
+// description's flags stay as they were. Where that reopening fails (no /proc), writes go through the
+// thread pool as for files; Node makes a stdio pipe blocking at start-up, so a full pipe then holds a
+// thread-pool write. Either way a full pipe's EAGAIN is waited out, not counted as lost.
 import fs from 'node:fs';
 import path from 'node:path';
 
 const BUFFER_SIZE = 64 * 1024;
 /** Linux's PIPE_BUF: a write to a pipe of at most this many bytes is atomic. */
 const PIPE_BUF = 4096;
+/** The largest write to a Unix stream socket kept whole (one skb; see above), with room to spare. */
+const SOCKET_WRITE = 16 * 1024;
 /** How long a write to a full pipe waits before it is tried again. */
 const PIPE_FULL_RETRY_MS = 5;
 /** Spare buffers kept for reuse; more than this are left to the GC after a burst. */
@@ -79,8 +85,8 @@ export class LineFileSink {
   private readonly flushMs: number;
   private timerArmed = false;
   private closed = false;
-  /** Writes end at a line's end within PIPE_BUF (a pipe or socket shared with other writers). */
-  private readonly atomicLines: boolean;
+  /** Writes end at a line's end within this many bytes (a pipe or socket shared with other writers); 0: no limit. */
+  private readonly writeLimit: number;
   /** The fd belongs to the process (stdout, stderr): never closed here. */
   private readonly borrowed: boolean;
   /** A non-blocking description of the same pipe, written from the event loop (closed here); -1: none. */
@@ -112,12 +118,12 @@ export class LineFileSink {
   static standard(fd: 1 | 2, options: LineFileSinkOptions = {}): LineFileSink {
     const stat = fs.fstatSync(fd);
     const direct = stat.isFIFO() ? reopenNonBlocking(fd) : undefined;
-    return new LineFileSink(fd, options, { atomicLines: stat.isFIFO() || stat.isSocket(), borrowed: true, direct });
+    return new LineFileSink(fd, options, { writeLimit: stat.isFIFO() ? PIPE_BUF : stat.isSocket() ? SOCKET_WRITE : 0, borrowed: true, direct });
   }
 
-  constructor(fd: number, options: LineFileSinkOptions = {}, kind: { atomicLines: boolean; borrowed: boolean; direct?: number } = { atomicLines: false, borrowed: false }) {
+  constructor(fd: number, options: LineFileSinkOptions = {}, kind: { writeLimit: number; borrowed: boolean; direct?: number } = { writeLimit: 0, borrowed: false }) {
     this.fd = fd;
-    this.atomicLines = kind.atomicLines;
+    this.writeLimit = kind.writeLimit;
     this.borrowed = kind.borrowed;
     this.directFd = kind.direct ?? -1;
     this.maxQueuedBytes = options.maxQueuedBytes ?? 32 * 1024 * 1024;
@@ -307,12 +313,13 @@ export class LineFileSink {
     this.onDrop?.(lines);
   }
 
-  /** Bytes of buf[off, len) the next write takes: all of them, or on a pipe whole lines within PIPE_BUF. */
+  /** Bytes of buf[off, len) the next write takes: all of them, or on a pipe or socket whole lines within writeLimit. */
   private writeLength(buf: Buffer, off: number, len: number): number {
-    if (!this.atomicLines || len - off <= PIPE_BUF) return len - off;
-    const lastLineEnd = buf.lastIndexOf(0x0a, off + PIPE_BUF - 1);
+    const limit = this.writeLimit;
+    if (limit === 0 || len - off <= limit) return len - off;
+    const lastLineEnd = buf.lastIndexOf(0x0a, off + limit - 1);
     if (lastLineEnd >= off) return lastLineEnd + 1 - off;
-    // one line longer than PIPE_BUF: it goes alone (it may be interleaved; nothing can prevent that)
+    // one line longer than the limit: it goes alone (it may be interleaved; nothing can prevent that)
     const end = buf.indexOf(0x0a, off);
     return end < 0 || end >= len ? len - off : end + 1 - off;
   }
