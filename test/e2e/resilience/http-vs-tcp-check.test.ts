@@ -46,7 +46,9 @@ listeners:
   const down = await sy.transition('by_http', sick.address, false, since, 5_000);
   t.diagnostic(`http check: sick out ${down.at - sickAt}ms after it began answering 500 (reason ${down.reason})`);
   assert.equal(down.reason, 'status 500');
-  assert.ok(down.at - sickAt <= FALL * INTERVAL * 1.1 + 300 + 250, `out within fall × interval (+timeout): ${down.at - sickAt}ms`);
+  // fall checks at most one interval apart, the last within its timeout; two intervals of slack for a loaded
+  // CI machine (the exact count of checks is the health unit tests' business)
+  assert.ok(down.at - sickAt <= (FALL + 2) * INTERVAL + 300, `out within fall × interval (+timeout): ${down.at - sickAt}ms`);
 
   // an observation window of several check rounds: the http pool never sends to sick, the tcp pool keeps doing so
   const from = load.samples.length;
