@@ -89,6 +89,28 @@ test('lines still buffered when the process exits are written', () =>
     assert.equal(await readFile(file, 'utf8'), expected);
   }));
 
+/** A process writing 20000 lines of its own (`who`, its last argument) to its stdout through a LineFileSink. */
+const writer = `
+  const { LineFileSink } = await import(${JSON.stringify(path.join(import.meta.dirname, 'line-file-sink.ts'))});
+  const sink = LineFileSink.standard(1, { flushMs: 5 });
+  const who = process.argv.at(-1);
+  for (let i = 0; i < 20000; i++) sink.write(JSON.stringify({ who, i, pad: 'x'.repeat(i % 300) }) + '\\n');
+  sink.flush(() => process.exit(0));
+`;
+
+/** What two writers ('a' and 'b') sent, read back: every line whole, each writer's in order, none lost. */
+function assertWritersLines(chunks: Buffer[]): void {
+  const lines = Buffer.concat(chunks).toString('utf8').split('\n');
+  assert.equal(lines.pop(), '');
+  const next: Record<string, number> = { a: 0, b: 0 };
+  for (const line of lines) {
+    const { who, i } = JSON.parse(line) as { who: string; i: number };
+    assert.equal(i, next[who], `${who}'s lines in order`);
+    next[who]++;
+  }
+  assert.deepEqual(next, { a: 20000, b: 20000 });
+}
+
 test('on a pipe shared by two processes (a slow reader) every line arrives whole and in order, none lost', () =>
   withDir(async (dir) => {
     // two writers share one pipe on their stdout, as a primary and its workers share a log collector's;
@@ -100,13 +122,6 @@ test('on a pipe shared by two processes (a slow reader) every line arrives whole
     const reader = createReadStream(fifo);
     await once(reader, 'open');
     reader.pause();
-    const writer = `
-      const { LineFileSink } = await import(${JSON.stringify(path.join(import.meta.dirname, 'line-file-sink.ts'))});
-      const sink = LineFileSink.standard(1, { flushMs: 5 });
-      const who = process.argv.at(-1);
-      for (let i = 0; i < 20000; i++) sink.write(JSON.stringify({ who, i, pad: 'x'.repeat(i % 300) }) + '\\n');
-      sink.flush(() => process.exit(0));
-    `;
     const parent = `
       const { spawn } = await import('node:child_process');
       const fs = await import('node:fs');
@@ -124,15 +139,7 @@ test('on a pipe shared by two processes (a slow reader) every line arrives whole
     assert.equal(await exited, 0);
     closeSync(keeper); // the last writer gone: the reader sees the end
     await once(reader, 'close');
-    const lines = Buffer.concat(chunks).toString('utf8').split('\n');
-    assert.equal(lines.pop(), '');
-    const next: Record<string, number> = { a: 0, b: 0 };
-    for (const line of lines) {
-      const { who, i } = JSON.parse(line) as { who: string; i: number };
-      assert.equal(i, next[who], `${who}'s lines in order`);
-      next[who]++;
-    }
-    assert.deepEqual(next, { a: 20000, b: 20000 });
+    assertWritersLines(chunks);
   }));
 
 test('on a pipe it writes through a non-blocking description of its own: stdout\'s shared one stays blocking', async () => {
@@ -167,13 +174,6 @@ test('on a pipe it writes through a non-blocking description of its own: stdout\
 test('on a Unix stream socket shared by two processes (a slow reader) every line arrives whole and in order, none lost', async () => {
   // a Node parent's stdio 'pipe' is a socket pair, as journald's stdout stream is a Unix stream socket; the
   // two writers inherit the parent's, so they share one socket, and the test holds the reader back at first
-  const writer = `
-    const { LineFileSink } = await import(${JSON.stringify(path.join(import.meta.dirname, 'line-file-sink.ts'))});
-    const sink = LineFileSink.standard(1, { flushMs: 5 });
-    const who = process.argv.at(-1);
-    for (let i = 0; i < 20000; i++) sink.write(JSON.stringify({ who, i, pad: 'x'.repeat(i % 300) }) + '\\n');
-    sink.flush(() => process.exit(0));
-  `;
   const parent = `
     const { spawn } = await import('node:child_process');
     const children = ['a', 'b'].map((who) => spawn(process.execPath, ['--input-type=module', '-e', ${JSON.stringify(writer)}, who], { stdio: ['ignore', 'inherit', 'inherit'] }));
@@ -195,13 +195,5 @@ test('on a Unix stream socket shared by two processes (a slow reader) every line
   const ended = once(child.stdout, 'end');
   assert.equal(await exited, 0);
   await ended;
-  const lines = Buffer.concat(chunks).toString('utf8').split('\n');
-  assert.equal(lines.pop(), '');
-  const next: Record<string, number> = { a: 0, b: 0 };
-  for (const line of lines) {
-    const { who, i } = JSON.parse(line) as { who: string; i: number };
-    assert.equal(i, next[who], `${who}'s lines in order`);
-    next[who]++;
-  }
-  assert.deepEqual(next, { a: 20000, b: 20000 });
+  assertWritersLines(chunks);
 });
