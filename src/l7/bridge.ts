@@ -30,8 +30,17 @@ import { cookieValue } from './parse/cookie.ts';
 import { DOH_ALLOW, DOH_MAX_MESSAGE, dohAnswerFields, dohBodyStatus, dohGetMessage, dohPostStatus } from './doh.ts';
 import { failureReason, REASON_HEADER, reasonValue, refusedReason } from './reasons.ts';
 import { tokenMatches } from './trace-context.ts';
+import { COMMON_NAMES, commonName, commonValue } from './bridge-fields.ts';
 
 const EMPTY_BODY = Buffer.alloc(0);
+
+/**
+ * A downstream that takes response bytes still in the shared read buffer and copies what it must keep
+ * itself (the HTTP/2 codec's stream: a small body goes into its DATA frame without a Buffer of its own).
+ */
+interface BytesDownstream extends ExchangeDownstream {
+  sendBytes(buf: Buffer, start: number, end: number): boolean;
+}
 
 const RESPONSE_DROP = (1 << H_CONNECTION) | (1 << H_HOP) | (1 << H_UPGRADE) | (1 << H_TRANSFER_ENCODING) | (1 << H_HIDDEN);
 
@@ -47,6 +56,8 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
   private readonly request: ExchangeRequest;
   /** The codec's stream: local answers go here. */
   private readonly downstream: ExchangeDownstream;
+  /** The downstream when it takes bytes of the read buffer (BytesDownstream), else null. */
+  private readonly direct: BytesDownstream | null;
   /** Where the upstream's response goes: the downstream, through the route's response filters when it has some. */
   private out: ExchangeDownstream;
   /** `out` when it is the response filters (its body transform may end after the upstream's end). */
@@ -131,6 +142,7 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     this.rt = rt;
     this.request = request;
     this.downstream = downstream;
+    this.direct = typeof (downstream as Partial<BytesDownstream>).sendBytes === 'function' ? (downstream as BytesDownstream) : null;
     this.out = downstream;
     const q = request.path.indexOf('?');
     const rawPath = q < 0 ? request.path : request.path.slice(0, q);
@@ -683,9 +695,10 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     for (let i = 0; i < res.headerCount; i++) {
       if ((RESPONSE_DROP & (1 << res.kinds[i])) !== 0) continue;
       const o = i * 4;
-      const name = res.raw.toString('latin1', res.offsets[o], res.offsets[o + 1]).toLowerCase();
+      const common = commonName(res.raw, res.offsets[o], res.offsets[o + 1]);
+      const name = common >= 0 ? COMMON_NAMES[common] : res.raw.toString('latin1', res.offsets[o], res.offsets[o + 1]).toLowerCase();
       if (res.connectionTokens?.includes(name)) continue;
-      const value = res.raw.toString('latin1', res.offsets[o + 2], res.offsets[o + 3]);
+      const value = common >= 0 ? commonValue(common, res.raw, res.offsets[o + 2], res.offsets[o + 3]) : res.raw.toString('latin1', res.offsets[o + 2], res.offsets[o + 3]);
       if (detail && name === 'server-timing') this.upstreamTiming = this.upstreamTiming === '' ? value : `${this.upstreamTiming}, ${value}`;
       headers.push(name, value);
     }
@@ -772,10 +785,16 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
   private send(buf: Buffer, s: number, e: number): void {
     if (e <= s) return;
     this.bytesOut += e - s;
-    // copied: buf is the shared read buffer; one Buffer, not a view and then its copy
-    const chunk = Buffer.allocUnsafe(e - s);
-    buf.copy(chunk, 0, s, e);
-    if (!this.out.sendData(chunk)) this.upstream?.socket.pause();
+    let ok: boolean;
+    // the codec's stream copies what it keeps itself (a small body goes into its frame at once)
+    if (this.direct !== null && this.out === this.downstream) ok = this.direct.sendBytes(buf, s, e);
+    else {
+      // copied: buf is the shared read buffer; one Buffer, not a view and then its copy
+      const chunk = Buffer.allocUnsafe(e - s);
+      buf.copy(chunk, 0, s, e);
+      ok = this.out.sendData(chunk);
+    }
+    if (!ok) this.upstream?.socket.pause();
   }
 
   private body(buf: Buffer, s: number, e: number): void {

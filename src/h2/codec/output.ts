@@ -7,7 +7,7 @@ import { FRAME_HEADER, writeFrameHeader } from './frames.ts';
 
 const CHUNK = 16 * 1024;
 /** Payloads longer than this are queued by reference instead of copied. */
-const COPY_LIMIT = 1024;
+export const COPY_LIMIT = 1024;
 
 export interface Flushable {
   flush(): void;
