@@ -33,8 +33,10 @@ export function bridgeTrace(headers: readonly string[], ids: TraceIds, token: st
     } else if (headers[i] === 'x-switchyard-trace' && !debug) debug = tokenMatches(headers[i + 1], token);
   }
   const incoming = count === 1 ? parseTraceparent(traceparent!) : null;
-  const traceId = incoming !== null ? incoming.traceId : ids.next(16);
-  return { traceId, spanId: ids.next(8), flags: incoming !== null ? incoming.flags : '01', continued: incoming !== null, parentId: incoming !== null ? incoming.parentId : '', debug };
+  if (incoming !== null) return { traceId: incoming.traceId, spanId: ids.next(8), flags: incoming.flags, continued: true, parentId: incoming.parentId, debug };
+  // a new trace: its id and the edge's span from one hex conversion, as the HTTP/1.1 path makes them
+  const both = ids.nextTraceAndSpan();
+  return { traceId: both.slice(0, 32), spanId: both.slice(32), flags: '01', continued: false, parentId: '', debug };
 }
 
 /** Every value of `name` in a flat [name, value, …] list, joined with ", " ('' when none). */

@@ -341,8 +341,7 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
   }
 
   /** The next body chunk must come within timeouts.body, and the whole body within body_total. */
-  private armBody(): void {
-    const now = this.listener.now();
+  private armBody(now = this.listener.now()): void {
     this.arm(Math.min(this.rt.bodyTimeout, this.bodyDeadline - now));
   }
 
@@ -385,7 +384,8 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
 
   /** "pick upstream" done: a connection to the leased backend (`fresh` skips idle ones). */
   private connectTo(lease: Lease, fresh: boolean): void {
-    this.attempts.start(lease, this.listener.now());
+    const now = this.listener.now();
+    this.attempts.start(lease, now);
     const backend = lease.backend;
     const settings = this.rt.settingsFor(this.pool!);
     const upstream = this.listener.connector.acquire(backend.id, backend.host, backend.port, settings, this, fresh);
@@ -397,8 +397,8 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     }
     this.upstream = upstream;
     this.reused = upstream.uses > 1;
-    if (upstream.connected) this.upstreamConnected(upstream);
-    else this.arm(this.rt.connectTimeout);
+    if (upstream.connected) this.writeHead(now);
+    else this.arm(this.rt.connectTimeout, now);
   }
 
   /**
@@ -429,8 +429,9 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     return true;
   }
 
-  private arm(ms: number): void {
-    this.deadline = this.listener.now() + ms;
+  /** `now`: a clock reading taken in this same turn, when the caller has one. */
+  private arm(ms: number, now = this.listener.now()): void {
+    this.deadline = now + ms;
     if (!this.watched) {
       this.watched = true;
       this.listener.watchDeadline(this);
@@ -472,7 +473,12 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
   }
 
   upstreamConnected(_conn: UpstreamConnection): void {
-    this.tConnected = this.listener.now();
+    this.writeHead(this.listener.now());
+  }
+
+  /** The connection is up (`now`): the request head goes, then the body that came so far. */
+  private writeHead(now: number): void {
+    this.tConnected = now;
     const action = this.action!;
     const head = bridgeRequestHead({
       rt: this.rt,
@@ -489,7 +495,7 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     this.headSent = true;
     if (this.reqBody !== null) {
       if (!this.reqBody.writeTo(socket)) this.downstream.pauseBody();
-      this.arm(this.responseTimeout());
+      this.arm(this.responseTimeout(), now);
       return;
     }
     const pending = this.pendingBody;
@@ -497,8 +503,8 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     if (pending !== null) for (const chunk of pending) this.writeBody(chunk);
     if (this.bodyEnded) {
       this.endBody();
-      this.arm(this.responseTimeout());
-    } else this.armBody();
+      this.arm(this.responseTimeout(), now);
+    } else this.armBody(now);
   }
 
   /** How long this try waits for the response head: upstream_response (route, listener), or per_try_timeout when shorter. */
@@ -654,8 +660,22 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
 
   upstreamData(buf: Buffer, s: number, e: number): void {
     if (this.done) return;
-    if (this.tFirstByte === 0) this.tFirstByte = this.listener.now();
-    if (this.resStarted) return this.body(buf, s, e);
+    // one clock reading per read: the first byte's time, the head's and the next deadline
+    const now = this.listener.now();
+    if (this.tFirstByte === 0) this.tFirstByte = now;
+    if (this.resStarted) return this.body(buf, s, e, now);
+    // most responses: a final head at the start of a read (reads start at 0), parsed where it lies, without
+    // views of the read buffer; the rest (a head in parts, 1xx first) goes the general way below
+    if (this.resAcc === null && s === 0) {
+      const end = findHeadEnd(buf, 0, 0, e);
+      const res = this.listener.resHead;
+      if (end > 0 && parseResponseHead(buf, end, res, this.request.method === 'HEAD', this.rt.hidden) && res.status >= 200) {
+        if (this.attempts.retriesOn(res.status) && this.retryFailed(res.status, 'http_5xx')) return;
+        this.startResponse(res, now);
+        if (end < e) this.body(buf, end, e, now);
+        return;
+      }
+    }
     let data = buf.subarray(s, e);
     if (this.resAcc !== null) data = Buffer.concat([this.resAcc, data]);
     while (data.length > 0 && !this.resStarted) {
@@ -676,12 +696,12 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
       // a status listed in retries.on is discarded unread and the request tried on another backend, as on
       // every other pair (the connection, with the rest of that answer, is closed)
       if (this.attempts.retriesOn(res.status) && this.retryFailed(res.status, 'http_5xx')) return;
-      this.startResponse(res);
+      this.startResponse(res, now);
     }
-    if (data.length > 0) this.body(data, 0, data.length);
+    if (data.length > 0) this.body(data, 0, data.length, now);
   }
 
-  private startResponse(res: ResponseHead): void {
+  private startResponse(res: ResponseHead, now: number): void {
     this.resStarted = true;
     this.status = res.status;
     this.resKeepAlive = res.keepAlive;
@@ -689,7 +709,6 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     this.resRemaining = res.contentLength;
     if (this.resKind === BODY_CHUNKED) this.decoder = new ChunkedDecoder();
     const headers: string[] = [];
-    const now = this.listener.now();
     const detail = this.listener.wantsDetail(res.status, now - this.tStart, now);
     this.detail = detail ? 1 : 2;
     for (let i = 0; i < res.headerCount; i++) {
@@ -705,7 +724,7 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     // the built-ins' response hooks (the edge's Server-Timing) run in the response filters' wrapper
     if (this.filtered === null && this.rt.builtins.editsResponseFor(this)) this.filterResponses(this.filters);
     this.out.sendHead(res.status, headers);
-    this.arm(this.rt.idleTimeout);
+    this.arm(this.rt.idleTimeout, now);
     if (this.resKind === BODY_NONE) this.finishWith(null, 'success');
   }
 
@@ -797,7 +816,7 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     if (!ok) this.upstream?.socket.pause();
   }
 
-  private body(buf: Buffer, s: number, e: number): void {
+  private body(buf: Buffer, s: number, e: number, now: number): void {
     if (this.resKind === BODY_LENGTH) {
       const take = Math.min(e - s, this.resRemaining);
       this.resRemaining -= take;
@@ -810,7 +829,7 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     } else if (this.resKind === BODY_UNTIL_CLOSE) {
       this.send(buf, s, e);
     }
-    if (!this.done) this.arm(this.rt.idleTimeout);
+    if (!this.done) this.arm(this.rt.idleTimeout, now);
   }
 
   upstreamEnd(): void {
