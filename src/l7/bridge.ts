@@ -480,18 +480,11 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
   private writeHead(now: number): void {
     this.tConnected = now;
     const action = this.action!;
-    const head = bridgeRequestHead({
-      rt: this.rt,
-      request: this.request,
-      target: upstreamTarget(action, this.target, this.path),
-      host: action.upstreamHost === 'backend' ? this.attempts.backend : this.request.authority,
-      contentLength: this.reqBody !== null ? this.reqBody.length : this.request.contentLength,
-      filters: this.filters,
-      context: this,
-    });
-    // written as a string: the stream layer encodes it straight into the write request, no Buffer
+    const target = upstreamTarget(action, this.target, this.path);
+    const host = action.upstreamHost === 'backend' ? this.attempts.backend : this.request.authority;
+    const head = bridgeRequestHead(this.rt, this.request, target, host, this.reqBody !== null ? this.reqBody.length : this.request.contentLength, this.filters, this);
     const socket = this.upstream!.socket;
-    socket.write(head, 'latin1');
+    socket.write(head);
     this.headSent = true;
     if (this.reqBody !== null) {
       if (!this.reqBody.writeTo(socket)) this.downstream.pauseBody();
@@ -708,7 +701,9 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     this.resKind = res.bodyKind;
     this.resRemaining = res.contentLength;
     if (this.resKind === BODY_CHUNKED) this.decoder = new ChunkedDecoder();
-    const headers: string[] = [];
+    // room for every field (those dropped leave it unused): one allocation, not a push-grown array
+    const headers: string[] = new Array<string>(res.headerCount * 2);
+    let n = 0;
     const detail = this.listener.wantsDetail(res.status, now - this.tStart, now);
     this.detail = detail ? 1 : 2;
     for (let i = 0; i < res.headerCount; i++) {
@@ -719,8 +714,10 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
       if (res.connectionTokens?.includes(name)) continue;
       const value = common >= 0 ? commonValue(common, res.raw, res.offsets[o + 2], res.offsets[o + 3]) : res.raw.toString('latin1', res.offsets[o + 2], res.offsets[o + 3]);
       if (detail && name === 'server-timing') this.upstreamTiming = this.upstreamTiming === '' ? value : `${this.upstreamTiming}, ${value}`;
-      headers.push(name, value);
+      headers[n++] = name;
+      headers[n++] = value;
     }
+    headers.length = n;
     // the built-ins' response hooks (the edge's Server-Timing) run in the response filters' wrapper
     if (this.filtered === null && this.rt.builtins.editsResponseFor(this)) this.filterResponses(this.filters);
     this.out.sendHead(res.status, headers);
