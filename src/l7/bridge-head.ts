@@ -168,11 +168,18 @@ class HeadBytes implements HeaderWriter {
     this.length = n;
   }
 
+  /** `name: value` CRLF, as LineWriter wrote it (a filter's value is not checked). */
   add(name: string, value: string): void {
-    this.text(name);
-    this.text(': ');
-    this.text(value);
-    this.text('\r\n');
+    this.room(name.length + value.length + 4);
+    const buf = this.buf;
+    let n = this.length;
+    for (let i = 0; i < name.length; i++) buf[n++] = name.charCodeAt(i);
+    buf[n++] = 0x3a;
+    buf[n++] = 0x20;
+    for (let i = 0; i < value.length; i++) buf[n++] = value.charCodeAt(i);
+    buf[n++] = CR;
+    buf[n++] = LF;
+    this.length = n;
   }
 
   set(name: string, value: string): void {

@@ -722,7 +722,7 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     if (this.filtered === null && this.rt.builtins.editsResponseFor(this)) this.filterResponses(this.filters);
     this.out.sendHead(res.status, headers);
     this.arm(this.rt.idleTimeout, now);
-    if (this.resKind === BODY_NONE) this.finishWith(null, 'success');
+    if (this.resKind === BODY_NONE) this.finishWith(null, 'success', true, now);
   }
 
   /** The response goes through the built-ins' and the route's response filters (`filters` null: the built-ins only). */
@@ -818,11 +818,11 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
       const take = Math.min(e - s, this.resRemaining);
       this.resRemaining -= take;
       this.send(buf, s, s + take);
-      if (this.resRemaining === 0) this.finishWith(null, 'success', take === e - s);
+      if (this.resRemaining === 0) this.finishWith(null, 'success', take === e - s, now);
     } else if (this.resKind === BODY_CHUNKED) {
       const end = this.decoder!.decode(buf, s, e, this);
       if (end < 0) return this.finishWith(null, 'bad_response');
-      if (this.decoder!.done) this.finishWith(null, 'success', end === e);
+      if (this.decoder!.done) this.finishWith(null, 'success', end === e, now);
     } else if (this.resKind === BODY_UNTIL_CLOSE) {
       this.send(buf, s, e);
     }
@@ -928,12 +928,12 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     this.finishWith(error, outcome);
   }
 
-  private finishWith(error: EdgeError | null, outcome: LeaseOutcome, reusable = true): void {
+  /** `now`: a clock reading taken in this same turn, when the caller has one. */
+  private finishWith(error: EdgeError | null, outcome: LeaseOutcome, reusable = true, now = this.listener.now()): void {
     if (this.done) return;
     this.done = true;
     this.deadline = 0;
     if (this.watched) this.listener.unwatchDeadline(this);
-    const now = this.listener.now();
     if (this.queuedAt !== '') {
       this.listener.connector.cancelWait(this.queuedAt, this);
       this.queuedAt = '';

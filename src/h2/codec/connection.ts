@@ -347,7 +347,8 @@ export class H2Connection implements StreamConnection {
       if (err instanceof HpackError) return this.connectionError(E_COMPRESSION_ERROR);
       throw err;
     }
-    this.headerBudget.hit(listSize);
+    // the window left() rolled to a moment ago
+    this.headerBudget.spend(listSize);
     // judged against what decode was allowed (a window turning over meanwhile must not let a block whose
     // decoding stopped half-way, leaving the table out of step, pass)
     const overBudget = listSize > allowance;
