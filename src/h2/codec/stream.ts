@@ -40,7 +40,6 @@ const STREAM_HIGH_WATER = 64 * 1024;
 const DRAIN_REST = 64 * 1024;
 const TEXT_PLAIN = 'text/plain; charset=utf-8';
 
-
 export class CodecStream implements ExchangeDownstream {
   readonly id: number;
   private readonly conn: StreamConnection;
