@@ -2,7 +2,8 @@
 // listener's router and the HTTP/1.1 upstream path (same connection pools, same access log). It builds
 // the upstream head from the codec's field list (bridge-head.ts), and shares what the HTTP/1.1 path
 // shares: the listener's ResponseHead (one per exchange allocated two typed arrays with off-heap backing
-// stores) and the listener's deadline sweep instead of a timer per exchange and phase (together +13 % HTTP/2 req/s in a profiled run).
+// stores) and the listener's deadline sweep instead of a timer per exchange and phase (together +13 %
+// HTTP/2 req/s in a profiled run).
 import { EdgeError } from '../core/index.ts';
 import type { Lease, LeaseOutcome, BalanceInput } from '../pool/index.ts';
 import type { HttpListenerImpl } from './listener.ts';
