@@ -52,7 +52,8 @@ export type Http3Factory = (listener: ListenerConfig, hooks: Http3Hooks) => Http
 
 /** HTTP/3 carries the HTTP/2 field rules (RFC 9114 §4.2–4.3); CONNECT (a tunnel) is not served over HTTP/3. */
 function parseH3Request(list: readonly string[]): ReturnType<Http3Hooks['parseRequest']> {
-  const fields = requestFields(list);
+  // requestFields makes its list the fields: a copy, as the HTTP/3 frontend hands its list as read-only
+  const fields = requestFields(list.slice());
   return fields === null || fields.method === 'CONNECT' || fields.scheme !== 'https' ? null : fields;
 }
 

@@ -23,6 +23,14 @@ export class ResetCounter {
     return this.count > this.limit;
   }
 
+  /**
+   * Counts `amount` in the window the last left() or hit() rolled to, without reading the clock again (a
+   * caller that asked left() just before, in the same call).
+   */
+  spend(amount: number): void {
+    this.count += amount;
+  }
+
   /** What is left of this second's budget. */
   left(): number {
     this.roll();

@@ -1,8 +1,9 @@
 // Bridge for other codecs (HTTP/2): proxies one request that another codec already parsed through this
 // listener's router and the HTTP/1.1 upstream path (same connection pools, same access log). It builds
-// the upstream head as a string, but shares what the HTTP/1.1 path shares: the listener's ResponseHead
-// (one per exchange allocated two typed arrays with off-heap backing stores) and the listener's deadline
-// sweep instead of a timer per exchange and phase (together +13 % HTTP/2 req/s in a profiled run).
+// the upstream head from the codec's field list (bridge-head.ts), and shares what the HTTP/1.1 path
+// shares: the listener's ResponseHead (one per exchange allocated two typed arrays with off-heap backing
+// stores) and the listener's deadline sweep instead of a timer per exchange and phase (together +13 %
+// HTTP/2 req/s in a profiled run).
 import { EdgeError } from '../core/index.ts';
 import type { Lease, LeaseOutcome, BalanceInput } from '../pool/index.ts';
 import type { HttpListenerImpl } from './listener.ts';
@@ -30,8 +31,17 @@ import { cookieValue } from './parse/cookie.ts';
 import { DOH_ALLOW, DOH_MAX_MESSAGE, dohAnswerFields, dohBodyStatus, dohGetMessage, dohPostStatus } from './doh.ts';
 import { failureReason, REASON_HEADER, reasonValue, refusedReason } from './reasons.ts';
 import { tokenMatches } from './trace-context.ts';
+import { COMMON_NAMES, commonName, commonValue } from './bridge-fields.ts';
 
 const EMPTY_BODY = Buffer.alloc(0);
+
+/**
+ * A downstream that takes response bytes still in the shared read buffer and copies what it must keep
+ * itself (the HTTP/2 codec's stream: a small body goes into its DATA frame without a Buffer of its own).
+ */
+interface BytesDownstream extends ExchangeDownstream {
+  sendBytes(buf: Buffer, start: number, end: number): boolean;
+}
 
 const RESPONSE_DROP = (1 << H_CONNECTION) | (1 << H_HOP) | (1 << H_UPGRADE) | (1 << H_TRANSFER_ENCODING) | (1 << H_HIDDEN);
 
@@ -47,6 +57,8 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
   private readonly request: ExchangeRequest;
   /** The codec's stream: local answers go here. */
   private readonly downstream: ExchangeDownstream;
+  /** The downstream when it takes bytes of the read buffer (BytesDownstream), else null. */
+  private readonly direct: BytesDownstream | null;
   /** Where the upstream's response goes: the downstream, through the route's response filters when it has some. */
   private out: ExchangeDownstream;
   /** `out` when it is the response filters (its body transform may end after the upstream's end). */
@@ -131,6 +143,7 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     this.rt = rt;
     this.request = request;
     this.downstream = downstream;
+    this.direct = typeof (downstream as Partial<BytesDownstream>).sendBytes === 'function' ? (downstream as BytesDownstream) : null;
     this.out = downstream;
     const q = request.path.indexOf('?');
     const rawPath = q < 0 ? request.path : request.path.slice(0, q);
@@ -329,8 +342,7 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
   }
 
   /** The next body chunk must come within timeouts.body, and the whole body within body_total. */
-  private armBody(): void {
-    const now = this.listener.now();
+  private armBody(now = this.listener.now()): void {
     this.arm(Math.min(this.rt.bodyTimeout, this.bodyDeadline - now));
   }
 
@@ -373,7 +385,8 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
 
   /** "pick upstream" done: a connection to the leased backend (`fresh` skips idle ones). */
   private connectTo(lease: Lease, fresh: boolean): void {
-    this.attempts.start(lease, this.listener.now());
+    const now = this.listener.now();
+    this.attempts.start(lease, now);
     const backend = lease.backend;
     const settings = this.rt.settingsFor(this.pool!);
     const upstream = this.listener.connector.acquire(backend.id, backend.host, backend.port, settings, this, fresh);
@@ -385,8 +398,8 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     }
     this.upstream = upstream;
     this.reused = upstream.uses > 1;
-    if (upstream.connected) this.upstreamConnected(upstream);
-    else this.arm(this.rt.connectTimeout);
+    if (upstream.connected) this.writeHead(now);
+    else this.arm(this.rt.connectTimeout, now);
   }
 
   /**
@@ -417,8 +430,9 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     return true;
   }
 
-  private arm(ms: number): void {
-    this.deadline = this.listener.now() + ms;
+  /** `now`: a clock reading taken in this same turn, when the caller has one. */
+  private arm(ms: number, now = this.listener.now()): void {
+    this.deadline = now + ms;
     if (!this.watched) {
       this.watched = true;
       this.listener.watchDeadline(this);
@@ -460,24 +474,22 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
   }
 
   upstreamConnected(_conn: UpstreamConnection): void {
-    this.tConnected = this.listener.now();
+    this.writeHead(this.listener.now());
+  }
+
+  /** The connection is up (`now`): the request head goes, then the body that came so far. */
+  private writeHead(now: number): void {
+    this.tConnected = now;
     const action = this.action!;
-    const head = bridgeRequestHead({
-      rt: this.rt,
-      request: this.request,
-      target: upstreamTarget(action, this.target, this.path),
-      host: action.upstreamHost === 'backend' ? this.attempts.backend : this.request.authority,
-      contentLength: this.reqBody !== null ? this.reqBody.length : this.request.contentLength,
-      filters: this.filters,
-      context: this,
-    });
-    // written as a string: the stream layer encodes it straight into the write request, no Buffer
+    const target = upstreamTarget(action, this.target, this.path);
+    const host = action.upstreamHost === 'backend' ? this.attempts.backend : this.request.authority;
+    const head = bridgeRequestHead(this.rt, this.request, target, host, this.reqBody !== null ? this.reqBody.length : this.request.contentLength, this.filters, this);
     const socket = this.upstream!.socket;
-    socket.write(head, 'latin1');
+    socket.write(head);
     this.headSent = true;
     if (this.reqBody !== null) {
       if (!this.reqBody.writeTo(socket)) this.downstream.pauseBody();
-      this.arm(this.responseTimeout());
+      this.arm(this.responseTimeout(), now);
       return;
     }
     const pending = this.pendingBody;
@@ -485,8 +497,8 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     if (pending !== null) for (const chunk of pending) this.writeBody(chunk);
     if (this.bodyEnded) {
       this.endBody();
-      this.arm(this.responseTimeout());
-    } else this.armBody();
+      this.arm(this.responseTimeout(), now);
+    } else this.armBody(now);
   }
 
   /** How long this try waits for the response head: upstream_response (route, listener), or per_try_timeout when shorter. */
@@ -642,8 +654,22 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
 
   upstreamData(buf: Buffer, s: number, e: number): void {
     if (this.done) return;
-    if (this.tFirstByte === 0) this.tFirstByte = this.listener.now();
-    if (this.resStarted) return this.body(buf, s, e);
+    // one clock reading per read: the first byte's time, the head's and the next deadline
+    const now = this.listener.now();
+    if (this.tFirstByte === 0) this.tFirstByte = now;
+    if (this.resStarted) return this.body(buf, s, e, now);
+    // most responses: a final head at the start of a read (reads start at 0), parsed where it lies, without
+    // views of the read buffer; the rest (a head in parts, 1xx first) goes the general way below
+    if (this.resAcc === null && s === 0) {
+      const end = findHeadEnd(buf, 0, 0, e);
+      const res = this.listener.resHead;
+      if (end > 0 && parseResponseHead(buf, end, res, this.request.method === 'HEAD', this.rt.hidden) && res.status >= 200) {
+        if (this.attempts.retriesOn(res.status) && this.retryFailed(res.status, 'http_5xx')) return;
+        this.startResponse(res, now);
+        if (end < e) this.body(buf, end, e, now);
+        return;
+      }
+    }
     let data = buf.subarray(s, e);
     if (this.resAcc !== null) data = Buffer.concat([this.resAcc, data]);
     while (data.length > 0 && !this.resStarted) {
@@ -664,36 +690,40 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
       // a status listed in retries.on is discarded unread and the request tried on another backend, as on
       // every other pair (the connection, with the rest of that answer, is closed)
       if (this.attempts.retriesOn(res.status) && this.retryFailed(res.status, 'http_5xx')) return;
-      this.startResponse(res);
+      this.startResponse(res, now);
     }
-    if (data.length > 0) this.body(data, 0, data.length);
+    if (data.length > 0) this.body(data, 0, data.length, now);
   }
 
-  private startResponse(res: ResponseHead): void {
+  private startResponse(res: ResponseHead, now: number): void {
     this.resStarted = true;
     this.status = res.status;
     this.resKeepAlive = res.keepAlive;
     this.resKind = res.bodyKind;
     this.resRemaining = res.contentLength;
     if (this.resKind === BODY_CHUNKED) this.decoder = new ChunkedDecoder();
-    const headers: string[] = [];
-    const now = this.listener.now();
+    // room for every field (those dropped leave it unused): one allocation, not a push-grown array
+    const headers: string[] = new Array<string>(res.headerCount * 2);
+    let n = 0;
     const detail = this.listener.wantsDetail(res.status, now - this.tStart, now);
     this.detail = detail ? 1 : 2;
     for (let i = 0; i < res.headerCount; i++) {
       if ((RESPONSE_DROP & (1 << res.kinds[i])) !== 0) continue;
       const o = i * 4;
-      const name = res.raw.toString('latin1', res.offsets[o], res.offsets[o + 1]).toLowerCase();
+      const common = commonName(res.raw, res.offsets[o], res.offsets[o + 1]);
+      const name = common >= 0 ? COMMON_NAMES[common] : res.raw.toString('latin1', res.offsets[o], res.offsets[o + 1]).toLowerCase();
       if (res.connectionTokens?.includes(name)) continue;
-      const value = res.raw.toString('latin1', res.offsets[o + 2], res.offsets[o + 3]);
+      const value = common >= 0 ? commonValue(common, res.raw, res.offsets[o + 2], res.offsets[o + 3]) : res.raw.toString('latin1', res.offsets[o + 2], res.offsets[o + 3]);
       if (detail && name === 'server-timing') this.upstreamTiming = this.upstreamTiming === '' ? value : `${this.upstreamTiming}, ${value}`;
-      headers.push(name, value);
+      headers[n++] = name;
+      headers[n++] = value;
     }
+    headers.length = n;
     // the built-ins' response hooks (the edge's Server-Timing) run in the response filters' wrapper
     if (this.filtered === null && this.rt.builtins.editsResponseFor(this)) this.filterResponses(this.filters);
     this.out.sendHead(res.status, headers);
-    this.arm(this.rt.idleTimeout);
-    if (this.resKind === BODY_NONE) this.finishWith(null, 'success');
+    this.arm(this.rt.idleTimeout, now);
+    if (this.resKind === BODY_NONE) this.finishWith(null, 'success', true, now);
   }
 
   /** The response goes through the built-ins' and the route's response filters (`filters` null: the built-ins only). */
@@ -772,26 +802,32 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
   private send(buf: Buffer, s: number, e: number): void {
     if (e <= s) return;
     this.bytesOut += e - s;
-    // copied: buf is the shared read buffer; one Buffer, not a view and then its copy
-    const chunk = Buffer.allocUnsafe(e - s);
-    buf.copy(chunk, 0, s, e);
-    if (!this.out.sendData(chunk)) this.upstream?.socket.pause();
+    let ok: boolean;
+    // the codec's stream copies what it keeps itself (a small body goes into its frame at once)
+    if (this.direct !== null && this.out === this.downstream) ok = this.direct.sendBytes(buf, s, e);
+    else {
+      // copied: buf is the shared read buffer; one Buffer, not a view and then its copy
+      const chunk = Buffer.allocUnsafe(e - s);
+      buf.copy(chunk, 0, s, e);
+      ok = this.out.sendData(chunk);
+    }
+    if (!ok) this.upstream?.socket.pause();
   }
 
-  private body(buf: Buffer, s: number, e: number): void {
+  private body(buf: Buffer, s: number, e: number, now: number): void {
     if (this.resKind === BODY_LENGTH) {
       const take = Math.min(e - s, this.resRemaining);
       this.resRemaining -= take;
       this.send(buf, s, s + take);
-      if (this.resRemaining === 0) this.finishWith(null, 'success', take === e - s);
+      if (this.resRemaining === 0) this.finishWith(null, 'success', take === e - s, now);
     } else if (this.resKind === BODY_CHUNKED) {
       const end = this.decoder!.decode(buf, s, e, this);
       if (end < 0) return this.finishWith(null, 'bad_response');
-      if (this.decoder!.done) this.finishWith(null, 'success', end === e);
+      if (this.decoder!.done) this.finishWith(null, 'success', end === e, now);
     } else if (this.resKind === BODY_UNTIL_CLOSE) {
       this.send(buf, s, e);
     }
-    if (!this.done) this.arm(this.rt.idleTimeout);
+    if (!this.done) this.arm(this.rt.idleTimeout, now);
   }
 
   upstreamEnd(): void {
@@ -893,12 +929,12 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     this.finishWith(error, outcome);
   }
 
-  private finishWith(error: EdgeError | null, outcome: LeaseOutcome, reusable = true): void {
+  /** `now`: a clock reading taken in this same turn, when the caller has one. */
+  private finishWith(error: EdgeError | null, outcome: LeaseOutcome, reusable = true, now = this.listener.now()): void {
     if (this.done) return;
     this.done = true;
     this.deadline = 0;
     if (this.watched) this.listener.unwatchDeadline(this);
-    const now = this.listener.now();
     if (this.queuedAt !== '') {
       this.listener.connector.cancelWait(this.queuedAt, this);
       this.queuedAt = '';

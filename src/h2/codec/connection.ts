@@ -84,10 +84,17 @@ export class H2Connection implements StreamConnection {
   private readonly resets: ResetCounter;
   private readonly headerBudget: ResetCounter;
   readonly streams = new Map<number, CodecStream>();
-  /** Recently closed stream ids → CLOSED_BY_PEER | RESET_BY_US, oldest first (CLOSED_MEMORY of them). */
-  private readonly closedStreams = new Map<number, number>();
   /**
-   * The highest id forgotten from closedStreams: a lower id that is neither open nor remembered may have
+   * Recently closed stream ids (0: an empty slot; stream ids start at 1) and how each closed (CLOSED_BY_PEER
+   * | RESET_BY_US): a ring of CLOSED_MEMORY, `closedNext` its oldest slot. A Map here cost a set, a delete
+   * and an iterator per stream, and its table's rehashes ~100 bytes of garbage per stream; a scan of 128
+   * ints is cheaper, and the lookups besides the one at each close are for frames on closed streams.
+   */
+  private readonly closedIds = new Int32Array(CLOSED_MEMORY);
+  private readonly closedHow = new Uint8Array(CLOSED_MEMORY);
+  private closedNext = 0;
+  /**
+   * The highest id forgotten from the closed ring: a lower id that is neither open nor remembered may have
    * been closed long ago; a higher one was never opened (every stream closed since is remembered).
    */
   private forgottenBelow = 0;
@@ -282,7 +289,7 @@ export class H2Connection implements StreamConnection {
     if (stream === undefined) {
       if (id > this.lastStreamId) return this.connectionError(E_PROTOCOL_ERROR);
       // closed by the client: STREAM_CLOSED; reset by us (or long gone): in flight, dropped
-      if (this.closedStreams.get(id) === CLOSED_BY_PEER) this.writeRst(id, E_STREAM_CLOSED);
+      if (this.closedAs(id) === CLOSED_BY_PEER) this.writeRst(id, E_STREAM_CLOSED);
       return;
     }
     if (stream.remoteClosed) return stream.reset(E_STREAM_CLOSED);
@@ -340,7 +347,8 @@ export class H2Connection implements StreamConnection {
       if (err instanceof HpackError) return this.connectionError(E_COMPRESSION_ERROR);
       throw err;
     }
-    this.headerBudget.hit(listSize);
+    // the window left() rolled to a moment ago
+    this.headerBudget.spend(listSize);
     // judged against what decode was allowed (a window turning over meanwhile must not let a block whose
     // decoding stopped half-way, leaving the table out of step, pass)
     const overBudget = listSize > allowance;
@@ -359,7 +367,7 @@ export class H2Connection implements StreamConnection {
       // a closed stream (§5.1): trailers the client sent after closing it are STREAM_CLOSED, frames in
       // flight to a stream we reset are dropped, and a new stream must have a higher id than every one
       // opened before (§5.1.1)
-      const closed = this.closedStreams.get(id);
+      const closed = this.closedAs(id);
       if (closed === CLOSED_BY_PEER) return this.writeRst(id, E_STREAM_CLOSED);
       if (closed === RESET_BY_US || id <= this.forgottenBelow) return;
       return this.connectionError(E_PROTOCOL_ERROR);
@@ -481,7 +489,7 @@ export class H2Connection implements StreamConnection {
 
   streamClosed(stream: CodecStream): void {
     this.streams.delete(stream.id);
-    if (!this.closedStreams.has(stream.id)) this.rememberClosed(stream.id, CLOSED_BY_PEER);
+    if (this.closedAt(stream.id) < 0) this.rememberClosed(stream.id, CLOSED_BY_PEER);
     if (this.streams.size === 0) {
       this.idleSince = this.clock.monotonic();
       if ((this.goawaySent || this.peerGoaway) && !this.finished) this.finish(null);
@@ -532,15 +540,32 @@ export class H2Connection implements StreamConnection {
     this.output.frame(T_DATA, endStream ? F_END_STREAM : 0, id, chunk, start, end);
   }
 
-  /** Keeps how stream `id` closed, forgetting the oldest beyond CLOSED_MEMORY. */
+  /** Keeps how stream `id` closed (a remembered one: its new way), forgetting the oldest beyond CLOSED_MEMORY. */
   private rememberClosed(id: number, how: number): void {
-    const closed = this.closedStreams;
-    closed.set(id, how);
-    if (closed.size > CLOSED_MEMORY) {
-      const oldest = closed.keys().next().value!;
-      closed.delete(oldest);
-      if (oldest > this.forgottenBelow) this.forgottenBelow = oldest;
+    const at = this.closedAt(id);
+    if (at >= 0) {
+      this.closedHow[at] = how;
+      return;
     }
+    const slot = this.closedNext;
+    const oldest = this.closedIds[slot];
+    if (oldest > this.forgottenBelow) this.forgottenBelow = oldest;
+    this.closedIds[slot] = id;
+    this.closedHow[slot] = how;
+    this.closedNext = slot + 1 === CLOSED_MEMORY ? 0 : slot + 1;
+  }
+
+  /** The ring slot of closed stream `id`, -1 when it is not remembered. */
+  private closedAt(id: number): number {
+    const ids = this.closedIds;
+    for (let i = 0; i < CLOSED_MEMORY; i++) if (ids[i] === id) return i;
+    return -1;
+  }
+
+  /** How stream `id` closed (CLOSED_BY_PEER, RESET_BY_US), 0 when it is not remembered. */
+  private closedAs(id: number): number {
+    const at = this.closedAt(id);
+    return at < 0 ? 0 : this.closedHow[at];
   }
 
   writeRst(id: number, code: number): void {

@@ -97,6 +97,9 @@ export class CodecFrontend implements ConnectionEvents {
       contentLength: stream.remoteClosed ? 0 : fields.contentLength === 0 ? -1 : fields.contentLength,
       tAccepted: connection.tAccepted,
       tTls: connection.tTls,
+      // set by the dispatch; here from the start, so that its store does not reshape the object (a property
+      // added later allocated a property array per request)
+      localPort: 0,
     };
     connection.tAccepted = connection.tTls = 0;
     try {

@@ -282,14 +282,24 @@ export class HpackEncoder {
       else {
         out[o++] = 0x00;
         o = writeInt(out, o, name.length, 7, 0x00);
-        o += out.write(name, o, 'latin1');
+        o = writeLatin1(out, o, name);
       }
       o = writeInt(out, o, value.length, 7, 0x00);
-      o += out.write(value, o, 'latin1');
+      o = writeLatin1(out, o, value);
     }
     this.pendingSizeUpdate = -1;
     return o;
   }
+}
+
+/** Strings shorter than this are copied by a loop: Buffer.write's call costs more than their bytes. */
+const SHORT_STRING = 32;
+
+/** Writes `text` as latin1 at `o` (the caller made room); returns the end offset. */
+function writeLatin1(out: Buffer, o: number, text: string): number {
+  if (text.length >= SHORT_STRING) return o + out.write(text, o, 'latin1');
+  for (let i = 0; i < text.length; i++) out[o++] = text.charCodeAt(i);
+  return o;
 }
 
 function writeInt(out: Buffer, o: number, value: number, prefixBits: number, firstByteFlags: number): number {

@@ -7,7 +7,9 @@ import { FRAME_HEADER, writeFrameHeader } from './frames.ts';
 
 const CHUNK = 16 * 1024;
 /** Payloads longer than this are queued by reference instead of copied. */
-const COPY_LIMIT = 1024;
+export const COPY_LIMIT = 1024;
+/** Payloads up to this size are copied by a loop. */
+const SHORT_COPY = 64;
 
 export interface Flushable {
   flush(): void;
@@ -78,7 +80,11 @@ export class FrameOutput implements Flushable {
     }
     const at = this.reserve(FRAME_HEADER + length);
     writeFrameHeader(this.buf!, at, length, type, flags, streamId);
-    if (payload !== null && length > 0) payload.copy(this.buf!, at + FRAME_HEADER, start, end);
+    if (payload === null || length === 0) return;
+    const buf = this.buf!;
+    // a few bytes (a small body, a PING) by a loop: copy()'s call costs more than they do
+    if (length <= SHORT_COPY) for (let i = 0, o = at + FRAME_HEADER; i < length; i++) buf[o + i] = payload[start + i];
+    else payload.copy(buf, at + FRAME_HEADER, start, end);
   }
 
   private schedule(): void {

@@ -18,8 +18,12 @@ export interface RequestFields {
   expectContinue: boolean;
 }
 
-/** The request's parts, or null when the header list is malformed. */
-export function requestFields(list: readonly string[]): RequestFields | null {
+/**
+ * The request's parts, or null when the header list is malformed. `list` is the decoder's, made for this
+ * request: its regular fields are moved to its front in place and it becomes `fields` (one array per
+ * request, not two).
+ */
+export function requestFields(list: string[]): RequestFields | null {
   let method = '';
   let scheme = '';
   let authority = '';
@@ -30,7 +34,9 @@ export function requestFields(list: readonly string[]): RequestFields | null {
   let contentLength = -1;
   let grpc = false;
   let expectContinue = false;
-  const fields: string[] = [];
+  const fields = list;
+  // fields[0, kept) are the regular fields taken so far (kept <= i: moved forward in place)
+  let kept = 0;
   for (let i = 0; i < list.length; i += 2) {
     const name = list[i];
     const value = list[i + 1];
@@ -73,8 +79,10 @@ export function requestFields(list: readonly string[]): RequestFields | null {
     } else if (name === 'expect') {
       expectContinue = value.toLowerCase() === '100-continue';
     } else if (hopByHop.has(name)) continue; // the other hop-by-hop fields, dropped for the next hop
-    fields.push(name, value);
+    fields[kept++] = name;
+    fields[kept++] = value;
   }
+  fields.length = kept;
   if (!validMethod(method)) return null;
   if (method === 'CONNECT') {
     // a tunnel: only :method and :authority (RFC 9113 §8.5)

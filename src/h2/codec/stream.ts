@@ -6,8 +6,10 @@
 import type { EdgeError, HttpDate } from '../../core/index.ts';
 import type { ExchangeDownstream, ExchangeHandle } from '../../l7/index.ts';
 import { encodeGrpcMessage, grpcCodeForHttp } from '../grpc.ts';
-import { appendResponseFields } from '../headers.ts';
+import { appendResponseFields, forwardable } from '../headers.ts';
 import { E_FLOW_CONTROL_ERROR, E_INTERNAL_ERROR, E_NO_ERROR, E_PROTOCOL_ERROR } from './frames.ts';
+// sendBytes writes payloads up to this size at once: the output copies them (larger ones it keeps by reference)
+import { COPY_LIMIT } from './output.ts';
 
 /** What a stream needs of its connection. */
 export interface StreamConnection {
@@ -183,15 +185,20 @@ export class CodecStream implements ExchangeDownstream {
     // Trailers only when the upstream announced them (Trailer) or for gRPC.
     let trailers = this.grpc;
     let length = -1;
+    // a list that needs no change (lower-case names, nothing to drop or add: an upstream's, as the bridge
+    // hands it over) is encoded as it is, not copied
+    let asIs = this.extra === undefined;
     for (let i = 0; i < headers.length; i += 2) {
-      const name = headers[i].toLowerCase();
+      const sent = headers[i];
+      const name = sent.toLowerCase();
       if (name === 'trailer') trailers = true;
       else if (name === 'content-length') length = Number(headers[i + 1]);
+      if (asIs && (name !== sent || !forwardable(name, headers[i + 1]) || name === 'te')) asIs = false;
     }
     this.waitsForTrailers = trailers;
     this.remaining = !trailers && Number.isSafeInteger(length) ? length : -1;
     this.headersSent = true;
-    this.conn.writeHeaders(this.id, status, appendResponseFields([], headers, this.extra), false);
+    this.conn.writeHeaders(this.id, status, asIs ? headers : appendResponseFields([], headers, this.extra), false);
   }
 
   sendData(chunk: Buffer): boolean {
@@ -202,7 +209,10 @@ export class CodecStream implements ExchangeDownstream {
       end = this.remaining <= 0;
     }
     if (end) this.ended = this.endQueued = true;
-    if (chunk.length > 0) this.enqueue(chunk);
+    if (chunk.length > 0) {
+      if (this.queue === null) this.sendNow(chunk, 0, chunk.length, false);
+      else this.enqueue(chunk);
+    }
     this.pump();
     if (this.closed) return true;
     if (this.queuedBytes > STREAM_HIGH_WATER || this.conn.congested(this)) {
@@ -210,6 +220,61 @@ export class CodecStream implements ExchangeDownstream {
       return false;
     }
     return true;
+  }
+
+  /**
+   * Bytes that [start, end) of the shared read buffer holds (the bridge's response body): written now when
+   * nothing waits and the windows take them whole in one frame (the frame copies them), else copied and
+   * sent as sendData sends. Returns sendData's verdict.
+   */
+  sendBytes(buf: Buffer, start: number, end: number): boolean {
+    const n = end - start;
+    if (this.closed || this.ended || this.queue !== null || n === 0 || n > COPY_LIMIT || n > this.sendWindow || n > this.conn.sendWindow || n > this.conn.peerMaxFrame) {
+      const chunk = Buffer.allocUnsafe(n);
+      buf.copy(chunk, 0, start, end);
+      return this.sendData(chunk);
+    }
+    if (this.remaining > 0) {
+      this.remaining -= n;
+      if (this.remaining <= 0) this.ended = this.endQueued = true;
+    }
+    this.sendNow(buf, start, end, true);
+    if (this.closed) return true;
+    this.pump();
+    if (this.closed) return true;
+    if (this.conn.congested(this)) {
+      this.needDrain = true;
+      return false;
+    }
+    return true;
+  }
+
+  /**
+   * Nothing is queued: as much of chunk[start, end) as the windows allow goes out now, with END_STREAM on
+   * the last frame when it was asked for; the rest is queued (`whole`: the caller checked that it all fits).
+   */
+  private sendNow(chunk: Buffer, start: number, end: number, whole: boolean): void {
+    const conn = this.conn;
+    let offset = start;
+    while (offset < end) {
+      const window = Math.min(conn.sendWindow, this.sendWindow);
+      if (window <= 0) break;
+      const n = Math.min(window, conn.peerMaxFrame, end - offset);
+      const endHere = offset + n === end && this.endQueued && this.trailersQueued === null;
+      conn.writeData(this.id, chunk, offset, offset + n, endHere);
+      conn.sendWindow -= n;
+      this.sendWindow -= n;
+      offset += n;
+      if (endHere) {
+        this.endQueued = false;
+        return this.localEnd();
+      }
+    }
+    if (offset === end) return;
+    if (whole) throw new Error('h2 codec: sendNow past the windows');
+    this.queue = [chunk];
+    this.queueOffset = offset;
+    this.queuedBytes += end - offset;
   }
 
   private enqueue(chunk: Buffer): void {
@@ -243,6 +308,7 @@ export class CodecStream implements ExchangeDownstream {
         } else this.queueOffset += n;
         if (endHere) {
           this.queue = null;
+          this.endQueued = false;
           return this.localEnd();
         }
       }
