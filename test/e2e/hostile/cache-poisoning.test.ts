@@ -13,6 +13,7 @@ const extraFields: Record<string, string> = {
   '/second-no-store': 'Cache-Control: no-store\r\n',
   '/vary-split': 'Vary: Accept\r\nVary: Cookie\r\n',
   '/set-cookie': 'Set-Cookie: session=alice\r\n',
+  '/encoding': 'Vary: Accept-Encoding\r\n',
 };
 
 let requestsSeen = 0;
@@ -96,6 +97,16 @@ test('Vary split over two fields: every name counts in the key', async () => {
   assert.match(alice.body, /user=alice/);
   const bob = await get('/vary-split', 'Host: site.test\r\nAccept: */*\r\nCookie: user=bob\r\n');
   assert.match(bob.body, /user=bob/, 'bob is not given the response that varied on alice\'s cookie');
+});
+
+test('a Vary field the client sent on two lines: the variant is keyed on both, as the origin read them', async () => {
+  const attacker = await get('/encoding', 'Host: site.test\r\nAccept-Encoding: gzip\r\nAccept-Encoding: br\r\n');
+  assert.match(attacker.body, /Accept-Encoding: br/);
+  const victim = await get('/encoding', 'Host: site.test\r\nAccept-Encoding: gzip\r\n');
+  assert.doesNotMatch(victim.head, /cache-status: [^\r]*hit/i, 'a gzip-only client is not answered with what "gzip, br" got');
+  assert.doesNotMatch(victim.body, /Accept-Encoding: br/);
+  const again = await get('/encoding', 'Host: site.test\r\nAccept-Encoding: gzip, br\r\n');
+  assert.match(again.head, /cache-status: [^\r]*hit/i, 'the same values on one line are the same variant');
 });
 
 // What held (kept as documentation of the attack surface).
