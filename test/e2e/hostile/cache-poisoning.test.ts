@@ -3,6 +3,7 @@
 // included) and puts the request head it got in the body, so a hit shows whose response it was.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import http2 from 'node:http2';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { runSwitchyard, type RunningSwitchyard } from '../../support/run-switchyard.ts';
@@ -46,6 +47,13 @@ listeners:
   - name: web
     listen: 127.0.0.1:0
     protocol: http
+    routes:
+      - match: { path_prefix: / }
+        pool: o
+        middleware: [ { cache: { max_size: 8mb } } ]
+  - name: h2
+    listen: 127.0.0.1:0
+    protocol: h2c
     routes:
       - match: { path_prefix: / }
         pool: o
@@ -144,4 +152,29 @@ test('query order and encoded paths are kept apart (never merged into another UR
   assert.match(swapped.body, /GET \/q\?b=2&a=1 /);
   const encoded = await get('/%2F/x');
   assert.match(encoded.head, /^HTTP\/1\.1 400/, 'an encoded slash is refused');
+});
+
+test('HTTP/2: :authority and a different Host field: the key and the origin both follow :authority', async () => {
+  const client = http2.connect(`http://127.0.0.1:${edge.ready.listeners.h2!.port}`);
+  client.on('error', () => undefined);
+  const fetch = (fields: http2.OutgoingHttpHeaders): Promise<{ cacheStatus: string; body: string }> =>
+    new Promise((resolve, reject) => {
+      const stream = client.request(fields);
+      let body = '';
+      let cacheStatus = '';
+      stream.on('response', (head) => (cacheStatus = String(head['cache-status'] ?? '')));
+      stream.on('data', (chunk: Buffer) => (body += chunk.toString('latin1')));
+      stream.on('end', () => resolve({ cacheStatus, body }));
+      stream.on('error', reject);
+    });
+  try {
+    const good = await fetch({ ':path': '/h2-authority', ':authority': 'good.test', host: 'evil.test' });
+    assert.match(good.body, /host: good\.test/i);
+    assert.doesNotMatch(good.body, /evil\.test/);
+    const evil = await fetch({ ':path': '/h2-authority', ':authority': 'evil.test', host: 'good.test' });
+    assert.doesNotMatch(evil.cacheStatus, /hit/, 'evil.test is its own entry');
+    assert.match(evil.body, /host: evil\.test/i);
+  } finally {
+    client.close();
+  }
 });
