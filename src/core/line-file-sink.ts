@@ -27,7 +27,9 @@
 // once or fails with EAGAIN (the pipe is full: the reader is behind), never blocks, and the shared
 // description's flags stay as they were. Where that reopening fails (no /proc), writes go through the
 // thread pool as for files; Node makes a stdio pipe blocking at start-up, so a full pipe then holds a
-// thread-pool write. Either way a full pipe's EAGAIN is waited out, not counted as lost.
+// thread-pool write. Either way a full pipe's EAGAIN is waited out, not counted as lost — except at exit,
+// where a reader that stopped reading gets EXIT_PIPE_WAIT_MS and no more (flushSync): the rest is dropped,
+// and a line longer than PIPE_BUF that the pipe took in part stays cut.
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -38,6 +40,10 @@ const PIPE_BUF = 4096;
 const SOCKET_WRITE = 16 * 1024;
 /** How long a write to a full pipe waits before it is tried again. */
 const PIPE_FULL_RETRY_MS = 5;
+/** At exit, how long in all a full pipe is waited for before what is left is dropped. */
+const EXIT_PIPE_WAIT_MS = 500;
+/** Something to sleep on at exit (Atomics.wait), between tries of a full pipe. */
+const exitSleep = new Int32Array(new SharedArrayBuffer(4));
 /** Spare buffers kept for reuse; more than this are left to the GC after a burst. */
 const SPARES = 4;
 
@@ -206,24 +212,51 @@ export class LineFileSink {
     this.pump();
   }
 
-  /** Writes what is buffered synchronously: for exit paths only. */
+  /**
+   * Writes what is buffered synchronously: for exit paths only. On a pipe it writes through the
+   * non-blocking description and waits for room at most EXIT_PIPE_WAIT_MS in all: a reader that stopped
+   * reading must not hold the process at exit (a blocking write to a full pipe never returns, and Node's
+   * exit waits for a thread-pool write in flight), so what it has not taken by then is dropped and counted.
+   */
   flushSync(): void {
     this.seal();
     // The head of the queue may be in flight on the thread pool: it is not written twice, and (exit only)
     // it may land after the lines written here.
     // (direct writes never leave a write in flight: their head is only partly written, from headWritten)
     const start = this.writing && this.directFd < 0 ? 1 : 0;
+    const fd = this.directFd >= 0 ? this.directFd : this.fd;
+    let giveUpAt = -1;
     for (let i = start; i < this.queue.length; i++) {
       const { buf, len } = this.queue[i]!;
-      try {
-        let off = i === 0 ? this.headWritten : 0;
-        while (off < len) off += fs.writeSync(this.fd, buf, off, this.writeLength(buf, off, len));
-      } catch {
-        break; // exiting with a broken file: nothing better to do
+      let off = i === 0 ? this.headWritten : 0;
+      while (off < len) {
+        try {
+          off += fs.writeSync(fd, buf, off, this.writeLength(buf, off, len));
+          continue;
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'EAGAIN') {
+            if (giveUpAt < 0) giveUpAt = Date.now() + EXIT_PIPE_WAIT_MS;
+            if (Date.now() < giveUpAt) {
+              Atomics.wait(exitSleep, 0, 0, PIPE_FULL_RETRY_MS); // exiting: nothing else is left to run
+              continue;
+            }
+          }
+        }
+        // a broken file, or a reader that stopped reading: the rest is lost
+        this.dropped += linesIn(buf, off, len);
+        for (let j = i + 1; j < this.queue.length; j++) this.dropped += linesIn(this.queue[j]!.buf, 0, this.queue[j]!.len);
+        i = this.queue.length;
+        break;
       }
     }
     this.queue.length = start;
+    this.queuedBytes = start === 1 ? this.queue[0]!.len : 0;
     this.headWritten = 0;
+  }
+
+  /** Writes go through a non-blocking description of a pipe of its own (never block a thread). */
+  get nonBlocking(): boolean {
+    return this.directFd >= 0;
   }
 
   /** Stops accepting lines, writes what is left and closes the file. */

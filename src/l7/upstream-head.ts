@@ -20,9 +20,24 @@ export function clientBehindProxies(ex: ProxyExchange): string {
   return clientFromChain(chain, ex.conn.peer, ex.rt.trusted);
 }
 
-/** The client's request id when it sent a usable one (1–200 bytes), else a new one (the listener's generator). */
+/**
+ * The client's request id when it sent a usable one (1–200 bytes) in a single field line, else a new one
+ * (the listener's generator). Several lines are not usable: the log would keep the first while the
+ * upstream may read another; the request_id filter then replaces them all with the new id.
+ */
 export function requestIdFor(ex: ProxyExchange): string {
-  return usableRequestId(sentRequestId(ex)) ?? ex.conn.listener.nextRequestId();
+  return usableRequestId(soleRequestId(ex)) ?? ex.conn.listener.nextRequestId();
+}
+
+function soleRequestId(ex: ProxyExchange): string | undefined {
+  const head = ex.head;
+  let sent: string | undefined;
+  for (let i = 0; i < head.headerCount; i++) {
+    if (head.kinds[i] !== H_REQUEST_ID) continue;
+    if (sent !== undefined) return undefined;
+    sent = head.value(i);
+  }
+  return sent;
 }
 
 /** The client's own request-id field (kind H_REQUEST_ID: forwarded.request_id), undefined when none. */

@@ -13,9 +13,9 @@
 // what does not fit waits in the stream and write() says so (false) until `drain`.
 import type { Socket } from 'node:net';
 import {
-  DEFAULT_WINDOW, E_FLOW_CONTROL_ERROR, E_INTERNAL_ERROR, E_NO_ERROR, E_PROTOCOL_ERROR, E_REFUSED_STREAM, F_ACK, F_END_HEADERS, F_END_STREAM, F_PADDED, F_PRIORITY, FRAME_HEADER,
+  DEFAULT_WINDOW, E_ENHANCE_YOUR_CALM, E_FLOW_CONTROL_ERROR, E_INTERNAL_ERROR, E_NO_ERROR, E_PROTOCOL_ERROR, E_REFUSED_STREAM, F_ACK, F_END_HEADERS, F_END_STREAM, F_PADDED, F_PRIORITY, FRAME_HEADER,
   MAX_WINDOW, PREFACE, S_ENABLE_PUSH, S_HEADER_TABLE_SIZE, S_INITIAL_WINDOW_SIZE, S_MAX_CONCURRENT_STREAMS, S_MAX_FRAME_SIZE, T_CONTINUATION, T_DATA,
-  T_GOAWAY, T_HEADERS, T_PING, T_RST_STREAM, T_SETTINGS, T_WINDOW_UPDATE, writeFrameHeader,
+  T_GOAWAY, T_HEADERS, T_PING, T_PUSH_PROMISE, T_RST_STREAM, T_SETTINGS, T_WINDOW_UPDATE, writeFrameHeader,
 } from '../codec/frames.ts';
 import { HpackDecoder, HpackEncoder } from '../codec/hpack.ts';
 import { FrameOutput } from '../codec/output.ts';
@@ -25,6 +25,12 @@ const STREAM_WINDOW = 256 * 1024;
 const CONNECTION_WINDOW = 16 * 1024 * 1024;
 /** Bytes gathered or queued on the socket above which write() asks the caller to wait. */
 const HIGH_WATER = 256 * 1024;
+/**
+ * Bytes waiting on the socket above which the connection is cut (GOAWAY ENHANCE_YOUR_CALM): a backend that
+ * sends PINGs or SETTINGS (each answered) and never reads would otherwise grow our buffers without end.
+ * Request bodies stop at HIGH_WATER; only such answers get this far (as the downstream codec's SOCKET_MAX_QUEUED).
+ */
+const SOCKET_MAX_QUEUED = 16 * 1024 * 1024;
 /** A response header block larger than this (compressed) ends the connection. */
 const MAX_HEADER_BLOCK = 256 * 1024;
 const LAST_CLIENT_STREAM = 0x7fff_ffff - 2;
@@ -470,9 +476,11 @@ export class ClientSession {
       if (this.blockParts !== null && type !== T_CONTINUATION) return this.fail(E_PROTOCOL_ERROR);
       switch (type) {
         case T_DATA:
+          if (id === 0) return this.fail(E_PROTOCOL_ERROR);
           this.onDataFrame(data, start, length, flags, id);
           break;
         case T_HEADERS:
+          if (id === 0) return this.fail(E_PROTOCOL_ERROR);
           this.onHeadersFrame(data, start, length, flags, id);
           break;
         case T_CONTINUATION:
@@ -487,7 +495,7 @@ export class ClientSession {
           }
           break;
         case T_RST_STREAM:
-          if (length !== 4) return this.fail(E_PROTOCOL_ERROR);
+          if (length !== 4 || id === 0) return this.fail(E_PROTOCOL_ERROR);
           this.streams.get(id)?.finish(data.readUInt32BE(start));
           break;
         case T_SETTINGS:
@@ -502,11 +510,17 @@ export class ClientSession {
         case T_WINDOW_UPDATE:
           if (length === 4) this.onWindowUpdate(id, data.readUInt32BE(start) & 0x7fff_ffff);
           break;
+        case T_PUSH_PROMISE:
+          // we announced SETTINGS_ENABLE_PUSH 0 (RFC 9113 §8.4: a connection error); skipping it would also
+          // leave its header block undecoded and the HPACK table out of step with the backend's
+          return this.fail(E_PROTOCOL_ERROR);
         default:
-          // PRIORITY and unknown types are ignored; PUSH_PROMISE cannot come (push is off): ignored as well
+          // PRIORITY and unknown types are ignored
           break;
       }
     }
+    // what this read made us answer (PING and SETTINGS ACKs) waits on a backend that may not be reading
+    if (!this.destroyed && this.output.pending + this.socket.writableLength > SOCKET_MAX_QUEUED) return this.fail(E_ENHANCE_YOUR_CALM);
     if (at < total && !this.destroyed) this.pendingIn = data.subarray(at);
   }
 

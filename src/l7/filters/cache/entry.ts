@@ -60,6 +60,17 @@ export function fieldOf(fields: readonly string[], name: string): string | undef
   return undefined;
 }
 
+/**
+ * Every line of a list field as one value (RFC 9110 §5.3: the lines combine, comma-separated). For the
+ * fields whose directives decide what may be shared: an origin's `Cache-Control: max-age=60` followed by
+ * `Cache-Control: private`, or `Vary: Accept` followed by `Vary: Cookie`, must not be read as the first line alone.
+ */
+export function listFieldOf(fields: readonly string[], name: string): string | undefined {
+  let value: string | undefined;
+  for (let i = 0; i < fields.length; i += 2) if (fields[i] === name) value = value === undefined ? fields[i + 1] : `${value}, ${fields[i + 1]}`;
+  return value;
+}
+
 /** The names a Connection field lists, which are per-hop too (RFC 9110 §7.6.1). */
 function connectionNames(fields: readonly string[]): Set<string> | null {
   let names: Set<string> | null = null;
@@ -82,13 +93,12 @@ export function storedFields(fields: readonly string[]): string[] {
 }
 
 /** Why a response is not stored, or undefined when it may be. */
-export function unstorableReason(status: number, directives: Directives, response: ResponseView, authorized: boolean, heuristic: boolean): string | undefined {
+export function unstorableReason(status: number, directives: Directives, response: ResponseView, vary: string | undefined, authorized: boolean, heuristic: boolean): string | undefined {
   if (!storableStatuses.has(status)) return 'status';
   if (directives.noStore) return 'no-store';
   if (directives.private) return 'private';
   if (authorized && !directives.public && directives.sMaxage < 0 && !directives.mustRevalidate) return 'authorization';
   if (response.header('set-cookie') !== undefined) return 'set-cookie';
-  const vary = response.header('vary');
   if (vary !== undefined && vary.includes('*')) return 'vary-star';
   const explicit = directives.sMaxage >= 0 || directives.maxAge >= 0 || response.header('expires') !== undefined;
   if (explicit || directives.noCache) return undefined;
@@ -172,7 +182,7 @@ export function refreshFrom304(entry: Entry, notModified: readonly string[], heu
   // freshness reads Date and Age, which are not kept in the entry: take them from the 304 itself
   const forFreshness = merged.slice();
   for (let i = 0; i < notModified.length; i += 2) if (notModified[i] === 'date' || notModified[i] === 'age') forFreshness.push(notModified[i], notModified[i + 1]);
-  const directives = parseCacheControl(fieldOf(merged, 'cache-control'));
+  const directives = parseCacheControl(listFieldOf(merged, 'cache-control'));
   const { lifetime, initialAge } = freshness(forFreshness, directives, heuristic, Date.now());
   entry.headers = merged;
   entry.storedAt = now;

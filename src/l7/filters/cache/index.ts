@@ -9,7 +9,7 @@ import { newWireMemo } from '../local.ts';
 import type { BodySink, BodyTransform, FilterContext, FilterEnv, FilterFactory, HeaderWriter, HttpFilter, LocalResponse, RequestVerdict, ResponseVerdict, ResponseView } from '../types.ts';
 import type { FilterHost } from '../host.ts';
 import { parseCacheControl, type Directives } from './cache-control.ts';
-import { ageOf, makeEntry, notModifiedFor, notModifiedHeaders, refreshFrom304, unstorableReason, type Entry } from './entry.ts';
+import { ageOf, listFieldOf, makeEntry, notModifiedFor, notModifiedHeaders, refreshFrom304, unstorableReason, type Entry } from './entry.ts';
 import { KeyIndex, normalisePurgeUrl, primaryKey, variantKey, varyNames } from './keys.ts';
 import { CacheRegistry, registryKey, type MemoryStore, type Pending } from './store.ts';
 import type { DiskStore } from './disk.ts';
@@ -298,8 +298,11 @@ export const cacheFilter = {
           head.set('cache-status', `Switchyard; fwd=${fwd}; fwd-status=${status}`);
           return undefined;
         }
-        const directives = parseCacheControl(response.header('cache-control'));
-        let reason = unstorableReason(status, directives, response, state.authorized, heuristic);
+        // every line of Cache-Control and Vary (a second line may say private, or vary on Cookie)
+        const fields = response.fields();
+        const directives = parseCacheControl(listFieldOf(fields, 'cache-control'));
+        const vary = listFieldOf(fields, 'vary');
+        let reason = unstorableReason(status, directives, response, vary, state.authorized, heuristic);
         const lengthField = response.header('content-length');
         if (reason === undefined && lengthField !== undefined && Number(lengthField) > maxObject) reason = 'size';
         if (reason !== undefined) {
@@ -311,8 +314,7 @@ export const cacheFilter = {
           return undefined;
         }
         head.set('cache-status', `Switchyard; fwd=${fwd}; fwd-status=${status}; stored`);
-        const fields = response.fields();
-        const names = varyNames(response.header('vary'));
+        const names = varyNames(vary);
         const key = variantKey(state.primary, names, ctx);
         const expected = lengthField === undefined ? -1 : Number(lengthField);
         return capture((body) => {

@@ -20,7 +20,10 @@ function authority(ctx: FilterContext): string {
 export function variantKey(primary: string, names: readonly string[], ctx: FilterContext): string {
   if (names.length === 0) return primary;
   let key = primary;
-  for (const name of names) key += `\0${(ctx.header(name) ?? '').trim().replace(/\s+/g, ' ')}`;
+  // every line of the field, as the origin reads it: with the first alone, `Accept-Encoding: gzip` then
+  // `Accept-Encoding: br` would store the origin's br answer where a gzip-only client looks it up
+  const edge = ctx.edge;
+  for (const name of names) key += `\0${(edge !== undefined ? edge.joinedHeader(name) : (ctx.header(name) ?? '')).trim().replace(/\s+/g, ' ')}`;
   return key;
 }
 
