@@ -6,7 +6,7 @@
 import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { ListenerConfig, PoolConfig } from '../config/index.ts';
 import { HttpDate, type Clock, type Logger } from '../core/index.ts';
-import { AccessRecord, FILTER_TIMES, Router, TrustedProxies, clientFromChain, joinedValues, usableRequestId, requestField, refusedReason, compileRetryPolicy, cookieValue, normalizePath, upstreamTarget, FlatWriter, FilteredDownstream, isPending, localResponseFields, type BuiltinFilters, type FilterChain, type LocalResponse, type RequestVerdict, type RetryPolicy, type ExchangeDownstream, type ExchangeHandle, type ExchangeRequest, type HttpListener, type ProxyAction, type UpstreamPool, type UpstreamPools } from '../l7/index.ts';
+import { AccessRecord, FILTER_TIMES, Router, TrustedProxies, clientFromChain, joinedValues, soleValue, usableRequestId, requestField, refusedReason, compileRetryPolicy, cookieValue, normalizePath, upstreamTarget, FlatWriter, FilteredDownstream, isPending, localResponseFields, type BuiltinFilters, type FilterChain, type LocalResponse, type RequestVerdict, type RetryPolicy, type ExchangeDownstream, type ExchangeHandle, type ExchangeRequest, type HttpListener, type ProxyAction, type UpstreamPool, type UpstreamPools } from '../l7/index.ts';
 import { exchangeStream } from './exchange-adapter.ts';
 import type { StreamCloseListener, StreamContext } from './frontend.ts';
 import { proxyCodecExchange, type CodecExchangeLog } from './upstream/codec-exchange.ts';
@@ -245,7 +245,7 @@ export class StreamDispatch {
     // context the HTTP/1.1 path uses (the edge's span; the trace token never leaves)
     const idName = this.requestIdName;
     const sentRequestId = idName === '' ? undefined : header(idName);
-    const requestId = idName === '' ? '' : (usableRequestId(sentRequestId) ?? this.nextRequestId());
+    const requestId = idName === '' ? '' : (usableRequestId(soleValue(fields, idName)) ?? this.nextRequestId());
     const peer = request.peerAddress;
     const peerTrusted = !this.trusted.empty && this.trusted.contains(peer);
     const clientAddress = peerTrusted ? clientFromChain(joinedValues(fields, 'x-forwarded-for'), peer, this.trusted) : peer;

@@ -53,6 +53,21 @@ export function firstValue(headers: readonly string[], name: string): string | u
 }
 
 /**
+ * The value of `name` (lower-case) when the list carries it on exactly one line, else undefined: a client's
+ * request id sent twice is not its id (the log would keep one while the upstream may read the other; the
+ * request_id filter then replaces every line with the edge's id), as on the HTTP/1.1 path (requestIdFor).
+ */
+export function soleValue(headers: readonly string[], name: string): string | undefined {
+  let found: string | undefined;
+  for (let i = 0; i < headers.length; i += 2) {
+    if (headers[i] !== name) continue;
+    if (found !== undefined) return undefined;
+    found = headers[i + 1];
+  }
+  return found;
+}
+
+/**
  * A request field as one value, the way an HTTP/1.1 head would carry it: HTTP/2 clients split `cookie` into
  * one field per cookie (RFC 9113 8.2.3), joined back with "; "; other names give their first value.
  */

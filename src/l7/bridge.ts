@@ -23,7 +23,7 @@ import { clientFromChain } from './forwarded.ts';
 import { reasonPhrase } from './reason.ts';
 import { normalizePath } from './parse/path.ts';
 import { edgeServerTiming } from './edge-timing.ts';
-import { bridgeTrace, bridgeRequestHead, firstValue, joinedValues, requestField, type BridgeTrace } from './bridge-head.ts';
+import { bridgeTrace, bridgeRequestHead, firstValue, joinedValues, requestField, soleValue, type BridgeTrace } from './bridge-head.ts';
 import { NO_RETRY, R_CONNECT_ERROR, R_RESET, R_TIMEOUT } from './retry-policy.ts';
 import { RequestBuffer, type BufferOwner } from './request-buffer.ts';
 import { FILTER_TIMES, FilteredDownstream, FilterSlots, isPending, localResponseFields, usableRequestId, type EdgeRequest, type FilterChain, type FilterContext, type HttpFilter, type LocalResponse, type RequestVerdict } from './filters/index.ts';
@@ -228,7 +228,7 @@ class BridgeExchange implements UpstreamOwner, ExchangeHandle, BalanceInput, Buf
     if (pool === undefined) return this.fail(503, 'cancelled');
     this.pool = pool;
     if (rt.trusted.contains(req.peerAddress)) this.clientAddress = clientFromChain(joinedValues(req.headers, 'x-forwarded-for'), req.peerAddress, rt.trusted);
-    if (rt.requestIdName !== '') this.requestId = usableRequestId(this.sentRequestId) ?? this.listener.nextRequestId();
+    if (rt.requestIdName !== '') this.requestId = usableRequestId(soleValue(req.headers, rt.requestIdName)) ?? this.listener.nextRequestId();
     this.trace = bridgeTrace(req.headers, this.listener.traceIds, this.listener.traceToken);
     // "request filters": one may answer here instead of the upstream
     const filters = route.filters;

@@ -62,7 +62,7 @@ export { buildChain, isLocal, LineWriter, withoutField } from './filters/index.t
 export { H1ResponseView } from './response-filters.ts';
 export { fieldsResponse } from './local-response.ts';
 export { cookieValue } from './parse/cookie.ts';
-export { requestField, joinedValues } from './bridge-head.ts';
+export { requestField, joinedValues, soleValue } from './bridge-head.ts';
 // For src/h2: the built-in filters (forwarded headers, request id, trace context, hide, HSTS, Server-Timing) of every path.
 export { BuiltinFilters, buildBuiltins, builtinSettings, usableRequestId, type EdgeRequest } from './filters/index.ts';
 // For src/diag: a traceparent read by the one W3C parser.

@@ -1,7 +1,7 @@
-// An HTTP/2 client's X-Request-Id sent twice reaches the origin twice (the log keeps the first, the origin
-// may read the second). The HTTP/1.1 path replaces both by a generated id (request-smuggling.test.ts); the
-// HTTP/2 path takes its id in src/h2/dispatch.ts and src/l7/bridge.ts, left to the helper working there:
-// marked todo, so it runs and shows its failure without failing the suite.
+// An HTTP/2 client's X-Request-Id sent twice must not reach the origin twice (the log would keep one, the
+// origin may read the other): as on the HTTP/1.1 path (request-smuggling.test.ts), an id sent on two lines
+// is not the client's, and the edge's own id replaces both — to an HTTP/1.1 pool (src/l7/bridge.ts) and to
+// an HTTP/2 pool (src/h2/dispatch.ts).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
@@ -10,6 +10,12 @@ import type { AddressInfo } from 'node:net';
 import { runSwitchyard, type RunningSwitchyard } from '../../support/run-switchyard.ts';
 
 const seen: string[] = [];
+/** What the h2c origin got: every X-Request-Id value of each request. */
+const seenByH2: string[][] = [];
+const h2Origin = http2.createServer((req, res) => {
+  seenByH2.push(req.rawHeaders.flatMap((name, i) => (i % 2 === 0 && name.toLowerCase() === 'x-request-id' ? [req.rawHeaders[i + 1]] : [])));
+  res.end('ok');
+});
 const origin = net.createServer((socket) => {
   let buffered = '';
   socket.on('error', () => undefined);
@@ -26,16 +32,20 @@ const origin = net.createServer((socket) => {
 let edge: RunningSwitchyard;
 before(async () => {
   await new Promise<void>((resolve) => origin.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => h2Origin.listen(0, '127.0.0.1', resolve));
   edge = await runSwitchyard(`
 workers: 1
 log: { access_log: off }
 pools:
   o: { backends: [ { address: 127.0.0.1:${(origin.address() as AddressInfo).port} } ] }
+  h2: { protocol: h2c, backends: [ { address: 127.0.0.1:${(h2Origin.address() as AddressInfo).port} } ] }
 listeners:
   - name: web
     listen: 127.0.0.1:0
     protocol: h2c
     routes:
+      - match: { path_prefix: /h2/ }
+        pool: h2
       - match: { path_prefix: / }
         pool: o
 `);
@@ -43,13 +53,15 @@ listeners:
 after(async () => {
   await edge?.stop();
   await new Promise<void>((resolve) => origin.close(() => resolve()));
+  await new Promise<void>((resolve) => h2Origin.close(() => resolve()));
 });
 
-test('HTTP/2: X-Request-Id sent twice, the origin gets one id', { todo: 'src/h2/dispatch.ts and src/l7/bridge.ts take the first value and keep both lines' }, async () => {
+/** One request with X-Request-Id sent on two lines. */
+async function sendTwice(path: string): Promise<void> {
   const client = http2.connect(`http://127.0.0.1:${edge.ready.listeners.web!.port}`);
   try {
     await new Promise<void>((resolve, reject) => {
-      const stream = client.request({ ':path': '/dup', 'x-request-id': ['one', 'two'] });
+      const stream = client.request({ ':path': path, 'x-request-id': ['one', 'two'] });
       stream.on('error', reject);
       stream.resume();
       stream.on('end', () => resolve());
@@ -57,7 +69,19 @@ test('HTTP/2: X-Request-Id sent twice, the origin gets one id', { todo: 'src/h2/
   } finally {
     client.close();
   }
+}
+
+test('HTTP/2 to an HTTP/1.1 pool: X-Request-Id sent twice, the origin gets one id, the edge\'s', async () => {
+  await sendTwice('/dup');
   const head = seen.at(-1)!;
   const ids = [...head.matchAll(/\r\nx-request-id: ([^\r]*)/gi)].map((match) => match[1]);
   assert.equal(ids.length, 1, `one X-Request-Id line upstream: ${JSON.stringify(ids)}`);
+  assert.ok(!['one', 'two'].includes(ids[0]), `the edge's own id: ${ids[0]}`);
+});
+
+test('HTTP/2 to an HTTP/2 pool: X-Request-Id sent twice, the origin gets one id, the edge\'s', async () => {
+  await sendTwice('/h2/dup');
+  const ids = seenByH2.at(-1)!;
+  assert.equal(ids.length, 1, `one X-Request-Id field upstream: ${JSON.stringify(ids)}`);
+  assert.ok(!['one', 'two'].includes(ids[0]), `the edge's own id: ${ids[0]}`);
 });
