@@ -209,6 +209,17 @@ test('Upgrade is forwarded for HTTP/1.1 only: an HTTP/1.0 request reaches the or
   ]);
 });
 
+test('an upgrade to h2c is not forwarded (h2c smuggling): the request reaches the origin as a plain one', { timeout: 10_000 }, async () => {
+  const before = llhttp.seen.length;
+  await probe(`GET /h2c HTTP/1.1\r\n${H}Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n`, 1);
+  await probe(`GET /h2c-listed HTTP/1.1\r\n${H}Connection: Upgrade\r\nUpgrade: foo/2, H2C\r\n\r\n`, 1);
+  const seen = llhttp.seen.slice(before);
+  assert.deepEqual(seen.map((r) => [r.url, r.headers.upgrade, r.headers.connection, r.headers['http2-settings']]), [
+    ['/h2c', undefined, undefined, undefined],
+    ['/h2c-listed', undefined, undefined, undefined],
+  ]);
+});
+
 test('a response cannot unframe itself through Connection: the client gets the framing the edge relayed by', { timeout: 15_000 }, async () => {
   const replies: Record<string, string> = {
     '/te': 'HTTP/1.1 200 OK\r\nConnection: transfer-encoding, x-gone\r\nX-Gone: 1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n',

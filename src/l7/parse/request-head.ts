@@ -326,9 +326,25 @@ export function parseRequestHead(raw: Buffer, length: number, head: RequestHead,
   head.hostname = hostnameOf(head.authority);
   head.keepAlive = minor === 1 ? !connClose : connKeepAlive && !connClose;
   // RFC 9110 7.8: an Upgrade in an HTTP/1.0 request is ignored. The upstream gets HTTP/1.1 from the edge
-  // and cannot tell, so the edge drops it (no 101 and no tunnel for an HTTP/1.0 client)
-  head.upgrade = minor === 1 && connUpgrade && upgradeIndex >= 0;
+  // and cannot tell, so the edge drops it (no 101 and no tunnel for an HTTP/1.0 client). An upgrade to
+  // h2c is dropped too (as Envoy does): a backend that took it would turn the tunnel into an HTTP/2
+  // connection on which the client's further requests pass the edge's routing and filters unseen
+  // ("h2c smuggling"); the request goes on as a plain one.
+  head.upgrade = minor === 1 && connUpgrade && upgradeIndex >= 0 && !namesH2c(raw, o[upgradeIndex * 4 + 2], o[upgradeIndex * 4 + 3]);
   return 0;
+}
+
+/** Whether the Upgrade value raw[s, e) lists the h2c protocol (any case, any version suffix, among others). */
+function namesH2c(raw: Buffer, s: number, e: number): boolean {
+  let i = s;
+  while (i < e) {
+    while (i < e && (raw[i] === SP || raw[i] === HTAB || raw[i] === 0x2c)) i++;
+    const start = i;
+    while (i < e && raw[i] !== 0x2c && raw[i] !== SP && raw[i] !== HTAB && raw[i] !== 0x2f) i++;
+    if (i - start === 3 && equalsLower(raw, start, 'h2c')) return true;
+    while (i < e && raw[i] !== 0x2c) i++; // a version (h2c/1) and what follows belong to the same token
+  }
+  return false;
 }
 
 function parseTarget(raw: Buffer, ts: number, te: number, head: RequestHead): number {
