@@ -102,3 +102,20 @@ export function rawRequestValid(raw: readonly string[]): boolean {
   if (method !== 'CONNECT' && !validPath(method, path)) return false;
   return validAuthority(authority === '' ? host : authority);
 }
+
+/** Connection-specific fields, malformed in HTTP/2 (RFC 9113 §8.2.2; `te` is allowed in requests only). */
+const CONNECTION_SPECIFIC: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te']);
+
+/**
+ * Whether a response's fields from an HTTP/2 backend (`:status` already taken out) may be relayed: lower-case
+ * token names, no pseudo-field left, no connection-specific field, valid values (RFC 9113 §8.2.1, §8.2.2,
+ * §8.3.2). One that breaks them is malformed: relayed, an upper-case name would make the edge's own HTTP/2
+ * client stream malformed, a `connection` field would speak for the client's connection.
+ */
+export function responseFieldsValid(fields: readonly string[]): boolean {
+  for (let i = 0; i < fields.length; i += 2) {
+    const name = fields[i];
+    if (!validName(name) || CONNECTION_SPECIFIC.has(name) || !validValue(fields[i + 1])) return false;
+  }
+  return true;
+}

@@ -19,6 +19,7 @@ import {
 } from '../codec/frames.ts';
 import { HpackDecoder, HpackEncoder } from '../codec/hpack.ts';
 import { FrameOutput } from '../codec/output.ts';
+import { responseFieldsValid } from '../field-rules.ts';
 
 /** Our receive window per stream (SETTINGS_INITIAL_WINDOW_SIZE) and the connection's. */
 const STREAM_WINDOW = 256 * 1024;
@@ -183,14 +184,14 @@ export class ClientStream {
         }
       }
       if (status >= 100 && status < 200 && !endStream) return; // informational: the real head follows
-      if (status < 200 || status > 999) return this.protocolError();
+      if (status < 200 || status > 999 || !responseFieldsValid(fields)) return this.protocolError();
       this.responded = true;
       this.events.onResponse(this, status, fields, endStream);
       if (endStream && !this.closed) this.remoteEnd(undefined);
       return;
     }
     // trailers: the stream's last frame
-    if (!endStream) return this.protocolError();
+    if (!endStream || !responseFieldsValid(fields)) return this.protocolError();
     this.remoteEnd(fields);
   }
 

@@ -227,3 +227,23 @@ test('PING flood while the backend reads nothing: the edge cuts the connection i
   // the stalled connection is gone: the next request gets a new one
   assert.equal((await get('/fine')).status, 200);
 });
+
+test('malformed response fields (an upper-case name, a connection-specific field, a CR in a value, trailers with a pseudo-field): 502, nothing relayed', async () => {
+  const cases: [string, [string, string][]][] = [
+    ['/upper-name', [['X-Upper', 'a']]],
+    ['/connection', [['connection', 'close']]],
+    ['/transfer-encoding', [['transfer-encoding', 'chunked']]],
+    ['/cr-value', [['x-split', 'a\rset-cookie: b=c']]],
+    ['/pseudo', [[':path', '/elsewhere']]],
+  ];
+  for (const [path, fields] of cases) {
+    behaviours.set(path, (socket, id) => socket.write(Buffer.concat([frame(frameType.HEADERS, flag.END_HEADERS, id, Buffer.concat([Buffer.from([0x88]), headerBlock(fields)])), frame(frameType.DATA, flag.END_STREAM, id, Buffer.from('relayed'))])));
+    const result = await get(path);
+    assert.equal(result.status, 502, `${path}: ${result.status} ${result.error ?? ''}`);
+    assert.ok(!result.body.includes('relayed'), `${path}: nothing of the malformed response reaches the client`);
+  }
+  behaviours.set('/pseudo-trailer', (socket, id) => socket.write(Buffer.concat([ok200(id), frame(frameType.DATA, 0, id, Buffer.from('body')), frame(frameType.HEADERS, flag.END_HEADERS | flag.END_STREAM, id, headerBlock([[':status', '200']]))])));
+  const trailer = await get('/pseudo-trailer');
+  assert.ok(trailer.status === 0 || trailer.status >= 500 || trailer.error !== undefined, `trailers with a pseudo-field fail the stream: ${trailer.status} ${trailer.error ?? 'no error'}`);
+  assert.equal((await get('/fine')).status, 200);
+});
