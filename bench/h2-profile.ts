@@ -7,7 +7,7 @@ import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ProcessSet, foreignCpuMeter, waitForQuietMachine, formatFixed, markdownTable, parseOptions, processTree, readCpuProfile, runBounded, runH2load, summarizeProfile, treeCpuSeconds, usage, waitForPort, freePort } from './common/index.ts';
+import { ProcessSet, foreignCpuMeter, waitForQuietMachine, markdownTable, parseOptions, processTree, readCpuProfile, runBounded, runH2load, summarizeProfile, profileReport, treeCpuSeconds, usage, waitForPort, freePort } from './common/index.ts';
 import { ensureSelfSigned } from '../src/tls/index.ts';
 import { switchyardConfig } from './http1/switchyard-config.ts';
 
@@ -76,36 +76,7 @@ try {
   summaries.sort((a, b) => b.summary.totalUs - b.summary.idleUs - (a.summary.totalUs - a.summary.idleUs));
   const busiest = summaries[0];
   if (busiest) {
-    const { summary } = busiest;
-    const busy = summary.totalUs - summary.idleUs;
-    const served = result.done + (warm?.done ?? 0);
-    const perRequest = (us: number): string => formatFixed(us / (served || 1), 2);
-    const share = (us: number): string => formatFixed((100 * us) / busy, 1, ' %');
-    out.push(`V8 CPU profile ${busiest.file}: busy ${formatFixed(busy / 1e6, 2)} s of ${formatFixed(summary.totalUs / 1e6, 2)} s sampled; ${served} requests (warm-up included) → ${perRequest(busy)} µs busy per request`, '');
-    out.push(
-      markdownTable(
-        [{ title: 'function (self time)' }, { title: 'self %', align: 'right' }, { title: 'µs/req', align: 'right' }, { title: 'total %', align: 'right' }],
-        summary.functions
-          .filter((entry) => entry.name !== '(idle)' && entry.selfUs > 0)
-          .sort((a, b) => b.selfUs - a.selfUs)
-          .slice(0, options.top)
-          .map((entry) => [entry.name, share(entry.selfUs), perRequest(entry.selfUs), share(entry.totalUs)]),
-      ),
-      '',
-      markdownTable(
-        [{ title: 'function (total time, project code)' }, { title: 'total %', align: 'right' }, { title: 'µs/req', align: 'right' }],
-        summary.functions
-          .filter((entry) => / (src|bench|dist)\//.test(entry.name))
-          .sort((a, b) => b.totalUs - a.totalUs)
-          .slice(0, options.top)
-          .map((entry) => [entry.name, share(entry.totalUs), perRequest(entry.totalUs)]),
-      ),
-      '',
-      markdownTable(
-        [{ title: 'file (self time)' }, { title: 'self %', align: 'right' }, { title: 'µs/req', align: 'right' }],
-        summary.files.filter((file) => file.file !== '(idle)').slice(0, options.top).map((file) => [file.file, share(file.selfUs), perRequest(file.selfUs)]),
-      ),
-    );
+    out.push(...profileReport(busiest.file, busiest.summary, result.done + (warm?.done ?? 0), options.top));
   } else if (!options.cpu_only) out.push('no .cpuprofile was written');
   process.stdout.write(`${out.join('\n')}\n`);
   if (options.keep) process.stderr.write(`profiles kept in ${profileDir}\n`);

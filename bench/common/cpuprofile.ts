@@ -2,6 +2,8 @@
 // function (file:line) and self time per file, so a profile can be read without DevTools.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { formatFixed } from './stats.ts';
+import { markdownTable } from './table.ts';
 
 interface ProfileNode {
   id: number;
@@ -99,4 +101,41 @@ export function summarizeProfile(profile: CpuProfile, root: string): ProfileSumm
     functions,
     files: [...files.entries()].map(([file, selfUs]) => ({ file, selfUs })).sort((a, b) => b.selfUs - a.selfUs),
   };
+}
+
+/**
+ * The lines a profiling bench prints for its busiest process: busy time per request (`served` requests,
+ * warm-up included), then the `top` functions by self time, the project's own code (src, bench, dist) by
+ * total time, and the files by self time.
+ */
+export function profileReport(file: string, summary: ProfileSummary, served: number, top: number): string[] {
+  const busy = summary.totalUs - summary.idleUs;
+  const perRequest = (us: number): string => formatFixed(us / (served || 1), 2);
+  const share = (us: number): string => formatFixed((100 * us) / busy, 1, ' %');
+  return [
+    `V8 CPU profile ${file}: busy ${formatFixed(busy / 1e6, 2)} s of ${formatFixed(summary.totalUs / 1e6, 2)} s sampled; ${served} requests (warm-up included) → ${perRequest(busy)} µs busy per request (profiler overhead included)`,
+    '',
+    markdownTable(
+      [{ title: 'function (self time)' }, { title: 'self %', align: 'right' }, { title: 'µs/req', align: 'right' }, { title: 'total %', align: 'right' }],
+      summary.functions
+        .filter((entry) => entry.name !== '(idle)' && entry.selfUs > 0)
+        .sort((a, b) => b.selfUs - a.selfUs)
+        .slice(0, top)
+        .map((entry) => [entry.name, share(entry.selfUs), perRequest(entry.selfUs), share(entry.totalUs)]),
+    ),
+    '',
+    markdownTable(
+      [{ title: 'function (total time, project code)' }, { title: 'total %', align: 'right' }, { title: 'µs/req', align: 'right' }],
+      summary.functions
+        .filter((entry) => / (src|bench|dist)\//.test(entry.name))
+        .sort((a, b) => b.totalUs - a.totalUs)
+        .slice(0, top)
+        .map((entry) => [entry.name, share(entry.totalUs), perRequest(entry.totalUs)]),
+    ),
+    '',
+    markdownTable(
+      [{ title: 'file (self time)' }, { title: 'self %', align: 'right' }, { title: 'µs/req', align: 'right' }],
+      summary.files.filter((entry) => entry.file !== '(idle)').slice(0, top).map((entry) => [entry.file, share(entry.selfUs), perRequest(entry.selfUs)]),
+    ),
+  ];
 }

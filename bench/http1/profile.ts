@@ -9,13 +9,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
   ProcessSet,
-  formatFixed,
   markdownTable,
   parseOptions,
   readCpuProfile,
   runBounded,
   runWrk,
   summarizeProfile,
+  profileReport,
   usage,
 } from '../common/index.ts';
 import { nginxTarget, plainNodeTarget, projectRoot, switchyardTarget, type Target } from './targets.ts';
@@ -89,36 +89,7 @@ try {
   if (!busiest) {
     out.push('no .cpuprofile was written (did the process exit through process.exit or a normal return on SIGTERM?)');
   } else {
-    const { summary } = busiest;
-    const busy = summary.totalUs - summary.idleUs;
-    const served = result.requests + (warmup?.requests ?? 0);
-    const perRequest = (us: number): string => formatFixed(us / (served || 1), 2);
-    const share = (us: number): string => formatFixed((100 * us) / busy, 1, ' %');
-    out.push(`V8 CPU profile ${busiest.file}: busy ${formatFixed(busy / 1e6, 2)} s of ${formatFixed(summary.totalUs / 1e6, 2)} s sampled; ${served} requests (warm-up included) → ${perRequest(busy)} µs busy per request (profiler overhead included)`, '');
-    out.push(
-      markdownTable(
-        [{ title: 'function (self time)' }, { title: 'self %', align: 'right' }, { title: 'µs/req', align: 'right' }, { title: 'total %', align: 'right' }],
-        summary.functions
-          .filter((entry) => entry.name !== '(idle)' && entry.selfUs > 0)
-          .sort((a, b) => b.selfUs - a.selfUs)
-          .slice(0, options.top)
-          .map((entry) => [entry.name, share(entry.selfUs), perRequest(entry.selfUs), share(entry.totalUs)]),
-      ),
-      '',
-      markdownTable(
-        [{ title: 'function (total time, project code)' }, { title: 'total %', align: 'right' }, { title: 'µs/req', align: 'right' }],
-        summary.functions
-          .filter((entry) => / (src|bench)\//.test(entry.name))
-          .sort((a, b) => b.totalUs - a.totalUs)
-          .slice(0, options.top)
-          .map((entry) => [entry.name, share(entry.totalUs), perRequest(entry.totalUs)]),
-      ),
-      '',
-      markdownTable(
-        [{ title: 'file (self time)' }, { title: 'self %', align: 'right' }, { title: 'µs/req', align: 'right' }],
-        summary.files.filter((file) => file.file !== '(idle)').slice(0, options.top).map((file) => [file.file, share(file.selfUs), perRequest(file.selfUs)]),
-      ),
-    );
+    out.push(...profileReport(busiest.file, busiest.summary, result.requests + (warmup?.requests ?? 0), options.top));
   }
   process.stdout.write(`${out.join('\n')}\n`);
   if (options.keep) process.stderr.write(`profiles kept in ${profileDir}\n`);

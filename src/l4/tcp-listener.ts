@@ -251,12 +251,12 @@ export class TcpListener implements Component {
       this.bytesOut += client.bytesWritten;
       this.log(client, started, lease, outcome, client.bytesRead, client.bytesWritten);
     };
-    client.once('close', () => {
-      upstream.destroy();
+    client.once('close', (hadError) => {
+      closeAfter(upstream, hadError);
       done();
     });
-    upstream.once('close', () => {
-      client.destroy();
+    upstream.once('close', (hadError) => {
+      closeAfter(client, hadError);
       done();
     });
   }
@@ -274,4 +274,15 @@ export class TcpListener implements Component {
       total_ms: Math.round((this.clock.monotonic() - started) * 1000) / 1000,
     });
   }
+}
+
+/**
+ * One end of a tunnel closed: the other goes too — at once after an error, but after a clean close only
+ * once what the closed end sent it has been written: the relay ended its writes after those bytes, and a
+ * slow reader may not have taken them yet (destroying it then cut the tail of a finished transfer). Its
+ * idle timeout still bounds the wait.
+ */
+function closeAfter(other: net.Socket, hadError: boolean): void {
+  if (!hadError && !other.destroyed && other.writableEnded && !other.writableFinished) other.once('finish', () => other.destroy());
+  else other.destroy();
 }

@@ -163,3 +163,30 @@ export function connectRaw(port: number, secure = false, opening: Buffer = Buffe
     socket.once('error', reject);
   });
 }
+
+/**
+ * The server side of a raw connection, for backends written frame by frame: sends an empty SETTINGS, then
+ * skips the client's preface and hands every frame the client sends to `onFrame` (after ACKing a SETTINGS).
+ */
+export function serveRaw(socket: net.Socket, onFrame: (f: Frame) => void): void {
+  socket.on('error', () => undefined);
+  socket.write(frame(frameType.SETTINGS, 0, 0));
+  let pending = Buffer.alloc(0);
+  let prefaceSeen = false;
+  socket.on('data', (chunk: Buffer) => {
+    pending = Buffer.concat([pending, chunk]);
+    if (!prefaceSeen) {
+      if (pending.length < preface.length) return;
+      pending = pending.subarray(preface.length);
+      prefaceSeen = true;
+    }
+    while (pending.length >= 9) {
+      const length = pending.readUIntBE(0, 3);
+      if (pending.length < 9 + length) return;
+      const f: Frame = { type: pending[3]!, flags: pending[4]!, streamId: pending.readUInt32BE(5) & 0x7fffffff, payload: pending.subarray(9, 9 + length) };
+      pending = pending.subarray(9 + length);
+      if (f.type === frameType.SETTINGS && (f.flags & flag.ACK) === 0) socket.write(frame(frameType.SETTINGS, flag.ACK, 0));
+      onFrame(f);
+    }
+  });
+}

@@ -9,6 +9,7 @@ import net from 'node:net';
 import { createHash, randomBytes } from 'node:crypto';
 import { startEdge, type Edge } from './edge.ts';
 import { tempDir } from '../tls/support.ts';
+import { frame, frameType, serveRaw } from '../../support/h2-frames.ts';
 
 interface Backend {
   address: string;
@@ -126,16 +127,6 @@ listeners:
   });
 });
 
-/** One HTTP/2 frame. */
-function frame(type: number, flags: number, id: number, payload: Buffer): Buffer {
-  const head = Buffer.alloc(9);
-  head.writeUIntBE(payload.length, 0, 3);
-  head[3] = type;
-  head[4] = flags;
-  head.writeUInt32BE(id, 5);
-  return Buffer.concat([head, payload]);
-}
-
 /**
  * A raw h2c backend written frame by frame, to behave as no library would let it: `onRequest` gets each
  * HEADERS frame's stream id and the connection's number (0 for the first). It records the RST_STREAM codes
@@ -148,29 +139,10 @@ async function startRawBackend(onRequest: (socket: net.Socket, id: number, conne
     const connection = state.connections++;
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => {});
-    socket.write(frame(4, 0, 0, Buffer.alloc(0))); // our SETTINGS: all defaults
-    let pending = Buffer.alloc(0);
-    let prefaceSeen = false;
-    socket.on('data', (chunk: Buffer) => {
-      pending = Buffer.concat([pending, chunk]);
-      if (!prefaceSeen) {
-        if (pending.length < 24) return;
-        pending = pending.subarray(24);
-        prefaceSeen = true;
-      }
-      while (pending.length >= 9) {
-        const length = pending.readUIntBE(0, 3);
-        if (pending.length < 9 + length) return;
-        const [type, flags] = [pending[3], pending[4]];
-        const id = pending.readUInt32BE(5) & 0x7fffffff;
-        const payload = pending.subarray(9, 9 + length);
-        pending = pending.subarray(9 + length);
-        if (type === 4 && (flags & 1) === 0) socket.write(frame(4, 1, 0, Buffer.alloc(0))); // SETTINGS ACK
-        else if (type === 3) state.resets.push(payload.readUInt32BE(0));
-        else if (type === 7) state.goaways.push(payload.readUInt32BE(4));
-        else if (type === 1) onRequest(socket, id, connection);
-      }
+    serveRaw(socket, ({ type, streamId: id, payload }) => {
+      if (type === frameType.RST_STREAM) state.resets.push(payload.readUInt32BE(0));
+      else if (type === frameType.GOAWAY) state.goaways.push(payload.readUInt32BE(4));
+      else if (type === frameType.HEADERS) onRequest(socket, id, connection);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -9,7 +9,7 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import { startEdge, type Edge } from '../h2/edge.ts';
 import { tempDir } from '../tls/support.ts';
-import { frame, frameType, flag, headerBlock, indexed, indexedLiteral, settingsPayload, u32 } from '../../support/h2-frames.ts';
+import { frame, frameType, flag, headerBlock, indexed, indexedLiteral, serveRaw, settingsPayload, u32 } from '../../support/h2-frames.ts';
 
 type Behaviour = (socket: net.Socket, id: number) => void;
 
@@ -19,37 +19,18 @@ const received = { resets: [] as number[], goaways: [] as number[], pingAcks: 0 
 
 const ok: Behaviour = (socket, id) => socket.write(Buffer.concat([frame(frameType.HEADERS, flag.END_HEADERS, id, Buffer.from([0x88])), frame(frameType.DATA, flag.END_STREAM, id, Buffer.from('fine'))]));
 
-const backend = net.createServer((socket) => {
-  socket.on('error', () => undefined);
-  socket.write(frame(frameType.SETTINGS, 0, 0));
-  let pending = Buffer.alloc(0);
-  let prefaceSeen = false;
-  socket.on('data', (chunk: Buffer) => {
-    pending = Buffer.concat([pending, chunk]);
-    if (!prefaceSeen) {
-      if (pending.length < 24) return;
-      pending = pending.subarray(24);
-      prefaceSeen = true;
+const backend = net.createServer((socket) =>
+  serveRaw(socket, ({ type, flags, streamId: id, payload }) => {
+    if (type === frameType.RST_STREAM) received.resets.push(payload.readUInt32BE(0));
+    else if (type === frameType.GOAWAY) received.goaways.push(payload.readUInt32BE(4));
+    else if (type === frameType.PING && (flags & flag.ACK) !== 0) received.pingAcks++;
+    else if (type === frameType.HEADERS) {
+      const text = payload.toString('latin1');
+      const behaviour = [...behaviours].find(([path]) => text.includes(path))?.[1] ?? ok;
+      behaviour(socket, id);
     }
-    while (pending.length >= 9) {
-      const length = pending.readUIntBE(0, 3);
-      if (pending.length < 9 + length) return;
-      const [type, flags] = [pending[3]!, pending[4]!];
-      const id = pending.readUInt32BE(5) & 0x7fffffff;
-      const payload = pending.subarray(9, 9 + length);
-      pending = pending.subarray(9 + length);
-      if (type === frameType.SETTINGS && (flags & flag.ACK) === 0) socket.write(frame(frameType.SETTINGS, flag.ACK, 0));
-      else if (type === frameType.RST_STREAM) received.resets.push(payload.readUInt32BE(0));
-      else if (type === frameType.GOAWAY) received.goaways.push(payload.readUInt32BE(4));
-      else if (type === frameType.PING && (flags & flag.ACK) !== 0) received.pingAcks++;
-      else if (type === frameType.HEADERS) {
-        const text = payload.toString('latin1');
-        const behaviour = [...behaviours].find(([path]) => text.includes(path))?.[1] ?? ok;
-        behaviour(socket, id);
-      }
-    }
-  });
-});
+  }),
+);
 
 let edge: Edge;
 let dir: { dir: string; remove: () => Promise<void> };

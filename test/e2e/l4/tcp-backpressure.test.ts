@@ -134,3 +134,27 @@ test('a stalled client stops the upstream (backpressure); both directions arrive
   assert.equal(received.bytes, up);
   assert.equal(received.digest, digestOf(up), 'client → upstream bytes intact and in order');
 });
+
+test('a tunnel whose upstream has finished and closed still delivers what is queued for a slow client', async () => {
+  // The client sends nothing and half-closes at once, so the upstream's side closes as soon as it has sent
+  // its 16 MB and FIN and read the edge's FIN — while much of those bytes still waits for a client that
+  // has not read yet. That close must not cut them (the client gets all, then the FIN).
+  const size = 16 * 1024 * 1024;
+  const origin = net.createServer({ allowHalfOpen: true }, (socket) => {
+    socket.on('error', () => undefined);
+    socket.resume();
+    sendPattern(socket, size);
+  });
+  await new Promise<void>((resolve) => origin.listen(0, '127.0.0.1', resolve));
+  cleanups.push(() => new Promise((done) => origin.close(done)));
+  const running = await edge((origin.address() as net.AddressInfo).port);
+  const client = net.connect({ port: running.ready.listeners.l4.port, host: '127.0.0.1', allowHalfOpen: true });
+  client.pause();
+  await new Promise<void>((resolve) => client.once('connect', () => resolve()));
+  client.end();
+  // the upstream's end of the tunnel closes meanwhile (all sent and acknowledged by the edge's kernel side)
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  const received = await receive(client, false);
+  assert.equal(received.bytes, size, 'every byte the upstream sent reaches the client');
+  assert.equal(received.digest, digestOf(size));
+});
