@@ -7,7 +7,7 @@ import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ProcessSet, foreignCpuMeter, waitForQuietMachine, markdownTable, parseOptions, processTree, readCpuProfile, runBounded, runH2load, summarizeProfile, profileReport, treeCpuSeconds, usage, waitForPort, freePort } from './common/index.ts';
+import { ProcessSet, foreignCpuMeter, waitForQuietMachine, markdownTable, parseOptions, processTree, readCpuProfile, runBounded, runH2load, summarizeProfile, profileReport, perfReport, treeCpuSeconds, usage, waitForPort, freePort } from './common/index.ts';
 import { ensureSelfSigned } from '../src/tls/index.ts';
 import { switchyardConfig } from './http1/switchyard-config.ts';
 
@@ -87,17 +87,7 @@ try {
 
 /** perf's split by DSO (kernel, node binary, JIT code) and its hottest symbols. */
 async function perfTables(file: string): Promise<string[]> {
-  const report = async (sort: string): Promise<string[][]> => {
-    const { stdout } = await runBounded(['perf', 'report', '-i', file, '--no-children', '--sort', sort, '--stdio', '-g', 'none', '--percent-limit', '0.7'], 60_000);
-    return stdout
-      .split('\n')
-      .filter((line) => /^\s+[\d.]+%/.test(line))
-      .map((line) => {
-        const [, percent, rest] = /^\s+([\d.]+%)\s+(.*)$/.exec(line)!;
-        const symbol = rest.replace(/\s+/g, ' ').trim();
-        return [symbol.length > 110 ? `${symbol.slice(0, 110)}…` : symbol, percent];
-      });
-  };
+  const report = (sort: string): Promise<string[][]> => perfReport(file, sort);
   return [
     'perf (cpu-clock, 999 Hz) by DSO, then by symbol:',
     '',

@@ -2,6 +2,7 @@
 // function (file:line) and self time per file, so a profile can be read without DevTools.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { runBounded } from './processes.ts';
 import { formatFixed } from './stats.ts';
 import { markdownTable } from './table.ts';
 
@@ -138,4 +139,17 @@ export function profileReport(file: string, summary: ProfileSummary, served: num
       summary.files.filter((entry) => entry.file !== '(idle)').slice(0, top).map((entry) => [entry.file, share(entry.selfUs), perRequest(entry.selfUs)]),
     ),
   ];
+}
+
+/** `perf report` of `file` sorted by `sort` (dso, comm, dso,sym…): [what, share] rows of 0.7 % or more. */
+export async function perfReport(file: string, sort: string): Promise<string[][]> {
+  const { stdout } = await runBounded(['perf', 'report', '-i', file, '--no-children', '--sort', sort, '--stdio', '-g', 'none', '--percent-limit', '0.7'], 60_000);
+  return stdout
+    .split('\n')
+    .filter((line) => /^\s+[\d.]+%/.test(line))
+    .map((line) => {
+      const [, percent, rest] = /^\s+([\d.]+%)\s+(.*)$/.exec(line)!;
+      const symbol = rest.replace(/\s+/g, ' ').trim();
+      return [symbol.length > 110 ? `${symbol.slice(0, 110)}…` : symbol, percent];
+    });
 }

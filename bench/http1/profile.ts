@@ -16,6 +16,7 @@ import {
   runWrk,
   summarizeProfile,
   profileReport,
+  perfReport,
   usage,
 } from '../common/index.ts';
 import { nginxTarget, plainNodeTarget, projectRoot, switchyardTarget, type Target } from './targets.ts';
@@ -100,17 +101,7 @@ try {
 
 /** perf's split by DSO (kernel, node binary, JIT code) and its hottest symbols, for the given pids. */
 async function perfTables(file: string, pids: number[]): Promise<string[]> {
-  const report = async (sort: string): Promise<string[][]> => {
-    const { stdout } = await runBounded(['perf', 'report', '-i', file, '--no-children', '--sort', sort, '--stdio', '-g', 'none', '--percent-limit', '0.7'], 60_000);
-    return stdout
-      .split('\n')
-      .filter((line) => /^\s+[\d.]+%/.test(line))
-      .map((line) => {
-        const [, percent, rest] = /^\s+([\d.]+%)\s+(.*)$/.exec(line)!;
-        const symbol = rest.replace(/\s+/g, ' ').trim();
-        return [symbol.length > 110 ? `${symbol.slice(0, 110)}…` : symbol, percent];
-      });
-  };
+  const report = (sort: string): Promise<string[][]> => perfReport(file, sort);
   const threads = await report('comm');
   const dsos = await report('dso');
   const symbols = await report('dso,sym');
